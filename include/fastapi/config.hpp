@@ -1,0 +1,54 @@
+// fastapi.hpp: FastAPI's programming model for C++20.
+// config: configuration macros (each overridable before including the header) and the
+// third-party headers every later part relies on.
+#pragma once
+
+#ifndef FASTAPI_DEFAULT_PORT
+#define FASTAPI_DEFAULT_PORT 8000
+#endif
+#ifndef FASTAPI_DEFAULT_HOST
+#define FASTAPI_DEFAULT_HOST "0.0.0.0"
+#endif
+// Longest request target (414 beyond).
+#ifndef FASTAPI_MAX_TARGET_BYTES
+#define FASTAPI_MAX_TARGET_BYTES 8192
+#endif
+// Largest header section, request line included (431 beyond).
+#ifndef FASTAPI_MAX_HEADER_BYTES
+#define FASTAPI_MAX_HEADER_BYTES 65536
+#endif
+#ifndef FASTAPI_MAX_HEADER_COUNT
+#define FASTAPI_MAX_HEADER_COUNT 100
+#endif
+// Largest request body held in memory (413 beyond).
+#ifndef FASTAPI_MAX_BODY_BYTES
+#define FASTAPI_MAX_BODY_BYTES (1024 * 1024)
+#endif
+// Seconds: keep-alive idle (uvicorn's default), header section, body read, shutdown grace.
+#ifndef FASTAPI_KEEP_ALIVE_TIMEOUT
+#define FASTAPI_KEEP_ALIVE_TIMEOUT 5
+#endif
+#ifndef FASTAPI_HEADER_TIMEOUT
+#define FASTAPI_HEADER_TIMEOUT 10
+#endif
+#ifndef FASTAPI_BODY_TIMEOUT
+#define FASTAPI_BODY_TIMEOUT 30
+#endif
+#ifndef FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT
+#define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
+#endif
+
+// picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
+#ifndef PICOJSON_USE_INT64
+#define PICOJSON_USE_INT64
+#endif
+#include <picojson.h>
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <asio.hpp>
+
+#if !defined(__cpp_impl_coroutine) || __cplusplus < 202002L
+#error "fastapi.hpp needs C++20 (compile with -std=c++20)."
+#endif

@@ -1,0 +1,6 @@
+// The parts of fastapi.hpp, in the order a request flows through them. tools/amalgamate
+// starts here; include this file to use the parts directly while working on them.
+#pragma once
+#include "config.hpp"
+#include "http_types.hpp"
+#include "http_parser.hpp"

@@ -1,0 +1,241 @@
+// http_types: the request and response as the rest of the library sees them, their
+// headers, status texts, and HTTPException. Relies on config only.
+#pragma once
+#include "config.hpp"
+
+#include <algorithm>    // find_if
+#include <cstdint>      // uint8_t
+#include <map>          // path parameters
+#include <optional>     // Headers::get
+#include <stdexcept>    // invalid_argument, runtime_error
+#include <string>       // string
+#include <string_view>  // string_view
+#include <utility>      // pair, move
+#include <vector>       // vector
+
+namespace fastapi {
+
+namespace detail {
+inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+// RFC 9110 token characters (method, header name).
+inline bool is_token_char(unsigned char c) noexcept {
+    static constexpr auto table = [] {
+        struct { bool v[256]{}; } t;
+        for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c) t.v[c] = true;
+        for (int c = 'A'; c <= 'Z'; ++c) t.v[c] = true;
+        for (char c : std::string_view("!#$%&'*+-.^_`|~")) t.v[static_cast<unsigned char>(c)] = true;
+        return t;
+    }();
+    return table.v[c];
+}
+
+// A value we put on the wire must not be able to start a new header or message.
+inline bool is_safe_header_value(std::string_view v) noexcept {
+    for (char c : v)
+        if (c == '\r' || c == '\n' || c == '\0') return false;
+    return true;
+}
+
+inline bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!is_token_char(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+}  // namespace detail
+
+// An ordered, case-insensitive multimap of header fields, as they came or as they will go.
+class Headers {
+public:
+    using Field = std::pair<std::string, std::string>;
+
+    // First value of `name`, if any.
+    std::optional<std::string_view> get(std::string_view name) const noexcept {
+        for (auto& f : fields_)
+            if (detail::iequals(f.first, name)) return std::string_view(f.second);
+        return std::nullopt;
+    }
+    std::string get_or(std::string_view name, std::string_view fallback) const {
+        auto v = get(name);
+        return std::string(v ? *v : fallback);
+    }
+    std::vector<std::string_view> get_all(std::string_view name) const {
+        std::vector<std::string_view> out;
+        for (auto& f : fields_)
+            if (detail::iequals(f.first, name)) out.emplace_back(f.second);
+        return out;
+    }
+    bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
+    std::size_t count(std::string_view name) const noexcept {
+        return static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(),
+            [&](const Field& f) { return detail::iequals(f.first, name); }));
+    }
+
+    // Replaces every field called `name` by one. Refuses CR, LF and NUL (response splitting).
+    void set(std::string_view name, std::string_view value) {
+        check(name, value);
+        erase(name);
+        fields_.emplace_back(std::string(name), std::string(value));
+    }
+    // Adds one more field (Set-Cookie, Vary, ...).
+    void add(std::string_view name, std::string_view value) {
+        check(name, value);
+        fields_.emplace_back(std::string(name), std::string(value));
+    }
+    void erase(std::string_view name) {
+        std::erase_if(fields_, [&](const Field& f) { return detail::iequals(f.first, name); });
+    }
+    void clear() noexcept { fields_.clear(); }
+    bool empty() const noexcept { return fields_.empty(); }
+    std::size_t size() const noexcept { return fields_.size(); }
+    auto begin() const noexcept { return fields_.begin(); }
+    auto end() const noexcept { return fields_.end(); }
+
+    // For the parser, which has already checked the bytes: no copy of the checks.
+    void append_unchecked(std::string_view name, std::string_view value) {
+        fields_.emplace_back(std::string(name), std::string(value));
+    }
+
+private:
+    static void check(std::string_view name, std::string_view value) {
+        if (!detail::is_token(name))
+            throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
+        if (!detail::is_safe_header_value(value))
+            throw std::invalid_argument("fastapi: header value for " + std::string(name) +
+                                        " contains CR, LF or NUL");
+    }
+    std::vector<Field> fields_;
+};
+
+// One HTTP request, as parsed from the wire (or built by TestClient).
+struct Request {
+    std::string method;        // "GET", ...; case-sensitive as RFC 9110 says
+    std::string target;        // the request target exactly as sent
+    std::string path;          // percent-decoded path, always starting with '/'
+    std::string raw_path;      // path as sent (origin-form), not decoded
+    std::string query_string;  // after '?', not decoded
+    int version = 11;          // 10 or 11
+    Headers headers;
+    Headers trailers;          // from a chunked body
+    std::string body;
+    bool keep_alive = true;    // what the client asked for (version + Connection)
+    std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
+    std::string client_address;
+
+    std::optional<std::string_view> header(std::string_view name) const noexcept { return headers.get(name); }
+
+    // Makes the object ready for the next request on the connection, keeping capacity.
+    void clear() noexcept {
+        method.clear(); target.clear(); path.clear(); raw_path.clear(); query_string.clear();
+        version = 11; headers.clear(); trailers.clear(); body.clear(); keep_alive = true;
+        path_params.clear();
+    }
+};
+
+// Reason phrases for the status line.
+inline std::string_view status_reason(int status) noexcept {
+    switch (status) {
+        case 100: return "Continue";
+        case 101: return "Switching Protocols";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 203: return "Non-Authoritative Information";
+        case 204: return "No Content";
+        case 205: return "Reset Content";
+        case 206: return "Partial Content";
+        case 300: return "Multiple Choices";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 303: return "See Other";
+        case 304: return "Not Modified";
+        case 307: return "Temporary Redirect";
+        case 308: return "Permanent Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 402: return "Payment Required";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 406: return "Not Acceptable";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 410: return "Gone";
+        case 411: return "Length Required";
+        case 412: return "Precondition Failed";
+        case 413: return "Content Too Large";
+        case 414: return "URI Too Long";
+        case 415: return "Unsupported Media Type";
+        case 416: return "Range Not Satisfiable";
+        case 417: return "Expectation Failed";
+        case 418: return "I'm a teapot";
+        case 421: return "Misdirected Request";
+        case 422: return "Unprocessable Content";
+        case 425: return "Too Early";
+        case 426: return "Upgrade Required";
+        case 428: return "Precondition Required";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 451: return "Unavailable For Legal Reasons";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
+        default: return "";
+    }
+}
+
+// A response: status, headers, and a body held in memory. Content-Length, Date and
+// Connection are added when it is written; handlers set everything else.
+struct Response {
+    int status = 200;
+    Headers headers;
+    std::string body;
+    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies.
+    std::string file_path;
+
+    Response() = default;
+    explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")
+        : status(status_), body(std::move(body_)) {
+        if (!media_type.empty()) headers.set("content-type", media_type);
+    }
+
+    void set_header(std::string_view name, std::string_view value) { headers.set(name, value); }
+};
+
+// Raised by handlers and dependencies to answer with an error: rendered as
+// {"detail": detail} with the given status and headers, as FastAPI does.
+class HTTPException : public std::runtime_error {
+public:
+    HTTPException(int status_code, picojson::value detail = {}, Headers headers = {})
+        : std::runtime_error("HTTPException " + std::to_string(status_code)),
+          status_code_(status_code), detail_(std::move(detail)), headers_(std::move(headers)) {
+        if (detail_.is<picojson::null>()) detail_ = picojson::value(std::string(status_reason(status_code)));
+    }
+    HTTPException(int status_code, std::string detail, Headers headers = {})
+        : HTTPException(status_code, picojson::value(std::move(detail)), std::move(headers)) {}
+    HTTPException(int status_code, const char* detail, Headers headers = {})
+        : HTTPException(status_code, picojson::value(std::string(detail)), std::move(headers)) {}
+
+    int status_code() const noexcept { return status_code_; }
+    const picojson::value& detail() const noexcept { return detail_; }
+    const Headers& headers() const noexcept { return headers_; }
+
+private:
+    int status_code_;
+    picojson::value detail_;
+    Headers headers_;
+};
+
+}  // namespace fastapi
