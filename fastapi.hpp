@@ -64,19 +64,52 @@
 #error "fastapi.hpp needs C++20 (compile with -std=c++20)."
 #endif
 
+// ---- include/fastapi/meta.hpp ----
+// meta: small compile-time tools shared by the parts: strings usable as template
+// arguments (parameter names, patterns, descriptions) and type traits.
+
+#include <algorithm>    // copy_n
+#include <cstddef>      // size_t
+#include <optional>     // is_optional
+#include <string_view>  // string_view
+#include <type_traits>  // false_type, remove_cvref_t
+#include <vector>       // is_vector
+
+namespace fastapi {
+
+// A string literal as a template argument: Query<"q", std::string>.
+template <std::size_t N>
+struct fixed_string {
+    char data[N]{};
+    constexpr fixed_string(const char (&s)[N]) { std::copy_n(s, N, data); }
+    constexpr std::string_view view() const noexcept { return {data, N - 1}; }
+    constexpr operator std::string_view() const noexcept { return view(); }
+    constexpr std::size_t size() const noexcept { return N - 1; }
+};
+
+namespace detail {
+template <class T> struct is_optional : std::false_type {};
+template <class T> struct is_optional<std::optional<T>> : std::true_type {};
+template <class T> inline constexpr bool is_optional_v = is_optional<std::remove_cvref_t<T>>::value;
+
+template <class T> struct is_vector : std::false_type {};
+template <class T, class A> struct is_vector<std::vector<T, A>> : std::true_type {};
+template <class T> inline constexpr bool is_vector_v = is_vector<std::remove_cvref_t<T>>::value;
+
+// For static_assert(dependent_false<T>, "...") in the last branch of an if constexpr chain.
+template <class...> inline constexpr bool dependent_false = false;
+}  // namespace detail
+}  // namespace fastapi
+
 // ---- include/fastapi/http_types.hpp ----
 // http_types: the request and response as the rest of the library sees them, their
 // headers, status texts, and HTTPException. Relies on config only.
 
-#include <algorithm>    // find_if
 #include <cstdint>      // uint8_t
 #include <map>          // path parameters
-#include <optional>     // Headers::get
 #include <stdexcept>    // invalid_argument, runtime_error
 #include <string>       // string
-#include <string_view>  // string_view
 #include <utility>      // pair, move
-#include <vector>       // vector
 
 namespace fastapi {
 
@@ -310,7 +343,6 @@ private:
 // hands it every unconsumed byte it holds; the parser says how many made one request.
 // Relies on http_types.
 
-#include <cstddef>  // size_t
 
 namespace fastapi {
 

@@ -2,5 +2,6 @@
 // starts here; include this file to use the parts directly while working on them.
 #pragma once
 #include "config.hpp"
+#include "meta.hpp"
 #include "http_types.hpp"
 #include "http_parser.hpp"
