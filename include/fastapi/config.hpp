@@ -47,6 +47,11 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+// Asio 1.22 looks for coroutines on Clang only through libc++'s <experimental/coroutine>;
+// Clang 14 with libstdc++ has the standard <coroutine>, which Asio then uses.
+#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
 #include <asio.hpp>
 
 #if !defined(__cpp_impl_coroutine) || __cplusplus < 202002L
