@@ -1,0 +1,239 @@
+// app: the application object users build (FastAPI's `app`): routes with their options,
+// exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
+// the server and the TestClient both drive it. Relies on router and handler.
+#pragma once
+#include "handler.hpp"
+#include "router.hpp"
+
+#include <cstdio>       // fprintf
+#include <functional>   // function
+#include <initializer_list>
+#include <memory>       // unique_ptr, make_unique
+#include <string>       // string
+#include <string_view>  // string_view
+#include <vector>       // vector
+
+namespace fastapi {
+
+struct ServerOptions;  // server.hpp
+
+// What a route declares besides its path and handler (FastAPI's decorator arguments).
+struct RouteOptions {
+    int status_code = 200;                 // for results that are not Response objects
+    std::vector<std::string> tags;
+    std::string summary;
+    std::string description;
+    std::string name;                      // defaults to the path and method
+    std::string response_description = "Successful Response";
+    bool deprecated = false;
+    bool include_in_schema = true;
+    // Run this plain (non-coroutine) handler on the app's blocking pool instead of the I/O
+    // thread: for handlers that block on files, databases or sleeps (FastAPI runs `def`
+    // handlers on a thread pool; fastapi.hpp runs them inline unless asked, since C++ handlers
+    // are usually quick and the hop costs more than it saves).
+    bool blocking = false;
+};
+
+struct Route {
+    std::vector<std::string> methods;
+    detail::PathTemplate path;
+    RouteOptions options;
+    detail::Endpoint endpoint;
+
+    Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
+        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {}
+};
+
+namespace detail {
+// How far dispatch got synchronously.
+enum class Dispatch { done, run_async, run_blocking };
+
+inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
+    res.status = status;
+    res.body.clear();
+    res.body += "{\"detail\":";
+    write_json(res.body, detail_value);
+    res.body += '}';
+    res.headers.set("content-type", "application/json");
+}
+}  // namespace detail
+
+class App {
+public:
+    // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
+    template <class E>
+    using ExceptionHandler = std::function<Response(Request&, const E&)>;
+
+    App() = default;
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    template <class F> Route& get(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"GET"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& post(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"POST"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& put(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& patch(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
+    }
+    // `delete` is a C++ keyword.
+    template <class F> Route& delete_(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& options(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& head(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+
+    // One handler for several methods.
+    template <class F>
+    Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
+        for (auto& m : methods)
+            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        const int status = options.status_code;
+        auto endpoint = detail::make_endpoint(std::move(handler), status);
+        if (options.blocking && endpoint.is_async())
+            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                        "co_await its slow work instead");
+        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+        return *routes_.routes().back();
+    }
+
+    template <class E, class F>
+    void exception_handler(F handler) {
+        exception_handlers_.insert(exception_handlers_.begin(),
+            [h = ExceptionHandler<E>(std::move(handler))](const std::exception_ptr& ep, Request& req, Response& res) {
+                try {
+                    std::rethrow_exception(ep);
+                } catch (const E& e) {
+                    res = h(req, e);
+                    return true;
+                } catch (...) {
+                    return false;
+                }
+            });
+    }
+
+    const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
+
+    // Serves until SIGINT/SIGTERM (defined with the server).
+    void run(const ServerOptions& options);
+    void run();
+
+    // --- used by the server and the TestClient ---
+
+    // Routes the request and, for plain handlers, runs it. The response is complete when this
+    // returns done; otherwise the caller runs run_async / run_blocking and then it is.
+    detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
+        ex.app = this;
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+                return detail::Dispatch::done;
+            }
+            ex.route = found.route;
+            if (found.route->endpoint.is_async()) return detail::Dispatch::run_async;
+            if (found.route->options.blocking) return detail::Dispatch::run_blocking;
+            found.route->endpoint.call(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+        return detail::Dispatch::done;
+    }
+
+    // For run_blocking: runs the plain handler (on whatever thread the caller chose).
+    void run_endpoint(detail::Exchange& ex) noexcept {
+        try {
+            ex.route->endpoint.call(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+    }
+
+    // For run_async: the coroutine handler, with errors turned into responses.
+    asio::awaitable<void> run_async(detail::Exchange& ex) {
+        std::exception_ptr error;
+        try {
+            co_await ex.route->endpoint.call_async(ex);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) handle_exception(error, ex);
+    }
+
+    // Exception -> response: the user's handlers first (last registered first), then
+    // HTTPException, validation errors, and anything else as 500.
+    void handle_exception(const std::exception_ptr& ep, detail::Exchange& ex) noexcept {
+        Response& res = ex.response;
+        res.headers.clear();
+        res.file_path.clear();
+        try {
+            for (auto& h : exception_handlers_)
+                if (h(ep, ex.request, res)) return;
+            std::rethrow_exception(ep);
+        } catch (const HTTPException& e) {
+            detail::write_detail(res, e.status_code(), e.detail());
+            for (auto& [name, value] : e.headers()) res.headers.append_unchecked(name, value);
+        } catch (const RequestValidationError& e) {
+            res.status = 422;
+            res.body = detail::render_validation_errors(e.errors());
+            res.headers.set("content-type", "application/json");
+        } catch (const std::exception& e) {
+            log_error(ex, e.what());
+            internal_error(res);
+        } catch (...) {
+            log_error(ex, "unknown exception");
+            internal_error(res);
+        }
+    }
+
+private:
+    void route_not_found(detail::Exchange& ex, bool path_matched) {
+        Request& req = ex.request;
+        if (path_matched) {
+            auto methods = routes_.allowed_methods(req.path);
+            std::string allow;
+            for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+            detail::write_detail(ex.response, 405, picojson::value("Method Not Allowed"));
+            ex.response.headers.set("allow", allow);
+            return;
+        }
+        // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
+        if (req.path != "/") {
+            std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
+            if (routes_.path_exists(other)) {
+                std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
+                std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
+                if (!req.query_string.empty()) location += "?" + req.query_string;
+                if (auto host = req.headers.get("host"); host && detail::is_safe_header_value(*host))
+                    location = "http://" + std::string(*host) + location;
+                ex.response.status = 307;
+                ex.response.body.clear();
+                ex.response.headers.set("location", location);
+                return;
+            }
+        }
+        detail::write_detail(ex.response, 404, picojson::value("Not Found"));
+    }
+
+    static void internal_error(Response& res) {
+        detail::write_detail(res, 500, picojson::value("Internal Server Error"));
+    }
+
+    static void log_error(const detail::Exchange& ex, const char* what) {
+        std::fprintf(stderr, "fastapi: exception in %s %s: %s\n", ex.request.method.c_str(),
+                     ex.request.path.c_str(), what);
+    }
+
+    detail::RouteTable<Route> routes_;
+    std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
+};
+
+}  // namespace fastapi

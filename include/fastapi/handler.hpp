@@ -1,0 +1,169 @@
+// handler: turns a user's function into an endpoint. Each parameter's type says where its
+// value comes from (a Binder), the return type says what is written back. Plain functions
+// run on the I/O thread (or on the blocking pool when the route asks); functions returning
+// asio::awaitable<T> run as coroutines on the connection's executor.
+// Relies on http_types, validation, json, responses.
+#pragma once
+#include "http_types.hpp"
+#include "json.hpp"
+#include "meta.hpp"
+#include "responses.hpp"
+#include "validation.hpp"
+
+#include <functional>   // function
+#include <memory>       // shared_ptr
+#include <tuple>        // tuple, apply
+#include <type_traits>  // is_base_of_v, decay_t
+#include <utility>      // move, index_sequence
+
+namespace fastapi {
+
+class App;
+struct Route;
+
+namespace detail {
+
+// Everything one request carries through routing, binding and the handler.
+struct Exchange {
+    Request request;
+    Response response;           // what will be written; handlers' Response& parameter edits it
+    const Route* route = nullptr;
+    App* app = nullptr;
+    bool response_started = false;  // the handler's result has replaced `response`
+
+    void clear() {
+        request.clear();
+        response.status = 200;
+        response.headers.clear();
+        response.body.clear();
+        response.file_path.clear();
+        route = nullptr;
+        response_started = false;
+    }
+};
+
+// Binder<P>: how a handler parameter of type P is obtained from the exchange.
+//   using holder = ...;                                   what bind() produces
+//   static holder bind(Exchange&, ValidationErrors&);     collects problems instead of throwing
+//   static P get(holder&);                                 the argument passed to the handler
+// Parameter markers (Path, Query, Body, Depends, ...) specialise it in their own parts.
+template <class P, class = void>
+struct Binder {
+    static_assert(dependent_false<P>,
+                  "fastapi: this handler parameter type is not supported. Use fastapi::Path<\"name\", T>, "
+                  "Query<\"name\", T>, Header<\"name\", T>, Cookie<\"name\", T>, Body<\"name\", T>, a model "
+                  "struct (read from the JSON body), Depends<f>, BackgroundTasks&, Request& or Response&.");
+};
+
+template <>
+struct Binder<Request&> {
+    using holder = Request*;
+    static holder bind(Exchange& ex, ValidationErrors&) { return &ex.request; }
+    static Request& get(holder h) { return *h; }
+};
+template <>
+struct Binder<const Request&> : Binder<Request&> {};
+
+// The response that will be sent, for handlers that set headers, cookies or the status
+// and still return a value (FastAPI's `response: Response` parameter).
+template <>
+struct Binder<Response&> {
+    using holder = Response*;
+    static holder bind(Exchange& ex, ValidationErrors&) { return &ex.response; }
+    static Response& get(holder h) { return *h; }
+};
+
+// Function signature of any callable: plain function, lambda, functor, member-free.
+template <class F> struct callable_traits : callable_traits<decltype(&std::decay_t<F>::operator())> {};
+template <class R, class... A> struct callable_traits<R (*)(A...)> {
+    using result = R;
+    using args = std::tuple<A...>;
+};
+template <class R, class... A> struct callable_traits<R(A...)> : callable_traits<R (*)(A...)> {};
+template <class R, class... A> struct callable_traits<R (*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...)> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) const> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R (*)(A...)> {};
+
+template <class T> struct awaitable_result { using type = void; static constexpr bool is_awaitable = false; };
+template <class T, class E> struct awaitable_result<asio::awaitable<T, E>> {
+    using type = T;
+    static constexpr bool is_awaitable = true;
+};
+
+// Writes a handler's result into the exchange's response. `status` is the route's status
+// code for values that are not responses themselves.
+template <class R>
+void render_result(R&& result, Exchange& ex, int status) {
+    using T = std::remove_cvref_t<R>;
+    if constexpr (std::is_base_of_v<Response, T>) {
+        // Headers the handler set through a Response& parameter stay, unless replaced.
+        Headers merged = std::move(ex.response.headers);
+        ex.response = static_cast<Response&&>(result);
+        for (auto& [name, value] : merged)
+            if (!ex.response.headers.contains(name) || detail::iequals(name, "set-cookie"))
+                ex.response.headers.append_unchecked(name, value);
+    } else {
+        ex.response.body.clear();
+        write_json(ex.response.body, result);
+        ex.response.headers.set("content-type", "application/json");
+        if (ex.response.status == 200) ex.response.status = status;
+    }
+}
+
+inline void render_no_result(Exchange& ex, int status) {
+    // FastAPI writes `null` for a handler that returns nothing, except with 204/304.
+    if (ex.response.status == 200) ex.response.status = status;
+    if (ex.response.status == 204 || ex.response.status == 304) return;
+    ex.response.body = "null";
+    ex.response.headers.set("content-type", "application/json");
+}
+
+// Binds every parameter (collecting all validation problems before giving up), then calls f.
+template <class F, class... P>
+decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+    ValidationErrors errors;
+    std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
+    if (!errors.empty()) throw RequestValidationError(std::move(errors));
+    return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);
+}
+
+// The type-erased endpoint the router stores.
+struct Endpoint {
+    std::function<void(Exchange&)> call;                          // plain handlers
+    std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
+    bool is_async() const noexcept { return static_cast<bool>(call_async); }
+};
+
+template <class F>
+Endpoint make_endpoint(F f, int status) {
+    using traits = callable_traits<F>;
+    using R = typename traits::result;
+    using args = typename traits::args;
+    Endpoint e;
+    if constexpr (awaitable_result<R>::is_awaitable) {
+        using T = typename awaitable_result<R>::type;
+        e.call_async = [f = std::move(f), status](Exchange& ex) mutable -> asio::awaitable<void> {
+            if constexpr (std::is_void_v<T>) {
+                co_await invoke_bound(f, ex, static_cast<args*>(nullptr));
+                render_no_result(ex, status);
+            } else {
+                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+            }
+        };
+    } else {
+        e.call = [f = std::move(f), status](Exchange& ex) mutable {
+            if constexpr (std::is_void_v<R>) {
+                invoke_bound(f, ex, static_cast<args*>(nullptr));
+                render_no_result(ex, status);
+            } else {
+                render_result(invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+            }
+        };
+    }
+    return e;
+}
+
+}  // namespace detail
+}  // namespace fastapi

@@ -1,0 +1,86 @@
+// responses: the response types a handler can return, as FastAPI names them. Each is a
+// Response with its media type set; a handler that returns any other value gets it written
+// as JSON. Relies on http_types and json.
+#pragma once
+#include "http_types.hpp"
+#include "json.hpp"
+
+#include <filesystem>   // file_size, path
+#include <string>       // string
+#include <string_view>  // string_view
+
+namespace fastapi {
+
+struct PlainTextResponse : Response {
+    explicit PlainTextResponse(std::string content, int status_code = 200)
+        : Response(std::move(content), status_code, "text/plain; charset=utf-8") {}
+};
+
+struct HTMLResponse : Response {
+    explicit HTMLResponse(std::string content, int status_code = 200)
+        : Response(std::move(content), status_code, "text/html; charset=utf-8") {}
+};
+
+// Any value FastAPI could write as JSON: a model, a container, a picojson::value.
+struct JSONResponse : Response {
+    template <class T>
+    explicit JSONResponse(const T& content, int status_code = 200) : Response({}, status_code, "application/json") {
+        detail::write_json(body, content);
+    }
+};
+
+struct RedirectResponse : Response {
+    explicit RedirectResponse(std::string_view url, int status_code = 307) : Response({}, status_code, "") {
+        headers.set("location", url);
+    }
+};
+
+namespace detail {
+// Media type by file extension, for FileResponse and static files.
+inline std::string_view guess_media_type(std::string_view path) noexcept {
+    auto dot = path.rfind('.');
+    auto slash = path.rfind('/');
+    if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
+        return "application/octet-stream";
+    std::string ext;
+    for (char c : path.substr(dot + 1)) ext += ascii_lower(c);
+    static constexpr std::pair<std::string_view, std::string_view> types[] = {
+        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
+        {"css", "text/css; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
+        {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+        {"map", "application/json"}, {"txt", "text/plain; charset=utf-8"},
+        {"csv", "text/csv; charset=utf-8"}, {"xml", "application/xml"},
+        {"svg", "image/svg+xml"}, {"png", "image/png"}, {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"}, {"gif", "image/gif"}, {"webp", "image/webp"},
+        {"ico", "image/vnd.microsoft.icon"}, {"woff", "font/woff"}, {"woff2", "font/woff2"},
+        {"ttf", "font/ttf"}, {"pdf", "application/pdf"}, {"zip", "application/zip"},
+        {"gz", "application/gzip"}, {"wasm", "application/wasm"}, {"mp4", "video/mp4"},
+        {"mp3", "audio/mpeg"}, {"wav", "audio/wav"}, {"md", "text/markdown; charset=utf-8"},
+    };
+    for (auto& [e, type] : types)
+        if (e == ext) return type;
+    return "application/octet-stream";
+}
+}  // namespace detail
+
+// A file streamed from disk when the response is written (never read whole into memory).
+// Throws HTTPException 404 if it does not exist when the response is made.
+struct FileResponse : Response {
+    explicit FileResponse(std::string path, std::string_view media_type = {}, std::string_view filename = {},
+                          int status_code = 200)
+        : Response({}, status_code, media_type.empty() ? detail::guess_media_type(path) : media_type) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec)) throw HTTPException(404, "File not found");
+        if (!filename.empty()) {
+            std::string quoted;
+            for (char c : filename) {
+                if (c == '"' || c == '\\') quoted += '\\';
+                if (static_cast<unsigned char>(c) >= 0x20) quoted += c;
+            }
+            headers.set("content-disposition", "attachment; filename=\"" + quoted + "\"");
+        }
+        file_path = std::move(path);
+    }
+};
+
+}  // namespace fastapi

@@ -1,0 +1,631 @@
+// server: sockets in, responses out. One event loop (asio::io_context) per thread, an
+// acceptor handing connections round-robin to the loops, and per connection a read buffer,
+// the parser, the app's dispatch and an output buffer that batches pipelined responses.
+// Timeouts are swept once per tick per loop instead of arming a timer per request.
+// Relies on http_parser and app.
+#pragma once
+#include "app.hpp"
+#include "http_parser.hpp"
+
+#include <atomic>      // atomic
+#include <charconv>    // to_chars
+#include <chrono>      // steady_clock, seconds
+#include <csignal>     // SIGINT, SIGTERM
+#include <filesystem>  // file_size
+#include <cstdlib>     // getenv
+#include <cstring>     // memmove
+#include <ctime>       // time, gmtime_r, strftime
+#include <fstream>     // ifstream (FileResponse)
+#include <memory>      // shared_ptr, enable_shared_from_this
+#include <mutex>       // mutex
+#include <optional>    // optional
+#include <sched.h>     // sched_getaffinity
+#include <thread>      // thread
+#include <vector>      // vector
+
+namespace fastapi {
+
+// How the server listens and what it tolerates. Defaults follow uvicorn where it has one.
+struct ServerOptions {
+    std::string host;       // empty: $HOST, else 0.0.0.0
+    int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
+    unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
+    Limits limits;
+    std::chrono::milliseconds keep_alive_timeout{FASTAPI_KEEP_ALIVE_TIMEOUT * 1000};
+    std::chrono::milliseconds header_timeout{FASTAPI_HEADER_TIMEOUT * 1000};  // whole header section
+    std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};      // between body reads, and writes
+    std::chrono::milliseconds graceful_shutdown_timeout{FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT * 1000};
+    unsigned blocking_threads = 16;  // pool for RouteOptions::blocking handlers
+    bool handle_signals = true;      // run(): SIGINT/SIGTERM stop gracefully
+    bool log_startup = true;         // run(): print the URL on stderr
+};
+
+namespace detail {
+
+// CPUs in this process's affinity mask, so taskset and container limits are respected.
+inline unsigned available_cpus() noexcept {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return static_cast<unsigned>(n);
+    }
+    unsigned hw = std::thread::hardware_concurrency();
+    return hw ? hw : 1;
+}
+
+inline std::string resolve_host(const ServerOptions& o) {
+    if (!o.host.empty()) return o.host;
+    const char* env = std::getenv("HOST");
+    return env && *env ? env : FASTAPI_DEFAULT_HOST;
+}
+
+inline unsigned short resolve_port(const ServerOptions& o) {
+    long port = o.port;
+    if (port < 0) {
+        const char* env = std::getenv("PORT");
+        port = FASTAPI_DEFAULT_PORT;
+        if (env && *env) {
+            char* end = nullptr;
+            port = std::strtol(env, &end, 10);
+            if (*end != '\0' || port < 0 || port > 65535)
+                throw std::invalid_argument(std::string("fastapi: PORT is not a port number: ") + env);
+        }
+    }
+    if (port > 65535) throw std::invalid_argument("fastapi: port out of range");
+    return static_cast<unsigned short>(port);
+}
+
+// The Date header, formatted once a second per thread.
+inline std::string_view http_date() noexcept {
+    thread_local std::time_t cached_second = 0;
+    thread_local char text[32];
+    std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        cached_second = now;
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    }
+    return text;
+}
+
+inline bool status_has_no_body(int status) noexcept {
+    return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+inline void append_uint(std::string& out, std::uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    out.append(buf, end);
+}
+
+// Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
+// `out`. `content_length` is the body's or the file's size.
+inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
+                               bool keep_alive, std::string& out) {
+    out += "HTTP/1.1 ";
+    append_uint(out, static_cast<unsigned>(res.status));
+    out += ' ';
+    out += status_reason(res.status);
+    out += "\r\n";
+    for (auto& [name, value] : res.headers) {
+        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
+            iequals(name, "date"))
+            continue;
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    const bool bodiless = status_has_no_body(res.status);
+    if (!bodiless) {
+        out += "content-length: ";
+        append_uint(out, content_length);
+        out += "\r\n";
+    }
+    out += "date: ";
+    out += http_date();
+    out += "\r\n";
+    if (!keep_alive) out += "connection: close\r\n";
+    else if (req.version == 10) out += "connection: keep-alive\r\n";
+    out += "\r\n";
+    if (!bodiless && req.method != "HEAD" && res.file_path.empty()) out += res.body;
+}
+
+// Shared by every connection of one server.
+struct ServerState {
+    App& app;
+    ServerOptions options;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> live_connections{0};
+    std::mutex pool_mutex;
+    std::unique_ptr<asio::thread_pool> blocking_pool;
+
+    ServerState(App& a, ServerOptions o) : app(a), options(std::move(o)) {}
+
+    asio::thread_pool& pool() {
+        std::lock_guard lock(pool_mutex);
+        if (!blocking_pool) blocking_pool = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
+        return *blocking_pool;
+    }
+};
+
+class Connection;
+
+// One event loop's connections, for the timeout sweep and graceful shutdown.
+struct Worker {
+    asio::io_context& context;
+    std::optional<asio::steady_timer> sweeper;  // reset before its context goes
+    std::mutex mutex;  // the embedded mode may run one context on several threads
+    std::vector<Connection*> connections;
+    std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();  // coarse clock
+
+    explicit Worker(asio::io_context& c) : context(c) { sweeper.emplace(c); }
+    void add(Connection* c) {
+        std::lock_guard lock(mutex);
+        connections.push_back(c);
+    }
+    void remove(Connection* c) {
+        std::lock_guard lock(mutex);
+        auto it = std::find(connections.begin(), connections.end(), c);
+        if (it != connections.end()) {
+            *it = connections.back();
+            connections.pop_back();
+        }
+    }
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+    using clock = std::chrono::steady_clock;
+    enum class Phase { idle, headers, body, handler };
+
+public:
+    Connection(asio::ip::tcp::socket socket, ServerState& state, Worker& worker)
+        : socket_(std::move(socket)), state_(state), worker_(worker), parser_(state.options.limits) {
+        ++state_.live_connections;
+    }
+    ~Connection() {
+        worker_.remove(this);
+        --state_.live_connections;
+    }
+
+    void start() {
+        asio::error_code ec;
+        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        auto remote = socket_.remote_endpoint(ec);
+        if (!ec) client_address_ = remote.address().to_string();
+        worker_.add(this);
+        registered_ = true;
+        set_phase(Phase::idle);
+        read();
+    }
+
+    // Called by the sweep with the coarse clock: closes connections past their deadline.
+    void sweep(clock::time_point now) {
+        if (closed_) return;
+        if ((writing_ && now > write_deadline_) || (phase_ != Phase::handler && now > deadline_)) close();
+    }
+
+    // Graceful stop: idle connections close now, busy ones after their current response.
+    void begin_shutdown() {
+        if (closed_) return;
+        if (phase_ == Phase::idle && !writing_ && out_.empty()) close();
+    }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        asio::error_code ec;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
+        file_.reset();
+    }
+
+    asio::any_io_executor executor() { return socket_.get_executor(); }
+
+private:
+    void set_phase(Phase p) {
+        phase_ = p;
+        const auto& o = state_.options;
+        switch (p) {
+            case Phase::idle: deadline_ = worker_.now + o.keep_alive_timeout; break;
+            case Phase::headers: deadline_ = worker_.now + o.header_timeout; break;
+            case Phase::body: deadline_ = worker_.now + o.body_timeout; break;
+            case Phase::handler: break;
+        }
+    }
+
+    void read() {
+        if (reading_ || closed_ || close_after_write_ || busy_ || out_.size() > output_high_water) return;
+        if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+        if (in_.size() - in_end_ < min_read) {
+            if (in_begin_ > 0) {  // make room by moving the unconsumed bytes to the front
+                std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+                in_end_ -= in_begin_;
+                in_begin_ = 0;
+            }
+            if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>(in_.size() * 2, initial_buffer));
+        }
+        reading_ = true;
+        socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+    }
+
+    void on_read(const asio::error_code& ec, std::size_t n) {
+        reading_ = false;
+        if (closed_) return;
+        if (ec) {
+            // The peer is gone or half-closed: finish writing what is owed, then close.
+            if (!writing_ && out_.empty() && !busy_) close();
+            else close_after_write_ = true;
+            return;
+        }
+        in_end_ += n;
+        if (phase_ == Phase::idle) set_phase(Phase::headers);
+        else if (phase_ == Phase::body) set_phase(Phase::body);  // progress extends the body deadline
+        process();
+    }
+
+    // Parses and answers every complete request in the buffer, in order.
+    void process() {
+        while (!busy_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ && out_.size() <= output_high_water) {
+            ParseResult r = parser_.parse(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), ex_.request);
+            if (r.status == ParseStatus::need_more) {
+                if (parser_.headers_complete()) {
+                    if (phase_ != Phase::body) set_phase(Phase::body);
+                    if (parser_.expects_continue() && !continue_sent_) {
+                        out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+                        continue_sent_ = true;
+                    }
+                }
+                break;
+            }
+            if (r.status == ParseStatus::error) {
+                answer_parse_error(r);
+                break;
+            }
+            in_begin_ += r.consumed;
+            continue_sent_ = false;
+            parser_.reset();
+            run_request();
+        }
+        if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        flush();
+        read();
+    }
+
+    void run_request() {
+        set_phase(Phase::handler);
+        ex_.request.client_address = client_address_;
+        Response& res = ex_.response;
+        res.status = 200;
+        res.headers.clear();
+        res.body.clear();
+        res.file_path.clear();
+        switch (state_.app.dispatch(ex_)) {
+            case Dispatch::done: finish_response(); return;
+            case Dispatch::run_async:
+                busy_ = true;
+                asio::co_spawn(socket_.get_executor(), state_.app.run_async(ex_),
+                               [self = shared_from_this()](std::exception_ptr) { self->resume(); });
+                return;
+            case Dispatch::run_blocking:
+                busy_ = true;
+                asio::post(state_.pool(), [self = shared_from_this()] {
+                    self->state_.app.run_endpoint(self->ex_);
+                    asio::post(self->socket_.get_executor(), [self] { self->resume(); });
+                });
+                return;
+        }
+    }
+
+    void resume() {
+        busy_ = false;
+        if (closed_) return;
+        finish_response();
+        process();
+    }
+
+    void finish_response() {
+        const Request& req = ex_.request;
+        Response& res = ex_.response;
+        bool keep = req.keep_alive && !state_.stopping.load(std::memory_order_relaxed);
+        std::uint64_t length = res.body.size();
+        if (!res.file_path.empty()) {
+            file_ = std::make_unique<std::ifstream>(res.file_path, std::ios::binary);
+            std::error_code fec;
+            auto size = std::filesystem::file_size(res.file_path, fec);
+            if (!*file_ || fec) {
+                file_.reset();
+                res.file_path.clear();
+                res.headers.clear();
+                write_detail(res, 404, picojson::value("File not found"));
+                length = res.body.size();
+            } else {
+                length = size;
+                if (req.method == "HEAD" || status_has_no_body(res.status)) file_.reset();
+                else file_remaining_ = size;
+            }
+        }
+        serialize_response(req, res, length, keep, out_);
+        if (!keep) close_after_write_ = true;
+        if (file_) busy_ = true;  // later responses wait until the file is sent
+    }
+
+    void answer_parse_error(const ParseResult& r) {
+        Response res;
+        write_detail(res, r.error_status, picojson::value(std::string(r.error_reason)));
+        Request req;  // the broken request is not trusted for anything
+        req.method = "GET";
+        serialize_response(req, res, res.body.size(), false, out_);
+        close_after_write_ = true;
+        in_begin_ = in_end_;
+    }
+
+    void flush() {
+        if (writing_ || closed_) return;
+        if (out_.empty()) {
+            if (file_) fill_from_file();
+            if (out_.empty()) {
+                if (close_after_write_ && !busy_) close();
+                return;
+            }
+        }
+        std::swap(out_, sending_);
+        writing_ = true;
+        write_deadline_ = worker_.now + state_.options.body_timeout;
+        asio::async_write(socket_, asio::buffer(sending_),
+                          [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
+    }
+
+    void fill_from_file() {
+        constexpr std::size_t chunk = 64 * 1024;
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
+        out_.resize(n);
+        file_->read(out_.data(), static_cast<std::streamsize>(n));
+        if (static_cast<std::size_t>(file_->gcount()) != n) {  // the file shrank: the length is a lie now
+            out_.clear();
+            file_.reset();
+            close_after_write_ = true;
+            busy_ = false;
+            return;
+        }
+        file_remaining_ -= n;
+        if (file_remaining_ == 0) {
+            file_.reset();
+            busy_ = false;
+        }
+    }
+
+    void on_write(const asio::error_code& ec) {
+        writing_ = false;
+        sending_.clear();
+        if (sending_.capacity() > 256 * 1024) sending_.shrink_to_fit();
+        if (closed_) return;
+        if (ec) {
+            close();
+            return;
+        }
+        if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_) {
+            close();
+            return;
+        }
+        flush();
+        if (!closed_ && !writing_) process();  // output drained: pipelined requests may go on
+        else read();
+    }
+
+    static constexpr std::size_t initial_buffer = 2048;
+    static constexpr std::size_t min_read = 512;
+    static constexpr std::size_t output_high_water = 256 * 1024;
+
+    asio::ip::tcp::socket socket_;
+    ServerState& state_;
+    Worker& worker_;
+    RequestParser parser_;
+    Exchange ex_;
+    std::string client_address_;
+    std::string in_;
+    std::size_t in_begin_ = 0, in_end_ = 0;
+    std::string out_, sending_;
+    std::unique_ptr<std::ifstream> file_;
+    std::uint64_t file_remaining_ = 0;
+    Phase phase_ = Phase::idle;
+    clock::time_point deadline_{}, write_deadline_{};
+    bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
+    bool continue_sent_ = false, registered_ = false;
+};
+
+}  // namespace detail
+
+// Serves an App over TCP. Either owns its event loops (run() blocks until stopped), or is
+// embedded in an io_context the caller owns and runs (start(), later stop()).
+class Server {
+public:
+    Server(App& app, ServerOptions options = {})
+        : state_(std::make_unique<detail::ServerState>(app, std::move(options))) {
+        unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
+        for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
+        for (auto& c : owned_) workers_.push_back(std::make_unique<detail::Worker>(*c));
+    }
+    // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
+    Server(asio::io_context& io, App& app, ServerOptions options = {})
+        : state_(std::make_unique<detail::ServerState>(app, std::move(options))), embedded_(true) {
+        workers_.push_back(std::make_unique<detail::Worker>(io));
+    }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    // An embedded server must be stopped, and its connections finished, before it is destroyed.
+    ~Server() {
+        if (state_->blocking_pool) state_->blocking_pool->join();
+        for (auto& w : workers_) w->sweeper.reset();
+        retry_timer_.reset();
+        stop_timer_.reset();
+        acceptor_.reset();
+        owned_.clear();  // drops pending handlers, and their connections, while workers and state live
+    }
+
+    // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
+    void start() {
+        if (acceptor_) return;
+        auto& ctx = workers_[0]->context;
+        const std::string host = detail::resolve_host(state_->options);
+        const unsigned short port = detail::resolve_port(state_->options);
+        asio::ip::tcp::resolver resolver(ctx);
+        auto endpoints = resolver.resolve(host, std::to_string(port),
+                                          asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
+        if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
+        asio::ip::tcp::endpoint ep = *endpoints.begin();
+        acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(ctx);
+        acceptor_->open(ep.protocol());
+        acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true));
+        acceptor_->bind(ep);
+        acceptor_->listen(asio::socket_base::max_listen_connections);
+        bound_ = acceptor_->local_endpoint();
+        for (auto& w : workers_) sweep(*w);
+        accept();
+    }
+
+    unsigned short port() const noexcept { return bound_.port(); }
+    std::string host() const { return bound_.address().to_string(); }
+
+    // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
+    // when handle_signals, or stop() from another thread or a handler).
+    void run() {
+        if (embedded_) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+        start();
+        auto& ctx0 = *owned_[0];
+        std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+        for (auto& c : owned_) guards.push_back(asio::make_work_guard(*c));
+        guards_ = &guards;
+        asio::signal_set signals(ctx0);
+        if (state_->options.handle_signals) {
+            signals.add(SIGINT);
+            signals.add(SIGTERM);
+            signals.async_wait([this](const asio::error_code& ec, int) {
+                if (!ec) stop();
+            });
+        }
+        if (state_->options.log_startup)
+            std::fprintf(stderr, "INFO:     fastapi.hpp serving on http://%s:%u (%zu thread%s; Ctrl+C to quit)\n",
+                         detail::resolve_host(state_->options).c_str(), port(), owned_.size(),
+                         owned_.size() == 1 ? "" : "s");
+        std::vector<std::thread> threads;
+        for (std::size_t i = 1; i < owned_.size(); ++i) threads.emplace_back([c = owned_[i].get()] { c->run(); });
+        ctx0.run();
+        for (auto& t : threads) t.join();
+        guards_ = nullptr;
+        if (state_->blocking_pool) state_->blocking_pool->join();
+        if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
+    }
+
+    // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
+    // (up to the grace period), then close everything and let the loops return.
+    void stop() { stop(state_->options.graceful_shutdown_timeout); }
+    void stop(std::chrono::milliseconds grace) {
+        if (state_->stopping.exchange(true)) return;
+        auto& ctx = workers_[0]->context;
+        asio::post(ctx, [this, grace] {
+            asio::error_code ec;
+            if (acceptor_) acceptor_->close(ec);
+            for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
+            stop_deadline_ = std::chrono::steady_clock::now() + grace;
+            watch_stop();
+        });
+    }
+
+private:
+    void accept() {
+        detail::Worker& w = *workers_[next_worker_++ % workers_.size()];
+        auto on_accept = [this, &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+            if (state_->stopping || !acceptor_->is_open()) return;
+            if (!ec) {
+                std::make_shared<detail::Connection>(std::move(socket), *state_, w)->start();
+                accept();
+            } else if (ec == asio::error::operation_aborted) {
+                return;
+            } else {
+                // Out of descriptors or memory: back off instead of spinning on the error.
+                retry_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(50));
+                retry_timer_->async_wait([this](const asio::error_code& e) {
+                    if (!e) accept();
+                });
+            }
+        };
+        if (embedded_) acceptor_->async_accept(asio::make_strand(w.context), std::move(on_accept));
+        else acceptor_->async_accept(w.context, std::move(on_accept));
+    }
+
+    // Ticks each loop's coarse clock and closes connections past their deadlines.
+    void sweep(detail::Worker& w) {
+        w.now = std::chrono::steady_clock::now();
+        std::vector<std::shared_ptr<detail::Connection>> live;
+        {
+            std::lock_guard lock(w.mutex);
+            live.reserve(w.connections.size());
+            for (auto* c : w.connections)
+                if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+        }
+        for (auto& c : live) asio::dispatch(c->executor(), [c, now = w.now] { c->sweep(now); });
+        if (finished_) return;
+        w.sweeper->expires_after(std::chrono::milliseconds(250));
+        w.sweeper->async_wait([this, &w](const asio::error_code& ec) {
+            if (!ec) sweep(w);
+        });
+    }
+
+    template <class F>
+    void for_each_connection(F f) {
+        for (auto& w : workers_) {
+            std::vector<std::shared_ptr<detail::Connection>> live;
+            {
+                std::lock_guard lock(w->mutex);
+                for (auto* c : w->connections)
+                    if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+            }
+            for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
+        }
+    }
+
+    void watch_stop() {
+        const bool expired = std::chrono::steady_clock::now() >= stop_deadline_;
+        if (expired) for_each_connection([](detail::Connection& c) { c.close(); });
+        else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
+        if (state_->live_connections.load() == 0 || (expired && ++forced_ticks_ > 20)) {
+            finished_ = true;
+            for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
+            if (retry_timer_) retry_timer_->cancel();
+            if (guards_) for (auto& g : *guards_) g.reset();
+            return;
+        }
+        stop_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(20));
+        stop_timer_->async_wait([this](const asio::error_code& ec) {
+            if (!ec) watch_stop();
+        });
+    }
+
+    std::unique_ptr<detail::ServerState> state_;
+    std::vector<std::unique_ptr<asio::io_context>> owned_;
+    std::vector<std::unique_ptr<detail::Worker>> workers_;
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+    std::unique_ptr<asio::steady_timer> retry_timer_, stop_timer_;
+    asio::ip::tcp::endpoint bound_;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>>* guards_ = nullptr;
+    std::chrono::steady_clock::time_point stop_deadline_{};
+    std::size_t next_worker_ = 0;
+    int forced_ticks_ = 0;
+    bool embedded_ = false;
+    std::atomic<bool> finished_{false};
+};
+
+inline void App::run(const ServerOptions& options) {
+    Server server(*this, options);
+    server.run();
+}
+inline void App::run() { run(ServerOptions{}); }
+
+}  // namespace fastapi

@@ -1,0 +1,147 @@
+// test_client: FastAPI's TestClient. Calls the app in-process, without sockets, through the
+// same parser, dispatch and response writer as the server, so what a test sees is what a
+// client would. Relies on server (for the response writer) and app.
+#pragma once
+#include "app.hpp"
+#include "http_parser.hpp"
+#include "server.hpp"
+
+#include <fstream>      // FileResponse bodies
+#include <sstream>      // ostringstream
+#include <string>       // string
+#include <string_view>  // string_view
+
+namespace fastapi {
+
+struct TestResponse {
+    int status_code = 0;
+    Headers headers;
+    std::string text;
+
+    picojson::value json() const {
+        picojson::value v;
+        std::string err = picojson::parse(v, text);
+        if (!err.empty()) throw std::runtime_error("TestResponse::json: body is not JSON: " + err + "\n" + text);
+        return v;
+    }
+    std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
+};
+
+class TestClient {
+public:
+    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) {}
+
+    TestResponse get(std::string_view target, const Headers& headers = {}) { return request("GET", target, {}, headers); }
+    TestResponse head(std::string_view target, const Headers& headers = {}) { return request("HEAD", target, {}, headers); }
+    TestResponse delete_(std::string_view target, const Headers& headers = {}) {
+        return request("DELETE", target, {}, headers);
+    }
+    TestResponse options(std::string_view target, const Headers& headers = {}) {
+        return request("OPTIONS", target, {}, headers);
+    }
+    TestResponse post(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
+        return request("POST", target, body, headers);
+    }
+    TestResponse put(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
+        return request("PUT", target, body, headers);
+    }
+    TestResponse patch(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
+        return request("PATCH", target, body, headers);
+    }
+    // JSON bodies: a picojson::value or anything write_json can write; sets Content-Type.
+    template <class T>
+    TestResponse post_json(std::string_view target, const T& value, Headers headers = {}) {
+        return with_json("POST", target, value, std::move(headers));
+    }
+    template <class T>
+    TestResponse put_json(std::string_view target, const T& value, Headers headers = {}) {
+        return with_json("PUT", target, value, std::move(headers));
+    }
+
+    // Any request: written as HTTP/1.1 bytes (Host: testserver, Content-Length when there is
+    // a body) and parsed as the server would.
+    TestResponse request(std::string_view method, std::string_view target, std::string_view body = {},
+                         const Headers& headers = {}) {
+        std::string raw;
+        raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+        if (!headers.contains("host")) raw += "host: testserver\r\n";
+        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+        if (!body.empty() && !headers.contains("content-length") && !headers.contains("transfer-encoding"))
+            raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+        raw += "\r\n";
+        raw.append(body);
+        return raw_request(raw);
+    }
+
+    // Bytes exactly as given (one request), for tests of what the parser accepts.
+    TestResponse raw_request(std::string_view bytes) {
+        detail::Exchange ex;
+        detail::RequestParser parser(limits_);
+        detail::ParseResult r = parser.parse(bytes, ex.request);
+        std::string out;
+        if (r.status != detail::ParseStatus::complete) {
+            Response res;
+            int status = r.status == detail::ParseStatus::error ? r.error_status : 400;
+            std::string reason = r.status == detail::ParseStatus::error ? std::string(r.error_reason) : "Incomplete request";
+            detail::write_detail(res, status, picojson::value(reason));
+            Request req;
+            req.method = "GET";
+            detail::serialize_response(req, res, res.body.size(), false, out);
+            return parse_response(out, false);
+        }
+        ex.request.client_address = "testclient";
+        switch (app_.dispatch(ex)) {
+            case detail::Dispatch::done: break;
+            case detail::Dispatch::run_blocking: app_.run_endpoint(ex); break;
+            case detail::Dispatch::run_async: {
+                asio::io_context io;
+                asio::co_spawn(io, app_.run_async(ex), asio::detached);
+                io.run();
+                break;
+            }
+        }
+        Response& res = ex.response;
+        std::string file_body;
+        if (!res.file_path.empty()) {
+            std::ifstream in(res.file_path, std::ios::binary);
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            file_body = ss.str();
+        }
+        const std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
+        detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out);
+        if (!res.file_path.empty() && ex.request.method != "HEAD") out += file_body;
+        return parse_response(out, ex.request.method == "HEAD");
+    }
+
+private:
+    template <class T>
+    TestResponse with_json(std::string_view method, std::string_view target, const T& value, Headers headers) {
+        std::string body;
+        detail::write_json(body, value);
+        if (!headers.contains("content-type")) headers.set("content-type", "application/json");
+        return request(method, target, body, headers);
+    }
+
+    static TestResponse parse_response(std::string_view raw, bool head) {
+        TestResponse t;
+        auto line_end = raw.find("\r\n");
+        t.status_code = std::stoi(std::string(raw.substr(9, 3)));
+        auto headers_end = raw.find("\r\n\r\n");
+        std::size_t pos = line_end + 2;
+        while (pos < headers_end) {
+            auto eol = raw.find("\r\n", pos);
+            auto line = raw.substr(pos, eol - pos);
+            auto colon = line.find(':');
+            t.headers.append_unchecked(line.substr(0, colon), line.substr(colon + 2));
+            pos = eol + 2;
+        }
+        if (!head) t.text = std::string(raw.substr(headers_end + 4));
+        return t;
+    }
+
+    App& app_;
+    Limits limits_;
+};
+
+}  // namespace fastapi

@@ -1,0 +1,220 @@
+// Helpers for tests that need a real socket: a server on a thread of its own, a raw client
+// with timeouts, and child processes (the examples) stopped by their pid. Loopback only;
+// every wait is bounded.
+#pragma once
+#include <doctest/doctest.h>
+
+#include "fastapi.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace test {
+
+using namespace std::chrono_literals;
+
+// A Server with its own loop on a background thread, listening on 127.0.0.1 and a free port.
+class LiveServer {
+public:
+    explicit LiveServer(fastapi::App& app, fastapi::ServerOptions options = {}) {
+        options.host = "127.0.0.1";
+        options.port = 0;
+        if (options.threads == 0) options.threads = 1;
+        options.handle_signals = false;
+        options.log_startup = false;
+        server_ = std::make_unique<fastapi::Server>(app, options);
+        server_->start();
+        thread_ = std::thread([this] { server_->run(); });
+    }
+    ~LiveServer() { stop(); }
+    void stop() {
+        if (!thread_.joinable()) return;
+        server_->stop();
+        thread_.join();
+    }
+    unsigned short port() const { return server_->port(); }
+    fastapi::Server& server() { return *server_; }
+
+private:
+    std::unique_ptr<fastapi::Server> server_;
+    std::thread thread_;
+};
+
+// A blocking TCP client with a deadline on every call.
+class RawClient {
+public:
+    explicit RawClient(unsigned short port, std::chrono::milliseconds timeout = 3000ms) : timeout_(timeout) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+        int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    ~RawClient() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    RawClient(const RawClient&) = delete;
+
+    void send(std::string_view bytes) {
+        while (!bytes.empty()) {
+            ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0) return;  // the server may have closed; the reads will tell
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+
+    // Reads until `pred(received)` holds, the peer closes, or the timeout passes.
+    template <class Pred>
+    std::string read_until(Pred pred) {
+        auto deadline = std::chrono::steady_clock::now() + timeout_;
+        while (!pred(buffer_) && !closed_) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+            char chunk[65536];
+            ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+            if (n <= 0) {
+                closed_ = true;
+                break;
+            }
+            buffer_.append(chunk, static_cast<std::size_t>(n));
+        }
+        return buffer_;
+    }
+
+    // One whole response (Content-Length framing), removed from the buffer; empty on timeout.
+    std::string read_response() {
+        std::string text = read_until([](const std::string& b) { return complete_length(b) != std::string::npos; });
+        std::size_t len = complete_length(text);
+        if (len == std::string::npos) {
+            std::string all = buffer_;
+            buffer_.clear();
+            return all;
+        }
+        std::string one = buffer_.substr(0, len);
+        buffer_.erase(0, len);
+        return one;
+    }
+
+    // True if the server closes the connection within the timeout.
+    bool closed_by_peer() {
+        read_until([](const std::string&) { return false; });
+        return closed_;
+    }
+    bool closed() const { return closed_; }
+    std::string& buffer() { return buffer_; }
+
+    // Length of the first complete response in `b` (headers + Content-Length body), or npos.
+    static std::size_t complete_length(const std::string& b) {
+        auto end = b.find("\r\n\r\n");
+        if (end == std::string::npos) return std::string::npos;
+        std::size_t body = 0;
+        std::string head = b.substr(0, end);
+        for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (head.compare(9, 1, "1") == 0) return end + 4;  // 1xx: no body
+        if (auto p = head.find("\r\ncontent-length:"); p != std::string::npos) body = std::stoul(head.substr(p + 17));
+        if (b.size() < end + 4 + body) return std::string::npos;
+        return end + 4 + body;
+    }
+
+private:
+    int fd_ = -1;
+    std::chrono::milliseconds timeout_;
+    std::string buffer_;
+    bool closed_ = false;
+};
+
+inline int status_of(const std::string& response) {
+    return response.size() >= 12 ? std::stoi(response.substr(9, 3)) : 0;
+}
+inline std::string body_of(const std::string& response) {
+    auto p = response.find("\r\n\r\n");
+    return p == std::string::npos ? "" : response.substr(p + 4);
+}
+
+// A child process (an example program), stopped by its pid when the object goes.
+class Child {
+public:
+    Child(const std::string& path, std::vector<std::pair<std::string, std::string>> env) {
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+            int devnull = ::open("/dev/null", O_WRONLY);
+            ::dup2(devnull, 2);
+            ::execl(path.c_str(), path.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+    }
+    ~Child() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    // SIGTERM, then the exit status (-1 if it had to be killed after `grace`).
+    int terminate(std::chrono::milliseconds grace = 5000ms) {
+        ::kill(pid_, SIGTERM);
+        auto deadline = std::chrono::steady_clock::now() + grace;
+        int status = 0;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        return -1;
+    }
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+};
+
+// A free loopback port, found by binding port 0 (racy in theory, fine for tests).
+inline unsigned short free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// Waits (bounded) until something accepts connections on the port.
+inline bool wait_for_port(unsigned short port, std::chrono::milliseconds limit = 10000ms) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+        ::close(fd);
+        if (ok) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+}  // namespace test
