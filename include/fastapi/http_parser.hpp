@@ -1,10 +1,19 @@
 // http_parser: bytes -> Request, strictly as RFC 9112 says. Incremental: the connection
 // hands it every unconsumed byte it holds; the parser says how many made one request.
 // Relies on http_types.
+//
+// Lines are found with memchr (fast on whole requests) and then checked byte by byte once;
+// between calls the parser keeps offsets only, so a request that trickles in is neither
+// copied nor rescanned. Anything RFC 9112 lets a server reject is rejected: bare LF, bare CR,
+// obs-fold, whitespace before the colon, ambiguous framing.
 #pragma once
 #include "http_types.hpp"
 
-#include <cstddef>  // size_t
+#include <algorithm>  // min
+#include <cstddef>    // size_t
+#include <cstdint>    // uint64_t
+#include <cstring>    // memchr, memcmp
+#include <limits>     // numeric_limits
 
 namespace fastapi {
 
@@ -31,15 +40,17 @@ struct ParseResult {
     std::string_view error_reason;  // short text for logs and the error body
 };
 
-// Percent-decodes `in` into `out`; false on a malformed escape. `plus_as_space` for query strings.
-bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
+// Percent-decodes `in` into `out` (replacing its contents); false on a malformed escape.
+// `plus_as_space` for query strings and forms.
+inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
 class RequestParser {
 public:
     explicit RequestParser(const Limits& limits = {}) : limits_(limits) {}
 
     // `data` is every byte not yet consumed, starting at the beginning of a request. Call again
-    // with more bytes after need_more (the same prefix plus what arrived).
+    // with more bytes after need_more (the same prefix plus what arrived) and the same `out`:
+    // fields and body are written into it as they are parsed.
     ParseResult parse(std::string_view data, Request& out);
 
     // After need_more: true once the header section is complete and the client waits for
@@ -52,8 +63,601 @@ public:
     void reset() noexcept;
 
 private:
+    enum class State : unsigned char {
+        start, request_line, headers, body_length, chunk_size, chunk_data, chunk_crlf, trailers,
+        done, failed,
+    };
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+    // A chunk-size line (size and extensions) longer than this is an attack, not a client.
+    static constexpr std::size_t max_chunk_line_bytes = 4096;
+
+    ParseResult need_more() const noexcept { return {}; }
+    ParseResult fail(int status, std::string_view reason) noexcept {
+        state_ = State::failed;
+        result_ = {ParseStatus::error, 0, status, reason};
+        return result_;
+    }
+    ParseResult fail() noexcept { return fail(err_status_, err_reason_); }
+    bool err(int status, std::string_view reason) noexcept {
+        err_status_ = status;
+        err_reason_ = reason;
+        return false;
+    }
+    ParseResult complete(std::size_t consumed) noexcept {
+        state_ = State::done;
+        result_ = {ParseStatus::complete, consumed, 0, {}};
+        return result_;
+    }
+
+    bool target_too_long_so_far(const char* p, std::size_t lim) noexcept;
+    bool request_line(std::string_view line, Request& out);
+    bool request_target(std::string_view target, Request& out);
+    bool header_field(std::string_view line, Request& out, bool trailer);
+    bool content_length(std::string_view value) noexcept;
+    bool transfer_encoding(std::string_view value) noexcept;
+    void connection(std::string_view value) noexcept;
+    bool end_of_headers(Request& out) noexcept;
+    bool chunk_size_line(std::string_view line, std::uint64_t& size) noexcept;
+
     Limits limits_;
+    State state_ = State::start;
+    ParseResult result_;            // repeated by parse() once done or failed
+    int err_status_ = 0;
+    std::string_view err_reason_;
+
+    // Offsets into `data`; the bytes themselves may move between calls.
+    std::size_t section_start_ = 0;  // header or trailer section
+    std::size_t line_start_ = 0;     // line being parsed
+    std::size_t scan_ = 0;           // the search for its LF resumes here
+    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
+    std::size_t sp1_ = npos, sp2_ = npos;
+    std::size_t body_start_ = 0;
+    std::size_t pos_ = 0;            // chunked body: next byte
+    std::size_t field_count_ = 0;
+    std::size_t decoded_ = 0;        // chunked body bytes so far
+
+    std::uint64_t content_length_ = 0;
+    std::uint64_t chunk_left_ = 0;
+    int version_ = 11;
+    unsigned host_count_ = 0;
+    unsigned te_chunked_count_ = 0;
+    bool has_content_length_ = false;
+    bool has_transfer_encoding_ = false;
+    bool te_chunked_last_ = false;
+    bool te_other_ = false;
+    bool conn_close_ = false;
+    bool conn_keep_alive_ = false;
+    bool expect_continue_ = false;
+    bool headers_done_ = false;
 };
+
+// ---- character classes and small helpers ----
+
+inline int hex_digit_value(unsigned char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<unsigned char>(c | 0x20);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// field-vchar / SP / HTAB / obs-text: everything but CTLs (and DEL), HTAB excepted.
+inline bool is_field_value_char(unsigned char c) noexcept { return c >= 0x20 ? c != 0x7F : c == '\t'; }
+
+inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Calls f(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1:
+// empty elements are allowed and ignored). Stops early when f returns false.
+template <class F>
+inline bool for_each_list_element(std::string_view v, F&& f) {
+    while (true) {
+        std::size_t comma = v.find(',');
+        std::string_view e = trim_ows(v.substr(0, comma));
+        if (!e.empty() && !f(e)) return false;
+        if (comma == std::string_view::npos) return true;
+        v.remove_prefix(comma + 1);
+    }
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed in Host.
+inline bool is_valid_host(std::string_view h) noexcept {
+    static constexpr auto reg_name = [] {
+        struct { bool v[256]{}; } t;
+        for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c) t.v[c] = true;
+        for (int c = 'A'; c <= 'Z'; ++c) t.v[c] = true;
+        for (char c : std::string_view("-._~!$&'()*+,;=")) t.v[static_cast<unsigned char>(c)] = true;
+        return t;
+    }();
+    std::size_t i = 0, n = h.size();
+    if (n > 0 && h[0] == '[') {
+        // IP-literal: IPv6address or IPvFuture; loosely, the characters they are made of.
+        std::size_t close = h.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (i = 1; i < close; ++i) {
+            unsigned char c = static_cast<unsigned char>(h[i]);
+            if (!reg_name.v[c] && c != ':') return false;
+        }
+        i = close + 1;
+    } else {
+        while (i < n && h[i] != ':') {
+            unsigned char c = static_cast<unsigned char>(h[i]);
+            if (c == '%') {
+                if (n - i < 3 || hex_digit_value(static_cast<unsigned char>(h[i + 1])) < 0 ||
+                    hex_digit_value(static_cast<unsigned char>(h[i + 2])) < 0)
+                    return false;
+                i += 3;
+                continue;
+            }
+            if (!reg_name.v[c]) return false;
+            ++i;
+        }
+    }
+    if (i == n) return true;
+    if (h[i] != ':') return false;
+    for (++i; i < n; ++i)
+        if (h[i] < '0' || h[i] > '9') return false;
+    return true;
+}
+
+inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) {
+    out.clear();
+    const char* p = in.data();
+    const char* const end = p + in.size();
+    while (p < end) {
+        const char* q = p;
+        while (q < end && *q != '%' && !(plus_as_space && *q == '+')) ++q;
+        out.append(p, q);
+        if (q == end) break;
+        if (*q == '+') {
+            out.push_back(' ');
+            p = q + 1;
+            continue;
+        }
+        if (end - q < 3) return false;
+        int hi = hex_digit_value(static_cast<unsigned char>(q[1]));
+        int lo = hex_digit_value(static_cast<unsigned char>(q[2]));
+        if (hi < 0 || lo < 0) return false;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        p = q + 3;
+    }
+    return true;
+}
+
+inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
+    return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
+}
+
+// ---- RequestParser ----
+
+inline void RequestParser::reset() noexcept {
+    Limits limits = limits_;
+    *this = RequestParser(limits);
+}
+
+inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
+
+inline bool RequestParser::expects_continue() const noexcept {
+    return expect_continue_ && version_ == 11 && headers_done_ &&
+           (state_ == State::body_length || state_ == State::chunk_size ||
+            state_ == State::chunk_data || state_ == State::chunk_crlf);
+}
+
+inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
+    const char* const p = data.data();
+    const std::size_t n = data.size();
+    // The header (or trailer) section may not extend past section_start_ + max_header_bytes.
+    auto window = [&] { return section_start_ + std::min(n - section_start_, limits_.max_header_bytes); };
+
+    for (;;) {
+        switch (state_) {
+        case State::start: {
+            if (n == 0) return need_more();
+            out.clear();
+            std::size_t s = 0;
+            // RFC 9112 §2.2: one empty line before the request line is tolerated.
+            if (p[0] == '\r') {
+                if (n < 2) return need_more();
+                if (p[1] != '\n') return fail(400, "Bare CR in request line");
+                s = 2;
+            } else if (p[0] == '\n') {
+                return fail(400, "Bare LF in request line");
+            }
+            section_start_ = line_start_ = scan_ = rl_scan_ = s;
+            state_ = State::request_line;
+            break;
+        }
+        case State::request_line: {
+            const std::size_t lim = window();
+            const char* lf = find_lf(p, scan_, lim);
+            if (!lf) {
+                scan_ = lim;
+                if (target_too_long_so_far(p, lim)) return fail(414, "Request target too long");
+                if (n - section_start_ >= limits_.max_header_bytes) return fail(431, "Header section too large");
+                return need_more();
+            }
+            const std::size_t e = static_cast<std::size_t>(lf - p);
+            if (e == line_start_ || p[e - 1] != '\r') return fail(400, "Bare LF in request line");
+            if (!request_line({p + line_start_, e - 1 - line_start_}, out)) return fail();
+            line_start_ = scan_ = e + 1;
+            state_ = State::headers;
+            break;
+        }
+        case State::headers:
+        case State::trailers: {
+            const bool trailer = state_ == State::trailers;
+            const std::size_t lim = window();
+            for (;;) {
+                const char* lf = find_lf(p, scan_, lim);
+                if (!lf) {
+                    scan_ = lim;
+                    if (n - section_start_ >= limits_.max_header_bytes)
+                        return fail(431, trailer ? "Trailer section too large" : "Header section too large");
+                    return need_more();
+                }
+                const std::size_t e = static_cast<std::size_t>(lf - p);
+                if (e == line_start_ || p[e - 1] != '\r') return fail(400, "Bare LF in header section");
+                std::string_view line(p + line_start_, e - 1 - line_start_);
+                line_start_ = scan_ = e + 1;
+                if (line.empty()) break;
+                if (++field_count_ > limits_.max_header_count)
+                    return fail(431, trailer ? "Too many trailer fields" : "Too many header fields");
+                if (!header_field(line, out, trailer)) return fail();
+            }
+            if (trailer) return complete(line_start_);
+            if (!end_of_headers(out)) return fail();
+            if (state_ == State::done) return complete(body_start_);
+            break;
+        }
+        case State::body_length: {
+            if (n - body_start_ < content_length_) return need_more();
+            const std::size_t len = static_cast<std::size_t>(content_length_);
+            out.body.assign(p + body_start_, len);
+            return complete(body_start_ + len);
+        }
+        case State::chunk_size: {
+            const std::size_t lim = line_start_ + std::min(n - line_start_, max_chunk_line_bytes);
+            const char* lf = find_lf(p, scan_, lim);
+            if (!lf) {
+                scan_ = lim;
+                if (n - line_start_ >= max_chunk_line_bytes) return fail(400, "Chunk size line too long");
+                return need_more();
+            }
+            const std::size_t e = static_cast<std::size_t>(lf - p);
+            if (e == line_start_ || p[e - 1] != '\r') return fail(400, "Bare LF in chunked body");
+            std::uint64_t size = 0;
+            if (!chunk_size_line({p + line_start_, e - 1 - line_start_}, size)) return fail();
+            line_start_ = scan_ = e + 1;
+            if (size > limits_.max_body_bytes - decoded_) return fail(413, "Request body too large");
+            // The raw bytes stay in the connection's buffer until the request is complete:
+            // bound what tiny chunks and long extensions can add to the decoded size.
+            const std::size_t framing = (line_start_ - body_start_) - decoded_;
+            if (framing > limits_.max_header_bytes &&
+                framing - limits_.max_header_bytes > limits_.max_body_bytes)
+                return fail(413, "Chunked framing too large");
+            if (size == 0) {
+                section_start_ = line_start_;
+                field_count_ = 0;
+                state_ = State::trailers;
+            } else {
+                chunk_left_ = size;
+                pos_ = line_start_;
+                state_ = State::chunk_data;
+            }
+            break;
+        }
+        case State::chunk_data: {
+            const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n - pos_, chunk_left_));
+            out.body.append(p + pos_, take);
+            decoded_ += take;
+            pos_ += take;
+            chunk_left_ -= take;
+            if (chunk_left_ != 0) return need_more();
+            state_ = State::chunk_crlf;
+            break;
+        }
+        case State::chunk_crlf: {
+            if (n - pos_ < 1) return need_more();
+            if (p[pos_] != '\r') return fail(400, "Chunk data not followed by CRLF");
+            if (n - pos_ < 2) return need_more();
+            if (p[pos_ + 1] != '\n') return fail(400, "Chunk data not followed by CRLF");
+            line_start_ = scan_ = pos_ + 2;
+            state_ = State::chunk_size;
+            break;
+        }
+        case State::done:
+        case State::failed:
+            return result_;
+        }
+    }
+}
+
+// While the request line is incomplete: has the target already grown past its limit?
+// Only the bytes that arrived since the last call are searched.
+inline bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim) noexcept {
+    std::size_t i = rl_scan_;
+    rl_scan_ = lim;
+    if (sp1_ == npos) {
+        auto q = static_cast<const char*>(std::memchr(p + i, ' ', lim - i));
+        if (!q) return false;
+        sp1_ = static_cast<std::size_t>(q - p);
+        i = sp1_ + 1;
+    }
+    if (sp2_ == npos && i < lim) {
+        auto q = static_cast<const char*>(std::memchr(p + i, ' ', lim - i));
+        if (q) sp2_ = static_cast<std::size_t>(q - p);
+    }
+    const std::size_t end = sp2_ != npos ? sp2_ : lim;
+    return end - (sp1_ + 1) > limits_.max_target_bytes;
+}
+
+// request-line = method SP request-target SP HTTP-version (CRLF already removed)
+inline bool RequestParser::request_line(std::string_view line, Request& out) {
+    const char* b = line.data();
+    const char* const e = b + line.size();
+    const char* q = b;
+    while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
+    if (q == b || q == e || *q != ' ') return err(400, "Invalid method");
+    out.method.assign(b, q);
+
+    const char* t = ++q;
+    while (q < e && *q != ' ') ++q;
+    std::string_view target(t, static_cast<std::size_t>(q - t));
+    if (target.size() > limits_.max_target_bytes) return err(414, "Request target too long");
+    if (q == e) return err(400, "Invalid request line");
+
+    std::string_view v(q + 1, static_cast<std::size_t>(e - q - 1));
+    if (v.size() != 8 || std::memcmp(v.data(), "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+        v[6] != '.' || v[7] < '0' || v[7] > '9')
+        return err(400, "Invalid HTTP version");
+    if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) return err(505, "HTTP version not supported");
+    version_ = v[7] == '1' ? 11 : 10;
+    out.version = version_;
+
+    return request_target(target, out);
+}
+
+// origin-form, absolute-form (http/https), or asterisk-form for OPTIONS.
+inline bool RequestParser::request_target(std::string_view target, Request& out) {
+    if (target.empty()) return err(400, "Invalid request target");
+    for (char ch : target) {
+        unsigned char c = static_cast<unsigned char>(ch);
+        // Visible ASCII; a fragment is never sent. Lenient about characters such as | { }
+        // that clients send unencoded although RFC 3986 reserves them.
+        if (c <= 0x20 || c >= 0x7F || c == '#') return err(400, "Invalid character in request target");
+    }
+    out.target.assign(target);
+
+    std::string_view rest;
+    if (target[0] == '/') {
+        rest = target;
+    } else if (target == "*") {
+        if (out.method != "OPTIONS") return err(400, "Asterisk-form is only for OPTIONS");
+        out.path.assign("*");
+        out.raw_path.assign("*");
+        return true;
+    } else {
+        std::size_t skip = 0;
+        if (target.size() >= 7 && iequals(target.substr(0, 7), "http://")) skip = 7;
+        else if (target.size() >= 8 && iequals(target.substr(0, 8), "https://")) skip = 8;
+        else return err(400, "Invalid request target");
+        std::string_view after = target.substr(skip);
+        std::size_t end = std::min(after.find('/'), after.find('?'));
+        if (end == std::string_view::npos) end = after.size();
+        std::string_view authority = after.substr(0, end);
+        // An http(s) URI needs a host; userinfo ('@') is deprecated and refused with it.
+        if (authority.empty() || authority[0] == ':' || !is_valid_host(authority))
+            return err(400, "Invalid authority in request target");
+        rest = after.substr(end);
+    }
+
+    std::size_t qm = rest.find('?');
+    std::string_view raw_path = rest.substr(0, qm);
+    if (qm != std::string_view::npos) out.query_string.assign(rest.substr(qm + 1));
+    if (raw_path.empty()) raw_path = "/";  // absolute-form without a path
+    out.raw_path.assign(raw_path);
+    if (!percent_decode(raw_path, out.path)) return err(400, "Invalid percent-encoding in path");
+    if (out.path.size() != raw_path.size() && out.path.find('\0') != std::string::npos)
+        return err(400, "NUL in path");
+    return true;
+}
+
+// field-line = field-name ":" OWS field-value OWS (CRLF already removed)
+inline bool RequestParser::header_field(std::string_view line, Request& out, bool trailer) {
+    const char* const b = line.data();
+    const char* const e = b + line.size();
+    if (is_ows(*b)) return err(400, "Obsolete line folding");
+    const char* q = b;
+    while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
+    if (q == e) return err(400, "Invalid header field");
+    if (*q != ':') {
+        if (is_ows(*q)) return err(400, "Whitespace before colon in header field");
+        return err(400, "Invalid header name");
+    }
+    if (q == b) return err(400, "Invalid header name");
+    std::string_view name(b, static_cast<std::size_t>(q - b));
+
+    const char* v = q + 1;
+    for (const char* r = v; r < e; ++r) {
+        unsigned char c = static_cast<unsigned char>(*r);
+        if (!is_field_value_char(c)) {
+            if (c == '\r') return err(400, "Bare CR in header section");
+            if (c == 0) return err(400, "NUL in header value");
+            return err(400, "Invalid character in header value");
+        }
+    }
+    std::string_view value = trim_ows(std::string_view(v, static_cast<std::size_t>(e - v)));
+
+    if (trailer) {
+        // RFC 9110 §6.5.1: framing, routing and connection fields cannot come late.
+        static constexpr std::string_view forbidden[] = {
+            "content-length", "transfer-encoding", "host", "connection", "keep-alive",
+            "te", "trailer", "upgrade", "expect", "content-type", "content-encoding"};
+        for (auto f : forbidden)
+            if (iequals(name, f)) return true;
+        out.trailers.append_unchecked(name, value);
+        return true;
+    }
+
+    switch (name.size()) {
+    case 4:
+        if (iequals(name, "host")) {
+            ++host_count_;
+            if (!is_valid_host(value)) return err(400, "Invalid Host header");
+        }
+        break;
+    case 6:
+        if (iequals(name, "expect") && iequals(value, "100-continue")) expect_continue_ = true;
+        break;
+    case 10:
+        if (iequals(name, "connection")) connection(value);
+        break;
+    case 14:
+        if (iequals(name, "content-length") && !content_length(value)) return false;
+        break;
+    case 17:
+        if (iequals(name, "transfer-encoding") && !transfer_encoding(value)) return false;
+        break;
+    default:
+        break;
+    }
+    out.headers.append_unchecked(name, value);
+    return true;
+}
+
+// Content-Length = 1*DIGIT. RFC 9110 §8.6 lets a recipient accept a repeated identical value
+// ("5, 5" or two fields saying 5) as that value; we do, and refuse any that differ.
+inline bool RequestParser::content_length(std::string_view value) noexcept {
+    if (value.empty()) return err(400, "Invalid Content-Length");
+    for (;;) {
+        std::size_t comma = value.find(',');
+        std::string_view d = trim_ows(value.substr(0, comma));
+        if (d.empty()) return err(400, "Invalid Content-Length");
+        std::uint64_t n = 0;
+        for (char c : d) {
+            if (c < '0' || c > '9') return err(400, "Invalid Content-Length");
+            unsigned digit = static_cast<unsigned>(c - '0');
+            if (n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+                return err(400, "Invalid Content-Length");
+            n = n * 10 + digit;
+        }
+        if (has_content_length_ && n != content_length_) return err(400, "Conflicting Content-Length values");
+        has_content_length_ = true;
+        content_length_ = n;
+        if (comma == std::string_view::npos) return true;
+        value.remove_prefix(comma + 1);
+    }
+}
+
+// transfer-coding = token *( OWS ";" OWS transfer-parameter ); the list may span fields.
+inline bool RequestParser::transfer_encoding(std::string_view value) noexcept {
+    has_transfer_encoding_ = true;
+    return for_each_list_element(value, [&](std::string_view coding) {
+        std::string_view name = trim_ows(coding.substr(0, coding.find(';')));
+        if (!is_token(name)) return err(400, "Invalid Transfer-Encoding");
+        if (iequals(name, "chunked")) {
+            ++te_chunked_count_;
+            te_chunked_last_ = true;
+        } else {
+            te_other_ = true;
+            te_chunked_last_ = false;
+        }
+        return true;
+    });
+}
+
+inline void RequestParser::connection(std::string_view value) noexcept {
+    for_each_list_element(value, [&](std::string_view option) {
+        if (iequals(option, "close")) conn_close_ = true;
+        else if (iequals(option, "keep-alive")) conn_keep_alive_ = true;
+        return true;
+    });
+}
+
+// The header section is complete: decide how the body is framed (RFC 9112 §6.3).
+inline bool RequestParser::end_of_headers(Request& out) noexcept {
+    headers_done_ = true;
+    if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
+    if (host_count_ > 1) return err(400, "Multiple Host headers");
+    out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
+    body_start_ = line_start_;
+
+    if (has_transfer_encoding_) {
+        // Framing a proxy may read differently: refuse rather than guess (request smuggling).
+        if (version_ == 10) return err(400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (has_content_length_) return err(400, "Both Content-Length and Transfer-Encoding");
+        if (!te_chunked_last_) return err(400, "Transfer-Encoding does not end with chunked");
+        if (te_chunked_count_ > 1) return err(400, "Chunked applied more than once");
+        if (te_other_) return err(501, "Unsupported transfer coding");
+        state_ = State::chunk_size;
+        return true;
+    }
+    if (has_content_length_ && content_length_ > 0) {
+        if (content_length_ > limits_.max_body_bytes) return err(413, "Request body too large");
+        state_ = State::body_length;
+        return true;
+    }
+    state_ = State::done;
+    return true;
+}
+
+// chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t& size) noexcept {
+    const char* q = line.data();
+    const char* const e = q + line.size();
+    std::uint64_t n = 0;
+    const char* digits = q;
+    for (; q < e; ++q) {
+        int d = hex_digit_value(static_cast<unsigned char>(*q));
+        if (d < 0) break;
+        if (n > (std::numeric_limits<std::uint64_t>::max() >> 4)) return err(400, "Chunk size too large");
+        n = n * 16 + static_cast<unsigned>(d);
+    }
+    if (q == digits) return err(400, "Invalid chunk size");
+    size = n;
+    auto skip_bws = [&] { while (q < e && is_ows(*q)) ++q; };
+    auto token = [&] {
+        const char* s = q;
+        while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
+        return q != s;
+    };
+    while (q < e) {
+        skip_bws();
+        if (q == e || *q != ';') return err(400, "Invalid chunk extension");
+        ++q;
+        skip_bws();
+        if (!token()) return err(400, "Invalid chunk extension");
+        const char* before = q;
+        skip_bws();
+        if (q == e || *q != '=') {
+            q = before;  // no value; any BWS must precede another ';'
+            continue;
+        }
+        ++q;
+        skip_bws();
+        if (q < e && *q == '"') {
+            for (++q;; ++q) {
+                if (q == e) return err(400, "Invalid chunk extension");
+                unsigned char c = static_cast<unsigned char>(*q);
+                if (c == '"') break;
+                if (c == '\\') {
+                    if (++q == e) return err(400, "Invalid chunk extension");
+                    c = static_cast<unsigned char>(*q);
+                }
+                if (!is_field_value_char(c)) return err(400, "Invalid chunk extension");
+            }
+            ++q;
+        } else if (!token()) {
+            return err(400, "Invalid chunk extension");
+        }
+    }
+    return true;
+}
 
 }  // namespace detail
 }  // namespace fastapi
