@@ -409,7 +409,7 @@ inline bool RequestParser::request_line(std::string_view line, Request& out) {
     while (q < e && *q != ' ') ++q;
     std::string_view target(t, static_cast<std::size_t>(q - t));
     if (target.size() > limits_.max_target_bytes) return err(414, "Request target too long");
-    if (q == e) return err(400, "Invalid request line");
+    if (q == e || target.empty()) return err(400, "Invalid request line");
 
     std::string_view v(q + 1, static_cast<std::size_t>(e - q - 1));
     if (v.size() != 8 || std::memcmp(v.data(), "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Fuzzes the HTTP request parser for a bounded time with libFuzzer, AddressSanitizer (leaks
+# included) and UBSan: tests/fuzz/fuzz_parser.cpp on a copy of tests/fuzz/corpus/parser/.
+# Fails when the fuzzer finds a crash, leak, timeout or broken invariant (the input is left in
+# build/fuzz/). Without clang++ and its fuzzer runtime it says so and passes.
+#   FUZZ_SECONDS=300 tests/checks/fuzz.sh     fuzz longer
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+out=build/fuzz
+seconds=${FUZZ_SECONDS:-30}
+
+# Installs clang and libclang-rt-14-dev when run as root; otherwise only reports what is missing.
+tools/deps fuzz >/dev/null 2>&1 || true
+if ! command -v clang++ >/dev/null; then
+  echo "skipped: clang++ not found (tools/deps fuzz installs clang and libclang-rt-14-dev as root)"
+  exit 0
+fi
+mkdir -p "$out"
+probe='extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'
+if ! echo "$probe" | clang++ -fsanitize=fuzzer -x c++ - -o "$out/probe" >"$out/probe.log" 2>&1; then
+  echo "skipped: clang++ has no libFuzzer runtime (Debian: libclang-rt-14-dev)"
+  exit 0
+fi
+if ! tools/amalgamate --check >/dev/null 2>&1; then
+  echo "note: fastapi.hpp is not what the parts make; run tools/amalgamate (tools/test does)"
+fi
+
+echo "building $out/fuzz_parser"
+launcher=""; command -v ccache >/dev/null && launcher=ccache
+timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$ROOT" tests/fuzz/fuzz_parser.cpp -o "$out/fuzz_parser"
+
+# A copy: what the fuzzer adds to its corpus stays out of the repository.
+rm -rf "$out/corpus-parser"
+cp -r tests/fuzz/corpus/parser "$out/corpus-parser"
+rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
+
+echo "fuzzing for ${seconds}s"
+status=0
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  timeout $((seconds + 120)) "$out/fuzz_parser" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/parser.dict \
+    -artifact_prefix="$out/" "$out/corpus-parser" >"$out/fuzz.log" 2>&1 || status=$?
+grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz.log" || true
+if [ $status -ne 0 ]; then
+  grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz.log" | head -n 80
+  echo "FAIL: the fuzzer found a problem (exit $status); log: $out/fuzz.log" >&2
+  exit 1
+fi
+echo "no findings"
