@@ -709,3 +709,47 @@ TEST_CASE("every error comes with a short reason and the parser repeats it until
     parser.reset();
     CHECK(parser.parse(simple_get, req).status == ParseStatus::complete);
 }
+
+// ---- the word-at-a-time scans ----
+
+TEST_CASE("a control character is found at every position of header values of every length") {
+    for (std::size_t len = 1; len <= 40; ++len) {
+        for (std::size_t at = 0; at < len; ++at) {
+            std::string value(len, 'v');
+            value[len - 1] = '\xff';  // obs-text next to the checks must not hide them
+            value[at] = '\x01';
+            CAPTURE(len);
+            CAPTURE(at);
+            CHECK(status_of(with_header("X-V: " + value)) == 400);
+            value[at] = '\t';
+            if (at == 0 || at == len - 1) continue;  // would be trimmed
+            auto o = parse(with_header("X-V: " + value));
+            REQUIRE(o.result.status == ParseStatus::complete);
+            CHECK(o.request.header("x-v") == value);
+        }
+    }
+}
+
+TEST_CASE("a forbidden byte is found at every position of request targets of every length") {
+    for (std::size_t len = 2; len <= 40; ++len) {
+        for (std::size_t at = 1; at < len; ++at) {
+            for (char bad : {'#', '\x7f', '\x80', '\x1f'}) {
+                std::string target = "/" + std::string(len - 1, 'a');
+                target[at] = bad;
+                CAPTURE(len);
+                CAPTURE(at);
+                CHECK(status_of("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+            }
+        }
+    }
+}
+
+TEST_CASE("the fields the parser acts on are recognised in any letter case") {
+    CHECK(status_of("GET / HTTP/1.1\r\nHOST: h\r\n\r\n") == 0);
+    CHECK(parse("POST / HTTP/1.1\r\nhOsT: h\r\ncontent-LENGTH: 2\r\n\r\nab").request.body == "ab");
+    CHECK_FALSE(parse("GET / HTTP/1.1\r\nHost: h\r\nCONNECTION: CLOSE\r\n\r\n").request.keep_alive);
+    CHECK(parse("POST / HTTP/1.1\r\nHost: h\r\nTRANSFER-ENCODING: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n").request.body == "x");
+    // Same length, different name: not mistaken for Host or Content-Length.
+    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nHose: a b\r\n\r\n") == 0);
+    CHECK(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Lengtx: 5\r\n\r\n").request.body.empty());
+}
