@@ -163,12 +163,15 @@ inline bool swar_has_ctl(std::uint64_t x) noexcept { return (swar_has_less(x, 0x
 // Length of the prefix of [p, e) made of field-value bytes, HTAB excepted.
 inline std::size_t field_value_run(const char* p, const char* e) noexcept {
     const char* q = p;
-    while (e - q >= 8) {
+    for (;;) {
+        if (e - q < 8) {
+            // The last (overlapping) eight bytes at once rather than up to seven one by one.
+            if (q < e && e - p >= 8 && !swar_has_ctl(load_u64(e - 8))) return static_cast<std::size_t>(e - p);
+            break;
+        }
         if (swar_has_ctl(load_u64(q))) break;
         q += 8;
     }
-    // The last (overlapping) eight bytes at once rather than up to seven one by one.
-    if (q < e && e - p >= 8 && !swar_has_ctl(load_u64(e - 8))) return static_cast<std::size_t>(e - p);
     while (q < e && static_cast<unsigned char>(*q) >= 0x20 && *q != 0x7F) ++q;
     return static_cast<std::size_t>(q - p);
 }
