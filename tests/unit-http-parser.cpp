@@ -335,6 +335,15 @@ TEST_CASE("an absolute-form target gives its path and query; the authority is no
     CHECK(q.request.query_string == "a=1");
 }
 
+TEST_CASE("with an absolute-form target, its authority replaces the value of the Host field") {
+    auto o = parse("GET http://real.example:8080/p HTTP/1.1\r\nHost: other.example\r\nAccept: */*\r\n\r\n");
+    REQUIRE(o.result.status == ParseStatus::complete);
+    CHECK(o.request.headers.count("host") == 1);
+    CHECK(o.request.header("host") == "real.example:8080");
+    CHECK(parse("GET / HTTP/1.1\r\nHost: other.example\r\n\r\n").request.header("host") == "other.example");
+    CHECK(status_of("GET http://real.example/p HTTP/1.1\r\n\r\n") == 400);  // Host is still required
+}
+
 TEST_CASE("an absolute-form target with no host, userinfo or a scheme other than http(s) is rejected with 400") {
     for (auto t : {"http:///p", "http://user@host/p", "http://:80/", "ftp://host/p", "http:/host/p", "http://ho st/"}) {
         CAPTURE(t);

@@ -96,7 +96,7 @@ private:
     bool content_length(std::string_view value) noexcept;
     bool transfer_encoding(std::string_view value) noexcept;
     void connection(std::string_view value) noexcept;
-    bool end_of_headers(Request& out) noexcept;
+    bool end_of_headers(Request& out);
     bool chunk_size_line(std::string_view line, std::uint64_t& size) noexcept;
 
     Limits limits_;
@@ -115,6 +115,7 @@ private:
     std::size_t pos_ = 0;            // chunked body: next byte
     std::size_t field_count_ = 0;
     std::size_t decoded_ = 0;        // chunked body bytes so far
+    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
 
     std::uint64_t content_length_ = 0;
     std::uint64_t chunk_left_ = 0;
@@ -507,6 +508,8 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
         if (authority.empty() || authority[0] == ':' || !is_valid_host(authority))
             return err(400, "Invalid authority in request target");
         rest = after.substr(end);
+        authority_at_ = skip;
+        authority_len_ = authority.size();
     }
 
     std::size_t qm = rest.find('?');
@@ -634,11 +637,13 @@ inline void RequestParser::connection(std::string_view value) noexcept {
 }
 
 // The header section is complete: decide how the body is framed (RFC 9112 §6.3).
-inline bool RequestParser::end_of_headers(Request& out) noexcept {
+inline bool RequestParser::end_of_headers(Request& out) {
     headers_done_ = true;
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
+    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field.
+    if (authority_len_ != 0) out.headers.set("Host", std::string_view(out.target).substr(authority_at_, authority_len_));
     body_start_ = line_start_;
 
     if (has_transfer_encoding_) {
