@@ -1,0 +1,88 @@
+# Shell helpers for the checks that run tools we did not write against the examples
+# (tests/checks/openapi_validate.sh, tests/checks/docs_browser.sh). Sourced from the repo root.
+# Loopback only; every server started here is stopped by its pid; every wait is bounded.
+
+NODE_DIR=tests/node
+BUILD_DIR=build/checks
+# The folder holding fastapi.hpp for the one-line build (the repo root, as users do).
+FASTAPI_INCLUDE_DIR=${FASTAPI_INCLUDE_DIR:-.}
+STARTED_PIDS=()
+
+# node and npm, from Debian (tools/deps docs) when missing. Returns 1 if they cannot be had.
+ensure_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    tools/deps docs || return 1
+  fi
+  command -v node >/dev/null && command -v npm >/dev/null
+}
+
+# tests/node/node_modules exactly as package-lock.json says (npm ci), when missing or stale.
+ensure_node_modules() {
+  local stamp=$NODE_DIR/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ "$NODE_DIR/package-lock.json" -nt "$stamp" ]; then
+    echo "npm ci in $NODE_DIR"
+    (cd "$NODE_DIR" && timeout 600 npm ci --no-audit --no-fund --loglevel=error) || return 1
+  fi
+}
+
+# A TCP port nobody listens on at the moment, on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# build_example SRC: the one-line build a user types (ccache in front when there is one).
+# Prints the binary's path.
+build_example() {
+  local src=$1 name bin launcher=""
+  name=$(basename "$src" .cpp)
+  bin=$BUILD_DIR/$name
+  mkdir -p "$BUILD_DIR"
+  command -v ccache >/dev/null && launcher=ccache
+  if ! timeout 600 $launcher g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" "$src" -o "$bin" -pthread \
+       >"$bin.build.log" 2>&1; then
+    echo "FAIL: $src does not build (g++ -std=c++20 -O2 -I$FASTAPI_INCLUDE_DIR $src -o $bin -pthread):" >&2
+    head -n 30 "$bin.build.log" >&2
+    return 1
+  fi
+  echo "$bin"
+}
+
+# start_example BIN PORT [VAR=value...]: starts it on 127.0.0.1:PORT and waits (up to 10 s) until
+# it answers. Sets STARTED_PID. Returns 1 when it exits or never answers (it is then stopped).
+start_example() {
+  local bin=$1 port=$2; shift 2
+  env "$@" HOST=127.0.0.1 PORT="$port" "$bin" >"$bin.$port.log" 2>&1 &
+  STARTED_PID=$!
+  STARTED_PIDS+=("$STARTED_PID")
+  local i
+  for i in $(seq 1 100); do
+    if ! kill -0 "$STARTED_PID" 2>/dev/null; then return 1; fi
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then return 0; fi
+    sleep 0.1
+  done
+  stop_example "$STARTED_PID"
+  return 1
+}
+
+# stop_example PID: SIGTERM (graceful), SIGKILL after 5 s.
+stop_example() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# On exit: stop whatever is still running, by pid.
+stop_all_examples() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do stop_example "$pid"; done
+}
+
+# fetch URL FILE: the body into FILE; prints the status code ("000" when nothing answered).
+fetch() {
+  curl -s --max-time 10 -o "$2" -w '%{http_code}' "$1" || true
+}
