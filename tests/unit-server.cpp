@@ -183,7 +183,8 @@ TEST_CASE("ambiguous framing is refused with 400 and a close") {
         CHECK(c.closed_by_peer());
     }
     RawClient nul(server.port());
-    nul.send(std::string("GET / HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n", 33));
+    static const char with_nul[] = "GET / HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n";
+    nul.send(std::string(with_nul, sizeof(with_nul) - 1));
     CHECK(status_of(nul.read_response()) == 400);
 }
 

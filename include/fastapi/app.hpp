@@ -17,13 +17,42 @@ namespace fastapi {
 
 struct ServerOptions;  // server.hpp
 
+// The application's own settings (FastAPI's constructor arguments): what the OpenAPI document
+// says about the API, and where the document and the docs pages are served.
+struct AppOptions {
+    std::string title = "FastAPI";
+    std::string version = "0.1.0";
+    std::string summary{};
+    std::string description{};
+    std::string terms_of_service;
+    struct Contact { std::string name{}, url{}, email{}; } contact{};
+    struct License { std::string name{}, identifier{}, url{}; } license_info{};
+    struct Server { std::string url{}, description{}; };
+    std::vector<Server> servers{};
+    // Empty turns each off; turning off openapi_url turns off both pages.
+    std::string openapi_url = "/openapi.json";
+    std::string docs_url = "/docs";
+    std::string redoc_url = "/redoc";
+    std::string swagger_ui_oauth2_redirect_url = "/docs/oauth2-redirect";
+    // Where the pages load their JavaScript and CSS (a CDN, as FastAPI, unless changed).
+    std::string swagger_js_url = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js";
+    std::string swagger_css_url = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css";
+    std::string swagger_favicon_url = "https://fastapi.tiangolo.com/img/favicon.png";
+    std::string redoc_js_url = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js";
+    std::string redoc_favicon_url = "https://fastapi.tiangolo.com/img/favicon.png";
+    // Offline docs: a folder filled by tools/docs-assets; when set, the app serves the
+    // assets itself under docs_assets_url and the pages use them.
+    std::string docs_assets_dir{};
+    std::string docs_assets_url = "/docs-assets";
+};
+
 // What a route declares besides its path and handler (FastAPI's decorator arguments).
 struct RouteOptions {
     int status_code = 200;                 // for results that are not Response objects
-    std::vector<std::string> tags;
-    std::string summary;
-    std::string description;
-    std::string name;                      // defaults to the path and method
+    std::vector<std::string> tags{};
+    std::string summary{};
+    std::string description{};
+    std::string name{};                    // defaults to the path and method
     std::string response_description = "Successful Response";
     bool deprecated = false;
     bool include_in_schema = true;
@@ -58,13 +87,18 @@ inline void write_detail(Response& res, int status, const picojson::value& detai
 }
 }  // namespace detail
 
+namespace detail {
+inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
+}
+
 class App {
 public:
     // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
     template <class E>
     using ExceptionHandler = std::function<Response(Request&, const E&)>;
 
-    App() = default;
+    // The docs pages come first in the route table, as FastAPI's setup() adds them at construction.
+    explicit App(AppOptions options = {}) : options_(std::move(options)) { detail::install_docs_routes(*this, options_); }
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
@@ -105,6 +139,13 @@ public:
         return *routes_.routes().back();
     }
 
+    // Serves `mounted` (a fastapi::StaticFiles) for every path under `prefix`, as FastAPI's
+    // app.mount; mounts are not in the OpenAPI document.
+    template <class Mounted>
+    void mount(std::string_view prefix, const Mounted& mounted, std::string_view name = {}) {
+        mounted.mount_on(*this, prefix, name);
+    }
+
     template <class E, class F>
     void exception_handler(F handler) {
         exception_handlers_.insert(exception_handlers_.begin(),
@@ -121,6 +162,7 @@ public:
     }
 
     const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
+    const AppOptions& settings() const noexcept { return options_; }
 
     // Serves until SIGINT/SIGTERM (defined with the server).
     void run(const ServerOptions& options);
@@ -232,6 +274,7 @@ private:
                      ex.request.path.c_str(), what);
     }
 
+    AppOptions options_;
     detail::RouteTable<Route> routes_;
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
 };

@@ -29,16 +29,29 @@ struct Exchange {
     Response response;           // what will be written; handlers' Response& parameter edits it
     const Route* route = nullptr;
     App* app = nullptr;
-    bool response_started = false;  // the handler's result has replaced `response`
 
-    void clear() {
-        request.clear();
+    // Parsed on first use by the parameters that need them, once per request.
+    std::vector<std::pair<std::string, std::string>> query, cookies;
+    bool query_parsed = false, cookies_parsed = false;
+    enum class BodyState { unread, empty, json, not_json, invalid } body_state = BodyState::unread;
+    picojson::value body_json;
+    bool body_error_reported = false;
+    std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
+
+    // Ready for the next request on the connection, keeping capacity.
+    void reset_for_request() {
         response.status = 200;
         response.headers.clear();
         response.body.clear();
         response.file_path.clear();
         route = nullptr;
-        response_started = false;
+        query_parsed = cookies_parsed = false;
+        if (body_state != BodyState::unread) {
+            body_state = BodyState::unread;
+            body_json = picojson::value();
+        }
+        body_error_reported = false;
+        body_params = 0;
     }
 };
 
@@ -121,8 +134,15 @@ inline void render_no_result(Exchange& ex, int status) {
 }
 
 // Binds every parameter (collecting all validation problems before giving up), then calls f.
+template <class P>
+constexpr std::size_t counts_as_body() {
+    if constexpr (requires { Binder<P>::is_body; }) return Binder<P>::is_body ? 1 : 0;
+    else return 0;
+}
+
 template <class F, class... P>
 decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+    ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));

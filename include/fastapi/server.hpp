@@ -27,10 +27,10 @@ namespace fastapi {
 
 // How the server listens and what it tolerates. Defaults follow uvicorn where it has one.
 struct ServerOptions {
-    std::string host;       // empty: $HOST, else 0.0.0.0
+    std::string host{};     // empty: $HOST, else 0.0.0.0
     int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
     unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
-    Limits limits;
+    Limits limits{};
     std::chrono::milliseconds keep_alive_timeout{FASTAPI_KEEP_ALIVE_TIMEOUT * 1000};
     std::chrono::milliseconds header_timeout{FASTAPI_HEADER_TIMEOUT * 1000};  // whole header section
     std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};      // between body reads, and writes
@@ -300,11 +300,7 @@ private:
     void run_request() {
         set_phase(Phase::handler);
         ex_.request.client_address = client_address_;
-        Response& res = ex_.response;
-        res.status = 200;
-        res.headers.clear();
-        res.body.clear();
-        res.file_path.clear();
+        ex_.reset_for_request();
         switch (state_.app.dispatch(ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:

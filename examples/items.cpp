@@ -1,0 +1,95 @@
+// FastAPI's items tutorial: typed path, query and body parameters, models with
+// constraints, and FastAPI's 422 errors, all from the handlers' types.
+#include "fastapi.hpp"
+
+#include <map>
+#include <mutex>
+
+using namespace fastapi;
+
+struct Item {
+    Field<std::string, MinLength<1>, MaxLength<50>> name;
+    std::optional<std::string> description;
+    Field<double, Gt<0>> price;
+    std::optional<double> tax;
+    Field<std::vector<std::string>, Default<>> tags;  // [] when absent
+};
+
+struct ItemList {
+    std::vector<Item> items;
+    int64_t total;
+};
+
+struct ItemWithId {
+    int64_t item_id;
+    std::optional<std::string> q;
+    Item item;
+};
+
+struct UpdatedItem {
+    int64_t item_id;
+    Item item;
+    int64_t importance;
+};
+
+struct UserItem {
+    std::string item_id;
+    int64_t owner_id;
+    std::string needy;
+    std::optional<std::string> description;
+};
+
+int main() {
+    App app({.title = "Items", .version = "1.0.0"});
+
+    std::mutex db_mutex;  // handlers may run on several threads
+    std::map<int64_t, Item> db = {
+        {1, Item{.name = "Hammer", .price = 12.5, .tags = {{"tools"}}}},
+        {2, Item{.name = "Nails", .price = 0.25}},
+    };
+
+    app.get("/items/{item_id}",
+            [&](Path<"item_id", int64_t, Ge<1>> item_id, Query<"q", std::optional<std::string>, MaxLength<20>> q) {
+                std::lock_guard lock(db_mutex);
+                auto found = db.find(*item_id);
+                if (found == db.end()) throw HTTPException(404, "Item not found");
+                return ItemWithId{*item_id, *q, found->second};
+            });
+
+    app.get("/items/", [&](Query<"skip", int64_t, Ge<0>, Default<0>> skip,
+                           Query<"limit", int64_t, Ge<1>, Le<100>, Default<10>> limit,
+                           Query<"tag", std::vector<std::string>> tag) {
+        std::lock_guard lock(db_mutex);
+        ItemList out{{}, 0};
+        for (auto& [id, item] : db) {
+            bool tagged = tag->empty();
+            for (auto& t : *tag)
+                for (auto& have : *item.tags) tagged = tagged || t == have;
+            if (!tagged) continue;
+            if (out.total++ >= *skip && static_cast<int64_t>(out.items.size()) < *limit) out.items.push_back(item);
+        }
+        return out;
+    });
+
+    app.post("/items/", [&](Item item) {
+        std::lock_guard lock(db_mutex);
+        int64_t next = db.empty() ? 1 : db.rbegin()->first + 1;
+        db[next] = item;
+        return item;
+    }, {.status_code = 201});
+
+    app.put("/items/{item_id}", [](Path<"item_id", int64_t> item_id, Body<"item", Item> item,
+                                   Body<"importance", int64_t, Gt<0>> importance) {
+        return UpdatedItem{*item_id, *item, *importance};
+    });
+
+    app.get("/users/{user_id}/items/{item_id}",
+            [](Path<"user_id", int64_t> user_id, Path<"item_id", std::string> item_id,
+               Query<"needy", std::string> needy, Query<"short", bool, Default<false>> short_) {
+                UserItem out{*item_id, *user_id, *needy, std::nullopt};
+                if (!*short_) out.description = "This is an amazing item that has a long description";
+                return out;
+            });
+
+    app.run();
+}

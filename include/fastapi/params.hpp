@@ -1,0 +1,368 @@
+// params: where a handler's parameters come from, FastAPI style. The parameter's type names
+// the source, the wire name and the constraints; binding reads, converts and validates, and
+// reports every problem in FastAPI's 422 format:
+//
+//   app.get("/items/{item_id}", [](Path<"item_id", int64_t, Ge<1>> item_id,
+//                                  Query<"q", std::optional<std::string>, MaxLength<20>> q) {...});
+//
+// A parameter of a model type (or a vector of models) is the JSON request body.
+// Relies on handler (Binder, Exchange), model, validation and json.
+#pragma once
+#include "handler.hpp"
+#include "json.hpp"
+#include "model.hpp"
+#include "validation.hpp"
+
+#include <string>       // string
+#include <string_view>  // string_view
+#include <utility>      // move
+#include <vector>       // vector
+
+namespace fastapi {
+
+namespace detail {
+enum class ParamSource { path, query, header, cookie, body };
+
+// The value a parameter holds, with pointer-like and implicit access.
+template <class T>
+struct ParamValue {
+    T value{};
+    const T& operator*() const& noexcept { return value; }
+    T& operator*() & noexcept { return value; }
+    T&& operator*() && noexcept { return std::move(value); }
+    const T* operator->() const noexcept { return &value; }
+    T* operator->() noexcept { return &value; }
+    operator const T&() const noexcept { return value; }
+};
+}  // namespace detail
+
+// A path parameter: the {name} segment of the route's path, converted to T.
+template <fixed_string Name, class T, class... Markers>
+struct Path : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::path;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A query parameter. std::optional<T> is optional, std::vector<T> collects repeated keys
+// (empty when absent), Default<...> gives a default; anything else is required.
+template <fixed_string Name, class T, class... Markers>
+struct Query : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::query;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A request header. As in FastAPI, '_' in the name matches '-' on the wire
+// (Header<"user_agent", ...> reads User-Agent), case-insensitively.
+template <fixed_string Name, class T, class... Markers>
+struct Header : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::header;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A cookie sent by the client.
+template <fixed_string Name, class T, class... Markers>
+struct Cookie : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::cookie;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A named part of the JSON body. Alone in a handler it is the whole body (as FastAPI does
+// with one body parameter); with other body parameters, each is a key of one JSON object.
+// Embed makes even a single one a key.
+struct Embed {};
+template <fixed_string Name, class T, class... Markers>
+struct Body : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::body;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+namespace detail {
+
+template <class P> struct is_param : std::false_type {};
+template <fixed_string N, class T, class... M> struct is_param<Path<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Query<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Header<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Cookie<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Body<N, T, M...>> : std::true_type {};
+
+template <class Tuple, class M> struct tuple_has;
+template <class... Ts, class M> struct tuple_has<std::tuple<Ts...>, M> : std::bool_constant<(std::is_same_v<Ts, M> || ...)> {};
+
+// A parameter type that is a model (or a list of models) is read from the JSON body.
+template <class T>
+inline constexpr bool is_body_model_v = is_model_v<std::remove_cvref_t<T>> ||
+    (is_vector_v<T> && is_model_v<typename std::remove_cvref_t<T>::value_type>);
+
+// --- query string, cookies ---
+
+// Decoded key/value pairs of the query string, blank values kept (as Starlette does).
+inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
+    out.clear();
+    while (!qs.empty()) {
+        auto amp = qs.find('&');
+        std::string_view pair = qs.substr(0, amp);
+        qs = amp == std::string_view::npos ? std::string_view{} : qs.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        std::string key, value;
+        std::string_view raw_key = pair.substr(0, eq);
+        std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        // An undecodable escape is kept as it came rather than dropping the parameter.
+        if (!percent_decode(raw_key, key, true)) key = std::string(raw_key);
+        if (!percent_decode(raw_value, value, true)) value = std::string(raw_value);
+        out.emplace_back(std::move(key), std::move(value));
+    }
+}
+
+// Cookie header pairs (RFC 6265 §4.2.1), values unquoted.
+inline void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out) {
+    out.clear();
+    for (std::string_view line : headers.get_all("cookie")) {
+        while (!line.empty()) {
+            auto semi = line.find(';');
+            std::string_view pair = line.substr(0, semi);
+            line = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
+            while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) pair.remove_prefix(1);
+            while (!pair.empty() && (pair.back() == ' ' || pair.back() == '\t')) pair.remove_suffix(1);
+            auto eq = pair.find('=');
+            if (eq == std::string_view::npos || eq == 0) continue;
+            std::string_view value = pair.substr(eq + 1);
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+            out.emplace_back(std::string(pair.substr(0, eq)), std::string(value));
+        }
+    }
+}
+
+inline std::string header_wire_name(std::string_view name) {
+    std::string out(name);
+    for (auto& c : out)
+        if (c == '_') c = '-';
+    return out;
+}
+
+// Values of one parameter from the request, as strings; empty when absent.
+inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name) {
+    std::vector<std::string_view> values;
+    switch (source) {
+        case ParamSource::path: {
+            auto it = ex.request.path_params.find(name);
+            if (it != ex.request.path_params.end()) values.emplace_back(it->second);
+            break;
+        }
+        case ParamSource::query:
+            if (!ex.query_parsed) {
+                parse_query(ex.request.query_string, ex.query);
+                ex.query_parsed = true;
+            }
+            for (auto& [k, v] : ex.query)
+                if (k == name) values.emplace_back(v);
+            break;
+        case ParamSource::header: {
+            std::string wire = header_wire_name(name);
+            values = ex.request.headers.get_all(wire);
+            break;
+        }
+        case ParamSource::cookie:
+            if (!ex.cookies_parsed) {
+                parse_cookies(ex.request.headers, ex.cookies);
+                ex.cookies_parsed = true;
+            }
+            for (auto& [k, v] : ex.cookies)
+                if (k == name) values.emplace_back(v);
+            break;
+        case ParamSource::body: break;
+    }
+    return values;
+}
+
+inline std::string_view source_label(ParamSource s) noexcept {
+    switch (s) {
+        case ParamSource::path: return "path";
+        case ParamSource::query: return "query";
+        case ParamSource::header: return "header";
+        case ParamSource::cookie: return "cookie";
+        case ParamSource::body: return "body";
+    }
+    return "";
+}
+
+// Reads a scalar, optional or list parameter from its string values.
+template <class T, class Markers>
+void bind_from_strings(const std::vector<std::string_view>& values, T& out, ValidationErrors& errors, Loc& loc) {
+    using Field = typename apply_markers<T, Markers>::type;
+    if constexpr (is_vector_v<T>) {
+        using E = typename T::value_type;
+        out.clear();
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            E e{};
+            loc.push_back(static_cast<std::int64_t>(i));
+            if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
+            loc.pop_back();
+        }
+        if (values.empty() && !Field::has_default && !Field::is_optional) {
+            // A list query parameter with no default is required, as in FastAPI.
+            errors.push_back(missing_error(loc));
+            return;
+        }
+        if (values.empty() && Field::has_default) Field::set_default(out);
+        check_field_constraints<Field>(out, errors, loc);
+    } else if constexpr (is_optional_v<T>) {
+        if (values.empty()) {
+            if constexpr (Field::has_default) Field::set_default(out);
+            else out.reset();
+            return;
+        }
+        typename T::value_type v{};
+        if (from_string(values.back(), v, errors, loc)) {
+            out = std::move(v);
+            check_field_constraints<Field>(out, errors, loc);
+        }
+    } else {
+        if (values.empty()) {
+            if constexpr (Field::has_default) Field::set_default(out);
+            else errors.push_back(missing_error(loc));
+            return;
+        }
+        // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
+        if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+    }
+}
+
+// --- the JSON body, read once per request ---
+
+// FastAPI's rule: no Content-Type means JSON; a JSON (or +json) type means JSON; anything
+// else is not JSON and the raw text is validated (and refused) instead.
+inline bool is_json_content_type(std::string_view ct) {
+    auto semi = ct.find(';');
+    std::string_view mt = ct.substr(0, semi);
+    while (!mt.empty() && mt.back() == ' ') mt.remove_suffix(1);
+    std::string lower;
+    for (char c : mt) lower += ascii_lower(c);
+    if (!lower.starts_with("application/")) return false;
+    std::string_view sub = std::string_view(lower).substr(12);
+    return sub == "json" || sub.ends_with("+json");
+}
+
+// Fills ex.body_json once: a JSON value, null for an empty body, or the raw text as a
+// string for a non-JSON media type. Records json_invalid in `errors` (once) when unparsable.
+inline bool load_body(Exchange& ex, ValidationErrors& errors) {
+    if (ex.body_state == Exchange::BodyState::unread) {
+        const std::string& body = ex.request.body;
+        auto ct = ex.request.headers.get("content-type");
+        if (body.empty()) {
+            ex.body_json = picojson::value();
+            ex.body_state = Exchange::BodyState::empty;
+        } else if (ct && !is_json_content_type(*ct)) {
+            ex.body_json = picojson::value(body);
+            ex.body_state = Exchange::BodyState::not_json;
+        } else {
+            ValidationErrors parse_errors;
+            if (parse_json_body(body, ex.body_json, parse_errors)) {
+                ex.body_state = Exchange::BodyState::json;
+            } else {
+                ex.body_state = Exchange::BodyState::invalid;
+                for (auto& e : parse_errors) errors.push_back(std::move(e));
+            }
+        }
+    }
+    return ex.body_state != Exchange::BodyState::invalid;
+}
+
+// Reads one body parameter. `embedded`: the value is under key `name` of a JSON object.
+template <class T, class Markers>
+void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, ValidationErrors& errors) {
+    Loc loc;
+    loc.push_back(std::string("body"));
+    if (!load_body(ex, errors)) return;
+    using Field = typename apply_markers<T, Markers>::type;
+    const picojson::value* v = &ex.body_json;
+    if (embedded) {
+        loc.push_back(std::string(name));
+        if (ex.body_state == Exchange::BodyState::empty) {
+            v = nullptr;
+        } else if (!ex.body_json.is<picojson::object>()) {
+            // FastAPI reports the embedding object itself as the wrong type.
+            loc.pop_back();
+            if (!ex.body_error_reported) {
+                errors.push_back(model_attributes_type_error(loc, ex.body_json));
+                ex.body_error_reported = true;
+            }
+            return;
+        } else {
+            auto& obj = ex.body_json.get<picojson::object>();
+            auto it = obj.find(std::string(name));
+            v = it == obj.end() ? nullptr : &it->second;
+        }
+    } else if (ex.body_state == Exchange::BodyState::empty) {
+        v = nullptr;
+    }
+    if (!v) {
+        if constexpr (Field::has_default) Field::set_default(out);
+        else if constexpr (is_optional_v<T>) out.reset();
+        else errors.push_back(missing_error(loc));
+        return;
+    }
+    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+}
+
+}  // namespace detail
+
+// Binders for the parameter markers.
+namespace detail {
+template <class P>
+struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource::body>> {
+    static constexpr bool is_body = false;
+    using holder = P;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        P p;
+        Loc loc;
+        loc.push_back(std::string(source_label(P::source)));
+        loc.push_back(P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
+        auto values = source_values(ex, P::source, P::name);
+        bind_from_strings<typename P::value_type, typename P::markers>(values, p.value, errors, loc);
+        return p;
+    }
+    static P get(holder& h) { return std::move(h); }
+};
+
+template <class P>
+struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource::body>> {
+    static constexpr bool is_body = true;
+    using holder = P;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        P p;
+        const bool embedded = ex.body_params > 1 || tuple_has<typename P::markers, Embed>::value;
+        bind_body<typename P::value_type, typename P::markers>(ex, P::name, embedded, p.value, errors);
+        return p;
+    }
+    static P get(holder& h) { return std::move(h); }
+};
+
+// A bare model (or list of models) parameter: the whole JSON body, or, next to other body
+// parameters, the key named after the type (FastAPI would use the parameter's name, which
+// C++ cannot see: use Body<"name", Model> to choose it).
+template <class P>
+struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
+    using T = std::remove_cvref_t<P>;
+    static constexpr bool is_body = true;
+    using holder = T;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        T value{};
+        bind_body<T, std::tuple<>>(ex, body_key_name<T>(), ex.body_params > 1, value, errors);
+        return value;
+    }
+    static T get(holder& h) { return std::move(h); }
+};
+}  // namespace detail
+
+}  // namespace fastapi
