@@ -5,3 +5,7 @@
 #include "meta.hpp"
 #include "http_types.hpp"
 #include "http_parser.hpp"
+#include "reflect.hpp"
+#include "model.hpp"
+#include "validation.hpp"
+#include "json.hpp"

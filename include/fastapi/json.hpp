@@ -1,0 +1,920 @@
+// json: values in and out. Writing produces what FastAPI sends for the equivalent pydantic
+// model (json.dumps with separators=(",", ":") and ensure_ascii=False; floats as Python
+// prints them, 1.0 and 12.5; NaN and infinities as null). Reading follows pydantic v2's lax
+// rules for the Python objects FastAPI validates (the JSON "5" for an int is 5, 5.0 is 5, 5.5
+// is int_from_float, ...) and records every problem, not only the first. The parts that do
+// not depend on the type (escaping, number formatting, scalar conversions, error rendering)
+// are plain inline functions, compiled once per translation unit.
+// Relies on http_types (HTTPException), reflect, model and validation.
+#pragma once
+#include "http_types.hpp"
+#include "model.hpp"
+#include "reflect.hpp"
+#include "validation.hpp"
+
+#include <charconv>     // to_chars, from_chars
+#include <cmath>        // isfinite
+#include <cstdint>      // int64_t
+#include <limits>       // numeric_limits
+#include <string>       // string
+#include <string_view>  // string_view
+
+namespace fastapi {
+
+namespace detail {
+
+// --- writing: the type-independent pieces ---
+
+inline void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t run = 0;  // start of the pending unescaped run
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out += '"';
+}
+
+// Python's repr of a float from the shortest round-trip digits: fixed notation for
+// 1e-4 <= |v| < 1e16 (with ".0" when integral), else d.ddde+XX.
+inline void append_python_float_digits(std::string& out, std::string_view sci) {
+    if (!sci.empty() && sci[0] == '-') {
+        out += '-';
+        sci.remove_prefix(1);
+    }
+    auto e = sci.find('e');
+    std::string_view mant = sci.substr(0, e);
+    int exp = 0;
+    std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp);
+    char digits[32];
+    std::size_t nd = 0;
+    for (char c : mant)
+        if (c != '.' && nd < sizeof digits) digits[nd++] = c;
+    if (exp >= -5 && exp < 16) {
+        int point = exp + 1;
+        if (point <= 0) {
+            out += "0.";
+            out.append(static_cast<std::size_t>(-point), '0');
+            out.append(digits, nd);
+        } else if (static_cast<std::size_t>(point) >= nd) {
+            out.append(digits, nd);
+            out.append(static_cast<std::size_t>(point) - nd, '0');
+            out += ".0";
+        } else {
+            out.append(digits, static_cast<std::size_t>(point));
+            out += '.';
+            out.append(digits + point, nd - static_cast<std::size_t>(point));
+        }
+    } else {
+        out += digits[0];
+        if (nd > 1) {
+            out += '.';
+            out.append(digits + 1, nd - 1);
+        }
+        out += exp < 0 ? "e-" : "e+";
+        int a = exp < 0 ? -exp : exp;
+        if (a < 10) out += '0';
+        out += std::to_string(a);
+    }
+}
+
+inline void append_double(std::string& out, double v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+// A float keeps its own shortest digits (0.1f is written 0.1).
+inline void append_float(std::string& out, float v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+template <class I>
+void append_integer(std::string& out, I v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+inline void append_json_value(std::string& out, const picojson::value& v) {
+    if (v.is<picojson::null>()) {
+        out += "null";
+    } else if (v.is<bool>()) {
+        out += v.get<bool>() ? "true" : "false";
+    } else if (v.is<std::int64_t>()) {
+        append_integer(out, v.get<std::int64_t>());
+    } else if (v.is<double>()) {
+        append_double(out, v.get<double>());
+    } else if (v.is<std::string>()) {
+        append_json_string(out, v.get<std::string>());
+    } else if (v.is<picojson::array>()) {
+        out += '[';
+        bool first = true;
+        for (auto& e : v.get<picojson::array>()) {
+            if (!first) out += ',';
+            first = false;
+            append_json_value(out, e);
+        }
+        out += ']';
+    } else {
+        out += '{';
+        bool first = true;
+        for (auto& [k, e] : v.get<picojson::object>()) {
+            if (!first) out += ',';
+            first = false;
+            append_json_string(out, k);
+            out += ':';
+            append_json_value(out, e);
+        }
+        out += '}';
+    }
+}
+
+}  // namespace detail
+
+// Appends the compact JSON for value to out.
+template <class T>
+void write_json(std::string& out, const T& value) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (detail::is_field_v<U>) {
+        write_json(out, value.value);
+    } else if constexpr (std::is_same_v<U, bool>) {
+        out += value ? "true" : "false";
+    } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
+        detail::append_integer(out, value);
+    } else if constexpr (std::is_same_v<U, float>) {
+        detail::append_float(out, value);
+    } else if constexpr (std::is_floating_point_v<U>) {
+        detail::append_double(out, static_cast<double>(value));
+    } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
+        detail::append_json_string(out, value);
+    } else if constexpr (std::is_convertible_v<const U&, const char*>) {
+        detail::append_json_string(out, static_cast<const char*>(value));
+    } else if constexpr (std::is_same_v<U, picojson::value>) {
+        detail::append_json_value(out, value);
+    } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
+        out += "null";
+    } else if constexpr (detail::is_optional_v<U>) {
+        if (value) write_json(out, *value);
+        else out += "null";
+    } else if constexpr (detail::is_vector_v<U>) {
+        out += '[';
+        bool first = true;
+        for (const auto& e : value) {
+            if (!first) out += ',';
+            first = false;
+            write_json(out, e);
+        }
+        out += ']';
+    } else if constexpr (detail::is_map_v<U>) {
+        out += '{';
+        bool first = true;
+        for (const auto& [k, e] : value) {
+            if (!first) out += ',';
+            first = false;
+            detail::append_json_string(out, k);
+            out += ':';
+            write_json(out, e);
+        }
+        out += '}';
+    } else if constexpr (detail::named_enum<U>) {
+        std::string_view name = detail::enum_to_name(value);
+        if (name.empty()) out += "null";
+        else detail::append_json_string(out, name);
+    } else if constexpr (detail::is_model_v<U>) {
+        out += '{';
+        const auto& names = detail::wire_names_v<U>;
+        detail::visit_fields(value, [&](const auto&... f) {
+            std::size_t i = 0;
+            ((out += (i == 0 ? "\"" : ",\""), out.append(names[i].data(), names[i].size()), out += "\":", ++i,
+              write_json(out, f)),
+             ...);
+        });
+        out += '}';
+    } else {
+        static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+    }
+}
+
+template <class T>
+std::string to_json_string(const T& value) {
+    std::string out;
+    write_json(out, value);
+    return out;
+}
+
+template <class T>
+picojson::value to_json_value(const T& value) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (detail::is_field_v<U>) {
+        return to_json_value(value.value);
+    } else if constexpr (std::is_same_v<U, picojson::value>) {
+        return value;
+    } else if constexpr (std::is_same_v<U, bool>) {
+        return picojson::value(value);
+    } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
+        if constexpr (std::is_unsigned_v<U> && sizeof(U) == 8)
+            if (value > static_cast<std::uint64_t>(INT64_MAX)) return picojson::value(static_cast<double>(value));
+        return picojson::value(static_cast<std::int64_t>(value));
+    } else if constexpr (std::is_floating_point_v<U>) {
+        // picojson refuses non-finite numbers; they are null on the wire anyway.
+        if (!std::isfinite(value)) return picojson::value();
+        return picojson::value(static_cast<double>(value));
+    } else if constexpr (std::is_same_v<U, std::string>) {
+        return picojson::value(value);
+    } else if constexpr (detail::is_optional_v<U>) {
+        return value ? to_json_value(*value) : picojson::value();
+    } else if constexpr (detail::is_vector_v<U>) {
+        picojson::array a;
+        a.reserve(value.size());
+        for (const auto& e : value) a.push_back(to_json_value(e));
+        return picojson::value(std::move(a));
+    } else if constexpr (detail::is_map_v<U>) {
+        picojson::object o;
+        for (const auto& [k, e] : value) o.emplace(k, to_json_value(e));
+        return picojson::value(std::move(o));
+    } else if constexpr (detail::named_enum<U>) {
+        std::string_view name = detail::enum_to_name(value);
+        return name.empty() ? picojson::value() : picojson::value(std::string(name));
+    } else if constexpr (detail::is_model_v<U>) {
+        picojson::object o;
+        const auto& names = detail::wire_names_v<U>;
+        detail::visit_fields(value, [&](const auto&... f) {
+            std::size_t i = 0;
+            ((o.emplace(std::string(names[i++]), to_json_value(f))), ...);
+        });
+        return picojson::value(std::move(o));
+    } else {
+        static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+    }
+}
+
+namespace detail {
+
+template <class T>
+picojson::value input_json(const T& value) { return to_json_value(value); }
+
+// --- reading: scalar conversions, as pydantic's lax mode does them ---
+
+inline void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
+                       const picojson::value& input) {
+    add_error(errors, loc, type, msg, input);
+}
+
+inline constexpr const char* int_parsing_msg = "Input should be a valid integer, unable to parse string as an integer";
+inline constexpr const char* float_parsing_msg = "Input should be a valid number, unable to parse string as a number";
+inline constexpr const char* bool_parsing_msg = "Input should be a valid boolean, unable to interpret input";
+
+inline std::string_view trim_ascii(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+// pydantic's str -> int: optional sign, digits, optionally ".000", or 1_000 (single underscores).
+inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big) {
+    s = trim_ascii(s);
+    too_big = false;
+    if (auto dot = s.find('.'); dot != std::string_view::npos) {
+        for (char c : s.substr(dot + 1))
+            if (c != '0') return false;
+        s = s.substr(0, dot);
+    }
+    std::string cleaned;
+    if (s.find('_') != std::string_view::npos) {
+        if (s.front() == '_' || s.back() == '_' || s.find("__") != std::string_view::npos) return false;
+        for (char c : s)
+            if (c != '_') cleaned += c;
+        s = cleaned;
+    }
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    if (s.empty() || s.front() == '+') return false;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (r.ec == std::errc::result_out_of_range && r.ptr == s.data() + s.size()) {
+        too_big = true;
+        return true;
+    }
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+inline bool parse_float_text(std::string_view s, double& out) {
+    s = trim_ascii(s);
+    std::string cleaned;
+    if (s.find('_') != std::string_view::npos) {
+        if (s.front() == '_' || s.back() == '_' || s.find("__") != std::string_view::npos) return false;
+        for (char c : s)
+            if (c != '_') cleaned += c;
+        s = cleaned;
+    }
+    bool neg = false;
+    std::string_view body = s;
+    if (!body.empty() && (body.front() == '+' || body.front() == '-')) {
+        neg = body.front() == '-';
+        body.remove_prefix(1);
+    }
+    if (iequals(body, "inf") || iequals(body, "infinity")) {
+        out = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        return true;
+    }
+    if (iequals(body, "nan")) {
+        out = std::numeric_limits<double>::quiet_NaN();
+        return true;
+    }
+    if (body.empty() || body.front() == '+' || body.front() == '-') return false;
+    auto r = std::from_chars(body.data(), body.data() + body.size(), out);
+    if (r.ptr != body.data() + body.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) return false;
+    if (neg) out = -out;
+    return true;
+}
+
+// 0/1, f/t, n/y, no/yes, off/on, false/true, any case.
+inline bool parse_bool_text(std::string_view s, bool& out) {
+    static constexpr std::string_view no[] = {"0", "f", "n", "no", "off", "false"};
+    static constexpr std::string_view yes[] = {"1", "t", "y", "on", "yes", "true"};
+    for (auto w : no)
+        if (iequals(s, w)) return (out = false), true;
+    for (auto w : yes)
+        if (iequals(s, w)) return (out = true), true;
+    return false;
+}
+
+// Adds the range error of an integer type narrower than the value.
+inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
+                            ValidationErrors& errors, const Loc& loc) {
+    if (v > hi) return add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", NumberBound{true, hi, double(hi)}), false;
+    if (v < lo) return add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)}), false;
+    return true;
+}
+
+// A JSON (Python) value to an integer in [lo, hi]; unsigned 64-bit values above INT64_MAX
+// come through `big`.
+inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
+                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr) {
+    if (v.is<std::int64_t>()) {
+        out = v.get<std::int64_t>();
+    } else if (v.is<bool>()) {
+        out = v.get<bool>() ? 1 : 0;
+    } else if (v.is<double>()) {
+        double d = v.get<double>();
+        if (!std::isfinite(d)) return type_error(errors, loc, "finite_number", "Input should be a finite number", v), false;
+        if (std::fmod(d, 1.0) != 0.0)
+            return type_error(errors, loc, "int_from_float",
+                              "Input should be a valid integer, got a number with a fractional part", v), false;
+        if (big && d >= 9223372036854775808.0 && d < 18446744073709551616.0) {
+            *big = static_cast<std::uint64_t>(d);
+            return true;
+        }
+        if (d >= 9223372036854775808.0) return check_int_range(INT64_MAX, lo, hi, v, errors, loc) && false;
+        if (d < -9223372036854775808.0) return check_int_range(INT64_MIN, lo, hi, v, errors, loc) && false;
+        out = static_cast<std::int64_t>(d);
+    } else if (v.is<std::string>()) {
+        bool too_big = false;
+        const std::string& s = v.get<std::string>();
+        if (!parse_int_text(s, out, too_big)) return type_error(errors, loc, "int_parsing", int_parsing_msg, v), false;
+        if (too_big) {
+            std::uint64_t u = 0;
+            std::string_view t = trim_ascii(s);
+            if (big && !t.empty() && t.front() != '-' &&
+                std::from_chars(t.data() + (t.front() == '+'), t.data() + t.size(), u).ec == std::errc()) {
+                *big = u;
+                return true;
+            }
+            return check_int_range(t.starts_with('-') ? INT64_MIN : INT64_MAX, lo, hi, v, errors, loc) && false;
+        }
+    } else {
+        return type_error(errors, loc, "int_type", "Input should be a valid integer", v), false;
+    }
+    return check_int_range(out, lo, hi, v, errors, loc);
+}
+
+inline bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
+    if (v.is<double>() || v.is<std::int64_t>()) out = v.get<double>();
+    else if (v.is<bool>()) out = v.get<bool>() ? 1.0 : 0.0;
+    else if (v.is<std::string>()) {
+        if (!parse_float_text(v.get<std::string>(), out)) return type_error(errors, loc, "float_parsing", float_parsing_msg, v), false;
+    } else return type_error(errors, loc, "float_type", "Input should be a valid number", v), false;
+    return true;
+}
+
+inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc) {
+    if (v.is<bool>()) return (out = v.get<bool>()), true;
+    if (v.is<std::string>()) {
+        if (parse_bool_text(v.get<std::string>(), out)) return true;
+        return type_error(errors, loc, "bool_parsing", bool_parsing_msg, v), false;
+    }
+    if (v.is<std::int64_t>() || (v.is<double>() && std::isfinite(v.get<double>()) && std::fmod(v.get<double>(), 1.0) == 0.0)) {
+        double d = v.get<double>();
+        if (d == 0 || d == 1) return (out = d == 1), true;
+        return type_error(errors, loc, "bool_parsing", bool_parsing_msg, v), false;
+    }
+    return type_error(errors, loc, "bool_type", "Input should be a valid boolean", v), false;
+}
+
+inline bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc) {
+    if (!v.is<std::string>()) return type_error(errors, loc, "string_type", "Input should be a valid string", v), false;
+    out = v.get<std::string>();
+    return true;
+}
+
+// "'a', 'b' or 'c'" from the names of an enumeration.
+inline std::string expected_list(const std::string_view* names, std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) s += (i + 1 == n) ? " or " : ", ";
+        s += '\'';
+        s += names[i];
+        s += '\'';
+    }
+    return s;
+}
+inline void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
+                       ValidationErrors& errors, const Loc& loc) {
+    std::string expected = expected_list(names, n);
+    add_error(errors, loc, "enum", "Input should be " + expected, input,
+              ctx_object({{"expected", picojson::value(expected)}}));
+}
+
+template <class E>
+inline constexpr auto enum_names_v = [] {
+    constexpr std::size_t n = std::size(enum_values<E>::values);
+    std::array<std::string_view, n> a{};
+    for (std::size_t i = 0; i < n; ++i) a[i] = enum_values<E>::values[i].name;
+    return a;
+}();
+
+template <class E>
+bool read_enum_text(std::string_view s, E& out) {
+    for (const auto& e : enum_values<E>::values)
+        if (e.name == s) return (out = e.value), true;
+    return false;
+}
+
+template <class I>
+bool read_integral(const picojson::value& v, I& out, ValidationErrors& errors, Loc& loc) {
+    std::int64_t x = 0;
+    if constexpr (std::is_unsigned_v<I> && sizeof(I) == 8) {
+        std::uint64_t big = 0;
+        bool got_big = false;
+        std::uint64_t* bp = &big;
+        if (!read_integer(v, x, 0, INT64_MAX, errors, loc, bp)) return false;
+        got_big = big != 0;
+        out = got_big ? big : static_cast<std::uint64_t>(x);
+        return true;
+    } else {
+        constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<I>::min());
+        constexpr std::int64_t hi = static_cast<std::int64_t>(
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<I>::max()), INT64_MAX));
+        if (!read_integer(v, x, lo, hi, errors, loc)) return false;
+        out = static_cast<I>(x);
+        return true;
+    }
+}
+
+// Unknown keys of a model with ForbidExtra.
+inline bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
+                        ValidationErrors& errors, Loc& loc) {
+    bool ok = true;
+    for (auto& [k, val] : obj) {
+        bool known = false;
+        for (std::size_t i = 0; i < n && !known; ++i) known = names[i] == k;
+        if (known) continue;
+        loc.emplace_back(k);
+        add_error(errors, loc, "extra_forbidden", "Extra inputs are not permitted", val);
+        loc.pop_back();
+        ok = false;
+    }
+    return ok;
+}
+
+}  // namespace detail
+
+template <class T>
+bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& loc);
+
+namespace detail {
+
+// One field of a model: absent (missing, or its default), or read from the object.
+template <class F>
+bool read_model_field(const picojson::value& whole, const picojson::object& obj, std::string_view key, F& field,
+                      ValidationErrors& errors, Loc& loc) {
+    using Spec = spec_of_t<F>;
+    auto it = obj.find(std::string(key));
+    if (it == obj.end()) {
+        if constexpr (Spec::required) {
+            loc.emplace_back(std::string(key));
+            errors.push_back(missing_error(loc, whole));
+            loc.pop_back();
+            return false;
+        } else {
+            Spec::set_default(field_value(field));
+            return true;
+        }
+    }
+    loc.emplace_back(std::string(key));
+    bool ok = from_json(it->second, field, errors, loc);
+    loc.pop_back();
+    return ok;
+}
+
+template <class T>
+bool read_model(const picojson::value& v, T& out, ValidationErrors& errors, Loc& loc) {
+    if (!v.is<picojson::object>()) {
+        errors.push_back(model_attributes_type_error(loc, v));
+        return false;
+    }
+    const auto& obj = v.get<picojson::object>();
+    const auto& names = wire_names_v<T>;
+    bool ok = true;
+    visit_fields(out, [&](auto&... f) {
+        std::size_t i = 0;
+        ((ok = read_model_field(v, obj, names[i++], f, errors, loc) && ok), ...);
+    });
+    if constexpr (model_config_t<T>::forbid_extra) ok = check_extra(obj, names.data(), names.size(), errors, loc) && ok;
+    return ok;
+}
+
+}  // namespace detail
+
+// Reads v into out, adding an error at loc (and below) for every problem; true when out is
+// complete and valid. Absent optional fields keep the value out has: pass a fresh object.
+template <class T>
+bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& loc) {
+    if constexpr (detail::is_field_v<T>) {
+        using Spec = detail::spec_of_t<T>;
+        return from_json(v, out.value, errors, loc) && detail::check_field_constraints<Spec>(out.value, errors, loc, v);
+    } else if constexpr (std::is_same_v<T, picojson::value>) {
+        out = v;
+        return true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return detail::read_bool(v, out, errors, loc);
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
+        return detail::read_integral(v, out, errors, loc);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        double d = 0;
+        if (!detail::read_number(v, d, errors, loc)) return false;
+        out = static_cast<T>(d);
+        return true;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return detail::read_string(v, out, errors, loc);
+    } else if constexpr (detail::is_optional_v<T>) {
+        if (v.is<picojson::null>()) {
+            out.reset();
+            return true;
+        }
+        typename T::value_type inner{};
+        if (!from_json(v, inner, errors, loc)) return false;
+        out = std::move(inner);
+        return true;
+    } else if constexpr (detail::is_vector_v<T>) {
+        if (!v.is<picojson::array>()) {
+            detail::type_error(errors, loc, "list_type", "Input should be a valid list", v);
+            return false;
+        }
+        const auto& a = v.get<picojson::array>();
+        out.clear();
+        out.reserve(a.size());
+        bool ok = true;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            loc.emplace_back(static_cast<std::int64_t>(i));
+            typename T::value_type e{};
+            if (from_json(a[i], e, errors, loc)) out.push_back(std::move(e));
+            else ok = false;
+            loc.pop_back();
+        }
+        return ok;
+    } else if constexpr (detail::is_map_v<T>) {
+        if (!v.is<picojson::object>()) {
+            detail::type_error(errors, loc, "dict_type", "Input should be a valid dictionary", v);
+            return false;
+        }
+        out.clear();
+        bool ok = true;
+        for (const auto& [k, e] : v.get<picojson::object>()) {
+            loc.emplace_back(k);
+            typename T::mapped_type m{};
+            if (from_json(e, m, errors, loc)) out.emplace(k, std::move(m));
+            else ok = false;
+            loc.pop_back();
+        }
+        return ok;
+    } else if constexpr (detail::named_enum<T>) {
+        if (v.is<std::string>() && detail::read_enum_text(v.get<std::string>(), out)) return true;
+        const auto& names = detail::enum_names_v<T>;
+        detail::enum_error(names.data(), names.size(), v, errors, loc);
+        return false;
+    } else if constexpr (detail::is_model_v<T>) {
+        return detail::read_model(v, out, errors, loc);
+    } else {
+        static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+        return false;
+    }
+}
+
+// Reads a path, query, header, cookie or form value (always a string) into out, the way
+// FastAPI converts them: "42" for ints, "1.5" for floats, true/false/1/0/yes/no/on/off/t/f/y/n
+// for bools, an enum by its name.
+template <class T>
+bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc) {
+    if constexpr (detail::is_field_v<T>) {
+        using Spec = detail::spec_of_t<T>;
+        return from_string(s, out.value, errors, loc) &&
+               detail::check_field_constraints<Spec>(out.value, errors, loc, picojson::value(std::string(s)));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        out.assign(s.data(), s.size());
+        return true;
+    } else if constexpr (std::is_same_v<T, picojson::value>) {
+        out = picojson::value(std::string(s));
+        return true;
+    } else if constexpr (detail::is_optional_v<T>) {
+        typename T::value_type inner{};
+        if (!from_string(s, inner, errors, loc)) return false;
+        out = std::move(inner);
+        return true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+        if (detail::parse_bool_text(s, out)) return true;
+        detail::type_error(errors, loc, "bool_parsing", detail::bool_parsing_msg, picojson::value(std::string(s)));
+        return false;
+    } else if constexpr ((std::is_integral_v<T> && !std::is_same_v<T, char>) || std::is_floating_point_v<T>) {
+        return from_json(picojson::value(std::string(s)), out, errors, loc);
+    } else if constexpr (detail::named_enum<T>) {
+        if (detail::read_enum_text(s, out)) return true;
+        const auto& names = detail::enum_names_v<T>;
+        detail::enum_error(names.data(), names.size(), picojson::value(std::string(s)), errors, loc);
+        return false;
+    } else {
+        static_assert(detail::dependent_false<T>,
+                      "fastapi: this parameter type cannot be read from a path, query, header or cookie string; use "
+                      "bool, an integer, double, std::string, an enum with fastapi::enum_values, or std::optional / "
+                      "std::vector of those");
+        return false;
+    }
+}
+
+namespace detail {
+
+// --- parsing a body: Python's json module's verdict on malformed text ---
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::size_t n = s.size(), i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) { ++i; continue; }
+        std::size_t len;
+        std::uint32_t cp;
+        if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+        else return false;
+        if (i + len > n) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+// A scanner following CPython's json decoder (3.12) just far enough to name the first error
+// as it does ("Expecting value", "Expecting ',' delimiter", ...) and where (byte offset).
+class python_json_checker {
+public:
+    explicit python_json_checker(std::string_view s) : s_(s) {}
+    // True when the text is valid JSON; else msg and pos describe the error.
+    bool check() {
+        std::size_t i = skip_ws(0);
+        if (!value(i)) return false;
+        i = skip_ws(i);
+        if (i != s_.size()) return fail("Extra data", i);
+        return true;
+    }
+    std::string msg;
+    std::size_t pos = 0;
+
+private:
+    bool fail(const char* m, std::size_t p) {
+        msg = m;
+        pos = p;
+        return false;
+    }
+    std::size_t skip_ws(std::size_t i) const {
+        while (i < s_.size() && (s_[i] == ' ' || s_[i] == '\t' || s_[i] == '\n' || s_[i] == '\r')) ++i;
+        return i;
+    }
+    bool at(std::size_t i, char c) const { return i < s_.size() && s_[i] == c; }
+    bool digit(std::size_t i) const { return i < s_.size() && s_[i] >= '0' && s_[i] <= '9'; }
+    bool value(std::size_t& i) {
+        if (i >= s_.size()) return fail("Expecting value", i);
+        char c = s_[i];
+        if (c == '"') return string(i);
+        if (c == '{') return object(i);
+        if (c == '[') return array(i);
+        for (std::string_view lit : {"null", "true", "false", "NaN", "Infinity", "-Infinity"})
+            if (s_.substr(i, lit.size()) == lit) return (i += lit.size()), true;
+        // -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?
+        std::size_t j = i;
+        if (at(j, '-')) ++j;
+        if (at(j, '0')) ++j;
+        else if (digit(j)) while (digit(j)) ++j;
+        else return fail("Expecting value", i);
+        if (at(j, '.') && digit(j + 1)) {
+            j += 1;
+            while (digit(j)) ++j;
+        }
+        if ((at(j, 'e') || at(j, 'E'))) {
+            std::size_t k = j + 1;
+            if (at(k, '+') || at(k, '-')) ++k;
+            if (digit(k)) {
+                while (digit(k)) ++k;
+                j = k;
+            }
+        }
+        i = j;
+        return true;
+    }
+    bool string(std::size_t& i) {
+        std::size_t begin = i++;
+        while (true) {
+            if (i >= s_.size()) return fail("Unterminated string starting at", begin);
+            unsigned char c = static_cast<unsigned char>(s_[i]);
+            if (c == '"') return ++i, true;
+            if (c < 0x20) return fail("Invalid control character at", i);
+            if (c != '\\') { ++i; continue; }
+            if (i + 1 >= s_.size()) return fail("Unterminated string starting at", begin);
+            char e = s_[i + 1];
+            if (e == 'u') {
+                if (i + 6 >= s_.size()) return fail("Invalid \\uXXXX escape", i + 1);
+                for (std::size_t k = i + 2; k < i + 6; ++k)
+                    if (!std::isxdigit(static_cast<unsigned char>(s_[k]))) return fail("Invalid \\uXXXX escape", i + 1);
+                i += 6;
+            } else if (std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos) {
+                i += 2;
+            } else {
+                return fail("Invalid \\escape", i);
+            }
+        }
+    }
+    bool object(std::size_t& i) {
+        i = skip_ws(i + 1);
+        if (at(i, '}')) return ++i, true;
+        while (true) {
+            if (!at(i, '"')) return fail("Expecting property name enclosed in double quotes", i);
+            if (!string(i)) return false;
+            i = skip_ws(i);
+            if (!at(i, ':')) return fail("Expecting ':' delimiter", i);
+            i = skip_ws(i + 1);
+            if (!value(i)) return false;
+            i = skip_ws(i);
+            if (at(i, '}')) return ++i, true;
+            if (!at(i, ',')) return fail("Expecting ',' delimiter", i);
+            i = skip_ws(i + 1);
+        }
+    }
+    bool array(std::size_t& i) {
+        i = skip_ws(i + 1);
+        if (at(i, ']')) return ++i, true;
+        while (true) {
+            if (!value(i)) return false;
+            i = skip_ws(i);
+            if (at(i, ']')) return ++i, true;
+            if (!at(i, ',')) return fail("Expecting ',' delimiter", i);
+            i = skip_ws(i + 1);
+        }
+    }
+    std::string_view s_;
+};
+
+// Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
+// loc + [position] (Python's character position) with Python's message, and returns false.
+// Bytes that are not UTF-8 make FastAPI answer 400 "There was an error parsing the body":
+// thrown as that HTTPException.
+inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
+                            const Loc& loc = Loc{LocPart(std::string("body"))}) {
+    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+    if (!is_valid_utf8(text)) throw HTTPException(400, "There was an error parsing the body");
+    std::string err;
+    const char* end = picojson::parse(out, text.data(), text.data() + text.size(), &err);
+    if (err.empty()) {
+        // picojson stops after one value; Python wants only whitespace after it.
+        std::size_t rest = static_cast<std::size_t>(end - text.data());
+        while (rest < text.size() && (text[rest] == ' ' || text[rest] == '\t' || text[rest] == '\n' || text[rest] == '\r')) ++rest;
+        if (rest == text.size()) return true;
+    }
+    python_json_checker checker(text);
+    std::string msg = "Expecting value";
+    std::size_t pos = 0;
+    if (!checker.check()) {
+        msg = checker.msg;
+        pos = checker.pos;
+    }
+    Loc where = loc;
+    where.emplace_back(static_cast<std::int64_t>(utf8_length(text.substr(0, pos))));
+    add_error(errors, where, "json_invalid", "JSON decode error", picojson::value(picojson::object{}),
+              ctx_object({{"error", picojson::value(msg)}}));
+    out = picojson::value();
+    return false;
+}
+
+}  // namespace detail
+
+// Parses `text` and reads it into out; malformed JSON is one json_invalid error at
+// base + [position], as FastAPI reports it.
+template <class T>
+bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc base = Loc{LocPart(std::string("body"))}) {
+    picojson::value v;
+    if (!detail::parse_json_body(text, v, errors, base)) return false;
+    return from_json(v, out, errors, base);
+}
+
+namespace detail {
+
+// ctx keys in pydantic's order where it is not alphabetical.
+inline int ctx_key_rank(std::string_view k) noexcept {
+    if (k == "field_type") return 0;
+    if (k == "min_length" || k == "max_length") return 1;
+    if (k == "actual_length") return 2;
+    return 3;
+}
+
+inline std::string render_validation_errors(const ValidationErrors& errors) {
+    std::string out = "{\"detail\":[";
+    bool first = true;
+    for (const auto& e : errors) {
+        if (!first) out += ',';
+        first = false;
+        out += "{\"type\":";
+        append_json_string(out, e.type);
+        out += ",\"loc\":[";
+        for (std::size_t i = 0; i < e.loc.size(); ++i) {
+            if (i) out += ',';
+            if (auto* s = std::get_if<std::string>(&e.loc[i])) append_json_string(out, *s);
+            else append_integer(out, std::get<std::int64_t>(e.loc[i]));
+        }
+        out += "],\"msg\":";
+        append_json_string(out, e.msg);
+        out += ",\"input\":";
+        append_json_value(out, e.input);
+        if (e.ctx && e.ctx->is<picojson::object>()) {
+            out += ",\"ctx\":{";
+            const auto& o = e.ctx->get<picojson::object>();
+            bool first_key = true;
+            for (int rank = 0; rank <= 3; ++rank)
+                for (auto& [k, v] : o) {
+                    if (ctx_key_rank(k) != rank) continue;
+                    if (!first_key) out += ',';
+                    first_key = false;
+                    append_json_string(out, k);
+                    out += ':';
+                    append_json_value(out, v);
+                }
+            out += '}';
+        }
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+}  // namespace detail
+
+// The rest of the library calls these as detail::write_json, ...
+namespace detail {
+using fastapi::from_json;
+using fastapi::from_string;
+using fastapi::to_json_value;
+using fastapi::write_json;
+}  // namespace detail
+
+#undef FASTAPI_UNSUPPORTED_TYPE_MESSAGE
+
+}  // namespace fastapi
