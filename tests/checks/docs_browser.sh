@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# /docs and /redoc in a real browser: Debian's chromium, driven by playwright-core
+# (tests/node/browser.mjs), against examples/items.cpp (or examples/hello.cpp until it exists)
+# serving the docs offline from build/docs-assets (tools/docs-assets, FASTAPI_DOCS_ASSETS).
+# Every operation of /openapi.json must be rendered; one GET is tried out and its response
+# shown; no console errors. Screenshots go to build/screenshots/.
+# Skips (exit 0) when chromium cannot be installed or the example serves no /openapi.json yet.
+#   tests/checks/docs_browser.sh [examples/X.cpp]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tests/node/lib.sh
+
+CHROMIUM=/usr/bin/chromium
+ASSETS=build/docs-assets
+SHOTS=build/screenshots
+if [ $# -gt 0 ]; then src=$1
+elif [ -f examples/items.cpp ]; then src=examples/items.cpp
+else src=examples/hello.cpp; fi
+
+if [ ! -x "$CHROMIUM" ]; then
+  [ "$(id -u)" -eq 0 ] && tools/deps docs
+  [ -x "$CHROMIUM" ] || { echo "SKIP: $CHROMIUM is not installed and could not be (tools/deps docs, as root)"; exit 0; }
+fi
+ensure_node || { echo "FAIL: node and npm are needed (tools/deps docs, as root)" >&2; exit 1; }
+ensure_node_modules || { echo "FAIL: npm ci in $NODE_DIR failed" >&2; exit 1; }
+if [ ! -f "$ASSETS/swagger-ui-bundle.js" ] || [ ! -f "$ASSETS/redoc.standalone.js" ] ||
+   [ ! -f "$ASSETS/swagger-ui.css" ] || [ ! -f "$ASSETS/favicon.png" ]; then
+  tools/docs-assets "$ASSETS" || { echo "FAIL: tools/docs-assets $ASSETS failed" >&2; exit 1; }
+fi
+
+trap stop_all_examples EXIT
+[ "$FASTAPI_INCLUDE_DIR" = . ] && { tools/amalgamate >/dev/null || exit 1; }
+bin=$(build_example "$src") || exit 1
+port=$(free_port)
+start_example "$bin" "$port" FASTAPI_DOCS_ASSETS="$PWD/$ASSETS" ||
+  { echo "FAIL: $bin did not start on 127.0.0.1:$port:"; tail -n 20 "$bin.$port.log"; exit 1; }
+echo "$src serving on 127.0.0.1:$port (pid $STARTED_PID) with FASTAPI_DOCS_ASSETS=$PWD/$ASSETS"
+
+status=$(fetch "http://127.0.0.1:$port/openapi.json" /dev/null)
+if [ "$status" != 200 ]; then
+  echo "SKIP: $src serves no /openapi.json yet (status $status); the docs pages need it"
+  exit 0
+fi
+
+timeout 300 node "$NODE_DIR/browser.mjs" "http://127.0.0.1:$port" "$SHOTS"
+rc=$?
+stop_example "$STARTED_PID"
+[ $rc -eq 0 ] && echo "screenshots: $SHOTS/docs.png $SHOTS/redoc.png"
+exit $rc

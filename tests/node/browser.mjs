@@ -1,0 +1,173 @@
+// Opens an app's /docs and /redoc in Debian's chromium (driven by playwright-core; no browser
+// is ever downloaded) and checks what a user would see (tests/checks/docs_browser.sh):
+//   - every operation of /openapi.json is rendered by Swagger UI and by ReDoc,
+//   - in Swagger UI, one GET operation expanded, "Try it out", "Execute": the live response's
+//     status and body are those the server gives,
+//   - no console errors, no failed requests, nothing loaded from outside the app (offline docs),
+//   - screenshots of both pages in SCREENSHOT_DIR.
+//   node browser.mjs BASE_URL SCREENSHOT_DIR [DOCS_PATH=/docs] [REDOC_PATH=/redoc] [OPENAPI_PATH=/openapi.json]
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { chromium } from "playwright-core";
+
+const [base, shots, docsPath = "/docs", redocPath = "/redoc", openapiPath = "/openapi.json"] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error("usage: node browser.mjs BASE_URL SCREENSHOT_DIR [DOCS_PATH] [REDOC_PATH] [OPENAPI_PATH]");
+  process.exit(2);
+}
+const TIMEOUT = 20000;
+const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const failures = [];
+const fail = (message) => {
+  failures.push(message);
+  console.log(`  FAIL  ${message}`);
+};
+const ok = (message) => console.log(`  ok    ${message}`);
+
+const origin = new URL(base).origin;
+const documentResponse = await fetch(new URL(openapiPath, base));
+if (documentResponse.status !== 200) {
+  console.error(`${openapiPath} answered ${documentResponse.status}`);
+  process.exit(1);
+}
+const spec = await documentResponse.json();
+const operations = [];
+for (const [path, item] of Object.entries(spec.paths ?? {}))
+  for (const method of METHODS) if (item[method]) operations.push({ path, method, op: item[method], item });
+console.log(`${operations.length} operation(s) in ${openapiPath}`);
+
+mkdirSync(shots, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), "fastapi-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+  viewport: { width: 1280, height: 900 },
+});
+
+// Only the app itself may be asked for anything: the offline docs must not need the network.
+// ReDoc's bundle always asks for its attribution logo from its CDN and hides the image when
+// that fails; it is refused without counting as a problem.
+const TOLERATED = new Set(["https://cdn.redoc.ly/redoc/logo-mini.svg"]);
+await context.route("**/*", (route) => {
+  const url = route.request().url();
+  if (url.startsWith(origin + "/") || url.startsWith("data:")) return route.continue();
+  if (!TOLERATED.has(url)) fail(`the page asked for ${url}, outside the app`);
+  return route.abort();
+});
+
+async function openPage(path) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && !TOLERATED.has(msg.location()?.url)) problems.push(`console error: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("requestfailed", (req) => {
+    if (!TOLERATED.has(req.url())) problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
+  });
+  page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`); });
+  const response = await page.goto(new URL(path, base).href, { waitUntil: "load", timeout: TIMEOUT });
+  if (response?.status() !== 200) fail(`${path} answered ${response?.status()}`);
+  return { page, problems };
+}
+
+function reportProblems(path, problems) {
+  if (problems.length === 0) ok(`${path}: no console errors, no failed requests`);
+  for (const p of problems) fail(`${path}: ${p}`);
+}
+
+// ---- Swagger UI ----
+{
+  console.log(`== ${docsPath} (Swagger UI)`);
+  const { page, problems } = await openPage(docsPath);
+  try {
+    await page.waitForSelector(".opblock", { timeout: TIMEOUT });
+    ok(`${docsPath}: Swagger UI rendered`);
+    // Operations under several tags are shown once per tag; each must be there at least once.
+    for (const { path, method } of operations) {
+      const found = await page.locator(`.opblock-${method} .opblock-summary-path[data-path="${path}"]`).count();
+      if (found > 0) ok(`${docsPath}: ${method.toUpperCase()} ${path} is shown`);
+      else fail(`${docsPath}: ${method.toUpperCase()} ${path} is not shown`);
+    }
+    const shown = await page.locator(".opblock").count();
+    if (shown < operations.length) fail(`${docsPath}: ${shown} operation blocks for ${operations.length} operations`);
+
+    // One GET that needs no input: expand, Try it out, Execute, compare with the server's answer.
+    const needsInput = ({ op, item }) =>
+      [...(op.parameters ?? []), ...(item.parameters ?? [])].some((p) => p.required) || op.requestBody?.required;
+    const target = operations.find((o) => o.method === "get" && !needsInput(o));
+    if (!target) {
+      fail(`${docsPath}: no GET operation without required parameters to try out`);
+    } else {
+      const name = `GET ${target.path}`;
+      const block = page.locator(`.opblock-get:has(.opblock-summary-path[data-path="${target.path}"])`).first();
+      await block.locator(".opblock-summary").first().click();
+      await block.locator(".try-out__btn").click({ timeout: TIMEOUT });
+      await block.locator("button.execute").click({ timeout: TIMEOUT });
+      const live = block.locator(".live-responses-table .response");
+      await live.first().waitFor({ timeout: TIMEOUT });
+      const shownStatus = (await live.locator(".response-col_status").first().innerText()).trim();
+      const shownBody = (await block.locator(".live-responses-table .response-col_description pre").first().innerText()).trim();
+
+      const direct = await fetch(new URL(target.path, base));
+      const directBody = await direct.text();
+      if (shownStatus === String(direct.status)) ok(`${docsPath}: ${name} executed, status ${shownStatus} shown`);
+      else fail(`${docsPath}: ${name} shows status ${shownStatus}, the server answers ${direct.status}`);
+      let same;
+      try {
+        same = isDeepStrictEqual(JSON.parse(shownBody), JSON.parse(directBody));
+      } catch {
+        same = shownBody === directBody.trim();
+      }
+      if (same) ok(`${docsPath}: ${name} response body shown: ${shownBody.replace(/\s+/g, " ").slice(0, 80)}`);
+      else fail(`${docsPath}: ${name} shows body ${JSON.stringify(shownBody)}, the server answers ${JSON.stringify(directBody)}`);
+    }
+  } catch (e) {
+    fail(`${docsPath}: ${e.message.split("\n")[0]}`);
+  }
+  await page.screenshot({ path: join(shots, "docs.png"), fullPage: true });
+  console.log(`  saved ${join(shots, "docs.png")}`);
+  reportProblems(docsPath, problems);
+  await page.close();
+}
+
+// ---- ReDoc ----
+{
+  console.log(`== ${redocPath} (ReDoc)`);
+  const { page, problems } = await openPage(redocPath);
+  try {
+    await page.waitForSelector("[data-section-id]", { timeout: TIMEOUT });
+    ok(`${redocPath}: ReDoc rendered`);
+    // ReDoc gives each operation a section "…operation/<operationId>" and a menu entry
+    // whose badge carries the method as a class.
+    for (const { path, method, op } of operations) {
+      const label = `${method.toUpperCase()} ${path}`;
+      if (!op.operationId) {
+        fail(`${redocPath}: ${label} has no operationId to find it by`);
+        continue;
+      }
+      const sections = await page.locator(
+        `[data-section-id="operation/${op.operationId}"], [data-section-id$="/operation/${op.operationId}"]`).count();
+      if (sections > 0) ok(`${redocPath}: ${label} is shown`);
+      else fail(`${redocPath}: ${label} (operation/${op.operationId}) is not shown`);
+    }
+    const badges = await page.locator(`[role="menu"] .operation-type, .menu-content .operation-type`).count();
+    if (badges < operations.length) fail(`${redocPath}: ${badges} operations in the menu for ${operations.length}`);
+    else ok(`${redocPath}: ${badges} operations in the menu`);
+  } catch (e) {
+    fail(`${redocPath}: ${e.message.split("\n")[0]}`);
+  }
+  await page.screenshot({ path: join(shots, "redoc.png"), fullPage: true });
+  console.log(`  saved ${join(shots, "redoc.png")}`);
+  reportProblems(redocPath, problems);
+  await page.close();
+}
+
+await context.close();
+rmSync(profile, { recursive: true, force: true });
+console.log(failures.length ? `${failures.length} problem(s)` : "docs pages OK");
+process.exit(failures.length ? 1 : 0);
