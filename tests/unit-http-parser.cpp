@@ -342,6 +342,7 @@ TEST_CASE("with an absolute-form target, its authority replaces the value of the
     CHECK(o.request.header("host") == "real.example:8080");
     CHECK(parse("GET / HTTP/1.1\r\nHost: other.example\r\n\r\n").request.header("host") == "other.example");
     CHECK(status_of("GET http://real.example/p HTTP/1.1\r\n\r\n") == 400);  // Host is still required
+    CHECK_FALSE(parse("GET http://real.example/p HTTP/1.0\r\n\r\n").request.headers.contains("host"));
 }
 
 TEST_CASE("an absolute-form target with no host, userinfo or a scheme other than http(s) is rejected with 400") {

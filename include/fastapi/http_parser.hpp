@@ -643,7 +643,8 @@ inline bool RequestParser::end_of_headers(Request& out) {
     if (host_count_ > 1) return err(400, "Multiple Host headers");
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
     // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field.
-    if (authority_len_ != 0) out.headers.set("Host", std::string_view(out.target).substr(authority_at_, authority_len_));
+    // Only replaced, never added: the field count stays what max_header_count allowed.
+    if (authority_len_ != 0 && host_count_ == 1) out.headers.set("Host", std::string_view(out.target).substr(authority_at_, authority_len_));
     body_start_ = line_start_;
 
     if (has_transfer_encoding_) {
