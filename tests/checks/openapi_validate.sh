@@ -60,10 +60,19 @@ trap stop_all_examples EXIT
 [ "$FASTAPI_INCLUDE_DIR" = . ] && { tools/amalgamate >/dev/null || exit 1; }
 if [ ${#srcs[@]} -eq 0 ]; then shopt -s nullglob; srcs=(examples/*.cpp); fi
 mkdir -p "$BUILD_DIR/openapi"
+# Build two at a time; each build leaves its binary (or its log) in $BUILD_DIR.
+running=0
+for src in "${srcs[@]}"; do
+  if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
+  build_example "$src" >/dev/null &
+  running=$((running + 1))
+done
+wait
 served=0; failed=0
 for src in "${srcs[@]}"; do
   name=$(basename "$src" .cpp)
-  bin=$(build_example "$src") || { failed=$((failed + 1)); continue; }
+  bin=$BUILD_DIR/$name
+  [ -x "$bin" ] || { failed=$((failed + 1)); continue; }  # build_example said why
   port=$(free_port)
   if ! start_example "$bin" "$port"; then
     echo "-- $name: not a server on \$PORT (exited or never answered); skipped"

@@ -37,6 +37,7 @@ build_example() {
   name=$(basename "$src" .cpp)
   bin=$BUILD_DIR/$name
   mkdir -p "$BUILD_DIR"
+  rm -f "$bin"  # never run a binary left over from an earlier build
   command -v ccache >/dev/null && launcher=ccache
   if ! timeout 600 $launcher g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" "$src" -o "$bin" -pthread \
        >"$bin.build.log" 2>&1; then
