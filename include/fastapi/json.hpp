@@ -67,7 +67,7 @@ inline void append_python_float_digits(std::string& out, std::string_view sci) {
     std::size_t nd = 0;
     for (char c : mant)
         if (c != '.' && nd < sizeof digits) digits[nd++] = c;
-    if (exp >= -5 && exp < 16) {
+    if (exp >= -4 && exp < 16) {
         int point = exp + 1;
         if (point <= 0) {
             out += "0.";
@@ -390,8 +390,12 @@ inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64
             *big = static_cast<std::uint64_t>(d);
             return true;
         }
-        if (d >= 9223372036854775808.0) return check_int_range(INT64_MAX, lo, hi, v, errors, loc) && false;
-        if (d < -9223372036854775808.0) return check_int_range(INT64_MIN, lo, hi, v, errors, loc) && false;
+        if (d >= 9223372036854775808.0 || d < -9223372036854775808.0) {
+            if (big || d >= 18446744073709551616.0 || d < -9223372036854775808.0)
+                return type_error(errors, loc, "int_parsing_size",
+                                  "Unable to parse input string as an integer, exceeded maximum size", v), false;
+            return check_int_range(INT64_MAX, lo, hi, v, errors, loc);
+        }
         out = static_cast<std::int64_t>(d);
     } else if (v.is<std::string>()) {
         bool too_big = false;
@@ -414,7 +418,9 @@ inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64
 }
 
 inline bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
-    if (v.is<double>() || v.is<std::int64_t>()) out = v.get<double>();
+    // get<double>() on an int64 would turn the value itself into a double: ask for int64 first.
+    if (v.is<std::int64_t>()) out = static_cast<double>(v.get<std::int64_t>());
+    else if (v.is<double>()) out = v.get<double>();
     else if (v.is<bool>()) out = v.get<bool>() ? 1.0 : 0.0;
     else if (v.is<std::string>()) {
         if (!parse_float_text(v.get<std::string>(), out)) return type_error(errors, loc, "float_parsing", float_parsing_msg, v), false;
@@ -428,8 +434,8 @@ inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& err
         if (parse_bool_text(v.get<std::string>(), out)) return true;
         return type_error(errors, loc, "bool_parsing", bool_parsing_msg, v), false;
     }
-    if (v.is<std::int64_t>() || (v.is<double>() && std::isfinite(v.get<double>()) && std::fmod(v.get<double>(), 1.0) == 0.0)) {
-        double d = v.get<double>();
+    double d = v.is<std::int64_t>() ? static_cast<double>(v.get<std::int64_t>()) : v.is<double>() ? v.get<double>() : 0.5;
+    if (std::isfinite(d) && std::fmod(d, 1.0) == 0.0) {
         if (d == 0 || d == 1) return (out = d == 1), true;
         return type_error(errors, loc, "bool_parsing", bool_parsing_msg, v), false;
     }

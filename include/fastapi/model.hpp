@@ -148,6 +148,14 @@ struct ForbidExtra {};
 template <fixed_string S> struct Name { static constexpr std::string_view value = S; };
 template <class... Options> struct ModelConfig {};
 
+template <class T, class... Markers> struct Field;
+namespace detail {
+template <class T> struct is_field_impl : std::false_type {};
+template <class T, class... M> struct is_field_impl<Field<T, M...>> : std::true_type {};
+}  // namespace detail
+template <class U>
+inline constexpr bool is_field_like = detail::is_field_impl<std::remove_cvref_t<U>>::value;
+
 // A model field with constraints, next to the field. It behaves like the value it holds and
 // keeps the enclosing struct an aggregate.
 template <class T, class... Markers>
@@ -178,18 +186,21 @@ struct Field {
     constexpr T* operator->() noexcept { return &value; }
     constexpr const T* operator->() const noexcept { return &value; }
 
-    friend constexpr bool operator==(const Field& a, const Field& b)
-        requires std::equality_comparable<T>
-    { return a.value == b.value; }
-    template <class U>
-        requires(!std::is_same_v<U, Field> && requires(const T& t, const U& u) { t == u; })
-    friend constexpr bool operator==(const Field& a, const U& b) { return a.value == b; }
-    friend constexpr auto operator<=>(const Field& a, const Field& b)
-        requires std::three_way_comparable<T>
-    { return a.value <=> b.value; }
-    template <class U>
-        requires(!std::is_same_v<U, Field> && std::three_way_comparable_with<T, U>)
-    friend constexpr auto operator<=>(const Field& a, const U& b) { return a.value <=> b; }
+    // Comparisons with the value type and what it compares with. The Field side is a
+    // template parameter too, so that other types' comparisons (which find these hidden
+    // friends through template arguments) reject them before looking at T.
+    template <class F, class U>
+        requires(std::is_same_v<F, Field> && !is_field_like<U> && requires(const T& t, const U& u) { t == u; })
+    friend constexpr bool operator==(const F& a, const U& b) { return a.value == b; }
+    template <class F, class U>
+        requires(std::is_same_v<F, Field> && !is_field_like<U> && std::three_way_comparable_with<T, U>)
+    friend constexpr auto operator<=>(const F& a, const U& b) { return a.value <=> b; }
+    template <class F>
+        requires(std::is_same_v<F, Field> && std::equality_comparable<T>)
+    friend constexpr bool operator==(const F& a, const F& b) { return a.value == b.value; }
+    template <class F>
+        requires(std::is_same_v<F, Field> && std::three_way_comparable<T>)
+    friend constexpr auto operator<=>(const F& a, const F& b) { return a.value <=> b.value; }
     template <class Os>
         requires requires(Os& os, const T& t) { os << t; }
     friend Os& operator<<(Os& os, const Field& f) { return os << f.value; }
