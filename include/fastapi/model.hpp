@@ -241,17 +241,18 @@ struct Constraints {
     std::optional<std::size_t> min_length, max_length;  // strings (characters) and containers
     std::optional<std::size_t> min_items, max_items;    // containers
     std::string_view pattern;
-    const std::regex* (*regex)() = nullptr;
+    bool (*pattern_matches)(std::string_view) = nullptr;  // set by Pattern<...>
     constexpr bool empty() const noexcept {
         return !gt && !ge && !lt && !le && !multiple_of && !min_length && !max_length && !min_items &&
                !max_items && pattern.empty();
     }
 };
 
+// Instantiated only for the patterns a program uses: <regex> is costly to compile.
 template <fixed_string S>
-const std::regex* compiled_pattern() {
+bool pattern_matches(std::string_view s) {
     static const std::regex re(std::string(S.view()), std::regex::ECMAScript);
-    return &re;
+    return std::regex_search(s.begin(), s.end(), re);
 }
 
 template <class M> struct constraint_of { static constexpr void apply(Constraints&) {} };
@@ -269,7 +270,7 @@ template <std::size_t N> struct constraint_of<MaxItems<N>> { static constexpr vo
 template <fixed_string S> struct constraint_of<Pattern<S>> {
     static constexpr void apply(Constraints& c) {
         c.pattern = Pattern<S>::value;
-        c.regex = &compiled_pattern<S>;
+        c.pattern_matches = &pattern_matches<S>;
     }
 };
 

@@ -188,9 +188,8 @@ inline bool check_string(std::string_view v, const picojson::value& input, const
                   input, ctx_object({{"max_length", picojson::value(static_cast<std::int64_t>(*c.max_length))}}));
         return false;
     }
-    if (c.regex) {
-        const std::string s(v);
-        if (!std::regex_search(s, *c.regex())) {
+    if (c.pattern_matches) {
+        if (!c.pattern_matches(v)) {
             add_error(errors, loc, "string_pattern_mismatch", "String should match pattern '" + std::string(c.pattern) + "'",
                       input, ctx_object({{"pattern", picojson::value(std::string(c.pattern))}}));
             return false;
