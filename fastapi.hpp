@@ -58,6 +58,11 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+// Asio 1.22 looks for coroutines on Clang only through libc++'s <experimental/coroutine>;
+// Clang 14 with libstdc++ has the standard <coroutine>, which Asio then uses.
+#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
 #include <asio.hpp>
 
 #if !defined(__cpp_impl_coroutine) || __cplusplus < 202002L
@@ -342,7 +347,14 @@ private:
 // http_parser: bytes -> Request, strictly as RFC 9112 says. Incremental: the connection
 // hands it every unconsumed byte it holds; the parser says how many made one request.
 // Relies on http_types.
+//
+// Lines are found with memchr (fast on whole requests) and then checked byte by byte once;
+// between calls the parser keeps offsets only, so a request that trickles in is neither
+// copied nor rescanned. Anything RFC 9112 lets a server reject is rejected: bare LF, bare CR,
+// obs-fold, whitespace before the colon, ambiguous framing.
 
+#include <cstring>    // memchr, memcmp
+#include <limits>     // numeric_limits
 
 namespace fastapi {
 
@@ -369,15 +381,17 @@ struct ParseResult {
     std::string_view error_reason;  // short text for logs and the error body
 };
 
-// Percent-decodes `in` into `out`; false on a malformed escape. `plus_as_space` for query strings.
-bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
+// Percent-decodes `in` into `out` (replacing its contents); false on a malformed escape.
+// `plus_as_space` for query strings and forms.
+inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
 class RequestParser {
 public:
     explicit RequestParser(const Limits& limits = {}) : limits_(limits) {}
 
     // `data` is every byte not yet consumed, starting at the beginning of a request. Call again
-    // with more bytes after need_more (the same prefix plus what arrived).
+    // with more bytes after need_more (the same prefix plus what arrived) and the same `out`:
+    // fields and body are written into it as they are parsed.
     ParseResult parse(std::string_view data, Request& out);
 
     // After need_more: true once the header section is complete and the client waits for
@@ -390,8 +404,5235 @@ public:
     void reset() noexcept;
 
 private:
+    enum class State : unsigned char {
+        start, request_line, headers, body_length, chunk_size, chunk_data, chunk_crlf, trailers,
+        done, failed,
+    };
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+    // A chunk-size line (size and extensions) longer than this is an attack, not a client.
+    static constexpr std::size_t max_chunk_line_bytes = 4096;
+
+    ParseResult need_more() const noexcept { return {}; }
+    ParseResult fail(int status, std::string_view reason) noexcept {
+        state_ = State::failed;
+        result_ = {ParseStatus::error, 0, status, reason};
+        return result_;
+    }
+    ParseResult fail() noexcept { return fail(err_status_, err_reason_); }
+    bool err(int status, std::string_view reason) noexcept {
+        err_status_ = status;
+        err_reason_ = reason;
+        return false;
+    }
+    ParseResult complete(std::size_t consumed) noexcept {
+        state_ = State::done;
+        result_ = {ParseStatus::complete, consumed, 0, {}};
+        return result_;
+    }
+
+    bool target_too_long_so_far(const char* p, std::size_t lim) noexcept;
+    bool request_line(std::string_view line, Request& out);
+    bool request_target(std::string_view target, Request& out);
+    bool header_field(std::string_view line, Request& out, bool trailer);
+    bool content_length(std::string_view value) noexcept;
+    bool transfer_encoding(std::string_view value) noexcept;
+    void connection(std::string_view value) noexcept;
+    bool end_of_headers(Request& out);
+    bool chunk_size_line(std::string_view line, std::uint64_t& size) noexcept;
+
     Limits limits_;
+    State state_ = State::start;
+    ParseResult result_;            // repeated by parse() once done or failed
+    int err_status_ = 0;
+    std::string_view err_reason_;
+
+    // Offsets into `data`; the bytes themselves may move between calls.
+    std::size_t section_start_ = 0;  // header or trailer section
+    std::size_t line_start_ = 0;     // line being parsed
+    std::size_t scan_ = 0;           // the search for its LF resumes here
+    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
+    std::size_t sp1_ = npos, sp2_ = npos;
+    std::size_t body_start_ = 0;
+    std::size_t pos_ = 0;            // chunked body: next byte
+    std::size_t field_count_ = 0;
+    std::size_t decoded_ = 0;        // chunked body bytes so far
+    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
+
+    std::uint64_t content_length_ = 0;
+    std::uint64_t chunk_left_ = 0;
+    int version_ = 11;
+    unsigned host_count_ = 0;
+    unsigned te_chunked_count_ = 0;
+    bool has_content_length_ = false;
+    bool has_transfer_encoding_ = false;
+    bool te_chunked_last_ = false;
+    bool te_other_ = false;
+    bool conn_close_ = false;
+    bool conn_keep_alive_ = false;
+    bool expect_continue_ = false;
+    bool headers_done_ = false;
+};
+
+// ---- character classes and small helpers ----
+
+inline int hex_digit_value(unsigned char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<unsigned char>(c | 0x20);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// field-vchar / SP / HTAB / obs-text: everything but CTLs (and DEL), HTAB excepted.
+inline bool is_field_value_char(unsigned char c) noexcept { return c >= 0x20 ? c != 0x7F : c == '\t'; }
+
+// Eight bytes at a time: the per-byte checks below dominate parsing time otherwise. Each test
+// answers exactly whether some byte qualifies (not which), then the byte loop says which.
+inline std::uint64_t load_u64(const char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline constexpr std::uint64_t swar_ones = 0x0101010101010101ull;
+inline constexpr std::uint64_t swar_highs = 0x8080808080808080ull;
+inline constexpr std::uint64_t swar_has_zero(std::uint64_t x) noexcept { return (x - swar_ones) & ~x & swar_highs; }
+inline constexpr std::uint64_t swar_has_less(std::uint64_t x, unsigned n) noexcept {
+    return (x - swar_ones * n) & ~x & swar_highs;  // exact for n <= 128
+}
+inline constexpr std::uint64_t swar_has(std::uint64_t x, unsigned char c) noexcept { return swar_has_zero(x ^ (swar_ones * c)); }
+
+inline bool swar_has_ctl(std::uint64_t x) noexcept { return (swar_has_less(x, 0x20) | swar_has(x, 0x7F)) != 0; }
+
+// Length of the prefix of [p, e) made of field-value bytes, HTAB excepted.
+inline std::size_t field_value_run(const char* p, const char* e) noexcept {
+    const char* q = p;
+    for (;;) {
+        if (e - q < 8) {
+            // The last (overlapping) eight bytes at once rather than up to seven one by one.
+            if (q < e && e - p >= 8 && !swar_has_ctl(load_u64(e - 8))) return static_cast<std::size_t>(e - p);
+            break;
+        }
+        if (swar_has_ctl(load_u64(q))) break;
+        q += 8;
+    }
+    while (q < e && static_cast<unsigned char>(*q) >= 0x20 && *q != 0x7F) ++q;
+    return static_cast<std::size_t>(q - p);
+}
+
+// Length of the prefix of [p, e) made of visible ASCII other than '#'.
+inline std::size_t target_run(const char* p, const char* e) noexcept {
+    const char* q = p;
+    while (e - q >= 8) {
+        std::uint64_t x = load_u64(q);
+        if (swar_has_less(x, 0x21) | swar_has(x, 0x7F) | swar_has(x, '#') | (x & swar_highs)) break;
+        q += 8;
+    }
+    while (q < e && *q > 0x20 && *q < 0x7F && *q != '#') ++q;
+    return static_cast<std::size_t>(q - p);
+}
+
+// Case-insensitive equality with a lowercase literal made of letters and '-', for a token `s`:
+// among token characters only 'A'-'Z' fold onto 'a'-'z' by setting bit 0x20.
+inline bool token_equals_lower(std::string_view s, std::string_view lower) noexcept {
+    if (s.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if ((s[i] | 0x20) != lower[i]) return false;
+    return true;
+}
+
+inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Calls f(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1:
+// empty elements are allowed and ignored). Stops early when f returns false.
+template <class F>
+inline bool for_each_list_element(std::string_view v, F&& f) {
+    while (true) {
+        std::size_t comma = v.find(',');
+        std::string_view e = trim_ows(v.substr(0, comma));
+        if (!e.empty() && !f(e)) return false;
+        if (comma == std::string_view::npos) return true;
+        v.remove_prefix(comma + 1);
+    }
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed in Host.
+inline bool is_valid_host(std::string_view h) noexcept {
+    static constexpr auto reg_name = [] {
+        struct { bool v[256]{}; } t;
+        for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c) t.v[c] = true;
+        for (int c = 'A'; c <= 'Z'; ++c) t.v[c] = true;
+        for (char c : std::string_view("-._~!$&'()*+,;=")) t.v[static_cast<unsigned char>(c)] = true;
+        return t;
+    }();
+    std::size_t i = 0, n = h.size();
+    if (n > 0 && h[0] == '[') {
+        // IP-literal: IPv6address or IPvFuture; loosely, the characters they are made of.
+        std::size_t close = h.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (i = 1; i < close; ++i) {
+            unsigned char c = static_cast<unsigned char>(h[i]);
+            if (!reg_name.v[c] && c != ':') return false;
+        }
+        i = close + 1;
+    } else {
+        for (;;) {
+            while (i < n && reg_name.v[static_cast<unsigned char>(h[i])]) ++i;
+            if (i == n || h[i] != '%') break;
+            if (n - i < 3 || hex_digit_value(static_cast<unsigned char>(h[i + 1])) < 0 ||
+                hex_digit_value(static_cast<unsigned char>(h[i + 2])) < 0)
+                return false;
+            i += 3;
+        }
+    }
+    if (i == n) return true;
+    if (h[i] != ':') return false;
+    for (++i; i < n; ++i)
+        if (h[i] < '0' || h[i] > '9') return false;
+    return true;
+}
+
+inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) {
+    out.clear();
+    const char* p = in.data();
+    const char* const end = p + in.size();
+    while (p < end) {
+        const char* q = p;
+        if (plus_as_space) {
+            while (q < end && *q != '%' && *q != '+') ++q;
+        } else {
+            q = static_cast<const char*>(std::memchr(p, '%', static_cast<std::size_t>(end - p)));
+            if (!q) q = end;
+        }
+        out.append(p, q);
+        if (q == end) break;
+        if (*q == '+') {
+            out.push_back(' ');
+            p = q + 1;
+            continue;
+        }
+        if (end - q < 3) return false;
+        int hi = hex_digit_value(static_cast<unsigned char>(q[1]));
+        int lo = hex_digit_value(static_cast<unsigned char>(q[2]));
+        if (hi < 0 || lo < 0) return false;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        p = q + 3;
+    }
+    return true;
+}
+
+inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
+    return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
+}
+
+// ---- RequestParser ----
+
+inline void RequestParser::reset() noexcept {
+    Limits limits = limits_;
+    *this = RequestParser(limits);
+}
+
+inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
+
+inline bool RequestParser::expects_continue() const noexcept {
+    return expect_continue_ && version_ == 11 && headers_done_ &&
+           (state_ == State::body_length || state_ == State::chunk_size ||
+            state_ == State::chunk_data || state_ == State::chunk_crlf);
+}
+
+inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
+    const char* const p = data.data();
+    const std::size_t n = data.size();
+    // The header (or trailer) section may not extend past section_start_ + max_header_bytes.
+    auto window = [&] { return section_start_ + std::min(n - section_start_, limits_.max_header_bytes); };
+
+    for (;;) {
+        switch (state_) {
+        case State::start: {
+            if (n == 0) return need_more();
+            out.clear();
+            std::size_t s = 0;
+            // RFC 9112 §2.2: one empty line before the request line is tolerated.
+            if (p[0] == '\r') {
+                if (n < 2) return need_more();
+                if (p[1] != '\n') return fail(400, "Bare CR in request line");
+                s = 2;
+            } else if (p[0] == '\n') {
+                return fail(400, "Bare LF in request line");
+            }
+            section_start_ = line_start_ = scan_ = rl_scan_ = s;
+            state_ = State::request_line;
+            break;
+        }
+        case State::request_line: {
+            const std::size_t lim = window();
+            const char* lf = find_lf(p, scan_, lim);
+            if (!lf) {
+                scan_ = lim;
+                if (target_too_long_so_far(p, lim)) return fail(414, "Request target too long");
+                if (n - section_start_ >= limits_.max_header_bytes) return fail(431, "Header section too large");
+                return need_more();
+            }
+            const std::size_t e = static_cast<std::size_t>(lf - p);
+            if (e == line_start_ || p[e - 1] != '\r') return fail(400, "Bare LF in request line");
+            if (!request_line({p + line_start_, e - 1 - line_start_}, out)) return fail();
+            line_start_ = scan_ = e + 1;
+            state_ = State::headers;
+            break;
+        }
+        case State::headers:
+        case State::trailers: {
+            const bool trailer = state_ == State::trailers;
+            const std::size_t lim = window();
+            for (;;) {
+                const char* lf = find_lf(p, scan_, lim);
+                if (!lf) {
+                    scan_ = lim;
+                    if (n - section_start_ >= limits_.max_header_bytes)
+                        return fail(431, trailer ? "Trailer section too large" : "Header section too large");
+                    return need_more();
+                }
+                const std::size_t e = static_cast<std::size_t>(lf - p);
+                if (e == line_start_ || p[e - 1] != '\r') return fail(400, "Bare LF in header section");
+                std::string_view line(p + line_start_, e - 1 - line_start_);
+                line_start_ = scan_ = e + 1;
+                if (line.empty()) break;
+                if (++field_count_ > limits_.max_header_count)
+                    return fail(431, trailer ? "Too many trailer fields" : "Too many header fields");
+                if (!header_field(line, out, trailer)) return fail();
+            }
+            if (trailer) return complete(line_start_);
+            if (!end_of_headers(out)) return fail();
+            if (state_ == State::done) return complete(body_start_);
+            break;
+        }
+        case State::body_length: {
+            if (n - body_start_ < content_length_) return need_more();
+            const std::size_t len = static_cast<std::size_t>(content_length_);
+            out.body.assign(p + body_start_, len);
+            return complete(body_start_ + len);
+        }
+        case State::chunk_size: {
+            const std::size_t lim = line_start_ + std::min(n - line_start_, max_chunk_line_bytes);
+            const char* lf = find_lf(p, scan_, lim);
+            if (!lf) {
+                scan_ = lim;
+                if (n - line_start_ >= max_chunk_line_bytes) return fail(400, "Chunk size line too long");
+                return need_more();
+            }
+            const std::size_t e = static_cast<std::size_t>(lf - p);
+            if (e == line_start_ || p[e - 1] != '\r') return fail(400, "Bare LF in chunked body");
+            std::uint64_t size = 0;
+            if (!chunk_size_line({p + line_start_, e - 1 - line_start_}, size)) return fail();
+            line_start_ = scan_ = e + 1;
+            if (size > limits_.max_body_bytes - decoded_) return fail(413, "Request body too large");
+            // The raw bytes stay in the connection's buffer until the request is complete:
+            // bound what tiny chunks and long extensions can add to the decoded size.
+            const std::size_t framing = (line_start_ - body_start_) - decoded_;
+            if (framing > limits_.max_header_bytes &&
+                framing - limits_.max_header_bytes > limits_.max_body_bytes)
+                return fail(413, "Chunked framing too large");
+            if (size == 0) {
+                section_start_ = line_start_;
+                field_count_ = 0;
+                state_ = State::trailers;
+            } else {
+                chunk_left_ = size;
+                pos_ = line_start_;
+                state_ = State::chunk_data;
+            }
+            break;
+        }
+        case State::chunk_data: {
+            const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n - pos_, chunk_left_));
+            out.body.append(p + pos_, take);
+            decoded_ += take;
+            pos_ += take;
+            chunk_left_ -= take;
+            if (chunk_left_ != 0) return need_more();
+            state_ = State::chunk_crlf;
+            break;
+        }
+        case State::chunk_crlf: {
+            if (n - pos_ < 1) return need_more();
+            if (p[pos_] != '\r') return fail(400, "Chunk data not followed by CRLF");
+            if (n - pos_ < 2) return need_more();
+            if (p[pos_ + 1] != '\n') return fail(400, "Chunk data not followed by CRLF");
+            line_start_ = scan_ = pos_ + 2;
+            state_ = State::chunk_size;
+            break;
+        }
+        case State::done:
+        case State::failed:
+            return result_;
+        }
+    }
+}
+
+// While the request line is incomplete: has the target already grown past its limit?
+// Only the bytes that arrived since the last call are searched.
+inline bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim) noexcept {
+    std::size_t i = rl_scan_;
+    rl_scan_ = lim;
+    if (sp1_ == npos) {
+        auto q = static_cast<const char*>(std::memchr(p + i, ' ', lim - i));
+        if (!q) return false;
+        sp1_ = static_cast<std::size_t>(q - p);
+        i = sp1_ + 1;
+    }
+    if (sp2_ == npos && i < lim) {
+        auto q = static_cast<const char*>(std::memchr(p + i, ' ', lim - i));
+        if (q) sp2_ = static_cast<std::size_t>(q - p);
+    }
+    const std::size_t end = sp2_ != npos ? sp2_ : lim;
+    return end - (sp1_ + 1) > limits_.max_target_bytes;
+}
+
+// request-line = method SP request-target SP HTTP-version (CRLF already removed)
+inline bool RequestParser::request_line(std::string_view line, Request& out) {
+    const char* b = line.data();
+    const char* const e = b + line.size();
+    const char* q = b;
+    while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
+    if (q == b || q == e || *q != ' ') return err(400, "Invalid method");
+    out.method.assign(b, q);
+
+    const char* t = ++q;
+    while (q < e && *q != ' ') ++q;
+    std::string_view target(t, static_cast<std::size_t>(q - t));
+    if (target.size() > limits_.max_target_bytes) return err(414, "Request target too long");
+    if (q == e || target.empty()) return err(400, "Invalid request line");
+
+    std::string_view v(q + 1, static_cast<std::size_t>(e - q - 1));
+    if (v.size() != 8 || std::memcmp(v.data(), "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+        v[6] != '.' || v[7] < '0' || v[7] > '9')
+        return err(400, "Invalid HTTP version");
+    if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) return err(505, "HTTP version not supported");
+    version_ = v[7] == '1' ? 11 : 10;
+    out.version = version_;
+
+    return request_target(target, out);
+}
+
+// origin-form, absolute-form (http/https), or asterisk-form for OPTIONS.
+inline bool RequestParser::request_target(std::string_view target, Request& out) {
+    if (target.empty()) return err(400, "Invalid request target");
+    // Visible ASCII; a fragment is never sent. Lenient about characters such as | { } that
+    // clients send unencoded although RFC 3986 reserves them.
+    if (target_run(target.data(), target.data() + target.size()) != target.size())
+        return err(400, "Invalid character in request target");
+    out.target.assign(target);
+
+    std::string_view rest;
+    if (target[0] == '/') {
+        rest = target;
+    } else if (target == "*") {
+        if (out.method != "OPTIONS") return err(400, "Asterisk-form is only for OPTIONS");
+        out.path.assign("*");
+        out.raw_path.assign("*");
+        return true;
+    } else {
+        std::size_t skip = 0;
+        if (target.size() >= 7 && iequals(target.substr(0, 7), "http://")) skip = 7;
+        else if (target.size() >= 8 && iequals(target.substr(0, 8), "https://")) skip = 8;
+        else return err(400, "Invalid request target");
+        std::string_view after = target.substr(skip);
+        std::size_t end = std::min(after.find('/'), after.find('?'));
+        if (end == std::string_view::npos) end = after.size();
+        std::string_view authority = after.substr(0, end);
+        // An http(s) URI needs a host; userinfo ('@') is deprecated and refused with it.
+        if (authority.empty() || authority[0] == ':' || !is_valid_host(authority))
+            return err(400, "Invalid authority in request target");
+        rest = after.substr(end);
+        authority_at_ = skip;
+        authority_len_ = authority.size();
+    }
+
+    std::size_t qm = rest.find('?');
+    std::string_view raw_path = rest.substr(0, qm);
+    if (qm != std::string_view::npos) out.query_string.assign(rest.substr(qm + 1));
+    if (raw_path.empty()) raw_path = "/";  // absolute-form without a path
+    out.raw_path.assign(raw_path);
+    if (!percent_decode(raw_path, out.path)) return err(400, "Invalid percent-encoding in path");
+    if (out.path.size() != raw_path.size() && out.path.find('\0') != std::string::npos)
+        return err(400, "NUL in path");
+    return true;
+}
+
+// field-line = field-name ":" OWS field-value OWS (CRLF already removed)
+inline bool RequestParser::header_field(std::string_view line, Request& out, bool trailer) {
+    const char* const b = line.data();
+    const char* const e = b + line.size();
+    if (is_ows(*b)) return err(400, "Obsolete line folding");
+    const char* q = b;
+    while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
+    if (q == e) return err(400, "Invalid header field");
+    if (*q != ':') {
+        if (is_ows(*q)) return err(400, "Whitespace before colon in header field");
+        return err(400, "Invalid header name");
+    }
+    if (q == b) return err(400, "Invalid header name");
+    std::string_view name(b, static_cast<std::size_t>(q - b));
+
+    const char* v = q + 1;
+    for (const char* r = v; (r += field_value_run(r, e)) < e; ++r) {
+        unsigned char c = static_cast<unsigned char>(*r);
+        if (c == '\t') continue;
+        if (c == '\r') return err(400, "Bare CR in header section");
+        if (c == 0) return err(400, "NUL in header value");
+        return err(400, "Invalid character in header value");
+    }
+    std::string_view value = trim_ows(std::string_view(v, static_cast<std::size_t>(e - v)));
+
+    if (trailer) {
+        // RFC 9110 §6.5.1: framing, routing and connection fields cannot come late.
+        static constexpr std::string_view forbidden[] = {
+            "content-length", "transfer-encoding", "host", "connection", "keep-alive",
+            "te", "trailer", "upgrade", "expect", "content-type", "content-encoding"};
+        for (auto f : forbidden)
+            if (token_equals_lower(name, f)) return true;
+        out.trailers.append_unchecked(name, value);
+        return true;
+    }
+
+    // The fields the parser itself acts on; most names are ruled out by length or first letter.
+    switch (name.size()) {
+    case 4:
+        if (token_equals_lower(name, "host")) {
+            ++host_count_;
+            if (!is_valid_host(value)) return err(400, "Invalid Host header");
+        }
+        break;
+    case 6:
+        if (token_equals_lower(name, "expect") && iequals(value, "100-continue")) expect_continue_ = true;
+        break;
+    case 10:
+        if ((name[0] | 0x20) == 'c' && token_equals_lower(name, "connection")) connection(value);
+        break;
+    case 14:
+        if ((name[0] | 0x20) == 'c' && token_equals_lower(name, "content-length") && !content_length(value))
+            return false;
+        break;
+    case 17:
+        if (token_equals_lower(name, "transfer-encoding") && !transfer_encoding(value)) return false;
+        break;
+    default:
+        break;
+    }
+    out.headers.append_unchecked(name, value);
+    return true;
+}
+
+// Content-Length = 1*DIGIT. RFC 9110 §8.6 lets a recipient accept a repeated identical value
+// ("5, 5" or two fields saying 5) as that value; we do, and refuse any that differ.
+inline bool RequestParser::content_length(std::string_view value) noexcept {
+    if (value.empty()) return err(400, "Invalid Content-Length");
+    for (;;) {
+        std::size_t comma = value.find(',');
+        std::string_view d = trim_ows(value.substr(0, comma));
+        if (d.empty()) return err(400, "Invalid Content-Length");
+        std::uint64_t n = 0;
+        for (char c : d) {
+            if (c < '0' || c > '9') return err(400, "Invalid Content-Length");
+            unsigned digit = static_cast<unsigned>(c - '0');
+            if (n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+                return err(400, "Invalid Content-Length");
+            n = n * 10 + digit;
+        }
+        if (has_content_length_ && n != content_length_) return err(400, "Conflicting Content-Length values");
+        has_content_length_ = true;
+        content_length_ = n;
+        if (comma == std::string_view::npos) return true;
+        value.remove_prefix(comma + 1);
+    }
+}
+
+// transfer-coding = token *( OWS ";" OWS transfer-parameter ); the list may span fields.
+inline bool RequestParser::transfer_encoding(std::string_view value) noexcept {
+    has_transfer_encoding_ = true;
+    return for_each_list_element(value, [&](std::string_view coding) {
+        std::string_view name = trim_ows(coding.substr(0, coding.find(';')));
+        if (!is_token(name)) return err(400, "Invalid Transfer-Encoding");
+        if (iequals(name, "chunked")) {
+            ++te_chunked_count_;
+            te_chunked_last_ = true;
+        } else {
+            te_other_ = true;
+            te_chunked_last_ = false;
+        }
+        return true;
+    });
+}
+
+inline void RequestParser::connection(std::string_view value) noexcept {
+    for_each_list_element(value, [&](std::string_view option) {
+        if (iequals(option, "close")) conn_close_ = true;
+        else if (iequals(option, "keep-alive")) conn_keep_alive_ = true;
+        return true;
+    });
+}
+
+// The header section is complete: decide how the body is framed (RFC 9112 §6.3).
+inline bool RequestParser::end_of_headers(Request& out) {
+    headers_done_ = true;
+    if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
+    if (host_count_ > 1) return err(400, "Multiple Host headers");
+    out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
+    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field.
+    // Only replaced, never added: the field count stays what max_header_count allowed.
+    if (authority_len_ != 0 && host_count_ == 1) out.headers.set("Host", std::string_view(out.target).substr(authority_at_, authority_len_));
+    body_start_ = line_start_;
+
+    if (has_transfer_encoding_) {
+        // Framing a proxy may read differently: refuse rather than guess (request smuggling).
+        if (version_ == 10) return err(400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (has_content_length_) return err(400, "Both Content-Length and Transfer-Encoding");
+        if (!te_chunked_last_) return err(400, "Transfer-Encoding does not end with chunked");
+        if (te_chunked_count_ > 1) return err(400, "Chunked applied more than once");
+        if (te_other_) return err(501, "Unsupported transfer coding");
+        state_ = State::chunk_size;
+        return true;
+    }
+    if (has_content_length_ && content_length_ > 0) {
+        if (content_length_ > limits_.max_body_bytes) return err(413, "Request body too large");
+        state_ = State::body_length;
+        return true;
+    }
+    state_ = State::done;
+    return true;
+}
+
+// chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t& size) noexcept {
+    const char* q = line.data();
+    const char* const e = q + line.size();
+    std::uint64_t n = 0;
+    const char* digits = q;
+    for (; q < e; ++q) {
+        int d = hex_digit_value(static_cast<unsigned char>(*q));
+        if (d < 0) break;
+        if (n > (std::numeric_limits<std::uint64_t>::max() >> 4)) return err(400, "Chunk size too large");
+        n = n * 16 + static_cast<unsigned>(d);
+    }
+    if (q == digits) return err(400, "Invalid chunk size");
+    size = n;
+    auto skip_bws = [&] { while (q < e && is_ows(*q)) ++q; };
+    auto token = [&] {
+        const char* s = q;
+        while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
+        return q != s;
+    };
+    while (q < e) {
+        skip_bws();
+        if (q == e || *q != ';') return err(400, "Invalid chunk extension");
+        ++q;
+        skip_bws();
+        if (!token()) return err(400, "Invalid chunk extension");
+        const char* before = q;
+        skip_bws();
+        if (q == e || *q != '=') {
+            q = before;  // no value; any BWS must precede another ';'
+            continue;
+        }
+        ++q;
+        skip_bws();
+        if (q < e && *q == '"') {
+            for (++q;; ++q) {
+                if (q == e) return err(400, "Invalid chunk extension");
+                unsigned char c = static_cast<unsigned char>(*q);
+                if (c == '"') break;
+                if (c == '\\') {
+                    if (++q == e) return err(400, "Invalid chunk extension");
+                    c = static_cast<unsigned char>(*q);
+                }
+                if (!is_field_value_char(c)) return err(400, "Invalid chunk extension");
+            }
+            ++q;
+        } else if (!token()) {
+            return err(400, "Invalid chunk extension");
+        }
+    }
+    return true;
+}
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/router.hpp ----
+// router: path templates ("/items/{item_id}", "/files/{file_path:path}") and the lookup of
+// the route for a method and a decoded path, with what 404, 405 and the slash redirect need.
+// Routes are tried in the order they were added, as in FastAPI: the first whose path and
+// method match wins. Relies on http_types.
+
+#include <memory>         // unique_ptr
+#include <unordered_map>  // literal paths
+
+namespace fastapi::detail {
+
+// A parsed path template: literal text and parameters, in order.
+class PathTemplate {
+public:
+    struct Segment {
+        std::string literal;  // text to match exactly (may be empty before a parameter)
+        std::string param;    // parameter name, empty for a pure literal tail
+        bool greedy = false;  // {name:path}: matches across '/'
+    };
+
+    explicit PathTemplate(std::string_view pattern) : pattern_(pattern) {
+        if (pattern.empty() || pattern.front() != '/')
+            throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
+        std::string literal;
+        for (std::size_t i = 0; i < pattern.size(); ++i) {
+            char c = pattern[i];
+            if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
+            if (c != '{') { literal += c; continue; }
+            std::size_t close = pattern.find('}', i);
+            if (close == std::string_view::npos)
+                throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
+            std::string_view inner = pattern.substr(i + 1, close - i - 1);
+            Segment seg{std::move(literal), {}, false};
+            literal.clear();
+            if (auto colon = inner.find(':'); colon != std::string_view::npos) {
+                std::string_view conv = inner.substr(colon + 1);
+                if (conv == "path") seg.greedy = true;
+                else if (conv != "str")
+                    throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
+                                                "' in " + std::string(pattern) + " (use {name} or {name:path})");
+                inner = inner.substr(0, colon);
+            }
+            if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
+            for (auto& s : segments_)
+                if (s.param == inner)
+                    throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
+                                                std::string(pattern));
+            seg.param = std::string(inner);
+            segments_.push_back(std::move(seg));
+            i = close;
+        }
+        if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
+    }
+
+    const std::string& pattern() const noexcept { return pattern_; }
+    bool is_literal() const noexcept { return segments_.size() == 1 && segments_[0].param.empty(); }
+    const std::vector<Segment>& segments() const noexcept { return segments_; }
+    std::vector<std::string> param_names() const {
+        std::vector<std::string> names;
+        for (auto& s : segments_)
+            if (!s.param.empty()) names.push_back(s.param);
+        return names;
+    }
+
+    // Matches the whole of `path`; fills `params` (if given) with the decoded values.
+    template <class Map>
+    bool match(std::string_view path, Map* params) const {
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i < segments_.size(); ++i) {
+            const Segment& seg = segments_[i];
+            if (path.substr(pos, seg.literal.size()) != seg.literal) return false;
+            pos += seg.literal.size();
+            if (seg.param.empty()) continue;
+            // The value runs to the next literal (or the end); a plain parameter stops at '/'.
+            std::size_t end;
+            const bool last = i + 1 == segments_.size();
+            if (seg.greedy) {
+                if (last) end = path.size();
+                else {
+                    const std::string& next = segments_[i + 1].literal;
+                    end = next.empty() ? path.size() : path.rfind(next);
+                    if (end == std::string_view::npos || end < pos) return false;
+                }
+            } else {
+                end = path.find('/', pos);
+                if (end == std::string_view::npos) end = path.size();
+                if (!last) {
+                    const std::string& next = segments_[i + 1].literal;
+                    auto stop = path.substr(pos, end - pos).find(next);
+                    if (!next.empty() && stop != std::string_view::npos) end = pos + stop;
+                }
+                if (end == pos) return false;  // {name} needs at least one character
+            }
+            if (params) (*params)[seg.param] = std::string(path.substr(pos, end - pos));
+            pos = end;
+        }
+        return pos == path.size();
+    }
+
+private:
+    std::string pattern_;
+    std::vector<Segment> segments_;
+};
+
+// The routing table over routes of type R (which has `methods` and `path`).
+template <class R>
+class RouteTable {
+public:
+    static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+
+    struct Lookup {
+        R* route = nullptr;
+        bool path_matched = false;  // some route has this path (for 405)
+    };
+
+    void add(std::unique_ptr<R> route) {
+        const std::size_t index = routes_.size();
+        if (route->path.is_literal()) literal_[route->path.pattern()].push_back(index);
+        else dynamic_.push_back(index);
+        routes_.push_back(std::move(route));
+    }
+
+    // The first route, in the order added, whose path and method match. HEAD falls back to
+    // GET when the path has no HEAD route of its own.
+    template <class Map>
+    Lookup find(std::string_view method, std::string_view path, Map& params) const {
+        Lookup found = find_exact(method, path, params);
+        if (!found.route && method == "HEAD") {
+            Lookup get = find_exact("GET", path, params);
+            if (get.route) return get;
+        }
+        return found;
+    }
+
+    // Every method that some route answers at `path` (HEAD added where GET is), for Allow.
+    std::vector<std::string> allowed_methods(std::string_view path) const {
+        std::vector<std::string> methods;
+        auto add = [&](const std::string& m) {
+            for (auto& x : methods)
+                if (x == m) return;
+            methods.push_back(m);
+        };
+        for_each_path_match(path, [&](const R& r) {
+            for (auto& m : r.methods) {
+                add(m);
+                if (m == "GET") add("HEAD");
+            }
+            return false;
+        });
+        return methods;
+    }
+
+    bool path_exists(std::string_view path) const {
+        bool any = false;
+        for_each_path_match(path, [&](const R&) { return any = true; });
+        return any;
+    }
+
+    const std::vector<std::unique_ptr<R>>& routes() const noexcept { return routes_; }
+
+private:
+    template <class Map>
+    Lookup find_exact(std::string_view method, std::string_view path, Map& params) const {
+        Lookup out;
+        std::size_t best = none;
+        if (auto it = literal_.find(path); it != literal_.end()) {
+            out.path_matched = true;
+            for (std::size_t i : it->second)
+                if (has_method(*routes_[i], method)) { best = i; break; }
+        }
+        // A parameterised route added before the best literal one still wins, as in FastAPI.
+        for (std::size_t i : dynamic_) {
+            if (i > best) break;
+            const R& r = *routes_[i];
+            if (!r.path.match(path, static_cast<Map*>(nullptr))) continue;
+            out.path_matched = true;
+            if (has_method(r, method)) { best = i; break; }
+        }
+        if (best != none) {
+            out.route = routes_[best].get();
+            params.clear();
+            out.route->path.match(path, &params);
+        }
+        return out;
+    }
+
+    static bool has_method(const R& r, std::string_view method) {
+        for (auto& m : r.methods)
+            if (m == method) return true;
+        return false;
+    }
+
+    // Calls f(route) for each route whose path matches, in order, until f returns true.
+    template <class F>
+    void for_each_path_match(std::string_view path, F&& f) const {
+        for (auto& r : routes_) {
+            if (r->path.is_literal() ? r->path.pattern() == path : r->path.match(path, static_cast<std::map<std::string, std::string>*>(nullptr))) {
+                if (f(*r)) return;
+            }
+        }
+    }
+
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::vector<std::unique_ptr<R>> routes_;
+    std::unordered_map<std::string, std::vector<std::size_t>, StringHash, std::equal_to<>> literal_;
+    std::vector<std::size_t> dynamic_;
+};
+
+}  // namespace fastapi::detail
+
+// ---- include/fastapi/reflect.hpp ----
+// reflect: what the library can see of a user's types without macros. Plain aggregates
+// (structs with public fields, no constructors, no base classes) are read as they are:
+// the number of fields by probing aggregate initialisation, the fields themselves through
+// structured bindings (up to 64), and their names from __PRETTY_FUNCTION__ of a function
+// templated on the address of each field of an object that is declared but never defined
+// (GCC >= 12, Clang >= 14). Other classes describe themselves:
+//
+//   class Point {
+//       double x_, y_;
+//   public:
+//       static constexpr auto fastapi_fields() {
+//           return std::tuple{fastapi::member("x", &Point::x_), fastapi::member("y", &Point::y_)};
+//       }
+//   };
+//
+// (or, for a type you cannot edit, specialise fastapi::model_fields<T> with the same
+// static function `get()`). Enumerations are named once, by the user, because a compile-time
+// scan of enumerator names is slow and unreliable on Clang 14:
+//
+//   enum class Color { red, green };
+//   template <> struct fastapi::enum_values<Color> {
+//       static constexpr fastapi::enum_value<Color> values[] = {{Color::red, "red"}, {Color::green, "green"}};
+//   };
+//
+// Relies on meta only.
+
+#include <array>        // array
+#include <tuple>        // tuple, apply
+
+namespace fastapi {
+
+// One field of a described (non-aggregate) class: its wire name and member pointer.
+template <class C, class M>
+struct member_desc {
+    std::string_view name;
+    M C::*ptr;
+};
+template <class C, class M>
+constexpr member_desc<C, M> member(std::string_view name, M C::*ptr) noexcept { return {name, ptr}; }
+
+// Specialise with `static constexpr auto get() { return std::tuple{fastapi::member(...), ...}; }`
+// to describe a class you cannot add a static fastapi_fields() to.
+template <class T>
+struct model_fields;
+
+// One enumerator and its name on the wire.
+template <class E>
+struct enum_value {
+    E value;
+    std::string_view name;
+};
+
+// Specialise with `static constexpr fastapi::enum_value<E> values[] = {{E::a, "a"}, ...};`
+// to read and write the enumeration E by name (as a pydantic str Enum).
+template <class E>
+struct enum_values;
+
+namespace detail {
+
+// --- which types are models ---
+
+template <class T> struct is_std_array : std::false_type {};
+template <class T, std::size_t N> struct is_std_array<std::array<T, N>> : std::true_type {};
+
+template <class T>
+concept self_described = requires { T::fastapi_fields(); };
+template <class T>
+concept externally_described = requires { model_fields<T>::get(); };
+template <class T>
+concept described = self_described<T> || externally_described<T>;
+
+// A model: a described class, or a plain aggregate struct.
+template <class T>
+inline constexpr bool is_model_v = described<T> ||
+    (std::is_class_v<T> && std::is_aggregate_v<T> && !is_std_array<T>::value && !std::is_empty_v<T>);
+
+template <class E>
+concept named_enum = std::is_enum_v<E> && requires { enum_values<E>::values; };
+
+// --- counting the fields of an aggregate ---
+
+// Converts to anything; only ever used unevaluated.
+struct any_init {
+    template <class T>
+    operator T() const noexcept;
+};
+template <class T, std::size_t N>
+inline constexpr bool brace_initializable_with = []<std::size_t... I>(std::index_sequence<I...>) {
+    return requires { T{(void(I), any_init{})...}; };
+}(std::make_index_sequence<N>{});
+
+// Aggregate initialisation works with any number of initialisers up to the number of
+// fields: binary search for the largest.
+template <class T, std::size_t Lo, std::size_t Hi>
+constexpr std::size_t count_fields() {
+    if constexpr (Lo == Hi) {
+        return Lo;
+    } else {
+        constexpr std::size_t mid = (Lo + Hi + 1) / 2;
+        if constexpr (brace_initializable_with<T, mid>) return count_fields<T, mid, Hi>();
+        else return count_fields<T, Lo, mid - 1>();
+    }
+}
+
+inline constexpr std::size_t max_fields = 64;
+
+template <class T>
+constexpr std::size_t field_count_impl() {
+    if constexpr (self_described<T>) {
+        return std::tuple_size_v<decltype(T::fastapi_fields())>;
+    } else if constexpr (externally_described<T>) {
+        return std::tuple_size_v<decltype(model_fields<T>::get())>;
+    } else {
+        constexpr std::size_t n = count_fields<T, 0, max_fields + 1>();
+        static_assert(n <= max_fields,
+                      "fastapi: this model has more than 64 fields; describe it with a static fastapi_fields() "
+                      "function or split it into nested models.");
+        return n;
+    }
+}
+template <class T>
+inline constexpr std::size_t field_count_v = field_count_impl<T>();
+
+template <class T>
+constexpr auto described_fields() {
+    if constexpr (self_described<T>) return T::fastapi_fields();
+    else return model_fields<T>::get();
+}
+
+// --- visiting the fields: f(field0, field1, ...) ---
+
+template <std::size_t N>
+struct binder;
+template <>
+struct binder<0> {
+    template <class T, class F>
+    static constexpr decltype(auto) apply(T&, F&& f) { return static_cast<F&&>(f)(); }
+};
+#define FASTAPI_BIND(n, ...)                                                   \
+    template <>                                                                \
+    struct binder<n> {                                                         \
+        template <class T, class F>                                            \
+        static constexpr decltype(auto) apply(T& t, F&& f) {                   \
+            auto& [__VA_ARGS__] = t;                                           \
+            return static_cast<F&&>(f)(__VA_ARGS__);                           \
+        }                                                                      \
+    };
+#define FASTAPI_M1 m0
+#define FASTAPI_M2 FASTAPI_M1, m1
+#define FASTAPI_M3 FASTAPI_M2, m2
+#define FASTAPI_M4 FASTAPI_M3, m3
+#define FASTAPI_M5 FASTAPI_M4, m4
+#define FASTAPI_M6 FASTAPI_M5, m5
+#define FASTAPI_M7 FASTAPI_M6, m6
+#define FASTAPI_M8 FASTAPI_M7, m7
+#define FASTAPI_M9 FASTAPI_M8, m8
+#define FASTAPI_M10 FASTAPI_M9, m9
+#define FASTAPI_M11 FASTAPI_M10, m10
+#define FASTAPI_M12 FASTAPI_M11, m11
+#define FASTAPI_M13 FASTAPI_M12, m12
+#define FASTAPI_M14 FASTAPI_M13, m13
+#define FASTAPI_M15 FASTAPI_M14, m14
+#define FASTAPI_M16 FASTAPI_M15, m15
+#define FASTAPI_M17 FASTAPI_M16, m16
+#define FASTAPI_M18 FASTAPI_M17, m17
+#define FASTAPI_M19 FASTAPI_M18, m18
+#define FASTAPI_M20 FASTAPI_M19, m19
+#define FASTAPI_M21 FASTAPI_M20, m20
+#define FASTAPI_M22 FASTAPI_M21, m21
+#define FASTAPI_M23 FASTAPI_M22, m22
+#define FASTAPI_M24 FASTAPI_M23, m23
+#define FASTAPI_M25 FASTAPI_M24, m24
+#define FASTAPI_M26 FASTAPI_M25, m25
+#define FASTAPI_M27 FASTAPI_M26, m26
+#define FASTAPI_M28 FASTAPI_M27, m27
+#define FASTAPI_M29 FASTAPI_M28, m28
+#define FASTAPI_M30 FASTAPI_M29, m29
+#define FASTAPI_M31 FASTAPI_M30, m30
+#define FASTAPI_M32 FASTAPI_M31, m31
+#define FASTAPI_M33 FASTAPI_M32, m32
+#define FASTAPI_M34 FASTAPI_M33, m33
+#define FASTAPI_M35 FASTAPI_M34, m34
+#define FASTAPI_M36 FASTAPI_M35, m35
+#define FASTAPI_M37 FASTAPI_M36, m36
+#define FASTAPI_M38 FASTAPI_M37, m37
+#define FASTAPI_M39 FASTAPI_M38, m38
+#define FASTAPI_M40 FASTAPI_M39, m39
+#define FASTAPI_M41 FASTAPI_M40, m40
+#define FASTAPI_M42 FASTAPI_M41, m41
+#define FASTAPI_M43 FASTAPI_M42, m42
+#define FASTAPI_M44 FASTAPI_M43, m43
+#define FASTAPI_M45 FASTAPI_M44, m44
+#define FASTAPI_M46 FASTAPI_M45, m45
+#define FASTAPI_M47 FASTAPI_M46, m46
+#define FASTAPI_M48 FASTAPI_M47, m47
+#define FASTAPI_M49 FASTAPI_M48, m48
+#define FASTAPI_M50 FASTAPI_M49, m49
+#define FASTAPI_M51 FASTAPI_M50, m50
+#define FASTAPI_M52 FASTAPI_M51, m51
+#define FASTAPI_M53 FASTAPI_M52, m52
+#define FASTAPI_M54 FASTAPI_M53, m53
+#define FASTAPI_M55 FASTAPI_M54, m54
+#define FASTAPI_M56 FASTAPI_M55, m55
+#define FASTAPI_M57 FASTAPI_M56, m56
+#define FASTAPI_M58 FASTAPI_M57, m57
+#define FASTAPI_M59 FASTAPI_M58, m58
+#define FASTAPI_M60 FASTAPI_M59, m59
+#define FASTAPI_M61 FASTAPI_M60, m60
+#define FASTAPI_M62 FASTAPI_M61, m61
+#define FASTAPI_M63 FASTAPI_M62, m62
+#define FASTAPI_M64 FASTAPI_M63, m63
+FASTAPI_BIND(1, FASTAPI_M1) FASTAPI_BIND(2, FASTAPI_M2) FASTAPI_BIND(3, FASTAPI_M3) FASTAPI_BIND(4, FASTAPI_M4)
+FASTAPI_BIND(5, FASTAPI_M5) FASTAPI_BIND(6, FASTAPI_M6) FASTAPI_BIND(7, FASTAPI_M7) FASTAPI_BIND(8, FASTAPI_M8)
+FASTAPI_BIND(9, FASTAPI_M9) FASTAPI_BIND(10, FASTAPI_M10) FASTAPI_BIND(11, FASTAPI_M11) FASTAPI_BIND(12, FASTAPI_M12)
+FASTAPI_BIND(13, FASTAPI_M13) FASTAPI_BIND(14, FASTAPI_M14) FASTAPI_BIND(15, FASTAPI_M15) FASTAPI_BIND(16, FASTAPI_M16)
+FASTAPI_BIND(17, FASTAPI_M17) FASTAPI_BIND(18, FASTAPI_M18) FASTAPI_BIND(19, FASTAPI_M19) FASTAPI_BIND(20, FASTAPI_M20)
+FASTAPI_BIND(21, FASTAPI_M21) FASTAPI_BIND(22, FASTAPI_M22) FASTAPI_BIND(23, FASTAPI_M23) FASTAPI_BIND(24, FASTAPI_M24)
+FASTAPI_BIND(25, FASTAPI_M25) FASTAPI_BIND(26, FASTAPI_M26) FASTAPI_BIND(27, FASTAPI_M27) FASTAPI_BIND(28, FASTAPI_M28)
+FASTAPI_BIND(29, FASTAPI_M29) FASTAPI_BIND(30, FASTAPI_M30) FASTAPI_BIND(31, FASTAPI_M31) FASTAPI_BIND(32, FASTAPI_M32)
+FASTAPI_BIND(33, FASTAPI_M33) FASTAPI_BIND(34, FASTAPI_M34) FASTAPI_BIND(35, FASTAPI_M35) FASTAPI_BIND(36, FASTAPI_M36)
+FASTAPI_BIND(37, FASTAPI_M37) FASTAPI_BIND(38, FASTAPI_M38) FASTAPI_BIND(39, FASTAPI_M39) FASTAPI_BIND(40, FASTAPI_M40)
+FASTAPI_BIND(41, FASTAPI_M41) FASTAPI_BIND(42, FASTAPI_M42) FASTAPI_BIND(43, FASTAPI_M43) FASTAPI_BIND(44, FASTAPI_M44)
+FASTAPI_BIND(45, FASTAPI_M45) FASTAPI_BIND(46, FASTAPI_M46) FASTAPI_BIND(47, FASTAPI_M47) FASTAPI_BIND(48, FASTAPI_M48)
+FASTAPI_BIND(49, FASTAPI_M49) FASTAPI_BIND(50, FASTAPI_M50) FASTAPI_BIND(51, FASTAPI_M51) FASTAPI_BIND(52, FASTAPI_M52)
+FASTAPI_BIND(53, FASTAPI_M53) FASTAPI_BIND(54, FASTAPI_M54) FASTAPI_BIND(55, FASTAPI_M55) FASTAPI_BIND(56, FASTAPI_M56)
+FASTAPI_BIND(57, FASTAPI_M57) FASTAPI_BIND(58, FASTAPI_M58) FASTAPI_BIND(59, FASTAPI_M59) FASTAPI_BIND(60, FASTAPI_M60)
+FASTAPI_BIND(61, FASTAPI_M61) FASTAPI_BIND(62, FASTAPI_M62) FASTAPI_BIND(63, FASTAPI_M63) FASTAPI_BIND(64, FASTAPI_M64)
+#undef FASTAPI_BIND
+#undef FASTAPI_M1
+#undef FASTAPI_M2
+#undef FASTAPI_M3
+#undef FASTAPI_M4
+#undef FASTAPI_M5
+#undef FASTAPI_M6
+#undef FASTAPI_M7
+#undef FASTAPI_M8
+#undef FASTAPI_M9
+#undef FASTAPI_M10
+#undef FASTAPI_M11
+#undef FASTAPI_M12
+#undef FASTAPI_M13
+#undef FASTAPI_M14
+#undef FASTAPI_M15
+#undef FASTAPI_M16
+#undef FASTAPI_M17
+#undef FASTAPI_M18
+#undef FASTAPI_M19
+#undef FASTAPI_M20
+#undef FASTAPI_M21
+#undef FASTAPI_M22
+#undef FASTAPI_M23
+#undef FASTAPI_M24
+#undef FASTAPI_M25
+#undef FASTAPI_M26
+#undef FASTAPI_M27
+#undef FASTAPI_M28
+#undef FASTAPI_M29
+#undef FASTAPI_M30
+#undef FASTAPI_M31
+#undef FASTAPI_M32
+#undef FASTAPI_M33
+#undef FASTAPI_M34
+#undef FASTAPI_M35
+#undef FASTAPI_M36
+#undef FASTAPI_M37
+#undef FASTAPI_M38
+#undef FASTAPI_M39
+#undef FASTAPI_M40
+#undef FASTAPI_M41
+#undef FASTAPI_M42
+#undef FASTAPI_M43
+#undef FASTAPI_M44
+#undef FASTAPI_M45
+#undef FASTAPI_M46
+#undef FASTAPI_M47
+#undef FASTAPI_M48
+#undef FASTAPI_M49
+#undef FASTAPI_M50
+#undef FASTAPI_M51
+#undef FASTAPI_M52
+#undef FASTAPI_M53
+#undef FASTAPI_M54
+#undef FASTAPI_M55
+#undef FASTAPI_M56
+#undef FASTAPI_M57
+#undef FASTAPI_M58
+#undef FASTAPI_M59
+#undef FASTAPI_M60
+#undef FASTAPI_M61
+#undef FASTAPI_M62
+#undef FASTAPI_M63
+#undef FASTAPI_M64
+
+// Calls f with a reference to every field of `obj`, in declaration order.
+template <class T, class F>
+constexpr decltype(auto) visit_fields(T& obj, F&& f) {
+    using U = std::remove_cv_t<T>;
+    if constexpr (described<U>) {
+        return std::apply([&](auto... m) -> decltype(auto) { return static_cast<F&&>(f)(obj.*(m.ptr)...); },
+                          described_fields<U>());
+    } else {
+        static_assert(std::is_aggregate_v<U>,
+                      "fastapi: this type is not a plain struct; give it a static fastapi_fields() function "
+                      "listing fastapi::member(\"name\", &T::field) for each field.");
+        return binder<field_count_v<U>>::apply(obj, static_cast<F&&>(f));
+    }
+}
+
+template <std::size_t I, class... A>
+constexpr auto& nth(A&... a) noexcept {
+    return std::get<I>(std::tuple<A&...>(a...));
+}
+
+// Field I of obj, as a reference.
+template <std::size_t I, class T>
+constexpr auto& get_field(T& obj) {
+    return visit_fields(obj, [](auto&... m) -> auto& { return nth<I>(m...); });
+}
+
+// --- names from the compiler ---
+
+constexpr std::size_t cstr_len(const char* s) noexcept {
+    std::size_t n = 0;
+    while (s[n]) ++n;
+    return n;
+}
+constexpr bool is_ident_char(char c) noexcept {
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// An object of type T that is never constructed: only its fields' addresses are taken, at
+// compile time. A union with a constexpr constructor keeps it a constant without requiring
+// anything of T (and, unlike an extern declaration, works for local classes too).
+template <class T>
+union fake_storage {
+    T value;
+    char unused;
+    constexpr fake_storage() noexcept : unused{} {}
+    ~fake_storage() {}
+};
+template <class T>
+inline fake_storage<T> fake_object{};
+
+template <class T>
+struct field_address {
+    const T* p;
+};
+
+template <class T, std::size_t I>
+consteval auto field_address_of() {
+    return binder<field_count_v<T>>::apply(fake_object<T>.value, [](auto&... m) {
+        auto& f = nth<I>(m...);
+        return field_address<std::remove_cvref_t<decltype(f)>>{&f};
+    });
+}
+
+// The text after "X = " in __PRETTY_FUNCTION__, up to "; " (GCC lists typedefs after it) or ']'.
+constexpr std::string_view pretty_argument(std::string_view s, std::string_view marker) noexcept {
+    std::size_t begin = s.find(marker) + marker.size();
+    std::size_t end = s.find(';', begin);
+    if (end == std::string_view::npos) end = s.rfind(']');
+    return s.substr(begin, end - begin);
+}
+
+// GCC: "... [with auto A = field_address<int>{(& fake_object<Item>.fake_storage<Item>::value.Item::price)}; ...]"
+// Clang: "... [A = {&fake_object.value.price}]". The name is the last identifier.
+template <auto A>
+consteval std::string_view pretty_field() {
+    std::string_view s = pretty_argument(__PRETTY_FUNCTION__, "A = ");
+    std::size_t end = s.size();
+    while (end > 0 && !is_ident_char(s[end - 1])) --end;
+    std::size_t begin = end;
+    while (begin > 0 && is_ident_char(s[begin - 1])) --begin;
+    return s.substr(begin, end - begin);
+}
+
+template <class T, std::size_t I>
+constexpr std::string_view field_name_impl() {
+    if constexpr (described<T>) return std::get<I>(described_fields<T>()).name;
+    else return pretty_field<field_address_of<T, I>()>();
+}
+// The C++ name of field I of T.
+template <class T, std::size_t I>
+inline constexpr std::string_view field_name_v = field_name_impl<T, I>();
+
+// GCC: "... [with T = ns::Item; ...]"; Clang: "... [T = ns::Item]".
+template <class T>
+consteval std::string_view pretty_type() {
+    return pretty_argument(__PRETTY_FUNCTION__, "T = ");
+}
+
+template <std::size_t N>
+struct name_buffer {
+    char data[N + 1]{};
+    std::size_t size = 0;
+    constexpr std::string_view view() const noexcept { return {data, size}; }
+};
+
+// The type's name without namespaces or enclosing functions: "ns::Page<ns::Item>" -> "Page<Item>".
+template <class T>
+consteval auto make_short_name() {
+    constexpr std::string_view full = pretty_type<T>();
+    name_buffer<full.size()> out;
+    for (std::size_t i = 0; i < full.size();) {
+        if (full.substr(i).starts_with("(anonymous namespace)::")) { i += 23; continue; }
+        if (full.substr(i).starts_with("{anonymous}::")) { i += 13; continue; }
+        if (full.substr(i, 2) == "::") {
+            // Drop the qualifier just written: back to the last '<', ',' or ' '.
+            while (out.size > 0 && out.data[out.size - 1] != '<' && out.data[out.size - 1] != ',' &&
+                   out.data[out.size - 1] != ' ')
+                --out.size;
+            i += 2;
+            continue;
+        }
+        out.data[out.size++] = full[i++];
+    }
+    return out;
+}
+template <class T>
+inline constexpr auto short_name_storage = make_short_name<T>();
+
+// The qualified C++ name of T, as the compiler spells it.
+template <class T>
+inline constexpr std::string_view type_name_v = pretty_type<T>();
+// T's name without namespaces: what the OpenAPI document calls the model by default.
+template <class T>
+inline constexpr std::string_view short_type_name_v = short_name_storage<T>.view();
+
+// --- enumerations ---
+
+// The wire name of e; empty when e is not listed.
+template <class E>
+constexpr std::string_view enum_to_name(E e) noexcept {
+    for (const auto& v : enum_values<E>::values)
+        if (v.value == e) return v.name;
+    return {};
+}
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/model.hpp ----
+// model: how a type describes the JSON it reads and writes, FastAPI's "the types are the
+// API". One vocabulary of markers serves model fields and handler parameters alike:
+//
+//   struct Item {
+//       fastapi::Field<std::string, fastapi::MinLength<1>, fastapi::MaxLength<50>> name;
+//       std::optional<std::string> description;     // not required, null when absent
+//       fastapi::Field<double, fastapi::Gt<0>> price;
+//       std::optional<double> tax;
+//       std::vector<std::string> tags;               // not required, [] when absent
+//       using fastapi_config = fastapi::ModelConfig<fastapi::ForbidExtra>;   // optional
+//   };
+//
+// Required or not: a field is required unless it is a std::optional, a std::vector or
+// std::map (absent means empty, like pydantic's `= []`), or has a Default<...>; Required
+// makes any field required. An absent field that is not required keeps the value the
+// struct gives it (its default member initialiser), or its Default<...>.
+// Numbers in markers are integers (Gt<0>) or decimal strings (Gt<"0.5">): Clang 14 has no
+// floating-point template arguments.
+// Also here: the runtime description of a type (TypeInfo, ModelInfo, FieldInfo) that the
+// validator and the OpenAPI generator read. Relies on meta and reflect.
+
+#include <compare>      // three_way_comparable_with
+#include <concepts>     // integral, floating_point
+#include <regex>        // Pattern
+
+namespace fastapi {
+
+namespace detail {
+
+// A literal usable as a template argument: an integer, a bool, or a string (text, or a
+// decimal number such as "0.5").
+template <std::size_t N>
+struct literal {
+    enum kind_t : unsigned char { integer_kind, bool_kind, text_kind };
+    kind_t kind = integer_kind;
+    long long integer = 0;
+    char text[N]{};
+
+    template <std::integral I>
+    constexpr literal(I v) noexcept : kind(std::is_same_v<I, bool> ? bool_kind : integer_kind),
+                                      integer(static_cast<long long>(v)) {}
+    constexpr literal(const char (&s)[N]) noexcept : kind(text_kind) {
+        for (std::size_t i = 0; i < N; ++i) text[i] = s[i];
+    }
+    constexpr std::string_view view() const noexcept { return {text, N > 0 ? N - 1 : 0}; }
+};
+literal(bool) -> literal<1>;
+template <std::integral I>
+literal(I) -> literal<1>;
+template <std::size_t N>
+literal(const char (&)[N]) -> literal<N>;
+
+// A bound of a numeric constraint, as checked and as reported (ctx {"gt": 0} or {"gt": 0.5}).
+struct NumberBound {
+    bool is_integer = true;
+    std::int64_t integer = 0;
+    double number = 0;
+};
+
+// Reads "12", "-0.5", "1e3" at compile time; exact for the decimals people write.
+constexpr NumberBound parse_decimal(std::string_view s) {
+    NumberBound b;
+    bool neg = false;
+    std::size_t i = 0;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+    unsigned long long mant = 0;
+    int exp10 = 0;
+    bool any = false, frac = false;
+    for (; i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.'); ++i) {
+        if (s[i] == '.') { frac = true; continue; }
+        any = true;
+        if (mant < 100000000000000000ULL) {
+            mant = mant * 10 + static_cast<unsigned>(s[i] - '0');
+            if (frac) --exp10;
+        } else if (!frac) {
+            ++exp10;
+        }
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        bool eneg = false;
+        if (i < s.size() && (s[i] == '-' || s[i] == '+')) eneg = s[i++] == '-';
+        int e = 0;
+        for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) e = e * 10 + (s[i] - '0');
+        exp10 += eneg ? -e : e;
+        frac = true;
+    }
+    if (!any || i != s.size()) throw "fastapi: a numeric constraint must be an integer or a decimal string like \"0.5\"";
+    double v = static_cast<double>(mant);
+    double p = 1;
+    for (int k = 0; k < (exp10 < 0 ? -exp10 : exp10); ++k) p *= 10;
+    v = exp10 < 0 ? v / p : v * p;
+    b.is_integer = !frac;
+    b.number = neg ? -v : v;
+    b.integer = static_cast<std::int64_t>(neg ? -static_cast<long long>(mant) : static_cast<long long>(mant));
+    return b;
+}
+
+template <std::size_t N>
+constexpr NumberBound to_bound(const literal<N>& l) {
+    if (l.kind == literal<N>::text_kind) return parse_decimal(l.view());
+    return NumberBound{true, static_cast<std::int64_t>(l.integer), static_cast<double>(l.integer)};
+}
+
+}  // namespace detail
+
+// --- constraint and metadata markers (template arguments of Field, Query, Path, ...) ---
+
+template <detail::literal V> struct Gt { static constexpr detail::NumberBound bound = detail::to_bound(V); };
+template <detail::literal V> struct Ge { static constexpr detail::NumberBound bound = detail::to_bound(V); };
+template <detail::literal V> struct Lt { static constexpr detail::NumberBound bound = detail::to_bound(V); };
+template <detail::literal V> struct Le { static constexpr detail::NumberBound bound = detail::to_bound(V); };
+template <detail::literal V> struct MultipleOf { static constexpr detail::NumberBound bound = detail::to_bound(V); };
+// Length of a string (in characters) or, as in pydantic, of a list or map.
+template <std::size_t N> struct MinLength { static constexpr std::size_t value = N; };
+template <std::size_t N> struct MaxLength { static constexpr std::size_t value = N; };
+// Length of a list or map.
+template <std::size_t N> struct MinItems { static constexpr std::size_t value = N; };
+template <std::size_t N> struct MaxItems { static constexpr std::size_t value = N; };
+// An ECMAScript regular expression the string must contain a match of (re.search).
+template <fixed_string S> struct Pattern { static constexpr std::string_view value = S; };
+// The name on the wire, when it differs from the C++ name.
+template <fixed_string S> struct Alias { static constexpr std::string_view value = S; };
+template <fixed_string S> struct Title { static constexpr std::string_view value = S; };
+template <fixed_string S> struct Description { static constexpr std::string_view value = S; };
+// Example values for the documentation: Examples<"Foo", "Bar">, Examples<1, 2>.
+template <detail::literal... V> struct Examples {};
+// The value when absent: Default<10>, Default<"0.5">, Default<"text">, Default<true>;
+// Default<> is the value-initialised T.
+template <detail::literal... V> struct Default { static_assert(sizeof...(V) <= 1, "fastapi: Default<> takes one value"); };
+// Makes a std::optional, std::vector or std::map field required.
+struct Required {};
+// Model options (ModelConfig): refuse unknown keys (pydantic's extra="forbid"), and the
+// name the OpenAPI document gives the model (default: the C++ type name without namespaces).
+struct ForbidExtra {};
+template <fixed_string S> struct Name { static constexpr std::string_view value = S; };
+template <class... Options> struct ModelConfig {};
+
+template <class T, class... Markers> struct Field;
+namespace detail {
+template <class T> struct is_field_impl : std::false_type {};
+template <class T, class... M> struct is_field_impl<Field<T, M...>> : std::true_type {};
+}  // namespace detail
+template <class U>
+inline constexpr bool is_field_like = detail::is_field_impl<std::remove_cvref_t<U>>::value;
+
+// A model field with constraints, next to the field. It behaves like the value it holds and
+// keeps the enclosing struct an aggregate.
+template <class T, class... Markers>
+struct Field {
+    using value_type = T;
+    T value{};
+
+    constexpr Field() = default;
+    constexpr Field(const T& v) : value(v) {}
+    constexpr Field(T&& v) : value(std::move(v)) {}
+    template <class U>
+        requires(!std::is_same_v<std::remove_cvref_t<U>, Field> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
+                 std::is_constructible_v<T, U &&>)
+    constexpr Field(U&& u) : value(std::forward<U>(u)) {}
+
+    template <class U>
+        requires(!std::is_same_v<std::remove_cvref_t<U>, Field> && std::is_assignable_v<T&, U &&>)
+    constexpr Field& operator=(U&& u) {
+        value = std::forward<U>(u);
+        return *this;
+    }
+
+    constexpr operator T&() & noexcept { return value; }
+    constexpr operator const T&() const& noexcept { return value; }
+    constexpr T& operator*() & noexcept { return value; }
+    constexpr const T& operator*() const& noexcept { return value; }
+    constexpr T&& operator*() && noexcept { return std::move(value); }
+    constexpr T* operator->() noexcept { return &value; }
+    constexpr const T* operator->() const noexcept { return &value; }
+
+    // Comparisons with the value type and what it compares with. The Field side is a
+    // template parameter too, so that other types' comparisons (which find these hidden
+    // friends through template arguments) reject them before looking at T.
+    template <class F, class U>
+        requires(std::is_same_v<F, Field> && !is_field_like<U> && requires(const T& t, const U& u) { t == u; })
+    friend constexpr bool operator==(const F& a, const U& b) { return a.value == b; }
+    template <class F, class U>
+        requires(std::is_same_v<F, Field> && !is_field_like<U> && std::three_way_comparable_with<T, U>)
+    friend constexpr auto operator<=>(const F& a, const U& b) { return a.value <=> b; }
+    template <class F>
+        requires(std::is_same_v<F, Field> && std::equality_comparable<T>)
+    friend constexpr bool operator==(const F& a, const F& b) { return a.value == b.value; }
+    template <class F>
+        requires(std::is_same_v<F, Field> && std::three_way_comparable<T>)
+    friend constexpr auto operator<=>(const F& a, const F& b) { return a.value <=> b.value; }
+    template <class Os>
+        requires requires(Os& os, const T& t) { os << t; }
+    friend Os& operator<<(Os& os, const Field& f) { return os << f.value; }
+};
+
+namespace detail {
+
+template <class T> struct is_field : std::false_type {};
+template <class T, class... M> struct is_field<Field<T, M...>> : std::true_type {};
+template <class T> inline constexpr bool is_field_v = is_field<std::remove_cvref_t<T>>::value;
+
+template <class T> struct is_map : std::false_type {};
+template <class T, class C, class A> struct is_map<std::map<std::string, T, C, A>> : std::true_type {};
+template <class T> inline constexpr bool is_map_v = is_map<std::remove_cvref_t<T>>::value;
+
+template <class T> struct is_default : std::false_type {};
+template <literal... V> struct is_default<Default<V...>> : std::true_type {};
+
+// Finds the first marker of a template Tmpl<fixed_string> among Ms and returns its value.
+template <template <fixed_string> class Tmpl, class M> struct string_marker {
+    static constexpr bool found = false;
+    static constexpr std::string_view value{};
+};
+template <template <fixed_string> class Tmpl, fixed_string S> struct string_marker<Tmpl, Tmpl<S>> {
+    static constexpr bool found = true;
+    static constexpr std::string_view value = S;
+};
+template <template <fixed_string> class Tmpl, class... Ms>
+constexpr std::string_view find_string_marker() {
+    std::string_view out;
+    ((string_marker<Tmpl, Ms>::found && out.empty() ? (out = string_marker<Tmpl, Ms>::value, 0) : 0), ...);
+    return out;
+}
+
+// The constraints of a value, gathered from its markers into one runtime description.
+struct Constraints {
+    std::optional<NumberBound> gt, ge, lt, le, multiple_of;
+    std::optional<std::size_t> min_length, max_length;  // strings (characters) and containers
+    std::optional<std::size_t> min_items, max_items;    // containers
+    std::string_view pattern;
+    bool (*pattern_matches)(std::string_view) = nullptr;  // set by Pattern<...>
+    constexpr bool empty() const noexcept {
+        return !gt && !ge && !lt && !le && !multiple_of && !min_length && !max_length && !min_items &&
+               !max_items && pattern.empty();
+    }
+};
+
+// Instantiated only for the patterns a program uses: <regex> is costly to compile.
+template <fixed_string S>
+bool pattern_matches(std::string_view s) {
+    static const std::regex re(std::string(S.view()), std::regex::ECMAScript);
+    return std::regex_search(s.begin(), s.end(), re);
+}
+
+template <class M> struct constraint_of { static constexpr void apply(Constraints&) {} };
+template <literal V> struct constraint_of<Gt<V>> { static constexpr void apply(Constraints& c) { c.gt = Gt<V>::bound; } };
+template <literal V> struct constraint_of<Ge<V>> { static constexpr void apply(Constraints& c) { c.ge = Ge<V>::bound; } };
+template <literal V> struct constraint_of<Lt<V>> { static constexpr void apply(Constraints& c) { c.lt = Lt<V>::bound; } };
+template <literal V> struct constraint_of<Le<V>> { static constexpr void apply(Constraints& c) { c.le = Le<V>::bound; } };
+template <literal V> struct constraint_of<MultipleOf<V>> {
+    static constexpr void apply(Constraints& c) { c.multiple_of = MultipleOf<V>::bound; }
+};
+template <std::size_t N> struct constraint_of<MinLength<N>> { static constexpr void apply(Constraints& c) { c.min_length = N; } };
+template <std::size_t N> struct constraint_of<MaxLength<N>> { static constexpr void apply(Constraints& c) { c.max_length = N; } };
+template <std::size_t N> struct constraint_of<MinItems<N>> { static constexpr void apply(Constraints& c) { c.min_items = N; } };
+template <std::size_t N> struct constraint_of<MaxItems<N>> { static constexpr void apply(Constraints& c) { c.max_items = N; } };
+template <fixed_string S> struct constraint_of<Pattern<S>> {
+    static constexpr void apply(Constraints& c) {
+        c.pattern = Pattern<S>::value;
+        c.pattern_matches = &pattern_matches<S>;
+    }
+};
+
+template <class... Ms>
+constexpr Constraints make_constraints() {
+    Constraints c;
+    (constraint_of<Ms>::apply(c), ...);
+    return c;
+}
+
+template <class T>
+inline constexpr bool is_container_v = is_vector_v<T> || is_map_v<T>;
+
+template <class T, class... Ms> struct field_spec;
+
+// Assigns a Default<V> to a value of type T.
+template <class T, literal V>
+void assign_literal(T& out) {
+    if constexpr (is_optional_v<T>) {
+        typename T::value_type v{};
+        assign_literal<typename T::value_type, V>(v);
+        out = std::move(v);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        static_assert(V.kind == V.text_kind, "fastapi: Default<...> of a string field must be a string");
+        out = std::string(V.view());
+    } else if constexpr (std::is_same_v<T, bool>) {
+        static_assert(V.kind != V.text_kind, "fastapi: Default<...> of a bool field must be true or false");
+        out = V.integer != 0;
+    } else if constexpr (std::is_integral_v<T>) {
+        constexpr NumberBound b = to_bound(V);
+        static_assert(b.is_integer, "fastapi: Default<...> of an integer field must be an integer");
+        out = static_cast<T>(b.integer);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        out = static_cast<T>(to_bound(V).number);
+    } else if constexpr (named_enum<T>) {
+        static_assert(V.kind == V.text_kind, "fastapi: Default<...> of an enum field is the enumerator's name");
+        for (const auto& e : enum_values<T>::values)
+            if (e.name == V.view()) out = e.value;
+    } else {
+        static_assert(dependent_false<T>, "fastapi: Default<value> only works for strings, numbers, bools and enums; "
+                                          "use Default<> or a default member initialiser instead");
+    }
+}
+
+template <class T, class D> struct default_setter;
+template <class T> struct default_setter<T, Default<>> {
+    static void set(T& out) { out = T{}; }
+};
+template <class T, literal V> struct default_setter<T, Default<V>> {
+    static void set(T& out) { assign_literal<T, V>(out); }
+};
+
+template <class... Ms> struct first_default { using type = void; };
+template <class M, class... Ms> struct first_default<M, Ms...> {
+    using type = std::conditional_t<is_default<M>::value, M, typename first_default<Ms...>::type>;
+};
+
+template <class M> struct is_model_config : std::false_type {};
+template <class... O> struct is_model_config<ModelConfig<O...>> : std::true_type {};
+
+// What a field (or a handler parameter) declares about its value, from its markers.
+template <class T, class... Ms>
+struct field_spec {
+    using value_type = T;
+    using markers = std::tuple<Ms...>;
+    using default_marker = typename first_default<Ms...>::type;
+    static constexpr bool has_default = !std::is_void_v<default_marker>;
+    static constexpr bool is_optional = is_optional_v<T>;
+    static constexpr bool forced_required = (std::is_same_v<Ms, Required> || ...);
+    // Whether absence is an error ("missing").
+    static constexpr bool required = forced_required || (!has_default && !is_optional && !is_container_v<T>);
+    static constexpr std::string_view alias = find_string_marker<Alias, Ms...>();
+    static constexpr std::string_view title = find_string_marker<Title, Ms...>();
+    static constexpr std::string_view description = find_string_marker<Description, Ms...>();
+    static constexpr Constraints constraints = make_constraints<Ms...>();
+
+    static void set_default(T& out) {
+        if constexpr (has_default) default_setter<T, default_marker>::set(out);
+    }
+};
+
+// field_spec of a parameter's value type T with its markers (a tuple); Field<T, M...> unwraps.
+template <class T, class Markers> struct apply_markers;
+template <class T, class... Ms> struct apply_markers<T, std::tuple<Ms...>> { using type = field_spec<T, Ms...>; };
+template <class T, class... M1, class... Ms> struct apply_markers<Field<T, M1...>, std::tuple<Ms...>> {
+    using type = field_spec<T, M1..., Ms...>;
+};
+
+// The spec of a model's field type, and the value inside it.
+template <class F> using spec_of_t = typename apply_markers<F, std::tuple<>>::type;
+template <class F>
+constexpr auto& field_value(F& f) noexcept {
+    if constexpr (is_field_v<F>) return f.value;
+    else return f;
+}
+
+// --- per model ---
+
+template <class T> struct config_of { using type = ModelConfig<>; };
+template <class T> requires requires { typename T::fastapi_config; }
+struct config_of<T> { using type = typename T::fastapi_config; };
+
+template <class Config> struct config_traits;
+template <class... O> struct config_traits<ModelConfig<O...>> {
+    static constexpr bool forbid_extra = (std::is_same_v<O, ForbidExtra> || ...);
+    static constexpr std::string_view name = find_string_marker<Name, O...>();
+    static constexpr std::string_view title = find_string_marker<Title, O...>();
+    static constexpr std::string_view description = find_string_marker<Description, O...>();
+};
+template <class T> using model_config_t = config_traits<typename config_of<T>::type>;
+
+// The type of field I of model T, as declared (possibly a Field<...>).
+template <class T, std::size_t I>
+using field_type_t = std::remove_cvref_t<decltype(get_field<I>(std::declval<T&>()))>;
+
+template <class T, std::size_t I>
+using field_spec_t = spec_of_t<field_type_t<T, I>>;
+
+// The key of field I on the wire: its Alias, or its C++ name.
+template <class T, std::size_t I>
+constexpr std::string_view wire_name() {
+    constexpr std::string_view alias = field_spec_t<T, I>::alias;
+    if constexpr (!alias.empty()) return alias;
+    else return field_name_v<T, I>;
+}
+
+template <class T>
+inline constexpr auto wire_names_v = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::string_view, sizeof...(I)>{wire_name<T, I>()...};
+}(std::make_index_sequence<field_count_v<T>>{});
+
+// The name of model T in the OpenAPI document: ModelConfig's Name<...>, or the short C++ name.
+template <class T>
+constexpr std::string_view model_name() {
+    constexpr std::string_view n = model_config_t<T>::name;
+    if constexpr (!n.empty()) return n;
+    else return short_type_name_v<T>;
+}
+
+// snake_case of the model's name: the key of a body parameter given as a bare model among
+// several body parameters ("UserProfile" -> "user_profile", as a Python parameter is named).
+template <class T>
+std::string body_key_name() {
+    using U = std::remove_cvref_t<T>;
+    std::string_view n;
+    if constexpr (is_vector_v<U>) n = model_name<typename U::value_type>();
+    else n = model_name<U>();
+    std::string out;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+        char c = n[i];
+        if (c >= 'A' && c <= 'Z') {
+            if (i > 0 && n[i - 1] != '_') out += '_';
+            out += static_cast<char>(c + 32);
+        } else if (is_ident_char(c)) {
+            out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace detail
+
+// --- the runtime description of types (read by the validator and the OpenAPI generator) ---
+
+enum class TypeKind { boolean, integer, number, string, array, map, optional, model, enumeration, any };
+
+struct TypeInfo;
+struct ModelInfo;
+struct EnumInfo;
+
+struct FieldInfo {
+    std::string_view name;       // the C++ name
+    std::string_view wire_name;  // the key in JSON: alias or name
+    bool required = true;
+    const TypeInfo& (*type)() = nullptr;
+    detail::Constraints constraints;
+    std::string_view title, description;
+    std::vector<picojson::value> examples;
+    // The default as JSON for fields that are not required (their Default<...>, or the
+    // value a value-initialised model holds); nullptr when required or not computable.
+    picojson::value (*default_value)() = nullptr;
+};
+
+struct ModelInfo {
+    std::string_view name;      // for the OpenAPI document (unique names: compare cpp_name)
+    std::string_view cpp_name;  // qualified, as the compiler spells it
+    std::string_view title, description;
+    bool forbid_extra = false;
+    std::vector<FieldInfo> fields;
+};
+
+struct EnumInfo {
+    std::string_view name, cpp_name;
+    std::vector<std::string_view> values;
+};
+
+struct TypeInfo {
+    TypeKind kind = TypeKind::any;
+    unsigned bits = 0;                              // integer: 8..64; number: 32 or 64
+    bool is_signed = true;                          // integer
+    const TypeInfo& (*item)() = nullptr;            // array item, map value, optional's value
+    const ModelInfo& (*model)() = nullptr;          // model
+    const EnumInfo& (*enumeration)() = nullptr;     // enumeration
+};
+
+template <class T> picojson::value to_json_value(const T& value);
+
+template <class T> const TypeInfo& describe();
+
+namespace detail {
+
+template <class T>
+const ModelInfo& describe_model();
+
+template <class T>
+const EnumInfo& describe_enum() {
+    static const EnumInfo info = [] {
+        EnumInfo e;
+        e.name = short_type_name_v<T>;
+        e.cpp_name = type_name_v<T>;
+        for (const auto& v : enum_values<T>::values) e.values.push_back(v.name);
+        return e;
+    }();
+    return info;
+}
+
+template <literal V>
+picojson::value literal_json() {
+    if constexpr (V.kind == V.text_kind) return picojson::value(std::string(V.view()));
+    else if constexpr (V.kind == V.bool_kind) return picojson::value(V.integer != 0);
+    else return picojson::value(static_cast<std::int64_t>(V.integer));
+}
+template <class M> struct examples_of { static void add(std::vector<picojson::value>&) {} };
+template <literal... V> struct examples_of<Examples<V...>> {
+    static void add(std::vector<picojson::value>& out) { (out.push_back(literal_json<V>()), ...); }
+};
+
+template <class T, std::size_t I>
+FieldInfo describe_field() {
+    using F = field_type_t<T, I>;
+    using Spec = spec_of_t<F>;
+    using V = typename Spec::value_type;
+    FieldInfo f;
+    f.name = field_name_v<T, I>;
+    f.wire_name = wire_name<T, I>();
+    f.required = Spec::required;
+    f.type = &describe<V>;
+    f.constraints = Spec::constraints;
+    f.title = Spec::title;
+    f.description = Spec::description;
+    [&]<class... Ms>(std::tuple<Ms...>*) { (examples_of<Ms>::add(f.examples), ...); }(
+        static_cast<typename Spec::markers*>(nullptr));
+    if constexpr (!Spec::required) {
+        if constexpr (Spec::has_default) {
+            f.default_value = [] {
+                V v{};
+                Spec::set_default(v);
+                return to_json_value(v);
+            };
+        } else if constexpr (std::is_default_constructible_v<T>) {
+            f.default_value = [] {
+                T model{};
+                return to_json_value(field_value(get_field<I>(model)));
+            };
+        }
+    }
+    return f;
+}
+
+template <class T>
+const ModelInfo& describe_model() {
+    static const ModelInfo info = [] {
+        ModelInfo m;
+        m.name = model_name<T>();
+        m.cpp_name = type_name_v<T>;
+        m.title = model_config_t<T>::title;
+        m.description = model_config_t<T>::description;
+        m.forbid_extra = model_config_t<T>::forbid_extra;
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (m.fields.push_back(describe_field<T, I>()), ...);
+        }(std::make_index_sequence<field_count_v<T>>{});
+        return m;
+    }();
+    return info;
+}
+
+// The sentence for a type that is none of the supported ones.
+#define FASTAPI_UNSUPPORTED_TYPE_MESSAGE                                                                     \
+    "fastapi: this field type cannot be read from or written to JSON; use bool, an integer, double, "       \
+    "std::string, std::optional, std::vector, std::map<std::string, T>, an enum with fastapi::enum_values, " \
+    "a nested model, or picojson::value"
+
+template <class T>
+TypeInfo make_type_info() {
+    TypeInfo t;
+    if constexpr (is_field_v<T>) {
+        return make_type_info<typename T::value_type>();
+    } else if constexpr (std::is_same_v<T, bool>) {
+        t.kind = TypeKind::boolean;
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
+        t.kind = TypeKind::integer;
+        t.bits = sizeof(T) * 8;
+        t.is_signed = std::is_signed_v<T>;
+    } else if constexpr (std::is_floating_point_v<T>) {
+        t.kind = TypeKind::number;
+        t.bits = sizeof(T) * 8;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        t.kind = TypeKind::string;
+    } else if constexpr (std::is_same_v<T, picojson::value>) {
+        t.kind = TypeKind::any;
+    } else if constexpr (is_optional_v<T>) {
+        t.kind = TypeKind::optional;
+        t.item = &describe<typename T::value_type>;
+    } else if constexpr (is_vector_v<T>) {
+        t.kind = TypeKind::array;
+        t.item = &describe<typename T::value_type>;
+    } else if constexpr (is_map_v<T>) {
+        t.kind = TypeKind::map;
+        t.item = &describe<typename T::mapped_type>;
+    } else if constexpr (named_enum<T>) {
+        t.kind = TypeKind::enumeration;
+        t.enumeration = &describe_enum<T>;
+    } else if constexpr (is_model_v<T>) {
+        t.kind = TypeKind::model;
+        t.model = &describe_model<T>;
+    } else {
+        static_assert(dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+    }
+    return t;
+}
+
+}  // namespace detail
+
+// The description of T, built once.
+template <class T>
+const TypeInfo& describe() {
+    static const TypeInfo info = detail::make_type_info<std::remove_cvref_t<T>>();
+    return info;
+}
+
+}  // namespace fastapi
+
+// ---- include/fastapi/validation.hpp ----
+// validation: what goes wrong with a request's data and how FastAPI reports it. Errors are
+// collected, never thrown one by one: each has pydantic v2's type, the location (["body",
+// "items", 0, "price"]), the message, the offending input and a context, and all of them
+// together make the 422 body {"detail": [...]}. Also the checks of constraints (Gt, MinLength,
+// Pattern, ...) shared by model fields and handler parameters.
+// Relies on meta, reflect and model.
+
+#include <charconv>     // to_chars
+#include <cmath>        // fmod, isfinite
+#include <exception>    // exception
+#include <variant>      // variant
+
+namespace fastapi {
+
+// One step of a location: a key or an index.
+using LocPart = std::variant<std::string, std::int64_t>;
+// Where an error is: ["body", "items", 0, "quantity"]. Pushed and popped while descending.
+using Loc = std::vector<LocPart>;
+
+struct ValidationError {
+    std::string type;                    // pydantic's error type: "missing", "int_parsing", ...
+    Loc loc;
+    std::string msg;
+    picojson::value input;               // the value that was refused
+    std::optional<picojson::value> ctx;  // an object, for errors that have one
+};
+using ValidationErrors = std::vector<ValidationError>;
+
+// Thrown when a request's parameters do not validate; answered with 422 and the errors.
+class RequestValidationError : public std::exception {
+public:
+    explicit RequestValidationError(ValidationErrors errors) : errors_(std::move(errors)) {}
+    const ValidationErrors& errors() const noexcept { return errors_; }
+    const char* what() const noexcept override { return "fastapi: request validation failed"; }
+
+private:
+    ValidationErrors errors_;
+};
+
+namespace detail {
+
+// FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
+// Defined in json.hpp, with the JSON writer.
+inline std::string render_validation_errors(const ValidationErrors& errors);
+
+inline picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
+    picojson::object o;
+    for (auto& [k, v] : items) o.emplace(k, v);
+    return picojson::value(std::move(o));
+}
+
+inline void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
+                      picojson::value input, std::optional<picojson::value> ctx = std::nullopt) {
+    errors.push_back(ValidationError{std::move(type), loc, std::move(msg), std::move(input), std::move(ctx)});
+}
+
+// --- errors without parameters ---
+
+inline ValidationError missing_error(const Loc& loc, picojson::value input = {}) {
+    return ValidationError{"missing", loc, "Field required", std::move(input), std::nullopt};
+}
+inline ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input) {
+    return ValidationError{"model_attributes_type", loc,
+                           "Input should be a valid dictionary or object to extract fields from", input, std::nullopt};
+}
+
+// Numbers in messages as pydantic-core writes them (Rust's Display: 0.5, 1, 1e-7 as 0.0000001).
+inline void append_message_number(std::string& out, const NumberBound& b) {
+    if (b.is_integer) {
+        out += std::to_string(b.integer);
+        return;
+    }
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, b.number, std::chars_format::scientific);
+    std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
+    bool neg = !sci.empty() && sci[0] == '-';
+    if (neg) sci.remove_prefix(1);
+    auto e = sci.find('e');
+    std::string digits;
+    for (char c : sci.substr(0, e))
+        if (c != '.') digits += c;
+    int exp = std::stoi(std::string(sci.substr(e + 1)));
+    if (neg) out += '-';
+    int point = exp + 1;  // digits before the decimal point
+    if (point <= 0) {
+        out += "0.";
+        out.append(static_cast<std::size_t>(-point), '0');
+        out += digits;
+    } else if (static_cast<std::size_t>(point) >= digits.size()) {
+        out += digits;
+        out.append(static_cast<std::size_t>(point) - digits.size(), '0');
+    } else {
+        out += digits.substr(0, static_cast<std::size_t>(point));
+        out += '.';
+        out += digits.substr(static_cast<std::size_t>(point));
+    }
+}
+
+inline picojson::value bound_json(const NumberBound& b) {
+    return b.is_integer ? picojson::value(static_cast<std::int64_t>(b.integer)) : picojson::value(b.number);
+}
+
+// greater_than, less_than_equal, ...: "Input should be greater than 0", ctx {"gt": 0}.
+inline void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
+                            const char* words, const char* key, const NumberBound& b) {
+    std::string msg = "Input should be ";
+    msg += words;
+    msg += ' ';
+    append_message_number(msg, b);
+    add_error(errors, loc, type, std::move(msg), input, ctx_object({{key, bound_json(b)}}));
+}
+
+inline std::size_t utf8_length(std::string_view s) noexcept {
+    std::size_t n = 0;
+    for (unsigned char c : s)
+        if ((c & 0xC0) != 0x80) ++n;
+    return n;
+}
+
+// --- the checks, in pydantic-core's order; one error per value at most ---
+
+inline bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+                         const Loc& loc) {
+    if (c.multiple_of) {
+        double m = c.multiple_of->number;
+        double rem = std::fmod(v, m);
+        double threshold = std::fabs(v) / 1e9;
+        if (std::fabs(rem) > threshold && std::fabs(rem - m) > threshold) {
+            add_bound_error(errors, loc, input, "multiple_of", "a multiple of", "multiple_of", *c.multiple_of);
+            return false;
+        }
+    }
+    if (c.le && !(v <= c.le->number)) return add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", *c.le), false;
+    if (c.lt && !(v < c.lt->number)) return add_bound_error(errors, loc, input, "less_than", "less than", "lt", *c.lt), false;
+    if (c.ge && !(v >= c.ge->number)) return add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", *c.ge), false;
+    if (c.gt && !(v > c.gt->number)) return add_bound_error(errors, loc, input, "greater_than", "greater than", "gt", *c.gt), false;
+    return true;
+}
+
+// Integers compare exactly with integer bounds.
+inline bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+                          const Loc& loc) {
+    auto cmp = [v](const NumberBound& b) -> int {  // sign of v - b
+        if (b.is_integer) return v < b.integer ? -1 : v > b.integer ? 1 : 0;
+        double d = static_cast<double>(v);
+        return d < b.number ? -1 : d > b.number ? 1 : 0;
+    };
+    if (c.multiple_of) {
+        bool ok = c.multiple_of->is_integer
+                      ? (c.multiple_of->integer == 0 || v % c.multiple_of->integer == 0)
+                      : std::fabs(std::fmod(static_cast<double>(v), c.multiple_of->number)) == 0.0;
+        if (!ok) {
+            add_bound_error(errors, loc, input, "multiple_of", "a multiple of", "multiple_of", *c.multiple_of);
+            return false;
+        }
+    }
+    if (c.le && cmp(*c.le) > 0) return add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", *c.le), false;
+    if (c.lt && cmp(*c.lt) >= 0) return add_bound_error(errors, loc, input, "less_than", "less than", "lt", *c.lt), false;
+    if (c.ge && cmp(*c.ge) < 0) return add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", *c.ge), false;
+    if (c.gt && cmp(*c.gt) <= 0) return add_bound_error(errors, loc, input, "greater_than", "greater than", "gt", *c.gt), false;
+    return true;
+}
+
+inline std::string plural(std::size_t n, const char* word) {
+    std::string s = std::to_string(n) + ' ' + word;
+    if (n != 1) s += 's';
+    return s;
+}
+
+inline bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
+                         ValidationErrors& errors, const Loc& loc) {
+    std::size_t len = (c.min_length || c.max_length) ? utf8_length(v) : 0;
+    if (c.min_length && len < *c.min_length) {
+        add_error(errors, loc, "string_too_short", "String should have at least " + plural(*c.min_length, "character"),
+                  input, ctx_object({{"min_length", picojson::value(static_cast<std::int64_t>(*c.min_length))}}));
+        return false;
+    }
+    if (c.max_length && len > *c.max_length) {
+        add_error(errors, loc, "string_too_long", "String should have at most " + plural(*c.max_length, "character"),
+                  input, ctx_object({{"max_length", picojson::value(static_cast<std::int64_t>(*c.max_length))}}));
+        return false;
+    }
+    if (c.pattern_matches) {
+        if (!c.pattern_matches(v)) {
+            add_error(errors, loc, "string_pattern_mismatch", "String should match pattern '" + std::string(c.pattern) + "'",
+                      input, ctx_object({{"pattern", picojson::value(std::string(c.pattern))}}));
+            return false;
+        }
+    }
+    return true;
+}
+
+// too_short / too_long for lists ("List") and maps ("Dictionary").
+inline bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
+                       ValidationErrors& errors, const Loc& loc) {
+    std::optional<std::size_t> lo = c.min_items ? c.min_items : c.min_length;
+    std::optional<std::size_t> hi = c.max_items ? c.max_items : c.max_length;
+    auto ctx = [&](const char* key, std::size_t limit) {
+        return ctx_object({{"field_type", picojson::value(std::string(field_type))},
+                           {key, picojson::value(static_cast<std::int64_t>(limit))},
+                           {"actual_length", picojson::value(static_cast<std::int64_t>(n))}});
+    };
+    if (lo && n < *lo) {
+        add_error(errors, loc, "too_short",
+                  std::string(field_type) + " should have at least " + plural(*lo, "item") + " after validation, not " +
+                      std::to_string(n),
+                  input, ctx("min_length", *lo));
+        return false;
+    }
+    if (hi && n > *hi) {
+        add_error(errors, loc, "too_long",
+                  std::string(field_type) + " should have at most " + plural(*hi, "item") + " after validation, not " +
+                      std::to_string(n),
+                  input, ctx("max_length", *hi));
+        return false;
+    }
+    return true;
+}
+
+template <class T> picojson::value input_json(const T& value);
+
+// Checks `value` against constraints c; true when it passes (or there is nothing to check).
+// `input` is what the client sent (reported in the error); by default, the value as JSON.
+template <class T>
+bool check_value(const T& value, const Constraints& c, ValidationErrors& errors, const Loc& loc,
+                 const picojson::value* input = nullptr) {
+    auto in = [&](auto&& fallback) { return input ? *input : picojson::value(fallback); };
+    if constexpr (is_field_v<T>) {
+        return check_value(value.value, c, errors, loc, input);
+    } else if constexpr (is_optional_v<T>) {
+        return !value || check_value(*value, c, errors, loc, input);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return true;
+    } else if constexpr (std::is_integral_v<T>) {
+        if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
+            if (value > static_cast<std::uint64_t>(INT64_MAX))
+                return check_number(static_cast<double>(value), in(static_cast<double>(value)), c, errors, loc);
+        }
+        return check_integer(static_cast<std::int64_t>(value), in(static_cast<std::int64_t>(value)), c, errors, loc);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        return check_number(static_cast<double>(value), in(static_cast<double>(value)), c, errors, loc);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return check_string(value, in(value), c, errors, loc);
+    } else if constexpr (is_vector_v<T> || is_map_v<T>) {
+        if (!c.min_items && !c.max_items && !c.min_length && !c.max_length) return true;
+        return check_size(value.size(), input ? *input : input_json(value), is_vector_v<T> ? "List" : "Dictionary", c,
+                          errors, loc);
+    } else {
+        return true;
+    }
+}
+
+// The constraints a field_spec (see model.hpp) declares, checked on a value read for it.
+// Pass the client's input (the JSON value, or the string of a query parameter) so that an
+// error reports it as FastAPI does.
+template <class Spec, class T>
+bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc) {
+    if constexpr (Spec::constraints.empty()) return true;
+    else return check_value(value, Spec::constraints, errors, loc);
+}
+template <class Spec, class T>
+bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, const picojson::value& input) {
+    if constexpr (Spec::constraints.empty()) return true;
+    else return check_value(value, Spec::constraints, errors, loc, &input);
+}
+
+}  // namespace detail
+
+// Checks value against constraint markers (Gt<0>, MaxLength<50>, ...), adding at most one
+// error at loc; true when it passes.
+template <class... Markers, class T>
+bool check_constraints(const T& value, ValidationErrors& errors, Loc& loc) {
+    static constexpr detail::Constraints c = detail::make_constraints<Markers...>();
+    if constexpr (c.empty()) return true;
+    else return detail::check_value(value, c, errors, loc);
+}
+
+}  // namespace fastapi
+
+// ---- include/fastapi/json.hpp ----
+// json: values in and out. Writing produces what FastAPI sends for the equivalent pydantic
+// model (json.dumps with separators=(",", ":") and ensure_ascii=False; floats as Python
+// prints them, 1.0 and 12.5; NaN and infinities as null). Reading follows pydantic v2's lax
+// rules for the Python objects FastAPI validates (the JSON "5" for an int is 5, 5.0 is 5, 5.5
+// is int_from_float, ...) and records every problem, not only the first. The parts that do
+// not depend on the type (escaping, number formatting, scalar conversions, error rendering)
+// are plain inline functions, compiled once per translation unit.
+// Relies on http_types (HTTPException), reflect, model and validation.
+
+
+namespace fastapi {
+
+namespace detail {
+
+// --- writing: the type-independent pieces ---
+
+inline void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t run = 0;  // start of the pending unescaped run
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out += '"';
+}
+
+// Python's repr of a float from the shortest round-trip digits: fixed notation for
+// 1e-4 <= |v| < 1e16 (with ".0" when integral), else d.ddde+XX.
+inline void append_python_float_digits(std::string& out, std::string_view sci) {
+    if (!sci.empty() && sci[0] == '-') {
+        out += '-';
+        sci.remove_prefix(1);
+    }
+    auto e = sci.find('e');
+    std::string_view mant = sci.substr(0, e);
+    int exp = 0;
+    std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp);
+    char digits[32];
+    std::size_t nd = 0;
+    for (char c : mant)
+        if (c != '.' && nd < sizeof digits) digits[nd++] = c;
+    if (exp >= -4 && exp < 16) {
+        int point = exp + 1;
+        if (point <= 0) {
+            out += "0.";
+            out.append(static_cast<std::size_t>(-point), '0');
+            out.append(digits, nd);
+        } else if (static_cast<std::size_t>(point) >= nd) {
+            out.append(digits, nd);
+            out.append(static_cast<std::size_t>(point) - nd, '0');
+            out += ".0";
+        } else {
+            out.append(digits, static_cast<std::size_t>(point));
+            out += '.';
+            out.append(digits + point, nd - static_cast<std::size_t>(point));
+        }
+    } else {
+        out += digits[0];
+        if (nd > 1) {
+            out += '.';
+            out.append(digits + 1, nd - 1);
+        }
+        out += exp < 0 ? "e-" : "e+";
+        int a = exp < 0 ? -exp : exp;
+        if (a < 10) out += '0';
+        out += std::to_string(a);
+    }
+}
+
+inline void append_double(std::string& out, double v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+// A float keeps its own shortest digits (0.1f is written 0.1).
+inline void append_float(std::string& out, float v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+template <class I>
+void append_integer(std::string& out, I v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+inline void append_json_value(std::string& out, const picojson::value& v) {
+    if (v.is<picojson::null>()) {
+        out += "null";
+    } else if (v.is<bool>()) {
+        out += v.get<bool>() ? "true" : "false";
+    } else if (v.is<std::int64_t>()) {
+        append_integer(out, v.get<std::int64_t>());
+    } else if (v.is<double>()) {
+        append_double(out, v.get<double>());
+    } else if (v.is<std::string>()) {
+        append_json_string(out, v.get<std::string>());
+    } else if (v.is<picojson::array>()) {
+        out += '[';
+        bool first = true;
+        for (auto& e : v.get<picojson::array>()) {
+            if (!first) out += ',';
+            first = false;
+            append_json_value(out, e);
+        }
+        out += ']';
+    } else {
+        out += '{';
+        bool first = true;
+        for (auto& [k, e] : v.get<picojson::object>()) {
+            if (!first) out += ',';
+            first = false;
+            append_json_string(out, k);
+            out += ':';
+            append_json_value(out, e);
+        }
+        out += '}';
+    }
+}
+
+}  // namespace detail
+
+// Appends the compact JSON for value to out.
+template <class T>
+void write_json(std::string& out, const T& value) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (detail::is_field_v<U>) {
+        write_json(out, value.value);
+    } else if constexpr (std::is_same_v<U, bool>) {
+        out += value ? "true" : "false";
+    } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
+        detail::append_integer(out, value);
+    } else if constexpr (std::is_same_v<U, float>) {
+        detail::append_float(out, value);
+    } else if constexpr (std::is_floating_point_v<U>) {
+        detail::append_double(out, static_cast<double>(value));
+    } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
+        detail::append_json_string(out, value);
+    } else if constexpr (std::is_convertible_v<const U&, const char*>) {
+        detail::append_json_string(out, static_cast<const char*>(value));
+    } else if constexpr (std::is_same_v<U, picojson::value>) {
+        detail::append_json_value(out, value);
+    } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
+        out += "null";
+    } else if constexpr (detail::is_optional_v<U>) {
+        if (value) write_json(out, *value);
+        else out += "null";
+    } else if constexpr (detail::is_vector_v<U>) {
+        out += '[';
+        bool first = true;
+        for (const auto& e : value) {
+            if (!first) out += ',';
+            first = false;
+            write_json(out, e);
+        }
+        out += ']';
+    } else if constexpr (detail::is_map_v<U>) {
+        out += '{';
+        bool first = true;
+        for (const auto& [k, e] : value) {
+            if (!first) out += ',';
+            first = false;
+            detail::append_json_string(out, k);
+            out += ':';
+            write_json(out, e);
+        }
+        out += '}';
+    } else if constexpr (detail::named_enum<U>) {
+        std::string_view name = detail::enum_to_name(value);
+        if (name.empty()) out += "null";
+        else detail::append_json_string(out, name);
+    } else if constexpr (detail::is_model_v<U>) {
+        out += '{';
+        const auto& names = detail::wire_names_v<U>;
+        detail::visit_fields(value, [&](const auto&... f) {
+            std::size_t i = 0;
+            ((out += (i == 0 ? "\"" : ",\""), out.append(names[i].data(), names[i].size()), out += "\":", ++i,
+              write_json(out, f)),
+             ...);
+        });
+        out += '}';
+    } else {
+        static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+    }
+}
+
+template <class T>
+std::string to_json_string(const T& value) {
+    std::string out;
+    write_json(out, value);
+    return out;
+}
+
+template <class T>
+picojson::value to_json_value(const T& value) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (detail::is_field_v<U>) {
+        return to_json_value(value.value);
+    } else if constexpr (std::is_same_v<U, picojson::value>) {
+        return value;
+    } else if constexpr (std::is_same_v<U, bool>) {
+        return picojson::value(value);
+    } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
+        if constexpr (std::is_unsigned_v<U> && sizeof(U) == 8)
+            if (value > static_cast<std::uint64_t>(INT64_MAX)) return picojson::value(static_cast<double>(value));
+        return picojson::value(static_cast<std::int64_t>(value));
+    } else if constexpr (std::is_floating_point_v<U>) {
+        // picojson refuses non-finite numbers; they are null on the wire anyway.
+        if (!std::isfinite(value)) return picojson::value();
+        return picojson::value(static_cast<double>(value));
+    } else if constexpr (std::is_same_v<U, std::string>) {
+        return picojson::value(value);
+    } else if constexpr (detail::is_optional_v<U>) {
+        return value ? to_json_value(*value) : picojson::value();
+    } else if constexpr (detail::is_vector_v<U>) {
+        picojson::array a;
+        a.reserve(value.size());
+        for (const auto& e : value) a.push_back(to_json_value(e));
+        return picojson::value(std::move(a));
+    } else if constexpr (detail::is_map_v<U>) {
+        picojson::object o;
+        for (const auto& [k, e] : value) o.emplace(k, to_json_value(e));
+        return picojson::value(std::move(o));
+    } else if constexpr (detail::named_enum<U>) {
+        std::string_view name = detail::enum_to_name(value);
+        return name.empty() ? picojson::value() : picojson::value(std::string(name));
+    } else if constexpr (detail::is_model_v<U>) {
+        picojson::object o;
+        const auto& names = detail::wire_names_v<U>;
+        detail::visit_fields(value, [&](const auto&... f) {
+            std::size_t i = 0;
+            ((o.emplace(std::string(names[i++]), to_json_value(f))), ...);
+        });
+        return picojson::value(std::move(o));
+    } else {
+        static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+    }
+}
+
+namespace detail {
+
+template <class T>
+picojson::value input_json(const T& value) { return to_json_value(value); }
+
+// --- reading: scalar conversions, as pydantic's lax mode does them ---
+
+inline void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
+                       const picojson::value& input) {
+    add_error(errors, loc, type, msg, input);
+}
+
+inline constexpr const char* int_parsing_msg = "Input should be a valid integer, unable to parse string as an integer";
+inline constexpr const char* float_parsing_msg = "Input should be a valid number, unable to parse string as a number";
+inline constexpr const char* bool_parsing_msg = "Input should be a valid boolean, unable to interpret input";
+
+inline std::string_view trim_ascii(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+// pydantic's str -> int: optional sign, digits, optionally ".000", or 1_000 (single underscores).
+inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big) {
+    s = trim_ascii(s);
+    too_big = false;
+    if (auto dot = s.find('.'); dot != std::string_view::npos) {
+        for (char c : s.substr(dot + 1))
+            if (c != '0') return false;
+        s = s.substr(0, dot);
+    }
+    std::string cleaned;
+    if (s.find('_') != std::string_view::npos) {
+        if (s.front() == '_' || s.back() == '_' || s.find("__") != std::string_view::npos) return false;
+        for (char c : s)
+            if (c != '_') cleaned += c;
+        s = cleaned;
+    }
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    if (s.empty() || s.front() == '+') return false;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (r.ec == std::errc::result_out_of_range && r.ptr == s.data() + s.size()) {
+        too_big = true;
+        return true;
+    }
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+inline bool parse_float_text(std::string_view s, double& out) {
+    s = trim_ascii(s);
+    std::string cleaned;
+    if (s.find('_') != std::string_view::npos) {
+        if (s.front() == '_' || s.back() == '_' || s.find("__") != std::string_view::npos) return false;
+        for (char c : s)
+            if (c != '_') cleaned += c;
+        s = cleaned;
+    }
+    bool neg = false;
+    std::string_view body = s;
+    if (!body.empty() && (body.front() == '+' || body.front() == '-')) {
+        neg = body.front() == '-';
+        body.remove_prefix(1);
+    }
+    if (iequals(body, "inf") || iequals(body, "infinity")) {
+        out = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        return true;
+    }
+    if (iequals(body, "nan")) {
+        out = std::numeric_limits<double>::quiet_NaN();
+        return true;
+    }
+    if (body.empty() || body.front() == '+' || body.front() == '-') return false;
+    auto r = std::from_chars(body.data(), body.data() + body.size(), out);
+    if (r.ptr != body.data() + body.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) return false;
+    if (neg) out = -out;
+    return true;
+}
+
+// 0/1, f/t, n/y, no/yes, off/on, false/true, any case.
+inline bool parse_bool_text(std::string_view s, bool& out) {
+    static constexpr std::string_view no[] = {"0", "f", "n", "no", "off", "false"};
+    static constexpr std::string_view yes[] = {"1", "t", "y", "on", "yes", "true"};
+    for (auto w : no)
+        if (iequals(s, w)) return (out = false), true;
+    for (auto w : yes)
+        if (iequals(s, w)) return (out = true), true;
+    return false;
+}
+
+// Adds the range error of an integer type narrower than the value.
+inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
+                            ValidationErrors& errors, const Loc& loc) {
+    if (v > hi) return add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", NumberBound{true, hi, double(hi)}), false;
+    if (v < lo) return add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)}), false;
+    return true;
+}
+
+// A JSON (Python) value to an integer in [lo, hi]; unsigned 64-bit values above INT64_MAX
+// come through `big`.
+inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
+                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr) {
+    if (v.is<std::int64_t>()) {
+        out = v.get<std::int64_t>();
+    } else if (v.is<bool>()) {
+        out = v.get<bool>() ? 1 : 0;
+    } else if (v.is<double>()) {
+        double d = v.get<double>();
+        if (!std::isfinite(d)) return type_error(errors, loc, "finite_number", "Input should be a finite number", v), false;
+        if (std::fmod(d, 1.0) != 0.0)
+            return type_error(errors, loc, "int_from_float",
+                              "Input should be a valid integer, got a number with a fractional part", v), false;
+        if (big && d >= 9223372036854775808.0 && d < 18446744073709551616.0) {
+            *big = static_cast<std::uint64_t>(d);
+            return true;
+        }
+        if (d >= 9223372036854775808.0 || d < -9223372036854775808.0) {
+            if (big || d >= 18446744073709551616.0 || d < -9223372036854775808.0)
+                return type_error(errors, loc, "int_parsing_size",
+                                  "Unable to parse input string as an integer, exceeded maximum size", v), false;
+            return check_int_range(INT64_MAX, lo, hi, v, errors, loc);
+        }
+        out = static_cast<std::int64_t>(d);
+    } else if (v.is<std::string>()) {
+        bool too_big = false;
+        const std::string& s = v.get<std::string>();
+        if (!parse_int_text(s, out, too_big)) return type_error(errors, loc, "int_parsing", int_parsing_msg, v), false;
+        if (too_big) {
+            std::uint64_t u = 0;
+            std::string_view t = trim_ascii(s);
+            if (big && !t.empty() && t.front() != '-' &&
+                std::from_chars(t.data() + (t.front() == '+'), t.data() + t.size(), u).ec == std::errc()) {
+                *big = u;
+                return true;
+            }
+            return check_int_range(t.starts_with('-') ? INT64_MIN : INT64_MAX, lo, hi, v, errors, loc) && false;
+        }
+    } else {
+        return type_error(errors, loc, "int_type", "Input should be a valid integer", v), false;
+    }
+    return check_int_range(out, lo, hi, v, errors, loc);
+}
+
+inline bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
+    // get<double>() on an int64 would turn the value itself into a double: ask for int64 first.
+    if (v.is<std::int64_t>()) out = static_cast<double>(v.get<std::int64_t>());
+    else if (v.is<double>()) out = v.get<double>();
+    else if (v.is<bool>()) out = v.get<bool>() ? 1.0 : 0.0;
+    else if (v.is<std::string>()) {
+        if (!parse_float_text(v.get<std::string>(), out)) return type_error(errors, loc, "float_parsing", float_parsing_msg, v), false;
+    } else return type_error(errors, loc, "float_type", "Input should be a valid number", v), false;
+    return true;
+}
+
+inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc) {
+    if (v.is<bool>()) return (out = v.get<bool>()), true;
+    if (v.is<std::string>()) {
+        if (parse_bool_text(v.get<std::string>(), out)) return true;
+        return type_error(errors, loc, "bool_parsing", bool_parsing_msg, v), false;
+    }
+    double d = v.is<std::int64_t>() ? static_cast<double>(v.get<std::int64_t>()) : v.is<double>() ? v.get<double>() : 0.5;
+    if (std::isfinite(d) && std::fmod(d, 1.0) == 0.0) {
+        if (d == 0 || d == 1) return (out = d == 1), true;
+        return type_error(errors, loc, "bool_parsing", bool_parsing_msg, v), false;
+    }
+    return type_error(errors, loc, "bool_type", "Input should be a valid boolean", v), false;
+}
+
+inline bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc) {
+    if (!v.is<std::string>()) return type_error(errors, loc, "string_type", "Input should be a valid string", v), false;
+    out = v.get<std::string>();
+    return true;
+}
+
+// "'a', 'b' or 'c'" from the names of an enumeration.
+inline std::string expected_list(const std::string_view* names, std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) s += (i + 1 == n) ? " or " : ", ";
+        s += '\'';
+        s += names[i];
+        s += '\'';
+    }
+    return s;
+}
+inline void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
+                       ValidationErrors& errors, const Loc& loc) {
+    std::string expected = expected_list(names, n);
+    add_error(errors, loc, "enum", "Input should be " + expected, input,
+              ctx_object({{"expected", picojson::value(expected)}}));
+}
+
+template <class E>
+inline constexpr auto enum_names_v = [] {
+    constexpr std::size_t n = std::size(enum_values<E>::values);
+    std::array<std::string_view, n> a{};
+    for (std::size_t i = 0; i < n; ++i) a[i] = enum_values<E>::values[i].name;
+    return a;
+}();
+
+template <class E>
+bool read_enum_text(std::string_view s, E& out) {
+    for (const auto& e : enum_values<E>::values)
+        if (e.name == s) return (out = e.value), true;
+    return false;
+}
+
+template <class I>
+bool read_integral(const picojson::value& v, I& out, ValidationErrors& errors, Loc& loc) {
+    std::int64_t x = 0;
+    if constexpr (std::is_unsigned_v<I> && sizeof(I) == 8) {
+        std::uint64_t big = 0;
+        bool got_big = false;
+        std::uint64_t* bp = &big;
+        if (!read_integer(v, x, 0, INT64_MAX, errors, loc, bp)) return false;
+        got_big = big != 0;
+        out = got_big ? big : static_cast<std::uint64_t>(x);
+        return true;
+    } else {
+        constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<I>::min());
+        constexpr std::int64_t hi = static_cast<std::int64_t>(
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<I>::max()), INT64_MAX));
+        if (!read_integer(v, x, lo, hi, errors, loc)) return false;
+        out = static_cast<I>(x);
+        return true;
+    }
+}
+
+// Unknown keys of a model with ForbidExtra.
+inline bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
+                        ValidationErrors& errors, Loc& loc) {
+    bool ok = true;
+    for (auto& [k, val] : obj) {
+        bool known = false;
+        for (std::size_t i = 0; i < n && !known; ++i) known = names[i] == k;
+        if (known) continue;
+        loc.emplace_back(k);
+        add_error(errors, loc, "extra_forbidden", "Extra inputs are not permitted", val);
+        loc.pop_back();
+        ok = false;
+    }
+    return ok;
+}
+
+}  // namespace detail
+
+template <class T>
+bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& loc);
+
+namespace detail {
+
+// One field of a model: absent (missing, or its default), or read from the object.
+template <class F>
+bool read_model_field(const picojson::value& whole, const picojson::object& obj, std::string_view key, F& field,
+                      ValidationErrors& errors, Loc& loc) {
+    using Spec = spec_of_t<F>;
+    auto it = obj.find(std::string(key));
+    if (it == obj.end()) {
+        if constexpr (Spec::required) {
+            loc.emplace_back(std::string(key));
+            errors.push_back(missing_error(loc, whole));
+            loc.pop_back();
+            return false;
+        } else {
+            Spec::set_default(field_value(field));
+            return true;
+        }
+    }
+    loc.emplace_back(std::string(key));
+    bool ok = from_json(it->second, field, errors, loc);
+    loc.pop_back();
+    return ok;
+}
+
+template <class T>
+bool read_model(const picojson::value& v, T& out, ValidationErrors& errors, Loc& loc) {
+    if (!v.is<picojson::object>()) {
+        errors.push_back(model_attributes_type_error(loc, v));
+        return false;
+    }
+    const auto& obj = v.get<picojson::object>();
+    const auto& names = wire_names_v<T>;
+    bool ok = true;
+    visit_fields(out, [&](auto&... f) {
+        std::size_t i = 0;
+        ((ok = read_model_field(v, obj, names[i++], f, errors, loc) && ok), ...);
+    });
+    if constexpr (model_config_t<T>::forbid_extra) ok = check_extra(obj, names.data(), names.size(), errors, loc) && ok;
+    return ok;
+}
+
+}  // namespace detail
+
+// Reads v into out, adding an error at loc (and below) for every problem; true when out is
+// complete and valid. Absent optional fields keep the value out has: pass a fresh object.
+template <class T>
+bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& loc) {
+    if constexpr (detail::is_field_v<T>) {
+        using Spec = detail::spec_of_t<T>;
+        return from_json(v, out.value, errors, loc) && detail::check_field_constraints<Spec>(out.value, errors, loc, v);
+    } else if constexpr (std::is_same_v<T, picojson::value>) {
+        out = v;
+        return true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return detail::read_bool(v, out, errors, loc);
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
+        return detail::read_integral(v, out, errors, loc);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        double d = 0;
+        if (!detail::read_number(v, d, errors, loc)) return false;
+        out = static_cast<T>(d);
+        return true;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return detail::read_string(v, out, errors, loc);
+    } else if constexpr (detail::is_optional_v<T>) {
+        if (v.is<picojson::null>()) {
+            out.reset();
+            return true;
+        }
+        typename T::value_type inner{};
+        if (!from_json(v, inner, errors, loc)) return false;
+        out = std::move(inner);
+        return true;
+    } else if constexpr (detail::is_vector_v<T>) {
+        if (!v.is<picojson::array>()) {
+            detail::type_error(errors, loc, "list_type", "Input should be a valid list", v);
+            return false;
+        }
+        const auto& a = v.get<picojson::array>();
+        out.clear();
+        out.reserve(a.size());
+        bool ok = true;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            loc.emplace_back(static_cast<std::int64_t>(i));
+            typename T::value_type e{};
+            if (from_json(a[i], e, errors, loc)) out.push_back(std::move(e));
+            else ok = false;
+            loc.pop_back();
+        }
+        return ok;
+    } else if constexpr (detail::is_map_v<T>) {
+        if (!v.is<picojson::object>()) {
+            detail::type_error(errors, loc, "dict_type", "Input should be a valid dictionary", v);
+            return false;
+        }
+        out.clear();
+        bool ok = true;
+        for (const auto& [k, e] : v.get<picojson::object>()) {
+            loc.emplace_back(k);
+            typename T::mapped_type m{};
+            if (from_json(e, m, errors, loc)) out.emplace(k, std::move(m));
+            else ok = false;
+            loc.pop_back();
+        }
+        return ok;
+    } else if constexpr (detail::named_enum<T>) {
+        if (v.is<std::string>() && detail::read_enum_text(v.get<std::string>(), out)) return true;
+        const auto& names = detail::enum_names_v<T>;
+        detail::enum_error(names.data(), names.size(), v, errors, loc);
+        return false;
+    } else if constexpr (detail::is_model_v<T>) {
+        return detail::read_model(v, out, errors, loc);
+    } else {
+        static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
+        return false;
+    }
+}
+
+// Reads a path, query, header, cookie or form value (always a string) into out, the way
+// FastAPI converts them: "42" for ints, "1.5" for floats, true/false/1/0/yes/no/on/off/t/f/y/n
+// for bools, an enum by its name.
+template <class T>
+bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc) {
+    if constexpr (detail::is_field_v<T>) {
+        using Spec = detail::spec_of_t<T>;
+        return from_string(s, out.value, errors, loc) &&
+               detail::check_field_constraints<Spec>(out.value, errors, loc, picojson::value(std::string(s)));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        out.assign(s.data(), s.size());
+        return true;
+    } else if constexpr (std::is_same_v<T, picojson::value>) {
+        out = picojson::value(std::string(s));
+        return true;
+    } else if constexpr (detail::is_optional_v<T>) {
+        typename T::value_type inner{};
+        if (!from_string(s, inner, errors, loc)) return false;
+        out = std::move(inner);
+        return true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+        if (detail::parse_bool_text(s, out)) return true;
+        detail::type_error(errors, loc, "bool_parsing", detail::bool_parsing_msg, picojson::value(std::string(s)));
+        return false;
+    } else if constexpr ((std::is_integral_v<T> && !std::is_same_v<T, char>) || std::is_floating_point_v<T>) {
+        return from_json(picojson::value(std::string(s)), out, errors, loc);
+    } else if constexpr (detail::named_enum<T>) {
+        if (detail::read_enum_text(s, out)) return true;
+        const auto& names = detail::enum_names_v<T>;
+        detail::enum_error(names.data(), names.size(), picojson::value(std::string(s)), errors, loc);
+        return false;
+    } else {
+        static_assert(detail::dependent_false<T>,
+                      "fastapi: this parameter type cannot be read from a path, query, header or cookie string; use "
+                      "bool, an integer, double, std::string, an enum with fastapi::enum_values, or std::optional / "
+                      "std::vector of those");
+        return false;
+    }
+}
+
+namespace detail {
+
+// --- parsing a body: Python's json module's verdict on malformed text ---
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::size_t n = s.size(), i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) { ++i; continue; }
+        std::size_t len;
+        std::uint32_t cp;
+        if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+        else return false;
+        if (i + len > n) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+// A scanner following CPython's json decoder (3.12) just far enough to name the first error
+// as it does ("Expecting value", "Expecting ',' delimiter", ...) and where (byte offset).
+class python_json_checker {
+public:
+    explicit python_json_checker(std::string_view s) : s_(s) {}
+    // True when the text is valid JSON; else msg and pos describe the error.
+    bool check() {
+        std::size_t i = skip_ws(0);
+        if (!value(i)) return false;
+        i = skip_ws(i);
+        if (i != s_.size()) return fail("Extra data", i);
+        return true;
+    }
+    std::string msg;
+    std::size_t pos = 0;
+
+private:
+    bool fail(const char* m, std::size_t p) {
+        msg = m;
+        pos = p;
+        return false;
+    }
+    std::size_t skip_ws(std::size_t i) const {
+        while (i < s_.size() && (s_[i] == ' ' || s_[i] == '\t' || s_[i] == '\n' || s_[i] == '\r')) ++i;
+        return i;
+    }
+    bool at(std::size_t i, char c) const { return i < s_.size() && s_[i] == c; }
+    bool digit(std::size_t i) const { return i < s_.size() && s_[i] >= '0' && s_[i] <= '9'; }
+    bool value(std::size_t& i) {
+        if (i >= s_.size()) return fail("Expecting value", i);
+        char c = s_[i];
+        if (c == '"') return string(i);
+        if (c == '{') return object(i);
+        if (c == '[') return array(i);
+        for (std::string_view lit : {"null", "true", "false", "NaN", "Infinity", "-Infinity"})
+            if (s_.substr(i, lit.size()) == lit) return (i += lit.size()), true;
+        // -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?
+        std::size_t j = i;
+        if (at(j, '-')) ++j;
+        if (at(j, '0')) ++j;
+        else if (digit(j)) while (digit(j)) ++j;
+        else return fail("Expecting value", i);
+        if (at(j, '.') && digit(j + 1)) {
+            j += 1;
+            while (digit(j)) ++j;
+        }
+        if ((at(j, 'e') || at(j, 'E'))) {
+            std::size_t k = j + 1;
+            if (at(k, '+') || at(k, '-')) ++k;
+            if (digit(k)) {
+                while (digit(k)) ++k;
+                j = k;
+            }
+        }
+        i = j;
+        return true;
+    }
+    bool string(std::size_t& i) {
+        std::size_t begin = i++;
+        while (true) {
+            if (i >= s_.size()) return fail("Unterminated string starting at", begin);
+            unsigned char c = static_cast<unsigned char>(s_[i]);
+            if (c == '"') return ++i, true;
+            if (c < 0x20) return fail("Invalid control character at", i);
+            if (c != '\\') { ++i; continue; }
+            if (i + 1 >= s_.size()) return fail("Unterminated string starting at", begin);
+            char e = s_[i + 1];
+            if (e == 'u') {
+                if (i + 6 >= s_.size()) return fail("Invalid \\uXXXX escape", i + 1);
+                for (std::size_t k = i + 2; k < i + 6; ++k)
+                    if (!std::isxdigit(static_cast<unsigned char>(s_[k]))) return fail("Invalid \\uXXXX escape", i + 1);
+                i += 6;
+            } else if (std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos) {
+                i += 2;
+            } else {
+                return fail("Invalid \\escape", i);
+            }
+        }
+    }
+    bool object(std::size_t& i) {
+        i = skip_ws(i + 1);
+        if (at(i, '}')) return ++i, true;
+        while (true) {
+            if (!at(i, '"')) return fail("Expecting property name enclosed in double quotes", i);
+            if (!string(i)) return false;
+            i = skip_ws(i);
+            if (!at(i, ':')) return fail("Expecting ':' delimiter", i);
+            i = skip_ws(i + 1);
+            if (!value(i)) return false;
+            i = skip_ws(i);
+            if (at(i, '}')) return ++i, true;
+            if (!at(i, ',')) return fail("Expecting ',' delimiter", i);
+            i = skip_ws(i + 1);
+        }
+    }
+    bool array(std::size_t& i) {
+        i = skip_ws(i + 1);
+        if (at(i, ']')) return ++i, true;
+        while (true) {
+            if (!value(i)) return false;
+            i = skip_ws(i);
+            if (at(i, ']')) return ++i, true;
+            if (!at(i, ',')) return fail("Expecting ',' delimiter", i);
+            i = skip_ws(i + 1);
+        }
+    }
+    std::string_view s_;
+};
+
+// Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
+// loc + [position] (Python's character position) with Python's message, and returns false.
+// Bytes that are not UTF-8 make FastAPI answer 400 "There was an error parsing the body":
+// thrown as that HTTPException.
+inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
+                            const Loc& loc = Loc{LocPart(std::string("body"))}) {
+    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+    if (!is_valid_utf8(text)) throw HTTPException(400, "There was an error parsing the body");
+    std::string err;
+    const char* end = picojson::parse(out, text.data(), text.data() + text.size(), &err);
+    if (err.empty()) {
+        // picojson stops after one value; Python wants only whitespace after it.
+        std::size_t rest = static_cast<std::size_t>(end - text.data());
+        while (rest < text.size() && (text[rest] == ' ' || text[rest] == '\t' || text[rest] == '\n' || text[rest] == '\r')) ++rest;
+        if (rest == text.size()) return true;
+    }
+    python_json_checker checker(text);
+    std::string msg = "Expecting value";
+    std::size_t pos = 0;
+    if (!checker.check()) {
+        msg = checker.msg;
+        pos = checker.pos;
+    }
+    Loc where = loc;
+    where.emplace_back(static_cast<std::int64_t>(utf8_length(text.substr(0, pos))));
+    add_error(errors, where, "json_invalid", "JSON decode error", picojson::value(picojson::object{}),
+              ctx_object({{"error", picojson::value(msg)}}));
+    out = picojson::value();
+    return false;
+}
+
+}  // namespace detail
+
+// Parses `text` and reads it into out; malformed JSON is one json_invalid error at
+// base + [position], as FastAPI reports it.
+template <class T>
+bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc base = Loc{LocPart(std::string("body"))}) {
+    picojson::value v;
+    if (!detail::parse_json_body(text, v, errors, base)) return false;
+    return from_json(v, out, errors, base);
+}
+
+namespace detail {
+
+// ctx keys in pydantic's order where it is not alphabetical.
+inline int ctx_key_rank(std::string_view k) noexcept {
+    if (k == "field_type") return 0;
+    if (k == "min_length" || k == "max_length") return 1;
+    if (k == "actual_length") return 2;
+    return 3;
+}
+
+inline std::string render_validation_errors(const ValidationErrors& errors) {
+    std::string out = "{\"detail\":[";
+    bool first = true;
+    for (const auto& e : errors) {
+        if (!first) out += ',';
+        first = false;
+        out += "{\"type\":";
+        append_json_string(out, e.type);
+        out += ",\"loc\":[";
+        for (std::size_t i = 0; i < e.loc.size(); ++i) {
+            if (i) out += ',';
+            if (auto* s = std::get_if<std::string>(&e.loc[i])) append_json_string(out, *s);
+            else append_integer(out, std::get<std::int64_t>(e.loc[i]));
+        }
+        out += "],\"msg\":";
+        append_json_string(out, e.msg);
+        out += ",\"input\":";
+        append_json_value(out, e.input);
+        if (e.ctx && e.ctx->is<picojson::object>()) {
+            out += ",\"ctx\":{";
+            const auto& o = e.ctx->get<picojson::object>();
+            bool first_key = true;
+            for (int rank = 0; rank <= 3; ++rank)
+                for (auto& [k, v] : o) {
+                    if (ctx_key_rank(k) != rank) continue;
+                    if (!first_key) out += ',';
+                    first_key = false;
+                    append_json_string(out, k);
+                    out += ':';
+                    append_json_value(out, v);
+                }
+            out += '}';
+        }
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+}  // namespace detail
+
+// The rest of the library calls these as detail::write_json, ...
+namespace detail {
+using fastapi::from_json;
+using fastapi::from_string;
+using fastapi::to_json_value;
+using fastapi::write_json;
+}  // namespace detail
+
+#undef FASTAPI_UNSUPPORTED_TYPE_MESSAGE
+
+}  // namespace fastapi
+
+// ---- include/fastapi/responses.hpp ----
+// responses: the response types a handler can return, as FastAPI names them. Each is a
+// Response with its media type set; a handler that returns any other value gets it written
+// as JSON. Relies on http_types and json.
+
+#include <filesystem>   // file_size, path
+
+namespace fastapi {
+
+struct PlainTextResponse : Response {
+    explicit PlainTextResponse(std::string content, int status_code = 200)
+        : Response(std::move(content), status_code, "text/plain; charset=utf-8") {}
+};
+
+struct HTMLResponse : Response {
+    explicit HTMLResponse(std::string content, int status_code = 200)
+        : Response(std::move(content), status_code, "text/html; charset=utf-8") {}
+};
+
+// Any value FastAPI could write as JSON: a model, a container, a picojson::value.
+struct JSONResponse : Response {
+    template <class T>
+    explicit JSONResponse(const T& content, int status_code = 200) : Response({}, status_code, "application/json") {
+        detail::write_json(body, content);
+    }
+};
+
+struct RedirectResponse : Response {
+    explicit RedirectResponse(std::string_view url, int status_code = 307) : Response({}, status_code, "") {
+        headers.set("location", url);
+    }
+};
+
+namespace detail {
+// Media type by file extension, for FileResponse and static files.
+inline std::string_view guess_media_type(std::string_view path) noexcept {
+    auto dot = path.rfind('.');
+    auto slash = path.rfind('/');
+    if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
+        return "application/octet-stream";
+    std::string ext;
+    for (char c : path.substr(dot + 1)) ext += ascii_lower(c);
+    static constexpr std::pair<std::string_view, std::string_view> types[] = {
+        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
+        {"css", "text/css; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
+        {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+        {"map", "application/json"}, {"txt", "text/plain; charset=utf-8"},
+        {"csv", "text/csv; charset=utf-8"}, {"xml", "application/xml"},
+        {"svg", "image/svg+xml"}, {"png", "image/png"}, {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"}, {"gif", "image/gif"}, {"webp", "image/webp"},
+        {"ico", "image/vnd.microsoft.icon"}, {"woff", "font/woff"}, {"woff2", "font/woff2"},
+        {"ttf", "font/ttf"}, {"pdf", "application/pdf"}, {"zip", "application/zip"},
+        {"gz", "application/gzip"}, {"wasm", "application/wasm"}, {"mp4", "video/mp4"},
+        {"mp3", "audio/mpeg"}, {"wav", "audio/wav"}, {"md", "text/markdown; charset=utf-8"},
+    };
+    for (auto& [e, type] : types)
+        if (e == ext) return type;
+    return "application/octet-stream";
+}
+}  // namespace detail
+
+// A file streamed from disk when the response is written (never read whole into memory).
+// Throws HTTPException 404 if it does not exist when the response is made.
+struct FileResponse : Response {
+    explicit FileResponse(std::string path, std::string_view media_type = {}, std::string_view filename = {},
+                          int status_code = 200)
+        : Response({}, status_code, media_type.empty() ? detail::guess_media_type(path) : media_type) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec)) throw HTTPException(404, "File not found");
+        if (!filename.empty()) {
+            std::string quoted;
+            for (char c : filename) {
+                if (c == '"' || c == '\\') quoted += '\\';
+                if (static_cast<unsigned char>(c) >= 0x20) quoted += c;
+            }
+            headers.set("content-disposition", "attachment; filename=\"" + quoted + "\"");
+        }
+        file_path = std::move(path);
+    }
+};
+
+}  // namespace fastapi
+
+// ---- include/fastapi/handler.hpp ----
+// handler: turns a user's function into an endpoint. Each parameter's type says where its
+// value comes from (a Binder), the return type says what is written back. Plain functions
+// run on the I/O thread (or on the blocking pool when the route asks); functions returning
+// asio::awaitable<T> run as coroutines on the connection's executor.
+// Relies on http_types, validation, json, responses.
+
+#include <functional>   // function
+
+namespace fastapi {
+
+class App;
+struct Route;
+
+namespace detail {
+
+// Everything one request carries through routing, binding and the handler.
+struct Exchange {
+    Request request;
+    Response response;           // what will be written; handlers' Response& parameter edits it
+    const Route* route = nullptr;
+    App* app = nullptr;
+
+    // Parsed on first use by the parameters that need them, once per request.
+    std::vector<std::pair<std::string, std::string>> query, cookies;
+    bool query_parsed = false, cookies_parsed = false;
+    enum class BodyState { unread, empty, json, not_json, invalid } body_state = BodyState::unread;
+    picojson::value body_json;
+    bool body_error_reported = false;
+    std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
+
+    // Ready for the next request on the connection, keeping capacity.
+    void reset_for_request() {
+        response.status = 200;
+        response.headers.clear();
+        response.body.clear();
+        response.file_path.clear();
+        route = nullptr;
+        query_parsed = cookies_parsed = false;
+        if (body_state != BodyState::unread) {
+            body_state = BodyState::unread;
+            body_json = picojson::value();
+        }
+        body_error_reported = false;
+        body_params = 0;
+    }
+};
+
+// Binder<P>: how a handler parameter of type P is obtained from the exchange.
+//   using holder = ...;                                   what bind() produces
+//   static holder bind(Exchange&, ValidationErrors&);     collects problems instead of throwing
+//   static P get(holder&);                                 the argument passed to the handler
+// Parameter markers (Path, Query, Body, Depends, ...) specialise it in their own parts.
+template <class P, class = void>
+struct Binder {
+    static_assert(dependent_false<P>,
+                  "fastapi: this handler parameter type is not supported. Use fastapi::Path<\"name\", T>, "
+                  "Query<\"name\", T>, Header<\"name\", T>, Cookie<\"name\", T>, Body<\"name\", T>, a model "
+                  "struct (read from the JSON body), Depends<f>, BackgroundTasks&, Request& or Response&.");
+};
+
+template <>
+struct Binder<Request&> {
+    using holder = Request*;
+    static holder bind(Exchange& ex, ValidationErrors&) { return &ex.request; }
+    static Request& get(holder h) { return *h; }
+};
+template <>
+struct Binder<const Request&> : Binder<Request&> {};
+
+// The response that will be sent, for handlers that set headers, cookies or the status
+// and still return a value (FastAPI's `response: Response` parameter).
+template <>
+struct Binder<Response&> {
+    using holder = Response*;
+    static holder bind(Exchange& ex, ValidationErrors&) { return &ex.response; }
+    static Response& get(holder h) { return *h; }
+};
+
+// Function signature of any callable: plain function, lambda, functor, member-free.
+template <class F> struct callable_traits : callable_traits<decltype(&std::decay_t<F>::operator())> {};
+template <class R, class... A> struct callable_traits<R (*)(A...)> {
+    using result = R;
+    using args = std::tuple<A...>;
+};
+template <class R, class... A> struct callable_traits<R(A...)> : callable_traits<R (*)(A...)> {};
+template <class R, class... A> struct callable_traits<R (*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...)> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) const> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R (*)(A...)> {};
+
+template <class T> struct awaitable_result { using type = void; static constexpr bool is_awaitable = false; };
+template <class T, class E> struct awaitable_result<asio::awaitable<T, E>> {
+    using type = T;
+    static constexpr bool is_awaitable = true;
+};
+
+// Writes a handler's result into the exchange's response. `status` is the route's status
+// code for values that are not responses themselves.
+template <class R>
+void render_result(R&& result, Exchange& ex, int status) {
+    using T = std::remove_cvref_t<R>;
+    if constexpr (std::is_base_of_v<Response, T>) {
+        // Headers the handler set through a Response& parameter stay, unless replaced.
+        Headers merged = std::move(ex.response.headers);
+        ex.response = static_cast<Response&&>(result);
+        for (auto& [name, value] : merged)
+            if (!ex.response.headers.contains(name) || detail::iequals(name, "set-cookie"))
+                ex.response.headers.append_unchecked(name, value);
+    } else {
+        ex.response.body.clear();
+        write_json(ex.response.body, result);
+        ex.response.headers.set("content-type", "application/json");
+        if (ex.response.status == 200) ex.response.status = status;
+    }
+}
+
+inline void render_no_result(Exchange& ex, int status) {
+    // FastAPI writes `null` for a handler that returns nothing, except with 204/304.
+    if (ex.response.status == 200) ex.response.status = status;
+    if (ex.response.status == 204 || ex.response.status == 304) return;
+    ex.response.body = "null";
+    ex.response.headers.set("content-type", "application/json");
+}
+
+// Binds every parameter (collecting all validation problems before giving up), then calls f.
+template <class P>
+constexpr std::size_t counts_as_body() {
+    if constexpr (requires { Binder<P>::is_body; }) return Binder<P>::is_body ? 1 : 0;
+    else return 0;
+}
+
+template <class F, class... P>
+decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+    ex.body_params = (counts_as_body<P>() + ... + 0);
+    ValidationErrors errors;
+    std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
+    if (!errors.empty()) throw RequestValidationError(std::move(errors));
+    return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);
+}
+
+// The type-erased endpoint the router stores.
+struct Endpoint {
+    std::function<void(Exchange&)> call;                          // plain handlers
+    std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
+    bool is_async() const noexcept { return static_cast<bool>(call_async); }
+};
+
+template <class F>
+Endpoint make_endpoint(F f, int status) {
+    using traits = callable_traits<F>;
+    using R = typename traits::result;
+    using args = typename traits::args;
+    Endpoint e;
+    if constexpr (awaitable_result<R>::is_awaitable) {
+        using T = typename awaitable_result<R>::type;
+        e.call_async = [f = std::move(f), status](Exchange& ex) mutable -> asio::awaitable<void> {
+            if constexpr (std::is_void_v<T>) {
+                co_await invoke_bound(f, ex, static_cast<args*>(nullptr));
+                render_no_result(ex, status);
+            } else {
+                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+            }
+        };
+    } else {
+        e.call = [f = std::move(f), status](Exchange& ex) mutable {
+            if constexpr (std::is_void_v<R>) {
+                invoke_bound(f, ex, static_cast<args*>(nullptr));
+                render_no_result(ex, status);
+            } else {
+                render_result(invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+            }
+        };
+    }
+    return e;
+}
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/params.hpp ----
+// params: where a handler's parameters come from, FastAPI style. The parameter's type names
+// the source, the wire name and the constraints; binding reads, converts and validates, and
+// reports every problem in FastAPI's 422 format:
+//
+//   app.get("/items/{item_id}", [](Path<"item_id", int64_t, Ge<1>> item_id,
+//                                  Query<"q", std::optional<std::string>, MaxLength<20>> q) {...});
+//
+// A parameter of a model type (or a vector of models) is the JSON request body.
+// Relies on handler (Binder, Exchange), model, validation and json.
+
+
+namespace fastapi {
+
+namespace detail {
+enum class ParamSource { path, query, header, cookie, body };
+
+// The value a parameter holds, with pointer-like and implicit access.
+template <class T>
+struct ParamValue {
+    T value{};
+    const T& operator*() const& noexcept { return value; }
+    T& operator*() & noexcept { return value; }
+    T&& operator*() && noexcept { return std::move(value); }
+    const T* operator->() const noexcept { return &value; }
+    T* operator->() noexcept { return &value; }
+    operator const T&() const noexcept { return value; }
+};
+}  // namespace detail
+
+// A path parameter: the {name} segment of the route's path, converted to T.
+template <fixed_string Name, class T, class... Markers>
+struct Path : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::path;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A query parameter. std::optional<T> is optional, std::vector<T> collects repeated keys
+// (empty when absent), Default<...> gives a default; anything else is required.
+template <fixed_string Name, class T, class... Markers>
+struct Query : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::query;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A request header. As in FastAPI, '_' in the name matches '-' on the wire
+// (Header<"user_agent", ...> reads User-Agent), case-insensitively.
+template <fixed_string Name, class T, class... Markers>
+struct Header : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::header;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A cookie sent by the client.
+template <fixed_string Name, class T, class... Markers>
+struct Cookie : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::cookie;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A named part of the JSON body. Alone in a handler it is the whole body (as FastAPI does
+// with one body parameter); with other body parameters, each is a key of one JSON object.
+// Embed makes even a single one a key.
+struct Embed {};
+template <fixed_string Name, class T, class... Markers>
+struct Body : detail::ParamValue<T> {
+    static constexpr detail::ParamSource source = detail::ParamSource::body;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+namespace detail {
+
+template <class P> struct is_param : std::false_type {};
+template <fixed_string N, class T, class... M> struct is_param<Path<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Query<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Header<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Cookie<N, T, M...>> : std::true_type {};
+template <fixed_string N, class T, class... M> struct is_param<Body<N, T, M...>> : std::true_type {};
+
+template <class Tuple, class M> struct tuple_has;
+template <class... Ts, class M> struct tuple_has<std::tuple<Ts...>, M> : std::bool_constant<(std::is_same_v<Ts, M> || ...)> {};
+
+// A parameter type that is a model (or a list of models) is read from the JSON body.
+template <class T> struct is_body_model : std::bool_constant<is_model_v<T>> {};
+template <class T, class A> struct is_body_model<std::vector<T, A>> : std::bool_constant<is_model_v<T>> {};
+template <class T>
+inline constexpr bool is_body_model_v = is_body_model<std::remove_cvref_t<T>>::value;
+
+// --- query string, cookies ---
+
+// Decoded key/value pairs of the query string, blank values kept (as Starlette does).
+inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
+    out.clear();
+    while (!qs.empty()) {
+        auto amp = qs.find('&');
+        std::string_view pair = qs.substr(0, amp);
+        qs = amp == std::string_view::npos ? std::string_view{} : qs.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        std::string key, value;
+        std::string_view raw_key = pair.substr(0, eq);
+        std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        // An undecodable escape is kept as it came rather than dropping the parameter.
+        if (!percent_decode(raw_key, key, true)) key = std::string(raw_key);
+        if (!percent_decode(raw_value, value, true)) value = std::string(raw_value);
+        out.emplace_back(std::move(key), std::move(value));
+    }
+}
+
+// Cookie header pairs (RFC 6265 §4.2.1), values unquoted.
+inline void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out) {
+    out.clear();
+    for (std::string_view line : headers.get_all("cookie")) {
+        while (!line.empty()) {
+            auto semi = line.find(';');
+            std::string_view pair = line.substr(0, semi);
+            line = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
+            while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) pair.remove_prefix(1);
+            while (!pair.empty() && (pair.back() == ' ' || pair.back() == '\t')) pair.remove_suffix(1);
+            auto eq = pair.find('=');
+            if (eq == std::string_view::npos || eq == 0) continue;
+            std::string_view value = pair.substr(eq + 1);
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+            out.emplace_back(std::string(pair.substr(0, eq)), std::string(value));
+        }
+    }
+}
+
+inline std::string header_wire_name(std::string_view name) {
+    std::string out(name);
+    for (auto& c : out)
+        if (c == '_') c = '-';
+    return out;
+}
+
+// Values of one parameter from the request, as strings; empty when absent.
+inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name) {
+    std::vector<std::string_view> values;
+    switch (source) {
+        case ParamSource::path: {
+            auto it = ex.request.path_params.find(name);
+            if (it != ex.request.path_params.end()) values.emplace_back(it->second);
+            break;
+        }
+        case ParamSource::query:
+            if (!ex.query_parsed) {
+                parse_query(ex.request.query_string, ex.query);
+                ex.query_parsed = true;
+            }
+            for (auto& [k, v] : ex.query)
+                if (k == name) values.emplace_back(v);
+            break;
+        case ParamSource::header: {
+            std::string wire = header_wire_name(name);
+            values = ex.request.headers.get_all(wire);
+            break;
+        }
+        case ParamSource::cookie:
+            if (!ex.cookies_parsed) {
+                parse_cookies(ex.request.headers, ex.cookies);
+                ex.cookies_parsed = true;
+            }
+            for (auto& [k, v] : ex.cookies)
+                if (k == name) values.emplace_back(v);
+            break;
+        case ParamSource::body: break;
+    }
+    return values;
+}
+
+inline std::string_view source_label(ParamSource s) noexcept {
+    switch (s) {
+        case ParamSource::path: return "path";
+        case ParamSource::query: return "query";
+        case ParamSource::header: return "header";
+        case ParamSource::cookie: return "cookie";
+        case ParamSource::body: return "body";
+    }
+    return "";
+}
+
+// Reads a scalar, optional or list parameter from its string values.
+template <class T, class Markers>
+void bind_from_strings(const std::vector<std::string_view>& values, T& out, ValidationErrors& errors, Loc& loc) {
+    using Field = typename apply_markers<T, Markers>::type;
+    if constexpr (is_vector_v<T>) {
+        using E = typename T::value_type;
+        out.clear();
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            E e{};
+            loc.push_back(static_cast<std::int64_t>(i));
+            if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
+            loc.pop_back();
+        }
+        if (values.empty() && !Field::has_default && !Field::is_optional) {
+            // A list query parameter with no default is required, as in FastAPI.
+            errors.push_back(missing_error(loc));
+            return;
+        }
+        if (values.empty() && Field::has_default) Field::set_default(out);
+        check_field_constraints<Field>(out, errors, loc);
+    } else if constexpr (is_optional_v<T>) {
+        if (values.empty()) {
+            if constexpr (Field::has_default) Field::set_default(out);
+            else out.reset();
+            return;
+        }
+        typename T::value_type v{};
+        if (from_string(values.back(), v, errors, loc)) {
+            out = std::move(v);
+            check_field_constraints<Field>(out, errors, loc);
+        }
+    } else {
+        if (values.empty()) {
+            if constexpr (Field::has_default) Field::set_default(out);
+            else errors.push_back(missing_error(loc));
+            return;
+        }
+        // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
+        if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+    }
+}
+
+// --- the JSON body, read once per request ---
+
+// FastAPI's rule: no Content-Type means JSON; a JSON (or +json) type means JSON; anything
+// else is not JSON and the raw text is validated (and refused) instead.
+inline bool is_json_content_type(std::string_view ct) {
+    auto semi = ct.find(';');
+    std::string_view mt = ct.substr(0, semi);
+    while (!mt.empty() && mt.back() == ' ') mt.remove_suffix(1);
+    std::string lower;
+    for (char c : mt) lower += ascii_lower(c);
+    if (!lower.starts_with("application/")) return false;
+    std::string_view sub = std::string_view(lower).substr(12);
+    return sub == "json" || sub.ends_with("+json");
+}
+
+// Fills ex.body_json once: a JSON value, null for an empty body, or the raw text as a
+// string for a non-JSON media type. Records json_invalid in `errors` (once) when unparsable.
+inline bool load_body(Exchange& ex, ValidationErrors& errors) {
+    if (ex.body_state == Exchange::BodyState::unread) {
+        const std::string& body = ex.request.body;
+        auto ct = ex.request.headers.get("content-type");
+        if (body.empty()) {
+            ex.body_json = picojson::value();
+            ex.body_state = Exchange::BodyState::empty;
+        } else if (ct && !is_json_content_type(*ct)) {
+            ex.body_json = picojson::value(body);
+            ex.body_state = Exchange::BodyState::not_json;
+        } else {
+            ValidationErrors parse_errors;
+            if (parse_json_body(body, ex.body_json, parse_errors)) {
+                ex.body_state = Exchange::BodyState::json;
+            } else {
+                ex.body_state = Exchange::BodyState::invalid;
+                for (auto& e : parse_errors) errors.push_back(std::move(e));
+            }
+        }
+    }
+    return ex.body_state != Exchange::BodyState::invalid;
+}
+
+// Reads one body parameter. `embedded`: the value is under key `name` of a JSON object.
+template <class T, class Markers>
+void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, ValidationErrors& errors) {
+    Loc loc;
+    loc.push_back(std::string("body"));
+    if (!load_body(ex, errors)) return;
+    using Field = typename apply_markers<T, Markers>::type;
+    const picojson::value* v = &ex.body_json;
+    if (embedded) {
+        loc.push_back(std::string(name));
+        if (ex.body_state == Exchange::BodyState::empty) {
+            v = nullptr;
+        } else if (!ex.body_json.is<picojson::object>()) {
+            // FastAPI reports the embedding object itself as the wrong type.
+            loc.pop_back();
+            if (!ex.body_error_reported) {
+                errors.push_back(model_attributes_type_error(loc, ex.body_json));
+                ex.body_error_reported = true;
+            }
+            return;
+        } else {
+            auto& obj = ex.body_json.get<picojson::object>();
+            auto it = obj.find(std::string(name));
+            v = it == obj.end() ? nullptr : &it->second;
+        }
+    } else if (ex.body_state == Exchange::BodyState::empty) {
+        v = nullptr;
+    }
+    if (!v) {
+        if constexpr (Field::has_default) Field::set_default(out);
+        else if constexpr (is_optional_v<T>) out.reset();
+        else errors.push_back(missing_error(loc));
+        return;
+    }
+    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+}
+
+}  // namespace detail
+
+// Binders for the parameter markers.
+namespace detail {
+template <class P>
+struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource::body>> {
+    static constexpr bool is_body = false;
+    using holder = P;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        P p;
+        Loc loc;
+        loc.push_back(std::string(source_label(P::source)));
+        loc.push_back(P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
+        auto values = source_values(ex, P::source, P::name);
+        bind_from_strings<typename P::value_type, typename P::markers>(values, p.value, errors, loc);
+        return p;
+    }
+    static P get(holder& h) { return std::move(h); }
+};
+
+template <class P>
+struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource::body>> {
+    static constexpr bool is_body = true;
+    using holder = P;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        P p;
+        const bool embedded = ex.body_params > 1 || tuple_has<typename P::markers, Embed>::value;
+        bind_body<typename P::value_type, typename P::markers>(ex, P::name, embedded, p.value, errors);
+        return p;
+    }
+    static P get(holder& h) { return std::move(h); }
+};
+
+// A bare model (or list of models) parameter: the whole JSON body, or, next to other body
+// parameters, the key named after the type (FastAPI would use the parameter's name, which
+// C++ cannot see: use Body<"name", Model> to choose it).
+template <class P>
+struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
+    using T = std::remove_cvref_t<P>;
+    static constexpr bool is_body = true;
+    using holder = T;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        T value{};
+        bind_body<T, std::tuple<>>(ex, body_key_name<T>(), ex.body_params > 1, value, errors);
+        return value;
+    }
+    static T get(holder& h) { return std::move(h); }
+};
+}  // namespace detail
+
+}  // namespace fastapi
+
+// ---- include/fastapi/app.hpp ----
+// app: the application object users build (FastAPI's `app`): routes with their options,
+// exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
+// the server and the TestClient both drive it. Relies on router and handler.
+
+#include <cstdio>       // fprintf
+#include <initializer_list>
+
+namespace fastapi {
+
+struct ServerOptions;  // server.hpp
+
+// The application's own settings (FastAPI's constructor arguments): what the OpenAPI document
+// says about the API, and where the document and the docs pages are served.
+struct AppOptions {
+    std::string title = "FastAPI";
+    std::string version = "0.1.0";
+    std::string summary{};
+    std::string description{};
+    std::string terms_of_service{};
+    struct Contact { std::string name{}, url{}, email{}; } contact{};
+    struct License { std::string name{}, identifier{}, url{}; } license_info{};
+    struct Server { std::string url{}, description{}; };
+    std::vector<Server> servers{};
+    // Empty turns each off; turning off openapi_url turns off both pages.
+    std::string openapi_url = "/openapi.json";
+    std::string docs_url = "/docs";
+    std::string redoc_url = "/redoc";
+    std::string swagger_ui_oauth2_redirect_url = "/docs/oauth2-redirect";
+    // Where the pages load their JavaScript and CSS (a CDN, as FastAPI, unless changed).
+    std::string swagger_js_url = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js";
+    std::string swagger_css_url = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css";
+    std::string swagger_favicon_url = "https://fastapi.tiangolo.com/img/favicon.png";
+    std::string redoc_js_url = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js";
+    std::string redoc_favicon_url = "https://fastapi.tiangolo.com/img/favicon.png";
+    // Offline docs: a folder filled by tools/docs-assets; when set, the app serves the
+    // assets itself under docs_assets_url and the pages use them.
+    std::string docs_assets_dir{};
+    std::string docs_assets_url = "/docs-assets";
+};
+
+// What a route declares besides its path and handler (FastAPI's decorator arguments).
+struct RouteOptions {
+    int status_code = 200;                 // for results that are not Response objects
+    std::vector<std::string> tags{};
+    std::string summary{};
+    std::string description{};
+    std::string name{};                    // defaults to the path and method
+    std::string response_description = "Successful Response";
+    bool deprecated = false;
+    bool include_in_schema = true;
+    // Run this plain (non-coroutine) handler on the app's blocking pool instead of the I/O
+    // thread: for handlers that block on files, databases or sleeps (FastAPI runs `def`
+    // handlers on a thread pool; fastapi.hpp runs them inline unless asked, since C++ handlers
+    // are usually quick and the hop costs more than it saves).
+    bool blocking = false;
+};
+
+struct Route {
+    std::vector<std::string> methods;
+    detail::PathTemplate path;
+    RouteOptions options;
+    detail::Endpoint endpoint;
+
+    Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
+        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {}
+};
+
+namespace detail {
+// How far dispatch got synchronously.
+enum class Dispatch { done, run_async, run_blocking };
+
+inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
+    res.status = status;
+    res.body.clear();
+    res.body += "{\"detail\":";
+    write_json(res.body, detail_value);
+    res.body += '}';
+    res.headers.set("content-type", "application/json");
+}
+}  // namespace detail
+
+namespace detail {
+inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
+}
+
+class App {
+public:
+    // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
+    template <class E>
+    using ExceptionHandler = std::function<Response(Request&, const E&)>;
+
+    // The docs pages come first in the route table, as FastAPI's setup() adds them at construction.
+    explicit App(AppOptions options = {}) : options_(std::move(options)) { detail::install_docs_routes(*this, options_); }
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    template <class F> Route& get(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"GET"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& post(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"POST"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& put(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& patch(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
+    }
+    // `delete` is a C++ keyword.
+    template <class F> Route& delete_(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& options(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
+    }
+    template <class F> Route& head(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+
+    // One handler for several methods.
+    template <class F>
+    Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
+        for (auto& m : methods)
+            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        const int status = options.status_code;
+        auto endpoint = detail::make_endpoint(std::move(handler), status);
+        if (options.blocking && endpoint.is_async())
+            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                        "co_await its slow work instead");
+        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+        return *routes_.routes().back();
+    }
+
+    // Serves `mounted` (a fastapi::StaticFiles) for every path under `prefix`, as FastAPI's
+    // app.mount; mounts are not in the OpenAPI document.
+    template <class Mounted>
+    void mount(std::string_view prefix, const Mounted& mounted, std::string_view name = {}) {
+        mounted.mount_on(*this, prefix, name);
+    }
+
+    template <class E, class F>
+    void exception_handler(F handler) {
+        exception_handlers_.insert(exception_handlers_.begin(),
+            [h = ExceptionHandler<E>(std::move(handler))](const std::exception_ptr& ep, Request& req, Response& res) {
+                try {
+                    std::rethrow_exception(ep);
+                } catch (const E& e) {
+                    res = h(req, e);
+                    return true;
+                } catch (...) {
+                    return false;
+                }
+            });
+    }
+
+    const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
+    const AppOptions& settings() const noexcept { return options_; }
+
+    // Serves until SIGINT/SIGTERM (defined with the server).
+    void run(const ServerOptions& options);
+    void run();
+
+    // --- used by the server and the TestClient ---
+
+    // Routes the request and, for plain handlers, runs it. The response is complete when this
+    // returns done; otherwise the caller runs run_async / run_blocking and then it is.
+    detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
+        ex.app = this;
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+                return detail::Dispatch::done;
+            }
+            ex.route = found.route;
+            if (found.route->endpoint.is_async()) return detail::Dispatch::run_async;
+            if (found.route->options.blocking) return detail::Dispatch::run_blocking;
+            found.route->endpoint.call(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+        return detail::Dispatch::done;
+    }
+
+    // For run_blocking: runs the plain handler (on whatever thread the caller chose).
+    void run_endpoint(detail::Exchange& ex) noexcept {
+        try {
+            ex.route->endpoint.call(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+    }
+
+    // For run_async: the coroutine handler, with errors turned into responses.
+    asio::awaitable<void> run_async(detail::Exchange& ex) {
+        std::exception_ptr error;
+        try {
+            co_await ex.route->endpoint.call_async(ex);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) handle_exception(error, ex);
+    }
+
+    // Exception -> response: the user's handlers first (last registered first), then
+    // HTTPException, validation errors, and anything else as 500.
+    void handle_exception(const std::exception_ptr& ep, detail::Exchange& ex) noexcept {
+        Response& res = ex.response;
+        res.headers.clear();
+        res.file_path.clear();
+        try {
+            for (auto& h : exception_handlers_)
+                if (h(ep, ex.request, res)) return;
+            std::rethrow_exception(ep);
+        } catch (const HTTPException& e) {
+            detail::write_detail(res, e.status_code(), e.detail());
+            for (auto& [name, value] : e.headers()) res.headers.append_unchecked(name, value);
+        } catch (const RequestValidationError& e) {
+            res.status = 422;
+            res.body = detail::render_validation_errors(e.errors());
+            res.headers.set("content-type", "application/json");
+        } catch (const std::exception& e) {
+            log_error(ex, e.what());
+            internal_error(res);
+        } catch (...) {
+            log_error(ex, "unknown exception");
+            internal_error(res);
+        }
+    }
+
+private:
+    void route_not_found(detail::Exchange& ex, bool path_matched) {
+        Request& req = ex.request;
+        if (path_matched) {
+            auto methods = routes_.allowed_methods(req.path);
+            std::string allow;
+            for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+            detail::write_detail(ex.response, 405, picojson::value("Method Not Allowed"));
+            ex.response.headers.set("allow", allow);
+            return;
+        }
+        // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
+        if (req.path != "/") {
+            std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
+            if (routes_.path_exists(other)) {
+                std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
+                std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
+                if (!req.query_string.empty()) location += "?" + req.query_string;
+                if (auto host = req.headers.get("host"); host && detail::is_safe_header_value(*host))
+                    location = "http://" + std::string(*host) + location;
+                ex.response.status = 307;
+                ex.response.body.clear();
+                ex.response.headers.set("location", location);
+                return;
+            }
+        }
+        detail::write_detail(ex.response, 404, picojson::value("Not Found"));
+    }
+
+    static void internal_error(Response& res) {
+        detail::write_detail(res, 500, picojson::value("Internal Server Error"));
+    }
+
+    static void log_error(const detail::Exchange& ex, const char* what) {
+        std::fprintf(stderr, "fastapi: exception in %s %s: %s\n", ex.request.method.c_str(),
+                     ex.request.path.c_str(), what);
+    }
+
+    AppOptions options_;
+    detail::RouteTable<Route> routes_;
+    std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
+};
+
+}  // namespace fastapi
+
+// ---- include/fastapi/static_files.hpp ----
+// static_files: StaticFiles, a folder served under a prefix (Starlette's StaticFiles, mounted
+// with app.mount). Files are streamed by the server (Response::file_path), with ETag and
+// Last-Modified for conditional requests. Whatever the request path says, only files inside
+// the folder are ever served: dot segments, backslashes and NUL are refused, and the real
+// path (symlinks resolved) must lie under the folder's real path. Relies on app and responses.
+
+#include <chrono>        // file_clock, sys_days, year_month_day
+#include <system_error>  // error_code
+
+namespace fastapi {
+
+namespace detail {
+
+// An HTTP date (IMF-fixdate, RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+inline std::string format_http_date(std::chrono::sys_seconds t) {
+    using namespace std::chrono;
+    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const sys_days day = floor<days>(t);
+    const year_month_day ymd(day);
+    const hh_mm_ss hms(t - day);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", day_names[weekday(day).c_encoding()],
+                  unsigned(ymd.day()), month_names[unsigned(ymd.month()) - 1], int(ymd.year()),
+                  int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()));
+    return buf;
+}
+
+// Parses an IMF-fixdate; the obsolete formats a recipient may also accept are rare enough
+// that treating them as absent (no 304) is the safe answer.
+inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
+    using namespace std::chrono;
+    static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    if (s.size() != 29 || s.substr(3, 2) != ", " || s.substr(25) != " GMT") return std::nullopt;
+    auto num = [&](std::size_t pos, std::size_t len) -> int {
+        int v = 0;
+        for (std::size_t i = pos; i < pos + len; ++i) {
+            if (s[i] < '0' || s[i] > '9') return -1;
+            v = v * 10 + (s[i] - '0');
+        }
+        return v;
+    };
+    const int d = num(5, 2), y = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
+    unsigned m = 0;
+    for (unsigned i = 0; i < 12; ++i)
+        if (s.substr(8, 3) == months[i]) m = i + 1;
+    if (d < 0 || y < 0 || hh < 0 || mm < 0 || ss < 0 || m == 0 || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        s[19] != ':' || s[22] != ':' || hh > 23 || mm > 59 || ss > 60)
+        return std::nullopt;
+    const year_month_day ymd{year(y), month(m), day(unsigned(d))};
+    if (!ymd.ok()) return std::nullopt;
+    return sys_days(ymd) + hours(hh) + minutes(mm) + seconds(ss);
+}
+
+// True when an If-None-Match list names `etag` (weak comparison, as RFC 9110 asks for GET).
+inline bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+    auto strip_weak = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
+    etag = strip_weak(etag);
+    while (!if_none_match.empty()) {
+        auto comma = if_none_match.find(',');
+        std::string_view item = if_none_match.substr(0, comma);
+        if_none_match = comma == std::string_view::npos ? std::string_view{} : if_none_match.substr(comma + 1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (item == "*" || strip_weak(item) == etag) return true;
+    }
+    return false;
+}
+
+// True when `inner` is `root` or lies below it (both canonical, absolute).
+inline bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
+    auto r = root.begin(), i = inner.begin();
+    for (; r != root.end(); ++r, ++i) {
+        if (r->empty()) continue;  // a trailing separator on root
+        if (i == inner.end() || *r != *i) return false;
+    }
+    return true;
+}
+
+}  // namespace detail
+
+// Serves the files of a folder: app.mount("/static", fastapi::StaticFiles("public")).
+// GET and HEAD only (405 otherwise); a missing file is 404 {"detail":"Not Found"}.
+// With html = true a folder answers with its index.html (after a redirect adding the
+// trailing slash) and a missing file with the folder's 404.html when there is one, as
+// Starlette's StaticFiles(html=True) does for static sites.
+class StaticFiles {
+public:
+    struct Options {
+        bool html = false;
+        // Refuse to start when the folder does not exist (Starlette's check_dir).
+        bool check_dir = true;
+    };
+
+    explicit StaticFiles(std::string directory) : StaticFiles(std::move(directory), Options{}) {}
+    StaticFiles(std::string directory, Options options)
+        : state_(std::make_shared<const State>(State{std::move(directory), options})) {
+        std::error_code ec;
+        if (options.check_dir && !std::filesystem::is_directory(state_->directory, ec))
+            throw std::runtime_error("fastapi: StaticFiles directory '" + state_->directory + "' does not exist");
+    }
+    StaticFiles(std::string directory, bool html) : StaticFiles(std::move(directory), Options{html, true}) {}
+
+    const std::string& directory() const noexcept { return state_->directory; }
+
+    // The response to `req` for `relative`, the decoded part of its path below the mount point.
+    Response serve(const Request& req, std::string_view relative) const {
+        namespace fs = std::filesystem;
+        const State& st = *state_;
+        std::error_code ec;
+        const fs::path root = fs::canonical(st.directory, ec);
+        if (ec) throw HTTPException(404, "Not Found");
+
+        if (auto found = lookup(root, relative)) {
+            if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
+            if (st.options.html && fs::is_directory(*found, ec)) {
+                if (auto index = lookup(root, std::string(relative) + "/index.html");
+                    index && fs::is_regular_file(*index, ec)) {
+                    const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
+                    if (!raw.empty() && raw.back() != '/') {
+                        std::string location = raw + "/";
+                        if (!req.query_string.empty()) location += "?" + req.query_string;
+                        return RedirectResponse(location, 307);
+                    }
+                    return file_response(req, *index, 200);
+                }
+            }
+        }
+        if (st.options.html)
+            if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
+                return file_response(req, *page, 404);
+        throw HTTPException(404, "Not Found");
+    }
+
+    // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
+    // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
+    void mount_on(App& app, std::string_view prefix, std::string_view name) const {
+        std::string base(prefix);
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        RouteOptions options;
+        options.name = name.empty() ? base : std::string(name);
+        options.include_in_schema = false;
+        app.api_route(base + "/{path:path}", {"GET"},
+                      [files = *this](const Request& req) -> Response {
+                          auto it = req.path_params.find("path");
+                          return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
+                      },
+                      std::move(options));
+    }
+
+private:
+    struct State {
+        std::string directory;
+        Options options;
+    };
+
+    // The real path of `relative` under `root`, or nothing when it does not exist or would
+    // leave the folder. Segments are checked before the file system is asked anything.
+    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative) {
+        namespace fs = std::filesystem;
+        fs::path joined = root;
+        std::size_t pos = 0;
+        while (pos <= relative.size()) {
+            std::size_t slash = relative.find('/', pos);
+            if (slash == std::string_view::npos) slash = relative.size();
+            std::string_view seg = relative.substr(pos, slash - pos);
+            pos = slash + 1;
+            if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
+            if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
+                return std::nullopt;
+            joined /= fs::path(std::string(seg));
+        }
+        std::error_code ec;
+        fs::path real = fs::canonical(joined, ec);  // resolves every symlink
+        if (ec || !detail::path_is_within(root, real)) return std::nullopt;
+        return real;
+    }
+
+    static Response file_response(const Request& req, const std::filesystem::path& file, int status) {
+        namespace fs = std::filesystem;
+        using namespace std::chrono;
+        std::error_code ec;
+        const std::uint64_t size = fs::file_size(file, ec);
+        if (ec) throw HTTPException(404, "Not Found");
+        const auto mtime = fs::last_write_time(file, ec);
+        if (ec) throw HTTPException(404, "Not Found");
+        const auto modified = floor<seconds>(file_clock::to_sys(mtime));
+
+        // Changes whenever the size or the modification time (to the nanosecond) does.
+        char etag[64];
+        std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
+                      static_cast<unsigned long long>(mtime.time_since_epoch().count()));
+        const std::string last_modified = detail::format_http_date(modified);
+
+        if (status == 200 && is_not_modified(req, etag, modified)) {
+            Response not_modified({}, 304, "");
+            not_modified.headers.set("etag", etag);
+            not_modified.headers.set("last-modified", last_modified);
+            return not_modified;
+        }
+        Response res({}, status, detail::guess_media_type(file.native()));
+        res.headers.set("etag", etag);
+        res.headers.set("last-modified", last_modified);
+        res.file_path = file.native();
+        return res;
+    }
+
+    // RFC 9110 13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.
+    static bool is_not_modified(const Request& req, std::string_view etag, std::chrono::sys_seconds modified) {
+        if (auto inm = req.headers.get("if-none-match")) return detail::etag_matches(*inm, etag);
+        if (auto ims = req.headers.get("if-modified-since"))
+            if (auto since = detail::parse_http_date(*ims)) return modified <= *since;
+        return false;
+    }
+
+    std::shared_ptr<const State> state_;
+};
+
+}  // namespace fastapi
+
+// ---- include/fastapi/docs.hpp ----
+// docs: the interactive documentation pages FastAPI serves next to the OpenAPI document:
+// Swagger UI at /docs (with its OAuth2 redirect page) and ReDoc at /redoc. The pages are
+// small HTML shells that load the UI from a CDN, or from a folder the app serves itself
+// (AppOptions::docs_assets_dir, filled by tools/docs-assets) for offline use.
+// Relies on app (AppOptions), responses and static_files.
+
+#include <cstdlib>      // getenv
+
+namespace fastapi {
+
+namespace detail {
+
+// Text for HTML content and attribute values.
+inline std::string html_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+// A JavaScript string literal that is also safe inside <script> (no "</script>", no quotes).
+inline std::string js_string(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (c == '\\' || c == '\'' || c == '"' || c == '<' || c == '>' || c == '&' || u < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+}  // namespace detail
+
+// The Swagger UI page (FastAPI's get_swagger_ui_html): loads swagger-ui-dist 5 and points
+// it at the OpenAPI document. `oauth2_redirect_url` empty leaves OAuth2 redirects out.
+inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
+                                        std::string_view swagger_js_url, std::string_view swagger_css_url,
+                                        std::string_view swagger_favicon_url,
+                                        std::string_view oauth2_redirect_url = {}) {
+    std::string html;
+    html += "<!DOCTYPE html>\n<html>\n<head>\n";
+    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n";
+    html += "<link type=\"text/css\" rel=\"stylesheet\" href=\"" + detail::html_escape(swagger_css_url) + "\">\n";
+    html += "<link rel=\"shortcut icon\" href=\"" + detail::html_escape(swagger_favicon_url) + "\">\n";
+    html += "<title>" + detail::html_escape(title) + "</title>\n";
+    html += "</head>\n<body>\n<div id=\"swagger-ui\">\n</div>\n";
+    html += "<script src=\"" + detail::html_escape(swagger_js_url) + "\"></script>\n";
+    html += "<!-- `SwaggerUIBundle` is now available on the page -->\n<script>\n";
+    html += "const ui = SwaggerUIBundle({\n";
+    html += "    url: " + detail::js_string(openapi_url) + ",\n";
+    // FastAPI's swagger_ui_default_parameters.
+    html += "    \"dom_id\": \"#swagger-ui\",\n";
+    html += "    \"layout\": \"BaseLayout\",\n";
+    html += "    \"deepLinking\": true,\n";
+    html += "    \"showExtensions\": true,\n";
+    html += "    \"showCommonExtensions\": true,\n";
+    if (!oauth2_redirect_url.empty())
+        html += "    oauth2RedirectUrl: window.location.origin + " + detail::js_string(oauth2_redirect_url) + ",\n";
+    html += "    presets: [\n";
+    html += "        SwaggerUIBundle.presets.apis,\n";
+    html += "        SwaggerUIBundle.SwaggerUIStandalonePreset\n";
+    html += "    ],\n";
+    html += "})\n</script>\n</body>\n</html>\n";
+    return HTMLResponse(std::move(html));
+}
+
+// The ReDoc page (FastAPI's get_redoc_html): redoc 2's standalone bundle and its
+// <redoc spec-url> element. Google Fonts are linked as FastAPI does unless turned off
+// (offline pages turn them off).
+inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
+                                   std::string_view redoc_favicon_url, bool with_google_fonts = true) {
+    std::string html;
+    html += "<!DOCTYPE html>\n<html>\n<head>\n";
+    html += "<title>" + detail::html_escape(title) + "</title>\n";
+    html += "<!-- needed for adaptive design -->\n";
+    html += "<meta charset=\"utf-8\"/>\n";
+    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    if (with_google_fonts)
+        html += "<link href=\"https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700\" "
+                "rel=\"stylesheet\">\n";
+    html += "<link rel=\"shortcut icon\" href=\"" + detail::html_escape(redoc_favicon_url) + "\">\n";
+    html += "<!-- ReDoc doesn't change outer page styles -->\n";
+    html += "<style>\n  body {\n    margin: 0;\n    padding: 0;\n  }\n</style>\n";
+    html += "</head>\n<body>\n";
+    html += "<noscript>\n    ReDoc requires Javascript to function. Please enable it to browse the documentation.\n"
+            "</noscript>\n";
+    html += "<redoc spec-url=\"" + detail::html_escape(openapi_url) + "\"></redoc>\n";
+    html += "<script src=\"" + detail::html_escape(redoc_js_url) + "\"> </script>\n";
+    html += "</body>\n</html>\n";
+    return HTMLResponse(std::move(html));
+}
+
+// The page Swagger UI sends an OAuth2 authorization server back to (FastAPI's
+// get_swagger_ui_oauth2_redirect_html). Swagger UI opened this window and left its
+// callbacks in window.swaggerUIRedirectOauth2; the page hands them what came back (the
+// fragment for implicit flows, the query string for the code flow) and closes itself.
+inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
+    return HTMLResponse(R"html(<!doctype html>
+<html lang="en-US">
+<head>
+<title>Swagger UI: OAuth2 Redirect</title>
+</head>
+<body>
+<script>
+'use strict';
+(function () {
+  // The parameters the authorization server sent back, as an object.
+  function receivedParameters() {
+    var fragment = window.location.hash.substring(1);
+    var source = /(^|&)(code|access_token|token|error)=/.test(fragment) ? fragment : window.location.search.substring(1);
+    var values = {};
+    new URLSearchParams(source).forEach(function (value, key) { values[key] = value; });
+    return values;
+  }
+
+  function handBack() {
+    var oauth2 = window.opener && window.opener.swaggerUIRedirectOauth2;
+    if (!oauth2) {
+      document.body.textContent = 'Swagger UI opens this page while signing in with OAuth2; there is nothing to do here.';
+      return;
+    }
+    var received = receivedParameters();
+    var stateKept = received.state === oauth2.state;
+    var flow = oauth2.auth.schema.get('flow');
+    var codeFlow = flow === 'accessCode' || flow === 'authorizationCode' || flow === 'authorization_code';
+
+    if (codeFlow && !oauth2.auth.code) {
+      if (!stateKept) {
+        oauth2.errCb({authId: oauth2.auth.name, source: 'auth', level: 'warning',
+                      message: 'Authorization may be unsafe: the authorization server did not send back the state it was given.'});
+      }
+      if (received.code) {
+        delete oauth2.state;
+        oauth2.auth.code = received.code;
+        oauth2.callback({auth: oauth2.auth, redirectUrl: oauth2.redirectUrl});
+      } else {
+        var message = '[Authorization failed]: no accessCode received from the server.';
+        if (received.error) {
+          message = '[' + received.error + ']: ' +
+                    (received.error_description ? received.error_description + '. ' : 'no accessCode received from the server. ') +
+                    (received.error_uri ? 'More info: ' + received.error_uri : '');
+        }
+        oauth2.errCb({authId: oauth2.auth.name, source: 'auth', level: 'error', message: message});
+      }
+    } else {
+      oauth2.callback({auth: oauth2.auth, token: received, isValid: stateKept, redirectUrl: oauth2.redirectUrl});
+    }
+    window.close();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', handBack);
+  else handBack();
+})();
+</script>
+</body>
+</html>
+)html");
+}
+
+namespace detail {
+
+// The files tools/docs-assets puts in docs_assets_dir.
+inline constexpr std::string_view docs_asset_files[] = {"swagger-ui-bundle.js", "swagger-ui.css",
+                                                        "redoc.standalone.js", "favicon.png"};
+
+// Registers the docs pages (and, for offline docs, the assets they load) as AppOptions
+// says; called by App's constructor, so they come first in the route table. Fills
+// docs_assets_dir from $FASTAPI_DOCS_ASSETS when the program left it empty.
+inline void install_docs_routes(App& app, AppOptions& o) {
+    if (o.docs_assets_dir.empty())
+        if (const char* env = std::getenv("FASTAPI_DOCS_ASSETS"); env && *env) o.docs_assets_dir = env;
+    if (o.openapi_url.empty() || (o.docs_url.empty() && o.redoc_url.empty())) return;
+
+    const bool offline = !o.docs_assets_dir.empty();
+    std::string base;
+    if (offline) {
+        for (std::string_view file : docs_asset_files) {
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(std::filesystem::path(o.docs_assets_dir) / file, ec))
+                throw std::runtime_error("fastapi: docs_assets_dir '" + o.docs_assets_dir + "' has no " +
+                                         std::string(file) + "; fill it with: tools/docs-assets " + o.docs_assets_dir);
+        }
+        base = o.docs_assets_url;
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        if (base.empty() || base.front() != '/')
+            throw std::invalid_argument("fastapi: docs_assets_url must be a path such as /docs-assets");
+        // URLs the program changed itself win; those still pointing at the CDN move to the app.
+        const AppOptions cdn;
+        if (o.swagger_js_url == cdn.swagger_js_url) o.swagger_js_url = base + "/swagger-ui-bundle.js";
+        if (o.swagger_css_url == cdn.swagger_css_url) o.swagger_css_url = base + "/swagger-ui.css";
+        if (o.swagger_favicon_url == cdn.swagger_favicon_url) o.swagger_favicon_url = base + "/favicon.png";
+        if (o.redoc_js_url == cdn.redoc_js_url) o.redoc_js_url = base + "/redoc.standalone.js";
+        if (o.redoc_favicon_url == cdn.redoc_favicon_url) o.redoc_favicon_url = base + "/favicon.png";
+    }
+
+    RouteOptions hidden;
+    hidden.include_in_schema = false;
+    if (!o.docs_url.empty()) {
+        const std::string page =
+            get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url, o.swagger_css_url,
+                                o.swagger_favicon_url, o.swagger_ui_oauth2_redirect_url)
+                .body;
+        app.get(o.docs_url, [page] { return HTMLResponse(page); }, hidden);
+        if (!o.swagger_ui_oauth2_redirect_url.empty()) {
+            const std::string redirect_page = get_swagger_ui_oauth2_redirect_html().body;
+            app.get(o.swagger_ui_oauth2_redirect_url, [redirect_page] { return HTMLResponse(redirect_page); }, hidden);
+        }
+    }
+    if (!o.redoc_url.empty()) {
+        const std::string page =
+            get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url, o.redoc_favicon_url, !offline).body;
+        app.get(o.redoc_url, [page] { return HTMLResponse(page); }, hidden);
+    }
+    if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
+}
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/server.hpp ----
+// server: sockets in, responses out. One event loop (asio::io_context) per thread, an
+// acceptor handing connections round-robin to the loops, and per connection a read buffer,
+// the parser, the app's dispatch and an output buffer that batches pipelined responses.
+// Timeouts are swept once per tick per loop instead of arming a timer per request.
+// Relies on http_parser and app.
+
+#include <atomic>      // atomic
+#include <csignal>     // SIGINT, SIGTERM
+#include <ctime>       // time, gmtime_r, strftime
+#include <fstream>     // ifstream (FileResponse)
+#include <mutex>       // mutex
+#include <sched.h>     // sched_getaffinity
+#include <thread>      // thread
+
+namespace fastapi {
+
+// How the server listens and what it tolerates. Defaults follow uvicorn where it has one.
+struct ServerOptions {
+    std::string host{};     // empty: $HOST, else 0.0.0.0
+    int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
+    unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
+    Limits limits{};
+    std::chrono::milliseconds keep_alive_timeout{FASTAPI_KEEP_ALIVE_TIMEOUT * 1000};
+    std::chrono::milliseconds header_timeout{FASTAPI_HEADER_TIMEOUT * 1000};  // whole header section
+    std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};      // between body reads, and writes
+    std::chrono::milliseconds graceful_shutdown_timeout{FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT * 1000};
+    unsigned blocking_threads = 16;  // pool for RouteOptions::blocking handlers
+    bool handle_signals = true;      // run(): SIGINT/SIGTERM stop gracefully
+    bool log_startup = true;         // run(): print the URL on stderr
+};
+
+namespace detail {
+
+// CPUs in this process's affinity mask, so taskset and container limits are respected.
+inline unsigned available_cpus() noexcept {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return static_cast<unsigned>(n);
+    }
+    unsigned hw = std::thread::hardware_concurrency();
+    return hw ? hw : 1;
+}
+
+inline std::string resolve_host(const ServerOptions& o) {
+    if (!o.host.empty()) return o.host;
+    const char* env = std::getenv("HOST");
+    return env && *env ? env : FASTAPI_DEFAULT_HOST;
+}
+
+inline unsigned short resolve_port(const ServerOptions& o) {
+    long port = o.port;
+    if (port < 0) {
+        const char* env = std::getenv("PORT");
+        port = FASTAPI_DEFAULT_PORT;
+        if (env && *env) {
+            char* end = nullptr;
+            port = std::strtol(env, &end, 10);
+            if (*end != '\0' || port < 0 || port > 65535)
+                throw std::invalid_argument(std::string("fastapi: PORT is not a port number: ") + env);
+        }
+    }
+    if (port > 65535) throw std::invalid_argument("fastapi: port out of range");
+    return static_cast<unsigned short>(port);
+}
+
+// The Date header, formatted once a second per thread.
+inline std::string_view http_date() noexcept {
+    thread_local std::time_t cached_second = 0;
+    thread_local char text[32];
+    std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        cached_second = now;
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    }
+    return text;
+}
+
+inline bool status_has_no_body(int status) noexcept {
+    return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+inline void append_uint(std::string& out, std::uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    out.append(buf, end);
+}
+
+// Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
+// `out`. `content_length` is the body's or the file's size.
+inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
+                               bool keep_alive, std::string& out) {
+    out += "HTTP/1.1 ";
+    append_uint(out, static_cast<unsigned>(res.status));
+    out += ' ';
+    out += status_reason(res.status);
+    out += "\r\n";
+    for (auto& [name, value] : res.headers) {
+        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
+            iequals(name, "date"))
+            continue;
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    const bool bodiless = status_has_no_body(res.status);
+    if (!bodiless) {
+        out += "content-length: ";
+        append_uint(out, content_length);
+        out += "\r\n";
+    }
+    out += "date: ";
+    out += http_date();
+    out += "\r\n";
+    if (!keep_alive) out += "connection: close\r\n";
+    else if (req.version == 10) out += "connection: keep-alive\r\n";
+    out += "\r\n";
+    if (!bodiless && req.method != "HEAD" && res.file_path.empty()) out += res.body;
+}
+
+// Shared by every connection of one server.
+struct ServerState {
+    App& app;
+    ServerOptions options;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> live_connections{0};
+    std::mutex pool_mutex;
+    std::unique_ptr<asio::thread_pool> blocking_pool;
+
+    ServerState(App& a, ServerOptions o) : app(a), options(std::move(o)) {}
+
+    asio::thread_pool& pool() {
+        std::lock_guard lock(pool_mutex);
+        if (!blocking_pool) blocking_pool = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
+        return *blocking_pool;
+    }
+};
+
+class Connection;
+
+// One event loop's connections, for the timeout sweep and graceful shutdown.
+struct Worker {
+    asio::io_context& context;
+    std::optional<asio::steady_timer> sweeper;  // reset before its context goes
+    std::mutex mutex;  // the embedded mode may run one context on several threads
+    std::vector<Connection*> connections;
+    std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();  // coarse clock
+
+    explicit Worker(asio::io_context& c) : context(c) { sweeper.emplace(c); }
+    void add(Connection* c) {
+        std::lock_guard lock(mutex);
+        connections.push_back(c);
+    }
+    void remove(Connection* c) {
+        std::lock_guard lock(mutex);
+        auto it = std::find(connections.begin(), connections.end(), c);
+        if (it != connections.end()) {
+            *it = connections.back();
+            connections.pop_back();
+        }
+    }
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+    using clock = std::chrono::steady_clock;
+    enum class Phase { idle, headers, body, handler };
+
+public:
+    Connection(asio::ip::tcp::socket socket, ServerState& state, Worker& worker)
+        : socket_(std::move(socket)), state_(state), worker_(worker), parser_(state.options.limits) {
+        ++state_.live_connections;
+    }
+    ~Connection() {
+        worker_.remove(this);
+        --state_.live_connections;
+    }
+
+    void start() {
+        asio::error_code ec;
+        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        auto remote = socket_.remote_endpoint(ec);
+        if (!ec) client_address_ = remote.address().to_string();
+        worker_.add(this);
+        registered_ = true;
+        set_phase(Phase::idle);
+        read();
+    }
+
+    // Called by the sweep with the coarse clock: closes connections past their deadline.
+    void sweep(clock::time_point now) {
+        if (closed_) return;
+        if ((writing_ && now > write_deadline_) || (phase_ != Phase::handler && now > deadline_)) close();
+    }
+
+    // Graceful stop: idle connections close now, busy ones after their current response.
+    void begin_shutdown() {
+        if (closed_) return;
+        if (phase_ == Phase::idle && !writing_ && out_.empty()) close();
+    }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        asio::error_code ec;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
+        file_.reset();
+    }
+
+    asio::any_io_executor executor() { return socket_.get_executor(); }
+
+private:
+    void set_phase(Phase p) {
+        phase_ = p;
+        const auto& o = state_.options;
+        switch (p) {
+            case Phase::idle: deadline_ = worker_.now + o.keep_alive_timeout; break;
+            case Phase::headers: deadline_ = worker_.now + o.header_timeout; break;
+            case Phase::body: deadline_ = worker_.now + o.body_timeout; break;
+            case Phase::handler: break;
+        }
+    }
+
+    void read() {
+        if (reading_ || closed_ || close_after_write_ || busy_ || out_.size() > output_high_water) return;
+        if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+        if (in_.size() - in_end_ < min_read) {
+            if (in_begin_ > 0) {  // make room by moving the unconsumed bytes to the front
+                std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+                in_end_ -= in_begin_;
+                in_begin_ = 0;
+            }
+            if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>(in_.size() * 2, initial_buffer));
+        }
+        reading_ = true;
+        socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+    }
+
+    void on_read(const asio::error_code& ec, std::size_t n) {
+        reading_ = false;
+        if (closed_) return;
+        if (ec) {
+            // The peer is gone or half-closed: finish writing what is owed, then close.
+            if (!writing_ && out_.empty() && !busy_) close();
+            else close_after_write_ = true;
+            return;
+        }
+        in_end_ += n;
+        if (phase_ == Phase::idle) set_phase(Phase::headers);
+        else if (phase_ == Phase::body) set_phase(Phase::body);  // progress extends the body deadline
+        process();
+    }
+
+    // Parses and answers every complete request in the buffer, in order.
+    void process() {
+        while (!busy_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ && out_.size() <= output_high_water) {
+            ParseResult r = parser_.parse(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), ex_.request);
+            if (r.status == ParseStatus::need_more) {
+                if (parser_.headers_complete()) {
+                    if (phase_ != Phase::body) set_phase(Phase::body);
+                    if (parser_.expects_continue() && !continue_sent_) {
+                        out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+                        continue_sent_ = true;
+                    }
+                }
+                break;
+            }
+            if (r.status == ParseStatus::error) {
+                answer_parse_error(r);
+                break;
+            }
+            in_begin_ += r.consumed;
+            continue_sent_ = false;
+            parser_.reset();
+            run_request();
+        }
+        if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        flush();
+        read();
+    }
+
+    void run_request() {
+        set_phase(Phase::handler);
+        ex_.request.client_address = client_address_;
+        ex_.reset_for_request();
+        switch (state_.app.dispatch(ex_)) {
+            case Dispatch::done: finish_response(); return;
+            case Dispatch::run_async:
+                busy_ = true;
+                asio::co_spawn(socket_.get_executor(), state_.app.run_async(ex_),
+                               [self = shared_from_this()](std::exception_ptr) { self->resume(); });
+                return;
+            case Dispatch::run_blocking:
+                busy_ = true;
+                asio::post(state_.pool(), [self = shared_from_this()] {
+                    self->state_.app.run_endpoint(self->ex_);
+                    asio::post(self->socket_.get_executor(), [self] { self->resume(); });
+                });
+                return;
+        }
+    }
+
+    void resume() {
+        busy_ = false;
+        if (closed_) return;
+        finish_response();
+        process();
+    }
+
+    void finish_response() {
+        const Request& req = ex_.request;
+        Response& res = ex_.response;
+        bool keep = req.keep_alive && !state_.stopping.load(std::memory_order_relaxed);
+        std::uint64_t length = res.body.size();
+        if (!res.file_path.empty()) {
+            file_ = std::make_unique<std::ifstream>(res.file_path, std::ios::binary);
+            std::error_code fec;
+            auto size = std::filesystem::file_size(res.file_path, fec);
+            if (!*file_ || fec) {
+                file_.reset();
+                res.file_path.clear();
+                res.headers.clear();
+                write_detail(res, 404, picojson::value("File not found"));
+                length = res.body.size();
+            } else {
+                length = size;
+                if (req.method == "HEAD" || status_has_no_body(res.status)) file_.reset();
+                else file_remaining_ = size;
+            }
+        }
+        serialize_response(req, res, length, keep, out_);
+        if (!keep) close_after_write_ = true;
+        if (file_) busy_ = true;  // later responses wait until the file is sent
+    }
+
+    void answer_parse_error(const ParseResult& r) {
+        Response res;
+        write_detail(res, r.error_status, picojson::value(std::string(r.error_reason)));
+        Request req;  // the broken request is not trusted for anything
+        req.method = "GET";
+        serialize_response(req, res, res.body.size(), false, out_);
+        close_after_write_ = true;
+        in_begin_ = in_end_;
+    }
+
+    void flush() {
+        if (writing_ || closed_) return;
+        if (out_.empty()) {
+            if (file_) fill_from_file();
+            if (out_.empty()) {
+                if (close_after_write_ && !busy_) close();
+                return;
+            }
+        }
+        std::swap(out_, sending_);
+        writing_ = true;
+        write_deadline_ = worker_.now + state_.options.body_timeout;
+        asio::async_write(socket_, asio::buffer(sending_),
+                          [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
+    }
+
+    void fill_from_file() {
+        constexpr std::size_t chunk = 64 * 1024;
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
+        out_.resize(n);
+        file_->read(out_.data(), static_cast<std::streamsize>(n));
+        if (static_cast<std::size_t>(file_->gcount()) != n) {  // the file shrank: the length is a lie now
+            out_.clear();
+            file_.reset();
+            close_after_write_ = true;
+            busy_ = false;
+            return;
+        }
+        file_remaining_ -= n;
+        if (file_remaining_ == 0) {
+            file_.reset();
+            busy_ = false;
+        }
+    }
+
+    void on_write(const asio::error_code& ec) {
+        writing_ = false;
+        sending_.clear();
+        if (sending_.capacity() > 256 * 1024) sending_.shrink_to_fit();
+        if (closed_) return;
+        if (ec) {
+            close();
+            return;
+        }
+        if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_) {
+            close();
+            return;
+        }
+        flush();
+        if (!closed_ && !writing_) process();  // output drained: pipelined requests may go on
+        else read();
+    }
+
+    static constexpr std::size_t initial_buffer = 2048;
+    static constexpr std::size_t min_read = 512;
+    static constexpr std::size_t output_high_water = 256 * 1024;
+
+    asio::ip::tcp::socket socket_;
+    ServerState& state_;
+    Worker& worker_;
+    RequestParser parser_;
+    Exchange ex_;
+    std::string client_address_;
+    std::string in_;
+    std::size_t in_begin_ = 0, in_end_ = 0;
+    std::string out_, sending_;
+    std::unique_ptr<std::ifstream> file_;
+    std::uint64_t file_remaining_ = 0;
+    Phase phase_ = Phase::idle;
+    clock::time_point deadline_{}, write_deadline_{};
+    bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
+    bool continue_sent_ = false, registered_ = false;
 };
 
 }  // namespace detail
+
+// Serves an App over TCP. Either owns its event loops (run() blocks until stopped), or is
+// embedded in an io_context the caller owns and runs (start(), later stop()).
+class Server {
+public:
+    Server(App& app, ServerOptions options = {})
+        : state_(std::make_unique<detail::ServerState>(app, std::move(options))) {
+        unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
+        for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
+        for (auto& c : owned_) workers_.push_back(std::make_unique<detail::Worker>(*c));
+    }
+    // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
+    Server(asio::io_context& io, App& app, ServerOptions options = {})
+        : state_(std::make_unique<detail::ServerState>(app, std::move(options))), embedded_(true) {
+        workers_.push_back(std::make_unique<detail::Worker>(io));
+    }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    // An embedded server must be stopped, and its connections finished, before it is destroyed.
+    ~Server() {
+        if (state_->blocking_pool) state_->blocking_pool->join();
+        for (auto& w : workers_) w->sweeper.reset();
+        retry_timer_.reset();
+        stop_timer_.reset();
+        acceptor_.reset();
+        owned_.clear();  // drops pending handlers, and their connections, while workers and state live
+    }
+
+    // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
+    void start() {
+        if (acceptor_) return;
+        auto& ctx = workers_[0]->context;
+        const std::string host = detail::resolve_host(state_->options);
+        const unsigned short port = detail::resolve_port(state_->options);
+        asio::ip::tcp::resolver resolver(ctx);
+        auto endpoints = resolver.resolve(host, std::to_string(port),
+                                          asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
+        if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
+        asio::ip::tcp::endpoint ep = *endpoints.begin();
+        acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(ctx);
+        acceptor_->open(ep.protocol());
+        acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true));
+        acceptor_->bind(ep);
+        acceptor_->listen(asio::socket_base::max_listen_connections);
+        bound_ = acceptor_->local_endpoint();
+        for (auto& w : workers_) sweep(*w);
+        accept();
+    }
+
+    unsigned short port() const noexcept { return bound_.port(); }
+    std::string host() const { return bound_.address().to_string(); }
+
+    // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
+    // when handle_signals, or stop() from another thread or a handler).
+    void run() {
+        if (embedded_) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+        start();
+        auto& ctx0 = *owned_[0];
+        std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+        for (auto& c : owned_) guards.push_back(asio::make_work_guard(*c));
+        guards_ = &guards;
+        asio::signal_set signals(ctx0);
+        if (state_->options.handle_signals) {
+            signals.add(SIGINT);
+            signals.add(SIGTERM);
+            signals.async_wait([this](const asio::error_code& ec, int) {
+                if (!ec) stop();
+            });
+        }
+        if (state_->options.log_startup)
+            std::fprintf(stderr, "INFO:     fastapi.hpp serving on http://%s:%u (%zu thread%s; Ctrl+C to quit)\n",
+                         detail::resolve_host(state_->options).c_str(), port(), owned_.size(),
+                         owned_.size() == 1 ? "" : "s");
+        std::vector<std::thread> threads;
+        for (std::size_t i = 1; i < owned_.size(); ++i) threads.emplace_back([c = owned_[i].get()] { c->run(); });
+        ctx0.run();
+        for (auto& t : threads) t.join();
+        guards_ = nullptr;
+        if (state_->blocking_pool) state_->blocking_pool->join();
+        if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
+    }
+
+    // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
+    // (up to the grace period), then close everything and let the loops return.
+    void stop() { stop(state_->options.graceful_shutdown_timeout); }
+    void stop(std::chrono::milliseconds grace) {
+        if (state_->stopping.exchange(true)) return;
+        auto& ctx = workers_[0]->context;
+        asio::post(ctx, [this, grace] {
+            asio::error_code ec;
+            if (acceptor_) acceptor_->close(ec);
+            for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
+            stop_deadline_ = std::chrono::steady_clock::now() + grace;
+            watch_stop();
+        });
+    }
+
+private:
+    void accept() {
+        detail::Worker& w = *workers_[next_worker_++ % workers_.size()];
+        auto on_accept = [this, &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+            if (state_->stopping || !acceptor_->is_open()) return;
+            if (!ec) {
+                std::make_shared<detail::Connection>(std::move(socket), *state_, w)->start();
+                accept();
+            } else if (ec == asio::error::operation_aborted) {
+                return;
+            } else {
+                // Out of descriptors or memory: back off instead of spinning on the error.
+                retry_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(50));
+                retry_timer_->async_wait([this](const asio::error_code& e) {
+                    if (!e) accept();
+                });
+            }
+        };
+        if (embedded_) acceptor_->async_accept(asio::make_strand(w.context), std::move(on_accept));
+        else acceptor_->async_accept(w.context, std::move(on_accept));
+    }
+
+    // Ticks each loop's coarse clock and closes connections past their deadlines.
+    void sweep(detail::Worker& w) {
+        w.now = std::chrono::steady_clock::now();
+        std::vector<std::shared_ptr<detail::Connection>> live;
+        {
+            std::lock_guard lock(w.mutex);
+            live.reserve(w.connections.size());
+            for (auto* c : w.connections)
+                if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+        }
+        for (auto& c : live) asio::dispatch(c->executor(), [c, now = w.now] { c->sweep(now); });
+        if (finished_) return;
+        w.sweeper->expires_after(std::chrono::milliseconds(250));
+        w.sweeper->async_wait([this, &w](const asio::error_code& ec) {
+            if (!ec) sweep(w);
+        });
+    }
+
+    template <class F>
+    void for_each_connection(F f) {
+        for (auto& w : workers_) {
+            std::vector<std::shared_ptr<detail::Connection>> live;
+            {
+                std::lock_guard lock(w->mutex);
+                for (auto* c : w->connections)
+                    if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+            }
+            for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
+        }
+    }
+
+    void watch_stop() {
+        const bool expired = std::chrono::steady_clock::now() >= stop_deadline_;
+        if (expired) for_each_connection([](detail::Connection& c) { c.close(); });
+        else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
+        if (state_->live_connections.load() == 0 || (expired && ++forced_ticks_ > 20)) {
+            finished_ = true;
+            for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
+            if (retry_timer_) retry_timer_->cancel();
+            if (guards_) for (auto& g : *guards_) g.reset();
+            return;
+        }
+        stop_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(20));
+        stop_timer_->async_wait([this](const asio::error_code& ec) {
+            if (!ec) watch_stop();
+        });
+    }
+
+    std::unique_ptr<detail::ServerState> state_;
+    std::vector<std::unique_ptr<asio::io_context>> owned_;
+    std::vector<std::unique_ptr<detail::Worker>> workers_;
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+    std::unique_ptr<asio::steady_timer> retry_timer_, stop_timer_;
+    asio::ip::tcp::endpoint bound_;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>>* guards_ = nullptr;
+    std::chrono::steady_clock::time_point stop_deadline_{};
+    std::size_t next_worker_ = 0;
+    int forced_ticks_ = 0;
+    bool embedded_ = false;
+    std::atomic<bool> finished_{false};
+};
+
+inline void App::run(const ServerOptions& options) {
+    Server server(*this, options);
+    server.run();
+}
+inline void App::run() { run(ServerOptions{}); }
+
+}  // namespace fastapi
+
+// ---- include/fastapi/test_client.hpp ----
+// test_client: FastAPI's TestClient. Calls the app in-process, without sockets, through the
+// same parser, dispatch and response writer as the server, so what a test sees is what a
+// client would. Relies on server (for the response writer) and app.
+
+#include <sstream>      // ostringstream
+
+namespace fastapi {
+
+struct TestResponse {
+    int status_code = 0;
+    Headers headers;
+    std::string text;
+
+    picojson::value json() const {
+        picojson::value v;
+        std::string err = picojson::parse(v, text);
+        if (!err.empty()) throw std::runtime_error("TestResponse::json: body is not JSON: " + err + "\n" + text);
+        return v;
+    }
+    std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
+};
+
+class TestClient {
+public:
+    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) {}
+
+    TestResponse get(std::string_view target, const Headers& headers = {}) { return request("GET", target, {}, headers); }
+    TestResponse head(std::string_view target, const Headers& headers = {}) { return request("HEAD", target, {}, headers); }
+    TestResponse delete_(std::string_view target, const Headers& headers = {}) {
+        return request("DELETE", target, {}, headers);
+    }
+    TestResponse options(std::string_view target, const Headers& headers = {}) {
+        return request("OPTIONS", target, {}, headers);
+    }
+    TestResponse post(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
+        return request("POST", target, body, headers);
+    }
+    TestResponse put(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
+        return request("PUT", target, body, headers);
+    }
+    TestResponse patch(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
+        return request("PATCH", target, body, headers);
+    }
+    // JSON bodies: a picojson::value or anything write_json can write; sets Content-Type.
+    template <class T>
+    TestResponse post_json(std::string_view target, const T& value, Headers headers = {}) {
+        return with_json("POST", target, value, std::move(headers));
+    }
+    template <class T>
+    TestResponse put_json(std::string_view target, const T& value, Headers headers = {}) {
+        return with_json("PUT", target, value, std::move(headers));
+    }
+
+    // Any request: written as HTTP/1.1 bytes (Host: testserver, Content-Length when there is
+    // a body) and parsed as the server would.
+    TestResponse request(std::string_view method, std::string_view target, std::string_view body = {},
+                         const Headers& headers = {}) {
+        std::string raw;
+        raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+        if (!headers.contains("host")) raw += "host: testserver\r\n";
+        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+        if (!body.empty() && !headers.contains("content-length") && !headers.contains("transfer-encoding"))
+            raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+        raw += "\r\n";
+        raw.append(body);
+        return raw_request(raw);
+    }
+
+    // Bytes exactly as given (one request), for tests of what the parser accepts.
+    TestResponse raw_request(std::string_view bytes) {
+        detail::Exchange ex;
+        detail::RequestParser parser(limits_);
+        detail::ParseResult r = parser.parse(bytes, ex.request);
+        std::string out;
+        if (r.status != detail::ParseStatus::complete) {
+            Response res;
+            int status = r.status == detail::ParseStatus::error ? r.error_status : 400;
+            std::string reason = r.status == detail::ParseStatus::error ? std::string(r.error_reason) : "Incomplete request";
+            detail::write_detail(res, status, picojson::value(reason));
+            Request req;
+            req.method = "GET";
+            detail::serialize_response(req, res, res.body.size(), false, out);
+            return parse_response(out, false);
+        }
+        ex.request.client_address = "testclient";
+        switch (app_.dispatch(ex)) {
+            case detail::Dispatch::done: break;
+            case detail::Dispatch::run_blocking: app_.run_endpoint(ex); break;
+            case detail::Dispatch::run_async: {
+                asio::io_context io;
+                asio::co_spawn(io, app_.run_async(ex), asio::detached);
+                io.run();
+                break;
+            }
+        }
+        Response& res = ex.response;
+        std::string file_body;
+        if (!res.file_path.empty()) {
+            std::ifstream in(res.file_path, std::ios::binary);
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            file_body = ss.str();
+        }
+        const std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
+        detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out);
+        if (!res.file_path.empty() && ex.request.method != "HEAD") out += file_body;
+        return parse_response(out, ex.request.method == "HEAD");
+    }
+
+private:
+    template <class T>
+    TestResponse with_json(std::string_view method, std::string_view target, const T& value, Headers headers) {
+        std::string body;
+        detail::write_json(body, value);
+        if (!headers.contains("content-type")) headers.set("content-type", "application/json");
+        return request(method, target, body, headers);
+    }
+
+    static TestResponse parse_response(std::string_view raw, bool head) {
+        TestResponse t;
+        auto line_end = raw.find("\r\n");
+        t.status_code = std::stoi(std::string(raw.substr(9, 3)));
+        auto headers_end = raw.find("\r\n\r\n");
+        std::size_t pos = line_end + 2;
+        while (pos < headers_end) {
+            auto eol = raw.find("\r\n", pos);
+            auto line = raw.substr(pos, eol - pos);
+            auto colon = line.find(':');
+            t.headers.append_unchecked(line.substr(0, colon), line.substr(colon + 2));
+            pos = eol + 2;
+        }
+        if (!head) t.text = std::string(raw.substr(headers_end + 4));
+        return t;
+    }
+
+    App& app_;
+    Limits limits_;
+};
+
 }  // namespace fastapi

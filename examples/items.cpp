@@ -12,7 +12,7 @@ struct Item {
     std::optional<std::string> description;
     Field<double, Gt<0>> price;
     std::optional<double> tax;
-    Field<std::vector<std::string>, Default<>> tags;  // [] when absent
+    std::vector<std::string> tags;  // [] when absent, as a list with a default
 };
 
 struct ItemList {
@@ -43,10 +43,12 @@ int main() {
     App app({.title = "Items", .version = "1.0.0"});
 
     std::mutex db_mutex;  // handlers may run on several threads
-    std::map<int64_t, Item> db = {
-        {1, Item{.name = "Hammer", .price = 12.5, .tags = {{"tools"}}}},
-        {2, Item{.name = "Nails", .price = 0.25}},
-    };
+    std::map<int64_t, Item> db;
+    db[1].name = "Hammer";
+    db[1].price = 12.5;
+    db[1].tags = {"tools"};
+    db[2].name = "Nails";
+    db[2].price = 0.25;
 
     app.get("/items/{item_id}",
             [&](Path<"item_id", int64_t, Ge<1>> item_id, Query<"q", std::optional<std::string>, MaxLength<20>> q) {
@@ -64,7 +66,7 @@ int main() {
         for (auto& [id, item] : db) {
             bool tagged = tag->empty();
             for (auto& t : *tag)
-                for (auto& have : *item.tags) tagged = tagged || t == have;
+                for (auto& have : item.tags) tagged = tagged || t == have;
             if (!tagged) continue;
             if (out.total++ >= *skip && static_cast<int64_t>(out.items.size()) < *limit) out.items.push_back(item);
         }

@@ -24,7 +24,7 @@ struct AppOptions {
     std::string version = "0.1.0";
     std::string summary{};
     std::string description{};
-    std::string terms_of_service;
+    std::string terms_of_service{};
     struct Contact { std::string name{}, url{}, email{}; } contact{};
     struct License { std::string name{}, identifier{}, url{}; } license_info{};
     struct Server { std::string url{}, description{}; };

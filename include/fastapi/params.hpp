@@ -99,9 +99,10 @@ template <class Tuple, class M> struct tuple_has;
 template <class... Ts, class M> struct tuple_has<std::tuple<Ts...>, M> : std::bool_constant<(std::is_same_v<Ts, M> || ...)> {};
 
 // A parameter type that is a model (or a list of models) is read from the JSON body.
+template <class T> struct is_body_model : std::bool_constant<is_model_v<T>> {};
+template <class T, class A> struct is_body_model<std::vector<T, A>> : std::bool_constant<is_model_v<T>> {};
 template <class T>
-inline constexpr bool is_body_model_v = is_model_v<std::remove_cvref_t<T>> ||
-    (is_vector_v<T> && is_model_v<typename std::remove_cvref_t<T>::value_type>);
+inline constexpr bool is_body_model_v = is_body_model<std::remove_cvref_t<T>>::value;
 
 // --- query string, cookies ---
 
