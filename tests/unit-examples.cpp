@@ -11,7 +11,12 @@ using test::RawClient;
 using test::status_of;
 
 namespace {
-std::string example(const char* name) { return std::string(FASTAPI_EXAMPLES_DIR) + "/" + name; }
+std::string example(const char* name) {
+    std::string path = FASTAPI_EXAMPLES_DIR;
+    path += '/';
+    path += name;
+    return path;
+}
 
 struct RunningExample {
     unsigned short port = test::free_port();
