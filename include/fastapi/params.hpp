@@ -201,41 +201,37 @@ inline std::string_view source_label(ParamSource s) noexcept {
 template <class T, class Markers>
 void bind_from_strings(const std::vector<std::string_view>& values, T& out, ValidationErrors& errors, Loc& loc) {
     using Field = typename apply_markers<T, Markers>::type;
+    if (values.empty()) {
+        if constexpr (Field::has_default) Field::set_default(out);
+        else if constexpr (Field::required) errors.push_back(missing_error(loc));
+        else out = T{};
+        return;
+    }
+    // Errors report the text as it came ("input":"-1"), as FastAPI does.
     if constexpr (is_vector_v<T>) {
         using E = typename T::value_type;
         out.clear();
+        picojson::array inputs;
+        bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
             loc.push_back(static_cast<std::int64_t>(i));
             if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
+            else ok = false;
             loc.pop_back();
+            inputs.emplace_back(std::string(values[i]));
         }
-        if (values.empty() && !Field::has_default && !Field::is_optional) {
-            // A list query parameter with no default is required, as in FastAPI.
-            errors.push_back(missing_error(loc));
-            return;
-        }
-        if (values.empty() && Field::has_default) Field::set_default(out);
-        check_field_constraints<Field>(out, errors, loc);
+        if (ok) check_field_constraints<Field>(out, errors, loc, picojson::value(std::move(inputs)));
     } else if constexpr (is_optional_v<T>) {
-        if (values.empty()) {
-            if constexpr (Field::has_default) Field::set_default(out);
-            else out.reset();
-            return;
-        }
         typename T::value_type v{};
         if (from_string(values.back(), v, errors, loc)) {
             out = std::move(v);
-            check_field_constraints<Field>(out, errors, loc);
+            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
         }
     } else {
-        if (values.empty()) {
-            if constexpr (Field::has_default) Field::set_default(out);
-            else errors.push_back(missing_error(loc));
-            return;
-        }
         // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
-        if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+        if (from_string(values.back(), out, errors, loc))
+            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
     }
 }
 

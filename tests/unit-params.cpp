@@ -1,0 +1,175 @@
+// Parameters: where each handler argument comes from, how it is converted and validated,
+// and FastAPI's 422 body when it is not right. Every problem is reported, not only the first.
+#include <doctest/doctest.h>
+
+#include "fastapi.hpp"
+
+using namespace fastapi;
+
+namespace {
+struct Item {
+    Field<std::string, MinLength<1>, MaxLength<50>> name;
+    std::optional<std::string> description;
+    Field<double, Gt<0>> price;
+    std::optional<double> tax;
+    std::vector<std::string> tags;
+};
+
+Headers json_type() {
+    Headers h;
+    h.set("content-type", "application/json");
+    return h;
+}
+}  // namespace
+
+TEST_CASE("path parameters are converted to their type; a bad one is a 422 naming it") {
+    App app;
+    app.get("/items/{item_id}", [](Path<"item_id", int64_t, Ge<1>> item_id) { return *item_id * 2; });
+    TestClient client(app);
+    CHECK(client.get("/items/21").text == "42");
+    auto r = client.get("/items/abc");
+    CHECK(r.status_code == 422);
+    CHECK(r.text == R"({"detail":[{"type":"int_parsing","loc":["path","item_id"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"abc"}]})");
+    CHECK(client.get("/items/0").text ==
+          R"({"detail":[{"type":"greater_than_equal","loc":["path","item_id"],"msg":"Input should be greater than or equal to 1","input":"0","ctx":{"ge":1}}]})");
+}
+
+TEST_CASE("query parameters: required, optional, defaults, constraints") {
+    App app;
+    app.get("/search", [](Query<"needy", std::string> needy, Query<"q", std::optional<std::string>, MaxLength<5>> q,
+                          Query<"limit", int, Ge<1>, Le<100>, Default<10>> limit) {
+        return needy.value + "|" + q->value_or("none") + "|" + std::to_string(*limit);
+    });
+    TestClient client(app);
+    CHECK(client.get("/search?needy=x").json().get<std::string>() == "x|none|10");
+    CHECK(client.get("/search?needy=x&q=abc&limit=7").json().get<std::string>() == "x|abc|7");
+    CHECK(client.get("/search?needy=a%20b&q=").json().get<std::string>() == "a b||10");  // blank values are kept
+
+    auto missing = client.get("/search");
+    CHECK(missing.status_code == 422);
+    CHECK(missing.text == R"({"detail":[{"type":"missing","loc":["query","needy"],"msg":"Field required","input":null}]})");
+
+    auto many = client.get("/search?q=toolong&limit=500");
+    CHECK(many.text ==
+          R"({"detail":[{"type":"missing","loc":["query","needy"],"msg":"Field required","input":null},)"
+          R"({"type":"string_too_long","loc":["query","q"],"msg":"String should have at most 5 characters","input":"toolong","ctx":{"max_length":5}},)"
+          R"({"type":"less_than_equal","loc":["query","limit"],"msg":"Input should be less than or equal to 100","input":"500","ctx":{"le":100}}]})");
+}
+
+TEST_CASE("boolean query parameters accept what FastAPI accepts") {
+    App app;
+    app.get("/flag", [](Query<"short", bool, Default<false>> short_) { return *short_; });
+    TestClient client(app);
+    for (const char* yes : {"1", "true", "True", "on", "yes", "YES"}) CHECK(client.get(std::string("/flag?short=") + yes).text == "true");
+    for (const char* no : {"0", "false", "off", "no"}) CHECK(client.get(std::string("/flag?short=") + no).text == "false");
+    CHECK(client.get("/flag").text == "false");
+    CHECK(client.get("/flag?short=maybe").text ==
+          R"({"detail":[{"type":"bool_parsing","loc":["query","short"],"msg":"Input should be a valid boolean, unable to interpret input","input":"maybe"}]})");
+}
+
+TEST_CASE("a repeated query key fills a vector; absent, the vector is empty") {
+    App app;
+    app.get("/tags", [](Query<"tag", std::vector<std::string>> tag) { return *tag; });
+    app.get("/ids", [](Query<"id", std::vector<int>> id) { return *id; });
+    TestClient client(app);
+    CHECK(client.get("/tags?tag=a&tag=b&tag=c").text == R"(["a","b","c"])");
+    CHECK(client.get("/tags").text == "[]");
+    CHECK(client.get("/ids?id=1&id=x").text ==
+          R"({"detail":[{"type":"int_parsing","loc":["query","id",1],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"x"}]})");
+}
+
+TEST_CASE("headers match case-insensitively, '_' in the name standing for '-'") {
+    App app;
+    app.get("/ua", [](Header<"user_agent", std::optional<std::string>> ua, Header<"x_token", std::vector<std::string>> tokens) {
+        return ua->value_or("none") + ":" + std::to_string(tokens->size());
+    });
+    app.get("/need", [](Header<"x_key", std::string> key) { return *key; });
+    TestClient client(app);
+    Headers h;
+    h.set("User-Agent", "curl/8");
+    h.add("X-Token", "a");
+    h.add("x-token", "b");
+    CHECK(client.get("/ua", h).json().get<std::string>() == "curl/8:2");
+    CHECK(client.get("/ua").json().get<std::string>() == "none:0");
+    CHECK(client.get("/need").text == R"({"detail":[{"type":"missing","loc":["header","x-key"],"msg":"Field required","input":null}]})");
+}
+
+TEST_CASE("cookies are read from the Cookie header") {
+    App app;
+    app.get("/c", [](Cookie<"ads_id", std::optional<std::string>> ads, Cookie<"n", int, Default<0>> n) {
+        return ads->value_or("none") + ":" + std::to_string(*n);
+    });
+    TestClient client(app);
+    Headers h;
+    h.set("Cookie", "ads_id=abc; n=5; other=\"q\"");
+    CHECK(client.get("/c", h).json().get<std::string>() == "abc:5");
+    CHECK(client.get("/c").json().get<std::string>() == "none:0");
+}
+
+TEST_CASE("a model parameter is the JSON body, validated with every error reported") {
+    App app;
+    app.post("/items/", [](Item item) { return item; }, {.status_code = 201});
+    TestClient client(app);
+    auto ok = client.post("/items/", R"({"name":"Foo","price":35.4,"tags":["a"]})", json_type());
+    CHECK(ok.status_code == 201);
+    CHECK(ok.text == R"({"name":"Foo","description":null,"price":35.4,"tax":null,"tags":["a"]})");
+
+    auto bad = client.post("/items/", R"({"name":"","price":-1,"tags":"x"})", json_type());
+    CHECK(bad.status_code == 422);
+    CHECK(bad.text ==
+          R"({"detail":[{"type":"string_too_short","loc":["body","name"],"msg":"String should have at least 1 character","input":"","ctx":{"min_length":1}},)"
+          R"({"type":"greater_than","loc":["body","price"],"msg":"Input should be greater than 0","input":-1,"ctx":{"gt":0}},)"
+          R"({"type":"list_type","loc":["body","tags"],"msg":"Input should be a valid list","input":"x"}]})");
+}
+
+TEST_CASE("the body: accepted without a Content-Type, refused when missing, malformed or not JSON") {
+    App app;
+    app.post("/items/", [](Item item) { return item.name.value; });
+    TestClient client(app);
+    CHECK(client.post("/items/", R"({"name":"Foo","price":1})").text == R"("Foo")");
+    CHECK(client.post("/items/").text == R"({"detail":[{"type":"missing","loc":["body"],"msg":"Field required","input":null}]})");
+    auto invalid = client.post("/items/", R"({"name": )", json_type());
+    CHECK(invalid.status_code == 422);
+    CHECK(invalid.text.find(R"("type":"json_invalid","loc":["body",9],"msg":"JSON decode error")") != std::string::npos);
+    Headers text;
+    text.set("content-type", "text/plain");
+    CHECK(client.post("/items/", "hello", text).text ==
+          R"({"detail":[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"hello"}]})");
+}
+
+TEST_CASE("several body parameters are keys of one JSON object, as FastAPI embeds them") {
+    App app;
+    app.put("/items/{item_id}", [](Path<"item_id", int> item_id, Body<"item", Item> item, Body<"importance", int, Gt<0>> importance) {
+        return std::to_string(*item_id) + ":" + item->name.value + ":" + std::to_string(*importance);
+    });
+    app.post("/embed", [](Body<"item", Item, Embed> item) { return item->name.value; });
+    TestClient client(app);
+    CHECK(client.put("/items/5", R"({"item":{"name":"Foo","price":2},"importance":3})", json_type()).json().get<std::string>() == "5:Foo:3");
+    CHECK(client.put("/items/5", R"({"item":{"name":"Foo","price":2},"importance":0})", json_type()).text ==
+          R"({"detail":[{"type":"greater_than","loc":["body","importance"],"msg":"Input should be greater than 0","input":0,"ctx":{"gt":0}}]})");
+    CHECK(client.put("/items/x", R"({"importance":1})", json_type()).text ==
+          R"({"detail":[{"type":"int_parsing","loc":["path","item_id"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"x"},)"
+          R"({"type":"missing","loc":["body","item"],"msg":"Field required","input":null}]})");
+    CHECK(client.post("/embed", R"({"item":{"name":"E","price":1}})", json_type()).text == R"("E")");
+}
+
+TEST_CASE("a list of models is a body too, with indices in the error location") {
+    App app;
+    app.post("/batch", [](std::vector<Item> items) { return items.size(); });
+    TestClient client(app);
+    CHECK(client.post("/batch", R"([{"name":"a","price":1},{"name":"b","price":2}])", json_type()).text == "2");
+    CHECK(client.post("/batch", R"([{"name":"a","price":1},{"name":"b"}])", json_type()).text ==
+          R"({"detail":[{"type":"missing","loc":["body",1,"price"],"msg":"Field required","input":{"name":"b"}}]})");
+}
+
+TEST_CASE("the validation-error handler can be replaced, as in FastAPI") {
+    App app;
+    app.exception_handler<RequestValidationError>([](Request&, const RequestValidationError& e) {
+        return PlainTextResponse(std::to_string(e.errors().size()) + " problems", 400);
+    });
+    app.get("/n/{n}", [](Path<"n", int> n) { return *n; });
+    TestClient client(app);
+    auto r = client.get("/n/x");
+    CHECK(r.status_code == 400);
+    CHECK(r.text == "1 problems");
+}
