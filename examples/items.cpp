@@ -32,13 +32,6 @@ struct UpdatedItem {
     int64_t importance;
 };
 
-struct UserItem {
-    std::string item_id;
-    int64_t owner_id;
-    std::string needy;
-    std::optional<std::string> description;
-};
-
 int main() {
     App app({.title = "Items", .version = "1.0.0"});
 
@@ -85,12 +78,15 @@ int main() {
         return UpdatedItem{*item_id, *item, *importance};
     });
 
+    // A free-form answer: keys appear only when set, as with the dict FastAPI's tutorial returns.
     app.get("/users/{user_id}/items/{item_id}",
             [](Path<"user_id", int64_t> user_id, Path<"item_id", std::string> item_id,
                Query<"needy", std::string> needy, Query<"short", bool, Default<false>> short_) {
-                UserItem out{*item_id, *user_id, *needy, std::nullopt};
-                if (!*short_) out.description = "This is an amazing item that has a long description";
-                return out;
+                picojson::object item{{"item_id", picojson::value(*item_id)},
+                                      {"owner_id", picojson::value(*user_id)},
+                                      {"needy", picojson::value(*needy)}};
+                if (!*short_) item["description"] = picojson::value("This is an amazing item that has a long description");
+                return picojson::value(item);
             });
 
     app.run();
