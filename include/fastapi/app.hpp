@@ -8,7 +8,9 @@
 #include <cstdio>       // fprintf
 #include <functional>   // function
 #include <initializer_list>
+#include <map>          // map (responses)
 #include <memory>       // unique_ptr, make_unique
+#include <mutex>        // mutex (the OpenAPI document)
 #include <string>       // string
 #include <string_view>  // string_view
 #include <vector>       // vector
@@ -46,6 +48,25 @@ struct AppOptions {
     std::string docs_assets_url = "/docs-assets";
 };
 
+// What the documentation says a route returns (FastAPI's response_model=): by default the
+// handler's return type; fastapi::response_model<T> names another type (documentation only:
+// what is sent is still what the handler returns), fastapi::no_response_model none at all.
+struct ResponseModel {
+    enum class Kind : unsigned char { from_return_type, none, type } kind = Kind::from_return_type;
+    const TypeInfo& (*type)() = nullptr;
+};
+template <class T>
+inline constexpr ResponseModel response_model{ResponseModel::Kind::type, &describe<T>};
+inline constexpr ResponseModel no_response_model{ResponseModel::Kind::none, nullptr};
+
+// An extra response a route declares for the documentation (FastAPI's
+// responses={404: {"description": "Not found", "model": Message}}): the description defaults
+// to the status's reason phrase; `model` (response_model<T>) gives its JSON schema.
+struct ResponseDoc {
+    std::string description{};
+    ResponseModel model{};
+};
+
 // What a route declares besides its path and handler (FastAPI's decorator arguments).
 struct RouteOptions {
     int status_code = 200;                 // for results that are not Response objects
@@ -61,6 +82,9 @@ struct RouteOptions {
     // handlers on a thread pool; fastapi.hpp runs them inline unless asked, since C++ handlers
     // are usually quick and the hop costs more than it saves).
     bool blocking = false;
+    // Extra responses for the documentation, by status code.
+    std::map<int, ResponseDoc> responses{};
+    ResponseModel response_model{};
 };
 
 struct Route {
@@ -89,6 +113,17 @@ inline void write_detail(Response& res, int status, const picojson::value& detai
 
 namespace detail {
 inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
+inline void install_openapi_route(App& app, const AppOptions& options);  // openapi.hpp
+inline std::string openapi_json(const App& app);                           // openapi.hpp
+
+// The app's OpenAPI document, built on first use (openapi.hpp).
+struct OpenAPIState {
+    std::mutex mutex;
+    bool built = false;
+    picojson::value document;
+    std::string text;  // as served
+    std::function<picojson::value(const App&)> generate;
+};
 }
 
 class App {
@@ -98,7 +133,10 @@ public:
     using ExceptionHandler = std::function<Response(Request&, const E&)>;
 
     // The docs pages come first in the route table, as FastAPI's setup() adds them at construction.
-    explicit App(AppOptions options = {}) : options_(std::move(options)) { detail::install_docs_routes(*this, options_); }
+    explicit App(AppOptions options = {}) : options_(std::move(options)) {
+        detail::install_openapi_route(*this, options_);
+        detail::install_docs_routes(*this, options_);
+    }
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
@@ -163,6 +201,14 @@ public:
 
     const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
     const AppOptions& settings() const noexcept { return options_; }
+
+    // The OpenAPI document served at AppOptions::openapi_url (FastAPI's app.openapi()), built
+    // from the routes on first use and kept. openapi_schema() is the same document to edit
+    // (before serving starts); set_openapi() replaces how it is made, usually starting from
+    // fastapi::get_openapi(app) (the generator must not call app.openapi() itself).
+    const picojson::value& openapi() const;
+    picojson::value& openapi_schema();
+    void set_openapi(std::function<picojson::value(const App&)> generate);
 
     // Serves until SIGINT/SIGTERM (defined with the server).
     void run(const ServerOptions& options);
@@ -274,7 +320,11 @@ private:
                      ex.request.path.c_str(), what);
     }
 
+    friend std::string detail::openapi_json(const App&);
+    picojson::value& openapi_built() const;  // with openapi_.mutex held
+
     AppOptions options_;
+    mutable detail::OpenAPIState openapi_;
     detail::RouteTable<Route> routes_;
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
 };

@@ -14,6 +14,7 @@
 #include "handler.hpp"
 #include "params.hpp"
 #include "app.hpp"
+#include "openapi.hpp"
 #include "static_files.hpp"
 #include "docs.hpp"
 #include "server.hpp"

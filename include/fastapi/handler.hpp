@@ -149,10 +149,55 @@ decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
     return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);
 }
 
+// What a handler's types say about its operation, for the OpenAPI document (openapi.hpp):
+// each parameter's Binder<P>::describe adds what it reads, the return type what is sent.
+// Filled when the document is built, not per request.
+struct ParameterInfo {
+    std::string_view in;  // "path", "query", "header" or "cookie"
+    FieldInfo field;      // wire_name: the name in the request
+};
+struct OperationInfo {
+    std::vector<ParameterInfo> parameters;
+    std::vector<FieldInfo> body;  // body parameters in order (several: one JSON object)
+    bool embed_body = false;      // a body parameter marked Embed
+    // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or
+    // plain text, or a response whose content the type does not say (Response, FileResponse).
+    enum class Result { json, html, text, unknown } result = Result::json;
+    const TypeInfo& (*result_type)() = nullptr;
+    bool can_fail_validation() const noexcept { return !parameters.empty() || !body.empty(); }
+};
+
+template <class P>
+void describe_parameter(OperationInfo& op) {
+    if constexpr (requires { Binder<P>::describe(op); }) Binder<P>::describe(op);
+}
+
+template <class T>
+void describe_result(OperationInfo& op) {
+    using OI = OperationInfo;
+    if constexpr (std::is_base_of_v<HTMLResponse, T>) op.result = OI::Result::html;
+    else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
+    else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;
+    else if constexpr (std::is_base_of_v<Response, T>) op.result = OI::Result::unknown;
+    else if constexpr (std::is_void_v<T> || std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, picojson::value>) return;
+    else if constexpr (std::is_same_v<T, std::string_view> || std::is_convertible_v<const T&, const char*>)
+        op.result_type = &describe<std::string>;
+    else op.result_type = &describe<T>;
+}
+
+template <class T, class Args> struct endpoint_describer;
+template <class T, class... P> struct endpoint_describer<T, std::tuple<P...>> {
+    static void describe(OperationInfo& op) {
+        (describe_parameter<P>(op), ...);
+        describe_result<std::remove_cvref_t<T>>(op);
+    }
+};
+
 // The type-erased endpoint the router stores.
 struct Endpoint {
     std::function<void(Exchange&)> call;                          // plain handlers
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
+    void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
 };
 
@@ -162,6 +207,8 @@ Endpoint make_endpoint(F f, int status) {
     using R = typename traits::result;
     using args = typename traits::args;
     Endpoint e;
+    using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
+    e.describe = &endpoint_describer<Result, args>::describe;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
         e.call_async = [f = std::move(f), status](Exchange& ex) mutable -> asio::awaitable<void> {

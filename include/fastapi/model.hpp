@@ -508,14 +508,13 @@ template <literal... V> struct examples_of<Examples<V...>> {
     static void add(std::vector<picojson::value>& out) { (out.push_back(literal_json<V>()), ...); }
 };
 
-template <class T, std::size_t I>
-FieldInfo describe_field() {
-    using F = field_type_t<T, I>;
-    using Spec = spec_of_t<F>;
+// A value with its markers (field_spec): a model field, or a handler parameter (params.hpp).
+template <class Spec>
+FieldInfo describe_value(std::string_view name, std::string_view wire_name) {
     using V = typename Spec::value_type;
     FieldInfo f;
-    f.name = field_name_v<T, I>;
-    f.wire_name = wire_name<T, I>();
+    f.name = name;
+    f.wire_name = wire_name;
     f.required = Spec::required;
     f.type = &describe<V>;
     f.constraints = Spec::constraints;
@@ -523,19 +522,26 @@ FieldInfo describe_field() {
     f.description = Spec::description;
     [&]<class... Ms>(std::tuple<Ms...>*) { (examples_of<Ms>::add(f.examples), ...); }(
         static_cast<typename Spec::markers*>(nullptr));
-    if constexpr (!Spec::required) {
-        if constexpr (Spec::has_default) {
-            f.default_value = [] {
-                V v{};
-                Spec::set_default(v);
-                return to_json_value(v);
-            };
-        } else if constexpr (std::is_default_constructible_v<T>) {
-            f.default_value = [] {
-                T model{};
-                return to_json_value(field_value(get_field<I>(model)));
-            };
-        }
+    if constexpr (!Spec::required && Spec::has_default) {
+        f.default_value = [] {
+            V v{};
+            Spec::set_default(v);
+            return to_json_value(v);
+        };
+    }
+    return f;
+}
+
+template <class T, std::size_t I>
+FieldInfo describe_field() {
+    using Spec = field_spec_t<T, I>;
+    FieldInfo f = describe_value<Spec>(field_name_v<T, I>, wire_name<T, I>());
+    // Without a Default<...>, the default is what a value-initialised model holds.
+    if constexpr (!Spec::required && !Spec::has_default && std::is_default_constructible_v<T>) {
+        f.default_value = [] {
+            T model{};
+            return to_json_value(field_value(get_field<I>(model)));
+        };
     }
     return f;
 }

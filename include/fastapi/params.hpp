@@ -316,6 +316,17 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
 
 // Binders for the parameter markers.
 namespace detail {
+// A parameter for the OpenAPI document. Not required and without a Default<...>, its
+// default is the value it gets when absent (an empty list, null).
+template <class T, class Markers>
+FieldInfo describe_param(std::string_view name) {
+    using Spec = typename apply_markers<T, Markers>::type;
+    FieldInfo f = describe_value<Spec>(name, name);
+    if constexpr (!Spec::required && !Spec::has_default)
+        f.default_value = [] { return to_json_value(typename Spec::value_type{}); };
+    return f;
+}
+
 template <class P>
 struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource::body>> {
     static constexpr bool is_body = false;
@@ -330,6 +341,9 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource
         return p;
     }
     static P get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        op.parameters.push_back({source_label(P::source), describe_param<typename P::value_type, typename P::markers>(P::name)});
+    }
 };
 
 template <class P>
@@ -343,6 +357,10 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
         return p;
     }
     static P get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        op.body.push_back(describe_param<typename P::value_type, typename P::markers>(P::name));
+        if (tuple_has<typename P::markers, Embed>::value) op.embed_body = true;
+    }
 };
 
 // A bare model (or list of models) parameter: the whole JSON body, or, next to other body
@@ -359,6 +377,10 @@ struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is
         return value;
     }
     static T get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        static const std::string key = body_key_name<T>();
+        op.body.push_back(describe_param<T, std::tuple<>>(key));
+    }
 };
 }  // namespace detail
 

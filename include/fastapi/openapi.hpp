@@ -1,0 +1,669 @@
+// openapi: the OpenAPI 3.1 document FastAPI serves at /openapi.json, built from what the
+// routes' types say (OperationInfo from handler.hpp, TypeInfo/ModelInfo from model.hpp) and
+// AppOptions, once, on first use. The rules are FastAPI's and pydantic v2's, so a program
+// written in both is described the same way. Everything here is plain inline code: the
+// per-route templates only push static descriptions, the document is built at run time.
+// Relies on app (routes, options), model and json.
+#pragma once
+#include "app.hpp"
+#include "json.hpp"
+#include "model.hpp"
+
+#include <cstdint>      // int64_t
+#include <functional>   // function
+#include <map>          // map
+#include <mutex>        // lock_guard
+#include <set>          // set
+#include <string>       // string
+#include <string_view>  // string_view
+#include <vector>       // vector
+
+namespace fastapi {
+
+namespace detail {
+
+inline constexpr std::string_view schema_ref_prefix = "#/components/schemas/";
+
+// Python's str.title() (ASCII), then '_' -> ' ': "item_id" -> "Item Id". Pydantic's field
+// titles and FastAPI's summaries and parameter titles are made this way.
+inline std::string python_title(std::string_view s) {
+    std::string out;
+    bool prev_cased = false;
+    for (char c : s) {
+        const bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+        if (upper || lower) {
+            out += prev_cased ? static_cast<char>(upper ? c + 32 : c) : static_cast<char>(lower ? c - 32 : c);
+            prev_cased = true;
+        } else {
+            out += c == '_' ? ' ' : c;
+            prev_cased = false;
+        }
+    }
+    return out;
+}
+
+// Python's re.sub(r"\W", "_", s) for ASCII.
+inline std::string word_chars(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (!is_ident_char(c)) c = '_';
+    return out;
+}
+
+// The path as FastAPI writes it in the document: {name:path} -> {name}.
+inline std::string path_format(std::string_view pattern) {
+    std::string out;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern.substr(i, 6) == ":path}") {
+            out += '}';
+            i += 5;
+        } else {
+            out += pattern[i];
+        }
+    }
+    return out;
+}
+
+// A route's name when RouteOptions::name is empty (C++ handlers have no function name):
+// the method and the path's words, "GET /items/{item_id}" -> "get_items_item_id", "GET /" -> "get_root".
+inline std::string default_route_name(std::string_view method, std::string_view path) {
+    std::string name;
+    for (char c : method) name += ascii_lower(c);
+    bool word = false;
+    std::size_t start = name.size();
+    for (char c : path_format(path)) {
+        if (is_ident_char(c)) {
+            if (!word) name += '_';
+            name += c;
+            word = true;
+        } else {
+            word = false;
+        }
+    }
+    if (name.size() == start) name += "_root";
+    return name;
+}
+
+inline picojson::value string_array(const std::vector<std::string_view>& items) {
+    picojson::array a;
+    for (auto s : items) a.emplace_back(std::string(s));
+    return picojson::value(std::move(a));
+}
+
+// Models and enumerations reachable from the routes, with their component names, and the
+// JSON Schema of types as pydantic v2 writes it.
+class SchemaRegistry {
+public:
+    void collect(const TypeInfo& t) {
+        switch (t.kind) {
+            case TypeKind::array:
+            case TypeKind::map:
+            case TypeKind::optional: collect(t.item()); break;
+            case TypeKind::enumeration: {
+                const EnumInfo* e = &t.enumeration();
+                if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
+                break;
+            }
+            case TypeKind::model: {
+                const ModelInfo* m = &t.model();
+                if (!model_index_.emplace(m, models_.size()).second) break;
+                models_.push_back(m);
+                for (auto& f : m->fields) collect(f.type());
+                break;
+            }
+            default: break;
+        }
+    }
+
+    // One name per type: its short name, or, when two types share it, their qualified names
+    // with "::" as "__" (FastAPI's module__Model for two models of the same name).
+    void assign_names() {
+        std::map<std::string_view, std::set<std::string_view>> by_name;
+        for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
+        for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
+        auto pick = [&](std::string_view name, std::string_view cpp) {
+            return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
+        };
+        for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
+        for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
+    }
+
+    const std::vector<const ModelInfo*>& models() const noexcept { return models_; }
+    const std::string& name_of(const void* info) const { return names_.at(info); }
+
+    static picojson::value ref(std::string_view name) {
+        picojson::object o;
+        o["$ref"] = picojson::value(std::string(schema_ref_prefix) + std::string(name));
+        return picojson::value(std::move(o));
+    }
+
+    // The schema of a value of type t under constraints c (applied where pydantic applies
+    // them: to the string, number or list itself, inside an optional's anyOf).
+    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const {
+        picojson::object s;
+        switch (t.kind) {
+            case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
+            case TypeKind::integer: integer_schema(t, c, s); break;
+            case TypeKind::number:
+                s["type"] = picojson::value("number");
+                if (t.bits == 32) s["format"] = picojson::value("float");
+                break;
+            case TypeKind::string: s["type"] = picojson::value("string"); break;
+            case TypeKind::any: break;
+            case TypeKind::array:
+                s["type"] = picojson::value("array");
+                s["items"] = type_schema(t.item());
+                break;
+            case TypeKind::map: {
+                s["type"] = picojson::value("object");
+                const TypeInfo& v = t.item();
+                s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
+                break;
+            }
+            case TypeKind::optional: {
+                picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
+                any_of[1].get<picojson::object>()["type"] = picojson::value("null");
+                s["anyOf"] = picojson::value(std::move(any_of));
+                return picojson::value(std::move(s));
+            }
+            case TypeKind::model: return ref(name_of(&t.model()));
+            case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
+        }
+        if (c) apply_constraints(t.kind, *c, s);
+        return picojson::value(std::move(s));
+    }
+
+    // A model field or a parameter: its type's schema with title, description, examples and
+    // default. `field_rule`: pydantic's rule for model fields (no title on a model, an enum,
+    // or an optional one); otherwise FastAPI's for parameters and bodies (no title on a $ref).
+    picojson::value value_schema(const FieldInfo& f, bool field_rule) const {
+        picojson::value v = type_schema(f.type(), &f.constraints);
+        auto& s = v.get<picojson::object>();
+        bool titled;
+        if (field_rule) {
+            const TypeInfo* t = &f.type();
+            if (t->kind == TypeKind::optional) t = &t->item();
+            titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
+        } else {
+            titled = !s.count("$ref");
+        }
+        if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
+        else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
+        if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+        if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
+        // A null default is left out, as FastAPI's documents do.
+        if (!f.required && f.default_value) {
+            picojson::value d = f.default_value();
+            if (!d.is<picojson::null>()) s["default"] = std::move(d);
+        }
+        return v;
+    }
+
+    picojson::value model_schema(const ModelInfo& m) const {
+        picojson::object s, properties;
+        picojson::array required;
+        for (auto& f : m.fields) {
+            properties[std::string(f.wire_name)] = value_schema(f, true);
+            if (f.required) required.emplace_back(std::string(f.wire_name));
+        }
+        s["properties"] = picojson::value(std::move(properties));
+        if (!required.empty()) s["required"] = picojson::value(std::move(required));
+        s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
+        s["type"] = picojson::value("object");
+        if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
+        if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
+        return picojson::value(std::move(s));
+    }
+
+    picojson::value enum_schema(const EnumInfo& e) const {
+        picojson::object s;
+        s["enum"] = string_array(e.values);
+        s["title"] = picojson::value(name_of(&e));
+        s["type"] = picojson::value("string");
+        return picojson::value(std::move(s));
+    }
+
+    void write_components(picojson::object& schemas) const {
+        for (auto* m : models_) schemas[name_of(m)] = model_schema(*m);
+        for (auto* e : enums_) schemas[name_of(e)] = enum_schema(*e);
+    }
+
+private:
+    // pydantic writes int without a format; C++ integers narrower than int64_t say their range
+    // (int32_t as format int32, the others as minimum and maximum), unless a constraint does.
+    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) {
+        s["type"] = picojson::value("integer");
+        if (t.bits == 32 && t.is_signed) {
+            s["format"] = picojson::value("int32");
+            return;
+        }
+        if (t.bits >= 64 && t.is_signed) return;
+        const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
+        std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
+        if (!has_min) s["minimum"] = picojson::value(lo);
+        if (!has_max && t.bits < 64) {
+            std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
+            s["maximum"] = picojson::value(hi);
+        }
+    }
+
+    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) {
+        auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
+        switch (kind) {
+            case TypeKind::integer:
+            case TypeKind::number:
+                if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
+                if (c.ge) s["minimum"] = bound_json(*c.ge);
+                if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
+                if (c.le) s["maximum"] = bound_json(*c.le);
+                if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
+                break;
+            case TypeKind::string:
+                if (c.min_length) s["minLength"] = size(*c.min_length);
+                if (c.max_length) s["maxLength"] = size(*c.max_length);
+                if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
+                break;
+            case TypeKind::array:
+                if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
+                if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
+                break;
+            case TypeKind::map:
+                if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
+                if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
+                break;
+            default: break;
+        }
+    }
+
+    std::vector<const ModelInfo*> models_;
+    std::vector<const EnumInfo*> enums_;
+    std::map<const ModelInfo*, std::size_t> model_index_;
+    std::map<const EnumInfo*, std::size_t> enum_index_;
+    std::map<const void*, std::string> names_;
+};
+
+// FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
+// `ctx` too, as fastapi.hpp's 422 bodies carry them).
+inline void add_validation_error_schemas(picojson::object& schemas) {
+    const char* validation_error = R"({
+      "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
+      "properties": {
+        "loc": {"title": "Location", "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"title": "Message", "type": "string"},
+        "type": {"title": "Error Type", "type": "string"},
+        "input": {"title": "Input"},
+        "ctx": {"title": "Context", "type": "object"}}})";
+    const char* http_validation_error = R"({
+      "title": "HTTPValidationError", "type": "object",
+      "properties": {"detail": {"title": "Detail", "type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}}})";
+    picojson::parse(schemas["ValidationError"], validation_error);
+    picojson::parse(schemas["HTTPValidationError"], http_validation_error);
+}
+
+inline bool body_allowed_for_status(int status) noexcept {
+    return !(status < 200 || status == 204 || status == 205 || status == 304);
+}
+
+// One operation of the document: a route and one of its methods.
+struct OperationDoc {
+    const Route* route;
+    std::string method;  // upper case
+    OperationInfo info;
+    std::string name, operation_id;
+};
+
+inline picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
+    auto& s = schema.get<picojson::object>();
+    if (!s.count("$ref")) s["title"] = picojson::value(python_title(field_name));
+    return schema;
+}
+
+inline picojson::value json_content(picojson::value schema) {
+    picojson::object media, content;
+    media["schema"] = std::move(schema);
+    content["application/json"] = picojson::value(std::move(media));
+    return picojson::value(std::move(content));
+}
+
+inline const TypeInfo* response_type(const OperationDoc& op) {
+    const ResponseModel& rm = op.route->options.response_model;
+    if (rm.kind == ResponseModel::Kind::none) return nullptr;
+    if (rm.kind == ResponseModel::Kind::type) return &rm.type();
+    return op.info.result_type ? &op.info.result_type() : nullptr;
+}
+
+inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
+    const RouteOptions& o = op.route->options;
+    picojson::object out;
+    if (!o.tags.empty()) {
+        picojson::array tags;
+        for (auto& t : o.tags) tags.emplace_back(t);
+        out["tags"] = picojson::value(std::move(tags));
+    }
+    out["summary"] = picojson::value(o.summary.empty() ? python_title(op.name) : o.summary);
+    if (!o.description.empty()) out["description"] = picojson::value(o.description);
+    out["operationId"] = picojson::value(op.operation_id);
+    if (o.deprecated) out["deprecated"] = picojson::value(true);
+
+    if (!op.info.parameters.empty()) {
+        picojson::array params;
+        for (auto& p : op.info.parameters) {
+            picojson::object param;
+            std::string name(p.field.wire_name);
+            if (p.in == "header")
+                for (auto& c : name)
+                    if (c == '_') c = '-';
+            param["name"] = picojson::value(name);
+            param["in"] = picojson::value(std::string(p.in));
+            param["required"] = picojson::value(p.in == "path" || p.field.required);
+            param["schema"] = reg.value_schema(p.field, false);
+            if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
+            params.emplace_back(std::move(param));
+        }
+        out["parameters"] = picojson::value(std::move(params));
+    }
+
+    const auto& body = op.info.body;
+    if (!body.empty()) {
+        picojson::object request;
+        picojson::value schema;
+        bool required = false;
+        if (body.size() == 1 && !op.info.embed_body) {
+            schema = reg.value_schema(body[0], false);
+            required = body[0].required;
+        } else {
+            // FastAPI's Body_<operationId>: one object with a key per body parameter.
+            const std::string name = "Body_" + op.operation_id;
+            picojson::object s, properties;
+            picojson::array req;
+            for (auto& f : body) {
+                properties[std::string(f.wire_name)] = reg.value_schema(f, true);
+                if (f.required) req.emplace_back(std::string(f.wire_name));
+            }
+            s["properties"] = picojson::value(std::move(properties));
+            if (!req.empty()) s["required"] = picojson::value(std::move(req));
+            s["title"] = picojson::value(name);
+            s["type"] = picojson::value("object");
+            schemas[name] = picojson::value(std::move(s));
+            schema = SchemaRegistry::ref(name);
+            required = true;
+        }
+        if (required) request["required"] = picojson::value(true);
+        request["content"] = json_content(std::move(schema));
+        out["requestBody"] = picojson::value(std::move(request));
+    }
+
+    picojson::object responses;
+    {
+        picojson::object ok;
+        ok["description"] = picojson::value(o.response_description);
+        const auto& result = op.info.result;
+        if (body_allowed_for_status(o.status_code) && result != OperationInfo::Result::unknown) {
+            picojson::object media, content;
+            if (result == OperationInfo::Result::json) {
+                const TypeInfo* t = response_type(op);
+                media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
+                                    : picojson::value(picojson::object{});
+                content["application/json"] = picojson::value(std::move(media));
+            } else {
+                picojson::object str;
+                str["type"] = picojson::value("string");
+                media["schema"] = picojson::value(std::move(str));
+                content[result == OperationInfo::Result::html ? "text/html" : "text/plain"] = picojson::value(std::move(media));
+            }
+            ok["content"] = picojson::value(std::move(content));
+        }
+        responses[std::to_string(o.status_code)] = picojson::value(std::move(ok));
+    }
+    for (auto& [status, doc] : o.responses) {
+        picojson::object r;
+        std::string_view reason = status_reason(status);
+        r["description"] = picojson::value(!doc.description.empty() ? doc.description
+                                           : !reason.empty()         ? std::string(reason)
+                                                                     : std::string("Additional Response"));
+        if (doc.model.kind == ResponseModel::Kind::type)
+            r["content"] = json_content(with_response_title(reg.type_schema(doc.model.type()),
+                                                            "Response_" + std::to_string(status) + "_" + op.operation_id));
+        responses[std::to_string(status)] = picojson::value(std::move(r));
+    }
+    if (op.info.can_fail_validation() && !responses.count("422") && !responses.count("4XX") && !responses.count("default")) {
+        picojson::object r;
+        r["description"] = picojson::value("Validation Error");
+        r["content"] = json_content(SchemaRegistry::ref("HTTPValidationError"));
+        responses["422"] = picojson::value(std::move(r));
+    }
+    out["responses"] = picojson::value(std::move(responses));
+    return picojson::value(std::move(out));
+}
+
+// The operations of the document, in route order, with their names and unique operationIds.
+inline std::vector<OperationDoc> collect_operations(const App& app) {
+    std::vector<OperationDoc> ops;
+    std::set<std::string> ids;
+    for (auto& route : app.routes()) {
+        if (!route->options.include_in_schema) continue;
+        OperationInfo info;
+        if (route->endpoint.describe) route->endpoint.describe(info);
+        const std::string path = path_format(route->path.pattern());
+        for (auto& method : route->methods) {
+            OperationDoc op{route.get(), method, info, {}, {}};
+            op.name = route->options.name.empty() ? default_route_name(method, path) : route->options.name;
+            // FastAPI's generate_unique_id: f"{name}{path}" with \W -> "_", then "_{method}".
+            // FastAPI would repeat an id (and warn); a number keeps it unique here.
+            std::string id = word_chars(op.name + path) + "_";
+            for (char c : method) id += ascii_lower(c);
+            std::string unique = id;
+            for (int n = 2; !ids.insert(unique).second; ++n) unique = id + "_" + std::to_string(n);
+            op.operation_id = std::move(unique);
+            ops.push_back(std::move(op));
+        }
+    }
+    return ops;
+}
+
+inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
+    SchemaRegistry reg;
+    for (auto& op : ops) {
+        for (auto& p : op.info.parameters) reg.collect(p.field.type());
+        for (auto& f : op.info.body) reg.collect(f.type());
+        if (op.info.result == OperationInfo::Result::json)
+            if (const TypeInfo* t = response_type(op)) reg.collect(*t);
+        for (auto& [status, doc] : op.route->options.responses)
+            if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
+    }
+    reg.assign_names();
+    return reg;
+}
+
+inline picojson::value build_info(const AppOptions& o) {
+    picojson::object info;
+    info["title"] = picojson::value(o.title);
+    if (!o.summary.empty()) info["summary"] = picojson::value(o.summary);
+    if (!o.description.empty()) info["description"] = picojson::value(o.description);
+    info["version"] = picojson::value(o.version);
+    if (!o.terms_of_service.empty()) info["termsOfService"] = picojson::value(o.terms_of_service);
+    picojson::object contact;
+    if (!o.contact.name.empty()) contact["name"] = picojson::value(o.contact.name);
+    if (!o.contact.url.empty()) contact["url"] = picojson::value(o.contact.url);
+    if (!o.contact.email.empty()) contact["email"] = picojson::value(o.contact.email);
+    if (!contact.empty()) info["contact"] = picojson::value(std::move(contact));
+    if (!o.license_info.name.empty()) {
+        picojson::object license;
+        license["name"] = picojson::value(o.license_info.name);
+        if (!o.license_info.identifier.empty()) license["identifier"] = picojson::value(o.license_info.identifier);
+        else if (!o.license_info.url.empty()) license["url"] = picojson::value(o.license_info.url);
+        info["license"] = picojson::value(std::move(license));
+    }
+    return picojson::value(std::move(info));
+}
+
+// --- writing: picojson objects are sorted maps; the document is written in the order
+// FastAPI gives it where a reader sees it (paths as routed, model properties as declared).
+
+struct OpenAPIOrder {
+    std::vector<std::string> paths;
+    std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
+};
+
+inline OpenAPIOrder openapi_order(const App& app) {
+    OpenAPIOrder order;
+    std::set<std::string> seen;
+    auto ops = collect_operations(app);
+    for (auto& op : ops) {
+        std::string p = path_format(op.route->path.pattern());
+        if (seen.insert(p).second) order.paths.push_back(p);
+        if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
+            for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
+    }
+    SchemaRegistry reg = collect_schemas(ops);
+    for (auto* m : reg.models())
+        for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
+    return order;
+}
+
+inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+                                  const std::function<void(std::string&, const std::string&, const picojson::value&)>& write) {
+    out += '{';
+    bool any = false;
+    auto one = [&](const std::string& k, const picojson::value& v) {
+        if (any) out += ',';
+        any = true;
+        append_json_string(out, k);
+        out += ':';
+        write(out, k, v);
+    };
+    std::set<std::string_view> done;
+    for (auto& k : first)
+        if (auto it = o.find(k); it != o.end() && done.insert(k).second) one(k, it->second);
+    for (auto& [k, v] : o)
+        if (!done.count(k)) one(k, v);
+    out += '}';
+}
+
+inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
+    std::string out;
+    if (!doc.is<picojson::object>()) {
+        append_json_value(out, doc);
+        return out;
+    }
+    auto plain = [](std::string& o, const std::string&, const picojson::value& v) { append_json_value(o, v); };
+    auto schema = [&](std::string& o, const std::string& name, const picojson::value& v) {
+        auto it = order.properties.find(name);
+        if (!v.is<picojson::object>() || it == order.properties.end()) return append_json_value(o, v);
+        write_object_in_order(o, v.get<picojson::object>(), {"title", "type", "properties"},
+                              [&](std::string& o2, const std::string& key, const picojson::value& v2) {
+                                  if (key == "properties" && v2.is<picojson::object>())
+                                      write_object_in_order(o2, v2.get<picojson::object>(), it->second, plain);
+                                  else
+                                      append_json_value(o2, v2);
+                              });
+    };
+    write_object_in_order(out, doc.get<picojson::object>(), {"openapi", "info", "servers", "paths", "components"},
+                          [&](std::string& o, const std::string& key, const picojson::value& v) {
+                              if (key == "paths" && v.is<picojson::object>()) {
+                                  write_object_in_order(o, v.get<picojson::object>(), order.paths, plain);
+                              } else if (key == "components" && v.is<picojson::object>()) {
+                                  write_object_in_order(o, v.get<picojson::object>(), {},
+                                                        [&](std::string& o2, const std::string& k2, const picojson::value& v2) {
+                                                            if (k2 == "schemas" && v2.is<picojson::object>())
+                                                                write_object_in_order(o2, v2.get<picojson::object>(), {}, schema);
+                                                            else
+                                                                append_json_value(o2, v2);
+                                                        });
+                              } else {
+                                  append_json_value(o, v);
+                              }
+                          });
+    return out;
+}
+
+}  // namespace detail
+
+// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
+// App::set_openapi generators that start from it and change it.
+inline picojson::value get_openapi(const App& app) {
+    const AppOptions& o = app.settings();
+    auto ops = detail::collect_operations(app);
+    detail::SchemaRegistry reg = detail::collect_schemas(ops);
+
+    picojson::object doc, paths, schemas;
+    doc["openapi"] = picojson::value("3.1.0");
+    doc["info"] = detail::build_info(o);
+    if (!o.servers.empty()) {
+        picojson::array servers;
+        for (auto& s : o.servers) {
+            picojson::object server;
+            server["url"] = picojson::value(s.url);
+            if (!s.description.empty()) server["description"] = picojson::value(s.description);
+            servers.emplace_back(std::move(server));
+        }
+        doc["servers"] = picojson::value(std::move(servers));
+    }
+    bool validation = false;
+    for (auto& op : ops) {
+        std::string method;
+        for (char c : op.method) method += detail::ascii_lower(c);
+        auto& item = paths[detail::path_format(op.route->path.pattern())];
+        if (!item.is<picojson::object>()) item = picojson::value(picojson::object{});
+        item.get<picojson::object>()[method] = detail::build_operation(op, reg, schemas);
+        validation = validation || op.info.can_fail_validation();
+    }
+    doc["paths"] = picojson::value(std::move(paths));
+    reg.write_components(schemas);
+    if (validation) detail::add_validation_error_schemas(schemas);
+    if (!schemas.empty()) {
+        picojson::object components;
+        components["schemas"] = picojson::value(std::move(schemas));
+        doc["components"] = picojson::value(std::move(components));
+    }
+    return picojson::value(std::move(doc));
+}
+
+// --- App's document: built once, on first use, then kept ---
+
+inline picojson::value& App::openapi_schema() {
+    std::lock_guard lock(openapi_.mutex);
+    openapi_.text.clear();  // the caller may change it: written again when next served
+    return openapi_built();
+}
+
+inline const picojson::value& App::openapi() const {
+    std::lock_guard lock(openapi_.mutex);
+    return openapi_built();
+}
+
+inline void App::set_openapi(std::function<picojson::value(const App&)> generate) {
+    std::lock_guard lock(openapi_.mutex);
+    openapi_.generate = std::move(generate);
+    openapi_.built = false;
+    openapi_.text.clear();
+}
+
+inline picojson::value& App::openapi_built() const {
+    if (!openapi_.built) {
+        openapi_.document = openapi_.generate ? openapi_.generate(*this) : get_openapi(*this);
+        openapi_.built = true;
+    }
+    return openapi_.document;
+}
+
+namespace detail {
+
+// The document as served: written once, then the same bytes for every request.
+inline std::string openapi_json(const App& app) {
+    std::lock_guard lock(app.openapi_.mutex);
+    const picojson::value& doc = app.openapi_built();
+    if (app.openapi_.text.empty()) app.openapi_.text = write_openapi(doc, openapi_order(app));
+    return app.openapi_.text;
+}
+
+inline void install_openapi_route(App& app, const AppOptions& o) {
+    if (o.openapi_url.empty()) return;
+    RouteOptions hidden;
+    hidden.include_in_schema = false;
+    app.get(o.openapi_url, [&app] { return Response(openapi_json(app), 200, "application/json"); }, hidden);
+}
+
+}  // namespace detail
+
+}  // namespace fastapi
