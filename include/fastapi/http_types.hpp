@@ -60,7 +60,7 @@ public:
 
     // First value of `name`, if any.
     std::optional<std::string_view> get(std::string_view name) const noexcept {
-        for (auto& f : fields_)
+        for (auto& f : *this)
             if (detail::iequals(f.first, name)) return std::string_view(f.second);
         return std::nullopt;
     }
@@ -70,13 +70,13 @@ public:
     }
     std::vector<std::string_view> get_all(std::string_view name) const {
         std::vector<std::string_view> out;
-        for (auto& f : fields_)
+        for (auto& f : *this)
             if (detail::iequals(f.first, name)) out.emplace_back(f.second);
         return out;
     }
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
     std::size_t count(std::string_view name) const noexcept {
-        return static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(),
+        return static_cast<std::size_t>(std::count_if(begin(), end(),
             [&](const Field& f) { return detail::iequals(f.first, name); }));
     }
 
@@ -84,25 +84,35 @@ public:
     void set(std::string_view name, std::string_view value) {
         check(name, value);
         erase(name);
-        fields_.emplace_back(std::string(name), std::string(value));
+        append_unchecked(name, value);
     }
     // Adds one more field (Set-Cookie, Vary, ...).
     void add(std::string_view name, std::string_view value) {
         check(name, value);
-        fields_.emplace_back(std::string(name), std::string(value));
+        append_unchecked(name, value);
     }
     void erase(std::string_view name) {
-        std::erase_if(fields_, [&](const Field& f) { return detail::iequals(f.first, name); });
+        auto first = fields_.begin(), last = fields_.begin() + static_cast<std::ptrdiff_t>(size_);
+        auto kept = std::remove_if(first, last, [&](const Field& f) { return detail::iequals(f.first, name); });
+        size_ = static_cast<std::size_t>(kept - first);
     }
-    void clear() noexcept { fields_.clear(); }
-    bool empty() const noexcept { return fields_.empty(); }
-    std::size_t size() const noexcept { return fields_.size(); }
-    auto begin() const noexcept { return fields_.begin(); }
-    auto end() const noexcept { return fields_.end(); }
+    // Keeps the fields' strings, so the next request on a connection reuses their memory.
+    void clear() noexcept { size_ = 0; }
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    using const_iterator = std::vector<Field>::const_iterator;
+    const_iterator begin() const noexcept { return fields_.begin(); }
+    const_iterator end() const noexcept { return fields_.begin() + static_cast<std::ptrdiff_t>(size_); }
 
-    // For the parser, which has already checked the bytes: no copy of the checks.
+    // For the parser and for values known to be safe: no second pass of the checks.
     void append_unchecked(std::string_view name, std::string_view value) {
-        fields_.emplace_back(std::string(name), std::string(value));
+        if (size_ < fields_.size()) {
+            fields_[size_].first.assign(name);
+            fields_[size_].second.assign(value);
+        } else {
+            fields_.emplace_back(std::string(name), std::string(value));
+        }
+        ++size_;
     }
 
 private:
@@ -113,7 +123,8 @@ private:
             throw std::invalid_argument("fastapi: header value for " + std::string(name) +
                                         " contains CR, LF or NUL");
     }
-    std::vector<Field> fields_;
+    std::vector<Field> fields_;  // [0, size_) are the fields; the rest are kept for reuse
+    std::size_t size_ = 0;
 };
 
 // One HTTP request, as parsed from the wire (or built by TestClient).
@@ -208,7 +219,10 @@ struct Response {
     Response() = default;
     explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")
         : status(status_), body(std::move(body_)) {
-        if (!media_type.empty()) headers.set("content-type", media_type);
+        if (media_type.empty()) return;
+        if (!detail::is_safe_header_value(media_type))
+            throw std::invalid_argument("fastapi: media type contains CR, LF or NUL");
+        headers.append_unchecked("content-type", media_type);
     }
 
     void set_header(std::string_view name, std::string_view value) { headers.set(name, value); }

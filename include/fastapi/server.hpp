@@ -104,33 +104,35 @@ inline void append_uint(std::string& out, std::uint64_t v) {
 // `out`. `content_length` is the body's or the file's size.
 inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
                                bool keep_alive, std::string& out) {
-    out += "HTTP/1.1 ";
+    using namespace std::string_view_literals;
+    out += "HTTP/1.1 "sv;
     append_uint(out, static_cast<unsigned>(res.status));
     out += ' ';
     out += status_reason(res.status);
-    out += "\r\n";
+    out += "\r\n"sv;
     for (auto& [name, value] : res.headers) {
-        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
-            iequals(name, "date"))
+        // The framing headers are ours to write: a handler's copy would contradict them.
+        if (name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+                                 iequals(name, "connection") || iequals(name, "date")))
             continue;
         out += name;
-        out += ": ";
+        out += ": "sv;
         out += value;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
     const bool bodiless = status_has_no_body(res.status);
     if (!bodiless) {
-        out += "content-length: ";
+        out += "content-length: "sv;
         append_uint(out, content_length);
-        out += "\r\n";
+        out += "\r\n"sv;
     }
-    out += "date: ";
+    out += "date: "sv;
     out += http_date();
-    out += "\r\n";
-    if (!keep_alive) out += "connection: close\r\n";
-    else if (req.version == 10) out += "connection: keep-alive\r\n";
-    out += "\r\n";
-    if (!bodiless && req.method != "HEAD" && res.file_path.empty()) out += res.body;
+    out += "\r\n"sv;
+    if (!keep_alive) out += "connection: close\r\n"sv;
+    else if (req.version == 10) out += "connection: keep-alive\r\n"sv;
+    out += "\r\n"sv;
+    if (!bodiless && req.method != "HEAD"sv && res.file_path.empty()) out += res.body;
 }
 
 // Shared by every connection of one server.
@@ -186,6 +188,10 @@ public:
         ++state_.live_connections;
     }
     ~Connection() {
+        // Responses never written (the peer left): their dependencies are cleaned up all the same.
+        DependencyScope::close(sending_cleanups_);
+        DependencyScope::close(out_cleanups_);
+        DependencyScope::close(file_cleanups_);
         worker_.remove(this);
         --state_.live_connections;
     }
@@ -348,6 +354,10 @@ private:
         }
         serialize_response(req, res, length, keep, out_);
         if (!keep) close_after_write_ = true;
+        // The request's dependencies are cleaned up once its bytes have been written.
+        auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
+        for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
+        ex_.deps.entries.clear();
         if (file_) busy_ = true;  // later responses wait until the file is sent
     }
 
@@ -371,6 +381,7 @@ private:
             }
         }
         std::swap(out_, sending_);
+        std::swap(out_cleanups_, sending_cleanups_);
         writing_ = true;
         write_deadline_ = worker_.now + state_.options.body_timeout;
         asio::async_write(socket_, asio::buffer(sending_),
@@ -391,6 +402,8 @@ private:
         }
         file_remaining_ -= n;
         if (file_remaining_ == 0) {
+            for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
+            file_cleanups_.clear();
             file_.reset();
             busy_ = false;
         }
@@ -399,6 +412,7 @@ private:
     void on_write(const asio::error_code& ec) {
         writing_ = false;
         sending_.clear();
+        DependencyScope::close(sending_cleanups_);
         if (sending_.capacity() > 256 * 1024) sending_.shrink_to_fit();
         if (closed_) return;
         if (ec) {
@@ -428,6 +442,7 @@ private:
     std::string in_;
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
+    std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
     std::unique_ptr<std::ifstream> file_;
     std::uint64_t file_remaining_ = 0;
     Phase phase_ = Phase::idle;
