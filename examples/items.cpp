@@ -1,5 +1,7 @@
 // FastAPI's items tutorial: typed path, query and body parameters, models with
-// constraints, and FastAPI's 422 errors, all from the handlers' types.
+// constraints, and FastAPI's 422 errors, all from the handlers' types. The routes carry the Python
+// functions' names (and say where FastAPI shows no response model), so /openapi.json is the
+// document FastAPI serves for the same program.
 #include "fastapi.hpp"
 
 #include <map>
@@ -16,7 +18,7 @@ struct Item {
 };
 
 struct ItemList {
-    std::vector<Item> items;
+    Field<std::vector<Item>, Required> items;  // required, as pydantic's `items: list[Item]`
     int64_t total;
 };
 
@@ -49,7 +51,9 @@ int main() {
                 auto found = db.find(*item_id);
                 if (found == db.end()) throw HTTPException(404, "Item not found");
                 return ItemWithId{*item_id, *q, found->second};
-            });
+            },
+            // FastAPI's read_item returns a dict: its document shows no response model.
+            {.name = "read_item", .response_model = no_response_model});
 
     app.get("/items/", [&](Query<"skip", int64_t, Ge<0>, Default<0>> skip,
                            Query<"limit", int64_t, Ge<1>, Le<100>, Default<10>> limit,
@@ -61,22 +65,22 @@ int main() {
             for (auto& t : *tag)
                 for (auto& have : item.tags) tagged = tagged || t == have;
             if (!tagged) continue;
-            if (out.total++ >= *skip && static_cast<int64_t>(out.items.size()) < *limit) out.items.push_back(item);
+            if (out.total++ >= *skip && static_cast<int64_t>(out.items->size()) < *limit) out.items->push_back(item);
         }
         return out;
-    });
+    }, {.name = "list_items"});
 
     app.post("/items/", [&](Item item) {
         std::lock_guard lock(db_mutex);
         int64_t next = db.empty() ? 1 : db.rbegin()->first + 1;
         db[next] = item;
         return item;
-    }, {.status_code = 201});
+    }, {.status_code = 201, .name = "create_item"});
 
     app.put("/items/{item_id}", [](Path<"item_id", int64_t> item_id, Body<"item", Item> item,
                                    Body<"importance", int64_t, Gt<0>> importance) {
         return UpdatedItem{*item_id, *item, *importance};
-    });
+    }, {.name = "update_item", .response_model = no_response_model});
 
     // A free-form answer: keys appear only when set, as with the dict FastAPI's tutorial returns.
     app.get("/users/{user_id}/items/{item_id}",
@@ -87,7 +91,8 @@ int main() {
                                       {"needy", picojson::value(*needy)}};
                 if (!*short_) item["description"] = picojson::value("This is an amazing item that has a long description");
                 return picojson::value(item);
-            });
+            },
+            {.name = "read_user_item"});
 
     app.run();
 }
