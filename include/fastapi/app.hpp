@@ -2,15 +2,18 @@
 // exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
 // the server and the TestClient both drive it. Relies on router and handler.
 #pragma once
+#include "depends.hpp"
 #include "handler.hpp"
 #include "router.hpp"
 
 #include <cstdio>       // fprintf
 #include <functional>   // function
 #include <initializer_list>
-#include <map>          // map (responses)
+#include <map>          // map (responses, state)
 #include <memory>       // unique_ptr, make_unique
-#include <mutex>        // mutex (the OpenAPI document)
+#include <mutex>        // mutex (the OpenAPI document, state)
+#include <typeindex>    // type_index (state)
+#include <unordered_map>  // dependency overrides
 #include <string>       // string
 #include <string_view>  // string_view
 #include <vector>       // vector
@@ -46,6 +49,8 @@ struct AppOptions {
     // assets itself under docs_assets_url and the pages use them.
     std::string docs_assets_dir{};
     std::string docs_assets_url = "/docs-assets";
+    // Dependencies every route runs (FastAPI(dependencies=[...])), before the route's own.
+    std::vector<Dependency> dependencies{};
 };
 
 // What the documentation says a route returns (FastAPI's response_model=): by default the
@@ -82,6 +87,9 @@ struct RouteOptions {
     // handlers on a thread pool; fastapi.hpp runs them inline unless asked, since C++ handlers
     // are usually quick and the hop costs more than it saves).
     bool blocking = false;
+    // Dependencies run before the handler whose values it does not take (checks such as a
+    // token header); their errors answer the request as a parameter's would.
+    std::vector<Dependency> dependencies{};
     // Extra responses for the documentation, by status code.
     std::map<int, ResponseDoc> responses{};
     ResponseModel response_model{};
@@ -136,6 +144,7 @@ public:
     explicit App(AppOptions options = {}) : options_(std::move(options)) {
         detail::install_openapi_route(*this, options_);
         detail::install_docs_routes(*this, options_);
+        app_dependencies_ = options_.dependencies;  // not on the docs pages, as in FastAPI
     }
     App(const App&) = delete;
     App& operator=(const App&) = delete;
@@ -166,10 +175,18 @@ public:
     // One handler for several methods.
     template <class F>
     Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        for (auto& m : methods)
-            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
         const int status = options.status_code;
         auto endpoint = detail::make_endpoint(std::move(handler), status);
+        return add_route(std::move(methods), path, std::move(options), std::move(endpoint));
+    }
+
+    // A route whose endpoint is already built (APIRouter's routes when included).
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                     detail::Endpoint endpoint) {
+        for (auto& m : methods)
+            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        if (!app_dependencies_.empty())
+            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
         if (options.blocking && endpoint.is_async())
             throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
                                         "co_await its slow work instead");
@@ -181,7 +198,67 @@ public:
     // app.mount; mounts are not in the OpenAPI document.
     template <class Mounted>
     void mount(std::string_view prefix, const Mounted& mounted, std::string_view name = {}) {
-        mounted.mount_on(*this, prefix, name);
+        auto deps = std::exchange(app_dependencies_, {});  // a mount is no API route: no app dependencies
+        try {
+            mounted.mount_on(*this, prefix, name);
+        } catch (...) {
+            app_dependencies_ = std::move(deps);
+            throw;
+        }
+        app_dependencies_ = std::move(deps);
+    }
+
+    // A dependency every route added from now on runs first (FastAPI's app-level
+    // dependencies; AppOptions::dependencies covers every route).
+    void add_dependency(Dependency d) { app_dependencies_.push_back(d); }
+
+    // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
+    // route dependencies) by g, which may take other parameters (FastAPI's
+    // app.dependency_overrides[f] = g). DependsOn<C> dependencies: override_dependency<C>(g).
+    template <auto F, class G>
+    void override_dependency(G g) {
+        using V = typename detail::dependency_traits<decltype(F)>::value_type;
+        overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
+    }
+    template <class C, class G>
+    void override_dependency(G g) {
+        using V = typename detail::dependency_traits<C>::value_type;
+        overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
+    }
+    void clear_dependency_overrides() { overrides_.clear(); }
+    const detail::DependencyOverride* find_override(const void* key) const noexcept {
+        if (overrides_.empty()) return nullptr;
+        auto it = overrides_.find(key);
+        return it == overrides_.end() ? nullptr : &it->second;
+    }
+
+    // Application state of type T, shared by every request (FastAPI's app.state): created
+    // by set_state, or default-constructed on first use. Handlers and dependencies take a
+    // State<T> parameter.
+    template <class T, class... A>
+    T& set_state(A&&... args) {
+        auto p = std::make_shared<T>(std::forward<A>(args)...);
+        std::lock_guard lock(state_mutex_);
+        state_[typeid(T)] = p;
+        return *p;
+    }
+    template <class T>
+    T& state() {
+        std::shared_ptr<void> (*make)() = nullptr;
+        if constexpr (std::is_default_constructible_v<T>)
+            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+        return *static_cast<T*>(state_slot(typeid(T), make));
+    }
+    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        std::lock_guard lock(state_mutex_);
+        auto& slot = state_[type];
+        if (!slot) {
+            if (!make)
+                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                       "; call app.set_state<T>(...) first");
+            slot = make();
+        }
+        return slot.get();
     }
 
     template <class E, class F>
@@ -327,6 +404,24 @@ private:
     mutable detail::OpenAPIState openapi_;
     detail::RouteTable<Route> routes_;
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
+    std::vector<Dependency> app_dependencies_;
+    std::unordered_map<const void*, detail::DependencyOverride> overrides_;
+    std::mutex state_mutex_;
+    std::map<std::type_index, std::shared_ptr<void>> state_;
 };
+
+namespace detail {
+inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors) {
+    if (!ex.route) return;
+    for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
+}
+inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept {
+    return app ? app->find_override(key) : nullptr;
+}
+inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
+    if (!app) throw std::logic_error("fastapi: State<T> needs an app");
+    return app->state_slot(type, make);
+}
+}  // namespace detail
 
 }  // namespace fastapi

@@ -13,6 +13,7 @@
 #include "responses.hpp"
 #include "handler.hpp"
 #include "params.hpp"
+#include "depends.hpp"
 #include "app.hpp"
 #include "openapi.hpp"
 #include "static_files.hpp"

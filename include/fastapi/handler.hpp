@@ -10,6 +10,7 @@
 #include "responses.hpp"
 #include "validation.hpp"
 
+#include <cstdio>       // fprintf (cleanup errors)
 #include <functional>   // function
 #include <memory>       // shared_ptr
 #include <tuple>        // tuple, apply
@@ -22,6 +23,45 @@ class App;
 struct Route;
 
 namespace detail {
+
+// What the request's dependencies produced (depends.hpp): their values, shared by every
+// parameter that asks for the same dependency, and their cleanups. Closed after the response
+// is sent (the server moves the entries next to the bytes it writes), in reverse order.
+struct DependencyScope {
+    struct Entry {
+        const void* key = nullptr;  // the dependency's identity; null when not shared (NoCache)
+        std::shared_ptr<void> value;
+        void* where = nullptr;      // what the handler gets (non-null even for a void result)
+        std::function<void()> cleanup;
+    };
+    std::vector<Entry> entries;
+
+    const Entry* find(const void* key) const noexcept {
+        for (auto& e : entries)
+            if (e.key == key) return &e;
+        return nullptr;
+    }
+    static void close(std::vector<Entry>& entries) noexcept {
+        while (!entries.empty()) {
+            Entry e = std::move(entries.back());
+            entries.pop_back();
+            if (e.cleanup) {
+                try {
+                    e.cleanup();
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
+                } catch (...) {
+                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
+                }
+            }
+        }
+    }
+    void close() noexcept { close(entries); }
+    DependencyScope() = default;
+    DependencyScope(const DependencyScope&) = delete;
+    DependencyScope& operator=(const DependencyScope&) = delete;
+    ~DependencyScope() { close(); }
+};
 
 // Everything one request carries through routing, binding and the handler.
 struct Exchange {
@@ -37,6 +77,7 @@ struct Exchange {
     picojson::value body_json;
     bool body_error_reported = false;
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
+    DependencyScope deps;         // dependency values and cleanups of this request
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {
@@ -52,6 +93,7 @@ struct Exchange {
         }
         body_error_reported = false;
         body_params = 0;
+        deps.close();  // normally already taken by whoever sent the response
     }
 };
 
@@ -136,14 +178,20 @@ inline void render_no_result(Exchange& ex, int status) {
 // Binds every parameter (collecting all validation problems before giving up), then calls f.
 template <class P>
 constexpr std::size_t counts_as_body() {
-    if constexpr (requires { Binder<P>::is_body; }) return Binder<P>::is_body ? 1 : 0;
+    if constexpr (requires { Binder<P>::body_count; }) return Binder<P>::body_count;  // a dependency's
+    else if constexpr (requires { Binder<P>::is_body; }) return Binder<P>::is_body ? 1 : 0;
     else return 0;
 }
+
+// The dependencies of the route (its own, its routers' and the app's), run before the
+// handler's parameters are bound; their errors join the handler's (defined in app.hpp).
+inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
 
 template <class F, class... P>
 decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
     ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
+    run_route_dependencies(ex, errors);
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));
     return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);

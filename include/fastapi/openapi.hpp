@@ -443,6 +443,8 @@ inline std::vector<OperationDoc> collect_operations(const App& app) {
     for (auto& route : app.routes()) {
         if (!route->options.include_in_schema) continue;
         OperationInfo info;
+        for (auto& d : route->options.dependencies)  // the app's, the routers' and the route's, first
+            if (d.describe) d.describe(info);
         if (route->endpoint.describe) route->endpoint.describe(info);
         const std::string path = path_format(route->path.pattern());
         for (auto& method : route->methods) {

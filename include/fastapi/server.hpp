@@ -104,35 +104,33 @@ inline void append_uint(std::string& out, std::uint64_t v) {
 // `out`. `content_length` is the body's or the file's size.
 inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
                                bool keep_alive, std::string& out) {
-    using namespace std::string_view_literals;
-    out += "HTTP/1.1 "sv;
+    out += "HTTP/1.1 ";
     append_uint(out, static_cast<unsigned>(res.status));
     out += ' ';
     out += status_reason(res.status);
-    out += "\r\n"sv;
+    out += "\r\n";
     for (auto& [name, value] : res.headers) {
-        // The framing headers are ours to write: a handler's copy would contradict them.
-        if (name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-                                 iequals(name, "connection") || iequals(name, "date")))
+        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
+            iequals(name, "date"))
             continue;
         out += name;
-        out += ": "sv;
+        out += ": ";
         out += value;
-        out += "\r\n"sv;
+        out += "\r\n";
     }
     const bool bodiless = status_has_no_body(res.status);
     if (!bodiless) {
-        out += "content-length: "sv;
+        out += "content-length: ";
         append_uint(out, content_length);
-        out += "\r\n"sv;
+        out += "\r\n";
     }
-    out += "date: "sv;
+    out += "date: ";
     out += http_date();
-    out += "\r\n"sv;
-    if (!keep_alive) out += "connection: close\r\n"sv;
-    else if (req.version == 10) out += "connection: keep-alive\r\n"sv;
-    out += "\r\n"sv;
-    if (!bodiless && req.method != "HEAD"sv && res.file_path.empty()) out += res.body;
+    out += "\r\n";
+    if (!keep_alive) out += "connection: close\r\n";
+    else if (req.version == 10) out += "connection: keep-alive\r\n";
+    out += "\r\n";
+    if (!bodiless && req.method != "HEAD" && res.file_path.empty()) out += res.body;
 }
 
 // Shared by every connection of one server.
