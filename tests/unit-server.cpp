@@ -326,3 +326,79 @@ TEST_CASE("large responses and files are written completely") {
     auto r = c.read_response();
     CHECK(body_of(r).size() == big.size());
 }
+
+TEST_CASE("HOST and PORT come from the environment, else 0.0.0.0:8000; options win over both") {
+    ::unsetenv("HOST");
+    ::unsetenv("PORT");
+    ServerOptions defaults;
+    CHECK(detail::resolve_host(defaults) == "0.0.0.0");
+    CHECK(detail::resolve_port(defaults) == 8000);
+    ::setenv("HOST", "127.0.0.1", 1);
+    ::setenv("PORT", "9123", 1);
+    CHECK(detail::resolve_host(defaults) == "127.0.0.1");
+    CHECK(detail::resolve_port(defaults) == 9123);
+    ServerOptions given;
+    given.host = "::1";
+    given.port = 7000;
+    CHECK(detail::resolve_host(given) == "::1");
+    CHECK(detail::resolve_port(given) == 7000);
+    ::setenv("PORT", "80x", 1);
+    CHECK_THROWS_AS(detail::resolve_port(defaults), std::invalid_argument);
+    ::unsetenv("HOST");
+    ::unsetenv("PORT");
+}
+
+TEST_CASE("the default thread count is the number of CPUs the process may run on") {
+    // sched_getaffinity(0) reads the calling thread's mask: pin a thread to one CPU and ask there.
+    unsigned seen = 0;
+    std::thread pinned([&] {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        REQUIRE(::sched_setaffinity(0, sizeof(one), &one) == 0);
+        seen = detail::available_cpus();
+    });
+    pinned.join();
+    CHECK(seen == 1);
+    CHECK(detail::available_cpus() >= 1);
+}
+
+TEST_CASE("the server listens on IPv6 loopback too") {
+    App app;
+    app.get("/", [] { return PlainTextResponse("v6"); });
+    ServerOptions options;
+    options.host = "::1";
+    options.port = 0;
+    options.threads = 1;
+    options.handle_signals = false;
+    options.log_startup = false;
+    Server server(app, options);
+    try {
+        server.start();
+    } catch (const std::exception& e) {
+        MESSAGE("no IPv6 loopback here: " << e.what());
+        return;
+    }
+    std::thread runner([&] { server.run(); });
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(server.port());
+    addr.sin6_addr = in6addr_loopback;
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    std::string req = "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n";
+    CHECK(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[4096];
+    for (int i = 0; i < 100; ++i) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 3000) <= 0) break;
+        ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    CHECK(body_of(got) == "v6");
+    server.stop();
+    runner.join();
+}
