@@ -208,6 +208,13 @@ public:
         app_dependencies_ = std::move(deps);
     }
 
+    // The routes of an APIRouter (api_router.hpp), under include.prefix with include's tags,
+    // dependencies and responses (FastAPI's app.include_router).
+    template <class Router, class Options = typename Router::options_type>
+    void include_router(const Router& router, Options include = {}) {
+        router.include_into(*this, include);
+    }
+
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
     void add_dependency(Dependency d) { app_dependencies_.push_back(d); }

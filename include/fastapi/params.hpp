@@ -334,8 +334,10 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource
     static holder bind(Exchange& ex, ValidationErrors& errors) {
         P p;
         Loc loc;
-        loc.push_back(std::string(source_label(P::source)));
-        loc.push_back(P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
+        loc.reserve(3);
+        // Built in place: moving a LocPart temporary trips GCC 12's -Wmaybe-uninitialized at -O2.
+        loc.emplace_back(std::in_place_index<0>, source_label(P::source));
+        loc.emplace_back(std::in_place_index<0>, P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
         auto values = source_values(ex, P::source, P::name);
         bind_from_strings<typename P::value_type, typename P::markers>(values, p.value, errors, loc);
         return p;

@@ -2,7 +2,7 @@
 # Every example builds with the one line a user types, next to nothing but fastapi.hpp:
 #   g++ -std=c++20 -O2 -I<folder holding fastapi.hpp> app.cpp -pthread
 # with -Wall -Wextra -Werror added (no warnings), and the same with Debian's clang++ (14).
-#   tests/checks/examples_build.sh [file.cpp...]     (default: examples/*.cpp)
+#   tests/checks/examples_build.sh [file.cpp...]     (default: examples/*.cpp, examples/*/main.cpp)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/checks/examples
@@ -10,7 +10,8 @@ mkdir -p "$out/single"
 # A folder holding fastapi.hpp alone: the parts under include/ must not be needed.
 cmp -s fastapi.hpp "$out/single/fastapi.hpp" || cp fastapi.hpp "$out/single/fastapi.hpp"
 
-if [ $# -gt 0 ]; then srcs=("$@"); else shopt -s nullglob; srcs=(examples/*.cpp); fi
+# examples/NAME/main.cpp: an example split over several files, built as NAME.
+if [ $# -gt 0 ]; then srcs=("$@"); else shopt -s nullglob; srcs=(examples/*.cpp examples/*/main.cpp); fi
 [ ${#srcs[@]} -gt 0 ] || { echo "FAIL: no examples/*.cpp to build" >&2; exit 1; }
 command -v clang++ >/dev/null || { echo "FAIL: clang++ not found (tools/deps fuzz installs clang)" >&2; exit 1; }
 launcher=""; command -v ccache >/dev/null && launcher=ccache
@@ -25,6 +26,7 @@ export out launcher
 status=0
 printf '%s\0' "${jobs[@]}" | xargs -0 -n2 -P2 bash -c '
   cxx=$1 src=$2 name=$(basename "$2" .cpp)
+  [ "$name" = main ] && name=$(basename "$(dirname "$2")")
   bin=$out/$name-${cxx%++}; log=$bin.log
   cmd=($cxx -std=c++20 -O2 -I"$out/single" "$src" -pthread -Wall -Wextra -Werror -o "$bin")
   if timeout 300 $launcher "${cmd[@]}" >"$log" 2>&1; then

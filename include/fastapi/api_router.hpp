@@ -1,0 +1,119 @@
+// api_router: FastAPI's APIRouter, for bigger applications split over several files. A router
+// collects routes with its own prefix, tags, dependencies and responses; include_router (on
+// the app or on another router, to any depth) copies them with the includer's prefix, tags,
+// dependencies and responses merged in as FastAPI merges them:
+//   path:         include prefix + router prefix + route path
+//   tags:         include tags, router tags, route tags
+//   dependencies: app, include, router, route (in the order they run)
+//   responses:    include, router, route (the later wins for one status)
+// Handlers are turned into endpoints when added to the router; including copies routes.
+// Relies on app.
+#pragma once
+#include "app.hpp"
+
+#include <map>          // map
+#include <string>       // string
+#include <string_view>  // string_view
+#include <utility>      // move
+#include <vector>       // vector
+
+namespace fastapi {
+
+// An APIRouter's settings, and what include_router adds.
+struct RouterOptions {
+    std::string prefix{};                    // "/items": starts with '/', no trailing '/'
+    std::vector<std::string> tags{};
+    std::vector<Dependency> dependencies{};
+    std::map<int, ResponseDoc> responses{};
+};
+
+class APIRouter {
+public:
+    using options_type = RouterOptions;
+
+    struct PendingRoute {
+        std::vector<std::string> methods;
+        std::string path;
+        RouteOptions options;
+        detail::Endpoint endpoint;
+    };
+
+    explicit APIRouter(RouterOptions options = {}) : options_(std::move(options)) { check_prefix(options_.prefix); }
+
+    template <class F> APIRouter& get(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"GET"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& post(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"POST"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& put(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& patch(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& delete_(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& options(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& head(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+    template <class F>
+    APIRouter& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
+        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code);
+        add_route(std::move(methods), path, std::move(options), std::move(endpoint));
+        return *this;
+    }
+
+    // Adds a built route, with this router's prefix, tags, dependencies and responses.
+    void add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                   detail::Endpoint endpoint) {
+        merge(options, options_);
+        routes_.push_back({std::move(methods), options_.prefix + std::string(path), std::move(options), std::move(endpoint)});
+    }
+
+    // The routes of `router`, under `include.prefix`, with `include`'s tags, dependencies
+    // and responses, then this router's.
+    void include_router(const APIRouter& router, RouterOptions include = {}) {
+        check_prefix(include.prefix);
+        for (const PendingRoute& r : router.routes_) {
+            RouteOptions options = r.options;
+            merge(options, include);
+            add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
+        }
+    }
+
+    const std::vector<PendingRoute>& routes() const noexcept { return routes_; }
+    const RouterOptions& settings() const noexcept { return options_; }
+
+    // App::include_router: the app's own dependencies come first (App::add_route).
+    void include_into(App& app, const RouterOptions& include) const {
+        check_prefix(include.prefix);
+        for (const PendingRoute& r : routes_) {
+            RouteOptions options = r.options;
+            merge(options, include);
+            app.add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
+        }
+    }
+
+private:
+    // Puts `outer`'s tags and dependencies in front of the route's; the route's responses win.
+    static void merge(RouteOptions& route, const RouterOptions& outer) {
+        route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
+        route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
+        for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
+    }
+    static void check_prefix(const std::string& prefix) {
+        if (!prefix.empty() && (prefix.front() != '/' || prefix.back() == '/'))
+            throw std::invalid_argument("fastapi: a router prefix must start with '/' and not end with '/': '" +
+                                        prefix + "'");
+    }
+
+    RouterOptions options_;
+    std::vector<PendingRoute> routes_;
+};
+
+}  // namespace fastapi
