@@ -459,7 +459,7 @@ inline bool RequestParser::request_line(std::string_view line, Request& out) {
     const char* q = b;
     while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
     if (q == b || q == e || *q != ' ') return err(400, "Invalid method");
-    out.method.assign(b, q);
+    detail::assign_bytes(out.method, std::string_view(b, static_cast<std::size_t>(q - b)));
 
     const char* t = ++q;
     while (q < e && *q != ' ') ++q;
@@ -485,7 +485,7 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
     // clients send unencoded although RFC 3986 reserves them.
     if (target_run(target.data(), target.data() + target.size()) != target.size())
         return err(400, "Invalid character in request target");
-    out.target.assign(target);
+    detail::assign_bytes(out.target, target);
 
     std::string_view rest;
     if (target[0] == '/') {
@@ -514,9 +514,9 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
 
     std::size_t qm = rest.find('?');
     std::string_view raw_path = rest.substr(0, qm);
-    if (qm != std::string_view::npos) out.query_string.assign(rest.substr(qm + 1));
+    if (qm != std::string_view::npos) detail::assign_bytes(out.query_string, rest.substr(qm + 1));
     if (raw_path.empty()) raw_path = "/";  // absolute-form without a path
-    out.raw_path.assign(raw_path);
+    detail::assign_bytes(out.raw_path, raw_path);
     if (!percent_decode(raw_path, out.path)) return err(400, "Invalid percent-encoding in path");
     if (out.path.size() != raw_path.size() && out.path.find('\0') != std::string::npos)
         return err(400, "NUL in path");

@@ -5,6 +5,7 @@
 
 #include <algorithm>    // find_if
 #include <cstdint>      // uint8_t
+#include <cstring>      // memcpy
 #include <map>          // path parameters
 #include <optional>     // Headers::get
 #include <stdexcept>    // invalid_argument, runtime_error
@@ -43,6 +44,17 @@ inline bool is_safe_header_value(std::string_view v) noexcept {
     for (char c : v)
         if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;
+}
+
+// s = v for bytes that do not overlap s: within capacity a memcpy, without
+// std::string::assign's general (aliasing-safe) path. The parser's hot path.
+inline void assign_bytes(std::string& s, std::string_view v) {
+    if (v.data() >= s.data() && v.data() <= s.data() + s.size()) {
+        s.assign(v);
+        return;
+    }
+    s.resize(v.size());
+    if (!v.empty()) std::memcpy(s.data(), v.data(), v.size());
 }
 
 inline bool is_token(std::string_view s) noexcept {
@@ -107,8 +119,8 @@ public:
     // For the parser and for values known to be safe: no second pass of the checks.
     void append_unchecked(std::string_view name, std::string_view value) {
         if (size_ < fields_.size()) {
-            fields_[size_].first.assign(name);
-            fields_[size_].second.assign(value);
+            detail::assign_bytes(fields_[size_].first, name);
+            detail::assign_bytes(fields_[size_].second, value);
         } else {
             fields_.emplace_back(std::string(name), std::string(value));
         }
