@@ -14,6 +14,7 @@
 #include "handler.hpp"
 #include "params.hpp"
 #include "depends.hpp"
+#include "security.hpp"
 #include "app.hpp"
 #include "api_router.hpp"
 #include "openapi.hpp"

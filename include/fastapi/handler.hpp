@@ -204,8 +204,16 @@ struct ParameterInfo {
     std::string_view in;  // "path", "query", "header" or "cookie"
     FieldInfo field;      // wire_name: the name in the request
 };
+// A security scheme an operation requires (security.hpp), for components.securitySchemes
+// and the operation's `security`.
+struct SecurityInfo {
+    std::string_view name;                  // the scheme's name in components.securitySchemes
+    picojson::value (*scheme)() = nullptr;  // its Security Scheme Object
+    std::vector<std::string> scopes;
+};
 struct OperationInfo {
     std::vector<ParameterInfo> parameters;
+    std::vector<SecurityInfo> security;
     std::vector<FieldInfo> body;  // body parameters in order (several: one JSON object)
     bool embed_body = false;      // a body parameter marked Embed
     // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or

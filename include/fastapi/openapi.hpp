@@ -433,6 +433,15 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
         responses["422"] = picojson::value(std::move(r));
     }
     out["responses"] = picojson::value(std::move(responses));
+    if (!op.info.security.empty()) {
+        picojson::array security;
+        for (auto& s : op.info.security) {
+            picojson::array scopes;
+            for (auto& scope : s.scopes) scopes.emplace_back(scope);
+            security.emplace_back(picojson::object{{std::string(s.name), picojson::value(std::move(scopes))}});
+        }
+        out["security"] = picojson::value(std::move(security));
+    }
     return picojson::value(std::move(out));
 }
 
@@ -613,9 +622,14 @@ inline picojson::value get_openapi(const App& app) {
     doc["paths"] = picojson::value(std::move(paths));
     reg.write_components(schemas);
     if (validation) detail::add_validation_error_schemas(schemas);
-    if (!schemas.empty()) {
+    picojson::object security_schemes;
+    for (auto& op : ops)
+        for (auto& s : op.info.security)
+            if (s.scheme) security_schemes.emplace(std::string(s.name), s.scheme());
+    if (!schemas.empty() || !security_schemes.empty()) {
         picojson::object components;
-        components["schemas"] = picojson::value(std::move(schemas));
+        if (!schemas.empty()) components["schemas"] = picojson::value(std::move(schemas));
+        if (!security_schemes.empty()) components["securitySchemes"] = picojson::value(std::move(security_schemes));
         doc["components"] = picojson::value(std::move(components));
     }
     return picojson::value(std::move(doc));
