@@ -4,6 +4,7 @@
 #pragma once
 #include "depends.hpp"
 #include "handler.hpp"
+#include "middleware.hpp"
 #include "router.hpp"
 
 #include <cstdio>       // fprintf
@@ -215,6 +216,39 @@ public:
         router.include_into(*this, include);
     }
 
+    // Code around every request (middleware.hpp); the last added is the outermost.
+    void add_middleware(Middleware m) { middleware_.push_back(std::move(m)); }
+
+    // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
+    // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
+    void on_startup(std::function<void()> f) { startup_.push_back(std::move(f)); }
+    void on_shutdown(std::function<void()> f) { shutdown_.push_back(std::move(f)); }
+    // Each server or TestClient enters once and exits once; startup runs for the first to
+    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
+    void enter_lifespan() {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_++ > 0) return;
+        try {
+            for (auto& f : startup_) f();
+        } catch (...) {
+            lifespan_users_ = 0;
+            throw;
+        }
+    }
+    void exit_lifespan() noexcept {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
+        for (auto& f : shutdown_) {
+            try {
+                f();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
+            }
+        }
+    }
+
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
     void add_dependency(Dependency d) { app_dependencies_.push_back(d); }
@@ -304,10 +338,15 @@ public:
     // returns done; otherwise the caller runs run_async / run_blocking and then it is.
     detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
         ex.app = this;
+        if (!middleware_.empty() && !middleware_before(ex)) {
+            middleware_after(ex);
+            return detail::Dispatch::done;
+        }
         try {
             auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
             if (!found.route) {
                 route_not_found(ex, found.path_matched);
+                middleware_after(ex);
                 return detail::Dispatch::done;
             }
             ex.route = found.route;
@@ -317,6 +356,7 @@ public:
         } catch (...) {
             handle_exception(std::current_exception(), ex);
         }
+        middleware_after(ex);
         return detail::Dispatch::done;
     }
 
@@ -327,6 +367,7 @@ public:
         } catch (...) {
             handle_exception(std::current_exception(), ex);
         }
+        middleware_after(ex);
     }
 
     // For run_async: the coroutine handler, with errors turned into responses.
@@ -338,6 +379,7 @@ public:
             error = std::current_exception();
         }
         if (error) handle_exception(error, ex);
+        middleware_after(ex);
     }
 
     // Exception -> response: the user's handlers first (last registered first), then
@@ -367,6 +409,36 @@ public:
     }
 
 private:
+    // Runs the `before`s, outermost (last added) first; false when one answered.
+    bool middleware_before(detail::Exchange& ex) noexcept {
+        for (std::size_t i = middleware_.size(); i-- > 0;) {
+            ex.middleware_from = i + 1;  // if this one answers, only those outside it follow
+            auto& before = middleware_[i].before;
+            if (!before) continue;
+            try {
+                if (!before(ex.request, ex.response)) return false;
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+                return false;
+            }
+        }
+        ex.middleware_from = 0;
+        return true;
+    }
+    // Runs the `after`s, innermost first.
+    void middleware_after(detail::Exchange& ex) noexcept {
+        for (std::size_t i = ex.middleware_from; i < middleware_.size(); ++i) {
+            auto& after = middleware_[i].after;
+            if (!after) continue;
+            try {
+                after(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+        }
+        ex.middleware_from = middleware_.size();
+    }
+
     void route_not_found(detail::Exchange& ex, bool path_matched) {
         Request& req = ex.request;
         if (path_matched) {
@@ -412,6 +484,10 @@ private:
     detail::RouteTable<Route> routes_;
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
     std::vector<Dependency> app_dependencies_;
+    std::vector<Middleware> middleware_;
+    std::vector<std::function<void()>> startup_, shutdown_;
+    std::mutex lifespan_mutex_;
+    std::size_t lifespan_users_ = 0;
     std::unordered_map<const void*, detail::DependencyOverride> overrides_;
     std::mutex state_mutex_;
     std::map<std::type_index, std::shared_ptr<void>> state_;

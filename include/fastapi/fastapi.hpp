@@ -15,6 +15,7 @@
 #include "params.hpp"
 #include "depends.hpp"
 #include "security.hpp"
+#include "middleware.hpp"
 #include "app.hpp"
 #include "api_router.hpp"
 #include "openapi.hpp"

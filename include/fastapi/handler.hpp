@@ -78,6 +78,7 @@ struct Exchange {
     bool body_error_reported = false;
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
     DependencyScope deps;         // dependency values and cleanups of this request
+    std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {

@@ -483,6 +483,7 @@ public:
     // An embedded server must be stopped, and its connections finished, before it is destroyed.
     ~Server() {
         if (state_->blocking_pool) state_->blocking_pool->join();
+        leave_lifespan();
         for (auto& w : workers_) w->sweeper.reset();
         retry_timer_.reset();
         stop_timer_.reset();
@@ -493,6 +494,7 @@ public:
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
     void start() {
         if (acceptor_) return;
+        if (!entered_.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
         auto& ctx = workers_[0]->context;
         const std::string host = detail::resolve_host(state_->options);
         const unsigned short port = detail::resolve_port(state_->options);
@@ -541,6 +543,7 @@ public:
         for (auto& t : threads) t.join();
         guards_ = nullptr;
         if (state_->blocking_pool) state_->blocking_pool->join();
+        leave_lifespan();  // the app's shutdown hooks, once every request is answered
         if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
     }
 
@@ -560,6 +563,10 @@ public:
     }
 
 private:
+    void leave_lifespan() noexcept {
+        if (entered_.exchange(false)) state_->app.exit_lifespan();
+    }
+
     void accept() {
         detail::Worker& w = *workers_[next_worker_++ % workers_.size()];
         auto on_accept = [this, &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
@@ -618,6 +625,7 @@ private:
         else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
         if (state_->live_connections.load() == 0 || (expired && ++forced_ticks_ > 20)) {
             finished_ = true;
+            if (embedded_) leave_lifespan();
             for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
             if (retry_timer_) retry_timer_->cancel();
             if (guards_) for (auto& g : *guards_) g.reset();
@@ -641,6 +649,7 @@ private:
     int forced_ticks_ = 0;
     bool embedded_ = false;
     std::atomic<bool> finished_{false};
+    std::atomic<bool> entered_{false};  // the app's lifespan was entered by start()
 };
 
 inline void App::run(const ServerOptions& options) {

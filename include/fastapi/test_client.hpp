@@ -29,7 +29,12 @@ struct TestResponse {
 
 class TestClient {
 public:
-    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) {}
+    // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
+    // FastAPI's TestClient does in a `with` block.
+    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) { app_.enter_lifespan(); }
+    ~TestClient() { app_.exit_lifespan(); }
+    TestClient(const TestClient&) = delete;
+    TestClient& operator=(const TestClient&) = delete;
 
     TestResponse get(std::string_view target, const Headers& headers = {}) { return request("GET", target, {}, headers); }
     TestResponse head(std::string_view target, const Headers& headers = {}) { return request("HEAD", target, {}, headers); }

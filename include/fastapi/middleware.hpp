@@ -1,0 +1,275 @@
+// middleware: code around every request (FastAPI's app.add_middleware), and the built-in
+// CORS, GZip and TrustedHost middleware, as Starlette's.
+//
+// A middleware has two halves, so that it works the same around plain, blocking and coroutine
+// handlers without holding a thread: `before` runs when the request has been read (return
+// false to answer at once with the response it filled), `after` once the response is
+// complete (the handler's, an error's, or an earlier middleware's answer). The last added is
+// the outermost, as in Starlette: its `before` runs first and its `after` last. A middleware
+// that answers early is followed only by the `after`s of those outside it. Handler errors
+// (HTTPException, validation, 500) are responses by the time `after` sees them.
+//
+//   app.add_middleware({.after = [](const Request&, Response& res) { res.headers.set("x-app", "1"); }});
+//   app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));
+//
+// GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
+// Relies on http_types.
+#pragma once
+#include "http_types.hpp"
+
+#include <algorithm>    // sort, find
+#include <functional>   // function
+#include <memory>       // shared_ptr
+#include <string>       // string
+#include <string_view>  // string_view
+#include <vector>       // vector
+
+#ifdef FASTAPI_WITH_ZLIB
+#include <zlib.h>  // deflate (GZipMiddleware)
+#endif
+
+namespace fastapi {
+
+struct Middleware {
+    // Before routing; return false to answer with `res` as it is (later middleware and the
+    // handler are skipped).
+    std::function<bool(Request& req, Response& res)> before{};
+    // Once the response is complete.
+    std::function<void(const Request& req, Response& res)> after{};
+};
+
+namespace detail {
+inline std::string lowered(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = ascii_lower(c);
+    return out;
+}
+inline void add_vary(Response& res, std::string_view value) {
+    auto existing = res.headers.get("vary");
+    std::string v = existing ? std::string(*existing) + ", " + std::string(value) : std::string(value);
+    res.headers.set("vary", v);
+}
+inline void plain_answer(Response& res, int status, std::string_view text) {
+    res.status = status;
+    res.body = std::string(text);
+    res.headers.set("content-type", "text/plain; charset=utf-8");
+}
+}  // namespace detail
+
+// --- CORS ---
+
+struct CORSOptions {
+    std::vector<std::string> allow_origins{};   // "*" for any
+    std::vector<std::string> allow_methods = {"GET"};  // "*" for any
+    std::vector<std::string> allow_headers{};   // "*" for any
+    bool allow_credentials = false;
+    std::vector<std::string> expose_headers{};
+    int max_age = 600;
+};
+
+// Starlette's CORSMiddleware: answers preflight requests (OPTIONS with
+// Access-Control-Request-Method) itself, and adds the CORS headers to other responses to
+// requests that carry an Origin.
+class CORSMiddleware : public Middleware {
+public:
+    explicit CORSMiddleware(CORSOptions options) {
+        auto c = std::make_shared<Config>();
+        auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
+        c->o = std::move(options);
+        c->all_origins = has_star(c->o.allow_origins);
+        c->all_headers = has_star(c->o.allow_headers);
+        if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
+        c->explicit_origin = !c->all_origins || c->o.allow_credentials;
+        // The safelisted headers are always allowed (sorted, as Starlette lists them).
+        std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
+        for (auto& h : c->o.allow_headers)
+            if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
+        std::sort(headers.begin(), headers.end());
+        for (auto& h : headers) {
+            c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
+            c->allowed_headers_lower.push_back(detail::lowered(h));
+        }
+        for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
+        for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
+        before = [c](Request& req, Response& res) { return c->before(req, res); };
+        after = [c](const Request& req, Response& res) { c->after(req, res); };
+    }
+
+private:
+    struct Config {
+        CORSOptions o;
+        bool all_origins = false, all_headers = false, explicit_origin = true;
+        std::string allowed_headers_text, methods_text, expose_text;
+        std::vector<std::string> allowed_headers_lower;
+
+        bool origin_allowed(std::string_view origin) const {
+            if (all_origins) return true;
+            return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+        }
+
+        bool before(Request& req, Response& res) const {
+            auto origin = req.headers.get("origin");
+            auto requested_method = req.headers.get("access-control-request-method");
+            if (!origin || req.method != "OPTIONS" || !requested_method) return true;
+            // A preflight request: answered here.
+            res.headers.clear();
+            std::vector<std::string> failures;
+            if (origin_allowed(*origin)) {
+                if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
+                else res.headers.set("access-control-allow-origin", "*");
+            } else {
+                failures.push_back("origin");
+                if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
+            }
+            if (explicit_origin) detail::add_vary(res, "Origin");
+            res.headers.set("access-control-allow-methods", methods_text);
+            res.headers.set("access-control-max-age", std::to_string(o.max_age));
+            auto requested_headers = req.headers.get("access-control-request-headers");
+            if (all_headers && requested_headers) {
+                res.headers.set("access-control-allow-headers", *requested_headers);
+            } else {
+                if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
+                if (requested_headers) {
+                    std::string_view rest = *requested_headers;
+                    while (!rest.empty()) {
+                        auto comma = rest.find(',');
+                        std::string_view h = rest.substr(0, comma);
+                        while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+                        while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+                        std::string lower = detail::lowered(h);
+                        if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
+                            allowed_headers_lower.end()) {
+                            failures.push_back("headers");
+                            break;
+                        }
+                        if (comma == std::string_view::npos) break;
+                        rest.remove_prefix(comma + 1);
+                    }
+                }
+            }
+            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+            if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
+                failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
+            if (!failures.empty()) {
+                std::string text = "Disallowed CORS ";
+                for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
+                detail::plain_answer(res, 400, text);
+            } else {
+                detail::plain_answer(res, 200, "OK");
+            }
+            return false;
+        }
+
+        void after(const Request& req, Response& res) const {
+            auto origin = req.headers.get("origin");
+            if (!origin) return;
+            if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
+            if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
+            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+            if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
+            const bool has_cookie = req.headers.contains("cookie");
+            if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
+                res.headers.set("access-control-allow-origin", *origin);
+                detail::add_vary(res, "Origin");
+            }
+        }
+    };
+};
+
+// --- TrustedHost ---
+
+struct TrustedHostOptions {
+    std::vector<std::string> allowed_hosts = {"*"};  // "example.com", "*.example.com", "*"
+    bool www_redirect = true;  // a request for example.com when only www.example.com is allowed
+};
+
+// Starlette's TrustedHostMiddleware: requests whose Host is not allowed answer 400
+// "Invalid host header" (guards against Host header attacks).
+class TrustedHostMiddleware : public Middleware {
+public:
+    explicit TrustedHostMiddleware(TrustedHostOptions options) {
+        for (auto& h : options.allowed_hosts)
+            if (h.starts_with("*") && h != "*" && !h.starts_with("*."))
+                throw std::invalid_argument("fastapi: a wildcard host must look like '*.example.com'");
+        auto o = std::make_shared<TrustedHostOptions>(std::move(options));
+        before = [o](Request& req, Response& res) {
+            const auto& allowed = o->allowed_hosts;
+            if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;
+            std::string host(req.headers.get("host").value_or(""));
+            // Without the port; an IPv6 literal keeps its brackets.
+            if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
+                host.resize(colon);
+            host = detail::lowered(host);
+            bool www_found = false;
+            for (auto& pattern : allowed) {
+                if (detail::iequals(host, pattern) ||
+                    (pattern.starts_with("*") && host.size() > pattern.size() - 1 &&
+                     detail::iequals(std::string_view(host).substr(host.size() - (pattern.size() - 1)),
+                                     std::string_view(pattern).substr(1))))
+                    return true;
+                if (detail::iequals(pattern, "www." + host)) www_found = true;
+            }
+            if (o->www_redirect && www_found) {
+                res.status = 307;
+                res.body.clear();
+                std::string target = req.raw_path.empty() ? req.path : req.raw_path;
+                if (!req.query_string.empty()) target += "?" + req.query_string;
+                res.headers.set("location", "http://www." + std::string(req.headers.get("host").value_or("")) + target);
+                return false;
+            }
+            detail::plain_answer(res, 400, "Invalid host header");
+            return false;
+        };
+    }
+};
+
+// --- GZip ---
+
+struct GZipOptions {
+    std::size_t minimum_size = 500;  // smaller bodies are sent as they are
+    int compresslevel = 9;
+};
+
+#ifdef FASTAPI_WITH_ZLIB
+namespace detail {
+inline bool gzip_compress(const std::string& in, std::string& out, int level) {
+    z_stream zs{};
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+    out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END;
+}
+inline bool accepts_gzip(const Request& req) {
+    for (std::string_view line : req.headers.get_all("accept-encoding"))
+        if (lowered(line).find("gzip") != std::string::npos) return true;
+    return false;
+}
+}  // namespace detail
+
+// Starlette's GZipMiddleware: bodies of at least minimum_size bytes are gzip-compressed for
+// clients that accept it (Content-Encoding: gzip, Vary: Accept-Encoding). Responses already
+// encoded, streamed files and server-sent events are sent as they are.
+class GZipMiddleware : public Middleware {
+public:
+    explicit GZipMiddleware(GZipOptions options = {}) {
+        after = [options](const Request& req, Response& res) {
+            if (!detail::accepts_gzip(req) || !res.file_path.empty() || res.headers.contains("content-encoding")) return;
+            if (res.body.size() < options.minimum_size) return;
+            if (auto ct = res.headers.get("content-type"); ct && ct->starts_with("text/event-stream")) return;
+            std::string compressed;
+            if (!detail::gzip_compress(res.body, compressed, options.compresslevel)) return;
+            res.body = std::move(compressed);
+            res.headers.set("content-encoding", "gzip");
+            detail::add_vary(res, "Accept-Encoding");
+        };
+    }
+};
+#endif
+
+}  // namespace fastapi
