@@ -4,7 +4,9 @@
 #include "config.hpp"
 
 #include <algorithm>    // find_if
-#include <cstdint>      // uint8_t
+#include <chrono>       // system_clock (cookie expiry)
+#include <cstdint>      // uint8_t, int64_t
+#include <cstdio>       // snprintf
 #include <cstring>      // memcpy
 #include <map>          // path parameters
 #include <optional>     // Headers::get
@@ -219,6 +221,92 @@ inline std::string_view status_reason(int status) noexcept {
     }
 }
 
+// How a cookie is set (Starlette's set_cookie arguments). Every member is optional.
+struct CookieOptions {
+    std::optional<std::int64_t> max_age{};                            // seconds; Max-Age
+    std::optional<std::chrono::system_clock::time_point> expires{};   // Expires, as an HTTP date
+    std::string path = "/";                                           // empty: no Path
+    std::string domain{};                                             // empty: no Domain
+    bool secure = false;
+    bool httponly = false;
+    std::string samesite = "lax";                                     // "lax", "strict", "none"; empty: none sent
+    bool partitioned = false;                                         // CHIPS (Starlette's partitioned)
+};
+
+namespace detail {
+// RFC 6265 §4.1.1 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash.
+inline bool is_cookie_octet(unsigned char c) noexcept {
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
+           (c >= 0x5D && c <= 0x7E);
+}
+// cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE )
+inline bool is_cookie_value(std::string_view v) noexcept {
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    for (char c : v)
+        if (!is_cookie_octet(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+// An attribute value (Path, Domain) must not end the attribute or the header.
+inline bool is_cookie_attribute_value(std::string_view v) noexcept {
+    for (char c : v)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F || c == ';') return false;
+    return true;
+}
+
+// "Thu, 01 Jan 1970 00:00:00 GMT" (RFC 9110 §5.6.7 IMF-fixdate).
+inline std::string http_date_of(std::chrono::system_clock::time_point t) {
+    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    using namespace std::chrono;
+    const auto secs = floor<seconds>(t);
+    const auto day = floor<days>(secs);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{secs - day};
+    const unsigned weekday_index = weekday{day}.c_encoding();
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", day_names[weekday_index],
+                  static_cast<unsigned>(ymd.day()), month_names[static_cast<unsigned>(ymd.month()) - 1],
+                  static_cast<int>(ymd.year()), static_cast<int>(hms.hours().count()),
+                  static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+    return buf;
+}
+
+// The Set-Cookie field value, attributes in Starlette's order (Python's SimpleCookie sorts
+// them): Domain, expires, HttpOnly, Max-Age, Partitioned, Path, SameSite, Secure. Throws
+// std::invalid_argument for a name, value or attribute that would break the header.
+inline std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o) {
+    if (!is_token(name)) throw std::invalid_argument("fastapi: cookie name is not an RFC 6265 token: " + std::string(name));
+    if (!is_cookie_value(value))
+        throw std::invalid_argument("fastapi: cookie value for " + std::string(name) +
+                                    " has a character a cookie cannot carry (space, quote, comma, semicolon, "
+                                    "backslash or a control character)");
+    if (!is_cookie_attribute_value(o.path) || !is_cookie_attribute_value(o.domain))
+        throw std::invalid_argument("fastapi: cookie path or domain contains ';' or a control character");
+    std::string_view samesite = o.samesite;
+    const char* samesite_text = nullptr;
+    if (iequals(samesite, "lax")) samesite_text = "lax";
+    else if (iequals(samesite, "strict")) samesite_text = "strict";
+    else if (iequals(samesite, "none")) samesite_text = "none";
+    else if (!samesite.empty())
+        throw std::invalid_argument("fastapi: samesite must be \"lax\", \"strict\" or \"none\"");
+    std::string out;
+    out.reserve(name.size() + value.size() + 64);
+    out.append(name).append("=");
+    if (value.empty()) out += "\"\"";  // as Starlette writes an empty value
+    else out.append(value);
+    if (!o.domain.empty()) out.append("; Domain=").append(o.domain);
+    if (o.expires) out.append("; expires=").append(http_date_of(*o.expires));
+    if (o.httponly) out += "; HttpOnly";
+    if (o.max_age) out.append("; Max-Age=").append(std::to_string(*o.max_age));
+    if (o.partitioned) out += "; Partitioned";
+    if (!o.path.empty()) out.append("; Path=").append(o.path);
+    if (samesite_text) out.append("; SameSite=").append(samesite_text);
+    if (o.secure) out += "; Secure";
+    return out;
+}
+}  // namespace detail
+
 // A response: status, headers, and a body held in memory. Content-Length, Date and
 // Connection are added when it is written; handlers set everything else.
 struct Response {
@@ -238,6 +326,23 @@ struct Response {
     }
 
     void set_header(std::string_view name, std::string_view value) { headers.set(name, value); }
+
+    // Adds a Set-Cookie field (Starlette's response.set_cookie). A name that is not a token,
+    // or a value with a character a cookie cannot carry, throws std::invalid_argument.
+    void set_cookie(std::string_view name, std::string_view value = {}, const CookieOptions& options = {}) {
+        headers.append_unchecked("set-cookie", detail::set_cookie_value(name, value, options));
+    }
+    // Tells the client to drop a cookie: an empty value that expired long ago (Max-Age=0).
+    // Path and domain must be the ones it was set with.
+    void delete_cookie(std::string_view name, std::string_view path = "/", std::string_view domain = {},
+                       const CookieOptions& options = {}) {
+        CookieOptions o = options;
+        o.max_age = 0;
+        o.expires = std::chrono::system_clock::time_point{};  // the epoch
+        o.path = std::string(path);
+        o.domain = std::string(domain);
+        set_cookie(name, {}, o);
+    }
 };
 
 // Raised by handlers and dependencies to answer with an error: rendered as
