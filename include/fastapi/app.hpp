@@ -2,6 +2,7 @@
 // exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
 // the server and the TestClient both drive it. Relies on router and handler.
 #pragma once
+#include "background.hpp"
 #include "depends.hpp"
 #include "handler.hpp"
 #include "middleware.hpp"
@@ -388,6 +389,7 @@ public:
         Response& res = ex.response;
         res.headers.clear();
         res.file_path.clear();
+        detail::discard_background_tasks(ex);  // as FastAPI: a failed handler's tasks never run
         try {
             for (auto& h : exception_handlers_)
                 if (h(ep, ex.request, res)) return;

@@ -14,6 +14,7 @@
 #include "handler.hpp"
 #include "params.hpp"
 #include "depends.hpp"
+#include "background.hpp"
 #include "security.hpp"
 #include "middleware.hpp"
 #include "app.hpp"

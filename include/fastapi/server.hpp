@@ -161,6 +161,26 @@ struct ServerState {
         if (!blocking_pool) blocking_pool = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
         return *blocking_pool;
     }
+
+    // A request's background tasks, posted once its response is written; graceful shutdown
+    // waits (up to the grace period) until none is pending.
+    std::atomic<std::size_t> background_pending{0};
+    DependencyScope::Entry background_entry(std::shared_ptr<BackgroundJob> job) {
+        ++background_pending;
+        DependencyScope::Entry e;
+        e.cleanup = [this, job = std::move(job)] {
+            asio::post(pool(), [this, job] {
+                job->run();
+                --background_pending;
+            });
+        };
+        return e;
+    }
+    // After the grace period: tasks not started yet are dropped (running ones cannot be cut short).
+    void abandon_background() {
+        std::lock_guard lock(pool_mutex);
+        if (blocking_pool && background_pending.load() != 0) blocking_pool->stop();
+    }
 };
 
 class Connection;
@@ -364,8 +384,10 @@ private:
         }
         serialize_response(req, res, length, keep, out_);
         if (!keep) close_after_write_ = true;
-        // The request's dependencies are cleaned up once its bytes have been written.
+        // The request's dependencies are cleaned up once its bytes have been written; with
+        // background tasks, after those, on the blocking pool.
         auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
+        if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
         if (file_) busy_ = true;  // later responses wait until the file is sent
@@ -623,8 +645,10 @@ private:
         const bool expired = std::chrono::steady_clock::now() >= stop_deadline_;
         if (expired) for_each_connection([](detail::Connection& c) { c.close(); });
         else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
-        if (state_->live_connections.load() == 0 || (expired && ++forced_ticks_ > 20)) {
+        const bool idle = state_->live_connections.load() == 0 && state_->background_pending.load() == 0;
+        if (idle || (expired && ++forced_ticks_ > 20)) {
             finished_ = true;
+            if (!idle) state_->abandon_background();
             if (embedded_) leave_lifespan();
             for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
             if (retry_timer_) retry_timer_->cancel();

@@ -116,7 +116,10 @@ public:
         const std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
         detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out);
         if (!res.file_path.empty() && ex.request.method != "HEAD") out += file_body;
-        return parse_response(out, ex.request.method == "HEAD");
+        TestResponse response = parse_response(out, ex.request.method == "HEAD");
+        // The response is complete: its background tasks run now, before request() returns.
+        if (auto job = detail::take_background_job(ex)) job->run();
+        return response;
     }
 
 private:
