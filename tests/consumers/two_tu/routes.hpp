@@ -1,7 +1,5 @@
 #pragma once
 #include "fastapi.hpp"
 
-#include <string_view>
-
-fastapi::Response make_greeting(std::string_view name);
-int status_of_missing();
+// Routes defined in routes.cpp, added to the app main.cpp builds.
+void add_routes(fastapi::App& app);
