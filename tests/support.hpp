@@ -187,6 +187,17 @@ private:
     pid_t pid_ = -1;
 };
 
+// Polls `pred` (bounded) until it holds.
+template <class Pred>
+bool eventually_true(Pred pred, std::chrono::milliseconds limit = 3000ms) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
 // A free loopback port, found by binding port 0 (racy in theory, fine for tests).
 inline unsigned short free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

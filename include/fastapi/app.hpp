@@ -4,6 +4,7 @@
 #pragma once
 #include "background.hpp"
 #include "depends.hpp"
+#include "forms.hpp"
 #include "handler.hpp"
 #include "middleware.hpp"
 #include "router.hpp"
@@ -53,6 +54,8 @@ struct AppOptions {
     std::string docs_assets_url = "/docs-assets";
     // Dependencies every route runs (FastAPI(dependencies=[...])), before the route's own.
     std::vector<Dependency> dependencies{};
+    // Form and upload parsing: part limits, when files go to disk, and where (forms.hpp).
+    FormOptions forms{};
 };
 
 // What the documentation says a route returns (FastAPI's response_model=): by default the
@@ -502,6 +505,10 @@ inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors) {
 }
 inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept {
     return app ? app->find_override(key) : nullptr;
+}
+inline const FormOptions& form_options(const App* app) noexcept {
+    static const FormOptions defaults;
+    return app ? app->settings().forms : defaults;
 }
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: State<T> needs an app");

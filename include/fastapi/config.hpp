@@ -24,6 +24,11 @@
 #ifndef FASTAPI_MAX_BODY_BYTES
 #define FASTAPI_MAX_BODY_BYTES (1024 * 1024)
 #endif
+// Largest multipart/form-data body (413 beyond); beyond FASTAPI_MAX_BODY_BYTES it is
+// streamed to a temporary file instead of held in memory.
+#ifndef FASTAPI_MAX_UPLOAD_BYTES
+#define FASTAPI_MAX_UPLOAD_BYTES (100 * 1024 * 1024)
+#endif
 // Seconds: keep-alive idle (uvicorn's default), header section, body read, shutdown grace.
 #ifndef FASTAPI_KEEP_ALIVE_TIMEOUT
 #define FASTAPI_KEEP_ALIVE_TIMEOUT 5

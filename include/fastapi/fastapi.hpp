@@ -15,6 +15,7 @@
 #include "params.hpp"
 #include "depends.hpp"
 #include "background.hpp"
+#include "forms.hpp"
 #include "security.hpp"
 #include "middleware.hpp"
 #include "app.hpp"

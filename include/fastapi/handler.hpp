@@ -217,6 +217,7 @@ struct OperationInfo {
     std::vector<SecurityInfo> security;
     std::vector<FieldInfo> body;  // body parameters in order (several: one JSON object)
     bool embed_body = false;      // a body parameter marked Embed
+    std::string_view body_media_type;  // empty: application/json; forms.hpp sets its own
     // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or
     // plain text, or a response whose content the type does not say (Response, FileResponse).
     enum class Result { json, html, text, unknown } result = Result::json;

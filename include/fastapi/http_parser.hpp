@@ -23,6 +23,9 @@ struct Limits {
     std::size_t max_header_bytes = FASTAPI_MAX_HEADER_BYTES;   // 431 beyond (request line + fields)
     std::size_t max_header_count = FASTAPI_MAX_HEADER_COUNT;   // 431 beyond
     std::size_t max_body_bytes = FASTAPI_MAX_BODY_BYTES;       // 413 beyond (decoded body)
+    // A multipart/form-data body with a Content-Length over max_body_bytes is streamed to a
+    // temporary file (Request::body_file) up to this size; 413 beyond.
+    std::size_t max_upload_bytes = FASTAPI_MAX_UPLOAD_BYTES;
 };
 
 namespace detail {
@@ -58,13 +61,18 @@ public:
     bool expects_continue() const noexcept;
     // True once the header section of the request being parsed is complete.
     bool headers_complete() const noexcept;
+    // After need_more: non-zero when the body is a multipart/form-data upload too large for
+    // memory, which the caller streams to a file itself: this many bytes, from body_offset()
+    // in the data. The request is then complete (call reset() before the next one).
+    std::uint64_t spool_length() const noexcept { return state_ == State::body_spool ? content_length_ : 0; }
+    std::size_t body_offset() const noexcept { return body_start_; }
 
     // Forget the request being parsed; the next parse starts a new one.
     void reset() noexcept;
 
 private:
     enum class State : unsigned char {
-        start, request_line, headers, body_length, chunk_size, chunk_data, chunk_crlf, trailers,
+        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
         done, failed,
     };
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -300,7 +308,7 @@ inline bool RequestParser::headers_complete() const noexcept { return headers_do
 
 inline bool RequestParser::expects_continue() const noexcept {
     return expect_continue_ && version_ == 11 && headers_done_ &&
-           (state_ == State::body_length || state_ == State::chunk_size ||
+           (state_ == State::body_length || state_ == State::body_spool || state_ == State::chunk_size ||
             state_ == State::chunk_data || state_ == State::chunk_crlf);
 }
 
@@ -376,6 +384,8 @@ inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
             out.body.assign(p + body_start_, len);
             return complete(body_start_ + len);
         }
+        case State::body_spool:
+            return need_more();  // the caller streams the body (spool_length)
         case State::chunk_size: {
             const std::size_t lim = line_start_ + std::min(n - line_start_, max_chunk_line_bytes);
             const char* lf = find_lf(p, scan_, lim);
@@ -658,7 +668,14 @@ inline bool RequestParser::end_of_headers(Request& out) {
         return true;
     }
     if (has_content_length_ && content_length_ > 0) {
-        if (content_length_ > limits_.max_body_bytes) return err(413, "Request body too large");
+        if (content_length_ > limits_.max_body_bytes) {
+            // Too large for memory: an upload may still be streamed to disk by the caller.
+            auto ct = out.headers.get("content-type");
+            const bool multipart = ct && ct->size() >= 19 && iequals(ct->substr(0, 19), "multipart/form-data");
+            if (!multipart || content_length_ > limits_.max_upload_bytes) return err(413, "Request body too large");
+            state_ = State::body_spool;
+            return true;
+        }
         state_ = State::body_length;
         return true;
     }

@@ -7,14 +7,20 @@
 #include <chrono>       // system_clock (cookie expiry)
 #include <cstdint>      // uint8_t, int64_t
 #include <cstdio>       // snprintf
+#include <cstdlib>      // getenv
 #include <cstring>      // memcpy
 #include <map>          // path parameters
+#include <memory>       // shared_ptr (spooled bodies)
 #include <optional>     // Headers::get
 #include <stdexcept>    // invalid_argument, runtime_error
 #include <string>       // string
 #include <string_view>  // string_view
 #include <utility>      // pair, move
 #include <vector>       // vector
+
+#include <fcntl.h>      // open flags (temporary files)
+#include <stdlib.h>     // mkstemp
+#include <unistd.h>     // write, close, unlink
 
 namespace fastapi {
 
@@ -141,6 +147,51 @@ private:
     std::size_t size_ = 0;
 };
 
+namespace detail {
+// A temporary file (a spooled request body, a large uploaded file), removed from disk when
+// the last owner lets go of it: the request's end, an error, a client gone.
+class TempFile {
+public:
+    // In `dir` (empty: $TMPDIR, else /tmp). Throws std::runtime_error when it cannot be made.
+    static std::shared_ptr<TempFile> create(std::string_view dir = {}) {
+        std::string path(dir);
+        if (path.empty()) {
+            const char* env = std::getenv("TMPDIR");
+            path = env && *env ? env : "/tmp";
+        }
+        if (path.back() != '/') path += '/';
+        path += "fastapi-XXXXXX";
+        int fd = ::mkstemp(path.data());
+        if (fd < 0) throw std::runtime_error("fastapi: cannot create a temporary file in " + std::string(dir));
+        return std::shared_ptr<TempFile>(new TempFile(std::move(path), fd));
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() {
+        if (fd_ >= 0) ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    const std::string& path() const noexcept { return path_; }
+    std::uint64_t size() const noexcept { return size_; }
+    // Appends; false when the disk refuses (full, quota).
+    bool write(std::string_view bytes) noexcept {
+        while (!bytes.empty()) {
+            ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+            if (n <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+            size_ += static_cast<std::uint64_t>(n);
+        }
+        return true;
+    }
+
+private:
+    TempFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+    std::string path_;
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+};
+}  // namespace detail
+
 // One HTTP request, as parsed from the wire (or built by TestClient).
 struct Request {
     std::string method;        // "GET", ...; case-sensitive as RFC 9110 says
@@ -152,6 +203,9 @@ struct Request {
     Headers headers;
     Headers trailers;          // from a chunked body
     std::string body;
+    // A multipart/form-data body too large to hold in memory (over Limits::max_body_bytes,
+    // up to max_upload_bytes) is written here instead of `body`; removed with the request.
+    std::shared_ptr<const detail::TempFile> body_file;
     bool keep_alive = true;    // what the client asked for (version + Connection)
     std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
     std::string client_address;
@@ -161,7 +215,7 @@ struct Request {
     // Makes the object ready for the next request on the connection, keeping capacity.
     void clear() noexcept {
         method.clear(); target.clear(); path.clear(); raw_path.clear(); query_string.clear();
-        version = 11; headers.clear(); trailers.clear(); body.clear(); keep_alive = true;
+        version = 11; headers.clear(); trailers.clear(); body.clear(); body_file.reset(); keep_alive = true;
         path_params.clear();
     }
 };

@@ -474,6 +474,7 @@ struct TypeInfo {
     const TypeInfo& (*item)() = nullptr;            // array item, map value, optional's value
     const ModelInfo& (*model)() = nullptr;          // model
     const EnumInfo& (*enumeration)() = nullptr;     // enumeration
+    std::string_view format{};                      // string: a JSON Schema format ("binary": a file)
 };
 
 template <class T> picojson::value to_json_value(const T& value);

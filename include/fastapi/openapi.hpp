@@ -148,7 +148,10 @@ public:
                 s["type"] = picojson::value("number");
                 if (t.bits == 32) s["format"] = picojson::value("float");
                 break;
-            case TypeKind::string: s["type"] = picojson::value("string"); break;
+            case TypeKind::string:
+                s["type"] = picojson::value("string");
+                if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
+                break;
             case TypeKind::any: break;
             case TypeKind::array:
                 s["type"] = picojson::value("array");
@@ -318,10 +321,10 @@ inline picojson::value with_response_title(picojson::value schema, std::string_v
     return schema;
 }
 
-inline picojson::value json_content(picojson::value schema) {
+inline picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json") {
     picojson::object media, content;
     media["schema"] = std::move(schema);
-    content["application/json"] = picojson::value(std::move(media));
+    content[std::string(media_type)] = picojson::value(std::move(media));
     return picojson::value(std::move(content));
 }
 
@@ -389,7 +392,8 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
             required = true;
         }
         if (required) request["required"] = picojson::value(true);
-        request["content"] = json_content(std::move(schema));
+        std::string_view media_type = op.info.body_media_type.empty() ? "application/json" : op.info.body_media_type;
+        request["content"] = json_content(std::move(schema), media_type);
         out["requestBody"] = picojson::value(std::move(request));
     }
 

@@ -308,6 +308,10 @@ private:
     // Parses and answers every complete request in the buffer, in order.
     void process() {
         while (!busy_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ && out_.size() <= output_high_water) {
+            if (spool_) {
+                if (!spool_body()) break;
+                continue;
+            }
             ParseResult r = parser_.parse(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), ex_.request);
             if (r.status == ParseStatus::need_more) {
                 if (parser_.headers_complete()) {
@@ -316,6 +320,7 @@ private:
                         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
                         continue_sent_ = true;
                     }
+                    if (parser_.spool_length() != 0 && start_spool()) continue;
                 }
                 break;
             }
@@ -331,6 +336,39 @@ private:
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         flush();
         read();
+    }
+
+    // An upload too large for memory (the parser's spool_length): its body goes to a
+    // temporary file as it arrives, and the request runs once all of it is there.
+    bool start_spool() {
+        try {
+            spool_ = TempFile::create(state_.app.settings().forms.temp_dir);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
+            return false;
+        }
+        spool_left_ = parser_.spool_length();
+        in_begin_ += parser_.body_offset();  // the head is parsed into ex_.request already
+        return true;
+    }
+    // Moves buffered body bytes to the file; true when the request is complete and was run.
+    bool spool_body() {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
+        if (!spool_->write(std::string_view(in_.data() + in_begin_, n))) {
+            spool_.reset();
+            answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
+            return false;
+        }
+        in_begin_ += n;
+        spool_left_ -= n;
+        if (spool_left_ != 0) return false;
+        ex_.request.body_file = std::move(spool_);
+        spool_.reset();
+        continue_sent_ = false;
+        parser_.reset();
+        run_request();
+        return true;
     }
 
     void run_request() {
@@ -387,6 +425,7 @@ private:
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
         auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
+        ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
@@ -477,6 +516,8 @@ private:
     std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
     std::unique_ptr<std::ifstream> file_;
     std::uint64_t file_remaining_ = 0;
+    std::shared_ptr<TempFile> spool_;  // the body of an upload being received
+    std::uint64_t spool_left_ = 0;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;

@@ -13,6 +13,14 @@
 
 namespace fastapi {
 
+// A file for TestClient::post_multipart (requests' files=).
+struct TestUpload {
+    std::string name;      // the form field
+    std::string filename;
+    std::string content;
+    std::string content_type = "application/octet-stream";
+};
+
 struct TestResponse {
     int status_code = 0;
     Headers headers;
@@ -63,6 +71,42 @@ public:
         return with_json("PUT", target, value, std::move(headers));
     }
 
+    // An HTML form (application/x-www-form-urlencoded), as requests' data={...}.
+    TestResponse post_form(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
+                           Headers headers = {}) {
+        std::string body;
+        for (auto& [k, v] : fields) {
+            if (!body.empty()) body += '&';
+            form_encode(k, body);
+            body += '=';
+            form_encode(v, body);
+        }
+        if (!headers.contains("content-type")) headers.set("content-type", "application/x-www-form-urlencoded");
+        return request("POST", target, body, headers);
+    }
+    // A multipart/form-data body with fields and files, as requests' data= with files=.
+    TestResponse post_multipart(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
+                                const std::vector<TestUpload>& files = {}, Headers headers = {}) {
+        std::string body = multipart_body(fields, files);
+        if (!headers.contains("content-type"))
+            headers.set("content-type", std::string("multipart/form-data; boundary=") + std::string(test_boundary));
+        return request("POST", target, body, headers);
+    }
+    static constexpr std::string_view test_boundary = "fastapi-test-boundary-7MA4YWxkTrZu0gW";
+    static std::string multipart_body(const std::vector<std::pair<std::string, std::string>>& fields,
+                                      const std::vector<TestUpload>& files = {}) {
+        std::string body;
+        for (auto& [k, v] : fields)
+            body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(k)
+                .append("\"\r\n\r\n").append(v).append("\r\n");
+        for (auto& f : files)
+            body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(f.name)
+                .append("\"; filename=\"").append(f.filename).append("\"\r\nContent-Type: ").append(f.content_type)
+                .append("\r\n\r\n").append(f.content).append("\r\n");
+        body.append("--").append(test_boundary).append("--\r\n");
+        return body;
+    }
+
     // Any request: written as HTTP/1.1 bytes (Host: testserver, Content-Length when there is
     // a body) and parsed as the server would.
     TestResponse request(std::string_view method, std::string_view target, std::string_view body = {},
@@ -84,6 +128,15 @@ public:
         detail::RequestParser parser(limits_);
         detail::ParseResult r = parser.parse(bytes, ex.request);
         std::string out;
+        if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
+            bytes.size() - parser.body_offset() >= parser.spool_length()) {
+            // An upload too large for memory: to a temporary file, as the server does.
+            auto file = detail::TempFile::create(app_.settings().forms.temp_dir);
+            if (!file->write(bytes.substr(parser.body_offset(), static_cast<std::size_t>(parser.spool_length()))))
+                throw std::runtime_error("fastapi: TestClient cannot write a temporary file");
+            ex.request.body_file = std::move(file);
+            r.status = detail::ParseStatus::complete;
+        }
         if (r.status != detail::ParseStatus::complete) {
             Response res;
             int status = r.status == detail::ParseStatus::error ? r.error_status : 400;
@@ -123,6 +176,23 @@ public:
     }
 
 private:
+    static void form_encode(std::string_view s, std::string& out) {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        for (char c : s) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '-' || c == '.' ||
+                c == '_' || c == '~') {
+                out += c;
+            } else if (c == ' ') {
+                out += '+';
+            } else {
+                out += '%';
+                out += hex[u >> 4];
+                out += hex[u & 15];
+            }
+        }
+    }
+
     template <class T>
     TestResponse with_json(std::string_view method, std::string_view target, const T& value, Headers headers) {
         std::string body;
