@@ -243,7 +243,7 @@ private:
                     // The first delimiter may open the body without its CRLF.
                     std::string_view dash = std::string_view(delimiter_).substr(2);
                     if (at_start_) {
-                        if (rest().size() < dash.size()) return dash.starts_with(rest()) || preamble_search();
+                        if (rest().size() < dash.size() && dash.starts_with(rest())) return true;  // need more
                         at_start_ = false;
                         if (rest().starts_with(dash)) {
                             pos_ += dash.size();

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP request parser for a bounded time with libFuzzer, AddressSanitizer (leaks
-# included) and UBSan: tests/fuzz/fuzz_parser.cpp on a copy of tests/fuzz/corpus/parser/.
+# Fuzzes the HTTP request parser and the multipart/form-data parser for a bounded time each
+# with libFuzzer, AddressSanitizer (leaks included) and UBSan: tests/fuzz/fuzz_parser.cpp on a
+# copy of tests/fuzz/corpus/parser/, tests/fuzz/fuzz_multipart.cpp on tests/fuzz/corpus/multipart/.
 # Fails when the fuzzer finds a crash, leak, timeout or broken invariant (the input is left in
 # build/fuzz/). Without clang++ and its fuzzer runtime it says so and passes.
-#   FUZZ_SECONDS=300 tests/checks/fuzz.sh     fuzz longer
+#   FUZZ_SECONDS=300 tests/checks/fuzz.sh     fuzz the HTTP parser longer
+#   MULTIPART_FUZZ_SECONDS=120 ...             and the multipart parser (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 out=build/fuzz
 seconds=${FUZZ_SECONDS:-30}
+multipart_seconds=${MULTIPART_FUZZ_SECONDS:-20}
 
 # Installs clang and libclang-rt-14-dev when run as root; otherwise only reports what is missing.
 tools/deps fuzz >/dev/null 2>&1 || true
@@ -46,6 +49,29 @@ grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$o
 if [ $status -ne 0 ]; then
   grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz.log" | head -n 80
   echo "FAIL: the fuzzer found a problem (exit $status); log: $out/fuzz.log" >&2
+  exit 1
+fi
+
+echo "building $out/fuzz_multipart"
+timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$ROOT" tests/fuzz/fuzz_multipart.cpp -o "$out/fuzz_multipart"
+rm -rf "$out/corpus-multipart" "$out/tmp-multipart"
+cp -r tests/fuzz/corpus/multipart "$out/corpus-multipart"
+mkdir -p "$out/tmp-multipart"
+echo "fuzzing the multipart parser for ${multipart_seconds}s"
+# Its temporary files go to a folder of their own: none may be left behind.
+TMPDIR="$ROOT/$out/tmp-multipart" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  timeout $((multipart_seconds + 120)) "$out/fuzz_multipart" -max_total_time="$multipart_seconds" -max_len=4096 \
+    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/multipart.dict \
+    -artifact_prefix="$out/" "$out/corpus-multipart" >"$out/fuzz-multipart.log" 2>&1 || status=$?
+grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz-multipart.log" || true
+if [ $status -ne 0 ]; then
+  grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz-multipart.log" | head -n 80
+  echo "FAIL: the fuzzer found a problem in the multipart parser (exit $status); log: $out/fuzz-multipart.log" >&2
+  exit 1
+fi
+if [ -n "$(ls -A "$out/tmp-multipart")" ]; then
+  echo "FAIL: the multipart fuzzer left temporary files in $out/tmp-multipart" >&2
   exit 1
 fi
 echo "no findings"
