@@ -35,6 +35,11 @@
 #ifndef FASTAPI_MAX_BODY_BYTES
 #define FASTAPI_MAX_BODY_BYTES (1024 * 1024)
 #endif
+// Largest multipart/form-data body (413 beyond); beyond FASTAPI_MAX_BODY_BYTES it is
+// streamed to a temporary file instead of held in memory.
+#ifndef FASTAPI_MAX_UPLOAD_BYTES
+#define FASTAPI_MAX_UPLOAD_BYTES (100 * 1024 * 1024)
+#endif
 // Seconds: keep-alive idle (uvicorn's default), header section, body read, shutdown grace.
 #ifndef FASTAPI_KEEP_ALIVE_TIMEOUT
 #define FASTAPI_KEEP_ALIVE_TIMEOUT 5
@@ -110,11 +115,20 @@ template <class...> inline constexpr bool dependent_false = false;
 // http_types: the request and response as the rest of the library sees them, their
 // headers, status texts, and HTTPException. Relies on config only.
 
-#include <cstdint>      // uint8_t
+#include <chrono>       // system_clock (cookie expiry)
+#include <cstdint>      // uint8_t, int64_t
+#include <cstdio>       // snprintf
+#include <cstdlib>      // getenv
+#include <cstring>      // memcpy
 #include <map>          // path parameters
+#include <memory>       // shared_ptr (spooled bodies)
 #include <stdexcept>    // invalid_argument, runtime_error
 #include <string>       // string
 #include <utility>      // pair, move
+
+#include <fcntl.h>      // open flags (temporary files)
+#include <stdlib.h>     // mkstemp
+#include <unistd.h>     // write, close, unlink
 
 namespace fastapi {
 
@@ -148,6 +162,17 @@ inline bool is_safe_header_value(std::string_view v) noexcept {
     return true;
 }
 
+// s = v for bytes that do not overlap s: within capacity a memcpy, without
+// std::string::assign's general (aliasing-safe) path. The parser's hot path.
+inline void assign_bytes(std::string& s, std::string_view v) {
+    if (v.data() >= s.data() && v.data() <= s.data() + s.size()) {
+        s.assign(v);
+        return;
+    }
+    s.resize(v.size());
+    if (!v.empty()) std::memcpy(s.data(), v.data(), v.size());
+}
+
 inline bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (char c : s)
@@ -163,7 +188,7 @@ public:
 
     // First value of `name`, if any.
     std::optional<std::string_view> get(std::string_view name) const noexcept {
-        for (auto& f : fields_)
+        for (auto& f : *this)
             if (detail::iequals(f.first, name)) return std::string_view(f.second);
         return std::nullopt;
     }
@@ -173,13 +198,13 @@ public:
     }
     std::vector<std::string_view> get_all(std::string_view name) const {
         std::vector<std::string_view> out;
-        for (auto& f : fields_)
+        for (auto& f : *this)
             if (detail::iequals(f.first, name)) out.emplace_back(f.second);
         return out;
     }
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
     std::size_t count(std::string_view name) const noexcept {
-        return static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(),
+        return static_cast<std::size_t>(std::count_if(begin(), end(),
             [&](const Field& f) { return detail::iequals(f.first, name); }));
     }
 
@@ -187,25 +212,35 @@ public:
     void set(std::string_view name, std::string_view value) {
         check(name, value);
         erase(name);
-        fields_.emplace_back(std::string(name), std::string(value));
+        append_unchecked(name, value);
     }
     // Adds one more field (Set-Cookie, Vary, ...).
     void add(std::string_view name, std::string_view value) {
         check(name, value);
-        fields_.emplace_back(std::string(name), std::string(value));
+        append_unchecked(name, value);
     }
     void erase(std::string_view name) {
-        std::erase_if(fields_, [&](const Field& f) { return detail::iequals(f.first, name); });
+        auto first = fields_.begin(), last = fields_.begin() + static_cast<std::ptrdiff_t>(size_);
+        auto kept = std::remove_if(first, last, [&](const Field& f) { return detail::iequals(f.first, name); });
+        size_ = static_cast<std::size_t>(kept - first);
     }
-    void clear() noexcept { fields_.clear(); }
-    bool empty() const noexcept { return fields_.empty(); }
-    std::size_t size() const noexcept { return fields_.size(); }
-    auto begin() const noexcept { return fields_.begin(); }
-    auto end() const noexcept { return fields_.end(); }
+    // Keeps the fields' strings, so the next request on a connection reuses their memory.
+    void clear() noexcept { size_ = 0; }
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    using const_iterator = std::vector<Field>::const_iterator;
+    const_iterator begin() const noexcept { return fields_.begin(); }
+    const_iterator end() const noexcept { return fields_.begin() + static_cast<std::ptrdiff_t>(size_); }
 
-    // For the parser, which has already checked the bytes: no copy of the checks.
+    // For the parser and for values known to be safe: no second pass of the checks.
     void append_unchecked(std::string_view name, std::string_view value) {
-        fields_.emplace_back(std::string(name), std::string(value));
+        if (size_ < fields_.size()) {
+            detail::assign_bytes(fields_[size_].first, name);
+            detail::assign_bytes(fields_[size_].second, value);
+        } else {
+            fields_.emplace_back(std::string(name), std::string(value));
+        }
+        ++size_;
     }
 
 private:
@@ -216,8 +251,54 @@ private:
             throw std::invalid_argument("fastapi: header value for " + std::string(name) +
                                         " contains CR, LF or NUL");
     }
-    std::vector<Field> fields_;
+    std::vector<Field> fields_;  // [0, size_) are the fields; the rest are kept for reuse
+    std::size_t size_ = 0;
 };
+
+namespace detail {
+// A temporary file (a spooled request body, a large uploaded file), removed from disk when
+// the last owner lets go of it: the request's end, an error, a client gone.
+class TempFile {
+public:
+    // In `dir` (empty: $TMPDIR, else /tmp). Throws std::runtime_error when it cannot be made.
+    static std::shared_ptr<TempFile> create(std::string_view dir = {}) {
+        std::string path(dir);
+        if (path.empty()) {
+            const char* env = std::getenv("TMPDIR");
+            path = env && *env ? env : "/tmp";
+        }
+        if (path.back() != '/') path += '/';
+        path += "fastapi-XXXXXX";
+        int fd = ::mkstemp(path.data());
+        if (fd < 0) throw std::runtime_error("fastapi: cannot create a temporary file in " + std::string(dir));
+        return std::shared_ptr<TempFile>(new TempFile(std::move(path), fd));
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() {
+        if (fd_ >= 0) ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    const std::string& path() const noexcept { return path_; }
+    std::uint64_t size() const noexcept { return size_; }
+    // Appends; false when the disk refuses (full, quota).
+    bool write(std::string_view bytes) noexcept {
+        while (!bytes.empty()) {
+            ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+            if (n <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+            size_ += static_cast<std::uint64_t>(n);
+        }
+        return true;
+    }
+
+private:
+    TempFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+    std::string path_;
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+};
+}  // namespace detail
 
 // One HTTP request, as parsed from the wire (or built by TestClient).
 struct Request {
@@ -230,6 +311,9 @@ struct Request {
     Headers headers;
     Headers trailers;          // from a chunked body
     std::string body;
+    // A multipart/form-data body too large to hold in memory (over Limits::max_body_bytes,
+    // up to max_upload_bytes) is written here instead of `body`; removed with the request.
+    std::shared_ptr<const detail::TempFile> body_file;
     bool keep_alive = true;    // what the client asked for (version + Connection)
     std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
     std::string client_address;
@@ -239,7 +323,7 @@ struct Request {
     // Makes the object ready for the next request on the connection, keeping capacity.
     void clear() noexcept {
         method.clear(); target.clear(); path.clear(); raw_path.clear(); query_string.clear();
-        version = 11; headers.clear(); trailers.clear(); body.clear(); keep_alive = true;
+        version = 11; headers.clear(); trailers.clear(); body.clear(); body_file.reset(); keep_alive = true;
         path_params.clear();
     }
 };
@@ -299,6 +383,92 @@ inline std::string_view status_reason(int status) noexcept {
     }
 }
 
+// How a cookie is set (Starlette's set_cookie arguments). Every member is optional.
+struct CookieOptions {
+    std::optional<std::int64_t> max_age{};                            // seconds; Max-Age
+    std::optional<std::chrono::system_clock::time_point> expires{};   // Expires, as an HTTP date
+    std::string path = "/";                                           // empty: no Path
+    std::string domain{};                                             // empty: no Domain
+    bool secure = false;
+    bool httponly = false;
+    std::string samesite = "lax";                                     // "lax", "strict", "none"; empty: none sent
+    bool partitioned = false;                                         // CHIPS (Starlette's partitioned)
+};
+
+namespace detail {
+// RFC 6265 §4.1.1 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash.
+inline bool is_cookie_octet(unsigned char c) noexcept {
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
+           (c >= 0x5D && c <= 0x7E);
+}
+// cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE )
+inline bool is_cookie_value(std::string_view v) noexcept {
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    for (char c : v)
+        if (!is_cookie_octet(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+// An attribute value (Path, Domain) must not end the attribute or the header.
+inline bool is_cookie_attribute_value(std::string_view v) noexcept {
+    for (char c : v)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F || c == ';') return false;
+    return true;
+}
+
+// "Thu, 01 Jan 1970 00:00:00 GMT" (RFC 9110 §5.6.7 IMF-fixdate).
+inline std::string http_date_of(std::chrono::system_clock::time_point t) {
+    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    using namespace std::chrono;
+    const auto secs = floor<seconds>(t);
+    const auto day = floor<days>(secs);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{secs - day};
+    const unsigned weekday_index = weekday{day}.c_encoding();
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", day_names[weekday_index],
+                  static_cast<unsigned>(ymd.day()), month_names[static_cast<unsigned>(ymd.month()) - 1],
+                  static_cast<int>(ymd.year()), static_cast<int>(hms.hours().count()),
+                  static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+    return buf;
+}
+
+// The Set-Cookie field value, attributes in Starlette's order (Python's SimpleCookie sorts
+// them): Domain, expires, HttpOnly, Max-Age, Partitioned, Path, SameSite, Secure. Throws
+// std::invalid_argument for a name, value or attribute that would break the header.
+inline std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o) {
+    if (!is_token(name)) throw std::invalid_argument("fastapi: cookie name is not an RFC 6265 token: " + std::string(name));
+    if (!is_cookie_value(value))
+        throw std::invalid_argument("fastapi: cookie value for " + std::string(name) +
+                                    " has a character a cookie cannot carry (space, quote, comma, semicolon, "
+                                    "backslash or a control character)");
+    if (!is_cookie_attribute_value(o.path) || !is_cookie_attribute_value(o.domain))
+        throw std::invalid_argument("fastapi: cookie path or domain contains ';' or a control character");
+    std::string_view samesite = o.samesite;
+    const char* samesite_text = nullptr;
+    if (iequals(samesite, "lax")) samesite_text = "lax";
+    else if (iequals(samesite, "strict")) samesite_text = "strict";
+    else if (iequals(samesite, "none")) samesite_text = "none";
+    else if (!samesite.empty())
+        throw std::invalid_argument("fastapi: samesite must be \"lax\", \"strict\" or \"none\"");
+    std::string out;
+    out.reserve(name.size() + value.size() + 64);
+    out.append(name).append("=");
+    if (value.empty()) out += "\"\"";  // as Starlette writes an empty value
+    else out.append(value);
+    if (!o.domain.empty()) out.append("; Domain=").append(o.domain);
+    if (o.expires) out.append("; expires=").append(http_date_of(*o.expires));
+    if (o.httponly) out += "; HttpOnly";
+    if (o.max_age) out.append("; Max-Age=").append(std::to_string(*o.max_age));
+    if (o.partitioned) out += "; Partitioned";
+    if (!o.path.empty()) out.append("; Path=").append(o.path);
+    if (samesite_text) out.append("; SameSite=").append(samesite_text);
+    if (o.secure) out += "; Secure";
+    return out;
+}
+}  // namespace detail
+
 // A response: status, headers, and a body held in memory. Content-Length, Date and
 // Connection are added when it is written; handlers set everything else.
 struct Response {
@@ -311,10 +481,30 @@ struct Response {
     Response() = default;
     explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")
         : status(status_), body(std::move(body_)) {
-        if (!media_type.empty()) headers.set("content-type", media_type);
+        if (media_type.empty()) return;
+        if (!detail::is_safe_header_value(media_type))
+            throw std::invalid_argument("fastapi: media type contains CR, LF or NUL");
+        headers.append_unchecked("content-type", media_type);
     }
 
     void set_header(std::string_view name, std::string_view value) { headers.set(name, value); }
+
+    // Adds a Set-Cookie field (Starlette's response.set_cookie). A name that is not a token,
+    // or a value with a character a cookie cannot carry, throws std::invalid_argument.
+    void set_cookie(std::string_view name, std::string_view value = {}, const CookieOptions& options = {}) {
+        headers.append_unchecked("set-cookie", detail::set_cookie_value(name, value, options));
+    }
+    // Tells the client to drop a cookie: an empty value that expired long ago (Max-Age=0).
+    // Path and domain must be the ones it was set with.
+    void delete_cookie(std::string_view name, std::string_view path = "/", std::string_view domain = {},
+                       const CookieOptions& options = {}) {
+        CookieOptions o = options;
+        o.max_age = 0;
+        o.expires = std::chrono::system_clock::time_point{};  // the epoch
+        o.path = std::string(path);
+        o.domain = std::string(domain);
+        set_cookie(name, {}, o);
+    }
 };
 
 // Raised by handlers and dependencies to answer with an error: rendered as
@@ -353,7 +543,6 @@ private:
 // copied nor rescanned. Anything RFC 9112 lets a server reject is rejected: bare LF, bare CR,
 // obs-fold, whitespace before the colon, ambiguous framing.
 
-#include <cstring>    // memchr, memcmp
 #include <limits>     // numeric_limits
 
 namespace fastapi {
@@ -364,6 +553,9 @@ struct Limits {
     std::size_t max_header_bytes = FASTAPI_MAX_HEADER_BYTES;   // 431 beyond (request line + fields)
     std::size_t max_header_count = FASTAPI_MAX_HEADER_COUNT;   // 431 beyond
     std::size_t max_body_bytes = FASTAPI_MAX_BODY_BYTES;       // 413 beyond (decoded body)
+    // A multipart/form-data body with a Content-Length over max_body_bytes is streamed to a
+    // temporary file (Request::body_file) up to this size; 413 beyond.
+    std::size_t max_upload_bytes = FASTAPI_MAX_UPLOAD_BYTES;
 };
 
 namespace detail {
@@ -399,13 +591,18 @@ public:
     bool expects_continue() const noexcept;
     // True once the header section of the request being parsed is complete.
     bool headers_complete() const noexcept;
+    // After need_more: non-zero when the body is a multipart/form-data upload too large for
+    // memory, which the caller streams to a file itself: this many bytes, from body_offset()
+    // in the data. The request is then complete (call reset() before the next one).
+    std::uint64_t spool_length() const noexcept { return state_ == State::body_spool ? content_length_ : 0; }
+    std::size_t body_offset() const noexcept { return body_start_; }
 
     // Forget the request being parsed; the next parse starts a new one.
     void reset() noexcept;
 
 private:
     enum class State : unsigned char {
-        start, request_line, headers, body_length, chunk_size, chunk_data, chunk_crlf, trailers,
+        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
         done, failed,
     };
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -641,7 +838,7 @@ inline bool RequestParser::headers_complete() const noexcept { return headers_do
 
 inline bool RequestParser::expects_continue() const noexcept {
     return expect_continue_ && version_ == 11 && headers_done_ &&
-           (state_ == State::body_length || state_ == State::chunk_size ||
+           (state_ == State::body_length || state_ == State::body_spool || state_ == State::chunk_size ||
             state_ == State::chunk_data || state_ == State::chunk_crlf);
 }
 
@@ -717,6 +914,8 @@ inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
             out.body.assign(p + body_start_, len);
             return complete(body_start_ + len);
         }
+        case State::body_spool:
+            return need_more();  // the caller streams the body (spool_length)
         case State::chunk_size: {
             const std::size_t lim = line_start_ + std::min(n - line_start_, max_chunk_line_bytes);
             const char* lf = find_lf(p, scan_, lim);
@@ -800,7 +999,7 @@ inline bool RequestParser::request_line(std::string_view line, Request& out) {
     const char* q = b;
     while (q < e && is_token_char(static_cast<unsigned char>(*q))) ++q;
     if (q == b || q == e || *q != ' ') return err(400, "Invalid method");
-    out.method.assign(b, q);
+    detail::assign_bytes(out.method, std::string_view(b, static_cast<std::size_t>(q - b)));
 
     const char* t = ++q;
     while (q < e && *q != ' ') ++q;
@@ -826,7 +1025,7 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
     // clients send unencoded although RFC 3986 reserves them.
     if (target_run(target.data(), target.data() + target.size()) != target.size())
         return err(400, "Invalid character in request target");
-    out.target.assign(target);
+    detail::assign_bytes(out.target, target);
 
     std::string_view rest;
     if (target[0] == '/') {
@@ -855,9 +1054,9 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
 
     std::size_t qm = rest.find('?');
     std::string_view raw_path = rest.substr(0, qm);
-    if (qm != std::string_view::npos) out.query_string.assign(rest.substr(qm + 1));
+    if (qm != std::string_view::npos) detail::assign_bytes(out.query_string, rest.substr(qm + 1));
     if (raw_path.empty()) raw_path = "/";  // absolute-form without a path
-    out.raw_path.assign(raw_path);
+    detail::assign_bytes(out.raw_path, raw_path);
     if (!percent_decode(raw_path, out.path)) return err(400, "Invalid percent-encoding in path");
     if (out.path.size() != raw_path.size() && out.path.find('\0') != std::string::npos)
         return err(400, "NUL in path");
@@ -999,7 +1198,14 @@ inline bool RequestParser::end_of_headers(Request& out) {
         return true;
     }
     if (has_content_length_ && content_length_ > 0) {
-        if (content_length_ > limits_.max_body_bytes) return err(413, "Request body too large");
+        if (content_length_ > limits_.max_body_bytes) {
+            // Too large for memory: an upload may still be streamed to disk by the caller.
+            auto ct = out.headers.get("content-type");
+            const bool multipart = ct && ct->size() >= 19 && iequals(ct->substr(0, 19), "multipart/form-data");
+            if (!multipart || content_length_ > limits_.max_upload_bytes) return err(413, "Request body too large");
+            state_ = State::body_spool;
+            return true;
+        }
         state_ = State::body_length;
         return true;
     }
@@ -1069,7 +1275,6 @@ inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t&
 // Routes are tried in the order they were added, as in FastAPI: the first whose path and
 // method match wins. Relies on http_types.
 
-#include <memory>         // unique_ptr
 #include <unordered_map>  // literal paths
 
 namespace fastapi::detail {
@@ -2183,6 +2388,7 @@ struct TypeInfo {
     const TypeInfo& (*item)() = nullptr;            // array item, map value, optional's value
     const ModelInfo& (*model)() = nullptr;          // model
     const EnumInfo& (*enumeration)() = nullptr;     // enumeration
+    std::string_view format{};                      // string: a JSON Schema format ("binary": a file)
 };
 
 template <class T> picojson::value to_json_value(const T& value);
@@ -2217,14 +2423,13 @@ template <literal... V> struct examples_of<Examples<V...>> {
     static void add(std::vector<picojson::value>& out) { (out.push_back(literal_json<V>()), ...); }
 };
 
-template <class T, std::size_t I>
-FieldInfo describe_field() {
-    using F = field_type_t<T, I>;
-    using Spec = spec_of_t<F>;
+// A value with its markers (field_spec): a model field, or a handler parameter (params.hpp).
+template <class Spec>
+FieldInfo describe_value(std::string_view name, std::string_view wire_name) {
     using V = typename Spec::value_type;
     FieldInfo f;
-    f.name = field_name_v<T, I>;
-    f.wire_name = wire_name<T, I>();
+    f.name = name;
+    f.wire_name = wire_name;
     f.required = Spec::required;
     f.type = &describe<V>;
     f.constraints = Spec::constraints;
@@ -2232,19 +2437,26 @@ FieldInfo describe_field() {
     f.description = Spec::description;
     [&]<class... Ms>(std::tuple<Ms...>*) { (examples_of<Ms>::add(f.examples), ...); }(
         static_cast<typename Spec::markers*>(nullptr));
-    if constexpr (!Spec::required) {
-        if constexpr (Spec::has_default) {
-            f.default_value = [] {
-                V v{};
-                Spec::set_default(v);
-                return to_json_value(v);
-            };
-        } else if constexpr (std::is_default_constructible_v<T>) {
-            f.default_value = [] {
-                T model{};
-                return to_json_value(field_value(get_field<I>(model)));
-            };
-        }
+    if constexpr (!Spec::required && Spec::has_default) {
+        f.default_value = [] {
+            V v{};
+            Spec::set_default(v);
+            return to_json_value(v);
+        };
+    }
+    return f;
+}
+
+template <class T, std::size_t I>
+FieldInfo describe_field() {
+    using Spec = field_spec_t<T, I>;
+    FieldInfo f = describe_value<Spec>(field_name_v<T, I>, wire_name<T, I>());
+    // Without a Default<...>, the default is what a value-initialised model holds.
+    if constexpr (!Spec::required && !Spec::has_default && std::is_default_constructible_v<T>) {
+        f.default_value = [] {
+            T model{};
+            return to_json_value(field_value(get_field<I>(model)));
+        };
     }
     return f;
 }
@@ -3618,6 +3830,45 @@ struct Route;
 
 namespace detail {
 
+// What the request's dependencies produced (depends.hpp): their values, shared by every
+// parameter that asks for the same dependency, and their cleanups. Closed after the response
+// is sent (the server moves the entries next to the bytes it writes), in reverse order.
+struct DependencyScope {
+    struct Entry {
+        const void* key = nullptr;  // the dependency's identity; null when not shared (NoCache)
+        std::shared_ptr<void> value;
+        void* where = nullptr;      // what the handler gets (non-null even for a void result)
+        std::function<void()> cleanup;
+    };
+    std::vector<Entry> entries;
+
+    const Entry* find(const void* key) const noexcept {
+        for (auto& e : entries)
+            if (e.key == key) return &e;
+        return nullptr;
+    }
+    static void close(std::vector<Entry>& entries) noexcept {
+        while (!entries.empty()) {
+            Entry e = std::move(entries.back());
+            entries.pop_back();
+            if (e.cleanup) {
+                try {
+                    e.cleanup();
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
+                } catch (...) {
+                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
+                }
+            }
+        }
+    }
+    void close() noexcept { close(entries); }
+    DependencyScope() = default;
+    DependencyScope(const DependencyScope&) = delete;
+    DependencyScope& operator=(const DependencyScope&) = delete;
+    ~DependencyScope() { close(); }
+};
+
 // Everything one request carries through routing, binding and the handler.
 struct Exchange {
     Request request;
@@ -3632,6 +3883,8 @@ struct Exchange {
     picojson::value body_json;
     bool body_error_reported = false;
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
+    DependencyScope deps;         // dependency values and cleanups of this request
+    std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {
@@ -3647,6 +3900,7 @@ struct Exchange {
         }
         body_error_reported = false;
         body_params = 0;
+        deps.close();  // normally already taken by whoever sent the response
     }
 };
 
@@ -3731,23 +3985,83 @@ inline void render_no_result(Exchange& ex, int status) {
 // Binds every parameter (collecting all validation problems before giving up), then calls f.
 template <class P>
 constexpr std::size_t counts_as_body() {
-    if constexpr (requires { Binder<P>::is_body; }) return Binder<P>::is_body ? 1 : 0;
+    if constexpr (requires { Binder<P>::body_count; }) return Binder<P>::body_count;  // a dependency's
+    else if constexpr (requires { Binder<P>::is_body; }) return Binder<P>::is_body ? 1 : 0;
     else return 0;
 }
+
+// The dependencies of the route (its own, its routers' and the app's), run before the
+// handler's parameters are bound; their errors join the handler's (defined in app.hpp).
+inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
 
 template <class F, class... P>
 decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
     ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
+    run_route_dependencies(ex, errors);
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));
     return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);
 }
 
+// What a handler's types say about its operation, for the OpenAPI document (openapi.hpp):
+// each parameter's Binder<P>::describe adds what it reads, the return type what is sent.
+// Filled when the document is built, not per request.
+struct ParameterInfo {
+    std::string_view in;  // "path", "query", "header" or "cookie"
+    FieldInfo field;      // wire_name: the name in the request
+};
+// A security scheme an operation requires (security.hpp), for components.securitySchemes
+// and the operation's `security`.
+struct SecurityInfo {
+    std::string_view name;                  // the scheme's name in components.securitySchemes
+    picojson::value (*scheme)() = nullptr;  // its Security Scheme Object
+    std::vector<std::string> scopes;
+};
+struct OperationInfo {
+    std::vector<ParameterInfo> parameters;
+    std::vector<SecurityInfo> security;
+    std::vector<FieldInfo> body;  // body parameters in order (several: one JSON object)
+    bool embed_body = false;      // a body parameter marked Embed
+    std::string_view body_media_type;  // empty: application/json; forms.hpp sets its own
+    // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or
+    // plain text, or a response whose content the type does not say (Response, FileResponse).
+    enum class Result { json, html, text, unknown } result = Result::json;
+    const TypeInfo& (*result_type)() = nullptr;
+    bool can_fail_validation() const noexcept { return !parameters.empty() || !body.empty(); }
+};
+
+template <class P>
+void describe_parameter(OperationInfo& op) {
+    if constexpr (requires { Binder<P>::describe(op); }) Binder<P>::describe(op);
+}
+
+template <class T>
+void describe_result(OperationInfo& op) {
+    using OI = OperationInfo;
+    if constexpr (std::is_base_of_v<HTMLResponse, T>) op.result = OI::Result::html;
+    else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
+    else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;
+    else if constexpr (std::is_base_of_v<Response, T>) op.result = OI::Result::unknown;
+    else if constexpr (std::is_void_v<T> || std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, picojson::value>) return;
+    else if constexpr (std::is_same_v<T, std::string_view> || std::is_convertible_v<const T&, const char*>)
+        op.result_type = &describe<std::string>;
+    else op.result_type = &describe<T>;
+}
+
+template <class T, class Args> struct endpoint_describer;
+template <class T, class... P> struct endpoint_describer<T, std::tuple<P...>> {
+    static void describe(OperationInfo& op) {
+        (describe_parameter<P>(op), ...);
+        describe_result<std::remove_cvref_t<T>>(op);
+    }
+};
+
 // The type-erased endpoint the router stores.
 struct Endpoint {
     std::function<void(Exchange&)> call;                          // plain handlers
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
+    void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
 };
 
@@ -3757,6 +4071,8 @@ Endpoint make_endpoint(F f, int status) {
     using R = typename traits::result;
     using args = typename traits::args;
     Endpoint e;
+    using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
+    e.describe = &endpoint_describer<Result, args>::describe;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
         e.call_async = [f = std::move(f), status](Exchange& ex) mutable -> asio::awaitable<void> {
@@ -3978,41 +4294,37 @@ inline std::string_view source_label(ParamSource s) noexcept {
 template <class T, class Markers>
 void bind_from_strings(const std::vector<std::string_view>& values, T& out, ValidationErrors& errors, Loc& loc) {
     using Field = typename apply_markers<T, Markers>::type;
+    if (values.empty()) {
+        if constexpr (Field::has_default) Field::set_default(out);
+        else if constexpr (Field::required) errors.push_back(missing_error(loc));
+        else out = T{};
+        return;
+    }
+    // Errors report the text as it came ("input":"-1"), as FastAPI does.
     if constexpr (is_vector_v<T>) {
         using E = typename T::value_type;
         out.clear();
+        picojson::array inputs;
+        bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
             loc.push_back(static_cast<std::int64_t>(i));
             if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
+            else ok = false;
             loc.pop_back();
+            inputs.emplace_back(std::string(values[i]));
         }
-        if (values.empty() && !Field::has_default && !Field::is_optional) {
-            // A list query parameter with no default is required, as in FastAPI.
-            errors.push_back(missing_error(loc));
-            return;
-        }
-        if (values.empty() && Field::has_default) Field::set_default(out);
-        check_field_constraints<Field>(out, errors, loc);
+        if (ok) check_field_constraints<Field>(out, errors, loc, picojson::value(std::move(inputs)));
     } else if constexpr (is_optional_v<T>) {
-        if (values.empty()) {
-            if constexpr (Field::has_default) Field::set_default(out);
-            else out.reset();
-            return;
-        }
         typename T::value_type v{};
         if (from_string(values.back(), v, errors, loc)) {
             out = std::move(v);
-            check_field_constraints<Field>(out, errors, loc);
+            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
         }
     } else {
-        if (values.empty()) {
-            if constexpr (Field::has_default) Field::set_default(out);
-            else errors.push_back(missing_error(loc));
-            return;
-        }
         // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
-        if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+        if (from_string(values.back(), out, errors, loc))
+            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
     }
 }
 
@@ -4097,6 +4409,17 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
 
 // Binders for the parameter markers.
 namespace detail {
+// A parameter for the OpenAPI document. Not required and without a Default<...>, its
+// default is the value it gets when absent (an empty list, null).
+template <class T, class Markers>
+FieldInfo describe_param(std::string_view name) {
+    using Spec = typename apply_markers<T, Markers>::type;
+    FieldInfo f = describe_value<Spec>(name, name);
+    if constexpr (!Spec::required && !Spec::has_default)
+        f.default_value = [] { return to_json_value(typename Spec::value_type{}); };
+    return f;
+}
+
 template <class P>
 struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource::body>> {
     static constexpr bool is_body = false;
@@ -4104,13 +4427,18 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource
     static holder bind(Exchange& ex, ValidationErrors& errors) {
         P p;
         Loc loc;
-        loc.push_back(std::string(source_label(P::source)));
-        loc.push_back(P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
+        loc.reserve(3);
+        // Built in place: moving a LocPart temporary trips GCC 12's -Wmaybe-uninitialized at -O2.
+        loc.emplace_back(std::in_place_index<0>, source_label(P::source));
+        loc.emplace_back(std::in_place_index<0>, P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
         auto values = source_values(ex, P::source, P::name);
         bind_from_strings<typename P::value_type, typename P::markers>(values, p.value, errors, loc);
         return p;
     }
     static P get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        op.parameters.push_back({source_label(P::source), describe_param<typename P::value_type, typename P::markers>(P::name)});
+    }
 };
 
 template <class P>
@@ -4124,6 +4452,10 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
         return p;
     }
     static P get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        op.body.push_back(describe_param<typename P::value_type, typename P::markers>(P::name));
+        if (tuple_has<typename P::markers, Embed>::value) op.embed_body = true;
+    }
 };
 
 // A bare model (or list of models) parameter: the whole JSON body, or, next to other body
@@ -4140,8 +4472,1682 @@ struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is
         return value;
     }
     static T get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        static const std::string key = body_key_name<T>();
+        op.body.push_back(describe_param<T, std::tuple<>>(key));
+    }
 };
 }  // namespace detail
+
+}  // namespace fastapi
+
+// ---- include/fastapi/depends.hpp ----
+// depends: FastAPI's dependency injection. A handler parameter Depends<f> receives what the
+// function (or callable object) f returns; f's own parameters are bound like a handler's
+// (Path, Query, Header, Cookie, Body, models, Request&, other Depends, to any depth), and all
+// of their validation errors join the handler's in one 422.
+//
+//   Db get_db(State<Pool> pool) { return pool->take(); }
+//   app.get("/items/", [](Depends<get_db> db, Depends<common_params> commons) { ... });
+//
+// Within one request a dependency runs once and its value is shared (Depends<f, NoCache>
+// opts out). A dependency returning Scoped<T> (a value and a cleanup) or any value with a
+// destructor is torn down after the response has been sent, in reverse order, also when
+// the handler or a later dependency throws. Tests replace a dependency with
+// app.override_dependency<f>(g). State<T> is application state shared by every request.
+// Relies on handler (Binder, Exchange, DependencyScope) and params.
+
+#include <typeindex>    // type_index
+
+namespace fastapi {
+
+// Depends<f, NoCache>: run f for every parameter that asks for it (FastAPI's use_cache=False).
+struct NoCache {};
+
+// A dependency's value with the cleanup to run once the response has been sent (FastAPI's
+// dependencies with `yield`): return Scoped<T>{value, [] { ... }} and handlers receive the T.
+template <class T>
+struct Scoped {
+    T value{};
+    std::function<void()> cleanup{};
+};
+template <class T, class F>
+Scoped(T, F) -> Scoped<T>;
+
+namespace detail {
+
+template <class R> struct unscoped { using type = R; static constexpr bool scoped = false; };
+template <class T> struct unscoped<Scoped<T>> { using type = T; static constexpr bool scoped = true; };
+
+// What a callable F gives handlers: its result without Scoped<>.
+template <class F>
+struct dependency_traits {
+    using callable = std::remove_cvref_t<F>;
+    using result = typename callable_traits<callable>::result;
+    using args = typename callable_traits<callable>::args;
+    using value_type = typename unscoped<std::remove_cvref_t<result>>::type;
+    static_assert(!awaitable_result<result>::is_awaitable,
+                  "fastapi: a dependency cannot be a coroutine; make it a plain function (a coroutine handler "
+                  "can still use it)");
+};
+
+// Identities of dependencies, for the per-request cache and for overrides.
+template <auto F> inline constexpr char value_key = 0;
+template <class C> inline constexpr char type_key = 0;
+
+inline char void_result_marker = 0;  // where a dependency returning nothing "is"
+
+// Keeps a dependency's result in the request's scope (as a V) and returns where it is.
+template <class V, class R>
+void* keep_result(Exchange& ex, const void* key, R&& result) {
+    using T = std::remove_cvref_t<R>;
+    DependencyScope::Entry e;
+    e.key = key;
+    std::shared_ptr<V> p;
+    if constexpr (unscoped<T>::scoped) {
+        p = std::make_shared<V>(std::move(result.value));
+        e.cleanup = std::move(result.cleanup);
+    } else {
+        p = std::make_shared<V>(std::forward<R>(result));
+    }
+    e.where = p.get();
+    e.value = std::move(p);
+    ex.deps.entries.push_back(std::move(e));
+    return ex.deps.entries.back().where;
+}
+
+// Binds fn's parameters and, when they are all valid, calls it (FastAPI calls no dependency
+// whose own parameters failed). Returns where the result is kept, or null.
+template <class V, class Fn, class... P>
+void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors, std::tuple<P...>*) {
+    const std::size_t before = errors.size();
+    std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
+    if (errors.size() != before) return nullptr;
+    using R = typename callable_traits<std::remove_cvref_t<Fn>>::result;
+    if constexpr (std::is_void_v<R>) {
+        std::apply([&](auto&... h) { fn(Binder<P>::get(h)...); }, held);
+        DependencyScope::Entry e;
+        e.key = key;
+        e.where = &void_result_marker;
+        ex.deps.entries.push_back(std::move(e));
+        return &void_result_marker;
+    } else {
+        return keep_result<V>(ex, key, std::apply([&](auto&... h) -> R { return fn(Binder<P>::get(h)...); }, held));
+    }
+}
+
+// A replacement for a dependency (app.override_dependency): resolves with the replacement's
+// own parameters and keeps its result as the original's value type.
+using DependencyOverride = std::function<void*(Exchange&, ValidationErrors&, const void* key)>;
+inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept;  // app.hpp
+
+template <class V, class G>
+DependencyOverride make_dependency_override(G g) {
+    using R = typename callable_traits<G>::result;
+    static_assert(std::is_void_v<V> == std::is_void_v<R>,
+                  "fastapi: an override must return what the dependency it replaces returns");
+    return [g = std::move(g)](Exchange& ex, ValidationErrors& errors, const void* key) -> void* {
+        return call_dependency<V>(g, key, ex, errors, static_cast<typename callable_traits<G>::args*>(nullptr));
+    };
+}
+
+// Resolves dependency Fn (identified by key) for this request: from the cache, an override,
+// or by calling it.
+template <class Fn, bool Cache>
+void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors) {
+    if constexpr (Cache) {
+        if (auto* e = ex.deps.find(key)) return e->where;
+    }
+    const void* cache_key = Cache ? key : nullptr;
+    if (auto* o = find_dependency_override(ex.app, key)) {
+        void* where = (*o)(ex, errors, cache_key);
+        return where;
+    }
+    using traits = dependency_traits<Fn>;
+    return call_dependency<typename traits::value_type>(fn, cache_key, ex, errors,
+                                                         static_cast<typename traits::args*>(nullptr));
+}
+
+// For the OpenAPI document: the parameters a dependency reads are the operation's, once
+// each (FastAPI lists a parameter read by two dependencies once).
+template <class Tuple> struct describe_args;
+template <class... P> struct describe_args<std::tuple<P...>> {
+    static void describe(OperationInfo& op) {
+        (describe_parameter<P>(op), ...);
+        auto& ps = op.parameters;
+        for (std::size_t i = 0; i < ps.size(); ++i)
+            for (std::size_t j = i + 1; j < ps.size();)
+                if (ps[j].in == ps[i].in && ps[j].field.wire_name == ps[i].field.wire_name) ps.erase(ps.begin() + static_cast<std::ptrdiff_t>(j));
+                else ++j;
+        auto& body = op.body;
+        for (std::size_t i = 0; i < body.size(); ++i)
+            for (std::size_t j = i + 1; j < body.size();)
+                if (body[j].wire_name == body[i].wire_name) body.erase(body.begin() + static_cast<std::ptrdiff_t>(j));
+                else ++j;
+    }
+};
+
+template <class Tuple> struct args_body_count;
+template <class... P> struct args_body_count<std::tuple<P...>> {
+    static constexpr std::size_t value = (counts_as_body<P>() + ... + 0);
+};
+
+// What a handler's Depends parameter holds: a pointer to the value kept in the request.
+template <class V>
+struct DependsValue {
+    V* ptr = nullptr;
+    V& operator*() const noexcept { return *ptr; }
+    V* operator->() const noexcept { return ptr; }
+    operator V&() const noexcept { return *ptr; }
+};
+template <>
+struct DependsValue<void> {
+    void* ptr = nullptr;
+};
+
+// A callable may add to the document itself (security schemes do), besides its parameters.
+template <class C>
+void describe_dependency(OperationInfo& op) {
+    if constexpr (requires { C::describe_security(op); }) C::describe_security(op);
+    describe_args<typename dependency_traits<C>::args>::describe(op);
+}
+
+template <class... Options>
+inline constexpr bool caches_v = !(std::is_same_v<Options, NoCache> || ...);
+
+}  // namespace detail
+
+// A parameter whose value is what F returns. F is a function (Depends<get_db>) or a
+// constexpr callable object (Depends<checker>, Depends<OAuth2PasswordBearer<"token">{}>).
+template <auto F, class... Options>
+struct Depends : detail::DependsValue<typename detail::dependency_traits<decltype(F)>::value_type> {
+    using value_type = typename detail::dependency_traits<decltype(F)>::value_type;
+    using callable = typename detail::dependency_traits<decltype(F)>::callable;
+    Depends() = default;  // not an aggregate, so never mistaken for a body model
+    static const void* key() noexcept { return &detail::value_key<F>; }
+    static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
+        return detail::resolve_dependency<callable, detail::caches_v<Options...>>(F, key(), ex, errors);
+    }
+    static void describe(detail::OperationInfo& op) { detail::describe_dependency<callable>(op); }
+};
+
+// The same for a callable type that is default-constructed for each call (for callables that
+// cannot be constexpr values, e.g. ones holding a std::string).
+template <class C, class... Options>
+struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::value_type> {
+    using value_type = typename detail::dependency_traits<C>::value_type;
+    using callable = C;
+    DependsOn() = default;
+    static const void* key() noexcept { return &detail::type_key<C>; }
+    static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
+        return detail::resolve_dependency<C, detail::caches_v<Options...>>(C{}, key(), ex, errors);
+    }
+    static void describe(detail::OperationInfo& op) { detail::describe_dependency<C>(op); }
+};
+
+// A dependency whose value is not used (FastAPI's `dependencies=[Depends(verify_token)]`):
+// for RouteOptions::dependencies, APIRouter's and the app's. Made from a Depends<...>{}.
+struct Dependency {
+    void* (*resolve)(detail::Exchange&, ValidationErrors&) = nullptr;
+    void (*describe)(detail::OperationInfo&) = nullptr;  // what it reads, for the OpenAPI document
+    template <class D>
+        requires requires(detail::Exchange& ex, ValidationErrors& e) { D::resolve(ex, e); }
+    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe) {}
+};
+
+// Application state shared by every request (a connection pool, a configuration), without
+// globals: app.set_state<Pool>(...) at startup, a State<Pool> parameter in handlers and
+// dependencies. A default-constructible T is created on first use.
+template <class T>
+struct State {
+    T* ptr = nullptr;
+    State() = default;
+    explicit State(T* p) noexcept : ptr(p) {}
+    T& operator*() const noexcept { return *ptr; }
+    T* operator->() const noexcept { return ptr; }
+    operator T&() const noexcept { return *ptr; }
+};
+
+namespace detail {
+
+template <class D>
+concept dependency_marker = requires { typename D::callable; &D::resolve; &D::key; };
+
+template <class D>
+struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
+    using V = typename D::value_type;
+    static constexpr std::size_t body_count = args_body_count<typename dependency_traits<typename D::callable>::args>::value;
+    using holder = void*;
+    static holder bind(Exchange& ex, ValidationErrors& errors) { return D::resolve(ex, errors); }
+    static void describe(OperationInfo& op) { D::describe(op); }
+    static D get(holder h) {
+        D d;
+        d.ptr = static_cast<std::conditional_t<std::is_void_v<V>, void, V>*>(h);
+        return d;
+    }
+};
+
+// The app's state of one type (app.hpp); `make` creates it when absent, or is null.
+inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)());
+
+template <class T>
+struct Binder<State<T>> {
+    using holder = T*;
+    static holder bind(Exchange& ex, ValidationErrors&) {
+        std::shared_ptr<void> (*make)() = nullptr;
+        if constexpr (std::is_default_constructible_v<T>)
+            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+        return static_cast<T*>(app_state(ex.app, typeid(T), make));
+    }
+    static State<T> get(holder h) { return State<T>{h}; }
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/background.hpp ----
+// background: FastAPI's BackgroundTasks. A handler (or a dependency) takes a
+// `BackgroundTasks&` parameter and adds work to run once its response has been sent:
+//
+//   app.post("/send-notification/{email}", [](Path<"email", std::string> email, BackgroundTasks& tasks) {
+//       tasks.add_task(write_notification, *email, "some notification");
+//       return Message{"Notification sent in the background"};
+//   });
+//
+// The tasks of one request run in order, as one job: the server posts it to its blocking
+// pool after the response's bytes are written (so they never delay this or any other
+// connection), the TestClient runs it before request() returns, as Starlette's does. A task
+// that throws is logged to stderr; the ones after it still run. A request whose handler
+// fails (an exception, HTTPException included) runs none, as in FastAPI. The request's
+// dependency cleanups run after its tasks, so a task may still use what they provided.
+// Relies on handler (Binder, Exchange, DependencyScope).
+
+
+namespace fastapi {
+
+class BackgroundTasks {
+public:
+    BackgroundTasks() = default;
+    BackgroundTasks(const BackgroundTasks&) = delete;
+    BackgroundTasks& operator=(const BackgroundTasks&) = delete;
+    BackgroundTasks(BackgroundTasks&&) = default;
+    BackgroundTasks& operator=(BackgroundTasks&&) = default;
+
+    // Runs f(args...) after the response is sent. The arguments are copied (or moved) now,
+    // so the task never refers to the request.
+    template <class F, class... A>
+    void add_task(F&& f, A&&... args) {
+        static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                      "fastapi: add_task(f, args...) needs f to be callable with args");
+        auto call = [f = std::forward<F>(f), tuple = std::make_tuple(std::forward<A>(args)...)]() mutable {
+            std::apply([&](auto&... a) { std::invoke(f, a...); }, tuple);
+        };
+        tasks_.push_back(std::make_unique<Task<decltype(call)>>(std::move(call)));
+    }
+
+    std::size_t size() const noexcept { return tasks_.size(); }
+    bool empty() const noexcept { return tasks_.empty(); }
+
+    // Runs every task in order; one that throws is logged and the rest still run.
+    void run() noexcept {
+        auto tasks = std::move(tasks_);
+        tasks_.clear();
+        for (auto& t : tasks) {
+            try {
+                t->run();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi: a background task threw: %s\n", e.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a background task threw\n");
+            }
+        }
+    }
+
+private:
+    struct TaskBase {
+        virtual ~TaskBase() = default;
+        virtual void run() = 0;
+    };
+    template <class F>
+    struct Task final : TaskBase {
+        F f;
+        explicit Task(F fn) : f(std::move(fn)) {}
+        void run() override { f(); }
+    };
+    std::vector<std::unique_ptr<TaskBase>> tasks_;
+};
+
+namespace detail {
+
+// The request's BackgroundTasks live among its dependency values, so a handler and its
+// dependencies share one (and a dependency's Binder needs nothing more).
+inline constexpr char background_key = 0;
+
+inline BackgroundTasks& background_tasks(Exchange& ex) {
+    if (auto* e = ex.deps.find(&background_key)) return *static_cast<BackgroundTasks*>(e->where);
+    auto p = std::make_shared<BackgroundTasks>();
+    DependencyScope::Entry e;
+    e.key = &background_key;
+    e.where = p.get();
+    e.value = std::move(p);
+    ex.deps.entries.push_back(std::move(e));
+    return *static_cast<BackgroundTasks*>(ex.deps.entries.back().where);
+}
+
+// What the response's sender runs after the bytes are out: the tasks, then the request's
+// dependency cleanups (taken from the exchange). Empty when the request added no task.
+struct BackgroundJob {
+    BackgroundTasks tasks;
+    std::vector<DependencyScope::Entry> cleanups;
+    void run() noexcept {
+        tasks.run();
+        DependencyScope::close(cleanups);
+    }
+};
+
+inline std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
+    auto* e = ex.deps.find(&background_key);
+    if (!e) return nullptr;
+    auto& tasks = *static_cast<BackgroundTasks*>(e->where);
+    if (tasks.empty()) return nullptr;
+    auto job = std::make_shared<BackgroundJob>();
+    job->tasks = std::move(tasks);
+    job->cleanups = std::move(ex.deps.entries);
+    ex.deps.entries.clear();
+    return job;
+}
+
+// A failed handler's tasks are dropped (its response is an error, not what it returned).
+inline void discard_background_tasks(Exchange& ex) noexcept {
+    if (auto* e = ex.deps.find(&background_key)) *static_cast<BackgroundTasks*>(e->where) = BackgroundTasks{};
+}
+
+template <>
+struct Binder<BackgroundTasks&> {
+    using holder = BackgroundTasks*;
+    static holder bind(Exchange& ex, ValidationErrors&) { return &background_tasks(ex); }
+    static BackgroundTasks& get(holder h) { return *h; }
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/forms.hpp ----
+// forms: HTML forms and file uploads, FastAPI's Form, File and UploadFile. A handler's
+// parameters say which fields it reads; the body is application/x-www-form-urlencoded or
+// multipart/form-data, and values are converted and validated like query parameters, with
+// the same 422 errors (loc ["body", "name"]):
+//
+//   app.post("/login/", [](Form<"username", std::string> username, Form<"password", std::string> password) {...});
+//   app.post("/login2/", [](FormModel<LoginData> data) {...});          // a model's fields from the form
+//   app.post("/files/", [](File<"file", UploadFile> file) { return file->filename; });
+//
+// Multipart parts are held in memory up to FormOptions::spool_threshold and written to their
+// own temporary files beyond it; a body too large for memory has already been streamed to a
+// file by the server (Request::body_file), so an upload never sits whole in memory. Every
+// temporary file is removed when the request is done with it. The multipart parser is strict:
+// a malformed body answers 400 with {"detail": ...}, limits 400 or 413.
+// Relies on handler (Binder, Exchange), params (string conversion) and model.
+
+#include <fstream>      // ifstream (spooled content)
+
+namespace fastapi {
+
+// Limits and storage of form parsing (AppOptions::forms). Starlette's defaults.
+struct FormOptions {
+    std::size_t max_parts = 1000;                     // fields and files together; 400 beyond
+    std::size_t max_field_bytes = 1024 * 1024;        // one field that is not a file; 400 beyond
+    std::size_t max_part_header_bytes = 16 * 1024;    // one part's header block; 400 beyond
+    std::size_t spool_threshold = 1024 * 1024;        // a file larger goes to a temporary file
+    std::string temp_dir{};                           // empty: $TMPDIR, else /tmp
+};
+
+// An uploaded file (FastAPI's UploadFile): its name and type as the client sent them, its
+// size, the part's headers, and its content, in memory or in a temporary file that lives as
+// long as some UploadFile refers to it (the request, or a background task holding a copy).
+class UploadFile {
+public:
+    std::string filename;      // as sent: never use it as a path without checking it
+    std::string content_type;  // the part's Content-Type, empty when it had none
+    std::uint64_t size = 0;
+    Headers headers;
+
+    // The whole content (reads the temporary file when spooled).
+    std::string read() const {
+        if (!file_) return data_ ? *data_ : std::string();
+        std::ifstream in(file_->path(), std::ios::binary);
+        std::string out(static_cast<std::size_t>(file_->size()), '\0');
+        in.read(out.data(), static_cast<std::streamsize>(out.size()));
+        if (static_cast<std::size_t>(in.gcount()) != out.size())
+            throw std::runtime_error("fastapi: cannot read the spooled upload " + file_->path());
+        return out;
+    }
+    // True when the content is held in memory; otherwise path() names the temporary file.
+    bool in_memory() const noexcept { return !file_; }
+    std::string path() const { return file_ ? file_->path() : std::string(); }
+    // Copies the content to `to` (a path of your choosing, not the client's filename).
+    void save(const std::string& to) const {
+        std::ofstream out(to, std::ios::binary | std::ios::trunc);
+        if (file_) {
+            std::ifstream in(file_->path(), std::ios::binary);
+            out << in.rdbuf();
+        } else if (data_) {
+            out.write(data_->data(), static_cast<std::streamsize>(data_->size()));
+        }
+        if (!out) throw std::runtime_error("fastapi: cannot write " + to);
+    }
+
+    // For the multipart parser.
+    void set_content(std::shared_ptr<const std::string> data, std::shared_ptr<const detail::TempFile> file) {
+        data_ = std::move(data);
+        file_ = std::move(file);
+    }
+
+private:
+    std::shared_ptr<const std::string> data_;
+    std::shared_ptr<const detail::TempFile> file_;
+};
+
+namespace detail {
+
+// One field of a submitted form: a value, or (multipart with a filename) a file.
+struct FormField {
+    std::string name;
+    std::string value;                 // a field's value (not a file)
+    std::optional<UploadFile> file;    // present for a file part
+};
+
+// A parse failure: answered with `status` and {"detail": message}.
+struct FormError {
+    int status = 400;
+    std::string message;
+};
+
+// ---- multipart/form-data (RFC 7578, RFC 2046 §5.1) ----
+
+// The boundary parameter of a multipart/form-data Content-Type, or empty when it is not one
+// or the boundary is invalid (1 to 70 characters of RFC 2046's bchars, not ending in space).
+inline std::string multipart_boundary(std::string_view content_type) {
+    auto semi = content_type.find(';');
+    if (!iequals(trim_ows(content_type.substr(0, semi)), "multipart/form-data") || semi == std::string_view::npos)
+        return {};
+    std::string_view rest = content_type.substr(semi + 1);
+    std::string boundary;
+    while (!rest.empty()) {
+        rest = trim_ows(rest);
+        auto eq = rest.find('=');
+        if (eq == std::string_view::npos) return {};
+        std::string_view key = trim_ows(rest.substr(0, eq));
+        rest.remove_prefix(eq + 1);
+        rest = trim_ows(rest);
+        std::string value;
+        if (!rest.empty() && rest.front() == '"') {
+            std::size_t i = 1;
+            for (; i < rest.size() && rest[i] != '"'; ++i) {
+                if (rest[i] == '\\' && i + 1 < rest.size()) ++i;
+                value += rest[i];
+            }
+            if (i >= rest.size()) return {};
+            rest.remove_prefix(i + 1);
+            rest = trim_ows(rest);
+            if (!rest.empty() && rest.front() != ';') return {};
+        } else {
+            auto end = rest.find(';');
+            value = std::string(trim_ows(rest.substr(0, end)));
+            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+        }
+        if (!rest.empty()) rest.remove_prefix(1);  // ';'
+        if (iequals(key, "boundary")) boundary = std::move(value);
+    }
+    if (boundary.empty() || boundary.size() > 70 || boundary.back() == ' ') return {};
+    for (char c : boundary) {
+        const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
+        if (!ok) return {};
+    }
+    return boundary;
+}
+
+// Content-Disposition: form-data; name="field"; filename="a.txt"; filename*=UTF-8''a%20b.txt
+inline bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename) {
+    auto semi = v.find(';');
+    if (!iequals(trim_ows(v.substr(0, semi)), "form-data")) return false;
+    std::optional<std::string> plain, extended, got_name;
+    std::string_view rest = semi == std::string_view::npos ? std::string_view{} : v.substr(semi + 1);
+    while (!(rest = trim_ows(rest)).empty()) {
+        auto eq = rest.find('=');
+        if (eq == std::string_view::npos) return false;
+        std::string_view key = trim_ows(rest.substr(0, eq));
+        if (!is_token(key)) return false;
+        rest = trim_ows(rest.substr(eq + 1));
+        std::string value;
+        if (!rest.empty() && rest.front() == '"') {
+            std::size_t i = 1;
+            for (; i < rest.size() && rest[i] != '"'; ++i) {
+                // quoted-pair only for '"' and '\': a Windows path keeps its backslashes.
+                if (rest[i] == '\\' && i + 1 < rest.size() && (rest[i + 1] == '"' || rest[i + 1] == '\\')) ++i;
+                value += rest[i];
+            }
+            if (i >= rest.size()) return false;
+            rest.remove_prefix(i + 1);
+        } else {
+            auto end = rest.find(';');
+            value = std::string(trim_ows(rest.substr(0, end)));
+            if (!is_token(value)) return false;
+            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+        }
+        rest = trim_ows(rest);
+        if (!rest.empty()) {
+            if (rest.front() != ';') return false;
+            rest.remove_prefix(1);
+        }
+        std::optional<std::string>* slot = nullptr;
+        if (iequals(key, "name")) slot = &got_name;
+        else if (iequals(key, "filename")) slot = &plain;
+        else if (iequals(key, "filename*")) slot = &extended;
+        if (!slot) continue;
+        if (*slot) return false;  // a parameter twice: ambiguous
+        *slot = std::move(value);
+    }
+    if (!got_name) return false;
+    name = std::move(*got_name);
+    if (extended) {
+        // RFC 8187: charset'language'percent-encoded; UTF-8 is the only charset browsers send.
+        auto q1 = extended->find('\''), q2 = q1 == std::string::npos ? q1 : extended->find('\'', q1 + 1);
+        std::string decoded;
+        if (q2 == std::string::npos || !iequals(std::string_view(*extended).substr(0, q1), "utf-8") ||
+            !percent_decode(std::string_view(*extended).substr(q2 + 1), decoded))
+            return false;
+        filename = std::move(decoded);
+    } else {
+        filename = std::move(plain);
+    }
+    return true;
+}
+
+// A streaming multipart/form-data parser: feed() the body in pieces of any size, then
+// finish(). Files beyond the options' threshold go to temporary files as they arrive.
+class MultipartParser {
+public:
+    MultipartParser(std::string_view boundary, const FormOptions& options)
+        : options_(options), delimiter_("\r\n--" + std::string(boundary)) {}
+
+    bool feed(std::string_view chunk) {
+        if (state_ == State::failed) return false;
+        if (state_ == State::epilogue) return true;  // after the close delimiter: ignored
+        buf_.append(chunk);
+        bool ok = run();
+        buf_.erase(0, pos_);
+        pos_ = 0;
+        return ok;
+    }
+    bool finish() {
+        if (state_ == State::failed) return false;
+        if (state_ != State::epilogue) return fail(400, "Missing final boundary in multipart body");
+        return true;
+    }
+    const FormError& error() const noexcept { return error_; }
+    std::vector<FormField>& fields() noexcept { return fields_; }
+
+private:
+    enum class State { preamble, after_delimiter, headers, data, epilogue, failed };
+
+    bool fail(int status, std::string message) {
+        state_ = State::failed;
+        error_ = {status, std::move(message)};
+        current_file_.reset();
+        return false;
+    }
+
+    std::string_view rest() const noexcept { return std::string_view(buf_).substr(pos_); }
+
+    bool run() {
+        for (;;) {
+            switch (state_) {
+                case State::preamble: {
+                    // The first delimiter may open the body without its CRLF.
+                    std::string_view dash = std::string_view(delimiter_).substr(2);
+                    if (at_start_) {
+                        if (rest().size() < dash.size() && dash.starts_with(rest())) return true;  // need more
+                        at_start_ = false;
+                        if (rest().starts_with(dash)) {
+                            pos_ += dash.size();
+                            state_ = State::after_delimiter;
+                            break;
+                        }
+                    }
+                    if (!preamble_search()) return true;
+                    break;
+                }
+                case State::after_delimiter: {
+                    std::string_view r = rest();
+                    if (r.size() < 2) return true;
+                    if (r.starts_with("--")) {
+                        pos_ = buf_.size();
+                        state_ = State::epilogue;
+                        return true;
+                    }
+                    std::size_t i = 0;
+                    while (i < r.size() && (r[i] == ' ' || r[i] == '\t')) ++i;  // transport padding
+                    if (i > 64) return fail(400, "Invalid multipart boundary line");
+                    if (r.size() - i < 2) return true;
+                    if (r[i] != '\r' || r[i + 1] != '\n') return fail(400, "Invalid multipart boundary line");
+                    pos_ += i + 2;
+                    state_ = State::headers;
+                    break;
+                }
+                case State::headers: {
+                    std::string_view r = rest();
+                    std::size_t end;
+                    if (r.starts_with("\r\n")) end = 0;
+                    else if ((end = r.find("\r\n\r\n")) == std::string_view::npos) {
+                        if (r.size() > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
+                        return true;
+                    } else end += 2;
+                    if (end > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
+                    if (!start_part(r.substr(0, end))) return false;
+                    pos_ += end + 2;
+                    state_ = State::data;
+                    break;
+                }
+                case State::data: {
+                    std::string_view r = rest();
+                    auto at = r.find(delimiter_);
+                    if (at == std::string_view::npos) {
+                        // Keep what could be the start of a delimiter for the next piece.
+                        const std::size_t keep = std::min(r.size(), delimiter_.size() - 1);
+                        if (!append(r.substr(0, r.size() - keep))) return false;
+                        pos_ += r.size() - keep;
+                        return true;
+                    }
+                    if (!append(r.substr(0, at)) || !end_part()) return false;
+                    pos_ += at + delimiter_.size();
+                    state_ = State::after_delimiter;
+                    break;
+                }
+                case State::epilogue: pos_ = buf_.size(); return true;
+                case State::failed: return false;
+            }
+        }
+    }
+
+    // Skips preamble up to the next delimiter; false when none is here yet.
+    bool preamble_search() {
+        at_start_ = false;
+        std::string_view r = rest();
+        auto at = r.find(delimiter_);
+        if (at == std::string_view::npos) {
+            pos_ += r.size() - std::min(r.size(), delimiter_.size() - 1);
+            return false;
+        }
+        pos_ += at + delimiter_.size();
+        state_ = State::after_delimiter;
+        return true;
+    }
+
+    bool start_part(std::string_view block) {
+        if (fields_.size() >= options_.max_parts)
+            return fail(400, "Too many fields or files; the maximum is " + std::to_string(options_.max_parts));
+        Headers headers;
+        while (!block.empty()) {
+            auto eol = block.find("\r\n");
+            std::string_view line = block.substr(0, eol);
+            block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 2);
+            auto colon = line.find(':');
+            if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
+                return fail(400, "Invalid multipart part header");
+            std::string_view value = trim_ows(line.substr(colon + 1));
+            for (char c : value)
+                if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
+                    return fail(400, "Invalid character in multipart part header");
+            if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
+            headers.append_unchecked(line.substr(0, colon), value);
+        }
+        auto disposition = headers.get_all("content-disposition");
+        FormField field;
+        std::optional<std::string> filename;
+        if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
+            return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
+        if (filename) {
+            UploadFile f;
+            f.filename = std::move(*filename);
+            f.content_type = headers.get_or("content-type", "");
+            f.headers = std::move(headers);
+            field.file = std::move(f);
+            memory_ = std::make_shared<std::string>();
+        }
+        fields_.push_back(std::move(field));
+        return true;
+    }
+
+    bool append(std::string_view bytes) {
+        if (bytes.empty()) return true;
+        FormField& f = fields_.back();
+        if (!f.file) {
+            if (f.value.size() + bytes.size() > options_.max_field_bytes)
+                return fail(400, "Field '" + f.name + "' is larger than " + std::to_string(options_.max_field_bytes) + " bytes");
+            f.value.append(bytes);
+            return true;
+        }
+        f.file->size += bytes.size();
+        if (!current_file_ && memory_->size() + bytes.size() > options_.spool_threshold) {
+            try {
+                current_file_ = TempFile::create(options_.temp_dir);
+            } catch (const std::exception&) {
+                return fail(500, "Could not store the upload");
+            }
+            if (!current_file_->write(*memory_)) return fail(500, "Could not store the upload");
+            memory_->clear();
+        }
+        if (current_file_) {
+            if (!current_file_->write(bytes)) return fail(500, "Could not store the upload");
+        } else {
+            memory_->append(bytes);
+        }
+        return true;
+    }
+
+    bool end_part() {
+        FormField& f = fields_.back();
+        if (f.file) {
+            if (current_file_) f.file->set_content(nullptr, std::move(current_file_));
+            else f.file->set_content(std::move(memory_), nullptr);
+            current_file_.reset();
+            memory_.reset();
+        }
+        return true;
+    }
+
+    const FormOptions& options_;
+    std::string delimiter_;  // CRLF "--" boundary
+    std::string buf_;
+    std::size_t pos_ = 0;
+    bool at_start_ = true;
+    State state_ = State::preamble;
+    FormError error_;
+    std::vector<FormField> fields_;
+    std::shared_ptr<std::string> memory_;     // the current file part, while small
+    std::shared_ptr<TempFile> current_file_;  // the current file part, once spooled
+};
+
+// ---- the request's form, parsed once ----
+
+struct FormData {
+    std::vector<FormField> fields;
+    std::optional<FormError> error;
+    bool multipart = false;
+};
+
+inline const FormOptions& form_options(const App* app) noexcept;  // app.hpp
+
+// Parses the request body as a form: urlencoded, multipart (from memory or the spooled
+// file), or, for any other media type, an empty form (as Starlette: the fields are missing).
+inline void parse_form(const Request& req, const FormOptions& options, FormData& out) {
+    std::string_view ct = req.headers.get("content-type").value_or("");
+    std::string_view media = trim_ows(ct.substr(0, ct.find(';')));
+    if (iequals(media, "application/x-www-form-urlencoded")) {
+        std::vector<std::pair<std::string, std::string>> pairs;
+        parse_query(req.body, pairs);
+        if (pairs.size() > options.max_parts) {
+            out.error = FormError{400, "Too many fields; the maximum is " + std::to_string(options.max_parts)};
+            return;
+        }
+        for (auto& [k, v] : pairs) out.fields.push_back({std::move(k), std::move(v), std::nullopt});
+        return;
+    }
+    if (!iequals(media, "multipart/form-data")) return;
+    out.multipart = true;
+    std::string boundary = multipart_boundary(ct);
+    if (boundary.empty()) {
+        out.error = FormError{400, "Missing or invalid boundary in multipart/form-data Content-Type"};
+        return;
+    }
+    MultipartParser parser(boundary, options);
+    bool ok = true;
+    if (req.body_file) {
+        std::ifstream in(req.body_file->path(), std::ios::binary);
+        std::string chunk(64 * 1024, '\0');
+        while (ok && in) {
+            in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+            ok = parser.feed(std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount())));
+        }
+    } else {
+        ok = parser.feed(req.body);
+    }
+    if (ok && parser.finish()) out.fields = std::move(parser.fields());
+    else out.error = parser.error();
+}
+
+// The request's form, parsed on first use and kept with its dependency values (so uploaded
+// files live until the response is sent, or as long as a copy of an UploadFile does).
+inline constexpr char form_key = 0;
+
+inline FormData& request_form(Exchange& ex) {
+    if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
+    auto p = std::make_shared<FormData>();
+    parse_form(ex.request, form_options(ex.app), *p);
+    DependencyScope::Entry e;
+    e.key = &form_key;
+    e.where = p.get();
+    e.value = std::move(p);
+    ex.deps.entries.push_back(std::move(e));
+    FormData& form = *static_cast<FormData*>(ex.deps.entries.back().where);
+    if (form.error) throw HTTPException(form.error->status, form.error->message);
+    return form;
+}
+
+inline Loc body_loc(std::string_view name) {
+    Loc loc;
+    loc.reserve(2);
+    loc.emplace_back(std::in_place_index<0>, "body");
+    loc.emplace_back(std::in_place_index<0>, std::string(name));
+    return loc;
+}
+
+// The non-file values of a field; FastAPI counts an empty value as absent.
+inline std::vector<std::string_view> form_values(const FormData& form, std::string_view name) {
+    std::vector<std::string_view> values;
+    for (auto& f : form.fields)
+        if (f.name == name && !f.file && !f.value.empty()) values.emplace_back(f.value);
+    return values;
+}
+
+// A model from the form: each field's values (all of them for a list field), then read as
+// if the form were a JSON object of strings, with pydantic's lax conversions.
+inline picojson::value form_as_object(const FormData& form, const ModelInfo& model) {
+    picojson::object obj;
+    for (auto& f : form.fields) {
+        if (f.file || f.value.empty()) continue;
+        bool list = false;
+        for (auto& mf : model.fields)
+            if (mf.wire_name == f.name) list = mf.type().kind == TypeKind::array;
+        auto [it, fresh] = obj.try_emplace(f.name);
+        if (list) {
+            if (fresh) it->second = picojson::value(picojson::array{});
+            it->second.get<picojson::array>().emplace_back(f.value);
+        } else {
+            it->second = picojson::value(f.value);  // the last wins
+        }
+    }
+    return picojson::value(std::move(obj));
+}
+
+}  // namespace detail
+
+// A form field (FastAPI's Form()): Form<"username", std::string>, with the markers of any
+// parameter (constraints, Default<...>); std::vector<T> reads repeated fields.
+template <fixed_string Name, class T, class... Markers>
+struct Form : detail::ParamValue<T> {
+    Form() = default;  // not an aggregate: never read as a JSON model
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+// A model whose fields are form fields (FastAPI's `data: Annotated[Model, Form()]`).
+template <class T>
+struct FormModel : detail::ParamValue<T> {
+    static_assert(detail::is_model_v<T>, "fastapi: FormModel<T> needs a model struct T");
+    FormModel() = default;
+    using value_type = T;
+};
+
+// An uploaded file (FastAPI's File()): File<"file", UploadFile>, std::optional<UploadFile>,
+// std::vector<UploadFile> (several files under one name), or std::string for the bytes.
+template <fixed_string Name, class T, class... Markers>
+struct File : detail::ParamValue<T> {
+    File() = default;
+    static constexpr std::string_view name = Name;
+    using value_type = T;
+    using markers = std::tuple<Markers...>;
+};
+
+namespace detail {
+
+template <class P> struct is_form_param : std::false_type {};
+template <fixed_string N, class T, class... M> struct is_form_param<Form<N, T, M...>> : std::true_type {};
+template <class P> struct is_file_param : std::false_type {};
+template <fixed_string N, class T, class... M> struct is_file_param<File<N, T, M...>> : std::true_type {};
+
+// For the document: form parameters make the body a form, files make it multipart.
+inline void describe_form_body(OperationInfo& op, FieldInfo field, bool file) {
+    op.body.push_back(std::move(field));
+    op.embed_body = true;  // FastAPI always names form fields in a Body_<operationId> object
+    if (file) op.body_media_type = "multipart/form-data";
+    else if (op.body_media_type.empty()) op.body_media_type = "application/x-www-form-urlencoded";
+}
+
+template <class P>
+struct Binder<P, std::enable_if_t<is_form_param<P>::value>> {
+    static constexpr bool is_body = true;
+    using holder = P;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        P p;
+        Loc loc = body_loc(P::name);
+        bind_from_strings<typename P::value_type, typename P::markers>(form_values(request_form(ex), P::name), p.value,
+                                                                      errors, loc);
+        return p;
+    }
+    static P get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        describe_form_body(op, describe_param<typename P::value_type, typename P::markers>(P::name), false);
+    }
+};
+
+template <class T>
+struct Binder<FormModel<T>> {
+    static constexpr bool is_body = true;
+    using holder = FormModel<T>;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        FormModel<T> m;
+        Loc loc;
+        loc.emplace_back(std::in_place_index<0>, "body");
+        from_json(form_as_object(request_form(ex), fastapi::describe<T>().model()), m.value, errors, loc);
+        return m;
+    }
+    static FormModel<T> get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        op.body.push_back(describe_param<T, std::tuple<>>(body_key_name<T>()));
+        if (op.body_media_type.empty()) op.body_media_type = "application/x-www-form-urlencoded";
+    }
+};
+
+// What a File<> parameter holds: UploadFile(s) or their bytes.
+template <class T> struct file_value {
+    static_assert(dependent_false<T>, "fastapi: File<\"name\", T> takes T = fastapi::UploadFile, std::optional<UploadFile>, "
+                                      "std::vector<UploadFile>, or std::string (the bytes) and its optional and vector");
+};
+template <> struct file_value<UploadFile> {
+    using item = UploadFile;
+    static constexpr bool many = false, optional = false;
+};
+template <> struct file_value<std::string> {
+    using item = std::string;
+    static constexpr bool many = false, optional = false;
+};
+template <class T> struct file_value<std::optional<T>> : file_value<T> { static constexpr bool optional = true; };
+template <class T> struct file_value<std::vector<T>> : file_value<T> { static constexpr bool many = true; };
+
+inline const TypeInfo& describe_upload() {
+    static const TypeInfo t{TypeKind::string, 0, true, nullptr, nullptr, nullptr, "binary"};
+    return t;
+}
+inline const TypeInfo& describe_upload_list() {
+    static const TypeInfo t{TypeKind::array, 0, true, &describe_upload, nullptr, nullptr, {}};
+    return t;
+}
+inline const TypeInfo& describe_upload_optional() {
+    static const TypeInfo t{TypeKind::optional, 0, true, &describe_upload, nullptr, nullptr, {}};
+    return t;
+}
+
+template <class P>
+struct Binder<P, std::enable_if_t<is_file_param<P>::value>> {
+    using V = typename P::value_type;
+    using FV = file_value<V>;
+    using Item = typename FV::item;
+    static constexpr bool is_body = true;
+    using holder = P;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        P p;
+        Loc loc = body_loc(P::name);
+        std::vector<Item> items;
+        for (auto& f : request_form(ex).fields) {
+            if (f.name != P::name) continue;
+            if constexpr (std::is_same_v<Item, std::string>) {
+                items.push_back(f.file ? f.file->read() : f.value);
+            } else if (f.file) {
+                items.push_back(*f.file);
+            } else {
+                add_error(errors, loc, "value_error", "Value error, Expected UploadFile, received: <class 'str'>",
+                          picojson::value(f.value));
+                return p;
+            }
+        }
+        if (items.empty()) {
+            if constexpr (!FV::optional && !FV::many) errors.push_back(missing_error(loc));
+            else if constexpr (FV::many && !FV::optional) errors.push_back(missing_error(loc));
+            return p;
+        }
+        if constexpr (FV::many) p.value = std::move(items);
+        else p.value = std::move(items.back());
+        return p;
+    }
+    static P get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        FieldInfo f;
+        f.name = f.wire_name = P::name;
+        f.required = !FV::optional;
+        if constexpr (std::is_same_v<Item, std::string> || std::is_same_v<Item, UploadFile>) {
+            if constexpr (FV::many) f.type = &describe_upload_list;
+            else if constexpr (FV::optional) f.type = &describe_upload_optional;
+            else f.type = &describe_upload;
+        }
+        describe_form_body(op, std::move(f), true);
+    }
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/security.hpp ----
+// security: FastAPI's security helpers, as dependencies. Each scheme is a small constexpr
+// callable type, so it is used like any dependency and is listed in the OpenAPI document
+// (components.securitySchemes and the operation's `security`):
+//
+//   constexpr fastapi::OAuth2PasswordBearer<"token"> oauth2_scheme{};
+//   User get_current_user(fastapi::Depends<oauth2_scheme> token) { ... *token ... }
+//
+// Errors are those of FastAPI 0.122 and later: 401 with a WWW-Authenticate header (Bearer,
+// Basic [realm="..."], APIKey) and {"detail":"Not authenticated"} (FastAPI before 0.122
+// answered 403 for HTTPBearer and the API keys). With NoAutoError a missing credential gives
+// std::nullopt instead. Also OAuth2PasswordRequestForm (the password flow's form body) and
+// compare_digest (comparison of secrets in constant time).
+// Relies on depends (and params for the form body).
+
+
+namespace fastapi {
+
+// Options of the security schemes.
+struct NoAutoError {};  // missing credentials give std::nullopt instead of a 401
+template <fixed_string S> struct SchemeName { static constexpr std::string_view scheme_name = S; };
+template <fixed_string S> struct SchemeDescription { static constexpr std::string_view scheme_description = S; };
+template <fixed_string S> struct Realm { static constexpr std::string_view realm = S; };            // HTTPBasic
+template <fixed_string S> struct BearerFormat { static constexpr std::string_view bearer_format = S; };  // HTTPBearer
+
+struct HTTPBasicCredentials {
+    std::string username;
+    std::string password;
+};
+struct HTTPAuthorizationCredentials {
+    std::string scheme;
+    std::string credentials;
+};
+
+// Compares two secrets in time that does not depend on where they differ (Python's
+// secrets.compare_digest), so that a guess cannot be refined by timing the answers.
+inline bool compare_digest(std::string_view a, std::string_view b) noexcept {
+    volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
+    const std::string_view& ref = a.size() == b.size() ? a : b;  // same amount of work either way
+    for (std::size_t i = 0; i < b.size(); ++i) diff = diff | static_cast<unsigned char>(ref[i] ^ b[i]);
+    return diff == 0;
+}
+
+namespace detail {
+
+template <class... O>
+inline constexpr bool auto_error_v = !(std::is_same_v<O, NoAutoError> || ...);
+
+template <class... O>
+constexpr std::string_view scheme_name_or(std::string_view fallback) {
+    std::string_view r = fallback;
+    ([&] { if constexpr (requires { O::scheme_name; }) r = O::scheme_name; }(), ...);
+    return r;
+}
+template <class... O>
+constexpr std::string_view scheme_description() {
+    std::string_view r;
+    ([&] { if constexpr (requires { O::scheme_description; }) r = O::scheme_description; }(), ...);
+    return r;
+}
+template <class... O>
+constexpr std::string_view realm_of() {
+    std::string_view r;
+    ([&] { if constexpr (requires { O::realm; }) r = O::realm; }(), ...);
+    return r;
+}
+template <class... O>
+constexpr std::string_view bearer_format_of() {
+    std::string_view r;
+    ([&] { if constexpr (requires { O::bearer_format; }) r = O::bearer_format; }(), ...);
+    return r;
+}
+
+// FastAPI's get_authorization_scheme_param: "Bearer abc" -> {"Bearer", "abc"}.
+inline std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept {
+    auto space = value.find(' ');
+    if (space == std::string_view::npos) return {value, {}};
+    return {value.substr(0, space), value.substr(space + 1)};
+}
+
+[[noreturn]] inline void not_authenticated(std::string_view www_authenticate,
+                                           std::string_view detail = "Not authenticated") {
+    Headers h;
+    h.set("www-authenticate", www_authenticate);
+    throw HTTPException(401, std::string(detail), std::move(h));
+}
+
+inline bool base64_decode(std::string_view in, std::string& out) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    out.clear();
+    if (in.size() % 4 != 0) return false;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '=') {  // padding only at the end
+            for (std::size_t j = i; j < in.size(); ++j)
+                if (in[j] != '=') return false;
+            return in.size() - i <= 2;
+        }
+        int v = value(in[i]);
+        if (v < 0) return false;
+        buffer = (buffer << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((buffer >> bits) & 0xFF);
+        }
+    }
+    return true;
+}
+
+// Adds a scheme to the operation's security requirements, once.
+inline void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
+                         std::vector<std::string> scopes = {}) {
+    for (auto& s : op.security)
+        if (s.name == name) return;
+    op.security.push_back({name, scheme, std::move(scopes)});
+}
+
+inline picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
+                                     std::string_view description) {
+    picojson::object o;
+    for (auto& [k, v] : items) o.emplace(k, v);
+    if (!description.empty()) o.emplace("description", picojson::value(std::string(description)));
+    return picojson::value(std::move(o));
+}
+
+// The form fields of an application/x-www-form-urlencoded body (also for the forms part).
+inline std::vector<std::pair<std::string, std::string>> form_fields(const Request& req) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    parse_query(req.body, fields);
+    return fields;
+}
+inline const std::string* form_value(const std::vector<std::pair<std::string, std::string>>& fields,
+                                     std::string_view name) {
+    const std::string* found = nullptr;
+    for (auto& [k, v] : fields)
+        if (k == name) found = &v;  // the last wins, as for query parameters
+    return found;
+}
+
+}  // namespace detail
+
+// HTTP Basic authentication: the credentials of an `Authorization: Basic ...` header.
+template <class... Options>
+struct HTTPBasic {
+    using result_type = std::conditional_t<detail::auto_error_v<Options...>, HTTPBasicCredentials,
+                                           std::optional<HTTPBasicCredentials>>;
+    static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("HTTPBasic");
+
+    result_type operator()(const Request& req) const {
+        constexpr std::string_view realm = detail::realm_of<Options...>();
+        const std::string challenge = realm.empty() ? std::string("Basic") : "Basic realm=\"" + std::string(realm) + "\"";
+        auto authorization = req.headers.get("authorization");
+        auto [scheme, param] = detail::authorization_scheme_param(authorization.value_or(""));
+        if (!authorization || authorization->empty() || !detail::iequals(scheme, "basic")) {
+            if constexpr (detail::auto_error_v<Options...>) detail::not_authenticated(challenge);
+            else return std::nullopt;
+        }
+        std::string decoded;
+        auto colon = std::string::npos;
+        if (detail::base64_decode(param, decoded)) colon = decoded.find(':');
+        bool ascii = true;
+        for (unsigned char c : decoded) ascii = ascii && c < 0x80;
+        if (colon == std::string::npos || !ascii) detail::not_authenticated(challenge, "Invalid authentication credentials");
+        return HTTPBasicCredentials{decoded.substr(0, colon), decoded.substr(colon + 1)};
+    }
+    static picojson::value scheme() {
+        return detail::scheme_object({{"type", picojson::value("http")}, {"scheme", picojson::value("basic")}},
+                                     detail::scheme_description<Options...>());
+    }
+    static void describe_security(detail::OperationInfo& op) { detail::add_security(op, scheme_name, &scheme); }
+};
+
+// HTTP Bearer tokens: the scheme and credentials of an `Authorization: Bearer ...` header.
+template <class... Options>
+struct HTTPBearer {
+    using result_type = std::conditional_t<detail::auto_error_v<Options...>, HTTPAuthorizationCredentials,
+                                           std::optional<HTTPAuthorizationCredentials>>;
+    static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("HTTPBearer");
+
+    result_type operator()(const Request& req) const {
+        auto authorization = req.headers.get("authorization");
+        auto [scheme, credentials] = detail::authorization_scheme_param(authorization.value_or(""));
+        if (!authorization || scheme.empty() || credentials.empty()) {
+            if constexpr (detail::auto_error_v<Options...>) detail::not_authenticated("Bearer");
+            else return std::nullopt;
+        }
+        if (!detail::iequals(scheme, "bearer")) {
+            if constexpr (detail::auto_error_v<Options...>)
+                detail::not_authenticated("Bearer", "Invalid authentication credentials");
+            else return std::nullopt;
+        }
+        return HTTPAuthorizationCredentials{std::string(scheme), std::string(credentials)};
+    }
+    static picojson::value scheme() {
+        picojson::value v = detail::scheme_object({{"type", picojson::value("http")}, {"scheme", picojson::value("bearer")}},
+                                                  detail::scheme_description<Options...>());
+        constexpr std::string_view format = detail::bearer_format_of<Options...>();
+        if (!format.empty()) v.get<picojson::object>()["bearerFormat"] = picojson::value(std::string(format));
+        return v;
+    }
+    static void describe_security(detail::OperationInfo& op) { detail::add_security(op, scheme_name, &scheme); }
+};
+
+// OAuth2's password flow: the bearer token the client got from TokenUrl.
+template <fixed_string TokenUrl, class... Options>
+struct OAuth2PasswordBearer {
+    using result_type = std::conditional_t<detail::auto_error_v<Options...>, std::string, std::optional<std::string>>;
+    static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("OAuth2PasswordBearer");
+    static constexpr std::string_view token_url = TokenUrl;
+
+    result_type operator()(const Request& req) const {
+        auto authorization = req.headers.get("authorization");
+        auto [scheme, param] = detail::authorization_scheme_param(authorization.value_or(""));
+        if (!authorization || authorization->empty() || !detail::iequals(scheme, "bearer")) {
+            if constexpr (detail::auto_error_v<Options...>) detail::not_authenticated("Bearer");
+            else return std::nullopt;
+        }
+        return std::string(param);
+    }
+    static picojson::value scheme() {
+        picojson::object password{{"scopes", picojson::value(picojson::object{})},
+                                  {"tokenUrl", picojson::value(std::string(token_url))}};
+        return detail::scheme_object(
+            {{"type", picojson::value("oauth2")},
+             {"flows", picojson::value(picojson::object{{"password", picojson::value(std::move(password))}})}},
+            detail::scheme_description<Options...>());
+    }
+    static void describe_security(detail::OperationInfo& op) { detail::add_security(op, scheme_name, &scheme); }
+};
+
+namespace detail {
+enum class APIKeyIn { header, query, cookie };
+
+// An API key in a header, the query or a cookie; absent or empty answers 401.
+template <APIKeyIn In, fixed_string Name, class... Options>
+struct APIKeyBase {
+    using result_type = std::conditional_t<auto_error_v<Options...>, std::string, std::optional<std::string>>;
+    static constexpr std::string_view key_name = Name;
+
+    result_type operator()(const Request& req) const {
+        std::optional<std::string> key;
+        if constexpr (In == APIKeyIn::header) {
+            if (auto v = req.headers.get(key_name)) key = std::string(*v);
+        } else if constexpr (In == APIKeyIn::query) {
+            std::vector<std::pair<std::string, std::string>> query;
+            parse_query(req.query_string, query);
+            for (auto& [k, v] : query)
+                if (k == key_name) key = v;
+        } else {
+            std::vector<std::pair<std::string, std::string>> cookies;
+            parse_cookies(req.headers, cookies);
+            for (auto& [k, v] : cookies)
+                if (k == key_name) key = v;
+        }
+        if (!key || key->empty()) {
+            if constexpr (auto_error_v<Options...>) not_authenticated("APIKey");
+            else return std::nullopt;
+        }
+        return std::move(*key);
+    }
+    static picojson::value scheme() {
+        const char* in = In == APIKeyIn::header ? "header" : In == APIKeyIn::query ? "query" : "cookie";
+        return scheme_object({{"type", picojson::value("apiKey")}, {"in", picojson::value(in)},
+                              {"name", picojson::value(std::string(key_name))}},
+                             scheme_description<Options...>());
+    }
+};
+}  // namespace detail
+
+template <fixed_string Name, class... Options>
+struct APIKeyHeader : detail::APIKeyBase<detail::APIKeyIn::header, Name, Options...> {
+    static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("APIKeyHeader");
+    static void describe_security(detail::OperationInfo& op) {
+        detail::add_security(op, scheme_name, &APIKeyHeader::scheme);
+    }
+};
+template <fixed_string Name, class... Options>
+struct APIKeyQuery : detail::APIKeyBase<detail::APIKeyIn::query, Name, Options...> {
+    static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("APIKeyQuery");
+    static void describe_security(detail::OperationInfo& op) {
+        detail::add_security(op, scheme_name, &APIKeyQuery::scheme);
+    }
+};
+template <fixed_string Name, class... Options>
+struct APIKeyCookie : detail::APIKeyBase<detail::APIKeyIn::cookie, Name, Options...> {
+    static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("APIKeyCookie");
+    static void describe_security(detail::OperationInfo& op) {
+        detail::add_security(op, scheme_name, &APIKeyCookie::scheme);
+    }
+};
+
+// The form of OAuth2's password flow (application/x-www-form-urlencoded): a handler
+// parameter of this type reads username, password, scope (space-separated scopes),
+// grant_type, client_id and client_secret; username and password are required.
+struct OAuth2PasswordRequestForm {
+    std::optional<std::string> grant_type;
+    std::string username;
+    std::string password;
+    std::vector<std::string> scopes;
+    std::optional<std::string> client_id;
+    std::optional<std::string> client_secret;
+    OAuth2PasswordRequestForm() = default;  // not an aggregate: never read as a JSON model
+};
+
+namespace detail {
+template <>
+struct Binder<OAuth2PasswordRequestForm> {
+    using holder = OAuth2PasswordRequestForm;
+    static holder bind(Exchange& ex, ValidationErrors& errors) {
+        OAuth2PasswordRequestForm form;
+        auto fields = form_fields(ex.request);
+        auto required = [&](const char* name, std::string& out) {
+            if (const std::string* v = form_value(fields, name)) {
+                out = *v;
+            } else {
+                Loc loc;
+                loc.emplace_back(std::in_place_index<0>, "body");
+                loc.emplace_back(std::in_place_index<0>, name);
+                errors.push_back(missing_error(loc));
+            }
+        };
+        if (const std::string* v = form_value(fields, "grant_type")) form.grant_type = *v;
+        required("username", form.username);
+        required("password", form.password);
+        if (const std::string* v = form_value(fields, "scope")) {
+            std::string_view rest = *v;
+            while (!rest.empty()) {
+                auto space = rest.find(' ');
+                if (space != 0) form.scopes.emplace_back(rest.substr(0, space));
+                if (space == std::string_view::npos) break;
+                rest.remove_prefix(space + 1);
+            }
+        }
+        if (const std::string* v = form_value(fields, "client_id")) form.client_id = *v;
+        if (const std::string* v = form_value(fields, "client_secret")) form.client_secret = *v;
+        return form;
+    }
+    static OAuth2PasswordRequestForm get(holder& h) { return std::move(h); }
+};
+}  // namespace detail
+
+}  // namespace fastapi
+
+// ---- include/fastapi/middleware.hpp ----
+// middleware: code around every request (FastAPI's app.add_middleware), and the built-in
+// CORS, GZip and TrustedHost middleware, as Starlette's.
+//
+// A middleware has two halves, so that it works the same around plain, blocking and coroutine
+// handlers without holding a thread: `before` runs when the request has been read (return
+// false to answer at once with the response it filled), `after` once the response is
+// complete (the handler's, an error's, or an earlier middleware's answer). The last added is
+// the outermost, as in Starlette: its `before` runs first and its `after` last. A middleware
+// that answers early is followed only by the `after`s of those outside it. Handler errors
+// (HTTPException, validation, 500) are responses by the time `after` sees them.
+//
+//   app.add_middleware({.after = [](const Request&, Response& res) { res.headers.set("x-app", "1"); }});
+//   app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));
+//
+// GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
+// Relies on http_types.
+
+
+#ifdef FASTAPI_WITH_ZLIB
+#include <zlib.h>  // deflate (GZipMiddleware)
+#endif
+
+namespace fastapi {
+
+struct Middleware {
+    // Before routing; return false to answer with `res` as it is (later middleware and the
+    // handler are skipped).
+    std::function<bool(Request& req, Response& res)> before{};
+    // Once the response is complete.
+    std::function<void(const Request& req, Response& res)> after{};
+};
+
+namespace detail {
+inline std::string lowered(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = ascii_lower(c);
+    return out;
+}
+inline void add_vary(Response& res, std::string_view value) {
+    auto existing = res.headers.get("vary");
+    std::string v = existing ? std::string(*existing) + ", " + std::string(value) : std::string(value);
+    res.headers.set("vary", v);
+}
+inline void plain_answer(Response& res, int status, std::string_view text) {
+    res.status = status;
+    res.body = std::string(text);
+    res.headers.set("content-type", "text/plain; charset=utf-8");
+}
+}  // namespace detail
+
+// --- CORS ---
+
+struct CORSOptions {
+    std::vector<std::string> allow_origins{};   // "*" for any
+    std::vector<std::string> allow_methods = {"GET"};  // "*" for any
+    std::vector<std::string> allow_headers{};   // "*" for any
+    bool allow_credentials = false;
+    std::vector<std::string> expose_headers{};
+    int max_age = 600;
+};
+
+// Starlette's CORSMiddleware: answers preflight requests (OPTIONS with
+// Access-Control-Request-Method) itself, and adds the CORS headers to other responses to
+// requests that carry an Origin.
+class CORSMiddleware : public Middleware {
+public:
+    explicit CORSMiddleware(CORSOptions options) {
+        auto c = std::make_shared<Config>();
+        auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
+        c->o = std::move(options);
+        c->all_origins = has_star(c->o.allow_origins);
+        c->all_headers = has_star(c->o.allow_headers);
+        if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
+        c->explicit_origin = !c->all_origins || c->o.allow_credentials;
+        // The safelisted headers are always allowed (sorted, as Starlette lists them).
+        std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
+        for (auto& h : c->o.allow_headers)
+            if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
+        std::sort(headers.begin(), headers.end());
+        for (auto& h : headers) {
+            c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
+            c->allowed_headers_lower.push_back(detail::lowered(h));
+        }
+        for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
+        for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
+        before = [c](Request& req, Response& res) { return c->before(req, res); };
+        after = [c](const Request& req, Response& res) { c->after(req, res); };
+    }
+
+private:
+    struct Config {
+        CORSOptions o;
+        bool all_origins = false, all_headers = false, explicit_origin = true;
+        std::string allowed_headers_text, methods_text, expose_text;
+        std::vector<std::string> allowed_headers_lower;
+
+        bool origin_allowed(std::string_view origin) const {
+            if (all_origins) return true;
+            return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+        }
+
+        bool before(Request& req, Response& res) const {
+            auto origin = req.headers.get("origin");
+            auto requested_method = req.headers.get("access-control-request-method");
+            if (!origin || req.method != "OPTIONS" || !requested_method) return true;
+            // A preflight request: answered here.
+            res.headers.clear();
+            std::vector<std::string> failures;
+            if (origin_allowed(*origin)) {
+                if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
+                else res.headers.set("access-control-allow-origin", "*");
+            } else {
+                failures.push_back("origin");
+                if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
+            }
+            if (explicit_origin) detail::add_vary(res, "Origin");
+            res.headers.set("access-control-allow-methods", methods_text);
+            res.headers.set("access-control-max-age", std::to_string(o.max_age));
+            auto requested_headers = req.headers.get("access-control-request-headers");
+            if (all_headers && requested_headers) {
+                res.headers.set("access-control-allow-headers", *requested_headers);
+            } else {
+                if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
+                if (requested_headers) {
+                    std::string_view rest = *requested_headers;
+                    while (!rest.empty()) {
+                        auto comma = rest.find(',');
+                        std::string_view h = rest.substr(0, comma);
+                        while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+                        while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+                        std::string lower = detail::lowered(h);
+                        if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
+                            allowed_headers_lower.end()) {
+                            failures.push_back("headers");
+                            break;
+                        }
+                        if (comma == std::string_view::npos) break;
+                        rest.remove_prefix(comma + 1);
+                    }
+                }
+            }
+            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+            if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
+                failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
+            if (!failures.empty()) {
+                std::string text = "Disallowed CORS ";
+                for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
+                detail::plain_answer(res, 400, text);
+            } else {
+                detail::plain_answer(res, 200, "OK");
+            }
+            return false;
+        }
+
+        void after(const Request& req, Response& res) const {
+            auto origin = req.headers.get("origin");
+            if (!origin) return;
+            if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
+            if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
+            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+            if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
+            const bool has_cookie = req.headers.contains("cookie");
+            if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
+                res.headers.set("access-control-allow-origin", *origin);
+                detail::add_vary(res, "Origin");
+            }
+        }
+    };
+};
+
+// --- TrustedHost ---
+
+struct TrustedHostOptions {
+    std::vector<std::string> allowed_hosts = {"*"};  // "example.com", "*.example.com", "*"
+    bool www_redirect = true;  // a request for example.com when only www.example.com is allowed
+};
+
+// Starlette's TrustedHostMiddleware: requests whose Host is not allowed answer 400
+// "Invalid host header" (guards against Host header attacks).
+class TrustedHostMiddleware : public Middleware {
+public:
+    explicit TrustedHostMiddleware(TrustedHostOptions options) {
+        for (auto& h : options.allowed_hosts)
+            if (h.starts_with("*") && h != "*" && !h.starts_with("*."))
+                throw std::invalid_argument("fastapi: a wildcard host must look like '*.example.com'");
+        auto o = std::make_shared<TrustedHostOptions>(std::move(options));
+        before = [o](Request& req, Response& res) {
+            const auto& allowed = o->allowed_hosts;
+            if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;
+            std::string host(req.headers.get("host").value_or(""));
+            // Without the port; an IPv6 literal keeps its brackets.
+            if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
+                host.resize(colon);
+            host = detail::lowered(host);
+            bool www_found = false;
+            for (auto& pattern : allowed) {
+                if (detail::iequals(host, pattern) ||
+                    (pattern.starts_with("*") && host.size() > pattern.size() - 1 &&
+                     detail::iequals(std::string_view(host).substr(host.size() - (pattern.size() - 1)),
+                                     std::string_view(pattern).substr(1))))
+                    return true;
+                if (detail::iequals(pattern, "www." + host)) www_found = true;
+            }
+            if (o->www_redirect && www_found) {
+                res.status = 307;
+                res.body.clear();
+                std::string target = req.raw_path.empty() ? req.path : req.raw_path;
+                if (!req.query_string.empty()) target += "?" + req.query_string;
+                res.headers.set("location", "http://www." + std::string(req.headers.get("host").value_or("")) + target);
+                return false;
+            }
+            detail::plain_answer(res, 400, "Invalid host header");
+            return false;
+        };
+    }
+};
+
+// --- GZip ---
+
+struct GZipOptions {
+    std::size_t minimum_size = 500;  // smaller bodies are sent as they are
+    int compresslevel = 9;
+};
+
+#ifdef FASTAPI_WITH_ZLIB
+namespace detail {
+inline bool gzip_compress(const std::string& in, std::string& out, int level) {
+    z_stream zs{};
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+    out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END;
+}
+inline bool accepts_gzip(const Request& req) {
+    for (std::string_view line : req.headers.get_all("accept-encoding"))
+        if (lowered(line).find("gzip") != std::string::npos) return true;
+    return false;
+}
+}  // namespace detail
+
+// Starlette's GZipMiddleware: bodies of at least minimum_size bytes are gzip-compressed for
+// clients that accept it (Content-Encoding: gzip, Vary: Accept-Encoding). Responses already
+// encoded, streamed files and server-sent events are sent as they are.
+class GZipMiddleware : public Middleware {
+public:
+    explicit GZipMiddleware(GZipOptions options = {}) {
+        after = [options](const Request& req, Response& res) {
+            if (!detail::accepts_gzip(req) || !res.file_path.empty() || res.headers.contains("content-encoding")) return;
+            if (res.body.size() < options.minimum_size) return;
+            if (auto ct = res.headers.get("content-type"); ct && ct->starts_with("text/event-stream")) return;
+            std::string compressed;
+            if (!detail::gzip_compress(res.body, compressed, options.compresslevel)) return;
+            res.body = std::move(compressed);
+            res.headers.set("content-encoding", "gzip");
+            detail::add_vary(res, "Accept-Encoding");
+        };
+    }
+};
+#endif
 
 }  // namespace fastapi
 
@@ -4150,8 +6156,8 @@ struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is
 // exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
 // the server and the TestClient both drive it. Relies on router and handler.
 
-#include <cstdio>       // fprintf
 #include <initializer_list>
+#include <mutex>        // mutex (the OpenAPI document, state)
 
 namespace fastapi {
 
@@ -4184,6 +6190,29 @@ struct AppOptions {
     // assets itself under docs_assets_url and the pages use them.
     std::string docs_assets_dir{};
     std::string docs_assets_url = "/docs-assets";
+    // Dependencies every route runs (FastAPI(dependencies=[...])), before the route's own.
+    std::vector<Dependency> dependencies{};
+    // Form and upload parsing: part limits, when files go to disk, and where (forms.hpp).
+    FormOptions forms{};
+};
+
+// What the documentation says a route returns (FastAPI's response_model=): by default the
+// handler's return type; fastapi::response_model<T> names another type (documentation only:
+// what is sent is still what the handler returns), fastapi::no_response_model none at all.
+struct ResponseModel {
+    enum class Kind : unsigned char { from_return_type, none, type } kind = Kind::from_return_type;
+    const TypeInfo& (*type)() = nullptr;
+};
+template <class T>
+inline constexpr ResponseModel response_model{ResponseModel::Kind::type, &describe<T>};
+inline constexpr ResponseModel no_response_model{ResponseModel::Kind::none, nullptr};
+
+// An extra response a route declares for the documentation (FastAPI's
+// responses={404: {"description": "Not found", "model": Message}}): the description defaults
+// to the status's reason phrase; `model` (response_model<T>) gives its JSON schema.
+struct ResponseDoc {
+    std::string description{};
+    ResponseModel model{};
 };
 
 // What a route declares besides its path and handler (FastAPI's decorator arguments).
@@ -4201,6 +6230,12 @@ struct RouteOptions {
     // handlers on a thread pool; fastapi.hpp runs them inline unless asked, since C++ handlers
     // are usually quick and the hop costs more than it saves).
     bool blocking = false;
+    // Dependencies run before the handler whose values it does not take (checks such as a
+    // token header); their errors answer the request as a parameter's would.
+    std::vector<Dependency> dependencies{};
+    // Extra responses for the documentation, by status code.
+    std::map<int, ResponseDoc> responses{};
+    ResponseModel response_model{};
 };
 
 struct Route {
@@ -4229,6 +6264,17 @@ inline void write_detail(Response& res, int status, const picojson::value& detai
 
 namespace detail {
 inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
+inline void install_openapi_route(App& app, const AppOptions& options);  // openapi.hpp
+inline std::string openapi_json(const App& app);                           // openapi.hpp
+
+// The app's OpenAPI document, built on first use (openapi.hpp).
+struct OpenAPIState {
+    std::mutex mutex;
+    bool built = false;
+    picojson::value document;
+    std::string text;  // as served
+    std::function<picojson::value(const App&)> generate;
+};
 }
 
 class App {
@@ -4238,7 +6284,11 @@ public:
     using ExceptionHandler = std::function<Response(Request&, const E&)>;
 
     // The docs pages come first in the route table, as FastAPI's setup() adds them at construction.
-    explicit App(AppOptions options = {}) : options_(std::move(options)) { detail::install_docs_routes(*this, options_); }
+    explicit App(AppOptions options = {}) : options_(std::move(options)) {
+        detail::install_openapi_route(*this, options_);
+        detail::install_docs_routes(*this, options_);
+        app_dependencies_ = options_.dependencies;  // not on the docs pages, as in FastAPI
+    }
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
@@ -4268,10 +6318,18 @@ public:
     // One handler for several methods.
     template <class F>
     Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        for (auto& m : methods)
-            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
         const int status = options.status_code;
         auto endpoint = detail::make_endpoint(std::move(handler), status);
+        return add_route(std::move(methods), path, std::move(options), std::move(endpoint));
+    }
+
+    // A route whose endpoint is already built (APIRouter's routes when included).
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                     detail::Endpoint endpoint) {
+        for (auto& m : methods)
+            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        if (!app_dependencies_.empty())
+            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
         if (options.blocking && endpoint.is_async())
             throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
                                         "co_await its slow work instead");
@@ -4283,7 +6341,107 @@ public:
     // app.mount; mounts are not in the OpenAPI document.
     template <class Mounted>
     void mount(std::string_view prefix, const Mounted& mounted, std::string_view name = {}) {
-        mounted.mount_on(*this, prefix, name);
+        auto deps = std::exchange(app_dependencies_, {});  // a mount is no API route: no app dependencies
+        try {
+            mounted.mount_on(*this, prefix, name);
+        } catch (...) {
+            app_dependencies_ = std::move(deps);
+            throw;
+        }
+        app_dependencies_ = std::move(deps);
+    }
+
+    // The routes of an APIRouter (api_router.hpp), under include.prefix with include's tags,
+    // dependencies and responses (FastAPI's app.include_router).
+    template <class Router, class Options = typename Router::options_type>
+    void include_router(const Router& router, Options include = {}) {
+        router.include_into(*this, include);
+    }
+
+    // Code around every request (middleware.hpp); the last added is the outermost.
+    void add_middleware(Middleware m) { middleware_.push_back(std::move(m)); }
+
+    // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
+    // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
+    void on_startup(std::function<void()> f) { startup_.push_back(std::move(f)); }
+    void on_shutdown(std::function<void()> f) { shutdown_.push_back(std::move(f)); }
+    // Each server or TestClient enters once and exits once; startup runs for the first to
+    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
+    void enter_lifespan() {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_++ > 0) return;
+        try {
+            for (auto& f : startup_) f();
+        } catch (...) {
+            lifespan_users_ = 0;
+            throw;
+        }
+    }
+    void exit_lifespan() noexcept {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
+        for (auto& f : shutdown_) {
+            try {
+                f();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
+            }
+        }
+    }
+
+    // A dependency every route added from now on runs first (FastAPI's app-level
+    // dependencies; AppOptions::dependencies covers every route).
+    void add_dependency(Dependency d) { app_dependencies_.push_back(d); }
+
+    // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
+    // route dependencies) by g, which may take other parameters (FastAPI's
+    // app.dependency_overrides[f] = g). DependsOn<C> dependencies: override_dependency<C>(g).
+    template <auto F, class G>
+    void override_dependency(G g) {
+        using V = typename detail::dependency_traits<decltype(F)>::value_type;
+        overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
+    }
+    template <class C, class G>
+    void override_dependency(G g) {
+        using V = typename detail::dependency_traits<C>::value_type;
+        overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
+    }
+    void clear_dependency_overrides() { overrides_.clear(); }
+    const detail::DependencyOverride* find_override(const void* key) const noexcept {
+        if (overrides_.empty()) return nullptr;
+        auto it = overrides_.find(key);
+        return it == overrides_.end() ? nullptr : &it->second;
+    }
+
+    // Application state of type T, shared by every request (FastAPI's app.state): created
+    // by set_state, or default-constructed on first use. Handlers and dependencies take a
+    // State<T> parameter.
+    template <class T, class... A>
+    T& set_state(A&&... args) {
+        auto p = std::make_shared<T>(std::forward<A>(args)...);
+        std::lock_guard lock(state_mutex_);
+        state_[typeid(T)] = p;
+        return *p;
+    }
+    template <class T>
+    T& state() {
+        std::shared_ptr<void> (*make)() = nullptr;
+        if constexpr (std::is_default_constructible_v<T>)
+            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+        return *static_cast<T*>(state_slot(typeid(T), make));
+    }
+    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        std::lock_guard lock(state_mutex_);
+        auto& slot = state_[type];
+        if (!slot) {
+            if (!make)
+                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                       "; call app.set_state<T>(...) first");
+            slot = make();
+        }
+        return slot.get();
     }
 
     template <class E, class F>
@@ -4304,6 +6462,14 @@ public:
     const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
     const AppOptions& settings() const noexcept { return options_; }
 
+    // The OpenAPI document served at AppOptions::openapi_url (FastAPI's app.openapi()), built
+    // from the routes on first use and kept. openapi_schema() is the same document to edit
+    // (before serving starts); set_openapi() replaces how it is made, usually starting from
+    // fastapi::get_openapi(app) (the generator must not call app.openapi() itself).
+    const picojson::value& openapi() const;
+    picojson::value& openapi_schema();
+    void set_openapi(std::function<picojson::value(const App&)> generate);
+
     // Serves until SIGINT/SIGTERM (defined with the server).
     void run(const ServerOptions& options);
     void run();
@@ -4314,10 +6480,15 @@ public:
     // returns done; otherwise the caller runs run_async / run_blocking and then it is.
     detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
         ex.app = this;
+        if (!middleware_.empty() && !middleware_before(ex)) {
+            middleware_after(ex);
+            return detail::Dispatch::done;
+        }
         try {
             auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
             if (!found.route) {
                 route_not_found(ex, found.path_matched);
+                middleware_after(ex);
                 return detail::Dispatch::done;
             }
             ex.route = found.route;
@@ -4327,6 +6498,7 @@ public:
         } catch (...) {
             handle_exception(std::current_exception(), ex);
         }
+        middleware_after(ex);
         return detail::Dispatch::done;
     }
 
@@ -4337,6 +6509,7 @@ public:
         } catch (...) {
             handle_exception(std::current_exception(), ex);
         }
+        middleware_after(ex);
     }
 
     // For run_async: the coroutine handler, with errors turned into responses.
@@ -4348,6 +6521,7 @@ public:
             error = std::current_exception();
         }
         if (error) handle_exception(error, ex);
+        middleware_after(ex);
     }
 
     // Exception -> response: the user's handlers first (last registered first), then
@@ -4356,6 +6530,7 @@ public:
         Response& res = ex.response;
         res.headers.clear();
         res.file_path.clear();
+        detail::discard_background_tasks(ex);  // as FastAPI: a failed handler's tasks never run
         try {
             for (auto& h : exception_handlers_)
                 if (h(ep, ex.request, res)) return;
@@ -4377,6 +6552,36 @@ public:
     }
 
 private:
+    // Runs the `before`s, outermost (last added) first; false when one answered.
+    bool middleware_before(detail::Exchange& ex) noexcept {
+        for (std::size_t i = middleware_.size(); i-- > 0;) {
+            ex.middleware_from = i + 1;  // if this one answers, only those outside it follow
+            auto& before = middleware_[i].before;
+            if (!before) continue;
+            try {
+                if (!before(ex.request, ex.response)) return false;
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+                return false;
+            }
+        }
+        ex.middleware_from = 0;
+        return true;
+    }
+    // Runs the `after`s, innermost first.
+    void middleware_after(detail::Exchange& ex) noexcept {
+        for (std::size_t i = ex.middleware_from; i < middleware_.size(); ++i) {
+            auto& after = middleware_[i].after;
+            if (!after) continue;
+            try {
+                after(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+        }
+        ex.middleware_from = middleware_.size();
+    }
+
     void route_not_found(detail::Exchange& ex, bool path_matched) {
         Request& req = ex.request;
         if (path_matched) {
@@ -4414,10 +6619,834 @@ private:
                      ex.request.path.c_str(), what);
     }
 
+    friend std::string detail::openapi_json(const App&);
+    picojson::value& openapi_built() const;  // with openapi_.mutex held
+
     AppOptions options_;
+    mutable detail::OpenAPIState openapi_;
     detail::RouteTable<Route> routes_;
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
+    std::vector<Dependency> app_dependencies_;
+    std::vector<Middleware> middleware_;
+    std::vector<std::function<void()>> startup_, shutdown_;
+    std::mutex lifespan_mutex_;
+    std::size_t lifespan_users_ = 0;
+    std::unordered_map<const void*, detail::DependencyOverride> overrides_;
+    std::mutex state_mutex_;
+    std::map<std::type_index, std::shared_ptr<void>> state_;
 };
+
+namespace detail {
+inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors) {
+    if (!ex.route) return;
+    for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
+}
+inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept {
+    return app ? app->find_override(key) : nullptr;
+}
+inline const FormOptions& form_options(const App* app) noexcept {
+    static const FormOptions defaults;
+    return app ? app->settings().forms : defaults;
+}
+inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
+    if (!app) throw std::logic_error("fastapi: State<T> needs an app");
+    return app->state_slot(type, make);
+}
+}  // namespace detail
+
+}  // namespace fastapi
+
+// ---- include/fastapi/api_router.hpp ----
+// api_router: FastAPI's APIRouter, for bigger applications split over several files. A router
+// collects routes with its own prefix, tags, dependencies and responses; include_router (on
+// the app or on another router, to any depth) copies them with the includer's prefix, tags,
+// dependencies and responses merged in as FastAPI merges them:
+//   path:         include prefix + router prefix + route path
+//   tags:         include tags, router tags, route tags
+//   dependencies: app, include, router, route (in the order they run)
+//   responses:    include, router, route (the later wins for one status)
+// Handlers are turned into endpoints when added to the router; including copies routes.
+// Relies on app.
+
+
+namespace fastapi {
+
+// An APIRouter's settings, and what include_router adds.
+struct RouterOptions {
+    std::string prefix{};                    // "/items": starts with '/', no trailing '/'
+    std::vector<std::string> tags{};
+    std::vector<Dependency> dependencies{};
+    std::map<int, ResponseDoc> responses{};
+};
+
+class APIRouter {
+public:
+    using options_type = RouterOptions;
+
+    struct PendingRoute {
+        std::vector<std::string> methods;
+        std::string path;
+        RouteOptions options;
+        detail::Endpoint endpoint;
+    };
+
+    explicit APIRouter(RouterOptions options = {}) : options_(std::move(options)) { check_prefix(options_.prefix); }
+
+    template <class F> APIRouter& get(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"GET"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& post(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"POST"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& put(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& patch(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& delete_(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& options(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
+    }
+    template <class F> APIRouter& head(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+    template <class F>
+    APIRouter& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
+        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code);
+        add_route(std::move(methods), path, std::move(options), std::move(endpoint));
+        return *this;
+    }
+
+    // Adds a built route, with this router's prefix, tags, dependencies and responses.
+    void add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                   detail::Endpoint endpoint) {
+        merge(options, options_);
+        routes_.push_back({std::move(methods), options_.prefix + std::string(path), std::move(options), std::move(endpoint)});
+    }
+
+    // The routes of `router`, under `include.prefix`, with `include`'s tags, dependencies
+    // and responses, then this router's.
+    void include_router(const APIRouter& router, RouterOptions include = {}) {
+        check_prefix(include.prefix);
+        for (const PendingRoute& r : router.routes_) {
+            RouteOptions options = r.options;
+            merge(options, include);
+            add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
+        }
+    }
+
+    const std::vector<PendingRoute>& routes() const noexcept { return routes_; }
+    const RouterOptions& settings() const noexcept { return options_; }
+
+    // App::include_router: the app's own dependencies come first (App::add_route).
+    void include_into(App& app, const RouterOptions& include) const {
+        check_prefix(include.prefix);
+        for (const PendingRoute& r : routes_) {
+            RouteOptions options = r.options;
+            merge(options, include);
+            app.add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
+        }
+    }
+
+private:
+    // Puts `outer`'s tags and dependencies in front of the route's; the route's responses win.
+    static void merge(RouteOptions& route, const RouterOptions& outer) {
+        route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
+        route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
+        for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
+    }
+    static void check_prefix(const std::string& prefix) {
+        if (!prefix.empty() && (prefix.front() != '/' || prefix.back() == '/'))
+            throw std::invalid_argument("fastapi: a router prefix must start with '/' and not end with '/': '" +
+                                        prefix + "'");
+    }
+
+    RouterOptions options_;
+    std::vector<PendingRoute> routes_;
+};
+
+}  // namespace fastapi
+
+// ---- include/fastapi/openapi.hpp ----
+// openapi: the OpenAPI 3.1 document FastAPI serves at /openapi.json, built from what the
+// routes' types say (OperationInfo from handler.hpp, TypeInfo/ModelInfo from model.hpp) and
+// AppOptions, once, on first use. The rules are FastAPI's and pydantic v2's, so a program
+// written in both is described the same way. Everything here is plain inline code: the
+// per-route templates only push static descriptions, the document is built at run time.
+// Relies on app (routes, options), model and json.
+
+#include <set>          // set
+
+namespace fastapi {
+
+namespace detail {
+
+inline constexpr std::string_view schema_ref_prefix = "#/components/schemas/";
+
+// Python's str.title() (ASCII), then '_' -> ' ': "item_id" -> "Item Id". Pydantic's field
+// titles and FastAPI's summaries and parameter titles are made this way.
+inline std::string python_title(std::string_view s) {
+    std::string out;
+    bool prev_cased = false;
+    for (char c : s) {
+        const bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+        if (upper || lower) {
+            out += prev_cased ? static_cast<char>(upper ? c + 32 : c) : static_cast<char>(lower ? c - 32 : c);
+            prev_cased = true;
+        } else {
+            out += c == '_' ? ' ' : c;
+            prev_cased = false;
+        }
+    }
+    return out;
+}
+
+// Python's re.sub(r"\W", "_", s) for ASCII.
+inline std::string word_chars(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (!is_ident_char(c)) c = '_';
+    return out;
+}
+
+// The path as FastAPI writes it in the document: {name:path} -> {name}.
+inline std::string path_format(std::string_view pattern) {
+    std::string out;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern.substr(i, 6) == ":path}") {
+            out += '}';
+            i += 5;
+        } else {
+            out += pattern[i];
+        }
+    }
+    return out;
+}
+
+// A route's name when RouteOptions::name is empty (C++ handlers have no function name):
+// the method and the path's words, "GET /items/{item_id}" -> "get_items_item_id", "GET /" -> "get_root".
+inline std::string default_route_name(std::string_view method, std::string_view path) {
+    std::string name;
+    for (char c : method) name += ascii_lower(c);
+    bool word = false;
+    std::size_t start = name.size();
+    for (char c : path_format(path)) {
+        if (is_ident_char(c)) {
+            if (!word) name += '_';
+            name += c;
+            word = true;
+        } else {
+            word = false;
+        }
+    }
+    if (name.size() == start) name += "_root";
+    return name;
+}
+
+inline picojson::value string_array(const std::vector<std::string_view>& items) {
+    picojson::array a;
+    for (auto s : items) a.emplace_back(std::string(s));
+    return picojson::value(std::move(a));
+}
+
+// Models and enumerations reachable from the routes, with their component names, and the
+// JSON Schema of types as pydantic v2 writes it.
+class SchemaRegistry {
+public:
+    void collect(const TypeInfo& t) {
+        switch (t.kind) {
+            case TypeKind::array:
+            case TypeKind::map:
+            case TypeKind::optional: collect(t.item()); break;
+            case TypeKind::enumeration: {
+                const EnumInfo* e = &t.enumeration();
+                if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
+                break;
+            }
+            case TypeKind::model: {
+                const ModelInfo* m = &t.model();
+                if (!model_index_.emplace(m, models_.size()).second) break;
+                models_.push_back(m);
+                for (auto& f : m->fields) collect(f.type());
+                break;
+            }
+            default: break;
+        }
+    }
+
+    // One name per type: its short name, or, when two types share it, their qualified names
+    // with "::" as "__" (FastAPI's module__Model for two models of the same name).
+    void assign_names() {
+        std::map<std::string_view, std::set<std::string_view>> by_name;
+        for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
+        for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
+        auto pick = [&](std::string_view name, std::string_view cpp) {
+            return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
+        };
+        for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
+        for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
+    }
+
+    const std::vector<const ModelInfo*>& models() const noexcept { return models_; }
+    const std::string& name_of(const void* info) const { return names_.at(info); }
+
+    static picojson::value ref(std::string_view name) {
+        picojson::object o;
+        o["$ref"] = picojson::value(std::string(schema_ref_prefix) + std::string(name));
+        return picojson::value(std::move(o));
+    }
+
+    // The schema of a value of type t under constraints c (applied where pydantic applies
+    // them: to the string, number or list itself, inside an optional's anyOf).
+    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const {
+        picojson::object s;
+        switch (t.kind) {
+            case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
+            case TypeKind::integer: integer_schema(t, c, s); break;
+            case TypeKind::number:
+                s["type"] = picojson::value("number");
+                if (t.bits == 32) s["format"] = picojson::value("float");
+                break;
+            case TypeKind::string:
+                s["type"] = picojson::value("string");
+                if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
+                break;
+            case TypeKind::any: break;
+            case TypeKind::array:
+                s["type"] = picojson::value("array");
+                s["items"] = type_schema(t.item());
+                break;
+            case TypeKind::map: {
+                s["type"] = picojson::value("object");
+                const TypeInfo& v = t.item();
+                s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
+                break;
+            }
+            case TypeKind::optional: {
+                picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
+                any_of[1].get<picojson::object>()["type"] = picojson::value("null");
+                s["anyOf"] = picojson::value(std::move(any_of));
+                return picojson::value(std::move(s));
+            }
+            case TypeKind::model: return ref(name_of(&t.model()));
+            case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
+        }
+        if (c) apply_constraints(t.kind, *c, s);
+        return picojson::value(std::move(s));
+    }
+
+    // A model field or a parameter: its type's schema with title, description, examples and
+    // default. `field_rule`: pydantic's rule for model fields (no title on a model, an enum,
+    // or an optional one); otherwise FastAPI's for parameters and bodies (no title on a $ref).
+    picojson::value value_schema(const FieldInfo& f, bool field_rule) const {
+        picojson::value v = type_schema(f.type(), &f.constraints);
+        auto& s = v.get<picojson::object>();
+        bool titled;
+        if (field_rule) {
+            const TypeInfo* t = &f.type();
+            if (t->kind == TypeKind::optional) t = &t->item();
+            titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
+        } else {
+            titled = !s.count("$ref");
+        }
+        if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
+        else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
+        if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+        if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
+        // A null default is left out, as FastAPI's documents do.
+        if (!f.required && f.default_value) {
+            picojson::value d = f.default_value();
+            if (!d.is<picojson::null>()) s["default"] = std::move(d);
+        }
+        return v;
+    }
+
+    picojson::value model_schema(const ModelInfo& m) const {
+        picojson::object s, properties;
+        picojson::array required;
+        for (auto& f : m.fields) {
+            properties[std::string(f.wire_name)] = value_schema(f, true);
+            if (f.required) required.emplace_back(std::string(f.wire_name));
+        }
+        s["properties"] = picojson::value(std::move(properties));
+        if (!required.empty()) s["required"] = picojson::value(std::move(required));
+        s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
+        s["type"] = picojson::value("object");
+        if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
+        if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
+        return picojson::value(std::move(s));
+    }
+
+    picojson::value enum_schema(const EnumInfo& e) const {
+        picojson::object s;
+        s["enum"] = string_array(e.values);
+        s["title"] = picojson::value(name_of(&e));
+        s["type"] = picojson::value("string");
+        return picojson::value(std::move(s));
+    }
+
+    void write_components(picojson::object& schemas) const {
+        for (auto* m : models_) schemas[name_of(m)] = model_schema(*m);
+        for (auto* e : enums_) schemas[name_of(e)] = enum_schema(*e);
+    }
+
+private:
+    // pydantic writes int without a format; C++ integers narrower than int64_t say their range
+    // (int32_t as format int32, the others as minimum and maximum), unless a constraint does.
+    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) {
+        s["type"] = picojson::value("integer");
+        if (t.bits == 32 && t.is_signed) {
+            s["format"] = picojson::value("int32");
+            return;
+        }
+        if (t.bits >= 64 && t.is_signed) return;
+        const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
+        std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
+        if (!has_min) s["minimum"] = picojson::value(lo);
+        if (!has_max && t.bits < 64) {
+            std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
+            s["maximum"] = picojson::value(hi);
+        }
+    }
+
+    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) {
+        auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
+        switch (kind) {
+            case TypeKind::integer:
+            case TypeKind::number:
+                if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
+                if (c.ge) s["minimum"] = bound_json(*c.ge);
+                if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
+                if (c.le) s["maximum"] = bound_json(*c.le);
+                if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
+                break;
+            case TypeKind::string:
+                if (c.min_length) s["minLength"] = size(*c.min_length);
+                if (c.max_length) s["maxLength"] = size(*c.max_length);
+                if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
+                break;
+            case TypeKind::array:
+                if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
+                if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
+                break;
+            case TypeKind::map:
+                if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
+                if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
+                break;
+            default: break;
+        }
+    }
+
+    std::vector<const ModelInfo*> models_;
+    std::vector<const EnumInfo*> enums_;
+    std::map<const ModelInfo*, std::size_t> model_index_;
+    std::map<const EnumInfo*, std::size_t> enum_index_;
+    std::map<const void*, std::string> names_;
+};
+
+// FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
+// `ctx` too, as fastapi.hpp's 422 bodies carry them).
+inline void add_validation_error_schemas(picojson::object& schemas) {
+    const char* validation_error = R"({
+      "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
+      "properties": {
+        "loc": {"title": "Location", "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"title": "Message", "type": "string"},
+        "type": {"title": "Error Type", "type": "string"},
+        "input": {"title": "Input"},
+        "ctx": {"title": "Context", "type": "object"}}})";
+    const char* http_validation_error = R"({
+      "title": "HTTPValidationError", "type": "object",
+      "properties": {"detail": {"title": "Detail", "type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}}})";
+    picojson::parse(schemas["ValidationError"], validation_error);
+    picojson::parse(schemas["HTTPValidationError"], http_validation_error);
+}
+
+inline bool body_allowed_for_status(int status) noexcept {
+    return !(status < 200 || status == 204 || status == 205 || status == 304);
+}
+
+// One operation of the document: a route and one of its methods.
+struct OperationDoc {
+    const Route* route;
+    std::string method;  // upper case
+    OperationInfo info;
+    std::string name, operation_id;
+};
+
+inline picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
+    auto& s = schema.get<picojson::object>();
+    if (!s.count("$ref")) s["title"] = picojson::value(python_title(field_name));
+    return schema;
+}
+
+inline picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json") {
+    picojson::object media, content;
+    media["schema"] = std::move(schema);
+    content[std::string(media_type)] = picojson::value(std::move(media));
+    return picojson::value(std::move(content));
+}
+
+inline const TypeInfo* response_type(const OperationDoc& op) {
+    const ResponseModel& rm = op.route->options.response_model;
+    if (rm.kind == ResponseModel::Kind::none) return nullptr;
+    if (rm.kind == ResponseModel::Kind::type) return &rm.type();
+    return op.info.result_type ? &op.info.result_type() : nullptr;
+}
+
+inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
+    const RouteOptions& o = op.route->options;
+    picojson::object out;
+    if (!o.tags.empty()) {
+        picojson::array tags;
+        for (auto& t : o.tags) tags.emplace_back(t);
+        out["tags"] = picojson::value(std::move(tags));
+    }
+    out["summary"] = picojson::value(o.summary.empty() ? python_title(op.name) : o.summary);
+    if (!o.description.empty()) out["description"] = picojson::value(o.description);
+    out["operationId"] = picojson::value(op.operation_id);
+    if (o.deprecated) out["deprecated"] = picojson::value(true);
+
+    if (!op.info.parameters.empty()) {
+        picojson::array params;
+        for (auto& p : op.info.parameters) {
+            picojson::object param;
+            std::string name(p.field.wire_name);
+            if (p.in == "header")
+                for (auto& c : name)
+                    if (c == '_') c = '-';
+            param["name"] = picojson::value(name);
+            param["in"] = picojson::value(std::string(p.in));
+            param["required"] = picojson::value(p.in == "path" || p.field.required);
+            param["schema"] = reg.value_schema(p.field, false);
+            if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
+            params.emplace_back(std::move(param));
+        }
+        out["parameters"] = picojson::value(std::move(params));
+    }
+
+    const auto& body = op.info.body;
+    if (!body.empty()) {
+        picojson::object request;
+        picojson::value schema;
+        bool required = false;
+        if (body.size() == 1 && !op.info.embed_body) {
+            schema = reg.value_schema(body[0], false);
+            required = body[0].required;
+        } else {
+            // FastAPI's Body_<operationId>: one object with a key per body parameter.
+            const std::string name = "Body_" + op.operation_id;
+            picojson::object s, properties;
+            picojson::array req;
+            for (auto& f : body) {
+                properties[std::string(f.wire_name)] = reg.value_schema(f, true);
+                if (f.required) req.emplace_back(std::string(f.wire_name));
+            }
+            s["properties"] = picojson::value(std::move(properties));
+            if (!req.empty()) s["required"] = picojson::value(std::move(req));
+            s["title"] = picojson::value(name);
+            s["type"] = picojson::value("object");
+            schemas[name] = picojson::value(std::move(s));
+            schema = SchemaRegistry::ref(name);
+            required = true;
+        }
+        if (required) request["required"] = picojson::value(true);
+        std::string_view media_type = op.info.body_media_type.empty() ? "application/json" : op.info.body_media_type;
+        request["content"] = json_content(std::move(schema), media_type);
+        out["requestBody"] = picojson::value(std::move(request));
+    }
+
+    picojson::object responses;
+    {
+        picojson::object ok;
+        ok["description"] = picojson::value(o.response_description);
+        const auto& result = op.info.result;
+        if (body_allowed_for_status(o.status_code) && result != OperationInfo::Result::unknown) {
+            picojson::object media, content;
+            if (result == OperationInfo::Result::json) {
+                const TypeInfo* t = response_type(op);
+                media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
+                                    : picojson::value(picojson::object{});
+                content["application/json"] = picojson::value(std::move(media));
+            } else {
+                picojson::object str;
+                str["type"] = picojson::value("string");
+                media["schema"] = picojson::value(std::move(str));
+                content[result == OperationInfo::Result::html ? "text/html" : "text/plain"] = picojson::value(std::move(media));
+            }
+            ok["content"] = picojson::value(std::move(content));
+        }
+        responses[std::to_string(o.status_code)] = picojson::value(std::move(ok));
+    }
+    for (auto& [status, doc] : o.responses) {
+        picojson::object r;
+        std::string_view reason = status_reason(status);
+        r["description"] = picojson::value(!doc.description.empty() ? doc.description
+                                           : !reason.empty()         ? std::string(reason)
+                                                                     : std::string("Additional Response"));
+        if (doc.model.kind == ResponseModel::Kind::type)
+            r["content"] = json_content(with_response_title(reg.type_schema(doc.model.type()),
+                                                            "Response_" + std::to_string(status) + "_" + op.operation_id));
+        responses[std::to_string(status)] = picojson::value(std::move(r));
+    }
+    if (op.info.can_fail_validation() && !responses.count("422") && !responses.count("4XX") && !responses.count("default")) {
+        picojson::object r;
+        r["description"] = picojson::value("Validation Error");
+        r["content"] = json_content(SchemaRegistry::ref("HTTPValidationError"));
+        responses["422"] = picojson::value(std::move(r));
+    }
+    out["responses"] = picojson::value(std::move(responses));
+    if (!op.info.security.empty()) {
+        picojson::array security;
+        for (auto& s : op.info.security) {
+            picojson::array scopes;
+            for (auto& scope : s.scopes) scopes.emplace_back(scope);
+            security.emplace_back(picojson::object{{std::string(s.name), picojson::value(std::move(scopes))}});
+        }
+        out["security"] = picojson::value(std::move(security));
+    }
+    return picojson::value(std::move(out));
+}
+
+// The operations of the document, in route order, with their names and unique operationIds.
+inline std::vector<OperationDoc> collect_operations(const App& app) {
+    std::vector<OperationDoc> ops;
+    std::set<std::string> ids;
+    for (auto& route : app.routes()) {
+        if (!route->options.include_in_schema) continue;
+        OperationInfo info;
+        for (auto& d : route->options.dependencies)  // the app's, the routers' and the route's, first
+            if (d.describe) d.describe(info);
+        if (route->endpoint.describe) route->endpoint.describe(info);
+        const std::string path = path_format(route->path.pattern());
+        for (auto& method : route->methods) {
+            OperationDoc op{route.get(), method, info, {}, {}};
+            op.name = route->options.name.empty() ? default_route_name(method, path) : route->options.name;
+            // FastAPI's generate_unique_id: f"{name}{path}" with \W -> "_", then "_{method}".
+            // FastAPI would repeat an id (and warn); a number keeps it unique here.
+            std::string id = word_chars(op.name + path) + "_";
+            for (char c : method) id += ascii_lower(c);
+            std::string unique = id;
+            for (int n = 2; !ids.insert(unique).second; ++n) unique = id + "_" + std::to_string(n);
+            op.operation_id = std::move(unique);
+            ops.push_back(std::move(op));
+        }
+    }
+    return ops;
+}
+
+inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
+    SchemaRegistry reg;
+    for (auto& op : ops) {
+        for (auto& p : op.info.parameters) reg.collect(p.field.type());
+        for (auto& f : op.info.body) reg.collect(f.type());
+        if (op.info.result == OperationInfo::Result::json)
+            if (const TypeInfo* t = response_type(op)) reg.collect(*t);
+        for (auto& [status, doc] : op.route->options.responses)
+            if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
+    }
+    reg.assign_names();
+    return reg;
+}
+
+inline picojson::value build_info(const AppOptions& o) {
+    picojson::object info;
+    info["title"] = picojson::value(o.title);
+    if (!o.summary.empty()) info["summary"] = picojson::value(o.summary);
+    if (!o.description.empty()) info["description"] = picojson::value(o.description);
+    info["version"] = picojson::value(o.version);
+    if (!o.terms_of_service.empty()) info["termsOfService"] = picojson::value(o.terms_of_service);
+    picojson::object contact;
+    if (!o.contact.name.empty()) contact["name"] = picojson::value(o.contact.name);
+    if (!o.contact.url.empty()) contact["url"] = picojson::value(o.contact.url);
+    if (!o.contact.email.empty()) contact["email"] = picojson::value(o.contact.email);
+    if (!contact.empty()) info["contact"] = picojson::value(std::move(contact));
+    if (!o.license_info.name.empty()) {
+        picojson::object license;
+        license["name"] = picojson::value(o.license_info.name);
+        if (!o.license_info.identifier.empty()) license["identifier"] = picojson::value(o.license_info.identifier);
+        else if (!o.license_info.url.empty()) license["url"] = picojson::value(o.license_info.url);
+        info["license"] = picojson::value(std::move(license));
+    }
+    return picojson::value(std::move(info));
+}
+
+// --- writing: picojson objects are sorted maps; the document is written in the order
+// FastAPI gives it where a reader sees it (paths as routed, model properties as declared).
+
+struct OpenAPIOrder {
+    std::vector<std::string> paths;
+    std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
+};
+
+inline OpenAPIOrder openapi_order(const App& app) {
+    OpenAPIOrder order;
+    std::set<std::string> seen;
+    auto ops = collect_operations(app);
+    for (auto& op : ops) {
+        std::string p = path_format(op.route->path.pattern());
+        if (seen.insert(p).second) order.paths.push_back(p);
+        if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
+            for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
+    }
+    SchemaRegistry reg = collect_schemas(ops);
+    for (auto* m : reg.models())
+        for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
+    return order;
+}
+
+inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+                                  const std::function<void(std::string&, const std::string&, const picojson::value&)>& write) {
+    out += '{';
+    bool any = false;
+    auto one = [&](const std::string& k, const picojson::value& v) {
+        if (any) out += ',';
+        any = true;
+        append_json_string(out, k);
+        out += ':';
+        write(out, k, v);
+    };
+    std::set<std::string_view> done;
+    for (auto& k : first)
+        if (auto it = o.find(k); it != o.end() && done.insert(k).second) one(k, it->second);
+    for (auto& [k, v] : o)
+        if (!done.count(k)) one(k, v);
+    out += '}';
+}
+
+inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
+    std::string out;
+    if (!doc.is<picojson::object>()) {
+        append_json_value(out, doc);
+        return out;
+    }
+    auto plain = [](std::string& o, const std::string&, const picojson::value& v) { append_json_value(o, v); };
+    auto schema = [&](std::string& o, const std::string& name, const picojson::value& v) {
+        auto it = order.properties.find(name);
+        if (!v.is<picojson::object>() || it == order.properties.end()) return append_json_value(o, v);
+        write_object_in_order(o, v.get<picojson::object>(), {"title", "type", "properties"},
+                              [&](std::string& o2, const std::string& key, const picojson::value& v2) {
+                                  if (key == "properties" && v2.is<picojson::object>())
+                                      write_object_in_order(o2, v2.get<picojson::object>(), it->second, plain);
+                                  else
+                                      append_json_value(o2, v2);
+                              });
+    };
+    write_object_in_order(out, doc.get<picojson::object>(), {"openapi", "info", "servers", "paths", "components"},
+                          [&](std::string& o, const std::string& key, const picojson::value& v) {
+                              if (key == "paths" && v.is<picojson::object>()) {
+                                  write_object_in_order(o, v.get<picojson::object>(), order.paths, plain);
+                              } else if (key == "components" && v.is<picojson::object>()) {
+                                  write_object_in_order(o, v.get<picojson::object>(), {},
+                                                        [&](std::string& o2, const std::string& k2, const picojson::value& v2) {
+                                                            if (k2 == "schemas" && v2.is<picojson::object>())
+                                                                write_object_in_order(o2, v2.get<picojson::object>(), {}, schema);
+                                                            else
+                                                                append_json_value(o2, v2);
+                                                        });
+                              } else {
+                                  append_json_value(o, v);
+                              }
+                          });
+    return out;
+}
+
+}  // namespace detail
+
+// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
+// App::set_openapi generators that start from it and change it.
+inline picojson::value get_openapi(const App& app) {
+    const AppOptions& o = app.settings();
+    auto ops = detail::collect_operations(app);
+    detail::SchemaRegistry reg = detail::collect_schemas(ops);
+
+    picojson::object doc, paths, schemas;
+    doc["openapi"] = picojson::value("3.1.0");
+    doc["info"] = detail::build_info(o);
+    if (!o.servers.empty()) {
+        picojson::array servers;
+        for (auto& s : o.servers) {
+            picojson::object server;
+            server["url"] = picojson::value(s.url);
+            if (!s.description.empty()) server["description"] = picojson::value(s.description);
+            servers.emplace_back(std::move(server));
+        }
+        doc["servers"] = picojson::value(std::move(servers));
+    }
+    bool validation = false;
+    for (auto& op : ops) {
+        std::string method;
+        for (char c : op.method) method += detail::ascii_lower(c);
+        auto& item = paths[detail::path_format(op.route->path.pattern())];
+        if (!item.is<picojson::object>()) item = picojson::value(picojson::object{});
+        item.get<picojson::object>()[method] = detail::build_operation(op, reg, schemas);
+        validation = validation || op.info.can_fail_validation();
+    }
+    doc["paths"] = picojson::value(std::move(paths));
+    reg.write_components(schemas);
+    if (validation) detail::add_validation_error_schemas(schemas);
+    picojson::object security_schemes;
+    for (auto& op : ops)
+        for (auto& s : op.info.security)
+            if (s.scheme) security_schemes.emplace(std::string(s.name), s.scheme());
+    if (!schemas.empty() || !security_schemes.empty()) {
+        picojson::object components;
+        if (!schemas.empty()) components["schemas"] = picojson::value(std::move(schemas));
+        if (!security_schemes.empty()) components["securitySchemes"] = picojson::value(std::move(security_schemes));
+        doc["components"] = picojson::value(std::move(components));
+    }
+    return picojson::value(std::move(doc));
+}
+
+// --- App's document: built once, on first use, then kept ---
+
+inline picojson::value& App::openapi_schema() {
+    std::lock_guard lock(openapi_.mutex);
+    openapi_.text.clear();  // the caller may change it: written again when next served
+    return openapi_built();
+}
+
+inline const picojson::value& App::openapi() const {
+    std::lock_guard lock(openapi_.mutex);
+    return openapi_built();
+}
+
+inline void App::set_openapi(std::function<picojson::value(const App&)> generate) {
+    std::lock_guard lock(openapi_.mutex);
+    openapi_.generate = std::move(generate);
+    openapi_.built = false;
+    openapi_.text.clear();
+}
+
+inline picojson::value& App::openapi_built() const {
+    if (!openapi_.built) {
+        openapi_.document = openapi_.generate ? openapi_.generate(*this) : get_openapi(*this);
+        openapi_.built = true;
+    }
+    return openapi_.document;
+}
+
+namespace detail {
+
+// The document as served: written once, then the same bytes for every request.
+inline std::string openapi_json(const App& app) {
+    std::lock_guard lock(app.openapi_.mutex);
+    const picojson::value& doc = app.openapi_built();
+    if (app.openapi_.text.empty()) app.openapi_.text = write_openapi(doc, openapi_order(app));
+    return app.openapi_.text;
+}
+
+inline void install_openapi_route(App& app, const AppOptions& o) {
+    if (o.openapi_url.empty()) return;
+    RouteOptions hidden;
+    hidden.include_in_schema = false;
+    app.get(o.openapi_url, [&app] { return Response(openapi_json(app), 200, "application/json"); }, hidden);
+}
+
+}  // namespace detail
 
 }  // namespace fastapi
 
@@ -4428,7 +7457,6 @@ private:
 // the folder are ever served: dot segments, backslashes and NUL are refused, and the real
 // path (symlinks resolved) must lie under the folder's real path. Relies on app and responses.
 
-#include <chrono>        // file_clock, sys_days, year_month_day
 #include <system_error>  // error_code
 
 namespace fastapi {
@@ -4651,7 +7679,6 @@ private:
 // (AppOptions::docs_assets_dir, filled by tools/docs-assets) for offline use.
 // Relies on app (AppOptions), responses and static_files.
 
-#include <cstdlib>      // getenv
 
 namespace fastapi {
 
@@ -4887,8 +7914,6 @@ inline void install_docs_routes(App& app, AppOptions& o) {
 #include <atomic>      // atomic
 #include <csignal>     // SIGINT, SIGTERM
 #include <ctime>       // time, gmtime_r, strftime
-#include <fstream>     // ifstream (FileResponse)
-#include <mutex>       // mutex
 #include <sched.h>     // sched_getaffinity
 #include <thread>      // thread
 
@@ -4963,43 +7988,55 @@ inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
-inline void append_uint(std::string& out, std::uint64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    out.append(buf, end);
-}
-
 // Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
 // `out`. `content_length` is the body's or the file's size.
 inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
                                bool keep_alive, std::string& out) {
-    out += "HTTP/1.1 ";
-    append_uint(out, static_cast<unsigned>(res.status));
-    out += ' ';
-    out += status_reason(res.status);
-    out += "\r\n";
-    for (auto& [name, value] : res.headers) {
-        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection") ||
-            iequals(name, "date"))
-            continue;
-        out += name;
-        out += ": ";
-        out += value;
-        out += "\r\n";
-    }
+    using namespace std::string_view_literals;
+    // Sized once and filled with memcpy: this runs once per response, pipelined ones included.
+    const std::string_view reason = status_reason(res.status);
     const bool bodiless = status_has_no_body(res.status);
-    if (!bodiless) {
-        out += "content-length: ";
-        append_uint(out, content_length);
-        out += "\r\n";
+    const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty();
+    auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
+        return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+                                    iequals(name, "connection") || iequals(name, "date"));
+    };
+    std::size_t size = 64 + reason.size() + 96;  // status line, content-length, date, connection
+    for (auto& [name, value] : res.headers) size += name.size() + value.size() + 4;
+    if (with_body) size += res.body.size();
+    const std::size_t start = out.size();
+    out.resize(start + size);
+    char* p = out.data() + start;
+    auto put = [&p](std::string_view s) {
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    };
+    auto put_uint = [&p](std::uint64_t v) { p = std::to_chars(p, p + 20, v).ptr; };
+    put("HTTP/1.1 "sv);
+    put_uint(static_cast<unsigned>(res.status));
+    *p++ = ' ';
+    put(reason);
+    put("\r\n"sv);
+    for (auto& [name, value] : res.headers) {
+        if (framing(name)) continue;
+        put(name);
+        put(": "sv);
+        put(value);
+        put("\r\n"sv);
     }
-    out += "date: ";
-    out += http_date();
-    out += "\r\n";
-    if (!keep_alive) out += "connection: close\r\n";
-    else if (req.version == 10) out += "connection: keep-alive\r\n";
-    out += "\r\n";
-    if (!bodiless && req.method != "HEAD" && res.file_path.empty()) out += res.body;
+    if (!bodiless) {
+        put("content-length: "sv);
+        put_uint(content_length);
+        put("\r\n"sv);
+    }
+    put("date: "sv);
+    put(http_date());
+    put("\r\n"sv);
+    if (!keep_alive) put("connection: close\r\n"sv);
+    else if (req.version == 10) put("connection: keep-alive\r\n"sv);
+    put("\r\n"sv);
+    if (with_body) put(res.body);
+    out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 // Shared by every connection of one server.
@@ -5017,6 +8054,26 @@ struct ServerState {
         std::lock_guard lock(pool_mutex);
         if (!blocking_pool) blocking_pool = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
         return *blocking_pool;
+    }
+
+    // A request's background tasks, posted once its response is written; graceful shutdown
+    // waits (up to the grace period) until none is pending.
+    std::atomic<std::size_t> background_pending{0};
+    DependencyScope::Entry background_entry(std::shared_ptr<BackgroundJob> job) {
+        ++background_pending;
+        DependencyScope::Entry e;
+        e.cleanup = [this, job = std::move(job)] {
+            asio::post(pool(), [this, job] {
+                job->run();
+                --background_pending;
+            });
+        };
+        return e;
+    }
+    // After the grace period: tasks not started yet are dropped (running ones cannot be cut short).
+    void abandon_background() {
+        std::lock_guard lock(pool_mutex);
+        if (blocking_pool && background_pending.load() != 0) blocking_pool->stop();
     }
 };
 
@@ -5055,6 +8112,10 @@ public:
         ++state_.live_connections;
     }
     ~Connection() {
+        // Responses never written (the peer left): their dependencies are cleaned up all the same.
+        DependencyScope::close(sending_cleanups_);
+        DependencyScope::close(out_cleanups_);
+        DependencyScope::close(file_cleanups_);
         worker_.remove(this);
         --state_.live_connections;
     }
@@ -5141,6 +8202,10 @@ private:
     // Parses and answers every complete request in the buffer, in order.
     void process() {
         while (!busy_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ && out_.size() <= output_high_water) {
+            if (spool_) {
+                if (!spool_body()) break;
+                continue;
+            }
             ParseResult r = parser_.parse(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), ex_.request);
             if (r.status == ParseStatus::need_more) {
                 if (parser_.headers_complete()) {
@@ -5149,6 +8214,7 @@ private:
                         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
                         continue_sent_ = true;
                     }
+                    if (parser_.spool_length() != 0 && start_spool()) continue;
                 }
                 break;
             }
@@ -5164,6 +8230,39 @@ private:
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         flush();
         read();
+    }
+
+    // An upload too large for memory (the parser's spool_length): its body goes to a
+    // temporary file as it arrives, and the request runs once all of it is there.
+    bool start_spool() {
+        try {
+            spool_ = TempFile::create(state_.app.settings().forms.temp_dir);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
+            return false;
+        }
+        spool_left_ = parser_.spool_length();
+        in_begin_ += parser_.body_offset();  // the head is parsed into ex_.request already
+        return true;
+    }
+    // Moves buffered body bytes to the file; true when the request is complete and was run.
+    bool spool_body() {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
+        if (!spool_->write(std::string_view(in_.data() + in_begin_, n))) {
+            spool_.reset();
+            answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
+            return false;
+        }
+        in_begin_ += n;
+        spool_left_ -= n;
+        if (spool_left_ != 0) return false;
+        ex_.request.body_file = std::move(spool_);
+        spool_.reset();
+        continue_sent_ = false;
+        parser_.reset();
+        run_request();
+        return true;
     }
 
     void run_request() {
@@ -5217,6 +8316,13 @@ private:
         }
         serialize_response(req, res, length, keep, out_);
         if (!keep) close_after_write_ = true;
+        // The request's dependencies are cleaned up once its bytes have been written; with
+        // background tasks, after those, on the blocking pool.
+        auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
+        ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
+        if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
+        for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
+        ex_.deps.entries.clear();
         if (file_) busy_ = true;  // later responses wait until the file is sent
     }
 
@@ -5240,6 +8346,7 @@ private:
             }
         }
         std::swap(out_, sending_);
+        std::swap(out_cleanups_, sending_cleanups_);
         writing_ = true;
         write_deadline_ = worker_.now + state_.options.body_timeout;
         asio::async_write(socket_, asio::buffer(sending_),
@@ -5260,6 +8367,8 @@ private:
         }
         file_remaining_ -= n;
         if (file_remaining_ == 0) {
+            for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
+            file_cleanups_.clear();
             file_.reset();
             busy_ = false;
         }
@@ -5268,6 +8377,7 @@ private:
     void on_write(const asio::error_code& ec) {
         writing_ = false;
         sending_.clear();
+        DependencyScope::close(sending_cleanups_);
         if (sending_.capacity() > 256 * 1024) sending_.shrink_to_fit();
         if (closed_) return;
         if (ec) {
@@ -5297,8 +8407,11 @@ private:
     std::string in_;
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
+    std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
     std::unique_ptr<std::ifstream> file_;
     std::uint64_t file_remaining_ = 0;
+    std::shared_ptr<TempFile> spool_;  // the body of an upload being received
+    std::uint64_t spool_left_ = 0;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
@@ -5327,6 +8440,7 @@ public:
     // An embedded server must be stopped, and its connections finished, before it is destroyed.
     ~Server() {
         if (state_->blocking_pool) state_->blocking_pool->join();
+        leave_lifespan();
         for (auto& w : workers_) w->sweeper.reset();
         retry_timer_.reset();
         stop_timer_.reset();
@@ -5337,6 +8451,7 @@ public:
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
     void start() {
         if (acceptor_) return;
+        if (!entered_.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
         auto& ctx = workers_[0]->context;
         const std::string host = detail::resolve_host(state_->options);
         const unsigned short port = detail::resolve_port(state_->options);
@@ -5385,6 +8500,7 @@ public:
         for (auto& t : threads) t.join();
         guards_ = nullptr;
         if (state_->blocking_pool) state_->blocking_pool->join();
+        leave_lifespan();  // the app's shutdown hooks, once every request is answered
         if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
     }
 
@@ -5404,6 +8520,10 @@ public:
     }
 
 private:
+    void leave_lifespan() noexcept {
+        if (entered_.exchange(false)) state_->app.exit_lifespan();
+    }
+
     void accept() {
         detail::Worker& w = *workers_[next_worker_++ % workers_.size()];
         auto on_accept = [this, &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
@@ -5460,8 +8580,11 @@ private:
         const bool expired = std::chrono::steady_clock::now() >= stop_deadline_;
         if (expired) for_each_connection([](detail::Connection& c) { c.close(); });
         else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
-        if (state_->live_connections.load() == 0 || (expired && ++forced_ticks_ > 20)) {
+        const bool idle = state_->live_connections.load() == 0 && state_->background_pending.load() == 0;
+        if (idle || (expired && ++forced_ticks_ > 20)) {
             finished_ = true;
+            if (!idle) state_->abandon_background();
+            if (embedded_) leave_lifespan();
             for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
             if (retry_timer_) retry_timer_->cancel();
             if (guards_) for (auto& g : *guards_) g.reset();
@@ -5485,6 +8608,7 @@ private:
     int forced_ticks_ = 0;
     bool embedded_ = false;
     std::atomic<bool> finished_{false};
+    std::atomic<bool> entered_{false};  // the app's lifespan was entered by start()
 };
 
 inline void App::run(const ServerOptions& options) {
@@ -5504,6 +8628,14 @@ inline void App::run() { run(ServerOptions{}); }
 
 namespace fastapi {
 
+// A file for TestClient::post_multipart (requests' files=).
+struct TestUpload {
+    std::string name;      // the form field
+    std::string filename;
+    std::string content;
+    std::string content_type = "application/octet-stream";
+};
+
 struct TestResponse {
     int status_code = 0;
     Headers headers;
@@ -5520,7 +8652,12 @@ struct TestResponse {
 
 class TestClient {
 public:
-    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) {}
+    // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
+    // FastAPI's TestClient does in a `with` block.
+    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) { app_.enter_lifespan(); }
+    ~TestClient() { app_.exit_lifespan(); }
+    TestClient(const TestClient&) = delete;
+    TestClient& operator=(const TestClient&) = delete;
 
     TestResponse get(std::string_view target, const Headers& headers = {}) { return request("GET", target, {}, headers); }
     TestResponse head(std::string_view target, const Headers& headers = {}) { return request("HEAD", target, {}, headers); }
@@ -5549,6 +8686,42 @@ public:
         return with_json("PUT", target, value, std::move(headers));
     }
 
+    // An HTML form (application/x-www-form-urlencoded), as requests' data={...}.
+    TestResponse post_form(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
+                           Headers headers = {}) {
+        std::string body;
+        for (auto& [k, v] : fields) {
+            if (!body.empty()) body += '&';
+            form_encode(k, body);
+            body += '=';
+            form_encode(v, body);
+        }
+        if (!headers.contains("content-type")) headers.set("content-type", "application/x-www-form-urlencoded");
+        return request("POST", target, body, headers);
+    }
+    // A multipart/form-data body with fields and files, as requests' data= with files=.
+    TestResponse post_multipart(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
+                                const std::vector<TestUpload>& files = {}, Headers headers = {}) {
+        std::string body = multipart_body(fields, files);
+        if (!headers.contains("content-type"))
+            headers.set("content-type", std::string("multipart/form-data; boundary=") + std::string(test_boundary));
+        return request("POST", target, body, headers);
+    }
+    static constexpr std::string_view test_boundary = "fastapi-test-boundary-7MA4YWxkTrZu0gW";
+    static std::string multipart_body(const std::vector<std::pair<std::string, std::string>>& fields,
+                                      const std::vector<TestUpload>& files = {}) {
+        std::string body;
+        for (auto& [k, v] : fields)
+            body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(k)
+                .append("\"\r\n\r\n").append(v).append("\r\n");
+        for (auto& f : files)
+            body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(f.name)
+                .append("\"; filename=\"").append(f.filename).append("\"\r\nContent-Type: ").append(f.content_type)
+                .append("\r\n\r\n").append(f.content).append("\r\n");
+        body.append("--").append(test_boundary).append("--\r\n");
+        return body;
+    }
+
     // Any request: written as HTTP/1.1 bytes (Host: testserver, Content-Length when there is
     // a body) and parsed as the server would.
     TestResponse request(std::string_view method, std::string_view target, std::string_view body = {},
@@ -5570,6 +8743,15 @@ public:
         detail::RequestParser parser(limits_);
         detail::ParseResult r = parser.parse(bytes, ex.request);
         std::string out;
+        if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
+            bytes.size() - parser.body_offset() >= parser.spool_length()) {
+            // An upload too large for memory: to a temporary file, as the server does.
+            auto file = detail::TempFile::create(app_.settings().forms.temp_dir);
+            if (!file->write(bytes.substr(parser.body_offset(), static_cast<std::size_t>(parser.spool_length()))))
+                throw std::runtime_error("fastapi: TestClient cannot write a temporary file");
+            ex.request.body_file = std::move(file);
+            r.status = detail::ParseStatus::complete;
+        }
         if (r.status != detail::ParseStatus::complete) {
             Response res;
             int status = r.status == detail::ParseStatus::error ? r.error_status : 400;
@@ -5602,10 +8784,30 @@ public:
         const std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
         detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out);
         if (!res.file_path.empty() && ex.request.method != "HEAD") out += file_body;
-        return parse_response(out, ex.request.method == "HEAD");
+        TestResponse response = parse_response(out, ex.request.method == "HEAD");
+        // The response is complete: its background tasks run now, before request() returns.
+        if (auto job = detail::take_background_job(ex)) job->run();
+        return response;
     }
 
 private:
+    static void form_encode(std::string_view s, std::string& out) {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        for (char c : s) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '-' || c == '.' ||
+                c == '_' || c == '~') {
+                out += c;
+            } else if (c == ' ') {
+                out += '+';
+            } else {
+                out += '%';
+                out += hex[u >> 4];
+                out += hex[u & 15];
+            }
+        }
+    }
+
     template <class T>
     TestResponse with_json(std::string_view method, std::string_view target, const T& value, Headers headers) {
         std::string body;
