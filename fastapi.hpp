@@ -7111,8 +7111,13 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
     if (o.deprecated) out["deprecated"] = picojson::value(true);
 
     if (!op.info.parameters.empty()) {
+        // As FastAPI lists them: path, query, header, then cookie parameters, each (in, name)
+        // once, a required declaration winning over an optional one wherever it came from.
         picojson::array params;
+        std::map<std::pair<std::string_view, std::string>, std::size_t> seen;
+        for (std::string_view location : {"path", "query", "header", "cookie"})
         for (auto& p : op.info.parameters) {
+            if (p.in != location) continue;
             picojson::object param;
             std::string name(p.field.wire_name);
             if (p.in == "header")
@@ -7123,7 +7128,11 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
             param["required"] = picojson::value(p.in == "path" || p.field.required);
             param["schema"] = reg.value_schema(p.field, false);
             if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
-            params.emplace_back(std::move(param));
+            auto [it, first] = seen.try_emplace({location, name}, params.size());
+            if (first)
+                params.emplace_back(std::move(param));
+            else if (param["required"].get<bool>() && !params[it->second].get("required").get<bool>())
+                params[it->second] = picojson::value(std::move(param));
         }
         out["parameters"] = picojson::value(std::move(params));
     }

@@ -23,7 +23,7 @@ inline void build_app(fastapi::App& app) {
         .dependencies = {fastapi::Depends<get_token_header>{}},
         .responses = {{418, {"I'm a teapot"}}},
     });
-    app.get("/", [] { return Message{"Hello Bigger Applications!"}; });
+    app.get("/", [] { return Message{"Hello Bigger Applications!"}; }, {.name = "root"});
 }
 
 #ifndef BIGGER_APP_NO_MAIN

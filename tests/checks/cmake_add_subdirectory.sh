@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD bin=$PWD/build/checks/add_subdirectory
-rm -rf "$bin"
+rm -rf "$bin"; mkdir -p "${bin%/*}"
 launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 echo "configuring tests/consumers/add_subdirectory (add_subdirectory of $root)"

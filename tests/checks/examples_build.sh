@@ -29,7 +29,9 @@ printf '%s\0' "${jobs[@]}" | xargs -0 -n2 -P2 bash -c '
   [ "$name" = main ] && name=$(basename "$(dirname "$2")")
   bin=$out/$name-${cxx%++}; log=$bin.log
   cmd=($cxx -std=c++20 -O2 -I"$out/single" "$src" -pthread -Wall -Wextra -Werror -o "$bin")
-  if timeout 300 $launcher "${cmd[@]}" >"$log" 2>&1; then
+  # The same command as two steps, compile then link, so that ccache keeps the object.
+  if timeout 300 $launcher $cxx -std=c++20 -O2 -I"$out/single" -Wall -Wextra -Werror -c "$src" -o "$bin.o" >"$log" 2>&1 &&
+     timeout 60 $cxx "$bin.o" -pthread -o "$bin" >>"$log" 2>&1; then
     echo "  ok    ${cmd[*]}"
   else
     echo "  FAIL  ${cmd[*]}"; head -n 40 "$log" | sed "s/^/        /"; exit 1

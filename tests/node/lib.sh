@@ -4,8 +4,8 @@
 
 NODE_DIR=tests/node
 BUILD_DIR=build/checks
-# The folder holding fastapi.hpp for the one-line build (the repo root, as users do).
-FASTAPI_INCLUDE_DIR=${FASTAPI_INCLUDE_DIR:-.}
+# The folder holding fastapi.hpp alone for the one-line build (as tests/checks/examples_build.sh).
+FASTAPI_INCLUDE_DIR=${FASTAPI_INCLUDE_DIR:-build/checks/examples/single}
 STARTED_PIDS=()
 
 # node and npm, from Debian (tools/deps docs) when missing. Returns 1 if they cannot be had.
@@ -30,18 +30,29 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# build_example SRC: the one-line build a user types (ccache in front when there is one).
-# Prints the binary's path.
+# example_name SRC: examples/NAME.cpp and examples/NAME/main.cpp are both NAME.
+example_name() {
+  local name; name=$(basename "$1" .cpp)
+  [ "$name" = main ] && name=$(basename "$(dirname "$1")")
+  echo "$name"
+}
+
+# build_example SRC: the one-line build a user types, next to nothing but fastapi.hpp, with
+# exactly the command tests/checks/examples_build.sh uses for g++, so that ccache (in front
+# when there is one) hands back the binary that check already built. Prints the binary's path.
 build_example() {
   local src=$1 name bin launcher=""
-  name=$(basename "$src" .cpp)
+  name=$(example_name "$src")
   bin=$BUILD_DIR/$name
-  mkdir -p "$BUILD_DIR"
+  mkdir -p "$BUILD_DIR" "$FASTAPI_INCLUDE_DIR"
+  cmp -s fastapi.hpp "$FASTAPI_INCLUDE_DIR/fastapi.hpp" || cp fastapi.hpp "$FASTAPI_INCLUDE_DIR/fastapi.hpp"
   rm -f "$bin"  # never run a binary left over from an earlier build
   command -v ccache >/dev/null && launcher=ccache
-  if ! timeout 600 $launcher g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" "$src" -o "$bin" -pthread \
-       >"$bin.build.log" 2>&1; then
-    echo "FAIL: $src does not build (g++ -std=c++20 -O2 -I$FASTAPI_INCLUDE_DIR $src -o $bin -pthread):" >&2
+  local cmd=(g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" "$src" -pthread -Wall -Wextra -Werror -o "$bin")
+  # As two steps, compile then link, so that ccache can keep and hand back the object.
+  if ! { timeout 600 $launcher g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" -Wall -Wextra -Werror -c "$src" -o "$bin.o" &&
+         timeout 60 g++ "$bin.o" -pthread -o "$bin"; } >"$bin.build.log" 2>&1; then
+    echo "FAIL: $src does not build (${cmd[*]}):" >&2
     head -n 30 "$bin.build.log" >&2
     return 1
   fi

@@ -14,7 +14,7 @@ struct Message {
 
 inline fastapi::APIRouter router() {
     fastapi::APIRouter router;
-    router.post("/", [] { return Message{"Admin getting schwifty"}; });
+    router.post("/", [] { return Message{"Admin getting schwifty"}; }, {.name = "update_admin"});
     return router;
 }
 

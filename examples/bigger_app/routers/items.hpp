@@ -42,18 +42,18 @@ inline fastapi::APIRouter router() {
         .responses = {{404, {"Not found"}}},
     });
 
-    router.get("/", [] { return fake_items_db; });
+    router.get("/", [] { return fake_items_db; }, {.name = "read_items"});
 
     router.get("/{item_id}", [](fastapi::Path<"item_id", std::string> item_id) {
         const Item* item = find_item(*item_id);
         if (!item) throw fastapi::HTTPException(404, "Item not found");
         return ItemWithId{item->name, *item_id};
-    });
+    }, {.name = "read_item"});
 
     router.put("/{item_id}", [](fastapi::Path<"item_id", std::string> item_id) {
         if (*item_id != "plumbus") throw fastapi::HTTPException(403, "You can only update the item: plumbus");
         return UpdatedItem{*item_id, "The great Plumbus"};
-    }, {.tags = {"custom"}, .responses = {{403, {"Operation forbidden"}}}});
+    }, {.tags = {"custom"}, .name = "update_item", .responses = {{403, {"Operation forbidden"}}}});
 
     return router;
 }

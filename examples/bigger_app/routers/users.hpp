@@ -13,10 +13,11 @@ struct User {
 
 inline fastapi::APIRouter router() {
     fastapi::APIRouter router;
-    router.get("/users/", [] { return std::vector<User>{{"Rick"}, {"Morty"}}; }, {.tags = {"users"}});
-    router.get("/users/me", [] { return User{"fakecurrentuser"}; }, {.tags = {"users"}});
+    router.get("/users/", [] { return std::vector<User>{{"Rick"}, {"Morty"}}; },
+               {.tags = {"users"}, .name = "read_users"});
+    router.get("/users/me", [] { return User{"fakecurrentuser"}; }, {.tags = {"users"}, .name = "read_user_me"});
     router.get("/users/{username}", [](fastapi::Path<"username", std::string> username) { return User{*username}; },
-               {.tags = {"users"}});
+               {.tags = {"users"}, .name = "read_user"});
     return router;
 }
 
