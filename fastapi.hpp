@@ -5543,7 +5543,7 @@ struct Binder<P, std::enable_if_t<is_file_param<P>::value>> {
 // answered 403 for HTTPBearer and the API keys). With NoAutoError a missing credential gives
 // std::nullopt instead. Also OAuth2PasswordRequestForm (the password flow's form body) and
 // compare_digest (comparison of secrets in constant time).
-// Relies on depends (and params for the form body).
+// Relies on depends (and forms for the password form).
 
 
 namespace fastapi {
@@ -5662,20 +5662,6 @@ inline picojson::value scheme_object(std::initializer_list<std::pair<const char*
     for (auto& [k, v] : items) o.emplace(k, v);
     if (!description.empty()) o.emplace("description", picojson::value(std::string(description)));
     return picojson::value(std::move(o));
-}
-
-// The form fields of an application/x-www-form-urlencoded body (also for the forms part).
-inline std::vector<std::pair<std::string, std::string>> form_fields(const Request& req) {
-    std::vector<std::pair<std::string, std::string>> fields;
-    parse_query(req.body, fields);
-    return fields;
-}
-inline const std::string* form_value(const std::vector<std::pair<std::string, std::string>>& fields,
-                                     std::string_view name) {
-    const std::string* found = nullptr;
-    for (auto& [k, v] : fields)
-        if (k == name) found = &v;  // the last wins, as for query parameters
-    return found;
 }
 
 }  // namespace detail
@@ -5844,39 +5830,45 @@ struct OAuth2PasswordRequestForm {
 };
 
 namespace detail {
+// Read as FastAPI declares it: six form fields (urlencoded or multipart), described in the
+// document as the operation's Body_<operationId> form.
 template <>
 struct Binder<OAuth2PasswordRequestForm> {
+    static constexpr bool is_body = true;
+    using GrantType = Form<"grant_type", std::optional<std::string>, Pattern<"^password$">>;
+    using Username = Form<"username", std::string>;
+    using Password = Form<"password", std::string>;
+    using Scope = Form<"scope", std::string, Default<"">>;
+    using ClientId = Form<"client_id", std::optional<std::string>>;
+    using ClientSecret = Form<"client_secret", std::optional<std::string>>;
     using holder = OAuth2PasswordRequestForm;
+
     static holder bind(Exchange& ex, ValidationErrors& errors) {
         OAuth2PasswordRequestForm form;
-        auto fields = form_fields(ex.request);
-        auto required = [&](const char* name, std::string& out) {
-            if (const std::string* v = form_value(fields, name)) {
-                out = *v;
-            } else {
-                Loc loc;
-                loc.emplace_back(std::in_place_index<0>, "body");
-                loc.emplace_back(std::in_place_index<0>, name);
-                errors.push_back(missing_error(loc));
-            }
-        };
-        if (const std::string* v = form_value(fields, "grant_type")) form.grant_type = *v;
-        required("username", form.username);
-        required("password", form.password);
-        if (const std::string* v = form_value(fields, "scope")) {
-            std::string_view rest = *v;
-            while (!rest.empty()) {
-                auto space = rest.find(' ');
-                if (space != 0) form.scopes.emplace_back(rest.substr(0, space));
-                if (space == std::string_view::npos) break;
-                rest.remove_prefix(space + 1);
-            }
+        form.grant_type = std::move(Binder<GrantType>::bind(ex, errors).value);
+        form.username = std::move(Binder<Username>::bind(ex, errors).value);
+        form.password = std::move(Binder<Password>::bind(ex, errors).value);
+        const std::string scope = std::move(Binder<Scope>::bind(ex, errors).value);
+        form.client_id = std::move(Binder<ClientId>::bind(ex, errors).value);
+        form.client_secret = std::move(Binder<ClientSecret>::bind(ex, errors).value);
+        std::string_view rest = scope;  // space-separated, as OAuth2 sends them
+        while (!rest.empty()) {
+            auto space = rest.find(' ');
+            if (space != 0) form.scopes.emplace_back(rest.substr(0, space));
+            if (space == std::string_view::npos) break;
+            rest.remove_prefix(space + 1);
         }
-        if (const std::string* v = form_value(fields, "client_id")) form.client_id = *v;
-        if (const std::string* v = form_value(fields, "client_secret")) form.client_secret = *v;
         return form;
     }
     static OAuth2PasswordRequestForm get(holder& h) { return std::move(h); }
+    static void describe(OperationInfo& op) {
+        Binder<GrantType>::describe(op);
+        Binder<Username>::describe(op);
+        Binder<Password>::describe(op);
+        Binder<Scope>::describe(op);
+        Binder<ClientId>::describe(op);
+        Binder<ClientSecret>::describe(op);
+    }
 };
 }  // namespace detail
 

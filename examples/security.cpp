@@ -60,9 +60,10 @@ int main() {
         if (!compare_digest(fake_hash_password(form.password), found->second.hashed_password))
             throw HTTPException(400, "Incorrect username or password");
         return Token{found->second.user.username, "bearer"};
-    });
+    }, {.name = "login"});
 
-    app.get("/users/me", [](Depends<get_current_active_user> current_user) { return *current_user; });
+    app.get("/users/me", [](Depends<get_current_active_user> current_user) { return *current_user; },
+            {.name = "read_users_me"});
 
     app.run();
 }

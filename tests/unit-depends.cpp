@@ -287,12 +287,23 @@ TEST_CASE("over a socket, a dependency's cleanup runs after the response has bee
     CHECK(slow_cleanup_done.load());
 }
 
-TEST_CASE("the OpenAPI document lists the parameters that dependencies read, route dependencies first, once each") {
+TEST_CASE("the OpenAPI document lists the parameters that dependencies read, once each, in FastAPI's order") {
     App app;
     app.get("/items/", [](Depends<common_parameters>, Depends<common_parameters>, Query<"extra", int64_t>) { return 1; },
             {.dependencies = {Depends<verify_token>{}}});
     auto& params = app.openapi().get("paths").get("/items/").get("get").get("parameters").get<picojson::array>();
     std::vector<std::string> names;
     for (auto& p : params) names.push_back(p.get("in").get<std::string>() + ":" + p.get("name").get<std::string>());
-    CHECK(names == std::vector<std::string>{"header:x-token", "query:q", "query:skip", "query:limit", "query:extra"});
+    // Path, query, header, cookie; within each, route dependencies first, then as declared.
+    CHECK(names == std::vector<std::string>{"query:q", "query:skip", "query:limit", "query:extra", "header:x-token"});
+}
+
+TEST_CASE("a parameter declared twice is listed once in the document, required if either declaration is") {
+    App app;
+    app.get("/", [](Query<"q", std::optional<std::string>>, Depends<common_parameters>, Query<"limit", int64_t>) { return 1; });
+    auto& params = app.openapi().get("paths").get("/").get("get").get("parameters").get<picojson::array>();
+    std::vector<std::string> names;
+    for (auto& p : params)
+        names.push_back(p.get("name").get<std::string>() + (p.get("required").get<bool>() ? "!" : "?"));
+    CHECK(names == std::vector<std::string>{"q?", "skip?", "limit!"});
 }

@@ -101,6 +101,30 @@ TEST_CASE("OAuth2PasswordRequestForm reads the form body; username and password 
     auto missing = client.post("/token", "username=johndoe", form);
     CHECK(missing.status_code == 422);
     CHECK(missing.text == R"({"detail":[{"type":"missing","loc":["body","password"],"msg":"Field required","input":null}]})");
+    auto grant = client.post("/token", "grant_type=code&username=a&password=b", form);
+    CHECK(grant.status_code == 422);
+    CHECK(grant.text.find(R"("type":"string_pattern_mismatch","loc":["body","grant_type"])") != std::string::npos);
+    CHECK(client.post("/token", "grant_type=password&username=a&password=b", form).status_code == 200);
+    auto multipart = client.post_multipart("/token", {{"username", "alice"}, {"password", "pw"}, {"client_id", "app"}});
+    CHECK(multipart.text == R"("alice|pw||app")");
+}
+
+TEST_CASE("OAuth2PasswordRequestForm is documented as FastAPI documents it: a form body of six fields") {
+    App app;
+    app.post("/token", [](OAuth2PasswordRequestForm form) { return form.username; }, {.name = "login"});
+    auto& op = app.openapi().get("paths").get("/token").get("post");
+    CHECK(op.get("requestBody").get("content").get("application/x-www-form-urlencoded").get("schema").get("$ref").to_str() ==
+          "#/components/schemas/Body_login_token_post");
+    CHECK(op.get("requestBody").get("required").get<bool>());
+    CHECK(op.get("responses").contains("422"));
+    auto& body = app.openapi().get("components").get("schemas").get("Body_login_token_post");
+    CHECK(body.get("required").serialize() == R"(["username","password"])");
+    std::string names;
+    for (auto& [name, schema] : body.get("properties").get<picojson::object>()) names += name + " ";
+    CHECK(names == "client_id client_secret grant_type password scope username ");
+    CHECK(body.get("properties").get("grant_type").serialize() ==
+          R"({"anyOf":[{"pattern":"^password$","type":"string"},{"type":"null"}],"title":"Grant Type"})");
+    CHECK(body.get("properties").get("scope").serialize() == R"({"default":"","title":"Scope","type":"string"})");
 }
 
 TEST_CASE("security schemes are in components.securitySchemes and in each operation's security") {
