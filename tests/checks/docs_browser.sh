@@ -3,8 +3,9 @@
 # (tests/node/browser.mjs), against examples/items.cpp (or examples/hello.cpp until it exists)
 # serving the docs offline from build/docs-assets (tools/docs-assets, FASTAPI_DOCS_ASSETS).
 # Every operation of /openapi.json must be rendered; one GET is tried out and its response
-# shown; no console errors. Screenshots go to build/screenshots/.
-# Skips (exit 0) when chromium cannot be installed or the example serves no /openapi.json yet.
+# shown; no console errors. Then examples/security.cpp: "Authorize" with the password flow
+# and a protected route executed with the token. Screenshots go to build/screenshots/.
+# Skips (exit 0) only when chromium is missing and this is not root (which cannot install it).
 #   tests/checks/docs_browser.sh [examples/X.cpp]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,20 +35,31 @@ fi
 
 trap stop_all_examples EXIT
 tools/amalgamate >/dev/null || exit 1
-bin=$(build_example "$src") || exit 1
-port=$(free_port)
-start_example "$bin" "$port" FASTAPI_DOCS_ASSETS="$PWD/$ASSETS" ||
-  { echo "FAIL: $bin did not start on 127.0.0.1:$port:"; tail -n 20 "$bin.$port.log"; exit 1; }
-echo "$src serving on 127.0.0.1:$port (pid $STARTED_PID) with FASTAPI_DOCS_ASSETS=$PWD/$ASSETS"
 
-status=$(fetch "http://127.0.0.1:$port/openapi.json" /dev/null)
-if [ "$status" != 200 ]; then
-  echo "FAIL: $src answered $status to /openapi.json; the docs pages need it" >&2
-  exit 1
+# browse SRC [VAR=value...]: builds and serves SRC with the offline assets, runs browser.mjs.
+browse() {
+  local src=$1 bin port rc; shift
+  bin=$(build_example "$src") || return 1
+  port=$(free_port)
+  start_example "$bin" "$port" FASTAPI_DOCS_ASSETS="$PWD/$ASSETS" ||
+    { echo "FAIL: $bin did not start on 127.0.0.1:$port:"; tail -n 20 "$bin.$port.log"; return 1; }
+  echo "$src serving on 127.0.0.1:$port (pid $STARTED_PID) with FASTAPI_DOCS_ASSETS=$PWD/$ASSETS"
+  local status; status=$(fetch "http://127.0.0.1:$port/openapi.json" /dev/null)
+  if [ "$status" != 200 ]; then
+    echo "FAIL: $src answered $status to /openapi.json; the docs pages need it" >&2
+    stop_example "$STARTED_PID"; return 1
+  fi
+  env "$@" timeout 300 node "$NODE_DIR/browser.mjs" "http://127.0.0.1:$port" "$SHOTS"
+  rc=$?
+  stop_example "$STARTED_PID"
+  return $rc
+}
+
+rc=0
+browse "$src" || rc=1
+# Swagger UI's Authorize button with the password flow, then a protected route.
+if [ $# -eq 0 ]; then
+  browse examples/security.cpp LOGIN=johndoe:secret SHOT_PREFIX=security- || rc=1
 fi
-
-timeout 300 node "$NODE_DIR/browser.mjs" "http://127.0.0.1:$port" "$SHOTS"
-rc=$?
-stop_example "$STARTED_PID"
-[ $rc -eq 0 ] && echo "screenshots: $SHOTS/docs.png $SHOTS/redoc.png"
+[ $rc -eq 0 ] && echo "screenshots: $(ls "$SHOTS"/*.png | tr '\n' ' ')"
 exit $rc

@@ -4,7 +4,10 @@
 //   - in Swagger UI, one GET operation expanded, "Try it out", "Execute": the live response's
 //     status and body are those the server gives,
 //   - no console errors, no failed requests, nothing loaded from outside the app (offline docs),
-//   - screenshots of both pages in SCREENSHOT_DIR.
+//   - screenshots of both pages in SCREENSHOT_DIR,
+//   - with LOGIN=user:password (an app with OAuth2's password flow): the tried-out operation
+//     first answers without credentials; then "Authorize" with the password form, and the
+//     same operation executed again shows what the server answers with that user's token.
 //   node browser.mjs BASE_URL SCREENSHOT_DIR [DOCS_PATH=/docs] [REDOC_PATH=/redoc] [OPENAPI_PATH=/openapi.json]
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +21,8 @@ if (!base || !shots) {
   process.exit(2);
 }
 const TIMEOUT = 20000;
+const LOGIN = process.env.LOGIN ?? "";
+const SHOT_PREFIX = process.env.SHOT_PREFIX ?? "";
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 const failures = [];
 const fail = (message) => {
@@ -63,13 +68,17 @@ async function openPage(path) {
   const page = await context.newPage();
   const problems = [];
   page.on("console", (msg) => {
+    // With LOGIN, the protected operation's 401 before logging in is expected (and logged).
+    if (LOGIN && /status of 401/.test(msg.text())) return;
     if (msg.type() === "error" && !TOLERATED.has(msg.location()?.url)) problems.push(`console error: ${msg.text()}`);
   });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("requestfailed", (req) => {
     if (!TOLERATED.has(req.url())) problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
   });
-  page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`); });
+  page.on("response", (res) => {
+    if (res.status() >= 400 && !(LOGIN && res.status() === 401)) problems.push(`HTTP ${res.status()} for ${res.url()}`);
+  });
   const response = await page.goto(new URL(path, base).href, { waitUntil: "load", timeout: TIMEOUT });
   if (response?.status() !== 200) fail(`${path} answered ${response?.status()}`);
   return { page, problems };
@@ -78,6 +87,43 @@ async function openPage(path) {
 function reportProblems(path, problems) {
   if (problems.length === 0) ok(`${path}: no console errors, no failed requests`);
   for (const p of problems) fail(`${path}: ${p}`);
+}
+
+// Swagger UI's "Authorize" with OAuth2's password flow, then the protected operation again:
+// it must show what the server answers to the bearer token that /token gives for LOGIN.
+async function authorizeAndExecute(page, block, target) {
+  const [username, password] = LOGIN.split(":");
+  const scheme = Object.values(spec.components?.securitySchemes ?? {}).find((s) => s.flows?.password);
+  if (!scheme) return fail(`${docsPath}: LOGIN given but no OAuth2 password flow in the document`);
+  await page.locator(".auth-wrapper .btn.authorize").click({ timeout: TIMEOUT });
+  const modal = page.locator(".modal-ux");
+  await modal.locator("#oauth_username").fill(username);
+  await modal.locator("#oauth_password").fill(password);
+  await modal.locator("button.modal-btn.auth.authorize").click({ timeout: TIMEOUT });
+  // Logged in: the form gives way to a Logout button.
+  await modal.locator("button.modal-btn.auth", { hasText: "Logout" }).waitFor({ timeout: TIMEOUT });
+  ok(`${docsPath}: Authorize as ${username} through ${scheme.flows.password.tokenUrl}`);
+  await modal.locator("button.btn-done, .close-modal").first().click();
+
+  const form = new URLSearchParams({ grant_type: "password", username, password });
+  const token = await (await fetch(new URL(scheme.flows.password.tokenUrl, new URL(openapiPath, base)), { method: "POST", body: form })).json();
+  const direct = await fetch(new URL(target.path, base), { headers: { Authorization: `Bearer ${token.access_token}` } });
+  const directBody = await direct.text();
+  if (direct.status !== 200) fail(`${target.path} with ${username}'s token answers ${direct.status}, not 200`);
+
+  await block.locator("button.execute").click({ timeout: TIMEOUT });
+  const status = block.locator(".live-responses-table .response .response-col_status").first();
+  await page.waitForFunction((el) => el.innerText.trim().split(/\s/)[0] === "200", await status.elementHandle(), { timeout: TIMEOUT })
+    .catch(() => {});
+  const shownStatus = (await status.innerText()).trim().split(/\s/)[0];
+  const shownBody = (await block.locator(".live-responses-table .response-col_description pre").first().innerText()).trim();
+  const name = `GET ${target.path} as ${username}`;
+  if (shownStatus === "200") ok(`${docsPath}: ${name}: status 200 shown`);
+  else fail(`${docsPath}: ${name} shows status ${shownStatus}`);
+  let same = false;
+  try { same = isDeepStrictEqual(JSON.parse(shownBody), JSON.parse(directBody)); } catch {}
+  if (same) ok(`${docsPath}: ${name} response body shown: ${shownBody.replace(/\s+/g, " ").slice(0, 80)}`);
+  else fail(`${docsPath}: ${name} shows body ${JSON.stringify(shownBody)}, the server answers ${JSON.stringify(directBody)}`);
 }
 
 // ---- Swagger UI ----
@@ -99,7 +145,8 @@ function reportProblems(path, problems) {
     // One GET that needs no input: expand, Try it out, Execute, compare with the server's answer.
     const needsInput = ({ op, item }) =>
       [...(op.parameters ?? []), ...(item.parameters ?? [])].some((p) => p.required) || op.requestBody?.required;
-    const target = operations.find((o) => o.method === "get" && !needsInput(o));
+    // With LOGIN, the protected one (a GET that declares security).
+    const target = operations.find((o) => o.method === "get" && !needsInput(o) && (!LOGIN || o.op.security));
     if (!target) {
       fail(`${docsPath}: no GET operation without required parameters to try out`);
     } else {
@@ -110,7 +157,8 @@ function reportProblems(path, problems) {
       await block.locator("button.execute").click({ timeout: TIMEOUT });
       const live = block.locator(".live-responses-table .response");
       await live.first().waitFor({ timeout: TIMEOUT });
-      const shownStatus = (await live.locator(".response-col_status").first().innerText()).trim();
+      // The cell reads "401\nUndocumented" for a status the document does not declare.
+      const shownStatus = (await live.locator(".response-col_status").first().innerText()).trim().split(/\s/)[0];
       const shownBody = (await block.locator(".live-responses-table .response-col_description pre").first().innerText()).trim();
 
       const direct = await fetch(new URL(target.path, base));
@@ -125,12 +173,13 @@ function reportProblems(path, problems) {
       }
       if (same) ok(`${docsPath}: ${name} response body shown: ${shownBody.replace(/\s+/g, " ").slice(0, 80)}`);
       else fail(`${docsPath}: ${name} shows body ${JSON.stringify(shownBody)}, the server answers ${JSON.stringify(directBody)}`);
+      if (LOGIN) await authorizeAndExecute(page, block, target);
     }
   } catch (e) {
     fail(`${docsPath}: ${e.message.split("\n")[0]}`);
   }
-  await page.screenshot({ path: join(shots, "docs.png"), fullPage: true });
-  console.log(`  saved ${join(shots, "docs.png")}`);
+  await page.screenshot({ path: join(shots, `${SHOT_PREFIX}docs.png`), fullPage: true });
+  console.log(`  saved ${join(shots, `${SHOT_PREFIX}docs.png`)}`);
   reportProblems(docsPath, problems);
   await page.close();
 }
@@ -161,8 +210,8 @@ function reportProblems(path, problems) {
   } catch (e) {
     fail(`${redocPath}: ${e.message.split("\n")[0]}`);
   }
-  await page.screenshot({ path: join(shots, "redoc.png"), fullPage: true });
-  console.log(`  saved ${join(shots, "redoc.png")}`);
+  await page.screenshot({ path: join(shots, `${SHOT_PREFIX}redoc.png`), fullPage: true });
+  console.log(`  saved ${join(shots, `${SHOT_PREFIX}redoc.png`)}`);
   reportProblems(redocPath, problems);
   await page.close();
 }
