@@ -2574,6 +2574,19 @@ private:
     ValidationErrors errors_;
 };
 
+// A handler's value that its route's response model cannot read (FastAPI's
+// ResponseValidationError): a bug in the server, answered 500 and logged with the errors.
+class ResponseValidationError : public std::runtime_error {
+public:
+    ResponseValidationError(ValidationErrors errors, const std::string& rendered)
+        : std::runtime_error("fastapi: the response does not match the route's response model: " + rendered),
+          errors_(std::move(errors)) {}
+    const ValidationErrors& errors() const noexcept { return errors_; }
+
+private:
+    ValidationErrors errors_;
+};
+
 namespace detail {
 
 // FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
@@ -3954,10 +3967,14 @@ template <class T, class E> struct awaitable_result<asio::awaitable<T, E>> {
     static constexpr bool is_awaitable = true;
 };
 
+// Rewrites a JSON result through the route's response model (app.hpp's response_model<T>).
+using ResponseFilter = void (*)(std::string& json);
+
 // Writes a handler's result into the exchange's response. `status` is the route's status
-// code for values that are not responses themselves.
+// code for values that are not responses themselves; `filter`, when the route has one,
+// passes such values through its response model.
 template <class R>
-void render_result(R&& result, Exchange& ex, int status) {
+void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) {
     using T = std::remove_cvref_t<R>;
     if constexpr (std::is_base_of_v<Response, T>) {
         // Headers the handler set through a Response& parameter stay, unless replaced.
@@ -3969,6 +3986,7 @@ void render_result(R&& result, Exchange& ex, int status) {
     } else {
         ex.response.body.clear();
         write_json(ex.response.body, result);
+        if (filter) filter(ex.response.body);
         ex.response.headers.set("content-type", "application/json");
         if (ex.response.status == 200) ex.response.status = status;
     }
@@ -4066,7 +4084,7 @@ struct Endpoint {
 };
 
 template <class F>
-Endpoint make_endpoint(F f, int status) {
+Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     using traits = callable_traits<F>;
     using R = typename traits::result;
     using args = typename traits::args;
@@ -4075,21 +4093,21 @@ Endpoint make_endpoint(F f, int status) {
     e.describe = &endpoint_describer<Result, args>::describe;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
-        e.call_async = [f = std::move(f), status](Exchange& ex) mutable -> asio::awaitable<void> {
+        e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable -> asio::awaitable<void> {
             if constexpr (std::is_void_v<T>) {
                 co_await invoke_bound(f, ex, static_cast<args*>(nullptr));
                 render_no_result(ex, status);
             } else {
-                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status, filter);
             }
         };
     } else {
-        e.call = [f = std::move(f), status](Exchange& ex) mutable {
+        e.call = [f = std::move(f), status, filter](Exchange& ex) mutable {
             if constexpr (std::is_void_v<R>) {
                 invoke_bound(f, ex, static_cast<args*>(nullptr));
                 render_no_result(ex, status);
             } else {
-                render_result(invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+                render_result(invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status, filter);
             }
         };
     }
@@ -6188,15 +6206,39 @@ struct AppOptions {
     FormOptions forms{};
 };
 
-// What the documentation says a route returns (FastAPI's response_model=): by default the
-// handler's return type; fastapi::response_model<T> names another type (documentation only:
-// what is sent is still what the handler returns), fastapi::no_response_model none at all.
+namespace detail {
+// FastAPI's response_model=: the handler's value goes out as T reads it, so what T does not
+// declare is dropped (a UserIn with a password sent as a UserOut without one) and a value T
+// cannot read is never sent (ResponseValidationError, a 500).
+template <class T>
+void through_response_model(std::string& json) {
+    static_assert(std::is_default_constructible_v<T>,
+                  "fastapi: response_model<T> needs a T that can be default-constructed, as request models do.");
+    picojson::value value;
+    ValidationErrors errors;
+    Loc loc{LocPart(std::string("response"))};
+    T out{};
+    if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+    if (!errors.empty()) {
+        std::string rendered = render_validation_errors(errors);
+        throw ResponseValidationError(std::move(errors), rendered);
+    }
+    json.clear();
+    write_json(json, out);
+}
+}  // namespace detail
+
+// What a route returns (FastAPI's response_model=): by default the handler's return type.
+// fastapi::response_model<T> sends the handler's value as T reads it (fields T lacks are
+// left out) and documents T; fastapi::no_response_model documents nothing. A Response
+// object the handler returns is sent as it is, as FastAPI does.
 struct ResponseModel {
     enum class Kind : unsigned char { from_return_type, none, type } kind = Kind::from_return_type;
     const TypeInfo& (*type)() = nullptr;
+    detail::ResponseFilter filter = nullptr;
 };
 template <class T>
-inline constexpr ResponseModel response_model{ResponseModel::Kind::type, &describe<T>};
+inline constexpr ResponseModel response_model{ResponseModel::Kind::type, &describe<T>, &detail::through_response_model<T>};
 inline constexpr ResponseModel no_response_model{ResponseModel::Kind::none, nullptr};
 
 // An extra response a route declares for the documentation (FastAPI's
@@ -6311,7 +6353,7 @@ public:
     template <class F>
     Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
         const int status = options.status_code;
-        auto endpoint = detail::make_endpoint(std::move(handler), status);
+        auto endpoint = detail::make_endpoint(std::move(handler), status, options.response_model.filter);
         return add_route(std::move(methods), path, std::move(options), std::move(endpoint));
     }
 
@@ -6707,7 +6749,7 @@ public:
     }
     template <class F>
     APIRouter& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code);
+        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code, options.response_model.filter);
         add_route(std::move(methods), path, std::move(options), std::move(endpoint));
         return *this;
     }

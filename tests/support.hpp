@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <initializer_list>
+#include <utility>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -227,5 +231,57 @@ inline bool wait_for_port(unsigned short port, std::chrono::milliseconds limit =
     }
     return false;
 }
+
+// Request headers for TestClient calls: hdrs({{"x-token", "abc"}}).
+inline fastapi::Headers hdrs(std::initializer_list<std::pair<const char*, const char*>> fields) {
+    fastapi::Headers h;
+    for (auto& [name, value] : fields) h.append_unchecked(name, value);
+    return h;
+}
+
+// An example program as the project's CMake built it (or from $FASTAPI_EXAMPLES_DIR: the
+// sanitizer build runs the examples of the plain build). Built with += : std::string +
+// const char* trips a GCC 12 -Warray-bounds false positive at -O2.
+inline std::string example_path(const char* name) {
+    const char* dir = std::getenv("FASTAPI_EXAMPLES_DIR");
+    std::string path = dir && *dir ? dir : FASTAPI_EXAMPLES_DIR;
+    path += '/';
+    path += name;
+    return path;
+}
+
+// An example started as a user starts it (HOST, PORT and any other variables), asked over
+// real sockets, stopped by its pid when this goes out of scope (or by child.terminate()).
+struct RunningExample {
+    unsigned short port = free_port();
+    Child child;
+    explicit RunningExample(const char* name, std::vector<std::pair<std::string, std::string>> env = {})
+        : child(example_path(name), with_address(std::move(env), port)) {
+        REQUIRE(wait_for_port(port));
+    }
+    static std::vector<std::pair<std::string, std::string>> with_address(std::vector<std::pair<std::string, std::string>> env,
+                                                                         unsigned short port) {
+        env.emplace_back("HOST", "127.0.0.1");
+        env.emplace_back("PORT", std::to_string(port));
+        return env;
+    }
+    // One raw request on a new connection; the whole response.
+    std::string ask(const std::string& request) {
+        RawClient c(port);
+        c.send(request);
+        return c.read_response();
+    }
+    std::string ask(const std::string& method, const std::string& target, const std::string& headers = "",
+                    const std::string& body = "") {
+        std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + headers;
+        if (!body.empty()) request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+        return ask(request + "\r\n" + body);
+    }
+    std::string post(const std::string& target, const std::string& content_type, const std::string& body,
+                     const std::string& extra = {}) {
+        return ask("POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type +
+                   "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body);
+    }
+};
 
 }  // namespace test

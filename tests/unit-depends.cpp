@@ -10,14 +10,10 @@
 #include <vector>
 
 using namespace fastapi;
+using test::hdrs;
 
 namespace {
 
-Headers hdrs(std::initializer_list<std::pair<const char*, const char*>> fields) {
-    Headers h;
-    for (auto& [name, value] : fields) h.add(name, value);
-    return h;
-}
 
 struct CommonParams {
     std::optional<std::string> q;

@@ -6,37 +6,13 @@
 using namespace std::chrono_literals;
 using test::body_of;
 using test::Child;
+using test::RunningExample;
 using test::RawClient;
 using test::status_of;
 
-namespace {
-std::string example(const char* name) {  // built up in steps: GCC 12 -Warray-bounds false positive
-    std::string path = FASTAPI_EXAMPLES_DIR;
-    path += '/';
-    path += name;
-    return path;
-}
-
-struct RunningApp {
-    unsigned short port = test::free_port();
-    Child child;
-    explicit RunningApp(const char* name)
-        : child(example(name), {{"HOST", "127.0.0.1"}, {"PORT", std::to_string(port)}}) {
-        REQUIRE(test::wait_for_port(port));
-    }
-    std::string ask(const std::string& method, const std::string& target, const std::string& headers = "",
-                    const std::string& body = "") {
-        RawClient c(port);
-        std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + headers;
-        if (!body.empty()) request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-        c.send(request + "\r\n" + body);
-        return c.read_response();
-    }
-};
-}  // namespace
 
 TEST_CASE("examples/bigger_app answers like FastAPI's Bigger Applications tutorial") {
-    RunningApp app("bigger_app");
+    RunningExample app("bigger_app");
     const std::string token = "X-Token: fake-super-secret-token\r\n";
     CHECK(body_of(app.ask("GET", "/users/?token=jessica")) == R"([{"username":"Rick"},{"username":"Morty"}])");
     CHECK(body_of(app.ask("GET", "/users/me?token=jessica")) == R"({"username":"fakecurrentuser"})");
@@ -59,7 +35,7 @@ TEST_CASE("examples/bigger_app answers like FastAPI's Bigger Applications tutori
 }
 
 TEST_CASE("examples/dependencies shares query parameters and closes each session after its response") {
-    RunningApp app("dependencies");
+    RunningExample app("dependencies");
     auto page = app.ask("GET", "/items/?skip=1&limit=1&q=x");
     CHECK(body_of(page) == R"({"q":"x","items":[{"item_name":"Bar"}],"session":1})");
     CHECK(body_of(app.ask("GET", "/items/")).find(R"("session":2)") != std::string::npos);
@@ -77,7 +53,7 @@ TEST_CASE("examples/dependencies shares query parameters and closes each session
 }
 
 TEST_CASE("examples/security: the OAuth2 password flow of FastAPI's tutorial") {
-    RunningApp app("security");
+    RunningExample app("security");
     const std::string form = "Content-Type: application/x-www-form-urlencoded\r\n";
     auto token = app.ask("POST", "/token", form, "username=johndoe&password=secret");
     CHECK(status_of(token) == 200);
@@ -99,7 +75,7 @@ TEST_CASE("examples/security: the OAuth2 password flow of FastAPI's tutorial") {
 }
 
 TEST_CASE("examples/middleware: CORS preflight, trusted hosts and a custom header") {
-    RunningApp app("middleware");
+    RunningExample app("middleware");
     auto pre = app.ask("OPTIONS", "/", "Origin: https://app.example.com\r\nAccess-Control-Request-Method: GET\r\n");
     CHECK(status_of(pre) == 200);
     CHECK(pre.find("access-control-allow-origin: https://app.example.com") != std::string::npos);

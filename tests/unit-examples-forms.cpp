@@ -10,42 +10,11 @@
 using namespace std::chrono_literals;
 using test::body_of;
 using test::Child;
+using test::RunningExample;
 using test::RawClient;
 using test::status_of;
 
 namespace {
-// Built with += : std::string + const char* trips a GCC 12 -Warray-bounds false positive at -O2.
-std::string example_path(const char* name) {
-    std::string path = FASTAPI_EXAMPLES_DIR;
-    path += '/';
-    path += name;
-    return path;
-}
-
-struct RunningExample {
-    unsigned short port = test::free_port();
-    Child child;
-    explicit RunningExample(const char* name, std::vector<std::pair<std::string, std::string>> env = {})
-        : child(example_path(name), with_address(std::move(env), port)) {
-        REQUIRE(test::wait_for_port(port));
-    }
-    static std::vector<std::pair<std::string, std::string>> with_address(std::vector<std::pair<std::string, std::string>> env,
-                                                                         unsigned short port) {
-        env.emplace_back("HOST", "127.0.0.1");
-        env.emplace_back("PORT", std::to_string(port));
-        return env;
-    }
-    std::string ask(const std::string& request) {
-        RawClient c(port);
-        c.send(request);
-        return c.read_response();
-    }
-    std::string post(const std::string& target, const std::string& content_type, const std::string& body,
-                     const std::string& extra = {}) {
-        return ask("POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type +
-                   "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body);
-    }
-};
 const std::string multipart = "multipart/form-data; boundary=" + std::string(fastapi::TestClient::test_boundary);
 }  // namespace
 

@@ -7,31 +7,9 @@
 using namespace std::chrono_literals;
 using test::body_of;
 using test::Child;
+using test::RunningExample;
 using test::RawClient;
 using test::status_of;
-
-namespace {
-std::string example(const char* name) {
-    std::string path = FASTAPI_EXAMPLES_DIR;
-    path += '/';
-    path += name;
-    return path;
-}
-
-struct RunningExample {
-    unsigned short port = test::free_port();
-    Child child;
-    explicit RunningExample(const char* name)
-        : child(example(name), {{"HOST", "127.0.0.1"}, {"PORT", std::to_string(port)}}) {
-        REQUIRE(test::wait_for_port(port));
-    }
-    std::string ask(const std::string& request) {
-        RawClient c(port);
-        c.send(request);
-        return c.read_response();
-    }
-};
-}  // namespace
 
 TEST_CASE("examples/hello serves its three routes and stops cleanly on SIGTERM") {
     RunningExample app("hello");

@@ -33,7 +33,7 @@ Outcome parse(std::string_view data, const Limits& limits = {}) {
 }
 
 // The status a server answers with: 0 when the request is complete, -1 when more is needed.
-int status_of(std::string_view data, const Limits& limits = {}) {
+int parse_status(std::string_view data, const Limits& limits = {}) {
     auto o = parse(data, limits);
     switch (o.result.status) {
         case ParseStatus::complete: return 0;
@@ -138,12 +138,12 @@ TEST_CASE("a GET without Content-Length or Transfer-Encoding has an empty body a
 }
 
 TEST_CASE("a POST body is read to its Content-Length and the bytes after it are not consumed") {
-    CHECK(status_of(post_with_body.substr(0, post_with_body.size() - 1)) == -1);
+    CHECK(parse_status(post_with_body.substr(0, post_with_body.size() - 1)) == -1);
     auto o = parse(post_with_body + "GET");
     REQUIRE(o.result.status == ParseStatus::complete);
     CHECK(o.result.consumed == post_with_body.size());
     CHECK(o.request.body == "hello world");
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n") == 0);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n") == 0);
 }
 
 TEST_CASE("a chunked body is decoded, extensions are ignored and trailer fields are kept") {
@@ -163,9 +163,9 @@ TEST_CASE("chunk sizes are hexadecimal in either case, with leading zeros allowe
 }
 
 TEST_CASE("chunk extensions may be tokens or quoted strings, with whitespace around ';' and '='") {
-    CHECK(status_of(chunked("3;a\r\nabc\r\n0\r\n\r\n")) == 0);
-    CHECK(status_of(chunked("3 ; a = b ;c\r\nabc\r\n0;last\r\n\r\n")) == 0);
-    CHECK(status_of(chunked("3;a=\"x;y=z\\\\\"\r\nabc\r\n0\r\n\r\n")) == 0);
+    CHECK(parse_status(chunked("3;a\r\nabc\r\n0\r\n\r\n")) == 0);
+    CHECK(parse_status(chunked("3 ; a = b ;c\r\nabc\r\n0;last\r\n\r\n")) == 0);
+    CHECK(parse_status(chunked("3;a=\"x;y=z\\\\\"\r\nabc\r\n0\r\n\r\n")) == 0);
 }
 
 TEST_CASE("trailer fields that could change framing or routing are dropped") {
@@ -198,8 +198,8 @@ TEST_CASE("a single empty line before the request line is tolerated and counted 
     REQUIRE(o.result.status == ParseStatus::complete);
     CHECK(o.result.consumed == simple_get.size() + 2);
     CHECK(o.request.method == "GET");
-    CHECK(status_of("\r\n\r\n" + simple_get) == 400);
-    CHECK(status_of("\n" + simple_get) == 400);
+    CHECK(parse_status("\r\n\r\n" + simple_get) == 400);
+    CHECK(parse_status("\n" + simple_get) == 400);
 }
 
 // ---- incremental parsing ----
@@ -293,17 +293,17 @@ TEST_CASE("a complete request followed by a partial one leaves the partial one f
 TEST_CASE("HTTP/1.0 and HTTP/1.1 are accepted, another well-formed version is answered with 505") {
     CHECK(parse("GET / HTTP/1.0\r\n\r\n").request.version == 10);
     CHECK(parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n").request.version == 11);
-    CHECK(status_of("GET / HTTP/2.0\r\nHost: h\r\n\r\n") == 505);
-    CHECK(status_of("GET / HTTP/1.2\r\nHost: h\r\n\r\n") == 505);
-    CHECK(status_of("GET / HTTP/0.9\r\n\r\n") == 505);
-    CHECK(status_of("GET / HTTP/3.0\r\n\r\n") == 505);
+    CHECK(parse_status("GET / HTTP/2.0\r\nHost: h\r\n\r\n") == 505);
+    CHECK(parse_status("GET / HTTP/1.2\r\nHost: h\r\n\r\n") == 505);
+    CHECK(parse_status("GET / HTTP/0.9\r\n\r\n") == 505);
+    CHECK(parse_status("GET / HTTP/3.0\r\n\r\n") == 505);
 }
 
 TEST_CASE("a malformed HTTP version is rejected with 400") {
     for (auto line : {"GET / http/1.1", "GET / HTTP/1.10", "GET / HTTP/1", "GET / HTTP/1.1 ", "GET / HTTPS/1.1",
                       "GET / HTTP/a.b", "GET /", "GET / HTTP/1.1 extra", "GET / HTTP/1,1"}) {
         CAPTURE(line);
-        CHECK(status_of(std::string(line) + "\r\nHost: h\r\n\r\n") == 400);
+        CHECK(parse_status(std::string(line) + "\r\nHost: h\r\n\r\n") == 400);
     }
 }
 
@@ -311,7 +311,7 @@ TEST_CASE("a method that is not a token, or extra spaces in the request line, ar
     for (auto line : {"GE(T / HTTP/1.1", " / HTTP/1.1", "GET  / HTTP/1.1", "GET /  HTTP/1.1", "GET\t/ HTTP/1.1",
                       "G\xc3\x89T / HTTP/1.1", "", "GET"}) {
         CAPTURE(line);
-        CHECK(status_of(std::string(line) + "\r\nHost: h\r\n\r\n") == 400);
+        CHECK(parse_status(std::string(line) + "\r\nHost: h\r\n\r\n") == 400);
     }
     auto o = parse("M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n");
     CHECK(o.result.error_status == 400);  // asterisk-form, but not OPTIONS
@@ -341,14 +341,14 @@ TEST_CASE("with an absolute-form target, its authority replaces the value of the
     CHECK(o.request.headers.count("host") == 1);
     CHECK(o.request.header("host") == "real.example:8080");
     CHECK(parse("GET / HTTP/1.1\r\nHost: other.example\r\n\r\n").request.header("host") == "other.example");
-    CHECK(status_of("GET http://real.example/p HTTP/1.1\r\n\r\n") == 400);  // Host is still required
+    CHECK(parse_status("GET http://real.example/p HTTP/1.1\r\n\r\n") == 400);  // Host is still required
     CHECK_FALSE(parse("GET http://real.example/p HTTP/1.0\r\n\r\n").request.headers.contains("host"));
 }
 
 TEST_CASE("an absolute-form target with no host, userinfo or a scheme other than http(s) is rejected with 400") {
     for (auto t : {"http:///p", "http://user@host/p", "http://:80/", "ftp://host/p", "http:/host/p", "http://ho st/"}) {
         CAPTURE(t);
-        CHECK(status_of("GET " + std::string(t) + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+        CHECK(parse_status("GET " + std::string(t) + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
     }
 }
 
@@ -357,38 +357,38 @@ TEST_CASE("asterisk-form is accepted for OPTIONS only") {
     REQUIRE(o.result.status == ParseStatus::complete);
     CHECK(o.request.path == "*");
     CHECK(o.request.target == "*");
-    CHECK(status_of("GET * HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
-    CHECK(status_of("OPTIONS *x HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(parse_status("GET * HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(parse_status("OPTIONS *x HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
 }
 
 TEST_CASE("authority-form and other targets that are not a path or an http URI are rejected with 400") {
     for (auto t : {"example.com:443", "foo", "?q", "%2F", "mailto:x@y"}) {
         CAPTURE(t);
-        CHECK(status_of("GET " + std::string(t) + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+        CHECK(parse_status("GET " + std::string(t) + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
     }
-    CHECK(status_of("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n") == 400);
+    CHECK(parse_status("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n") == 400);
 }
 
 TEST_CASE("a request target with control characters, non-ASCII bytes or a fragment is rejected with 400") {
     for (auto t : {std::string("/a\x01"), std::string("/caf\xc3\xa9"), std::string("/a#frag"), std::string("/a\x7f"),
                    std::string("/a\0b", 4)}) {
-        CHECK(status_of("GET " + t + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+        CHECK(parse_status("GET " + t + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
     }
 }
 
 TEST_CASE("a request target longer than max_target_bytes is rejected with 414") {
     Limits limits;
     limits.max_target_bytes = 16;
-    CHECK(status_of("GET /" + std::string(15, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", limits) == 0);
-    CHECK(status_of("GET /" + std::string(16, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", limits) == 414);
+    CHECK(parse_status("GET /" + std::string(15, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", limits) == 0);
+    CHECK(parse_status("GET /" + std::string(16, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", limits) == 414);
 }
 
 TEST_CASE("a too-long request target is rejected with 414 before the request line ends") {
     Limits limits;
     limits.max_target_bytes = 16;
-    CHECK(status_of("GET /" + std::string(15, 'a'), limits) == -1);
-    CHECK(status_of("GET /" + std::string(16, 'a'), limits) == 414);
-    CHECK(status_of("GET /" + std::string(16, 'a') + " HTT", limits) == 414);
+    CHECK(parse_status("GET /" + std::string(15, 'a'), limits) == -1);
+    CHECK(parse_status("GET /" + std::string(16, 'a'), limits) == 414);
+    CHECK(parse_status("GET /" + std::string(16, 'a') + " HTT", limits) == 414);
     std::vector<std::size_t> cuts;
     for (std::size_t i = 0; i < 40; ++i) cuts.push_back(i);
     auto o = feed("GET /" + std::string(100, 'a'), cuts, limits);
@@ -442,13 +442,13 @@ TEST_CASE("whitespace between a header name and the colon is rejected with 400")
     auto o = parse(with_header("X-A : b"));
     CHECK(o.result.error_status == 400);
     CHECK(o.reason == "Whitespace before colon in header field");
-    CHECK(status_of(with_header("X-A\t: b")) == 400);
+    CHECK(parse_status(with_header("X-A\t: b")) == 400);
 }
 
 TEST_CASE("a header name that is not a token, or a field line without a colon, is rejected with 400") {
     for (auto f : {"X(A): b", "X\"A: b", ": b", "NoColon", "X A: b", "X@A: b", "X\xc3\xa9: b"}) {
         CAPTURE(f);
-        CHECK(status_of(with_header(f)) == 400);
+        CHECK(parse_status(with_header(f)) == 400);
     }
 }
 
@@ -456,43 +456,43 @@ TEST_CASE("obs-fold (a field line starting with whitespace) is rejected with 400
     auto o = parse("GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n");
     CHECK(o.result.error_status == 400);
     CHECK(o.reason == "Obsolete line folding");
-    CHECK(status_of("GET / HTTP/1.1\r\n\tHost: h\r\n\r\n") == 400);
-    CHECK(status_of("GET / HTTP/1.1\r\n Host: h\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\n\tHost: h\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\n Host: h\r\n\r\n") == 400);
 }
 
 TEST_CASE("a bare CR anywhere in the header section is rejected with 400") {
-    CHECK(status_of(with_header("X-A: a\rb")) == 400);
-    CHECK(status_of(with_header("X-A: a\r")) == 400);
-    CHECK(status_of("GET /\r HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
-    CHECK(status_of("GET / HTTP/1.1\r\r\nHost: h\r\n\r\n") == 400);
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\n\rX\r\n\r\n") == 400);
-    CHECK(status_of("\rGET / HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(parse_status(with_header("X-A: a\rb")) == 400);
+    CHECK(parse_status(with_header("X-A: a\r")) == 400);
+    CHECK(parse_status("GET /\r HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\r\nHost: h\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: h\r\n\rX\r\n\r\n") == 400);
+    CHECK(parse_status("\rGET / HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
 }
 
 TEST_CASE("a bare LF as a line terminator is rejected with 400 wherever it appears") {
-    CHECK(status_of("GET / HTTP/1.1\nHost: h\r\n\r\n") == 400);
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\n\r\n") == 400);
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\n\n") == 400);
-    CHECK(status_of(chunked("3\nabc\r\n0\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("3\r\nabc\n0\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("3\r\nabc\r\n0\n\r\n")) == 400);
-    CHECK(status_of(chunked("3\r\nabc\r\n0\r\nX: y\n\r\n")) == 400);
-    CHECK(status_of(chunked("3\r\nabc\r\n0\r\n\n")) == 400);
+    CHECK(parse_status("GET / HTTP/1.1\nHost: h\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: h\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: h\r\n\n") == 400);
+    CHECK(parse_status(chunked("3\nabc\r\n0\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("3\r\nabc\n0\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("3\r\nabc\r\n0\n\r\n")) == 400);
+    CHECK(parse_status(chunked("3\r\nabc\r\n0\r\nX: y\n\r\n")) == 400);
+    CHECK(parse_status(chunked("3\r\nabc\r\n0\r\n\n")) == 400);
 }
 
 TEST_CASE("NUL anywhere in the header section is rejected with 400") {
     using namespace std::string_literals;
-    CHECK(status_of(with_header("X-A: a\0b"s)) == 400);
-    CHECK(status_of(with_header("X\0A: b"s)) == 400);
-    CHECK(status_of("GET /\0 HTTP/1.1\r\nHost: h\r\n\r\n"s) == 400);
-    CHECK(status_of("G\0T / HTTP/1.1\r\nHost: h\r\n\r\n"s) == 400);
+    CHECK(parse_status(with_header("X-A: a\0b"s)) == 400);
+    CHECK(parse_status(with_header("X\0A: b"s)) == 400);
+    CHECK(parse_status("GET /\0 HTTP/1.1\r\nHost: h\r\n\r\n"s) == 400);
+    CHECK(parse_status("G\0T / HTTP/1.1\r\nHost: h\r\n\r\n"s) == 400);
     CHECK(parse(with_header("X-A: a\0b"s)).reason == "NUL in header value");
 }
 
 TEST_CASE("control characters other than HTAB in a header value are rejected with 400") {
     for (char c : {'\x01', '\x08', '\x0b', '\x0c', '\x1b', '\x1f', '\x7f'}) {
         CAPTURE(int(c));
-        CHECK(status_of(with_header(std::string("X-A: a") + c + "b")) == 400);
+        CHECK(parse_status(with_header(std::string("X-A: a") + c + "b")) == 400);
     }
 }
 
@@ -502,29 +502,29 @@ TEST_CASE("a header section larger than max_header_bytes is rejected with 431 as
     std::string head = "GET / HTTP/1.1\r\nHost: h\r\n";  // 25 bytes
     std::string fits = head + "X: " + std::string(64 - 25 - 3 - 4, 'a') + "\r\n\r\n";
     REQUIRE(fits.size() == 64);
-    CHECK(status_of(fits, limits) == 0);
+    CHECK(parse_status(fits, limits) == 0);
     std::string over = head + "X: " + std::string(64 - 25 - 3 - 3, 'a') + "\r\n\r\n";
-    CHECK(status_of(over, limits) == 431);
+    CHECK(parse_status(over, limits) == 431);
     // No end of line yet: the excess alone decides.
-    CHECK(status_of(head + "X: " + std::string(100, 'a'), limits) == 431);
-    CHECK(status_of("GET /" + std::string(100, 'a'), limits) == 431);
+    CHECK(parse_status(head + "X: " + std::string(100, 'a'), limits) == 431);
+    CHECK(parse_status("GET /" + std::string(100, 'a'), limits) == 431);
     CHECK(parse(head + "X: " + std::string(100, 'a'), limits).reason == "Header section too large");
 }
 
 TEST_CASE("more than max_header_count header fields are rejected with 431") {
     Limits limits;
     limits.max_header_count = 3;
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", limits) == 0);
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n", limits) == 431);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", limits) == 0);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n", limits) == 431);
 }
 
 TEST_CASE("a trailer section larger than the limits is rejected with 431") {
     Limits limits;
     limits.max_header_count = 2;
-    CHECK(status_of(chunked("0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), limits) == 431);
+    CHECK(parse_status(chunked("0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), limits) == 431);
     limits = {};
     limits.max_header_bytes = 80;
-    CHECK(status_of(chunked("0\r\nA: " + std::string(100, 'x')), limits) == 431);
+    CHECK(parse_status(chunked("0\r\nA: " + std::string(100, 'x')), limits) == 431);
 }
 
 // ---- Host ----
@@ -533,24 +533,24 @@ TEST_CASE("an HTTP/1.1 request without Host is rejected with 400; HTTP/1.0 may o
     auto o = parse("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n");
     CHECK(o.result.error_status == 400);
     CHECK(o.reason == "Missing Host header");
-    CHECK(status_of("GET / HTTP/1.0\r\n\r\n") == 0);
+    CHECK(parse_status("GET / HTTP/1.0\r\n\r\n") == 0);
 }
 
 TEST_CASE("a request with more than one Host is rejected with 400") {
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n") == 400);
-    CHECK(status_of("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n") == 400);
+    CHECK(parse_status("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n") == 400);
 }
 
 TEST_CASE("an invalid Host value is rejected with 400; names, IPv4, IPv6 and ports are accepted") {
     for (auto h : {"example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8000", "", "a-b_c~d.e",
                    "xn--caf-dma.fr", "host:", "%41bc"}) {
         CAPTURE(h);
-        CHECK(status_of("GET / HTTP/1.1\r\nHost: " + std::string(h) + "\r\n\r\n") == 0);
+        CHECK(parse_status("GET / HTTP/1.1\r\nHost: " + std::string(h) + "\r\n\r\n") == 0);
     }
     for (auto h : {"exa mple.com", "user@host", "host:80a", "host/path", "[::1", "[]", "host:80:90", "a\"b",
                    "%4", "h?q"}) {
         CAPTURE(h);
-        CHECK(status_of("GET / HTTP/1.1\r\nHost: " + std::string(h) + "\r\n\r\n") == 400);
+        CHECK(parse_status("GET / HTTP/1.1\r\nHost: " + std::string(h) + "\r\n\r\n") == 400);
     }
 }
 
@@ -560,12 +560,12 @@ TEST_CASE("a request with both Content-Length and Transfer-Encoding is rejected 
     auto o = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
     CHECK(o.result.error_status == 400);
     CHECK(o.reason == "Both Content-Length and Transfer-Encoding");
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n") == 400);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n") == 400);
 }
 
 TEST_CASE("Content-Length values that differ are rejected with 400; repeated identical values are accepted") {
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd") == 400);
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 4\r\n\r\nabcd") == 400);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd") == 400);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 4\r\n\r\nabcd") == 400);
     auto same = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc");
     REQUIRE(same.result.status == ParseStatus::complete);
     CHECK(same.request.body == "abc");
@@ -578,42 +578,42 @@ TEST_CASE("a Content-Length that is empty, not all digits or too large for 64 bi
     for (auto v : {"", "abc", "-1", "+5", "0x10", "1 2", "3,", ",3", "1.0", "18446744073709551616",
                    "99999999999999999999999"}) {
         CAPTURE(v);
-        CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::string(v) + "\r\n\r\n") == 400);
+        CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::string(v) + "\r\n\r\n") == 400);
     }
 }
 
 TEST_CASE("a Content-Length above max_body_bytes is rejected with 413 before the body arrives") {
     Limits limits;
     limits.max_body_bytes = 10;
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", limits) == 413);
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n", limits) == 413);
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", limits) == 0);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", limits) == 413);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n", limits) == 413);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", limits) == 0);
 }
 
 TEST_CASE("a Transfer-Encoding whose final coding is not chunked is rejected with 400") {
     for (auto v : {"gzip", "chunked, gzip", "identity", "", " , "}) {
         CAPTURE(v);
-        CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + std::string(v) + "\r\n\r\n") == 400);
+        CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + std::string(v) + "\r\n\r\n") == 400);
     }
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n") == 400);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n") == 400);
 }
 
 TEST_CASE("chunked applied twice is rejected with 400; a coding other than chunked before it with 501") {
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n") == 400);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n") == 400);
     auto o = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
     CHECK(o.result.error_status == 501);
     CHECK(o.reason == "Unsupported transfer coding");
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n") == 501);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n") == 501);
 }
 
 TEST_CASE("Transfer-Encoding names are case-insensitive and may carry parameters and empty list elements") {
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n") == 0);
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , CHUNKED ,\r\n\r\n0\r\n\r\n") == 0);
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ch@nked\r\n\r\n0\r\n\r\n") == 400);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n") == 0);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , CHUNKED ,\r\n\r\n0\r\n\r\n") == 0);
+    CHECK(parse_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ch@nked\r\n\r\n0\r\n\r\n") == 400);
 }
 
 TEST_CASE("Transfer-Encoding in an HTTP/1.0 request is rejected with 400") {
-    CHECK(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") == 400);
+    CHECK(parse_status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") == 400);
 }
 
 // ---- chunked bodies ----
@@ -623,26 +623,26 @@ TEST_CASE("an invalid, empty or overflowing chunk size is rejected with 400") {
                       "3 \r\nabc\r\n", "3;\r\nabc\r\n", "3;a=\r\nabc\r\n", "3;a=\"x\r\nabc\r\n", "3;a b\r\nabc\r\n",
                       "3;a=\"\x01\"\r\nabc\r\n", "3;a=b c\r\nabc\r\n"}) {
         CAPTURE(body);
-        CHECK(status_of(chunked(body)) == 400);
+        CHECK(parse_status(chunked(body)) == 400);
     }
 }
 
 TEST_CASE("chunk data not followed by exactly CRLF is rejected with 400") {
-    CHECK(status_of(chunked("3\r\nabcd\r\n0\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("3\r\nabc\rX0\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("3\r\nabcX")) == 400);  // detected without waiting for more
-    CHECK(status_of(chunked("3\r\nabc")) == -1);
-    CHECK(status_of(chunked("3\r\nabc\r")) == -1);
+    CHECK(parse_status(chunked("3\r\nabcd\r\n0\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("3\r\nabc\rX0\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("3\r\nabcX")) == 400);  // detected without waiting for more
+    CHECK(parse_status(chunked("3\r\nabc")) == -1);
+    CHECK(parse_status(chunked("3\r\nabc\r")) == -1);
 }
 
 TEST_CASE("a chunked body whose decoded size exceeds max_body_bytes is rejected with 413 as soon as it does") {
     Limits limits;
     limits.max_body_bytes = 10;
-    CHECK(status_of(chunked("5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n"), limits) == 0);
+    CHECK(parse_status(chunked("5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n"), limits) == 0);
     // The size line announcing the excess is enough; its data never has to arrive.
-    CHECK(status_of(chunked("5\r\n01234\r\n6\r\n"), limits) == 413);
-    CHECK(status_of(chunked("b\r\n"), limits) == 413);
-    CHECK(status_of(chunked("ffffffffffffffff\r\n"), limits) == 413);
+    CHECK(parse_status(chunked("5\r\n01234\r\n6\r\n"), limits) == 413);
+    CHECK(parse_status(chunked("b\r\n"), limits) == 413);
+    CHECK(parse_status(chunked("ffffffffffffffff\r\n"), limits) == 413);
 }
 
 TEST_CASE("chunked framing out of proportion to the body it carries is rejected") {
@@ -651,16 +651,16 @@ TEST_CASE("chunked framing out of proportion to the body it carries is rejected"
     limits.max_header_bytes = 64;
     std::string body;
     for (int i = 0; i < 40; ++i) body += "0001;" + std::string(20, 'e') + "\r\nx\r\n";
-    CHECK(status_of(chunked(body), limits) == 413);
+    CHECK(parse_status(chunked(body), limits) == 413);
     std::string line = "1;" + std::string(5000, 'e');
-    CHECK(status_of(chunked(line)) == 400);  // one size line may not grow without bound
+    CHECK(parse_status(chunked(line)) == 400);  // one size line may not grow without bound
 }
 
 TEST_CASE("a trailer field breaking the field rules is rejected with 400") {
-    CHECK(status_of(chunked("0\r\nBad Name: x\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("0\r\nX: a\x01\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("0\r\n folded\r\n\r\n")) == 400);
-    CHECK(status_of(chunked("0\r\nX : y\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("0\r\nBad Name: x\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("0\r\nX: a\x01\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("0\r\n folded\r\n\r\n")) == 400);
+    CHECK(parse_status(chunked("0\r\nX : y\r\n\r\n")) == 400);
 }
 
 // ---- connection management ----
@@ -730,7 +730,7 @@ TEST_CASE("a control character is found at every position of header values of ev
             value[at] = '\x01';
             CAPTURE(len);
             CAPTURE(at);
-            CHECK(status_of(with_header("X-V: " + value)) == 400);
+            CHECK(parse_status(with_header("X-V: " + value)) == 400);
             value[at] = '\t';
             if (at == 0 || at == len - 1) continue;  // would be trimmed
             auto o = parse(with_header("X-V: " + value));
@@ -748,18 +748,18 @@ TEST_CASE("a forbidden byte is found at every position of request targets of eve
                 target[at] = bad;
                 CAPTURE(len);
                 CAPTURE(at);
-                CHECK(status_of("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+                CHECK(parse_status("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
             }
         }
     }
 }
 
 TEST_CASE("the fields the parser acts on are recognised in any letter case") {
-    CHECK(status_of("GET / HTTP/1.1\r\nHOST: h\r\n\r\n") == 0);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHOST: h\r\n\r\n") == 0);
     CHECK(parse("POST / HTTP/1.1\r\nhOsT: h\r\ncontent-LENGTH: 2\r\n\r\nab").request.body == "ab");
     CHECK_FALSE(parse("GET / HTTP/1.1\r\nHost: h\r\nCONNECTION: CLOSE\r\n\r\n").request.keep_alive);
     CHECK(parse("POST / HTTP/1.1\r\nHost: h\r\nTRANSFER-ENCODING: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n").request.body == "x");
     // Same length, different name: not mistaken for Host or Content-Length.
-    CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nHose: a b\r\n\r\n") == 0);
+    CHECK(parse_status("GET / HTTP/1.1\r\nHost: h\r\nHose: a b\r\n\r\n") == 0);
     CHECK(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Lengtx: 5\r\n\r\n").request.body.empty());
 }

@@ -4,18 +4,15 @@
 #include <doctest/doctest.h>
 
 #include "fastapi.hpp"
+#include "support.hpp"
 
 #include <string>
 #include <vector>
 
 using namespace fastapi;
+using test::hdrs;
 
 namespace {
-Headers hdrs(std::initializer_list<std::pair<const char*, const char*>> fields) {
-    Headers h;
-    for (auto& [name, value] : fields) h.add(name, value);
-    return h;
-}
 
 void refuse_everyone() { throw HTTPException(401, "who?"); }
 

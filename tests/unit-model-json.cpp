@@ -66,7 +66,7 @@ struct fastapi::enum_values<model_json_test::Size> {
                                                                            {model_json_test::Size::large, "large"}};
 };
 
-using namespace model_json_test;
+namespace model_json_test {
 
 namespace {
 template <class T>
@@ -299,3 +299,5 @@ TEST_CASE("markers: decimal bounds and examples") {
     Priced p = read_ok<Priced>(R"({"price":0.75})");
     CHECK(p.price == 0.75);
 }
+
+}  // namespace model_json_test

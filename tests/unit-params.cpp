@@ -7,7 +7,7 @@
 using namespace fastapi;
 
 namespace {
-struct Item {
+struct Product {
     Field<std::string, MinLength<1>, MaxLength<50>> name;
     std::optional<std::string> description;
     Field<double, Gt<0>> price;
@@ -108,7 +108,7 @@ TEST_CASE("cookies are read from the Cookie header") {
 
 TEST_CASE("a model parameter is the JSON body, validated with every error reported") {
     App app;
-    app.post("/items/", [](Item item) { return item; }, {.status_code = 201});
+    app.post("/items/", [](Product item) { return item; }, {.status_code = 201});
     TestClient client(app);
     auto ok = client.post("/items/", R"({"name":"Foo","price":35.4,"tags":["a"]})", json_type());
     CHECK(ok.status_code == 201);
@@ -124,7 +124,7 @@ TEST_CASE("a model parameter is the JSON body, validated with every error report
 
 TEST_CASE("the body: accepted without a Content-Type, refused when missing, malformed or not JSON") {
     App app;
-    app.post("/items/", [](Item item) { return item.name.value; });
+    app.post("/items/", [](Product item) { return item.name.value; });
     TestClient client(app);
     CHECK(client.post("/items/", R"({"name":"Foo","price":1})").text == R"("Foo")");
     CHECK(client.post("/items/").text == R"({"detail":[{"type":"missing","loc":["body"],"msg":"Field required","input":null}]})");
@@ -139,10 +139,10 @@ TEST_CASE("the body: accepted without a Content-Type, refused when missing, malf
 
 TEST_CASE("several body parameters are keys of one JSON object, as FastAPI embeds them") {
     App app;
-    app.put("/items/{item_id}", [](Path<"item_id", int> item_id, Body<"item", Item> item, Body<"importance", int, Gt<0>> importance) {
+    app.put("/items/{item_id}", [](Path<"item_id", int> item_id, Body<"item", Product> item, Body<"importance", int, Gt<0>> importance) {
         return std::to_string(*item_id) + ":" + item->name.value + ":" + std::to_string(*importance);
     });
-    app.post("/embed", [](Body<"item", Item, Embed> item) { return item->name.value; });
+    app.post("/embed", [](Body<"item", Product, Embed> item) { return item->name.value; });
     TestClient client(app);
     CHECK(client.put("/items/5", R"({"item":{"name":"Foo","price":2},"importance":3})", json_type()).json().get<std::string>() == "5:Foo:3");
     CHECK(client.put("/items/5", R"({"item":{"name":"Foo","price":2},"importance":0})", json_type()).text ==
@@ -155,7 +155,7 @@ TEST_CASE("several body parameters are keys of one JSON object, as FastAPI embed
 
 TEST_CASE("a list of models is a body too, with indices in the error location") {
     App app;
-    app.post("/batch", [](std::vector<Item> items) { return items.size(); });
+    app.post("/batch", [](std::vector<Product> items) { return items.size(); });
     TestClient client(app);
     CHECK(client.post("/batch", R"([{"name":"a","price":1},{"name":"b","price":2}])", json_type()).text == "2");
     CHECK(client.post("/batch", R"([{"name":"a","price":1},{"name":"b"}])", json_type()).text ==

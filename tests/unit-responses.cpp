@@ -64,6 +64,53 @@ TEST_CASE("a structured result is written as JSON with the route's status code")
     CHECK(r.text == R"({"created":true})");
 }
 
+namespace {
+struct UserIn {
+    std::string username;
+    std::string password;
+    std::optional<std::string> email;
+};
+struct UserOut {
+    std::string username;
+    std::optional<std::string> email;
+};
+struct Profile {
+    std::string username;
+    std::string bio;  // required, and UserIn has none
+};
+}  // namespace
+
+TEST_CASE("a route's response_model filters the returned value: what it does not declare is not sent") {
+    App app;
+    app.post("/user/", [](UserIn user) { return user; },
+             {.status_code = 201, .response_model = response_model<UserOut>});
+    app.get("/users/", [] { return std::vector<UserIn>{{"a", "pw1", {}}, {"b", "pw2", "b@example.com"}}; },
+            {.response_model = response_model<std::vector<UserOut>>});
+    app.get("/raw", [] { return JSONResponse(picojson::value(picojson::object{{"password", picojson::value("x")}})); },
+            {.response_model = response_model<UserOut>});
+    TestClient client(app);
+
+    auto created = client.post("/user/", R"({"username":"alice","password":"secret","email":"a@example.com"})");
+    CHECK(created.status_code == 201);
+    CHECK(created.text == R"({"username":"alice","email":"a@example.com"})");
+    CHECK(client.get("/users/").text == R"([{"username":"a","email":null},{"username":"b","email":"b@example.com"}])");
+    // A Response object is sent as it is, as FastAPI does.
+    CHECK(client.get("/raw").text == R"({"password":"x"})");
+    // The document describes the response model, not the return type.
+    CHECK(app.openapi().get("paths").get("/user/").get("post").get("responses").get("201").get("content")
+              .get("application/json").get("schema").get("$ref").to_str() == "#/components/schemas/UserOut");
+}
+
+TEST_CASE("a returned value its response_model cannot read is a 500, never sent") {
+    App app;
+    app.get("/profile", [] { return UserIn{"alice", "secret", {}}; }, {.response_model = response_model<Profile>});
+    TestClient client(app);
+    auto r = client.get("/profile");
+    CHECK(r.status_code == 500);
+    CHECK(r.text == R"({"detail":"Internal Server Error"})");
+    CHECK(r.text.find("secret") == std::string::npos);
+}
+
 TEST_CASE("a handler returning nothing answers null, and 204 has no body at all") {
     App app;
     app.get("/nothing", [] {});

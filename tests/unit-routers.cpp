@@ -4,11 +4,13 @@
 #include <doctest/doctest.h>
 
 #include "fastapi.hpp"
+#include "support.hpp"
 
 #include <string>
 #include <vector>
 
 using namespace fastapi;
+using test::hdrs;
 
 namespace bigger {
 #define BIGGER_APP_NO_MAIN
@@ -17,11 +19,6 @@ namespace bigger {
 }  // namespace bigger
 
 namespace {
-Headers hdrs(std::initializer_list<std::pair<const char*, const char*>> fields) {
-    Headers h;
-    for (auto& [name, value] : fields) h.add(name, value);
-    return h;
-}
 
 const Route& route_of(const App& app, std::string_view path) {
     for (auto& r : app.routes())

@@ -4,15 +4,12 @@
 #include <doctest/doctest.h>
 
 #include "fastapi.hpp"
+#include "support.hpp"
 
 using namespace fastapi;
+using test::hdrs;
 
 namespace {
-Headers hdrs(std::initializer_list<std::pair<const char*, const char*>> fields) {
-    Headers h;
-    for (auto& [name, value] : fields) h.add(name, value);
-    return h;
-}
 
 constexpr HTTPBasic<> basic{};
 constexpr HTTPBasic<Realm<"simple">> basic_realm{};

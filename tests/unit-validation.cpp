@@ -46,7 +46,7 @@ struct fastapi::enum_values<validation_test::Choice> {
         {validation_test::Choice::a, "a"}, {validation_test::Choice::b, "b"}, {validation_test::Choice::c, "c"}};
 };
 
-using namespace validation_test;
+namespace validation_test {
 
 namespace {
 // The 422 body FastAPI answers for this request body.
@@ -202,3 +202,5 @@ TEST_CASE("the missing error of a parameter has a null input; RequestValidationE
     CHECK(fastapi::detail::render_validation_errors(e.errors()) ==
           R"({"detail":[{"type":"missing","loc":["query","q"],"msg":"Field required","input":null}]})");
 }
+
+}  // namespace validation_test

@@ -63,7 +63,7 @@ public:
     }
     template <class F>
     APIRouter& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code);
+        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code, options.response_model.filter);
         add_route(std::move(methods), path, std::move(options), std::move(endpoint));
         return *this;
     }

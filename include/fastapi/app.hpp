@@ -58,15 +58,39 @@ struct AppOptions {
     FormOptions forms{};
 };
 
-// What the documentation says a route returns (FastAPI's response_model=): by default the
-// handler's return type; fastapi::response_model<T> names another type (documentation only:
-// what is sent is still what the handler returns), fastapi::no_response_model none at all.
+namespace detail {
+// FastAPI's response_model=: the handler's value goes out as T reads it, so what T does not
+// declare is dropped (a UserIn with a password sent as a UserOut without one) and a value T
+// cannot read is never sent (ResponseValidationError, a 500).
+template <class T>
+void through_response_model(std::string& json) {
+    static_assert(std::is_default_constructible_v<T>,
+                  "fastapi: response_model<T> needs a T that can be default-constructed, as request models do.");
+    picojson::value value;
+    ValidationErrors errors;
+    Loc loc{LocPart(std::string("response"))};
+    T out{};
+    if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+    if (!errors.empty()) {
+        std::string rendered = render_validation_errors(errors);
+        throw ResponseValidationError(std::move(errors), rendered);
+    }
+    json.clear();
+    write_json(json, out);
+}
+}  // namespace detail
+
+// What a route returns (FastAPI's response_model=): by default the handler's return type.
+// fastapi::response_model<T> sends the handler's value as T reads it (fields T lacks are
+// left out) and documents T; fastapi::no_response_model documents nothing. A Response
+// object the handler returns is sent as it is, as FastAPI does.
 struct ResponseModel {
     enum class Kind : unsigned char { from_return_type, none, type } kind = Kind::from_return_type;
     const TypeInfo& (*type)() = nullptr;
+    detail::ResponseFilter filter = nullptr;
 };
 template <class T>
-inline constexpr ResponseModel response_model{ResponseModel::Kind::type, &describe<T>};
+inline constexpr ResponseModel response_model{ResponseModel::Kind::type, &describe<T>, &detail::through_response_model<T>};
 inline constexpr ResponseModel no_response_model{ResponseModel::Kind::none, nullptr};
 
 // An extra response a route declares for the documentation (FastAPI's
@@ -181,7 +205,7 @@ public:
     template <class F>
     Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
         const int status = options.status_code;
-        auto endpoint = detail::make_endpoint(std::move(handler), status);
+        auto endpoint = detail::make_endpoint(std::move(handler), status, options.response_model.filter);
         return add_route(std::move(methods), path, std::move(options), std::move(endpoint));
     }
 

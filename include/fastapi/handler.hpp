@@ -148,10 +148,14 @@ template <class T, class E> struct awaitable_result<asio::awaitable<T, E>> {
     static constexpr bool is_awaitable = true;
 };
 
+// Rewrites a JSON result through the route's response model (app.hpp's response_model<T>).
+using ResponseFilter = void (*)(std::string& json);
+
 // Writes a handler's result into the exchange's response. `status` is the route's status
-// code for values that are not responses themselves.
+// code for values that are not responses themselves; `filter`, when the route has one,
+// passes such values through its response model.
 template <class R>
-void render_result(R&& result, Exchange& ex, int status) {
+void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) {
     using T = std::remove_cvref_t<R>;
     if constexpr (std::is_base_of_v<Response, T>) {
         // Headers the handler set through a Response& parameter stay, unless replaced.
@@ -163,6 +167,7 @@ void render_result(R&& result, Exchange& ex, int status) {
     } else {
         ex.response.body.clear();
         write_json(ex.response.body, result);
+        if (filter) filter(ex.response.body);
         ex.response.headers.set("content-type", "application/json");
         if (ex.response.status == 200) ex.response.status = status;
     }
@@ -260,7 +265,7 @@ struct Endpoint {
 };
 
 template <class F>
-Endpoint make_endpoint(F f, int status) {
+Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     using traits = callable_traits<F>;
     using R = typename traits::result;
     using args = typename traits::args;
@@ -269,21 +274,21 @@ Endpoint make_endpoint(F f, int status) {
     e.describe = &endpoint_describer<Result, args>::describe;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
-        e.call_async = [f = std::move(f), status](Exchange& ex) mutable -> asio::awaitable<void> {
+        e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable -> asio::awaitable<void> {
             if constexpr (std::is_void_v<T>) {
                 co_await invoke_bound(f, ex, static_cast<args*>(nullptr));
                 render_no_result(ex, status);
             } else {
-                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status, filter);
             }
         };
     } else {
-        e.call = [f = std::move(f), status](Exchange& ex) mutable {
+        e.call = [f = std::move(f), status, filter](Exchange& ex) mutable {
             if constexpr (std::is_void_v<R>) {
                 invoke_bound(f, ex, static_cast<args*>(nullptr));
                 render_no_result(ex, status);
             } else {
-                render_result(invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status);
+                render_result(invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status, filter);
             }
         };
     }

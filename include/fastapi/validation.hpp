@@ -12,6 +12,7 @@
 #include <cmath>        // fmod, isfinite
 #include <cstdint>      // int64_t
 #include <exception>    // exception
+#include <stdexcept>    // runtime_error
 #include <optional>     // optional
 #include <string>       // string
 #include <string_view>  // string_view
@@ -40,6 +41,19 @@ public:
     explicit RequestValidationError(ValidationErrors errors) : errors_(std::move(errors)) {}
     const ValidationErrors& errors() const noexcept { return errors_; }
     const char* what() const noexcept override { return "fastapi: request validation failed"; }
+
+private:
+    ValidationErrors errors_;
+};
+
+// A handler's value that its route's response model cannot read (FastAPI's
+// ResponseValidationError): a bug in the server, answered 500 and logged with the errors.
+class ResponseValidationError : public std::runtime_error {
+public:
+    ResponseValidationError(ValidationErrors errors, const std::string& rendered)
+        : std::runtime_error("fastapi: the response does not match the route's response model: " + rendered),
+          errors_(std::move(errors)) {}
+    const ValidationErrors& errors() const noexcept { return errors_; }
 
 private:
     ValidationErrors errors_;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every example builds with the one line a user types, next to nothing but fastapi.hpp:
+# Every example builds with the one line a user types, next to nothing but fastapi.hpp
+# (tools/test runs this before the unit tests, which start the g++ binaries it leaves):
 #   g++ -std=c++20 -O2 -I<folder holding fastapi.hpp> app.cpp -pthread
 # with -Wall -Wextra -Werror added (no warnings), and the same with Debian's clang++ (14).
 #   tests/checks/examples_build.sh [file.cpp...]     (default: examples/*.cpp, examples/*/main.cpp)
@@ -27,7 +28,9 @@ status=0
 printf '%s\0' "${jobs[@]}" | xargs -0 -n2 -P2 bash -c '
   cxx=$1 src=$2 name=$(basename "$2" .cpp)
   [ "$name" = main ] && name=$(basename "$(dirname "$2")")
-  bin=$out/$name-${cxx%++}; log=$bin.log
+  # The g++ binaries are the ones the unit tests start (tools/test points them here).
+  bin=$out/$name; [ "$cxx" = g++ ] || bin=$out/$name-clang
+  log=$bin.log
   cmd=($cxx -std=c++20 -O2 -I"$out/single" "$src" -pthread -Wall -Wextra -Werror -o "$bin")
   # The same command as two steps, compile then link, so that ccache keeps the object.
   if timeout 300 $launcher $cxx -std=c++20 -O2 -I"$out/single" -Wall -Wextra -Werror -c "$src" -o "$bin.o" >"$log" 2>&1 &&
