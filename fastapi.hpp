@@ -4351,14 +4351,12 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
 // FastAPI's rule: no Content-Type means JSON; a JSON (or +json) type means JSON; anything
 // else is not JSON and the raw text is validated (and refused) instead.
 inline bool is_json_content_type(std::string_view ct) {
-    auto semi = ct.find(';');
-    std::string_view mt = ct.substr(0, semi);
-    while (!mt.empty() && mt.back() == ' ') mt.remove_suffix(1);
-    std::string lower;
-    for (char c : mt) lower += ascii_lower(c);
-    if (!lower.starts_with("application/")) return false;
-    std::string_view sub = std::string_view(lower).substr(12);
-    return sub == "json" || sub.ends_with("+json");
+    std::string_view mt = ct.substr(0, ct.find(';'));
+    while (!mt.empty() && (mt.back() == ' ' || mt.back() == '\t')) mt.remove_suffix(1);
+    constexpr std::string_view application = "application/";
+    if (mt.size() < application.size() || !iequals(mt.substr(0, application.size()), application)) return false;
+    std::string_view sub = mt.substr(application.size());
+    return iequals(sub, "json") || (sub.size() > 5 && iequals(sub.substr(sub.size() - 5), "+json"));
 }
 
 // Fills ex.body_json once: a JSON value, null for an empty body, or the raw text as a

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "fastapi.hpp"
+#include "support.hpp"
 
 using namespace fastapi;
 
@@ -135,6 +136,23 @@ TEST_CASE("the body: accepted without a Content-Type, refused when missing, malf
     text.set("content-type", "text/plain");
     CHECK(client.post("/items/", "hello", text).text ==
           R"({"detail":[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"hello"}]})");
+}
+
+TEST_CASE("a JSON media type is application/json or application/*+json, in any case, with parameters") {
+    App app;
+    app.post("/items/", [](Product item) { return item.name.value; });
+    TestClient client(app);
+    auto status_with = [&](const char* type) {
+        return client.post("/items/", R"({"name":"Foo","price":1})", test::hdrs({{"content-type", type}})).status_code;
+    };
+    CHECK(status_with("application/json") == 200);
+    CHECK(status_with("Application/JSON; charset=utf-8") == 200);
+    CHECK(status_with("application/json ;charset=utf-8") == 200);
+    CHECK(status_with("application/vnd.api+json") == 200);
+    CHECK(status_with("application/jsonx") == 422);
+    CHECK(status_with("application/x-json-seq") == 422);
+    CHECK(status_with("text/json") == 422);
+    CHECK(status_with("application/") == 422);
 }
 
 TEST_CASE("several body parameters are keys of one JSON object, as FastAPI embeds them") {
