@@ -1,5 +1,5 @@
-# Shell helpers for the checks that run tools we did not write against the examples
-# (tests/checks/openapi_validate.sh, tests/checks/docs_browser.sh). Sourced from the repo root.
+# Shell helpers for the checks that build and run the examples (tests/checks/examples_build.sh,
+# openapi_validate.sh, docs_browser.sh). Sourced from the repo root.
 # Loopback only; every server started here is stopped by its pid; every wait is bounded.
 
 NODE_DIR=tests/node
@@ -37,22 +37,27 @@ example_name() {
   echo "$name"
 }
 
-# build_example SRC: the one-line build a user types, next to nothing but fastapi.hpp, with
-# exactly the command tests/checks/examples_build.sh uses for g++, so that ccache (in front
-# when there is one) hands back the binary that check already built. Prints the binary's path.
-build_example() {
-  local src=$1 name bin launcher=""
-  name=$(example_name "$src")
-  bin=$BUILD_DIR/$name
-  mkdir -p "$BUILD_DIR" "$FASTAPI_INCLUDE_DIR"
+# compile_example CXX SRC BIN: the one-line build a user types,
+#   CXX -std=c++20 -O2 -I<folder holding fastapi.hpp alone> SRC -pthread -Wall -Wextra -Werror -o BIN
+# run as two steps, compile then link, so that ccache (in front when there is one) keeps the
+# object: every check builds examples through here, so each example compiles once per
+# compiler. Output goes to stdout/stderr; returns the build's status.
+compile_example() {
+  local cxx=$1 src=$2 bin=$3 launcher=""
+  command -v ccache >/dev/null && launcher=ccache
+  mkdir -p "$FASTAPI_INCLUDE_DIR" "$(dirname "$bin")"
   cmp -s fastapi.hpp "$FASTAPI_INCLUDE_DIR/fastapi.hpp" || cp fastapi.hpp "$FASTAPI_INCLUDE_DIR/fastapi.hpp"
   rm -f "$bin"  # never run a binary left over from an earlier build
-  command -v ccache >/dev/null && launcher=ccache
-  local cmd=(g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" "$src" -pthread -Wall -Wextra -Werror -o "$bin")
-  # As two steps, compile then link, so that ccache can keep and hand back the object.
-  if ! { timeout 600 $launcher g++ -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" -Wall -Wextra -Werror -c "$src" -o "$bin.o" &&
-         timeout 60 g++ "$bin.o" -pthread -o "$bin"; } >"$bin.build.log" 2>&1; then
-    echo "FAIL: $src does not build (${cmd[*]}):" >&2
+  timeout 600 $launcher "$cxx" -std=c++20 -O2 -I"$FASTAPI_INCLUDE_DIR" -Wall -Wextra -Werror -c "$src" -o "$bin.o" &&
+    timeout 60 "$cxx" "$bin.o" -pthread -o "$bin"
+}
+
+# build_example SRC: compile_example with g++ into $BUILD_DIR. Prints the binary's path.
+build_example() {
+  local src=$1 bin
+  bin=$BUILD_DIR/$(example_name "$src")
+  if ! compile_example g++ "$src" "$bin" >"$bin.build.log" 2>&1; then
+    echo "FAIL: $src does not build with g++ (log: $bin.build.log):" >&2
     head -n 30 "$bin.build.log" >&2
     return 1
   fi
