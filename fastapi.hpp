@@ -35,6 +35,11 @@
 #ifndef FASTAPI_MAX_BODY_BYTES
 #define FASTAPI_MAX_BODY_BYTES (1024 * 1024)
 #endif
+// Deepest nesting of arrays and objects a JSON body may have: deeper ones are FastAPI's 400
+// (Python's parser gives up on recursion too), never a stack overflow.
+#ifndef FASTAPI_MAX_JSON_DEPTH
+#define FASTAPI_MAX_JSON_DEPTH 512
+#endif
 // Largest multipart/form-data body (413 beyond); beyond FASTAPI_MAX_BODY_BYTES it is
 // streamed to a temporary file instead of held in memory.
 #ifndef FASTAPI_MAX_UPLOAD_BYTES
@@ -3530,6 +3535,27 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
     return true;
 }
 
+// Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH (brackets inside
+// strings do not count). picojson and the checker below recurse once per level.
+inline bool json_nests_too_deep(std::string_view s) noexcept {
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > FASTAPI_MAX_JSON_DEPTH) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
 // A scanner following CPython's json decoder (3.12) just far enough to name the first error
 // as it does ("Expecting value", "Expecting ',' delimiter", ...) and where (byte offset).
 class python_json_checker {
@@ -3641,14 +3667,16 @@ private:
 
 // Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
 // loc + [position] (Python's character position) with Python's message, and returns false.
-// Bytes that are not UTF-8 make FastAPI answer 400 "There was an error parsing the body":
-// thrown as that HTTPException.
+// Bytes that are not UTF-8, or nesting deeper than FASTAPI_MAX_JSON_DEPTH, make FastAPI
+// answer 400 "There was an error parsing the body": thrown as that HTTPException.
 inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
                             const Loc& loc = Loc{LocPart(std::string("body"))}) {
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-    if (!is_valid_utf8(text)) throw HTTPException(400, "There was an error parsing the body");
+    if (!is_valid_utf8(text) || json_nests_too_deep(text)) throw HTTPException(400, "There was an error parsing the body");
     std::string err;
-    const char* end = picojson::parse(out, text.data(), text.data() + text.size(), &err);
+    // picojson's own limit (100 levels) would misreport deeper, valid JSON as malformed.
+    picojson::default_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1);
+    const char* end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
     if (err.empty()) {
         // picojson stops after one value; Python wants only whitespace after it.
         std::size_t rest = static_cast<std::size_t>(end - text.data());

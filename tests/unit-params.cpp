@@ -138,6 +138,26 @@ TEST_CASE("the body: accepted without a Content-Type, refused when missing, malf
           R"({"detail":[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"hello"}]})");
 }
 
+TEST_CASE("a body that is not UTF-8 or nests too deep is FastAPI's 400, not a crash") {
+    App app;
+    app.post("/items/", [](Product item) { return item.name.value; });
+    app.post("/raw", [](Body<"data", picojson::value> data) { return data->is<picojson::array>(); });  // the whole body
+    TestClient client(app);
+    constexpr auto parse_error = R"({"detail":"There was an error parsing the body"})";
+    auto not_utf8 = client.post("/items/", "{\"name\":\"\xFF\",\"price\":1}", json_type());
+    CHECK(not_utf8.status_code == 400);
+    CHECK(not_utf8.text == parse_error);
+    // Regression: a megabyte of '[' overflowed the stack of picojson's recursive parser.
+    for (const char* path : {"/items/", "/raw"}) {
+        auto deep = client.post(path, std::string(500000, '['), json_type());
+        CHECK(deep.status_code == 400);
+        CHECK(deep.text == parse_error);
+    }
+    std::string nested = std::string(FASTAPI_MAX_JSON_DEPTH - 1, '[') + std::string(FASTAPI_MAX_JSON_DEPTH - 1, ']');
+    CHECK(client.post("/raw", nested, json_type()).text == "true");
+    CHECK(client.post("/raw", "\"" + std::string(2000, '[') + "\"", json_type()).text == "false");  // a string
+}
+
 TEST_CASE("a JSON media type is application/json or application/*+json, in any case, with parameters") {
     App app;
     app.post("/items/", [](Product item) { return item.name.value; });

@@ -24,6 +24,11 @@
 #ifndef FASTAPI_MAX_BODY_BYTES
 #define FASTAPI_MAX_BODY_BYTES (1024 * 1024)
 #endif
+// Deepest nesting of arrays and objects a JSON body may have: deeper ones are FastAPI's 400
+// (Python's parser gives up on recursion too), never a stack overflow.
+#ifndef FASTAPI_MAX_JSON_DEPTH
+#define FASTAPI_MAX_JSON_DEPTH 512
+#endif
 // Largest multipart/form-data body (413 beyond); beyond FASTAPI_MAX_BODY_BYTES it is
 // streamed to a temporary file instead of held in memory.
 #ifndef FASTAPI_MAX_UPLOAD_BYTES
