@@ -2779,7 +2779,15 @@ template <class T> picojson::value input_json(const T& value);
 template <class T>
 bool check_value(const T& value, const Constraints& c, ValidationErrors& errors, const Loc& loc,
                  const picojson::value* input = nullptr) {
-    auto in = [&](auto&& fallback) { return input ? *input : picojson::value(fallback); };
+    // The input is only for the error message: without one, it is made from the value, and
+    // only when there is an error (a first pass with a placeholder says whether there is).
+    auto checked = [&](auto&& check) {
+        if (input) return check(*input, errors);
+        static const picojson::value placeholder;
+        ValidationErrors unused;
+        return check(placeholder, unused) || check(input_json(value), errors);
+    };
+    using In = const picojson::value&;
     if constexpr (is_field_v<T>) {
         return check_value(value.value, c, errors, loc, input);
     } else if constexpr (is_optional_v<T>) {
@@ -2789,17 +2797,17 @@ bool check_value(const T& value, const Constraints& c, ValidationErrors& errors,
     } else if constexpr (std::is_integral_v<T>) {
         if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
             if (value > static_cast<std::uint64_t>(INT64_MAX))
-                return check_number(static_cast<double>(value), in(static_cast<double>(value)), c, errors, loc);
+                return checked([&](In in, ValidationErrors& e) { return check_number(static_cast<double>(value), in, c, e, loc); });
         }
-        return check_integer(static_cast<std::int64_t>(value), in(static_cast<std::int64_t>(value)), c, errors, loc);
+        return checked([&](In in, ValidationErrors& e) { return check_integer(static_cast<std::int64_t>(value), in, c, e, loc); });
     } else if constexpr (std::is_floating_point_v<T>) {
-        return check_number(static_cast<double>(value), in(static_cast<double>(value)), c, errors, loc);
+        return checked([&](In in, ValidationErrors& e) { return check_number(static_cast<double>(value), in, c, e, loc); });
     } else if constexpr (std::is_same_v<T, std::string>) {
-        return check_string(value, in(value), c, errors, loc);
+        return checked([&](In in, ValidationErrors& e) { return check_string(value, in, c, e, loc); });
     } else if constexpr (is_vector_v<T> || is_map_v<T>) {
         if (!c.min_items && !c.max_items && !c.min_length && !c.max_length) return true;
-        return check_size(value.size(), input ? *input : input_json(value), is_vector_v<T> ? "List" : "Dictionary", c,
-                          errors, loc);
+        const char* kind = is_vector_v<T> ? "List" : "Dictionary";
+        return checked([&](In in, ValidationErrors& e) { return check_size(value.size(), in, kind, c, e, loc); });
     } else {
         return true;
     }
@@ -2817,6 +2825,21 @@ template <class Spec, class T>
 bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, const picojson::value& input) {
     if constexpr (Spec::constraints.empty()) return true;
     else return check_value(value, Spec::constraints, errors, loc, &input);
+}
+// The same, the input made by make_input() only when there is an error to report (a query
+// string's text, say, which would otherwise be copied for every request).
+template <class Spec, class T, class MakeInput>
+    requires std::is_invocable_r_v<picojson::value, MakeInput&>
+bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, MakeInput&& make_input) {
+    if constexpr (Spec::constraints.empty()) {
+        return true;
+    } else {
+        static const picojson::value placeholder;
+        ValidationErrors unused;
+        if (check_value(value, Spec::constraints, unused, loc, &placeholder)) return true;
+        picojson::value input = make_input();
+        return check_value(value, Spec::constraints, errors, loc, &input);
+    }
 }
 
 }  // namespace detail
@@ -2919,14 +2942,48 @@ inline void append_python_float_digits(std::string& out, std::string_view sci) {
     }
 }
 
-inline void append_double(std::string& out, double v) {
-    if (!std::isfinite(v)) {
-        out += "null";
-        return;
+// Python's repr for a double with at most 4 decimals and |v| < 1e9 (prices, ratios, ...),
+// without the general shortest-digits search: the fewest decimals k for which v * 10^k,
+// rounded, divides back to exactly v. With |v| < 1e9 a double's spacing is below 10^-4, so
+// that decimal is the only one of k places that reads back as v: the shortest round trip,
+// which is what repr prints. False when v is outside that range (or zero, for its sign).
+inline bool append_short_decimal(std::string& out, double v) {
+    double a = std::fabs(v);
+    if (!(a >= 1e-4 && a < 1e9)) return false;
+    static constexpr double scale[] = {1, 10, 100, 1000, 10000};
+    for (int k = 0; k <= 4; ++k) {
+        double m = std::nearbyint(a * scale[k]);
+        if (m / scale[k] != a) continue;
+        auto digits = static_cast<std::uint64_t>(m);
+        auto unit = static_cast<std::uint64_t>(scale[k]);
+        char buf[32];
+        char* end = buf + sizeof buf;
+        char* p = end;
+        std::uint64_t frac = digits % unit, whole = digits / unit;
+        if (k == 0) {
+            *--p = '0';
+        } else {
+            for (int i = 0; i < k; ++i, frac /= 10) *--p = static_cast<char>('0' + frac % 10);
+        }
+        *--p = '.';
+        do *--p = static_cast<char>('0' + whole % 10); while ((whole /= 10) != 0);
+        if (v < 0) *--p = '-';
+        out.append(p, static_cast<std::size_t>(end - p));
+        return true;
     }
+    return false;
+}
+
+// Python's repr of a finite double, the general way.
+inline void append_double_repr(std::string& out, double v) {
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+inline void append_double(std::string& out, double v) {
+    if (!std::isfinite(v)) out.append("null", 4);
+    else if (!append_short_decimal(out, v)) append_double_repr(out, v);
 }
 // A float keeps its own shortest digits (0.1f is written 0.1).
 inline void append_float(std::string& out, float v) {
@@ -2980,6 +3037,26 @@ inline void append_json_value(std::string& out, const picojson::value& v) {
     }
 }
 
+// The keys of model T as write_json puts them: {"first": and ,"next": one after another.
+template <class T>
+inline constexpr auto key_prefixes_v = [] {
+    constexpr std::size_t total = [] {
+        std::size_t n = 0;
+        for (auto name : wire_names_v<T>) n += name.size() + 4;
+        return n;
+    }();
+    std::array<char, total> text{};
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < wire_names_v<T>.size(); ++i) {
+        text[at++] = i == 0 ? '{' : ',';
+        text[at++] = '"';
+        for (char c : wire_names_v<T>[i]) text[at++] = c;
+        text[at++] = '"';
+        text[at++] = ':';
+    }
+    return text;
+}();
+
 }  // namespace detail
 
 // Appends the compact JSON for value to out.
@@ -2989,7 +3066,8 @@ void write_json(std::string& out, const T& value) {
     if constexpr (detail::is_field_v<U>) {
         write_json(out, value.value);
     } else if constexpr (std::is_same_v<U, bool>) {
-        out += value ? "true" : "false";
+        if (value) out.append("true", 4);
+        else out.append("false", 5);
     } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
         detail::append_integer(out, value);
     } else if constexpr (std::is_same_v<U, float>) {
@@ -3003,10 +3081,10 @@ void write_json(std::string& out, const T& value) {
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         detail::append_json_value(out, value);
     } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
-        out += "null";
+        out.append("null", 4);
     } else if constexpr (detail::is_optional_v<U>) {
         if (value) write_json(out, *value);
-        else out += "null";
+        else out.append("null", 4);
     } else if constexpr (detail::is_vector_v<U>) {
         out += '[';
         bool first = true;
@@ -3032,15 +3110,18 @@ void write_json(std::string& out, const T& value) {
         if (name.empty()) out += "null";
         else detail::append_json_string(out, name);
     } else if constexpr (detail::is_model_v<U>) {
-        out += '{';
-        const auto& names = detail::wire_names_v<U>;
-        detail::visit_fields(value, [&](const auto&... f) {
-            std::size_t i = 0;
-            ((out += (i == 0 ? "\"" : ",\""), out.append(names[i].data(), names[i].size()), out += "\":", ++i,
-              write_json(out, f)),
-             ...);
-        });
-        out += '}';
+        if constexpr (detail::field_count_v<U> == 0) {
+            out.append("{}", 2);
+        } else {
+            // {"name": then ,"description": ...: each key with its punctuation, made once.
+            const char* key = detail::key_prefixes_v<U>.data();
+            const auto& names = detail::wire_names_v<U>;
+            detail::visit_fields(value, [&](const auto&... f) {
+                std::size_t i = 0;
+                ((out.append(key, names[i].size() + 4), key += names[i++].size() + 4, write_json(out, f)), ...);
+            });
+            out += '}';
+        }
     } else {
         static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
     }
@@ -3174,6 +3255,18 @@ inline bool parse_float_text(std::string_view s, double& out) {
     auto r = std::from_chars(body.data(), body.data() + body.size(), out);
     if (r.ptr != body.data() + body.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) return false;
     if (neg) out = -out;
+    return true;
+}
+
+// "-12", "3.5", "1e3": a number from_chars reads as pydantic would, with no trimming, no
+// underscores, no "+", no "inf" or "nan" (those go the long way).
+inline bool plain_number_text(std::string_view s) noexcept {
+    std::size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
+    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    for (; i < s.size(); ++i) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-')) return false;
+    }
     return true;
 }
 
@@ -3474,7 +3567,7 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
     if constexpr (detail::is_field_v<T>) {
         using Spec = detail::spec_of_t<T>;
         return from_string(s, out.value, errors, loc) &&
-               detail::check_field_constraints<Spec>(out.value, errors, loc, picojson::value(std::string(s)));
+               detail::check_field_constraints<Spec>(out.value, errors, loc, [s] { return picojson::value(std::string(s)); });
     } else if constexpr (std::is_same_v<T, std::string>) {
         out.assign(s.data(), s.size());
         return true;
@@ -3491,6 +3584,22 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
         detail::type_error(errors, loc, "bool_parsing", detail::bool_parsing_msg, picojson::value(std::string(s)));
         return false;
     } else if constexpr ((std::is_integral_v<T> && !std::is_same_v<T, char>) || std::is_floating_point_v<T>) {
+        // Plain digits (the usual "42" or "-1.5") need none of pydantic's lax rules.
+        if (detail::plain_number_text(s)) {
+            if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+                std::int64_t v = 0;
+                auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+                constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<T>::min());
+                constexpr std::int64_t hi = static_cast<std::int64_t>(
+                    std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<T>::max()), INT64_MAX));
+                if (r.ec == std::errc() && r.ptr == s.data() + s.size() && v >= lo && v <= hi)
+                    return (out = static_cast<T>(v)), true;
+            } else if constexpr (std::is_floating_point_v<T>) {
+                double d = 0;
+                auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+                if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return (out = static_cast<T>(d)), true;
+            }
+        }
         return from_json(picojson::value(std::string(s)), out, errors, loc);
     } else if constexpr (detail::named_enum<T>) {
         if (detail::read_enum_text(s, out)) return true;
@@ -3510,29 +3619,59 @@ namespace detail {
 
 // --- parsing a body: Python's json module's verdict on malformed text ---
 
+// Length of the well-formed UTF-8 sequence at p (at most `avail` bytes), 0 when it is not one:
+// no overlong forms, no surrogates, nothing above U+10FFFF.
+inline std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(at);
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    std::size_t len;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (len > avail) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        if ((p[k] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
 inline bool is_valid_utf8(std::string_view s) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::size_t n = s.size(), i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) { ++i; continue; }
-        std::size_t len;
-        std::uint32_t cp;
-        if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-        else return false;
-        if (i + len > n) return false;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
+    for (std::size_t i = 0; i < s.size();) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;
+            continue;
         }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
+        std::size_t n = utf8_sequence_length(s.data() + i, s.size() - i);
+        if (n == 0) return false;
+        i += n;
     }
     return true;
+}
+
+// Appends code point cp (at most U+10FFFF, not a surrogate) as UTF-8.
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
 }
 
 // Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH (brackets inside
@@ -3667,8 +3806,9 @@ private:
 
 // Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
 // loc + [position] (Python's character position) with Python's message, and returns false.
-// Bytes that are not UTF-8, or nesting deeper than FASTAPI_MAX_JSON_DEPTH, make FastAPI
-// answer 400 "There was an error parsing the body": thrown as that HTTPException.
+// Bytes that are not UTF-8, nesting deeper than FASTAPI_MAX_JSON_DEPTH or a number beyond
+// a double make FastAPI answer 400 "There was an error parsing the body": thrown as that
+// HTTPException.
 inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
                             const Loc& loc = Loc{LocPart(std::string("body"))}) {
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
@@ -3676,7 +3816,13 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
     std::string err;
     // picojson's own limit (100 levels) would misreport deeper, valid JSON as malformed.
     picojson::default_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1);
-    const char* end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
+    const char* end = nullptr;
+    try {
+        end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
+    } catch (const std::overflow_error&) {
+        // A number beyond a double (1e999): picojson has no infinity to hold it.
+        throw HTTPException(400, "There was an error parsing the body");
+    }
     if (err.empty()) {
         // picojson stops after one value; Python wants only whitespace after it.
         std::size_t rest = static_cast<std::size_t>(end - text.data());
@@ -3699,15 +3845,6 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
 }
 
 }  // namespace detail
-
-// Parses `text` and reads it into out; malformed JSON is one json_invalid error at
-// base + [position], as FastAPI reports it.
-template <class T>
-bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc base = Loc{LocPart(std::string("body"))}) {
-    picojson::value v;
-    if (!detail::parse_json_body(text, v, errors, base)) return false;
-    return from_json(v, out, errors, base);
-}
 
 namespace detail {
 
@@ -3769,6 +3906,457 @@ using fastapi::write_json;
 }  // namespace detail
 
 #undef FASTAPI_UNSUPPORTED_TYPE_MESSAGE
+
+}  // namespace fastapi
+
+// ---- include/fastapi/json_reader.hpp ----
+// json_reader: a request body read straight into the handler's type, with no picojson tree in
+// between (the tree's allocations and std::map were most of the cost of a small POST).
+// It takes only the road on which nothing needs converting or reporting: a JSON string for a
+// std::string, an integer literal in range for an int, null for an empty optional, each key
+// once, every constraint met. On anything else it gives up, and the caller reads the body the
+// reference way (parse_json_body + from_json), which reports every problem as FastAPI does.
+// So this reader never decides what is an error; when it succeeds, the reference reader gives
+// the same value (tests/fuzz/fuzz_json.cpp checks exactly that on arbitrary input).
+// The cursor is plain inline code, compiled once; only the per-type dispatch is a template.
+// Relies on json (the reference reader, UTF-8 checks) and model (field specs, wire names).
+
+
+namespace fastapi {
+namespace detail {
+
+// Reads JSON text token by token. Every read_* skips whitespace first and returns false, for
+// the caller to give up, on anything it does not take.
+class JsonCursor {
+public:
+    explicit JsonCursor(std::string_view text) noexcept : p_(text.data()), end_(text.data() + text.size()) {}
+
+    // Only whitespace is left.
+    bool at_end() noexcept {
+        skip_ws();
+        return p_ == end_;
+    }
+    // Consumes `null` when it comes next.
+    bool read_null() noexcept { return literal("null"); }
+    bool read_bool(bool& out) noexcept {
+        if (literal("true")) return (out = true), true;
+        if (literal("false")) return (out = false), true;
+        return false;
+    }
+    // An integer literal that fits; fractions and exponents are left to the reference reader.
+    bool read_integer(std::int64_t& out) noexcept {
+        const char* begin = nullptr;
+        bool integral = false;
+        if (!scan_number(begin, integral) || !integral) return false;
+        auto r = std::from_chars(begin, p_, out);
+        return r.ec == std::errc() && r.ptr == p_;
+    }
+    // Any number; an integer literal goes through int64 first, as picojson reads it.
+    bool read_number(double& out) noexcept {
+        const char* begin = nullptr;
+        bool integral = false;
+        if (!scan_number(begin, integral)) return false;
+        if (integral) {
+            std::int64_t i = 0;
+            auto r = std::from_chars(begin, p_, i);
+            if (r.ec != std::errc() || r.ptr != p_) return false;
+            out = static_cast<double>(i);
+            return true;
+        }
+        auto r = std::from_chars(begin, p_, out);
+        return r.ec == std::errc() && r.ptr == p_;
+    }
+    // A string, its escapes decoded (out == nullptr: checked and skipped).
+    bool read_string(std::string* out) {
+        skip_ws();
+        if (p_ == end_ || *p_ != '"') return false;
+        ++p_;
+        if (out) out->clear();
+        const char* run = p_;  // start of the bytes not yet copied
+        while (p_ != end_) {
+            auto c = static_cast<unsigned char>(*p_);
+            if (c == '"') {
+                if (out) out->append(run, static_cast<std::size_t>(p_ - run));
+                ++p_;
+                return true;
+            }
+            if (c < 0x20) return false;
+            if (c < 0x80 && c != '\\') {
+                ++p_;
+                continue;
+            }
+            if (c >= 0x80) {
+                std::size_t n = utf8_sequence_length(p_, static_cast<std::size_t>(end_ - p_));
+                if (n == 0) return false;
+                p_ += n;
+                continue;
+            }
+            if (out) out->append(run, static_cast<std::size_t>(p_ - run));
+            if (!read_escape(out)) return false;
+            run = p_;
+        }
+        return false;
+    }
+    // Free-form JSON: picojson on this one value, as the reference reader would read it.
+    bool read_any(picojson::value& out) {
+        skip_ws();
+        const char* begin = p_;
+        std::string err;
+        picojson::default_parse_context context(&out, static_cast<std::size_t>(FASTAPI_MAX_JSON_DEPTH - depth_));
+        const char* end = nullptr;
+        try {
+            end = picojson::_parse(context, p_, end_, &err);
+        } catch (const std::overflow_error&) {
+            return false;  // 1e999: the reference reader's 400
+        }
+        if (!err.empty() || !is_valid_utf8(std::string_view(begin, static_cast<std::size_t>(end - begin)))) return false;
+        p_ = end;
+        return true;
+    }
+    // Any value, read and dropped (a key the model does not declare).
+    bool skip_value() {
+        skip_ws();
+        if (p_ == end_) return false;
+        switch (*p_) {
+            case '"': return read_string(nullptr);
+            case 't':
+            case 'f': {
+                bool ignored = false;
+                return read_bool(ignored);
+            }
+            case 'n': return read_null();
+            case '{': {
+                if (!begin_object()) return false;
+                std::string scratch;
+                std::string_view key;
+                for (bool first = true;; first = false) {
+                    int r = next_key(first, key, scratch);
+                    if (r <= 0) return r == 0;
+                    if (!skip_value()) return false;
+                }
+            }
+            case '[': {
+                if (!begin_array()) return false;
+                for (bool first = true;; first = false) {
+                    int r = next_element(first);
+                    if (r <= 0) return r == 0;
+                    if (!skip_value()) return false;
+                }
+            }
+            default: {
+                const char* begin = nullptr;
+                bool integral = false;
+                return scan_number(begin, integral);
+            }
+        }
+    }
+
+    bool begin_object() noexcept { return open('{'); }
+    // 1: a key was read (and its ':'), 0: the object ended, -1: give up.
+    int next_key(bool first, std::string_view& key, std::string& scratch) {
+        if (int r = next_member(first, '}'); r <= 0) return r;
+        if (p_ == end_ || *p_ != '"') return -1;
+        const char* begin = p_ + 1;
+        const char* q = begin;
+        while (q != end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20 &&
+               static_cast<unsigned char>(*q) < 0x80)
+            ++q;
+        if (q != end_ && *q == '"') {
+            key = std::string_view(begin, static_cast<std::size_t>(q - begin));
+            p_ = q + 1;
+        } else {
+            if (!read_string(&scratch)) return -1;
+            key = scratch;
+        }
+        skip_ws();
+        if (p_ == end_ || *p_ != ':') return -1;
+        ++p_;
+        return 1;
+    }
+    bool begin_array() noexcept { return open('['); }
+    // 1: an element follows, 0: the array ended, -1: give up.
+    int next_element(bool first) noexcept { return next_member(first, ']'); }
+
+private:
+    void skip_ws() noexcept {
+        while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    }
+    bool literal(std::string_view word) noexcept {
+        skip_ws();
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+        p_ += word.size();
+        return true;
+    }
+    bool open(char bracket) noexcept {
+        skip_ws();
+        if (p_ == end_ || *p_ != bracket || depth_ >= FASTAPI_MAX_JSON_DEPTH) return false;
+        ++p_;
+        ++depth_;
+        return true;
+    }
+    // After '{' or '[' (first) or a member: the closing bracket, or a ',' and the next member.
+    int next_member(bool first, char close) noexcept {
+        skip_ws();
+        if (p_ == end_) return -1;
+        if (*p_ == close) {
+            ++p_;
+            --depth_;
+            return 0;
+        }
+        if (!first) {
+            if (*p_ != ',') return -1;
+            ++p_;
+            skip_ws();
+        }
+        return 1;
+    }
+    static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+    // A number as JSON spells it: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?
+    bool scan_number(const char*& begin, bool& integral) noexcept {
+        skip_ws();
+        const char* q = p_;
+        if (q != end_ && *q == '-') ++q;
+        if (q == end_) return false;
+        if (*q == '0') ++q;
+        else if (is_digit(*q)) while (q != end_ && is_digit(*q)) ++q;
+        else return false;
+        integral = true;
+        if (q != end_ && *q == '.') {
+            ++q;
+            if (q == end_ || !is_digit(*q)) return false;
+            while (q != end_ && is_digit(*q)) ++q;
+            integral = false;
+        }
+        if (q != end_ && (*q == 'e' || *q == 'E')) {
+            ++q;
+            if (q != end_ && (*q == '+' || *q == '-')) ++q;
+            if (q == end_ || !is_digit(*q)) return false;
+            while (q != end_ && is_digit(*q)) ++q;
+            integral = false;
+        }
+        begin = p_;
+        p_ = q;
+        return true;
+    }
+    int hex4() noexcept {
+        if (end_ - p_ < 4) return -1;
+        int v = 0;
+        for (int i = 0; i < 4; ++i) {
+            char c = *p_++;
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0) return -1;
+            v = v * 16 + d;
+        }
+        return v;
+    }
+    // At a backslash: appends what the escape stands for. Lone surrogates are left to the
+    // reference reader.
+    bool read_escape(std::string* out) {
+        if (end_ - p_ < 2) return false;
+        char e = p_[1];
+        p_ += 2;
+        char plain = 0;
+        switch (e) {
+            case '"': plain = '"'; break;
+            case '\\': plain = '\\'; break;
+            case '/': plain = '/'; break;
+            case 'b': plain = '\b'; break;
+            case 'f': plain = '\f'; break;
+            case 'n': plain = '\n'; break;
+            case 'r': plain = '\r'; break;
+            case 't': plain = '\t'; break;
+            case 'u': break;
+            default: return false;
+        }
+        if (e != 'u') {
+            if (out) *out += plain;
+            return true;
+        }
+        int cp = hex4();
+        if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return false;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            int low = hex4();
+            if (low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        if (out) append_utf8(*out, static_cast<std::uint32_t>(cp));
+        return true;
+    }
+
+    const char* p_;
+    const char* end_;
+    int depth_ = 0;
+};
+
+// Index of `key` among a model's wire names; n when it is not one.
+inline std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept {
+    for (std::size_t i = 0; i < n; ++i)
+        if (names[i] == key) return i;
+    return n;
+}
+
+template <class T>
+inline constexpr bool wire_names_unique_v = [] {
+    const auto& names = wire_names_v<T>;
+    for (std::size_t i = 0; i < names.size(); ++i)
+        for (std::size_t j = i + 1; j < names.size(); ++j)
+            if (names[i] == names[j]) return false;
+    return true;
+}();
+
+// The constraints of a field, checked with nowhere to report: a failure is the reference
+// reader's to describe.
+template <class Spec, class T>
+bool meets_constraints(const T& value) {
+    if constexpr (Spec::constraints.empty()) {
+        return true;
+    } else {
+        static const picojson::value unused_input;
+        ValidationErrors unused_errors;
+        Loc unused_loc;
+        return check_value(value, Spec::constraints, unused_errors, unused_loc, &unused_input);
+    }
+}
+
+template <class T>
+bool read_direct(JsonCursor& in, T& out);
+
+// A field the body did not name: fine unless required; then its default, as from_json does.
+template <class F>
+bool absent_field(F& field) {
+    using Spec = spec_of_t<F>;
+    if constexpr (Spec::required) {
+        return false;
+    } else {
+        Spec::set_default(field_value(field));
+        return true;
+    }
+}
+
+template <class T>
+bool read_direct_model(JsonCursor& in, T& out) {
+    constexpr std::size_t n = field_count_v<T>;
+    if constexpr (n > 64 || !wire_names_unique_v<T>) {
+        return false;  // beyond one word of "seen" bits, or ambiguous: the reference reader
+    } else {
+        const auto& names = wire_names_v<T>;
+        if (!in.begin_object()) return false;
+        std::uint64_t seen = 0;
+        std::string scratch;
+        std::string_view key;
+        for (bool first = true;; first = false) {
+            int r = in.next_key(first, key, scratch);
+            if (r == 0) break;
+            if (r < 0) return false;
+            std::size_t k = find_wire_name(names.data(), n, key);
+            if (k == n) {
+                if constexpr (model_config_t<T>::forbid_extra) return false;
+                if (!in.skip_value()) return false;
+                continue;
+            }
+            // A repeated key: picojson keeps the last, Python too; not worth copying here.
+            if (seen & (std::uint64_t{1} << k)) return false;
+            seen |= std::uint64_t{1} << k;
+            bool ok = visit_fields(out, [&](auto&... f) {
+                std::size_t i = 0;
+                bool read = false;
+                ((i++ == k ? (void)(read = read_direct(in, f)) : (void)0), ...);
+                return read;
+            });
+            if (!ok) return false;
+        }
+        return visit_fields(out, [&](auto&... f) {
+            std::size_t i = 0;
+            return (((seen >> i++) & 1 ? true : absent_field(f)) && ...);
+        });
+    }
+}
+
+// Reads one value of type T; false means "let the reference reader do it".
+template <class T>
+bool read_direct(JsonCursor& in, T& out) {
+    if constexpr (is_field_v<T>) {
+        return read_direct(in, out.value) && meets_constraints<spec_of_t<T>>(out.value);
+    } else if constexpr (std::is_same_v<T, picojson::value>) {
+        return in.read_any(out);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return in.read_bool(out);
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
+        std::int64_t v = 0;
+        if (!in.read_integer(v)) return false;
+        constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<T>::min());
+        constexpr std::int64_t hi = static_cast<std::int64_t>(
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<T>::max()), INT64_MAX));
+        if (v < lo || v > hi) return false;
+        out = static_cast<T>(v);
+        return true;
+    } else if constexpr (std::is_floating_point_v<T>) {
+        double d = 0;
+        if (!in.read_number(d)) return false;
+        out = static_cast<T>(d);
+        return true;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return in.read_string(&out);
+    } else if constexpr (is_optional_v<T>) {
+        if (in.read_null()) {
+            out.reset();
+            return true;
+        }
+        return read_direct(in, out.emplace());
+    } else if constexpr (is_vector_v<T>) {
+        if (!in.begin_array()) return false;
+        out.clear();
+        for (bool first = true;; first = false) {
+            int r = in.next_element(first);
+            if (r <= 0) return r == 0;
+            typename T::value_type e{};
+            if (!read_direct(in, e)) return false;
+            out.push_back(std::move(e));
+        }
+    } else if constexpr (is_map_v<T>) {
+        if (!in.begin_object()) return false;
+        out.clear();
+        std::string scratch;
+        std::string_view key;
+        for (bool first = true;; first = false) {
+            int r = in.next_key(first, key, scratch);
+            if (r <= 0) return r == 0;
+            typename T::mapped_type m{};
+            if (!read_direct(in, m)) return false;
+            if (!out.emplace(std::string(key), std::move(m)).second) return false;  // a repeated key
+        }
+    } else if constexpr (named_enum<T>) {
+        std::string name;
+        return in.read_string(&name) && read_enum_text(name, out);
+    } else if constexpr (is_model_v<T>) {
+        return read_direct_model(in, out);
+    } else {
+        return false;  // from_json says what is wrong with the type
+    }
+}
+
+// Reads a whole JSON text into out, true when that worked without anything to report. On
+// false, out is in no particular state: reset it and use the reference reader.
+template <class T>
+bool read_json_direct(std::string_view text, T& out) {
+    JsonCursor in(text);
+    return read_direct(in, out) && in.at_end();
+}
+
+}  // namespace detail
+
+// Parses `text` and reads it into out (a fresh object); malformed JSON is one json_invalid
+// error at base + [position], as FastAPI reports it.
+template <class T>
+bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc base = Loc{LocPart(std::string("body"))}) {
+    if (detail::read_json_direct(text, out)) return true;
+    out = T{};
+    picojson::value v;
+    if (!detail::parse_json_body(text, v, errors, base)) return false;
+    return from_json(v, out, errors, base);
+}
 
 }  // namespace fastapi
 
@@ -4154,7 +4742,7 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
 //                                  Query<"q", std::optional<std::string>, MaxLength<20>> q) {...});
 //
 // A parameter of a model type (or a vector of models) is the JSON request body.
-// Relies on handler (Binder, Exchange), model, validation and json.
+// Relies on handler (Binder, Exchange), model, validation, json and json_reader.
 
 
 namespace fastapi {
@@ -4350,7 +4938,6 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
     if constexpr (is_vector_v<T>) {
         using E = typename T::value_type;
         out.clear();
-        picojson::array inputs;
         bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
@@ -4358,19 +4945,25 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
             if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
             else ok = false;
             loc.pop_back();
-            inputs.emplace_back(std::string(values[i]));
         }
-        if (ok) check_field_constraints<Field>(out, errors, loc, picojson::value(std::move(inputs)));
-    } else if constexpr (is_optional_v<T>) {
-        typename T::value_type v{};
-        if (from_string(values.back(), v, errors, loc)) {
-            out = std::move(v);
-            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
-        }
+        if (ok)
+            check_field_constraints<Field>(out, errors, loc, [&] {
+                picojson::array inputs;
+                for (auto v : values) inputs.emplace_back(std::string(v));
+                return picojson::value(std::move(inputs));
+            });
     } else {
-        // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
-        if (from_string(values.back(), out, errors, loc))
-            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
+        auto last_text = [&] { return picojson::value(std::string(values.back())); };
+        if constexpr (is_optional_v<T>) {
+            typename T::value_type v{};
+            if (from_string(values.back(), v, errors, loc)) {
+                out = std::move(v);
+                check_field_constraints<Field>(out, errors, loc, last_text);
+            }
+        } else {
+            // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
+            if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc, last_text);
+        }
     }
 }
 
@@ -4415,10 +5008,20 @@ inline bool load_body(Exchange& ex, ValidationErrors& errors) {
 // Reads one body parameter. `embedded`: the value is under key `name` of a JSON object.
 template <class T, class Markers>
 void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, ValidationErrors& errors) {
+    using Field = typename apply_markers<T, Markers>::type;
     Loc loc;
     loc.push_back(std::string("body"));
+    if (!embedded && ex.body_state == Exchange::BodyState::unread && !ex.request.body.empty()) {
+        auto ct = ex.request.headers.get("content-type");
+        if (!ct || is_json_content_type(*ct)) {
+            if (read_json_direct(ex.request.body, out)) {
+                check_field_constraints<Field>(out, errors, loc);
+                return;
+            }
+            out = T{};  // the reference reader starts from a fresh value and reports
+        }
+    }
     if (!load_body(ex, errors)) return;
-    using Field = typename apply_markers<T, Markers>::type;
     const picojson::value* v = &ex.body_json;
     if (embedded) {
         loc.push_back(std::string(name));
@@ -6244,7 +6847,10 @@ void through_response_model(std::string& json) {
     ValidationErrors errors;
     Loc loc{LocPart(std::string("response"))};
     T out{};
-    if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+    if (!read_json_direct(json, out)) {
+        out = T{};
+        if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+    }
     if (!errors.empty()) {
         std::string rendered = render_validation_errors(errors);
         throw ResponseValidationError(std::move(errors), rendered);

@@ -103,6 +103,44 @@ TEST_CASE("writer: floats as Python prints them") {
     CHECK(j(std::nan("")) == "null");
     CHECK(j(std::numeric_limits<double>::infinity()) == "null");
     CHECK(fastapi::to_json_string(0.1f) == "0.1");
+    CHECK(j(0.3) == "0.3");
+    CHECK(j(-35.4) == "-35.4");
+    CHECK(j(999999999.9999) == "999999999.9999");
+    CHECK(j(0.1 + 0.2) == "0.30000000000000004");
+}
+
+TEST_CASE("writer: the short-decimal shortcut prints what the general repr prints") {
+    auto general = [](double v) {
+        std::string s;
+        fastapi::detail::append_double_repr(s, v);
+        return s;
+    };
+    auto shortcut = [](double v) {
+        std::string s;
+        return fastapi::detail::append_short_decimal(s, v) ? s : std::string("not taken");
+    };
+    CHECK(shortcut(12.5) == "12.5");
+    CHECK(shortcut(0.0) == "not taken");  // zero keeps its sign the general way
+    CHECK(shortcut(1e9) == "not taken");
+    CHECK(shortcut(0.1 + 0.2) == "not taken");
+    // Every decimal of up to 4 places in a spread of magnitudes, and their neighbours.
+    std::uint64_t state = 0x9E3779B97F4A7C15ULL;
+    auto next = [&] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
+    int taken = 0, mismatches = 0;
+    for (int i = 0; i < 200000; ++i) {
+        std::uint64_t r = next();
+        double v = static_cast<double>(r >> 34) / std::pow(10.0, static_cast<int>(r % 9));  // up to 8 places
+        if (r & 0x100) v = -v;
+        if (i % 3 == 0) v = std::nextafter(v, 2 * v);
+        std::string fast = shortcut(v);
+        if (fast == "not taken") continue;
+        ++taken;
+        if (fast != general(v)) {
+            if (++mismatches <= 5) CHECK(fast == general(v));
+        }
+    }
+    CHECK(mismatches == 0);
+    CHECK(taken > 50000);
 }
 
 TEST_CASE("writer: strings escaped as json.dumps(ensure_ascii=False)") {

@@ -70,7 +70,10 @@ void through_response_model(std::string& json) {
     ValidationErrors errors;
     Loc loc{LocPart(std::string("response"))};
     T out{};
-    if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+    if (!read_json_direct(json, out)) {
+        out = T{};
+        if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+    }
     if (!errors.empty()) {
         std::string rendered = render_validation_errors(errors);
         throw ResponseValidationError(std::move(errors), rendered);

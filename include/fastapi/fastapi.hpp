@@ -10,6 +10,7 @@
 #include "model.hpp"
 #include "validation.hpp"
 #include "json.hpp"
+#include "json_reader.hpp"
 #include "responses.hpp"
 #include "handler.hpp"
 #include "params.hpp"

@@ -16,6 +16,7 @@
 #include <cmath>        // isfinite
 #include <cstdint>      // int64_t
 #include <limits>       // numeric_limits
+#include <stdexcept>    // overflow_error
 #include <string>       // string
 #include <string_view>  // string_view
 
@@ -95,14 +96,48 @@ inline void append_python_float_digits(std::string& out, std::string_view sci) {
     }
 }
 
-inline void append_double(std::string& out, double v) {
-    if (!std::isfinite(v)) {
-        out += "null";
-        return;
+// Python's repr for a double with at most 4 decimals and |v| < 1e9 (prices, ratios, ...),
+// without the general shortest-digits search: the fewest decimals k for which v * 10^k,
+// rounded, divides back to exactly v. With |v| < 1e9 a double's spacing is below 10^-4, so
+// that decimal is the only one of k places that reads back as v: the shortest round trip,
+// which is what repr prints. False when v is outside that range (or zero, for its sign).
+inline bool append_short_decimal(std::string& out, double v) {
+    double a = std::fabs(v);
+    if (!(a >= 1e-4 && a < 1e9)) return false;
+    static constexpr double scale[] = {1, 10, 100, 1000, 10000};
+    for (int k = 0; k <= 4; ++k) {
+        double m = std::nearbyint(a * scale[k]);
+        if (m / scale[k] != a) continue;
+        auto digits = static_cast<std::uint64_t>(m);
+        auto unit = static_cast<std::uint64_t>(scale[k]);
+        char buf[32];
+        char* end = buf + sizeof buf;
+        char* p = end;
+        std::uint64_t frac = digits % unit, whole = digits / unit;
+        if (k == 0) {
+            *--p = '0';
+        } else {
+            for (int i = 0; i < k; ++i, frac /= 10) *--p = static_cast<char>('0' + frac % 10);
+        }
+        *--p = '.';
+        do *--p = static_cast<char>('0' + whole % 10); while ((whole /= 10) != 0);
+        if (v < 0) *--p = '-';
+        out.append(p, static_cast<std::size_t>(end - p));
+        return true;
     }
+    return false;
+}
+
+// Python's repr of a finite double, the general way.
+inline void append_double_repr(std::string& out, double v) {
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+inline void append_double(std::string& out, double v) {
+    if (!std::isfinite(v)) out.append("null", 4);
+    else if (!append_short_decimal(out, v)) append_double_repr(out, v);
 }
 // A float keeps its own shortest digits (0.1f is written 0.1).
 inline void append_float(std::string& out, float v) {
@@ -156,6 +191,26 @@ inline void append_json_value(std::string& out, const picojson::value& v) {
     }
 }
 
+// The keys of model T as write_json puts them: {"first": and ,"next": one after another.
+template <class T>
+inline constexpr auto key_prefixes_v = [] {
+    constexpr std::size_t total = [] {
+        std::size_t n = 0;
+        for (auto name : wire_names_v<T>) n += name.size() + 4;
+        return n;
+    }();
+    std::array<char, total> text{};
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < wire_names_v<T>.size(); ++i) {
+        text[at++] = i == 0 ? '{' : ',';
+        text[at++] = '"';
+        for (char c : wire_names_v<T>[i]) text[at++] = c;
+        text[at++] = '"';
+        text[at++] = ':';
+    }
+    return text;
+}();
+
 }  // namespace detail
 
 // Appends the compact JSON for value to out.
@@ -165,7 +220,8 @@ void write_json(std::string& out, const T& value) {
     if constexpr (detail::is_field_v<U>) {
         write_json(out, value.value);
     } else if constexpr (std::is_same_v<U, bool>) {
-        out += value ? "true" : "false";
+        if (value) out.append("true", 4);
+        else out.append("false", 5);
     } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
         detail::append_integer(out, value);
     } else if constexpr (std::is_same_v<U, float>) {
@@ -179,10 +235,10 @@ void write_json(std::string& out, const T& value) {
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         detail::append_json_value(out, value);
     } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
-        out += "null";
+        out.append("null", 4);
     } else if constexpr (detail::is_optional_v<U>) {
         if (value) write_json(out, *value);
-        else out += "null";
+        else out.append("null", 4);
     } else if constexpr (detail::is_vector_v<U>) {
         out += '[';
         bool first = true;
@@ -208,15 +264,18 @@ void write_json(std::string& out, const T& value) {
         if (name.empty()) out += "null";
         else detail::append_json_string(out, name);
     } else if constexpr (detail::is_model_v<U>) {
-        out += '{';
-        const auto& names = detail::wire_names_v<U>;
-        detail::visit_fields(value, [&](const auto&... f) {
-            std::size_t i = 0;
-            ((out += (i == 0 ? "\"" : ",\""), out.append(names[i].data(), names[i].size()), out += "\":", ++i,
-              write_json(out, f)),
-             ...);
-        });
-        out += '}';
+        if constexpr (detail::field_count_v<U> == 0) {
+            out.append("{}", 2);
+        } else {
+            // {"name": then ,"description": ...: each key with its punctuation, made once.
+            const char* key = detail::key_prefixes_v<U>.data();
+            const auto& names = detail::wire_names_v<U>;
+            detail::visit_fields(value, [&](const auto&... f) {
+                std::size_t i = 0;
+                ((out.append(key, names[i].size() + 4), key += names[i++].size() + 4, write_json(out, f)), ...);
+            });
+            out += '}';
+        }
     } else {
         static_assert(detail::dependent_false<T>, FASTAPI_UNSUPPORTED_TYPE_MESSAGE);
     }
@@ -350,6 +409,18 @@ inline bool parse_float_text(std::string_view s, double& out) {
     auto r = std::from_chars(body.data(), body.data() + body.size(), out);
     if (r.ptr != body.data() + body.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) return false;
     if (neg) out = -out;
+    return true;
+}
+
+// "-12", "3.5", "1e3": a number from_chars reads as pydantic would, with no trimming, no
+// underscores, no "+", no "inf" or "nan" (those go the long way).
+inline bool plain_number_text(std::string_view s) noexcept {
+    std::size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
+    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    for (; i < s.size(); ++i) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-')) return false;
+    }
     return true;
 }
 
@@ -650,7 +721,7 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
     if constexpr (detail::is_field_v<T>) {
         using Spec = detail::spec_of_t<T>;
         return from_string(s, out.value, errors, loc) &&
-               detail::check_field_constraints<Spec>(out.value, errors, loc, picojson::value(std::string(s)));
+               detail::check_field_constraints<Spec>(out.value, errors, loc, [s] { return picojson::value(std::string(s)); });
     } else if constexpr (std::is_same_v<T, std::string>) {
         out.assign(s.data(), s.size());
         return true;
@@ -667,6 +738,22 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
         detail::type_error(errors, loc, "bool_parsing", detail::bool_parsing_msg, picojson::value(std::string(s)));
         return false;
     } else if constexpr ((std::is_integral_v<T> && !std::is_same_v<T, char>) || std::is_floating_point_v<T>) {
+        // Plain digits (the usual "42" or "-1.5") need none of pydantic's lax rules.
+        if (detail::plain_number_text(s)) {
+            if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+                std::int64_t v = 0;
+                auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+                constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<T>::min());
+                constexpr std::int64_t hi = static_cast<std::int64_t>(
+                    std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<T>::max()), INT64_MAX));
+                if (r.ec == std::errc() && r.ptr == s.data() + s.size() && v >= lo && v <= hi)
+                    return (out = static_cast<T>(v)), true;
+            } else if constexpr (std::is_floating_point_v<T>) {
+                double d = 0;
+                auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+                if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return (out = static_cast<T>(d)), true;
+            }
+        }
         return from_json(picojson::value(std::string(s)), out, errors, loc);
     } else if constexpr (detail::named_enum<T>) {
         if (detail::read_enum_text(s, out)) return true;
@@ -686,29 +773,59 @@ namespace detail {
 
 // --- parsing a body: Python's json module's verdict on malformed text ---
 
+// Length of the well-formed UTF-8 sequence at p (at most `avail` bytes), 0 when it is not one:
+// no overlong forms, no surrogates, nothing above U+10FFFF.
+inline std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(at);
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    std::size_t len;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (len > avail) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        if ((p[k] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
 inline bool is_valid_utf8(std::string_view s) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::size_t n = s.size(), i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) { ++i; continue; }
-        std::size_t len;
-        std::uint32_t cp;
-        if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-        else return false;
-        if (i + len > n) return false;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
+    for (std::size_t i = 0; i < s.size();) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;
+            continue;
         }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
+        std::size_t n = utf8_sequence_length(s.data() + i, s.size() - i);
+        if (n == 0) return false;
+        i += n;
     }
     return true;
+}
+
+// Appends code point cp (at most U+10FFFF, not a surrogate) as UTF-8.
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
 }
 
 // Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH (brackets inside
@@ -843,8 +960,9 @@ private:
 
 // Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
 // loc + [position] (Python's character position) with Python's message, and returns false.
-// Bytes that are not UTF-8, or nesting deeper than FASTAPI_MAX_JSON_DEPTH, make FastAPI
-// answer 400 "There was an error parsing the body": thrown as that HTTPException.
+// Bytes that are not UTF-8, nesting deeper than FASTAPI_MAX_JSON_DEPTH or a number beyond
+// a double make FastAPI answer 400 "There was an error parsing the body": thrown as that
+// HTTPException.
 inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
                             const Loc& loc = Loc{LocPart(std::string("body"))}) {
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
@@ -852,7 +970,13 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
     std::string err;
     // picojson's own limit (100 levels) would misreport deeper, valid JSON as malformed.
     picojson::default_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1);
-    const char* end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
+    const char* end = nullptr;
+    try {
+        end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
+    } catch (const std::overflow_error&) {
+        // A number beyond a double (1e999): picojson has no infinity to hold it.
+        throw HTTPException(400, "There was an error parsing the body");
+    }
     if (err.empty()) {
         // picojson stops after one value; Python wants only whitespace after it.
         std::size_t rest = static_cast<std::size_t>(end - text.data());
@@ -875,15 +999,6 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
 }
 
 }  // namespace detail
-
-// Parses `text` and reads it into out; malformed JSON is one json_invalid error at
-// base + [position], as FastAPI reports it.
-template <class T>
-bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc base = Loc{LocPart(std::string("body"))}) {
-    picojson::value v;
-    if (!detail::parse_json_body(text, v, errors, base)) return false;
-    return from_json(v, out, errors, base);
-}
 
 namespace detail {
 

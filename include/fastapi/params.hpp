@@ -6,10 +6,11 @@
 //                                  Query<"q", std::optional<std::string>, MaxLength<20>> q) {...});
 //
 // A parameter of a model type (or a vector of models) is the JSON request body.
-// Relies on handler (Binder, Exchange), model, validation and json.
+// Relies on handler (Binder, Exchange), model, validation, json and json_reader.
 #pragma once
 #include "handler.hpp"
 #include "json.hpp"
+#include "json_reader.hpp"
 #include "model.hpp"
 #include "validation.hpp"
 
@@ -211,7 +212,6 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
     if constexpr (is_vector_v<T>) {
         using E = typename T::value_type;
         out.clear();
-        picojson::array inputs;
         bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
@@ -219,19 +219,25 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
             if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
             else ok = false;
             loc.pop_back();
-            inputs.emplace_back(std::string(values[i]));
         }
-        if (ok) check_field_constraints<Field>(out, errors, loc, picojson::value(std::move(inputs)));
-    } else if constexpr (is_optional_v<T>) {
-        typename T::value_type v{};
-        if (from_string(values.back(), v, errors, loc)) {
-            out = std::move(v);
-            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
-        }
+        if (ok)
+            check_field_constraints<Field>(out, errors, loc, [&] {
+                picojson::array inputs;
+                for (auto v : values) inputs.emplace_back(std::string(v));
+                return picojson::value(std::move(inputs));
+            });
     } else {
-        // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
-        if (from_string(values.back(), out, errors, loc))
-            check_field_constraints<Field>(out, errors, loc, picojson::value(std::string(values.back())));
+        auto last_text = [&] { return picojson::value(std::string(values.back())); };
+        if constexpr (is_optional_v<T>) {
+            typename T::value_type v{};
+            if (from_string(values.back(), v, errors, loc)) {
+                out = std::move(v);
+                check_field_constraints<Field>(out, errors, loc, last_text);
+            }
+        } else {
+            // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
+            if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc, last_text);
+        }
     }
 }
 
@@ -276,10 +282,20 @@ inline bool load_body(Exchange& ex, ValidationErrors& errors) {
 // Reads one body parameter. `embedded`: the value is under key `name` of a JSON object.
 template <class T, class Markers>
 void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, ValidationErrors& errors) {
+    using Field = typename apply_markers<T, Markers>::type;
     Loc loc;
     loc.push_back(std::string("body"));
+    if (!embedded && ex.body_state == Exchange::BodyState::unread && !ex.request.body.empty()) {
+        auto ct = ex.request.headers.get("content-type");
+        if (!ct || is_json_content_type(*ct)) {
+            if (read_json_direct(ex.request.body, out)) {
+                check_field_constraints<Field>(out, errors, loc);
+                return;
+            }
+            out = T{};  // the reference reader starts from a fresh value and reports
+        }
+    }
     if (!load_body(ex, errors)) return;
-    using Field = typename apply_markers<T, Markers>::type;
     const picojson::value* v = &ex.body_json;
     if (embedded) {
         loc.push_back(std::string(name));

@@ -246,7 +246,15 @@ template <class T> picojson::value input_json(const T& value);
 template <class T>
 bool check_value(const T& value, const Constraints& c, ValidationErrors& errors, const Loc& loc,
                  const picojson::value* input = nullptr) {
-    auto in = [&](auto&& fallback) { return input ? *input : picojson::value(fallback); };
+    // The input is only for the error message: without one, it is made from the value, and
+    // only when there is an error (a first pass with a placeholder says whether there is).
+    auto checked = [&](auto&& check) {
+        if (input) return check(*input, errors);
+        static const picojson::value placeholder;
+        ValidationErrors unused;
+        return check(placeholder, unused) || check(input_json(value), errors);
+    };
+    using In = const picojson::value&;
     if constexpr (is_field_v<T>) {
         return check_value(value.value, c, errors, loc, input);
     } else if constexpr (is_optional_v<T>) {
@@ -256,17 +264,17 @@ bool check_value(const T& value, const Constraints& c, ValidationErrors& errors,
     } else if constexpr (std::is_integral_v<T>) {
         if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
             if (value > static_cast<std::uint64_t>(INT64_MAX))
-                return check_number(static_cast<double>(value), in(static_cast<double>(value)), c, errors, loc);
+                return checked([&](In in, ValidationErrors& e) { return check_number(static_cast<double>(value), in, c, e, loc); });
         }
-        return check_integer(static_cast<std::int64_t>(value), in(static_cast<std::int64_t>(value)), c, errors, loc);
+        return checked([&](In in, ValidationErrors& e) { return check_integer(static_cast<std::int64_t>(value), in, c, e, loc); });
     } else if constexpr (std::is_floating_point_v<T>) {
-        return check_number(static_cast<double>(value), in(static_cast<double>(value)), c, errors, loc);
+        return checked([&](In in, ValidationErrors& e) { return check_number(static_cast<double>(value), in, c, e, loc); });
     } else if constexpr (std::is_same_v<T, std::string>) {
-        return check_string(value, in(value), c, errors, loc);
+        return checked([&](In in, ValidationErrors& e) { return check_string(value, in, c, e, loc); });
     } else if constexpr (is_vector_v<T> || is_map_v<T>) {
         if (!c.min_items && !c.max_items && !c.min_length && !c.max_length) return true;
-        return check_size(value.size(), input ? *input : input_json(value), is_vector_v<T> ? "List" : "Dictionary", c,
-                          errors, loc);
+        const char* kind = is_vector_v<T> ? "List" : "Dictionary";
+        return checked([&](In in, ValidationErrors& e) { return check_size(value.size(), in, kind, c, e, loc); });
     } else {
         return true;
     }
@@ -284,6 +292,21 @@ template <class Spec, class T>
 bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, const picojson::value& input) {
     if constexpr (Spec::constraints.empty()) return true;
     else return check_value(value, Spec::constraints, errors, loc, &input);
+}
+// The same, the input made by make_input() only when there is an error to report (a query
+// string's text, say, which would otherwise be copied for every request).
+template <class Spec, class T, class MakeInput>
+    requires std::is_invocable_r_v<picojson::value, MakeInput&>
+bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, MakeInput&& make_input) {
+    if constexpr (Spec::constraints.empty()) {
+        return true;
+    } else {
+        static const picojson::value placeholder;
+        ValidationErrors unused;
+        if (check_value(value, Spec::constraints, unused, loc, &placeholder)) return true;
+        picojson::value input = make_input();
+        return check_value(value, Spec::constraints, errors, loc, &input);
+    }
 }
 
 }  // namespace detail

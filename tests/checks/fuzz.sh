@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP request parser and the multipart/form-data parser for a bounded time each
+# Fuzzes the HTTP request parser, the multipart/form-data parser and the direct JSON reader
+# (against the reference reader) for a bounded time each
 # with libFuzzer, AddressSanitizer (leaks included) and UBSan: tests/fuzz/fuzz_parser.cpp on a
-# copy of tests/fuzz/corpus/parser/, tests/fuzz/fuzz_multipart.cpp on tests/fuzz/corpus/multipart/.
+# copy of tests/fuzz/corpus/parser/, tests/fuzz/fuzz_multipart.cpp on tests/fuzz/corpus/multipart/,
+# tests/fuzz/fuzz_json.cpp on tests/fuzz/corpus/json/.
 # Fails when the fuzzer finds a crash, leak, timeout or broken invariant (the input is left in
 # build/fuzz/). Without clang++ and its fuzzer runtime it says so and passes.
 #   FUZZ_SECONDS=300 tests/checks/fuzz.sh     fuzz the HTTP parser longer
 #   MULTIPART_FUZZ_SECONDS=120 ...             and the multipart parser (default 20)
+#   JSON_FUZZ_SECONDS=120 ...                  and the JSON readers (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 out=build/fuzz
 seconds=${FUZZ_SECONDS:-30}
 multipart_seconds=${MULTIPART_FUZZ_SECONDS:-20}
+json_seconds=${JSON_FUZZ_SECONDS:-20}
 
 # Installs clang and libclang-rt-14-dev when run as root; otherwise only reports what is missing.
 tools/deps fuzz >/dev/null 2>&1 || true
@@ -72,6 +76,22 @@ if [ $status -ne 0 ]; then
 fi
 if [ -n "$(ls -A "$out/tmp-multipart")" ]; then
   echo "FAIL: the multipart fuzzer left temporary files in $out/tmp-multipart" >&2
+  exit 1
+fi
+echo "building $out/fuzz_json"
+timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$ROOT" tests/fuzz/fuzz_json.cpp -o "$out/fuzz_json"
+rm -rf "$out/corpus-json"
+cp -r tests/fuzz/corpus/json "$out/corpus-json"
+echo "fuzzing the JSON readers for ${json_seconds}s"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  timeout $((json_seconds + 120)) "$out/fuzz_json" -max_total_time="$json_seconds" -max_len=4096 \
+    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/json.dict \
+    -artifact_prefix="$out/" "$out/corpus-json" >"$out/fuzz-json.log" 2>&1 || status=$?
+grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz-json.log" || true
+if [ $status -ne 0 ]; then
+  grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz-json.log" | head -n 80
+  echo "FAIL: the fuzzer found a problem in the JSON readers (exit $status); log: $out/fuzz-json.log" >&2
   exit 1
 fi
 echo "no findings"
