@@ -73,7 +73,7 @@ int main() {
     app.post("/items/", [&](Item item) {
         std::lock_guard lock(db_mutex);
         int64_t next = db.empty() ? 1 : db.rbegin()->first + 1;
-        db[next] = item;
+        db.emplace_hint(db.end(), next, item);  // the largest id goes last: no search
         return item;
     }, {.status_code = 201, .name = "create_item"});
 

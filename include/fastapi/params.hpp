@@ -246,6 +246,7 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
 // FastAPI's rule: no Content-Type means JSON; a JSON (or +json) type means JSON; anything
 // else is not JSON and the raw text is validated (and refused) instead.
 inline bool is_json_content_type(std::string_view ct) {
+    if (ct == "application/json") return true;  // what nearly every client sends
     std::string_view mt = ct.substr(0, ct.find(';'));
     while (!mt.empty() && (mt.back() == ' ' || mt.back() == '\t')) mt.remove_suffix(1);
     constexpr std::string_view application = "application/";
@@ -283,18 +284,21 @@ inline bool load_body(Exchange& ex, ValidationErrors& errors) {
 template <class T, class Markers>
 void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, ValidationErrors& errors) {
     using Field = typename apply_markers<T, Markers>::type;
-    Loc loc;
-    loc.push_back(std::string("body"));
     if (!embedded && ex.body_state == Exchange::BodyState::unread && !ex.request.body.empty()) {
         auto ct = ex.request.headers.get("content-type");
         if (!ct || is_json_content_type(*ct)) {
             if (read_json_direct(ex.request.body, out)) {
-                check_field_constraints<Field>(out, errors, loc);
+                if constexpr (!Field::constraints.empty()) {
+                    Loc loc{LocPart(std::string("body"))};
+                    check_field_constraints<Field>(out, errors, loc);
+                }
                 return;
             }
             out = T{};  // the reference reader starts from a fresh value and reports
         }
     }
+    Loc loc;
+    loc.push_back(std::string("body"));
     if (!load_body(ex, errors)) return;
     const picojson::value* v = &ex.body_json;
     if (embedded) {
@@ -387,16 +391,17 @@ struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is
     using T = std::remove_cvref_t<P>;
     static constexpr bool is_body = true;
     using holder = T;
+    static const std::string& key() {
+        static const std::string name = body_key_name<T>();
+        return name;
+    }
     static holder bind(Exchange& ex, ValidationErrors& errors) {
         T value{};
-        bind_body<T, std::tuple<>>(ex, body_key_name<T>(), ex.body_params > 1, value, errors);
+        bind_body<T, std::tuple<>>(ex, key(), ex.body_params > 1, value, errors);
         return value;
     }
     static T get(holder& h) { return std::move(h); }
-    static void describe(OperationInfo& op) {
-        static const std::string key = body_key_name<T>();
-        op.body.push_back(describe_param<T, std::tuple<>>(key));
-    }
+    static void describe(OperationInfo& op) { op.body.push_back(describe_param<T, std::tuple<>>(key())); }
 };
 }  // namespace detail
 
