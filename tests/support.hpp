@@ -1,6 +1,6 @@
 // Helpers for tests that need a real socket: a server on a thread of its own, a raw client
 // with timeouts, and child processes (the examples) stopped by their pid. Loopback only;
-// every wait is bounded.
+// every wait is bounded. Also FastAPI's tutorial Item, which many tests read and write.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <initializer_list>
+#include <optional>
 #include <utility>
 #include <vector>
 #include <string>
@@ -27,6 +28,21 @@
 namespace test {
 
 using namespace std::chrono_literals;
+
+// FastAPI's tutorial model:
+//   class Item(BaseModel):
+//       name: str = Field(min_length=1, max_length=50)
+//       description: str | None = None
+//       price: float = Field(gt=0)
+//       tax: float | None = None
+//       tags: list[str] = []
+struct Item {
+    fastapi::Field<std::string, fastapi::MinLength<1>, fastapi::MaxLength<50>> name;
+    std::optional<std::string> description;
+    fastapi::Field<double, fastapi::Gt<0>> price;
+    std::optional<double> tax;
+    std::vector<std::string> tags;
+};
 
 // A Server with its own loop on a background thread, listening on 127.0.0.1 and a free port.
 class LiveServer {

@@ -15,13 +15,7 @@
 namespace json_reader_test {
 using namespace fastapi;
 
-struct Item {
-    Field<std::string, MinLength<1>, MaxLength<50>> name;
-    std::optional<std::string> description;
-    Field<double, Gt<0>> price;
-    std::optional<double> tax;
-    std::vector<std::string> tags;
-};
+using test::Item;
 
 struct Part {
     std::int8_t size;

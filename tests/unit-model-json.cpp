@@ -2,6 +2,7 @@
 // pydantic accepts when reading.
 #include <doctest/doctest.h>
 #include "fastapi.hpp"
+#include "support.hpp"
 
 #include <cmath>
 #include <limits>
@@ -13,20 +14,7 @@
 namespace model_json_test {
 using namespace fastapi;
 
-// FastAPI's tutorial model:
-//   class Item(BaseModel):
-//       name: str = Field(min_length=1, max_length=50)
-//       description: str | None = None
-//       price: float = Field(gt=0)
-//       tax: float | None = None
-//       tags: list[str] = []
-struct Item {
-    Field<std::string, MinLength<1>, MaxLength<50>> name;
-    std::optional<std::string> description;
-    Field<double, Gt<0>> price;
-    std::optional<double> tax;
-    std::vector<std::string> tags;
-};
+using test::Item;  // FastAPI's tutorial model
 
 enum class Size { small, large };
 
@@ -288,7 +276,7 @@ TEST_CASE("describe: the runtime description the OpenAPI generator reads") {
     REQUIRE(t.kind == fastapi::TypeKind::model);
     const fastapi::ModelInfo& m = t.model();
     CHECK(m.name == "Item");
-    CHECK(m.cpp_name == "model_json_test::Item");
+    CHECK(m.cpp_name == "test::Item");  // the full name tells same-named models apart
     REQUIRE(m.fields.size() == 5);
     CHECK(m.fields[0].wire_name == "name");
     CHECK(m.fields[0].required);

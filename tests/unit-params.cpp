@@ -8,13 +8,7 @@
 using namespace fastapi;
 
 namespace {
-struct Product {
-    Field<std::string, MinLength<1>, MaxLength<50>> name;
-    std::optional<std::string> description;
-    Field<double, Gt<0>> price;
-    std::optional<double> tax;
-    std::vector<std::string> tags;
-};
+using Product = test::Item;  // another file of the unity build has its own Item
 
 Headers json_type() {
     Headers h;

@@ -2,6 +2,7 @@
 // value can produce, compared as the exact text FastAPI sends.
 #include <doctest/doctest.h>
 #include "fastapi.hpp"
+#include "support.hpp"
 
 #include <map>
 #include <optional>
@@ -11,13 +12,7 @@
 namespace validation_test {
 using namespace fastapi;
 
-struct Item {
-    Field<std::string, MinLength<1>, MaxLength<50>> name;
-    std::optional<std::string> description;
-    Field<double, Gt<0>> price;
-    std::optional<double> tax;
-    std::vector<std::string> tags;
-};
+using test::Item;
 
 struct Line {
     std::string sku;

@@ -33,65 +33,42 @@ if ! tools/amalgamate --check >/dev/null 2>&1; then
   echo "note: fastapi.hpp is not what the parts make; run tools/amalgamate (tools/test does)"
 fi
 
-echo "building $out/fuzz_parser"
 launcher=""; command -v ccache >/dev/null && launcher=ccache
-timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I"$ROOT" tests/fuzz/fuzz_parser.cpp -o "$out/fuzz_parser"
-
-# A copy: what the fuzzer adds to its corpus stays out of the repository.
-rm -rf "$out/corpus-parser"
-cp -r tests/fuzz/corpus/parser "$out/corpus-parser"
 rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-*
 
-echo "fuzzing for ${seconds}s"
-status=0
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  timeout $((seconds + 120)) "$out/fuzz_parser" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/parser.dict \
-    -artifact_prefix="$out/" "$out/corpus-parser" >"$out/fuzz.log" 2>&1 || status=$?
-grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz.log" || true
-if [ $status -ne 0 ]; then
-  grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz.log" | head -n 80
-  echo "FAIL: the fuzzer found a problem (exit $status); log: $out/fuzz.log" >&2
-  exit 1
-fi
+# fuzz NAME SECONDS WHAT: builds tests/fuzz/fuzz_NAME.cpp and runs it on a copy of
+# tests/fuzz/corpus/NAME (what the fuzzer adds stays out of the repository) with
+# tests/fuzz/NAME.dict; exits on a finding, the input left in build/fuzz/.
+fuzz() {
+  local name=$1 secs=$2 what=$3 status=0
+  echo "building $out/fuzz_$name"
+  timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined -I"$ROOT" "tests/fuzz/fuzz_$name.cpp" -o "$out/fuzz_$name"
+  rm -rf "$out/corpus-$name"
+  cp -r "tests/fuzz/corpus/$name" "$out/corpus-$name"
+  echo "fuzzing $what for ${secs}s"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    timeout $((secs + 120)) "$out/fuzz_$name" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+      -rss_limit_mb=2048 -print_final_stats=1 -dict="tests/fuzz/$name.dict" \
+      -artifact_prefix="$out/" "$out/corpus-$name" >"$out/fuzz-$name.log" 2>&1 || status=$?
+  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz-$name.log" || true
+  if [ $status -ne 0 ]; then
+    grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz-$name.log" | head -n 80
+    echo "FAIL: the fuzzer found a problem in $what (exit $status); log: $out/fuzz-$name.log" >&2
+    exit 1
+  fi
+}
 
-echo "building $out/fuzz_multipart"
-timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I"$ROOT" tests/fuzz/fuzz_multipart.cpp -o "$out/fuzz_multipart"
-rm -rf "$out/corpus-multipart" "$out/tmp-multipart"
-cp -r tests/fuzz/corpus/multipart "$out/corpus-multipart"
+fuzz parser "$seconds" "the HTTP request parser"
+
+# The multipart parser's temporary files go to a folder of their own: none may be left behind.
+rm -rf "$out/tmp-multipart"
 mkdir -p "$out/tmp-multipart"
-echo "fuzzing the multipart parser for ${multipart_seconds}s"
-# Its temporary files go to a folder of their own: none may be left behind.
-TMPDIR="$ROOT/$out/tmp-multipart" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  timeout $((multipart_seconds + 120)) "$out/fuzz_multipart" -max_total_time="$multipart_seconds" -max_len=4096 \
-    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/multipart.dict \
-    -artifact_prefix="$out/" "$out/corpus-multipart" >"$out/fuzz-multipart.log" 2>&1 || status=$?
-grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz-multipart.log" || true
-if [ $status -ne 0 ]; then
-  grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz-multipart.log" | head -n 80
-  echo "FAIL: the fuzzer found a problem in the multipart parser (exit $status); log: $out/fuzz-multipart.log" >&2
-  exit 1
-fi
+TMPDIR="$ROOT/$out/tmp-multipart" fuzz multipart "$multipart_seconds" "the multipart parser"
 if [ -n "$(ls -A "$out/tmp-multipart")" ]; then
   echo "FAIL: the multipart fuzzer left temporary files in $out/tmp-multipart" >&2
   exit 1
 fi
-echo "building $out/fuzz_json"
-timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I"$ROOT" tests/fuzz/fuzz_json.cpp -o "$out/fuzz_json"
-rm -rf "$out/corpus-json"
-cp -r tests/fuzz/corpus/json "$out/corpus-json"
-echo "fuzzing the JSON readers for ${json_seconds}s"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  timeout $((json_seconds + 120)) "$out/fuzz_json" -max_total_time="$json_seconds" -max_len=4096 \
-    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/json.dict \
-    -artifact_prefix="$out/" "$out/corpus-json" >"$out/fuzz-json.log" 2>&1 || status=$?
-grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' "$out/fuzz-json.log" || true
-if [ $status -ne 0 ]; then
-  grep -E -A30 'ERROR|invariant broken|runtime error|Test unit written' "$out/fuzz-json.log" | head -n 80
-  echo "FAIL: the fuzzer found a problem in the JSON readers (exit $status); log: $out/fuzz-json.log" >&2
-  exit 1
-fi
+
+fuzz json "$json_seconds" "the JSON readers"
 echo "no findings"
