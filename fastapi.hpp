@@ -3674,10 +3674,12 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
     }
 }
 
-// Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH (brackets inside
-// strings do not count). picojson and the checker below recurse once per level.
-inline bool json_nests_too_deep(std::string_view s) noexcept {
-    int depth = 0;
+// Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH in s, `open` levels being
+// open before it (brackets inside strings do not count). picojson counts only arrays, and the
+// checker below recurses once per level. With first_value_only, the scan stops where the
+// value s starts with ends (the rest of a document is not that value's business).
+inline bool json_nests_too_deep(std::string_view s, int open = 0, bool first_value_only = false) noexcept {
+    int depth = open;
     bool in_string = false;
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
@@ -3689,7 +3691,9 @@ inline bool json_nests_too_deep(std::string_view s) noexcept {
         } else if (c == '[' || c == '{') {
             if (++depth > FASTAPI_MAX_JSON_DEPTH) return true;
         } else if (c == ']' || c == '}') {
-            --depth;
+            if (--depth <= open && first_value_only) return false;
+        } else if (c == ',' && depth == open && first_value_only) {
+            return false;
         }
     }
     return false;
@@ -3997,10 +4001,12 @@ public:
         }
         return false;
     }
-    // Free-form JSON: picojson on this one value, as the reference reader would read it.
+    // Free-form JSON: picojson on this one value, as the reference reader would read it. Its
+    // depth is bounded first: picojson's own limit does not count objects.
     bool read_any(picojson::value& out) {
         skip_ws();
         const char* begin = p_;
+        if (json_nests_too_deep(std::string_view(p_, static_cast<std::size_t>(end_ - p_)), depth_, true)) return false;
         std::string err;
         picojson::default_parse_context context(&out, static_cast<std::size_t>(FASTAPI_MAX_JSON_DEPTH - depth_));
         const char* end = nullptr;
@@ -4044,9 +4050,8 @@ public:
                 }
             }
             default: {
-                const char* begin = nullptr;
-                bool integral = false;
-                return scan_number(begin, integral);
+                double ignored = 0;  // read, not only scanned: 1e999 is the reference reader's 400
+                return read_number(ignored);
             }
         }
     }
@@ -5013,13 +5018,8 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
     if (!embedded && ex.body_state == Exchange::BodyState::unread && !ex.request.body.empty()) {
         auto ct = ex.request.headers.get("content-type");
         if (!ct || is_json_content_type(*ct)) {
-            if (read_json_direct(ex.request.body, out)) {
-                if constexpr (!Field::constraints.empty()) {
-                    Loc loc{LocPart(std::string("body"))};
-                    check_field_constraints<Field>(out, errors, loc);
-                }
-                return;
-            }
+            // A failing constraint is reported by the reference reader, with the client's input.
+            if (read_json_direct(ex.request.body, out) && meets_constraints<Field>(out)) return;
             out = T{};  // the reference reader starts from a fresh value and reports
         }
     }
@@ -5053,7 +5053,7 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
         else errors.push_back(missing_error(loc));
         return;
     }
-    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc, *v);
 }
 
 }  // namespace detail

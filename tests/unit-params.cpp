@@ -141,11 +141,17 @@ TEST_CASE("a body that is not UTF-8 or nests too deep is FastAPI's 400, not a cr
     auto not_utf8 = client.post("/items/", "{\"name\":\"\xFF\",\"price\":1}", json_type());
     CHECK(not_utf8.status_code == 400);
     CHECK(not_utf8.text == parse_error);
-    // Regression: a megabyte of '[' overflowed the stack of picojson's recursive parser.
+    // Regression: a megabyte of '[' overflowed the stack of picojson's recursive parser, and
+    // nested objects (which picojson's own limit does not count) that of the direct reader.
+    std::string deep_objects;
+    for (int i = 0; i < 200000; ++i) deep_objects += "{\"\":";
+    deep_objects += "1" + std::string(200000, '}');
     for (const char* path : {"/items/", "/raw"}) {
-        auto deep = client.post(path, std::string(500000, '['), json_type());
-        CHECK(deep.status_code == 400);
-        CHECK(deep.text == parse_error);
+        for (const std::string& deep : {std::string(500000, '['), deep_objects}) {
+            auto r = client.post(path, deep, json_type());
+            CHECK(r.status_code == 400);
+            CHECK(r.text == parse_error);
+        }
     }
     std::string nested = std::string(FASTAPI_MAX_JSON_DEPTH - 1, '[') + std::string(FASTAPI_MAX_JSON_DEPTH - 1, ']');
     CHECK(client.post("/raw", nested, json_type()).text == "true");

@@ -828,10 +828,12 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
     }
 }
 
-// Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH (brackets inside
-// strings do not count). picojson and the checker below recurse once per level.
-inline bool json_nests_too_deep(std::string_view s) noexcept {
-    int depth = 0;
+// Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH in s, `open` levels being
+// open before it (brackets inside strings do not count). picojson counts only arrays, and the
+// checker below recurses once per level. With first_value_only, the scan stops where the
+// value s starts with ends (the rest of a document is not that value's business).
+inline bool json_nests_too_deep(std::string_view s, int open = 0, bool first_value_only = false) noexcept {
+    int depth = open;
     bool in_string = false;
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
@@ -843,7 +845,9 @@ inline bool json_nests_too_deep(std::string_view s) noexcept {
         } else if (c == '[' || c == '{') {
             if (++depth > FASTAPI_MAX_JSON_DEPTH) return true;
         } else if (c == ']' || c == '}') {
-            --depth;
+            if (--depth <= open && first_value_only) return false;
+        } else if (c == ',' && depth == open && first_value_only) {
+            return false;
         }
     }
     return false;

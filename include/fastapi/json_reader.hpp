@@ -94,10 +94,12 @@ public:
         }
         return false;
     }
-    // Free-form JSON: picojson on this one value, as the reference reader would read it.
+    // Free-form JSON: picojson on this one value, as the reference reader would read it. Its
+    // depth is bounded first: picojson's own limit does not count objects.
     bool read_any(picojson::value& out) {
         skip_ws();
         const char* begin = p_;
+        if (json_nests_too_deep(std::string_view(p_, static_cast<std::size_t>(end_ - p_)), depth_, true)) return false;
         std::string err;
         picojson::default_parse_context context(&out, static_cast<std::size_t>(FASTAPI_MAX_JSON_DEPTH - depth_));
         const char* end = nullptr;
@@ -141,9 +143,8 @@ public:
                 }
             }
             default: {
-                const char* begin = nullptr;
-                bool integral = false;
-                return scan_number(begin, integral);
+                double ignored = 0;  // read, not only scanned: 1e999 is the reference reader's 400
+                return read_number(ignored);
             }
         }
     }

@@ -287,13 +287,8 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
     if (!embedded && ex.body_state == Exchange::BodyState::unread && !ex.request.body.empty()) {
         auto ct = ex.request.headers.get("content-type");
         if (!ct || is_json_content_type(*ct)) {
-            if (read_json_direct(ex.request.body, out)) {
-                if constexpr (!Field::constraints.empty()) {
-                    Loc loc{LocPart(std::string("body"))};
-                    check_field_constraints<Field>(out, errors, loc);
-                }
-                return;
-            }
+            // A failing constraint is reported by the reference reader, with the client's input.
+            if (read_json_direct(ex.request.body, out) && meets_constraints<Field>(out)) return;
             out = T{};  // the reference reader starts from a fresh value and reports
         }
     }
@@ -327,7 +322,7 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
         else errors.push_back(missing_error(loc));
         return;
     }
-    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc);
+    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc, *v);
 }
 
 }  // namespace detail

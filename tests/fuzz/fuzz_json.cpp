@@ -43,6 +43,23 @@ struct Everything {
     Field<std::string, Alias<"wire-name">, Pattern<"^[a-z]*$">, Default<"x">> aliased;
 };
 
+// Default member initialisers, and a class describing its own (private) fields.
+struct Defaults {
+    std::optional<int> page = 1;
+    Field<std::vector<Field<int, Ge<0>>>, MaxItems<4>> scores;
+    std::optional<picojson::value> any;
+    std::optional<std::map<std::string, std::vector<std::string>>> groups;
+};
+class Point {
+    double x_ = 0;
+    Field<std::string, MaxLength<3>> label_;
+
+public:
+    static constexpr auto fastapi_fields() {
+        return std::tuple{fastapi::member("x", &Point::x_), fastapi::member("label", &Point::label_)};
+    }
+};
+
 struct Strict {
     std::string a;
     Field<std::vector<int>, MinItems<1>, MaxItems<3>> b;
@@ -98,6 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     agree<Everything>(text);
     agree<Strict>(text);
     agree<std::vector<Inner>>(text);
+    agree<Defaults>(text);
+    agree<std::vector<Point>>(text);
     agree<std::map<std::string, double>>(text);
     agree<picojson::value>(text);
     if (size < 64) {
