@@ -2054,6 +2054,9 @@ template <fixed_string S> struct Pattern { static constexpr std::string_view val
 template <fixed_string S> struct Alias { static constexpr std::string_view value = S; };
 template <fixed_string S> struct Title { static constexpr std::string_view value = S; };
 template <fixed_string S> struct Description { static constexpr std::string_view value = S; };
+// The JSON Schema "format" the document shows (pydantic's json_schema_extra={"format": ...}):
+// Format<"password"> makes Swagger UI mask the field. Documentation only: nothing is checked.
+template <fixed_string S> struct Format { static constexpr std::string_view value = S; };
 // Example values for the documentation: Examples<"Foo", "Bar">, Examples<1, 2>.
 template <detail::literal... V> struct Examples {};
 // The value when absent: Default<10>, Default<"0.5">, Default<"text">, Default<true>;
@@ -2264,6 +2267,7 @@ struct field_spec {
     static constexpr std::string_view alias = find_string_marker<Alias, Ms...>();
     static constexpr std::string_view title = find_string_marker<Title, Ms...>();
     static constexpr std::string_view description = find_string_marker<Description, Ms...>();
+    static constexpr std::string_view format = find_string_marker<Format, Ms...>();
     static constexpr Constraints constraints = make_constraints<Ms...>();
 
     static void set_default(T& out) {
@@ -2366,7 +2370,7 @@ struct FieldInfo {
     bool required = true;
     const TypeInfo& (*type)() = nullptr;
     detail::Constraints constraints;
-    std::string_view title, description;
+    std::string_view title, description, format;
     std::vector<picojson::value> examples;
     // The default as JSON for fields that are not required (their Default<...>, or the
     // value a value-initialised model holds); nullptr when required or not computable.
@@ -2440,6 +2444,7 @@ FieldInfo describe_value(std::string_view name, std::string_view wire_name) {
     f.constraints = Spec::constraints;
     f.title = Spec::title;
     f.description = Spec::description;
+    f.format = Spec::format;
     [&]<class... Ms>(std::tuple<Ms...>*) { (examples_of<Ms>::add(f.examples), ...); }(
         static_cast<typename Spec::markers*>(nullptr));
     if constexpr (!Spec::required && Spec::has_default) {
@@ -6489,10 +6494,10 @@ struct Binder<OAuth2PasswordRequestForm> {
     static constexpr bool is_body = true;
     using GrantType = Form<"grant_type", std::optional<std::string>, Pattern<"^password$">>;
     using Username = Form<"username", std::string>;
-    using Password = Form<"password", std::string>;
+    using Password = Form<"password", std::string, Format<"password">>;  // masked in Swagger UI, as FastAPI does
     using Scope = Form<"scope", std::string, Default<"">>;
     using ClientId = Form<"client_id", std::optional<std::string>>;
-    using ClientSecret = Form<"client_secret", std::optional<std::string>>;
+    using ClientSecret = Form<"client_secret", std::optional<std::string>, Format<"password">>;
     using holder = OAuth2PasswordRequestForm;
 
     static holder bind(Exchange& ex, ValidationErrors& errors) {
@@ -7626,6 +7631,7 @@ public:
         if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
         else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
         if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+        if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
         if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
         // A null default is left out, as FastAPI's documents do.
         if (!f.required && f.default_value) {

@@ -325,6 +325,7 @@ TEST_CASE("parameters: headers, cookies, descriptions, examples; Embed and bare 
     app.post("/things/{id}",
              [](Path<"id", int64_t>, Header<"user_agent", std::optional<std::string>>,
                 Cookie<"session", std::string, Description<"The session">, Examples<"abc">>,
+                Header<"x_api_key", std::string, Format<"password">>,
                 Body<"importance", int64_t, Embed>) { return 1; },
              {.name = "make_thing"});
     picojson::value doc = document(app);
@@ -332,9 +333,12 @@ TEST_CASE("parameters: headers, cookies, descriptions, examples; Embed and bare 
     check_json(at(op, {"parameters", "1"}),
                R"({"name":"user-agent","in":"header","required":false,
                    "schema":{"anyOf":[{"type":"string"},{"type":"null"}],"title":"User Agent"}})");
-    check_json(at(op, {"parameters", "2"}),
+    check_json(at(op, {"parameters", "3"}),  // cookies come last, as FastAPI lists them
                R"({"name":"session","in":"cookie","required":true,"description":"The session",
                    "schema":{"type":"string","title":"Session","description":"The session","examples":["abc"]}})");
+    check_json(at(op, {"parameters", "2"}),
+               R"({"name":"x-api-key","in":"header","required":true,
+                   "schema":{"type":"string","title":"X Api Key","format":"password"}})");
     check_json(at(op, {"requestBody", "content", "application/json", "schema"}),
                R"({"$ref":"#/components/schemas/Body_make_thing_things__id__post"})");
     check_json(at(doc, {"components", "schemas", "Body_make_thing_things__id__post"}),

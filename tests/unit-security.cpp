@@ -122,6 +122,10 @@ TEST_CASE("OAuth2PasswordRequestForm is documented as FastAPI documents it: a fo
     CHECK(body.get("properties").get("grant_type").serialize() ==
           R"({"anyOf":[{"pattern":"^password$","type":"string"},{"type":"null"}],"title":"Grant Type"})");
     CHECK(body.get("properties").get("scope").serialize() == R"({"default":"","title":"Scope","type":"string"})");
+    // Swagger UI masks what FastAPI marks as a password.
+    CHECK(body.get("properties").get("password").serialize() == R"({"format":"password","title":"Password","type":"string"})");
+    CHECK(body.get("properties").get("client_secret").serialize() ==
+          R"({"anyOf":[{"type":"string"},{"type":"null"}],"format":"password","title":"Client Secret"})");
 }
 
 TEST_CASE("security schemes are in components.securitySchemes and in each operation's security") {

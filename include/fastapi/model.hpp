@@ -135,6 +135,9 @@ template <fixed_string S> struct Pattern { static constexpr std::string_view val
 template <fixed_string S> struct Alias { static constexpr std::string_view value = S; };
 template <fixed_string S> struct Title { static constexpr std::string_view value = S; };
 template <fixed_string S> struct Description { static constexpr std::string_view value = S; };
+// The JSON Schema "format" the document shows (pydantic's json_schema_extra={"format": ...}):
+// Format<"password"> makes Swagger UI mask the field. Documentation only: nothing is checked.
+template <fixed_string S> struct Format { static constexpr std::string_view value = S; };
 // Example values for the documentation: Examples<"Foo", "Bar">, Examples<1, 2>.
 template <detail::literal... V> struct Examples {};
 // The value when absent: Default<10>, Default<"0.5">, Default<"text">, Default<true>;
@@ -345,6 +348,7 @@ struct field_spec {
     static constexpr std::string_view alias = find_string_marker<Alias, Ms...>();
     static constexpr std::string_view title = find_string_marker<Title, Ms...>();
     static constexpr std::string_view description = find_string_marker<Description, Ms...>();
+    static constexpr std::string_view format = find_string_marker<Format, Ms...>();
     static constexpr Constraints constraints = make_constraints<Ms...>();
 
     static void set_default(T& out) {
@@ -447,7 +451,7 @@ struct FieldInfo {
     bool required = true;
     const TypeInfo& (*type)() = nullptr;
     detail::Constraints constraints;
-    std::string_view title, description;
+    std::string_view title, description, format;
     std::vector<picojson::value> examples;
     // The default as JSON for fields that are not required (their Default<...>, or the
     // value a value-initialised model holds); nullptr when required or not computable.
@@ -521,6 +525,7 @@ FieldInfo describe_value(std::string_view name, std::string_view wire_name) {
     f.constraints = Spec::constraints;
     f.title = Spec::title;
     f.description = Spec::description;
+    f.format = Spec::format;
     [&]<class... Ms>(std::tuple<Ms...>*) { (examples_of<Ms>::add(f.examples), ...); }(
         static_cast<typename Spec::markers*>(nullptr));
     if constexpr (!Spec::required && Spec::has_default) {

@@ -193,6 +193,7 @@ public:
         if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
         else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
         if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+        if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
         if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
         // A null default is left out, as FastAPI's documents do.
         if (!f.required && f.default_value) {

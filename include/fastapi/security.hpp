@@ -313,10 +313,10 @@ struct Binder<OAuth2PasswordRequestForm> {
     static constexpr bool is_body = true;
     using GrantType = Form<"grant_type", std::optional<std::string>, Pattern<"^password$">>;
     using Username = Form<"username", std::string>;
-    using Password = Form<"password", std::string>;
+    using Password = Form<"password", std::string, Format<"password">>;  // masked in Swagger UI, as FastAPI does
     using Scope = Form<"scope", std::string, Default<"">>;
     using ClientId = Form<"client_id", std::optional<std::string>>;
-    using ClientSecret = Form<"client_secret", std::optional<std::string>>;
+    using ClientSecret = Form<"client_secret", std::optional<std::string>, Format<"password">>;
     using holder = OAuth2PasswordRequestForm;
 
     static holder bind(Exchange& ex, ValidationErrors& errors) {
