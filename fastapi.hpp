@@ -2831,20 +2831,26 @@ bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc,
     if constexpr (Spec::constraints.empty()) return true;
     else return check_value(value, Spec::constraints, errors, loc, &input);
 }
-// The same, the input made by make_input() only when there is an error to report (a query
-// string's text, say, which would otherwise be copied for every request).
-template <class Spec, class T, class MakeInput>
-    requires std::is_invocable_r_v<picojson::value, MakeInput&>
-bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, MakeInput&& make_input) {
+// Whether value meets the constraints, with nowhere to report a failure.
+template <class Spec, class T>
+bool meets_constraints(const T& value) {
     if constexpr (Spec::constraints.empty()) {
         return true;
     } else {
         static const picojson::value placeholder;
         ValidationErrors unused;
-        if (check_value(value, Spec::constraints, unused, loc, &placeholder)) return true;
-        picojson::value input = make_input();
-        return check_value(value, Spec::constraints, errors, loc, &input);
+        Loc nowhere;
+        return check_value(value, Spec::constraints, unused, nowhere, &placeholder);
     }
+}
+// check_field_constraints, the input made by make_input() only when there is an error to
+// report (a query string's text, say, which would otherwise be copied for every request).
+template <class Spec, class T, class MakeInput>
+    requires std::is_invocable_r_v<picojson::value, MakeInput&>
+bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, MakeInput&& make_input) {
+    if (meets_constraints<Spec>(value)) return true;
+    picojson::value input = make_input();
+    return check_value(value, Spec::constraints, errors, loc, &input);
 }
 
 }  // namespace detail
@@ -3928,7 +3934,8 @@ using fastapi::write_json;
 // So this reader never decides what is an error; when it succeeds, the reference reader gives
 // the same value (tests/fuzz/fuzz_json.cpp checks exactly that on arbitrary input).
 // The cursor is plain inline code, compiled once; only the per-type dispatch is a template.
-// Relies on json (the reference reader, UTF-8 checks) and model (field specs, wire names).
+// Relies on json (the reference reader, UTF-8 checks), validation (constraints) and model
+// (field specs, wire names).
 
 
 namespace fastapi {
@@ -4216,20 +4223,6 @@ inline constexpr bool wire_names_unique_v = [] {
     return true;
 }();
 
-// The constraints of a field, checked with nowhere to report: a failure is the reference
-// reader's to describe.
-template <class Spec, class T>
-bool meets_constraints(const T& value) {
-    if constexpr (Spec::constraints.empty()) {
-        return true;
-    } else {
-        static const picojson::value unused_input;
-        ValidationErrors unused_errors;
-        Loc unused_loc;
-        return check_value(value, Spec::constraints, unused_errors, unused_loc, &unused_input);
-    }
-}
-
 template <class T>
 bool read_direct(JsonCursor& in, T& out);
 
@@ -4288,6 +4281,7 @@ bool read_direct_model(JsonCursor& in, T& out) {
 template <class T>
 bool read_direct(JsonCursor& in, T& out) {
     if constexpr (is_field_v<T>) {
+        // A failing constraint is the reference reader's to describe.
         return read_direct(in, out.value) && meets_constraints<spec_of_t<T>>(out.value);
     } else if constexpr (std::is_same_v<T, picojson::value>) {
         return in.read_any(out);

@@ -7,10 +7,12 @@
 // So this reader never decides what is an error; when it succeeds, the reference reader gives
 // the same value (tests/fuzz/fuzz_json.cpp checks exactly that on arbitrary input).
 // The cursor is plain inline code, compiled once; only the per-type dispatch is a template.
-// Relies on json (the reference reader, UTF-8 checks) and model (field specs, wire names).
+// Relies on json (the reference reader, UTF-8 checks), validation (constraints) and model
+// (field specs, wire names).
 #pragma once
 #include "json.hpp"
 #include "model.hpp"
+#include "validation.hpp"
 
 #include <charconv>     // from_chars
 #include <cstdint>      // int64_t, uint64_t
@@ -304,20 +306,6 @@ inline constexpr bool wire_names_unique_v = [] {
     return true;
 }();
 
-// The constraints of a field, checked with nowhere to report: a failure is the reference
-// reader's to describe.
-template <class Spec, class T>
-bool meets_constraints(const T& value) {
-    if constexpr (Spec::constraints.empty()) {
-        return true;
-    } else {
-        static const picojson::value unused_input;
-        ValidationErrors unused_errors;
-        Loc unused_loc;
-        return check_value(value, Spec::constraints, unused_errors, unused_loc, &unused_input);
-    }
-}
-
 template <class T>
 bool read_direct(JsonCursor& in, T& out);
 
@@ -376,6 +364,7 @@ bool read_direct_model(JsonCursor& in, T& out) {
 template <class T>
 bool read_direct(JsonCursor& in, T& out) {
     if constexpr (is_field_v<T>) {
+        // A failing constraint is the reference reader's to describe.
         return read_direct(in, out.value) && meets_constraints<spec_of_t<T>>(out.value);
     } else if constexpr (std::is_same_v<T, picojson::value>) {
         return in.read_any(out);

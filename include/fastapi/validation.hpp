@@ -293,20 +293,26 @@ bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc,
     if constexpr (Spec::constraints.empty()) return true;
     else return check_value(value, Spec::constraints, errors, loc, &input);
 }
-// The same, the input made by make_input() only when there is an error to report (a query
-// string's text, say, which would otherwise be copied for every request).
-template <class Spec, class T, class MakeInput>
-    requires std::is_invocable_r_v<picojson::value, MakeInput&>
-bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, MakeInput&& make_input) {
+// Whether value meets the constraints, with nowhere to report a failure.
+template <class Spec, class T>
+bool meets_constraints(const T& value) {
     if constexpr (Spec::constraints.empty()) {
         return true;
     } else {
         static const picojson::value placeholder;
         ValidationErrors unused;
-        if (check_value(value, Spec::constraints, unused, loc, &placeholder)) return true;
-        picojson::value input = make_input();
-        return check_value(value, Spec::constraints, errors, loc, &input);
+        Loc nowhere;
+        return check_value(value, Spec::constraints, unused, nowhere, &placeholder);
     }
+}
+// check_field_constraints, the input made by make_input() only when there is an error to
+// report (a query string's text, say, which would otherwise be copied for every request).
+template <class Spec, class T, class MakeInput>
+    requires std::is_invocable_r_v<picojson::value, MakeInput&>
+bool check_field_constraints(const T& value, ValidationErrors& errors, Loc& loc, MakeInput&& make_input) {
+    if (meets_constraints<Spec>(value)) return true;
+    picojson::value input = make_input();
+    return check_value(value, Spec::constraints, errors, loc, &input);
 }
 
 }  // namespace detail
