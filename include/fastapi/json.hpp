@@ -552,6 +552,13 @@ bool read_enum_text(std::string_view s, E& out) {
     return false;
 }
 
+// The values of integer type I that an int64 holds: all of them, but for uint64's upper half.
+template <class I>
+inline constexpr std::int64_t int_lowest_v = static_cast<std::int64_t>(std::numeric_limits<I>::min());
+template <class I>
+inline constexpr std::int64_t int_highest_v = static_cast<std::int64_t>(
+    std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<I>::max()), INT64_MAX));
+
 template <class I>
 bool read_integral(const picojson::value& v, I& out, ValidationErrors& errors, Loc& loc) {
     std::int64_t x = 0;
@@ -564,10 +571,7 @@ bool read_integral(const picojson::value& v, I& out, ValidationErrors& errors, L
         out = got_big ? big : static_cast<std::uint64_t>(x);
         return true;
     } else {
-        constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<I>::min());
-        constexpr std::int64_t hi = static_cast<std::int64_t>(
-            std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<I>::max()), INT64_MAX));
-        if (!read_integer(v, x, lo, hi, errors, loc)) return false;
+        if (!read_integer(v, x, int_lowest_v<I>, int_highest_v<I>, errors, loc)) return false;
         out = static_cast<I>(x);
         return true;
     }
@@ -743,10 +747,8 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
             if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
                 std::int64_t v = 0;
                 auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-                constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<T>::min());
-                constexpr std::int64_t hi = static_cast<std::int64_t>(
-                    std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<T>::max()), INT64_MAX));
-                if (r.ec == std::errc() && r.ptr == s.data() + s.size() && v >= lo && v <= hi)
+                if (r.ec == std::errc() && r.ptr == s.data() + s.size() && v >= detail::int_lowest_v<T> &&
+                    v <= detail::int_highest_v<T>)
                     return (out = static_cast<T>(v)), true;
             } else if constexpr (std::is_floating_point_v<T>) {
                 double d = 0;

@@ -373,10 +373,7 @@ bool read_direct(JsonCursor& in, T& out) {
     } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
         std::int64_t v = 0;
         if (!in.read_integer(v)) return false;
-        constexpr std::int64_t lo = static_cast<std::int64_t>(std::numeric_limits<T>::min());
-        constexpr std::int64_t hi = static_cast<std::int64_t>(
-            std::min<std::uint64_t>(static_cast<std::uint64_t>(std::numeric_limits<T>::max()), INT64_MAX));
-        if (v < lo || v > hi) return false;
+        if (v < int_lowest_v<T> || v > int_highest_v<T>) return false;
         out = static_cast<T>(v);
         return true;
     } else if constexpr (std::is_floating_point_v<T>) {
