@@ -19,6 +19,7 @@
 #include <stdexcept>    // overflow_error
 #include <string>       // string
 #include <string_view>  // string_view
+#include <vector>       // vector, erase_if
 
 namespace fastapi {
 
@@ -435,6 +436,48 @@ inline bool parse_bool_text(std::string_view s, bool& out) {
     return false;
 }
 
+// Integer literals of uint64's upper half ([2^63, 2^64)) that picojson can hold only as
+// doubles, rounded: their exact values, kept aside while a body is parsed (and keyed by the
+// double's address in the tree) so that a uint64 field reads what the client wrote, not a
+// neighbour 2048 away. Consulted only within an exact_integers_scope for that same tree.
+struct ExactIntegers {
+    struct Entry {
+        const picojson::value* at;
+        double rounded;
+        std::uint64_t exact;
+    };
+    const picojson::value* root = nullptr;
+    bool active = false;
+    std::vector<Entry> entries;
+    static ExactIntegers& current() {
+        static thread_local ExactIntegers table;
+        return table;
+    }
+    // The exact value behind v, when v is one of the current tree's rounded literals.
+    static bool find(const picojson::value& v, std::uint64_t& out) {
+        const ExactIntegers& t = current();
+        if (!t.active) return false;
+        for (const Entry& e : t.entries)
+            if (e.at == &v && e.rounded == v.get<double>()) return (out = e.exact), true;
+        return false;
+    }
+};
+// Makes the exact values of the tree at root (when it was the last one parsed) visible.
+class exact_integers_scope {
+public:
+    explicit exact_integers_scope(const picojson::value& root) noexcept
+        : table_(ExactIntegers::current()), was_(table_.active) {
+        table_.active = table_.root == &root && !table_.entries.empty();
+    }
+    ~exact_integers_scope() { table_.active = was_; }
+    exact_integers_scope(const exact_integers_scope&) = delete;
+    exact_integers_scope& operator=(const exact_integers_scope&) = delete;
+
+private:
+    ExactIntegers& table_;
+    bool was_;
+};
+
 // Adds the range error of an integer type narrower than the value.
 inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
                             ValidationErrors& errors, const Loc& loc) {
@@ -443,10 +486,27 @@ inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, co
     return true;
 }
 
-// A JSON (Python) value to an integer in [lo, hi]; unsigned 64-bit values above INT64_MAX
-// come through `big`.
+// The range error of a value beyond int64 (a Python int pydantic would take whole): above the
+// type's highest value or below its lowest, reported as for a narrower type (le / ge). For
+// uint64 (`u64`), the highest is 18446744073709551615, which picojson holds only as a double.
+inline bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
+                             ValidationErrors& errors, const Loc& loc) {
+    if (above && u64) {
+        add_error(errors, loc, "less_than_equal", "Input should be less than or equal to 18446744073709551615", input,
+                  ctx_object({{"le", picojson::value(18446744073709551615.0)}}));
+        return false;
+    }
+    if (above) add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", NumberBound{true, hi, double(hi)});
+    else add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)});
+    return false;
+}
+
+// A JSON (Python) value to an integer in [lo, hi]; with `big` (uint64), values above INT64_MAX
+// come through it. Every false return has added an error: a value beyond int64 is a range
+// error, never a silent 0 (issue 9).
 inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
                          ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr) {
+    constexpr double two63 = 9223372036854775808.0, two64 = 18446744073709551616.0;
     if (v.is<std::int64_t>()) {
         out = v.get<std::int64_t>();
     } else if (v.is<bool>()) {
@@ -457,30 +517,34 @@ inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64
         if (std::fmod(d, 1.0) != 0.0)
             return type_error(errors, loc, "int_from_float",
                               "Input should be a valid integer, got a number with a fractional part", v), false;
-        if (big && d >= 9223372036854775808.0 && d < 18446744073709551616.0) {
-            *big = static_cast<std::uint64_t>(d);
-            return true;
+        if (big && d >= two63 && d <= two64) {
+            // An integer literal the client wrote exactly (picojson rounded it), else the double.
+            if (ExactIntegers::find(v, *big)) return true;
+            if (d < two64) return (*big = static_cast<std::uint64_t>(d)), true;
         }
-        if (d >= 9223372036854775808.0 || d < -9223372036854775808.0) {
-            if (big || d >= 18446744073709551616.0 || d < -9223372036854775808.0)
-                return type_error(errors, loc, "int_parsing_size",
-                                  "Unable to parse input string as an integer, exceeded maximum size", v), false;
-            return check_int_range(INT64_MAX, lo, hi, v, errors, loc);
-        }
+        if (d >= two63) return int_beyond_range(true, lo, hi, big != nullptr, v, errors, loc);
+        // picojson reads every integer literal of int64's range as an int64, so a double at
+        // -2^63 is a literal below it, rounded (or INT64_MIN spelled as a float: refused too).
+        if (d <= -two63) return int_beyond_range(false, lo, hi, big != nullptr, v, errors, loc);
         out = static_cast<std::int64_t>(d);
     } else if (v.is<std::string>()) {
         bool too_big = false;
         const std::string& s = v.get<std::string>();
         if (!parse_int_text(s, out, too_big)) return type_error(errors, loc, "int_parsing", int_parsing_msg, v), false;
         if (too_big) {
-            std::uint64_t u = 0;
+            // Beyond int64: uint64's upper half, or a range error on the side of its sign.
             std::string_view t = trim_ascii(s);
-            if (big && !t.empty() && t.front() != '-' &&
-                std::from_chars(t.data() + (t.front() == '+'), t.data() + t.size(), u).ec == std::errc()) {
-                *big = u;
-                return true;
+            bool negative = t.starts_with('-');
+            if (big && !negative) {
+                std::string digits;
+                for (char c : t.substr(t.starts_with('+') ? 1 : 0))
+                    if (c == '.') break;
+                    else if (c != '_') digits += c;
+                std::uint64_t u = 0;
+                auto r = std::from_chars(digits.data(), digits.data() + digits.size(), u);
+                if (r.ec == std::errc() && r.ptr == digits.data() + digits.size()) return (*big = u), true;
             }
-            return check_int_range(t.starts_with('-') ? INT64_MIN : INT64_MAX, lo, hi, v, errors, loc) && false;
+            return int_beyond_range(!negative, lo, hi, big != nullptr, v, errors, loc);
         }
     } else {
         return type_error(errors, loc, "int_type", "Input should be a valid integer", v), false;
@@ -964,6 +1028,82 @@ private:
     std::string_view s_;
 };
 
+// picojson's default_parse_context, which also notes the exact value of each integer literal
+// beyond int64 that a uint64 holds (see ExactIntegers).
+class exact_parse_context {
+public:
+    using input_t = picojson::input<const char*>;
+    exact_parse_context(picojson::value* out, std::size_t depths, const input_t* in, const char* text)
+        : out_(out), depths_(depths), in_(in), text_(text) {}
+    bool set_null() { return (*out_ = picojson::value()), true; }
+    bool set_bool(bool b) { return (*out_ = picojson::value(b)), true; }
+    bool set_int64(std::int64_t i) { return (*out_ = picojson::value(i)), true; }
+    bool set_number(double f) {
+        *out_ = picojson::value(f);
+        if (f >= 9223372036854775808.0 && f <= 18446744073709551616.0) {
+            // The literal ends where the input is; it is an integer when it has no '.' or 'e'.
+            const char* end = in_->cur();
+            const char* begin = end;
+            bool integral = true;
+            while (begin != text_ && std::string_view("0123456789+-.eE").find(begin[-1]) != std::string_view::npos) {
+                --begin;
+                if (*begin == '.' || *begin == 'e' || *begin == 'E') integral = false;
+            }
+            std::uint64_t exact = 0;
+            auto r = std::from_chars(begin, end, exact);
+            if (integral && r.ec == std::errc() && r.ptr == end)
+                ExactIntegers::current().entries.push_back({out_, f, exact});
+        }
+        return true;
+    }
+    template <class Iter>
+    bool parse_string(picojson::input<Iter>& in) {
+        *out_ = picojson::value(picojson::string_type, false);
+        return picojson::_parse_string(out_->get<std::string>(), in);
+    }
+    bool parse_array_start() {
+        if (depths_ == 0) return false;
+        --depths_;
+        *out_ = picojson::value(picojson::array_type, false);
+        return true;
+    }
+    template <class Iter>
+    bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+        picojson::array& a = out_->get<picojson::array>();
+        const picojson::value* old = a.data();
+        std::size_t n = a.size();
+        a.push_back(picojson::value());
+        auto& entries = ExactIntegers::current().entries;
+        if (a.data() != old && !entries.empty())  // the elements moved: so did their entries
+            for (auto& e : entries)
+                if (e.at >= old && e.at < old + n) e.at = a.data() + (e.at - old);
+        exact_parse_context ctx(&a.back(), depths_, in_, text_);
+        return picojson::_parse(ctx, in);
+    }
+    bool parse_array_stop(std::size_t) { return ++depths_, true; }
+    bool parse_object_start() {
+        if (depths_ == 0) return false;
+        *out_ = picojson::value(picojson::object_type, false);
+        return true;
+    }
+    template <class Iter>
+    bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+        picojson::value* slot = &out_->get<picojson::object>()[key];
+        auto& entries = ExactIntegers::current().entries;
+        if (!entries.empty())  // a repeated key: the earlier value is gone
+            std::erase_if(entries, [slot](const ExactIntegers::Entry& e) { return e.at == slot; });
+        exact_parse_context ctx(slot, depths_, in_, text_);
+        return picojson::_parse(ctx, in);
+    }
+    bool parse_object_stop() { return ++depths_, true; }
+
+private:
+    picojson::value* out_;
+    std::size_t depths_;
+    const input_t* in_;
+    const char* text_;
+};
+
 // Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
 // loc + [position] (Python's character position) with Python's message, and returns false.
 // Bytes that are not UTF-8, nesting deeper than FASTAPI_MAX_JSON_DEPTH or a number beyond
@@ -974,11 +1114,16 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
     if (!is_valid_utf8(text) || json_nests_too_deep(text)) throw HTTPException(400, "There was an error parsing the body");
     std::string err;
+    ExactIntegers& exact = ExactIntegers::current();
+    exact.entries.clear();
+    exact.root = &out;
     // picojson's own limit (100 levels) would misreport deeper, valid JSON as malformed.
-    picojson::default_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1);
+    exact_parse_context::input_t in(text.data(), text.data() + text.size());
+    exact_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1, &in, text.data());
     const char* end = nullptr;
     try {
-        end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
+        if (!picojson::_parse(context, in)) err = "syntax error";
+        end = in.cur();
     } catch (const std::overflow_error&) {
         // A number beyond a double (1e999): picojson has no infinity to hold it.
         throw HTTPException(400, "There was an error parsing the body");

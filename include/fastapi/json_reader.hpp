@@ -50,6 +50,14 @@ public:
         auto r = std::from_chars(begin, p_, out);
         return r.ec == std::errc() && r.ptr == p_;
     }
+    // A non-negative integer literal that a uint64 holds.
+    bool read_uint64(std::uint64_t& out) noexcept {
+        const char* begin = nullptr;
+        bool integral = false;
+        if (!scan_number(begin, integral) || !integral) return false;
+        auto r = std::from_chars(begin, p_, out);
+        return r.ec == std::errc() && r.ptr == p_;
+    }
     // Any number; an integer literal goes through int64 first, as picojson reads it.
     bool read_number(double& out) noexcept {
         const char* begin = nullptr;
@@ -370,6 +378,11 @@ bool read_direct(JsonCursor& in, T& out) {
         return in.read_any(out);
     } else if constexpr (std::is_same_v<T, bool>) {
         return in.read_bool(out);
+    } else if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
+        std::uint64_t v = 0;
+        if (!in.read_uint64(v)) return false;
+        out = static_cast<T>(v);
+        return true;
     } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
         std::int64_t v = 0;
         if (!in.read_integer(v)) return false;
@@ -439,6 +452,7 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
     out = T{};
     picojson::value v;
     if (!detail::parse_json_body(text, v, errors, base)) return false;
+    detail::exact_integers_scope exact(v);
     return from_json(v, out, errors, base);
 }
 

@@ -14,6 +14,7 @@
 #include "model.hpp"
 #include "validation.hpp"
 
+#include <cstdio>       // fprintf (the invariant's log line)
 #include <string>       // string
 #include <string_view>  // string_view
 #include <utility>      // move
@@ -198,6 +199,20 @@ inline std::string_view source_label(ParamSource s) noexcept {
     return "";
 }
 
+// The binding path's invariant: a conversion that fails has said why. Runs convert(); when it
+// returns false without adding an error (a bug in a converter), the failure is still reported,
+// a 422 rather than a handler called with a default value, and logged once per occurrence.
+template <class Convert, class MakeInput>
+bool converted_or_reported(ValidationErrors& errors, const Loc& loc, Convert&& convert, MakeInput&& make_input) {
+    std::size_t before = errors.size();
+    if (convert()) return true;
+    if (errors.size() == before) {
+        std::fprintf(stderr, "fastapi: internal error: a conversion failed without saying why (reported as value_error)\n");
+        add_error(errors, loc, "value_error", "Value error, the value could not be converted", make_input());
+    }
+    return false;
+}
+
 // Reads a scalar, optional or list parameter from its string values.
 template <class T, class Markers>
 void bind_from_strings(const std::vector<std::string_view>& values, T& out, ValidationErrors& errors, Loc& loc) {
@@ -216,7 +231,9 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
             loc.push_back(static_cast<std::int64_t>(i));
-            if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
+            if (converted_or_reported(errors, loc, [&] { return from_string(values[i], e, errors, loc); },
+                                      [&] { return picojson::value(std::string(values[i])); }))
+                out.push_back(std::move(e));
             else ok = false;
             loc.pop_back();
         }
@@ -230,13 +247,14 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
         auto last_text = [&] { return picojson::value(std::string(values.back())); };
         if constexpr (is_optional_v<T>) {
             typename T::value_type v{};
-            if (from_string(values.back(), v, errors, loc)) {
+            if (converted_or_reported(errors, loc, [&] { return from_string(values.back(), v, errors, loc); }, last_text)) {
                 out = std::move(v);
                 check_field_constraints<Field>(out, errors, loc, last_text);
             }
         } else {
             // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
-            if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc, last_text);
+            if (converted_or_reported(errors, loc, [&] { return from_string(values.back(), out, errors, loc); }, last_text))
+                check_field_constraints<Field>(out, errors, loc, last_text);
         }
     }
 }
@@ -322,7 +340,9 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
         else errors.push_back(missing_error(loc));
         return;
     }
-    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc, *v);
+    exact_integers_scope exact(ex.body_json);
+    if (converted_or_reported(errors, loc, [&] { return from_json(*v, out, errors, loc); }, [v] { return *v; }))
+        check_field_constraints<Field>(out, errors, loc, *v);
 }
 
 }  // namespace detail
