@@ -198,4 +198,22 @@ TEST_CASE("the missing error of a parameter has a null input; RequestValidationE
           R"({"detail":[{"type":"missing","loc":["query","q"],"msg":"Field required","input":null}]})");
 }
 
+TEST_CASE("a body of null is a missing body, as FastAPI validates None: required is missing, optional its default") {
+    App app;
+    app.post("/items/", [](Item item) { return item.name.value; });
+    app.post("/maybe/", [](Body<"item", std::optional<Item>> item) { return *item ? (*item)->name.value : std::string("none"); });
+    app.post("/pair/", [](Body<"a", Item> a, Body<"n", int, Default<3>> n) { return a->name.value + std::to_string(*n); });
+    TestClient client(app);
+    Headers json;
+    json.set("content-type", "application/json");
+    auto r = client.post("/items/", "null", json);
+    CHECK(r.status_code == 422);
+    CHECK(r.text == R"({"detail":[{"type":"missing","loc":["body"],"msg":"Field required","input":null}]})");
+    CHECK(client.post("/maybe/", " null ", json).text == R"("none")");
+    // An embedded key of null: the same rule, key by key.
+    CHECK(client.post("/pair/", R"({"a":null,"n":null})", json).text ==
+          R"({"detail":[{"type":"missing","loc":["body","a"],"msg":"Field required","input":null}]})");
+    CHECK(client.post("/pair/", R"({"a":{"name":"x","price":1},"n":null})", json).text == R"("x3")");
+}
+
 }  // namespace validation_test

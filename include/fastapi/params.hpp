@@ -334,6 +334,9 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
     } else if (ex.body_state == Exchange::BodyState::empty) {
         v = nullptr;
     }
+    // FastAPI validates a body (or an embedded key) of null as an absent one: "missing" when
+    // required, else the default (fastapi.dependencies.utils._validate_value_with_model_field).
+    if (v && v->is<picojson::null>()) v = nullptr;
     if (!v) {
         if constexpr (Field::has_default) Field::set_default(out);
         else if constexpr (is_optional_v<T>) out.reset();
