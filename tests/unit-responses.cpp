@@ -250,3 +250,32 @@ TEST_CASE("FileResponse sends a file with a guessed media type, and 404 when it 
     CHECK(head.text.empty());
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a status code outside 100-599: refused when the route is declared, a logged 500 when set at run time") {
+    App app;
+    CHECK_THROWS_WITH_AS(app.get("/x", [] { return 1; }, {.status_code = 1000}),
+                         "fastapi: RouteOptions::status_code 1000 is not an HTTP status code; use one from 100 to 599",
+                         std::invalid_argument);
+    APIRouter router;
+    CHECK_THROWS_AS(router.get("/x", [] { return 1; }, {.status_code = 99}), std::invalid_argument);
+    app.get("/response", [] {
+        Response r("hi", 1000, "text/plain");
+        r.set_header("x-leak", "no");
+        return r;
+    });
+    app.get("/field", [](Response& res) {
+        res.status = 0;
+        return "x";
+    });
+    app.get("/exception", []() -> int { throw HTTPException(-5, "odd"); });
+    app.get("/fine", [] { return Response("ok", 599, "text/plain"); });
+    TestClient client(app);
+    for (auto path : {"/response", "/field", "/exception"}) {
+        CAPTURE(path);
+        auto r = client.get(path);
+        CHECK(r.status_code == 500);
+        CHECK(r.text == R"({"detail":"Internal Server Error"})");
+        CHECK(r.header("x-leak") == std::nullopt);
+    }
+    CHECK(client.get("/fine").status_code == 599);
+}

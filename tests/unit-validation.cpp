@@ -216,4 +216,16 @@ TEST_CASE("a body of null is a missing body, as FastAPI validates None: required
     CHECK(client.post("/pair/", R"({"a":{"name":"x","price":1},"n":null})", json).text == R"("x3")");
 }
 
+TEST_CASE("MultipleOf<-1> and MultipleOf<1> take every int64, INT64_MIN too (INT64_MIN % -1 overflows)") {
+    App app;
+    app.get("/neg", [](Query<"v", std::int64_t, MultipleOf<-1>> v) { return *v; });
+    app.get("/pos", [](Query<"v", std::int64_t, MultipleOf<1>> v) { return *v; });
+    app.get("/three", [](Query<"v", std::int64_t, MultipleOf<-7>> v) { return *v; });
+    TestClient client(app);
+    CHECK(client.get("/neg?v=-9223372036854775808").text == "-9223372036854775808");
+    CHECK(client.get("/pos?v=-9223372036854775808").text == "-9223372036854775808");
+    CHECK(client.get("/three?v=-9223372036854775807").text == "-9223372036854775807");
+    CHECK(client.get("/three?v=-9223372036854775808").status_code == 422);
+}
+
 }  // namespace validation_test

@@ -469,6 +469,20 @@ private:
             }
         }
         ex.middleware_from = middleware_.size();
+        refuse_invalid_status(ex);
+    }
+
+    // The last step of every request: a status outside 100-599 set at run time (Response::status,
+    // HTTPException, a middleware) cannot go on the wire as it is. A 500, logged: the bug is the
+    // server's, not the client's.
+    void refuse_invalid_status(detail::Exchange& ex) noexcept {
+        if (detail::is_valid_status(ex.response.status)) return;
+        std::string what = "the response status " + std::to_string(ex.response.status) + " is outside 100-599";
+        log_error(ex, what.c_str());
+        ex.response.headers.clear();
+        ex.response.file_path.clear();
+        detail::discard_background_tasks(ex);
+        internal_error(ex.response);
     }
 
     void route_not_found(detail::Exchange& ex, bool path_matched) {

@@ -266,6 +266,7 @@ struct Endpoint {
 
 template <class F>
 Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
+    require_valid_status(status, "RouteOptions::status_code");
     using traits = callable_traits<F>;
     using R = typename traits::result;
     using args = typename traits::args;

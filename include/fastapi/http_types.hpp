@@ -220,6 +220,17 @@ struct Request {
     }
 };
 
+namespace detail {
+// What an HTTP status line can carry (RFC 9110 §15: 100-599).
+constexpr bool is_valid_status(int status) noexcept { return status >= 100 && status <= 599; }
+// A status given where a route is declared: refused at once with a sentence.
+inline void require_valid_status(int status, const char* where) {
+    if (!is_valid_status(status))
+        throw std::invalid_argument(std::string("fastapi: ") + where + " " + std::to_string(status) +
+                                    " is not an HTTP status code; use one from 100 to 599");
+}
+}  // namespace detail
+
 // Reason phrases for the status line.
 inline std::string_view status_reason(int status) noexcept {
     switch (status) {

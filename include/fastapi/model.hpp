@@ -305,6 +305,9 @@ void assign_literal(T& out) {
     } else if constexpr (std::is_integral_v<T>) {
         constexpr NumberBound b = to_bound(V);
         static_assert(b.is_integer, "fastapi: Default<...> of an integer field must be an integer");
+        static_assert(std::in_range<T>(b.integer),
+                      "fastapi: Default<...> is outside the range of the field's integer type; use a wider type or "
+                      "a default the type holds");
         out = static_cast<T>(b.integer);
     } else if constexpr (std::is_floating_point_v<T>) {
         out = static_cast<T>(to_bound(V).number);

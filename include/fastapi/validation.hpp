@@ -169,7 +169,9 @@ inline bool check_integer(std::int64_t v, const picojson::value& input, const Co
     };
     if (c.multiple_of) {
         bool ok = c.multiple_of->is_integer
-                      ? (c.multiple_of->integer == 0 || v % c.multiple_of->integer == 0)
+                      // Every integer is a multiple of ±1; INT64_MIN % -1 would overflow.
+                      ? (c.multiple_of->integer == 0 || c.multiple_of->integer == 1 || c.multiple_of->integer == -1 ||
+                         v % c.multiple_of->integer == 0)
                       : std::fabs(std::fmod(static_cast<double>(v), c.multiple_of->number)) == 0.0;
         if (!ok) {
             add_bound_error(errors, loc, input, "multiple_of", "a multiple of", "multiple_of", *c.multiple_of);
