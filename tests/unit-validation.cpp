@@ -228,4 +228,56 @@ TEST_CASE("MultipleOf<-1> and MultipleOf<1> take every int64, INT64_MIN too (INT
     CHECK(client.get("/three?v=-9223372036854775808").status_code == 422);
 }
 
+struct Positives {
+    std::vector<Field<std::int64_t, Gt<0>>> xs;
+};
+
+TEST_CASE("at most FASTAPI_MAX_VALIDATION_ERRORS errors are kept and listed; the rest are one too_many_errors entry") {
+    // The issue's request: a 400 KB body of -1s answered an 11 MB 422.
+    std::string body = R"({"xs":[)";
+    const std::size_t n = 200000;
+    for (std::size_t i = 0; i < n; ++i) body += i ? ",-1" : "-1";
+    body += "]}";
+    App app;
+    app.post("/xs", [](Positives p) { return p.xs.size(); });
+    TestClient client(app);
+    Headers json;
+    json.set("content-type", "application/json");
+    auto r = client.post("/xs", body, json);
+    CHECK(r.status_code == 422);
+    CHECK(r.text.size() < 20000);
+    auto detail = r.json().get("detail").get<picojson::array>();
+    REQUIRE(detail.size() == FASTAPI_MAX_VALIDATION_ERRORS + 1);
+    CHECK(detail[0].get("type").get<std::string>() == "greater_than");
+    CHECK(detail[99].get("loc").serialize() == R"(["body","xs",99])");
+    const std::string rest = std::to_string(n - FASTAPI_MAX_VALIDATION_ERRORS);
+    CHECK(detail.back().serialize() ==
+          R"({"ctx":{"max_errors":100,"not_reported":)" + rest + R"(},"input":null,"loc":[],"msg":"Too many errors: )" +
+              rest + R"( more were not reported","type":"too_many_errors"})");
+    // Collecting is bounded too: past the limit an error is counted, not kept.
+    Positives p;
+    ValidationErrors errors;
+    CHECK_FALSE(read_json_body(body, p, errors));
+    CHECK(errors.size() == FASTAPI_MAX_VALIDATION_ERRORS);
+    CHECK(errors.dropped() == n - FASTAPI_MAX_VALIDATION_ERRORS);
+    CHECK(errors.total() == n);
+}
+
+int dependency_calls = 0;
+int counted_dependency(Query<"limit", int> limit) { return ++dependency_calls, *limit; }
+
+TEST_CASE("a dependency whose parameter failed is not called, even when its error was past the limit") {
+    App app;
+    app.post("/xs", [](Positives p, Depends<counted_dependency> d) { return p.xs.size() + static_cast<std::size_t>(*d); });
+    TestClient client(app);
+    Headers json;
+    json.set("content-type", "application/json");
+    std::string body = R"({"xs":[)";
+    for (int i = 0; i < 150; ++i) body += i ? ",0" : "0";
+    body += "]}";
+    auto r = client.post("/xs?limit=oops", body, json);
+    CHECK(r.status_code == 422);
+    CHECK(dependency_calls == 0);
+}
+
 }  // namespace validation_test

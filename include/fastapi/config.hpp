@@ -29,6 +29,11 @@
 #ifndef FASTAPI_MAX_JSON_DEPTH
 #define FASTAPI_MAX_JSON_DEPTH 512
 #endif
+// Most validation errors one 422 lists; the rest are counted and summarised in one last
+// "too_many_errors" entry (FastAPI lists them all: 11 MB for a 400 KB body of bad values).
+#ifndef FASTAPI_MAX_VALIDATION_ERRORS
+#define FASTAPI_MAX_VALIDATION_ERRORS 100
+#endif
 // Largest multipart/form-data body (413 beyond); beyond FASTAPI_MAX_BODY_BYTES it is
 // streamed to a temporary file instead of held in memory.
 #ifndef FASTAPI_MAX_UPLOAD_BYTES

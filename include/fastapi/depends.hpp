@@ -85,9 +85,9 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
 // whose own parameters failed). Returns where the result is kept, or null.
 template <class V, class Fn, class... P>
 void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors, std::tuple<P...>*) {
-    const std::size_t before = errors.size();
+    const std::size_t before = errors.total();
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
-    if (errors.size() != before) return nullptr;
+    if (errors.total() != before) return nullptr;
     using R = typename callable_traits<std::remove_cvref_t<Fn>>::result;
     if constexpr (std::is_void_v<R>) {
         std::apply([&](auto&... h) { fn(Binder<P>::get(h)...); }, held);

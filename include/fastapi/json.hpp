@@ -1196,6 +1196,16 @@ inline std::string render_validation_errors(const ValidationErrors& errors) {
         }
         out += '}';
     }
+    if (errors.dropped() != 0) {
+        if (!first) out += ',';
+        out += R"({"type":"too_many_errors","loc":[],"msg":"Too many errors: )";
+        out += std::to_string(errors.dropped());
+        out += R"( more were not reported","input":null,"ctx":{"max_errors":)";
+        out += std::to_string(FASTAPI_MAX_VALIDATION_ERRORS);
+        out += R"(,"not_reported":)";
+        out += std::to_string(errors.dropped());
+        out += "}}";
+    }
     out += "]}";
     return out;
 }

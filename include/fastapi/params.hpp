@@ -204,9 +204,9 @@ inline std::string_view source_label(ParamSource s) noexcept {
 // a 422 rather than a handler called with a default value, and logged once per occurrence.
 template <class Convert, class MakeInput>
 bool converted_or_reported(ValidationErrors& errors, const Loc& loc, Convert&& convert, MakeInput&& make_input) {
-    std::size_t before = errors.size();
+    std::size_t before = errors.total();
     if (convert()) return true;
-    if (errors.size() == before) {
+    if (errors.total() == before) {
         std::fprintf(stderr, "fastapi: internal error: a conversion failed without saying why (reported as value_error)\n");
         add_error(errors, loc, "value_error", "Value error, the value could not be converted", make_input());
     }

@@ -33,7 +33,33 @@ struct ValidationError {
     picojson::value input;               // the value that was refused
     std::optional<picojson::value> ctx;  // an object, for errors that have one
 };
-using ValidationErrors = std::vector<ValidationError>;
+// The errors of one request, at most FASTAPI_MAX_VALIDATION_ERRORS of them kept: past that,
+// an error is only counted (dropped()), so a body of 100,000 bad values costs neither an 11 MB
+// answer nor the memory to build it. The 422 body ends with one "too_many_errors" entry
+// saying how many were left out (a deliberate difference from FastAPI, which lists all).
+class ValidationErrors : public std::vector<ValidationError> {
+    static_assert(FASTAPI_MAX_VALIDATION_ERRORS >= 1, "fastapi: FASTAPI_MAX_VALIDATION_ERRORS must be at least 1");
+
+public:
+    using std::vector<ValidationError>::vector;
+    ValidationErrors() = default;
+    ValidationErrors(std::vector<ValidationError> errors) : std::vector<ValidationError>(std::move(errors)) {}
+    void push_back(ValidationError e) {
+        if (size() < FASTAPI_MAX_VALIDATION_ERRORS) std::vector<ValidationError>::push_back(std::move(e));
+        else ++dropped_;
+    }
+    // Errors added beyond the limit, counted and not kept.
+    std::size_t dropped() const noexcept { return dropped_; }
+    // Every error added, kept or not.
+    std::size_t total() const noexcept { return size() + dropped_; }
+    void clear() noexcept {
+        std::vector<ValidationError>::clear();
+        dropped_ = 0;
+    }
+
+private:
+    std::size_t dropped_ = 0;
+};
 
 // Thrown when a request's parameters do not validate; answered with 422 and the errors.
 class RequestValidationError : public std::exception {
