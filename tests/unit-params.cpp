@@ -5,6 +5,8 @@
 #include "fastapi.hpp"
 #include "support.hpp"
 
+#include <cmath>
+
 using namespace fastapi;
 
 namespace {
@@ -210,4 +212,24 @@ TEST_CASE("the validation-error handler can be replaced, as in FastAPI") {
     auto r = client.get("/n/x");
     CHECK(r.status_code == 400);
     CHECK(r.text == "1 problems");
+}
+
+TEST_CASE("a number beyond a double in a path, query, header or cookie is infinity (or 0.0), as Python's float() reads it") {
+    App app;
+    app.get("/le/{v}", [](Path<"v", double, Le<1000>> v) { return *v; });
+    app.get("/gt", [](Query<"v", double, Gt<0>> v) { return std::isinf(*v) ? std::string("inf") : std::to_string(*v); });
+    app.get("/h", [](Header<"x_v", double> v) { return *v == 0.0 && !std::signbit(*v) ? "zero" : "other"; });
+    app.get("/c", [](Cookie<"v", double> v) { return std::isinf(*v) && *v < 0 ? "-inf" : "other"; });
+    TestClient client(app);
+    CHECK(client.get("/le/1e400").text ==
+          R"({"detail":[{"type":"less_than_equal","loc":["path","v"],"msg":"Input should be less than or equal to 1000","input":"1e400","ctx":{"le":1000}}]})");
+    CHECK(client.get("/gt?v=1e400").text == R"("inf")");
+    CHECK(client.get("/gt?v=123456789e999").text == R"("inf")");
+    CHECK(client.get("/gt?v=0.0000001e-400").status_code == 422);  // 0.0, not greater than 0
+    Headers h;
+    h.set("x-v", "1e-400");
+    CHECK(client.get("/h", h).text == R"("zero")");
+    Headers c;
+    c.set("cookie", "v=-1e400");
+    CHECK(client.get("/c", c).text == R"("-inf")");
 }

@@ -383,6 +383,28 @@ inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big)
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
+// The power of ten of the leading digit of an unsigned decimal ("1e400": 400, "0.01e-400":
+// -402); 0 for a number without a nonzero digit.
+inline long decimal_magnitude(std::string_view s) noexcept {
+    auto e = s.find_first_of("eE");
+    long exp = 0;
+    if (e != std::string_view::npos) {
+        std::string_view x = s.substr(e + 1);
+        bool minus = !x.empty() && x[0] == '-';
+        if (!x.empty() && (x[0] == '-' || x[0] == '+')) x.remove_prefix(1);
+        for (char c : x) exp = exp < 100000000 ? exp * 10 + (c - '0') : exp;  // saturates
+        if (minus) exp = -exp;
+        s = s.substr(0, e);
+    }
+    auto dot = s.find('.');
+    std::string_view whole = s.substr(0, dot), frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+    auto first = whole.find_first_not_of('0');
+    if (first != std::string_view::npos) return exp + static_cast<long>(whole.size() - first) - 1;
+    auto f = frac.find_first_not_of('0');
+    if (f != std::string_view::npos) return exp - static_cast<long>(f) - 1;
+    return 0;
+}
+
 inline bool parse_float_text(std::string_view s, double& out) {
     s = trim_ascii(s);
     std::string cleaned;
@@ -409,6 +431,10 @@ inline bool parse_float_text(std::string_view s, double& out) {
     if (body.empty() || body.front() == '+' || body.front() == '-') return false;
     auto r = std::from_chars(body.data(), body.data() + body.size(), out);
     if (r.ptr != body.data() + body.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) return false;
+    // Beyond a double, from_chars leaves out as it was; Python's float() gives inf ("1e400")
+    // or 0.0 ("1e-400"), and pydantic takes it (a constraint such as le=1000 then fails).
+    if (r.ec == std::errc::result_out_of_range)
+        out = decimal_magnitude(body) >= 0 ? std::numeric_limits<double>::infinity() : 0.0;
     if (neg) out = -out;
     return true;
 }
