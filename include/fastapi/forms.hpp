@@ -451,6 +451,9 @@ inline void parse_form(const Request& req, const FormOptions& options, FormData&
     }
     if (ok && parser.finish()) out.fields = std::move(parser.fields());
     else out.error = parser.error();
+    // A field that is not UTF-8 is read as Latin-1, as Starlette's multipart parser does.
+    for (auto& f : out.fields)
+        if (!f.file && !is_utf8(f.value)) f.value = latin1_to_utf8(f.value);
 }
 
 // The request's form, parsed on first use and kept with its dependency values (so uploaded

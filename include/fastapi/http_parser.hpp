@@ -528,6 +528,8 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
     if (raw_path.empty()) raw_path = "/";  // absolute-form without a path
     detail::assign_bytes(out.raw_path, raw_path);
     if (!percent_decode(raw_path, out.path)) return err(400, "Invalid percent-encoding in path");
+    // As uvicorn's unquote(errors="replace"): an escaped byte that is not UTF-8 is U+FFFD.
+    if (out.path.size() != raw_path.size()) replace_invalid_utf8(out.path);
     if (out.path.size() != raw_path.size() && out.path.find('\0') != std::string::npos)
         return err(400, "NUL in path");
     return true;

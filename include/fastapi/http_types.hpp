@@ -221,6 +221,94 @@ struct Request {
 };
 
 namespace detail {
+// --- UTF-8 as Python decodes it with errors="replace" ---
+
+// The well-formed UTF-8 sequence at p (Unicode §3.9, table 3-7), or else its maximal
+// subpart: the longest prefix of one that the bytes begin. Returns the bytes it covers (at
+// least 1) and whether they are a character (`valid`) or one U+FFFD's worth of error.
+inline std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept {
+    const unsigned char c = p[0];
+    valid = true;
+    if (c < 0x80) return 1;
+    std::size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the byte after the lead
+    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    else if (c == 0xE0) need = 2, lo = 0xA0;
+    else if (c == 0xED) need = 2, hi = 0x9F;  // no surrogates
+    else if (c >= 0xE1 && c <= 0xEF) need = 2;
+    else if (c == 0xF0) need = 3, lo = 0x90;
+    else if (c == 0xF4) need = 3, hi = 0x8F;  // nothing above U+10FFFF
+    else if (c >= 0xF1 && c <= 0xF3) need = 3;
+    else return (valid = false), 1;  // 80-C1, F5-FF never begin a character
+    for (std::size_t i = 1; i <= need; ++i) {
+        if (i >= avail || p[i] < lo || p[i] > hi) return (valid = false), i;
+        lo = 0x80, hi = 0xBF;
+    }
+    return need + 1;
+}
+
+inline constexpr std::string_view replacement_character = "\xEF\xBF\xBD";  // U+FFFD
+
+// Appends s, each ill-formed sequence (maximal subpart) replaced by U+FFFD.
+inline void append_utf8_replacing(std::string& out, std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size();) {
+        if (p[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        bool valid = false;
+        std::size_t n = utf8_scan(p + i, s.size() - i, valid);
+        if (!valid) {
+            out.append(s.data() + run, i - run);
+            out += replacement_character;
+            run = i + n;
+        }
+        i += n;
+    }
+    out.append(s.data() + run, s.size() - run);
+}
+
+inline bool is_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (std::size_t i = 0; i < s.size();) {
+        if (p[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        bool valid = false;
+        i += utf8_scan(p + i, s.size() - i, valid);
+        if (!valid) return false;
+    }
+    return true;
+}
+
+// What Python's bytes.decode("utf-8", errors="replace") makes of s, in place (untouched when
+// s is UTF-8 already, the usual case).
+inline void replace_invalid_utf8(std::string& s) {
+    if (is_utf8(s)) return;
+    std::string out;
+    out.reserve(s.size() + 8);
+    append_utf8_replacing(out, s);
+    s = std::move(out);
+}
+
+// Latin-1 bytes as UTF-8 text (Starlette's bytes.decode("latin-1")).
+inline std::string latin1_to_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() * 2);
+    for (unsigned char c : s) {
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+        } else {
+            out += static_cast<char>(0xC0 | (c >> 6));
+            out += static_cast<char>(0x80 | (c & 0x3F));
+        }
+    }
+    return out;
+}
+
 // What an HTTP status line can carry (RFC 9110 §15: 100-599).
 constexpr bool is_valid_status(int status) noexcept { return status >= 100 && status <= 599; }
 // A status given where a route is declared: refused at once with a sentence.

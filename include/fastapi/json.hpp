@@ -12,6 +12,7 @@
 #include "reflect.hpp"
 #include "validation.hpp"
 
+#include <array>        // array (byte classes)
 #include <charconv>     // to_chars, from_chars
 #include <cmath>        // isfinite
 #include <cstdint>      // int64_t
@@ -27,13 +28,37 @@ namespace detail {
 
 // --- writing: the type-independent pieces ---
 
+// What each byte needs in a JSON string: 0 nothing, 1 an escape, 2 a UTF-8 check.
+inline constexpr auto json_string_byte_class = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 1;
+    t['"'] = t['\\'] = 1;
+    for (int c = 0x80; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = 2;
+    return t;
+}();
+
+// A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
+// subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
 inline void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     out += '"';
     std::size_t run = 0;  // start of the pending unescaped run
     for (std::size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        const unsigned char c = p[i];
+        const unsigned char kind = json_string_byte_class[c];
+        if (kind == 0) continue;
+        if (kind == 2) {
+            bool valid = false;
+            std::size_t n = utf8_scan(p + i, s.size() - i, valid);
+            if (!valid) {
+                out.append(s.data() + run, i - run);
+                out += replacement_character;
+                run = i + n;
+            }
+            i += n - 1;
+            continue;
+        }
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {

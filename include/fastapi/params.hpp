@@ -108,7 +108,8 @@ inline constexpr bool is_body_model_v = is_body_model<std::remove_cvref_t<T>>::v
 
 // --- query string, cookies ---
 
-// Decoded key/value pairs of the query string, blank values kept (as Starlette does).
+// Decoded key/value pairs of the query string (or an urlencoded form), blank values kept, as
+// Starlette does.
 inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
     out.clear();
     while (!qs.empty()) {
@@ -123,6 +124,9 @@ inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, 
         // An undecodable escape is kept as it came rather than dropping the parameter.
         if (!percent_decode(raw_key, key, true)) key = std::string(raw_key);
         if (!percent_decode(raw_value, value, true)) value = std::string(raw_value);
+        // Escaped bytes that are not UTF-8 are U+FFFD, as Starlette's unquote(errors="replace").
+        replace_invalid_utf8(key);
+        replace_invalid_utf8(value);
         out.emplace_back(std::move(key), std::move(value));
     }
 }
