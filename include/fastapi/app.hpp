@@ -72,7 +72,10 @@ void through_response_model(std::string& json) {
     T out{};
     if (!read_json_direct(json, out)) {
         out = T{};
-        if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+        if (parse_json_body(json, value, errors, loc)) {
+            exact_integers_scope exact(value);  // uint64's upper half, as written
+            from_json(value, out, errors, loc);
+        }
     }
     if (!errors.empty()) {
         std::string rendered = render_validation_errors(errors);
