@@ -205,7 +205,7 @@ inline std::string_view source_label(ParamSource s) noexcept {
 
 // The binding path's invariant: a conversion that fails has said why. Runs convert(); when it
 // returns false without adding an error (a bug in a converter), the failure is still reported,
-// a 422 rather than a handler called with a default value, and logged once per occurrence.
+// a 422 rather than a handler called with a default value, and logged.
 template <class Convert, class MakeInput>
 bool converted_or_reported(ValidationErrors& errors, const Loc& loc, Convert&& convert, MakeInput&& make_input) {
     std::size_t before = errors.total();
