@@ -27,6 +27,29 @@ ServerOptions loopback(unsigned threads = 2) {
     return o;
 }
 
+// Runs `server.run()` on a thread; `returned_within` waits (bounded) for it to return. A run()
+// that does not return in time is left running on its detached thread (with its server leaked),
+// so a failing test fails instead of hanging the test program.
+class Runner {
+public:
+    explicit Runner(Server& server) : thread_([&server, flag = flag_] {
+        server.run();
+        *flag = true;
+    }) {}
+    ~Runner() {
+        if (thread_.joinable()) thread_.detach();
+    }
+    bool returned_within(std::chrono::milliseconds limit) {
+        if (!test::eventually_true([&] { return flag_->load(); }, limit)) return false;
+        thread_.join();
+        return true;
+    }
+
+private:
+    std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread_;
+};
+
 // A coroutine handler awaiting an hour-long timer; `aborted` once the timer ended early.
 struct HangingCoroutine {
     std::atomic<bool> started{false}, aborted{false};
@@ -75,19 +98,22 @@ std::string token() { return "real"; }
 using namespace lifetime_test;
 
 TEST_CASE("graceful stop cancels a coroutine awaiting an hour-long timer: run() returns within grace + 1 s") {
-    App app;
-    HangingCoroutine h;
-    h.install(app);
-    Server server(app, loopback());
-    server.start();
-    std::thread runner([&] { server.run(); });
-    RawClient c(server.port());
+    static App& app = *new App;  // leaked, as the server, if run() never returns
+    static HangingCoroutine h;
+    static bool once = (h.install(app), true);
+    (void)once;
+    auto* server = new Server(app, loopback());
+    server->start();
+    Runner runner(*server);
+    RawClient c(server->port());
     c.send("GET /hang HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(test::eventually_true([&] { return h.started.load(); }));
     auto start = clock::now();
-    server.stop(200ms);
-    runner.join();
+    server->stop(200ms);
+    const bool returned = runner.returned_within(3000ms);
     auto took = clock::now() - start;
+    REQUIRE(returned);
+    delete server;
     MESSAGE("run() returned " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                               << " ms after stop(200ms) with a handler awaiting an hour");
     CHECK(took < 1200ms);
@@ -127,14 +153,18 @@ TEST_CASE("graceful stop does not wait for a blocking handler sleeping 30 s: run
     s.started = s.release = s.done = false;
     auto server = std::make_unique<Server>(sleeping_app(), loopback());
     server->start();
-    std::thread runner([&] { server->run(); });
+    Runner runner(*server);
     RawClient c(server->port());
     c.send("GET /sleep30 HTTP/1.1\r\nHost: t\r\n\r\n");
     REQUIRE(test::eventually_true([&] { return s.started.load(); }));
     auto start = clock::now();
     server->stop(200ms);
-    runner.join();
+    const bool returned = runner.returned_within(3000ms);
     auto took = clock::now() - start;
+    if (!returned) {
+        s.release = true;  // the old behaviour: run() joins the sleeper; let it end
+        REQUIRE(runner.returned_within(3000ms));
+    }
     MESSAGE("run() returned " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                               << " ms after stop(200ms) with a blocking handler sleeping 30 s");
     CHECK(took < 1200ms);
@@ -218,12 +248,13 @@ TEST_CASE("an embedded server stopped and destroyed at once, before its io_conte
     app.get("/", [] { return PlainTextResponse("root"); });
     auto server = std::make_unique<Server>(io, app, loopback());
     server->start();
-    RawClient c(server->port());
+    RawClient c(server->port(), 20ms);
     c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     for (int i = 0; i < 100 && c.buffer().empty(); ++i) {
         io.run_one_for(10ms);
         c.read_until([](const std::string& b) { return !b.empty(); });
     }
+    CHECK(body_of(c.read_response()) == "root");
     server->stop();
     server.reset();
     auto deadline = clock::now() + 3s;
