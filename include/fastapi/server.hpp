@@ -152,11 +152,14 @@ class Connection;
 struct Worker {
     using clock = std::chrono::steady_clock;
     asio::io_context& context;
+    // The sweeper's waits and its cancel are ordered by a strand: the embedded mode may run one
+    // context on several threads.
+    asio::strand<asio::io_context::executor_type> strand;
     std::optional<asio::steady_timer> sweeper;  // reset before its context goes
-    std::mutex mutex;  // the embedded mode may run one context on several threads
+    std::mutex mutex;
     std::vector<Connection*> connections;
 
-    explicit Worker(asio::io_context& c) : context(c) { sweeper.emplace(c); }
+    explicit Worker(asio::io_context& c) : context(c), strand(asio::make_strand(c)) { sweeper.emplace(strand); }
     // The coarse clock, ticked by the sweep and read by every connection of the loop (from
     // several threads in the embedded mode): an atomic count, so reading it is no data race.
     clock::time_point now() const noexcept {
@@ -231,9 +234,11 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::unique_ptr<asio::thread_pool> blocking_pool;
     bool pool_abandoned = false;  // with pool_mutex
 
-    // One loop per worker; the acceptor, the timers and the sweepers live on their contexts
-    // and are touched only from the first loop (or before any loop runs).
+    // One loop per worker. The acceptor and the stop's timers run on `control`, a strand of
+    // the first loop (several threads may run it in the embedded mode); the sweepers on their
+    // worker's strand.
     std::vector<std::unique_ptr<Worker>> workers;
+    std::optional<asio::strand<asio::io_context::executor_type>> control;
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
     std::chrono::steady_clock::time_point stop_deadline{};
@@ -730,7 +735,7 @@ inline void ServerState::start() {
                                       asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
     if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
     asio::ip::tcp::endpoint ep = *endpoints.begin();
-    acceptor = std::make_unique<asio::ip::tcp::acceptor>(ctx);
+    acceptor = std::make_unique<asio::ip::tcp::acceptor>(*control);
     acceptor->open(ep.protocol());
     acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true));
     acceptor->bind(ep);
@@ -741,7 +746,10 @@ inline void ServerState::start() {
     if (const std::size_t files = open_file_limit(); files > 128) {
         if (max_connections == 0 || max_connections > files - 64) max_connections = files - 64;
     }
-    for (auto& w : workers) sweep(*w);
+    for (auto& w : workers) {
+        w->tick();
+        asio::dispatch(w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
+    }
     accept();
 }
 
@@ -753,14 +761,18 @@ inline void ServerState::accept() {
         auto self = weak.lock();
         if (!self || self->stopping || !self->acceptor || !self->acceptor->is_open()) return;
         if (!ec) {
-            if (self->max_connections != 0 && self->live_connections.load() >= self->max_connections)
-                reject_connection(std::move(socket));
-            else
-                std::make_shared<Connection>(std::move(socket), self, w)->start();
+            // Each goes on with its own loop (its socket's executor), not on this strand's thread.
+            if (self->max_connections != 0 && self->live_connections.load() >= self->max_connections) {
+                auto ex = socket.get_executor();
+                asio::post(ex, [s = std::move(socket)]() mutable { reject_connection(std::move(s)); });
+            } else {
+                auto c = std::make_shared<Connection>(std::move(socket), self, w);
+                asio::post(c->executor(), [c] { c->start(); });
+            }
             self->accept();
         } else {
             // Out of descriptors or memory: back off instead of spinning on the error.
-            self->retry_timer = std::make_unique<asio::steady_timer>(self->workers[0]->context, std::chrono::milliseconds(50));
+            self->retry_timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
             self->retry_timer->async_wait([weak](const asio::error_code& e) {
                 if (auto s = weak.lock(); s && !e) s->accept();
             });
@@ -827,7 +839,7 @@ inline void ServerState::watch_stop() {
         if (!idle) abandon_pool_work();
         if (embedded) leave_lifespan();
         for (auto& w : workers)
-            asio::post(w->context, [weak = weak_from_this(), w = w.get()] {
+            asio::post(w->strand, [weak = weak_from_this(), w = w.get()] {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
@@ -836,7 +848,7 @@ inline void ServerState::watch_stop() {
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
         return;
     }
-    stop_timer = std::make_unique<asio::steady_timer>(workers[0]->context, std::chrono::milliseconds(20));
+    stop_timer = std::make_unique<asio::steady_timer>(*control, std::chrono::milliseconds(20));
     stop_timer->async_wait([self = shared_from_this()](const asio::error_code& ec) {
         if (!ec) self->watch_stop();
     });
@@ -860,12 +872,14 @@ public:
         unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
         for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
         for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
+        state_->control.emplace(asio::make_strand(*owned_[0]));
     }
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
     Server(asio::io_context& io, App& app, ServerOptions options = {})
         : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         state_->embedded = true;
         state_->workers.push_back(std::make_unique<detail::Worker>(io));
+        state_->control.emplace(asio::make_strand(io));
     }
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -881,6 +895,10 @@ public:
         state_->finished = true;
         state_->join_pool();  // background tasks finish (run() waited for them already)
         state_->leave_lifespan();
+        if (state_->serving) {  // the loops are gone: the app may change again
+            state_->serving = false;
+            state_->app.end_serving();
+        }
         state_->release_io();
         if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
         owned_.clear();  // drops pending handlers, and their connections
@@ -941,7 +959,7 @@ public:
     void stop() { stop(state_->options.graceful_shutdown_timeout); }
     void stop(std::chrono::milliseconds grace) {
         if (state_->stopping.exchange(true)) return;
-        asio::post(state_->workers[0]->context, [state = state_, grace] { state->begin_stop(grace); });
+        asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
     }
 
 private:
