@@ -44,13 +44,14 @@ struct Item {
     std::vector<std::string> tags;
 };
 
-// A Server with its own loop on a background thread, listening on 127.0.0.1 and a free port.
+// A Server with its own loops (two unless told) on background threads, listening on 127.0.0.1
+// and a free port.
 class LiveServer {
 public:
     explicit LiveServer(fastapi::App& app, fastapi::ServerOptions options = {}) {
         options.host = "127.0.0.1";
         options.port = 0;
-        if (options.threads == 0) options.threads = 1;
+        if (options.threads == 0) options.threads = 2;  // several loops: what one thread never shows
         options.handle_signals = false;
         options.log_startup = false;
         server_ = std::make_unique<fastapi::Server>(app, options);

@@ -106,6 +106,23 @@ TEST_CASE("a missing or extra trailing slash redirects with 307 when only the ot
     CHECK(client.get("/other/").status_code == 404);
 }
 
+TEST_CASE("the slash redirect keeps the request's scheme") {
+    App app;
+    app.get("/items/", [] { return PlainTextResponse("items"); });
+    // What a proxy-headers middleware does for a request that came over TLS to the proxy.
+    app.add_middleware({.before = [](Request& req, fastapi::Response&) {
+        if (req.header("x-forwarded-proto") == "https") req.scheme = "https";
+        return true;
+    }});
+    TestClient client(app);
+    CHECK(client.get("/items").header("location") == "http://testserver/items/");
+    fastapi::Headers forwarded;
+    forwarded.append_unchecked("x-forwarded-proto", "https");
+    auto r = client.get("/items", forwarded);
+    CHECK(r.status_code == 307);
+    CHECK(r.header("location") == "https://testserver/items/");
+}
+
 TEST_CASE("one handler can serve several methods") {
     App app;
     app.api_route("/echo", {"GET", "POST"}, [](const Request& r) { return PlainTextResponse(r.method); });

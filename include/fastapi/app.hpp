@@ -9,6 +9,7 @@
 #include "middleware.hpp"
 #include "router.hpp"
 
+#include <atomic>       // atomic (serving_)
 #include <cstdio>       // fprintf
 #include <functional>   // function
 #include <initializer_list>
@@ -218,6 +219,7 @@ public:
     // A route whose endpoint is already built (APIRouter's routes when included).
     Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
                      detail::Endpoint endpoint) {
+        check_not_serving("add a route");
         for (auto& m : methods)
             if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
         if (!app_dependencies_.empty())
@@ -251,7 +253,10 @@ public:
     }
 
     // Code around every request (middleware.hpp); the last added is the outermost.
-    void add_middleware(Middleware m) { middleware_.push_back(std::move(m)); }
+    void add_middleware(Middleware m) {
+        check_not_serving("add middleware");
+        middleware_.push_back(std::move(m));
+    }
 
     // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
     // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
@@ -285,7 +290,10 @@ public:
 
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
-    void add_dependency(Dependency d) { app_dependencies_.push_back(d); }
+    void add_dependency(Dependency d) {
+        check_not_serving("add a dependency");
+        app_dependencies_.push_back(d);
+    }
 
     // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
     // route dependencies) by g, which may take other parameters (FastAPI's
@@ -293,14 +301,19 @@ public:
     template <auto F, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<decltype(F)>::value_type;
+        check_not_serving("override a dependency");
         overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
     }
     template <class C, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<C>::value_type;
+        check_not_serving("override a dependency");
         overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
     }
-    void clear_dependency_overrides() { overrides_.clear(); }
+    void clear_dependency_overrides() {
+        check_not_serving("clear the dependency overrides");
+        overrides_.clear();
+    }
     const detail::DependencyOverride* find_override(const void* key) const noexcept {
         if (overrides_.empty()) return nullptr;
         auto it = overrides_.find(key);
@@ -338,6 +351,7 @@ public:
 
     template <class E, class F>
     void exception_handler(F handler) {
+        check_not_serving("add an exception handler");
         exception_handlers_.insert(exception_handlers_.begin(),
             [h = ExceptionHandler<E>(std::move(handler))](const std::exception_ptr& ep, Request& req, Response& res) {
                 try {
@@ -367,6 +381,15 @@ public:
     void run();
 
     // --- used by the server and the TestClient ---
+
+    // A Server reads the routes, middleware, exception handlers and dependency overrides from
+    // every loop thread without a lock, so from its start() until it is gone they are frozen:
+    // changing them throws std::logic_error (as Starlette refuses middleware once started).
+    // A TestClient does not freeze the app: it dispatches on the caller's thread, and tests
+    // change overrides between requests.
+    void begin_serving() noexcept { serving_.fetch_add(1, std::memory_order_acq_rel); }
+    void end_serving() noexcept { serving_.fetch_sub(1, std::memory_order_acq_rel); }
+    bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
     // returns done; otherwise the caller runs run_async / run_blocking and then it is.
@@ -444,6 +467,13 @@ public:
     }
 
 private:
+    void check_not_serving(const char* what) const {
+        if (serving())
+            throw std::logic_error(std::string("fastapi: cannot ") + what +
+                                   " after a Server started serving the app; make every change before "
+                                   "Server::start() or App::run()");
+    }
+
     // Runs the `before`s, outermost (last added) first; false when one answered.
     bool middleware_before(detail::Exchange& ex) noexcept {
         for (std::size_t i = middleware_.size(); i-- > 0;) {
@@ -506,7 +536,7 @@ private:
                 std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
                 if (!req.query_string.empty()) location += "?" + req.query_string;
                 if (auto host = req.headers.get("host"); host && detail::is_safe_header_value(*host))
-                    location = "http://" + std::string(*host) + location;
+                    location = req.scheme + "://" + std::string(*host) + location;
                 ex.response.status = 307;
                 ex.response.body.clear();
                 ex.response.headers.set("location", location);
@@ -538,6 +568,7 @@ private:
     std::mutex lifespan_mutex_;
     std::size_t lifespan_users_ = 0;
     std::unordered_map<const void*, detail::DependencyOverride> overrides_;
+    std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex state_mutex_;
     std::map<std::type_index, std::shared_ptr<void>> state_;
 };

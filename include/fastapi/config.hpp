@@ -39,6 +39,10 @@
 #ifndef FASTAPI_MAX_UPLOAD_BYTES
 #define FASTAPI_MAX_UPLOAD_BYTES (100 * 1024 * 1024)
 #endif
+// Open connections per server (503 beyond); the open-file limit caps it as well.
+#ifndef FASTAPI_MAX_CONNECTIONS
+#define FASTAPI_MAX_CONNECTIONS 10000
+#endif
 // Seconds: keep-alive idle (uvicorn's default), header section, body read, shutdown grace.
 #ifndef FASTAPI_KEEP_ALIVE_TIMEOUT
 #define FASTAPI_KEEP_ALIVE_TIMEOUT 5

@@ -26,6 +26,9 @@ struct Limits {
     // A multipart/form-data body with a Content-Length over max_body_bytes is streamed to a
     // temporary file (Request::body_file) up to this size; 413 beyond.
     std::size_t max_upload_bytes = FASTAPI_MAX_UPLOAD_BYTES;
+    // Open connections a server holds (503 and closed beyond, as uvicorn's --limit-concurrency);
+    // never more than the open-file limit allows. 0: only that limit.
+    std::size_t max_connections = FASTAPI_MAX_CONNECTIONS;
 };
 
 namespace detail {
@@ -341,6 +344,11 @@ inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
             const char* lf = find_lf(p, scan_, lim);
             if (!lf) {
                 scan_ = lim;
+                // Bytes that cannot begin a method (a TLS ClientHello on the plain port) fail now,
+                // not when the header timeout ends the wait for a line that never comes.
+                std::size_t m = line_start_;
+                while (m < lim && is_token_char(static_cast<unsigned char>(p[m]))) ++m;
+                if (m < lim && (m == line_start_ || p[m] != ' ')) return fail(400, "Invalid method");
                 if (target_too_long_so_far(p, lim)) return fail(414, "Request target too long");
                 if (n - section_start_ >= limits_.max_header_bytes) return fail(431, "Header section too large");
                 return need_more();

@@ -20,6 +20,7 @@
 #include <mutex>       // mutex
 #include <optional>    // optional
 #include <sched.h>     // sched_getaffinity
+#include <sys/resource.h>  // getrlimit (max_connections)
 #include <thread>      // thread
 #include <vector>      // vector
 
@@ -145,16 +146,122 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
-// Shared by every connection of one server.
-struct ServerState {
+class Connection;
+
+// One event loop's connections, for the timeout sweep and graceful shutdown.
+struct Worker {
+    using clock = std::chrono::steady_clock;
+    asio::io_context& context;
+    // The sweeper's waits and its cancel are ordered by a strand: the embedded mode may run one
+    // context on several threads.
+    asio::strand<asio::io_context::executor_type> strand;
+    std::optional<asio::steady_timer> sweeper;  // reset before its context goes
+    std::mutex mutex;
+    std::vector<Connection*> connections;
+
+    explicit Worker(asio::io_context& c) : context(c), strand(asio::make_strand(c)) { sweeper.emplace(strand); }
+    // The coarse clock, ticked by the sweep and read by every connection of the loop (from
+    // several threads in the embedded mode): an atomic count, so reading it is no data race.
+    clock::time_point now() const noexcept {
+        return clock::time_point(clock::duration(now_ticks_.load(std::memory_order_relaxed)));
+    }
+    void tick() noexcept { now_ticks_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed); }
+    void add(Connection* c) {
+        std::lock_guard lock(mutex);
+        connections.push_back(c);
+    }
+    void remove(Connection* c) {
+        std::lock_guard lock(mutex);
+        auto it = std::find(connections.begin(), connections.end(), c);
+        if (it != connections.end()) {
+            *it = connections.back();
+            connections.pop_back();
+        }
+    }
+
+private:
+    std::atomic<clock::rep> now_ticks_{clock::now().time_since_epoch().count()};
+};
+
+// A thread pool still running a handler that cannot be interrupted (a blocking handler past
+// the grace period) is never joined where that would wait without bound: a detached thread
+// joins and frees it once its last handler returns.
+inline void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
+    if (!pool) return;
+    pool->stop();  // what has not started yet is dropped
+    std::thread([p = pool.release()] {
+        p->join();
+        delete p;
+    }).detach();
+}
+
+// Loops a Server owned that a blocking handler may still post to once it returns: kept (stopped)
+// until the process exits, rather than freed under that handler.
+inline void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts) {
+    static std::mutex mutex;
+    static auto* kept = new std::vector<std::unique_ptr<asio::io_context>>;  // reachable, never freed
+    std::lock_guard lock(mutex);
+    for (auto& c : contexts) kept->push_back(std::move(c));
+}
+
+// Runs a loop until it is out of work or stopped. An exception escaping a completion handler
+// (a handler the user posted, a throwing allocation) is logged and the loop goes on: one bad
+// handler must not end every connection the loop serves.
+inline void run_loop(asio::io_context& context) noexcept {
+    for (;;) {
+        try {
+            context.run();
+            return;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi: an exception escaped a completion handler (the loop goes on): %s\n", e.what());
+        } catch (...) {
+            std::fprintf(stderr, "fastapi: an exception escaped a completion handler (the loop goes on)\n");
+        }
+    }
+}
+
+// What one server's connections and pending handlers share. Owned jointly by the Server and
+// by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
+// or not, never leaves a handler reading freed memory: the state goes with the last of them.
+struct ServerState : std::enable_shared_from_this<ServerState> {
     App& app;
     ServerOptions options;
+    bool embedded = false;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> live_connections{0};
+    std::size_t max_connections = 0;  // limits.max_connections within the open-file limit (start())
     std::mutex pool_mutex;
     std::unique_ptr<asio::thread_pool> blocking_pool;
+    bool pool_abandoned = false;  // with pool_mutex
+
+    // One loop per worker. The acceptor and the stop's timers run on `control`, a strand of
+    // the first loop (several threads may run it in the embedded mode); the sweepers on their
+    // worker's strand.
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::optional<asio::strand<asio::io_context::executor_type>> control;
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+    std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
+    std::chrono::steady_clock::time_point stop_deadline{};
+    std::size_t next_worker = 0;
+    int forced_ticks = 0;
+    std::atomic<bool> finished{false};
+    std::atomic<bool> entered{false};  // the app's lifespan was entered by start()
+    bool serving = false;              // the app is frozen by this server (App::begin_serving)
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
 
     ServerState(App& a, ServerOptions o) : app(a), options(std::move(o)) {}
+    ~ServerState() {
+        std::unique_ptr<asio::thread_pool> pool;
+        {
+            std::lock_guard lock(pool_mutex);
+            pool = std::move(blocking_pool);
+        }
+        // The last owner may be a pool thread itself (a blocking handler's connection): joining
+        // the pool there would wait for itself.
+        if (pool && (pool_abandoned || pool->get_executor().running_in_this_thread())) abandon_pool(std::move(pool));
+        else if (pool) pool->join();
+        if (serving) app.end_serving();
+    }
 
     asio::thread_pool& pool() {
         std::lock_guard lock(pool_mutex);
@@ -168,53 +275,113 @@ struct ServerState {
     DependencyScope::Entry background_entry(std::shared_ptr<BackgroundJob> job) {
         ++background_pending;
         DependencyScope::Entry e;
-        e.cleanup = [this, job = std::move(job)] {
-            asio::post(pool(), [this, job] {
+        e.cleanup = [self = shared_from_this(), job = std::move(job)] {
+            asio::post(self->pool(), [self, job] {
                 job->run();
-                --background_pending;
+                --self->background_pending;
             });
         };
         return e;
     }
-    // After the grace period: tasks not started yet are dropped (running ones cannot be cut short).
-    void abandon_background() {
+    // After the grace period: tasks not started yet are dropped, and a handler still running on
+    // the pool (C++ cannot interrupt a thread) is left to finish on its own; nothing waits for it.
+    void abandon_pool_work() {
         std::lock_guard lock(pool_mutex);
-        if (blocking_pool && background_pending.load() != 0) blocking_pool->stop();
+        if (!blocking_pool) return;
+        pool_abandoned = true;
+        blocking_pool->stop();
     }
-};
-
-class Connection;
-
-// One event loop's connections, for the timeout sweep and graceful shutdown.
-struct Worker {
-    asio::io_context& context;
-    std::optional<asio::steady_timer> sweeper;  // reset before its context goes
-    std::mutex mutex;  // the embedded mode may run one context on several threads
-    std::vector<Connection*> connections;
-    std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();  // coarse clock
-
-    explicit Worker(asio::io_context& c) : context(c) { sweeper.emplace(c); }
-    void add(Connection* c) {
-        std::lock_guard lock(mutex);
-        connections.push_back(c);
+    bool pool_was_abandoned() {
+        std::lock_guard lock(pool_mutex);
+        return pool_abandoned;
     }
-    void remove(Connection* c) {
-        std::lock_guard lock(mutex);
-        auto it = std::find(connections.begin(), connections.end(), c);
-        if (it != connections.end()) {
-            *it = connections.back();
-            connections.pop_back();
+    // An abandoned pool is joined and freed by a detached thread.
+    void finish_pool() {
+        std::unique_ptr<asio::thread_pool> pool;
+        {
+            std::lock_guard lock(pool_mutex);
+            if (!pool_abandoned) return;  // joined when the state goes
+            pool = std::move(blocking_pool);
         }
+        abandon_pool(std::move(pool));
+    }
+
+    // Waits for the pool's work, unless it was abandoned.
+    void join_pool() {
+        asio::thread_pool* p = nullptr;
+        {
+            std::lock_guard lock(pool_mutex);
+            if (!pool_abandoned) p = blocking_pool.get();
+        }
+        if (p) p->join();
+    }
+
+    void leave_lifespan() noexcept {
+        if (entered.exchange(false)) app.exit_lifespan();
+    }
+
+    void start();
+    void accept();
+    void sweep(Worker& w);
+    void begin_stop(std::chrono::milliseconds grace);
+    void watch_stop();
+    template <class F>
+    void for_each_connection(F f);
+    // The io objects on the loops' contexts, freed before an owned context is.
+    void release_io() noexcept {
+        for (auto& w : workers) w->sweeper.reset();
+        retry_timer.reset();
+        stop_timer.reset();
+        acceptor.reset();
     }
 };
+
+// Over limits.max_connections: answered 503 at once and closed, as uvicorn's
+// --limit-concurrency does, without the cost of a connection (a small buffer drains what the
+// client sent, so closing does not reset the answer away; one second at most).
+inline void reject_connection(asio::ip::tcp::socket socket) {
+    struct Rejected {
+        asio::ip::tcp::socket socket;
+        asio::steady_timer timer;
+        std::string answer;
+        char sink[1024];
+        explicit Rejected(asio::ip::tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+        void drain(std::shared_ptr<Rejected> self) {
+            socket.async_read_some(asio::buffer(sink), [self](const asio::error_code& ec, std::size_t) {
+                if (ec) self->timer.cancel();
+                else self->drain(self);
+            });
+        }
+    };
+    auto r = std::make_shared<Rejected>(std::move(socket));
+    Response res;
+    write_detail(res, 503, picojson::value("Service Unavailable"));
+    Request req;
+    req.method = "GET";
+    serialize_response(req, res, res.body.size(), false, r->answer);
+    asio::async_write(r->socket, asio::buffer(r->answer), [r](const asio::error_code& ec, std::size_t) {
+        asio::error_code ignored;
+        if (ec) {
+            r->socket.close(ignored);
+            return;
+        }
+        r->socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        r->timer.expires_after(std::chrono::seconds(1));
+        r->timer.async_wait([r](const asio::error_code&) {
+            asio::error_code e;
+            r->socket.close(e);
+        });
+        r->drain(r);
+    });
+}
 
 class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
 
 public:
-    Connection(asio::ip::tcp::socket socket, ServerState& state, Worker& worker)
-        : socket_(std::move(socket)), state_(state), worker_(worker), parser_(state.options.limits) {
+    Connection(asio::ip::tcp::socket socket, const std::shared_ptr<ServerState>& state, Worker& worker)
+        : keep_state_(state), socket_(std::move(socket)), state_(*state), worker_(worker), parser_(state->options.limits) {
         ++state_.live_connections;
     }
     ~Connection() {
@@ -240,7 +407,18 @@ public:
     // Called by the sweep with the coarse clock: closes connections past their deadline.
     void sweep(clock::time_point now) {
         if (closed_) return;
-        if ((writing_ && now > write_deadline_) || (phase_ != Phase::handler && now > deadline_)) close();
+        if (writing_ && now > write_deadline_) return close();
+        if (phase_ == Phase::handler || now <= deadline_) return;
+        // Part of a request came, not all of it in time: answered 408 and closed (as nginx
+        // does); an idle keep-alive connection (Phase::idle) closes silently.
+        if ((phase_ == Phase::headers || phase_ == Phase::body) && !writing_ && out_.empty() && !busy_ &&
+            !close_after_write_) {
+            answer_parse_error({ParseStatus::error, 0, 408, "Request Timeout"});
+            deadline_ = now + state_.options.body_timeout;  // for writing the answer
+            flush();
+            return;
+        }
+        close();
     }
 
     // Graceful stop: idle connections close now, busy ones after their current response.
@@ -256,6 +434,9 @@ public:
         socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
         socket_.close(ec);
         file_.reset();
+        // A coroutine handler still running is cancelled: what it awaits ends with
+        // operation_aborted (the shutdown's grace period is over, or the peer is gone).
+        cancel_.emit(asio::cancellation_type::terminal);
     }
 
     asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -265,16 +446,23 @@ private:
         phase_ = p;
         const auto& o = state_.options;
         switch (p) {
-            case Phase::idle: deadline_ = worker_.now + o.keep_alive_timeout; break;
-            case Phase::headers: deadline_ = worker_.now + o.header_timeout; break;
-            case Phase::body: deadline_ = worker_.now + o.body_timeout; break;
+            case Phase::idle: deadline_ = worker_.now() + o.keep_alive_timeout; break;
+            case Phase::headers: deadline_ = worker_.now() + o.header_timeout; break;
+            case Phase::body: deadline_ = worker_.now() + o.body_timeout; break;
             case Phase::handler: break;
         }
     }
 
     void read() {
         if (reading_ || closed_ || close_after_write_ || busy_ || out_.size() > output_high_water) return;
-        if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+        if (in_begin_ == in_end_) {
+            in_begin_ = in_end_ = 0;
+            // Between requests: what one large request grew is given back, so many idle
+            // connections stay small.
+            if (in_.size() > idle_buffer_limit) std::string().swap(in_);
+            if (ex_.request.body.capacity() > idle_buffer_limit) std::string().swap(ex_.request.body);
+            if (ex_.response.body.capacity() > idle_buffer_limit) std::string().swap(ex_.response.body);
+        }
         if (in_.size() - in_end_ < min_read) {
             if (in_begin_ > 0) {  // make room by moving the unconsumed bytes to the front
                 std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
@@ -380,7 +568,9 @@ private:
             case Dispatch::run_async:
                 busy_ = true;
                 asio::co_spawn(socket_.get_executor(), state_.app.run_async(ex_),
-                               [self = shared_from_this()](std::exception_ptr) { self->resume(); });
+                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
+                                   self->resume();
+                               }));
                 return;
             case Dispatch::run_blocking:
                 busy_ = true;
@@ -454,7 +644,7 @@ private:
         std::swap(out_, sending_);
         std::swap(out_cleanups_, sending_cleanups_);
         writing_ = true;
-        write_deadline_ = worker_.now + state_.options.body_timeout;
+        write_deadline_ = worker_.now() + state_.options.body_timeout;
         asio::async_write(socket_, asio::buffer(sending_),
                           [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
     }
@@ -503,7 +693,9 @@ private:
     static constexpr std::size_t initial_buffer = 2048;
     static constexpr std::size_t min_read = 512;
     static constexpr std::size_t output_high_water = 256 * 1024;
+    static constexpr std::size_t idle_buffer_limit = 64 * 1024;
 
+    std::shared_ptr<ServerState> keep_state_;  // first: freed after everything below
     asio::ip::tcp::socket socket_;
     ServerState& state_;
     Worker& worker_;
@@ -522,58 +714,208 @@ private:
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
     bool continue_sent_ = false, registered_ = false;
+    asio::cancellation_signal cancel_;  // bound to the running coroutine handler
 };
+
+// ---- ServerState: accepting, sweeping, stopping ----
+
+// Open descriptors the process may have (RLIMIT_NOFILE), or 0 when unknown.
+inline std::size_t open_file_limit() noexcept {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
+    return static_cast<std::size_t>(r.rlim_cur);
+}
+
+inline void ServerState::start() {
+    auto& ctx = workers[0]->context;
+    const std::string host = resolve_host(options);
+    const unsigned short port = resolve_port(options);
+    asio::ip::tcp::resolver resolver(ctx);
+    auto endpoints = resolver.resolve(host, std::to_string(port),
+                                      asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
+    if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
+    asio::ip::tcp::endpoint ep = *endpoints.begin();
+    acceptor = std::make_unique<asio::ip::tcp::acceptor>(*control);
+    acceptor->open(ep.protocol());
+    acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor->bind(ep);
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    // Past the open-file limit accept() fails; answering 503 a little before it (64 descriptors
+    // kept for files, spools and the process's own) tells the client why.
+    max_connections = options.limits.max_connections;
+    if (const std::size_t files = open_file_limit(); files > 128) {
+        if (max_connections == 0 || max_connections > files - 64) max_connections = files - 64;
+    }
+    for (auto& w : workers) {
+        w->tick();
+        asio::dispatch(w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
+    }
+    accept();
+}
+
+inline void ServerState::accept() {
+    Worker& w = *workers[next_worker++ % workers.size()];
+    // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
+    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) return;
+        auto self = weak.lock();
+        if (!self || self->stopping || !self->acceptor || !self->acceptor->is_open()) return;
+        if (!ec) {
+            // Each goes on with its own loop (its socket's executor), not on this strand's thread.
+            if (self->max_connections != 0 && self->live_connections.load() >= self->max_connections) {
+                auto ex = socket.get_executor();
+                asio::post(ex, [s = std::move(socket)]() mutable { reject_connection(std::move(s)); });
+            } else {
+                auto c = std::make_shared<Connection>(std::move(socket), self, w);
+                asio::post(c->executor(), [c] { c->start(); });
+            }
+            self->accept();
+        } else {
+            // Out of descriptors or memory: back off instead of spinning on the error.
+            self->retry_timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
+            self->retry_timer->async_wait([weak](const asio::error_code& e) {
+                if (auto s = weak.lock(); s && !e) s->accept();
+            });
+        }
+    };
+    if (embedded) acceptor->async_accept(asio::make_strand(w.context), std::move(on_accept));
+    else acceptor->async_accept(w.context, std::move(on_accept));
+}
+
+// Ticks each loop's coarse clock and closes connections past their deadlines.
+inline void ServerState::sweep(Worker& w) {
+    w.tick();
+    const auto now = w.now();
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+        std::lock_guard lock(w.mutex);
+        live.reserve(w.connections.size());
+        for (auto* c : w.connections)
+            if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+    }
+    for (auto& c : live) asio::dispatch(c->executor(), [c, now] { c->sweep(now); });
+    if (finished || !w.sweeper) return;
+    w.sweeper->expires_after(std::chrono::milliseconds(250));
+    w.sweeper->async_wait([weak = weak_from_this(), w = &w](const asio::error_code& ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) self->sweep(*w);
+    });
+}
+
+template <class F>
+void ServerState::for_each_connection(F f) {
+    for (auto& w : workers) {
+        std::vector<std::shared_ptr<Connection>> live;
+        {
+            std::lock_guard lock(w->mutex);
+            for (auto* c : w->connections)
+                if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+        }
+        for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
+    }
+}
+
+// On the first loop: stop accepting, close idle connections, then watch the rest.
+inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
+    asio::error_code ec;
+    if (acceptor) acceptor->close(ec);
+    for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    stop_deadline = std::chrono::steady_clock::now() + grace;
+    watch_stop();
+}
+
+// Every 20 ms until done: busy connections close after their response; once the grace period
+// is over every connection is closed, which cancels the coroutine handlers still running. What
+// cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
+// cancellation) is given 400 ms more, then abandoned: the pool is not waited for and the owned
+// loops are stopped, so run() returns within the grace period and a second.
+inline void ServerState::watch_stop() {
+    const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
+    if (expired) for_each_connection([](Connection& c) { c.close(); });
+    else for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    const bool idle = live_connections.load() == 0 && background_pending.load() == 0;
+    if (idle || (expired && ++forced_ticks > 20)) {
+        finished = true;
+        if (!idle) abandon_pool_work();
+        if (embedded) leave_lifespan();
+        for (auto& w : workers)
+            asio::post(w->strand, [weak = weak_from_this(), w = w.get()] {
+                if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
+            });
+        if (retry_timer) retry_timer->cancel();
+        guards.clear();  // owned mode: the loops may return once out of work
+        if (!idle && !embedded)
+            for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
+        return;
+    }
+    stop_timer = std::make_unique<asio::steady_timer>(*control, std::chrono::milliseconds(20));
+    stop_timer->async_wait([self = shared_from_this()](const asio::error_code& ec) {
+        if (!ec) self->watch_stop();
+    });
+}
 
 }  // namespace detail
 
 // Serves an App over TCP. Either owns its event loops (run() blocks until stopped), or is
 // embedded in an io_context the caller owns and runs (start(), later stop()).
+//
+// Destroying a Server is safe at any time after start(), stopped or not: an owned server stops
+// and frees its loops; an embedded one stops gracefully on the caller's io_context, whose pending
+// handlers keep what they need (the App must outlive them: run the io_context until it returns,
+// or destroy it, before destroying the App). A blocking handler still running past the grace
+// period cannot be interrupted: it finishes on its own thread, nothing waits for it, and what it
+// touches (its connection, the stopped loop it answers on) is kept until the process exits.
 class Server {
 public:
     Server(App& app, ServerOptions options = {})
-        : state_(std::make_unique<detail::ServerState>(app, std::move(options))) {
+        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
         for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
-        for (auto& c : owned_) workers_.push_back(std::make_unique<detail::Worker>(*c));
+        for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
+        state_->control.emplace(asio::make_strand(*owned_[0]));
     }
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
     Server(asio::io_context& io, App& app, ServerOptions options = {})
-        : state_(std::make_unique<detail::ServerState>(app, std::move(options))), embedded_(true) {
-        workers_.push_back(std::make_unique<detail::Worker>(io));
+        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
+        state_->embedded = true;
+        state_->workers.push_back(std::make_unique<detail::Worker>(io));
+        state_->control.emplace(asio::make_strand(io));
     }
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    // An embedded server must be stopped, and its connections finished, before it is destroyed.
     ~Server() {
-        if (state_->blocking_pool) state_->blocking_pool->join();
-        leave_lifespan();
-        for (auto& w : workers_) w->sweeper.reset();
-        retry_timer_.reset();
-        stop_timer_.reset();
-        acceptor_.reset();
-        owned_.clear();  // drops pending handlers, and their connections, while workers and state live
+        if (state_->embedded) {
+            // The caller's loop may be running on other threads: a graceful stop is posted to it,
+            // and the state lives on in the handlers until they are done.
+            if (state_->acceptor) stop();
+            return;
+        }
+        // Owned: no loop runs now (run() has returned, or never ran).
+        state_->stopping = true;
+        state_->finished = true;
+        state_->join_pool();  // background tasks finish (run() waited for them already)
+        state_->leave_lifespan();
+        if (state_->serving) {  // the loops are gone: the app may change again
+            state_->serving = false;
+            state_->app.end_serving();
+        }
+        state_->release_io();
+        if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
+        owned_.clear();  // drops pending handlers, and their connections
     }
 
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
+    // From here on the App is frozen: adding routes, middleware, exception handlers or
+    // dependency overrides throws std::logic_error (the loops read them without locks).
     void start() {
-        if (acceptor_) return;
-        if (!entered_.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
-        auto& ctx = workers_[0]->context;
-        const std::string host = detail::resolve_host(state_->options);
-        const unsigned short port = detail::resolve_port(state_->options);
-        asio::ip::tcp::resolver resolver(ctx);
-        auto endpoints = resolver.resolve(host, std::to_string(port),
-                                          asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
-        if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
-        asio::ip::tcp::endpoint ep = *endpoints.begin();
-        acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(ctx);
-        acceptor_->open(ep.protocol());
-        acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true));
-        acceptor_->bind(ep);
-        acceptor_->listen(asio::socket_base::max_listen_connections);
-        bound_ = acceptor_->local_endpoint();
-        for (auto& w : workers_) sweep(*w);
-        accept();
+        if (state_->acceptor) return;
+        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
+        if (!state_->serving) {
+            state_->app.begin_serving();
+            state_->serving = true;
+        }
+        state_->start();
+        bound_ = state_->acceptor->local_endpoint();
     }
 
     unsigned short port() const noexcept { return bound_.port(); }
@@ -582,12 +924,10 @@ public:
     // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
     // when handle_signals, or stop() from another thread or a handler).
     void run() {
-        if (embedded_) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+        if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
         start();
         auto& ctx0 = *owned_[0];
-        std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-        for (auto& c : owned_) guards.push_back(asio::make_work_guard(*c));
-        guards_ = &guards;
+        for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
         asio::signal_set signals(ctx0);
         if (state_->options.handle_signals) {
             signals.add(SIGINT);
@@ -601,120 +941,31 @@ public:
                          detail::resolve_host(state_->options).c_str(), port(), owned_.size(),
                          owned_.size() == 1 ? "" : "s");
         std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < owned_.size(); ++i) threads.emplace_back([c = owned_[i].get()] { c->run(); });
-        ctx0.run();
+        for (std::size_t i = 1; i < owned_.size(); ++i)
+            threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
+        detail::run_loop(ctx0);
         for (auto& t : threads) t.join();
-        guards_ = nullptr;
-        if (state_->blocking_pool) state_->blocking_pool->join();
-        leave_lifespan();  // the app's shutdown hooks, once every request is answered
+        state_->guards.clear();
+        signals.cancel();
+        state_->finish_pool();
+        state_->join_pool();
+        state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
         if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
     }
 
     // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
-    // (up to the grace period), then close everything and let the loops return.
+    // (up to the grace period), then close everything (cancelling coroutine handlers) and let
+    // the loops return.
     void stop() { stop(state_->options.graceful_shutdown_timeout); }
     void stop(std::chrono::milliseconds grace) {
         if (state_->stopping.exchange(true)) return;
-        auto& ctx = workers_[0]->context;
-        asio::post(ctx, [this, grace] {
-            asio::error_code ec;
-            if (acceptor_) acceptor_->close(ec);
-            for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
-            stop_deadline_ = std::chrono::steady_clock::now() + grace;
-            watch_stop();
-        });
+        asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
     }
 
 private:
-    void leave_lifespan() noexcept {
-        if (entered_.exchange(false)) state_->app.exit_lifespan();
-    }
-
-    void accept() {
-        detail::Worker& w = *workers_[next_worker_++ % workers_.size()];
-        auto on_accept = [this, &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-            if (state_->stopping || !acceptor_->is_open()) return;
-            if (!ec) {
-                std::make_shared<detail::Connection>(std::move(socket), *state_, w)->start();
-                accept();
-            } else if (ec == asio::error::operation_aborted) {
-                return;
-            } else {
-                // Out of descriptors or memory: back off instead of spinning on the error.
-                retry_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(50));
-                retry_timer_->async_wait([this](const asio::error_code& e) {
-                    if (!e) accept();
-                });
-            }
-        };
-        if (embedded_) acceptor_->async_accept(asio::make_strand(w.context), std::move(on_accept));
-        else acceptor_->async_accept(w.context, std::move(on_accept));
-    }
-
-    // Ticks each loop's coarse clock and closes connections past their deadlines.
-    void sweep(detail::Worker& w) {
-        w.now = std::chrono::steady_clock::now();
-        std::vector<std::shared_ptr<detail::Connection>> live;
-        {
-            std::lock_guard lock(w.mutex);
-            live.reserve(w.connections.size());
-            for (auto* c : w.connections)
-                if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
-        }
-        for (auto& c : live) asio::dispatch(c->executor(), [c, now = w.now] { c->sweep(now); });
-        if (finished_) return;
-        w.sweeper->expires_after(std::chrono::milliseconds(250));
-        w.sweeper->async_wait([this, &w](const asio::error_code& ec) {
-            if (!ec) sweep(w);
-        });
-    }
-
-    template <class F>
-    void for_each_connection(F f) {
-        for (auto& w : workers_) {
-            std::vector<std::shared_ptr<detail::Connection>> live;
-            {
-                std::lock_guard lock(w->mutex);
-                for (auto* c : w->connections)
-                    if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
-            }
-            for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
-        }
-    }
-
-    void watch_stop() {
-        const bool expired = std::chrono::steady_clock::now() >= stop_deadline_;
-        if (expired) for_each_connection([](detail::Connection& c) { c.close(); });
-        else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
-        const bool idle = state_->live_connections.load() == 0 && state_->background_pending.load() == 0;
-        if (idle || (expired && ++forced_ticks_ > 20)) {
-            finished_ = true;
-            if (!idle) state_->abandon_background();
-            if (embedded_) leave_lifespan();
-            for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
-            if (retry_timer_) retry_timer_->cancel();
-            if (guards_) for (auto& g : *guards_) g.reset();
-            return;
-        }
-        stop_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(20));
-        stop_timer_->async_wait([this](const asio::error_code& ec) {
-            if (!ec) watch_stop();
-        });
-    }
-
-    std::unique_ptr<detail::ServerState> state_;
+    std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
-    std::vector<std::unique_ptr<detail::Worker>> workers_;
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-    std::unique_ptr<asio::steady_timer> retry_timer_, stop_timer_;
     asio::ip::tcp::endpoint bound_;
-    std::vector<asio::executor_work_guard<asio::io_context::executor_type>>* guards_ = nullptr;
-    std::chrono::steady_clock::time_point stop_deadline_{};
-    std::size_t next_worker_ = 0;
-    int forced_ticks_ = 0;
-    bool embedded_ = false;
-    std::atomic<bool> finished_{false};
-    std::atomic<bool> entered_{false};  // the app's lifespan was entered by start()
 };
 
 inline void App::run(const ServerOptions& options) {
