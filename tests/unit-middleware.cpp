@@ -169,6 +169,42 @@ TEST_CASE("GZip compresses large bodies for clients that accept it, once, and sa
     CHECK_FALSE(client.get("/small", hdrs({{"accept-encoding", "gzip"}})).header("content-encoding"));
     CHECK(client.get("/encoded", hdrs({{"accept-encoding", "gzip"}})).header("content-encoding") == "br");
 }
+
+TEST_CASE("GZip honours Accept-Encoding's weights: q=0 refuses gzip, * stands for what is not named") {
+    App app;
+    app.get("/big", [] { return PlainTextResponse(std::string(1000, 'x')); });
+    app.add_middleware(GZipMiddleware());
+    TestClient client(app);
+    auto gzipped = [&](std::initializer_list<std::pair<const char*, const char*>> fields) {
+        return client.get("/big", hdrs(fields)).header("content-encoding") == "gzip";
+    };
+    CHECK(gzipped({{"accept-encoding", "gzip"}}));
+    CHECK(gzipped({{"accept-encoding", "GZIP;Q=0.5"}}));
+    CHECK(gzipped({{"accept-encoding", "gzip;q=0.001"}}));
+    CHECK(gzipped({{"accept-encoding", "gzip ; q=1.000"}}));
+    CHECK(gzipped({{"accept-encoding", "x-gzip"}}));                     // RFC 9110 §8.4.1.3
+    CHECK(gzipped({{"accept-encoding", "*"}}));
+    CHECK(gzipped({{"accept-encoding", "br;q=0, *;q=0.1"}}));
+    CHECK(gzipped({{"accept-encoding", "gzip, identity;q=0"}}));
+    CHECK(gzipped({{"accept-encoding", "identity;q=1, gzip;q=0.5"}}));
+    CHECK(gzipped({{"accept-encoding", "deflate"}, {"accept-encoding", "gzip"}}));  // a list over two fields
+    CHECK(gzipped({{"accept-encoding", "gzip;q=0"}, {"accept-encoding", "gzip;q=0.8"}}));  // the best weight named
+
+    CHECK_FALSE(gzipped({}));
+    CHECK_FALSE(gzipped({{"accept-encoding", ""}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0.000"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0, *"}}));       // named beats *
+    CHECK_FALSE(gzipped({{"accept-encoding", "*;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "identity, *;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "identity;q=0"}}));      // gzip is not named, and no *
+    CHECK_FALSE(gzipped({{"accept-encoding", "deflate, br"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzipx, xgzip"}}));      // other codings, not a substring match
+    CHECK_FALSE(gzipped({{"accept-encoding", "deflate"}, {"accept-encoding", "gzip;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=2"}}));          // a malformed weight: the entry is ignored
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0.0001"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=1.5"}}));
+}
 #endif
 
 TEST_CASE("exception handlers replace the rendering of HTTPException and RequestValidationError") {
