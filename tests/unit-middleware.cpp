@@ -147,6 +147,41 @@ TEST_CASE("TrustedHost: other hosts answer 400 Invalid host header; wildcards ma
     CHECK(redirect.header("location") == "http://www.example.com/?a=1");
 }
 
+TEST_CASE("TrustedHost's www redirect keeps the request's scheme") {
+    TrustedHostMiddleware trusted({.allowed_hosts = {"www.example.com"}});
+    auto location = [&](std::string scheme) {
+        Request req;
+        req.method = "GET";
+        req.path = req.raw_path = "/p";
+        req.query_string = "a=1";
+        req.headers.set("host", "example.com:8443");
+        req.scheme = std::move(scheme);
+        Response res;
+        CHECK_FALSE(trusted.before(req, res));
+        CHECK(res.status == 307);
+        return std::string(res.headers.get("location").value_or(""));
+    };
+    CHECK(location("https") == "https://www.example.com:8443/p?a=1");
+    CHECK(location("http") == "http://www.example.com:8443/p?a=1");
+    CHECK(Request{}.scheme == "http");  // what the server's plain TCP sets
+}
+
+TEST_CASE("TrustedHost over a real socket: an HTTP/1.0 absolute-form target's authority is its host") {
+    App app;
+    app.get("/", [] { return 1; });
+    app.add_middleware(TrustedHostMiddleware({.allowed_hosts = {"example.com"}}));
+    test::LiveServer server(app);
+    auto ask = [&](const char* request) {
+        test::RawClient c(server.port());
+        c.send(request);
+        return test::status_of(c.read_response());
+    };
+    CHECK(ask("GET http://example.com/ HTTP/1.0\r\n\r\n") == 200);
+    CHECK(ask("GET http://evil.com/ HTTP/1.0\r\n\r\n") == 400);
+    CHECK(ask("GET http://evil.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n") == 400);  // the target's authority counts
+    CHECK(ask("GET / HTTP/1.0\r\n\r\n") == 400);  // no host at all
+}
+
 #ifdef FASTAPI_WITH_ZLIB
 TEST_CASE("GZip compresses large bodies for clients that accept it, once, and says Vary: Accept-Encoding") {
     App app;

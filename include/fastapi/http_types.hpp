@@ -209,6 +209,7 @@ struct Request {
     bool keep_alive = true;    // what the client asked for (version + Connection)
     std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
     std::string client_address;
+    std::string scheme = "http";  // of the connection: "http" for the server's plain TCP
 
     std::optional<std::string_view> header(std::string_view name) const noexcept { return headers.get(name); }
 

@@ -214,7 +214,7 @@ public:
                 res.body.clear();
                 std::string target = req.raw_path.empty() ? req.path : req.raw_path;
                 if (!req.query_string.empty()) target += "?" + req.query_string;
-                res.headers.set("location", "http://www." + std::string(req.headers.get("host").value_or("")) + target);
+                res.headers.set("location", req.scheme + "://www." + std::string(req.headers.get("host").value_or("")) + target);
                 return false;
             }
             detail::plain_answer(res, 400, "Invalid host header");
