@@ -138,6 +138,8 @@ TEST_CASE("TrustedHost: other hosts answer 400 Invalid host header; wildcards ma
     CHECK(bad.status_code == 400);
     CHECK(bad.text == "Invalid host header");
     CHECK(client.get("/", hdrs({{"host", "example.org"}})).status_code == 400);
+    CHECK(client.get("/", hdrs({{"host", "*.example.org"}})).status_code == 400);  // the pattern itself is no host
+    CHECK(client.get("/", hdrs({{"host", "*.api.example.org"}})).status_code == 400);
 
     App www;
     www.get("/", [] { return 1; });

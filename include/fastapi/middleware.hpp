@@ -200,6 +200,11 @@ public:
             if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
                 host.resize(colon);
             host = detail::lowered(host);
+            // "*" is a pattern's, never a host's: Host: *.example.com must not equal the pattern.
+            if (host.find('*') != std::string::npos) {
+                detail::plain_answer(res, 400, "Invalid host header");
+                return false;
+            }
             bool www_found = false;
             for (auto& pattern : allowed) {
                 if (detail::iequals(host, pattern) ||
