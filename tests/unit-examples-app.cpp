@@ -26,6 +26,11 @@ TEST_CASE("examples/bigger_app answers like FastAPI's Bigger Applications tutori
     auto invalid = app.ask("GET", "/items/gun?token=jessica", "X-Token: nope\r\n");
     CHECK(status_of(invalid) == 400);
     CHECK(body_of(invalid) == R"({"detail":"X-Token header invalid"})");
+    // Two X-Token headers: the first counts (as in FastAPI and at a gateway that checks it).
+    auto first_wins = app.ask("GET", "/items/gun?token=jessica", "X-Token: nope\r\n" + token);
+    CHECK(status_of(first_wins) == 400);
+    CHECK(body_of(first_wins) == R"({"detail":"X-Token header invalid"})");
+    CHECK(status_of(app.ask("GET", "/items/gun?token=jessica", token + "X-Token: nope\r\n")) == 200);
     auto forbidden = app.ask("PUT", "/items/gun?token=jessica", token);
     CHECK(status_of(forbidden) == 403);
     CHECK(body_of(forbidden) == R"({"detail":"You can only update the item: plumbus"})");

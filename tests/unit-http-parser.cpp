@@ -342,7 +342,32 @@ TEST_CASE("with an absolute-form target, its authority replaces the value of the
     CHECK(o.request.header("host") == "real.example:8080");
     CHECK(parse("GET / HTTP/1.1\r\nHost: other.example\r\n\r\n").request.header("host") == "other.example");
     CHECK(parse_status("GET http://real.example/p HTTP/1.1\r\n\r\n") == 400);  // Host is still required
-    CHECK_FALSE(parse("GET http://real.example/p HTTP/1.0\r\n\r\n").request.headers.contains("host"));
+}
+
+TEST_CASE("HTTP/1.0 with an absolute-form target and no Host: the target's authority is the host (RFC 9112 §3.2.2)") {
+    auto o = parse("GET http://real.example:8080/p?q=1 HTTP/1.0\r\nAccept: */*\r\n\r\n");
+    REQUIRE(o.result.status == ParseStatus::complete);
+    CHECK(o.request.headers.count("host") == 1);
+    CHECK(o.request.header("host") == "real.example:8080");
+    CHECK(o.request.path == "/p");
+    CHECK(o.request.query_string == "q=1");
+    CHECK(parse("GET HTTP://[::1] HTTP/1.0\r\n\r\n").request.header("host") == "[::1]");
+    // With a Host field too, the target's authority replaces it, over HTTP/1.0 as over 1.1.
+    auto both = parse("GET http://real.example/p HTTP/1.0\r\nHost: other.example\r\n\r\n");
+    CHECK(both.request.headers.count("host") == 1);
+    CHECK(both.request.header("host") == "real.example");
+    // Origin-form over HTTP/1.0 still needs no Host and gets none.
+    CHECK_FALSE(parse("GET /p HTTP/1.0\r\n\r\n").request.headers.contains("host"));
+    // The added field counts against max_header_count.
+    Limits two;
+    two.max_header_count = 2;
+    CHECK(parse_status("GET http://h/ HTTP/1.0\r\nA: 1\r\n\r\n", two) == 0);
+    CHECK(parse_status("GET http://h/ HTTP/1.0\r\nA: 1\r\nB: 2\r\n\r\n", two) == 431);
+    CHECK(parse_status("GET /h HTTP/1.0\r\nA: 1\r\nB: 2\r\n\r\n", two) == 0);
+    // However the bytes are split.
+    std::string text = "GET http://real.example/p HTTP/1.0\r\n\r\n";
+    for (std::size_t cut = 1; cut < text.size(); ++cut)
+        CHECK(feed(text, {cut}).request.header("host") == "real.example");
 }
 
 TEST_CASE("an absolute-form target with no host, userinfo or a scheme other than http(s) is rejected with 400") {

@@ -138,6 +138,8 @@ TEST_CASE("TrustedHost: other hosts answer 400 Invalid host header; wildcards ma
     CHECK(bad.status_code == 400);
     CHECK(bad.text == "Invalid host header");
     CHECK(client.get("/", hdrs({{"host", "example.org"}})).status_code == 400);
+    CHECK(client.get("/", hdrs({{"host", "*.example.org"}})).status_code == 400);  // the pattern itself is no host
+    CHECK(client.get("/", hdrs({{"host", "*.api.example.org"}})).status_code == 400);
 
     App www;
     www.get("/", [] { return 1; });
@@ -145,6 +147,41 @@ TEST_CASE("TrustedHost: other hosts answer 400 Invalid host header; wildcards ma
     auto redirect = TestClient(www).get("/?a=1", hdrs({{"host", "example.com"}}));
     CHECK(redirect.status_code == 307);
     CHECK(redirect.header("location") == "http://www.example.com/?a=1");
+}
+
+TEST_CASE("TrustedHost's www redirect keeps the request's scheme") {
+    TrustedHostMiddleware trusted({.allowed_hosts = {"www.example.com"}});
+    auto location = [&](std::string scheme) {
+        Request req;
+        req.method = "GET";
+        req.path = req.raw_path = "/p";
+        req.query_string = "a=1";
+        req.headers.set("host", "example.com:8443");
+        req.scheme = std::move(scheme);
+        Response res;
+        CHECK_FALSE(trusted.before(req, res));
+        CHECK(res.status == 307);
+        return std::string(res.headers.get("location").value_or(""));
+    };
+    CHECK(location("https") == "https://www.example.com:8443/p?a=1");
+    CHECK(location("http") == "http://www.example.com:8443/p?a=1");
+    CHECK(Request{}.scheme == "http");  // what the server's plain TCP sets
+}
+
+TEST_CASE("TrustedHost over a real socket: an HTTP/1.0 absolute-form target's authority is its host") {
+    App app;
+    app.get("/", [] { return 1; });
+    app.add_middleware(TrustedHostMiddleware({.allowed_hosts = {"example.com"}}));
+    test::LiveServer server(app);
+    auto ask = [&](const char* request) {
+        test::RawClient c(server.port());
+        c.send(request);
+        return test::status_of(c.read_response());
+    };
+    CHECK(ask("GET http://example.com/ HTTP/1.0\r\n\r\n") == 200);
+    CHECK(ask("GET http://evil.com/ HTTP/1.0\r\n\r\n") == 400);
+    CHECK(ask("GET http://evil.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n") == 400);  // the target's authority counts
+    CHECK(ask("GET / HTTP/1.0\r\n\r\n") == 400);  // no host at all
 }
 
 #ifdef FASTAPI_WITH_ZLIB
@@ -168,6 +205,42 @@ TEST_CASE("GZip compresses large bodies for clients that accept it, once, and sa
     CHECK(client.get("/big").text == std::string(1000, 'x'));  // not asked for
     CHECK_FALSE(client.get("/small", hdrs({{"accept-encoding", "gzip"}})).header("content-encoding"));
     CHECK(client.get("/encoded", hdrs({{"accept-encoding", "gzip"}})).header("content-encoding") == "br");
+}
+
+TEST_CASE("GZip honours Accept-Encoding's weights: q=0 refuses gzip, * stands for what is not named") {
+    App app;
+    app.get("/big", [] { return PlainTextResponse(std::string(1000, 'x')); });
+    app.add_middleware(GZipMiddleware());
+    TestClient client(app);
+    auto gzipped = [&](std::initializer_list<std::pair<const char*, const char*>> fields) {
+        return client.get("/big", hdrs(fields)).header("content-encoding") == "gzip";
+    };
+    CHECK(gzipped({{"accept-encoding", "gzip"}}));
+    CHECK(gzipped({{"accept-encoding", "GZIP;Q=0.5"}}));
+    CHECK(gzipped({{"accept-encoding", "gzip;q=0.001"}}));
+    CHECK(gzipped({{"accept-encoding", "gzip ; q=1.000"}}));
+    CHECK(gzipped({{"accept-encoding", "x-gzip"}}));                     // RFC 9110 §8.4.1.3
+    CHECK(gzipped({{"accept-encoding", "*"}}));
+    CHECK(gzipped({{"accept-encoding", "br;q=0, *;q=0.1"}}));
+    CHECK(gzipped({{"accept-encoding", "gzip, identity;q=0"}}));
+    CHECK(gzipped({{"accept-encoding", "identity;q=1, gzip;q=0.5"}}));
+    CHECK(gzipped({{"accept-encoding", "deflate"}, {"accept-encoding", "gzip"}}));  // a list over two fields
+    CHECK(gzipped({{"accept-encoding", "gzip;q=0"}, {"accept-encoding", "gzip;q=0.8"}}));  // the best weight named
+
+    CHECK_FALSE(gzipped({}));
+    CHECK_FALSE(gzipped({{"accept-encoding", ""}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0.000"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0, *"}}));       // named beats *
+    CHECK_FALSE(gzipped({{"accept-encoding", "*;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "identity, *;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "identity;q=0"}}));      // gzip is not named, and no *
+    CHECK_FALSE(gzipped({{"accept-encoding", "deflate, br"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzipx, xgzip"}}));      // other codings, not a substring match
+    CHECK_FALSE(gzipped({{"accept-encoding", "deflate"}, {"accept-encoding", "gzip;q=0"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=2"}}));          // a malformed weight: the entry is ignored
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=0.0001"}}));
+    CHECK_FALSE(gzipped({{"accept-encoding", "gzip;q=1.5"}}));
 }
 #endif
 

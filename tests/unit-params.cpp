@@ -103,6 +103,28 @@ TEST_CASE("cookies are read from the Cookie header") {
     CHECK(client.get("/c").json().get<std::string>() == "none:0");
 }
 
+TEST_CASE("a repeated header or cookie: the first counts, as in FastAPI; a list parameter gets them all") {
+    App app;
+    app.get("/token", [](Header<"x_token", std::string> token) { return *token; });
+    app.get("/maybe", [](Header<"x_token", std::optional<std::string>> token) { return token->value_or("none"); });
+    app.get("/number", [](Header<"x_n", int, Le<10>> n) { return *n; });
+    app.get("/all", [](Header<"x_token", std::vector<std::string>> tokens) { return *tokens; });
+    app.get("/session", [](Cookie<"session", std::string> session) { return *session; });
+    app.get("/sessions", [](Cookie<"session", std::vector<std::string>> sessions) { return *sessions; });
+    TestClient client(app);
+    auto two = test::hdrs({{"X-Token", "nope"}, {"x-token", "fake-super-secret-token"}});
+    CHECK(client.get("/token", two).text == R"("nope")");
+    CHECK(client.get("/maybe", two).text == R"("nope")");
+    CHECK(client.get("/all", two).text == R"(["nope","fake-super-secret-token"])");
+    // The first is validated, whatever follows it.
+    CHECK(client.get("/number", test::hdrs({{"x-n", "3"}, {"x-n", "99"}})).text == "3");
+    CHECK(client.get("/number", test::hdrs({{"x-n", "99"}, {"x-n", "3"}})).status_code == 422);
+    // A cookie named twice, in one Cookie header or in two.
+    CHECK(client.get("/session", test::hdrs({{"cookie", "session=a; session=b"}})).text == R"("a")");
+    CHECK(client.get("/session", test::hdrs({{"cookie", "other=1"}, {"cookie", "session=c; session=d"}})).text == R"("c")");
+    CHECK(client.get("/sessions", test::hdrs({{"cookie", "session=a; session=b"}})).text == R"(["a","b"])");
+}
+
 TEST_CASE("a model parameter is the JSON body, validated with every error reported") {
     App app;
     app.post("/items/", [](Product item) { return item; }, {.status_code = 201});

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "fastapi.hpp"
+#include "support.hpp"
 
 using fastapi::App;
 using fastapi::PlainTextResponse;
@@ -121,6 +122,18 @@ TEST_CASE("the slash redirect keeps the request's scheme") {
     auto r = client.get("/items", forwarded);
     CHECK(r.status_code == 307);
     CHECK(r.header("location") == "https://testserver/items/");
+}
+
+TEST_CASE("the slash redirect of //evil.com without a Host header is a path on this host, not a network-path reference") {
+    App app;
+    app.get("/{rest:path}/", [] { return PlainTextResponse("any"); });
+    test::LiveServer server(app);
+    test::RawClient c(server.port());
+    c.send("GET //evil.com HTTP/1.0\r\n\r\n");  // HTTP/1.0: no Host, so no absolute URL
+    std::string r = c.read_response();
+    CHECK(test::status_of(r) == 307);
+    CHECK(r.find("\r\nlocation: /evil.com/\r\n") != std::string::npos);
+    CHECK(r.find("location: //") == std::string::npos);
 }
 
 TEST_CASE("one handler can serve several methods") {

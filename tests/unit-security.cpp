@@ -84,6 +84,24 @@ TEST_CASE("API keys are read from a header, the query or a cookie; missing or em
     CHECK(client.get("/optional").text == R"("none")");
 }
 
+TEST_CASE("a repeated Authorization, API key header or cookie: every helper takes the first, as Header<> does") {
+    App app;
+    app.get("/basic", [](Depends<basic> c) { return c->username; });
+    app.get("/bearer", [](Depends<bearer> c) { return c->credentials; });
+    app.get("/oauth2", [](Depends<oauth2_scheme> token) { return *token; });
+    app.get("/header", [](Depends<api_key_header> key, Header<"x_api_key", std::string> param) { return *key + "|" + *param; });
+    app.get("/cookie", [](Depends<api_key_cookie> key, Cookie<"session", std::string> param) { return *key + "|" + *param; });
+    TestClient client(app);
+    // am9objpzZWNyZXQ= is john:secret, bWFsbG9yeTp4 is mallory:x
+    CHECK(client.get("/basic", hdrs({{"authorization", "Basic am9objpzZWNyZXQ="}, {"authorization", "Basic bWFsbG9yeTp4"}})).text ==
+          R"("john")");
+    CHECK(client.get("/bearer", hdrs({{"authorization", "Bearer first"}, {"authorization", "Bearer second"}})).text == R"("first")");
+    CHECK(client.get("/oauth2", hdrs({{"authorization", "Bearer first"}, {"authorization", "Bearer second"}})).text == R"("first")");
+    CHECK(client.get("/header", hdrs({{"x-api-key", "k1"}, {"X-API-Key", "k2"}})).text == R"("k1|k1")");
+    CHECK(client.get("/cookie", hdrs({{"cookie", "session=s1; session=s2"}})).text == R"("s1|s1")");
+    CHECK(client.get("/cookie", hdrs({{"cookie", "session=s1"}, {"cookie", "session=s2"}})).text == R"("s1|s1")");
+}
+
 TEST_CASE("OAuth2PasswordRequestForm reads the form body; username and password are required") {
     App app;
     app.post("/token", [](OAuth2PasswordRequestForm form) {

@@ -312,6 +312,25 @@ TEST_CASE("html=true serves a folder's index.html, after adding the trailing sla
     CHECK(client.get("/site/page.html").text == "<h1>page</h1>\n");
 }
 
+TEST_CASE("html=true mounted at /: the slash redirect for //host never names another host") {
+    Site site;
+    fs::create_directories(site.public_dir / "evil.com");
+    Site::write(site.public_dir / "evil.com" / "index.html", "<h1>a folder named like a host</h1>\n");
+    fastapi::App app;
+    app.mount("/", fastapi::StaticFiles(site.public_dir.string(), {.html = true}));
+    fastapi::TestClient client(app);
+    // A browser follows "Location: //evil.com/" (or "/\evil.com/") to the host evil.com.
+    for (const char* path : {"//evil.com", "///evil.com", "//evil.com?x=1", "/evil.com"}) {
+        CAPTURE(path);
+        auto r = client.get(path);
+        CHECK(r.status_code == 307);
+        CHECK(r.header("location")->starts_with("/evil.com/"));
+    }
+    CHECK(client.get("//evil.com?x=1").header("location") == "/evil.com/?x=1");
+    CHECK(client.get("//evil.com/").text == "<h1>a folder named like a host</h1>\n");
+    CHECK(client.get("//docs").header("location") == "/docs/");
+}
+
 TEST_CASE("html=true answers a missing file with the folder's 404.html") {
     Site site;
     Site::write(site.public_dir / "404.html", "<h1>lost</h1>\n");

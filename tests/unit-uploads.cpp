@@ -100,6 +100,34 @@ TEST_CASE("Content-Disposition: quoted and token values, filename*, escaped quot
     CHECK(send("Content-Disposition: form-data; name=\"doc\"; filename=\"C:\\dir\\a.txt\"").text == "\"C:\\\\dir\\\\a.txt||-\"");
 }
 
+TEST_CASE("a file name with NUL, control characters or bytes that are not UTF-8 answers 400, in filename= and filename*=") {
+    App app;
+    app.post("/f/", [](File<"doc", UploadFile> doc) { return doc->filename; });
+    TestClient client(app);
+    auto send = [&](std::string disposition) {
+        std::string body = "--B\r\nContent-Disposition: form-data; name=\"doc\"; " + disposition + "\r\n\r\ndata\r\n--B--\r\n";
+        return client.post("/f/", body, multipart_headers("B"));
+    };
+    auto refused = [&](std::string disposition) {
+        auto r = send(std::move(disposition));
+        return r.status_code == 400 && r.json().get("detail").get<std::string>().find("file name") != std::string::npos;
+    };
+    CHECK(refused("filename*=UTF-8''%ff%fe%00.txt"));      // the issue's case
+    CHECK(refused("filename*=UTF-8''evil.php%00.jpg"));    // NUL: truncation by c_str()
+    CHECK(refused("filename*=UTF-8''a%0Ab.txt"));          // LF
+    CHECK(refused("filename*=UTF-8''a%7Fb.txt"));          // DEL
+    CHECK(refused("filename*=UTF-8''a%C2%85b.txt"));       // U+0085, a C1 control
+    CHECK(refused("filename*=UTF-8''%C0%AE%C0%AE"));       // overlong "..": not UTF-8
+    CHECK(refused("filename*=UTF-8''%ED%A0%80.txt"));      // a surrogate: not UTF-8
+    CHECK(refused("filename=\"a\tb.txt\""));              // a tab, raw
+    CHECK(refused("filename=\"\xff\xfe.txt\""));         // raw bytes that are not UTF-8
+    CHECK(refused("filename=\"ok.txt\"; filename*=UTF-8''bad%00"));  // filename* wins, and is checked
+    // UTF-8 text, spaces and an empty name are the client's to send.
+    CHECK(send("filename*=UTF-8''%E6%97%A5%E6%9C%AC%20%F0%9F%98%80.txt").text == "\"日本 😀.txt\"");
+    CHECK(send("filename=\"caf\xc3\xa9 \xc2\xa0.txt\"").text == "\"café \u00a0.txt\"");
+    CHECK(send("filename=\"\"").text == "\"\"");
+}
+
 TEST_CASE("the boundary comes from the Content-Type, quoted or not; preamble and epilogue are ignored") {
     App app;
     app.post("/f/", [](Form<"a", std::string> a) { return *a; });

@@ -200,6 +200,18 @@ inline bool parse_content_disposition(std::string_view v, std::string& name, std
     return true;
 }
 
+// A file name the application may hold: UTF-8 with no control character (C0, DEL, C1), so no
+// NUL that would cut `filename.c_str()` short (the evil.php%00.jpg trick). Still never a path.
+inline bool is_acceptable_filename(std::string_view name) noexcept {
+    if (!is_valid_utf8(name)) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c < 0x20 || c == 0x7F) return false;
+        if (c == 0xC2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) < 0xA0) return false;  // U+0080-U+009F
+    }
+    return true;
+}
+
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
 class MultipartParser {
@@ -344,6 +356,8 @@ private:
         if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
             return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
         if (filename) {
+            if (!is_acceptable_filename(*filename))
+                return fail(400, "Invalid file name in multipart part: it must be UTF-8 without control characters");
             UploadFile f;
             f.filename = std::move(*filename);
             f.content_type = headers.get_or("content-type", "");

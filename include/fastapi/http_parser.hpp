@@ -662,9 +662,17 @@ inline bool RequestParser::end_of_headers(Request& out) {
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
-    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field.
-    // Only replaced, never added: the field count stays what max_header_count allowed.
-    if (authority_len_ != 0 && host_count_ == 1) out.headers.set("Host", std::string_view(out.target).substr(authority_at_, authority_len_));
+    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field;
+    // HTTP/1.0 may send no Host at all, and then gets one (a field that counts as the client's).
+    if (authority_len_ != 0) {
+        const std::string_view authority = std::string_view(out.target).substr(authority_at_, authority_len_);
+        if (host_count_ == 1) {
+            out.headers.set("Host", authority);
+        } else {
+            if (field_count_ >= limits_.max_header_count) return err(431, "Too many header fields");
+            out.headers.append_unchecked("Host", authority);
+        }
+    }
     body_start_ = line_start_;
 
     if (has_transfer_encoding_) {

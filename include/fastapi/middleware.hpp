@@ -200,6 +200,11 @@ public:
             if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
                 host.resize(colon);
             host = detail::lowered(host);
+            // "*" is a pattern's, never a host's: Host: *.example.com must not equal the pattern.
+            if (host.find('*') != std::string::npos) {
+                detail::plain_answer(res, 400, "Invalid host header");
+                return false;
+            }
             bool www_found = false;
             for (auto& pattern : allowed) {
                 if (detail::iequals(host, pattern) ||
@@ -214,7 +219,7 @@ public:
                 res.body.clear();
                 std::string target = req.raw_path.empty() ? req.path : req.raw_path;
                 if (!req.query_string.empty()) target += "?" + req.query_string;
-                res.headers.set("location", "http://www." + std::string(req.headers.get("host").value_or("")) + target);
+                res.headers.set("location", req.scheme + "://www." + std::string(req.headers.get("host").value_or("")) + target);
                 return false;
             }
             detail::plain_answer(res, 400, "Invalid host header");
@@ -245,10 +250,47 @@ inline bool gzip_compress(const std::string& in, std::string& out, int level) {
     deflateEnd(&zs);
     return rc == Z_STREAM_END;
 }
+// A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths; -1
+// when it is not one.
+inline int parse_qvalue(std::string_view v) noexcept {
+    if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 || (v.size() > 1 && v[1] != '.'))
+        return -1;
+    int q = v[0] == '1' ? 1000 : 0;
+    int scale = 100;
+    for (char c : v.substr(std::min<std::size_t>(2, v.size()))) {
+        if (c < '0' || c > '9') return -1;
+        q += (c - '0') * scale;
+        scale /= 10;
+    }
+    return q <= 1000 ? q : -1;
+}
+
+// RFC 9110 §12.5.3: gzip (or x-gzip) named with a weight above 0, or, when it is not named,
+// "*" with one. No header, "gzip;q=0" (whatever "*" says) and "*;q=0" refuse it; an entry
+// whose weight is malformed is ignored.
 inline bool accepts_gzip(const Request& req) {
-    for (std::string_view line : req.headers.get_all("accept-encoding"))
-        if (lowered(line).find("gzip") != std::string::npos) return true;
-    return false;
+    int gzip = -1, any = -1;  // the best weight named, in thousandths; -1 when not named
+    for (std::string_view line : req.headers.get_all("accept-encoding")) {
+        while (!line.empty()) {
+            auto comma = line.find(',');
+            std::string_view item = line.substr(0, comma);
+            line = comma == std::string_view::npos ? std::string_view{} : line.substr(comma + 1);
+            auto semi = item.find(';');
+            std::string_view coding = trim_ows(item.substr(0, semi));
+            int q = 1000;
+            for (std::string_view params = semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1);
+                 !params.empty();) {
+                auto next = params.find(';');
+                std::string_view param = trim_ows(params.substr(0, next));
+                params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+                if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') q = parse_qvalue(param.substr(2));
+            }
+            if (q < 0) continue;
+            if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) gzip = std::max(gzip, q);
+            else if (coding == "*") any = std::max(any, q);
+        }
+    }
+    return gzip >= 0 ? gzip > 0 : any > 0;
 }
 }  // namespace detail
 

@@ -379,6 +379,11 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource
         loc.emplace_back(std::in_place_index<0>, source_label(P::source));
         loc.emplace_back(std::in_place_index<0>, P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
         auto values = source_values(ex, P::source, P::name);
+        // A repeated header or cookie: the first counts, as Starlette's Headers, the security
+        // helpers and gateways (nginx's $http_x, $cookie_x) read it; a list parameter gets all.
+        if constexpr ((P::source == ParamSource::header || P::source == ParamSource::cookie) &&
+                      !is_vector_v<typename P::value_type>)
+            if (values.size() > 1) values.resize(1);
         bind_from_strings<typename P::value_type, typename P::markers>(values, p.value, errors, loc);
         return p;
     }

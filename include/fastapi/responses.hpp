@@ -36,6 +36,14 @@ struct RedirectResponse : Response {
 };
 
 namespace detail {
+// A request path made safe to send back as a relative Location: one leading slash for a run
+// of slashes and backslashes (browsers read "//evil.com/" and "/\evil.com/" as another host).
+inline std::string same_host_path(std::string_view path) {
+    std::size_t i = 0;
+    while (i < path.size() && (path[i] == '/' || path[i] == '\\')) ++i;
+    return "/" + std::string(path.substr(i));
+}
+
 // Media type by file extension, for FileResponse and static files.
 inline std::string_view guess_media_type(std::string_view path) noexcept {
     auto dot = path.rfind('.');

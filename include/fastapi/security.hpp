@@ -253,7 +253,10 @@ struct APIKeyBase {
             std::vector<std::pair<std::string, std::string>> cookies;
             parse_cookies(req.headers, cookies);
             for (auto& [k, v] : cookies)
-                if (k == key_name) key = v;
+                if (k == key_name) {
+                    key = v;  // the first, as Cookie<> parameters and headers read it
+                    break;
+                }
         }
         if (!key || key->empty()) {
             if constexpr (auto_error_v<Options...>) not_authenticated("APIKey");

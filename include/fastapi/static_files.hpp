@@ -131,7 +131,8 @@ public:
                     index && fs::is_regular_file(*index, ec)) {
                     const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
                     if (!raw.empty() && raw.back() != '/') {
-                        std::string location = raw + "/";
+                        // Not "//evil.com/": a network-path reference would leave this host.
+                        std::string location = detail::same_host_path(raw) + "/";
                         if (!req.query_string.empty()) location += "?" + req.query_string;
                         return RedirectResponse(location, 307);
                     }

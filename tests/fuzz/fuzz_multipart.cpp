@@ -3,7 +3,8 @@
 // whole, then in pieces split at points chosen from the input, then a byte at a time (small
 // inputs). Besides crashes, leaks and sanitizer reports, it stops on a broken invariant:
 // splits that change the fields parsed or the verdict, a field over its limit, a file whose
-// size disagrees with its content, too many parts, or a temporary file left behind.
+// size disagrees with its content, a file name with NUL, a control character or bytes that are
+// not UTF-8, too many parts, or a temporary file left behind.
 // Built and run by tests/checks/fuzz.sh.
 #include "fastapi.hpp"
 
@@ -69,6 +70,7 @@ Outcome run(const std::string& boundary, std::string_view body, const std::vecto
         if (f.file) {
             std::string content = f.file->read();
             if (content.size() != f.file->size) broken("file size");
+            if (!fastapi::detail::is_acceptable_filename(f.file->filename)) broken("a file name with a control character or not UTF-8");
             if (f.file->in_memory() != (f.file->size <= options().spool_threshold)) broken("spooling threshold");
             out.fields.push_back("file:" + f.file->filename + "|" + f.file->content_type + "|" + content);
         } else {

@@ -51,6 +51,7 @@ void check_request(const Request& r, const Limits& limits) {
     if (r.headers.size() > limits.max_header_count || r.trailers.size() > limits.max_header_count)
         broken("too many fields");
     if (r.version == 11 && r.headers.count("host") != 1) broken("Host");
+    if (r.target[0] != '/' && r.target != "*" && r.headers.count("host") != 1) broken("absolute-form without its Host");
     if (r.headers.contains("content-length") && r.headers.contains("transfer-encoding")) broken("CL with TE");
     if (r.trailers.contains("content-length") || r.trailers.contains("host")) broken("forbidden trailer");
     for (auto& [name, value] : r.headers) {
