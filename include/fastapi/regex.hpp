@@ -547,6 +547,7 @@ private:
             char32_t lo = 0;
             bool lo_set = false;
             if (!class_item(lo, lo_set)) return npos;
+            if (at("--")) return fail(error::class_operation);
             if (at('-') && i_ + 1 < s_.size() && s_[i_ + 1] != ']') {
                 ++i_;
                 char32_t hi = 0;
