@@ -637,7 +637,7 @@ inline bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32
     return lo < end && r[lo].lo <= c;
 }
 
-inline bool search(const program& p, std::string_view text) {
+inline bool pike_search(const program& p, std::string_view text) {
     constexpr char32_t none = 0xffffffffu;  // before the start, after the end
     const std::uint32_t n = p.size;
     // One buffer: mark[n], two thread lists[n], the stack of a closure[2n + 1].
@@ -718,6 +718,176 @@ inline bool search(const program& p, std::string_view text) {
         if (anchored && cn == 0) return false;
     }
     return false;
+}
+
+// The lazy DFA, for long strings: a pattern with many threads alive at once (a long counted
+// repetition searched for anywhere) then costs a table look-up per character instead of a step
+// per thread. A state is the set of instructions the Pike VM would resume from, with what the
+// previous character was (for ^ $ \b \B); a transition is computed the first time it is taken,
+// for one class of code points the program cannot tell apart. The cache holds at most
+// dfa_max_states states and dfa_max_transitions transitions: when full it is emptied and
+// refilled, so the worst case is the Pike VM's time, never more memory.
+inline constexpr std::uint32_t dfa_max_states = 4096;
+inline constexpr std::size_t dfa_max_transitions = std::size_t(1) << 20;  // 4 MiB
+
+inline bool dfa_search(const program& p, std::string_view text) {
+    const std::uint32_t n = p.size;
+    constexpr std::uint32_t unknown = 0xffffffffu, matched = 0xfffffffeu, unmatched = 0xfffffffdu;
+    // The classes: every range and code point the program tests, the word characters (\b), '\n'.
+    std::vector<std::uint32_t> bounds{0, '\n', '\n' + 1, '0', '9' + 1, 'A', 'Z' + 1, '_', '_' + 1, 'a', 'z' + 1};
+    for (std::uint32_t pc = 0; pc < n; ++pc) {
+        const Inst& in = p.code[pc];
+        if (in.o == op::cp) bounds.push_back(in.a), bounds.push_back(in.a + 1);
+        if (in.o == op::cls)
+            for (std::uint32_t r = in.a; r < in.b; ++r) bounds.push_back(p.ranges[r].lo), bounds.push_back(p.ranges[r].hi + 1);
+    }
+    for (std::size_t gap = bounds.size() / 2; gap > 0; gap /= 2)  // Shell sort, then unique
+        for (std::size_t k = gap; k < bounds.size(); ++k)
+            for (std::size_t j = k; j >= gap && bounds[j - gap] > bounds[j]; j -= gap) std::swap(bounds[j], bounds[j - gap]);
+    std::size_t unique = 1;
+    for (std::size_t k = 1; k < bounds.size(); ++k)
+        if (bounds[k] != bounds[unique - 1]) bounds[unique++] = bounds[k];
+    bounds.resize(unique);
+    const std::uint32_t classes = static_cast<std::uint32_t>(bounds.size());
+    const std::uint32_t stride = classes + 1;  // and the end of the text
+    std::uint32_t ascii[128];  // the class of each ASCII character, looked up directly
+    for (std::uint32_t c = 0, k = 0; c < 128; ++c) {
+        while (k + 1 < classes && bounds[k + 1] <= c) ++k;
+        ascii[c] = k;
+    }
+    auto class_of = [&](char32_t c) {  // the last bound <= c
+        if (c < 128) return ascii[c];
+        std::uint32_t lo = 0, hi = classes;
+        while (hi - lo > 1) {
+            const std::uint32_t mid = lo + (hi - lo) / 2;
+            if (bounds[mid] <= c) lo = mid;
+            else hi = mid;
+        }
+        return lo;
+    };
+
+    // States: [flags, pc...] in one pool; flags: 1 at the start, 2 after a word character,
+    // 4 after '\n'. An open-addressing table finds a state by its contents.
+    std::vector<std::uint32_t> pool, first{0}, trans, slots(2 * dfa_max_states, 0);
+    const std::uint32_t max_states =
+        static_cast<std::uint32_t>(dfa_max_transitions / stride < dfa_max_states ? dfa_max_transitions / stride : dfa_max_states);
+    std::uint32_t states = 0, clears = 0;
+    auto hash = [](const std::uint32_t* k, std::size_t len) {
+        std::uint32_t h = 2166136261u;
+        for (std::size_t i = 0; i < len; ++i) h = (h ^ k[i]) * 16777619u;
+        return h;
+    };
+    auto find_or_add = [&](const std::vector<std::uint32_t>& key) {
+        const std::uint32_t mask = static_cast<std::uint32_t>(slots.size() - 1);
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            std::uint32_t h = hash(key.data(), key.size()) & mask;
+            for (; slots[h] != 0; h = (h + 1) & mask) {
+                const std::uint32_t id = slots[h] - 1;
+                const std::uint32_t len = first[id + 1] - first[id];
+                bool same = len == key.size();
+                for (std::uint32_t i = 0; same && i < len; ++i) same = pool[first[id] + i] == key[i];
+                if (same) return id;
+            }
+            if (states < (max_states > 1 ? max_states : 1)) {
+                pool.insert(pool.end(), key.begin(), key.end());
+                first.push_back(static_cast<std::uint32_t>(pool.size()));
+                trans.resize(std::size_t(states + 1) * stride, unknown);
+                slots[h] = states + 1;
+                return states++;
+            }
+            pool.clear(), first.assign(1, 0), trans.clear(), states = 0, ++clears;  // full: start again
+            for (auto& slot : slots) slot = 0;
+        }
+        return 0u;  // not reached: an empty table has room
+    };
+
+    std::vector<std::uint32_t> mark(n, 0), stack(2 * std::size_t(n) + 1), consumers(n), key;
+    std::uint32_t gen = 0;
+    const bool anchored = p.code[0].o == op::assertion && static_cast<anchor>(p.code[0].a) == anchor::text_start;
+    // The transition of state s on class k: a state, matched, or (at the end) unmatched.
+    auto compute = [&](std::uint32_t s, std::uint32_t k) -> std::uint32_t {
+        const std::uint32_t flags = pool[first[s]];
+        const bool at_end = k == classes;
+        const char32_t c = at_end ? 0 : bounds[k];
+        const bool next_word = !at_end && is_word(c), next_nl = !at_end && c == '\n';
+        auto holds = [&](anchor a) {
+            switch (a) {
+                case anchor::text_start: return (flags & 1) != 0;
+                case anchor::text_end: return at_end;
+                case anchor::line_start: return (flags & 5) != 0;
+                case anchor::line_end: return at_end || next_nl;
+                case anchor::word_boundary: return ((flags & 2) != 0) != next_word;
+                case anchor::not_word_boundary: return ((flags & 2) != 0) == next_word;
+            }
+            return false;
+        };
+        ++gen;
+        std::uint32_t count = 0;
+        for (std::uint32_t i = first[s] + 1; i < first[s + 1]; ++i) {
+            std::uint32_t sp = 0;
+            stack[sp++] = pool[i];
+            while (sp) {
+                const std::uint32_t pc = stack[--sp];
+                if (mark[pc] == gen) continue;
+                mark[pc] = gen;
+                const Inst& in = p.code[pc];
+                switch (in.o) {
+                    case op::match: return matched;
+                    case op::jmp: stack[sp++] = in.a; break;
+                    case op::split: stack[sp++] = in.b; stack[sp++] = in.a; break;
+                    case op::assertion: if (holds(static_cast<anchor>(in.a))) stack[sp++] = pc + 1; break;
+                    case op::cp: case op::cls: consumers[count++] = pc; break;
+                }
+            }
+        }
+        if (at_end) return unmatched;
+        ++gen;  // the instructions to resume from, in order (the key is canonical)
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const Inst& in = p.code[consumers[i]];
+            if (in.o == op::cp ? in.a == c : in_class(p.ranges, in.a, in.b, c)) mark[consumers[i] + 1] = gen;
+        }
+        if (!anchored) mark[0] = gen;
+        key.assign(1, (next_word ? 2u : 0u) | (next_nl ? 4u : 0u));
+        for (std::uint32_t pc = 0; pc < n; ++pc)
+            if (mark[pc] == gen) key.push_back(pc);
+        return find_or_add(key);
+    };
+
+    key.assign({1u, 0u});
+    std::uint32_t s = find_or_add(key);
+    std::size_t pos = 0;
+    for (;;) {
+        std::uint32_t k = classes, len = 0;
+        if (pos < text.size() && static_cast<unsigned char>(text[pos]) < 0x80) {
+            k = ascii[static_cast<unsigned char>(text[pos])];
+            len = 1;
+        } else if (pos < text.size()) {
+            decoded d = decode_utf8(text, pos);
+            if (d.len == 0) d = {0xfffd, 1};
+            k = class_of(d.cp);
+            len = static_cast<std::uint32_t>(d.len);
+        }
+        std::uint32_t t = trans[std::size_t(s) * stride + k];
+        if (t == unknown) {
+            const std::uint32_t before = clears;
+            t = compute(s, k);
+            if (clears == before) trans[std::size_t(s) * stride + k] = t;  // s survived
+        }
+        if (t == matched) return true;
+        if (t == unmatched) return false;
+        s = t;
+        if (first[s + 1] == first[s] + 1) return false;  // no thread left
+        pos += len;
+    }
+}
+
+enum class engine : unsigned char { automatic, pike, dfa };
+// Short strings (most) take the Pike VM, which needs no tables; long ones the lazy DFA.
+inline constexpr std::size_t dfa_from_bytes = 256;
+
+inline bool search(const program& p, std::string_view text, engine e = engine::automatic) {
+    if (e == engine::dfa || (e == engine::automatic && text.size() > dfa_from_bytes)) return dfa_search(p, text);
+    return pike_search(p, text);
 }
 
 // A pattern compiled at compile time: the program and its ranges are constant data.
@@ -816,9 +986,9 @@ public:
     error err() const noexcept { return err_; }
     std::size_t where() const noexcept { return where_; }
     std::size_t program_size() const noexcept { return code_.size(); }
-    bool search(std::string_view text) const {
+    bool search(std::string_view text, engine e = engine::automatic) const {
         return err_ == error::none &&
-               regex::search(program{code_.data(), static_cast<std::uint32_t>(code_.size()), ranges_.data()}, text);
+               regex::search(program{code_.data(), static_cast<std::uint32_t>(code_.size()), ranges_.data()}, text, e);
     }
 
 private:

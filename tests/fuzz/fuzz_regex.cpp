@@ -4,9 +4,10 @@
 //     escaped punctuation, ., classes with ranges and negation, \d \w \s \D \W \S \b \B,
 //     ^ $, groups, (?:...), named groups, alternation, * + ? {n} {n,} {n,m} and their lazy
 //     forms, (?i)), then a short ASCII input; the two engines must give the same answer, and
-//     ours must accept every pattern the grammar writes;
+//     ours must accept every pattern the grammar writes; both of our engines (the Pike VM and
+//     the lazy DFA) are compared;
 //   - odd: the bytes are a pattern as they are, which the parser must refuse or compile
-//     without a sanitizer report, and then match a few inputs without one.
+//     without a sanitizer report, and then match a few inputs with both engines alike.
 // Built and run by tests/checks/fuzz.sh.
 #include "fastapi.hpp"
 
@@ -18,6 +19,7 @@
 #include <string_view>
 
 namespace fuzz_regex {
+using fastapi::detail::regex::engine;
 using fastapi::detail::regex::error;
 using fastapi::detail::regex::runtime_regex;
 
@@ -116,7 +118,7 @@ bool alternation(bytes& b, std::string& out, int depth) {
 }
 
 [[noreturn]] void broken(const char* what, const std::string& pattern, const std::string& input, bool a, bool b) {
-    std::fprintf(stderr, "fuzz_regex: invariant broken: %s\npattern: %s\ninput: \"%s\"\nfastapi: %d std::regex: %d\n",
+    std::fprintf(stderr, "fuzz_regex: invariant broken: %s\npattern: %s\ninput: \"%s\"\nanswers: %d and %d\n",
                  what, pattern.c_str(), input.c_str(), a, b);
     std::abort();
 }
@@ -143,15 +145,20 @@ void differential(bytes b) {
     } catch (const std::regex_error&) {
         return;  // std::regex refuses it (e.g. a quantified empty group): nothing to compare
     }
-    const bool mine = ours.search(input);
-    if (mine != theirs) broken("the matchers disagree", pattern, input, mine, theirs);
+    const bool pike = ours.search(input, engine::pike);
+    if (pike != theirs) broken("the Pike VM and std::regex disagree", pattern, input, pike, theirs);
+    const bool dfa = ours.search(input, engine::dfa);
+    if (dfa != theirs) broken("the lazy DFA and std::regex disagree", pattern, input, dfa, theirs);
 }
 
 void raw(bytes b) {
     const std::string pattern(reinterpret_cast<const char*>(b.p), b.n);
     runtime_regex r(pattern);
     if (r.err() != error::none) return;
-    for (std::string_view in : {"", "a", "abc ABC 012 _-.\n", "\xc3\xa9t\xc3\xa9", "\xff\xfe", "x y\nz"}) (void)r.search(in);
+    for (std::string_view in : {"", "a", "abc ABC 012 _-.\n", "\xc3\xa9t\xc3\xa9", "\xff\xfe", "x y\nz"}) {
+        const bool pike = r.search(in, engine::pike), dfa = r.search(in, engine::dfa);
+        if (pike != dfa) broken("the Pike VM and the lazy DFA disagree", pattern, std::string(in), pike, dfa);
+    }
 }
 }  // namespace fuzz_regex
 
