@@ -5,9 +5,11 @@
 //     tree, constexpr, so that Pattern<"..."> is checked and compiled at compile time and an
 //     unsupported construct is a static_assert with a sentence;
 //   - emit(): the tree to a Thompson NFA program (counted repetition expanded, bounded);
-//   - search(): a Pike VM over that program: every thread advances one code point at a time in
-//     lock step, at most one thread per instruction, so the time is O(input x program) and the
-//     memory O(program); no recursion per input character, no backtracking.
+//   - search(): a Pike VM over that program for short strings: every thread advances one code
+//     point at a time in lock step, at most one thread per instruction, so the time is
+//     O(input x program) and the memory O(program); for long strings a lazy DFA built from the
+//     same program (bounded cache), one table look-up per character once its states are known.
+//     Neither recurses per input character or backtracks.
 // A program that declares no Pattern<> instantiates none of it: search() and runtime_regex are
 // inline functions the linker only sees when something calls them. Relies on meta.
 #pragma once
