@@ -7,6 +7,7 @@
 #include "http_parser.hpp"
 #include "router.hpp"
 #include "reflect.hpp"
+#include "regex.hpp"
 #include "model.hpp"
 #include "validation.hpp"
 #include "json.hpp"

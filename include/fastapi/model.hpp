@@ -21,13 +21,13 @@
 #pragma once
 #include "meta.hpp"
 #include "reflect.hpp"
+#include "regex.hpp"
 
 #include <compare>      // three_way_comparable_with
 #include <concepts>     // integral, floating_point
 #include <cstdint>      // int64_t
 #include <map>          // is_map
 #include <optional>     // optional
-#include <regex>        // Pattern
 #include <string>       // string
 #include <string_view>  // string_view
 #include <tuple>        // tuple
@@ -129,7 +129,8 @@ template <std::size_t N> struct MaxLength { static constexpr std::size_t value =
 // Length of a list or map.
 template <std::size_t N> struct MinItems { static constexpr std::size_t value = N; };
 template <std::size_t N> struct MaxItems { static constexpr std::size_t value = N; };
-// An ECMAScript regular expression the string must contain a match of (re.search).
+// A regular expression the string must contain a match of (re.search), in Rust regex syntax as
+// pydantic's; checked at compile time, matched in linear time (regex.hpp; README "Patterns").
 template <fixed_string S> struct Pattern { static constexpr std::string_view value = S; };
 // The name on the wire, when it differs from the C++ name.
 template <fixed_string S> struct Alias { static constexpr std::string_view value = S; };
@@ -251,11 +252,10 @@ struct Constraints {
     }
 };
 
-// Instantiated only for the patterns a program uses: <regex> is costly to compile.
+// Instantiated only for the patterns a program uses: a program without one has no matcher.
 template <fixed_string S>
 bool pattern_matches(std::string_view s) {
-    static const std::regex re(std::string(S.view()), std::regex::ECMAScript);
-    return std::regex_search(s.begin(), s.end(), re);
+    return regex::search<S>(s);
 }
 
 template <class M> struct constraint_of { static constexpr void apply(Constraints&) {} };

@@ -309,12 +309,23 @@ struct OAuth2PasswordRequestForm {
 };
 
 namespace detail {
+// grant_type must be "password": documented and reported as FastAPI's pattern ^password$,
+// checked by comparison, so that a program using the form carries no pattern matcher.
+struct GrantTypeIsPassword {};
+inline bool is_password(std::string_view s) { return s == "password"; }
+template <> struct constraint_of<GrantTypeIsPassword> {
+    static constexpr void apply(Constraints& c) {
+        c.pattern = "^password$";
+        c.pattern_matches = &is_password;
+    }
+};
+
 // Read as FastAPI declares it: six form fields (urlencoded or multipart), described in the
 // document as the operation's Body_<operationId> form.
 template <>
 struct Binder<OAuth2PasswordRequestForm> {
     static constexpr bool is_body = true;
-    using GrantType = Form<"grant_type", std::optional<std::string>, Pattern<"^password$">>;
+    using GrantType = Form<"grant_type", std::optional<std::string>, GrantTypeIsPassword>;
     using Username = Form<"username", std::string>;
     using Password = Form<"password", std::string, Format<"password">>;  // masked in Swagger UI, as FastAPI does
     using Scope = Form<"scope", std::string, Default<"">>;
