@@ -382,7 +382,7 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
 // parameters, the key named after the type (FastAPI would use the parameter's name, which
 // C++ cannot see: use Body<"name", Model> to choose it).
 template <class P>
-struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
+struct Binder<P, std::enable_if_t<!std::is_reference_v<P> && !is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
     using T = std::remove_cvref_t<P>;
     static constexpr bool is_body = true;
     using holder = T;
