@@ -247,6 +247,7 @@ template <class... P> struct coroutine_call<std::tuple<P...>> {
 struct ParameterInfo {
     std::string_view in;  // "path", "query", "header" or "cookie"
     FieldInfo field;      // wire_name: the name in the request
+    bool deprecated = false;  // marked Deprecated
 };
 // A security scheme an operation requires (security.hpp), for components.securitySchemes
 // and the operation's `security`.
