@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <future>
+#include <map>
+#include <mutex>
 
 using namespace fastapi;
 using namespace std::chrono_literals;
@@ -27,6 +29,12 @@ std::size_t add_pear(Depends<new_cart> cart) {
     cart->items.push_back("pear");
     return cart->items.size();
 }
+
+// The README's shared counter: State<T> holding its own lock.
+struct Counter {
+    std::mutex mutex;
+    std::map<std::string, int> hits;
+};
 
 }  // namespace porting_test
 
@@ -98,6 +106,29 @@ TEST_CASE("server: plain handlers of different connections run at the same time,
     b.send("GET /meet HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(test::body_of(a.read_response()) == "2");
     CHECK(test::body_of(b.read_response()) == "2");
+}
+
+TEST_CASE("server: state shared by handlers on several loops, under its own lock, counts every request") {
+    App app;
+    app.get("/hit/{name}", [](Path<"name", std::string> name, State<porting_test::Counter> c) {
+        std::lock_guard lock(c->mutex);
+        return ++c->hits[*name];
+    });
+    ServerOptions options;
+    options.threads = 2;
+    test::LiveServer server(app, options);
+    {
+        test::RawClient a(server.port()), b(server.port());
+        for (int i = 0; i < 20; ++i) {
+            a.send("GET /hit/x HTTP/1.1\r\nHost: x\r\n\r\n");
+            b.send("GET /hit/x HTTP/1.1\r\nHost: x\r\n\r\n");
+            CHECK(test::status_of(a.read_response()) == 200);
+            CHECK(test::status_of(b.read_response()) == 200);
+        }
+    }
+    test::RawClient c(server.port());
+    c.send("GET /hit/x HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(test::body_of(c.read_response()) == "41");
 }
 
 TEST_CASE("server: background tasks of different requests are not ordered: a later request's task may finish first") {
