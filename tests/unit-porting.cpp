@@ -92,6 +92,7 @@ TEST_CASE("server: plain handlers of different connections run at the same time,
     inside = 0;
     App app;
     // Each waits (at most 3 s) until both are inside: only possible if they run concurrently.
+    app.get("/ping", [] { return 0; });
     app.get("/meet", [] {
         ++inside;
         auto deadline = std::chrono::steady_clock::now() + 3s;
@@ -101,7 +102,14 @@ TEST_CASE("server: plain handlers of different connections run at the same time,
     ServerOptions options;
     options.threads = 2;
     test::LiveServer server(app, options);
-    test::RawClient a(server.port()), b(server.port());  // accepted by the two loops in turn
+    // Accepted by the two loops in turn; both are served before either blocks its loop (the
+    // first loop also accepts connections, so a handler blocking it delays new ones).
+    test::RawClient a(server.port());
+    a.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(test::status_of(a.read_response()) == 200);
+    test::RawClient b(server.port());
+    b.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(test::status_of(b.read_response()) == 200);
     a.send("GET /meet HTTP/1.1\r\nHost: x\r\n\r\n");
     b.send("GET /meet HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(test::body_of(a.read_response()) == "2");
