@@ -103,10 +103,7 @@ Headers headers(std::string_view name, std::string_view value) {
 
 std::string note_json() { return R"({"title":")" + long_value + R"(","tags":[")" + long_value + R"("]})"; }
 
-}  // namespace coroutine_handlers_test
 
-using coroutine_handlers_test::app;
-using coroutine_handlers_test::long_value;
 
 TEST_CASE("coroutine handler: Path taken by value, const& and && is alive after a suspension") {
     TestClient client(app());
@@ -122,8 +119,8 @@ TEST_CASE("coroutine handler: Query, Header and Cookie taken by const& and && ar
     for (const char* how : {"cref", "rref"}) {
         CAPTURE(how);
         CHECK(client.get(std::string("/query/") + how + "?q=" + long_value).json().get<std::string>() == long_value);
-        CHECK(client.get(std::string("/header/") + how, coroutine_handlers_test::headers("X-Token", long_value)).json().get<std::string>() == long_value);
-        CHECK(client.get(std::string("/cookie/") + how, coroutine_handlers_test::headers("Cookie", "session=" + long_value)).json().get<std::string>() == long_value);
+        CHECK(client.get(std::string("/header/") + how, headers("X-Token", long_value)).json().get<std::string>() == long_value);
+        CHECK(client.get(std::string("/cookie/") + how, headers("Cookie", "session=" + long_value)).json().get<std::string>() == long_value);
     }
 }
 
@@ -131,12 +128,12 @@ TEST_CASE("coroutine handler: a body model taken by value, const& and && is aliv
     TestClient client(app());
     for (const char* how : {"value", "cref", "rref"}) {
         CAPTURE(how);
-        auto r = client.post(std::string("/model/") + how, coroutine_handlers_test::note_json());
+        auto r = client.post(std::string("/model/") + how, note_json());
         CHECK(r.status_code == 200);
         CHECK(r.json().get<std::string>() == long_value + "|" + long_value);
     }
-    CHECK(client.post("/models/cref", "[" + coroutine_handlers_test::note_json() + "]").json().get<std::string>() == long_value);
-    CHECK(client.post("/body/cref", R"({"note":)" + coroutine_handlers_test::note_json() + "}").json().get<std::string>() == long_value);
+    CHECK(client.post("/models/cref", "[" + note_json() + "]").json().get<std::string>() == long_value);
+    CHECK(client.post("/body/cref", R"({"note":)" + note_json() + "}").json().get<std::string>() == long_value);
 }
 
 TEST_CASE("coroutine handler: Form and File taken by const& and && are alive after a suspension") {
@@ -153,13 +150,13 @@ TEST_CASE("coroutine handler: Form and File taken by const& and && are alive aft
 TEST_CASE("coroutine handler: Depends taken by value, const& and && is alive after a suspension") {
     TestClient client(app());
     for (const char* how : {"value", "cref", "rref"})
-        CHECK(client.get(std::string("/depends/") + how).json().get<std::string>() == coroutine_handlers_test::make_greeting());
+        CHECK(client.get(std::string("/depends/") + how).json().get<std::string>() == make_greeting());
 }
 
 TEST_CASE("coroutine handler: Request&, const Request&, Response& and BackgroundTasks& are usable after a suspension") {
     TestClient client(app());
-    CHECK(client.post("/request/ref", long_value, coroutine_handlers_test::headers("content-type", "text/plain")).json().get<std::string>() == long_value);
-    CHECK(client.post("/request/cref", long_value, coroutine_handlers_test::headers("content-type", "text/plain")).json().get<std::string>() == long_value);
+    CHECK(client.post("/request/ref", long_value, headers("content-type", "text/plain")).json().get<std::string>() == long_value);
+    CHECK(client.post("/request/cref", long_value, headers("content-type", "text/plain")).json().get<std::string>() == long_value);
     auto r = client.get("/response/ref");
     CHECK(r.header("x-set-after-the-timer") == long_value);
     CHECK(client.get("/background/ref").status_code == 200);
@@ -178,5 +175,7 @@ TEST_CASE("coroutine handler: every kind at once, through a real server on loopb
     CHECK(r.find("x-all: yes\r\n") != std::string::npos);
     std::string v = long_value;
     CHECK(test::body_of(r) == "\"" + v + "," + v + "," + v + "," + v + "," + v + "," + v + "," +
-                                  coroutine_handlers_test::make_greeting() + ",POST\"");
+                                  make_greeting() + ",POST\"");
 }
+
+}  // namespace coroutine_handlers_test

@@ -56,6 +56,7 @@ TEST_CASE("HTTPException's detail may be a model, a vector, a map, an enum or a 
     app.get("/map", []() -> int { throw HTTPException(400, std::map<std::string, int64_t>{{"limit", 10}}); });
     app.get("/enum", []() -> int { throw HTTPException(410, Reason::gone); });
     app.get("/number", []() -> int { throw HTTPException(400, 42); });
+    app.get("/none", []() -> int { throw HTTPException(404, std::optional<Problem>{}); });  // as detail=None
     app.get("/json", []() -> int {
         picojson::object o;
         o["code"] = picojson::value(int64_t(7));
@@ -73,6 +74,7 @@ TEST_CASE("HTTPException's detail may be a model, a vector, a map, an enum or a 
     CHECK(gone.status_code == 410);
     CHECK(gone.text == R"({"detail":"gone"})");
     CHECK(client.get("/number").text == R"({"detail":42})");
+    CHECK(client.get("/none").text == R"({"detail":"Not Found"})");
     CHECK(client.get("/json").text == R"({"detail":{"code":7}})");
 }
 

@@ -45,10 +45,6 @@ struct Image {
     std::string name;
 };
 
-}  // namespace param_markers_test
-
-using param_markers_test::check_json;
-using param_markers_test::parameter;
 
 TEST_CASE("Deprecated: the parameter and its schema say deprecated: true, and the value is still read") {
     App app;
@@ -59,7 +55,7 @@ TEST_CASE("Deprecated: the parameter and its schema say deprecated: true, and th
                 return std::to_string(*id) + "," + q->value_or("-") + "," + old->value_or("-") + "," + legacy->value_or("-");
             },
             {.name = "read_items"});
-    auto doc = param_markers_test::document(app);
+    auto doc = document(app);
     const auto& op = doc.get("paths").get("/items/{item_id}").get("get");
     // FastAPI (pydantic >= 2.10) for Query(alias="item-query", deprecated=True):
     check_json(parameter(op, "item-query"),
@@ -75,7 +71,7 @@ TEST_CASE("Deprecated: the parameter and its schema say deprecated: true, and th
     CHECK_FALSE(op.contains("deprecated"));  // the operation is not (RouteOptions::deprecated is)
 
     TestClient client(app);
-    Headers h = param_markers_test::one_header("x-old", "o");
+    Headers h = one_header("x-old", "o");
     h.set("cookie", "legacy=l");
     CHECK(client.get("/items/7?item-query=q", h).json().get<std::string>() == "7,q,o,l");
 }
@@ -84,12 +80,12 @@ TEST_CASE("Header: '_' is '-' in the request, in errors and in the document, as 
     App app;
     app.get("/h", [](Header<"x_token", std::string> token) { return *token; });
     TestClient client(app);
-    CHECK(client.get("/h", param_markers_test::one_header("X-Token", "abc")).json().get<std::string>() == "abc");
-    auto r = client.get("/h", param_markers_test::one_header("x_token", "abc"));  // not the header it reads
+    CHECK(client.get("/h", one_header("X-Token", "abc")).json().get<std::string>() == "abc");
+    auto r = client.get("/h", one_header("x_token", "abc"));  // not the header it reads
     CHECK(r.status_code == 422);
     CHECK(r.text == R"({"detail":[{"type":"missing","loc":["header","x-token"],"msg":"Field required","input":null}]})");
     // FastAPI: {"required": true, "schema": {"title": "X-Token", "type": "string"}, "name": "x-token", "in": "header"}
-    auto doc = param_markers_test::document(app);
+    auto doc = document(app);
     check_json(parameter(doc.get("paths").get("/h").get("get"), "x-token"),
                R"({"name":"x-token","in":"header","required":true,"schema":{"type":"string","title":"X-Token"}})");
 }
@@ -99,24 +95,23 @@ TEST_CASE("Header with ConvertUnderscores<false> reads the name as written, and 
     app.get("/h", [](Header<"strange_header", std::optional<std::string>, ConvertUnderscores<false>> h,
                      Header<"x_needed", std::string, ConvertUnderscores<false>>) { return h->value_or("none"); });
     TestClient client(app);
-    Headers both = param_markers_test::one_header("Strange_Header", "yes");
+    Headers both = one_header("Strange_Header", "yes");
     both.set("x_needed", "1");
     CHECK(client.get("/h", both).json().get<std::string>() == "yes");
-    Headers dashed = param_markers_test::one_header("strange-header", "dash");
+    Headers dashed = one_header("strange-header", "dash");
     dashed.set("x_needed", "1");
     CHECK(client.get("/h", dashed).json().get<std::string>() == "none");  // '-' is another header
-    auto r = client.get("/h", param_markers_test::one_header("x-needed", "1"));
+    auto r = client.get("/h", one_header("x-needed", "1"));
     CHECK(r.status_code == 422);
     CHECK(r.text == R"({"detail":[{"type":"missing","loc":["header","x_needed"],"msg":"Field required","input":null}]})");
     // FastAPI's tutorial: Header(convert_underscores=False) on strange_header.
-    auto doc = param_markers_test::document(app);
+    auto doc = document(app);
     check_json(parameter(doc.get("paths").get("/h").get("get"), "strange_header"),
                R"({"name":"strange_header","in":"header","required":false,
                    "schema":{"anyOf":[{"type":"string"},{"type":"null"}],"title":"Strange Header"}})");
 }
 
 TEST_CASE("a bare list of models as the body is required: the server answers missing, the document says required") {
-    using param_markers_test::Image;
     App app;
     app.post("/images/multiple/", [](std::vector<Image> images) { return images.size(); },
              {.name = "create_multiple_images"});
@@ -135,7 +130,7 @@ TEST_CASE("a bare list of models as the body is required: the server answers mis
     CHECK(client.post("/optional/").text == "false");
     CHECK(client.post("/defaulted/").text == "0");
 
-    auto doc = param_markers_test::document(app);
+    auto doc = document(app);
     // FastAPI for `images: list[Image]`: {"content": {"application/json": {"schema": {"title": "Images",
     // "type": "array", "items": {"$ref": ...}}}}, "required": true} (the title is the type's here:
     // C++ cannot see the parameter's name).
@@ -148,3 +143,5 @@ TEST_CASE("a bare list of models as the body is required: the server answers mis
     CHECK_FALSE(defaulted.contains("required"));
     check_json(defaulted.get("content").get("application/json").get("schema").get("default"), "[]");
 }
+
+}  // namespace param_markers_test

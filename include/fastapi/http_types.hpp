@@ -434,7 +434,9 @@ public:
     HTTPException(int status_code, const T& detail, Headers headers = {})
         : std::runtime_error("HTTPException " + std::to_string(status_code)),
           status_code_(status_code), detail_(to_json_value(detail)), headers_(std::move(headers)) {
-        write_json(detail_json_, detail);  // a model's fields in their order (picojson sorts keys)
+        if (detail_.is<picojson::null>()) detail_ = picojson::value(std::string(status_reason(status_code)));  // as None
+        if (detail_.is<std::string>()) write_json(detail_json_, detail_);
+        else write_json(detail_json_, detail);  // a model's fields in their order (picojson sorts keys)
     }
 
     int status_code() const noexcept { return status_code_; }

@@ -222,7 +222,7 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
         bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
-            loc.push_back(static_cast<std::int64_t>(i));
+            loc.emplace_back(std::in_place_index<1>, static_cast<std::int64_t>(i));  // in place: GCC 12, as below
             if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
             else ok = false;
             loc.pop_back();
