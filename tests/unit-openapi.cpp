@@ -332,13 +332,13 @@ TEST_CASE("parameters: headers, cookies, descriptions, examples; Embed and bare 
     const auto& op = at(doc, {"paths", "/things/{id}", "post"});
     check_json(at(op, {"parameters", "1"}),
                R"({"name":"user-agent","in":"header","required":false,
-                   "schema":{"anyOf":[{"type":"string"},{"type":"null"}],"title":"User Agent"}})");
+                   "schema":{"anyOf":[{"type":"string"},{"type":"null"}],"title":"User-Agent"}})");
     check_json(at(op, {"parameters", "3"}),  // cookies come last, as FastAPI lists them
                R"({"name":"session","in":"cookie","required":true,"description":"The session",
                    "schema":{"type":"string","title":"Session","description":"The session","examples":["abc"]}})");
     check_json(at(op, {"parameters", "2"}),
                R"({"name":"x-api-key","in":"header","required":true,
-                   "schema":{"type":"string","title":"X Api Key","format":"password"}})");
+                   "schema":{"type":"string","title":"X-Api-Key","format":"password"}})");
     check_json(at(op, {"requestBody", "content", "application/json", "schema"}),
                R"({"$ref":"#/components/schemas/Body_make_thing_things__id__post"})");
     check_json(at(doc, {"components", "schemas", "Body_make_thing_things__id__post"}),
@@ -352,7 +352,7 @@ TEST_CASE("parameters: headers, cookies, descriptions, examples; Embed and bare 
     picojson::value d2 = document(lists);
     check_json(at(d2, {"paths", "/batch", "post", "requestBody"}),
                R"({"content":{"application/json":{"schema":{"type":"array","items":{"$ref":"#/components/schemas/Dimensions"},
-                   "title":"Dimensions","default":[]}}}})");
+                   "title":"Dimensions"}}},"required":true})");
 }
 
 TEST_CASE("route options: names, summaries, tags, deprecated, include_in_schema, responses, response_model") {

@@ -145,6 +145,12 @@ namespace detail {
 // How far dispatch got synchronously.
 enum class Dispatch { done, run_async, run_blocking };
 
+inline void write_detail_json(Response& res, int status, std::string_view detail_json) {
+    res.status = status;
+    res.body.clear();
+    res.body.append("{\"detail\":").append(detail_json) += '}';
+    res.headers.set("content-type", "application/json");
+}
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
     res.body.clear();
@@ -451,7 +457,7 @@ public:
                 if (h(ep, ex.request, res)) return;
             std::rethrow_exception(ep);
         } catch (const HTTPException& e) {
-            detail::write_detail(res, e.status_code(), e.detail());
+            detail::write_detail_json(res, e.status_code(), e.detail_json());
             for (auto& [name, value] : e.headers()) res.headers.append_unchecked(name, value);
         } catch (const RequestValidationError& e) {
             res.status = 422;

@@ -111,6 +111,14 @@ struct Binder {
                   "struct (read from the JSON body), Depends<f>, BackgroundTasks&, Request& or Response&.");
 };
 
+// A parameter taken by const& or && is bound as the same type taken by value. (A coroutine
+// handler's arguments are kept in its caller's frame until it has finished: see
+// coroutine_call below.)
+template <class P>
+struct Binder<const P&> : Binder<P> {};
+template <class P>
+struct Binder<P&&> : Binder<P> {};
+
 template <>
 struct Binder<Request&> {
     using holder = Request*;
@@ -193,15 +201,45 @@ constexpr std::size_t counts_as_body() {
 // handler's parameters are bound; their errors join the handler's (defined in app.hpp).
 inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
 
-template <class F, class... P>
-decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+template <class... P>
+std::tuple<typename Binder<P>::holder...> bind_parameters(Exchange& ex) {
     ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
     run_route_dependencies(ex, errors);
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));
+    return held;
+}
+
+template <class F, class... P>
+decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+    auto held = bind_parameters<P...>(ex);
     return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);
 }
+
+// A coroutine handler's call. Its body runs after the call has returned, so an argument
+// made for the call (a temporary bound to `const Item&` or `Item&&`) would be gone when the
+// body reads it: every argument is kept in this coroutine's frame (`args`: values, or
+// references into the exchange) until the handler has finished.
+template <class Args> struct coroutine_call;
+template <class... P> struct coroutine_call<std::tuple<P...>> {
+    template <class Q>
+    using arg_t = decltype(Binder<Q>::get(std::declval<typename Binder<Q>::holder&>()));
+
+    template <class T, class F>
+    static asio::awaitable<void> run(F& f, Exchange& ex, int status, ResponseFilter filter) {
+        auto held = bind_parameters<P...>(ex);
+        std::tuple<arg_t<P>...> args =
+            std::apply([](auto&... h) { return std::tuple<arg_t<P>...>(Binder<P>::get(h)...); }, held);
+        auto call = [&f](auto&... a) { return f(static_cast<P&&>(a)...); };
+        if constexpr (std::is_void_v<T>) {
+            co_await std::apply(call, args);
+            render_no_result(ex, status);
+        } else {
+            render_result(co_await std::apply(call, args), ex, status, filter);
+        }
+    }
+};
 
 // What a handler's types say about its operation, for the OpenAPI document (openapi.hpp):
 // each parameter's Binder<P>::describe adds what it reads, the return type what is sent.
@@ -209,6 +247,7 @@ decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
 struct ParameterInfo {
     std::string_view in;  // "path", "query", "header" or "cookie"
     FieldInfo field;      // wire_name: the name in the request
+    bool deprecated = false;  // marked Deprecated
 };
 // A security scheme an operation requires (security.hpp), for components.securitySchemes
 // and the operation's `security`.
@@ -275,13 +314,8 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     e.describe = &endpoint_describer<Result, args>::describe;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
-        e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable -> asio::awaitable<void> {
-            if constexpr (std::is_void_v<T>) {
-                co_await invoke_bound(f, ex, static_cast<args*>(nullptr));
-                render_no_result(ex, status);
-            } else {
-                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status, filter);
-            }
+        e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable {
+            return coroutine_call<args>::template run<T>(f, ex, status, filter);
         };
     } else {
         e.call = [f = std::move(f), status, filter](Exchange& ex) mutable {

@@ -358,15 +358,17 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
         for (auto& p : op.info.parameters) {
             if (p.in != location) continue;
             picojson::object param;
-            std::string name(p.field.wire_name);
-            if (p.in == "header")
-                for (auto& c : name)
-                    if (c == '_') c = '-';
+            std::string name(p.field.wire_name);  // a header's as converted (ConvertUnderscores)
             param["name"] = picojson::value(name);
             param["in"] = picojson::value(std::string(p.in));
             param["required"] = picojson::value(p.in == "path" || p.field.required);
             param["schema"] = reg.value_schema(p.field, false);
             if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
+            if (p.deprecated) {
+                // FastAPI marks both, the schema since pydantic 2.10.
+                param["deprecated"] = picojson::value(true);
+                param["schema"].get<picojson::object>()["deprecated"] = picojson::value(true);
+            }
             auto [it, first] = seen.try_emplace({location, name}, params.size());
             if (first)
                 params.emplace_back(std::move(param));

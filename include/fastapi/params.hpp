@@ -58,7 +58,8 @@ struct Query : detail::ParamValue<T> {
 };
 
 // A request header. As in FastAPI, '_' in the name matches '-' on the wire
-// (Header<"user_agent", ...> reads User-Agent), case-insensitively.
+// (Header<"user_agent", ...> reads User-Agent), case-insensitively, and the document names
+// it user-agent; ConvertUnderscores<false> keeps the name as written.
 template <fixed_string Name, class T, class... Markers>
 struct Header : detail::ParamValue<T> {
     static constexpr detail::ParamSource source = detail::ParamSource::header;
@@ -80,6 +81,14 @@ struct Cookie : detail::ParamValue<T> {
 // with one body parameter); with other body parameters, each is a key of one JSON object.
 // Embed makes even a single one a key.
 struct Embed {};
+
+// Header<"strange_header", T, ConvertUnderscores<false>> reads the header strange_header, not
+// strange-header (FastAPI's Header(convert_underscores=False)). Only for Header.
+template <bool Convert> struct ConvertUnderscores {};
+
+// Marks a Path, Query, Header or Cookie parameter `deprecated: true` in the document
+// (FastAPI's Query(deprecated=True)); it is still read as before.
+struct Deprecated {};
 template <fixed_string Name, class T, class... Markers>
 struct Body : detail::ParamValue<T> {
     static constexpr detail::ParamSource source = detail::ParamSource::body;
@@ -174,11 +183,9 @@ inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource sou
             for (auto& [k, v] : ex.query)
                 if (k == name) values.emplace_back(v);
             break;
-        case ParamSource::header: {
-            std::string wire = header_wire_name(name);
-            values = ex.request.headers.get_all(wire);
+        case ParamSource::header:  // `name` as on the wire: the Binder has converted '_'
+            values = ex.request.headers.get_all(name);
             break;
-        }
         case ParamSource::cookie:
             if (!ex.cookies_parsed) {
                 parse_cookies(ex.request.headers, ex.cookies);
@@ -234,7 +241,7 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
         bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
-            loc.push_back(static_cast<std::int64_t>(i));
+            loc.emplace_back(std::in_place_index<1>, static_cast<std::int64_t>(i));  // in place: GCC 12, as below
             if (converted_or_reported(errors, loc, [&] { return from_string(values[i], e, errors, loc); },
                                       [&] { return picojson::value(std::string(values[i])); }))
                 out.push_back(std::move(e));
@@ -359,11 +366,27 @@ namespace detail {
 // A parameter for the OpenAPI document. Not required and without a Default<...>, its
 // default is the value it gets when absent (an empty list, null).
 template <class T, class Markers>
-FieldInfo describe_param(std::string_view name) {
+FieldInfo describe_param(std::string_view name, std::string_view wire_name) {
     using Spec = typename apply_markers<T, Markers>::type;
-    FieldInfo f = describe_value<Spec>(name, name);
+    FieldInfo f = describe_value<Spec>(name, wire_name);
     if constexpr (!Spec::required && !Spec::has_default)
         f.default_value = [] { return to_json_value(typename Spec::value_type{}); };
+    return f;
+}
+
+template <class T, class Markers>
+FieldInfo describe_param(std::string_view name) {
+    return describe_param<T, Markers>(name, name);
+}
+
+// A body parameter for the document, required as bind_body reads it: absent, only one with
+// a Default<...> or an optional one is not `missing` (a list is required, as FastAPI
+// documents `items: list[Item]`).
+template <class T, class Markers>
+FieldInfo describe_body_param(std::string_view name) {
+    using Spec = typename apply_markers<T, Markers>::type;
+    FieldInfo f = describe_value<Spec>(name, name);
+    f.required = !Spec::has_default && !Spec::is_optional;
     return f;
 }
 
@@ -371,14 +394,28 @@ template <class P>
 struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource::body>> {
     static constexpr bool is_body = false;
     using holder = P;
+    static constexpr bool converts_underscores =
+        P::source == ParamSource::header && !tuple_has<typename P::markers, ConvertUnderscores<false>>::value;
+    static_assert(P::source == ParamSource::header || (!tuple_has<typename P::markers, ConvertUnderscores<false>>::value &&
+                                                       !tuple_has<typename P::markers, ConvertUnderscores<true>>::value),
+                  "fastapi: ConvertUnderscores<...> is for Header<...> parameters only; remove it from this one");
+    // The name in the request (and in errors and the document): a header's '_' are '-'.
+    static std::string_view wire_name() {
+        if constexpr (converts_underscores) {
+            static const std::string name = header_wire_name(P::name);
+            return name;
+        } else {
+            return P::name;
+        }
+    }
     static holder bind(Exchange& ex, ValidationErrors& errors) {
         P p;
         Loc loc;
         loc.reserve(3);
         // Built in place: moving a LocPart temporary trips GCC 12's -Wmaybe-uninitialized at -O2.
         loc.emplace_back(std::in_place_index<0>, source_label(P::source));
-        loc.emplace_back(std::in_place_index<0>, P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
-        auto values = source_values(ex, P::source, P::name);
+        loc.emplace_back(std::in_place_index<0>, wire_name());
+        auto values = source_values(ex, P::source, wire_name());
         // A repeated header or cookie: the first counts, as Starlette's Headers, the security
         // helpers and gateways (nginx's $http_x, $cookie_x) read it; a list parameter gets all.
         if constexpr ((P::source == ParamSource::header || P::source == ParamSource::cookie) &&
@@ -389,7 +426,9 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource
     }
     static P get(holder& h) { return std::move(h); }
     static void describe(OperationInfo& op) {
-        op.parameters.push_back({source_label(P::source), describe_param<typename P::value_type, typename P::markers>(P::name)});
+        op.parameters.push_back({source_label(P::source),
+                                 describe_param<typename P::value_type, typename P::markers>(P::name, wire_name()),
+                                 tuple_has<typename P::markers, Deprecated>::value});
     }
 };
 
@@ -405,7 +444,7 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
     }
     static P get(holder& h) { return std::move(h); }
     static void describe(OperationInfo& op) {
-        op.body.push_back(describe_param<typename P::value_type, typename P::markers>(P::name));
+        op.body.push_back(describe_body_param<typename P::value_type, typename P::markers>(P::name));
         if (tuple_has<typename P::markers, Embed>::value) op.embed_body = true;
     }
 };
@@ -414,7 +453,7 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
 // parameters, the key named after the type (FastAPI would use the parameter's name, which
 // C++ cannot see: use Body<"name", Model> to choose it).
 template <class P>
-struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
+struct Binder<P, std::enable_if_t<!std::is_reference_v<P> && !is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
     using T = std::remove_cvref_t<P>;
     static constexpr bool is_body = true;
     using holder = T;
@@ -428,7 +467,7 @@ struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is
         return value;
     }
     static T get(holder& h) { return std::move(h); }
-    static void describe(OperationInfo& op) { op.body.push_back(describe_param<T, std::tuple<>>(key())); }
+    static void describe(OperationInfo& op) { op.body.push_back(describe_body_param<T, std::tuple<>>(key())); }
 };
 }  // namespace detail
 
