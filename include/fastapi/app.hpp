@@ -132,14 +132,30 @@ struct Route {
     detail::PathTemplate path;
     RouteOptions options;
     detail::Endpoint endpoint;
+    // Its handler reads a form (form fields, files, a form model) or the raw Request: a
+    // multipart body too large for memory may be streamed to a temporary file for it.
+    bool takes_form = false;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
-        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {}
+        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
+        if (endpoint.reads_request) takes_form = true;
+        else if (endpoint.describe) {
+            detail::OperationInfo op;
+            endpoint.describe(op);
+            takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
+        }
+    }
 };
 
 namespace detail {
 // How far dispatch got synchronously.
 enum class Dispatch { done, run_async, run_blocking };
+
+// What routing the request's head (method, path; App::route_head) says of its body, before
+// any of it is read: no route answers it (404, 405, the slash redirect: dispatch answers it
+// without the body), or the route's handler is run once the body is in memory, or it also
+// takes a multipart body streamed to a temporary file.
+enum class BodyWanted : unsigned char { no_route, in_memory, form };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -364,6 +380,20 @@ public:
     void run();
 
     // --- used by the server and the TestClient ---
+
+    // The first step, once the header section is parsed and before the body is read: finds
+    // the route (without middleware, which runs in dispatch) and says what its body is for.
+    // A request with no route goes to dispatch at once, without its body, and is answered
+    // there (through the middleware, as every answer is).
+    detail::BodyWanted route_head(detail::Exchange& ex) const noexcept {
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) return detail::BodyWanted::no_route;
+            return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+        } catch (...) {
+            return detail::BodyWanted::form;  // out of memory: decide nothing early
+        }
+    }
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
     // returns done; otherwise the caller runs run_async / run_blocking and then it is.

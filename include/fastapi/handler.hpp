@@ -261,7 +261,13 @@ struct Endpoint {
     std::function<void(Exchange&)> call;                          // plain handlers
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
     void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
+    bool reads_request = false;  // takes the Request itself, so may read its raw body
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
+};
+
+template <class Args> struct args_read_request;
+template <class... P> struct args_read_request<std::tuple<P...>> {
+    static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, Request> || ... || false);
 };
 
 template <class F>
@@ -272,6 +278,7 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     Endpoint e;
     using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
     e.describe = &endpoint_describer<Result, args>::describe;
+    e.reads_request = args_read_request<args>::value;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
         e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable -> asio::awaitable<void> {
