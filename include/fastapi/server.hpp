@@ -340,6 +340,7 @@ private:
             do {
                 if (held > cap || cap - held < more) {
                     answer_parse_error({ParseStatus::error, 0, 503, "Server busy: too many request bodies in memory"});
+                    linger_ = true;
                     flush();
                     return false;
                 }
@@ -419,12 +420,14 @@ private:
             const auto cap = static_cast<std::uint64_t>(state_.options.limits.max_spool_bytes);
             if (wanted != BodyWanted::form || length > cap) {
                 answer_parse_error({ParseStatus::error, 0, 413, "Request body too large"});
+                linger_ = true;
                 return false;
             }
             std::uint64_t held = state_.spool_bytes.load(std::memory_order_relaxed);
             do {
                 if (held > cap || cap - held < length) {
                     answer_parse_error({ParseStatus::error, 0, 503, "Server busy: too many uploads in progress"});
+                    linger_ = true;
                     return false;
                 }
             } while (!state_.spool_bytes.compare_exchange_weak(held, held + length, std::memory_order_relaxed));
@@ -443,7 +446,10 @@ private:
         drain_left_ = drain ? parser_.content_length() : 0;
         in_begin_ += parser_.body_offset();
         ex_.request.body.clear();
-        if (!drain) ex_.request.keep_alive = false;
+        if (!drain) {
+            ex_.request.keep_alive = false;
+            linger_ = true;
+        }
         next_request();
         run_request();
     }
@@ -613,7 +619,10 @@ private:
                 return;
             }
             if (out_.empty()) {
-                if (close_after_write_ && !busy_) close();
+                if (close_after_write_ && !busy_) {
+                    if (linger_) linger();
+                    else close();
+                }
                 return;
             }
         }
@@ -623,6 +632,29 @@ private:
         write_deadline_ = worker_.now + state_.options.body_timeout;
         asio::async_write(socket_, asio::buffer(sending_),
                           [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
+    }
+
+    // Answered before the client finished sending (a body nobody reads): stop sending, and
+    // read and drop what still comes for a moment before closing, since closing a socket
+    // with unread bytes resets the connection and the client may lose the answer.
+    void linger() {
+        linger_ = false;
+        if (reading_) return close();  // never two reads at once
+        asio::error_code ec;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        phase_ = Phase::body;  // the sweep closes it at the deadline
+        deadline_ = worker_.now + std::min<clock::duration>(state_.options.body_timeout, max_linger_time);
+        in_begin_ = in_end_ = 0;
+        if (in_.size() < initial_buffer) in_.resize(initial_buffer);
+        linger_read(0);
+    }
+    void linger_read(std::size_t dropped) {
+        socket_.async_read_some(asio::buffer(in_.data(), in_.size()),
+                                [self = shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
+                                    if (self->closed_) return;
+                                    if (ec || dropped + n > max_linger_bytes) self->close();
+                                    else self->linger_read(dropped + n);
+                                });
     }
 
     // The next 64 KiB of the file being sent, read on the blocking pool.
@@ -687,6 +719,9 @@ private:
     static constexpr std::size_t output_high_water = 256 * 1024;
     // A body no route wanted, up to this size, is read and dropped to keep the connection.
     static constexpr std::size_t max_drain_bytes = 64 * 1024;
+    // After such an answer, what is read and dropped before the connection closes.
+    static constexpr std::size_t max_linger_bytes = 1024 * 1024;
+    static constexpr std::chrono::seconds max_linger_time{2};
 
     asio::ip::tcp::socket socket_;
     ServerState& state_;
@@ -707,7 +742,7 @@ private:
     std::uint64_t spool_reserved_ = 0;  // of ServerState::spool_bytes
     std::size_t buffered_ = 0;          // of ServerState::buffered_body_bytes
     std::uint64_t drain_left_ = 0;      // body bytes of an answered request still to drop
-    bool head_routed_ = false, spool_writing_ = false;
+    bool head_routed_ = false, spool_writing_ = false, linger_ = false;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
