@@ -48,6 +48,21 @@ void add_routes(App& app) {
     app.post("/json/", [](Body<"v", int> v) { return *v; });
 }
 
+// A route-level check that reads a header (FastAPI's dependencies=[Depends(verify_token)]).
+std::atomic<int> token_checks{0};
+void verify_token(Header<"x-token", std::string> token) {
+    ++token_checks;
+    if (*token != "secret") throw HTTPException(401, "Invalid X-Token header");
+}
+constexpr OAuth2PasswordBearer<"token"> oauth2_scheme{};
+
+void add_secured_routes(App& app) {
+    app.post("/secured/", [](test::Item item) { return item; }, {.dependencies = {Depends<verify_token>{}}});
+    app.post("/secured-upload/", [](Depends<oauth2_scheme> token, File<"file", UploadFile> file) {
+        return *token + ":" + std::to_string(file->size);
+    });
+}
+
 }  // namespace body_limits
 
 TEST_CASE("a request no route takes is answered 404 or 405 without its body being sent") {
@@ -252,4 +267,93 @@ TEST_CASE("TestClient: a multipart body too large for memory is spooled only for
     CHECK(client.post_multipart("/json/", {}, files).status_code == 413);
     CHECK(client.post_multipart("/nowhere", {}, files).status_code == 404);
     CHECK(dir.count() == 0);
+}
+
+TEST_CASE("a dependency that reads only the head and refuses the request answers before the body is read") {
+    body_limits::TempDir dir;
+    AppOptions options;
+    options.forms.temp_dir = dir.path.string();
+    App app(options);
+    body_limits::add_secured_routes(app);
+    app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));  // reads only the head
+    ServerOptions so;
+    so.limits.max_body_bytes = 1024;
+    test::LiveServer server(app, so);
+    body_limits::token_checks = 0;
+    {
+        test::RawClient c(server.port());
+        c.send(body_limits::post_head("/secured/", 1000, "X-Token: wrong\r\nOrigin: https://example.com\r\n"));
+        auto r = c.read_response();
+        CHECK(test::status_of(r) == 401);
+        CHECK(test::body_of(r) == R"({"detail":"Invalid X-Token header"})");
+        CHECK(r.find("access-control-allow-origin: https://example.com\r\n") != std::string::npos);
+        CHECK(body_limits::token_checks == 1);
+    }
+    {
+        // An upload without credentials: 401, no 100 Continue, nothing written to disk.
+        test::RawClient c(server.port());
+        c.send("POST /secured-upload/ HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+               "Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n");
+        auto r = c.read_response();
+        CHECK(test::status_of(r) == 401);
+        CHECK(r.find("www-authenticate: Bearer\r\n") != std::string::npos);
+        CHECK(dir.count() == 0);
+    }
+    {
+        // With credentials the body is read and the dependency still runs once.
+        body_limits::token_checks = 0;
+        test::RawClient c(server.port());
+        const std::string body = R"({"name":"x","price":1})";
+        c.send(body_limits::post_head("/secured/", body.size(), "X-Token: secret\r\nContent-Type: application/json\r\n"));
+        std::this_thread::sleep_for(50ms);  // the head first, on its own
+        c.send(body);
+        auto r = c.read_response();
+        CHECK(test::status_of(r) == 200);
+        CHECK(test::body_of(r) == R"({"name":"x","description":null,"price":1.0,"tax":null,"tags":[]})");
+        CHECK(body_limits::token_checks == 1);
+    }
+    {
+        test::RawClient c(server.port());
+        const std::string body = body_limits::file_part + std::string(3000, 'f') + "\r\n--B--\r\n";
+        c.send("POST /secured-upload/ HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer tok\r\n"
+               "Content-Type: multipart/form-data; boundary=B\r\nExpect: 100-continue\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n");
+        CHECK(test::status_of(c.read_response()) == 100);
+        c.send(body);
+        CHECK(test::body_of(c.read_response()) == R"("tok:3000")");
+    }
+}
+
+TEST_CASE("validation errors of a dependency wait for the body: FastAPI reports them with the body's") {
+    App app;
+    body_limits::add_secured_routes(app);
+    test::LiveServer server(app);
+    test::RawClient c(server.port(), 300ms);
+    const std::string body = R"({"name":"x"})";  // no price
+    c.send(body_limits::post_head("/secured/", body.size(), "Content-Type: application/json\r\n"));  // no X-Token
+    CHECK(c.read_response().empty());  // nothing answered before the body
+    c.send(body);
+    auto r = c.read_response();
+    CHECK(test::status_of(r) == 422);
+    const std::string detail = test::body_of(r);
+    CHECK(detail.find(R"("loc":["header","x-token"])") != std::string::npos);
+    CHECK(detail.find(R"("loc":["body","price"])") != std::string::npos);
+}
+
+TEST_CASE("a middleware that may read the body keeps dependencies until the body is in") {
+    App app;
+    body_limits::add_secured_routes(app);
+    static std::atomic<std::size_t> seen_body{0};
+    app.add_middleware({.before = [](Request& req, Response&) {
+        seen_body = req.body.size();
+        return true;
+    }});
+    test::LiveServer server(app);
+    test::RawClient c(server.port(), 300ms);
+    const std::string body = R"({"name":"x","price":1})";
+    c.send(body_limits::post_head("/secured/", body.size(), "X-Token: wrong\r\nContent-Type: application/json\r\n"));
+    CHECK(c.read_response().empty());
+    c.send(body);
+    CHECK(test::status_of(c.read_response()) == 401);
+    CHECK(seen_body == body.size());  // the middleware saw the body, as before
 }

@@ -409,9 +409,11 @@ private:
     // is read, buffered or spooled for a request no route takes. False when it was answered.
     bool route_head() {
         head_routed_ = true;
-        const BodyWanted wanted = state_.app.route_head(ex_);
-        if (wanted == BodyWanted::no_route) {
-            answer_without_body();
+        ex_.request.client_address = client_address_;
+        ex_.reset_for_request();
+        const BodyWanted wanted = state_.app.dispatch_head(ex_);
+        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered) {
+            answer_without_body(wanted == BodyWanted::answered);
             return false;
         }
         if (const std::uint64_t length = parser_.spool_length(); length != 0) {
@@ -437,10 +439,11 @@ private:
     }
 
     // No route takes the request (404, 405, the slash redirect): dispatch answers it now,
-    // without the body. A small body of known length that the client sends anyway is read
-    // and dropped, to keep the connection; otherwise the connection closes after the answer
-    // (a client waiting for 100 Continue never sends it).
-    void answer_without_body() {
+    // without the body; or the head step answered it already (a dependency refused it). A
+    // small body of known length that the client sends anyway is read and dropped, to keep
+    // the connection; otherwise the connection closes after the answer (a client waiting for
+    // 100 Continue never sends it).
+    void answer_without_body(bool answered) {
         const bool drain = !parser_.body_chunked() && !parser_.expects_continue() &&
                            parser_.content_length() <= max_drain_bytes;
         drain_left_ = drain ? parser_.content_length() : 0;
@@ -451,7 +454,9 @@ private:
             linger_ = true;
         }
         next_request();
-        run_request();
+        if (!answered) return run_request();
+        set_phase(Phase::handler);
+        finish_response();
     }
 
     // An upload too large for memory (the parser's spool_length): its body goes to a
@@ -500,8 +505,10 @@ private:
 
     void run_request() {
         set_phase(Phase::handler);
-        ex_.request.client_address = client_address_;
-        ex_.reset_for_request();
+        if (!ex_.head_dispatched) {  // else the head step began this request's exchange
+            ex_.request.client_address = client_address_;
+            ex_.reset_for_request();
+        }
         if (ex_.request.body_file) {
             // A spooled upload is read back (parsed into the request's form) on the blocking
             // pool, not on the event loop; the request is then dispatched as any other.
