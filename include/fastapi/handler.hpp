@@ -213,14 +213,16 @@ concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key
 // are kept for the request, so binding does not run them again). Validation errors are left
 // for the real binding to report with the others; an exception (HTTPException) is the answer.
 template <class... P>
-void bind_head_dependencies(Exchange& ex, std::tuple<P...>*) {
-    ValidationErrors ignored;
-    bool head = true;
-    auto one = [&]<class Q>(std::type_identity<Q>) {
-        if (!head || !(head = binds_from_head<Q>())) return;
-        if constexpr (binds_dependency<Q>) Binder<Q>::bind(ex, ignored);
-    };
-    (one(std::type_identity<P>{}), ...);
+void bind_head_dependencies([[maybe_unused]] Exchange& ex, std::tuple<P...>*) {
+    if constexpr (sizeof...(P) != 0) {
+        ValidationErrors ignored;
+        bool head = true;
+        auto one = [&]<class Q>(std::type_identity<Q>) {
+            if (!head || !(head = binds_from_head<Q>())) return;
+            if constexpr (binds_dependency<Q>) Binder<Q>::bind(ex, ignored);
+        };
+        (one(std::type_identity<P>{}), ...);
+    }
 }
 
 template <class F, class... P>

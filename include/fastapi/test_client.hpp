@@ -134,7 +134,8 @@ public:
             // only for a route that reads a form (otherwise 413; no route: answered without it).
             switch (app_.route_head(ex)) {
                 case detail::BodyWanted::form: break;
-                case detail::BodyWanted::no_route: return dispatch_and_send(ex, out);
+                case detail::BodyWanted::no_route:
+                case detail::BodyWanted::answered: return dispatch_and_send(ex, out);
                 case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
             }
         }
