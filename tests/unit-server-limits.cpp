@@ -140,10 +140,6 @@ bool read_exact(int fd, void* out, std::size_t n, int ms) {
     ::_exit(0);
 }
 
-}  // namespace limits_test
-
-using namespace limits_test;
-
 TEST_CASE("limits.max_connections: a connection over it is answered 503 and closed; below it again, served") {
     ServerOptions options;
     options.limits.max_connections = 2;
@@ -326,3 +322,5 @@ TEST_CASE("the parser fails at the first byte that cannot be part of a method") 
     CHECK(first("\r\nGE") == detail::ParseStatus::need_more);
     CHECK(first("\r\n\r\n") == detail::ParseStatus::error);
 }
+
+}  // namespace limits_test

@@ -136,9 +136,23 @@ struct Route {
     detail::PathTemplate path;
     RouteOptions options;
     detail::Endpoint endpoint;
+    // Its handler reads a form (form fields, files, a form model) or the raw Request: a
+    // multipart body too large for memory may be streamed to a temporary file for it.
+    bool takes_form = false;
+    // Every route dependency reads only the head, so the handler's own head-only Depends
+    // parameters come next in binding order (App::dispatch_head may run them early).
+    bool head_dependencies_first = true;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
-        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {}
+        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
+        for (auto& d : options.dependencies) head_dependencies_first = head_dependencies_first && d.head_only;
+        if (endpoint.reads_request) takes_form = true;
+        else if (endpoint.describe) {
+            detail::OperationInfo op;
+            endpoint.describe(op);
+            takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
+        }
+    }
 };
 
 namespace detail {
@@ -151,6 +165,13 @@ inline void write_detail_json(Response& res, int status, std::string_view detail
     res.body.append("{\"detail\":").append(detail_json) += '}';
     res.headers.set("content-type", "application/json");
 }
+// What the request's head (App::route_head, App::dispatch_head) says of its body, before any
+// of it is read: no route takes it (404, 405, the slash redirect: dispatch answers it without
+// the body), it was answered already (a middleware or a dependency that reads only the head
+// refused it), or the route's handler runs once the body is in memory, or also once a
+// multipart body has been streamed to a temporary file.
+enum class BodyWanted : unsigned char { no_route, answered, in_memory, form };
+
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
     res.body.clear();
@@ -397,10 +418,68 @@ public:
     void end_serving() noexcept { serving_.fetch_sub(1, std::memory_order_acq_rel); }
     bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
 
+    // The first step, once the header section is parsed and before the body is read: finds
+    // the route (without middleware, which runs in dispatch) and says what its body is for.
+    // A request with no route goes to dispatch at once, without its body, and is answered
+    // there (through the middleware, as every answer is).
+    detail::BodyWanted route_head(detail::Exchange& ex) const noexcept {
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) return detail::BodyWanted::no_route;
+            return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+        } catch (...) {
+            return detail::BodyWanted::form;  // out of memory: decide nothing early
+        }
+    }
+
+    // The head step of dispatch, for a request whose body has not arrived yet: when every
+    // middleware `before` reads only the head (Middleware::head_only) and no dependency is
+    // overridden, runs them, routes, and runs the route's dependencies and the handler's
+    // Depends parameters that read only the head (in the order binding runs them, up to the
+    // first that reads more), exactly as dispatch would; an answer any of them gives is the
+    // request's (middleware `after`s included), and the body is never read. Otherwise, or
+    // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
+    // Without that guarantee it only routes (route_head): a middleware may read the body.
+    detail::BodyWanted dispatch_head(detail::Exchange& ex) noexcept {
+        for (auto& m : middleware_)
+            if (m.before && !m.head_only) return route_head(ex);
+        if (!overrides_.empty()) return route_head(ex);
+        ex.app = this;
+        if (!middleware_.empty() && !middleware_before(ex)) {
+            middleware_after(ex);
+            return detail::BodyWanted::answered;
+        }
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+                middleware_after(ex);
+                return detail::BodyWanted::answered;
+            }
+            ex.route = found.route;
+            ValidationErrors ignored;  // reported with the others once the body is in
+            for (const Dependency& d : found.route->options.dependencies) {
+                if (!d.head_only) break;
+                d.resolve(ex, ignored);
+            }
+            if (found.route->head_dependencies_first && found.route->endpoint.bind_head) found.route->endpoint.bind_head(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+            middleware_after(ex);
+            return detail::BodyWanted::answered;
+        }
+        ex.head_dispatched = true;
+        return ex.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+    }
+
     // Routes the request and, for plain handlers, runs it. The response is complete when this
     // returns done; otherwise the caller runs run_async / run_blocking and then it is.
     detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
         ex.app = this;
+        if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
+            ex.head_dispatched = false;
+            return call_route(ex);
+        }
         if (!middleware_.empty() && !middleware_before(ex)) {
             middleware_after(ex);
             return detail::Dispatch::done;
@@ -413,14 +492,12 @@ public:
                 return detail::Dispatch::done;
             }
             ex.route = found.route;
-            if (found.route->endpoint.is_async()) return detail::Dispatch::run_async;
-            if (found.route->options.blocking) return detail::Dispatch::run_blocking;
-            found.route->endpoint.call(ex);
         } catch (...) {
             handle_exception(std::current_exception(), ex);
+            middleware_after(ex);
+            return detail::Dispatch::done;
         }
-        middleware_after(ex);
-        return detail::Dispatch::done;
+        return call_route(ex);
     }
 
     // For run_blocking: runs the plain handler (on whatever thread the caller chose).
@@ -478,6 +555,20 @@ private:
             throw std::logic_error(std::string("fastapi: cannot ") + what +
                                    " after a Server started serving the app; make every change before "
                                    "Server::start() or App::run()");
+    }
+
+    // The rest of dispatch, once ex.route is found.
+    detail::Dispatch call_route(detail::Exchange& ex) noexcept {
+        const Route& route = *ex.route;
+        if (route.endpoint.is_async()) return detail::Dispatch::run_async;
+        if (route.options.blocking) return detail::Dispatch::run_blocking;
+        try {
+            route.endpoint.call(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+        middleware_after(ex);
+        return detail::Dispatch::done;
     }
 
     // Runs the `before`s, outermost (last added) first; false when one answered.

@@ -126,6 +126,7 @@ inline void discard_background_tasks(Exchange& ex) noexcept {
 
 template <>
 struct Binder<BackgroundTasks&> {
+    static constexpr bool head_only = true;
     using holder = BackgroundTasks*;
     static holder bind(Exchange& ex, ValidationErrors&) { return &background_tasks(ex); }
     static BackgroundTasks& get(holder h) { return *h; }

@@ -43,6 +43,14 @@
 #ifndef FASTAPI_MAX_CONNECTIONS
 #define FASTAPI_MAX_CONNECTIONS 10000
 #endif
+// Request bodies held in memory by all connections of a server together (503 beyond).
+#ifndef FASTAPI_MAX_BUFFERED_BODY_BYTES
+#define FASTAPI_MAX_BUFFERED_BODY_BYTES (64 * 1024 * 1024)
+#endif
+// Disk taken by all uploads being streamed to temporary files at once (503, or 413 beyond).
+#ifndef FASTAPI_MAX_SPOOL_BYTES
+#define FASTAPI_MAX_SPOOL_BYTES (1024 * 1024 * 1024)
+#endif
 // Seconds: keep-alive idle (uvicorn's default), header section, body read, shutdown grace.
 #ifndef FASTAPI_KEEP_ALIVE_TIMEOUT
 #define FASTAPI_KEEP_ALIVE_TIMEOUT 5

@@ -152,6 +152,18 @@ template <class... P> struct describe_args<std::tuple<P...>> {
     }
 };
 
+// A dependency reads only the request's head when every parameter of its callable does
+// (the security schemes, which take the Request to read a header, say so themselves).
+template <class Tuple> struct args_from_head;
+template <class... P> struct args_from_head<std::tuple<P...>> {
+    static constexpr bool value = (binds_from_head<P>() && ... && true);
+};
+template <class C>
+constexpr bool callable_reads_only_head() {
+    if constexpr (requires { C::reads_only_head; }) return C::reads_only_head;
+    else return args_from_head<typename dependency_traits<C>::args>::value;
+}
+
 template <class Tuple> struct args_body_count;
 template <class... P> struct args_body_count<std::tuple<P...>> {
     static constexpr std::size_t value = (counts_as_body<P>() + ... + 0);
@@ -190,6 +202,8 @@ struct Depends : detail::DependsValue<typename detail::dependency_traits<decltyp
     using callable = typename detail::dependency_traits<decltype(F)>::callable;
     Depends() = default;  // not an aggregate, so never mistaken for a body model
     static const void* key() noexcept { return &detail::value_key<F>; }
+    // Run once per request (cached) and reading only the head: may run before the body.
+    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<callable>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<callable, detail::caches_v<Options...>>(F, key(), ex, errors);
     }
@@ -204,6 +218,7 @@ struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::v
     using callable = C;
     DependsOn() = default;
     static const void* key() noexcept { return &detail::type_key<C>; }
+    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<C>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<C, detail::caches_v<Options...>>(C{}, key(), ex, errors);
     }
@@ -215,9 +230,10 @@ struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::v
 struct Dependency {
     void* (*resolve)(detail::Exchange&, ValidationErrors&) = nullptr;
     void (*describe)(detail::OperationInfo&) = nullptr;  // what it reads, for the OpenAPI document
+    bool head_only = false;  // may run before the body arrives (Depends<...>::head_only)
     template <class D>
         requires requires(detail::Exchange& ex, ValidationErrors& e) { D::resolve(ex, e); }
-    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe) {}
+    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe), head_only(detail::binds_from_head<D>()) {}
 };
 
 // Application state shared by every request (a connection pool, a configuration), without
@@ -242,6 +258,10 @@ template <class D>
 struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
     using V = typename D::value_type;
     static constexpr std::size_t body_count = args_body_count<typename dependency_traits<typename D::callable>::args>::value;
+    static constexpr bool head_only = [] {
+        if constexpr (requires { D::head_only; }) return D::head_only;
+        else return false;
+    }();
     using holder = void*;
     static holder bind(Exchange& ex, ValidationErrors& errors) { return D::resolve(ex, errors); }
     static void describe(OperationInfo& op) { D::describe(op); }
@@ -257,6 +277,7 @@ inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*m
 
 template <class T>
 struct Binder<State<T>> {
+    static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
         std::shared_ptr<void> (*make)() = nullptr;

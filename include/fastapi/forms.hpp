@@ -474,7 +474,9 @@ inline void parse_form(const Request& req, const FormOptions& options, FormData&
 // files live until the response is sent, or as long as a copy of an UploadFile does).
 inline constexpr char form_key = 0;
 
-inline FormData& request_form(Exchange& ex) {
+// Parses the request's form into its dependency values, errors kept for request_form. The
+// server calls it on the blocking pool for a body spooled to disk, before dispatch.
+inline FormData& preload_form(Exchange& ex) {
     if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
     auto p = std::make_shared<FormData>();
     parse_form(ex.request, form_options(ex.app), *p);
@@ -483,7 +485,11 @@ inline FormData& request_form(Exchange& ex) {
     e.where = p.get();
     e.value = std::move(p);
     ex.deps.entries.push_back(std::move(e));
-    FormData& form = *static_cast<FormData*>(ex.deps.entries.back().where);
+    return *static_cast<FormData*>(ex.deps.entries.back().where);
+}
+
+inline FormData& request_form(Exchange& ex) {
+    FormData& form = preload_form(ex);
     if (form.error) throw HTTPException(form.error->status, form.error->message);
     return form;
 }

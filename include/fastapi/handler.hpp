@@ -79,6 +79,7 @@ struct Exchange {
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
     DependencyScope deps;         // dependency values and cleanups of this request
     std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
+    bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {
@@ -94,6 +95,7 @@ struct Exchange {
         }
         body_error_reported = false;
         body_params = 0;
+        head_dispatched = false;
         deps.close();  // normally already taken by whoever sent the response
     }
 };
@@ -132,6 +134,7 @@ struct Binder<const Request&> : Binder<Request&> {};
 // and still return a value (FastAPI's `response: Response` parameter).
 template <>
 struct Binder<Response&> {
+    static constexpr bool head_only = true;
     using holder = Response*;
     static holder bind(Exchange& ex, ValidationErrors&) { return &ex.response; }
     static Response& get(holder h) { return *h; }
@@ -200,6 +203,35 @@ constexpr std::size_t counts_as_body() {
 // The dependencies of the route (its own, its routers' and the app's), run before the
 // handler's parameters are bound; their errors join the handler's (defined in app.hpp).
 inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
+
+// Binding P reads nothing but the request's head (path, query, headers, cookies) and may run
+// before the body has arrived, once: parameters that say so (Binder<P>::head_only), and those
+// that are not body parameters (Binder<P>::is_body false). The raw Request is not.
+template <class P>
+constexpr bool binds_from_head() {
+    if constexpr (requires { Binder<P>::head_only; }) return Binder<P>::head_only;
+    else if constexpr (requires { Binder<P>::is_body; }) return !Binder<P>::is_body;
+    else return false;
+}
+template <class P>
+concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key; };
+
+// The head step of a handler (App::dispatch_head): resolves its Depends parameters that
+// come before anything reading the body, in order, as binding them later would (their values
+// are kept for the request, so binding does not run them again). Validation errors are left
+// for the real binding to report with the others; an exception (HTTPException) is the answer.
+template <class... P>
+void bind_head_dependencies([[maybe_unused]] Exchange& ex, std::tuple<P...>*) {
+    if constexpr (sizeof...(P) != 0) {
+        ValidationErrors ignored;
+        bool head = true;
+        auto one = [&]<class Q>(std::type_identity<Q>) {
+            if (!head || !(head = binds_from_head<Q>())) return;
+            if constexpr (binds_dependency<std::remove_cvref_t<Q>>) Binder<Q>::bind(ex, ignored);
+        };
+        (one(std::type_identity<P>{}), ...);
+    }
+}
 
 template <class... P>
 std::tuple<typename Binder<P>::holder...> bind_parameters(Exchange& ex) {
@@ -300,7 +332,14 @@ struct Endpoint {
     std::function<void(Exchange&)> call;                          // plain handlers
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
     void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
+    bool reads_request = false;  // takes the Request itself, so may read its raw body
+    void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
+};
+
+template <class Args> struct args_read_request;
+template <class... P> struct args_read_request<std::tuple<P...>> {
+    static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, Request> || ... || false);
 };
 
 template <class F>
@@ -312,6 +351,8 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     Endpoint e;
     using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
     e.describe = &endpoint_describer<Result, args>::describe;
+    e.reads_request = args_read_request<args>::value;
+    e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
         e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable {

@@ -29,6 +29,13 @@ struct Limits {
     // Open connections a server holds (503 and closed beyond, as uvicorn's --limit-concurrency);
     // never more than the open-file limit allows. 0: only that limit.
     std::size_t max_connections = FASTAPI_MAX_CONNECTIONS;
+    // Request bodies held in memory by all the connections of a server together (read
+    // buffers growing towards their Content-Length); a request that would go past it is
+    // answered 503 and its connection closed.
+    std::size_t max_buffered_body_bytes = FASTAPI_MAX_BUFFERED_BODY_BYTES;
+    // Disk taken by all the uploads being streamed to temporary files at once: 413 for one
+    // body larger than this, 503 while the others leave no room for it.
+    std::size_t max_spool_bytes = FASTAPI_MAX_SPOOL_BYTES;
 };
 
 namespace detail {
@@ -69,6 +76,10 @@ public:
     // in the data. The request is then complete (call reset() before the next one).
     std::uint64_t spool_length() const noexcept { return state_ == State::body_spool ? content_length_ : 0; }
     std::size_t body_offset() const noexcept { return body_start_; }
+    // Once the header section is complete: the Content-Length of the body, 0 for none;
+    // body_chunked() when it is framed by chunks instead (its length is not known).
+    std::uint64_t content_length() const noexcept { return content_length_; }
+    bool body_chunked() const noexcept { return headers_done_ && has_transfer_encoding_; }
 
     // Forget the request being parsed; the next parse starts a new one.
     void reset() noexcept;

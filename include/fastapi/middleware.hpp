@@ -36,6 +36,10 @@ struct Middleware {
     std::function<bool(Request& req, Response& res)> before{};
     // Once the response is complete.
     std::function<void(const Request& req, Response& res)> after{};
+    // `before` reads only the request's head (method, target, headers), never its body: the
+    // server may then run it, and the route's dependencies that also read only the head, as
+    // soon as the header section is in, and answer a failing one without reading the body.
+    bool head_only = false;
 };
 
 namespace detail {
@@ -93,6 +97,7 @@ public:
         for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
         before = [c](Request& req, Response& res) { return c->before(req, res); };
         after = [c](const Request& req, Response& res) { c->after(req, res); };
+        head_only = true;
     }
 
 private:
@@ -192,6 +197,7 @@ public:
             if (h.starts_with("*") && h != "*" && !h.starts_with("*."))
                 throw std::invalid_argument("fastapi: a wildcard host must look like '*.example.com'");
         auto o = std::make_shared<TrustedHostOptions>(std::move(options));
+        head_only = true;
         before = [o](Request& req, Response& res) {
             const auto& allowed = o->allowed_hosts;
             if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;

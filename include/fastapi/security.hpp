@@ -145,6 +145,7 @@ inline picojson::value scheme_object(std::initializer_list<std::pair<const char*
 // HTTP Basic authentication: the credentials of an `Authorization: Basic ...` header.
 template <class... Options>
 struct HTTPBasic {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<detail::auto_error_v<Options...>, HTTPBasicCredentials,
                                            std::optional<HTTPBasicCredentials>>;
     static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("HTTPBasic");
@@ -176,6 +177,7 @@ struct HTTPBasic {
 // HTTP Bearer tokens: the scheme and credentials of an `Authorization: Bearer ...` header.
 template <class... Options>
 struct HTTPBearer {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<detail::auto_error_v<Options...>, HTTPAuthorizationCredentials,
                                            std::optional<HTTPAuthorizationCredentials>>;
     static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("HTTPBearer");
@@ -207,6 +209,7 @@ struct HTTPBearer {
 // OAuth2's password flow: the bearer token the client got from TokenUrl.
 template <fixed_string TokenUrl, class... Options>
 struct OAuth2PasswordBearer {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<detail::auto_error_v<Options...>, std::string, std::optional<std::string>>;
     static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("OAuth2PasswordBearer");
     static constexpr std::string_view token_url = TokenUrl;
@@ -237,6 +240,7 @@ enum class APIKeyIn { header, query, cookie };
 // An API key in a header, the query or a cookie; absent or empty answers 401.
 template <APIKeyIn In, fixed_string Name, class... Options>
 struct APIKeyBase {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<auto_error_v<Options...>, std::string, std::optional<std::string>>;
     static constexpr std::string_view key_name = Name;
 

@@ -34,7 +34,11 @@ struct ServerOptions {
     Limits limits{};
     std::chrono::milliseconds keep_alive_timeout{FASTAPI_KEEP_ALIVE_TIMEOUT * 1000};
     std::chrono::milliseconds header_timeout{FASTAPI_HEADER_TIMEOUT * 1000};  // whole header section
-    std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};      // between body reads, and writes
+    // The whole body, from the end of the header section (and a stalled write). Each byte
+    // received earns 1/body_min_rate s more (Apache's RequestReadTimeout MinRate), so a
+    // large upload at a fair rate finishes and a trickle does not hold a connection; 0: none.
+    std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};
+    std::size_t body_min_rate = 500;  // bytes a second
     std::chrono::milliseconds graceful_shutdown_timeout{FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT * 1000};
     unsigned blocking_threads = 16;  // pool for RouteOptions::blocking handlers
     bool handle_signals = true;      // run(): SIGINT/SIGTERM stop gracefully
@@ -230,6 +234,10 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> live_connections{0};
     std::size_t max_connections = 0;  // limits.max_connections within the open-file limit (start())
+    // Held by every connection together: bodies being buffered (Limits::max_buffered_body_bytes)
+    // and uploads being streamed to disk (Limits::max_spool_bytes).
+    std::atomic<std::size_t> buffered_body_bytes{0};
+    std::atomic<std::uint64_t> spool_bytes{0};
     std::mutex pool_mutex;
     std::unique_ptr<asio::thread_pool> blocking_pool;
     bool pool_abandoned = false;  // with pool_mutex
@@ -389,6 +397,8 @@ public:
         DependencyScope::close(sending_cleanups_);
         DependencyScope::close(out_cleanups_);
         DependencyScope::close(file_cleanups_);
+        release_buffered();
+        release_spool();
         worker_.remove(this);
         --state_.live_connections;
     }
@@ -433,7 +443,7 @@ public:
         asio::error_code ec;
         socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
         socket_.close(ec);
-        file_.reset();
+        if (!file_reading_) file_.reset();  // else the blocking pool is reading it: dropped when it is done
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
@@ -454,7 +464,7 @@ private:
     }
 
     void read() {
-        if (reading_ || closed_ || close_after_write_ || busy_ || out_.size() > output_high_water) return;
+        if (reading_ || closed_ || close_after_write_ || busy_ || spool_writing_ || out_.size() > output_high_water) return;
         if (in_begin_ == in_end_) {
             in_begin_ = in_end_ = 0;
             // Between requests: what one large request grew is given back, so many idle
@@ -463,13 +473,14 @@ private:
             if (ex_.request.body.capacity() > idle_buffer_limit) std::string().swap(ex_.request.body);
             if (ex_.response.body.capacity() > idle_buffer_limit) std::string().swap(ex_.response.body);
         }
-        if (in_.size() - in_end_ < min_read) {
+        const std::size_t want = read_room();
+        if (in_.size() - in_end_ < want) {
             if (in_begin_ > 0) {  // make room by moving the unconsumed bytes to the front
                 std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
                 in_end_ -= in_begin_;
                 in_begin_ = 0;
             }
-            if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>(in_.size() * 2, initial_buffer));
+            if (in_.size() - in_end_ < want && !grow_buffer(want)) return;
         }
         reading_ = true;
         socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
@@ -489,13 +500,69 @@ private:
         }
         in_end_ += n;
         if (phase_ == Phase::idle) set_phase(Phase::headers);
-        else if (phase_ == Phase::body) set_phase(Phase::body);  // progress extends the body deadline
+        else if (phase_ == Phase::body && state_.options.body_min_rate != 0)  // the body's deadline, not restarted
+            deadline_ += std::chrono::microseconds(n * 1'000'000 / state_.options.body_min_rate);
         process();
+    }
+
+    // How much room the next read needs: min_read, or what is left of a body of known length.
+    std::size_t read_room() const noexcept {
+        if (!head_routed_ || spool_ || parser_.body_chunked()) return min_read;
+        const std::uint64_t end = parser_.body_offset() + parser_.content_length();  // from in_begin_
+        const std::size_t have = in_end_ - in_begin_;
+        return end > have ? static_cast<std::size_t>(std::min<std::uint64_t>(min_read, end - have)) : min_read;
+    }
+
+    // Grows the read buffer: doubling, but never past the end of a body whose length is known,
+    // and for a body within what all connections together may buffer (503 beyond).
+    bool grow_buffer(std::size_t want) {
+        std::size_t size = std::max<std::size_t>(in_.size() * 2, initial_buffer);
+        if (head_routed_ && !spool_ && !parser_.body_chunked()) {
+            const std::uint64_t end = in_begin_ + parser_.body_offset() + parser_.content_length();
+            size = static_cast<std::size_t>(std::min<std::uint64_t>(size, std::max<std::uint64_t>(end, in_end_ + want)));
+        }
+        if (head_routed_ && size > in_.size()) {
+            const std::size_t more = size - in_.size();
+            const std::size_t cap = state_.options.limits.max_buffered_body_bytes;
+            std::size_t held = state_.buffered_body_bytes.load(std::memory_order_relaxed);
+            do {
+                if (held > cap || cap - held < more) {
+                    answer_parse_error({ParseStatus::error, 0, 503, "Server busy: too many request bodies in memory"});
+                    linger_ = true;
+                    flush();
+                    return false;
+                }
+            } while (!state_.buffered_body_bytes.compare_exchange_weak(held, held + more, std::memory_order_relaxed));
+            buffered_ += more;
+        }
+        in_.resize(size);
+        return true;
+    }
+    void release_buffered() noexcept {
+        if (buffered_ != 0) state_.buffered_body_bytes.fetch_sub(std::exchange(buffered_, 0), std::memory_order_relaxed);
+    }
+    void release_spool() noexcept {
+        if (spool_reserved_ != 0) state_.spool_bytes.fetch_sub(std::exchange(spool_reserved_, 0), std::memory_order_relaxed);
+    }
+
+    // The next request starts: the parser and what this connection knew of the last one.
+    void next_request() {
+        continue_sent_ = false;
+        head_routed_ = false;
+        parser_.reset();
+        release_buffered();
     }
 
     // Parses and answers every complete request in the buffer, in order.
     void process() {
-        while (!busy_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ && out_.size() <= output_high_water) {
+        while (!busy_ && !spool_writing_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ &&
+               out_.size() <= output_high_water) {
+            if (drain_left_ != 0) {  // the body of a request answered without it
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, drain_left_));
+                in_begin_ += n;
+                drain_left_ -= n;
+                continue;
+            }
             if (spool_) {
                 if (!spool_body()) break;
                 continue;
@@ -503,6 +570,7 @@ private:
             ParseResult r = parser_.parse(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), ex_.request);
             if (r.status == ParseStatus::need_more) {
                 if (parser_.headers_complete()) {
+                    if (!head_routed_ && !route_head()) continue;  // answered without its body
                     if (phase_ != Phase::body) set_phase(Phase::body);
                     if (parser_.expects_continue() && !continue_sent_) {
                         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
@@ -517,13 +585,66 @@ private:
                 break;
             }
             in_begin_ += r.consumed;
-            continue_sent_ = false;
-            parser_.reset();
+            next_request();
             run_request();
         }
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         flush();
         read();
+    }
+
+    // The header section is in and the body is not (all of it): route first, so that nothing
+    // is read, buffered or spooled for a request no route takes. False when it was answered.
+    bool route_head() {
+        head_routed_ = true;
+        ex_.request.client_address = client_address_;
+        ex_.reset_for_request();
+        const BodyWanted wanted = state_.app.dispatch_head(ex_);
+        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered) {
+            answer_without_body(wanted == BodyWanted::answered);
+            return false;
+        }
+        if (const std::uint64_t length = parser_.spool_length(); length != 0) {
+            // Too large for memory: only a route that reads a form streams it to disk, within
+            // the disk all uploads in flight may take.
+            const auto cap = static_cast<std::uint64_t>(state_.options.limits.max_spool_bytes);
+            if (wanted != BodyWanted::form || length > cap) {
+                answer_parse_error({ParseStatus::error, 0, 413, "Request body too large"});
+                linger_ = true;
+                return false;
+            }
+            std::uint64_t held = state_.spool_bytes.load(std::memory_order_relaxed);
+            do {
+                if (held > cap || cap - held < length) {
+                    answer_parse_error({ParseStatus::error, 0, 503, "Server busy: too many uploads in progress"});
+                    linger_ = true;
+                    return false;
+                }
+            } while (!state_.spool_bytes.compare_exchange_weak(held, held + length, std::memory_order_relaxed));
+            spool_reserved_ = length;
+        }
+        return true;
+    }
+
+    // No route takes the request (404, 405, the slash redirect): dispatch answers it now,
+    // without the body; or the head step answered it already (a dependency refused it). A
+    // small body of known length that the client sends anyway is read and dropped, to keep
+    // the connection; otherwise the connection closes after the answer (a client waiting for
+    // 100 Continue never sends it).
+    void answer_without_body(bool answered) {
+        const bool drain = !parser_.body_chunked() && !parser_.expects_continue() &&
+                           parser_.content_length() <= max_drain_bytes;
+        drain_left_ = drain ? parser_.content_length() : 0;
+        in_begin_ += parser_.body_offset();
+        ex_.request.body.clear();
+        if (!drain) {
+            ex_.request.keep_alive = false;
+            linger_ = true;
+        }
+        next_request();
+        if (!answered) return run_request();
+        set_phase(Phase::handler);
+        finish_response();
     }
 
     // An upload too large for memory (the parser's spool_length): its body goes to a
@@ -540,29 +661,65 @@ private:
         in_begin_ += parser_.body_offset();  // the head is parsed into ex_.request already
         return true;
     }
-    // Moves buffered body bytes to the file; true when the request is complete and was run.
+    // Moves buffered body bytes to the file, on the blocking pool (the disk may be slow);
+    // reading waits until they are written. Always false: on_spooled goes on.
     bool spool_body() {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
-        if (!spool_->write(std::string_view(in_.data() + in_begin_, n))) {
+        spool_writing_ = true;
+        asio::post(state_.pool(), [self = shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
+            const bool ok = self->spool_->write(bytes);
+            asio::post(self->executor(), [self, ok, n = bytes.size()] { self->on_spooled(ok, n); });
+        });
+        return false;
+    }
+    void on_spooled(bool ok, std::size_t n) {
+        spool_writing_ = false;
+        if (closed_) return;
+        if (!ok) {
             spool_.reset();
             answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
-            return false;
+        } else {
+            in_begin_ += n;
+            spool_left_ -= n;
+            if (spool_left_ == 0) {
+                ex_.request.body_file = std::move(spool_);
+                spool_.reset();
+                next_request();
+                run_request();
+            }
         }
-        in_begin_ += n;
-        spool_left_ -= n;
-        if (spool_left_ != 0) return false;
-        ex_.request.body_file = std::move(spool_);
-        spool_.reset();
-        continue_sent_ = false;
-        parser_.reset();
-        run_request();
-        return true;
+        process();
     }
 
     void run_request() {
         set_phase(Phase::handler);
-        ex_.request.client_address = client_address_;
-        ex_.reset_for_request();
+        if (!ex_.head_dispatched) {  // else the head step began this request's exchange
+            ex_.request.client_address = client_address_;
+            ex_.reset_for_request();
+        }
+        if (ex_.request.body_file) {
+            // A spooled upload is read back (parsed into the request's form) on the blocking
+            // pool, not on the event loop; the request is then dispatched as any other.
+            busy_ = true;
+            ex_.app = &state_.app;
+            asio::post(state_.pool(), [self = shared_from_this()] {
+                try {
+                    preload_form(self->ex_);
+                } catch (...) {  // left to the handler's own parse, which answers the error
+                }
+                asio::post(self->executor(), [self] {
+                    self->busy_ = false;
+                    if (self->closed_) return;
+                    self->dispatch_request();
+                    self->process();
+                });
+            });
+            return;
+        }
+        dispatch_request();
+    }
+
+    void dispatch_request() {
         switch (state_.app.dispatch(ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
@@ -592,14 +749,32 @@ private:
     void finish_response() {
         const Request& req = ex_.request;
         Response& res = ex_.response;
+        if (!res.file_path.empty() && !file_opened_) {
+            // A file to send: opened and measured on the blocking pool, then finished here.
+            busy_ = true;
+            asio::post(state_.pool(), [self = shared_from_this()] {
+                auto file = std::make_shared<std::ifstream>(self->ex_.response.file_path, std::ios::binary);
+                std::error_code fec;
+                const std::uint64_t size = std::filesystem::file_size(self->ex_.response.file_path, fec);
+                if (!*file || fec) file.reset();
+                asio::post(self->executor(), [self, file = std::move(file), size] {
+                    self->busy_ = false;
+                    if (self->closed_) return;
+                    self->file_ = file;
+                    self->file_remaining_ = size;
+                    self->file_opened_ = true;
+                    self->finish_response();
+                    self->process();
+                });
+            });
+            return;
+        }
+        file_opened_ = false;
         bool keep = req.keep_alive && !state_.stopping.load(std::memory_order_relaxed);
         std::uint64_t length = res.body.size();
         if (!res.file_path.empty()) {
-            file_ = std::make_unique<std::ifstream>(res.file_path, std::ios::binary);
-            std::error_code fec;
-            auto size = std::filesystem::file_size(res.file_path, fec);
-            if (!*file_ || fec) {
-                file_.reset();
+            const std::uint64_t size = file_remaining_;
+            if (!file_) {
                 res.file_path.clear();
                 res.headers.clear();
                 write_detail(res, 404, picojson::value("File not found"));
@@ -616,6 +791,7 @@ private:
         // background tasks, after those, on the blocking pool.
         auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
+        release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
@@ -635,9 +811,15 @@ private:
     void flush() {
         if (writing_ || closed_) return;
         if (out_.empty()) {
-            if (file_) fill_from_file();
+            if (file_) {
+                if (!file_reading_) fill_from_file();  // writes out_ and flushes again when read
+                return;
+            }
             if (out_.empty()) {
-                if (close_after_write_ && !busy_) close();
+                if (close_after_write_ && !busy_) {
+                    if (linger_) linger();
+                    else close();
+                }
                 return;
             }
         }
@@ -649,25 +831,64 @@ private:
                           [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
     }
 
+    // Answered before the client finished sending (a body nobody reads): stop sending, and
+    // read and drop what still comes for a moment before closing, since closing a socket
+    // with unread bytes resets the connection and the client may lose the answer.
+    void linger() {
+        linger_ = false;
+        if (reading_) return close();  // never two reads at once
+        asio::error_code ec;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        phase_ = Phase::body;  // the sweep closes it at the deadline
+        deadline_ = worker_.now() + std::min<clock::duration>(state_.options.body_timeout, max_linger_time);
+        in_begin_ = in_end_ = 0;
+        if (in_.size() < initial_buffer) in_.resize(initial_buffer);
+        linger_read(0);
+    }
+    void linger_read(std::size_t dropped) {
+        socket_.async_read_some(asio::buffer(in_.data(), in_.size()),
+                                [self = shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
+                                    if (self->closed_) return;
+                                    if (ec || dropped + n > max_linger_bytes) self->close();
+                                    else self->linger_read(dropped + n);
+                                });
+    }
+
+    // The next 64 KiB of the file being sent, read on the blocking pool.
     void fill_from_file() {
         constexpr std::size_t chunk = 64 * 1024;
-        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
-        out_.resize(n);
-        file_->read(out_.data(), static_cast<std::streamsize>(n));
-        if (static_cast<std::size_t>(file_->gcount()) != n) {  // the file shrank: the length is a lie now
-            out_.clear();
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
+        file_reading_ = true;
+        file_chunk_.resize(n);
+        asio::post(state_.pool(), [self = shared_from_this(), n] {
+            self->file_->read(self->file_chunk_.data(), static_cast<std::streamsize>(n));
+            const bool ok = static_cast<std::size_t>(self->file_->gcount()) == n;
+            asio::post(self->executor(), [self, ok] { self->on_file_chunk(ok); });
+        });
+    }
+    void on_file_chunk(bool ok) {
+        file_reading_ = false;
+        if (closed_) {
+            file_.reset();
+            return;
+        }
+        if (!ok) {  // the file shrank: the length is a lie now
             file_.reset();
             close_after_write_ = true;
             busy_ = false;
+            flush();
             return;
         }
-        file_remaining_ -= n;
+        std::swap(out_, file_chunk_);
+        file_chunk_.clear();
+        file_remaining_ -= out_.size();
         if (file_remaining_ == 0) {
             for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
             file_cleanups_.clear();
             file_.reset();
             busy_ = false;
         }
+        process();  // writes the chunk; with the file sent, pipelined requests go on
     }
 
     void on_write(const asio::error_code& ec) {
@@ -694,6 +915,11 @@ private:
     static constexpr std::size_t min_read = 512;
     static constexpr std::size_t output_high_water = 256 * 1024;
     static constexpr std::size_t idle_buffer_limit = 64 * 1024;
+    // A body no route wanted, up to this size, is read and dropped to keep the connection.
+    static constexpr std::size_t max_drain_bytes = 64 * 1024;
+    // After such an answer, what is read and dropped before the connection closes.
+    static constexpr std::size_t max_linger_bytes = 1024 * 1024;
+    static constexpr std::chrono::seconds max_linger_time{2};
 
     std::shared_ptr<ServerState> keep_state_;  // first: freed after everything below
     asio::ip::tcp::socket socket_;
@@ -706,10 +932,16 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
     std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
-    std::unique_ptr<std::ifstream> file_;
+    std::shared_ptr<std::ifstream> file_;
     std::uint64_t file_remaining_ = 0;
+    std::string file_chunk_;  // filled by the blocking pool
+    bool file_opened_ = false, file_reading_ = false;
     std::shared_ptr<TempFile> spool_;  // the body of an upload being received
     std::uint64_t spool_left_ = 0;
+    std::uint64_t spool_reserved_ = 0;  // of ServerState::spool_bytes
+    std::size_t buffered_ = 0;          // of ServerState::buffered_body_bytes
+    std::uint64_t drain_left_ = 0;      // body bytes of an answered request still to drop
+    bool head_routed_ = false, spool_writing_ = false, linger_ = false;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;

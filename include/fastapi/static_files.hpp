@@ -154,6 +154,7 @@ public:
         RouteOptions options;
         options.name = name.empty() ? base : std::string(name);
         options.include_in_schema = false;
+        options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
         app.api_route(base + "/{path:path}", {"GET"},
                       [files = *this](const Request& req) -> Response {
                           auto it = req.path_params.find("path");

@@ -130,7 +130,17 @@ public:
         std::string out;
         if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
             bytes.size() - parser.body_offset() >= parser.spool_length()) {
-            // An upload too large for memory: to a temporary file, as the server does.
+            // An upload too large for memory: to a temporary file, as the server does, and
+            // only for a route that reads a form (otherwise 413; no route: answered without it).
+            switch (app_.route_head(ex)) {
+                case detail::BodyWanted::form: break;
+                case detail::BodyWanted::no_route:
+                case detail::BodyWanted::answered: return dispatch_and_send(ex, out);
+                case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
+            }
+        }
+        if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
+            bytes.size() - parser.body_offset() >= parser.spool_length()) {
             auto file = detail::TempFile::create(app_.settings().forms.temp_dir);
             if (!file->write(bytes.substr(parser.body_offset(), static_cast<std::size_t>(parser.spool_length()))))
                 throw std::runtime_error("fastapi: TestClient cannot write a temporary file");
@@ -147,6 +157,11 @@ public:
             detail::serialize_response(req, res, res.body.size(), false, out);
             return parse_response(out, false);
         }
+        return dispatch_and_send(ex, out);
+    }
+
+private:
+    TestResponse dispatch_and_send(detail::Exchange& ex, std::string& out) {
         ex.request.client_address = "testclient";
         switch (app_.dispatch(ex)) {
             case detail::Dispatch::done: break;
@@ -175,7 +190,6 @@ public:
         return response;
     }
 
-private:
     static void form_encode(std::string_view s, std::string& out) {
         static constexpr char hex[] = "0123456789ABCDEF";
         for (char c : s) {
