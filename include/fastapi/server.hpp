@@ -418,11 +418,14 @@ public:
     void sweep(clock::time_point now) {
         if (closed_) return;
         if (writing_ && now > write_deadline_) return close();
-        if (phase_ == Phase::handler || now <= deadline_) return;
+        // A body being written to disk waits for the blocking pool, not for the client: the
+        // server's own delay is no timeout (and a 408 then would be a second answer).
+        if (phase_ == Phase::handler || spool_writing_ || now <= deadline_) return;
         // Part of a request came, not all of it in time: answered 408 and closed (as nginx
-        // does); an idle keep-alive connection (Phase::idle) closes silently.
+        // does); an idle keep-alive connection (Phase::idle) closes silently, and so does one
+        // still dropping the body of a request it answered already.
         if ((phase_ == Phase::headers || phase_ == Phase::body) && !writing_ && out_.empty() && !busy_ &&
-            !close_after_write_) {
+            !close_after_write_ && drain_left_ == 0) {
             answer_parse_error({ParseStatus::error, 0, 408, "Request Timeout"});
             deadline_ = now + state_.options.body_timeout;  // for writing the answer
             flush();
@@ -464,7 +467,7 @@ private:
     }
 
     void read() {
-        if (reading_ || closed_ || close_after_write_ || busy_ || spool_writing_ || out_.size() > output_high_water) return;
+        if (reading_ || closed_ || close_after_write_ || busy_ || spool_writing_ || lingering_ || out_.size() > output_high_water) return;
         if (in_begin_ == in_end_) {
             in_begin_ = in_end_ = 0;
             // Between requests: what one large request grew is given back, so many idle
@@ -675,6 +678,7 @@ private:
     void on_spooled(bool ok, std::size_t n) {
         spool_writing_ = false;
         if (closed_) return;
+        if (close_after_write_) return flush();  // answered meanwhile: the body is not wanted any more
         if (!ok) {
             spool_.reset();
             answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
@@ -809,7 +813,7 @@ private:
     }
 
     void flush() {
-        if (writing_ || closed_) return;
+        if (writing_ || closed_ || lingering_) return;
         if (out_.empty()) {
             if (file_) {
                 if (!file_reading_) fill_from_file();  // writes out_ and flushes again when read
@@ -837,6 +841,7 @@ private:
     void linger() {
         linger_ = false;
         if (reading_) return close();  // never two reads at once
+        lingering_ = true;  // from now on only linger_read and the sweep act: nothing else may close it
         asio::error_code ec;
         socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
         phase_ = Phase::body;  // the sweep closes it at the deadline
@@ -902,7 +907,10 @@ private:
             return;
         }
         if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
-        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_) {
+        // Stopping: a connection between requests closes; one receiving a body (spooled, or
+        // dropped after an early answer) is still in a request.
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_ &&
+            phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
             close();
             return;
         }
@@ -945,6 +953,7 @@ private:
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
+    bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
     asio::cancellation_signal cancel_;  // bound to the running coroutine handler
 };
