@@ -40,10 +40,27 @@
 #ifndef FASTAPI_MAX_JSON_DEPTH
 #define FASTAPI_MAX_JSON_DEPTH 512
 #endif
+// Most validation errors one 422 lists; the rest are counted and summarised in one last
+// "too_many_errors" entry (FastAPI lists them all: 11 MB for a 400 KB body of bad values).
+#ifndef FASTAPI_MAX_VALIDATION_ERRORS
+#define FASTAPI_MAX_VALIDATION_ERRORS 100
+#endif
 // Largest multipart/form-data body (413 beyond); beyond FASTAPI_MAX_BODY_BYTES it is
 // streamed to a temporary file instead of held in memory.
 #ifndef FASTAPI_MAX_UPLOAD_BYTES
 #define FASTAPI_MAX_UPLOAD_BYTES (100 * 1024 * 1024)
+#endif
+// Open connections per server (503 beyond); the open-file limit caps it as well.
+#ifndef FASTAPI_MAX_CONNECTIONS
+#define FASTAPI_MAX_CONNECTIONS 10000
+#endif
+// Request bodies held in memory by all connections of a server together (503 beyond).
+#ifndef FASTAPI_MAX_BUFFERED_BODY_BYTES
+#define FASTAPI_MAX_BUFFERED_BODY_BYTES (64 * 1024 * 1024)
+#endif
+// Disk taken by all uploads being streamed to temporary files at once (503, or 413 beyond).
+#ifndef FASTAPI_MAX_SPOOL_BYTES
+#define FASTAPI_MAX_SPOOL_BYTES (1024 * 1024 * 1024)
 #endif
 // Seconds: keep-alive idle (uvicorn's default), header section, body read, shutdown grace.
 #ifndef FASTAPI_KEEP_ALIVE_TIMEOUT
@@ -125,6 +142,7 @@ template <class...> inline constexpr bool dependent_false = false;
 #include <cstdio>       // snprintf
 #include <cstdlib>      // getenv
 #include <cstring>      // memcpy
+#include <initializer_list>  // Headers{{"name", "value"}}
 #include <map>          // path parameters
 #include <memory>       // shared_ptr (spooled bodies)
 #include <stdexcept>    // invalid_argument, runtime_error
@@ -190,6 +208,12 @@ inline bool is_token(std::string_view s) noexcept {
 class Headers {
 public:
     using Field = std::pair<std::string, std::string>;
+
+    Headers() = default;
+    // Headers{{"X-Error", "item-not-found"}, ...}: each added as add() does (checked).
+    Headers(std::initializer_list<Field> fields) {
+        for (auto& [name, value] : fields) add(name, value);
+    }
 
     // First value of `name`, if any.
     std::optional<std::string_view> get(std::string_view name) const noexcept {
@@ -322,6 +346,7 @@ struct Request {
     bool keep_alive = true;    // what the client asked for (version + Connection)
     std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
     std::string client_address;
+    std::string scheme = "http";  // of the connection: "http" for the server's plain TCP
 
     std::optional<std::string_view> header(std::string_view name) const noexcept { return headers.get(name); }
 
@@ -332,6 +357,105 @@ struct Request {
         path_params.clear();
     }
 };
+
+namespace detail {
+// --- UTF-8 as Python decodes it with errors="replace" ---
+
+// The well-formed UTF-8 sequence at p (Unicode §3.9, table 3-7), or else its maximal
+// subpart: the longest prefix of one that the bytes begin. Returns the bytes it covers (at
+// least 1) and whether they are a character (`valid`) or one U+FFFD's worth of error.
+inline std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept {
+    const unsigned char c = p[0];
+    valid = true;
+    if (c < 0x80) return 1;
+    std::size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the byte after the lead
+    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    else if (c == 0xE0) need = 2, lo = 0xA0;
+    else if (c == 0xED) need = 2, hi = 0x9F;  // no surrogates
+    else if (c >= 0xE1 && c <= 0xEF) need = 2;
+    else if (c == 0xF0) need = 3, lo = 0x90;
+    else if (c == 0xF4) need = 3, hi = 0x8F;  // nothing above U+10FFFF
+    else if (c >= 0xF1 && c <= 0xF3) need = 3;
+    else return (valid = false), 1;  // 80-C1, F5-FF never begin a character
+    for (std::size_t i = 1; i <= need; ++i) {
+        if (i >= avail || p[i] < lo || p[i] > hi) return (valid = false), i;
+        lo = 0x80, hi = 0xBF;
+    }
+    return need + 1;
+}
+
+inline constexpr std::string_view replacement_character = "\xEF\xBF\xBD";  // U+FFFD
+
+// Appends s, each ill-formed sequence (maximal subpart) replaced by U+FFFD.
+inline void append_utf8_replacing(std::string& out, std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size();) {
+        if (p[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        bool valid = false;
+        std::size_t n = utf8_scan(p + i, s.size() - i, valid);
+        if (!valid) {
+            out.append(s.data() + run, i - run);
+            out += replacement_character;
+            run = i + n;
+        }
+        i += n;
+    }
+    out.append(s.data() + run, s.size() - run);
+}
+
+inline bool is_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (std::size_t i = 0; i < s.size();) {
+        if (p[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        bool valid = false;
+        i += utf8_scan(p + i, s.size() - i, valid);
+        if (!valid) return false;
+    }
+    return true;
+}
+
+// What Python's bytes.decode("utf-8", errors="replace") makes of s, in place (untouched when
+// s is UTF-8 already, the usual case).
+inline void replace_invalid_utf8(std::string& s) {
+    if (is_utf8(s)) return;
+    std::string out;
+    out.reserve(s.size() + 8);
+    append_utf8_replacing(out, s);
+    s = std::move(out);
+}
+
+// Latin-1 bytes as UTF-8 text (Starlette's bytes.decode("latin-1")).
+inline std::string latin1_to_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() * 2);
+    for (unsigned char c : s) {
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+        } else {
+            out += static_cast<char>(0xC0 | (c >> 6));
+            out += static_cast<char>(0x80 | (c & 0x3F));
+        }
+    }
+    return out;
+}
+
+// What an HTTP status line can carry (RFC 9110 §15: 100-599).
+constexpr bool is_valid_status(int status) noexcept { return status >= 100 && status <= 599; }
+// A status given where a route is declared: refused at once with a sentence.
+inline void require_valid_status(int status, const char* where) {
+    if (!is_valid_status(status))
+        throw std::invalid_argument(std::string("fastapi: ") + where + " " + std::to_string(status) +
+                                    " is not an HTTP status code; use one from 100 to 599");
+}
+}  // namespace detail
 
 // Reason phrases for the status line.
 inline std::string_view status_reason(int status) noexcept {
@@ -512,27 +636,48 @@ struct Response {
     }
 };
 
+// json.hpp: what HTTPException's detail is written with.
+template <class T> void write_json(std::string& out, const T& value);
+template <class T> picojson::value to_json_value(const T& value);
+
 // Raised by handlers and dependencies to answer with an error: rendered as
-// {"detail": detail} with the given status and headers, as FastAPI does.
+// {"detail": detail} with the given status and headers, as FastAPI does. The detail is a
+// string or any value a handler could return (a model, a vector, a map, a picojson::value),
+// as FastAPI takes a dict:
+//   throw HTTPException(404, "Item not found", {{"X-Error", "item-not-found"}});
+//   throw HTTPException(409, Conflict{.code = "taken", .ids = {1, 2}});
 class HTTPException : public std::runtime_error {
 public:
     HTTPException(int status_code, picojson::value detail = {}, Headers headers = {})
         : std::runtime_error("HTTPException " + std::to_string(status_code)),
           status_code_(status_code), detail_(std::move(detail)), headers_(std::move(headers)) {
         if (detail_.is<picojson::null>()) detail_ = picojson::value(std::string(status_reason(status_code)));
+        write_json(detail_json_, detail_);
     }
     HTTPException(int status_code, std::string detail, Headers headers = {})
         : HTTPException(status_code, picojson::value(std::move(detail)), std::move(headers)) {}
     HTTPException(int status_code, const char* detail, Headers headers = {})
         : HTTPException(status_code, picojson::value(std::string(detail)), std::move(headers)) {}
+    template <class T>
+        requires(!std::is_convertible_v<const T&, std::string_view> && !std::is_same_v<T, picojson::value>)
+    HTTPException(int status_code, const T& detail, Headers headers = {})
+        : std::runtime_error("HTTPException " + std::to_string(status_code)),
+          status_code_(status_code), detail_(to_json_value(detail)), headers_(std::move(headers)) {
+        if (detail_.is<picojson::null>()) detail_ = picojson::value(std::string(status_reason(status_code)));  // as None
+        if (detail_.is<std::string>()) write_json(detail_json_, detail_);
+        else write_json(detail_json_, detail);  // a model's fields in their order (picojson sorts keys)
+    }
 
     int status_code() const noexcept { return status_code_; }
     const picojson::value& detail() const noexcept { return detail_; }
+    // The detail as it is sent: JSON text.
+    const std::string& detail_json() const noexcept { return detail_json_; }
     const Headers& headers() const noexcept { return headers_; }
 
 private:
     int status_code_;
     picojson::value detail_;
+    std::string detail_json_;
     Headers headers_;
 };
 
@@ -561,6 +706,16 @@ struct Limits {
     // A multipart/form-data body with a Content-Length over max_body_bytes is streamed to a
     // temporary file (Request::body_file) up to this size; 413 beyond.
     std::size_t max_upload_bytes = FASTAPI_MAX_UPLOAD_BYTES;
+    // Open connections a server holds (503 and closed beyond, as uvicorn's --limit-concurrency);
+    // never more than the open-file limit allows. 0: only that limit.
+    std::size_t max_connections = FASTAPI_MAX_CONNECTIONS;
+    // Request bodies held in memory by all the connections of a server together (read
+    // buffers growing towards their Content-Length); a request that would go past it is
+    // answered 503 and its connection closed.
+    std::size_t max_buffered_body_bytes = FASTAPI_MAX_BUFFERED_BODY_BYTES;
+    // Disk taken by all the uploads being streamed to temporary files at once: 413 for one
+    // body larger than this, 503 while the others leave no room for it.
+    std::size_t max_spool_bytes = FASTAPI_MAX_SPOOL_BYTES;
 };
 
 namespace detail {
@@ -601,6 +756,10 @@ public:
     // in the data. The request is then complete (call reset() before the next one).
     std::uint64_t spool_length() const noexcept { return state_ == State::body_spool ? content_length_ : 0; }
     std::size_t body_offset() const noexcept { return body_start_; }
+    // Once the header section is complete: the Content-Length of the body, 0 for none;
+    // body_chunked() when it is framed by chunks instead (its length is not known).
+    std::uint64_t content_length() const noexcept { return content_length_; }
+    bool body_chunked() const noexcept { return headers_done_ && has_transfer_encoding_; }
 
     // Forget the request being parsed; the next parse starts a new one.
     void reset() noexcept;
@@ -876,6 +1035,11 @@ inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
             const char* lf = find_lf(p, scan_, lim);
             if (!lf) {
                 scan_ = lim;
+                // Bytes that cannot begin a method (a TLS ClientHello on the plain port) fail now,
+                // not when the header timeout ends the wait for a line that never comes.
+                std::size_t m = line_start_;
+                while (m < lim && is_token_char(static_cast<unsigned char>(p[m]))) ++m;
+                if (m < lim && (m == line_start_ || p[m] != ' ')) return fail(400, "Invalid method");
                 if (target_too_long_so_far(p, lim)) return fail(414, "Request target too long");
                 if (n - section_start_ >= limits_.max_header_bytes) return fail(431, "Header section too large");
                 return need_more();
@@ -1063,6 +1227,8 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
     if (raw_path.empty()) raw_path = "/";  // absolute-form without a path
     detail::assign_bytes(out.raw_path, raw_path);
     if (!percent_decode(raw_path, out.path)) return err(400, "Invalid percent-encoding in path");
+    // As uvicorn's unquote(errors="replace"): an escaped byte that is not UTF-8 is U+FFFD.
+    if (out.path.size() != raw_path.size()) replace_invalid_utf8(out.path);
     if (out.path.size() != raw_path.size() && out.path.find('\0') != std::string::npos)
         return err(400, "NUL in path");
     return true;
@@ -1187,9 +1353,17 @@ inline bool RequestParser::end_of_headers(Request& out) {
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
-    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field.
-    // Only replaced, never added: the field count stays what max_header_count allowed.
-    if (authority_len_ != 0 && host_count_ == 1) out.headers.set("Host", std::string_view(out.target).substr(authority_at_, authority_len_));
+    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field;
+    // HTTP/1.0 may send no Host at all, and then gets one (a field that counts as the client's).
+    if (authority_len_ != 0) {
+        const std::string_view authority = std::string_view(out.target).substr(authority_at_, authority_len_);
+        if (host_count_ == 1) {
+            out.headers.set("Host", authority);
+        } else {
+            if (field_count_ >= limits_.max_header_count) return err(431, "Too many header fields");
+            out.headers.append_unchecked("Host", authority);
+        }
+    }
     body_start_ = line_start_;
 
     if (has_transfer_encoding_) {
@@ -1928,6 +2102,1003 @@ constexpr std::string_view enum_to_name(E e) noexcept {
 }  // namespace detail
 }  // namespace fastapi
 
+// ---- include/fastapi/regex.hpp ----
+// regex: the matcher behind Pattern<"...">. pydantic checks a pattern with Rust's regex crate
+// (re.search semantics: a match anywhere unless the pattern anchors itself), whose time is
+// linear in the input; this is a matcher with the same guarantee, of our own:
+//   - parse(): the pattern (Rust regex syntax, the subset documented in README.md) to a small
+//     tree, constexpr, so that Pattern<"..."> is checked and compiled at compile time and an
+//     unsupported construct is a static_assert with a sentence;
+//   - emit(): the tree to a Thompson NFA program (counted repetition expanded, bounded);
+//   - search(): a Pike VM over that program for short strings: every thread advances one code
+//     point at a time in lock step, at most one thread per instruction, so the time is
+//     O(input x program) and the memory O(program); for long strings a lazy DFA built from the
+//     same program (bounded cache), one table look-up per character once its states are known.
+//     Neither recurses per input character or backtracks.
+// A program that declares no Pattern<> instantiates none of it: search() and runtime_regex are
+// inline functions the linker only sees when something calls them. Relies on meta.
+
+
+namespace fastapi::detail::regex {
+
+// Why a pattern is refused; each has a sentence in compiled<> below.
+enum class error : unsigned char {
+    none,
+    backreference,      // \1, \k<name>, (?P=name)
+    lookaround,         // (?=  (?!  (?<=  (?<!
+    possessive,         // a*+  a++  a?+
+    unsupported_group,  // (?>...), (?#...), (?|...), ...
+    unsupported_flag,   // (?x), (?R): only i, m, s (and U, which a yes/no match ignores)
+    unsupported_escape, // \p{...}, \P, \Z, \G, \<, ... and escapes Rust's syntax does not have
+    bad_hex,            // \x, \u, \U without a valid code point
+    unclosed_group,     // (  without )
+    unopened_group,     // )  without (
+    unclosed_class,     // [  without ]
+    class_operation,    // [a&&b], [a--b], [a~~b], nested [[...]] (Rust's class set operations)
+    bad_class_range,    // [z-a], [\d-z]
+    nothing_to_repeat,  // *a, (|+), ...
+    bad_repetition,     // a{x}, a{2,1}, a{, a**
+    repetition_too_large,  // a{1001}
+    too_deep,           // groups nested more than max_depth
+    too_large,          // the program would have more than max_program instructions
+    bad_utf8,           // the pattern itself is not valid UTF-8
+};
+
+inline constexpr std::uint32_t max_repetition = 1000;  // n and m of {n}, {n,}, {n,m}
+inline constexpr std::uint32_t max_program = 10000;    // instructions after expansion
+inline constexpr int max_depth = 64;                   // nested groups
+inline constexpr std::uint32_t npos = 0xffffffffu;
+
+// A set of code points is a sorted list of disjoint ranges.
+struct Range {
+    char32_t lo = 0, hi = 0;
+};
+
+enum class anchor : unsigned char { text_start, text_end, line_start, line_end, word_boundary, not_word_boundary };
+
+enum class op : unsigned char { cp, cls, split, jmp, assertion, match };
+// cp: the code point a; cls: a code point in ranges [a, b); split: go on at a and at b;
+// jmp: go on at a; assertion: anchor a holds here; match: the pattern matched.
+struct Inst {
+    op o = op::match;
+    std::uint32_t a = 0, b = 0;
+};
+
+// The pattern's tree. Children of concat and alt are a list through `next`.
+enum class kind : unsigned char { empty, cp, cls, assertion, concat, alt, repeat };
+struct Node {
+    kind k = kind::empty;
+    std::uint32_t a = 0, b = 0;       // as in Inst (cp, cls, assertion)
+    std::uint32_t min = 0, max = 0;   // repeat; max == npos: unbounded
+    std::uint32_t child = npos;       // first child (concat, alt, repeat)
+    std::uint32_t next = npos;        // next sibling
+    std::uint32_t size = 0;           // instructions it emits (saturates above max_program)
+};
+
+struct parse_result {
+    error err = error::none;
+    std::size_t where = 0;            // byte offset of the error in the pattern
+    std::uint32_t root = npos;
+    std::uint32_t nodes = 0, ranges = 0;
+    std::uint32_t program_size = 0;   // with the final match instruction
+};
+
+// Capacities that parse() never exceeds for a pattern of n bytes (it checks them anyway).
+constexpr std::size_t node_capacity(std::size_t n) { return 2 * n + 4; }
+constexpr std::size_t range_capacity(std::size_t n) { return 8 * n + 32; }
+
+constexpr std::uint32_t sat_add(std::uint32_t x, std::uint32_t y) {
+    return x + y > max_program ? max_program + 1 : x + y;
+}
+constexpr std::uint32_t sat_mul(std::uint32_t x, std::uint32_t y) {
+    return y != 0 && x > (max_program + 1) / y ? max_program + 1 : sat_add(0, x * y);
+}
+
+// One code point of UTF-8 at s[i]: its value and length; len 0 when the bytes are not valid
+// UTF-8 (overlong forms, surrogates and values above U+10FFFF included).
+struct decoded {
+    char32_t cp = 0;
+    std::size_t len = 0;
+};
+constexpr decoded decode_utf8(std::string_view s, std::size_t i) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = b(0);
+    if (c < 0x80) return {c, 1};
+    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    if (len == 0 || c > 0xf4 || i + len > s.size()) return {};
+    char32_t cp = c & (0x7f >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+        if ((b(k) & 0xc0) != 0x80) return {};
+        cp = (cp << 6) | (b(k) & 0x3f);
+    }
+    constexpr char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return {};
+    return {cp, len};
+}
+
+// \d and \w are ASCII (Rust's are Unicode); \s is Unicode's White_Space, as Rust's.
+inline constexpr Range digit_set[] = {{'0', '9'}};
+inline constexpr Range word_set[] = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
+inline constexpr Range space_set[] = {{0x09, 0x0d}, {0x20, 0x20},     {0x85, 0x85},     {0xa0, 0xa0},
+                                      {0x1680, 0x1680}, {0x2000, 0x200a}, {0x2028, 0x2029}, {0x202f, 0x202f},
+                                      {0x205f, 0x205f}, {0x3000, 0x3000}};
+constexpr bool is_word(char32_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= 'a' && c <= 'z');
+}
+constexpr int hex_value(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+// Recursive descent over the pattern (recursion follows the nesting of groups, at most
+// max_depth deep; the input is never looked at here).
+class parser {
+public:
+    constexpr parser(std::string_view s, Node* nodes, std::size_t node_cap, Range* ranges, std::size_t range_cap)
+        : s_(s), nodes_(nodes), node_cap_(node_cap), ranges_(ranges), range_cap_(range_cap) {}
+
+    constexpr parse_result run() {
+        parse_result r;
+        std::uint32_t root = parse_alt();
+        if (err_ == error::none && i_ < s_.size()) fail(error::unopened_group);  // a ')' too many
+        if (err_ == error::none && nodes_[root].size + 1 > max_program) fail(error::too_large);
+        r.err = err_;
+        r.where = where_;
+        if (err_ == error::none) {
+            r.root = root;
+            r.nodes = n_nodes_;
+            r.ranges = n_ranges_;
+            r.program_size = nodes_[root].size + 1;
+        }
+        return r;
+    }
+
+private:
+    static constexpr std::uint32_t skip = npos - 1;  // a flag group (?i): no node
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+    Node* nodes_;
+    std::size_t node_cap_, n_nodes_ = 0;
+    Range* ranges_;
+    std::size_t range_cap_, n_ranges_ = 0;
+    bool icase_ = false, multiline_ = false, dotall_ = false;
+    int depth_ = 0;
+    error err_ = error::none;
+    std::size_t where_ = 0;
+
+    constexpr std::uint32_t fail(error e) {
+        if (err_ == error::none) {
+            err_ = e;
+            where_ = i_;
+        }
+        return npos;
+    }
+    constexpr bool at(char c) const { return i_ < s_.size() && s_[i_] == c; }
+    constexpr bool at(std::string_view t) const { return s_.substr(i_, t.size()) == t; }
+    constexpr bool ok() const { return err_ == error::none; }
+
+    constexpr std::uint32_t add(Node n) {
+        if (n_nodes_ == node_cap_) return fail(error::too_large);
+        nodes_[n_nodes_] = n;
+        return static_cast<std::uint32_t>(n_nodes_++);
+    }
+    constexpr bool add_range(char32_t lo, char32_t hi) {
+        if (n_ranges_ == range_cap_) return fail(error::too_large), false;
+        ranges_[n_ranges_++] = {lo, hi};
+        return true;
+    }
+    template <std::size_t N>
+    constexpr void add_set(const Range (&set)[N], bool negated) {
+        if (!negated) {
+            for (const Range& r : set) add_range(r.lo, r.hi);
+            return;
+        }
+        char32_t from = 0;
+        for (const Range& r : set) {
+            if (r.lo > from) add_range(from, r.lo - 1);
+            from = r.hi + 1;
+        }
+        if (from <= 0x10ffff) add_range(from, 0x10ffff);
+    }
+
+    // The ranges from `start` on: case-folded (ASCII letters) under (?i), sorted, merged, and
+    // complemented when negated.
+    constexpr std::uint32_t finish_class(std::size_t start, bool negated) {
+        if (icase_) {
+            const std::size_t end = n_ranges_;
+            for (std::size_t k = start; k < end; ++k) {
+                const Range r = ranges_[k];
+                auto fold = [&](char32_t from, char32_t to) {  // r's part in from..from+25, moved to to
+                    const char32_t lo = r.lo > from ? r.lo : from, hi = r.hi < from + 25 ? r.hi : from + 25;
+                    if (lo <= hi) add_range(lo - from + to, hi - from + to);
+                };
+                fold('a', 'A');
+                fold('A', 'a');
+            }
+        }
+        if (!ok()) return npos;
+        for (std::size_t k = start + 1; k < n_ranges_; ++k)  // insertion sort: classes are short
+            for (std::size_t j = k; j > start && ranges_[j].lo < ranges_[j - 1].lo; --j) {
+                const Range t = ranges_[j];
+                ranges_[j] = ranges_[j - 1];
+                ranges_[j - 1] = t;
+            }
+        std::size_t out = start;
+        for (std::size_t k = start; k < n_ranges_; ++k) {
+            if (out > start && ranges_[k].lo <= ranges_[out - 1].hi + 1) {
+                if (ranges_[k].hi > ranges_[out - 1].hi) ranges_[out - 1].hi = ranges_[k].hi;
+            } else {
+                ranges_[out++] = ranges_[k];
+            }
+        }
+        n_ranges_ = out;
+        if (negated) {  // the complement, written after the set, then moved down over it
+            const std::size_t end = n_ranges_;
+            char32_t from = 0;
+            for (std::size_t k = start; k < end; ++k) {
+                if (ranges_[k].lo > from) add_range(from, ranges_[k].lo - 1);
+                from = ranges_[k].hi + 1;
+            }
+            if (from <= 0x10ffff) add_range(from, 0x10ffff);
+            if (!ok()) return npos;
+            for (std::size_t k = end; k < n_ranges_; ++k) ranges_[start + k - end] = ranges_[k];
+            n_ranges_ = start + (n_ranges_ - end);
+        }
+        return add({.k = kind::cls, .a = static_cast<std::uint32_t>(start), .b = static_cast<std::uint32_t>(n_ranges_), .size = 1});
+    }
+
+    constexpr std::uint32_t literal(char32_t c) {
+        if (icase_ && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+            const std::size_t start = n_ranges_;
+            add_range(c, c);
+            return finish_class(start, false);
+        }
+        return add({.k = kind::cp, .a = static_cast<std::uint32_t>(c), .size = 1});
+    }
+
+    // alternation: concat ('|' concat)*
+    constexpr std::uint32_t parse_alt() {
+        std::uint32_t first = parse_concat();
+        if (!ok() || !at('|')) return first;
+        std::uint32_t last = first, count = 1, size = nodes_[first].size;
+        while (ok() && at('|')) {
+            ++i_;
+            std::uint32_t next = parse_concat();
+            if (!ok()) return npos;
+            nodes_[last].next = next;
+            last = next;
+            ++count;
+            size = sat_add(size, nodes_[next].size);
+        }
+        if (!ok()) return npos;
+        return add({.k = kind::alt, .child = first, .size = sat_add(size, sat_mul(2, count - 1))});
+    }
+
+    constexpr std::uint32_t parse_concat() {
+        std::uint32_t first = npos, last = npos, count = 0, size = 0;
+        while (ok() && i_ < s_.size() && !at('|') && !at(')')) {
+            std::uint32_t item = parse_repeat();
+            if (!ok()) return npos;
+            if (item == skip) continue;
+            if (first == npos) first = item;
+            else nodes_[last].next = item;
+            last = item;
+            ++count;
+            size = sat_add(size, nodes_[item].size);
+        }
+        if (!ok()) return npos;
+        if (count == 0) return add({.k = kind::empty});
+        if (count == 1) return first;
+        return add({.k = kind::concat, .child = first, .size = size});
+    }
+
+    constexpr bool is_quantifier() const { return at('*') || at('+') || at('?') || at('{'); }
+
+    constexpr bool parse_number(std::uint32_t& out) {
+        if (!(i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')) return false;
+        std::uint32_t v = 0;
+        while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+            v = v > 100000 ? 100000 : v * 10 + static_cast<std::uint32_t>(s_[i_] - '0');
+            ++i_;
+        }
+        out = v;
+        return true;
+    }
+
+    // atom quantifier?, where quantifier is * + ? {n} {n,} {n,m}, each optionally lazy (?).
+    constexpr std::uint32_t parse_repeat() {
+        std::uint32_t atom = parse_atom();
+        if (!ok() || !is_quantifier()) return atom;
+        if (atom == skip) return fail(error::nothing_to_repeat);
+        std::uint32_t min = 0, max = npos;
+        if (at('*')) ++i_;
+        else if (at('+')) ++i_, min = 1;
+        else if (at('?')) ++i_, max = 1;
+        else {  // {n}, {n,}, {n,m}
+            ++i_;
+            if (!parse_number(min)) return fail(error::bad_repetition);
+            max = min;
+            if (at(',')) {
+                ++i_;
+                max = npos;
+                if (!at('}') && !parse_number(max)) return fail(error::bad_repetition);
+            }
+            if (!at('}')) return fail(error::bad_repetition);
+            ++i_;
+            if (min > max_repetition || (max != npos && max > max_repetition)) return fail(error::repetition_too_large);
+            if (max < min) return fail(error::bad_repetition);
+        }
+        if (at('?')) ++i_;  // lazy: the same yes/no answer
+        else if (at('+')) return fail(error::possessive);
+        if (is_quantifier()) return fail(error::bad_repetition);  // a quantifier of a quantifier
+        const std::uint32_t s = nodes_[atom].size;
+        std::uint32_t size = max == npos ? (min == 0 ? sat_add(s, 2) : sat_add(sat_mul(min, s), 1))
+                                         : sat_add(sat_mul(min, s), sat_mul(max - min, sat_add(s, 1)));
+        return add({.k = kind::repeat, .min = min, .max = max, .child = atom, .size = size});
+    }
+
+    constexpr std::uint32_t parse_atom() {
+        const char c = s_[i_];
+        switch (c) {
+            case '(': return parse_group();
+            case '[': return parse_class();
+            case '*': case '+': case '?': case '{': return fail(error::nothing_to_repeat);
+            case '.': {
+                ++i_;
+                const std::size_t start = n_ranges_;
+                if (dotall_) add_range(0, 0x10ffff);
+                else add_range(0, '\n' - 1), add_range('\n' + 1, 0x10ffff);
+                return finish_class(start, false);
+            }
+            case '^': ++i_; return add({.k = kind::assertion, .a = static_cast<std::uint32_t>(multiline_ ? anchor::line_start : anchor::text_start), .size = 1});
+            case '$': ++i_; return add({.k = kind::assertion, .a = static_cast<std::uint32_t>(multiline_ ? anchor::line_end : anchor::text_end), .size = 1});
+            case '\\': {
+                ++i_;
+                if (i_ == s_.size()) return fail(error::unsupported_escape);
+                const char e = s_[i_];
+                auto assertion = [&](anchor a) { ++i_; return add({.k = kind::assertion, .a = static_cast<std::uint32_t>(a), .size = 1}); };
+                if (e == 'A') return assertion(anchor::text_start);
+                if (e == 'z') return assertion(anchor::text_end);
+                if (e == 'b') return assertion(anchor::word_boundary);
+                if (e == 'B') return assertion(anchor::not_word_boundary);
+                const std::size_t start = n_ranges_;
+                char32_t cp = 0;
+                if (!parse_escape(cp)) return npos;
+                if (n_ranges_ != start) return finish_class(start, false);  // \d, \w, \s, ...
+                return literal(cp);
+            }
+            default: {
+                decoded d = decode_utf8(s_, i_);
+                if (d.len == 0) return fail(error::bad_utf8);
+                i_ += d.len;
+                return literal(d.cp);
+            }
+        }
+    }
+
+    // After a backslash (s_[i_] is the escaped character): a code point in `cp`, or a class
+    // (\d \w \s \D \W \S) appended to the ranges. False on an error.
+    constexpr bool parse_escape(char32_t& cp) {
+        const char e = s_[i_++];
+        switch (e) {
+            case 'd': return add_set(digit_set, false), ok();
+            case 'D': return add_set(digit_set, true), ok();
+            case 'w': return add_set(word_set, false), ok();
+            case 'W': return add_set(word_set, true), ok();
+            case 's': return add_set(space_set, false), ok();
+            case 'S': return add_set(space_set, true), ok();
+            case 'n': cp = '\n'; return true;
+            case 't': cp = '\t'; return true;
+            case 'r': cp = '\r'; return true;
+            case 'f': cp = '\f'; return true;
+            case 'v': cp = '\v'; return true;
+            case 'a': cp = '\a'; return true;
+            case 'x': case 'u': case 'U': {
+                // \xHH, \uHHHH, \UHHHHHHHH, or any of them with {H...} (1 to 8 digits)
+                std::size_t digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+                const bool braced = at('{');
+                if (braced) ++i_, digits = 8;
+                std::uint32_t v = 0;
+                std::size_t n = 0;
+                while (n < digits && i_ < s_.size() && hex_value(s_[i_]) >= 0) {
+                    v = v * 16 + static_cast<std::uint32_t>(hex_value(s_[i_++]));
+                    ++n;
+                }
+                if (braced) {
+                    if (n == 0 || !at('}')) return fail(error::bad_hex), false;
+                    ++i_;
+                } else if (n != digits) {
+                    return fail(error::bad_hex), false;
+                }
+                if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return fail(error::bad_hex), false;
+                cp = v;
+                return true;
+            }
+            case 'k': return fail(error::backreference), false;
+            default: break;
+        }
+        if (e >= '0' && e <= '9') {
+            --i_;
+            return fail(e == '0' ? error::unsupported_escape : error::backreference), false;
+        }
+        // Any ASCII punctuation may be escaped, as in Rust; \< and \> are Rust's word
+        // boundaries, not supported here.
+        const auto u = static_cast<unsigned char>(e);
+        if (u > 0x20 && u < 0x7f && !(e >= 'a' && e <= 'z') && !(e >= 'A' && e <= 'Z') && e != '<' && e != '>') {
+            cp = u;
+            return true;
+        }
+        --i_;
+        return fail(error::unsupported_escape), false;
+    }
+
+    constexpr std::uint32_t parse_group() {
+        ++i_;  // (
+        const bool saved_icase = icase_, saved_multiline = multiline_, saved_dotall = dotall_;
+        if (at('?')) {
+            ++i_;
+            if (at("P<") || (at('<') && !at("<=") && !at("<!"))) {  // a named group
+                i_ += at('P') ? 2 : 1;
+                const std::size_t start = i_;
+                while (i_ < s_.size() && (is_word(static_cast<unsigned char>(s_[i_])) || at('.') || at('[') || at(']'))) ++i_;
+                if (i_ == start || !at('>') || (s_[start] >= '0' && s_[start] <= '9'))
+                    return fail(error::unsupported_group);
+                ++i_;
+            } else if (at("P=")) {
+                return fail(error::backreference);
+            } else if (at('=') || at('!') || at("<=") || at("<!")) {
+                return fail(error::lookaround);
+            } else if (at(':')) {
+                ++i_;
+            } else {  // flags: (?flags) or (?flags:...)
+                bool negate = false, any = false;
+                while (i_ < s_.size() && !at(':') && !at(')')) {
+                    const char f = s_[i_];
+                    if (f == '-' && !negate) negate = true;
+                    else if (f == 'i') icase_ = !negate;
+                    else if (f == 'm') multiline_ = !negate;
+                    else if (f == 's') dotall_ = !negate;
+                    else if (f == 'U') {}  // swaps greedy and lazy: the same yes/no answer
+                    else if (f == 'x' || f == 'R') return fail(error::unsupported_flag);
+                    else return fail(error::unsupported_group);
+                    any = any || f != '-';
+                    ++i_;
+                }
+                if (!any || i_ == s_.size()) return fail(any ? error::unclosed_group : error::unsupported_group);
+                if (at(')')) {  // (?i): for the rest of the enclosing group
+                    ++i_;
+                    return skip;
+                }
+                ++i_;  // ':'
+            }
+        }
+        if (++depth_ > max_depth) return fail(error::too_deep);
+        std::uint32_t inner = parse_alt();
+        --depth_;
+        if (!ok()) return npos;
+        if (!at(')')) return fail(error::unclosed_group);
+        ++i_;
+        icase_ = saved_icase, multiline_ = saved_multiline, dotall_ = saved_dotall;
+        return inner;
+    }
+
+    // One element of a class: a code point (true, in cp) or a set appended to the ranges.
+    constexpr bool class_item(char32_t& cp, bool& is_set) {
+        is_set = false;
+        if (at('\\')) {
+            ++i_;
+            if (i_ == s_.size()) return fail(error::unclosed_class), false;
+            const std::size_t before = n_ranges_;
+            if (!parse_escape(cp)) return false;
+            is_set = n_ranges_ != before;
+            return true;
+        }
+        if (at("[:")) {  // [:alpha:], [:^alpha:]: ASCII classes, as in Rust
+            struct named { std::string_view name; Range r[4]; std::size_t n; };
+            constexpr named table[] = {
+                {"alnum", {{'0', '9'}, {'A', 'Z'}, {'a', 'z'}}, 3}, {"alpha", {{'A', 'Z'}, {'a', 'z'}}, 2},
+                {"ascii", {{0, 0x7f}}, 1},  {"blank", {{'\t', '\t'}, {' ', ' '}}, 2},
+                {"cntrl", {{0, 0x1f}, {0x7f, 0x7f}}, 2},  {"digit", {{'0', '9'}}, 1},
+                {"graph", {{'!', '~'}}, 1},  {"lower", {{'a', 'z'}}, 1},
+                {"print", {{' ', '~'}}, 1},  {"punct", {{'!', '/'}, {':', '@'}, {'[', '`'}, {'{', '~'}}, 4},
+                {"space", {{'\t', '\r'}, {' ', ' '}}, 2},  {"upper", {{'A', 'Z'}}, 1},
+                {"word", {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}, 4},
+                {"xdigit", {{'0', '9'}, {'A', 'F'}, {'a', 'f'}}, 3},
+            };
+            const std::size_t close = s_.find(":]", i_ + 2);
+            if (close == std::string_view::npos) return fail(error::class_operation), false;
+            std::string_view name = s_.substr(i_ + 2, close - i_ - 2);
+            const bool negated = !name.empty() && name[0] == '^';
+            if (negated) name.remove_prefix(1);
+            for (const named& n : table) {
+                if (n.name != name) continue;
+                i_ = close + 2;
+                char32_t from = 0;
+                for (std::size_t k = 0; k < n.n; ++k) {
+                    if (!negated) add_range(n.r[k].lo, n.r[k].hi);
+                    else if (n.r[k].lo > from) add_range(from, n.r[k].lo - 1);
+                    from = n.r[k].hi + 1;
+                }
+                if (negated) add_range(from, 0x10ffff);
+                is_set = true;
+                return ok();
+            }
+            return fail(error::class_operation), false;
+        }
+        if (at('[') || at("&&") || at("--") || at("~~")) return fail(error::class_operation), false;
+        decoded d = decode_utf8(s_, i_);
+        if (d.len == 0) return fail(error::bad_utf8), false;
+        i_ += d.len;
+        cp = d.cp;
+        return true;
+    }
+
+    constexpr std::uint32_t parse_class() {
+        ++i_;  // [
+        const bool negated = at('^');
+        if (negated) ++i_;
+        const std::size_t start = n_ranges_;
+        bool first = true;
+        for (;;) {
+            if (i_ >= s_.size()) return fail(error::unclosed_class);
+            if (at(']') && !first) break;
+            first = false;
+            char32_t lo = 0;
+            bool lo_set = false;
+            if (!class_item(lo, lo_set)) return npos;
+            if (at("--")) return fail(error::class_operation);
+            if (at('-') && i_ + 1 < s_.size() && s_[i_ + 1] != ']') {
+                ++i_;
+                char32_t hi = 0;
+                bool hi_set = false;
+                if (lo_set || !class_item(hi, hi_set)) return fail(error::bad_class_range);
+                if (hi_set || hi < lo) return fail(error::bad_class_range);
+                add_range(lo, hi);
+            } else if (!lo_set) {
+                add_range(lo, lo);
+            }
+            if (!ok()) return npos;
+        }
+        ++i_;  // ]
+        return finish_class(start, negated);
+    }
+};
+
+constexpr parse_result parse(std::string_view pattern, Node* nodes, std::size_t node_cap, Range* ranges,
+                             std::size_t range_cap) {
+    return parser(pattern, nodes, node_cap, ranges, range_cap).run();
+}
+
+// The program of node id from pc on; returns the pc after it. Every jump target is known
+// before its code is written: a node emits exactly nodes[id].size instructions.
+constexpr std::uint32_t emit(const Node* nodes, std::uint32_t id, Inst* out, std::uint32_t pc) {
+    const Node& n = nodes[id];
+    switch (n.k) {
+        case kind::empty: return pc;
+        case kind::cp: out[pc] = {op::cp, n.a, 0}; return pc + 1;
+        case kind::cls: out[pc] = {op::cls, n.a, n.b}; return pc + 1;
+        case kind::assertion: out[pc] = {op::assertion, n.a, 0}; return pc + 1;
+        case kind::concat:
+            for (std::uint32_t c = n.child; c != npos; c = nodes[c].next) pc = emit(nodes, c, out, pc);
+            return pc;
+        case kind::alt: {
+            const std::uint32_t end = pc + n.size;
+            for (std::uint32_t c = n.child; c != npos; c = nodes[c].next) {
+                if (nodes[c].next == npos) return emit(nodes, c, out, pc);
+                const std::uint32_t split = pc++;
+                pc = emit(nodes, c, out, pc);
+                out[pc] = {op::jmp, end, 0};
+                ++pc;
+                out[split] = {op::split, split + 1, pc};
+            }
+            return pc;
+        }
+        case kind::repeat: {
+            const std::uint32_t end = pc + n.size;
+            const std::uint32_t s = nodes[n.child].size;
+            if (n.max == npos && n.min == 0) {  // L: split L+1, end; x; jmp L
+                out[pc] = {op::split, pc + 1, end};
+                emit(nodes, n.child, out, pc + 1);
+                out[end - 1] = {op::jmp, pc, 0};
+                return end;
+            }
+            for (std::uint32_t k = 0; k < n.min; ++k) pc = emit(nodes, n.child, out, pc);
+            if (n.max == npos) {  // x{n,} = x{n-1} x+: split back to the last copy
+                out[pc] = {op::split, pc - s, pc + 1};
+                return pc + 1;
+            }
+            for (std::uint32_t k = n.min; k < n.max; ++k) {  // (split next, end; x) per optional copy
+                out[pc] = {op::split, pc + 1, end};
+                pc = emit(nodes, n.child, out, pc + 1);
+            }
+            return pc;
+        }
+    }
+    return pc;
+}
+
+// The Pike VM. Threads are instruction indexes; the list of the next position is built with
+// a mark per instruction (the position it was last added at), so no instruction runs twice
+// at one position and an empty loop cannot spin.
+struct program {
+    const Inst* code;
+    std::uint32_t size;
+    const Range* ranges;
+};
+
+inline bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32_t c) noexcept {
+    std::uint32_t hi = end;
+    while (lo < hi) {  // binary search for the first range with r.hi >= c
+        const std::uint32_t mid = lo + (hi - lo) / 2;
+        if (r[mid].hi < c) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < end && r[lo].lo <= c;
+}
+
+inline bool pike_search(const program& p, std::string_view text) {
+    constexpr char32_t none = 0xffffffffu;  // before the start, after the end
+    const std::uint32_t n = p.size;
+    // One buffer: mark[n], two thread lists[n], the stack of a closure[2n + 1].
+    constexpr std::uint32_t small = 64;
+    std::uint32_t local[small * 5 + 1];
+    std::unique_ptr<std::uint32_t[]> heap;
+    std::uint32_t* buf = local;
+    if (n > small) {
+        heap.reset(new std::uint32_t[std::size_t(n) * 5 + 1]);
+        buf = heap.get();
+    }
+    std::uint32_t* mark = buf;
+    std::uint32_t* clist = buf + n;
+    std::uint32_t* nlist = buf + 2 * n;
+    std::uint32_t* stack = buf + 3 * n;
+    for (std::uint32_t k = 0; k < n; ++k) mark[k] = 0;
+    std::uint32_t gen = 1, cn = 0, nn = 0;
+
+    // Code point at byte i (an invalid byte counts as one U+FFFD), or none at the end.
+    auto at = [&](std::size_t i) -> decoded {
+        if (i >= text.size()) return {none, 0};
+        decoded d = decode_utf8(text, i);
+        return d.len ? d : decoded{0xfffd, 1};
+    };
+    std::size_t pos = 0;
+    char32_t prev = none;
+    decoded next = at(0);
+    auto holds = [&](anchor a) {
+        switch (a) {
+            case anchor::text_start: return pos == 0;
+            case anchor::text_end: return pos == text.size();
+            case anchor::line_start: return pos == 0 || prev == '\n';
+            case anchor::line_end: return pos == text.size() || next.cp == '\n';
+            case anchor::word_boundary: return (prev != none && is_word(prev)) != (next.cp != none && is_word(next.cp));
+            case anchor::not_word_boundary: return (prev != none && is_word(prev)) == (next.cp != none && is_word(next.cp));
+        }
+        return false;
+    };
+    // Adds pc and what it reaches without consuming input to the list; true on a match.
+    auto add = [&](std::uint32_t pc, std::uint32_t* list, std::uint32_t& count) {
+        std::uint32_t sp = 0;
+        stack[sp++] = pc;
+        while (sp) {
+            pc = stack[--sp];
+            if (mark[pc] == gen) continue;
+            mark[pc] = gen;
+            const Inst& in = p.code[pc];
+            switch (in.o) {
+                case op::match: return true;
+                case op::jmp: stack[sp++] = in.a; break;
+                case op::split: stack[sp++] = in.b; stack[sp++] = in.a; break;
+                case op::assertion: if (holds(static_cast<anchor>(in.a))) stack[sp++] = pc + 1; break;
+                case op::cp: case op::cls: list[count++] = pc; break;
+            }
+        }
+        return false;
+    };
+    const bool anchored = p.code[0].o == op::assertion && static_cast<anchor>(p.code[0].a) == anchor::text_start;
+    if (add(0, clist, cn)) return true;
+    while (pos < text.size()) {
+        const char32_t c = next.cp;
+        pos += next.len;
+        prev = c;
+        next = at(pos);
+        if (++gen == 0) {  // wrapped (4 G positions): start the marks again
+            for (std::uint32_t k = 0; k < n; ++k) mark[k] = 0;
+            gen = 1;
+        }
+        nn = 0;
+        for (std::uint32_t k = 0; k < cn; ++k) {
+            const Inst& in = p.code[clist[k]];
+            const bool takes = in.o == op::cp ? in.a == c : in_class(p.ranges, in.a, in.b, c);
+            if (takes && add(clist[k] + 1, nlist, nn)) return true;
+        }
+        if (!anchored && add(0, nlist, nn)) return true;
+        std::swap(clist, nlist);
+        cn = nn;
+        if (anchored && cn == 0) return false;
+    }
+    return false;
+}
+
+// The lazy DFA, for long strings: a pattern with many threads alive at once (a long counted
+// repetition searched for anywhere) then costs a table look-up per character instead of a step
+// per thread. A state is the set of instructions the Pike VM would resume from, with what the
+// previous character was (for ^ $ \b \B); a transition is computed the first time it is taken,
+// for one class of code points the program cannot tell apart. The cache holds at most
+// dfa_max_states states and dfa_max_transitions transitions: when full it is emptied and
+// refilled, so the worst case is the Pike VM's time, never more memory.
+inline constexpr std::uint32_t dfa_max_states = 4096;
+inline constexpr std::size_t dfa_max_transitions = std::size_t(1) << 20;  // 4 MiB
+
+inline bool dfa_search(const program& p, std::string_view text) {
+    const std::uint32_t n = p.size;
+    constexpr std::uint32_t unknown = 0xffffffffu, matched = 0xfffffffeu, unmatched = 0xfffffffdu;
+    // The classes: every range and code point the program tests, the word characters (\b), '\n'.
+    std::vector<std::uint32_t> bounds{0, '\n', '\n' + 1, '0', '9' + 1, 'A', 'Z' + 1, '_', '_' + 1, 'a', 'z' + 1};
+    for (std::uint32_t pc = 0; pc < n; ++pc) {
+        const Inst& in = p.code[pc];
+        if (in.o == op::cp) bounds.push_back(in.a), bounds.push_back(in.a + 1);
+        if (in.o == op::cls)
+            for (std::uint32_t r = in.a; r < in.b; ++r) bounds.push_back(p.ranges[r].lo), bounds.push_back(p.ranges[r].hi + 1);
+    }
+    for (std::size_t gap = bounds.size() / 2; gap > 0; gap /= 2)  // Shell sort, then unique
+        for (std::size_t k = gap; k < bounds.size(); ++k)
+            for (std::size_t j = k; j >= gap && bounds[j - gap] > bounds[j]; j -= gap) std::swap(bounds[j], bounds[j - gap]);
+    std::size_t unique = 1;
+    for (std::size_t k = 1; k < bounds.size(); ++k)
+        if (bounds[k] != bounds[unique - 1]) bounds[unique++] = bounds[k];
+    bounds.resize(unique);
+    const std::uint32_t classes = static_cast<std::uint32_t>(bounds.size());
+    const std::uint32_t stride = classes + 1;  // and the end of the text
+    std::uint32_t ascii[128];  // the class of each ASCII character, looked up directly
+    for (std::uint32_t c = 0, k = 0; c < 128; ++c) {
+        while (k + 1 < classes && bounds[k + 1] <= c) ++k;
+        ascii[c] = k;
+    }
+    auto class_of = [&](char32_t c) {  // the last bound <= c
+        if (c < 128) return ascii[c];
+        std::uint32_t lo = 0, hi = classes;
+        while (hi - lo > 1) {
+            const std::uint32_t mid = lo + (hi - lo) / 2;
+            if (bounds[mid] <= c) lo = mid;
+            else hi = mid;
+        }
+        return lo;
+    };
+
+    // States: [flags, pc...] in one pool; flags: 1 at the start, 2 after a word character,
+    // 4 after '\n'. An open-addressing table finds a state by its contents.
+    std::vector<std::uint32_t> pool, first{0}, trans, slots(2 * dfa_max_states, 0);
+    const std::uint32_t max_states =
+        static_cast<std::uint32_t>(dfa_max_transitions / stride < dfa_max_states ? dfa_max_transitions / stride : dfa_max_states);
+    std::uint32_t states = 0, clears = 0;
+    auto hash = [](const std::uint32_t* k, std::size_t len) {
+        std::uint32_t h = 2166136261u;
+        for (std::size_t i = 0; i < len; ++i) h = (h ^ k[i]) * 16777619u;
+        return h;
+    };
+    auto find_or_add = [&](const std::vector<std::uint32_t>& key) {
+        const std::uint32_t mask = static_cast<std::uint32_t>(slots.size() - 1);
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            std::uint32_t h = hash(key.data(), key.size()) & mask;
+            for (; slots[h] != 0; h = (h + 1) & mask) {
+                const std::uint32_t id = slots[h] - 1;
+                const std::uint32_t len = first[id + 1] - first[id];
+                bool same = len == key.size();
+                for (std::uint32_t i = 0; same && i < len; ++i) same = pool[first[id] + i] == key[i];
+                if (same) return id;
+            }
+            if (states < (max_states > 1 ? max_states : 1)) {
+                pool.insert(pool.end(), key.begin(), key.end());
+                first.push_back(static_cast<std::uint32_t>(pool.size()));
+                trans.resize(std::size_t(states + 1) * stride, unknown);
+                slots[h] = states + 1;
+                return states++;
+            }
+            pool.clear(), first.assign(1, 0), trans.clear(), states = 0, ++clears;  // full: start again
+            for (auto& slot : slots) slot = 0;
+        }
+        return 0u;  // not reached: an empty table has room
+    };
+
+    std::vector<std::uint32_t> mark(n, 0), stack(2 * std::size_t(n) + 1), consumers(n), key;
+    std::uint32_t gen = 0;
+    const bool anchored = p.code[0].o == op::assertion && static_cast<anchor>(p.code[0].a) == anchor::text_start;
+    // The transition of state s on class k: a state, matched, or (at the end) unmatched.
+    auto compute = [&](std::uint32_t s, std::uint32_t k) -> std::uint32_t {
+        const std::uint32_t flags = pool[first[s]];
+        const bool at_end = k == classes;
+        const char32_t c = at_end ? 0 : bounds[k];
+        const bool next_word = !at_end && is_word(c), next_nl = !at_end && c == '\n';
+        auto holds = [&](anchor a) {
+            switch (a) {
+                case anchor::text_start: return (flags & 1) != 0;
+                case anchor::text_end: return at_end;
+                case anchor::line_start: return (flags & 5) != 0;
+                case anchor::line_end: return at_end || next_nl;
+                case anchor::word_boundary: return ((flags & 2) != 0) != next_word;
+                case anchor::not_word_boundary: return ((flags & 2) != 0) == next_word;
+            }
+            return false;
+        };
+        ++gen;
+        std::uint32_t count = 0;
+        for (std::uint32_t i = first[s] + 1; i < first[s + 1]; ++i) {
+            std::uint32_t sp = 0;
+            stack[sp++] = pool[i];
+            while (sp) {
+                const std::uint32_t pc = stack[--sp];
+                if (mark[pc] == gen) continue;
+                mark[pc] = gen;
+                const Inst& in = p.code[pc];
+                switch (in.o) {
+                    case op::match: return matched;
+                    case op::jmp: stack[sp++] = in.a; break;
+                    case op::split: stack[sp++] = in.b; stack[sp++] = in.a; break;
+                    case op::assertion: if (holds(static_cast<anchor>(in.a))) stack[sp++] = pc + 1; break;
+                    case op::cp: case op::cls: consumers[count++] = pc; break;
+                }
+            }
+        }
+        if (at_end) return unmatched;
+        ++gen;  // the instructions to resume from, in order (the key is canonical)
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const Inst& in = p.code[consumers[i]];
+            if (in.o == op::cp ? in.a == c : in_class(p.ranges, in.a, in.b, c)) mark[consumers[i] + 1] = gen;
+        }
+        if (!anchored) mark[0] = gen;
+        key.assign(1, (next_word ? 2u : 0u) | (next_nl ? 4u : 0u));
+        for (std::uint32_t pc = 0; pc < n; ++pc)
+            if (mark[pc] == gen) key.push_back(pc);
+        return find_or_add(key);
+    };
+
+    key.assign({1u, 0u});
+    std::uint32_t s = find_or_add(key);
+    std::size_t pos = 0;
+    for (;;) {
+        std::uint32_t k = classes, len = 0;
+        if (pos < text.size() && static_cast<unsigned char>(text[pos]) < 0x80) {
+            k = ascii[static_cast<unsigned char>(text[pos])];
+            len = 1;
+        } else if (pos < text.size()) {
+            decoded d = decode_utf8(text, pos);
+            if (d.len == 0) d = {0xfffd, 1};
+            k = class_of(d.cp);
+            len = static_cast<std::uint32_t>(d.len);
+        }
+        std::uint32_t t = trans[std::size_t(s) * stride + k];
+        if (t == unknown) {
+            const std::uint32_t before = clears;
+            t = compute(s, k);
+            if (clears == before) trans[std::size_t(s) * stride + k] = t;  // s survived
+        }
+        if (t == matched) return true;
+        if (t == unmatched) return false;
+        s = t;
+        if (first[s + 1] == first[s] + 1) return false;  // no thread left
+        pos += len;
+    }
+}
+
+enum class engine : unsigned char { automatic, pike, dfa };
+// Short strings (most) take the Pike VM, which needs no tables; long ones the lazy DFA.
+inline constexpr std::size_t dfa_from_bytes = 256;
+
+inline bool search(const program& p, std::string_view text, engine e = engine::automatic) {
+    if (e == engine::dfa || (e == engine::automatic && text.size() > dfa_from_bytes)) return dfa_search(p, text);
+    return pike_search(p, text);
+}
+
+// A pattern compiled at compile time: the program and its ranges are constant data.
+template <fixed_string S>
+struct compiled {
+    struct parsed_t {
+        std::array<Node, node_capacity(S.size())> nodes{};
+        std::array<Range, range_capacity(S.size())> ranges{};
+        parse_result r{};
+    };
+    static constexpr parsed_t parsed = [] {
+        parsed_t p{};
+        p.r = parse(S.view(), p.nodes.data(), p.nodes.size(), p.ranges.data(), p.ranges.size());
+        return p;
+    }();
+    static constexpr error err = parsed.r.err;
+    static_assert(err != error::backreference,
+                  "fastapi: Pattern<> uses a backreference (\\1, \\k<name>, (?P=name)), which fastapi.hpp's linear-time "
+                  "matcher does not support (pydantic's Rust regex syntax has none either)");
+    static_assert(err != error::lookaround,
+                  "fastapi: Pattern<> uses a lookahead or lookbehind ((?=, (?!, (?<=, (?<!), which fastapi.hpp's "
+                  "linear-time matcher does not support (pydantic's Rust regex syntax has none either)");
+    static_assert(err != error::possessive,
+                  "fastapi: Pattern<> uses a possessive quantifier (*+, ++, ?+), which Rust's regex syntax (pydantic's) "
+                  "does not have; write the quantifier without the +");
+    static_assert(err != error::unsupported_group,
+                  "fastapi: Pattern<> uses a group syntax fastapi.hpp does not support: groups are (...), (?:...), "
+                  "(?P<name>...), (?<name>...) and flags (?i) (?m) (?s) (?i:...)");
+    static_assert(err != error::unsupported_flag,
+                  "fastapi: Pattern<> uses a flag fastapi.hpp does not support: only (?i), (?m), (?s) and (?U)");
+    static_assert(err != error::unsupported_escape,
+                  "fastapi: Pattern<> uses an escape fastapi.hpp does not support: \\d \\w \\s \\D \\W \\S \\b \\B \\A "
+                  "\\z \\n \\t \\r \\f \\v \\a \\xHH \\x{H...} \\uHHHH \\UHHHHHHHH and escaped punctuation; no \\p{...} "
+                  "Unicode classes");
+    static_assert(err != error::bad_hex,
+                  "fastapi: Pattern<> has a malformed \\x, \\u or \\U escape (\\xHH, \\x{H...}, \\uHHHH, \\UHHHHHHHH, at "
+                  "most U+10FFFF, no surrogates)");
+    static_assert(err != error::unclosed_group, "fastapi: Pattern<> has a '(' without its ')'");
+    static_assert(err != error::unopened_group, "fastapi: Pattern<> has a ')' without its '(' (write \\) for the character)");
+    static_assert(err != error::unclosed_class, "fastapi: Pattern<> has a '[' without its ']' (write \\[ for the character)");
+    static_assert(err != error::class_operation,
+                  "fastapi: Pattern<> uses a nested class or a class set operation ([[...]], &&, --, ~~) or an unknown "
+                  "[:name:]; fastapi.hpp does not support them (escape [ & - ~ inside a class to mean the character)");
+    static_assert(err != error::bad_class_range,
+                  "fastapi: Pattern<> has a class range whose end comes before its start, or whose end is a class "
+                  "like \\d ([z-a], [\\d-z])");
+    static_assert(err != error::nothing_to_repeat,
+                  "fastapi: Pattern<> has a quantifier (* + ? {n}) with nothing before it to repeat (write \\* \\+ \\? \\{ "
+                  "for the character)");
+    static_assert(err != error::bad_repetition,
+                  "fastapi: Pattern<> has a malformed repetition: {n}, {n,} or {n,m} with n <= m, and one quantifier per "
+                  "item (write \\{ for the character)");
+    static_assert(err != error::repetition_too_large,
+                  "fastapi: Pattern<> repeats something more than 1000 times ({n,m} above 1000); fastapi.hpp bounds "
+                  "counted repetition so that a pattern cannot take unbounded memory");
+    static_assert(err != error::too_deep, "fastapi: Pattern<> nests groups more than 64 deep");
+    static_assert(err != error::too_large,
+                  "fastapi: Pattern<> expands to more than 10000 instructions (counted repetitions are copied out); "
+                  "make the counts smaller, or check the length with MaxLength<> instead");
+    static_assert(err != error::bad_utf8, "fastapi: Pattern<> is not valid UTF-8");
+
+    static constexpr std::uint32_t size = err == error::none ? parsed.r.program_size : 1;
+    static constexpr std::array<Inst, size> code = [] {
+        std::array<Inst, size> out{};
+        if (err == error::none) out[emit(parsed.nodes.data(), parsed.r.root, out.data(), 0)] = {op::match, 0, 0};
+        return out;
+    }();
+    static constexpr std::array<Range, parsed.r.ranges> ranges = [] {
+        std::array<Range, parsed.r.ranges> out{};
+        for (std::size_t k = 0; k < out.size(); ++k) out[k] = parsed.ranges[k];
+        return out;
+    }();
+};
+
+// Whether text contains a match of S (re.search).
+template <fixed_string S>
+bool search(std::string_view text) {
+    using c = compiled<S>;
+    return search(program{c::code.data(), c::size, c::ranges.data()}, text);
+}
+
+// A pattern compiled at run time (tests and the fuzz target; Pattern<> needs none).
+class runtime_regex {
+public:
+    explicit runtime_regex(std::string_view pattern) {
+        std::vector<Node> nodes(node_capacity(pattern.size()));
+        ranges_.resize(range_capacity(pattern.size()));
+        parse_result r = parse(pattern, nodes.data(), nodes.size(), ranges_.data(), ranges_.size());
+        err_ = r.err;
+        where_ = r.where;
+        if (err_ != error::none) return;
+        ranges_.resize(r.ranges);
+        code_.resize(r.program_size);
+        code_[emit(nodes.data(), r.root, code_.data(), 0)] = {op::match, 0, 0};
+    }
+    error err() const noexcept { return err_; }
+    std::size_t where() const noexcept { return where_; }
+    std::size_t program_size() const noexcept { return code_.size(); }
+    bool search(std::string_view text, engine e = engine::automatic) const {
+        return err_ == error::none &&
+               regex::search(program{code_.data(), static_cast<std::uint32_t>(code_.size()), ranges_.data()}, text, e);
+    }
+
+private:
+    std::vector<Inst> code_;
+    std::vector<Range> ranges_;
+    error err_ = error::none;
+    std::size_t where_ = 0;
+};
+
+}  // namespace fastapi::detail::regex
+
 // ---- include/fastapi/model.hpp ----
 // model: how a type describes the JSON it reads and writes, FastAPI's "the types are the
 // API". One vocabulary of markers serves model fields and handler parameters alike:
@@ -1952,7 +3123,6 @@ constexpr std::string_view enum_to_name(E e) noexcept {
 
 #include <compare>      // three_way_comparable_with
 #include <concepts>     // integral, floating_point
-#include <regex>        // Pattern
 
 namespace fastapi {
 
@@ -2048,7 +3218,8 @@ template <std::size_t N> struct MaxLength { static constexpr std::size_t value =
 // Length of a list or map.
 template <std::size_t N> struct MinItems { static constexpr std::size_t value = N; };
 template <std::size_t N> struct MaxItems { static constexpr std::size_t value = N; };
-// An ECMAScript regular expression the string must contain a match of (re.search).
+// A regular expression the string must contain a match of (re.search), in Rust regex syntax as
+// pydantic's; checked at compile time, matched in linear time (regex.hpp; README "Patterns").
 template <fixed_string S> struct Pattern { static constexpr std::string_view value = S; };
 // The name on the wire, when it differs from the C++ name.
 template <fixed_string S> struct Alias { static constexpr std::string_view value = S; };
@@ -2170,11 +3341,10 @@ struct Constraints {
     }
 };
 
-// Instantiated only for the patterns a program uses: <regex> is costly to compile.
+// Instantiated only for the patterns a program uses: a program without one has no matcher.
 template <fixed_string S>
 bool pattern_matches(std::string_view s) {
-    static const std::regex re(std::string(S.view()), std::regex::ECMAScript);
-    return std::regex_search(s.begin(), s.end(), re);
+    return regex::search<S>(s);
 }
 
 template <class M> struct constraint_of { static constexpr void apply(Constraints&) {} };
@@ -2224,6 +3394,9 @@ void assign_literal(T& out) {
     } else if constexpr (std::is_integral_v<T>) {
         constexpr NumberBound b = to_bound(V);
         static_assert(b.is_integer, "fastapi: Default<...> of an integer field must be an integer");
+        static_assert(std::in_range<T>(b.integer),
+                      "fastapi: Default<...> is outside the range of the field's integer type; use a wider type or "
+                      "a default the type holds");
         out = static_cast<T>(b.integer);
     } else if constexpr (std::is_floating_point_v<T>) {
         out = static_cast<T>(to_bound(V).number);
@@ -2571,7 +3744,33 @@ struct ValidationError {
     picojson::value input;               // the value that was refused
     std::optional<picojson::value> ctx;  // an object, for errors that have one
 };
-using ValidationErrors = std::vector<ValidationError>;
+// The errors of one request, at most FASTAPI_MAX_VALIDATION_ERRORS of them kept: past that,
+// an error is only counted (dropped()), so a body of 100,000 bad values costs neither an 11 MB
+// answer nor the memory to build it. The 422 body ends with one "too_many_errors" entry
+// saying how many were left out (a deliberate difference from FastAPI, which lists all).
+class ValidationErrors : public std::vector<ValidationError> {
+    static_assert(FASTAPI_MAX_VALIDATION_ERRORS >= 1, "fastapi: FASTAPI_MAX_VALIDATION_ERRORS must be at least 1");
+
+public:
+    using std::vector<ValidationError>::vector;
+    ValidationErrors() = default;
+    ValidationErrors(std::vector<ValidationError> errors) : std::vector<ValidationError>(std::move(errors)) {}
+    void push_back(ValidationError e) {
+        if (size() < FASTAPI_MAX_VALIDATION_ERRORS) std::vector<ValidationError>::push_back(std::move(e));
+        else ++dropped_;
+    }
+    // Errors added beyond the limit, counted and not kept.
+    std::size_t dropped() const noexcept { return dropped_; }
+    // Every error added, kept or not.
+    std::size_t total() const noexcept { return size() + dropped_; }
+    void clear() noexcept {
+        std::vector<ValidationError>::clear();
+        dropped_ = 0;
+    }
+
+private:
+    std::size_t dropped_ = 0;
+};
 
 // Thrown when a request's parameters do not validate; answered with 422 and the errors.
 class RequestValidationError : public std::exception {
@@ -2707,7 +3906,9 @@ inline bool check_integer(std::int64_t v, const picojson::value& input, const Co
     };
     if (c.multiple_of) {
         bool ok = c.multiple_of->is_integer
-                      ? (c.multiple_of->integer == 0 || v % c.multiple_of->integer == 0)
+                      // Every integer is a multiple of ±1; INT64_MIN % -1 would overflow.
+                      ? (c.multiple_of->integer == 0 || c.multiple_of->integer == 1 || c.multiple_of->integer == -1 ||
+                         v % c.multiple_of->integer == 0)
                       : std::fabs(std::fmod(static_cast<double>(v), c.multiple_of->number)) == 0.0;
         if (!ok) {
             add_bound_error(errors, loc, input, "multiple_of", "a multiple of", "multiple_of", *c.multiple_of);
@@ -2883,13 +4084,37 @@ namespace detail {
 
 // --- writing: the type-independent pieces ---
 
+// What each byte needs in a JSON string: 0 nothing, 1 an escape, 2 a UTF-8 check.
+inline constexpr auto json_string_byte_class = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 1;
+    t['"'] = t['\\'] = 1;
+    for (int c = 0x80; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = 2;
+    return t;
+}();
+
+// A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
+// subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
 inline void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     out += '"';
     std::size_t run = 0;  // start of the pending unescaped run
     for (std::size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        const unsigned char c = p[i];
+        const unsigned char kind = json_string_byte_class[c];
+        if (kind == 0) continue;
+        if (kind == 2) {
+            bool valid = false;
+            std::size_t n = utf8_scan(p + i, s.size() - i, valid);
+            if (!valid) {
+                out.append(s.data() + run, i - run);
+                out += replacement_character;
+                run = i + n;
+            }
+            i += n - 1;
+            continue;
+        }
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {
@@ -3239,6 +4464,28 @@ inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big)
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
+// The power of ten of the leading digit of an unsigned decimal ("1e400": 400, "0.01e-400":
+// -402); 0 for a number without a nonzero digit.
+inline long decimal_magnitude(std::string_view s) noexcept {
+    auto e = s.find_first_of("eE");
+    long exp = 0;
+    if (e != std::string_view::npos) {
+        std::string_view x = s.substr(e + 1);
+        bool minus = !x.empty() && x[0] == '-';
+        if (!x.empty() && (x[0] == '-' || x[0] == '+')) x.remove_prefix(1);
+        for (char c : x) exp = exp < 100000000 ? exp * 10 + (c - '0') : exp;  // saturates
+        if (minus) exp = -exp;
+        s = s.substr(0, e);
+    }
+    auto dot = s.find('.');
+    std::string_view whole = s.substr(0, dot), frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+    auto first = whole.find_first_not_of('0');
+    if (first != std::string_view::npos) return exp + static_cast<long>(whole.size() - first) - 1;
+    auto f = frac.find_first_not_of('0');
+    if (f != std::string_view::npos) return exp - static_cast<long>(f) - 1;
+    return 0;
+}
+
 inline bool parse_float_text(std::string_view s, double& out) {
     s = trim_ascii(s);
     std::string cleaned;
@@ -3265,6 +4512,10 @@ inline bool parse_float_text(std::string_view s, double& out) {
     if (body.empty() || body.front() == '+' || body.front() == '-') return false;
     auto r = std::from_chars(body.data(), body.data() + body.size(), out);
     if (r.ptr != body.data() + body.size() || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range)) return false;
+    // Beyond a double, from_chars leaves out as it was; Python's float() gives inf ("1e400")
+    // or 0.0 ("1e-400"), and pydantic takes it (a constraint such as le=1000 then fails).
+    if (r.ec == std::errc::result_out_of_range)
+        out = decimal_magnitude(body) >= 0 ? std::numeric_limits<double>::infinity() : 0.0;
     if (neg) out = -out;
     return true;
 }
@@ -3292,6 +4543,48 @@ inline bool parse_bool_text(std::string_view s, bool& out) {
     return false;
 }
 
+// Integer literals of uint64's upper half ([2^63, 2^64)) that picojson can hold only as
+// doubles, rounded: their exact values, kept aside while a body is parsed (and keyed by the
+// double's address in the tree) so that a uint64 field reads what the client wrote, not a
+// neighbour 2048 away. Consulted only within an exact_integers_scope for that same tree.
+struct ExactIntegers {
+    struct Entry {
+        const picojson::value* at;
+        double rounded;
+        std::uint64_t exact;
+    };
+    const picojson::value* root = nullptr;
+    bool active = false;
+    std::vector<Entry> entries;
+    static ExactIntegers& current() {
+        static thread_local ExactIntegers table;
+        return table;
+    }
+    // The exact value behind v, when v is one of the current tree's rounded literals.
+    static bool find(const picojson::value& v, std::uint64_t& out) {
+        const ExactIntegers& t = current();
+        if (!t.active) return false;
+        for (const Entry& e : t.entries)
+            if (e.at == &v && e.rounded == v.get<double>()) return (out = e.exact), true;
+        return false;
+    }
+};
+// Makes the exact values of the tree at root (when it was the last one parsed) visible.
+class exact_integers_scope {
+public:
+    explicit exact_integers_scope(const picojson::value& root) noexcept
+        : table_(ExactIntegers::current()), was_(table_.active) {
+        table_.active = table_.root == &root && !table_.entries.empty();
+    }
+    ~exact_integers_scope() { table_.active = was_; }
+    exact_integers_scope(const exact_integers_scope&) = delete;
+    exact_integers_scope& operator=(const exact_integers_scope&) = delete;
+
+private:
+    ExactIntegers& table_;
+    bool was_;
+};
+
 // Adds the range error of an integer type narrower than the value.
 inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
                             ValidationErrors& errors, const Loc& loc) {
@@ -3300,10 +4593,27 @@ inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, co
     return true;
 }
 
-// A JSON (Python) value to an integer in [lo, hi]; unsigned 64-bit values above INT64_MAX
-// come through `big`.
+// The range error of a value beyond int64 (a Python int pydantic would take whole): above the
+// type's highest value or below its lowest, reported as for a narrower type (le / ge). For
+// uint64 (`u64`), the highest is 18446744073709551615, which picojson holds only as a double.
+inline bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
+                             ValidationErrors& errors, const Loc& loc) {
+    if (above && u64) {
+        add_error(errors, loc, "less_than_equal", "Input should be less than or equal to 18446744073709551615", input,
+                  ctx_object({{"le", picojson::value(18446744073709551615.0)}}));
+        return false;
+    }
+    if (above) add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", NumberBound{true, hi, double(hi)});
+    else add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)});
+    return false;
+}
+
+// A JSON (Python) value to an integer in [lo, hi]; with `big` (uint64), values above INT64_MAX
+// come through it. Every false return has added an error: a value beyond int64 is a range
+// error, never a silent 0 (issue 9).
 inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
                          ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr) {
+    constexpr double two63 = 9223372036854775808.0, two64 = 18446744073709551616.0;
     if (v.is<std::int64_t>()) {
         out = v.get<std::int64_t>();
     } else if (v.is<bool>()) {
@@ -3314,30 +4624,34 @@ inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64
         if (std::fmod(d, 1.0) != 0.0)
             return type_error(errors, loc, "int_from_float",
                               "Input should be a valid integer, got a number with a fractional part", v), false;
-        if (big && d >= 9223372036854775808.0 && d < 18446744073709551616.0) {
-            *big = static_cast<std::uint64_t>(d);
-            return true;
+        if (big && d >= two63 && d <= two64) {
+            // An integer literal the client wrote exactly (picojson rounded it), else the double.
+            if (ExactIntegers::find(v, *big)) return true;
+            if (d < two64) return (*big = static_cast<std::uint64_t>(d)), true;
         }
-        if (d >= 9223372036854775808.0 || d < -9223372036854775808.0) {
-            if (big || d >= 18446744073709551616.0 || d < -9223372036854775808.0)
-                return type_error(errors, loc, "int_parsing_size",
-                                  "Unable to parse input string as an integer, exceeded maximum size", v), false;
-            return check_int_range(INT64_MAX, lo, hi, v, errors, loc);
-        }
+        if (d >= two63) return int_beyond_range(true, lo, hi, big != nullptr, v, errors, loc);
+        // picojson reads every integer literal of int64's range as an int64, so a double at
+        // -2^63 is a literal below it, rounded (or INT64_MIN spelled as a float: refused too).
+        if (d <= -two63) return int_beyond_range(false, lo, hi, big != nullptr, v, errors, loc);
         out = static_cast<std::int64_t>(d);
     } else if (v.is<std::string>()) {
         bool too_big = false;
         const std::string& s = v.get<std::string>();
         if (!parse_int_text(s, out, too_big)) return type_error(errors, loc, "int_parsing", int_parsing_msg, v), false;
         if (too_big) {
-            std::uint64_t u = 0;
+            // Beyond int64: uint64's upper half, or a range error on the side of its sign.
             std::string_view t = trim_ascii(s);
-            if (big && !t.empty() && t.front() != '-' &&
-                std::from_chars(t.data() + (t.front() == '+'), t.data() + t.size(), u).ec == std::errc()) {
-                *big = u;
-                return true;
+            bool negative = t.starts_with('-');
+            if (big && !negative) {
+                std::string digits;
+                for (char c : t.substr(t.starts_with('+') ? 1 : 0))
+                    if (c == '.') break;
+                    else if (c != '_') digits += c;
+                std::uint64_t u = 0;
+                auto r = std::from_chars(digits.data(), digits.data() + digits.size(), u);
+                if (r.ec == std::errc() && r.ptr == digits.data() + digits.size()) return (*big = u), true;
             }
-            return check_int_range(t.starts_with('-') ? INT64_MIN : INT64_MAX, lo, hi, v, errors, loc) && false;
+            return int_beyond_range(!negative, lo, hi, big != nullptr, v, errors, loc);
         }
     } else {
         return type_error(errors, loc, "int_type", "Input should be a valid integer", v), false;
@@ -3821,6 +5135,82 @@ private:
     std::string_view s_;
 };
 
+// picojson's default_parse_context, which also notes the exact value of each integer literal
+// beyond int64 that a uint64 holds (see ExactIntegers).
+class exact_parse_context {
+public:
+    using input_t = picojson::input<const char*>;
+    exact_parse_context(picojson::value* out, std::size_t depths, const input_t* in, const char* text)
+        : out_(out), depths_(depths), in_(in), text_(text) {}
+    bool set_null() { return (*out_ = picojson::value()), true; }
+    bool set_bool(bool b) { return (*out_ = picojson::value(b)), true; }
+    bool set_int64(std::int64_t i) { return (*out_ = picojson::value(i)), true; }
+    bool set_number(double f) {
+        *out_ = picojson::value(f);
+        if (f >= 9223372036854775808.0 && f <= 18446744073709551616.0) {
+            // The literal ends where the input is; it is an integer when it has no '.' or 'e'.
+            const char* end = in_->cur();
+            const char* begin = end;
+            bool integral = true;
+            while (begin != text_ && std::string_view("0123456789+-.eE").find(begin[-1]) != std::string_view::npos) {
+                --begin;
+                if (*begin == '.' || *begin == 'e' || *begin == 'E') integral = false;
+            }
+            std::uint64_t exact = 0;
+            auto r = std::from_chars(begin, end, exact);
+            if (integral && r.ec == std::errc() && r.ptr == end)
+                ExactIntegers::current().entries.push_back({out_, f, exact});
+        }
+        return true;
+    }
+    template <class Iter>
+    bool parse_string(picojson::input<Iter>& in) {
+        *out_ = picojson::value(picojson::string_type, false);
+        return picojson::_parse_string(out_->get<std::string>(), in);
+    }
+    bool parse_array_start() {
+        if (depths_ == 0) return false;
+        --depths_;
+        *out_ = picojson::value(picojson::array_type, false);
+        return true;
+    }
+    template <class Iter>
+    bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+        picojson::array& a = out_->get<picojson::array>();
+        const picojson::value* old = a.data();
+        std::size_t n = a.size();
+        a.push_back(picojson::value());
+        auto& entries = ExactIntegers::current().entries;
+        if (a.data() != old && !entries.empty())  // the elements moved: so did their entries
+            for (auto& e : entries)
+                if (e.at >= old && e.at < old + n) e.at = a.data() + (e.at - old);
+        exact_parse_context ctx(&a.back(), depths_, in_, text_);
+        return picojson::_parse(ctx, in);
+    }
+    bool parse_array_stop(std::size_t) { return ++depths_, true; }
+    bool parse_object_start() {
+        if (depths_ == 0) return false;
+        *out_ = picojson::value(picojson::object_type, false);
+        return true;
+    }
+    template <class Iter>
+    bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+        picojson::value* slot = &out_->get<picojson::object>()[key];
+        auto& entries = ExactIntegers::current().entries;
+        if (!entries.empty())  // a repeated key: the earlier value is gone
+            std::erase_if(entries, [slot](const ExactIntegers::Entry& e) { return e.at == slot; });
+        exact_parse_context ctx(slot, depths_, in_, text_);
+        return picojson::_parse(ctx, in);
+    }
+    bool parse_object_stop() { return ++depths_, true; }
+
+private:
+    picojson::value* out_;
+    std::size_t depths_;
+    const input_t* in_;
+    const char* text_;
+};
+
 // Parses a request body as FastAPI does. Malformed JSON adds json_invalid at
 // loc + [position] (Python's character position) with Python's message, and returns false.
 // Bytes that are not UTF-8, nesting deeper than FASTAPI_MAX_JSON_DEPTH or a number beyond
@@ -3831,11 +5221,16 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
     if (!is_valid_utf8(text) || json_nests_too_deep(text)) throw HTTPException(400, "There was an error parsing the body");
     std::string err;
+    ExactIntegers& exact = ExactIntegers::current();
+    exact.entries.clear();
+    exact.root = &out;
     // picojson's own limit (100 levels) would misreport deeper, valid JSON as malformed.
-    picojson::default_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1);
+    exact_parse_context::input_t in(text.data(), text.data() + text.size());
+    exact_parse_context context(&out, FASTAPI_MAX_JSON_DEPTH + 1, &in, text.data());
     const char* end = nullptr;
     try {
-        end = picojson::_parse(context, text.data(), text.data() + text.size(), &err);
+        if (!picojson::_parse(context, in)) err = "syntax error";
+        end = in.cur();
     } catch (const std::overflow_error&) {
         // A number beyond a double (1e999): picojson has no infinity to hold it.
         throw HTTPException(400, "There was an error parsing the body");
@@ -3908,6 +5303,16 @@ inline std::string render_validation_errors(const ValidationErrors& errors) {
         }
         out += '}';
     }
+    if (errors.dropped() != 0) {
+        if (!first) out += ',';
+        out += R"({"type":"too_many_errors","loc":[],"msg":"Too many errors: )";
+        out += std::to_string(errors.dropped());
+        out += R"( more were not reported","input":null,"ctx":{"max_errors":)";
+        out += std::to_string(FASTAPI_MAX_VALIDATION_ERRORS);
+        out += R"(,"not_reported":)";
+        out += std::to_string(errors.dropped());
+        out += "}}";
+    }
     out += "]}";
     return out;
 }
@@ -3963,6 +5368,14 @@ public:
     }
     // An integer literal that fits; fractions and exponents are left to the reference reader.
     bool read_integer(std::int64_t& out) noexcept {
+        const char* begin = nullptr;
+        bool integral = false;
+        if (!scan_number(begin, integral) || !integral) return false;
+        auto r = std::from_chars(begin, p_, out);
+        return r.ec == std::errc() && r.ptr == p_;
+    }
+    // A non-negative integer literal that a uint64 holds.
+    bool read_uint64(std::uint64_t& out) noexcept {
         const char* begin = nullptr;
         bool integral = false;
         if (!scan_number(begin, integral) || !integral) return false;
@@ -4289,6 +5702,11 @@ bool read_direct(JsonCursor& in, T& out) {
         return in.read_any(out);
     } else if constexpr (std::is_same_v<T, bool>) {
         return in.read_bool(out);
+    } else if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
+        std::uint64_t v = 0;
+        if (!in.read_uint64(v)) return false;
+        out = static_cast<T>(v);
+        return true;
     } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
         std::int64_t v = 0;
         if (!in.read_integer(v)) return false;
@@ -4358,6 +5776,7 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
     out = T{};
     picojson::value v;
     if (!detail::parse_json_body(text, v, errors, base)) return false;
+    detail::exact_integers_scope exact(v);
     return from_json(v, out, errors, base);
 }
 
@@ -4397,6 +5816,14 @@ struct RedirectResponse : Response {
 };
 
 namespace detail {
+// A request path made safe to send back as a relative Location: one leading slash for a run
+// of slashes and backslashes (browsers read "//evil.com/" and "/\evil.com/" as another host).
+inline std::string same_host_path(std::string_view path) {
+    std::size_t i = 0;
+    while (i < path.size() && (path[i] == '/' || path[i] == '\\')) ++i;
+    return "/" + std::string(path.substr(i));
+}
+
 // Media type by file extension, for FileResponse and static files.
 inline std::string_view guess_media_type(std::string_view path) noexcept {
     auto dot = path.rfind('.');
@@ -4517,6 +5944,7 @@ struct Exchange {
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
     DependencyScope deps;         // dependency values and cleanups of this request
     std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
+    bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {
@@ -4532,6 +5960,7 @@ struct Exchange {
         }
         body_error_reported = false;
         body_params = 0;
+        head_dispatched = false;
         deps.close();  // normally already taken by whoever sent the response
     }
 };
@@ -4549,6 +5978,14 @@ struct Binder {
                   "struct (read from the JSON body), Depends<f>, BackgroundTasks&, Request& or Response&.");
 };
 
+// A parameter taken by const& or && is bound as the same type taken by value. (A coroutine
+// handler's arguments are kept in its caller's frame until it has finished: see
+// coroutine_call below.)
+template <class P>
+struct Binder<const P&> : Binder<P> {};
+template <class P>
+struct Binder<P&&> : Binder<P> {};
+
 template <>
 struct Binder<Request&> {
     using holder = Request*;
@@ -4562,6 +5999,7 @@ struct Binder<const Request&> : Binder<Request&> {};
 // and still return a value (FastAPI's `response: Response` parameter).
 template <>
 struct Binder<Response&> {
+    static constexpr bool head_only = true;
     using holder = Response*;
     static holder bind(Exchange& ex, ValidationErrors&) { return &ex.response; }
     static Response& get(holder h) { return *h; }
@@ -4631,15 +6069,74 @@ constexpr std::size_t counts_as_body() {
 // handler's parameters are bound; their errors join the handler's (defined in app.hpp).
 inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
 
-template <class F, class... P>
-decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+// Binding P reads nothing but the request's head (path, query, headers, cookies) and may run
+// before the body has arrived, once: parameters that say so (Binder<P>::head_only), and those
+// that are not body parameters (Binder<P>::is_body false). The raw Request is not.
+template <class P>
+constexpr bool binds_from_head() {
+    if constexpr (requires { Binder<P>::head_only; }) return Binder<P>::head_only;
+    else if constexpr (requires { Binder<P>::is_body; }) return !Binder<P>::is_body;
+    else return false;
+}
+template <class P>
+concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key; };
+
+// The head step of a handler (App::dispatch_head): resolves its Depends parameters that
+// come before anything reading the body, in order, as binding them later would (their values
+// are kept for the request, so binding does not run them again). Validation errors are left
+// for the real binding to report with the others; an exception (HTTPException) is the answer.
+template <class... P>
+void bind_head_dependencies([[maybe_unused]] Exchange& ex, std::tuple<P...>*) {
+    if constexpr (sizeof...(P) != 0) {
+        ValidationErrors ignored;
+        bool head = true;
+        auto one = [&]<class Q>(std::type_identity<Q>) {
+            if (!head || !(head = binds_from_head<Q>())) return;
+            if constexpr (binds_dependency<std::remove_cvref_t<Q>>) Binder<Q>::bind(ex, ignored);
+        };
+        (one(std::type_identity<P>{}), ...);
+    }
+}
+
+template <class... P>
+std::tuple<typename Binder<P>::holder...> bind_parameters(Exchange& ex) {
     ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
     run_route_dependencies(ex, errors);
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));
+    return held;
+}
+
+template <class F, class... P>
+decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
+    auto held = bind_parameters<P...>(ex);
     return std::apply([&](auto&... h) -> decltype(auto) { return f(Binder<P>::get(h)...); }, held);
 }
+
+// A coroutine handler's call. Its body runs after the call has returned, so an argument
+// made for the call (a temporary bound to `const Item&` or `Item&&`) would be gone when the
+// body reads it: every argument is kept in this coroutine's frame (`args`: values, or
+// references into the exchange) until the handler has finished.
+template <class Args> struct coroutine_call;
+template <class... P> struct coroutine_call<std::tuple<P...>> {
+    template <class Q>
+    using arg_t = decltype(Binder<Q>::get(std::declval<typename Binder<Q>::holder&>()));
+
+    template <class T, class F>
+    static asio::awaitable<void> run(F& f, Exchange& ex, int status, ResponseFilter filter) {
+        auto held = bind_parameters<P...>(ex);
+        std::tuple<arg_t<P>...> args =
+            std::apply([](auto&... h) { return std::tuple<arg_t<P>...>(Binder<P>::get(h)...); }, held);
+        auto call = [&f](auto&... a) { return f(static_cast<P&&>(a)...); };
+        if constexpr (std::is_void_v<T>) {
+            co_await std::apply(call, args);
+            render_no_result(ex, status);
+        } else {
+            render_result(co_await std::apply(call, args), ex, status, filter);
+        }
+    }
+};
 
 // What a handler's types say about its operation, for the OpenAPI document (openapi.hpp):
 // each parameter's Binder<P>::describe adds what it reads, the return type what is sent.
@@ -4647,6 +6144,7 @@ decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
 struct ParameterInfo {
     std::string_view in;  // "path", "query", "header" or "cookie"
     FieldInfo field;      // wire_name: the name in the request
+    bool deprecated = false;  // marked Deprecated
 };
 // A security scheme an operation requires (security.hpp), for components.securitySchemes
 // and the operation's `security`.
@@ -4699,26 +6197,31 @@ struct Endpoint {
     std::function<void(Exchange&)> call;                          // plain handlers
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
     void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
+    bool reads_request = false;  // takes the Request itself, so may read its raw body
+    void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
+};
+
+template <class Args> struct args_read_request;
+template <class... P> struct args_read_request<std::tuple<P...>> {
+    static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, Request> || ... || false);
 };
 
 template <class F>
 Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
+    require_valid_status(status, "RouteOptions::status_code");
     using traits = callable_traits<F>;
     using R = typename traits::result;
     using args = typename traits::args;
     Endpoint e;
     using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
     e.describe = &endpoint_describer<Result, args>::describe;
+    e.reads_request = args_read_request<args>::value;
+    e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
-        e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable -> asio::awaitable<void> {
-            if constexpr (std::is_void_v<T>) {
-                co_await invoke_bound(f, ex, static_cast<args*>(nullptr));
-                render_no_result(ex, status);
-            } else {
-                render_result(co_await invoke_bound(f, ex, static_cast<args*>(nullptr)), ex, status, filter);
-            }
+        e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable {
+            return coroutine_call<args>::template run<T>(f, ex, status, filter);
         };
     } else {
         e.call = [f = std::move(f), status, filter](Exchange& ex) mutable {
@@ -4786,7 +6289,8 @@ struct Query : detail::ParamValue<T> {
 };
 
 // A request header. As in FastAPI, '_' in the name matches '-' on the wire
-// (Header<"user_agent", ...> reads User-Agent), case-insensitively.
+// (Header<"user_agent", ...> reads User-Agent), case-insensitively, and the document names
+// it user-agent; ConvertUnderscores<false> keeps the name as written.
 template <fixed_string Name, class T, class... Markers>
 struct Header : detail::ParamValue<T> {
     static constexpr detail::ParamSource source = detail::ParamSource::header;
@@ -4808,6 +6312,14 @@ struct Cookie : detail::ParamValue<T> {
 // with one body parameter); with other body parameters, each is a key of one JSON object.
 // Embed makes even a single one a key.
 struct Embed {};
+
+// Header<"strange_header", T, ConvertUnderscores<false>> reads the header strange_header, not
+// strange-header (FastAPI's Header(convert_underscores=False)). Only for Header.
+template <bool Convert> struct ConvertUnderscores {};
+
+// Marks a Path, Query, Header or Cookie parameter `deprecated: true` in the document
+// (FastAPI's Query(deprecated=True)); it is still read as before.
+struct Deprecated {};
 template <fixed_string Name, class T, class... Markers>
 struct Body : detail::ParamValue<T> {
     static constexpr detail::ParamSource source = detail::ParamSource::body;
@@ -4836,7 +6348,8 @@ inline constexpr bool is_body_model_v = is_body_model<std::remove_cvref_t<T>>::v
 
 // --- query string, cookies ---
 
-// Decoded key/value pairs of the query string, blank values kept (as Starlette does).
+// Decoded key/value pairs of the query string (or an urlencoded form), blank values kept, as
+// Starlette does.
 inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
     out.clear();
     while (!qs.empty()) {
@@ -4851,6 +6364,9 @@ inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, 
         // An undecodable escape is kept as it came rather than dropping the parameter.
         if (!percent_decode(raw_key, key, true)) key = std::string(raw_key);
         if (!percent_decode(raw_value, value, true)) value = std::string(raw_value);
+        // Escaped bytes that are not UTF-8 are U+FFFD, as Starlette's unquote(errors="replace").
+        replace_invalid_utf8(key);
+        replace_invalid_utf8(value);
         out.emplace_back(std::move(key), std::move(value));
     }
 }
@@ -4898,11 +6414,9 @@ inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource sou
             for (auto& [k, v] : ex.query)
                 if (k == name) values.emplace_back(v);
             break;
-        case ParamSource::header: {
-            std::string wire = header_wire_name(name);
-            values = ex.request.headers.get_all(wire);
+        case ParamSource::header:  // `name` as on the wire: the Binder has converted '_'
+            values = ex.request.headers.get_all(name);
             break;
-        }
         case ParamSource::cookie:
             if (!ex.cookies_parsed) {
                 parse_cookies(ex.request.headers, ex.cookies);
@@ -4927,6 +6441,20 @@ inline std::string_view source_label(ParamSource s) noexcept {
     return "";
 }
 
+// The binding path's invariant: a conversion that fails has said why. Runs convert(); when it
+// returns false without adding an error (a bug in a converter), the failure is still reported,
+// a 422 rather than a handler called with a default value, and logged.
+template <class Convert, class MakeInput>
+bool converted_or_reported(ValidationErrors& errors, const Loc& loc, Convert&& convert, MakeInput&& make_input) {
+    std::size_t before = errors.total();
+    if (convert()) return true;
+    if (errors.total() == before) {
+        std::fprintf(stderr, "fastapi: internal error: a conversion failed without saying why (reported as value_error)\n");
+        add_error(errors, loc, "value_error", "Value error, the value could not be converted", make_input());
+    }
+    return false;
+}
+
 // Reads a scalar, optional or list parameter from its string values.
 template <class T, class Markers>
 void bind_from_strings(const std::vector<std::string_view>& values, T& out, ValidationErrors& errors, Loc& loc) {
@@ -4944,8 +6472,10 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
         bool ok = true;
         for (std::size_t i = 0; i < values.size(); ++i) {
             E e{};
-            loc.push_back(static_cast<std::int64_t>(i));
-            if (from_string(values[i], e, errors, loc)) out.push_back(std::move(e));
+            loc.emplace_back(std::in_place_index<1>, static_cast<std::int64_t>(i));  // in place: GCC 12, as below
+            if (converted_or_reported(errors, loc, [&] { return from_string(values[i], e, errors, loc); },
+                                      [&] { return picojson::value(std::string(values[i])); }))
+                out.push_back(std::move(e));
             else ok = false;
             loc.pop_back();
         }
@@ -4959,13 +6489,14 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
         auto last_text = [&] { return picojson::value(std::string(values.back())); };
         if constexpr (is_optional_v<T>) {
             typename T::value_type v{};
-            if (from_string(values.back(), v, errors, loc)) {
+            if (converted_or_reported(errors, loc, [&] { return from_string(values.back(), v, errors, loc); }, last_text)) {
                 out = std::move(v);
                 check_field_constraints<Field>(out, errors, loc, last_text);
             }
         } else {
             // Repeated keys: the last wins, as Starlette's QueryParams does for single values.
-            if (from_string(values.back(), out, errors, loc)) check_field_constraints<Field>(out, errors, loc, last_text);
+            if (converted_or_reported(errors, loc, [&] { return from_string(values.back(), out, errors, loc); }, last_text))
+                check_field_constraints<Field>(out, errors, loc, last_text);
         }
     }
 }
@@ -5045,13 +6576,18 @@ void bind_body(Exchange& ex, std::string_view name, bool embedded, T& out, Valid
     } else if (ex.body_state == Exchange::BodyState::empty) {
         v = nullptr;
     }
+    // FastAPI validates a body (or an embedded key) of null as an absent one: "missing" when
+    // required, else the default (fastapi.dependencies.utils._validate_value_with_model_field).
+    if (v && v->is<picojson::null>()) v = nullptr;
     if (!v) {
         if constexpr (Field::has_default) Field::set_default(out);
         else if constexpr (is_optional_v<T>) out.reset();
         else errors.push_back(missing_error(loc));
         return;
     }
-    if (from_json(*v, out, errors, loc)) check_field_constraints<Field>(out, errors, loc, *v);
+    exact_integers_scope exact(ex.body_json);
+    if (converted_or_reported(errors, loc, [&] { return from_json(*v, out, errors, loc); }, [v] { return *v; }))
+        check_field_constraints<Field>(out, errors, loc, *v);
 }
 
 }  // namespace detail
@@ -5061,11 +6597,27 @@ namespace detail {
 // A parameter for the OpenAPI document. Not required and without a Default<...>, its
 // default is the value it gets when absent (an empty list, null).
 template <class T, class Markers>
-FieldInfo describe_param(std::string_view name) {
+FieldInfo describe_param(std::string_view name, std::string_view wire_name) {
     using Spec = typename apply_markers<T, Markers>::type;
-    FieldInfo f = describe_value<Spec>(name, name);
+    FieldInfo f = describe_value<Spec>(name, wire_name);
     if constexpr (!Spec::required && !Spec::has_default)
         f.default_value = [] { return to_json_value(typename Spec::value_type{}); };
+    return f;
+}
+
+template <class T, class Markers>
+FieldInfo describe_param(std::string_view name) {
+    return describe_param<T, Markers>(name, name);
+}
+
+// A body parameter for the document, required as bind_body reads it: absent, only one with
+// a Default<...> or an optional one is not `missing` (a list is required, as FastAPI
+// documents `items: list[Item]`).
+template <class T, class Markers>
+FieldInfo describe_body_param(std::string_view name) {
+    using Spec = typename apply_markers<T, Markers>::type;
+    FieldInfo f = describe_value<Spec>(name, name);
+    f.required = !Spec::has_default && !Spec::is_optional;
     return f;
 }
 
@@ -5073,20 +6625,41 @@ template <class P>
 struct Binder<P, std::enable_if_t<is_param<P>::value && P::source != ParamSource::body>> {
     static constexpr bool is_body = false;
     using holder = P;
+    static constexpr bool converts_underscores =
+        P::source == ParamSource::header && !tuple_has<typename P::markers, ConvertUnderscores<false>>::value;
+    static_assert(P::source == ParamSource::header || (!tuple_has<typename P::markers, ConvertUnderscores<false>>::value &&
+                                                       !tuple_has<typename P::markers, ConvertUnderscores<true>>::value),
+                  "fastapi: ConvertUnderscores<...> is for Header<...> parameters only; remove it from this one");
+    // The name in the request (and in errors and the document): a header's '_' are '-'.
+    static std::string_view wire_name() {
+        if constexpr (converts_underscores) {
+            static const std::string name = header_wire_name(P::name);
+            return name;
+        } else {
+            return P::name;
+        }
+    }
     static holder bind(Exchange& ex, ValidationErrors& errors) {
         P p;
         Loc loc;
         loc.reserve(3);
         // Built in place: moving a LocPart temporary trips GCC 12's -Wmaybe-uninitialized at -O2.
         loc.emplace_back(std::in_place_index<0>, source_label(P::source));
-        loc.emplace_back(std::in_place_index<0>, P::source == ParamSource::header ? header_wire_name(P::name) : std::string(P::name));
-        auto values = source_values(ex, P::source, P::name);
+        loc.emplace_back(std::in_place_index<0>, wire_name());
+        auto values = source_values(ex, P::source, wire_name());
+        // A repeated header or cookie: the first counts, as Starlette's Headers, the security
+        // helpers and gateways (nginx's $http_x, $cookie_x) read it; a list parameter gets all.
+        if constexpr ((P::source == ParamSource::header || P::source == ParamSource::cookie) &&
+                      !is_vector_v<typename P::value_type>)
+            if (values.size() > 1) values.resize(1);
         bind_from_strings<typename P::value_type, typename P::markers>(values, p.value, errors, loc);
         return p;
     }
     static P get(holder& h) { return std::move(h); }
     static void describe(OperationInfo& op) {
-        op.parameters.push_back({source_label(P::source), describe_param<typename P::value_type, typename P::markers>(P::name)});
+        op.parameters.push_back({source_label(P::source),
+                                 describe_param<typename P::value_type, typename P::markers>(P::name, wire_name()),
+                                 tuple_has<typename P::markers, Deprecated>::value});
     }
 };
 
@@ -5102,7 +6675,7 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
     }
     static P get(holder& h) { return std::move(h); }
     static void describe(OperationInfo& op) {
-        op.body.push_back(describe_param<typename P::value_type, typename P::markers>(P::name));
+        op.body.push_back(describe_body_param<typename P::value_type, typename P::markers>(P::name));
         if (tuple_has<typename P::markers, Embed>::value) op.embed_body = true;
     }
 };
@@ -5111,7 +6684,7 @@ struct Binder<P, std::enable_if_t<is_param<P>::value && P::source == ParamSource
 // parameters, the key named after the type (FastAPI would use the parameter's name, which
 // C++ cannot see: use Body<"name", Model> to choose it).
 template <class P>
-struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
+struct Binder<P, std::enable_if_t<!std::is_reference_v<P> && !is_param<std::remove_cvref_t<P>>::value && is_body_model_v<std::remove_cvref_t<P>>>> {
     using T = std::remove_cvref_t<P>;
     static constexpr bool is_body = true;
     using holder = T;
@@ -5125,7 +6698,7 @@ struct Binder<P, std::enable_if_t<!is_param<std::remove_cvref_t<P>>::value && is
         return value;
     }
     static T get(holder& h) { return std::move(h); }
-    static void describe(OperationInfo& op) { op.body.push_back(describe_param<T, std::tuple<>>(key())); }
+    static void describe(OperationInfo& op) { op.body.push_back(describe_body_param<T, std::tuple<>>(key())); }
 };
 }  // namespace detail
 
@@ -5210,9 +6783,9 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
 // whose own parameters failed). Returns where the result is kept, or null.
 template <class V, class Fn, class... P>
 void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors, std::tuple<P...>*) {
-    const std::size_t before = errors.size();
+    const std::size_t before = errors.total();
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
-    if (errors.size() != before) return nullptr;
+    if (errors.total() != before) return nullptr;
     using R = typename callable_traits<std::remove_cvref_t<Fn>>::result;
     if constexpr (std::is_void_v<R>) {
         std::apply([&](auto&... h) { fn(Binder<P>::get(h)...); }, held);
@@ -5277,6 +6850,18 @@ template <class... P> struct describe_args<std::tuple<P...>> {
     }
 };
 
+// A dependency reads only the request's head when every parameter of its callable does
+// (the security schemes, which take the Request to read a header, say so themselves).
+template <class Tuple> struct args_from_head;
+template <class... P> struct args_from_head<std::tuple<P...>> {
+    static constexpr bool value = (binds_from_head<P>() && ... && true);
+};
+template <class C>
+constexpr bool callable_reads_only_head() {
+    if constexpr (requires { C::reads_only_head; }) return C::reads_only_head;
+    else return args_from_head<typename dependency_traits<C>::args>::value;
+}
+
 template <class Tuple> struct args_body_count;
 template <class... P> struct args_body_count<std::tuple<P...>> {
     static constexpr std::size_t value = (counts_as_body<P>() + ... + 0);
@@ -5315,6 +6900,8 @@ struct Depends : detail::DependsValue<typename detail::dependency_traits<decltyp
     using callable = typename detail::dependency_traits<decltype(F)>::callable;
     Depends() = default;  // not an aggregate, so never mistaken for a body model
     static const void* key() noexcept { return &detail::value_key<F>; }
+    // Run once per request (cached) and reading only the head: may run before the body.
+    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<callable>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<callable, detail::caches_v<Options...>>(F, key(), ex, errors);
     }
@@ -5329,6 +6916,7 @@ struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::v
     using callable = C;
     DependsOn() = default;
     static const void* key() noexcept { return &detail::type_key<C>; }
+    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<C>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<C, detail::caches_v<Options...>>(C{}, key(), ex, errors);
     }
@@ -5340,9 +6928,10 @@ struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::v
 struct Dependency {
     void* (*resolve)(detail::Exchange&, ValidationErrors&) = nullptr;
     void (*describe)(detail::OperationInfo&) = nullptr;  // what it reads, for the OpenAPI document
+    bool head_only = false;  // may run before the body arrives (Depends<...>::head_only)
     template <class D>
         requires requires(detail::Exchange& ex, ValidationErrors& e) { D::resolve(ex, e); }
-    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe) {}
+    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe), head_only(detail::binds_from_head<D>()) {}
 };
 
 // Application state shared by every request (a connection pool, a configuration), without
@@ -5367,6 +6956,10 @@ template <class D>
 struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
     using V = typename D::value_type;
     static constexpr std::size_t body_count = args_body_count<typename dependency_traits<typename D::callable>::args>::value;
+    static constexpr bool head_only = [] {
+        if constexpr (requires { D::head_only; }) return D::head_only;
+        else return false;
+    }();
     using holder = void*;
     static holder bind(Exchange& ex, ValidationErrors& errors) { return D::resolve(ex, errors); }
     static void describe(OperationInfo& op) { D::describe(op); }
@@ -5382,6 +6975,7 @@ inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*m
 
 template <class T>
 struct Binder<State<T>> {
+    static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
         std::shared_ptr<void> (*make)() = nullptr;
@@ -5514,6 +7108,7 @@ inline void discard_background_tasks(Exchange& ex) noexcept {
 
 template <>
 struct Binder<BackgroundTasks&> {
+    static constexpr bool head_only = true;
     using holder = BackgroundTasks*;
     static holder bind(Exchange& ex, ValidationErrors&) { return &background_tasks(ex); }
     static BackgroundTasks& get(holder h) { return *h; }
@@ -5715,6 +7310,18 @@ inline bool parse_content_disposition(std::string_view v, std::string& name, std
     return true;
 }
 
+// A file name the application may hold: UTF-8 with no control character (C0, DEL, C1), so no
+// NUL that would cut `filename.c_str()` short (the evil.php%00.jpg trick). Still never a path.
+inline bool is_acceptable_filename(std::string_view name) noexcept {
+    if (!is_valid_utf8(name)) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c < 0x20 || c == 0x7F) return false;
+        if (c == 0xC2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) < 0xA0) return false;  // U+0080-U+009F
+    }
+    return true;
+}
+
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
 class MultipartParser {
@@ -5859,6 +7466,8 @@ private:
         if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
             return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
         if (filename) {
+            if (!is_acceptable_filename(*filename))
+                return fail(400, "Invalid file name in multipart part: it must be UTF-8 without control characters");
             UploadFile f;
             f.filename = std::move(*filename);
             f.content_type = headers.get_or("content-type", "");
@@ -5966,13 +7575,18 @@ inline void parse_form(const Request& req, const FormOptions& options, FormData&
     }
     if (ok && parser.finish()) out.fields = std::move(parser.fields());
     else out.error = parser.error();
+    // A field that is not UTF-8 is read as Latin-1, as Starlette's multipart parser does.
+    for (auto& f : out.fields)
+        if (!f.file && !is_utf8(f.value)) f.value = latin1_to_utf8(f.value);
 }
 
 // The request's form, parsed on first use and kept with its dependency values (so uploaded
 // files live until the response is sent, or as long as a copy of an UploadFile does).
 inline constexpr char form_key = 0;
 
-inline FormData& request_form(Exchange& ex) {
+// Parses the request's form into its dependency values, errors kept for request_form. The
+// server calls it on the blocking pool for a body spooled to disk, before dispatch.
+inline FormData& preload_form(Exchange& ex) {
     if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
     auto p = std::make_shared<FormData>();
     parse_form(ex.request, form_options(ex.app), *p);
@@ -5981,7 +7595,11 @@ inline FormData& request_form(Exchange& ex) {
     e.where = p.get();
     e.value = std::move(p);
     ex.deps.entries.push_back(std::move(e));
-    FormData& form = *static_cast<FormData*>(ex.deps.entries.back().where);
+    return *static_cast<FormData*>(ex.deps.entries.back().where);
+}
+
+inline FormData& request_form(Exchange& ex) {
+    FormData& form = preload_form(ex);
     if (form.error) throw HTTPException(form.error->status, form.error->message);
     return form;
 }
@@ -6319,6 +7937,7 @@ inline picojson::value scheme_object(std::initializer_list<std::pair<const char*
 // HTTP Basic authentication: the credentials of an `Authorization: Basic ...` header.
 template <class... Options>
 struct HTTPBasic {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<detail::auto_error_v<Options...>, HTTPBasicCredentials,
                                            std::optional<HTTPBasicCredentials>>;
     static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("HTTPBasic");
@@ -6350,6 +7969,7 @@ struct HTTPBasic {
 // HTTP Bearer tokens: the scheme and credentials of an `Authorization: Bearer ...` header.
 template <class... Options>
 struct HTTPBearer {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<detail::auto_error_v<Options...>, HTTPAuthorizationCredentials,
                                            std::optional<HTTPAuthorizationCredentials>>;
     static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("HTTPBearer");
@@ -6381,6 +8001,7 @@ struct HTTPBearer {
 // OAuth2's password flow: the bearer token the client got from TokenUrl.
 template <fixed_string TokenUrl, class... Options>
 struct OAuth2PasswordBearer {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<detail::auto_error_v<Options...>, std::string, std::optional<std::string>>;
     static constexpr std::string_view scheme_name = detail::scheme_name_or<Options...>("OAuth2PasswordBearer");
     static constexpr std::string_view token_url = TokenUrl;
@@ -6411,6 +8032,7 @@ enum class APIKeyIn { header, query, cookie };
 // An API key in a header, the query or a cookie; absent or empty answers 401.
 template <APIKeyIn In, fixed_string Name, class... Options>
 struct APIKeyBase {
+    static constexpr bool reads_only_head = true;  // a header, query or cookie (App::dispatch_head)
     using result_type = std::conditional_t<auto_error_v<Options...>, std::string, std::optional<std::string>>;
     static constexpr std::string_view key_name = Name;
 
@@ -6427,7 +8049,10 @@ struct APIKeyBase {
             std::vector<std::pair<std::string, std::string>> cookies;
             parse_cookies(req.headers, cookies);
             for (auto& [k, v] : cookies)
-                if (k == key_name) key = v;
+                if (k == key_name) {
+                    key = v;  // the first, as Cookie<> parameters and headers read it
+                    break;
+                }
         }
         if (!key || key->empty()) {
             if constexpr (auto_error_v<Options...>) not_authenticated("APIKey");
@@ -6480,12 +8105,23 @@ struct OAuth2PasswordRequestForm {
 };
 
 namespace detail {
+// grant_type must be "password": documented and reported as FastAPI's pattern ^password$,
+// checked by comparison, so that a program using the form carries no pattern matcher.
+struct GrantTypeIsPassword {};
+inline bool is_password(std::string_view s) { return s == "password"; }
+template <> struct constraint_of<GrantTypeIsPassword> {
+    static constexpr void apply(Constraints& c) {
+        c.pattern = "^password$";
+        c.pattern_matches = &is_password;
+    }
+};
+
 // Read as FastAPI declares it: six form fields (urlencoded or multipart), described in the
 // document as the operation's Body_<operationId> form.
 template <>
 struct Binder<OAuth2PasswordRequestForm> {
     static constexpr bool is_body = true;
-    using GrantType = Form<"grant_type", std::optional<std::string>, Pattern<"^password$">>;
+    using GrantType = Form<"grant_type", std::optional<std::string>, GrantTypeIsPassword>;
     using Username = Form<"username", std::string>;
     using Password = Form<"password", std::string, Format<"password">>;  // masked in Swagger UI, as FastAPI does
     using Scope = Form<"scope", std::string, Default<"">>;
@@ -6555,6 +8191,10 @@ struct Middleware {
     std::function<bool(Request& req, Response& res)> before{};
     // Once the response is complete.
     std::function<void(const Request& req, Response& res)> after{};
+    // `before` reads only the request's head (method, target, headers), never its body: the
+    // server may then run it, and the route's dependencies that also read only the head, as
+    // soon as the header section is in, and answer a failing one without reading the body.
+    bool head_only = false;
 };
 
 namespace detail {
@@ -6612,6 +8252,7 @@ public:
         for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
         before = [c](Request& req, Response& res) { return c->before(req, res); };
         after = [c](const Request& req, Response& res) { c->after(req, res); };
+        head_only = true;
     }
 
 private:
@@ -6711,6 +8352,7 @@ public:
             if (h.starts_with("*") && h != "*" && !h.starts_with("*."))
                 throw std::invalid_argument("fastapi: a wildcard host must look like '*.example.com'");
         auto o = std::make_shared<TrustedHostOptions>(std::move(options));
+        head_only = true;
         before = [o](Request& req, Response& res) {
             const auto& allowed = o->allowed_hosts;
             if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;
@@ -6719,6 +8361,11 @@ public:
             if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
                 host.resize(colon);
             host = detail::lowered(host);
+            // "*" is a pattern's, never a host's: Host: *.example.com must not equal the pattern.
+            if (host.find('*') != std::string::npos) {
+                detail::plain_answer(res, 400, "Invalid host header");
+                return false;
+            }
             bool www_found = false;
             for (auto& pattern : allowed) {
                 if (detail::iequals(host, pattern) ||
@@ -6733,7 +8380,7 @@ public:
                 res.body.clear();
                 std::string target = req.raw_path.empty() ? req.path : req.raw_path;
                 if (!req.query_string.empty()) target += "?" + req.query_string;
-                res.headers.set("location", "http://www." + std::string(req.headers.get("host").value_or("")) + target);
+                res.headers.set("location", req.scheme + "://www." + std::string(req.headers.get("host").value_or("")) + target);
                 return false;
             }
             detail::plain_answer(res, 400, "Invalid host header");
@@ -6764,10 +8411,47 @@ inline bool gzip_compress(const std::string& in, std::string& out, int level) {
     deflateEnd(&zs);
     return rc == Z_STREAM_END;
 }
+// A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths; -1
+// when it is not one.
+inline int parse_qvalue(std::string_view v) noexcept {
+    if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 || (v.size() > 1 && v[1] != '.'))
+        return -1;
+    int q = v[0] == '1' ? 1000 : 0;
+    int scale = 100;
+    for (char c : v.substr(std::min<std::size_t>(2, v.size()))) {
+        if (c < '0' || c > '9') return -1;
+        q += (c - '0') * scale;
+        scale /= 10;
+    }
+    return q <= 1000 ? q : -1;
+}
+
+// RFC 9110 §12.5.3: gzip (or x-gzip) named with a weight above 0, or, when it is not named,
+// "*" with one. No header, "gzip;q=0" (whatever "*" says) and "*;q=0" refuse it; an entry
+// whose weight is malformed is ignored.
 inline bool accepts_gzip(const Request& req) {
-    for (std::string_view line : req.headers.get_all("accept-encoding"))
-        if (lowered(line).find("gzip") != std::string::npos) return true;
-    return false;
+    int gzip = -1, any = -1;  // the best weight named, in thousandths; -1 when not named
+    for (std::string_view line : req.headers.get_all("accept-encoding")) {
+        while (!line.empty()) {
+            auto comma = line.find(',');
+            std::string_view item = line.substr(0, comma);
+            line = comma == std::string_view::npos ? std::string_view{} : line.substr(comma + 1);
+            auto semi = item.find(';');
+            std::string_view coding = trim_ows(item.substr(0, semi));
+            int q = 1000;
+            for (std::string_view params = semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1);
+                 !params.empty();) {
+                auto next = params.find(';');
+                std::string_view param = trim_ows(params.substr(0, next));
+                params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+                if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') q = parse_qvalue(param.substr(2));
+            }
+            if (q < 0) continue;
+            if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) gzip = std::max(gzip, q);
+            else if (coding == "*") any = std::max(any, q);
+        }
+    }
+    return gzip >= 0 ? gzip > 0 : any > 0;
 }
 }  // namespace detail
 
@@ -6798,7 +8482,7 @@ public:
 // exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
 // the server and the TestClient both drive it. Relies on router and handler.
 
-#include <initializer_list>
+#include <atomic>       // atomic (serving_)
 #include <mutex>        // mutex (the OpenAPI document, state)
 
 namespace fastapi {
@@ -6852,7 +8536,10 @@ void through_response_model(std::string& json) {
     T out{};
     if (!read_json_direct(json, out)) {
         out = T{};
-        if (parse_json_body(json, value, errors, loc)) from_json(value, out, errors, loc);
+        if (parse_json_body(json, value, errors, loc)) {
+            exact_integers_scope exact(value);  // uint64's upper half, as written
+            from_json(value, out, errors, loc);
+        }
     }
     if (!errors.empty()) {
         std::string rendered = render_validation_errors(errors);
@@ -6912,14 +8599,41 @@ struct Route {
     detail::PathTemplate path;
     RouteOptions options;
     detail::Endpoint endpoint;
+    // Its handler reads a form (form fields, files, a form model) or the raw Request: a
+    // multipart body too large for memory may be streamed to a temporary file for it.
+    bool takes_form = false;
+    // Every route dependency reads only the head, so the handler's own head-only Depends
+    // parameters come next in binding order (App::dispatch_head may run them early).
+    bool head_dependencies_first = true;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
-        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {}
+        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
+        for (auto& d : options.dependencies) head_dependencies_first = head_dependencies_first && d.head_only;
+        if (endpoint.reads_request) takes_form = true;
+        else if (endpoint.describe) {
+            detail::OperationInfo op;
+            endpoint.describe(op);
+            takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
+        }
+    }
 };
 
 namespace detail {
 // How far dispatch got synchronously.
 enum class Dispatch { done, run_async, run_blocking };
+
+inline void write_detail_json(Response& res, int status, std::string_view detail_json) {
+    res.status = status;
+    res.body.clear();
+    res.body.append("{\"detail\":").append(detail_json) += '}';
+    res.headers.set("content-type", "application/json");
+}
+// What the request's head (App::route_head, App::dispatch_head) says of its body, before any
+// of it is read: no route takes it (404, 405, the slash redirect: dispatch answers it without
+// the body), it was answered already (a middleware or a dependency that reads only the head
+// refused it), or the route's handler runs once the body is in memory, or also once a
+// multipart body has been streamed to a temporary file.
+enum class BodyWanted : unsigned char { no_route, answered, in_memory, form };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -6995,6 +8709,7 @@ public:
     // A route whose endpoint is already built (APIRouter's routes when included).
     Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
                      detail::Endpoint endpoint) {
+        check_not_serving("add a route");
         for (auto& m : methods)
             if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
         if (!app_dependencies_.empty())
@@ -7028,7 +8743,10 @@ public:
     }
 
     // Code around every request (middleware.hpp); the last added is the outermost.
-    void add_middleware(Middleware m) { middleware_.push_back(std::move(m)); }
+    void add_middleware(Middleware m) {
+        check_not_serving("add middleware");
+        middleware_.push_back(std::move(m));
+    }
 
     // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
     // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
@@ -7062,7 +8780,10 @@ public:
 
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
-    void add_dependency(Dependency d) { app_dependencies_.push_back(d); }
+    void add_dependency(Dependency d) {
+        check_not_serving("add a dependency");
+        app_dependencies_.push_back(d);
+    }
 
     // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
     // route dependencies) by g, which may take other parameters (FastAPI's
@@ -7070,14 +8791,19 @@ public:
     template <auto F, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<decltype(F)>::value_type;
+        check_not_serving("override a dependency");
         overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
     }
     template <class C, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<C>::value_type;
+        check_not_serving("override a dependency");
         overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
     }
-    void clear_dependency_overrides() { overrides_.clear(); }
+    void clear_dependency_overrides() {
+        check_not_serving("clear the dependency overrides");
+        overrides_.clear();
+    }
     const detail::DependencyOverride* find_override(const void* key) const noexcept {
         if (overrides_.empty()) return nullptr;
         auto it = overrides_.find(key);
@@ -7115,6 +8841,7 @@ public:
 
     template <class E, class F>
     void exception_handler(F handler) {
+        check_not_serving("add an exception handler");
         exception_handlers_.insert(exception_handlers_.begin(),
             [h = ExceptionHandler<E>(std::move(handler))](const std::exception_ptr& ep, Request& req, Response& res) {
                 try {
@@ -7145,10 +8872,77 @@ public:
 
     // --- used by the server and the TestClient ---
 
+    // A Server reads the routes, middleware, exception handlers and dependency overrides from
+    // every loop thread without a lock, so from its start() until it is gone they are frozen:
+    // changing them throws std::logic_error (as Starlette refuses middleware once started).
+    // A TestClient does not freeze the app: it dispatches on the caller's thread, and tests
+    // change overrides between requests.
+    void begin_serving() noexcept { serving_.fetch_add(1, std::memory_order_acq_rel); }
+    void end_serving() noexcept { serving_.fetch_sub(1, std::memory_order_acq_rel); }
+    bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
+
+    // The first step, once the header section is parsed and before the body is read: finds
+    // the route (without middleware, which runs in dispatch) and says what its body is for.
+    // A request with no route goes to dispatch at once, without its body, and is answered
+    // there (through the middleware, as every answer is).
+    detail::BodyWanted route_head(detail::Exchange& ex) const noexcept {
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) return detail::BodyWanted::no_route;
+            return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+        } catch (...) {
+            return detail::BodyWanted::form;  // out of memory: decide nothing early
+        }
+    }
+
+    // The head step of dispatch, for a request whose body has not arrived yet: when every
+    // middleware `before` reads only the head (Middleware::head_only) and no dependency is
+    // overridden, runs them, routes, and runs the route's dependencies and the handler's
+    // Depends parameters that read only the head (in the order binding runs them, up to the
+    // first that reads more), exactly as dispatch would; an answer any of them gives is the
+    // request's (middleware `after`s included), and the body is never read. Otherwise, or
+    // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
+    // Without that guarantee it only routes (route_head): a middleware may read the body.
+    detail::BodyWanted dispatch_head(detail::Exchange& ex) noexcept {
+        for (auto& m : middleware_)
+            if (m.before && !m.head_only) return route_head(ex);
+        if (!overrides_.empty()) return route_head(ex);
+        ex.app = this;
+        if (!middleware_.empty() && !middleware_before(ex)) {
+            middleware_after(ex);
+            return detail::BodyWanted::answered;
+        }
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+                middleware_after(ex);
+                return detail::BodyWanted::answered;
+            }
+            ex.route = found.route;
+            ValidationErrors ignored;  // reported with the others once the body is in
+            for (const Dependency& d : found.route->options.dependencies) {
+                if (!d.head_only) break;
+                d.resolve(ex, ignored);
+            }
+            if (found.route->head_dependencies_first && found.route->endpoint.bind_head) found.route->endpoint.bind_head(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+            middleware_after(ex);
+            return detail::BodyWanted::answered;
+        }
+        ex.head_dispatched = true;
+        return ex.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+    }
+
     // Routes the request and, for plain handlers, runs it. The response is complete when this
     // returns done; otherwise the caller runs run_async / run_blocking and then it is.
     detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
         ex.app = this;
+        if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
+            ex.head_dispatched = false;
+            return call_route(ex);
+        }
         if (!middleware_.empty() && !middleware_before(ex)) {
             middleware_after(ex);
             return detail::Dispatch::done;
@@ -7161,14 +8955,12 @@ public:
                 return detail::Dispatch::done;
             }
             ex.route = found.route;
-            if (found.route->endpoint.is_async()) return detail::Dispatch::run_async;
-            if (found.route->options.blocking) return detail::Dispatch::run_blocking;
-            found.route->endpoint.call(ex);
         } catch (...) {
             handle_exception(std::current_exception(), ex);
+            middleware_after(ex);
+            return detail::Dispatch::done;
         }
-        middleware_after(ex);
-        return detail::Dispatch::done;
+        return call_route(ex);
     }
 
     // For run_blocking: runs the plain handler (on whatever thread the caller chose).
@@ -7205,7 +8997,7 @@ public:
                 if (h(ep, ex.request, res)) return;
             std::rethrow_exception(ep);
         } catch (const HTTPException& e) {
-            detail::write_detail(res, e.status_code(), e.detail());
+            detail::write_detail_json(res, e.status_code(), e.detail_json());
             for (auto& [name, value] : e.headers()) res.headers.append_unchecked(name, value);
         } catch (const RequestValidationError& e) {
             res.status = 422;
@@ -7221,6 +9013,27 @@ public:
     }
 
 private:
+    void check_not_serving(const char* what) const {
+        if (serving())
+            throw std::logic_error(std::string("fastapi: cannot ") + what +
+                                   " after a Server started serving the app; make every change before "
+                                   "Server::start() or App::run()");
+    }
+
+    // The rest of dispatch, once ex.route is found.
+    detail::Dispatch call_route(detail::Exchange& ex) noexcept {
+        const Route& route = *ex.route;
+        if (route.endpoint.is_async()) return detail::Dispatch::run_async;
+        if (route.options.blocking) return detail::Dispatch::run_blocking;
+        try {
+            route.endpoint.call(ex);
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+        middleware_after(ex);
+        return detail::Dispatch::done;
+    }
+
     // Runs the `before`s, outermost (last added) first; false when one answered.
     bool middleware_before(detail::Exchange& ex) noexcept {
         for (std::size_t i = middleware_.size(); i-- > 0;) {
@@ -7249,6 +9062,20 @@ private:
             }
         }
         ex.middleware_from = middleware_.size();
+        refuse_invalid_status(ex);
+    }
+
+    // The last step of every request: a status outside 100-599 set at run time (Response::status,
+    // HTTPException, a middleware) cannot go on the wire as it is. A 500, logged: the bug is the
+    // server's, not the client's.
+    void refuse_invalid_status(detail::Exchange& ex) noexcept {
+        if (detail::is_valid_status(ex.response.status)) return;
+        std::string what = "the response status " + std::to_string(ex.response.status) + " is outside 100-599";
+        log_error(ex, what.c_str());
+        ex.response.headers.clear();
+        ex.response.file_path.clear();
+        detail::discard_background_tasks(ex);
+        internal_error(ex.response);
     }
 
     void route_not_found(detail::Exchange& ex, bool path_matched) {
@@ -7267,9 +9094,10 @@ private:
             if (routes_.path_exists(other)) {
                 std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
                 std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
+                location = detail::same_host_path(location);  // without a Host, "//x/" would name another host
                 if (!req.query_string.empty()) location += "?" + req.query_string;
                 if (auto host = req.headers.get("host"); host && detail::is_safe_header_value(*host))
-                    location = "http://" + std::string(*host) + location;
+                    location = req.scheme + "://" + std::string(*host) + location;
                 ex.response.status = 307;
                 ex.response.body.clear();
                 ex.response.headers.set("location", location);
@@ -7301,6 +9129,7 @@ private:
     std::mutex lifespan_mutex_;
     std::size_t lifespan_users_ = 0;
     std::unordered_map<const void*, detail::DependencyOverride> overrides_;
+    std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex state_mutex_;
     std::map<std::type_index, std::shared_ptr<void>> state_;
 };
@@ -7789,15 +9618,17 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
         for (auto& p : op.info.parameters) {
             if (p.in != location) continue;
             picojson::object param;
-            std::string name(p.field.wire_name);
-            if (p.in == "header")
-                for (auto& c : name)
-                    if (c == '_') c = '-';
+            std::string name(p.field.wire_name);  // a header's as converted (ConvertUnderscores)
             param["name"] = picojson::value(name);
             param["in"] = picojson::value(std::string(p.in));
             param["required"] = picojson::value(p.in == "path" || p.field.required);
             param["schema"] = reg.value_schema(p.field, false);
             if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
+            if (p.deprecated) {
+                // FastAPI marks both, the schema since pydantic 2.10.
+                param["deprecated"] = picojson::value(true);
+                param["schema"].get<picojson::object>()["deprecated"] = picojson::value(true);
+            }
             auto [it, first] = seen.try_emplace({location, name}, params.size());
             if (first)
                 params.emplace_back(std::move(param));
@@ -8251,7 +10082,8 @@ public:
                     index && fs::is_regular_file(*index, ec)) {
                     const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
                     if (!raw.empty() && raw.back() != '/') {
-                        std::string location = raw + "/";
+                        // Not "//evil.com/": a network-path reference would leave this host.
+                        std::string location = detail::same_host_path(raw) + "/";
                         if (!req.query_string.empty()) location += "?" + req.query_string;
                         return RedirectResponse(location, 307);
                     }
@@ -8273,6 +10105,7 @@ public:
         RouteOptions options;
         options.name = name.empty() ? base : std::string(name);
         options.include_in_schema = false;
+        options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
         app.api_route(base + "/{path:path}", {"GET"},
                       [files = *this](const Request& req) -> Response {
                           auto it = req.path_params.find("path");
@@ -8590,10 +10423,10 @@ inline void install_docs_routes(App& app, AppOptions& o) {
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
 // Relies on http_parser and app.
 
-#include <atomic>      // atomic
 #include <csignal>     // SIGINT, SIGTERM
 #include <ctime>       // time, gmtime_r, strftime
 #include <sched.h>     // sched_getaffinity
+#include <sys/resource.h>  // getrlimit (max_connections)
 #include <thread>      // thread
 
 namespace fastapi {
@@ -8606,7 +10439,11 @@ struct ServerOptions {
     Limits limits{};
     std::chrono::milliseconds keep_alive_timeout{FASTAPI_KEEP_ALIVE_TIMEOUT * 1000};
     std::chrono::milliseconds header_timeout{FASTAPI_HEADER_TIMEOUT * 1000};  // whole header section
-    std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};      // between body reads, and writes
+    // The whole body, from the end of the header section (and a stalled write). Each byte
+    // received earns 1/body_min_rate s more (Apache's RequestReadTimeout MinRate), so a
+    // large upload at a fair rate finishes and a trickle does not hold a connection; 0: none.
+    std::chrono::milliseconds body_timeout{FASTAPI_BODY_TIMEOUT * 1000};
+    std::size_t body_min_rate = 500;  // bytes a second
     std::chrono::milliseconds graceful_shutdown_timeout{FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT * 1000};
     unsigned blocking_threads = 16;  // pool for RouteOptions::blocking handlers
     bool handle_signals = true;      // run(): SIGINT/SIGTERM stop gracefully
@@ -8718,16 +10555,126 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
-// Shared by every connection of one server.
-struct ServerState {
+class Connection;
+
+// One event loop's connections, for the timeout sweep and graceful shutdown.
+struct Worker {
+    using clock = std::chrono::steady_clock;
+    asio::io_context& context;
+    // The sweeper's waits and its cancel are ordered by a strand: the embedded mode may run one
+    // context on several threads.
+    asio::strand<asio::io_context::executor_type> strand;
+    std::optional<asio::steady_timer> sweeper;  // reset before its context goes
+    std::mutex mutex;
+    std::vector<Connection*> connections;
+
+    explicit Worker(asio::io_context& c) : context(c), strand(asio::make_strand(c)) { sweeper.emplace(strand); }
+    // The coarse clock, ticked by the sweep and read by every connection of the loop (from
+    // several threads in the embedded mode): an atomic count, so reading it is no data race.
+    clock::time_point now() const noexcept {
+        return clock::time_point(clock::duration(now_ticks_.load(std::memory_order_relaxed)));
+    }
+    void tick() noexcept { now_ticks_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed); }
+    void add(Connection* c) {
+        std::lock_guard lock(mutex);
+        connections.push_back(c);
+    }
+    void remove(Connection* c) {
+        std::lock_guard lock(mutex);
+        auto it = std::find(connections.begin(), connections.end(), c);
+        if (it != connections.end()) {
+            *it = connections.back();
+            connections.pop_back();
+        }
+    }
+
+private:
+    std::atomic<clock::rep> now_ticks_{clock::now().time_since_epoch().count()};
+};
+
+// A thread pool still running a handler that cannot be interrupted (a blocking handler past
+// the grace period) is never joined where that would wait without bound: a detached thread
+// joins and frees it once its last handler returns.
+inline void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
+    if (!pool) return;
+    pool->stop();  // what has not started yet is dropped
+    std::thread([p = pool.release()] {
+        p->join();
+        delete p;
+    }).detach();
+}
+
+// Loops a Server owned that a blocking handler may still post to once it returns: kept (stopped)
+// until the process exits, rather than freed under that handler.
+inline void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts) {
+    static std::mutex mutex;
+    static auto* kept = new std::vector<std::unique_ptr<asio::io_context>>;  // reachable, never freed
+    std::lock_guard lock(mutex);
+    for (auto& c : contexts) kept->push_back(std::move(c));
+}
+
+// Runs a loop until it is out of work or stopped. An exception escaping a completion handler
+// (a handler the user posted, a throwing allocation) is logged and the loop goes on: one bad
+// handler must not end every connection the loop serves.
+inline void run_loop(asio::io_context& context) noexcept {
+    for (;;) {
+        try {
+            context.run();
+            return;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi: an exception escaped a completion handler (the loop goes on): %s\n", e.what());
+        } catch (...) {
+            std::fprintf(stderr, "fastapi: an exception escaped a completion handler (the loop goes on)\n");
+        }
+    }
+}
+
+// What one server's connections and pending handlers share. Owned jointly by the Server and
+// by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
+// or not, never leaves a handler reading freed memory: the state goes with the last of them.
+struct ServerState : std::enable_shared_from_this<ServerState> {
     App& app;
     ServerOptions options;
+    bool embedded = false;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> live_connections{0};
+    std::size_t max_connections = 0;  // limits.max_connections within the open-file limit (start())
+    // Held by every connection together: bodies being buffered (Limits::max_buffered_body_bytes)
+    // and uploads being streamed to disk (Limits::max_spool_bytes).
+    std::atomic<std::size_t> buffered_body_bytes{0};
+    std::atomic<std::uint64_t> spool_bytes{0};
     std::mutex pool_mutex;
     std::unique_ptr<asio::thread_pool> blocking_pool;
+    bool pool_abandoned = false;  // with pool_mutex
+
+    // One loop per worker. The acceptor and the stop's timers run on `control`, a strand of
+    // the first loop (several threads may run it in the embedded mode); the sweepers on their
+    // worker's strand.
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::optional<asio::strand<asio::io_context::executor_type>> control;
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+    std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
+    std::chrono::steady_clock::time_point stop_deadline{};
+    std::size_t next_worker = 0;
+    int forced_ticks = 0;
+    std::atomic<bool> finished{false};
+    std::atomic<bool> entered{false};  // the app's lifespan was entered by start()
+    bool serving = false;              // the app is frozen by this server (App::begin_serving)
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
 
     ServerState(App& a, ServerOptions o) : app(a), options(std::move(o)) {}
+    ~ServerState() {
+        std::unique_ptr<asio::thread_pool> pool;
+        {
+            std::lock_guard lock(pool_mutex);
+            pool = std::move(blocking_pool);
+        }
+        // The last owner may be a pool thread itself (a blocking handler's connection): joining
+        // the pool there would wait for itself.
+        if (pool && (pool_abandoned || pool->get_executor().running_in_this_thread())) abandon_pool(std::move(pool));
+        else if (pool) pool->join();
+        if (serving) app.end_serving();
+    }
 
     asio::thread_pool& pool() {
         std::lock_guard lock(pool_mutex);
@@ -8741,53 +10688,113 @@ struct ServerState {
     DependencyScope::Entry background_entry(std::shared_ptr<BackgroundJob> job) {
         ++background_pending;
         DependencyScope::Entry e;
-        e.cleanup = [this, job = std::move(job)] {
-            asio::post(pool(), [this, job] {
+        e.cleanup = [self = shared_from_this(), job = std::move(job)] {
+            asio::post(self->pool(), [self, job] {
                 job->run();
-                --background_pending;
+                --self->background_pending;
             });
         };
         return e;
     }
-    // After the grace period: tasks not started yet are dropped (running ones cannot be cut short).
-    void abandon_background() {
+    // After the grace period: tasks not started yet are dropped, and a handler still running on
+    // the pool (C++ cannot interrupt a thread) is left to finish on its own; nothing waits for it.
+    void abandon_pool_work() {
         std::lock_guard lock(pool_mutex);
-        if (blocking_pool && background_pending.load() != 0) blocking_pool->stop();
+        if (!blocking_pool) return;
+        pool_abandoned = true;
+        blocking_pool->stop();
     }
-};
-
-class Connection;
-
-// One event loop's connections, for the timeout sweep and graceful shutdown.
-struct Worker {
-    asio::io_context& context;
-    std::optional<asio::steady_timer> sweeper;  // reset before its context goes
-    std::mutex mutex;  // the embedded mode may run one context on several threads
-    std::vector<Connection*> connections;
-    std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();  // coarse clock
-
-    explicit Worker(asio::io_context& c) : context(c) { sweeper.emplace(c); }
-    void add(Connection* c) {
-        std::lock_guard lock(mutex);
-        connections.push_back(c);
+    bool pool_was_abandoned() {
+        std::lock_guard lock(pool_mutex);
+        return pool_abandoned;
     }
-    void remove(Connection* c) {
-        std::lock_guard lock(mutex);
-        auto it = std::find(connections.begin(), connections.end(), c);
-        if (it != connections.end()) {
-            *it = connections.back();
-            connections.pop_back();
+    // An abandoned pool is joined and freed by a detached thread.
+    void finish_pool() {
+        std::unique_ptr<asio::thread_pool> pool;
+        {
+            std::lock_guard lock(pool_mutex);
+            if (!pool_abandoned) return;  // joined when the state goes
+            pool = std::move(blocking_pool);
         }
+        abandon_pool(std::move(pool));
+    }
+
+    // Waits for the pool's work, unless it was abandoned.
+    void join_pool() {
+        asio::thread_pool* p = nullptr;
+        {
+            std::lock_guard lock(pool_mutex);
+            if (!pool_abandoned) p = blocking_pool.get();
+        }
+        if (p) p->join();
+    }
+
+    void leave_lifespan() noexcept {
+        if (entered.exchange(false)) app.exit_lifespan();
+    }
+
+    void start();
+    void accept();
+    void sweep(Worker& w);
+    void begin_stop(std::chrono::milliseconds grace);
+    void watch_stop();
+    template <class F>
+    void for_each_connection(F f);
+    // The io objects on the loops' contexts, freed before an owned context is.
+    void release_io() noexcept {
+        for (auto& w : workers) w->sweeper.reset();
+        retry_timer.reset();
+        stop_timer.reset();
+        acceptor.reset();
     }
 };
+
+// Over limits.max_connections: answered 503 at once and closed, as uvicorn's
+// --limit-concurrency does, without the cost of a connection (a small buffer drains what the
+// client sent, so closing does not reset the answer away; one second at most).
+inline void reject_connection(asio::ip::tcp::socket socket) {
+    struct Rejected {
+        asio::ip::tcp::socket socket;
+        asio::steady_timer timer;
+        std::string answer;
+        char sink[1024];
+        explicit Rejected(asio::ip::tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+        void drain(std::shared_ptr<Rejected> self) {
+            socket.async_read_some(asio::buffer(sink), [self](const asio::error_code& ec, std::size_t) {
+                if (ec) self->timer.cancel();
+                else self->drain(self);
+            });
+        }
+    };
+    auto r = std::make_shared<Rejected>(std::move(socket));
+    Response res;
+    write_detail(res, 503, picojson::value("Service Unavailable"));
+    Request req;
+    req.method = "GET";
+    serialize_response(req, res, res.body.size(), false, r->answer);
+    asio::async_write(r->socket, asio::buffer(r->answer), [r](const asio::error_code& ec, std::size_t) {
+        asio::error_code ignored;
+        if (ec) {
+            r->socket.close(ignored);
+            return;
+        }
+        r->socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        r->timer.expires_after(std::chrono::seconds(1));
+        r->timer.async_wait([r](const asio::error_code&) {
+            asio::error_code e;
+            r->socket.close(e);
+        });
+        r->drain(r);
+    });
+}
 
 class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
 
 public:
-    Connection(asio::ip::tcp::socket socket, ServerState& state, Worker& worker)
-        : socket_(std::move(socket)), state_(state), worker_(worker), parser_(state.options.limits) {
+    Connection(asio::ip::tcp::socket socket, const std::shared_ptr<ServerState>& state, Worker& worker)
+        : keep_state_(state), socket_(std::move(socket)), state_(*state), worker_(worker), parser_(state->options.limits) {
         ++state_.live_connections;
     }
     ~Connection() {
@@ -8795,6 +10802,8 @@ public:
         DependencyScope::close(sending_cleanups_);
         DependencyScope::close(out_cleanups_);
         DependencyScope::close(file_cleanups_);
+        release_buffered();
+        release_spool();
         worker_.remove(this);
         --state_.live_connections;
     }
@@ -8813,7 +10822,21 @@ public:
     // Called by the sweep with the coarse clock: closes connections past their deadline.
     void sweep(clock::time_point now) {
         if (closed_) return;
-        if ((writing_ && now > write_deadline_) || (phase_ != Phase::handler && now > deadline_)) close();
+        if (writing_ && now > write_deadline_) return close();
+        // A body being written to disk waits for the blocking pool, not for the client: the
+        // server's own delay is no timeout (and a 408 then would be a second answer).
+        if (phase_ == Phase::handler || spool_writing_ || now <= deadline_) return;
+        // Part of a request came, not all of it in time: answered 408 and closed (as nginx
+        // does); an idle keep-alive connection (Phase::idle) closes silently, and so does one
+        // still dropping the body of a request it answered already.
+        if ((phase_ == Phase::headers || phase_ == Phase::body) && !writing_ && out_.empty() && !busy_ &&
+            !close_after_write_ && drain_left_ == 0) {
+            answer_parse_error({ParseStatus::error, 0, 408, "Request Timeout"});
+            deadline_ = now + state_.options.body_timeout;  // for writing the answer
+            flush();
+            return;
+        }
+        close();
     }
 
     // Graceful stop: idle connections close now, busy ones after their current response.
@@ -8828,7 +10851,10 @@ public:
         asio::error_code ec;
         socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
         socket_.close(ec);
-        file_.reset();
+        if (!file_reading_) file_.reset();  // else the blocking pool is reading it: dropped when it is done
+        // A coroutine handler still running is cancelled: what it awaits ends with
+        // operation_aborted (the shutdown's grace period is over, or the peer is gone).
+        cancel_.emit(asio::cancellation_type::terminal);
     }
 
     asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -8838,23 +10864,31 @@ private:
         phase_ = p;
         const auto& o = state_.options;
         switch (p) {
-            case Phase::idle: deadline_ = worker_.now + o.keep_alive_timeout; break;
-            case Phase::headers: deadline_ = worker_.now + o.header_timeout; break;
-            case Phase::body: deadline_ = worker_.now + o.body_timeout; break;
+            case Phase::idle: deadline_ = worker_.now() + o.keep_alive_timeout; break;
+            case Phase::headers: deadline_ = worker_.now() + o.header_timeout; break;
+            case Phase::body: deadline_ = worker_.now() + o.body_timeout; break;
             case Phase::handler: break;
         }
     }
 
     void read() {
-        if (reading_ || closed_ || close_after_write_ || busy_ || out_.size() > output_high_water) return;
-        if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-        if (in_.size() - in_end_ < min_read) {
+        if (reading_ || closed_ || close_after_write_ || busy_ || spool_writing_ || lingering_ || out_.size() > output_high_water) return;
+        if (in_begin_ == in_end_) {
+            in_begin_ = in_end_ = 0;
+            // Between requests: what one large request grew is given back, so many idle
+            // connections stay small.
+            if (in_.size() > idle_buffer_limit) std::string().swap(in_);
+            if (ex_.request.body.capacity() > idle_buffer_limit) std::string().swap(ex_.request.body);
+            if (ex_.response.body.capacity() > idle_buffer_limit) std::string().swap(ex_.response.body);
+        }
+        const std::size_t want = read_room();
+        if (in_.size() - in_end_ < want) {
             if (in_begin_ > 0) {  // make room by moving the unconsumed bytes to the front
                 std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
                 in_end_ -= in_begin_;
                 in_begin_ = 0;
             }
-            if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>(in_.size() * 2, initial_buffer));
+            if (in_.size() - in_end_ < want && !grow_buffer(want)) return;
         }
         reading_ = true;
         socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
@@ -8874,13 +10908,69 @@ private:
         }
         in_end_ += n;
         if (phase_ == Phase::idle) set_phase(Phase::headers);
-        else if (phase_ == Phase::body) set_phase(Phase::body);  // progress extends the body deadline
+        else if (phase_ == Phase::body && state_.options.body_min_rate != 0)  // the body's deadline, not restarted
+            deadline_ += std::chrono::microseconds(n * 1'000'000 / state_.options.body_min_rate);
         process();
+    }
+
+    // How much room the next read needs: min_read, or what is left of a body of known length.
+    std::size_t read_room() const noexcept {
+        if (!head_routed_ || spool_ || parser_.body_chunked()) return min_read;
+        const std::uint64_t end = parser_.body_offset() + parser_.content_length();  // from in_begin_
+        const std::size_t have = in_end_ - in_begin_;
+        return end > have ? static_cast<std::size_t>(std::min<std::uint64_t>(min_read, end - have)) : min_read;
+    }
+
+    // Grows the read buffer: doubling, but never past the end of a body whose length is known,
+    // and for a body within what all connections together may buffer (503 beyond).
+    bool grow_buffer(std::size_t want) {
+        std::size_t size = std::max<std::size_t>(in_.size() * 2, initial_buffer);
+        if (head_routed_ && !spool_ && !parser_.body_chunked()) {
+            const std::uint64_t end = in_begin_ + parser_.body_offset() + parser_.content_length();
+            size = static_cast<std::size_t>(std::min<std::uint64_t>(size, std::max<std::uint64_t>(end, in_end_ + want)));
+        }
+        if (head_routed_ && size > in_.size()) {
+            const std::size_t more = size - in_.size();
+            const std::size_t cap = state_.options.limits.max_buffered_body_bytes;
+            std::size_t held = state_.buffered_body_bytes.load(std::memory_order_relaxed);
+            do {
+                if (held > cap || cap - held < more) {
+                    answer_parse_error({ParseStatus::error, 0, 503, "Server busy: too many request bodies in memory"});
+                    linger_ = true;
+                    flush();
+                    return false;
+                }
+            } while (!state_.buffered_body_bytes.compare_exchange_weak(held, held + more, std::memory_order_relaxed));
+            buffered_ += more;
+        }
+        in_.resize(size);
+        return true;
+    }
+    void release_buffered() noexcept {
+        if (buffered_ != 0) state_.buffered_body_bytes.fetch_sub(std::exchange(buffered_, 0), std::memory_order_relaxed);
+    }
+    void release_spool() noexcept {
+        if (spool_reserved_ != 0) state_.spool_bytes.fetch_sub(std::exchange(spool_reserved_, 0), std::memory_order_relaxed);
+    }
+
+    // The next request starts: the parser and what this connection knew of the last one.
+    void next_request() {
+        continue_sent_ = false;
+        head_routed_ = false;
+        parser_.reset();
+        release_buffered();
     }
 
     // Parses and answers every complete request in the buffer, in order.
     void process() {
-        while (!busy_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ && out_.size() <= output_high_water) {
+        while (!busy_ && !spool_writing_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ &&
+               out_.size() <= output_high_water) {
+            if (drain_left_ != 0) {  // the body of a request answered without it
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, drain_left_));
+                in_begin_ += n;
+                drain_left_ -= n;
+                continue;
+            }
             if (spool_) {
                 if (!spool_body()) break;
                 continue;
@@ -8888,6 +10978,7 @@ private:
             ParseResult r = parser_.parse(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), ex_.request);
             if (r.status == ParseStatus::need_more) {
                 if (parser_.headers_complete()) {
+                    if (!head_routed_ && !route_head()) continue;  // answered without its body
                     if (phase_ != Phase::body) set_phase(Phase::body);
                     if (parser_.expects_continue() && !continue_sent_) {
                         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
@@ -8902,13 +10993,66 @@ private:
                 break;
             }
             in_begin_ += r.consumed;
-            continue_sent_ = false;
-            parser_.reset();
+            next_request();
             run_request();
         }
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         flush();
         read();
+    }
+
+    // The header section is in and the body is not (all of it): route first, so that nothing
+    // is read, buffered or spooled for a request no route takes. False when it was answered.
+    bool route_head() {
+        head_routed_ = true;
+        ex_.request.client_address = client_address_;
+        ex_.reset_for_request();
+        const BodyWanted wanted = state_.app.dispatch_head(ex_);
+        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered) {
+            answer_without_body(wanted == BodyWanted::answered);
+            return false;
+        }
+        if (const std::uint64_t length = parser_.spool_length(); length != 0) {
+            // Too large for memory: only a route that reads a form streams it to disk, within
+            // the disk all uploads in flight may take.
+            const auto cap = static_cast<std::uint64_t>(state_.options.limits.max_spool_bytes);
+            if (wanted != BodyWanted::form || length > cap) {
+                answer_parse_error({ParseStatus::error, 0, 413, "Request body too large"});
+                linger_ = true;
+                return false;
+            }
+            std::uint64_t held = state_.spool_bytes.load(std::memory_order_relaxed);
+            do {
+                if (held > cap || cap - held < length) {
+                    answer_parse_error({ParseStatus::error, 0, 503, "Server busy: too many uploads in progress"});
+                    linger_ = true;
+                    return false;
+                }
+            } while (!state_.spool_bytes.compare_exchange_weak(held, held + length, std::memory_order_relaxed));
+            spool_reserved_ = length;
+        }
+        return true;
+    }
+
+    // No route takes the request (404, 405, the slash redirect): dispatch answers it now,
+    // without the body; or the head step answered it already (a dependency refused it). A
+    // small body of known length that the client sends anyway is read and dropped, to keep
+    // the connection; otherwise the connection closes after the answer (a client waiting for
+    // 100 Continue never sends it).
+    void answer_without_body(bool answered) {
+        const bool drain = !parser_.body_chunked() && !parser_.expects_continue() &&
+                           parser_.content_length() <= max_drain_bytes;
+        drain_left_ = drain ? parser_.content_length() : 0;
+        in_begin_ += parser_.body_offset();
+        ex_.request.body.clear();
+        if (!drain) {
+            ex_.request.keep_alive = false;
+            linger_ = true;
+        }
+        next_request();
+        if (!answered) return run_request();
+        set_phase(Phase::handler);
+        finish_response();
     }
 
     // An upload too large for memory (the parser's spool_length): its body goes to a
@@ -8925,35 +11069,74 @@ private:
         in_begin_ += parser_.body_offset();  // the head is parsed into ex_.request already
         return true;
     }
-    // Moves buffered body bytes to the file; true when the request is complete and was run.
+    // Moves buffered body bytes to the file, on the blocking pool (the disk may be slow);
+    // reading waits until they are written. Always false: on_spooled goes on.
     bool spool_body() {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
-        if (!spool_->write(std::string_view(in_.data() + in_begin_, n))) {
+        spool_writing_ = true;
+        asio::post(state_.pool(), [self = shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
+            const bool ok = self->spool_->write(bytes);
+            asio::post(self->executor(), [self, ok, n = bytes.size()] { self->on_spooled(ok, n); });
+        });
+        return false;
+    }
+    void on_spooled(bool ok, std::size_t n) {
+        spool_writing_ = false;
+        if (closed_) return;
+        if (close_after_write_) return flush();  // answered meanwhile: the body is not wanted any more
+        if (!ok) {
             spool_.reset();
             answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
-            return false;
+        } else {
+            in_begin_ += n;
+            spool_left_ -= n;
+            if (spool_left_ == 0) {
+                ex_.request.body_file = std::move(spool_);
+                spool_.reset();
+                next_request();
+                run_request();
+            }
         }
-        in_begin_ += n;
-        spool_left_ -= n;
-        if (spool_left_ != 0) return false;
-        ex_.request.body_file = std::move(spool_);
-        spool_.reset();
-        continue_sent_ = false;
-        parser_.reset();
-        run_request();
-        return true;
+        process();
     }
 
     void run_request() {
         set_phase(Phase::handler);
-        ex_.request.client_address = client_address_;
-        ex_.reset_for_request();
+        if (!ex_.head_dispatched) {  // else the head step began this request's exchange
+            ex_.request.client_address = client_address_;
+            ex_.reset_for_request();
+        }
+        if (ex_.request.body_file) {
+            // A spooled upload is read back (parsed into the request's form) on the blocking
+            // pool, not on the event loop; the request is then dispatched as any other.
+            busy_ = true;
+            ex_.app = &state_.app;
+            asio::post(state_.pool(), [self = shared_from_this()] {
+                try {
+                    preload_form(self->ex_);
+                } catch (...) {  // left to the handler's own parse, which answers the error
+                }
+                asio::post(self->executor(), [self] {
+                    self->busy_ = false;
+                    if (self->closed_) return;
+                    self->dispatch_request();
+                    self->process();
+                });
+            });
+            return;
+        }
+        dispatch_request();
+    }
+
+    void dispatch_request() {
         switch (state_.app.dispatch(ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = true;
                 asio::co_spawn(socket_.get_executor(), state_.app.run_async(ex_),
-                               [self = shared_from_this()](std::exception_ptr) { self->resume(); });
+                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
+                                   self->resume();
+                               }));
                 return;
             case Dispatch::run_blocking:
                 busy_ = true;
@@ -8975,14 +11158,32 @@ private:
     void finish_response() {
         const Request& req = ex_.request;
         Response& res = ex_.response;
+        if (!res.file_path.empty() && !file_opened_) {
+            // A file to send: opened and measured on the blocking pool, then finished here.
+            busy_ = true;
+            asio::post(state_.pool(), [self = shared_from_this()] {
+                auto file = std::make_shared<std::ifstream>(self->ex_.response.file_path, std::ios::binary);
+                std::error_code fec;
+                const std::uint64_t size = std::filesystem::file_size(self->ex_.response.file_path, fec);
+                if (!*file || fec) file.reset();
+                asio::post(self->executor(), [self, file = std::move(file), size] {
+                    self->busy_ = false;
+                    if (self->closed_) return;
+                    self->file_ = file;
+                    self->file_remaining_ = size;
+                    self->file_opened_ = true;
+                    self->finish_response();
+                    self->process();
+                });
+            });
+            return;
+        }
+        file_opened_ = false;
         bool keep = req.keep_alive && !state_.stopping.load(std::memory_order_relaxed);
         std::uint64_t length = res.body.size();
         if (!res.file_path.empty()) {
-            file_ = std::make_unique<std::ifstream>(res.file_path, std::ios::binary);
-            std::error_code fec;
-            auto size = std::filesystem::file_size(res.file_path, fec);
-            if (!*file_ || fec) {
-                file_.reset();
+            const std::uint64_t size = file_remaining_;
+            if (!file_) {
                 res.file_path.clear();
                 res.headers.clear();
                 write_detail(res, 404, picojson::value("File not found"));
@@ -8999,6 +11200,7 @@ private:
         // background tasks, after those, on the blocking pool.
         auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
+        release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
@@ -9016,41 +11218,87 @@ private:
     }
 
     void flush() {
-        if (writing_ || closed_) return;
+        if (writing_ || closed_ || lingering_) return;
         if (out_.empty()) {
-            if (file_) fill_from_file();
+            if (file_) {
+                if (!file_reading_) fill_from_file();  // writes out_ and flushes again when read
+                return;
+            }
             if (out_.empty()) {
-                if (close_after_write_ && !busy_) close();
+                if (close_after_write_ && !busy_) {
+                    if (linger_) linger();
+                    else close();
+                }
                 return;
             }
         }
         std::swap(out_, sending_);
         std::swap(out_cleanups_, sending_cleanups_);
         writing_ = true;
-        write_deadline_ = worker_.now + state_.options.body_timeout;
+        write_deadline_ = worker_.now() + state_.options.body_timeout;
         asio::async_write(socket_, asio::buffer(sending_),
                           [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
     }
 
+    // Answered before the client finished sending (a body nobody reads): stop sending, and
+    // read and drop what still comes for a moment before closing, since closing a socket
+    // with unread bytes resets the connection and the client may lose the answer.
+    void linger() {
+        linger_ = false;
+        if (reading_) return close();  // never two reads at once
+        lingering_ = true;  // from now on only linger_read and the sweep act: nothing else may close it
+        asio::error_code ec;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        phase_ = Phase::body;  // the sweep closes it at the deadline
+        deadline_ = worker_.now() + std::min<clock::duration>(state_.options.body_timeout, max_linger_time);
+        in_begin_ = in_end_ = 0;
+        if (in_.size() < initial_buffer) in_.resize(initial_buffer);
+        linger_read(0);
+    }
+    void linger_read(std::size_t dropped) {
+        socket_.async_read_some(asio::buffer(in_.data(), in_.size()),
+                                [self = shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
+                                    if (self->closed_) return;
+                                    if (ec || dropped + n > max_linger_bytes) self->close();
+                                    else self->linger_read(dropped + n);
+                                });
+    }
+
+    // The next 64 KiB of the file being sent, read on the blocking pool.
     void fill_from_file() {
         constexpr std::size_t chunk = 64 * 1024;
-        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
-        out_.resize(n);
-        file_->read(out_.data(), static_cast<std::streamsize>(n));
-        if (static_cast<std::size_t>(file_->gcount()) != n) {  // the file shrank: the length is a lie now
-            out_.clear();
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
+        file_reading_ = true;
+        file_chunk_.resize(n);
+        asio::post(state_.pool(), [self = shared_from_this(), n] {
+            self->file_->read(self->file_chunk_.data(), static_cast<std::streamsize>(n));
+            const bool ok = static_cast<std::size_t>(self->file_->gcount()) == n;
+            asio::post(self->executor(), [self, ok] { self->on_file_chunk(ok); });
+        });
+    }
+    void on_file_chunk(bool ok) {
+        file_reading_ = false;
+        if (closed_) {
+            file_.reset();
+            return;
+        }
+        if (!ok) {  // the file shrank: the length is a lie now
             file_.reset();
             close_after_write_ = true;
             busy_ = false;
+            flush();
             return;
         }
-        file_remaining_ -= n;
+        std::swap(out_, file_chunk_);
+        file_chunk_.clear();
+        file_remaining_ -= out_.size();
         if (file_remaining_ == 0) {
             for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
             file_cleanups_.clear();
             file_.reset();
             busy_ = false;
         }
+        process();  // writes the chunk; with the file sent, pipelined requests go on
     }
 
     void on_write(const asio::error_code& ec) {
@@ -9064,7 +11312,10 @@ private:
             return;
         }
         if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
-        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_) {
+        // Stopping: a connection between requests closes; one receiving a body (spooled, or
+        // dropped after an early answer) is still in a request.
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_ &&
+            phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
             close();
             return;
         }
@@ -9076,7 +11327,14 @@ private:
     static constexpr std::size_t initial_buffer = 2048;
     static constexpr std::size_t min_read = 512;
     static constexpr std::size_t output_high_water = 256 * 1024;
+    static constexpr std::size_t idle_buffer_limit = 64 * 1024;
+    // A body no route wanted, up to this size, is read and dropped to keep the connection.
+    static constexpr std::size_t max_drain_bytes = 64 * 1024;
+    // After such an answer, what is read and dropped before the connection closes.
+    static constexpr std::size_t max_linger_bytes = 1024 * 1024;
+    static constexpr std::chrono::seconds max_linger_time{2};
 
+    std::shared_ptr<ServerState> keep_state_;  // first: freed after everything below
     asio::ip::tcp::socket socket_;
     ServerState& state_;
     Worker& worker_;
@@ -9087,66 +11345,223 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
     std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
-    std::unique_ptr<std::ifstream> file_;
+    std::shared_ptr<std::ifstream> file_;
     std::uint64_t file_remaining_ = 0;
+    std::string file_chunk_;  // filled by the blocking pool
+    bool file_opened_ = false, file_reading_ = false;
     std::shared_ptr<TempFile> spool_;  // the body of an upload being received
     std::uint64_t spool_left_ = 0;
+    std::uint64_t spool_reserved_ = 0;  // of ServerState::spool_bytes
+    std::size_t buffered_ = 0;          // of ServerState::buffered_body_bytes
+    std::uint64_t drain_left_ = 0;      // body bytes of an answered request still to drop
+    bool head_routed_ = false, spool_writing_ = false, linger_ = false;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
+    bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
+    asio::cancellation_signal cancel_;  // bound to the running coroutine handler
 };
+
+// ---- ServerState: accepting, sweeping, stopping ----
+
+// Open descriptors the process may have (RLIMIT_NOFILE), or 0 when unknown.
+inline std::size_t open_file_limit() noexcept {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
+    return static_cast<std::size_t>(r.rlim_cur);
+}
+
+inline void ServerState::start() {
+    auto& ctx = workers[0]->context;
+    const std::string host = resolve_host(options);
+    const unsigned short port = resolve_port(options);
+    asio::ip::tcp::resolver resolver(ctx);
+    auto endpoints = resolver.resolve(host, std::to_string(port),
+                                      asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
+    if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
+    asio::ip::tcp::endpoint ep = *endpoints.begin();
+    acceptor = std::make_unique<asio::ip::tcp::acceptor>(*control);
+    acceptor->open(ep.protocol());
+    acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor->bind(ep);
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    // Past the open-file limit accept() fails; answering 503 a little before it (64 descriptors
+    // kept for files, spools and the process's own) tells the client why.
+    max_connections = options.limits.max_connections;
+    if (const std::size_t files = open_file_limit(); files > 128) {
+        if (max_connections == 0 || max_connections > files - 64) max_connections = files - 64;
+    }
+    for (auto& w : workers) {
+        w->tick();
+        asio::dispatch(w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
+    }
+    accept();
+}
+
+inline void ServerState::accept() {
+    Worker& w = *workers[next_worker++ % workers.size()];
+    // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
+    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) return;
+        auto self = weak.lock();
+        if (!self || self->stopping || !self->acceptor || !self->acceptor->is_open()) return;
+        if (!ec) {
+            // Each goes on with its own loop (its socket's executor), not on this strand's thread.
+            if (self->max_connections != 0 && self->live_connections.load() >= self->max_connections) {
+                auto ex = socket.get_executor();
+                asio::post(ex, [s = std::move(socket)]() mutable { reject_connection(std::move(s)); });
+            } else {
+                auto c = std::make_shared<Connection>(std::move(socket), self, w);
+                asio::post(c->executor(), [c] { c->start(); });
+            }
+            self->accept();
+        } else {
+            // Out of descriptors or memory: back off instead of spinning on the error.
+            self->retry_timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
+            self->retry_timer->async_wait([weak](const asio::error_code& e) {
+                if (auto s = weak.lock(); s && !e) s->accept();
+            });
+        }
+    };
+    if (embedded) acceptor->async_accept(asio::make_strand(w.context), std::move(on_accept));
+    else acceptor->async_accept(w.context, std::move(on_accept));
+}
+
+// Ticks each loop's coarse clock and closes connections past their deadlines.
+inline void ServerState::sweep(Worker& w) {
+    w.tick();
+    const auto now = w.now();
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+        std::lock_guard lock(w.mutex);
+        live.reserve(w.connections.size());
+        for (auto* c : w.connections)
+            if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+    }
+    for (auto& c : live) asio::dispatch(c->executor(), [c, now] { c->sweep(now); });
+    if (finished || !w.sweeper) return;
+    w.sweeper->expires_after(std::chrono::milliseconds(250));
+    w.sweeper->async_wait([weak = weak_from_this(), w = &w](const asio::error_code& ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) self->sweep(*w);
+    });
+}
+
+template <class F>
+void ServerState::for_each_connection(F f) {
+    for (auto& w : workers) {
+        std::vector<std::shared_ptr<Connection>> live;
+        {
+            std::lock_guard lock(w->mutex);
+            for (auto* c : w->connections)
+                if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
+        }
+        for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
+    }
+}
+
+// On the first loop: stop accepting, close idle connections, then watch the rest.
+inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
+    asio::error_code ec;
+    if (acceptor) acceptor->close(ec);
+    for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    stop_deadline = std::chrono::steady_clock::now() + grace;
+    watch_stop();
+}
+
+// Every 20 ms until done: busy connections close after their response; once the grace period
+// is over every connection is closed, which cancels the coroutine handlers still running. What
+// cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
+// cancellation) is given 400 ms more, then abandoned: the pool is not waited for and the owned
+// loops are stopped, so run() returns within the grace period and a second.
+inline void ServerState::watch_stop() {
+    const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
+    if (expired) for_each_connection([](Connection& c) { c.close(); });
+    else for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    const bool idle = live_connections.load() == 0 && background_pending.load() == 0;
+    if (idle || (expired && ++forced_ticks > 20)) {
+        finished = true;
+        if (!idle) abandon_pool_work();
+        if (embedded) leave_lifespan();
+        for (auto& w : workers)
+            asio::post(w->strand, [weak = weak_from_this(), w = w.get()] {
+                if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
+            });
+        if (retry_timer) retry_timer->cancel();
+        guards.clear();  // owned mode: the loops may return once out of work
+        if (!idle && !embedded)
+            for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
+        return;
+    }
+    stop_timer = std::make_unique<asio::steady_timer>(*control, std::chrono::milliseconds(20));
+    stop_timer->async_wait([self = shared_from_this()](const asio::error_code& ec) {
+        if (!ec) self->watch_stop();
+    });
+}
 
 }  // namespace detail
 
 // Serves an App over TCP. Either owns its event loops (run() blocks until stopped), or is
 // embedded in an io_context the caller owns and runs (start(), later stop()).
+//
+// Destroying a Server is safe at any time after start(), stopped or not: an owned server stops
+// and frees its loops; an embedded one stops gracefully on the caller's io_context, whose pending
+// handlers keep what they need (the App must outlive them: run the io_context until it returns,
+// or destroy it, before destroying the App). A blocking handler still running past the grace
+// period cannot be interrupted: it finishes on its own thread, nothing waits for it, and what it
+// touches (its connection, the stopped loop it answers on) is kept until the process exits.
 class Server {
 public:
     Server(App& app, ServerOptions options = {})
-        : state_(std::make_unique<detail::ServerState>(app, std::move(options))) {
+        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
         for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
-        for (auto& c : owned_) workers_.push_back(std::make_unique<detail::Worker>(*c));
+        for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
+        state_->control.emplace(asio::make_strand(*owned_[0]));
     }
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
     Server(asio::io_context& io, App& app, ServerOptions options = {})
-        : state_(std::make_unique<detail::ServerState>(app, std::move(options))), embedded_(true) {
-        workers_.push_back(std::make_unique<detail::Worker>(io));
+        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
+        state_->embedded = true;
+        state_->workers.push_back(std::make_unique<detail::Worker>(io));
+        state_->control.emplace(asio::make_strand(io));
     }
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    // An embedded server must be stopped, and its connections finished, before it is destroyed.
     ~Server() {
-        if (state_->blocking_pool) state_->blocking_pool->join();
-        leave_lifespan();
-        for (auto& w : workers_) w->sweeper.reset();
-        retry_timer_.reset();
-        stop_timer_.reset();
-        acceptor_.reset();
-        owned_.clear();  // drops pending handlers, and their connections, while workers and state live
+        if (state_->embedded) {
+            // The caller's loop may be running on other threads: a graceful stop is posted to it,
+            // and the state lives on in the handlers until they are done.
+            if (state_->acceptor) stop();
+            return;
+        }
+        // Owned: no loop runs now (run() has returned, or never ran).
+        state_->stopping = true;
+        state_->finished = true;
+        state_->join_pool();  // background tasks finish (run() waited for them already)
+        state_->leave_lifespan();
+        if (state_->serving) {  // the loops are gone: the app may change again
+            state_->serving = false;
+            state_->app.end_serving();
+        }
+        state_->release_io();
+        if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
+        owned_.clear();  // drops pending handlers, and their connections
     }
 
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
+    // From here on the App is frozen: adding routes, middleware, exception handlers or
+    // dependency overrides throws std::logic_error (the loops read them without locks).
     void start() {
-        if (acceptor_) return;
-        if (!entered_.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
-        auto& ctx = workers_[0]->context;
-        const std::string host = detail::resolve_host(state_->options);
-        const unsigned short port = detail::resolve_port(state_->options);
-        asio::ip::tcp::resolver resolver(ctx);
-        auto endpoints = resolver.resolve(host, std::to_string(port),
-                                          asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
-        if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
-        asio::ip::tcp::endpoint ep = *endpoints.begin();
-        acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(ctx);
-        acceptor_->open(ep.protocol());
-        acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true));
-        acceptor_->bind(ep);
-        acceptor_->listen(asio::socket_base::max_listen_connections);
-        bound_ = acceptor_->local_endpoint();
-        for (auto& w : workers_) sweep(*w);
-        accept();
+        if (state_->acceptor) return;
+        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
+        if (!state_->serving) {
+            state_->app.begin_serving();
+            state_->serving = true;
+        }
+        state_->start();
+        bound_ = state_->acceptor->local_endpoint();
     }
 
     unsigned short port() const noexcept { return bound_.port(); }
@@ -9155,12 +11570,10 @@ public:
     // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
     // when handle_signals, or stop() from another thread or a handler).
     void run() {
-        if (embedded_) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+        if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
         start();
         auto& ctx0 = *owned_[0];
-        std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-        for (auto& c : owned_) guards.push_back(asio::make_work_guard(*c));
-        guards_ = &guards;
+        for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
         asio::signal_set signals(ctx0);
         if (state_->options.handle_signals) {
             signals.add(SIGINT);
@@ -9174,120 +11587,31 @@ public:
                          detail::resolve_host(state_->options).c_str(), port(), owned_.size(),
                          owned_.size() == 1 ? "" : "s");
         std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < owned_.size(); ++i) threads.emplace_back([c = owned_[i].get()] { c->run(); });
-        ctx0.run();
+        for (std::size_t i = 1; i < owned_.size(); ++i)
+            threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
+        detail::run_loop(ctx0);
         for (auto& t : threads) t.join();
-        guards_ = nullptr;
-        if (state_->blocking_pool) state_->blocking_pool->join();
-        leave_lifespan();  // the app's shutdown hooks, once every request is answered
+        state_->guards.clear();
+        signals.cancel();
+        state_->finish_pool();
+        state_->join_pool();
+        state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
         if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
     }
 
     // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
-    // (up to the grace period), then close everything and let the loops return.
+    // (up to the grace period), then close everything (cancelling coroutine handlers) and let
+    // the loops return.
     void stop() { stop(state_->options.graceful_shutdown_timeout); }
     void stop(std::chrono::milliseconds grace) {
         if (state_->stopping.exchange(true)) return;
-        auto& ctx = workers_[0]->context;
-        asio::post(ctx, [this, grace] {
-            asio::error_code ec;
-            if (acceptor_) acceptor_->close(ec);
-            for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
-            stop_deadline_ = std::chrono::steady_clock::now() + grace;
-            watch_stop();
-        });
+        asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
     }
 
 private:
-    void leave_lifespan() noexcept {
-        if (entered_.exchange(false)) state_->app.exit_lifespan();
-    }
-
-    void accept() {
-        detail::Worker& w = *workers_[next_worker_++ % workers_.size()];
-        auto on_accept = [this, &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-            if (state_->stopping || !acceptor_->is_open()) return;
-            if (!ec) {
-                std::make_shared<detail::Connection>(std::move(socket), *state_, w)->start();
-                accept();
-            } else if (ec == asio::error::operation_aborted) {
-                return;
-            } else {
-                // Out of descriptors or memory: back off instead of spinning on the error.
-                retry_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(50));
-                retry_timer_->async_wait([this](const asio::error_code& e) {
-                    if (!e) accept();
-                });
-            }
-        };
-        if (embedded_) acceptor_->async_accept(asio::make_strand(w.context), std::move(on_accept));
-        else acceptor_->async_accept(w.context, std::move(on_accept));
-    }
-
-    // Ticks each loop's coarse clock and closes connections past their deadlines.
-    void sweep(detail::Worker& w) {
-        w.now = std::chrono::steady_clock::now();
-        std::vector<std::shared_ptr<detail::Connection>> live;
-        {
-            std::lock_guard lock(w.mutex);
-            live.reserve(w.connections.size());
-            for (auto* c : w.connections)
-                if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
-        }
-        for (auto& c : live) asio::dispatch(c->executor(), [c, now = w.now] { c->sweep(now); });
-        if (finished_) return;
-        w.sweeper->expires_after(std::chrono::milliseconds(250));
-        w.sweeper->async_wait([this, &w](const asio::error_code& ec) {
-            if (!ec) sweep(w);
-        });
-    }
-
-    template <class F>
-    void for_each_connection(F f) {
-        for (auto& w : workers_) {
-            std::vector<std::shared_ptr<detail::Connection>> live;
-            {
-                std::lock_guard lock(w->mutex);
-                for (auto* c : w->connections)
-                    if (auto p = c->weak_from_this().lock()) live.push_back(std::move(p));
-            }
-            for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
-        }
-    }
-
-    void watch_stop() {
-        const bool expired = std::chrono::steady_clock::now() >= stop_deadline_;
-        if (expired) for_each_connection([](detail::Connection& c) { c.close(); });
-        else for_each_connection([](detail::Connection& c) { c.begin_shutdown(); });
-        const bool idle = state_->live_connections.load() == 0 && state_->background_pending.load() == 0;
-        if (idle || (expired && ++forced_ticks_ > 20)) {
-            finished_ = true;
-            if (!idle) state_->abandon_background();
-            if (embedded_) leave_lifespan();
-            for (auto& w : workers_) asio::post(w->context, [w = w.get()] { w->sweeper->cancel(); });
-            if (retry_timer_) retry_timer_->cancel();
-            if (guards_) for (auto& g : *guards_) g.reset();
-            return;
-        }
-        stop_timer_ = std::make_unique<asio::steady_timer>(workers_[0]->context, std::chrono::milliseconds(20));
-        stop_timer_->async_wait([this](const asio::error_code& ec) {
-            if (!ec) watch_stop();
-        });
-    }
-
-    std::unique_ptr<detail::ServerState> state_;
+    std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
-    std::vector<std::unique_ptr<detail::Worker>> workers_;
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-    std::unique_ptr<asio::steady_timer> retry_timer_, stop_timer_;
     asio::ip::tcp::endpoint bound_;
-    std::vector<asio::executor_work_guard<asio::io_context::executor_type>>* guards_ = nullptr;
-    std::chrono::steady_clock::time_point stop_deadline_{};
-    std::size_t next_worker_ = 0;
-    int forced_ticks_ = 0;
-    bool embedded_ = false;
-    std::atomic<bool> finished_{false};
-    std::atomic<bool> entered_{false};  // the app's lifespan was entered by start()
 };
 
 inline void App::run(const ServerOptions& options) {
@@ -9424,7 +11748,17 @@ public:
         std::string out;
         if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
             bytes.size() - parser.body_offset() >= parser.spool_length()) {
-            // An upload too large for memory: to a temporary file, as the server does.
+            // An upload too large for memory: to a temporary file, as the server does, and
+            // only for a route that reads a form (otherwise 413; no route: answered without it).
+            switch (app_.route_head(ex)) {
+                case detail::BodyWanted::form: break;
+                case detail::BodyWanted::no_route:
+                case detail::BodyWanted::answered: return dispatch_and_send(ex, out);
+                case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
+            }
+        }
+        if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
+            bytes.size() - parser.body_offset() >= parser.spool_length()) {
             auto file = detail::TempFile::create(app_.settings().forms.temp_dir);
             if (!file->write(bytes.substr(parser.body_offset(), static_cast<std::size_t>(parser.spool_length()))))
                 throw std::runtime_error("fastapi: TestClient cannot write a temporary file");
@@ -9441,6 +11775,11 @@ public:
             detail::serialize_response(req, res, res.body.size(), false, out);
             return parse_response(out, false);
         }
+        return dispatch_and_send(ex, out);
+    }
+
+private:
+    TestResponse dispatch_and_send(detail::Exchange& ex, std::string& out) {
         ex.request.client_address = "testclient";
         switch (app_.dispatch(ex)) {
             case detail::Dispatch::done: break;
@@ -9469,7 +11808,6 @@ public:
         return response;
     }
 
-private:
     static void form_encode(std::string_view s, std::string& out) {
         static constexpr char hex[] = "0123456789ABCDEF";
         for (char c : s) {
