@@ -10563,12 +10563,13 @@ struct Worker {
     asio::io_context& context;
     // The sweeper's waits and its cancel are ordered by a strand: the embedded mode may run one
     // context on several threads.
-    asio::strand<asio::io_context::executor_type> strand;
+    // Reset (ServerState::release_io) before the context goes: a strand must not outlive it.
+    std::optional<asio::strand<asio::io_context::executor_type>> strand;
     std::optional<asio::steady_timer> sweeper;  // reset before its context goes
     std::mutex mutex;
     std::vector<Connection*> connections;
 
-    explicit Worker(asio::io_context& c) : context(c), strand(asio::make_strand(c)) { sweeper.emplace(strand); }
+    explicit Worker(asio::io_context& c) : context(c), strand(asio::make_strand(c)) { sweeper.emplace(*strand); }
     // The coarse clock, ticked by the sweep and read by every connection of the loop (from
     // several threads in the embedded mode): an atomic count, so reading it is no data race.
     clock::time_point now() const noexcept {
@@ -10746,6 +10747,10 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         retry_timer.reset();
         stop_timer.reset();
         acceptor.reset();
+        // Strands last: each holds a part of its io_context's strand service, which goes with
+        // the context (owned_.clear() after this); a strand outliving it is a use-after-free.
+        for (auto& w : workers) w->strand.reset();
+        control.reset();
     }
 };
 
@@ -11394,7 +11399,7 @@ inline void ServerState::start() {
     }
     for (auto& w : workers) {
         w->tick();
-        asio::dispatch(w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
+        asio::dispatch(*w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
     }
     accept();
 }
@@ -11485,7 +11490,7 @@ inline void ServerState::watch_stop() {
         if (!idle) abandon_pool_work();
         if (embedded) leave_lifespan();
         for (auto& w : workers)
-            asio::post(w->strand, [weak = weak_from_this(), w = w.get()] {
+            asio::post(*w->strand, [weak = weak_from_this(), w = w.get()] {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
