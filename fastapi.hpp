@@ -6,10 +6,12 @@
 #pragma once
 
 // ---- include/fastapi/fastapi.hpp ----
-// The parts of fastapi.hpp, in the order a request flows through them. tools/amalgamate
-// starts here; include this file to use the parts directly while working on them.
+// The parts of fastapi.hpp, by layer, each layer relying only on the ones above it and each
+// part only on the parts listed before it (dependency order). tools/amalgamate starts here;
+// include this file to use the parts directly while working on them.
+// core: configuration macros and the metaprogramming every layer uses.
 
-// ---- include/fastapi/config.hpp ----
+// ---- include/fastapi/core/config.hpp ----
 // fastapi.hpp: FastAPI's programming model for C++20.
 // config: configuration macros (each overridable before including the header) and the
 // third-party headers every later part relies on.
@@ -96,7 +98,7 @@
 #error "fastapi.hpp needs C++20 (compile with -std=c++20)."
 #endif
 
-// ---- include/fastapi/meta.hpp ----
+// ---- include/fastapi/core/meta.hpp ----
 // meta: small compile-time tools shared by the parts: strings usable as template
 // arguments (parameter names, patterns, descriptions) and type traits.
 
@@ -132,8 +134,9 @@ template <class T> inline constexpr bool is_vector_v = is_vector<std::remove_cvr
 template <class...> inline constexpr bool dependent_false = false;
 }  // namespace detail
 }  // namespace fastapi
+// http: requests and responses as values, and the strict HTTP/1.1 parser.
 
-// ---- include/fastapi/http_types.hpp ----
+// ---- include/fastapi/http/http_types.hpp ----
 // http_types: the request and response as the rest of the library sees them, their
 // headers, status texts, and HTTPException. Relies on config only.
 
@@ -683,7 +686,7 @@ private:
 
 }  // namespace fastapi
 
-// ---- include/fastapi/http_parser.hpp ----
+// ---- include/fastapi/http/http_parser.hpp ----
 // http_parser: bytes -> Request, strictly as RFC 9112 says. Incremental: the connection
 // hands it every unconsumed byte it holds; the parser says how many made one request.
 // Relies on http_types.
@@ -1447,220 +1450,10 @@ inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t&
 
 }  // namespace detail
 }  // namespace fastapi
+// model: reflection of user structs, constraints (with the linear-time pattern engine),
+// validation errors, JSON in and out.
 
-// ---- include/fastapi/router.hpp ----
-// router: path templates ("/items/{item_id}", "/files/{file_path:path}") and the lookup of
-// the route for a method and a decoded path, with what 404, 405 and the slash redirect need.
-// Routes are tried in the order they were added, as in FastAPI: the first whose path and
-// method match wins. Relies on http_types.
-
-#include <unordered_map>  // literal paths
-
-namespace fastapi::detail {
-
-// A parsed path template: literal text and parameters, in order.
-class PathTemplate {
-public:
-    struct Segment {
-        std::string literal;  // text to match exactly (may be empty before a parameter)
-        std::string param;    // parameter name, empty for a pure literal tail
-        bool greedy = false;  // {name:path}: matches across '/'
-    };
-
-    explicit PathTemplate(std::string_view pattern) : pattern_(pattern) {
-        if (pattern.empty() || pattern.front() != '/')
-            throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
-        std::string literal;
-        for (std::size_t i = 0; i < pattern.size(); ++i) {
-            char c = pattern[i];
-            if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
-            if (c != '{') { literal += c; continue; }
-            std::size_t close = pattern.find('}', i);
-            if (close == std::string_view::npos)
-                throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
-            std::string_view inner = pattern.substr(i + 1, close - i - 1);
-            Segment seg{std::move(literal), {}, false};
-            literal.clear();
-            if (auto colon = inner.find(':'); colon != std::string_view::npos) {
-                std::string_view conv = inner.substr(colon + 1);
-                if (conv == "path") seg.greedy = true;
-                else if (conv != "str")
-                    throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
-                                                "' in " + std::string(pattern) + " (use {name} or {name:path})");
-                inner = inner.substr(0, colon);
-            }
-            if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
-            for (auto& s : segments_)
-                if (s.param == inner)
-                    throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
-                                                std::string(pattern));
-            seg.param = std::string(inner);
-            segments_.push_back(std::move(seg));
-            i = close;
-        }
-        if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
-    }
-
-    const std::string& pattern() const noexcept { return pattern_; }
-    bool is_literal() const noexcept { return segments_.size() == 1 && segments_[0].param.empty(); }
-    const std::vector<Segment>& segments() const noexcept { return segments_; }
-    std::vector<std::string> param_names() const {
-        std::vector<std::string> names;
-        for (auto& s : segments_)
-            if (!s.param.empty()) names.push_back(s.param);
-        return names;
-    }
-
-    // Matches the whole of `path`; fills `params` (if given) with the decoded values.
-    template <class Map>
-    bool match(std::string_view path, Map* params) const {
-        std::size_t pos = 0;
-        for (std::size_t i = 0; i < segments_.size(); ++i) {
-            const Segment& seg = segments_[i];
-            if (path.substr(pos, seg.literal.size()) != seg.literal) return false;
-            pos += seg.literal.size();
-            if (seg.param.empty()) continue;
-            // The value runs to the next literal (or the end); a plain parameter stops at '/'.
-            std::size_t end;
-            const bool last = i + 1 == segments_.size();
-            if (seg.greedy) {
-                if (last) end = path.size();
-                else {
-                    const std::string& next = segments_[i + 1].literal;
-                    end = next.empty() ? path.size() : path.rfind(next);
-                    if (end == std::string_view::npos || end < pos) return false;
-                }
-            } else {
-                end = path.find('/', pos);
-                if (end == std::string_view::npos) end = path.size();
-                if (!last) {
-                    const std::string& next = segments_[i + 1].literal;
-                    auto stop = path.substr(pos, end - pos).find(next);
-                    if (!next.empty() && stop != std::string_view::npos) end = pos + stop;
-                }
-                if (end == pos) return false;  // {name} needs at least one character
-            }
-            if (params) (*params)[seg.param] = std::string(path.substr(pos, end - pos));
-            pos = end;
-        }
-        return pos == path.size();
-    }
-
-private:
-    std::string pattern_;
-    std::vector<Segment> segments_;
-};
-
-// The routing table over routes of type R (which has `methods` and `path`).
-template <class R>
-class RouteTable {
-public:
-    static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
-
-    struct Lookup {
-        R* route = nullptr;
-        bool path_matched = false;  // some route has this path (for 405)
-    };
-
-    void add(std::unique_ptr<R> route) {
-        const std::size_t index = routes_.size();
-        if (route->path.is_literal()) literal_[route->path.pattern()].push_back(index);
-        else dynamic_.push_back(index);
-        routes_.push_back(std::move(route));
-    }
-
-    // The first route, in the order added, whose path and method match. HEAD falls back to
-    // GET when the path has no HEAD route of its own.
-    template <class Map>
-    Lookup find(std::string_view method, std::string_view path, Map& params) const {
-        Lookup found = find_exact(method, path, params);
-        if (!found.route && method == "HEAD") {
-            Lookup get = find_exact("GET", path, params);
-            if (get.route) return get;
-        }
-        return found;
-    }
-
-    // Every method that some route answers at `path` (HEAD added where GET is), for Allow.
-    std::vector<std::string> allowed_methods(std::string_view path) const {
-        std::vector<std::string> methods;
-        auto add = [&](const std::string& m) {
-            for (auto& x : methods)
-                if (x == m) return;
-            methods.push_back(m);
-        };
-        for_each_path_match(path, [&](const R& r) {
-            for (auto& m : r.methods) {
-                add(m);
-                if (m == "GET") add("HEAD");
-            }
-            return false;
-        });
-        return methods;
-    }
-
-    bool path_exists(std::string_view path) const {
-        bool any = false;
-        for_each_path_match(path, [&](const R&) { return any = true; });
-        return any;
-    }
-
-    const std::vector<std::unique_ptr<R>>& routes() const noexcept { return routes_; }
-
-private:
-    template <class Map>
-    Lookup find_exact(std::string_view method, std::string_view path, Map& params) const {
-        Lookup out;
-        std::size_t best = none;
-        if (auto it = literal_.find(path); it != literal_.end()) {
-            out.path_matched = true;
-            for (std::size_t i : it->second)
-                if (has_method(*routes_[i], method)) { best = i; break; }
-        }
-        // A parameterised route added before the best literal one still wins, as in FastAPI.
-        for (std::size_t i : dynamic_) {
-            if (i > best) break;
-            const R& r = *routes_[i];
-            if (!r.path.match(path, static_cast<Map*>(nullptr))) continue;
-            out.path_matched = true;
-            if (has_method(r, method)) { best = i; break; }
-        }
-        if (best != none) {
-            out.route = routes_[best].get();
-            params.clear();
-            out.route->path.match(path, &params);
-        }
-        return out;
-    }
-
-    static bool has_method(const R& r, std::string_view method) {
-        for (auto& m : r.methods)
-            if (m == method) return true;
-        return false;
-    }
-
-    // Calls f(route) for each route whose path matches, in order, until f returns true.
-    template <class F>
-    void for_each_path_match(std::string_view path, F&& f) const {
-        for (auto& r : routes_) {
-            if (r->path.is_literal() ? r->path.pattern() == path : r->path.match(path, static_cast<std::map<std::string, std::string>*>(nullptr))) {
-                if (f(*r)) return;
-            }
-        }
-    }
-
-    struct StringHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    std::vector<std::unique_ptr<R>> routes_;
-    std::unordered_map<std::string, std::vector<std::size_t>, StringHash, std::equal_to<>> literal_;
-    std::vector<std::size_t> dynamic_;
-};
-
-}  // namespace fastapi::detail
-
-// ---- include/fastapi/reflect.hpp ----
+// ---- include/fastapi/model/reflect.hpp ----
 // reflect: what the library can see of a user's types without macros. Plain aggregates
 // (structs with public fields, no constructors, no base classes) are read as they are:
 // the number of fields by probing aggregate initialisation, the fields themselves through
@@ -2102,7 +1895,7 @@ constexpr std::string_view enum_to_name(E e) noexcept {
 }  // namespace detail
 }  // namespace fastapi
 
-// ---- include/fastapi/regex.hpp ----
+// ---- include/fastapi/model/regex.hpp ----
 // regex: the matcher behind Pattern<"...">. pydantic checks a pattern with Rust's regex crate
 // (re.search semantics: a match anywhere unless the pattern anchors itself), whose time is
 // linear in the input; this is a matcher with the same guarantee, of our own:
@@ -3099,7 +2892,7 @@ private:
 
 }  // namespace fastapi::detail::regex
 
-// ---- include/fastapi/model.hpp ----
+// ---- include/fastapi/model/model.hpp ----
 // model: how a type describes the JSON it reads and writes, FastAPI's "the types are the
 // API". One vocabulary of markers serves model fields and handler parameters alike:
 //
@@ -3717,7 +3510,7 @@ const TypeInfo& describe() {
 
 }  // namespace fastapi
 
-// ---- include/fastapi/validation.hpp ----
+// ---- include/fastapi/model/validation.hpp ----
 // validation: what goes wrong with a request's data and how FastAPI reports it. Errors are
 // collected, never thrown one by one: each has pydantic v2's type, the location (["body",
 // "items", 0, "price"]), the message, the offending input and a context, and all of them
@@ -4067,7 +3860,7 @@ bool check_constraints(const T& value, ValidationErrors& errors, Loc& loc) {
 
 }  // namespace fastapi
 
-// ---- include/fastapi/json.hpp ----
+// ---- include/fastapi/model/json.hpp ----
 // json: values in and out. Writing produces what FastAPI sends for the equivalent pydantic
 // model (json.dumps with separators=(",", ":") and ensure_ascii=False; floats as Python
 // prints them, 1.0 and 12.5; NaN and infinities as null). Reading follows pydantic v2's lax
@@ -5331,7 +5124,7 @@ using fastapi::write_json;
 
 }  // namespace fastapi
 
-// ---- include/fastapi/json_reader.hpp ----
+// ---- include/fastapi/model/json_reader.hpp ----
 // json_reader: a request body read straight into the handler's type, with no picojson tree in
 // between (the tree's allocations and std::map were most of the cost of a small POST).
 // It takes only the road on which nothing needs converting or reporting: a JSON string for a
@@ -5781,8 +5574,222 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
 }
 
 }  // namespace fastapi
+// routing: the route table, handlers and their parameters, dependencies, forms, security,
+// middleware, the App and APIRouter, static files.
 
-// ---- include/fastapi/responses.hpp ----
+// ---- include/fastapi/routing/router.hpp ----
+// router: path templates ("/items/{item_id}", "/files/{file_path:path}") and the lookup of
+// the route for a method and a decoded path, with what 404, 405 and the slash redirect need.
+// Routes are tried in the order they were added, as in FastAPI: the first whose path and
+// method match wins. Relies on http_types.
+
+#include <unordered_map>  // literal paths
+
+namespace fastapi::detail {
+
+// A parsed path template: literal text and parameters, in order.
+class PathTemplate {
+public:
+    struct Segment {
+        std::string literal;  // text to match exactly (may be empty before a parameter)
+        std::string param;    // parameter name, empty for a pure literal tail
+        bool greedy = false;  // {name:path}: matches across '/'
+    };
+
+    explicit PathTemplate(std::string_view pattern) : pattern_(pattern) {
+        if (pattern.empty() || pattern.front() != '/')
+            throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
+        std::string literal;
+        for (std::size_t i = 0; i < pattern.size(); ++i) {
+            char c = pattern[i];
+            if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
+            if (c != '{') { literal += c; continue; }
+            std::size_t close = pattern.find('}', i);
+            if (close == std::string_view::npos)
+                throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
+            std::string_view inner = pattern.substr(i + 1, close - i - 1);
+            Segment seg{std::move(literal), {}, false};
+            literal.clear();
+            if (auto colon = inner.find(':'); colon != std::string_view::npos) {
+                std::string_view conv = inner.substr(colon + 1);
+                if (conv == "path") seg.greedy = true;
+                else if (conv != "str")
+                    throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
+                                                "' in " + std::string(pattern) + " (use {name} or {name:path})");
+                inner = inner.substr(0, colon);
+            }
+            if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
+            for (auto& s : segments_)
+                if (s.param == inner)
+                    throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
+                                                std::string(pattern));
+            seg.param = std::string(inner);
+            segments_.push_back(std::move(seg));
+            i = close;
+        }
+        if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
+    }
+
+    const std::string& pattern() const noexcept { return pattern_; }
+    bool is_literal() const noexcept { return segments_.size() == 1 && segments_[0].param.empty(); }
+    const std::vector<Segment>& segments() const noexcept { return segments_; }
+    std::vector<std::string> param_names() const {
+        std::vector<std::string> names;
+        for (auto& s : segments_)
+            if (!s.param.empty()) names.push_back(s.param);
+        return names;
+    }
+
+    // Matches the whole of `path`; fills `params` (if given) with the decoded values.
+    template <class Map>
+    bool match(std::string_view path, Map* params) const {
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i < segments_.size(); ++i) {
+            const Segment& seg = segments_[i];
+            if (path.substr(pos, seg.literal.size()) != seg.literal) return false;
+            pos += seg.literal.size();
+            if (seg.param.empty()) continue;
+            // The value runs to the next literal (or the end); a plain parameter stops at '/'.
+            std::size_t end;
+            const bool last = i + 1 == segments_.size();
+            if (seg.greedy) {
+                if (last) end = path.size();
+                else {
+                    const std::string& next = segments_[i + 1].literal;
+                    end = next.empty() ? path.size() : path.rfind(next);
+                    if (end == std::string_view::npos || end < pos) return false;
+                }
+            } else {
+                end = path.find('/', pos);
+                if (end == std::string_view::npos) end = path.size();
+                if (!last) {
+                    const std::string& next = segments_[i + 1].literal;
+                    auto stop = path.substr(pos, end - pos).find(next);
+                    if (!next.empty() && stop != std::string_view::npos) end = pos + stop;
+                }
+                if (end == pos) return false;  // {name} needs at least one character
+            }
+            if (params) (*params)[seg.param] = std::string(path.substr(pos, end - pos));
+            pos = end;
+        }
+        return pos == path.size();
+    }
+
+private:
+    std::string pattern_;
+    std::vector<Segment> segments_;
+};
+
+// The routing table over routes of type R (which has `methods` and `path`).
+template <class R>
+class RouteTable {
+public:
+    static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+
+    struct Lookup {
+        R* route = nullptr;
+        bool path_matched = false;  // some route has this path (for 405)
+    };
+
+    void add(std::unique_ptr<R> route) {
+        const std::size_t index = routes_.size();
+        if (route->path.is_literal()) literal_[route->path.pattern()].push_back(index);
+        else dynamic_.push_back(index);
+        routes_.push_back(std::move(route));
+    }
+
+    // The first route, in the order added, whose path and method match. HEAD falls back to
+    // GET when the path has no HEAD route of its own.
+    template <class Map>
+    Lookup find(std::string_view method, std::string_view path, Map& params) const {
+        Lookup found = find_exact(method, path, params);
+        if (!found.route && method == "HEAD") {
+            Lookup get = find_exact("GET", path, params);
+            if (get.route) return get;
+        }
+        return found;
+    }
+
+    // Every method that some route answers at `path` (HEAD added where GET is), for Allow.
+    std::vector<std::string> allowed_methods(std::string_view path) const {
+        std::vector<std::string> methods;
+        auto add = [&](const std::string& m) {
+            for (auto& x : methods)
+                if (x == m) return;
+            methods.push_back(m);
+        };
+        for_each_path_match(path, [&](const R& r) {
+            for (auto& m : r.methods) {
+                add(m);
+                if (m == "GET") add("HEAD");
+            }
+            return false;
+        });
+        return methods;
+    }
+
+    bool path_exists(std::string_view path) const {
+        bool any = false;
+        for_each_path_match(path, [&](const R&) { return any = true; });
+        return any;
+    }
+
+    const std::vector<std::unique_ptr<R>>& routes() const noexcept { return routes_; }
+
+private:
+    template <class Map>
+    Lookup find_exact(std::string_view method, std::string_view path, Map& params) const {
+        Lookup out;
+        std::size_t best = none;
+        if (auto it = literal_.find(path); it != literal_.end()) {
+            out.path_matched = true;
+            for (std::size_t i : it->second)
+                if (has_method(*routes_[i], method)) { best = i; break; }
+        }
+        // A parameterised route added before the best literal one still wins, as in FastAPI.
+        for (std::size_t i : dynamic_) {
+            if (i > best) break;
+            const R& r = *routes_[i];
+            if (!r.path.match(path, static_cast<Map*>(nullptr))) continue;
+            out.path_matched = true;
+            if (has_method(r, method)) { best = i; break; }
+        }
+        if (best != none) {
+            out.route = routes_[best].get();
+            params.clear();
+            out.route->path.match(path, &params);
+        }
+        return out;
+    }
+
+    static bool has_method(const R& r, std::string_view method) {
+        for (auto& m : r.methods)
+            if (m == method) return true;
+        return false;
+    }
+
+    // Calls f(route) for each route whose path matches, in order, until f returns true.
+    template <class F>
+    void for_each_path_match(std::string_view path, F&& f) const {
+        for (auto& r : routes_) {
+            if (r->path.is_literal() ? r->path.pattern() == path : r->path.match(path, static_cast<std::map<std::string, std::string>*>(nullptr))) {
+                if (f(*r)) return;
+            }
+        }
+    }
+
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::vector<std::unique_ptr<R>> routes_;
+    std::unordered_map<std::string, std::vector<std::size_t>, StringHash, std::equal_to<>> literal_;
+    std::vector<std::size_t> dynamic_;
+};
+
+}  // namespace fastapi::detail
+
+// ---- include/fastapi/routing/responses.hpp ----
 // responses: the response types a handler can return, as FastAPI names them. Each is a
 // Response with its media type set; a handler that returns any other value gets it written
 // as JSON. Relies on http_types and json.
@@ -5873,7 +5880,7 @@ struct FileResponse : Response {
 
 }  // namespace fastapi
 
-// ---- include/fastapi/handler.hpp ----
+// ---- include/fastapi/routing/handler.hpp ----
 // handler: turns a user's function into an endpoint. Each parameter's type says where its
 // value comes from (a Binder), the return type says what is written back. Plain functions
 // run on the I/O thread (or on the blocking pool when the route asks); functions returning
@@ -6239,7 +6246,7 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
 }  // namespace detail
 }  // namespace fastapi
 
-// ---- include/fastapi/params.hpp ----
+// ---- include/fastapi/routing/params.hpp ----
 // params: where a handler's parameters come from, FastAPI style. The parameter's type names
 // the source, the wire name and the constraints; binding reads, converts and validates, and
 // reports every problem in FastAPI's 422 format:
@@ -6704,7 +6711,7 @@ struct Binder<P, std::enable_if_t<!std::is_reference_v<P> && !is_param<std::remo
 
 }  // namespace fastapi
 
-// ---- include/fastapi/depends.hpp ----
+// ---- include/fastapi/routing/depends.hpp ----
 // depends: FastAPI's dependency injection. A handler parameter Depends<f> receives what the
 // function (or callable object) f returns; f's own parameters are bound like a handler's
 // (Path, Query, Header, Cookie, Body, models, Request&, other Depends, to any depth), and all
@@ -6989,7 +6996,7 @@ struct Binder<State<T>> {
 }  // namespace detail
 }  // namespace fastapi
 
-// ---- include/fastapi/background.hpp ----
+// ---- include/fastapi/routing/background.hpp ----
 // background: FastAPI's BackgroundTasks. A handler (or a dependency) takes a
 // `BackgroundTasks&` parameter and adds work to run once its response has been sent:
 //
@@ -7117,7 +7124,7 @@ struct Binder<BackgroundTasks&> {
 }  // namespace detail
 }  // namespace fastapi
 
-// ---- include/fastapi/forms.hpp ----
+// ---- include/fastapi/routing/forms.hpp ----
 // forms: HTML forms and file uploads, FastAPI's Form, File and UploadFile. A handler's
 // parameters say which fields it reads; the body is application/x-www-form-urlencoded or
 // multipart/form-data, and values are converted and validated like query parameters, with
@@ -7798,7 +7805,7 @@ struct Binder<P, std::enable_if_t<is_file_param<P>::value>> {
 }  // namespace detail
 }  // namespace fastapi
 
-// ---- include/fastapi/security.hpp ----
+// ---- include/fastapi/routing/security.hpp ----
 // security: FastAPI's security helpers, as dependencies. Each scheme is a small constexpr
 // callable type, so it is used like any dependency and is listed in the OpenAPI document
 // (components.securitySchemes and the operation's `security`):
@@ -8160,7 +8167,7 @@ struct Binder<OAuth2PasswordRequestForm> {
 
 }  // namespace fastapi
 
-// ---- include/fastapi/middleware.hpp ----
+// ---- include/fastapi/routing/middleware.hpp ----
 // middleware: code around every request (FastAPI's app.add_middleware), and the built-in
 // CORS, GZip and TrustedHost middleware, as Starlette's.
 //
@@ -8477,7 +8484,7 @@ public:
 
 }  // namespace fastapi
 
-// ---- include/fastapi/app.hpp ----
+// ---- include/fastapi/routing/app.hpp ----
 // app: the application object users build (FastAPI's `app`): routes with their options,
 // exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
 // the server and the TestClient both drive it. Relies on router and handler.
@@ -9154,7 +9161,7 @@ inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*m
 
 }  // namespace fastapi
 
-// ---- include/fastapi/api_router.hpp ----
+// ---- include/fastapi/routing/api_router.hpp ----
 // api_router: FastAPI's APIRouter, for bigger applications split over several files. A router
 // collects routes with its own prefix, tags, dependencies and responses; include_router (on
 // the app or on another router, to any depth) copies them with the includer's prefix, tags,
@@ -9268,7 +9275,232 @@ private:
 
 }  // namespace fastapi
 
-// ---- include/fastapi/openapi.hpp ----
+// ---- include/fastapi/routing/static_files.hpp ----
+// static_files: StaticFiles, a folder served under a prefix (Starlette's StaticFiles, mounted
+// with app.mount). Files are streamed by the server (Response::file_path), with ETag and
+// Last-Modified for conditional requests. Whatever the request path says, only files inside
+// the folder are ever served: dot segments, backslashes and NUL are refused, and the real
+// path (symlinks resolved) must lie under the folder's real path. Relies on app and responses.
+
+#include <system_error>  // error_code
+
+namespace fastapi {
+
+namespace detail {
+
+// An HTTP date (IMF-fixdate, RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+inline std::string format_http_date(std::chrono::sys_seconds t) {
+    using namespace std::chrono;
+    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const sys_days day = floor<days>(t);
+    const year_month_day ymd(day);
+    const hh_mm_ss hms(t - day);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", day_names[weekday(day).c_encoding()],
+                  unsigned(ymd.day()), month_names[unsigned(ymd.month()) - 1], int(ymd.year()),
+                  int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()));
+    return buf;
+}
+
+// Parses an IMF-fixdate; the obsolete formats a recipient may also accept are rare enough
+// that treating them as absent (no 304) is the safe answer.
+inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
+    using namespace std::chrono;
+    static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    if (s.size() != 29 || s.substr(3, 2) != ", " || s.substr(25) != " GMT") return std::nullopt;
+    auto num = [&](std::size_t pos, std::size_t len) -> int {
+        int v = 0;
+        for (std::size_t i = pos; i < pos + len; ++i) {
+            if (s[i] < '0' || s[i] > '9') return -1;
+            v = v * 10 + (s[i] - '0');
+        }
+        return v;
+    };
+    const int d = num(5, 2), y = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
+    unsigned m = 0;
+    for (unsigned i = 0; i < 12; ++i)
+        if (s.substr(8, 3) == months[i]) m = i + 1;
+    if (d < 0 || y < 0 || hh < 0 || mm < 0 || ss < 0 || m == 0 || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        s[19] != ':' || s[22] != ':' || hh > 23 || mm > 59 || ss > 60)
+        return std::nullopt;
+    const year_month_day ymd{year(y), month(m), day(unsigned(d))};
+    if (!ymd.ok()) return std::nullopt;
+    return sys_days(ymd) + hours(hh) + minutes(mm) + seconds(ss);
+}
+
+// True when an If-None-Match list names `etag` (weak comparison, as RFC 9110 asks for GET).
+inline bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+    auto strip_weak = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
+    etag = strip_weak(etag);
+    while (!if_none_match.empty()) {
+        auto comma = if_none_match.find(',');
+        std::string_view item = if_none_match.substr(0, comma);
+        if_none_match = comma == std::string_view::npos ? std::string_view{} : if_none_match.substr(comma + 1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (item == "*" || strip_weak(item) == etag) return true;
+    }
+    return false;
+}
+
+// True when `inner` is `root` or lies below it (both canonical, absolute).
+inline bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
+    auto r = root.begin(), i = inner.begin();
+    for (; r != root.end(); ++r, ++i) {
+        if (r->empty()) continue;  // a trailing separator on root
+        if (i == inner.end() || *r != *i) return false;
+    }
+    return true;
+}
+
+}  // namespace detail
+
+// Serves the files of a folder: app.mount("/static", fastapi::StaticFiles("public")).
+// GET and HEAD only (405 otherwise); a missing file is 404 {"detail":"Not Found"}.
+// With html = true a folder answers with its index.html (after a redirect adding the
+// trailing slash) and a missing file with the folder's 404.html when there is one, as
+// Starlette's StaticFiles(html=True) does for static sites.
+class StaticFiles {
+public:
+    struct Options {
+        bool html = false;
+        // Refuse to start when the folder does not exist (Starlette's check_dir).
+        bool check_dir = true;
+    };
+
+    explicit StaticFiles(std::string directory) : StaticFiles(std::move(directory), Options{}) {}
+    StaticFiles(std::string directory, Options options)
+        : state_(std::make_shared<const State>(State{std::move(directory), options})) {
+        std::error_code ec;
+        if (options.check_dir && !std::filesystem::is_directory(state_->directory, ec))
+            throw std::runtime_error("fastapi: StaticFiles directory '" + state_->directory + "' does not exist");
+    }
+    StaticFiles(std::string directory, bool html) : StaticFiles(std::move(directory), Options{html, true}) {}
+
+    const std::string& directory() const noexcept { return state_->directory; }
+
+    // The response to `req` for `relative`, the decoded part of its path below the mount point.
+    Response serve(const Request& req, std::string_view relative) const {
+        namespace fs = std::filesystem;
+        const State& st = *state_;
+        std::error_code ec;
+        const fs::path root = fs::canonical(st.directory, ec);
+        if (ec) throw HTTPException(404, "Not Found");
+
+        if (auto found = lookup(root, relative)) {
+            if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
+            if (st.options.html && fs::is_directory(*found, ec)) {
+                if (auto index = lookup(root, std::string(relative) + "/index.html");
+                    index && fs::is_regular_file(*index, ec)) {
+                    const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
+                    if (!raw.empty() && raw.back() != '/') {
+                        // Not "//evil.com/": a network-path reference would leave this host.
+                        std::string location = detail::same_host_path(raw) + "/";
+                        if (!req.query_string.empty()) location += "?" + req.query_string;
+                        return RedirectResponse(location, 307);
+                    }
+                    return file_response(req, *index, 200);
+                }
+            }
+        }
+        if (st.options.html)
+            if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
+                return file_response(req, *page, 404);
+        throw HTTPException(404, "Not Found");
+    }
+
+    // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
+    // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
+    void mount_on(App& app, std::string_view prefix, std::string_view name) const {
+        std::string base(prefix);
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        RouteOptions options;
+        options.name = name.empty() ? base : std::string(name);
+        options.include_in_schema = false;
+        options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
+        app.api_route(base + "/{path:path}", {"GET"},
+                      [files = *this](const Request& req) -> Response {
+                          auto it = req.path_params.find("path");
+                          return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
+                      },
+                      std::move(options));
+    }
+
+private:
+    struct State {
+        std::string directory;
+        Options options;
+    };
+
+    // The real path of `relative` under `root`, or nothing when it does not exist or would
+    // leave the folder. Segments are checked before the file system is asked anything.
+    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative) {
+        namespace fs = std::filesystem;
+        fs::path joined = root;
+        std::size_t pos = 0;
+        while (pos <= relative.size()) {
+            std::size_t slash = relative.find('/', pos);
+            if (slash == std::string_view::npos) slash = relative.size();
+            std::string_view seg = relative.substr(pos, slash - pos);
+            pos = slash + 1;
+            if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
+            if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
+                return std::nullopt;
+            joined /= fs::path(std::string(seg));
+        }
+        std::error_code ec;
+        fs::path real = fs::canonical(joined, ec);  // resolves every symlink
+        if (ec || !detail::path_is_within(root, real)) return std::nullopt;
+        return real;
+    }
+
+    static Response file_response(const Request& req, const std::filesystem::path& file, int status) {
+        namespace fs = std::filesystem;
+        using namespace std::chrono;
+        std::error_code ec;
+        const std::uint64_t size = fs::file_size(file, ec);
+        if (ec) throw HTTPException(404, "Not Found");
+        const auto mtime = fs::last_write_time(file, ec);
+        if (ec) throw HTTPException(404, "Not Found");
+        const auto modified = floor<seconds>(file_clock::to_sys(mtime));
+
+        // Changes whenever the size or the modification time (to the nanosecond) does.
+        char etag[64];
+        std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
+                      static_cast<unsigned long long>(mtime.time_since_epoch().count()));
+        const std::string last_modified = detail::format_http_date(modified);
+
+        if (status == 200 && is_not_modified(req, etag, modified)) {
+            Response not_modified({}, 304, "");
+            not_modified.headers.set("etag", etag);
+            not_modified.headers.set("last-modified", last_modified);
+            return not_modified;
+        }
+        Response res({}, status, detail::guess_media_type(file.native()));
+        res.headers.set("etag", etag);
+        res.headers.set("last-modified", last_modified);
+        res.file_path = file.native();
+        return res;
+    }
+
+    // RFC 9110 13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.
+    static bool is_not_modified(const Request& req, std::string_view etag, std::chrono::sys_seconds modified) {
+        if (auto inm = req.headers.get("if-none-match")) return detail::etag_matches(*inm, etag);
+        if (auto ims = req.headers.get("if-modified-since"))
+            if (auto since = detail::parse_http_date(*ims)) return modified <= *since;
+        return false;
+    }
+
+    std::shared_ptr<const State> state_;
+};
+
+}  // namespace fastapi
+// openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
+
+// ---- include/fastapi/openapi/openapi.hpp ----
 // openapi: the OpenAPI 3.1 document FastAPI serves at /openapi.json, built from what the
 // routes' types say (OperationInfo from handler.hpp, TypeInfo/ModelInfo from model.hpp) and
 // AppOptions, once, on first use. The rules are FastAPI's and pydantic v2's, so a program
@@ -9960,231 +10192,7 @@ inline void install_openapi_route(App& app, const AppOptions& o) {
 
 }  // namespace fastapi
 
-// ---- include/fastapi/static_files.hpp ----
-// static_files: StaticFiles, a folder served under a prefix (Starlette's StaticFiles, mounted
-// with app.mount). Files are streamed by the server (Response::file_path), with ETag and
-// Last-Modified for conditional requests. Whatever the request path says, only files inside
-// the folder are ever served: dot segments, backslashes and NUL are refused, and the real
-// path (symlinks resolved) must lie under the folder's real path. Relies on app and responses.
-
-#include <system_error>  // error_code
-
-namespace fastapi {
-
-namespace detail {
-
-// An HTTP date (IMF-fixdate, RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
-inline std::string format_http_date(std::chrono::sys_seconds t) {
-    using namespace std::chrono;
-    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const sys_days day = floor<days>(t);
-    const year_month_day ymd(day);
-    const hh_mm_ss hms(t - day);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", day_names[weekday(day).c_encoding()],
-                  unsigned(ymd.day()), month_names[unsigned(ymd.month()) - 1], int(ymd.year()),
-                  int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()));
-    return buf;
-}
-
-// Parses an IMF-fixdate; the obsolete formats a recipient may also accept are rare enough
-// that treating them as absent (no 304) is the safe answer.
-inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
-    using namespace std::chrono;
-    static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    if (s.size() != 29 || s.substr(3, 2) != ", " || s.substr(25) != " GMT") return std::nullopt;
-    auto num = [&](std::size_t pos, std::size_t len) -> int {
-        int v = 0;
-        for (std::size_t i = pos; i < pos + len; ++i) {
-            if (s[i] < '0' || s[i] > '9') return -1;
-            v = v * 10 + (s[i] - '0');
-        }
-        return v;
-    };
-    const int d = num(5, 2), y = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
-    unsigned m = 0;
-    for (unsigned i = 0; i < 12; ++i)
-        if (s.substr(8, 3) == months[i]) m = i + 1;
-    if (d < 0 || y < 0 || hh < 0 || mm < 0 || ss < 0 || m == 0 || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-        s[19] != ':' || s[22] != ':' || hh > 23 || mm > 59 || ss > 60)
-        return std::nullopt;
-    const year_month_day ymd{year(y), month(m), day(unsigned(d))};
-    if (!ymd.ok()) return std::nullopt;
-    return sys_days(ymd) + hours(hh) + minutes(mm) + seconds(ss);
-}
-
-// True when an If-None-Match list names `etag` (weak comparison, as RFC 9110 asks for GET).
-inline bool etag_matches(std::string_view if_none_match, std::string_view etag) {
-    auto strip_weak = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
-    etag = strip_weak(etag);
-    while (!if_none_match.empty()) {
-        auto comma = if_none_match.find(',');
-        std::string_view item = if_none_match.substr(0, comma);
-        if_none_match = comma == std::string_view::npos ? std::string_view{} : if_none_match.substr(comma + 1);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-        if (item == "*" || strip_weak(item) == etag) return true;
-    }
-    return false;
-}
-
-// True when `inner` is `root` or lies below it (both canonical, absolute).
-inline bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
-    auto r = root.begin(), i = inner.begin();
-    for (; r != root.end(); ++r, ++i) {
-        if (r->empty()) continue;  // a trailing separator on root
-        if (i == inner.end() || *r != *i) return false;
-    }
-    return true;
-}
-
-}  // namespace detail
-
-// Serves the files of a folder: app.mount("/static", fastapi::StaticFiles("public")).
-// GET and HEAD only (405 otherwise); a missing file is 404 {"detail":"Not Found"}.
-// With html = true a folder answers with its index.html (after a redirect adding the
-// trailing slash) and a missing file with the folder's 404.html when there is one, as
-// Starlette's StaticFiles(html=True) does for static sites.
-class StaticFiles {
-public:
-    struct Options {
-        bool html = false;
-        // Refuse to start when the folder does not exist (Starlette's check_dir).
-        bool check_dir = true;
-    };
-
-    explicit StaticFiles(std::string directory) : StaticFiles(std::move(directory), Options{}) {}
-    StaticFiles(std::string directory, Options options)
-        : state_(std::make_shared<const State>(State{std::move(directory), options})) {
-        std::error_code ec;
-        if (options.check_dir && !std::filesystem::is_directory(state_->directory, ec))
-            throw std::runtime_error("fastapi: StaticFiles directory '" + state_->directory + "' does not exist");
-    }
-    StaticFiles(std::string directory, bool html) : StaticFiles(std::move(directory), Options{html, true}) {}
-
-    const std::string& directory() const noexcept { return state_->directory; }
-
-    // The response to `req` for `relative`, the decoded part of its path below the mount point.
-    Response serve(const Request& req, std::string_view relative) const {
-        namespace fs = std::filesystem;
-        const State& st = *state_;
-        std::error_code ec;
-        const fs::path root = fs::canonical(st.directory, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-
-        if (auto found = lookup(root, relative)) {
-            if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
-            if (st.options.html && fs::is_directory(*found, ec)) {
-                if (auto index = lookup(root, std::string(relative) + "/index.html");
-                    index && fs::is_regular_file(*index, ec)) {
-                    const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
-                    if (!raw.empty() && raw.back() != '/') {
-                        // Not "//evil.com/": a network-path reference would leave this host.
-                        std::string location = detail::same_host_path(raw) + "/";
-                        if (!req.query_string.empty()) location += "?" + req.query_string;
-                        return RedirectResponse(location, 307);
-                    }
-                    return file_response(req, *index, 200);
-                }
-            }
-        }
-        if (st.options.html)
-            if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
-                return file_response(req, *page, 404);
-        throw HTTPException(404, "Not Found");
-    }
-
-    // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
-    // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
-    void mount_on(App& app, std::string_view prefix, std::string_view name) const {
-        std::string base(prefix);
-        while (!base.empty() && base.back() == '/') base.pop_back();
-        RouteOptions options;
-        options.name = name.empty() ? base : std::string(name);
-        options.include_in_schema = false;
-        options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
-        app.api_route(base + "/{path:path}", {"GET"},
-                      [files = *this](const Request& req) -> Response {
-                          auto it = req.path_params.find("path");
-                          return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
-                      },
-                      std::move(options));
-    }
-
-private:
-    struct State {
-        std::string directory;
-        Options options;
-    };
-
-    // The real path of `relative` under `root`, or nothing when it does not exist or would
-    // leave the folder. Segments are checked before the file system is asked anything.
-    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative) {
-        namespace fs = std::filesystem;
-        fs::path joined = root;
-        std::size_t pos = 0;
-        while (pos <= relative.size()) {
-            std::size_t slash = relative.find('/', pos);
-            if (slash == std::string_view::npos) slash = relative.size();
-            std::string_view seg = relative.substr(pos, slash - pos);
-            pos = slash + 1;
-            if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
-            if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
-                return std::nullopt;
-            joined /= fs::path(std::string(seg));
-        }
-        std::error_code ec;
-        fs::path real = fs::canonical(joined, ec);  // resolves every symlink
-        if (ec || !detail::path_is_within(root, real)) return std::nullopt;
-        return real;
-    }
-
-    static Response file_response(const Request& req, const std::filesystem::path& file, int status) {
-        namespace fs = std::filesystem;
-        using namespace std::chrono;
-        std::error_code ec;
-        const std::uint64_t size = fs::file_size(file, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-        const auto mtime = fs::last_write_time(file, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-        const auto modified = floor<seconds>(file_clock::to_sys(mtime));
-
-        // Changes whenever the size or the modification time (to the nanosecond) does.
-        char etag[64];
-        std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
-                      static_cast<unsigned long long>(mtime.time_since_epoch().count()));
-        const std::string last_modified = detail::format_http_date(modified);
-
-        if (status == 200 && is_not_modified(req, etag, modified)) {
-            Response not_modified({}, 304, "");
-            not_modified.headers.set("etag", etag);
-            not_modified.headers.set("last-modified", last_modified);
-            return not_modified;
-        }
-        Response res({}, status, detail::guess_media_type(file.native()));
-        res.headers.set("etag", etag);
-        res.headers.set("last-modified", last_modified);
-        res.file_path = file.native();
-        return res;
-    }
-
-    // RFC 9110 13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.
-    static bool is_not_modified(const Request& req, std::string_view etag, std::chrono::sys_seconds modified) {
-        if (auto inm = req.headers.get("if-none-match")) return detail::etag_matches(*inm, etag);
-        if (auto ims = req.headers.get("if-modified-since"))
-            if (auto since = detail::parse_http_date(*ims)) return modified <= *since;
-        return false;
-    }
-
-    std::shared_ptr<const State> state_;
-};
-
-}  // namespace fastapi
-
-// ---- include/fastapi/docs.hpp ----
+// ---- include/fastapi/openapi/docs.hpp ----
 // docs: the interactive documentation pages FastAPI serves next to the OpenAPI document:
 // Swagger UI at /docs (with its OAuth2 redirect page) and ReDoc at /redoc. The pages are
 // small HTML shells that load the UI from a CDN, or from a folder the app serves itself
@@ -10415,8 +10423,9 @@ inline void install_docs_routes(App& app, AppOptions& o) {
 
 }  // namespace detail
 }  // namespace fastapi
+// server: the event loops and connections, and the TestClient.
 
-// ---- include/fastapi/server.hpp ----
+// ---- include/fastapi/server/server.hpp ----
 // server: sockets in, responses out. One event loop (asio::io_context) per thread, an
 // acceptor handing connections round-robin to the loops, and per connection a read buffer,
 // the parser, the app's dispatch and an output buffer that batches pipelined responses.
@@ -11627,7 +11636,7 @@ inline void App::run() { run(ServerOptions{}); }
 
 }  // namespace fastapi
 
-// ---- include/fastapi/test_client.hpp ----
+// ---- include/fastapi/server/test_client.hpp ----
 // test_client: FastAPI's TestClient. Calls the app in-process, without sockets, through the
 // same parser, dispatch and response writer as the server, so what a test sees is what a
 // client would. Relies on server (for the response writer) and app.

@@ -1,29 +1,38 @@
-// The parts of fastapi.hpp, in the order a request flows through them. tools/amalgamate
-// starts here; include this file to use the parts directly while working on them.
+// The parts of fastapi.hpp, by layer, each layer relying only on the ones above it and each
+// part only on the parts listed before it (dependency order). tools/amalgamate starts here;
+// include this file to use the parts directly while working on them.
 #pragma once
-#include "config.hpp"
-#include "meta.hpp"
-#include "http_types.hpp"
-#include "http_parser.hpp"
-#include "router.hpp"
-#include "reflect.hpp"
-#include "regex.hpp"
-#include "model.hpp"
-#include "validation.hpp"
-#include "json.hpp"
-#include "json_reader.hpp"
-#include "responses.hpp"
-#include "handler.hpp"
-#include "params.hpp"
-#include "depends.hpp"
-#include "background.hpp"
-#include "forms.hpp"
-#include "security.hpp"
-#include "middleware.hpp"
-#include "app.hpp"
-#include "api_router.hpp"
-#include "openapi.hpp"
-#include "static_files.hpp"
-#include "docs.hpp"
-#include "server.hpp"
-#include "test_client.hpp"
+// core: configuration macros and the metaprogramming every layer uses.
+#include "core/config.hpp"
+#include "core/meta.hpp"
+// http: requests and responses as values, and the strict HTTP/1.1 parser.
+#include "http/http_types.hpp"
+#include "http/http_parser.hpp"
+// model: reflection of user structs, constraints (with the linear-time pattern engine),
+// validation errors, JSON in and out.
+#include "model/reflect.hpp"
+#include "model/regex.hpp"
+#include "model/model.hpp"
+#include "model/validation.hpp"
+#include "model/json.hpp"
+#include "model/json_reader.hpp"
+// routing: the route table, handlers and their parameters, dependencies, forms, security,
+// middleware, the App and APIRouter, static files.
+#include "routing/router.hpp"
+#include "routing/responses.hpp"
+#include "routing/handler.hpp"
+#include "routing/params.hpp"
+#include "routing/depends.hpp"
+#include "routing/background.hpp"
+#include "routing/forms.hpp"
+#include "routing/security.hpp"
+#include "routing/middleware.hpp"
+#include "routing/app.hpp"
+#include "routing/api_router.hpp"
+#include "routing/static_files.hpp"
+// openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
+#include "openapi/openapi.hpp"
+#include "openapi/docs.hpp"
+// server: the event loops and connections, and the TestClient.
+#include "server/server.hpp"
+#include "server/test_client.hpp"

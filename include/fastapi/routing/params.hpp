@@ -9,10 +9,10 @@
 // Relies on handler (Binder, Exchange), model, validation, json and json_reader.
 #pragma once
 #include "handler.hpp"
-#include "json.hpp"
-#include "json_reader.hpp"
-#include "model.hpp"
-#include "validation.hpp"
+#include "../model/json.hpp"
+#include "../model/json_reader.hpp"
+#include "../model/model.hpp"
+#include "../model/validation.hpp"
 
 #include <cstdio>       // fprintf (the invariant's log line)
 #include <string>       // string

@@ -2,8 +2,8 @@
 // same parser, dispatch and response writer as the server, so what a test sees is what a
 // client would. Relies on server (for the response writer) and app.
 #pragma once
-#include "app.hpp"
-#include "http_parser.hpp"
+#include "../routing/app.hpp"
+#include "../http/http_parser.hpp"
 #include "server.hpp"
 
 #include <fstream>      // FileResponse bodies

@@ -4,11 +4,11 @@
 // asio::awaitable<T> run as coroutines on the connection's executor.
 // Relies on http_types, validation, json, responses.
 #pragma once
-#include "http_types.hpp"
-#include "json.hpp"
-#include "meta.hpp"
+#include "../http/http_types.hpp"
+#include "../model/json.hpp"
+#include "../core/meta.hpp"
 #include "responses.hpp"
-#include "validation.hpp"
+#include "../model/validation.hpp"
 
 #include <cstdio>       // fprintf (cleanup errors)
 #include <functional>   // function

@@ -2,8 +2,8 @@
 // Response with its media type set; a handler that returns any other value gets it written
 // as JSON. Relies on http_types and json.
 #pragma once
-#include "http_types.hpp"
-#include "json.hpp"
+#include "../http/http_types.hpp"
+#include "../model/json.hpp"
 
 #include <filesystem>   // file_size, path
 #include <string>       // string

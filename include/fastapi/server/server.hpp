@@ -4,8 +4,8 @@
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
 // Relies on http_parser and app.
 #pragma once
-#include "app.hpp"
-#include "http_parser.hpp"
+#include "../routing/app.hpp"
+#include "../http/http_parser.hpp"
 
 #include <atomic>      // atomic
 #include <charconv>    // to_chars

@@ -13,7 +13,7 @@
 // A program that declares no Pattern<> instantiates none of it: search() and runtime_regex are
 // inline functions the linker only sees when something calls them. Relies on meta.
 #pragma once
-#include "meta.hpp"
+#include "../core/meta.hpp"
 
 #include <array>        // array
 #include <cstdint>      // uint32_t

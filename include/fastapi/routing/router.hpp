@@ -3,7 +3,7 @@
 // Routes are tried in the order they were added, as in FastAPI: the first whose path and
 // method match wins. Relies on http_types.
 #pragma once
-#include "http_types.hpp"
+#include "../http/http_types.hpp"
 
 #include <cstddef>        // size_t
 #include <limits>         // numeric_limits

@@ -4,9 +4,9 @@
 // (AppOptions::docs_assets_dir, filled by tools/docs-assets) for offline use.
 // Relies on app (AppOptions), responses and static_files.
 #pragma once
-#include "app.hpp"
-#include "responses.hpp"
-#include "static_files.hpp"
+#include "../routing/app.hpp"
+#include "../routing/responses.hpp"
+#include "../routing/static_files.hpp"
 
 #include <cstdio>       // snprintf
 #include <cstdlib>      // getenv

@@ -15,7 +15,7 @@
 // GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
 // Relies on http_types.
 #pragma once
-#include "http_types.hpp"
+#include "../http/http_types.hpp"
 
 #include <algorithm>    // sort, find
 #include <functional>   // function

@@ -1,7 +1,7 @@
 // http_types: the request and response as the rest of the library sees them, their
 // headers, status texts, and HTTPException. Relies on config only.
 #pragma once
-#include "config.hpp"
+#include "../core/config.hpp"
 
 #include <algorithm>    // find_if
 #include <chrono>       // system_clock (cookie expiry)

@@ -5,9 +5,9 @@
 // per-route templates only push static descriptions, the document is built at run time.
 // Relies on app (routes, options), model and json.
 #pragma once
-#include "app.hpp"
-#include "json.hpp"
-#include "model.hpp"
+#include "../routing/app.hpp"
+#include "../model/json.hpp"
+#include "../model/model.hpp"
 
 #include <cstdint>      // int64_t
 #include <functional>   // function

@@ -24,7 +24,7 @@
 //
 // Relies on meta only.
 #pragma once
-#include "meta.hpp"
+#include "../core/meta.hpp"
 
 #include <array>        // array
 #include <cstddef>      // size_t

@@ -7,7 +7,7 @@
 // are plain inline functions, compiled once per translation unit.
 // Relies on http_types (HTTPException), reflect, model and validation.
 #pragma once
-#include "http_types.hpp"
+#include "../http/http_types.hpp"
 #include "model.hpp"
 #include "reflect.hpp"
 #include "validation.hpp"

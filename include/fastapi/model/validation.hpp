@@ -5,7 +5,7 @@
 // Pattern, ...) shared by model fields and handler parameters.
 // Relies on meta, reflect and model.
 #pragma once
-#include "meta.hpp"
+#include "../core/meta.hpp"
 #include "model.hpp"
 
 #include <charconv>     // to_chars

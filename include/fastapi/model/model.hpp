@@ -19,7 +19,7 @@
 // Also here: the runtime description of a type (TypeInfo, ModelInfo, FieldInfo) that the
 // validator and the OpenAPI generator read. Relies on meta and reflect.
 #pragma once
-#include "meta.hpp"
+#include "../core/meta.hpp"
 #include "reflect.hpp"
 #include "regex.hpp"
 
