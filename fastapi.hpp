@@ -6088,6 +6088,13 @@ constexpr bool binds_from_head() {
 template <class P>
 concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key; };
 
+// A handler or dependency reads only the request's head when every parameter does (the
+// security schemes, which take the Request to read a header, say so themselves).
+template <class Tuple> struct args_from_head;
+template <class... P> struct args_from_head<std::tuple<P...>> {
+    static constexpr bool value = (binds_from_head<P>() && ... && true);
+};
+
 // The head step of a handler (App::dispatch_head): resolves its Depends parameters that
 // come before anything reading the body, in order, as binding them later would (their values
 // are kept for the request, so binding does not run them again). Validation errors are left
@@ -6205,6 +6212,9 @@ struct Endpoint {
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
     void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
     bool reads_request = false;  // takes the Request itself, so may read its raw body
+    // Some parameter (or dependency parameter) may read the body; false: the request is
+    // answered without reading it (App::dispatch_head's BodyWanted::unread).
+    bool reads_body = true;
     void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
 };
@@ -6224,6 +6234,7 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
     e.describe = &endpoint_describer<Result, args>::describe;
     e.reads_request = args_read_request<args>::value;
+    e.reads_body = !args_from_head<args>::value;
     e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
@@ -6858,11 +6869,7 @@ template <class... P> struct describe_args<std::tuple<P...>> {
 };
 
 // A dependency reads only the request's head when every parameter of its callable does
-// (the security schemes, which take the Request to read a header, say so themselves).
-template <class Tuple> struct args_from_head;
-template <class... P> struct args_from_head<std::tuple<P...>> {
-    static constexpr bool value = (binds_from_head<P>() && ... && true);
-};
+// (args_from_head, handler.hpp).
 template <class C>
 constexpr bool callable_reads_only_head() {
     if constexpr (requires { C::reads_only_head; }) return C::reads_only_head;
@@ -8638,9 +8645,10 @@ inline void write_detail_json(Response& res, int status, std::string_view detail
 // What the request's head (App::route_head, App::dispatch_head) says of its body, before any
 // of it is read: no route takes it (404, 405, the slash redirect: dispatch answers it without
 // the body), it was answered already (a middleware or a dependency that reads only the head
-// refused it), or the route's handler runs once the body is in memory, or also once a
-// multipart body has been streamed to a temporary file.
-enum class BodyWanted : unsigned char { no_route, answered, in_memory, form };
+// refused it), the route takes no body (nothing it or its dependencies bind reads it: the
+// handler runs without it), or the route's handler runs once the body is in memory, or also
+// once a multipart body has been streamed to a temporary file.
+enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -8667,7 +8675,45 @@ struct OpenAPIState {
 };
 }
 
-class App {
+namespace detail {
+// The verb helpers App and APIRouter share (FastAPI's @app.get, @router.post, ...): each
+// turns the handler into its endpoint and hands it to Owner::add_route, whose result it
+// returns (the Route for an App, the router itself for an APIRouter).
+template <class Owner>
+class RouteMethods {
+public:
+    template <class F> decltype(auto) get(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"GET"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) post(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"POST"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) put(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) patch(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
+    }
+    // `delete` is a C++ keyword.
+    template <class F> decltype(auto) delete_(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) options(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) head(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+    // One handler for several methods.
+    template <class F>
+    decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
+        auto endpoint = make_endpoint(std::move(handler), options.status_code, options.response_model.filter);
+        return static_cast<Owner&>(*this).add_route(std::move(methods), path, std::move(options), std::move(endpoint));
+    }
+};
+}  // namespace detail
+
+class App : public detail::RouteMethods<App> {
 public:
     // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
     template <class E>
@@ -8681,37 +8727,6 @@ public:
     }
     App(const App&) = delete;
     App& operator=(const App&) = delete;
-
-    template <class F> Route& get(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"GET"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& post(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"POST"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& put(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& patch(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
-    }
-    // `delete` is a C++ keyword.
-    template <class F> Route& delete_(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& options(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& head(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
-    }
-
-    // One handler for several methods.
-    template <class F>
-    Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        const int status = options.status_code;
-        auto endpoint = detail::make_endpoint(std::move(handler), status, options.response_model.filter);
-        return add_route(std::move(methods), path, std::move(options), std::move(endpoint));
-    }
 
     // A route whose endpoint is already built (APIRouter's routes when included).
     Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
@@ -8939,7 +8954,10 @@ public:
             return detail::BodyWanted::answered;
         }
         ex.head_dispatched = true;
-        return ex.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+        const Route& route = *ex.route;
+        if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
+            return detail::BodyWanted::unread;  // a body sent anyway is never buffered
+        return route.takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
     }
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
@@ -9184,7 +9202,7 @@ struct RouterOptions {
     std::map<int, ResponseDoc> responses{};
 };
 
-class APIRouter {
+class APIRouter : public detail::RouteMethods<APIRouter> {
 public:
     using options_type = RouterOptions;
 
@@ -9197,39 +9215,12 @@ public:
 
     explicit APIRouter(RouterOptions options = {}) : options_(std::move(options)) { check_prefix(options_.prefix); }
 
-    template <class F> APIRouter& get(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"GET"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& post(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"POST"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& put(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& patch(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& delete_(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& options(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& head(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
-    }
-    template <class F>
-    APIRouter& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code, options.response_model.filter);
-        add_route(std::move(methods), path, std::move(options), std::move(endpoint));
-        return *this;
-    }
-
     // Adds a built route, with this router's prefix, tags, dependencies and responses.
-    void add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
-                   detail::Endpoint endpoint) {
+    APIRouter& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                         detail::Endpoint endpoint) {
         merge(options, options_);
         routes_.push_back({std::move(methods), options_.prefix + std::string(path), std::move(options), std::move(endpoint)});
+        return *this;
     }
 
     // The routes of `router`, under `include.prefix`, with `include`'s tags, dependencies
@@ -11022,7 +11013,7 @@ private:
         ex_.request.client_address = client_address_;
         ex_.reset_for_request();
         const BodyWanted wanted = state_.app.dispatch_head(ex_);
-        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered) {
+        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
             return false;
         }
@@ -11048,8 +11039,9 @@ private:
         return true;
     }
 
-    // No route takes the request (404, 405, the slash redirect): dispatch answers it now,
-    // without the body; or the head step answered it already (a dependency refused it). A
+    // No route takes the request (404, 405, the slash redirect) or its route takes no body:
+    // dispatch answers it now, without the body; or the head step answered it already (a
+    // dependency refused it). A
     // small body of known length that the client sends anyway is read and dropped, to keep
     // the connection; otherwise the connection closes after the answer (a client waiting for
     // 100 Continue never sends it).
@@ -11767,7 +11759,8 @@ public:
             switch (app_.route_head(ex)) {
                 case detail::BodyWanted::form: break;
                 case detail::BodyWanted::no_route:
-                case detail::BodyWanted::answered: return dispatch_and_send(ex, out);
+                case detail::BodyWanted::answered:
+                case detail::BodyWanted::unread: return dispatch_and_send(ex, out);
                 case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
             }
         }

@@ -94,6 +94,48 @@ TEST_CASE("a request no route takes is answered 404 or 405 without its body bein
     }
 }
 
+TEST_CASE("a route that takes nothing from the body answers without reading it") {
+    App app;
+    body_limits::add_routes(app);
+    app.post("/ping", [] { return "pong"; });
+    app.post("/whoami", [](Header<"x-user", std::string> user) { return *user; });
+    app.post("/async-ping", []() -> asio::awaitable<std::string> { co_return "pong"; });
+    app.post("/blocking-ping", [] { return "pong"; }, {.blocking = true});
+    test::LiveServer server(app);
+    for (const char* path : {"/ping", "/async-ping", "/blocking-ping"}) {
+        CAPTURE(path);
+        test::RawClient c(server.port());
+        c.send(body_limits::post_head(path, 900000));  // the 900,000 bytes never come
+        auto r = c.read_response();
+        CHECK(test::status_of(r) == 200);
+        CHECK(test::body_of(r) == R"("pong")");
+        CHECK(r.find("connection: close\r\n") != std::string::npos);  // too large to drop: closed after
+        CHECK(c.closed_by_peer());
+    }
+    {
+        test::RawClient c(server.port());
+        c.send(body_limits::post_head("/whoami", 900000, "X-User: ann\r\n"));
+        auto r = c.read_response();
+        CHECK(test::status_of(r) == 200);
+        CHECK(test::body_of(r) == R"("ann")");
+    }
+    {  // a small body is read and dropped, and the connection goes on
+        test::RawClient c(server.port());
+        c.send(body_limits::post_head("/ping", 10) + "0123456789");
+        auto r = c.read_response();
+        CHECK(test::body_of(r) == R"("pong")");
+        CHECK(r.find("connection: close") == std::string::npos);
+        c.send("GET /only-get HTTP/1.1\r\nHost: t\r\n\r\n");
+        CHECK(test::body_of(c.read_response()) == R"("got")");
+    }
+    {  // a route that reads the body still gets it
+        test::RawClient c(server.port());
+        c.send(body_limits::post_head("/items/", 30, "Content-Type: application/json\r\n") +
+               R"({"name":"Hammer","price":12.5})");
+        CHECK(test::status_of(c.read_response()) == 200);
+    }
+}
+
 TEST_CASE("a small body after an early answer is read and dropped, and the connection goes on") {
     App app;
     body_limits::add_routes(app);

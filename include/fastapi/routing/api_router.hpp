@@ -27,7 +27,7 @@ struct RouterOptions {
     std::map<int, ResponseDoc> responses{};
 };
 
-class APIRouter {
+class APIRouter : public detail::RouteMethods<APIRouter> {
 public:
     using options_type = RouterOptions;
 
@@ -40,39 +40,12 @@ public:
 
     explicit APIRouter(RouterOptions options = {}) : options_(std::move(options)) { check_prefix(options_.prefix); }
 
-    template <class F> APIRouter& get(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"GET"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& post(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"POST"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& put(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& patch(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& delete_(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& options(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
-    }
-    template <class F> APIRouter& head(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
-    }
-    template <class F>
-    APIRouter& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        auto endpoint = detail::make_endpoint(std::move(handler), options.status_code, options.response_model.filter);
-        add_route(std::move(methods), path, std::move(options), std::move(endpoint));
-        return *this;
-    }
-
     // Adds a built route, with this router's prefix, tags, dependencies and responses.
-    void add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
-                   detail::Endpoint endpoint) {
+    APIRouter& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                         detail::Endpoint endpoint) {
         merge(options, options_);
         routes_.push_back({std::move(methods), options_.prefix + std::string(path), std::move(options), std::move(endpoint)});
+        return *this;
     }
 
     // The routes of `router`, under `include.prefix`, with `include`'s tags, dependencies

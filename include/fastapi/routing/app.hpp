@@ -168,9 +168,10 @@ inline void write_detail_json(Response& res, int status, std::string_view detail
 // What the request's head (App::route_head, App::dispatch_head) says of its body, before any
 // of it is read: no route takes it (404, 405, the slash redirect: dispatch answers it without
 // the body), it was answered already (a middleware or a dependency that reads only the head
-// refused it), or the route's handler runs once the body is in memory, or also once a
-// multipart body has been streamed to a temporary file.
-enum class BodyWanted : unsigned char { no_route, answered, in_memory, form };
+// refused it), the route takes no body (nothing it or its dependencies bind reads it: the
+// handler runs without it), or the route's handler runs once the body is in memory, or also
+// once a multipart body has been streamed to a temporary file.
+enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -197,7 +198,45 @@ struct OpenAPIState {
 };
 }
 
-class App {
+namespace detail {
+// The verb helpers App and APIRouter share (FastAPI's @app.get, @router.post, ...): each
+// turns the handler into its endpoint and hands it to Owner::add_route, whose result it
+// returns (the Route for an App, the router itself for an APIRouter).
+template <class Owner>
+class RouteMethods {
+public:
+    template <class F> decltype(auto) get(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"GET"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) post(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"POST"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) put(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) patch(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
+    }
+    // `delete` is a C++ keyword.
+    template <class F> decltype(auto) delete_(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) options(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
+    }
+    template <class F> decltype(auto) head(std::string_view path, F handler, RouteOptions options = {}) {
+        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+    // One handler for several methods.
+    template <class F>
+    decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
+        auto endpoint = make_endpoint(std::move(handler), options.status_code, options.response_model.filter);
+        return static_cast<Owner&>(*this).add_route(std::move(methods), path, std::move(options), std::move(endpoint));
+    }
+};
+}  // namespace detail
+
+class App : public detail::RouteMethods<App> {
 public:
     // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
     template <class E>
@@ -211,37 +250,6 @@ public:
     }
     App(const App&) = delete;
     App& operator=(const App&) = delete;
-
-    template <class F> Route& get(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"GET"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& post(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"POST"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& put(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PUT"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& patch(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"PATCH"}, std::move(handler), std::move(options));
-    }
-    // `delete` is a C++ keyword.
-    template <class F> Route& delete_(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"DELETE"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& options(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"OPTIONS"}, std::move(handler), std::move(options));
-    }
-    template <class F> Route& head(std::string_view path, F handler, RouteOptions options = {}) {
-        return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
-    }
-
-    // One handler for several methods.
-    template <class F>
-    Route& api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {
-        const int status = options.status_code;
-        auto endpoint = detail::make_endpoint(std::move(handler), status, options.response_model.filter);
-        return add_route(std::move(methods), path, std::move(options), std::move(endpoint));
-    }
 
     // A route whose endpoint is already built (APIRouter's routes when included).
     Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
@@ -469,7 +477,10 @@ public:
             return detail::BodyWanted::answered;
         }
         ex.head_dispatched = true;
-        return ex.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
+        const Route& route = *ex.route;
+        if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
+            return detail::BodyWanted::unread;  // a body sent anyway is never buffered
+        return route.takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
     }
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this

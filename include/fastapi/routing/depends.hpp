@@ -153,11 +153,7 @@ template <class... P> struct describe_args<std::tuple<P...>> {
 };
 
 // A dependency reads only the request's head when every parameter of its callable does
-// (the security schemes, which take the Request to read a header, say so themselves).
-template <class Tuple> struct args_from_head;
-template <class... P> struct args_from_head<std::tuple<P...>> {
-    static constexpr bool value = (binds_from_head<P>() && ... && true);
-};
+// (args_from_head, handler.hpp).
 template <class C>
 constexpr bool callable_reads_only_head() {
     if constexpr (requires { C::reads_only_head; }) return C::reads_only_head;

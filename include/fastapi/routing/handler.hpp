@@ -216,6 +216,13 @@ constexpr bool binds_from_head() {
 template <class P>
 concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key; };
 
+// A handler or dependency reads only the request's head when every parameter does (the
+// security schemes, which take the Request to read a header, say so themselves).
+template <class Tuple> struct args_from_head;
+template <class... P> struct args_from_head<std::tuple<P...>> {
+    static constexpr bool value = (binds_from_head<P>() && ... && true);
+};
+
 // The head step of a handler (App::dispatch_head): resolves its Depends parameters that
 // come before anything reading the body, in order, as binding them later would (their values
 // are kept for the request, so binding does not run them again). Validation errors are left
@@ -333,6 +340,9 @@ struct Endpoint {
     std::function<asio::awaitable<void>(Exchange&)> call_async;   // coroutine handlers
     void (*describe)(OperationInfo&) = nullptr;                   // for the OpenAPI document
     bool reads_request = false;  // takes the Request itself, so may read its raw body
+    // Some parameter (or dependency parameter) may read the body; false: the request is
+    // answered without reading it (App::dispatch_head's BodyWanted::unread).
+    bool reads_body = true;
     void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
 };
@@ -352,6 +362,7 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     using Result = std::conditional_t<awaitable_result<R>::is_awaitable, typename awaitable_result<R>::type, R>;
     e.describe = &endpoint_describer<Result, args>::describe;
     e.reads_request = args_read_request<args>::value;
+    e.reads_body = !args_from_head<args>::value;
     e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;

@@ -608,7 +608,7 @@ private:
         ex_.request.client_address = client_address_;
         ex_.reset_for_request();
         const BodyWanted wanted = state_.app.dispatch_head(ex_);
-        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered) {
+        if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
             return false;
         }
@@ -634,8 +634,9 @@ private:
         return true;
     }
 
-    // No route takes the request (404, 405, the slash redirect): dispatch answers it now,
-    // without the body; or the head step answered it already (a dependency refused it). A
+    // No route takes the request (404, 405, the slash redirect) or its route takes no body:
+    // dispatch answers it now, without the body; or the head step answered it already (a
+    // dependency refused it). A
     // small body of known length that the client sends anyway is read and dropped, to keep
     // the connection; otherwise the connection closes after the answer (a client waiting for
     // 100 Continue never sends it).

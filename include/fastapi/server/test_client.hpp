@@ -135,7 +135,8 @@ public:
             switch (app_.route_head(ex)) {
                 case detail::BodyWanted::form: break;
                 case detail::BodyWanted::no_route:
-                case detail::BodyWanted::answered: return dispatch_and_send(ex, out);
+                case detail::BodyWanted::answered:
+                case detail::BodyWanted::unread: return dispatch_and_send(ex, out);
                 case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
             }
         }
