@@ -151,6 +151,22 @@ TEST_CASE("a small body after an early answer is read and dropped, and the conne
     CHECK(test::body_of(next) == R"("got")");
 }
 
+TEST_CASE("a connection still dropping an answered request's body is closed at its deadline without a second answer") {
+    App app;
+    body_limits::add_routes(app);
+    ServerOptions so;
+    so.header_timeout = 500ms;
+    so.body_timeout = 500ms;
+    test::LiveServer server(app, so);
+    test::RawClient c(server.port(), 3000ms);
+    c.send(body_limits::post_head("/nowhere", 10));
+    auto r = c.read_response();
+    CHECK(test::status_of(r) == 404);
+    c.send("01234");  // half of the body the answer did not need, then nothing
+    CHECK(c.closed_by_peer());  // at the deadline
+    CHECK(c.buffer().find("HTTP/1.1 408") == std::string::npos);  // one request, one answer
+}
+
 TEST_CASE("100 Continue is sent only for a request a route takes") {
     App app;
     body_limits::add_routes(app);
@@ -293,6 +309,37 @@ TEST_CASE("a body is buffered up to its Content-Length, within limits.max_buffer
     test::RawClient again(server.port());
     again.send(body_limits::post_head("/items/", body.size(), "Content-Type: application/json\r\n") + body);
     CHECK(test::status_of(again.read_response()) == 200);
+}
+
+TEST_CASE("a buffer grown for a body stays counted while pipelined requests keep it, until the connection is idle") {
+    App app;
+    body_limits::add_routes(app);
+    ServerOptions so;
+    so.limits.max_buffered_body_bytes = 100 * 1024;
+    test::LiveServer server(app, so);
+    // A chunked body has no length to grow the buffer to: it doubles, to 64 KiB for this one,
+    // and the next request's first bytes, sent with it, land in the same buffer.
+    std::string body = R"({"name":"x","price":1,"description":")" + std::string(60000 - 39, 'd') + "\"}";
+    REQUIRE(body.size() == 60000);
+    const std::string post = "POST /items/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\nEA60\r\n" + body + "\r\n0\r\n\r\n";
+    test::RawClient first(server.port());
+    first.send(post + "GET /only-get HTTP/1.1\r\n");  // answered, then the next request's first line
+    CHECK(test::status_of(first.read_response()) == 200);
+    std::this_thread::sleep_for(100ms);
+    {
+        test::RawClient second(server.port());  // another 62 KiB would pass 100 KiB held by bodies
+        second.send(post);
+        auto r = second.read_response();
+        CHECK(test::status_of(r) == 503);
+        CHECK(r.find("too many request bodies in memory") != std::string::npos);
+    }
+    first.send("Host: t\r\n\r\n");
+    CHECK(test::body_of(first.read_response()) == R"("got")");
+    std::this_thread::sleep_for(100ms);  // idle now: its buffer is given back
+    test::RawClient third(server.port());
+    third.send(post);
+    CHECK(test::status_of(third.read_response()) == 200);
 }
 
 TEST_CASE("TestClient: a multipart body too large for memory is spooled only for a route that reads a form") {

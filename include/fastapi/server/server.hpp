@@ -476,8 +476,12 @@ private:
         if (in_begin_ == in_end_) {
             in_begin_ = in_end_ = 0;
             // Between requests: what one large request grew is given back, so many idle
-            // connections stay small.
-            if (in_.size() > idle_buffer_limit) std::string().swap(in_);
+            // connections stay small. A buffer grown for a body stays counted in
+            // max_buffered_body_bytes until then (pipelined requests keep it in use).
+            if (in_.size() > idle_buffer_limit || buffered_ != 0) {
+                std::string().swap(in_);
+                release_buffered();
+            }
             if (ex_.request.body.capacity() > idle_buffer_limit) std::string().swap(ex_.request.body);
             if (ex_.response.body.capacity() > idle_buffer_limit) std::string().swap(ex_.response.body);
         }
@@ -558,7 +562,6 @@ private:
         continue_sent_ = false;
         head_routed_ = false;
         parser_.reset();
-        release_buffered();
     }
 
     // Parses and answers every complete request in the buffer, in order.
