@@ -5884,10 +5884,12 @@ struct FileResponse : Response {
 // handler: turns a user's function into an endpoint. Each parameter's type says where its
 // value comes from (a Binder), the return type says what is written back. Plain functions
 // run on the I/O thread (or on the blocking pool when the route asks); functions returning
-// asio::awaitable<T> run as coroutines on the connection's executor.
+// asio::awaitable<T> run as coroutines on the connection's executor, and so does a plain
+// function whose dependencies include a coroutine (they are awaited first, then it is called).
 // Relies on http_types, validation, json, responses.
 
 #include <functional>   // function
+#include <span>         // span (DependencyList)
 
 namespace fastapi {
 
@@ -5905,12 +5907,26 @@ struct DependencyScope {
         std::shared_ptr<void> value;
         void* where = nullptr;      // what the handler gets (non-null even for a void result)
         std::function<void()> cleanup;
+        // A NoCache coroutine dependency resolved ahead of binding (prefetch_dependency):
+        // its identity until the binding that asked for it takes it.
+        const void* pending = nullptr;
     };
     std::vector<Entry> entries;
+    std::size_t pending = 0;  // entries with `pending` set
 
     const Entry* find(const void* key) const noexcept {
         for (auto& e : entries)
             if (e.key == key) return &e;
+        return nullptr;
+    }
+    // The first value resolved ahead for NoCache dependency `key`, taken; null when none.
+    void* take_pending(const void* key) noexcept {
+        for (auto& e : entries)
+            if (e.pending == key) {
+                e.pending = nullptr;
+                --pending;
+                return e.where;
+            }
         return nullptr;
     }
     static void close(std::vector<Entry>& entries) noexcept {
@@ -5928,7 +5944,10 @@ struct DependencyScope {
             }
         }
     }
-    void close() noexcept { close(entries); }
+    void close() noexcept {
+        pending = 0;
+        close(entries);
+    }
     DependencyScope() = default;
     DependencyScope(const DependencyScope&) = delete;
     DependencyScope& operator=(const DependencyScope&) = delete;
@@ -5950,6 +5969,9 @@ struct Exchange {
     bool body_error_reported = false;
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
     DependencyScope deps;         // dependency values and cleanups of this request
+    // The loop a coroutine part of this request runs on (App::run_async sets it): where the
+    // coroutine cleanups of its dependencies are awaited. Empty for a plain request.
+    asio::any_io_executor executor;
     std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
     bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
 
@@ -5968,6 +5990,7 @@ struct Exchange {
         body_error_reported = false;
         body_params = 0;
         head_dispatched = false;
+        if (executor) executor = {};
         deps.close();  // normally already taken by whoever sent the response
     }
 };
@@ -6095,6 +6118,53 @@ template <class... P> struct args_from_head<std::tuple<P...>> {
     static constexpr bool value = (binds_from_head<P>() && ... && true);
 };
 
+// One dependency of a request's graph, described for resolving its coroutine dependencies
+// before the (synchronous) binding runs: depends.hpp's prefetch_dependency walks these.
+struct DependencyNode;
+using DependencyList = std::span<const DependencyNode* const>;
+struct DependencyNode {
+    const void* key = nullptr;
+    bool cache = true;                                   // not Depends<f, NoCache>
+    void* (*resolve)(Exchange&, ValidationErrors&) = nullptr;  // as binding resolves it
+    // A coroutine's call (binds its parameters, awaits it, keeps its value); null when plain.
+    asio::awaitable<void*> (*call_async)(Exchange&, ValidationErrors&, const void* cache_key) = nullptr;
+    DependencyList (*children)() noexcept = nullptr;     // the dependencies among its parameters
+};
+
+// The dependency parameters among P..., in order, as nodes.
+template <class Tuple> struct dependency_list;
+template <class... P> struct dependency_list<std::tuple<P...>> {
+    static constexpr std::size_t count = (std::size_t{binds_dependency<std::remove_cvref_t<P>>} + ... + 0);
+    static DependencyList get() noexcept {
+        static const std::array<const DependencyNode*, count> nodes = [] {
+            std::array<const DependencyNode*, count> a{};
+            [[maybe_unused]] std::size_t i = 0;
+            [[maybe_unused]] auto one = [&]<class Q>(std::type_identity<Q>) {
+                if constexpr (binds_dependency<Q>) a[i++] = &Q::node();
+            };
+            (one(std::type_identity<std::remove_cvref_t<P>>{}), ...);
+            return a;
+        }();
+        return DependencyList(nodes.data(), nodes.size());
+    }
+};
+
+// Whether a coroutine dependency is anywhere in the graph of parameters P... (statically;
+// an override may still put one there: App counts those).
+template <class P>
+constexpr bool dependency_is_async() {
+    if constexpr (binds_dependency<std::remove_cvref_t<P>>) return std::remove_cvref_t<P>::async_graph;
+    else return false;
+}
+template <class Tuple> struct args_async;
+template <class... P> struct args_async<std::tuple<P...>> {
+    static constexpr bool value = (dependency_is_async<P>() || ... || false);
+};
+
+// The argument a parameter's binding passes to the callable.
+template <class Q>
+using bound_arg_t = decltype(Binder<Q>::get(std::declval<typename Binder<Q>::holder&>()));
+
 // The head step of a handler (App::dispatch_head): resolves its Depends parameters that
 // come before anything reading the body, in order, as binding them later would (their values
 // are kept for the request, so binding does not run them again). Validation errors are left
@@ -6135,7 +6205,7 @@ decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
 template <class Args> struct coroutine_call;
 template <class... P> struct coroutine_call<std::tuple<P...>> {
     template <class Q>
-    using arg_t = decltype(Binder<Q>::get(std::declval<typename Binder<Q>::holder&>()));
+    using arg_t = bound_arg_t<Q>;
 
     template <class T, class F>
     static asio::awaitable<void> run(F& f, Exchange& ex, int status, ResponseFilter filter) {
@@ -6216,6 +6286,8 @@ struct Endpoint {
     // answered without reading it (App::dispatch_head's BodyWanted::unread).
     bool reads_body = true;
     void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
+    DependencyList (*dependencies)() noexcept = nullptr;  // its Depends parameters (null: none)
+    bool async_dependencies = false;  // a coroutine dependency is in their graph: run as a coroutine
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
 };
 
@@ -6236,6 +6308,8 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     e.reads_request = args_read_request<args>::value;
     e.reads_body = !args_from_head<args>::value;
     e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
+    if constexpr (dependency_list<args>::count != 0) e.dependencies = &dependency_list<args>::get;
+    e.async_dependencies = args_async<args>::value;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
         e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable {
@@ -6735,9 +6809,17 @@ struct Binder<P, std::enable_if_t<!std::is_reference_v<P> && !is_param<std::remo
 // opts out). A dependency returning Scoped<T> (a value and a cleanup) or any value with a
 // destructor is torn down after the response has been sent, in reverse order, also when
 // the handler or a later dependency throws. Tests replace a dependency with
-// app.override_dependency<f>(g). State<T> is application state shared by every request.
-// Relies on handler (Binder, Exchange, DependencyScope) and params.
+// app.override_dependency<f>(g). State<T> is application state shared by every request,
+// LoopState<T> one value per event-loop thread.
+//
+// A dependency may be a coroutine (returning asio::awaitable<T>, or awaitable<Scoped<T>>
+// whose cleanup may itself be a coroutine). A route with one anywhere in its graph runs as a
+// coroutine: prefetch_dependency awaits the coroutine dependencies (and, to keep FastAPI's
+// order, the cached plain ones) first, in binding order; the synchronous binding then finds
+// their values kept in the request's scope. A plain graph pays nothing for this.
+// Relies on handler (Binder, Exchange, DependencyScope, DependencyNode) and params.
 
+#include <mutex>        // mutex (LoopLife)
 #include <typeindex>    // type_index
 
 namespace fastapi {
@@ -6747,10 +6829,34 @@ struct NoCache {};
 
 // A dependency's value with the cleanup to run once the response has been sent (FastAPI's
 // dependencies with `yield`): return Scoped<T>{value, [] { ... }} and handlers receive the T.
+//
+// The cleanup may be a coroutine (a function returning asio::awaitable<void>): returned by a
+// coroutine dependency, it is awaited on the request's loop after the response has been
+// sent; returned by a plain dependency (whose route runs no coroutine), it runs to
+// completion on a loop of its own.
+class Cleanup {
+public:
+    Cleanup() = default;
+    template <class F>
+        requires std::is_invocable_v<F&> && (!std::is_same_v<std::remove_cvref_t<F>, Cleanup>)
+    Cleanup(F f) {  // NOLINT: implicit, so Scoped{value, [] { ... }} reads naturally
+        if constexpr (detail::awaitable_result<std::invoke_result_t<F&>>::is_awaitable) async_ = std::move(f);
+        else sync_ = std::move(f);
+    }
+    explicit operator bool() const noexcept { return sync_ || async_; }
+    bool is_coroutine() const noexcept { return static_cast<bool>(async_); }
+    // What the request's scope runs (detail): a coroutine is scheduled on `loop`.
+    std::function<void()> take(const asio::any_io_executor& loop);
+
+private:
+    std::function<void()> sync_;
+    std::function<asio::awaitable<void>()> async_;
+};
+
 template <class T>
 struct Scoped {
     T value{};
-    std::function<void()> cleanup{};
+    Cleanup cleanup{};
 };
 template <class T, class F>
 Scoped(T, F) -> Scoped<T>;
@@ -6760,17 +6866,70 @@ namespace detail {
 template <class R> struct unscoped { using type = R; static constexpr bool scoped = false; };
 template <class T> struct unscoped<Scoped<T>> { using type = T; static constexpr bool scoped = true; };
 
-// What a callable F gives handlers: its result without Scoped<>.
+// What a callable F gives handlers: its result (a coroutine's co_return value) without Scoped<>.
 template <class F>
 struct dependency_traits {
     using callable = std::remove_cvref_t<F>;
     using result = typename callable_traits<callable>::result;
     using args = typename callable_traits<callable>::args;
-    using value_type = typename unscoped<std::remove_cvref_t<result>>::type;
-    static_assert(!awaitable_result<result>::is_awaitable,
-                  "fastapi: a dependency cannot be a coroutine; make it a plain function (a coroutine handler "
-                  "can still use it)");
+    static constexpr bool is_coroutine = awaitable_result<result>::is_awaitable;
+    using returned = std::conditional_t<is_coroutine, typename awaitable_result<result>::type, result>;
+    using value_type = typename unscoped<std::remove_cvref_t<returned>>::type;
+    // It, or a dependency of its own, is a coroutine.
+    static constexpr bool async_graph = is_coroutine || args_async<args>::value;
 };
+
+// Coroutine cleanups. The loop a request ran on may be gone when its scope closes (a
+// TestClient's own io_context): a service in each loop says whether it still runs, and a
+// cleanup whose loop is gone runs to completion on a loop of its own.
+struct LoopLife : asio::execution_context::service {
+    static inline asio::execution_context::id id;
+    struct Flag {
+        std::mutex mutex;
+        bool alive = true;
+    };
+    std::shared_ptr<Flag> flag = std::make_shared<Flag>();
+    explicit LoopLife(asio::execution_context& context) : asio::execution_context::service(context) {}
+    void shutdown() override {
+        std::lock_guard lock(flag->mutex);
+        flag->alive = false;
+    }
+};
+
+inline asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
+    try {
+        co_await f();
+    } catch (const std::exception& x) {
+        std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
+    } catch (...) {
+        std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
+    }
+}
+
+inline std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
+    std::shared_ptr<LoopLife::Flag> flag;
+    if (loop) flag = asio::use_service<LoopLife>(asio::query(loop, asio::execution::context)).flag;
+    return [f = std::move(f), loop, flag] {
+        if (flag) {
+            std::lock_guard lock(flag->mutex);
+            if (flag->alive) {
+                asio::co_spawn(loop, run_cleanup(f), asio::detached);
+                return;
+            }
+        }
+        asio::io_context own;
+        asio::co_spawn(own, run_cleanup(f), asio::detached);
+        own.run();
+    };
+}
+}  // namespace detail
+
+inline std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
+    if (async_) return detail::schedule_cleanup(std::move(async_), loop);
+    return std::move(sync_);
+}
+
+namespace detail {
 
 // Identities of dependencies, for the per-request cache and for overrides.
 template <auto F> inline constexpr char value_key = 0;
@@ -6787,7 +6946,7 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
     std::shared_ptr<V> p;
     if constexpr (unscoped<T>::scoped) {
         p = std::make_shared<V>(std::move(result.value));
-        e.cleanup = std::move(result.cleanup);
+        if (result.cleanup) e.cleanup = result.cleanup.take(ex.executor);
     } else {
         p = std::make_shared<V>(std::forward<R>(result));
     }
@@ -6799,13 +6958,29 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
 
 // Binds fn's parameters and, when they are all valid, calls it (FastAPI calls no dependency
 // whose own parameters failed). Returns where the result is kept, or null.
+inline void* keep_void_result(Exchange& ex, const void* key) {
+    DependencyScope::Entry e;
+    e.key = key;
+    e.where = &void_result_marker;
+    ex.deps.entries.push_back(std::move(e));
+    return &void_result_marker;
+}
+
+[[noreturn]] inline void coroutine_dependency_reached_synchronously() {
+    throw std::logic_error("fastapi: internal error: a coroutine dependency was reached by synchronous binding");
+}
+
 template <class V, class Fn, class... P>
 void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors, std::tuple<P...>*) {
     const std::size_t before = errors.total();
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (errors.total() != before) return nullptr;
     using R = typename callable_traits<std::remove_cvref_t<Fn>>::result;
-    if constexpr (std::is_void_v<R>) {
+    if constexpr (awaitable_result<R>::is_awaitable) {
+        // Awaited ahead of binding (prefetch_dependency); here only when its own parameters
+        // failed, and then it is not called, as above.
+        coroutine_dependency_reached_synchronously();
+    } else if constexpr (std::is_void_v<R>) {
         std::apply([&](auto&... h) { fn(Binder<P>::get(h)...); }, held);
         DependencyScope::Entry e;
         e.key = key;
@@ -6817,36 +6992,99 @@ void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErr
     }
 }
 
+// A coroutine dependency's call: binds its parameters (all of its own dependencies were
+// resolved before it), awaits it, and keeps its value in the request's scope. The arguments
+// live in this frame until it has finished, as a coroutine handler's do.
+template <class V, class Fn, class... P>
+asio::awaitable<void*> call_dependency_async(Fn fn, const void* key, Exchange& ex, ValidationErrors& errors,
+                                             std::tuple<P...>*) {
+    const std::size_t before = errors.total();
+    std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
+    if (errors.total() != before) co_return nullptr;
+    std::tuple<bound_arg_t<P>...> args =
+        std::apply([](auto&... h) { return std::tuple<bound_arg_t<P>...>(Binder<P>::get(h)...); }, held);
+    auto call = [&fn](auto&... a) { return fn(static_cast<P&&>(a)...); };
+    using T = typename awaitable_result<typename callable_traits<std::remove_cvref_t<Fn>>::result>::type;
+    if constexpr (std::is_void_v<T>) {
+        co_await std::apply(call, args);
+        co_return keep_void_result(ex, key);
+    } else {
+        T result = co_await std::apply(call, args);
+        co_return keep_result<V>(ex, key, std::move(result));
+    }
+}
+
 // A replacement for a dependency (app.override_dependency): resolves with the replacement's
-// own parameters and keeps its result as the original's value type.
-using DependencyOverride = std::function<void*(Exchange&, ValidationErrors&, const void* key)>;
+// own parameters and keeps its result as the original's value type. A coroutine replacement
+// (call_async) is awaited ahead of binding, as a coroutine dependency is.
+struct DependencyOverride {
+    std::function<void*(Exchange&, ValidationErrors&, const void* key)> call;
+    std::function<asio::awaitable<void*>(Exchange&, ValidationErrors&, const void* key)> call_async;
+    DependencyList (*children)() noexcept = nullptr;  // the replacement's own dependencies
+};
 inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept;  // app.hpp
 
 template <class V, class G>
 DependencyOverride make_dependency_override(G g) {
-    using R = typename callable_traits<G>::result;
-    static_assert(std::is_void_v<V> == std::is_void_v<R>,
+    using traits = dependency_traits<G>;
+    static_assert(std::is_void_v<V> == std::is_void_v<typename traits::returned>,
                   "fastapi: an override must return what the dependency it replaces returns");
-    return [g = std::move(g)](Exchange& ex, ValidationErrors& errors, const void* key) -> void* {
-        return call_dependency<V>(g, key, ex, errors, static_cast<typename callable_traits<G>::args*>(nullptr));
+    using args = typename traits::args;
+    DependencyOverride o;
+    o.children = &dependency_list<args>::get;
+    auto shared = std::make_shared<G>(std::move(g));
+    o.call = [shared](Exchange& ex, ValidationErrors& errors, const void* key) -> void* {
+        return call_dependency<V>(*shared, key, ex, errors, static_cast<args*>(nullptr));
     };
+    if constexpr (traits::is_coroutine)
+        o.call_async = [shared](Exchange& ex, ValidationErrors& errors, const void* key) {
+            return call_dependency_async<V>(*shared, key, ex, errors, static_cast<args*>(nullptr));
+        };
+    return o;
 }
 
-// Resolves dependency Fn (identified by key) for this request: from the cache, an override,
-// or by calling it.
+// Resolves dependency Fn (identified by key) for this request: from the cache (or what was
+// resolved ahead for it), an override, or by calling it.
 template <class Fn, bool Cache>
 void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors) {
     if constexpr (Cache) {
         if (auto* e = ex.deps.find(key)) return e->where;
+    } else {
+        if (ex.deps.pending != 0)
+            if (void* where = ex.deps.take_pending(key)) return where;
     }
     const void* cache_key = Cache ? key : nullptr;
-    if (auto* o = find_dependency_override(ex.app, key)) {
-        void* where = (*o)(ex, errors, cache_key);
-        return where;
-    }
+    if (auto* o = find_dependency_override(ex.app, key)) return o->call(ex, errors, cache_key);
     using traits = dependency_traits<Fn>;
     return call_dependency<typename traits::value_type>(fn, cache_key, ex, errors,
                                                          static_cast<typename traits::args*>(nullptr));
+}
+
+// Resolves what the synchronous binding cannot: the coroutine dependencies of node `n`'s
+// graph (its own override's, when it has one), depth first in binding order. Cached plain
+// dependencies on the way are resolved too, so that everything runs in FastAPI's order;
+// a NoCache plain one is left to the binding. Validation errors are not collected here: a
+// dependency whose parameters fail is not called, and the binding reports them.
+inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
+    if (n.cache && ex.deps.find(n.key)) co_return;
+    const DependencyOverride* o = find_dependency_override(ex.app, n.key);
+    DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
+    for (const DependencyNode* c : children) co_await prefetch_dependency(*c, ex);
+    ValidationErrors ignored;
+    const void* cache_key = n.cache ? n.key : nullptr;
+    void* where = nullptr;
+    if (o ? static_cast<bool>(o->call_async) : n.call_async != nullptr) {
+        where = o ? co_await o->call_async(ex, ignored, cache_key) : co_await n.call_async(ex, ignored, cache_key);
+        if (where && !n.cache)
+            for (auto it = ex.deps.entries.rbegin(); it != ex.deps.entries.rend(); ++it)
+                if (it->where == where && !it->key && !it->pending) {
+                    it->pending = n.key;
+                    ++ex.deps.pending;
+                    break;
+                }
+    } else if (n.cache) {
+        n.resolve(ex, ignored);
+    }
 }
 
 // For the OpenAPI document: the parameters a dependency reads are the operation's, once
@@ -6904,21 +7142,45 @@ void describe_dependency(OperationInfo& op) {
 template <class... Options>
 inline constexpr bool caches_v = !(std::is_same_v<Options, NoCache> || ...);
 
+// A Depends<...>'s node for prefetch_dependency (made once).
+template <class D>
+const DependencyNode& dependency_node() noexcept {
+    static const DependencyNode node = [] {
+        DependencyNode n;
+        n.key = D::key();
+        n.cache = D::cached;
+        n.resolve = &D::resolve;
+        if constexpr (D::traits::is_coroutine) n.call_async = &D::call_async;
+        n.children = &dependency_list<typename D::traits::args>::get;
+        return n;
+    }();
+    return node;
+}
+
 }  // namespace detail
 
 // A parameter whose value is what F returns. F is a function (Depends<get_db>) or a
 // constexpr callable object (Depends<checker>, Depends<OAuth2PasswordBearer<"token">{}>).
 template <auto F, class... Options>
 struct Depends : detail::DependsValue<typename detail::dependency_traits<decltype(F)>::value_type> {
-    using value_type = typename detail::dependency_traits<decltype(F)>::value_type;
-    using callable = typename detail::dependency_traits<decltype(F)>::callable;
+    using traits = detail::dependency_traits<decltype(F)>;
+    using value_type = typename traits::value_type;
+    using callable = typename traits::callable;
     Depends() = default;  // not an aggregate, so never mistaken for a body model
     static const void* key() noexcept { return &detail::value_key<F>; }
-    // Run once per request (cached) and reading only the head: may run before the body.
-    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<callable>();
+    static constexpr bool cached = detail::caches_v<Options...>;
+    static constexpr bool async_graph = traits::async_graph;
+    // Run once per request (cached) and reading only the head: may run before the body. A
+    // coroutine never does (App::dispatch_head stops before it).
+    static constexpr bool head_only =
+        detail::caches_v<Options...> && !async_graph && detail::callable_reads_only_head<callable>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<callable, detail::caches_v<Options...>>(F, key(), ex, errors);
     }
+    static asio::awaitable<void*> call_async(detail::Exchange& ex, ValidationErrors& errors, const void* cache_key) {
+        return detail::call_dependency_async<value_type>(F, cache_key, ex, errors, static_cast<typename traits::args*>(nullptr));
+    }
+    static const detail::DependencyNode& node() noexcept { return detail::dependency_node<Depends>(); }
     static void describe(detail::OperationInfo& op) { detail::describe_dependency<callable>(op); }
 };
 
@@ -6926,14 +7188,22 @@ struct Depends : detail::DependsValue<typename detail::dependency_traits<decltyp
 // cannot be constexpr values, e.g. ones holding a std::string).
 template <class C, class... Options>
 struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::value_type> {
-    using value_type = typename detail::dependency_traits<C>::value_type;
+    using traits = detail::dependency_traits<C>;
+    using value_type = typename traits::value_type;
     using callable = C;
     DependsOn() = default;
     static const void* key() noexcept { return &detail::type_key<C>; }
-    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<C>();
+    static constexpr bool cached = detail::caches_v<Options...>;
+    static constexpr bool async_graph = traits::async_graph;
+    static constexpr bool head_only =
+        detail::caches_v<Options...> && !async_graph && detail::callable_reads_only_head<C>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<C, detail::caches_v<Options...>>(C{}, key(), ex, errors);
     }
+    static asio::awaitable<void*> call_async(detail::Exchange& ex, ValidationErrors& errors, const void* cache_key) {
+        return detail::call_dependency_async<value_type>(C{}, cache_key, ex, errors, static_cast<typename traits::args*>(nullptr));
+    }
+    static const detail::DependencyNode& node() noexcept { return detail::dependency_node<DependsOn>(); }
     static void describe(detail::OperationInfo& op) { detail::describe_dependency<C>(op); }
 };
 
@@ -6943,9 +7213,13 @@ struct Dependency {
     void* (*resolve)(detail::Exchange&, ValidationErrors&) = nullptr;
     void (*describe)(detail::OperationInfo&) = nullptr;  // what it reads, for the OpenAPI document
     bool head_only = false;  // may run before the body arrives (Depends<...>::head_only)
+    const detail::DependencyNode* node = nullptr;  // for its coroutine dependencies
+    bool async_graph = false;  // a coroutine is in its graph: its routes run as coroutines
     template <class D>
         requires requires(detail::Exchange& ex, ValidationErrors& e) { D::resolve(ex, e); }
-    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe), head_only(detail::binds_from_head<D>()) {}
+    Dependency(const D&)
+        : resolve(&D::resolve), describe(&D::describe), head_only(detail::binds_from_head<D>()), node(&D::node()),
+          async_graph(D::async_graph) {}
 };
 
 // Application state shared by every request (a connection pool, a configuration), without
@@ -6956,6 +7230,24 @@ struct State {
     T* ptr = nullptr;
     State() = default;
     explicit State(T* p) noexcept : ptr(p) {}
+    T& operator*() const noexcept { return *ptr; }
+    T* operator->() const noexcept { return ptr; }
+    operator T&() const noexcept { return *ptr; }
+};
+
+// State per event loop: one T for each thread that runs requests (each of the server's loop
+// threads; the blocking pool's threads and a TestClient's caller have their own), created
+// there on first use and destroyed when the thread ends. For what is bound to one loop and
+// must not be shared across threads: a client connection (Redis, a database) made on that
+// loop, a buffer, a cache without locks. T is default-constructed, or made by the factory
+// given to app.set_loop_state<T>(factory), which runs on the thread that first needs it.
+//
+//   app.get("/", [](LoopState<RedisClient> redis) -> asio::awaitable<std::string> { ... });
+template <class T>
+struct LoopState {
+    T* ptr = nullptr;
+    LoopState() = default;
+    explicit LoopState(T* p) noexcept : ptr(p) {}
     T& operator*() const noexcept { return *ptr; }
     T* operator->() const noexcept { return ptr; }
     operator T&() const noexcept { return *ptr; }
@@ -6998,6 +7290,22 @@ struct Binder<State<T>> {
         return static_cast<T*>(app_state(ex.app, typeid(T), make));
     }
     static State<T> get(holder h) { return State<T>{h}; }
+};
+
+// This thread's value of one type for the app (app.hpp): its factory's, else `make`'s.
+inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)());
+
+template <class T>
+struct Binder<LoopState<T>> {
+    static constexpr bool head_only = true;
+    using holder = T*;
+    static holder bind(Exchange& ex, ValidationErrors&) {
+        std::shared_ptr<void> (*make)() = nullptr;
+        if constexpr (std::is_default_constructible_v<T>)
+            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), make));
+    }
+    static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
 
 }  // namespace detail
@@ -8178,19 +8486,29 @@ struct Binder<OAuth2PasswordRequestForm> {
 // middleware: code around every request (FastAPI's app.add_middleware), and the built-in
 // CORS, GZip and TrustedHost middleware, as Starlette's.
 //
-// A middleware has two halves, so that it works the same around plain, blocking and coroutine
-// handlers without holding a thread: `before` runs when the request has been read (return
-// false to answer at once with the response it filled), `after` once the response is
-// complete (the handler's, an error's, or an earlier middleware's answer). The last added is
-// the outermost, as in Starlette: its `before` runs first and its `after` last. A middleware
-// that answers early is followed only by the `after`s of those outside it. Handler errors
-// (HTTPException, validation, 500) are responses by the time `after` sees them.
+// A middleware is a coroutine in Starlette's shape (FastAPI's @app.middleware("http")): it
+// receives the request and `call_next`, awaits what it likes before and after, and returns
+// the response; one that does not call call_next answers without the handler (a cache):
+//
+//   app.middleware([](Request& req, CallNext call_next) -> asio::awaitable<Response> {
+//       Response res = co_await call_next(req);
+//       res.headers.set("x-app", "1");
+//       co_return res;
+//   });
+//
+// Or, for what needs no waiting, two halves that run without a coroutine: `before` when the
+// request has been read (return false to answer at once with the response it filled), `after`
+// once the response is complete. A stack of halves only keeps the synchronous path (no
+// coroutine frame). Either way the last added is the outermost, as in Starlette: its
+// `before` runs first and its `after` last. A middleware that answers early is seen only by
+// those outside it. Handler errors (HTTPException, validation, 500) are responses by the
+// time a middleware sees them; an exception a middleware throws is answered the same way.
 //
 //   app.add_middleware({.after = [](const Request&, Response& res) { res.headers.set("x-app", "1"); }});
 //   app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));
 //
 // GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
-// Relies on http_types.
+// Relies on http_types (and Asio's awaitable).
 
 
 #ifdef FASTAPI_WITH_ZLIB
@@ -8199,7 +8517,26 @@ struct Binder<OAuth2PasswordRequestForm> {
 
 namespace fastapi {
 
+// The rest of the stack, for a coroutine middleware: `co_await call_next(req)` runs the
+// middleware inside this one, the route and its handler, and gives their response. Call it
+// at most once, with the request the middleware received.
+class CallNext {
+public:
+    using Step = asio::awaitable<Response> (*)(void* app, void* exchange, std::size_t layers, Request& req);
+    CallNext(Step step, void* app, void* exchange, std::size_t layers) noexcept
+        : step_(step), app_(app), exchange_(exchange), layers_(layers) {}
+    asio::awaitable<Response> operator()(Request& req) const { return step_(app_, exchange_, layers_, req); }
+
+private:
+    Step step_;
+    void* app_;
+    void* exchange_;
+    std::size_t layers_;  // the middleware inside this one
+};
+
 struct Middleware {
+    // A coroutine around the rest of the stack; set it alone, without before/after.
+    std::function<asio::awaitable<Response>(Request& req, CallNext call_next)> dispatch{};
     // Before routing; return false to answer with `res` as it is (later middleware and the
     // handler are skipped).
     std::function<bool(Request& req, Response& res)> before{};
@@ -8497,7 +8834,6 @@ public:
 // the server and the TestClient both drive it. Relies on router and handler.
 
 #include <atomic>       // atomic (serving_)
-#include <mutex>        // mutex (the OpenAPI document, state)
 
 namespace fastapi {
 
@@ -8619,10 +8955,17 @@ struct Route {
     // Every route dependency reads only the head, so the handler's own head-only Depends
     // parameters come next in binding order (App::dispatch_head may run them early).
     bool head_dependencies_first = true;
+    // A coroutine dependency is in its graph (the handler's or a route dependency's): the
+    // route runs as a coroutine, its dependencies awaited before the handler is called.
+    bool async_dependencies = false;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
-        for (auto& d : options.dependencies) head_dependencies_first = head_dependencies_first && d.head_only;
+        async_dependencies = endpoint.async_dependencies;
+        for (auto& d : options.dependencies) {
+            head_dependencies_first = head_dependencies_first && d.head_only;
+            async_dependencies = async_dependencies || d.async_graph;
+        }
         if (endpoint.reads_request) takes_form = true;
         else if (endpoint.describe) {
             detail::OperationInfo op;
@@ -8664,6 +9007,44 @@ namespace detail {
 inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
 inline void install_openapi_route(App& app, const AppOptions& options);  // openapi.hpp
 inline std::string openapi_json(const App& app);                           // openapi.hpp
+
+inline std::uint64_t next_app_serial() noexcept {
+    static std::atomic<std::uint64_t> serial{0};
+    return ++serial;
+}
+
+// Runs a coroutine to completion on a loop of its own (lifespan hooks); rethrows its error.
+template <class T>
+T run_to_completion(std::function<asio::awaitable<T>()> f) {
+    asio::io_context io;
+    std::exception_ptr error;
+    std::optional<T> result;
+    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
+        error = e;
+        if (!e) result.emplace(std::move(value));
+    });
+    io.run();
+    if (error) std::rethrow_exception(error);
+    return std::move(*result);
+}
+inline void run_to_completion(std::function<asio::awaitable<void>()> f) {
+    asio::io_context io;
+    std::exception_ptr error;
+    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
+    io.run();
+    if (error) std::rethrow_exception(error);
+}
+// A lifespan hook as the app keeps it: a coroutine is run to completion.
+template <class F>
+std::function<void()> lifespan_hook(F f) {
+    if constexpr (awaitable_result<std::invoke_result_t<F&>>::is_awaitable) {
+        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<void>>,
+                      "fastapi: a coroutine lifespan hook returns asio::awaitable<void>");
+        return [f = std::move(f)]() mutable { run_to_completion(std::function<asio::awaitable<void>()>(f)); };
+    } else {
+        return std::function<void()>(std::move(f));
+    }
+}
 
 // The app's OpenAPI document, built on first use (openapi.hpp).
 struct OpenAPIState {
@@ -8767,13 +9148,47 @@ public:
     // Code around every request (middleware.hpp); the last added is the outermost.
     void add_middleware(Middleware m) {
         check_not_serving("add middleware");
+        if (m.dispatch && (m.before || m.after))
+            throw std::invalid_argument("fastapi: a middleware is either a coroutine (dispatch) or before/after halves");
+        if (m.dispatch) ++coroutine_middleware_;
         middleware_.push_back(std::move(m));
+    }
+    // A coroutine middleware (FastAPI's @app.middleware("http")): f(Request&, CallNext)
+    // returning asio::awaitable<Response>.
+    template <class F>
+    void middleware(F f) {
+        static_assert(std::is_invocable_r_v<asio::awaitable<Response>, F&, Request&, CallNext>,
+                      "fastapi: app.middleware(f) takes f(Request&, CallNext) -> asio::awaitable<Response>");
+        Middleware m;
+        m.dispatch = std::move(f);
+        add_middleware(std::move(m));
     }
 
     // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
     // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
-    void on_startup(std::function<void()> f) { startup_.push_back(std::move(f)); }
-    void on_shutdown(std::function<void()> f) { shutdown_.push_back(std::move(f)); }
+    // A hook may be a coroutine (returning asio::awaitable<void>): it runs to completion, on
+    // a loop of its own, before serving starts (or after it stopped). What it opens is not
+    // bound to the server's loops: for a connection per loop, use LoopState<T>.
+    template <class F>
+    void on_startup(F f) { startup_.push_back(detail::lifespan_hook(std::move(f))); }
+    template <class F>
+    void on_shutdown(F f) { shutdown_.push_back(detail::lifespan_hook(std::move(f))); }
+    // FastAPI's lifespan=: one coroutine for both, split by the Cleanup it returns. Its body
+    // up to co_return is the startup; the cleanup returned (plain or a coroutine) the shutdown.
+    //   app.lifespan([&]() -> asio::awaitable<Cleanup> { co_await connect(); co_return [&] { close(); }; });
+    template <class F>
+    void lifespan(F f) {
+        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<Cleanup>>,
+                      "fastapi: app.lifespan(f) takes f() -> asio::awaitable<Cleanup>");
+        auto after = std::make_shared<std::function<void()>>();
+        startup_.push_back([f = std::move(f), after]() mutable {
+            Cleanup c = detail::run_to_completion(std::function<asio::awaitable<Cleanup>()>(f));
+            *after = c ? c.take({}) : std::function<void()>{};
+        });
+        shutdown_.insert(shutdown_.begin(), [after] {
+            if (*after) std::exchange(*after, {})();
+        });
+    }
     // Each server or TestClient enters once and exits once; startup runs for the first to
     // enter, shutdown when the last exits. A failing startup throws (nothing is served).
     void enter_lifespan() {
@@ -8810,21 +9225,25 @@ public:
     // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
     // route dependencies) by g, which may take other parameters (FastAPI's
     // app.dependency_overrides[f] = g). DependsOn<C> dependencies: override_dependency<C>(g).
+    // g may be a coroutine for a plain f, and the reverse.
     template <auto F, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<decltype(F)>::value_type;
         check_not_serving("override a dependency");
         overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
+        count_coroutine_overrides();
     }
     template <class C, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<C>::value_type;
         check_not_serving("override a dependency");
         overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
+        count_coroutine_overrides();
     }
     void clear_dependency_overrides() {
         check_not_serving("clear the dependency overrides");
         overrides_.clear();
+        coroutine_overrides_ = 0;
     }
     const detail::DependencyOverride* find_override(const void* key) const noexcept {
         if (overrides_.empty()) return nullptr;
@@ -8842,6 +9261,36 @@ public:
         state_[typeid(T)] = p;
         return *p;
     }
+    // How LoopState<T> is made on each thread that first needs one (else T{}): factory()
+    // returns a T, and runs on that thread.
+    template <class T, class F>
+    void set_loop_state(F factory) {
+        check_not_serving("set a loop state factory");
+        std::lock_guard lock(state_mutex_);
+        loop_factories_[typeid(T)] = [factory = std::move(factory)]() mutable {
+            return std::static_pointer_cast<void>(std::make_shared<T>(factory()));
+        };
+    }
+    // This thread's value (LoopState<T>'s).
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        // Keyed by the app's serial, not its address: another App may live there later.
+        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+        auto& slot = slots[{serial_, type}];
+        if (!slot) {
+            std::function<std::shared_ptr<void>()> factory;
+            {
+                std::lock_guard lock(state_mutex_);
+                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+            }
+            if (factory) slot = factory();
+            else if (make) slot = make();
+            else
+                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                       " can be made; give app.set_loop_state<T>(factory)");
+        }
+        return slot.get();
+    }
+
     template <class T>
     T& state() {
         std::shared_ptr<void> (*make)() = nullptr;
@@ -8926,6 +9375,7 @@ public:
     // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
     // Without that guarantee it only routes (route_head): a middleware may read the body.
     detail::BodyWanted dispatch_head(detail::Exchange& ex) noexcept {
+        if (coroutine_middleware_ != 0) return route_head(ex);  // never run a coroutine here
         for (auto& m : middleware_)
             if (m.before && !m.head_only) return route_head(ex);
         if (!overrides_.empty()) return route_head(ex);
@@ -8944,7 +9394,7 @@ public:
             ex.route = found.route;
             ValidationErrors ignored;  // reported with the others once the body is in
             for (const Dependency& d : found.route->options.dependencies) {
-                if (!d.head_only) break;
+                if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
                 d.resolve(ex, ignored);
             }
             if (found.route->head_dependencies_first && found.route->endpoint.bind_head) found.route->endpoint.bind_head(ex);
@@ -8961,13 +9411,15 @@ public:
     }
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
-    // returns done; otherwise the caller runs run_async / run_blocking and then it is.
+    // returns done; otherwise the caller runs run_async / run_blocking and then it is. With a
+    // coroutine middleware in the stack, the whole stack runs in run_async.
     detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
         ex.app = this;
         if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
             ex.head_dispatched = false;
             return call_route(ex);
         }
+        if (coroutine_middleware_ != 0) return detail::Dispatch::run_async;
         if (!middleware_.empty() && !middleware_before(ex)) {
             middleware_after(ex);
             return detail::Dispatch::done;
@@ -8998,11 +9450,18 @@ public:
         middleware_after(ex);
     }
 
-    // For run_async: the coroutine handler, with errors turned into responses.
+    // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
+    // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
     asio::awaitable<void> run_async(detail::Exchange& ex) {
+        ex.executor = co_await asio::this_coro::executor;
+        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
+            co_await run_stack(middleware_.size(), ex);
+            refuse_invalid_status(ex);
+            co_return;
+        }
         std::exception_ptr error;
         try {
-            co_await ex.route->endpoint.call_async(ex);
+            co_await call_route_async(ex);
         } catch (...) {
             error = std::current_exception();
         }
@@ -9048,7 +9507,7 @@ private:
     // The rest of dispatch, once ex.route is found.
     detail::Dispatch call_route(detail::Exchange& ex) noexcept {
         const Route& route = *ex.route;
-        if (route.endpoint.is_async()) return detail::Dispatch::run_async;
+        if (route.endpoint.is_async() || needs_prefetch(route)) return detail::Dispatch::run_async;
         if (route.options.blocking) return detail::Dispatch::run_blocking;
         try {
             route.endpoint.call(ex);
@@ -9057,6 +9516,110 @@ private:
         }
         middleware_after(ex);
         return detail::Dispatch::done;
+    }
+
+    // Coroutine dependencies to await before binding: in the route's graph, or maybe put there
+    // by a coroutine override.
+    bool needs_prefetch(const Route& route) const noexcept {
+        return route.async_dependencies || coroutine_overrides_ != 0;
+    }
+    void count_coroutine_overrides() noexcept {
+        coroutine_overrides_ = 0;
+        for (auto& [key, o] : overrides_) coroutine_overrides_ += o.call_async ? 1 : 0;
+    }
+
+    // The route's part in a coroutine: its coroutine dependencies awaited (route dependencies
+    // first, then the handler's, in binding order), then the handler. A blocking handler
+    // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
+    asio::awaitable<void> call_route_async(detail::Exchange& ex) {
+        const Route& route = *ex.route;
+        if (needs_prefetch(route)) {
+            for (const Dependency& d : route.options.dependencies)
+                if (d.node) co_await detail::prefetch_dependency(*d.node, ex);
+            if (route.endpoint.dependencies)
+                for (const detail::DependencyNode* n : route.endpoint.dependencies()) co_await detail::prefetch_dependency(*n, ex);
+        }
+        if (route.endpoint.is_async()) {
+            co_await route.endpoint.call_async(ex);
+        } else if (route.options.blocking) {
+            co_await asio::co_spawn(
+                blocking_pool().get_executor(),
+                [&ex]() -> asio::awaitable<void> {
+                    ex.route->endpoint.call(ex);
+                    co_return;
+                },
+                asio::use_awaitable);
+        } else {
+            route.endpoint.call(ex);
+        }
+    }
+    asio::thread_pool& blocking_pool() {
+        std::lock_guard lock(pool_mutex_);
+        if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
+        return *pool_;
+    }
+
+    // The stack's layers [0, layers) and the route, in a coroutine (a coroutine middleware is
+    // among them). Halves run as in the synchronous path; a coroutine middleware gets the
+    // layers inside it as call_next.
+    asio::awaitable<void> run_stack(std::size_t layers, detail::Exchange& ex) {
+        std::size_t i = layers;
+        for (; i > 0 && !middleware_[i - 1].dispatch; --i) {
+            auto& before = middleware_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, i, layers);
+                co_return;
+            }
+        }
+        std::exception_ptr error;
+        try {
+            if (i == 0) {
+                auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+                if (!found.route) {
+                    route_not_found(ex, found.path_matched);
+                } else {
+                    ex.route = found.route;
+                    const Route& route = *found.route;
+                    if (route.endpoint.is_async() || route.options.blocking || needs_prefetch(route))
+                        co_await call_route_async(ex);
+                    else
+                        route.endpoint.call(ex);  // a plain handler: no frame of its own
+                }
+            } else {
+                CallNext next(&App::next_step, this, &ex, i - 1);
+                Response res = co_await middleware_[i - 1].dispatch(ex.request, next);
+                ex.response = std::move(res);
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) handle_exception(error, ex);
+        run_afters(ex, i, layers);
+    }
+    static asio::awaitable<Response> next_step(void* app, void* exchange, std::size_t layers, Request& req) {
+        auto& ex = *static_cast<detail::Exchange*>(exchange);
+        if (&req != &ex.request) ex.request = req;
+        co_await static_cast<App*>(app)->run_stack(layers, ex);
+        co_return std::move(ex.response);
+    }
+    // The `after`s of layers [from, to), innermost first.
+    void run_afters(detail::Exchange& ex, std::size_t from, std::size_t to) noexcept {
+        for (std::size_t i = from; i < to; ++i) {
+            auto& after = middleware_[i].after;
+            if (!after) continue;
+            try {
+                after(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+        }
     }
 
     // Runs the `before`s, outermost (last added) first; false when one answered.
@@ -9077,15 +9640,7 @@ private:
     }
     // Runs the `after`s, innermost first.
     void middleware_after(detail::Exchange& ex) noexcept {
-        for (std::size_t i = ex.middleware_from; i < middleware_.size(); ++i) {
-            auto& after = middleware_[i].after;
-            if (!after) continue;
-            try {
-                after(ex.request, ex.response);
-            } catch (...) {
-                handle_exception(std::current_exception(), ex);
-            }
-        }
+        run_afters(ex, ex.middleware_from, middleware_.size());
         ex.middleware_from = middleware_.size();
         refuse_invalid_status(ex);
     }
@@ -9154,9 +9709,15 @@ private:
     std::mutex lifespan_mutex_;
     std::size_t lifespan_users_ = 0;
     std::unordered_map<const void*, detail::DependencyOverride> overrides_;
+    std::size_t coroutine_overrides_ = 0;   // overrides that are coroutines
+    std::size_t coroutine_middleware_ = 0;  // middleware with `dispatch`
     std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex state_mutex_;
     std::map<std::type_index, std::shared_ptr<void>> state_;
+    std::map<std::type_index, std::function<std::shared_ptr<void>()>> loop_factories_;
+    const std::uint64_t serial_ = detail::next_app_serial();
+    std::mutex pool_mutex_;
+    std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
 };
 
 namespace detail {
@@ -9174,6 +9735,10 @@ inline const FormOptions& form_options(const App* app) noexcept {
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: State<T> needs an app");
     return app->state_slot(type, make);
+}
+inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
+    if (!app) throw std::logic_error("fastapi: LoopState<T> needs an app");
+    return app->loop_state_slot(type, make);
 }
 }  // namespace detail
 

@@ -54,6 +54,14 @@ TEST_CASE("examples/dependencies shares query parameters and closes each session
     CHECK(status_of(app.ask("GET", "/users/")) == 422);
     CHECK(body_of(app.ask("GET", "/users/", "X-Key: wrong\r\n")) == R"({"detail":"X-Key header invalid"})");
     CHECK(body_of(app.ask("GET", "/users/?limit=5", "X-Key: fake-super-secret-key\r\n")) == "5");
+    // The coroutine dependency: its session is the pool's third, closed by its coroutine cleanup.
+    CHECK(body_of(app.ask("GET", "/async-items/")) == R"({"source":"async","session":3})");
+    for (int i = 0; i < 100; ++i) {
+        stats = body_of(app.ask("GET", "/pool"));
+        if (stats == R"({"opened":3,"closed":3})") break;
+        std::this_thread::sleep_for(10ms);
+    }
+    CHECK(stats == R"({"opened":3,"closed":3})");
     CHECK(app.child.terminate() == 0);
 }
 
@@ -79,7 +87,7 @@ TEST_CASE("examples/security: the OAuth2 password flow of FastAPI's tutorial") {
     CHECK(app.child.terminate() == 0);
 }
 
-TEST_CASE("examples/middleware: CORS preflight, trusted hosts and a custom header") {
+TEST_CASE("examples/middleware: CORS preflight, trusted hosts, a custom header and X-Process-Time from a coroutine") {
     RunningExample app("middleware");
     auto pre = app.ask("OPTIONS", "/", "Origin: https://app.example.com\r\nAccess-Control-Request-Method: GET\r\n");
     CHECK(status_of(pre) == 200);
@@ -93,5 +101,19 @@ TEST_CASE("examples/middleware: CORS preflight, trusted hosts and a custom heade
     auto refused = evil.read_response();
     CHECK(status_of(refused) == 400);
     CHECK(body_of(refused) == "Invalid host header");
+    // The coroutine middleware times every response: the handler's, a 404, the preflight
+    // CORS answered and the host TrustedHost refused; at least its 1 ms timer.
+    auto seconds = [](const std::string& response) {
+        auto p = response.find("x-process-time: ");
+        if (p == std::string::npos) return -1.0;
+        return std::stod(response.substr(p + 16, response.find("\r\n", p) - p - 16));
+    };
+    CHECK(seconds(simple) >= 0.001);
+    CHECK(seconds(simple) < 10);
+    CHECK(seconds(pre) >= 0.001);
+    CHECK(seconds(refused) >= 0.001);
+    auto missing = app.ask("GET", "/nowhere");
+    CHECK(status_of(missing) == 404);
+    CHECK(seconds(missing) >= 0.001);
     CHECK(app.child.terminate() == 0);
 }

@@ -16,6 +16,7 @@
 #include <map>          // map (responses, state)
 #include <memory>       // unique_ptr, make_unique
 #include <mutex>        // mutex (the OpenAPI document, state)
+#include <optional>     // optional (run_to_completion)
 #include <typeindex>    // type_index (state)
 #include <unordered_map>  // dependency overrides
 #include <string>       // string
@@ -142,10 +143,17 @@ struct Route {
     // Every route dependency reads only the head, so the handler's own head-only Depends
     // parameters come next in binding order (App::dispatch_head may run them early).
     bool head_dependencies_first = true;
+    // A coroutine dependency is in its graph (the handler's or a route dependency's): the
+    // route runs as a coroutine, its dependencies awaited before the handler is called.
+    bool async_dependencies = false;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
-        for (auto& d : options.dependencies) head_dependencies_first = head_dependencies_first && d.head_only;
+        async_dependencies = endpoint.async_dependencies;
+        for (auto& d : options.dependencies) {
+            head_dependencies_first = head_dependencies_first && d.head_only;
+            async_dependencies = async_dependencies || d.async_graph;
+        }
         if (endpoint.reads_request) takes_form = true;
         else if (endpoint.describe) {
             detail::OperationInfo op;
@@ -187,6 +195,44 @@ namespace detail {
 inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
 inline void install_openapi_route(App& app, const AppOptions& options);  // openapi.hpp
 inline std::string openapi_json(const App& app);                           // openapi.hpp
+
+inline std::uint64_t next_app_serial() noexcept {
+    static std::atomic<std::uint64_t> serial{0};
+    return ++serial;
+}
+
+// Runs a coroutine to completion on a loop of its own (lifespan hooks); rethrows its error.
+template <class T>
+T run_to_completion(std::function<asio::awaitable<T>()> f) {
+    asio::io_context io;
+    std::exception_ptr error;
+    std::optional<T> result;
+    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
+        error = e;
+        if (!e) result.emplace(std::move(value));
+    });
+    io.run();
+    if (error) std::rethrow_exception(error);
+    return std::move(*result);
+}
+inline void run_to_completion(std::function<asio::awaitable<void>()> f) {
+    asio::io_context io;
+    std::exception_ptr error;
+    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
+    io.run();
+    if (error) std::rethrow_exception(error);
+}
+// A lifespan hook as the app keeps it: a coroutine is run to completion.
+template <class F>
+std::function<void()> lifespan_hook(F f) {
+    if constexpr (awaitable_result<std::invoke_result_t<F&>>::is_awaitable) {
+        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<void>>,
+                      "fastapi: a coroutine lifespan hook returns asio::awaitable<void>");
+        return [f = std::move(f)]() mutable { run_to_completion(std::function<asio::awaitable<void>()>(f)); };
+    } else {
+        return std::function<void()>(std::move(f));
+    }
+}
 
 // The app's OpenAPI document, built on first use (openapi.hpp).
 struct OpenAPIState {
@@ -290,13 +336,47 @@ public:
     // Code around every request (middleware.hpp); the last added is the outermost.
     void add_middleware(Middleware m) {
         check_not_serving("add middleware");
+        if (m.dispatch && (m.before || m.after))
+            throw std::invalid_argument("fastapi: a middleware is either a coroutine (dispatch) or before/after halves");
+        if (m.dispatch) ++coroutine_middleware_;
         middleware_.push_back(std::move(m));
+    }
+    // A coroutine middleware (FastAPI's @app.middleware("http")): f(Request&, CallNext)
+    // returning asio::awaitable<Response>.
+    template <class F>
+    void middleware(F f) {
+        static_assert(std::is_invocable_r_v<asio::awaitable<Response>, F&, Request&, CallNext>,
+                      "fastapi: app.middleware(f) takes f(Request&, CallNext) -> asio::awaitable<Response>");
+        Middleware m;
+        m.dispatch = std::move(f);
+        add_middleware(std::move(m));
     }
 
     // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
     // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
-    void on_startup(std::function<void()> f) { startup_.push_back(std::move(f)); }
-    void on_shutdown(std::function<void()> f) { shutdown_.push_back(std::move(f)); }
+    // A hook may be a coroutine (returning asio::awaitable<void>): it runs to completion, on
+    // a loop of its own, before serving starts (or after it stopped). What it opens is not
+    // bound to the server's loops: for a connection per loop, use LoopState<T>.
+    template <class F>
+    void on_startup(F f) { startup_.push_back(detail::lifespan_hook(std::move(f))); }
+    template <class F>
+    void on_shutdown(F f) { shutdown_.push_back(detail::lifespan_hook(std::move(f))); }
+    // FastAPI's lifespan=: one coroutine for both, split by the Cleanup it returns. Its body
+    // up to co_return is the startup; the cleanup returned (plain or a coroutine) the shutdown.
+    //   app.lifespan([&]() -> asio::awaitable<Cleanup> { co_await connect(); co_return [&] { close(); }; });
+    template <class F>
+    void lifespan(F f) {
+        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<Cleanup>>,
+                      "fastapi: app.lifespan(f) takes f() -> asio::awaitable<Cleanup>");
+        auto after = std::make_shared<std::function<void()>>();
+        startup_.push_back([f = std::move(f), after]() mutable {
+            Cleanup c = detail::run_to_completion(std::function<asio::awaitable<Cleanup>()>(f));
+            *after = c ? c.take({}) : std::function<void()>{};
+        });
+        shutdown_.insert(shutdown_.begin(), [after] {
+            if (*after) std::exchange(*after, {})();
+        });
+    }
     // Each server or TestClient enters once and exits once; startup runs for the first to
     // enter, shutdown when the last exits. A failing startup throws (nothing is served).
     void enter_lifespan() {
@@ -333,21 +413,25 @@ public:
     // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
     // route dependencies) by g, which may take other parameters (FastAPI's
     // app.dependency_overrides[f] = g). DependsOn<C> dependencies: override_dependency<C>(g).
+    // g may be a coroutine for a plain f, and the reverse.
     template <auto F, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<decltype(F)>::value_type;
         check_not_serving("override a dependency");
         overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
+        count_coroutine_overrides();
     }
     template <class C, class G>
     void override_dependency(G g) {
         using V = typename detail::dependency_traits<C>::value_type;
         check_not_serving("override a dependency");
         overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
+        count_coroutine_overrides();
     }
     void clear_dependency_overrides() {
         check_not_serving("clear the dependency overrides");
         overrides_.clear();
+        coroutine_overrides_ = 0;
     }
     const detail::DependencyOverride* find_override(const void* key) const noexcept {
         if (overrides_.empty()) return nullptr;
@@ -365,6 +449,36 @@ public:
         state_[typeid(T)] = p;
         return *p;
     }
+    // How LoopState<T> is made on each thread that first needs one (else T{}): factory()
+    // returns a T, and runs on that thread.
+    template <class T, class F>
+    void set_loop_state(F factory) {
+        check_not_serving("set a loop state factory");
+        std::lock_guard lock(state_mutex_);
+        loop_factories_[typeid(T)] = [factory = std::move(factory)]() mutable {
+            return std::static_pointer_cast<void>(std::make_shared<T>(factory()));
+        };
+    }
+    // This thread's value (LoopState<T>'s).
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        // Keyed by the app's serial, not its address: another App may live there later.
+        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+        auto& slot = slots[{serial_, type}];
+        if (!slot) {
+            std::function<std::shared_ptr<void>()> factory;
+            {
+                std::lock_guard lock(state_mutex_);
+                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+            }
+            if (factory) slot = factory();
+            else if (make) slot = make();
+            else
+                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                       " can be made; give app.set_loop_state<T>(factory)");
+        }
+        return slot.get();
+    }
+
     template <class T>
     T& state() {
         std::shared_ptr<void> (*make)() = nullptr;
@@ -449,6 +563,7 @@ public:
     // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
     // Without that guarantee it only routes (route_head): a middleware may read the body.
     detail::BodyWanted dispatch_head(detail::Exchange& ex) noexcept {
+        if (coroutine_middleware_ != 0) return route_head(ex);  // never run a coroutine here
         for (auto& m : middleware_)
             if (m.before && !m.head_only) return route_head(ex);
         if (!overrides_.empty()) return route_head(ex);
@@ -467,7 +582,7 @@ public:
             ex.route = found.route;
             ValidationErrors ignored;  // reported with the others once the body is in
             for (const Dependency& d : found.route->options.dependencies) {
-                if (!d.head_only) break;
+                if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
                 d.resolve(ex, ignored);
             }
             if (found.route->head_dependencies_first && found.route->endpoint.bind_head) found.route->endpoint.bind_head(ex);
@@ -484,13 +599,15 @@ public:
     }
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
-    // returns done; otherwise the caller runs run_async / run_blocking and then it is.
+    // returns done; otherwise the caller runs run_async / run_blocking and then it is. With a
+    // coroutine middleware in the stack, the whole stack runs in run_async.
     detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
         ex.app = this;
         if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
             ex.head_dispatched = false;
             return call_route(ex);
         }
+        if (coroutine_middleware_ != 0) return detail::Dispatch::run_async;
         if (!middleware_.empty() && !middleware_before(ex)) {
             middleware_after(ex);
             return detail::Dispatch::done;
@@ -521,11 +638,18 @@ public:
         middleware_after(ex);
     }
 
-    // For run_async: the coroutine handler, with errors turned into responses.
+    // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
+    // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
     asio::awaitable<void> run_async(detail::Exchange& ex) {
+        ex.executor = co_await asio::this_coro::executor;
+        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
+            co_await run_stack(middleware_.size(), ex);
+            refuse_invalid_status(ex);
+            co_return;
+        }
         std::exception_ptr error;
         try {
-            co_await ex.route->endpoint.call_async(ex);
+            co_await call_route_async(ex);
         } catch (...) {
             error = std::current_exception();
         }
@@ -571,7 +695,7 @@ private:
     // The rest of dispatch, once ex.route is found.
     detail::Dispatch call_route(detail::Exchange& ex) noexcept {
         const Route& route = *ex.route;
-        if (route.endpoint.is_async()) return detail::Dispatch::run_async;
+        if (route.endpoint.is_async() || needs_prefetch(route)) return detail::Dispatch::run_async;
         if (route.options.blocking) return detail::Dispatch::run_blocking;
         try {
             route.endpoint.call(ex);
@@ -580,6 +704,110 @@ private:
         }
         middleware_after(ex);
         return detail::Dispatch::done;
+    }
+
+    // Coroutine dependencies to await before binding: in the route's graph, or maybe put there
+    // by a coroutine override.
+    bool needs_prefetch(const Route& route) const noexcept {
+        return route.async_dependencies || coroutine_overrides_ != 0;
+    }
+    void count_coroutine_overrides() noexcept {
+        coroutine_overrides_ = 0;
+        for (auto& [key, o] : overrides_) coroutine_overrides_ += o.call_async ? 1 : 0;
+    }
+
+    // The route's part in a coroutine: its coroutine dependencies awaited (route dependencies
+    // first, then the handler's, in binding order), then the handler. A blocking handler
+    // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
+    asio::awaitable<void> call_route_async(detail::Exchange& ex) {
+        const Route& route = *ex.route;
+        if (needs_prefetch(route)) {
+            for (const Dependency& d : route.options.dependencies)
+                if (d.node) co_await detail::prefetch_dependency(*d.node, ex);
+            if (route.endpoint.dependencies)
+                for (const detail::DependencyNode* n : route.endpoint.dependencies()) co_await detail::prefetch_dependency(*n, ex);
+        }
+        if (route.endpoint.is_async()) {
+            co_await route.endpoint.call_async(ex);
+        } else if (route.options.blocking) {
+            co_await asio::co_spawn(
+                blocking_pool().get_executor(),
+                [&ex]() -> asio::awaitable<void> {
+                    ex.route->endpoint.call(ex);
+                    co_return;
+                },
+                asio::use_awaitable);
+        } else {
+            route.endpoint.call(ex);
+        }
+    }
+    asio::thread_pool& blocking_pool() {
+        std::lock_guard lock(pool_mutex_);
+        if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
+        return *pool_;
+    }
+
+    // The stack's layers [0, layers) and the route, in a coroutine (a coroutine middleware is
+    // among them). Halves run as in the synchronous path; a coroutine middleware gets the
+    // layers inside it as call_next.
+    asio::awaitable<void> run_stack(std::size_t layers, detail::Exchange& ex) {
+        std::size_t i = layers;
+        for (; i > 0 && !middleware_[i - 1].dispatch; --i) {
+            auto& before = middleware_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, i, layers);
+                co_return;
+            }
+        }
+        std::exception_ptr error;
+        try {
+            if (i == 0) {
+                auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+                if (!found.route) {
+                    route_not_found(ex, found.path_matched);
+                } else {
+                    ex.route = found.route;
+                    const Route& route = *found.route;
+                    if (route.endpoint.is_async() || route.options.blocking || needs_prefetch(route))
+                        co_await call_route_async(ex);
+                    else
+                        route.endpoint.call(ex);  // a plain handler: no frame of its own
+                }
+            } else {
+                CallNext next(&App::next_step, this, &ex, i - 1);
+                Response res = co_await middleware_[i - 1].dispatch(ex.request, next);
+                ex.response = std::move(res);
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) handle_exception(error, ex);
+        run_afters(ex, i, layers);
+    }
+    static asio::awaitable<Response> next_step(void* app, void* exchange, std::size_t layers, Request& req) {
+        auto& ex = *static_cast<detail::Exchange*>(exchange);
+        if (&req != &ex.request) ex.request = req;
+        co_await static_cast<App*>(app)->run_stack(layers, ex);
+        co_return std::move(ex.response);
+    }
+    // The `after`s of layers [from, to), innermost first.
+    void run_afters(detail::Exchange& ex, std::size_t from, std::size_t to) noexcept {
+        for (std::size_t i = from; i < to; ++i) {
+            auto& after = middleware_[i].after;
+            if (!after) continue;
+            try {
+                after(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+        }
     }
 
     // Runs the `before`s, outermost (last added) first; false when one answered.
@@ -600,15 +828,7 @@ private:
     }
     // Runs the `after`s, innermost first.
     void middleware_after(detail::Exchange& ex) noexcept {
-        for (std::size_t i = ex.middleware_from; i < middleware_.size(); ++i) {
-            auto& after = middleware_[i].after;
-            if (!after) continue;
-            try {
-                after(ex.request, ex.response);
-            } catch (...) {
-                handle_exception(std::current_exception(), ex);
-            }
-        }
+        run_afters(ex, ex.middleware_from, middleware_.size());
         ex.middleware_from = middleware_.size();
         refuse_invalid_status(ex);
     }
@@ -677,9 +897,15 @@ private:
     std::mutex lifespan_mutex_;
     std::size_t lifespan_users_ = 0;
     std::unordered_map<const void*, detail::DependencyOverride> overrides_;
+    std::size_t coroutine_overrides_ = 0;   // overrides that are coroutines
+    std::size_t coroutine_middleware_ = 0;  // middleware with `dispatch`
     std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex state_mutex_;
     std::map<std::type_index, std::shared_ptr<void>> state_;
+    std::map<std::type_index, std::function<std::shared_ptr<void>()>> loop_factories_;
+    const std::uint64_t serial_ = detail::next_app_serial();
+    std::mutex pool_mutex_;
+    std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
 };
 
 namespace detail {
@@ -697,6 +923,10 @@ inline const FormOptions& form_options(const App* app) noexcept {
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: State<T> needs an app");
     return app->state_slot(type, make);
+}
+inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
+    if (!app) throw std::logic_error("fastapi: LoopState<T> needs an app");
+    return app->loop_state_slot(type, make);
 }
 }  // namespace detail
 

@@ -10,14 +10,23 @@
 // opts out). A dependency returning Scoped<T> (a value and a cleanup) or any value with a
 // destructor is torn down after the response has been sent, in reverse order, also when
 // the handler or a later dependency throws. Tests replace a dependency with
-// app.override_dependency<f>(g). State<T> is application state shared by every request.
-// Relies on handler (Binder, Exchange, DependencyScope) and params.
+// app.override_dependency<f>(g). State<T> is application state shared by every request,
+// LoopState<T> one value per event-loop thread.
+//
+// A dependency may be a coroutine (returning asio::awaitable<T>, or awaitable<Scoped<T>>
+// whose cleanup may itself be a coroutine). A route with one anywhere in its graph runs as a
+// coroutine: prefetch_dependency awaits the coroutine dependencies (and, to keep FastAPI's
+// order, the cached plain ones) first, in binding order; the synchronous binding then finds
+// their values kept in the request's scope. A plain graph pays nothing for this.
+// Relies on handler (Binder, Exchange, DependencyScope, DependencyNode) and params.
 #pragma once
 #include "handler.hpp"
 #include "params.hpp"
 
+#include <cstdio>       // fprintf (coroutine cleanup errors)
 #include <functional>   // function
 #include <memory>       // shared_ptr, make_shared
+#include <mutex>        // mutex (LoopLife)
 #include <stdexcept>    // logic_error
 #include <tuple>        // tuple, apply
 #include <type_traits>  // is_void_v, remove_cvref_t
@@ -31,10 +40,34 @@ struct NoCache {};
 
 // A dependency's value with the cleanup to run once the response has been sent (FastAPI's
 // dependencies with `yield`): return Scoped<T>{value, [] { ... }} and handlers receive the T.
+//
+// The cleanup may be a coroutine (a function returning asio::awaitable<void>): returned by a
+// coroutine dependency, it is awaited on the request's loop after the response has been
+// sent; returned by a plain dependency (whose route runs no coroutine), it runs to
+// completion on a loop of its own.
+class Cleanup {
+public:
+    Cleanup() = default;
+    template <class F>
+        requires std::is_invocable_v<F&> && (!std::is_same_v<std::remove_cvref_t<F>, Cleanup>)
+    Cleanup(F f) {  // NOLINT: implicit, so Scoped{value, [] { ... }} reads naturally
+        if constexpr (detail::awaitable_result<std::invoke_result_t<F&>>::is_awaitable) async_ = std::move(f);
+        else sync_ = std::move(f);
+    }
+    explicit operator bool() const noexcept { return sync_ || async_; }
+    bool is_coroutine() const noexcept { return static_cast<bool>(async_); }
+    // What the request's scope runs (detail): a coroutine is scheduled on `loop`.
+    std::function<void()> take(const asio::any_io_executor& loop);
+
+private:
+    std::function<void()> sync_;
+    std::function<asio::awaitable<void>()> async_;
+};
+
 template <class T>
 struct Scoped {
     T value{};
-    std::function<void()> cleanup{};
+    Cleanup cleanup{};
 };
 template <class T, class F>
 Scoped(T, F) -> Scoped<T>;
@@ -44,17 +77,70 @@ namespace detail {
 template <class R> struct unscoped { using type = R; static constexpr bool scoped = false; };
 template <class T> struct unscoped<Scoped<T>> { using type = T; static constexpr bool scoped = true; };
 
-// What a callable F gives handlers: its result without Scoped<>.
+// What a callable F gives handlers: its result (a coroutine's co_return value) without Scoped<>.
 template <class F>
 struct dependency_traits {
     using callable = std::remove_cvref_t<F>;
     using result = typename callable_traits<callable>::result;
     using args = typename callable_traits<callable>::args;
-    using value_type = typename unscoped<std::remove_cvref_t<result>>::type;
-    static_assert(!awaitable_result<result>::is_awaitable,
-                  "fastapi: a dependency cannot be a coroutine; make it a plain function (a coroutine handler "
-                  "can still use it)");
+    static constexpr bool is_coroutine = awaitable_result<result>::is_awaitable;
+    using returned = std::conditional_t<is_coroutine, typename awaitable_result<result>::type, result>;
+    using value_type = typename unscoped<std::remove_cvref_t<returned>>::type;
+    // It, or a dependency of its own, is a coroutine.
+    static constexpr bool async_graph = is_coroutine || args_async<args>::value;
 };
+
+// Coroutine cleanups. The loop a request ran on may be gone when its scope closes (a
+// TestClient's own io_context): a service in each loop says whether it still runs, and a
+// cleanup whose loop is gone runs to completion on a loop of its own.
+struct LoopLife : asio::execution_context::service {
+    static inline asio::execution_context::id id;
+    struct Flag {
+        std::mutex mutex;
+        bool alive = true;
+    };
+    std::shared_ptr<Flag> flag = std::make_shared<Flag>();
+    explicit LoopLife(asio::execution_context& context) : asio::execution_context::service(context) {}
+    void shutdown() override {
+        std::lock_guard lock(flag->mutex);
+        flag->alive = false;
+    }
+};
+
+inline asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
+    try {
+        co_await f();
+    } catch (const std::exception& x) {
+        std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
+    } catch (...) {
+        std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
+    }
+}
+
+inline std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
+    std::shared_ptr<LoopLife::Flag> flag;
+    if (loop) flag = asio::use_service<LoopLife>(asio::query(loop, asio::execution::context)).flag;
+    return [f = std::move(f), loop, flag] {
+        if (flag) {
+            std::lock_guard lock(flag->mutex);
+            if (flag->alive) {
+                asio::co_spawn(loop, run_cleanup(f), asio::detached);
+                return;
+            }
+        }
+        asio::io_context own;
+        asio::co_spawn(own, run_cleanup(f), asio::detached);
+        own.run();
+    };
+}
+}  // namespace detail
+
+inline std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
+    if (async_) return detail::schedule_cleanup(std::move(async_), loop);
+    return std::move(sync_);
+}
+
+namespace detail {
 
 // Identities of dependencies, for the per-request cache and for overrides.
 template <auto F> inline constexpr char value_key = 0;
@@ -71,7 +157,7 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
     std::shared_ptr<V> p;
     if constexpr (unscoped<T>::scoped) {
         p = std::make_shared<V>(std::move(result.value));
-        e.cleanup = std::move(result.cleanup);
+        if (result.cleanup) e.cleanup = result.cleanup.take(ex.executor);
     } else {
         p = std::make_shared<V>(std::forward<R>(result));
     }
@@ -83,13 +169,29 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
 
 // Binds fn's parameters and, when they are all valid, calls it (FastAPI calls no dependency
 // whose own parameters failed). Returns where the result is kept, or null.
+inline void* keep_void_result(Exchange& ex, const void* key) {
+    DependencyScope::Entry e;
+    e.key = key;
+    e.where = &void_result_marker;
+    ex.deps.entries.push_back(std::move(e));
+    return &void_result_marker;
+}
+
+[[noreturn]] inline void coroutine_dependency_reached_synchronously() {
+    throw std::logic_error("fastapi: internal error: a coroutine dependency was reached by synchronous binding");
+}
+
 template <class V, class Fn, class... P>
 void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors, std::tuple<P...>*) {
     const std::size_t before = errors.total();
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (errors.total() != before) return nullptr;
     using R = typename callable_traits<std::remove_cvref_t<Fn>>::result;
-    if constexpr (std::is_void_v<R>) {
+    if constexpr (awaitable_result<R>::is_awaitable) {
+        // Awaited ahead of binding (prefetch_dependency); here only when its own parameters
+        // failed, and then it is not called, as above.
+        coroutine_dependency_reached_synchronously();
+    } else if constexpr (std::is_void_v<R>) {
         std::apply([&](auto&... h) { fn(Binder<P>::get(h)...); }, held);
         DependencyScope::Entry e;
         e.key = key;
@@ -101,36 +203,99 @@ void* call_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErr
     }
 }
 
+// A coroutine dependency's call: binds its parameters (all of its own dependencies were
+// resolved before it), awaits it, and keeps its value in the request's scope. The arguments
+// live in this frame until it has finished, as a coroutine handler's do.
+template <class V, class Fn, class... P>
+asio::awaitable<void*> call_dependency_async(Fn fn, const void* key, Exchange& ex, ValidationErrors& errors,
+                                             std::tuple<P...>*) {
+    const std::size_t before = errors.total();
+    std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
+    if (errors.total() != before) co_return nullptr;
+    std::tuple<bound_arg_t<P>...> args =
+        std::apply([](auto&... h) { return std::tuple<bound_arg_t<P>...>(Binder<P>::get(h)...); }, held);
+    auto call = [&fn](auto&... a) { return fn(static_cast<P&&>(a)...); };
+    using T = typename awaitable_result<typename callable_traits<std::remove_cvref_t<Fn>>::result>::type;
+    if constexpr (std::is_void_v<T>) {
+        co_await std::apply(call, args);
+        co_return keep_void_result(ex, key);
+    } else {
+        T result = co_await std::apply(call, args);
+        co_return keep_result<V>(ex, key, std::move(result));
+    }
+}
+
 // A replacement for a dependency (app.override_dependency): resolves with the replacement's
-// own parameters and keeps its result as the original's value type.
-using DependencyOverride = std::function<void*(Exchange&, ValidationErrors&, const void* key)>;
+// own parameters and keeps its result as the original's value type. A coroutine replacement
+// (call_async) is awaited ahead of binding, as a coroutine dependency is.
+struct DependencyOverride {
+    std::function<void*(Exchange&, ValidationErrors&, const void* key)> call;
+    std::function<asio::awaitable<void*>(Exchange&, ValidationErrors&, const void* key)> call_async;
+    DependencyList (*children)() noexcept = nullptr;  // the replacement's own dependencies
+};
 inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept;  // app.hpp
 
 template <class V, class G>
 DependencyOverride make_dependency_override(G g) {
-    using R = typename callable_traits<G>::result;
-    static_assert(std::is_void_v<V> == std::is_void_v<R>,
+    using traits = dependency_traits<G>;
+    static_assert(std::is_void_v<V> == std::is_void_v<typename traits::returned>,
                   "fastapi: an override must return what the dependency it replaces returns");
-    return [g = std::move(g)](Exchange& ex, ValidationErrors& errors, const void* key) -> void* {
-        return call_dependency<V>(g, key, ex, errors, static_cast<typename callable_traits<G>::args*>(nullptr));
+    using args = typename traits::args;
+    DependencyOverride o;
+    o.children = &dependency_list<args>::get;
+    auto shared = std::make_shared<G>(std::move(g));
+    o.call = [shared](Exchange& ex, ValidationErrors& errors, const void* key) -> void* {
+        return call_dependency<V>(*shared, key, ex, errors, static_cast<args*>(nullptr));
     };
+    if constexpr (traits::is_coroutine)
+        o.call_async = [shared](Exchange& ex, ValidationErrors& errors, const void* key) {
+            return call_dependency_async<V>(*shared, key, ex, errors, static_cast<args*>(nullptr));
+        };
+    return o;
 }
 
-// Resolves dependency Fn (identified by key) for this request: from the cache, an override,
-// or by calling it.
+// Resolves dependency Fn (identified by key) for this request: from the cache (or what was
+// resolved ahead for it), an override, or by calling it.
 template <class Fn, bool Cache>
 void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, ValidationErrors& errors) {
     if constexpr (Cache) {
         if (auto* e = ex.deps.find(key)) return e->where;
+    } else {
+        if (ex.deps.pending != 0)
+            if (void* where = ex.deps.take_pending(key)) return where;
     }
     const void* cache_key = Cache ? key : nullptr;
-    if (auto* o = find_dependency_override(ex.app, key)) {
-        void* where = (*o)(ex, errors, cache_key);
-        return where;
-    }
+    if (auto* o = find_dependency_override(ex.app, key)) return o->call(ex, errors, cache_key);
     using traits = dependency_traits<Fn>;
     return call_dependency<typename traits::value_type>(fn, cache_key, ex, errors,
                                                          static_cast<typename traits::args*>(nullptr));
+}
+
+// Resolves what the synchronous binding cannot: the coroutine dependencies of node `n`'s
+// graph (its own override's, when it has one), depth first in binding order. Cached plain
+// dependencies on the way are resolved too, so that everything runs in FastAPI's order;
+// a NoCache plain one is left to the binding. Validation errors are not collected here: a
+// dependency whose parameters fail is not called, and the binding reports them.
+inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
+    if (n.cache && ex.deps.find(n.key)) co_return;
+    const DependencyOverride* o = find_dependency_override(ex.app, n.key);
+    DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
+    for (const DependencyNode* c : children) co_await prefetch_dependency(*c, ex);
+    ValidationErrors ignored;
+    const void* cache_key = n.cache ? n.key : nullptr;
+    void* where = nullptr;
+    if (o ? static_cast<bool>(o->call_async) : n.call_async != nullptr) {
+        where = o ? co_await o->call_async(ex, ignored, cache_key) : co_await n.call_async(ex, ignored, cache_key);
+        if (where && !n.cache)
+            for (auto it = ex.deps.entries.rbegin(); it != ex.deps.entries.rend(); ++it)
+                if (it->where == where && !it->key && !it->pending) {
+                    it->pending = n.key;
+                    ++ex.deps.pending;
+                    break;
+                }
+    } else if (n.cache) {
+        n.resolve(ex, ignored);
+    }
 }
 
 // For the OpenAPI document: the parameters a dependency reads are the operation's, once
@@ -188,21 +353,45 @@ void describe_dependency(OperationInfo& op) {
 template <class... Options>
 inline constexpr bool caches_v = !(std::is_same_v<Options, NoCache> || ...);
 
+// A Depends<...>'s node for prefetch_dependency (made once).
+template <class D>
+const DependencyNode& dependency_node() noexcept {
+    static const DependencyNode node = [] {
+        DependencyNode n;
+        n.key = D::key();
+        n.cache = D::cached;
+        n.resolve = &D::resolve;
+        if constexpr (D::traits::is_coroutine) n.call_async = &D::call_async;
+        n.children = &dependency_list<typename D::traits::args>::get;
+        return n;
+    }();
+    return node;
+}
+
 }  // namespace detail
 
 // A parameter whose value is what F returns. F is a function (Depends<get_db>) or a
 // constexpr callable object (Depends<checker>, Depends<OAuth2PasswordBearer<"token">{}>).
 template <auto F, class... Options>
 struct Depends : detail::DependsValue<typename detail::dependency_traits<decltype(F)>::value_type> {
-    using value_type = typename detail::dependency_traits<decltype(F)>::value_type;
-    using callable = typename detail::dependency_traits<decltype(F)>::callable;
+    using traits = detail::dependency_traits<decltype(F)>;
+    using value_type = typename traits::value_type;
+    using callable = typename traits::callable;
     Depends() = default;  // not an aggregate, so never mistaken for a body model
     static const void* key() noexcept { return &detail::value_key<F>; }
-    // Run once per request (cached) and reading only the head: may run before the body.
-    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<callable>();
+    static constexpr bool cached = detail::caches_v<Options...>;
+    static constexpr bool async_graph = traits::async_graph;
+    // Run once per request (cached) and reading only the head: may run before the body. A
+    // coroutine never does (App::dispatch_head stops before it).
+    static constexpr bool head_only =
+        detail::caches_v<Options...> && !async_graph && detail::callable_reads_only_head<callable>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<callable, detail::caches_v<Options...>>(F, key(), ex, errors);
     }
+    static asio::awaitable<void*> call_async(detail::Exchange& ex, ValidationErrors& errors, const void* cache_key) {
+        return detail::call_dependency_async<value_type>(F, cache_key, ex, errors, static_cast<typename traits::args*>(nullptr));
+    }
+    static const detail::DependencyNode& node() noexcept { return detail::dependency_node<Depends>(); }
     static void describe(detail::OperationInfo& op) { detail::describe_dependency<callable>(op); }
 };
 
@@ -210,14 +399,22 @@ struct Depends : detail::DependsValue<typename detail::dependency_traits<decltyp
 // cannot be constexpr values, e.g. ones holding a std::string).
 template <class C, class... Options>
 struct DependsOn : detail::DependsValue<typename detail::dependency_traits<C>::value_type> {
-    using value_type = typename detail::dependency_traits<C>::value_type;
+    using traits = detail::dependency_traits<C>;
+    using value_type = typename traits::value_type;
     using callable = C;
     DependsOn() = default;
     static const void* key() noexcept { return &detail::type_key<C>; }
-    static constexpr bool head_only = detail::caches_v<Options...> && detail::callable_reads_only_head<C>();
+    static constexpr bool cached = detail::caches_v<Options...>;
+    static constexpr bool async_graph = traits::async_graph;
+    static constexpr bool head_only =
+        detail::caches_v<Options...> && !async_graph && detail::callable_reads_only_head<C>();
     static void* resolve(detail::Exchange& ex, ValidationErrors& errors) {
         return detail::resolve_dependency<C, detail::caches_v<Options...>>(C{}, key(), ex, errors);
     }
+    static asio::awaitable<void*> call_async(detail::Exchange& ex, ValidationErrors& errors, const void* cache_key) {
+        return detail::call_dependency_async<value_type>(C{}, cache_key, ex, errors, static_cast<typename traits::args*>(nullptr));
+    }
+    static const detail::DependencyNode& node() noexcept { return detail::dependency_node<DependsOn>(); }
     static void describe(detail::OperationInfo& op) { detail::describe_dependency<C>(op); }
 };
 
@@ -227,9 +424,13 @@ struct Dependency {
     void* (*resolve)(detail::Exchange&, ValidationErrors&) = nullptr;
     void (*describe)(detail::OperationInfo&) = nullptr;  // what it reads, for the OpenAPI document
     bool head_only = false;  // may run before the body arrives (Depends<...>::head_only)
+    const detail::DependencyNode* node = nullptr;  // for its coroutine dependencies
+    bool async_graph = false;  // a coroutine is in its graph: its routes run as coroutines
     template <class D>
         requires requires(detail::Exchange& ex, ValidationErrors& e) { D::resolve(ex, e); }
-    Dependency(const D&) : resolve(&D::resolve), describe(&D::describe), head_only(detail::binds_from_head<D>()) {}
+    Dependency(const D&)
+        : resolve(&D::resolve), describe(&D::describe), head_only(detail::binds_from_head<D>()), node(&D::node()),
+          async_graph(D::async_graph) {}
 };
 
 // Application state shared by every request (a connection pool, a configuration), without
@@ -240,6 +441,24 @@ struct State {
     T* ptr = nullptr;
     State() = default;
     explicit State(T* p) noexcept : ptr(p) {}
+    T& operator*() const noexcept { return *ptr; }
+    T* operator->() const noexcept { return ptr; }
+    operator T&() const noexcept { return *ptr; }
+};
+
+// State per event loop: one T for each thread that runs requests (each of the server's loop
+// threads; the blocking pool's threads and a TestClient's caller have their own), created
+// there on first use and destroyed when the thread ends. For what is bound to one loop and
+// must not be shared across threads: a client connection (Redis, a database) made on that
+// loop, a buffer, a cache without locks. T is default-constructed, or made by the factory
+// given to app.set_loop_state<T>(factory), which runs on the thread that first needs it.
+//
+//   app.get("/", [](LoopState<RedisClient> redis) -> asio::awaitable<std::string> { ... });
+template <class T>
+struct LoopState {
+    T* ptr = nullptr;
+    LoopState() = default;
+    explicit LoopState(T* p) noexcept : ptr(p) {}
     T& operator*() const noexcept { return *ptr; }
     T* operator->() const noexcept { return ptr; }
     operator T&() const noexcept { return *ptr; }
@@ -282,6 +501,22 @@ struct Binder<State<T>> {
         return static_cast<T*>(app_state(ex.app, typeid(T), make));
     }
     static State<T> get(holder h) { return State<T>{h}; }
+};
+
+// This thread's value of one type for the app (app.hpp): its factory's, else `make`'s.
+inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)());
+
+template <class T>
+struct Binder<LoopState<T>> {
+    static constexpr bool head_only = true;
+    using holder = T*;
+    static holder bind(Exchange& ex, ValidationErrors&) {
+        std::shared_ptr<void> (*make)() = nullptr;
+        if constexpr (std::is_default_constructible_v<T>)
+            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), make));
+    }
+    static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
 
 }  // namespace detail

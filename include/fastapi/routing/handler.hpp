@@ -1,7 +1,8 @@
 // handler: turns a user's function into an endpoint. Each parameter's type says where its
 // value comes from (a Binder), the return type says what is written back. Plain functions
 // run on the I/O thread (or on the blocking pool when the route asks); functions returning
-// asio::awaitable<T> run as coroutines on the connection's executor.
+// asio::awaitable<T> run as coroutines on the connection's executor, and so does a plain
+// function whose dependencies include a coroutine (they are awaited first, then it is called).
 // Relies on http_types, validation, json, responses.
 #pragma once
 #include "../http/http_types.hpp"
@@ -12,7 +13,9 @@
 
 #include <cstdio>       // fprintf (cleanup errors)
 #include <functional>   // function
+#include <array>        // array (dependency_list)
 #include <memory>       // shared_ptr
+#include <span>         // span (DependencyList)
 #include <tuple>        // tuple, apply
 #include <type_traits>  // is_base_of_v, decay_t
 #include <utility>      // move, index_sequence
@@ -33,12 +36,26 @@ struct DependencyScope {
         std::shared_ptr<void> value;
         void* where = nullptr;      // what the handler gets (non-null even for a void result)
         std::function<void()> cleanup;
+        // A NoCache coroutine dependency resolved ahead of binding (prefetch_dependency):
+        // its identity until the binding that asked for it takes it.
+        const void* pending = nullptr;
     };
     std::vector<Entry> entries;
+    std::size_t pending = 0;  // entries with `pending` set
 
     const Entry* find(const void* key) const noexcept {
         for (auto& e : entries)
             if (e.key == key) return &e;
+        return nullptr;
+    }
+    // The first value resolved ahead for NoCache dependency `key`, taken; null when none.
+    void* take_pending(const void* key) noexcept {
+        for (auto& e : entries)
+            if (e.pending == key) {
+                e.pending = nullptr;
+                --pending;
+                return e.where;
+            }
         return nullptr;
     }
     static void close(std::vector<Entry>& entries) noexcept {
@@ -56,7 +73,10 @@ struct DependencyScope {
             }
         }
     }
-    void close() noexcept { close(entries); }
+    void close() noexcept {
+        pending = 0;
+        close(entries);
+    }
     DependencyScope() = default;
     DependencyScope(const DependencyScope&) = delete;
     DependencyScope& operator=(const DependencyScope&) = delete;
@@ -78,6 +98,9 @@ struct Exchange {
     bool body_error_reported = false;
     std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
     DependencyScope deps;         // dependency values and cleanups of this request
+    // The loop a coroutine part of this request runs on (App::run_async sets it): where the
+    // coroutine cleanups of its dependencies are awaited. Empty for a plain request.
+    asio::any_io_executor executor;
     std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
     bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
 
@@ -96,6 +119,7 @@ struct Exchange {
         body_error_reported = false;
         body_params = 0;
         head_dispatched = false;
+        if (executor) executor = {};
         deps.close();  // normally already taken by whoever sent the response
     }
 };
@@ -223,6 +247,53 @@ template <class... P> struct args_from_head<std::tuple<P...>> {
     static constexpr bool value = (binds_from_head<P>() && ... && true);
 };
 
+// One dependency of a request's graph, described for resolving its coroutine dependencies
+// before the (synchronous) binding runs: depends.hpp's prefetch_dependency walks these.
+struct DependencyNode;
+using DependencyList = std::span<const DependencyNode* const>;
+struct DependencyNode {
+    const void* key = nullptr;
+    bool cache = true;                                   // not Depends<f, NoCache>
+    void* (*resolve)(Exchange&, ValidationErrors&) = nullptr;  // as binding resolves it
+    // A coroutine's call (binds its parameters, awaits it, keeps its value); null when plain.
+    asio::awaitable<void*> (*call_async)(Exchange&, ValidationErrors&, const void* cache_key) = nullptr;
+    DependencyList (*children)() noexcept = nullptr;     // the dependencies among its parameters
+};
+
+// The dependency parameters among P..., in order, as nodes.
+template <class Tuple> struct dependency_list;
+template <class... P> struct dependency_list<std::tuple<P...>> {
+    static constexpr std::size_t count = (std::size_t{binds_dependency<std::remove_cvref_t<P>>} + ... + 0);
+    static DependencyList get() noexcept {
+        static const std::array<const DependencyNode*, count> nodes = [] {
+            std::array<const DependencyNode*, count> a{};
+            [[maybe_unused]] std::size_t i = 0;
+            [[maybe_unused]] auto one = [&]<class Q>(std::type_identity<Q>) {
+                if constexpr (binds_dependency<Q>) a[i++] = &Q::node();
+            };
+            (one(std::type_identity<std::remove_cvref_t<P>>{}), ...);
+            return a;
+        }();
+        return DependencyList(nodes.data(), nodes.size());
+    }
+};
+
+// Whether a coroutine dependency is anywhere in the graph of parameters P... (statically;
+// an override may still put one there: App counts those).
+template <class P>
+constexpr bool dependency_is_async() {
+    if constexpr (binds_dependency<std::remove_cvref_t<P>>) return std::remove_cvref_t<P>::async_graph;
+    else return false;
+}
+template <class Tuple> struct args_async;
+template <class... P> struct args_async<std::tuple<P...>> {
+    static constexpr bool value = (dependency_is_async<P>() || ... || false);
+};
+
+// The argument a parameter's binding passes to the callable.
+template <class Q>
+using bound_arg_t = decltype(Binder<Q>::get(std::declval<typename Binder<Q>::holder&>()));
+
 // The head step of a handler (App::dispatch_head): resolves its Depends parameters that
 // come before anything reading the body, in order, as binding them later would (their values
 // are kept for the request, so binding does not run them again). Validation errors are left
@@ -263,7 +334,7 @@ decltype(auto) invoke_bound(F& f, Exchange& ex, std::tuple<P...>*) {
 template <class Args> struct coroutine_call;
 template <class... P> struct coroutine_call<std::tuple<P...>> {
     template <class Q>
-    using arg_t = decltype(Binder<Q>::get(std::declval<typename Binder<Q>::holder&>()));
+    using arg_t = bound_arg_t<Q>;
 
     template <class T, class F>
     static asio::awaitable<void> run(F& f, Exchange& ex, int status, ResponseFilter filter) {
@@ -344,6 +415,8 @@ struct Endpoint {
     // answered without reading it (App::dispatch_head's BodyWanted::unread).
     bool reads_body = true;
     void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
+    DependencyList (*dependencies)() noexcept = nullptr;  // its Depends parameters (null: none)
+    bool async_dependencies = false;  // a coroutine dependency is in their graph: run as a coroutine
     bool is_async() const noexcept { return static_cast<bool>(call_async); }
 };
 
@@ -364,6 +437,8 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     e.reads_request = args_read_request<args>::value;
     e.reads_body = !args_from_head<args>::value;
     e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
+    if constexpr (dependency_list<args>::count != 0) e.dependencies = &dependency_list<args>::get;
+    e.async_dependencies = args_async<args>::value;
     if constexpr (awaitable_result<R>::is_awaitable) {
         using T = typename awaitable_result<R>::type;
         e.call_async = [f = std::move(f), status, filter](Exchange& ex) mutable {

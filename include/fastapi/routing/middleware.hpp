@@ -1,19 +1,29 @@
 // middleware: code around every request (FastAPI's app.add_middleware), and the built-in
 // CORS, GZip and TrustedHost middleware, as Starlette's.
 //
-// A middleware has two halves, so that it works the same around plain, blocking and coroutine
-// handlers without holding a thread: `before` runs when the request has been read (return
-// false to answer at once with the response it filled), `after` once the response is
-// complete (the handler's, an error's, or an earlier middleware's answer). The last added is
-// the outermost, as in Starlette: its `before` runs first and its `after` last. A middleware
-// that answers early is followed only by the `after`s of those outside it. Handler errors
-// (HTTPException, validation, 500) are responses by the time `after` sees them.
+// A middleware is a coroutine in Starlette's shape (FastAPI's @app.middleware("http")): it
+// receives the request and `call_next`, awaits what it likes before and after, and returns
+// the response; one that does not call call_next answers without the handler (a cache):
+//
+//   app.middleware([](Request& req, CallNext call_next) -> asio::awaitable<Response> {
+//       Response res = co_await call_next(req);
+//       res.headers.set("x-app", "1");
+//       co_return res;
+//   });
+//
+// Or, for what needs no waiting, two halves that run without a coroutine: `before` when the
+// request has been read (return false to answer at once with the response it filled), `after`
+// once the response is complete. A stack of halves only keeps the synchronous path (no
+// coroutine frame). Either way the last added is the outermost, as in Starlette: its
+// `before` runs first and its `after` last. A middleware that answers early is seen only by
+// those outside it. Handler errors (HTTPException, validation, 500) are responses by the
+// time a middleware sees them; an exception a middleware throws is answered the same way.
 //
 //   app.add_middleware({.after = [](const Request&, Response& res) { res.headers.set("x-app", "1"); }});
 //   app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));
 //
 // GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
-// Relies on http_types.
+// Relies on http_types (and Asio's awaitable).
 #pragma once
 #include "../http/http_types.hpp"
 
@@ -30,7 +40,26 @@
 
 namespace fastapi {
 
+// The rest of the stack, for a coroutine middleware: `co_await call_next(req)` runs the
+// middleware inside this one, the route and its handler, and gives their response. Call it
+// at most once, with the request the middleware received.
+class CallNext {
+public:
+    using Step = asio::awaitable<Response> (*)(void* app, void* exchange, std::size_t layers, Request& req);
+    CallNext(Step step, void* app, void* exchange, std::size_t layers) noexcept
+        : step_(step), app_(app), exchange_(exchange), layers_(layers) {}
+    asio::awaitable<Response> operator()(Request& req) const { return step_(app_, exchange_, layers_, req); }
+
+private:
+    Step step_;
+    void* app_;
+    void* exchange_;
+    std::size_t layers_;  // the middleware inside this one
+};
+
 struct Middleware {
+    // A coroutine around the rest of the stack; set it alone, without before/after.
+    std::function<asio::awaitable<Response>(Request& req, CallNext call_next)> dispatch{};
     // Before routing; return false to answer with `res` as it is (later middleware and the
     // handler are skipped).
     std::function<bool(Request& req, Response& res)> before{};
