@@ -1161,10 +1161,11 @@ inline std::size_t open_file_limit() noexcept {
     return static_cast<std::size_t>(r.rlim_cur);
 }
 
-// What ServerOptions says to listen on, opened, bound and listening.
+// What ServerOptions says to listen on, opened, bound and listening (`acceptor` is set only
+// once it listens, so a start() that threw can be tried again).
 inline void ServerState::listen() {
     auto& ctx = workers[0]->context;
-    acceptor = std::make_unique<generic_acceptor>(*control);
+    auto acceptor = std::make_unique<generic_acceptor>(*control);
     if (options.fd >= 0) {  // a listening socket handed over (systemd, a supervisor): of any family
         sockaddr_storage addr{};
         socklen_t len = sizeof(addr);
@@ -1177,6 +1178,7 @@ inline void ServerState::listen() {
         acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), options.fd);
         asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
         acceptor->listen(asio::socket_base::max_listen_connections, ignored);
+        this->acceptor = std::move(acceptor);
         return;
     }
     if (!options.uds.empty()) {
@@ -1190,6 +1192,7 @@ inline void ServerState::listen() {
         uds_path = options.uds;
         ::chmod(options.uds.c_str(), 0666);  // as uvicorn: any local user may connect
         acceptor->listen(asio::socket_base::max_listen_connections);
+        this->acceptor = std::move(acceptor);
         return;
     }
     const std::string host = resolve_host(options);
@@ -1205,6 +1208,7 @@ inline void ServerState::listen() {
         acceptor->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor->bind(ep);
     acceptor->listen(asio::socket_base::max_listen_connections);
+    this->acceptor = std::move(acceptor);
 }
 
 inline void ServerState::start() {
@@ -1369,6 +1373,7 @@ inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<Ser
         c->close();
         run();
     }
+    pipe->pending.reset();  // a read of code the connection was handed off to (it waits for ever)
     worker->sweeper.reset();
     worker->strand.reset();
     // A connection something still holds (a coroutine suspended on nothing) keeps its worker.
