@@ -6,6 +6,7 @@
 #include "core/config.hpp"
 #include "core/meta.hpp"
 // http: requests and responses as values, and the strict HTTP/1.1 parser.
+#include "http/stream.hpp"
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),

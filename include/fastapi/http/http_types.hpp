@@ -2,8 +2,10 @@
 // headers, status texts, and HTTPException. Relies on config only.
 #pragma once
 #include "../core/config.hpp"
+#include "stream.hpp"
 
 #include <algorithm>    // find_if
+#include <atomic>       // atomic (Request::is_disconnected)
 #include <chrono>       // system_clock (cookie expiry)
 #include <cstdint>      // uint8_t, int64_t
 #include <cstdio>       // snprintf
@@ -216,8 +218,23 @@ struct Request {
     std::shared_ptr<const detail::TempFile> body_file;
     bool keep_alive = true;    // what the client asked for (version + Connection)
     std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
-    std::string client_address;
+    std::string client_address;   // the peer's IP address; "testclient"; empty on a Unix socket
+    unsigned short client_port = 0;  // the peer's port (0 on a Unix socket and in TestClient)
     std::string scheme = "http";  // of the connection: "http" for the server's plain TCP
+    // Where the client sent it: Host's name and port (the scheme's default port when Host has
+    // none), else the server's local address and port. Empty and 0 on a Unix socket without Host.
+    std::string host;
+    unsigned short port = 0;
+    // The prefix a proxy mounts the app under (ServerOptions::root_path, uvicorn's --root-path).
+    std::string root_path;
+
+    // The client went away while this request runs (it closed the connection): a blocking
+    // handler may stop early. Safe from any thread. A coroutine handler is cancelled instead.
+    bool is_disconnected() const noexcept {
+        return disconnected_ && disconnected_->load(std::memory_order_acquire);
+    }
+    // Set by the connection (one flag per connection, shared with the requests it runs).
+    std::shared_ptr<const std::atomic<bool>> disconnected_;
 
     std::optional<std::string_view> header(std::string_view name) const noexcept { return headers.get(name); }
 
@@ -477,6 +494,11 @@ struct Response {
     std::string body;
     // A file to stream instead of `body` (FileResponse); empty for in-memory bodies.
     std::string file_path;
+    // Set with a 101 Switching Protocols: once the response is written, the connection stops
+    // speaking HTTP and hands its stream, with the bytes read past the request, to this
+    // (called on the connection's executor). The response's Connection and Upgrade headers are
+    // sent as the handler set them.
+    std::function<void(Upgraded)> on_upgrade;
 
     Response() = default;
     explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")

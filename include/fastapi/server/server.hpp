@@ -21,15 +21,25 @@
 #include <optional>    // optional
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
+#include <sys/stat.h>  // lstat, chmod (Unix socket files)
+#include <sys/un.h>    // sockaddr_un
 #include <thread>      // thread
 #include <vector>      // vector
 
 namespace fastapi {
 
 // How the server listens and what it tolerates. Defaults follow uvicorn where it has one.
+// Where it listens, one of: TCP on host:port (IPv4 or IPv6: "::" is every address of both,
+// "::1" the IPv6 loopback); a Unix domain socket at `uds` (uvicorn's --uds); or a listening
+// socket it is given by descriptor, `fd` (uvicorn's --fd: systemd socket activation, a
+// supervisor's pre-bound socket; of any family).
 struct ServerOptions {
     std::string host{};     // empty: $HOST, else 0.0.0.0
     int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
+    std::string uds{};      // a Unix socket path: a stale socket there is replaced, removed on stop
+    int fd = -1;            // a listening socket, owned by the server from start() on
+    bool reuse_port = false;  // SO_REUSEPORT: several servers (processes) share one TCP port
+    std::string root_path{};  // Request::root_path (uvicorn's --root-path)
     unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
     Limits limits{};
     std::chrono::milliseconds keep_alive_timeout{FASTAPI_KEEP_ALIVE_TIMEOUT * 1000};
@@ -95,6 +105,67 @@ inline std::string_view http_date() noexcept {
     return text;
 }
 
+using generic_endpoint = asio::generic::stream_protocol::endpoint;
+using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+
+// An address as a user reads it: the IP (no brackets) and port, or a Unix socket's path.
+struct EndpointInfo {
+    int family = AF_UNSPEC;
+    std::string address;
+    unsigned short port = 0;
+};
+inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
+    EndpointInfo info;
+    const sockaddr* sa = ep.data();
+    if (ep.size() < sizeof(sa_family_t)) return info;
+    info.family = sa->sa_family;
+    if (info.family == AF_INET && ep.size() >= sizeof(sockaddr_in)) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+        info.address = asio::ip::address_v4(ntohl(in->sin_addr.s_addr)).to_string();
+        info.port = ntohs(in->sin_port);
+    } else if (info.family == AF_INET6 && ep.size() >= sizeof(sockaddr_in6)) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        asio::ip::address_v6::bytes_type bytes;
+        std::memcpy(bytes.data(), &in6->sin6_addr, bytes.size());
+        info.address = asio::ip::address_v6(bytes, in6->sin6_scope_id).to_string();
+        info.port = ntohs(in6->sin6_port);
+    } else if (info.family == AF_UNIX) {
+        const auto* un = reinterpret_cast<const sockaddr_un*>(sa);
+        const std::size_t offset = offsetof(sockaddr_un, sun_path);
+        const std::size_t len = ep.size() > offset ? ep.size() - offset : 0;
+        info.address.assign(un->sun_path, ::strnlen(un->sun_path, len));
+    }
+    return info;
+}
+
+// Request::host and port: from Host (the scheme's default port when it names none), else the
+// local address. Assigned into the request's strings, so no allocation once they have grown.
+inline void fill_host(Request& req, std::string_view local_host, unsigned short local_port) {
+    auto field = req.headers.get("host");
+    if (!field || field->empty()) {
+        req.host.assign(local_host);
+        req.port = local_port;
+        return;
+    }
+    std::string_view v = *field, name = v, rest;
+    if (v.front() == '[') {  // an IPv6 literal
+        const auto close = v.find(']');
+        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
+        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
+    } else if (const auto colon = v.rfind(':'); colon != std::string_view::npos) {
+        name = v.substr(0, colon);
+        rest = v.substr(colon);
+    }
+    unsigned port = req.scheme == "https" ? 443 : 80;
+    if (rest.size() > 1 && rest.front() == ':') {
+        unsigned p = 0;
+        auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), p);
+        if (ec == std::errc() && end == rest.data() + rest.size() && p <= 65535) port = p;
+    }
+    req.host.assign(name);
+    req.port = static_cast<unsigned short>(port);
+}
+
 inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
@@ -128,8 +199,9 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     *p++ = ' ';
     put(reason);
     put("\r\n"sv);
+    const bool upgrade = static_cast<bool>(res.on_upgrade);  // its Connection: Upgrade is sent as set
     for (auto& [name, value] : res.headers) {
-        if (framing(name)) continue;
+        if (framing(name) && !(upgrade && iequals(name, "connection"))) continue;
         put(name);
         put(": "sv);
         put(value);
@@ -144,7 +216,7 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     put(http_date());
     put("\r\n"sv);
     if (!keep_alive) put("connection: close\r\n"sv);
-    else if (req.version == 10) put("connection: keep-alive\r\n"sv);
+    else if (req.version == 10 && !upgrade) put("connection: keep-alive\r\n"sv);
     put("\r\n"sv);
     if (with_body) put(res.body);
     out.resize(static_cast<std::size_t>(p - out.data()));
@@ -232,6 +304,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     App& app;
     ServerOptions options;
     bool embedded = false;
+    // TestClient: connections over in-memory streams on the caller's loop, where what the server
+    // gives the blocking pool (blocking handlers, file and spool I/O, background tasks) runs too.
+    bool in_process = false;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> live_connections{0};
     std::size_t max_connections = 0;  // limits.max_connections within the open-file limit (start())
@@ -248,7 +323,8 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     // worker's strand.
     std::vector<std::unique_ptr<Worker>> workers;
     std::optional<asio::strand<asio::io_context::executor_type>> control;
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+    std::unique_ptr<generic_acceptor> acceptor;
+    std::string uds_path;  // the Unix socket file this server made, removed when it stops
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
     std::chrono::steady_clock::time_point stop_deadline{};
     std::size_t next_worker = 0;
@@ -285,6 +361,11 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         ++background_pending;
         DependencyScope::Entry e;
         e.cleanup = [self = shared_from_this(), job = std::move(job)] {
+            if (self->in_process) {  // TestClient: done before request() returns
+                job->run();
+                --self->background_pending;
+                return;
+            }
             asio::post(self->pool(), [self, job] {
                 job->run();
                 --self->background_pending;
@@ -325,10 +406,16 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         if (p) p->join();
     }
 
+    void remove_uds() noexcept {
+        if (!uds_path.empty()) ::unlink(uds_path.c_str());
+        uds_path.clear();
+    }
+
     void leave_lifespan() noexcept {
         if (entered.exchange(false)) app.exit_lifespan();
     }
 
+    void listen();
     void start();
     void accept();
     void sweep(Worker& w);
@@ -352,13 +439,13 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 // Over limits.max_connections: answered 503 at once and closed, as uvicorn's
 // --limit-concurrency does, without the cost of a connection (a small buffer drains what the
 // client sent, so closing does not reset the answer away; one second at most).
-inline void reject_connection(asio::ip::tcp::socket socket) {
+inline void reject_connection(asio::generic::stream_protocol::socket socket) {
     struct Rejected {
-        asio::ip::tcp::socket socket;
+        asio::generic::stream_protocol::socket socket;
         asio::steady_timer timer;
         std::string answer;
         char sink[1024];
-        explicit Rejected(asio::ip::tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+        explicit Rejected(asio::generic::stream_protocol::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
         void drain(std::shared_ptr<Rejected> self) {
             socket.async_read_some(asio::buffer(sink), [self](const asio::error_code& ec, std::size_t) {
                 if (ec) self->timer.cancel();
@@ -378,7 +465,7 @@ inline void reject_connection(asio::ip::tcp::socket socket) {
             r->socket.close(ignored);
             return;
         }
-        r->socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        r->socket.shutdown(asio::socket_base::shutdown_send, ignored);
         r->timer.expires_after(std::chrono::seconds(1));
         r->timer.async_wait([r](const asio::error_code&) {
             asio::error_code e;
@@ -393,8 +480,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     enum class Phase { idle, headers, body, handler };
 
 public:
-    Connection(asio::ip::tcp::socket socket, const std::shared_ptr<ServerState>& state, Worker& worker)
-        : keep_state_(state), socket_(std::move(socket)), state_(*state), worker_(worker), parser_(state->options.limits) {
+    Connection(Stream stream, const std::shared_ptr<ServerState>& state, Worker& worker)
+        : keep_state_(state), stream_(std::move(stream)), state_(*state), worker_(worker), parser_(state->options.limits),
+          disconnected_(std::make_shared<std::atomic<bool>>(false)) {
         ++state_.live_connections;
     }
     ~Connection() {
@@ -409,10 +497,25 @@ public:
     }
 
     void start() {
-        asio::error_code ec;
-        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-        auto remote = socket_.remote_endpoint(ec);
-        if (!ec) client_address_ = remote.address().to_string();
+        if (auto* socket = stream_.socket()) {
+            asio::error_code ec;
+            auto local = endpoint_info(socket->local_endpoint(ec));
+            if (local.family == AF_INET || local.family == AF_INET6) {  // Nagle only on TCP
+                socket->set_option(asio::ip::tcp::no_delay(true), ec);
+                local_host_ = std::move(local.address);
+                local_port_ = local.port;
+                auto remote = socket->remote_endpoint(ec);
+                if (!ec) {
+                    auto peer = endpoint_info(remote);
+                    client_address_ = std::move(peer.address);
+                    client_port_ = peer.port;
+                }
+            }  // a Unix socket: no client address, as uvicorn gives
+        } else {
+            client_address_ = "testclient";
+            local_host_ = "testserver";
+            local_port_ = 80;
+        }
         worker_.add(this);
         registered_ = true;
         set_phase(Phase::idle);
@@ -448,18 +551,66 @@ public:
     void close() {
         if (closed_) return;
         closed_ = true;
-        asio::error_code ec;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-        socket_.close(ec);
+        disconnected_->store(true, std::memory_order_release);
+        stream_.close();
         if (!file_reading_) file_.reset();  // else the blocking pool is reading it: dropped when it is done
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
     }
 
-    asio::any_io_executor executor() { return socket_.get_executor(); }
+    asio::any_io_executor executor() { return stream_.get_executor(); }
+
+    // In-process (TestClient): the client sent everything it will. A request cut short is
+    // answered 400, as the parser would answer a malformed one; else the connection closes.
+    void end_of_input() {
+        if (closed_) return;
+        if (!busy_ && !writing_ && out_.empty() && (in_begin_ < in_end_ || spool_) && drain_left_ == 0 && !spool_writing_) {
+            answer_parse_error({ParseStatus::error, 0, 400, "Incomplete request"});
+            flush();
+            return;
+        }
+        if (!writing_ && out_.empty() && !busy_) close();
+        else close_after_write_ = true;
+    }
 
 private:
+    // Work for the blocking pool; in-process (TestClient), for the caller's loop.
+    template <class F>
+    void post_blocking(F&& f) {
+        if (state_.in_process) asio::post(stream_.get_executor(), std::forward<F>(f));
+        else asio::post(state_.pool(), std::forward<F>(f));
+    }
+
+    // The request's view of its connection, filled in before the app sees it.
+    void begin_exchange() {
+        Request& r = ex_.request;
+        r.client_address = client_address_;
+        r.client_port = client_port_;
+        if (r.root_path != state_.options.root_path) r.root_path = state_.options.root_path;
+        fill_host(r, local_host_, local_port_);
+        if (!r.disconnected_) r.disconnected_ = disconnected_;
+        ex_.reset_for_request();
+    }
+
+    // The upgrade response is written: the stream, and what was read past the request, go to
+    // the response's on_upgrade; this connection is done with them (closed_, stream moved out).
+    void hand_off() {
+        if (writing_ || closed_) return;
+        if (reading_) return stream_.cancel();  // on_read comes back here
+        closed_ = true;
+        auto upgrade = std::move(upgrade_);
+        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
+        in_begin_ = in_end_ = 0;
+        try {
+            upgrade(std::move(up));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi: on_upgrade threw: %s\n", e.what());
+        } catch (...) {
+            std::fprintf(stderr, "fastapi: on_upgrade threw\n");
+        }
+    }
+
     void set_phase(Phase p) {
         phase_ = p;
         const auto& o = state_.options;
@@ -472,8 +623,13 @@ private:
     }
 
     void read() {
-        if (reading_ || closed_ || close_after_write_ || busy_ || spool_writing_ || lingering_ || out_.size() > output_high_water) return;
-        if (in_begin_ == in_end_) {
+        if (reading_ || closed_ || close_after_write_ || spool_writing_ || lingering_ || upgrading_ ||
+            out_.size() > output_high_water)
+            return;
+        // While a handler runs the connection reads on (so it sees the client leave), into the
+        // buffer and bounded: pipelined bytes are kept for later, a flood is not.
+        if (busy_ && !(running_ && in_end_ - in_begin_ < max_read_while_busy)) return;
+        if (in_begin_ == in_end_ && !busy_) {
             in_begin_ = in_end_ = 0;
             // Between requests: what one large request grew is given back, so many idle
             // connections stay small. A buffer grown for a body stays counted in
@@ -495,7 +651,7 @@ private:
             if (in_.size() - in_end_ < want && !grow_buffer(want)) return;
         }
         reading_ = true;
-        socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+        stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                                 [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
                                     self->on_read(ec, n);
                                 });
@@ -503,7 +659,22 @@ private:
 
     void on_read(const asio::error_code& ec, std::size_t n) {
         reading_ = false;
+        if (upgrading_) {  // the read was cancelled for the hand-off; what it got is the new protocol's
+            if (!ec) in_end_ += n;
+            return hand_off();
+        }
         if (closed_) return;
+        if (ec && running_) {
+            // The client left while its handler runs: a coroutine handler is cancelled, a
+            // blocking one sees request.is_disconnected(). A closed socket and a half-closed
+            // one look alike (both are the end of the stream): what the handler still answers
+            // is written, then the connection closes; a reset one closes now.
+            disconnected_->store(true, std::memory_order_release);
+            cancel_.emit(asio::cancellation_type::terminal);
+            if (ec == asio::error::eof) close_after_write_ = true;
+            else close();
+            return;
+        }
         if (ec) {
             // The peer is gone or half-closed: finish writing what is owed, then close.
             if (!writing_ && out_.empty() && !busy_) close();
@@ -566,7 +737,7 @@ private:
 
     // Parses and answers every complete request in the buffer, in order.
     void process() {
-        while (!busy_ && !spool_writing_ && !close_after_write_ && !closed_ && in_begin_ < in_end_ &&
+        while (!busy_ && !spool_writing_ && !close_after_write_ && !closed_ && !upgrading_ && in_begin_ < in_end_ &&
                out_.size() <= output_high_water) {
             if (drain_left_ != 0) {  // the body of a request answered without it
                 const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, drain_left_));
@@ -608,8 +779,7 @@ private:
     // is read, buffered or spooled for a request no route takes. False when it was answered.
     bool route_head() {
         head_routed_ = true;
-        ex_.request.client_address = client_address_;
-        ex_.reset_for_request();
+        begin_exchange();
         const BodyWanted wanted = state_.app.dispatch_head(ex_);
         if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
@@ -678,7 +848,7 @@ private:
     bool spool_body() {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
         spool_writing_ = true;
-        asio::post(state_.pool(), [self = shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
+        post_blocking([self = shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
             const bool ok = self->spool_->write(bytes);
             asio::post(self->executor(), [self, ok, n = bytes.size()] { self->on_spooled(ok, n); });
         });
@@ -706,16 +876,13 @@ private:
 
     void run_request() {
         set_phase(Phase::handler);
-        if (!ex_.head_dispatched) {  // else the head step began this request's exchange
-            ex_.request.client_address = client_address_;
-            ex_.reset_for_request();
-        }
+        if (!ex_.head_dispatched) begin_exchange();  // else the head step began this request's exchange
         if (ex_.request.body_file) {
             // A spooled upload is read back (parsed into the request's form) on the blocking
             // pool, not on the event loop; the request is then dispatched as any other.
             busy_ = true;
             ex_.app = &state_.app;
-            asio::post(state_.pool(), [self = shared_from_this()] {
+            post_blocking([self = shared_from_this()] {
                 try {
                     preload_form(self->ex_);
                 } catch (...) {  // left to the handler's own parse, which answers the error
@@ -736,24 +903,34 @@ private:
         switch (state_.app.dispatch(ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
-                busy_ = true;
-                asio::co_spawn(socket_.get_executor(), state_.app.run_async(ex_),
+                busy_ = running_ = true;
+                asio::co_spawn(stream_.get_executor(), run_handler(state_.app, ex_),
                                asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
                                    self->resume();
                                }));
+                read();  // to notice the client leaving
                 return;
             case Dispatch::run_blocking:
-                busy_ = true;
-                asio::post(state_.pool(), [self = shared_from_this()] {
+                busy_ = running_ = true;
+                post_blocking([self = shared_from_this()] {
                     self->state_.app.run_endpoint(self->ex_);
-                    asio::post(self->socket_.get_executor(), [self] { self->resume(); });
+                    asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
+                read();  // to notice the client leaving
                 return;
         }
     }
 
+    // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
+    // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
+    // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
+    static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await app.run_async(ex);
+    }
+
     void resume() {
-        busy_ = false;
+        busy_ = running_ = false;
         if (closed_) return;
         finish_response();
         process();
@@ -765,7 +942,7 @@ private:
         if (!res.file_path.empty() && !file_opened_) {
             // A file to send: opened and measured on the blocking pool, then finished here.
             busy_ = true;
-            asio::post(state_.pool(), [self = shared_from_this()] {
+            post_blocking([self = shared_from_this()] {
                 auto file = std::make_shared<std::ifstream>(self->ex_.response.file_path, std::ios::binary);
                 std::error_code fec;
                 const std::uint64_t size = std::filesystem::file_size(self->ex_.response.file_path, fec);
@@ -798,8 +975,14 @@ private:
                 else file_remaining_ = size;
             }
         }
+        if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
         serialize_response(req, res, length, keep, out_);
         if (!keep) close_after_write_ = true;
+        else if (res.on_upgrade) {  // the next bytes are the new protocol's, not a request
+            upgrade_ = std::move(res.on_upgrade);
+            res.on_upgrade = nullptr;
+            upgrading_ = true;
+        }
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
         auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
@@ -840,7 +1023,7 @@ private:
         std::swap(out_cleanups_, sending_cleanups_);
         writing_ = true;
         write_deadline_ = worker_.now() + state_.options.body_timeout;
-        asio::async_write(socket_, asio::buffer(sending_),
+        asio::async_write(stream_, asio::buffer(sending_),
                           [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
     }
 
@@ -851,8 +1034,7 @@ private:
         linger_ = false;
         if (reading_) return close();  // never two reads at once
         lingering_ = true;  // from now on only linger_read and the sweep act: nothing else may close it
-        asio::error_code ec;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        stream_.shutdown_send();
         phase_ = Phase::body;  // the sweep closes it at the deadline
         deadline_ = worker_.now() + std::min<clock::duration>(state_.options.body_timeout, max_linger_time);
         in_begin_ = in_end_ = 0;
@@ -860,7 +1042,7 @@ private:
         linger_read(0);
     }
     void linger_read(std::size_t dropped) {
-        socket_.async_read_some(asio::buffer(in_.data(), in_.size()),
+        stream_.async_read_some(asio::buffer(in_.data(), in_.size()),
                                 [self = shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
                                     if (self->closed_) return;
                                     if (ec || dropped + n > max_linger_bytes) self->close();
@@ -874,7 +1056,7 @@ private:
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
         file_reading_ = true;
         file_chunk_.resize(n);
-        asio::post(state_.pool(), [self = shared_from_this(), n] {
+        post_blocking([self = shared_from_this(), n] {
             self->file_->read(self->file_chunk_.data(), static_cast<std::streamsize>(n));
             const bool ok = static_cast<std::size_t>(self->file_->gcount()) == n;
             asio::post(self->executor(), [self, ok] { self->on_file_chunk(ok); });
@@ -915,6 +1097,7 @@ private:
             close();
             return;
         }
+        if (upgrading_ && out_.empty()) return hand_off();
         if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         // Stopping: a connection between requests closes; one receiving a body (spooled, or
         // dropped after an early answer) is still in a request.
@@ -932,6 +1115,7 @@ private:
     static constexpr std::size_t min_read = 512;
     static constexpr std::size_t output_high_water = 256 * 1024;
     static constexpr std::size_t idle_buffer_limit = 64 * 1024;
+    static constexpr std::size_t max_read_while_busy = 64 * 1024;
     // A body no route wanted, up to this size, is read and dropped to keep the connection.
     static constexpr std::size_t max_drain_bytes = 64 * 1024;
     // After such an answer, what is read and dropped before the connection closes.
@@ -939,12 +1123,14 @@ private:
     static constexpr std::chrono::seconds max_linger_time{2};
 
     std::shared_ptr<ServerState> keep_state_;  // first: freed after everything below
-    asio::ip::tcp::socket socket_;
+    Stream stream_;
     ServerState& state_;
     Worker& worker_;
     RequestParser parser_;
     Exchange ex_;
-    std::string client_address_;
+    std::string client_address_, local_host_;
+    unsigned short client_port_ = 0, local_port_ = 0;
+    std::shared_ptr<std::atomic<bool>> disconnected_;  // Request::is_disconnected, per connection
     std::string in_;
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
@@ -964,6 +1150,9 @@ private:
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
+    bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
+    bool upgrading_ = false;  // the response written last hands the stream to upgrade_
+    std::function<void(Upgraded)> upgrade_;
     asio::cancellation_signal cancel_;  // bound to the running coroutine handler
 };
 
@@ -976,20 +1165,58 @@ inline std::size_t open_file_limit() noexcept {
     return static_cast<std::size_t>(r.rlim_cur);
 }
 
-inline void ServerState::start() {
+// What ServerOptions says to listen on, opened, bound and listening (`acceptor` is set only
+// once it listens, so a start() that threw can be tried again).
+inline void ServerState::listen() {
     auto& ctx = workers[0]->context;
+    auto acceptor = std::make_unique<generic_acceptor>(*control);
+    if (options.fd >= 0) {  // a listening socket handed over (systemd, a supervisor): of any family
+        sockaddr_storage addr{};
+        socklen_t len = sizeof(addr);
+        int type = 0;
+        socklen_t type_len = sizeof(type);
+        if (::getsockname(options.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+            ::getsockopt(options.fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
+            throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(options.fd));
+        const int family = addr.ss_family;
+        acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), options.fd);
+        asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
+        acceptor->listen(asio::socket_base::max_listen_connections, ignored);
+        this->acceptor = std::move(acceptor);
+        return;
+    }
+    if (!options.uds.empty()) {
+        asio::local::stream_protocol::endpoint ep(options.uds);
+        // A socket file left by a server that did not stop cleanly is replaced; anything else
+        // at that path is not ours to remove (bind fails with "address in use").
+        struct stat st {};
+        if (::lstat(options.uds.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(options.uds.c_str());
+        acceptor->open(generic_endpoint(ep).protocol());
+        acceptor->bind(generic_endpoint(ep));
+        uds_path = options.uds;
+        ::chmod(options.uds.c_str(), 0666);  // as uvicorn: any local user may connect
+        acceptor->listen(asio::socket_base::max_listen_connections);
+        this->acceptor = std::move(acceptor);
+        return;
+    }
     const std::string host = resolve_host(options);
     const unsigned short port = resolve_port(options);
     asio::ip::tcp::resolver resolver(ctx);
     auto endpoints = resolver.resolve(host, std::to_string(port),
                                       asio::ip::resolver_base::passive | asio::ip::resolver_base::numeric_service);
     if (endpoints.empty()) throw std::runtime_error("fastapi: cannot resolve host " + host);
-    asio::ip::tcp::endpoint ep = *endpoints.begin();
-    acceptor = std::make_unique<asio::ip::tcp::acceptor>(*control);
+    const generic_endpoint ep(endpoints.begin()->endpoint());
     acceptor->open(ep.protocol());
-    acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor->set_option(asio::socket_base::reuse_address(true));
+    if (options.reuse_port)
+        acceptor->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor->bind(ep);
     acceptor->listen(asio::socket_base::max_listen_connections);
+    this->acceptor = std::move(acceptor);
+}
+
+inline void ServerState::start() {
+    listen();
     // Past the open-file limit accept() fails; answering 503 a little before it (64 descriptors
     // kept for files, spools and the process's own) tells the client why.
     max_connections = options.limits.max_connections;
@@ -1006,7 +1233,7 @@ inline void ServerState::start() {
 inline void ServerState::accept() {
     Worker& w = *workers[next_worker++ % workers.size()];
     // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
-    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         auto self = weak.lock();
         if (!self || self->stopping || !self->acceptor || !self->acceptor->is_open()) return;
@@ -1016,7 +1243,7 @@ inline void ServerState::accept() {
                 auto ex = socket.get_executor();
                 asio::post(ex, [s = std::move(socket)]() mutable { reject_connection(std::move(s)); });
             } else {
-                auto c = std::make_shared<Connection>(std::move(socket), self, w);
+                auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
                 asio::post(c->executor(), [c] { c->start(); });
             }
             self->accept();
@@ -1069,6 +1296,7 @@ void ServerState::for_each_connection(F f) {
 inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
+    remove_uds();
     for_each_connection([](Connection& c) { c.begin_shutdown(); });
     stop_deadline = std::chrono::steady_clock::now() + grace;
     watch_stop();
@@ -1104,9 +1332,64 @@ inline void ServerState::watch_stop() {
     });
 }
 
+// ---- In process: TestClient's connections ----
+
+// A server state for connections that run on the caller's loop (TestClient): no listening
+// socket, no pool, no sweep; the App is not frozen.
+inline std::shared_ptr<ServerState> in_process_state(App& app, const Limits& limits) {
+    ServerOptions o;
+    o.limits = limits;
+    o.handle_signals = false;
+    o.log_startup = false;
+    auto state = std::make_shared<ServerState>(app, std::move(o));
+    state->in_process = true;
+    return state;
+}
+
+// One connection over an in-memory stream: `bytes` is all the client sends, the result all it
+// receives. Runs `io` on this thread until the connection has nothing left to do (its
+// response written, its cleanups and background tasks run), then ends the input: a request
+// cut short is answered 400 as the server's parser answers a malformed one.
+inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes) {
+    auto worker = std::make_unique<Worker>(io);
+    auto pipe = std::make_shared<MemoryPipe>(io.get_executor());
+    pipe->input.assign(bytes);
+    std::exception_ptr error;  // the first exception a completion handler let out: the caller's
+    auto run = [&] {
+        io.restart();
+        for (;;) {
+            try {
+                io.run();
+                return;
+            } catch (...) {
+                if (!error) error = std::current_exception();
+            }
+        }
+    };
+    std::weak_ptr<Connection> weak;
+    {
+        auto c = std::make_shared<Connection>(Stream(pipe), state, *worker);
+        weak = c;
+        c->start();
+        run();
+        c->end_of_input();
+        run();
+        c->close();
+        run();
+    }
+    pipe->pending.reset();  // a read of code the connection was handed off to (it waits for ever)
+    worker->sweeper.reset();
+    worker->strand.reset();
+    // A connection something still holds (a coroutine suspended on nothing) keeps its worker.
+    if (!weak.expired()) (void)worker.release();
+    if (error) std::rethrow_exception(error);
+    return std::move(pipe->output);
+}
+
 }  // namespace detail
 
-// Serves an App over TCP. Either owns its event loops (run() blocks until stopped), or is
+// Serves an App over TCP, a Unix socket or a listening socket it is given (ServerOptions).
+// Either owns its event loops (run() blocks until stopped), or is
 // embedded in an io_context the caller owns and runs (start(), later stop()).
 //
 // Destroying a Server is safe at any time after start(), stopped or not: an owned server stops
@@ -1150,6 +1433,7 @@ public:
             state_->app.end_serving();
         }
         state_->release_io();
+        state_->remove_uds();
         if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
         owned_.clear();  // drops pending handlers, and their connections
     }
@@ -1165,11 +1449,21 @@ public:
             state_->serving = true;
         }
         state_->start();
-        bound_ = state_->acceptor->local_endpoint();
+        bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
     }
 
-    unsigned short port() const noexcept { return bound_.port(); }
-    std::string host() const { return bound_.address().to_string(); }
+    // Where it listens, once started: on TCP the address and port (port() is the one the
+    // system chose for port 0); on a Unix socket its path (host() and port() are then empty
+    // and 0).
+    unsigned short port() const noexcept { return bound_.port; }
+    std::string host() const { return bound_.family == AF_UNIX ? std::string() : bound_.address; }
+    std::string unix_path() const { return bound_.family == AF_UNIX ? bound_.address : std::string(); }
+    // "http://127.0.0.1:8000", "http://[::1]:8000", or "unix:/run/app.sock".
+    std::string url() const {
+        if (bound_.family == AF_UNIX) return "unix:" + bound_.address;
+        if (bound_.family == AF_INET6) return "http://[" + bound_.address + "]:" + std::to_string(bound_.port);
+        return "http://" + bound_.address + ":" + std::to_string(bound_.port);
+    }
 
     // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
     // when handle_signals, or stop() from another thread or a handler).
@@ -1186,10 +1480,17 @@ public:
                 if (!ec) stop();
             });
         }
-        if (state_->options.log_startup)
-            std::fprintf(stderr, "INFO:     fastapi.hpp serving on http://%s:%u (%zu thread%s; Ctrl+C to quit)\n",
-                         detail::resolve_host(state_->options).c_str(), port(), owned_.size(),
-                         owned_.size() == 1 ? "" : "s");
+        if (state_->options.log_startup) {
+            // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
+            std::string where = url();
+            if (state_->options.fd < 0 && state_->options.uds.empty()) {
+                const std::string host = detail::resolve_host(state_->options);
+                where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
+                        std::to_string(port());
+            }
+            std::fprintf(stderr, "INFO:     fastapi.hpp serving on %s (%zu thread%s; Ctrl+C to quit)\n", where.c_str(),
+                         owned_.size(), owned_.size() == 1 ? "" : "s");
+        }
         std::vector<std::thread> threads;
         for (std::size_t i = 1; i < owned_.size(); ++i)
             threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
@@ -1215,7 +1516,7 @@ public:
 private:
     std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
-    asio::ip::tcp::endpoint bound_;
+    detail::EndpointInfo bound_;
 };
 
 inline void App::run(const ServerOptions& options) {

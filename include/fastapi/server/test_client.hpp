@@ -1,13 +1,13 @@
-// test_client: FastAPI's TestClient. Calls the app in-process, without sockets, through the
-// same parser, dispatch and response writer as the server, so what a test sees is what a
-// client would. Relies on server (for the response writer) and app.
+// test_client: FastAPI's TestClient. Calls the app in-process, without sockets: each request
+// runs through the server's own connection (parser, dispatch, spooling, file bodies,
+// background tasks, error answers) over an in-memory stream, so what a test sees is what a
+// client would. Relies on server.
 #pragma once
 #include "../routing/app.hpp"
 #include "../http/http_parser.hpp"
 #include "server.hpp"
 
-#include <fstream>      // FileResponse bodies
-#include <sstream>      // ostringstream
+#include <charconv>     // from_chars
 #include <string>       // string
 #include <string_view>  // string_view
 
@@ -39,7 +39,9 @@ class TestClient {
 public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
-    explicit TestClient(App& app, Limits limits = {}) : app_(app), limits_(limits) { app_.enter_lifespan(); }
+    explicit TestClient(App& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
+        app_.enter_lifespan();
+    }
     ~TestClient() { app_.exit_lifespan(); }
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
@@ -123,74 +125,24 @@ public:
     }
 
     // Bytes exactly as given (one request), for tests of what the parser accepts.
+    // Run through the server's own connection code over an in-memory stream, on a loop of
+    // this call's own on the caller's thread: what the server would answer is answered here,
+    // and the request's cleanups and background tasks are done when this returns.
     TestResponse raw_request(std::string_view bytes) {
-        detail::Exchange ex;
-        detail::RequestParser parser(limits_);
-        detail::ParseResult r = parser.parse(bytes, ex.request);
-        std::string out;
-        if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
-            bytes.size() - parser.body_offset() >= parser.spool_length()) {
-            // An upload too large for memory: to a temporary file, as the server does, and
-            // only for a route that reads a form (otherwise 413; no route: answered without it).
-            switch (app_.route_head(ex)) {
-                case detail::BodyWanted::form: break;
-                case detail::BodyWanted::no_route:
-                case detail::BodyWanted::answered:
-                case detail::BodyWanted::unread: return dispatch_and_send(ex, out);
-                case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
-            }
-        }
-        if (r.status == detail::ParseStatus::need_more && parser.spool_length() != 0 &&
-            bytes.size() - parser.body_offset() >= parser.spool_length()) {
-            auto file = detail::TempFile::create(app_.settings().forms.temp_dir);
-            if (!file->write(bytes.substr(parser.body_offset(), static_cast<std::size_t>(parser.spool_length()))))
-                throw std::runtime_error("fastapi: TestClient cannot write a temporary file");
-            ex.request.body_file = std::move(file);
-            r.status = detail::ParseStatus::complete;
-        }
-        if (r.status != detail::ParseStatus::complete) {
-            Response res;
-            int status = r.status == detail::ParseStatus::error ? r.error_status : 400;
-            std::string reason = r.status == detail::ParseStatus::error ? std::string(r.error_reason) : "Incomplete request";
-            detail::write_detail(res, status, picojson::value(reason));
-            Request req;
-            req.method = "GET";
-            detail::serialize_response(req, res, res.body.size(), false, out);
-            return parse_response(out, false);
-        }
-        return dispatch_and_send(ex, out);
+        asio::io_context io(1);
+        std::string out = detail::run_in_memory(io, state_, bytes);
+        const bool head = bytes.substr(0, 5) == "HEAD ";
+        return parse_response(out, head);
+    }
+
+    // The bytes the server side wrote for a request given as raw bytes, exactly (a 100
+    // Continue, the response, several for pipelined requests).
+    std::string raw_response(std::string_view bytes) {
+        asio::io_context io(1);
+        return detail::run_in_memory(io, state_, bytes);
     }
 
 private:
-    TestResponse dispatch_and_send(detail::Exchange& ex, std::string& out) {
-        ex.request.client_address = "testclient";
-        switch (app_.dispatch(ex)) {
-            case detail::Dispatch::done: break;
-            case detail::Dispatch::run_blocking: app_.run_endpoint(ex); break;
-            case detail::Dispatch::run_async: {
-                asio::io_context io;
-                asio::co_spawn(io, app_.run_async(ex), asio::detached);
-                io.run();
-                break;
-            }
-        }
-        Response& res = ex.response;
-        std::string file_body;
-        if (!res.file_path.empty()) {
-            std::ifstream in(res.file_path, std::ios::binary);
-            std::ostringstream ss;
-            ss << in.rdbuf();
-            file_body = ss.str();
-        }
-        const std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
-        detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out);
-        if (!res.file_path.empty() && ex.request.method != "HEAD") out += file_body;
-        TestResponse response = parse_response(out, ex.request.method == "HEAD");
-        // The response is complete: its background tasks run now, before request() returns.
-        if (auto job = detail::take_background_job(ex)) job->run();
-        return response;
-    }
-
     static void form_encode(std::string_view s, std::string& out) {
         static constexpr char hex[] = "0123456789ABCDEF";
         for (char c : s) {
@@ -216,8 +168,14 @@ private:
         return request(method, target, body, headers);
     }
 
+    // The first response in `raw` (a request given as raw bytes may hold more than one).
     static TestResponse parse_response(std::string_view raw, bool head) {
         TestResponse t;
+        while (raw.starts_with("HTTP/1.1 100 ")) {  // an interim 100 Continue: the answer follows it
+            const auto end = raw.find("\r\n\r\n");
+            raw.remove_prefix(end == std::string_view::npos ? raw.size() : end + 4);
+        }
+        if (raw.size() < 12) throw std::runtime_error("TestClient: no response");
         auto line_end = raw.find("\r\n");
         t.status_code = std::stoi(std::string(raw.substr(9, 3)));
         auto headers_end = raw.find("\r\n\r\n");
@@ -229,12 +187,18 @@ private:
             t.headers.append_unchecked(line.substr(0, colon), line.substr(colon + 2));
             pos = eol + 2;
         }
-        if (!head) t.text = std::string(raw.substr(headers_end + 4));
+        std::string_view body = raw.substr(headers_end + 4);
+        if (auto length = t.headers.get("content-length")) {
+            std::size_t n = 0;
+            std::from_chars(length->data(), length->data() + length->size(), n);
+            body = body.substr(0, n);
+        }
+        if (!head && !detail::status_has_no_body(t.status_code)) t.text = std::string(body);
         return t;
     }
 
     App& app_;
-    Limits limits_;
+    std::shared_ptr<detail::ServerState> state_;
 };
 
 }  // namespace fastapi
