@@ -1,7 +1,9 @@
 // http_types: the request and response as the rest of the library sees them, their
-// headers, status texts, and HTTPException. Relies on config only.
+// headers, status texts, and HTTPException. Relies on config and body_source (a streamed
+// response body).
 #pragma once
 #include "../core/config.hpp"
+#include "body_source.hpp"
 
 #include <algorithm>    // find_if
 #include <chrono>       // system_clock (cookie expiry)
@@ -469,14 +471,17 @@ inline std::string set_cookie_value(std::string_view name, std::string_view valu
 }
 }  // namespace detail
 
-// A response: status, headers, and a body held in memory. Content-Length, Date and
-// Connection are added when it is written; handlers set everything else.
+// A response: status, headers, and a body: held in memory, a file, or a producer. The
+// framing (Content-Length or Transfer-Encoding), Date and Connection are added when it is
+// written; handlers set everything else.
 struct Response {
     int status = 200;
     Headers headers;
     std::string body;
     // A file to stream instead of `body` (FileResponse); empty for in-memory bodies.
     std::string file_path;
+    // A producer awaited chunk by chunk instead of `body` (StreamingResponse); null otherwise.
+    std::shared_ptr<detail::BodyProducer> stream;
 
     Response() = default;
     explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")

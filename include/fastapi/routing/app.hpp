@@ -142,10 +142,13 @@ struct Route {
     // Every route dependency reads only the head, so the handler's own head-only Depends
     // parameters come next in binding order (App::dispatch_head may run them early).
     bool head_dependencies_first = true;
+    // Its handler takes a RequestStream: it runs once the head is in and reads the body itself.
+    bool streams_body = false;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
         for (auto& d : options.dependencies) head_dependencies_first = head_dependencies_first && d.head_only;
+        streams_body = endpoint.reads_stream;
         if (endpoint.reads_request) takes_form = true;
         else if (endpoint.describe) {
             detail::OperationInfo op;
@@ -169,8 +172,9 @@ inline void write_detail_json(Response& res, int status, std::string_view detail
 // of it is read: no route takes it (404, 405, the slash redirect: dispatch answers it without
 // the body), it was answered already (a middleware or a dependency that reads only the head
 // refused it), or the route's handler runs once the body is in memory, or also once a
-// multipart body has been streamed to a temporary file.
-enum class BodyWanted : unsigned char { no_route, answered, in_memory, form };
+// multipart body has been streamed to a temporary file, or at once, reading the body as it
+// arrives (a RequestStream parameter).
+enum class BodyWanted : unsigned char { no_route, answered, in_memory, form, stream };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -426,6 +430,7 @@ public:
         try {
             auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
             if (!found.route) return detail::BodyWanted::no_route;
+            if (found.route->streams_body) return detail::BodyWanted::stream;
             return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
         } catch (...) {
             return detail::BodyWanted::form;  // out of memory: decide nothing early
@@ -469,6 +474,7 @@ public:
             return detail::BodyWanted::answered;
         }
         ex.head_dispatched = true;
+        if (ex.route->streams_body) return detail::BodyWanted::stream;
         return ex.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
     }
 
@@ -528,6 +534,7 @@ public:
         Response& res = ex.response;
         res.headers.clear();
         res.file_path.clear();
+        res.stream.reset();
         detail::discard_background_tasks(ex);  // as FastAPI: a failed handler's tasks never run
         try {
             for (auto& h : exception_handlers_)
@@ -611,6 +618,7 @@ private:
         log_error(ex, what.c_str());
         ex.response.headers.clear();
         ex.response.file_path.clear();
+        ex.response.stream.reset();
         detail::discard_background_tasks(ex);
         internal_error(ex.response);
     }

@@ -136,6 +136,7 @@ public:
                 case detail::BodyWanted::form: break;
                 case detail::BodyWanted::no_route:
                 case detail::BodyWanted::answered: return dispatch_and_send(ex, out);
+                case detail::BodyWanted::stream:
                 case detail::BodyWanted::in_memory: r = {detail::ParseStatus::error, 0, 413, "Request body too large"}; break;
             }
         }
@@ -181,9 +182,36 @@ private:
             ss << in.rdbuf();
             file_body = ss.str();
         }
-        const std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
-        detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out);
-        if (!res.file_path.empty() && ex.request.method != "HEAD") out += file_body;
+        std::uint64_t length = res.file_path.empty() ? res.body.size() : file_body.size();
+        // A streamed body (StreamingResponse): produced here, in-process, every chunk kept;
+        // the headers are the server's, the text the decoded body. A producer's exception
+        // propagates to the test, as FastAPI's TestClient raises the app's.
+        detail::Framing framing = detail::Framing::length;
+        if (res.stream) {
+            struct Collect final : detail::StreamSink {
+                std::string text;
+                asio::awaitable<void> write(std::string_view bytes) override {
+                    text.append(bytes);
+                    co_return;
+                }
+            } sink;
+            if (res.stream->length) length = *res.stream->length;
+            else framing = ex.request.version == 10 ? detail::Framing::until_close : detail::Framing::chunked;
+            if (ex.request.method != "HEAD" && !detail::status_has_no_body(res.status)) {
+                asio::io_context io;
+                std::exception_ptr failed;
+                auto run = [](std::shared_ptr<detail::BodyProducer> p, detail::StreamSink& s) -> asio::awaitable<void> {
+                    StreamWriter writer(s);
+                    co_await p->produce(writer);
+                };
+                asio::co_spawn(io, run(res.stream, sink), [&failed](std::exception_ptr e) { failed = e; });
+                io.run();
+                if (failed) std::rethrow_exception(failed);
+                file_body = std::move(sink.text);
+            }
+        }
+        detail::serialize_response(ex.request, res, length, ex.request.keep_alive, out, framing);
+        if ((!res.file_path.empty() || res.stream) && ex.request.method != "HEAD") out += file_body;
         TestResponse response = parse_response(out, ex.request.method == "HEAD");
         // The response is complete: its background tasks run now, before request() returns.
         if (auto job = detail::take_background_job(ex)) job->run();
