@@ -134,7 +134,8 @@ template <class T> inline constexpr bool is_vector_v = is_vector<std::remove_cvr
 template <class...> inline constexpr bool dependent_false = false;
 }  // namespace detail
 }  // namespace fastapi
-// http: requests and responses as values, and the strict HTTP/1.1 parser.
+// http: byte streams and streamed bodies, requests and responses as values, and the strict
+// HTTP/1.1 parser.
 
 // ---- include/fastapi/http/stream.hpp ----
 // stream: the byte stream a connection speaks HTTP over, and what a response hands over
@@ -323,18 +324,245 @@ struct Upgraded {
 
 }  // namespace fastapi
 
+// ---- include/fastapi/http/body_source.hpp ----
+// body_source: bodies that are not one string. A response body produced chunk by chunk by a
+// coroutine (StreamWriter, which the server backs with its connection's output and its
+// back-pressure), and a request body read chunk by chunk as it arrives (RequestStream, fed
+// by the connection, or by the whole body when it is already in memory). The machinery is
+// type-erased here once (a virtual sink and source), so nothing of it is a template
+// instantiated per handler. Relies on config (Asio).
+
+#include <cstdint>      // uint64_t
+#include <stdexcept>    // length_error
+
+namespace fastapi {
+
+class StreamWriter;
+
+namespace detail {
+// Where a StreamWriter's bytes go: the server's connection (framed, with back-pressure), the
+// TestClient's buffer, a compressor in front of either (GZipMiddleware).
+class StreamSink {
+public:
+    virtual ~StreamSink() = default;
+    // Returns once the bytes are taken (the connection: once its output has room again).
+    // Throws asio::system_error(operation_aborted) when the client is gone.
+    virtual asio::awaitable<void> write(std::string_view bytes) = 0;
+};
+
+// A streamed response body: the producer and, when it is known beforehand, its length.
+struct BodyProducer {
+    std::function<asio::awaitable<void>(StreamWriter&)> produce;
+    std::optional<std::uint64_t> length;  // Content-Length; otherwise chunked (HTTP/1.1) or until close
+};
+
+// Where a RequestStream's chunks come from.
+class BodyReader {
+public:
+    virtual ~BodyReader() = default;
+    // The next chunk (valid until the next call), empty at the end of the body.
+    virtual asio::awaitable<std::string_view> read() = 0;
+    virtual bool done() const noexcept = 0;
+};
+
+// A body that is in memory already (it arrived with its head, or the TestClient sent it).
+class WholeBodyReader final : public BodyReader {
+public:
+    explicit WholeBodyReader(std::string_view body) noexcept : body_(body) {}
+    asio::awaitable<std::string_view> read() override {
+        co_return std::exchange(body_, std::string_view{});
+    }
+    bool done() const noexcept override { return body_.empty(); }
+
+private:
+    std::string_view body_;
+};
+
+// Decodes a request body as it arrives, consuming what it decodes: a Content-Length count or
+// the chunked coding (RFC 9112 §7.1; trailer fields are read and dropped). The decoded size
+// is checked against `limit` as it grows: 413 the moment it passes it.
+class BodyDecoder {
+public:
+    void start_length(std::uint64_t n, std::uint64_t limit) noexcept {
+        *this = {};
+        left_ = n;
+        limit_ = limit;
+        state_ = n == 0 ? State::done : State::length;
+    }
+    void start_chunked(std::uint64_t limit, std::size_t max_line) noexcept {
+        *this = {};
+        limit_ = limit;
+        max_line_ = max_line;
+        state_ = State::size;
+    }
+    bool done() const noexcept { return state_ == State::done; }
+    bool failed() const noexcept { return state_ == State::failed; }
+    int error_status() const noexcept { return status_; }
+    const char* error_reason() const noexcept { return reason_; }
+
+    // Appends the body bytes in `in` to `out` (at most `most` of them); returns how many bytes
+    // of `in` it consumed. Stops at the end of the body (what follows is the next request).
+    std::size_t decode(std::string_view in, std::string& out, std::size_t most) {
+        std::size_t i = 0;
+        while (i < in.size() && state_ != State::done && state_ != State::failed) {
+            switch (state_) {
+                case State::length: {
+                    const std::size_t take = static_cast<std::size_t>(
+                        std::min<std::uint64_t>({left_, in.size() - i, most - std::min(most, out.size())}));
+                    if (take == 0) return i;
+                    out.append(in.data() + i, take);
+                    i += take;
+                    left_ -= take;
+                    if (left_ == 0) state_ = State::done;
+                    break;
+                }
+                case State::size:
+                case State::trailers: {
+                    const char c = in[i++];
+                    if (c != '\n') {
+                        if (++line_ > max_line_) return fail(400, "Chunk size line too long"), i;
+                        line_text_ += c;
+                        break;
+                    }
+                    if (line_text_.empty() || line_text_.back() != '\r') return fail(400, "Bare LF in chunked body"), i;
+                    line_text_.pop_back();
+                    if (state_ == State::trailers) {
+                        if (line_text_.empty()) state_ = State::done;
+                        trailer_bytes_ += line_;
+                        if (trailer_bytes_ > max_line_ * 16) return fail(431, "Trailer section too large"), i;
+                    } else if (!size_line()) {
+                        return i;
+                    }
+                    line_text_.clear();
+                    line_ = 0;
+                    break;
+                }
+                case State::data: {
+                    const std::size_t take = static_cast<std::size_t>(
+                        std::min<std::uint64_t>({left_, in.size() - i, most - std::min(most, out.size())}));
+                    if (take == 0) return i;
+                    out.append(in.data() + i, take);
+                    i += take;
+                    left_ -= take;
+                    if (left_ == 0) state_ = State::data_cr;
+                    break;
+                }
+                case State::data_cr:
+                    if (in[i++] != '\r') return fail(400, "Chunk data not followed by CRLF"), i;
+                    state_ = State::data_lf;
+                    break;
+                case State::data_lf:
+                    if (in[i++] != '\n') return fail(400, "Chunk data not followed by CRLF"), i;
+                    state_ = State::size;
+                    break;
+                default: return i;
+            }
+        }
+        return i;
+    }
+
+private:
+    enum class State : unsigned char { idle, length, size, data, data_cr, data_lf, trailers, done, failed };
+    void fail(int status, const char* reason) noexcept {
+        state_ = State::failed;
+        status_ = status;
+        reason_ = reason;
+    }
+    bool size_line() {
+        std::uint64_t size = 0;
+        std::size_t digits = 0;
+        for (char c : line_text_) {
+            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (v < 0) break;
+            if (++digits > 15) return fail(400, "Chunk size too large"), false;
+            size = size * 16 + static_cast<std::uint64_t>(v);
+        }
+        if (digits == 0) return fail(400, "Invalid chunk size"), false;
+        for (std::size_t k = digits; k < line_text_.size(); ++k) {  // chunk extensions: ignored, but no controls
+            const auto u = static_cast<unsigned char>(line_text_[k]);
+            if ((u < 0x20 && u != '\t') || u == 0x7f) return fail(400, "Invalid chunk extension"), false;
+        }
+        if (digits < line_text_.size() && line_text_[digits] != ';' && line_text_[digits] != ' ' && line_text_[digits] != '\t')
+            return fail(400, "Invalid chunk size"), false;
+        if (size > limit_ - decoded_) return fail(413, "Request body too large"), false;
+        decoded_ += size;
+        if (size == 0) {
+            state_ = State::trailers;
+        } else {
+            left_ = size;
+            state_ = State::data;
+        }
+        return true;
+    }
+
+    State state_ = State::idle;
+    std::uint64_t left_ = 0, decoded_ = 0, limit_ = 0;
+    std::size_t line_ = 0, max_line_ = 4096, trailer_bytes_ = 0;
+    std::string line_text_;
+    int status_ = 0;
+    const char* reason_ = "";
+};
+}  // namespace detail
+
+// What a StreamingResponse's producer writes to: `co_await out.write(chunk)` returns once the
+// chunk is taken. Back-pressure: while the client is slower than the producer (the socket's
+// buffer and the connection's output are full) the write waits, so a producer never runs
+// ahead of its client by more than that. When the client has gone (or the server stops past
+// its grace period) the write throws asio::system_error (operation_aborted): let it end the
+// producer.
+class StreamWriter {
+public:
+    explicit StreamWriter(detail::StreamSink& sink) noexcept : sink_(&sink) {}
+    StreamWriter(const StreamWriter&) = delete;
+    StreamWriter& operator=(const StreamWriter&) = delete;
+
+    // `bytes` must stay valid until the write returns (co_await it at once).
+    asio::awaitable<void> write(std::string_view bytes) {
+        written_ += bytes.size();
+        return sink_->write(bytes);
+    }
+    std::uint64_t bytes_written() const noexcept { return written_; }
+
+private:
+    detail::StreamSink* sink_;
+    std::uint64_t written_ = 0;
+};
+
+// A request body read as it arrives, by a coroutine handler that takes a RequestStream&
+// parameter (Starlette's `async for chunk in request.stream()`):
+//   app.post("/upload", [](fastapi::RequestStream& body) -> asio::awaitable<std::string> {
+//       std::size_t n = 0;
+//       for (auto chunk = co_await body.read(); !chunk.empty(); chunk = co_await body.read()) n += chunk.size();
+//       co_return std::to_string(n);
+//   });
+// The body is never held whole: the server hands over what each read of the socket brought.
+// Limits::max_body_bytes applies as it arrives (HTTPException 413 from read() the moment the
+// body passes it; a Content-Length over it is refused before the handler runs). A handler that
+// returns before the end of the body answers, and the connection closes after the answer.
+class RequestStream {
+public:
+    explicit RequestStream(detail::BodyReader& reader) noexcept : reader_(&reader) {}
+    // The next chunk, valid until the next read; empty once the whole body has been read.
+    asio::awaitable<std::string_view> read() { return reader_->read(); }
+    bool done() const noexcept { return reader_->done(); }
+
+private:
+    detail::BodyReader* reader_;
+};
+
+}  // namespace fastapi
+
 // ---- include/fastapi/http/http_types.hpp ----
 // http_types: the request and response as the rest of the library sees them, their
-// headers, status texts, and HTTPException. Relies on config only.
+// headers, status texts, and HTTPException. Relies on config and body_source (a streamed
+// response body).
 
 #include <atomic>       // atomic (Request::is_disconnected)
 #include <chrono>       // system_clock (cookie expiry)
-#include <cstdint>      // uint8_t, int64_t
 #include <cstdio>       // snprintf
 #include <cstdlib>      // getenv
 #include <initializer_list>  // Headers{{"name", "value"}}
 #include <map>          // path parameters
-#include <stdexcept>    // invalid_argument, runtime_error
 
 #include <fcntl.h>      // open flags (temporary files)
 #include <stdlib.h>     // mkstemp
@@ -800,8 +1028,9 @@ inline std::string set_cookie_value(std::string_view name, std::string_view valu
 }
 }  // namespace detail
 
-// A response: status, headers, and a body held in memory. Content-Length, Date and
-// Connection are added when it is written; handlers set everything else.
+// A response: status, headers, and a body: held in memory, a file, or a producer. The
+// framing (Content-Length or Transfer-Encoding), Date and Connection are added when it is
+// written; handlers set everything else.
 struct Response {
     int status = 200;
     Headers headers;
@@ -813,6 +1042,8 @@ struct Response {
     // (called on the connection's executor). The response's Connection and Upgrade headers are
     // sent as the handler set them.
     std::function<void(Upgraded)> on_upgrade;
+    // A producer awaited chunk by chunk instead of `body` (StreamingResponse); null otherwise.
+    std::shared_ptr<detail::BodyProducer> stream;
 
     Response() = default;
     explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")
@@ -5996,7 +6227,7 @@ private:
 // ---- include/fastapi/routing/responses.hpp ----
 // responses: the response types a handler can return, as FastAPI names them. Each is a
 // Response with its media type set; a handler that returns any other value gets it written
-// as JSON. Relies on http_types and json.
+// as JSON. Relies on http_types (and its body_source) and json.
 
 #include <filesystem>   // file_size, path
 
@@ -6079,6 +6310,30 @@ struct FileResponse : Response {
             headers.set("content-disposition", "attachment; filename=\"" + quoted + "\"");
         }
         file_path = std::move(path);
+    }
+};
+
+// A body produced while it is sent (Starlette's StreamingResponse): the server runs the
+// producer once the headers are written and sends each chunk it writes, waiting while the
+// client is slower (back-pressure, see StreamWriter):
+//   return fastapi::StreamingResponse([](fastapi::StreamWriter& out) -> asio::awaitable<void> {
+//       for (int i = 0; i < 3; ++i) co_await out.write("chunk\n");
+//   }, "text/plain");
+// Framing: Content-Length when `content_length` is given (writing more, or ending with less,
+// closes the connection: the length was a lie), else chunked on HTTP/1.1 and until the
+// connection closes on HTTP/1.0. HEAD, 204 and 304 send the headers only; the producer is not
+// run. A producer that throws midway is logged and the connection closed (a chunked body is
+// left unterminated, so the client sees it incomplete). A client that goes away cancels it:
+// its pending write (or whatever else it awaits) ends with operation_aborted. Middleware
+// `after`s see the headers before the body is produced; cleanups of dependencies and
+// background tasks run after its last byte is written.
+struct StreamingResponse : Response {
+    using Producer = std::function<asio::awaitable<void>(StreamWriter&)>;
+    explicit StreamingResponse(Producer producer, std::string_view media_type = "application/octet-stream",
+                               int status_code = 200, std::optional<std::uint64_t> content_length = std::nullopt)
+        : Response({}, status_code, media_type) {
+        if (!producer) throw std::invalid_argument("fastapi: StreamingResponse needs a producer");
+        stream = std::make_shared<detail::BodyProducer>(detail::BodyProducer{std::move(producer), content_length});
     }
 };
 
@@ -6177,6 +6432,9 @@ struct Exchange {
     asio::any_io_executor executor;
     std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
     bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
+    // A RequestStream's source: the connection's, set before dispatch when the route reads
+    // the body as it arrives; else made from the body in memory when the handler asks.
+    std::shared_ptr<BodyReader> body_reader;
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {
@@ -6184,6 +6442,8 @@ struct Exchange {
         response.headers.clear();
         response.body.clear();
         response.file_path.clear();
+        response.stream.reset();
+        body_reader.reset();
         route = nullptr;
         query_parsed = cookies_parsed = false;
         if (body_state != BodyState::unread) {
@@ -6227,6 +6487,17 @@ struct Binder<Request&> {
 };
 template <>
 struct Binder<const Request&> : Binder<Request&> {};
+
+// The request body read as it arrives (body_source.hpp), for coroutine handlers.
+template <>
+struct Binder<RequestStream&> {
+    using holder = RequestStream;
+    static holder bind(Exchange& ex, ValidationErrors&) {
+        if (!ex.body_reader) ex.body_reader = std::make_shared<WholeBodyReader>(ex.request.body);
+        return RequestStream(*ex.body_reader);
+    }
+    static RequestStream& get(holder& h) { return h; }
+};
 
 // The response that will be sent, for handlers that set headers, cookies or the status
 // and still return a value (FastAPI's `response: Response` parameter).
@@ -6488,6 +6759,7 @@ struct Endpoint {
     // Some parameter (or dependency parameter) may read the body; false: the request is
     // answered without reading it (App::dispatch_head's BodyWanted::unread).
     bool reads_body = true;
+    bool reads_stream = false;   // takes a RequestStream: reads the body as it arrives
     void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
     DependencyList (*dependencies)() noexcept = nullptr;  // its Depends parameters (null: none)
     bool async_dependencies = false;  // a coroutine dependency is in their graph: run as a coroutine
@@ -6497,6 +6769,11 @@ struct Endpoint {
 template <class Args> struct args_read_request;
 template <class... P> struct args_read_request<std::tuple<P...>> {
     static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, Request> || ... || false);
+};
+
+template <class Args> struct args_read_stream;
+template <class... P> struct args_read_stream<std::tuple<P...>> {
+    static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, RequestStream> || ... || false);
 };
 
 template <class F>
@@ -6510,6 +6787,10 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     e.describe = &endpoint_describer<Result, args>::describe;
     e.reads_request = args_read_request<args>::value;
     e.reads_body = !args_from_head<args>::value;
+    e.reads_stream = args_read_stream<args>::value;
+    static_assert(!args_read_stream<args>::value || awaitable_result<R>::is_awaitable,
+                  "fastapi: a handler that takes a RequestStream& reads it with co_await: make it a coroutine "
+                  "returning asio::awaitable<T>.");
     e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
     if constexpr (dependency_list<args>::count != 0) e.dependencies = &dependency_list<args>::get;
     e.async_dependencies = args_async<args>::value;
@@ -8711,7 +8992,7 @@ struct Binder<OAuth2PasswordRequestForm> {
 //   app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));
 //
 // GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
-// Relies on http_types (and Asio's awaitable).
+// Relies on http_types (its body_source, for streamed bodies) and Asio's awaitable.
 
 
 #ifdef FASTAPI_WITH_ZLIB
@@ -8965,6 +9246,56 @@ inline bool gzip_compress(const std::string& in, std::string& out, int level) {
     deflateEnd(&zs);
     return rc == Z_STREAM_END;
 }
+// A streamed body compressed as it is produced: each chunk the producer writes is deflated
+// and flushed (Z_SYNC_FLUSH, as Starlette's GZipResponder flushes per message), so the client
+// gets it at once and nothing is held beyond one chunk; the gzip trailer follows the last.
+class GzipSink final : public StreamSink {
+public:
+    GzipSink(StreamWriter& out, int level) : out_(out) {
+        if (deflateInit2(&zs_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            throw std::runtime_error("fastapi: GZipMiddleware cannot start a deflate stream");
+    }
+    ~GzipSink() override { deflateEnd(&zs_); }
+    GzipSink(const GzipSink&) = delete;
+    GzipSink& operator=(const GzipSink&) = delete;
+    asio::awaitable<void> write(std::string_view bytes) override {
+        if (!bytes.empty()) co_await deflate_out(bytes, Z_SYNC_FLUSH);
+    }
+    asio::awaitable<void> finish() { co_await deflate_out({}, Z_FINISH); }
+
+private:
+    asio::awaitable<void> deflate_out(std::string_view in, int flush) {
+        constexpr std::size_t room = 16 * 1024;
+        zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        zs_.avail_in = static_cast<uInt>(in.size());
+        for (;;) {
+            buffer_.resize(room);
+            zs_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
+            zs_.avail_out = static_cast<uInt>(room);
+            const int rc = deflate(&zs_, flush);
+            if (rc == Z_STREAM_ERROR) throw std::runtime_error("fastapi: GZipMiddleware's deflate failed");
+            const std::size_t n = room - zs_.avail_out;
+            if (n != 0) co_await out_.write(std::string_view(buffer_.data(), n));
+            if (flush == Z_FINISH ? rc == Z_STREAM_END : (zs_.avail_out != 0 && zs_.avail_in == 0)) break;
+        }
+    }
+    StreamWriter& out_;
+    z_stream zs_{};
+    std::string buffer_;
+};
+
+// The producer `inner`, compressed: its length is no longer known (chunked framing).
+inline std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
+    auto p = std::make_shared<BodyProducer>();
+    p->produce = [inner = std::move(inner), level](StreamWriter& out) -> asio::awaitable<void> {
+        GzipSink sink(out, level);
+        StreamWriter writer(sink);
+        co_await inner->produce(writer);
+        co_await sink.finish();
+    };
+    return p;
+}
+
 // A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths; -1
 // when it is not one.
 inline int parse_qvalue(std::string_view v) noexcept {
@@ -9010,15 +9341,24 @@ inline bool accepts_gzip(const Request& req) {
 }  // namespace detail
 
 // Starlette's GZipMiddleware: bodies of at least minimum_size bytes are gzip-compressed for
-// clients that accept it (Content-Encoding: gzip, Vary: Accept-Encoding). Responses already
-// encoded, streamed files and server-sent events are sent as they are.
+// clients that accept it (Content-Encoding: gzip, Vary: Accept-Encoding). A StreamingResponse
+// is compressed chunk by chunk as it is produced (unless its declared length is below
+// minimum_size), and sent chunked. Responses already encoded, files and server-sent events
+// are sent as they are.
 class GZipMiddleware : public Middleware {
 public:
     explicit GZipMiddleware(GZipOptions options = {}) {
         after = [options](const Request& req, Response& res) {
             if (!detail::accepts_gzip(req) || !res.file_path.empty() || res.headers.contains("content-encoding")) return;
-            if (res.body.size() < options.minimum_size) return;
             if (auto ct = res.headers.get("content-type"); ct && ct->starts_with("text/event-stream")) return;
+            if (res.stream) {
+                if (res.stream->length && *res.stream->length < options.minimum_size) return;
+                res.stream = detail::gzip_stream(std::move(res.stream), options.compresslevel);
+                res.headers.set("content-encoding", "gzip");
+                detail::add_vary(res, "Accept-Encoding");
+                return;
+            }
+            if (res.body.size() < options.minimum_size) return;
             std::string compressed;
             if (!detail::gzip_compress(res.body, compressed, options.compresslevel)) return;
             res.body = std::move(compressed);
@@ -9160,6 +9500,8 @@ struct Route {
     // A coroutine dependency is in its graph (the handler's or a route dependency's): the
     // route runs as a coroutine, its dependencies awaited before the handler is called.
     bool async_dependencies = false;
+    // Its handler takes a RequestStream: it runs once the head is in and reads the body itself.
+    bool streams_body = false;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
@@ -9168,6 +9510,7 @@ struct Route {
             head_dependencies_first = head_dependencies_first && d.head_only;
             async_dependencies = async_dependencies || d.async_graph;
         }
+        streams_body = endpoint.reads_stream;
         if (endpoint.reads_request) takes_form = true;
         else if (endpoint.describe) {
             detail::OperationInfo op;
@@ -9192,8 +9535,9 @@ inline void write_detail_json(Response& res, int status, std::string_view detail
 // the body), it was answered already (a middleware or a dependency that reads only the head
 // refused it), the route takes no body (nothing it or its dependencies bind reads it: the
 // handler runs without it), or the route's handler runs once the body is in memory, or also
-// once a multipart body has been streamed to a temporary file.
-enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form };
+// once a multipart body has been streamed to a temporary file, or at once, reading the body
+// as it arrives (a RequestStream parameter).
+enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form, stream };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -9562,6 +9906,7 @@ public:
         try {
             auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
             if (!found.route) return detail::BodyWanted::no_route;
+            if (found.route->streams_body) return detail::BodyWanted::stream;
             return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
         } catch (...) {
             return detail::BodyWanted::form;  // out of memory: decide nothing early
@@ -9607,6 +9952,7 @@ public:
         }
         ex.head_dispatched = true;
         const Route& route = *ex.route;
+        if (route.streams_body) return detail::BodyWanted::stream;
         if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
             return detail::BodyWanted::unread;  // a body sent anyway is never buffered
         return route.takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
@@ -9677,6 +10023,7 @@ public:
         Response& res = ex.response;
         res.headers.clear();
         res.file_path.clear();
+        res.stream.reset();
         detail::discard_background_tasks(ex);  // as FastAPI: a failed handler's tasks never run
         try {
             for (auto& h : exception_handlers_)
@@ -9856,6 +10203,7 @@ private:
         log_error(ex, what.c_str());
         ex.response.headers.clear();
         ex.response.file_path.clear();
+        ex.response.stream.reset();
         detail::discard_background_tasks(ex);
         internal_error(ex.response);
     }
@@ -11342,15 +11690,19 @@ inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
+// How a body's end is told: its length (Content-Length), chunks (Transfer-Encoding: chunked,
+// HTTP/1.1), or the connection closing after it (HTTP/1.0, length unknown).
+enum class Framing : unsigned char { length, chunked, until_close };
+
 // Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
-// `out`. `content_length` is the body's or the file's size.
+// `out`. `content_length` is the body's or the file's size, with Framing::length.
 inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
-                               bool keep_alive, std::string& out) {
+                               bool keep_alive, std::string& out, Framing body_framing = Framing::length) {
     using namespace std::string_view_literals;
     // Sized once and filled with memcpy: this runs once per response, pipelined ones included.
     const std::string_view reason = status_reason(res.status);
     const bool bodiless = status_has_no_body(res.status);
-    const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty();
+    const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty() && !res.stream;
     auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
         return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
                                     iequals(name, "connection") || iequals(name, "date"));
@@ -11379,10 +11731,12 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
         put(value);
         put("\r\n"sv);
     }
-    if (!bodiless) {
+    if (!bodiless && body_framing == Framing::length) {
         put("content-length: "sv);
         put_uint(content_length);
         put("\r\n"sv);
+    } else if (!bodiless && body_framing == Framing::chunked) {
+        put("transfer-encoding: chunked\r\n"sv);
     }
     put("date: "sv);
     put(http_date());
@@ -11836,6 +12190,7 @@ private:
             return hand_off();
         }
         if (closed_) return;
+        if (body_) return on_body_read(ec, n);  // a handler is reading the body as it arrives
         if (ec && running_) {
             // The client left while its handler runs: a coroutine handler is cancelled, a
             // blocking one sees request.is_disconnected(). A closed socket and a half-closed
@@ -11975,6 +12330,10 @@ private:
                 }
             } while (!state_.spool_bytes.compare_exchange_weak(held, held + length, std::memory_order_relaxed));
             spool_reserved_ = length;
+        }
+        if (wanted == BodyWanted::stream) {  // the handler runs now and reads the body itself
+            start_body_stream();
+            return false;
         }
         return true;
     }
@@ -12132,8 +12491,22 @@ private:
             return;
         }
         file_opened_ = false;
+        if (body_) end_body_stream();
         bool keep = req.keep_alive && !state_.stopping.load(std::memory_order_relaxed);
         std::uint64_t length = res.body.size();
+        Framing framing = Framing::length;
+        std::shared_ptr<BodyProducer> producer;
+        if (res.stream) {
+            // A producer: run once the head is written, unless no body may follow it.
+            const bool no_body = req.method == "HEAD" || status_has_no_body(res.status);
+            if (res.stream->length) length = *res.stream->length;
+            else framing = req.version == 10 ? Framing::until_close : Framing::chunked;
+            if (!no_body) {
+                producer = std::move(res.stream);
+                if (framing == Framing::until_close) keep = false;
+            }
+            res.stream.reset();
+        }
         if (!res.file_path.empty()) {
             const std::uint64_t size = file_remaining_;
             if (!file_) {
@@ -12148,7 +12521,7 @@ private:
             }
         }
         if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
-        serialize_response(req, res, length, keep, out_);
+        serialize_response(req, res, length, keep, out_, framing);
         if (!keep) close_after_write_ = true;
         else if (res.on_upgrade) {  // the next bytes are the new protocol's, not a request
             upgrade_ = std::move(res.on_upgrade);
@@ -12157,13 +12530,213 @@ private:
         }
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
-        auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
+        auto& cleanups = file_ || producer ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
         release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
         if (file_) busy_ = true;  // later responses wait until the file is sent
+        if (producer) start_stream(std::move(producer), framing);
+    }
+
+    // ---- A request body read as it arrives (RequestStream): once the head is routed to a
+    // handler that takes one, the handler runs at once; the body's bytes are decoded here
+    // (not by the parser, which is reset) straight from in_ and consumed, one socket read at
+    // a time, so the body is never held whole. on_read hands reads to on_body_read meanwhile.
+
+    struct BodyStream final : BodyReader {
+        explicit BodyStream(Connection& c) : c_(c) {}
+        asio::awaitable<std::string_view> read() override { return c_.body_read(); }
+        bool done() const noexcept override { return decoder.done(); }
+        Connection& c_;
+        BodyDecoder decoder;
+        std::string chunk;  // what the last read returned
+        bool eof = false;   // the client stopped sending
+        std::optional<asio::steady_timer> wake;
+    };
+
+    void start_body_stream() {
+        const bool chunked = parser_.body_chunked();
+        const std::uint64_t length = parser_.content_length();
+        if (parser_.expects_continue() && !continue_sent_) out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+        in_begin_ += parser_.body_offset();
+        next_request();  // the parser is done with this request
+        body_ = std::make_shared<BodyStream>(*this);
+        body_->wake.emplace(executor());
+        const auto limit = static_cast<std::uint64_t>(state_.options.limits.max_body_bytes);
+        if (chunked) body_->decoder.start_chunked(limit, 4096);
+        else body_->decoder.start_length(length, limit);
+        set_phase(Phase::handler);
+        if (!ex_.head_dispatched) {
+            ex_.request.client_address = client_address_;
+            ex_.reset_for_request();
+        }
+        ex_.body_reader = body_;
+        dispatch_request();
+    }
+
+    asio::awaitable<std::string_view> body_read() {
+        std::shared_ptr<BodyStream> body = body_;
+        if (!body) co_return std::string_view{};  // the response is made: the body is over
+        body->chunk.clear();
+        for (;;) {
+            if (closed_) throw asio::system_error(asio::error::operation_aborted);
+            if (in_begin_ < in_end_ && !body->decoder.done()) {
+                constexpr std::size_t most = 64 * 1024;
+                in_begin_ += body->decoder.decode(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), body->chunk, most);
+            }
+            if (body->decoder.failed()) throw HTTPException(body->decoder.error_status(), body->decoder.error_reason());
+            if (!body->chunk.empty() || body->decoder.done()) co_return std::string_view(body->chunk);
+            if (body->eof) throw HTTPException(400, "Incomplete request body");
+            read_body();
+            const auto timeout = state_.options.body_timeout;
+            if (timeout.count() > 0) body->wake->expires_after(timeout);
+            else body->wake->expires_at(clock::time_point::max());
+            asio::error_code ec;
+            co_await body->wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec && in_begin_ == in_end_ && !body->eof && !closed_) throw HTTPException(408, "Request Timeout");
+        }
+    }
+    // One read into in_, after what is left of it; completes in on_body_read.
+    void read_body() {
+        if (reading_ || closed_) return;
+        if (in_begin_ == in_end_) {
+            in_begin_ = in_end_ = 0;
+        } else if (in_begin_ > 0) {
+            std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+            in_end_ -= in_begin_;
+            in_begin_ = 0;
+        }
+        if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>({in_.size(), in_end_ + min_read, initial_buffer}));
+        reading_ = true;
+        stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+    }
+    void on_body_read(const asio::error_code& ec, std::size_t n) {
+        if (ec) body_->eof = true;
+        else in_end_ += n;
+        body_->wake->cancel();
+    }
+    // The response is made: what the handler did not read of the body is not waited for (the
+    // connection closes after the answer, dropping what still comes for a moment).
+    void end_body_stream() {
+        std::shared_ptr<BodyStream> body = std::move(body_);
+        body->wake->cancel();
+        if (!body->decoder.done()) {
+            ex_.request.keep_alive = false;
+            in_begin_ = in_end_;
+            if (!body->eof) linger_ = true;
+        }
+    }
+
+    // ---- A streamed response body (StreamingResponse): the producer runs as a coroutine on
+    // this connection's executor, cancelled with it (cancel_, free once the handler is done).
+    // Each write is framed into out_ and flushed; while out_ holds more than stream_high_water
+    // (the socket took nothing since the last write finished) the producer waits for on_write.
+    // Later pipelined responses wait (busy_) until the last chunk.
+
+    class StreamSinkImpl final : public StreamSink {
+    public:
+        explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
+        asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
+
+    private:
+        Connection& c_;
+    };
+
+    void start_stream(std::shared_ptr<BodyProducer> producer, Framing framing) {
+        busy_ = true;
+        streaming_ = true;
+        stream_framing_ = framing;
+        stream_length_ = producer->length;
+        stream_sent_ = 0;
+        if (!stream_wake_) stream_wake_.emplace(executor());
+        asio::co_spawn(executor(), run_producer(shared_from_this(), std::move(producer)),
+                       asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr e) {
+                           self->on_stream_done(e);
+                       }));
+    }
+    static asio::awaitable<void> run_producer(std::shared_ptr<Connection> self, std::shared_ptr<BodyProducer> producer) {
+        StreamSinkImpl sink(*self);
+        StreamWriter writer(sink);
+        co_await producer->produce(writer);
+    }
+
+    static constexpr std::size_t stream_high_water = 64 * 1024;
+
+    asio::awaitable<void> stream_write(std::string_view bytes) {
+        if (closed_) throw asio::system_error(asio::error::operation_aborted);
+        if (bytes.empty()) co_return;  // an empty chunk would end a chunked body
+        if (stream_length_ && bytes.size() > *stream_length_ - stream_sent_)
+            throw std::length_error("fastapi: a StreamingResponse wrote more than its content_length");
+        stream_sent_ += bytes.size();
+        if (stream_framing_ == Framing::chunked) {
+            char size[24];
+            char* end = std::to_chars(size, size + 16, bytes.size(), 16).ptr;
+            *end++ = '\r';
+            *end++ = '\n';
+            out_.append(size, end);
+            out_.append(bytes);
+            out_ += "\r\n";
+        } else {
+            out_.append(bytes);
+        }
+        flush();
+        // Back-pressure: the socket has not taken the last write yet and this one is queued
+        // behind it. Woken by on_write, or by close (the cancellation ends the wait).
+        while (!closed_ && out_.size() >= stream_high_water) {
+            stream_waiting_ = true;
+            stream_wake_->expires_at(clock::time_point::max());
+            asio::error_code ec;
+            co_await stream_wake_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            stream_waiting_ = false;
+        }
+        if (closed_) throw asio::system_error(asio::error::operation_aborted);
+    }
+    void wake_stream() {
+        if (stream_waiting_ && out_.size() < stream_high_water) stream_wake_->cancel();
+    }
+
+    void on_stream_done(std::exception_ptr e) {
+        streaming_ = false;
+        if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (!e && stream_length_ && stream_sent_ != *stream_length_)
+            e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                std::fprintf(stderr, "fastapi: a streaming response's producer failed (%s %s): %s\n",
+                             ex_.request.method.c_str(), ex_.request.path.c_str(), x.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a streaming response's producer failed (%s %s)\n",
+                             ex_.request.method.c_str(), ex_.request.path.c_str());
+            }
+            // The body is cut short: what was written goes out, then the connection closes
+            // without the last chunk (or short of the Content-Length): the client sees it
+            // incomplete.
+            for (auto& c : file_cleanups_) out_cleanups_.push_back(std::move(c));
+            file_cleanups_.clear();
+            close_after_write_ = true;
+            linger_ = false;
+            busy_ = false;
+            flush();
+            return;
+        }
+        if (stream_framing_ == Framing::chunked) out_ += "0\r\n\r\n";
+        // The cleanups follow the last byte: with it in out_, or with the write in flight, or
+        // now when every byte has been written already.
+        auto& after = !out_.empty() ? out_cleanups_ : writing_ ? sending_cleanups_ : file_cleanups_;
+        if (&after != &file_cleanups_) {
+            for (auto& c : file_cleanups_) after.push_back(std::move(c));
+            file_cleanups_.clear();
+        }
+        DependencyScope::close(file_cleanups_);
+        busy_ = false;
+        process();
     }
 
     void answer_parse_error(const ParseResult& r) {
@@ -12270,6 +12843,10 @@ private:
             return;
         }
         if (upgrading_ && out_.empty()) return hand_off();
+        if (streaming_) {  // the socket took the last write: the next one goes, and the producer on
+            flush();
+            return wake_stream();
+        }
         if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         // Stopping: a connection between requests closes; one receiving a body (spooled, or
         // dropped after an early answer) is still in a request.
@@ -12325,7 +12902,14 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler
+    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    // A streamed response body being sent (start_stream).
+    bool streaming_ = false, stream_waiting_ = false;
+    Framing stream_framing_ = Framing::length;
+    std::optional<std::uint64_t> stream_length_;
+    std::uint64_t stream_sent_ = 0;
+    std::optional<asio::steady_timer> stream_wake_;
+    std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
 
 // ---- ServerState: accepting, sweeping, stopping ----

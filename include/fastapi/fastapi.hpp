@@ -5,8 +5,10 @@
 // core: configuration macros and the metaprogramming every layer uses.
 #include "core/config.hpp"
 #include "core/meta.hpp"
-// http: requests and responses as values, and the strict HTTP/1.1 parser.
+// http: byte streams and streamed bodies, requests and responses as values, and the strict
+// HTTP/1.1 parser.
 #include "http/stream.hpp"
+#include "http/body_source.hpp"
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),

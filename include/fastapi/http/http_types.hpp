@@ -1,8 +1,10 @@
 // http_types: the request and response as the rest of the library sees them, their
-// headers, status texts, and HTTPException. Relies on config only.
+// headers, status texts, and HTTPException. Relies on config and body_source (a streamed
+// response body).
 #pragma once
 #include "../core/config.hpp"
 #include "stream.hpp"
+#include "body_source.hpp"
 
 #include <algorithm>    // find_if
 #include <atomic>       // atomic (Request::is_disconnected)
@@ -486,8 +488,9 @@ inline std::string set_cookie_value(std::string_view name, std::string_view valu
 }
 }  // namespace detail
 
-// A response: status, headers, and a body held in memory. Content-Length, Date and
-// Connection are added when it is written; handlers set everything else.
+// A response: status, headers, and a body: held in memory, a file, or a producer. The
+// framing (Content-Length or Transfer-Encoding), Date and Connection are added when it is
+// written; handlers set everything else.
 struct Response {
     int status = 200;
     Headers headers;
@@ -499,6 +502,8 @@ struct Response {
     // (called on the connection's executor). The response's Connection and Upgrade headers are
     // sent as the handler set them.
     std::function<void(Upgraded)> on_upgrade;
+    // A producer awaited chunk by chunk instead of `body` (StreamingResponse); null otherwise.
+    std::shared_ptr<detail::BodyProducer> stream;
 
     Response() = default;
     explicit Response(std::string body_, int status_ = 200, std::string_view media_type = "application/octet-stream")

@@ -146,6 +146,8 @@ struct Route {
     // A coroutine dependency is in its graph (the handler's or a route dependency's): the
     // route runs as a coroutine, its dependencies awaited before the handler is called.
     bool async_dependencies = false;
+    // Its handler takes a RequestStream: it runs once the head is in and reads the body itself.
+    bool streams_body = false;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
@@ -154,6 +156,7 @@ struct Route {
             head_dependencies_first = head_dependencies_first && d.head_only;
             async_dependencies = async_dependencies || d.async_graph;
         }
+        streams_body = endpoint.reads_stream;
         if (endpoint.reads_request) takes_form = true;
         else if (endpoint.describe) {
             detail::OperationInfo op;
@@ -178,8 +181,9 @@ inline void write_detail_json(Response& res, int status, std::string_view detail
 // the body), it was answered already (a middleware or a dependency that reads only the head
 // refused it), the route takes no body (nothing it or its dependencies bind reads it: the
 // handler runs without it), or the route's handler runs once the body is in memory, or also
-// once a multipart body has been streamed to a temporary file.
-enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form };
+// once a multipart body has been streamed to a temporary file, or at once, reading the body
+// as it arrives (a RequestStream parameter).
+enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form, stream };
 
 inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
@@ -548,6 +552,7 @@ public:
         try {
             auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
             if (!found.route) return detail::BodyWanted::no_route;
+            if (found.route->streams_body) return detail::BodyWanted::stream;
             return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
         } catch (...) {
             return detail::BodyWanted::form;  // out of memory: decide nothing early
@@ -593,6 +598,7 @@ public:
         }
         ex.head_dispatched = true;
         const Route& route = *ex.route;
+        if (route.streams_body) return detail::BodyWanted::stream;
         if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
             return detail::BodyWanted::unread;  // a body sent anyway is never buffered
         return route.takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
@@ -663,6 +669,7 @@ public:
         Response& res = ex.response;
         res.headers.clear();
         res.file_path.clear();
+        res.stream.reset();
         detail::discard_background_tasks(ex);  // as FastAPI: a failed handler's tasks never run
         try {
             for (auto& h : exception_handlers_)
@@ -842,6 +849,7 @@ private:
         log_error(ex, what.c_str());
         ex.response.headers.clear();
         ex.response.file_path.clear();
+        ex.response.stream.reset();
         detail::discard_background_tasks(ex);
         internal_error(ex.response);
     }

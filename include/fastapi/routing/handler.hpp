@@ -103,6 +103,9 @@ struct Exchange {
     asio::any_io_executor executor;
     std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
     bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
+    // A RequestStream's source: the connection's, set before dispatch when the route reads
+    // the body as it arrives; else made from the body in memory when the handler asks.
+    std::shared_ptr<BodyReader> body_reader;
 
     // Ready for the next request on the connection, keeping capacity.
     void reset_for_request() {
@@ -110,6 +113,8 @@ struct Exchange {
         response.headers.clear();
         response.body.clear();
         response.file_path.clear();
+        response.stream.reset();
+        body_reader.reset();
         route = nullptr;
         query_parsed = cookies_parsed = false;
         if (body_state != BodyState::unread) {
@@ -153,6 +158,17 @@ struct Binder<Request&> {
 };
 template <>
 struct Binder<const Request&> : Binder<Request&> {};
+
+// The request body read as it arrives (body_source.hpp), for coroutine handlers.
+template <>
+struct Binder<RequestStream&> {
+    using holder = RequestStream;
+    static holder bind(Exchange& ex, ValidationErrors&) {
+        if (!ex.body_reader) ex.body_reader = std::make_shared<WholeBodyReader>(ex.request.body);
+        return RequestStream(*ex.body_reader);
+    }
+    static RequestStream& get(holder& h) { return h; }
+};
 
 // The response that will be sent, for handlers that set headers, cookies or the status
 // and still return a value (FastAPI's `response: Response` parameter).
@@ -414,6 +430,7 @@ struct Endpoint {
     // Some parameter (or dependency parameter) may read the body; false: the request is
     // answered without reading it (App::dispatch_head's BodyWanted::unread).
     bool reads_body = true;
+    bool reads_stream = false;   // takes a RequestStream: reads the body as it arrives
     void (*bind_head)(Exchange&) = nullptr;  // bind_head_dependencies for its parameters
     DependencyList (*dependencies)() noexcept = nullptr;  // its Depends parameters (null: none)
     bool async_dependencies = false;  // a coroutine dependency is in their graph: run as a coroutine
@@ -423,6 +440,11 @@ struct Endpoint {
 template <class Args> struct args_read_request;
 template <class... P> struct args_read_request<std::tuple<P...>> {
     static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, Request> || ... || false);
+};
+
+template <class Args> struct args_read_stream;
+template <class... P> struct args_read_stream<std::tuple<P...>> {
+    static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, RequestStream> || ... || false);
 };
 
 template <class F>
@@ -436,6 +458,10 @@ Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
     e.describe = &endpoint_describer<Result, args>::describe;
     e.reads_request = args_read_request<args>::value;
     e.reads_body = !args_from_head<args>::value;
+    e.reads_stream = args_read_stream<args>::value;
+    static_assert(!args_read_stream<args>::value || awaitable_result<R>::is_awaitable,
+                  "fastapi: a handler that takes a RequestStream& reads it with co_await: make it a coroutine "
+                  "returning asio::awaitable<T>.");
     e.bind_head = [](Exchange& ex) { bind_head_dependencies(ex, static_cast<args*>(nullptr)); };
     if constexpr (dependency_list<args>::count != 0) e.dependencies = &dependency_list<args>::get;
     e.async_dependencies = args_async<args>::value;

@@ -23,7 +23,7 @@
 //   app.add_middleware(CORSMiddleware({.allow_origins = {"https://example.com"}}));
 //
 // GZip needs zlib: define FASTAPI_WITH_ZLIB and link with -lz (CMake: ZLIB::ZLIB).
-// Relies on http_types (and Asio's awaitable).
+// Relies on http_types (its body_source, for streamed bodies) and Asio's awaitable.
 #pragma once
 #include "../http/http_types.hpp"
 
@@ -285,6 +285,56 @@ inline bool gzip_compress(const std::string& in, std::string& out, int level) {
     deflateEnd(&zs);
     return rc == Z_STREAM_END;
 }
+// A streamed body compressed as it is produced: each chunk the producer writes is deflated
+// and flushed (Z_SYNC_FLUSH, as Starlette's GZipResponder flushes per message), so the client
+// gets it at once and nothing is held beyond one chunk; the gzip trailer follows the last.
+class GzipSink final : public StreamSink {
+public:
+    GzipSink(StreamWriter& out, int level) : out_(out) {
+        if (deflateInit2(&zs_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            throw std::runtime_error("fastapi: GZipMiddleware cannot start a deflate stream");
+    }
+    ~GzipSink() override { deflateEnd(&zs_); }
+    GzipSink(const GzipSink&) = delete;
+    GzipSink& operator=(const GzipSink&) = delete;
+    asio::awaitable<void> write(std::string_view bytes) override {
+        if (!bytes.empty()) co_await deflate_out(bytes, Z_SYNC_FLUSH);
+    }
+    asio::awaitable<void> finish() { co_await deflate_out({}, Z_FINISH); }
+
+private:
+    asio::awaitable<void> deflate_out(std::string_view in, int flush) {
+        constexpr std::size_t room = 16 * 1024;
+        zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        zs_.avail_in = static_cast<uInt>(in.size());
+        for (;;) {
+            buffer_.resize(room);
+            zs_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
+            zs_.avail_out = static_cast<uInt>(room);
+            const int rc = deflate(&zs_, flush);
+            if (rc == Z_STREAM_ERROR) throw std::runtime_error("fastapi: GZipMiddleware's deflate failed");
+            const std::size_t n = room - zs_.avail_out;
+            if (n != 0) co_await out_.write(std::string_view(buffer_.data(), n));
+            if (flush == Z_FINISH ? rc == Z_STREAM_END : (zs_.avail_out != 0 && zs_.avail_in == 0)) break;
+        }
+    }
+    StreamWriter& out_;
+    z_stream zs_{};
+    std::string buffer_;
+};
+
+// The producer `inner`, compressed: its length is no longer known (chunked framing).
+inline std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
+    auto p = std::make_shared<BodyProducer>();
+    p->produce = [inner = std::move(inner), level](StreamWriter& out) -> asio::awaitable<void> {
+        GzipSink sink(out, level);
+        StreamWriter writer(sink);
+        co_await inner->produce(writer);
+        co_await sink.finish();
+    };
+    return p;
+}
+
 // A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths; -1
 // when it is not one.
 inline int parse_qvalue(std::string_view v) noexcept {
@@ -330,15 +380,24 @@ inline bool accepts_gzip(const Request& req) {
 }  // namespace detail
 
 // Starlette's GZipMiddleware: bodies of at least minimum_size bytes are gzip-compressed for
-// clients that accept it (Content-Encoding: gzip, Vary: Accept-Encoding). Responses already
-// encoded, streamed files and server-sent events are sent as they are.
+// clients that accept it (Content-Encoding: gzip, Vary: Accept-Encoding). A StreamingResponse
+// is compressed chunk by chunk as it is produced (unless its declared length is below
+// minimum_size), and sent chunked. Responses already encoded, files and server-sent events
+// are sent as they are.
 class GZipMiddleware : public Middleware {
 public:
     explicit GZipMiddleware(GZipOptions options = {}) {
         after = [options](const Request& req, Response& res) {
             if (!detail::accepts_gzip(req) || !res.file_path.empty() || res.headers.contains("content-encoding")) return;
-            if (res.body.size() < options.minimum_size) return;
             if (auto ct = res.headers.get("content-type"); ct && ct->starts_with("text/event-stream")) return;
+            if (res.stream) {
+                if (res.stream->length && *res.stream->length < options.minimum_size) return;
+                res.stream = detail::gzip_stream(std::move(res.stream), options.compresslevel);
+                res.headers.set("content-encoding", "gzip");
+                detail::add_vary(res, "Accept-Encoding");
+                return;
+            }
+            if (res.body.size() < options.minimum_size) return;
             std::string compressed;
             if (!detail::gzip_compress(res.body, compressed, options.compresslevel)) return;
             res.body = std::move(compressed);

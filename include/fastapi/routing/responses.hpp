@@ -1,11 +1,14 @@
 // responses: the response types a handler can return, as FastAPI names them. Each is a
 // Response with its media type set; a handler that returns any other value gets it written
-// as JSON. Relies on http_types and json.
+// as JSON. Relies on http_types (and its body_source) and json.
 #pragma once
 #include "../http/http_types.hpp"
 #include "../model/json.hpp"
 
 #include <filesystem>   // file_size, path
+#include <functional>   // function
+#include <memory>       // make_shared
+#include <optional>     // optional
 #include <string>       // string
 #include <string_view>  // string_view
 
@@ -88,6 +91,30 @@ struct FileResponse : Response {
             headers.set("content-disposition", "attachment; filename=\"" + quoted + "\"");
         }
         file_path = std::move(path);
+    }
+};
+
+// A body produced while it is sent (Starlette's StreamingResponse): the server runs the
+// producer once the headers are written and sends each chunk it writes, waiting while the
+// client is slower (back-pressure, see StreamWriter):
+//   return fastapi::StreamingResponse([](fastapi::StreamWriter& out) -> asio::awaitable<void> {
+//       for (int i = 0; i < 3; ++i) co_await out.write("chunk\n");
+//   }, "text/plain");
+// Framing: Content-Length when `content_length` is given (writing more, or ending with less,
+// closes the connection: the length was a lie), else chunked on HTTP/1.1 and until the
+// connection closes on HTTP/1.0. HEAD, 204 and 304 send the headers only; the producer is not
+// run. A producer that throws midway is logged and the connection closed (a chunked body is
+// left unterminated, so the client sees it incomplete). A client that goes away cancels it:
+// its pending write (or whatever else it awaits) ends with operation_aborted. Middleware
+// `after`s see the headers before the body is produced; cleanups of dependencies and
+// background tasks run after its last byte is written.
+struct StreamingResponse : Response {
+    using Producer = std::function<asio::awaitable<void>(StreamWriter&)>;
+    explicit StreamingResponse(Producer producer, std::string_view media_type = "application/octet-stream",
+                               int status_code = 200, std::optional<std::uint64_t> content_length = std::nullopt)
+        : Response({}, status_code, media_type) {
+        if (!producer) throw std::invalid_argument("fastapi: StreamingResponse needs a producer");
+        stream = std::make_shared<detail::BodyProducer>(detail::BodyProducer{std::move(producer), content_length});
     }
 };
 

@@ -170,15 +170,19 @@ inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
 
+// How a body's end is told: its length (Content-Length), chunks (Transfer-Encoding: chunked,
+// HTTP/1.1), or the connection closing after it (HTTP/1.0, length unknown).
+enum class Framing : unsigned char { length, chunked, until_close };
+
 // Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
-// `out`. `content_length` is the body's or the file's size.
+// `out`. `content_length` is the body's or the file's size, with Framing::length.
 inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
-                               bool keep_alive, std::string& out) {
+                               bool keep_alive, std::string& out, Framing body_framing = Framing::length) {
     using namespace std::string_view_literals;
     // Sized once and filled with memcpy: this runs once per response, pipelined ones included.
     const std::string_view reason = status_reason(res.status);
     const bool bodiless = status_has_no_body(res.status);
-    const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty();
+    const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty() && !res.stream;
     auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
         return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
                                     iequals(name, "connection") || iequals(name, "date"));
@@ -207,10 +211,12 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
         put(value);
         put("\r\n"sv);
     }
-    if (!bodiless) {
+    if (!bodiless && body_framing == Framing::length) {
         put("content-length: "sv);
         put_uint(content_length);
         put("\r\n"sv);
+    } else if (!bodiless && body_framing == Framing::chunked) {
+        put("transfer-encoding: chunked\r\n"sv);
     }
     put("date: "sv);
     put(http_date());
@@ -664,6 +670,7 @@ private:
             return hand_off();
         }
         if (closed_) return;
+        if (body_) return on_body_read(ec, n);  // a handler is reading the body as it arrives
         if (ec && running_) {
             // The client left while its handler runs: a coroutine handler is cancelled, a
             // blocking one sees request.is_disconnected(). A closed socket and a half-closed
@@ -803,6 +810,10 @@ private:
                 }
             } while (!state_.spool_bytes.compare_exchange_weak(held, held + length, std::memory_order_relaxed));
             spool_reserved_ = length;
+        }
+        if (wanted == BodyWanted::stream) {  // the handler runs now and reads the body itself
+            start_body_stream();
+            return false;
         }
         return true;
     }
@@ -960,8 +971,22 @@ private:
             return;
         }
         file_opened_ = false;
+        if (body_) end_body_stream();
         bool keep = req.keep_alive && !state_.stopping.load(std::memory_order_relaxed);
         std::uint64_t length = res.body.size();
+        Framing framing = Framing::length;
+        std::shared_ptr<BodyProducer> producer;
+        if (res.stream) {
+            // A producer: run once the head is written, unless no body may follow it.
+            const bool no_body = req.method == "HEAD" || status_has_no_body(res.status);
+            if (res.stream->length) length = *res.stream->length;
+            else framing = req.version == 10 ? Framing::until_close : Framing::chunked;
+            if (!no_body) {
+                producer = std::move(res.stream);
+                if (framing == Framing::until_close) keep = false;
+            }
+            res.stream.reset();
+        }
         if (!res.file_path.empty()) {
             const std::uint64_t size = file_remaining_;
             if (!file_) {
@@ -976,7 +1001,7 @@ private:
             }
         }
         if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
-        serialize_response(req, res, length, keep, out_);
+        serialize_response(req, res, length, keep, out_, framing);
         if (!keep) close_after_write_ = true;
         else if (res.on_upgrade) {  // the next bytes are the new protocol's, not a request
             upgrade_ = std::move(res.on_upgrade);
@@ -985,13 +1010,213 @@ private:
         }
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
-        auto& cleanups = file_ ? file_cleanups_ : out_cleanups_;
+        auto& cleanups = file_ || producer ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
         release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
         if (file_) busy_ = true;  // later responses wait until the file is sent
+        if (producer) start_stream(std::move(producer), framing);
+    }
+
+    // ---- A request body read as it arrives (RequestStream): once the head is routed to a
+    // handler that takes one, the handler runs at once; the body's bytes are decoded here
+    // (not by the parser, which is reset) straight from in_ and consumed, one socket read at
+    // a time, so the body is never held whole. on_read hands reads to on_body_read meanwhile.
+
+    struct BodyStream final : BodyReader {
+        explicit BodyStream(Connection& c) : c_(c) {}
+        asio::awaitable<std::string_view> read() override { return c_.body_read(); }
+        bool done() const noexcept override { return decoder.done(); }
+        Connection& c_;
+        BodyDecoder decoder;
+        std::string chunk;  // what the last read returned
+        bool eof = false;   // the client stopped sending
+        std::optional<asio::steady_timer> wake;
+    };
+
+    void start_body_stream() {
+        const bool chunked = parser_.body_chunked();
+        const std::uint64_t length = parser_.content_length();
+        if (parser_.expects_continue() && !continue_sent_) out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+        in_begin_ += parser_.body_offset();
+        next_request();  // the parser is done with this request
+        body_ = std::make_shared<BodyStream>(*this);
+        body_->wake.emplace(executor());
+        const auto limit = static_cast<std::uint64_t>(state_.options.limits.max_body_bytes);
+        if (chunked) body_->decoder.start_chunked(limit, 4096);
+        else body_->decoder.start_length(length, limit);
+        set_phase(Phase::handler);
+        if (!ex_.head_dispatched) {
+            ex_.request.client_address = client_address_;
+            ex_.reset_for_request();
+        }
+        ex_.body_reader = body_;
+        dispatch_request();
+    }
+
+    asio::awaitable<std::string_view> body_read() {
+        std::shared_ptr<BodyStream> body = body_;
+        if (!body) co_return std::string_view{};  // the response is made: the body is over
+        body->chunk.clear();
+        for (;;) {
+            if (closed_) throw asio::system_error(asio::error::operation_aborted);
+            if (in_begin_ < in_end_ && !body->decoder.done()) {
+                constexpr std::size_t most = 64 * 1024;
+                in_begin_ += body->decoder.decode(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), body->chunk, most);
+            }
+            if (body->decoder.failed()) throw HTTPException(body->decoder.error_status(), body->decoder.error_reason());
+            if (!body->chunk.empty() || body->decoder.done()) co_return std::string_view(body->chunk);
+            if (body->eof) throw HTTPException(400, "Incomplete request body");
+            read_body();
+            const auto timeout = state_.options.body_timeout;
+            if (timeout.count() > 0) body->wake->expires_after(timeout);
+            else body->wake->expires_at(clock::time_point::max());
+            asio::error_code ec;
+            co_await body->wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec && in_begin_ == in_end_ && !body->eof && !closed_) throw HTTPException(408, "Request Timeout");
+        }
+    }
+    // One read into in_, after what is left of it; completes in on_body_read.
+    void read_body() {
+        if (reading_ || closed_) return;
+        if (in_begin_ == in_end_) {
+            in_begin_ = in_end_ = 0;
+        } else if (in_begin_ > 0) {
+            std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+            in_end_ -= in_begin_;
+            in_begin_ = 0;
+        }
+        if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>({in_.size(), in_end_ + min_read, initial_buffer}));
+        reading_ = true;
+        stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+    }
+    void on_body_read(const asio::error_code& ec, std::size_t n) {
+        if (ec) body_->eof = true;
+        else in_end_ += n;
+        body_->wake->cancel();
+    }
+    // The response is made: what the handler did not read of the body is not waited for (the
+    // connection closes after the answer, dropping what still comes for a moment).
+    void end_body_stream() {
+        std::shared_ptr<BodyStream> body = std::move(body_);
+        body->wake->cancel();
+        if (!body->decoder.done()) {
+            ex_.request.keep_alive = false;
+            in_begin_ = in_end_;
+            if (!body->eof) linger_ = true;
+        }
+    }
+
+    // ---- A streamed response body (StreamingResponse): the producer runs as a coroutine on
+    // this connection's executor, cancelled with it (cancel_, free once the handler is done).
+    // Each write is framed into out_ and flushed; while out_ holds more than stream_high_water
+    // (the socket took nothing since the last write finished) the producer waits for on_write.
+    // Later pipelined responses wait (busy_) until the last chunk.
+
+    class StreamSinkImpl final : public StreamSink {
+    public:
+        explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
+        asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
+
+    private:
+        Connection& c_;
+    };
+
+    void start_stream(std::shared_ptr<BodyProducer> producer, Framing framing) {
+        busy_ = true;
+        streaming_ = true;
+        stream_framing_ = framing;
+        stream_length_ = producer->length;
+        stream_sent_ = 0;
+        if (!stream_wake_) stream_wake_.emplace(executor());
+        asio::co_spawn(executor(), run_producer(shared_from_this(), std::move(producer)),
+                       asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr e) {
+                           self->on_stream_done(e);
+                       }));
+    }
+    static asio::awaitable<void> run_producer(std::shared_ptr<Connection> self, std::shared_ptr<BodyProducer> producer) {
+        StreamSinkImpl sink(*self);
+        StreamWriter writer(sink);
+        co_await producer->produce(writer);
+    }
+
+    static constexpr std::size_t stream_high_water = 64 * 1024;
+
+    asio::awaitable<void> stream_write(std::string_view bytes) {
+        if (closed_) throw asio::system_error(asio::error::operation_aborted);
+        if (bytes.empty()) co_return;  // an empty chunk would end a chunked body
+        if (stream_length_ && bytes.size() > *stream_length_ - stream_sent_)
+            throw std::length_error("fastapi: a StreamingResponse wrote more than its content_length");
+        stream_sent_ += bytes.size();
+        if (stream_framing_ == Framing::chunked) {
+            char size[24];
+            char* end = std::to_chars(size, size + 16, bytes.size(), 16).ptr;
+            *end++ = '\r';
+            *end++ = '\n';
+            out_.append(size, end);
+            out_.append(bytes);
+            out_ += "\r\n";
+        } else {
+            out_.append(bytes);
+        }
+        flush();
+        // Back-pressure: the socket has not taken the last write yet and this one is queued
+        // behind it. Woken by on_write, or by close (the cancellation ends the wait).
+        while (!closed_ && out_.size() >= stream_high_water) {
+            stream_waiting_ = true;
+            stream_wake_->expires_at(clock::time_point::max());
+            asio::error_code ec;
+            co_await stream_wake_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            stream_waiting_ = false;
+        }
+        if (closed_) throw asio::system_error(asio::error::operation_aborted);
+    }
+    void wake_stream() {
+        if (stream_waiting_ && out_.size() < stream_high_water) stream_wake_->cancel();
+    }
+
+    void on_stream_done(std::exception_ptr e) {
+        streaming_ = false;
+        if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (!e && stream_length_ && stream_sent_ != *stream_length_)
+            e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                std::fprintf(stderr, "fastapi: a streaming response's producer failed (%s %s): %s\n",
+                             ex_.request.method.c_str(), ex_.request.path.c_str(), x.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a streaming response's producer failed (%s %s)\n",
+                             ex_.request.method.c_str(), ex_.request.path.c_str());
+            }
+            // The body is cut short: what was written goes out, then the connection closes
+            // without the last chunk (or short of the Content-Length): the client sees it
+            // incomplete.
+            for (auto& c : file_cleanups_) out_cleanups_.push_back(std::move(c));
+            file_cleanups_.clear();
+            close_after_write_ = true;
+            linger_ = false;
+            busy_ = false;
+            flush();
+            return;
+        }
+        if (stream_framing_ == Framing::chunked) out_ += "0\r\n\r\n";
+        // The cleanups follow the last byte: with it in out_, or with the write in flight, or
+        // now when every byte has been written already.
+        auto& after = !out_.empty() ? out_cleanups_ : writing_ ? sending_cleanups_ : file_cleanups_;
+        if (&after != &file_cleanups_) {
+            for (auto& c : file_cleanups_) after.push_back(std::move(c));
+            file_cleanups_.clear();
+        }
+        DependencyScope::close(file_cleanups_);
+        busy_ = false;
+        process();
     }
 
     void answer_parse_error(const ParseResult& r) {
@@ -1098,6 +1323,10 @@ private:
             return;
         }
         if (upgrading_ && out_.empty()) return hand_off();
+        if (streaming_) {  // the socket took the last write: the next one goes, and the producer on
+            flush();
+            return wake_stream();
+        }
         if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         // Stopping: a connection between requests closes; one receiving a body (spooled, or
         // dropped after an early answer) is still in a request.
@@ -1153,7 +1382,14 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler
+    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    // A streamed response body being sent (start_stream).
+    bool streaming_ = false, stream_waiting_ = false;
+    Framing stream_framing_ = Framing::length;
+    std::optional<std::uint64_t> stream_length_;
+    std::uint64_t stream_sent_ = 0;
+    std::optional<asio::steady_timer> stream_wake_;
+    std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
 
 // ---- ServerState: accepting, sweeping, stopping ----
