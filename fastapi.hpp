@@ -620,6 +620,11 @@ inline bool is_token(std::string_view s) noexcept {
 }  // namespace detail
 
 // An ordered, case-insensitive multimap of header fields, as they came or as they will go.
+class Headers;
+namespace detail {
+inline void append_header(Headers& h, std::string_view name, std::string_view value);
+}
+
 class Headers {
 public:
     using Field = std::pair<std::string, std::string>;
@@ -676,7 +681,11 @@ public:
     const_iterator begin() const noexcept { return fields_.begin(); }
     const_iterator end() const noexcept { return fields_.begin() + static_cast<std::ptrdiff_t>(size_); }
 
-    // For the parser and for values known to be safe: no second pass of the checks.
+
+private:
+    // Only for the parser and values known to be safe, through detail::append_header: no second
+    // pass of the checks (a value with CR or LF from a user would split the response).
+    friend void detail::append_header(Headers& h, std::string_view name, std::string_view value);
     void append_unchecked(std::string_view name, std::string_view value) {
         if (size_ < fields_.size()) {
             detail::assign_bytes(fields_[size_].first, name);
@@ -687,7 +696,6 @@ public:
         ++size_;
     }
 
-private:
     static void check(std::string_view name, std::string_view value) {
         if (!detail::is_token(name))
             throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
@@ -698,6 +706,12 @@ private:
     std::vector<Field> fields_;  // [0, size_) are the fields; the rest are kept for reuse
     std::size_t size_ = 0;
 };
+
+namespace detail {
+inline void append_header(Headers& h, std::string_view name, std::string_view value) {
+    h.append_unchecked(name, value);
+}
+}  // namespace detail
 
 namespace detail {
 // A temporary file (a spooled request body, a large uploaded file), removed from disk when
@@ -1051,7 +1065,7 @@ struct Response {
         if (media_type.empty()) return;
         if (!detail::is_safe_header_value(media_type))
             throw std::invalid_argument("fastapi: media type contains CR, LF or NUL");
-        headers.append_unchecked("content-type", media_type);
+        detail::append_header(headers, "content-type", media_type);
     }
 
     void set_header(std::string_view name, std::string_view value) { headers.set(name, value); }
@@ -1059,7 +1073,7 @@ struct Response {
     // Adds a Set-Cookie field (Starlette's response.set_cookie). A name that is not a token,
     // or a value with a character a cookie cannot carry, throws std::invalid_argument.
     void set_cookie(std::string_view name, std::string_view value = {}, const CookieOptions& options = {}) {
-        headers.append_unchecked("set-cookie", detail::set_cookie_value(name, value, options));
+        detail::append_header(headers, "set-cookie", detail::set_cookie_value(name, value, options));
     }
     // Tells the client to drop a cookie: an empty value that expired long ago (Max-Age=0).
     // Path and domain must be the ones it was set with.
@@ -1704,7 +1718,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
             "te", "trailer", "upgrade", "expect", "content-type", "content-encoding"};
         for (auto f : forbidden)
             if (token_equals_lower(name, f)) return true;
-        out.trailers.append_unchecked(name, value);
+        detail::append_header(out.trailers, name, value);
         return true;
     }
 
@@ -1732,7 +1746,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
     default:
         break;
     }
-    out.headers.append_unchecked(name, value);
+    detail::append_header(out.headers, name, value);
     return true;
 }
 
@@ -1799,7 +1813,7 @@ inline bool RequestParser::end_of_headers(Request& out) {
             out.headers.set("Host", authority);
         } else {
             if (field_count_ >= limits_.max_header_count) return err(431, "Too many header fields");
-            out.headers.append_unchecked("Host", authority);
+            detail::append_header(out.headers, "Host", authority);
         }
     }
     body_start_ = line_start_;
@@ -6543,7 +6557,7 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
         ex.response = static_cast<Response&&>(result);
         for (auto& [name, value] : merged)
             if (!ex.response.headers.contains(name) || detail::iequals(name, "set-cookie"))
-                ex.response.headers.append_unchecked(name, value);
+                detail::append_header(ex.response.headers, name, value);
     } else {
         ex.response.body.clear();
         write_json(ex.response.body, result);
@@ -8264,7 +8278,7 @@ private:
                 if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
                     return fail(400, "Invalid character in multipart part header");
             if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
-            headers.append_unchecked(line.substr(0, colon), value);
+            detail::append_header(headers, line.substr(0, colon), value);
         }
         auto disposition = headers.get_all("content-disposition");
         FormField field;
@@ -9640,7 +9654,17 @@ public:
 };
 }  // namespace detail
 
+namespace detail {
+struct AppAccess;  // the server's and the TestClient's way in (below)
+}
+
 class App : public detail::RouteMethods<App> {
+    // What drives a request (the connection, for the server and the TestClient alike) and the
+    // parts that register routes reach the App's machinery through these; users do not.
+    friend struct detail::AppAccess;
+    friend class detail::RouteMethods<App>;
+    friend class APIRouter;
+
 public:
     // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
     template <class E>
@@ -9655,20 +9679,6 @@ public:
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
-    // A route whose endpoint is already built (APIRouter's routes when included).
-    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
-                     detail::Endpoint endpoint) {
-        check_not_serving("add a route");
-        for (auto& m : methods)
-            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
-        if (!app_dependencies_.empty())
-            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
-        if (options.blocking && endpoint.is_async())
-            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
-                                        "co_await its slow work instead");
-        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
-        return *routes_.routes().back();
-    }
 
     // Serves `mounted` (a fastapi::StaticFiles) for every path under `prefix`, as FastAPI's
     // app.mount; mounts are not in the OpenAPI document.
@@ -9735,31 +9745,6 @@ public:
             if (*after) std::exchange(*after, {})();
         });
     }
-    // Each server or TestClient enters once and exits once; startup runs for the first to
-    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
-    void enter_lifespan() {
-        std::lock_guard lock(lifespan_mutex_);
-        if (lifespan_users_++ > 0) return;
-        try {
-            for (auto& f : startup_) f();
-        } catch (...) {
-            lifespan_users_ = 0;
-            throw;
-        }
-    }
-    void exit_lifespan() noexcept {
-        std::lock_guard lock(lifespan_mutex_);
-        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
-        for (auto& f : shutdown_) {
-            try {
-                f();
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
-            } catch (...) {
-                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
-            }
-        }
-    }
 
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
@@ -9791,11 +9776,6 @@ public:
         overrides_.clear();
         coroutine_overrides_ = 0;
     }
-    const detail::DependencyOverride* find_override(const void* key) const noexcept {
-        if (overrides_.empty()) return nullptr;
-        auto it = overrides_.find(key);
-        return it == overrides_.end() ? nullptr : &it->second;
-    }
 
     // Application state of type T, shared by every request (FastAPI's app.state): created
     // by set_state, or default-constructed on first use. Handlers and dependencies take a
@@ -9817,25 +9797,6 @@ public:
             return std::static_pointer_cast<void>(std::make_shared<T>(factory()));
         };
     }
-    // This thread's value (LoopState<T>'s).
-    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        // Keyed by the app's serial, not its address: another App may live there later.
-        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
-        auto& slot = slots[{serial_, type}];
-        if (!slot) {
-            std::function<std::shared_ptr<void>()> factory;
-            {
-                std::lock_guard lock(state_mutex_);
-                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
-            }
-            if (factory) slot = factory();
-            else if (make) slot = make();
-            else
-                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
-                                       " can be made; give app.set_loop_state<T>(factory)");
-        }
-        return slot.get();
-    }
 
     template <class T>
     T& state() {
@@ -9843,17 +9804,6 @@ public:
         if constexpr (std::is_default_constructible_v<T>)
             make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
         return *static_cast<T*>(state_slot(typeid(T), make));
-    }
-    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        std::lock_guard lock(state_mutex_);
-        auto& slot = state_[type];
-        if (!slot) {
-            if (!make)
-                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
-                                       "; call app.set_state<T>(...) first");
-            slot = make();
-        }
-        return slot.get();
     }
 
     template <class E, class F>
@@ -9887,7 +9837,49 @@ public:
     void run(const ServerOptions& options);
     void run();
 
-    // --- used by the server and the TestClient ---
+
+private:
+    // ---- for detail::AppAccess: the connection that drives requests, and the registering parts ----
+
+    // A route whose endpoint is already built (APIRouter's routes when included).
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                     detail::Endpoint endpoint) {
+        check_not_serving("add a route");
+        for (auto& m : methods)
+            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        if (!app_dependencies_.empty())
+            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
+        if (options.blocking && endpoint.is_async())
+            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                        "co_await its slow work instead");
+        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+        return *routes_.routes().back();
+    }
+    // Each server or TestClient enters once and exits once; startup runs for the first to
+    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
+    void enter_lifespan() {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_++ > 0) return;
+        try {
+            for (auto& f : startup_) f();
+        } catch (...) {
+            lifespan_users_ = 0;
+            throw;
+        }
+    }
+    void exit_lifespan() noexcept {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
+        for (auto& f : shutdown_) {
+            try {
+                f();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
+            }
+        }
+    }
 
     // A Server reads the routes, middleware, exception handlers and dependency overrides from
     // every loop thread without a lock, so from its start() until it is gone they are frozen:
@@ -10031,7 +10023,7 @@ public:
             std::rethrow_exception(ep);
         } catch (const HTTPException& e) {
             detail::write_detail_json(res, e.status_code(), e.detail_json());
-            for (auto& [name, value] : e.headers()) res.headers.append_unchecked(name, value);
+            for (auto& [name, value] : e.headers()) detail::append_header(res.headers, name, value);
         } catch (const RequestValidationError& e) {
             res.status = 422;
             res.body = detail::render_validation_errors(e.errors());
@@ -10044,8 +10036,41 @@ public:
             internal_error(res);
         }
     }
+    const detail::DependencyOverride* find_override(const void* key) const noexcept {
+        if (overrides_.empty()) return nullptr;
+        auto it = overrides_.find(key);
+        return it == overrides_.end() ? nullptr : &it->second;
+    }
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        // Keyed by the app's serial, not its address: another App may live there later.
+        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+        auto& slot = slots[{serial_, type}];
+        if (!slot) {
+            std::function<std::shared_ptr<void>()> factory;
+            {
+                std::lock_guard lock(state_mutex_);
+                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+            }
+            if (factory) slot = factory();
+            else if (make) slot = make();
+            else
+                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                       " can be made; give app.set_loop_state<T>(factory)");
+        }
+        return slot.get();
+    }
+    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        std::lock_guard lock(state_mutex_);
+        auto& slot = state_[type];
+        if (!slot) {
+            if (!make)
+                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                       "; call app.set_state<T>(...) first");
+            slot = make();
+        }
+        return slot.get();
+    }
 
-private:
     void check_not_serving(const char* what) const {
         if (serving())
             throw std::logic_error(std::string("fastapi: cannot ") + what +
@@ -10271,12 +10296,38 @@ private:
 };
 
 namespace detail {
+// The App's machinery, for the parts of the library that drive it: the connection (server and
+// TestClient), the lifespan's owners, dependency resolution and State<T>.
+struct AppAccess {
+    static void enter_lifespan(App& a) { a.enter_lifespan(); }
+    static void exit_lifespan(App& a) noexcept { a.exit_lifespan(); }
+    static void begin_serving(App& a) noexcept { a.begin_serving(); }
+    static void end_serving(App& a) noexcept { a.end_serving(); }
+    static BodyWanted route_head(const App& a, Exchange& ex) noexcept { return a.route_head(ex); }
+    static BodyWanted dispatch_head(App& a, Exchange& ex) noexcept { return a.dispatch_head(ex); }
+    static Dispatch dispatch(App& a, Exchange& ex) noexcept { return a.dispatch(ex); }
+    static void run_endpoint(App& a, Exchange& ex) noexcept { a.run_endpoint(ex); }
+    static asio::awaitable<void> run_async(App& a, Exchange& ex) { return a.run_async(ex); }
+    static void handle_exception(App& a, const std::exception_ptr& ep, Exchange& ex) noexcept {
+        a.handle_exception(ep, ex);
+    }
+    static const DependencyOverride* find_override(const App& a, const void* key) noexcept { return a.find_override(key); }
+    static void* state_slot(App& a, std::type_index type, std::shared_ptr<void> (*make)()) {
+        return a.state_slot(type, make);
+    }
+    static void* loop_state_slot(App& a, std::type_index type, std::shared_ptr<void> (*make)()) {
+        return a.loop_state_slot(type, make);
+    }
+};
+}  // namespace detail
+
+namespace detail {
 inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors) {
     if (!ex.route) return;
     for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
 }
 inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept {
-    return app ? app->find_override(key) : nullptr;
+    return app ? AppAccess::find_override(*app, key) : nullptr;
 }
 inline const FormOptions& form_options(const App* app) noexcept {
     static const FormOptions defaults;
@@ -10284,11 +10335,11 @@ inline const FormOptions& form_options(const App* app) noexcept {
 }
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: State<T> needs an app");
-    return app->state_slot(type, make);
+    return AppAccess::state_slot(*app, type, make);
 }
 inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: LoopState<T> needs an app");
-    return app->loop_state_slot(type, make);
+    return AppAccess::loop_state_slot(*app, type, make);
 }
 }  // namespace detail
 
@@ -11871,7 +11922,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         // the pool there would wait for itself.
         if (pool && (pool_abandoned || pool->get_executor().running_in_this_thread())) abandon_pool(std::move(pool));
         else if (pool) pool->join();
-        if (serving) app.end_serving();
+        if (serving) AppAccess::end_serving(app);
     }
 
     asio::thread_pool& pool() {
@@ -11938,7 +11989,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     }
 
     void leave_lifespan() noexcept {
-        if (entered.exchange(false)) app.exit_lifespan();
+        if (entered.exchange(false)) AppAccess::exit_lifespan(app);
     }
 
     void listen();
@@ -12307,7 +12358,7 @@ private:
     bool route_head() {
         head_routed_ = true;
         begin_exchange();
-        const BodyWanted wanted = state_.app.dispatch_head(ex_);
+        const BodyWanted wanted = AppAccess::dispatch_head(state_.app, ex_);
         if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
             return false;
@@ -12431,7 +12482,7 @@ private:
     }
 
     void dispatch_request() {
-        switch (state_.app.dispatch(ex_)) {
+        switch (AppAccess::dispatch(state_.app, ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
@@ -12444,7 +12495,7 @@ private:
             case Dispatch::run_blocking:
                 busy_ = running_ = true;
                 post_blocking([self = shared_from_this()] {
-                    self->state_.app.run_endpoint(self->ex_);
+                    AppAccess::run_endpoint(self->state_.app, self->ex_);
                     asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
                 read();  // to notice the client leaving
@@ -12457,7 +12508,7 @@ private:
     // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
     static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
         co_await asio::this_coro::throw_if_cancelled(false);
-        co_await app.run_async(ex);
+        co_await AppAccess::run_async(app, ex);
     }
 
     void resume() {
@@ -13186,7 +13237,7 @@ public:
         state_->leave_lifespan();
         if (state_->serving) {  // the loops are gone: the app may change again
             state_->serving = false;
-            state_->app.end_serving();
+            detail::AppAccess::end_serving(state_->app);
         }
         state_->release_io();
         state_->remove_uds();
@@ -13199,9 +13250,9 @@ public:
     // dependency overrides throws std::logic_error (the loops read them without locks).
     void start() {
         if (state_->acceptor) return;
-        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
+        if (!state_->entered.exchange(true)) detail::AppAccess::enter_lifespan(state_->app);  // the app's startup hooks
         if (!state_->serving) {
-            state_->app.begin_serving();
+            detail::AppAccess::begin_serving(state_->app);
             state_->serving = true;
         }
         state_->start();
@@ -13319,9 +13370,9 @@ public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
     explicit TestClient(App& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
-        app_.enter_lifespan();
+        detail::AppAccess::enter_lifespan(app_);
     }
-    ~TestClient() { app_.exit_lifespan(); }
+    ~TestClient() { detail::AppAccess::exit_lifespan(app_); }
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
 
@@ -13463,7 +13514,7 @@ private:
             auto eol = raw.find("\r\n", pos);
             auto line = raw.substr(pos, eol - pos);
             auto colon = line.find(':');
-            t.headers.append_unchecked(line.substr(0, colon), line.substr(colon + 2));
+            detail::append_header(t.headers, line.substr(0, colon), line.substr(colon + 2));
             pos = eol + 2;
         }
         std::string_view body = raw.substr(headers_end + 4);

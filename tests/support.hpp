@@ -252,7 +252,7 @@ inline bool wait_for_port(unsigned short port, std::chrono::milliseconds limit =
 // Request headers for TestClient calls: hdrs({{"x-token", "abc"}}).
 inline fastapi::Headers hdrs(std::initializer_list<std::pair<const char*, const char*>> fields) {
     fastapi::Headers h;
-    for (auto& [name, value] : fields) h.append_unchecked(name, value);
+    for (auto& [name, value] : fields) fastapi::detail::append_header(h, name, value);
     return h;
 }
 

@@ -118,7 +118,7 @@ TEST_CASE("the slash redirect keeps the request's scheme") {
     TestClient client(app);
     CHECK(client.get("/items").header("location") == "http://testserver/items/");
     fastapi::Headers forwarded;
-    forwarded.append_unchecked("x-forwarded-proto", "https");
+    fastapi::detail::append_header(forwarded, "x-forwarded-proto", "https");
     auto r = client.get("/items", forwarded);
     CHECK(r.status_code == 307);
     CHECK(r.header("location") == "https://testserver/items/");

@@ -586,7 +586,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
             "te", "trailer", "upgrade", "expect", "content-type", "content-encoding"};
         for (auto f : forbidden)
             if (token_equals_lower(name, f)) return true;
-        out.trailers.append_unchecked(name, value);
+        detail::append_header(out.trailers, name, value);
         return true;
     }
 
@@ -614,7 +614,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
     default:
         break;
     }
-    out.headers.append_unchecked(name, value);
+    detail::append_header(out.headers, name, value);
     return true;
 }
 
@@ -681,7 +681,7 @@ inline bool RequestParser::end_of_headers(Request& out) {
             out.headers.set("Host", authority);
         } else {
             if (field_count_ >= limits_.max_header_count) return err(431, "Too many header fields");
-            out.headers.append_unchecked("Host", authority);
+            detail::append_header(out.headers, "Host", authority);
         }
     }
     body_start_ = line_start_;

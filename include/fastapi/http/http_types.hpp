@@ -80,6 +80,11 @@ inline bool is_token(std::string_view s) noexcept {
 }  // namespace detail
 
 // An ordered, case-insensitive multimap of header fields, as they came or as they will go.
+class Headers;
+namespace detail {
+inline void append_header(Headers& h, std::string_view name, std::string_view value);
+}
+
 class Headers {
 public:
     using Field = std::pair<std::string, std::string>;
@@ -136,7 +141,11 @@ public:
     const_iterator begin() const noexcept { return fields_.begin(); }
     const_iterator end() const noexcept { return fields_.begin() + static_cast<std::ptrdiff_t>(size_); }
 
-    // For the parser and for values known to be safe: no second pass of the checks.
+
+private:
+    // Only for the parser and values known to be safe, through detail::append_header: no second
+    // pass of the checks (a value with CR or LF from a user would split the response).
+    friend void detail::append_header(Headers& h, std::string_view name, std::string_view value);
     void append_unchecked(std::string_view name, std::string_view value) {
         if (size_ < fields_.size()) {
             detail::assign_bytes(fields_[size_].first, name);
@@ -147,7 +156,6 @@ public:
         ++size_;
     }
 
-private:
     static void check(std::string_view name, std::string_view value) {
         if (!detail::is_token(name))
             throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
@@ -158,6 +166,12 @@ private:
     std::vector<Field> fields_;  // [0, size_) are the fields; the rest are kept for reuse
     std::size_t size_ = 0;
 };
+
+namespace detail {
+inline void append_header(Headers& h, std::string_view name, std::string_view value) {
+    h.append_unchecked(name, value);
+}
+}  // namespace detail
 
 namespace detail {
 // A temporary file (a spooled request body, a large uploaded file), removed from disk when
@@ -511,7 +525,7 @@ struct Response {
         if (media_type.empty()) return;
         if (!detail::is_safe_header_value(media_type))
             throw std::invalid_argument("fastapi: media type contains CR, LF or NUL");
-        headers.append_unchecked("content-type", media_type);
+        detail::append_header(headers, "content-type", media_type);
     }
 
     void set_header(std::string_view name, std::string_view value) { headers.set(name, value); }
@@ -519,7 +533,7 @@ struct Response {
     // Adds a Set-Cookie field (Starlette's response.set_cookie). A name that is not a token,
     // or a value with a character a cookie cannot carry, throws std::invalid_argument.
     void set_cookie(std::string_view name, std::string_view value = {}, const CookieOptions& options = {}) {
-        headers.append_unchecked("set-cookie", detail::set_cookie_value(name, value, options));
+        detail::append_header(headers, "set-cookie", detail::set_cookie_value(name, value, options));
     }
     // Tells the client to drop a cookie: an empty value that expired long ago (Max-Age=0).
     // Path and domain must be the ones it was set with.

@@ -286,7 +286,17 @@ public:
 };
 }  // namespace detail
 
+namespace detail {
+struct AppAccess;  // the server's and the TestClient's way in (below)
+}
+
 class App : public detail::RouteMethods<App> {
+    // What drives a request (the connection, for the server and the TestClient alike) and the
+    // parts that register routes reach the App's machinery through these; users do not.
+    friend struct detail::AppAccess;
+    friend class detail::RouteMethods<App>;
+    friend class APIRouter;
+
 public:
     // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
     template <class E>
@@ -301,20 +311,6 @@ public:
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
-    // A route whose endpoint is already built (APIRouter's routes when included).
-    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
-                     detail::Endpoint endpoint) {
-        check_not_serving("add a route");
-        for (auto& m : methods)
-            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
-        if (!app_dependencies_.empty())
-            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
-        if (options.blocking && endpoint.is_async())
-            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
-                                        "co_await its slow work instead");
-        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
-        return *routes_.routes().back();
-    }
 
     // Serves `mounted` (a fastapi::StaticFiles) for every path under `prefix`, as FastAPI's
     // app.mount; mounts are not in the OpenAPI document.
@@ -381,31 +377,6 @@ public:
             if (*after) std::exchange(*after, {})();
         });
     }
-    // Each server or TestClient enters once and exits once; startup runs for the first to
-    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
-    void enter_lifespan() {
-        std::lock_guard lock(lifespan_mutex_);
-        if (lifespan_users_++ > 0) return;
-        try {
-            for (auto& f : startup_) f();
-        } catch (...) {
-            lifespan_users_ = 0;
-            throw;
-        }
-    }
-    void exit_lifespan() noexcept {
-        std::lock_guard lock(lifespan_mutex_);
-        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
-        for (auto& f : shutdown_) {
-            try {
-                f();
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
-            } catch (...) {
-                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
-            }
-        }
-    }
 
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
@@ -437,11 +408,6 @@ public:
         overrides_.clear();
         coroutine_overrides_ = 0;
     }
-    const detail::DependencyOverride* find_override(const void* key) const noexcept {
-        if (overrides_.empty()) return nullptr;
-        auto it = overrides_.find(key);
-        return it == overrides_.end() ? nullptr : &it->second;
-    }
 
     // Application state of type T, shared by every request (FastAPI's app.state): created
     // by set_state, or default-constructed on first use. Handlers and dependencies take a
@@ -463,25 +429,6 @@ public:
             return std::static_pointer_cast<void>(std::make_shared<T>(factory()));
         };
     }
-    // This thread's value (LoopState<T>'s).
-    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        // Keyed by the app's serial, not its address: another App may live there later.
-        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
-        auto& slot = slots[{serial_, type}];
-        if (!slot) {
-            std::function<std::shared_ptr<void>()> factory;
-            {
-                std::lock_guard lock(state_mutex_);
-                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
-            }
-            if (factory) slot = factory();
-            else if (make) slot = make();
-            else
-                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
-                                       " can be made; give app.set_loop_state<T>(factory)");
-        }
-        return slot.get();
-    }
 
     template <class T>
     T& state() {
@@ -489,17 +436,6 @@ public:
         if constexpr (std::is_default_constructible_v<T>)
             make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
         return *static_cast<T*>(state_slot(typeid(T), make));
-    }
-    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        std::lock_guard lock(state_mutex_);
-        auto& slot = state_[type];
-        if (!slot) {
-            if (!make)
-                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
-                                       "; call app.set_state<T>(...) first");
-            slot = make();
-        }
-        return slot.get();
     }
 
     template <class E, class F>
@@ -533,7 +469,49 @@ public:
     void run(const ServerOptions& options);
     void run();
 
-    // --- used by the server and the TestClient ---
+
+private:
+    // ---- for detail::AppAccess: the connection that drives requests, and the registering parts ----
+
+    // A route whose endpoint is already built (APIRouter's routes when included).
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
+                     detail::Endpoint endpoint) {
+        check_not_serving("add a route");
+        for (auto& m : methods)
+            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        if (!app_dependencies_.empty())
+            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
+        if (options.blocking && endpoint.is_async())
+            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                        "co_await its slow work instead");
+        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+        return *routes_.routes().back();
+    }
+    // Each server or TestClient enters once and exits once; startup runs for the first to
+    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
+    void enter_lifespan() {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_++ > 0) return;
+        try {
+            for (auto& f : startup_) f();
+        } catch (...) {
+            lifespan_users_ = 0;
+            throw;
+        }
+    }
+    void exit_lifespan() noexcept {
+        std::lock_guard lock(lifespan_mutex_);
+        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
+        for (auto& f : shutdown_) {
+            try {
+                f();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
+            }
+        }
+    }
 
     // A Server reads the routes, middleware, exception handlers and dependency overrides from
     // every loop thread without a lock, so from its start() until it is gone they are frozen:
@@ -677,7 +655,7 @@ public:
             std::rethrow_exception(ep);
         } catch (const HTTPException& e) {
             detail::write_detail_json(res, e.status_code(), e.detail_json());
-            for (auto& [name, value] : e.headers()) res.headers.append_unchecked(name, value);
+            for (auto& [name, value] : e.headers()) detail::append_header(res.headers, name, value);
         } catch (const RequestValidationError& e) {
             res.status = 422;
             res.body = detail::render_validation_errors(e.errors());
@@ -690,8 +668,41 @@ public:
             internal_error(res);
         }
     }
+    const detail::DependencyOverride* find_override(const void* key) const noexcept {
+        if (overrides_.empty()) return nullptr;
+        auto it = overrides_.find(key);
+        return it == overrides_.end() ? nullptr : &it->second;
+    }
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        // Keyed by the app's serial, not its address: another App may live there later.
+        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+        auto& slot = slots[{serial_, type}];
+        if (!slot) {
+            std::function<std::shared_ptr<void>()> factory;
+            {
+                std::lock_guard lock(state_mutex_);
+                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+            }
+            if (factory) slot = factory();
+            else if (make) slot = make();
+            else
+                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                       " can be made; give app.set_loop_state<T>(factory)");
+        }
+        return slot.get();
+    }
+    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        std::lock_guard lock(state_mutex_);
+        auto& slot = state_[type];
+        if (!slot) {
+            if (!make)
+                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                       "; call app.set_state<T>(...) first");
+            slot = make();
+        }
+        return slot.get();
+    }
 
-private:
     void check_not_serving(const char* what) const {
         if (serving())
             throw std::logic_error(std::string("fastapi: cannot ") + what +
@@ -917,12 +928,38 @@ private:
 };
 
 namespace detail {
+// The App's machinery, for the parts of the library that drive it: the connection (server and
+// TestClient), the lifespan's owners, dependency resolution and State<T>.
+struct AppAccess {
+    static void enter_lifespan(App& a) { a.enter_lifespan(); }
+    static void exit_lifespan(App& a) noexcept { a.exit_lifespan(); }
+    static void begin_serving(App& a) noexcept { a.begin_serving(); }
+    static void end_serving(App& a) noexcept { a.end_serving(); }
+    static BodyWanted route_head(const App& a, Exchange& ex) noexcept { return a.route_head(ex); }
+    static BodyWanted dispatch_head(App& a, Exchange& ex) noexcept { return a.dispatch_head(ex); }
+    static Dispatch dispatch(App& a, Exchange& ex) noexcept { return a.dispatch(ex); }
+    static void run_endpoint(App& a, Exchange& ex) noexcept { a.run_endpoint(ex); }
+    static asio::awaitable<void> run_async(App& a, Exchange& ex) { return a.run_async(ex); }
+    static void handle_exception(App& a, const std::exception_ptr& ep, Exchange& ex) noexcept {
+        a.handle_exception(ep, ex);
+    }
+    static const DependencyOverride* find_override(const App& a, const void* key) noexcept { return a.find_override(key); }
+    static void* state_slot(App& a, std::type_index type, std::shared_ptr<void> (*make)()) {
+        return a.state_slot(type, make);
+    }
+    static void* loop_state_slot(App& a, std::type_index type, std::shared_ptr<void> (*make)()) {
+        return a.loop_state_slot(type, make);
+    }
+};
+}  // namespace detail
+
+namespace detail {
 inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors) {
     if (!ex.route) return;
     for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
 }
 inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept {
-    return app ? app->find_override(key) : nullptr;
+    return app ? AppAccess::find_override(*app, key) : nullptr;
 }
 inline const FormOptions& form_options(const App* app) noexcept {
     static const FormOptions defaults;
@@ -930,11 +967,11 @@ inline const FormOptions& form_options(const App* app) noexcept {
 }
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: State<T> needs an app");
-    return app->state_slot(type, make);
+    return AppAccess::state_slot(*app, type, make);
 }
 inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
     if (!app) throw std::logic_error("fastapi: LoopState<T> needs an app");
-    return app->loop_state_slot(type, make);
+    return AppAccess::loop_state_slot(*app, type, make);
 }
 }  // namespace detail
 

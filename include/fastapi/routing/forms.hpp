@@ -348,7 +348,7 @@ private:
                 if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
                     return fail(400, "Invalid character in multipart part header");
             if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
-            headers.append_unchecked(line.substr(0, colon), value);
+            detail::append_header(headers, line.substr(0, colon), value);
         }
         auto disposition = headers.get_all("content-disposition");
         FormField field;

@@ -214,7 +214,7 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
         ex.response = static_cast<Response&&>(result);
         for (auto& [name, value] : merged)
             if (!ex.response.headers.contains(name) || detail::iequals(name, "set-cookie"))
-                ex.response.headers.append_unchecked(name, value);
+                detail::append_header(ex.response.headers, name, value);
     } else {
         ex.response.body.clear();
         write_json(ex.response.body, result);

@@ -351,7 +351,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         // the pool there would wait for itself.
         if (pool && (pool_abandoned || pool->get_executor().running_in_this_thread())) abandon_pool(std::move(pool));
         else if (pool) pool->join();
-        if (serving) app.end_serving();
+        if (serving) AppAccess::end_serving(app);
     }
 
     asio::thread_pool& pool() {
@@ -418,7 +418,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     }
 
     void leave_lifespan() noexcept {
-        if (entered.exchange(false)) app.exit_lifespan();
+        if (entered.exchange(false)) AppAccess::exit_lifespan(app);
     }
 
     void listen();
@@ -787,7 +787,7 @@ private:
     bool route_head() {
         head_routed_ = true;
         begin_exchange();
-        const BodyWanted wanted = state_.app.dispatch_head(ex_);
+        const BodyWanted wanted = AppAccess::dispatch_head(state_.app, ex_);
         if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
             return false;
@@ -911,7 +911,7 @@ private:
     }
 
     void dispatch_request() {
-        switch (state_.app.dispatch(ex_)) {
+        switch (AppAccess::dispatch(state_.app, ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
@@ -924,7 +924,7 @@ private:
             case Dispatch::run_blocking:
                 busy_ = running_ = true;
                 post_blocking([self = shared_from_this()] {
-                    self->state_.app.run_endpoint(self->ex_);
+                    AppAccess::run_endpoint(self->state_.app, self->ex_);
                     asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
                 read();  // to notice the client leaving
@@ -937,7 +937,7 @@ private:
     // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
     static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
         co_await asio::this_coro::throw_if_cancelled(false);
-        co_await app.run_async(ex);
+        co_await AppAccess::run_async(app, ex);
     }
 
     void resume() {
@@ -1666,7 +1666,7 @@ public:
         state_->leave_lifespan();
         if (state_->serving) {  // the loops are gone: the app may change again
             state_->serving = false;
-            state_->app.end_serving();
+            detail::AppAccess::end_serving(state_->app);
         }
         state_->release_io();
         state_->remove_uds();
@@ -1679,9 +1679,9 @@ public:
     // dependency overrides throws std::logic_error (the loops read them without locks).
     void start() {
         if (state_->acceptor) return;
-        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
+        if (!state_->entered.exchange(true)) detail::AppAccess::enter_lifespan(state_->app);  // the app's startup hooks
         if (!state_->serving) {
-            state_->app.begin_serving();
+            detail::AppAccess::begin_serving(state_->app);
             state_->serving = true;
         }
         state_->start();

@@ -40,9 +40,9 @@ public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
     explicit TestClient(App& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
-        app_.enter_lifespan();
+        detail::AppAccess::enter_lifespan(app_);
     }
-    ~TestClient() { app_.exit_lifespan(); }
+    ~TestClient() { detail::AppAccess::exit_lifespan(app_); }
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
 
@@ -184,7 +184,7 @@ private:
             auto eol = raw.find("\r\n", pos);
             auto line = raw.substr(pos, eol - pos);
             auto colon = line.find(':');
-            t.headers.append_unchecked(line.substr(0, colon), line.substr(colon + 2));
+            detail::append_header(t.headers, line.substr(0, colon), line.substr(colon + 2));
             pos = eol + 2;
         }
         std::string_view body = raw.substr(headers_end + 4);
