@@ -12775,6 +12775,9 @@ private:
             linger_ = false;
             busy_ = false;
             flush();
+            // The TestClient raises the producer's exception in the test, as FastAPI's
+            // TestClient raises the app's (run_in_memory rethrows it once the loop is done).
+            if (state_.in_process) std::rethrow_exception(e);
             return;
         }
         if (stream_framing_ == Framing::chunked) out_ += "0\r\n\r\n";
@@ -13523,8 +13526,30 @@ private:
             std::from_chars(length->data(), length->data() + length->size(), n);
             body = body.substr(0, n);
         }
-        if (!head && !detail::status_has_no_body(t.status_code)) t.text = std::string(body);
+        if (head || detail::status_has_no_body(t.status_code)) return t;
+        if (auto te = t.headers.get("transfer-encoding"); te && detail::iequals(*te, "chunked")) {
+            t.text = decode_chunked(body);  // a streamed body: its chunks, as a client reads them
+        } else {
+            t.text = std::string(body);  // Content-Length, or until the connection closed
+        }
         return t;
+    }
+
+    // The bytes of a chunked body as the server framed it (size lines, extensions, trailers).
+    static std::string decode_chunked(std::string_view body) {
+        std::string out;
+        for (;;) {
+            const auto eol = body.find("\r\n");
+            if (eol == std::string_view::npos) throw std::runtime_error("TestClient: a chunked body ended early");
+            std::size_t size = 0;
+            const auto r = std::from_chars(body.data(), body.data() + eol, size, 16);
+            if (r.ec != std::errc{}) throw std::runtime_error("TestClient: a malformed chunk size");
+            body.remove_prefix(eol + 2);
+            if (size == 0) return out;
+            if (body.size() < size + 2) throw std::runtime_error("TestClient: a chunked body ended early");
+            out.append(body.substr(0, size));
+            body.remove_prefix(size + 2);
+        }
     }
 
     App& app_;

@@ -1204,6 +1204,9 @@ private:
             linger_ = false;
             busy_ = false;
             flush();
+            // The TestClient raises the producer's exception in the test, as FastAPI's
+            // TestClient raises the app's (run_in_memory rethrows it once the loop is done).
+            if (state_.in_process) std::rethrow_exception(e);
             return;
         }
         if (stream_framing_ == Framing::chunked) out_ += "0\r\n\r\n";
