@@ -487,6 +487,15 @@ struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
     }
 };
 
+// How State<T> and LoopState<T> make a T nobody set: default-constructed, when it can be.
+template <class T>
+std::shared_ptr<void> (*default_maker())() {
+    if constexpr (std::is_default_constructible_v<T>)
+        return [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+    else
+        return nullptr;
+}
+
 // The app's state of one type (app.hpp); `make` creates it when absent, or is null.
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)());
 
@@ -495,10 +504,7 @@ struct Binder<State<T>> {
     static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
-        std::shared_ptr<void> (*make)() = nullptr;
-        if constexpr (std::is_default_constructible_v<T>)
-            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
-        return static_cast<T*>(app_state(ex.app, typeid(T), make));
+        return static_cast<T*>(app_state(ex.app, typeid(T), default_maker<T>()));
     }
     static State<T> get(holder h) { return State<T>{h}; }
 };
@@ -511,10 +517,7 @@ struct Binder<LoopState<T>> {
     static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
-        std::shared_ptr<void> (*make)() = nullptr;
-        if constexpr (std::is_default_constructible_v<T>)
-            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
-        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), make));
+        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), default_maker<T>()));
     }
     static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
