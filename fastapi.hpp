@@ -7774,6 +7774,15 @@ struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
     }
 };
 
+// How State<T> and LoopState<T> make a T nobody set: default-constructed, when it can be.
+template <class T>
+std::shared_ptr<void> (*default_maker())() {
+    if constexpr (std::is_default_constructible_v<T>)
+        return [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
+    else
+        return nullptr;
+}
+
 // The app's state of one type (app.hpp); `make` creates it when absent, or is null.
 inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)());
 
@@ -7782,10 +7791,7 @@ struct Binder<State<T>> {
     static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
-        std::shared_ptr<void> (*make)() = nullptr;
-        if constexpr (std::is_default_constructible_v<T>)
-            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
-        return static_cast<T*>(app_state(ex.app, typeid(T), make));
+        return static_cast<T*>(app_state(ex.app, typeid(T), default_maker<T>()));
     }
     static State<T> get(holder h) { return State<T>{h}; }
 };
@@ -7798,10 +7804,7 @@ struct Binder<LoopState<T>> {
     static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
-        std::shared_ptr<void> (*make)() = nullptr;
-        if constexpr (std::is_default_constructible_v<T>)
-            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
-        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), make));
+        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), default_maker<T>()));
     }
     static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
@@ -9800,10 +9803,7 @@ public:
 
     template <class T>
     T& state() {
-        std::shared_ptr<void> (*make)() = nullptr;
-        if constexpr (std::is_default_constructible_v<T>)
-            make = [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
-        return *static_cast<T*>(state_slot(typeid(T), make));
+        return *static_cast<T*>(state_slot(typeid(T), detail::default_maker<T>()));
     }
 
     template <class E, class F>
@@ -9919,24 +9919,14 @@ private:
             if (m.before && !m.head_only) return route_head(ex);
         if (!overrides_.empty()) return route_head(ex);
         ex.app = this;
-        if (!middleware_.empty() && !middleware_before(ex)) {
-            middleware_after(ex);
-            return detail::BodyWanted::answered;
-        }
+        if (!middleware_before_and_route(ex)) return detail::BodyWanted::answered;
         try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) {
-                route_not_found(ex, found.path_matched);
-                middleware_after(ex);
-                return detail::BodyWanted::answered;
-            }
-            ex.route = found.route;
             ValidationErrors ignored;  // reported with the others once the body is in
-            for (const Dependency& d : found.route->options.dependencies) {
+            for (const Dependency& d : ex.route->options.dependencies) {
                 if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
                 d.resolve(ex, ignored);
             }
-            if (found.route->head_dependencies_first && found.route->endpoint.bind_head) found.route->endpoint.bind_head(ex);
+            if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
         } catch (...) {
             handle_exception(std::current_exception(), ex);
             middleware_after(ex);
@@ -9960,23 +9950,7 @@ private:
             return call_route(ex);
         }
         if (coroutine_middleware_ != 0) return detail::Dispatch::run_async;
-        if (!middleware_.empty() && !middleware_before(ex)) {
-            middleware_after(ex);
-            return detail::Dispatch::done;
-        }
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) {
-                route_not_found(ex, found.path_matched);
-                middleware_after(ex);
-                return detail::Dispatch::done;
-            }
-            ex.route = found.route;
-        } catch (...) {
-            handle_exception(std::current_exception(), ex);
-            middleware_after(ex);
-            return detail::Dispatch::done;
-        }
+        if (!middleware_before_and_route(ex)) return detail::Dispatch::done;
         return call_route(ex);
     }
 
@@ -10193,6 +10167,30 @@ private:
             } catch (...) {
                 handle_exception(std::current_exception(), ex);
             }
+        }
+    }
+
+    // The first steps of dispatch and of dispatch_head: the middleware `before`s, then routing.
+    // False when that answered the request (a middleware, 404, 405, the slash redirect, an
+    // exception), its `after`s run; true with ex.route set.
+    bool middleware_before_and_route(detail::Exchange& ex) noexcept {
+        if (!middleware_.empty() && !middleware_before(ex)) {
+            middleware_after(ex);
+            return false;
+        }
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+                middleware_after(ex);
+                return false;
+            }
+            ex.route = found.route;
+            return true;
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+            middleware_after(ex);
+            return false;
         }
     }
 
