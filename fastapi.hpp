@@ -4040,10 +4040,6 @@ private:
 
 namespace detail {
 
-// FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
-// Defined in json.hpp, with the JSON writer.
-inline std::string render_validation_errors(const ValidationErrors& errors);
-
 inline picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
     picojson::object o;
     for (auto& [k, v] : items) o.emplace(k, v);
@@ -5510,6 +5506,7 @@ inline int ctx_key_rank(std::string_view k) noexcept {
     return 3;
 }
 
+// FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
 inline std::string render_validation_errors(const ValidationErrors& errors) {
     std::string out = "{\"detail\":[";
     bool first = true;
@@ -6023,8 +6020,225 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
 }
 
 }  // namespace fastapi
-// routing: the route table, handlers and their parameters, dependencies, forms, security,
-// middleware, the App and APIRouter, static files.
+// routing: the exchange a request is and what it may ask of its app, the route table,
+// handlers and their parameters, dependencies, state, forms, security, errors, middleware,
+// the lifespan, routes and routers, the app's request machinery (AppCore), static files.
+
+// ---- include/fastapi/routing/exchange.hpp ----
+// exchange: what one request carries through routing, binding and the handler (Exchange), and
+// what the parts below the app ask of the app serving it (AppContext): dependency overrides,
+// form limits, state, and, for the server that drives requests, the request's lifecycle.
+// App implements AppContext (routing/app.hpp); nothing below it names App.
+
+#include <span>         // span (DependencyList)
+#include <typeindex>    // type_index (state)
+
+namespace fastapi {
+
+// Limits and storage of form parsing (AppOptions::forms). Starlette's defaults.
+struct FormOptions {
+    std::size_t max_parts = 1000;                     // fields and files together; 400 beyond
+    std::size_t max_field_bytes = 1024 * 1024;        // one field that is not a file; 400 beyond
+    std::size_t max_part_header_bytes = 16 * 1024;    // one part's header block; 400 beyond
+    std::size_t spool_threshold = 1024 * 1024;        // a file larger goes to a temporary file
+    std::string temp_dir{};                           // empty: $TMPDIR, else /tmp
+};
+
+// The route an exchange was routed to (routing/app.hpp). Named here only as the pointer the
+// app leaves in the exchange: no part below the app looks inside it.
+struct Route;
+
+namespace detail {
+
+struct Exchange;
+
+// One dependency of a request's graph, described for resolving its coroutine dependencies
+// before the (synchronous) binding runs: depends.hpp's prefetch_dependency walks these.
+struct DependencyNode;
+using DependencyList = std::span<const DependencyNode* const>;
+struct DependencyNode {
+    const void* key = nullptr;
+    bool cache = true;                                   // not Depends<f, NoCache>
+    void* (*resolve)(Exchange&, ValidationErrors&) = nullptr;  // as binding resolves it
+    // A coroutine's call (binds its parameters, awaits it, keeps its value); null when plain.
+    asio::awaitable<void*> (*call_async)(Exchange&, ValidationErrors&, const void* cache_key) = nullptr;
+    DependencyList (*children)() noexcept = nullptr;     // the dependencies among its parameters
+};
+
+// A replacement for a dependency (app.override_dependency): resolves with the replacement's
+// own parameters and keeps its result as the original's value type. A coroutine replacement
+// (call_async) is awaited ahead of binding, as a coroutine dependency is.
+struct DependencyOverride {
+    std::function<void*(Exchange&, ValidationErrors&, const void* key)> call;
+    std::function<asio::awaitable<void*>(Exchange&, ValidationErrors&, const void* key)> call_async;
+    DependencyList (*children)() noexcept = nullptr;  // the replacement's own dependencies
+};
+
+// What the request's head (App::dispatch_head) says of its body, before any of it is read:
+// no route takes it (404, 405, the slash redirect: dispatch answers it without the body), it
+// was answered already (a middleware or a dependency that reads only the head refused it),
+// the route takes no body (nothing it or its dependencies bind reads it: the handler runs
+// without it), or the route's handler runs once the body is in memory, or also once a
+// multipart body has been streamed to a temporary file, or at once, reading the body as it
+// arrives (a RequestStream parameter).
+enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form, stream };
+
+// How far dispatch got synchronously: the response is complete, or the caller runs the rest
+// (AppContext::run_async in a coroutine, AppContext::run_endpoint on a blocking thread).
+enum class Dispatch { done, run_async, run_blocking };
+
+// The app as the layers below it see it. Binding asks it for dependency overrides, form
+// limits and state; the server and the TestClient drive a request through it, from its
+// parsed head to its response, and enter its lifespan. A Server reads it from every loop
+// thread: from begin_serving() on, nothing it answers changes.
+class AppContext {
+public:
+    // ---- for binding ----
+    virtual const DependencyOverride* find_override(const void* key) const noexcept = 0;
+    // The dependencies of the route (its own, its routers' and the app's), run before the
+    // handler's parameters are bound; their errors join the handler's.
+    virtual void run_route_dependencies(Exchange& ex, ValidationErrors& errors) = 0;
+    virtual const FormOptions& form_options() const noexcept = 0;
+    // The app's value of one type (State<T>), or this loop thread's (LoopState<T>); `make`
+    // creates it when absent, or is null.
+    virtual void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) = 0;
+    virtual void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) = 0;
+
+    // ---- for the server and the TestClient ----
+    // Each server or TestClient enters once and exits once; startup runs for the first to
+    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
+    virtual void enter_lifespan() = 0;
+    virtual void exit_lifespan() noexcept = 0;
+    virtual void begin_serving() noexcept = 0;
+    virtual void end_serving() noexcept = 0;
+    // The head step, before the body is read (BodyWanted); then dispatch once it is in; then,
+    // as dispatch says, run_async or run_endpoint.
+    virtual BodyWanted dispatch_head(Exchange& ex) noexcept = 0;
+    virtual Dispatch dispatch(Exchange& ex) noexcept = 0;
+    virtual void run_endpoint(Exchange& ex) noexcept = 0;
+    virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
+
+protected:
+    AppContext() = default;
+    AppContext(const AppContext&) = delete;
+    AppContext& operator=(const AppContext&) = delete;
+    ~AppContext() = default;
+};
+
+// What the request's dependencies produced (depends.hpp): their values, shared by every
+// parameter that asks for the same dependency, and their cleanups. Closed after the response
+// is sent (the server moves the entries next to the bytes it writes), in reverse order.
+struct DependencyScope {
+    struct Entry {
+        const void* key = nullptr;  // the dependency's identity; null when not shared (NoCache)
+        std::shared_ptr<void> value;
+        void* where = nullptr;      // what the handler gets (non-null even for a void result)
+        std::function<void()> cleanup;
+        // A NoCache coroutine dependency resolved ahead of binding (prefetch_dependency):
+        // its identity until the binding that asked for it takes it.
+        const void* pending = nullptr;
+    };
+    std::vector<Entry> entries;
+    std::size_t pending = 0;  // entries with `pending` set
+
+    const Entry* find(const void* key) const noexcept {
+        for (auto& e : entries)
+            if (e.key == key) return &e;
+        return nullptr;
+    }
+    // The first value resolved ahead for NoCache dependency `key`, taken; null when none.
+    void* take_pending(const void* key) noexcept {
+        for (auto& e : entries)
+            if (e.pending == key) {
+                e.pending = nullptr;
+                --pending;
+                return e.where;
+            }
+        return nullptr;
+    }
+    static void close(std::vector<Entry>& entries) noexcept {
+        while (!entries.empty()) {
+            Entry e = std::move(entries.back());
+            entries.pop_back();
+            if (e.cleanup) {
+                try {
+                    e.cleanup();
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
+                } catch (...) {
+                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
+                }
+            }
+        }
+    }
+    void close() noexcept {
+        pending = 0;
+        close(entries);
+    }
+    DependencyScope() = default;
+    DependencyScope(const DependencyScope&) = delete;
+    DependencyScope& operator=(const DependencyScope&) = delete;
+    ~DependencyScope() { close(); }
+};
+
+// Everything one request carries through routing, binding and the handler.
+struct Exchange {
+    Request request;
+    Response response;           // what will be written; handlers' Response& parameter edits it
+    const Route* route = nullptr;
+    AppContext* app = nullptr;  // the app serving it (null for an exchange made by hand)
+
+    // Parsed on first use by the parameters that need them, once per request.
+    std::vector<std::pair<std::string, std::string>> query, cookies;
+    bool query_parsed = false, cookies_parsed = false;
+    enum class BodyState { unread, empty, json, not_json, invalid } body_state = BodyState::unread;
+    picojson::value body_json;
+    bool body_error_reported = false;
+    std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
+    DependencyScope deps;         // dependency values and cleanups of this request
+    // The loop a coroutine part of this request runs on (App::run_async sets it): where the
+    // coroutine cleanups of its dependencies are awaited. Empty for a plain request.
+    asio::any_io_executor executor;
+    std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
+    bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
+    // A RequestStream's source: the connection's, set before dispatch when the route reads
+    // the body as it arrives; else made from the body in memory when the handler asks.
+    std::shared_ptr<BodyReader> body_reader;
+
+    // Ready for the next request on the connection, keeping capacity.
+    void reset_for_request() {
+        response.status = 200;
+        response.headers.clear();
+        response.body.clear();
+        response.file_path.clear();
+        response.stream.reset();
+        body_reader.reset();
+        route = nullptr;
+        query_parsed = cookies_parsed = false;
+        if (body_state != BodyState::unread) {
+            body_state = BodyState::unread;
+            body_json = picojson::value();
+        }
+        body_error_reported = false;
+        body_params = 0;
+        head_dispatched = false;
+        if (executor) executor = {};
+        deps.close();  // normally already taken by whoever sent the response
+    }
+};
+
+// What binding asks of the exchange's app; an exchange without one has no overrides, the
+// default form limits, and no state.
+inline const DependencyOverride* find_dependency_override(const Exchange& ex, const void* key) noexcept {
+    return ex.app ? ex.app->find_override(key) : nullptr;
+}
+inline const FormOptions& form_options(const Exchange& ex) noexcept {
+    static const FormOptions defaults;
+    return ex.app ? ex.app->form_options() : defaults;
+}
+
+}  // namespace detail
+}  // namespace fastapi
 
 // ---- include/fastapi/routing/router.hpp ----
 // router: path templates ("/items/{item_id}", "/files/{file_path:path}") and the lookup of
@@ -6361,116 +6575,10 @@ struct StreamingResponse : Response {
 // function whose dependencies include a coroutine (they are awaited first, then it is called).
 // Relies on http_types, validation, json, responses.
 
-#include <span>         // span (DependencyList)
 
 namespace fastapi {
 
-class App;
-struct Route;
-
 namespace detail {
-
-// What the request's dependencies produced (depends.hpp): their values, shared by every
-// parameter that asks for the same dependency, and their cleanups. Closed after the response
-// is sent (the server moves the entries next to the bytes it writes), in reverse order.
-struct DependencyScope {
-    struct Entry {
-        const void* key = nullptr;  // the dependency's identity; null when not shared (NoCache)
-        std::shared_ptr<void> value;
-        void* where = nullptr;      // what the handler gets (non-null even for a void result)
-        std::function<void()> cleanup;
-        // A NoCache coroutine dependency resolved ahead of binding (prefetch_dependency):
-        // its identity until the binding that asked for it takes it.
-        const void* pending = nullptr;
-    };
-    std::vector<Entry> entries;
-    std::size_t pending = 0;  // entries with `pending` set
-
-    const Entry* find(const void* key) const noexcept {
-        for (auto& e : entries)
-            if (e.key == key) return &e;
-        return nullptr;
-    }
-    // The first value resolved ahead for NoCache dependency `key`, taken; null when none.
-    void* take_pending(const void* key) noexcept {
-        for (auto& e : entries)
-            if (e.pending == key) {
-                e.pending = nullptr;
-                --pending;
-                return e.where;
-            }
-        return nullptr;
-    }
-    static void close(std::vector<Entry>& entries) noexcept {
-        while (!entries.empty()) {
-            Entry e = std::move(entries.back());
-            entries.pop_back();
-            if (e.cleanup) {
-                try {
-                    e.cleanup();
-                } catch (const std::exception& x) {
-                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
-                } catch (...) {
-                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
-                }
-            }
-        }
-    }
-    void close() noexcept {
-        pending = 0;
-        close(entries);
-    }
-    DependencyScope() = default;
-    DependencyScope(const DependencyScope&) = delete;
-    DependencyScope& operator=(const DependencyScope&) = delete;
-    ~DependencyScope() { close(); }
-};
-
-// Everything one request carries through routing, binding and the handler.
-struct Exchange {
-    Request request;
-    Response response;           // what will be written; handlers' Response& parameter edits it
-    const Route* route = nullptr;
-    App* app = nullptr;
-
-    // Parsed on first use by the parameters that need them, once per request.
-    std::vector<std::pair<std::string, std::string>> query, cookies;
-    bool query_parsed = false, cookies_parsed = false;
-    enum class BodyState { unread, empty, json, not_json, invalid } body_state = BodyState::unread;
-    picojson::value body_json;
-    bool body_error_reported = false;
-    std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
-    DependencyScope deps;         // dependency values and cleanups of this request
-    // The loop a coroutine part of this request runs on (App::run_async sets it): where the
-    // coroutine cleanups of its dependencies are awaited. Empty for a plain request.
-    asio::any_io_executor executor;
-    std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
-    bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
-    // A RequestStream's source: the connection's, set before dispatch when the route reads
-    // the body as it arrives; else made from the body in memory when the handler asks.
-    std::shared_ptr<BodyReader> body_reader;
-
-    // Ready for the next request on the connection, keeping capacity.
-    void reset_for_request() {
-        response.status = 200;
-        response.headers.clear();
-        response.body.clear();
-        response.file_path.clear();
-        response.stream.reset();
-        body_reader.reset();
-        route = nullptr;
-        query_parsed = cookies_parsed = false;
-        if (body_state != BodyState::unread) {
-            body_state = BodyState::unread;
-            body_json = picojson::value();
-        }
-        body_error_reported = false;
-        body_params = 0;
-        head_dispatched = false;
-        if (executor) executor = {};
-        deps.close();  // normally already taken by whoever sent the response
-    }
-};
 
 // Binder<P>: how a handler parameter of type P is obtained from the exchange.
 //   using holder = ...;                                   what bind() produces
@@ -6583,10 +6691,6 @@ constexpr std::size_t counts_as_body() {
     else return 0;
 }
 
-// The dependencies of the route (its own, its routers' and the app's), run before the
-// handler's parameters are bound; their errors join the handler's (defined in app.hpp).
-inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
-
 // Binding P reads nothing but the request's head (path, query, headers, cookies) and may run
 // before the body has arrived, once: parameters that say so (Binder<P>::head_only), and those
 // that are not body parameters (Binder<P>::is_body false). The raw Request is not.
@@ -6604,19 +6708,6 @@ concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key
 template <class Tuple> struct args_from_head;
 template <class... P> struct args_from_head<std::tuple<P...>> {
     static constexpr bool value = (binds_from_head<P>() && ... && true);
-};
-
-// One dependency of a request's graph, described for resolving its coroutine dependencies
-// before the (synchronous) binding runs: depends.hpp's prefetch_dependency walks these.
-struct DependencyNode;
-using DependencyList = std::span<const DependencyNode* const>;
-struct DependencyNode {
-    const void* key = nullptr;
-    bool cache = true;                                   // not Depends<f, NoCache>
-    void* (*resolve)(Exchange&, ValidationErrors&) = nullptr;  // as binding resolves it
-    // A coroutine's call (binds its parameters, awaits it, keeps its value); null when plain.
-    asio::awaitable<void*> (*call_async)(Exchange&, ValidationErrors&, const void* cache_key) = nullptr;
-    DependencyList (*children)() noexcept = nullptr;     // the dependencies among its parameters
 };
 
 // The dependency parameters among P..., in order, as nodes.
@@ -6674,7 +6765,7 @@ template <class... P>
 std::tuple<typename Binder<P>::holder...> bind_parameters(Exchange& ex) {
     ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
-    run_route_dependencies(ex, errors);
+    if (ex.app) ex.app->run_route_dependencies(ex, errors);  // the route's own, its routers', the app's
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));
     return held;
@@ -7318,7 +7409,6 @@ struct Binder<P, std::enable_if_t<!std::is_reference_v<P> && !is_param<std::remo
 // Relies on handler (Binder, Exchange, DependencyScope, DependencyNode) and params.
 
 #include <mutex>        // mutex (LoopLife)
-#include <typeindex>    // type_index
 
 namespace fastapi {
 
@@ -7512,16 +7602,6 @@ asio::awaitable<void*> call_dependency_async(Fn fn, const void* key, Exchange& e
     }
 }
 
-// A replacement for a dependency (app.override_dependency): resolves with the replacement's
-// own parameters and keeps its result as the original's value type. A coroutine replacement
-// (call_async) is awaited ahead of binding, as a coroutine dependency is.
-struct DependencyOverride {
-    std::function<void*(Exchange&, ValidationErrors&, const void* key)> call;
-    std::function<asio::awaitable<void*>(Exchange&, ValidationErrors&, const void* key)> call_async;
-    DependencyList (*children)() noexcept = nullptr;  // the replacement's own dependencies
-};
-inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept;  // app.hpp
-
 template <class V, class G>
 DependencyOverride make_dependency_override(G g) {
     using traits = dependency_traits<G>;
@@ -7541,6 +7621,34 @@ DependencyOverride make_dependency_override(G g) {
     return o;
 }
 
+// The app's dependency overrides (app.override_dependency), by the replaced dependency's key.
+class DependencyOverrides {
+public:
+    template <class V, class G>
+    void set(const void* key, G g) {
+        overrides_[key] = make_dependency_override<V>(std::move(g));
+        coroutines_ = 0;
+        for (auto& entry : overrides_) coroutines_ += entry.second.call_async ? 1 : 0;
+    }
+    void clear() noexcept {
+        overrides_.clear();
+        coroutines_ = 0;
+    }
+    bool empty() const noexcept { return overrides_.empty(); }
+    // An override is a coroutine: it may put one into any route's graph.
+    bool has_coroutine() const noexcept { return coroutines_ != 0; }
+    const DependencyOverride* find(const void* key) const noexcept {
+        if (overrides_.empty()) return nullptr;
+        auto it = overrides_.find(key);
+        return it == overrides_.end() ? nullptr : &it->second;
+    }
+
+private:
+    std::unordered_map<const void*, DependencyOverride> overrides_;
+    std::size_t coroutines_ = 0;
+};
+
+
 // Resolves dependency Fn (identified by key) for this request: from the cache (or what was
 // resolved ahead for it), an override, or by calling it.
 template <class Fn, bool Cache>
@@ -7552,7 +7660,7 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
             if (void* where = ex.deps.take_pending(key)) return where;
     }
     const void* cache_key = Cache ? key : nullptr;
-    if (auto* o = find_dependency_override(ex.app, key)) return o->call(ex, errors, cache_key);
+    if (auto* o = find_dependency_override(ex, key)) return o->call(ex, errors, cache_key);
     using traits = dependency_traits<Fn>;
     return call_dependency<typename traits::value_type>(fn, cache_key, ex, errors,
                                                          static_cast<typename traits::args*>(nullptr));
@@ -7565,7 +7673,7 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
 // dependency whose parameters fail is not called, and the binding reports them.
 inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
     if (n.cache && ex.deps.find(n.key)) co_return;
-    const DependencyOverride* o = find_dependency_override(ex.app, n.key);
+    const DependencyOverride* o = find_dependency_override(ex, n.key);
     DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
     for (const DependencyNode* c : children) co_await prefetch_dependency(*c, ex);
     ValidationErrors ignored;
@@ -7720,6 +7828,40 @@ struct Dependency {
           async_graph(D::async_graph) {}
 };
 
+namespace detail {
+
+template <class D>
+concept dependency_marker = requires { typename D::callable; &D::resolve; &D::key; };
+
+template <class D>
+struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
+    using V = typename D::value_type;
+    static constexpr std::size_t body_count = args_body_count<typename dependency_traits<typename D::callable>::args>::value;
+    static constexpr bool head_only = [] {
+        if constexpr (requires { D::head_only; }) return D::head_only;
+        else return false;
+    }();
+    using holder = void*;
+    static holder bind(Exchange& ex, ValidationErrors& errors) { return D::resolve(ex, errors); }
+    static void describe(OperationInfo& op) { D::describe(op); }
+    static D get(holder h) {
+        D d;
+        d.ptr = static_cast<std::conditional_t<std::is_void_v<V>, void, V>*>(h);
+        return d;
+    }
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/routing/state.hpp ----
+// state: values that outlive requests, without globals. State<T> is the app's (one T shared
+// by every request), LoopState<T> one T per event-loop thread; StateStore keeps both for the
+// app (routing/app.hpp composes it).
+
+
+namespace fastapi {
+
 // Application state shared by every request (a connection pool, a configuration), without
 // globals: app.set_state<Pool>(...) at startup, a State<Pool> parameter in handlers and
 // dependencies. A default-constructible T is created on first use.
@@ -7753,27 +7895,6 @@ struct LoopState {
 
 namespace detail {
 
-template <class D>
-concept dependency_marker = requires { typename D::callable; &D::resolve; &D::key; };
-
-template <class D>
-struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
-    using V = typename D::value_type;
-    static constexpr std::size_t body_count = args_body_count<typename dependency_traits<typename D::callable>::args>::value;
-    static constexpr bool head_only = [] {
-        if constexpr (requires { D::head_only; }) return D::head_only;
-        else return false;
-    }();
-    using holder = void*;
-    static holder bind(Exchange& ex, ValidationErrors& errors) { return D::resolve(ex, errors); }
-    static void describe(OperationInfo& op) { D::describe(op); }
-    static D get(holder h) {
-        D d;
-        d.ptr = static_cast<std::conditional_t<std::is_void_v<V>, void, V>*>(h);
-        return d;
-    }
-};
-
 // How State<T> and LoopState<T> make a T nobody set: default-constructed, when it can be.
 template <class T>
 std::shared_ptr<void> (*default_maker())() {
@@ -7783,30 +7904,83 @@ std::shared_ptr<void> (*default_maker())() {
         return nullptr;
 }
 
-// The app's state of one type (app.hpp); `make` creates it when absent, or is null.
-inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)());
-
 template <class T>
 struct Binder<State<T>> {
     static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
-        return static_cast<T*>(app_state(ex.app, typeid(T), default_maker<T>()));
+        if (!ex.app) throw std::logic_error("fastapi: State<T> needs an app");
+        return static_cast<T*>(ex.app->state_slot(typeid(T), default_maker<T>()));
     }
     static State<T> get(holder h) { return State<T>{h}; }
 };
-
-// This thread's value of one type for the app (app.hpp): its factory's, else `make`'s.
-inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)());
 
 template <class T>
 struct Binder<LoopState<T>> {
     static constexpr bool head_only = true;
     using holder = T*;
     static holder bind(Exchange& ex, ValidationErrors&) {
-        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), default_maker<T>()));
+        if (!ex.app) throw std::logic_error("fastapi: LoopState<T> needs an app");
+        return static_cast<T*>(ex.app->loop_state_slot(typeid(T), default_maker<T>()));
     }
     static LoopState<T> get(holder h) { return LoopState<T>{h}; }
+};
+
+inline std::uint64_t next_app_serial() noexcept {
+    static std::atomic<std::uint64_t> serial{0};
+    return ++serial;
+}
+
+// The app's State<T> values (one per type, made on first use or set) and its LoopState<T>
+// factories and values (one per type and thread).
+class StateStore {
+public:
+    template <class T, class... A>
+    T& set(A&&... args) {
+        auto p = std::make_shared<T>(std::forward<A>(args)...);
+        std::lock_guard lock(mutex_);
+        values_[typeid(T)] = p;
+        return *p;
+    }
+    void set_loop_factory(std::type_index type, std::function<std::shared_ptr<void>()> factory) {
+        std::lock_guard lock(mutex_);
+        loop_factories_[type] = std::move(factory);
+    }
+    void* slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        std::lock_guard lock(mutex_);
+        auto& slot = values_[type];
+        if (!slot) {
+            if (!make)
+                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                       "; call app.set_state<T>(...) first");
+            slot = make();
+        }
+        return slot.get();
+    }
+    void* loop_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
+        // Keyed by the store's serial, not its address: another app may live there later.
+        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+        auto& slot = slots[{serial_, type}];
+        if (!slot) {
+            std::function<std::shared_ptr<void>()> factory;
+            {
+                std::lock_guard lock(mutex_);
+                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+            }
+            if (factory) slot = factory();
+            else if (make) slot = make();
+            else
+                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                       " can be made; give app.set_loop_state<T>(factory)");
+        }
+        return slot.get();
+    }
+
+private:
+    std::mutex mutex_;
+    std::map<std::type_index, std::shared_ptr<void>> values_;
+    std::map<std::type_index, std::function<std::shared_ptr<void>()>> loop_factories_;
+    const std::uint64_t serial_ = next_app_serial();
 };
 
 }  // namespace detail
@@ -7940,6 +8114,122 @@ struct Binder<BackgroundTasks&> {
 }  // namespace detail
 }  // namespace fastapi
 
+// ---- include/fastapi/routing/errors.hpp ----
+// errors: every error answer the library gives is made here, in FastAPI's shape
+// ({"detail": ...} as JSON, or the plain text Starlette's middleware answers with): the
+// exception handlers (the user's first, then HTTPException, validation errors, and anything
+// else as a logged 500), a status outside 100-599, and the answers the server and the
+// middleware give themselves.
+
+
+namespace fastapi {
+namespace detail {
+
+// {"detail": <detail_json>} with `status`, replacing what the response had.
+inline void write_detail_json(Response& res, int status, std::string_view detail_json) {
+    res.status = status;
+    res.body.clear();
+    res.body.append("{\"detail\":").append(detail_json) += '}';
+    res.headers.set("content-type", "application/json");
+}
+inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
+    res.status = status;
+    res.body.clear();
+    res.body += "{\"detail\":";
+    write_json(res.body, detail_value);
+    res.body += '}';
+    res.headers.set("content-type", "application/json");
+}
+// {"detail": "<reason phrase>"}: the server's own answers (400, 404, 413, 503, ...).
+inline void write_status_detail(Response& res, int status) {
+    write_detail(res, status, picojson::value(std::string(status_reason(status))));
+}
+inline void write_validation_errors(Response& res, const ValidationErrors& errors) {
+    res.status = 422;
+    res.body = render_validation_errors(errors);
+    res.headers.set("content-type", "application/json");
+}
+// Starlette's middleware answer in plain text (TrustedHost's 400, CORS's refused preflight).
+inline void plain_answer(Response& res, int status, std::string_view text) {
+    res.status = status;
+    res.body = std::string(text);
+    res.headers.set("content-type", "text/plain; charset=utf-8");
+}
+inline void internal_error(Response& res) { write_status_detail(res, 500); }
+
+inline void log_error(const Exchange& ex, const char* what) {
+    std::fprintf(stderr, "fastapi: exception in %s %s: %s\n", ex.request.method.c_str(), ex.request.path.c_str(), what);
+}
+
+// What an error answer starts from: nothing of the response the handler was building (its
+// headers, file, stream), and none of its background tasks (FastAPI runs a failed
+// handler's tasks never).
+inline void clear_for_error(Exchange& ex) noexcept {
+    ex.response.headers.clear();
+    ex.response.file_path.clear();
+    ex.response.stream.reset();
+    discard_background_tasks(ex);
+}
+
+// The last step of every request: a status outside 100-599 set at run time (Response::status,
+// HTTPException, a middleware) cannot go on the wire as it is. A 500, logged: the bug is the
+// server's, not the client's.
+inline void refuse_invalid_status(Exchange& ex) noexcept {
+    if (is_valid_status(ex.response.status)) return;
+    std::string what = "the response status " + std::to_string(ex.response.status) + " is outside 100-599";
+    log_error(ex, what.c_str());
+    clear_for_error(ex);
+    internal_error(ex.response);
+}
+
+// Exception -> response (FastAPI's exception handlers): the user's handlers first (last
+// registered first), then HTTPException, validation errors, and anything else as 500.
+class ExceptionHandlers {
+public:
+    template <class E, class F>
+    void add(F handler) {
+        handlers_.insert(handlers_.begin(),
+                         [h = std::function<Response(Request&, const E&)>(std::move(handler))](
+                             const std::exception_ptr& ep, Request& req, Response& res) {
+                             try {
+                                 std::rethrow_exception(ep);
+                             } catch (const E& e) {
+                                 res = h(req, e);
+                                 return true;
+                             } catch (...) {
+                                 return false;
+                             }
+                         });
+    }
+
+    void handle(const std::exception_ptr& ep, Exchange& ex) const noexcept {
+        Response& res = ex.response;
+        clear_for_error(ex);
+        try {
+            for (auto& h : handlers_)
+                if (h(ep, ex.request, res)) return;
+            std::rethrow_exception(ep);
+        } catch (const HTTPException& e) {
+            write_detail_json(res, e.status_code(), e.detail_json());
+            for (auto& [name, value] : e.headers()) append_header(res.headers, name, value);
+        } catch (const RequestValidationError& e) {
+            write_validation_errors(res, e.errors());
+        } catch (const std::exception& e) {
+            log_error(ex, e.what());
+            internal_error(res);
+        } catch (...) {
+            log_error(ex, "unknown exception");
+            internal_error(res);
+        }
+    }
+
+private:
+    std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> handlers_;
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
 // ---- include/fastapi/routing/forms.hpp ----
 // forms: HTML forms and file uploads, FastAPI's Form, File and UploadFile. A handler's
 // parameters say which fields it reads; the body is application/x-www-form-urlencoded or
@@ -7960,15 +8250,6 @@ struct Binder<BackgroundTasks&> {
 #include <fstream>      // ifstream (spooled content)
 
 namespace fastapi {
-
-// Limits and storage of form parsing (AppOptions::forms). Starlette's defaults.
-struct FormOptions {
-    std::size_t max_parts = 1000;                     // fields and files together; 400 beyond
-    std::size_t max_field_bytes = 1024 * 1024;        // one field that is not a file; 400 beyond
-    std::size_t max_part_header_bytes = 16 * 1024;    // one part's header block; 400 beyond
-    std::size_t spool_threshold = 1024 * 1024;        // a file larger goes to a temporary file
-    std::string temp_dir{};                           // empty: $TMPDIR, else /tmp
-};
 
 // An uploaded file (FastAPI's UploadFile): its name and type as the client sent them, its
 // size, the part's headers, and its content, in memory or in a temporary file that lives as
@@ -8360,8 +8641,6 @@ struct FormData {
     bool multipart = false;
 };
 
-inline const FormOptions& form_options(const App* app) noexcept;  // app.hpp
-
 // Parses the request body as a form: urlencoded, multipart (from memory or the spooled
 // file), or, for any other media type, an empty form (as Starlette: the fields are missing).
 inline void parse_form(const Request& req, const FormOptions& options, FormData& out) {
@@ -8412,7 +8691,7 @@ inline constexpr char form_key = 0;
 inline FormData& preload_form(Exchange& ex) {
     if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
     auto p = std::make_shared<FormData>();
-    parse_form(ex.request, form_options(ex.app), *p);
+    parse_form(ex.request, form_options(ex), *p);
     DependencyScope::Entry e;
     e.key = &form_key;
     e.where = p.get();
@@ -9060,11 +9339,6 @@ inline void add_vary(Response& res, std::string_view value) {
     std::string v = existing ? std::string(*existing) + ", " + std::string(value) : std::string(value);
     res.headers.set("vary", v);
 }
-inline void plain_answer(Response& res, int status, std::string_view text) {
-    res.status = status;
-    res.body = std::string(text);
-    res.headers.set("content-type", "text/plain; charset=utf-8");
-}
 }  // namespace detail
 
 // --- CORS ---
@@ -9388,15 +9662,247 @@ public:
 
 }  // namespace fastapi
 
-// ---- include/fastapi/routing/app.hpp ----
-// app: the application object users build (FastAPI's `app`): routes with their options,
-// exception handlers, and dispatch of one request to its endpoint. Knows nothing of sockets;
-// the server and the TestClient both drive it. Relies on router and handler.
+// ---- include/fastapi/routing/middleware_stack.hpp ----
+// middleware_stack: the app's middleware (middleware.hpp) run around each request: the
+// `before`/`after` halves on the synchronous path, and the whole stack in a coroutine once a
+// coroutine middleware is in it (each gets the layers inside it as call_next). An exception
+// a middleware throws is answered by the exception handlers, as a handler's is.
 
 
 namespace fastapi {
+namespace detail {
 
-struct ServerOptions;  // server.hpp
+class MiddlewareStack {
+public:
+    // What the stack wraps: route the request and run a plain handler (true: done), or leave
+    // the rest to `rest`, awaited (false).
+    struct Inner {
+        bool (*route)(void* ctx, Exchange& ex) = nullptr;
+        asio::awaitable<void> (*rest)(void* ctx, Exchange& ex) = nullptr;
+        void* ctx = nullptr;
+    };
+
+    void add(Middleware m) {
+        if (m.dispatch && (m.before || m.after))
+            throw std::invalid_argument("fastapi: a middleware is either a coroutine (dispatch) or before/after halves");
+        if (m.dispatch) ++coroutines_;
+        layers_.push_back(std::move(m));
+    }
+    bool empty() const noexcept { return layers_.empty(); }
+    // A coroutine middleware is in the stack: requests run through run() only.
+    bool has_coroutine() const noexcept { return coroutines_ != 0; }
+    // Every `before` reads only the request's head (none may read the body).
+    bool befores_read_only_head() const noexcept {
+        for (auto& m : layers_)
+            if (m.before && !m.head_only) return false;
+        return true;
+    }
+
+    // The synchronous path. Runs the `before`s, outermost (last added) first; false when one
+    // answered (ex.middleware_from then says which `after`s follow).
+    bool run_befores(Exchange& ex, const ExceptionHandlers& errors) const noexcept {
+        for (std::size_t i = layers_.size(); i-- > 0;) {
+            ex.middleware_from = i + 1;  // if this one answers, only those outside it follow
+            auto& before = layers_[i].before;
+            if (!before) continue;
+            try {
+                if (!before(ex.request, ex.response)) return false;
+            } catch (...) {
+                errors.handle(std::current_exception(), ex);
+                return false;
+            }
+        }
+        ex.middleware_from = 0;
+        return true;
+    }
+    // Runs the `after`s still due, innermost first, then checks the status: the last step of
+    // every request on the synchronous path.
+    void run_afters(Exchange& ex, const ExceptionHandlers& errors) const noexcept {
+        run_afters(ex, errors, ex.middleware_from, layers_.size());
+        ex.middleware_from = layers_.size();
+        refuse_invalid_status(ex);
+    }
+
+    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it).
+    asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
+        Run run{this, &errors, inner};
+        co_await run_layers(run, layers_.size(), ex);
+        refuse_invalid_status(ex);
+    }
+
+private:
+    struct Run {
+        const MiddlewareStack* stack;
+        const ExceptionHandlers* errors;
+        Inner inner;
+    };
+
+    // The `after`s of layers [from, to), innermost first.
+    void run_afters(Exchange& ex, const ExceptionHandlers& errors, std::size_t from, std::size_t to) const noexcept {
+        for (std::size_t i = from; i < to; ++i) {
+            auto& after = layers_[i].after;
+            if (!after) continue;
+            try {
+                after(ex.request, ex.response);
+            } catch (...) {
+                errors.handle(std::current_exception(), ex);
+            }
+        }
+    }
+
+    // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
+    // coroutine middleware gets the layers inside it as call_next.
+    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
+        std::size_t i = layers;
+        for (; i > 0 && !layers_[i - 1].dispatch; --i) {
+            auto& before = layers_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                run.errors->handle(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, *run.errors, i, layers);
+                co_return;
+            }
+        }
+        std::exception_ptr error;
+        try {
+            if (i == 0) {
+                if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
+            } else {
+                CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
+                Response res = co_await layers_[i - 1].dispatch(ex.request, next);
+                ex.response = std::move(res);
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) run.errors->handle(error, ex);
+        run_afters(ex, *run.errors, i, layers);
+    }
+    static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
+        auto& r = *static_cast<Run*>(run);
+        auto& ex = *static_cast<Exchange*>(exchange);
+        if (&req != &ex.request) ex.request = req;
+        co_await r.stack->run_layers(r, layers, ex);
+        co_return std::move(ex.response);
+    }
+
+    std::vector<Middleware> layers_;
+    std::size_t coroutines_ = 0;  // middleware with `dispatch`
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/routing/lifespan.hpp ----
+// lifespan: what runs before the first request is served and after the last (FastAPI's
+// startup and shutdown events, and its lifespan= coroutine), for every server and TestClient
+// of the app together. A hook may be a coroutine: it runs to completion on a loop of its own.
+
+
+namespace fastapi {
+namespace detail {
+
+// Runs a coroutine to completion on a loop of its own (lifespan hooks); rethrows its error.
+template <class T>
+T run_to_completion(std::function<asio::awaitable<T>()> f) {
+    asio::io_context io;
+    std::exception_ptr error;
+    std::optional<T> result;
+    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
+        error = e;
+        if (!e) result.emplace(std::move(value));
+    });
+    io.run();
+    if (error) std::rethrow_exception(error);
+    return std::move(*result);
+}
+inline void run_to_completion(std::function<asio::awaitable<void>()> f) {
+    asio::io_context io;
+    std::exception_ptr error;
+    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
+    io.run();
+    if (error) std::rethrow_exception(error);
+}
+// A lifespan hook as the app keeps it: a coroutine is run to completion.
+template <class F>
+std::function<void()> lifespan_hook(F f) {
+    if constexpr (awaitable_result<std::invoke_result_t<F&>>::is_awaitable) {
+        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<void>>,
+                      "fastapi: a coroutine lifespan hook returns asio::awaitable<void>");
+        return [f = std::move(f)]() mutable { run_to_completion(std::function<asio::awaitable<void>()>(f)); };
+    } else {
+        return std::function<void()>(std::move(f));
+    }
+}
+
+class Lifespan {
+public:
+    template <class F>
+    void on_startup(F f) { startup_.push_back(lifespan_hook(std::move(f))); }
+    template <class F>
+    void on_shutdown(F f) { shutdown_.push_back(lifespan_hook(std::move(f))); }
+    // One coroutine for both, split by the Cleanup it returns: its body up to co_return is
+    // the startup, the cleanup returned (plain or a coroutine) the shutdown, run first.
+    template <class F>
+    void lifespan(F f) {
+        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<Cleanup>>,
+                      "fastapi: app.lifespan(f) takes f() -> asio::awaitable<Cleanup>");
+        auto after = std::make_shared<std::function<void()>>();
+        startup_.push_back([f = std::move(f), after]() mutable {
+            Cleanup c = run_to_completion(std::function<asio::awaitable<Cleanup>()>(f));
+            *after = c ? c.take({}) : std::function<void()>{};
+        });
+        shutdown_.insert(shutdown_.begin(), [after] {
+            if (*after) std::exchange(*after, {})();
+        });
+    }
+
+    // Startup runs for the first to enter, shutdown when the last exits. A failing startup
+    // throws (nothing is served); a failing shutdown hook is logged and the others run.
+    void enter() {
+        std::lock_guard lock(mutex_);
+        if (users_++ > 0) return;
+        try {
+            for (auto& f : startup_) f();
+        } catch (...) {
+            users_ = 0;
+            throw;
+        }
+    }
+    void exit() noexcept {
+        std::lock_guard lock(mutex_);
+        if (users_ == 0 || --users_ > 0) return;
+        for (auto& f : shutdown_) {
+            try {
+                f();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
+            } catch (...) {
+                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
+            }
+        }
+    }
+
+private:
+    std::vector<std::function<void()>> startup_, shutdown_;
+    std::mutex mutex_;
+    std::size_t users_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/routing/route.hpp ----
+// route: what a route is (its path, methods, options and endpoint) and how one is declared
+// (the verb helpers App and APIRouter share), with the app's own settings (AppOptions).
+
+
+namespace fastapi {
 
 // The application's own settings (FastAPI's constructor arguments): what the OpenAPI document
 // says about the API, and where the document and the docs pages are served.
@@ -9538,88 +10044,6 @@ struct Route {
 };
 
 namespace detail {
-// How far dispatch got synchronously.
-enum class Dispatch { done, run_async, run_blocking };
-
-inline void write_detail_json(Response& res, int status, std::string_view detail_json) {
-    res.status = status;
-    res.body.clear();
-    res.body.append("{\"detail\":").append(detail_json) += '}';
-    res.headers.set("content-type", "application/json");
-}
-// What the request's head (App::route_head, App::dispatch_head) says of its body, before any
-// of it is read: no route takes it (404, 405, the slash redirect: dispatch answers it without
-// the body), it was answered already (a middleware or a dependency that reads only the head
-// refused it), the route takes no body (nothing it or its dependencies bind reads it: the
-// handler runs without it), or the route's handler runs once the body is in memory, or also
-// once a multipart body has been streamed to a temporary file, or at once, reading the body
-// as it arrives (a RequestStream parameter).
-enum class BodyWanted : unsigned char { no_route, answered, unread, in_memory, form, stream };
-
-inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
-    res.status = status;
-    res.body.clear();
-    res.body += "{\"detail\":";
-    write_json(res.body, detail_value);
-    res.body += '}';
-    res.headers.set("content-type", "application/json");
-}
-}  // namespace detail
-
-namespace detail {
-inline void install_docs_routes(App& app, AppOptions& options);  // docs.hpp
-inline void install_openapi_route(App& app, const AppOptions& options);  // openapi.hpp
-inline std::string openapi_json(const App& app);                           // openapi.hpp
-
-inline std::uint64_t next_app_serial() noexcept {
-    static std::atomic<std::uint64_t> serial{0};
-    return ++serial;
-}
-
-// Runs a coroutine to completion on a loop of its own (lifespan hooks); rethrows its error.
-template <class T>
-T run_to_completion(std::function<asio::awaitable<T>()> f) {
-    asio::io_context io;
-    std::exception_ptr error;
-    std::optional<T> result;
-    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
-        error = e;
-        if (!e) result.emplace(std::move(value));
-    });
-    io.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
-}
-inline void run_to_completion(std::function<asio::awaitable<void>()> f) {
-    asio::io_context io;
-    std::exception_ptr error;
-    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
-    io.run();
-    if (error) std::rethrow_exception(error);
-}
-// A lifespan hook as the app keeps it: a coroutine is run to completion.
-template <class F>
-std::function<void()> lifespan_hook(F f) {
-    if constexpr (awaitable_result<std::invoke_result_t<F&>>::is_awaitable) {
-        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<void>>,
-                      "fastapi: a coroutine lifespan hook returns asio::awaitable<void>");
-        return [f = std::move(f)]() mutable { run_to_completion(std::function<asio::awaitable<void>()>(f)); };
-    } else {
-        return std::function<void()>(std::move(f));
-    }
-}
-
-// The app's OpenAPI document, built on first use (openapi.hpp).
-struct OpenAPIState {
-    std::mutex mutex;
-    bool built = false;
-    picojson::value document;
-    std::string text;  // as served
-    std::function<picojson::value(const App&)> generate;
-};
-}
-
-namespace detail {
 // The verb helpers App and APIRouter share (FastAPI's @app.get, @router.post, ...): each
 // turns the handler into its endpoint and hands it to Owner::add_route, whose result it
 // returns (the Route for an App, the router itself for an APIRouter).
@@ -9657,690 +10081,6 @@ public:
 };
 }  // namespace detail
 
-namespace detail {
-struct AppAccess;  // the server's and the TestClient's way in (below)
-}
-
-class App : public detail::RouteMethods<App> {
-    // What drives a request (the connection, for the server and the TestClient alike) and the
-    // parts that register routes reach the App's machinery through these; users do not.
-    friend struct detail::AppAccess;
-    friend class detail::RouteMethods<App>;
-    friend class APIRouter;
-
-public:
-    // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
-    template <class E>
-    using ExceptionHandler = std::function<Response(Request&, const E&)>;
-
-    // The docs pages come first in the route table, as FastAPI's setup() adds them at construction.
-    explicit App(AppOptions options = {}) : options_(std::move(options)) {
-        detail::install_openapi_route(*this, options_);
-        detail::install_docs_routes(*this, options_);
-        app_dependencies_ = options_.dependencies;  // not on the docs pages, as in FastAPI
-    }
-    App(const App&) = delete;
-    App& operator=(const App&) = delete;
-
-
-    // Serves `mounted` (a fastapi::StaticFiles) for every path under `prefix`, as FastAPI's
-    // app.mount; mounts are not in the OpenAPI document.
-    template <class Mounted>
-    void mount(std::string_view prefix, const Mounted& mounted, std::string_view name = {}) {
-        auto deps = std::exchange(app_dependencies_, {});  // a mount is no API route: no app dependencies
-        try {
-            mounted.mount_on(*this, prefix, name);
-        } catch (...) {
-            app_dependencies_ = std::move(deps);
-            throw;
-        }
-        app_dependencies_ = std::move(deps);
-    }
-
-    // The routes of an APIRouter (api_router.hpp), under include.prefix with include's tags,
-    // dependencies and responses (FastAPI's app.include_router).
-    template <class Router, class Options = typename Router::options_type>
-    void include_router(const Router& router, Options include = {}) {
-        router.include_into(*this, include);
-    }
-
-    // Code around every request (middleware.hpp); the last added is the outermost.
-    void add_middleware(Middleware m) {
-        check_not_serving("add middleware");
-        if (m.dispatch && (m.before || m.after))
-            throw std::invalid_argument("fastapi: a middleware is either a coroutine (dispatch) or before/after halves");
-        if (m.dispatch) ++coroutine_middleware_;
-        middleware_.push_back(std::move(m));
-    }
-    // A coroutine middleware (FastAPI's @app.middleware("http")): f(Request&, CallNext)
-    // returning asio::awaitable<Response>.
-    template <class F>
-    void middleware(F f) {
-        static_assert(std::is_invocable_r_v<asio::awaitable<Response>, F&, Request&, CallNext>,
-                      "fastapi: app.middleware(f) takes f(Request&, CallNext) -> asio::awaitable<Response>");
-        Middleware m;
-        m.dispatch = std::move(f);
-        add_middleware(std::move(m));
-    }
-
-    // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
-    // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
-    // A hook may be a coroutine (returning asio::awaitable<void>): it runs to completion, on
-    // a loop of its own, before serving starts (or after it stopped). What it opens is not
-    // bound to the server's loops: for a connection per loop, use LoopState<T>.
-    template <class F>
-    void on_startup(F f) { startup_.push_back(detail::lifespan_hook(std::move(f))); }
-    template <class F>
-    void on_shutdown(F f) { shutdown_.push_back(detail::lifespan_hook(std::move(f))); }
-    // FastAPI's lifespan=: one coroutine for both, split by the Cleanup it returns. Its body
-    // up to co_return is the startup; the cleanup returned (plain or a coroutine) the shutdown.
-    //   app.lifespan([&]() -> asio::awaitable<Cleanup> { co_await connect(); co_return [&] { close(); }; });
-    template <class F>
-    void lifespan(F f) {
-        static_assert(std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<Cleanup>>,
-                      "fastapi: app.lifespan(f) takes f() -> asio::awaitable<Cleanup>");
-        auto after = std::make_shared<std::function<void()>>();
-        startup_.push_back([f = std::move(f), after]() mutable {
-            Cleanup c = detail::run_to_completion(std::function<asio::awaitable<Cleanup>()>(f));
-            *after = c ? c.take({}) : std::function<void()>{};
-        });
-        shutdown_.insert(shutdown_.begin(), [after] {
-            if (*after) std::exchange(*after, {})();
-        });
-    }
-
-    // A dependency every route added from now on runs first (FastAPI's app-level
-    // dependencies; AppOptions::dependencies covers every route).
-    void add_dependency(Dependency d) {
-        check_not_serving("add a dependency");
-        app_dependencies_.push_back(d);
-    }
-
-    // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
-    // route dependencies) by g, which may take other parameters (FastAPI's
-    // app.dependency_overrides[f] = g). DependsOn<C> dependencies: override_dependency<C>(g).
-    // g may be a coroutine for a plain f, and the reverse.
-    template <auto F, class G>
-    void override_dependency(G g) {
-        using V = typename detail::dependency_traits<decltype(F)>::value_type;
-        check_not_serving("override a dependency");
-        overrides_[&detail::value_key<F>] = detail::make_dependency_override<V>(std::move(g));
-        count_coroutine_overrides();
-    }
-    template <class C, class G>
-    void override_dependency(G g) {
-        using V = typename detail::dependency_traits<C>::value_type;
-        check_not_serving("override a dependency");
-        overrides_[&detail::type_key<C>] = detail::make_dependency_override<V>(std::move(g));
-        count_coroutine_overrides();
-    }
-    void clear_dependency_overrides() {
-        check_not_serving("clear the dependency overrides");
-        overrides_.clear();
-        coroutine_overrides_ = 0;
-    }
-
-    // Application state of type T, shared by every request (FastAPI's app.state): created
-    // by set_state, or default-constructed on first use. Handlers and dependencies take a
-    // State<T> parameter.
-    template <class T, class... A>
-    T& set_state(A&&... args) {
-        auto p = std::make_shared<T>(std::forward<A>(args)...);
-        std::lock_guard lock(state_mutex_);
-        state_[typeid(T)] = p;
-        return *p;
-    }
-    // How LoopState<T> is made on each thread that first needs one (else T{}): factory()
-    // returns a T, and runs on that thread.
-    template <class T, class F>
-    void set_loop_state(F factory) {
-        check_not_serving("set a loop state factory");
-        std::lock_guard lock(state_mutex_);
-        loop_factories_[typeid(T)] = [factory = std::move(factory)]() mutable {
-            return std::static_pointer_cast<void>(std::make_shared<T>(factory()));
-        };
-    }
-
-    template <class T>
-    T& state() {
-        return *static_cast<T*>(state_slot(typeid(T), detail::default_maker<T>()));
-    }
-
-    template <class E, class F>
-    void exception_handler(F handler) {
-        check_not_serving("add an exception handler");
-        exception_handlers_.insert(exception_handlers_.begin(),
-            [h = ExceptionHandler<E>(std::move(handler))](const std::exception_ptr& ep, Request& req, Response& res) {
-                try {
-                    std::rethrow_exception(ep);
-                } catch (const E& e) {
-                    res = h(req, e);
-                    return true;
-                } catch (...) {
-                    return false;
-                }
-            });
-    }
-
-    const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
-    const AppOptions& settings() const noexcept { return options_; }
-
-    // The OpenAPI document served at AppOptions::openapi_url (FastAPI's app.openapi()), built
-    // from the routes on first use and kept. openapi_schema() is the same document to edit
-    // (before serving starts); set_openapi() replaces how it is made, usually starting from
-    // fastapi::get_openapi(app) (the generator must not call app.openapi() itself).
-    const picojson::value& openapi() const;
-    picojson::value& openapi_schema();
-    void set_openapi(std::function<picojson::value(const App&)> generate);
-
-    // Serves until SIGINT/SIGTERM (defined with the server).
-    void run(const ServerOptions& options);
-    void run();
-
-
-private:
-    // ---- for detail::AppAccess: the connection that drives requests, and the registering parts ----
-
-    // A route whose endpoint is already built (APIRouter's routes when included).
-    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options,
-                     detail::Endpoint endpoint) {
-        check_not_serving("add a route");
-        for (auto& m : methods)
-            if (!detail::is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
-        if (!app_dependencies_.empty())
-            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
-        if (options.blocking && endpoint.is_async())
-            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
-                                        "co_await its slow work instead");
-        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
-        return *routes_.routes().back();
-    }
-    // Each server or TestClient enters once and exits once; startup runs for the first to
-    // enter, shutdown when the last exits. A failing startup throws (nothing is served).
-    void enter_lifespan() {
-        std::lock_guard lock(lifespan_mutex_);
-        if (lifespan_users_++ > 0) return;
-        try {
-            for (auto& f : startup_) f();
-        } catch (...) {
-            lifespan_users_ = 0;
-            throw;
-        }
-    }
-    void exit_lifespan() noexcept {
-        std::lock_guard lock(lifespan_mutex_);
-        if (lifespan_users_ == 0 || --lifespan_users_ > 0) return;
-        for (auto& f : shutdown_) {
-            try {
-                f();
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "fastapi: a shutdown hook threw: %s\n", e.what());
-            } catch (...) {
-                std::fprintf(stderr, "fastapi: a shutdown hook threw\n");
-            }
-        }
-    }
-
-    // A Server reads the routes, middleware, exception handlers and dependency overrides from
-    // every loop thread without a lock, so from its start() until it is gone they are frozen:
-    // changing them throws std::logic_error (as Starlette refuses middleware once started).
-    // A TestClient does not freeze the app: it dispatches on the caller's thread, and tests
-    // change overrides between requests.
-    void begin_serving() noexcept { serving_.fetch_add(1, std::memory_order_acq_rel); }
-    void end_serving() noexcept { serving_.fetch_sub(1, std::memory_order_acq_rel); }
-    bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
-
-    // The first step, once the header section is parsed and before the body is read: finds
-    // the route (without middleware, which runs in dispatch) and says what its body is for.
-    // A request with no route goes to dispatch at once, without its body, and is answered
-    // there (through the middleware, as every answer is).
-    detail::BodyWanted route_head(detail::Exchange& ex) const noexcept {
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) return detail::BodyWanted::no_route;
-            if (found.route->streams_body) return detail::BodyWanted::stream;
-            return found.route->takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
-        } catch (...) {
-            return detail::BodyWanted::form;  // out of memory: decide nothing early
-        }
-    }
-
-    // The head step of dispatch, for a request whose body has not arrived yet: when every
-    // middleware `before` reads only the head (Middleware::head_only) and no dependency is
-    // overridden, runs them, routes, and runs the route's dependencies and the handler's
-    // Depends parameters that read only the head (in the order binding runs them, up to the
-    // first that reads more), exactly as dispatch would; an answer any of them gives is the
-    // request's (middleware `after`s included), and the body is never read. Otherwise, or
-    // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
-    // Without that guarantee it only routes (route_head): a middleware may read the body.
-    detail::BodyWanted dispatch_head(detail::Exchange& ex) noexcept {
-        if (coroutine_middleware_ != 0) return route_head(ex);  // never run a coroutine here
-        for (auto& m : middleware_)
-            if (m.before && !m.head_only) return route_head(ex);
-        if (!overrides_.empty()) return route_head(ex);
-        ex.app = this;
-        if (!middleware_before_and_route(ex)) return detail::BodyWanted::answered;
-        try {
-            ValidationErrors ignored;  // reported with the others once the body is in
-            for (const Dependency& d : ex.route->options.dependencies) {
-                if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
-                d.resolve(ex, ignored);
-            }
-            if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
-        } catch (...) {
-            handle_exception(std::current_exception(), ex);
-            middleware_after(ex);
-            return detail::BodyWanted::answered;
-        }
-        ex.head_dispatched = true;
-        const Route& route = *ex.route;
-        if (route.streams_body) return detail::BodyWanted::stream;
-        if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
-            return detail::BodyWanted::unread;  // a body sent anyway is never buffered
-        return route.takes_form ? detail::BodyWanted::form : detail::BodyWanted::in_memory;
-    }
-
-    // Routes the request and, for plain handlers, runs it. The response is complete when this
-    // returns done; otherwise the caller runs run_async / run_blocking and then it is. With a
-    // coroutine middleware in the stack, the whole stack runs in run_async.
-    detail::Dispatch dispatch(detail::Exchange& ex) noexcept {
-        ex.app = this;
-        if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
-            ex.head_dispatched = false;
-            return call_route(ex);
-        }
-        if (coroutine_middleware_ != 0) return detail::Dispatch::run_async;
-        if (!middleware_before_and_route(ex)) return detail::Dispatch::done;
-        return call_route(ex);
-    }
-
-    // For run_blocking: runs the plain handler (on whatever thread the caller chose).
-    void run_endpoint(detail::Exchange& ex) noexcept {
-        try {
-            ex.route->endpoint.call(ex);
-        } catch (...) {
-            handle_exception(std::current_exception(), ex);
-        }
-        middleware_after(ex);
-    }
-
-    // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
-    // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
-    asio::awaitable<void> run_async(detail::Exchange& ex) {
-        ex.executor = co_await asio::this_coro::executor;
-        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
-            co_await run_stack(middleware_.size(), ex);
-            refuse_invalid_status(ex);
-            co_return;
-        }
-        std::exception_ptr error;
-        try {
-            co_await call_route_async(ex);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        if (error) handle_exception(error, ex);
-        middleware_after(ex);
-    }
-
-    // Exception -> response: the user's handlers first (last registered first), then
-    // HTTPException, validation errors, and anything else as 500.
-    void handle_exception(const std::exception_ptr& ep, detail::Exchange& ex) noexcept {
-        Response& res = ex.response;
-        res.headers.clear();
-        res.file_path.clear();
-        res.stream.reset();
-        detail::discard_background_tasks(ex);  // as FastAPI: a failed handler's tasks never run
-        try {
-            for (auto& h : exception_handlers_)
-                if (h(ep, ex.request, res)) return;
-            std::rethrow_exception(ep);
-        } catch (const HTTPException& e) {
-            detail::write_detail_json(res, e.status_code(), e.detail_json());
-            for (auto& [name, value] : e.headers()) detail::append_header(res.headers, name, value);
-        } catch (const RequestValidationError& e) {
-            res.status = 422;
-            res.body = detail::render_validation_errors(e.errors());
-            res.headers.set("content-type", "application/json");
-        } catch (const std::exception& e) {
-            log_error(ex, e.what());
-            internal_error(res);
-        } catch (...) {
-            log_error(ex, "unknown exception");
-            internal_error(res);
-        }
-    }
-    const detail::DependencyOverride* find_override(const void* key) const noexcept {
-        if (overrides_.empty()) return nullptr;
-        auto it = overrides_.find(key);
-        return it == overrides_.end() ? nullptr : &it->second;
-    }
-    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        // Keyed by the app's serial, not its address: another App may live there later.
-        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
-        auto& slot = slots[{serial_, type}];
-        if (!slot) {
-            std::function<std::shared_ptr<void>()> factory;
-            {
-                std::lock_guard lock(state_mutex_);
-                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
-            }
-            if (factory) slot = factory();
-            else if (make) slot = make();
-            else
-                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
-                                       " can be made; give app.set_loop_state<T>(factory)");
-        }
-        return slot.get();
-    }
-    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        std::lock_guard lock(state_mutex_);
-        auto& slot = state_[type];
-        if (!slot) {
-            if (!make)
-                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
-                                       "; call app.set_state<T>(...) first");
-            slot = make();
-        }
-        return slot.get();
-    }
-
-    void check_not_serving(const char* what) const {
-        if (serving())
-            throw std::logic_error(std::string("fastapi: cannot ") + what +
-                                   " after a Server started serving the app; make every change before "
-                                   "Server::start() or App::run()");
-    }
-
-    // The rest of dispatch, once ex.route is found.
-    detail::Dispatch call_route(detail::Exchange& ex) noexcept {
-        const Route& route = *ex.route;
-        if (route.endpoint.is_async() || needs_prefetch(route)) return detail::Dispatch::run_async;
-        if (route.options.blocking) return detail::Dispatch::run_blocking;
-        try {
-            route.endpoint.call(ex);
-        } catch (...) {
-            handle_exception(std::current_exception(), ex);
-        }
-        middleware_after(ex);
-        return detail::Dispatch::done;
-    }
-
-    // Coroutine dependencies to await before binding: in the route's graph, or maybe put there
-    // by a coroutine override.
-    bool needs_prefetch(const Route& route) const noexcept {
-        return route.async_dependencies || coroutine_overrides_ != 0;
-    }
-    void count_coroutine_overrides() noexcept {
-        coroutine_overrides_ = 0;
-        for (auto& [key, o] : overrides_) coroutine_overrides_ += o.call_async ? 1 : 0;
-    }
-
-    // The route's part in a coroutine: its coroutine dependencies awaited (route dependencies
-    // first, then the handler's, in binding order), then the handler. A blocking handler
-    // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
-    asio::awaitable<void> call_route_async(detail::Exchange& ex) {
-        const Route& route = *ex.route;
-        if (needs_prefetch(route)) {
-            for (const Dependency& d : route.options.dependencies)
-                if (d.node) co_await detail::prefetch_dependency(*d.node, ex);
-            if (route.endpoint.dependencies)
-                for (const detail::DependencyNode* n : route.endpoint.dependencies()) co_await detail::prefetch_dependency(*n, ex);
-        }
-        if (route.endpoint.is_async()) {
-            co_await route.endpoint.call_async(ex);
-        } else if (route.options.blocking) {
-            co_await asio::co_spawn(
-                blocking_pool().get_executor(),
-                [&ex]() -> asio::awaitable<void> {
-                    ex.route->endpoint.call(ex);
-                    co_return;
-                },
-                asio::use_awaitable);
-        } else {
-            route.endpoint.call(ex);
-        }
-    }
-    asio::thread_pool& blocking_pool() {
-        std::lock_guard lock(pool_mutex_);
-        if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
-        return *pool_;
-    }
-
-    // The stack's layers [0, layers) and the route, in a coroutine (a coroutine middleware is
-    // among them). Halves run as in the synchronous path; a coroutine middleware gets the
-    // layers inside it as call_next.
-    asio::awaitable<void> run_stack(std::size_t layers, detail::Exchange& ex) {
-        std::size_t i = layers;
-        for (; i > 0 && !middleware_[i - 1].dispatch; --i) {
-            auto& before = middleware_[i - 1].before;
-            if (!before) continue;
-            bool go = false;
-            try {
-                go = before(ex.request, ex.response);
-            } catch (...) {
-                handle_exception(std::current_exception(), ex);
-            }
-            if (!go) {  // answered here: only the `after`s outside it
-                run_afters(ex, i, layers);
-                co_return;
-            }
-        }
-        std::exception_ptr error;
-        try {
-            if (i == 0) {
-                auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-                if (!found.route) {
-                    route_not_found(ex, found.path_matched);
-                } else {
-                    ex.route = found.route;
-                    const Route& route = *found.route;
-                    if (route.endpoint.is_async() || route.options.blocking || needs_prefetch(route))
-                        co_await call_route_async(ex);
-                    else
-                        route.endpoint.call(ex);  // a plain handler: no frame of its own
-                }
-            } else {
-                CallNext next(&App::next_step, this, &ex, i - 1);
-                Response res = co_await middleware_[i - 1].dispatch(ex.request, next);
-                ex.response = std::move(res);
-            }
-        } catch (...) {
-            error = std::current_exception();
-        }
-        if (error) handle_exception(error, ex);
-        run_afters(ex, i, layers);
-    }
-    static asio::awaitable<Response> next_step(void* app, void* exchange, std::size_t layers, Request& req) {
-        auto& ex = *static_cast<detail::Exchange*>(exchange);
-        if (&req != &ex.request) ex.request = req;
-        co_await static_cast<App*>(app)->run_stack(layers, ex);
-        co_return std::move(ex.response);
-    }
-    // The `after`s of layers [from, to), innermost first.
-    void run_afters(detail::Exchange& ex, std::size_t from, std::size_t to) noexcept {
-        for (std::size_t i = from; i < to; ++i) {
-            auto& after = middleware_[i].after;
-            if (!after) continue;
-            try {
-                after(ex.request, ex.response);
-            } catch (...) {
-                handle_exception(std::current_exception(), ex);
-            }
-        }
-    }
-
-    // The first steps of dispatch and of dispatch_head: the middleware `before`s, then routing.
-    // False when that answered the request (a middleware, 404, 405, the slash redirect, an
-    // exception), its `after`s run; true with ex.route set.
-    bool middleware_before_and_route(detail::Exchange& ex) noexcept {
-        if (!middleware_.empty() && !middleware_before(ex)) {
-            middleware_after(ex);
-            return false;
-        }
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) {
-                route_not_found(ex, found.path_matched);
-                middleware_after(ex);
-                return false;
-            }
-            ex.route = found.route;
-            return true;
-        } catch (...) {
-            handle_exception(std::current_exception(), ex);
-            middleware_after(ex);
-            return false;
-        }
-    }
-
-    // Runs the `before`s, outermost (last added) first; false when one answered.
-    bool middleware_before(detail::Exchange& ex) noexcept {
-        for (std::size_t i = middleware_.size(); i-- > 0;) {
-            ex.middleware_from = i + 1;  // if this one answers, only those outside it follow
-            auto& before = middleware_[i].before;
-            if (!before) continue;
-            try {
-                if (!before(ex.request, ex.response)) return false;
-            } catch (...) {
-                handle_exception(std::current_exception(), ex);
-                return false;
-            }
-        }
-        ex.middleware_from = 0;
-        return true;
-    }
-    // Runs the `after`s, innermost first.
-    void middleware_after(detail::Exchange& ex) noexcept {
-        run_afters(ex, ex.middleware_from, middleware_.size());
-        ex.middleware_from = middleware_.size();
-        refuse_invalid_status(ex);
-    }
-
-    // The last step of every request: a status outside 100-599 set at run time (Response::status,
-    // HTTPException, a middleware) cannot go on the wire as it is. A 500, logged: the bug is the
-    // server's, not the client's.
-    void refuse_invalid_status(detail::Exchange& ex) noexcept {
-        if (detail::is_valid_status(ex.response.status)) return;
-        std::string what = "the response status " + std::to_string(ex.response.status) + " is outside 100-599";
-        log_error(ex, what.c_str());
-        ex.response.headers.clear();
-        ex.response.file_path.clear();
-        ex.response.stream.reset();
-        detail::discard_background_tasks(ex);
-        internal_error(ex.response);
-    }
-
-    void route_not_found(detail::Exchange& ex, bool path_matched) {
-        Request& req = ex.request;
-        if (path_matched) {
-            auto methods = routes_.allowed_methods(req.path);
-            std::string allow;
-            for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
-            detail::write_detail(ex.response, 405, picojson::value("Method Not Allowed"));
-            ex.response.headers.set("allow", allow);
-            return;
-        }
-        // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
-        if (req.path != "/") {
-            std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
-            if (routes_.path_exists(other)) {
-                std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
-                std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
-                location = detail::same_host_path(location);  // without a Host, "//x/" would name another host
-                if (!req.query_string.empty()) location += "?" + req.query_string;
-                if (auto host = req.headers.get("host"); host && detail::is_safe_header_value(*host))
-                    location = req.scheme + "://" + std::string(*host) + location;
-                ex.response.status = 307;
-                ex.response.body.clear();
-                ex.response.headers.set("location", location);
-                return;
-            }
-        }
-        detail::write_detail(ex.response, 404, picojson::value("Not Found"));
-    }
-
-    static void internal_error(Response& res) {
-        detail::write_detail(res, 500, picojson::value("Internal Server Error"));
-    }
-
-    static void log_error(const detail::Exchange& ex, const char* what) {
-        std::fprintf(stderr, "fastapi: exception in %s %s: %s\n", ex.request.method.c_str(),
-                     ex.request.path.c_str(), what);
-    }
-
-    friend std::string detail::openapi_json(const App&);
-    picojson::value& openapi_built() const;  // with openapi_.mutex held
-
-    AppOptions options_;
-    mutable detail::OpenAPIState openapi_;
-    detail::RouteTable<Route> routes_;
-    std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> exception_handlers_;
-    std::vector<Dependency> app_dependencies_;
-    std::vector<Middleware> middleware_;
-    std::vector<std::function<void()>> startup_, shutdown_;
-    std::mutex lifespan_mutex_;
-    std::size_t lifespan_users_ = 0;
-    std::unordered_map<const void*, detail::DependencyOverride> overrides_;
-    std::size_t coroutine_overrides_ = 0;   // overrides that are coroutines
-    std::size_t coroutine_middleware_ = 0;  // middleware with `dispatch`
-    std::atomic<int> serving_{0};  // Servers started and not yet gone
-    std::mutex state_mutex_;
-    std::map<std::type_index, std::shared_ptr<void>> state_;
-    std::map<std::type_index, std::function<std::shared_ptr<void>()>> loop_factories_;
-    const std::uint64_t serial_ = detail::next_app_serial();
-    std::mutex pool_mutex_;
-    std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
-};
-
-namespace detail {
-// The App's machinery, for the parts of the library that drive it: the connection (server and
-// TestClient), the lifespan's owners, dependency resolution and State<T>.
-struct AppAccess {
-    static void enter_lifespan(App& a) { a.enter_lifespan(); }
-    static void exit_lifespan(App& a) noexcept { a.exit_lifespan(); }
-    static void begin_serving(App& a) noexcept { a.begin_serving(); }
-    static void end_serving(App& a) noexcept { a.end_serving(); }
-    static BodyWanted route_head(const App& a, Exchange& ex) noexcept { return a.route_head(ex); }
-    static BodyWanted dispatch_head(App& a, Exchange& ex) noexcept { return a.dispatch_head(ex); }
-    static Dispatch dispatch(App& a, Exchange& ex) noexcept { return a.dispatch(ex); }
-    static void run_endpoint(App& a, Exchange& ex) noexcept { a.run_endpoint(ex); }
-    static asio::awaitable<void> run_async(App& a, Exchange& ex) { return a.run_async(ex); }
-    static void handle_exception(App& a, const std::exception_ptr& ep, Exchange& ex) noexcept {
-        a.handle_exception(ep, ex);
-    }
-    static const DependencyOverride* find_override(const App& a, const void* key) noexcept { return a.find_override(key); }
-    static void* state_slot(App& a, std::type_index type, std::shared_ptr<void> (*make)()) {
-        return a.state_slot(type, make);
-    }
-    static void* loop_state_slot(App& a, std::type_index type, std::shared_ptr<void> (*make)()) {
-        return a.loop_state_slot(type, make);
-    }
-};
-}  // namespace detail
-
-namespace detail {
-inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors) {
-    if (!ex.route) return;
-    for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
-}
-inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept {
-    return app ? AppAccess::find_override(*app, key) : nullptr;
-}
-inline const FormOptions& form_options(const App* app) noexcept {
-    static const FormOptions defaults;
-    return app ? app->settings().forms : defaults;
-}
-inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
-    if (!app) throw std::logic_error("fastapi: State<T> needs an app");
-    return AppAccess::state_slot(*app, type, make);
-}
-inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)()) {
-    if (!app) throw std::logic_error("fastapi: LoopState<T> needs an app");
-    return AppAccess::loop_state_slot(*app, type, make);
-}
-}  // namespace detail
-
 }  // namespace fastapi
 
 // ---- include/fastapi/routing/api_router.hpp ----
@@ -10353,7 +10093,7 @@ inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<voi
 //   dependencies: app, include, router, route (in the order they run)
 //   responses:    include, router, route (the later wins for one status)
 // Handlers are turned into endpoints when added to the router; including copies routes.
-// Relies on app.
+// Relies on route (RouteMethods, RouteOptions).
 
 
 namespace fastapi {
@@ -10390,25 +10130,24 @@ public:
     // The routes of `router`, under `include.prefix`, with `include`'s tags, dependencies
     // and responses, then this router's.
     void include_router(const APIRouter& router, RouterOptions include = {}) {
-        check_prefix(include.prefix);
-        for (const PendingRoute& r : router.routes_) {
-            RouteOptions options = r.options;
-            merge(options, include);
-            add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
-        }
+        for (PendingRoute& r : router.routes_under(include))
+            add_route(std::move(r.methods), r.path, std::move(r.options), std::move(r.endpoint));
     }
 
     const std::vector<PendingRoute>& routes() const noexcept { return routes_; }
     const RouterOptions& settings() const noexcept { return options_; }
 
-    // App::include_router: the app's own dependencies come first (App::add_route).
-    void include_into(App& app, const RouterOptions& include) const {
+    // The routes as an includer adds them (App::include_router): under `include.prefix`, with
+    // `include`'s tags, dependencies and responses merged in.
+    std::vector<PendingRoute> routes_under(const RouterOptions& include) const {
         check_prefix(include.prefix);
+        std::vector<PendingRoute> out;
+        out.reserve(routes_.size());
         for (const PendingRoute& r : routes_) {
-            RouteOptions options = r.options;
-            merge(options, include);
-            app.add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
+            out.push_back({r.methods, include.prefix + r.path, r.options, r.endpoint});
+            merge(out.back().options, include);
         }
+        return out;
     }
 
 private:
@@ -10428,6 +10167,424 @@ private:
     std::vector<PendingRoute> routes_;
 };
 
+}  // namespace fastapi
+
+// ---- include/fastapi/routing/app_core.hpp ----
+// app_core: the application's request machinery, everything of fastapi::App but its OpenAPI
+// document and serving (app/app.hpp adds those). Composed of one part per concern: the route
+// table (route.hpp's verb helpers), the middleware stack, the exception handlers, the
+// lifespan, the state, the dependency overrides; and the one request lifecycle that the server
+// and the TestClient drive through detail::AppContext. Knows nothing of sockets.
+
+
+namespace fastapi {
+
+namespace detail {
+
+class AppCore : public RouteMethods<AppCore>, public AppContext {
+    friend class RouteMethods<AppCore>;
+
+public:
+    // Handler for exceptions of type E: fills the response (FastAPI's @app.exception_handler).
+    template <class E>
+    using ExceptionHandler = std::function<Response(Request&, const E&)>;
+
+    AppCore(const AppCore&) = delete;
+    AppCore& operator=(const AppCore&) = delete;
+
+    // Serves `mounted` (a fastapi::StaticFiles) for every path under `prefix`, as FastAPI's
+    // app.mount; mounts are not in the OpenAPI document.
+    template <class Mounted>
+    void mount(std::string_view prefix, const Mounted& mounted, std::string_view name = {}) {
+        auto deps = std::exchange(app_dependencies_, {});  // a mount is no API route: no app dependencies
+        try {
+            mounted.mount_on(*this, prefix, name);
+        } catch (...) {
+            app_dependencies_ = std::move(deps);
+            throw;
+        }
+        app_dependencies_ = std::move(deps);
+    }
+
+    // The routes of an APIRouter (api_router.hpp), under include.prefix with include's tags,
+    // dependencies and responses (FastAPI's app.include_router); the app's own dependencies
+    // come first (add_route).
+    template <class Router, class Options = typename Router::options_type>
+    void include_router(const Router& router, Options include = {}) {
+        for (auto& r : router.routes_under(include))
+            add_route(std::move(r.methods), r.path, std::move(r.options), std::move(r.endpoint));
+    }
+
+    // Code around every request (middleware.hpp); the last added is the outermost.
+    void add_middleware(Middleware m) {
+        check_not_serving("add middleware");
+        middleware_.add(std::move(m));
+    }
+    // A coroutine middleware (FastAPI's @app.middleware("http")): f(Request&, CallNext)
+    // returning asio::awaitable<Response>.
+    template <class F>
+    void middleware(F f) {
+        static_assert(std::is_invocable_r_v<asio::awaitable<Response>, F&, Request&, CallNext>,
+                      "fastapi: app.middleware(f) takes f(Request&, CallNext) -> asio::awaitable<Response>");
+        Middleware m;
+        m.dispatch = std::move(f);
+        add_middleware(std::move(m));
+    }
+
+    // Lifespan: run before the server accepts (or a TestClient sends) its first request, and
+    // after a graceful stop (or when the last TestClient goes), as FastAPI's lifespan events.
+    // A hook may be a coroutine (returning asio::awaitable<void>): it runs to completion, on
+    // a loop of its own, before serving starts (or after it stopped). What it opens is not
+    // bound to the server's loops: for a connection per loop, use LoopState<T>.
+    template <class F>
+    void on_startup(F f) { lifespan_.on_startup(std::move(f)); }
+    template <class F>
+    void on_shutdown(F f) { lifespan_.on_shutdown(std::move(f)); }
+    // FastAPI's lifespan=: one coroutine for both, split by the Cleanup it returns. Its body
+    // up to co_return is the startup; the cleanup returned (plain or a coroutine) the shutdown.
+    //   app.lifespan([&]() -> asio::awaitable<Cleanup> { co_await connect(); co_return [&] { close(); }; });
+    template <class F>
+    void lifespan(F f) { lifespan_.lifespan(std::move(f)); }
+
+    // A dependency every route added from now on runs first (FastAPI's app-level
+    // dependencies; AppOptions::dependencies covers every route).
+    void add_dependency(Dependency d) {
+        check_not_serving("add a dependency");
+        app_dependencies_.push_back(d);
+    }
+
+    // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
+    // route dependencies) by g, which may take other parameters (FastAPI's
+    // app.dependency_overrides[f] = g). DependsOn<C> dependencies: override_dependency<C>(g).
+    // g may be a coroutine for a plain f, and the reverse.
+    template <auto F, class G>
+    void override_dependency(G g) {
+        check_not_serving("override a dependency");
+        overrides_.set<typename dependency_traits<decltype(F)>::value_type>(&value_key<F>, std::move(g));
+    }
+    template <class C, class G>
+    void override_dependency(G g) {
+        check_not_serving("override a dependency");
+        overrides_.set<typename dependency_traits<C>::value_type>(&type_key<C>, std::move(g));
+    }
+    void clear_dependency_overrides() {
+        check_not_serving("clear the dependency overrides");
+        overrides_.clear();
+    }
+
+    // Application state of type T, shared by every request (FastAPI's app.state): created
+    // by set_state, or default-constructed on first use. Handlers and dependencies take a
+    // State<T> parameter.
+    template <class T, class... A>
+    T& set_state(A&&... args) {
+        return state_.set<T>(std::forward<A>(args)...);
+    }
+    // How LoopState<T> is made on each thread that first needs one (else T{}): factory()
+    // returns a T, and runs on that thread.
+    template <class T, class F>
+    void set_loop_state(F factory) {
+        check_not_serving("set a loop state factory");
+        state_.set_loop_factory(typeid(T), [factory = std::move(factory)]() mutable {
+            return std::static_pointer_cast<void>(std::make_shared<T>(factory()));
+        });
+    }
+    template <class T>
+    T& state() {
+        return *static_cast<T*>(state_.slot(typeid(T), default_maker<T>()));
+    }
+
+    template <class E, class F>
+    void exception_handler(F handler) {
+        check_not_serving("add an exception handler");
+        exception_handlers_.add<E>(ExceptionHandler<E>(std::move(handler)));
+    }
+
+    const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
+    const AppOptions& settings() const noexcept { return options_; }
+
+protected:
+    explicit AppCore(AppOptions options) : options_(std::move(options)) {}
+    ~AppCore() = default;
+
+    AppOptions& mutable_settings() noexcept { return options_; }
+    // Routes added from now on run AppOptions::dependencies first (the built-in routes,
+    // added before, do not, as in FastAPI).
+    void start_user_routes() { app_dependencies_ = options_.dependencies; }
+
+    // A Server reads the routes, middleware, exception handlers and dependency overrides from
+    // every loop thread without a lock, so from its start() until it is gone they are frozen:
+    // changing them throws std::logic_error (as Starlette refuses middleware once started).
+    // A TestClient does not freeze the app: it dispatches on the caller's thread, and tests
+    // change overrides between requests.
+    bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
+    void check_not_serving(const char* what) const {
+        if (serving())
+            throw std::logic_error(std::string("fastapi: cannot ") + what +
+                                   " after a Server started serving the app; make every change before "
+                                   "Server::start() or App::run()");
+    }
+
+private:
+    // A route whose endpoint is already built (RouteMethods, and an APIRouter's routes when included).
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint) {
+        check_not_serving("add a route");
+        for (auto& m : methods)
+            if (!is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+        if (!app_dependencies_.empty())
+            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
+        if (options.blocking && endpoint.is_async())
+            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                        "co_await its slow work instead");
+        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+        return *routes_.routes().back();
+    }
+
+    // ---- AppContext: what binding asks ----
+    const DependencyOverride* find_override(const void* key) const noexcept override { return overrides_.find(key); }
+    void run_route_dependencies(Exchange& ex, ValidationErrors& errors) override {
+        if (!ex.route) return;
+        for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
+    }
+    const FormOptions& form_options() const noexcept override { return options_.forms; }
+    void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override { return state_.slot(type, make); }
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override {
+        return state_.loop_slot(type, make);
+    }
+
+    // ---- AppContext: the request lifecycle, for the server and the TestClient ----
+    void enter_lifespan() override { lifespan_.enter(); }
+    void exit_lifespan() noexcept override { lifespan_.exit(); }
+    void begin_serving() noexcept override { serving_.fetch_add(1, std::memory_order_acq_rel); }
+    void end_serving() noexcept override { serving_.fetch_sub(1, std::memory_order_acq_rel); }
+
+    // The head step of dispatch, for a request whose body has not arrived yet: when every
+    // middleware `before` reads only the head (Middleware::head_only) and no dependency is
+    // overridden, runs them, routes, and runs the route's dependencies and the handler's
+    // Depends parameters that read only the head (in the order binding runs them, up to the
+    // first that reads more), exactly as dispatch would; an answer any of them gives is the
+    // request's (middleware `after`s included), and the body is never read. Otherwise, or
+    // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
+    // Without that guarantee it only routes: a middleware may read the body.
+    BodyWanted dispatch_head(Exchange& ex) noexcept override {
+        if (middleware_.has_coroutine() || !middleware_.befores_read_only_head() || !overrides_.empty())
+            return route_head(ex);  // never run a coroutine or a body-reading `before` here
+        ex.app = this;
+        if (!middleware_before_and_route(ex)) return BodyWanted::answered;
+        try {
+            ValidationErrors ignored;  // reported with the others once the body is in
+            for (const Dependency& d : ex.route->options.dependencies) {
+                if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
+                d.resolve(ex, ignored);
+            }
+            if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
+        } catch (...) {
+            exception_handlers_.handle(std::current_exception(), ex);
+            middleware_.run_afters(ex, exception_handlers_);
+            return BodyWanted::answered;
+        }
+        ex.head_dispatched = true;
+        const Route& route = *ex.route;
+        if (route.streams_body) return BodyWanted::stream;
+        if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
+            return BodyWanted::unread;  // a body sent anyway is never buffered
+        return route.takes_form ? BodyWanted::form : BodyWanted::in_memory;
+    }
+
+    // Routes the request and, for plain handlers, runs it. The response is complete when this
+    // returns done; otherwise the caller runs run_async / run_endpoint and then it is. With a
+    // coroutine middleware in the stack, the whole stack runs in run_async.
+    Dispatch dispatch(Exchange& ex) noexcept override {
+        ex.app = this;
+        if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
+            ex.head_dispatched = false;
+            return call_route(ex);
+        }
+        if (middleware_.has_coroutine()) return Dispatch::run_async;
+        if (!middleware_before_and_route(ex)) return Dispatch::done;
+        return call_route(ex);
+    }
+
+    // For run_blocking: runs the plain handler (on whatever thread the caller chose).
+    void run_endpoint(Exchange& ex) noexcept override {
+        try {
+            ex.route->endpoint.call(ex);
+        } catch (...) {
+            exception_handlers_.handle(std::current_exception(), ex);
+        }
+        middleware_.run_afters(ex, exception_handlers_);
+    }
+
+    // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
+    // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
+    asio::awaitable<void> run_async(Exchange& ex) override {
+        ex.executor = co_await asio::this_coro::executor;
+        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
+            co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
+            co_return;
+        }
+        std::exception_ptr error;
+        try {
+            co_await call_route_async(ex);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) exception_handlers_.handle(error, ex);
+        middleware_.run_afters(ex, exception_handlers_);
+    }
+
+    // ---- the steps ----
+
+    // Finds the route (without middleware, which runs in dispatch) and says what its body is
+    // for. A request with no route goes to dispatch at once, without its body, and is
+    // answered there (through the middleware, as every answer is).
+    BodyWanted route_head(Exchange& ex) const noexcept {
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) return BodyWanted::no_route;
+            if (found.route->streams_body) return BodyWanted::stream;
+            return found.route->takes_form ? BodyWanted::form : BodyWanted::in_memory;
+        } catch (...) {
+            return BodyWanted::form;  // out of memory: decide nothing early
+        }
+    }
+
+    // The first steps of dispatch and of dispatch_head: the middleware `before`s, then routing.
+    // False when that answered the request (a middleware, 404, 405, the slash redirect, an
+    // exception), its `after`s run; true with ex.route set.
+    bool middleware_before_and_route(Exchange& ex) noexcept {
+        if (!middleware_.empty() && !middleware_.run_befores(ex, exception_handlers_)) {
+            middleware_.run_afters(ex, exception_handlers_);
+            return false;
+        }
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+                middleware_.run_afters(ex, exception_handlers_);
+                return false;
+            }
+            ex.route = found.route;
+            return true;
+        } catch (...) {
+            exception_handlers_.handle(std::current_exception(), ex);
+            middleware_.run_afters(ex, exception_handlers_);
+            return false;
+        }
+    }
+
+    // The rest of dispatch, once ex.route is found.
+    Dispatch call_route(Exchange& ex) noexcept {
+        const Route& route = *ex.route;
+        if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
+        if (route.options.blocking) return Dispatch::run_blocking;
+        try {
+            route.endpoint.call(ex);
+        } catch (...) {
+            exception_handlers_.handle(std::current_exception(), ex);
+        }
+        middleware_.run_afters(ex, exception_handlers_);
+        return Dispatch::done;
+    }
+
+    // Coroutine dependencies to await before binding: in the route's graph, or maybe put there
+    // by a coroutine override.
+    bool needs_prefetch(const Route& route) const noexcept {
+        return route.async_dependencies || overrides_.has_coroutine();
+    }
+
+    // The route's part in a coroutine: its coroutine dependencies awaited (route dependencies
+    // first, then the handler's, in binding order), then the handler. A blocking handler
+    // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
+    asio::awaitable<void> call_route_async(Exchange& ex) {
+        const Route& route = *ex.route;
+        if (needs_prefetch(route)) {
+            for (const Dependency& d : route.options.dependencies)
+                if (d.node) co_await prefetch_dependency(*d.node, ex);
+            if (route.endpoint.dependencies)
+                for (const DependencyNode* n : route.endpoint.dependencies()) co_await prefetch_dependency(*n, ex);
+        }
+        if (route.endpoint.is_async()) {
+            co_await route.endpoint.call_async(ex);
+        } else if (route.options.blocking) {
+            co_await asio::co_spawn(
+                blocking_pool().get_executor(),
+                [&ex]() -> asio::awaitable<void> {
+                    ex.route->endpoint.call(ex);
+                    co_return;
+                },
+                asio::use_awaitable);
+        } else {
+            route.endpoint.call(ex);
+        }
+    }
+    asio::thread_pool& blocking_pool() {
+        std::lock_guard lock(pool_mutex_);
+        if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
+        return *pool_;
+    }
+
+    // What the middleware stack wraps: routing, then a plain handler at once (no coroutine
+    // frame of its own), or the rest in call_route_async.
+    static bool route_in_stack(void* self, Exchange& ex) {
+        auto& app = *static_cast<AppCore*>(self);
+        auto found = app.routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+        if (!found.route) {
+            app.route_not_found(ex, found.path_matched);
+            return true;
+        }
+        ex.route = found.route;
+        const Route& route = *found.route;
+        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route)) return false;
+        route.endpoint.call(ex);
+        return true;
+    }
+    static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
+        return static_cast<AppCore*>(self)->call_route_async(ex);
+    }
+
+    void route_not_found(Exchange& ex, bool path_matched) {
+        Request& req = ex.request;
+        if (path_matched) {
+            auto methods = routes_.allowed_methods(req.path);
+            std::string allow;
+            for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+            write_status_detail(ex.response, 405);
+            ex.response.headers.set("allow", allow);
+            return;
+        }
+        // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
+        if (req.path != "/") {
+            std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
+            if (routes_.path_exists(other)) {
+                std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
+                std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
+                location = same_host_path(location);  // without a Host, "//x/" would name another host
+                if (!req.query_string.empty()) location += "?" + req.query_string;
+                if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
+                    location = req.scheme + "://" + std::string(*host) + location;
+                ex.response.status = 307;
+                ex.response.body.clear();
+                ex.response.headers.set("location", location);
+                return;
+            }
+        }
+        write_status_detail(ex.response, 404);
+    }
+
+    AppOptions options_;
+    RouteTable<Route> routes_;
+    std::vector<Dependency> app_dependencies_;
+    MiddlewareStack middleware_;
+    ExceptionHandlers exception_handlers_;
+    Lifespan lifespan_;
+    StateStore state_;
+    DependencyOverrides overrides_;
+    std::atomic<int> serving_{0};  // Servers started and not yet gone
+    std::mutex pool_mutex_;
+    std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
+};
+
+}  // namespace detail
 }  // namespace fastapi
 
 // ---- include/fastapi/routing/static_files.hpp ----
@@ -10569,7 +10726,7 @@ public:
 
     // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
     // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
-    void mount_on(App& app, std::string_view prefix, std::string_view name) const {
+    void mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const {
         std::string base(prefix);
         while (!base.empty() && base.back() == '/') base.pop_back();
         RouteOptions options;
@@ -10653,939 +10810,15 @@ private:
 };
 
 }  // namespace fastapi
-// openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
-
-// ---- include/fastapi/openapi/openapi.hpp ----
-// openapi: the OpenAPI 3.1 document FastAPI serves at /openapi.json, built from what the
-// routes' types say (OperationInfo from handler.hpp, TypeInfo/ModelInfo from model.hpp) and
-// AppOptions, once, on first use. The rules are FastAPI's and pydantic v2's, so a program
-// written in both is described the same way. Everything here is plain inline code: the
-// per-route templates only push static descriptions, the document is built at run time.
-// Relies on app (routes, options), model and json.
-
-#include <set>          // set
-
-namespace fastapi {
-
-namespace detail {
-
-inline constexpr std::string_view schema_ref_prefix = "#/components/schemas/";
-
-// Python's str.title() (ASCII), then '_' -> ' ': "item_id" -> "Item Id". Pydantic's field
-// titles and FastAPI's summaries and parameter titles are made this way.
-inline std::string python_title(std::string_view s) {
-    std::string out;
-    bool prev_cased = false;
-    for (char c : s) {
-        const bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
-        if (upper || lower) {
-            out += prev_cased ? static_cast<char>(upper ? c + 32 : c) : static_cast<char>(lower ? c - 32 : c);
-            prev_cased = true;
-        } else {
-            out += c == '_' ? ' ' : c;
-            prev_cased = false;
-        }
-    }
-    return out;
-}
-
-// Python's re.sub(r"\W", "_", s) for ASCII.
-inline std::string word_chars(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        if (!is_ident_char(c)) c = '_';
-    return out;
-}
-
-// The path as FastAPI writes it in the document: {name:path} -> {name}.
-inline std::string path_format(std::string_view pattern) {
-    std::string out;
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-        if (pattern.substr(i, 6) == ":path}") {
-            out += '}';
-            i += 5;
-        } else {
-            out += pattern[i];
-        }
-    }
-    return out;
-}
-
-// A route's name when RouteOptions::name is empty (C++ handlers have no function name):
-// the method and the path's words, "GET /items/{item_id}" -> "get_items_item_id", "GET /" -> "get_root".
-inline std::string default_route_name(std::string_view method, std::string_view path) {
-    std::string name;
-    for (char c : method) name += ascii_lower(c);
-    bool word = false;
-    std::size_t start = name.size();
-    for (char c : path_format(path)) {
-        if (is_ident_char(c)) {
-            if (!word) name += '_';
-            name += c;
-            word = true;
-        } else {
-            word = false;
-        }
-    }
-    if (name.size() == start) name += "_root";
-    return name;
-}
-
-inline picojson::value string_array(const std::vector<std::string_view>& items) {
-    picojson::array a;
-    for (auto s : items) a.emplace_back(std::string(s));
-    return picojson::value(std::move(a));
-}
-
-// Models and enumerations reachable from the routes, with their component names, and the
-// JSON Schema of types as pydantic v2 writes it.
-class SchemaRegistry {
-public:
-    void collect(const TypeInfo& t) {
-        switch (t.kind) {
-            case TypeKind::array:
-            case TypeKind::map:
-            case TypeKind::optional: collect(t.item()); break;
-            case TypeKind::enumeration: {
-                const EnumInfo* e = &t.enumeration();
-                if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
-                break;
-            }
-            case TypeKind::model: {
-                const ModelInfo* m = &t.model();
-                if (!model_index_.emplace(m, models_.size()).second) break;
-                models_.push_back(m);
-                for (auto& f : m->fields) collect(f.type());
-                break;
-            }
-            default: break;
-        }
-    }
-
-    // One name per type: its short name, or, when two types share it, their qualified names
-    // with "::" as "__" (FastAPI's module__Model for two models of the same name).
-    void assign_names() {
-        std::map<std::string_view, std::set<std::string_view>> by_name;
-        for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
-        for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
-        auto pick = [&](std::string_view name, std::string_view cpp) {
-            return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
-        };
-        for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
-        for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
-    }
-
-    const std::vector<const ModelInfo*>& models() const noexcept { return models_; }
-    const std::string& name_of(const void* info) const { return names_.at(info); }
-
-    static picojson::value ref(std::string_view name) {
-        picojson::object o;
-        o["$ref"] = picojson::value(std::string(schema_ref_prefix) + std::string(name));
-        return picojson::value(std::move(o));
-    }
-
-    // The schema of a value of type t under constraints c (applied where pydantic applies
-    // them: to the string, number or list itself, inside an optional's anyOf).
-    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const {
-        picojson::object s;
-        switch (t.kind) {
-            case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
-            case TypeKind::integer: integer_schema(t, c, s); break;
-            case TypeKind::number:
-                s["type"] = picojson::value("number");
-                if (t.bits == 32) s["format"] = picojson::value("float");
-                break;
-            case TypeKind::string:
-                s["type"] = picojson::value("string");
-                if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
-                break;
-            case TypeKind::any: break;
-            case TypeKind::array:
-                s["type"] = picojson::value("array");
-                s["items"] = type_schema(t.item());
-                break;
-            case TypeKind::map: {
-                s["type"] = picojson::value("object");
-                const TypeInfo& v = t.item();
-                s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
-                break;
-            }
-            case TypeKind::optional: {
-                picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
-                any_of[1].get<picojson::object>()["type"] = picojson::value("null");
-                s["anyOf"] = picojson::value(std::move(any_of));
-                return picojson::value(std::move(s));
-            }
-            case TypeKind::model: return ref(name_of(&t.model()));
-            case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
-        }
-        if (c) apply_constraints(t.kind, *c, s);
-        return picojson::value(std::move(s));
-    }
-
-    // A model field or a parameter: its type's schema with title, description, examples and
-    // default. `field_rule`: pydantic's rule for model fields (no title on a model, an enum,
-    // or an optional one); otherwise FastAPI's for parameters and bodies (no title on a $ref).
-    picojson::value value_schema(const FieldInfo& f, bool field_rule) const {
-        picojson::value v = type_schema(f.type(), &f.constraints);
-        auto& s = v.get<picojson::object>();
-        bool titled;
-        if (field_rule) {
-            const TypeInfo* t = &f.type();
-            if (t->kind == TypeKind::optional) t = &t->item();
-            titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
-        } else {
-            titled = !s.count("$ref");
-        }
-        if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
-        else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
-        if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
-        if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
-        if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
-        // A null default is left out, as FastAPI's documents do.
-        if (!f.required && f.default_value) {
-            picojson::value d = f.default_value();
-            if (!d.is<picojson::null>()) s["default"] = std::move(d);
-        }
-        return v;
-    }
-
-    picojson::value model_schema(const ModelInfo& m) const {
-        picojson::object s, properties;
-        picojson::array required;
-        for (auto& f : m.fields) {
-            properties[std::string(f.wire_name)] = value_schema(f, true);
-            if (f.required) required.emplace_back(std::string(f.wire_name));
-        }
-        s["properties"] = picojson::value(std::move(properties));
-        if (!required.empty()) s["required"] = picojson::value(std::move(required));
-        s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
-        s["type"] = picojson::value("object");
-        if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
-        if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
-        return picojson::value(std::move(s));
-    }
-
-    picojson::value enum_schema(const EnumInfo& e) const {
-        picojson::object s;
-        s["enum"] = string_array(e.values);
-        s["title"] = picojson::value(name_of(&e));
-        s["type"] = picojson::value("string");
-        return picojson::value(std::move(s));
-    }
-
-    void write_components(picojson::object& schemas) const {
-        for (auto* m : models_) schemas[name_of(m)] = model_schema(*m);
-        for (auto* e : enums_) schemas[name_of(e)] = enum_schema(*e);
-    }
-
-private:
-    // pydantic writes int without a format; C++ integers narrower than int64_t say their range
-    // (int32_t as format int32, the others as minimum and maximum), unless a constraint does.
-    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) {
-        s["type"] = picojson::value("integer");
-        if (t.bits == 32 && t.is_signed) {
-            s["format"] = picojson::value("int32");
-            return;
-        }
-        if (t.bits >= 64 && t.is_signed) return;
-        const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
-        std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
-        if (!has_min) s["minimum"] = picojson::value(lo);
-        if (!has_max && t.bits < 64) {
-            std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
-            s["maximum"] = picojson::value(hi);
-        }
-    }
-
-    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) {
-        auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
-        switch (kind) {
-            case TypeKind::integer:
-            case TypeKind::number:
-                if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
-                if (c.ge) s["minimum"] = bound_json(*c.ge);
-                if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
-                if (c.le) s["maximum"] = bound_json(*c.le);
-                if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
-                break;
-            case TypeKind::string:
-                if (c.min_length) s["minLength"] = size(*c.min_length);
-                if (c.max_length) s["maxLength"] = size(*c.max_length);
-                if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
-                break;
-            case TypeKind::array:
-                if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
-                if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
-                break;
-            case TypeKind::map:
-                if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
-                if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
-                break;
-            default: break;
-        }
-    }
-
-    std::vector<const ModelInfo*> models_;
-    std::vector<const EnumInfo*> enums_;
-    std::map<const ModelInfo*, std::size_t> model_index_;
-    std::map<const EnumInfo*, std::size_t> enum_index_;
-    std::map<const void*, std::string> names_;
-};
-
-// FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
-// `ctx` too, as fastapi.hpp's 422 bodies carry them).
-inline void add_validation_error_schemas(picojson::object& schemas) {
-    const char* validation_error = R"({
-      "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
-      "properties": {
-        "loc": {"title": "Location", "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-        "msg": {"title": "Message", "type": "string"},
-        "type": {"title": "Error Type", "type": "string"},
-        "input": {"title": "Input"},
-        "ctx": {"title": "Context", "type": "object"}}})";
-    const char* http_validation_error = R"({
-      "title": "HTTPValidationError", "type": "object",
-      "properties": {"detail": {"title": "Detail", "type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}}})";
-    picojson::parse(schemas["ValidationError"], validation_error);
-    picojson::parse(schemas["HTTPValidationError"], http_validation_error);
-}
-
-inline bool body_allowed_for_status(int status) noexcept {
-    return !(status < 200 || status == 204 || status == 205 || status == 304);
-}
-
-// One operation of the document: a route and one of its methods.
-struct OperationDoc {
-    const Route* route;
-    std::string method;  // upper case
-    OperationInfo info;
-    std::string name, operation_id;
-};
-
-inline picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
-    auto& s = schema.get<picojson::object>();
-    if (!s.count("$ref")) s["title"] = picojson::value(python_title(field_name));
-    return schema;
-}
-
-inline picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json") {
-    picojson::object media, content;
-    media["schema"] = std::move(schema);
-    content[std::string(media_type)] = picojson::value(std::move(media));
-    return picojson::value(std::move(content));
-}
-
-inline const TypeInfo* response_type(const OperationDoc& op) {
-    const ResponseModel& rm = op.route->options.response_model;
-    if (rm.kind == ResponseModel::Kind::none) return nullptr;
-    if (rm.kind == ResponseModel::Kind::type) return &rm.type();
-    return op.info.result_type ? &op.info.result_type() : nullptr;
-}
-
-inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
-    const RouteOptions& o = op.route->options;
-    picojson::object out;
-    if (!o.tags.empty()) {
-        picojson::array tags;
-        for (auto& t : o.tags) tags.emplace_back(t);
-        out["tags"] = picojson::value(std::move(tags));
-    }
-    out["summary"] = picojson::value(o.summary.empty() ? python_title(op.name) : o.summary);
-    if (!o.description.empty()) out["description"] = picojson::value(o.description);
-    out["operationId"] = picojson::value(op.operation_id);
-    if (o.deprecated) out["deprecated"] = picojson::value(true);
-
-    if (!op.info.parameters.empty()) {
-        // As FastAPI lists them: path, query, header, then cookie parameters, each (in, name)
-        // once, a required declaration winning over an optional one wherever it came from.
-        picojson::array params;
-        std::map<std::pair<std::string_view, std::string>, std::size_t> seen;
-        for (std::string_view location : {"path", "query", "header", "cookie"})
-        for (auto& p : op.info.parameters) {
-            if (p.in != location) continue;
-            picojson::object param;
-            std::string name(p.field.wire_name);  // a header's as converted (ConvertUnderscores)
-            param["name"] = picojson::value(name);
-            param["in"] = picojson::value(std::string(p.in));
-            param["required"] = picojson::value(p.in == "path" || p.field.required);
-            param["schema"] = reg.value_schema(p.field, false);
-            if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
-            if (p.deprecated) {
-                // FastAPI marks both, the schema since pydantic 2.10.
-                param["deprecated"] = picojson::value(true);
-                param["schema"].get<picojson::object>()["deprecated"] = picojson::value(true);
-            }
-            auto [it, first] = seen.try_emplace({location, name}, params.size());
-            if (first)
-                params.emplace_back(std::move(param));
-            else if (param["required"].get<bool>() && !params[it->second].get("required").get<bool>())
-                params[it->second] = picojson::value(std::move(param));
-        }
-        out["parameters"] = picojson::value(std::move(params));
-    }
-
-    const auto& body = op.info.body;
-    if (!body.empty()) {
-        picojson::object request;
-        picojson::value schema;
-        bool required = false;
-        if (body.size() == 1 && !op.info.embed_body) {
-            schema = reg.value_schema(body[0], false);
-            required = body[0].required;
-        } else {
-            // FastAPI's Body_<operationId>: one object with a key per body parameter.
-            const std::string name = "Body_" + op.operation_id;
-            picojson::object s, properties;
-            picojson::array req;
-            for (auto& f : body) {
-                properties[std::string(f.wire_name)] = reg.value_schema(f, true);
-                if (f.required) req.emplace_back(std::string(f.wire_name));
-            }
-            s["properties"] = picojson::value(std::move(properties));
-            if (!req.empty()) s["required"] = picojson::value(std::move(req));
-            s["title"] = picojson::value(name);
-            s["type"] = picojson::value("object");
-            schemas[name] = picojson::value(std::move(s));
-            schema = SchemaRegistry::ref(name);
-            required = true;
-        }
-        if (required) request["required"] = picojson::value(true);
-        std::string_view media_type = op.info.body_media_type.empty() ? "application/json" : op.info.body_media_type;
-        request["content"] = json_content(std::move(schema), media_type);
-        out["requestBody"] = picojson::value(std::move(request));
-    }
-
-    picojson::object responses;
-    {
-        picojson::object ok;
-        ok["description"] = picojson::value(o.response_description);
-        const auto& result = op.info.result;
-        if (body_allowed_for_status(o.status_code) && result != OperationInfo::Result::unknown) {
-            picojson::object media, content;
-            if (result == OperationInfo::Result::json) {
-                const TypeInfo* t = response_type(op);
-                media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
-                                    : picojson::value(picojson::object{});
-                content["application/json"] = picojson::value(std::move(media));
-            } else {
-                picojson::object str;
-                str["type"] = picojson::value("string");
-                media["schema"] = picojson::value(std::move(str));
-                content[result == OperationInfo::Result::html ? "text/html" : "text/plain"] = picojson::value(std::move(media));
-            }
-            ok["content"] = picojson::value(std::move(content));
-        }
-        responses[std::to_string(o.status_code)] = picojson::value(std::move(ok));
-    }
-    for (auto& [status, doc] : o.responses) {
-        picojson::object r;
-        std::string_view reason = status_reason(status);
-        r["description"] = picojson::value(!doc.description.empty() ? doc.description
-                                           : !reason.empty()         ? std::string(reason)
-                                                                     : std::string("Additional Response"));
-        if (doc.model.kind == ResponseModel::Kind::type)
-            r["content"] = json_content(with_response_title(reg.type_schema(doc.model.type()),
-                                                            "Response_" + std::to_string(status) + "_" + op.operation_id));
-        responses[std::to_string(status)] = picojson::value(std::move(r));
-    }
-    if (op.info.can_fail_validation() && !responses.count("422") && !responses.count("4XX") && !responses.count("default")) {
-        picojson::object r;
-        r["description"] = picojson::value("Validation Error");
-        r["content"] = json_content(SchemaRegistry::ref("HTTPValidationError"));
-        responses["422"] = picojson::value(std::move(r));
-    }
-    out["responses"] = picojson::value(std::move(responses));
-    if (!op.info.security.empty()) {
-        picojson::array security;
-        for (auto& s : op.info.security) {
-            picojson::array scopes;
-            for (auto& scope : s.scopes) scopes.emplace_back(scope);
-            security.emplace_back(picojson::object{{std::string(s.name), picojson::value(std::move(scopes))}});
-        }
-        out["security"] = picojson::value(std::move(security));
-    }
-    return picojson::value(std::move(out));
-}
-
-// The operations of the document, in route order, with their names and unique operationIds.
-inline std::vector<OperationDoc> collect_operations(const App& app) {
-    std::vector<OperationDoc> ops;
-    std::set<std::string> ids;
-    for (auto& route : app.routes()) {
-        if (!route->options.include_in_schema) continue;
-        OperationInfo info;
-        for (auto& d : route->options.dependencies)  // the app's, the routers' and the route's, first
-            if (d.describe) d.describe(info);
-        if (route->endpoint.describe) route->endpoint.describe(info);
-        const std::string path = path_format(route->path.pattern());
-        for (auto& method : route->methods) {
-            OperationDoc op{route.get(), method, info, {}, {}};
-            op.name = route->options.name.empty() ? default_route_name(method, path) : route->options.name;
-            // FastAPI's generate_unique_id: f"{name}{path}" with \W -> "_", then "_{method}".
-            // FastAPI would repeat an id (and warn); a number keeps it unique here.
-            std::string id = word_chars(op.name + path) + "_";
-            for (char c : method) id += ascii_lower(c);
-            std::string unique = id;
-            for (int n = 2; !ids.insert(unique).second; ++n) unique = id + "_" + std::to_string(n);
-            op.operation_id = std::move(unique);
-            ops.push_back(std::move(op));
-        }
-    }
-    return ops;
-}
-
-inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
-    SchemaRegistry reg;
-    for (auto& op : ops) {
-        for (auto& p : op.info.parameters) reg.collect(p.field.type());
-        for (auto& f : op.info.body) reg.collect(f.type());
-        if (op.info.result == OperationInfo::Result::json)
-            if (const TypeInfo* t = response_type(op)) reg.collect(*t);
-        for (auto& [status, doc] : op.route->options.responses)
-            if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
-    }
-    reg.assign_names();
-    return reg;
-}
-
-inline picojson::value build_info(const AppOptions& o) {
-    picojson::object info;
-    info["title"] = picojson::value(o.title);
-    if (!o.summary.empty()) info["summary"] = picojson::value(o.summary);
-    if (!o.description.empty()) info["description"] = picojson::value(o.description);
-    info["version"] = picojson::value(o.version);
-    if (!o.terms_of_service.empty()) info["termsOfService"] = picojson::value(o.terms_of_service);
-    picojson::object contact;
-    if (!o.contact.name.empty()) contact["name"] = picojson::value(o.contact.name);
-    if (!o.contact.url.empty()) contact["url"] = picojson::value(o.contact.url);
-    if (!o.contact.email.empty()) contact["email"] = picojson::value(o.contact.email);
-    if (!contact.empty()) info["contact"] = picojson::value(std::move(contact));
-    if (!o.license_info.name.empty()) {
-        picojson::object license;
-        license["name"] = picojson::value(o.license_info.name);
-        if (!o.license_info.identifier.empty()) license["identifier"] = picojson::value(o.license_info.identifier);
-        else if (!o.license_info.url.empty()) license["url"] = picojson::value(o.license_info.url);
-        info["license"] = picojson::value(std::move(license));
-    }
-    return picojson::value(std::move(info));
-}
-
-// --- writing: picojson objects are sorted maps; the document is written in the order
-// FastAPI gives it where a reader sees it (paths as routed, model properties as declared).
-
-struct OpenAPIOrder {
-    std::vector<std::string> paths;
-    std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
-};
-
-inline OpenAPIOrder openapi_order(const App& app) {
-    OpenAPIOrder order;
-    std::set<std::string> seen;
-    auto ops = collect_operations(app);
-    for (auto& op : ops) {
-        std::string p = path_format(op.route->path.pattern());
-        if (seen.insert(p).second) order.paths.push_back(p);
-        if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
-            for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
-    }
-    SchemaRegistry reg = collect_schemas(ops);
-    for (auto* m : reg.models())
-        for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
-    return order;
-}
-
-inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
-                                  const std::function<void(std::string&, const std::string&, const picojson::value&)>& write) {
-    out += '{';
-    bool any = false;
-    auto one = [&](const std::string& k, const picojson::value& v) {
-        if (any) out += ',';
-        any = true;
-        append_json_string(out, k);
-        out += ':';
-        write(out, k, v);
-    };
-    std::set<std::string_view> done;
-    for (auto& k : first)
-        if (auto it = o.find(k); it != o.end() && done.insert(k).second) one(k, it->second);
-    for (auto& [k, v] : o)
-        if (!done.count(k)) one(k, v);
-    out += '}';
-}
-
-inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
-    std::string out;
-    if (!doc.is<picojson::object>()) {
-        append_json_value(out, doc);
-        return out;
-    }
-    auto plain = [](std::string& o, const std::string&, const picojson::value& v) { append_json_value(o, v); };
-    auto schema = [&](std::string& o, const std::string& name, const picojson::value& v) {
-        auto it = order.properties.find(name);
-        if (!v.is<picojson::object>() || it == order.properties.end()) return append_json_value(o, v);
-        write_object_in_order(o, v.get<picojson::object>(), {"title", "type", "properties"},
-                              [&](std::string& o2, const std::string& key, const picojson::value& v2) {
-                                  if (key == "properties" && v2.is<picojson::object>())
-                                      write_object_in_order(o2, v2.get<picojson::object>(), it->second, plain);
-                                  else
-                                      append_json_value(o2, v2);
-                              });
-    };
-    write_object_in_order(out, doc.get<picojson::object>(), {"openapi", "info", "servers", "paths", "components"},
-                          [&](std::string& o, const std::string& key, const picojson::value& v) {
-                              if (key == "paths" && v.is<picojson::object>()) {
-                                  write_object_in_order(o, v.get<picojson::object>(), order.paths, plain);
-                              } else if (key == "components" && v.is<picojson::object>()) {
-                                  write_object_in_order(o, v.get<picojson::object>(), {},
-                                                        [&](std::string& o2, const std::string& k2, const picojson::value& v2) {
-                                                            if (k2 == "schemas" && v2.is<picojson::object>())
-                                                                write_object_in_order(o2, v2.get<picojson::object>(), {}, schema);
-                                                            else
-                                                                append_json_value(o2, v2);
-                                                        });
-                              } else {
-                                  append_json_value(o, v);
-                              }
-                          });
-    return out;
-}
-
-}  // namespace detail
-
-// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
-// App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const App& app) {
-    const AppOptions& o = app.settings();
-    auto ops = detail::collect_operations(app);
-    detail::SchemaRegistry reg = detail::collect_schemas(ops);
-
-    picojson::object doc, paths, schemas;
-    doc["openapi"] = picojson::value("3.1.0");
-    doc["info"] = detail::build_info(o);
-    if (!o.servers.empty()) {
-        picojson::array servers;
-        for (auto& s : o.servers) {
-            picojson::object server;
-            server["url"] = picojson::value(s.url);
-            if (!s.description.empty()) server["description"] = picojson::value(s.description);
-            servers.emplace_back(std::move(server));
-        }
-        doc["servers"] = picojson::value(std::move(servers));
-    }
-    bool validation = false;
-    for (auto& op : ops) {
-        std::string method;
-        for (char c : op.method) method += detail::ascii_lower(c);
-        auto& item = paths[detail::path_format(op.route->path.pattern())];
-        if (!item.is<picojson::object>()) item = picojson::value(picojson::object{});
-        item.get<picojson::object>()[method] = detail::build_operation(op, reg, schemas);
-        validation = validation || op.info.can_fail_validation();
-    }
-    doc["paths"] = picojson::value(std::move(paths));
-    reg.write_components(schemas);
-    if (validation) detail::add_validation_error_schemas(schemas);
-    picojson::object security_schemes;
-    for (auto& op : ops)
-        for (auto& s : op.info.security)
-            if (s.scheme) security_schemes.emplace(std::string(s.name), s.scheme());
-    if (!schemas.empty() || !security_schemes.empty()) {
-        picojson::object components;
-        if (!schemas.empty()) components["schemas"] = picojson::value(std::move(schemas));
-        if (!security_schemes.empty()) components["securitySchemes"] = picojson::value(std::move(security_schemes));
-        doc["components"] = picojson::value(std::move(components));
-    }
-    return picojson::value(std::move(doc));
-}
-
-// --- App's document: built once, on first use, then kept ---
-
-inline picojson::value& App::openapi_schema() {
-    std::lock_guard lock(openapi_.mutex);
-    openapi_.text.clear();  // the caller may change it: written again when next served
-    return openapi_built();
-}
-
-inline const picojson::value& App::openapi() const {
-    std::lock_guard lock(openapi_.mutex);
-    return openapi_built();
-}
-
-inline void App::set_openapi(std::function<picojson::value(const App&)> generate) {
-    std::lock_guard lock(openapi_.mutex);
-    openapi_.generate = std::move(generate);
-    openapi_.built = false;
-    openapi_.text.clear();
-}
-
-inline picojson::value& App::openapi_built() const {
-    if (!openapi_.built) {
-        openapi_.document = openapi_.generate ? openapi_.generate(*this) : get_openapi(*this);
-        openapi_.built = true;
-    }
-    return openapi_.document;
-}
-
-namespace detail {
-
-// The document as served: written once, then the same bytes for every request.
-inline std::string openapi_json(const App& app) {
-    std::lock_guard lock(app.openapi_.mutex);
-    const picojson::value& doc = app.openapi_built();
-    if (app.openapi_.text.empty()) app.openapi_.text = write_openapi(doc, openapi_order(app));
-    return app.openapi_.text;
-}
-
-inline void install_openapi_route(App& app, const AppOptions& o) {
-    if (o.openapi_url.empty()) return;
-    RouteOptions hidden;
-    hidden.include_in_schema = false;
-    app.get(o.openapi_url, [&app] { return Response(openapi_json(app), 200, "application/json"); }, hidden);
-}
-
-}  // namespace detail
-
-}  // namespace fastapi
-
-// ---- include/fastapi/openapi/docs.hpp ----
-// docs: the interactive documentation pages FastAPI serves next to the OpenAPI document:
-// Swagger UI at /docs (with its OAuth2 redirect page) and ReDoc at /redoc. The pages are
-// small HTML shells that load the UI from a CDN, or from a folder the app serves itself
-// (AppOptions::docs_assets_dir, filled by tools/docs-assets) for offline use.
-// Relies on app (AppOptions), responses and static_files.
-
-
-namespace fastapi {
-
-namespace detail {
-
-// Text for HTML content and attribute values.
-inline std::string html_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
-// A JavaScript string literal that is also safe inside <script> (no "</script>", no quotes).
-inline std::string js_string(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        const unsigned char u = static_cast<unsigned char>(c);
-        if (c == '\\' || c == '\'' || c == '"' || c == '<' || c == '>' || c == '&' || u < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
-}  // namespace detail
-
-// The Swagger UI page (FastAPI's get_swagger_ui_html): loads swagger-ui-dist 5 and points
-// it at the OpenAPI document. `oauth2_redirect_url` empty leaves OAuth2 redirects out.
-inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
-                                        std::string_view swagger_js_url, std::string_view swagger_css_url,
-                                        std::string_view swagger_favicon_url,
-                                        std::string_view oauth2_redirect_url = {}) {
-    std::string html;
-    html += "<!DOCTYPE html>\n<html>\n<head>\n";
-    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n";
-    html += "<link type=\"text/css\" rel=\"stylesheet\" href=\"" + detail::html_escape(swagger_css_url) + "\">\n";
-    html += "<link rel=\"shortcut icon\" href=\"" + detail::html_escape(swagger_favicon_url) + "\">\n";
-    html += "<title>" + detail::html_escape(title) + "</title>\n";
-    html += "</head>\n<body>\n<div id=\"swagger-ui\">\n</div>\n";
-    html += "<script src=\"" + detail::html_escape(swagger_js_url) + "\"></script>\n";
-    html += "<!-- `SwaggerUIBundle` is now available on the page -->\n<script>\n";
-    html += "const ui = SwaggerUIBundle({\n";
-    html += "    url: " + detail::js_string(openapi_url) + ",\n";
-    // FastAPI's swagger_ui_default_parameters.
-    html += "    \"dom_id\": \"#swagger-ui\",\n";
-    html += "    \"layout\": \"BaseLayout\",\n";
-    html += "    \"deepLinking\": true,\n";
-    html += "    \"showExtensions\": true,\n";
-    html += "    \"showCommonExtensions\": true,\n";
-    if (!oauth2_redirect_url.empty())
-        html += "    oauth2RedirectUrl: window.location.origin + " + detail::js_string(oauth2_redirect_url) + ",\n";
-    html += "    presets: [\n";
-    html += "        SwaggerUIBundle.presets.apis,\n";
-    html += "        SwaggerUIBundle.SwaggerUIStandalonePreset\n";
-    html += "    ],\n";
-    html += "})\n</script>\n</body>\n</html>\n";
-    return HTMLResponse(std::move(html));
-}
-
-// The ReDoc page (FastAPI's get_redoc_html): redoc 2's standalone bundle and its
-// <redoc spec-url> element. Google Fonts are linked as FastAPI does unless turned off
-// (offline pages turn them off).
-inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
-                                   std::string_view redoc_favicon_url, bool with_google_fonts = true) {
-    std::string html;
-    html += "<!DOCTYPE html>\n<html>\n<head>\n";
-    html += "<title>" + detail::html_escape(title) + "</title>\n";
-    html += "<!-- needed for adaptive design -->\n";
-    html += "<meta charset=\"utf-8\"/>\n";
-    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-    if (with_google_fonts)
-        html += "<link href=\"https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700\" "
-                "rel=\"stylesheet\">\n";
-    html += "<link rel=\"shortcut icon\" href=\"" + detail::html_escape(redoc_favicon_url) + "\">\n";
-    html += "<!-- ReDoc doesn't change outer page styles -->\n";
-    html += "<style>\n  body {\n    margin: 0;\n    padding: 0;\n  }\n</style>\n";
-    html += "</head>\n<body>\n";
-    html += "<noscript>\n    ReDoc requires Javascript to function. Please enable it to browse the documentation.\n"
-            "</noscript>\n";
-    html += "<redoc spec-url=\"" + detail::html_escape(openapi_url) + "\"></redoc>\n";
-    html += "<script src=\"" + detail::html_escape(redoc_js_url) + "\"> </script>\n";
-    html += "</body>\n</html>\n";
-    return HTMLResponse(std::move(html));
-}
-
-// The page Swagger UI sends an OAuth2 authorization server back to (FastAPI's
-// get_swagger_ui_oauth2_redirect_html). Swagger UI opened this window and left its
-// callbacks in window.swaggerUIRedirectOauth2; the page hands them what came back (the
-// fragment for implicit flows, the query string for the code flow) and closes itself.
-inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
-    return HTMLResponse(R"html(<!doctype html>
-<html lang="en-US">
-<head>
-<title>Swagger UI: OAuth2 Redirect</title>
-</head>
-<body>
-<script>
-'use strict';
-(function () {
-  // The parameters the authorization server sent back, as an object.
-  function receivedParameters() {
-    var fragment = window.location.hash.substring(1);
-    var source = /(^|&)(code|access_token|token|error)=/.test(fragment) ? fragment : window.location.search.substring(1);
-    var values = {};
-    new URLSearchParams(source).forEach(function (value, key) { values[key] = value; });
-    return values;
-  }
-
-  function handBack() {
-    var oauth2 = window.opener && window.opener.swaggerUIRedirectOauth2;
-    if (!oauth2) {
-      document.body.textContent = 'Swagger UI opens this page while signing in with OAuth2; there is nothing to do here.';
-      return;
-    }
-    var received = receivedParameters();
-    var stateKept = received.state === oauth2.state;
-    var flow = oauth2.auth.schema.get('flow');
-    var codeFlow = flow === 'accessCode' || flow === 'authorizationCode' || flow === 'authorization_code';
-
-    if (codeFlow && !oauth2.auth.code) {
-      if (!stateKept) {
-        oauth2.errCb({authId: oauth2.auth.name, source: 'auth', level: 'warning',
-                      message: 'Authorization may be unsafe: the authorization server did not send back the state it was given.'});
-      }
-      if (received.code) {
-        delete oauth2.state;
-        oauth2.auth.code = received.code;
-        oauth2.callback({auth: oauth2.auth, redirectUrl: oauth2.redirectUrl});
-      } else {
-        var message = '[Authorization failed]: no accessCode received from the server.';
-        if (received.error) {
-          message = '[' + received.error + ']: ' +
-                    (received.error_description ? received.error_description + '. ' : 'no accessCode received from the server. ') +
-                    (received.error_uri ? 'More info: ' + received.error_uri : '');
-        }
-        oauth2.errCb({authId: oauth2.auth.name, source: 'auth', level: 'error', message: message});
-      }
-    } else {
-      oauth2.callback({auth: oauth2.auth, token: received, isValid: stateKept, redirectUrl: oauth2.redirectUrl});
-    }
-    window.close();
-  }
-
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', handBack);
-  else handBack();
-})();
-</script>
-</body>
-</html>
-)html");
-}
-
-namespace detail {
-
-// The files tools/docs-assets puts in docs_assets_dir.
-inline constexpr std::string_view docs_asset_files[] = {"swagger-ui-bundle.js", "swagger-ui.css",
-                                                        "redoc.standalone.js", "favicon.png"};
-
-// Registers the docs pages (and, for offline docs, the assets they load) as AppOptions
-// says; called by App's constructor, so they come first in the route table. Fills
-// docs_assets_dir from $FASTAPI_DOCS_ASSETS when the program left it empty.
-inline void install_docs_routes(App& app, AppOptions& o) {
-    if (o.docs_assets_dir.empty())
-        if (const char* env = std::getenv("FASTAPI_DOCS_ASSETS"); env && *env) o.docs_assets_dir = env;
-    if (o.openapi_url.empty() || (o.docs_url.empty() && o.redoc_url.empty())) return;
-
-    const bool offline = !o.docs_assets_dir.empty();
-    std::string base;
-    if (offline) {
-        for (std::string_view file : docs_asset_files) {
-            std::error_code ec;
-            if (!std::filesystem::is_regular_file(std::filesystem::path(o.docs_assets_dir) / file, ec))
-                throw std::runtime_error("fastapi: docs_assets_dir '" + o.docs_assets_dir + "' has no " +
-                                         std::string(file) + "; fill it with: tools/docs-assets " + o.docs_assets_dir);
-        }
-        base = o.docs_assets_url;
-        while (!base.empty() && base.back() == '/') base.pop_back();
-        if (base.empty() || base.front() != '/')
-            throw std::invalid_argument("fastapi: docs_assets_url must be a path such as /docs-assets");
-        // URLs the program changed itself win; those still pointing at the CDN move to the app.
-        const AppOptions cdn;
-        if (o.swagger_js_url == cdn.swagger_js_url) o.swagger_js_url = base + "/swagger-ui-bundle.js";
-        if (o.swagger_css_url == cdn.swagger_css_url) o.swagger_css_url = base + "/swagger-ui.css";
-        if (o.swagger_favicon_url == cdn.swagger_favicon_url) o.swagger_favicon_url = base + "/favicon.png";
-        if (o.redoc_js_url == cdn.redoc_js_url) o.redoc_js_url = base + "/redoc.standalone.js";
-        if (o.redoc_favicon_url == cdn.redoc_favicon_url) o.redoc_favicon_url = base + "/favicon.png";
-    }
-
-    RouteOptions hidden;
-    hidden.include_in_schema = false;
-    if (!o.docs_url.empty()) {
-        const std::string page =
-            get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url, o.swagger_css_url,
-                                o.swagger_favicon_url, o.swagger_ui_oauth2_redirect_url)
-                .body;
-        app.get(o.docs_url, [page] { return HTMLResponse(page); }, hidden);
-        if (!o.swagger_ui_oauth2_redirect_url.empty()) {
-            const std::string redirect_page = get_swagger_ui_oauth2_redirect_html().body;
-            app.get(o.swagger_ui_oauth2_redirect_url, [redirect_page] { return HTMLResponse(redirect_page); }, hidden);
-        }
-    }
-    if (!o.redoc_url.empty()) {
-        const std::string page =
-            get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url, o.redoc_favicon_url, !offline).body;
-        app.get(o.redoc_url, [page] { return HTMLResponse(page); }, hidden);
-    }
-    if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
-}
-
-}  // namespace detail
-}  // namespace fastapi
-// server: the event loops and connections, and the TestClient.
+// server: the event loops and connections that drive an app's requests, and the TestClient
+// that drives them in-process.
 
 // ---- include/fastapi/server/server.hpp ----
 // server: sockets in, responses out. One event loop (asio::io_context) per thread, an
 // acceptor handing connections round-robin to the loops, and per connection a read buffer,
 // the parser, the app's dispatch and an output buffer that batches pipelined responses.
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
-// Relies on http_parser and app.
+// Relies on http_parser and the app as detail::AppContext describes it (exchange.hpp).
 
 #include <csignal>     // SIGINT, SIGTERM
 #include <ctime>       // time, gmtime_r, strftime
@@ -11876,7 +11109,7 @@ inline void run_loop(asio::io_context& context) noexcept {
 // by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
 // or not, never leaves a handler reading freed memory: the state goes with the last of them.
 struct ServerState : std::enable_shared_from_this<ServerState> {
-    App& app;
+    AppContext& app;
     ServerOptions options;
     bool embedded = false;
     // TestClient: connections over in-memory streams on the caller's loop, where what the server
@@ -11909,7 +11142,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     bool serving = false;              // the app is frozen by this server (App::begin_serving)
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
 
-    ServerState(App& a, ServerOptions o) : app(a), options(std::move(o)) {}
+    ServerState(AppContext& a, ServerOptions o) : app(a), options(std::move(o)) {}
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -11920,7 +11153,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         // the pool there would wait for itself.
         if (pool && (pool_abandoned || pool->get_executor().running_in_this_thread())) abandon_pool(std::move(pool));
         else if (pool) pool->join();
-        if (serving) AppAccess::end_serving(app);
+        if (serving) app.end_serving();
     }
 
     asio::thread_pool& pool() {
@@ -11987,7 +11220,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     }
 
     void leave_lifespan() noexcept {
-        if (entered.exchange(false)) AppAccess::exit_lifespan(app);
+        if (entered.exchange(false)) app.exit_lifespan();
     }
 
     void listen();
@@ -12030,7 +11263,7 @@ inline void reject_connection(asio::generic::stream_protocol::socket socket) {
     };
     auto r = std::make_shared<Rejected>(std::move(socket));
     Response res;
-    write_detail(res, 503, picojson::value("Service Unavailable"));
+    write_status_detail(res, 503);
     Request req;
     req.method = "GET";
     serialize_response(req, res, res.body.size(), false, r->answer);
@@ -12356,7 +11589,7 @@ private:
     bool route_head() {
         head_routed_ = true;
         begin_exchange();
-        const BodyWanted wanted = AppAccess::dispatch_head(state_.app, ex_);
+        const BodyWanted wanted = state_.app.dispatch_head(ex_);
         if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
             return false;
@@ -12413,7 +11646,7 @@ private:
     // temporary file as it arrives, and the request runs once all of it is there.
     bool start_spool() {
         try {
-            spool_ = TempFile::create(state_.app.settings().forms.temp_dir);
+            spool_ = TempFile::create(state_.app.form_options().temp_dir);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "%s\n", e.what());
             answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
@@ -12480,7 +11713,7 @@ private:
     }
 
     void dispatch_request() {
-        switch (AppAccess::dispatch(state_.app, ex_)) {
+        switch (state_.app.dispatch(ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
@@ -12493,7 +11726,7 @@ private:
             case Dispatch::run_blocking:
                 busy_ = running_ = true;
                 post_blocking([self = shared_from_this()] {
-                    AppAccess::run_endpoint(self->state_.app, self->ex_);
+                    self->state_.app.run_endpoint(self->ex_);
                     asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
                 read();  // to notice the client leaving
@@ -12504,9 +11737,9 @@ private:
     // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
     // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
     // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
-    static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
+    static asio::awaitable<void> run_handler(AppContext& app, Exchange& ex) {
         co_await asio::this_coro::throw_if_cancelled(false);
-        co_await AppAccess::run_async(app, ex);
+        co_await app.run_async(ex);
     }
 
     void resume() {
@@ -13144,7 +12377,7 @@ inline void ServerState::watch_stop() {
 
 // A server state for connections that run on the caller's loop (TestClient): no listening
 // socket, no pool, no sweep; the App is not frozen.
-inline std::shared_ptr<ServerState> in_process_state(App& app, const Limits& limits) {
+inline std::shared_ptr<ServerState> in_process_state(AppContext& app, const Limits& limits) {
     ServerOptions o;
     o.limits = limits;
     o.handle_signals = false;
@@ -13208,7 +12441,7 @@ inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<Ser
 // touches (its connection, the stopped loop it answers on) is kept until the process exits.
 class Server {
 public:
-    Server(App& app, ServerOptions options = {})
+    Server(detail::AppContext& app, ServerOptions options = {})
         : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
         for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
@@ -13216,7 +12449,7 @@ public:
         state_->control.emplace(asio::make_strand(*owned_[0]));
     }
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
-    Server(asio::io_context& io, App& app, ServerOptions options = {})
+    Server(asio::io_context& io, detail::AppContext& app, ServerOptions options = {})
         : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         state_->embedded = true;
         state_->workers.push_back(std::make_unique<detail::Worker>(io));
@@ -13238,7 +12471,7 @@ public:
         state_->leave_lifespan();
         if (state_->serving) {  // the loops are gone: the app may change again
             state_->serving = false;
-            detail::AppAccess::end_serving(state_->app);
+            state_->app.end_serving();
         }
         state_->release_io();
         state_->remove_uds();
@@ -13251,9 +12484,9 @@ public:
     // dependency overrides throws std::logic_error (the loops read them without locks).
     void start() {
         if (state_->acceptor) return;
-        if (!state_->entered.exchange(true)) detail::AppAccess::enter_lifespan(state_->app);  // the app's startup hooks
+        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
         if (!state_->serving) {
-            detail::AppAccess::begin_serving(state_->app);
+            state_->app.begin_serving();
             state_->serving = true;
         }
         state_->start();
@@ -13327,11 +12560,6 @@ private:
     detail::EndpointInfo bound_;
 };
 
-inline void App::run(const ServerOptions& options) {
-    Server server(*this, options);
-    server.run();
-}
-inline void App::run() { run(ServerOptions{}); }
 
 }  // namespace fastapi
 
@@ -13370,10 +12598,10 @@ class TestClient {
 public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
-    explicit TestClient(App& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
-        detail::AppAccess::enter_lifespan(app_);
+    explicit TestClient(detail::AppContext& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
+        app_.enter_lifespan();
     }
-    ~TestClient() { detail::AppAccess::exit_lifespan(app_); }
+    ~TestClient() { app_.exit_lifespan(); }
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
 
@@ -13550,8 +12778,997 @@ private:
         }
     }
 
-    App& app_;
+    detail::AppContext& app_;
     std::shared_ptr<detail::ServerState> state_;
+};
+
+}  // namespace fastapi
+// openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
+
+// ---- include/fastapi/openapi/openapi.hpp ----
+// openapi: the OpenAPI 3.1 document FastAPI serves at /openapi.json, built from what the
+// routes' types say (OperationInfo from handler.hpp, TypeInfo/ModelInfo from model.hpp) and
+// AppOptions, once, on first use. The rules are FastAPI's and pydantic v2's, so a program
+// written in both is described the same way. Everything here is plain inline code: the
+// per-route templates only push static descriptions, the document is built at run time.
+// Relies on app_core (routes, options), model and json.
+
+#include <set>          // set
+
+namespace fastapi {
+
+namespace detail {
+
+inline constexpr std::string_view schema_ref_prefix = "#/components/schemas/";
+
+// Python's str.title() (ASCII), then '_' -> ' ': "item_id" -> "Item Id". Pydantic's field
+// titles and FastAPI's summaries and parameter titles are made this way.
+inline std::string python_title(std::string_view s) {
+    std::string out;
+    bool prev_cased = false;
+    for (char c : s) {
+        const bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+        if (upper || lower) {
+            out += prev_cased ? static_cast<char>(upper ? c + 32 : c) : static_cast<char>(lower ? c - 32 : c);
+            prev_cased = true;
+        } else {
+            out += c == '_' ? ' ' : c;
+            prev_cased = false;
+        }
+    }
+    return out;
+}
+
+// Python's re.sub(r"\W", "_", s) for ASCII.
+inline std::string word_chars(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (!is_ident_char(c)) c = '_';
+    return out;
+}
+
+// The path as FastAPI writes it in the document: {name:path} -> {name}.
+inline std::string path_format(std::string_view pattern) {
+    std::string out;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern.substr(i, 6) == ":path}") {
+            out += '}';
+            i += 5;
+        } else {
+            out += pattern[i];
+        }
+    }
+    return out;
+}
+
+// A route's name when RouteOptions::name is empty (C++ handlers have no function name):
+// the method and the path's words, "GET /items/{item_id}" -> "get_items_item_id", "GET /" -> "get_root".
+inline std::string default_route_name(std::string_view method, std::string_view path) {
+    std::string name;
+    for (char c : method) name += ascii_lower(c);
+    bool word = false;
+    std::size_t start = name.size();
+    for (char c : path_format(path)) {
+        if (is_ident_char(c)) {
+            if (!word) name += '_';
+            name += c;
+            word = true;
+        } else {
+            word = false;
+        }
+    }
+    if (name.size() == start) name += "_root";
+    return name;
+}
+
+inline picojson::value string_array(const std::vector<std::string_view>& items) {
+    picojson::array a;
+    for (auto s : items) a.emplace_back(std::string(s));
+    return picojson::value(std::move(a));
+}
+
+// Models and enumerations reachable from the routes, with their component names, and the
+// JSON Schema of types as pydantic v2 writes it.
+class SchemaRegistry {
+public:
+    void collect(const TypeInfo& t) {
+        switch (t.kind) {
+            case TypeKind::array:
+            case TypeKind::map:
+            case TypeKind::optional: collect(t.item()); break;
+            case TypeKind::enumeration: {
+                const EnumInfo* e = &t.enumeration();
+                if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
+                break;
+            }
+            case TypeKind::model: {
+                const ModelInfo* m = &t.model();
+                if (!model_index_.emplace(m, models_.size()).second) break;
+                models_.push_back(m);
+                for (auto& f : m->fields) collect(f.type());
+                break;
+            }
+            default: break;
+        }
+    }
+
+    // One name per type: its short name, or, when two types share it, their qualified names
+    // with "::" as "__" (FastAPI's module__Model for two models of the same name).
+    void assign_names() {
+        std::map<std::string_view, std::set<std::string_view>> by_name;
+        for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
+        for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
+        auto pick = [&](std::string_view name, std::string_view cpp) {
+            return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
+        };
+        for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
+        for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
+    }
+
+    const std::vector<const ModelInfo*>& models() const noexcept { return models_; }
+    const std::string& name_of(const void* info) const { return names_.at(info); }
+
+    static picojson::value ref(std::string_view name) {
+        picojson::object o;
+        o["$ref"] = picojson::value(std::string(schema_ref_prefix) + std::string(name));
+        return picojson::value(std::move(o));
+    }
+
+    // The schema of a value of type t under constraints c (applied where pydantic applies
+    // them: to the string, number or list itself, inside an optional's anyOf).
+    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const {
+        picojson::object s;
+        switch (t.kind) {
+            case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
+            case TypeKind::integer: integer_schema(t, c, s); break;
+            case TypeKind::number:
+                s["type"] = picojson::value("number");
+                if (t.bits == 32) s["format"] = picojson::value("float");
+                break;
+            case TypeKind::string:
+                s["type"] = picojson::value("string");
+                if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
+                break;
+            case TypeKind::any: break;
+            case TypeKind::array:
+                s["type"] = picojson::value("array");
+                s["items"] = type_schema(t.item());
+                break;
+            case TypeKind::map: {
+                s["type"] = picojson::value("object");
+                const TypeInfo& v = t.item();
+                s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
+                break;
+            }
+            case TypeKind::optional: {
+                picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
+                any_of[1].get<picojson::object>()["type"] = picojson::value("null");
+                s["anyOf"] = picojson::value(std::move(any_of));
+                return picojson::value(std::move(s));
+            }
+            case TypeKind::model: return ref(name_of(&t.model()));
+            case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
+        }
+        if (c) apply_constraints(t.kind, *c, s);
+        return picojson::value(std::move(s));
+    }
+
+    // A model field or a parameter: its type's schema with title, description, examples and
+    // default. `field_rule`: pydantic's rule for model fields (no title on a model, an enum,
+    // or an optional one); otherwise FastAPI's for parameters and bodies (no title on a $ref).
+    picojson::value value_schema(const FieldInfo& f, bool field_rule) const {
+        picojson::value v = type_schema(f.type(), &f.constraints);
+        auto& s = v.get<picojson::object>();
+        bool titled;
+        if (field_rule) {
+            const TypeInfo* t = &f.type();
+            if (t->kind == TypeKind::optional) t = &t->item();
+            titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
+        } else {
+            titled = !s.count("$ref");
+        }
+        if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
+        else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
+        if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+        if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
+        if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
+        // A null default is left out, as FastAPI's documents do.
+        if (!f.required && f.default_value) {
+            picojson::value d = f.default_value();
+            if (!d.is<picojson::null>()) s["default"] = std::move(d);
+        }
+        return v;
+    }
+
+    picojson::value model_schema(const ModelInfo& m) const {
+        picojson::object s, properties;
+        picojson::array required;
+        for (auto& f : m.fields) {
+            properties[std::string(f.wire_name)] = value_schema(f, true);
+            if (f.required) required.emplace_back(std::string(f.wire_name));
+        }
+        s["properties"] = picojson::value(std::move(properties));
+        if (!required.empty()) s["required"] = picojson::value(std::move(required));
+        s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
+        s["type"] = picojson::value("object");
+        if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
+        if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
+        return picojson::value(std::move(s));
+    }
+
+    picojson::value enum_schema(const EnumInfo& e) const {
+        picojson::object s;
+        s["enum"] = string_array(e.values);
+        s["title"] = picojson::value(name_of(&e));
+        s["type"] = picojson::value("string");
+        return picojson::value(std::move(s));
+    }
+
+    void write_components(picojson::object& schemas) const {
+        for (auto* m : models_) schemas[name_of(m)] = model_schema(*m);
+        for (auto* e : enums_) schemas[name_of(e)] = enum_schema(*e);
+    }
+
+private:
+    // pydantic writes int without a format; C++ integers narrower than int64_t say their range
+    // (int32_t as format int32, the others as minimum and maximum), unless a constraint does.
+    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) {
+        s["type"] = picojson::value("integer");
+        if (t.bits == 32 && t.is_signed) {
+            s["format"] = picojson::value("int32");
+            return;
+        }
+        if (t.bits >= 64 && t.is_signed) return;
+        const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
+        std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
+        if (!has_min) s["minimum"] = picojson::value(lo);
+        if (!has_max && t.bits < 64) {
+            std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
+            s["maximum"] = picojson::value(hi);
+        }
+    }
+
+    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) {
+        auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
+        switch (kind) {
+            case TypeKind::integer:
+            case TypeKind::number:
+                if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
+                if (c.ge) s["minimum"] = bound_json(*c.ge);
+                if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
+                if (c.le) s["maximum"] = bound_json(*c.le);
+                if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
+                break;
+            case TypeKind::string:
+                if (c.min_length) s["minLength"] = size(*c.min_length);
+                if (c.max_length) s["maxLength"] = size(*c.max_length);
+                if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
+                break;
+            case TypeKind::array:
+                if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
+                if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
+                break;
+            case TypeKind::map:
+                if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
+                if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
+                break;
+            default: break;
+        }
+    }
+
+    std::vector<const ModelInfo*> models_;
+    std::vector<const EnumInfo*> enums_;
+    std::map<const ModelInfo*, std::size_t> model_index_;
+    std::map<const EnumInfo*, std::size_t> enum_index_;
+    std::map<const void*, std::string> names_;
+};
+
+// FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
+// `ctx` too, as fastapi.hpp's 422 bodies carry them).
+inline void add_validation_error_schemas(picojson::object& schemas) {
+    const char* validation_error = R"({
+      "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
+      "properties": {
+        "loc": {"title": "Location", "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"title": "Message", "type": "string"},
+        "type": {"title": "Error Type", "type": "string"},
+        "input": {"title": "Input"},
+        "ctx": {"title": "Context", "type": "object"}}})";
+    const char* http_validation_error = R"({
+      "title": "HTTPValidationError", "type": "object",
+      "properties": {"detail": {"title": "Detail", "type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}}})";
+    picojson::parse(schemas["ValidationError"], validation_error);
+    picojson::parse(schemas["HTTPValidationError"], http_validation_error);
+}
+
+inline bool body_allowed_for_status(int status) noexcept {
+    return !(status < 200 || status == 204 || status == 205 || status == 304);
+}
+
+// One operation of the document: a route and one of its methods.
+struct OperationDoc {
+    const Route* route;
+    std::string method;  // upper case
+    OperationInfo info;
+    std::string name, operation_id;
+};
+
+inline picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
+    auto& s = schema.get<picojson::object>();
+    if (!s.count("$ref")) s["title"] = picojson::value(python_title(field_name));
+    return schema;
+}
+
+inline picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json") {
+    picojson::object media, content;
+    media["schema"] = std::move(schema);
+    content[std::string(media_type)] = picojson::value(std::move(media));
+    return picojson::value(std::move(content));
+}
+
+inline const TypeInfo* response_type(const OperationDoc& op) {
+    const ResponseModel& rm = op.route->options.response_model;
+    if (rm.kind == ResponseModel::Kind::none) return nullptr;
+    if (rm.kind == ResponseModel::Kind::type) return &rm.type();
+    return op.info.result_type ? &op.info.result_type() : nullptr;
+}
+
+inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
+    const RouteOptions& o = op.route->options;
+    picojson::object out;
+    if (!o.tags.empty()) {
+        picojson::array tags;
+        for (auto& t : o.tags) tags.emplace_back(t);
+        out["tags"] = picojson::value(std::move(tags));
+    }
+    out["summary"] = picojson::value(o.summary.empty() ? python_title(op.name) : o.summary);
+    if (!o.description.empty()) out["description"] = picojson::value(o.description);
+    out["operationId"] = picojson::value(op.operation_id);
+    if (o.deprecated) out["deprecated"] = picojson::value(true);
+
+    if (!op.info.parameters.empty()) {
+        // As FastAPI lists them: path, query, header, then cookie parameters, each (in, name)
+        // once, a required declaration winning over an optional one wherever it came from.
+        picojson::array params;
+        std::map<std::pair<std::string_view, std::string>, std::size_t> seen;
+        for (std::string_view location : {"path", "query", "header", "cookie"})
+        for (auto& p : op.info.parameters) {
+            if (p.in != location) continue;
+            picojson::object param;
+            std::string name(p.field.wire_name);  // a header's as converted (ConvertUnderscores)
+            param["name"] = picojson::value(name);
+            param["in"] = picojson::value(std::string(p.in));
+            param["required"] = picojson::value(p.in == "path" || p.field.required);
+            param["schema"] = reg.value_schema(p.field, false);
+            if (!p.field.description.empty()) param["description"] = picojson::value(std::string(p.field.description));
+            if (p.deprecated) {
+                // FastAPI marks both, the schema since pydantic 2.10.
+                param["deprecated"] = picojson::value(true);
+                param["schema"].get<picojson::object>()["deprecated"] = picojson::value(true);
+            }
+            auto [it, first] = seen.try_emplace({location, name}, params.size());
+            if (first)
+                params.emplace_back(std::move(param));
+            else if (param["required"].get<bool>() && !params[it->second].get("required").get<bool>())
+                params[it->second] = picojson::value(std::move(param));
+        }
+        out["parameters"] = picojson::value(std::move(params));
+    }
+
+    const auto& body = op.info.body;
+    if (!body.empty()) {
+        picojson::object request;
+        picojson::value schema;
+        bool required = false;
+        if (body.size() == 1 && !op.info.embed_body) {
+            schema = reg.value_schema(body[0], false);
+            required = body[0].required;
+        } else {
+            // FastAPI's Body_<operationId>: one object with a key per body parameter.
+            const std::string name = "Body_" + op.operation_id;
+            picojson::object s, properties;
+            picojson::array req;
+            for (auto& f : body) {
+                properties[std::string(f.wire_name)] = reg.value_schema(f, true);
+                if (f.required) req.emplace_back(std::string(f.wire_name));
+            }
+            s["properties"] = picojson::value(std::move(properties));
+            if (!req.empty()) s["required"] = picojson::value(std::move(req));
+            s["title"] = picojson::value(name);
+            s["type"] = picojson::value("object");
+            schemas[name] = picojson::value(std::move(s));
+            schema = SchemaRegistry::ref(name);
+            required = true;
+        }
+        if (required) request["required"] = picojson::value(true);
+        std::string_view media_type = op.info.body_media_type.empty() ? "application/json" : op.info.body_media_type;
+        request["content"] = json_content(std::move(schema), media_type);
+        out["requestBody"] = picojson::value(std::move(request));
+    }
+
+    picojson::object responses;
+    {
+        picojson::object ok;
+        ok["description"] = picojson::value(o.response_description);
+        const auto& result = op.info.result;
+        if (body_allowed_for_status(o.status_code) && result != OperationInfo::Result::unknown) {
+            picojson::object media, content;
+            if (result == OperationInfo::Result::json) {
+                const TypeInfo* t = response_type(op);
+                media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
+                                    : picojson::value(picojson::object{});
+                content["application/json"] = picojson::value(std::move(media));
+            } else {
+                picojson::object str;
+                str["type"] = picojson::value("string");
+                media["schema"] = picojson::value(std::move(str));
+                content[result == OperationInfo::Result::html ? "text/html" : "text/plain"] = picojson::value(std::move(media));
+            }
+            ok["content"] = picojson::value(std::move(content));
+        }
+        responses[std::to_string(o.status_code)] = picojson::value(std::move(ok));
+    }
+    for (auto& [status, doc] : o.responses) {
+        picojson::object r;
+        std::string_view reason = status_reason(status);
+        r["description"] = picojson::value(!doc.description.empty() ? doc.description
+                                           : !reason.empty()         ? std::string(reason)
+                                                                     : std::string("Additional Response"));
+        if (doc.model.kind == ResponseModel::Kind::type)
+            r["content"] = json_content(with_response_title(reg.type_schema(doc.model.type()),
+                                                            "Response_" + std::to_string(status) + "_" + op.operation_id));
+        responses[std::to_string(status)] = picojson::value(std::move(r));
+    }
+    if (op.info.can_fail_validation() && !responses.count("422") && !responses.count("4XX") && !responses.count("default")) {
+        picojson::object r;
+        r["description"] = picojson::value("Validation Error");
+        r["content"] = json_content(SchemaRegistry::ref("HTTPValidationError"));
+        responses["422"] = picojson::value(std::move(r));
+    }
+    out["responses"] = picojson::value(std::move(responses));
+    if (!op.info.security.empty()) {
+        picojson::array security;
+        for (auto& s : op.info.security) {
+            picojson::array scopes;
+            for (auto& scope : s.scopes) scopes.emplace_back(scope);
+            security.emplace_back(picojson::object{{std::string(s.name), picojson::value(std::move(scopes))}});
+        }
+        out["security"] = picojson::value(std::move(security));
+    }
+    return picojson::value(std::move(out));
+}
+
+// The operations of the document, in route order, with their names and unique operationIds.
+inline std::vector<OperationDoc> collect_operations(const AppCore& app) {
+    std::vector<OperationDoc> ops;
+    std::set<std::string> ids;
+    for (auto& route : app.routes()) {
+        if (!route->options.include_in_schema) continue;
+        OperationInfo info;
+        for (auto& d : route->options.dependencies)  // the app's, the routers' and the route's, first
+            if (d.describe) d.describe(info);
+        if (route->endpoint.describe) route->endpoint.describe(info);
+        const std::string path = path_format(route->path.pattern());
+        for (auto& method : route->methods) {
+            OperationDoc op{route.get(), method, info, {}, {}};
+            op.name = route->options.name.empty() ? default_route_name(method, path) : route->options.name;
+            // FastAPI's generate_unique_id: f"{name}{path}" with \W -> "_", then "_{method}".
+            // FastAPI would repeat an id (and warn); a number keeps it unique here.
+            std::string id = word_chars(op.name + path) + "_";
+            for (char c : method) id += ascii_lower(c);
+            std::string unique = id;
+            for (int n = 2; !ids.insert(unique).second; ++n) unique = id + "_" + std::to_string(n);
+            op.operation_id = std::move(unique);
+            ops.push_back(std::move(op));
+        }
+    }
+    return ops;
+}
+
+inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
+    SchemaRegistry reg;
+    for (auto& op : ops) {
+        for (auto& p : op.info.parameters) reg.collect(p.field.type());
+        for (auto& f : op.info.body) reg.collect(f.type());
+        if (op.info.result == OperationInfo::Result::json)
+            if (const TypeInfo* t = response_type(op)) reg.collect(*t);
+        for (auto& [status, doc] : op.route->options.responses)
+            if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
+    }
+    reg.assign_names();
+    return reg;
+}
+
+inline picojson::value build_info(const AppOptions& o) {
+    picojson::object info;
+    info["title"] = picojson::value(o.title);
+    if (!o.summary.empty()) info["summary"] = picojson::value(o.summary);
+    if (!o.description.empty()) info["description"] = picojson::value(o.description);
+    info["version"] = picojson::value(o.version);
+    if (!o.terms_of_service.empty()) info["termsOfService"] = picojson::value(o.terms_of_service);
+    picojson::object contact;
+    if (!o.contact.name.empty()) contact["name"] = picojson::value(o.contact.name);
+    if (!o.contact.url.empty()) contact["url"] = picojson::value(o.contact.url);
+    if (!o.contact.email.empty()) contact["email"] = picojson::value(o.contact.email);
+    if (!contact.empty()) info["contact"] = picojson::value(std::move(contact));
+    if (!o.license_info.name.empty()) {
+        picojson::object license;
+        license["name"] = picojson::value(o.license_info.name);
+        if (!o.license_info.identifier.empty()) license["identifier"] = picojson::value(o.license_info.identifier);
+        else if (!o.license_info.url.empty()) license["url"] = picojson::value(o.license_info.url);
+        info["license"] = picojson::value(std::move(license));
+    }
+    return picojson::value(std::move(info));
+}
+
+// --- writing: picojson objects are sorted maps; the document is written in the order
+// FastAPI gives it where a reader sees it (paths as routed, model properties as declared).
+
+struct OpenAPIOrder {
+    std::vector<std::string> paths;
+    std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
+};
+
+inline OpenAPIOrder openapi_order(const AppCore& app) {
+    OpenAPIOrder order;
+    std::set<std::string> seen;
+    auto ops = collect_operations(app);
+    for (auto& op : ops) {
+        std::string p = path_format(op.route->path.pattern());
+        if (seen.insert(p).second) order.paths.push_back(p);
+        if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
+            for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
+    }
+    SchemaRegistry reg = collect_schemas(ops);
+    for (auto* m : reg.models())
+        for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
+    return order;
+}
+
+inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+                                  const std::function<void(std::string&, const std::string&, const picojson::value&)>& write) {
+    out += '{';
+    bool any = false;
+    auto one = [&](const std::string& k, const picojson::value& v) {
+        if (any) out += ',';
+        any = true;
+        append_json_string(out, k);
+        out += ':';
+        write(out, k, v);
+    };
+    std::set<std::string_view> done;
+    for (auto& k : first)
+        if (auto it = o.find(k); it != o.end() && done.insert(k).second) one(k, it->second);
+    for (auto& [k, v] : o)
+        if (!done.count(k)) one(k, v);
+    out += '}';
+}
+
+inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
+    std::string out;
+    if (!doc.is<picojson::object>()) {
+        append_json_value(out, doc);
+        return out;
+    }
+    auto plain = [](std::string& o, const std::string&, const picojson::value& v) { append_json_value(o, v); };
+    auto schema = [&](std::string& o, const std::string& name, const picojson::value& v) {
+        auto it = order.properties.find(name);
+        if (!v.is<picojson::object>() || it == order.properties.end()) return append_json_value(o, v);
+        write_object_in_order(o, v.get<picojson::object>(), {"title", "type", "properties"},
+                              [&](std::string& o2, const std::string& key, const picojson::value& v2) {
+                                  if (key == "properties" && v2.is<picojson::object>())
+                                      write_object_in_order(o2, v2.get<picojson::object>(), it->second, plain);
+                                  else
+                                      append_json_value(o2, v2);
+                              });
+    };
+    write_object_in_order(out, doc.get<picojson::object>(), {"openapi", "info", "servers", "paths", "components"},
+                          [&](std::string& o, const std::string& key, const picojson::value& v) {
+                              if (key == "paths" && v.is<picojson::object>()) {
+                                  write_object_in_order(o, v.get<picojson::object>(), order.paths, plain);
+                              } else if (key == "components" && v.is<picojson::object>()) {
+                                  write_object_in_order(o, v.get<picojson::object>(), {},
+                                                        [&](std::string& o2, const std::string& k2, const picojson::value& v2) {
+                                                            if (k2 == "schemas" && v2.is<picojson::object>())
+                                                                write_object_in_order(o2, v2.get<picojson::object>(), {}, schema);
+                                                            else
+                                                                append_json_value(o2, v2);
+                                                        });
+                              } else {
+                                  append_json_value(o, v);
+                              }
+                          });
+    return out;
+}
+
+}  // namespace detail
+
+// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
+// App::set_openapi generators that start from it and change it.
+inline picojson::value get_openapi(const detail::AppCore& app) {
+    const AppOptions& o = app.settings();
+    auto ops = detail::collect_operations(app);
+    detail::SchemaRegistry reg = detail::collect_schemas(ops);
+
+    picojson::object doc, paths, schemas;
+    doc["openapi"] = picojson::value("3.1.0");
+    doc["info"] = detail::build_info(o);
+    if (!o.servers.empty()) {
+        picojson::array servers;
+        for (auto& s : o.servers) {
+            picojson::object server;
+            server["url"] = picojson::value(s.url);
+            if (!s.description.empty()) server["description"] = picojson::value(s.description);
+            servers.emplace_back(std::move(server));
+        }
+        doc["servers"] = picojson::value(std::move(servers));
+    }
+    bool validation = false;
+    for (auto& op : ops) {
+        std::string method;
+        for (char c : op.method) method += detail::ascii_lower(c);
+        auto& item = paths[detail::path_format(op.route->path.pattern())];
+        if (!item.is<picojson::object>()) item = picojson::value(picojson::object{});
+        item.get<picojson::object>()[method] = detail::build_operation(op, reg, schemas);
+        validation = validation || op.info.can_fail_validation();
+    }
+    doc["paths"] = picojson::value(std::move(paths));
+    reg.write_components(schemas);
+    if (validation) detail::add_validation_error_schemas(schemas);
+    picojson::object security_schemes;
+    for (auto& op : ops)
+        for (auto& s : op.info.security)
+            if (s.scheme) security_schemes.emplace(std::string(s.name), s.scheme());
+    if (!schemas.empty() || !security_schemes.empty()) {
+        picojson::object components;
+        if (!schemas.empty()) components["schemas"] = picojson::value(std::move(schemas));
+        if (!security_schemes.empty()) components["securitySchemes"] = picojson::value(std::move(security_schemes));
+        doc["components"] = picojson::value(std::move(components));
+    }
+    return picojson::value(std::move(doc));
+}
+
+namespace detail {
+
+// The app's document: built once, on first use (by the generator App::set_openapi gave, else
+// get_openapi), then kept; and the bytes served, written once.
+class OpenAPIDocument {
+public:
+    explicit OpenAPIDocument(const AppCore& app) : app_(app) {}
+
+    // The document to edit: written again when next served.
+    picojson::value& schema() {
+        std::lock_guard lock(mutex_);
+        text_.clear();
+        return built();
+    }
+    const picojson::value& document() {
+        std::lock_guard lock(mutex_);
+        return built();
+    }
+    void set_generator(std::function<picojson::value()> generate) {
+        std::lock_guard lock(mutex_);
+        generate_ = std::move(generate);
+        built_ = false;
+        text_.clear();
+    }
+    // The document as served: written once, then the same bytes for every request.
+    std::string json() {
+        std::lock_guard lock(mutex_);
+        const picojson::value& doc = built();
+        if (text_.empty()) text_ = write_openapi(doc, openapi_order(app_));
+        return text_;
+    }
+
+private:
+    picojson::value& built() {  // with mutex_ held
+        if (!built_) {
+            document_ = generate_ ? generate_() : get_openapi(app_);
+            built_ = true;
+        }
+        return document_;
+    }
+
+    const AppCore& app_;
+    std::mutex mutex_;
+    bool built_ = false;
+    picojson::value document_;
+    std::string text_;
+    std::function<picojson::value()> generate_;
+};
+
+// What every built-in route (the document, the docs pages) answers: one closure type for all
+// of them, so their endpoints are compiled once.
+struct BuiltinAnswer {
+    std::shared_ptr<const std::string> page;  // a fixed HTML page, or
+    OpenAPIDocument* document = nullptr;      // the OpenAPI document
+    Response operator()() const {
+        if (document) return Response(document->json(), 200, "application/json");
+        return HTMLResponse(*page);
+    }
+};
+
+inline void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer) {
+    RouteOptions hidden;
+    hidden.include_in_schema = false;
+    app.get(path, std::move(answer), std::move(hidden));
+}
+
+inline void install_openapi_route(AppCore& app, OpenAPIDocument& document) {
+    const std::string& url = app.settings().openapi_url;
+    if (!url.empty()) add_builtin_route(app, url, BuiltinAnswer{nullptr, &document});
+}
+
+}  // namespace detail
+
+}  // namespace fastapi
+
+// ---- include/fastapi/openapi/docs.hpp ----
+// docs: the interactive documentation pages FastAPI serves next to the OpenAPI document:
+// Swagger UI at /docs (with its OAuth2 redirect page) and ReDoc at /redoc. The pages are
+// small HTML shells that load the UI from a CDN, or from a folder the app serves itself
+// (AppOptions::docs_assets_dir, filled by tools/docs-assets) for offline use.
+// Relies on app (AppOptions), responses and static_files.
+
+
+namespace fastapi {
+
+namespace detail {
+
+// Text for HTML content and attribute values.
+inline std::string html_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+// A JavaScript string literal that is also safe inside <script> (no "</script>", no quotes).
+inline std::string js_string(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (c == '\\' || c == '\'' || c == '"' || c == '<' || c == '>' || c == '&' || u < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+}  // namespace detail
+
+// The Swagger UI page (FastAPI's get_swagger_ui_html): loads swagger-ui-dist 5 and points
+// it at the OpenAPI document. `oauth2_redirect_url` empty leaves OAuth2 redirects out.
+inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
+                                        std::string_view swagger_js_url, std::string_view swagger_css_url,
+                                        std::string_view swagger_favicon_url,
+                                        std::string_view oauth2_redirect_url = {}) {
+    std::string html;
+    html += "<!DOCTYPE html>\n<html>\n<head>\n";
+    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n";
+    html += "<link type=\"text/css\" rel=\"stylesheet\" href=\"" + detail::html_escape(swagger_css_url) + "\">\n";
+    html += "<link rel=\"shortcut icon\" href=\"" + detail::html_escape(swagger_favicon_url) + "\">\n";
+    html += "<title>" + detail::html_escape(title) + "</title>\n";
+    html += "</head>\n<body>\n<div id=\"swagger-ui\">\n</div>\n";
+    html += "<script src=\"" + detail::html_escape(swagger_js_url) + "\"></script>\n";
+    html += "<!-- `SwaggerUIBundle` is now available on the page -->\n<script>\n";
+    html += "const ui = SwaggerUIBundle({\n";
+    html += "    url: " + detail::js_string(openapi_url) + ",\n";
+    // FastAPI's swagger_ui_default_parameters.
+    html += "    \"dom_id\": \"#swagger-ui\",\n";
+    html += "    \"layout\": \"BaseLayout\",\n";
+    html += "    \"deepLinking\": true,\n";
+    html += "    \"showExtensions\": true,\n";
+    html += "    \"showCommonExtensions\": true,\n";
+    if (!oauth2_redirect_url.empty())
+        html += "    oauth2RedirectUrl: window.location.origin + " + detail::js_string(oauth2_redirect_url) + ",\n";
+    html += "    presets: [\n";
+    html += "        SwaggerUIBundle.presets.apis,\n";
+    html += "        SwaggerUIBundle.SwaggerUIStandalonePreset\n";
+    html += "    ],\n";
+    html += "})\n</script>\n</body>\n</html>\n";
+    return HTMLResponse(std::move(html));
+}
+
+// The ReDoc page (FastAPI's get_redoc_html): redoc 2's standalone bundle and its
+// <redoc spec-url> element. Google Fonts are linked as FastAPI does unless turned off
+// (offline pages turn them off).
+inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
+                                   std::string_view redoc_favicon_url, bool with_google_fonts = true) {
+    std::string html;
+    html += "<!DOCTYPE html>\n<html>\n<head>\n";
+    html += "<title>" + detail::html_escape(title) + "</title>\n";
+    html += "<!-- needed for adaptive design -->\n";
+    html += "<meta charset=\"utf-8\"/>\n";
+    html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    if (with_google_fonts)
+        html += "<link href=\"https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700\" "
+                "rel=\"stylesheet\">\n";
+    html += "<link rel=\"shortcut icon\" href=\"" + detail::html_escape(redoc_favicon_url) + "\">\n";
+    html += "<!-- ReDoc doesn't change outer page styles -->\n";
+    html += "<style>\n  body {\n    margin: 0;\n    padding: 0;\n  }\n</style>\n";
+    html += "</head>\n<body>\n";
+    html += "<noscript>\n    ReDoc requires Javascript to function. Please enable it to browse the documentation.\n"
+            "</noscript>\n";
+    html += "<redoc spec-url=\"" + detail::html_escape(openapi_url) + "\"></redoc>\n";
+    html += "<script src=\"" + detail::html_escape(redoc_js_url) + "\"> </script>\n";
+    html += "</body>\n</html>\n";
+    return HTMLResponse(std::move(html));
+}
+
+// The page Swagger UI sends an OAuth2 authorization server back to (FastAPI's
+// get_swagger_ui_oauth2_redirect_html). Swagger UI opened this window and left its
+// callbacks in window.swaggerUIRedirectOauth2; the page hands them what came back (the
+// fragment for implicit flows, the query string for the code flow) and closes itself.
+inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
+    return HTMLResponse(R"html(<!doctype html>
+<html lang="en-US">
+<head>
+<title>Swagger UI: OAuth2 Redirect</title>
+</head>
+<body>
+<script>
+'use strict';
+(function () {
+  // The parameters the authorization server sent back, as an object.
+  function receivedParameters() {
+    var fragment = window.location.hash.substring(1);
+    var source = /(^|&)(code|access_token|token|error)=/.test(fragment) ? fragment : window.location.search.substring(1);
+    var values = {};
+    new URLSearchParams(source).forEach(function (value, key) { values[key] = value; });
+    return values;
+  }
+
+  function handBack() {
+    var oauth2 = window.opener && window.opener.swaggerUIRedirectOauth2;
+    if (!oauth2) {
+      document.body.textContent = 'Swagger UI opens this page while signing in with OAuth2; there is nothing to do here.';
+      return;
+    }
+    var received = receivedParameters();
+    var stateKept = received.state === oauth2.state;
+    var flow = oauth2.auth.schema.get('flow');
+    var codeFlow = flow === 'accessCode' || flow === 'authorizationCode' || flow === 'authorization_code';
+
+    if (codeFlow && !oauth2.auth.code) {
+      if (!stateKept) {
+        oauth2.errCb({authId: oauth2.auth.name, source: 'auth', level: 'warning',
+                      message: 'Authorization may be unsafe: the authorization server did not send back the state it was given.'});
+      }
+      if (received.code) {
+        delete oauth2.state;
+        oauth2.auth.code = received.code;
+        oauth2.callback({auth: oauth2.auth, redirectUrl: oauth2.redirectUrl});
+      } else {
+        var message = '[Authorization failed]: no accessCode received from the server.';
+        if (received.error) {
+          message = '[' + received.error + ']: ' +
+                    (received.error_description ? received.error_description + '. ' : 'no accessCode received from the server. ') +
+                    (received.error_uri ? 'More info: ' + received.error_uri : '');
+        }
+        oauth2.errCb({authId: oauth2.auth.name, source: 'auth', level: 'error', message: message});
+      }
+    } else {
+      oauth2.callback({auth: oauth2.auth, token: received, isValid: stateKept, redirectUrl: oauth2.redirectUrl});
+    }
+    window.close();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', handBack);
+  else handBack();
+})();
+</script>
+</body>
+</html>
+)html");
+}
+
+namespace detail {
+
+// The files tools/docs-assets puts in docs_assets_dir.
+inline constexpr std::string_view docs_asset_files[] = {"swagger-ui-bundle.js", "swagger-ui.css",
+                                                        "redoc.standalone.js", "favicon.png"};
+
+// Registers the docs pages (and, for offline docs, the assets they load) as AppOptions
+// says; called by App's constructor, so they come first in the route table. Fills
+// docs_assets_dir from $FASTAPI_DOCS_ASSETS when the program left it empty.
+inline void install_docs_routes(AppCore& app, AppOptions& o) {
+    if (o.docs_assets_dir.empty())
+        if (const char* env = std::getenv("FASTAPI_DOCS_ASSETS"); env && *env) o.docs_assets_dir = env;
+    if (o.openapi_url.empty() || (o.docs_url.empty() && o.redoc_url.empty())) return;
+
+    const bool offline = !o.docs_assets_dir.empty();
+    std::string base;
+    if (offline) {
+        for (std::string_view file : docs_asset_files) {
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(std::filesystem::path(o.docs_assets_dir) / file, ec))
+                throw std::runtime_error("fastapi: docs_assets_dir '" + o.docs_assets_dir + "' has no " +
+                                         std::string(file) + "; fill it with: tools/docs-assets " + o.docs_assets_dir);
+        }
+        base = o.docs_assets_url;
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        if (base.empty() || base.front() != '/')
+            throw std::invalid_argument("fastapi: docs_assets_url must be a path such as /docs-assets");
+        // URLs the program changed itself win; those still pointing at the CDN move to the app.
+        const AppOptions cdn;
+        if (o.swagger_js_url == cdn.swagger_js_url) o.swagger_js_url = base + "/swagger-ui-bundle.js";
+        if (o.swagger_css_url == cdn.swagger_css_url) o.swagger_css_url = base + "/swagger-ui.css";
+        if (o.swagger_favicon_url == cdn.swagger_favicon_url) o.swagger_favicon_url = base + "/favicon.png";
+        if (o.redoc_js_url == cdn.redoc_js_url) o.redoc_js_url = base + "/redoc.standalone.js";
+        if (o.redoc_favicon_url == cdn.redoc_favicon_url) o.redoc_favicon_url = base + "/favicon.png";
+    }
+
+    auto page_of = [](HTMLResponse html) { return BuiltinAnswer{std::make_shared<const std::string>(std::move(html.body))}; };
+    if (!o.docs_url.empty()) {
+        add_builtin_route(app, o.docs_url,
+                          page_of(get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url,
+                                                      o.swagger_css_url, o.swagger_favicon_url,
+                                                      o.swagger_ui_oauth2_redirect_url)));
+        if (!o.swagger_ui_oauth2_redirect_url.empty())
+            add_builtin_route(app, o.swagger_ui_oauth2_redirect_url, page_of(get_swagger_ui_oauth2_redirect_html()));
+    }
+    if (!o.redoc_url.empty())
+        add_builtin_route(app, o.redoc_url,
+                          page_of(get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url,
+                                                 o.redoc_favicon_url, !offline)));
+    if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
+}
+
+}  // namespace detail
+}  // namespace fastapi
+// app: fastapi::App, the request machinery with its document, its docs pages and run().
+
+// ---- include/fastapi/app/app.hpp ----
+// app: the application object users build (FastAPI's `app`): the request machinery of
+// detail::AppCore (routes, middleware, exception handlers, lifespan, state, dependency
+// overrides), its OpenAPI document with the /docs and /redoc pages, and serving it (run).
+
+
+namespace fastapi {
+
+class App : public detail::AppCore {
+public:
+    // The OpenAPI route and the docs pages come first in the route table, as FastAPI's
+    // setup() adds them at construction; AppOptions::dependencies do not apply to them.
+    explicit App(AppOptions options = {}) : AppCore(std::move(options)), openapi_(*this) {
+        detail::install_openapi_route(*this, openapi_);
+        detail::install_docs_routes(*this, mutable_settings());
+        start_user_routes();
+    }
+
+    // The OpenAPI document served at AppOptions::openapi_url (FastAPI's app.openapi()), built
+    // from the routes on first use and kept. openapi_schema() is the same document to edit
+    // (before serving starts); set_openapi() replaces how it is made, usually starting from
+    // fastapi::get_openapi(app) (the generator must not call app.openapi() itself).
+    const picojson::value& openapi() const { return openapi_.document(); }
+    picojson::value& openapi_schema() { return openapi_.schema(); }
+    void set_openapi(std::function<picojson::value(const App&)> generate) {
+        if (!generate) return openapi_.set_generator({});
+        openapi_.set_generator([this, generate = std::move(generate)] { return generate(*this); });
+    }
+
+    // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...).
+    void run(const ServerOptions& options) {
+        Server server(*this, options);
+        server.run();
+    }
+    void run() { run(ServerOptions{}); }
+
+private:
+    mutable detail::OpenAPIDocument openapi_;
 };
 
 }  // namespace fastapi

@@ -19,23 +19,33 @@
 #include "model/validation.hpp"
 #include "model/json.hpp"
 #include "model/json_reader.hpp"
-// routing: the route table, handlers and their parameters, dependencies, forms, security,
-// middleware, the App and APIRouter, static files.
+// routing: the exchange a request is and what it may ask of its app, the route table,
+// handlers and their parameters, dependencies, state, forms, security, errors, middleware,
+// the lifespan, routes and routers, the app's request machinery (AppCore), static files.
+#include "routing/exchange.hpp"
 #include "routing/router.hpp"
 #include "routing/responses.hpp"
 #include "routing/handler.hpp"
 #include "routing/params.hpp"
 #include "routing/depends.hpp"
+#include "routing/state.hpp"
 #include "routing/background.hpp"
+#include "routing/errors.hpp"
 #include "routing/forms.hpp"
 #include "routing/security.hpp"
 #include "routing/middleware.hpp"
-#include "routing/app.hpp"
+#include "routing/middleware_stack.hpp"
+#include "routing/lifespan.hpp"
+#include "routing/route.hpp"
 #include "routing/api_router.hpp"
+#include "routing/app_core.hpp"
 #include "routing/static_files.hpp"
+// server: the event loops and connections that drive an app's requests, and the TestClient
+// that drives them in-process.
+#include "server/server.hpp"
+#include "server/test_client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"
 #include "openapi/docs.hpp"
-// server: the event loops and connections, and the TestClient.
-#include "server/server.hpp"
-#include "server/test_client.hpp"
+// app: fastapi::App, the request machinery with its document, its docs pages and run().
+#include "app/app.hpp"

@@ -1212,6 +1212,7 @@ inline int ctx_key_rank(std::string_view k) noexcept {
     return 3;
 }
 
+// FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
 inline std::string render_validation_errors(const ValidationErrors& errors) {
     std::string out = "{\"detail\":[";
     bool first = true;

@@ -87,10 +87,6 @@ private:
 
 namespace detail {
 
-// FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
-// Defined in json.hpp, with the JSON writer.
-inline std::string render_validation_errors(const ValidationErrors& errors);
-
 inline picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
     picojson::object o;
     for (auto& [k, v] : items) o.emplace(k, v);

@@ -4,7 +4,7 @@
 // (AppOptions::docs_assets_dir, filled by tools/docs-assets) for offline use.
 // Relies on app (AppOptions), responses and static_files.
 #pragma once
-#include "../routing/app.hpp"
+#include "openapi.hpp"  // BuiltinAnswer
 #include "../routing/responses.hpp"
 #include "../routing/static_files.hpp"
 
@@ -188,7 +188,7 @@ inline constexpr std::string_view docs_asset_files[] = {"swagger-ui-bundle.js", 
 // Registers the docs pages (and, for offline docs, the assets they load) as AppOptions
 // says; called by App's constructor, so they come first in the route table. Fills
 // docs_assets_dir from $FASTAPI_DOCS_ASSETS when the program left it empty.
-inline void install_docs_routes(App& app, AppOptions& o) {
+inline void install_docs_routes(AppCore& app, AppOptions& o) {
     if (o.docs_assets_dir.empty())
         if (const char* env = std::getenv("FASTAPI_DOCS_ASSETS"); env && *env) o.docs_assets_dir = env;
     if (o.openapi_url.empty() || (o.docs_url.empty() && o.redoc_url.empty())) return;
@@ -215,24 +215,19 @@ inline void install_docs_routes(App& app, AppOptions& o) {
         if (o.redoc_favicon_url == cdn.redoc_favicon_url) o.redoc_favicon_url = base + "/favicon.png";
     }
 
-    RouteOptions hidden;
-    hidden.include_in_schema = false;
+    auto page_of = [](HTMLResponse html) { return BuiltinAnswer{std::make_shared<const std::string>(std::move(html.body))}; };
     if (!o.docs_url.empty()) {
-        const std::string page =
-            get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url, o.swagger_css_url,
-                                o.swagger_favicon_url, o.swagger_ui_oauth2_redirect_url)
-                .body;
-        app.get(o.docs_url, [page] { return HTMLResponse(page); }, hidden);
-        if (!o.swagger_ui_oauth2_redirect_url.empty()) {
-            const std::string redirect_page = get_swagger_ui_oauth2_redirect_html().body;
-            app.get(o.swagger_ui_oauth2_redirect_url, [redirect_page] { return HTMLResponse(redirect_page); }, hidden);
-        }
+        add_builtin_route(app, o.docs_url,
+                          page_of(get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url,
+                                                      o.swagger_css_url, o.swagger_favicon_url,
+                                                      o.swagger_ui_oauth2_redirect_url)));
+        if (!o.swagger_ui_oauth2_redirect_url.empty())
+            add_builtin_route(app, o.swagger_ui_oauth2_redirect_url, page_of(get_swagger_ui_oauth2_redirect_html()));
     }
-    if (!o.redoc_url.empty()) {
-        const std::string page =
-            get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url, o.redoc_favicon_url, !offline).body;
-        app.get(o.redoc_url, [page] { return HTMLResponse(page); }, hidden);
-    }
+    if (!o.redoc_url.empty())
+        add_builtin_route(app, o.redoc_url,
+                          page_of(get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url,
+                                                 o.redoc_favicon_url, !offline)));
     if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
 }
 

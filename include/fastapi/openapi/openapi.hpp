@@ -3,9 +3,9 @@
 // AppOptions, once, on first use. The rules are FastAPI's and pydantic v2's, so a program
 // written in both is described the same way. Everything here is plain inline code: the
 // per-route templates only push static descriptions, the document is built at run time.
-// Relies on app (routes, options), model and json.
+// Relies on app_core (routes, options), model and json.
 #pragma once
-#include "../routing/app.hpp"
+#include "../routing/app_core.hpp"
 #include "../model/json.hpp"
 #include "../model/model.hpp"
 
@@ -462,7 +462,7 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
 }
 
 // The operations of the document, in route order, with their names and unique operationIds.
-inline std::vector<OperationDoc> collect_operations(const App& app) {
+inline std::vector<OperationDoc> collect_operations(const AppCore& app) {
     std::vector<OperationDoc> ops;
     std::set<std::string> ids;
     for (auto& route : app.routes()) {
@@ -532,7 +532,7 @@ struct OpenAPIOrder {
     std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
 };
 
-inline OpenAPIOrder openapi_order(const App& app) {
+inline OpenAPIOrder openapi_order(const AppCore& app) {
     OpenAPIOrder order;
     std::set<std::string> seen;
     auto ops = collect_operations(app);
@@ -608,7 +608,7 @@ inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder&
 
 // The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
 // App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const App& app) {
+inline picojson::value get_openapi(const detail::AppCore& app) {
     const AppOptions& o = app.settings();
     auto ops = detail::collect_operations(app);
     detail::SchemaRegistry reg = detail::collect_schemas(ops);
@@ -651,49 +651,75 @@ inline picojson::value get_openapi(const App& app) {
     return picojson::value(std::move(doc));
 }
 
-// --- App's document: built once, on first use, then kept ---
-
-inline picojson::value& App::openapi_schema() {
-    std::lock_guard lock(openapi_.mutex);
-    openapi_.text.clear();  // the caller may change it: written again when next served
-    return openapi_built();
-}
-
-inline const picojson::value& App::openapi() const {
-    std::lock_guard lock(openapi_.mutex);
-    return openapi_built();
-}
-
-inline void App::set_openapi(std::function<picojson::value(const App&)> generate) {
-    std::lock_guard lock(openapi_.mutex);
-    openapi_.generate = std::move(generate);
-    openapi_.built = false;
-    openapi_.text.clear();
-}
-
-inline picojson::value& App::openapi_built() const {
-    if (!openapi_.built) {
-        openapi_.document = openapi_.generate ? openapi_.generate(*this) : get_openapi(*this);
-        openapi_.built = true;
-    }
-    return openapi_.document;
-}
-
 namespace detail {
 
-// The document as served: written once, then the same bytes for every request.
-inline std::string openapi_json(const App& app) {
-    std::lock_guard lock(app.openapi_.mutex);
-    const picojson::value& doc = app.openapi_built();
-    if (app.openapi_.text.empty()) app.openapi_.text = write_openapi(doc, openapi_order(app));
-    return app.openapi_.text;
-}
+// The app's document: built once, on first use (by the generator App::set_openapi gave, else
+// get_openapi), then kept; and the bytes served, written once.
+class OpenAPIDocument {
+public:
+    explicit OpenAPIDocument(const AppCore& app) : app_(app) {}
 
-inline void install_openapi_route(App& app, const AppOptions& o) {
-    if (o.openapi_url.empty()) return;
+    // The document to edit: written again when next served.
+    picojson::value& schema() {
+        std::lock_guard lock(mutex_);
+        text_.clear();
+        return built();
+    }
+    const picojson::value& document() {
+        std::lock_guard lock(mutex_);
+        return built();
+    }
+    void set_generator(std::function<picojson::value()> generate) {
+        std::lock_guard lock(mutex_);
+        generate_ = std::move(generate);
+        built_ = false;
+        text_.clear();
+    }
+    // The document as served: written once, then the same bytes for every request.
+    std::string json() {
+        std::lock_guard lock(mutex_);
+        const picojson::value& doc = built();
+        if (text_.empty()) text_ = write_openapi(doc, openapi_order(app_));
+        return text_;
+    }
+
+private:
+    picojson::value& built() {  // with mutex_ held
+        if (!built_) {
+            document_ = generate_ ? generate_() : get_openapi(app_);
+            built_ = true;
+        }
+        return document_;
+    }
+
+    const AppCore& app_;
+    std::mutex mutex_;
+    bool built_ = false;
+    picojson::value document_;
+    std::string text_;
+    std::function<picojson::value()> generate_;
+};
+
+// What every built-in route (the document, the docs pages) answers: one closure type for all
+// of them, so their endpoints are compiled once.
+struct BuiltinAnswer {
+    std::shared_ptr<const std::string> page;  // a fixed HTML page, or
+    OpenAPIDocument* document = nullptr;      // the OpenAPI document
+    Response operator()() const {
+        if (document) return Response(document->json(), 200, "application/json");
+        return HTMLResponse(*page);
+    }
+};
+
+inline void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer) {
     RouteOptions hidden;
     hidden.include_in_schema = false;
-    app.get(o.openapi_url, [&app] { return Response(openapi_json(app), 200, "application/json"); }, hidden);
+    app.get(path, std::move(answer), std::move(hidden));
+}
+
+inline void install_openapi_route(AppCore& app, OpenAPIDocument& document) {
+    const std::string& url = app.settings().openapi_url;
+    if (!url.empty()) add_builtin_route(app, url, BuiltinAnswer{nullptr, &document});
 }
 
 }  // namespace detail

@@ -7,9 +7,9 @@
 //   dependencies: app, include, router, route (in the order they run)
 //   responses:    include, router, route (the later wins for one status)
 // Handlers are turned into endpoints when added to the router; including copies routes.
-// Relies on app.
+// Relies on route (RouteMethods, RouteOptions).
 #pragma once
-#include "app.hpp"
+#include "route.hpp"
 
 #include <map>          // map
 #include <string>       // string
@@ -51,25 +51,24 @@ public:
     // The routes of `router`, under `include.prefix`, with `include`'s tags, dependencies
     // and responses, then this router's.
     void include_router(const APIRouter& router, RouterOptions include = {}) {
-        check_prefix(include.prefix);
-        for (const PendingRoute& r : router.routes_) {
-            RouteOptions options = r.options;
-            merge(options, include);
-            add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
-        }
+        for (PendingRoute& r : router.routes_under(include))
+            add_route(std::move(r.methods), r.path, std::move(r.options), std::move(r.endpoint));
     }
 
     const std::vector<PendingRoute>& routes() const noexcept { return routes_; }
     const RouterOptions& settings() const noexcept { return options_; }
 
-    // App::include_router: the app's own dependencies come first (App::add_route).
-    void include_into(App& app, const RouterOptions& include) const {
+    // The routes as an includer adds them (App::include_router): under `include.prefix`, with
+    // `include`'s tags, dependencies and responses merged in.
+    std::vector<PendingRoute> routes_under(const RouterOptions& include) const {
         check_prefix(include.prefix);
+        std::vector<PendingRoute> out;
+        out.reserve(routes_.size());
         for (const PendingRoute& r : routes_) {
-            RouteOptions options = r.options;
-            merge(options, include);
-            app.add_route(r.methods, include.prefix + r.path, std::move(options), r.endpoint);
+            out.push_back({r.methods, include.prefix + r.path, r.options, r.endpoint});
+            merge(out.back().options, include);
         }
+        return out;
     }
 
 private:

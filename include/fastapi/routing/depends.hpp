@@ -23,6 +23,7 @@
 #include "handler.hpp"
 #include "params.hpp"
 
+#include <unordered_map>  // unordered_map (DependencyOverrides)
 #include <cstdio>       // fprintf (coroutine cleanup errors)
 #include <functional>   // function
 #include <memory>       // shared_ptr, make_shared
@@ -225,16 +226,6 @@ asio::awaitable<void*> call_dependency_async(Fn fn, const void* key, Exchange& e
     }
 }
 
-// A replacement for a dependency (app.override_dependency): resolves with the replacement's
-// own parameters and keeps its result as the original's value type. A coroutine replacement
-// (call_async) is awaited ahead of binding, as a coroutine dependency is.
-struct DependencyOverride {
-    std::function<void*(Exchange&, ValidationErrors&, const void* key)> call;
-    std::function<asio::awaitable<void*>(Exchange&, ValidationErrors&, const void* key)> call_async;
-    DependencyList (*children)() noexcept = nullptr;  // the replacement's own dependencies
-};
-inline const DependencyOverride* find_dependency_override(const App* app, const void* key) noexcept;  // app.hpp
-
 template <class V, class G>
 DependencyOverride make_dependency_override(G g) {
     using traits = dependency_traits<G>;
@@ -254,6 +245,34 @@ DependencyOverride make_dependency_override(G g) {
     return o;
 }
 
+// The app's dependency overrides (app.override_dependency), by the replaced dependency's key.
+class DependencyOverrides {
+public:
+    template <class V, class G>
+    void set(const void* key, G g) {
+        overrides_[key] = make_dependency_override<V>(std::move(g));
+        coroutines_ = 0;
+        for (auto& entry : overrides_) coroutines_ += entry.second.call_async ? 1 : 0;
+    }
+    void clear() noexcept {
+        overrides_.clear();
+        coroutines_ = 0;
+    }
+    bool empty() const noexcept { return overrides_.empty(); }
+    // An override is a coroutine: it may put one into any route's graph.
+    bool has_coroutine() const noexcept { return coroutines_ != 0; }
+    const DependencyOverride* find(const void* key) const noexcept {
+        if (overrides_.empty()) return nullptr;
+        auto it = overrides_.find(key);
+        return it == overrides_.end() ? nullptr : &it->second;
+    }
+
+private:
+    std::unordered_map<const void*, DependencyOverride> overrides_;
+    std::size_t coroutines_ = 0;
+};
+
+
 // Resolves dependency Fn (identified by key) for this request: from the cache (or what was
 // resolved ahead for it), an override, or by calling it.
 template <class Fn, bool Cache>
@@ -265,7 +284,7 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
             if (void* where = ex.deps.take_pending(key)) return where;
     }
     const void* cache_key = Cache ? key : nullptr;
-    if (auto* o = find_dependency_override(ex.app, key)) return o->call(ex, errors, cache_key);
+    if (auto* o = find_dependency_override(ex, key)) return o->call(ex, errors, cache_key);
     using traits = dependency_traits<Fn>;
     return call_dependency<typename traits::value_type>(fn, cache_key, ex, errors,
                                                          static_cast<typename traits::args*>(nullptr));
@@ -278,7 +297,7 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
 // dependency whose parameters fail is not called, and the binding reports them.
 inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
     if (n.cache && ex.deps.find(n.key)) co_return;
-    const DependencyOverride* o = find_dependency_override(ex.app, n.key);
+    const DependencyOverride* o = find_dependency_override(ex, n.key);
     DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
     for (const DependencyNode* c : children) co_await prefetch_dependency(*c, ex);
     ValidationErrors ignored;
@@ -433,37 +452,6 @@ struct Dependency {
           async_graph(D::async_graph) {}
 };
 
-// Application state shared by every request (a connection pool, a configuration), without
-// globals: app.set_state<Pool>(...) at startup, a State<Pool> parameter in handlers and
-// dependencies. A default-constructible T is created on first use.
-template <class T>
-struct State {
-    T* ptr = nullptr;
-    State() = default;
-    explicit State(T* p) noexcept : ptr(p) {}
-    T& operator*() const noexcept { return *ptr; }
-    T* operator->() const noexcept { return ptr; }
-    operator T&() const noexcept { return *ptr; }
-};
-
-// State per event loop: one T for each thread that runs requests (each of the server's loop
-// threads; the blocking pool's threads and a TestClient's caller have their own), created
-// there on first use and destroyed when the thread ends. For what is bound to one loop and
-// must not be shared across threads: a client connection (Redis, a database) made on that
-// loop, a buffer, a cache without locks. T is default-constructed, or made by the factory
-// given to app.set_loop_state<T>(factory), which runs on the thread that first needs it.
-//
-//   app.get("/", [](LoopState<RedisClient> redis) -> asio::awaitable<std::string> { ... });
-template <class T>
-struct LoopState {
-    T* ptr = nullptr;
-    LoopState() = default;
-    explicit LoopState(T* p) noexcept : ptr(p) {}
-    T& operator*() const noexcept { return *ptr; }
-    T* operator->() const noexcept { return ptr; }
-    operator T&() const noexcept { return *ptr; }
-};
-
 namespace detail {
 
 template <class D>
@@ -485,41 +473,6 @@ struct Binder<D, std::enable_if_t<dependency_marker<D>>> {
         d.ptr = static_cast<std::conditional_t<std::is_void_v<V>, void, V>*>(h);
         return d;
     }
-};
-
-// How State<T> and LoopState<T> make a T nobody set: default-constructed, when it can be.
-template <class T>
-std::shared_ptr<void> (*default_maker())() {
-    if constexpr (std::is_default_constructible_v<T>)
-        return [] { return std::static_pointer_cast<void>(std::make_shared<T>()); };
-    else
-        return nullptr;
-}
-
-// The app's state of one type (app.hpp); `make` creates it when absent, or is null.
-inline void* app_state(App* app, std::type_index type, std::shared_ptr<void> (*make)());
-
-template <class T>
-struct Binder<State<T>> {
-    static constexpr bool head_only = true;
-    using holder = T*;
-    static holder bind(Exchange& ex, ValidationErrors&) {
-        return static_cast<T*>(app_state(ex.app, typeid(T), default_maker<T>()));
-    }
-    static State<T> get(holder h) { return State<T>{h}; }
-};
-
-// This thread's value of one type for the app (app.hpp): its factory's, else `make`'s.
-inline void* loop_state_slot(App* app, std::type_index type, std::shared_ptr<void> (*make)());
-
-template <class T>
-struct Binder<LoopState<T>> {
-    static constexpr bool head_only = true;
-    using holder = T*;
-    static holder bind(Exchange& ex, ValidationErrors&) {
-        return static_cast<T*>(loop_state_slot(ex.app, typeid(T), default_maker<T>()));
-    }
-    static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
 
 }  // namespace detail

@@ -28,15 +28,6 @@
 
 namespace fastapi {
 
-// Limits and storage of form parsing (AppOptions::forms). Starlette's defaults.
-struct FormOptions {
-    std::size_t max_parts = 1000;                     // fields and files together; 400 beyond
-    std::size_t max_field_bytes = 1024 * 1024;        // one field that is not a file; 400 beyond
-    std::size_t max_part_header_bytes = 16 * 1024;    // one part's header block; 400 beyond
-    std::size_t spool_threshold = 1024 * 1024;        // a file larger goes to a temporary file
-    std::string temp_dir{};                           // empty: $TMPDIR, else /tmp
-};
-
 // An uploaded file (FastAPI's UploadFile): its name and type as the client sent them, its
 // size, the part's headers, and its content, in memory or in a temporary file that lives as
 // long as some UploadFile refers to it (the request, or a background task holding a copy).
@@ -427,8 +418,6 @@ struct FormData {
     bool multipart = false;
 };
 
-inline const FormOptions& form_options(const App* app) noexcept;  // app.hpp
-
 // Parses the request body as a form: urlencoded, multipart (from memory or the spooled
 // file), or, for any other media type, an empty form (as Starlette: the fields are missing).
 inline void parse_form(const Request& req, const FormOptions& options, FormData& out) {
@@ -479,7 +468,7 @@ inline constexpr char form_key = 0;
 inline FormData& preload_form(Exchange& ex) {
     if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
     auto p = std::make_shared<FormData>();
-    parse_form(ex.request, form_options(ex.app), *p);
+    parse_form(ex.request, form_options(ex), *p);
     DependencyScope::Entry e;
     e.key = &form_key;
     e.where = p.get();

@@ -8,6 +8,7 @@
 #include "../http/http_types.hpp"
 #include "../model/json.hpp"
 #include "../core/meta.hpp"
+#include "exchange.hpp"
 #include "responses.hpp"
 #include "../model/validation.hpp"
 
@@ -22,112 +23,7 @@
 
 namespace fastapi {
 
-class App;
-struct Route;
-
 namespace detail {
-
-// What the request's dependencies produced (depends.hpp): their values, shared by every
-// parameter that asks for the same dependency, and their cleanups. Closed after the response
-// is sent (the server moves the entries next to the bytes it writes), in reverse order.
-struct DependencyScope {
-    struct Entry {
-        const void* key = nullptr;  // the dependency's identity; null when not shared (NoCache)
-        std::shared_ptr<void> value;
-        void* where = nullptr;      // what the handler gets (non-null even for a void result)
-        std::function<void()> cleanup;
-        // A NoCache coroutine dependency resolved ahead of binding (prefetch_dependency):
-        // its identity until the binding that asked for it takes it.
-        const void* pending = nullptr;
-    };
-    std::vector<Entry> entries;
-    std::size_t pending = 0;  // entries with `pending` set
-
-    const Entry* find(const void* key) const noexcept {
-        for (auto& e : entries)
-            if (e.key == key) return &e;
-        return nullptr;
-    }
-    // The first value resolved ahead for NoCache dependency `key`, taken; null when none.
-    void* take_pending(const void* key) noexcept {
-        for (auto& e : entries)
-            if (e.pending == key) {
-                e.pending = nullptr;
-                --pending;
-                return e.where;
-            }
-        return nullptr;
-    }
-    static void close(std::vector<Entry>& entries) noexcept {
-        while (!entries.empty()) {
-            Entry e = std::move(entries.back());
-            entries.pop_back();
-            if (e.cleanup) {
-                try {
-                    e.cleanup();
-                } catch (const std::exception& x) {
-                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw: %s\n", x.what());
-                } catch (...) {
-                    std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
-                }
-            }
-        }
-    }
-    void close() noexcept {
-        pending = 0;
-        close(entries);
-    }
-    DependencyScope() = default;
-    DependencyScope(const DependencyScope&) = delete;
-    DependencyScope& operator=(const DependencyScope&) = delete;
-    ~DependencyScope() { close(); }
-};
-
-// Everything one request carries through routing, binding and the handler.
-struct Exchange {
-    Request request;
-    Response response;           // what will be written; handlers' Response& parameter edits it
-    const Route* route = nullptr;
-    App* app = nullptr;
-
-    // Parsed on first use by the parameters that need them, once per request.
-    std::vector<std::pair<std::string, std::string>> query, cookies;
-    bool query_parsed = false, cookies_parsed = false;
-    enum class BodyState { unread, empty, json, not_json, invalid } body_state = BodyState::unread;
-    picojson::value body_json;
-    bool body_error_reported = false;
-    std::size_t body_params = 0;  // how many body parameters the handler has (embedding rule)
-    DependencyScope deps;         // dependency values and cleanups of this request
-    // The loop a coroutine part of this request runs on (App::run_async sets it): where the
-    // coroutine cleanups of its dependencies are awaited. Empty for a plain request.
-    asio::any_io_executor executor;
-    std::size_t middleware_from = 0;  // app middleware whose `after` still runs: [from, n)
-    bool head_dispatched = false;     // App::dispatch_head ran: dispatch goes on from the route
-    // A RequestStream's source: the connection's, set before dispatch when the route reads
-    // the body as it arrives; else made from the body in memory when the handler asks.
-    std::shared_ptr<BodyReader> body_reader;
-
-    // Ready for the next request on the connection, keeping capacity.
-    void reset_for_request() {
-        response.status = 200;
-        response.headers.clear();
-        response.body.clear();
-        response.file_path.clear();
-        response.stream.reset();
-        body_reader.reset();
-        route = nullptr;
-        query_parsed = cookies_parsed = false;
-        if (body_state != BodyState::unread) {
-            body_state = BodyState::unread;
-            body_json = picojson::value();
-        }
-        body_error_reported = false;
-        body_params = 0;
-        head_dispatched = false;
-        if (executor) executor = {};
-        deps.close();  // normally already taken by whoever sent the response
-    }
-};
 
 // Binder<P>: how a handler parameter of type P is obtained from the exchange.
 //   using holder = ...;                                   what bind() produces
@@ -240,10 +136,6 @@ constexpr std::size_t counts_as_body() {
     else return 0;
 }
 
-// The dependencies of the route (its own, its routers' and the app's), run before the
-// handler's parameters are bound; their errors join the handler's (defined in app.hpp).
-inline void run_route_dependencies(Exchange& ex, ValidationErrors& errors);
-
 // Binding P reads nothing but the request's head (path, query, headers, cookies) and may run
 // before the body has arrived, once: parameters that say so (Binder<P>::head_only), and those
 // that are not body parameters (Binder<P>::is_body false). The raw Request is not.
@@ -261,19 +153,6 @@ concept binds_dependency = requires { typename P::callable; &P::resolve; &P::key
 template <class Tuple> struct args_from_head;
 template <class... P> struct args_from_head<std::tuple<P...>> {
     static constexpr bool value = (binds_from_head<P>() && ... && true);
-};
-
-// One dependency of a request's graph, described for resolving its coroutine dependencies
-// before the (synchronous) binding runs: depends.hpp's prefetch_dependency walks these.
-struct DependencyNode;
-using DependencyList = std::span<const DependencyNode* const>;
-struct DependencyNode {
-    const void* key = nullptr;
-    bool cache = true;                                   // not Depends<f, NoCache>
-    void* (*resolve)(Exchange&, ValidationErrors&) = nullptr;  // as binding resolves it
-    // A coroutine's call (binds its parameters, awaits it, keeps its value); null when plain.
-    asio::awaitable<void*> (*call_async)(Exchange&, ValidationErrors&, const void* cache_key) = nullptr;
-    DependencyList (*children)() noexcept = nullptr;     // the dependencies among its parameters
 };
 
 // The dependency parameters among P..., in order, as nodes.
@@ -331,7 +210,7 @@ template <class... P>
 std::tuple<typename Binder<P>::holder...> bind_parameters(Exchange& ex) {
     ex.body_params = (counts_as_body<P>() + ... + 0);
     ValidationErrors errors;
-    run_route_dependencies(ex, errors);
+    if (ex.app) ex.app->run_route_dependencies(ex, errors);  // the route's own, its routers', the app's
     std::tuple<typename Binder<P>::holder...> held{Binder<P>::bind(ex, errors)...};
     if (!errors.empty()) throw RequestValidationError(std::move(errors));
     return held;

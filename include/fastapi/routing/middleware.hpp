@@ -26,6 +26,7 @@
 // Relies on http_types (its body_source, for streamed bodies) and Asio's awaitable.
 #pragma once
 #include "../http/http_types.hpp"
+#include "errors.hpp"  // plain_answer
 
 #include <algorithm>    // sort, find
 #include <functional>   // function
@@ -81,11 +82,6 @@ inline void add_vary(Response& res, std::string_view value) {
     auto existing = res.headers.get("vary");
     std::string v = existing ? std::string(*existing) + ", " + std::string(value) : std::string(value);
     res.headers.set("vary", v);
-}
-inline void plain_answer(Response& res, int status, std::string_view text) {
-    res.status = status;
-    res.body = std::string(text);
-    res.headers.set("content-type", "text/plain; charset=utf-8");
 }
 }  // namespace detail
 

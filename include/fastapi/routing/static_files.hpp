@@ -4,7 +4,7 @@
 // the folder are ever served: dot segments, backslashes and NUL are refused, and the real
 // path (symlinks resolved) must lie under the folder's real path. Relies on app and responses.
 #pragma once
-#include "app.hpp"
+#include "app_core.hpp"
 #include "responses.hpp"
 
 #include <chrono>        // file_clock, sys_days, year_month_day
@@ -148,7 +148,7 @@ public:
 
     // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
     // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
-    void mount_on(App& app, std::string_view prefix, std::string_view name) const {
+    void mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const {
         std::string base(prefix);
         while (!base.empty() && base.back() == '/') base.pop_back();
         RouteOptions options;

@@ -2,9 +2,12 @@
 // acceptor handing connections round-robin to the loops, and per connection a read buffer,
 // the parser, the app's dispatch and an output buffer that batches pipelined responses.
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
-// Relies on http_parser and app.
+// Relies on http_parser and the app as detail::AppContext describes it (exchange.hpp).
 #pragma once
-#include "../routing/app.hpp"
+#include "../routing/background.hpp"
+#include "../routing/errors.hpp"
+#include "../routing/exchange.hpp"
+#include "../routing/forms.hpp"
 #include "../http/http_parser.hpp"
 
 #include <atomic>      // atomic
@@ -307,7 +310,7 @@ inline void run_loop(asio::io_context& context) noexcept {
 // by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
 // or not, never leaves a handler reading freed memory: the state goes with the last of them.
 struct ServerState : std::enable_shared_from_this<ServerState> {
-    App& app;
+    AppContext& app;
     ServerOptions options;
     bool embedded = false;
     // TestClient: connections over in-memory streams on the caller's loop, where what the server
@@ -340,7 +343,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     bool serving = false;              // the app is frozen by this server (App::begin_serving)
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
 
-    ServerState(App& a, ServerOptions o) : app(a), options(std::move(o)) {}
+    ServerState(AppContext& a, ServerOptions o) : app(a), options(std::move(o)) {}
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -351,7 +354,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         // the pool there would wait for itself.
         if (pool && (pool_abandoned || pool->get_executor().running_in_this_thread())) abandon_pool(std::move(pool));
         else if (pool) pool->join();
-        if (serving) AppAccess::end_serving(app);
+        if (serving) app.end_serving();
     }
 
     asio::thread_pool& pool() {
@@ -418,7 +421,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     }
 
     void leave_lifespan() noexcept {
-        if (entered.exchange(false)) AppAccess::exit_lifespan(app);
+        if (entered.exchange(false)) app.exit_lifespan();
     }
 
     void listen();
@@ -461,7 +464,7 @@ inline void reject_connection(asio::generic::stream_protocol::socket socket) {
     };
     auto r = std::make_shared<Rejected>(std::move(socket));
     Response res;
-    write_detail(res, 503, picojson::value("Service Unavailable"));
+    write_status_detail(res, 503);
     Request req;
     req.method = "GET";
     serialize_response(req, res, res.body.size(), false, r->answer);
@@ -787,7 +790,7 @@ private:
     bool route_head() {
         head_routed_ = true;
         begin_exchange();
-        const BodyWanted wanted = AppAccess::dispatch_head(state_.app, ex_);
+        const BodyWanted wanted = state_.app.dispatch_head(ex_);
         if (wanted == BodyWanted::no_route || wanted == BodyWanted::answered || wanted == BodyWanted::unread) {
             answer_without_body(wanted == BodyWanted::answered);
             return false;
@@ -844,7 +847,7 @@ private:
     // temporary file as it arrives, and the request runs once all of it is there.
     bool start_spool() {
         try {
-            spool_ = TempFile::create(state_.app.settings().forms.temp_dir);
+            spool_ = TempFile::create(state_.app.form_options().temp_dir);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "%s\n", e.what());
             answer_parse_error({ParseStatus::error, 0, 500, "Could not store the request body"});
@@ -911,7 +914,7 @@ private:
     }
 
     void dispatch_request() {
-        switch (AppAccess::dispatch(state_.app, ex_)) {
+        switch (state_.app.dispatch(ex_)) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
@@ -924,7 +927,7 @@ private:
             case Dispatch::run_blocking:
                 busy_ = running_ = true;
                 post_blocking([self = shared_from_this()] {
-                    AppAccess::run_endpoint(self->state_.app, self->ex_);
+                    self->state_.app.run_endpoint(self->ex_);
                     asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
                 read();  // to notice the client leaving
@@ -935,9 +938,9 @@ private:
     // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
     // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
     // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
-    static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
+    static asio::awaitable<void> run_handler(AppContext& app, Exchange& ex) {
         co_await asio::this_coro::throw_if_cancelled(false);
-        co_await AppAccess::run_async(app, ex);
+        co_await app.run_async(ex);
     }
 
     void resume() {
@@ -1575,7 +1578,7 @@ inline void ServerState::watch_stop() {
 
 // A server state for connections that run on the caller's loop (TestClient): no listening
 // socket, no pool, no sweep; the App is not frozen.
-inline std::shared_ptr<ServerState> in_process_state(App& app, const Limits& limits) {
+inline std::shared_ptr<ServerState> in_process_state(AppContext& app, const Limits& limits) {
     ServerOptions o;
     o.limits = limits;
     o.handle_signals = false;
@@ -1639,7 +1642,7 @@ inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<Ser
 // touches (its connection, the stopped loop it answers on) is kept until the process exits.
 class Server {
 public:
-    Server(App& app, ServerOptions options = {})
+    Server(detail::AppContext& app, ServerOptions options = {})
         : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
         for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
@@ -1647,7 +1650,7 @@ public:
         state_->control.emplace(asio::make_strand(*owned_[0]));
     }
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
-    Server(asio::io_context& io, App& app, ServerOptions options = {})
+    Server(asio::io_context& io, detail::AppContext& app, ServerOptions options = {})
         : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
         state_->embedded = true;
         state_->workers.push_back(std::make_unique<detail::Worker>(io));
@@ -1669,7 +1672,7 @@ public:
         state_->leave_lifespan();
         if (state_->serving) {  // the loops are gone: the app may change again
             state_->serving = false;
-            detail::AppAccess::end_serving(state_->app);
+            state_->app.end_serving();
         }
         state_->release_io();
         state_->remove_uds();
@@ -1682,9 +1685,9 @@ public:
     // dependency overrides throws std::logic_error (the loops read them without locks).
     void start() {
         if (state_->acceptor) return;
-        if (!state_->entered.exchange(true)) detail::AppAccess::enter_lifespan(state_->app);  // the app's startup hooks
+        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
         if (!state_->serving) {
-            detail::AppAccess::begin_serving(state_->app);
+            state_->app.begin_serving();
             state_->serving = true;
         }
         state_->start();
@@ -1758,10 +1761,5 @@ private:
     detail::EndpointInfo bound_;
 };
 
-inline void App::run(const ServerOptions& options) {
-    Server server(*this, options);
-    server.run();
-}
-inline void App::run() { run(ServerOptions{}); }
 
 }  // namespace fastapi

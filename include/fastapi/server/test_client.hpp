@@ -3,7 +3,6 @@
 // background tasks, error answers) over an in-memory stream, so what a test sees is what a
 // client would. Relies on server.
 #pragma once
-#include "../routing/app.hpp"
 #include "../http/http_parser.hpp"
 #include "server.hpp"
 
@@ -39,10 +38,10 @@ class TestClient {
 public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
-    explicit TestClient(App& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
-        detail::AppAccess::enter_lifespan(app_);
+    explicit TestClient(detail::AppContext& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
+        app_.enter_lifespan();
     }
-    ~TestClient() { detail::AppAccess::exit_lifespan(app_); }
+    ~TestClient() { app_.exit_lifespan(); }
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
 
@@ -219,7 +218,7 @@ private:
         }
     }
 
-    App& app_;
+    detail::AppContext& app_;
     std::shared_ptr<detail::ServerState> state_;
 };
 

@@ -1,0 +1,47 @@
+// app: the application object users build (FastAPI's `app`): the request machinery of
+// detail::AppCore (routes, middleware, exception handlers, lifespan, state, dependency
+// overrides), its OpenAPI document with the /docs and /redoc pages, and serving it (run).
+#pragma once
+#include "../openapi/docs.hpp"
+#include "../openapi/openapi.hpp"
+#include "../routing/app_core.hpp"
+#include "../server/server.hpp"
+
+#include <functional>  // function
+#include <utility>     // move
+
+namespace fastapi {
+
+class App : public detail::AppCore {
+public:
+    // The OpenAPI route and the docs pages come first in the route table, as FastAPI's
+    // setup() adds them at construction; AppOptions::dependencies do not apply to them.
+    explicit App(AppOptions options = {}) : AppCore(std::move(options)), openapi_(*this) {
+        detail::install_openapi_route(*this, openapi_);
+        detail::install_docs_routes(*this, mutable_settings());
+        start_user_routes();
+    }
+
+    // The OpenAPI document served at AppOptions::openapi_url (FastAPI's app.openapi()), built
+    // from the routes on first use and kept. openapi_schema() is the same document to edit
+    // (before serving starts); set_openapi() replaces how it is made, usually starting from
+    // fastapi::get_openapi(app) (the generator must not call app.openapi() itself).
+    const picojson::value& openapi() const { return openapi_.document(); }
+    picojson::value& openapi_schema() { return openapi_.schema(); }
+    void set_openapi(std::function<picojson::value(const App&)> generate) {
+        if (!generate) return openapi_.set_generator({});
+        openapi_.set_generator([this, generate = std::move(generate)] { return generate(*this); });
+    }
+
+    // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...).
+    void run(const ServerOptions& options) {
+        Server server(*this, options);
+        server.run();
+    }
+    void run() { run(ServerOptions{}); }
+
+private:
+    mutable detail::OpenAPIDocument openapi_;
+};
+
+}  // namespace fastapi
