@@ -1189,7 +1189,48 @@ struct ParseResult {
 // `plus_as_space` for query strings and forms.
 inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
-class RequestParser {
+// What RequestParser knows of the request being parsed: reset() assigns a fresh one (a few
+// stores) instead of rebuilding the whole parser with its limits.
+struct RequestParserFields {
+    enum class State : unsigned char {
+        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
+        done, failed,
+    };
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    State state_ = State::start;
+    ParseResult result_;            // repeated by parse() once done or failed
+    int err_status_ = 0;
+    std::string_view err_reason_;
+
+    // Offsets into `data`; the bytes themselves may move between calls.
+    std::size_t section_start_ = 0;  // header or trailer section
+    std::size_t line_start_ = 0;     // line being parsed
+    std::size_t scan_ = 0;           // the search for its LF resumes here
+    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
+    std::size_t sp1_ = npos, sp2_ = npos;
+    std::size_t body_start_ = 0;
+    std::size_t pos_ = 0;            // chunked body: next byte
+    std::size_t field_count_ = 0;
+    std::size_t decoded_ = 0;        // chunked body bytes so far
+    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
+
+    std::uint64_t content_length_ = 0;
+    std::uint64_t chunk_left_ = 0;
+    int version_ = 11;
+    unsigned host_count_ = 0;
+    unsigned te_chunked_count_ = 0;
+    bool has_content_length_ = false;
+    bool has_transfer_encoding_ = false;
+    bool te_chunked_last_ = false;
+    bool te_other_ = false;
+    bool conn_close_ = false;
+    bool conn_keep_alive_ = false;
+    bool expect_continue_ = false;
+    bool headers_done_ = false;
+};
+
+class RequestParser : private RequestParserFields {
 public:
     explicit RequestParser(const Limits& limits = {}) : limits_(limits) {}
 
@@ -1217,11 +1258,6 @@ public:
     void reset() noexcept;
 
 private:
-    enum class State : unsigned char {
-        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
-        done, failed,
-    };
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
     // A chunk-size line (size and extensions) longer than this is an attack, not a client.
     static constexpr std::size_t max_chunk_line_bytes = 4096;
 
@@ -1254,36 +1290,6 @@ private:
     bool chunk_size_line(std::string_view line, std::uint64_t& size) noexcept;
 
     Limits limits_;
-    State state_ = State::start;
-    ParseResult result_;            // repeated by parse() once done or failed
-    int err_status_ = 0;
-    std::string_view err_reason_;
-
-    // Offsets into `data`; the bytes themselves may move between calls.
-    std::size_t section_start_ = 0;  // header or trailer section
-    std::size_t line_start_ = 0;     // line being parsed
-    std::size_t scan_ = 0;           // the search for its LF resumes here
-    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
-    std::size_t sp1_ = npos, sp2_ = npos;
-    std::size_t body_start_ = 0;
-    std::size_t pos_ = 0;            // chunked body: next byte
-    std::size_t field_count_ = 0;
-    std::size_t decoded_ = 0;        // chunked body bytes so far
-    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
-
-    std::uint64_t content_length_ = 0;
-    std::uint64_t chunk_left_ = 0;
-    int version_ = 11;
-    unsigned host_count_ = 0;
-    unsigned te_chunked_count_ = 0;
-    bool has_content_length_ = false;
-    bool has_transfer_encoding_ = false;
-    bool te_chunked_last_ = false;
-    bool te_other_ = false;
-    bool conn_close_ = false;
-    bool conn_keep_alive_ = false;
-    bool expect_continue_ = false;
-    bool headers_done_ = false;
 };
 
 // ---- character classes and small helpers ----
@@ -1439,6 +1445,42 @@ inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_s
     return true;
 }
 
+// Request::host and port from a Host field (or an absolute-form target's authority), as the
+// parser reads it: the name (an IPv6 literal without its brackets) and the port, the scheme's
+// default when it names none. Empty (no Host, or an empty one): host "" and port 0, which the
+// connection replaces with its local address. Assigned only when it changed (keep-alive
+// clients send the same Host every time), so no allocation once the string has grown.
+inline void record_host(Request& req, std::string_view v) {
+    if (v.empty()) {
+        req.host.clear();
+        req.port = 0;
+        return;
+    }
+    std::string_view name = v, rest;
+    if (v.front() == '[') {  // an IPv6 literal
+        const auto close = v.find(']');
+        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
+        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
+    } else {
+        std::size_t colon = v.size();  // the last ':', searched for from the end (the port is short)
+        while (colon != 0 && v[colon - 1] != ':') --colon;
+        if (colon != 0) {
+            name = v.substr(0, colon - 1);
+            rest = v.substr(colon - 1);
+        }
+    }
+    unsigned port = req.scheme.size() == 5 && req.scheme == "https" ? 443 : 80;
+    if (rest.size() > 1 && rest.front() == ':') {
+        unsigned p = 0;
+        const char* q = rest.data() + 1;
+        const char* const end = rest.data() + rest.size();
+        for (; q != end && *q >= '0' && *q <= '9' && p <= 65535; ++q) p = p * 10 + static_cast<unsigned>(*q - '0');
+        if (q == end && p <= 65535) port = p;
+    }
+    if (std::string_view(req.host) != name) assign_bytes(req.host, name);
+    req.port = static_cast<unsigned short>(port);
+}
+
 inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
     return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
 }
@@ -1446,8 +1488,9 @@ inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noex
 // ---- RequestParser ----
 
 inline void RequestParser::reset() noexcept {
-    Limits limits = limits_;
-    *this = RequestParser(limits);
+    // Trivially destructible: constructed afresh in place (stores only, no temporary to copy).
+    static_assert(std::is_trivially_destructible_v<RequestParserFields>);
+    ::new (static_cast<RequestParserFields*>(this)) RequestParserFields();
 }
 
 inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
@@ -1709,7 +1752,10 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
         if (c == 0) return err(400, "NUL in header value");
         return err(400, "Invalid character in header value");
     }
-    std::string_view value = trim_ows(std::string_view(v, static_cast<std::size_t>(e - v)));
+    const char* ve = e;  // OWS around the value trimmed here, not by a call (once per field)
+    while (v < ve && is_ows(*v)) ++v;
+    while (ve > v && is_ows(ve[-1])) --ve;
+    std::string_view value(v, static_cast<std::size_t>(ve - v));
 
     if (trailer) {
         // RFC 9110 §6.5.1: framing, routing and connection fields cannot come late.
@@ -1728,6 +1774,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
         if (token_equals_lower(name, "host")) {
             ++host_count_;
             if (!is_valid_host(value)) return err(400, "Invalid Host header");
+            record_host(out, value);
         }
         break;
     case 6:
@@ -1804,11 +1851,13 @@ inline bool RequestParser::end_of_headers(Request& out) {
     headers_done_ = true;
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
+    if (host_count_ == 0 && authority_len_ == 0) record_host(out, {});
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
     // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field;
     // HTTP/1.0 may send no Host at all, and then gets one (a field that counts as the client's).
     if (authority_len_ != 0) {
         const std::string_view authority = std::string_view(out.target).substr(authority_at_, authority_len_);
+        record_host(out, authority);
         if (host_count_ == 1) {
             out.headers.set("Host", authority);
         } else {
@@ -9966,7 +10015,11 @@ private:
 
     // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
     // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
+    // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
+    // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
+    // handler that needs nothing cancelled still gives its answer.
     asio::awaitable<void> run_async(detail::Exchange& ex) {
+        co_await asio::this_coro::throw_if_cancelled(false);
         ex.executor = co_await asio::this_coro::executor;
         if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
             co_await run_stack(middleware_.size(), ex);
@@ -10142,8 +10195,7 @@ private:
                 }
             } else {
                 CallNext next(&App::next_step, this, &ex, i - 1);
-                Response res = co_await middleware_[i - 1].dispatch(ex.request, next);
-                ex.response = std::move(res);
+                ex.response = co_await middleware_[i - 1].dispatch(ex.request, next);
             }
         } catch (...) {
             error = std::current_exception();
@@ -10154,8 +10206,62 @@ private:
     static asio::awaitable<Response> next_step(void* app, void* exchange, std::size_t layers, Request& req) {
         auto& ex = *static_cast<detail::Exchange*>(exchange);
         if (&req != &ex.request) ex.request = req;
-        co_await static_cast<App*>(app)->run_stack(layers, ex);
+        auto& self = *static_cast<App*>(app);
+        switch (self.run_plain_stack(layers, ex)) {
+            case PlainStack::done: break;
+            case PlainStack::not_plain: co_await self.run_stack(layers, ex); break;
+            case PlainStack::route_async: {
+                std::exception_ptr error;
+                try {
+                    co_await self.call_route_async(ex);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                if (error) self.handle_exception(error, ex);
+                self.run_afters(ex, 0, layers);
+                break;
+            }
+        }
         co_return std::move(ex.response);
+    }
+    // run_stack without a coroutine frame of its own when the layers left are `before`/`after`
+    // halves (the usual inside of a coroutine middleware): done, or route_async when the route
+    // found needs a coroutine (the caller awaits call_route_async and runs the afters), or
+    // not_plain, having done nothing, when a coroutine middleware is among the layers.
+    enum class PlainStack { done, route_async, not_plain };
+    PlainStack run_plain_stack(std::size_t layers, detail::Exchange& ex) noexcept {
+        for (std::size_t i = 0; i < layers; ++i)
+            if (middleware_[i].dispatch) return PlainStack::not_plain;
+        for (std::size_t i = layers; i > 0; --i) {
+            auto& before = middleware_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, i, layers);
+                return PlainStack::done;
+            }
+        }
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+            } else {
+                ex.route = found.route;
+                const Route& route = *found.route;
+                if (route.endpoint.is_async() || route.options.blocking || needs_prefetch(route))
+                    return PlainStack::route_async;
+                route.endpoint.call(ex);  // a plain handler
+            }
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+        run_afters(ex, 0, layers);
+        return PlainStack::done;
     }
     // The `after`s of layers [from, to), innermost first.
     void run_afters(detail::Exchange& ex, std::size_t from, std::size_t to) noexcept {
@@ -11707,34 +11813,6 @@ inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
     return info;
 }
 
-// Request::host and port: from Host (the scheme's default port when it names none), else the
-// local address. Assigned into the request's strings, so no allocation once they have grown.
-inline void fill_host(Request& req, std::string_view local_host, unsigned short local_port) {
-    auto field = req.headers.get("host");
-    if (!field || field->empty()) {
-        req.host.assign(local_host);
-        req.port = local_port;
-        return;
-    }
-    std::string_view v = *field, name = v, rest;
-    if (v.front() == '[') {  // an IPv6 literal
-        const auto close = v.find(']');
-        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
-        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
-    } else if (const auto colon = v.rfind(':'); colon != std::string_view::npos) {
-        name = v.substr(0, colon);
-        rest = v.substr(colon);
-    }
-    unsigned port = req.scheme == "https" ? 443 : 80;
-    if (rest.size() > 1 && rest.front() == ':') {
-        unsigned p = 0;
-        auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), p);
-        if (ec == std::errc() && end == rest.data() + rest.size() && p <= 65535) port = p;
-    }
-    req.host.assign(name);
-    req.port = static_cast<unsigned short>(port);
-}
-
 inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
@@ -11753,22 +11831,45 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     const bool bodiless = status_has_no_body(res.status);
     const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty() && !res.stream;
     auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
-        return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-                                    iequals(name, "connection") || iequals(name, "date"));
+        switch (name.size()) {  // by length first: most names are none of them
+            case 4: return iequals(name, "date");
+            case 10: return iequals(name, "connection");
+            case 14: return iequals(name, "content-length");
+            case 17: return iequals(name, "transfer-encoding");
+            default: return false;
+        }
     };
     std::size_t size = 64 + reason.size() + 96;  // status line, content-length, date, connection
     for (auto& [name, value] : res.headers) size += name.size() + value.size() + 4;
     if (with_body) size += res.body.size();
+    // A usual head (and small body) is written on the stack and appended in one copy: resizing
+    // `out` first would zero every byte before it is written (measurable per request).
+    char small[1024];
+    const bool on_stack = size <= sizeof(small);
     const std::size_t start = out.size();
-    out.resize(start + size);
-    char* p = out.data() + start;
+    if (!on_stack) out.resize(start + size);
+    char* const begin = on_stack ? small : out.data() + start;
+    char* p = begin;
     auto put = [&p](std::string_view s) {
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     };
-    auto put_uint = [&p](std::uint64_t v) { p = std::to_chars(p, p + 20, v).ptr; };
+    auto put_uint = [&put](std::uint64_t v) {
+        char digits[20];
+        char* d = digits + sizeof(digits);
+        do *--d = static_cast<char>('0' + v % 10);
+        while ((v /= 10) != 0);
+        put(std::string_view(d, static_cast<std::size_t>(digits + sizeof(digits) - d)));
+    };
     put("HTTP/1.1 "sv);
-    put_uint(static_cast<unsigned>(res.status));
+    if (const int status = res.status; status >= 100 && status <= 999) {  // the usual three digits
+        p[0] = static_cast<char>('0' + status / 100);
+        p[1] = static_cast<char>('0' + status / 10 % 10);
+        p[2] = static_cast<char>('0' + status % 10);
+        p += 3;
+    } else {
+        put_uint(static_cast<unsigned>(status));
+    }
     *p++ = ' ';
     put(reason);
     put("\r\n"sv);
@@ -11794,7 +11895,8 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     else if (req.version == 10 && !upgrade) put("connection: keep-alive\r\n"sv);
     put("\r\n"sv);
     if (with_body) put(res.body);
-    out.resize(static_cast<std::size_t>(p - out.data()));
+    if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
+    else out.resize(start + static_cast<std::size_t>(p - begin));
 }
 
 class Connection;
@@ -12160,10 +12262,14 @@ private:
     // The request's view of its connection, filled in before the app sees it.
     void begin_exchange() {
         Request& r = ex_.request;
-        r.client_address = client_address_;
+        // The same for every request of the connection: assigned only when a handler changed it.
+        if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
         if (r.root_path != state_.options.root_path) r.root_path = state_.options.root_path;
-        fill_host(r, local_host_, local_port_);
+        if (r.host.empty() && r.port == 0) {  // no Host (the parser fills host and port from it)
+            if (r.host != local_host_) r.host = local_host_;
+            r.port = local_port_;
+        }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         ex_.reset_for_request();
     }
@@ -12484,7 +12590,7 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), run_handler(state_.app, ex_),
+                asio::co_spawn(stream_.get_executor(), AppAccess::run_async(state_.app, ex_),
                                asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
                                    self->resume();
                                }));
@@ -12499,14 +12605,6 @@ private:
                 read();  // to notice the client leaving
                 return;
         }
-    }
-
-    // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
-    // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
-    // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
-    static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
-        co_await asio::this_coro::throw_if_cancelled(false);
-        co_await AppAccess::run_async(app, ex);
     }
 
     void resume() {

@@ -595,7 +595,11 @@ private:
 
     // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
     // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
+    // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
+    // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
+    // handler that needs nothing cancelled still gives its answer.
     asio::awaitable<void> run_async(detail::Exchange& ex) {
+        co_await asio::this_coro::throw_if_cancelled(false);
         ex.executor = co_await asio::this_coro::executor;
         if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
             co_await run_stack(middleware_.size(), ex);
@@ -771,8 +775,7 @@ private:
                 }
             } else {
                 CallNext next(&App::next_step, this, &ex, i - 1);
-                Response res = co_await middleware_[i - 1].dispatch(ex.request, next);
-                ex.response = std::move(res);
+                ex.response = co_await middleware_[i - 1].dispatch(ex.request, next);
             }
         } catch (...) {
             error = std::current_exception();
@@ -783,8 +786,62 @@ private:
     static asio::awaitable<Response> next_step(void* app, void* exchange, std::size_t layers, Request& req) {
         auto& ex = *static_cast<detail::Exchange*>(exchange);
         if (&req != &ex.request) ex.request = req;
-        co_await static_cast<App*>(app)->run_stack(layers, ex);
+        auto& self = *static_cast<App*>(app);
+        switch (self.run_plain_stack(layers, ex)) {
+            case PlainStack::done: break;
+            case PlainStack::not_plain: co_await self.run_stack(layers, ex); break;
+            case PlainStack::route_async: {
+                std::exception_ptr error;
+                try {
+                    co_await self.call_route_async(ex);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                if (error) self.handle_exception(error, ex);
+                self.run_afters(ex, 0, layers);
+                break;
+            }
+        }
         co_return std::move(ex.response);
+    }
+    // run_stack without a coroutine frame of its own when the layers left are `before`/`after`
+    // halves (the usual inside of a coroutine middleware): done, or route_async when the route
+    // found needs a coroutine (the caller awaits call_route_async and runs the afters), or
+    // not_plain, having done nothing, when a coroutine middleware is among the layers.
+    enum class PlainStack { done, route_async, not_plain };
+    PlainStack run_plain_stack(std::size_t layers, detail::Exchange& ex) noexcept {
+        for (std::size_t i = 0; i < layers; ++i)
+            if (middleware_[i].dispatch) return PlainStack::not_plain;
+        for (std::size_t i = layers; i > 0; --i) {
+            auto& before = middleware_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                handle_exception(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, i, layers);
+                return PlainStack::done;
+            }
+        }
+        try {
+            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+            if (!found.route) {
+                route_not_found(ex, found.path_matched);
+            } else {
+                ex.route = found.route;
+                const Route& route = *found.route;
+                if (route.endpoint.is_async() || route.options.blocking || needs_prefetch(route))
+                    return PlainStack::route_async;
+                route.endpoint.call(ex);  // a plain handler
+            }
+        } catch (...) {
+            handle_exception(std::current_exception(), ex);
+        }
+        run_afters(ex, 0, layers);
+        return PlainStack::done;
     }
     // The `after`s of layers [from, to), innermost first.
     void run_afters(detail::Exchange& ex, std::size_t from, std::size_t to) noexcept {

@@ -138,34 +138,6 @@ inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
     return info;
 }
 
-// Request::host and port: from Host (the scheme's default port when it names none), else the
-// local address. Assigned into the request's strings, so no allocation once they have grown.
-inline void fill_host(Request& req, std::string_view local_host, unsigned short local_port) {
-    auto field = req.headers.get("host");
-    if (!field || field->empty()) {
-        req.host.assign(local_host);
-        req.port = local_port;
-        return;
-    }
-    std::string_view v = *field, name = v, rest;
-    if (v.front() == '[') {  // an IPv6 literal
-        const auto close = v.find(']');
-        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
-        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
-    } else if (const auto colon = v.rfind(':'); colon != std::string_view::npos) {
-        name = v.substr(0, colon);
-        rest = v.substr(colon);
-    }
-    unsigned port = req.scheme == "https" ? 443 : 80;
-    if (rest.size() > 1 && rest.front() == ':') {
-        unsigned p = 0;
-        auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), p);
-        if (ec == std::errc() && end == rest.data() + rest.size() && p <= 65535) port = p;
-    }
-    req.host.assign(name);
-    req.port = static_cast<unsigned short>(port);
-}
-
 inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
@@ -184,22 +156,45 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     const bool bodiless = status_has_no_body(res.status);
     const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty() && !res.stream;
     auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
-        return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-                                    iequals(name, "connection") || iequals(name, "date"));
+        switch (name.size()) {  // by length first: most names are none of them
+            case 4: return iequals(name, "date");
+            case 10: return iequals(name, "connection");
+            case 14: return iequals(name, "content-length");
+            case 17: return iequals(name, "transfer-encoding");
+            default: return false;
+        }
     };
     std::size_t size = 64 + reason.size() + 96;  // status line, content-length, date, connection
     for (auto& [name, value] : res.headers) size += name.size() + value.size() + 4;
     if (with_body) size += res.body.size();
+    // A usual head (and small body) is written on the stack and appended in one copy: resizing
+    // `out` first would zero every byte before it is written (measurable per request).
+    char small[1024];
+    const bool on_stack = size <= sizeof(small);
     const std::size_t start = out.size();
-    out.resize(start + size);
-    char* p = out.data() + start;
+    if (!on_stack) out.resize(start + size);
+    char* const begin = on_stack ? small : out.data() + start;
+    char* p = begin;
     auto put = [&p](std::string_view s) {
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     };
-    auto put_uint = [&p](std::uint64_t v) { p = std::to_chars(p, p + 20, v).ptr; };
+    auto put_uint = [&put](std::uint64_t v) {
+        char digits[20];
+        char* d = digits + sizeof(digits);
+        do *--d = static_cast<char>('0' + v % 10);
+        while ((v /= 10) != 0);
+        put(std::string_view(d, static_cast<std::size_t>(digits + sizeof(digits) - d)));
+    };
     put("HTTP/1.1 "sv);
-    put_uint(static_cast<unsigned>(res.status));
+    if (const int status = res.status; status >= 100 && status <= 999) {  // the usual three digits
+        p[0] = static_cast<char>('0' + status / 100);
+        p[1] = static_cast<char>('0' + status / 10 % 10);
+        p[2] = static_cast<char>('0' + status % 10);
+        p += 3;
+    } else {
+        put_uint(static_cast<unsigned>(status));
+    }
     *p++ = ' ';
     put(reason);
     put("\r\n"sv);
@@ -225,7 +220,8 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     else if (req.version == 10 && !upgrade) put("connection: keep-alive\r\n"sv);
     put("\r\n"sv);
     if (with_body) put(res.body);
-    out.resize(static_cast<std::size_t>(p - out.data()));
+    if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
+    else out.resize(start + static_cast<std::size_t>(p - begin));
 }
 
 class Connection;
@@ -591,10 +587,14 @@ private:
     // The request's view of its connection, filled in before the app sees it.
     void begin_exchange() {
         Request& r = ex_.request;
-        r.client_address = client_address_;
+        // The same for every request of the connection: assigned only when a handler changed it.
+        if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
         if (r.root_path != state_.options.root_path) r.root_path = state_.options.root_path;
-        fill_host(r, local_host_, local_port_);
+        if (r.host.empty() && r.port == 0) {  // no Host (the parser fills host and port from it)
+            if (r.host != local_host_) r.host = local_host_;
+            r.port = local_port_;
+        }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         ex_.reset_for_request();
     }
@@ -915,7 +915,7 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), run_handler(state_.app, ex_),
+                asio::co_spawn(stream_.get_executor(), AppAccess::run_async(state_.app, ex_),
                                asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
                                    self->resume();
                                }));
@@ -930,14 +930,6 @@ private:
                 read();  // to notice the client leaving
                 return;
         }
-    }
-
-    // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
-    // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
-    // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
-    static asio::awaitable<void> run_handler(App& app, Exchange& ex) {
-        co_await asio::this_coro::throw_if_cancelled(false);
-        co_await AppAccess::run_async(app, ex);
     }
 
     void resume() {
