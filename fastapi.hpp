@@ -290,6 +290,13 @@ public:
         if (socket_) socket_->shutdown(asio::socket_base::shutdown_send, ec);
         else if (pipe_) pipe_->output_closed = true;
     }
+    // In-memory only: no more bytes will come (the TestClient sent all it had); a read waiting
+    // for more ends with eof. Nothing on a socket.
+    void end_input() noexcept {
+        if (!pipe_) return;
+        pipe_->input_closed = true;
+        pipe_->serve_read();
+    }
     // Ends pending operations with operation_aborted.
     void cancel() noexcept {
         asio::error_code ec;
@@ -1049,7 +1056,9 @@ struct Response {
     int status = 200;
     Headers headers;
     std::string body;
-    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies.
+    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies. The server
+    // opens and measures it on its blocking pool (404 when it cannot), then sends it as a
+    // producer of 64 KiB chunks read there, as it sends `stream`.
     std::string file_path;
     // Set with a 101 Switching Protocols: once the response is written, the connection stops
     // speaking HTTP and hands its stream, with the bytes read past the request, to this
@@ -12230,7 +12239,7 @@ public:
         closed_ = true;
         disconnected_->store(true, std::memory_order_release);
         stream_.close();
-        if (!file_reading_) file_.reset();  // else the blocking pool is reading it: dropped when it is done
+        file_.reset();  // opened for a response not sent (a chunk being read holds its own reference)
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
@@ -12280,6 +12289,9 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        // In-process (TestClient): the bytes after the request are all the upgraded code will
+        // read; then the end of the stream, so the call returns once that code is done.
+        if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
         Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
         in_begin_ = in_end_ = 0;
@@ -12629,7 +12641,7 @@ private:
                     self->busy_ = false;
                     if (self->closed_) return;
                     self->file_ = file;
-                    self->file_remaining_ = size;
+                    self->file_size_ = size;
                     self->file_opened_ = true;
                     self->finish_response();
                     self->process();
@@ -12655,16 +12667,18 @@ private:
             res.stream.reset();
         }
         if (!res.file_path.empty()) {
-            const std::uint64_t size = file_remaining_;
-            if (!file_) {
+            // A file is one more kind of body source: a producer of its chunks, read on the
+            // blocking pool, sent as any stream is (Content-Length, back-pressure, the write
+            // timeout, a client that leaves); none for HEAD, 204 and 304.
+            auto file = std::move(file_);
+            if (!file) {
                 res.file_path.clear();
                 res.headers.clear();
                 write_detail(res, 404, picojson::value("File not found"));
                 length = res.body.size();
             } else {
-                length = size;
-                if (req.method == "HEAD" || status_has_no_body(res.status)) file_.reset();
-                else file_remaining_ = size;
+                length = file_size_;
+                if (req.method != "HEAD" && !status_has_no_body(res.status)) producer = file_body(std::move(file), length);
             }
         }
         if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
@@ -12677,14 +12691,13 @@ private:
         }
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
-        auto& cleanups = file_ || producer ? file_cleanups_ : out_cleanups_;
+        auto& cleanups = producer ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
         release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
-        if (file_) busy_ = true;  // later responses wait until the file is sent
-        if (producer) start_stream(std::move(producer), framing);
+        if (producer) start_stream(std::move(producer), framing);  // later responses wait until it is sent
     }
 
     // ---- A request body read as it arrives (RequestStream): once the head is routed to a
@@ -12902,17 +12915,11 @@ private:
     void flush() {
         if (writing_ || closed_ || lingering_) return;
         if (out_.empty()) {
-            if (file_) {
-                if (!file_reading_) fill_from_file();  // writes out_ and flushes again when read
-                return;
+            if (close_after_write_ && !busy_) {
+                if (linger_) linger();
+                else close();
             }
-            if (out_.empty()) {
-                if (close_after_write_ && !busy_) {
-                    if (linger_) linger();
-                    else close();
-                }
-                return;
-            }
+            return;
         }
         std::swap(out_, sending_);
         std::swap(out_cleanups_, sending_cleanups_);
@@ -12945,41 +12952,38 @@ private:
                                 });
     }
 
-    // The next 64 KiB of the file being sent, read on the blocking pool.
-    void fill_from_file() {
-        constexpr std::size_t chunk = 64 * 1024;
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
-        file_reading_ = true;
-        file_chunk_.resize(n);
-        post_blocking([self = shared_from_this(), n] {
-            self->file_->read(self->file_chunk_.data(), static_cast<std::streamsize>(n));
-            const bool ok = static_cast<std::size_t>(self->file_->gcount()) == n;
-            asio::post(self->executor(), [self, ok] { self->on_file_chunk(ok); });
-        });
+    // A file's body: its chunks of 64 KiB read on the blocking pool (in-process, on the loop)
+    // and written as a stream's; a file that shrank meanwhile cuts the body short.
+    std::shared_ptr<BodyProducer> file_body(std::shared_ptr<std::ifstream> file, std::uint64_t size) {
+        auto body = std::make_shared<BodyProducer>();
+        body->length = size;
+        asio::any_io_executor reader = state_.in_process ? executor() : asio::any_io_executor(state_.pool().get_executor());
+        body->produce = [file = std::move(file), size, reader, home = executor()](StreamWriter& w) -> asio::awaitable<void> {
+            std::string chunk;
+            for (std::uint64_t left = size; left != 0;) {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, left));
+                if (!co_await read_file_chunk(reader, home, *file, chunk, n))
+                    throw std::runtime_error("the file shrank while it was sent");
+                co_await w.write(chunk);
+                left -= n;
+            }
+        };
+        return body;
     }
-    void on_file_chunk(bool ok) {
-        file_reading_ = false;
-        if (closed_) {
-            file_.reset();
-            return;
-        }
-        if (!ok) {  // the file shrank: the length is a lie now
-            file_.reset();
-            close_after_write_ = true;
-            busy_ = false;
-            flush();
-            return;
-        }
-        std::swap(out_, file_chunk_);
-        file_chunk_.clear();
-        file_remaining_ -= out_.size();
-        if (file_remaining_ == 0) {
-            for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
-            file_cleanups_.clear();
-            file_.reset();
-            busy_ = false;
-        }
-        process();  // writes the chunk; with the file sent, pipelined requests go on
+    static constexpr std::size_t file_chunk = 64 * 1024;
+    // Reads n bytes of `file` into `chunk` on `reader`, resuming on `home`: true when all came.
+    static asio::awaitable<bool> read_file_chunk(asio::any_io_executor reader, asio::any_io_executor home,
+                                                 std::ifstream& file, std::string& chunk, std::size_t n) {
+        return asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+            [&file, &chunk, n, reader, home](auto handler) {
+                asio::post(reader, [&file, &chunk, n, home, handler = std::move(handler)]() mutable {
+                    chunk.resize(n);
+                    file.read(chunk.data(), static_cast<std::streamsize>(n));
+                    const bool ok = static_cast<std::size_t>(file.gcount()) == n;
+                    asio::post(home, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
+                });
+            },
+            asio::use_awaitable);
     }
 
     void on_write(const asio::error_code& ec) {
@@ -12997,10 +13001,10 @@ private:
             flush();
             return wake_stream();
         }
-        if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         // Stopping: a connection between requests closes; one receiving a body (spooled, or
         // dropped after an early answer) is still in a request.
-        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_ &&
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
             phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
             close();
             return;
@@ -13034,10 +13038,9 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
     std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
-    std::shared_ptr<std::ifstream> file_;
-    std::uint64_t file_remaining_ = 0;
-    std::string file_chunk_;  // filled by the blocking pool
-    bool file_opened_ = false, file_reading_ = false;
+    std::shared_ptr<std::ifstream> file_;  // opened (on the blocking pool) and measured, until the head is made
+    std::uint64_t file_size_ = 0;
+    bool file_opened_ = false;
     std::shared_ptr<TempFile> spool_;  // the body of an upload being received
     std::uint64_t spool_left_ = 0;
     std::uint64_t spool_reserved_ = 0;  // of ServerState::spool_bytes

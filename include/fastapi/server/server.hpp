@@ -605,6 +605,9 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        // In-process (TestClient): the bytes after the request are all the upgraded code will
+        // read; then the end of the stream, so the call returns once that code is done.
+        if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
         Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
         in_begin_ = in_end_ = 0;
