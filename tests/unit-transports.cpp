@@ -461,6 +461,7 @@ TEST_CASE("requests pipelined behind a running coroutine handler are kept and an
     CHECK(test::body_of(c.response()) == "n3");
 }
 
+namespace transports_test {
 // Bytes the kernel holds for the server's end of a loopback connection (not yet read by the
 // server): rx_queue in /proc/net/tcp for local port `server_port`, remote port `client_port`.
 inline long server_rx_queue(unsigned short server_port, unsigned short client_port) {
@@ -477,6 +478,7 @@ inline long server_rx_queue(unsigned short server_port, unsigned short client_po
     }
     return -1;
 }
+}  // namespace transports_test
 
 TEST_CASE("while a handler runs the server reads at most about 64 KiB more from its client, and answers all in order later") {
     static std::atomic<bool> started{false}, release{false};
