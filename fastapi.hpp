@@ -290,6 +290,13 @@ public:
         if (socket_) socket_->shutdown(asio::socket_base::shutdown_send, ec);
         else if (pipe_) pipe_->output_closed = true;
     }
+    // In-memory only: no more bytes will come (the TestClient sent all it had); a read waiting
+    // for more ends with eof. Nothing on a socket.
+    void end_input() noexcept {
+        if (!pipe_) return;
+        pipe_->input_closed = true;
+        pipe_->serve_read();
+    }
     // Ends pending operations with operation_aborted.
     void cancel() noexcept {
         asio::error_code ec;
@@ -1049,7 +1056,9 @@ struct Response {
     int status = 200;
     Headers headers;
     std::string body;
-    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies.
+    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies. The server
+    // opens and measures it on its blocking pool (404 when it cannot), then sends it as a
+    // producer of 64 KiB chunks read there, as it sends `stream`.
     std::string file_path;
     // Set with a 101 Switching Protocols: once the response is written, the connection stops
     // speaking HTTP and hands its stream, with the bytes read past the request, to this
@@ -1189,7 +1198,48 @@ struct ParseResult {
 // `plus_as_space` for query strings and forms.
 inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
-class RequestParser {
+// What RequestParser knows of the request being parsed: reset() assigns a fresh one (a few
+// stores) instead of rebuilding the whole parser with its limits.
+struct RequestParserFields {
+    enum class State : unsigned char {
+        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
+        done, failed,
+    };
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    State state_ = State::start;
+    ParseResult result_;            // repeated by parse() once done or failed
+    int err_status_ = 0;
+    std::string_view err_reason_;
+
+    // Offsets into `data`; the bytes themselves may move between calls.
+    std::size_t section_start_ = 0;  // header or trailer section
+    std::size_t line_start_ = 0;     // line being parsed
+    std::size_t scan_ = 0;           // the search for its LF resumes here
+    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
+    std::size_t sp1_ = npos, sp2_ = npos;
+    std::size_t body_start_ = 0;
+    std::size_t pos_ = 0;            // chunked body: next byte
+    std::size_t field_count_ = 0;
+    std::size_t decoded_ = 0;        // chunked body bytes so far
+    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
+
+    std::uint64_t content_length_ = 0;
+    std::uint64_t chunk_left_ = 0;
+    int version_ = 11;
+    unsigned host_count_ = 0;
+    unsigned te_chunked_count_ = 0;
+    bool has_content_length_ = false;
+    bool has_transfer_encoding_ = false;
+    bool te_chunked_last_ = false;
+    bool te_other_ = false;
+    bool conn_close_ = false;
+    bool conn_keep_alive_ = false;
+    bool expect_continue_ = false;
+    bool headers_done_ = false;
+};
+
+class RequestParser : private RequestParserFields {
 public:
     explicit RequestParser(const Limits& limits = {}) : limits_(limits) {}
 
@@ -1217,11 +1267,6 @@ public:
     void reset() noexcept;
 
 private:
-    enum class State : unsigned char {
-        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
-        done, failed,
-    };
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
     // A chunk-size line (size and extensions) longer than this is an attack, not a client.
     static constexpr std::size_t max_chunk_line_bytes = 4096;
 
@@ -1254,36 +1299,6 @@ private:
     bool chunk_size_line(std::string_view line, std::uint64_t& size) noexcept;
 
     Limits limits_;
-    State state_ = State::start;
-    ParseResult result_;            // repeated by parse() once done or failed
-    int err_status_ = 0;
-    std::string_view err_reason_;
-
-    // Offsets into `data`; the bytes themselves may move between calls.
-    std::size_t section_start_ = 0;  // header or trailer section
-    std::size_t line_start_ = 0;     // line being parsed
-    std::size_t scan_ = 0;           // the search for its LF resumes here
-    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
-    std::size_t sp1_ = npos, sp2_ = npos;
-    std::size_t body_start_ = 0;
-    std::size_t pos_ = 0;            // chunked body: next byte
-    std::size_t field_count_ = 0;
-    std::size_t decoded_ = 0;        // chunked body bytes so far
-    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
-
-    std::uint64_t content_length_ = 0;
-    std::uint64_t chunk_left_ = 0;
-    int version_ = 11;
-    unsigned host_count_ = 0;
-    unsigned te_chunked_count_ = 0;
-    bool has_content_length_ = false;
-    bool has_transfer_encoding_ = false;
-    bool te_chunked_last_ = false;
-    bool te_other_ = false;
-    bool conn_close_ = false;
-    bool conn_keep_alive_ = false;
-    bool expect_continue_ = false;
-    bool headers_done_ = false;
 };
 
 // ---- character classes and small helpers ----
@@ -1439,6 +1454,42 @@ inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_s
     return true;
 }
 
+// Request::host and port from a Host field (or an absolute-form target's authority), as the
+// parser reads it: the name (an IPv6 literal without its brackets) and the port, the scheme's
+// default when it names none. Empty (no Host, or an empty one): host "" and port 0, which the
+// connection replaces with its local address. Assigned only when it changed (keep-alive
+// clients send the same Host every time), so no allocation once the string has grown.
+inline void record_host(Request& req, std::string_view v) {
+    if (v.empty()) {
+        req.host.clear();
+        req.port = 0;
+        return;
+    }
+    std::string_view name = v, rest;
+    if (v.front() == '[') {  // an IPv6 literal
+        const auto close = v.find(']');
+        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
+        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
+    } else {
+        std::size_t colon = v.size();  // the last ':', searched for from the end (the port is short)
+        while (colon != 0 && v[colon - 1] != ':') --colon;
+        if (colon != 0) {
+            name = v.substr(0, colon - 1);
+            rest = v.substr(colon - 1);
+        }
+    }
+    unsigned port = req.scheme.size() == 5 && req.scheme == "https" ? 443 : 80;
+    if (rest.size() > 1 && rest.front() == ':') {
+        unsigned p = 0;
+        const char* q = rest.data() + 1;
+        const char* const end = rest.data() + rest.size();
+        for (; q != end && *q >= '0' && *q <= '9' && p <= 65535; ++q) p = p * 10 + static_cast<unsigned>(*q - '0');
+        if (q == end && p <= 65535) port = p;
+    }
+    if (std::string_view(req.host) != name) assign_bytes(req.host, name);
+    req.port = static_cast<unsigned short>(port);
+}
+
 inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
     return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
 }
@@ -1446,8 +1497,9 @@ inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noex
 // ---- RequestParser ----
 
 inline void RequestParser::reset() noexcept {
-    Limits limits = limits_;
-    *this = RequestParser(limits);
+    // Trivially destructible: constructed afresh in place (stores only, no temporary to copy).
+    static_assert(std::is_trivially_destructible_v<RequestParserFields>);
+    ::new (static_cast<RequestParserFields*>(this)) RequestParserFields();
 }
 
 inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
@@ -1709,7 +1761,10 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
         if (c == 0) return err(400, "NUL in header value");
         return err(400, "Invalid character in header value");
     }
-    std::string_view value = trim_ows(std::string_view(v, static_cast<std::size_t>(e - v)));
+    const char* ve = e;  // OWS around the value trimmed here, not by a call (once per field)
+    while (v < ve && is_ows(*v)) ++v;
+    while (ve > v && is_ows(ve[-1])) --ve;
+    std::string_view value(v, static_cast<std::size_t>(ve - v));
 
     if (trailer) {
         // RFC 9110 §6.5.1: framing, routing and connection fields cannot come late.
@@ -1728,6 +1783,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
         if (token_equals_lower(name, "host")) {
             ++host_count_;
             if (!is_valid_host(value)) return err(400, "Invalid Host header");
+            record_host(out, value);
         }
         break;
     case 6:
@@ -1804,11 +1860,13 @@ inline bool RequestParser::end_of_headers(Request& out) {
     headers_done_ = true;
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
+    if (host_count_ == 0 && authority_len_ == 0) record_host(out, {});
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
     // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field;
     // HTTP/1.0 may send no Host at all, and then gets one (a field that counts as the client's).
     if (authority_len_ != 0) {
         const std::string_view authority = std::string_view(out.target).substr(authority_at_, authority_len_);
+        record_host(out, authority);
         if (host_count_ == 1) {
             out.headers.set("Host", authority);
         } else {
@@ -9774,8 +9832,7 @@ private:
                 if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
             } else {
                 CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
-                Response res = co_await layers_[i - 1].dispatch(ex.request, next);
-                ex.response = std::move(res);
+                ex.response = co_await layers_[i - 1].dispatch(ex.request, next);
             }
         } catch (...) {
             error = std::current_exception();
@@ -9787,8 +9844,53 @@ private:
         auto& r = *static_cast<Run*>(run);
         auto& ex = *static_cast<Exchange*>(exchange);
         if (&req != &ex.request) ex.request = req;
-        co_await r.stack->run_layers(r, layers, ex);
+        const MiddlewareStack& stack = *r.stack;
+        switch (stack.run_plain_layers(r, layers, ex)) {
+            case PlainLayers::done: break;
+            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex); break;
+            case PlainLayers::rest_async: {
+                std::exception_ptr error;
+                try {
+                    co_await r.inner.rest(r.inner.ctx, ex);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                if (error) r.errors->handle(error, ex);
+                stack.run_afters(ex, *r.errors, 0, layers);
+                break;
+            }
+        }
         co_return std::move(ex.response);
+    }
+    // run_layers without a coroutine frame of its own when the layers left are `before`/`after`
+    // halves (the usual inside of a coroutine middleware): done, or rest_async when the inner
+    // part needs a coroutine (the caller awaits it and runs the `after`s), or not_plain, having
+    // done nothing, when a coroutine middleware is among the layers.
+    enum class PlainLayers { done, rest_async, not_plain };
+    PlainLayers run_plain_layers(const Run& run, std::size_t layers, Exchange& ex) const noexcept {
+        for (std::size_t i = 0; i < layers; ++i)
+            if (layers_[i].dispatch) return PlainLayers::not_plain;
+        for (std::size_t i = layers; i > 0; --i) {
+            auto& before = layers_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                run.errors->handle(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, *run.errors, i, layers);
+                return PlainLayers::done;
+            }
+        }
+        try {
+            if (!run.inner.route(run.inner.ctx, ex)) return PlainLayers::rest_async;
+        } catch (...) {
+            run.errors->handle(std::current_exception(), ex);
+        }
+        run_afters(ex, *run.errors, 0, layers);
+        return PlainLayers::done;
     }
 
     std::vector<Middleware> layers_;
@@ -10416,7 +10518,11 @@ private:
 
     // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
     // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
+    // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
+    // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
+    // handler that needs nothing cancelled still gives its answer.
     asio::awaitable<void> run_async(Exchange& ex) override {
+        co_await asio::this_coro::throw_if_cancelled(false);
         ex.executor = co_await asio::this_coro::executor;
         if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
             co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
@@ -10940,34 +11046,6 @@ inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
     return info;
 }
 
-// Request::host and port: from Host (the scheme's default port when it names none), else the
-// local address. Assigned into the request's strings, so no allocation once they have grown.
-inline void fill_host(Request& req, std::string_view local_host, unsigned short local_port) {
-    auto field = req.headers.get("host");
-    if (!field || field->empty()) {
-        req.host.assign(local_host);
-        req.port = local_port;
-        return;
-    }
-    std::string_view v = *field, name = v, rest;
-    if (v.front() == '[') {  // an IPv6 literal
-        const auto close = v.find(']');
-        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
-        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
-    } else if (const auto colon = v.rfind(':'); colon != std::string_view::npos) {
-        name = v.substr(0, colon);
-        rest = v.substr(colon);
-    }
-    unsigned port = req.scheme == "https" ? 443 : 80;
-    if (rest.size() > 1 && rest.front() == ':') {
-        unsigned p = 0;
-        auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), p);
-        if (ec == std::errc() && end == rest.data() + rest.size() && p <= 65535) port = p;
-    }
-    req.host.assign(name);
-    req.port = static_cast<unsigned short>(port);
-}
-
 inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
@@ -10986,22 +11064,45 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     const bool bodiless = status_has_no_body(res.status);
     const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty() && !res.stream;
     auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
-        return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-                                    iequals(name, "connection") || iequals(name, "date"));
+        switch (name.size()) {  // by length first: most names are none of them
+            case 4: return iequals(name, "date");
+            case 10: return iequals(name, "connection");
+            case 14: return iequals(name, "content-length");
+            case 17: return iequals(name, "transfer-encoding");
+            default: return false;
+        }
     };
     std::size_t size = 64 + reason.size() + 96;  // status line, content-length, date, connection
     for (auto& [name, value] : res.headers) size += name.size() + value.size() + 4;
     if (with_body) size += res.body.size();
+    // A usual head (and small body) is written on the stack and appended in one copy: resizing
+    // `out` first would zero every byte before it is written (measurable per request).
+    char small[1024];
+    const bool on_stack = size <= sizeof(small);
     const std::size_t start = out.size();
-    out.resize(start + size);
-    char* p = out.data() + start;
+    if (!on_stack) out.resize(start + size);
+    char* const begin = on_stack ? small : out.data() + start;
+    char* p = begin;
     auto put = [&p](std::string_view s) {
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     };
-    auto put_uint = [&p](std::uint64_t v) { p = std::to_chars(p, p + 20, v).ptr; };
+    auto put_uint = [&put](std::uint64_t v) {
+        char digits[20];
+        char* d = digits + sizeof(digits);
+        do *--d = static_cast<char>('0' + v % 10);
+        while ((v /= 10) != 0);
+        put(std::string_view(d, static_cast<std::size_t>(digits + sizeof(digits) - d)));
+    };
     put("HTTP/1.1 "sv);
-    put_uint(static_cast<unsigned>(res.status));
+    if (const int status = res.status; status >= 100 && status <= 999) {  // the usual three digits
+        p[0] = static_cast<char>('0' + status / 100);
+        p[1] = static_cast<char>('0' + status / 10 % 10);
+        p[2] = static_cast<char>('0' + status % 10);
+        p += 3;
+    } else {
+        put_uint(static_cast<unsigned>(status));
+    }
     *p++ = ' ';
     put(reason);
     put("\r\n"sv);
@@ -11027,7 +11128,8 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     else if (req.version == 10 && !upgrade) put("connection: keep-alive\r\n"sv);
     put("\r\n"sv);
     if (with_body) put(res.body);
-    out.resize(static_cast<std::size_t>(p - out.data()));
+    if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
+    else out.resize(start + static_cast<std::size_t>(p - begin));
 }
 
 class Connection;
@@ -11361,7 +11463,7 @@ public:
         closed_ = true;
         disconnected_->store(true, std::memory_order_release);
         stream_.close();
-        if (!file_reading_) file_.reset();  // else the blocking pool is reading it: dropped when it is done
+        file_.reset();  // opened for a response not sent (a chunk being read holds its own reference)
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
@@ -11393,10 +11495,14 @@ private:
     // The request's view of its connection, filled in before the app sees it.
     void begin_exchange() {
         Request& r = ex_.request;
-        r.client_address = client_address_;
+        // The same for every request of the connection: assigned only when a handler changed it.
+        if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
         if (r.root_path != state_.options.root_path) r.root_path = state_.options.root_path;
-        fill_host(r, local_host_, local_port_);
+        if (r.host.empty() && r.port == 0) {  // no Host (the parser fills host and port from it)
+            if (r.host != local_host_) r.host = local_host_;
+            r.port = local_port_;
+        }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         ex_.reset_for_request();
     }
@@ -11407,6 +11513,9 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        // In-process (TestClient): the bytes after the request are all the upgraded code will
+        // read; then the end of the stream, so the call returns once that code is done.
+        if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
         Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
         in_begin_ = in_end_ = 0;
@@ -11717,7 +11826,7 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), run_handler(state_.app, ex_),
+                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
                                asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
                                    self->resume();
                                }));
@@ -11732,14 +11841,6 @@ private:
                 read();  // to notice the client leaving
                 return;
         }
-    }
-
-    // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
-    // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
-    // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
-    static asio::awaitable<void> run_handler(AppContext& app, Exchange& ex) {
-        co_await asio::this_coro::throw_if_cancelled(false);
-        co_await app.run_async(ex);
     }
 
     void resume() {
@@ -11764,7 +11865,7 @@ private:
                     self->busy_ = false;
                     if (self->closed_) return;
                     self->file_ = file;
-                    self->file_remaining_ = size;
+                    self->file_size_ = size;
                     self->file_opened_ = true;
                     self->finish_response();
                     self->process();
@@ -11790,16 +11891,18 @@ private:
             res.stream.reset();
         }
         if (!res.file_path.empty()) {
-            const std::uint64_t size = file_remaining_;
-            if (!file_) {
+            // A file is one more kind of body source: a producer of its chunks, read on the
+            // blocking pool, sent as any stream is (Content-Length, back-pressure, the write
+            // timeout, a client that leaves); none for HEAD, 204 and 304.
+            auto file = std::move(file_);
+            if (!file) {
                 res.file_path.clear();
                 res.headers.clear();
                 write_detail(res, 404, picojson::value("File not found"));
                 length = res.body.size();
             } else {
-                length = size;
-                if (req.method == "HEAD" || status_has_no_body(res.status)) file_.reset();
-                else file_remaining_ = size;
+                length = file_size_;
+                if (req.method != "HEAD" && !status_has_no_body(res.status)) producer = file_body(std::move(file), length);
             }
         }
         if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
@@ -11812,14 +11915,13 @@ private:
         }
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
-        auto& cleanups = file_ || producer ? file_cleanups_ : out_cleanups_;
+        auto& cleanups = producer ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
         release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
-        if (file_) busy_ = true;  // later responses wait until the file is sent
-        if (producer) start_stream(std::move(producer), framing);
+        if (producer) start_stream(std::move(producer), framing);  // later responses wait until it is sent
     }
 
     // ---- A request body read as it arrives (RequestStream): once the head is routed to a
@@ -12037,17 +12139,11 @@ private:
     void flush() {
         if (writing_ || closed_ || lingering_) return;
         if (out_.empty()) {
-            if (file_) {
-                if (!file_reading_) fill_from_file();  // writes out_ and flushes again when read
-                return;
+            if (close_after_write_ && !busy_) {
+                if (linger_) linger();
+                else close();
             }
-            if (out_.empty()) {
-                if (close_after_write_ && !busy_) {
-                    if (linger_) linger();
-                    else close();
-                }
-                return;
-            }
+            return;
         }
         std::swap(out_, sending_);
         std::swap(out_cleanups_, sending_cleanups_);
@@ -12080,41 +12176,38 @@ private:
                                 });
     }
 
-    // The next 64 KiB of the file being sent, read on the blocking pool.
-    void fill_from_file() {
-        constexpr std::size_t chunk = 64 * 1024;
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
-        file_reading_ = true;
-        file_chunk_.resize(n);
-        post_blocking([self = shared_from_this(), n] {
-            self->file_->read(self->file_chunk_.data(), static_cast<std::streamsize>(n));
-            const bool ok = static_cast<std::size_t>(self->file_->gcount()) == n;
-            asio::post(self->executor(), [self, ok] { self->on_file_chunk(ok); });
-        });
+    // A file's body: its chunks of 64 KiB read on the blocking pool (in-process, on the loop)
+    // and written as a stream's; a file that shrank meanwhile cuts the body short.
+    std::shared_ptr<BodyProducer> file_body(std::shared_ptr<std::ifstream> file, std::uint64_t size) {
+        auto body = std::make_shared<BodyProducer>();
+        body->length = size;
+        asio::any_io_executor reader = state_.in_process ? executor() : asio::any_io_executor(state_.pool().get_executor());
+        body->produce = [file = std::move(file), size, reader, home = executor()](StreamWriter& w) -> asio::awaitable<void> {
+            std::string chunk;
+            for (std::uint64_t left = size; left != 0;) {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, left));
+                if (!co_await read_file_chunk(reader, home, *file, chunk, n))
+                    throw std::runtime_error("the file shrank while it was sent");
+                co_await w.write(chunk);
+                left -= n;
+            }
+        };
+        return body;
     }
-    void on_file_chunk(bool ok) {
-        file_reading_ = false;
-        if (closed_) {
-            file_.reset();
-            return;
-        }
-        if (!ok) {  // the file shrank: the length is a lie now
-            file_.reset();
-            close_after_write_ = true;
-            busy_ = false;
-            flush();
-            return;
-        }
-        std::swap(out_, file_chunk_);
-        file_chunk_.clear();
-        file_remaining_ -= out_.size();
-        if (file_remaining_ == 0) {
-            for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
-            file_cleanups_.clear();
-            file_.reset();
-            busy_ = false;
-        }
-        process();  // writes the chunk; with the file sent, pipelined requests go on
+    static constexpr std::size_t file_chunk = 64 * 1024;
+    // Reads n bytes of `file` into `chunk` on `reader`, resuming on `home`: true when all came.
+    static asio::awaitable<bool> read_file_chunk(asio::any_io_executor reader, asio::any_io_executor home,
+                                                 std::ifstream& file, std::string& chunk, std::size_t n) {
+        return asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+            [&file, &chunk, n, reader, home](auto handler) {
+                asio::post(reader, [&file, &chunk, n, home, handler = std::move(handler)]() mutable {
+                    chunk.resize(n);
+                    file.read(chunk.data(), static_cast<std::streamsize>(n));
+                    const bool ok = static_cast<std::size_t>(file.gcount()) == n;
+                    asio::post(home, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
+                });
+            },
+            asio::use_awaitable);
     }
 
     void on_write(const asio::error_code& ec) {
@@ -12132,10 +12225,10 @@ private:
             flush();
             return wake_stream();
         }
-        if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         // Stopping: a connection between requests closes; one receiving a body (spooled, or
         // dropped after an early answer) is still in a request.
-        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_ &&
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
             phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
             close();
             return;
@@ -12169,10 +12262,9 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
     std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
-    std::shared_ptr<std::ifstream> file_;
-    std::uint64_t file_remaining_ = 0;
-    std::string file_chunk_;  // filled by the blocking pool
-    bool file_opened_ = false, file_reading_ = false;
+    std::shared_ptr<std::ifstream> file_;  // opened (on the blocking pool) and measured, until the head is made
+    std::uint64_t file_size_ = 0;
+    bool file_opened_ = false;
     std::shared_ptr<TempFile> spool_;  // the body of an upload being received
     std::uint64_t spool_left_ = 0;
     std::uint64_t spool_reserved_ = 0;  // of ServerState::spool_bytes

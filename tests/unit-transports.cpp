@@ -5,11 +5,15 @@
 // connection; and TestClient answering byte for byte as the server does (one lifecycle).
 #include "support.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 
 using namespace fastapi;
@@ -455,6 +459,122 @@ TEST_CASE("requests pipelined behind a running coroutine handler are kept and an
     CHECK(test::body_of(c.response()) == "n1");
     CHECK(test::body_of(c.response()) == "n2");
     CHECK(test::body_of(c.response()) == "n3");
+}
+
+namespace transports_test {
+// Bytes the kernel holds for the server's end of a loopback connection (not yet read by the
+// server): rx_queue in /proc/net/tcp for local port `server_port`, remote port `client_port`.
+inline long server_rx_queue(unsigned short server_port, unsigned short client_port) {
+    std::ifstream f("/proc/net/tcp");
+    std::string line;
+    char local[16], remote[16];
+    std::snprintf(local, sizeof(local), ":%04X", server_port);
+    std::snprintf(remote, sizeof(remote), ":%04X", client_port);
+    while (std::getline(f, line)) {
+        std::istringstream in(line);
+        std::string sl, loc, rem, st, queues;
+        in >> sl >> loc >> rem >> st >> queues;
+        if (loc.ends_with(local) && rem.ends_with(remote)) return std::stol(queues.substr(queues.find(':') + 1), nullptr, 16);
+    }
+    return -1;
+}
+}  // namespace transports_test
+
+TEST_CASE("while a handler runs the server reads at most about 64 KiB more from its client, and answers all in order later") {
+    static std::atomic<bool> started{false}, release{false};
+    started = release = false;
+    App app;
+    app.get("/slow", [] {
+        started = true;
+        for (int i = 0; i < 2000 && !release; ++i) std::this_thread::sleep_for(5ms);
+        return PlainTextResponse("slow");
+    }, {.blocking = true});
+    app.get("/n/{i}", [](Path<"i", int> i) { return PlainTextResponse("n" + std::to_string(*i)); });
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    Running s(app, o);
+    Client c = Client::tcp4(s.server().port());
+    c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(test::eventually_true([] { return started.load(); }));
+    // 1 MiB of requests pipelined behind it, sent by a thread (send blocks once the kernel's
+    // buffers are full, which is the point).
+    const std::string pad(1000, 'p');
+    std::string flood;
+    const int count = 1000;
+    for (int i = 0; i < count; ++i) flood += "GET /n/" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\nX-Pad: " + pad + "\r\n\r\n";
+    std::atomic<std::size_t> sent{0};
+    const int fd = c.fd();
+    std::thread sender([&] {
+        std::size_t at = 0;
+        while (at < flood.size()) {
+            const ssize_t n = ::send(fd, flood.data() + at, std::min<std::size_t>(4096, flood.size() - at), MSG_NOSIGNAL);
+            if (n <= 0) break;
+            at += static_cast<std::size_t>(n);
+            sent = at;
+        }
+    });
+    // Wait until the sending stops moving (blocked, or all sent): then what the server has read is
+    // what was sent less what the kernel still holds on either side.
+    std::size_t last = 0;
+    for (int still = 0, i = 0; still < 10 && i < 300; ++i) {
+        std::this_thread::sleep_for(20ms);
+        const std::size_t now = sent.load();
+        still = now == last ? still + 1 : 0;
+        last = now;
+    }
+    int unsent = 0;
+    REQUIRE(::ioctl(fd, SIOCOUTQ, &unsent) == 0);
+    const long held = server_rx_queue(s.server().port(), c.local_port());
+    REQUIRE(held >= 0);
+    const long read_by_server = static_cast<long>(sent.load()) - unsent - held;
+    INFO("sent " << sent.load() << ", unsent " << unsent << ", held by the server's kernel " << held);
+    CHECK(read_by_server < 256 * 1024);  // the 64 KiB bound, plus at most one read's room
+    CHECK(static_cast<long>(sent.load()) > read_by_server + 512 * 1024);  // it had much more to read, and did not
+    release = true;
+    sender.join();
+    CHECK(sent.load() == flood.size());
+    CHECK(test::body_of(c.response()) == "slow");
+    int in_order = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::string r = c.response();
+        if (test::body_of(r) != "n" + std::to_string(i)) break;
+        ++in_order;
+    }
+    CHECK(in_order == count);
+}
+
+// TestClient and a hand-off: the 101 is the response; on_upgrade gets the in-memory stream and
+// the bytes after the request; what the upgraded code writes before it waits for more input
+// follows the 101 in raw_response; past the bytes the test sent, it reads the end of the
+// stream (the TestClient sends nothing more), so the call returns once that code is done.
+TEST_CASE("TestClient: a response that hands off the connection gives the 101, and the upgraded code its stream and bytes") {
+    static std::atomic<int> upgrades{0};
+    upgrades = 0;
+    App app;
+    app.get("/upgrade", [] {
+        Response res;
+        res.status = 101;
+        res.set_header("Upgrade", "echo");
+        res.set_header("Connection", "Upgrade");
+        res.on_upgrade = [](Upgraded up) {
+            ++upgrades;
+            auto ex = up.executor();
+            asio::co_spawn(ex, echo(std::move(up)), asio::detached);
+        };
+        return res;
+    });
+    TestClient client(app);
+    auto r = client.get("/upgrade", test::hdrs({{"Connection", "Upgrade"}, {"Upgrade", "echo"}}));
+    CHECK(r.status_code == 101);
+    CHECK(r.headers.get("upgrade") == std::optional<std::string_view>("echo"));
+    CHECK(upgrades == 1);
+    const std::string raw = client.raw_response(
+        "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nframe-1 GET / HTTP/1.1\r\n\r\n");
+    CHECK(upgrades == 2);
+    REQUIRE(raw.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+    // after the head: exactly the echoed bytes, never an HTTP answer to the request line among them
+    CHECK(raw.substr(raw.find("\r\n\r\n") + 4) == "frame-1 GET / HTTP/1.1\r\n\r\n");
 }
 
 TEST_CASE("one lifecycle: TestClient and the server answer byte for byte alike") {

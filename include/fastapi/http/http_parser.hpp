@@ -57,7 +57,48 @@ struct ParseResult {
 // `plus_as_space` for query strings and forms.
 inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
-class RequestParser {
+// What RequestParser knows of the request being parsed: reset() assigns a fresh one (a few
+// stores) instead of rebuilding the whole parser with its limits.
+struct RequestParserFields {
+    enum class State : unsigned char {
+        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
+        done, failed,
+    };
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    State state_ = State::start;
+    ParseResult result_;            // repeated by parse() once done or failed
+    int err_status_ = 0;
+    std::string_view err_reason_;
+
+    // Offsets into `data`; the bytes themselves may move between calls.
+    std::size_t section_start_ = 0;  // header or trailer section
+    std::size_t line_start_ = 0;     // line being parsed
+    std::size_t scan_ = 0;           // the search for its LF resumes here
+    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
+    std::size_t sp1_ = npos, sp2_ = npos;
+    std::size_t body_start_ = 0;
+    std::size_t pos_ = 0;            // chunked body: next byte
+    std::size_t field_count_ = 0;
+    std::size_t decoded_ = 0;        // chunked body bytes so far
+    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
+
+    std::uint64_t content_length_ = 0;
+    std::uint64_t chunk_left_ = 0;
+    int version_ = 11;
+    unsigned host_count_ = 0;
+    unsigned te_chunked_count_ = 0;
+    bool has_content_length_ = false;
+    bool has_transfer_encoding_ = false;
+    bool te_chunked_last_ = false;
+    bool te_other_ = false;
+    bool conn_close_ = false;
+    bool conn_keep_alive_ = false;
+    bool expect_continue_ = false;
+    bool headers_done_ = false;
+};
+
+class RequestParser : private RequestParserFields {
 public:
     explicit RequestParser(const Limits& limits = {}) : limits_(limits) {}
 
@@ -85,11 +126,6 @@ public:
     void reset() noexcept;
 
 private:
-    enum class State : unsigned char {
-        start, request_line, headers, body_length, body_spool, chunk_size, chunk_data, chunk_crlf, trailers,
-        done, failed,
-    };
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
     // A chunk-size line (size and extensions) longer than this is an attack, not a client.
     static constexpr std::size_t max_chunk_line_bytes = 4096;
 
@@ -122,36 +158,6 @@ private:
     bool chunk_size_line(std::string_view line, std::uint64_t& size) noexcept;
 
     Limits limits_;
-    State state_ = State::start;
-    ParseResult result_;            // repeated by parse() once done or failed
-    int err_status_ = 0;
-    std::string_view err_reason_;
-
-    // Offsets into `data`; the bytes themselves may move between calls.
-    std::size_t section_start_ = 0;  // header or trailer section
-    std::size_t line_start_ = 0;     // line being parsed
-    std::size_t scan_ = 0;           // the search for its LF resumes here
-    std::size_t rl_scan_ = 0;        // request line: where the search for SP resumes (414 early)
-    std::size_t sp1_ = npos, sp2_ = npos;
-    std::size_t body_start_ = 0;
-    std::size_t pos_ = 0;            // chunked body: next byte
-    std::size_t field_count_ = 0;
-    std::size_t decoded_ = 0;        // chunked body bytes so far
-    std::size_t authority_at_ = 0, authority_len_ = 0;  // in out.target, for absolute-form
-
-    std::uint64_t content_length_ = 0;
-    std::uint64_t chunk_left_ = 0;
-    int version_ = 11;
-    unsigned host_count_ = 0;
-    unsigned te_chunked_count_ = 0;
-    bool has_content_length_ = false;
-    bool has_transfer_encoding_ = false;
-    bool te_chunked_last_ = false;
-    bool te_other_ = false;
-    bool conn_close_ = false;
-    bool conn_keep_alive_ = false;
-    bool expect_continue_ = false;
-    bool headers_done_ = false;
 };
 
 // ---- character classes and small helpers ----
@@ -307,6 +313,42 @@ inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_s
     return true;
 }
 
+// Request::host and port from a Host field (or an absolute-form target's authority), as the
+// parser reads it: the name (an IPv6 literal without its brackets) and the port, the scheme's
+// default when it names none. Empty (no Host, or an empty one): host "" and port 0, which the
+// connection replaces with its local address. Assigned only when it changed (keep-alive
+// clients send the same Host every time), so no allocation once the string has grown.
+inline void record_host(Request& req, std::string_view v) {
+    if (v.empty()) {
+        req.host.clear();
+        req.port = 0;
+        return;
+    }
+    std::string_view name = v, rest;
+    if (v.front() == '[') {  // an IPv6 literal
+        const auto close = v.find(']');
+        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
+        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
+    } else {
+        std::size_t colon = v.size();  // the last ':', searched for from the end (the port is short)
+        while (colon != 0 && v[colon - 1] != ':') --colon;
+        if (colon != 0) {
+            name = v.substr(0, colon - 1);
+            rest = v.substr(colon - 1);
+        }
+    }
+    unsigned port = req.scheme.size() == 5 && req.scheme == "https" ? 443 : 80;
+    if (rest.size() > 1 && rest.front() == ':') {
+        unsigned p = 0;
+        const char* q = rest.data() + 1;
+        const char* const end = rest.data() + rest.size();
+        for (; q != end && *q >= '0' && *q <= '9' && p <= 65535; ++q) p = p * 10 + static_cast<unsigned>(*q - '0');
+        if (q == end && p <= 65535) port = p;
+    }
+    if (std::string_view(req.host) != name) assign_bytes(req.host, name);
+    req.port = static_cast<unsigned short>(port);
+}
+
 inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
     return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
 }
@@ -314,8 +356,9 @@ inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noex
 // ---- RequestParser ----
 
 inline void RequestParser::reset() noexcept {
-    Limits limits = limits_;
-    *this = RequestParser(limits);
+    // Trivially destructible: constructed afresh in place (stores only, no temporary to copy).
+    static_assert(std::is_trivially_destructible_v<RequestParserFields>);
+    ::new (static_cast<RequestParserFields*>(this)) RequestParserFields();
 }
 
 inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
@@ -577,7 +620,10 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
         if (c == 0) return err(400, "NUL in header value");
         return err(400, "Invalid character in header value");
     }
-    std::string_view value = trim_ows(std::string_view(v, static_cast<std::size_t>(e - v)));
+    const char* ve = e;  // OWS around the value trimmed here, not by a call (once per field)
+    while (v < ve && is_ows(*v)) ++v;
+    while (ve > v && is_ows(ve[-1])) --ve;
+    std::string_view value(v, static_cast<std::size_t>(ve - v));
 
     if (trailer) {
         // RFC 9110 §6.5.1: framing, routing and connection fields cannot come late.
@@ -596,6 +642,7 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
         if (token_equals_lower(name, "host")) {
             ++host_count_;
             if (!is_valid_host(value)) return err(400, "Invalid Host header");
+            record_host(out, value);
         }
         break;
     case 6:
@@ -672,11 +719,13 @@ inline bool RequestParser::end_of_headers(Request& out) {
     headers_done_ = true;
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
+    if (host_count_ == 0 && authority_len_ == 0) record_host(out, {});
     out.keep_alive = version_ == 11 ? !conn_close_ : (conn_keep_alive_ && !conn_close_);
     // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host, not the field;
     // HTTP/1.0 may send no Host at all, and then gets one (a field that counts as the client's).
     if (authority_len_ != 0) {
         const std::string_view authority = std::string_view(out.target).substr(authority_at_, authority_len_);
+        record_host(out, authority);
         if (host_count_ == 1) {
             out.headers.set("Host", authority);
         } else {

@@ -509,7 +509,9 @@ struct Response {
     int status = 200;
     Headers headers;
     std::string body;
-    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies.
+    // A file to stream instead of `body` (FileResponse); empty for in-memory bodies. The server
+    // opens and measures it on its blocking pool (404 when it cannot), then sends it as a
+    // producer of 64 KiB chunks read there, as it sends `stream`.
     std::string file_path;
     // Set with a 101 Switching Protocols: once the response is written, the connection stops
     // speaking HTTP and hands its stream, with the bytes read past the request, to this

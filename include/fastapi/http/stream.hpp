@@ -153,6 +153,13 @@ public:
         if (socket_) socket_->shutdown(asio::socket_base::shutdown_send, ec);
         else if (pipe_) pipe_->output_closed = true;
     }
+    // In-memory only: no more bytes will come (the TestClient sent all it had); a read waiting
+    // for more ends with eof. Nothing on a socket.
+    void end_input() noexcept {
+        if (!pipe_) return;
+        pipe_->input_closed = true;
+        pipe_->serve_read();
+    }
     // Ends pending operations with operation_aborted.
     void cancel() noexcept {
         asio::error_code ec;

@@ -261,7 +261,11 @@ private:
 
     // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
     // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
+    // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
+    // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
+    // handler that needs nothing cancelled still gives its answer.
     asio::awaitable<void> run_async(Exchange& ex) override {
+        co_await asio::this_coro::throw_if_cancelled(false);
         ex.executor = co_await asio::this_coro::executor;
         if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
             co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});

@@ -117,8 +117,7 @@ private:
                 if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
             } else {
                 CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
-                Response res = co_await layers_[i - 1].dispatch(ex.request, next);
-                ex.response = std::move(res);
+                ex.response = co_await layers_[i - 1].dispatch(ex.request, next);
             }
         } catch (...) {
             error = std::current_exception();
@@ -130,8 +129,53 @@ private:
         auto& r = *static_cast<Run*>(run);
         auto& ex = *static_cast<Exchange*>(exchange);
         if (&req != &ex.request) ex.request = req;
-        co_await r.stack->run_layers(r, layers, ex);
+        const MiddlewareStack& stack = *r.stack;
+        switch (stack.run_plain_layers(r, layers, ex)) {
+            case PlainLayers::done: break;
+            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex); break;
+            case PlainLayers::rest_async: {
+                std::exception_ptr error;
+                try {
+                    co_await r.inner.rest(r.inner.ctx, ex);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                if (error) r.errors->handle(error, ex);
+                stack.run_afters(ex, *r.errors, 0, layers);
+                break;
+            }
+        }
         co_return std::move(ex.response);
+    }
+    // run_layers without a coroutine frame of its own when the layers left are `before`/`after`
+    // halves (the usual inside of a coroutine middleware): done, or rest_async when the inner
+    // part needs a coroutine (the caller awaits it and runs the `after`s), or not_plain, having
+    // done nothing, when a coroutine middleware is among the layers.
+    enum class PlainLayers { done, rest_async, not_plain };
+    PlainLayers run_plain_layers(const Run& run, std::size_t layers, Exchange& ex) const noexcept {
+        for (std::size_t i = 0; i < layers; ++i)
+            if (layers_[i].dispatch) return PlainLayers::not_plain;
+        for (std::size_t i = layers; i > 0; --i) {
+            auto& before = layers_[i - 1].before;
+            if (!before) continue;
+            bool go = false;
+            try {
+                go = before(ex.request, ex.response);
+            } catch (...) {
+                run.errors->handle(std::current_exception(), ex);
+            }
+            if (!go) {  // answered here: only the `after`s outside it
+                run_afters(ex, *run.errors, i, layers);
+                return PlainLayers::done;
+            }
+        }
+        try {
+            if (!run.inner.route(run.inner.ctx, ex)) return PlainLayers::rest_async;
+        } catch (...) {
+            run.errors->handle(std::current_exception(), ex);
+        }
+        run_afters(ex, *run.errors, 0, layers);
+        return PlainLayers::done;
     }
 
     std::vector<Middleware> layers_;

@@ -141,34 +141,6 @@ inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
     return info;
 }
 
-// Request::host and port: from Host (the scheme's default port when it names none), else the
-// local address. Assigned into the request's strings, so no allocation once they have grown.
-inline void fill_host(Request& req, std::string_view local_host, unsigned short local_port) {
-    auto field = req.headers.get("host");
-    if (!field || field->empty()) {
-        req.host.assign(local_host);
-        req.port = local_port;
-        return;
-    }
-    std::string_view v = *field, name = v, rest;
-    if (v.front() == '[') {  // an IPv6 literal
-        const auto close = v.find(']');
-        name = v.substr(1, close == std::string_view::npos ? v.size() - 1 : close - 1);
-        rest = close == std::string_view::npos ? std::string_view() : v.substr(close + 1);
-    } else if (const auto colon = v.rfind(':'); colon != std::string_view::npos) {
-        name = v.substr(0, colon);
-        rest = v.substr(colon);
-    }
-    unsigned port = req.scheme == "https" ? 443 : 80;
-    if (rest.size() > 1 && rest.front() == ':') {
-        unsigned p = 0;
-        auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), p);
-        if (ec == std::errc() && end == rest.data() + rest.size() && p <= 65535) port = p;
-    }
-    req.host.assign(name);
-    req.port = static_cast<unsigned short>(port);
-}
-
 inline bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
@@ -187,22 +159,45 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     const bool bodiless = status_has_no_body(res.status);
     const bool with_body = !bodiless && req.method != "HEAD"sv && res.file_path.empty() && !res.stream;
     auto framing = [](const std::string& name) {  // ours to write: a handler's copy would contradict them
-        return name.size() >= 4 && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-                                    iequals(name, "connection") || iequals(name, "date"));
+        switch (name.size()) {  // by length first: most names are none of them
+            case 4: return iequals(name, "date");
+            case 10: return iequals(name, "connection");
+            case 14: return iequals(name, "content-length");
+            case 17: return iequals(name, "transfer-encoding");
+            default: return false;
+        }
     };
     std::size_t size = 64 + reason.size() + 96;  // status line, content-length, date, connection
     for (auto& [name, value] : res.headers) size += name.size() + value.size() + 4;
     if (with_body) size += res.body.size();
+    // A usual head (and small body) is written on the stack and appended in one copy: resizing
+    // `out` first would zero every byte before it is written (measurable per request).
+    char small[1024];
+    const bool on_stack = size <= sizeof(small);
     const std::size_t start = out.size();
-    out.resize(start + size);
-    char* p = out.data() + start;
+    if (!on_stack) out.resize(start + size);
+    char* const begin = on_stack ? small : out.data() + start;
+    char* p = begin;
     auto put = [&p](std::string_view s) {
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     };
-    auto put_uint = [&p](std::uint64_t v) { p = std::to_chars(p, p + 20, v).ptr; };
+    auto put_uint = [&put](std::uint64_t v) {
+        char digits[20];
+        char* d = digits + sizeof(digits);
+        do *--d = static_cast<char>('0' + v % 10);
+        while ((v /= 10) != 0);
+        put(std::string_view(d, static_cast<std::size_t>(digits + sizeof(digits) - d)));
+    };
     put("HTTP/1.1 "sv);
-    put_uint(static_cast<unsigned>(res.status));
+    if (const int status = res.status; status >= 100 && status <= 999) {  // the usual three digits
+        p[0] = static_cast<char>('0' + status / 100);
+        p[1] = static_cast<char>('0' + status / 10 % 10);
+        p[2] = static_cast<char>('0' + status % 10);
+        p += 3;
+    } else {
+        put_uint(static_cast<unsigned>(status));
+    }
     *p++ = ' ';
     put(reason);
     put("\r\n"sv);
@@ -228,7 +223,8 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     else if (req.version == 10 && !upgrade) put("connection: keep-alive\r\n"sv);
     put("\r\n"sv);
     if (with_body) put(res.body);
-    out.resize(static_cast<std::size_t>(p - out.data()));
+    if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
+    else out.resize(start + static_cast<std::size_t>(p - begin));
 }
 
 class Connection;
@@ -562,7 +558,7 @@ public:
         closed_ = true;
         disconnected_->store(true, std::memory_order_release);
         stream_.close();
-        if (!file_reading_) file_.reset();  // else the blocking pool is reading it: dropped when it is done
+        file_.reset();  // opened for a response not sent (a chunk being read holds its own reference)
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
@@ -594,10 +590,14 @@ private:
     // The request's view of its connection, filled in before the app sees it.
     void begin_exchange() {
         Request& r = ex_.request;
-        r.client_address = client_address_;
+        // The same for every request of the connection: assigned only when a handler changed it.
+        if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
         if (r.root_path != state_.options.root_path) r.root_path = state_.options.root_path;
-        fill_host(r, local_host_, local_port_);
+        if (r.host.empty() && r.port == 0) {  // no Host (the parser fills host and port from it)
+            if (r.host != local_host_) r.host = local_host_;
+            r.port = local_port_;
+        }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         ex_.reset_for_request();
     }
@@ -608,6 +608,9 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        // In-process (TestClient): the bytes after the request are all the upgraded code will
+        // read; then the end of the stream, so the call returns once that code is done.
+        if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
         Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
         in_begin_ = in_end_ = 0;
@@ -918,7 +921,7 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), run_handler(state_.app, ex_),
+                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
                                asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
                                    self->resume();
                                }));
@@ -933,14 +936,6 @@ private:
                 read();  // to notice the client leaving
                 return;
         }
-    }
-
-    // A coroutine handler, cancelled when its client leaves or the grace period ends: what it
-    // awaits that can be cancelled (timers, sockets) ends with operation_aborted, and what cannot
-    // (a post) completes, so a handler that needs nothing cancelled still gives its answer.
-    static asio::awaitable<void> run_handler(AppContext& app, Exchange& ex) {
-        co_await asio::this_coro::throw_if_cancelled(false);
-        co_await app.run_async(ex);
     }
 
     void resume() {
@@ -965,7 +960,7 @@ private:
                     self->busy_ = false;
                     if (self->closed_) return;
                     self->file_ = file;
-                    self->file_remaining_ = size;
+                    self->file_size_ = size;
                     self->file_opened_ = true;
                     self->finish_response();
                     self->process();
@@ -991,16 +986,18 @@ private:
             res.stream.reset();
         }
         if (!res.file_path.empty()) {
-            const std::uint64_t size = file_remaining_;
-            if (!file_) {
+            // A file is one more kind of body source: a producer of its chunks, read on the
+            // blocking pool, sent as any stream is (Content-Length, back-pressure, the write
+            // timeout, a client that leaves); none for HEAD, 204 and 304.
+            auto file = std::move(file_);
+            if (!file) {
                 res.file_path.clear();
                 res.headers.clear();
                 write_detail(res, 404, picojson::value("File not found"));
                 length = res.body.size();
             } else {
-                length = size;
-                if (req.method == "HEAD" || status_has_no_body(res.status)) file_.reset();
-                else file_remaining_ = size;
+                length = file_size_;
+                if (req.method != "HEAD" && !status_has_no_body(res.status)) producer = file_body(std::move(file), length);
             }
         }
         if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
@@ -1013,14 +1010,13 @@ private:
         }
         // The request's dependencies are cleaned up once its bytes have been written; with
         // background tasks, after those, on the blocking pool.
-        auto& cleanups = file_ || producer ? file_cleanups_ : out_cleanups_;
+        auto& cleanups = producer ? file_cleanups_ : out_cleanups_;
         ex_.request.body_file.reset();  // a spooled body is not needed once the response is made
         release_spool();
         if (auto job = take_background_job(ex_)) cleanups.push_back(state_.background_entry(std::move(job)));
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
-        if (file_) busy_ = true;  // later responses wait until the file is sent
-        if (producer) start_stream(std::move(producer), framing);
+        if (producer) start_stream(std::move(producer), framing);  // later responses wait until it is sent
     }
 
     // ---- A request body read as it arrives (RequestStream): once the head is routed to a
@@ -1238,17 +1234,11 @@ private:
     void flush() {
         if (writing_ || closed_ || lingering_) return;
         if (out_.empty()) {
-            if (file_) {
-                if (!file_reading_) fill_from_file();  // writes out_ and flushes again when read
-                return;
+            if (close_after_write_ && !busy_) {
+                if (linger_) linger();
+                else close();
             }
-            if (out_.empty()) {
-                if (close_after_write_ && !busy_) {
-                    if (linger_) linger();
-                    else close();
-                }
-                return;
-            }
+            return;
         }
         std::swap(out_, sending_);
         std::swap(out_cleanups_, sending_cleanups_);
@@ -1281,41 +1271,38 @@ private:
                                 });
     }
 
-    // The next 64 KiB of the file being sent, read on the blocking pool.
-    void fill_from_file() {
-        constexpr std::size_t chunk = 64 * 1024;
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, file_remaining_));
-        file_reading_ = true;
-        file_chunk_.resize(n);
-        post_blocking([self = shared_from_this(), n] {
-            self->file_->read(self->file_chunk_.data(), static_cast<std::streamsize>(n));
-            const bool ok = static_cast<std::size_t>(self->file_->gcount()) == n;
-            asio::post(self->executor(), [self, ok] { self->on_file_chunk(ok); });
-        });
+    // A file's body: its chunks of 64 KiB read on the blocking pool (in-process, on the loop)
+    // and written as a stream's; a file that shrank meanwhile cuts the body short.
+    std::shared_ptr<BodyProducer> file_body(std::shared_ptr<std::ifstream> file, std::uint64_t size) {
+        auto body = std::make_shared<BodyProducer>();
+        body->length = size;
+        asio::any_io_executor reader = state_.in_process ? executor() : asio::any_io_executor(state_.pool().get_executor());
+        body->produce = [file = std::move(file), size, reader, home = executor()](StreamWriter& w) -> asio::awaitable<void> {
+            std::string chunk;
+            for (std::uint64_t left = size; left != 0;) {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, left));
+                if (!co_await read_file_chunk(reader, home, *file, chunk, n))
+                    throw std::runtime_error("the file shrank while it was sent");
+                co_await w.write(chunk);
+                left -= n;
+            }
+        };
+        return body;
     }
-    void on_file_chunk(bool ok) {
-        file_reading_ = false;
-        if (closed_) {
-            file_.reset();
-            return;
-        }
-        if (!ok) {  // the file shrank: the length is a lie now
-            file_.reset();
-            close_after_write_ = true;
-            busy_ = false;
-            flush();
-            return;
-        }
-        std::swap(out_, file_chunk_);
-        file_chunk_.clear();
-        file_remaining_ -= out_.size();
-        if (file_remaining_ == 0) {
-            for (auto& e : file_cleanups_) out_cleanups_.push_back(std::move(e));
-            file_cleanups_.clear();
-            file_.reset();
-            busy_ = false;
-        }
-        process();  // writes the chunk; with the file sent, pipelined requests go on
+    static constexpr std::size_t file_chunk = 64 * 1024;
+    // Reads n bytes of `file` into `chunk` on `reader`, resuming on `home`: true when all came.
+    static asio::awaitable<bool> read_file_chunk(asio::any_io_executor reader, asio::any_io_executor home,
+                                                 std::ifstream& file, std::string& chunk, std::size_t n) {
+        return asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+            [&file, &chunk, n, reader, home](auto handler) {
+                asio::post(reader, [&file, &chunk, n, home, handler = std::move(handler)]() mutable {
+                    chunk.resize(n);
+                    file.read(chunk.data(), static_cast<std::streamsize>(n));
+                    const bool ok = static_cast<std::size_t>(file.gcount()) == n;
+                    asio::post(home, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
+                });
+            },
+            asio::use_awaitable);
     }
 
     void on_write(const asio::error_code& ec) {
@@ -1333,10 +1320,10 @@ private:
             flush();
             return wake_stream();
         }
-        if (!file_ && !busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
+        if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
         // Stopping: a connection between requests closes; one receiving a body (spooled, or
         // dropped after an early answer) is still in a request.
-        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && !file_ && out_.empty() && in_begin_ == in_end_ &&
+        if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
             phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
             close();
             return;
@@ -1370,10 +1357,9 @@ private:
     std::size_t in_begin_ = 0, in_end_ = 0;
     std::string out_, sending_;
     std::vector<DependencyScope::Entry> out_cleanups_, sending_cleanups_, file_cleanups_;  // follow the bytes
-    std::shared_ptr<std::ifstream> file_;
-    std::uint64_t file_remaining_ = 0;
-    std::string file_chunk_;  // filled by the blocking pool
-    bool file_opened_ = false, file_reading_ = false;
+    std::shared_ptr<std::ifstream> file_;  // opened (on the blocking pool) and measured, until the head is made
+    std::uint64_t file_size_ = 0;
+    bool file_opened_ = false;
     std::shared_ptr<TempFile> spool_;  // the body of an upload being received
     std::uint64_t spool_left_ = 0;
     std::uint64_t spool_reserved_ = 0;  // of ServerState::spool_bytes
