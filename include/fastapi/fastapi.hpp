@@ -18,6 +18,7 @@
 #include "model/model.hpp"
 #include "model/validation.hpp"
 #include "model/json.hpp"
+#include "model/json_value.hpp"
 #include "model/json_reader.hpp"
 // routing: the route table, handlers and their parameters, dependencies, forms, security,
 // middleware, the App and APIRouter, static files.

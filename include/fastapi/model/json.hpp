@@ -237,6 +237,10 @@ inline constexpr auto key_prefixes_v = [] {
     return text;
 }();
 
+// fastapi::json (json_value.hpp) writes itself and converts itself to picojson.
+inline void append_json(std::string& out, const json& v);
+inline picojson::value json_to_picojson(const json& v);
+
 }  // namespace detail
 
 // Appends the compact JSON for value to out.
@@ -260,6 +264,8 @@ void write_json(std::string& out, const T& value) {
         detail::append_json_string(out, static_cast<const char*>(value));
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         detail::append_json_value(out, value);
+    } else if constexpr (std::is_same_v<U, json>) {
+        detail::append_json(out, value);
     } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
         out.append("null", 4);
     } else if constexpr (detail::is_optional_v<U>) {
@@ -321,6 +327,10 @@ picojson::value to_json_value(const T& value) {
         return to_json_value(value.value);
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         return value;
+    } else if constexpr (std::is_same_v<U, json>) {
+        return detail::json_to_picojson(value);
+    } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
+        return picojson::value();
     } else if constexpr (std::is_same_v<U, bool>) {
         return picojson::value(value);
     } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {

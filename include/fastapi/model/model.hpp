@@ -37,6 +37,8 @@
 
 namespace fastapi {
 
+class json;  // json_value.hpp: an ad-hoc JSON value, documented as any JSON
+
 namespace detail {
 
 // A literal usable as a template argument: an integer, a bool, or a string (text, or a
@@ -594,7 +596,7 @@ TypeInfo make_type_info() {
         t.bits = sizeof(T) * 8;
     } else if constexpr (std::is_same_v<T, std::string>) {
         t.kind = TypeKind::string;
-    } else if constexpr (std::is_same_v<T, picojson::value>) {
+    } else if constexpr (std::is_same_v<T, picojson::value> || std::is_same_v<T, json>) {
         t.kind = TypeKind::any;
     } else if constexpr (is_optional_v<T>) {
         t.kind = TypeKind::optional;
