@@ -143,6 +143,27 @@ TEST_CASE("json: a handler returning it answers with it, in order, and is docume
     CHECK_FALSE(json_schema);
 }
 
+// The README's example, as it is written there.
+fastapi::json read_user_item(fastapi::Path<"user_id", int64_t> user_id, fastapi::Path<"item_id", std::string> item_id,
+                             fastapi::Query<"short", bool, fastapi::Default<false>> short_) {
+    fastapi::json item{{"item_id", *item_id}, {"owner_id", *user_id}, {"tags", {"new", "sale"}}};
+    if (!*short_) item["description"] = "This is an amazing item that has a long description";
+    return item;
+}
+fastapi::json hello() { return {{"message", "Hello World"}}; }
+
+TEST_CASE("json: the README's read_user_item and a braced return with the type declared") {
+    fastapi::App app;
+    app.get<read_user_item>("/users/{user_id}/items/{item_id}");
+    app.get<hello>("/");
+    fastapi::TestClient client(app);
+    CHECK(client.get("/users/3/items/foo").text ==
+          R"({"item_id":"foo","owner_id":3,"tags":["new","sale"],"description":"This is an amazing item that has a long description"})");
+    CHECK(client.get("/").text == R"({"message":"Hello World"})");
+    picojson::value doc = app.openapi();
+    CHECK(doc.get("paths").get("/").get("get").get("operationId").get<std::string>() == "hello__get");
+}
+
 TEST_CASE("json: HTTPException's detail takes it, keys in order (FastAPI's dict detail)") {
     fastapi::App app;
     app.get("/fail", []() -> int {
