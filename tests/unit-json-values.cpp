@@ -44,6 +44,8 @@ TEST_CASE("json: keys are written in the order they were given, not sorted") {
     CHECK(j.dump() == R"({"zeta":1,"alpha":2,"mid":3})");
     CHECK(j.is_object());
     CHECK(j.size() == 3);
+    CHECK(j.contains("alpha"));
+    CHECK_FALSE(j.contains("beta"));
 }
 
 TEST_CASE("json: a key added with data[\"k\"] = ... goes last; an existing key keeps its place") {
@@ -54,8 +56,8 @@ TEST_CASE("json: a key added with data[\"k\"] = ... goes last; an existing key k
     CHECK(data.dump() == R"({"item_id":"bar","owner_id":3,"description":"long"})");
     CHECK(data.contains("description"));
     CHECK_FALSE(data.contains("nope"));
-    CHECK(data.at("owner_id").dump() == "3");
-    CHECK_THROWS_AS((void)data.at("nope"), std::out_of_range);
+    CHECK(data.size() == 3);
+    CHECK(data["owner_id"].dump() == "3");
 
     json built;  // null until a key is set: then an object
     CHECK(built.dump() == "null");
@@ -64,6 +66,33 @@ TEST_CASE("json: a key added with data[\"k\"] = ... goes last; an existing key k
     CHECK(built.dump() == R"({"a":1,"b":{"c":true}})");
     json number = 5;
     CHECK_THROWS_AS(number["k"], std::invalid_argument);
+}
+
+TEST_CASE("json: a value put in whole (a model, an escaped key, a nested object) takes keys afterwards") {
+    Item item{"Hammer", 1.5, {}};
+    json j = item;
+    CHECK(j.is_object());
+    CHECK(j.size() == 3);
+    j["tax"] = nullptr;  // replaced in place
+    j["extra"] = json{{"n", 1}};
+    j["extra"]["m"] = 2;
+    CHECK(j.dump() == R"({"name":"Hammer","tax":null,"tags":[],"extra":{"n":1,"m":2}})");
+    json escaped{{"a\"b", 1}, {"c,d", "x}"}};
+    escaped["e"] = 2;
+    CHECK(escaped.contains("a\"b"));
+    CHECK(escaped.dump() == R"({"a\"b":1,"c,d":"x}","e":2})");
+    json nested{{"outer", {{"inner", {1, {2, 3}}}}}};
+    nested["outer"]["inner2"] = "v";
+    CHECK(nested.dump() == R"({"outer":{"inner":[1,[2,3]],"inner2":"v"}})");
+    json array{1, 2, 3};
+    CHECK(array.size() == 3);
+    array.push_back("four");
+    CHECK(array.dump() == R"([1,2,3,"four"])");
+}
+
+TEST_CASE("json: a two-item list inside a pair is an array: {\"a\", {\"b\", 1}}") {
+    CHECK(json{{"a", {"b", 1}}}.dump() == R"({"a":["b",1]})");
+    CHECK(json{{"a", {"b", 1}}, 5}.dump() == R"([["a",["b",1]],5])");
 }
 
 TEST_CASE("json: a repeated key in the list keeps its first place and its last value") {

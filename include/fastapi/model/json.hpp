@@ -16,6 +16,7 @@
 #include <charconv>     // to_chars, from_chars
 #include <cmath>        // isfinite
 #include <cstdint>      // int64_t
+#include <cstring>      // memcpy
 #include <limits>       // numeric_limits
 #include <stdexcept>    // overflow_error
 #include <string>       // string
@@ -37,11 +38,36 @@ inline constexpr auto json_string_byte_class = [] {
     return t;
 }();
 
+// Whether the 8 bytes at p need nothing in a JSON string (class 0 above), tested at once:
+// no byte with its high bit set, below 0x20, '"' or '\\' (the classic "has zero / has less"
+// word tests, exact for whether any byte matches).
+inline bool json_plain_8(const unsigned char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    return ((v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'))) == 0;
+}
+
 // A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
 // subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
 inline void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    {  // the usual case, nothing to escape or check: one write
+        std::size_t i = 0;
+        while (i + 8 <= s.size() && json_plain_8(p + i)) i += 8;
+        while (i < s.size() && json_string_byte_class[p[i]] == 0) ++i;
+        if (i == s.size()) {
+            std::size_t at = out.size();
+            out.resize(at + s.size() + 2);
+            char* w = out.data() + at;
+            *w = '"';
+            if (!s.empty()) std::memcpy(w + 1, s.data(), s.size());
+            w[s.size() + 1] = '"';
+            return;
+        }
+    }
     out += '"';
     std::size_t run = 0;  // start of the pending unescaped run
     for (std::size_t i = 0; i < s.size(); ++i) {

@@ -218,7 +218,10 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
                 detail::append_header(ex.response.headers, name, value);
     } else {
         ex.response.body.clear();
-        write_json(ex.response.body, result);
+        if constexpr (std::is_same_v<T, json> && !std::is_lvalue_reference_v<R>)
+            detail::append_json(ex.response.body, std::move(result));  // its text becomes the body
+        else
+            write_json(ex.response.body, result);
         if (filter) filter(ex.response.body);
         ex.response.headers.set("content-type", "application/json");
         if (ex.response.status == 200) ex.response.status = status;
