@@ -5619,9 +5619,10 @@ using fastapi::write_json;
 //   if (!short_) data["description"] = "...";   // keys stay in insertion order on the wire
 // Scalars are kept as they are; an object or array built from a list, and any other value the
 // model machinery writes (a model, a std::optional, a vector, a map, an enum, a
-// picojson::value), is written to JSON text at once, when it is made: answering moves that
-// text into the response, with no tree and no picojson in between. Looking a member up by key
-// (data["k"]) splits an object's text into its members first, once.
+// picojson::value), is written to JSON text at once, when it is made (the list's items are
+// borrowed for that, not copied): answering moves that text into the response, with no tree
+// and no picojson in between. Looking a member up by key (data["k"]) splits an object's text
+// into its members first, once.
 // The class is not a template; only the constructor for such values is, and it is one call.
 // Relies on json (write_json, the scalar writers).
 
