@@ -3983,7 +3983,7 @@ TypeInfo make_type_info() {
         t.bits = sizeof(T) * 8;
     } else if constexpr (std::is_same_v<T, std::string>) {
         t.kind = TypeKind::string;
-    } else if constexpr (std::is_same_v<T, picojson::value>) {
+    } else if constexpr (std::is_same_v<T, picojson::value> || requires { typename T::ad_hoc_json; }) {  // any JSON
         t.kind = TypeKind::any;
     } else if constexpr (is_optional_v<T>) {
         t.kind = TypeKind::optional;
@@ -4389,11 +4389,36 @@ inline constexpr auto json_string_byte_class = [] {
     return t;
 }();
 
+// Whether the 8 bytes at p need nothing in a JSON string (class 0 above), tested at once:
+// no byte with its high bit set, below 0x20, '"' or '\\' (the classic "has zero / has less"
+// word tests, exact for whether any byte matches).
+inline bool json_plain_8(const unsigned char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    return ((v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'))) == 0;
+}
+
 // A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
 // subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
 inline void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    {  // the usual case, nothing to escape or check: one write
+        std::size_t i = 0;
+        while (i + 8 <= s.size() && json_plain_8(p + i)) i += 8;
+        while (i < s.size() && json_string_byte_class[p[i]] == 0) ++i;
+        if (i == s.size()) {
+            std::size_t at = out.size();
+            out.resize(at + s.size() + 2);
+            char* w = out.data() + at;
+            *w = '"';
+            if (!s.empty()) std::memcpy(w + 1, s.data(), s.size());
+            w[s.size() + 1] = '"';
+            return;
+        }
+    }
     out += '"';
     std::size_t run = 0;  // start of the pending unescaped run
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -4589,6 +4614,11 @@ inline constexpr auto key_prefixes_v = [] {
     return text;
 }();
 
+// An ad-hoc JSON value (fastapi::json, json_value.hpp, says so with `ad_hoc_json`): it writes
+// itself (write) and converts itself to picojson (to_picojson).
+template <class U>
+concept ad_hoc_json_value = requires { typename U::ad_hoc_json; };
+
 }  // namespace detail
 
 // Appends the compact JSON for value to out.
@@ -4612,6 +4642,8 @@ void write_json(std::string& out, const T& value) {
         detail::append_json_string(out, static_cast<const char*>(value));
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         detail::append_json_value(out, value);
+    } else if constexpr (detail::ad_hoc_json_value<U>) {
+        value.write(out);
     } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
         out.append("null", 4);
     } else if constexpr (detail::is_optional_v<U>) {
@@ -4673,6 +4705,10 @@ picojson::value to_json_value(const T& value) {
         return to_json_value(value.value);
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         return value;
+    } else if constexpr (detail::ad_hoc_json_value<U>) {
+        return value.to_picojson();
+    } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
+        return picojson::value();
     } else if constexpr (std::is_same_v<U, bool>) {
         return picojson::value(value);
     } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {
@@ -5625,6 +5661,513 @@ using fastapi::write_json;
 }  // namespace detail
 
 #undef FASTAPI_UNSUPPORTED_TYPE_MESSAGE
+
+}  // namespace fastapi
+
+// ---- include/fastapi/model/json_value.hpp ----
+// json_value: fastapi::json, an ad-hoc JSON value for answers that need no model of their
+// own (FastAPI's `return {"item_id": item_id, "q": q}`), built from initializer lists as
+// nlohmann/json's is:
+//   return fastapi::json{{"item_id", *item_id}, {"q", *q}, {"tags", item.tags}};
+//   fastapi::json data{{"name", name}};
+//   if (!short_) data["description"] = "...";   // keys stay in insertion order on the wire
+// Scalars are kept as they are; an object or array built from a list, and any other value the
+// model machinery writes (a model, a std::optional, a vector, a map, an enum, a
+// picojson::value), is written to JSON text at once, when it is made (the list's items are
+// borrowed for that, not copied): answering moves that text into the response, with no tree
+// and no picojson in between. Looking a member up by key (data["k"]) splits an object's text
+// into its members first, once.
+// The class is not a template; only the constructor for such values is, and it is one call.
+// Relies on json (write_json, the scalar writers).
+
+
+namespace fastapi {
+
+class json;
+namespace detail {
+struct json_init;
+inline void append_json(std::string& out, json&& v);
+
+// Whether write_json can write a T (as its branches decide, one level at a time: a model's
+// own fields are write_json's to check).
+template <class T>
+constexpr bool json_writable() {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (is_field_v<U>) return json_writable<typename U::value_type>();
+    else if constexpr (std::is_arithmetic_v<U> && !std::is_same_v<U, char>) return true;
+    else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view> ||
+                       std::is_convertible_v<const U&, const char*>) return true;
+    else if constexpr (std::is_same_v<U, picojson::value> || std::is_same_v<U, std::nullopt_t> ||
+                       std::is_same_v<U, json>) return true;
+    else if constexpr (is_optional_v<U> || is_vector_v<U>) return json_writable<typename U::value_type>();
+    else if constexpr (is_map_v<U>) return json_writable<typename U::mapped_type>();
+    else if constexpr (named_enum<U>) return true;
+    else return is_model_v<U>;
+}
+}  // namespace detail
+
+class json {
+public:
+    using ad_hoc_json = void;  // written and documented as any JSON (json.hpp, model.hpp)
+    json() noexcept {}
+    json(const json& o) : kind_(o.kind_), s_(o.s_) {
+        if (kind_ == kind::boolean) b_ = o.b_;
+        else if (kind_ == kind::number) d_ = o.d_;
+        else i_ = o.i_;
+        if (o.members_) members_ = std::make_unique<std::vector<json>>(*o.members_);
+    }
+    json(json&&) noexcept = default;
+    json& operator=(const json& o) {
+        if (this != &o) *this = json(o);
+        return *this;
+    }
+    json& operator=(json&&) noexcept = default;
+    ~json() = default;
+    json(std::nullptr_t) noexcept {}
+    // Only a bool itself: a pointer must not turn into `true`.
+    template <class B>
+        requires std::is_same_v<B, bool>
+    json(B b) noexcept : kind_(kind::boolean) { b_ = b; }
+    template <class I>
+        requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
+    json(I i) {
+        if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(std::int64_t)) {
+            if (i > static_cast<std::uint64_t>(INT64_MAX)) {  // beyond int64: its digits as they are
+                kind_ = kind::text;
+                detail::append_integer(s_, i);
+                return;
+            }
+        }
+        kind_ = kind::integer;
+        i_ = static_cast<std::int64_t>(i);
+    }
+    json(double d) noexcept : kind_(kind::number) { d_ = d; }
+    json(float f) : kind_(kind::text) { detail::append_float(s_, f); }  // its own shortest digits
+    json(const char* s) : kind_(kind::string), s_(s) {}
+    json(std::string s) noexcept : kind_(kind::string), s_(std::move(s)) {}
+    json(std::string_view s) : kind_(kind::string), s_(s) {}
+    // {{"key", value}, ...} is an object; any other list an array (as nlohmann/json decides).
+    json(std::initializer_list<detail::json_init> items);
+    // Anything else the model machinery writes, written once to JSON text.
+    template <class T>
+        requires(!std::is_same_v<std::remove_cvref_t<T>, json> &&
+                 !std::is_same_v<std::remove_cvref_t<T>, detail::json_init> &&
+                 !std::is_arithmetic_v<std::remove_cvref_t<T>> &&
+                 !std::is_convertible_v<const T&, std::string_view> &&
+                 !std::is_same_v<std::remove_cvref_t<T>, std::nullptr_t>)
+    json(const T& value) : kind_(kind::text) {
+        static_assert(detail::json_writable<T>(),
+                      "fastapi::json: this value cannot be written as JSON. Put in a bool, a number, a string, "
+                      "a model struct, a std::optional, a std::vector, a std::map<std::string, T>, an enum with "
+                      "fastapi::enum_values, a picojson::value or another fastapi::json.");
+        if constexpr (detail::json_writable<T>()) write_json(s_, value);
+    }
+
+    // An array of the items given (json::array({{"a", "b"}}) is an array holding one array,
+    // where json{{"a", "b"}} is an object), and an empty object.
+    static json array(std::initializer_list<detail::json_init> items = {});
+    static json object() {
+        json j;
+        j.kind_ = kind::text;
+        j.s_ = "{}";
+        return j;
+    }
+
+    bool is_null() const noexcept { return kind_ == kind::null; }
+    bool is_object() const noexcept { return kind_ == kind::members || (kind_ == kind::text && s_.front() == '{'); }
+    bool is_array() const noexcept { return kind_ == kind::text && s_.front() == '['; }
+    // Members of an object, elements of an array; 0 for anything else.
+    std::size_t size() const;
+
+    // The member `key` of an object, added (null) at the end when missing, as a Python dict's
+    // d[key] = ... does; a null json becomes an empty object first.
+    json& operator[](std::string_view key);
+    bool contains(std::string_view key) const;
+    // Appends to an array; a null json becomes an empty array first.
+    void push_back(const json& value);
+
+    // The compact JSON text, as it is sent.
+    std::string dump() const {
+        std::string out;
+        write(out);
+        return out;
+    }
+    void write(std::string& out) const;
+    picojson::value to_picojson() const;
+
+private:
+    friend struct detail::json_init;
+    friend void detail::append_json(std::string& out, json&& v);
+
+    // text: s_ is the value's JSON text (an object, an array, or a scalar written by
+    // write_json); members: an object split into members_, keys and values alternating.
+    enum class kind : unsigned char { null, boolean, integer, number, string, text, members };
+
+    std::size_t size_hint() const noexcept {
+        switch (kind_) {
+            case kind::string: return s_.size() + 2;
+            case kind::text: return s_.size();
+            case kind::members: return 16 * members_->size();
+            default: return 20;
+        }
+    }
+    json* find(std::string_view key) noexcept {
+        if (!members_) return nullptr;
+        auto& m = *members_;
+        for (std::size_t i = 0; i < m.size(); i += 2)
+            if (m[i].s_ == key) return &m[i + 1];
+        return nullptr;
+    }
+    void split_members();  // text object -> members
+
+    kind kind_ = kind::null;
+    union {
+        bool b_;
+        std::int64_t i_ = 0;
+        double d_;
+    };
+    std::string s_;            // a string's value; a text value's JSON
+    // members: keys and values, alternating (behind a pointer: most values never have any, and
+    // an empty pointer costs nothing to move or destroy).
+    std::unique_ptr<std::vector<json>> members_;
+    std::vector<json>& members() {
+        if (!members_) members_ = std::make_unique<std::vector<json>>();
+        return *members_;
+    }
+};
+
+namespace detail {
+// One item of a braced list: a value, or a braced list itself, which is a {"key", value}
+// pair when it has two items and the first is a string (the list around it decides whether
+// it is a member or a two-item array). A string or any other value is borrowed, not copied:
+// the list lives only as long as the expression that builds the json from it, and so do the
+// values it names; they are written once, into the json's text. Scalars and nested lists are
+// kept as json values (mutable: the list's items are const, and are moved from once).
+struct json_init {
+    enum class form : unsigned char { value, string, ref };
+    form how = form::value;
+    bool pair = false;
+    std::string_view key;  // a pair's key
+    std::string_view str;  // form::string: the string
+    const void* ref = nullptr;  // form::ref: the value, written by write_ref
+    void (*write_ref)(std::string&, const void*) = nullptr;
+    mutable json value;  // form::value
+
+    json_init(std::nullptr_t) noexcept {}
+    template <class T>
+        requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
+    json_init(T v) : value(v) {}
+    template <class T>
+        requires std::is_convertible_v<const T&, std::string_view>
+    json_init(const T& s) : how(form::string), str(s) {}
+    json_init(const json& j) noexcept
+        : how(form::ref), ref(&j), write_ref([](std::string& out, const void* p) { static_cast<const json*>(p)->write(out); }) {}
+    template <class T>
+        requires(!std::is_arithmetic_v<T> && !std::is_convertible_v<const T&, std::string_view> &&
+                 !std::is_same_v<T, json> && !std::is_same_v<T, json_init> && !std::is_same_v<T, std::nullptr_t>)
+    json_init(const T& v) noexcept : how(form::ref), ref(&v) {
+        static_assert(json_writable<T>(),
+                      "fastapi::json: this value cannot be written as JSON. Put in a bool, a number, a string, "
+                      "a model struct, a std::optional, a std::vector, a std::map<std::string, T>, an enum with "
+                      "fastapi::enum_values, a picojson::value or another fastapi::json.");
+        if constexpr (json_writable<T>())
+            write_ref = [](std::string& out, const void* p) { write_json(out, *static_cast<const T*>(p)); };
+    }
+    json_init(std::initializer_list<json_init> items) {
+        const json_init* first = items.begin();
+        if (items.size() == 2 && !first->pair && first->how == form::string) {
+            const json_init& second = first[1];
+            pair = true;
+            key = first->str;
+            if (second.pair) {  // {"key", {"a", 1}}: the inner pair is an array here
+                value.kind_ = json::kind::text;
+                second.write(value.s_);
+            } else {
+                how = second.how;
+                str = second.str;
+                ref = second.ref;
+                write_ref = second.write_ref;
+                if (how == form::value) value = std::move(second.value);
+            }
+        } else {
+            value = json(items);
+        }
+    }
+
+    // Appends the item's value (a pair's: its value).
+    void write_value(std::string& out) const {
+        switch (how) {
+            case form::value: return value.write(out);
+            case form::string: return append_json_string(out, str);
+            case form::ref: return write_ref(out, ref);
+        }
+    }
+    // Appends the item as an element of an array: a pair is a two-item array there.
+    void write(std::string& out) const {
+        if (!pair) return write_value(out);
+        out += '[';
+        append_json_string(out, key);
+        out += ',';
+        write_value(out);
+        out += ']';
+    }
+    // The item's value as a json of its own.
+    json take() const {
+        switch (how) {
+            case form::value: return std::move(value);
+            case form::string: return json(str);
+            case form::ref: break;
+        }
+        json j;
+        j.kind_ = json::kind::text;
+        write_ref(j.s_, ref);
+        return j;
+    }
+    std::size_t size_hint() const noexcept {
+        std::size_t n = pair ? key.size() + 4 : 1;
+        switch (how) {
+            case form::value: return n + value.size_hint();
+            case form::string: return n + str.size() + 2;
+            case form::ref: return n + 24;
+        }
+        return n;
+    }
+};
+
+// Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
+// needs no escaping, as keys written in code do.
+inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    std::size_t i = 0;
+    if (key.size() <= 60)
+        while (i < key.size() && json_string_byte_class[p[i]] == 0) ++i;
+    if (key.size() <= 60 && i == key.size()) {
+        char buf[64];
+        buf[0] = lead;
+        buf[1] = '"';
+        std::memcpy(buf + 2, key.data(), key.size());
+        buf[key.size() + 2] = '"';
+        buf[key.size() + 3] = ':';
+        out.append(buf, key.size() + 4);
+        return;
+    }
+    out += lead;
+    append_json_string(out, key);
+    out += ':';
+}
+
+// The end of the JSON value that starts at i in text t (compact, as json writes it).
+inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
+    int depth = 0;
+    bool in_string = false;
+    for (; i < t.size(); ++i) {
+        char c = t[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+                if (depth == 0) return i + 1;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (--depth <= 0) return depth == 0 ? i + 1 : i;
+        } else if (c == ',' && depth == 0) {
+            return i;
+        }
+    }
+    return i;
+}
+// Calls f(key, value_text) for each member of the JSON object text t, keys unescaped.
+template <class F>
+void for_each_json_member(std::string_view t, F&& f) {
+    std::size_t i = 1;
+    while (i < t.size() && t[i] != '}') {
+        std::size_t key_end = json_value_end(t, i);
+        std::string_view key_text = t.substr(i, key_end - i);
+        std::string key;
+        if (key_text.find('\\') == std::string_view::npos) {
+            key = key_text.substr(1, key_text.size() - 2);
+        } else {
+            picojson::value k;
+            picojson::parse(k, std::string(key_text));
+            if (k.is<std::string>()) key = k.get<std::string>();
+        }
+        std::size_t value_end = json_value_end(t, key_end + 1);
+        f(std::move(key), t.substr(key_end + 1, value_end - key_end - 1));
+        i = value_end + (value_end < t.size() && t[value_end] == ',' ? 1 : 0);
+    }
+}
+}  // namespace detail
+
+inline json::json(std::initializer_list<detail::json_init> items) {
+    bool pairs = items.size() != 0;
+    std::size_t hint = 2;
+    for (auto& e : items) {
+        pairs = pairs && e.pair;
+        hint += e.size_hint();
+    }
+    if (pairs) {
+        // A repeated key keeps its first place and takes the last value, as in a Python dict.
+        bool repeated = false;
+        for (auto i = items.begin(); i != items.end() && !repeated; ++i)
+            for (auto j = items.begin(); j != i && !repeated; ++j) repeated = i->key == j->key;
+        if (repeated) {
+            kind_ = kind::members;
+            for (auto& e : items) {
+                if (json* found = find(e.key)) {
+                    *found = e.take();
+                } else {
+                    members().emplace_back(e.key);
+                    members().push_back(e.take());
+                }
+            }
+            return;
+        }
+    }
+    kind_ = kind::text;
+    s_.reserve(hint);
+    if (pairs) {
+        char lead = '{';
+        for (auto& e : items) {
+            detail::append_json_member_key(s_, lead, e.key);
+            lead = ',';
+            e.write_value(s_);
+        }
+        s_ += '}';
+    } else {
+        s_ += '[';
+        for (auto& e : items) {
+            if (s_.size() > 1) s_ += ',';
+            e.write(s_);
+        }
+        s_ += ']';
+    }
+}
+
+inline json json::array(std::initializer_list<detail::json_init> items) {
+    json j;
+    j.kind_ = kind::text;
+    j.s_ += '[';
+    for (auto& e : items) {
+        if (j.s_.size() > 1) j.s_ += ',';
+        e.write(j.s_);
+    }
+    j.s_ += ']';
+    return j;
+}
+
+inline void json::split_members() {
+    std::vector<json> members;
+    detail::for_each_json_member(s_, [&](std::string key, std::string_view value) {
+        members.emplace_back(std::move(key));
+        json& v = members.emplace_back();
+        v.kind_ = kind::text;
+        v.s_ = value;
+    });
+    members_ = std::make_unique<std::vector<json>>(std::move(members));
+    s_.clear();
+    kind_ = kind::members;
+}
+
+inline std::size_t json::size() const {
+    if (kind_ == kind::members) return members_ ? members_->size() / 2 : 0;
+    if (kind_ != kind::text || (s_.front() != '{' && s_.front() != '[')) return 0;
+    std::size_t n = 0;
+    if (s_.front() == '{') {
+        detail::for_each_json_member(s_, [&](std::string, std::string_view) { ++n; });
+    } else {
+        for (std::size_t i = 1; i < s_.size() && s_[i] != ']'; ++n) {
+            i = detail::json_value_end(s_, i);
+            if (i < s_.size() && s_[i] == ',') ++i;
+        }
+    }
+    return n;
+}
+
+inline json& json::operator[](std::string_view key) {
+    if (kind_ == kind::null) kind_ = kind::members;
+    if (kind_ == kind::text && s_.front() == '{') split_members();
+    if (kind_ != kind::members) throw std::invalid_argument("fastapi::json: [\"key\"] on a value that is not an object");
+    if (json* found = find(key)) return *found;
+    members().emplace_back(key);
+    return members().emplace_back();
+}
+
+inline bool json::contains(std::string_view key) const {
+    if (kind_ == kind::members) return const_cast<json*>(this)->find(key) != nullptr;
+    bool found = false;
+    if (is_object()) detail::for_each_json_member(s_, [&](std::string k, std::string_view) { found = found || k == key; });
+    return found;
+}
+
+inline void json::push_back(const json& value) {
+    if (kind_ == kind::null) {
+        kind_ = kind::text;
+        s_ = "[]";
+    }
+    if (!is_array()) throw std::invalid_argument("fastapi::json: push_back on a value that is not an array");
+    s_.pop_back();
+    if (s_.size() > 1) s_ += ',';
+    value.write(s_);
+    s_ += ']';
+}
+
+inline void json::write(std::string& out) const {
+    switch (kind_) {
+        case kind::null: out.append("null", 4); break;
+        case kind::boolean: b_ ? out.append("true", 4) : out.append("false", 5); break;
+        case kind::integer: detail::append_integer(out, i_); break;
+        case kind::number: detail::append_double(out, d_); break;
+        case kind::string: detail::append_json_string(out, s_); break;
+        case kind::text: out += s_; break;
+        case kind::members:
+            out += '{';
+            for (std::size_t i = 0; members_ && i < members_->size(); i += 2) {
+                if (i) out += ',';
+                detail::append_json_string(out, (*members_)[i].s_);
+                out += ':';
+                (*members_)[i + 1].write(out);
+            }
+            out += '}';
+            break;
+    }
+}
+
+// As a picojson tree (whose objects sort their keys): for HTTPException::detail() and the
+// parts that read JSON back.
+inline picojson::value json::to_picojson() const {
+    switch (kind_) {
+        case kind::null: return picojson::value();
+        case kind::boolean: return picojson::value(b_);
+        case kind::integer: return picojson::value(i_);
+        case kind::number: return std::isfinite(d_) ? picojson::value(d_) : picojson::value();
+        case kind::string: return picojson::value(s_);
+        case kind::text: {
+            picojson::value v;
+            std::string err = picojson::parse(v, s_);
+            return v;
+        }
+        case kind::members: {
+            picojson::object o;
+            for (std::size_t i = 0; members_ && i < members_->size(); i += 2)
+                o[(*members_)[i].s_] = (*members_)[i + 1].to_picojson();
+            return picojson::value(std::move(o));
+        }
+    }
+    return picojson::value();
+}
+
+namespace detail {
+// A json answer given up to the response: its text becomes the body when there is none yet.
+inline void append_json(std::string& out, json&& v) {
+    if (v.kind_ == json::kind::text && out.empty()) out = std::move(v.s_);
+    else v.write(out);
+}
+}  // namespace detail
 
 }  // namespace fastapi
 
@@ -6726,7 +7269,10 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
                 detail::append_header(ex.response.headers, name, value);
     } else {
         ex.response.body.clear();
-        write_json(ex.response.body, result);
+        if constexpr (std::is_same_v<T, json> && !std::is_lvalue_reference_v<R>)
+            detail::append_json(ex.response.body, std::move(result));  // its text becomes the body
+        else
+            write_json(ex.response.body, result);
         if (filter) filter(ex.response.body);
         ex.response.headers.set("content-type", "application/json");
         if (ex.response.status == 200) ex.response.status = status;
@@ -6899,7 +7445,9 @@ void describe_result(OperationInfo& op) {
     else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
     else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;
     else if constexpr (std::is_base_of_v<Response, T>) op.result = OI::Result::unknown;
-    else if constexpr (std::is_void_v<T> || std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, picojson::value>) return;
+    else if constexpr (std::is_void_v<T> || std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, picojson::value> ||
+                       std::is_same_v<T, json>)
+        return;  // any JSON: schema {}, as FastAPI documents a dict
     else if constexpr (std::is_same_v<T, std::string_view> || std::is_convertible_v<const T&, const char*>)
         op.result_type = &describe<std::string>;
     else op.result_type = &describe<T>;
@@ -6938,6 +7486,35 @@ template <class Args> struct args_read_stream;
 template <class... P> struct args_read_stream<std::tuple<P...>> {
     static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, RequestStream> || ... || false);
 };
+
+// The name of function F as its declaration spells it, without namespaces or classes
+// (`read_item` for `app.get<read_item>(...)`), read from the compiler's signature of this
+// function at compile time: GCC writes "[with auto F = ns::read_item; ...]", Clang
+// "[F = &ns::read_item]".
+template <auto F>
+constexpr std::string_view function_name() noexcept {
+    std::string_view s = __PRETTY_FUNCTION__;
+    std::size_t at = s.find("F = ");
+    if (at == std::string_view::npos) return {};
+    s.remove_prefix(at + 4);
+    s = s.substr(0, s.find_first_of(";]"));
+    if (!s.empty() && s.front() == '&') s.remove_prefix(1);
+    if (std::size_t colon = s.rfind("::"); colon != std::string_view::npos) s.remove_prefix(colon + 2);
+    return s;
+}
+template <auto F>
+inline constexpr std::string_view function_name_v = function_name<F>();
+
+// A route's options, named after handler F unless they name it already.
+template <auto F, class Options>
+Options named_after(Options options) {
+    static_assert(std::is_function_v<std::remove_pointer_t<decltype(F)>>,
+                  "fastapi: app.get<f>(path) takes a named function f (its name becomes the route's name); "
+                  "pass a lambda as app.get(path, f) instead.");
+    static_assert(!function_name_v<F>.empty(), "fastapi: the name of this function could not be read");
+    if (options.name.empty()) options.name = function_name_v<F>;
+    return options;
+}
 
 template <class F>
 Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {
@@ -10173,6 +10750,19 @@ public:
     }
     template <class F> decltype(auto) head(std::string_view path, F handler, RouteOptions options = {}) {
         return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
+    }
+    // The same with a named function as the template argument, which also names the route
+    // (FastAPI's name from `def read_item`): app.get<read_item>("/items/{item_id}").
+    template <auto F> decltype(auto) get(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"GET"}, std::move(o)); }
+    template <auto F> decltype(auto) post(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"POST"}, std::move(o)); }
+    template <auto F> decltype(auto) put(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"PUT"}, std::move(o)); }
+    template <auto F> decltype(auto) patch(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"PATCH"}, std::move(o)); }
+    template <auto F> decltype(auto) delete_(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"DELETE"}, std::move(o)); }
+    template <auto F> decltype(auto) options(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"OPTIONS"}, std::move(o)); }
+    template <auto F> decltype(auto) head(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"HEAD"}, std::move(o)); }
+    template <auto F>
+    decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, RouteOptions options = {}) {
+        return api_route(path, std::move(methods), F, named_after<F>(std::move(options)));
     }
     // One handler for several methods.
     template <class F>

@@ -13,6 +13,8 @@ struct Message {
     std::string message;
 };
 
+inline Message root() { return {"Hello Bigger Applications!"}; }
+
 // The whole app, for main() and for the tests.
 inline void build_app(fastapi::App& app) {
     app.include_router(routers::users::router());
@@ -23,7 +25,7 @@ inline void build_app(fastapi::App& app) {
         .dependencies = {fastapi::Depends<get_token_header>{}},
         .responses = {{418, {"I'm a teapot"}}},
     });
-    app.get("/", [] { return Message{"Hello Bigger Applications!"}; }, {.name = "root"});
+    app.get<root>("/");
 }
 
 #ifndef BIGGER_APP_NO_MAIN

@@ -18,6 +18,7 @@
 #include "model/model.hpp"
 #include "model/validation.hpp"
 #include "model/json.hpp"
+#include "model/json_value.hpp"
 #include "model/json_reader.hpp"
 // routing: the exchange a request is and what it may ask of its app, the route table,
 // handlers and their parameters, dependencies, state, forms, security, errors, middleware,

@@ -12,9 +12,11 @@ struct Message {
     std::string message;
 };
 
+inline Message update_admin() { return {"Admin getting schwifty"}; }
+
 inline fastapi::APIRouter router() {
     fastapi::APIRouter router;
-    router.post("/", [] { return Message{"Admin getting schwifty"}; }, {.name = "update_admin"});
+    router.post<update_admin>("/");
     return router;
 }
 

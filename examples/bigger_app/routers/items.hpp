@@ -34,6 +34,19 @@ struct UpdatedItem {
     std::string name;
 };
 
+inline FakeItemsDb read_items() { return fake_items_db; }
+
+inline ItemWithId read_item(fastapi::Path<"item_id", std::string> item_id) {
+    const Item* item = find_item(*item_id);
+    if (!item) throw fastapi::HTTPException(404, "Item not found");
+    return {item->name, *item_id};
+}
+
+inline UpdatedItem update_item(fastapi::Path<"item_id", std::string> item_id) {
+    if (*item_id != "plumbus") throw fastapi::HTTPException(403, "You can only update the item: plumbus");
+    return {*item_id, "The great Plumbus"};
+}
+
 inline fastapi::APIRouter router() {
     fastapi::APIRouter router({
         .prefix = "/items",
@@ -42,18 +55,9 @@ inline fastapi::APIRouter router() {
         .responses = {{404, {"Not found"}}},
     });
 
-    router.get("/", [] { return fake_items_db; }, {.name = "read_items"});
-
-    router.get("/{item_id}", [](fastapi::Path<"item_id", std::string> item_id) {
-        const Item* item = find_item(*item_id);
-        if (!item) throw fastapi::HTTPException(404, "Item not found");
-        return ItemWithId{item->name, *item_id};
-    }, {.name = "read_item"});
-
-    router.put("/{item_id}", [](fastapi::Path<"item_id", std::string> item_id) {
-        if (*item_id != "plumbus") throw fastapi::HTTPException(403, "You can only update the item: plumbus");
-        return UpdatedItem{*item_id, "The great Plumbus"};
-    }, {.tags = {"custom"}, .name = "update_item", .responses = {{403, {"Operation forbidden"}}}});
+    router.get<read_items>("/");
+    router.get<read_item>("/{item_id}");
+    router.put<update_item>("/{item_id}", {.tags = {"custom"}, .responses = {{403, {"Operation forbidden"}}}});
 
     return router;
 }

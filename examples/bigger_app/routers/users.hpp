@@ -11,13 +11,16 @@ struct User {
     std::string username;
 };
 
+inline std::vector<User> read_users() { return {{"Rick"}, {"Morty"}}; }
+inline User read_user_me() { return {"fakecurrentuser"}; }
+inline User read_user(fastapi::Path<"username", std::string> username) { return {*username}; }
+
+// Each route is named after its function, as FastAPI names it after the `def`.
 inline fastapi::APIRouter router() {
     fastapi::APIRouter router;
-    router.get("/users/", [] { return std::vector<User>{{"Rick"}, {"Morty"}}; },
-               {.tags = {"users"}, .name = "read_users"});
-    router.get("/users/me", [] { return User{"fakecurrentuser"}; }, {.tags = {"users"}, .name = "read_user_me"});
-    router.get("/users/{username}", [](fastapi::Path<"username", std::string> username) { return User{*username}; },
-               {.tags = {"users"}, .name = "read_user"});
+    router.get<read_users>("/users/", {.tags = {"users"}});
+    router.get<read_user_me>("/users/me", {.tags = {"users"}});
+    router.get<read_user>("/users/{username}", {.tags = {"users"}});
     return router;
 }
 

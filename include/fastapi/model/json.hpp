@@ -16,6 +16,7 @@
 #include <charconv>     // to_chars, from_chars
 #include <cmath>        // isfinite
 #include <cstdint>      // int64_t
+#include <cstring>      // memcpy
 #include <limits>       // numeric_limits
 #include <stdexcept>    // overflow_error
 #include <string>       // string
@@ -37,11 +38,36 @@ inline constexpr auto json_string_byte_class = [] {
     return t;
 }();
 
+// Whether the 8 bytes at p need nothing in a JSON string (class 0 above), tested at once:
+// no byte with its high bit set, below 0x20, '"' or '\\' (the classic "has zero / has less"
+// word tests, exact for whether any byte matches).
+inline bool json_plain_8(const unsigned char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    return ((v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'))) == 0;
+}
+
 // A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
 // subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
 inline void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    {  // the usual case, nothing to escape or check: one write
+        std::size_t i = 0;
+        while (i + 8 <= s.size() && json_plain_8(p + i)) i += 8;
+        while (i < s.size() && json_string_byte_class[p[i]] == 0) ++i;
+        if (i == s.size()) {
+            std::size_t at = out.size();
+            out.resize(at + s.size() + 2);
+            char* w = out.data() + at;
+            *w = '"';
+            if (!s.empty()) std::memcpy(w + 1, s.data(), s.size());
+            w[s.size() + 1] = '"';
+            return;
+        }
+    }
     out += '"';
     std::size_t run = 0;  // start of the pending unescaped run
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -237,6 +263,11 @@ inline constexpr auto key_prefixes_v = [] {
     return text;
 }();
 
+// An ad-hoc JSON value (fastapi::json, json_value.hpp, says so with `ad_hoc_json`): it writes
+// itself (write) and converts itself to picojson (to_picojson).
+template <class U>
+concept ad_hoc_json_value = requires { typename U::ad_hoc_json; };
+
 }  // namespace detail
 
 // Appends the compact JSON for value to out.
@@ -260,6 +291,8 @@ void write_json(std::string& out, const T& value) {
         detail::append_json_string(out, static_cast<const char*>(value));
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         detail::append_json_value(out, value);
+    } else if constexpr (detail::ad_hoc_json_value<U>) {
+        value.write(out);
     } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
         out.append("null", 4);
     } else if constexpr (detail::is_optional_v<U>) {
@@ -321,6 +354,10 @@ picojson::value to_json_value(const T& value) {
         return to_json_value(value.value);
     } else if constexpr (std::is_same_v<U, picojson::value>) {
         return value;
+    } else if constexpr (detail::ad_hoc_json_value<U>) {
+        return value.to_picojson();
+    } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
+        return picojson::value();
     } else if constexpr (std::is_same_v<U, bool>) {
         return picojson::value(value);
     } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, char>) {

@@ -594,7 +594,7 @@ TypeInfo make_type_info() {
         t.bits = sizeof(T) * 8;
     } else if constexpr (std::is_same_v<T, std::string>) {
         t.kind = TypeKind::string;
-    } else if constexpr (std::is_same_v<T, picojson::value>) {
+    } else if constexpr (std::is_same_v<T, picojson::value> || requires { typename T::ad_hoc_json; }) {  // any JSON
         t.kind = TypeKind::any;
     } else if constexpr (is_optional_v<T>) {
         t.kind = TypeKind::optional;

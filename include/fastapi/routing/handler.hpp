@@ -7,6 +7,7 @@
 #pragma once
 #include "../http/http_types.hpp"
 #include "../model/json.hpp"
+#include "../model/json_value.hpp"
 #include "../core/meta.hpp"
 #include "exchange.hpp"
 #include "responses.hpp"
@@ -113,7 +114,10 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
                 detail::append_header(ex.response.headers, name, value);
     } else {
         ex.response.body.clear();
-        write_json(ex.response.body, result);
+        if constexpr (std::is_same_v<T, json> && !std::is_lvalue_reference_v<R>)
+            detail::append_json(ex.response.body, std::move(result));  // its text becomes the body
+        else
+            write_json(ex.response.body, result);
         if (filter) filter(ex.response.body);
         ex.response.headers.set("content-type", "application/json");
         if (ex.response.status == 200) ex.response.status = status;
@@ -286,7 +290,9 @@ void describe_result(OperationInfo& op) {
     else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
     else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;
     else if constexpr (std::is_base_of_v<Response, T>) op.result = OI::Result::unknown;
-    else if constexpr (std::is_void_v<T> || std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, picojson::value>) return;
+    else if constexpr (std::is_void_v<T> || std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, picojson::value> ||
+                       std::is_same_v<T, json>)
+        return;  // any JSON: schema {}, as FastAPI documents a dict
     else if constexpr (std::is_same_v<T, std::string_view> || std::is_convertible_v<const T&, const char*>)
         op.result_type = &describe<std::string>;
     else op.result_type = &describe<T>;
@@ -325,6 +331,35 @@ template <class Args> struct args_read_stream;
 template <class... P> struct args_read_stream<std::tuple<P...>> {
     static constexpr bool value = (std::is_same_v<std::remove_cvref_t<P>, RequestStream> || ... || false);
 };
+
+// The name of function F as its declaration spells it, without namespaces or classes
+// (`read_item` for `app.get<read_item>(...)`), read from the compiler's signature of this
+// function at compile time: GCC writes "[with auto F = ns::read_item; ...]", Clang
+// "[F = &ns::read_item]".
+template <auto F>
+constexpr std::string_view function_name() noexcept {
+    std::string_view s = __PRETTY_FUNCTION__;
+    std::size_t at = s.find("F = ");
+    if (at == std::string_view::npos) return {};
+    s.remove_prefix(at + 4);
+    s = s.substr(0, s.find_first_of(";]"));
+    if (!s.empty() && s.front() == '&') s.remove_prefix(1);
+    if (std::size_t colon = s.rfind("::"); colon != std::string_view::npos) s.remove_prefix(colon + 2);
+    return s;
+}
+template <auto F>
+inline constexpr std::string_view function_name_v = function_name<F>();
+
+// A route's options, named after handler F unless they name it already.
+template <auto F, class Options>
+Options named_after(Options options) {
+    static_assert(std::is_function_v<std::remove_pointer_t<decltype(F)>>,
+                  "fastapi: app.get<f>(path) takes a named function f (its name becomes the route's name); "
+                  "pass a lambda as app.get(path, f) instead.");
+    static_assert(!function_name_v<F>.empty(), "fastapi: the name of this function could not be read");
+    if (options.name.empty()) options.name = function_name_v<F>;
+    return options;
+}
 
 template <class F>
 Endpoint make_endpoint(F f, int status, ResponseFilter filter = nullptr) {

@@ -182,6 +182,19 @@ public:
     template <class F> decltype(auto) head(std::string_view path, F handler, RouteOptions options = {}) {
         return api_route(path, {"HEAD"}, std::move(handler), std::move(options));
     }
+    // The same with a named function as the template argument, which also names the route
+    // (FastAPI's name from `def read_item`): app.get<read_item>("/items/{item_id}").
+    template <auto F> decltype(auto) get(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"GET"}, std::move(o)); }
+    template <auto F> decltype(auto) post(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"POST"}, std::move(o)); }
+    template <auto F> decltype(auto) put(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"PUT"}, std::move(o)); }
+    template <auto F> decltype(auto) patch(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"PATCH"}, std::move(o)); }
+    template <auto F> decltype(auto) delete_(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"DELETE"}, std::move(o)); }
+    template <auto F> decltype(auto) options(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"OPTIONS"}, std::move(o)); }
+    template <auto F> decltype(auto) head(std::string_view path, RouteOptions o = {}) { return api_route<F>(path, {"HEAD"}, std::move(o)); }
+    template <auto F>
+    decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, RouteOptions options = {}) {
+        return api_route(path, std::move(methods), F, named_after<F>(std::move(options)));
+    }
     // One handler for several methods.
     template <class F>
     decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, F handler, RouteOptions options = {}) {

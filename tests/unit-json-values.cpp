@@ -1,0 +1,210 @@
+// fastapi::json: ad-hoc answers built from initializer lists, as a FastAPI handler returns a
+// dict. Keys keep their insertion order on the wire; every value kind the model machinery
+// writes goes in; a handler returning it is documented as FastAPI documents a dict.
+#include <doctest/doctest.h>
+
+#include "fastapi.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace json_values_test {
+
+using fastapi::json;
+
+struct Item {
+    std::string name;
+    std::optional<double> tax;
+    std::vector<std::string> tags;
+};
+
+enum class Color { red, green };
+
+picojson::value parse(const std::string& text) {
+    picojson::value v;
+    std::string err = picojson::parse(v, text);
+    REQUIRE_MESSAGE(err.empty(), err);
+    return v;
+}
+
+}  // namespace json_values_test
+
+template <>
+struct fastapi::enum_values<json_values_test::Color> {
+    static constexpr fastapi::enum_value<json_values_test::Color> values[] = {{json_values_test::Color::red, "red"},
+                                                                             {json_values_test::Color::green, "green"}};
+};
+
+namespace json_values_test {
+
+TEST_CASE("json: keys are written in the order they were given, not sorted") {
+    json j{{"zeta", 1}, {"alpha", 2}, {"mid", 3}};
+    CHECK(j.dump() == R"({"zeta":1,"alpha":2,"mid":3})");
+    CHECK(j.is_object());
+    CHECK(j.size() == 3);
+    CHECK(j.contains("alpha"));
+    CHECK_FALSE(j.contains("beta"));
+}
+
+TEST_CASE("json: a key added with data[\"k\"] = ... goes last; an existing key keeps its place") {
+    json data{{"item_id", "foo"}, {"owner_id", 3}};
+    bool short_ = false;
+    if (!short_) data["description"] = "long";
+    data["item_id"] = "bar";  // replaced where it is, as in a Python dict
+    CHECK(data.dump() == R"({"item_id":"bar","owner_id":3,"description":"long"})");
+    CHECK(data.contains("description"));
+    CHECK_FALSE(data.contains("nope"));
+    CHECK(data.size() == 3);
+    CHECK(data["owner_id"].dump() == "3");
+
+    json built;  // null until a key is set: then an object
+    CHECK(built.dump() == "null");
+    built["a"] = 1;
+    built["b"]["c"] = true;  // a missing member is null, so it becomes an object too
+    CHECK(built.dump() == R"({"a":1,"b":{"c":true}})");
+    json number = 5;
+    CHECK_THROWS_AS(number["k"], std::invalid_argument);
+}
+
+TEST_CASE("json: a value put in whole (a model, an escaped key, a nested object) takes keys afterwards") {
+    Item item{"Hammer", 1.5, {}};
+    json j = item;
+    CHECK(j.is_object());
+    CHECK(j.size() == 3);
+    j["tax"] = nullptr;  // replaced in place
+    j["extra"] = json{{"n", 1}};
+    j["extra"]["m"] = 2;
+    CHECK(j.dump() == R"({"name":"Hammer","tax":null,"tags":[],"extra":{"n":1,"m":2}})");
+    json escaped{{"a\"b", 1}, {"c,d", "x}"}};
+    escaped["e"] = 2;
+    CHECK(escaped.contains("a\"b"));
+    CHECK(escaped.dump() == R"({"a\"b":1,"c,d":"x}","e":2})");
+    json nested{{"outer", {{"inner", {1, {2, 3}}}}}};
+    nested["outer"]["inner2"] = "v";
+    CHECK(nested.dump() == R"({"outer":{"inner":[1,[2,3]],"inner2":"v"}})");
+    json array{1, 2, 3};
+    CHECK(array.size() == 3);
+    array.push_back("four");
+    CHECK(array.dump() == R"([1,2,3,"four"])");
+}
+
+TEST_CASE("json: a two-item list inside a pair is an array: {\"a\", {\"b\", 1}}") {
+    CHECK(json{{"a", {"b", 1}}}.dump() == R"({"a":["b",1]})");
+    CHECK(json{{"a", {"b", 1}}, 5}.dump() == R"([["a",["b",1]],5])");
+}
+
+TEST_CASE("json: a repeated key in the list keeps its first place and its last value") {
+    json j{{"a", 1}, {"b", 2}, {"a", 3}};
+    CHECK(j.dump() == R"({"a":3,"b":2})");
+}
+
+TEST_CASE("json: nested objects and arrays") {
+    json j{{"user", {{"name", "Ann"}, {"roles", {"admin", "dev"}}}}, {"points", {1, 2, 3}}, {"empty", json::object()},
+           {"none", json::array()}};
+    CHECK(j.dump() == R"({"user":{"name":"Ann","roles":["admin","dev"]},"points":[1,2,3],"empty":{},"none":[]})");
+    // A list that is not all {"key", value} pairs is an array; json::array says so explicitly.
+    CHECK(json{1, "a", nullptr, false}.dump() == R"([1,"a",null,false])");
+    CHECK(json::array({{"a", "b"}}).dump() == R"([["a","b"]])");
+    CHECK(json{{"a", "b"}}.dump() == R"({"a":"b"})");
+    json list;
+    list.push_back(1);
+    list.push_back(json{{"k", "v"}});
+    CHECK(list.dump() == R"([1,{"k":"v"}])");
+    CHECK(list.is_array());
+}
+
+TEST_CASE("json: every value kind the model machinery writes, written as write_json writes it") {
+    Item item{"Hammer", std::nullopt, {"tools"}};
+    std::optional<std::string> q;
+    std::optional<int> n = 4;
+    std::map<std::string, int> counts{{"b", 2}, {"a", 1}};
+    picojson::value pv = parse(R"({"y":1,"x":[true]})");
+    fastapi::Field<double> price{12.5};
+    json j{{"str", std::string("s")},  {"view", std::string_view("v")}, {"int", 7},
+           {"i64", std::int64_t{-9}},  {"u64", ~std::uint64_t{0}},       {"double", 0.25},
+           {"float", 0.1f},            {"whole", 1.0},                   {"bool", true},
+           {"null", nullptr},          {"nullopt", std::nullopt},        {"q", q},
+           {"n", n},                   {"model", item},                  {"models", std::vector<Item>{item}},
+           {"map", counts},            {"enum", Color::green},          {"picojson", pv},
+           {"field", price},           {"nan", std::nan("")},            {"json", json{{"k", 1}}}};
+    CHECK(j.dump() ==
+          R"({"str":"s","view":"v","int":7,"i64":-9,"u64":18446744073709551615,"double":0.25,"float":0.1,)"
+          R"("whole":1.0,"bool":true,"null":null,"nullopt":null,"q":null,"n":4,)"
+          R"("model":{"name":"Hammer","tax":null,"tags":["tools"]},"models":[{"name":"Hammer","tax":null,"tags":["tools"]}],)"
+          R"("map":{"a":1,"b":2},"enum":"green","picojson":{"x":[true],"y":1},"field":12.5,"nan":null,"json":{"k":1}})");
+    // Strings are escaped as FastAPI escapes them (UTF-8 kept, controls escaped).
+    CHECK(json{{"t", "é \"q\"\n"}}.dump() == "{\"t\":\"é \\\"q\\\"\\n\"}");
+    // A json inside a model or a container is written in place.
+    CHECK(fastapi::to_json_string(std::vector<json>{json{{"b", 1}, {"a", 2}}}) == R"([{"b":1,"a":2}])");
+    // As a picojson tree (sorted, as picojson keeps objects) for code that reads it back.
+    CHECK(j.to_picojson().get("model").get("name").get<std::string>() == "Hammer");
+    CHECK(fastapi::to_json_value(json{{"b", 1}, {"a", 2}}).serialize() == R"({"a":2,"b":1})");
+}
+
+TEST_CASE("json: a handler returning it answers with it, in order, and is documented as a dict (schema {})") {
+    fastapi::App app;
+    app.get("/users/{user_id}/items/{item_id}",
+            [](fastapi::Path<"user_id", int> user_id, fastapi::Path<"item_id", std::string> item_id,
+               fastapi::Query<"short", bool, fastapi::Default<false>> short_) {
+                json item{{"item_id", *item_id}, {"owner_id", *user_id}};
+                if (!*short_) item["description"] = "This is an amazing item";
+                return item;
+            });
+    app.get("/coroutine", []() -> asio::awaitable<json> { co_return json{{"z", 1}, {"a", 2}}; });
+    fastapi::TestClient client(app);
+    auto r = client.get("/users/3/items/foo");
+    CHECK(r.status_code == 200);
+    CHECK(r.headers.get("content-type").value_or("") == "application/json");
+    CHECK(r.text == R"({"item_id":"foo","owner_id":3,"description":"This is an amazing item"})");
+    CHECK(client.get("/users/3/items/foo?short=true").text == R"({"item_id":"foo","owner_id":3})");
+    CHECK(client.get("/coroutine").text == R"({"z":1,"a":2})");
+
+    picojson::value doc = parse(client.get("/openapi.json").text);
+    for (const char* path : {"/users/{user_id}/items/{item_id}", "/coroutine"}) {
+        CAPTURE(path);
+        const auto& ok = doc.get("paths").get(path).get("get").get("responses").get("200");
+        CHECK(ok.get("content").get("application/json").get("schema").serialize() == "{}");
+    }
+    bool json_schema = doc.contains("components") && doc.get("components").contains("schemas") &&
+                       doc.get("components").get("schemas").contains("json");
+    CHECK_FALSE(json_schema);
+}
+
+// The README's example, as it is written there.
+fastapi::json read_user_item(fastapi::Path<"user_id", int64_t> user_id, fastapi::Path<"item_id", std::string> item_id,
+                             fastapi::Query<"short", bool, fastapi::Default<false>> short_) {
+    fastapi::json item{{"item_id", *item_id}, {"owner_id", *user_id}, {"tags", {"new", "sale"}}};
+    if (!*short_) item["description"] = "This is an amazing item that has a long description";
+    return item;
+}
+fastapi::json hello() { return {{"message", "Hello World"}}; }
+
+TEST_CASE("json: the README's read_user_item and a braced return with the type declared") {
+    fastapi::App app;
+    app.get<read_user_item>("/users/{user_id}/items/{item_id}");
+    app.get<hello>("/");
+    fastapi::TestClient client(app);
+    CHECK(client.get("/users/3/items/foo").text ==
+          R"({"item_id":"foo","owner_id":3,"tags":["new","sale"],"description":"This is an amazing item that has a long description"})");
+    CHECK(client.get("/").text == R"({"message":"Hello World"})");
+    picojson::value doc = app.openapi();
+    CHECK(doc.get("paths").get("/").get("get").get("operationId").get<std::string>() == "hello__get");
+}
+
+TEST_CASE("json: HTTPException's detail takes it, keys in order (FastAPI's dict detail)") {
+    fastapi::App app;
+    app.get("/fail", []() -> int {
+        throw fastapi::HTTPException(418, json{{"code", "teapot"}, {"retry", false}, {"after", {1, 2}}});
+    });
+    fastapi::TestClient client(app);
+    auto r = client.get("/fail");
+    CHECK(r.status_code == 418);
+    CHECK(r.text == R"({"detail":{"code":"teapot","retry":false,"after":[1,2]}})");
+    fastapi::HTTPException e(404, json{{"b", 1}, {"a", 2}});
+    CHECK(e.detail_json() == R"({"b":1,"a":2})");
+    CHECK(e.detail().get("a").get<std::int64_t>() == 2);
+}
+
+}  // namespace json_values_test
