@@ -9659,10 +9659,12 @@ std::function<void()> lifespan_hook(F f) {
 }
 
 // The app's OpenAPI document, built on first use (openapi.hpp).
+struct OpenAPIOrder;
 struct OpenAPIState {
     std::mutex mutex;
     bool built = false;
     picojson::value document;
+    std::shared_ptr<const OpenAPIOrder> order;  // how it is written, found while building it
     std::string text;  // as served
     std::function<picojson::value(const App&)> generate;
 };
@@ -11228,20 +11230,25 @@ struct OpenAPIOrder {
     std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
 };
 
-inline OpenAPIOrder openapi_order(const App& app) {
+// The order, from the operations and schemas the document is built from.
+inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
     OpenAPIOrder order;
     std::set<std::string> seen;
-    auto ops = collect_operations(app);
     for (auto& op : ops) {
         std::string p = path_format(op.route->path.pattern());
         if (seen.insert(p).second) order.paths.push_back(p);
         if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
             for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
     }
-    SchemaRegistry reg = collect_schemas(ops);
     for (auto* m : reg.models())
         for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
     return order;
+}
+
+// A second pass, for a document from App::set_openapi's generator (its routes' order).
+inline OpenAPIOrder openapi_order(const App& app) {
+    auto ops = collect_operations(app);
+    return openapi_order(ops, collect_schemas(ops));
 }
 
 inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
@@ -11300,14 +11307,13 @@ inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder&
     return out;
 }
 
-}  // namespace detail
-
-// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
-// App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const App& app) {
+// The document and, when order is given, the order it is written in: one pass over the
+// routes and their schemas for both.
+inline picojson::value build_openapi(const App& app, OpenAPIOrder* order) {
     const AppOptions& o = app.settings();
     auto ops = detail::collect_operations(app);
     detail::SchemaRegistry reg = detail::collect_schemas(ops);
+    if (order) *order = openapi_order(ops, reg);
 
     picojson::object doc, paths, schemas;
     doc["openapi"] = picojson::value("3.1.0");
@@ -11347,6 +11353,12 @@ inline picojson::value get_openapi(const App& app) {
     return picojson::value(std::move(doc));
 }
 
+}  // namespace detail
+
+// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
+// App::set_openapi generators that start from it and change it.
+inline picojson::value get_openapi(const App& app) { return detail::build_openapi(app, nullptr); }
+
 // --- App's document: built once, on first use, then kept ---
 
 inline picojson::value& App::openapi_schema() {
@@ -11369,7 +11381,14 @@ inline void App::set_openapi(std::function<picojson::value(const App&)> generate
 
 inline picojson::value& App::openapi_built() const {
     if (!openapi_.built) {
-        openapi_.document = openapi_.generate ? openapi_.generate(*this) : get_openapi(*this);
+        if (openapi_.generate) {
+            openapi_.document = openapi_.generate(*this);
+            openapi_.order.reset();  // taken from the routes when written
+        } else {
+            auto order = std::make_shared<detail::OpenAPIOrder>();
+            openapi_.document = detail::build_openapi(*this, order.get());
+            openapi_.order = std::move(order);
+        }
         openapi_.built = true;
     }
     return openapi_.document;
@@ -11381,7 +11400,8 @@ namespace detail {
 inline std::string openapi_json(const App& app) {
     std::lock_guard lock(app.openapi_.mutex);
     const picojson::value& doc = app.openapi_built();
-    if (app.openapi_.text.empty()) app.openapi_.text = write_openapi(doc, openapi_order(app));
+    if (app.openapi_.text.empty())
+        app.openapi_.text = write_openapi(doc, app.openapi_.order ? *app.openapi_.order : openapi_order(app));
     return app.openapi_.text;
 }
 

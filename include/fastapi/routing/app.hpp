@@ -14,7 +14,7 @@
 #include <functional>   // function
 #include <initializer_list>
 #include <map>          // map (responses, state)
-#include <memory>       // unique_ptr, make_unique
+#include <memory>       // unique_ptr, make_unique, shared_ptr
 #include <mutex>        // mutex (the OpenAPI document, state)
 #include <optional>     // optional (run_to_completion)
 #include <typeindex>    // type_index (state)
@@ -239,10 +239,12 @@ std::function<void()> lifespan_hook(F f) {
 }
 
 // The app's OpenAPI document, built on first use (openapi.hpp).
+struct OpenAPIOrder;
 struct OpenAPIState {
     std::mutex mutex;
     bool built = false;
     picojson::value document;
+    std::shared_ptr<const OpenAPIOrder> order;  // how it is written, found while building it
     std::string text;  // as served
     std::function<picojson::value(const App&)> generate;
 };
