@@ -92,7 +92,43 @@
 #if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
 #define ASIO_HAS_CO_AWAIT 1
 #endif
-#include <asio.hpp>
+// The Asio headers fastapi.hpp uses, not all of <asio.hpp> (files, pipes, serial ports, raw
+// and datagram sockets, buffered streams, the deprecated io_service and deadline_timer: a
+// sixth of the preprocessed program nobody here uses). A handler may use what these declare
+// (asio::steady_timer, io_context, post, co_spawn, async_read/async_write and write, ip::tcp,
+// this_coro); for anything else from Asio, include its own header (README "Compile time").
+#include <asio/any_io_executor.hpp>          // any_io_executor
+#include <asio/associated_executor.hpp>      // get_associated_executor
+#include <asio/async_result.hpp>             // async_initiate
+#include <asio/awaitable.hpp>                // awaitable
+#include <asio/basic_socket_acceptor.hpp>    // basic_socket_acceptor
+#include <asio/bind_cancellation_slot.hpp>   // bind_cancellation_slot
+#include <asio/buffer.hpp>                   // buffer, const_buffer, mutable_buffer
+#include <asio/cancellation_signal.hpp>      // cancellation_signal
+#include <asio/co_spawn.hpp>                 // co_spawn
+#include <asio/detached.hpp>                 // detached
+#include <asio/dispatch.hpp>                 // dispatch
+#include <asio/error.hpp>                    // error::eof, operation_aborted, broken_pipe
+#include <asio/execution.hpp>                // execution::context
+#include <asio/executor_work_guard.hpp>      // executor_work_guard, make_work_guard
+#include <asio/generic/stream_protocol.hpp>  // generic::stream_protocol (TCP and Unix sockets alike)
+#include <asio/io_context.hpp>               // io_context
+#include <asio/ip/address.hpp>               // ip::make_address, address_v4, address_v6
+#include <asio/ip/tcp.hpp>                   // ip::tcp, its resolver and no_delay
+#include <asio/local/stream_protocol.hpp>    // local::stream_protocol (Unix domain sockets)
+#include <asio/post.hpp>                     // post
+#include <asio/query.hpp>                    // query
+#include <asio/read.hpp>                     // async_read
+#include <asio/redirect_error.hpp>           // redirect_error
+#include <asio/signal_set.hpp>               // signal_set
+#include <asio/socket_base.hpp>              // socket_base options
+#include <asio/steady_timer.hpp>             // steady_timer
+#include <asio/strand.hpp>                   // strand, make_strand
+#include <asio/system_error.hpp>             // system_error
+#include <asio/this_coro.hpp>                // this_coro::executor, throw_if_cancelled
+#include <asio/thread_pool.hpp>              // thread_pool
+#include <asio/use_awaitable.hpp>            // use_awaitable
+#include <asio/write.hpp>                    // async_write, write
 
 #if !defined(__cpp_impl_coroutine) || __cplusplus < 202002L
 #error "fastapi.hpp needs C++20 (compile with -std=c++20)."
@@ -2415,8 +2451,11 @@ constexpr std::string_view enum_to_name(E e) noexcept {
 //     O(input x program) and the memory O(program); for long strings a lazy DFA built from the
 //     same program (bounded cache), one table look-up per character once its states are known.
 //     Neither recurses per input character or backtracks.
-// A program that declares no Pattern<> instantiates none of it: search() and runtime_regex are
-// inline functions the linker only sees when something calls them. Relies on meta.
+// A program that declares no Pattern<> compiles none of it: the parser, the matchers and
+// runtime_regex are templates (of a parameter nothing names), so that neither they nor what
+// they use (std::vector, std::unique_ptr of their types) are instantiated, as the bodies of
+// non-template inline functions are in every translation unit even when never called.
+// Relies on meta.
 
 
 namespace fastapi::detail::regex {
@@ -2530,7 +2569,9 @@ constexpr int hex_value(char c) {
 }
 
 // Recursive descent over the pattern (recursion follows the nesting of groups, at most
-// max_depth deep; the input is never looked at here).
+// max_depth deep; the input is never looked at here). A template, as everything below that
+// runs, only so that a program without a Pattern<> never instantiates what it uses.
+template <class = void>
 class parser {
 public:
     constexpr parser(std::string_view s, Node* nodes, std::size_t node_cap, Range* ranges, std::size_t range_cap)
@@ -2964,13 +3005,15 @@ private:
     }
 };
 
+template <class = void>
 constexpr parse_result parse(std::string_view pattern, Node* nodes, std::size_t node_cap, Range* ranges,
                              std::size_t range_cap) {
-    return parser(pattern, nodes, node_cap, ranges, range_cap).run();
+    return parser<>(pattern, nodes, node_cap, ranges, range_cap).run();
 }
 
 // The program of node id from pc on; returns the pc after it. Every jump target is known
 // before its code is written: a node emits exactly nodes[id].size instructions.
+template <class = void>
 constexpr std::uint32_t emit(const Node* nodes, std::uint32_t id, Inst* out, std::uint32_t pc) {
     const Node& n = nodes[id];
     switch (n.k) {
@@ -3026,7 +3069,8 @@ struct program {
     const Range* ranges;
 };
 
-inline bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32_t c) noexcept {
+template <class = void>
+bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32_t c) noexcept {
     std::uint32_t hi = end;
     while (lo < hi) {  // binary search for the first range with r.hi >= c
         const std::uint32_t mid = lo + (hi - lo) / 2;
@@ -3036,7 +3080,8 @@ inline bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32
     return lo < end && r[lo].lo <= c;
 }
 
-inline bool pike_search(const program& p, std::string_view text) {
+template <class = void>
+bool pike_search(const program& p, std::string_view text) {
     constexpr char32_t none = 0xffffffffu;  // before the start, after the end
     const std::uint32_t n = p.size;
     // One buffer: mark[n], two thread lists[n], the stack of a closure[2n + 1].
@@ -3129,7 +3174,8 @@ inline bool pike_search(const program& p, std::string_view text) {
 inline constexpr std::uint32_t dfa_max_states = 4096;
 inline constexpr std::size_t dfa_max_transitions = std::size_t(1) << 20;  // 4 MiB
 
-inline bool dfa_search(const program& p, std::string_view text) {
+template <class = void>
+bool dfa_search(const program& p, std::string_view text) {
     const std::uint32_t n = p.size;
     constexpr std::uint32_t unknown = 0xffffffffu, matched = 0xfffffffeu, unmatched = 0xfffffffdu;
     // The classes: every range and code point the program tests, the word characters (\b), '\n'.
@@ -3284,7 +3330,8 @@ enum class engine : unsigned char { automatic, pike, dfa };
 // Short strings (most) take the Pike VM, which needs no tables; long ones the lazy DFA.
 inline constexpr std::size_t dfa_from_bytes = 256;
 
-inline bool search(const program& p, std::string_view text, engine e = engine::automatic) {
+template <class = void>
+bool search(const program& p, std::string_view text, engine e = engine::automatic) {
     if (e == engine::dfa || (e == engine::automatic && text.size() > dfa_from_bytes)) return dfa_search(p, text);
     return pike_search(p, text);
 }
@@ -3369,9 +3416,10 @@ bool search(std::string_view text) {
 }
 
 // A pattern compiled at run time (tests and the fuzz target; Pattern<> needs none).
-class runtime_regex {
+template <class = void>
+class basic_runtime_regex {
 public:
-    explicit runtime_regex(std::string_view pattern) {
+    explicit basic_runtime_regex(std::string_view pattern) {
         std::vector<Node> nodes(node_capacity(pattern.size()));
         ranges_.resize(range_capacity(pattern.size()));
         parse_result r = parse(pattern, nodes.data(), nodes.size(), ranges_.data(), ranges_.size());
@@ -3396,6 +3444,7 @@ private:
     error err_ = error::none;
     std::size_t where_ = 0;
 };
+using runtime_regex = basic_runtime_regex<>;
 
 }  // namespace fastapi::detail::regex
 
@@ -13991,20 +14040,25 @@ struct OpenAPIOrder {
     std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
 };
 
-inline OpenAPIOrder openapi_order(const AppCore& app) {
+// The order, from the operations and schemas the document is built from.
+inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
     OpenAPIOrder order;
     std::set<std::string> seen;
-    auto ops = collect_operations(app);
     for (auto& op : ops) {
         std::string p = path_format(op.route->path.pattern());
         if (seen.insert(p).second) order.paths.push_back(p);
         if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
             for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
     }
-    SchemaRegistry reg = collect_schemas(ops);
     for (auto* m : reg.models())
         for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
     return order;
+}
+
+// A second pass, for a document from App::set_openapi's generator (its routes' order).
+inline OpenAPIOrder openapi_order(const AppCore& app) {
+    auto ops = collect_operations(app);
+    return openapi_order(ops, collect_schemas(ops));
 }
 
 inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
@@ -14063,14 +14117,13 @@ inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder&
     return out;
 }
 
-}  // namespace detail
-
-// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
-// App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const detail::AppCore& app) {
+// The document and, when order is given, the order it is written in: one pass over the
+// routes and their schemas for both.
+inline picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
     const AppOptions& o = app.settings();
     auto ops = detail::collect_operations(app);
     detail::SchemaRegistry reg = detail::collect_schemas(ops);
+    if (order) *order = openapi_order(ops, reg);
 
     picojson::object doc, paths, schemas;
     doc["openapi"] = picojson::value("3.1.0");
@@ -14110,10 +14163,17 @@ inline picojson::value get_openapi(const detail::AppCore& app) {
     return picojson::value(std::move(doc));
 }
 
+}  // namespace detail
+
+// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
+// App::set_openapi generators that start from it and change it.
+inline picojson::value get_openapi(const detail::AppCore& app) { return detail::build_openapi(app, nullptr); }
+
 namespace detail {
 
 // The app's document: built once, on first use (by the generator App::set_openapi gave, else
-// get_openapi), then kept; and the bytes served, written once.
+// from the routes, with the order it is written in found in the same pass), then kept; and
+// the bytes served, written once.
 class OpenAPIDocument {
 public:
     explicit OpenAPIDocument(const AppCore& app) : app_(app) {}
@@ -14138,14 +14198,21 @@ public:
     std::string json() {
         std::lock_guard lock(mutex_);
         const picojson::value& doc = built();
-        if (text_.empty()) text_ = write_openapi(doc, openapi_order(app_));
+        if (text_.empty()) text_ = write_openapi(doc, order_ ? *order_ : openapi_order(app_));
         return text_;
     }
 
 private:
     picojson::value& built() {  // with mutex_ held
         if (!built_) {
-            document_ = generate_ ? generate_() : get_openapi(app_);
+            if (generate_) {
+                document_ = generate_();
+                order_.reset();  // taken from the routes when written
+            } else {
+                auto order = std::make_shared<OpenAPIOrder>();
+                document_ = build_openapi(app_, order.get());
+                order_ = std::move(order);
+            }
             built_ = true;
         }
         return document_;
@@ -14155,6 +14222,7 @@ private:
     std::mutex mutex_;
     bool built_ = false;
     picojson::value document_;
+    std::shared_ptr<const OpenAPIOrder> order_;  // how it is written, found while building it
     std::string text_;
     std::function<picojson::value()> generate_;
 };

@@ -79,7 +79,43 @@
 #if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
 #define ASIO_HAS_CO_AWAIT 1
 #endif
-#include <asio.hpp>
+// The Asio headers fastapi.hpp uses, not all of <asio.hpp> (files, pipes, serial ports, raw
+// and datagram sockets, buffered streams, the deprecated io_service and deadline_timer: a
+// sixth of the preprocessed program nobody here uses). A handler may use what these declare
+// (asio::steady_timer, io_context, post, co_spawn, async_read/async_write and write, ip::tcp,
+// this_coro); for anything else from Asio, include its own header (README "Compile time").
+#include <asio/any_io_executor.hpp>          // any_io_executor
+#include <asio/associated_executor.hpp>      // get_associated_executor
+#include <asio/async_result.hpp>             // async_initiate
+#include <asio/awaitable.hpp>                // awaitable
+#include <asio/basic_socket_acceptor.hpp>    // basic_socket_acceptor
+#include <asio/bind_cancellation_slot.hpp>   // bind_cancellation_slot
+#include <asio/buffer.hpp>                   // buffer, const_buffer, mutable_buffer
+#include <asio/cancellation_signal.hpp>      // cancellation_signal
+#include <asio/co_spawn.hpp>                 // co_spawn
+#include <asio/detached.hpp>                 // detached
+#include <asio/dispatch.hpp>                 // dispatch
+#include <asio/error.hpp>                    // error::eof, operation_aborted, broken_pipe
+#include <asio/execution.hpp>                // execution::context
+#include <asio/executor_work_guard.hpp>      // executor_work_guard, make_work_guard
+#include <asio/generic/stream_protocol.hpp>  // generic::stream_protocol (TCP and Unix sockets alike)
+#include <asio/io_context.hpp>               // io_context
+#include <asio/ip/address.hpp>               // ip::make_address, address_v4, address_v6
+#include <asio/ip/tcp.hpp>                   // ip::tcp, its resolver and no_delay
+#include <asio/local/stream_protocol.hpp>    // local::stream_protocol (Unix domain sockets)
+#include <asio/post.hpp>                     // post
+#include <asio/query.hpp>                    // query
+#include <asio/read.hpp>                     // async_read
+#include <asio/redirect_error.hpp>           // redirect_error
+#include <asio/signal_set.hpp>               // signal_set
+#include <asio/socket_base.hpp>              // socket_base options
+#include <asio/steady_timer.hpp>             // steady_timer
+#include <asio/strand.hpp>                   // strand, make_strand
+#include <asio/system_error.hpp>             // system_error
+#include <asio/this_coro.hpp>                // this_coro::executor, throw_if_cancelled
+#include <asio/thread_pool.hpp>              // thread_pool
+#include <asio/use_awaitable.hpp>            // use_awaitable
+#include <asio/write.hpp>                    // async_write, write
 
 #if !defined(__cpp_impl_coroutine) || __cplusplus < 202002L
 #error "fastapi.hpp needs C++20 (compile with -std=c++20)."

@@ -10,8 +10,11 @@
 //     O(input x program) and the memory O(program); for long strings a lazy DFA built from the
 //     same program (bounded cache), one table look-up per character once its states are known.
 //     Neither recurses per input character or backtracks.
-// A program that declares no Pattern<> instantiates none of it: search() and runtime_regex are
-// inline functions the linker only sees when something calls them. Relies on meta.
+// A program that declares no Pattern<> compiles none of it: the parser, the matchers and
+// runtime_regex are templates (of a parameter nothing names), so that neither they nor what
+// they use (std::vector, std::unique_ptr of their types) are instantiated, as the bodies of
+// non-template inline functions are in every translation unit even when never called.
+// Relies on meta.
 #pragma once
 #include "../core/meta.hpp"
 
@@ -133,7 +136,9 @@ constexpr int hex_value(char c) {
 }
 
 // Recursive descent over the pattern (recursion follows the nesting of groups, at most
-// max_depth deep; the input is never looked at here).
+// max_depth deep; the input is never looked at here). A template, as everything below that
+// runs, only so that a program without a Pattern<> never instantiates what it uses.
+template <class = void>
 class parser {
 public:
     constexpr parser(std::string_view s, Node* nodes, std::size_t node_cap, Range* ranges, std::size_t range_cap)
@@ -567,13 +572,15 @@ private:
     }
 };
 
+template <class = void>
 constexpr parse_result parse(std::string_view pattern, Node* nodes, std::size_t node_cap, Range* ranges,
                              std::size_t range_cap) {
-    return parser(pattern, nodes, node_cap, ranges, range_cap).run();
+    return parser<>(pattern, nodes, node_cap, ranges, range_cap).run();
 }
 
 // The program of node id from pc on; returns the pc after it. Every jump target is known
 // before its code is written: a node emits exactly nodes[id].size instructions.
+template <class = void>
 constexpr std::uint32_t emit(const Node* nodes, std::uint32_t id, Inst* out, std::uint32_t pc) {
     const Node& n = nodes[id];
     switch (n.k) {
@@ -629,7 +636,8 @@ struct program {
     const Range* ranges;
 };
 
-inline bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32_t c) noexcept {
+template <class = void>
+bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32_t c) noexcept {
     std::uint32_t hi = end;
     while (lo < hi) {  // binary search for the first range with r.hi >= c
         const std::uint32_t mid = lo + (hi - lo) / 2;
@@ -639,7 +647,8 @@ inline bool in_class(const Range* r, std::uint32_t lo, std::uint32_t end, char32
     return lo < end && r[lo].lo <= c;
 }
 
-inline bool pike_search(const program& p, std::string_view text) {
+template <class = void>
+bool pike_search(const program& p, std::string_view text) {
     constexpr char32_t none = 0xffffffffu;  // before the start, after the end
     const std::uint32_t n = p.size;
     // One buffer: mark[n], two thread lists[n], the stack of a closure[2n + 1].
@@ -732,7 +741,8 @@ inline bool pike_search(const program& p, std::string_view text) {
 inline constexpr std::uint32_t dfa_max_states = 4096;
 inline constexpr std::size_t dfa_max_transitions = std::size_t(1) << 20;  // 4 MiB
 
-inline bool dfa_search(const program& p, std::string_view text) {
+template <class = void>
+bool dfa_search(const program& p, std::string_view text) {
     const std::uint32_t n = p.size;
     constexpr std::uint32_t unknown = 0xffffffffu, matched = 0xfffffffeu, unmatched = 0xfffffffdu;
     // The classes: every range and code point the program tests, the word characters (\b), '\n'.
@@ -887,7 +897,8 @@ enum class engine : unsigned char { automatic, pike, dfa };
 // Short strings (most) take the Pike VM, which needs no tables; long ones the lazy DFA.
 inline constexpr std::size_t dfa_from_bytes = 256;
 
-inline bool search(const program& p, std::string_view text, engine e = engine::automatic) {
+template <class = void>
+bool search(const program& p, std::string_view text, engine e = engine::automatic) {
     if (e == engine::dfa || (e == engine::automatic && text.size() > dfa_from_bytes)) return dfa_search(p, text);
     return pike_search(p, text);
 }
@@ -972,9 +983,10 @@ bool search(std::string_view text) {
 }
 
 // A pattern compiled at run time (tests and the fuzz target; Pattern<> needs none).
-class runtime_regex {
+template <class = void>
+class basic_runtime_regex {
 public:
-    explicit runtime_regex(std::string_view pattern) {
+    explicit basic_runtime_regex(std::string_view pattern) {
         std::vector<Node> nodes(node_capacity(pattern.size()));
         ranges_.resize(range_capacity(pattern.size()));
         parse_result r = parse(pattern, nodes.data(), nodes.size(), ranges_.data(), ranges_.size());
@@ -999,5 +1011,6 @@ private:
     error err_ = error::none;
     std::size_t where_ = 0;
 };
+using runtime_regex = basic_runtime_regex<>;
 
 }  // namespace fastapi::detail::regex

@@ -532,20 +532,25 @@ struct OpenAPIOrder {
     std::map<std::string, std::vector<std::string>> properties;  // component name -> keys
 };
 
-inline OpenAPIOrder openapi_order(const AppCore& app) {
+// The order, from the operations and schemas the document is built from.
+inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
     OpenAPIOrder order;
     std::set<std::string> seen;
-    auto ops = collect_operations(app);
     for (auto& op : ops) {
         std::string p = path_format(op.route->path.pattern());
         if (seen.insert(p).second) order.paths.push_back(p);
         if (op.info.body.size() > 1 || (op.info.body.size() == 1 && op.info.embed_body))
             for (auto& f : op.info.body) order.properties["Body_" + op.operation_id].emplace_back(f.wire_name);
     }
-    SchemaRegistry reg = collect_schemas(ops);
     for (auto* m : reg.models())
         for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
     return order;
+}
+
+// A second pass, for a document from App::set_openapi's generator (its routes' order).
+inline OpenAPIOrder openapi_order(const AppCore& app) {
+    auto ops = collect_operations(app);
+    return openapi_order(ops, collect_schemas(ops));
 }
 
 inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
@@ -604,14 +609,13 @@ inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder&
     return out;
 }
 
-}  // namespace detail
-
-// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
-// App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const detail::AppCore& app) {
+// The document and, when order is given, the order it is written in: one pass over the
+// routes and their schemas for both.
+inline picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
     const AppOptions& o = app.settings();
     auto ops = detail::collect_operations(app);
     detail::SchemaRegistry reg = detail::collect_schemas(ops);
+    if (order) *order = openapi_order(ops, reg);
 
     picojson::object doc, paths, schemas;
     doc["openapi"] = picojson::value("3.1.0");
@@ -651,10 +655,17 @@ inline picojson::value get_openapi(const detail::AppCore& app) {
     return picojson::value(std::move(doc));
 }
 
+}  // namespace detail
+
+// The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
+// App::set_openapi generators that start from it and change it.
+inline picojson::value get_openapi(const detail::AppCore& app) { return detail::build_openapi(app, nullptr); }
+
 namespace detail {
 
 // The app's document: built once, on first use (by the generator App::set_openapi gave, else
-// get_openapi), then kept; and the bytes served, written once.
+// from the routes, with the order it is written in found in the same pass), then kept; and
+// the bytes served, written once.
 class OpenAPIDocument {
 public:
     explicit OpenAPIDocument(const AppCore& app) : app_(app) {}
@@ -679,14 +690,21 @@ public:
     std::string json() {
         std::lock_guard lock(mutex_);
         const picojson::value& doc = built();
-        if (text_.empty()) text_ = write_openapi(doc, openapi_order(app_));
+        if (text_.empty()) text_ = write_openapi(doc, order_ ? *order_ : openapi_order(app_));
         return text_;
     }
 
 private:
     picojson::value& built() {  // with mutex_ held
         if (!built_) {
-            document_ = generate_ ? generate_() : get_openapi(app_);
+            if (generate_) {
+                document_ = generate_();
+                order_.reset();  // taken from the routes when written
+            } else {
+                auto order = std::make_shared<OpenAPIOrder>();
+                document_ = build_openapi(app_, order.get());
+                order_ = std::move(order);
+            }
             built_ = true;
         }
         return document_;
@@ -696,6 +714,7 @@ private:
     std::mutex mutex_;
     bool built_ = false;
     picojson::value document_;
+    std::shared_ptr<const OpenAPIOrder> order_;  // how it is written, found while building it
     std::string text_;
     std::function<picojson::value()> generate_;
 };
