@@ -7217,6 +7217,245 @@ struct StreamingResponse : Response {
 
 }  // namespace fastapi
 
+// ---- include/fastapi/routing/sse.hpp ----
+// sse: Server-Sent Events (FastAPI's fastapi.sse): a response of `text/event-stream` fed by a
+// coroutine that sends typed items, each JSON-encoded into an event's `data:`, or whole
+// ServerSentEvent values (event, id, retry, comment, raw data). A `: ping` comment keeps an
+// idle stream alive. The events go out through the core's streamed bodies: back-pressure,
+// cancellation when the client leaves, cleanups after the last byte.
+//
+//   app.get("/events", [] {
+//       return fastapi::EventSourceResponse<Item>([](fastapi::EventStream<Item>& out) -> asio::awaitable<void> {
+//           co_await out.send(Item{"Portal Gun", 999.99});
+//           co_await out.send({.data = Item{"Plumbus", 32.99}, .id = "2"});
+//       });
+//   });
+
+#include <deque>        // deque
+
+namespace fastapi {
+
+// One event (FastAPI's ServerSentEvent). `data` is sent JSON-encoded (a string in quotes),
+// `raw_data` as it is; set at most one. `event` and `id` must be one line, and `id` must not
+// contain NUL (the browser would ignore it): a send that breaks these throws
+// std::invalid_argument and sends nothing. `retry` is the reconnection time in milliseconds
+// (not negative); `comment` lines start with ':' and clients ignore them.
+template <class T = picojson::value>
+struct ServerSentEvent {
+    std::optional<T> data{};
+    std::optional<std::string> raw_data{};
+    std::optional<std::string> event{};
+    std::optional<std::string> id{};
+    std::optional<std::int64_t> retry{};
+    std::optional<std::string> comment{};
+};
+
+// How an event stream behaves: the keep-alive comment after this long without an event
+// (FastAPI's 15 s), its status.
+struct EventSourceOptions {
+    std::chrono::milliseconds ping_interval{15000};
+    int status_code = 200;
+};
+
+namespace detail {
+
+// `text` as lines of `prefix`: split at CR, LF and CRLF only (the event-stream format's line
+// ends; Python's splitlines, which FastAPI uses, also splits at form feeds and U+2028).
+inline void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text) {
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t end = text.find_first_of("\r\n", start);
+        out.append(prefix).append(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start)) += '\n';
+        if (end == std::string_view::npos) return;
+        start = end + (text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n' ? 2 : 1);
+        if (start == text.size()) return;  // a trailing line end ends the last line
+    }
+}
+
+inline void check_sse_line(const std::optional<std::string>& value, const char* field) {
+    if (value && value->find_first_of("\r\n") != std::string::npos)
+        throw std::invalid_argument(std::string("fastapi: an SSE '") + field + "' must be a single line");
+}
+
+// The event's bytes: comment, event, data, id, retry lines, then the blank line that ends it.
+inline std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
+                                    const std::optional<std::string>& id, std::optional<std::int64_t> retry,
+                                    const std::optional<std::string>& comment) {
+    check_sse_line(event, "event");
+    check_sse_line(id, "id");
+    if (id && id->find('\0') != std::string::npos)
+        throw std::invalid_argument("fastapi: an SSE 'id' must not contain NUL characters");
+    if (retry && *retry < 0) throw std::invalid_argument("fastapi: an SSE 'retry' must not be negative");
+    std::string out;
+    if (comment) append_sse_lines(out, ": ", *comment);
+    if (event) out.append("event: ").append(*event) += '\n';
+    if (data) append_sse_lines(out, "data: ", *data);
+    if (id) out.append("id: ").append(*id) += '\n';
+    if (retry) out.append("retry: ").append(std::to_string(*retry)) += '\n';
+    out += '\n';
+    return out;
+}
+
+// What the user's producer and the writing loop share. The producer runs as a coroutine of its
+// own and queues formatted events (one at a time: it waits while one is queued, so it never
+// runs ahead of the client by more than that); the loop, the response body's producer, writes
+// them and a ping when none came for the ping interval. All on the connection's loop thread.
+class EventQueue {
+public:
+    explicit EventQueue(const asio::any_io_executor& ex) : wake_(ex), room_(ex) {}
+
+    // The producer's side.
+    asio::awaitable<void> push(std::string bytes) {
+        while (pending_ && !closed_) {
+            room_.expires_at(asio::steady_timer::time_point::max());
+            asio::error_code ec;
+            co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (closed_) throw asio::system_error(asio::error::operation_aborted);
+        pending_ = std::move(bytes);
+        wake_.cancel();
+    }
+    void producer_done(std::exception_ptr error) noexcept {
+        done_ = true;
+        error_ = std::move(error);
+        wake_.cancel();
+    }
+
+    // The writing loop (the body producer the connection runs).
+    asio::awaitable<void> drain(StreamWriter& out, std::chrono::milliseconds ping) {
+        auto last = std::chrono::steady_clock::now();
+        for (;;) {
+            if (pending_) {
+                std::string bytes = std::move(*pending_);
+                pending_.reset();
+                room_.cancel();
+                co_await out.write(bytes);
+                last = std::chrono::steady_clock::now();
+                continue;
+            }
+            if (done_) break;
+            if (std::chrono::steady_clock::now() >= last + ping) {
+                co_await out.write(": ping\n\n");
+                last = std::chrono::steady_clock::now();
+                continue;
+            }
+            wake_.expires_at(last + ping);
+            asio::error_code ec;
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
+            // left, or the server stops.
+            asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+            if (state.cancelled() != asio::cancellation_type::none) throw asio::system_error(asio::error::operation_aborted);
+        }
+        if (error_) std::rethrow_exception(error_);
+    }
+    // The loop ended (the stream is complete, the client left, the server stops): a producer
+    // still running is cancelled, and a send it still makes throws.
+    void close() noexcept {
+        closed_ = true;
+        room_.cancel();
+        cancel_.emit(asio::cancellation_type::terminal);
+    }
+    asio::cancellation_slot producer_slot() noexcept { return cancel_.slot(); }
+
+private:
+    asio::steady_timer wake_, room_;
+    asio::cancellation_signal cancel_;
+    std::optional<std::string> pending_;
+    bool done_ = false, closed_ = false;
+    std::exception_ptr error_;
+};
+
+// The response body of an EventSourceResponse: starts the user's producer beside the loop
+// that writes what it sends.
+inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
+    // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
+    const asio::any_io_executor ex = co_await asio::this_coro::executor;
+    const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);
+    struct Closer {
+        EventQueue& q;
+        ~Closer() { q.close(); }
+    } closer{*queue};
+    asio::awaitable<void> produce = producer(queue);
+    asio::co_spawn(ex, std::move(produce),
+                   asio::bind_cancellation_slot(queue->producer_slot(),
+                                                [queue](std::exception_ptr e) { queue->producer_done(std::move(e)); }));
+    co_await queue->drain(out, ping);
+}
+
+}  // namespace detail
+
+// What an EventSourceResponse's producer sends to. `co_await out.send(item)` returns once the
+// event is queued for the client (back-pressure: while the client is slower, it waits); it
+// throws asio::system_error (operation_aborted) once the client has gone: let it end the
+// producer.
+template <class T = picojson::value>
+class EventStream {
+public:
+    explicit EventStream(std::shared_ptr<detail::EventQueue> queue) noexcept : queue_(std::move(queue)) {}
+    EventStream(const EventStream&) = delete;
+    EventStream& operator=(const EventStream&) = delete;
+
+    // An event whose data is the item, as JSON.
+    asio::awaitable<void> send(const T& item) {
+        std::string data;
+        write_json(data, item);
+        return queue_->push(detail::format_sse_event(&data, std::nullopt, std::nullopt, std::nullopt, std::nullopt));
+    }
+    asio::awaitable<void> send(const ServerSentEvent<T>& e) {
+        if (e.data && e.raw_data)
+            throw std::invalid_argument("fastapi: a ServerSentEvent has either data (sent as JSON) or raw_data (sent as it is), not both");
+        std::string data;
+        if (e.data) write_json(data, *e.data);
+        const std::string* text = e.data ? &data : e.raw_data ? &*e.raw_data : nullptr;
+        return queue_->push(detail::format_sse_event(text, e.event, e.id, e.retry, e.comment));
+    }
+    // A comment line alone (clients ignore it).
+    asio::awaitable<void> comment(std::string_view text) {
+        return queue_->push(detail::format_sse_event(nullptr, std::nullopt, std::nullopt, std::nullopt, std::string(text)));
+    }
+
+private:
+    std::shared_ptr<detail::EventQueue> queue_;
+};
+
+// A stream of Server-Sent Events (FastAPI's EventSourceResponse): `text/event-stream`, not
+// cached (Cache-Control: no-cache) nor buffered by nginx (X-Accel-Buffering: no), for any
+// method. Its items of type T are documented as the events' data (picojson::value: any JSON).
+// The producer runs once the headers are written; it is cancelled when the client leaves or
+// the server stops (its pending send, or whatever else it awaits, ends with
+// operation_aborted). A producer that throws ends the stream (logged, the connection closed).
+template <class T = picojson::value>
+struct EventSourceResponse : Response {
+    using event_item = T;
+    using Producer = std::function<asio::awaitable<void>(EventStream<T>&)>;
+
+    explicit EventSourceResponse(Producer producer, EventSourceOptions options = {})
+        : Response({}, options.status_code, "text/event-stream; charset=utf-8") {
+        if (!producer) throw std::invalid_argument("fastapi: EventSourceResponse needs a producer");
+        headers.set("cache-control", "no-cache");
+        headers.set("x-accel-buffering", "no");
+        auto shared = std::make_shared<Producer>(std::move(producer));
+        auto ping = options.ping_interval;
+        stream = std::make_shared<detail::BodyProducer>(detail::BodyProducer{
+            [shared, ping](StreamWriter& out) {
+                return detail::run_event_stream(out, ping, [shared](std::shared_ptr<detail::EventQueue> q) {
+                    return run_producer(shared, std::move(q));
+                });
+            },
+            std::nullopt});
+    }
+
+private:
+    static asio::awaitable<void> run_producer(std::shared_ptr<Producer> producer, std::shared_ptr<detail::EventQueue> queue) {
+        EventStream<T> out(std::move(queue));
+        co_await (*producer)(out);
+    }
+};
+
+}  // namespace fastapi
+
 // ---- include/fastapi/routing/handler.hpp ----
 // handler: turns a user's function into an endpoint. Each parameter's type says where its
 // value comes from (a Binder), the return type says what is written back. Plain functions
@@ -7476,8 +7715,9 @@ struct OperationInfo {
     bool embed_body = false;      // a body parameter marked Embed
     std::string_view body_media_type;  // empty: application/json; forms.hpp sets its own
     // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or
-    // plain text, or a response whose content the type does not say (Response, FileResponse).
-    enum class Result { json, html, text, unknown } result = Result::json;
+    // plain text, Server-Sent Events (result_type: their data's type, null: any JSON), or a
+    // response whose content the type does not say (Response, FileResponse).
+    enum class Result { json, html, text, event_stream, unknown } result = Result::json;
     const TypeInfo& (*result_type)() = nullptr;
     bool can_fail_validation() const noexcept { return !parameters.empty() || !body.empty(); }
 };
@@ -7490,7 +7730,10 @@ void describe_parameter(OperationInfo& op) {
 template <class T>
 void describe_result(OperationInfo& op) {
     using OI = OperationInfo;
-    if constexpr (std::is_base_of_v<HTMLResponse, T>) op.result = OI::Result::html;
+    if constexpr (requires { typename T::event_item; }) {  // EventSourceResponse<Item> (sse.hpp)
+        op.result = OI::Result::event_stream;
+        if constexpr (!std::is_same_v<typename T::event_item, picojson::value>) op.result_type = &describe<typename T::event_item>;
+    } else if constexpr (std::is_base_of_v<HTMLResponse, T>) op.result = OI::Result::html;
     else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
     else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;
     else if constexpr (std::is_base_of_v<Response, T>) op.result = OI::Result::unknown;
@@ -12182,9 +12425,9 @@ private:
         if (reading_ || closed_ || close_after_write_ || spool_writing_ || lingering_ || upgrading_ ||
             out_.size() > output_high_water)
             return;
-        // While a handler runs the connection reads on (so it sees the client leave), into the
-        // buffer and bounded: pipelined bytes are kept for later, a flood is not.
-        if (busy_ && !(running_ && in_end_ - in_begin_ < max_read_while_busy)) return;
+        // While a handler runs or a body streams the connection reads on (so it sees the client
+        // leave), into the buffer and bounded: pipelined bytes are kept for later, a flood is not.
+        if (busy_ && !((running_ || streaming_) && in_end_ - in_begin_ < max_read_while_busy)) return;
         if (in_begin_ == in_end_ && !busy_) {
             in_begin_ = in_end_ = 0;
             // Between requests: what one large request grew is given back, so many idle
@@ -12221,9 +12464,10 @@ private:
         }
         if (closed_) return;
         if (body_) return on_body_read(ec, n);  // a handler is reading the body as it arrives
-        if (ec && running_) {
-            // The client left while its handler runs: a coroutine handler is cancelled, a
-            // blocking one sees request.is_disconnected(). A closed socket and a half-closed
+        if (ec && (running_ || streaming_)) {
+            // The client left while its handler runs or its body streams: a coroutine handler
+            // or a streaming producer is cancelled (an event stream idle for minutes included),
+            // a blocking handler sees request.is_disconnected(). A closed socket and a half-closed
             // one look alike (both are the end of the stream): what the handler still answers
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
@@ -12681,6 +12925,7 @@ private:
                        asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr e) {
                            self->on_stream_done(e);
                        }));
+        read();  // to see the client leave while the producer waits for something to send
     }
     static asio::awaitable<void> run_producer(std::shared_ptr<Connection> self, std::shared_ptr<BodyProducer> producer) {
         StreamSinkImpl sink(*self);
@@ -13844,6 +14089,23 @@ inline const TypeInfo* response_type(const OperationDoc& op) {
     return op.info.result_type ? &op.info.result_type() : nullptr;
 }
 
+// An event of a text/event-stream response, as FastAPI describes it (OpenAPI 3.2's SSE
+// schema): data, event, id and retry fields, the data JSON of the item type when there is one.
+inline picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg) {
+    auto typed = [](const char* type) { return picojson::value(picojson::object{{"type", picojson::value(type)}}); };
+    picojson::object data{{"type", picojson::value("string")}};
+    if (item) {
+        data["contentMediaType"] = picojson::value("application/json");
+        data["contentSchema"] = reg.type_schema(*item);
+    }
+    picojson::object retry{{"type", picojson::value("integer")}, {"minimum", picojson::value(0.0)}};
+    picojson::object properties{{"data", picojson::value(std::move(data))}, {"event", typed("string")},
+                                {"id", typed("string")}, {"retry", picojson::value(std::move(retry))}};
+    picojson::object schema{{"type", picojson::value("object")}, {"properties", picojson::value(std::move(properties))}};
+    if (item) schema["required"] = picojson::value(picojson::array{picojson::value("data")});
+    return picojson::value(std::move(schema));
+}
+
 inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
     const RouteOptions& o = op.route->options;
     picojson::object out;
@@ -13929,6 +14191,9 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
                 media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
                                     : picojson::value(picojson::object{});
                 content["application/json"] = picojson::value(std::move(media));
+            } else if (result == OperationInfo::Result::event_stream) {
+                media["itemSchema"] = event_stream_item_schema(op.info.result_type ? &op.info.result_type() : nullptr, reg);
+                content["text/event-stream"] = picojson::value(std::move(media));
             } else {
                 picojson::object str;
                 str["type"] = picojson::value("string");
@@ -14003,6 +14268,7 @@ inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
         for (auto& f : op.info.body) reg.collect(f.type());
         if (op.info.result == OperationInfo::Result::json)
             if (const TypeInfo* t = response_type(op)) reg.collect(*t);
+        if (op.info.result == OperationInfo::Result::event_stream && op.info.result_type) reg.collect(op.info.result_type());
         for (auto& [status, doc] : op.route->options.responses)
             if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
     }

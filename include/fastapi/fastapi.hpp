@@ -26,6 +26,7 @@
 #include "routing/exchange.hpp"
 #include "routing/router.hpp"
 #include "routing/responses.hpp"
+#include "routing/sse.hpp"
 #include "routing/handler.hpp"
 #include "routing/params.hpp"
 #include "routing/depends.hpp"

@@ -336,6 +336,23 @@ inline const TypeInfo* response_type(const OperationDoc& op) {
     return op.info.result_type ? &op.info.result_type() : nullptr;
 }
 
+// An event of a text/event-stream response, as FastAPI describes it (OpenAPI 3.2's SSE
+// schema): data, event, id and retry fields, the data JSON of the item type when there is one.
+inline picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg) {
+    auto typed = [](const char* type) { return picojson::value(picojson::object{{"type", picojson::value(type)}}); };
+    picojson::object data{{"type", picojson::value("string")}};
+    if (item) {
+        data["contentMediaType"] = picojson::value("application/json");
+        data["contentSchema"] = reg.type_schema(*item);
+    }
+    picojson::object retry{{"type", picojson::value("integer")}, {"minimum", picojson::value(0.0)}};
+    picojson::object properties{{"data", picojson::value(std::move(data))}, {"event", typed("string")},
+                                {"id", typed("string")}, {"retry", picojson::value(std::move(retry))}};
+    picojson::object schema{{"type", picojson::value("object")}, {"properties", picojson::value(std::move(properties))}};
+    if (item) schema["required"] = picojson::value(picojson::array{picojson::value("data")});
+    return picojson::value(std::move(schema));
+}
+
 inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
     const RouteOptions& o = op.route->options;
     picojson::object out;
@@ -421,6 +438,9 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
                 media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
                                     : picojson::value(picojson::object{});
                 content["application/json"] = picojson::value(std::move(media));
+            } else if (result == OperationInfo::Result::event_stream) {
+                media["itemSchema"] = event_stream_item_schema(op.info.result_type ? &op.info.result_type() : nullptr, reg);
+                content["text/event-stream"] = picojson::value(std::move(media));
             } else {
                 picojson::object str;
                 str["type"] = picojson::value("string");
@@ -495,6 +515,7 @@ inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
         for (auto& f : op.info.body) reg.collect(f.type());
         if (op.info.result == OperationInfo::Result::json)
             if (const TypeInfo* t = response_type(op)) reg.collect(*t);
+        if (op.info.result == OperationInfo::Result::event_stream && op.info.result_type) reg.collect(op.info.result_type());
         for (auto& [status, doc] : op.route->options.responses)
             if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
     }

@@ -638,9 +638,9 @@ private:
         if (reading_ || closed_ || close_after_write_ || spool_writing_ || lingering_ || upgrading_ ||
             out_.size() > output_high_water)
             return;
-        // While a handler runs the connection reads on (so it sees the client leave), into the
-        // buffer and bounded: pipelined bytes are kept for later, a flood is not.
-        if (busy_ && !(running_ && in_end_ - in_begin_ < max_read_while_busy)) return;
+        // While a handler runs or a body streams the connection reads on (so it sees the client
+        // leave), into the buffer and bounded: pipelined bytes are kept for later, a flood is not.
+        if (busy_ && !((running_ || streaming_) && in_end_ - in_begin_ < max_read_while_busy)) return;
         if (in_begin_ == in_end_ && !busy_) {
             in_begin_ = in_end_ = 0;
             // Between requests: what one large request grew is given back, so many idle
@@ -677,9 +677,10 @@ private:
         }
         if (closed_) return;
         if (body_) return on_body_read(ec, n);  // a handler is reading the body as it arrives
-        if (ec && running_) {
-            // The client left while its handler runs: a coroutine handler is cancelled, a
-            // blocking one sees request.is_disconnected(). A closed socket and a half-closed
+        if (ec && (running_ || streaming_)) {
+            // The client left while its handler runs or its body streams: a coroutine handler
+            // or a streaming producer is cancelled (an event stream idle for minutes included),
+            // a blocking handler sees request.is_disconnected(). A closed socket and a half-closed
             // one look alike (both are the end of the stream): what the handler still answers
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
@@ -1137,6 +1138,7 @@ private:
                        asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr e) {
                            self->on_stream_done(e);
                        }));
+        read();  // to see the client leave while the producer waits for something to send
     }
     static asio::awaitable<void> run_producer(std::shared_ptr<Connection> self, std::shared_ptr<BodyProducer> producer) {
         StreamSinkImpl sink(*self);
