@@ -12,11 +12,13 @@
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
-// validation errors, JSON in and out.
+// validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
 #include "model/reflect.hpp"
 #include "model/regex.hpp"
 #include "model/model.hpp"
+#include "model/json_write.hpp"
 #include "model/validation.hpp"
+#include "model/http_exception.hpp"
 #include "model/json.hpp"
 #include "model/json_value.hpp"
 #include "model/json_reader.hpp"

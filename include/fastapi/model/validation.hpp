@@ -6,6 +6,7 @@
 // Relies on meta, reflect and model.
 #pragma once
 #include "../core/meta.hpp"
+#include "json_write.hpp"  // to_json_value (the input an error reports)
 #include "model.hpp"
 
 #include <charconv>     // to_chars
@@ -263,8 +264,6 @@ inline bool check_size(std::size_t n, const picojson::value& input, const char* 
     return true;
 }
 
-template <class T> picojson::value input_json(const T& value);
-
 // Checks `value` against constraints c; true when it passes (or there is nothing to check).
 // `input` is what the client sent (reported in the error); by default, the value as JSON.
 template <class T>
@@ -276,7 +275,7 @@ bool check_value(const T& value, const Constraints& c, ValidationErrors& errors,
         if (input) return check(*input, errors);
         static const picojson::value placeholder;
         ValidationErrors unused;
-        return check(placeholder, unused) || check(input_json(value), errors);
+        return check(placeholder, unused) || check(to_json_value(value), errors);
     };
     using In = const picojson::value&;
     if constexpr (is_field_v<T>) {

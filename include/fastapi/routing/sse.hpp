@@ -160,6 +160,13 @@ private:
     std::exception_ptr error_;
 };
 
+// Closes the queue when the writing loop ends, however it ends. (At namespace scope: a class
+// local to a coroutine crashes GCC 12 when the header is precompiled.)
+struct EventQueueCloser {
+    EventQueue& queue;
+    ~EventQueueCloser() { queue.close(); }
+};
+
 // The response body of an EventSourceResponse: starts the user's producer beside the loop
 // that writes what it sends.
 inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
@@ -167,10 +174,7 @@ inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::mi
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);
-    struct Closer {
-        EventQueue& q;
-        ~Closer() { q.close(); }
-    } closer{*queue};
+    const EventQueueCloser closer{*queue};
     asio::awaitable<void> produce = producer(queue);
     asio::co_spawn(ex, std::move(produce),
                    asio::bind_cancellation_slot(queue->producer_slot(),
