@@ -6,11 +6,12 @@
 #include "core/config.hpp"
 #include "core/meta.hpp"
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
-// HTTP/1.1 parser.
+// HTTP/1.1 parser; RFC 6455 frames and handshake checks.
 #include "http/stream.hpp"
 #include "http/body_source.hpp"
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
+#include "http/websocket.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON in and out.
 #include "model/reflect.hpp"
