@@ -22,7 +22,7 @@
 #include "model/json_reader.hpp"
 // routing: the exchange a request is and what it may ask of its app, the route table,
 // handlers and their parameters, dependencies, state, forms, security, errors, middleware,
-// the lifespan, routes and routers, the app's request machinery (AppCore), static files.
+// WebSocket sessions, the lifespan, routes and routers, the app's request machinery (AppCore), static files.
 #include "routing/exchange.hpp"
 #include "routing/router.hpp"
 #include "routing/responses.hpp"
@@ -32,6 +32,7 @@
 #include "routing/state.hpp"
 #include "routing/background.hpp"
 #include "routing/errors.hpp"
+#include "routing/websocket.hpp"
 #include "routing/forms.hpp"
 #include "routing/security.hpp"
 #include "routing/middleware.hpp"
