@@ -133,6 +133,24 @@ void add_echo_route(App& app, std::size_t max_message = 16u << 20) {
     });
 }
 
+// README's example, as written there.
+void add_readme_route(App& app) {
+    app.get("/ws", [](const fastapi::Request& req) {
+        if (int status = fastapi::detail::check_websocket_handshake(req))
+            return fastapi::detail::websocket_handshake_refusal(status);  // 400, or 426 + Sec-WebSocket-Version: 13
+        fastapi::Response res = fastapi::detail::websocket_accept_response(req, /*subprotocol*/ "");
+        res.on_upgrade = [](fastapi::Upgraded up) {
+            auto ex = up.executor();
+            asio::co_spawn(ex, [](auto ws) -> asio::awaitable<void> {
+                try {
+                    for (;;) co_await ws->send_text(co_await ws->receive_text());
+                } catch (const fastapi::WebSocketDisconnect&) {}
+            }(std::make_shared<fastapi::WebSocket>(std::move(up))), asio::detached);
+        };
+        return res;
+    });
+}
+
 const char* handshake =
     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -258,4 +276,21 @@ TEST_CASE("WebSocket session: receive_json<T> validates as a body, server close(
     CHECK(r.find("\r\nsec-websocket-version: 13\r\n") != std::string::npos);
     c.send("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(test::status_of(c.read_response()) == 400);
+}
+
+TEST_CASE("WebSocket session: README's example echoes text and closes with 1003 on binary") {
+    App app;
+    add_readme_route(app);
+    test::LiveServer s(app);
+    test::RawClient c(s.port());
+    open(c);
+    c.send(frame(1, "caf\xc3\xa9"));
+    auto f = read_frame(c);
+    CHECK(f.op == 1);
+    CHECK(f.payload == "caf\xc3\xa9");
+    c.send(frame(2, "bin"));
+    f = read_frame(c);
+    CHECK(f.op == 8);
+    CHECK(f.payload.substr(0, 2) == close_payload(1003));
+    CHECK(c.closed_by_peer());
 }
