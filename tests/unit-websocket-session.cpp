@@ -294,3 +294,92 @@ TEST_CASE("WebSocket session: README's example echoes text and closes with 1003 
     CHECK(f.payload.substr(0, 2) == close_payload(1003));
     CHECK(c.closed_by_peer());
 }
+
+namespace websocket_session_test {
+struct Routed {
+    std::atomic<int> cleanups{0};
+    std::atomic<bool> handler_done{false};
+    std::atomic<bool> cleaned_before_end{false};
+};
+Routed routed;
+fastapi::Scoped<int> tracked_dependency() {
+    return {7, [] {
+                if (!routed.handler_done) routed.cleaned_before_end = true;
+                ++routed.cleanups;
+            }};
+}
+
+std::string routed_handshake(std::string_view target, std::string_view extra = {}) {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + std::string(extra) + "\r\n";
+}
+}  // namespace websocket_session_test
+
+TEST_CASE("app.websocket: typed parameters, subprotocol, deny before accept, 1008 on invalid parameters, cleanups after the handler") {
+    App app;
+    app.websocket("/ws/{room}", [](WebSocket& ws, fastapi::Path<"room", std::string> room, fastapi::Query<"n", int> n,
+                                   fastapi::Depends<tracked_dependency> dep) -> asio::awaitable<void> {
+        if (*room == "closed") {
+            ws.send_denial_response(fastapi::PlainTextResponse("no such room", 404));
+            co_return;
+        }
+        if (*room == "forbidden") throw fastapi::WebSocketException(1008, "go away");
+        std::string chosen;
+        for (auto& p : ws.subprotocols())
+            if (p == "chat") chosen = p;
+        co_await ws.accept(chosen);
+        std::string text = co_await ws.receive_text();
+        co_await ws.send_text(*room + " " + std::to_string(*n + *dep) + " " + text);
+        routed.handler_done = true;
+        throw fastapi::WebSocketException(4002, "done here");
+    });
+    test::LiveServer s(app);
+    {
+        routed.handler_done = false;
+        routed.cleanups = 0;
+        test::RawClient c(s.port());
+        c.send(routed_handshake("/ws/lobby?n=3", "Sec-WebSocket-Protocol: superchat, chat\r\n"));
+        const std::string head = c.read_until([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; });
+        REQUIRE(head.starts_with("HTTP/1.1 101 "));
+        CHECK(head.find("\r\nsec-websocket-protocol: chat\r\n") != std::string::npos);
+        c.buffer().erase(0, head.find("\r\n\r\n") + 4);
+        c.send(frame(1, "hi"));
+        auto f = read_frame(c);
+        CHECK(f.payload == "lobby 10 hi");
+        f = read_frame(c);
+        CHECK(f.op == 8);
+        CHECK(f.payload == close_payload(4002, "done here"));
+        c.send(frame(8, close_payload(4002)));
+        CHECK(c.closed_by_peer());
+        REQUIRE(test::eventually_true([] { return routed.cleanups.load() == 1; }));
+        CHECK(!routed.cleaned_before_end);
+    }
+    {
+        test::RawClient c(s.port());
+        c.send(routed_handshake("/ws/closed?n=1"));
+        std::string r = c.read_response();
+        CHECK(test::status_of(r) == 404);
+        CHECK(test::body_of(r) == "no such room");
+        c.send(routed_handshake("/ws/forbidden?n=1"));
+        CHECK(test::status_of(c.read_response()) == 403);
+    }
+    {
+        test::RawClient c(s.port());
+        c.send(routed_handshake("/ws/lobby?n=many"));
+        const std::string head = c.read_until([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; });
+        REQUIRE(head.starts_with("HTTP/1.1 101 "));
+        c.buffer().erase(0, head.find("\r\n\r\n") + 4);
+        auto f = read_frame(c);
+        CHECK(f.op == 8);
+        REQUIRE(f.payload.size() >= 2);
+        CHECK(f.payload.substr(0, 2) == close_payload(1008));
+        CHECK(f.payload.substr(2).starts_with("query.n: "));
+        CHECK(f.payload.size() <= 125);
+    }
+    {
+        test::RawClient c(s.port());
+        c.send("GET /ws/lobby?n=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n");
+        CHECK(test::status_of(c.read_response()) == 426);
+    }
+}

@@ -6,16 +6,27 @@
 //
 // The I/O is non-template (compiled once); only receive_json<T>/send_json<T> are templates,
 // and they only read or write JSON around the non-template calls.
-// Relies on http (Stream, Upgraded, frames), model (validation errors, JSON in and out).
+// app.websocket(path, handler) (RouteMethods, route.hpp) makes its endpoint here: the handshake
+// is an ordinary GET routed and bound like any request; the handler runs from then on (it may
+// deny with an HTTP response before accept()); accept() makes the endpoint's response the 101,
+// whose on_upgrade hands the stream to the handler's WebSocket. The request's dependency
+// values and cleanups move to the session: cleaned up when the handler returns.
+// Relies on http (Stream, Upgraded, frames), model (validation errors, JSON in and out),
+// handler (binding).
 #pragma once
 #include "../http/websocket.hpp"
 #include "../model/json.hpp"
 #include "../model/json_reader.hpp"
 #include "../model/validation.hpp"
+#include "exchange.hpp"
+#include "handler.hpp"
 
 #include <chrono>       // seconds (close timeout)
 #include <cstdint>      // uint16_t
-#include <exception>    // exception
+#include <cstdio>       // fprintf (a handler's exception after accept)
+#include <exception>    // exception, exception_ptr
+#include <optional>     // optional (the stream, before accept)
+#include <tuple>        // tuple, apply (bound parameters)
 #include <memory>       // shared_ptr
 #include <string>       // string
 #include <string_view>  // string_view
@@ -67,25 +78,68 @@ struct WebSocketOptions {
     std::chrono::milliseconds close_timeout{5000};
 };
 
+class WebSocket;
+namespace detail {
+template <class F, class Args> struct websocket_call;
+inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+}
+
 class WebSocket {
 public:
-    enum class State { connected, disconnected };
+    enum class State { connecting, connected, disconnected };
     struct Message {
         bool text = false;
         std::string data;
     };
 
+    // A session on a connection already upgraded (a 101's on_upgrade made by hand).
     explicit WebSocket(Upgraded up, WebSocketOptions options = {})
-        : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes) {}
+        : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes),
+          wake_(stream_->get_executor()) {}
+    // A session for a handshake not answered yet (app.websocket): connecting until accept().
+    WebSocket(const Request& handshake, WebSocketOptions options, asio::any_io_executor executor)
+        : options_(options), parser_(options.max_message_bytes), state_(State::connecting), headers_(handshake.headers),
+          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor) {}
     WebSocket(const WebSocket&) = delete;
     WebSocket& operator=(const WebSocket&) = delete;
 
     State state() const noexcept { return state_; }
+    // The handshake's headers, and the subprotocols it offers (Sec-WebSocket-Protocol, in order).
+    const Headers& headers() const noexcept { return headers_; }
+    const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
+
+    // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
+    // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
+    // if it closed first.
+    asio::awaitable<void> accept(std::string subprotocol = {}, Headers headers = {}) {
+        if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
+        accept_requested_ = true;
+        accept_subprotocol_ = std::move(subprotocol);
+        accept_headers_ = std::move(headers);
+        wake_.cancel();  // the endpoint waits for this
+        while (!stream_ && !delivery_failed_) {
+            asio::error_code ec;
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (!stream_) {
+            state_ = State::disconnected;
+            close_code_ = 1006;
+            throw WebSocketDisconnect(1006);
+        }
+        state_ = State::connected;
+    }
+    // Before accept(): answer the handshake with this HTTP response instead of the 101
+    // (Starlette's send_denial_response); the handler returns after it.
+    void send_denial_response(Response response) {
+        if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: a WebSocket's denial response comes before accept()");
+        denial_ = std::move(response);
+    }
 
     // The next message, text or binary; WebSocketDisconnect once the connection is closed.
     asio::awaitable<Message> receive() {
         for (;;) {
-            if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+            if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
             std::size_t used = 0;
             detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
             in_at_ += used;
@@ -125,7 +179,7 @@ public:
             const std::size_t at = in_.size();
             in_.resize(at + 16384);
             asio::error_code ec;
-            const std::size_t n = co_await stream_.async_read_some(asio::buffer(in_.data() + at, 16384),
+            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
                                                                    asio::redirect_error(asio::use_awaitable, ec));
             in_.resize(at + n);
             if (ec) {
@@ -167,13 +221,14 @@ public:
     // Closes with `code` and `reason` (cut to 123 bytes of whole UTF-8): the close frame, the
     // peer's close frame awaited (at most options.close_timeout), then the TCP connection.
     asio::awaitable<void> close(int code = 1000, std::string_view reason = {}) {
-        if (state_ == State::disconnected) co_return;
+        if (state_ != State::connected) co_return;
         co_await finish(static_cast<std::uint16_t>(code), reason, true);
         close_code_ = code;
     }
 
 private:
     asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload) {
+        if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
         if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
         std::string frame;
         frame.reserve(payload.size() + 10);
@@ -194,11 +249,11 @@ private:
         queued_ += frame;
         if (writing_) co_return;
         writing_ = true;
-        while (!queued_.empty() && stream_.is_open()) {
+        while (!queued_.empty() && stream_->is_open()) {
             std::string out;
             out.swap(queued_);
             asio::error_code ec;
-            co_await asio::async_write(stream_, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+            co_await asio::async_write(*stream_, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
                 queued_.clear();
                 if (state_ != State::disconnected) drop(1006);
@@ -215,9 +270,9 @@ private:
         detail::append_ws_close(frame, code, reason);
         co_await write_frame(std::move(frame));
         if (await_peer && state_ != State::disconnected) {
-            asio::steady_timer timer(stream_.get_executor(), options_.close_timeout);
+            asio::steady_timer timer(stream_->get_executor(), options_.close_timeout);
             timer.async_wait([this](const asio::error_code& ec) {
-                if (!ec) stream_.cancel();
+                if (!ec) stream_->cancel();
             });
             char buf[4096];
             for (int i = 0; i < 100000; ++i) {  // frames until the peer's close, or EOF, or the timeout
@@ -228,7 +283,7 @@ private:
                 if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
                 in_.clear(), in_at_ = 0;
                 asio::error_code ec;
-                const std::size_t n = co_await stream_.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+                const std::size_t n = co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) break;
                 in_.assign(buf, n);
             }
@@ -248,15 +303,42 @@ private:
         if (state_ == State::disconnected) return;
         state_ = State::disconnected;
         close_code_ = code;
-        stream_.shutdown_send();
-        stream_.close();
+        if (stream_) stream_->shutdown_send(), stream_->close();
+    }
+
+    // The endpoint's side (app.websocket): waits until the handler accepts or ends; then the
+    // 101's on_upgrade delivers the stream, or says it never will.
+    template <class, class> friend struct detail::websocket_call;
+    friend void detail::websocket_answer_unaccepted(detail::Exchange&, WebSocket&, std::exception_ptr);
+    std::exception_ptr denial_error_;
+    asio::awaitable<void> wait_accept_or_end() {
+        while (!accept_requested_ && !handler_ended_) {
+            asio::error_code ec;
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+    void handler_ended() {
+        handler_ended_ = true;
+        wake_.cancel();
+    }
+    void deliver(Upgraded up) {
+        stream_.emplace(std::move(up.stream));
+        in_ = std::move(up.unread);
+        state_ = State::connected;
+        wake_.cancel();
+    }
+    void delivery_failed() {
+        if (stream_) return;
+        delivery_failed_ = true;
+        wake_.cancel();
     }
 
     void compact() {
         if (in_at_ > 65536 && in_at_ * 2 > in_.size()) in_.erase(0, in_at_), in_at_ = 0;
     }
 
-    Stream stream_;
+    std::optional<Stream> stream_;
     std::string in_;
     std::size_t in_at_ = 0;
     WebSocketOptions options_;
@@ -266,6 +348,180 @@ private:
     std::string close_reason_;
     std::string queued_;
     bool writing_ = false;
+    Headers headers_;
+    std::vector<std::string> subprotocols_;
+    bool accept_requested_ = false, handler_ended_ = false, delivery_failed_ = false;
+    std::string accept_subprotocol_;
+    Headers accept_headers_;
+    std::optional<Response> denial_;
+    asio::steady_timer wake_;  // the endpoint and the handler wait on it for each other
 };
+
+namespace detail {
+
+// The reason a close frame gives for parameters that failed validation: the first error as
+// "loc.path: message", cut to 123 bytes of whole UTF-8 (FastAPI sends its error list there,
+// which RFC 6455 does not allow: a reason is at most 123 bytes of text).
+inline std::string websocket_validation_reason(const ValidationErrors& errors) {
+    if (errors.empty()) return "invalid parameters";
+    const ValidationError& e = errors.front();
+    std::string out;
+    for (std::size_t i = 0; i < e.loc.size(); ++i) {
+        if (i) out += '.';
+        if (auto* part = std::get_if<std::string>(&e.loc[i])) out += *part;
+        else out += std::to_string(std::get<std::int64_t>(e.loc[i]));
+    }
+    out += ": ";
+    out += e.msg;
+    return std::string(close_reason_prefix(out));
+}
+
+// What happens once a handler has ended, whether it accepted or not: non-template.
+//   not accepted: its exception (HTTPException: the app's handlers answer it) is rethrown,
+//   a denial response is sent, a WebSocketException or a plain return is a 403 (as uvicorn).
+//   accepted: a WebSocketException closes with its code, another exception with 1011 (logged),
+//   a return with 1000; a WebSocketDisconnect needs nothing more.
+inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
+    int code = 1000;
+    std::string reason;
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const WebSocketDisconnect&) {
+            co_return;
+        } catch (const WebSocketException& e) {
+            code = e.code, reason = e.reason;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
+            code = 1011;
+        } catch (...) {
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw\n");
+            code = 1011;
+        }
+    }
+    co_await ws->close(code, reason);
+}
+
+// close() with the session kept alive until it has finished.
+inline asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
+    co_await ws->close(code, reason);
+}
+
+template <class Q> struct websocket_binder : Binder<Q> {};
+template <> struct websocket_binder<WebSocket&> {
+    using holder = WebSocket*;
+    static WebSocket& get(holder h) { return *h; }
+};
+template <class Q>
+using websocket_arg_t = decltype(websocket_binder<Q>::get(std::declval<typename websocket_binder<Q>::holder&>()));
+
+template <class F, class... P>
+struct websocket_call<F, std::tuple<P...>> {
+    using held_t = std::tuple<typename websocket_binder<P>::holder...>;
+    static_assert((std::is_same_v<P, WebSocket&> + ... + 0) == 1,
+                  "fastapi: a WebSocket handler takes one fastapi::WebSocket& (and typed parameters).");
+    static_assert((!std::is_same_v<std::remove_cvref_t<P>, Request> && ...),
+                  "fastapi: a WebSocket handler does not take the Request (it is gone once the connection is "
+                  "upgraded): read ws.headers(), or take Header<>/Cookie<>/Query<> parameters.");
+
+    template <class Q>
+    static typename websocket_binder<Q>::holder bind_one(Exchange& ex, ValidationErrors& errors, WebSocket* ws) {
+        if constexpr (std::is_same_v<Q, WebSocket&>) return ws;
+        else return Binder<Q>::bind(ex, errors);
+    }
+
+    static asio::awaitable<void> session(F& f, std::shared_ptr<WebSocket> ws, held_t held,
+                                         std::shared_ptr<std::vector<DependencyScope::Entry>> deps) {
+        std::exception_ptr error;
+        try {
+            std::tuple<websocket_arg_t<P>...> args = std::apply(
+                [](auto&... h) { return std::tuple<websocket_arg_t<P>...>(websocket_binder<P>::get(h)...); }, held);
+            co_await std::apply([&f](auto&... a) { return f(static_cast<P&&>(a)...); }, args);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (ws->state() != WebSocket::State::connecting) co_await websocket_end(ws, error);
+        else ws->denial_error_ = error;
+        ws->handler_ended();
+        DependencyScope::close(*deps);  // the dependencies' cleanups, once the handler is done
+    }
+
+    static asio::awaitable<void> run(F& f, Exchange& ex, const WebSocketOptions& options) {
+        if (int status = check_websocket_handshake(ex.request)) {
+            ex.response = websocket_handshake_refusal(status);
+            co_return;
+        }
+        auto executor = co_await asio::this_coro::executor;
+        auto ws = std::make_shared<WebSocket>(ex.request, options, executor);
+        std::optional<held_t> held;
+        ValidationErrors errors;
+        ex.body_params = 0;
+        if (ex.app) ex.app->run_route_dependencies(ex, errors);
+        if (errors.empty()) {
+            held.emplace(held_t{bind_one<P>(ex, errors, ws.get())...});  // braces: in order
+        }
+        if (!errors.empty()) {  // accepted, then closed with 1008 and the first error
+            ex.response = websocket_accept_response(ex.request, {});
+            ex.response.on_upgrade = [ws, reason = websocket_validation_reason(errors)](Upgraded up) {
+                auto exec = up.executor();
+                ws->deliver(std::move(up));
+                asio::co_spawn(exec, websocket_close(ws, 1008, reason), asio::detached);
+            };
+            co_return;
+        }
+        auto deps = std::make_shared<std::vector<DependencyScope::Entry>>(std::move(ex.deps.entries));
+        ex.deps.entries.clear();
+        ex.deps.pending = 0;
+        asio::co_spawn(executor, session(f, ws, std::move(*held), deps), asio::detached);
+        co_await ws->wait_accept_or_end();
+        if (!ws->accept_requested_) {
+            websocket_answer_unaccepted(ex, *ws, ws->denial_error_);
+            co_return;
+        }
+        ex.response = websocket_accept_response(ex.request, ws->accept_subprotocol_);
+        for (auto& field : ws->accept_headers_) ex.response.headers.add(field.first, field.second);
+        // Called once the 101 is written; destroyed uncalled when the connection closes first.
+        struct Delivery {
+            std::shared_ptr<WebSocket> ws;
+            ~Delivery() {
+                if (ws) ws->delivery_failed();
+            }
+        };
+        auto delivery = std::make_shared<Delivery>();
+        delivery->ws = ws;
+        ex.response.on_upgrade = [delivery](Upgraded up) { delivery->ws->deliver(std::move(up)); };
+    }
+};
+
+inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error) {
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const WebSocketException&) {
+            error = nullptr;  // a 403, as uvicorn answers a close before accept
+        }
+    }
+    if (error) std::rethrow_exception(error);  // HTTPException and the rest: the app answers
+    if (ws.denial_) ex.response = std::move(*ws.denial_);
+    else ex.response = Response("Forbidden", 403, "text/plain; charset=utf-8");
+}
+
+template <class F>
+Endpoint make_websocket_endpoint(F f, WebSocketOptions options) {
+    using traits = callable_traits<F>;
+    using R = typename traits::result;
+    using args = typename traits::args;
+    static_assert(std::is_same_v<R, asio::awaitable<void>>,
+                  "fastapi: a WebSocket handler is a coroutine returning asio::awaitable<void>.");
+    Endpoint e;
+    e.describe = [](OperationInfo&) {};  // not in the OpenAPI document, as FastAPI
+    e.reads_body = false;
+    e.call_async = [f = std::move(f), options](Exchange& ex) mutable {
+        return websocket_call<F, args>::run(f, ex, options);
+    };
+    return e;
+}
+
+}  // namespace detail
 
 }  // namespace fastapi
