@@ -8832,7 +8832,7 @@ public:
                 }
                 case Kind::error: {
                     const int code = e.code;
-                    co_await finish(e.code, e.data);
+                    co_await finish(e.code, e.data, true);
                     close_code_ = code;
                     throw WebSocketDisconnect(close_code_);
                 }
@@ -8938,18 +8938,26 @@ private:
             timer.async_wait([this](const asio::error_code& ec) {
                 if (!ec) stream_->cancel();
             });
+            // After a protocol error the parser reads no more: what comes is dropped until the
+            // peer closes (closing with unread bytes would reset the connection, and the peer
+            // might never see our close frame and its code).
+            // Our FIN right after the close frame tells the peer to close its side too.
+            const bool discard = parser_.finished();
+            if (discard) stream_->shutdown_send();
             char buf[4096];
-            for (int i = 0; i < 100000; ++i) {  // frames until the peer's close, or EOF, or the timeout
-                std::size_t used = 0;
-                auto e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-                in_at_ += used;
-                if (parser_.finished()) break;
-                if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
+            for (int i = 0; i < 1000000; ++i) {  // until the peer's close, or EOF, or the timeout
+                if (!discard) {
+                    std::size_t used = 0;
+                    auto e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+                    in_at_ += used;
+                    if (parser_.finished()) break;
+                    if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
+                }
                 in_.clear(), in_at_ = 0;
                 asio::error_code ec;
                 const std::size_t n = co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) break;
-                in_.assign(buf, n);
+                if (!discard) in_.assign(buf, n);
             }
             timer.cancel();
         }
@@ -8958,7 +8966,7 @@ private:
 
     // Closes on a message of the wrong kind (receive_text got bytes): 1003, then raises.
     asio::awaitable<void> refuse(std::uint16_t code, std::string_view why) {
-        co_await finish(code, why);
+        co_await finish(code, why, true);
         close_code_ = code;
         throw WebSocketDisconnect(code, std::string(why));
     }

@@ -216,14 +216,17 @@ TEST_CASE("WebSocket session: protocol errors close with 1002, 1007, 1009 and th
     for (auto& k : cases) {
         CAPTURE(k.code);
         seen.ended = false;
-        test::RawClient c(s.port());
-        open(c);
-        c.send(k.bytes);
-        auto f = read_frame(c);
-        CHECK(f.op == 8);
-        REQUIRE(f.payload.size() >= 2);
-        CHECK(((static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1])) == k.code);
-        CHECK(c.closed_by_peer());
+        {
+            test::RawClient c(s.port());
+            open(c);
+            c.send(k.bytes);
+            auto f = read_frame(c);
+            CHECK(f.op == 8);
+            REQUIRE(f.payload.size() >= 2);
+            CHECK(((static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1])) == k.code);
+            CHECK(c.closed_by_peer());  // its FIN after the close frame; it reads on until ours
+            CHECK(!seen.ended);         // (it is still reading)
+        }
         REQUIRE(test::eventually_true([] { return seen.ended.load(); }));
         CHECK(seen.disconnect_code == static_cast<int>(k.code));
     }
@@ -292,6 +295,7 @@ TEST_CASE("WebSocket session: README's example echoes text and closes with 1003 
     f = read_frame(c);
     CHECK(f.op == 8);
     CHECK(f.payload.substr(0, 2) == close_payload(1003));
+    c.send(frame(8, close_payload(1003)));  // the close handshake completed: then the server closes
     CHECK(c.closed_by_peer());
 }
 
