@@ -106,9 +106,6 @@ std::string hex(const std::array<std::uint8_t, 20>& d) {
     return s;
 }
 
-}  // namespace websocket_frames_test
-
-using namespace websocket_frames_test;
 
 TEST_CASE("SHA-1 test vectors and RFC 6455's example accept key") {
     using fastapi::detail::sha1;
@@ -313,3 +310,5 @@ TEST_CASE("server frames: unmasked, shortest length, close with a reason cut to 
     CHECK(fastapi::detail::is_valid_utf8_text(out.substr(4)));
     CHECK(fastapi::detail::close_reason_prefix(std::string(200, 'a')).size() == 123);
 }
+
+}  // namespace websocket_frames_test

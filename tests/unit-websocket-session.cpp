@@ -164,9 +164,6 @@ void open(test::RawClient& c, std::string_view first = {}) {
     c.buffer().erase(0, head.find("\r\n\r\n") + 4);
 }
 
-}  // namespace websocket_session_test
-
-using namespace websocket_session_test;
 
 TEST_CASE("WebSocket session: echo of text and binary, pong, the peer's close echoed and the connection closed") {
     App app;
@@ -299,7 +296,6 @@ TEST_CASE("WebSocket session: README's example echoes text and closes with 1003 
     CHECK(c.closed_by_peer());
 }
 
-namespace websocket_session_test {
 struct Routed {
     std::atomic<int> cleanups{0};
     std::atomic<bool> handler_done{false};
@@ -317,8 +313,6 @@ std::string routed_handshake(std::string_view target, std::string_view extra = {
     return "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + std::string(extra) + "\r\n";
 }
-}  // namespace websocket_session_test
-
 TEST_CASE("app.websocket: typed parameters, subprotocol, deny before accept, 1008 on invalid parameters, cleanups after the handler") {
     App app;
     app.websocket("/ws/{room}", [](WebSocket& ws, fastapi::Path<"room", std::string> room, fastapi::Query<"n", int> n,
@@ -387,3 +381,5 @@ TEST_CASE("app.websocket: typed parameters, subprotocol, deny before accept, 100
         CHECK(test::status_of(c.read_response()) == 426);
     }
 }
+
+}  // namespace websocket_session_test
