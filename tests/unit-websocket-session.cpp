@@ -135,19 +135,17 @@ void add_echo_route(App& app, std::size_t max_message = 16u << 20) {
 
 // README's example, as written there.
 void add_readme_route(App& app) {
-    app.get("/ws", [](const fastapi::Request& req) {
-        if (int status = fastapi::detail::check_websocket_handshake(req))
-            return fastapi::detail::websocket_handshake_refusal(status);  // 400, or 426 + Sec-WebSocket-Version: 13
-        fastapi::Response res = fastapi::detail::websocket_accept_response(req, /*subprotocol*/ "");
-        res.on_upgrade = [](fastapi::Upgraded up) {
-            auto ex = up.executor();
-            asio::co_spawn(ex, [](auto ws) -> asio::awaitable<void> {
-                try {
-                    for (;;) co_await ws->send_text(co_await ws->receive_text());
-                } catch (const fastapi::WebSocketDisconnect&) {}
-            }(std::make_shared<fastapi::WebSocket>(std::move(up))), asio::detached);
-        };
-        return res;
+    app.websocket("/ws/{room}", [](fastapi::WebSocket& ws, fastapi::Path<"room", std::string> room,
+                                   fastapi::Query<"token", std::string> token) -> asio::awaitable<void> {
+        if (*token != "secret") {
+            ws.send_denial_response(fastapi::PlainTextResponse("no", 403));  // instead of the 101
+            co_return;
+        }
+        co_await ws.accept();  // or accept("chat") for a subprotocol the client offered (ws.subprotocols())
+        try {
+            for (;;) co_await ws.send_text(*room + ": " + co_await ws.receive_text());
+        } catch (const fastapi::WebSocketDisconnect& d) {  // d.code: the peer's close code
+        }
     });
 }
 
@@ -278,16 +276,26 @@ TEST_CASE("WebSocket session: receive_json<T> validates as a body, server close(
     CHECK(test::status_of(c.read_response()) == 400);
 }
 
-TEST_CASE("WebSocket session: README's example echoes text and closes with 1003 on binary") {
+TEST_CASE("app.websocket: README's example echoes text, denies without the token, closes with 1003 on binary") {
     App app;
     add_readme_route(app);
     test::LiveServer s(app);
+    {
+        test::RawClient c(s.port());
+        c.send(std::string(handshake).replace(4, 3, "/ws/lobby?token=nope"));
+        std::string r = c.read_response();
+        CHECK(test::status_of(r) == 403);
+        CHECK(test::body_of(r) == "no");
+    }
     test::RawClient c(s.port());
-    open(c);
+    c.send(std::string(handshake).replace(4, 3, "/ws/lobby?token=secret"));
+    const std::string head = c.read_until([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; });
+    REQUIRE(head.starts_with("HTTP/1.1 101 "));
+    c.buffer().erase(0, head.find("\r\n\r\n") + 4);
     c.send(frame(1, "caf\xc3\xa9"));
     auto f = read_frame(c);
     CHECK(f.op == 1);
-    CHECK(f.payload == "caf\xc3\xa9");
+    CHECK(f.payload == "lobby: caf\xc3\xa9");
     c.send(frame(2, "bin"));
     f = read_frame(c);
     CHECK(f.op == 8);
