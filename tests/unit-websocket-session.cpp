@@ -390,4 +390,28 @@ TEST_CASE("app.websocket: typed parameters, subprotocol, deny before accept, 100
     }
 }
 
+TEST_CASE("APIRouter.websocket: a WebSocket route under the router's prefix") {
+    fastapi::APIRouter router(fastapi::RouterOptions{.prefix = "/api"});
+    router.websocket("/echo/{id}", [](WebSocket& ws, fastapi::Path<"id", int> id) -> asio::awaitable<void> {
+        co_await ws.accept();
+        co_await ws.send_text(std::to_string(*id * 2));
+        co_await ws.close();
+    });
+    App app;
+    app.include_router(router);
+    test::LiveServer s(app);
+    test::RawClient c(s.port());
+    c.send(std::string(handshake).replace(4, 3, "/api/echo/21"));
+    const std::string head = c.read_until([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; });
+    REQUIRE(head.starts_with("HTTP/1.1 101 "));
+    c.buffer().erase(0, head.find("\r\n\r\n") + 4);
+    auto f = read_frame(c);
+    CHECK(f.payload == "42");
+    f = read_frame(c);
+    CHECK(f.op == 8);
+    CHECK(f.payload == close_payload(1000));
+    c.send(frame(8, close_payload(1000)));
+    CHECK(c.closed_by_peer());
+}
+
 }  // namespace websocket_session_test
