@@ -171,7 +171,7 @@ template <class...> inline constexpr bool dependent_false = false;
 }  // namespace detail
 }  // namespace fastapi
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
-// HTTP/1.1 parser.
+// HTTP/1.1 parser; RFC 6455 frames and handshake checks.
 
 // ---- include/fastapi/http/stream.hpp ----
 // stream: the byte stream a connection speaks HTTP over, and what a response hands over
@@ -1948,6 +1948,455 @@ inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t&
 
 }  // namespace detail
 }  // namespace fastapi
+
+// ---- include/fastapi/http/websocket.hpp ----
+// websocket: RFC 6455 on bytes, with no event loop: the opening handshake's checks and its
+// accept key (SHA-1 and base64, written here: no new dependency), an incremental parser of
+// client frames, and the writer of server frames. The session (routing/websocket.hpp) drives
+// these over a Stream. Relies on http_types (Request, Headers) and http_parser (trim_ows).
+//
+// Everything here is non-template and inline: compiled once in the user's program, whatever
+// number of WebSocket routes it has.
+//
+// The parser is strict, as the issue and RFC 6455 ask: a client frame must be masked; reserved
+// bits, reserved opcodes, a control frame over 125 bytes or fragmented, a continuation with no
+// message started, a new message while one is fragmented, a length not encoded in the fewest
+// bytes or with its top bit set, a close frame of one byte or with a code not allowed on the
+// wire: 1002. Text that is not UTF-8 (checked as the bytes arrive, across fragments): 1007.
+// A message longer than the limit (checked on each frame's header, before its payload): 1009.
+
+#include <array>        // array (SHA-1 digest)
+
+namespace fastapi {
+
+namespace detail {
+
+// ---- SHA-1 (FIPS 180-4) and base64 (RFC 4648), for Sec-WebSocket-Accept only ----------------
+
+inline std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
+    std::uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+    auto rol = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
+    auto block = [&](const unsigned char* p) {
+        std::uint32_t w[80];
+        for (int i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t(p[4 * i]) << 24) | (std::uint32_t(p[4 * i + 1]) << 16) |
+                   (std::uint32_t(p[4 * i + 2]) << 8) | std::uint32_t(p[4 * i + 3]);
+        for (int i = 16; i < 80; ++i) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; ++i) {
+            std::uint32_t f, k;
+            if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999u;
+            else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1u;
+            else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDCu;
+            else f = b ^ c ^ d, k = 0xCA62C1D6u;
+            std::uint32_t t = rol(a, 5) + f + e + k + w[i];
+            e = d, d = c, c = rol(b, 30), b = a, a = t;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+    };
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    std::size_t n = data.size();
+    for (; n >= 64; p += 64, n -= 64) block(p);
+    unsigned char tail[128] = {};
+    std::memcpy(tail, p, n);
+    tail[n] = 0x80;
+    const std::size_t tail_len = n + 9 > 64 ? 128 : 64;
+    const std::uint64_t bits = std::uint64_t(data.size()) * 8;
+    for (int i = 0; i < 8; ++i) tail[tail_len - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+    block(tail);
+    if (tail_len == 128) block(tail + 64);
+    std::array<std::uint8_t, 20> out{};
+    for (int i = 0; i < 20; ++i) out[i] = static_cast<std::uint8_t>(h[i / 4] >> (24 - 8 * (i % 4)));
+    return out;
+}
+
+inline std::string base64_encode(const std::uint8_t* data, std::size_t n) {
+    static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (std::size_t i = 0; i < n; i += 3) {
+        std::uint32_t v = std::uint32_t(data[i]) << 16;
+        if (i + 1 < n) v |= std::uint32_t(data[i + 1]) << 8;
+        if (i + 2 < n) v |= data[i + 2];
+        out += digits[(v >> 18) & 63];
+        out += digits[(v >> 12) & 63];
+        out += i + 1 < n ? digits[(v >> 6) & 63] : '=';
+        out += i + 2 < n ? digits[v & 63] : '=';
+    }
+    return out;
+}
+
+// A Sec-WebSocket-Key is 16 bytes in base64: 22 digits of the alphabet, then "==".
+inline bool is_websocket_key(std::string_view key) noexcept {
+    if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+    for (std::size_t i = 0; i < 22; ++i) {
+        const char c = key[i];
+        const bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        if (!digit) return false;
+    }
+    return true;
+}
+
+// Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2): base64(SHA-1(key + the protocol's GUID)).
+inline std::string websocket_accept_key(std::string_view key) {
+    std::string s(key);
+    s += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    const auto digest = sha1(s);
+    return base64_encode(digest.data(), digest.size());
+}
+
+// ---- The opening handshake ---------------------------------------------------------------
+
+// Whether a comma-separated header (every field of that name) holds `token`, in any case.
+inline bool header_has_token(const Headers& headers, std::string_view name, std::string_view token) {
+    for (auto value : headers.get_all(name)) {
+        while (!value.empty()) {
+            const std::size_t comma = value.find(',');
+            if (iequals(trim_ows(value.substr(0, comma)), token)) return true;
+            if (comma == std::string_view::npos) break;
+            value.remove_prefix(comma + 1);
+        }
+    }
+    return false;
+}
+
+// Whether a request asks for a WebSocket at all (Upgrade: websocket): a request that does not
+// is an ordinary HTTP request for the router, not a failed handshake.
+inline bool is_websocket_request(const Request& req) {
+    return header_has_token(req.headers, "upgrade", "websocket");
+}
+
+// RFC 6455 §4.2.1's checks on a handshake request: 0 when it may be accepted; 426 (answered
+// with Sec-WebSocket-Version: 13) for a version other than 13; 400 for anything else wrong.
+inline int check_websocket_handshake(const Request& req) {
+    if (req.method != "GET" || req.version < 11) return 400;
+    if (!header_has_token(req.headers, "upgrade", "websocket")) return 400;
+    if (!header_has_token(req.headers, "connection", "upgrade")) return 400;
+    if (req.headers.count("sec-websocket-key") != 1) return 400;
+    if (!is_websocket_key(trim_ows(*req.headers.get("sec-websocket-key")))) return 400;
+    const auto version = req.headers.get("sec-websocket-version");
+    if (req.headers.count("sec-websocket-version") != 1 || trim_ows(*version) != "13") return 426;
+    return 0;
+}
+
+// The answer to a refused handshake: 400, or 426 with the version this server speaks.
+inline Response websocket_handshake_refusal(int status) {
+    Response res(status == 426 ? "Upgrade Required" : "Bad Request", status, "text/plain; charset=utf-8");
+    if (status == 426) append_header(res.headers, "sec-websocket-version", "13");
+    return res;
+}
+
+// The subprotocols a client offers (Sec-WebSocket-Protocol, every field, in order).
+inline std::vector<std::string> websocket_offered_subprotocols(const Request& req) {
+    std::vector<std::string> out;
+    for (auto value : req.headers.get_all("sec-websocket-protocol")) {
+        while (!value.empty()) {
+            const std::size_t comma = value.find(',');
+            const auto token = trim_ows(value.substr(0, comma));
+            if (!token.empty()) out.emplace_back(token);
+            if (comma == std::string_view::npos) break;
+            value.remove_prefix(comma + 1);
+        }
+    }
+    return out;
+}
+
+// The 101 for an accepted handshake (the session sets on_upgrade).
+inline Response websocket_accept_response(const Request& req, std::string_view subprotocol) {
+    Response res;
+    res.status = 101;
+    append_header(res.headers, "upgrade", "websocket");
+    append_header(res.headers, "connection", "Upgrade");
+    append_header(res.headers, "sec-websocket-accept", websocket_accept_key(trim_ows(*req.headers.get("sec-websocket-key"))));
+    if (!subprotocol.empty()) res.headers.set("sec-websocket-protocol", subprotocol);
+    return res;
+}
+
+// ---- Frames ------------------------------------------------------------------------------
+
+enum class WsOpcode : std::uint8_t { continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10 };
+
+// Close codes a peer may send (RFC 6455 §7.4, the IANA registry): 1000-1003, 1007-1014 and
+// the 3000-4999 ranges; 1004-1006, 1015 and everything else are refused with 1002.
+constexpr bool is_valid_close_code(std::uint32_t code) noexcept {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+// Incremental UTF-8 check (RFC 3629: no overlong forms, surrogates or values above U+10FFFF),
+// fed any split of the bytes; fails on the first byte that cannot begin or continue a
+// well-formed sequence, so a bad message is refused before its end arrives.
+class Utf8Checker {
+public:
+    // False once the bytes so far cannot be the start of valid UTF-8.
+    bool feed(const unsigned char* p, std::size_t n) noexcept {
+        std::size_t i = 0;
+        while (i < n) {
+            if (need_ == 0) {
+                // Fast path over ASCII, eight bytes at a time.
+                while (i + 8 <= n) {
+                    std::uint64_t w;
+                    std::memcpy(&w, p + i, 8);
+                    if (w & 0x8080808080808080ull) break;
+                    i += 8;
+                }
+                if (i == n) break;
+                const unsigned char b = p[i++];
+                if (b < 0x80) continue;
+                if (b >= 0xC2 && b <= 0xDF) need_ = 1, lo_ = 0x80, hi_ = 0xBF;
+                else if (b == 0xE0) need_ = 2, lo_ = 0xA0, hi_ = 0xBF;
+                else if (b == 0xED) need_ = 2, lo_ = 0x80, hi_ = 0x9F;
+                else if (b >= 0xE1 && b <= 0xEF) need_ = 2, lo_ = 0x80, hi_ = 0xBF;
+                else if (b == 0xF0) need_ = 3, lo_ = 0x90, hi_ = 0xBF;
+                else if (b >= 0xF1 && b <= 0xF3) need_ = 3, lo_ = 0x80, hi_ = 0xBF;
+                else if (b == 0xF4) need_ = 3, lo_ = 0x80, hi_ = 0x8F;
+                else return false;
+            } else {
+                const unsigned char b = p[i++];
+                if (b < lo_ || b > hi_) return false;
+                --need_;
+                lo_ = 0x80, hi_ = 0xBF;
+            }
+        }
+        return true;
+    }
+    // True when the bytes so far end on a sequence's end (a whole message may stop here).
+    bool complete() const noexcept { return need_ == 0; }
+    void reset() noexcept { need_ = 0; }
+
+private:
+    int need_ = 0;
+    unsigned char lo_ = 0x80, hi_ = 0xBF;
+};
+
+inline bool is_valid_utf8_text(std::string_view s) noexcept {
+    Utf8Checker c;
+    return c.feed(reinterpret_cast<const unsigned char*>(s.data()), s.size()) && c.complete();
+}
+
+// The longest prefix of `reason` that is whole UTF-8 sequences and at most 123 bytes: what a
+// close frame may carry after its code (RFC 6455 §5.5: control payloads ≤ 125 bytes).
+inline std::string_view close_reason_prefix(std::string_view reason) noexcept {
+    if (reason.size() <= 123) return reason;
+    std::size_t n = 123;
+    while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;  // not mid-sequence
+    return reason.substr(0, n);
+}
+
+// One parsed event: a whole message (text or binary, its fragments joined), a control frame,
+// the peer's close, or the protocol error the connection must be closed with.
+struct WsEvent {
+    enum class Kind { need_more, text, binary, ping, pong, close, error };
+    Kind kind = Kind::need_more;
+    // close: the peer's code (1005 when its frame had none); error: the code to close with.
+    std::uint16_t code = 0;
+    // text, binary, ping, pong: the payload (valid until the next parse); close: the reason;
+    // error: what was wrong, for the close frame's reason.
+    std::string_view data;
+};
+
+// The parser of client frames. parse() is handed every byte the connection holds and not yet
+// consumed; it consumes up to the end of one event (or all of it, still in need of more) and
+// says how much in `consumed`. Payloads are unmasked into the parser's own buffers as they
+// arrive, so a frame that trickles in is never rescanned. After an error or a close it parses
+// nothing more.
+class WsFrameParser {
+public:
+    explicit WsFrameParser(std::size_t max_message_bytes = 16u * 1024u * 1024u) noexcept
+        : max_message_(max_message_bytes) {}
+
+    WsEvent parse(const char* data, std::size_t size, std::size_t& consumed) {
+        consumed = 0;
+        if (done_) return {};
+        if (message_ready_) message_.clear(), message_ready_ = false;
+        const auto* p = reinterpret_cast<const unsigned char*>(data);
+        while (consumed < size) {
+            if (!in_payload_) {
+                // Header: gather its bytes (2 to 14) one call or many.
+                // The first two are checked as soon as they are here.
+                if (header_len_ < 2) {
+                    while (header_len_ < 2 && consumed < size) header_[header_len_++] = p[consumed++];
+                    if (header_len_ < 2) return {};
+                    if (auto e = check_first_two(); e.kind == WsEvent::Kind::error) return e;
+                }
+                while (header_len_ < header_need() && consumed < size) header_[header_len_++] = p[consumed++];
+                if (header_len_ < header_need()) return {};
+                if (auto e = start_payload(); e.kind == WsEvent::Kind::error) return e;
+                if (remaining_ == 0) {
+                    if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
+                    continue;
+                }
+            }
+            // Payload: unmask what has arrived into the message or the control buffer.
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, size - consumed));
+            std::string& to = control() ? control_ : message_;
+            const std::size_t at = to.size();
+            to.resize(at + n);
+            auto* out = reinterpret_cast<unsigned char*>(to.data() + at);
+            for (std::size_t i = 0; i < n; ++i) out[i] = p[consumed + i] ^ mask_[(offset_ + i) & 3];
+            offset_ += n;
+            consumed += n;
+            remaining_ -= n;
+            if (!control() && message_text_ && !utf8_.feed(out, n))
+                return fail(1007, "invalid UTF-8 in a text message");
+            if (remaining_ == 0)
+                if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
+        }
+        return {};
+    }
+
+    // The message parse() last returned, moved out (valid until the next parse).
+    std::string take_message() { return std::move(message_); }
+    bool finished() const noexcept { return done_; }
+    std::size_t max_message_bytes() const noexcept { return max_message_; }
+
+private:
+    bool control() const noexcept { return (header_[0] & 0x08) != 0; }
+    WsOpcode opcode() const noexcept { return static_cast<WsOpcode>(header_[0] & 0x0F); }
+
+    // Bytes of header the frame has: 2, plus its extended length, plus the mask.
+    std::size_t header_need() const noexcept {
+        if (header_len_ < 2) return 2;
+        const unsigned len7 = header_[1] & 0x7F;
+        return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((header_[1] & 0x80) ? 4 : 0);
+    }
+
+    WsEvent fail(std::uint16_t code, std::string_view why) {
+        done_ = true;
+        return {WsEvent::Kind::error, code, why};
+    }
+
+    WsEvent check_first_two() {
+        const unsigned char b0 = header_[0], b1 = header_[1];
+        if (b0 & 0x70) return fail(1002, "reserved bits set");
+        const unsigned op = b0 & 0x0F;
+        if ((op > 2 && op < 8) || op > 10) return fail(1002, "reserved opcode");
+        if (!(b1 & 0x80)) return fail(1002, "client frame not masked");
+        if (op >= 8) {
+            if (!(b0 & 0x80)) return fail(1002, "fragmented control frame");
+            if ((b1 & 0x7F) > 125) return fail(1002, "control frame over 125 bytes");
+        } else if (op == 0) {
+            if (!in_message_) return fail(1002, "continuation with no message started");
+        } else if (in_message_) {
+            return fail(1002, "new message while a fragmented one is unfinished");
+        }
+        return {};
+    }
+
+    WsEvent start_payload() {
+        const unsigned len7 = header_[1] & 0x7F;
+        std::uint64_t len = len7;
+        std::size_t at = 2;
+        if (len7 == 126) {
+            len = (std::uint64_t(header_[2]) << 8) | header_[3];
+            at = 4;
+            if (len < 126) return fail(1002, "frame length not in its shortest form");
+        } else if (len7 == 127) {
+            len = 0;
+            for (int i = 0; i < 8; ++i) len = (len << 8) | header_[2 + i];
+            at = 10;
+            if (len >> 63) return fail(1002, "frame length with its top bit set");
+            if (len <= 0xFFFF) return fail(1002, "frame length not in its shortest form");
+        }
+        std::memcpy(mask_, header_ + at, 4);
+        if (!control()) {
+            if (len > max_message_ || message_.size() > max_message_ - len) return fail(1009, "message too big");
+            if (opcode() != WsOpcode::continuation) {
+                in_message_ = true;
+                message_text_ = opcode() == WsOpcode::text;
+                message_binary_ = !message_text_;
+                utf8_.reset();
+            }
+        } else {
+            control_.clear();
+        }
+        remaining_ = len;
+        offset_ = 0;
+        in_payload_ = true;
+        return {};
+    }
+
+    // The frame's payload is all here: a control frame, or a message's last fragment, is an
+    // event; another fragment is not.
+    WsEvent end_frame() {
+        const bool fin = (header_[0] & 0x80) != 0;
+        const WsOpcode op = opcode();
+        const bool ctl = control();
+        in_payload_ = false;
+        header_len_ = 0;
+        if (ctl) {
+            if (op == WsOpcode::ping) return {WsEvent::Kind::ping, 0, control_};
+            if (op == WsOpcode::pong) return {WsEvent::Kind::pong, 0, control_};
+            // close
+            if (control_.size() == 1) return fail(1002, "close frame of one byte");
+            std::uint16_t code = 1005;
+            std::string_view reason;
+            if (control_.size() >= 2) {
+                code = static_cast<std::uint16_t>((static_cast<unsigned char>(control_[0]) << 8) | static_cast<unsigned char>(control_[1]));
+                if (!is_valid_close_code(code)) return fail(1002, "close code not allowed");
+                reason = std::string_view(control_).substr(2);
+                if (!is_valid_utf8_text(reason)) return fail(1007, "invalid UTF-8 in a close reason");
+            }
+            done_ = true;
+            return {WsEvent::Kind::close, code, reason};
+        }
+        if (!fin) return {};
+        in_message_ = false;
+        message_ready_ = true;
+        if (message_text_) {
+            if (!utf8_.complete()) return fail(1007, "invalid UTF-8 in a text message");
+            return {WsEvent::Kind::text, 0, message_};
+        }
+        return {WsEvent::Kind::binary, 0, message_};
+    }
+
+    std::size_t max_message_;
+    unsigned char header_[14] = {};
+    std::size_t header_len_ = 0;
+    unsigned char mask_[4] = {};
+    bool in_payload_ = false;
+    std::uint64_t remaining_ = 0;
+    std::uint64_t offset_ = 0;  // into the frame's payload, for the mask's phase
+    bool in_message_ = false;
+    bool message_text_ = false;
+    bool message_binary_ = false;
+    bool message_ready_ = false;
+    bool done_ = false;
+    Utf8Checker utf8_;
+    std::string message_;
+    std::string control_;
+};
+
+// Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
+inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true) {
+    out += static_cast<char>((fin ? 0x80 : 0) | static_cast<unsigned>(op));
+    const std::uint64_t n = payload.size();
+    if (n < 126) {
+        out += static_cast<char>(n);
+    } else if (n <= 0xFFFF) {
+        out += static_cast<char>(126);
+        out += static_cast<char>(n >> 8);
+        out += static_cast<char>(n & 0xFF);
+    } else {
+        out += static_cast<char>(127);
+        for (int i = 7; i >= 0; --i) out += static_cast<char>((n >> (8 * i)) & 0xFF);
+    }
+    out.append(payload);
+}
+
+// Appends a close frame: its code and reason (cut to 123 bytes at a sequence's end); no
+// payload for 1005 (no code).
+inline void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason = {}) {
+    if (code == 1005) return append_ws_frame(out, WsOpcode::close, {});
+    std::string payload;
+    payload += static_cast<char>(code >> 8);
+    payload += static_cast<char>(code & 0xFF);
+    payload.append(close_reason_prefix(reason));
+    append_ws_frame(out, WsOpcode::close, payload);
+}
+
+}  // namespace detail
+
+}  // namespace fastapi
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
 
@@ -1978,7 +2427,6 @@ inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t&
 //
 // Relies on meta only.
 
-#include <array>        // array
 #include <tuple>        // tuple, apply
 
 namespace fastapi {
@@ -6682,7 +7130,7 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
 }  // namespace fastapi
 // routing: the exchange a request is and what it may ask of its app, the route table,
 // handlers and their parameters, dependencies, state, forms, security, errors, middleware,
-// the lifespan, routes and routers, the app's request machinery (AppCore), static files.
+// WebSocket sessions, the lifespan, routes and routers, the app's request machinery (AppCore), static files.
 
 // ---- include/fastapi/routing/exchange.hpp ----
 // exchange: what one request carries through routing, binding and the handler (Exchange), and
@@ -9171,6 +9619,526 @@ private:
 }  // namespace detail
 }  // namespace fastapi
 
+// ---- include/fastapi/routing/websocket.hpp ----
+// websocket (routing): fastapi::WebSocket, the session a handler talks to once the handshake's
+// 101 is written: Starlette's receive_*/send_*/close over the connection's Stream, with the
+// frame parser and writer of http/websocket.hpp. Pings are answered with pongs as they are
+// read; a peer's close is answered with the same code and the connection closed; a protocol
+// error closes with its code (1002, 1007, 1009) and raises WebSocketDisconnect.
+//
+// The I/O is non-template (compiled once); only receive_json<T>/send_json<T> are templates,
+// and they only read or write JSON around the non-template calls.
+// app.websocket(path, handler) (RouteMethods, route.hpp) makes its endpoint here: the handshake
+// is an ordinary GET routed and bound like any request; the handler runs from then on (it may
+// deny with an HTTP response before accept()); accept() makes the endpoint's response the 101,
+// whose on_upgrade hands the stream to the handler's WebSocket. The request's dependency
+// values and cleanups move to the session: cleaned up when the handler returns.
+// Relies on http (Stream, Upgraded, frames), model (validation errors, JSON in and out),
+// handler (binding).
+
+
+namespace fastapi {
+
+// Raised by receive_* once the connection is closed: the peer's close code (1005 when its
+// close frame had none), 1006 when the connection dropped without a close frame, or the code
+// the server closed with on a protocol error (1002, 1007, 1009) or an overfull queue (1008).
+class WebSocketDisconnect : public std::exception {
+public:
+    explicit WebSocketDisconnect(int code = 1000, std::string reason = {}) : code(code), reason(std::move(reason)) {}
+    const char* what() const noexcept override { return "fastapi: WebSocket disconnected"; }
+    int code;
+    std::string reason;
+};
+
+// Thrown by a handler to close the connection with `code` and `reason` (Starlette's
+// WebSocketException).
+class WebSocketException : public std::exception {
+public:
+    explicit WebSocketException(int code, std::string reason = {}) : code(code), reason(std::move(reason)) {}
+    const char* what() const noexcept override { return "fastapi: WebSocketException"; }
+    int code;
+    std::string reason;
+};
+
+// receive_json<T>() of a message T cannot read (FastAPI's WebSocketRequestValidationError):
+// FastAPI's error list, as a 422 would carry it.
+class WebSocketRequestValidationError : public std::exception {
+public:
+    explicit WebSocketRequestValidationError(ValidationErrors errors) : errors_(std::move(errors)) {}
+    const ValidationErrors& errors() const noexcept { return errors_; }
+    const char* what() const noexcept override { return "fastapi: WebSocket message validation failed"; }
+
+private:
+    ValidationErrors errors_;
+};
+
+struct WebSocketOptions {
+    // A message (its fragments joined) longer than this is refused with 1009 (uvicorn's
+    // ws_max_size default).
+    std::size_t max_message_bytes = 16u * 1024u * 1024u;
+    // Outgoing frames waiting for a slow reader beyond this close the connection with 1008,
+    // so a client that never reads cannot grow the server's memory without bound.
+    std::size_t max_queued_bytes = 16u * 1024u * 1024u;
+    // How long close() waits for the peer's close frame before closing the TCP connection.
+    std::chrono::milliseconds close_timeout{5000};
+};
+
+class WebSocket;
+namespace detail {
+template <class F, class Args> struct websocket_call;
+inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+}
+
+class WebSocket {
+public:
+    enum class State { connecting, connected, disconnected };
+    struct Message {
+        bool text = false;
+        std::string data;
+    };
+
+    // A session on a connection already upgraded (a 101's on_upgrade made by hand).
+    explicit WebSocket(Upgraded up, WebSocketOptions options = {})
+        : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes),
+          wake_(stream_->get_executor()) {}
+    // A session for a handshake not answered yet (app.websocket): connecting until accept().
+    WebSocket(const Request& handshake, WebSocketOptions options, asio::any_io_executor executor)
+        : options_(options), parser_(options.max_message_bytes), state_(State::connecting), headers_(handshake.headers),
+          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor) {}
+    WebSocket(const WebSocket&) = delete;
+    WebSocket& operator=(const WebSocket&) = delete;
+
+    State state() const noexcept { return state_; }
+    // The handshake's headers, and the subprotocols it offers (Sec-WebSocket-Protocol, in order).
+    const Headers& headers() const noexcept { return headers_; }
+    const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
+
+    // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
+    // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
+    // if it closed first.
+    asio::awaitable<void> accept(std::string subprotocol = {}, Headers headers = {}) {
+        if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
+        accept_requested_ = true;
+        accept_subprotocol_ = std::move(subprotocol);
+        accept_headers_ = std::move(headers);
+        wake_.cancel();  // the endpoint waits for this
+        while (!stream_ && !delivery_failed_) {
+            asio::error_code ec;
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (!stream_) {
+            state_ = State::disconnected;
+            close_code_ = 1006;
+            throw WebSocketDisconnect(1006);
+        }
+        state_ = State::connected;
+    }
+    // Before accept(): answer the handshake with this HTTP response instead of the 101
+    // (Starlette's send_denial_response); the handler returns after it.
+    void send_denial_response(Response response) {
+        if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: a WebSocket's denial response comes before accept()");
+        denial_ = std::move(response);
+    }
+
+    // The next message, text or binary; WebSocketDisconnect once the connection is closed.
+    asio::awaitable<Message> receive() {
+        for (;;) {
+            if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
+            std::size_t used = 0;
+            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+            in_at_ += used;
+            using Kind = detail::WsEvent::Kind;
+            switch (e.kind) {
+                case Kind::text:
+                case Kind::binary: {
+                    Message m{e.kind == Kind::text, parser_.take_message()};
+                    compact();
+                    co_return m;
+                }
+                case Kind::ping: {
+                    std::string frame;
+                    detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
+                    co_await write_frame(std::move(frame));
+                    continue;
+                }
+                case Kind::pong: continue;
+                case Kind::close: {
+                    // Answer with the peer's code (none for none), then close the connection.
+                    const int code = e.code;
+                    std::string reason(e.data);
+                    co_await finish(static_cast<std::uint16_t>(code), {});
+                    close_code_ = code, close_reason_ = std::move(reason);
+                    throw WebSocketDisconnect(close_code_, close_reason_);
+                }
+                case Kind::error: {
+                    const int code = e.code;
+                    co_await finish(e.code, e.data, true);
+                    close_code_ = code;
+                    throw WebSocketDisconnect(close_code_);
+                }
+                case Kind::need_more: break;
+            }
+            compact();
+            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
+            const std::size_t at = in_.size();
+            in_.resize(at + 16384);
+            asio::error_code ec;
+            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
+                                                                   asio::redirect_error(asio::use_awaitable, ec));
+            in_.resize(at + n);
+            if (ec) {
+                drop(1006);
+                throw WebSocketDisconnect(1006);
+            }
+        }
+    }
+    asio::awaitable<std::string> receive_text() {
+        Message m = co_await receive();
+        if (!m.text) co_await refuse(1003, "expected a text message");
+        co_return std::move(m.data);
+    }
+    asio::awaitable<std::string> receive_bytes() {
+        Message m = co_await receive();
+        if (m.text) co_await refuse(1003, "expected a binary message");
+        co_return std::move(m.data);
+    }
+    // The next message (text or binary) read into T with a body's validation; a message that
+    // fails raises WebSocketRequestValidationError (the connection stays open).
+    template <class T>
+    asio::awaitable<T> receive_json() {
+        Message m = co_await receive();
+        T out{};
+        ValidationErrors errors;
+        if (!read_json_body(m.data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        co_return out;
+    }
+
+    asio::awaitable<void> send_text(std::string_view text) { return send(detail::WsOpcode::text, text); }
+    asio::awaitable<void> send_bytes(std::string_view bytes) { return send(detail::WsOpcode::binary, bytes); }
+    template <class T>
+    asio::awaitable<void> send_json(const T& value) {
+        std::string json;
+        write_json(json, value);
+        return send(detail::WsOpcode::text, json);
+    }
+
+    // Closes with `code` and `reason` (cut to 123 bytes of whole UTF-8): the close frame, the
+    // peer's close frame awaited (at most options.close_timeout), then the TCP connection.
+    asio::awaitable<void> close(int code = 1000, std::string_view reason = {}) {
+        if (state_ != State::connected) co_return;
+        co_await finish(static_cast<std::uint16_t>(code), reason, true);
+        close_code_ = code;
+    }
+
+private:
+    asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload) {
+        if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
+        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        std::string frame;
+        frame.reserve(payload.size() + 10);
+        detail::append_ws_frame(frame, op, payload);
+        co_await write_frame(std::move(frame));
+        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // Queues one frame and writes the queue unless a write is already under way (another
+    // coroutine's send: that one writes it). Past max_queued_bytes, closes with 1008.
+    asio::awaitable<void> write_frame(std::string frame) {
+        if (state_ == State::disconnected) co_return;
+        if (queued_.size() + frame.size() > options_.max_queued_bytes && writing_) {
+            queued_.clear();
+            drop(1008);
+            co_return;
+        }
+        queued_ += frame;
+        if (writing_) co_return;
+        writing_ = true;
+        while (!queued_.empty() && stream_->is_open()) {
+            std::string out;
+            out.swap(queued_);
+            asio::error_code ec;
+            co_await asio::async_write(*stream_, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                queued_.clear();
+                if (state_ != State::disconnected) drop(1006);
+                break;
+            }
+        }
+        writing_ = false;
+    }
+
+    // The close handshake from our side: our close frame, then (when we began it) the peer's
+    // awaited for a bounded time, then the TCP connection closed.
+    asio::awaitable<void> finish(std::uint16_t code, std::string_view reason, bool await_peer = false) {
+        std::string frame;
+        detail::append_ws_close(frame, code, reason);
+        co_await write_frame(std::move(frame));
+        if (await_peer && state_ != State::disconnected) {
+            asio::steady_timer timer(stream_->get_executor(), options_.close_timeout);
+            timer.async_wait([this](const asio::error_code& ec) {
+                if (!ec) stream_->cancel();
+            });
+            // After a protocol error the parser reads no more: what comes is dropped until the
+            // peer closes (closing with unread bytes would reset the connection, and the peer
+            // might never see our close frame and its code).
+            // Our FIN right after the close frame tells the peer to close its side too.
+            const bool discard = parser_.finished();
+            if (discard) stream_->shutdown_send();
+            char buf[4096];
+            for (int i = 0; i < 1000000; ++i) {  // until the peer's close, or EOF, or the timeout
+                if (!discard) {
+                    std::size_t used = 0;
+                    auto e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+                    in_at_ += used;
+                    if (parser_.finished()) break;
+                    if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
+                }
+                in_.clear(), in_at_ = 0;
+                asio::error_code ec;
+                const std::size_t n = co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) break;
+                if (!discard) in_.assign(buf, n);
+            }
+            timer.cancel();
+        }
+        drop(code);
+    }
+
+    // Closes on a message of the wrong kind (receive_text got bytes): 1003, then raises.
+    asio::awaitable<void> refuse(std::uint16_t code, std::string_view why) {
+        co_await finish(code, why, true);
+        close_code_ = code;
+        throw WebSocketDisconnect(code, std::string(why));
+    }
+
+    void drop(int code) noexcept {
+        if (state_ == State::disconnected) return;
+        state_ = State::disconnected;
+        close_code_ = code;
+        if (stream_) stream_->shutdown_send(), stream_->close();
+    }
+
+    // The endpoint's side (app.websocket): waits until the handler accepts or ends; then the
+    // 101's on_upgrade delivers the stream, or says it never will.
+    template <class, class> friend struct detail::websocket_call;
+    friend void detail::websocket_answer_unaccepted(detail::Exchange&, WebSocket&, std::exception_ptr);
+    std::exception_ptr denial_error_;
+    asio::awaitable<void> wait_accept_or_end() {
+        while (!accept_requested_ && !handler_ended_) {
+            asio::error_code ec;
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+    void handler_ended() {
+        handler_ended_ = true;
+        wake_.cancel();
+    }
+    void deliver(Upgraded up) {
+        stream_.emplace(std::move(up.stream));
+        in_ = std::move(up.unread);
+        state_ = State::connected;
+        wake_.cancel();
+    }
+    void delivery_failed() {
+        if (stream_) return;
+        delivery_failed_ = true;
+        wake_.cancel();
+    }
+
+    void compact() {
+        if (in_at_ > 65536 && in_at_ * 2 > in_.size()) in_.erase(0, in_at_), in_at_ = 0;
+    }
+
+    std::optional<Stream> stream_;
+    std::string in_;
+    std::size_t in_at_ = 0;
+    WebSocketOptions options_;
+    detail::WsFrameParser parser_;
+    State state_ = State::connected;
+    int close_code_ = 1000;
+    std::string close_reason_;
+    std::string queued_;
+    bool writing_ = false;
+    Headers headers_;
+    std::vector<std::string> subprotocols_;
+    bool accept_requested_ = false, handler_ended_ = false, delivery_failed_ = false;
+    std::string accept_subprotocol_;
+    Headers accept_headers_;
+    std::optional<Response> denial_;
+    asio::steady_timer wake_;  // the endpoint and the handler wait on it for each other
+};
+
+namespace detail {
+
+// The reason a close frame gives for parameters that failed validation: the first error as
+// "loc.path: message", cut to 123 bytes of whole UTF-8 (FastAPI sends its error list there,
+// which RFC 6455 does not allow: a reason is at most 123 bytes of text).
+inline std::string websocket_validation_reason(const ValidationErrors& errors) {
+    if (errors.empty()) return "invalid parameters";
+    const ValidationError& e = errors.front();
+    std::string out;
+    for (std::size_t i = 0; i < e.loc.size(); ++i) {
+        if (i) out += '.';
+        if (auto* part = std::get_if<std::string>(&e.loc[i])) out += *part;
+        else out += std::to_string(std::get<std::int64_t>(e.loc[i]));
+    }
+    out += ": ";
+    out += e.msg;
+    return std::string(close_reason_prefix(out));
+}
+
+// What happens once a handler has ended, whether it accepted or not: non-template.
+//   not accepted: its exception (HTTPException: the app's handlers answer it) is rethrown,
+//   a denial response is sent, a WebSocketException or a plain return is a 403 (as uvicorn).
+//   accepted: a WebSocketException closes with its code, another exception with 1011 (logged),
+//   a return with 1000; a WebSocketDisconnect needs nothing more.
+inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
+    int code = 1000;
+    std::string reason;
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const WebSocketDisconnect&) {
+            co_return;
+        } catch (const WebSocketException& e) {
+            code = e.code, reason = e.reason;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
+            code = 1011;
+        } catch (...) {
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw\n");
+            code = 1011;
+        }
+    }
+    co_await ws->close(code, reason);
+}
+
+// close() with the session kept alive until it has finished.
+inline asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
+    co_await ws->close(code, reason);
+}
+
+template <class Q> struct websocket_binder : Binder<Q> {};
+template <> struct websocket_binder<WebSocket&> {
+    using holder = WebSocket*;
+    static WebSocket& get(holder h) { return *h; }
+};
+template <class Q>
+using websocket_arg_t = decltype(websocket_binder<Q>::get(std::declval<typename websocket_binder<Q>::holder&>()));
+
+template <class F, class... P>
+struct websocket_call<F, std::tuple<P...>> {
+    using held_t = std::tuple<typename websocket_binder<P>::holder...>;
+    static_assert((std::is_same_v<P, WebSocket&> + ... + 0) == 1,
+                  "fastapi: a WebSocket handler takes one fastapi::WebSocket& (and typed parameters).");
+    static_assert((!std::is_same_v<std::remove_cvref_t<P>, Request> && ...),
+                  "fastapi: a WebSocket handler does not take the Request (it is gone once the connection is "
+                  "upgraded): read ws.headers(), or take Header<>/Cookie<>/Query<> parameters.");
+
+    template <class Q>
+    static typename websocket_binder<Q>::holder bind_one(Exchange& ex, ValidationErrors& errors, WebSocket* ws) {
+        if constexpr (std::is_same_v<Q, WebSocket&>) return ws;
+        else return Binder<Q>::bind(ex, errors);
+    }
+
+    static asio::awaitable<void> session(F& f, std::shared_ptr<WebSocket> ws, held_t held,
+                                         std::shared_ptr<std::vector<DependencyScope::Entry>> deps) {
+        std::exception_ptr error;
+        try {
+            std::tuple<websocket_arg_t<P>...> args = std::apply(
+                [](auto&... h) { return std::tuple<websocket_arg_t<P>...>(websocket_binder<P>::get(h)...); }, held);
+            co_await std::apply([&f](auto&... a) { return f(static_cast<P&&>(a)...); }, args);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (ws->state() != WebSocket::State::connecting) co_await websocket_end(ws, error);
+        else ws->denial_error_ = error;
+        ws->handler_ended();
+        DependencyScope::close(*deps);  // the dependencies' cleanups, once the handler is done
+    }
+
+    static asio::awaitable<void> run(F& f, Exchange& ex, const WebSocketOptions& options) {
+        if (int status = check_websocket_handshake(ex.request)) {
+            ex.response = websocket_handshake_refusal(status);
+            co_return;
+        }
+        auto executor = co_await asio::this_coro::executor;
+        auto ws = std::make_shared<WebSocket>(ex.request, options, executor);
+        std::optional<held_t> held;
+        ValidationErrors errors;
+        ex.body_params = 0;
+        if (ex.app) ex.app->run_route_dependencies(ex, errors);
+        if (errors.empty()) {
+            held.emplace(held_t{bind_one<P>(ex, errors, ws.get())...});  // braces: in order
+        }
+        if (!errors.empty()) {  // accepted, then closed with 1008 and the first error
+            ex.response = websocket_accept_response(ex.request, {});
+            ex.response.on_upgrade = [ws, reason = websocket_validation_reason(errors)](Upgraded up) {
+                auto exec = up.executor();
+                ws->deliver(std::move(up));
+                asio::co_spawn(exec, websocket_close(ws, 1008, reason), asio::detached);
+            };
+            co_return;
+        }
+        auto deps = std::make_shared<std::vector<DependencyScope::Entry>>(std::move(ex.deps.entries));
+        ex.deps.entries.clear();
+        ex.deps.pending = 0;
+        asio::co_spawn(executor, session(f, ws, std::move(*held), deps), asio::detached);
+        co_await ws->wait_accept_or_end();
+        if (!ws->accept_requested_) {
+            websocket_answer_unaccepted(ex, *ws, ws->denial_error_);
+            co_return;
+        }
+        ex.response = websocket_accept_response(ex.request, ws->accept_subprotocol_);
+        for (auto& field : ws->accept_headers_) ex.response.headers.add(field.first, field.second);
+        // Called once the 101 is written; destroyed uncalled when the connection closes first.
+        struct Delivery {
+            std::shared_ptr<WebSocket> ws;
+            ~Delivery() {
+                if (ws) ws->delivery_failed();
+            }
+        };
+        auto delivery = std::make_shared<Delivery>();
+        delivery->ws = ws;
+        ex.response.on_upgrade = [delivery](Upgraded up) { delivery->ws->deliver(std::move(up)); };
+    }
+};
+
+inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error) {
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const WebSocketException&) {
+            error = nullptr;  // a 403, as uvicorn answers a close before accept
+        }
+    }
+    if (error) std::rethrow_exception(error);  // HTTPException and the rest: the app answers
+    if (ws.denial_) ex.response = std::move(*ws.denial_);
+    else ex.response = Response("Forbidden", 403, "text/plain; charset=utf-8");
+}
+
+template <class F>
+Endpoint make_websocket_endpoint(F f, WebSocketOptions options) {
+    using traits = callable_traits<F>;
+    using R = typename traits::result;
+    using args = typename traits::args;
+    static_assert(std::is_same_v<R, asio::awaitable<void>>,
+                  "fastapi: a WebSocket handler is a coroutine returning asio::awaitable<void>.");
+    Endpoint e;
+    e.describe = [](OperationInfo&) {};  // not in the OpenAPI document, as FastAPI
+    e.reads_body = false;
+    e.call_async = [f = std::move(f), options](Exchange& ex) mutable {
+        return websocket_call<F, args>::run(f, ex, options);
+    };
+    return e;
+}
+
+}  // namespace detail
+
+}  // namespace fastapi
+
 // ---- include/fastapi/routing/forms.hpp ----
 // forms: HTML forms and file uploads, FastAPI's Form, File and UploadFile. A handler's
 // parameters say which fields it reads; the body is application/x-www-form-urlencoded or
@@ -11069,6 +12037,15 @@ public:
     template <auto F>
     decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, RouteOptions options = {}) {
         return api_route(path, std::move(methods), F, named_after<F>(std::move(options)));
+    }
+    // A WebSocket route (FastAPI's @app.websocket): handler(WebSocket&, typed parameters...)
+    // -> asio::awaitable<void>; the handshake is a GET, routed and bound as any request, and
+    // not in the OpenAPI document.
+    template <class F>
+    decltype(auto) websocket(std::string_view path, F handler, WebSocketOptions ws_options = {}, RouteOptions options = {}) {
+        options.include_in_schema = false;
+        auto endpoint = make_websocket_endpoint(std::move(handler), ws_options);
+        return static_cast<Owner&>(*this).add_route({"GET"}, path, std::move(options), std::move(endpoint));
     }
     // One handler for several methods.
     template <class F>

@@ -6,11 +6,12 @@
 #include "core/config.hpp"
 #include "core/meta.hpp"
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
-// HTTP/1.1 parser.
+// HTTP/1.1 parser; RFC 6455 frames and handshake checks.
 #include "http/stream.hpp"
 #include "http/body_source.hpp"
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
+#include "http/websocket.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
 #include "model/reflect.hpp"
@@ -24,7 +25,7 @@
 #include "model/json_reader.hpp"
 // routing: the exchange a request is and what it may ask of its app, the route table,
 // handlers and their parameters, dependencies, state, forms, security, errors, middleware,
-// the lifespan, routes and routers, the app's request machinery (AppCore), static files.
+// WebSocket sessions, the lifespan, routes and routers, the app's request machinery (AppCore), static files.
 #include "routing/exchange.hpp"
 #include "routing/router.hpp"
 #include "routing/responses.hpp"
@@ -35,6 +36,7 @@
 #include "routing/state.hpp"
 #include "routing/background.hpp"
 #include "routing/errors.hpp"
+#include "routing/websocket.hpp"
 #include "routing/forms.hpp"
 #include "routing/security.hpp"
 #include "routing/middleware.hpp"

@@ -5,6 +5,7 @@
 #include "forms.hpp"
 #include "handler.hpp"
 #include "router.hpp"
+#include "websocket.hpp"
 
 #include <map>          // map (responses)
 #include <string>       // string
@@ -194,6 +195,15 @@ public:
     template <auto F>
     decltype(auto) api_route(std::string_view path, std::vector<std::string> methods, RouteOptions options = {}) {
         return api_route(path, std::move(methods), F, named_after<F>(std::move(options)));
+    }
+    // A WebSocket route (FastAPI's @app.websocket): handler(WebSocket&, typed parameters...)
+    // -> asio::awaitable<void>; the handshake is a GET, routed and bound as any request, and
+    // not in the OpenAPI document.
+    template <class F>
+    decltype(auto) websocket(std::string_view path, F handler, WebSocketOptions ws_options = {}, RouteOptions options = {}) {
+        options.include_in_schema = false;
+        auto endpoint = make_websocket_endpoint(std::move(handler), ws_options);
+        return static_cast<Owner&>(*this).add_route({"GET"}, path, std::move(options), std::move(endpoint));
     }
     // One handler for several methods.
     template <class F>
