@@ -19,7 +19,7 @@ struct Filters {
     using fastapi_config = ModelConfig<ForbidExtra>;
 };
 
-picojson::value json(const char* text) {
+picojson::value parsed(const char* text) {
     picojson::value v;
     std::string err = picojson::parse(v, text);
     REQUIRE(err.empty());
@@ -137,8 +137,8 @@ TEST_CASE("OpenAPI: form fields are FastAPI's Body_<operationId> under applicati
     app.post("/login2/", [](FormModel<LoginData> data) { return data->username; }, {.name = "login2"});
     auto& doc = app.openapi();
     auto body = doc.get("paths").get("/login/").get("post").get("requestBody");
-    CHECK(body == json(R"({"content":{"application/x-www-form-urlencoded":{"schema":{"$ref":"#/components/schemas/Body_login_login__post"}}},"required":true})"));
-    CHECK(doc.get("components").get("schemas").get("Body_login_login__post") == json(R"({"properties":{"password":{"title":"Password","type":"string"},"username":{"title":"Username","type":"string"}},"required":["username","password"],"title":"Body_login_login__post","type":"object"})"));
+    CHECK(body == parsed(R"({"content":{"application/x-www-form-urlencoded":{"schema":{"$ref":"#/components/schemas/Body_login_login__post"}}},"required":true})"));
+    CHECK(doc.get("components").get("schemas").get("Body_login_login__post") == parsed(R"({"properties":{"password":{"title":"Password","type":"string"},"username":{"title":"Username","type":"string"}},"required":["username","password"],"title":"Body_login_login__post","type":"object"})"));
     auto model = doc.get("paths").get("/login2/").get("post").get("requestBody");
-    CHECK(model == json(R"({"content":{"application/x-www-form-urlencoded":{"schema":{"$ref":"#/components/schemas/LoginData"}}},"required":true})"));
+    CHECK(model == parsed(R"({"content":{"application/x-www-form-urlencoded":{"schema":{"$ref":"#/components/schemas/LoginData"}}},"required":true})"));
 }
