@@ -11659,24 +11659,32 @@ private:
         }
     }
 
-    // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
-    // coroutine middleware gets the layers inside it as call_next.
-    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
-        std::size_t i = layers;
-        for (; i > 0 && !layers_[i - 1].dispatch; --i) {
+    // The `before`s of the halves below `layers`, outermost first, down to the first coroutine
+    // middleware (`i` is left at its index + 1, or 0 at the bottom). False when one answered:
+    // the `after`s outside it have run.
+    bool run_befores_down(std::size_t layers, std::size_t& i, Exchange& ex, const ExceptionHandlers& errors) const noexcept {
+        for (i = layers; i > 0 && !layers_[i - 1].dispatch; --i) {
             auto& before = layers_[i - 1].before;
             if (!before) continue;
             bool go = false;
             try {
                 go = before(ex.request, ex.response);
             } catch (...) {
-                run.errors->handle(std::current_exception(), ex);
+                errors.handle(std::current_exception(), ex);
             }
             if (!go) {  // answered here: only the `after`s outside it
-                run_afters(ex, *run.errors, i, layers);
-                co_return;
+                run_afters(ex, errors, i, layers);
+                return false;
             }
         }
+        return true;
+    }
+
+    // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
+    // coroutine middleware gets the layers inside it as call_next.
+    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
+        std::size_t i = layers;
+        if (!run_befores_down(layers, i, ex, *run.errors)) co_return;
         std::exception_ptr error;
         try {
             if (i == 0) {
@@ -11721,20 +11729,8 @@ private:
     PlainLayers run_plain_layers(const Run& run, std::size_t layers, Exchange& ex) const noexcept {
         for (std::size_t i = 0; i < layers; ++i)
             if (layers_[i].dispatch) return PlainLayers::not_plain;
-        for (std::size_t i = layers; i > 0; --i) {
-            auto& before = layers_[i - 1].before;
-            if (!before) continue;
-            bool go = false;
-            try {
-                go = before(ex.request, ex.response);
-            } catch (...) {
-                run.errors->handle(std::current_exception(), ex);
-            }
-            if (!go) {  // answered here: only the `after`s outside it
-                run_afters(ex, *run.errors, i, layers);
-                return PlainLayers::done;
-            }
-        }
+        std::size_t bottom = layers;
+        if (!run_befores_down(layers, bottom, ex, *run.errors)) return PlainLayers::done;
         try {
             if (!run.inner.route(run.inner.ctx, ex)) return PlainLayers::rest_async;
         } catch (...) {
