@@ -7676,7 +7676,8 @@ struct StreamingResponse : Response {
 }  // namespace fastapi
 
 // ---- include/fastapi/routing/sse.hpp ----
-// sse: Server-Sent Events (FastAPI's fastapi.sse): a response of `text/event-stream` fed by a
+// sse: Server-Sent Events (FastAPI's fastapi.sse), and JSON Lines: a response of
+// `text/event-stream` (or `application/jsonl`, one JSON document a line) fed by a
 // coroutine that sends typed items, each JSON-encoded into an event's `data:`, or whole
 // ServerSentEvent values (event, id, retry, comment, raw data). A `: ping` comment keeps an
 // idle stream alive. The events go out through the core's streamed bodies: back-pressure,
@@ -7792,12 +7793,13 @@ public:
                 continue;
             }
             if (done_) break;
-            if (std::chrono::steady_clock::now() >= last + ping) {
+            const bool pings = ping.count() > 0;  // JSON Lines have none
+            if (pings && std::chrono::steady_clock::now() >= last + ping) {
                 co_await out.write(": ping\n\n");
                 last = std::chrono::steady_clock::now();
                 continue;
             }
-            wake_.expires_at(last + ping);
+            wake_.expires_at(pings ? last + ping : asio::steady_timer::time_point::max());
             asio::error_code ec;
             co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
@@ -7831,8 +7833,8 @@ struct EventQueueCloser {
     ~EventQueueCloser() { queue.close(); }
 };
 
-// The response body of an EventSourceResponse: starts the user's producer beside the loop
-// that writes what it sends.
+// The response body of an EventSourceResponse (or a JSONLinesResponse, without pings: `ping`
+// zero): starts the user's producer beside the loop that writes what it sends.
 inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
                                               std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
@@ -7912,6 +7914,59 @@ struct EventSourceResponse : Response {
 private:
     static asio::awaitable<void> run_producer(std::shared_ptr<Producer> producer, std::shared_ptr<detail::EventQueue> queue) {
         EventStream<T> out(std::move(queue));
+        co_await (*producer)(out);
+    }
+};
+
+// What a JSONLinesResponse's producer sends to: each item one line of JSON. Back-pressure and
+// cancellation as EventStream's.
+template <class T = picojson::value>
+class JSONLinesStream {
+public:
+    explicit JSONLinesStream(std::shared_ptr<detail::EventQueue> queue) noexcept : queue_(std::move(queue)) {}
+    JSONLinesStream(const JSONLinesStream&) = delete;
+    JSONLinesStream& operator=(const JSONLinesStream&) = delete;
+
+    asio::awaitable<void> send(const T& item) {
+        std::string line;
+        write_json(line, item);  // escapes every line end: one line, always
+        line += '\n';
+        return queue_->push(std::move(line));
+    }
+
+private:
+    std::shared_ptr<detail::EventQueue> queue_;
+};
+
+// A stream of JSON Lines (FastAPI 0.134's streamed `AsyncIterable[Item]`): `application/jsonl`,
+// one JSON document of type T per line, not buffered by nginx (X-Accel-Buffering: no),
+// documented with the item's schema. Streams, waits for a slower client and is cancelled as
+// an EventSourceResponse is.
+//   return fastapi::JSONLinesResponse<Item>([](fastapi::JSONLinesStream<Item>& out) -> asio::awaitable<void> {
+//       for (const Item& item : items) co_await out.send(item);
+//   });
+template <class T = picojson::value>
+struct JSONLinesResponse : Response {
+    using jsonl_item = T;
+    using Producer = std::function<asio::awaitable<void>(JSONLinesStream<T>&)>;
+
+    explicit JSONLinesResponse(Producer producer, int status_code = 200)
+        : Response({}, status_code, "application/jsonl") {
+        if (!producer) throw std::invalid_argument("fastapi: JSONLinesResponse needs a producer");
+        headers.set("x-accel-buffering", "no");
+        auto shared = std::make_shared<Producer>(std::move(producer));
+        stream = std::make_shared<detail::BodyProducer>(detail::BodyProducer{
+            [shared](StreamWriter& out) {
+                return detail::run_event_stream(out, std::chrono::milliseconds(0), [shared](std::shared_ptr<detail::EventQueue> q) {
+                    return run_producer(shared, std::move(q));
+                });
+            },
+            std::nullopt});
+    }
+
+private:
+    static asio::awaitable<void> run_producer(std::shared_ptr<Producer> producer, std::shared_ptr<detail::EventQueue> queue) {
+        JSONLinesStream<T> out(std::move(queue));
         co_await (*producer)(out);
     }
 };
@@ -8177,9 +8232,9 @@ struct OperationInfo {
     bool embed_body = false;      // a body parameter marked Embed
     std::string_view body_media_type;  // empty: application/json; forms.hpp sets its own
     // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or
-    // plain text, Server-Sent Events (result_type: their data's type, null: any JSON), or a
-    // response whose content the type does not say (Response, FileResponse).
-    enum class Result { json, html, text, event_stream, unknown } result = Result::json;
+    // plain text, Server-Sent Events or JSON Lines (result_type: their items' type, null: any
+    // JSON), or a response whose content the type does not say (Response, FileResponse).
+    enum class Result { json, html, text, event_stream, json_lines, unknown } result = Result::json;
     const TypeInfo& (*result_type)() = nullptr;
     bool can_fail_validation() const noexcept { return !parameters.empty() || !body.empty(); }
 };
@@ -8195,6 +8250,9 @@ void describe_result(OperationInfo& op) {
     if constexpr (requires { typename T::event_item; }) {  // EventSourceResponse<Item> (sse.hpp)
         op.result = OI::Result::event_stream;
         if constexpr (!std::is_same_v<typename T::event_item, picojson::value>) op.result_type = &describe<typename T::event_item>;
+    } else if constexpr (requires { typename T::jsonl_item; }) {  // JSONLinesResponse<Item> (sse.hpp)
+        op.result = OI::Result::json_lines;
+        if constexpr (!std::is_same_v<typename T::jsonl_item, picojson::value>) op.result_type = &describe<typename T::jsonl_item>;
     } else if constexpr (std::is_base_of_v<HTMLResponse, T>) op.result = OI::Result::html;
     else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
     else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;
@@ -15178,6 +15236,10 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
                 media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
                                     : picojson::value(picojson::object{});
                 content["application/json"] = picojson::value(std::move(media));
+            } else if (result == OperationInfo::Result::json_lines) {  // as FastAPI: each line's schema
+                media["itemSchema"] = op.info.result_type ? reg.type_schema(op.info.result_type())
+                                                          : picojson::value(picojson::object{});
+                content["application/jsonl"] = picojson::value(std::move(media));
             } else if (result == OperationInfo::Result::event_stream) {
                 media["itemSchema"] = event_stream_item_schema(op.info.result_type ? &op.info.result_type() : nullptr, reg);
                 content["text/event-stream"] = picojson::value(std::move(media));
@@ -15255,7 +15317,9 @@ inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
         for (auto& f : op.info.body) reg.collect(f.type());
         if (op.info.result == OperationInfo::Result::json)
             if (const TypeInfo* t = response_type(op)) reg.collect(*t);
-        if (op.info.result == OperationInfo::Result::event_stream && op.info.result_type) reg.collect(op.info.result_type());
+        if ((op.info.result == OperationInfo::Result::event_stream || op.info.result == OperationInfo::Result::json_lines) &&
+            op.info.result_type)
+            reg.collect(op.info.result_type());
         for (auto& [status, doc] : op.route->options.responses)
             if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
     }

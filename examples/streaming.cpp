@@ -1,12 +1,20 @@
 // Streamed bodies: a large response produced while it is sent (StreamingResponse, with
 // back-pressure: the producer waits while the client is slower), the same body sent whole for
-// comparison, and an upload read as it arrives (RequestStream), never held whole.
+// comparison, typed items as JSON Lines (FastAPI's streamed AsyncIterable[Item]), and an
+// upload read as it arrives (RequestStream), never held whole.
 #include "fastapi.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 using namespace fastapi;
+
+struct Item {
+    std::string name;
+    std::optional<std::string> description;
+};
 
 struct Uploaded {
     int64_t bytes = 0;
@@ -35,6 +43,16 @@ int main() {
     // GET /whole: the same 1 MiB in one Response.
     const std::string whole(1024 * 1024, 'x');
     app.get("/whole", [&whole] { return Response(whole, 200, "application/octet-stream"); });
+
+    // GET /items/stream: FastAPI's tutorial items, one JSON document a line (application/jsonl).
+    static const std::vector<Item> items = {{"Plumbus", "A multi-purpose household device."},
+                                            {"Portal Gun", "A portal opening device."},
+                                            {"Meeseeks Box", "A box that summons a Meeseeks."}};
+    app.get("/items/stream", [] {
+        return JSONLinesResponse<Item>([](JSONLinesStream<Item>& out) -> asio::awaitable<void> {
+            for (const Item& item : items) co_await out.send(item);
+        });
+    });
 
     // POST /upload: the body read chunk by chunk as it arrives; answers its size.
     app.post("/upload", [](RequestStream& body) -> asio::awaitable<Uploaded> {

@@ -1,8 +1,9 @@
-// Server-Sent Events: EventSourceResponse and ServerSentEvent as FastAPI's fastapi.sse sends
+// Server-Sent Events and JSON Lines. EventSourceResponse and ServerSentEvent as FastAPI's fastapi.sse sends
 // them (the wire format, multi-line data, single-line event and id, the headers, any method),
 // the keep-alive ping, back-pressure against a client that reads slowly, a client that
 // leaves, Last-Event-ID as an ordinary header parameter, and the OpenAPI description (typed
-// and untyped). Through the TestClient and a real server on loopback, and examples/sse.
+// and untyped); JSONLinesResponse (one JSON document a line, application/jsonl, its itemSchema).
+// Through the TestClient and a real server on loopback, and examples/sse and examples/streaming.
 #include <doctest/doctest.h>
 
 #include "fastapi.hpp"
@@ -238,6 +239,47 @@ TEST_CASE("examples/sse: N events with ids, resumed after Last-Event-ID, the cou
     CHECK(test::status_of(ex.ask("GET", "/events?count=0")) == 422);
     CHECK(test::status_of(ex.ask("GET", "/events?count=1001")) == 422);
     CHECK(test::status_of(ex.ask("GET", "/events?count=2", "Last-Event-ID: x\r\n")) == 422);
+}
+
+TEST_CASE("json lines: one JSON document a line, application/jsonl, not buffered by a proxy") {
+    App app;
+    app.get("/items/stream", [] {
+        return JSONLinesResponse<Item>([](JSONLinesStream<Item>& out) -> asio::awaitable<void> {
+            const Item plumbus{"Plumbus", "two\nlines"}, gun{"Portal Gun", std::nullopt};
+            co_await out.send(plumbus);
+            co_await out.send(gun);
+        });
+    });
+    TestClient client(app);
+    auto r = client.get("/items/stream");
+    CHECK(r.status_code == 200);
+    CHECK(r.headers.get("content-type").value_or("") == "application/jsonl");
+    CHECK(r.headers.get("x-accel-buffering").value_or("") == "no");
+    // A line end inside a value is escaped: every item is exactly one line.
+    CHECK(r.text == "{\"name\":\"Plumbus\",\"description\":\"two\\nlines\"}\n{\"name\":\"Portal Gun\",\"description\":null}\n");
+}
+
+TEST_CASE("json lines: the document gives each line's schema (itemSchema), or {} for any JSON") {
+    App app;
+    app.get("/typed", [] { return JSONLinesResponse<Item>([](JSONLinesStream<Item>&) -> asio::awaitable<void> { co_return; }); });
+    app.get("/any", [] { return JSONLinesResponse<>([](JSONLinesStream<>&) -> asio::awaitable<void> { co_return; }); });
+    picojson::value doc;
+    REQUIRE(picojson::parse(doc, TestClient(app).get("/openapi.json").text).empty());
+    auto content = [&](const char* path) { return doc.get("paths").get(path).get("get").get("responses").get("200").get("content"); };
+    CHECK(content("/typed").get("application/jsonl").get("itemSchema").get("$ref").to_str() == "#/components/schemas/Item");
+    CHECK(content("/any").get("application/jsonl").serialize() == "{\"itemSchema\":{}}");
+    CHECK(doc.get("components").get("schemas").contains("Item"));
+}
+
+TEST_CASE("examples/streaming: FastAPI's tutorial items as JSON Lines") {
+    test::RunningExample ex("streaming");
+    test::RawClient c(ex.port);
+    c.send("GET /items/stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got = c.read_until([](const std::string& b) { return b.find("0\r\n\r\n") != std::string::npos; });
+    CHECK(test::status_of(got) == 200);
+    CHECK(got.find("{\"name\":\"Plumbus\",\"description\":\"A multi-purpose household device.\"}\n") != std::string::npos);
+    CHECK(got.find("{\"name\":\"Meeseeks Box\",\"description\":\"A box that summons a Meeseeks.\"}\n") != std::string::npos);
+    CHECK(count_of(got, "\"name\"") == 3);
 }
 
 }  // namespace sse_test

@@ -46,10 +46,10 @@ function differences(want, got, path = "", out = [], limit = 40) {
   return out;
 }
 
-// FastAPI describes an event stream with OpenAPI 3.2's `itemSchema` (the schema of each event)
-// in its 3.1 document, and so does fastapi.hpp; a 3.1 validator rejects the field. It is
-// checked here (a JSON Schema object on a text/event-stream media type), then removed, so the
-// rest of the document is held to 3.1.
+// FastAPI describes an event stream and JSON Lines with OpenAPI 3.2's `itemSchema` (the schema
+// of each event, of each line) in its 3.1 document, and so does fastapi.hpp; a 3.1 validator
+// rejects the field. It is checked here (an object schema on text/event-stream, a schema on
+// application/jsonl), then removed, so the rest of the document is held to 3.1.
 function without32(doc) {
   const copy = structuredClone(doc);
   const problems = [];
@@ -59,10 +59,15 @@ function without32(doc) {
         for (const [media, content] of Object.entries((response && response.content) || {})) {
           if (!content || !("itemSchema" in content)) continue;
           const where = `${path} ${method} ${status} ${media}`;
-          if (media !== "text/event-stream") problems.push(`${where}: itemSchema outside text/event-stream`);
           const s = content.itemSchema;
-          if (!s || typeof s !== "object" || s.type !== "object" || typeof s.properties !== "object")
-            problems.push(`${where}: itemSchema is not an object schema`);
+          if (media === "text/event-stream") {
+            if (!s || typeof s !== "object" || s.type !== "object" || typeof s.properties !== "object")
+              problems.push(`${where}: itemSchema is not an object schema`);
+          } else if (media === "application/jsonl") {
+            if (!s || typeof s !== "object" || Array.isArray(s)) problems.push(`${where}: itemSchema is not a schema`);
+          } else {
+            problems.push(`${where}: itemSchema outside text/event-stream and application/jsonl`);
+          }
           delete content.itemSchema;
         }
   return { copy, problems };

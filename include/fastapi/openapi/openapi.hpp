@@ -438,6 +438,10 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
                 media["schema"] = t ? with_response_title(reg.type_schema(*t), "Response_" + op.operation_id)
                                     : picojson::value(picojson::object{});
                 content["application/json"] = picojson::value(std::move(media));
+            } else if (result == OperationInfo::Result::json_lines) {  // as FastAPI: each line's schema
+                media["itemSchema"] = op.info.result_type ? reg.type_schema(op.info.result_type())
+                                                          : picojson::value(picojson::object{});
+                content["application/jsonl"] = picojson::value(std::move(media));
             } else if (result == OperationInfo::Result::event_stream) {
                 media["itemSchema"] = event_stream_item_schema(op.info.result_type ? &op.info.result_type() : nullptr, reg);
                 content["text/event-stream"] = picojson::value(std::move(media));
@@ -515,7 +519,9 @@ inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
         for (auto& f : op.info.body) reg.collect(f.type());
         if (op.info.result == OperationInfo::Result::json)
             if (const TypeInfo* t = response_type(op)) reg.collect(*t);
-        if (op.info.result == OperationInfo::Result::event_stream && op.info.result_type) reg.collect(op.info.result_type());
+        if ((op.info.result == OperationInfo::Result::event_stream || op.info.result == OperationInfo::Result::json_lines) &&
+            op.info.result_type)
+            reg.collect(op.info.result_type());
         for (auto& [status, doc] : op.route->options.responses)
             if (doc.model.kind == ResponseModel::Kind::type) reg.collect(doc.model.type());
     }

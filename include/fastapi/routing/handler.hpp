@@ -272,9 +272,9 @@ struct OperationInfo {
     bool embed_body = false;      // a body parameter marked Embed
     std::string_view body_media_type;  // empty: application/json; forms.hpp sets its own
     // What a successful call sends: JSON (result_type null: any JSON, no schema), HTML or
-    // plain text, Server-Sent Events (result_type: their data's type, null: any JSON), or a
-    // response whose content the type does not say (Response, FileResponse).
-    enum class Result { json, html, text, event_stream, unknown } result = Result::json;
+    // plain text, Server-Sent Events or JSON Lines (result_type: their items' type, null: any
+    // JSON), or a response whose content the type does not say (Response, FileResponse).
+    enum class Result { json, html, text, event_stream, json_lines, unknown } result = Result::json;
     const TypeInfo& (*result_type)() = nullptr;
     bool can_fail_validation() const noexcept { return !parameters.empty() || !body.empty(); }
 };
@@ -290,6 +290,9 @@ void describe_result(OperationInfo& op) {
     if constexpr (requires { typename T::event_item; }) {  // EventSourceResponse<Item> (sse.hpp)
         op.result = OI::Result::event_stream;
         if constexpr (!std::is_same_v<typename T::event_item, picojson::value>) op.result_type = &describe<typename T::event_item>;
+    } else if constexpr (requires { typename T::jsonl_item; }) {  // JSONLinesResponse<Item> (sse.hpp)
+        op.result = OI::Result::json_lines;
+        if constexpr (!std::is_same_v<typename T::jsonl_item, picojson::value>) op.result_type = &describe<typename T::jsonl_item>;
     } else if constexpr (std::is_base_of_v<HTMLResponse, T>) op.result = OI::Result::html;
     else if constexpr (std::is_base_of_v<PlainTextResponse, T>) op.result = OI::Result::text;
     else if constexpr (std::is_base_of_v<JSONResponse, T>) op.result = OI::Result::json;

@@ -1,4 +1,5 @@
-// sse: Server-Sent Events (FastAPI's fastapi.sse): a response of `text/event-stream` fed by a
+// sse: Server-Sent Events (FastAPI's fastapi.sse), and JSON Lines: a response of
+// `text/event-stream` (or `application/jsonl`, one JSON document a line) fed by a
 // coroutine that sends typed items, each JSON-encoded into an event's `data:`, or whole
 // ServerSentEvent values (event, id, retry, comment, raw data). A `: ping` comment keeps an
 // idle stream alive. The events go out through the core's streamed bodies: back-pressure,
@@ -128,12 +129,13 @@ public:
                 continue;
             }
             if (done_) break;
-            if (std::chrono::steady_clock::now() >= last + ping) {
+            const bool pings = ping.count() > 0;  // JSON Lines have none
+            if (pings && std::chrono::steady_clock::now() >= last + ping) {
                 co_await out.write(": ping\n\n");
                 last = std::chrono::steady_clock::now();
                 continue;
             }
-            wake_.expires_at(last + ping);
+            wake_.expires_at(pings ? last + ping : asio::steady_timer::time_point::max());
             asio::error_code ec;
             co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
@@ -167,8 +169,8 @@ struct EventQueueCloser {
     ~EventQueueCloser() { queue.close(); }
 };
 
-// The response body of an EventSourceResponse: starts the user's producer beside the loop
-// that writes what it sends.
+// The response body of an EventSourceResponse (or a JSONLinesResponse, without pings: `ping`
+// zero): starts the user's producer beside the loop that writes what it sends.
 inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
                                               std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
@@ -248,6 +250,59 @@ struct EventSourceResponse : Response {
 private:
     static asio::awaitable<void> run_producer(std::shared_ptr<Producer> producer, std::shared_ptr<detail::EventQueue> queue) {
         EventStream<T> out(std::move(queue));
+        co_await (*producer)(out);
+    }
+};
+
+// What a JSONLinesResponse's producer sends to: each item one line of JSON. Back-pressure and
+// cancellation as EventStream's.
+template <class T = picojson::value>
+class JSONLinesStream {
+public:
+    explicit JSONLinesStream(std::shared_ptr<detail::EventQueue> queue) noexcept : queue_(std::move(queue)) {}
+    JSONLinesStream(const JSONLinesStream&) = delete;
+    JSONLinesStream& operator=(const JSONLinesStream&) = delete;
+
+    asio::awaitable<void> send(const T& item) {
+        std::string line;
+        write_json(line, item);  // escapes every line end: one line, always
+        line += '\n';
+        return queue_->push(std::move(line));
+    }
+
+private:
+    std::shared_ptr<detail::EventQueue> queue_;
+};
+
+// A stream of JSON Lines (FastAPI 0.134's streamed `AsyncIterable[Item]`): `application/jsonl`,
+// one JSON document of type T per line, not buffered by nginx (X-Accel-Buffering: no),
+// documented with the item's schema. Streams, waits for a slower client and is cancelled as
+// an EventSourceResponse is.
+//   return fastapi::JSONLinesResponse<Item>([](fastapi::JSONLinesStream<Item>& out) -> asio::awaitable<void> {
+//       for (const Item& item : items) co_await out.send(item);
+//   });
+template <class T = picojson::value>
+struct JSONLinesResponse : Response {
+    using jsonl_item = T;
+    using Producer = std::function<asio::awaitable<void>(JSONLinesStream<T>&)>;
+
+    explicit JSONLinesResponse(Producer producer, int status_code = 200)
+        : Response({}, status_code, "application/jsonl") {
+        if (!producer) throw std::invalid_argument("fastapi: JSONLinesResponse needs a producer");
+        headers.set("x-accel-buffering", "no");
+        auto shared = std::make_shared<Producer>(std::move(producer));
+        stream = std::make_shared<detail::BodyProducer>(detail::BodyProducer{
+            [shared](StreamWriter& out) {
+                return detail::run_event_stream(out, std::chrono::milliseconds(0), [shared](std::shared_ptr<detail::EventQueue> q) {
+                    return run_producer(shared, std::move(q));
+                });
+            },
+            std::nullopt});
+    }
+
+private:
+    static asio::awaitable<void> run_producer(std::shared_ptr<Producer> producer, std::shared_ptr<detail::EventQueue> queue) {
+        JSONLinesStream<T> out(std::move(queue));
         co_await (*producer)(out);
     }
 };
