@@ -56,6 +56,23 @@ struct ServerOptions {
     unsigned blocking_threads = 16;  // pool for RouteOptions::blocking handlers
     bool handle_signals = true;      // run(): SIGINT/SIGTERM stop gracefully
     bool log_startup = true;         // run(): print the URL on stderr
+
+    // Production serving (App::run(argc, argv) sets these from the command line and the
+    // environment, as uvicorn and gunicorn read them).
+    // Worker processes (--workers, $WEB_CONCURRENCY): more than 1 makes run() a supervisor
+    // that binds once and starts that many workers from the program's own executable.
+    unsigned workers = 0;
+    std::size_t limit_max_requests = 0;         // a worker that served this many is replaced; 0: never
+    std::size_t limit_max_requests_jitter = 0;  // plus a random 0..jitter, per worker
+    std::chrono::milliseconds worker_healthcheck_timeout{10000};  // a silent worker is replaced
+    // Proxy headers (X-Forwarded-For/-Proto/-Host, RFC 7239 Forwarded) are read from these
+    // peers only: addresses, CIDR ranges or "*"; empty: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1.
+    bool proxy_headers = true;
+    std::string forwarded_allow_ips{};
+    std::string log_level = "info";  // critical, error, warning, info, debug, trace
+    bool access_log = false;         // one line a request; run(argc, argv) turns it on as uvicorn
+    std::string access_log_format{};  // empty: uvicorn's line; else gunicorn's atoms (%(h)s ...)
+    std::string access_log_file{};    // empty: stderr
 };
 
 namespace detail {
