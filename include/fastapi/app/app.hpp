@@ -5,6 +5,7 @@
 #include "../openapi/docs.hpp"
 #include "../openapi/openapi.hpp"
 #include "../routing/app_core.hpp"
+#include "../server/cli.hpp"
 #include "../server/server.hpp"
 
 #include <functional>  // function
@@ -39,6 +40,18 @@ public:
         server.run();
     }
     void run() { run(ServerOptions{}); }
+    // uvicorn's command line and environment over `options` (README "Command line"): serves,
+    // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.
+    // Without options, each request is logged as uvicorn logs it (access_log on).
+    void run(int argc, char** argv, const ServerOptions& options) {
+        detail::run_from_command_line(argc, argv, options, settings().title + " " + settings().version,
+                                      [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+    }
+    void run(int argc, char** argv) {
+        ServerOptions options;
+        options.access_log = true;
+        run(argc, argv, options);
+    }
 
 private:
     mutable detail::OpenAPIDocument openapi_;

@@ -3,6 +3,9 @@
 // third-party headers every later part relies on.
 #pragma once
 
+// The library's version (--version prints it after the program's).
+#define FASTAPI_VERSION "0.1.0"
+
 #ifndef FASTAPI_DEFAULT_PORT
 #define FASTAPI_DEFAULT_PORT 8000
 #endif
