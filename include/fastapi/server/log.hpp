@@ -15,6 +15,7 @@
 #include <csignal>             // sigfillset, pthread_sigmask
 #include <cstdio>              // snprintf
 #include <cstdlib>             // getenv (%({variable})e)
+#include <cstring>             // memcpy
 #include <ctime>               // time, localtime_r, strftime
 #include <fcntl.h>             // open, O_APPEND
 #include <initializer_list>    // initializer_list
@@ -476,45 +477,61 @@ private:
         out += req.version == 10 ? "HTTP/1.0" : "HTTP/1.1";
     }
 
+    // Sized once and filled with memcpy (this runs once per response): one append, not twenty.
     void uvicorn_line(std::string& out, const Request& req, const Response& res) const {
-        out += "INFO:     ";
+        const std::string_view reason = status_reason(res.status);
+        const std::size_t most = 64 + pid_.size() + req.client_address.size() + req.method.size() + req.root_path.size() +
+                                 req.path.size() + req.query_string.size() + reason.size();
+        const std::size_t start = out.size();
+        out.resize(start + most);
+        char* const begin = out.data() + start;
+        char* p = begin;
+        auto put = [&p](std::string_view s) {
+            std::memcpy(p, s.data(), s.size());
+            p += s.size();
+        };
+        auto put_number = [&p](unsigned v) {
+            char digits[12];
+            char* d = digits + sizeof(digits);
+            do *--d = static_cast<char>('0' + v % 10);
+            while ((v /= 10) != 0);
+            const std::size_t n = static_cast<std::size_t>(digits + sizeof(digits) - d);
+            std::memcpy(p, d, n);
+            p += n;
+        };
+        put("INFO:     ");
         if (with_pid_) {
-            out += '[';
-            out += pid_;
-            out += "] ";
+            *p++ = '[';
+            put(pid_);
+            put("] ");
         }
         if (req.client_address.empty()) {
-            out += '-';  // a Unix socket's peer has no address
+            *p++ = '-';  // a Unix socket's peer has no address
         } else {
-            if (req.client_address.find(':') != std::string::npos) {
-                out += '[';
-                out += req.client_address;
-                out += ']';
-            } else {
-                out += req.client_address;
-            }
-            out += ':';
-            put_uint(out, req.client_port);
+            const bool v6 = req.client_address.find(':') != std::string::npos;
+            if (v6) *p++ = '[';
+            put(req.client_address);
+            if (v6) *p++ = ']';
+            *p++ = ':';
+            put_number(req.client_port);
         }
-        out += " - \"";
-        out += req.method;
-        out += ' ';
-        out += req.root_path;
-        out += req.path;
+        put(" - \"");
+        put(req.method);
+        *p++ = ' ';
+        put(req.root_path);
+        put(req.path);
         if (!req.query_string.empty()) {
-            out += '?';
-            out += req.query_string;
+            *p++ = '?';
+            put(req.query_string);
         }
-        out += ' ';
-        put_version(out, req);
-        out += "\" ";
-        put_uint(out, static_cast<unsigned>(res.status));
-        const std::string_view reason = status_reason(res.status);
+        put(req.version == 10 ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+        put_number(static_cast<unsigned>(res.status) % 100000);
         if (!reason.empty()) {
-            out += ' ';
-            out += reason;
+            *p++ = ' ';
+            put(reason);
         }
-        out += '\n';
+        *p++ = '\n';
+        out.resize(start + static_cast<std::size_t>(p - begin));
     }
 
     // gunicorn's [10/Oct/2000:13:55:36 +0000], local time, formatted once a second per thread.
