@@ -16043,35 +16043,36 @@ inline CommandLine parse_command_line(int argc, const char* const* argv, ServerO
     return r;
 }
 
-// app.run(argc, argv): the command line read, then the app served as run(options) serves it;
-// the process ends with status 2 or 3 (one line on stderr) when that cannot be, and 0 after
-// --help and --version.
-inline void run_from_command_line(int argc, const char* const* argv, const ServerOptions& base,
-                                  std::string_view program_version, void (*serve)(void*, const ServerOptions&),
-                                  void* app) {
+// app.run(argc, argv): the command line read, then the app served as run(options) serves it.
+// Returns -1 once it served and stopped; else the status the process ends with: 0 after
+// --help and --version (printed on stdout), 2 or 3 with one line on stderr.
+inline int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
+                            void (*serve)(void*, const ServerOptions&), void* app) {
     CommandLine cl = parse_command_line(argc, argv, base, program_version);
     if (cl.exit_status == 0) {
         std::fputs(cl.output.c_str(), stdout);
         std::fflush(stdout);
-        std::exit(0);
+        return 0;
     }
     if (cl.exit_status > 0) {
         log::flush();
         std::fputs(cl.output.c_str(), stderr);
-        std::exit(cl.exit_status);
+        return cl.exit_status;
     }
+    startup_failure_logged().store(false);
     try {
         serve(app, cl.options);
     } catch (const std::exception& e) {
         // The server logged the cause already (with log_startup); else it is said here.
         if (!startup_failure_logged().load()) log::error("could not start: {}", e.what());
         log::flush();
-        std::exit(exit_cannot_start);
+        return exit_cannot_start;
     } catch (...) {
-        log::error("could not start: an exception that is not a std::exception");
+        if (!startup_failure_logged().load()) log::error("could not start: an exception that is not a std::exception");
         log::flush();
-        std::exit(exit_cannot_start);
+        return exit_cannot_start;
     }
+    return -1;
 }
 
 }  // namespace detail
@@ -17330,8 +17331,9 @@ public:
     // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.
     // Without options, each request is logged as uvicorn logs it (access_log on).
     void run(int argc, char** argv, const ServerOptions& options) {
-        detail::run_from_command_line(argc, argv, options, settings().title + " " + settings().version,
-                                      [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+        const int status = detail::run_command_line(argc, argv, options, settings().title + " " + settings().version,
+                                                    [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+        if (status >= 0) std::exit(status);
     }
     void run(int argc, char** argv) {
         ServerOptions options;

@@ -8,6 +8,7 @@
 #include "../server/cli.hpp"
 #include "../server/server.hpp"
 
+#include <cstdlib>     // exit
 #include <functional>  // function
 #include <utility>     // move
 
@@ -44,8 +45,9 @@ public:
     // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.
     // Without options, each request is logged as uvicorn logs it (access_log on).
     void run(int argc, char** argv, const ServerOptions& options) {
-        detail::run_from_command_line(argc, argv, options, settings().title + " " + settings().version,
-                                      [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+        const int status = detail::run_command_line(argc, argv, options, settings().title + " " + settings().version,
+                                                    [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+        if (status >= 0) std::exit(status);
     }
     void run(int argc, char** argv) {
         ServerOptions options;
