@@ -347,3 +347,28 @@ TEST_CASE("log: reopen() opens the access log's file again by its path (what SIG
 }
 
 }  // namespace logging_test
+
+namespace logging_test {
+
+TEST_CASE("log: among several workers, uvicorn's line names the worker's pid") {
+    RestoreLog restore;
+    TempDir dir;
+    fastapi::detail::LogSink::instance().set_access_file(dir / "access.log");
+    fastapi::Request req;
+    req.method = "GET";
+    req.path = "/whoami";
+    req.client_address = "::1";
+    req.client_port = 40000;
+    fastapi::Response res;
+    fastapi::detail::AccessLog(std::string_view{}, true).record(req, res, 0, {});
+    fastapi::detail::AccessLog(std::string_view{}, false).record(req, res, 0, {});
+    req.client_address.clear();  // a Unix socket's peer
+    fastapi::detail::AccessLog(std::string_view{}, false).record(req, res, 0, {});
+    REQUIRE(log::flush(2000ms));
+    CHECK(read_text(dir / "access.log") == "INFO:     [" + std::to_string(::getpid()) +
+                                               "] [::1]:40000 - \"GET /whoami HTTP/1.1\" 200 OK\n"
+                                               "INFO:     [::1]:40000 - \"GET /whoami HTTP/1.1\" 200 OK\n"
+                                               "INFO:     - - \"GET /whoami HTTP/1.1\" 200 OK\n");
+}
+
+}  // namespace logging_test
