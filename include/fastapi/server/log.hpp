@@ -482,9 +482,13 @@ private:
         const std::string_view reason = status_reason(res.status);
         const std::size_t most = 64 + pid_.size() + req.client_address.size() + req.method.size() + req.root_path.size() +
                                  req.path.size() + req.query_string.size() + reason.size();
+        // A usual line is written on the stack and appended in one copy (resizing `out` first
+        // would zero it); a longer one in place.
+        char small[512];
+        const bool on_stack = most <= sizeof(small);
         const std::size_t start = out.size();
-        out.resize(start + most);
-        char* const begin = out.data() + start;
+        if (!on_stack) out.resize(start + most);
+        char* const begin = on_stack ? small : out.data() + start;
         char* p = begin;
         auto put = [&p](std::string_view s) {
             std::memcpy(p, s.data(), s.size());
@@ -531,7 +535,8 @@ private:
             put(reason);
         }
         *p++ = '\n';
-        out.resize(start + static_cast<std::size_t>(p - begin));
+        if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
+        else out.resize(start + static_cast<std::size_t>(p - begin));
     }
 
     // gunicorn's [10/Oct/2000:13:55:36 +0000], local time, formatted once a second per thread.
