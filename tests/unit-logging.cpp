@@ -300,18 +300,19 @@ TEST_CASE("log: a destination nobody reads (a full pipe) never holds the server 
     {
         test::LiveServer server(app_for_logs(), o);
         ::close(fds[1]);  // the server holds its own descriptor of the pipe
-        // 4 KiB lines: the pipe (64 KiB) fills at once, the thread buffers (1 MiB each) soon after.
-        const std::string query(4000, 'q');
+        // 7 KB lines, 11 MB of them: the pipe (64 KiB) fills at once, the thread buffers (1 MiB
+        // each) and what the writer holds (a batch it cannot write) soon after.
+        const std::string query(7000, 'q');
         const auto started = std::chrono::steady_clock::now();
         int answered = 0;
-        for (int c = 0; c < 8; ++c) {
+        for (int c = 0; c < 16; ++c) {
             test::RawClient client(server.port());
             std::string batch;
             for (int i = 0; i < 100; ++i) batch += "GET /items/" + std::to_string(i) + "?" + query + " HTTP/1.1\r\nHost: x\r\n\r\n";
             client.send(batch);
             for (int i = 0; i < 100; ++i) answered += test::status_of(client.read_response()) == 200;
         }
-        CHECK(answered == 800);
+        CHECK(answered == 1600);
         CHECK(std::chrono::steady_clock::now() - started < 20s);
         CHECK(log::dropped_lines() > dropped_before);
         // While the writer is stuck on the pipe, the server still answers at once.
