@@ -9,12 +9,15 @@
 // The parts of fastapi.hpp, by layer, each layer relying only on the ones above it and each
 // part only on the parts listed before it (dependency order). tools/amalgamate starts here;
 // include this file to use the parts directly while working on them.
-// core: configuration macros and the metaprogramming every layer uses.
+// core: configuration macros, the metaprogramming every layer uses, .env files.
 
 // ---- include/fastapi/core/config.hpp ----
 // fastapi.hpp: FastAPI's programming model for C++20.
 // config: configuration macros (each overridable before including the header) and the
 // third-party headers every later part relies on.
+
+// The library's version (--version prints it after the program's).
+#define FASTAPI_VERSION "0.1.0"
 
 #ifndef FASTAPI_DEFAULT_PORT
 #define FASTAPI_DEFAULT_PORT 8000
@@ -76,6 +79,11 @@
 #endif
 #ifndef FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
+#endif
+
+// Largest .env file load_env_file and load_settings read (a larger one is an error).
+#ifndef FASTAPI_MAX_ENV_FILE_BYTES
+#define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
 #endif
 
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
@@ -170,6 +178,348 @@ template <class T> inline constexpr bool is_vector_v = is_vector<std::remove_cvr
 template <class...> inline constexpr bool dependent_false = false;
 }  // namespace detail
 }  // namespace fastapi
+
+// ---- include/fastapi/core/dotenv.hpp ----
+// dotenv: .env files with python-dotenv's rules, read as ordered KEY=VALUE pairs (each with the
+// line it starts on) and loaded into the process environment (fastapi::load_env_file, what
+// --env-file and load_settings' env_file use). Relies on the standard library only.
+//
+// The rules, as python-dotenv 1.x parses:
+//   KEY=VALUE            unquoted: trimmed; " #..." (whitespace then #) starts a comment
+//   export KEY=VALUE     the "export " prefix is ignored (the file stays `source`-able)
+//   # a comment          whole-line comments and blank lines are skipped
+//   KEY='literal'        single quotes: only \\ and \' are escapes; may span lines
+//   KEY="a\nb"           double quotes: \\ \' \" \a \b \f \n \r \t \v; may span lines
+//   KEY=${OTHER}         ${NAME} and ${NAME:-default} expand in unquoted and double-quoted
+//                        values, from the pairs above it and the environment (which wins
+//                        unless override); $NAME without braces is kept as written
+//   KEY                  no "=": a key without a value (listed, never set in the environment)
+// One difference: python-dotenv expands ${...} inside single quotes too (its issue #422 asks
+// it not to); here single quotes are literal, as in the shell and Docker Compose. And where
+// python-dotenv logs "could not parse statement" and skips the line, a malformed line here is
+// an error naming the file and line (every malformed line at once): a half-read .env is how
+// a service starts with a wrong setting.
+
+#include <cstdlib>      // getenv, setenv
+#include <fstream>      // ifstream
+#include <stdexcept>    // runtime_error
+#include <string>       // string
+#include <utility>      // move
+
+namespace fastapi {
+
+// One KEY=VALUE of a .env file: value is empty (nullopt) for a bare "KEY" line.
+struct EnvEntry {
+    std::string key;
+    std::optional<std::string> value;
+    int line = 0;  // where the statement starts (1-based)
+};
+
+// A .env file that cannot be read or has malformed lines; what() names each "path:line".
+struct DotenvError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+// A statement before ${...} expansion.
+struct RawEnvEntry {
+    std::string key;
+    std::optional<std::string> value;
+    bool expand = false;  // single-quoted values are literal
+    int line = 0;
+};
+
+class DotenvReader {
+public:
+    explicit DotenvReader(std::string_view text) : s_(text) {
+        if (s_.substr(0, 3) == "\xEF\xBB\xBF") s_.remove_prefix(3);  // a UTF-8 byte-order mark
+    }
+
+    // Every statement; malformed ones go to errors as "line N: why" and are skipped to the end
+    // of their line, as python-dotenv resumes.
+    std::vector<RawEnvEntry> parse(std::vector<std::string>& errors) {
+        std::vector<RawEnvEntry> out;
+        for (;;) {
+            skip_space_and_newlines();
+            if (at_end()) break;
+            int start_line = line_;
+            std::size_t start_pos = pos_;
+            std::string why;
+            std::optional<RawEnvEntry> e = statement(why);
+            if (e) {
+                if (!e->key.empty()) out.push_back(std::move(*e));
+                continue;
+            }
+            errors.push_back("line " + std::to_string(start_line) + ": " + why);
+            // Resume on the line after the one the statement started on.
+            pos_ = start_pos;
+            line_ = start_line;
+            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+            newline();
+        }
+        return out;
+    }
+
+private:
+    std::string_view s_;
+    std::size_t pos_ = 0;
+    int line_ = 1;
+
+    bool at_end() const noexcept { return pos_ >= s_.size(); }
+    char peek() const noexcept { return at_end() ? '\0' : s_[pos_]; }
+    static bool hspace(char c) noexcept { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
+    void skip_hspace() noexcept { while (!at_end() && hspace(s_[pos_])) ++pos_; }
+    // One line end (\r\n, \n or \r), counted.
+    bool newline() noexcept {
+        if (at_end()) return false;
+        if (s_[pos_] == '\r') { ++pos_; if (peek() == '\n') ++pos_; ++line_; return true; }
+        if (s_[pos_] == '\n') { ++pos_; ++line_; return true; }
+        return false;
+    }
+    void skip_space_and_newlines() noexcept {
+        for (;;) {
+            skip_hspace();
+            if (!newline()) return;
+        }
+    }
+    void advance_counting(std::size_t to) noexcept {
+        while (pos_ < to) {
+            if (s_[pos_] == '\n' || (s_[pos_] == '\r' && (pos_ + 1 >= s_.size() || s_[pos_ + 1] != '\n'))) ++line_;
+            ++pos_;
+        }
+    }
+
+    std::optional<RawEnvEntry> statement(std::string& why) {
+        RawEnvEntry e;
+        e.line = line_;
+        if (s_.substr(pos_, 6) == "export" && pos_ + 6 < s_.size() && hspace(s_[pos_ + 6])) {
+            pos_ += 6;
+            skip_hspace();
+        }
+        if (peek() == '#') {  // a comment line: no key
+            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+            return e;
+        }
+        if (peek() == '\'') {
+            std::size_t close = s_.find('\'', pos_ + 1);
+            if (close == std::string_view::npos || close == pos_ + 1) { why = "a quoted key is not closed"; return std::nullopt; }
+            e.key = std::string(s_.substr(pos_ + 1, close - pos_ - 1));
+            advance_counting(close + 1);
+        } else {
+            std::size_t b = pos_;
+            while (!at_end()) {
+                char c = s_[pos_];
+                if (c == '=' || c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') break;
+                ++pos_;
+            }
+            if (pos_ == b) { why = "expected a variable name"; return std::nullopt; }
+            e.key = std::string(s_.substr(b, pos_ - b));
+        }
+        skip_hspace();
+        if (peek() == '=') {
+            ++pos_;
+            bool spaced = hspace(peek());
+            skip_hspace();
+            char c = peek();
+            if (c == '\'' || c == '"') {
+                std::string v;
+                if (!quoted(c, v)) { why = std::string("a ") + (c == '"' ? "double" : "single") + "-quoted value is not closed"; return std::nullopt; }
+                e.value = std::move(v);
+                e.expand = c == '"';
+            } else {
+                std::size_t b = pos_;
+                while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+                std::string_view part = s_.substr(b, pos_ - b);
+                // "KEY=  # note" is empty; "KEY=#x" is "#x"; "a #b" is "a".
+                if (spaced && !part.empty() && part[0] == '#') part = {};
+                for (std::size_t i = 0; i < part.size(); ++i)
+                    if (part[i] == '#' && i > 0 && (hspace(part[i - 1]))) { part = part.substr(0, i); break; }
+                while (!part.empty() && hspace(part.back())) part.remove_suffix(1);
+                e.value = std::string(part);
+                e.expand = true;
+                return e;
+            }
+        }
+        // After a key or a quoted value: only a comment may follow on the line.
+        skip_hspace();
+        if (peek() == '#') while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+        skip_hspace();
+        if (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') {
+            why = e.value ? "unexpected text after the closing quote" : "expected '=' after the variable name";
+            return std::nullopt;
+        }
+        return e;
+    }
+
+    // A quoted value from the opening quote at pos_; escapes decoded as python-dotenv does.
+    bool quoted(char q, std::string& out) {
+        std::size_t i = pos_ + 1;
+        for (;;) {
+            if (i >= s_.size()) return false;
+            char c = s_[i];
+            if (c == q) break;
+            if (c == '\\' && i + 1 < s_.size()) {
+                char n = s_[i + 1];
+                if (q == '\'') {
+                    if (n == '\\' || n == '\'') { out += n; i += 2; continue; }
+                } else {
+                    char d = 0;
+                    switch (n) {
+                        case '\\': d = '\\'; break; case '\'': d = '\''; break; case '"': d = '"'; break;
+                        case 'a': d = '\a'; break; case 'b': d = '\b'; break; case 'f': d = '\f'; break;
+                        case 'n': d = '\n'; break; case 'r': d = '\r'; break; case 't': d = '\t'; break;
+                        case 'v': d = '\v'; break; default: break;
+                    }
+                    if (d) { out += d; i += 2; continue; }
+                }
+            }
+            out += c;
+            ++i;
+        }
+        advance_counting(i + 1);
+        return true;
+    }
+};
+
+// ${NAME} and ${NAME:-default} in value, looked up by lookup (nullptr: unset, then the default
+// or ""). An unclosed "${" stays as written, as python-dotenv's pattern does not match it.
+template <class Lookup>
+std::string expand_env_refs(std::string_view value, Lookup&& lookup) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < value.size()) {
+        std::size_t d = value.find("${", i);
+        if (d == std::string_view::npos) break;
+        std::size_t close = value.find('}', d + 2);
+        if (close == std::string_view::npos) break;
+        std::string_view inner = value.substr(d + 2, close - d - 2);
+        std::size_t colon = inner.find(':');
+        std::string_view name = inner.substr(0, colon);
+        std::optional<std::string_view> fallback;
+        if (colon != std::string_view::npos) {
+            if (inner.substr(colon, 2) != ":-") {  // "${A:x}" is not a reference
+                out.append(value.substr(i, d + 2 - i));
+                i = d + 2;
+                continue;
+            }
+            fallback = inner.substr(colon + 2);
+        }
+        out.append(value.substr(i, d - i));
+        if (const std::string* v = lookup(name)) out += *v;
+        else if (fallback) out.append(*fallback);
+        i = close + 1;
+    }
+    out.append(value.substr(i));
+    return out;
+}
+
+// The statements of text with ${...} expanded: with override, the file's earlier pairs win
+// over the environment; otherwise the environment wins (python-dotenv's resolve_variables).
+inline std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override) {
+    std::vector<EnvEntry> out;
+    out.reserve(raw.size());
+    std::string env_value;
+    for (RawEnvEntry& r : raw) {
+        EnvEntry e{std::move(r.key), std::move(r.value), r.line};
+        if (e.value && r.expand && e.value->find("${") != std::string::npos) {
+            auto lookup = [&](std::string_view name) -> const std::string* {
+                auto from_file = [&]() -> const std::string* {
+                    // The latest earlier pair of that name; a bare KEY counts as "".
+                    static const std::string empty;
+                    for (auto it = out.rbegin(); it != out.rend(); ++it)
+                        if (it->key == name) return it->value ? &*it->value : &empty;
+                    return nullptr;
+                };
+                auto from_env = [&]() -> const std::string* {
+                    std::string n(name);
+                    if (const char* v = std::getenv(n.c_str())) { env_value = v; return &env_value; }
+                    return nullptr;
+                };
+                if (override) { if (auto f = from_file()) return f; return from_env(); }
+                if (auto v = from_env()) return v;
+                return from_file();
+            };
+            e.value = expand_env_refs(*e.value, lookup);
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+inline std::string read_env_file_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw DotenvError(path + ": cannot read the file");
+    std::string text;
+    char buf[8192];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        text.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (text.size() > FASTAPI_MAX_ENV_FILE_BYTES)
+            throw DotenvError(path + ": larger than " + std::to_string(FASTAPI_MAX_ENV_FILE_BYTES) + " bytes (FASTAPI_MAX_ENV_FILE_BYTES)");
+    }
+    if (in.bad()) throw DotenvError(path + ": cannot read the file");
+    return text;
+}
+
+inline std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override) {
+    std::vector<std::string> errors;
+    if (text.find('\0') != std::string_view::npos) throw DotenvError(std::string(source) + ": contains a NUL byte (not a text file)");
+    std::vector<RawEnvEntry> raw = DotenvReader(text).parse(errors);
+    if (!errors.empty()) {
+        std::string msg = std::string(source) + ": " + std::to_string(errors.size()) + " malformed line" + (errors.size() > 1 ? "s" : "");
+        std::size_t shown = 0;
+        for (const std::string& e : errors) {
+            if (++shown > 20) { msg += "\n  ... and " + std::to_string(errors.size() - 20) + " more"; break; }
+            msg += "\n  " + std::string(source) + ":" + e.substr(5);  // "line N: why" -> "path:N: why"
+        }
+        throw DotenvError(msg);
+    }
+    return resolve_env_entries(std::move(raw), override);
+}
+
+}  // namespace detail
+
+// The pairs of a .env text in file order, ${...} expanded with the file's own pairs first and
+// then the environment (python-dotenv's dotenv_values). Throws DotenvError for malformed lines,
+// naming source:line for each.
+inline std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source = ".env") {
+    return detail::parse_env_checked(text, source, true);
+}
+
+// The same for a file; a file that cannot be read is a DotenvError as well.
+inline std::vector<EnvEntry> read_env_file(const std::string& path) {
+    return detail::parse_env_checked(detail::read_env_file_text(path), path, true);
+}
+
+// Sets the process environment from a .env file (python-dotenv's load_dotenv): variables
+// already set keep their values unless override. Returns how many variables it set. Call it
+// at startup, before threads start (setenv is not thread-safe).
+inline std::size_t load_env_file(const std::string& path, bool override = false) {
+    std::vector<EnvEntry> entries = detail::parse_env_checked(detail::read_env_file_text(path), path, override);
+    std::vector<std::string> errors;
+    std::size_t set = 0;
+    for (const EnvEntry& e : entries) {
+        if (!e.value) continue;  // a bare KEY: python-dotenv does not set it either
+        if (e.key.find('=') != std::string::npos) {
+            errors.push_back(path + ":" + std::to_string(e.line) + ": '" + e.key + "' cannot be an environment variable name");
+            continue;
+        }
+        if (!override && std::getenv(e.key.c_str())) continue;
+        if (::setenv(e.key.c_str(), e.value->c_str(), 1) != 0) {
+            errors.push_back(path + ":" + std::to_string(e.line) + ": cannot set '" + e.key + "'");
+            continue;
+        }
+        ++set;
+    }
+    if (!errors.empty()) {
+        std::string msg;
+        for (const std::string& e : errors) msg += (msg.empty() ? "" : "\n") + e;
+        throw DotenvError(msg);
+    }
+    return set;
+}
+
+}  // namespace fastapi
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
 // HTTP/1.1 parser; RFC 6455 frames and handshake checks.
 
@@ -183,8 +533,6 @@ template <class...> inline constexpr bool dependent_false = false;
 #include <cstring>      // memcpy
 #include <functional>   // function (on_upgrade)
 #include <memory>       // shared_ptr, unique_ptr
-#include <string>       // string
-#include <utility>      // move
 
 #include <netinet/in.h>  // IPPROTO_TCP
 #include <sys/socket.h>  // AF_INET, AF_INET6
@@ -376,7 +724,6 @@ struct Upgraded {
 // instantiated per handler. Relies on config (Asio).
 
 #include <cstdint>      // uint64_t
-#include <stdexcept>    // length_error
 
 namespace fastapi {
 
@@ -603,7 +950,6 @@ private:
 #include <atomic>       // atomic (Request::is_disconnected)
 #include <chrono>       // system_clock (cookie expiry)
 #include <cstdio>       // snprintf
-#include <cstdlib>      // getenv
 #include <initializer_list>  // Headers{{"name", "value"}}
 #include <map>          // path parameters
 
@@ -10214,7 +10560,6 @@ Endpoint make_websocket_endpoint(F f, WebSocketOptions options) {
 // a malformed body answers 400 with {"detail": ...}, limits 400 or 413.
 // Relies on handler (Binder, Exchange), params (string conversion) and model.
 
-#include <fstream>      // ifstream (spooled content)
 
 namespace fastapi {
 
@@ -12843,8 +13188,661 @@ private:
 };
 
 }  // namespace fastapi
-// server: the event loops and connections that drive an app's requests, and the TestClient
-// that drives them in-process.
+// server: the log (its writer thread, the access log, fastapi::log), the event loops and
+// connections that drive an app's requests, the command line and environment run(argc, argv)
+// reads, and the TestClient that drives requests in-process.
+
+// ---- include/fastapi/server/log.hpp ----
+// log: the process's log, as uvicorn prints it ("INFO:     Started server process [pid]"),
+// the access log (one line per response: uvicorn's line, or gunicorn's %(atoms)s), and the
+// logger for user code (fastapi::log::info("user {} logged in", id)).
+// Nothing here blocks an event loop: a line is formatted into its thread's buffer (bounded:
+// past FASTAPI_LOG_BUFFER_BYTES lines are dropped and counted), and one writer thread takes
+// the buffers in batches and writes them out (stderr, or the access log's file, reopened on
+// request for logrotate). Relies on http_types (Request, Response, status_reason) only.
+
+#include <cerrno>              // errno, EINTR, EAGAIN
+#include <condition_variable>  // condition_variable
+#include <csignal>             // sigfillset, pthread_sigmask
+#include <ctime>               // time, localtime_r, strftime
+#include <poll.h>              // poll (a non-blocking stderr)
+#include <thread>              // thread
+
+#ifndef FASTAPI_LOG_BUFFER_BYTES
+// Log text one thread may have waiting for the writer, per destination; beyond it lines are
+// dropped (and counted, and reported) rather than blocking the thread that logs.
+#define FASTAPI_LOG_BUFFER_BYTES (1024 * 1024)
+#endif
+
+namespace fastapi {
+
+// uvicorn's levels (Python's logging numbers, and uvicorn's TRACE below DEBUG).
+enum class LogLevel : int { trace = 5, debug = 10, info = 20, warning = 30, error = 40, critical = 50 };
+
+namespace detail {
+
+inline std::atomic<int>& log_threshold() noexcept {
+    static std::atomic<int> level{static_cast<int>(LogLevel::info)};
+    return level;
+}
+inline bool log_enabled(LogLevel level) noexcept {
+    return static_cast<int>(level) >= log_threshold().load(std::memory_order_relaxed);
+}
+
+// "critical", ..., "trace" (any case), as --log-level takes them.
+inline bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
+    static constexpr std::pair<std::string_view, LogLevel> names[] = {
+        {"critical", LogLevel::critical}, {"error", LogLevel::error}, {"warning", LogLevel::warning},
+        {"info", LogLevel::info},         {"debug", LogLevel::debug}, {"trace", LogLevel::trace}};
+    for (auto& [n, l] : names)
+        if (iequals(n, name)) {
+            out = l;
+            return true;
+        }
+    return false;
+}
+
+// uvicorn's "%(levelprefix)s ": the level name, a colon, padded to 10 characters.
+inline std::string_view level_prefix(LogLevel level) noexcept {
+    switch (level) {
+        case LogLevel::trace: return "TRACE:    ";
+        case LogLevel::debug: return "DEBUG:    ";
+        case LogLevel::info: return "INFO:     ";
+        case LogLevel::warning: return "WARNING:  ";
+        case LogLevel::error: return "ERROR:    ";
+        case LogLevel::critical: return "CRITICAL: ";
+    }
+    return "INFO:     ";
+}
+
+// What one thread has logged and the writer has not taken yet: [0] the error log (stderr),
+// [1] the access log when it has a file of its own.
+struct LogThreadBuffer {
+    std::mutex mutex;
+    std::string text[2];
+    std::size_t dropped = 0;
+    bool exited = false;  // its thread is gone: freed once drained
+};
+
+// The one writer of the process's logs.
+class LogSink {
+public:
+    // Never destroyed: threads may log until the process is gone.
+    static LogSink& instance() {
+        static LogSink* sink = new LogSink;
+        return *sink;
+    }
+
+    // Appends one line (formatted by `fill` into the string it is given, '\n' included) to
+    // this thread's buffer for `target`; drops it when the buffer is full. Never blocks on I/O.
+    template <class Fill>
+    void append(int target, Fill&& fill) {
+        LogThreadBuffer& b = mine();
+        {
+            std::lock_guard lock(b.mutex);
+            std::string& text = b.text[target];
+            if (text.size() >= FASTAPI_LOG_BUFFER_BYTES) {
+                ++b.dropped;
+                dropped_total_.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            fill(text);
+        }
+        if (idle_.load()) wake();
+    }
+    void append_line(int target, std::string_view line) {
+        append(target, [line](std::string& text) { text.append(line); });
+    }
+
+    // 1 when the access log has a file of its own, else 0 (its lines go with the others to stderr).
+    int access_target() const noexcept { return access_file_.load(std::memory_order_relaxed) ? 1 : 0; }
+
+    // The access log's destination: a file (opened for appending, created 0644, reopened by
+    // reopen()), or stderr (empty path). Throws std::system_error when the file cannot be opened.
+    void set_access_file(const std::string& path) {
+        int fd = -1;
+        if (!path.empty()) {
+            fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            if (fd < 0) throw std::system_error(errno, std::generic_category(), "fastapi: cannot open the access log " + path);
+        }
+        set_access(fd, path, true);
+    }
+    // A descriptor the caller keeps owning (tests: a pipe); -1 for stderr.
+    void set_access_fd(int fd) { set_access(fd, {}, false); }
+
+    // Reopens the access log's file by its path (logrotate moved it away): done by the writer.
+    void reopen() {
+        reopen_.store(true);
+        wake();
+    }
+
+    // Waits (up to `limit`) until everything logged before the call is written.
+    bool flush(std::chrono::milliseconds limit = std::chrono::milliseconds(1000)) {
+        std::unique_lock lock(mutex_);
+        if (!started_) return true;
+        const std::uint64_t want = ++flush_requested_;
+        cv_.notify_all();
+        return flushed_cv_.wait_for(lock, limit, [&] { return flushed_ >= want; });
+    }
+
+    std::size_t dropped_total() const noexcept { return dropped_total_.load(std::memory_order_relaxed); }
+
+private:
+    LogSink() = default;
+
+    LogThreadBuffer& mine() {
+        // The holder marks the buffer exited with its thread; the sink keeps it until drained.
+        struct Holder {
+            std::shared_ptr<LogThreadBuffer> buffer;
+            ~Holder() {
+                if (!buffer) return;
+                std::lock_guard lock(buffer->mutex);
+                buffer->exited = true;
+            }
+        };
+        thread_local Holder holder;
+        if (!holder.buffer) {
+            auto b = std::make_shared<LogThreadBuffer>();
+            std::lock_guard lock(mutex_);
+            buffers_.push_back(b);
+            start_locked();
+            holder.buffer = std::move(b);
+        }
+        return *holder.buffer;
+    }
+
+    void start_locked() {
+        if (started_) return;
+        started_ = true;
+        // No signal is taken by the writer (SIGUSR1, SIGTERM go to the program's threads), and
+        // a reader that left makes write() fail with EPIPE here instead of killing the process.
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        std::thread([this] { run(); }).detach();
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+
+    void wake() {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+        cv_.notify_all();
+    }
+
+    void set_access(int fd, std::string path, bool owned) {
+        std::lock_guard lock(mutex_);
+        start_locked();
+        pending_access_ = Access{fd, std::move(path), owned};
+        access_change_ = true;
+        access_file_.store(fd >= 0, std::memory_order_relaxed);
+        woken_ = true;
+        cv_.notify_all();
+    }
+
+    // Writes all of `text` to `fd`; false when the descriptor refuses it (the text is lost).
+    static bool write_all(int fd, std::string_view text) {
+        while (!text.empty()) {
+            const ssize_t n = ::write(fd, text.data(), text.size());
+            if (n > 0) {
+                text.remove_prefix(static_cast<std::size_t>(n));
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // a non-blocking stderr
+                pollfd p{fd, POLLOUT, 0};
+                ::poll(&p, 1, 1000);
+            } else {
+                return false;
+            }
+        }
+        return true;
+    }
+    static std::size_t count_lines(std::string_view text) noexcept {
+        std::size_t n = 0;
+        for (char c : text) n += c == '\n';
+        return n;
+    }
+
+    struct Access {
+        int fd = -1;  // -1: stderr
+        std::string path;
+        bool owned = false;
+    };
+
+    void run() {
+        std::vector<std::shared_ptr<LogThreadBuffer>> buffers;
+        std::string out[2];
+        Access access;
+        for (;;) {
+            std::uint64_t flush_target = 0;
+            {
+                std::lock_guard lock(mutex_);
+                flush_target = flush_requested_;
+                buffers = buffers_;
+                if (access_change_) {
+                    access_change_ = false;
+                    if (access.owned && access.fd >= 0) ::close(access.fd);
+                    access = std::move(pending_access_);
+                }
+            }
+            if (reopen_.exchange(false) && access.owned && !access.path.empty()) {
+                const int fd = ::open(access.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                    ::close(access.fd);
+                    access.fd = fd;
+                } else {
+                    out[0] += level_prefix(LogLevel::error);
+                    out[0] += "cannot reopen the access log " + access.path + " (it goes on to the old file)\n";
+                }
+            }
+            std::size_t dropped = 0;
+            bool gone = false;
+            for (auto& b : buffers) {
+                std::lock_guard lock(b->mutex);
+                for (int i = 0; i < 2; ++i) {
+                    if (b->text[i].empty()) continue;
+                    if (out[i].empty()) out[i].swap(b->text[i]);  // capacities ping-pong: no allocation
+                    else {
+                        out[i] += b->text[i];
+                        b->text[i].clear();
+                    }
+                }
+                dropped += std::exchange(b->dropped, 0);
+                gone = gone || b->exited;
+            }
+            if (dropped != 0) {
+                out[0] += level_prefix(LogLevel::warning);
+                out[0] += std::to_string(dropped) + " log line(s) dropped: the log's destination did not keep up\n";
+            }
+            const bool wrote = !out[0].empty() || !out[1].empty();
+            const int access_fd = access.fd >= 0 ? access.fd : 2;
+            if (!out[0].empty() && !write_all(2, out[0])) dropped_total_.fetch_add(count_lines(out[0]));
+            if (!out[1].empty() && !write_all(access_fd, out[1])) dropped_total_.fetch_add(count_lines(out[1]));
+            out[0].clear();
+            out[1].clear();
+            if (out[0].capacity() > 4 * FASTAPI_LOG_BUFFER_BYTES) std::string().swap(out[0]);
+            std::unique_lock lock(mutex_);
+            if (gone) {  // buffers of threads that ended, now empty
+                std::erase_if(buffers_, [](const std::shared_ptr<LogThreadBuffer>& b) {
+                    std::lock_guard l(b->mutex);
+                    return b->exited && b->text[0].empty() && b->text[1].empty();
+                });
+            }
+            flushed_ = flush_target;
+            flushed_cv_.notify_all();
+            buffers.clear();
+            if (flush_requested_ != flush_target || access_change_ || reopen_.load()) continue;
+            if (wrote) {
+                // Lines are flowing: take the next batch in 10 ms, so a busy server makes ~100
+                // writes a second, not one per line.
+                cv_.wait_for(lock, std::chrono::milliseconds(10), [&] { return flush_requested_ != flush_target; });
+                continue;
+            }
+            // Nothing came: sleep until a line does (idle_ tells the loggers to wake us), after a
+            // last look, so a line appended as idle_ was set is not left behind.
+            idle_.store(true);
+            lock.unlock();
+            bool any = false;
+            {
+                std::lock_guard l(mutex_);
+                for (auto& b : buffers_) {
+                    std::lock_guard bl(b->mutex);
+                    any = any || !b->text[0].empty() || !b->text[1].empty() || b->dropped != 0;
+                }
+            }
+            lock.lock();
+            if (!any)
+                cv_.wait_for(lock, std::chrono::seconds(1),
+                             [&] { return woken_ || flush_requested_ != flush_target || access_change_; });
+            woken_ = false;
+            idle_.store(false);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_, flushed_cv_;
+    std::vector<std::shared_ptr<LogThreadBuffer>> buffers_;
+    bool started_ = false, woken_ = false, access_change_ = false;
+    Access pending_access_;
+    std::uint64_t flush_requested_ = 0, flushed_ = 0;
+    std::atomic<bool> idle_{false}, reopen_{false}, access_file_{false};
+    std::atomic<std::size_t> dropped_total_{0};
+};
+
+// One argument of a log call, as text: strings are viewed, numbers formatted in place. Not a
+// template beyond the integer constructor, so a log call costs little to compile.
+class LogArg {
+public:
+    LogArg(std::string_view s) noexcept : view_(s) {}
+    LogArg(const char* s) noexcept : view_(s ? s : "(null)") {}
+    LogArg(const std::string& s) noexcept : view_(s) {}
+    LogArg(bool b) noexcept : view_(b ? "true" : "false") {}
+    LogArg(char c) noexcept : size_(1) { buf_[0] = c; }
+    LogArg(double d) noexcept { put(std::snprintf(buf_, sizeof(buf_), "%g", d)); }
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>, int> = 0>
+    LogArg(T v) noexcept {
+        if constexpr (std::is_signed_v<T>) put(std::snprintf(buf_, sizeof(buf_), "%lld", static_cast<long long>(v)));
+        else put(std::snprintf(buf_, sizeof(buf_), "%llu", static_cast<unsigned long long>(v)));
+    }
+    std::string_view view() const noexcept { return size_ ? std::string_view(buf_, size_) : view_; }
+
+private:
+    void put(int n) noexcept { size_ = n > 0 ? static_cast<std::size_t>(n) : 0; }
+    std::string_view view_;
+    char buf_[32];
+    std::size_t size_ = 0;
+};
+
+// "user {} logged in" with its arguments: each {} takes the next one ({{ and }} are braces);
+// arguments beyond the placeholders follow, space-separated.
+inline void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args) {
+    auto next = args.begin();
+    for (std::size_t i = 0; i < format.size(); ++i) {
+        const char c = format[i];
+        if (c == '{' && i + 1 < format.size() && format[i + 1] == '}') {
+            if (next != args.end()) out += (next++)->view();
+            else out += "{}";
+            ++i;
+        } else if ((c == '{' || c == '}') && i + 1 < format.size() && format[i + 1] == c) {
+            out += c;
+            ++i;
+        } else {
+            out += c;
+        }
+    }
+    for (; next != args.end(); ++next) {
+        out += ' ';
+        out += next->view();
+    }
+}
+
+inline void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args) {
+    LogSink::instance().append(0, [&](std::string& text) {
+        text += level_prefix(level);
+        format_log(text, format, args);
+        text += '\n';
+    });
+}
+
+// ---- The access log ----
+
+// A format compiled once: literal text and gunicorn's atoms. Empty format: uvicorn's line,
+//   INFO:     127.0.0.1:51234 - "GET /items/1 HTTP/1.1" 200 OK
+// (with the process id after the prefix, "INFO:     [1234] 127.0.0.1:...", when `with_pid`:
+// a worker among several).
+class AccessLog {
+public:
+    using clock = std::chrono::steady_clock;
+
+    // Throws std::invalid_argument naming the first atom it does not know.
+    explicit AccessLog(std::string_view format, bool with_pid = false) : pid_(std::to_string(::getpid())), with_pid_(with_pid) {
+        if (format.empty()) return;
+        uvicorn_ = false;
+        std::string literal;
+        for (std::size_t i = 0; i < format.size(); ++i) {
+            if (format[i] != '%') {
+                literal += format[i];
+                continue;
+            }
+            if (i + 1 < format.size() && format[i + 1] == '%') {  // %% is one %
+                literal += '%';
+                ++i;
+                continue;
+            }
+            if (i + 1 >= format.size() || format[i + 1] != '(')
+                throw std::invalid_argument("a % that starts no %(atom)s: use %% for a percent sign");
+            const std::size_t close = format.find(")s", i + 2);
+            if (close == std::string_view::npos) throw std::invalid_argument("an unterminated %(...)s atom");
+            const std::string_view atom = format.substr(i + 2, close - i - 2);
+            Part part;
+            if (atom.size() == 1 && std::string_view("hlutrmUqHsBbfaTMDLp").find(atom[0]) != std::string_view::npos) {
+                part.atom = atom[0];
+            } else if (atom.size() > 3 && atom.front() == '{' && atom[atom.size() - 2] == '}' &&
+                       (atom.back() == 'i' || atom.back() == 'o' || atom.back() == 'e')) {
+                part.atom = atom.back();
+                part.text = std::string(atom.substr(1, atom.size() - 3));
+                if (part.atom == 'e') {  // the environment is read now: it does not change per request
+                    const char* v = std::getenv(part.text.c_str());
+                    part.atom = 0;
+                    part.text = v ? v : "-";
+                }
+            } else {
+                throw std::invalid_argument("unknown access-log atom %(" + std::string(atom) +
+                                            ")s (known: h l u t r m U q H s B b f a T M D L p {header}i {header}o {variable}e)");
+            }
+            if (!literal.empty()) parts_.push_back(Part{0, std::exchange(literal, {})});
+            if (part.atom == 'T' || part.atom == 'M' || part.atom == 'D' || part.atom == 'L') timed_ = true;
+            parts_.push_back(std::move(part));
+            i = close + 1;
+        }
+        if (!literal.empty()) parts_.push_back(Part{0, std::move(literal)});
+    }
+
+    // The request's time is measured only when the format shows it (%(T)s %(M)s %(D)s %(L)s).
+    bool timed() const noexcept { return timed_; }
+
+    // One response sent: `body_bytes` of body, the request begun at `start` (when timed()).
+    void record(const Request& req, const Response& res, std::uint64_t body_bytes, clock::time_point start) const {
+        if (!log_enabled(LogLevel::info)) return;  // access lines are INFO, as uvicorn's
+        LogSink& sink = LogSink::instance();
+        const int target = sink.access_target();
+        if (uvicorn_) {
+            sink.append(target, [&](std::string& out) { uvicorn_line(out, req, res); });
+            return;
+        }
+        const std::int64_t micros =
+            timed_ ? std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start).count() : 0;
+        sink.append(target, [&](std::string& out) {
+            for (auto& p : parts_) atom(out, p, req, res, body_bytes, micros);
+            out += '\n';
+        });
+    }
+
+private:
+    struct Part {
+        char atom = 0;  // 0: literal text
+        std::string text;  // the literal, or the header's name
+    };
+
+    static void put_uint(std::string& out, std::uint64_t v) {
+        char digits[20];
+        char* d = digits + sizeof(digits);
+        do *--d = static_cast<char>('0' + v % 10);
+        while ((v /= 10) != 0);
+        out.append(d, static_cast<std::size_t>(digits + sizeof(digits) - d));
+    }
+    static void put_version(std::string& out, const Request& req) {
+        out += req.version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    }
+
+    // Sized once and filled with memcpy (this runs once per response): one append, not twenty.
+    void uvicorn_line(std::string& out, const Request& req, const Response& res) const {
+        const std::string_view reason = status_reason(res.status);
+        const std::size_t most = 64 + pid_.size() + req.client_address.size() + req.method.size() + req.root_path.size() +
+                                 req.path.size() + req.query_string.size() + reason.size();
+        // A usual line is written on the stack and appended in one copy (resizing `out` first
+        // would zero it); a longer one in place.
+        char small[512];
+        const bool on_stack = most <= sizeof(small);
+        const std::size_t start = out.size();
+        if (!on_stack) out.resize(start + most);
+        char* const begin = on_stack ? small : out.data() + start;
+        char* p = begin;
+        auto put = [&p](std::string_view s) {
+            std::memcpy(p, s.data(), s.size());
+            p += s.size();
+        };
+        auto put_number = [&p](unsigned v) {
+            char digits[12];
+            char* d = digits + sizeof(digits);
+            do *--d = static_cast<char>('0' + v % 10);
+            while ((v /= 10) != 0);
+            const std::size_t n = static_cast<std::size_t>(digits + sizeof(digits) - d);
+            std::memcpy(p, d, n);
+            p += n;
+        };
+        put("INFO:     ");
+        if (with_pid_) {
+            *p++ = '[';
+            put(pid_);
+            put("] ");
+        }
+        if (req.client_address.empty()) {
+            *p++ = '-';  // a Unix socket's peer has no address
+        } else {
+            const bool v6 = req.client_address.find(':') != std::string::npos;
+            if (v6) *p++ = '[';
+            put(req.client_address);
+            if (v6) *p++ = ']';
+            *p++ = ':';
+            put_number(req.client_port);
+        }
+        put(" - \"");
+        put(req.method);
+        *p++ = ' ';
+        put(req.root_path);
+        put(req.path);
+        if (!req.query_string.empty()) {
+            *p++ = '?';
+            put(req.query_string);
+        }
+        put(req.version == 10 ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+        put_number(static_cast<unsigned>(res.status) % 100000);
+        if (!reason.empty()) {
+            *p++ = ' ';
+            put(reason);
+        }
+        *p++ = '\n';
+        if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
+        else out.resize(start + static_cast<std::size_t>(p - begin));
+    }
+
+    // gunicorn's [10/Oct/2000:13:55:36 +0000], local time, formatted once a second per thread.
+    static std::string_view clf_date() {
+        thread_local std::time_t cached = 0;
+        thread_local char text[40];
+        const std::time_t now = std::time(nullptr);
+        if (now != cached) {
+            cached = now;
+            std::tm tm{};
+            localtime_r(&now, &tm);
+            std::strftime(text, sizeof(text), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+        }
+        return text;
+    }
+
+    void atom(std::string& out, const Part& p, const Request& req, const Response& res, std::uint64_t bytes,
+              std::int64_t micros) const {
+        auto or_dash = [&out](std::optional<std::string_view> v) {
+            if (v && !v->empty()) out += *v;
+            else out += '-';
+        };
+        switch (p.atom) {
+            case 0: out += p.text; break;
+            case 'h': out += req.client_address.empty() ? std::string_view("-") : std::string_view(req.client_address); break;
+            case 'l': out += '-'; break;
+            case 'u': out += '-'; break;  // the user of HTTP Basic auth is the app's to know, not the log's
+            case 't': out += clf_date(); break;
+            case 'r':
+                out += req.method;
+                out += ' ';
+                out += req.target;
+                out += ' ';
+                put_version(out, req);
+                break;
+            case 'm': out += req.method; break;
+            case 'U': out += req.path; break;
+            case 'q': out += req.query_string; break;
+            case 'H': put_version(out, req); break;
+            case 's': put_uint(out, static_cast<unsigned>(res.status)); break;
+            case 'B': put_uint(out, bytes); break;
+            case 'b':
+                if (bytes == 0) out += '-';
+                else put_uint(out, bytes);
+                break;
+            case 'f': or_dash(req.headers.get("referer")); break;
+            case 'a': or_dash(req.headers.get("user-agent")); break;
+            case 'T': put_uint(out, static_cast<std::uint64_t>(micros / 1000000)); break;
+            case 'M': put_uint(out, static_cast<std::uint64_t>(micros / 1000)); break;
+            case 'D': put_uint(out, static_cast<std::uint64_t>(micros)); break;
+            case 'L': {
+                char text[32];
+                const int n = std::snprintf(text, sizeof(text), "%lld.%06lld", static_cast<long long>(micros / 1000000),
+                                            static_cast<long long>(micros % 1000000));
+                if (n > 0) out.append(text, static_cast<std::size_t>(n));
+                break;
+            }
+            case 'p': out += '<'; out += pid_; out += '>'; break;  // as gunicorn writes it
+            case 'i': or_dash(req.headers.get(p.text)); break;
+            case 'o': or_dash(res.headers.get(p.text)); break;
+            default: break;
+        }
+    }
+
+    std::vector<Part> parts_;
+    std::string pid_;
+    bool uvicorn_ = true, with_pid_ = false, timed_ = false;
+};
+
+// Set once a server logged why it could not start, so run(argc, argv) does not say it twice.
+inline std::atomic<bool>& startup_failure_logged() noexcept {
+    static std::atomic<bool> logged{false};
+    return logged;
+}
+inline void log_startup_failure(std::string_view message) {
+    startup_failure_logged().store(true);
+    log_message(LogLevel::error, "{}", {LogArg(message)});
+}
+
+// What was logged before the process exits is written first (bounded: a destination that
+// takes nothing is not waited for past half a second).
+struct LogFlushAtExit {
+    ~LogFlushAtExit() { LogSink::instance().flush(std::chrono::milliseconds(500)); }
+};
+inline LogFlushAtExit log_flush_at_exit;
+
+}  // namespace detail
+
+// The process's log, for user code: the level and sink the server uses (--log-level).
+//   fastapi::log::info("user {} logged in from {}", id, request.client_address);
+// Each {} takes the next argument (strings, numbers, bools); nothing is formatted below the
+// level. Lines go to stderr through the same writer thread as the server's, never blocking.
+namespace log {
+
+inline void set_level(LogLevel level) noexcept {
+    detail::log_threshold().store(static_cast<int>(level), std::memory_order_relaxed);
+}
+inline LogLevel level() noexcept { return static_cast<LogLevel>(detail::log_threshold().load(std::memory_order_relaxed)); }
+inline bool enabled(LogLevel l) noexcept { return detail::log_enabled(l); }
+
+template <class... Args>
+void write(LogLevel l, std::string_view format, const Args&... args) {
+    if (detail::log_enabled(l)) detail::log_message(l, format, {detail::LogArg(args)...});
+}
+template <class... Args>
+void trace(std::string_view format, const Args&... args) { write(LogLevel::trace, format, args...); }
+template <class... Args>
+void debug(std::string_view format, const Args&... args) { write(LogLevel::debug, format, args...); }
+template <class... Args>
+void info(std::string_view format, const Args&... args) { write(LogLevel::info, format, args...); }
+template <class... Args>
+void warning(std::string_view format, const Args&... args) { write(LogLevel::warning, format, args...); }
+template <class... Args>
+void error(std::string_view format, const Args&... args) { write(LogLevel::error, format, args...); }
+template <class... Args>
+void critical(std::string_view format, const Args&... args) { write(LogLevel::critical, format, args...); }
+
+// Waits (bounded) until every line logged so far is written; true when it was.
+inline bool flush(std::chrono::milliseconds limit = std::chrono::milliseconds(1000)) {
+    return detail::LogSink::instance().flush(limit);
+}
+// Reopens the access log file by its path (what SIGUSR1 does for logrotate). Safe from any
+// thread, not from a signal handler.
+inline void reopen() { detail::LogSink::instance().reopen(); }
+// Lines dropped since the process started because the destination did not keep up.
+inline std::size_t dropped_lines() noexcept { return detail::LogSink::instance().dropped_total(); }
+
+}  // namespace log
+}  // namespace fastapi
 
 // ---- include/fastapi/server/server.hpp ----
 // server: sockets in, responses out. One event loop (asio::io_context) per thread, an
@@ -12853,13 +13851,10 @@ private:
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
 // Relies on http_parser and the app as detail::AppContext describes it (exchange.hpp).
 
-#include <csignal>     // SIGINT, SIGTERM
-#include <ctime>       // time, gmtime_r, strftime
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
 #include <sys/stat.h>  // lstat, chmod (Unix socket files)
 #include <sys/un.h>    // sockaddr_un
-#include <thread>      // thread
 
 namespace fastapi {
 
@@ -13151,6 +14146,15 @@ inline void run_loop(asio::io_context& context) noexcept {
     }
 }
 
+// SIGUSR1 reopens the access log's file (logrotate), for as long as the set waits.
+inline void reopen_log_on(asio::signal_set& set) {
+    set.async_wait([&set](const asio::error_code& ec, int) {
+        if (ec) return;
+        log::reopen();
+        reopen_log_on(set);
+    });
+}
+
 // What one server's connections and pending handlers share. Owned jointly by the Server and
 // by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
 // or not, never leaves a handler reading freed memory: the state goes with the last of them.
@@ -13187,8 +14191,14 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::atomic<bool> entered{false};  // the app's lifespan was entered by start()
     bool serving = false;              // the app is frozen by this server (App::begin_serving)
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
+    // One line per response (ServerOptions::access_log), formatted on the connection's loop into
+    // the log's per-thread buffer (log.hpp); null when off.
+    std::unique_ptr<AccessLog> access_log;
+    std::unique_ptr<asio::signal_set> reopen_signal;  // owned mode: SIGUSR1, cancelled with the stop
 
-    ServerState(AppContext& a, ServerOptions o) : app(a), options(std::move(o)) {}
+    ServerState(AppContext& a, ServerOptions o)
+        : app(a), options(std::move(o)),
+          access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr) {}
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -13282,6 +14292,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         for (auto& w : workers) w->sweeper.reset();
         retry_timer.reset();
         stop_timer.reset();
+        reopen_signal.reset();
         acceptor.reset();
         // Strands last: each holds a part of its io_context's strand service, which goes with
         // the context (owned_.clear() after this); a strand outliving it is a use-after-free.
@@ -13449,6 +14460,12 @@ private:
         }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         ex_.reset_for_request();
+        if (state_.access_log && state_.access_log->timed()) started_ = clock::now();
+    }
+
+    // The response is sent (its head, and `body_bytes` of body): its access-log line.
+    void log_access(std::uint64_t body_bytes) {
+        if (state_.access_log) state_.access_log->record(ex_.request, ex_.response, body_bytes, started_);
     }
 
     // The upgrade response is written: the stream, and what was read past the request, go to
@@ -13867,6 +14884,7 @@ private:
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
         if (producer) start_stream(std::move(producer), framing);  // later responses wait until it is sent
+        else log_access(req.method == "HEAD" || status_has_no_body(res.status) ? 0 : length);
     }
 
     // ---- A request body read as it arrives (RequestStream): once the head is routed to a
@@ -14032,6 +15050,7 @@ private:
 
     void on_stream_done(std::exception_ptr e) {
         streaming_ = false;
+        log_access(stream_sent_);
         if (closed_) return;  // cancelled (the client left): nothing more to send
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
@@ -14219,6 +15238,7 @@ private:
     bool head_routed_ = false, spool_writing_ = false, linger_ = false;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
+    clock::time_point started_{};  // the request's head was read (for the access log's request time)
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
@@ -14400,6 +15420,7 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        if (reopen_signal) reopen_signal->cancel();
         guards.clear();  // owned mode: the loops may return once out of work
         if (!idle && !embedded)
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
@@ -14520,14 +15541,37 @@ public:
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
     // From here on the App is frozen: adding routes, middleware, exception handlers or
     // dependency overrides throws std::logic_error (the loops read them without locks).
+    // With log_startup, what failed is logged (one line) before the exception leaves.
     void start() {
         if (state_->acceptor) return;
-        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
+        const bool announce = state_->options.log_startup;
+        if (state_->options.access_log) detail::LogSink::instance().set_access_file(state_->options.access_log_file);
+        if (!state_->entered.exchange(true)) {  // the app's startup hooks
+            if (announce) log::info("Waiting for application startup.");
+            try {
+                state_->app.enter_lifespan();
+            } catch (const std::exception& e) {
+                if (announce) detail::log_startup_failure(std::string("Application startup failed: ") + e.what());
+                throw;
+            } catch (...) {
+                if (announce) detail::log_startup_failure("Application startup failed (not a std::exception).");
+                throw;
+            }
+            if (announce) log::info("Application startup complete.");
+        }
         if (!state_->serving) {
             state_->app.begin_serving();
             state_->serving = true;
         }
-        state_->start();
+        try {
+            state_->start();
+        } catch (const std::system_error& e) {  // the address in use, a path not ours: said with the address
+            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.code().message());
+            throw std::system_error(e.code(), "fastapi: cannot listen on " + listen_address());
+        } catch (const std::exception& e) {
+            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.what());
+            throw;
+        }
         bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
     }
 
@@ -14548,6 +15592,8 @@ public:
     // when handle_signals, or stop() from another thread or a handler).
     void run() {
         if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+        if (LogLevel level{}; detail::parse_log_level(state_->options.log_level, level)) log::set_level(level);
+        if (state_->options.log_startup) log::info("Started server process [{}]", ::getpid());
         start();
         auto& ctx0 = *owned_[0];
         for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
@@ -14558,6 +15604,9 @@ public:
             signals.async_wait([this](const asio::error_code& ec, int) {
                 if (!ec) stop();
             });
+            // logrotate: the access log's file is opened again; waits until the stop ends.
+            state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
+            detail::reopen_log_on(*state_->reopen_signal);
         }
         if (state_->options.log_startup) {
             // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
@@ -14567,8 +15616,8 @@ public:
                 where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
                         std::to_string(port());
             }
-            std::fprintf(stderr, "INFO:     fastapi.hpp serving on %s (%zu thread%s; Ctrl+C to quit)\n", where.c_str(),
-                         owned_.size(), owned_.size() == 1 ? "" : "s");
+            log::info("fastapi.hpp serving on {} ({} thread{}; press CTRL+C to quit)", where, owned_.size(),
+                      owned_.size() == 1 ? "" : "s");
         }
         std::vector<std::thread> threads;
         for (std::size_t i = 1; i < owned_.size(); ++i)
@@ -14577,10 +15626,15 @@ public:
         for (auto& t : threads) t.join();
         state_->guards.clear();
         signals.cancel();
+        state_->reopen_signal.reset();
         state_->finish_pool();
         state_->join_pool();
+        const bool announce = state_->options.log_startup && state_->entered.load();
+        if (announce) log::info("Waiting for application shutdown.");
         state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
-        if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
+        if (announce) log::info("Application shutdown complete.");
+        if (state_->options.log_startup) log::info("Finished server process [{}]", ::getpid());
+        log::flush();
     }
 
     // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
@@ -14589,16 +15643,444 @@ public:
     void stop() { stop(state_->options.graceful_shutdown_timeout); }
     void stop(std::chrono::milliseconds grace) {
         if (state_->stopping.exchange(true)) return;
+        if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
         asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
     }
 
 private:
+    // Where start() was asked to listen, as a user reads it (before anything is bound).
+    std::string listen_address() const {
+        const auto& o = state_->options;
+        if (o.fd >= 0) return "fd " + std::to_string(o.fd);
+        if (!o.uds.empty()) return "unix:" + o.uds;
+        const std::string host = detail::resolve_host(o);
+        std::string port;
+        try {
+            port = std::to_string(detail::resolve_port(o));
+        } catch (const std::exception&) {
+            port = "?";
+        }
+        return (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") + port;
+    }
+
     std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
     detail::EndpointInfo bound_;
 };
 
 
+}  // namespace fastapi
+
+// ---- include/fastapi/server/cli.hpp ----
+// cli: the command line and the environment every program gets from app.run(argc, argv),
+// uvicorn's options (--host, --port, --workers, --log-level, ...) read as uvicorn and gunicorn
+// read them: the command line wins over the environment (HOST, PORT, WEB_CONCURRENCY,
+// FORWARDED_ALLOW_IPS, and FASTAPI_<OPTION> for every option), which wins over the program's
+// own ServerOptions. One table below says, for each option, its name, its variables, its help
+// and how it sets ServerOptions; parsing, --help and the environment all read it.
+// Relies on ServerOptions (server.hpp), the log (log.hpp) and .env files (dotenv.hpp).
+
+
+namespace fastapi {
+namespace detail {
+
+// How the program ends when run(argc, argv) cannot serve: 2 for a bad command line or
+// environment (as argparse and click), 3 when it could not start (the address is in use, a
+// lifespan startup hook threw), as gunicorn's "App failed to load" status.
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_cannot_start = 3;
+
+// One option of the table. `set` reads the value into the options and returns why it is not
+// valid (empty when it is); `shown` is the default --help prints, from the program's options.
+struct CliOption {
+    enum Kind : unsigned char { value, flag, help, version };
+    std::string_view name;     // "port": --port
+    std::string_view alias;    // the variable uvicorn or gunicorn reads too ("PORT"), or empty
+    std::string_view metavar;  // "INTEGER"; empty for a flag
+    std::string_view help_text;
+    Kind kind = value;
+    std::string (*set)(ServerOptions&, std::string_view) = nullptr;
+    std::string (*shown)(const ServerOptions&) = nullptr;
+};
+
+// ---- Values ----
+
+inline bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept {
+    if (text.empty() || text.size() > 19) return false;
+    std::uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (v > max) return false;
+    out = v;
+    return true;
+}
+// Seconds, whole or decimal ("5", "0.5"), to milliseconds.
+inline bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept {
+    const std::size_t dot = text.find('.');
+    std::uint64_t whole = 0, frac = 0;
+    std::string_view w = text.substr(0, dot), f = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+    if (w.empty() && f.empty()) return false;
+    if (!w.empty() && !parse_uint(w, 1'000'000'000, whole)) return false;
+    if (dot != std::string_view::npos) {
+        if (f.empty()) return false;
+        std::string ms(f.substr(0, 3));
+        ms.resize(3, '0');
+        if (!parse_uint(ms, 999, frac)) return false;
+        for (char c : f)
+            if (c < '0' || c > '9') return false;
+    }
+    out = std::chrono::milliseconds(whole * 1000 + frac);
+    return true;
+}
+// true/false as click and pydantic-settings read them: 1/0, true/false, yes/no, on/off.
+inline bool parse_bool(std::string_view text, bool& out) noexcept {
+    for (std::string_view t : {"1", "true", "yes", "on"})
+        if (iequals(text, t)) return out = true, true;
+    for (std::string_view t : {"0", "false", "no", "off"})
+        if (iequals(text, t)) return out = false, true;
+    return false;
+}
+inline std::string seconds_text(std::chrono::milliseconds ms) {
+    std::string s = std::to_string(ms.count() / 1000);
+    if (const auto rest = ms.count() % 1000; rest != 0) {
+        char frac[8];
+        std::snprintf(frac, sizeof(frac), ".%03lld", static_cast<long long>(rest));
+        s += frac;
+        while (s.back() == '0') s.pop_back();
+    }
+    return s;
+}
+
+template <class T>
+std::string set_count(T& field, std::string_view text, std::uint64_t min, std::uint64_t max) {
+    std::uint64_t v = 0;
+    if (!parse_uint(text, max, v) || v < min)
+        return "is not a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+    field = static_cast<T>(v);
+    return {};
+}
+inline std::string set_seconds(std::chrono::milliseconds& field, std::string_view text) {
+    if (!parse_seconds(text, field)) return "is not a number of seconds (5, 0.5)";
+    return {};
+}
+inline std::string set_flag(bool& field, std::string_view text) {
+    if (!parse_bool(text, field)) return "is not true or false (1/0, true/false, yes/no, on/off)";
+    return {};
+}
+
+// The table: every option uvicorn's command line has that this server can honour, plus
+// --access-log-file (gunicorn's --access-logfile) and --threads (event loops per process).
+inline const std::vector<CliOption>& cli_options() {
+    using O = ServerOptions;
+    static const std::vector<CliOption> table = {
+        {"host", "HOST", "TEXT", "Bind the socket to this address (\"::\" for every IPv4 and IPv6 one).", CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             if (v.empty()) return "is empty";
+             o.host = std::string(v);
+             return {};
+         },
+         [](const O& o) { return o.host.empty() ? std::string(FASTAPI_DEFAULT_HOST) : o.host; }},
+        {"port", "PORT", "INTEGER", "Bind the socket to this port (0: any free port).", CliOption::value,
+         [](O& o, std::string_view v) { return set_count(o.port, v, 0, 65535); },
+         [](const O& o) { return std::to_string(o.port < 0 ? FASTAPI_DEFAULT_PORT : o.port); }},
+        {"uds", "", "PATH", "Listen on this Unix domain socket instead of TCP.", CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             if (v.empty()) return "is empty";
+             o.uds = std::string(v);
+             return {};
+         },
+         [](const O& o) { return o.uds.empty() ? std::string("none") : o.uds; }},
+        {"fd", "", "INTEGER", "Serve on this inherited listening socket (socket activation).", CliOption::value,
+         [](O& o, std::string_view v) { return set_count(o.fd, v, 0, 1 << 20); },
+         [](const O& o) { return o.fd < 0 ? std::string("none") : std::to_string(o.fd); }},
+        {"workers", "WEB_CONCURRENCY", "INTEGER", "Worker processes; more than 1 makes this process their supervisor.",
+         CliOption::value, [](O& o, std::string_view v) { return set_count(o.workers, v, 1, 4096); },
+         [](const O& o) { return std::to_string(o.workers == 0 ? 1 : o.workers); }},
+        {"threads", "", "INTEGER", "Event-loop threads per process (0: one per CPU this process may use).", CliOption::value,
+         [](O& o, std::string_view v) { return set_count(o.threads, v, 0, 1024); },
+         [](const O& o) { return o.threads == 0 ? std::string("the CPUs") : std::to_string(o.threads); }},
+        {"log-level", "", "LEVEL", "Log level: critical, error, warning, info, debug, trace.", CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             LogLevel l{};
+             if (!parse_log_level(v, l)) return "is not one of critical, error, warning, info, debug, trace";
+             o.log_level = std::string(v);
+             for (auto& c : o.log_level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+             return {};
+         },
+         [](const O& o) { return o.log_level; }},
+        {"access-log", "", "", "Log one line per request (--no-access-log: none).", CliOption::flag,
+         [](O& o, std::string_view v) { return set_flag(o.access_log, v); },
+         [](const O& o) { return std::string(o.access_log ? "on" : "off"); }},
+        {"access-log-format", "", "TEXT", "gunicorn's atoms, e.g. '%(h)s \"%(r)s\" %(s)s %(b)s %(D)s'.", CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             try {
+                 AccessLog check(v);
+             } catch (const std::invalid_argument& e) {
+                 return std::string("is not an access-log format: ") + e.what();
+             }
+             o.access_log_format = std::string(v);
+             return {};
+         },
+         [](const O& o) { return o.access_log_format.empty() ? std::string("uvicorn's line") : o.access_log_format; }},
+        {"access-log-file", "", "PATH", "Write the access log to this file (reopened on SIGUSR1).", CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             o.access_log_file = std::string(v);
+             return {};
+         },
+         [](const O& o) { return o.access_log_file.empty() ? std::string("stderr") : o.access_log_file; }},
+        {"proxy-headers", "", "", "Read X-Forwarded-* and Forwarded from --forwarded-allow-ips (--no-proxy-headers: never).",
+         CliOption::flag, [](O& o, std::string_view v) { return set_flag(o.proxy_headers, v); },
+         [](const O& o) { return std::string(o.proxy_headers ? "on" : "off"); }},
+        {"forwarded-allow-ips", "FORWARDED_ALLOW_IPS", "TEXT", "Proxies trusted with proxy headers: addresses, CIDR ranges, '*'.",
+         CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             o.forwarded_allow_ips = std::string(v);
+             return {};
+         },
+         [](const O& o) { return o.forwarded_allow_ips.empty() ? std::string("127.0.0.1,::1") : o.forwarded_allow_ips; }},
+        {"root-path", "", "TEXT", "The prefix a proxy serves the app under (\"/api\").", CliOption::value,
+         [](O& o, std::string_view v) -> std::string {
+             if (!v.empty() && v.front() != '/') return "does not start with '/'";
+             o.root_path = std::string(v);
+             return {};
+         },
+         [](const O& o) { return o.root_path.empty() ? std::string("none") : o.root_path; }},
+        {"limit-concurrency", "", "INTEGER", "Open connections at most; beyond, 503 and close.", CliOption::value,
+         [](O& o, std::string_view v) { return set_count(o.limits.max_connections, v, 1, 100'000'000); },
+         [](const O& o) { return std::to_string(o.limits.max_connections); }},
+        {"limit-max-requests", "", "INTEGER", "Replace a worker once it served this many requests (0: never).",
+         CliOption::value, [](O& o, std::string_view v) { return set_count(o.limit_max_requests, v, 0, 1'000'000'000'000); },
+         [](const O& o) { return o.limit_max_requests == 0 ? std::string("never") : std::to_string(o.limit_max_requests); }},
+        {"limit-max-requests-jitter", "", "INTEGER", "Plus a random 0 to this many, per worker.", CliOption::value,
+         [](O& o, std::string_view v) { return set_count(o.limit_max_requests_jitter, v, 0, 1'000'000'000'000); },
+         [](const O& o) { return std::to_string(o.limit_max_requests_jitter); }},
+        {"timeout-keep-alive", "", "SECONDS", "Close a keep-alive connection idle this long.", CliOption::value,
+         [](O& o, std::string_view v) { return set_seconds(o.keep_alive_timeout, v); },
+         [](const O& o) { return seconds_text(o.keep_alive_timeout); }},
+        {"timeout-graceful-shutdown", "", "SECONDS", "On SIGTERM, wait this long for requests in flight.", CliOption::value,
+         [](O& o, std::string_view v) { return set_seconds(o.graceful_shutdown_timeout, v); },
+         [](const O& o) { return seconds_text(o.graceful_shutdown_timeout); }},
+        {"timeout-worker-healthcheck", "", "SECONDS", "Replace a worker whose event loop is silent this long.",
+         CliOption::value, [](O& o, std::string_view v) { return set_seconds(o.worker_healthcheck_timeout, v); },
+         [](const O& o) { return seconds_text(o.worker_healthcheck_timeout); }},
+        {"env-file", "", "PATH", "Load this .env file into the environment first (variables already set win).",
+         CliOption::value, nullptr, [](const O&) { return std::string("none"); }},
+        {"help", "", "", "Show this message and exit.", CliOption::help, nullptr, nullptr},
+        {"version", "", "", "Show the program's and fastapi.hpp's versions and exit.", CliOption::version, nullptr, nullptr},
+    };
+    return table;
+}
+
+// FASTAPI_<NAME>: "timeout-keep-alive" -> FASTAPI_TIMEOUT_KEEP_ALIVE.
+inline std::string cli_env_name(std::string_view name) {
+    std::string env = "FASTAPI_";
+    for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return env;
+}
+
+// Levenshtein distance, for "did you mean".
+inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+inline std::string program_name(int argc, const char* const* argv) {
+    if (argc < 1 || !argv || !argv[0] || !*argv[0]) return "app";
+    std::string_view p = argv[0];
+    const std::size_t slash = p.rfind('/');
+    return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
+}
+
+inline std::string cli_help(std::string_view program, const ServerOptions& defaults) {
+    std::string out = "Usage: " + std::string(program) + " [OPTIONS]\n\n";
+    out +=
+        "Serves the app. Every option can also be set from the environment, in the variables named\n"
+        "after it; the command line wins over the environment, which wins over the program's own\n"
+        "ServerOptions (the defaults shown). Exit status: 0 after a graceful stop, 2 for a bad\n"
+        "option or value, 3 when it could not start (address in use, a startup hook failed).\n\n"
+        "Options:\n";
+    for (const CliOption& o : cli_options()) {
+        std::string left = "  --" + std::string(o.name);
+        if (o.kind == CliOption::flag) left += " / --no-" + std::string(o.name);
+        else if (!o.metavar.empty()) left += " " + std::string(o.metavar);
+        out += left;
+        out += left.size() < 34 ? std::string(34 - left.size(), ' ') : "\n" + std::string(34, ' ');
+        out += o.help_text;
+        if (o.kind == CliOption::value || o.kind == CliOption::flag) {
+            out += "\n" + std::string(34, ' ') + "[env: " + cli_env_name(o.name);
+            if (!o.alias.empty()) out += ", " + std::string(o.alias);
+            out += "; default: " + o.shown(defaults) + "]";
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+// What the command line asks: serve with `options`, or end now with `exit_status` (0 after
+// --help or --version, whose text is in `output`; 2 with the error line in `output`).
+struct CommandLine {
+    ServerOptions options;
+    int exit_status = -1;  // -1: serve
+    std::string output;    // --help/--version text (stdout), or the error line (stderr)
+};
+
+// Reads argv and the environment over `base`. An --env-file (or $FASTAPI_ENV_FILE) is loaded
+// into the environment first. Positional words are not taken: a program with words of its
+// own (`./app worker`) reads them before and passes the rest (README "Command line").
+inline CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
+                                      std::string_view program_version = {}) {
+    CommandLine r;
+    const std::string program = program_name(argc, argv);
+    auto fail = [&](const std::string& why) {
+        r.exit_status = exit_usage;
+        r.output = program + ": error: " + why + "\n";
+        return r;
+    };
+    const auto& table = cli_options();
+    auto find = [&](std::string_view name) -> const CliOption* {
+        for (auto& o : table)
+            if (o.name == name) return &o;
+        return nullptr;
+    };
+    // 1. The words, checked and kept in order; --help and --version answer at once.
+    struct Given {
+        const CliOption* option;
+        std::string value;
+        std::string spelled;
+    };
+    std::vector<Given> given;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view word = argv[i] ? argv[i] : "";
+        if (word.size() < 3 || word.substr(0, 2) != "--") {
+            if (word == "-h") return r.exit_status = 0, r.output = cli_help(program, base), r;
+            return fail("unexpected argument '" + std::string(word) +
+                        "' (options start with --; see --help)");
+        }
+        std::string_view name = word.substr(2), value;
+        const std::size_t eq = name.find('=');
+        const bool has_value = eq != std::string_view::npos;
+        if (has_value) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        }
+        bool negated = false;
+        const CliOption* o = find(name);
+        if (!o && name.substr(0, 3) == "no-") {
+            o = find(name.substr(3));
+            if (o && o->kind != CliOption::flag) o = nullptr;
+            negated = o != nullptr;
+        }
+        if (!o) {
+            std::string why = "unknown option '--" + std::string(name) + "'";
+            const CliOption* best = nullptr;
+            std::size_t best_d = 3;
+            for (auto& c : table)
+                if (std::size_t d = edit_distance(name, c.name); d < best_d) best_d = d, best = &c;
+            if (best) why += " (did you mean '--" + std::string(best->name) + "'?)";
+            return fail(why + "; see --help");
+        }
+        const std::string spelled = "--" + std::string(name);
+        switch (o->kind) {
+            case CliOption::help: return r.exit_status = 0, r.output = cli_help(program, base), r;
+            case CliOption::version:
+                r.exit_status = 0;
+                r.output = program + (program_version.empty() ? "" : " " + std::string(program_version)) +
+                           " (fastapi.hpp " FASTAPI_VERSION ")\n";
+                return r;
+            case CliOption::flag:
+                if (has_value) return fail(spelled + " takes no value (use --" + std::string(o->name) + " or --no-" +
+                                           std::string(o->name) + ")");
+                given.push_back({o, negated ? "false" : "true", spelled});
+                break;
+            case CliOption::value:
+                if (!has_value) {
+                    if (i + 1 >= argc || !argv[i + 1]) return fail(spelled + " needs a value (" + std::string(o->metavar) + ")");
+                    value = argv[++i];
+                }
+                given.push_back({o, std::string(value), spelled});
+                break;
+        }
+    }
+    // 2. The .env file, into the environment (what is set already wins).
+    std::string env_file;
+    if (const char* e = std::getenv("FASTAPI_ENV_FILE"); e && *e) env_file = e;
+    for (auto& g : given)
+        if (g.option->name == "env-file") env_file = g.value;
+    if (!env_file.empty()) {
+        try {
+            load_env_file(env_file);
+        } catch (const std::exception& e) {
+            return fail(std::string("--env-file: ") + e.what());
+        }
+    }
+    // 3. The environment over the program's options, then the command line over both.
+    r.options = std::move(base);
+    for (const CliOption& o : table) {
+        if (!o.set) continue;
+        const std::string ours = cli_env_name(o.name);
+        const char* value = std::getenv(ours.c_str());
+        std::string var = ours;
+        if ((!value || !*value) && !o.alias.empty()) {
+            var = std::string(o.alias);
+            value = std::getenv(var.c_str());
+        }
+        if (!value || !*value) continue;
+        if (std::string why = o.set(r.options, value); !why.empty())
+            return fail("environment variable " + var + "='" + value + "' " + why);
+    }
+    for (auto& g : given) {
+        if (!g.option->set) continue;
+        if (std::string why = g.option->set(r.options, g.value); !why.empty())
+            return fail(g.spelled + " '" + g.value + "' " + why);
+    }
+    return r;
+}
+
+// app.run(argc, argv): the command line read, then the app served as run(options) serves it.
+// Returns -1 once it served and stopped; else the status the process ends with: 0 after
+// --help and --version (printed on stdout), 2 or 3 with one line on stderr.
+inline int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
+                            void (*serve)(void*, const ServerOptions&), void* app) {
+    CommandLine cl = parse_command_line(argc, argv, base, program_version);
+    if (cl.exit_status == 0) {
+        std::fputs(cl.output.c_str(), stdout);
+        std::fflush(stdout);
+        return 0;
+    }
+    if (cl.exit_status > 0) {
+        log::flush();
+        std::fputs(cl.output.c_str(), stderr);
+        return cl.exit_status;
+    }
+    startup_failure_logged().store(false);
+    try {
+        serve(app, cl.options);
+    } catch (const std::exception& e) {
+        // The server logged the cause already (with log_startup); else it is said here.
+        if (!startup_failure_logged().load()) log::error("could not start: {}", e.what());
+        log::flush();
+        return exit_cannot_start;
+    } catch (...) {
+        if (!startup_failure_logged().load()) log::error("could not start: an exception that is not a std::exception");
+        log::flush();
+        return exit_cannot_start;
+    }
+    return -1;
+}
+
+}  // namespace detail
 }  // namespace fastapi
 
 // ---- include/fastapi/server/test_client.hpp ----
@@ -15850,6 +17332,19 @@ public:
         server.run();
     }
     void run() { run(ServerOptions{}); }
+    // uvicorn's command line and environment over `options` (README "Command line"): serves,
+    // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.
+    // Without options, each request is logged as uvicorn logs it (access_log on).
+    void run(int argc, char** argv, const ServerOptions& options) {
+        const int status = detail::run_command_line(argc, argv, options, settings().title + " " + settings().version,
+                                                    [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+        if (status >= 0) std::exit(status);
+    }
+    void run(int argc, char** argv) {
+        ServerOptions options;
+        options.access_log = true;
+        run(argc, argv, options);
+    }
 
 private:
     mutable detail::OpenAPIDocument openapi_;

@@ -2,9 +2,10 @@
 // part only on the parts listed before it (dependency order). tools/amalgamate starts here;
 // include this file to use the parts directly while working on them.
 #pragma once
-// core: configuration macros and the metaprogramming every layer uses.
+// core: configuration macros, the metaprogramming every layer uses, .env files.
 #include "core/config.hpp"
 #include "core/meta.hpp"
+#include "core/dotenv.hpp"
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
 // HTTP/1.1 parser; RFC 6455 frames and handshake checks.
 #include "http/stream.hpp"
@@ -46,9 +47,12 @@
 #include "routing/api_router.hpp"
 #include "routing/app_core.hpp"
 #include "routing/static_files.hpp"
-// server: the event loops and connections that drive an app's requests, and the TestClient
-// that drives them in-process.
+// server: the log (its writer thread, the access log, fastapi::log), the event loops and
+// connections that drive an app's requests, the command line and environment run(argc, argv)
+// reads, and the TestClient that drives requests in-process.
+#include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/cli.hpp"
 #include "server/test_client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"

@@ -5,8 +5,10 @@
 #include "../openapi/docs.hpp"
 #include "../openapi/openapi.hpp"
 #include "../routing/app_core.hpp"
+#include "../server/cli.hpp"
 #include "../server/server.hpp"
 
+#include <cstdlib>     // exit
 #include <functional>  // function
 #include <utility>     // move
 
@@ -39,6 +41,19 @@ public:
         server.run();
     }
     void run() { run(ServerOptions{}); }
+    // uvicorn's command line and environment over `options` (README "Command line"): serves,
+    // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.
+    // Without options, each request is logged as uvicorn logs it (access_log on).
+    void run(int argc, char** argv, const ServerOptions& options) {
+        const int status = detail::run_command_line(argc, argv, options, settings().title + " " + settings().version,
+                                                    [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+        if (status >= 0) std::exit(status);
+    }
+    void run(int argc, char** argv) {
+        ServerOptions options;
+        options.access_log = true;
+        run(argc, argv, options);
+    }
 
 private:
     mutable detail::OpenAPIDocument openapi_;

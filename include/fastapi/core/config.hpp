@@ -3,6 +3,9 @@
 // third-party headers every later part relies on.
 #pragma once
 
+// The library's version (--version prints it after the program's).
+#define FASTAPI_VERSION "0.1.0"
+
 #ifndef FASTAPI_DEFAULT_PORT
 #define FASTAPI_DEFAULT_PORT 8000
 #endif
@@ -63,6 +66,11 @@
 #endif
 #ifndef FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
+#endif
+
+// Largest .env file load_env_file and load_settings read (a larger one is an error).
+#ifndef FASTAPI_MAX_ENV_FILE_BYTES
+#define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
 #endif
 
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.

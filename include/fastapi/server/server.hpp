@@ -9,6 +9,7 @@
 #include "../routing/exchange.hpp"
 #include "../routing/forms.hpp"
 #include "../http/http_parser.hpp"
+#include "log.hpp"
 
 #include <atomic>      // atomic
 #include <charconv>    // to_chars
@@ -319,6 +320,15 @@ inline void run_loop(asio::io_context& context) noexcept {
     }
 }
 
+// SIGUSR1 reopens the access log's file (logrotate), for as long as the set waits.
+inline void reopen_log_on(asio::signal_set& set) {
+    set.async_wait([&set](const asio::error_code& ec, int) {
+        if (ec) return;
+        log::reopen();
+        reopen_log_on(set);
+    });
+}
+
 // What one server's connections and pending handlers share. Owned jointly by the Server and
 // by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
 // or not, never leaves a handler reading freed memory: the state goes with the last of them.
@@ -355,8 +365,14 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::atomic<bool> entered{false};  // the app's lifespan was entered by start()
     bool serving = false;              // the app is frozen by this server (App::begin_serving)
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
+    // One line per response (ServerOptions::access_log), formatted on the connection's loop into
+    // the log's per-thread buffer (log.hpp); null when off.
+    std::unique_ptr<AccessLog> access_log;
+    std::unique_ptr<asio::signal_set> reopen_signal;  // owned mode: SIGUSR1, cancelled with the stop
 
-    ServerState(AppContext& a, ServerOptions o) : app(a), options(std::move(o)) {}
+    ServerState(AppContext& a, ServerOptions o)
+        : app(a), options(std::move(o)),
+          access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr) {}
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -450,6 +466,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         for (auto& w : workers) w->sweeper.reset();
         retry_timer.reset();
         stop_timer.reset();
+        reopen_signal.reset();
         acceptor.reset();
         // Strands last: each holds a part of its io_context's strand service, which goes with
         // the context (owned_.clear() after this); a strand outliving it is a use-after-free.
@@ -617,6 +634,12 @@ private:
         }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         ex_.reset_for_request();
+        if (state_.access_log && state_.access_log->timed()) started_ = clock::now();
+    }
+
+    // The response is sent (its head, and `body_bytes` of body): its access-log line.
+    void log_access(std::uint64_t body_bytes) {
+        if (state_.access_log) state_.access_log->record(ex_.request, ex_.response, body_bytes, started_);
     }
 
     // The upgrade response is written: the stream, and what was read past the request, go to
@@ -1035,6 +1058,7 @@ private:
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
         if (producer) start_stream(std::move(producer), framing);  // later responses wait until it is sent
+        else log_access(req.method == "HEAD" || status_has_no_body(res.status) ? 0 : length);
     }
 
     // ---- A request body read as it arrives (RequestStream): once the head is routed to a
@@ -1200,6 +1224,7 @@ private:
 
     void on_stream_done(std::exception_ptr e) {
         streaming_ = false;
+        log_access(stream_sent_);
         if (closed_) return;  // cancelled (the client left): nothing more to send
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
@@ -1387,6 +1412,7 @@ private:
     bool head_routed_ = false, spool_writing_ = false, linger_ = false;
     Phase phase_ = Phase::idle;
     clock::time_point deadline_{}, write_deadline_{};
+    clock::time_point started_{};  // the request's head was read (for the access log's request time)
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
@@ -1568,6 +1594,7 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        if (reopen_signal) reopen_signal->cancel();
         guards.clear();  // owned mode: the loops may return once out of work
         if (!idle && !embedded)
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
@@ -1688,14 +1715,37 @@ public:
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
     // From here on the App is frozen: adding routes, middleware, exception handlers or
     // dependency overrides throws std::logic_error (the loops read them without locks).
+    // With log_startup, what failed is logged (one line) before the exception leaves.
     void start() {
         if (state_->acceptor) return;
-        if (!state_->entered.exchange(true)) state_->app.enter_lifespan();  // the app's startup hooks
+        const bool announce = state_->options.log_startup;
+        if (state_->options.access_log) detail::LogSink::instance().set_access_file(state_->options.access_log_file);
+        if (!state_->entered.exchange(true)) {  // the app's startup hooks
+            if (announce) log::info("Waiting for application startup.");
+            try {
+                state_->app.enter_lifespan();
+            } catch (const std::exception& e) {
+                if (announce) detail::log_startup_failure(std::string("Application startup failed: ") + e.what());
+                throw;
+            } catch (...) {
+                if (announce) detail::log_startup_failure("Application startup failed (not a std::exception).");
+                throw;
+            }
+            if (announce) log::info("Application startup complete.");
+        }
         if (!state_->serving) {
             state_->app.begin_serving();
             state_->serving = true;
         }
-        state_->start();
+        try {
+            state_->start();
+        } catch (const std::system_error& e) {  // the address in use, a path not ours: said with the address
+            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.code().message());
+            throw std::system_error(e.code(), "fastapi: cannot listen on " + listen_address());
+        } catch (const std::exception& e) {
+            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.what());
+            throw;
+        }
         bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
     }
 
@@ -1716,6 +1766,8 @@ public:
     // when handle_signals, or stop() from another thread or a handler).
     void run() {
         if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+        if (LogLevel level{}; detail::parse_log_level(state_->options.log_level, level)) log::set_level(level);
+        if (state_->options.log_startup) log::info("Started server process [{}]", ::getpid());
         start();
         auto& ctx0 = *owned_[0];
         for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
@@ -1726,6 +1778,9 @@ public:
             signals.async_wait([this](const asio::error_code& ec, int) {
                 if (!ec) stop();
             });
+            // logrotate: the access log's file is opened again; waits until the stop ends.
+            state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
+            detail::reopen_log_on(*state_->reopen_signal);
         }
         if (state_->options.log_startup) {
             // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
@@ -1735,8 +1790,8 @@ public:
                 where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
                         std::to_string(port());
             }
-            std::fprintf(stderr, "INFO:     fastapi.hpp serving on %s (%zu thread%s; Ctrl+C to quit)\n", where.c_str(),
-                         owned_.size(), owned_.size() == 1 ? "" : "s");
+            log::info("fastapi.hpp serving on {} ({} thread{}; press CTRL+C to quit)", where, owned_.size(),
+                      owned_.size() == 1 ? "" : "s");
         }
         std::vector<std::thread> threads;
         for (std::size_t i = 1; i < owned_.size(); ++i)
@@ -1745,10 +1800,15 @@ public:
         for (auto& t : threads) t.join();
         state_->guards.clear();
         signals.cancel();
+        state_->reopen_signal.reset();
         state_->finish_pool();
         state_->join_pool();
+        const bool announce = state_->options.log_startup && state_->entered.load();
+        if (announce) log::info("Waiting for application shutdown.");
         state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
-        if (state_->options.log_startup) std::fprintf(stderr, "INFO:     fastapi.hpp stopped\n");
+        if (announce) log::info("Application shutdown complete.");
+        if (state_->options.log_startup) log::info("Finished server process [{}]", ::getpid());
+        log::flush();
     }
 
     // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
@@ -1757,10 +1817,26 @@ public:
     void stop() { stop(state_->options.graceful_shutdown_timeout); }
     void stop(std::chrono::milliseconds grace) {
         if (state_->stopping.exchange(true)) return;
+        if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
         asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
     }
 
 private:
+    // Where start() was asked to listen, as a user reads it (before anything is bound).
+    std::string listen_address() const {
+        const auto& o = state_->options;
+        if (o.fd >= 0) return "fd " + std::to_string(o.fd);
+        if (!o.uds.empty()) return "unix:" + o.uds;
+        const std::string host = detail::resolve_host(o);
+        std::string port;
+        try {
+            port = std::to_string(detail::resolve_port(o));
+        } catch (const std::exception&) {
+            port = "?";
+        }
+        return (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") + port;
+    }
+
     std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
     detail::EndpointInfo bound_;
