@@ -46,9 +46,11 @@
 #include "routing/api_router.hpp"
 #include "routing/app_core.hpp"
 #include "routing/static_files.hpp"
-// server: the event loops and connections that drive an app's requests, and the TestClient
-// that drives them in-process.
+// server: the event loops and connections that drive an app's requests, systemd's protocols,
+// the supervisor of worker processes, and the TestClient that drives requests in-process.
 #include "server/server.hpp"
+#include "server/systemd.hpp"
+#include "server/supervisor.hpp"
 #include "server/test_client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"

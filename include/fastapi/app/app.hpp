@@ -6,6 +6,7 @@
 #include "../openapi/openapi.hpp"
 #include "../routing/app_core.hpp"
 #include "../server/server.hpp"
+#include "../server/supervisor.hpp"
 
 #include <functional>  // function
 #include <utility>     // move
@@ -33,11 +34,11 @@ public:
         openapi_.set_generator([this, generate = std::move(generate)] { return generate(*this); });
     }
 
-    // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...).
-    void run(const ServerOptions& options) {
-        Server server(*this, options);
-        server.run();
-    }
+    // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...). With
+    // options.workers > 1 this process supervises that many worker processes, each started from
+    // this program and running the lifespan itself (server/supervisor.hpp; README "Workers and
+    // deployment"); a worker that cannot start ends the program with status 3.
+    void run(const ServerOptions& options) { detail::serve(*this, options); }
     void run() { run(ServerOptions{}); }
 
 private:
