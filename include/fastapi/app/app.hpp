@@ -7,6 +7,7 @@
 #include "../routing/app_core.hpp"
 #include "../server/server.hpp"
 #include "../server/supervisor.hpp"
+#include "temp_run_args.hpp"  // TEMP: serve-cli's command line replaces it
 
 #include <functional>  // function
 #include <utility>     // move
@@ -40,6 +41,10 @@ public:
     // deployment"); a worker that cannot start ends the program with status 3.
     void run(const ServerOptions& options) { detail::serve(*this, options); }
     void run() { run(ServerOptions{}); }
+    // TEMP (workers branch): a minimal command line until serve-cli's App::run(argc, argv).
+    void run(int argc, char** argv, ServerOptions options = {}) {
+        run(detail::temp_parse_run_args(argc, argv, std::move(options)));
+    }
 
 private:
     mutable detail::OpenAPIDocument openapi_;
