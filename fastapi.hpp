@@ -15439,7 +15439,6 @@ private:
         if (w.state != State::starting) return;
         w.state = State::ready;
         w.last_answer = clock::now();
-        failures_ = 0;
         if (stopping_) return retire(w);
         if (w.replaces) {
             const pid_t old = w.replaces;
@@ -15516,9 +15515,11 @@ private:
             }
         }
         // Died while serving (or while starting, of something else than a failed start).
-        if (now - w.spawned < std::chrono::seconds(2)) ++failures_;
+        // Replaced at once; a worker that keeps dying (each within 5 s of its start) waits 0.1 s,
+        // 0.2 s, 0.4 s ... up to 10 s before its next start, instead of spinning.
+        if (now - w.spawned < std::chrono::seconds(5)) ++failures_;
         else failures_ = 0;
-        const auto delay = failures_ == 0 ? clock::duration::zero() : backoff();
+        const auto delay = failures_ < 2 ? clock::duration::zero() : backoff();
         respawn_at_ = now + delay;
         process_log(w.killed_silent ? "WARNING" : "ERROR",
                     "Worker process " + pid_text(w.pid) + " died (" + how(status) + "); starting a replacement" +
@@ -15527,8 +15528,8 @@ private:
     void status_line() { status(); }
 
     clock::duration backoff() const {
-        const int k = std::min(failures_, 8);
-        return std::min<clock::duration>(std::chrono::milliseconds(100) * (1 << std::max(0, k - 1)), std::chrono::seconds(10));
+        const int k = std::clamp(failures_ - 2, 0, 8);
+        return std::min<clock::duration>(std::chrono::milliseconds(100) * (1 << k), std::chrono::seconds(10));
     }
 
     void finish_reload(const char* what) {
