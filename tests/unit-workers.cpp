@@ -106,7 +106,7 @@ TEST_CASE("workers: --workers 3 starts three worker processes that each answer, 
     auto kids = app.process.children();
     REQUIRE(kids.size() == 3);
     auto pids = app.answering(150);
-    CHECK(pids.size() == 3);  // one shared socket: every worker accepts (see the spread test)
+    CHECK(pids.size() == 3);  // every worker accepts (see the spread test)
     for (long pid : pids) {
         CHECK(contains(kids, pid));
         CHECK(pid != app.process.pid());  // the supervisor serves nothing itself
@@ -354,9 +354,10 @@ TEST_CASE("workers: on a Unix socket (--uds) too") {
     CHECK(!std::filesystem::exists(path));  // removed by the supervisor that made it
 }
 
-// Measured, not assumed: how 200 short connections spread over two workers sharing one
-// listening socket (each worker's loop waits on it with epoll; the kernel wakes one).
-TEST_CASE("workers: 200 short connections spread over both workers of one shared socket") {
+// Measured, not assumed: how 200 short connections spread over two workers, each accepting
+// on a SO_REUSEPORT socket of its own (the kernel hashes each connection to one). Over one
+// shared socket the same measure gave 53/147: the worker waiting longest in epoll wins.
+TEST_CASE("workers: 200 short connections spread evenly over two workers (SO_REUSEPORT per worker)") {
     Deploy app({"--workers", "2"});
     REQUIRE(app.serving(2));
     std::map<long, int> counts;
@@ -373,7 +374,7 @@ TEST_CASE("workers: 200 short connections spread over both workers of one shared
     std::string concurrent;
     for (auto& [pid, n] : load.by_pid()) concurrent += std::to_string(pid) + ": " + std::to_string(n) + "  ";
     MESSAGE("4 concurrent clients, per worker pid: " << concurrent);
-    for (auto& [pid, n] : counts) CHECK(n >= 20);  // neither worker starved
+    for (auto& [pid, n] : counts) CHECK(n >= 60);  // 100 each +- 7 (a fair coin's spread)
 }
 
 // The supervisor idles on poll(): a ping a second to each worker and nothing else.
