@@ -8,6 +8,8 @@
 #include <sys/un.h>
 
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <set>
 
 namespace systemd_test {
@@ -133,6 +135,11 @@ TEST_CASE("systemd: LISTEN_FDS meant for another process is not taken, and the v
     CHECK(std::getenv("LISTEN_PID") == nullptr);
     CHECK(std::getenv("LISTEN_FDS") == nullptr);
     CHECK(std::getenv("LISTEN_FDNAMES") == nullptr);
+    for (const char* count : {"abc", "-1", "99999999999"}) {  // nonsense: nothing taken
+        ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+        ::setenv("LISTEN_FDS", count, 1);
+        CHECK(fastapi::detail::take_listen_fds().empty());
+    }
 }
 
 TEST_CASE("systemd: WATCHDOG_USEC is halved, and ignored when WATCHDOG_PID names another process") {
@@ -212,8 +219,20 @@ TEST_CASE("systemd: socket activation: the workers serve on the socket passed as
                                                listener.fd,
                                                "http"});
     REQUIRE(app.log_has("All 2 workers are serving", 10000ms));
+    // One socket shared by both (systemd gave one): each worker's loop waits on it, and
+    // concurrent clients reach both.
     std::set<long> pids;
-    for (int i = 0; i < 60; ++i) pids.insert(pid_in(test::http_get(listener.port, "/whoami").body));
+    std::mutex mutex;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+        clients.emplace_back([&] {
+            for (int i = 0; i < 40; ++i) {
+                long pid = pid_in(test::http_get(listener.port, "/sleep?ms=10").body);
+                std::lock_guard lock(mutex);
+                pids.insert(pid);
+            }
+        });
+    for (auto& t : clients) t.join();
     pids.erase(0);
     CHECK(pids.size() == 2);
     CHECK(test::http_get(unused, "/whoami", 500ms).status == 0);  // PORT was not bound

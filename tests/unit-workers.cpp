@@ -409,3 +409,49 @@ TEST_CASE("workers: the idle supervisor costs less than 1 % of a CPU") {
 }
 
 }  // namespace workers_test
+
+namespace workers_test {
+
+TEST_CASE("workers: when the supervisor is killed, its workers finish what they have and exit (no orphans)") {
+    Deploy app({"--workers", "2"});
+    REQUIRE(app.serving(2));
+    auto kids = app.process.children();
+    REQUIRE(kids.size() == 2);
+    app.process.kill(SIGKILL);
+    CHECK(app.process.wait_exit(3s) == 128 + SIGKILL);
+    // Their end of the socket pair closed: each stops gracefully (it is no child of ours to reap).
+    CHECK(test::eventually_true([&] { return ::kill(kids[0], 0) != 0 && ::kill(kids[1], 0) != 0; }, 5000ms));
+}
+
+TEST_CASE("workers: a port in use is one clear line and status 3, no worker started") {
+    int busy = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(busy, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(busy, 8) == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(busy, reinterpret_cast<sockaddr*>(&addr), &len);
+    Process p(test::example_path("deploy"), {{"--workers", "2"}, {"HOST=127.0.0.1", "PORT=" + std::to_string(ntohs(addr.sin_port))}});
+    CHECK(p.wait_exit(5s) == 3);
+    CHECK(p.log().find("cannot listen on 127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + ": Address already in use") !=
+          std::string::npos);
+    CHECK(p.log().find("Started worker process") == std::string::npos);
+    ::close(busy);
+}
+
+TEST_CASE("workers: a malformed FASTAPI_WORKER_FDS, or one naming no socket, is status 3 with the reason") {
+    {
+        Process p(test::example_path("deploy"), {{}, {"FASTAPI_WORKER_FDS=listen=x"}});
+        CHECK(p.wait_exit(5s) == 3);
+        CHECK(p.log().find("Not a worker's FASTAPI_WORKER_FDS: listen=x") != std::string::npos);
+    }
+    {
+        // fd 0 is the child's stdin (/dev/null here, or whatever it is): no stream socket.
+        Process p(test::example_path("deploy"), {{}, {"FASTAPI_WORKER_FDS=listen=0 pipe=1 shm=-1"}});
+        CHECK(p.wait_exit(5s) == 3);
+        CHECK(p.log().find("could not start") != std::string::npos);
+    }
+}
+
+}  // namespace workers_test

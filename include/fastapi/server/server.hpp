@@ -372,6 +372,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::atomic<bool> entered{false};  // the app's lifespan was entered by start()
     bool serving = false;              // the app is frozen by this server (App::begin_serving)
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // owned: run()'s
+    asio::signal_set* signals = nullptr;  // run()'s, cancelled once stopped (a stop() that no signal began)
 
     ServerState(AppContext& a, ServerOptions o) : app(a), options(std::move(o)) {}
     ~ServerState() {
@@ -1620,6 +1621,7 @@ inline void ServerState::watch_stop() {
             });
         if (retry_timer) retry_timer->cancel();
         guards.clear();  // owned mode: the loops may return once out of work
+        if (signals) signals->cancel();  // on the first loop, as this is
         if (!idle && !embedded)
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
         return;
@@ -1771,6 +1773,7 @@ public:
         auto& ctx0 = *owned_[0];
         for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
         asio::signal_set signals(ctx0);
+        state_->signals = &signals;
         if (state_->options.handle_signals) {
             signals.add(SIGINT);
             signals.add(SIGTERM);
@@ -1801,6 +1804,7 @@ public:
         for (auto& t : threads) t.join();
         state_->guards.clear();
         signals.cancel();
+        state_->signals = nullptr;
         state_->finish_pool();
         state_->join_pool();
         state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
