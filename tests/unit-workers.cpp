@@ -455,3 +455,40 @@ TEST_CASE("workers: a malformed FASTAPI_WORKER_FDS, or one naming no socket, is 
 }
 
 }  // namespace workers_test
+
+namespace workers_test {
+
+TEST_CASE("workers: a deploy whose new binary cannot start leaves the old workers serving") {
+    auto dir = std::filesystem::temp_directory_path() / ("fastapi-bad-deploy-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto app_path = dir / "app";
+    std::filesystem::copy_file(test::example_path("deploy"), app_path, std::filesystem::copy_options::overwrite_existing);
+    unsigned short port = test::free_port();
+    {
+        Process p(app_path.string(), {{"--workers", "2"}, {"HOST=127.0.0.1", "PORT=" + std::to_string(port)}});
+        REQUIRE(p.log_has("All 2 workers are serving", 10000ms));
+        auto before = p.children();
+        // The new version fails at startup, as one whose lifespan throws does (status 3).
+        auto next = dir / "app.new";
+        {
+            std::FILE* f = std::fopen(next.c_str(), "w");
+            REQUIRE(f);
+            std::fputs("#!/bin/sh\necho 'the new version cannot start' >&2\nexit 3\n", f);
+            std::fclose(f);
+        }
+        std::filesystem::permissions(next, std::filesystem::perms::owner_all);
+        std::filesystem::rename(next, app_path);
+        p.kill(SIGHUP);
+        REQUIRE(p.log_has("SIGHUP: rolling restart abandoned", 10000ms));
+        CHECK(p.log().find("Replacement worker") != std::string::npos);
+        CHECK(p.log().find("keeps serving") != std::string::npos);
+        CHECK(p.children() == before);  // the old workers, still there
+        for (int i = 0; i < 10; ++i) CHECK(test::http_get(port, "/whoami").status == 200);
+        CHECK(p.wait_exit(300ms) == -1);  // the supervisor did not stop
+        p.kill(SIGTERM);
+        CHECK(p.wait_exit(10s) == 0);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace workers_test
