@@ -15059,9 +15059,11 @@ public:
         for (int fd : slots_)
             if (fd >= 0 && fd != listen_fd_) ::close(fd);
         if (!uds_path_.empty()) ::unlink(uds_path_.c_str());
+        if (signal_pipe_[1] >= 0)  // the program after run() gets the default actions back
+            for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD}) ::signal(sig, SIG_DFL);
+        supervisor_signal_fd = -1;
         for (int fd : signal_pipe_)
             if (fd >= 0) ::close(fd);
-        supervisor_signal_fd = -1;
     }
 
     // Serves until SIGTERM/SIGINT (0) or SIGQUIT (0), or until a worker cannot start (3).

@@ -313,6 +313,8 @@ public:
         std::vector<std::string> env;  // "NAME=value"
         int listen_fd = -1;            // passed as fd 3, with LISTEN_FDS=1 and LISTEN_PID
         std::string listen_fdnames;
+        Options(std::vector<std::string> a = {}, std::vector<std::string> e = {}, int fd = -1, std::string names = {})
+            : args(std::move(a)), env(std::move(e)), listen_fd(fd), listen_fdnames(std::move(names)) {}
     };
     Process(const std::string& path, Options o) {
         char tmpl[] = "/tmp/fastapi-process-log-XXXXXX";
