@@ -301,4 +301,174 @@ struct RunningExample {
     }
 };
 
+// A program started with arguments and exactly the environment given (plus PATH), its stderr
+// and stdout in a log file the test reads; optionally a socket passed as fd 3 with
+// LISTEN_FDS=1 and LISTEN_PID set to the child's own pid (systemd's socket activation: only
+// a fork can know that pid before exec, so the child writes it with async-signal-safe code).
+// Killed (SIGKILL) and reaped by its pid when the object goes; every wait bounded.
+class Process {
+public:
+    struct Options {
+        std::vector<std::string> args;
+        std::vector<std::string> env;  // "NAME=value"
+        int listen_fd = -1;            // passed as fd 3, with LISTEN_FDS=1 and LISTEN_PID
+        std::string listen_fdnames;
+        Options(std::vector<std::string> a = {}, std::vector<std::string> e = {}, int fd = -1, std::string names = {})
+            : args(std::move(a)), env(std::move(e)), listen_fd(fd), listen_fdnames(std::move(names)) {}
+    };
+    Process(const std::string& path, Options o) {
+        char tmpl[] = "/tmp/fastapi-process-log-XXXXXX";
+        int log = ::mkostemp(tmpl, O_CLOEXEC);
+        REQUIRE(log >= 0);
+        log_path_ = tmpl;
+        // Everything the child needs is made before the fork: after it only async-signal-safe calls.
+        std::vector<std::string> argv_s{path};
+        for (auto& a : o.args) argv_s.push_back(a);
+        std::vector<std::string> env_s{"PATH=/usr/bin:/bin"};
+        for (auto& e : o.env) env_s.push_back(e);
+        std::string listen_pid = "LISTEN_PID=0000000000";
+        if (o.listen_fd >= 0) {
+            env_s.push_back("LISTEN_FDS=1");
+            if (!o.listen_fdnames.empty()) env_s.push_back("LISTEN_FDNAMES=" + o.listen_fdnames);
+        }
+        std::vector<char*> argv, envp;
+        for (auto& a : argv_s) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        for (auto& e : env_s) envp.push_back(e.data());
+        if (o.listen_fd >= 0) envp.push_back(listen_pid.data());
+        envp.push_back(nullptr);
+        char* pid_digits = listen_pid.data() + 11;
+        const int listen_fd = o.listen_fd;
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::dup2(log, 1);
+            ::dup2(log, 2);
+            if (listen_fd >= 0) {
+                if (listen_fd != 3) ::dup2(listen_fd, 3);
+                else ::fcntl(3, F_SETFD, 0);
+                // LISTEN_PID=<this pid>, written without the allocator.
+                char digits[16];
+                int n = 0;
+                for (long v = static_cast<long>(::getpid()); v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+                for (int i = 0; i < n; ++i) pid_digits[i] = digits[n - 1 - i];
+                pid_digits[n] = '\0';
+            }
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::execve(argv[0], argv.data(), envp.data());
+            ::_exit(127);
+        }
+        ::close(log);
+    }
+    ~Process() {
+        kill(SIGKILL);
+        wait_exit(5000ms);
+        if (!log_path_.empty()) ::unlink(log_path_.c_str());
+    }
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    void kill(int sig) {
+        if (pid_ > 0 && !exited_) ::kill(pid_, sig);
+    }
+    // The exit status (128 + signal when killed), or -1 if it has not exited within `limit`.
+    int wait_exit(std::chrono::milliseconds limit) {
+        if (exited_) return status_;
+        if (pid_ <= 0) return -1;
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            int st = 0;
+            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+                exited_ = true;
+                status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                return status_;
+            }
+            if (std::chrono::steady_clock::now() >= deadline) return -1;
+            std::this_thread::sleep_for(5ms);
+        }
+    }
+    std::string log() const {
+        std::string text;
+        if (FILE* f = std::fopen(log_path_.c_str(), "rb")) {
+            char buf[4096];
+            std::size_t n;
+            while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+            std::fclose(f);
+        }
+        return text;
+    }
+    // Waits (bounded) until the log holds `text`.
+    bool log_has(const std::string& text, std::chrono::milliseconds limit = 5000ms) const {
+        return eventually_true([&] { return log().find(text) != std::string::npos; }, limit);
+    }
+    // The pids of its children now (/proc/<pid>/task/<pid>/children).
+    std::vector<pid_t> children() const {
+        std::vector<pid_t> pids;
+        std::string path = "/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children";
+        if (FILE* f = std::fopen(path.c_str(), "r")) {
+            long p;
+            while (std::fscanf(f, "%ld", &p) == 1) pids.push_back(static_cast<pid_t>(p));
+            std::fclose(f);
+        }
+        return pids;
+    }
+
+private:
+    pid_t pid_ = -1;
+    bool exited_ = false;
+    int status_ = -1;
+    std::string log_path_;
+};
+
+// One GET on a new connection (Connection: close) with a deadline: the status (0 when the
+// connection failed, was reset or timed out) and the body.
+struct Got {
+    int status = 0;
+    std::string body;
+};
+inline Got http_get(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 3000ms) {
+    Got got;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return got;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        ::close(fd);
+        return got;
+    }
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+        ::close(fd);
+        return got;
+    }
+    std::string all;
+    char buf[4096];
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n > 0) {
+            all.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n == 0) break;  // the server closed after its response
+        all.clear();        // reset or timed out: no answer
+        break;
+    }
+    ::close(fd);
+    if (std::chrono::steady_clock::now() > deadline || all.size() < 12 || all.compare(0, 5, "HTTP/") != 0) return got;
+    std::size_t end = all.find("\r\n\r\n");
+    if (end == std::string::npos) return got;
+    got.status = std::atoi(all.c_str() + 9);
+    got.body = all.substr(end + 4);
+    return got;
+}
+
 }  // namespace test

@@ -48,10 +48,13 @@
 #include "routing/app_core.hpp"
 #include "routing/static_files.hpp"
 // server: the log (its writer thread, the access log, fastapi::log), the event loops and
-// connections that drive an app's requests, the command line and environment run(argc, argv)
-// reads, and the TestClient that drives requests in-process.
+// connections that drive an app's requests, systemd's protocols, the supervisor of worker
+// processes, the command line and environment run(argc, argv) reads, and the TestClient that
+// drives requests in-process.
 #include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/systemd.hpp"
+#include "server/supervisor.hpp"
 #include "server/cli.hpp"
 #include "server/test_client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.

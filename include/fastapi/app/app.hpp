@@ -7,6 +7,7 @@
 #include "../routing/app_core.hpp"
 #include "../server/cli.hpp"
 #include "../server/server.hpp"
+#include "../server/supervisor.hpp"
 
 #include <cstdlib>     // exit
 #include <functional>  // function
@@ -35,11 +36,11 @@ public:
         openapi_.set_generator([this, generate = std::move(generate)] { return generate(*this); });
     }
 
-    // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...).
-    void run(const ServerOptions& options) {
-        Server server(*this, options);
-        server.run();
-    }
+    // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...). With
+    // options.workers > 1 this process supervises that many worker processes, each started from
+    // this program and running the lifespan itself (server/supervisor.hpp; README "Workers and
+    // deployment"); a worker that cannot start ends the program with status 3.
+    void run(const ServerOptions& options) { detail::serve(*this, options); }
     void run() { run(ServerOptions{}); }
     // uvicorn's command line and environment over `options` (README "Command line"): serves,
     // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.

@@ -16,6 +16,7 @@
 #include <chrono>      // steady_clock, seconds
 #include <csignal>     // SIGINT, SIGTERM
 #include <filesystem>  // file_size
+#include <functional>  // function (ServingHooks)
 #include <cstdlib>     // getenv
 #include <cstring>     // memmove
 #include <ctime>       // time, gmtime_r, strftime
@@ -328,6 +329,20 @@ inline void reopen_log_on(asio::signal_set& set) {
         reopen_log_on(set);
     });
 }
+// What a process serving as a worker of a supervisor (server/supervisor.hpp) or under systemd
+// adds to a Server: told of each request its loop runs, of the loops once it listens, and of the
+// stop. Null for a plain Server: nothing is called.
+struct ServingHooks {
+    virtual ~ServingHooks() = default;
+    // On the loop's thread, around the app's dispatch of a request (its synchronous part).
+    virtual void request_started(const Request& request) noexcept = 0;
+    virtual void request_dispatched() noexcept = 0;
+    // run(): listening, before the loops run; `stop` is Server::stop. The hooks' io objects
+    // on these loops must be closed by stopping(), or the loops would not return.
+    virtual void serving(const std::vector<asio::io_context*>& loops, std::function<void()> stop) = 0;
+    // The graceful stop began (on the first loop).
+    virtual void stopping() noexcept = 0;
+};
 
 // What one server's connections and pending handlers share. Owned jointly by the Server and
 // by every connection (pending handlers hold it weakly), so destroying a started Server, stopped
@@ -335,6 +350,7 @@ inline void reopen_log_on(asio::signal_set& set) {
 struct ServerState : std::enable_shared_from_this<ServerState> {
     AppContext& app;
     ServerOptions options;
+    ServingHooks* hooks = nullptr;  // a worker's or systemd's (owned mode only)
     bool embedded = false;
     // TestClient: connections over in-memory streams on the caller's loop, where what the server
     // gives the blocking pool (blocking handlers, file and spool I/O, background tasks) runs too.
@@ -369,6 +385,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     // the log's per-thread buffer (log.hpp); null when off.
     std::unique_ptr<AccessLog> access_log;
     std::unique_ptr<asio::signal_set> reopen_signal;  // owned mode: SIGUSR1, cancelled with the stop
+    asio::signal_set* signals = nullptr;  // run()'s, cancelled once stopped (a stop() that no signal began)
 
     ServerState(AppContext& a, ServerOptions o)
         : app(a), options(std::move(o)),
@@ -557,6 +574,7 @@ public:
         }
         worker_.add(this);
         registered_ = true;
+        accepted_at_ = worker_.now();
         set_phase(Phase::idle);
         read();
     }
@@ -581,10 +599,19 @@ public:
         close();
     }
 
-    // Graceful stop: idle connections close now, busy ones after their current response.
+    // Graceful stop: idle connections close now, busy ones after their current response. Not
+    // idle: one whose request is in the socket unread, or one just accepted that has not sent
+    // its first request yet (half a second): their client did nothing wrong (a worker replaced
+    // under load accepts until its acceptor closes).
     void begin_shutdown() {
         if (closed_) return;
-        if (phase_ == Phase::idle && !writing_ && out_.empty()) close();
+        if (phase_ != Phase::idle || writing_ || !out_.empty()) return;
+        if (auto* socket = stream_.socket()) {
+            asio::error_code ec;
+            if (socket->available(ec) > 0 && !ec) return;
+            if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+        }
+        close();
     }
 
     void close() {
@@ -633,6 +660,7 @@ private:
             r.port = local_port_;
         }
         if (!r.disconnected_) r.disconnected_ = disconnected_;
+        fresh_ = false;
         ex_.reset_for_request();
         if (state_.access_log && state_.access_log->timed()) started_ = clock::now();
     }
@@ -958,7 +986,18 @@ private:
     }
 
     void dispatch_request() {
-        switch (state_.app.dispatch(ex_)) {
+        Dispatch dispatched;
+        if (ServingHooks* hooks = state_.hooks) {
+            hooks->request_started(ex_.request);
+            struct Left {
+                ServingHooks* h;
+                ~Left() { h->request_dispatched(); }
+            } left{hooks};
+            dispatched = state_.app.dispatch(ex_);
+        } else {
+            dispatched = state_.app.dispatch(ex_);
+        }
+        switch (dispatched) {
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
@@ -1416,6 +1455,8 @@ private:
     bool reading_ = false, writing_ = false, busy_ = false, close_after_write_ = false, closed_ = false;
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
+    bool fresh_ = true;  // no request begun yet (begin_shutdown)
+    clock::time_point accepted_at_{};
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
@@ -1509,7 +1550,16 @@ inline void ServerState::accept() {
     auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         auto self = weak.lock();
-        if (!self || self->stopping || !self->acceptor || !self->acceptor->is_open()) return;
+        if (!self) return;
+        if (self->stopping || !self->acceptor || !self->acceptor->is_open()) {
+            // Accepted just before the stop closed the acceptor: the client is served (and the
+            // connection closed after its response), not dropped.
+            if (!ec && !self->finished && !self->embedded) {
+                auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
+                asio::post(c->executor(), [c] { c->start(); });
+            }
+            return;
+        }
         if (!ec) {
             // Each goes on with its own loop (its socket's executor), not on this strand's thread.
             if (self->max_connections != 0 && self->live_connections.load() >= self->max_connections) {
@@ -1570,6 +1620,7 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
     remove_uds();
+    if (hooks) hooks->stopping();
     for_each_connection([](Connection& c) { c.begin_shutdown(); });
     stop_deadline = std::chrono::steady_clock::now() + grace;
     watch_stop();
@@ -1596,6 +1647,7 @@ inline void ServerState::watch_stop() {
         if (retry_timer) retry_timer->cancel();
         if (reopen_signal) reopen_signal->cancel();
         guards.clear();  // owned mode: the loops may return once out of work
+        if (signals) signals->cancel();  // on the first loop, as this is
         if (!idle && !embedded)
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
         return;
@@ -1772,6 +1824,7 @@ public:
         auto& ctx0 = *owned_[0];
         for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
         asio::signal_set signals(ctx0);
+        state_->signals = &signals;
         if (state_->options.handle_signals) {
             signals.add(SIGINT);
             signals.add(SIGTERM);
@@ -1781,6 +1834,11 @@ public:
             // logrotate: the access log's file is opened again; waits until the stop ends.
             state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
             detail::reopen_log_on(*state_->reopen_signal);
+        }
+        if (state_->hooks) {
+            std::vector<asio::io_context*> loops;
+            for (auto& c : owned_) loops.push_back(c.get());
+            state_->hooks->serving(loops, [this] { stop(); });
         }
         if (state_->options.log_startup) {
             // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
@@ -1801,6 +1859,7 @@ public:
         state_->guards.clear();
         signals.cancel();
         state_->reopen_signal.reset();
+        state_->signals = nullptr;
         state_->finish_pool();
         state_->join_pool();
         const bool announce = state_->options.log_startup && state_->entered.load();
@@ -1815,6 +1874,8 @@ public:
     // (up to the grace period), then close everything (cancelling coroutine handlers) and let
     // the loops return.
     void stop() { stop(state_->options.graceful_shutdown_timeout); }
+    // Internal (server/supervisor.hpp): what a worker process or systemd adds; before run().
+    void set_hooks(detail::ServingHooks* hooks) noexcept { state_->hooks = hooks; }
     void stop(std::chrono::milliseconds grace) {
         if (state_->stopping.exchange(true)) return;
         if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
