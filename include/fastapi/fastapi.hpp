@@ -2,9 +2,10 @@
 // part only on the parts listed before it (dependency order). tools/amalgamate starts here;
 // include this file to use the parts directly while working on them.
 #pragma once
-// core: configuration macros and the metaprogramming every layer uses.
+// core: configuration macros, the metaprogramming every layer uses, .env files.
 #include "core/config.hpp"
 #include "core/meta.hpp"
+#include "core/dotenv.hpp"
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
 // HTTP/1.1 parser; RFC 6455 frames and handshake checks.
 #include "http/stream.hpp"

@@ -65,6 +65,11 @@
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
 #endif
 
+// Largest .env file load_env_file and load_settings read (a larger one is an error).
+#ifndef FASTAPI_MAX_ENV_FILE_BYTES
+#define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
+#endif
+
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
 #ifndef PICOJSON_USE_INT64
 #define PICOJSON_USE_INT64
