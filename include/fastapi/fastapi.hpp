@@ -47,8 +47,9 @@
 #include "routing/api_router.hpp"
 #include "routing/app_core.hpp"
 #include "routing/static_files.hpp"
-// server: the event loops and connections that drive an app's requests, and the TestClient
-// that drives them in-process.
+// server: what a trusted proxy says about the client, the event loops and connections that
+// drive an app's requests, and the TestClient that drives them in-process.
+#include "server/proxy_headers.hpp"
 #include "server/server.hpp"
 #include "server/test_client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
