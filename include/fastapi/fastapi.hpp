@@ -14,9 +14,11 @@
 #include "http/http_parser.hpp"
 #include "http/websocket.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
-// validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
+// validation errors, JSON out, HTTPException (its detail is JSON), JSON in; Secret<T>; settings
+// read from the environment.
 #include "model/reflect.hpp"
 #include "model/regex.hpp"
+#include "model/secret.hpp"
 #include "model/model.hpp"
 #include "model/json_write.hpp"
 #include "model/validation.hpp"
@@ -24,6 +26,7 @@
 #include "model/json.hpp"
 #include "model/json_value.hpp"
 #include "model/json_reader.hpp"
+#include "model/settings.hpp"
 // routing: the exchange a request is and what it may ask of its app, the route table,
 // handlers and their parameters, dependencies, state, forms, security, errors, middleware,
 // WebSocket sessions, the lifespan, routes and routers, the app's request machinery (AppCore), static files.
