@@ -220,8 +220,15 @@ TEST_CASE("settings: Secret<std::string> shows as ********** in JSON, repr and e
     CHECK(errors[0].input.serialize() == "\"**********\"");
     // In the document: a string with format password, as pydantic's SecretStr.
     fastapi::App app;
-    app.post("/login", [](settings_test::Db d) { return d.host; });
-    std::string doc = fastapi::TestClient(app).get("/openapi.json").text;
+    app.post("/login", [](settings_test::Db d) { return d.host.value + ":" + d.password.get_secret_value(); });
+    fastapi::TestClient client(app);
+    fastapi::Headers json_type{{"content-type", "application/json"}};
+    CHECK(client.post("/login", R"({"host": "h", "password": "pw"})", json_type).text == "\"h:pw\"");
+    auto refused = client.post("/login", R"({"password": 31415926})", json_type);
+    CHECK(refused.status_code == 422);
+    CHECK(refused.text.find("31415926") == std::string::npos);
+    CHECK(refused.text.find("**********") != std::string::npos);
+    std::string doc = client.get("/openapi.json").text;
     INFO(doc);
     CHECK(doc.find(R"("password":{"format":"password","title":"Password","type":"string"})") != std::string::npos);
 
