@@ -78,6 +78,14 @@
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
 #endif
 
+// Most hops an X-Forwarded-For or Forwarded list may name (a longer one is ignored whole).
+#ifndef FASTAPI_MAX_FORWARDED_HOPS
+#define FASTAPI_MAX_FORWARDED_HOPS 64
+#endif
+// Largest file of load_settings' secrets_dir (a larger one is a problem, not read).
+#ifndef FASTAPI_MAX_SECRET_FILE_BYTES
+#define FASTAPI_MAX_SECRET_FILE_BYTES (64 * 1024)
+#endif
 // Largest .env file load_env_file and load_settings read (a larger one is an error).
 #ifndef FASTAPI_MAX_ENV_FILE_BYTES
 #define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
@@ -7564,10 +7572,6 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
 #include <cctype>        // tolower, toupper
 #include <filesystem>    // directory_iterator, exists
 
-#ifndef FASTAPI_MAX_SECRET_FILE_BYTES
-#define FASTAPI_MAX_SECRET_FILE_BYTES (64 * 1024)
-#endif
-
 namespace fastapi {
 
 struct SettingsOptions {
@@ -13634,10 +13638,6 @@ private:
 // - X-Forwarded-Prefix is not read (uvicorn does not either): the prefix is --root-path.
 
 #include <arpa/inet.h>  // inet_pton, inet_ntop
-
-#ifndef FASTAPI_MAX_FORWARDED_HOPS
-#define FASTAPI_MAX_FORWARDED_HOPS 64
-#endif
 
 namespace fastapi::detail {
 

@@ -34,10 +34,6 @@
 #include <unistd.h>      // environ
 #include <vector>        // vector
 
-#ifndef FASTAPI_MAX_SECRET_FILE_BYTES
-#define FASTAPI_MAX_SECRET_FILE_BYTES (64 * 1024)
-#endif
-
 namespace fastapi {
 
 struct SettingsOptions {

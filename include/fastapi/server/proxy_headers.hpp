@@ -32,10 +32,6 @@
 #include <string_view>  // string_view
 #include <vector>       // vector
 
-#ifndef FASTAPI_MAX_FORWARDED_HOPS
-#define FASTAPI_MAX_FORWARDED_HOPS 64
-#endif
-
 namespace fastapi::detail {
 
 // An IP address as bytes: IPv4 in the first 4 (v6 false), IPv4-mapped IPv6 read as IPv4.
