@@ -81,6 +81,14 @@
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
 #endif
 
+// Most hops an X-Forwarded-For or Forwarded list may name (a longer one is ignored whole).
+#ifndef FASTAPI_MAX_FORWARDED_HOPS
+#define FASTAPI_MAX_FORWARDED_HOPS 64
+#endif
+// Largest file of load_settings' secrets_dir (a larger one is a problem, not read).
+#ifndef FASTAPI_MAX_SECRET_FILE_BYTES
+#define FASTAPI_MAX_SECRET_FILE_BYTES (64 * 1024)
+#endif
 // Largest .env file load_env_file and load_settings read (a larger one is an error).
 #ifndef FASTAPI_MAX_ENV_FILE_BYTES
 #define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
@@ -2744,7 +2752,8 @@ inline void append_ws_close(std::string& out, std::uint16_t code, std::string_vi
 
 }  // namespace fastapi
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
-// validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
+// validation errors, JSON out, HTTPException (its detail is JSON), JSON in; Secret<T>; settings
+// read from the environment.
 
 // ---- include/fastapi/model/reflect.hpp ----
 // reflect: what the library can see of a user's types without macros. Plain aggregates
@@ -4197,6 +4206,46 @@ using runtime_regex = basic_runtime_regex<>;
 
 }  // namespace fastapi::detail::regex
 
+// ---- include/fastapi/model/secret.hpp ----
+// secret: fastapi::Secret<T>, pydantic's SecretStr: a value (a password, a token, a database
+// URL with credentials) that the program reads with get_secret_value() and that shows as
+// "**********" wherever it would otherwise be printed: JSON out, validation errors (their
+// input), operator<< and to_string (logs, repr). Read like T from JSON, strings and the
+// environment (load_settings); documented as a string with format "password".
+// Relies on the standard library only; model, json and json_write know the type.
+
+#include <ostream>      // ostream
+
+namespace fastapi {
+
+template <class T = std::string>
+class Secret {
+public:
+    using value_type = T;
+    static constexpr std::string_view masked = "**********";
+
+    Secret() = default;
+    Secret(T value) : value_(std::move(value)) {}  // NOLINT: Secret<std::string> s = "..." reads well
+
+    const T& get_secret_value() const noexcept { return value_; }
+    T& get_secret_value() noexcept { return value_; }
+    friend bool operator==(const Secret&, const Secret&) = default;
+
+    friend std::ostream& operator<<(std::ostream& os, const Secret&) { return os << masked; }
+    friend std::string to_string(const Secret&) { return std::string(masked); }
+
+private:
+    T value_{};
+};
+
+namespace detail {
+template <class T> struct is_secret : std::false_type {};
+template <class T> struct is_secret<Secret<T>> : std::true_type {};
+template <class T> inline constexpr bool is_secret_v = is_secret<std::remove_cvref_t<T>>::value;
+}  // namespace detail
+
+}  // namespace fastapi
+
 // ---- include/fastapi/model/model.hpp ----
 // model: how a type describes the JSON it reads and writes, FastAPI's "the types are the
 // API". One vocabulary of markers serves model fields and handler parameters alike:
@@ -4781,6 +4830,10 @@ TypeInfo make_type_info() {
         t.bits = sizeof(T) * 8;
     } else if constexpr (std::is_same_v<T, std::string>) {
         t.kind = TypeKind::string;
+    } else if constexpr (is_secret_v<T>) {  // pydantic's SecretStr: {"type": "string", "format": "password"}
+        static_assert(std::is_same_v<typename T::value_type, std::string>, "fastapi: Secret<T> is for std::string values");
+        t.kind = TypeKind::string;
+        t.format = "password";
     } else if constexpr (std::is_same_v<T, picojson::value> || requires { typename T::ad_hoc_json; }) {  // any JSON
         t.kind = TypeKind::any;
     } else if constexpr (is_optional_v<T>) {
@@ -5089,6 +5142,8 @@ void write_json(std::string& out, const T& value) {
         detail::append_double(out, static_cast<double>(value));
     } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
         detail::append_json_string(out, value);
+    } else if constexpr (detail::is_secret_v<U>) {  // pydantic's model_dump_json of a SecretStr
+        detail::append_json_string(out, Secret<>::masked);
     } else if constexpr (std::is_convertible_v<const U&, const char*>) {
         detail::append_json_string(out, static_cast<const char*>(value));
     } else if constexpr (std::is_same_v<U, picojson::value>) {
@@ -5172,6 +5227,8 @@ picojson::value to_json_value(const T& value) {
         return picojson::value(static_cast<double>(value));
     } else if constexpr (std::is_same_v<U, std::string>) {
         return picojson::value(value);
+    } else if constexpr (detail::is_secret_v<U>) {
+        return picojson::value(std::string(Secret<>::masked));
     } else if constexpr (detail::is_optional_v<U>) {
         return value ? to_json_value(*value) : picojson::value();
     } else if constexpr (detail::is_vector_v<U>) {
@@ -5956,6 +6013,11 @@ bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& 
 
 namespace detail {
 
+// A Secret's value never appears in an error: the inputs of errors from `from` on are masked.
+inline void mask_inputs(ValidationErrors& errors, std::size_t from) {
+    for (std::size_t i = from; i < errors.size(); ++i) errors[i].input = picojson::value(std::string(Secret<>::masked));
+}
+
 // One field of a model: absent (missing, or its default), or read from the object.
 template <class F>
 bool read_model_field(const picojson::value& whole, const picojson::object& obj, std::string_view key, F& field,
@@ -6019,6 +6081,11 @@ bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& 
         return true;
     } else if constexpr (std::is_same_v<T, std::string>) {
         return detail::read_string(v, out, errors, loc);
+    } else if constexpr (detail::is_secret_v<T>) {
+        const std::size_t before = errors.size();
+        if (from_json(v, out.get_secret_value(), errors, loc)) return true;
+        detail::mask_inputs(errors, before);
+        return false;
     } else if constexpr (detail::is_optional_v<T>) {
         if (v.is<picojson::null>()) {
             out.reset();
@@ -6085,6 +6152,11 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
     } else if constexpr (std::is_same_v<T, std::string>) {
         out.assign(s.data(), s.size());
         return true;
+    } else if constexpr (detail::is_secret_v<T>) {
+        const std::size_t before = errors.size();
+        if (from_string(s, out.get_secret_value(), errors, loc)) return true;
+        detail::mask_inputs(errors, before);
+        return false;
     } else if constexpr (std::is_same_v<T, picojson::value>) {
         out = picojson::value(std::string(s));
         return true;
@@ -6554,7 +6626,7 @@ constexpr bool json_writable() {
                        std::is_same_v<U, json>) return true;
     else if constexpr (is_optional_v<U> || is_vector_v<U>) return json_writable<typename U::value_type>();
     else if constexpr (is_map_v<U>) return json_writable<typename U::mapped_type>();
-    else if constexpr (named_enum<U>) return true;
+    else if constexpr (named_enum<U> || is_secret_v<U>) return true;
     else return is_model_v<U>;
 }
 }  // namespace detail
@@ -7441,6 +7513,8 @@ bool read_direct(JsonCursor& in, T& out) {
             if (!read_direct(in, m)) return false;
             if (!out.emplace(std::string(key), std::move(m)).second) return false;  // a repeated key
         }
+    } else if constexpr (is_secret_v<T>) {
+        return read_direct(in, out.get_secret_value());
     } else if constexpr (named_enum<T>) {
         std::string name;
         return in.read_string(&name) && read_enum_text(name, out);
@@ -7471,6 +7545,345 @@ bool read_json_body(std::string_view text, T& out, ValidationErrors& errors, Loc
     if (!detail::parse_json_body(text, v, errors, base)) return false;
     detail::exact_integers_scope exact(v);
     return from_json(v, out, errors, base);
+}
+
+}  // namespace fastapi
+
+// ---- include/fastapi/model/settings.hpp ----
+// settings: a model read from the environment, as pydantic-settings' BaseSettings reads one.
+//
+//   struct Db { std::string host = "localhost"; fastapi::Field<int, fastapi::Gt<0>> port{5432};
+//               fastapi::Secret<std::string> password; };
+//   struct Settings { Db db; bool debug = false; std::vector<std::string> allowed_hosts; };
+//   auto s = fastapi::load_settings<Settings>({.env_prefix = "APP_", .env_file = ".env"});
+//
+// Each field comes from the variable prefix + its name (APP_DEBUG), case-insensitively unless
+// case_sensitive; a nested model's fields through the delimiter (APP_DB__HOST), or the whole
+// model as JSON (APP_DB='{"host": "x"}', the nested variables winning); lists as JSON or
+// comma-separated ("a, b"); maps as JSON. Values go through the same reading, defaults,
+// constraints and markers as a request body (from_json, pydantic's lax mode: "8000" is an
+// int). Sources, first wins: the environment, then env_file (python-dotenv's rules; a missing
+// file is skipped, as pydantic-settings), then secrets_dir (one file per variable, Docker's
+// /run/secrets, trailing whitespace dropped). Every problem is reported at once, in one
+// SettingsError naming the variable (APP_DB__PORT, not db.port) and where it came from; a
+// Secret's value, and any value of a format "password" field, never appears in it. With
+// forbid_unknown, a variable with the prefix that no field reads is a problem too
+// (pydantic-settings ignores it; without a prefix, only the .env file's and secrets' names
+// are checked, not the whole environment).
+// Relies on core/dotenv and the model parts (describe, from_json). Call it at startup.
+
+#include <cctype>        // tolower, toupper
+#include <filesystem>    // directory_iterator, exists
+
+namespace fastapi {
+
+struct SettingsOptions {
+    std::string env_prefix{};            // "APP_": APP_DEBUG for the field debug
+    std::string env_file{};              // a .env file; empty or missing: none
+    std::string secrets_dir{};           // one file per variable; empty or missing: none
+    bool case_sensitive = false;         // APP_DEBUG, app_debug and App_Debug alike unless set
+    bool forbid_unknown = false;         // a prefixed variable no field reads is a problem
+    std::string env_nested_delimiter = "__";  // APP_DB__HOST for db.host
+};
+
+// Every problem load_settings found, one a line in what(), each also in problems.
+struct SettingsError : std::runtime_error {
+    std::vector<std::string> problems;
+    SettingsError(const std::string& what, std::vector<std::string> list)
+        : std::runtime_error(what), problems(std::move(list)) {}
+};
+
+namespace detail {
+
+// Where one variable was found: its name as written, its value, and the source.
+struct SettingValue {
+    std::string name, value, origin;
+    bool used = false;
+};
+
+class SettingsSources {
+public:
+    SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems) : o_(o) {
+        prefix_ = key(o.env_prefix);
+        // Lowest priority first; a later source replaces an earlier one's value.
+        if (!o.secrets_dir.empty()) read_secrets(problems);
+        if (!o.env_file.empty()) read_env_file(problems);
+        for (char** e = ::environ; e && *e; ++e) {
+            std::string_view kv = *e;
+            std::size_t eq = kv.find('=');
+            if (eq == std::string_view::npos || eq == 0) continue;
+            put(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)), "environment", false);
+        }
+    }
+
+    std::string key(std::string_view name) const {
+        std::string k(name);
+        if (!o_.case_sensitive)
+            for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return k;
+    }
+    const std::string& prefix() const noexcept { return prefix_; }
+    const SettingsOptions& options() const noexcept { return o_; }
+
+    SettingValue* find(const std::string& k) {
+        auto it = values_.find(k);
+        if (it == values_.end()) return nullptr;
+        it->second.used = true;
+        return &it->second;
+    }
+    // Anything under the key followed by the delimiter (APP_DB__...)?
+    bool has_below(const std::string& k) const {
+        std::string p = k + key(o_.env_nested_delimiter);
+        auto it = values_.lower_bound(p);
+        return it != values_.end() && it->first.compare(0, p.size(), p) == 0;
+    }
+
+    void unknown(std::vector<std::string>& problems) const {
+        if (!o_.forbid_unknown) return;
+        for (const auto& [k, v] : values_) {
+            if (v.used || k.compare(0, prefix_.size(), prefix_) != 0) continue;
+            if (prefix_.empty() && !v.from_file) continue;  // not the whole environment
+            problems.push_back(v.name + " (" + v.origin + "): no setting has this name");
+        }
+    }
+
+private:
+    struct Stored : SettingValue {
+        bool from_file = false;
+    };
+
+    void put(std::string name, std::string value, std::string origin, bool from_file) {
+        std::string k = key(name);
+        Stored s;
+        s.name = std::move(name);
+        s.value = std::move(value);
+        s.origin = std::move(origin);
+        s.from_file = from_file;
+        values_[k] = std::move(s);
+    }
+
+    void read_env_file(std::vector<std::string>& problems) {
+        std::error_code ec;
+        if (!std::filesystem::exists(o_.env_file, ec)) return;
+        try {
+            // ${VAR} sees the environment first, as load_env_file without override.
+            auto entries = detail::parse_env_checked(detail::read_env_file_text(o_.env_file), o_.env_file, false);
+            for (EnvEntry& e : entries)
+                if (e.value) put(e.key, std::move(*e.value), o_.env_file + ":" + std::to_string(e.line), true);
+        } catch (const DotenvError& e) {
+            problems.push_back(e.what());
+        }
+    }
+
+    void read_secrets(std::vector<std::string>& problems) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        if (!fs::is_directory(o_.secrets_dir, ec)) return;  // pydantic-settings warns and goes on
+        std::size_t count = 0;
+        for (fs::directory_iterator it(o_.secrets_dir, ec), end; !ec && it != end; it.increment(ec)) {
+            if (++count > 4096) {
+                problems.push_back(o_.secrets_dir + ": more than 4096 entries");
+                return;
+            }
+            const fs::path& p = it->path();
+            if (!it->is_regular_file(ec)) continue;
+            const std::string origin = "secrets file " + p.string();
+            auto size = fs::file_size(p, ec);
+            if (ec || size > FASTAPI_MAX_SECRET_FILE_BYTES) {
+                problems.push_back(p.filename().string() + " (" + origin + "): larger than " +
+                                   std::to_string(FASTAPI_MAX_SECRET_FILE_BYTES) + " bytes");
+                continue;
+            }
+            std::string text;
+            try {
+                text = detail::read_env_file_text(p.string());
+            } catch (const DotenvError&) {
+                problems.push_back(p.filename().string() + " (" + origin + "): cannot be read");
+                continue;
+            }
+            while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+            std::size_t lead = 0;
+            while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
+            put(p.filename().string(), text.substr(lead), origin, true);
+        }
+    }
+
+    const SettingsOptions& o_;
+    std::string prefix_;
+    std::map<std::string, Stored> values_;
+};
+
+// Which variable a value at a path came from, for errors.
+struct SettingOrigin {
+    Loc loc;
+    std::string name, origin;
+    bool secret = false;
+};
+
+inline bool is_secret_field(const FieldInfo& f, const TypeInfo& t) { return f.format == "password" || t.format == "password"; }
+
+inline const TypeInfo& without_optional(const TypeInfo& t) {
+    return t.kind == TypeKind::optional && t.item ? without_optional(t.item()) : t;
+}
+
+// The value of one variable as the field's type reads it: text for scalars; JSON for models,
+// maps and any; JSON or comma-separated text for lists. False (with a problem) when it is not.
+inline bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why) {
+    const TypeInfo& t = without_optional(type);
+    std::string_view text = v.value;
+    auto json = [&](bool required) {
+        if (json_nests_too_deep(text)) {
+            why = "is nested too deeply to read";
+            return false;
+        }
+        picojson::value parsed;
+        std::string e = picojson::parse(parsed, std::string(text));
+        if (!e.empty()) {
+            if (!required) return false;
+            why = "is not valid JSON";  // not picojson's message: it quotes the text
+            return false;
+        }
+        out = std::move(parsed);
+        return true;
+    };
+    switch (t.kind) {
+        case TypeKind::model:
+        case TypeKind::map:
+            return json(true);
+        case TypeKind::any:
+            if (!json(false)) out = picojson::value(v.value);
+            return true;
+        case TypeKind::array: {
+            std::string_view trimmed = trim_ascii(text);
+            if (!trimmed.empty() && trimmed.front() == '[') return json(true);
+            picojson::array items;
+            while (!trimmed.empty()) {
+                std::size_t comma = trimmed.find(',');
+                items.emplace_back(std::string(trim_ascii(trimmed.substr(0, comma))));
+                if (comma == std::string_view::npos) break;
+                trimmed = trimmed.substr(comma + 1);
+                if (items.size() > 100000) {
+                    why = "has too many items";
+                    return false;
+                }
+            }
+            out = picojson::value(std::move(items));
+            return true;
+        }
+        default:
+            out = picojson::value(v.value);
+            return true;
+    }
+}
+
+// The object for a model from the variables under `name` (its prefix, APP_ or APP_DB__).
+inline void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
+                            picojson::object& out, std::vector<SettingOrigin>& origins, std::vector<std::string>& problems) {
+    const std::string delimiter = src.options().env_nested_delimiter;
+    for (const FieldInfo& f : model.fields) {
+        const std::string var = name + std::string(f.wire_name);
+        const std::string k = src.key(var);
+        const TypeInfo& type = f.type();
+        const TypeInfo& t = without_optional(type);
+        loc.emplace_back(std::string(f.wire_name));
+        picojson::value value;
+        bool have = false;
+        if (SettingValue* v = src.find(k)) {
+            std::string why;
+            if (setting_value(type, *v, value, why)) {
+                have = true;
+                origins.push_back({loc, v->name, v->origin, is_secret_field(f, t)});
+            } else {
+                problems.push_back(v->name + " (" + v->origin + "): " + why);
+            }
+        }
+        if (t.kind == TypeKind::model && t.model && !delimiter.empty() && src.has_below(k)) {
+            picojson::object nested;
+            if (have && value.is<picojson::object>()) nested = value.get<picojson::object>();
+            settings_object(t.model(), var + delimiter, loc, src, nested, origins, problems);
+            value = picojson::value(std::move(nested));
+            have = true;
+        }
+        if (have) out[std::string(f.wire_name)] = std::move(value);
+        loc.pop_back();
+    }
+}
+
+inline std::string loc_suffix(const Loc& loc, std::size_t from) {
+    std::string s;
+    for (std::size_t i = from; i < loc.size(); ++i) {
+        if (const auto* n = std::get_if<std::int64_t>(&loc[i])) s += "[" + std::to_string(*n) + "]";
+        else s += "." + std::get<std::string>(loc[i]);
+    }
+    return s;
+}
+
+// One line per validation error, naming the variable: the one the value came from (the
+// longest path it covers), else the one that would have set it (missing: APP_DB__HOST).
+inline void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
+                              const SettingsOptions& o, std::vector<std::string>& problems) {
+    for (const ValidationError& e : errors) {
+        const SettingOrigin* best = nullptr;
+        for (const SettingOrigin& s : origins)
+            if (s.loc.size() <= e.loc.size() && std::equal(s.loc.begin(), s.loc.end(), e.loc.begin()) &&
+                (!best || s.loc.size() > best->loc.size()))
+                best = &s;
+        std::string line;
+        bool secret = best && best->secret;
+        if (best) {
+            line = best->name + loc_suffix(e.loc, best->loc.size()) + " (" + best->origin + "): ";
+        } else {
+            std::string name = o.env_prefix;
+            for (std::size_t i = 0; i < e.loc.size(); ++i) {
+                if (const auto* n = std::get_if<std::int64_t>(&e.loc[i])) { name += "[" + std::to_string(*n) + "]"; continue; }
+                if (i > 0) name += o.env_nested_delimiter;
+                name += std::get<std::string>(e.loc[i]);
+            }
+            if (!o.case_sensitive)
+                for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            line = name + ": ";
+        }
+        line += e.msg;
+        // The refused value when it is a plain one and not a secret's (masked ones say so).
+        if (e.type != "missing" && !secret && !e.input.is<picojson::object>() && !e.input.is<picojson::array>() &&
+            !e.input.is<picojson::null>()) {
+            std::string shown = e.input.is<std::string>() ? e.input.get<std::string>() : e.input.serialize();
+            if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+            line += " (got '" + shown + "')";
+        }
+        problems.push_back(std::move(line));
+    }
+    if (errors.dropped() != 0) problems.push_back("... and " + std::to_string(errors.dropped()) + " more");
+}
+
+[[noreturn]] inline void throw_settings_error(std::vector<std::string> problems) {
+    std::string what = "fastapi: " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
+                       " with the settings:";
+    for (const std::string& p : problems) what += "\n  " + p;
+    throw SettingsError(what, std::move(problems));
+}
+
+}  // namespace detail
+
+// The settings model T from the environment, env_file and secrets_dir (see above); throws one
+// SettingsError listing every problem.
+template <class T>
+T load_settings(const SettingsOptions& options = {}) {
+    static_assert(detail::is_model_v<T>, "fastapi: load_settings<T> reads a model: a struct of fields, as a request body");
+    std::vector<std::string> problems;
+    detail::SettingsSources sources(options, problems);
+    picojson::object object;
+    std::vector<detail::SettingOrigin> origins;
+    Loc loc;
+    detail::settings_object(describe<T>().model(), options.env_prefix, loc, sources, object, origins, problems);
+    sources.unknown(problems);
+    T out{};
+    ValidationErrors errors;
+    Loc root;
+    from_json(picojson::value(std::move(object)), out, errors, root);
+    detail::settings_problems(errors, origins, options, problems);
+    if (!problems.empty()) detail::throw_settings_error(std::move(problems));
+    return out;
 }
 
 }  // namespace fastapi
@@ -7911,7 +8324,6 @@ private:
 // Response with its media type set; a handler that returns any other value gets it written
 // as JSON. Relies on http_types (and its body_source) and json.
 
-#include <filesystem>   // file_size, path
 
 namespace fastapi {
 
@@ -7946,6 +8358,15 @@ inline std::string same_host_path(std::string_view path) {
     std::size_t i = 0;
     while (i < path.size() && (path[i] == '/' || path[i] == '\\')) ++i;
     return "/" + std::string(path.substr(i));
+}
+
+// The prefix a proxy mounts the app under (Request::root_path, without a trailing slash), for
+// the URLs the framework sends back: "" when there is none.
+inline std::string root_path_prefix(const Request& req) {
+    std::string_view p = req.root_path;
+    while (!p.empty() && p.back() == '/') p.remove_suffix(1);
+    if (p.empty() || !is_safe_header_value(p)) return {};
+    return p.front() == '/' ? std::string(p) : "/" + std::string(p);
 }
 
 // Media type by file extension, for FileResponse and static files.
@@ -11816,7 +12237,7 @@ public:
             if (o->www_redirect && www_found) {
                 res.status = 307;
                 res.body.clear();
-                std::string target = req.raw_path.empty() ? req.path : req.raw_path;
+                std::string target = detail::root_path_prefix(req) + (req.raw_path.empty() ? req.path : req.raw_path);
                 if (!req.query_string.empty()) target += "?" + req.query_string;
                 res.headers.set("location", req.scheme + "://www." + std::string(req.headers.get("host").value_or("")) + target);
                 return false;
@@ -12268,6 +12689,8 @@ struct AppOptions {
     struct License { std::string name{}, identifier{}, url{}; } license_info{};
     struct Server { std::string url{}, description{}; };
     std::vector<Server> servers{};
+    // Under a proxy's prefix (root_path), list it first in servers (FastAPI's default).
+    bool root_path_in_servers = true;
     // Empty turns each off; turning off openapi_url turns off both pages.
     std::string openapi_url = "/openapi.json";
     std::string docs_url = "/docs";
@@ -12936,7 +13359,8 @@ private:
             if (routes_.path_exists(other)) {
                 std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
                 std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
-                location = same_host_path(location);  // without a Host, "//x/" would name another host
+                // Under a proxy's prefix (root_path) the client's URL has it, as Starlette's redirect.
+                location = same_host_path(root_path_prefix(req) + location);  // without a Host, "//x/" would name another host
                 if (!req.query_string.empty()) location += "?" + req.query_string;
                 if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
                     location = req.scheme + "://" + std::string(*host) + location;
@@ -13088,7 +13512,7 @@ public:
                     const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
                     if (!raw.empty() && raw.back() != '/') {
                         // Not "//evil.com/": a network-path reference would leave this host.
-                        std::string location = detail::same_host_path(raw) + "/";
+                        std::string location = detail::same_host_path(detail::root_path_prefix(req) + raw) + "/";
                         if (!req.query_string.empty()) location += "?" + req.query_string;
                         return RedirectResponse(location, 307);
                     }
@@ -13188,10 +13612,10 @@ private:
 };
 
 }  // namespace fastapi
-// server: the log (its writer thread, the access log, fastapi::log), the event loops and
-// connections that drive an app's requests, systemd's protocols, the supervisor of worker
-// processes, the command line and environment run(argc, argv) reads, and the TestClient that
-// drives requests in-process.
+// server: the log (its writer thread, the access log, fastapi::log), what a trusted proxy says
+// about the client, the event loops and connections that drive an app's requests, systemd's
+// protocols, the supervisor of worker processes, the command line and environment
+// run(argc, argv) reads, and the TestClient that drives requests in-process.
 
 // ---- include/fastapi/server/log.hpp ----
 // log: the process's log, as uvicorn prints it ("INFO:     Started server process [pid]"),
@@ -13845,6 +14269,437 @@ inline std::size_t dropped_lines() noexcept { return detail::LogSink::instance()
 }  // namespace log
 }  // namespace fastapi
 
+// ---- include/fastapi/server/proxy_headers.hpp ----
+// proxy_headers: what a trusted proxy says about the client (uvicorn's ProxyHeadersMiddleware,
+// plus RFC 7239 Forwarded, which uvicorn does not read). The connection calls
+// apply_proxy_headers once per request, when its peer is trusted (ServerOptions::
+// forwarded_allow_ips); the request's client address and port, scheme, Host and host/port
+// then describe the client's request to the proxy instead of the proxy's to us.
+// Relies on http_types (Request, Headers) and http_parser (trim_ows, record_host).
+//
+// Decisions, where uvicorn is silent or we read more than it does:
+// - X-Forwarded-* win: when a request has any X-Forwarded-For/-Proto/-Host, Forwarded is
+//   ignored. Most proxies (nginx as configured in examples/deploy, AWS, Heroku) set those and
+//   pass a client's own Forwarded through untouched, so preferring Forwarded would let any
+//   client choose its address. A proxy that sets only Forwarded must drop X-Forwarded-*.
+// - X-Forwarded-For and Forwarded are walked from the right past trusted proxies; the first
+//   untrusted hop is the client (all trusted: the left-most; "*": the left-most, as uvicorn).
+//   A malformed entry on the way, or more than FASTAPI_MAX_FORWARDED_HOPS hops, and the whole
+//   header is ignored: the peer stays the client.
+// - X-Forwarded-Proto: http, https, ws or wss (case-insensitive), else ignored; ws/wss are the
+//   schemes http/https of the upgrade request. X-Forwarded-Host: one host[:port], else ignored.
+// - Forwarded for= may be an obfuscated identifier ("_hidden") or "unknown": that becomes the
+//   client address as the proxy gave it (never trusted: not an IP).
+// - A Unix-socket peer has no address: trusted only with "*" or the entry "unix:" (uvicorn
+//   trusts it only with "*"; "unix:" is its open proposal, PR #2760).
+// - X-Forwarded-Prefix is not read (uvicorn does not either): the prefix is --root-path.
+
+#include <arpa/inet.h>  // inet_pton, inet_ntop
+
+namespace fastapi::detail {
+
+// An IP address as bytes: IPv4 in the first 4 (v6 false), IPv4-mapped IPv6 read as IPv4.
+struct IpAddress {
+    bool v6 = false;
+    std::array<unsigned char, 16> bytes{};
+};
+
+// A plain address ("192.0.2.1", "2001:db8::1"), no brackets, no port; false otherwise.
+inline bool parse_ip(std::string_view s, IpAddress& out) noexcept {
+    if (s.empty() || s.size() > 45) return false;
+    char buf[46];
+    std::memcpy(buf, s.data(), s.size());
+    buf[s.size()] = '\0';
+    out = {};
+    if (s.find(':') == std::string_view::npos) return ::inet_pton(AF_INET, buf, out.bytes.data()) == 1;
+    if (::inet_pton(AF_INET6, buf, out.bytes.data()) != 1) return false;
+    static constexpr unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(out.bytes.data(), mapped, 12) == 0) {
+        std::memmove(out.bytes.data(), out.bytes.data() + 12, 4);
+        std::memset(out.bytes.data() + 4, 0, 12);
+        return true;
+    }
+    out.v6 = true;
+    return true;
+}
+
+inline std::string ip_to_string(const IpAddress& a) {
+    char buf[INET6_ADDRSTRLEN];
+    if (!::inet_ntop(a.v6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof buf)) return {};
+    return buf;
+}
+
+// forwarded_allow_ips, parsed once per server: addresses, CIDR ranges, "*", "unix:" and
+// literals (any other name, compared with the peer's address as text: TestClient's
+// "testclient").
+class ProxyTrust {
+public:
+    ProxyTrust() = default;
+    // Throws std::invalid_argument naming the entry that is neither.
+    explicit ProxyTrust(std::string_view list) {
+        while (!list.empty()) {
+            std::size_t comma = list.find(',');
+            std::string_view item = trim_ows(list.substr(0, comma));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            if (item.empty()) continue;
+            if (item == "*") { all_ = true; continue; }
+            if (item == "unix:") { unix_ = true; continue; }
+            Network n;
+            std::string_view addr = item;
+            std::size_t slash = item.find('/');
+            if (slash != std::string_view::npos) addr = item.substr(0, slash);
+            if (!parse_ip(addr, n.address)) {
+                bool looks_numeric = slash != std::string_view::npos || addr.find(':') != std::string_view::npos ||
+                                     addr.find_first_not_of("0123456789.") == std::string_view::npos;
+                if (looks_numeric) throw bad(item, "is not an IP address or a CIDR range");
+                literals_.emplace_back(item);
+                continue;
+            }
+            const int max = n.address.v6 ? 128 : 32;
+            n.prefix = max;
+            if (slash != std::string_view::npos) {
+                std::string_view len = item.substr(slash + 1);
+                int p = 0;
+                if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string_view::npos ||
+                    (p = std::stoi(std::string(len))) > max)
+                    throw bad(item, "has a prefix length that is not 0 to " + std::to_string(max));
+                n.prefix = p;
+                mask(n.address, p);  // "10.0.0.1/8" means 10.0.0.0/8
+            }
+            networks_.push_back(n);
+        }
+    }
+
+    bool trusts_all() const noexcept { return all_; }
+    bool trusts_unix_peers() const noexcept { return all_ || unix_; }
+    bool empty() const noexcept { return !all_ && !unix_ && networks_.empty() && literals_.empty(); }
+
+    bool trusts(const IpAddress& a) const noexcept {
+        if (all_) return true;
+        for (const Network& n : networks_) {
+            if (n.address.v6 != a.v6) continue;
+            IpAddress masked = a;
+            mask(masked, n.prefix);
+            if (masked.bytes == n.address.bytes) return true;
+        }
+        return false;
+    }
+    // A peer's address as the connection knows it (an IP, or a literal such as "testclient").
+    bool trusts(std::string_view address) const {
+        if (all_) return true;
+        IpAddress a;
+        if (parse_ip(address, a)) return trusts(a);
+        for (const std::string& l : literals_)
+            if (l == address) return true;
+        return false;
+    }
+
+private:
+    struct Network {
+        IpAddress address;
+        int prefix = 0;
+    };
+    static void mask(IpAddress& a, int prefix) noexcept {
+        const int bytes = a.v6 ? 16 : 4;
+        for (int i = 0; i < bytes; ++i) {
+            const int keep = prefix - i * 8;
+            if (keep >= 8) continue;
+            a.bytes[static_cast<std::size_t>(i)] &= keep <= 0 ? 0 : static_cast<unsigned char>(0xff << (8 - keep));
+        }
+    }
+    static std::invalid_argument bad(std::string_view item, const std::string& why) {
+        return std::invalid_argument("fastapi: forwarded_allow_ips: '" + std::string(item) + "' " + why +
+                                     " (entries are addresses, CIDR ranges such as 10.0.0.0/8, '*' or 'unix:')");
+    }
+    bool all_ = false, unix_ = false;
+    std::vector<Network> networks_;
+    std::vector<std::string> literals_;
+};
+
+// The trust a server's options give: empty means $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1.
+inline ProxyTrust proxy_trust_from(std::string_view configured) {
+    if (configured.empty()) {
+        const char* env = std::getenv("FORWARDED_ALLOW_IPS");
+        configured = env && *env ? env : "127.0.0.1,::1";
+    }
+    return ProxyTrust(configured);
+}
+
+// One hop a proxy names: an address ("192.0.2.1", IPv6 without brackets) or an identifier
+// ("unknown", "_hidden"), and the port when it gave a numeric one.
+struct ForwardedNode {
+    std::string address;
+    unsigned short port = 0;
+    bool is_ip = false;
+    IpAddress ip;
+};
+
+inline bool parse_port(std::string_view s, unsigned short& port) noexcept {
+    if (s.empty() || s.size() > 5) return false;
+    unsigned v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (v > 65535) return false;
+    port = static_cast<unsigned short>(v);
+    return true;
+}
+
+inline bool is_obfuscated(std::string_view s) noexcept {  // RFC 7239 obfnode / obfport
+    if (s.size() < 2 || s.size() > 64 || s[0] != '_') return false;
+    for (char c : s.substr(1))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+// An X-Forwarded-For entry or a Forwarded for= value: "ip", "ip:port", "[v6]", "[v6]:port",
+// a bare IPv6, and (identifiers) "unknown", "_obf", each optionally with ":port" or ":_obf".
+inline bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers) {
+    out = {};
+    std::string_view host = s, port;
+    if (!s.empty() && s.front() == '[') {
+        std::size_t close = s.find(']');
+        if (close == std::string_view::npos) return false;
+        host = s.substr(1, close - 1);
+        std::string_view rest = s.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return false;
+            port = rest.substr(1);
+            if (port.empty()) return false;
+        }
+        if (host.find(':') == std::string_view::npos) return false;  // brackets are for IPv6
+    } else if (std::size_t colon = s.find(':'); colon != std::string_view::npos && s.find(':', colon + 1) == std::string_view::npos) {
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+        if (port.empty()) return false;
+    }
+    if (parse_ip(host, out.ip)) {
+        out.is_ip = true;
+        out.address = ip_to_string(out.ip);
+    } else if (identifiers && (host == "unknown" || is_obfuscated(host))) {
+        out.address = std::string(host);
+    } else {
+        return false;
+    }
+    if (!port.empty() && !parse_port(port, out.port)) {
+        if (!(identifiers && is_obfuscated(port))) return false;
+        out.port = 0;
+    }
+    return true;
+}
+
+// A Host value a proxy gives: a name (letters, digits, - . _ ~) or [IPv6], and an optional
+// port. Anything else (spaces, commas, control bytes) is refused.
+inline bool is_valid_authority(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 262) return false;
+    std::string_view host = s, port;
+    if (s.front() == '[') {
+        std::size_t close = s.find(']');
+        if (close == std::string_view::npos) return false;
+        IpAddress a;
+        if (!parse_ip(s.substr(1, close - 1), a) || !a.v6) return false;
+        std::string_view rest = s.substr(close + 1);
+        if (rest.empty()) return true;
+        if (rest.front() != ':') return false;
+        port = rest.substr(1);
+    } else {
+        std::size_t colon = s.find(':');
+        if (colon != std::string_view::npos) {
+            host = s.substr(0, colon);
+            port = s.substr(colon + 1);
+        }
+        if (host.empty() || host.size() > 255) return false;
+        for (char c : host)
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' ||
+                  c == '_' || c == '~'))
+                return false;
+        if (colon == std::string_view::npos) return true;
+    }
+    unsigned short p = 0;
+    return parse_port(port, p);
+}
+
+// "http"/"https" from a proxy's protocol name (http, https, ws, wss; any case), else "".
+inline std::string_view forwarded_scheme(std::string_view v) noexcept {
+    v = trim_ows(v);
+    if (iequals(v, "https") || iequals(v, "wss")) return "https";
+    if (iequals(v, "http") || iequals(v, "ws")) return "http";
+    return {};
+}
+
+// The hops of every field called `name` (in order, each field's comma-separated list), at
+// most FASTAPI_MAX_FORWARDED_HOPS + 1 of them (one more tells the list was too long).
+inline std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name) {
+    std::vector<std::string_view> out;
+    for (const auto& [n, v] : h) {
+        if (!iequals(n, name)) continue;
+        std::string_view rest = v;
+        while (out.size() <= FASTAPI_MAX_FORWARDED_HOPS) {
+            std::size_t comma = rest.find(',');
+            out.push_back(trim_ows(rest.substr(0, comma)));
+            if (comma == std::string_view::npos) break;
+            rest = rest.substr(comma + 1);
+        }
+        if (out.size() > FASTAPI_MAX_FORWARDED_HOPS) break;
+    }
+    return out;
+}
+
+// The client a list of hops names, walked from the right past trusted proxies; false (the
+// header ignored) for a malformed hop on the way or too many hops.
+template <class NodeOf>
+inline bool pick_client(std::size_t count, const ProxyTrust& trust, NodeOf&& node_of, std::size_t& chosen) {
+    if (count == 0 || count > FASTAPI_MAX_FORWARDED_HOPS) return false;
+    ForwardedNode node;
+    if (trust.trusts_all()) {  // uvicorn: with "*", the left-most
+        chosen = 0;
+        return node_of(0, node);
+    }
+    for (std::size_t i = count; i-- > 0;) {
+        if (!node_of(i, node)) return false;
+        if (!node.is_ip || !trust.trusts(node.ip)) {
+            chosen = i;
+            return true;
+        }
+    }
+    chosen = 0;  // every hop a trusted proxy: the first is the client
+    return true;
+}
+
+// One element of a Forwarded field: its for=, proto= and host= (quotes removed).
+struct ForwardedElement {
+    std::string for_, proto, host;
+    bool has_for = false;
+};
+
+// Forwarded: element *( "," element ), element = pair *( ";" pair ), pair = token "="
+// ( token / quoted-string ). False when any field is malformed (the header is then ignored).
+inline bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out) {
+    for (const auto& [n, v] : h) {
+        if (!iequals(n, "forwarded")) continue;
+        std::string_view s = v;
+        std::size_t i = 0;
+        auto skip_ows = [&] { while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i; };
+        for (;;) {
+            if (out.size() >= FASTAPI_MAX_FORWARDED_HOPS) return false;
+            ForwardedElement e;
+            std::size_t pairs = 0;
+            for (;;) {
+                skip_ows();
+                std::size_t b = i;
+                while (i < s.size() && is_token_char(static_cast<unsigned char>(s[i]))) ++i;
+                std::string_view name = s.substr(b, i - b);
+                if (name.empty() || i >= s.size() || s[i] != '=' || ++pairs > 16) return false;
+                ++i;
+                std::string value;
+                if (i < s.size() && s[i] == '"') {
+                    ++i;
+                    for (;;) {
+                        if (i >= s.size() || value.size() > 512) return false;
+                        char c = s[i++];
+                        if (c == '"') break;
+                        if (c == '\\') {
+                            if (i >= s.size()) return false;
+                            c = s[i++];
+                        }
+                        value += c;
+                    }
+                } else {
+                    b = i;
+                    while (i < s.size() && is_token_char(static_cast<unsigned char>(s[i]))) ++i;
+                    if (i == b) return false;
+                    value.assign(s.substr(b, i - b));
+                }
+                std::string* slot = nullptr;
+                if (iequals(name, "for")) { slot = &e.for_; e.has_for = true; }
+                else if (iequals(name, "proto")) slot = &e.proto;
+                else if (iequals(name, "host")) slot = &e.host;
+                if (slot) *slot = std::move(value);
+                skip_ows();
+                if (i < s.size() && s[i] == ';') { ++i; continue; }
+                break;
+            }
+            out.push_back(std::move(e));
+            if (i >= s.size()) break;
+            if (s[i] != ',') return false;
+            ++i;
+        }
+    }
+    return true;
+}
+
+// The forwarded host becomes the request's Host (so TrustedHost, the redirects and handlers
+// reading Host see the client's) and Request::host/port.
+inline void apply_forwarded_host(Request& r, std::string_view host) {
+    if (!is_valid_authority(host)) return;
+    r.headers.set("host", host);
+    record_host(r, host);
+}
+
+// After the scheme changed: the port Host implies (the scheme's default when it names none).
+inline void rescheme(Request& r, std::string_view scheme) {
+    if (r.scheme == scheme) return;
+    r.scheme.assign(scheme);
+    if (auto host = r.headers.get("host")) record_host(r, *host);
+}
+
+// The request as a trusted proxy describes it. Bounded: each header is read once, at most
+// FASTAPI_MAX_FORWARDED_HOPS hops, no allocation beyond the hops' views.
+inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
+    const auto xff = r.headers.get("x-forwarded-for");
+    const auto xfp = r.headers.get("x-forwarded-proto");
+    const auto xfh = r.headers.get("x-forwarded-host");
+    if (xff || xfp || xfh) {
+        if (xfp && r.headers.count("x-forwarded-proto") == 1)
+            if (std::string_view scheme = forwarded_scheme(*xfp); !scheme.empty()) rescheme(r, scheme);
+        if (xfh && r.headers.count("x-forwarded-host") == 1) {
+            std::string_view host = trim_ows(*xfh);
+            if (host.find(',') == std::string_view::npos) apply_forwarded_host(r, std::string(host));
+        }
+        if (xff) {
+            std::vector<std::string_view> hops = forwarded_list(r.headers, "x-forwarded-for");
+            std::size_t chosen = 0;
+            // Empty entries (", ,") are skipped as uvicorn ends up doing; the rest must be addresses.
+            std::vector<std::string_view> kept;
+            for (std::string_view h : hops)
+                if (!h.empty()) kept.push_back(h);
+            ForwardedNode node;
+            if (pick_client(kept.size(), trust, [&](std::size_t i, ForwardedNode& n) { return parse_node(kept[i], n, false); }, chosen) &&
+                parse_node(kept[chosen], node, false)) {
+                r.client_address = std::move(node.address);
+                r.client_port = 0;  // X-Forwarded-For has lost the client's port (uvicorn gives 0)
+            }
+        }
+        return;
+    }
+    if (!r.headers.contains("forwarded")) return;
+    std::vector<ForwardedElement> elements;
+    if (!parse_forwarded(r.headers, elements)) return;
+    std::size_t chosen = 0;
+    auto node_of = [&](std::size_t i, ForwardedNode& n) {
+        if (!elements[i].has_for) {  // a hop that did not say who came: not a trusted proxy
+            n = {};
+            n.address = "unknown";
+            return true;
+        }
+        return parse_node(elements[i].for_, n, true);
+    };
+    if (!pick_client(elements.size(), trust, node_of, chosen)) return;
+    const ForwardedElement& e = elements[chosen];
+    if (!e.proto.empty())
+        if (std::string_view scheme = forwarded_scheme(e.proto); !scheme.empty()) rescheme(r, scheme);
+    if (!e.host.empty()) apply_forwarded_host(r, e.host);
+    ForwardedNode node;
+    if (e.has_for && parse_node(e.for_, node, true)) {
+        r.client_address = std::move(node.address);
+        r.client_port = node.port;
+    }
+}
+
+}  // namespace fastapi::detail
+
 // ---- include/fastapi/server/server.hpp ----
 // server: sockets in, responses out. One event loop (asio::io_context) per thread, an
 // acceptor handing connections round-robin to the loops, and per connection a read buffer,
@@ -14213,9 +15068,13 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::unique_ptr<asio::signal_set> reopen_signal;  // owned mode: SIGUSR1, cancelled with the stop
     asio::signal_set* signals = nullptr;  // run()'s, cancelled once stopped (a stop() that no signal began)
 
+    // Whose proxy headers count (forwarded_allow_ips, parsed once; a bad entry throws here).
+    ProxyTrust proxy_trust;
+
     ServerState(AppContext& a, ServerOptions o)
         : app(a), options(std::move(o)),
-          access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr) {}
+          access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr),
+          proxy_trust(options.proxy_headers ? proxy_trust_from(options.forwarded_allow_ips) : ProxyTrust{}) {}
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -14393,10 +15252,14 @@ public:
                     client_port_ = peer.port;
                 }
             }  // a Unix socket: no client address, as uvicorn gives
+            trusted_proxy_ = state_.options.proxy_headers &&
+                             (local.family == AF_UNIX ? state_.proxy_trust.trusts_unix_peers()
+                                                      : state_.proxy_trust.trusts(client_address_));
         } else {
             client_address_ = "testclient";
             local_host_ = "testserver";
             local_port_ = 80;
+            trusted_proxy_ = state_.options.proxy_headers && state_.proxy_trust.trusts(client_address_);
         }
         worker_.add(this);
         registered_ = true;
@@ -14477,6 +15340,8 @@ private:
     // The request's view of its connection, filled in before the app sees it.
     void begin_exchange() {
         Request& r = ex_.request;
+        // A proxy's scheme for the request before: the connection's again, and the port Host implies.
+        if (trusted_proxy_ && r.scheme != "http") rescheme(r, "http");
         // The same for every request of the connection: assigned only when a handler changed it.
         if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
@@ -14485,6 +15350,8 @@ private:
             if (r.host != local_host_) r.host = local_host_;
             r.port = local_port_;
         }
+        // From a trusted proxy, its X-Forwarded-* or Forwarded headers say who the client is.
+        if (trusted_proxy_) apply_proxy_headers(r, state_.proxy_trust);
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         fresh_ = false;
         ex_.reset_for_request();
@@ -15261,6 +16128,7 @@ private:
     Exchange ex_;
     std::string client_address_, local_host_;
     unsigned short client_port_ = 0, local_port_ = 0;
+    bool trusted_proxy_ = false;  // the peer's proxy headers are read (forwarded_allow_ips)
     std::shared_ptr<std::atomic<bool>> disconnected_;  // Request::is_disconnected, per connection
     std::string in_;
     std::size_t in_begin_ = 0, in_end_ = 0;
@@ -15488,9 +16356,7 @@ inline void ServerState::watch_stop() {
 
 // A server state for connections that run on the caller's loop (TestClient): no listening
 // socket, no pool, no sweep; the App is not frozen.
-inline std::shared_ptr<ServerState> in_process_state(AppContext& app, const Limits& limits) {
-    ServerOptions o;
-    o.limits = limits;
+inline std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o) {
     o.handle_signals = false;
     o.log_startup = false;
     auto state = std::make_shared<ServerState>(app, std::move(o));
@@ -16945,6 +17811,11 @@ inline const std::vector<CliOption>& cli_options() {
         {"forwarded-allow-ips", "FORWARDED_ALLOW_IPS", "TEXT", "Proxies trusted with proxy headers: addresses, CIDR ranges, '*'.",
          CliOption::value,
          [](O& o, std::string_view v) -> std::string {
+             try {
+                 (void)proxy_trust_from(v);  // a bad entry is bad usage (2), not a failed start
+             } catch (const std::invalid_argument& e) {
+                 return std::string("is not a list of addresses, CIDR ranges or '*': ") + e.what();
+             }
              o.forwarded_allow_ips = std::string(v);
              return {};
          },
@@ -17227,7 +18098,11 @@ class TestClient {
 public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
-    explicit TestClient(detail::AppContext& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
+    explicit TestClient(detail::AppContext& app, Limits limits = {}) : TestClient(app, options_with(limits)) {}
+    // As a server with these options would answer (FastAPI's TestClient(app, root_path=...)):
+    // root_path, proxy_headers and forwarded_allow_ips ("testclient" trusts this client's
+    // X-Forwarded-* and Forwarded headers), limits. Where it listens does not apply.
+    TestClient(detail::AppContext& app, ServerOptions options) : app_(app), state_(detail::in_process_state(app, std::move(options))) {
         app_.enter_lifespan();
     }
     ~TestClient() { app_.exit_lifespan(); }
@@ -17331,6 +18206,11 @@ public:
     }
 
 private:
+    static ServerOptions options_with(const Limits& limits) {
+        ServerOptions o;
+        o.limits = limits;
+        return o;
+    }
     static void form_encode(std::string_view s, std::string& out) {
         static constexpr char hex[] = "0123456789ABCDEF";
         for (char c : s) {
@@ -18107,6 +18987,7 @@ public:
     picojson::value& schema() {
         std::lock_guard lock(mutex_);
         text_.clear();
+        rooted_text_.clear();
         return built();
     }
     const picojson::value& document() {
@@ -18118,13 +18999,36 @@ public:
         generate_ = std::move(generate);
         built_ = false;
         text_.clear();
+        rooted_text_.clear();
     }
-    // The document as served: written once, then the same bytes for every request.
-    std::string json() {
+    // The document as served: written once, then the same bytes for every request. Under a
+    // proxy's prefix (root_path "/api") with AppOptions::root_path_in_servers, FastAPI's
+    // servers entry {"url": "/api"} comes first, unless servers lists that URL already; that
+    // text is kept too (for the last prefix asked: a server has one).
+    std::string json(std::string_view root_path = {}) {
         std::lock_guard lock(mutex_);
         const picojson::value& doc = built();
         if (text_.empty()) text_ = write_openapi(doc, order_ ? *order_ : openapi_order(app_));
-        return text_;
+        if (root_path.empty() || !app_.settings().root_path_in_servers || !doc.is<picojson::object>()) return text_;
+        if (rooted_for_ != root_path || rooted_text_.empty()) {
+            picojson::value copy = doc;
+            picojson::object& o = copy.get<picojson::object>();
+            picojson::array servers;
+            if (auto it = o.find("servers"); it != o.end() && it->second.is<picojson::array>()) servers = it->second.get<picojson::array>();
+            bool listed = false;
+            for (const auto& s : servers)
+                if (s.is<picojson::object>() && s.contains("url") && s.get("url").is<std::string>() &&
+                    s.get("url").get<std::string>() == root_path)
+                    listed = true;
+            if (listed) return text_;
+            picojson::object server;
+            server["url"] = picojson::value(std::string(root_path));
+            servers.insert(servers.begin(), picojson::value(std::move(server)));
+            o["servers"] = picojson::value(std::move(servers));
+            rooted_text_ = write_openapi(copy, order_ ? *order_ : openapi_order(app_));
+            rooted_for_ = std::string(root_path);
+        }
+        return rooted_text_;
     }
 
 private:
@@ -18149,16 +19053,23 @@ private:
     picojson::value document_;
     std::shared_ptr<const OpenAPIOrder> order_;  // how it is written, found while building it
     std::string text_;
+    std::string rooted_for_, rooted_text_;  // the text under a proxy's prefix
     std::function<picojson::value()> generate_;
 };
 
 // What every built-in route (the document, the docs pages) answers: one closure type for all
 // of them, so their endpoints are compiled once.
+// Under a proxy's prefix (Request::root_path) the document lists it first in servers and the
+// docs pages load root_path + openapi_url, as FastAPI's setup() does.
 struct BuiltinAnswer {
     std::shared_ptr<const std::string> page;  // a fixed HTML page, or
     OpenAPIDocument* document = nullptr;      // the OpenAPI document
-    Response operator()() const {
-        if (document) return Response(document->json(), 200, "application/json");
+    // The page for a prefix ("/api"): docs pages name their URLs with it.
+    std::shared_ptr<const std::function<std::string(std::string_view)>> rooted_page{};
+    Response operator()(const Request& req) const {
+        const std::string root = root_path_prefix(req);
+        if (document) return Response(document->json(root), 200, "application/json");
+        if (!root.empty() && rooted_page) return HTMLResponse((*rooted_page)(root));
         return HTMLResponse(*page);
     }
 };
@@ -18386,19 +19297,30 @@ inline void install_docs_routes(AppCore& app, AppOptions& o) {
         if (o.redoc_favicon_url == cdn.redoc_favicon_url) o.redoc_favicon_url = base + "/favicon.png";
     }
 
-    auto page_of = [](HTMLResponse html) { return BuiltinAnswer{std::make_shared<const std::string>(std::move(html.body))}; };
+    // Each page for a prefix (root_path): FastAPI prefixes the document's URL and the OAuth2
+    // redirect; the app's own asset paths (offline docs) are prefixed as well.
+    using Maker = std::function<std::string(std::string_view)>;
+    auto page_of = [](const Maker& make) {
+        return BuiltinAnswer{std::make_shared<const std::string>(make({})), nullptr, std::make_shared<const Maker>(make)};
+    };
+    auto local = [](std::string_view root, const std::string& url) {  // "/x" under root; "https://..." as is
+        return url.size() > 1 && url[0] == '/' && url[1] != '/' ? std::string(root) + url : url;
+    };
     if (!o.docs_url.empty()) {
-        add_builtin_route(app, o.docs_url,
-                          page_of(get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url,
-                                                      o.swagger_css_url, o.swagger_favicon_url,
-                                                      o.swagger_ui_oauth2_redirect_url)));
+        add_builtin_route(app, o.docs_url, page_of([o, local](std::string_view root) {
+            std::string redirect = o.swagger_ui_oauth2_redirect_url.empty() ? std::string() : std::string(root) + o.swagger_ui_oauth2_redirect_url;
+            return get_swagger_ui_html(std::string(root) + o.openapi_url, o.title + " - Swagger UI", local(root, o.swagger_js_url),
+                                       local(root, o.swagger_css_url), local(root, o.swagger_favicon_url), redirect).body;
+        }));
         if (!o.swagger_ui_oauth2_redirect_url.empty())
-            add_builtin_route(app, o.swagger_ui_oauth2_redirect_url, page_of(get_swagger_ui_oauth2_redirect_html()));
+            add_builtin_route(app, o.swagger_ui_oauth2_redirect_url,
+                              BuiltinAnswer{std::make_shared<const std::string>(get_swagger_ui_oauth2_redirect_html().body)});
     }
     if (!o.redoc_url.empty())
-        add_builtin_route(app, o.redoc_url,
-                          page_of(get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url,
-                                                 o.redoc_favicon_url, !offline)));
+        add_builtin_route(app, o.redoc_url, page_of([o, local, offline](std::string_view root) {
+            return get_redoc_html(std::string(root) + o.openapi_url, o.title + " - ReDoc", local(root, o.redoc_js_url),
+                                  local(root, o.redoc_favicon_url), !offline).body;
+        }));
     if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
 }
 

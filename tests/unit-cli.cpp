@@ -192,6 +192,11 @@ TEST_CASE("cli: bad usage is one line naming the mistake, and status 2") {
     check_error(parse({"--access-log-format", "%(h)s %(zz)s"}), "unknown access-log atom %(zz)s");
     check_error(parse({"--access-log-format", "100% %(s)s"}), "use %% for a percent sign");
     check_error(parse({"--root-path", "api"}), "does not start with '/'");
+    check_error(parse({"--forwarded-allow-ips", "10.0.0.0/99"}), "--forwarded-allow-ips '10.0.0.0/99' is not a list of addresses");
+    {
+        ScopedEnv allow("FORWARDED_ALLOW_IPS", "not an address");
+        check_error(parse({}), "environment variable FORWARDED_ALLOW_IPS='not an address' is not a list");
+    }
     check_error(parse({"worker"}), "unexpected argument 'worker'");
     check_error(parse({"-p", "80"}), "unexpected argument '-p'");
     {

@@ -14,9 +14,11 @@
 #include "http/http_parser.hpp"
 #include "http/websocket.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
-// validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
+// validation errors, JSON out, HTTPException (its detail is JSON), JSON in; Secret<T>; settings
+// read from the environment.
 #include "model/reflect.hpp"
 #include "model/regex.hpp"
+#include "model/secret.hpp"
 #include "model/model.hpp"
 #include "model/json_write.hpp"
 #include "model/validation.hpp"
@@ -24,6 +26,7 @@
 #include "model/json.hpp"
 #include "model/json_value.hpp"
 #include "model/json_reader.hpp"
+#include "model/settings.hpp"
 // routing: the exchange a request is and what it may ask of its app, the route table,
 // handlers and their parameters, dependencies, state, forms, security, errors, middleware,
 // WebSocket sessions, the lifespan, routes and routers, the app's request machinery (AppCore), static files.
@@ -47,11 +50,12 @@
 #include "routing/api_router.hpp"
 #include "routing/app_core.hpp"
 #include "routing/static_files.hpp"
-// server: the log (its writer thread, the access log, fastapi::log), the event loops and
-// connections that drive an app's requests, systemd's protocols, the supervisor of worker
-// processes, the command line and environment run(argc, argv) reads, and the TestClient that
-// drives requests in-process.
+// server: the log (its writer thread, the access log, fastapi::log), what a trusted proxy says
+// about the client, the event loops and connections that drive an app's requests, systemd's
+// protocols, the supervisor of worker processes, the command line and environment
+// run(argc, argv) reads, and the TestClient that drives requests in-process.
 #include "server/log.hpp"
+#include "server/proxy_headers.hpp"
 #include "server/server.hpp"
 #include "server/systemd.hpp"
 #include "server/supervisor.hpp"

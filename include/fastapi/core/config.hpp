@@ -68,6 +68,14 @@
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
 #endif
 
+// Most hops an X-Forwarded-For or Forwarded list may name (a longer one is ignored whole).
+#ifndef FASTAPI_MAX_FORWARDED_HOPS
+#define FASTAPI_MAX_FORWARDED_HOPS 64
+#endif
+// Largest file of load_settings' secrets_dir (a larger one is a problem, not read).
+#ifndef FASTAPI_MAX_SECRET_FILE_BYTES
+#define FASTAPI_MAX_SECRET_FILE_BYTES (64 * 1024)
+#endif
 // Largest .env file load_env_file and load_settings read (a larger one is an error).
 #ifndef FASTAPI_MAX_ENV_FILE_BYTES
 #define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)

@@ -375,6 +375,11 @@ bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& 
 
 namespace detail {
 
+// A Secret's value never appears in an error: the inputs of errors from `from` on are masked.
+inline void mask_inputs(ValidationErrors& errors, std::size_t from) {
+    for (std::size_t i = from; i < errors.size(); ++i) errors[i].input = picojson::value(std::string(Secret<>::masked));
+}
+
 // One field of a model: absent (missing, or its default), or read from the object.
 template <class F>
 bool read_model_field(const picojson::value& whole, const picojson::object& obj, std::string_view key, F& field,
@@ -438,6 +443,11 @@ bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& 
         return true;
     } else if constexpr (std::is_same_v<T, std::string>) {
         return detail::read_string(v, out, errors, loc);
+    } else if constexpr (detail::is_secret_v<T>) {
+        const std::size_t before = errors.size();
+        if (from_json(v, out.get_secret_value(), errors, loc)) return true;
+        detail::mask_inputs(errors, before);
+        return false;
     } else if constexpr (detail::is_optional_v<T>) {
         if (v.is<picojson::null>()) {
             out.reset();
@@ -504,6 +514,11 @@ bool from_string(std::string_view s, T& out, ValidationErrors& errors, Loc& loc)
     } else if constexpr (std::is_same_v<T, std::string>) {
         out.assign(s.data(), s.size());
         return true;
+    } else if constexpr (detail::is_secret_v<T>) {
+        const std::size_t before = errors.size();
+        if (from_string(s, out.get_secret_value(), errors, loc)) return true;
+        detail::mask_inputs(errors, before);
+        return false;
     } else if constexpr (std::is_same_v<T, picojson::value>) {
         out = picojson::value(std::string(s));
         return true;

@@ -424,6 +424,8 @@ bool read_direct(JsonCursor& in, T& out) {
             if (!read_direct(in, m)) return false;
             if (!out.emplace(std::string(key), std::move(m)).second) return false;  // a repeated key
         }
+    } else if constexpr (is_secret_v<T>) {
+        return read_direct(in, out.get_secret_value());
     } else if constexpr (named_enum<T>) {
         std::string name;
         return in.read_string(&name) && read_enum_text(name, out);

@@ -46,7 +46,7 @@ constexpr bool json_writable() {
                        std::is_same_v<U, json>) return true;
     else if constexpr (is_optional_v<U> || is_vector_v<U>) return json_writable<typename U::value_type>();
     else if constexpr (is_map_v<U>) return json_writable<typename U::mapped_type>();
-    else if constexpr (named_enum<U>) return true;
+    else if constexpr (named_enum<U> || is_secret_v<U>) return true;
     else return is_model_v<U>;
 }
 }  // namespace detail

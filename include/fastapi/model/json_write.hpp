@@ -281,6 +281,8 @@ void write_json(std::string& out, const T& value) {
         detail::append_double(out, static_cast<double>(value));
     } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
         detail::append_json_string(out, value);
+    } else if constexpr (detail::is_secret_v<U>) {  // pydantic's model_dump_json of a SecretStr
+        detail::append_json_string(out, Secret<>::masked);
     } else if constexpr (std::is_convertible_v<const U&, const char*>) {
         detail::append_json_string(out, static_cast<const char*>(value));
     } else if constexpr (std::is_same_v<U, picojson::value>) {
@@ -364,6 +366,8 @@ picojson::value to_json_value(const T& value) {
         return picojson::value(static_cast<double>(value));
     } else if constexpr (std::is_same_v<U, std::string>) {
         return picojson::value(value);
+    } else if constexpr (detail::is_secret_v<U>) {
+        return picojson::value(std::string(Secret<>::masked));
     } else if constexpr (detail::is_optional_v<U>) {
         return value ? to_json_value(*value) : picojson::value();
     } else if constexpr (detail::is_vector_v<U>) {

@@ -22,6 +22,7 @@
 #include "../core/meta.hpp"
 #include "reflect.hpp"
 #include "regex.hpp"
+#include "secret.hpp"
 
 #include <compare>      // three_way_comparable_with
 #include <concepts>     // integral, floating_point
@@ -594,6 +595,10 @@ TypeInfo make_type_info() {
         t.bits = sizeof(T) * 8;
     } else if constexpr (std::is_same_v<T, std::string>) {
         t.kind = TypeKind::string;
+    } else if constexpr (is_secret_v<T>) {  // pydantic's SecretStr: {"type": "string", "format": "password"}
+        static_assert(std::is_same_v<typename T::value_type, std::string>, "fastapi: Secret<T> is for std::string values");
+        t.kind = TypeKind::string;
+        t.format = "password";
     } else if constexpr (std::is_same_v<T, picojson::value> || requires { typename T::ad_hoc_json; }) {  // any JSON
         t.kind = TypeKind::any;
     } else if constexpr (is_optional_v<T>) {

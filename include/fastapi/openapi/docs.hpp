@@ -215,19 +215,30 @@ inline void install_docs_routes(AppCore& app, AppOptions& o) {
         if (o.redoc_favicon_url == cdn.redoc_favicon_url) o.redoc_favicon_url = base + "/favicon.png";
     }
 
-    auto page_of = [](HTMLResponse html) { return BuiltinAnswer{std::make_shared<const std::string>(std::move(html.body))}; };
+    // Each page for a prefix (root_path): FastAPI prefixes the document's URL and the OAuth2
+    // redirect; the app's own asset paths (offline docs) are prefixed as well.
+    using Maker = std::function<std::string(std::string_view)>;
+    auto page_of = [](const Maker& make) {
+        return BuiltinAnswer{std::make_shared<const std::string>(make({})), nullptr, std::make_shared<const Maker>(make)};
+    };
+    auto local = [](std::string_view root, const std::string& url) {  // "/x" under root; "https://..." as is
+        return url.size() > 1 && url[0] == '/' && url[1] != '/' ? std::string(root) + url : url;
+    };
     if (!o.docs_url.empty()) {
-        add_builtin_route(app, o.docs_url,
-                          page_of(get_swagger_ui_html(o.openapi_url, o.title + " - Swagger UI", o.swagger_js_url,
-                                                      o.swagger_css_url, o.swagger_favicon_url,
-                                                      o.swagger_ui_oauth2_redirect_url)));
+        add_builtin_route(app, o.docs_url, page_of([o, local](std::string_view root) {
+            std::string redirect = o.swagger_ui_oauth2_redirect_url.empty() ? std::string() : std::string(root) + o.swagger_ui_oauth2_redirect_url;
+            return get_swagger_ui_html(std::string(root) + o.openapi_url, o.title + " - Swagger UI", local(root, o.swagger_js_url),
+                                       local(root, o.swagger_css_url), local(root, o.swagger_favicon_url), redirect).body;
+        }));
         if (!o.swagger_ui_oauth2_redirect_url.empty())
-            add_builtin_route(app, o.swagger_ui_oauth2_redirect_url, page_of(get_swagger_ui_oauth2_redirect_html()));
+            add_builtin_route(app, o.swagger_ui_oauth2_redirect_url,
+                              BuiltinAnswer{std::make_shared<const std::string>(get_swagger_ui_oauth2_redirect_html().body)});
     }
     if (!o.redoc_url.empty())
-        add_builtin_route(app, o.redoc_url,
-                          page_of(get_redoc_html(o.openapi_url, o.title + " - ReDoc", o.redoc_js_url,
-                                                 o.redoc_favicon_url, !offline)));
+        add_builtin_route(app, o.redoc_url, page_of([o, local, offline](std::string_view root) {
+            return get_redoc_html(std::string(root) + o.openapi_url, o.title + " - ReDoc", local(root, o.redoc_js_url),
+                                  local(root, o.redoc_favicon_url), !offline).body;
+        }));
     if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
 }
 

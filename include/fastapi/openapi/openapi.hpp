@@ -701,6 +701,7 @@ public:
     picojson::value& schema() {
         std::lock_guard lock(mutex_);
         text_.clear();
+        rooted_text_.clear();
         return built();
     }
     const picojson::value& document() {
@@ -712,13 +713,36 @@ public:
         generate_ = std::move(generate);
         built_ = false;
         text_.clear();
+        rooted_text_.clear();
     }
-    // The document as served: written once, then the same bytes for every request.
-    std::string json() {
+    // The document as served: written once, then the same bytes for every request. Under a
+    // proxy's prefix (root_path "/api") with AppOptions::root_path_in_servers, FastAPI's
+    // servers entry {"url": "/api"} comes first, unless servers lists that URL already; that
+    // text is kept too (for the last prefix asked: a server has one).
+    std::string json(std::string_view root_path = {}) {
         std::lock_guard lock(mutex_);
         const picojson::value& doc = built();
         if (text_.empty()) text_ = write_openapi(doc, order_ ? *order_ : openapi_order(app_));
-        return text_;
+        if (root_path.empty() || !app_.settings().root_path_in_servers || !doc.is<picojson::object>()) return text_;
+        if (rooted_for_ != root_path || rooted_text_.empty()) {
+            picojson::value copy = doc;
+            picojson::object& o = copy.get<picojson::object>();
+            picojson::array servers;
+            if (auto it = o.find("servers"); it != o.end() && it->second.is<picojson::array>()) servers = it->second.get<picojson::array>();
+            bool listed = false;
+            for (const auto& s : servers)
+                if (s.is<picojson::object>() && s.contains("url") && s.get("url").is<std::string>() &&
+                    s.get("url").get<std::string>() == root_path)
+                    listed = true;
+            if (listed) return text_;
+            picojson::object server;
+            server["url"] = picojson::value(std::string(root_path));
+            servers.insert(servers.begin(), picojson::value(std::move(server)));
+            o["servers"] = picojson::value(std::move(servers));
+            rooted_text_ = write_openapi(copy, order_ ? *order_ : openapi_order(app_));
+            rooted_for_ = std::string(root_path);
+        }
+        return rooted_text_;
     }
 
 private:
@@ -743,16 +767,23 @@ private:
     picojson::value document_;
     std::shared_ptr<const OpenAPIOrder> order_;  // how it is written, found while building it
     std::string text_;
+    std::string rooted_for_, rooted_text_;  // the text under a proxy's prefix
     std::function<picojson::value()> generate_;
 };
 
 // What every built-in route (the document, the docs pages) answers: one closure type for all
 // of them, so their endpoints are compiled once.
+// Under a proxy's prefix (Request::root_path) the document lists it first in servers and the
+// docs pages load root_path + openapi_url, as FastAPI's setup() does.
 struct BuiltinAnswer {
     std::shared_ptr<const std::string> page;  // a fixed HTML page, or
     OpenAPIDocument* document = nullptr;      // the OpenAPI document
-    Response operator()() const {
-        if (document) return Response(document->json(), 200, "application/json");
+    // The page for a prefix ("/api"): docs pages name their URLs with it.
+    std::shared_ptr<const std::function<std::string(std::string_view)>> rooted_page{};
+    Response operator()(const Request& req) const {
+        const std::string root = root_path_prefix(req);
+        if (document) return Response(document->json(root), 200, "application/json");
+        if (!root.empty() && rooted_page) return HTMLResponse((*rooted_page)(root));
         return HTMLResponse(*page);
     }
 };

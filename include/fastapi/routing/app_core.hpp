@@ -407,7 +407,8 @@ private:
             if (routes_.path_exists(other)) {
                 std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
                 std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
-                location = same_host_path(location);  // without a Host, "//x/" would name another host
+                // Under a proxy's prefix (root_path) the client's URL has it, as Starlette's redirect.
+                location = same_host_path(root_path_prefix(req) + location);  // without a Host, "//x/" would name another host
                 if (!req.query_string.empty()) location += "?" + req.query_string;
                 if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
                     location = req.scheme + "://" + std::string(*host) + location;

@@ -248,7 +248,7 @@ public:
             if (o->www_redirect && www_found) {
                 res.status = 307;
                 res.body.clear();
-                std::string target = req.raw_path.empty() ? req.path : req.raw_path;
+                std::string target = detail::root_path_prefix(req) + (req.raw_path.empty() ? req.path : req.raw_path);
                 if (!req.query_string.empty()) target += "?" + req.query_string;
                 res.headers.set("location", req.scheme + "://www." + std::string(req.headers.get("host").value_or("")) + target);
                 return false;

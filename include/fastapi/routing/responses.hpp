@@ -47,6 +47,15 @@ inline std::string same_host_path(std::string_view path) {
     return "/" + std::string(path.substr(i));
 }
 
+// The prefix a proxy mounts the app under (Request::root_path, without a trailing slash), for
+// the URLs the framework sends back: "" when there is none.
+inline std::string root_path_prefix(const Request& req) {
+    std::string_view p = req.root_path;
+    while (!p.empty() && p.back() == '/') p.remove_suffix(1);
+    if (p.empty() || !is_safe_header_value(p)) return {};
+    return p.front() == '/' ? std::string(p) : "/" + std::string(p);
+}
+
 // Media type by file extension, for FileResponse and static files.
 inline std::string_view guess_media_type(std::string_view path) noexcept {
     auto dot = path.rfind('.');

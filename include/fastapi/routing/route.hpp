@@ -27,6 +27,8 @@ struct AppOptions {
     struct License { std::string name{}, identifier{}, url{}; } license_info{};
     struct Server { std::string url{}, description{}; };
     std::vector<Server> servers{};
+    // Under a proxy's prefix (root_path), list it first in servers (FastAPI's default).
+    bool root_path_in_servers = true;
     // Empty turns each off; turning off openapi_url turns off both pages.
     std::string openapi_url = "/openapi.json";
     std::string docs_url = "/docs";

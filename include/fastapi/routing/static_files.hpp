@@ -132,7 +132,7 @@ public:
                     const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
                     if (!raw.empty() && raw.back() != '/') {
                         // Not "//evil.com/": a network-path reference would leave this host.
-                        std::string location = detail::same_host_path(raw) + "/";
+                        std::string location = detail::same_host_path(detail::root_path_prefix(req) + raw) + "/";
                         if (!req.query_string.empty()) location += "?" + req.query_string;
                         return RedirectResponse(location, 307);
                     }

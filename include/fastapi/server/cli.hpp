@@ -170,6 +170,11 @@ inline const std::vector<CliOption>& cli_options() {
         {"forwarded-allow-ips", "FORWARDED_ALLOW_IPS", "TEXT", "Proxies trusted with proxy headers: addresses, CIDR ranges, '*'.",
          CliOption::value,
          [](O& o, std::string_view v) -> std::string {
+             try {
+                 (void)proxy_trust_from(v);  // a bad entry is bad usage (2), not a failed start
+             } catch (const std::invalid_argument& e) {
+                 return std::string("is not a list of addresses, CIDR ranges or '*': ") + e.what();
+             }
              o.forwarded_allow_ips = std::string(v);
              return {};
          },

@@ -10,6 +10,7 @@
 #include "../routing/forms.hpp"
 #include "../http/http_parser.hpp"
 #include "log.hpp"
+#include "proxy_headers.hpp"
 
 #include <atomic>      // atomic
 #include <charconv>    // to_chars
@@ -387,9 +388,13 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::unique_ptr<asio::signal_set> reopen_signal;  // owned mode: SIGUSR1, cancelled with the stop
     asio::signal_set* signals = nullptr;  // run()'s, cancelled once stopped (a stop() that no signal began)
 
+    // Whose proxy headers count (forwarded_allow_ips, parsed once; a bad entry throws here).
+    ProxyTrust proxy_trust;
+
     ServerState(AppContext& a, ServerOptions o)
         : app(a), options(std::move(o)),
-          access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr) {}
+          access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr),
+          proxy_trust(options.proxy_headers ? proxy_trust_from(options.forwarded_allow_ips) : ProxyTrust{}) {}
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -567,10 +572,14 @@ public:
                     client_port_ = peer.port;
                 }
             }  // a Unix socket: no client address, as uvicorn gives
+            trusted_proxy_ = state_.options.proxy_headers &&
+                             (local.family == AF_UNIX ? state_.proxy_trust.trusts_unix_peers()
+                                                      : state_.proxy_trust.trusts(client_address_));
         } else {
             client_address_ = "testclient";
             local_host_ = "testserver";
             local_port_ = 80;
+            trusted_proxy_ = state_.options.proxy_headers && state_.proxy_trust.trusts(client_address_);
         }
         worker_.add(this);
         registered_ = true;
@@ -651,6 +660,8 @@ private:
     // The request's view of its connection, filled in before the app sees it.
     void begin_exchange() {
         Request& r = ex_.request;
+        // A proxy's scheme for the request before: the connection's again, and the port Host implies.
+        if (trusted_proxy_ && r.scheme != "http") rescheme(r, "http");
         // The same for every request of the connection: assigned only when a handler changed it.
         if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
@@ -659,6 +670,8 @@ private:
             if (r.host != local_host_) r.host = local_host_;
             r.port = local_port_;
         }
+        // From a trusted proxy, its X-Forwarded-* or Forwarded headers say who the client is.
+        if (trusted_proxy_) apply_proxy_headers(r, state_.proxy_trust);
         if (!r.disconnected_) r.disconnected_ = disconnected_;
         fresh_ = false;
         ex_.reset_for_request();
@@ -1435,6 +1448,7 @@ private:
     Exchange ex_;
     std::string client_address_, local_host_;
     unsigned short client_port_ = 0, local_port_ = 0;
+    bool trusted_proxy_ = false;  // the peer's proxy headers are read (forwarded_allow_ips)
     std::shared_ptr<std::atomic<bool>> disconnected_;  // Request::is_disconnected, per connection
     std::string in_;
     std::size_t in_begin_ = 0, in_end_ = 0;
@@ -1662,9 +1676,7 @@ inline void ServerState::watch_stop() {
 
 // A server state for connections that run on the caller's loop (TestClient): no listening
 // socket, no pool, no sweep; the App is not frozen.
-inline std::shared_ptr<ServerState> in_process_state(AppContext& app, const Limits& limits) {
-    ServerOptions o;
-    o.limits = limits;
+inline std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o) {
     o.handle_signals = false;
     o.log_startup = false;
     auto state = std::make_shared<ServerState>(app, std::move(o));

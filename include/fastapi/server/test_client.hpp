@@ -38,7 +38,11 @@ class TestClient {
 public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
-    explicit TestClient(detail::AppContext& app, Limits limits = {}) : app_(app), state_(detail::in_process_state(app, limits)) {
+    explicit TestClient(detail::AppContext& app, Limits limits = {}) : TestClient(app, options_with(limits)) {}
+    // As a server with these options would answer (FastAPI's TestClient(app, root_path=...)):
+    // root_path, proxy_headers and forwarded_allow_ips ("testclient" trusts this client's
+    // X-Forwarded-* and Forwarded headers), limits. Where it listens does not apply.
+    TestClient(detail::AppContext& app, ServerOptions options) : app_(app), state_(detail::in_process_state(app, std::move(options))) {
         app_.enter_lifespan();
     }
     ~TestClient() { app_.exit_lifespan(); }
@@ -142,6 +146,11 @@ public:
     }
 
 private:
+    static ServerOptions options_with(const Limits& limits) {
+        ServerOptions o;
+        o.limits = limits;
+        return o;
+    }
     static void form_encode(std::string_view s, std::string& out) {
         static constexpr char hex[] = "0123456789ABCDEF";
         for (char c : s) {
