@@ -6195,6 +6195,25 @@ namespace detail {
 struct json_init;
 inline void append_json(std::string& out, json&& v);
 
+// A thread's spare text buffer: an answer's json takes the response body's text buffer in
+// exchange for its own (append_json), and the next json built from a list on that thread
+// starts in that buffer (the connection keeps its body buffer between requests), so a json
+// answer costs no allocation, as a model's does. Only the capacity is kept, and at most
+// json_spare_limit of it.
+// Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
+// destructor at exit then simply allocates).
+inline constexpr std::size_t json_spare_limit = 16 * 1024;
+inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+struct json_spare_slot {
+    std::string text;
+    ~json_spare_slot() { json_spare_gone = true; }
+};
+inline std::string* json_spare() noexcept {
+    if (json_spare_gone) return nullptr;
+    static thread_local json_spare_slot slot;
+    return &slot.text;
+}
+
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
 template <class T>
@@ -6218,18 +6237,32 @@ public:
     using ad_hoc_json = void;  // written and documented as any JSON (json.hpp, model.hpp)
     json() noexcept {}
     json(const json& o) : kind_(o.kind_), s_(o.s_) {
-        if (kind_ == kind::boolean) b_ = o.b_;
-        else if (kind_ == kind::number) d_ = o.d_;
-        else i_ = o.i_;
-        if (o.members_) members_ = std::make_unique<std::vector<json>>(*o.members_);
+        copy_scalar(o);
+        if (o.members_) members_ = new std::vector<json>(*o.members_);
     }
-    json(json&&) noexcept = default;
+    json(json&& o) noexcept : kind_(o.kind_), s_(std::move(o.s_)), members_(o.members_) {
+        copy_scalar(o);
+        o.members_ = nullptr;
+    }
     json& operator=(const json& o) {
         if (this != &o) *this = json(o);
         return *this;
     }
-    json& operator=(json&&) noexcept = default;
-    ~json() = default;
+    json& operator=(json&& o) noexcept {
+        if (this != &o) {
+            std::vector<json>* old = members_;  // deleted last: o may be one of them
+            kind_ = o.kind_;
+            copy_scalar(o);
+            s_ = std::move(o.s_);
+            members_ = o.members_;
+            o.members_ = nullptr;
+            delete old;
+        }
+        return *this;
+    }
+    ~json() {
+        if (members_) delete members_;
+    }
     json(std::nullptr_t) noexcept {}
     // Only a bool itself: a pointer must not turn into `true`.
     template <class B>
@@ -6335,11 +6368,17 @@ private:
     };
     std::string s_;            // a string's value; a text value's JSON
     // members: keys and values, alternating (behind a pointer: most values never have any, and
-    // an empty pointer costs nothing to move or destroy).
-    std::unique_ptr<std::vector<json>> members_;
+    // an empty pointer costs nothing to move or destroy; a plain one, owned, as a unique_ptr's
+    // destructor, recursive through the vector's, is called out of line even when empty).
+    std::vector<json>* members_ = nullptr;
     std::vector<json>& members() {
-        if (!members_) members_ = std::make_unique<std::vector<json>>();
+        if (!members_) members_ = new std::vector<json>();
         return *members_;
+    }
+    void copy_scalar(const json& o) noexcept {
+        if (kind_ == kind::boolean) b_ = o.b_;
+        else if (kind_ == kind::number) d_ = o.d_;
+        else i_ = o.i_;
     }
 };
 
@@ -6349,21 +6388,33 @@ namespace detail {
 // it is a member or a two-item array). A string or any other value is borrowed, not copied:
 // the list lives only as long as the expression that builds the json from it, and so do the
 // values it names; they are written once, into the json's text. Scalars and nested lists are
-// kept as json values (mutable: the list's items are const, and are moved from once).
+// kept as json values (mutable: the list's items are const, and are moved from once), made
+// only for those items (a string or a borrowed value costs no json to make and destroy).
 struct json_init {
     enum class form : unsigned char { value, string, ref };
-    form how = form::value;
+    form how = form::string;
     bool pair = false;
     std::string_view key;  // a pair's key
     std::string_view str;  // form::string: the string
     const void* ref = nullptr;  // form::ref: the value, written by write_ref
     void (*write_ref)(std::string&, const void*) = nullptr;
-    mutable json value;  // form::value
+    union slot {  // form::value: the value
+        json v;
+        slot() noexcept {}
+        ~slot() {}
+    };
+    mutable slot slot_;
+    json& value() const noexcept { return slot_.v; }
+    template <class... A>
+    void make_value(A&&... a) {
+        std::construct_at(&slot_.v, std::forward<A>(a)...);
+        how = form::value;
+    }
 
-    json_init(std::nullptr_t) noexcept {}
+    json_init(std::nullptr_t) noexcept { make_value(); }
     template <class T>
         requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
-    json_init(T v) : value(v) {}
+    json_init(T v) { make_value(v); }
     template <class T>
         requires std::is_convertible_v<const T&, std::string_view>
     json_init(const T& s) : how(form::string), str(s) {}
@@ -6387,24 +6438,35 @@ struct json_init {
             pair = true;
             key = first->str;
             if (second.pair) {  // {"key", {"a", 1}}: the inner pair is an array here
-                value.kind_ = json::kind::text;
-                second.write(value.s_);
+                json text;
+                text.kind_ = json::kind::text;
+                second.write(text.s_);
+                make_value(std::move(text));
+            } else if (second.how == form::value) {
+                make_value(std::move(second.value()));
             } else {
                 how = second.how;
                 str = second.str;
                 ref = second.ref;
                 write_ref = second.write_ref;
-                if (how == form::value) value = std::move(second.value);
             }
         } else {
-            value = json(items);
+            make_value(items);
         }
+    }
+    json_init(const json_init& o)
+        : how(o.how), pair(o.pair), key(o.key), str(o.str), ref(o.ref), write_ref(o.write_ref) {
+        if (how == form::value) std::construct_at(&slot_.v, o.slot_.v);
+    }
+    json_init& operator=(const json_init&) = delete;
+    ~json_init() {
+        if (how == form::value) std::destroy_at(&slot_.v);
     }
 
     // Appends the item's value (a pair's: its value).
     void write_value(std::string& out) const {
         switch (how) {
-            case form::value: return value.write(out);
+            case form::value: return value().write(out);
             case form::string: return append_json_string(out, str);
             case form::ref: return write_ref(out, ref);
         }
@@ -6421,7 +6483,7 @@ struct json_init {
     // The item's value as a json of its own.
     json take() const {
         switch (how) {
-            case form::value: return std::move(value);
+            case form::value: return std::move(value());
             case form::string: return json(str);
             case form::ref: break;
         }
@@ -6433,7 +6495,7 @@ struct json_init {
     std::size_t size_hint() const noexcept {
         std::size_t n = pair ? key.size() + 4 : 1;
         switch (how) {
-            case form::value: return n + value.size_hint();
+            case form::value: return n + value().size_hint();
             case form::string: return n + str.size() + 2;
             case form::ref: return n + 24;
         }
@@ -6444,19 +6506,22 @@ struct json_init {
 // Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
 // needs no escaping, as keys written in code do.
 inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
-    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    std::size_t i = 0;
-    if (key.size() <= 60)
-        while (i < key.size() && json_string_byte_class[p[i]] == 0) ++i;
-    if (key.size() <= 60 && i == key.size()) {
-        char buf[64];
-        buf[0] = lead;
+    if (key.size() <= 64) {
+        // The key is copied first and tested there 8 bytes at a time, its last word padded
+        // with bytes that need nothing.
+        unsigned char buf[2 + 64 + 8];
+        buf[0] = static_cast<unsigned char>(lead);
         buf[1] = '"';
         std::memcpy(buf + 2, key.data(), key.size());
-        buf[key.size() + 2] = '"';
-        buf[key.size() + 3] = ':';
-        out.append(buf, key.size() + 4);
-        return;
+        std::memset(buf + 2 + key.size(), 'a', 8);
+        bool plain = true;
+        for (std::size_t i = 0; plain && i < key.size(); i += 8) plain = json_plain_8(buf + 2 + i);
+        if (plain) {
+            buf[key.size() + 2] = '"';
+            buf[key.size() + 3] = ':';
+            out.append(reinterpret_cast<const char*>(buf), key.size() + 4);
+            return;
+        }
     }
     out += lead;
     append_json_string(out, key);
@@ -6520,7 +6585,7 @@ inline json::json(std::initializer_list<detail::json_init> items) {
     if (pairs) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
-        for (auto i = items.begin(); i != items.end() && !repeated; ++i)
+        for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
             for (auto j = items.begin(); j != i && !repeated; ++j) repeated = i->key == j->key;
         if (repeated) {
             kind_ = kind::members;
@@ -6536,7 +6601,15 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    s_.reserve(hint);
+    if (hint > s_.capacity()) {
+        std::string* spare = detail::json_spare();
+        if (spare && spare->capacity() >= hint) {
+            s_ = std::move(*spare);  // moving the spare takes its buffer
+            s_.clear();
+        } else {
+            s_.reserve(hint);
+        }
+    }
     if (pairs) {
         char lead = '{';
         for (auto& e : items) {
@@ -6575,7 +6648,9 @@ inline void json::split_members() {
         v.kind_ = kind::text;
         v.s_ = value;
     });
-    members_ = std::make_unique<std::vector<json>>(std::move(members));
+    auto* split = new std::vector<json>(std::move(members));  // before the delete: new may throw
+    delete members_;
+    members_ = split;
     s_.clear();
     kind_ = kind::members;
 }
@@ -6671,8 +6746,15 @@ inline picojson::value json::to_picojson() const {
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
 inline void append_json(std::string& out, json&& v) {
-    if (v.kind_ == json::kind::text && out.empty()) out = std::move(v.s_);
-    else v.write(out);
+    if (v.kind_ == json::kind::text && out.empty()) {
+        // out's (empty) buffer is kept for the next json on this thread; then out, with no
+        // buffer of its own, takes v's text.
+        std::string* spare = json_spare();
+        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) *spare = std::move(out);
+        out = std::move(v.s_);
+    } else {
+        v.write(out);
+    }
 }
 }  // namespace detail
 
@@ -7224,6 +7306,8 @@ public:
     virtual BodyWanted dispatch_head(Exchange& ex) noexcept = 0;
     virtual Dispatch dispatch(Exchange& ex) noexcept = 0;
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
+    // run_async's coroutine is awaited by one that does not throw when cancelled
+    // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
     virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
 
 protected:
@@ -11690,11 +11774,11 @@ public:
         refuse_invalid_status(ex);
     }
 
-    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it).
+    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it); it
+    // sets ex.executor (AppContext::run_async) and checks the status once the stack is done.
+    // One coroutine frame for all the layers outside the innermost coroutine middleware.
     asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
-        Run run{this, &errors, inner};
-        co_await run_layers(run, layers_.size(), ex);
-        refuse_invalid_status(ex);
+        return run_layers(Run{this, &errors, inner}, layers_.size(), ex, true);
     }
 
 private:
@@ -11739,10 +11823,15 @@ private:
     }
 
     // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
-    // coroutine middleware gets the layers inside it as call_next.
-    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
+    // coroutine middleware gets the layers inside it as call_next. `top`: the whole stack
+    // (run()). `run` is the frame's own copy: call_next points at it.
+    asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
+        if (top) ex.executor = co_await asio::this_coro::executor;
         std::size_t i = layers;
-        if (!run_befores_down(layers, i, ex, *run.errors)) co_return;
+        if (!run_befores_down(layers, i, ex, *run.errors)) {
+            if (top) refuse_invalid_status(ex);
+            co_return;
+        }
         std::exception_ptr error;
         try {
             if (i == 0) {
@@ -11756,6 +11845,7 @@ private:
         }
         if (error) run.errors->handle(error, ex);
         run_afters(ex, *run.errors, i, layers);
+        if (top) refuse_invalid_status(ex);
     }
     static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
         auto& r = *static_cast<Run*>(run);
@@ -11764,7 +11854,7 @@ private:
         const MiddlewareStack& stack = *r.stack;
         switch (stack.run_plain_layers(r, layers, ex)) {
             case PlainLayers::done: break;
-            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex); break;
+            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
             case PlainLayers::rest_async: {
                 std::exception_ptr error;
                 try {
@@ -12448,13 +12538,14 @@ private:
     // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
     // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
     // handler that needs nothing cancelled still gives its answer.
+    // The caller's coroutine does not throw when cancelled (asio::this_coro::throw_if_cancelled(false)).
     asio::awaitable<void> run_async(Exchange& ex) override {
-        co_await asio::this_coro::throw_if_cancelled(false);
+        if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
+            return middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
+        return run_route_async(ex);
+    }
+    asio::awaitable<void> run_route_async(Exchange& ex) {
         ex.executor = co_await asio::this_coro::executor;
-        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
-            co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
-            co_return;
-        }
         std::exception_ptr error;
         try {
             co_await call_route_async(ex);
@@ -12855,6 +12946,7 @@ private:
 
 #include <csignal>     // SIGINT, SIGTERM
 #include <ctime>       // time, gmtime_r, strftime
+#include <new>         // placement new (ParkedCoroutine)
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
 #include <sys/stat.h>  // lstat, chmod (Unix socket files)
@@ -13411,6 +13503,8 @@ public:
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
+        coroutine_cancel_.emit(asio::cancellation_type::terminal);
+        parked_.reset();  // a parked coroutine is not needed any more
     }
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -13457,6 +13551,7 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        parked_.reset();
         // In-process (TestClient): the bytes after the request are all the upgraded code will
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
@@ -13534,6 +13629,7 @@ private:
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
             cancel_.emit(asio::cancellation_type::terminal);
+            coroutine_cancel_.emit(asio::cancellation_type::terminal);
             if (ec == asio::error::eof) close_after_write_ = true;
             else close();
             return;
@@ -13771,10 +13867,11 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
-                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
-                                   self->resume();
-                               }));
+                if (run_coroutine_request()) {  // it awaited nothing that suspends: done here
+                    busy_ = running_ = false;
+                    finish_response();
+                    return;
+                }
                 read();  // to notice the client leaving
                 return;
             case Dispatch::run_blocking:
@@ -13787,6 +13884,92 @@ private:
                 return;
         }
     }
+
+    // ---- Coroutine requests (a coroutine middleware, handler or dependency): they run in one
+    // coroutine per connection (serve_coroutines), spawned for the first and parked between
+    // requests, rather than in a co_spawn each (a frame, work guards, a cancellation slot and
+    // a posted completion per request). Resumed here, a request that awaits nothing that
+    // suspends (the usual coroutine middleware) is done when this returns true, and the
+    // connection goes on at once; otherwise the coroutine calls resume() once it is done.
+    bool run_coroutine_request() {
+        coroutine_inline_ = true;
+        coroutine_done_ = false;
+        if (parked_) {
+            parked_.resume();
+        } else {
+            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+                           asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
+        }
+        coroutine_inline_ = false;
+        return coroutine_done_;
+    }
+    // Holds no reference to the connection while parked (the connection owns it then, and
+    // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
+    // io_context from running out of work, as the connection's pending read does.
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        for (;;) {
+            Connection* c = nullptr;
+            {
+                std::shared_ptr<Connection> self = weak.lock();
+                if (!self) co_return;
+                c = self.get();
+                try {
+                    co_await c->state_.app.run_async(c->ex_);
+                } catch (...) {  // run_async answers errors itself; what escapes it ends the request as it is
+                }
+                if (c->coroutine_inline_) c->coroutine_done_ = true;
+                else asio::post(c->executor(), [self] { self->resume(); });  // it holds the connection until then
+                // In-process (TestClient) the loop runs until it has no work left, and a parked
+                // coroutine is work (co_spawn's guard): there, one coroutine per request.
+                if (c->closed_ || c->state_.in_process) co_return;
+            }
+            // Parked until the next coroutine request (the connection is alive: whoever resumed
+            // this holds it, or the resume() just posted does).
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                [c](auto handler) { c->parked_.park(std::move(handler)); }, asio::use_awaitable);
+        }
+    }
+    // The parked coroutine's completion handler (Asio's, move-only), kept in place: resume()
+    // moves it out before calling it, as the coroutine parks itself here again.
+    class ParkedCoroutine {
+    public:
+        ParkedCoroutine() = default;
+        ParkedCoroutine(const ParkedCoroutine&) = delete;
+        ParkedCoroutine& operator=(const ParkedCoroutine&) = delete;
+        ~ParkedCoroutine() { reset(); }
+        template <class H>
+        void park(H&& handler) {
+            using D = std::decay_t<H>;
+            static_assert(sizeof(D) <= sizeof(storage_) && alignof(D) <= alignof(std::max_align_t),
+                          "fastapi: Asio's coroutine handler does not fit ParkedCoroutine's storage");
+            reset();
+            ::new (static_cast<void*>(storage_)) D(std::forward<H>(handler));
+            resume_ = [](void* p) {
+                D& stored = *static_cast<D*>(p);
+                D h(std::move(stored));
+                stored.~D();
+                std::move(h)();
+            };
+            destroy_ = [](void* p) noexcept { static_cast<D*>(p)->~D(); };
+        }
+        explicit operator bool() const noexcept { return resume_ != nullptr; }
+        void resume() {
+            auto r = std::exchange(resume_, nullptr);
+            destroy_ = nullptr;
+            r(storage_);
+        }
+        // Destroying Asio's handler unwinds the coroutine (on its executor, later).
+        void reset() noexcept {
+            resume_ = nullptr;
+            if (auto d = std::exchange(destroy_, nullptr)) d(storage_);
+        }
+
+    private:
+        alignas(std::max_align_t) unsigned char storage_[4 * sizeof(void*)];
+        void (*resume_)(void*) = nullptr;
+        void (*destroy_)(void*) noexcept = nullptr;
+    };
 
     void resume() {
         busy_ = running_ = false;
@@ -14225,7 +14408,12 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    asio::cancellation_signal cancel_;  // bound to a streamed body's producer
+    // Coroutine requests (run_coroutine_request): the coroutine between them, and its
+    // cancellation (emitted with cancel_).
+    asio::cancellation_signal coroutine_cancel_;
+    ParkedCoroutine parked_;
+    bool coroutine_inline_ = false, coroutine_done_ = false;
     // A streamed response body being sent (start_stream).
     bool streaming_ = false, stream_waiting_ = false;
     Framing stream_framing_ = Framing::length;

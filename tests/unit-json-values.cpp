@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace json_values_test {
@@ -205,6 +206,44 @@ TEST_CASE("json: HTTPException's detail takes it, keys in order (FastAPI's dict 
     fastapi::HTTPException e(404, json{{"b", 1}, {"a", 2}});
     CHECK(e.detail_json() == R"({"b":1,"a":2})");
     CHECK(e.detail().get("a").get<std::int64_t>() == 2);
+}
+
+TEST_CASE("json: copies own their members; a json moved from one of its own members; answers reuse one buffer") {
+    json j{{"a", 1}};
+    j["b"] = json{{"c", 2}};
+    json k = j;  // a copy of a split object: members of its own
+    k["x"] = "y";
+    CHECK(j.dump() == R"({"a":1,"b":{"c":2}})");
+    CHECK(k.dump() == R"({"a":1,"b":{"c":2},"x":"y"})");
+    k = k;  // self-assignment keeps it
+    CHECK(k.dump() == R"({"a":1,"b":{"c":2},"x":"y"})");
+    j = std::move(j["b"]);  // the member moved out before the members it was in go
+    CHECK(j.dump() == R"({"c":2})");
+    // Answers one after the other on a thread: each json takes the buffer the last answer's
+    // body gave up, and its text is whole.
+    std::string body;
+    for (int i = 0; i < 5; ++i) {
+        body.clear();
+        fastapi::detail::append_json(body, json{{"i", i}, {"text", std::string(100 + i * 50, 'x')}});
+        CHECK(body == R"({"i":)" + std::to_string(i) + R"(,"text":")" + std::string(100 + i * 50, 'x') + "\"}");
+    }
+}
+
+std::string at_exit_text;
+struct BuildsJsonAtExit {
+    ~BuildsJsonAtExit() { at_exit_text = json{{"late", "made at thread exit, after the thread's spare buffer went"}}.dump(); }
+};
+
+TEST_CASE("json: one made by a thread_local's destructor after the thread's spare buffer is gone") {
+    std::thread([] {
+        static thread_local BuildsJsonAtExit late;  // made first, destroyed last
+        (void)&late;
+        std::string body;
+        body.reserve(1000);  // given up to the thread's spare by the answer below
+        fastapi::detail::append_json(body, json{{"a", "a value long enough not to fit a small string"}});
+        CHECK(body == R"({"a":"a value long enough not to fit a small string"})");
+    }).join();
+    CHECK(at_exit_text == R"({"late":"made at thread exit, after the thread's spare buffer went"})");
 }
 
 }  // namespace json_values_test

@@ -16,9 +16,9 @@
 #include "json.hpp"
 
 #include <cstdint>           // int64_t
-#include <cstring>           // memcpy
+#include <cstring>           // memcpy, memset
 #include <initializer_list>  // initializer_list
-#include <memory>            // unique_ptr
+#include <memory>            // construct_at, destroy_at
 #include <stdexcept>         // invalid_argument
 #include <string>            // string
 #include <string_view>       // string_view
@@ -32,6 +32,25 @@ class json;
 namespace detail {
 struct json_init;
 inline void append_json(std::string& out, json&& v);
+
+// A thread's spare text buffer: an answer's json takes the response body's text buffer in
+// exchange for its own (append_json), and the next json built from a list on that thread
+// starts in that buffer (the connection keeps its body buffer between requests), so a json
+// answer costs no allocation, as a model's does. Only the capacity is kept, and at most
+// json_spare_limit of it.
+// Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
+// destructor at exit then simply allocates).
+inline constexpr std::size_t json_spare_limit = 16 * 1024;
+inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+struct json_spare_slot {
+    std::string text;
+    ~json_spare_slot() { json_spare_gone = true; }
+};
+inline std::string* json_spare() noexcept {
+    if (json_spare_gone) return nullptr;
+    static thread_local json_spare_slot slot;
+    return &slot.text;
+}
 
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
@@ -56,18 +75,32 @@ public:
     using ad_hoc_json = void;  // written and documented as any JSON (json.hpp, model.hpp)
     json() noexcept {}
     json(const json& o) : kind_(o.kind_), s_(o.s_) {
-        if (kind_ == kind::boolean) b_ = o.b_;
-        else if (kind_ == kind::number) d_ = o.d_;
-        else i_ = o.i_;
-        if (o.members_) members_ = std::make_unique<std::vector<json>>(*o.members_);
+        copy_scalar(o);
+        if (o.members_) members_ = new std::vector<json>(*o.members_);
     }
-    json(json&&) noexcept = default;
+    json(json&& o) noexcept : kind_(o.kind_), s_(std::move(o.s_)), members_(o.members_) {
+        copy_scalar(o);
+        o.members_ = nullptr;
+    }
     json& operator=(const json& o) {
         if (this != &o) *this = json(o);
         return *this;
     }
-    json& operator=(json&&) noexcept = default;
-    ~json() = default;
+    json& operator=(json&& o) noexcept {
+        if (this != &o) {
+            std::vector<json>* old = members_;  // deleted last: o may be one of them
+            kind_ = o.kind_;
+            copy_scalar(o);
+            s_ = std::move(o.s_);
+            members_ = o.members_;
+            o.members_ = nullptr;
+            delete old;
+        }
+        return *this;
+    }
+    ~json() {
+        if (members_) delete members_;
+    }
     json(std::nullptr_t) noexcept {}
     // Only a bool itself: a pointer must not turn into `true`.
     template <class B>
@@ -173,11 +206,17 @@ private:
     };
     std::string s_;            // a string's value; a text value's JSON
     // members: keys and values, alternating (behind a pointer: most values never have any, and
-    // an empty pointer costs nothing to move or destroy).
-    std::unique_ptr<std::vector<json>> members_;
+    // an empty pointer costs nothing to move or destroy; a plain one, owned, as a unique_ptr's
+    // destructor, recursive through the vector's, is called out of line even when empty).
+    std::vector<json>* members_ = nullptr;
     std::vector<json>& members() {
-        if (!members_) members_ = std::make_unique<std::vector<json>>();
+        if (!members_) members_ = new std::vector<json>();
         return *members_;
+    }
+    void copy_scalar(const json& o) noexcept {
+        if (kind_ == kind::boolean) b_ = o.b_;
+        else if (kind_ == kind::number) d_ = o.d_;
+        else i_ = o.i_;
     }
 };
 
@@ -187,21 +226,33 @@ namespace detail {
 // it is a member or a two-item array). A string or any other value is borrowed, not copied:
 // the list lives only as long as the expression that builds the json from it, and so do the
 // values it names; they are written once, into the json's text. Scalars and nested lists are
-// kept as json values (mutable: the list's items are const, and are moved from once).
+// kept as json values (mutable: the list's items are const, and are moved from once), made
+// only for those items (a string or a borrowed value costs no json to make and destroy).
 struct json_init {
     enum class form : unsigned char { value, string, ref };
-    form how = form::value;
+    form how = form::string;
     bool pair = false;
     std::string_view key;  // a pair's key
     std::string_view str;  // form::string: the string
     const void* ref = nullptr;  // form::ref: the value, written by write_ref
     void (*write_ref)(std::string&, const void*) = nullptr;
-    mutable json value;  // form::value
+    union slot {  // form::value: the value
+        json v;
+        slot() noexcept {}
+        ~slot() {}
+    };
+    mutable slot slot_;
+    json& value() const noexcept { return slot_.v; }
+    template <class... A>
+    void make_value(A&&... a) {
+        std::construct_at(&slot_.v, std::forward<A>(a)...);
+        how = form::value;
+    }
 
-    json_init(std::nullptr_t) noexcept {}
+    json_init(std::nullptr_t) noexcept { make_value(); }
     template <class T>
         requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
-    json_init(T v) : value(v) {}
+    json_init(T v) { make_value(v); }
     template <class T>
         requires std::is_convertible_v<const T&, std::string_view>
     json_init(const T& s) : how(form::string), str(s) {}
@@ -225,24 +276,35 @@ struct json_init {
             pair = true;
             key = first->str;
             if (second.pair) {  // {"key", {"a", 1}}: the inner pair is an array here
-                value.kind_ = json::kind::text;
-                second.write(value.s_);
+                json text;
+                text.kind_ = json::kind::text;
+                second.write(text.s_);
+                make_value(std::move(text));
+            } else if (second.how == form::value) {
+                make_value(std::move(second.value()));
             } else {
                 how = second.how;
                 str = second.str;
                 ref = second.ref;
                 write_ref = second.write_ref;
-                if (how == form::value) value = std::move(second.value);
             }
         } else {
-            value = json(items);
+            make_value(items);
         }
+    }
+    json_init(const json_init& o)
+        : how(o.how), pair(o.pair), key(o.key), str(o.str), ref(o.ref), write_ref(o.write_ref) {
+        if (how == form::value) std::construct_at(&slot_.v, o.slot_.v);
+    }
+    json_init& operator=(const json_init&) = delete;
+    ~json_init() {
+        if (how == form::value) std::destroy_at(&slot_.v);
     }
 
     // Appends the item's value (a pair's: its value).
     void write_value(std::string& out) const {
         switch (how) {
-            case form::value: return value.write(out);
+            case form::value: return value().write(out);
             case form::string: return append_json_string(out, str);
             case form::ref: return write_ref(out, ref);
         }
@@ -259,7 +321,7 @@ struct json_init {
     // The item's value as a json of its own.
     json take() const {
         switch (how) {
-            case form::value: return std::move(value);
+            case form::value: return std::move(value());
             case form::string: return json(str);
             case form::ref: break;
         }
@@ -271,7 +333,7 @@ struct json_init {
     std::size_t size_hint() const noexcept {
         std::size_t n = pair ? key.size() + 4 : 1;
         switch (how) {
-            case form::value: return n + value.size_hint();
+            case form::value: return n + value().size_hint();
             case form::string: return n + str.size() + 2;
             case form::ref: return n + 24;
         }
@@ -282,19 +344,22 @@ struct json_init {
 // Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
 // needs no escaping, as keys written in code do.
 inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
-    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    std::size_t i = 0;
-    if (key.size() <= 60)
-        while (i < key.size() && json_string_byte_class[p[i]] == 0) ++i;
-    if (key.size() <= 60 && i == key.size()) {
-        char buf[64];
-        buf[0] = lead;
+    if (key.size() <= 64) {
+        // The key is copied first and tested there 8 bytes at a time, its last word padded
+        // with bytes that need nothing.
+        unsigned char buf[2 + 64 + 8];
+        buf[0] = static_cast<unsigned char>(lead);
         buf[1] = '"';
         std::memcpy(buf + 2, key.data(), key.size());
-        buf[key.size() + 2] = '"';
-        buf[key.size() + 3] = ':';
-        out.append(buf, key.size() + 4);
-        return;
+        std::memset(buf + 2 + key.size(), 'a', 8);
+        bool plain = true;
+        for (std::size_t i = 0; plain && i < key.size(); i += 8) plain = json_plain_8(buf + 2 + i);
+        if (plain) {
+            buf[key.size() + 2] = '"';
+            buf[key.size() + 3] = ':';
+            out.append(reinterpret_cast<const char*>(buf), key.size() + 4);
+            return;
+        }
     }
     out += lead;
     append_json_string(out, key);
@@ -358,7 +423,7 @@ inline json::json(std::initializer_list<detail::json_init> items) {
     if (pairs) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
-        for (auto i = items.begin(); i != items.end() && !repeated; ++i)
+        for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
             for (auto j = items.begin(); j != i && !repeated; ++j) repeated = i->key == j->key;
         if (repeated) {
             kind_ = kind::members;
@@ -374,7 +439,15 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    s_.reserve(hint);
+    if (hint > s_.capacity()) {
+        std::string* spare = detail::json_spare();
+        if (spare && spare->capacity() >= hint) {
+            s_ = std::move(*spare);  // moving the spare takes its buffer
+            s_.clear();
+        } else {
+            s_.reserve(hint);
+        }
+    }
     if (pairs) {
         char lead = '{';
         for (auto& e : items) {
@@ -413,7 +486,9 @@ inline void json::split_members() {
         v.kind_ = kind::text;
         v.s_ = value;
     });
-    members_ = std::make_unique<std::vector<json>>(std::move(members));
+    auto* split = new std::vector<json>(std::move(members));  // before the delete: new may throw
+    delete members_;
+    members_ = split;
     s_.clear();
     kind_ = kind::members;
 }
@@ -509,8 +584,15 @@ inline picojson::value json::to_picojson() const {
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
 inline void append_json(std::string& out, json&& v) {
-    if (v.kind_ == json::kind::text && out.empty()) out = std::move(v.s_);
-    else v.write(out);
+    if (v.kind_ == json::kind::text && out.empty()) {
+        // out's (empty) buffer is kept for the next json on this thread; then out, with no
+        // buffer of its own, takes v's text.
+        std::string* spare = json_spare();
+        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) *spare = std::move(out);
+        out = std::move(v.s_);
+    } else {
+        v.write(out);
+    }
 }
 }  // namespace detail
 
