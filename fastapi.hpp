@@ -6193,6 +6193,7 @@ namespace fastapi {
 class json;
 namespace detail {
 struct json_init;
+class json_staged;
 inline void append_json(std::string& out, json&& v);
 
 // A thread's spare text buffer: an answer's json takes the response body's text buffer in
@@ -6333,6 +6334,7 @@ public:
         return out;
     }
     void write(std::string& out) const;
+    void write_staged(detail::json_staged& out) const;
     picojson::value to_picojson() const;
 
 private:
@@ -6383,6 +6385,88 @@ private:
 };
 
 namespace detail {
+// An object's text as json's list constructor writes it: keys, strings that need no
+// escaping and scalars go to a buffer on the stack, given to the string in one append when
+// it is full or the object is done; anything else (a model, a nested value, a string to
+// escape) is appended to the string directly, after what the buffer holds.
+class json_staged {
+public:
+    explicit json_staged(std::string& out) noexcept : out_(out) {}
+    json_staged(const json_staged&) = delete;
+    json_staged& operator=(const json_staged&) = delete;
+    // The string itself, for a value written there (what the buffer holds goes first).
+    std::string& direct() {
+        flush();
+        return out_;
+    }
+    void flush() {
+        if (n_ != 0) out_.append(buf_, n_);
+        n_ = 0;
+    }
+    void put(char c) {
+        if (n_ == sizeof buf_) flush();
+        buf_[n_++] = c;
+    }
+    // `{"key":` or `,"key":`.
+    void member_key(char lead, std::string_view key) {
+        if (key.size() <= 64) {
+            char* w = room(key.size() + 4 + 8);
+            w[0] = lead;
+            w[1] = '"';
+            if (plain_copy(w + 2, key)) {
+                w[key.size() + 2] = '"';
+                w[key.size() + 3] = ':';
+                n_ += key.size() + 4;
+                return;
+            }
+        }
+        std::string& out = direct();
+        out += lead;
+        append_json_string(out, key);
+        out += ':';
+    }
+    void string(std::string_view s) {
+        if (s.size() <= 128) {
+            char* w = room(s.size() + 2 + 8);
+            w[0] = '"';
+            if (plain_copy(w + 1, s)) {
+                w[s.size() + 1] = '"';
+                n_ += s.size() + 2;
+                return;
+            }
+        }
+        append_json_string(direct(), s);
+    }
+    void integer(std::int64_t v) {
+        char* w = room(24);
+        n_ += static_cast<std::size_t>(std::to_chars(w, w + 24, v).ptr - w);
+    }
+    void literal(std::string_view s) {
+        std::memcpy(room(s.size()), s.data(), s.size());
+        n_ += s.size();
+    }
+
+private:
+    // Room for k bytes (k <= the buffer) at buf_ + n_.
+    char* room(std::size_t k) {
+        if (n_ + k > sizeof buf_) flush();
+        return buf_ + n_;
+    }
+    // Copies s to w (8 bytes of room after it) and tests it there 8 bytes at a time, its last
+    // word padded with bytes that need nothing: whether it needs no escaping.
+    static bool plain_copy(char* w, std::string_view s) noexcept {
+        std::memcpy(w, s.data(), s.size());
+        std::memset(w + s.size(), 'a', 8);
+        const auto* p = reinterpret_cast<const unsigned char*>(w);
+        for (std::size_t i = 0; i < s.size(); i += 8)
+            if (!json_plain_8(p + i)) return false;
+        return true;
+    }
+    std::string& out_;
+    std::size_t n_ = 0;
+    char buf_[256];
+};
+
 // One item of a braced list: a value, or a braced list itself, which is a {"key", value}
 // pair when it has two items and the first is a string (the list around it decides whether
 // it is a member or a two-item array). A string or any other value is borrowed, not copied:
@@ -6471,6 +6555,14 @@ struct json_init {
             case form::ref: return write_ref(out, ref);
         }
     }
+    // The same, staged (json's list constructor).
+    void write_value(json_staged& out) const {
+        switch (how) {
+            case form::value: return value().write_staged(out);
+            case form::string: return out.string(str);
+            case form::ref: return write_ref(out.direct(), ref);
+        }
+    }
     // Appends the item as an element of an array: a pair is a two-item array there.
     void write(std::string& out) const {
         if (!pair) return write_value(out);
@@ -6502,31 +6594,6 @@ struct json_init {
         return n;
     }
 };
-
-// Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
-// needs no escaping, as keys written in code do.
-inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
-    if (key.size() <= 64) {
-        // The key is copied first and tested there 8 bytes at a time, its last word padded
-        // with bytes that need nothing.
-        unsigned char buf[2 + 64 + 8];
-        buf[0] = static_cast<unsigned char>(lead);
-        buf[1] = '"';
-        std::memcpy(buf + 2, key.data(), key.size());
-        std::memset(buf + 2 + key.size(), 'a', 8);
-        bool plain = true;
-        for (std::size_t i = 0; plain && i < key.size(); i += 8) plain = json_plain_8(buf + 2 + i);
-        if (plain) {
-            buf[key.size() + 2] = '"';
-            buf[key.size() + 3] = ':';
-            out.append(reinterpret_cast<const char*>(buf), key.size() + 4);
-            return;
-        }
-    }
-    out += lead;
-    append_json_string(out, key);
-    out += ':';
-}
 
 // The end of the JSON value that starts at i in text t (compact, as json writes it).
 inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
@@ -6611,13 +6678,15 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     if (pairs) {
+        detail::json_staged out(s_);
         char lead = '{';
         for (auto& e : items) {
-            detail::append_json_member_key(s_, lead, e.key);
+            out.member_key(lead, e.key);
             lead = ',';
-            e.write_value(s_);
+            e.write_value(out);
         }
-        s_ += '}';
+        out.put('}');
+        out.flush();
     } else {
         s_ += '[';
         for (auto& e : items) {
@@ -6716,6 +6785,16 @@ inline void json::write(std::string& out) const {
             }
             out += '}';
             break;
+    }
+}
+
+inline void json::write_staged(detail::json_staged& out) const {
+    switch (kind_) {
+        case kind::null: return out.literal("null");
+        case kind::boolean: return out.literal(b_ ? "true" : "false");
+        case kind::integer: return out.integer(i_);
+        case kind::string: return out.string(s_);
+        default: return write(out.direct());
     }
 }
 

@@ -5,6 +5,8 @@
 
 #include "fastapi.hpp"
 
+#include <cstdio>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -227,6 +229,54 @@ TEST_CASE("json: copies own their members; a json moved from one of its own memb
         fastapi::detail::append_json(body, json{{"i", i}, {"text", std::string(100 + i * 50, 'x')}});
         CHECK(body == R"({"i":)" + std::to_string(i) + R"(,"text":")" + std::string(100 + i * 50, 'x') + "\"}");
     }
+}
+
+TEST_CASE("json: objects longer than the constructor's stack buffer, keys and strings to escape, long ones, every scalar") {
+    // Written through a 256-byte staging buffer: what crosses its end, and what bypasses it
+    // (escaping, long strings and keys, models, nested values), keeps its place.
+    const std::string long_key(100, 'k'), long_value(300, 'v'), near(127, 'n');
+    json j{{"a", 1},
+           {"quote\"key", "tab\there"},
+           {long_key, long_value},
+           {"near", near},
+           {"min", INT64_MIN},
+           {"max", INT64_MAX},
+           {"t", true},
+           {"f", false},
+           {"nil", nullptr},
+           {"d", 0.5},
+           {"model", Item{"x", std::nullopt, {"t"}}},
+           {"nested", {{"b", {1, 2}}}},
+           {"utf8", "caf\xc3\xa9"},
+           {"bad", "\xff"}};
+    std::string want = R"({"a":1,"quote\"key":"tab\there",")" + long_key + R"(":")" + long_value + R"(","near":")" + near +
+                       R"(","min":-9223372036854775808,"max":9223372036854775807,"t":true,"f":false,"nil":null,"d":0.5,)" +
+                       R"("model":{"name":"x","tax":null,"tags":["t"]},"nested":{"b":[1,2]},"utf8":"caf)" + "\xc3\xa9" +
+                       R"(","bad":")" + "\xef\xbf\xbd" + "\"}";
+    CHECK(j.dump() == want);
+    // Forty short members: the buffer fills and is handed over several times.
+    json many{{"k00", "0123456789"}, {"k01", "0123456789"}, {"k02", "0123456789"}, {"k03", "0123456789"},
+              {"k04", "0123456789"}, {"k05", "0123456789"}, {"k06", "0123456789"}, {"k07", "0123456789"},
+              {"k08", "0123456789"}, {"k09", "0123456789"}, {"k10", "0123456789"}, {"k11", "0123456789"},
+              {"k12", "0123456789"}, {"k13", "0123456789"}, {"k14", "0123456789"}, {"k15", "0123456789"},
+              {"k16", "0123456789"}, {"k17", "0123456789"}, {"k18", "0123456789"}, {"k19", "0123456789"},
+              {"k20", 20}, {"k21", 21}, {"k22", 22}, {"k23", 23}, {"k24", 24}, {"k25", 25}, {"k26", 26},
+              {"k27", 27}, {"k28", 28}, {"k29", 29}, {"k30", true}, {"k31", nullptr}, {"k32", "x"},
+              {"k33", "x"}, {"k34", "x"}, {"k35", "x"}, {"k36", "x"}, {"k37", "x"}, {"k38", "x"}, {"k39", "x"}};
+    std::string expected = "{";
+    for (int i = 0; i < 40; ++i) {
+        char key[8];
+        std::snprintf(key, sizeof key, "k%02d", i);
+        expected += std::string(i ? "," : "") + "\"" + key + "\":";
+        if (i < 20) expected += "\"0123456789\"";
+        else if (i < 30) expected += std::to_string(i);
+        else if (i == 30) expected += "true";
+        else if (i == 31) expected += "null";
+        else expected += "\"x\"";
+    }
+    expected += "}";
+    CHECK(many.dump() == expected);
+    CHECK(many.size() == 40);
 }
 
 std::string at_exit_text;
