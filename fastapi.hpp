@@ -6611,7 +6611,27 @@ namespace fastapi {
 class json;
 namespace detail {
 struct json_init;
+class json_staged;
 inline void append_json(std::string& out, json&& v);
+
+// A thread's spare text buffer: an answer's json takes the response body's text buffer in
+// exchange for its own (append_json), and the next json built from a list on that thread
+// starts in that buffer (the connection keeps its body buffer between requests), so a json
+// answer costs no allocation, as a model's does. Only the capacity is kept, and at most
+// json_spare_limit of it.
+// Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
+// destructor at exit then simply allocates).
+inline constexpr std::size_t json_spare_limit = 16 * 1024;
+inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+struct json_spare_slot {
+    std::string text;
+    ~json_spare_slot() { json_spare_gone = true; }
+};
+inline std::string* json_spare() noexcept {
+    if (json_spare_gone) return nullptr;
+    static thread_local json_spare_slot slot;
+    return &slot.text;
+}
 
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
@@ -6636,18 +6656,32 @@ public:
     using ad_hoc_json = void;  // written and documented as any JSON (json.hpp, model.hpp)
     json() noexcept {}
     json(const json& o) : kind_(o.kind_), s_(o.s_) {
-        if (kind_ == kind::boolean) b_ = o.b_;
-        else if (kind_ == kind::number) d_ = o.d_;
-        else i_ = o.i_;
-        if (o.members_) members_ = std::make_unique<std::vector<json>>(*o.members_);
+        copy_scalar(o);
+        if (o.members_) members_ = new std::vector<json>(*o.members_);
     }
-    json(json&&) noexcept = default;
+    json(json&& o) noexcept : kind_(o.kind_), s_(std::move(o.s_)), members_(o.members_) {
+        copy_scalar(o);
+        o.members_ = nullptr;
+    }
     json& operator=(const json& o) {
         if (this != &o) *this = json(o);
         return *this;
     }
-    json& operator=(json&&) noexcept = default;
-    ~json() = default;
+    json& operator=(json&& o) noexcept {
+        if (this != &o) {
+            std::vector<json>* old = members_;  // deleted last: o may be one of them
+            kind_ = o.kind_;
+            copy_scalar(o);
+            s_ = std::move(o.s_);
+            members_ = o.members_;
+            o.members_ = nullptr;
+            delete old;
+        }
+        return *this;
+    }
+    ~json() {
+        if (members_) delete members_;
+    }
     json(std::nullptr_t) noexcept {}
     // Only a bool itself: a pointer must not turn into `true`.
     template <class B>
@@ -6718,6 +6752,7 @@ public:
         return out;
     }
     void write(std::string& out) const;
+    void write_staged(detail::json_staged& out) const;
     picojson::value to_picojson() const;
 
 private:
@@ -6753,35 +6788,135 @@ private:
     };
     std::string s_;            // a string's value; a text value's JSON
     // members: keys and values, alternating (behind a pointer: most values never have any, and
-    // an empty pointer costs nothing to move or destroy).
-    std::unique_ptr<std::vector<json>> members_;
+    // an empty pointer costs nothing to move or destroy; a plain one, owned, as a unique_ptr's
+    // destructor, recursive through the vector's, is called out of line even when empty).
+    std::vector<json>* members_ = nullptr;
     std::vector<json>& members() {
-        if (!members_) members_ = std::make_unique<std::vector<json>>();
+        if (!members_) members_ = new std::vector<json>();
         return *members_;
+    }
+    void copy_scalar(const json& o) noexcept {
+        if (kind_ == kind::boolean) b_ = o.b_;
+        else if (kind_ == kind::number) d_ = o.d_;
+        else i_ = o.i_;
     }
 };
 
 namespace detail {
+// An object's text as json's list constructor writes it: keys, strings that need no
+// escaping and scalars go to a buffer on the stack, given to the string in one append when
+// it is full or the object is done; anything else (a model, a nested value, a string to
+// escape) is appended to the string directly, after what the buffer holds.
+class json_staged {
+public:
+    explicit json_staged(std::string& out) noexcept : out_(out) {}
+    json_staged(const json_staged&) = delete;
+    json_staged& operator=(const json_staged&) = delete;
+    // The string itself, for a value written there (what the buffer holds goes first).
+    std::string& direct() {
+        flush();
+        return out_;
+    }
+    void flush() {
+        if (n_ != 0) out_.append(buf_, n_);
+        n_ = 0;
+    }
+    void put(char c) {
+        if (n_ == sizeof buf_) flush();
+        buf_[n_++] = c;
+    }
+    // `{"key":` or `,"key":`.
+    void member_key(char lead, std::string_view key) {
+        if (key.size() <= 64) {
+            char* w = room(key.size() + 4 + 8);
+            w[0] = lead;
+            w[1] = '"';
+            if (plain_copy(w + 2, key)) {
+                w[key.size() + 2] = '"';
+                w[key.size() + 3] = ':';
+                n_ += key.size() + 4;
+                return;
+            }
+        }
+        std::string& out = direct();
+        out += lead;
+        append_json_string(out, key);
+        out += ':';
+    }
+    void string(std::string_view s) {
+        if (s.size() <= 128) {
+            char* w = room(s.size() + 2 + 8);
+            w[0] = '"';
+            if (plain_copy(w + 1, s)) {
+                w[s.size() + 1] = '"';
+                n_ += s.size() + 2;
+                return;
+            }
+        }
+        append_json_string(direct(), s);
+    }
+    void integer(std::int64_t v) {
+        char* w = room(24);
+        n_ += static_cast<std::size_t>(std::to_chars(w, w + 24, v).ptr - w);
+    }
+    void literal(std::string_view s) {
+        std::memcpy(room(s.size()), s.data(), s.size());
+        n_ += s.size();
+    }
+
+private:
+    // Room for k bytes (k <= the buffer) at buf_ + n_.
+    char* room(std::size_t k) {
+        if (n_ + k > sizeof buf_) flush();
+        return buf_ + n_;
+    }
+    // Copies s to w (8 bytes of room after it) and tests it there 8 bytes at a time, its last
+    // word padded with bytes that need nothing: whether it needs no escaping.
+    static bool plain_copy(char* w, std::string_view s) noexcept {
+        std::memcpy(w, s.data(), s.size());
+        std::memset(w + s.size(), 'a', 8);
+        const auto* p = reinterpret_cast<const unsigned char*>(w);
+        for (std::size_t i = 0; i < s.size(); i += 8)
+            if (!json_plain_8(p + i)) return false;
+        return true;
+    }
+    std::string& out_;
+    std::size_t n_ = 0;
+    char buf_[256];
+};
+
 // One item of a braced list: a value, or a braced list itself, which is a {"key", value}
 // pair when it has two items and the first is a string (the list around it decides whether
 // it is a member or a two-item array). A string or any other value is borrowed, not copied:
 // the list lives only as long as the expression that builds the json from it, and so do the
 // values it names; they are written once, into the json's text. Scalars and nested lists are
-// kept as json values (mutable: the list's items are const, and are moved from once).
+// kept as json values (mutable: the list's items are const, and are moved from once), made
+// only for those items (a string or a borrowed value costs no json to make and destroy).
 struct json_init {
     enum class form : unsigned char { value, string, ref };
-    form how = form::value;
+    form how = form::string;
     bool pair = false;
     std::string_view key;  // a pair's key
     std::string_view str;  // form::string: the string
     const void* ref = nullptr;  // form::ref: the value, written by write_ref
     void (*write_ref)(std::string&, const void*) = nullptr;
-    mutable json value;  // form::value
+    union slot {  // form::value: the value
+        json v;
+        slot() noexcept {}
+        ~slot() {}
+    };
+    mutable slot slot_;
+    json& value() const noexcept { return slot_.v; }
+    template <class... A>
+    void make_value(A&&... a) {
+        std::construct_at(&slot_.v, std::forward<A>(a)...);
+        how = form::value;
+    }
 
-    json_init(std::nullptr_t) noexcept {}
+    json_init(std::nullptr_t) noexcept { make_value(); }
     template <class T>
         requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
-    json_init(T v) : value(v) {}
+    json_init(T v) { make_value(v); }
     template <class T>
         requires std::is_convertible_v<const T&, std::string_view>
     json_init(const T& s) : how(form::string), str(s) {}
@@ -6805,26 +6940,45 @@ struct json_init {
             pair = true;
             key = first->str;
             if (second.pair) {  // {"key", {"a", 1}}: the inner pair is an array here
-                value.kind_ = json::kind::text;
-                second.write(value.s_);
+                json text;
+                text.kind_ = json::kind::text;
+                second.write(text.s_);
+                make_value(std::move(text));
+            } else if (second.how == form::value) {
+                make_value(std::move(second.value()));
             } else {
                 how = second.how;
                 str = second.str;
                 ref = second.ref;
                 write_ref = second.write_ref;
-                if (how == form::value) value = std::move(second.value);
             }
         } else {
-            value = json(items);
+            make_value(items);
         }
+    }
+    json_init(const json_init& o)
+        : how(o.how), pair(o.pair), key(o.key), str(o.str), ref(o.ref), write_ref(o.write_ref) {
+        if (how == form::value) std::construct_at(&slot_.v, o.slot_.v);
+    }
+    json_init& operator=(const json_init&) = delete;
+    ~json_init() {
+        if (how == form::value) std::destroy_at(&slot_.v);
     }
 
     // Appends the item's value (a pair's: its value).
     void write_value(std::string& out) const {
         switch (how) {
-            case form::value: return value.write(out);
+            case form::value: return value().write(out);
             case form::string: return append_json_string(out, str);
             case form::ref: return write_ref(out, ref);
+        }
+    }
+    // The same, staged (json's list constructor).
+    void write_value(json_staged& out) const {
+        switch (how) {
+            case form::value: return value().write_staged(out);
+            case form::string: return out.string(str);
+            case form::ref: return write_ref(out.direct(), ref);
         }
     }
     // Appends the item as an element of an array: a pair is a two-item array there.
@@ -6839,7 +6993,7 @@ struct json_init {
     // The item's value as a json of its own.
     json take() const {
         switch (how) {
-            case form::value: return std::move(value);
+            case form::value: return std::move(value());
             case form::string: return json(str);
             case form::ref: break;
         }
@@ -6851,35 +7005,13 @@ struct json_init {
     std::size_t size_hint() const noexcept {
         std::size_t n = pair ? key.size() + 4 : 1;
         switch (how) {
-            case form::value: return n + value.size_hint();
+            case form::value: return n + value().size_hint();
             case form::string: return n + str.size() + 2;
             case form::ref: return n + 24;
         }
         return n;
     }
 };
-
-// Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
-// needs no escaping, as keys written in code do.
-inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
-    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    std::size_t i = 0;
-    if (key.size() <= 60)
-        while (i < key.size() && json_string_byte_class[p[i]] == 0) ++i;
-    if (key.size() <= 60 && i == key.size()) {
-        char buf[64];
-        buf[0] = lead;
-        buf[1] = '"';
-        std::memcpy(buf + 2, key.data(), key.size());
-        buf[key.size() + 2] = '"';
-        buf[key.size() + 3] = ':';
-        out.append(buf, key.size() + 4);
-        return;
-    }
-    out += lead;
-    append_json_string(out, key);
-    out += ':';
-}
 
 // The end of the JSON value that starts at i in text t (compact, as json writes it).
 inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
@@ -6938,7 +7070,7 @@ inline json::json(std::initializer_list<detail::json_init> items) {
     if (pairs) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
-        for (auto i = items.begin(); i != items.end() && !repeated; ++i)
+        for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
             for (auto j = items.begin(); j != i && !repeated; ++j) repeated = i->key == j->key;
         if (repeated) {
             kind_ = kind::members;
@@ -6954,15 +7086,25 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    s_.reserve(hint);
+    if (hint > s_.capacity()) {
+        std::string* spare = detail::json_spare();
+        if (spare && spare->capacity() >= hint) {
+            s_ = std::move(*spare);  // moving the spare takes its buffer
+            s_.clear();
+        } else {
+            s_.reserve(hint);
+        }
+    }
     if (pairs) {
+        detail::json_staged out(s_);
         char lead = '{';
         for (auto& e : items) {
-            detail::append_json_member_key(s_, lead, e.key);
+            out.member_key(lead, e.key);
             lead = ',';
-            e.write_value(s_);
+            e.write_value(out);
         }
-        s_ += '}';
+        out.put('}');
+        out.flush();
     } else {
         s_ += '[';
         for (auto& e : items) {
@@ -6993,7 +7135,9 @@ inline void json::split_members() {
         v.kind_ = kind::text;
         v.s_ = value;
     });
-    members_ = std::make_unique<std::vector<json>>(std::move(members));
+    auto* split = new std::vector<json>(std::move(members));  // before the delete: new may throw
+    delete members_;
+    members_ = split;
     s_.clear();
     kind_ = kind::members;
 }
@@ -7062,6 +7206,16 @@ inline void json::write(std::string& out) const {
     }
 }
 
+inline void json::write_staged(detail::json_staged& out) const {
+    switch (kind_) {
+        case kind::null: return out.literal("null");
+        case kind::boolean: return out.literal(b_ ? "true" : "false");
+        case kind::integer: return out.integer(i_);
+        case kind::string: return out.string(s_);
+        default: return write(out.direct());
+    }
+}
+
 // As a picojson tree (whose objects sort their keys): for HTTPException::detail() and the
 // parts that read JSON back.
 inline picojson::value json::to_picojson() const {
@@ -7089,8 +7243,15 @@ inline picojson::value json::to_picojson() const {
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
 inline void append_json(std::string& out, json&& v) {
-    if (v.kind_ == json::kind::text && out.empty()) out = std::move(v.s_);
-    else v.write(out);
+    if (v.kind_ == json::kind::text && out.empty()) {
+        // out's (empty) buffer is kept for the next json on this thread; then out, with no
+        // buffer of its own, takes v's text.
+        std::string* spare = json_spare();
+        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) *spare = std::move(out);
+        out = std::move(v.s_);
+    } else {
+        v.write(out);
+    }
 }
 }  // namespace detail
 
@@ -7983,6 +8144,8 @@ public:
     virtual BodyWanted dispatch_head(Exchange& ex) noexcept = 0;
     virtual Dispatch dispatch(Exchange& ex) noexcept = 0;
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
+    // run_async's coroutine is awaited by one that does not throw when cancelled
+    // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
     virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
 
 protected:
@@ -12456,11 +12619,11 @@ public:
         refuse_invalid_status(ex);
     }
 
-    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it).
+    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it); it
+    // sets ex.executor (AppContext::run_async) and checks the status once the stack is done.
+    // One coroutine frame for all the layers outside the innermost coroutine middleware.
     asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
-        Run run{this, &errors, inner};
-        co_await run_layers(run, layers_.size(), ex);
-        refuse_invalid_status(ex);
+        return run_layers(Run{this, &errors, inner}, layers_.size(), ex, true);
     }
 
 private:
@@ -12505,10 +12668,15 @@ private:
     }
 
     // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
-    // coroutine middleware gets the layers inside it as call_next.
-    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
+    // coroutine middleware gets the layers inside it as call_next. `top`: the whole stack
+    // (run()). `run` is the frame's own copy: call_next points at it.
+    asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
+        if (top) ex.executor = co_await asio::this_coro::executor;
         std::size_t i = layers;
-        if (!run_befores_down(layers, i, ex, *run.errors)) co_return;
+        if (!run_befores_down(layers, i, ex, *run.errors)) {
+            if (top) refuse_invalid_status(ex);
+            co_return;
+        }
         std::exception_ptr error;
         try {
             if (i == 0) {
@@ -12522,6 +12690,7 @@ private:
         }
         if (error) run.errors->handle(error, ex);
         run_afters(ex, *run.errors, i, layers);
+        if (top) refuse_invalid_status(ex);
     }
     static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
         auto& r = *static_cast<Run*>(run);
@@ -12530,7 +12699,7 @@ private:
         const MiddlewareStack& stack = *r.stack;
         switch (stack.run_plain_layers(r, layers, ex)) {
             case PlainLayers::done: break;
-            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex); break;
+            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
             case PlainLayers::rest_async: {
                 std::exception_ptr error;
                 try {
@@ -13216,13 +13385,14 @@ private:
     // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
     // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
     // handler that needs nothing cancelled still gives its answer.
+    // The caller's coroutine does not throw when cancelled (asio::this_coro::throw_if_cancelled(false)).
     asio::awaitable<void> run_async(Exchange& ex) override {
-        co_await asio::this_coro::throw_if_cancelled(false);
+        if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
+            return middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
+        return run_route_async(ex);
+    }
+    asio::awaitable<void> run_route_async(Exchange& ex) {
         ex.executor = co_await asio::this_coro::executor;
-        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
-            co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
-            co_return;
-        }
         std::exception_ptr error;
         try {
             co_await call_route_async(ex);
@@ -14707,6 +14877,7 @@ inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
 // Relies on http_parser and the app as detail::AppContext describes it (exchange.hpp).
 
+#include <new>         // placement new (ParkedCoroutine)
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
 #include <sys/stat.h>  // lstat, chmod (Unix socket files)
@@ -15312,6 +15483,8 @@ public:
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
+        coroutine_cancel_.emit(asio::cancellation_type::terminal);
+        parked_.reset();  // a parked coroutine is not needed any more
     }
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -15369,6 +15542,7 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        parked_.reset();
         // In-process (TestClient): the bytes after the request are all the upgraded code will
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
@@ -15446,6 +15620,7 @@ private:
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
             cancel_.emit(asio::cancellation_type::terminal);
+            coroutine_cancel_.emit(asio::cancellation_type::terminal);
             if (ec == asio::error::eof) close_after_write_ = true;
             else close();
             return;
@@ -15694,10 +15869,11 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
-                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
-                                   self->resume();
-                               }));
+                if (run_coroutine_request()) {  // it awaited nothing that suspends: done here
+                    busy_ = running_ = false;
+                    finish_response();
+                    return;
+                }
                 read();  // to notice the client leaving
                 return;
             case Dispatch::run_blocking:
@@ -15710,6 +15886,92 @@ private:
                 return;
         }
     }
+
+    // ---- Coroutine requests (a coroutine middleware, handler or dependency): they run in one
+    // coroutine per connection (serve_coroutines), spawned for the first and parked between
+    // requests, rather than in a co_spawn each (a frame, work guards, a cancellation slot and
+    // a posted completion per request). Resumed here, a request that awaits nothing that
+    // suspends (the usual coroutine middleware) is done when this returns true, and the
+    // connection goes on at once; otherwise the coroutine calls resume() once it is done.
+    bool run_coroutine_request() {
+        coroutine_inline_ = true;
+        coroutine_done_ = false;
+        if (parked_) {
+            parked_.resume();
+        } else {
+            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+                           asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
+        }
+        coroutine_inline_ = false;
+        return coroutine_done_;
+    }
+    // Holds no reference to the connection while parked (the connection owns it then, and
+    // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
+    // io_context from running out of work, as the connection's pending read does.
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        for (;;) {
+            Connection* c = nullptr;
+            {
+                std::shared_ptr<Connection> self = weak.lock();
+                if (!self) co_return;
+                c = self.get();
+                try {
+                    co_await c->state_.app.run_async(c->ex_);
+                } catch (...) {  // run_async answers errors itself; what escapes it ends the request as it is
+                }
+                if (c->coroutine_inline_) c->coroutine_done_ = true;
+                else asio::post(c->executor(), [self] { self->resume(); });  // it holds the connection until then
+                // In-process (TestClient) the loop runs until it has no work left, and a parked
+                // coroutine is work (co_spawn's guard): there, one coroutine per request.
+                if (c->closed_ || c->state_.in_process) co_return;
+            }
+            // Parked until the next coroutine request (the connection is alive: whoever resumed
+            // this holds it, or the resume() just posted does).
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                [c](auto handler) { c->parked_.park(std::move(handler)); }, asio::use_awaitable);
+        }
+    }
+    // The parked coroutine's completion handler (Asio's, move-only), kept in place: resume()
+    // moves it out before calling it, as the coroutine parks itself here again.
+    class ParkedCoroutine {
+    public:
+        ParkedCoroutine() = default;
+        ParkedCoroutine(const ParkedCoroutine&) = delete;
+        ParkedCoroutine& operator=(const ParkedCoroutine&) = delete;
+        ~ParkedCoroutine() { reset(); }
+        template <class H>
+        void park(H&& handler) {
+            using D = std::decay_t<H>;
+            static_assert(sizeof(D) <= sizeof(storage_) && alignof(D) <= alignof(std::max_align_t),
+                          "fastapi: Asio's coroutine handler does not fit ParkedCoroutine's storage");
+            reset();
+            ::new (static_cast<void*>(storage_)) D(std::forward<H>(handler));
+            resume_ = [](void* p) {
+                D& stored = *static_cast<D*>(p);
+                D h(std::move(stored));
+                stored.~D();
+                std::move(h)();
+            };
+            destroy_ = [](void* p) noexcept { static_cast<D*>(p)->~D(); };
+        }
+        explicit operator bool() const noexcept { return resume_ != nullptr; }
+        void resume() {
+            auto r = std::exchange(resume_, nullptr);
+            destroy_ = nullptr;
+            r(storage_);
+        }
+        // Destroying Asio's handler unwinds the coroutine (on its executor, later).
+        void reset() noexcept {
+            resume_ = nullptr;
+            if (auto d = std::exchange(destroy_, nullptr)) d(storage_);
+        }
+
+    private:
+        alignas(std::max_align_t) unsigned char storage_[4 * sizeof(void*)];
+        void (*resume_)(void*) = nullptr;
+        void (*destroy_)(void*) noexcept = nullptr;
+    };
 
     void resume() {
         busy_ = running_ = false;
@@ -16154,7 +16416,12 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    asio::cancellation_signal cancel_;  // bound to a streamed body's producer
+    // Coroutine requests (run_coroutine_request): the coroutine between them, and its
+    // cancellation (emitted with cancel_).
+    asio::cancellation_signal coroutine_cancel_;
+    ParkedCoroutine parked_;
+    bool coroutine_inline_ = false, coroutine_done_ = false;
     // A streamed response body being sent (start_stream).
     bool streaming_ = false, stream_waiting_ = false;
     Framing stream_framing_ = Framing::length;

@@ -17,6 +17,7 @@
 #include <chrono>      // steady_clock, seconds
 #include <csignal>     // SIGINT, SIGTERM
 #include <filesystem>  // file_size
+#include <cstddef>     // max_align_t (ParkedCoroutine)
 #include <functional>  // function (ServingHooks)
 #include <cstdlib>     // getenv
 #include <cstring>     // memmove
@@ -24,12 +25,15 @@
 #include <fstream>     // ifstream (FileResponse)
 #include <memory>      // shared_ptr, enable_shared_from_this
 #include <mutex>       // mutex
+#include <new>         // placement new (ParkedCoroutine)
 #include <optional>    // optional
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
 #include <sys/stat.h>  // lstat, chmod (Unix socket files)
 #include <sys/un.h>    // sockaddr_un
 #include <thread>      // thread
+#include <type_traits> // decay_t
+#include <utility>     // exchange, move
 #include <vector>      // vector
 
 namespace fastapi {
@@ -632,6 +636,8 @@ public:
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
+        coroutine_cancel_.emit(asio::cancellation_type::terminal);
+        parked_.reset();  // a parked coroutine is not needed any more
     }
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -689,6 +695,7 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        parked_.reset();
         // In-process (TestClient): the bytes after the request are all the upgraded code will
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
@@ -766,6 +773,7 @@ private:
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
             cancel_.emit(asio::cancellation_type::terminal);
+            coroutine_cancel_.emit(asio::cancellation_type::terminal);
             if (ec == asio::error::eof) close_after_write_ = true;
             else close();
             return;
@@ -1014,10 +1022,11 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
-                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
-                                   self->resume();
-                               }));
+                if (run_coroutine_request()) {  // it awaited nothing that suspends: done here
+                    busy_ = running_ = false;
+                    finish_response();
+                    return;
+                }
                 read();  // to notice the client leaving
                 return;
             case Dispatch::run_blocking:
@@ -1030,6 +1039,92 @@ private:
                 return;
         }
     }
+
+    // ---- Coroutine requests (a coroutine middleware, handler or dependency): they run in one
+    // coroutine per connection (serve_coroutines), spawned for the first and parked between
+    // requests, rather than in a co_spawn each (a frame, work guards, a cancellation slot and
+    // a posted completion per request). Resumed here, a request that awaits nothing that
+    // suspends (the usual coroutine middleware) is done when this returns true, and the
+    // connection goes on at once; otherwise the coroutine calls resume() once it is done.
+    bool run_coroutine_request() {
+        coroutine_inline_ = true;
+        coroutine_done_ = false;
+        if (parked_) {
+            parked_.resume();
+        } else {
+            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+                           asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
+        }
+        coroutine_inline_ = false;
+        return coroutine_done_;
+    }
+    // Holds no reference to the connection while parked (the connection owns it then, and
+    // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
+    // io_context from running out of work, as the connection's pending read does.
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        for (;;) {
+            Connection* c = nullptr;
+            {
+                std::shared_ptr<Connection> self = weak.lock();
+                if (!self) co_return;
+                c = self.get();
+                try {
+                    co_await c->state_.app.run_async(c->ex_);
+                } catch (...) {  // run_async answers errors itself; what escapes it ends the request as it is
+                }
+                if (c->coroutine_inline_) c->coroutine_done_ = true;
+                else asio::post(c->executor(), [self] { self->resume(); });  // it holds the connection until then
+                // In-process (TestClient) the loop runs until it has no work left, and a parked
+                // coroutine is work (co_spawn's guard): there, one coroutine per request.
+                if (c->closed_ || c->state_.in_process) co_return;
+            }
+            // Parked until the next coroutine request (the connection is alive: whoever resumed
+            // this holds it, or the resume() just posted does).
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                [c](auto handler) { c->parked_.park(std::move(handler)); }, asio::use_awaitable);
+        }
+    }
+    // The parked coroutine's completion handler (Asio's, move-only), kept in place: resume()
+    // moves it out before calling it, as the coroutine parks itself here again.
+    class ParkedCoroutine {
+    public:
+        ParkedCoroutine() = default;
+        ParkedCoroutine(const ParkedCoroutine&) = delete;
+        ParkedCoroutine& operator=(const ParkedCoroutine&) = delete;
+        ~ParkedCoroutine() { reset(); }
+        template <class H>
+        void park(H&& handler) {
+            using D = std::decay_t<H>;
+            static_assert(sizeof(D) <= sizeof(storage_) && alignof(D) <= alignof(std::max_align_t),
+                          "fastapi: Asio's coroutine handler does not fit ParkedCoroutine's storage");
+            reset();
+            ::new (static_cast<void*>(storage_)) D(std::forward<H>(handler));
+            resume_ = [](void* p) {
+                D& stored = *static_cast<D*>(p);
+                D h(std::move(stored));
+                stored.~D();
+                std::move(h)();
+            };
+            destroy_ = [](void* p) noexcept { static_cast<D*>(p)->~D(); };
+        }
+        explicit operator bool() const noexcept { return resume_ != nullptr; }
+        void resume() {
+            auto r = std::exchange(resume_, nullptr);
+            destroy_ = nullptr;
+            r(storage_);
+        }
+        // Destroying Asio's handler unwinds the coroutine (on its executor, later).
+        void reset() noexcept {
+            resume_ = nullptr;
+            if (auto d = std::exchange(destroy_, nullptr)) d(storage_);
+        }
+
+    private:
+        alignas(std::max_align_t) unsigned char storage_[4 * sizeof(void*)];
+        void (*resume_)(void*) = nullptr;
+        void (*destroy_)(void*) noexcept = nullptr;
+    };
 
     void resume() {
         busy_ = running_ = false;
@@ -1474,7 +1569,12 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    asio::cancellation_signal cancel_;  // bound to a streamed body's producer
+    // Coroutine requests (run_coroutine_request): the coroutine between them, and its
+    // cancellation (emitted with cancel_).
+    asio::cancellation_signal coroutine_cancel_;
+    ParkedCoroutine parked_;
+    bool coroutine_inline_ = false, coroutine_done_ = false;
     // A streamed response body being sent (start_stream).
     bool streaming_ = false, stream_waiting_ = false;
     Framing stream_framing_ = Framing::length;
