@@ -78,6 +78,16 @@
 #define FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT 30
 #endif
 
+// A WebSocket's keep-alive: a ping after this many seconds, and the connection closed (1011)
+// when its pong has not come this many seconds later (uvicorn's ws_ping_interval and
+// ws_ping_timeout); 0 turns pings off.
+#ifndef FASTAPI_WS_PING_INTERVAL
+#define FASTAPI_WS_PING_INTERVAL 20
+#endif
+#ifndef FASTAPI_WS_PING_TIMEOUT
+#define FASTAPI_WS_PING_TIMEOUT 20
+#endif
+
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
 #ifndef PICOJSON_USE_INT64
 #define PICOJSON_USE_INT64
@@ -359,9 +369,22 @@ private:
 // written: the connection's stream, which no longer speaks HTTP, and the bytes the client sent
 // after the request that HTTP did not consume (the first frames of the new protocol, if the
 // client did not wait for the 101).
+//
+// `lease` is the server's hold on the connection: while it lives the connection counts against
+// Limits::max_connections and a graceful stop waits for it; the new protocol's code sets what a
+// stop asks of it (both called on the stream's executor). Null for a hand-off nothing tracks.
+namespace detail {
+struct UpgradeLease : std::enable_shared_from_this<UpgradeLease> {
+    virtual ~UpgradeLease() = default;
+    std::function<void()> going_away;  // a graceful stop began: close politely (WebSocket: 1001)
+    std::function<void()> abort;       // the grace period is over: close now, cancel what runs
+};
+}  // namespace detail
+
 struct Upgraded {
     Stream stream;
     std::string unread;
+    std::shared_ptr<detail::UpgradeLease> lease{};
     asio::any_io_executor executor() noexcept { return stream.get_executor(); }
 };
 
@@ -391,6 +414,10 @@ public:
     // Returns once the bytes are taken (the connection: once its output has room again).
     // Throws asio::system_error(operation_aborted) when the client is gone.
     virtual asio::awaitable<void> write(std::string_view bytes) = 0;
+    // `f` is called (once, on the connection's loop) when the server begins a graceful stop, or
+    // at once if it has: how an endless stream (Server-Sent Events) ends cleanly instead of
+    // holding the stop for its whole grace period. A sink that wraps another passes it on.
+    virtual void on_server_stop(std::function<void()> f) { (void)f; }
 };
 
 // A streamed response body: the producer and, when it is known beforehand, its length.
@@ -565,6 +592,9 @@ public:
         return sink_->write(bytes);
     }
     std::uint64_t bytes_written() const noexcept { return written_; }
+    // `f` runs when the server begins a graceful stop (once; at once if it has begun): a producer
+    // that would run for ever (an event stream) ends there. Others run on, up to the grace period.
+    void on_server_stop(std::function<void()> f) { sink_->on_server_stop(std::move(f)); }
 
 private:
     detail::StreamSink* sink_;
@@ -7776,7 +7806,7 @@ public:
     }
     void producer_done(std::exception_ptr error) noexcept {
         done_ = true;
-        error_ = std::move(error);
+        if (!ended_) error_ = std::move(error);  // cancelled by end(): no failure
         wake_.cancel();
     }
 
@@ -7817,12 +7847,21 @@ public:
         cancel_.emit(asio::cancellation_type::terminal);
     }
     asio::cancellation_slot producer_slot() noexcept { return cancel_.slot(); }
+    // The server stops: the stream ends after what is queued (its last chunk sent, so the client
+    // sees a complete response and reconnects elsewhere), and the producer is cancelled.
+    void end() noexcept {
+        done_ = true;
+        error_ = nullptr;
+        ended_ = true;
+        wake_.cancel();
+        close();
+    }
 
 private:
     asio::steady_timer wake_, room_;
     asio::cancellation_signal cancel_;
     std::optional<std::string> pending_;
-    bool done_ = false, closed_ = false;
+    bool done_ = false, closed_ = false, ended_ = false;
     std::exception_ptr error_;
 };
 
@@ -7841,6 +7880,9 @@ inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::mi
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);
     const EventQueueCloser closer{*queue};
+    out.on_server_stop([weak = std::weak_ptr<EventQueue>(queue)] {
+        if (auto q = weak.lock()) q->end();
+    });
     asio::awaitable<void> produce = producer(queue);
     asio::co_spawn(ex, std::move(produce),
                    asio::bind_cancellation_slot(queue->producer_slot(),
@@ -9739,6 +9781,13 @@ struct WebSocketOptions {
     std::size_t max_queued_bytes = 16u * 1024u * 1024u;
     // How long close() waits for the peer's close frame before closing the TCP connection.
     std::chrono::milliseconds close_timeout{5000};
+    // Keep-alive (uvicorn's ws_ping_interval and ws_ping_timeout): a ping after this long, and
+    // the connection closed with 1011 when its pong has not come this long after; 0: no pings.
+    std::chrono::milliseconds ping_interval{FASTAPI_WS_PING_INTERVAL * 1000};
+    std::chrono::milliseconds ping_timeout{FASTAPI_WS_PING_TIMEOUT * 1000};
+    // Messages received and not yet taken by receive(): the connection reads no more past this
+    // many (or a whole max_message_bytes of them) until the handler takes one.
+    std::size_t max_incoming_messages = 16;
 };
 
 class WebSocket;
@@ -9747,7 +9796,7 @@ template <class F, class Args> struct websocket_call;
 inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
-class WebSocket {
+class WebSocket : public std::enable_shared_from_this<WebSocket> {
 public:
     enum class State { connecting, connected, disconnected };
     struct Message {
@@ -9755,21 +9804,32 @@ public:
         std::string data;
     };
 
-    // A session on a connection already upgraded (a 101's on_upgrade made by hand).
+    // A session on a connection already upgraded (a 101's on_upgrade made by hand); made with
+    // std::make_shared (its reader and pinger hold it), started by start().
     explicit WebSocket(Upgraded up, WebSocketOptions options = {})
         : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes),
-          wake_(stream_->get_executor()) {}
+          lease_(std::move(up.lease)), wake_(stream_->get_executor()), inbox_wake_(stream_->get_executor()),
+          reader_wake_(stream_->get_executor()), flushed_wake_(stream_->get_executor()), ping_timer_(stream_->get_executor()) {
+        arm_timers();
+    }
     // A session for a handshake not answered yet (app.websocket): connecting until accept().
     WebSocket(const Request& handshake, WebSocketOptions options, asio::any_io_executor executor)
         : options_(options), parser_(options.max_message_bytes), state_(State::connecting), headers_(handshake.headers),
-          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor) {}
+          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor), inbox_wake_(executor),
+          reader_wake_(executor), flushed_wake_(executor), ping_timer_(executor) {
+        arm_timers();
+    }
     WebSocket(const WebSocket&) = delete;
     WebSocket& operator=(const WebSocket&) = delete;
 
     State state() const noexcept { return state_; }
+    // The close code once disconnected (the peer's, or the one the server closed with).
+    int close_code() const noexcept { return close_code_; }
     // The handshake's headers, and the subprotocols it offers (Sec-WebSocket-Protocol, in order).
     const Headers& headers() const noexcept { return headers_; }
     const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
+    // The executor the session runs on (its connection's loop): what another thread posts to.
+    asio::any_io_executor get_executor() noexcept { return wake_.get_executor(); }
 
     // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
     // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
@@ -9780,17 +9840,12 @@ public:
         accept_subprotocol_ = std::move(subprotocol);
         accept_headers_ = std::move(headers);
         wake_.cancel();  // the endpoint waits for this
-        while (!stream_ && !delivery_failed_) {
-            asio::error_code ec;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        while (!stream_ && !delivery_failed_) co_await wait_on(wake_);
         if (!stream_) {
             state_ = State::disconnected;
             close_code_ = 1006;
             throw WebSocketDisconnect(1006);
         }
-        state_ = State::connected;
     }
     // Before accept(): answer the handshake with this HTTP response instead of the 101
     // (Starlette's send_denial_response); the handler returns after it.
@@ -9799,56 +9854,43 @@ public:
         denial_ = std::move(response);
     }
 
-    // The next message, text or binary; WebSocketDisconnect once the connection is closed.
+    // A session made by hand: starts reading (and pinging). app.websocket's sessions start
+    // when the 101 is written; receive() starts one that was not.
+    void start() {
+        if (started_ || !stream_) return;
+        started_ = true;
+        auto self = shared_from_this();
+        if (lease_) {
+            std::weak_ptr<WebSocket> weak = self;
+            lease_->going_away = [weak] {
+                if (auto ws = weak.lock(); ws && ws->state_ == State::connected)
+                    asio::co_spawn(ws->get_executor(), close_kept(ws, 1001, "server shutting down"), asio::detached);
+            };
+            lease_->abort = [weak] {
+                if (auto ws = weak.lock()) {
+                    ws->drop(1006);
+                    ws->handler_cancel_.emit(asio::cancellation_type::terminal);
+                }
+            };
+        }
+        asio::co_spawn(get_executor(), read_loop(self), asio::detached);
+        if (options_.ping_interval.count() > 0) asio::co_spawn(get_executor(), ping_loop(self), asio::detached);
+    }
+
+    // The next message, text or binary; WebSocketDisconnect once the connection is closed (the
+    // messages that came before the close are received first).
     asio::awaitable<Message> receive() {
         for (;;) {
+            start();  // (may run the reader at once: before the checks, so no wake-up is missed)
+            if (!inbox_.empty()) {
+                Message m = std::move(inbox_.front());
+                inbox_.pop_front();
+                inbox_bytes_ -= m.data.size();
+                reader_wake_.cancel();
+                co_return m;
+            }
             if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
-            std::size_t used = 0;
-            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-            in_at_ += used;
-            using Kind = detail::WsEvent::Kind;
-            switch (e.kind) {
-                case Kind::text:
-                case Kind::binary: {
-                    Message m{e.kind == Kind::text, parser_.take_message()};
-                    compact();
-                    co_return m;
-                }
-                case Kind::ping: {
-                    std::string frame;
-                    detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
-                    co_await write_frame(std::move(frame));
-                    continue;
-                }
-                case Kind::pong: continue;
-                case Kind::close: {
-                    // Answer with the peer's code (none for none), then close the connection.
-                    const int code = e.code;
-                    std::string reason(e.data);
-                    co_await finish(static_cast<std::uint16_t>(code), {});
-                    close_code_ = code, close_reason_ = std::move(reason);
-                    throw WebSocketDisconnect(close_code_, close_reason_);
-                }
-                case Kind::error: {
-                    const int code = e.code;
-                    co_await finish(e.code, e.data, true);
-                    close_code_ = code;
-                    throw WebSocketDisconnect(close_code_);
-                }
-                case Kind::need_more: break;
-            }
-            compact();
-            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
-            const std::size_t at = in_.size();
-            in_.resize(at + 16384);
-            asio::error_code ec;
-            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
-                                                                   asio::redirect_error(asio::use_awaitable, ec));
-            in_.resize(at + n);
-            if (ec) {
-                drop(1006);
-                throw WebSocketDisconnect(1006);
-            }
+            co_await wait_on(inbox_wake_);
         }
     }
     asio::awaitable<std::string> receive_text() {
@@ -9866,10 +9908,43 @@ public:
     template <class T>
     asio::awaitable<T> receive_json() {
         Message m = co_await receive();
-        T out{};
-        ValidationErrors errors;
-        if (!read_json_body(m.data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        co_return parse_json<T>(m.data);
+    }
+
+    // Iteration over incoming messages (Starlette's iter_text, iter_bytes, iter_json): the next
+    // one, or nullopt once the connection has closed (close_code() says how), instead of
+    // WebSocketDisconnect:
+    //   while (auto text = co_await ws.iter_text()) co_await ws.send_text(*text);
+    asio::awaitable<std::optional<Message>> receive_message() {
+        std::optional<Message> out;
+        try {
+            out = co_await receive();
+        } catch (const WebSocketDisconnect&) {
+        }
         co_return out;
+    }
+    asio::awaitable<std::optional<std::string>> iter_text() {
+        std::optional<std::string> out;
+        try {
+            out = co_await receive_text();
+        } catch (const WebSocketDisconnect&) {
+        }
+        co_return out;
+    }
+    asio::awaitable<std::optional<std::string>> iter_bytes() {
+        std::optional<std::string> out;
+        try {
+            out = co_await receive_bytes();
+        } catch (const WebSocketDisconnect&) {
+        }
+        co_return out;
+    }
+    // A message that fails validation still raises WebSocketRequestValidationError.
+    template <class T>
+    asio::awaitable<std::optional<T>> iter_json() {
+        std::optional<Message> m = co_await receive_message();
+        if (!m) co_return std::nullopt;
+        co_return parse_json<T>(m->data);
     }
 
     asio::awaitable<void> send_text(std::string_view text) { return send(detail::WsOpcode::text, text); }
@@ -9881,18 +9956,75 @@ public:
         return send(detail::WsOpcode::text, json);
     }
 
+    // Queues a message without waiting for it to be written, from any thread (a broadcast):
+    // posted to the session's loop. Past max_queued_bytes the connection closes with 1008; once
+    // closed it is dropped.
+    void post(Message m) {
+        asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
+            if (self->state_ != State::connected) return;
+            std::string frame;
+            frame.reserve(m.data.size() + 10);
+            detail::append_ws_frame(frame, m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
+            asio::co_spawn(self->get_executor(), write_kept(self, std::move(frame)), asio::detached);
+        });
+    }
+
     // Closes with `code` and `reason` (cut to 123 bytes of whole UTF-8): the close frame, the
     // peer's close frame awaited (at most options.close_timeout), then the TCP connection.
     asio::awaitable<void> close(int code = 1000, std::string_view reason = {}) {
         if (state_ != State::connected) co_return;
-        co_await finish(static_cast<std::uint16_t>(code), reason, true);
-        close_code_ = code;
+        start();  // the peer's close frame is read by the reader
+        if (!close_sent_) {
+            close_sent_ = true;
+            reader_wake_.cancel();  // a reader waiting for room reads on (what comes is dropped)
+            std::string frame;
+            detail::append_ws_close(frame, static_cast<std::uint16_t>(code), reason);
+            close_code_ = code;
+            co_await write_frame(std::move(frame));
+            if (state_ == State::disconnected) co_return;
+            asio::steady_timer timer(get_executor(), options_.close_timeout);
+            timer.async_wait([this, code](const asio::error_code& ec) {
+                if (!ec) drop(code);
+            });
+            while (state_ == State::connected) co_await wait_on(inbox_wake_);
+            timer.cancel();
+        }
+        while (state_ == State::connected) co_await wait_on(inbox_wake_);  // a close under way elsewhere
     }
 
 private:
+    template <class T>
+    static T parse_json(std::string_view data) {
+        T out{};
+        ValidationErrors errors;
+        if (!read_json_body(data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        return out;
+    }
+
+    // Waits until `t` is cancelled (it never expires: set so once, as re-arming it would wake
+    // every other waiter).
+    static asio::awaitable<void> wait_on(asio::steady_timer& t) {
+        asio::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    void arm_timers() {
+        for (auto* t : {&wake_, &inbox_wake_, &reader_wake_, &flushed_wake_}) t->expires_at(asio::steady_timer::time_point::max());
+    }
+    // Until the queue is written (bounded: close_timeout, then the connection is dropped).
+    asio::awaitable<void> flushed() {
+        if (!writing_) co_return;
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this](const asio::error_code& ec) {
+            if (!ec) drop(close_code_);
+        });
+        while (writing_ && state_ == State::connected) co_await wait_on(flushed_wake_);
+        timer.cancel();
+    }
+
     asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload) {
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
-        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
+        start();
         std::string frame;
         frame.reserve(payload.size() + 10);
         detail::append_ws_frame(frame, op, payload);
@@ -9905,10 +10037,10 @@ private:
     asio::awaitable<void> write_frame(std::string frame) {
         if (state_ == State::disconnected) co_return;
         if (queued_.size() + frame.size() > options_.max_queued_bytes && writing_) {
-            queued_.clear();
-            drop(1008);
+            fail(1008, "too much data queued for a client that does not read");
             co_return;
         }
+        if (close_sent_ && drop_after_write_ && !frame.empty()) co_return;  // failing: only the close frame goes
         queued_ += frame;
         if (writing_) co_return;
         writing_ = true;
@@ -9924,48 +10056,163 @@ private:
             }
         }
         writing_ = false;
+        flushed_wake_.cancel();
+        if (drop_after_write_) drop(close_code_);
+    }
+    static asio::awaitable<void> write_kept(std::shared_ptr<WebSocket> self, std::string frame) {
+        co_await self->write_frame(std::move(frame));
+    }
+    static asio::awaitable<void> close_kept(std::shared_ptr<WebSocket> self, int code, std::string reason) {
+        co_await self->close(code, reason);
     }
 
-    // The close handshake from our side: our close frame, then (when we began it) the peer's
-    // awaited for a bounded time, then the TCP connection closed.
-    asio::awaitable<void> finish(std::uint16_t code, std::string_view reason, bool await_peer = false) {
-        std::string frame;
-        detail::append_ws_close(frame, code, reason);
-        co_await write_frame(std::move(frame));
-        if (await_peer && state_ != State::disconnected) {
-            asio::steady_timer timer(stream_->get_executor(), options_.close_timeout);
-            timer.async_wait([this](const asio::error_code& ec) {
-                if (!ec) stream_->cancel();
-            });
-            // After a protocol error the parser reads no more: what comes is dropped until the
-            // peer closes (closing with unread bytes would reset the connection, and the peer
-            // might never see our close frame and its code).
-            // Our FIN right after the close frame tells the peer to close its side too.
-            const bool discard = parser_.finished();
-            if (discard) stream_->shutdown_send();
-            char buf[4096];
-            for (int i = 0; i < 1000000; ++i) {  // until the peer's close, or EOF, or the timeout
-                if (!discard) {
-                    std::size_t used = 0;
-                    auto e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-                    in_at_ += used;
-                    if (parser_.finished()) break;
-                    if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
+    // Closes without the close handshake: a close frame with `code` replaces what was queued
+    // (at a frame's end), and the connection is dropped once it is written, or after a second
+    // (a client that stopped reading never takes it): the ping timeout, the queue bound.
+    // Receivers see `code`.
+    void fail(int code, std::string_view reason) {
+        if (state_ != State::connected || drop_after_write_) return;
+        close_sent_ = true;
+        close_code_ = code;
+        drop_after_write_ = true;
+        queued_.clear();
+        detail::append_ws_close(queued_, static_cast<std::uint16_t>(code), reason);
+        if (!writing_) asio::co_spawn(get_executor(), write_kept(shared_from_this(), {}), asio::detached);
+        auto timer = std::make_shared<asio::steady_timer>(get_executor(), std::chrono::seconds(1));
+        timer->async_wait([self = shared_from_this(), timer, code](const asio::error_code&) { self->drop(code); });
+    }
+
+    // The one reader of the connection: frames parsed as they come; data messages queued for
+    // receive() (reading pauses while the queue holds max_incoming_messages, or a message's
+    // worth of bytes, so a handler that does not read is not flooded: TCP's flow control holds
+    // the client); pings answered; the close handshake.
+    static asio::awaitable<void> read_loop(std::shared_ptr<WebSocket> self) { co_await self->read_frames(); }
+    asio::awaitable<void> read_frames() {
+        using Kind = detail::WsEvent::Kind;
+        while (state_ == State::connected) {
+            std::size_t used = 0;
+            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+            in_at_ += used;
+            if (e.kind == Kind::text || e.kind == Kind::binary) {
+                if (close_sent_) {  // after our close frame: dropped (RFC 6455 §5.5.1)
+                    (void)parser_.take_message();
+                    continue;
                 }
-                in_.clear(), in_at_ = 0;
-                asio::error_code ec;
-                const std::size_t n = co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) break;
-                if (!discard) in_.assign(buf, n);
+                Message m{e.kind == Kind::text, parser_.take_message()};
+                inbox_bytes_ += m.data.size();
+                inbox_.push_back(std::move(m));
+                inbox_wake_.cancel();
+                compact();
+                while (state_ == State::connected && !close_sent_ &&
+                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes))
+                    co_await wait_on(reader_wake_);
+                continue;
             }
-            timer.cancel();
+            if (e.kind == Kind::ping) {
+                if (close_sent_) continue;
+                std::string frame;
+                detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
+                co_await write_frame(std::move(frame));  // queued at once: before what the handler answers next
+                continue;
+            }
+            if (e.kind == Kind::pong) {
+                if (!awaited_pong_.empty() && e.data == awaited_pong_) awaited_pong_.clear();
+                continue;
+            }
+            if (e.kind == Kind::close) {
+                const int code = e.code;
+                std::string reason(e.data);
+                if (close_sent_) {  // the answer to ours: done
+                    drop(close_code_);
+                    break;
+                }
+                // Answered with the peer's code (none for none), then the connection closed.
+                close_sent_ = true;
+                close_code_ = code;
+                close_reason_ = std::move(reason);
+                std::string frame;
+                detail::append_ws_close(frame, static_cast<std::uint16_t>(code), {});
+                co_await write_frame(std::move(frame));
+                co_await flushed();  // another coroutine's write may hold our frame still
+                drop(code);
+                break;
+            }
+            if (e.kind == Kind::error) {
+                const int code = e.code;
+                co_await protocol_error(static_cast<std::uint16_t>(code), std::string(e.data));
+                break;
+            }
+            compact();
+            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
+            const std::size_t at = in_.size();
+            in_.resize(at + 16384);
+            asio::error_code ec;
+            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
+                                                                   asio::redirect_error(asio::use_awaitable, ec));
+            in_.resize(at + n);
+            if (ec) drop(close_sent_ ? close_code_ : 1006);
         }
+        inbox_wake_.cancel();
+    }
+
+    // A frame the parser refused: our close frame with its code, then what the peer still sends
+    // dropped until it closes (closing with unread bytes would reset the connection, and the
+    // peer might never see our close frame and its code), at most close_timeout.
+    asio::awaitable<void> protocol_error(std::uint16_t code, std::string reason) {
+        if (!close_sent_) {
+            close_sent_ = true;
+            close_code_ = code;
+            std::string frame;
+            detail::append_ws_close(frame, code, reason);
+            co_await write_frame(std::move(frame));
+            co_await flushed();
+        }
+        if (state_ != State::connected) co_return;
+        close_code_ = code;
+        stream_->shutdown_send();  // our FIN right after the close frame: the peer closes too
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this](const asio::error_code& ec) {
+            if (!ec && stream_) stream_->cancel();
+        });
+        char buf[4096];
+        for (int i = 0; i < 1000000 && state_ == State::connected; ++i) {  // until EOF, or the timeout
+            asio::error_code ec;
+            co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) break;
+        }
+        timer.cancel();
         drop(code);
+    }
+
+    // Keep-alive (uvicorn's ws_ping_interval, ws_ping_timeout): a ping every ping_interval;
+    // its pong not back within ping_timeout closes with 1011 ("keepalive ping timeout", as
+    // the websockets library uvicorn runs does): the peer, or the path to it, is gone.
+    static asio::awaitable<void> ping_loop(std::shared_ptr<WebSocket> self) { co_await self->ping_frames(); }
+    asio::awaitable<void> ping_frames() {
+        std::uint64_t count = 0;
+        while (state_ == State::connected) {
+            asio::error_code ec;
+            ping_timer_.expires_after(options_.ping_interval);
+            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state_ != State::connected || close_sent_) break;
+            awaited_pong_ = "fastapi-" + std::to_string(++count);
+            std::string frame;
+            detail::append_ws_frame(frame, detail::WsOpcode::ping, awaited_pong_);
+            asio::co_spawn(get_executor(), write_kept(shared_from_this(), std::move(frame)), asio::detached);
+            if (options_.ping_timeout.count() <= 0) continue;
+            ping_timer_.expires_after(options_.ping_timeout);
+            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state_ != State::connected) break;
+            if (!awaited_pong_.empty()) {
+                fail(1011, "keepalive ping timeout");
+                break;
+            }
+        }
     }
 
     // Closes on a message of the wrong kind (receive_text got bytes): 1003, then raises.
     asio::awaitable<void> refuse(std::uint16_t code, std::string_view why) {
-        co_await finish(code, why, true);
+        co_await close(code, why);
         close_code_ = code;
         throw WebSocketDisconnect(code, std::string(why));
     }
@@ -9975,6 +10222,11 @@ private:
         state_ = State::disconnected;
         close_code_ = code;
         if (stream_) stream_->shutdown_send(), stream_->close();
+        inbox_wake_.cancel();
+        reader_wake_.cancel();
+        ping_timer_.cancel();
+        flushed_wake_.cancel();
+        lease_.reset();  // the server counts it no more
     }
 
     // The endpoint's side (app.websocket): waits until the handler accepts or ends; then the
@@ -9983,11 +10235,7 @@ private:
     friend void detail::websocket_answer_unaccepted(detail::Exchange&, WebSocket&, std::exception_ptr);
     std::exception_ptr denial_error_;
     asio::awaitable<void> wait_accept_or_end() {
-        while (!accept_requested_ && !handler_ended_) {
-            asio::error_code ec;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        while (!accept_requested_ && !handler_ended_) co_await wait_on(wake_);
     }
     void handler_ended() {
         handler_ended_ = true;
@@ -9996,7 +10244,9 @@ private:
     void deliver(Upgraded up) {
         stream_.emplace(std::move(up.stream));
         in_ = std::move(up.unread);
+        lease_ = std::move(up.lease);
         state_ = State::connected;
+        start();
         wake_.cancel();
     }
     void delivery_failed() {
@@ -10014,18 +10264,27 @@ private:
     std::size_t in_at_ = 0;
     WebSocketOptions options_;
     detail::WsFrameParser parser_;
+    std::shared_ptr<detail::UpgradeLease> lease_;
     State state_ = State::connected;
     int close_code_ = 1000;
     std::string close_reason_;
     std::string queued_;
-    bool writing_ = false;
+    bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
+    std::deque<Message> inbox_;
+    std::size_t inbox_bytes_ = 0;
+    std::string awaited_pong_;
     Headers headers_;
     std::vector<std::string> subprotocols_;
     bool accept_requested_ = false, handler_ended_ = false, delivery_failed_ = false;
     std::string accept_subprotocol_;
     Headers accept_headers_;
     std::optional<Response> denial_;
-    asio::steady_timer wake_;  // the endpoint and the handler wait on it for each other
+    asio::steady_timer wake_;         // the endpoint and the handler wait on it for each other
+    asio::steady_timer inbox_wake_;   // receivers wait on it for a message or the end
+    asio::steady_timer reader_wake_;  // the reader waits on it for room in the inbox
+    asio::steady_timer flushed_wake_;  // flushed() waits on it for the writer to finish
+    asio::steady_timer ping_timer_;
+    asio::cancellation_signal handler_cancel_;  // bound to app.websocket's handler: the stop's abort
 };
 
 namespace detail {
@@ -10062,6 +10321,12 @@ inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::e
             co_return;
         } catch (const WebSocketException& e) {
             code = e.code, reason = e.reason;
+        } catch (const asio::system_error& e) {
+            // Cancelled by the end of a graceful stop's grace period (the connection is gone):
+            // nothing to say. Otherwise an error as any other.
+            if (ws->state() == WebSocket::State::disconnected && e.code() == asio::error::operation_aborted) co_return;
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
+            code = 1011;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
             code = 1011;
@@ -10143,7 +10408,9 @@ struct websocket_call<F, std::tuple<P...>> {
         auto deps = std::make_shared<std::vector<DependencyScope::Entry>>(std::move(ex.deps.entries));
         ex.deps.entries.clear();
         ex.deps.pending = 0;
-        asio::co_spawn(executor, session(f, ws, std::move(*held), deps), asio::detached);
+        // Cancelled when a graceful stop's grace period is over (the lease's abort).
+        asio::co_spawn(executor, session(f, ws, std::move(*held), deps),
+                       asio::bind_cancellation_slot(ws->handler_cancel_.slot(), asio::detached));
         co_await ws->wait_accept_or_end();
         if (!ws->accept_requested_) {
             websocket_answer_unaccepted(ex, *ws, ws->denial_error_);
@@ -11520,6 +11787,7 @@ public:
         if (!bytes.empty()) co_await deflate_out(bytes, Z_SYNC_FLUSH);
     }
     asio::awaitable<void> finish() { co_await deflate_out({}, Z_FINISH); }
+    void on_server_stop(std::function<void()> f) override { out_.on_server_stop(std::move(f)); }
 
 private:
     asio::awaitable<void> deflate_out(std::string_view in, int flush) {
@@ -13269,6 +13537,32 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         if (entered.exchange(false)) app.exit_lifespan();
     }
 
+    // Connections handed off after an Upgrade (WebSockets), each held by its lease: counted in
+    // live_connections, told of a graceful stop (going_away) and of the end of its grace
+    // period (abort), on the stream's executor.
+    struct Lease final : UpgradeLease {
+        std::shared_ptr<ServerState> state;
+        asio::any_io_executor executor;
+        bool told_going_away = false;  // with upgraded_mutex
+        Lease(std::shared_ptr<ServerState> s, asio::any_io_executor ex) : state(std::move(s)), executor(std::move(ex)) {
+            ++state->live_connections;
+            std::lock_guard lock(state->upgraded_mutex);
+            state->upgraded.push_back(this);
+        }
+        ~Lease() override {
+            {
+                std::lock_guard lock(state->upgraded_mutex);
+                auto it = std::find(state->upgraded.begin(), state->upgraded.end(), this);
+                if (it != state->upgraded.end()) *it = state->upgraded.back(), state->upgraded.pop_back();
+            }
+            --state->live_connections;
+        }
+    };
+    std::mutex upgraded_mutex;
+    std::vector<Lease*> upgraded;
+    // Posts going_away (once each) or abort to every upgraded connection's executor.
+    void tell_upgraded(bool abort);
+
     void listen();
     void start();
     void accept();
@@ -13400,6 +13694,7 @@ public:
     void begin_shutdown() {
         if (closed_) return;
         if (phase_ == Phase::idle && !writing_ && out_.empty()) close();
+        else if (streaming_ && stream_stop_) std::exchange(stream_stop_, nullptr)();  // an event stream ends
     }
 
     void close() {
@@ -13461,7 +13756,8 @@ private:
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
-        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
+        auto lease = std::make_shared<ServerState::Lease>(keep_state_, stream_.get_executor());
+        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_), std::move(lease)};
         in_begin_ = in_end_ = 0;
         try {
             upgrade(std::move(up));
@@ -13971,6 +14267,10 @@ private:
     public:
         explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
         asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
+        void on_server_stop(std::function<void()> f) override {
+            if (c_.state_.stopping.load(std::memory_order_relaxed)) return f();
+            c_.stream_stop_ = std::move(f);
+        }
 
     private:
         Connection& c_;
@@ -14032,6 +14332,7 @@ private:
 
     void on_stream_done(std::exception_ptr e) {
         streaming_ = false;
+        stream_stop_ = nullptr;
         if (closed_) return;  // cancelled (the client left): nothing more to send
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
@@ -14232,6 +14533,7 @@ private:
     std::optional<std::uint64_t> stream_length_;
     std::uint64_t stream_sent_ = 0;
     std::optional<asio::steady_timer> stream_wake_;
+    std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
 
@@ -14381,6 +14683,23 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     watch_stop();
 }
 
+inline void ServerState::tell_upgraded(bool abort) {
+    std::lock_guard lock(upgraded_mutex);
+    for (Lease* l : upgraded) {
+        if (!abort && l->told_going_away) continue;
+        l->told_going_away = true;
+        // The lease may go before the post runs: the connection's owner keeps it while it
+        // matters, and a weak reference says whether it still does.
+        std::weak_ptr<UpgradeLease> weak = l->weak_from_this();  // expired while its destructor runs
+        asio::post(l->executor, [weak, abort] {
+            if (auto held = weak.lock()) {
+                auto& f = abort ? held->abort : held->going_away;
+                if (f) f();
+            }
+        });
+    }
+}
+
 // Every 20 ms until done: busy connections close after their response; once the grace period
 // is over every connection is closed, which cancels the coroutine handlers still running. What
 // cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
@@ -14390,6 +14709,7 @@ inline void ServerState::watch_stop() {
     const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
     if (expired) for_each_connection([](Connection& c) { c.close(); });
     else for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    tell_upgraded(expired);
     const bool idle = live_connections.load() == 0 && background_pending.load() == 0;
     if (idle || (expired && ++forced_ticks > 20)) {
         finished = true;
