@@ -9777,7 +9777,9 @@ struct WebSocketOptions {
     // ws_max_size default).
     std::size_t max_message_bytes = 16u * 1024u * 1024u;
     // Outgoing frames waiting for a slow reader beyond this close the connection with 1008,
-    // so a client that never reads cannot grow the server's memory without bound.
+    // so a client that never reads cannot grow the server's memory without bound. (A handler's
+    // own send_* waits while the client is slower; what is queued without waiting, post() and
+    // a Broadcast, is what this bounds.)
     std::size_t max_queued_bytes = 16u * 1024u * 1024u;
     // How long close() waits for the peer's close frame before closing the TCP connection.
     std::chrono::milliseconds close_timeout{5000};
@@ -9960,8 +9962,19 @@ public:
     // posted to the session's loop. Past max_queued_bytes the connection closes with 1008; once
     // closed it is dropped.
     void post(Message m) {
+        // What is posted and not yet queued counts too (atomically: from any thread), so a
+        // loop busy elsewhere cannot be handed an unbounded backlog either.
+        const std::size_t n = m.data.size();
+        if (posted_bytes_.fetch_add(n) + n > options_.max_queued_bytes) {
+            posted_bytes_ -= n;
+            asio::post(get_executor(), [self = shared_from_this()] {
+                self->fail(1008, "too much data queued for a client that does not read");
+            });
+            return;
+        }
         asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
-            if (self->state_ != State::connected) return;
+            self->posted_bytes_ -= m.data.size();
+            if (self->state_ != State::connected || self->close_sent_) return;
             std::string frame;
             frame.reserve(m.data.size() + 10);
             detail::append_ws_frame(frame, m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
@@ -10270,6 +10283,7 @@ private:
     std::string close_reason_;
     std::string queued_;
     bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
+    std::atomic<std::size_t> posted_bytes_{0};
     std::deque<Message> inbox_;
     std::size_t inbox_bytes_ = 0;
     std::string awaited_pong_;
