@@ -37,6 +37,7 @@
 #include "routing/background.hpp"
 #include "routing/errors.hpp"
 #include "routing/websocket.hpp"
+#include "routing/broadcast.hpp"
 #include "routing/forms.hpp"
 #include "routing/security.hpp"
 #include "routing/middleware.hpp"
@@ -49,6 +50,7 @@
 // server: the event loops and connections that drive an app's requests, and the TestClient
 // that drives them in-process.
 #include "server/server.hpp"
+#include "server/test_session.hpp"
 #include "server/test_client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"

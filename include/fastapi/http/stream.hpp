@@ -44,6 +44,9 @@ struct MemoryPipe {
     std::string input;
     std::size_t input_pos = 0;
     bool input_closed = false, output_closed = false, closed = false;
+    // A TestClient session (a WebSocket, a stream read chunk by chunk): the test goes on
+    // feeding bytes after an upgrade, instead of the input ending there.
+    bool interactive = false;
     std::string output;
     std::unique_ptr<PendingRead> pending;
 
@@ -156,7 +159,7 @@ public:
     // In-memory only: no more bytes will come (the TestClient sent all it had); a read waiting
     // for more ends with eof. Nothing on a socket.
     void end_input() noexcept {
-        if (!pipe_) return;
+        if (!pipe_ || pipe_->interactive) return;
         pipe_->input_closed = true;
         pipe_->serve_read();
     }

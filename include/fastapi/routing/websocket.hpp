@@ -63,6 +63,8 @@ class WebSocketRequestValidationError : public std::exception {
 public:
     explicit WebSocketRequestValidationError(ValidationErrors errors) : errors_(std::move(errors)) {}
     const ValidationErrors& errors() const noexcept { return errors_; }
+    // The errors as a 422's body has them ({"detail": [...]}): what to answer the sender with.
+    std::string json() const { return detail::render_validation_errors(errors_); }
     const char* what() const noexcept override { return "fastapi: WebSocket message validation failed"; }
 
 private:
