@@ -9841,11 +9841,14 @@ public:
     // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
     // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
     // if it closed first.
-    asio::awaitable<void> accept(std::string subprotocol = {}, Headers headers = {}) {
+    // (Taken by view and reference, copied before the first suspension: the caller's temporaries
+    // live until its co_await ends, and GCC 12 copies a coroutine's by-value string parameter
+    // made from a temporary bitwise, leaving it pointing into the caller's frame.)
+    asio::awaitable<void> accept(std::string_view subprotocol = {}, const Headers& headers = {}) {
         if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
         accept_requested_ = true;
-        accept_subprotocol_ = std::move(subprotocol);
-        accept_headers_ = std::move(headers);
+        accept_subprotocol_.assign(subprotocol);
+        accept_headers_ = headers;
         wake_.cancel();  // the endpoint waits for this
         while (!stream_ && !delivery_failed_) co_await wait_on(wake_);
         if (!stream_) {
@@ -14510,6 +14513,10 @@ private:
         streaming_ = false;
         stream_stop_ = nullptr;
         if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (e && disconnected_->load(std::memory_order_acquire)) {  // cancelled as the client left: no failure
+            close();
+            return;
+        }
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
         if (e) {

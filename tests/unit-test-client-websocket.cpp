@@ -21,7 +21,9 @@ struct Note {
 void add_routes(App& app, std::atomic<int>& seen_code) {
     app.websocket("/ws/echo", [&seen_code](WebSocket& ws) -> asio::awaitable<void> {
         const auto& offered = ws.subprotocols();
-        co_await ws.accept(offered.empty() ? "" : offered.front());
+        // (A named string: GCC 12 miscompiles a std::string temporary made by ?: in a co_await.)
+        const std::string chosen = offered.empty() ? std::string() : offered.front();
+        co_await ws.accept(chosen);
         try {
             for (;;) {
                 auto m = co_await ws.receive();

@@ -1234,6 +1234,10 @@ private:
         streaming_ = false;
         stream_stop_ = nullptr;
         if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (e && disconnected_->load(std::memory_order_acquire)) {  // cancelled as the client left: no failure
+            close();
+            return;
+        }
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
         if (e) {
