@@ -2225,6 +2225,9 @@ struct WsEvent {
     // text, binary, ping, pong: the payload (valid until the next parse); close: the reason;
     // error: what was wrong, for the close frame's reason.
     std::string_view data;
+    // text, binary: the message was compressed (permessage-deflate): `data` is to be inflated,
+    // and a text message's UTF-8 checked once it is.
+    bool compressed = false;
 };
 
 // The parser of client frames. parse() is handed every byte the connection holds and not yet
@@ -2269,13 +2272,17 @@ public:
             offset_ += n;
             consumed += n;
             remaining_ -= n;
-            if (!control() && message_text_ && !utf8_.feed(out, n))
+            if (!control() && message_text_ && !message_compressed_ && !utf8_.feed(out, n))
                 return fail(1007, "invalid UTF-8 in a text message");
             if (remaining_ == 0)
                 if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
         }
         return {};
     }
+
+    // permessage-deflate was negotiated: RSV1 marks a compressed message (on its first frame
+    // only; on a continuation or a control frame it is still 1002).
+    void allow_compressed(bool on) noexcept { compressed_allowed_ = on; }
 
     // The message parse() last returned, moved out (valid until the next parse).
     std::string take_message() { return std::move(message_); }
@@ -2300,8 +2307,12 @@ private:
 
     WsEvent check_first_two() {
         const unsigned char b0 = header_[0], b1 = header_[1];
-        if (b0 & 0x70) return fail(1002, "reserved bits set");
         const unsigned op = b0 & 0x0F;
+        if (b0 & 0x30) return fail(1002, "reserved bits set");
+        if (b0 & 0x40) {
+            if (!compressed_allowed_) return fail(1002, "reserved bits set (no extension negotiated)");
+            if (op == 0 || op >= 8) return fail(1002, "RSV1 on a continuation or control frame");
+        }
         if ((op > 2 && op < 8) || op > 10) return fail(1002, "reserved opcode");
         if (!(b1 & 0x80)) return fail(1002, "client frame not masked");
         if (op >= 8) {
@@ -2337,6 +2348,7 @@ private:
                 in_message_ = true;
                 message_text_ = opcode() == WsOpcode::text;
                 message_binary_ = !message_text_;
+                message_compressed_ = (header_[0] & 0x40) != 0;
                 utf8_.reset();
             }
         } else {
@@ -2375,6 +2387,7 @@ private:
         if (!fin) return {};
         in_message_ = false;
         message_ready_ = true;
+        if (message_compressed_) return {message_text_ ? WsEvent::Kind::text : WsEvent::Kind::binary, 0, message_, true};
         if (message_text_) {
             if (!utf8_.complete()) return fail(1007, "invalid UTF-8 in a text message");
             return {WsEvent::Kind::text, 0, message_};
@@ -2393,6 +2406,7 @@ private:
     bool message_text_ = false;
     bool message_binary_ = false;
     bool message_ready_ = false;
+    bool message_compressed_ = false, compressed_allowed_ = false;
     bool done_ = false;
     Utf8Checker utf8_;
     std::string message_;
@@ -2400,8 +2414,8 @@ private:
 };
 
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
-inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true) {
-    out += static_cast<char>((fin ? 0x80 : 0) | static_cast<unsigned>(op));
+inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false) {
+    out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
     const std::uint64_t n = payload.size();
     if (n < 126) {
         out += static_cast<char>(n);
@@ -2429,6 +2443,195 @@ inline void append_ws_close(std::string& out, std::uint16_t code, std::string_vi
 
 }  // namespace detail
 
+}  // namespace fastapi
+
+// ---- include/fastapi/http/websocket_deflate.hpp ----
+// websocket_deflate: permessage-deflate (RFC 7692), when built with zlib (FASTAPI_WITH_ZLIB):
+// the negotiation of a client's offers (Sec-WebSocket-Extensions) and the per-connection
+// inflater and deflater. A compressed message is inflated with the message size limit
+// applied to what comes out, so a small frame cannot expand into gigabytes (no deflate bomb).
+// Non-template and inline. Relies on http_types (headers), http_parser (trim_ows).
+
+
+#ifdef FASTAPI_WITH_ZLIB
+#include <zlib.h>  // inflate, deflate
+#endif
+
+namespace fastapi {
+namespace detail {
+
+// What was agreed: the response's parameters, and how each side compresses.
+struct WsDeflateParams {
+    bool server_no_context_takeover = false;
+    bool client_no_context_takeover = false;
+    int server_max_window_bits = 15;  // our deflater's window
+    bool server_bits_sent = false;    // answered with server_max_window_bits=N
+    int client_max_window_bits = 15;  // the client's (our inflater copes with any up to 15)
+    // The Sec-WebSocket-Extensions value of the 101.
+    std::string response() const {
+        std::string r = "permessage-deflate";
+        if (server_no_context_takeover) r += "; server_no_context_takeover";
+        if (client_no_context_takeover) r += "; client_no_context_takeover";
+        if (server_bits_sent) r += "; server_max_window_bits=" + std::to_string(server_max_window_bits);
+        return r;
+    }
+};
+
+// A window-bits value: 8 to 15, digits only.
+inline std::optional<int> ws_window_bits(std::string_view v) {
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (v.empty() || v.size() > 2) return std::nullopt;
+    int n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+    }
+    if (n < 8 || n > 15) return std::nullopt;
+    return n;
+}
+
+// One permessage-deflate offer ("permessage-deflate; a; b=1"): the parameters we agree to, or
+// nullopt when it cannot be accepted (an unknown or repeated parameter, a bad value, or
+// server_max_window_bits=8, which zlib's raw deflate cannot honour).
+inline std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer) {
+    std::size_t semi = offer.find(';');
+    if (!iequals(trim_ows(offer.substr(0, semi)), "permessage-deflate")) return std::nullopt;
+    WsDeflateParams p;
+    bool seen[4] = {};
+    while (semi != std::string_view::npos) {
+        offer.remove_prefix(semi + 1);
+        semi = offer.find(';');
+        std::string_view param = trim_ows(offer.substr(0, semi));
+        std::string_view value;
+        bool has_value = false;
+        if (auto eq = param.find('='); eq != std::string_view::npos) {
+            value = trim_ows(param.substr(eq + 1));
+            param = trim_ows(param.substr(0, eq));
+            has_value = true;
+        }
+        int which = iequals(param, "server_no_context_takeover") ? 0
+                    : iequals(param, "client_no_context_takeover") ? 1
+                    : iequals(param, "server_max_window_bits") ? 2
+                    : iequals(param, "client_max_window_bits") ? 3 : -1;
+        if (which < 0 || seen[which]) return std::nullopt;
+        seen[which] = true;
+        switch (which) {
+            case 0: if (has_value) return std::nullopt; p.server_no_context_takeover = true; break;
+            case 1: if (has_value) return std::nullopt; p.client_no_context_takeover = true; break;
+            case 2: {
+                auto bits = has_value ? ws_window_bits(value) : std::nullopt;
+                if (!bits || *bits < 9) return std::nullopt;
+                p.server_max_window_bits = *bits;
+                p.server_bits_sent = true;
+                break;
+            }
+            case 3:
+                if (has_value) {
+                    auto bits = ws_window_bits(value);
+                    if (!bits) return std::nullopt;
+                    p.client_max_window_bits = *bits;
+                }
+                break;
+        }
+    }
+    return p;
+}
+
+// The first acceptable offer among every Sec-WebSocket-Extensions field, in order.
+inline std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers) {
+    for (auto value : headers.get_all("sec-websocket-extensions")) {
+        // Offers are separated by commas (no parameter value here holds one).
+        while (!value.empty()) {
+            const std::size_t comma = value.find(',');
+            if (auto p = ws_deflate_accept_offer(value.substr(0, comma))) return p;
+            if (comma == std::string_view::npos) break;
+            value.remove_prefix(comma + 1);
+        }
+    }
+    return std::nullopt;
+}
+
+#ifdef FASTAPI_WITH_ZLIB
+// A connection's compression state: one inflater (client to server), one deflater.
+class WsDeflate {
+public:
+    explicit WsDeflate(const WsDeflateParams& p) : params_(p) {
+        if (inflateInit2(&in_, -15) != Z_OK) throw std::runtime_error("fastapi: cannot start an inflate stream");
+        if (deflateInit2(&out_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -p.server_max_window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            inflateEnd(&in_);
+            throw std::runtime_error("fastapi: cannot start a deflate stream");
+        }
+    }
+    ~WsDeflate() {
+        inflateEnd(&in_);
+        deflateEnd(&out_);
+    }
+    WsDeflate(const WsDeflate&) = delete;
+    WsDeflate& operator=(const WsDeflate&) = delete;
+
+    // A compressed message's payload, inflated into `out`: 0 when done, 1009 when what comes
+    // out passes `max` (stopped there: nothing past it is produced), 1007 for data that is not
+    // a deflate stream.
+    int inflate_message(std::string_view in, std::string& out, std::size_t max) {
+        out.clear();
+        static const unsigned char tail[4] = {0x00, 0x00, 0xff, 0xff};
+        int code = feed(reinterpret_cast<const unsigned char*>(in.data()), in.size(), out, max);
+        if (code == 0) code = feed(tail, 4, out, max);
+        if (params_.client_no_context_takeover || code != 0) inflateReset(&in_);
+        return code;
+    }
+
+    // A message's payload compressed (the trailing 00 00 ff ff removed, as RFC 7692 says).
+    std::string deflate_message(std::string_view in) {
+        std::string out;
+        out_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        out_.avail_in = static_cast<uInt>(in.size());
+        for (int i = 0; i < 1000000; ++i) {
+            const std::size_t at = out.size();
+            out.resize(at + 16384);
+            out_.next_out = reinterpret_cast<Bytef*>(out.data() + at);
+            out_.avail_out = 16384;
+            deflate(&out_, Z_SYNC_FLUSH);
+            out.resize(at + 16384 - out_.avail_out);
+            if (out_.avail_out != 0) break;
+        }
+        if (out.size() >= 4 && out.compare(out.size() - 4, 4, std::string_view("\0\0\xff\xff", 4)) == 0) out.resize(out.size() - 4);
+        if (out.empty()) out.assign(1, '\0');  // an empty message still needs a block
+        if (params_.server_no_context_takeover) deflateReset(&out_);
+        return out;
+    }
+
+private:
+    int feed(const unsigned char* data, std::size_t n, std::string& out, std::size_t max) {
+        in_.next_in = const_cast<Bytef*>(data);
+        in_.avail_in = static_cast<uInt>(n);
+        for (int i = 0; i < 100000000; ++i) {
+            unsigned char buf[16384];
+            in_.next_out = buf;
+            in_.avail_out = sizeof buf;
+            const int rc = inflate(&in_, Z_SYNC_FLUSH);
+            const std::size_t got = sizeof buf - in_.avail_out;
+            if (got > max - out.size()) return 1009;
+            out.append(reinterpret_cast<char*>(buf), got);
+            if (rc == Z_STREAM_END) {  // a final block: the next message starts a new stream
+                inflateReset(&in_);
+                if (in_.avail_in == 0) return 0;
+                continue;
+            }
+            if (rc == Z_BUF_ERROR) return 0;  // needs more input: all of it was taken
+            if (rc != Z_OK) return 1007;
+            if (in_.avail_in == 0 && in_.avail_out != 0) return 0;
+        }
+        return 1009;
+    }
+
+    WsDeflateParams params_;
+    z_stream in_{};
+    z_stream out_{};
+};
+#endif
+
+}  // namespace detail
 }  // namespace fastapi
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
@@ -9795,6 +9998,9 @@ struct WebSocketOptions {
     // Messages received and not yet taken by receive(): the connection reads no more past this
     // many (or a whole max_message_bytes of them) until the handler takes one.
     std::size_t max_incoming_messages = 16;
+    // permessage-deflate (RFC 7692) when the client offers it and the program is built with
+    // zlib (FASTAPI_WITH_ZLIB); otherwise no extension is agreed.
+    bool permessage_deflate = true;
 };
 
 class WebSocket;
@@ -9983,10 +10189,12 @@ public:
         asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
             self->posted_bytes_ -= m.data.size();
             if (self->state_ != State::connected || self->close_sent_) return;
-            std::string frame;
-            frame.reserve(m.data.size() + 10);
-            detail::append_ws_frame(frame, m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
-            asio::co_spawn(self->get_executor(), write_kept(self, std::move(frame)), asio::detached);
+            std::string frame = self->data_frame(m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
+            // Queued now (in order with the handler's sends); a writer started if none runs.
+            if (self->queued_.size() + frame.size() > self->options_.max_queued_bytes && self->writing_)
+                return self->fail(1008, "too much data queued for a client that does not read");
+            self->queued_ += frame;
+            if (!self->writing_) asio::co_spawn(self->get_executor(), write_kept(self, {}), asio::detached);
         });
     }
 
@@ -10046,11 +10254,25 @@ private:
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
         if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
         start();
+        co_await write_frame(data_frame(op, payload));
+        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // A text or binary message's frame: compressed (RSV1) when permessage-deflate was agreed.
+    // Built and queued at once, in the order sent: the compressor's context is the stream's.
+    std::string data_frame(detail::WsOpcode op, std::string_view payload) {
         std::string frame;
+#ifdef FASTAPI_WITH_ZLIB
+        if (deflate_) {
+            const std::string packed = deflate_->deflate_message(payload);
+            frame.reserve(packed.size() + 10);
+            detail::append_ws_frame(frame, op, packed, true, true);
+            return frame;
+        }
+#endif
         frame.reserve(payload.size() + 10);
         detail::append_ws_frame(frame, op, payload);
-        co_await write_frame(std::move(frame));
-        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        return frame;
     }
 
     // Queues one frame and writes the queue unless a write is already under way (another
@@ -10120,6 +10342,21 @@ private:
                     continue;
                 }
                 Message m{e.kind == Kind::text, parser_.take_message()};
+                if (e.compressed) {
+                    int code = 1002;  // (RSV1 is refused by the parser unless the extension was agreed)
+                    std::string inflated;
+#ifdef FASTAPI_WITH_ZLIB
+                    if (deflate_) code = deflate_->inflate_message(m.data, inflated, options_.max_message_bytes);
+#endif
+                    if (code == 0 && m.text && !detail::is_valid_utf8_text(inflated)) code = 1007;
+                    if (code != 0) {
+                        co_await protocol_error(static_cast<std::uint16_t>(code), code == 1009 ? "message too big"
+                                                                                  : code == 1007 ? "invalid compressed or UTF-8 data"
+                                                                                                 : "compressed message without the extension");
+                        break;
+                    }
+                    m.data = std::move(inflated);
+                }
                 inbox_bytes_ += m.data.size();
                 inbox_.push_back(std::move(m));
                 inbox_wake_.cancel();
@@ -10286,6 +10523,9 @@ private:
     WebSocketOptions options_;
     detail::WsFrameParser parser_;
     std::shared_ptr<detail::UpgradeLease> lease_;
+#ifdef FASTAPI_WITH_ZLIB
+    std::unique_ptr<detail::WsDeflate> deflate_;
+#endif
     State state_ = State::connected;
     int close_code_ = 1000;
     std::string close_reason_;
@@ -10440,6 +10680,14 @@ struct websocket_call<F, std::tuple<P...>> {
         }
         ex.response = websocket_accept_response(ex.request, ws->accept_subprotocol_);
         for (auto& field : ws->accept_headers_) ex.response.headers.add(field.first, field.second);
+#ifdef FASTAPI_WITH_ZLIB
+        if (options.permessage_deflate)
+            if (auto agreed = ws_deflate_negotiate(ex.request.headers)) {
+                ex.response.headers.add("sec-websocket-extensions", agreed->response());
+                ws->deflate_ = std::make_unique<WsDeflate>(*agreed);
+                ws->parser_.allow_compressed(true);
+            }
+#endif
         // Called once the 101 is written; destroyed uncalled when the connection closes first.
         struct Delivery {
             std::shared_ptr<WebSocket> ws;
@@ -11705,7 +11953,6 @@ struct Binder<OAuth2PasswordRequestForm> {
 
 
 #ifdef FASTAPI_WITH_ZLIB
-#include <zlib.h>  // deflate (GZipMiddleware)
 #endif
 
 namespace fastapi {

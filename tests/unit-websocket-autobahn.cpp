@@ -2,11 +2,18 @@
 // (framing, ping/pong, reserved bits, opcodes, fragmentation, UTF-8, close handling, limits),
 // as raw frames from a socket to an app.websocket echo route. Each protocol error is checked
 // for its close code and for the TCP connection being closed after it. (Compression, the
-// testsuite's category 12-13, needs permessage-deflate: not here yet.)
+// testsuite's categories 12-13, is permessage-deflate: built with FASTAPI_WITH_ZLIB, its
+// negotiation, compressed echo both ways, RSV1 misuse, a deflate bomb, and Python's websockets
+// client agreeing to it.)
 #include "support.hpp"
 
+#include <cstdio>  // popen
 #include <string>
 #include <vector>
+
+#ifdef FASTAPI_WITH_ZLIB
+#include <zlib.h>
+#endif
 
 namespace websocket_autobahn_test {
 
@@ -271,5 +278,174 @@ TEST_CASE("Autobahn 9 (limits): a message over max_message_bytes is 1009, whole 
     CHECK(close_code_for(e, raw_header(0x82, std::uint64_t(1) << 40, 8)) == 1009);
     CHECK(close_code_for(e, frame(2, std::string(limit / 2, 'a'), false) + frame(0, std::string(limit / 2 + 1, 'b'))) == 1009);
 }
+
+#ifdef FASTAPI_WITH_ZLIB
+// Raw deflate with a sync flush, the trailing 00 00 ff ff removed (RFC 7692 §7.2.1).
+std::string compress(std::string_view in) {
+    z_stream z{};
+    REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string out(in.size() + in.size() / 100 + 1024, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    REQUIRE(deflate(&z, Z_SYNC_FLUSH) == Z_OK);
+    out.resize(out.size() - z.avail_out);
+    deflateEnd(&z);
+    REQUIRE(out.size() >= 4);
+    out.resize(out.size() - 4);
+    return out;
+}
+// A server's compressed payload inflated (with the tail put back), through `z`.
+std::string inflate_with(z_stream& z, std::string in) {
+    in.append("\0\0\xff\xff", 4);
+    std::string out(1 << 20, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&z, Z_SYNC_FLUSH);
+    CHECK((rc == Z_OK || rc == Z_BUF_ERROR));
+    out.resize(out.size() - z.avail_out);
+    return out;
+}
+
+// The 101's Sec-WebSocket-Extensions for an offer (empty: none), the head removed.
+std::string agreed(test::RawClient& c, std::string_view offer) {
+    std::string extra = "Sec-WebSocket-Extensions: ";
+    extra.append(offer).append("\r\n");
+    c.send(test::ws::handshake("/echo", extra));
+    const std::string head = c.read_until([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; });
+    REQUIRE(head.starts_with("HTTP/1.1 101 "));
+    const std::size_t end = head.find("\r\n\r\n");
+    c.buffer().erase(0, end + 4);
+    const std::size_t at = head.find("\r\nsec-websocket-extensions: ");
+    if (at == std::string::npos || at > end) return "";
+    const std::size_t from = at + 28;  // past "\r\nsec-websocket-extensions: "
+    return head.substr(from, head.find("\r\n", from) - from);
+}
+
+TEST_CASE("Autobahn 12-13 (compression): permessage-deflate negotiated, its parameters answered; bad offers declined") {
+    Echo e;
+    struct Case {
+        const char* offer;
+        const char* answer;
+    };
+    const Case cases[] = {
+        {"permessage-deflate", "permessage-deflate"},
+        {"permessage-deflate; client_max_window_bits", "permessage-deflate"},
+        {"permessage-deflate; server_no_context_takeover", "permessage-deflate; server_no_context_takeover"},
+        {"permessage-deflate; client_no_context_takeover", "permessage-deflate; client_no_context_takeover"},
+        {"permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10"},
+        {"permessage-deflate; client_max_window_bits=9; server_no_context_takeover; client_no_context_takeover",
+         "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+        {"permessage-deflate; server_max_window_bits=8", ""},         // zlib's raw deflate cannot
+        {"permessage-deflate; server_max_window_bits=16", ""},
+        {"permessage-deflate; server_max_window_bits", ""},           // needs a value
+        {"permessage-deflate; client_max_window_bits=7", ""},
+        {"permessage-deflate; unknown", ""},
+        {"permessage-deflate; server_no_context_takeover; server_no_context_takeover", ""},
+        {"permessage-deflate; server_no_context_takeover=1", ""},
+        {"x-webkit-deflate-frame", ""},
+        {"permessage-deflate; server_max_window_bits=8, permessage-deflate", "permessage-deflate"},  // the next offer
+    };
+    for (const Case& k : cases) {
+        CAPTURE(k.offer);
+        test::RawClient c(e.server->port());
+        CHECK(agreed(c, k.offer) == k.answer);
+    }
+}
+
+TEST_CASE("Autobahn 12-13 (compression): compressed messages echoed compressed, with and without context takeover") {
+    Echo e;
+    for (const char* offer : {"permessage-deflate", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"}) {
+        CAPTURE(offer);
+        test::RawClient c(e.server->port());
+        REQUIRE(!agreed(c, offer).empty());
+        z_stream z{};
+        REQUIRE(inflateInit2(&z, -15) == Z_OK);
+        const std::string text = "Hello, compressed world! Hello, compressed world!";
+        for (int i = 0; i < 3; ++i) {  // each message compressed on its own (a fresh context each time)
+            c.send(frame(1, compress(text), true, 0x40));
+            auto f = read_frame(c);
+            CHECK(f.op == 1);
+            CHECK((f.first & 0x40) != 0);  // RSV1: compressed
+            CHECK(inflate_with(z, f.payload) == text);
+        }
+        const std::string big(60000, 'z');  // under the 64 KiB limit, inflated
+        c.send(frame(2, compress(big), true, 0x40));
+        auto f = read_frame(c);
+        CHECK(f.op == 2);
+        CHECK(inflate_with(z, f.payload) == big);
+        c.send(frame(1, "plain, not compressed"));  // RSV1 clear: a message sent as it is
+        f = read_frame(c);
+        CHECK(inflate_with(z, f.payload) == "plain, not compressed");
+        // Fragmented: RSV1 on the first frame only.
+        const std::string packed = compress("in two fragments");
+        c.send(frame(1, packed.substr(0, 3), false, 0x40) + frame(0, packed.substr(3)));
+        f = read_frame(c);
+        CHECK(inflate_with(z, f.payload) == "in two fragments");
+        inflateEnd(&z);
+    }
+}
+
+// Negotiates, sends `bytes`, and returns the close code.
+int deflate_close_code(Echo& e, const std::string& bytes) {
+    test::RawClient c(e.server->port());
+    REQUIRE(!agreed(c, "permessage-deflate").empty());
+    c.send(bytes);
+    test::ws::ServerFrame f = read_frame(c);
+    for (int i = 0; i < 10 && f.op != 8 && f.op < 998; ++i) f = read_frame(c);
+    const int code = close_code(f);
+    CHECK(c.closed_by_peer());
+    return code;
+}
+
+TEST_CASE("Autobahn 12-13 (compression): RSV1 misuse is 1002; a deflate bomb is 1009; bad data or UTF-8 is 1007") {
+    Echo e;
+    CHECK(deflate_close_code(e, frame(9, "", true, 0x40)) == 1002);  // on a control frame
+    CHECK(deflate_close_code(e, frame(1, compress("a"), false, 0x40) + frame(0, "b", true, 0x40)) == 1002);  // a continuation
+    CHECK(deflate_close_code(e, frame(1, "x", true, 0x20)) == 1002);  // RSV2 stays reserved
+    // 100 MB of zeros compress to about 100 KB, past the 64 KiB limit only once inflated.
+    const std::string bomb = compress(std::string(100u << 20, '\0'));
+    CHECK(bomb.size() < 200000);
+    CHECK(deflate_close_code(e, frame(2, bomb.substr(0, 60000), true, 0x40)) == 1009);
+    CHECK(deflate_close_code(e, frame(2, "\xff\xff\xff\xff garbage", true, 0x40)) == 1007);
+    CHECK(deflate_close_code(e, frame(1, compress("bad \xff utf-8"), true, 0x40)) == 1007);
+    // Without the extension, RSV1 is 1002 (Autobahn 3).
+    CHECK(close_code_for(e, frame(1, compress("a"), true, 0x40)) == 1002);
+}
+
+TEST_CASE("Autobahn 12-13 (compression): Python's websockets client agrees to permessage-deflate and echoes through it") {
+    App app;
+    app.websocket("/ws/echo", [](WebSocket& ws) -> asio::awaitable<void> {
+        const auto& offered = ws.subprotocols();
+        const bool chat = std::find(offered.begin(), offered.end(), "chat") != offered.end();
+        co_await ws.accept(chat ? "chat" : "");
+        while (auto m = co_await ws.receive_message()) {
+            if (m->text) co_await ws.send_text(m->data);
+            else co_await ws.send_bytes(m->data);
+        }
+    });
+    test::LiveServer s(app);
+    std::string cmd = "timeout 90 /usr/bin/python3 " FASTAPI_SOURCE_DIR "/tests/python/websockets_client.py ";
+    cmd += std::to_string(s.port());
+    cmd += " deflate 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    for (int i = 0; i < 10000; ++i) {
+        std::size_t n = std::fread(buf, 1, sizeof buf, p);
+        if (n == 0) break;
+        out.append(buf, n);
+    }
+    const int status = ::pclose(p);
+    INFO(out);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(out == "ok\n");
+}
+#endif
 
 }  // namespace websocket_autobahn_test

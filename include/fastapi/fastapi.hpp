@@ -12,6 +12,7 @@
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
 #include "http/websocket.hpp"
+#include "http/websocket_deflate.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON out, HTTPException (its detail is JSON), JSON in.
 #include "model/reflect.hpp"

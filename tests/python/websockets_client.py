@@ -1,15 +1,31 @@
 """Python's websockets client (Debian's python3-websockets) against examples/websockets.cpp.
-   /usr/bin/python3 tests/python/websockets_client.py PORT    prints "ok" or fails."""
+   /usr/bin/python3 tests/python/websockets_client.py PORT           prints "ok" or fails
+   /usr/bin/python3 tests/python/websockets_client.py PORT deflate   only the echo, which must
+       agree to permessage-deflate (a server built with FASTAPI_WITH_ZLIB)"""
 import asyncio
 import sys
 
 import websockets
 
 
-async def main(port):
+async def main(port, mode):
+    if mode == "deflate":
+        await echo(port, "deflate", 1)
+        print("ok")
+        return
+    # Twice: without compression, and with the client's default offer of permessage-deflate,
+    # which a server built without zlib (the example's one-line build) declines.
+    for compression in (None, "deflate"):
+        await echo(port, compression, 0)
+    await rooms(port)
+    print("ok")
+
+
+async def echo(port, compression, extensions):
     uri = f"ws://127.0.0.1:{port}/ws/echo"
-    async with websockets.connect(uri, subprotocols=["chat", "superchat"], max_size=None) as ws:
+    async with websockets.connect(uri, subprotocols=["chat", "superchat"], max_size=None, compression=compression) as ws:
         assert ws.subprotocol == "chat", ws.subprotocol
+        assert len(ws.extensions) == extensions, ws.extensions
         await ws.send("héllo")
         got = await ws.recv()
         assert got == "héllo" and isinstance(got, str), got
@@ -25,19 +41,18 @@ async def main(port):
         await asyncio.wait_for(pong, 5)
         await ws.close(4000, "bye")
         assert ws.close_code == 4000, ws.close_code  # the server echoed our code
-    async with websockets.connect(uri) as ws:
+    async with websockets.connect(uri, compression=compression) as ws:
         assert ws.subprotocol is None, ws.subprotocol
         await ws.send("plain")
         assert await ws.recv() == "plain"
-    async with websockets.connect(uri, max_size=None) as ws:
+    async with websockets.connect(uri, max_size=None, compression=compression) as ws:
         try:
+            # Compressed, this is a few kilobytes: the limit applies to what it inflates to.
             await ws.send(b"y" * (16 * 1024 * 1024 + 1))
             await asyncio.wait_for(ws.recv(), 20)
             raise AssertionError("a message over 16 MiB was echoed")
         except websockets.ConnectionClosed as e:
             assert e.rcvd is not None and e.rcvd.code == 1009, e
-    await rooms(port)
-    print("ok")
 
 
 async def rooms(port):
@@ -101,4 +116,4 @@ async def rooms(port):
         assert json.loads(await dan.recv()) == {"user": "dan", "text": "anyone?"}
 
 
-asyncio.run(asyncio.wait_for(main(int(sys.argv[1])), 60))
+asyncio.run(asyncio.wait_for(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else ""), 60))

@@ -15,6 +15,7 @@
 // handler (binding).
 #pragma once
 #include "../http/websocket.hpp"
+#include "../http/websocket_deflate.hpp"
 #include "../model/json.hpp"
 #include "../model/json_reader.hpp"
 #include "../model/validation.hpp"
@@ -89,6 +90,9 @@ struct WebSocketOptions {
     // Messages received and not yet taken by receive(): the connection reads no more past this
     // many (or a whole max_message_bytes of them) until the handler takes one.
     std::size_t max_incoming_messages = 16;
+    // permessage-deflate (RFC 7692) when the client offers it and the program is built with
+    // zlib (FASTAPI_WITH_ZLIB); otherwise no extension is agreed.
+    bool permessage_deflate = true;
 };
 
 class WebSocket;
@@ -277,10 +281,12 @@ public:
         asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
             self->posted_bytes_ -= m.data.size();
             if (self->state_ != State::connected || self->close_sent_) return;
-            std::string frame;
-            frame.reserve(m.data.size() + 10);
-            detail::append_ws_frame(frame, m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
-            asio::co_spawn(self->get_executor(), write_kept(self, std::move(frame)), asio::detached);
+            std::string frame = self->data_frame(m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
+            // Queued now (in order with the handler's sends); a writer started if none runs.
+            if (self->queued_.size() + frame.size() > self->options_.max_queued_bytes && self->writing_)
+                return self->fail(1008, "too much data queued for a client that does not read");
+            self->queued_ += frame;
+            if (!self->writing_) asio::co_spawn(self->get_executor(), write_kept(self, {}), asio::detached);
         });
     }
 
@@ -340,11 +346,25 @@ private:
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
         if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
         start();
+        co_await write_frame(data_frame(op, payload));
+        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // A text or binary message's frame: compressed (RSV1) when permessage-deflate was agreed.
+    // Built and queued at once, in the order sent: the compressor's context is the stream's.
+    std::string data_frame(detail::WsOpcode op, std::string_view payload) {
         std::string frame;
+#ifdef FASTAPI_WITH_ZLIB
+        if (deflate_) {
+            const std::string packed = deflate_->deflate_message(payload);
+            frame.reserve(packed.size() + 10);
+            detail::append_ws_frame(frame, op, packed, true, true);
+            return frame;
+        }
+#endif
         frame.reserve(payload.size() + 10);
         detail::append_ws_frame(frame, op, payload);
-        co_await write_frame(std::move(frame));
-        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        return frame;
     }
 
     // Queues one frame and writes the queue unless a write is already under way (another
@@ -414,6 +434,21 @@ private:
                     continue;
                 }
                 Message m{e.kind == Kind::text, parser_.take_message()};
+                if (e.compressed) {
+                    int code = 1002;  // (RSV1 is refused by the parser unless the extension was agreed)
+                    std::string inflated;
+#ifdef FASTAPI_WITH_ZLIB
+                    if (deflate_) code = deflate_->inflate_message(m.data, inflated, options_.max_message_bytes);
+#endif
+                    if (code == 0 && m.text && !detail::is_valid_utf8_text(inflated)) code = 1007;
+                    if (code != 0) {
+                        co_await protocol_error(static_cast<std::uint16_t>(code), code == 1009 ? "message too big"
+                                                                                  : code == 1007 ? "invalid compressed or UTF-8 data"
+                                                                                                 : "compressed message without the extension");
+                        break;
+                    }
+                    m.data = std::move(inflated);
+                }
                 inbox_bytes_ += m.data.size();
                 inbox_.push_back(std::move(m));
                 inbox_wake_.cancel();
@@ -580,6 +615,9 @@ private:
     WebSocketOptions options_;
     detail::WsFrameParser parser_;
     std::shared_ptr<detail::UpgradeLease> lease_;
+#ifdef FASTAPI_WITH_ZLIB
+    std::unique_ptr<detail::WsDeflate> deflate_;
+#endif
     State state_ = State::connected;
     int close_code_ = 1000;
     std::string close_reason_;
@@ -734,6 +772,14 @@ struct websocket_call<F, std::tuple<P...>> {
         }
         ex.response = websocket_accept_response(ex.request, ws->accept_subprotocol_);
         for (auto& field : ws->accept_headers_) ex.response.headers.add(field.first, field.second);
+#ifdef FASTAPI_WITH_ZLIB
+        if (options.permessage_deflate)
+            if (auto agreed = ws_deflate_negotiate(ex.request.headers)) {
+                ex.response.headers.add("sec-websocket-extensions", agreed->response());
+                ws->deflate_ = std::make_unique<WsDeflate>(*agreed);
+                ws->parser_.allow_compressed(true);
+            }
+#endif
         // Called once the 101 is written; destroyed uncalled when the connection closes first.
         struct Delivery {
             std::shared_ptr<WebSocket> ws;
