@@ -44,8 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (out.size() > max) broken("inflated past the limit");
         if (code != 0) break;  // the connection would be closed
     }
-    // What we compress, a fresh inflater with the same state inflates back.
-    WsDeflate a(params), b(params);
+    // What we compress, an inflater that keeps (or drops) its context as our compressor does
+    // inflates back.
+    WsDeflateParams ours = params, theirs = params;
+    theirs.client_no_context_takeover = ours.server_no_context_takeover;
+    WsDeflate a(ours), b(theirs);
     for (int i = 0; i < 2; ++i) {
         const std::string packed = a.deflate_message(in);
         std::string back;
