@@ -479,6 +479,32 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         if (entered.exchange(false)) app.exit_lifespan();
     }
 
+    // Connections handed off after an Upgrade (WebSockets), each held by its lease: counted in
+    // live_connections, told of a graceful stop (going_away) and of the end of its grace
+    // period (abort), on the stream's executor.
+    struct Lease final : UpgradeLease {
+        std::shared_ptr<ServerState> state;
+        asio::any_io_executor executor;
+        bool told_going_away = false;  // with upgraded_mutex
+        Lease(std::shared_ptr<ServerState> s, asio::any_io_executor ex) : state(std::move(s)), executor(std::move(ex)) {
+            ++state->live_connections;
+            std::lock_guard lock(state->upgraded_mutex);
+            state->upgraded.push_back(this);
+        }
+        ~Lease() override {
+            {
+                std::lock_guard lock(state->upgraded_mutex);
+                auto it = std::find(state->upgraded.begin(), state->upgraded.end(), this);
+                if (it != state->upgraded.end()) *it = state->upgraded.back(), state->upgraded.pop_back();
+            }
+            --state->live_connections;
+        }
+    };
+    std::mutex upgraded_mutex;
+    std::vector<Lease*> upgraded;
+    // Posts going_away (once each) or abort to every upgraded connection's executor.
+    void tell_upgraded(bool abort);
+
     void listen();
     void start();
     void accept();
@@ -618,13 +644,16 @@ public:
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
         if (closed_) return;
-        if (phase_ != Phase::idle || writing_ || !out_.empty()) return;
-        if (auto* socket = stream_.socket()) {
-            asio::error_code ec;
-            if (socket->available(ec) > 0 && !ec) return;
-            if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+        if (phase_ == Phase::idle && !writing_ && out_.empty()) {
+            if (auto* socket = stream_.socket()) {
+                asio::error_code ec;
+                if (socket->available(ec) > 0 && !ec) return;
+                if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+            }
+            close();
+        } else if (streaming_ && stream_stop_) {
+            std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
-        close();
     }
 
     void close() {
@@ -700,7 +729,8 @@ private:
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
-        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
+        auto lease = std::make_shared<ServerState::Lease>(keep_state_, stream_.get_executor());
+        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_), std::move(lease)};
         in_begin_ = in_end_ = 0;
         try {
             upgrade(std::move(up));
@@ -1310,6 +1340,10 @@ private:
     public:
         explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
         asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
+        void on_server_stop(std::function<void()> f) override {
+            if (c_.state_.stopping.load(std::memory_order_relaxed)) return f();
+            c_.stream_stop_ = std::move(f);
+        }
 
     private:
         Connection& c_;
@@ -1372,7 +1406,12 @@ private:
     void on_stream_done(std::exception_ptr e) {
         streaming_ = false;
         log_access(stream_sent_);
+        stream_stop_ = nullptr;
         if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (e && disconnected_->load(std::memory_order_acquire)) {  // cancelled as the client left: no failure
+            close();
+            return;
+        }
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
         if (e) {
@@ -1581,6 +1620,7 @@ private:
     std::optional<std::uint64_t> stream_length_;
     std::uint64_t stream_sent_ = 0;
     std::optional<asio::steady_timer> stream_wake_;
+    std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
 
@@ -1740,6 +1780,23 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     watch_stop();
 }
 
+inline void ServerState::tell_upgraded(bool abort) {
+    std::lock_guard lock(upgraded_mutex);
+    for (Lease* l : upgraded) {
+        if (!abort && l->told_going_away) continue;
+        l->told_going_away = true;
+        // The lease may go before the post runs: the connection's owner keeps it while it
+        // matters, and a weak reference says whether it still does.
+        std::weak_ptr<UpgradeLease> weak = l->weak_from_this();  // expired while its destructor runs
+        asio::post(l->executor, [weak, abort] {
+            if (auto held = weak.lock()) {
+                auto& f = abort ? held->abort : held->going_away;
+                if (f) f();
+            }
+        });
+    }
+}
+
 // Every 20 ms until done: busy connections close after their response; once the grace period
 // is over every connection is closed, which cancels the coroutine handlers still running. What
 // cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
@@ -1749,6 +1806,7 @@ inline void ServerState::watch_stop() {
     const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
     if (expired) for_each_connection([](Connection& c) { c.close(); });
     else for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    tell_upgraded(expired);
     const bool idle = live_connections.load() == 0 && background_pending.load() == 0;
     if (idle || (expired && ++forced_ticks > 20)) {
         finished = true;
