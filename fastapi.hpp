@@ -9406,6 +9406,21 @@ struct Binder<LoopState<T>> {
     static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
 
+// What keeps a loop busy by itself (a client connection made on the loop: its reader, its
+// timers) registers here, on the loop's thread, how to end that; the server runs these on each
+// of its loops once its connections are done, so the loops run out of work and return. What is
+// ended may start again when used again.
+inline std::vector<std::function<void()>>& loop_closers() {
+    thread_local std::vector<std::function<void()>> closers;
+    return closers;
+}
+inline void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
+inline void run_loop_closers() {
+    auto closers = std::move(loop_closers());
+    loop_closers().clear();
+    for (auto& c : closers) c();
+}
+
 inline std::uint64_t next_app_serial() noexcept {
     static std::atomic<std::uint64_t> serial{0};
     return ++serial;
@@ -14433,6 +14448,8 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
+            for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });
         guards.clear();  // owned mode: the loops may return once out of work
         if (!idle && !embedded)
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
@@ -15144,6 +15161,10 @@ struct RedisOptions {
     std::chrono::milliseconds reconnect_min{FASTAPI_REDIS_RECONNECT_MIN_MS};
     std::chrono::milliseconds reconnect_max{FASTAPI_REDIS_RECONNECT_MAX_MS};
     RespLimits limits;
+    // The connection on a thread of its own instead of the first caller's event loop (answers
+    // still come back on each caller's executor): one connection for several loops, or for a
+    // loop that must run out of work by itself (a TestClient's).
+    bool own_thread = false;
 
     // Where it connects, for messages: "127.0.0.1:6379" or "unix:/run/redis.sock".
     std::string address() const {
@@ -15364,9 +15385,24 @@ public:
     }
     std::size_t dropped_messages() const noexcept { return dropped_; }
     bool connected() const noexcept { return state_ == State::ready; }
+    // Writes made (each carrying every command waiting then): what pipelining saves shows here.
+    std::uint64_t writes() const noexcept { return writes_; }
+
+    // Ends the connection (what is in flight fails) but stays usable: the next command
+    // connects again. For a loop that stops (routing/state.hpp's loop closers).
+    void suspend() {
+        if (state_ == State::closed || state_ == State::idle) return;
+        ++generation_;
+        state_ = State::idle;
+        backoff_timer_.cancel();
+        if (session_) drop(session_, "the event loop is stopping");
+        session_.reset();
+        fail_all("the event loop is stopping");
+    }
 
     void close() {
         if (state_ == State::closed) return;
+        ++generation_;
         state_ = State::closed;
         backoff_timer_.cancel();
         if (session_) drop(session_, "the Redis client was closed");
@@ -15413,7 +15449,7 @@ private:
     }
     void start() {
         state_ = State::connecting;
-        asio::co_spawn(ex_, run(shared_from_this()), asio::detached);
+        asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
     }
     void drop(const std::shared_ptr<Session>& s, std::string reason) {
         if (!s->alive) return;
@@ -15429,14 +15465,14 @@ private:
 
     // The lifecycle: connect, serve until the connection drops, fail what was in flight, wait
     // (doubling, capped), again; until closed.
-    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self) {
+    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
         auto wait = self->options_.reconnect_min;
-        while (self->state_ != State::closed) {
+        while (generation == self->generation_) {
             self->state_ = State::connecting;
             auto s = std::make_shared<Session>(self->ex_);
             self->session_ = s;
             std::string error = co_await self->connect(s);
-            if (self->state_ == State::closed) break;
+            if (generation != self->generation_) co_return;
             if (error.empty()) {
                 self->state_ = State::ready;
                 wait = self->options_.reconnect_min;
@@ -15445,7 +15481,7 @@ private:
                 if (self->options_.health_check_interval.count() > 0)
                     asio::co_spawn(self->ex_, health(self, s), asio::detached);
                 co_await reader(self, s);
-                if (self->state_ == State::closed) break;
+                if (generation != self->generation_) co_return;
                 error = s->reason;
                 self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
                                "); the command may or may not have run");
@@ -15453,7 +15489,7 @@ private:
                 self->drop(s, error);
                 self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
             }
-            if (self->state_ == State::closed) break;
+            if (generation != self->generation_) co_return;
             self->last_error_ = error;
             self->state_ = State::backoff;
             self->backoff_timer_.expires_after(wait);
@@ -15461,7 +15497,6 @@ private:
             co_await self->backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             wait = std::min(wait * 2, self->options_.reconnect_max);
         }
-        self->session_.reset();
     }
 
     // Connects and says hello, within connect_timeout; the error, or empty.
@@ -15651,6 +15686,7 @@ private:
                 }
             }
             if (out.empty()) continue;
+            ++self->writes_;
             asio::error_code ec;
             co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
@@ -15715,12 +15751,14 @@ private:
     RedisOptions options_;
     Mode mode_;
     State state_ = State::idle;
+    std::uint64_t generation_ = 0;  // which run() is the current one (close and suspend end it)
     std::string last_error_;
     asio::steady_timer backoff_timer_;
     std::shared_ptr<Session> session_;
     std::deque<std::shared_ptr<RedisRequest>> queued_;    // not written yet
     std::deque<std::shared_ptr<RedisRequest>> inflight_;  // written, waiting for replies
     std::atomic<std::thread::id> owner_thread_{};
+    std::uint64_t writes_ = 0;
     // pub/sub
     std::set<std::string> channels_, patterns_;
     std::deque<std::vector<RedisValue>> messages_;
@@ -16026,12 +16064,19 @@ public:
     const RedisOptions& options() const noexcept { return options_; }
     RedisConnection::Mode mode() const noexcept { return mode_; }
 
-    // The connection, bound to `ex` if it has none yet.
+    // The connection, bound to `ex` if it has none yet (to a loop of its own with own_thread).
     std::shared_ptr<RedisConnection> bind(const asio::any_io_executor& ex) {
         if (bound_.load(std::memory_order_acquire)) return conn_;
         std::lock_guard lock(mutex_);
         if (!conn_) {
-            conn_ = std::make_shared<RedisConnection>(ex, options_, mode_);
+            if (options_.own_thread) make_own_loop();
+            else {
+                conn_ = std::make_shared<RedisConnection>(ex, options_, mode_);
+                // Bound here, on the loop's thread: when the server stops the loop, it ends.
+                on_loop_stop([weak = std::weak_ptr<RedisConnection>(conn_)] {
+                    if (auto c = weak.lock()) c->suspend();
+                });
+            }
             bound_.store(true, std::memory_order_release);
         }
         return conn_;
@@ -16048,9 +16093,7 @@ public:
         if (!c) {
             std::lock_guard lock(mutex_);
             if (!conn_) {
-                own_ = std::make_unique<OwnLoop>();
-                own_->thread = std::thread([io = &own_->io] { io->run(); });
-                conn_ = std::make_shared<RedisConnection>(own_->io.get_executor(), options_, mode_);
+                make_own_loop();
                 bound_.store(true, std::memory_order_release);
             }
             c = conn_;
@@ -16075,6 +16118,12 @@ private:
     std::shared_ptr<RedisConnection> conn_;  // set once
     std::atomic<bool> bound_{false};
     std::unique_ptr<OwnLoop> own_;
+
+    void make_own_loop() {  // with mutex_
+        own_ = std::make_unique<OwnLoop>();
+        own_->thread = std::thread([io = &own_->io] { io->run(); });
+        conn_ = std::make_shared<RedisConnection>(own_->io.get_executor(), options_, mode_);
+    }
 };
 
 // Runs a coroutine of the client on its connection's executor and waits for it (the blocking API).
@@ -16156,6 +16205,10 @@ private:
 
 class RedisBlocking;
 class RedisSubscriber;
+class Redis;
+namespace detail {
+std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+}
 
 class Redis {
 public:
@@ -16170,12 +16223,14 @@ public:
 
     // ---- the coroutine API ----
     asio::awaitable<std::optional<std::string>> get(std::string_view key) {
-        auto v = co_await run(detail::make_command("GET", key));
+        std::string payload = detail::make_command("GET", key);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
     }
     // true when set, false when .nx or .xx kept it from being set.
     asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {}) {
-        auto v = co_await run(detail::redis_set_payload(key, value, o));
+        std::string payload = detail::redis_set_payload(key, value, o);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_bool(v);
     }
     // A model or fastapi::json, stored as JSON text (read back with get_as<T>).
@@ -16188,42 +16243,49 @@ public:
     }
     template <class T>
     asio::awaitable<std::optional<T>> get_as(std::string_view key) {
-        auto v = co_await run(detail::make_command("GET", key));
+        std::string payload = detail::make_command("GET", key);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_convert<std::optional<T>>(std::move(v));
     }
     asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1) {
-        std::string n = std::to_string(by);
-        auto v = co_await run(by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, n));
+        // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
+        // expression twice.)
+        std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_integer(v);
     }
     // How many of the keys existed.
     asio::awaitable<std::int64_t> del(std::string_view key) {
-        auto v = co_await run(detail::make_command("DEL", key));
+        std::string payload = detail::make_command("DEL", key);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_integer(v);
     }
     // false when the key does not exist.
     asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl) {
-        std::string s = std::to_string(ttl.count());
-        auto v = co_await run(detail::make_command("EXPIRE", key, s));
+        std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_bool(v);
     }
     // How many subscribers received it.
     asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message) {
-        auto v = co_await run(detail::make_command("PUBLISH", channel, message));
+        std::string payload = detail::make_command("PUBLISH", channel, message);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_integer(v);
     }
     // Any command, its reply read as R: co_await redis.command<std::int64_t>("HSET", "h", "f", 1).
     template <class R = RedisValue, class... A>
     asio::awaitable<R> command(std::string_view name, const A&... args) {
         detail::redis_check_shared(*link_, name);
-        auto v = co_await run(detail::redis_build(name, args...));
+        std::string payload = detail::redis_build(name, args...);
+        auto v = co_await run(std::move(payload));
         if constexpr (std::is_void_v<R>) detail::redis_throw_if_error(v);
         else co_return detail::redis_convert<R>(std::move(v));
     }
     // The batch's replies in order (the first error reply is thrown as RedisError).
     asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch) {
         auto c = co_await connection();
-        auto replies = co_await detail::redis_exec(c, detail::redis_request(batch.payload(), batch.size()));
+        auto request = detail::redis_request(batch.payload(), batch.size());
+        auto replies = co_await detail::redis_exec(c, std::move(request));
         for (auto& r : replies) detail::redis_throw_if_error(r);
         co_return replies;
     }
@@ -16235,7 +16297,8 @@ public:
         std::string payload = detail::make_command("MULTI");
         payload += batch.payload();
         payload += detail::make_command("EXEC");
-        auto replies = co_await detail::redis_exec(c, detail::redis_request(std::move(payload), batch.size() + 2));
+        auto request = detail::redis_request(std::move(payload), batch.size() + 2);
+        auto replies = co_await detail::redis_exec(c, std::move(request));
         co_return transaction_result(std::move(replies));
     }
     // EVALSHA, then EVAL when the server does not know the script; as redis-py's
@@ -16265,12 +16328,14 @@ public:
     // The value of one command, as it came (an error reply is a RedisError).
     asio::awaitable<RedisValue> run(std::string payload) {
         auto c = co_await connection();
-        auto replies = co_await detail::redis_exec(std::move(c), detail::redis_request(std::move(payload)));
+        auto request = detail::redis_request(std::move(payload));
+        auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
         co_return std::move(replies.at(0));
     }
 
 private:
     friend class RedisBlocking;
+    friend std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r);
     explicit Redis(std::shared_ptr<detail::RedisLink> link) : link_(std::move(link)) {}
 
     asio::awaitable<std::shared_ptr<detail::RedisConnection>> connection() {
@@ -16300,9 +16365,12 @@ private:
         if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
         auto build = [&](std::string_view verb, const std::string& body) { return eval_payload(verb, body, numkeys, all); };
         auto c = co_await connection();
-        auto replies = co_await detail::redis_exec(c, detail::redis_request(build("EVALSHA", script.sha1())));
-        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT"))
-            replies = co_await detail::redis_exec(c, detail::redis_request(build("EVAL", script.source())));
+        auto request = detail::redis_request(build("EVALSHA", script.sha1()));
+        auto replies = co_await detail::redis_exec(c, std::move(request));
+        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
+            auto again = detail::redis_request(build("EVAL", script.source()));
+            replies = co_await detail::redis_exec(c, std::move(again));
+        }
         detail::redis_throw_if_error(replies.at(0));
         co_return std::move(replies[0]);
     }
@@ -16340,6 +16408,9 @@ private:
     T wait(asio::awaitable<T> work) { return detail::redis_wait(*r_.link_, std::move(work)); }
     Redis r_;
 };
+
+// The connection a Redis handle has made (none before its first use): for tests and diagnostics.
+inline std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
 
 inline RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
 
@@ -16415,8 +16486,8 @@ private:
         auto c = link_->bind(co_await asio::this_coro::executor);
         // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
         asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
-        std::vector<RedisValue> replies = co_await detail::redis_exec(
-            c, detail::redis_request(detail::redis_payload(verb, names), names.size()));
+        auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
+        auto replies = co_await detail::redis_exec(c, std::move(request));
         for (auto& r : replies) detail::redis_throw_if_error(r);
     }
 

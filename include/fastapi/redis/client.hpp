@@ -306,12 +306,19 @@ public:
     const RedisOptions& options() const noexcept { return options_; }
     RedisConnection::Mode mode() const noexcept { return mode_; }
 
-    // The connection, bound to `ex` if it has none yet.
+    // The connection, bound to `ex` if it has none yet (to a loop of its own with own_thread).
     std::shared_ptr<RedisConnection> bind(const asio::any_io_executor& ex) {
         if (bound_.load(std::memory_order_acquire)) return conn_;
         std::lock_guard lock(mutex_);
         if (!conn_) {
-            conn_ = std::make_shared<RedisConnection>(ex, options_, mode_);
+            if (options_.own_thread) make_own_loop();
+            else {
+                conn_ = std::make_shared<RedisConnection>(ex, options_, mode_);
+                // Bound here, on the loop's thread: when the server stops the loop, it ends.
+                on_loop_stop([weak = std::weak_ptr<RedisConnection>(conn_)] {
+                    if (auto c = weak.lock()) c->suspend();
+                });
+            }
             bound_.store(true, std::memory_order_release);
         }
         return conn_;
@@ -328,9 +335,7 @@ public:
         if (!c) {
             std::lock_guard lock(mutex_);
             if (!conn_) {
-                own_ = std::make_unique<OwnLoop>();
-                own_->thread = std::thread([io = &own_->io] { io->run(); });
-                conn_ = std::make_shared<RedisConnection>(own_->io.get_executor(), options_, mode_);
+                make_own_loop();
                 bound_.store(true, std::memory_order_release);
             }
             c = conn_;
@@ -355,6 +360,12 @@ private:
     std::shared_ptr<RedisConnection> conn_;  // set once
     std::atomic<bool> bound_{false};
     std::unique_ptr<OwnLoop> own_;
+
+    void make_own_loop() {  // with mutex_
+        own_ = std::make_unique<OwnLoop>();
+        own_->thread = std::thread([io = &own_->io] { io->run(); });
+        conn_ = std::make_shared<RedisConnection>(own_->io.get_executor(), options_, mode_);
+    }
 };
 
 // Runs a coroutine of the client on its connection's executor and waits for it (the blocking API).
@@ -436,6 +447,10 @@ private:
 
 class RedisBlocking;
 class RedisSubscriber;
+class Redis;
+namespace detail {
+std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+}
 
 class Redis {
 public:
@@ -450,12 +465,14 @@ public:
 
     // ---- the coroutine API ----
     asio::awaitable<std::optional<std::string>> get(std::string_view key) {
-        auto v = co_await run(detail::make_command("GET", key));
+        std::string payload = detail::make_command("GET", key);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
     }
     // true when set, false when .nx or .xx kept it from being set.
     asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {}) {
-        auto v = co_await run(detail::redis_set_payload(key, value, o));
+        std::string payload = detail::redis_set_payload(key, value, o);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_bool(v);
     }
     // A model or fastapi::json, stored as JSON text (read back with get_as<T>).
@@ -468,42 +485,49 @@ public:
     }
     template <class T>
     asio::awaitable<std::optional<T>> get_as(std::string_view key) {
-        auto v = co_await run(detail::make_command("GET", key));
+        std::string payload = detail::make_command("GET", key);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_convert<std::optional<T>>(std::move(v));
     }
     asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1) {
-        std::string n = std::to_string(by);
-        auto v = co_await run(by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, n));
+        // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
+        // expression twice.)
+        std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_integer(v);
     }
     // How many of the keys existed.
     asio::awaitable<std::int64_t> del(std::string_view key) {
-        auto v = co_await run(detail::make_command("DEL", key));
+        std::string payload = detail::make_command("DEL", key);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_integer(v);
     }
     // false when the key does not exist.
     asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl) {
-        std::string s = std::to_string(ttl.count());
-        auto v = co_await run(detail::make_command("EXPIRE", key, s));
+        std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_bool(v);
     }
     // How many subscribers received it.
     asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message) {
-        auto v = co_await run(detail::make_command("PUBLISH", channel, message));
+        std::string payload = detail::make_command("PUBLISH", channel, message);
+        auto v = co_await run(std::move(payload));
         co_return detail::redis_integer(v);
     }
     // Any command, its reply read as R: co_await redis.command<std::int64_t>("HSET", "h", "f", 1).
     template <class R = RedisValue, class... A>
     asio::awaitable<R> command(std::string_view name, const A&... args) {
         detail::redis_check_shared(*link_, name);
-        auto v = co_await run(detail::redis_build(name, args...));
+        std::string payload = detail::redis_build(name, args...);
+        auto v = co_await run(std::move(payload));
         if constexpr (std::is_void_v<R>) detail::redis_throw_if_error(v);
         else co_return detail::redis_convert<R>(std::move(v));
     }
     // The batch's replies in order (the first error reply is thrown as RedisError).
     asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch) {
         auto c = co_await connection();
-        auto replies = co_await detail::redis_exec(c, detail::redis_request(batch.payload(), batch.size()));
+        auto request = detail::redis_request(batch.payload(), batch.size());
+        auto replies = co_await detail::redis_exec(c, std::move(request));
         for (auto& r : replies) detail::redis_throw_if_error(r);
         co_return replies;
     }
@@ -515,7 +539,8 @@ public:
         std::string payload = detail::make_command("MULTI");
         payload += batch.payload();
         payload += detail::make_command("EXEC");
-        auto replies = co_await detail::redis_exec(c, detail::redis_request(std::move(payload), batch.size() + 2));
+        auto request = detail::redis_request(std::move(payload), batch.size() + 2);
+        auto replies = co_await detail::redis_exec(c, std::move(request));
         co_return transaction_result(std::move(replies));
     }
     // EVALSHA, then EVAL when the server does not know the script; as redis-py's
@@ -545,12 +570,14 @@ public:
     // The value of one command, as it came (an error reply is a RedisError).
     asio::awaitable<RedisValue> run(std::string payload) {
         auto c = co_await connection();
-        auto replies = co_await detail::redis_exec(std::move(c), detail::redis_request(std::move(payload)));
+        auto request = detail::redis_request(std::move(payload));
+        auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
         co_return std::move(replies.at(0));
     }
 
 private:
     friend class RedisBlocking;
+    friend std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r);
     explicit Redis(std::shared_ptr<detail::RedisLink> link) : link_(std::move(link)) {}
 
     asio::awaitable<std::shared_ptr<detail::RedisConnection>> connection() {
@@ -580,9 +607,12 @@ private:
         if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
         auto build = [&](std::string_view verb, const std::string& body) { return eval_payload(verb, body, numkeys, all); };
         auto c = co_await connection();
-        auto replies = co_await detail::redis_exec(c, detail::redis_request(build("EVALSHA", script.sha1())));
-        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT"))
-            replies = co_await detail::redis_exec(c, detail::redis_request(build("EVAL", script.source())));
+        auto request = detail::redis_request(build("EVALSHA", script.sha1()));
+        auto replies = co_await detail::redis_exec(c, std::move(request));
+        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
+            auto again = detail::redis_request(build("EVAL", script.source()));
+            replies = co_await detail::redis_exec(c, std::move(again));
+        }
         detail::redis_throw_if_error(replies.at(0));
         co_return std::move(replies[0]);
     }
@@ -620,6 +650,9 @@ private:
     T wait(asio::awaitable<T> work) { return detail::redis_wait(*r_.link_, std::move(work)); }
     Redis r_;
 };
+
+// The connection a Redis handle has made (none before its first use): for tests and diagnostics.
+inline std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
 
 inline RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
 
@@ -695,8 +728,8 @@ private:
         auto c = link_->bind(co_await asio::this_coro::executor);
         // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
         asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
-        std::vector<RedisValue> replies = co_await detail::redis_exec(
-            c, detail::redis_request(detail::redis_payload(verb, names), names.size()));
+        auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
+        auto replies = co_await detail::redis_exec(c, std::move(request));
         for (auto& r : replies) detail::redis_throw_if_error(r);
     }
 

@@ -91,9 +91,24 @@ public:
     }
     std::size_t dropped_messages() const noexcept { return dropped_; }
     bool connected() const noexcept { return state_ == State::ready; }
+    // Writes made (each carrying every command waiting then): what pipelining saves shows here.
+    std::uint64_t writes() const noexcept { return writes_; }
+
+    // Ends the connection (what is in flight fails) but stays usable: the next command
+    // connects again. For a loop that stops (routing/state.hpp's loop closers).
+    void suspend() {
+        if (state_ == State::closed || state_ == State::idle) return;
+        ++generation_;
+        state_ = State::idle;
+        backoff_timer_.cancel();
+        if (session_) drop(session_, "the event loop is stopping");
+        session_.reset();
+        fail_all("the event loop is stopping");
+    }
 
     void close() {
         if (state_ == State::closed) return;
+        ++generation_;
         state_ = State::closed;
         backoff_timer_.cancel();
         if (session_) drop(session_, "the Redis client was closed");
@@ -140,7 +155,7 @@ private:
     }
     void start() {
         state_ = State::connecting;
-        asio::co_spawn(ex_, run(shared_from_this()), asio::detached);
+        asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
     }
     void drop(const std::shared_ptr<Session>& s, std::string reason) {
         if (!s->alive) return;
@@ -156,14 +171,14 @@ private:
 
     // The lifecycle: connect, serve until the connection drops, fail what was in flight, wait
     // (doubling, capped), again; until closed.
-    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self) {
+    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
         auto wait = self->options_.reconnect_min;
-        while (self->state_ != State::closed) {
+        while (generation == self->generation_) {
             self->state_ = State::connecting;
             auto s = std::make_shared<Session>(self->ex_);
             self->session_ = s;
             std::string error = co_await self->connect(s);
-            if (self->state_ == State::closed) break;
+            if (generation != self->generation_) co_return;
             if (error.empty()) {
                 self->state_ = State::ready;
                 wait = self->options_.reconnect_min;
@@ -172,7 +187,7 @@ private:
                 if (self->options_.health_check_interval.count() > 0)
                     asio::co_spawn(self->ex_, health(self, s), asio::detached);
                 co_await reader(self, s);
-                if (self->state_ == State::closed) break;
+                if (generation != self->generation_) co_return;
                 error = s->reason;
                 self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
                                "); the command may or may not have run");
@@ -180,7 +195,7 @@ private:
                 self->drop(s, error);
                 self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
             }
-            if (self->state_ == State::closed) break;
+            if (generation != self->generation_) co_return;
             self->last_error_ = error;
             self->state_ = State::backoff;
             self->backoff_timer_.expires_after(wait);
@@ -188,7 +203,6 @@ private:
             co_await self->backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             wait = std::min(wait * 2, self->options_.reconnect_max);
         }
-        self->session_.reset();
     }
 
     // Connects and says hello, within connect_timeout; the error, or empty.
@@ -378,6 +392,7 @@ private:
                 }
             }
             if (out.empty()) continue;
+            ++self->writes_;
             asio::error_code ec;
             co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
@@ -442,12 +457,14 @@ private:
     RedisOptions options_;
     Mode mode_;
     State state_ = State::idle;
+    std::uint64_t generation_ = 0;  // which run() is the current one (close and suspend end it)
     std::string last_error_;
     asio::steady_timer backoff_timer_;
     std::shared_ptr<Session> session_;
     std::deque<std::shared_ptr<RedisRequest>> queued_;    // not written yet
     std::deque<std::shared_ptr<RedisRequest>> inflight_;  // written, waiting for replies
     std::atomic<std::thread::id> owner_thread_{};
+    std::uint64_t writes_ = 0;
     // pub/sub
     std::set<std::string> channels_, patterns_;
     std::deque<std::vector<RedisValue>> messages_;

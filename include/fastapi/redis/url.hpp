@@ -27,6 +27,10 @@ struct RedisOptions {
     std::chrono::milliseconds reconnect_min{FASTAPI_REDIS_RECONNECT_MIN_MS};
     std::chrono::milliseconds reconnect_max{FASTAPI_REDIS_RECONNECT_MAX_MS};
     RespLimits limits;
+    // The connection on a thread of its own instead of the first caller's event loop (answers
+    // still come back on each caller's executor): one connection for several loops, or for a
+    // loop that must run out of work by itself (a TestClient's).
+    bool own_thread = false;
 
     // Where it connects, for messages: "127.0.0.1:6379" or "unix:/run/redis.sock".
     std::string address() const {

@@ -1568,6 +1568,8 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
+            for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });
         guards.clear();  // owned mode: the loops may return once out of work
         if (!idle && !embedded)
             for (auto& w : workers) w->context.stop();  // what is left is abandoned with the loops
