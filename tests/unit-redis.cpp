@@ -628,3 +628,19 @@ TEST_CASE("Redis: LoopState<Redis> in a coroutine route; a client that leaves ca
     }
     ::unsetenv("REDIS_URL");
 }
+
+TEST_CASE("examples/cache: GET /counter counts in Redis across two instances, in memory without REDIS_URL") {
+    RedisServer server;
+    {
+        test::RunningExample a("cache", {{"REDIS_URL", server.url()}});
+        test::RunningExample b("cache", {{"REDIS_URL", server.url()}});
+        CHECK(test::body_of(a.ask("GET", "/counter")) == R"({"count":1,"store":"redis"})");
+        CHECK(test::body_of(b.ask("GET", "/counter")) == R"({"count":2,"store":"redis"})");
+        CHECK(test::body_of(a.ask("GET", "/counter")) == R"({"count":3,"store":"redis"})");
+        // Stopped gracefully, with Redis connections open on its loops: it exits, and soon.
+        CHECK(a.child.terminate(5000ms) == 0);
+    }
+    test::RunningExample alone("cache");
+    CHECK(test::body_of(alone.ask("GET", "/counter")) == R"({"count":1,"store":"memory"})");
+    CHECK(test::body_of(alone.ask("GET", "/counter")) == R"({"count":2,"store":"memory"})");
+}
