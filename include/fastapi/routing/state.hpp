@@ -39,7 +39,7 @@ struct State {
 // loop, a buffer, a cache without locks. T is default-constructed, or made by the factory
 // given to app.set_loop_state<T>(factory), which runs on the thread that first needs it.
 //
-//   app.get("/", [](LoopState<RedisClient> redis) -> asio::awaitable<std::string> { ... });
+//   app.get("/", [](LoopState<Redis> redis) -> asio::awaitable<std::string> { ... });  (redis/client.hpp)
 template <class T>
 struct LoopState {
     T* ptr = nullptr;
