@@ -27,9 +27,7 @@ inline std::string refused(std::string_view text, const fastapi::RespLimits& lim
     return r.error;
 }
 
-}  // namespace redis_resp_test
-
-using namespace redis_resp_test;
+// (The tests are in the namespace too: the unity build puts several test files in one unit.)
 
 TEST_CASE("RESP: every RESP3 type and RESP2's nulls") {
     CHECK(parsed("+OK\r\n").type == Type::simple);
@@ -189,3 +187,5 @@ TEST_CASE("REDIS_URL: redis://, unix:// and what is refused") {
     CHECK(message("redis://u:hunter2@host:0").find("hunter2") == std::string::npos);
     CHECK(!message("redis://u:hunter2@host:0").empty());
 }
+
+}  // namespace redis_resp_test

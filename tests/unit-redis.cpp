@@ -59,8 +59,12 @@ public:
         bool ready = test::eventually_true([&] { return ping(); }, 10000ms);
         REQUIRE_MESSAGE(ready, "redis-server did not start on " << socket() << " (is redis-server installed? tools/deps redis)");
     }
+    // Frozen (SIGSTOP): the socket stays open, nothing answers.
+    void freeze() { ::kill(pid_, SIGSTOP); }
+    void thaw() { ::kill(pid_, SIGCONT); }
     void kill() {
         if (pid_ <= 0) return;
+        ::kill(pid_, SIGCONT);
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);
         pid_ = -1;
@@ -121,9 +125,7 @@ asio::awaitable<std::string> client_info(Redis r) {
     co_return co_await r.command<std::string>("CLIENT", "INFO");
 }
 
-}  // namespace redis_test
-
-using namespace redis_test;
+// (The tests are in the namespace too: the unity build puts several test files in one unit.)
 
 TEST_CASE("Redis: get, set (with its options), incr, del, expire, and typed replies") {
     RedisServer server;
@@ -473,6 +475,35 @@ TEST_CASE("Redis: commands in flight fail promptly when the server dies; down me
     CHECK(back);
 }
 
+TEST_CASE("Redis: the health-check PING finds a server that stopped answering; what was in flight fails") {
+    RedisServer server;
+    asio::io_context io;
+    auto o = server.options();
+    o.health_check_interval = 200ms;
+    Redis r(o);
+    run(io, [](Redis r) -> asio::awaitable<void> { co_await r.set("k", "v"); }(r));
+    server.freeze();
+    auto start = std::chrono::steady_clock::now();
+    auto msg = error_of([&] { run(io, [](Redis r) -> asio::awaitable<void> { co_await r.get("k"); }(r)); });
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(msg.find("no answer to a health-check PING within 200 ms") != std::string::npos);
+    CHECK(took < 1500ms);
+    server.thaw();
+    auto back = run(io, [](Redis r) -> asio::awaitable<bool> {
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 200; ++i) {
+            try {
+                co_return (co_await r.get("k")) == std::optional<std::string>("v");
+            } catch (const fastapi::RedisConnectionError&) {
+            }
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        co_return false;
+    }(r), 15000ms);
+    CHECK(back);
+}
+
 TEST_CASE("Redis: a connect timeout for a socket nobody answers; a refused connection fails at once") {
     char tmpl[] = "/tmp/fastapi-redis-deaf-XXXXXX";
     REQUIRE(::mkdtemp(tmpl) != nullptr);
@@ -644,3 +675,5 @@ TEST_CASE("examples/cache: GET /counter counts in Redis across two instances, in
     CHECK(test::body_of(alone.ask("GET", "/counter")) == R"({"count":1,"store":"memory"})");
     CHECK(test::body_of(alone.ask("GET", "/counter")) == R"({"count":2,"store":"memory"})");
 }
+
+}  // namespace redis_test

@@ -291,7 +291,7 @@ public:
             std::lock_guard lock(mutex_);
             c = conn_;
         }
-        if (c) {
+        if (c && !c->context_gone()) {
             if (c->on_own_thread()) c->close();
             else asio::post(c->executor(), [c] { c->close(); });
         }
@@ -314,6 +314,7 @@ public:
             if (options_.own_thread) make_own_loop();
             else {
                 conn_ = std::make_shared<RedisConnection>(ex, options_, mode_);
+                RedisLoopService::watch(conn_);
                 // Bound here, on the loop's thread: when the server stops the loop, it ends.
                 on_loop_stop([weak = std::weak_ptr<RedisConnection>(conn_)] {
                     if (auto c = weak.lock()) c->suspend();
@@ -365,6 +366,7 @@ private:
         own_ = std::make_unique<OwnLoop>();
         own_->thread = std::thread([io = &own_->io] { io->run(); });
         conn_ = std::make_shared<RedisConnection>(own_->io.get_executor(), options_, mode_);
+        RedisLoopService::watch(conn_);
     }
 };
 

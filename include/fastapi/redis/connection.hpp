@@ -17,6 +17,8 @@
 #include <deque>      // deque
 #include <exception>  // exception_ptr
 #include <memory>     // shared_ptr, enable_shared_from_this
+#include <mutex>      // mutex (RedisLoopService)
+#include <optional>   // optional
 #include <set>        // set
 #include <string>     // string
 #include <thread>     // this_thread::get_id
@@ -44,12 +46,29 @@ public:
     enum class Mode { shared, dedicated, pubsub };
 
     RedisConnection(asio::any_io_executor ex, RedisOptions options, Mode mode)
-        : ex_(std::move(ex)), options_(std::move(options)), mode_(mode), backoff_timer_(ex_) {}
+        : ex_(std::move(ex)), options_(std::move(options)), mode_(mode) {
+        backoff_timer_.emplace(ex_);
+    }
 
     const asio::any_io_executor& executor() const noexcept { return ex_; }
     const RedisOptions& options() const noexcept { return options_; }
     Mode mode() const noexcept { return mode_; }
     // Whether the caller runs on the connection's own thread (where waiting for it deadlocks).
+    // Whether the executor's context was shut down (RedisLoopService): nothing may be posted then.
+    bool context_gone() const noexcept { return context_gone_.load(); }
+    // The context is being destroyed (its pending handlers with it): what is bound to it goes
+    // now, without completing anything (there is nowhere left to complete on).
+    void release_context() {
+        context_gone_.store(true);
+        ++generation_;
+        state_ = State::closed;
+        session_.reset();
+        backoff_timer_.reset();
+        queued_.clear();
+        inflight_.clear();
+        message_waiter_.reset();
+        messages_.clear();
+    }
     bool on_own_thread() const noexcept {
         if (auto* io = ex_.target<asio::io_context::executor_type>()) return io->running_in_this_thread();
         return owner_thread_.load() == std::this_thread::get_id();
@@ -100,7 +119,7 @@ public:
         if (state_ == State::closed || state_ == State::idle) return;
         ++generation_;
         state_ = State::idle;
-        backoff_timer_.cancel();
+        backoff_timer_->cancel();
         if (session_) drop(session_, "the event loop is stopping");
         session_.reset();
         fail_all("the event loop is stopping");
@@ -110,7 +129,7 @@ public:
         if (state_ == State::closed) return;
         ++generation_;
         state_ = State::closed;
-        backoff_timer_.cancel();
+        backoff_timer_->cancel();
         if (session_) drop(session_, "the Redis client was closed");
         fail_all("the Redis client was closed");
         if (message_waiter_) {
@@ -198,9 +217,9 @@ private:
             if (generation != self->generation_) co_return;
             self->last_error_ = error;
             self->state_ = State::backoff;
-            self->backoff_timer_.expires_after(wait);
+            self->backoff_timer_->expires_after(wait);
             asio::error_code ec;
-            co_await self->backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_await self->backoff_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
             wait = std::min(wait * 2, self->options_.reconnect_max);
         }
     }
@@ -459,7 +478,8 @@ private:
     State state_ = State::idle;
     std::uint64_t generation_ = 0;  // which run() is the current one (close and suspend end it)
     std::string last_error_;
-    asio::steady_timer backoff_timer_;
+    std::optional<asio::steady_timer> backoff_timer_;  // reset when the loop's context goes
+    std::atomic<bool> context_gone_{false};
     std::shared_ptr<Session> session_;
     std::deque<std::shared_ptr<RedisRequest>> queued_;    // not written yet
     std::deque<std::shared_ptr<RedisRequest>> inflight_;  // written, waiting for replies
@@ -470,6 +490,36 @@ private:
     std::deque<std::vector<RedisValue>> messages_;
     std::shared_ptr<RedisRequest> message_waiter_;
     std::size_t dropped_ = 0;
+};
+
+// Tells the connections made on an execution context (an event loop) when that context shuts
+// down, so that a connection kept longer (in a LoopState, destroyed at thread exit) holds nothing
+// of it: Asio's own way for objects that must not outlive their io_context.
+class RedisLoopService : public asio::execution_context::service {
+public:
+    inline static asio::execution_context::id id;
+    explicit RedisLoopService(asio::execution_context& context) : asio::execution_context::service(context) {}
+    void add(const std::shared_ptr<RedisConnection>& c) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+        connections_.push_back(c);
+    }
+    static void watch(const std::shared_ptr<RedisConnection>& c) {
+        asio::use_service<RedisLoopService>(asio::query(c->executor(), asio::execution::context)).add(c);
+    }
+
+private:
+    void shutdown() override {
+        std::vector<std::weak_ptr<RedisConnection>> all;
+        {
+            std::lock_guard lock(mutex_);
+            all.swap(connections_);
+        }
+        for (auto& w : all)
+            if (auto c = w.lock()) c->release_context();
+    }
+    std::mutex mutex_;
+    std::vector<std::weak_ptr<RedisConnection>> connections_;
 };
 
 }  // namespace fastapi::detail
