@@ -660,6 +660,21 @@ TEST_CASE("Redis: LoopState<Redis> in a coroutine route; a client that leaves ca
     ::unsetenv("REDIS_URL");
 }
 
+TEST_CASE("Redis: with own_thread, one client serves a TestClient's loop (which runs until it is out of work)") {
+    RedisServer server;
+    fastapi::App app;
+    auto o = server.options();
+    o.own_thread = true;
+    app.set_state<Redis>(o);
+    app.get("/hits", [](fastapi::State<Redis> redis) -> asio::awaitable<std::string> {
+        auto n = co_await redis->incr("hits");
+        co_return std::to_string(n);
+    });
+    fastapi::TestClient client(app);
+    CHECK(client.get("/hits").text == "\"1\"");
+    CHECK(client.get("/hits").text == "\"2\"");
+}
+
 TEST_CASE("examples/cache: GET /counter counts in Redis across two instances, in memory without REDIS_URL") {
     RedisServer server;
     {
