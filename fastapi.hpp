@@ -16333,7 +16333,7 @@ public:
     }
     // The batch's replies in order (the first error reply is thrown as RedisError).
     asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch) {
-        auto c = co_await connection();
+        auto c = link_->bind(co_await asio::this_coro::executor);
         auto request = detail::redis_request(batch.payload(), batch.size());
         auto replies = co_await detail::redis_exec(c, std::move(request));
         for (auto& r : replies) detail::redis_throw_if_error(r);
@@ -16343,7 +16343,7 @@ public:
     // key WATCHed (on a dedicated() connection) changed. A command Redis refused to queue, or
     // one that failed inside, is thrown as RedisError.
     asio::awaitable<std::optional<std::vector<RedisValue>>> transaction(const RedisBatch& batch) {
-        auto c = co_await connection();
+        auto c = link_->bind(co_await asio::this_coro::executor);
         std::string payload = detail::make_command("MULTI");
         payload += batch.payload();
         payload += detail::make_command("EXEC");
@@ -16377,7 +16377,7 @@ public:
 
     // The value of one command, as it came (an error reply is a RedisError).
     asio::awaitable<RedisValue> run(std::string payload) {
-        auto c = co_await connection();
+        auto c = link_->bind(co_await asio::this_coro::executor);
         auto request = detail::redis_request(std::move(payload));
         auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
         co_return std::move(replies.at(0));
@@ -16388,9 +16388,6 @@ private:
     friend std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r);
     explicit Redis(std::shared_ptr<detail::RedisLink> link) : link_(std::move(link)) {}
 
-    asio::awaitable<std::shared_ptr<detail::RedisConnection>> connection() {
-        co_return link_->bind(co_await asio::this_coro::executor);
-    }
     static std::optional<std::vector<RedisValue>> transaction_result(std::vector<RedisValue> replies) {
         // replies: MULTI's OK, QUEUED (or an error) per command, EXEC's array (or null, or EXECABORT).
         for (std::size_t i = 0; i + 1 < replies.size(); ++i) detail::redis_throw_if_error(replies[i]);
@@ -16414,7 +16411,7 @@ private:
                                            std::vector<std::string> all) {
         if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
         auto build = [&](std::string_view verb, const std::string& body) { return eval_payload(verb, body, numkeys, all); };
-        auto c = co_await connection();
+        auto c = link_->bind(co_await asio::this_coro::executor);
         auto request = detail::redis_request(build("EVALSHA", script.sha1()));
         auto replies = co_await detail::redis_exec(c, std::move(request));
         if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
