@@ -451,7 +451,7 @@ class RedisBlocking;
 class RedisSubscriber;
 class Redis;
 namespace detail {
-std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+inline std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
 }
 
 class Redis {
