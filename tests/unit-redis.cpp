@@ -4,6 +4,7 @@
 // server dies or never answers, cancellation, the blocking API, and a route using Redis.
 #include "support.hpp"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -46,6 +47,7 @@ public:
         pid_ = ::fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, even when it is killed
             std::vector<char*> argv;
             for (auto& a : args) argv.push_back(a.data());
             argv.push_back(nullptr);
