@@ -102,6 +102,38 @@
 #ifndef FASTAPI_WS_PING_TIMEOUT
 #define FASTAPI_WS_PING_TIMEOUT 20
 #endif
+// Redis (redis/*.hpp): bounds on one reply (RespLimits), and the client's timings in
+// milliseconds (RedisOptions): connect (and handshake) timeout, the idle time after which a
+// PING checks the connection (0: never), and the reconnection backoff's first and longest wait.
+#ifndef FASTAPI_REDIS_MAX_BULK_BYTES
+#define FASTAPI_REDIS_MAX_BULK_BYTES (512u * 1024 * 1024)
+#endif
+#ifndef FASTAPI_REDIS_MAX_DEPTH
+#define FASTAPI_REDIS_MAX_DEPTH 32
+#endif
+#ifndef FASTAPI_REDIS_MAX_ELEMENTS
+#define FASTAPI_REDIS_MAX_ELEMENTS (16u * 1024 * 1024)
+#endif
+#ifndef FASTAPI_REDIS_MAX_LINE_BYTES
+#define FASTAPI_REDIS_MAX_LINE_BYTES (64u * 1024)
+#endif
+#ifndef FASTAPI_REDIS_CONNECT_TIMEOUT_MS
+#define FASTAPI_REDIS_CONNECT_TIMEOUT_MS 2000
+#endif
+#ifndef FASTAPI_REDIS_HEALTH_CHECK_MS
+#define FASTAPI_REDIS_HEALTH_CHECK_MS 2000
+#endif
+#ifndef FASTAPI_REDIS_RECONNECT_MIN_MS
+#define FASTAPI_REDIS_RECONNECT_MIN_MS 50
+#endif
+#ifndef FASTAPI_REDIS_RECONNECT_MAX_MS
+#define FASTAPI_REDIS_RECONNECT_MAX_MS 5000
+#endif
+// Pub/sub messages a subscriber holds before its reader takes them; beyond, the oldest are
+// dropped (and counted).
+#ifndef FASTAPI_REDIS_MAX_QUEUED_MESSAGES
+#define FASTAPI_REDIS_MAX_QUEUED_MESSAGES 10000
+#endif
 
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
 #ifndef PICOJSON_USE_INT64
@@ -10506,7 +10538,7 @@ struct State {
 // loop, a buffer, a cache without locks. T is default-constructed, or made by the factory
 // given to app.set_loop_state<T>(factory), which runs on the thread that first needs it.
 //
-//   app.get("/", [](LoopState<RedisClient> redis) -> asio::awaitable<std::string> { ... });
+//   app.get("/", [](LoopState<Redis> redis) -> asio::awaitable<std::string> { ... });  (redis/client.hpp)
 template <class T>
 struct LoopState {
     T* ptr = nullptr;
@@ -10549,6 +10581,21 @@ struct Binder<LoopState<T>> {
     }
     static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
+
+// What keeps a loop busy by itself (a client connection made on the loop: its reader, its
+// timers) registers here, on the loop's thread, how to end that; the server runs these on each
+// of its loops once its connections are done, so the loops run out of work and return. What is
+// ended may start again when used again.
+inline std::vector<std::function<void()>>& loop_closers() {
+    thread_local std::vector<std::function<void()>> closers;
+    return closers;
+}
+inline void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
+inline void run_loop_closers() {
+    auto closers = std::move(loop_closers());
+    loop_closers().clear();
+    for (auto& c : closers) c();
+}
 
 inline std::uint64_t next_app_serial() noexcept {
     static std::atomic<std::uint64_t> serial{0};
@@ -17358,6 +17405,8 @@ inline void ServerState::watch_stop() {
             });
         if (retry_timer) retry_timer->cancel();
         if (reopen_signal) reopen_signal->cancel();
+        if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
+            for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });
         guards.clear();  // owned mode: the loops may return once out of work
         if (signals) signals->cancel();  // on the first loop, as this is
         if (!idle && !embedded)
@@ -19775,6 +19824,1682 @@ private:
 };
 
 }  // namespace fastapi
+// redis: a Redis client on the event loops (RESP3 with RESP2's fallback, REDIS_URL, one
+// multiplexed connection per loop with automatic pipelining, transactions, scripts, pub/sub).
+
+// ---- include/fastapi/redis/resp.hpp ----
+// resp: Redis's wire protocol. RedisValue is one reply as a value (RESP3's types, RESP2's
+// being a subset of them); detail::parse_resp reads one reply from the front of a buffer,
+// bounded by RespLimits (bulk length, nesting depth, element counts, line length) so a hostile
+// or broken server costs a clear error, never unbounded memory or a stack overflow;
+// detail::append_command writes a command as RESP (an array of bulk strings). Relies on
+// core/config.hpp only.
+
+
+namespace fastapi {
+
+// Bounds on what one reply may hold; the defaults are FASTAPI_REDIS_* (core/config.hpp).
+struct RespLimits {
+    std::size_t max_bulk_bytes = FASTAPI_REDIS_MAX_BULK_BYTES;    // one bulk string
+    std::size_t max_depth = FASTAPI_REDIS_MAX_DEPTH;              // nested aggregates
+    std::size_t max_elements = FASTAPI_REDIS_MAX_ELEMENTS;        // all elements of one reply together
+    std::size_t max_line_bytes = FASTAPI_REDIS_MAX_LINE_BYTES;    // a simple string, error or number line
+};
+
+// One Redis reply. Maps (and attributes) hold their keys and values alternately in elements.
+struct RedisValue {
+    enum class Type { null, simple, error, integer, double_, boolean, bulk, verbatim, big_number, array, map, set, push };
+    Type type = Type::null;
+    std::string str;              // simple, error, bulk, verbatim (without its "txt:"), big_number, double_'s text
+    std::int64_t integer = 0;     // integer; boolean as 0 or 1
+    double number = 0;            // double_
+    std::vector<RedisValue> elements;  // array, set, push; map as key, value, key, value
+
+    bool is_null() const noexcept { return type == Type::null; }
+    bool is_error() const noexcept { return type == Type::error; }
+    bool is_string() const noexcept {
+        return type == Type::simple || type == Type::bulk || type == Type::verbatim;
+    }
+    bool is_aggregate() const noexcept {
+        return type == Type::array || type == Type::map || type == Type::set || type == Type::push;
+    }
+};
+
+// An error reply (-ERR ..., -WRONGTYPE ..., -NOSCRIPT ...): what() is Redis's message whole,
+// code() its first word.
+class RedisError : public std::runtime_error {
+public:
+    explicit RedisError(const std::string& message) : std::runtime_error(message) {}
+    std::string code() const {
+        std::string_view m = what();
+        return std::string(m.substr(0, m.find(' ')));
+    }
+};
+
+// The connection could not be made, was lost, or the server broke the protocol: the command
+// may or may not have run.
+class RedisConnectionError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+enum class RespStatus { done, need_more, error };
+
+struct RespResult {
+    RespStatus status = RespStatus::need_more;
+    std::size_t consumed = 0;  // bytes of the reply, when done
+    std::string error;         // what is wrong, when error
+};
+
+class RespParser {
+public:
+    RespParser(std::string_view data, const RespLimits& limits) : d_(data), lim_(limits) {}
+
+    RespResult parse(RedisValue& out) {
+        RespResult r;
+        pos_ = 0;
+        elements_ = 0;
+        r.status = value(out, 0);
+        if (r.status == RespStatus::done) r.consumed = pos_;
+        else if (r.status == RespStatus::error) r.error = std::move(err_);
+        return r;
+    }
+
+private:
+    RespStatus fail(std::string what) {
+        err_ = "redis protocol error: " + std::move(what);
+        return RespStatus::error;
+    }
+    // The line from pos_ to its CRLF (without it), pos_ moved past.
+    RespStatus line(std::string_view& out) {
+        std::size_t limit = std::min(d_.size(), pos_ + lim_.max_line_bytes + 2);
+        for (std::size_t i = pos_; i < limit; ++i) {
+            if (d_[i] == '\r') {
+                if (i + 1 >= d_.size()) return RespStatus::need_more;
+                if (d_[i + 1] != '\n') return fail("CR without LF");
+                out = d_.substr(pos_, i - pos_);
+                pos_ = i + 2;
+                return RespStatus::done;
+            }
+            if (d_[i] == '\n') return fail("LF without CR");
+        }
+        if (limit < d_.size() || d_.size() - pos_ > lim_.max_line_bytes + 1)
+            return fail("a line longer than " + std::to_string(lim_.max_line_bytes) + " bytes");
+        return RespStatus::need_more;
+    }
+    static bool to_int(std::string_view s, std::int64_t& v) {
+        if (s.empty() || s.size() > 20) return false;
+        bool neg = s[0] == '-';
+        std::size_t i = (neg || s[0] == '+') ? 1 : 0;
+        if (i == s.size()) return false;
+        std::uint64_t acc = 0;
+        for (; i < s.size(); ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            std::uint64_t digit = static_cast<std::uint64_t>(s[i] - '0');
+            if (acc > (9223372036854775808ull - digit) / 10) return false;
+            acc = acc * 10 + digit;
+        }
+        if (!neg && acc > 9223372036854775807ull) return false;
+        v = neg ? static_cast<std::int64_t>(0 - acc) : static_cast<std::int64_t>(acc);
+        return true;
+    }
+    RespStatus value(RedisValue& out, std::size_t depth) {
+        if (pos_ >= d_.size()) return RespStatus::need_more;
+        char kind = d_[pos_++];
+        std::string_view text;
+        if (auto s = line(text); s != RespStatus::done) return s;
+        // Attributes (metadata about the reply after them) are read and dropped, in a loop:
+        // a run of them costs no stack.
+        while (kind == '|') {
+            RedisValue attribute;
+            if (auto s = aggregate(attribute, kind, text, depth); s != RespStatus::done) return s;
+            if (pos_ >= d_.size()) return RespStatus::need_more;
+            kind = d_[pos_++];
+            if (auto s = line(text); s != RespStatus::done) return s;
+        }
+        out = RedisValue{};
+        switch (kind) {
+            case '+': out.type = RedisValue::Type::simple; out.str.assign(text); return RespStatus::done;
+            case '-': out.type = RedisValue::Type::error; out.str.assign(text); return RespStatus::done;
+            case ':':
+                out.type = RedisValue::Type::integer;
+                if (!to_int(text, out.integer)) return fail("a malformed integer");
+                return RespStatus::done;
+            case '_':
+                if (!text.empty()) return fail("a null with data");
+                return RespStatus::done;
+            case '#':
+                if (text != "t" && text != "f") return fail("a malformed boolean");
+                out.type = RedisValue::Type::boolean;
+                out.integer = text == "t";
+                return RespStatus::done;
+            case ',': {
+                out.type = RedisValue::Type::double_;
+                out.str.assign(text);
+                if (text == "inf") out.number = HUGE_VAL;
+                else if (text == "-inf") out.number = -HUGE_VAL;
+                else if (text == "nan") out.number = NAN;
+                else {
+                    if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string_view::npos)
+                        return fail("a malformed double");
+                    char* end = nullptr;
+                    out.number = std::strtod(out.str.c_str(), &end);
+                    if (end != out.str.c_str() + out.str.size()) return fail("a malformed double");
+                }
+                return RespStatus::done;
+            }
+            case '(':
+                if (text.empty() || text.find_first_not_of("-0123456789") != std::string_view::npos)
+                    return fail("a malformed big number");
+                out.type = RedisValue::Type::big_number;
+                out.str.assign(text);
+                return RespStatus::done;
+            case '$': case '!': case '=': return bulk(out, kind, text);
+            case '*': case '~': case '>': case '%': case '|': return aggregate(out, kind, text, depth);
+            default: return fail("an unknown type byte");
+        }
+    }
+    RespStatus bulk(RedisValue& out, char kind, std::string_view text) {
+        std::int64_t n = 0;
+        if (!to_int(text, n) || n < -1) return fail("a malformed bulk length");
+        if (n == -1) {
+            if (kind != '$') return fail("a null of a type that has none");
+            return RespStatus::done;  // RESP2's null bulk string
+        }
+        if (static_cast<std::uint64_t>(n) > lim_.max_bulk_bytes)
+            return fail("a bulk string of " + std::to_string(n) + " bytes (the limit is " +
+                        std::to_string(lim_.max_bulk_bytes) + ")");
+        std::size_t len = static_cast<std::size_t>(n);
+        if (d_.size() - pos_ < len + 2) return RespStatus::need_more;
+        if (d_[pos_ + len] != '\r' || d_[pos_ + len + 1] != '\n') return fail("a bulk string without its CRLF");
+        std::string_view body = d_.substr(pos_, len);
+        pos_ += len + 2;
+        if (kind == '=') {
+            if (len < 4 || body[3] != ':') return fail("a verbatim string without its format");
+            out.type = RedisValue::Type::verbatim;
+            out.str.assign(body.substr(4));
+        } else {
+            out.type = kind == '$' ? RedisValue::Type::bulk : RedisValue::Type::error;
+            out.str.assign(body);
+        }
+        return RespStatus::done;
+    }
+    RespStatus aggregate(RedisValue& out, char kind, std::string_view text, std::size_t depth) {
+        std::int64_t n = 0;
+        if (!to_int(text, n) || n < -1) return fail("a malformed aggregate length");
+        if (n == -1) {
+            if (kind != '*') return fail("a null of a type that has none");
+            return RespStatus::done;  // RESP2's null array
+        }
+        if (depth + 1 > lim_.max_depth)
+            return fail("replies nested deeper than " + std::to_string(lim_.max_depth));
+        std::uint64_t count = static_cast<std::uint64_t>(n);
+        if (kind == '%' || kind == '|') count *= 2;
+        if (count > lim_.max_elements || elements_ + count > lim_.max_elements)
+            return fail("a reply of more than " + std::to_string(lim_.max_elements) + " elements");
+        elements_ += count;
+        // Each element takes at least 3 bytes: reserve no more than what has arrived can hold.
+        std::vector<RedisValue> items;
+        items.reserve(std::min<std::size_t>(count, (d_.size() - pos_) / 3));
+        for (std::uint64_t i = 0; i < count; ++i) {
+            items.emplace_back();
+            if (auto s = value(items.back(), depth + 1); s != RespStatus::done) return s;
+        }
+        out.elements = std::move(items);
+        out.type = kind == '*'   ? RedisValue::Type::array
+                   : kind == '~' ? RedisValue::Type::set
+                   : kind == '>' ? RedisValue::Type::push
+                                 : RedisValue::Type::map;
+        return RespStatus::done;
+    }
+
+    std::string_view d_;
+    const RespLimits& lim_;
+    std::size_t pos_ = 0;
+    std::uint64_t elements_ = 0;
+    std::string err_;
+};
+
+// Reads one reply from the front of data: done (out set, consumed its size), need_more (an
+// incomplete reply: wait for more bytes), or error (the connection cannot go on).
+inline RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits = {}) {
+    return RespParser(data, limits).parse(out);
+}
+
+// A command as RESP: an array of bulk strings.
+inline void append_command_header(std::string& out, std::size_t args) {
+    out += '*';
+    out += std::to_string(args);
+    out += "\r\n";
+}
+inline void append_command_arg(std::string& out, std::string_view arg) {
+    out += '$';
+    out += std::to_string(arg.size());
+    out += "\r\n";
+    out.append(arg);
+    out += "\r\n";
+}
+template <class... S>
+std::string make_command(const S&... args) {
+    std::string out;
+    append_command_header(out, sizeof...(S));
+    (append_command_arg(out, std::string_view(args)), ...);
+    return out;
+}
+
+}  // namespace detail
+}  // namespace fastapi
+
+// ---- include/fastapi/redis/url.hpp ----
+// url: where a Redis client connects and how (RedisOptions), and REDIS_URL's forms read into
+// them: redis://[[user]:password@]host[:port][/db][?protocol=2], unix:///path[?db=N&password=..]
+// (as redis-py reads them). rediss:// (TLS) is refused with the reason: there is no TLS here.
+
+
+namespace fastapi {
+
+struct RedisOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    std::string unix_path;  // a Unix socket instead of host:port when set
+    std::string username;   // ACL user (HELLO ... AUTH user password); "default" when only a password
+    std::string password;
+    int db = 0;             // SELECT db after connecting
+    int protocol = 3;       // 3: HELLO 3, falling back to RESP2 when the server refuses; 2: RESP2 only
+    std::string client_name;  // CLIENT SETNAME, when set
+    std::chrono::milliseconds connect_timeout{FASTAPI_REDIS_CONNECT_TIMEOUT_MS};
+    std::chrono::milliseconds health_check_interval{FASTAPI_REDIS_HEALTH_CHECK_MS};  // 0: no PING
+    std::chrono::milliseconds reconnect_min{FASTAPI_REDIS_RECONNECT_MIN_MS};
+    std::chrono::milliseconds reconnect_max{FASTAPI_REDIS_RECONNECT_MAX_MS};
+    RespLimits limits;
+    // The connection on a thread of its own instead of the first caller's event loop (answers
+    // still come back on each caller's executor): one connection for several loops, or for a
+    // loop that must run out of work by itself (a TestClient's).
+    bool own_thread = false;
+
+    // Where it connects, for messages: "127.0.0.1:6379" or "unix:/run/redis.sock".
+    std::string address() const {
+        if (!unix_path.empty()) return "unix:" + unix_path;
+        return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    }
+};
+
+namespace detail {
+
+inline std::string redis_url_decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+inline int redis_url_number(std::string_view s, int max, const char* what, std::string_view url) {
+    int v = 0;
+    if (s.empty() || s.size() > 9) throw std::invalid_argument(std::string("REDIS_URL: bad ") + what + " in " + std::string(url));
+    for (char c : s) {
+        if (c < '0' || c > '9') throw std::invalid_argument(std::string("REDIS_URL: bad ") + what + " in " + std::string(url));
+        v = v * 10 + (c - '0');
+    }
+    if (v > max) throw std::invalid_argument(std::string("REDIS_URL: ") + what + " out of range in " + std::string(url));
+    return v;
+}
+
+}  // namespace detail
+
+// Reads a Redis URL into options (the timings and limits keep their defaults); a malformed
+// one is std::invalid_argument saying what is wrong. The password never appears in a message.
+inline RedisOptions parse_redis_url(std::string_view url) {
+    RedisOptions o;
+    std::string_view shown = url.substr(0, url.find('@') == std::string_view::npos ? url.size() : 0);
+    if (shown.empty()) shown = "(a URL with credentials)";
+    auto query_of = [&](std::string_view& rest) {
+        std::string_view q;
+        if (auto p = rest.find('?'); p != std::string_view::npos) {
+            q = rest.substr(p + 1);
+            rest = rest.substr(0, p);
+        }
+        while (!q.empty()) {
+            auto amp = q.find('&');
+            std::string_view kv = q.substr(0, amp);
+            q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+            auto eq = kv.find('=');
+            std::string_view k = kv.substr(0, eq), v = eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1);
+            if (k == "db") o.db = detail::redis_url_number(v, 1 << 20, "database number", shown);
+            else if (k == "protocol") {
+                o.protocol = detail::redis_url_number(v, 3, "protocol", shown);
+                if (o.protocol != 2 && o.protocol != 3) throw std::invalid_argument("REDIS_URL: protocol must be 2 or 3");
+            } else if (k == "password") o.password = detail::redis_url_decode(v);
+            else if (k == "username") o.username = detail::redis_url_decode(v);
+            else if (k == "client_name") o.client_name = detail::redis_url_decode(v);
+            else if (!k.empty())
+                throw std::invalid_argument("REDIS_URL: unknown option '" + std::string(k) + "' (db, protocol, password, username, client_name)");
+        }
+    };
+    if (url.starts_with("rediss://"))
+        throw std::invalid_argument("REDIS_URL: rediss:// (TLS) is not supported: fastapi.hpp has no TLS; "
+                                    "reach Redis over a Unix socket, a private network or a TLS tunnel (stunnel) and use redis://");
+    if (url.starts_with("unix://")) {
+        std::string_view rest = url.substr(7);
+        query_of(rest);
+        if (auto at = rest.find('@'); at != std::string_view::npos) {  // unix://[user:]password@/path
+            std::string_view cred = rest.substr(0, at);
+            rest = rest.substr(at + 1);
+            auto colon = cred.find(':');
+            if (colon == std::string_view::npos) o.password = detail::redis_url_decode(cred);
+            else {
+                o.username = detail::redis_url_decode(cred.substr(0, colon));
+                o.password = detail::redis_url_decode(cred.substr(colon + 1));
+            }
+        }
+        if (rest.empty() || rest[0] != '/') throw std::invalid_argument("REDIS_URL: unix:// needs an absolute path: unix:///run/redis.sock");
+        o.unix_path = detail::redis_url_decode(rest);
+        return o;
+    }
+    if (!url.starts_with("redis://"))
+        throw std::invalid_argument("REDIS_URL must start with redis:// or unix:// (got '" + std::string(shown) + "')");
+    std::string_view rest = url.substr(8);
+    query_of(rest);
+    std::string_view path;
+    if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+        path = rest.substr(slash + 1);
+        rest = rest.substr(0, slash);
+    }
+    if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+        std::string_view cred = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        auto colon = cred.find(':');
+        if (colon == std::string_view::npos) o.username = detail::redis_url_decode(cred);  // redis-py: user only
+        else {
+            o.username = detail::redis_url_decode(cred.substr(0, colon));
+            o.password = detail::redis_url_decode(cred.substr(colon + 1));
+        }
+    }
+    std::string_view port;
+    if (!rest.empty() && rest[0] == '[') {
+        auto close = rest.find(']');
+        if (close == std::string_view::npos) throw std::invalid_argument("REDIS_URL: an IPv6 host without its ]");
+        o.host = std::string(rest.substr(1, close - 1));
+        rest = rest.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest[0] != ':') throw std::invalid_argument("REDIS_URL: junk after the IPv6 host");
+            port = rest.substr(1);
+        }
+    } else {
+        auto colon = rest.find(':');
+        o.host = std::string(rest.substr(0, colon));
+        if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+    }
+    if (o.host.empty()) o.host = "127.0.0.1";
+    if (!port.empty() || rest.ends_with(":")) {
+        int p = detail::redis_url_number(port, 65535, "port", shown);
+        if (p == 0) throw std::invalid_argument("REDIS_URL: port 0");
+        o.port = static_cast<std::uint16_t>(p);
+    }
+    if (!path.empty()) o.db = detail::redis_url_number(path, 1 << 20, "database number", shown);
+    return o;
+}
+
+// REDIS_URL's options, or redis://127.0.0.1:6379/0 when it is not set.
+inline RedisOptions redis_options_from_env() {
+    const char* url = std::getenv("REDIS_URL");
+    return url && *url ? parse_redis_url(url) : RedisOptions{};
+}
+
+}  // namespace fastapi
+
+// ---- include/fastapi/redis/connection.hpp ----
+// connection: one Redis connection on one executor, multiplexed (Boost.Redis's design).
+// Commands submitted by any number of coroutines wait in a queue; one writer sends all that
+// are waiting in one write (automatic pipelining), one reader matches replies to them in order.
+// It connects on first use (with a timeout covering the handshake: HELLO 3, or RESP2's AUTH,
+// and SELECT), checks an idle connection with PING, and after a drop fails every command in
+// flight at once with RedisConnectionError, then reconnects with capped exponential backoff;
+// while it is down, commands fail at once instead of waiting. In pub/sub mode it also keeps the
+// channels and patterns subscribed (made again after each reconnection) and the messages that
+// arrive. Everything here runs on the connection's executor; client.hpp hands work to it.
+
+#include <set>        // set
+
+namespace fastapi::detail {
+
+// Who waits for a request: told once, on the connection's executor.
+struct RedisWaiter {
+    virtual ~RedisWaiter() = default;
+    virtual void complete(std::exception_ptr error, std::vector<RedisValue> replies) = 0;
+};
+
+struct RedisRequest {
+    std::string payload;                  // the commands, as RESP
+    std::size_t replies = 1;              // replies they give
+    std::vector<RedisValue> results;
+    std::shared_ptr<RedisWaiter> waiter;  // none: an internal command (PING, re-subscription)
+    bool abandoned = false;               // the caller gave up (cancelled): its replies are dropped
+    bool done = false;
+};
+
+class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
+public:
+    enum class Mode { shared, dedicated, pubsub };
+
+    RedisConnection(asio::any_io_executor ex, RedisOptions options, Mode mode)
+        : ex_(std::move(ex)), options_(std::move(options)), mode_(mode) {
+        backoff_timer_.emplace(ex_);
+    }
+
+    const asio::any_io_executor& executor() const noexcept { return ex_; }
+    const RedisOptions& options() const noexcept { return options_; }
+    Mode mode() const noexcept { return mode_; }
+    // Whether the caller runs on the connection's own thread (where waiting for it deadlocks).
+    // Whether the executor's context was shut down (RedisLoopService): nothing may be posted then.
+    bool context_gone() const noexcept { return context_gone_.load(); }
+    // The context is being destroyed (its pending handlers with it): what is bound to it goes
+    // now, without completing anything (there is nowhere left to complete on).
+    void release_context() {
+        context_gone_.store(true);
+        ++generation_;
+        state_ = State::closed;
+        session_.reset();
+        backoff_timer_.reset();
+        queued_.clear();
+        inflight_.clear();
+        message_waiter_.reset();
+        messages_.clear();
+    }
+    bool on_own_thread() const noexcept {
+        if (auto* io = ex_.target<asio::io_context::executor_type>()) return io->running_in_this_thread();
+        return owner_thread_.load() == std::this_thread::get_id();
+    }
+
+    // Queues a request; connects first when it never has. While the connection is down (between
+    // attempts) the request fails at once: the caller decides, instead of waiting for a server
+    // that may be gone for minutes.
+    void submit(std::shared_ptr<RedisRequest> r) {
+        owner_thread_.store(std::this_thread::get_id());
+        if (state_ == State::closed) return fail(*r, "the Redis client was closed");
+        if (state_ == State::backoff)
+            return fail(*r, "Redis at " + options_.address() + " is unavailable (" + last_error_ + "); reconnecting");
+        queued_.push_back(std::move(r));
+        if (state_ == State::idle) start();
+        else if (state_ == State::ready) wake_writer();
+    }
+    // Pub/sub: the next message (its RESP elements), or none once closed.
+    void wait_message(std::shared_ptr<RedisRequest> r) {
+        if (!messages_.empty()) {
+            auto m = std::move(messages_.front());
+            messages_.pop_front();
+            r->done = true;
+            r->waiter->complete(nullptr, std::move(m));
+            return;
+        }
+        if (state_ == State::closed) {
+            r->done = true;
+            r->waiter->complete(nullptr, {});
+            return;
+        }
+        message_waiter_ = std::move(r);
+        if (state_ == State::idle) start();
+    }
+    // Pub/sub: what is kept subscribed across reconnections.
+    void keep(bool pattern, bool add, const std::vector<std::string>& names) {
+        auto& set = pattern ? patterns_ : channels_;
+        for (auto& n : names) add ? (void)set.insert(n) : (void)set.erase(n);
+    }
+    std::size_t dropped_messages() const noexcept { return dropped_; }
+    bool connected() const noexcept { return state_ == State::ready; }
+    // Writes made (each carrying every command waiting then): what pipelining saves shows here.
+    std::uint64_t writes() const noexcept { return writes_; }
+
+    // Ends the connection (what is in flight fails) but stays usable: the next command
+    // connects again. For a loop that stops (routing/state.hpp's loop closers).
+    void suspend() {
+        if (state_ == State::closed || state_ == State::idle) return;
+        ++generation_;
+        state_ = State::idle;
+        backoff_timer_->cancel();
+        if (session_) drop(session_, "the event loop is stopping");
+        session_.reset();
+        fail_all("the event loop is stopping");
+    }
+
+    void close() {
+        if (state_ == State::closed) return;
+        ++generation_;
+        state_ = State::closed;
+        backoff_timer_->cancel();
+        if (session_) drop(session_, "the Redis client was closed");
+        fail_all("the Redis client was closed");
+        if (message_waiter_) {
+            auto w = std::move(message_waiter_);
+            if (!w->abandoned) w->waiter->complete(nullptr, {});
+        }
+    }
+
+private:
+    enum class State { idle, connecting, ready, backoff, closed };
+    using socket_type = asio::generic::stream_protocol::socket;
+
+    // One connected socket and what serves it; a new one for each (re)connection, so the
+    // coroutines of an old one never touch the next.
+    struct Session {
+        explicit Session(const asio::any_io_executor& ex) : socket(ex), wake(ex), health(ex), deadline(ex) {}
+        socket_type socket;
+        asio::steady_timer wake, health, deadline;
+        std::vector<char> in;  // bytes read, not parsed yet: [start, size)
+        std::size_t start = 0, size = 0;
+        bool alive = true, timed_out = false, writer_waiting = false;
+        std::string reason;  // why it ended
+        std::shared_ptr<RedisRequest> ping;
+        std::chrono::steady_clock::time_point last_read = std::chrono::steady_clock::now();
+    };
+
+    static void fail(RedisRequest& r, const std::string& why) {
+        if (r.done) return;
+        r.done = true;
+        if (r.waiter && !r.abandoned) r.waiter->complete(std::make_exception_ptr(RedisConnectionError(why)), {});
+    }
+    void fail_all(const std::string& why) {
+        auto inflight = std::move(inflight_);
+        auto queued = std::move(queued_);
+        inflight_.clear();
+        queued_.clear();
+        for (auto& r : inflight) fail(*r, why);
+        for (auto& r : queued) fail(*r, why);
+    }
+    void wake_writer() {
+        if (session_ && session_->writer_waiting) session_->wake.cancel();
+    }
+    void start() {
+        state_ = State::connecting;
+        asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
+    }
+    void drop(const std::shared_ptr<Session>& s, std::string reason) {
+        if (!s->alive) return;
+        s->alive = false;
+        s->reason = std::move(reason);
+        asio::error_code ignored;
+        s->socket.shutdown(asio::socket_base::shutdown_both, ignored);
+        s->socket.close(ignored);
+        s->wake.cancel();
+        s->health.cancel();
+        s->deadline.cancel();
+    }
+
+    // The lifecycle: connect, serve until the connection drops, fail what was in flight, wait
+    // (doubling, capped), again; until closed.
+    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
+        auto wait = self->options_.reconnect_min;
+        while (generation == self->generation_) {
+            self->state_ = State::connecting;
+            auto s = std::make_shared<Session>(self->ex_);
+            self->session_ = s;
+            std::string error = co_await self->connect(s);
+            if (generation != self->generation_) co_return;
+            if (error.empty()) {
+                self->state_ = State::ready;
+                wait = self->options_.reconnect_min;
+                self->resubscribe();
+                asio::co_spawn(self->ex_, writer(self, s), asio::detached);
+                if (self->options_.health_check_interval.count() > 0)
+                    asio::co_spawn(self->ex_, health(self, s), asio::detached);
+                co_await reader(self, s);
+                if (generation != self->generation_) co_return;
+                error = s->reason;
+                self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
+                               "); the command may or may not have run");
+            } else {
+                self->drop(s, error);
+                self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
+            }
+            if (generation != self->generation_) co_return;
+            self->last_error_ = error;
+            self->state_ = State::backoff;
+            self->backoff_timer_->expires_after(wait);
+            asio::error_code ec;
+            co_await self->backoff_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            wait = std::min(wait * 2, self->options_.reconnect_max);
+        }
+    }
+
+    // Connects and says hello, within connect_timeout; the error, or empty.
+    asio::awaitable<std::string> connect(std::shared_ptr<Session> s) {
+        s->deadline.expires_after(options_.connect_timeout);
+        s->deadline.async_wait([s](asio::error_code ec) {
+            if (ec || !s->alive) return;
+            s->timed_out = true;
+            asio::error_code ignored;
+            s->socket.close(ignored);
+        });
+        auto timeout = [&] {
+            return "no answer within " + std::to_string(options_.connect_timeout.count()) + " ms";
+        };
+        asio::error_code ec;
+        if (!options_.unix_path.empty()) {
+            co_await s->socket.async_connect(asio::local::stream_protocol::endpoint(options_.unix_path),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            asio::ip::tcp::resolver resolver(ex_);
+            auto found = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                s->deadline.cancel();
+                co_return s->timed_out ? timeout() : "cannot resolve " + options_.host + " (" + ec.message() + ")";
+            }
+            ec = asio::error::host_not_found;
+            for (auto& entry : found) {
+                if (s->timed_out) break;
+                asio::error_code ignored;
+                s->socket.close(ignored);
+                co_await s->socket.async_connect(asio::generic::stream_protocol::endpoint(entry.endpoint()),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+                if (!ec) break;
+            }
+            if (!ec) s->socket.set_option(asio::ip::tcp::no_delay(true), ec);
+        }
+        if (ec || s->timed_out) {
+            s->deadline.cancel();
+            co_return s->timed_out ? timeout() : ec.message();
+        }
+        std::string error = co_await hello(s);
+        s->deadline.cancel();
+        if (s->timed_out) co_return timeout();
+        co_return error;
+    }
+
+    // The handshake: HELLO 3 (AUTH and SETNAME in it), or RESP2's AUTH and CLIENT SETNAME when
+    // the protocol is 2 or the server has no HELLO (before Redis 6); then SELECT.
+    asio::awaitable<std::string> hello(std::shared_ptr<Session> s) {
+        const auto& o = options_;
+        std::string user = o.username.empty() ? "default" : o.username;
+        RedisValue reply;
+        std::string error;
+        bool resp2 = o.protocol == 2;
+        if (!resp2) {
+            std::vector<std::string_view> args{"HELLO", "3"};
+            if (!o.password.empty()) args.insert(args.end(), {"AUTH", user, o.password});
+            if (!o.client_name.empty()) args.insert(args.end(), {"SETNAME", o.client_name});
+            std::string out;
+            append_command_header(out, args.size());
+            for (auto a : args) append_command_arg(out, a);
+            if (!(error = co_await write_read(s, out, 1, reply, true)).empty()) co_return error;
+            if (reply.is_error()) {
+                if (reply.str.starts_with("NOPROTO") || reply.str.find("unknown command") != std::string::npos) resp2 = true;
+                else co_return "the server refused HELLO: " + reply.str;
+            }
+        }
+        std::string out;
+        std::size_t n = 0;
+        if (resp2 && !o.password.empty()) {
+            if (o.username.empty()) out += make_command("AUTH", o.password);
+            else out += make_command("AUTH", o.username, o.password);
+            ++n;
+        }
+        if (resp2 && !o.client_name.empty()) out += make_command("CLIENT", "SETNAME", o.client_name), ++n;
+        std::string db = std::to_string(o.db);
+        if (o.db != 0) out += make_command("SELECT", db), ++n;
+        if (n == 0) co_return "";
+        co_return co_await write_read(s, out, n, reply);
+    }
+
+    // Writes `out` and reads n replies (the handshake's); an error reply is an error, unless
+    // the caller reads it itself (HELLO's, which may mean "speak RESP2").
+    asio::awaitable<std::string> write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n,
+                                            RedisValue& last, bool caller_reads_errors = false) {
+        asio::error_code ec;
+        co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return ec.message();
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string error = co_await read_value(s, last);
+            if (!error.empty()) co_return error;
+            if (last.is_error() && !caller_reads_errors) co_return "the server refused the handshake: " + last.str;
+        }
+        co_return "";
+    }
+
+    // Parses one value from what was read, reading more as needed; the error, or empty.
+    asio::awaitable<std::string> read_value(std::shared_ptr<Session> s, RedisValue& out) {
+        for (;;) {
+            if (s->start < s->size) {
+                auto r = parse_resp(std::string_view(s->in.data() + s->start, s->size - s->start), out, options_.limits);
+                if (r.status == RespStatus::done) {
+                    s->start += r.consumed;
+                    if (s->start == s->size) s->start = s->size = 0;
+                    co_return "";
+                }
+                if (r.status == RespStatus::error) co_return r.error;
+            }
+            if (s->start > 0) {  // keep the unparsed tail at the front
+                std::memmove(s->in.data(), s->in.data() + s->start, s->size - s->start);
+                s->size -= s->start;
+                s->start = 0;
+            }
+            // At least 64 KiB free, and as much as is held: a big reply is parsed a few times, not once per read.
+            std::size_t want = std::max<std::size_t>(65536, s->size);
+            if (s->in.size() - s->size < want) s->in.resize(s->size + want);
+            asio::error_code ec;
+            std::size_t got = co_await s->socket.async_read_some(asio::buffer(s->in.data() + s->size, s->in.size() - s->size),
+                                                                 asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                if (!s->alive) co_return s->reason;
+                co_return ec == asio::error::eof ? std::string("the server closed the connection") : ec.message();
+            }
+            s->size += got;
+            s->last_read = std::chrono::steady_clock::now();
+        }
+    }
+
+    static bool is_message(const RedisValue& v) {
+        if ((v.type != RedisValue::Type::array && v.type != RedisValue::Type::push) || v.elements.empty() ||
+            !v.elements[0].is_string())
+            return false;
+        const auto& k = v.elements[0].str;
+        return k == "message" || k == "pmessage" || k == "smessage";
+    }
+
+    static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+        for (;;) {
+            RedisValue v;
+            std::string error = co_await self->read_value(s, v);
+            if (!error.empty()) {
+                self->drop(s, error);
+                co_return;
+            }
+            if (self->mode_ == Mode::pubsub && is_message(v)) {
+                self->deliver(std::move(v.elements));
+                continue;
+            }
+            if (v.type == RedisValue::Type::push && self->mode_ != Mode::pubsub) continue;  // out of band (tracking)
+            if (self->inflight_.empty()) {
+                self->drop(s, "a reply nobody asked for");
+                co_return;
+            }
+            auto& r = self->inflight_.front();
+            r->results.push_back(std::move(v));
+            if (r->results.size() >= r->replies) {
+                auto done = std::move(r);
+                self->inflight_.pop_front();
+                done->done = true;
+                if (done->waiter && !done->abandoned) done->waiter->complete(nullptr, std::move(done->results));
+            }
+        }
+    }
+
+    static asio::awaitable<void> writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+        std::string out;
+        while (s->alive) {
+            if (self->queued_.empty()) {
+                s->wake.expires_at(std::chrono::steady_clock::time_point::max());
+                asio::error_code ec;
+                s->writer_waiting = true;
+                co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                s->writer_waiting = false;
+                continue;
+            }
+            out.clear();
+            while (!self->queued_.empty()) {
+                auto r = std::move(self->queued_.front());
+                self->queued_.pop_front();
+                if (r->abandoned) continue;
+                out += r->payload;
+                if (r->replies > 0) self->inflight_.push_back(std::move(r));
+                else {
+                    r->done = true;
+                    if (r->waiter) r->waiter->complete(nullptr, {});
+                }
+            }
+            if (out.empty()) continue;
+            ++self->writes_;
+            asio::error_code ec;
+            co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                self->drop(s, s->alive ? ec.message() : s->reason);
+                co_return;
+            }
+            if (out.capacity() > 1024 * 1024) std::string().swap(out);
+        }
+    }
+
+    // PING when nothing was read for an interval; a PING unanswered by the next tick means the
+    // server is gone (or stuck): the connection is dropped, which fails what is in flight.
+    static asio::awaitable<void> health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+        const auto interval = self->options_.health_check_interval;
+        while (s->alive) {
+            s->health.expires_after(interval);
+            asio::error_code ec;
+            co_await s->health.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (!s->alive) co_return;
+            if (s->ping && !s->ping->done) {
+                self->drop(s, "no answer to a health-check PING within " + std::to_string(interval.count()) + " ms");
+                co_return;
+            }
+            if (std::chrono::steady_clock::now() - s->last_read >= interval) {
+                s->ping = std::make_shared<RedisRequest>();
+                s->ping->payload = make_command("PING");
+                self->queued_.push_back(s->ping);
+                self->wake_writer();
+            }
+        }
+    }
+
+    void resubscribe() {
+        if (mode_ != Mode::pubsub) return;
+        auto add = [&](const char* verb, const std::set<std::string>& names) {
+            if (names.empty()) return;
+            auto r = std::make_shared<RedisRequest>();
+            append_command_header(r->payload, names.size() + 1);
+            append_command_arg(r->payload, verb);
+            for (auto& n : names) append_command_arg(r->payload, n);
+            r->replies = names.size();
+            queued_.push_front(std::move(r));
+        };
+        add("PSUBSCRIBE", patterns_);
+        add("SUBSCRIBE", channels_);
+    }
+
+    void deliver(std::vector<RedisValue> message) {
+        if (message_waiter_) {
+            auto w = std::move(message_waiter_);
+            w->done = true;
+            if (!w->abandoned) return w->waiter->complete(nullptr, std::move(message));
+        }
+        if (messages_.size() >= FASTAPI_REDIS_MAX_QUEUED_MESSAGES) {
+            messages_.pop_front();
+            ++dropped_;
+        }
+        messages_.push_back(std::move(message));
+    }
+
+    asio::any_io_executor ex_;
+    RedisOptions options_;
+    Mode mode_;
+    State state_ = State::idle;
+    std::uint64_t generation_ = 0;  // which run() is the current one (close and suspend end it)
+    std::string last_error_;
+    std::optional<asio::steady_timer> backoff_timer_;  // reset when the loop's context goes
+    std::atomic<bool> context_gone_{false};
+    std::shared_ptr<Session> session_;
+    std::deque<std::shared_ptr<RedisRequest>> queued_;    // not written yet
+    std::deque<std::shared_ptr<RedisRequest>> inflight_;  // written, waiting for replies
+    std::atomic<std::thread::id> owner_thread_{};
+    std::uint64_t writes_ = 0;
+    // pub/sub
+    std::set<std::string> channels_, patterns_;
+    std::deque<std::vector<RedisValue>> messages_;
+    std::shared_ptr<RedisRequest> message_waiter_;
+    std::size_t dropped_ = 0;
+};
+
+// Tells the connections made on an execution context (an event loop) when that context shuts
+// down, so that a connection kept longer (in a LoopState, destroyed at thread exit) holds nothing
+// of it: Asio's own way for objects that must not outlive their io_context.
+class RedisLoopService : public asio::execution_context::service {
+public:
+    inline static asio::execution_context::id id;
+    explicit RedisLoopService(asio::execution_context& context) : asio::execution_context::service(context) {}
+    void add(const std::shared_ptr<RedisConnection>& c) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+        connections_.push_back(c);
+    }
+    static void watch(const std::shared_ptr<RedisConnection>& c) {
+        asio::use_service<RedisLoopService>(asio::query(c->executor(), asio::execution::context)).add(c);
+    }
+
+private:
+    void shutdown() override {
+        std::vector<std::weak_ptr<RedisConnection>> all;
+        {
+            std::lock_guard lock(mutex_);
+            all.swap(connections_);
+        }
+        for (auto& w : all)
+            if (auto c = w.lock()) c->release_context();
+    }
+    std::mutex mutex_;
+    std::vector<std::weak_ptr<RedisConnection>> connections_;
+};
+
+}  // namespace fastapi::detail
+
+// ---- include/fastapi/redis/client.hpp ----
+// client: fastapi::Redis, the public face of the Redis client (in the spirit of Boost.Redis and
+// redis-py's asyncio client). A Redis is a cheap handle (copies share one connection) made from
+// a URL or options; its connection is made on the event loop of the first coroutine that uses
+// it (LoopState<Redis> gives one per loop, as Boost.Redis intends), and works from any thread
+// (work is handed to that loop, the answer handed back). Coroutine calls (co_await redis.get(k))
+// are cancelled with the request that makes them; redis.blocking() is the same API for
+// blocking handlers and background tasks, refused on the loop's own thread. Transactions,
+// scripts and pub/sub (RedisSubscriber, on a connection of its own) are here too. Replies are
+// converted to the type asked for: std::optional<std::string>, integers, doubles, bool,
+// vectors, maps, fastapi::json and models (through the JSON machinery).
+
+#include <future>     // future (the blocking API)
+#include <asio/use_future.hpp>  // use_future
+
+namespace fastapi {
+
+// SET's options: {.px = 500ms, .nx = true}.
+struct RedisSetOptions {
+    std::chrono::seconds ex{0};
+    std::chrono::milliseconds px{0};
+    bool nx = false;       // only when the key is missing
+    bool xx = false;       // only when it exists
+    bool keepttl = false;  // keep the key's time to live
+};
+
+// A pub/sub message: the channel it came on, what was published, and the pattern it matched
+// (for psubscribe).
+struct RedisMessage {
+    std::string channel;
+    std::string payload;
+    std::string pattern;
+};
+
+namespace detail {
+
+// ---- arguments: strings as they are, numbers in decimal, models and json as JSON text,
+// vectors as one argument per element ----------------------------------------------------
+template <class T>
+inline constexpr bool redis_false = false;
+
+template <class T>
+void redis_arg(std::vector<std::string>& out, const T& v) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (std::is_convertible_v<const U&, std::string_view>) out.emplace_back(std::string_view(v));
+    else if constexpr (std::is_same_v<U, bool>) out.emplace_back(v ? "1" : "0");
+    else if constexpr (std::is_integral_v<U>) out.push_back(std::to_string(v));
+    else if constexpr (std::is_floating_point_v<U>) {
+        char buf[64];
+        auto r = std::to_chars(buf, buf + sizeof buf, v);
+        out.emplace_back(buf, r.ptr);
+    } else if constexpr (std::is_same_v<U, json>) out.push_back(v.dump());
+    else if constexpr (is_vector_v<U>) {
+        for (const auto& e : v) redis_arg(out, e);
+    } else if constexpr (json_writable<U>()) out.push_back(to_json_string(v));
+    else static_assert(redis_false<U>, "fastapi::Redis: an argument must be a string, a number, a bool, fastapi::json, "
+                                       "a model, or a std::vector of them");
+}
+
+inline std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
+    std::string out;
+    append_command_header(out, args.size() + 1);
+    append_command_arg(out, name);
+    for (const auto& a : args) append_command_arg(out, a);
+    return out;
+}
+
+template <class... A>
+std::string redis_build(std::string_view name, const A&... args) {
+    std::vector<std::string> v;
+    v.reserve(sizeof...(A));
+    (redis_arg(v, args), ...);
+    return redis_payload(name, v);
+}
+
+// ---- replies to types -------------------------------------------------------------------
+inline const char* redis_type_name(const RedisValue& v) {
+    switch (v.type) {
+        case RedisValue::Type::null: return "null";
+        case RedisValue::Type::simple: case RedisValue::Type::bulk: case RedisValue::Type::verbatim: return "string";
+        case RedisValue::Type::error: return "error";
+        case RedisValue::Type::integer: return "integer";
+        case RedisValue::Type::double_: return "double";
+        case RedisValue::Type::boolean: return "boolean";
+        case RedisValue::Type::big_number: return "big number";
+        case RedisValue::Type::array: return "array";
+        case RedisValue::Type::map: return "map";
+        case RedisValue::Type::set: return "set";
+        case RedisValue::Type::push: return "push";
+    }
+    return "?";
+}
+[[noreturn]] inline void redis_mismatch(const RedisValue& v, const char* target) {
+    throw RedisError(std::string("fastapi::Redis: a ") + redis_type_name(v) + " reply cannot be read as " + target);
+}
+inline void redis_throw_if_error(const RedisValue& v) {
+    if (v.is_error()) throw RedisError(v.str);
+}
+inline std::string redis_string(RedisValue&& v) {
+    redis_throw_if_error(v);
+    if (v.is_string() || v.type == RedisValue::Type::big_number || v.type == RedisValue::Type::double_) return std::move(v.str);
+    if (v.type == RedisValue::Type::integer) return std::to_string(v.integer);
+    redis_mismatch(v, v.is_null() ? "std::string (ask for std::optional<std::string>)" : "std::string");
+}
+inline std::int64_t redis_integer(const RedisValue& v) {
+    redis_throw_if_error(v);
+    if (v.type == RedisValue::Type::integer || v.type == RedisValue::Type::boolean) return v.integer;
+    if (v.is_string() || v.type == RedisValue::Type::big_number) {
+        std::int64_t n = 0;
+        auto r = std::from_chars(v.str.data(), v.str.data() + v.str.size(), n);
+        if (r.ec == std::errc() && r.ptr == v.str.data() + v.str.size()) return n;
+        throw RedisError("fastapi::Redis: the reply '" + v.str.substr(0, 40) + "' is not an integer");
+    }
+    redis_mismatch(v, "an integer");
+}
+inline double redis_double(const RedisValue& v) {
+    redis_throw_if_error(v);
+    if (v.type == RedisValue::Type::double_) return v.number;
+    if (v.type == RedisValue::Type::integer) return static_cast<double>(v.integer);
+    if (v.is_string()) {
+        char* end = nullptr;
+        double d = std::strtod(v.str.c_str(), &end);
+        if (!v.str.empty() && end == v.str.c_str() + v.str.size()) return d;
+        throw RedisError("fastapi::Redis: the reply '" + v.str.substr(0, 40) + "' is not a number");
+    }
+    redis_mismatch(v, "a double");
+}
+inline bool redis_bool(const RedisValue& v) {
+    redis_throw_if_error(v);
+    if (v.type == RedisValue::Type::integer || v.type == RedisValue::Type::boolean) return v.integer != 0;
+    if (v.is_null()) return false;
+    if (v.type == RedisValue::Type::simple) return true;  // +OK
+    redis_mismatch(v, "bool");
+}
+inline json redis_json(RedisValue&& v) {
+    std::string text = redis_string(std::move(v));
+    picojson::value parsed;
+    std::string err = picojson::parse(parsed, text);
+    if (!err.empty()) throw RedisError("fastapi::Redis: the value is not JSON: " + err.substr(0, 200));
+    return json(parsed);
+}
+inline std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target) {
+    redis_throw_if_error(v);
+    if (!v.is_aggregate() && !v.is_null()) redis_mismatch(v, target);
+    return v.elements;
+}
+inline std::string redis_model_error(const ValidationErrors& errors) {
+    std::string msg = "fastapi::Redis: the stored value does not fit the model";
+    if (!errors.empty()) msg += ": " + errors.front().msg;
+    return msg;
+}
+
+template <class R>
+R redis_convert(RedisValue&& v) {
+    using U = std::remove_cvref_t<R>;
+    if constexpr (std::is_same_v<U, RedisValue>) {
+        redis_throw_if_error(v);
+        return std::move(v);
+    } else if constexpr (is_optional_v<U>) {
+        redis_throw_if_error(v);
+        if (v.is_null()) return std::nullopt;
+        return U(redis_convert<typename U::value_type>(std::move(v)));
+    } else if constexpr (std::is_same_v<U, std::string>) return redis_string(std::move(v));
+    else if constexpr (std::is_same_v<U, bool>) return redis_bool(v);
+    else if constexpr (std::is_integral_v<U>) {
+        std::int64_t n = redis_integer(v);
+        if (!std::in_range<U>(n)) throw RedisError("fastapi::Redis: the integer " + std::to_string(n) + " is out of range");
+        return static_cast<U>(n);
+    } else if constexpr (std::is_floating_point_v<U>) return static_cast<U>(redis_double(v));
+    else if constexpr (std::is_same_v<U, json>) return redis_json(std::move(v));
+    else if constexpr (is_vector_v<U>) {
+        U out;
+        auto& items = redis_elements(v, "a std::vector");
+        out.reserve(items.size());
+        for (auto& e : items) out.push_back(redis_convert<typename U::value_type>(std::move(e)));
+        return out;
+    } else if constexpr (requires { typename U::key_type; typename U::mapped_type; }) {
+        U out;
+        auto& items = redis_elements(v, "a map");
+        if (items.size() % 2) redis_mismatch(v, "a map (an odd number of elements)");
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2)
+            out.emplace(redis_convert<typename U::key_type>(std::move(items[i])),
+                        redis_convert<typename U::mapped_type>(std::move(items[i + 1])));
+        return out;
+    } else if constexpr (is_model_v<U>) {
+        std::string text = redis_string(std::move(v));
+        U out{};
+        ValidationErrors errors;
+        if (!read_json_body(text, out, errors, Loc{})) throw RedisError(redis_model_error(errors));
+        return out;
+    } else {
+        static_assert(redis_false<U>, "fastapi::Redis: a reply can be read as RedisValue, std::string, an integer, a "
+                                      "double, bool, fastapi::json, a model, or a std::optional, std::vector or map of them");
+    }
+}
+
+// ---- waiting for a request from a coroutine: the answer comes back on the coroutine's
+// executor; a cancellation (the request's client went away) answers at once with
+// operation_aborted and drops the reply when it comes -------------------------------------
+template <class Handler>
+class RedisHandlerWaiter final : public RedisWaiter, public std::enable_shared_from_this<RedisHandlerWaiter<Handler>> {
+public:
+    RedisHandlerWaiter(Handler h, const asio::any_io_executor& fallback)
+        : handler_(std::move(h)), ex_(asio::get_associated_executor(*handler_, fallback)),
+          slot_(asio::get_associated_cancellation_slot(*handler_)) {}
+
+    void arm(const std::shared_ptr<RedisConnection>& c, const std::shared_ptr<RedisRequest>& r) {
+        if (!slot_.is_connected()) return;
+        std::weak_ptr<RedisHandlerWaiter> weak = this->shared_from_this();
+        slot_.assign([weak, c, request = std::weak_ptr<RedisRequest>(r)](asio::cancellation_type) {
+            auto self = weak.lock();
+            if (!self || self->claimed_.exchange(true)) return;
+            asio::post(c->executor(), [request] {
+                if (auto r = request.lock()) r->abandoned = true;
+            });
+            asio::post(self->ex_, [self] {
+                self->invoke(std::make_exception_ptr(asio::system_error(asio::error::operation_aborted)), {});
+            });
+        });
+    }
+    void complete(std::exception_ptr error, std::vector<RedisValue> replies) override {
+        if (claimed_.exchange(true)) return;
+        asio::post(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
+            self->invoke(error, std::move(replies));
+        });
+    }
+
+private:
+    void invoke(std::exception_ptr error, std::vector<RedisValue> replies) {
+        if (slot_.is_connected()) slot_.clear();
+        Handler h = std::move(*handler_);
+        handler_.reset();
+        std::move(h)(error, std::move(replies));
+    }
+
+    std::optional<Handler> handler_;
+    asio::any_io_executor ex_;
+    asio::cancellation_slot slot_;
+    std::atomic<bool> claimed_{false};
+};
+
+// Runs a request on a connection and gives its replies.
+inline asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                           std::shared_ptr<RedisRequest> r) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::vector<RedisValue>)>(
+        [](auto handler, std::shared_ptr<RedisConnection> c, std::shared_ptr<RedisRequest> r) {
+            using H = decltype(handler);
+            auto w = std::make_shared<RedisHandlerWaiter<H>>(std::move(handler), c->executor());
+            r->waiter = w;
+            w->arm(c, r);
+            if (c->mode() == RedisConnection::Mode::pubsub && r->replies == 0 && r->payload.empty())
+                asio::dispatch(c->executor(), [c, r] { c->wait_message(r); });
+            else
+                asio::dispatch(c->executor(), [c, r] { c->submit(r); });
+        },
+        asio::use_awaitable, std::move(c), std::move(r));
+}
+
+inline std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies = 1) {
+    auto r = std::make_shared<RedisRequest>();
+    r->payload = std::move(payload);
+    r->replies = replies;
+    return r;
+}
+
+// What a Redis handle shares: the options, and the connection, made on the first loop that
+// needs it, or on a loop (thread) of its own for a client used only through blocking calls.
+class RedisLink {
+public:
+    RedisLink(RedisOptions options, RedisConnection::Mode mode, asio::any_io_executor ex = {})
+        : options_(std::move(options)), mode_(mode) {
+        if (ex) bind(ex);
+    }
+    RedisLink(const RedisLink&) = delete;
+    RedisLink& operator=(const RedisLink&) = delete;
+    ~RedisLink() {
+        std::shared_ptr<RedisConnection> c;
+        {
+            std::lock_guard lock(mutex_);
+            c = conn_;
+        }
+        if (c && !c->context_gone()) {
+            if (c->on_own_thread()) c->close();
+            else asio::post(c->executor(), [c] { c->close(); });
+        }
+        if (own_) {
+            asio::post(own_->io, [io = &own_->io] { io->stop(); });
+            own_->guard.reset();
+            if (own_->thread.get_id() == std::this_thread::get_id()) own_->thread.detach();
+            else own_->thread.join();
+        }
+    }
+
+    const RedisOptions& options() const noexcept { return options_; }
+    RedisConnection::Mode mode() const noexcept { return mode_; }
+
+    // The connection, bound to `ex` if it has none yet (to a loop of its own with own_thread).
+    std::shared_ptr<RedisConnection> bind(const asio::any_io_executor& ex) {
+        if (bound_.load(std::memory_order_acquire)) return conn_;
+        std::lock_guard lock(mutex_);
+        if (!conn_) {
+            if (options_.own_thread) make_own_loop();
+            else {
+                conn_ = std::make_shared<RedisConnection>(ex, options_, mode_);
+                RedisLoopService::watch(conn_);
+                // Bound here, on the loop's thread: when the server stops the loop, it ends.
+                on_loop_stop([weak = std::weak_ptr<RedisConnection>(conn_)] {
+                    if (auto c = weak.lock()) c->suspend();
+                });
+            }
+            bound_.store(true, std::memory_order_release);
+        }
+        return conn_;
+    }
+    // The connection, if bound.
+    std::shared_ptr<RedisConnection> bound() {
+        if (bound_.load(std::memory_order_acquire)) return conn_;
+        std::lock_guard lock(mutex_);
+        return conn_;
+    }
+    // The executor a blocking call runs its work on: the connection's, or a loop of its own.
+    asio::any_io_executor blocking_executor() {
+        std::shared_ptr<RedisConnection> c = bound();
+        if (!c) {
+            std::lock_guard lock(mutex_);
+            if (!conn_) {
+                make_own_loop();
+                bound_.store(true, std::memory_order_release);
+            }
+            c = conn_;
+        }
+        if (c->on_own_thread())
+            throw std::logic_error(
+                "fastapi::Redis: a blocking call on the event loop's own thread would block every request of the loop "
+                "and wait for itself: co_await the coroutine API there (co_await redis.get(key)), or call blocking() from "
+                "a blocking handler or a background task");
+        return c->executor();
+    }
+
+private:
+    struct OwnLoop {
+        asio::io_context io{1};
+        asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+        std::thread thread;
+    };
+    RedisOptions options_;
+    RedisConnection::Mode mode_;
+    std::mutex mutex_;
+    std::shared_ptr<RedisConnection> conn_;  // set once
+    std::atomic<bool> bound_{false};
+    std::unique_ptr<OwnLoop> own_;
+
+    void make_own_loop() {  // with mutex_
+        own_ = std::make_unique<OwnLoop>();
+        own_->thread = std::thread([io = &own_->io] { io->run(); });
+        conn_ = std::make_shared<RedisConnection>(own_->io.get_executor(), options_, mode_);
+        RedisLoopService::watch(conn_);
+    }
+};
+
+// Runs a coroutine of the client on its connection's executor and waits for it (the blocking API).
+template <class T>
+T redis_wait(RedisLink& link, asio::awaitable<T> work) {
+    auto ex = link.blocking_executor();
+    return asio::co_spawn(ex, std::move(work), asio::use_future).get();
+}
+
+inline std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
+    std::string out;
+    std::size_t n = 3 + (o.ex.count() > 0) * 2 + (o.px.count() > 0) * 2 + o.nx + o.xx + o.keepttl;
+    append_command_header(out, n);
+    append_command_arg(out, "SET");
+    append_command_arg(out, key);
+    append_command_arg(out, value);
+    if (o.ex.count() > 0) append_command_arg(out, "EX"), append_command_arg(out, std::to_string(o.ex.count()));
+    if (o.px.count() > 0) append_command_arg(out, "PX"), append_command_arg(out, std::to_string(o.px.count()));
+    if (o.nx) append_command_arg(out, "NX");
+    if (o.xx) append_command_arg(out, "XX");
+    if (o.keepttl) append_command_arg(out, "KEEPTTL");
+    return out;
+}
+
+// Commands that change the state of the connection they run on, refused on the shared one
+// (where every coroutine of the loop would see the change).
+inline void redis_check_shared(const RedisLink& link, std::string_view name) {
+    if (link.mode() != RedisConnection::Mode::shared || name.size() > 12) return;
+    std::string upper(name);
+    for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    static constexpr std::string_view stateful[] = {"WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD", "SELECT",
+                                                    "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE",
+                                                    "PUNSUBSCRIBE", "MONITOR", "RESET", "HELLO", "QUIT", "AUTH"};
+    for (auto s : stateful)
+        if (upper == s)
+            throw std::logic_error("fastapi::Redis: " + upper +
+                                   " changes the state of the connection every coroutine of the loop shares: use "
+                                   "redis.transaction(batch) for MULTI/EXEC, redis.dedicated() for WATCH and other "
+                                   "connection state, redis.subscriber() for pub/sub");
+}
+
+}  // namespace detail
+
+// Commands sent together: redis.pipeline(batch) (in one write, replies in order) or
+// redis.transaction(batch) (between MULTI and EXEC: all or nothing).
+class RedisBatch {
+public:
+    template <class... A>
+    RedisBatch& add(std::string_view name, const A&... args) {
+        payload_ += detail::redis_build(name, args...);
+        ++count_;
+        return *this;
+    }
+    std::size_t size() const noexcept { return count_; }
+    const std::string& payload() const noexcept { return payload_; }
+
+private:
+    std::string payload_;
+    std::size_t count_ = 0;
+};
+
+// A Lua script, run by its SHA-1 (EVALSHA), sent whole (EVAL) only when the server does not
+// have it yet (NOSCRIPT: after a restart or SCRIPT FLUSH).
+class RedisScript {
+public:
+    explicit RedisScript(std::string source) : source_(std::move(source)) {
+        static constexpr char hex[] = "0123456789abcdef";
+        for (auto b : detail::sha1(source_)) {
+            sha1_ += hex[b >> 4];
+            sha1_ += hex[b & 15];
+        }
+    }
+    const std::string& source() const noexcept { return source_; }
+    const std::string& sha1() const noexcept { return sha1_; }
+
+private:
+    std::string source_, sha1_;
+};
+
+class RedisBlocking;
+class RedisSubscriber;
+class Redis;
+namespace detail {
+inline std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+}
+
+class Redis {
+public:
+    // From REDIS_URL (redis://127.0.0.1:6379/0 when it is not set).
+    Redis() : Redis(redis_options_from_env()) {}
+    explicit Redis(std::string_view url) : Redis(parse_redis_url(url)) {}
+    explicit Redis(const char* url) : Redis(parse_redis_url(url)) {}
+    explicit Redis(RedisOptions options, asio::any_io_executor ex = {})
+        : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::shared, std::move(ex))) {}
+
+    const RedisOptions& options() const noexcept { return link_->options(); }
+
+    // ---- the coroutine API ----
+    asio::awaitable<std::optional<std::string>> get(std::string_view key) {
+        std::string payload = detail::make_command("GET", key);
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
+    }
+    // true when set, false when .nx or .xx kept it from being set.
+    asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {}) {
+        std::string payload = detail::redis_set_payload(key, value, o);
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_bool(v);
+    }
+    // A model or fastapi::json, stored as JSON text (read back with get_as<T>).
+    template <class T>
+        requires(!std::is_convertible_v<const T&, std::string_view>)
+    asio::awaitable<bool> set(std::string_view key, const T& value, RedisSetOptions o = {}) {
+        std::vector<std::string> text;
+        detail::redis_arg(text, value);
+        co_return co_await set(key, std::string_view(text.at(0)), o);
+    }
+    template <class T>
+    asio::awaitable<std::optional<T>> get_as(std::string_view key) {
+        std::string payload = detail::make_command("GET", key);
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_convert<std::optional<T>>(std::move(v));
+    }
+    asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1) {
+        // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
+        // expression twice.)
+        std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_integer(v);
+    }
+    // How many of the keys existed.
+    asio::awaitable<std::int64_t> del(std::string_view key) {
+        std::string payload = detail::make_command("DEL", key);
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_integer(v);
+    }
+    // false when the key does not exist.
+    asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl) {
+        std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_bool(v);
+    }
+    // How many subscribers received it.
+    asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message) {
+        std::string payload = detail::make_command("PUBLISH", channel, message);
+        auto v = co_await run(std::move(payload));
+        co_return detail::redis_integer(v);
+    }
+    // Any command, its reply read as R: co_await redis.command<std::int64_t>("HSET", "h", "f", 1).
+    template <class R = RedisValue, class... A>
+    asio::awaitable<R> command(std::string_view name, const A&... args) {
+        detail::redis_check_shared(*link_, name);
+        std::string payload = detail::redis_build(name, args...);
+        auto v = co_await run(std::move(payload));
+        if constexpr (std::is_void_v<R>) detail::redis_throw_if_error(v);
+        else co_return detail::redis_convert<R>(std::move(v));
+    }
+    // The batch's replies in order (the first error reply is thrown as RedisError).
+    asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch) {
+        auto c = link_->bind(co_await asio::this_coro::executor);
+        auto request = detail::redis_request(batch.payload(), batch.size());
+        auto replies = co_await detail::redis_exec(c, std::move(request));
+        for (auto& r : replies) detail::redis_throw_if_error(r);
+        co_return replies;
+    }
+    // MULTI, the batch, EXEC in one write: the replies of the batch's commands, or none when a
+    // key WATCHed (on a dedicated() connection) changed. A command Redis refused to queue, or
+    // one that failed inside, is thrown as RedisError.
+    asio::awaitable<std::optional<std::vector<RedisValue>>> transaction(const RedisBatch& batch) {
+        auto c = link_->bind(co_await asio::this_coro::executor);
+        std::string payload = detail::make_command("MULTI");
+        payload += batch.payload();
+        payload += detail::make_command("EXEC");
+        auto request = detail::redis_request(std::move(payload), batch.size() + 2);
+        auto replies = co_await detail::redis_exec(c, std::move(request));
+        co_return transaction_result(std::move(replies));
+    }
+    // EVALSHA, then EVAL when the server does not know the script; as redis-py's
+    // eval(script, numkeys, *keys_and_args): co_await redis.eval<std::int64_t>(script, 1, "key", 5).
+    // (A std::vector argument is one argument per element.)
+    template <class R = RedisValue, class... A>
+    asio::awaitable<R> eval(const RedisScript& script, std::size_t numkeys, const A&... keys_and_args) {
+        std::vector<std::string> all;
+        (detail::redis_arg(all, keys_and_args), ...);
+        auto v = co_await eval_value(script, numkeys, std::move(all));
+        co_return detail::redis_convert<R>(std::move(v));
+    }
+
+    // A Redis of its own connection (the same options, on the same loop once bound): for WATCH
+    // and transactions that read first, blocking commands (BLPOP), SELECT. Closed when its last
+    // copy goes.
+    Redis dedicated() const {
+        auto c = link_->bound();
+        return Redis(std::make_shared<detail::RedisLink>(link_->options(), detail::RedisConnection::Mode::dedicated,
+                                                         c ? c->executor() : asio::any_io_executor{}));
+    }
+    // A pub/sub subscriber on a connection of its own.
+    RedisSubscriber subscriber() const;
+    // The same API, blocking: for blocking handlers, background tasks, threads of your own.
+    RedisBlocking blocking();
+
+    // The value of one command, as it came (an error reply is a RedisError).
+    asio::awaitable<RedisValue> run(std::string payload) {
+        auto c = link_->bind(co_await asio::this_coro::executor);
+        auto request = detail::redis_request(std::move(payload));
+        auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
+        co_return std::move(replies.at(0));
+    }
+
+private:
+    friend class RedisBlocking;
+    friend std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r);
+    explicit Redis(std::shared_ptr<detail::RedisLink> link) : link_(std::move(link)) {}
+
+    static std::optional<std::vector<RedisValue>> transaction_result(std::vector<RedisValue> replies) {
+        // replies: MULTI's OK, QUEUED (or an error) per command, EXEC's array (or null, or EXECABORT).
+        for (std::size_t i = 0; i + 1 < replies.size(); ++i) detail::redis_throw_if_error(replies[i]);
+        RedisValue& exec = replies.back();
+        detail::redis_throw_if_error(exec);
+        if (exec.is_null()) return std::nullopt;
+        for (auto& r : exec.elements) detail::redis_throw_if_error(r);
+        return std::move(exec.elements);
+    }
+    static std::string eval_payload(std::string_view verb, const std::string& body, std::size_t numkeys,
+                                    const std::vector<std::string>& keys_and_args) {
+        std::string out;
+        detail::append_command_header(out, keys_and_args.size() + 3);
+        detail::append_command_arg(out, verb);
+        detail::append_command_arg(out, body);
+        detail::append_command_arg(out, std::to_string(numkeys));
+        for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
+        return out;
+    }
+    asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
+                                           std::vector<std::string> all) {
+        if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
+        auto build = [&](std::string_view verb, const std::string& body) { return eval_payload(verb, body, numkeys, all); };
+        auto c = link_->bind(co_await asio::this_coro::executor);
+        auto request = detail::redis_request(build("EVALSHA", script.sha1()));
+        auto replies = co_await detail::redis_exec(c, std::move(request));
+        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
+            auto again = detail::redis_request(build("EVAL", script.source()));
+            replies = co_await detail::redis_exec(c, std::move(again));
+        }
+        detail::redis_throw_if_error(replies.at(0));
+        co_return std::move(replies[0]);
+    }
+
+    std::shared_ptr<detail::RedisLink> link_;
+};
+
+// redis.blocking(): each call waits for its answer on the calling thread. Refused (logic_error)
+// on the thread of the loop the client's connection lives on, where it would wait for itself.
+class RedisBlocking {
+public:
+    explicit RedisBlocking(Redis redis) : r_(std::move(redis)) {}
+    std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
+    bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
+    template <class T>
+        requires(!std::is_convertible_v<const T&, std::string_view>)
+    bool set(std::string_view key, const T& value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
+    template <class T>
+    std::optional<T> get_as(std::string_view key) { return wait(r_.get_as<T>(key)); }
+    std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
+    std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
+    bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
+    std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
+    template <class R = RedisValue, class... A>
+    R command(std::string_view name, const A&... args) { return wait(r_.command<R>(name, args...)); }
+    std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
+    std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+    template <class R = RedisValue, class... A>
+    R eval(const RedisScript& s, std::size_t numkeys, const A&... keys_and_args) {
+        return wait(r_.eval<R>(s, numkeys, keys_and_args...));
+    }
+
+private:
+    template <class T>
+    T wait(asio::awaitable<T> work) { return detail::redis_wait(*r_.link_, std::move(work)); }
+    Redis r_;
+};
+
+// The connection a Redis handle has made (none before its first use): for tests and diagnostics.
+inline std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
+
+inline RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
+
+// Pub/sub on a connection of its own: subscribe to channels (or patterns), then
+// `while (auto m = co_await sub.next())` takes the messages as they come. Subscriptions are kept
+// and made again after a reconnection (messages published while it was down are lost, as
+// Redis's pub/sub is at most once). The messages not taken yet are bounded
+// (FASTAPI_REDIS_MAX_QUEUED_MESSAGES; beyond, the oldest are dropped and counted).
+class RedisSubscriber {
+public:
+    explicit RedisSubscriber(RedisOptions options, asio::any_io_executor ex = {})
+        : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::pubsub, std::move(ex))) {}
+    explicit RedisSubscriber(std::string_view url) : RedisSubscriber(parse_redis_url(url)) {}
+
+    // subscribe("a", "b") or subscribe(names) (a std::vector): returns once Redis confirmed them. Kept even when this throws (Redis down): they are
+    // made when the connection comes back.
+    template <class... S>
+    asio::awaitable<void> subscribe(const S&... names) {
+        std::vector<std::string> all;
+        (detail::redis_arg(all, names), ...);
+        return change("SUBSCRIBE", false, true, std::move(all));
+    }
+    template <class... S>
+    asio::awaitable<void> psubscribe(const S&... names) {
+        std::vector<std::string> all;
+        (detail::redis_arg(all, names), ...);
+        return change("PSUBSCRIBE", true, true, std::move(all));
+    }
+    template <class... S>
+    asio::awaitable<void> unsubscribe(const S&... names) {
+        std::vector<std::string> all;
+        (detail::redis_arg(all, names), ...);
+        return change("UNSUBSCRIBE", false, false, std::move(all));
+    }
+    template <class... S>
+    asio::awaitable<void> punsubscribe(const S&... names) {
+        std::vector<std::string> all;
+        (detail::redis_arg(all, names), ...);
+        return change("PUNSUBSCRIBE", true, false, std::move(all));
+    }
+
+    // The next message; none once the subscriber is closed.
+    asio::awaitable<std::optional<RedisMessage>> next() {
+        auto c = link_->bind(co_await asio::this_coro::executor);
+        auto r = std::make_shared<detail::RedisRequest>();
+        r->replies = 0;
+        auto m = co_await detail::redis_exec(c, std::move(r));
+        if (m.empty()) co_return std::nullopt;
+        RedisMessage out;
+        if (m.size() >= 4) {  // pmessage, pattern, channel, payload
+            out.pattern = std::move(m[1].str);
+            out.channel = std::move(m[2].str);
+            out.payload = std::move(m[3].str);
+        } else if (m.size() >= 3) {
+            out.channel = std::move(m[1].str);
+            out.payload = std::move(m[2].str);
+        }
+        co_return out;
+    }
+    // Ends next() (with none) and the connection.
+    void close() {
+        if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
+    }
+    // Messages dropped because nobody took them in time.
+    std::size_t dropped() {
+        auto c = link_->bound();
+        return c ? c->dropped_messages() : 0;
+    }
+
+private:
+    asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names) {
+        if (names.empty()) co_return;
+        auto c = link_->bind(co_await asio::this_coro::executor);
+        // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
+        asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
+        auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
+        auto replies = co_await detail::redis_exec(c, std::move(request));
+        for (auto& r : replies) detail::redis_throw_if_error(r);
+    }
+
+    std::shared_ptr<detail::RedisLink> link_;
+};
+
+inline RedisSubscriber Redis::subscriber() const {
+    auto c = link_->bound();
+    return RedisSubscriber(link_->options(), c ? c->executor() : asio::any_io_executor{});
+}
+
+}  // namespace fastapi
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 
 // ---- include/fastapi/openapi/openapi.hpp ----
@@ -19785,7 +21510,6 @@ private:
 // per-route templates only push static descriptions, the document is built at run time.
 // Relies on app_core (routes, options), model and json.
 
-#include <set>          // set
 
 namespace fastapi {
 

@@ -64,6 +64,12 @@
 #include "server/supervisor.hpp"
 #include "server/cli.hpp"
 #include "server/test_client.hpp"
+// redis: a Redis client on the event loops (RESP3 with RESP2's fallback, REDIS_URL, one
+// multiplexed connection per loop with automatic pipelining, transactions, scripts, pub/sub).
+#include "redis/resp.hpp"
+#include "redis/url.hpp"
+#include "redis/connection.hpp"
+#include "redis/client.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"
 #include "openapi/docs.hpp"

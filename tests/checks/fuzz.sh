@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP request parser, the multipart/form-data parser, the direct JSON reader
 # (against the reference reader), the pattern matcher (against std::regex) and the WebSocket
-# frame parser for a bounded time each
+# frame parser and the Redis reply parser for a bounded time each
 # with libFuzzer, AddressSanitizer (leaks included) and UBSan: tests/fuzz/fuzz_parser.cpp on a
 # copy of tests/fuzz/corpus/parser/, tests/fuzz/fuzz_multipart.cpp on tests/fuzz/corpus/multipart/,
 # tests/fuzz/fuzz_json.cpp on tests/fuzz/corpus/json/, tests/fuzz/fuzz_regex.cpp on
 # tests/fuzz/corpus/regex/, tests/fuzz/fuzz_websocket.cpp on tests/fuzz/corpus/websocket/,
-# tests/fuzz/fuzz_websocket_deflate.cpp (with zlib) on tests/fuzz/corpus/websocket_deflate/.
+# tests/fuzz/fuzz_websocket_deflate.cpp (with zlib) on tests/fuzz/corpus/websocket_deflate/,
+# tests/fuzz/fuzz_resp.cpp on tests/fuzz/corpus/resp/.
 # Fails when the fuzzer finds a crash, leak, timeout or broken invariant (the input is left in
 # build/fuzz/). Without clang++ and its fuzzer runtime it says so and passes.
 #   FUZZ_SECONDS=300 tests/checks/fuzz.sh     fuzz the HTTP parser longer
@@ -14,6 +15,7 @@
 #   JSON_FUZZ_SECONDS=120 ...                  and the JSON readers (default 20)
 #   REGEX_FUZZ_SECONDS=120 ...                 and the pattern matcher (default 20)
 #   WEBSOCKET_FUZZ_SECONDS=120 ...             and the WebSocket frame parser and inflater (default 20 each)
+#   RESP_FUZZ_SECONDS=120 ...                  and the Redis reply parser (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -23,6 +25,7 @@ multipart_seconds=${MULTIPART_FUZZ_SECONDS:-20}
 json_seconds=${JSON_FUZZ_SECONDS:-20}
 regex_seconds=${REGEX_FUZZ_SECONDS:-20}
 websocket_seconds=${WEBSOCKET_FUZZ_SECONDS:-20}
+resp_seconds=${RESP_FUZZ_SECONDS:-20}
 
 # Installs clang and libclang-rt-14-dev when run as root; otherwise only reports what is missing.
 tools/deps fuzz >/dev/null 2>&1 || true
@@ -82,4 +85,5 @@ fuzz regex "$regex_seconds" "the pattern matcher"
 fuzz websocket "$websocket_seconds" "the WebSocket frame parser"
 FUZZ_EXTRA_FLAGS=-DFASTAPI_WITH_ZLIB FUZZ_EXTRA_LIBS=-lz \
   fuzz websocket_deflate "$websocket_seconds" "permessage-deflate's offers and inflater"
+fuzz resp "$resp_seconds" "the Redis reply parser"
 echo "no findings"

@@ -89,6 +89,38 @@
 #ifndef FASTAPI_WS_PING_TIMEOUT
 #define FASTAPI_WS_PING_TIMEOUT 20
 #endif
+// Redis (redis/*.hpp): bounds on one reply (RespLimits), and the client's timings in
+// milliseconds (RedisOptions): connect (and handshake) timeout, the idle time after which a
+// PING checks the connection (0: never), and the reconnection backoff's first and longest wait.
+#ifndef FASTAPI_REDIS_MAX_BULK_BYTES
+#define FASTAPI_REDIS_MAX_BULK_BYTES (512u * 1024 * 1024)
+#endif
+#ifndef FASTAPI_REDIS_MAX_DEPTH
+#define FASTAPI_REDIS_MAX_DEPTH 32
+#endif
+#ifndef FASTAPI_REDIS_MAX_ELEMENTS
+#define FASTAPI_REDIS_MAX_ELEMENTS (16u * 1024 * 1024)
+#endif
+#ifndef FASTAPI_REDIS_MAX_LINE_BYTES
+#define FASTAPI_REDIS_MAX_LINE_BYTES (64u * 1024)
+#endif
+#ifndef FASTAPI_REDIS_CONNECT_TIMEOUT_MS
+#define FASTAPI_REDIS_CONNECT_TIMEOUT_MS 2000
+#endif
+#ifndef FASTAPI_REDIS_HEALTH_CHECK_MS
+#define FASTAPI_REDIS_HEALTH_CHECK_MS 2000
+#endif
+#ifndef FASTAPI_REDIS_RECONNECT_MIN_MS
+#define FASTAPI_REDIS_RECONNECT_MIN_MS 50
+#endif
+#ifndef FASTAPI_REDIS_RECONNECT_MAX_MS
+#define FASTAPI_REDIS_RECONNECT_MAX_MS 5000
+#endif
+// Pub/sub messages a subscriber holds before its reader takes them; beyond, the oldest are
+// dropped (and counted).
+#ifndef FASTAPI_REDIS_MAX_QUEUED_MESSAGES
+#define FASTAPI_REDIS_MAX_QUEUED_MESSAGES 10000
+#endif
 
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
 #ifndef PICOJSON_USE_INT64

@@ -15,6 +15,7 @@
 #include <string>       // string
 #include <typeindex>    // type_index
 #include <utility>      // pair
+#include <vector>       // vector (loop closers)
 
 namespace fastapi {
 
@@ -38,7 +39,7 @@ struct State {
 // loop, a buffer, a cache without locks. T is default-constructed, or made by the factory
 // given to app.set_loop_state<T>(factory), which runs on the thread that first needs it.
 //
-//   app.get("/", [](LoopState<RedisClient> redis) -> asio::awaitable<std::string> { ... });
+//   app.get("/", [](LoopState<Redis> redis) -> asio::awaitable<std::string> { ... });  (redis/client.hpp)
 template <class T>
 struct LoopState {
     T* ptr = nullptr;
@@ -81,6 +82,21 @@ struct Binder<LoopState<T>> {
     }
     static LoopState<T> get(holder h) { return LoopState<T>{h}; }
 };
+
+// What keeps a loop busy by itself (a client connection made on the loop: its reader, its
+// timers) registers here, on the loop's thread, how to end that; the server runs these on each
+// of its loops once its connections are done, so the loops run out of work and return. What is
+// ended may start again when used again.
+inline std::vector<std::function<void()>>& loop_closers() {
+    thread_local std::vector<std::function<void()>> closers;
+    return closers;
+}
+inline void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
+inline void run_loop_closers() {
+    auto closers = std::move(loop_closers());
+    loop_closers().clear();
+    for (auto& c : closers) c();
+}
 
 inline std::uint64_t next_app_serial() noexcept {
     static std::atomic<std::uint64_t> serial{0};

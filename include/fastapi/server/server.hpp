@@ -1818,6 +1818,8 @@ inline void ServerState::watch_stop() {
             });
         if (retry_timer) retry_timer->cancel();
         if (reopen_signal) reopen_signal->cancel();
+        if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
+            for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });
         guards.clear();  // owned mode: the loops may return once out of work
         if (signals) signals->cancel();  // on the first loop, as this is
         if (!idle && !embedded)
