@@ -8,8 +8,9 @@
 //   - examples/websockets.cpp's /ws/echo: text and binary (ArrayBuffer) messages echoed with
 //     their type, the subprotocol "chat" selected when offered ("" when not), the close code the
 //     browser sent answered back, 1009 past the 16 MiB limit, permessage-deflate as chromium offers it:
-//     declined without zlib (the handshake still succeeds), accepted with it (WS_ZLIB_URL) and
-//     large compressible and incompressible messages echoed intact.
+//     declined without zlib (the handshake still succeeds, the bytes on the wire are the
+//     messages'), accepted with it (WS_ZLIB_URL: compressed on the wire both ways, counted by a
+//     relay), large compressible and incompressible messages echoed intact either way.
 // The page's origin is the SSE example itself (its GET / answers "ok"), reached through a
 // loopback TCP relay in this process that records each /events request's Last-Event-ID and can
 // cut one response after its third event. The page's scripts are tests/node/realtime_page.js.
@@ -75,6 +76,25 @@ const relay = createServer((client) => {
 await new Promise((resolve) => relay.listen(0, "127.0.0.1", resolve));
 const origin = `http://127.0.0.1:${relay.address().port}`;
 
+// A counting relay in front of a WebSocket server: the bytes on the wire each way, so that
+// permessage-deflate is seen to compress (or, declined, not to).
+const counted = async (url) => {
+  const target = new URL(url);
+  const bytes = { up: 0, down: 0 };
+  const server = createServer((client) => {
+    const peer = createConnection({ host: target.hostname, port: Number(target.port) });
+    client.on("data", (b) => { bytes.up += b.length; peer.write(b); });
+    peer.on("data", (b) => { bytes.down += b.length; client.write(b); });
+    const end = () => { client.destroy(); peer.destroy(); };
+    client.on("error", end).on("close", end);
+    peer.on("error", end).on("close", end);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `ws://127.0.0.1:${server.address().port}`, bytes, server };
+};
+const wsRelays = [await counted(wsUrl)];
+if (wsZlibUrl) wsRelays.push(await counted(wsZlibUrl));
+
 const profile = mkdtempSync(join(tmpdir(), "fastapi-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
@@ -139,9 +159,11 @@ try {
   check(refused.events === 0 && refused.readyState === 2, "/events?count=0 (a 422): error event, readyState CLOSED, no event",
         JSON.stringify(refused));
 
-  const echo = async (label, url, expectExtension) => {
-    console.log(`== WebSocket on ${label} (${url})`);
+  const echo = async (label, relayed, expectExtension) => {
+    const url = `${relayed.url}/ws/echo`;
+    console.log(`== WebSocket on ${label} (${url}, relayed to the example)`);
     upgrades.length = 0;
+    relayed.bytes.up = relayed.bytes.down = 0;
     const r = await page.evaluate(([u]) => window.realtime.echo(u), [url]);
     check(r.error === undefined, "the checks ran", r.error);
     if (r.error !== undefined) return;
@@ -164,17 +186,23 @@ try {
     check(upgrades.length > 0 && offeredDeflate.length === upgrades.length && upgrades.every((u) => u.status === 101),
           `chromium offered permessage-deflate in each of ${upgrades.length} handshake(s), each answered 101`,
           JSON.stringify(upgrades.map((u) => [u.status, header(u.request, "sec-websocket-extensions")])));
+    // Echoed payloads: 1 MiB of repeated text, 256 KiB random, a few hundred bytes else.
+    const { up, down } = relayed.bytes;
+    const wire = `${down} bytes from the server, ${up} to it (the 16 MiB + 1 message included)`;
     if (expectExtension) {
       check(/^permessage-deflate/.test(r.extensions), "permessage-deflate accepted (WebSocket.extensions)", JSON.stringify(r.extensions));
+      check(down < (1 << 18) + (1 << 17) && up < (1 << 18) + (1 << 17),
+            `compressed on the wire both ways: ${wire}`, wire);
     } else {
       check(r.extensions === "", "permessage-deflate declined (built without zlib) and the handshake still succeeded",
             JSON.stringify(r.extensions));
+      check(down > (1 << 20) + (1 << 18) && up > (1 << 20) + (1 << 18), `uncompressed on the wire: ${wire}`, wire);
     }
     console.log(`        WebSocket.extensions: ${JSON.stringify(r.extensions)}; server's answer: ${JSON.stringify(
       upgrades.map((u) => header(u.response, "sec-websocket-extensions") ?? null))}`);
   };
-  await echo("examples/websockets.cpp", `${wsUrl}/ws/echo`, false);
-  if (wsZlibUrl) await echo("examples/websockets.cpp built with FASTAPI_WITH_ZLIB", `${wsZlibUrl}/ws/echo`, true);
+  await echo("examples/websockets.cpp", wsRelays[0], false);
+  if (wsZlibUrl) await echo("examples/websockets.cpp built with FASTAPI_WITH_ZLIB", wsRelays[1], true);
 
   // Chromium logs as console errors the failures this run causes on purpose: the stream the
   // relay cut, the 422 of count=0 and the example's 404 to the favicon; nothing else may be.
@@ -187,6 +215,7 @@ try {
 } finally {
   await context.close();
   relay.close();
+  for (const r of wsRelays) r.server.close();
   rmSync(profile, { recursive: true, force: true });
 }
 console.log(failures.length === 0 ? "realtime: all checks passed" : `realtime: ${failures.length} check(s) failed`);
