@@ -1,5 +1,5 @@
 # Shell helpers for the checks that build and run the examples (tests/checks/examples_build.sh,
-# openapi_validate.sh, docs_browser.sh). Sourced from the repo root.
+# openapi_validate.sh, docs_browser.sh, realtime_browser.sh). Sourced from the repo root.
 # Loopback only; every server started here is stopped by its pid; every wait is bounded.
 
 NODE_DIR=tests/node
