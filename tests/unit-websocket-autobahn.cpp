@@ -306,7 +306,8 @@ std::string inflate_with(z_stream& z, std::string in) {
     z.avail_out = static_cast<uInt>(out.size());
     const int rc = inflate(&z, Z_SYNC_FLUSH);
     CHECK((rc == Z_OK || rc == Z_BUF_ERROR));
-    out.resize(out.size() - z.avail_out);
+    REQUIRE(z.avail_out <= out.size());
+    out.resize(out.size() - std::min<std::size_t>(z.avail_out, out.size()));  // (GCC's -Wstringop-overflow sees no bound otherwise)
     return out;
 }
 
