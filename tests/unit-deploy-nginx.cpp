@@ -77,9 +77,6 @@ struct Deployment {
         return workers && proxy && nginx.running();
     }
 };
-}  // namespace deploy_nginx_test
-
-using namespace deploy_nginx_test;
 
 TEST_CASE("deploy behind nginx: client address and scheme, both workers, docs under /api, redirects, keep-alive") {
     const std::string binary = test::nginx_binary();
@@ -206,3 +203,5 @@ TEST_CASE("deploy behind nginx: SIGHUP to the supervisor under load through ngin
     CHECK(errors.find("[error]") == std::string::npos);
     if (errors.find("upstream") != std::string::npos) MESSAGE("nginx error log:\n" << errors);
 }
+
+}  // namespace deploy_nginx_test
