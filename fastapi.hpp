@@ -93,6 +93,15 @@
 #ifndef FASTAPI_MAX_ENV_FILE_BYTES
 #define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
 #endif
+// A WebSocket's keep-alive: a ping after this many seconds, and the connection closed (1011)
+// when its pong has not come this many seconds later (uvicorn's ws_ping_interval and
+// ws_ping_timeout); 0 turns pings off.
+#ifndef FASTAPI_WS_PING_INTERVAL
+#define FASTAPI_WS_PING_INTERVAL 20
+#endif
+#ifndef FASTAPI_WS_PING_TIMEOUT
+#define FASTAPI_WS_PING_TIMEOUT 20
+#endif
 
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
 #ifndef PICOJSON_USE_INT64
@@ -573,6 +582,9 @@ struct MemoryPipe {
     std::string input;
     std::size_t input_pos = 0;
     bool input_closed = false, output_closed = false, closed = false;
+    // A TestClient session (a WebSocket, a stream read chunk by chunk): the test goes on
+    // feeding bytes after an upgrade, instead of the input ending there.
+    bool interactive = false;
     std::string output;
     std::unique_ptr<PendingRead> pending;
 
@@ -685,7 +697,7 @@ public:
     // In-memory only: no more bytes will come (the TestClient sent all it had); a read waiting
     // for more ends with eof. Nothing on a socket.
     void end_input() noexcept {
-        if (!pipe_) return;
+        if (!pipe_ || pipe_->interactive) return;
         pipe_->input_closed = true;
         pipe_->serve_read();
     }
@@ -715,9 +727,22 @@ private:
 // written: the connection's stream, which no longer speaks HTTP, and the bytes the client sent
 // after the request that HTTP did not consume (the first frames of the new protocol, if the
 // client did not wait for the 101).
+//
+// `lease` is the server's hold on the connection: while it lives the connection counts against
+// Limits::max_connections and a graceful stop waits for it; the new protocol's code sets what a
+// stop asks of it (both called on the stream's executor). Null for a hand-off nothing tracks.
+namespace detail {
+struct UpgradeLease : std::enable_shared_from_this<UpgradeLease> {
+    virtual ~UpgradeLease() = default;
+    std::function<void()> going_away;  // a graceful stop began: close politely (WebSocket: 1001)
+    std::function<void()> abort;       // the grace period is over: close now, cancel what runs
+};
+}  // namespace detail
+
 struct Upgraded {
     Stream stream;
     std::string unread;
+    std::shared_ptr<detail::UpgradeLease> lease{};
     asio::any_io_executor executor() noexcept { return stream.get_executor(); }
 };
 
@@ -746,6 +771,10 @@ public:
     // Returns once the bytes are taken (the connection: once its output has room again).
     // Throws asio::system_error(operation_aborted) when the client is gone.
     virtual asio::awaitable<void> write(std::string_view bytes) = 0;
+    // `f` is called (once, on the connection's loop) when the server begins a graceful stop, or
+    // at once if it has: how an endless stream (Server-Sent Events) ends cleanly instead of
+    // holding the stop for its whole grace period. A sink that wraps another passes it on.
+    virtual void on_server_stop(std::function<void()> f) { (void)f; }
 };
 
 // A streamed response body: the producer and, when it is known beforehand, its length.
@@ -920,6 +949,9 @@ public:
         return sink_->write(bytes);
     }
     std::uint64_t bytes_written() const noexcept { return written_; }
+    // `f` runs when the server begins a graceful stop (once; at once if it has begun): a producer
+    // that would run for ever (an event stream) ends there. Others run on, up to the grace period.
+    void on_server_stop(std::function<void()> f) { sink_->on_server_stop(std::move(f)); }
 
 private:
     detail::StreamSink* sink_;
@@ -2546,6 +2578,9 @@ struct WsEvent {
     // text, binary, ping, pong: the payload (valid until the next parse); close: the reason;
     // error: what was wrong, for the close frame's reason.
     std::string_view data;
+    // text, binary: the message was compressed (permessage-deflate): `data` is to be inflated,
+    // and a text message's UTF-8 checked once it is.
+    bool compressed = false;
 };
 
 // The parser of client frames. parse() is handed every byte the connection holds and not yet
@@ -2590,13 +2625,17 @@ public:
             offset_ += n;
             consumed += n;
             remaining_ -= n;
-            if (!control() && message_text_ && !utf8_.feed(out, n))
+            if (!control() && message_text_ && !message_compressed_ && !utf8_.feed(out, n))
                 return fail(1007, "invalid UTF-8 in a text message");
             if (remaining_ == 0)
                 if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
         }
         return {};
     }
+
+    // permessage-deflate was negotiated: RSV1 marks a compressed message (on its first frame
+    // only; on a continuation or a control frame it is still 1002).
+    void allow_compressed(bool on) noexcept { compressed_allowed_ = on; }
 
     // The message parse() last returned, moved out (valid until the next parse).
     std::string take_message() { return std::move(message_); }
@@ -2621,8 +2660,12 @@ private:
 
     WsEvent check_first_two() {
         const unsigned char b0 = header_[0], b1 = header_[1];
-        if (b0 & 0x70) return fail(1002, "reserved bits set");
         const unsigned op = b0 & 0x0F;
+        if (b0 & 0x30) return fail(1002, "reserved bits set");
+        if (b0 & 0x40) {
+            if (!compressed_allowed_) return fail(1002, "reserved bits set (no extension negotiated)");
+            if (op == 0 || op >= 8) return fail(1002, "RSV1 on a continuation or control frame");
+        }
         if ((op > 2 && op < 8) || op > 10) return fail(1002, "reserved opcode");
         if (!(b1 & 0x80)) return fail(1002, "client frame not masked");
         if (op >= 8) {
@@ -2658,6 +2701,7 @@ private:
                 in_message_ = true;
                 message_text_ = opcode() == WsOpcode::text;
                 message_binary_ = !message_text_;
+                message_compressed_ = (header_[0] & 0x40) != 0;
                 utf8_.reset();
             }
         } else {
@@ -2696,6 +2740,7 @@ private:
         if (!fin) return {};
         in_message_ = false;
         message_ready_ = true;
+        if (message_compressed_) return {message_text_ ? WsEvent::Kind::text : WsEvent::Kind::binary, 0, message_, true};
         if (message_text_) {
             if (!utf8_.complete()) return fail(1007, "invalid UTF-8 in a text message");
             return {WsEvent::Kind::text, 0, message_};
@@ -2714,6 +2759,7 @@ private:
     bool message_text_ = false;
     bool message_binary_ = false;
     bool message_ready_ = false;
+    bool message_compressed_ = false, compressed_allowed_ = false;
     bool done_ = false;
     Utf8Checker utf8_;
     std::string message_;
@@ -2721,8 +2767,8 @@ private:
 };
 
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
-inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true) {
-    out += static_cast<char>((fin ? 0x80 : 0) | static_cast<unsigned>(op));
+inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false) {
+    out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
     const std::uint64_t n = payload.size();
     if (n < 126) {
         out += static_cast<char>(n);
@@ -2750,6 +2796,195 @@ inline void append_ws_close(std::string& out, std::uint16_t code, std::string_vi
 
 }  // namespace detail
 
+}  // namespace fastapi
+
+// ---- include/fastapi/http/websocket_deflate.hpp ----
+// websocket_deflate: permessage-deflate (RFC 7692), when built with zlib (FASTAPI_WITH_ZLIB):
+// the negotiation of a client's offers (Sec-WebSocket-Extensions) and the per-connection
+// inflater and deflater. A compressed message is inflated with the message size limit
+// applied to what comes out, so a small frame cannot expand into gigabytes (no deflate bomb).
+// Non-template and inline. Relies on http_types (headers), http_parser (trim_ows).
+
+
+#ifdef FASTAPI_WITH_ZLIB
+#include <zlib.h>  // inflate, deflate
+#endif
+
+namespace fastapi {
+namespace detail {
+
+// What was agreed: the response's parameters, and how each side compresses.
+struct WsDeflateParams {
+    bool server_no_context_takeover = false;
+    bool client_no_context_takeover = false;
+    int server_max_window_bits = 15;  // our deflater's window
+    bool server_bits_sent = false;    // answered with server_max_window_bits=N
+    int client_max_window_bits = 15;  // the client's (our inflater copes with any up to 15)
+    // The Sec-WebSocket-Extensions value of the 101.
+    std::string response() const {
+        std::string r = "permessage-deflate";
+        if (server_no_context_takeover) r += "; server_no_context_takeover";
+        if (client_no_context_takeover) r += "; client_no_context_takeover";
+        if (server_bits_sent) r += "; server_max_window_bits=" + std::to_string(server_max_window_bits);
+        return r;
+    }
+};
+
+// A window-bits value: 8 to 15, digits only.
+inline std::optional<int> ws_window_bits(std::string_view v) {
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (v.empty() || v.size() > 2) return std::nullopt;
+    int n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+    }
+    if (n < 8 || n > 15) return std::nullopt;
+    return n;
+}
+
+// One permessage-deflate offer ("permessage-deflate; a; b=1"): the parameters we agree to, or
+// nullopt when it cannot be accepted (an unknown or repeated parameter, a bad value, or
+// server_max_window_bits=8, which zlib's raw deflate cannot honour).
+inline std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer) {
+    std::size_t semi = offer.find(';');
+    if (!iequals(trim_ows(offer.substr(0, semi)), "permessage-deflate")) return std::nullopt;
+    WsDeflateParams p;
+    bool seen[4] = {};
+    while (semi != std::string_view::npos) {
+        offer.remove_prefix(semi + 1);
+        semi = offer.find(';');
+        std::string_view param = trim_ows(offer.substr(0, semi));
+        std::string_view value;
+        bool has_value = false;
+        if (auto eq = param.find('='); eq != std::string_view::npos) {
+            value = trim_ows(param.substr(eq + 1));
+            param = trim_ows(param.substr(0, eq));
+            has_value = true;
+        }
+        int which = iequals(param, "server_no_context_takeover") ? 0
+                    : iequals(param, "client_no_context_takeover") ? 1
+                    : iequals(param, "server_max_window_bits") ? 2
+                    : iequals(param, "client_max_window_bits") ? 3 : -1;
+        if (which < 0 || seen[which]) return std::nullopt;
+        seen[which] = true;
+        switch (which) {
+            case 0: if (has_value) return std::nullopt; p.server_no_context_takeover = true; break;
+            case 1: if (has_value) return std::nullopt; p.client_no_context_takeover = true; break;
+            case 2: {
+                auto bits = has_value ? ws_window_bits(value) : std::nullopt;
+                if (!bits || *bits < 9) return std::nullopt;
+                p.server_max_window_bits = *bits;
+                p.server_bits_sent = true;
+                break;
+            }
+            case 3:
+                if (has_value) {
+                    auto bits = ws_window_bits(value);
+                    if (!bits) return std::nullopt;
+                    p.client_max_window_bits = *bits;
+                }
+                break;
+        }
+    }
+    return p;
+}
+
+// The first acceptable offer among every Sec-WebSocket-Extensions field, in order.
+inline std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers) {
+    for (auto value : headers.get_all("sec-websocket-extensions")) {
+        // Offers are separated by commas (no parameter value here holds one).
+        while (!value.empty()) {
+            const std::size_t comma = value.find(',');
+            if (auto p = ws_deflate_accept_offer(value.substr(0, comma))) return p;
+            if (comma == std::string_view::npos) break;
+            value.remove_prefix(comma + 1);
+        }
+    }
+    return std::nullopt;
+}
+
+#ifdef FASTAPI_WITH_ZLIB
+// A connection's compression state: one inflater (client to server), one deflater.
+class WsDeflate {
+public:
+    explicit WsDeflate(const WsDeflateParams& p) : params_(p) {
+        if (inflateInit2(&in_, -15) != Z_OK) throw std::runtime_error("fastapi: cannot start an inflate stream");
+        if (deflateInit2(&out_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -p.server_max_window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            inflateEnd(&in_);
+            throw std::runtime_error("fastapi: cannot start a deflate stream");
+        }
+    }
+    ~WsDeflate() {
+        inflateEnd(&in_);
+        deflateEnd(&out_);
+    }
+    WsDeflate(const WsDeflate&) = delete;
+    WsDeflate& operator=(const WsDeflate&) = delete;
+
+    // A compressed message's payload, inflated into `out`: 0 when done, 1009 when what comes
+    // out passes `max` (stopped there: nothing past it is produced), 1007 for data that is not
+    // a deflate stream.
+    int inflate_message(std::string_view in, std::string& out, std::size_t max) {
+        out.clear();
+        static const unsigned char tail[4] = {0x00, 0x00, 0xff, 0xff};
+        int code = feed(reinterpret_cast<const unsigned char*>(in.data()), in.size(), out, max);
+        if (code == 0) code = feed(tail, 4, out, max);
+        if (params_.client_no_context_takeover || code != 0) inflateReset(&in_);
+        return code;
+    }
+
+    // A message's payload compressed (the trailing 00 00 ff ff removed, as RFC 7692 says).
+    std::string deflate_message(std::string_view in) {
+        std::string out;
+        out_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        out_.avail_in = static_cast<uInt>(in.size());
+        for (int i = 0; i < 1000000; ++i) {
+            const std::size_t at = out.size();
+            out.resize(at + 16384);
+            out_.next_out = reinterpret_cast<Bytef*>(out.data() + at);
+            out_.avail_out = 16384;
+            deflate(&out_, Z_SYNC_FLUSH);
+            out.resize(at + 16384 - out_.avail_out);
+            if (out_.avail_out != 0) break;
+        }
+        if (out.size() >= 4 && out.compare(out.size() - 4, 4, std::string_view("\0\0\xff\xff", 4)) == 0) out.resize(out.size() - 4);
+        if (out.empty()) out.assign(1, '\0');  // an empty message still needs a block
+        if (params_.server_no_context_takeover) deflateReset(&out_);
+        return out;
+    }
+
+private:
+    int feed(const unsigned char* data, std::size_t n, std::string& out, std::size_t max) {
+        in_.next_in = const_cast<Bytef*>(data);
+        in_.avail_in = static_cast<uInt>(n);
+        for (int i = 0; i < 100000000; ++i) {
+            unsigned char buf[16384];
+            in_.next_out = buf;
+            in_.avail_out = sizeof buf;
+            const int rc = inflate(&in_, Z_SYNC_FLUSH);
+            const std::size_t got = sizeof buf - in_.avail_out;
+            if (got > max - out.size()) return 1009;
+            out.append(reinterpret_cast<char*>(buf), got);
+            if (rc == Z_STREAM_END) {  // a final block: the next message starts a new stream
+                inflateReset(&in_);
+                if (in_.avail_in == 0) return 0;
+                continue;
+            }
+            if (rc == Z_BUF_ERROR) return 0;  // needs more input: all of it was taken
+            if (rc != Z_OK) return 1007;
+            if (in_.avail_in == 0 && in_.avail_out != 0) return 0;
+        }
+        return 1009;
+    }
+
+    WsDeflateParams params_;
+    z_stream in_{};
+    z_stream out_{};
+};
+#endif
+
+}  // namespace detail
 }  // namespace fastapi
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON out, HTTPException (its detail is JSON), JSON in; Secret<T>; settings
@@ -6611,7 +6846,27 @@ namespace fastapi {
 class json;
 namespace detail {
 struct json_init;
+class json_staged;
 inline void append_json(std::string& out, json&& v);
+
+// A thread's spare text buffer: an answer's json takes the response body's text buffer in
+// exchange for its own (append_json), and the next json built from a list on that thread
+// starts in that buffer (the connection keeps its body buffer between requests), so a json
+// answer costs no allocation, as a model's does. Only the capacity is kept, and at most
+// json_spare_limit of it.
+// Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
+// destructor at exit then simply allocates).
+inline constexpr std::size_t json_spare_limit = 16 * 1024;
+inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+struct json_spare_slot {
+    std::string text;
+    ~json_spare_slot() { json_spare_gone = true; }
+};
+inline std::string* json_spare() noexcept {
+    if (json_spare_gone) return nullptr;
+    static thread_local json_spare_slot slot;
+    return &slot.text;
+}
 
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
@@ -6636,18 +6891,32 @@ public:
     using ad_hoc_json = void;  // written and documented as any JSON (json.hpp, model.hpp)
     json() noexcept {}
     json(const json& o) : kind_(o.kind_), s_(o.s_) {
-        if (kind_ == kind::boolean) b_ = o.b_;
-        else if (kind_ == kind::number) d_ = o.d_;
-        else i_ = o.i_;
-        if (o.members_) members_ = std::make_unique<std::vector<json>>(*o.members_);
+        copy_scalar(o);
+        if (o.members_) members_ = new std::vector<json>(*o.members_);
     }
-    json(json&&) noexcept = default;
+    json(json&& o) noexcept : kind_(o.kind_), s_(std::move(o.s_)), members_(o.members_) {
+        copy_scalar(o);
+        o.members_ = nullptr;
+    }
     json& operator=(const json& o) {
         if (this != &o) *this = json(o);
         return *this;
     }
-    json& operator=(json&&) noexcept = default;
-    ~json() = default;
+    json& operator=(json&& o) noexcept {
+        if (this != &o) {
+            std::vector<json>* old = members_;  // deleted last: o may be one of them
+            kind_ = o.kind_;
+            copy_scalar(o);
+            s_ = std::move(o.s_);
+            members_ = o.members_;
+            o.members_ = nullptr;
+            delete old;
+        }
+        return *this;
+    }
+    ~json() {
+        if (members_) delete members_;
+    }
     json(std::nullptr_t) noexcept {}
     // Only a bool itself: a pointer must not turn into `true`.
     template <class B>
@@ -6718,6 +6987,7 @@ public:
         return out;
     }
     void write(std::string& out) const;
+    void write_staged(detail::json_staged& out) const;
     picojson::value to_picojson() const;
 
 private:
@@ -6753,35 +7023,135 @@ private:
     };
     std::string s_;            // a string's value; a text value's JSON
     // members: keys and values, alternating (behind a pointer: most values never have any, and
-    // an empty pointer costs nothing to move or destroy).
-    std::unique_ptr<std::vector<json>> members_;
+    // an empty pointer costs nothing to move or destroy; a plain one, owned, as a unique_ptr's
+    // destructor, recursive through the vector's, is called out of line even when empty).
+    std::vector<json>* members_ = nullptr;
     std::vector<json>& members() {
-        if (!members_) members_ = std::make_unique<std::vector<json>>();
+        if (!members_) members_ = new std::vector<json>();
         return *members_;
+    }
+    void copy_scalar(const json& o) noexcept {
+        if (kind_ == kind::boolean) b_ = o.b_;
+        else if (kind_ == kind::number) d_ = o.d_;
+        else i_ = o.i_;
     }
 };
 
 namespace detail {
+// An object's text as json's list constructor writes it: keys, strings that need no
+// escaping and scalars go to a buffer on the stack, given to the string in one append when
+// it is full or the object is done; anything else (a model, a nested value, a string to
+// escape) is appended to the string directly, after what the buffer holds.
+class json_staged {
+public:
+    explicit json_staged(std::string& out) noexcept : out_(out) {}
+    json_staged(const json_staged&) = delete;
+    json_staged& operator=(const json_staged&) = delete;
+    // The string itself, for a value written there (what the buffer holds goes first).
+    std::string& direct() {
+        flush();
+        return out_;
+    }
+    void flush() {
+        if (n_ != 0) out_.append(buf_, n_);
+        n_ = 0;
+    }
+    void put(char c) {
+        if (n_ == sizeof buf_) flush();
+        buf_[n_++] = c;
+    }
+    // `{"key":` or `,"key":`.
+    void member_key(char lead, std::string_view key) {
+        if (key.size() <= 64) {
+            char* w = room(key.size() + 4 + 8);
+            w[0] = lead;
+            w[1] = '"';
+            if (plain_copy(w + 2, key)) {
+                w[key.size() + 2] = '"';
+                w[key.size() + 3] = ':';
+                n_ += key.size() + 4;
+                return;
+            }
+        }
+        std::string& out = direct();
+        out += lead;
+        append_json_string(out, key);
+        out += ':';
+    }
+    void string(std::string_view s) {
+        if (s.size() <= 128) {
+            char* w = room(s.size() + 2 + 8);
+            w[0] = '"';
+            if (plain_copy(w + 1, s)) {
+                w[s.size() + 1] = '"';
+                n_ += s.size() + 2;
+                return;
+            }
+        }
+        append_json_string(direct(), s);
+    }
+    void integer(std::int64_t v) {
+        char* w = room(24);
+        n_ += static_cast<std::size_t>(std::to_chars(w, w + 24, v).ptr - w);
+    }
+    void literal(std::string_view s) {
+        std::memcpy(room(s.size()), s.data(), s.size());
+        n_ += s.size();
+    }
+
+private:
+    // Room for k bytes (k <= the buffer) at buf_ + n_.
+    char* room(std::size_t k) {
+        if (n_ + k > sizeof buf_) flush();
+        return buf_ + n_;
+    }
+    // Copies s to w (8 bytes of room after it) and tests it there 8 bytes at a time, its last
+    // word padded with bytes that need nothing: whether it needs no escaping.
+    static bool plain_copy(char* w, std::string_view s) noexcept {
+        std::memcpy(w, s.data(), s.size());
+        std::memset(w + s.size(), 'a', 8);
+        const auto* p = reinterpret_cast<const unsigned char*>(w);
+        for (std::size_t i = 0; i < s.size(); i += 8)
+            if (!json_plain_8(p + i)) return false;
+        return true;
+    }
+    std::string& out_;
+    std::size_t n_ = 0;
+    char buf_[256];
+};
+
 // One item of a braced list: a value, or a braced list itself, which is a {"key", value}
 // pair when it has two items and the first is a string (the list around it decides whether
 // it is a member or a two-item array). A string or any other value is borrowed, not copied:
 // the list lives only as long as the expression that builds the json from it, and so do the
 // values it names; they are written once, into the json's text. Scalars and nested lists are
-// kept as json values (mutable: the list's items are const, and are moved from once).
+// kept as json values (mutable: the list's items are const, and are moved from once), made
+// only for those items (a string or a borrowed value costs no json to make and destroy).
 struct json_init {
     enum class form : unsigned char { value, string, ref };
-    form how = form::value;
+    form how = form::string;
     bool pair = false;
     std::string_view key;  // a pair's key
     std::string_view str;  // form::string: the string
     const void* ref = nullptr;  // form::ref: the value, written by write_ref
     void (*write_ref)(std::string&, const void*) = nullptr;
-    mutable json value;  // form::value
+    union slot {  // form::value: the value
+        json v;
+        slot() noexcept {}
+        ~slot() {}
+    };
+    mutable slot slot_;
+    json& value() const noexcept { return slot_.v; }
+    template <class... A>
+    void make_value(A&&... a) {
+        std::construct_at(&slot_.v, std::forward<A>(a)...);
+        how = form::value;
+    }
 
-    json_init(std::nullptr_t) noexcept {}
+    json_init(std::nullptr_t) noexcept { make_value(); }
     template <class T>
         requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
-    json_init(T v) : value(v) {}
+    json_init(T v) { make_value(v); }
     template <class T>
         requires std::is_convertible_v<const T&, std::string_view>
     json_init(const T& s) : how(form::string), str(s) {}
@@ -6805,26 +7175,45 @@ struct json_init {
             pair = true;
             key = first->str;
             if (second.pair) {  // {"key", {"a", 1}}: the inner pair is an array here
-                value.kind_ = json::kind::text;
-                second.write(value.s_);
+                json text;
+                text.kind_ = json::kind::text;
+                second.write(text.s_);
+                make_value(std::move(text));
+            } else if (second.how == form::value) {
+                make_value(std::move(second.value()));
             } else {
                 how = second.how;
                 str = second.str;
                 ref = second.ref;
                 write_ref = second.write_ref;
-                if (how == form::value) value = std::move(second.value);
             }
         } else {
-            value = json(items);
+            make_value(items);
         }
+    }
+    json_init(const json_init& o)
+        : how(o.how), pair(o.pair), key(o.key), str(o.str), ref(o.ref), write_ref(o.write_ref) {
+        if (how == form::value) std::construct_at(&slot_.v, o.slot_.v);
+    }
+    json_init& operator=(const json_init&) = delete;
+    ~json_init() {
+        if (how == form::value) std::destroy_at(&slot_.v);
     }
 
     // Appends the item's value (a pair's: its value).
     void write_value(std::string& out) const {
         switch (how) {
-            case form::value: return value.write(out);
+            case form::value: return value().write(out);
             case form::string: return append_json_string(out, str);
             case form::ref: return write_ref(out, ref);
+        }
+    }
+    // The same, staged (json's list constructor).
+    void write_value(json_staged& out) const {
+        switch (how) {
+            case form::value: return value().write_staged(out);
+            case form::string: return out.string(str);
+            case form::ref: return write_ref(out.direct(), ref);
         }
     }
     // Appends the item as an element of an array: a pair is a two-item array there.
@@ -6839,7 +7228,7 @@ struct json_init {
     // The item's value as a json of its own.
     json take() const {
         switch (how) {
-            case form::value: return std::move(value);
+            case form::value: return std::move(value());
             case form::string: return json(str);
             case form::ref: break;
         }
@@ -6851,35 +7240,13 @@ struct json_init {
     std::size_t size_hint() const noexcept {
         std::size_t n = pair ? key.size() + 4 : 1;
         switch (how) {
-            case form::value: return n + value.size_hint();
+            case form::value: return n + value().size_hint();
             case form::string: return n + str.size() + 2;
             case form::ref: return n + 24;
         }
         return n;
     }
 };
-
-// Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
-// needs no escaping, as keys written in code do.
-inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
-    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    std::size_t i = 0;
-    if (key.size() <= 60)
-        while (i < key.size() && json_string_byte_class[p[i]] == 0) ++i;
-    if (key.size() <= 60 && i == key.size()) {
-        char buf[64];
-        buf[0] = lead;
-        buf[1] = '"';
-        std::memcpy(buf + 2, key.data(), key.size());
-        buf[key.size() + 2] = '"';
-        buf[key.size() + 3] = ':';
-        out.append(buf, key.size() + 4);
-        return;
-    }
-    out += lead;
-    append_json_string(out, key);
-    out += ':';
-}
 
 // The end of the JSON value that starts at i in text t (compact, as json writes it).
 inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
@@ -6938,7 +7305,7 @@ inline json::json(std::initializer_list<detail::json_init> items) {
     if (pairs) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
-        for (auto i = items.begin(); i != items.end() && !repeated; ++i)
+        for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
             for (auto j = items.begin(); j != i && !repeated; ++j) repeated = i->key == j->key;
         if (repeated) {
             kind_ = kind::members;
@@ -6954,15 +7321,25 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    s_.reserve(hint);
+    if (hint > s_.capacity()) {
+        std::string* spare = detail::json_spare();
+        if (spare && spare->capacity() >= hint) {
+            s_ = std::move(*spare);  // moving the spare takes its buffer
+            s_.clear();
+        } else {
+            s_.reserve(hint);
+        }
+    }
     if (pairs) {
+        detail::json_staged out(s_);
         char lead = '{';
         for (auto& e : items) {
-            detail::append_json_member_key(s_, lead, e.key);
+            out.member_key(lead, e.key);
             lead = ',';
-            e.write_value(s_);
+            e.write_value(out);
         }
-        s_ += '}';
+        out.put('}');
+        out.flush();
     } else {
         s_ += '[';
         for (auto& e : items) {
@@ -6993,7 +7370,9 @@ inline void json::split_members() {
         v.kind_ = kind::text;
         v.s_ = value;
     });
-    members_ = std::make_unique<std::vector<json>>(std::move(members));
+    auto* split = new std::vector<json>(std::move(members));  // before the delete: new may throw
+    delete members_;
+    members_ = split;
     s_.clear();
     kind_ = kind::members;
 }
@@ -7062,6 +7441,16 @@ inline void json::write(std::string& out) const {
     }
 }
 
+inline void json::write_staged(detail::json_staged& out) const {
+    switch (kind_) {
+        case kind::null: return out.literal("null");
+        case kind::boolean: return out.literal(b_ ? "true" : "false");
+        case kind::integer: return out.integer(i_);
+        case kind::string: return out.string(s_);
+        default: return write(out.direct());
+    }
+}
+
 // As a picojson tree (whose objects sort their keys): for HTTPException::detail() and the
 // parts that read JSON back.
 inline picojson::value json::to_picojson() const {
@@ -7089,8 +7478,15 @@ inline picojson::value json::to_picojson() const {
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
 inline void append_json(std::string& out, json&& v) {
-    if (v.kind_ == json::kind::text && out.empty()) out = std::move(v.s_);
-    else v.write(out);
+    if (v.kind_ == json::kind::text && out.empty()) {
+        // out's (empty) buffer is kept for the next json on this thread; then out, with no
+        // buffer of its own, takes v's text.
+        std::string* spare = json_spare();
+        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) *spare = std::move(out);
+        out = std::move(v.s_);
+    } else {
+        v.write(out);
+    }
 }
 }  // namespace detail
 
@@ -7983,6 +8379,8 @@ public:
     virtual BodyWanted dispatch_head(Exchange& ex) noexcept = 0;
     virtual Dispatch dispatch(Exchange& ex) noexcept = 0;
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
+    // run_async's coroutine is awaited by one that does not throw when cancelled
+    // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
     virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
 
 protected:
@@ -8543,7 +8941,7 @@ public:
     }
     void producer_done(std::exception_ptr error) noexcept {
         done_ = true;
-        error_ = std::move(error);
+        if (!ended_) error_ = std::move(error);  // cancelled by end(): no failure
         wake_.cancel();
     }
 
@@ -8584,12 +8982,21 @@ public:
         cancel_.emit(asio::cancellation_type::terminal);
     }
     asio::cancellation_slot producer_slot() noexcept { return cancel_.slot(); }
+    // The server stops: the stream ends after what is queued (its last chunk sent, so the client
+    // sees a complete response and reconnects elsewhere), and the producer is cancelled.
+    void end() noexcept {
+        done_ = true;
+        error_ = nullptr;
+        ended_ = true;
+        wake_.cancel();
+        close();
+    }
 
 private:
     asio::steady_timer wake_, room_;
     asio::cancellation_signal cancel_;
     std::optional<std::string> pending_;
-    bool done_ = false, closed_ = false;
+    bool done_ = false, closed_ = false, ended_ = false;
     std::exception_ptr error_;
 };
 
@@ -8608,6 +9015,9 @@ inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::mi
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);
     const EventQueueCloser closer{*queue};
+    out.on_server_stop([weak = std::weak_ptr<EventQueue>(queue)] {
+        if (auto q = weak.lock()) q->end();
+    });
     asio::awaitable<void> produce = producer(queue);
     asio::co_spawn(ex, std::move(produce),
                    asio::bind_cancellation_slot(queue->producer_slot(),
@@ -10491,6 +10901,8 @@ class WebSocketRequestValidationError : public std::exception {
 public:
     explicit WebSocketRequestValidationError(ValidationErrors errors) : errors_(std::move(errors)) {}
     const ValidationErrors& errors() const noexcept { return errors_; }
+    // The errors as a 422's body has them ({"detail": [...]}): what to answer the sender with.
+    std::string json() const { return detail::render_validation_errors(errors_); }
     const char* what() const noexcept override { return "fastapi: WebSocket message validation failed"; }
 
 private:
@@ -10502,10 +10914,22 @@ struct WebSocketOptions {
     // ws_max_size default).
     std::size_t max_message_bytes = 16u * 1024u * 1024u;
     // Outgoing frames waiting for a slow reader beyond this close the connection with 1008,
-    // so a client that never reads cannot grow the server's memory without bound.
+    // so a client that never reads cannot grow the server's memory without bound. (A handler's
+    // own send_* waits while the client is slower; what is queued without waiting, post() and
+    // a Broadcast, is what this bounds.)
     std::size_t max_queued_bytes = 16u * 1024u * 1024u;
     // How long close() waits for the peer's close frame before closing the TCP connection.
     std::chrono::milliseconds close_timeout{5000};
+    // Keep-alive (uvicorn's ws_ping_interval and ws_ping_timeout): a ping after this long, and
+    // the connection closed with 1011 when its pong has not come this long after; 0: no pings.
+    std::chrono::milliseconds ping_interval{FASTAPI_WS_PING_INTERVAL * 1000};
+    std::chrono::milliseconds ping_timeout{FASTAPI_WS_PING_TIMEOUT * 1000};
+    // Messages received and not yet taken by receive(): the connection reads no more past this
+    // many (or a whole max_message_bytes of them) until the handler takes one.
+    std::size_t max_incoming_messages = 16;
+    // permessage-deflate (RFC 7692) when the client offers it and the program is built with
+    // zlib (FASTAPI_WITH_ZLIB); otherwise no extension is agreed.
+    bool permessage_deflate = true;
 };
 
 class WebSocket;
@@ -10514,7 +10938,7 @@ template <class F, class Args> struct websocket_call;
 inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
-class WebSocket {
+class WebSocket : public std::enable_shared_from_this<WebSocket> {
 public:
     enum class State { connecting, connected, disconnected };
     struct Message {
@@ -10522,42 +10946,51 @@ public:
         std::string data;
     };
 
-    // A session on a connection already upgraded (a 101's on_upgrade made by hand).
+    // A session on a connection already upgraded (a 101's on_upgrade made by hand); made with
+    // std::make_shared (its reader and pinger hold it), started by start().
     explicit WebSocket(Upgraded up, WebSocketOptions options = {})
         : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes),
-          wake_(stream_->get_executor()) {}
+          lease_(std::move(up.lease)), wake_(stream_->get_executor()), inbox_wake_(stream_->get_executor()),
+          reader_wake_(stream_->get_executor()), flushed_wake_(stream_->get_executor()), ping_timer_(stream_->get_executor()) {
+        arm_timers();
+    }
     // A session for a handshake not answered yet (app.websocket): connecting until accept().
     WebSocket(const Request& handshake, WebSocketOptions options, asio::any_io_executor executor)
         : options_(options), parser_(options.max_message_bytes), state_(State::connecting), headers_(handshake.headers),
-          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor) {}
+          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor), inbox_wake_(executor),
+          reader_wake_(executor), flushed_wake_(executor), ping_timer_(executor) {
+        arm_timers();
+    }
     WebSocket(const WebSocket&) = delete;
     WebSocket& operator=(const WebSocket&) = delete;
 
     State state() const noexcept { return state_; }
+    // The close code once disconnected (the peer's, or the one the server closed with).
+    int close_code() const noexcept { return close_code_; }
     // The handshake's headers, and the subprotocols it offers (Sec-WebSocket-Protocol, in order).
     const Headers& headers() const noexcept { return headers_; }
     const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
+    // The executor the session runs on (its connection's loop): what another thread posts to.
+    asio::any_io_executor get_executor() noexcept { return wake_.get_executor(); }
 
     // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
     // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
     // if it closed first.
-    asio::awaitable<void> accept(std::string subprotocol = {}, Headers headers = {}) {
+    // (Taken by view and reference, copied before the first suspension: the caller's temporaries
+    // live until its co_await ends, and GCC 12 copies a coroutine's by-value string parameter
+    // made from a temporary bitwise, leaving it pointing into the caller's frame.)
+    asio::awaitable<void> accept(std::string_view subprotocol = {}, const Headers& headers = {}) {
         if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
         accept_requested_ = true;
-        accept_subprotocol_ = std::move(subprotocol);
-        accept_headers_ = std::move(headers);
+        accept_subprotocol_.assign(subprotocol);
+        accept_headers_ = headers;
         wake_.cancel();  // the endpoint waits for this
-        while (!stream_ && !delivery_failed_) {
-            asio::error_code ec;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        while (!stream_ && !delivery_failed_) co_await wait_on(wake_);
         if (!stream_) {
             state_ = State::disconnected;
             close_code_ = 1006;
             throw WebSocketDisconnect(1006);
         }
-        state_ = State::connected;
     }
     // Before accept(): answer the handshake with this HTTP response instead of the 101
     // (Starlette's send_denial_response); the handler returns after it.
@@ -10566,56 +10999,43 @@ public:
         denial_ = std::move(response);
     }
 
-    // The next message, text or binary; WebSocketDisconnect once the connection is closed.
+    // A session made by hand: starts reading (and pinging). app.websocket's sessions start
+    // when the 101 is written; receive() starts one that was not.
+    void start() {
+        if (started_ || !stream_) return;
+        started_ = true;
+        auto self = shared_from_this();
+        if (lease_) {
+            std::weak_ptr<WebSocket> weak = self;
+            lease_->going_away = [weak] {
+                if (auto ws = weak.lock(); ws && ws->state_ == State::connected)
+                    asio::co_spawn(ws->get_executor(), close_kept(ws, 1001, "server shutting down"), asio::detached);
+            };
+            lease_->abort = [weak] {
+                if (auto ws = weak.lock()) {
+                    ws->drop(1006);
+                    ws->handler_cancel_.emit(asio::cancellation_type::terminal);
+                }
+            };
+        }
+        asio::co_spawn(get_executor(), read_loop(self), asio::detached);
+        if (options_.ping_interval.count() > 0) asio::co_spawn(get_executor(), ping_loop(self), asio::detached);
+    }
+
+    // The next message, text or binary; WebSocketDisconnect once the connection is closed (the
+    // messages that came before the close are received first).
     asio::awaitable<Message> receive() {
         for (;;) {
+            start();  // (may run the reader at once: before the checks, so no wake-up is missed)
+            if (!inbox_.empty()) {
+                Message m = std::move(inbox_.front());
+                inbox_.pop_front();
+                inbox_bytes_ -= m.data.size();
+                reader_wake_.cancel();
+                co_return m;
+            }
             if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
-            std::size_t used = 0;
-            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-            in_at_ += used;
-            using Kind = detail::WsEvent::Kind;
-            switch (e.kind) {
-                case Kind::text:
-                case Kind::binary: {
-                    Message m{e.kind == Kind::text, parser_.take_message()};
-                    compact();
-                    co_return m;
-                }
-                case Kind::ping: {
-                    std::string frame;
-                    detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
-                    co_await write_frame(std::move(frame));
-                    continue;
-                }
-                case Kind::pong: continue;
-                case Kind::close: {
-                    // Answer with the peer's code (none for none), then close the connection.
-                    const int code = e.code;
-                    std::string reason(e.data);
-                    co_await finish(static_cast<std::uint16_t>(code), {});
-                    close_code_ = code, close_reason_ = std::move(reason);
-                    throw WebSocketDisconnect(close_code_, close_reason_);
-                }
-                case Kind::error: {
-                    const int code = e.code;
-                    co_await finish(e.code, e.data, true);
-                    close_code_ = code;
-                    throw WebSocketDisconnect(close_code_);
-                }
-                case Kind::need_more: break;
-            }
-            compact();
-            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
-            const std::size_t at = in_.size();
-            in_.resize(at + 16384);
-            asio::error_code ec;
-            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
-                                                                   asio::redirect_error(asio::use_awaitable, ec));
-            in_.resize(at + n);
-            if (ec) {
-                drop(1006);
-                throw WebSocketDisconnect(1006);
-            }
+            co_await wait_on(inbox_wake_);
         }
     }
     asio::awaitable<std::string> receive_text() {
@@ -10633,10 +11053,43 @@ public:
     template <class T>
     asio::awaitable<T> receive_json() {
         Message m = co_await receive();
-        T out{};
-        ValidationErrors errors;
-        if (!read_json_body(m.data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        co_return parse_json<T>(m.data);
+    }
+
+    // Iteration over incoming messages (Starlette's iter_text, iter_bytes, iter_json): the next
+    // one, or nullopt once the connection has closed (close_code() says how), instead of
+    // WebSocketDisconnect:
+    //   while (auto text = co_await ws.iter_text()) co_await ws.send_text(*text);
+    asio::awaitable<std::optional<Message>> receive_message() {
+        std::optional<Message> out;
+        try {
+            out = co_await receive();
+        } catch (const WebSocketDisconnect&) {
+        }
         co_return out;
+    }
+    asio::awaitable<std::optional<std::string>> iter_text() {
+        std::optional<std::string> out;
+        try {
+            out = co_await receive_text();
+        } catch (const WebSocketDisconnect&) {
+        }
+        co_return out;
+    }
+    asio::awaitable<std::optional<std::string>> iter_bytes() {
+        std::optional<std::string> out;
+        try {
+            out = co_await receive_bytes();
+        } catch (const WebSocketDisconnect&) {
+        }
+        co_return out;
+    }
+    // A message that fails validation still raises WebSocketRequestValidationError.
+    template <class T>
+    asio::awaitable<std::optional<T>> iter_json() {
+        std::optional<Message> m = co_await receive_message();
+        if (!m) co_return std::nullopt;
+        co_return parse_json<T>(m->data);
     }
 
     asio::awaitable<void> send_text(std::string_view text) { return send(detail::WsOpcode::text, text); }
@@ -10648,23 +11101,107 @@ public:
         return send(detail::WsOpcode::text, json);
     }
 
+    // Queues a message without waiting for it to be written, from any thread (a broadcast):
+    // posted to the session's loop. Past max_queued_bytes the connection closes with 1008; once
+    // closed it is dropped.
+    void post(Message m) {
+        // What is posted and not yet queued counts too (atomically: from any thread), so a
+        // loop busy elsewhere cannot be handed an unbounded backlog either.
+        const std::size_t n = m.data.size();
+        if (posted_bytes_.fetch_add(n) + n > options_.max_queued_bytes) {
+            posted_bytes_ -= n;
+            asio::post(get_executor(), [self = shared_from_this()] {
+                self->fail(1008, "too much data queued for a client that does not read");
+            });
+            return;
+        }
+        asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
+            self->posted_bytes_ -= m.data.size();
+            if (self->state_ != State::connected || self->close_sent_) return;
+            std::string frame = self->data_frame(m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
+            // Queued now (in order with the handler's sends); a writer started if none runs.
+            if (self->queued_.size() + frame.size() > self->options_.max_queued_bytes && self->writing_)
+                return self->fail(1008, "too much data queued for a client that does not read");
+            self->queued_ += frame;
+            if (!self->writing_) asio::co_spawn(self->get_executor(), write_kept(self, {}), asio::detached);
+        });
+    }
+
     // Closes with `code` and `reason` (cut to 123 bytes of whole UTF-8): the close frame, the
     // peer's close frame awaited (at most options.close_timeout), then the TCP connection.
     asio::awaitable<void> close(int code = 1000, std::string_view reason = {}) {
         if (state_ != State::connected) co_return;
-        co_await finish(static_cast<std::uint16_t>(code), reason, true);
-        close_code_ = code;
+        start();  // the peer's close frame is read by the reader
+        if (!close_sent_) {
+            close_sent_ = true;
+            reader_wake_.cancel();  // a reader waiting for room reads on (what comes is dropped)
+            std::string frame;
+            detail::append_ws_close(frame, static_cast<std::uint16_t>(code), reason);
+            close_code_ = code;
+            co_await write_frame(std::move(frame));
+            if (state_ == State::disconnected) co_return;
+            asio::steady_timer timer(get_executor(), options_.close_timeout);
+            timer.async_wait([this, code](const asio::error_code& ec) {
+                if (!ec) drop(code);
+            });
+            while (state_ == State::connected) co_await wait_on(inbox_wake_);
+            timer.cancel();
+        }
+        while (state_ == State::connected) co_await wait_on(inbox_wake_);  // a close under way elsewhere
     }
 
 private:
+    template <class T>
+    static T parse_json(std::string_view data) {
+        T out{};
+        ValidationErrors errors;
+        if (!read_json_body(data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        return out;
+    }
+
+    // Waits until `t` is cancelled (it never expires: set so once, as re-arming it would wake
+    // every other waiter).
+    static asio::awaitable<void> wait_on(asio::steady_timer& t) {
+        asio::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    void arm_timers() {
+        for (auto* t : {&wake_, &inbox_wake_, &reader_wake_, &flushed_wake_}) t->expires_at(asio::steady_timer::time_point::max());
+    }
+    // Until the queue is written (bounded: close_timeout, then the connection is dropped).
+    asio::awaitable<void> flushed() {
+        if (!writing_) co_return;
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this](const asio::error_code& ec) {
+            if (!ec) drop(close_code_);
+        });
+        while (writing_ && state_ == State::connected) co_await wait_on(flushed_wake_);
+        timer.cancel();
+    }
+
     asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload) {
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
+        if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
+        start();
+        co_await write_frame(data_frame(op, payload));
         if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // A text or binary message's frame: compressed (RSV1) when permessage-deflate was agreed.
+    // Built and queued at once, in the order sent: the compressor's context is the stream's.
+    std::string data_frame(detail::WsOpcode op, std::string_view payload) {
         std::string frame;
+#ifdef FASTAPI_WITH_ZLIB
+        if (deflate_) {
+            const std::string packed = deflate_->deflate_message(payload);
+            frame.reserve(packed.size() + 10);
+            detail::append_ws_frame(frame, op, packed, true, true);
+            return frame;
+        }
+#endif
         frame.reserve(payload.size() + 10);
         detail::append_ws_frame(frame, op, payload);
-        co_await write_frame(std::move(frame));
-        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        return frame;
     }
 
     // Queues one frame and writes the queue unless a write is already under way (another
@@ -10672,10 +11209,10 @@ private:
     asio::awaitable<void> write_frame(std::string frame) {
         if (state_ == State::disconnected) co_return;
         if (queued_.size() + frame.size() > options_.max_queued_bytes && writing_) {
-            queued_.clear();
-            drop(1008);
+            fail(1008, "too much data queued for a client that does not read");
             co_return;
         }
+        if (close_sent_ && drop_after_write_ && !frame.empty()) co_return;  // failing: only the close frame goes
         queued_ += frame;
         if (writing_) co_return;
         writing_ = true;
@@ -10691,48 +11228,178 @@ private:
             }
         }
         writing_ = false;
+        flushed_wake_.cancel();
+        if (drop_after_write_) drop(close_code_);
+    }
+    static asio::awaitable<void> write_kept(std::shared_ptr<WebSocket> self, std::string frame) {
+        co_await self->write_frame(std::move(frame));
+    }
+    static asio::awaitable<void> close_kept(std::shared_ptr<WebSocket> self, int code, std::string reason) {
+        co_await self->close(code, reason);
     }
 
-    // The close handshake from our side: our close frame, then (when we began it) the peer's
-    // awaited for a bounded time, then the TCP connection closed.
-    asio::awaitable<void> finish(std::uint16_t code, std::string_view reason, bool await_peer = false) {
-        std::string frame;
-        detail::append_ws_close(frame, code, reason);
-        co_await write_frame(std::move(frame));
-        if (await_peer && state_ != State::disconnected) {
-            asio::steady_timer timer(stream_->get_executor(), options_.close_timeout);
-            timer.async_wait([this](const asio::error_code& ec) {
-                if (!ec) stream_->cancel();
-            });
-            // After a protocol error the parser reads no more: what comes is dropped until the
-            // peer closes (closing with unread bytes would reset the connection, and the peer
-            // might never see our close frame and its code).
-            // Our FIN right after the close frame tells the peer to close its side too.
-            const bool discard = parser_.finished();
-            if (discard) stream_->shutdown_send();
-            char buf[4096];
-            for (int i = 0; i < 1000000; ++i) {  // until the peer's close, or EOF, or the timeout
-                if (!discard) {
-                    std::size_t used = 0;
-                    auto e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-                    in_at_ += used;
-                    if (parser_.finished()) break;
-                    if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
+    // Closes without the close handshake: a close frame with `code` replaces what was queued
+    // (at a frame's end), and the connection is dropped once it is written, or after a second
+    // (a client that stopped reading never takes it): the ping timeout, the queue bound.
+    // Receivers see `code`.
+    void fail(int code, std::string_view reason) {
+        if (state_ != State::connected || drop_after_write_) return;
+        close_sent_ = true;
+        close_code_ = code;
+        drop_after_write_ = true;
+        queued_.clear();
+        detail::append_ws_close(queued_, static_cast<std::uint16_t>(code), reason);
+        if (!writing_) asio::co_spawn(get_executor(), write_kept(shared_from_this(), {}), asio::detached);
+        auto timer = std::make_shared<asio::steady_timer>(get_executor(), std::chrono::seconds(1));
+        timer->async_wait([self = shared_from_this(), timer, code](const asio::error_code&) { self->drop(code); });
+    }
+
+    // The one reader of the connection: frames parsed as they come; data messages queued for
+    // receive() (reading pauses while the queue holds max_incoming_messages, or a message's
+    // worth of bytes, so a handler that does not read is not flooded: TCP's flow control holds
+    // the client); pings answered; the close handshake.
+    static asio::awaitable<void> read_loop(std::shared_ptr<WebSocket> self) { co_await self->read_frames(); }
+    asio::awaitable<void> read_frames() {
+        using Kind = detail::WsEvent::Kind;
+        while (state_ == State::connected) {
+            std::size_t used = 0;
+            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+            in_at_ += used;
+            if (e.kind == Kind::text || e.kind == Kind::binary) {
+                if (close_sent_) {  // after our close frame: dropped (RFC 6455 §5.5.1)
+                    (void)parser_.take_message();
+                    continue;
                 }
-                in_.clear(), in_at_ = 0;
-                asio::error_code ec;
-                const std::size_t n = co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) break;
-                if (!discard) in_.assign(buf, n);
+                Message m{e.kind == Kind::text, parser_.take_message()};
+                if (e.compressed) {
+                    int code = 1002;  // (RSV1 is refused by the parser unless the extension was agreed)
+                    std::string inflated;
+#ifdef FASTAPI_WITH_ZLIB
+                    if (deflate_) code = deflate_->inflate_message(m.data, inflated, options_.max_message_bytes);
+#endif
+                    if (code == 0 && m.text && !detail::is_valid_utf8_text(inflated)) code = 1007;
+                    if (code != 0) {
+                        co_await protocol_error(static_cast<std::uint16_t>(code), code == 1009 ? "message too big"
+                                                                                  : code == 1007 ? "invalid compressed or UTF-8 data"
+                                                                                                 : "compressed message without the extension");
+                        break;
+                    }
+                    m.data = std::move(inflated);
+                }
+                inbox_bytes_ += m.data.size();
+                inbox_.push_back(std::move(m));
+                inbox_wake_.cancel();
+                compact();
+                while (state_ == State::connected && !close_sent_ &&
+                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes))
+                    co_await wait_on(reader_wake_);
+                continue;
             }
-            timer.cancel();
+            if (e.kind == Kind::ping) {
+                if (close_sent_) continue;
+                std::string frame;
+                detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
+                co_await write_frame(std::move(frame));  // queued at once: before what the handler answers next
+                continue;
+            }
+            if (e.kind == Kind::pong) {
+                if (!awaited_pong_.empty() && e.data == awaited_pong_) awaited_pong_.clear();
+                continue;
+            }
+            if (e.kind == Kind::close) {
+                const int code = e.code;
+                std::string reason(e.data);
+                if (close_sent_) {  // the answer to ours: done
+                    drop(close_code_);
+                    break;
+                }
+                // Answered with the peer's code (none for none), then the connection closed.
+                close_sent_ = true;
+                close_code_ = code;
+                close_reason_ = std::move(reason);
+                std::string frame;
+                detail::append_ws_close(frame, static_cast<std::uint16_t>(code), {});
+                co_await write_frame(std::move(frame));
+                co_await flushed();  // another coroutine's write may hold our frame still
+                drop(code);
+                break;
+            }
+            if (e.kind == Kind::error) {
+                const int code = e.code;
+                co_await protocol_error(static_cast<std::uint16_t>(code), std::string(e.data));
+                break;
+            }
+            compact();
+            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
+            const std::size_t at = in_.size();
+            in_.resize(at + 16384);
+            asio::error_code ec;
+            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
+                                                                   asio::redirect_error(asio::use_awaitable, ec));
+            in_.resize(at + n);
+            if (ec) drop(close_sent_ ? close_code_ : 1006);
         }
+        inbox_wake_.cancel();
+    }
+
+    // A frame the parser refused: our close frame with its code, then what the peer still sends
+    // dropped until it closes (closing with unread bytes would reset the connection, and the
+    // peer might never see our close frame and its code), at most close_timeout.
+    asio::awaitable<void> protocol_error(std::uint16_t code, std::string reason) {
+        if (!close_sent_) {
+            close_sent_ = true;
+            close_code_ = code;
+            std::string frame;
+            detail::append_ws_close(frame, code, reason);
+            co_await write_frame(std::move(frame));
+            co_await flushed();
+        }
+        if (state_ != State::connected) co_return;
+        close_code_ = code;
+        stream_->shutdown_send();  // our FIN right after the close frame: the peer closes too
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this](const asio::error_code& ec) {
+            if (!ec && stream_) stream_->cancel();
+        });
+        char buf[4096];
+        for (int i = 0; i < 1000000 && state_ == State::connected; ++i) {  // until EOF, or the timeout
+            asio::error_code ec;
+            co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) break;
+        }
+        timer.cancel();
         drop(code);
+    }
+
+    // Keep-alive (uvicorn's ws_ping_interval, ws_ping_timeout): a ping every ping_interval;
+    // its pong not back within ping_timeout closes with 1011 ("keepalive ping timeout", as
+    // the websockets library uvicorn runs does): the peer, or the path to it, is gone.
+    static asio::awaitable<void> ping_loop(std::shared_ptr<WebSocket> self) { co_await self->ping_frames(); }
+    asio::awaitable<void> ping_frames() {
+        std::uint64_t count = 0;
+        while (state_ == State::connected) {
+            asio::error_code ec;
+            ping_timer_.expires_after(options_.ping_interval);
+            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state_ != State::connected || close_sent_) break;
+            awaited_pong_ = "fastapi-" + std::to_string(++count);
+            std::string frame;
+            detail::append_ws_frame(frame, detail::WsOpcode::ping, awaited_pong_);
+            asio::co_spawn(get_executor(), write_kept(shared_from_this(), std::move(frame)), asio::detached);
+            if (options_.ping_timeout.count() <= 0) continue;
+            ping_timer_.expires_after(options_.ping_timeout);
+            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state_ != State::connected) break;
+            if (!awaited_pong_.empty()) {
+                fail(1011, "keepalive ping timeout");
+                break;
+            }
+        }
     }
 
     // Closes on a message of the wrong kind (receive_text got bytes): 1003, then raises.
     asio::awaitable<void> refuse(std::uint16_t code, std::string_view why) {
-        co_await finish(code, why, true);
+        co_await close(code, why);
         close_code_ = code;
         throw WebSocketDisconnect(code, std::string(why));
     }
@@ -10742,6 +11409,11 @@ private:
         state_ = State::disconnected;
         close_code_ = code;
         if (stream_) stream_->shutdown_send(), stream_->close();
+        inbox_wake_.cancel();
+        reader_wake_.cancel();
+        ping_timer_.cancel();
+        flushed_wake_.cancel();
+        lease_.reset();  // the server counts it no more
     }
 
     // The endpoint's side (app.websocket): waits until the handler accepts or ends; then the
@@ -10750,11 +11422,7 @@ private:
     friend void detail::websocket_answer_unaccepted(detail::Exchange&, WebSocket&, std::exception_ptr);
     std::exception_ptr denial_error_;
     asio::awaitable<void> wait_accept_or_end() {
-        while (!accept_requested_ && !handler_ended_) {
-            asio::error_code ec;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        while (!accept_requested_ && !handler_ended_) co_await wait_on(wake_);
     }
     void handler_ended() {
         handler_ended_ = true;
@@ -10763,7 +11431,9 @@ private:
     void deliver(Upgraded up) {
         stream_.emplace(std::move(up.stream));
         in_ = std::move(up.unread);
+        lease_ = std::move(up.lease);
         state_ = State::connected;
+        start();
         wake_.cancel();
     }
     void delivery_failed() {
@@ -10781,18 +11451,31 @@ private:
     std::size_t in_at_ = 0;
     WebSocketOptions options_;
     detail::WsFrameParser parser_;
+    std::shared_ptr<detail::UpgradeLease> lease_;
+#ifdef FASTAPI_WITH_ZLIB
+    std::unique_ptr<detail::WsDeflate> deflate_;
+#endif
     State state_ = State::connected;
     int close_code_ = 1000;
     std::string close_reason_;
     std::string queued_;
-    bool writing_ = false;
+    bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
+    std::atomic<std::size_t> posted_bytes_{0};
+    std::deque<Message> inbox_;
+    std::size_t inbox_bytes_ = 0;
+    std::string awaited_pong_;
     Headers headers_;
     std::vector<std::string> subprotocols_;
     bool accept_requested_ = false, handler_ended_ = false, delivery_failed_ = false;
     std::string accept_subprotocol_;
     Headers accept_headers_;
     std::optional<Response> denial_;
-    asio::steady_timer wake_;  // the endpoint and the handler wait on it for each other
+    asio::steady_timer wake_;         // the endpoint and the handler wait on it for each other
+    asio::steady_timer inbox_wake_;   // receivers wait on it for a message or the end
+    asio::steady_timer reader_wake_;  // the reader waits on it for room in the inbox
+    asio::steady_timer flushed_wake_;  // flushed() waits on it for the writer to finish
+    asio::steady_timer ping_timer_;
+    asio::cancellation_signal handler_cancel_;  // bound to app.websocket's handler: the stop's abort
 };
 
 namespace detail {
@@ -10829,6 +11512,12 @@ inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::e
             co_return;
         } catch (const WebSocketException& e) {
             code = e.code, reason = e.reason;
+        } catch (const asio::system_error& e) {
+            // Cancelled by the end of a graceful stop's grace period (the connection is gone):
+            // nothing to say. Otherwise an error as any other.
+            if (ws->state() == WebSocket::State::disconnected && e.code() == asio::error::operation_aborted) co_return;
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
+            code = 1011;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
             code = 1011;
@@ -10910,7 +11599,9 @@ struct websocket_call<F, std::tuple<P...>> {
         auto deps = std::make_shared<std::vector<DependencyScope::Entry>>(std::move(ex.deps.entries));
         ex.deps.entries.clear();
         ex.deps.pending = 0;
-        asio::co_spawn(executor, session(f, ws, std::move(*held), deps), asio::detached);
+        // Cancelled when a graceful stop's grace period is over (the lease's abort).
+        asio::co_spawn(executor, session(f, ws, std::move(*held), deps),
+                       asio::bind_cancellation_slot(ws->handler_cancel_.slot(), asio::detached));
         co_await ws->wait_accept_or_end();
         if (!ws->accept_requested_) {
             websocket_answer_unaccepted(ex, *ws, ws->denial_error_);
@@ -10918,6 +11609,14 @@ struct websocket_call<F, std::tuple<P...>> {
         }
         ex.response = websocket_accept_response(ex.request, ws->accept_subprotocol_);
         for (auto& field : ws->accept_headers_) ex.response.headers.add(field.first, field.second);
+#ifdef FASTAPI_WITH_ZLIB
+        if (options.permessage_deflate)
+            if (auto agreed = ws_deflate_negotiate(ex.request.headers)) {
+                ex.response.headers.add("sec-websocket-extensions", agreed->response());
+                ws->deflate_ = std::make_unique<WsDeflate>(*agreed);
+                ws->parser_.allow_compressed(true);
+            }
+#endif
         // Called once the 101 is written; destroyed uncalled when the connection closes first.
         struct Delivery {
             std::shared_ptr<WebSocket> ws;
@@ -10961,6 +11660,163 @@ Endpoint make_websocket_endpoint(F f, WebSocketOptions options) {
 }
 
 }  // namespace detail
+
+}  // namespace fastapi
+
+// ---- include/fastapi/routing/broadcast.hpp ----
+// broadcast: a named group of WebSockets (a chat room) and one message sent to all of them,
+// whatever event-loop thread each runs on (Starlette points to the `broadcaster` package for
+// this; here it is built in). A message is queued on each member's own loop without waiting
+// (WebSocket::post), so a member that does not read holds nobody else: its own queue is bounded
+// by its WebSocketOptions::max_queued_bytes, and past it that member alone is closed with 1008.
+//
+// Within one process by default. Across processes, a BroadcastTransport carries what is
+// published (the Redis issue: PUBLISH, and what its SUBSCRIBE receives handed to deliver()),
+// and is told when this process's first member of a channel joins and its last one leaves.
+// Relies on websocket (WebSocket::post); non-template but publish_json.
+
+
+namespace fastapi {
+
+// What carries a Broadcast's messages between processes.
+class BroadcastTransport {
+public:
+    virtual ~BroadcastTransport() = default;
+    // Sends `message` on `channel` to every process, this one included: each hands it to its
+    // Broadcast's deliver(). Called from any thread; must not wait.
+    virtual void publish(const std::string& channel, const WebSocket::Message& message) = 0;
+    // This process's first member of `channel` joined, its last one left.
+    virtual void subscribe(const std::string& channel) { (void)channel; }
+    virtual void unsubscribe(const std::string& channel) { (void)channel; }
+};
+
+namespace detail {
+struct BroadcastState {
+    struct Member {
+        std::uint64_t id;
+        std::weak_ptr<WebSocket> ws;
+    };
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<Member>> channels;
+    std::uint64_t next_id = 1;
+    std::shared_ptr<BroadcastTransport> transport;
+
+    void leave(const std::string& channel, std::uint64_t id) {
+        bool last = false;
+        {
+            std::lock_guard lock(mutex);
+            auto it = channels.find(channel);
+            if (it == channels.end()) return;
+            auto& v = it->second;
+            for (std::size_t i = 0; i < v.size(); ++i)
+                if (v[i].id == id) {
+                    v[i] = std::move(v.back());
+                    v.pop_back();
+                    break;
+                }
+            if (v.empty()) channels.erase(it), last = true;
+        }
+        if (last && transport) transport->unsubscribe(channel);
+    }
+    // To this process's members: each queued on its own loop (outside the lock).
+    void deliver(const std::string& channel, const WebSocket::Message& m) {
+        std::vector<std::shared_ptr<WebSocket>> to;
+        {
+            std::lock_guard lock(mutex);
+            auto it = channels.find(channel);
+            if (it == channels.end()) return;
+            to.reserve(it->second.size());
+            for (auto& member : it->second)
+                if (auto ws = member.ws.lock()) to.push_back(std::move(ws));
+        }
+        for (auto& ws : to) ws->post(m);
+    }
+};
+}  // namespace detail
+
+class Broadcast {
+public:
+    // Within this process.
+    Broadcast() : state_(std::make_shared<detail::BroadcastState>()) {}
+    // Across processes, through `transport`.
+    explicit Broadcast(std::shared_ptr<BroadcastTransport> transport) : Broadcast() { state_->transport = std::move(transport); }
+    Broadcast(const Broadcast&) = delete;
+    Broadcast& operator=(const Broadcast&) = delete;
+
+    // A WebSocket's place in a channel: it receives what is published there until this goes
+    // (or leave()). May outlive the Broadcast.
+    class Membership {
+    public:
+        Membership() = default;
+        Membership(Membership&& o) noexcept
+            : state_(std::move(o.state_)), channel_(std::move(o.channel_)), id_(std::exchange(o.id_, 0)) {}
+        Membership& operator=(Membership&& o) noexcept {
+            if (this != &o) {
+                leave();
+                state_ = std::move(o.state_), channel_ = std::move(o.channel_), id_ = std::exchange(o.id_, 0);
+            }
+            return *this;
+        }
+        ~Membership() { leave(); }
+        void leave() {
+            if (id_ != 0 && state_) state_->leave(channel_, id_);
+            id_ = 0;
+        }
+        const std::string& channel() const noexcept { return channel_; }
+
+    private:
+        friend class Broadcast;
+        Membership(std::shared_ptr<detail::BroadcastState> s, std::string channel, std::uint64_t id)
+            : state_(std::move(s)), channel_(std::move(channel)), id_(id) {}
+        std::shared_ptr<detail::BroadcastState> state_;
+        std::string channel_;
+        std::uint64_t id_ = 0;
+    };
+
+    // Joins `ws` (made by app.websocket, or with std::make_shared) to `channel`.
+    [[nodiscard]] Membership join(std::string channel, WebSocket& ws) {
+        bool first = false;
+        std::uint64_t id = 0;
+        {
+            std::lock_guard lock(state_->mutex);
+            id = state_->next_id++;
+            auto& v = state_->channels[channel];
+            first = v.empty();
+            v.push_back({id, ws.weak_from_this()});
+        }
+        if (first && state_->transport) state_->transport->subscribe(channel);
+        return Membership(state_, std::move(channel), id);
+    }
+
+    // Sends one message to every member of `channel` (from any thread; returns at once).
+    void publish(std::string_view channel, WebSocket::Message message) {
+        const std::string name(channel);
+        if (state_->transport) state_->transport->publish(name, message);
+        else state_->deliver(name, message);
+    }
+    void publish_text(std::string_view channel, std::string text) { publish(channel, {true, std::move(text)}); }
+    void publish_bytes(std::string_view channel, std::string bytes) { publish(channel, {false, std::move(bytes)}); }
+    template <class T>
+    void publish_json(std::string_view channel, const T& value) {
+        std::string json;
+        write_json(json, value);
+        publish(channel, {true, std::move(json)});
+    }
+
+    // The transport's side: a message published on `channel` (by any process), for this
+    // process's members.
+    void deliver(const std::string& channel, const WebSocket::Message& message) { state_->deliver(channel, message); }
+
+    // This process's members of `channel`.
+    std::size_t members(std::string_view channel) const {
+        std::lock_guard lock(state_->mutex);
+        auto it = state_->channels.find(std::string(channel));
+        return it == state_->channels.end() ? 0 : it->second.size();
+    }
+
+private:
+    std::shared_ptr<detail::BroadcastState> state_;
+};
 
 }  // namespace fastapi
 
@@ -12025,7 +12881,6 @@ struct Binder<OAuth2PasswordRequestForm> {
 
 
 #ifdef FASTAPI_WITH_ZLIB
-#include <zlib.h>  // deflate (GZipMiddleware)
 #endif
 
 namespace fastapi {
@@ -12286,6 +13141,7 @@ public:
         if (!bytes.empty()) co_await deflate_out(bytes, Z_SYNC_FLUSH);
     }
     asio::awaitable<void> finish() { co_await deflate_out({}, Z_FINISH); }
+    void on_server_stop(std::function<void()> f) override { out_.on_server_stop(std::move(f)); }
 
 private:
     asio::awaitable<void> deflate_out(std::string_view in, int flush) {
@@ -12456,11 +13312,11 @@ public:
         refuse_invalid_status(ex);
     }
 
-    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it).
+    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it); it
+    // sets ex.executor (AppContext::run_async) and checks the status once the stack is done.
+    // One coroutine frame for all the layers outside the innermost coroutine middleware.
     asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
-        Run run{this, &errors, inner};
-        co_await run_layers(run, layers_.size(), ex);
-        refuse_invalid_status(ex);
+        return run_layers(Run{this, &errors, inner}, layers_.size(), ex, true);
     }
 
 private:
@@ -12505,10 +13361,15 @@ private:
     }
 
     // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
-    // coroutine middleware gets the layers inside it as call_next.
-    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
+    // coroutine middleware gets the layers inside it as call_next. `top`: the whole stack
+    // (run()). `run` is the frame's own copy: call_next points at it.
+    asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
+        if (top) ex.executor = co_await asio::this_coro::executor;
         std::size_t i = layers;
-        if (!run_befores_down(layers, i, ex, *run.errors)) co_return;
+        if (!run_befores_down(layers, i, ex, *run.errors)) {
+            if (top) refuse_invalid_status(ex);
+            co_return;
+        }
         std::exception_ptr error;
         try {
             if (i == 0) {
@@ -12522,6 +13383,7 @@ private:
         }
         if (error) run.errors->handle(error, ex);
         run_afters(ex, *run.errors, i, layers);
+        if (top) refuse_invalid_status(ex);
     }
     static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
         auto& r = *static_cast<Run*>(run);
@@ -12530,7 +13392,7 @@ private:
         const MiddlewareStack& stack = *r.stack;
         switch (stack.run_plain_layers(r, layers, ex)) {
             case PlainLayers::done: break;
-            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex); break;
+            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
             case PlainLayers::rest_async: {
                 std::exception_ptr error;
                 try {
@@ -13216,13 +14078,14 @@ private:
     // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
     // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
     // handler that needs nothing cancelled still gives its answer.
+    // The caller's coroutine does not throw when cancelled (asio::this_coro::throw_if_cancelled(false)).
     asio::awaitable<void> run_async(Exchange& ex) override {
-        co_await asio::this_coro::throw_if_cancelled(false);
+        if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
+            return middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
+        return run_route_async(ex);
+    }
+    asio::awaitable<void> run_route_async(Exchange& ex) {
         ex.executor = co_await asio::this_coro::executor;
-        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
-            co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
-            co_return;
-        }
         std::exception_ptr error;
         try {
             co_await call_route_async(ex);
@@ -14707,6 +15570,7 @@ inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
 // Timeouts are swept once per tick per loop instead of arming a timer per request.
 // Relies on http_parser and the app as detail::AppContext describes it (exchange.hpp).
 
+#include <new>         // placement new (ParkedCoroutine)
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
 #include <sys/stat.h>  // lstat, chmod (Unix socket files)
@@ -15155,6 +16019,32 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         if (entered.exchange(false)) app.exit_lifespan();
     }
 
+    // Connections handed off after an Upgrade (WebSockets), each held by its lease: counted in
+    // live_connections, told of a graceful stop (going_away) and of the end of its grace
+    // period (abort), on the stream's executor.
+    struct Lease final : UpgradeLease {
+        std::shared_ptr<ServerState> state;
+        asio::any_io_executor executor;
+        bool told_going_away = false;  // with upgraded_mutex
+        Lease(std::shared_ptr<ServerState> s, asio::any_io_executor ex) : state(std::move(s)), executor(std::move(ex)) {
+            ++state->live_connections;
+            std::lock_guard lock(state->upgraded_mutex);
+            state->upgraded.push_back(this);
+        }
+        ~Lease() override {
+            {
+                std::lock_guard lock(state->upgraded_mutex);
+                auto it = std::find(state->upgraded.begin(), state->upgraded.end(), this);
+                if (it != state->upgraded.end()) *it = state->upgraded.back(), state->upgraded.pop_back();
+            }
+            --state->live_connections;
+        }
+    };
+    std::mutex upgraded_mutex;
+    std::vector<Lease*> upgraded;
+    // Posts going_away (once each) or abort to every upgraded connection's executor.
+    void tell_upgraded(bool abort);
+
     void listen();
     void start();
     void accept();
@@ -15294,13 +16184,16 @@ public:
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
         if (closed_) return;
-        if (phase_ != Phase::idle || writing_ || !out_.empty()) return;
-        if (auto* socket = stream_.socket()) {
-            asio::error_code ec;
-            if (socket->available(ec) > 0 && !ec) return;
-            if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+        if (phase_ == Phase::idle && !writing_ && out_.empty()) {
+            if (auto* socket = stream_.socket()) {
+                asio::error_code ec;
+                if (socket->available(ec) > 0 && !ec) return;
+                if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+            }
+            close();
+        } else if (streaming_ && stream_stop_) {
+            std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
-        close();
     }
 
     void close() {
@@ -15312,6 +16205,8 @@ public:
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
+        coroutine_cancel_.emit(asio::cancellation_type::terminal);
+        parked_.reset();  // a parked coroutine is not needed any more
     }
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -15369,11 +16264,13 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        parked_.reset();
         // In-process (TestClient): the bytes after the request are all the upgraded code will
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
-        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
+        auto lease = std::make_shared<ServerState::Lease>(keep_state_, stream_.get_executor());
+        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_), std::move(lease)};
         in_begin_ = in_end_ = 0;
         try {
             upgrade(std::move(up));
@@ -15446,6 +16343,7 @@ private:
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
             cancel_.emit(asio::cancellation_type::terminal);
+            coroutine_cancel_.emit(asio::cancellation_type::terminal);
             if (ec == asio::error::eof) close_after_write_ = true;
             else close();
             return;
@@ -15694,10 +16592,11 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
-                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
-                                   self->resume();
-                               }));
+                if (run_coroutine_request()) {  // it awaited nothing that suspends: done here
+                    busy_ = running_ = false;
+                    finish_response();
+                    return;
+                }
                 read();  // to notice the client leaving
                 return;
             case Dispatch::run_blocking:
@@ -15710,6 +16609,92 @@ private:
                 return;
         }
     }
+
+    // ---- Coroutine requests (a coroutine middleware, handler or dependency): they run in one
+    // coroutine per connection (serve_coroutines), spawned for the first and parked between
+    // requests, rather than in a co_spawn each (a frame, work guards, a cancellation slot and
+    // a posted completion per request). Resumed here, a request that awaits nothing that
+    // suspends (the usual coroutine middleware) is done when this returns true, and the
+    // connection goes on at once; otherwise the coroutine calls resume() once it is done.
+    bool run_coroutine_request() {
+        coroutine_inline_ = true;
+        coroutine_done_ = false;
+        if (parked_) {
+            parked_.resume();
+        } else {
+            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+                           asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
+        }
+        coroutine_inline_ = false;
+        return coroutine_done_;
+    }
+    // Holds no reference to the connection while parked (the connection owns it then, and
+    // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
+    // io_context from running out of work, as the connection's pending read does.
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        for (;;) {
+            Connection* c = nullptr;
+            {
+                std::shared_ptr<Connection> self = weak.lock();
+                if (!self) co_return;
+                c = self.get();
+                try {
+                    co_await c->state_.app.run_async(c->ex_);
+                } catch (...) {  // run_async answers errors itself; what escapes it ends the request as it is
+                }
+                if (c->coroutine_inline_) c->coroutine_done_ = true;
+                else asio::post(c->executor(), [self] { self->resume(); });  // it holds the connection until then
+                // In-process (TestClient) the loop runs until it has no work left, and a parked
+                // coroutine is work (co_spawn's guard): there, one coroutine per request.
+                if (c->closed_ || c->state_.in_process) co_return;
+            }
+            // Parked until the next coroutine request (the connection is alive: whoever resumed
+            // this holds it, or the resume() just posted does).
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                [c](auto handler) { c->parked_.park(std::move(handler)); }, asio::use_awaitable);
+        }
+    }
+    // The parked coroutine's completion handler (Asio's, move-only), kept in place: resume()
+    // moves it out before calling it, as the coroutine parks itself here again.
+    class ParkedCoroutine {
+    public:
+        ParkedCoroutine() = default;
+        ParkedCoroutine(const ParkedCoroutine&) = delete;
+        ParkedCoroutine& operator=(const ParkedCoroutine&) = delete;
+        ~ParkedCoroutine() { reset(); }
+        template <class H>
+        void park(H&& handler) {
+            using D = std::decay_t<H>;
+            static_assert(sizeof(D) <= sizeof(storage_) && alignof(D) <= alignof(std::max_align_t),
+                          "fastapi: Asio's coroutine handler does not fit ParkedCoroutine's storage");
+            reset();
+            ::new (static_cast<void*>(storage_)) D(std::forward<H>(handler));
+            resume_ = [](void* p) {
+                D& stored = *static_cast<D*>(p);
+                D h(std::move(stored));
+                stored.~D();
+                std::move(h)();
+            };
+            destroy_ = [](void* p) noexcept { static_cast<D*>(p)->~D(); };
+        }
+        explicit operator bool() const noexcept { return resume_ != nullptr; }
+        void resume() {
+            auto r = std::exchange(resume_, nullptr);
+            destroy_ = nullptr;
+            r(storage_);
+        }
+        // Destroying Asio's handler unwinds the coroutine (on its executor, later).
+        void reset() noexcept {
+            resume_ = nullptr;
+            if (auto d = std::exchange(destroy_, nullptr)) d(storage_);
+        }
+
+    private:
+        alignas(std::max_align_t) unsigned char storage_[4 * sizeof(void*)];
+        void (*resume_)(void*) = nullptr;
+        void (*destroy_)(void*) noexcept = nullptr;
+    };
 
     void resume() {
         busy_ = running_ = false;
@@ -15895,6 +16880,10 @@ private:
     public:
         explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
         asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
+        void on_server_stop(std::function<void()> f) override {
+            if (c_.state_.stopping.load(std::memory_order_relaxed)) return f();
+            c_.stream_stop_ = std::move(f);
+        }
 
     private:
         Connection& c_;
@@ -15957,7 +16946,12 @@ private:
     void on_stream_done(std::exception_ptr e) {
         streaming_ = false;
         log_access(stream_sent_);
+        stream_stop_ = nullptr;
         if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (e && disconnected_->load(std::memory_order_acquire)) {  // cancelled as the client left: no failure
+            close();
+            return;
+        }
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
         if (e) {
@@ -16154,13 +17148,19 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    asio::cancellation_signal cancel_;  // bound to a streamed body's producer
+    // Coroutine requests (run_coroutine_request): the coroutine between them, and its
+    // cancellation (emitted with cancel_).
+    asio::cancellation_signal coroutine_cancel_;
+    ParkedCoroutine parked_;
+    bool coroutine_inline_ = false, coroutine_done_ = false;
     // A streamed response body being sent (start_stream).
     bool streaming_ = false, stream_waiting_ = false;
     Framing stream_framing_ = Framing::length;
     std::optional<std::uint64_t> stream_length_;
     std::uint64_t stream_sent_ = 0;
     std::optional<asio::steady_timer> stream_wake_;
+    std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
 
@@ -16320,6 +17320,23 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     watch_stop();
 }
 
+inline void ServerState::tell_upgraded(bool abort) {
+    std::lock_guard lock(upgraded_mutex);
+    for (Lease* l : upgraded) {
+        if (!abort && l->told_going_away) continue;
+        l->told_going_away = true;
+        // The lease may go before the post runs: the connection's owner keeps it while it
+        // matters, and a weak reference says whether it still does.
+        std::weak_ptr<UpgradeLease> weak = l->weak_from_this();  // expired while its destructor runs
+        asio::post(l->executor, [weak, abort] {
+            if (auto held = weak.lock()) {
+                auto& f = abort ? held->abort : held->going_away;
+                if (f) f();
+            }
+        });
+    }
+}
+
 // Every 20 ms until done: busy connections close after their response; once the grace period
 // is over every connection is closed, which cancels the coroutine handlers still running. What
 // cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
@@ -16329,6 +17346,7 @@ inline void ServerState::watch_stop() {
     const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
     if (expired) for_each_connection([](Connection& c) { c.close(); });
     else for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    tell_upgraded(expired);
     const bool idle = live_connections.load() == 0 && background_pending.load() == 0;
     if (idle || (expired && ++forced_ticks > 20)) {
         finished = true;
@@ -16595,6 +17613,429 @@ private:
     detail::EndpointInfo bound_;
 };
 
+
+}  // namespace fastapi
+
+// ---- include/fastapi/server/test_session.hpp ----
+// test_session: what a TestClient test holds open while it talks to the app: a WebSocket
+// (Starlette's WebSocketTestSession: send_text, receive_json, close...) and a streamed
+// response read chunk by chunk. Both run the server's own connection over an in-memory pipe
+// on a loop of their own, driven from the test's thread: each call feeds the pipe and runs
+// the loop until what it waits for has come (at most `timeout`, then it throws). The same
+// lifecycle as every TestClient request (run_in_memory), kept open. Relies on server.
+
+
+namespace fastapi {
+
+namespace detail {
+
+// One connection over an in-memory pipe, on its own loop, kept open until this goes.
+class InMemorySession {
+public:
+    InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout)
+        : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
+        pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
+        pipe_->interactive = true;
+        pipe_->input.assign(request);
+        auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
+        connection_ = c;
+        c->start();
+    }
+    ~InMemorySession() { finish(); }
+    InMemorySession(const InMemorySession&) = delete;
+    InMemorySession& operator=(const InMemorySession&) = delete;
+
+    // Runs the loop until `done()` holds (true), or the timeout passes (false). An exception a
+    // completion handler lets out is the test's.
+    template <class Pred>
+    bool run_until(Pred done) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout_;
+        for (int i = 0; i < 10000000 && !done(); ++i) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            io_->restart();
+            io_->run_one_for(std::chrono::milliseconds(10));
+        }
+        return true;
+    }
+    // What the server wrote and the test has not taken yet.
+    std::string& output() noexcept { return pipe_->output; }
+    bool output_closed() const noexcept { return pipe_->output_closed || pipe_->closed; }
+    void feed(std::string_view bytes) {
+        pipe_->feed(bytes);
+        io_->restart();
+        io_->poll();
+    }
+    // No more input; the loop runs until it is out of work (bounded), then the rest is dropped.
+    void finish() {
+        if (!io_) return;
+        pipe_->interactive = false;
+        pipe_->close_input();
+        if (auto c = connection_.lock()) c->end_of_input();
+        const auto deadline = std::chrono::steady_clock::now() + timeout_;
+        io_->restart();
+        while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
+            if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
+        }
+        if (auto c = connection_.lock()) c->close();
+        io_->restart();
+        io_->poll();
+        pipe_->pending.reset();
+        worker_->sweeper.reset();
+        worker_->strand.reset();
+        if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
+        io_.reset();
+    }
+
+private:
+    std::unique_ptr<asio::io_context> io_;
+    std::unique_ptr<Worker> worker_;
+    std::shared_ptr<MemoryPipe> pipe_;
+    std::weak_ptr<Connection> connection_;
+    std::chrono::milliseconds timeout_;
+};
+
+// The first whole frame a server wrote in `b` (unmasked), removed from it.
+struct TestFrame {
+    bool fin = true;
+    unsigned op = 0;
+    std::string payload;
+};
+inline std::optional<TestFrame> take_server_frame(std::string& b) {
+    if (b.size() < 2) return std::nullopt;
+    const auto* p = reinterpret_cast<const unsigned char*>(b.data());
+    std::uint64_t len = p[1] & 0x7F;
+    std::size_t at = 2;
+    if (len == 126) {
+        if (b.size() < 4) return std::nullopt;
+        len = (std::uint64_t(p[2]) << 8) | p[3], at = 4;
+    } else if (len == 127) {
+        if (b.size() < 10) return std::nullopt;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+        at = 10;
+    }
+    if (b.size() < at + len) return std::nullopt;
+    TestFrame f{(p[0] & 0x80) != 0, static_cast<unsigned>(p[0] & 0x0F), b.substr(at, len)};
+    b.erase(0, at + len);
+    return f;
+}
+// A client's frame: masked, as RFC 6455 requires of a client.
+inline std::string client_frame(WsOpcode op, std::string_view payload) {
+    const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+    std::string out;
+    out += static_cast<char>(0x80 | static_cast<unsigned>(op));
+    const std::uint64_t n = payload.size();
+    if (n < 126) out += static_cast<char>(0x80 | n);
+    else if (n <= 0xFFFF) out += static_cast<char>(0x80 | 126), out += char(n >> 8), out += char(n & 0xFF);
+    else {
+        out += static_cast<char>(0x80 | 127);
+        for (int i = 7; i >= 0; --i) out += char((n >> (8 * i)) & 0xFF);
+    }
+    out.append(reinterpret_cast<const char*>(mask), 4);
+    for (std::size_t i = 0; i < n; ++i) out += static_cast<char>(payload[i] ^ mask[i & 3]);
+    return out;
+}
+
+}  // namespace detail
+
+// A WebSocket handshake the app answered with an HTTP response instead of the 101 (a denial,
+// a handler that closed or returned before accept: 403, an HTTPException): Starlette's
+// WebSocketDenialResponse.
+class WebSocketDenialResponse : public std::runtime_error {
+public:
+    WebSocketDenialResponse(int status, Headers h, std::string body)
+        : std::runtime_error("fastapi: the WebSocket handshake was answered " + std::to_string(status)),
+          status_code(status), headers(std::move(h)), text(std::move(body)) {}
+    int status_code;
+    Headers headers;
+    std::string text;
+};
+
+// TestClient::websocket_connect's session (Starlette's WebSocketTestSession). receive_*
+// raise WebSocketDisconnect (with the server's close code and reason) once the server has
+// closed; a receive that waits longer than the client's timeout throws std::runtime_error.
+// Going out of scope closes with 1000 if the test did not close.
+class WebSocketTestSession {
+public:
+    WebSocketTestSession(const std::shared_ptr<detail::ServerState>& state, std::string_view request,
+                         std::chrono::milliseconds timeout)
+        : session_(std::make_unique<detail::InMemorySession>(state, request, timeout)) {
+        auto& out = session_->output();
+        session_->run_until([&] { return out.find("\r\n\r\n") != std::string::npos || session_->output_closed(); });
+        const auto end = out.find("\r\n\r\n");
+        if (end == std::string::npos) throw std::runtime_error("TestClient: no answer to the WebSocket handshake");
+        head_ = out.substr(0, end + 4);
+        if (!head_.starts_with("HTTP/1.1 101 ")) {  // a denial: the whole HTTP response, then the end
+            session_->finish();
+            throw denial(out);
+        }
+        out.erase(0, end + 4);
+        for (std::size_t at = head_.find("\r\n"); at != std::string::npos && at + 2 < end;) {
+            const std::size_t eol = head_.find("\r\n", at + 2);
+            const std::string_view line = std::string_view(head_).substr(at + 2, eol - at - 2);
+            const std::size_t colon = line.find(':');
+            if (colon != std::string_view::npos) detail::append_header(headers_, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
+            at = eol;
+        }
+        if (auto p = headers_.get("sec-websocket-protocol")) subprotocol_ = std::string(*p);
+    }
+    ~WebSocketTestSession() {
+        try {
+            if (!closed_) close(1000);
+        } catch (...) {
+        }
+    }
+    WebSocketTestSession(const WebSocketTestSession&) = delete;
+    WebSocketTestSession& operator=(const WebSocketTestSession&) = delete;
+
+    // The 101's headers, and the subprotocol the app accepted with (empty for none).
+    const Headers& headers() const noexcept { return headers_; }
+    const std::string& accepted_subprotocol() const noexcept { return subprotocol_; }
+
+    void send_text(std::string_view text) { send(detail::WsOpcode::text, text); }
+    void send_bytes(std::string_view bytes) { send(detail::WsOpcode::binary, bytes); }
+    template <class T>
+    void send_json(const T& value) {
+        std::string json;
+        detail::write_json(json, value);
+        send(detail::WsOpcode::text, json);
+    }
+    // A ping frame; its pong is taken by the next receive (pong_count() counts them).
+    void send_ping(std::string_view payload = {}) { send(detail::WsOpcode::ping, payload); }
+    std::size_t pong_count() const noexcept { return pongs_; }
+
+    // The next message, text or binary.
+    WebSocket::Message receive() {
+        std::string data;
+        bool text = false, started = false;
+        for (;;) {
+            detail::TestFrame f = next_frame();
+            using Op = detail::WsOpcode;
+            switch (static_cast<Op>(f.op)) {
+                case Op::ping: send(Op::pong, f.payload); continue;
+                case Op::pong: ++pongs_; continue;
+                case Op::close: {
+                    int code = 1005;
+                    std::string reason;
+                    if (f.payload.size() >= 2)
+                        code = (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]),
+                        reason = f.payload.substr(2);
+                    if (!closed_) {  // answered with its code, as a client does
+                        closed_ = true;
+                        std::string frame_payload = f.payload.substr(0, 2);
+                        session_->feed(detail::client_frame(Op::close, frame_payload));
+                    }
+                    close_code_ = code, close_reason_ = reason;
+                    session_->finish();
+                    throw WebSocketDisconnect(code, reason);
+                }
+                default: break;
+            }
+            if (!started) text = f.op == 1, started = true;
+            data += f.payload;
+            if (f.fin) return {text, std::move(data)};
+        }
+    }
+    std::string receive_text() {
+        auto m = receive();
+        if (!m.text) throw std::runtime_error("TestClient: expected a text message, got bytes");
+        return std::move(m.data);
+    }
+    std::string receive_bytes() {
+        auto m = receive();
+        if (m.text) throw std::runtime_error("TestClient: expected a binary message, got text");
+        return std::move(m.data);
+    }
+    picojson::value receive_json() {
+        auto m = receive();
+        picojson::value v;
+        const std::string err = picojson::parse(v, m.data);
+        if (!err.empty()) throw std::runtime_error("TestClient: a message is not JSON: " + err);
+        return v;
+    }
+
+    // Closes with `code` and `reason`, and waits (bounded) for the server's close frame and the
+    // end of the session.
+    void close(int code = 1000, std::string_view reason = {}) {
+        if (closed_) return;
+        closed_ = true;
+        std::string payload;
+        payload += static_cast<char>(code >> 8);
+        payload += static_cast<char>(code & 0xFF);
+        payload.append(reason);
+        session_->feed(detail::client_frame(detail::WsOpcode::close, payload));
+        for (int i = 0; i < 1000; ++i) {
+            auto f = detail::take_server_frame(session_->output());
+            if (!f) {
+                if (session_->output_closed() || !session_->run_until([&] {
+                        std::string copy = session_->output();
+                        return session_->output_closed() || detail::take_server_frame(copy).has_value();
+                    }))
+                    break;
+                continue;
+            }
+            if (f->op == 8) {
+                if (f->payload.size() >= 2)
+                    close_code_ = (static_cast<unsigned char>(f->payload[0]) << 8) | static_cast<unsigned char>(f->payload[1]);
+                break;
+            }
+        }
+        session_->finish();
+    }
+    // The server's close code once it closed (or answered our close); 0 before.
+    int close_code() const noexcept { return close_code_; }
+    const std::string& close_reason() const noexcept { return close_reason_; }
+
+private:
+    void send(detail::WsOpcode op, std::string_view payload) {
+        if (closed_) throw WebSocketDisconnect(close_code_ ? close_code_ : 1000, close_reason_);
+        session_->feed(detail::client_frame(op, payload));
+    }
+    detail::TestFrame next_frame() {
+        std::optional<detail::TestFrame> f;
+        session_->run_until([&] {
+            f = detail::take_server_frame(session_->output());
+            return f.has_value() || session_->output_closed();
+        });
+        if (!f) f = detail::take_server_frame(session_->output());
+        if (f) return std::move(*f);
+        if (session_->output_closed()) {
+            closed_ = true;
+            close_code_ = 1006;
+            throw WebSocketDisconnect(1006);
+        }
+        throw std::runtime_error("TestClient: no WebSocket message within the timeout");
+    }
+    static WebSocketDenialResponse denial(std::string_view raw) {
+        const auto end = raw.find("\r\n\r\n");
+        Headers h;
+        for (std::size_t at = raw.find("\r\n"); at != std::string_view::npos && at < end;) {
+            const std::size_t eol = raw.find("\r\n", at + 2);
+            const std::string_view line = raw.substr(at + 2, eol - at - 2);
+            const std::size_t colon = line.find(':');
+            if (colon != std::string_view::npos) detail::append_header(h, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
+            at = eol;
+        }
+        std::string body(raw.substr(end + 4));
+        if (auto n = h.get("content-length")) body = body.substr(0, std::min<std::size_t>(body.size(), std::stoul(std::string(*n))));
+        return WebSocketDenialResponse(std::stoi(std::string(raw.substr(9, 3))), std::move(h), std::move(body));
+    }
+
+    std::unique_ptr<detail::InMemorySession> session_;
+    std::string head_;
+    Headers headers_;
+    std::string subprotocol_;
+    bool closed_ = false;
+    int close_code_ = 0;
+    std::string close_reason_;
+    std::size_t pongs_ = 0;
+};
+
+// TestClient::stream's response (httpx's client.stream): the status and headers once they
+// have come, then the body as the server sends it, chunk by chunk (a chunked body's chunks
+// decoded; otherwise what each write brought).
+class TestStreamResponse {
+public:
+    TestStreamResponse(const std::shared_ptr<detail::ServerState>& state, std::string_view request,
+                       std::chrono::milliseconds timeout)
+        : session_(std::make_unique<detail::InMemorySession>(state, request, timeout)) {
+        auto& out = session_->output();
+        session_->run_until([&] { return out.find("\r\n\r\n") != std::string::npos || session_->output_closed(); });
+        const auto end = out.find("\r\n\r\n");
+        if (end == std::string::npos || out.size() < 12) throw std::runtime_error("TestClient: no response");
+        const std::string_view head = std::string_view(out).substr(0, end);
+        status_code = std::stoi(std::string(head.substr(9, 3)));
+        for (std::size_t at = head.find("\r\n"); at != std::string_view::npos && at < end;) {
+            const std::size_t eol = std::min(head.find("\r\n", at + 2), head.size());
+            const std::string_view line = head.substr(at + 2, eol - at - 2);
+            const std::size_t colon = line.find(':');
+            if (colon != std::string_view::npos) detail::append_header(headers, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
+            at = eol < head.size() ? eol : std::string_view::npos;
+        }
+        if (auto te = headers.get("transfer-encoding")) chunked_ = detail::iequals(*te, "chunked");
+        if (auto n = headers.get("content-length")) left_ = std::stoull(std::string(*n));
+        out.erase(0, end + 4);
+        if (detail::status_has_no_body(status_code)) done_ = true;
+    }
+    TestStreamResponse(const TestStreamResponse&) = delete;
+    TestStreamResponse& operator=(const TestStreamResponse&) = delete;
+
+    int status_code = 0;
+    Headers headers;
+
+    // The next chunk of the body, or nullopt at its end. Throws std::runtime_error when none
+    // comes within the client's timeout.
+    std::optional<std::string> next_chunk() {
+        if (done_) return std::nullopt;
+        auto& out = session_->output();
+        if (chunked_) {
+            std::optional<std::string> chunk;
+            bool ended = false;
+            auto parse = [&] {
+                const auto eol = out.find("\r\n");
+                if (eol == std::string::npos) return false;
+                std::size_t size = 0;
+                std::from_chars(out.data(), out.data() + eol, size, 16);
+                if (size == 0) {
+                    if (out.find("\r\n\r\n") == std::string::npos) return false;
+                    ended = true;
+                    return true;
+                }
+                if (out.size() < eol + 2 + size + 2) return false;
+                chunk = out.substr(eol + 2, size);
+                out.erase(0, eol + 2 + size + 2);
+                return true;
+            };
+            if (!session_->run_until([&] { return parse() || session_->output_closed(); }) && !chunk && !ended)
+                throw std::runtime_error("TestClient: no chunk within the timeout");
+            if (chunk) return chunk;
+            done_ = true;
+            session_->finish();
+            if (!ended) throw std::runtime_error("TestClient: a chunked body ended early");
+            return std::nullopt;
+        }
+        if (left_ && *left_ == 0) {
+            done_ = true;
+            session_->finish();
+            return std::nullopt;
+        }
+        if (!session_->run_until([&] { return !out.empty() || session_->output_closed(); }))
+            throw std::runtime_error("TestClient: no body bytes within the timeout");
+        if (out.empty()) {
+            done_ = true;
+            session_->finish();
+            return std::nullopt;
+        }
+        std::string chunk = std::move(out);
+        out.clear();
+        if (left_) {
+            if (chunk.size() > *left_) chunk.resize(*left_);
+            *left_ -= chunk.size();
+        }
+        return chunk;
+    }
+    // The rest of the body.
+    std::string read() {
+        std::string all;
+        for (int i = 0; i < 100000000; ++i) {
+            auto c = next_chunk();
+            if (!c) break;
+            all += *c;
+        }
+        return all;
+    }
+    // Stops reading: the connection closes, as a client that goes away (the producer is
+    // cancelled).
+    void close() {
+        done_ = true;
+        session_->finish();
+    }
+
+private:
+    std::unique_ptr<detail::InMemorySession> session_;
+    bool chunked_ = false, done_ = false;
+    std::optional<std::uint64_t> left_;
+};
 
 }  // namespace fastapi
 
@@ -18197,6 +19638,48 @@ public:
         const bool head = bytes.substr(0, 5) == "HEAD ";
         return parse_response(out, head);
     }
+
+    // A WebSocket to `target` (Starlette's client.websocket_connect): the handshake, then a
+    // session to send and receive on, in process. A handshake answered with an HTTP response
+    // (a denial, 403 for a close before accept) throws WebSocketDenialResponse; once accepted,
+    // what the server closes with is WebSocketDisconnect from the session's receive_*.
+    //   auto ws = client.websocket_connect("/ws/echo");
+    //   ws.send_text("hi");
+    //   CHECK(ws.receive_text() == "hi");
+    WebSocketTestSession websocket_connect(std::string_view target, const std::vector<std::string>& subprotocols = {},
+                                           const Headers& headers = {}) {
+        std::string raw;
+        raw.append("GET ").append(target).append(" HTTP/1.1\r\n");
+        if (!headers.contains("host")) raw += "host: testserver\r\n";
+        raw += "upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "sec-websocket-version: 13\r\n";
+        if (!subprotocols.empty()) {
+            raw += "sec-websocket-protocol: ";
+            for (std::size_t i = 0; i < subprotocols.size(); ++i) raw.append(i ? ", " : "").append(subprotocols[i]);
+            raw += "\r\n";
+        }
+        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+        raw += "\r\n";
+        return WebSocketTestSession(state_, raw, timeout);
+    }
+
+    // A response read as it is sent (httpx's client.stream): status and headers first, then
+    // next_chunk() until nullopt; an event stream's events as they come.
+    TestStreamResponse stream(std::string_view method, std::string_view target, std::string_view body = {},
+                              const Headers& headers = {}) {
+        std::string raw;
+        raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+        if (!headers.contains("host")) raw += "host: testserver\r\n";
+        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+        if (!body.empty() && !headers.contains("content-length"))
+            raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+        raw += "\r\n";
+        raw.append(body);
+        return TestStreamResponse(state_, raw, timeout);
+    }
+
+    // How long a WebSocket session's receive, or a stream's next chunk, waits for the app.
+    std::chrono::milliseconds timeout{5000};
 
     // The bytes the server side wrote for a request given as raw bytes, exactly (a 100
     // Continue, the response, several for pipelined requests).

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace test {
@@ -699,5 +700,97 @@ inline std::string header_of(const std::string& response, const std::string& nam
     if (std::regex_search(response, m, std::regex("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase))) return m[1];
     return {};
 }
+
+// ---- WebSocket frames, as a client sends them and reads the server's ----
+namespace ws {
+
+// A client frame: masked, FIN unless told, `rsv` in the reserved bits (0x70).
+inline std::string frame(unsigned op, std::string_view payload, bool fin = true, unsigned rsv = 0) {
+    const std::string mask = "\x11\x22\x33\x44";
+    std::string out;
+    out += static_cast<char>((fin ? 0x80 : 0) | rsv | op);
+    const std::uint64_t n = payload.size();
+    if (n < 126) out += static_cast<char>(0x80 | n);
+    else if (n <= 0xFFFF) out += static_cast<char>(0x80 | 126), out += char(n >> 8), out += char(n & 0xFF);
+    else {
+        out += static_cast<char>(0x80 | 127);
+        for (int i = 7; i >= 0; --i) out += char((n >> (8 * i)) & 0xFF);
+    }
+    out += mask;
+    for (std::size_t i = 0; i < n; ++i) out += char(payload[i] ^ mask[i & 3]);
+    return out;
+}
+
+struct ServerFrame {
+    unsigned op = 0;
+    std::string payload;
+    unsigned first = 0;  // the first byte: FIN, RSV, opcode
+};
+
+// The first whole server frame in `b` (unmasked, as a server sends), removed from it.
+inline std::optional<ServerFrame> take_frame(std::string& b) {
+    if (b.size() < 2) return std::nullopt;
+    const auto* p = reinterpret_cast<const unsigned char*>(b.data());
+    if (p[1] & 0x80) return ServerFrame{999, "masked", p[0]};
+    std::uint64_t len = p[1] & 0x7F;
+    std::size_t at = 2;
+    if (len == 126) {
+        if (b.size() < 4) return std::nullopt;
+        len = (std::uint64_t(p[2]) << 8) | p[3], at = 4;
+    } else if (len == 127) {
+        if (b.size() < 10) return std::nullopt;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+        at = 10;
+    }
+    if (b.size() < at + len) return std::nullopt;
+    ServerFrame f{static_cast<unsigned>(p[0] & 0x0F), b.substr(at, len), p[0]};
+    b.erase(0, at + len);
+    return f;
+}
+
+// The next server frame; op 998 on a timeout or the connection closed.
+inline ServerFrame read_frame(RawClient& c) {
+    c.read_until([](const std::string& b) {
+        std::string t = b;
+        return take_frame(t).has_value();
+    });
+    auto f = take_frame(c.buffer());
+    return f ? *f : ServerFrame{998, "timeout or closed"};
+}
+
+inline std::string close_payload(unsigned code, std::string_view reason = {}) {
+    std::string p;
+    p += char(code >> 8);
+    p += char(code & 0xFF);
+    p.append(reason);
+    return p;
+}
+inline int close_code(const ServerFrame& f) {
+    if (f.op != 8 || f.payload.size() < 2) return -1;
+    return (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]);
+}
+
+inline std::string handshake(std::string_view target, std::string_view extra = {}) {
+    std::string h = "GET ";
+    h.append(target);
+    h += " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    h.append(extra);
+    h += "\r\n";
+    return h;
+}
+
+// Sends the handshake for `target` (and `first`, in the same write); true on a 101, whose head
+// is removed from the buffer.
+inline bool open(RawClient& c, std::string_view target, std::string_view first = {}) {
+    c.send(handshake(target) + std::string(first));
+    const std::string head = c.read_until([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; });
+    if (!head.starts_with("HTTP/1.1 101 ")) return false;
+    c.buffer().erase(0, head.find("\r\n\r\n") + 4);
+    return true;
+}
+
+}  // namespace ws
 
 }  // namespace test

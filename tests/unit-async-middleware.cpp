@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace fastapi;
@@ -242,6 +243,74 @@ TEST_CASE("coroutine middleware through a real server: a cache hit, a miss, a 40
     auto resp = c.read_response();
     CHECK(test::status_of(resp) == 200);
     CHECK(test::body_of(resp) == R"("n")");
+}
+
+// A connection runs its coroutine requests in one coroutine, parked between them: requests that
+// await nothing finish at once, those that wait finish later, in order, pipelined or not; a
+// client that leaves cancels what its request awaits; a new connection and a stop still work.
+TEST_CASE("coroutine requests on a connection: awaiting nothing, awaiting a timer, pipelined, a client that leaves") {
+    App app;
+    std::atomic<int> seen{0};
+    std::atomic<bool> slow_started{false}, slow_cancelled{false};
+    app.get("/n/{id}", [](Path<"id", int64_t> id) { return *id; });
+    app.get("/slow", [&]() -> asio::awaitable<int> {
+        slow_started = true;
+        asio::steady_timer t(co_await asio::this_coro::executor, 10s);
+        asio::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted) slow_cancelled = true;
+        co_return 0;
+    });
+    app.middleware([&](Request& req, CallNext call_next) -> asio::awaitable<Response> {
+        const int n = ++seen;
+        if (req.headers.contains("x-wait")) co_await sleep_ms(5);
+        Response res = co_await call_next(req);
+        res.headers.set("x-seen", std::to_string(n));
+        co_return res;
+    });
+    test::LiveServer server(app, {.threads = 1});
+    {
+        test::RawClient c(server.port());
+        const char* waits[] = {"", "x-wait: 1\r\n", "", "", "x-wait: 1\r\n", "x-wait: 1\r\n", ""};
+        int id = 0;
+        for (const char* w : waits) {
+            c.send("GET /n/" + std::to_string(++id) + " HTTP/1.1\r\nHost: t\r\n" + w + "\r\n");
+            auto resp = c.read_response();
+            CHECK(test::status_of(resp) == 200);
+            CHECK(test::body_of(resp) == std::to_string(id));
+            CHECK(resp.find("x-seen: " + std::to_string(id)) != std::string::npos);
+        }
+        // Pipelined, waiting and not: answered in order.
+        std::string batch;
+        for (int i = 0; i < 6; ++i)
+            batch += "GET /n/" + std::to_string(100 + i) + " HTTP/1.1\r\nHost: t\r\n" + (i % 2 ? "x-wait: 1\r\n" : "") + "\r\n";
+        c.send(batch);
+        for (int i = 0; i < 6; ++i) {
+            auto resp = c.read_response();
+            CHECK(test::status_of(resp) == 200);
+            CHECK(test::body_of(resp) == std::to_string(100 + i));
+        }
+    }
+    {
+        // The client leaves while its request awaits: the timer is cancelled.
+        auto c = std::make_unique<test::RawClient>(server.port());
+        c->send("GET /n/1 HTTP/1.1\r\nHost: t\r\n\r\n");
+        CHECK(test::status_of(c->read_response()) == 200);
+        c->send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+        for (int i = 0; i < 300 && !slow_started; ++i) std::this_thread::sleep_for(10ms);
+        CHECK(slow_started);
+        c.reset();
+        for (int i = 0; i < 300 && !slow_cancelled; ++i) std::this_thread::sleep_for(10ms);
+        CHECK(slow_cancelled);
+    }
+    test::RawClient idle(server.port());  // parked between requests when the server stops
+    idle.send("GET /n/7 HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto resp = idle.read_response();
+    CHECK(test::body_of(resp) == "7");
+    const auto start = std::chrono::steady_clock::now();
+    server.stop();
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK(idle.closed_by_peer());
 }
 
 }  // namespace async_middleware_test

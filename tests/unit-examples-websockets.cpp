@@ -25,7 +25,7 @@ std::pair<std::string, int> run_python_client(unsigned short port) {
 }
 }  // namespace examples_websockets_test
 
-TEST_CASE("examples/websockets: GET / is ok; Python's websockets client: echo with the opcode, subprotocol chat, close code echoed, 1009 over 16 MiB") {
+TEST_CASE("examples/websockets: GET / is ok; Python's websockets client: echo with the opcode, subprotocol chat, close code echoed, 1009 over 16 MiB; chat rooms broadcast, errors to the sender only") {
     test::RunningExample app("websockets");
     auto r = app.ask("GET", "/");
     CHECK(test::status_of(r) == 200);

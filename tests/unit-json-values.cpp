@@ -5,9 +5,12 @@
 
 #include "fastapi.hpp"
 
+#include <cstdio>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace json_values_test {
@@ -205,6 +208,92 @@ TEST_CASE("json: HTTPException's detail takes it, keys in order (FastAPI's dict 
     fastapi::HTTPException e(404, json{{"b", 1}, {"a", 2}});
     CHECK(e.detail_json() == R"({"b":1,"a":2})");
     CHECK(e.detail().get("a").get<std::int64_t>() == 2);
+}
+
+TEST_CASE("json: copies own their members; a json moved from one of its own members; answers reuse one buffer") {
+    json j{{"a", 1}};
+    j["b"] = json{{"c", 2}};
+    json k = j;  // a copy of a split object: members of its own
+    k["x"] = "y";
+    CHECK(j.dump() == R"({"a":1,"b":{"c":2}})");
+    CHECK(k.dump() == R"({"a":1,"b":{"c":2},"x":"y"})");
+    k = k;  // self-assignment keeps it
+    CHECK(k.dump() == R"({"a":1,"b":{"c":2},"x":"y"})");
+    j = std::move(j["b"]);  // the member moved out before the members it was in go
+    CHECK(j.dump() == R"({"c":2})");
+    // Answers one after the other on a thread: each json takes the buffer the last answer's
+    // body gave up, and its text is whole.
+    std::string body;
+    for (int i = 0; i < 5; ++i) {
+        body.clear();
+        fastapi::detail::append_json(body, json{{"i", i}, {"text", std::string(100 + i * 50, 'x')}});
+        CHECK(body == R"({"i":)" + std::to_string(i) + R"(,"text":")" + std::string(100 + i * 50, 'x') + "\"}");
+    }
+}
+
+TEST_CASE("json: objects longer than the constructor's stack buffer, keys and strings to escape, long ones, every scalar") {
+    // Written through a 256-byte staging buffer: what crosses its end, and what bypasses it
+    // (escaping, long strings and keys, models, nested values), keeps its place.
+    const std::string long_key(100, 'k'), long_value(300, 'v'), near(127, 'n');
+    json j{{"a", 1},
+           {"quote\"key", "tab\there"},
+           {long_key, long_value},
+           {"near", near},
+           {"min", INT64_MIN},
+           {"max", INT64_MAX},
+           {"t", true},
+           {"f", false},
+           {"nil", nullptr},
+           {"d", 0.5},
+           {"model", Item{"x", std::nullopt, {"t"}}},
+           {"nested", {{"b", {1, 2}}}},
+           {"utf8", "caf\xc3\xa9"},
+           {"bad", "\xff"}};
+    std::string want = R"({"a":1,"quote\"key":"tab\there",")" + long_key + R"(":")" + long_value + R"(","near":")" + near +
+                       R"(","min":-9223372036854775808,"max":9223372036854775807,"t":true,"f":false,"nil":null,"d":0.5,)" +
+                       R"("model":{"name":"x","tax":null,"tags":["t"]},"nested":{"b":[1,2]},"utf8":"caf)" + "\xc3\xa9" +
+                       R"(","bad":")" + "\xef\xbf\xbd" + "\"}";
+    CHECK(j.dump() == want);
+    // Forty short members: the buffer fills and is handed over several times.
+    json many{{"k00", "0123456789"}, {"k01", "0123456789"}, {"k02", "0123456789"}, {"k03", "0123456789"},
+              {"k04", "0123456789"}, {"k05", "0123456789"}, {"k06", "0123456789"}, {"k07", "0123456789"},
+              {"k08", "0123456789"}, {"k09", "0123456789"}, {"k10", "0123456789"}, {"k11", "0123456789"},
+              {"k12", "0123456789"}, {"k13", "0123456789"}, {"k14", "0123456789"}, {"k15", "0123456789"},
+              {"k16", "0123456789"}, {"k17", "0123456789"}, {"k18", "0123456789"}, {"k19", "0123456789"},
+              {"k20", 20}, {"k21", 21}, {"k22", 22}, {"k23", 23}, {"k24", 24}, {"k25", 25}, {"k26", 26},
+              {"k27", 27}, {"k28", 28}, {"k29", 29}, {"k30", true}, {"k31", nullptr}, {"k32", "x"},
+              {"k33", "x"}, {"k34", "x"}, {"k35", "x"}, {"k36", "x"}, {"k37", "x"}, {"k38", "x"}, {"k39", "x"}};
+    std::string expected = "{";
+    for (int i = 0; i < 40; ++i) {
+        char key[8];
+        std::snprintf(key, sizeof key, "k%02d", i);
+        expected += std::string(i ? "," : "") + "\"" + key + "\":";
+        if (i < 20) expected += "\"0123456789\"";
+        else if (i < 30) expected += std::to_string(i);
+        else if (i == 30) expected += "true";
+        else if (i == 31) expected += "null";
+        else expected += "\"x\"";
+    }
+    expected += "}";
+    CHECK(many.dump() == expected);
+    CHECK(many.size() == 40);
+}
+
+std::string at_exit_text;
+struct BuildsJsonAtExit {
+    ~BuildsJsonAtExit() { at_exit_text = json{{"late", "made at thread exit, after the thread's spare buffer went"}}.dump(); }
+};
+
+TEST_CASE("json: one made by a thread_local's destructor after the thread's spare buffer is gone") {
+    std::thread([] {
+        static thread_local BuildsJsonAtExit late;  // made first, destroyed last
+        (void)&late;
+        std::string body;
+        body.reserve(1000);  // given up to the thread's spare by the answer below
+        fastapi::detail::append_json(body, json{{"a", "a value long enough not to fit a small string"}});
+        CHECK(body == R"({"a":"a value long enough not to fit a small string"})");
+    }).join();
+    CHECK(at_exit_text == R"({"late":"made at thread exit, after the thread's spare buffer went"})");
 }
 
 }  // namespace json_values_test

@@ -19,66 +19,11 @@ using fastapi::Upgraded;
 using fastapi::WebSocket;
 using fastapi::WebSocketDisconnect;
 
-std::string frame(unsigned op, std::string_view payload, bool fin = true) {
-    const std::string mask = "\x11\x22\x33\x44";
-    std::string out;
-    out += static_cast<char>((fin ? 0x80 : 0) | op);
-    const std::uint64_t n = payload.size();
-    if (n < 126) out += static_cast<char>(0x80 | n);
-    else if (n <= 0xFFFF) out += static_cast<char>(0x80 | 126), out += char(n >> 8), out += char(n & 0xFF);
-    else {
-        out += static_cast<char>(0x80 | 127);
-        for (int i = 7; i >= 0; --i) out += char((n >> (8 * i)) & 0xFF);
-    }
-    out += mask;
-    for (std::size_t i = 0; i < n; ++i) out += char(payload[i] ^ mask[i & 3]);
-    return out;
-}
-
-struct ServerFrame {
-    unsigned op = 0;
-    std::string payload;
-};
-
-// The first whole server frame in `b` (unmasked, as a server sends), removed from it.
-std::optional<ServerFrame> take_frame(std::string& b) {
-    if (b.size() < 2) return std::nullopt;
-    const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-    if (p[1] & 0x80) return ServerFrame{999, "masked"};
-    std::uint64_t len = p[1] & 0x7F;
-    std::size_t at = 2;
-    if (len == 126) {
-        if (b.size() < 4) return std::nullopt;
-        len = (std::uint64_t(p[2]) << 8) | p[3], at = 4;
-    } else if (len == 127) {
-        if (b.size() < 10) return std::nullopt;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-        at = 10;
-    }
-    if (b.size() < at + len) return std::nullopt;
-    ServerFrame f{static_cast<unsigned>(p[0] & 0x0F), b.substr(at, len)};
-    b.erase(0, at + len);
-    return f;
-}
-
-ServerFrame read_frame(test::RawClient& c) {
-    std::string copy;
-    c.read_until([](const std::string& b) {
-        std::string t = b;
-        return take_frame(t).has_value();
-    });
-    auto f = take_frame(c.buffer());
-    return f ? *f : ServerFrame{998, "timeout or closed"};
-}
-
-std::string close_payload(unsigned code, std::string_view reason = {}) {
-    std::string p;
-    p += char(code >> 8);
-    p += char(code & 0xFF);
-    p.append(reason);
-    return p;
-}
+using test::ws::close_payload;
+using test::ws::frame;
+using test::ws::read_frame;
+using test::ws::ServerFrame;
+using test::ws::take_frame;
 
 struct Seen {
     std::atomic<int> disconnect_code{0};

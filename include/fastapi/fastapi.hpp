@@ -13,6 +13,7 @@
 #include "http/http_types.hpp"
 #include "http/http_parser.hpp"
 #include "http/websocket.hpp"
+#include "http/websocket_deflate.hpp"
 // model: reflection of user structs, constraints (with the linear-time pattern engine),
 // validation errors, JSON out, HTTPException (its detail is JSON), JSON in; Secret<T>; settings
 // read from the environment.
@@ -41,6 +42,7 @@
 #include "routing/background.hpp"
 #include "routing/errors.hpp"
 #include "routing/websocket.hpp"
+#include "routing/broadcast.hpp"
 #include "routing/forms.hpp"
 #include "routing/security.hpp"
 #include "routing/middleware.hpp"
@@ -57,6 +59,7 @@
 #include "server/log.hpp"
 #include "server/proxy_headers.hpp"
 #include "server/server.hpp"
+#include "server/test_session.hpp"
 #include "server/systemd.hpp"
 #include "server/supervisor.hpp"
 #include "server/cli.hpp"

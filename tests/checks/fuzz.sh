@@ -5,14 +5,15 @@
 # with libFuzzer, AddressSanitizer (leaks included) and UBSan: tests/fuzz/fuzz_parser.cpp on a
 # copy of tests/fuzz/corpus/parser/, tests/fuzz/fuzz_multipart.cpp on tests/fuzz/corpus/multipart/,
 # tests/fuzz/fuzz_json.cpp on tests/fuzz/corpus/json/, tests/fuzz/fuzz_regex.cpp on
-# tests/fuzz/corpus/regex/, tests/fuzz/fuzz_websocket.cpp on tests/fuzz/corpus/websocket/.
+# tests/fuzz/corpus/regex/, tests/fuzz/fuzz_websocket.cpp on tests/fuzz/corpus/websocket/,
+# tests/fuzz/fuzz_websocket_deflate.cpp (with zlib) on tests/fuzz/corpus/websocket_deflate/.
 # Fails when the fuzzer finds a crash, leak, timeout or broken invariant (the input is left in
 # build/fuzz/). Without clang++ and its fuzzer runtime it says so and passes.
 #   FUZZ_SECONDS=300 tests/checks/fuzz.sh     fuzz the HTTP parser longer
 #   MULTIPART_FUZZ_SECONDS=120 ...             and the multipart parser (default 20)
 #   JSON_FUZZ_SECONDS=120 ...                  and the JSON readers (default 20)
 #   REGEX_FUZZ_SECONDS=120 ...                 and the pattern matcher (default 20)
-#   WEBSOCKET_FUZZ_SECONDS=120 ...             and the WebSocket frame parser (default 20)
+#   WEBSOCKET_FUZZ_SECONDS=120 ...             and the WebSocket frame parser and inflater (default 20 each)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -49,7 +50,7 @@ fuzz() {
   local name=$1 secs=$2 what=$3 status=0
   echo "building $out/fuzz_$name"
   timeout 600 $launcher clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -I"$ROOT" "tests/fuzz/fuzz_$name.cpp" -o "$out/fuzz_$name"
+    -fno-sanitize-recover=undefined -I"$ROOT" ${FUZZ_EXTRA_FLAGS:-} "tests/fuzz/fuzz_$name.cpp" -o "$out/fuzz_$name" ${FUZZ_EXTRA_LIBS:-}
   rm -rf "$out/corpus-$name"
   cp -r "tests/fuzz/corpus/$name" "$out/corpus-$name"
   echo "fuzzing $what for ${secs}s"
@@ -79,4 +80,6 @@ fi
 fuzz json "$json_seconds" "the JSON readers"
 fuzz regex "$regex_seconds" "the pattern matcher"
 fuzz websocket "$websocket_seconds" "the WebSocket frame parser"
+FUZZ_EXTRA_FLAGS=-DFASTAPI_WITH_ZLIB FUZZ_EXTRA_LIBS=-lz \
+  fuzz websocket_deflate "$websocket_seconds" "permessage-deflate's offers and inflater"
 echo "no findings"

@@ -1,15 +1,31 @@
 """Python's websockets client (Debian's python3-websockets) against examples/websockets.cpp.
-   /usr/bin/python3 tests/python/websockets_client.py PORT    prints "ok" or fails."""
+   /usr/bin/python3 tests/python/websockets_client.py PORT           prints "ok" or fails
+   /usr/bin/python3 tests/python/websockets_client.py PORT deflate   only the echo, which must
+       agree to permessage-deflate (a server built with FASTAPI_WITH_ZLIB)"""
 import asyncio
 import sys
 
 import websockets
 
 
-async def main(port):
+async def main(port, mode):
+    if mode == "deflate":
+        await echo(port, "deflate", 1)
+        print("ok")
+        return
+    # Twice: without compression, and with the client's default offer of permessage-deflate,
+    # which a server built without zlib (the example's one-line build) declines.
+    for compression in (None, "deflate"):
+        await echo(port, compression, 0)
+    await rooms(port)
+    print("ok")
+
+
+async def echo(port, compression, extensions):
     uri = f"ws://127.0.0.1:{port}/ws/echo"
-    async with websockets.connect(uri, subprotocols=["chat", "superchat"], max_size=None) as ws:
+    async with websockets.connect(uri, subprotocols=["chat", "superchat"], max_size=None, compression=compression) as ws:
         assert ws.subprotocol == "chat", ws.subprotocol
+        assert len(ws.extensions) == extensions, ws.extensions
         await ws.send("héllo")
         got = await ws.recv()
         assert got == "héllo" and isinstance(got, str), got
@@ -25,18 +41,79 @@ async def main(port):
         await asyncio.wait_for(pong, 5)
         await ws.close(4000, "bye")
         assert ws.close_code == 4000, ws.close_code  # the server echoed our code
-    async with websockets.connect(uri) as ws:
+    async with websockets.connect(uri, compression=compression) as ws:
         assert ws.subprotocol is None, ws.subprotocol
         await ws.send("plain")
         assert await ws.recv() == "plain"
-    async with websockets.connect(uri, max_size=None) as ws:
+    async with websockets.connect(uri, max_size=None, compression=compression) as ws:
         try:
+            # Compressed, this is a few kilobytes: the limit applies to what it inflates to.
             await ws.send(b"y" * (16 * 1024 * 1024 + 1))
             await asyncio.wait_for(ws.recv(), 20)
             raise AssertionError("a message over 16 MiB was echoed")
         except websockets.ConnectionClosed as e:
             assert e.rcvd is not None and e.rcvd.code == 1009, e
-    print("ok")
 
 
-asyncio.run(asyncio.wait_for(main(int(sys.argv[1])), 60))
+async def rooms(port):
+    """/ws/rooms/{room}: two clients in room a, one in room b."""
+    import json
+
+    def room(name):
+        return websockets.connect(f"ws://127.0.0.1:{port}/ws/rooms/{name}")
+
+    async def nothing_for(ws, seconds=0.3):
+        try:
+            got = await asyncio.wait_for(ws.recv(), seconds)
+            raise AssertionError(f"unexpected message: {got}")
+        except asyncio.TimeoutError:
+            pass
+
+    # One at a time: each one's first message comes back to it, and then it is in its room.
+    ann = await room("a")
+    await ann.send(json.dumps({"user": "ann", "text": "joined"}))
+    assert json.loads(await ann.recv()) == {"user": "ann", "text": "joined"}
+    bob = await room("a")
+    await bob.send(json.dumps({"user": "bob", "text": "joined"}))
+    assert json.loads(await bob.recv()) == {"user": "bob", "text": "joined"}
+    assert json.loads(await ann.recv()) == {"user": "bob", "text": "joined"}
+    cat = await room("b")
+    await cat.send(json.dumps({"user": "cat", "text": "joined"}))
+    assert json.loads(await cat.recv()) == {"user": "cat", "text": "joined"}
+    try:
+        await ann.send(json.dumps({"user": "ann", "text": "hello, room a"}))
+        for ws in (ann, bob):
+            assert json.loads(await ws.recv()) == {"user": "ann", "text": "hello, room a"}
+        await nothing_for(cat)
+
+        # Invalid: answered with FastAPI's error list, to the sender only.
+        await bob.send(json.dumps({"user": "bob", "text": ""}))
+        err = json.loads(await bob.recv())
+        assert err["detail"][0]["type"] == "string_too_short", err
+        assert err["detail"][0]["loc"][-1] == "text", err
+        await bob.send(json.dumps({"user": "bob", "text": "x" * 501}))
+        err = json.loads(await bob.recv())
+        assert err["detail"][0]["type"] == "string_too_long", err
+        await bob.send("not json")
+        err = json.loads(await bob.recv())
+        assert err["detail"][0]["type"] == "json_invalid", err
+        await bob.send(json.dumps({"text": "who am I"}))
+        err = json.loads(await bob.recv())
+        assert err["detail"][0]["type"] == "missing", err
+        await nothing_for(ann)
+        await nothing_for(cat, 0.1)
+
+        await cat.send(json.dumps({"user": "cat", "text": "only b"}))
+        assert json.loads(await cat.recv()) == {"user": "cat", "text": "only b"}
+        await nothing_for(ann, 0.2)
+        await nothing_for(bob, 0.1)
+    finally:
+        for ws in (ann, bob, cat):
+            await ws.close()
+    # Everyone left: a new member of room a hears only what comes after it joined.
+    async with room("a") as dan:
+        await dan.send(json.dumps({"user": "dan", "text": "anyone?"}))
+        assert json.loads(await dan.recv()) == {"user": "dan", "text": "anyone?"}
+
+
+asyncio.run(asyncio.wait_for(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else ""), 60))

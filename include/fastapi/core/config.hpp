@@ -80,6 +80,15 @@
 #ifndef FASTAPI_MAX_ENV_FILE_BYTES
 #define FASTAPI_MAX_ENV_FILE_BYTES (1024 * 1024)
 #endif
+// A WebSocket's keep-alive: a ping after this many seconds, and the connection closed (1011)
+// when its pong has not come this many seconds later (uvicorn's ws_ping_interval and
+// ws_ping_timeout); 0 turns pings off.
+#ifndef FASTAPI_WS_PING_INTERVAL
+#define FASTAPI_WS_PING_INTERVAL 20
+#endif
+#ifndef FASTAPI_WS_PING_TIMEOUT
+#define FASTAPI_WS_PING_TIMEOUT 20
+#endif
 
 // picojson keeps integers as int64_t only in this mode; JSON integers must not lose precision.
 #ifndef PICOJSON_USE_INT64

@@ -30,6 +30,10 @@ public:
     // Returns once the bytes are taken (the connection: once its output has room again).
     // Throws asio::system_error(operation_aborted) when the client is gone.
     virtual asio::awaitable<void> write(std::string_view bytes) = 0;
+    // `f` is called (once, on the connection's loop) when the server begins a graceful stop, or
+    // at once if it has: how an endless stream (Server-Sent Events) ends cleanly instead of
+    // holding the stop for its whole grace period. A sink that wraps another passes it on.
+    virtual void on_server_stop(std::function<void()> f) { (void)f; }
 };
 
 // A streamed response body: the producer and, when it is known beforehand, its length.
@@ -204,6 +208,9 @@ public:
         return sink_->write(bytes);
     }
     std::uint64_t bytes_written() const noexcept { return written_; }
+    // `f` runs when the server begins a graceful stop (once; at once if it has begun): a producer
+    // that would run for ever (an event stream) ends there. Others run on, up to the grace period.
+    void on_server_stop(std::function<void()> f) { sink_->on_server_stop(std::move(f)); }
 
 private:
     detail::StreamSink* sink_;

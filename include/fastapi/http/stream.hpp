@@ -44,6 +44,9 @@ struct MemoryPipe {
     std::string input;
     std::size_t input_pos = 0;
     bool input_closed = false, output_closed = false, closed = false;
+    // A TestClient session (a WebSocket, a stream read chunk by chunk): the test goes on
+    // feeding bytes after an upgrade, instead of the input ending there.
+    bool interactive = false;
     std::string output;
     std::unique_ptr<PendingRead> pending;
 
@@ -156,7 +159,7 @@ public:
     // In-memory only: no more bytes will come (the TestClient sent all it had); a read waiting
     // for more ends with eof. Nothing on a socket.
     void end_input() noexcept {
-        if (!pipe_) return;
+        if (!pipe_ || pipe_->interactive) return;
         pipe_->input_closed = true;
         pipe_->serve_read();
     }
@@ -186,9 +189,22 @@ private:
 // written: the connection's stream, which no longer speaks HTTP, and the bytes the client sent
 // after the request that HTTP did not consume (the first frames of the new protocol, if the
 // client did not wait for the 101).
+//
+// `lease` is the server's hold on the connection: while it lives the connection counts against
+// Limits::max_connections and a graceful stop waits for it; the new protocol's code sets what a
+// stop asks of it (both called on the stream's executor). Null for a hand-off nothing tracks.
+namespace detail {
+struct UpgradeLease : std::enable_shared_from_this<UpgradeLease> {
+    virtual ~UpgradeLease() = default;
+    std::function<void()> going_away;  // a graceful stop began: close politely (WebSocket: 1001)
+    std::function<void()> abort;       // the grace period is over: close now, cancel what runs
+};
+}  // namespace detail
+
 struct Upgraded {
     Stream stream;
     std::string unread;
+    std::shared_ptr<detail::UpgradeLease> lease{};
     asio::any_io_executor executor() noexcept { return stream.get_executor(); }
 };
 

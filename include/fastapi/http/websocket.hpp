@@ -250,6 +250,9 @@ struct WsEvent {
     // text, binary, ping, pong: the payload (valid until the next parse); close: the reason;
     // error: what was wrong, for the close frame's reason.
     std::string_view data;
+    // text, binary: the message was compressed (permessage-deflate): `data` is to be inflated,
+    // and a text message's UTF-8 checked once it is.
+    bool compressed = false;
 };
 
 // The parser of client frames. parse() is handed every byte the connection holds and not yet
@@ -294,13 +297,17 @@ public:
             offset_ += n;
             consumed += n;
             remaining_ -= n;
-            if (!control() && message_text_ && !utf8_.feed(out, n))
+            if (!control() && message_text_ && !message_compressed_ && !utf8_.feed(out, n))
                 return fail(1007, "invalid UTF-8 in a text message");
             if (remaining_ == 0)
                 if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
         }
         return {};
     }
+
+    // permessage-deflate was negotiated: RSV1 marks a compressed message (on its first frame
+    // only; on a continuation or a control frame it is still 1002).
+    void allow_compressed(bool on) noexcept { compressed_allowed_ = on; }
 
     // The message parse() last returned, moved out (valid until the next parse).
     std::string take_message() { return std::move(message_); }
@@ -325,8 +332,12 @@ private:
 
     WsEvent check_first_two() {
         const unsigned char b0 = header_[0], b1 = header_[1];
-        if (b0 & 0x70) return fail(1002, "reserved bits set");
         const unsigned op = b0 & 0x0F;
+        if (b0 & 0x30) return fail(1002, "reserved bits set");
+        if (b0 & 0x40) {
+            if (!compressed_allowed_) return fail(1002, "reserved bits set (no extension negotiated)");
+            if (op == 0 || op >= 8) return fail(1002, "RSV1 on a continuation or control frame");
+        }
         if ((op > 2 && op < 8) || op > 10) return fail(1002, "reserved opcode");
         if (!(b1 & 0x80)) return fail(1002, "client frame not masked");
         if (op >= 8) {
@@ -362,6 +373,7 @@ private:
                 in_message_ = true;
                 message_text_ = opcode() == WsOpcode::text;
                 message_binary_ = !message_text_;
+                message_compressed_ = (header_[0] & 0x40) != 0;
                 utf8_.reset();
             }
         } else {
@@ -400,6 +412,7 @@ private:
         if (!fin) return {};
         in_message_ = false;
         message_ready_ = true;
+        if (message_compressed_) return {message_text_ ? WsEvent::Kind::text : WsEvent::Kind::binary, 0, message_, true};
         if (message_text_) {
             if (!utf8_.complete()) return fail(1007, "invalid UTF-8 in a text message");
             return {WsEvent::Kind::text, 0, message_};
@@ -418,6 +431,7 @@ private:
     bool message_text_ = false;
     bool message_binary_ = false;
     bool message_ready_ = false;
+    bool message_compressed_ = false, compressed_allowed_ = false;
     bool done_ = false;
     Utf8Checker utf8_;
     std::string message_;
@@ -425,8 +439,8 @@ private:
 };
 
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
-inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true) {
-    out += static_cast<char>((fin ? 0x80 : 0) | static_cast<unsigned>(op));
+inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false) {
+    out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
     const std::uint64_t n = payload.size();
     if (n < 126) {
         out += static_cast<char>(n);

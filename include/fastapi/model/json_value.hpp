@@ -15,10 +15,11 @@
 #pragma once
 #include "json.hpp"
 
+#include <charconv>          // to_chars
 #include <cstdint>           // int64_t
-#include <cstring>           // memcpy
+#include <cstring>           // memcpy, memset
 #include <initializer_list>  // initializer_list
-#include <memory>            // unique_ptr
+#include <memory>            // construct_at, destroy_at
 #include <stdexcept>         // invalid_argument
 #include <string>            // string
 #include <string_view>       // string_view
@@ -31,7 +32,27 @@ namespace fastapi {
 class json;
 namespace detail {
 struct json_init;
+class json_staged;
 inline void append_json(std::string& out, json&& v);
+
+// A thread's spare text buffer: an answer's json takes the response body's text buffer in
+// exchange for its own (append_json), and the next json built from a list on that thread
+// starts in that buffer (the connection keeps its body buffer between requests), so a json
+// answer costs no allocation, as a model's does. Only the capacity is kept, and at most
+// json_spare_limit of it.
+// Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
+// destructor at exit then simply allocates).
+inline constexpr std::size_t json_spare_limit = 16 * 1024;
+inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+struct json_spare_slot {
+    std::string text;
+    ~json_spare_slot() { json_spare_gone = true; }
+};
+inline std::string* json_spare() noexcept {
+    if (json_spare_gone) return nullptr;
+    static thread_local json_spare_slot slot;
+    return &slot.text;
+}
 
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
@@ -56,18 +77,32 @@ public:
     using ad_hoc_json = void;  // written and documented as any JSON (json.hpp, model.hpp)
     json() noexcept {}
     json(const json& o) : kind_(o.kind_), s_(o.s_) {
-        if (kind_ == kind::boolean) b_ = o.b_;
-        else if (kind_ == kind::number) d_ = o.d_;
-        else i_ = o.i_;
-        if (o.members_) members_ = std::make_unique<std::vector<json>>(*o.members_);
+        copy_scalar(o);
+        if (o.members_) members_ = new std::vector<json>(*o.members_);
     }
-    json(json&&) noexcept = default;
+    json(json&& o) noexcept : kind_(o.kind_), s_(std::move(o.s_)), members_(o.members_) {
+        copy_scalar(o);
+        o.members_ = nullptr;
+    }
     json& operator=(const json& o) {
         if (this != &o) *this = json(o);
         return *this;
     }
-    json& operator=(json&&) noexcept = default;
-    ~json() = default;
+    json& operator=(json&& o) noexcept {
+        if (this != &o) {
+            std::vector<json>* old = members_;  // deleted last: o may be one of them
+            kind_ = o.kind_;
+            copy_scalar(o);
+            s_ = std::move(o.s_);
+            members_ = o.members_;
+            o.members_ = nullptr;
+            delete old;
+        }
+        return *this;
+    }
+    ~json() {
+        if (members_) delete members_;
+    }
     json(std::nullptr_t) noexcept {}
     // Only a bool itself: a pointer must not turn into `true`.
     template <class B>
@@ -138,6 +173,7 @@ public:
         return out;
     }
     void write(std::string& out) const;
+    void write_staged(detail::json_staged& out) const;
     picojson::value to_picojson() const;
 
 private:
@@ -173,35 +209,135 @@ private:
     };
     std::string s_;            // a string's value; a text value's JSON
     // members: keys and values, alternating (behind a pointer: most values never have any, and
-    // an empty pointer costs nothing to move or destroy).
-    std::unique_ptr<std::vector<json>> members_;
+    // an empty pointer costs nothing to move or destroy; a plain one, owned, as a unique_ptr's
+    // destructor, recursive through the vector's, is called out of line even when empty).
+    std::vector<json>* members_ = nullptr;
     std::vector<json>& members() {
-        if (!members_) members_ = std::make_unique<std::vector<json>>();
+        if (!members_) members_ = new std::vector<json>();
         return *members_;
+    }
+    void copy_scalar(const json& o) noexcept {
+        if (kind_ == kind::boolean) b_ = o.b_;
+        else if (kind_ == kind::number) d_ = o.d_;
+        else i_ = o.i_;
     }
 };
 
 namespace detail {
+// An object's text as json's list constructor writes it: keys, strings that need no
+// escaping and scalars go to a buffer on the stack, given to the string in one append when
+// it is full or the object is done; anything else (a model, a nested value, a string to
+// escape) is appended to the string directly, after what the buffer holds.
+class json_staged {
+public:
+    explicit json_staged(std::string& out) noexcept : out_(out) {}
+    json_staged(const json_staged&) = delete;
+    json_staged& operator=(const json_staged&) = delete;
+    // The string itself, for a value written there (what the buffer holds goes first).
+    std::string& direct() {
+        flush();
+        return out_;
+    }
+    void flush() {
+        if (n_ != 0) out_.append(buf_, n_);
+        n_ = 0;
+    }
+    void put(char c) {
+        if (n_ == sizeof buf_) flush();
+        buf_[n_++] = c;
+    }
+    // `{"key":` or `,"key":`.
+    void member_key(char lead, std::string_view key) {
+        if (key.size() <= 64) {
+            char* w = room(key.size() + 4 + 8);
+            w[0] = lead;
+            w[1] = '"';
+            if (plain_copy(w + 2, key)) {
+                w[key.size() + 2] = '"';
+                w[key.size() + 3] = ':';
+                n_ += key.size() + 4;
+                return;
+            }
+        }
+        std::string& out = direct();
+        out += lead;
+        append_json_string(out, key);
+        out += ':';
+    }
+    void string(std::string_view s) {
+        if (s.size() <= 128) {
+            char* w = room(s.size() + 2 + 8);
+            w[0] = '"';
+            if (plain_copy(w + 1, s)) {
+                w[s.size() + 1] = '"';
+                n_ += s.size() + 2;
+                return;
+            }
+        }
+        append_json_string(direct(), s);
+    }
+    void integer(std::int64_t v) {
+        char* w = room(24);
+        n_ += static_cast<std::size_t>(std::to_chars(w, w + 24, v).ptr - w);
+    }
+    void literal(std::string_view s) {
+        std::memcpy(room(s.size()), s.data(), s.size());
+        n_ += s.size();
+    }
+
+private:
+    // Room for k bytes (k <= the buffer) at buf_ + n_.
+    char* room(std::size_t k) {
+        if (n_ + k > sizeof buf_) flush();
+        return buf_ + n_;
+    }
+    // Copies s to w (8 bytes of room after it) and tests it there 8 bytes at a time, its last
+    // word padded with bytes that need nothing: whether it needs no escaping.
+    static bool plain_copy(char* w, std::string_view s) noexcept {
+        std::memcpy(w, s.data(), s.size());
+        std::memset(w + s.size(), 'a', 8);
+        const auto* p = reinterpret_cast<const unsigned char*>(w);
+        for (std::size_t i = 0; i < s.size(); i += 8)
+            if (!json_plain_8(p + i)) return false;
+        return true;
+    }
+    std::string& out_;
+    std::size_t n_ = 0;
+    char buf_[256];
+};
+
 // One item of a braced list: a value, or a braced list itself, which is a {"key", value}
 // pair when it has two items and the first is a string (the list around it decides whether
 // it is a member or a two-item array). A string or any other value is borrowed, not copied:
 // the list lives only as long as the expression that builds the json from it, and so do the
 // values it names; they are written once, into the json's text. Scalars and nested lists are
-// kept as json values (mutable: the list's items are const, and are moved from once).
+// kept as json values (mutable: the list's items are const, and are moved from once), made
+// only for those items (a string or a borrowed value costs no json to make and destroy).
 struct json_init {
     enum class form : unsigned char { value, string, ref };
-    form how = form::value;
+    form how = form::string;
     bool pair = false;
     std::string_view key;  // a pair's key
     std::string_view str;  // form::string: the string
     const void* ref = nullptr;  // form::ref: the value, written by write_ref
     void (*write_ref)(std::string&, const void*) = nullptr;
-    mutable json value;  // form::value
+    union slot {  // form::value: the value
+        json v;
+        slot() noexcept {}
+        ~slot() {}
+    };
+    mutable slot slot_;
+    json& value() const noexcept { return slot_.v; }
+    template <class... A>
+    void make_value(A&&... a) {
+        std::construct_at(&slot_.v, std::forward<A>(a)...);
+        how = form::value;
+    }
 
-    json_init(std::nullptr_t) noexcept {}
+    json_init(std::nullptr_t) noexcept { make_value(); }
     template <class T>
         requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char>)
-    json_init(T v) : value(v) {}
+    json_init(T v) { make_value(v); }
     template <class T>
         requires std::is_convertible_v<const T&, std::string_view>
     json_init(const T& s) : how(form::string), str(s) {}
@@ -225,26 +361,45 @@ struct json_init {
             pair = true;
             key = first->str;
             if (second.pair) {  // {"key", {"a", 1}}: the inner pair is an array here
-                value.kind_ = json::kind::text;
-                second.write(value.s_);
+                json text;
+                text.kind_ = json::kind::text;
+                second.write(text.s_);
+                make_value(std::move(text));
+            } else if (second.how == form::value) {
+                make_value(std::move(second.value()));
             } else {
                 how = second.how;
                 str = second.str;
                 ref = second.ref;
                 write_ref = second.write_ref;
-                if (how == form::value) value = std::move(second.value);
             }
         } else {
-            value = json(items);
+            make_value(items);
         }
+    }
+    json_init(const json_init& o)
+        : how(o.how), pair(o.pair), key(o.key), str(o.str), ref(o.ref), write_ref(o.write_ref) {
+        if (how == form::value) std::construct_at(&slot_.v, o.slot_.v);
+    }
+    json_init& operator=(const json_init&) = delete;
+    ~json_init() {
+        if (how == form::value) std::destroy_at(&slot_.v);
     }
 
     // Appends the item's value (a pair's: its value).
     void write_value(std::string& out) const {
         switch (how) {
-            case form::value: return value.write(out);
+            case form::value: return value().write(out);
             case form::string: return append_json_string(out, str);
             case form::ref: return write_ref(out, ref);
+        }
+    }
+    // The same, staged (json's list constructor).
+    void write_value(json_staged& out) const {
+        switch (how) {
+            case form::value: return value().write_staged(out);
+            case form::string: return out.string(str);
+            case form::ref: return write_ref(out.direct(), ref);
         }
     }
     // Appends the item as an element of an array: a pair is a two-item array there.
@@ -259,7 +414,7 @@ struct json_init {
     // The item's value as a json of its own.
     json take() const {
         switch (how) {
-            case form::value: return std::move(value);
+            case form::value: return std::move(value());
             case form::string: return json(str);
             case form::ref: break;
         }
@@ -271,35 +426,13 @@ struct json_init {
     std::size_t size_hint() const noexcept {
         std::size_t n = pair ? key.size() + 4 : 1;
         switch (how) {
-            case form::value: return n + value.size_hint();
+            case form::value: return n + value().size_hint();
             case form::string: return n + str.size() + 2;
             case form::ref: return n + 24;
         }
         return n;
     }
 };
-
-// Appends `{"key":` (lead '{') or `,"key":` (lead ','), at once when the key is short and
-// needs no escaping, as keys written in code do.
-inline void append_json_member_key(std::string& out, char lead, std::string_view key) {
-    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    std::size_t i = 0;
-    if (key.size() <= 60)
-        while (i < key.size() && json_string_byte_class[p[i]] == 0) ++i;
-    if (key.size() <= 60 && i == key.size()) {
-        char buf[64];
-        buf[0] = lead;
-        buf[1] = '"';
-        std::memcpy(buf + 2, key.data(), key.size());
-        buf[key.size() + 2] = '"';
-        buf[key.size() + 3] = ':';
-        out.append(buf, key.size() + 4);
-        return;
-    }
-    out += lead;
-    append_json_string(out, key);
-    out += ':';
-}
 
 // The end of the JSON value that starts at i in text t (compact, as json writes it).
 inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
@@ -358,7 +491,7 @@ inline json::json(std::initializer_list<detail::json_init> items) {
     if (pairs) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
-        for (auto i = items.begin(); i != items.end() && !repeated; ++i)
+        for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
             for (auto j = items.begin(); j != i && !repeated; ++j) repeated = i->key == j->key;
         if (repeated) {
             kind_ = kind::members;
@@ -374,15 +507,25 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    s_.reserve(hint);
+    if (hint > s_.capacity()) {
+        std::string* spare = detail::json_spare();
+        if (spare && spare->capacity() >= hint) {
+            s_ = std::move(*spare);  // moving the spare takes its buffer
+            s_.clear();
+        } else {
+            s_.reserve(hint);
+        }
+    }
     if (pairs) {
+        detail::json_staged out(s_);
         char lead = '{';
         for (auto& e : items) {
-            detail::append_json_member_key(s_, lead, e.key);
+            out.member_key(lead, e.key);
             lead = ',';
-            e.write_value(s_);
+            e.write_value(out);
         }
-        s_ += '}';
+        out.put('}');
+        out.flush();
     } else {
         s_ += '[';
         for (auto& e : items) {
@@ -413,7 +556,9 @@ inline void json::split_members() {
         v.kind_ = kind::text;
         v.s_ = value;
     });
-    members_ = std::make_unique<std::vector<json>>(std::move(members));
+    auto* split = new std::vector<json>(std::move(members));  // before the delete: new may throw
+    delete members_;
+    members_ = split;
     s_.clear();
     kind_ = kind::members;
 }
@@ -482,6 +627,16 @@ inline void json::write(std::string& out) const {
     }
 }
 
+inline void json::write_staged(detail::json_staged& out) const {
+    switch (kind_) {
+        case kind::null: return out.literal("null");
+        case kind::boolean: return out.literal(b_ ? "true" : "false");
+        case kind::integer: return out.integer(i_);
+        case kind::string: return out.string(s_);
+        default: return write(out.direct());
+    }
+}
+
 // As a picojson tree (whose objects sort their keys): for HTTPException::detail() and the
 // parts that read JSON back.
 inline picojson::value json::to_picojson() const {
@@ -509,8 +664,15 @@ inline picojson::value json::to_picojson() const {
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
 inline void append_json(std::string& out, json&& v) {
-    if (v.kind_ == json::kind::text && out.empty()) out = std::move(v.s_);
-    else v.write(out);
+    if (v.kind_ == json::kind::text && out.empty()) {
+        // out's (empty) buffer is kept for the next json on this thread; then out, with no
+        // buffer of its own, takes v's text.
+        std::string* spare = json_spare();
+        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) *spare = std::move(out);
+        out = std::move(v.s_);
+    } else {
+        v.write(out);
+    }
 }
 }  // namespace detail
 

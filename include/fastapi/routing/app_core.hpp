@@ -264,13 +264,14 @@ private:
     // Cancelled (the client left, the grace period ended), what it awaits that can be cancelled
     // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
     // handler that needs nothing cancelled still gives its answer.
+    // The caller's coroutine does not throw when cancelled (asio::this_coro::throw_if_cancelled(false)).
     asio::awaitable<void> run_async(Exchange& ex) override {
-        co_await asio::this_coro::throw_if_cancelled(false);
+        if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
+            return middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
+        return run_route_async(ex);
+    }
+    asio::awaitable<void> run_route_async(Exchange& ex) {
         ex.executor = co_await asio::this_coro::executor;
-        if (!ex.route) {  // dispatch routed nothing: a coroutine middleware is in the stack
-            co_await middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
-            co_return;
-        }
         std::exception_ptr error;
         try {
             co_await call_route_async(ex);

@@ -100,6 +100,8 @@ public:
     virtual BodyWanted dispatch_head(Exchange& ex) noexcept = 0;
     virtual Dispatch dispatch(Exchange& ex) noexcept = 0;
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
+    // run_async's coroutine is awaited by one that does not throw when cancelled
+    // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
     virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
 
 protected:

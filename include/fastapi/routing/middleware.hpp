@@ -297,6 +297,7 @@ public:
         if (!bytes.empty()) co_await deflate_out(bytes, Z_SYNC_FLUSH);
     }
     asio::awaitable<void> finish() { co_await deflate_out({}, Z_FINISH); }
+    void on_server_stop(std::function<void()> f) override { out_.on_server_stop(std::move(f)); }
 
 private:
     asio::awaitable<void> deflate_out(std::string_view in, int flush) {

@@ -66,11 +66,11 @@ public:
         refuse_invalid_status(ex);
     }
 
-    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it).
+    // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it); it
+    // sets ex.executor (AppContext::run_async) and checks the status once the stack is done.
+    // One coroutine frame for all the layers outside the innermost coroutine middleware.
     asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
-        Run run{this, &errors, inner};
-        co_await run_layers(run, layers_.size(), ex);
-        refuse_invalid_status(ex);
+        return run_layers(Run{this, &errors, inner}, layers_.size(), ex, true);
     }
 
 private:
@@ -115,10 +115,15 @@ private:
     }
 
     // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
-    // coroutine middleware gets the layers inside it as call_next.
-    asio::awaitable<void> run_layers(const Run& run, std::size_t layers, Exchange& ex) const {
+    // coroutine middleware gets the layers inside it as call_next. `top`: the whole stack
+    // (run()). `run` is the frame's own copy: call_next points at it.
+    asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
+        if (top) ex.executor = co_await asio::this_coro::executor;
         std::size_t i = layers;
-        if (!run_befores_down(layers, i, ex, *run.errors)) co_return;
+        if (!run_befores_down(layers, i, ex, *run.errors)) {
+            if (top) refuse_invalid_status(ex);
+            co_return;
+        }
         std::exception_ptr error;
         try {
             if (i == 0) {
@@ -132,6 +137,7 @@ private:
         }
         if (error) run.errors->handle(error, ex);
         run_afters(ex, *run.errors, i, layers);
+        if (top) refuse_invalid_status(ex);
     }
     static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
         auto& r = *static_cast<Run*>(run);
@@ -140,7 +146,7 @@ private:
         const MiddlewareStack& stack = *r.stack;
         switch (stack.run_plain_layers(r, layers, ex)) {
             case PlainLayers::done: break;
-            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex); break;
+            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
             case PlainLayers::rest_async: {
                 std::exception_ptr error;
                 try {

@@ -112,7 +112,7 @@ public:
     }
     void producer_done(std::exception_ptr error) noexcept {
         done_ = true;
-        error_ = std::move(error);
+        if (!ended_) error_ = std::move(error);  // cancelled by end(): no failure
         wake_.cancel();
     }
 
@@ -153,12 +153,21 @@ public:
         cancel_.emit(asio::cancellation_type::terminal);
     }
     asio::cancellation_slot producer_slot() noexcept { return cancel_.slot(); }
+    // The server stops: the stream ends after what is queued (its last chunk sent, so the client
+    // sees a complete response and reconnects elsewhere), and the producer is cancelled.
+    void end() noexcept {
+        done_ = true;
+        error_ = nullptr;
+        ended_ = true;
+        wake_.cancel();
+        close();
+    }
 
 private:
     asio::steady_timer wake_, room_;
     asio::cancellation_signal cancel_;
     std::optional<std::string> pending_;
-    bool done_ = false, closed_ = false;
+    bool done_ = false, closed_ = false, ended_ = false;
     std::exception_ptr error_;
 };
 
@@ -177,6 +186,9 @@ inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::mi
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);
     const EventQueueCloser closer{*queue};
+    out.on_server_stop([weak = std::weak_ptr<EventQueue>(queue)] {
+        if (auto q = weak.lock()) q->end();
+    });
     asio::awaitable<void> produce = producer(queue);
     asio::co_spawn(ex, std::move(produce),
                    asio::bind_cancellation_slot(queue->producer_slot(),

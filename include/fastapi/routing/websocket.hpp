@@ -15,15 +15,18 @@
 // handler (binding).
 #pragma once
 #include "../http/websocket.hpp"
+#include "../http/websocket_deflate.hpp"
 #include "../model/json.hpp"
 #include "../model/json_reader.hpp"
 #include "../model/validation.hpp"
 #include "exchange.hpp"
 #include "handler.hpp"
 
+#include <atomic>       // atomic (bytes posted from other threads)
 #include <chrono>       // seconds (close timeout)
 #include <cstdint>      // uint16_t
 #include <cstdio>       // fprintf (a handler's exception after accept)
+#include <deque>        // deque (messages received, not yet taken)
 #include <exception>    // exception, exception_ptr
 #include <optional>     // optional (the stream, before accept)
 #include <tuple>        // tuple, apply (bound parameters)
@@ -61,6 +64,8 @@ class WebSocketRequestValidationError : public std::exception {
 public:
     explicit WebSocketRequestValidationError(ValidationErrors errors) : errors_(std::move(errors)) {}
     const ValidationErrors& errors() const noexcept { return errors_; }
+    // The errors as a 422's body has them ({"detail": [...]}): what to answer the sender with.
+    std::string json() const { return detail::render_validation_errors(errors_); }
     const char* what() const noexcept override { return "fastapi: WebSocket message validation failed"; }
 
 private:
@@ -72,10 +77,22 @@ struct WebSocketOptions {
     // ws_max_size default).
     std::size_t max_message_bytes = 16u * 1024u * 1024u;
     // Outgoing frames waiting for a slow reader beyond this close the connection with 1008,
-    // so a client that never reads cannot grow the server's memory without bound.
+    // so a client that never reads cannot grow the server's memory without bound. (A handler's
+    // own send_* waits while the client is slower; what is queued without waiting, post() and
+    // a Broadcast, is what this bounds.)
     std::size_t max_queued_bytes = 16u * 1024u * 1024u;
     // How long close() waits for the peer's close frame before closing the TCP connection.
     std::chrono::milliseconds close_timeout{5000};
+    // Keep-alive (uvicorn's ws_ping_interval and ws_ping_timeout): a ping after this long, and
+    // the connection closed with 1011 when its pong has not come this long after; 0: no pings.
+    std::chrono::milliseconds ping_interval{FASTAPI_WS_PING_INTERVAL * 1000};
+    std::chrono::milliseconds ping_timeout{FASTAPI_WS_PING_TIMEOUT * 1000};
+    // Messages received and not yet taken by receive(): the connection reads no more past this
+    // many (or a whole max_message_bytes of them) until the handler takes one.
+    std::size_t max_incoming_messages = 16;
+    // permessage-deflate (RFC 7692) when the client offers it and the program is built with
+    // zlib (FASTAPI_WITH_ZLIB); otherwise no extension is agreed.
+    bool permessage_deflate = true;
 };
 
 class WebSocket;
@@ -84,7 +101,7 @@ template <class F, class Args> struct websocket_call;
 inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
-class WebSocket {
+class WebSocket : public std::enable_shared_from_this<WebSocket> {
 public:
     enum class State { connecting, connected, disconnected };
     struct Message {
@@ -92,42 +109,51 @@ public:
         std::string data;
     };
 
-    // A session on a connection already upgraded (a 101's on_upgrade made by hand).
+    // A session on a connection already upgraded (a 101's on_upgrade made by hand); made with
+    // std::make_shared (its reader and pinger hold it), started by start().
     explicit WebSocket(Upgraded up, WebSocketOptions options = {})
         : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes),
-          wake_(stream_->get_executor()) {}
+          lease_(std::move(up.lease)), wake_(stream_->get_executor()), inbox_wake_(stream_->get_executor()),
+          reader_wake_(stream_->get_executor()), flushed_wake_(stream_->get_executor()), ping_timer_(stream_->get_executor()) {
+        arm_timers();
+    }
     // A session for a handshake not answered yet (app.websocket): connecting until accept().
     WebSocket(const Request& handshake, WebSocketOptions options, asio::any_io_executor executor)
         : options_(options), parser_(options.max_message_bytes), state_(State::connecting), headers_(handshake.headers),
-          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor) {}
+          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor), inbox_wake_(executor),
+          reader_wake_(executor), flushed_wake_(executor), ping_timer_(executor) {
+        arm_timers();
+    }
     WebSocket(const WebSocket&) = delete;
     WebSocket& operator=(const WebSocket&) = delete;
 
     State state() const noexcept { return state_; }
+    // The close code once disconnected (the peer's, or the one the server closed with).
+    int close_code() const noexcept { return close_code_; }
     // The handshake's headers, and the subprotocols it offers (Sec-WebSocket-Protocol, in order).
     const Headers& headers() const noexcept { return headers_; }
     const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
+    // The executor the session runs on (its connection's loop): what another thread posts to.
+    asio::any_io_executor get_executor() noexcept { return wake_.get_executor(); }
 
     // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
     // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
     // if it closed first.
-    asio::awaitable<void> accept(std::string subprotocol = {}, Headers headers = {}) {
+    // (Taken by view and reference, copied before the first suspension: the caller's temporaries
+    // live until its co_await ends, and GCC 12 copies a coroutine's by-value string parameter
+    // made from a temporary bitwise, leaving it pointing into the caller's frame.)
+    asio::awaitable<void> accept(std::string_view subprotocol = {}, const Headers& headers = {}) {
         if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
         accept_requested_ = true;
-        accept_subprotocol_ = std::move(subprotocol);
-        accept_headers_ = std::move(headers);
+        accept_subprotocol_.assign(subprotocol);
+        accept_headers_ = headers;
         wake_.cancel();  // the endpoint waits for this
-        while (!stream_ && !delivery_failed_) {
-            asio::error_code ec;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        while (!stream_ && !delivery_failed_) co_await wait_on(wake_);
         if (!stream_) {
             state_ = State::disconnected;
             close_code_ = 1006;
             throw WebSocketDisconnect(1006);
         }
-        state_ = State::connected;
     }
     // Before accept(): answer the handshake with this HTTP response instead of the 101
     // (Starlette's send_denial_response); the handler returns after it.
@@ -136,56 +162,43 @@ public:
         denial_ = std::move(response);
     }
 
-    // The next message, text or binary; WebSocketDisconnect once the connection is closed.
+    // A session made by hand: starts reading (and pinging). app.websocket's sessions start
+    // when the 101 is written; receive() starts one that was not.
+    void start() {
+        if (started_ || !stream_) return;
+        started_ = true;
+        auto self = shared_from_this();
+        if (lease_) {
+            std::weak_ptr<WebSocket> weak = self;
+            lease_->going_away = [weak] {
+                if (auto ws = weak.lock(); ws && ws->state_ == State::connected)
+                    asio::co_spawn(ws->get_executor(), close_kept(ws, 1001, "server shutting down"), asio::detached);
+            };
+            lease_->abort = [weak] {
+                if (auto ws = weak.lock()) {
+                    ws->drop(1006);
+                    ws->handler_cancel_.emit(asio::cancellation_type::terminal);
+                }
+            };
+        }
+        asio::co_spawn(get_executor(), read_loop(self), asio::detached);
+        if (options_.ping_interval.count() > 0) asio::co_spawn(get_executor(), ping_loop(self), asio::detached);
+    }
+
+    // The next message, text or binary; WebSocketDisconnect once the connection is closed (the
+    // messages that came before the close are received first).
     asio::awaitable<Message> receive() {
         for (;;) {
+            start();  // (may run the reader at once: before the checks, so no wake-up is missed)
+            if (!inbox_.empty()) {
+                Message m = std::move(inbox_.front());
+                inbox_.pop_front();
+                inbox_bytes_ -= m.data.size();
+                reader_wake_.cancel();
+                co_return m;
+            }
             if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
-            std::size_t used = 0;
-            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-            in_at_ += used;
-            using Kind = detail::WsEvent::Kind;
-            switch (e.kind) {
-                case Kind::text:
-                case Kind::binary: {
-                    Message m{e.kind == Kind::text, parser_.take_message()};
-                    compact();
-                    co_return m;
-                }
-                case Kind::ping: {
-                    std::string frame;
-                    detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
-                    co_await write_frame(std::move(frame));
-                    continue;
-                }
-                case Kind::pong: continue;
-                case Kind::close: {
-                    // Answer with the peer's code (none for none), then close the connection.
-                    const int code = e.code;
-                    std::string reason(e.data);
-                    co_await finish(static_cast<std::uint16_t>(code), {});
-                    close_code_ = code, close_reason_ = std::move(reason);
-                    throw WebSocketDisconnect(close_code_, close_reason_);
-                }
-                case Kind::error: {
-                    const int code = e.code;
-                    co_await finish(e.code, e.data, true);
-                    close_code_ = code;
-                    throw WebSocketDisconnect(close_code_);
-                }
-                case Kind::need_more: break;
-            }
-            compact();
-            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
-            const std::size_t at = in_.size();
-            in_.resize(at + 16384);
-            asio::error_code ec;
-            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
-                                                                   asio::redirect_error(asio::use_awaitable, ec));
-            in_.resize(at + n);
-            if (ec) {
-                drop(1006);
-                throw WebSocketDisconnect(1006);
-            }
+            co_await wait_on(inbox_wake_);
         }
     }
     asio::awaitable<std::string> receive_text() {
@@ -203,10 +216,43 @@ public:
     template <class T>
     asio::awaitable<T> receive_json() {
         Message m = co_await receive();
-        T out{};
-        ValidationErrors errors;
-        if (!read_json_body(m.data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        co_return parse_json<T>(m.data);
+    }
+
+    // Iteration over incoming messages (Starlette's iter_text, iter_bytes, iter_json): the next
+    // one, or nullopt once the connection has closed (close_code() says how), instead of
+    // WebSocketDisconnect:
+    //   while (auto text = co_await ws.iter_text()) co_await ws.send_text(*text);
+    asio::awaitable<std::optional<Message>> receive_message() {
+        std::optional<Message> out;
+        try {
+            out = co_await receive();
+        } catch (const WebSocketDisconnect&) {
+        }
         co_return out;
+    }
+    asio::awaitable<std::optional<std::string>> iter_text() {
+        std::optional<std::string> out;
+        try {
+            out = co_await receive_text();
+        } catch (const WebSocketDisconnect&) {
+        }
+        co_return out;
+    }
+    asio::awaitable<std::optional<std::string>> iter_bytes() {
+        std::optional<std::string> out;
+        try {
+            out = co_await receive_bytes();
+        } catch (const WebSocketDisconnect&) {
+        }
+        co_return out;
+    }
+    // A message that fails validation still raises WebSocketRequestValidationError.
+    template <class T>
+    asio::awaitable<std::optional<T>> iter_json() {
+        std::optional<Message> m = co_await receive_message();
+        if (!m) co_return std::nullopt;
+        co_return parse_json<T>(m->data);
     }
 
     asio::awaitable<void> send_text(std::string_view text) { return send(detail::WsOpcode::text, text); }
@@ -218,23 +264,107 @@ public:
         return send(detail::WsOpcode::text, json);
     }
 
+    // Queues a message without waiting for it to be written, from any thread (a broadcast):
+    // posted to the session's loop. Past max_queued_bytes the connection closes with 1008; once
+    // closed it is dropped.
+    void post(Message m) {
+        // What is posted and not yet queued counts too (atomically: from any thread), so a
+        // loop busy elsewhere cannot be handed an unbounded backlog either.
+        const std::size_t n = m.data.size();
+        if (posted_bytes_.fetch_add(n) + n > options_.max_queued_bytes) {
+            posted_bytes_ -= n;
+            asio::post(get_executor(), [self = shared_from_this()] {
+                self->fail(1008, "too much data queued for a client that does not read");
+            });
+            return;
+        }
+        asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
+            self->posted_bytes_ -= m.data.size();
+            if (self->state_ != State::connected || self->close_sent_) return;
+            std::string frame = self->data_frame(m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
+            // Queued now (in order with the handler's sends); a writer started if none runs.
+            if (self->queued_.size() + frame.size() > self->options_.max_queued_bytes && self->writing_)
+                return self->fail(1008, "too much data queued for a client that does not read");
+            self->queued_ += frame;
+            if (!self->writing_) asio::co_spawn(self->get_executor(), write_kept(self, {}), asio::detached);
+        });
+    }
+
     // Closes with `code` and `reason` (cut to 123 bytes of whole UTF-8): the close frame, the
     // peer's close frame awaited (at most options.close_timeout), then the TCP connection.
     asio::awaitable<void> close(int code = 1000, std::string_view reason = {}) {
         if (state_ != State::connected) co_return;
-        co_await finish(static_cast<std::uint16_t>(code), reason, true);
-        close_code_ = code;
+        start();  // the peer's close frame is read by the reader
+        if (!close_sent_) {
+            close_sent_ = true;
+            reader_wake_.cancel();  // a reader waiting for room reads on (what comes is dropped)
+            std::string frame;
+            detail::append_ws_close(frame, static_cast<std::uint16_t>(code), reason);
+            close_code_ = code;
+            co_await write_frame(std::move(frame));
+            if (state_ == State::disconnected) co_return;
+            asio::steady_timer timer(get_executor(), options_.close_timeout);
+            timer.async_wait([this, code](const asio::error_code& ec) {
+                if (!ec) drop(code);
+            });
+            while (state_ == State::connected) co_await wait_on(inbox_wake_);
+            timer.cancel();
+        }
+        while (state_ == State::connected) co_await wait_on(inbox_wake_);  // a close under way elsewhere
     }
 
 private:
+    template <class T>
+    static T parse_json(std::string_view data) {
+        T out{};
+        ValidationErrors errors;
+        if (!read_json_body(data, out, errors, Loc{})) throw WebSocketRequestValidationError(std::move(errors));
+        return out;
+    }
+
+    // Waits until `t` is cancelled (it never expires: set so once, as re-arming it would wake
+    // every other waiter).
+    static asio::awaitable<void> wait_on(asio::steady_timer& t) {
+        asio::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    void arm_timers() {
+        for (auto* t : {&wake_, &inbox_wake_, &reader_wake_, &flushed_wake_}) t->expires_at(asio::steady_timer::time_point::max());
+    }
+    // Until the queue is written (bounded: close_timeout, then the connection is dropped).
+    asio::awaitable<void> flushed() {
+        if (!writing_) co_return;
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this](const asio::error_code& ec) {
+            if (!ec) drop(close_code_);
+        });
+        while (writing_ && state_ == State::connected) co_await wait_on(flushed_wake_);
+        timer.cancel();
+    }
+
     asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload) {
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
+        if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
+        start();
+        co_await write_frame(data_frame(op, payload));
         if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // A text or binary message's frame: compressed (RSV1) when permessage-deflate was agreed.
+    // Built and queued at once, in the order sent: the compressor's context is the stream's.
+    std::string data_frame(detail::WsOpcode op, std::string_view payload) {
         std::string frame;
+#ifdef FASTAPI_WITH_ZLIB
+        if (deflate_) {
+            const std::string packed = deflate_->deflate_message(payload);
+            frame.reserve(packed.size() + 10);
+            detail::append_ws_frame(frame, op, packed, true, true);
+            return frame;
+        }
+#endif
         frame.reserve(payload.size() + 10);
         detail::append_ws_frame(frame, op, payload);
-        co_await write_frame(std::move(frame));
-        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        return frame;
     }
 
     // Queues one frame and writes the queue unless a write is already under way (another
@@ -242,10 +372,10 @@ private:
     asio::awaitable<void> write_frame(std::string frame) {
         if (state_ == State::disconnected) co_return;
         if (queued_.size() + frame.size() > options_.max_queued_bytes && writing_) {
-            queued_.clear();
-            drop(1008);
+            fail(1008, "too much data queued for a client that does not read");
             co_return;
         }
+        if (close_sent_ && drop_after_write_ && !frame.empty()) co_return;  // failing: only the close frame goes
         queued_ += frame;
         if (writing_) co_return;
         writing_ = true;
@@ -261,48 +391,178 @@ private:
             }
         }
         writing_ = false;
+        flushed_wake_.cancel();
+        if (drop_after_write_) drop(close_code_);
+    }
+    static asio::awaitable<void> write_kept(std::shared_ptr<WebSocket> self, std::string frame) {
+        co_await self->write_frame(std::move(frame));
+    }
+    static asio::awaitable<void> close_kept(std::shared_ptr<WebSocket> self, int code, std::string reason) {
+        co_await self->close(code, reason);
     }
 
-    // The close handshake from our side: our close frame, then (when we began it) the peer's
-    // awaited for a bounded time, then the TCP connection closed.
-    asio::awaitable<void> finish(std::uint16_t code, std::string_view reason, bool await_peer = false) {
-        std::string frame;
-        detail::append_ws_close(frame, code, reason);
-        co_await write_frame(std::move(frame));
-        if (await_peer && state_ != State::disconnected) {
-            asio::steady_timer timer(stream_->get_executor(), options_.close_timeout);
-            timer.async_wait([this](const asio::error_code& ec) {
-                if (!ec) stream_->cancel();
-            });
-            // After a protocol error the parser reads no more: what comes is dropped until the
-            // peer closes (closing with unread bytes would reset the connection, and the peer
-            // might never see our close frame and its code).
-            // Our FIN right after the close frame tells the peer to close its side too.
-            const bool discard = parser_.finished();
-            if (discard) stream_->shutdown_send();
-            char buf[4096];
-            for (int i = 0; i < 1000000; ++i) {  // until the peer's close, or EOF, or the timeout
-                if (!discard) {
-                    std::size_t used = 0;
-                    auto e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-                    in_at_ += used;
-                    if (parser_.finished()) break;
-                    if (e.kind != detail::WsEvent::Kind::need_more) continue;  // a message after ours: dropped
+    // Closes without the close handshake: a close frame with `code` replaces what was queued
+    // (at a frame's end), and the connection is dropped once it is written, or after a second
+    // (a client that stopped reading never takes it): the ping timeout, the queue bound.
+    // Receivers see `code`.
+    void fail(int code, std::string_view reason) {
+        if (state_ != State::connected || drop_after_write_) return;
+        close_sent_ = true;
+        close_code_ = code;
+        drop_after_write_ = true;
+        queued_.clear();
+        detail::append_ws_close(queued_, static_cast<std::uint16_t>(code), reason);
+        if (!writing_) asio::co_spawn(get_executor(), write_kept(shared_from_this(), {}), asio::detached);
+        auto timer = std::make_shared<asio::steady_timer>(get_executor(), std::chrono::seconds(1));
+        timer->async_wait([self = shared_from_this(), timer, code](const asio::error_code&) { self->drop(code); });
+    }
+
+    // The one reader of the connection: frames parsed as they come; data messages queued for
+    // receive() (reading pauses while the queue holds max_incoming_messages, or a message's
+    // worth of bytes, so a handler that does not read is not flooded: TCP's flow control holds
+    // the client); pings answered; the close handshake.
+    static asio::awaitable<void> read_loop(std::shared_ptr<WebSocket> self) { co_await self->read_frames(); }
+    asio::awaitable<void> read_frames() {
+        using Kind = detail::WsEvent::Kind;
+        while (state_ == State::connected) {
+            std::size_t used = 0;
+            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+            in_at_ += used;
+            if (e.kind == Kind::text || e.kind == Kind::binary) {
+                if (close_sent_) {  // after our close frame: dropped (RFC 6455 §5.5.1)
+                    (void)parser_.take_message();
+                    continue;
                 }
-                in_.clear(), in_at_ = 0;
-                asio::error_code ec;
-                const std::size_t n = co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) break;
-                if (!discard) in_.assign(buf, n);
+                Message m{e.kind == Kind::text, parser_.take_message()};
+                if (e.compressed) {
+                    int code = 1002;  // (RSV1 is refused by the parser unless the extension was agreed)
+                    std::string inflated;
+#ifdef FASTAPI_WITH_ZLIB
+                    if (deflate_) code = deflate_->inflate_message(m.data, inflated, options_.max_message_bytes);
+#endif
+                    if (code == 0 && m.text && !detail::is_valid_utf8_text(inflated)) code = 1007;
+                    if (code != 0) {
+                        co_await protocol_error(static_cast<std::uint16_t>(code), code == 1009 ? "message too big"
+                                                                                  : code == 1007 ? "invalid compressed or UTF-8 data"
+                                                                                                 : "compressed message without the extension");
+                        break;
+                    }
+                    m.data = std::move(inflated);
+                }
+                inbox_bytes_ += m.data.size();
+                inbox_.push_back(std::move(m));
+                inbox_wake_.cancel();
+                compact();
+                while (state_ == State::connected && !close_sent_ &&
+                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes))
+                    co_await wait_on(reader_wake_);
+                continue;
             }
-            timer.cancel();
+            if (e.kind == Kind::ping) {
+                if (close_sent_) continue;
+                std::string frame;
+                detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
+                co_await write_frame(std::move(frame));  // queued at once: before what the handler answers next
+                continue;
+            }
+            if (e.kind == Kind::pong) {
+                if (!awaited_pong_.empty() && e.data == awaited_pong_) awaited_pong_.clear();
+                continue;
+            }
+            if (e.kind == Kind::close) {
+                const int code = e.code;
+                std::string reason(e.data);
+                if (close_sent_) {  // the answer to ours: done
+                    drop(close_code_);
+                    break;
+                }
+                // Answered with the peer's code (none for none), then the connection closed.
+                close_sent_ = true;
+                close_code_ = code;
+                close_reason_ = std::move(reason);
+                std::string frame;
+                detail::append_ws_close(frame, static_cast<std::uint16_t>(code), {});
+                co_await write_frame(std::move(frame));
+                co_await flushed();  // another coroutine's write may hold our frame still
+                drop(code);
+                break;
+            }
+            if (e.kind == Kind::error) {
+                const int code = e.code;
+                co_await protocol_error(static_cast<std::uint16_t>(code), std::string(e.data));
+                break;
+            }
+            compact();
+            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
+            const std::size_t at = in_.size();
+            in_.resize(at + 16384);
+            asio::error_code ec;
+            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
+                                                                   asio::redirect_error(asio::use_awaitable, ec));
+            in_.resize(at + n);
+            if (ec) drop(close_sent_ ? close_code_ : 1006);
         }
+        inbox_wake_.cancel();
+    }
+
+    // A frame the parser refused: our close frame with its code, then what the peer still sends
+    // dropped until it closes (closing with unread bytes would reset the connection, and the
+    // peer might never see our close frame and its code), at most close_timeout.
+    asio::awaitable<void> protocol_error(std::uint16_t code, std::string reason) {
+        if (!close_sent_) {
+            close_sent_ = true;
+            close_code_ = code;
+            std::string frame;
+            detail::append_ws_close(frame, code, reason);
+            co_await write_frame(std::move(frame));
+            co_await flushed();
+        }
+        if (state_ != State::connected) co_return;
+        close_code_ = code;
+        stream_->shutdown_send();  // our FIN right after the close frame: the peer closes too
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this](const asio::error_code& ec) {
+            if (!ec && stream_) stream_->cancel();
+        });
+        char buf[4096];
+        for (int i = 0; i < 1000000 && state_ == State::connected; ++i) {  // until EOF, or the timeout
+            asio::error_code ec;
+            co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) break;
+        }
+        timer.cancel();
         drop(code);
+    }
+
+    // Keep-alive (uvicorn's ws_ping_interval, ws_ping_timeout): a ping every ping_interval;
+    // its pong not back within ping_timeout closes with 1011 ("keepalive ping timeout", as
+    // the websockets library uvicorn runs does): the peer, or the path to it, is gone.
+    static asio::awaitable<void> ping_loop(std::shared_ptr<WebSocket> self) { co_await self->ping_frames(); }
+    asio::awaitable<void> ping_frames() {
+        std::uint64_t count = 0;
+        while (state_ == State::connected) {
+            asio::error_code ec;
+            ping_timer_.expires_after(options_.ping_interval);
+            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state_ != State::connected || close_sent_) break;
+            awaited_pong_ = "fastapi-" + std::to_string(++count);
+            std::string frame;
+            detail::append_ws_frame(frame, detail::WsOpcode::ping, awaited_pong_);
+            asio::co_spawn(get_executor(), write_kept(shared_from_this(), std::move(frame)), asio::detached);
+            if (options_.ping_timeout.count() <= 0) continue;
+            ping_timer_.expires_after(options_.ping_timeout);
+            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state_ != State::connected) break;
+            if (!awaited_pong_.empty()) {
+                fail(1011, "keepalive ping timeout");
+                break;
+            }
+        }
     }
 
     // Closes on a message of the wrong kind (receive_text got bytes): 1003, then raises.
     asio::awaitable<void> refuse(std::uint16_t code, std::string_view why) {
-        co_await finish(code, why, true);
+        co_await close(code, why);
         close_code_ = code;
         throw WebSocketDisconnect(code, std::string(why));
     }
@@ -312,6 +572,11 @@ private:
         state_ = State::disconnected;
         close_code_ = code;
         if (stream_) stream_->shutdown_send(), stream_->close();
+        inbox_wake_.cancel();
+        reader_wake_.cancel();
+        ping_timer_.cancel();
+        flushed_wake_.cancel();
+        lease_.reset();  // the server counts it no more
     }
 
     // The endpoint's side (app.websocket): waits until the handler accepts or ends; then the
@@ -320,11 +585,7 @@ private:
     friend void detail::websocket_answer_unaccepted(detail::Exchange&, WebSocket&, std::exception_ptr);
     std::exception_ptr denial_error_;
     asio::awaitable<void> wait_accept_or_end() {
-        while (!accept_requested_ && !handler_ended_) {
-            asio::error_code ec;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
+        while (!accept_requested_ && !handler_ended_) co_await wait_on(wake_);
     }
     void handler_ended() {
         handler_ended_ = true;
@@ -333,7 +594,9 @@ private:
     void deliver(Upgraded up) {
         stream_.emplace(std::move(up.stream));
         in_ = std::move(up.unread);
+        lease_ = std::move(up.lease);
         state_ = State::connected;
+        start();
         wake_.cancel();
     }
     void delivery_failed() {
@@ -351,18 +614,31 @@ private:
     std::size_t in_at_ = 0;
     WebSocketOptions options_;
     detail::WsFrameParser parser_;
+    std::shared_ptr<detail::UpgradeLease> lease_;
+#ifdef FASTAPI_WITH_ZLIB
+    std::unique_ptr<detail::WsDeflate> deflate_;
+#endif
     State state_ = State::connected;
     int close_code_ = 1000;
     std::string close_reason_;
     std::string queued_;
-    bool writing_ = false;
+    bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
+    std::atomic<std::size_t> posted_bytes_{0};
+    std::deque<Message> inbox_;
+    std::size_t inbox_bytes_ = 0;
+    std::string awaited_pong_;
     Headers headers_;
     std::vector<std::string> subprotocols_;
     bool accept_requested_ = false, handler_ended_ = false, delivery_failed_ = false;
     std::string accept_subprotocol_;
     Headers accept_headers_;
     std::optional<Response> denial_;
-    asio::steady_timer wake_;  // the endpoint and the handler wait on it for each other
+    asio::steady_timer wake_;         // the endpoint and the handler wait on it for each other
+    asio::steady_timer inbox_wake_;   // receivers wait on it for a message or the end
+    asio::steady_timer reader_wake_;  // the reader waits on it for room in the inbox
+    asio::steady_timer flushed_wake_;  // flushed() waits on it for the writer to finish
+    asio::steady_timer ping_timer_;
+    asio::cancellation_signal handler_cancel_;  // bound to app.websocket's handler: the stop's abort
 };
 
 namespace detail {
@@ -399,6 +675,12 @@ inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::e
             co_return;
         } catch (const WebSocketException& e) {
             code = e.code, reason = e.reason;
+        } catch (const asio::system_error& e) {
+            // Cancelled by the end of a graceful stop's grace period (the connection is gone):
+            // nothing to say. Otherwise an error as any other.
+            if (ws->state() == WebSocket::State::disconnected && e.code() == asio::error::operation_aborted) co_return;
+            std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
+            code = 1011;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "fastapi: a WebSocket handler threw: %s\n", e.what());
             code = 1011;
@@ -480,7 +762,9 @@ struct websocket_call<F, std::tuple<P...>> {
         auto deps = std::make_shared<std::vector<DependencyScope::Entry>>(std::move(ex.deps.entries));
         ex.deps.entries.clear();
         ex.deps.pending = 0;
-        asio::co_spawn(executor, session(f, ws, std::move(*held), deps), asio::detached);
+        // Cancelled when a graceful stop's grace period is over (the lease's abort).
+        asio::co_spawn(executor, session(f, ws, std::move(*held), deps),
+                       asio::bind_cancellation_slot(ws->handler_cancel_.slot(), asio::detached));
         co_await ws->wait_accept_or_end();
         if (!ws->accept_requested_) {
             websocket_answer_unaccepted(ex, *ws, ws->denial_error_);
@@ -488,6 +772,14 @@ struct websocket_call<F, std::tuple<P...>> {
         }
         ex.response = websocket_accept_response(ex.request, ws->accept_subprotocol_);
         for (auto& field : ws->accept_headers_) ex.response.headers.add(field.first, field.second);
+#ifdef FASTAPI_WITH_ZLIB
+        if (options.permessage_deflate)
+            if (auto agreed = ws_deflate_negotiate(ex.request.headers)) {
+                ex.response.headers.add("sec-websocket-extensions", agreed->response());
+                ws->deflate_ = std::make_unique<WsDeflate>(*agreed);
+                ws->parser_.allow_compressed(true);
+            }
+#endif
         // Called once the 101 is written; destroyed uncalled when the connection closes first.
         struct Delivery {
             std::shared_ptr<WebSocket> ws;

@@ -17,6 +17,7 @@
 #include <chrono>      // steady_clock, seconds
 #include <csignal>     // SIGINT, SIGTERM
 #include <filesystem>  // file_size
+#include <cstddef>     // max_align_t (ParkedCoroutine)
 #include <functional>  // function (ServingHooks)
 #include <cstdlib>     // getenv
 #include <cstring>     // memmove
@@ -24,12 +25,15 @@
 #include <fstream>     // ifstream (FileResponse)
 #include <memory>      // shared_ptr, enable_shared_from_this
 #include <mutex>       // mutex
+#include <new>         // placement new (ParkedCoroutine)
 #include <optional>    // optional
 #include <sched.h>     // sched_getaffinity
 #include <sys/resource.h>  // getrlimit (max_connections)
 #include <sys/stat.h>  // lstat, chmod (Unix socket files)
 #include <sys/un.h>    // sockaddr_un
 #include <thread>      // thread
+#include <type_traits> // decay_t
+#include <utility>     // exchange, move
 #include <vector>      // vector
 
 namespace fastapi {
@@ -475,6 +479,32 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         if (entered.exchange(false)) app.exit_lifespan();
     }
 
+    // Connections handed off after an Upgrade (WebSockets), each held by its lease: counted in
+    // live_connections, told of a graceful stop (going_away) and of the end of its grace
+    // period (abort), on the stream's executor.
+    struct Lease final : UpgradeLease {
+        std::shared_ptr<ServerState> state;
+        asio::any_io_executor executor;
+        bool told_going_away = false;  // with upgraded_mutex
+        Lease(std::shared_ptr<ServerState> s, asio::any_io_executor ex) : state(std::move(s)), executor(std::move(ex)) {
+            ++state->live_connections;
+            std::lock_guard lock(state->upgraded_mutex);
+            state->upgraded.push_back(this);
+        }
+        ~Lease() override {
+            {
+                std::lock_guard lock(state->upgraded_mutex);
+                auto it = std::find(state->upgraded.begin(), state->upgraded.end(), this);
+                if (it != state->upgraded.end()) *it = state->upgraded.back(), state->upgraded.pop_back();
+            }
+            --state->live_connections;
+        }
+    };
+    std::mutex upgraded_mutex;
+    std::vector<Lease*> upgraded;
+    // Posts going_away (once each) or abort to every upgraded connection's executor.
+    void tell_upgraded(bool abort);
+
     void listen();
     void start();
     void accept();
@@ -614,13 +644,16 @@ public:
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
         if (closed_) return;
-        if (phase_ != Phase::idle || writing_ || !out_.empty()) return;
-        if (auto* socket = stream_.socket()) {
-            asio::error_code ec;
-            if (socket->available(ec) > 0 && !ec) return;
-            if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+        if (phase_ == Phase::idle && !writing_ && out_.empty()) {
+            if (auto* socket = stream_.socket()) {
+                asio::error_code ec;
+                if (socket->available(ec) > 0 && !ec) return;
+                if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+            }
+            close();
+        } else if (streaming_ && stream_stop_) {
+            std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
-        close();
     }
 
     void close() {
@@ -632,6 +665,8 @@ public:
         // A coroutine handler still running is cancelled: what it awaits ends with
         // operation_aborted (the shutdown's grace period is over, or the peer is gone).
         cancel_.emit(asio::cancellation_type::terminal);
+        coroutine_cancel_.emit(asio::cancellation_type::terminal);
+        parked_.reset();  // a parked coroutine is not needed any more
     }
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -689,11 +724,13 @@ private:
         if (writing_ || closed_) return;
         if (reading_) return stream_.cancel();  // on_read comes back here
         closed_ = true;
+        parked_.reset();
         // In-process (TestClient): the bytes after the request are all the upgraded code will
         // read; then the end of the stream, so the call returns once that code is done.
         if (state_.in_process) stream_.end_input();
         auto upgrade = std::move(upgrade_);
-        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_)};
+        auto lease = std::make_shared<ServerState::Lease>(keep_state_, stream_.get_executor());
+        Upgraded up{std::move(stream_), std::string(in_.data() + in_begin_, in_end_ - in_begin_), std::move(lease)};
         in_begin_ = in_end_ = 0;
         try {
             upgrade(std::move(up));
@@ -766,6 +803,7 @@ private:
             // is written, then the connection closes; a reset one closes now.
             disconnected_->store(true, std::memory_order_release);
             cancel_.emit(asio::cancellation_type::terminal);
+            coroutine_cancel_.emit(asio::cancellation_type::terminal);
             if (ec == asio::error::eof) close_after_write_ = true;
             else close();
             return;
@@ -1014,10 +1052,11 @@ private:
             case Dispatch::done: finish_response(); return;
             case Dispatch::run_async:
                 busy_ = running_ = true;
-                asio::co_spawn(stream_.get_executor(), state_.app.run_async(ex_),
-                               asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr) {
-                                   self->resume();
-                               }));
+                if (run_coroutine_request()) {  // it awaited nothing that suspends: done here
+                    busy_ = running_ = false;
+                    finish_response();
+                    return;
+                }
                 read();  // to notice the client leaving
                 return;
             case Dispatch::run_blocking:
@@ -1030,6 +1069,92 @@ private:
                 return;
         }
     }
+
+    // ---- Coroutine requests (a coroutine middleware, handler or dependency): they run in one
+    // coroutine per connection (serve_coroutines), spawned for the first and parked between
+    // requests, rather than in a co_spawn each (a frame, work guards, a cancellation slot and
+    // a posted completion per request). Resumed here, a request that awaits nothing that
+    // suspends (the usual coroutine middleware) is done when this returns true, and the
+    // connection goes on at once; otherwise the coroutine calls resume() once it is done.
+    bool run_coroutine_request() {
+        coroutine_inline_ = true;
+        coroutine_done_ = false;
+        if (parked_) {
+            parked_.resume();
+        } else {
+            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+                           asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
+        }
+        coroutine_inline_ = false;
+        return coroutine_done_;
+    }
+    // Holds no reference to the connection while parked (the connection owns it then, and
+    // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
+    // io_context from running out of work, as the connection's pending read does.
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        for (;;) {
+            Connection* c = nullptr;
+            {
+                std::shared_ptr<Connection> self = weak.lock();
+                if (!self) co_return;
+                c = self.get();
+                try {
+                    co_await c->state_.app.run_async(c->ex_);
+                } catch (...) {  // run_async answers errors itself; what escapes it ends the request as it is
+                }
+                if (c->coroutine_inline_) c->coroutine_done_ = true;
+                else asio::post(c->executor(), [self] { self->resume(); });  // it holds the connection until then
+                // In-process (TestClient) the loop runs until it has no work left, and a parked
+                // coroutine is work (co_spawn's guard): there, one coroutine per request.
+                if (c->closed_ || c->state_.in_process) co_return;
+            }
+            // Parked until the next coroutine request (the connection is alive: whoever resumed
+            // this holds it, or the resume() just posted does).
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                [c](auto handler) { c->parked_.park(std::move(handler)); }, asio::use_awaitable);
+        }
+    }
+    // The parked coroutine's completion handler (Asio's, move-only), kept in place: resume()
+    // moves it out before calling it, as the coroutine parks itself here again.
+    class ParkedCoroutine {
+    public:
+        ParkedCoroutine() = default;
+        ParkedCoroutine(const ParkedCoroutine&) = delete;
+        ParkedCoroutine& operator=(const ParkedCoroutine&) = delete;
+        ~ParkedCoroutine() { reset(); }
+        template <class H>
+        void park(H&& handler) {
+            using D = std::decay_t<H>;
+            static_assert(sizeof(D) <= sizeof(storage_) && alignof(D) <= alignof(std::max_align_t),
+                          "fastapi: Asio's coroutine handler does not fit ParkedCoroutine's storage");
+            reset();
+            ::new (static_cast<void*>(storage_)) D(std::forward<H>(handler));
+            resume_ = [](void* p) {
+                D& stored = *static_cast<D*>(p);
+                D h(std::move(stored));
+                stored.~D();
+                std::move(h)();
+            };
+            destroy_ = [](void* p) noexcept { static_cast<D*>(p)->~D(); };
+        }
+        explicit operator bool() const noexcept { return resume_ != nullptr; }
+        void resume() {
+            auto r = std::exchange(resume_, nullptr);
+            destroy_ = nullptr;
+            r(storage_);
+        }
+        // Destroying Asio's handler unwinds the coroutine (on its executor, later).
+        void reset() noexcept {
+            resume_ = nullptr;
+            if (auto d = std::exchange(destroy_, nullptr)) d(storage_);
+        }
+
+    private:
+        alignas(std::max_align_t) unsigned char storage_[4 * sizeof(void*)];
+        void (*resume_)(void*) = nullptr;
+        void (*destroy_)(void*) noexcept = nullptr;
+    };
 
     void resume() {
         busy_ = running_ = false;
@@ -1215,6 +1340,10 @@ private:
     public:
         explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
         asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
+        void on_server_stop(std::function<void()> f) override {
+            if (c_.state_.stopping.load(std::memory_order_relaxed)) return f();
+            c_.stream_stop_ = std::move(f);
+        }
 
     private:
         Connection& c_;
@@ -1277,7 +1406,12 @@ private:
     void on_stream_done(std::exception_ptr e) {
         streaming_ = false;
         log_access(stream_sent_);
+        stream_stop_ = nullptr;
         if (closed_) return;  // cancelled (the client left): nothing more to send
+        if (e && disconnected_->load(std::memory_order_acquire)) {  // cancelled as the client left: no failure
+            close();
+            return;
+        }
         if (!e && stream_length_ && stream_sent_ != *stream_length_)
             e = std::make_exception_ptr(std::length_error("fastapi: a StreamingResponse ended before its content_length"));
         if (e) {
@@ -1474,13 +1608,19 @@ private:
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
     std::function<void(Upgraded)> upgrade_;
-    asio::cancellation_signal cancel_;  // bound to the running coroutine handler, then to a producer
+    asio::cancellation_signal cancel_;  // bound to a streamed body's producer
+    // Coroutine requests (run_coroutine_request): the coroutine between them, and its
+    // cancellation (emitted with cancel_).
+    asio::cancellation_signal coroutine_cancel_;
+    ParkedCoroutine parked_;
+    bool coroutine_inline_ = false, coroutine_done_ = false;
     // A streamed response body being sent (start_stream).
     bool streaming_ = false, stream_waiting_ = false;
     Framing stream_framing_ = Framing::length;
     std::optional<std::uint64_t> stream_length_;
     std::uint64_t stream_sent_ = 0;
     std::optional<asio::steady_timer> stream_wake_;
+    std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
 
@@ -1640,6 +1780,23 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     watch_stop();
 }
 
+inline void ServerState::tell_upgraded(bool abort) {
+    std::lock_guard lock(upgraded_mutex);
+    for (Lease* l : upgraded) {
+        if (!abort && l->told_going_away) continue;
+        l->told_going_away = true;
+        // The lease may go before the post runs: the connection's owner keeps it while it
+        // matters, and a weak reference says whether it still does.
+        std::weak_ptr<UpgradeLease> weak = l->weak_from_this();  // expired while its destructor runs
+        asio::post(l->executor, [weak, abort] {
+            if (auto held = weak.lock()) {
+                auto& f = abort ? held->abort : held->going_away;
+                if (f) f();
+            }
+        });
+    }
+}
+
 // Every 20 ms until done: busy connections close after their response; once the grace period
 // is over every connection is closed, which cancels the coroutine handlers still running. What
 // cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
@@ -1649,6 +1806,7 @@ inline void ServerState::watch_stop() {
     const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
     if (expired) for_each_connection([](Connection& c) { c.close(); });
     else for_each_connection([](Connection& c) { c.begin_shutdown(); });
+    tell_upgraded(expired);
     const bool idle = live_connections.load() == 0 && background_pending.load() == 0;
     if (idle || (expired && ++forced_ticks > 20)) {
         finished = true;

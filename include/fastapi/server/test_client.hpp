@@ -5,6 +5,7 @@
 #pragma once
 #include "../http/http_parser.hpp"
 #include "server.hpp"
+#include "test_session.hpp"
 
 #include <charconv>     // from_chars
 #include <string>       // string
@@ -137,6 +138,48 @@ public:
         const bool head = bytes.substr(0, 5) == "HEAD ";
         return parse_response(out, head);
     }
+
+    // A WebSocket to `target` (Starlette's client.websocket_connect): the handshake, then a
+    // session to send and receive on, in process. A handshake answered with an HTTP response
+    // (a denial, 403 for a close before accept) throws WebSocketDenialResponse; once accepted,
+    // what the server closes with is WebSocketDisconnect from the session's receive_*.
+    //   auto ws = client.websocket_connect("/ws/echo");
+    //   ws.send_text("hi");
+    //   CHECK(ws.receive_text() == "hi");
+    WebSocketTestSession websocket_connect(std::string_view target, const std::vector<std::string>& subprotocols = {},
+                                           const Headers& headers = {}) {
+        std::string raw;
+        raw.append("GET ").append(target).append(" HTTP/1.1\r\n");
+        if (!headers.contains("host")) raw += "host: testserver\r\n";
+        raw += "upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "sec-websocket-version: 13\r\n";
+        if (!subprotocols.empty()) {
+            raw += "sec-websocket-protocol: ";
+            for (std::size_t i = 0; i < subprotocols.size(); ++i) raw.append(i ? ", " : "").append(subprotocols[i]);
+            raw += "\r\n";
+        }
+        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+        raw += "\r\n";
+        return WebSocketTestSession(state_, raw, timeout);
+    }
+
+    // A response read as it is sent (httpx's client.stream): status and headers first, then
+    // next_chunk() until nullopt; an event stream's events as they come.
+    TestStreamResponse stream(std::string_view method, std::string_view target, std::string_view body = {},
+                              const Headers& headers = {}) {
+        std::string raw;
+        raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+        if (!headers.contains("host")) raw += "host: testserver\r\n";
+        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+        if (!body.empty() && !headers.contains("content-length"))
+            raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+        raw += "\r\n";
+        raw.append(body);
+        return TestStreamResponse(state_, raw, timeout);
+    }
+
+    // How long a WebSocket session's receive, or a stream's next chunk, waits for the app.
+    std::chrono::milliseconds timeout{5000};
 
     // The bytes the server side wrote for a request given as raw bytes, exactly (a 100
     // Continue, the response, several for pipelined requests).
