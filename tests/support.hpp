@@ -13,13 +13,21 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <utility>
 #include <vector>
 #include <string>
@@ -472,6 +480,226 @@ inline Got http_get(unsigned short port, const std::string& target, std::chrono:
     return got;
 }
 
+// The pid in a JSON answer of examples/deploy (/whoami, /sleep), or 0.
+inline long pid_in(const std::string& body) {
+    auto p = body.find("\"pid\":");
+    return p == std::string::npos ? 0 : std::atol(body.c_str() + p + 6);
+}
+
+// Client threads sending GET `target` (a new connection each, test::http_get) to a port until
+// stopped: every answer that is not a 2xx, and every connection refused, reset or timed out,
+// is a failure. The answers are counted by the pid in their body (pid_in).
+class Load {
+public:
+    Load(unsigned short port, int threads, std::string target = "/sleep?ms=5") {
+        for (int i = 0; i < threads; ++i)
+            threads_.emplace_back([this, port, target] {
+                auto deadline = std::chrono::steady_clock::now() + 60s;  // bounded even if never stopped
+                while (!stop_ && std::chrono::steady_clock::now() < deadline) {
+                    auto got = http_get(port, target, 5000ms);
+                    if (got.status >= 200 && got.status < 300) {
+                        ++ok_;
+                        std::lock_guard lock(mutex_);
+                        ++by_pid_[pid_in(got.body)];
+                    } else {
+                        ++failed_;
+                    }
+                }
+            });
+    }
+    ~Load() { stop(); }
+    Load(const Load&) = delete;
+    Load& operator=(const Load&) = delete;
+    void stop() {
+        stop_ = true;
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    std::size_t ok() const { return ok_; }
+    std::size_t failed() const { return failed_; }
+    std::map<long, std::size_t> by_pid() {
+        std::lock_guard lock(mutex_);
+        return by_pid_;
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::size_t> ok_{0}, failed_{0};
+    std::mutex mutex_;
+    std::map<long, std::size_t> by_pid_;
+    std::vector<std::thread> threads_;
+};
+
+// ---- Debian's nginx in front of an app (tests/unit-proxy-nginx.cpp, unit-deploy-nginx.cpp) ----
+
+inline std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// `text` with its first `from` replaced; fails the test when `from` is not there.
+inline std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    std::size_t at = text.find(from);
+    REQUIRE_MESSAGE(at != std::string::npos, "the text no longer has: " << from);
+    return text.replace(at, from.size(), to);
+}
+
+// A temporary folder, removed with what it holds when the object goes.
+struct TempDir {
+    std::string path;
+    explicit TempDir(const char* prefix = "fastapi-nginx") {
+        std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+        ::chmod(path.c_str(), 0755);  // nginx's workers may run as another user (as root: nobody)
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
+
+inline std::string nginx_binary() {
+    for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
+        if (::access(p, X_OK) == 0) return p;
+    return {};
+}
+
+// examples/deploy/nginx.conf as written, listening on 127.0.0.1:`listen_port` and proxying to
+// `upstream` ("127.0.0.1:8123" or "unix:/path/app.sock").
+inline std::string deploy_nginx_site(unsigned short listen_port, const std::string& upstream) {
+    std::string site = read_text(std::string(FASTAPI_SOURCE_DIR) + "/examples/deploy/nginx.conf");
+    REQUIRE_MESSAGE(!site.empty(), "examples/deploy/nginx.conf is missing");
+    site = replaced(site, "listen 80;", "listen 127.0.0.1:" + std::to_string(listen_port) + ";");
+    return replaced(site, "server 127.0.0.1:8000;", "server " + upstream + ";");
+}
+
+// A second server on the deploy site's upstream ("app"), as where TLS ends: nginx says https
+// (and passes the client's address on when `forward_for`).
+inline std::string nginx_https_server(unsigned short listen_port, bool forward_for) {
+    std::string s = "  server {\n    listen 127.0.0.1:" + std::to_string(listen_port) + ";\n" +
+                    "    location /api/ {\n      proxy_pass http://app/;\n      proxy_http_version 1.1;\n" +
+                    "      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n" +
+                    "      proxy_set_header X-Forwarded-Proto https;\n";
+    if (forward_for) s += "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n";
+    return s + "    }\n  }\n";
+}
+
+// nginx in the foreground (daemon off) with `dir`/nginx.conf written here: its own pid file,
+// logs and temporary folders in `dir`, site.conf (`site`) included, then `more` (whole
+// server blocks) in the http block. Our child is its master, stopped by that pid (SIGTERM,
+// nginx's fast shutdown, waited for boundedly; SIGKILL if it lingers), also when a check fails.
+class Nginx {
+public:
+    Nginx(const std::string& binary, const std::string& dir, const std::string& site, const std::string& more = "")
+        : dir_(dir) {
+        std::ofstream(dir + "/site.conf") << site;
+        std::ofstream(dir + "/nginx.conf")
+            << "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+            << "pid " << dir << "/nginx.pid;\nerror_log " << dir << "/error.log info;\n"
+            << "events { worker_connections 256; }\n"
+            << "http {\n  access_log off;\n"
+            << "  client_body_temp_path " << dir << "/body;\n  proxy_temp_path " << dir << "/proxy;\n"
+            << "  fastcgi_temp_path " << dir << "/fastcgi;\n  uwsgi_temp_path " << dir << "/uwsgi;\n"
+            << "  scgi_temp_path " << dir << "/scgi;\n"
+            << "  include " << dir << "/site.conf;\n"
+            << more << "}\n";
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            int devnull = ::open("/dev/null", O_WRONLY);
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+            std::string conf = dir + "/nginx.conf", log = dir + "/error.log";
+            ::execl(binary.c_str(), binary.c_str(), "-p", dir.c_str(), "-c", conf.c_str(), "-e", log.c_str(),
+                    static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+    }
+    ~Nginx() { stop(); }
+    Nginx(const Nginx&) = delete;
+    Nginx& operator=(const Nginx&) = delete;
+    void stop() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+                pid_ = -1;
+                return;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+    bool running() {
+        if (pid_ <= 0) return false;
+        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            pid_ = -1;
+            return false;
+        }
+        return true;
+    }
+    pid_t pid() const { return pid_; }
+    std::string error_log() const { return read_text(dir_ + "/error.log"); }
+
+private:
+    std::string dir_;
+    pid_t pid_ = -1;
+};
+
+// One request to 127.0.0.1:`port` on a new connection from `from` (a loopback address), the whole response
+// (the request says Connection: close); bounded by a deadline.
+inline std::string ask_from(unsigned short port, const std::string& request, const char* from = "127.0.0.1") {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, from, &local.sin_addr);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return {};
+    }
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+        char buf[16384];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+// GET `target` (Host: shop.example) from `from`, with `extra` header lines.
+inline std::string get_from(unsigned short port, const std::string& target, const std::string& extra = "",
+                       const char* from = "127.0.0.1") {
+    return ask_from(port, "GET " + target + " HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n" + extra + "\r\n", from);
+}
+
+// The first value of the header `name` in a raw response, or "".
+inline std::string header_of(const std::string& response, const std::string& name) {
+    std::smatch m;
+    if (std::regex_search(response, m, std::regex("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase))) return m[1];
+    return {};
+}
 
 // ---- WebSocket frames, as a client sends them and reads the server's ----
 namespace ws {

@@ -11,7 +11,9 @@
 #include <fstream>
 #include <string>
 
-namespace {
+// Helpers and test cases in a namespace of their own (unity builds: a helper in an anonymous
+// namespace is seen by every file of the unit, ScopedEnv by unit-dotenv.cpp's).
+namespace docs_pages_test {
 
 namespace fs = std::filesystem;
 
@@ -58,7 +60,6 @@ bool has_route(const fastapi::App& app, std::string_view path) {
     return false;
 }
 
-}  // namespace
 
 TEST_CASE("/docs is Swagger UI 5 from the CDN, pointed at /openapi.json") {
     fastapi::App app;
@@ -295,3 +296,5 @@ TEST_CASE("the page builders are public, for pages served at routes of one's own
     CHECK_FALSE(contains(redoc.body, "fonts.googleapis.com"));
     CHECK(contains(fastapi::get_swagger_ui_oauth2_redirect_html().body, "swaggerUIRedirectOauth2"));
 }
+
+}  // namespace docs_pages_test

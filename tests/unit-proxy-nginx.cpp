@@ -7,8 +7,6 @@
 // its pid (also when a check fails). tools/deps nginx installs it (tools/test does).
 #include "support.hpp"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -19,132 +17,17 @@
 namespace proxy_nginx_test {
 using namespace std::chrono_literals;
 
-inline std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::Nginx;
+using test::TempDir;
+using test::nginx_binary;
+using test::read_text;
 
-inline std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    std::size_t at = text.find(from);
-    REQUIRE_MESSAGE(at != std::string::npos, "examples/deploy/nginx.conf no longer has: " << from);
-    return text.replace(at, from.size(), to);
-}
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/fastapi-nginx-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-        ::chmod(path.c_str(), 0755);  // nginx's workers may run as another user (as root: nobody)
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
-
-inline std::string nginx_binary() {
-    for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
-        if (::access(p, X_OK) == 0) return p;
-    return {};
-}
-
-// nginx in the foreground (daemon off): our child is its master, stopped by that pid.
-class Nginx {
-public:
-    Nginx(const std::string& binary, const std::string& dir) : dir_(dir) {
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            int devnull = ::open("/dev/null", O_WRONLY);
-            ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
-            std::string conf = dir + "/nginx.conf", log = dir + "/error.log";
-            ::execl(binary.c_str(), binary.c_str(), "-p", dir.c_str(), "-c", conf.c_str(), "-e", log.c_str(),
-                    static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-    }
-    ~Nginx() { stop(); }
-    // SIGTERM (nginx's fast shutdown), waited for boundedly; SIGKILL if it lingers.
-    void stop() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        auto deadline = std::chrono::steady_clock::now() + 5s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-                pid_ = -1;
-                return;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-    bool running() {
-        if (pid_ <= 0) return false;
-        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;
-        }
-        return true;
-    }
-    pid_t pid() const { return pid_; }
-    std::string error_log() const { return read_text(dir_ + "/error.log"); }
-
-private:
-    std::string dir_;
-    pid_t pid_ = -1;
-};
-
-// One request on a new connection from `from` (a loopback address), the whole response
-// (the request says Connection: close); bounded by a deadline.
-inline std::string ask(unsigned short port, const std::string& request, const char* from = "127.0.0.1") {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, from, &local.sin_addr);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return {};
-    }
-    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    std::string out;
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-        char buf[16384];
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return out;
-}
-
+// Requests from a chosen loopback address, Connection: close (tests/support.hpp).
 inline std::string get(unsigned short port, const std::string& target, const std::string& extra = "",
                        const char* from = "127.0.0.1") {
-    return ask(port, "GET " + target + " HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n" + extra + "\r\n", from);
+    return test::get_from(port, target, extra, from);
 }
-
-inline std::string header(const std::string& response, const std::string& name) {
-    std::smatch m;
-    if (std::regex_search(response, m, std::regex("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase))) return m[1];
-    return {};
-}
+inline std::string header(const std::string& response, const std::string& name) { return test::header_of(response, name); }
 
 inline fastapi::App& app() {
     static fastapi::App a;
@@ -177,29 +60,11 @@ TEST_CASE("behind nginx: client address, scheme, redirects, keep-alive and the d
 
     TempDir dir;
     const unsigned short site_port = test::free_port(), tls_port = test::free_port();
-    // The example site as written, on our ports.
-    std::string site = read_text(std::string(FASTAPI_SOURCE_DIR) + "/examples/deploy/nginx.conf");
-    REQUIRE(!site.empty());
-    site = replaced(site, "listen 80;", "listen 127.0.0.1:" + std::to_string(site_port) + ";");
-    site = replaced(site, "server 127.0.0.1:8000;", "server 127.0.0.1:" + std::to_string(server.port()) + ";");
-    std::ofstream(dir.path + "/site.conf") << site;
-    // A second site on the same upstream, as where TLS ends: nginx says https, and (for the
-    // connection count) no X-Forwarded-For, so the handler sees nginx's own upstream port.
-    std::ofstream(dir.path + "/nginx.conf")
-        << "daemon off;\nmaster_process on;\nworker_processes 1;\n"
-        << "pid " << dir.path << "/nginx.pid;\nerror_log " << dir.path << "/error.log info;\n"
-        << "events { worker_connections 64; }\n"
-        << "http {\n  access_log off;\n"
-        << "  client_body_temp_path " << dir.path << "/body;\n  proxy_temp_path " << dir.path << "/proxy;\n"
-        << "  fastcgi_temp_path " << dir.path << "/fastcgi;\n  uwsgi_temp_path " << dir.path << "/uwsgi;\n"
-        << "  scgi_temp_path " << dir.path << "/scgi;\n"
-        << "  include " << dir.path << "/site.conf;\n"
-        << "  server {\n    listen 127.0.0.1:" << tls_port << ";\n"
-        << "    location /api/ {\n      proxy_pass http://app/;\n      proxy_http_version 1.1;\n"
-        << "      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n"
-        << "      proxy_set_header X-Forwarded-Proto https;\n    }\n  }\n}\n";
-
-    Nginx nginx(binary, dir.path);
+    // The example site as written, on our ports; a second site on the same upstream, as where
+    // TLS ends: nginx says https, and (for the connection count) no X-Forwarded-For, so the
+    // handler sees nginx's own upstream port.
+    Nginx nginx(binary, dir.path, test::deploy_nginx_site(site_port, "127.0.0.1:" + std::to_string(server.port())),
+                test::nginx_https_server(tls_port, false));
     const bool up = test::wait_for_port(site_port, 10000ms) && test::wait_for_port(tls_port, 10000ms);
     REQUIRE_MESSAGE(up, "nginx did not start: " << nginx.error_log());
     REQUIRE(nginx.running());

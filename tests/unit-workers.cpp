@@ -19,11 +19,7 @@ namespace workers_test {
 using namespace std::chrono_literals;
 using test::Process;
 
-// The pid in a /whoami or /sleep answer, or 0.
-inline long pid_in(const std::string& body) {
-    auto p = body.find("\"pid\":");
-    return p == std::string::npos ? 0 : std::atol(body.c_str() + p + 6);
-}
+using test::pid_in;
 
 // examples/deploy with --workers and whatever else, on 127.0.0.1 and a free port.
 struct Deploy {
@@ -54,46 +50,7 @@ struct Deploy {
     }
 };
 
-// Client threads sending short requests (a new connection each) until stopped: every answer
-// that is not a 2xx, and every connection refused, reset or timed out, is a failure.
-class Load {
-public:
-    Load(unsigned short port, int threads, std::string target = "/sleep?ms=5") {
-        for (int i = 0; i < threads; ++i)
-            threads_.emplace_back([this, port, target] {
-                auto deadline = std::chrono::steady_clock::now() + 60s;  // bounded even if never stopped
-                while (!stop_ && std::chrono::steady_clock::now() < deadline) {
-                    auto got = test::http_get(port, target, 5000ms);
-                    if (got.status >= 200 && got.status < 300) {
-                        ++ok_;
-                        std::lock_guard lock(mutex_);
-                        ++by_pid_[pid_in(got.body)];
-                    } else {
-                        ++failed_;
-                    }
-                }
-            });
-    }
-    ~Load() { stop(); }
-    void stop() {
-        stop_ = true;
-        for (auto& t : threads_)
-            if (t.joinable()) t.join();
-    }
-    std::size_t ok() const { return ok_; }
-    std::size_t failed() const { return failed_; }
-    std::map<long, std::size_t> by_pid() {
-        std::lock_guard lock(mutex_);
-        return by_pid_;
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    std::atomic<std::size_t> ok_{0}, failed_{0};
-    std::mutex mutex_;
-    std::map<long, std::size_t> by_pid_;
-    std::vector<std::thread> threads_;
-};
+using test::Load;  // client threads counting every failed request
 
 inline bool contains(const std::vector<pid_t>& v, long pid) {
     return std::find(v.begin(), v.end(), static_cast<pid_t>(pid)) != v.end();

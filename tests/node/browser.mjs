@@ -8,6 +8,8 @@
 //   - with LOGIN=user:password (an app with OAuth2's password flow): the tried-out operation
 //     first answers without credentials; then "Authorize" with the password form, and the
 //     same operation executed again shows what the server answers with that user's token.
+//   - under a proxy's prefix (DOCS_PATH=/api/docs ... OPENAPI_PATH=/api/openapi.json), the
+//     operations are tried out at the document's relative server URL ("/api"),
 //   node browser.mjs BASE_URL SCREENSHOT_DIR [DOCS_PATH=/docs] [REDOC_PATH=/redoc] [OPENAPI_PATH=/openapi.json]
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +40,11 @@ if (documentResponse.status !== 200) {
   process.exit(1);
 }
 const spec = await documentResponse.json();
+// Swagger UI sends "Try it out" requests to the document's first server; a relative one (an
+// app under a proxy's prefix, root_path: servers [{"url": "/api"}]) prefixes every path.
+const serverUrl = spec.servers?.[0]?.url ?? "";
+const serverPrefix = serverUrl.startsWith("/") ? serverUrl.replace(/\/+$/, "") : "";
+const operationUrl = (path) => new URL(serverPrefix + path, base);
 const operations = [];
 for (const [path, item] of Object.entries(spec.paths ?? {}))
   for (const method of METHODS) if (item[method]) operations.push({ path, method, op: item[method], item });
@@ -67,6 +74,7 @@ await context.route("**/*", (route) => {
 async function openPage(path) {
   const page = await context.newPage();
   const problems = [];
+  const fetched = new Set();  // the URLs the page loaded with a 200
   page.on("console", (msg) => {
     // With LOGIN, the protected operation's 401 before logging in is expected (and logged).
     if (LOGIN && /status of 401/.test(msg.text())) return;
@@ -77,11 +85,19 @@ async function openPage(path) {
     if (!TOLERATED.has(req.url())) problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
   });
   page.on("response", (res) => {
+    if (res.status() === 200) fetched.add(res.url());
     if (res.status() >= 400 && !(LOGIN && res.status() === 401)) problems.push(`HTTP ${res.status()} for ${res.url()}`);
   });
   const response = await page.goto(new URL(path, base).href, { waitUntil: "load", timeout: TIMEOUT });
   if (response?.status() !== 200) fail(`${path} answered ${response?.status()}`);
-  return { page, problems };
+  return { page, problems, fetched };
+}
+
+// The page loaded the document from OPENAPI_PATH (under a proxy's prefix: /api/openapi.json).
+function checkDocumentLoaded(path, fetched) {
+  const url = new URL(openapiPath, base).href;
+  if (fetched.has(url)) ok(`${path}: loaded ${openapiPath}`);
+  else fail(`${path}: did not load ${url}`);
 }
 
 function reportProblems(path, problems) {
@@ -107,7 +123,7 @@ async function authorizeAndExecute(page, block, target) {
 
   const form = new URLSearchParams({ grant_type: "password", username, password });
   const token = await (await fetch(new URL(scheme.flows.password.tokenUrl, new URL(openapiPath, base)), { method: "POST", body: form })).json();
-  const direct = await fetch(new URL(target.path, base), { headers: { Authorization: `Bearer ${token.access_token}` } });
+  const direct = await fetch(operationUrl(target.path), { headers: { Authorization: `Bearer ${token.access_token}` } });
   const directBody = await direct.text();
   if (direct.status !== 200) fail(`${target.path} with ${username}'s token answers ${direct.status}, not 200`);
 
@@ -129,10 +145,11 @@ async function authorizeAndExecute(page, block, target) {
 // ---- Swagger UI ----
 {
   console.log(`== ${docsPath} (Swagger UI)`);
-  const { page, problems } = await openPage(docsPath);
+  const { page, problems, fetched } = await openPage(docsPath);
   try {
     await page.waitForSelector(".opblock", { timeout: TIMEOUT });
     ok(`${docsPath}: Swagger UI rendered`);
+    checkDocumentLoaded(docsPath, fetched);
     // Operations under several tags are shown once per tag; each must be there at least once.
     for (const { path, method } of operations) {
       const found = await page.locator(`.opblock-${method} .opblock-summary-path[data-path="${path}"]`).count();
@@ -161,7 +178,7 @@ async function authorizeAndExecute(page, block, target) {
       const shownStatus = (await live.locator(".response-col_status").first().innerText()).trim().split(/\s/)[0];
       const shownBody = (await block.locator(".live-responses-table .response-col_description pre").first().innerText()).trim();
 
-      const direct = await fetch(new URL(target.path, base));
+      const direct = await fetch(operationUrl(target.path));
       const directBody = await direct.text();
       if (shownStatus === String(direct.status)) ok(`${docsPath}: ${name} executed, status ${shownStatus} shown`);
       else fail(`${docsPath}: ${name} shows status ${shownStatus}, the server answers ${direct.status}`);
@@ -187,10 +204,11 @@ async function authorizeAndExecute(page, block, target) {
 // ---- ReDoc ----
 {
   console.log(`== ${redocPath} (ReDoc)`);
-  const { page, problems } = await openPage(redocPath);
+  const { page, problems, fetched } = await openPage(redocPath);
   try {
     await page.waitForSelector("[data-section-id]", { timeout: TIMEOUT });
     ok(`${redocPath}: ReDoc rendered`);
+    checkDocumentLoaded(redocPath, fetched);
     // ReDoc gives each operation a section "…operation/<operationId>" and a menu entry
     // whose badge carries the method as a class.
     for (const { path, method, op } of operations) {

@@ -64,11 +64,15 @@ build_example() {
   echo "$bin"
 }
 
-# start_example BIN PORT [VAR=value...]: starts it on 127.0.0.1:PORT and waits (up to 10 s) until
-# it answers. Sets STARTED_PID. Returns 1 when it exits or never answers (it is then stopped).
+# start_example BIN PORT [VAR=value...] [-- ARG...]: starts it on 127.0.0.1:PORT (with the
+# command-line arguments after --) and waits (up to 10 s) until it answers. Sets STARTED_PID.
+# Returns 1 when it exits or never answers (it is then stopped).
 start_example() {
   local bin=$1 port=$2; shift 2
-  env "$@" HOST=127.0.0.1 PORT="$port" "$bin" >"$bin.$port.log" 2>&1 &
+  local vars=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+  [ $# -gt 0 ] && shift  # the --
+  env "${vars[@]}" HOST=127.0.0.1 PORT="$port" "$bin" "$@" >"$bin.$port.log" 2>&1 &
   STARTED_PID=$!
   STARTED_PIDS+=("$STARTED_PID")
   local i
