@@ -173,7 +173,7 @@ TEST_CASE("deploy behind nginx: SIGHUP to the supervisor under load through ngin
     for (int round = 1; round <= rounds; ++round) {
         d.app.kill(SIGHUP);
         const auto hup = std::chrono::steady_clock::now();
-        const bool done = test::eventually_true([&] { return occurrences(d.app.log(), "SIGHUP: rolling restart done") == round; },
+        const bool done = test::eventually_true([&] { return occurrences(d.app.log(), "SIGHUP: rolling restart done") == static_cast<std::size_t>(round); },
                                                 15000ms);
         restarting += std::chrono::steady_clock::now() - hup;
         REQUIRE_MESSAGE(done, "restart " << round << " did not finish:\n" << d.app.log());
