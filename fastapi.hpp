@@ -18816,7 +18816,10 @@ private:
             }
         }
         if (reloading_ && !std::any_of(workers_.begin(), workers_.end(), [](const Proc& w) {
-                return w.replaces != 0 || (w.wants_replacement && std::strcmp(w.replace_why, "SIGHUP") == 0);
+                // Done when the last old worker has exited, not when it was told to stop: a
+                // caller that sees "done" sees only the new workers.
+                return w.replaces != 0 || w.state == State::retiring ||
+                       (w.wants_replacement && std::strcmp(w.replace_why, "SIGHUP") == 0);
             }))
             finish_reload("rolling restart done");
         for (auto& w : workers_) {
