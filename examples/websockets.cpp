@@ -3,12 +3,15 @@
 // frame with the same code; messages over 16 MiB are refused with 1009 (the default limit).
 // /ws/rooms/{room} is a chat: each JSON message {"user": str, "text": str (1-500 chars)} is
 // broadcast to everyone in the room; an invalid one is answered, to its sender only, with
-// FastAPI's error list.
+// FastAPI's error list. With REDIS_URL set, the rooms are shared through Redis pub/sub by every
+// process using that Redis (several workers, several machines).
 // Served on $HOST:$PORT (default 0.0.0.0:8000).
 //   g++ -std=c++20 -O2 -I. examples/websockets.cpp -pthread && ./a.out
 #include "fastapi.hpp"
 
 #include <algorithm>  // find
+#include <cstdlib>    // getenv
+#include <memory>     // shared_ptr
 #include <string>     // string
 
 struct ChatMessage {
@@ -18,7 +21,10 @@ struct ChatMessage {
 
 int main() {
     fastapi::App app;
-    fastapi::Broadcast rooms;  // the chat rooms: within this process, across its event loops
+    // The chat rooms: within this process (across its event loops), or through Redis.
+    std::shared_ptr<fastapi::BroadcastTransport> redis;
+    if (const char* url = std::getenv("REDIS_URL")) redis = std::make_shared<fastapi::RedisBroadcast>(url);
+    fastapi::Broadcast rooms(redis);
     app.get("/", [] { return fastapi::PlainTextResponse("ok"); });
     app.websocket("/ws/echo", [](fastapi::WebSocket& ws) -> asio::awaitable<void> {
         const auto& offered = ws.subprotocols();

@@ -693,4 +693,36 @@ TEST_CASE("examples/cache: GET /counter counts in Redis across two instances, in
     CHECK(test::body_of(alone.ask("GET", "/counter")) == R"({"count":2,"store":"memory"})");
 }
 
+TEST_CASE("examples/websockets with REDIS_URL: a room across two processes (Python's websockets client), again after Redis restarts") {
+    RedisServer server;
+    test::RunningExample a("websockets", {{"REDIS_URL", server.url()}});
+    test::RunningExample b("websockets", {{"REDIS_URL", server.url()}});
+    std::string cmd = "timeout 90 /usr/bin/python3 " FASTAPI_SOURCE_DIR "/tests/python/websockets_client.py ";
+    cmd += std::to_string(a.port) + " across " + std::to_string(b.port) + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char line[4096];
+    // Up to "phase1": a message sent on either reached both; then Redis is killed and started again.
+    for (int i = 0; i < 1000 && std::fgets(line, sizeof line, p); ++i) {
+        out += line;
+        if (out.find("phase1\n") != std::string::npos) break;
+    }
+    const bool phase1 = out.find("phase1\n") != std::string::npos;
+    CHECK_MESSAGE(phase1, out);
+    if (phase1) {
+        server.kill();
+        std::this_thread::sleep_for(200ms);
+        server.start();
+    }
+    for (int i = 0; i < 1000 && std::fgets(line, sizeof line, p); ++i) out += line;
+    const int status = ::pclose(p);
+    INFO(out);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(out == "phase1\nok\n");
+    CHECK(a.child.terminate(5000ms) == 0);
+    CHECK(b.child.terminate(5000ms) == 0);
+}
+
 }  // namespace redis_test

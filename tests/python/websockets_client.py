@@ -1,7 +1,10 @@
 """Python's websockets client (Debian's python3-websockets) against examples/websockets.cpp.
    /usr/bin/python3 tests/python/websockets_client.py PORT           prints "ok" or fails
    /usr/bin/python3 tests/python/websockets_client.py PORT deflate   only the echo, which must
-       agree to permessage-deflate (a server built with FASTAPI_WITH_ZLIB)"""
+       agree to permessage-deflate (a server built with FASTAPI_WITH_ZLIB)
+   /usr/bin/python3 tests/python/websockets_client.py PORT across PORT2   room x on two
+       processes sharing a Redis: what is sent on one reaches both; prints "phase1" once it
+       did, then (while the test restarts Redis) sends until it reaches both again, then "ok"."""
 import asyncio
 import sys
 
@@ -9,6 +12,10 @@ import websockets
 
 
 async def main(port, mode):
+    if mode == "across":
+        await across(port, int(sys.argv[3]))
+        print("ok")
+        return
     if mode == "deflate":
         await echo(port, "deflate", 1)
         print("ok")
@@ -114,6 +121,56 @@ async def rooms(port):
     async with room("a") as dan:
         await dan.send(json.dumps({"user": "dan", "text": "anyone?"}))
         assert json.loads(await dan.recv()) == {"user": "dan", "text": "anyone?"}
+
+
+async def across(port_a, port_b):
+    """Room x on two processes: ann on the first, bob on the second."""
+    import json
+
+    async def until(ws, text, seconds):
+        """Reads until the message `text` (others skipped); whether it came in time."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while True:
+            left = end - loop.time()
+            if left <= 0:
+                return False
+            try:
+                got = json.loads(await asyncio.wait_for(ws.recv(), left))
+            except asyncio.TimeoutError:
+                return False
+            if got.get("text") == text:
+                return True
+
+    async def reaches(sender, others, tag, tries, wait):
+        """Sends until its message comes back to the sender and then reaches every other one."""
+        for i in range(tries):
+            text = f"{tag}-{i}"
+            await sender.send(json.dumps({"user": "t", "text": text}))
+            if not await until(sender, text, wait):
+                continue
+            if all([await until(ws, text, 2) for ws in others]):
+                return True
+        return False
+
+    ann = await websockets.connect(f"ws://127.0.0.1:{port_a}/ws/rooms/x")
+    bob = await websockets.connect(f"ws://127.0.0.1:{port_b}/ws/rooms/x")
+    try:
+        # Joined once a message comes back (the SUBSCRIBE is made as the first member joins).
+        assert await reaches(ann, [], "sync-a", 50, 0.2)
+        assert await reaches(bob, [ann], "sync-b", 50, 0.2)
+        # Now each message reaches both, at once.
+        await ann.send(json.dumps({"user": "ann", "text": "from A"}))
+        assert await until(ann, "from A", 5) and await until(bob, "from A", 5)
+        await bob.send(json.dumps({"user": "bob", "text": "from B"}))
+        assert await until(bob, "from B", 5) and await until(ann, "from B", 5)
+        print("phase1", flush=True)
+        # Redis restarts: both processes subscribe again, and messages flow again (bounded).
+        assert await reaches(ann, [bob], "after", 100, 0.2), "no message reached both after the restart"
+        assert await reaches(bob, [ann], "after-b", 20, 1)
+    finally:
+        await ann.close()
+        await bob.close()
 
 
 asyncio.run(asyncio.wait_for(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else ""), 60))

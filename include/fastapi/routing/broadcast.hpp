@@ -13,6 +13,7 @@
 #include "websocket.hpp"
 
 #include <cstdint>        // uint64_t
+#include <functional>     // function (a transport's way back to deliver)
 #include <memory>         // shared_ptr, weak_ptr
 #include <mutex>          // mutex
 #include <string>         // string
@@ -33,6 +34,11 @@ public:
     // This process's first member of `channel` joined, its last one left.
     virtual void subscribe(const std::string& channel) { (void)channel; }
     virtual void unsubscribe(const std::string& channel) { (void)channel; }
+    // Where what it receives goes (the Broadcast's deliver): called once, by Broadcast's
+    // constructor, before any subscribe. (A transport that is handed deliver() some other way
+    // need not override it.)
+    using Deliver = std::function<void(const std::string& channel, const WebSocket::Message& message)>;
+    virtual void attach(Deliver deliver) { (void)deliver; }
 };
 
 namespace detail {
@@ -83,8 +89,15 @@ class Broadcast {
 public:
     // Within this process.
     Broadcast() : state_(std::make_shared<detail::BroadcastState>()) {}
-    // Across processes, through `transport`.
-    explicit Broadcast(std::shared_ptr<BroadcastTransport> transport) : Broadcast() { state_->transport = std::move(transport); }
+    // Across processes, through `transport` (none: within this process).
+    explicit Broadcast(std::shared_ptr<BroadcastTransport> transport) : Broadcast() {
+        state_->transport = std::move(transport);
+        if (state_->transport)
+            state_->transport->attach([weak = std::weak_ptr<detail::BroadcastState>(state_)](
+                                          const std::string& channel, const WebSocket::Message& m) {
+                if (auto s = weak.lock()) s->deliver(channel, m);
+            });
+    }
     Broadcast(const Broadcast&) = delete;
     Broadcast& operator=(const Broadcast&) = delete;
 
