@@ -15967,6 +15967,10 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::string uds_path;  // the Unix socket file this server made, removed when it stops
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
     std::chrono::steady_clock::time_point stop_deadline{};
+    // Set by begin_stop: until then an idle keep-alive connection stays open and reads on
+    // (Connection::begin_shutdown), min(1 s, grace) after the stop or its last response.
+    std::chrono::steady_clock::time_point stop_began{};
+    std::chrono::milliseconds idle_drain{0};
     std::size_t next_worker = 0;
     int forced_ticks = 0;
     std::atomic<bool> finished{false};
@@ -16225,8 +16229,13 @@ public:
         close();
     }
 
-    // Graceful stop: idle connections close now, busy ones after their current response. Not
-    // idle: one whose request is in the socket unread, or one just accepted that has not sent
+    // Graceful stop: busy connections close after their current response (sent with
+    // `Connection: close`); idle keep-alive ones after a quiet drain window. Closing an idle
+    // connection at once races the peer's next request on it (RFC 9112 §9.3.1: a proxy such as
+    // nginx may retry a GET on another connection, never a POST): so it stays open and reads on
+    // for min(1 s, grace) after the stop or its last response, a request that comes meanwhile
+    // is answered with `Connection: close`, and the peer closing it ends it sooner. Also not
+    // closed: one whose request is in the socket unread, or one just accepted that has not sent
     // its first request yet (half a second): their client did nothing wrong (a worker replaced
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
@@ -16236,11 +16245,18 @@ public:
                 asio::error_code ec;
                 if (socket->available(ec) > 0 && !ec) return;
                 if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+                if (draining()) return read();
             }
             close();
         } else if (streaming_ && stream_stop_) {
             std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
+    }
+
+    // Stopping, and this idle connection is still in its drain window (begin_shutdown).
+    bool draining() const {
+        const auto quiet_from = std::max(state_.stop_began, idle_since_);
+        return std::chrono::steady_clock::now() < quiet_from + state_.idle_drain;
     }
 
     void close() {
@@ -16332,7 +16348,10 @@ private:
         phase_ = p;
         const auto& o = state_.options;
         switch (p) {
-            case Phase::idle: deadline_ = worker_.now() + o.keep_alive_timeout; break;
+            case Phase::idle:
+                deadline_ = worker_.now() + o.keep_alive_timeout;
+                if (state_.stopping.load(std::memory_order_relaxed)) idle_since_ = clock::now();
+                break;
             case Phase::headers: deadline_ = worker_.now() + o.header_timeout; break;
             case Phase::body: deadline_ = worker_.now() + o.body_timeout; break;
             case Phase::handler: break;
@@ -17138,10 +17157,12 @@ private:
             return wake_stream();
         }
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
-        // Stopping: a connection between requests closes; one receiving a body (spooled, or
-        // dropped after an early answer) is still in a request.
+        // Stopping: a connection between requests closes; over a socket, only once its drain
+        // window is over (begin_shutdown, every 20 ms): its last response said keep-alive, the
+        // peer may be sending the next request. One receiving a body (spooled, or dropped after
+        // an early answer) is still in a request.
         if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
-            phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
+            phase_ == Phase::idle && drain_left_ == 0 && !spool_ && !stream_.socket()) {
             close();
             return;
         }
@@ -17191,6 +17212,7 @@ private:
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
     bool fresh_ = true;  // no request begun yet (begin_shutdown)
+    clock::time_point idle_since_{};  // the last response's end, once stopping (draining)
     clock::time_point accepted_at_{};
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
@@ -17362,8 +17384,10 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     if (acceptor) acceptor->close(ec);
     remove_uds();
     if (hooks) hooks->stopping();
+    stop_began = std::chrono::steady_clock::now();
+    idle_drain = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), grace);
     for_each_connection([](Connection& c) { c.begin_shutdown(); });
-    stop_deadline = std::chrono::steady_clock::now() + grace;
+    stop_deadline = stop_began + grace;
     watch_stop();
 }
 
@@ -18816,7 +18840,10 @@ private:
             }
         }
         if (reloading_ && !std::any_of(workers_.begin(), workers_.end(), [](const Proc& w) {
-                return w.replaces != 0 || (w.wants_replacement && std::strcmp(w.replace_why, "SIGHUP") == 0);
+                // Done when the last old worker has exited, not when it was told to stop: a
+                // caller that sees "done" sees only the new workers.
+                return w.replaces != 0 || w.state == State::retiring ||
+                       (w.wants_replacement && std::strcmp(w.replace_why, "SIGHUP") == 0);
             }))
             finish_reload("rolling restart done");
         for (auto& w : workers_) {

@@ -438,7 +438,9 @@ struct Got {
     int status = 0;
     std::string body;
 };
-inline Got http_get(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 3000ms) {
+// With `json_body`, a POST of it (application/json) instead of a GET.
+inline Got http_get(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 3000ms,
+                    const std::string& json_body = {}) {
     Got got;
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return got;
@@ -453,7 +455,11 @@ inline Got http_get(unsigned short port, const std::string& target, std::chrono:
         ::close(fd);
         return got;
     }
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    std::string req = json_body.empty()
+                          ? "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                          : "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                "Content-Type: application/json\r\nContent-Length: " + std::to_string(json_body.size()) +
+                                "\r\n\r\n" + json_body;
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         ::close(fd);
         return got;
@@ -486,17 +492,18 @@ inline long pid_in(const std::string& body) {
     return p == std::string::npos ? 0 : std::atol(body.c_str() + p + 6);
 }
 
-// Client threads sending GET `target` (a new connection each, test::http_get) to a port until
-// stopped: every answer that is not a 2xx, and every connection refused, reset or timed out,
-// is a failure. The answers are counted by the pid in their body (pid_in).
+// Client threads sending GET `target` (or POST `json_body` to it; a new connection each,
+// test::http_get) to a port until stopped: every answer that is not a 2xx, and every connection
+// refused, reset or timed out, is a failure. The answers are counted by the pid in their body
+// (pid_in).
 class Load {
 public:
-    Load(unsigned short port, int threads, std::string target = "/sleep?ms=5") {
+    Load(unsigned short port, int threads, std::string target = "/sleep?ms=5", std::string json_body = {}) {
         for (int i = 0; i < threads; ++i)
-            threads_.emplace_back([this, port, target] {
+            threads_.emplace_back([this, port, target, json_body] {
                 auto deadline = std::chrono::steady_clock::now() + 60s;  // bounded even if never stopped
                 while (!stop_ && std::chrono::steady_clock::now() < deadline) {
-                    auto got = http_get(port, target, 5000ms);
+                    auto got = http_get(port, target, 5000ms, json_body);
                     if (got.status >= 200 && got.status < 300) {
                         ++ok_;
                         std::lock_guard lock(mutex_);

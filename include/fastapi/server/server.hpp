@@ -380,6 +380,10 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::string uds_path;  // the Unix socket file this server made, removed when it stops
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
     std::chrono::steady_clock::time_point stop_deadline{};
+    // Set by begin_stop: until then an idle keep-alive connection stays open and reads on
+    // (Connection::begin_shutdown), min(1 s, grace) after the stop or its last response.
+    std::chrono::steady_clock::time_point stop_began{};
+    std::chrono::milliseconds idle_drain{0};
     std::size_t next_worker = 0;
     int forced_ticks = 0;
     std::atomic<bool> finished{false};
@@ -638,8 +642,13 @@ public:
         close();
     }
 
-    // Graceful stop: idle connections close now, busy ones after their current response. Not
-    // idle: one whose request is in the socket unread, or one just accepted that has not sent
+    // Graceful stop: busy connections close after their current response (sent with
+    // `Connection: close`); idle keep-alive ones after a quiet drain window. Closing an idle
+    // connection at once races the peer's next request on it (RFC 9112 §9.3.1: a proxy such as
+    // nginx may retry a GET on another connection, never a POST): so it stays open and reads on
+    // for min(1 s, grace) after the stop or its last response, a request that comes meanwhile
+    // is answered with `Connection: close`, and the peer closing it ends it sooner. Also not
+    // closed: one whose request is in the socket unread, or one just accepted that has not sent
     // its first request yet (half a second): their client did nothing wrong (a worker replaced
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
@@ -649,11 +658,18 @@ public:
                 asio::error_code ec;
                 if (socket->available(ec) > 0 && !ec) return;
                 if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+                if (draining()) return read();
             }
             close();
         } else if (streaming_ && stream_stop_) {
             std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
+    }
+
+    // Stopping, and this idle connection is still in its drain window (begin_shutdown).
+    bool draining() const {
+        const auto quiet_from = std::max(state_.stop_began, idle_since_);
+        return std::chrono::steady_clock::now() < quiet_from + state_.idle_drain;
     }
 
     void close() {
@@ -745,7 +761,10 @@ private:
         phase_ = p;
         const auto& o = state_.options;
         switch (p) {
-            case Phase::idle: deadline_ = worker_.now() + o.keep_alive_timeout; break;
+            case Phase::idle:
+                deadline_ = worker_.now() + o.keep_alive_timeout;
+                if (state_.stopping.load(std::memory_order_relaxed)) idle_since_ = clock::now();
+                break;
             case Phase::headers: deadline_ = worker_.now() + o.header_timeout; break;
             case Phase::body: deadline_ = worker_.now() + o.body_timeout; break;
             case Phase::handler: break;
@@ -1551,10 +1570,12 @@ private:
             return wake_stream();
         }
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
-        // Stopping: a connection between requests closes; one receiving a body (spooled, or
-        // dropped after an early answer) is still in a request.
+        // Stopping: a connection between requests closes; over a socket, only once its drain
+        // window is over (begin_shutdown, every 20 ms): its last response said keep-alive, the
+        // peer may be sending the next request. One receiving a body (spooled, or dropped after
+        // an early answer) is still in a request.
         if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
-            phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
+            phase_ == Phase::idle && drain_left_ == 0 && !spool_ && !stream_.socket()) {
             close();
             return;
         }
@@ -1604,6 +1625,7 @@ private:
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
     bool fresh_ = true;  // no request begun yet (begin_shutdown)
+    clock::time_point idle_since_{};  // the last response's end, once stopping (draining)
     clock::time_point accepted_at_{};
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
@@ -1775,8 +1797,10 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     if (acceptor) acceptor->close(ec);
     remove_uds();
     if (hooks) hooks->stopping();
+    stop_began = std::chrono::steady_clock::now();
+    idle_drain = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), grace);
     for_each_connection([](Connection& c) { c.begin_shutdown(); });
-    stop_deadline = std::chrono::steady_clock::now() + grace;
+    stop_deadline = stop_began + grace;
     watch_stop();
 }
 
