@@ -15635,6 +15635,9 @@ struct ServerOptions {
     int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
     std::string uds{};      // a Unix socket path: a stale socket there is replaced, removed on stop
     int fd = -1;            // a listening socket, owned by the server from start() on
+    // More listening sockets served as `fd` is (systemd's LISTEN_FDS past the first: an IPv4
+    // and an IPv6 ListenStream, a TCP and a Unix one); owned from start() on. Only with `fd`.
+    std::vector<int> more_fds{};
     bool reuse_port = false;  // SO_REUSEPORT: several servers (processes) share one TCP port
     std::string root_path{};  // Request::root_path (uvicorn's --root-path)
     unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
@@ -15964,8 +15967,10 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::vector<std::unique_ptr<Worker>> workers;
     std::optional<asio::strand<asio::io_context::executor_type>> control;
     std::unique_ptr<generic_acceptor> acceptor;
+    std::vector<std::unique_ptr<generic_acceptor>> more_acceptors;  // ServerOptions::more_fds
     std::string uds_path;  // the Unix socket file this server made, removed when it stops
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
+    std::vector<std::unique_ptr<asio::steady_timer>> more_retry_timers;  // for more_acceptors
     std::chrono::steady_clock::time_point stop_deadline{};
     // Set by begin_stop: until then an idle keep-alive connection stays open and reads on
     // (Connection::begin_shutdown), min(1 s, grace) after the stop or its last response.
@@ -16098,7 +16103,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 
     void listen();
     void start();
-    void accept();
+    void accept(generic_acceptor* from);
     void sweep(Worker& w);
     void begin_stop(std::chrono::milliseconds grace);
     void watch_stop();
@@ -16108,9 +16113,11 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     void release_io() noexcept {
         for (auto& w : workers) w->sweeper.reset();
         retry_timer.reset();
+        more_retry_timers.clear();
         stop_timer.reset();
         reopen_signal.reset();
         acceptor.reset();
+        more_acceptors.clear();
         // Strands last: each holds a part of its io_context's strand service, which goes with
         // the context (owned_.clear() after this); a strand outliving it is a use-after-free.
         for (auto& w : workers) w->strand.reset();
@@ -17247,18 +17254,31 @@ inline std::size_t open_file_limit() noexcept {
 inline void ServerState::listen() {
     auto& ctx = workers[0]->context;
     auto acceptor = std::make_unique<generic_acceptor>(*control);
-    if (options.fd >= 0) {  // a listening socket handed over (systemd, a supervisor): of any family
-        sockaddr_storage addr{};
-        socklen_t len = sizeof(addr);
-        int type = 0;
-        socklen_t type_len = sizeof(type);
-        if (::getsockname(options.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-            ::getsockopt(options.fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
-            throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(options.fd));
-        const int family = addr.ss_family;
-        acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), options.fd);
-        asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
-        acceptor->listen(asio::socket_base::max_listen_connections, ignored);
+    if (options.fd >= 0) {  // listening sockets handed over (systemd, a supervisor): of any family
+        const auto check = [](int fd) {
+            sockaddr_storage addr{};
+            socklen_t len = sizeof(addr);
+            int type = 0;
+            socklen_t type_len = sizeof(type);
+            if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+                ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
+                throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(fd));
+            return static_cast<int>(addr.ss_family);
+        };
+        std::vector<int> families;  // all checked before any is owned: a bad one leaves them as given
+        for (int fd : options.more_fds) families.push_back(check(fd));
+        const int family = check(options.fd);
+        const auto adopt = [](generic_acceptor& a, int family, int fd) {
+            a.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), fd);
+            asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
+            a.listen(asio::socket_base::max_listen_connections, ignored);
+        };
+        adopt(*acceptor, family, options.fd);
+        for (std::size_t i = 0; i < options.more_fds.size(); ++i) {
+            auto more = std::make_unique<generic_acceptor>(*control);
+            adopt(*more, families[i], options.more_fds[i]);
+            more_acceptors.push_back(std::move(more));
+        }
         this->acceptor = std::move(acceptor);
         return;
     }
@@ -17304,17 +17324,20 @@ inline void ServerState::start() {
         w->tick();
         asio::dispatch(*w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
     }
-    accept();
+    more_retry_timers.resize(more_acceptors.size());
+    accept(acceptor.get());
+    for (auto& more : more_acceptors) accept(more.get());
 }
 
-inline void ServerState::accept() {
+// One accept on `from` (the acceptor, or one of more_acceptors), which the state owns.
+inline void ServerState::accept(generic_acceptor* from) {
     Worker& w = *workers[next_worker++ % workers.size()];
     // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
-    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
+    auto on_accept = [weak = weak_from_this(), &w, from](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         auto self = weak.lock();
         if (!self) return;
-        if (self->stopping || !self->acceptor || !self->acceptor->is_open()) {
+        if (self->stopping || !self->acceptor || !from->is_open()) {
             // Accepted just before the stop closed the acceptor: the client is served (and the
             // connection closed after its response), not dropped.
             if (!ec && !self->finished && !self->embedded) {
@@ -17332,17 +17355,22 @@ inline void ServerState::accept() {
                 auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
                 asio::post(c->executor(), [c] { c->start(); });
             }
-            self->accept();
+            self->accept(from);
         } else {
-            // Out of descriptors or memory: back off instead of spinning on the error.
-            self->retry_timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
-            self->retry_timer->async_wait([weak](const asio::error_code& e) {
-                if (auto s = weak.lock(); s && !e) s->accept();
+            // Out of descriptors or memory: back off instead of spinning on the error (a timer
+            // per listening socket, freed with the state).
+            auto timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
+            auto* t = timer.get();
+            if (from == self->acceptor.get()) self->retry_timer = std::move(timer);
+            for (std::size_t i = 0; i < self->more_acceptors.size(); ++i)
+                if (self->more_acceptors[i].get() == from) self->more_retry_timers[i] = std::move(timer);
+            t->async_wait([weak, from](const asio::error_code& e) {
+                if (auto s = weak.lock(); s && !e) s->accept(from);
             });
         }
     };
-    if (embedded) acceptor->async_accept(asio::make_strand(w.context), std::move(on_accept));
-    else acceptor->async_accept(w.context, std::move(on_accept));
+    if (embedded) from->async_accept(asio::make_strand(w.context), std::move(on_accept));
+    else from->async_accept(w.context, std::move(on_accept));
 }
 
 // Ticks each loop's coarse clock and closes connections past their deadlines.
@@ -17382,6 +17410,7 @@ void ServerState::for_each_connection(F f) {
 inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
+    for (auto& more : more_acceptors) more->close(ec);
     remove_uds();
     if (hooks) hooks->stopping();
     stop_began = std::chrono::steady_clock::now();
@@ -17428,6 +17457,8 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        for (auto& t : more_retry_timers)
+            if (t) t->cancel();
         if (reopen_signal) reopen_signal->cancel();
         if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
             for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });
@@ -18117,7 +18148,8 @@ private:
 // socket named by $NOTIFY_SOCKET ("READY=1", "STATUS=...", "RELOADING=1", "STOPPING=1",
 // "WATCHDOG=1"; a name starting with '@' is in the abstract namespace), and socket activation
 // is listening sockets from fd 3 on, counted by $LISTEN_FDS and meant for $LISTEN_PID, named
-// by $LISTEN_FDNAMES. Both are sd_notify(3) and sd_listen_fds(3) as their manuals describe them.
+// by $LISTEN_FDNAMES (all of them are served: ServerOptions::fd and more_fds). Both are
+// sd_notify(3) and sd_listen_fds(3) as their manuals describe them.
 // Relies on nothing but POSIX.
 
 namespace fastapi::detail {
@@ -18444,9 +18476,21 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
         std::fflush(nullptr);
         ::_exit(3);
     }
+    std::vector<int> more_fds;  // " more=4,5"
+    if (const char* more = std::strstr(env, " more=")) {
+        for (const char* p = more + 6; *p;) {
+            char* end = nullptr;
+            const long fd = std::strtol(p, &end, 10);
+            if (end == p || fd < 0 || fd > 1 << 20) break;
+            more_fds.push_back(static_cast<int>(fd));
+            p = *end == ',' ? end + 1 : end;
+            if (*end != ',') break;
+        }
+    }
     ::unsetenv(worker_env_name);
     for (int fd : {listen_fd, pipe_fd, shm_fd})
         if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    for (int fd : more_fds) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     RequestSlot* slots = nullptr;
     if (shm_fd >= 0) {
         void* page = ::mmap(nullptr, request_page, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
@@ -18457,6 +18501,7 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
     // does not stop a worker (SIGUSR1's log reopening is the log sink's).
     for (int sig : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1}) ::signal(sig, SIG_IGN);
     options.fd = listen_fd;
+    options.more_fds = std::move(more_fds);
     options.uds.clear();
     options.workers = 0;
     if (options.threads == 0) options.threads = 1;
@@ -18603,16 +18648,23 @@ private:
     void bind() {
         auto activated = take_listen_fds();
         if (o_.fd >= 0 || (!activated.empty() && o_.uds.empty())) {
+            // Every socket systemd passed is served (an IPv4 and an IPv6 ListenStream, a TCP and a
+            // Unix one), by every worker: they are shared as a handed-over socket is.
             listen_fd_ = o_.fd >= 0 ? o_.fd : activated.front().fd;
-            if (activated.size() > 1)
-                process_log("WARNING", "systemd passed " + std::to_string(activated.size()) +
-                                           " sockets; serving on the first (" + activated.front().name + ")");
-            int type = 0;
-            socklen_t len = sizeof(type);
-            if (::getsockopt(listen_fd_, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
-                throw std::runtime_error("fastapi: fd " + std::to_string(listen_fd_) + " is not a listening stream socket");
-            ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);
+            if (o_.fd >= 0) more_fds_ = o_.more_fds;
+            else
+                for (std::size_t i = 1; i < activated.size(); ++i) more_fds_.push_back(activated[i].fd);
             where_ = "fd " + std::to_string(listen_fd_);
+            std::vector<int> all{listen_fd_};
+            all.insert(all.end(), more_fds_.begin(), more_fds_.end());
+            for (int fd : all) {
+                int type = 0;
+                socklen_t len = sizeof(type);
+                if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+                    throw std::runtime_error("fastapi: fd " + std::to_string(fd) + " is not a listening stream socket");
+                ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+                if (fd != listen_fd_) where_ += ", fd " + std::to_string(fd);
+            }
             return;
         }
         owns_listen_fd_ = true;
@@ -18723,6 +18775,10 @@ private:
         }
         std::string var = std::string(worker_env_name) + "=listen=" + std::to_string(listen_fd) +
                           " pipe=" + std::to_string(pair[1]) + " shm=" + std::to_string(slots ? shm : -1);
+        if (!more_fds_.empty()) {  // " more=4,5": the other sockets systemd passed
+            var += " more=";
+            for (std::size_t i = 0; i < more_fds_.size(); ++i) var += (i ? "," : "") + std::to_string(more_fds_[i]);
+        }
         std::vector<char*> envp;
         const std::size_t name_len = std::strlen(worker_env_name);
         for (char** e = environ; e && *e; ++e)
@@ -18736,6 +18792,7 @@ private:
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, listen_fd, listen_fd);
+        for (int fd : more_fds_) posix_spawn_file_actions_adddup2(&actions, fd, fd);
         posix_spawn_file_actions_adddup2(&actions, pair[1], pair[1]);
         if (slots) posix_spawn_file_actions_adddup2(&actions, shm, shm);
         posix_spawnattr_t attr;
@@ -19120,6 +19177,7 @@ private:
     std::string exe_, where_, uds_path_;
     std::vector<std::string> argv_;
     int listen_fd_ = -1;
+    std::vector<int> more_fds_;  // handed over with listen_fd_ (ServerOptions::more_fds, LISTEN_FDS)
     bool owns_listen_fd_ = false;
     std::vector<int> slots_;  // TCP: one SO_REUSEPORT socket per worker slot (slots_[0] is listen_fd_)
     sockaddr_storage tcp_address_{};
@@ -19153,6 +19211,7 @@ inline void serve(AppContext& app, ServerOptions options) {
     if (options.fd < 0 && options.uds.empty()) {
         auto activated = take_listen_fds();
         if (!activated.empty()) options.fd = activated.front().fd;
+        for (std::size_t i = 1; i < activated.size(); ++i) options.more_fds.push_back(activated[i].fd);
     }
     Server server(app, options);
     NotifyHooks notify;
