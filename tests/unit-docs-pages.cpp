@@ -12,7 +12,7 @@
 #include <string>
 
 // Helpers and test cases in a namespace of their own (unity builds: a helper in an anonymous
-// namespace is seen by every file of the unit, ScopedEnv by unit-dotenv.cpp's).
+// namespace is seen by every file of the unit).
 namespace docs_pages_test {
 
 namespace fs = std::filesystem;
@@ -38,12 +38,7 @@ struct AssetsDir {
     }
 };
 
-// Sets an environment variable for one test.
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const std::string& value) : name(n) { ::setenv(n, value.c_str(), 1); }
-    ~ScopedEnv() { ::unsetenv(name); }
-};
+using test::ScopedEnv;
 
 // AppOptions with some fields set (designated initializers would warn under -Wextra about
 // every field left out).
