@@ -1,10 +1,7 @@
 // The interactive docs: /docs (Swagger UI), /docs/oauth2-redirect and /redoc (ReDoc), as
 // FastAPI serves them, and their offline assets.
-#include <doctest/doctest.h>
+#include "support.hpp"  // test::ScopedEnv
 
-#include "fastapi.hpp"
-
-#include <stdlib.h>  // setenv, unsetenv
 #include <unistd.h>  // getpid
 
 #include <filesystem>
