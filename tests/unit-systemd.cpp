@@ -234,6 +234,25 @@ TEST_CASE("systemd: a single process notifies too: READY, WATCHDOG, STOPPING") {
     CHECK(app.wait_exit(10s) == 0);
 }
 
+// The pids that answered four concurrent clients, each getting `get()` 40 times (0: no answer).
+template <class Get>
+std::set<long> answering_pids(Get get) {
+    std::set<long> pids;
+    std::mutex mutex;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+        clients.emplace_back([&] {
+            for (int i = 0; i < 40; ++i) {
+                const long pid = pid_in(get());
+                std::lock_guard lock(mutex);
+                pids.insert(pid);
+            }
+        });
+    for (auto& t : clients) t.join();
+    pids.erase(0);
+    return pids;
+}
+
 TEST_CASE("systemd: socket activation: the workers serve on the socket passed as fd 3, and bind nothing else") {
     Listener listener;
     const unsigned short unused = test::free_port();
@@ -244,20 +263,7 @@ TEST_CASE("systemd: socket activation: the workers serve on the socket passed as
     REQUIRE(app.log_has("All 2 workers are serving", 10000ms));
     // One socket shared by both (systemd gave one): each worker's loop waits on it, and
     // concurrent clients reach both.
-    std::set<long> pids;
-    std::mutex mutex;
-    std::vector<std::thread> clients;
-    for (int c = 0; c < 4; ++c)
-        clients.emplace_back([&] {
-            for (int i = 0; i < 40; ++i) {
-                long pid = pid_in(test::http_get(listener.port, "/sleep?ms=10").body);
-                std::lock_guard lock(mutex);
-                pids.insert(pid);
-            }
-        });
-    for (auto& t : clients) t.join();
-    pids.erase(0);
-    CHECK(pids.size() == 2);
+    CHECK(answering_pids([&] { return test::http_get(listener.port, "/sleep?ms=10").body; }).size() == 2);
     CHECK(test::http_get(unused, "/whoami", 500ms).status == 0);  // PORT was not bound
     // A rolling restart keeps serving on the same socket.
     app.kill(SIGHUP);
@@ -297,20 +303,7 @@ TEST_CASE("systemd: socket activation with two sockets (TCP and Unix): both are 
         CHECK(app.log().find("WARNING") == std::string::npos);  // no "serving on the first" any more
         if (*workers) {
             // The workers serve both: concurrent clients of the Unix socket reach both workers.
-            std::set<long> pids;
-            std::mutex mutex;
-            std::vector<std::thread> clients;
-            for (int c = 0; c < 4; ++c)
-                clients.emplace_back([&] {
-                    for (int i = 0; i < 30; ++i) {
-                        const long pid = pid_in(unix_socket.get("/sleep?ms=10"));
-                        std::lock_guard lock(mutex);
-                        pids.insert(pid);
-                    }
-                });
-            for (auto& t : clients) t.join();
-            pids.erase(0);
-            CHECK(pids.size() == 2);
+            CHECK(answering_pids([&] { return unix_socket.get("/sleep?ms=10"); }).size() == 2);
             app.kill(SIGHUP);
             REQUIRE(app.log_has("SIGHUP: rolling restart done", 10000ms));
             CHECK(test::status_of(unix_socket.get("/whoami")) == 200);
