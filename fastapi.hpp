@@ -2615,6 +2615,22 @@ struct WsEvent {
     bool compressed = false;
 };
 
+// A frame's header (RFC 6455 §5.2) from its second byte: its size, 2 plus the extended length
+// (2 or 8) plus the mask (4, when masked); and from the whole header, the payload's length.
+// The one decoding of both, for the parser below and TestClient's reader of server frames.
+constexpr std::size_t ws_header_size(unsigned char b1) noexcept {
+    const unsigned len7 = b1 & 0x7F;
+    return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b1 & 0x80) ? 4 : 0);
+}
+inline std::uint64_t ws_payload_length(const unsigned char* header) noexcept {
+    const unsigned len7 = header[1] & 0x7F;
+    if (len7 == 126) return (std::uint64_t(header[2]) << 8) | header[3];
+    if (len7 < 126) return len7;
+    std::uint64_t len = 0;
+    for (int i = 0; i < 8; ++i) len = (len << 8) | header[2 + i];
+    return len;
+}
+
 // The parser of client frames. parse() is handed every byte the connection holds and not yet
 // consumed; it consumes up to the end of one event (or all of it, still in need of more) and
 // says how much in `consumed`. Payloads are unmasked into the parser's own buffers as they
@@ -2679,11 +2695,7 @@ private:
     WsOpcode opcode() const noexcept { return static_cast<WsOpcode>(header_[0] & 0x0F); }
 
     // Bytes of header the frame has: 2, plus its extended length, plus the mask.
-    std::size_t header_need() const noexcept {
-        if (header_len_ < 2) return 2;
-        const unsigned len7 = header_[1] & 0x7F;
-        return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((header_[1] & 0x80) ? 4 : 0);
-    }
+    std::size_t header_need() const noexcept { return header_len_ < 2 ? 2 : ws_header_size(header_[1]); }
 
     WsEvent fail(std::uint16_t code, std::string_view why) {
         done_ = true;
@@ -2713,20 +2725,13 @@ private:
 
     WsEvent start_payload() {
         const unsigned len7 = header_[1] & 0x7F;
-        std::uint64_t len = len7;
-        std::size_t at = 2;
-        if (len7 == 126) {
-            len = (std::uint64_t(header_[2]) << 8) | header_[3];
-            at = 4;
-            if (len < 126) return fail(1002, "frame length not in its shortest form");
-        } else if (len7 == 127) {
-            len = 0;
-            for (int i = 0; i < 8; ++i) len = (len << 8) | header_[2 + i];
-            at = 10;
+        const std::uint64_t len = ws_payload_length(header_);
+        if (len7 == 126 && len < 126) return fail(1002, "frame length not in its shortest form");
+        if (len7 == 127) {
             if (len >> 63) return fail(1002, "frame length with its top bit set");
             if (len <= 0xFFFF) return fail(1002, "frame length not in its shortest form");
         }
-        std::memcpy(mask_, header_ + at, 4);
+        std::memcpy(mask_, header_ + ws_header_size(header_[1]) - 4, 4);  // masked: checked before
         if (!control()) {
             if (len > max_message_ || message_.size() > max_message_ - len) return fail(1009, "message too big");
             if (opcode() != WsOpcode::continuation) {
@@ -15647,6 +15652,9 @@ struct ServerOptions {
     int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
     std::string uds{};      // a Unix socket path: a stale socket there is replaced, removed on stop
     int fd = -1;            // a listening socket, owned by the server from start() on
+    // More listening sockets served as `fd` is (systemd's LISTEN_FDS past the first: an IPv4
+    // and an IPv6 ListenStream, a TCP and a Unix one); owned from start() on. Only with `fd`.
+    std::vector<int> more_fds{};
     bool reuse_port = false;  // SO_REUSEPORT: several servers (processes) share one TCP port
     std::string root_path{};  // Request::root_path (uvicorn's --root-path)
     unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
@@ -15976,9 +15984,15 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::vector<std::unique_ptr<Worker>> workers;
     std::optional<asio::strand<asio::io_context::executor_type>> control;
     std::unique_ptr<generic_acceptor> acceptor;
+    std::vector<std::unique_ptr<generic_acceptor>> more_acceptors;  // ServerOptions::more_fds
     std::string uds_path;  // the Unix socket file this server made, removed when it stops
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
+    std::vector<std::unique_ptr<asio::steady_timer>> more_retry_timers;  // for more_acceptors
     std::chrono::steady_clock::time_point stop_deadline{};
+    // Set by begin_stop: until then an idle keep-alive connection stays open and reads on
+    // (Connection::begin_shutdown), min(1 s, grace) after the stop or its last response.
+    std::chrono::steady_clock::time_point stop_began{};
+    std::chrono::milliseconds idle_drain{0};
     std::size_t next_worker = 0;
     int forced_ticks = 0;
     std::atomic<bool> finished{false};
@@ -16106,7 +16120,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 
     void listen();
     void start();
-    void accept();
+    void accept(generic_acceptor* from);
     void sweep(Worker& w);
     void begin_stop(std::chrono::milliseconds grace);
     void watch_stop();
@@ -16116,9 +16130,11 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     void release_io() noexcept {
         for (auto& w : workers) w->sweeper.reset();
         retry_timer.reset();
+        more_retry_timers.clear();
         stop_timer.reset();
         reopen_signal.reset();
         acceptor.reset();
+        more_acceptors.clear();
         // Strands last: each holds a part of its io_context's strand service, which goes with
         // the context (owned_.clear() after this); a strand outliving it is a use-after-free.
         for (auto& w : workers) w->strand.reset();
@@ -16237,8 +16253,13 @@ public:
         close();
     }
 
-    // Graceful stop: idle connections close now, busy ones after their current response. Not
-    // idle: one whose request is in the socket unread, or one just accepted that has not sent
+    // Graceful stop: busy connections close after their current response (sent with
+    // `Connection: close`); idle keep-alive ones after a quiet drain window. Closing an idle
+    // connection at once races the peer's next request on it (RFC 9112 §9.3.1: a proxy such as
+    // nginx may retry a GET on another connection, never a POST): so it stays open and reads on
+    // for min(1 s, grace) after the stop or its last response, a request that comes meanwhile
+    // is answered with `Connection: close`, and the peer closing it ends it sooner. Also not
+    // closed: one whose request is in the socket unread, or one just accepted that has not sent
     // its first request yet (half a second): their client did nothing wrong (a worker replaced
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
@@ -16248,11 +16269,18 @@ public:
                 asio::error_code ec;
                 if (socket->available(ec) > 0 && !ec) return;
                 if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+                if (draining()) return read();
             }
             close();
         } else if (streaming_ && stream_stop_) {
             std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
+    }
+
+    // Stopping, and this idle connection is still in its drain window (begin_shutdown).
+    bool draining() const {
+        const auto quiet_from = std::max(state_.stop_began, idle_since_);
+        return std::chrono::steady_clock::now() < quiet_from + state_.idle_drain;
     }
 
     void close() {
@@ -16344,7 +16372,10 @@ private:
         phase_ = p;
         const auto& o = state_.options;
         switch (p) {
-            case Phase::idle: deadline_ = worker_.now() + o.keep_alive_timeout; break;
+            case Phase::idle:
+                deadline_ = worker_.now() + o.keep_alive_timeout;
+                if (state_.stopping.load(std::memory_order_relaxed)) idle_since_ = clock::now();
+                break;
             case Phase::headers: deadline_ = worker_.now() + o.header_timeout; break;
             case Phase::body: deadline_ = worker_.now() + o.body_timeout; break;
             case Phase::handler: break;
@@ -17150,10 +17181,12 @@ private:
             return wake_stream();
         }
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
-        // Stopping: a connection between requests closes; one receiving a body (spooled, or
-        // dropped after an early answer) is still in a request.
+        // Stopping: a connection between requests closes; over a socket, only once its drain
+        // window is over (begin_shutdown, every 20 ms): its last response said keep-alive, the
+        // peer may be sending the next request. One receiving a body (spooled, or dropped after
+        // an early answer) is still in a request.
         if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
-            phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
+            phase_ == Phase::idle && drain_left_ == 0 && !spool_ && !stream_.socket()) {
             close();
             return;
         }
@@ -17203,6 +17236,7 @@ private:
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
     bool fresh_ = true;  // no request begun yet (begin_shutdown)
+    clock::time_point idle_since_{};  // the last response's end, once stopping (draining)
     clock::time_point accepted_at_{};
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
@@ -17237,18 +17271,31 @@ inline std::size_t open_file_limit() noexcept {
 inline void ServerState::listen() {
     auto& ctx = workers[0]->context;
     auto acceptor = std::make_unique<generic_acceptor>(*control);
-    if (options.fd >= 0) {  // a listening socket handed over (systemd, a supervisor): of any family
-        sockaddr_storage addr{};
-        socklen_t len = sizeof(addr);
-        int type = 0;
-        socklen_t type_len = sizeof(type);
-        if (::getsockname(options.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-            ::getsockopt(options.fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
-            throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(options.fd));
-        const int family = addr.ss_family;
-        acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), options.fd);
-        asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
-        acceptor->listen(asio::socket_base::max_listen_connections, ignored);
+    if (options.fd >= 0) {  // listening sockets handed over (systemd, a supervisor): of any family
+        const auto check = [](int fd) {
+            sockaddr_storage addr{};
+            socklen_t len = sizeof(addr);
+            int type = 0;
+            socklen_t type_len = sizeof(type);
+            if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+                ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
+                throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(fd));
+            return static_cast<int>(addr.ss_family);
+        };
+        std::vector<int> families;  // all checked before any is owned: a bad one leaves them as given
+        for (int fd : options.more_fds) families.push_back(check(fd));
+        const int family = check(options.fd);
+        const auto adopt = [](generic_acceptor& a, int family, int fd) {
+            a.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), fd);
+            asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
+            a.listen(asio::socket_base::max_listen_connections, ignored);
+        };
+        adopt(*acceptor, family, options.fd);
+        for (std::size_t i = 0; i < options.more_fds.size(); ++i) {
+            auto more = std::make_unique<generic_acceptor>(*control);
+            adopt(*more, families[i], options.more_fds[i]);
+            more_acceptors.push_back(std::move(more));
+        }
         this->acceptor = std::move(acceptor);
         return;
     }
@@ -17294,17 +17341,20 @@ inline void ServerState::start() {
         w->tick();
         asio::dispatch(*w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
     }
-    accept();
+    more_retry_timers.resize(more_acceptors.size());
+    accept(acceptor.get());
+    for (auto& more : more_acceptors) accept(more.get());
 }
 
-inline void ServerState::accept() {
+// One accept on `from` (the acceptor, or one of more_acceptors), which the state owns.
+inline void ServerState::accept(generic_acceptor* from) {
     Worker& w = *workers[next_worker++ % workers.size()];
     // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
-    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
+    auto on_accept = [weak = weak_from_this(), &w, from](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         auto self = weak.lock();
         if (!self) return;
-        if (self->stopping || !self->acceptor || !self->acceptor->is_open()) {
+        if (self->stopping || !self->acceptor || !from->is_open()) {
             // Accepted just before the stop closed the acceptor: the client is served (and the
             // connection closed after its response), not dropped.
             if (!ec && !self->finished && !self->embedded) {
@@ -17322,17 +17372,22 @@ inline void ServerState::accept() {
                 auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
                 asio::post(c->executor(), [c] { c->start(); });
             }
-            self->accept();
+            self->accept(from);
         } else {
-            // Out of descriptors or memory: back off instead of spinning on the error.
-            self->retry_timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
-            self->retry_timer->async_wait([weak](const asio::error_code& e) {
-                if (auto s = weak.lock(); s && !e) s->accept();
+            // Out of descriptors or memory: back off instead of spinning on the error (a timer
+            // per listening socket, freed with the state).
+            auto timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
+            auto* t = timer.get();
+            if (from == self->acceptor.get()) self->retry_timer = std::move(timer);
+            for (std::size_t i = 0; i < self->more_acceptors.size(); ++i)
+                if (self->more_acceptors[i].get() == from) self->more_retry_timers[i] = std::move(timer);
+            t->async_wait([weak, from](const asio::error_code& e) {
+                if (auto s = weak.lock(); s && !e) s->accept(from);
             });
         }
     };
-    if (embedded) acceptor->async_accept(asio::make_strand(w.context), std::move(on_accept));
-    else acceptor->async_accept(w.context, std::move(on_accept));
+    if (embedded) from->async_accept(asio::make_strand(w.context), std::move(on_accept));
+    else from->async_accept(w.context, std::move(on_accept));
 }
 
 // Ticks each loop's coarse clock and closes connections past their deadlines.
@@ -17372,10 +17427,13 @@ void ServerState::for_each_connection(F f) {
 inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
+    for (auto& more : more_acceptors) more->close(ec);
     remove_uds();
     if (hooks) hooks->stopping();
+    stop_began = std::chrono::steady_clock::now();
+    idle_drain = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), grace);
     for_each_connection([](Connection& c) { c.begin_shutdown(); });
-    stop_deadline = std::chrono::steady_clock::now() + grace;
+    stop_deadline = stop_began + grace;
     watch_stop();
 }
 
@@ -17416,6 +17474,8 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        for (auto& t : more_retry_timers)
+            if (t) t->cancel();
         if (reopen_signal) reopen_signal->cancel();
         if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
             for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });
@@ -17764,18 +17824,10 @@ struct TestFrame {
 inline std::optional<TestFrame> take_server_frame(std::string& b) {
     if (b.size() < 2) return std::nullopt;
     const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-    std::uint64_t len = p[1] & 0x7F;
-    std::size_t at = 2;
-    if (len == 126) {
-        if (b.size() < 4) return std::nullopt;
-        len = (std::uint64_t(p[2]) << 8) | p[3], at = 4;
-    } else if (len == 127) {
-        if (b.size() < 10) return std::nullopt;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-        at = 10;
-    }
-    if (b.size() < at + len) return std::nullopt;
+    const std::size_t at = ws_header_size(p[1]);  // a server's frames are not masked
+    if (b.size() < at) return std::nullopt;
+    const std::uint64_t len = ws_payload_length(p);
+    if (b.size() - at < len) return std::nullopt;
     TestFrame f{(p[0] & 0x80) != 0, static_cast<unsigned>(p[0] & 0x0F), b.substr(at, len)};
     b.erase(0, at + len);
     return f;
@@ -18105,7 +18157,8 @@ private:
 // socket named by $NOTIFY_SOCKET ("READY=1", "STATUS=...", "RELOADING=1", "STOPPING=1",
 // "WATCHDOG=1"; a name starting with '@' is in the abstract namespace), and socket activation
 // is listening sockets from fd 3 on, counted by $LISTEN_FDS and meant for $LISTEN_PID, named
-// by $LISTEN_FDNAMES. Both are sd_notify(3) and sd_listen_fds(3) as their manuals describe them.
+// by $LISTEN_FDNAMES (all of them are served: ServerOptions::fd and more_fds). Both are
+// sd_notify(3) and sd_listen_fds(3) as their manuals describe them.
 // Relies on nothing but POSIX.
 
 namespace fastapi::detail {
@@ -18432,9 +18485,21 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
         std::fflush(nullptr);
         ::_exit(3);
     }
+    std::vector<int> more_fds;  // " more=4,5"
+    if (const char* more = std::strstr(env, " more=")) {
+        for (const char* p = more + 6; *p;) {
+            char* end = nullptr;
+            const long fd = std::strtol(p, &end, 10);
+            if (end == p || fd < 0 || fd > 1 << 20) break;
+            more_fds.push_back(static_cast<int>(fd));
+            p = *end == ',' ? end + 1 : end;
+            if (*end != ',') break;
+        }
+    }
     ::unsetenv(worker_env_name);
     for (int fd : {listen_fd, pipe_fd, shm_fd})
         if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    for (int fd : more_fds) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     RequestSlot* slots = nullptr;
     if (shm_fd >= 0) {
         void* page = ::mmap(nullptr, request_page, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
@@ -18445,6 +18510,7 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
     // does not stop a worker (SIGUSR1's log reopening is the log sink's).
     for (int sig : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1}) ::signal(sig, SIG_IGN);
     options.fd = listen_fd;
+    options.more_fds = std::move(more_fds);
     options.uds.clear();
     options.workers = 0;
     if (options.threads == 0) options.threads = 1;
@@ -18591,16 +18657,23 @@ private:
     void bind() {
         auto activated = take_listen_fds();
         if (o_.fd >= 0 || (!activated.empty() && o_.uds.empty())) {
+            // Every socket systemd passed is served (an IPv4 and an IPv6 ListenStream, a TCP and a
+            // Unix one), by every worker: they are shared as a handed-over socket is.
             listen_fd_ = o_.fd >= 0 ? o_.fd : activated.front().fd;
-            if (activated.size() > 1)
-                process_log("WARNING", "systemd passed " + std::to_string(activated.size()) +
-                                           " sockets; serving on the first (" + activated.front().name + ")");
-            int type = 0;
-            socklen_t len = sizeof(type);
-            if (::getsockopt(listen_fd_, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
-                throw std::runtime_error("fastapi: fd " + std::to_string(listen_fd_) + " is not a listening stream socket");
-            ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);
+            if (o_.fd >= 0) more_fds_ = o_.more_fds;
+            else
+                for (std::size_t i = 1; i < activated.size(); ++i) more_fds_.push_back(activated[i].fd);
             where_ = "fd " + std::to_string(listen_fd_);
+            std::vector<int> all{listen_fd_};
+            all.insert(all.end(), more_fds_.begin(), more_fds_.end());
+            for (int fd : all) {
+                int type = 0;
+                socklen_t len = sizeof(type);
+                if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+                    throw std::runtime_error("fastapi: fd " + std::to_string(fd) + " is not a listening stream socket");
+                ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+                if (fd != listen_fd_) where_ += ", fd " + std::to_string(fd);
+            }
             return;
         }
         owns_listen_fd_ = true;
@@ -18711,6 +18784,10 @@ private:
         }
         std::string var = std::string(worker_env_name) + "=listen=" + std::to_string(listen_fd) +
                           " pipe=" + std::to_string(pair[1]) + " shm=" + std::to_string(slots ? shm : -1);
+        if (!more_fds_.empty()) {  // " more=4,5": the other sockets systemd passed
+            var += " more=";
+            for (std::size_t i = 0; i < more_fds_.size(); ++i) var += (i ? "," : "") + std::to_string(more_fds_[i]);
+        }
         std::vector<char*> envp;
         const std::size_t name_len = std::strlen(worker_env_name);
         for (char** e = environ; e && *e; ++e)
@@ -18724,6 +18801,7 @@ private:
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, listen_fd, listen_fd);
+        for (int fd : more_fds_) posix_spawn_file_actions_adddup2(&actions, fd, fd);
         posix_spawn_file_actions_adddup2(&actions, pair[1], pair[1]);
         if (slots) posix_spawn_file_actions_adddup2(&actions, shm, shm);
         posix_spawnattr_t attr;
@@ -19108,6 +19186,7 @@ private:
     std::string exe_, where_, uds_path_;
     std::vector<std::string> argv_;
     int listen_fd_ = -1;
+    std::vector<int> more_fds_;  // handed over with listen_fd_ (ServerOptions::more_fds, LISTEN_FDS)
     bool owns_listen_fd_ = false;
     std::vector<int> slots_;  // TCP: one SO_REUSEPORT socket per worker slot (slots_[0] is listen_fd_)
     sockaddr_storage tcp_address_{};
@@ -19141,6 +19220,7 @@ inline void serve(AppContext& app, ServerOptions options) {
     if (options.fd < 0 && options.uds.empty()) {
         auto activated = take_listen_fds();
         if (!activated.empty()) options.fd = activated.front().fd;
+        for (std::size_t i = 1; i < activated.size(); ++i) options.more_fds.push_back(activated[i].fd);
     }
     Server server(app, options);
     NotifyHooks notify;

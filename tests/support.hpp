@@ -241,6 +241,54 @@ inline unsigned short free_port() {
     return ntohs(addr.sin_port);
 }
 
+// A listening TCP socket on 127.0.0.1 at a free port (bound to port 0: no race), as a systemd
+// .socket unit or a supervisor makes one, or to keep a port in use; closed with the object
+// unless released (to a server that owns it from then on).
+struct LoopbackListener {
+    int fd = -1;
+    unsigned short port = 0;
+    explicit LoopbackListener(int backlog = 128) {
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+        REQUIRE(::listen(fd, backlog) == 0);
+        socklen_t len = sizeof(addr);
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        port = ntohs(addr.sin_port);
+    }
+    ~LoopbackListener() {
+        if (fd >= 0) ::close(fd);
+    }
+    LoopbackListener(const LoopbackListener&) = delete;
+    LoopbackListener& operator=(const LoopbackListener&) = delete;
+    int release() { return std::exchange(fd, -1); }
+};
+
+// Sets (a value) or unsets (nullptr) an environment variable for a scope, and puts back what
+// was there before.
+class ScopedEnv {
+public:
+    ScopedEnv(std::string name, const char* value) : name_(std::move(name)) {
+        if (const char* old = std::getenv(name_.c_str())) old_ = old;
+        if (value) ::setenv(name_.c_str(), value, 1);
+        else ::unsetenv(name_.c_str());
+    }
+    ScopedEnv(std::string name, const std::string& value) : ScopedEnv(std::move(name), value.c_str()) {}
+    ~ScopedEnv() {
+        if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
+        else ::unsetenv(name_.c_str());
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    std::string name_;
+    std::optional<std::string> old_;
+};
+
 // Waits (bounded) until something accepts connections on the port.
 inline bool wait_for_port(unsigned short port, std::chrono::milliseconds limit = 10000ms) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -322,6 +370,7 @@ public:
         std::vector<std::string> env;  // "NAME=value"
         int listen_fd = -1;            // passed as fd 3, with LISTEN_FDS=1 and LISTEN_PID
         std::string listen_fdnames;
+        std::vector<int> more_listen_fds;  // with listen_fd: passed as fd 4, 5, ... (LISTEN_FDS counts them)
         Options(std::vector<std::string> a = {}, std::vector<std::string> e = {}, int fd = -1, std::string names = {})
             : args(std::move(a)), env(std::move(e)), listen_fd(fd), listen_fdnames(std::move(names)) {}
     };
@@ -337,7 +386,7 @@ public:
         for (auto& e : o.env) env_s.push_back(e);
         std::string listen_pid = "LISTEN_PID=0000000000";
         if (o.listen_fd >= 0) {
-            env_s.push_back("LISTEN_FDS=1");
+            env_s.push_back("LISTEN_FDS=" + std::to_string(1 + o.more_listen_fds.size()));
             if (!o.listen_fdnames.empty()) env_s.push_back("LISTEN_FDNAMES=" + o.listen_fdnames);
         }
         std::vector<char*> argv, envp;
@@ -347,6 +396,11 @@ public:
         if (o.listen_fd >= 0) envp.push_back(listen_pid.data());
         envp.push_back(nullptr);
         char* pid_digits = listen_pid.data() + 11;
+        std::vector<int> listen_fds;
+        if (o.listen_fd >= 0) {
+            listen_fds.push_back(o.listen_fd);
+            listen_fds.insert(listen_fds.end(), o.more_listen_fds.begin(), o.more_listen_fds.end());
+        }
         const int listen_fd = o.listen_fd;
         pid_ = ::fork();
         REQUIRE(pid_ >= 0);
@@ -354,8 +408,9 @@ public:
             ::dup2(log, 1);
             ::dup2(log, 2);
             if (listen_fd >= 0) {
-                if (listen_fd != 3) ::dup2(listen_fd, 3);
-                else ::fcntl(3, F_SETFD, 0);
+                // Out of the way first (one may be fd 4 that is to become fd 3), then from 3 on.
+                for (std::size_t i = 0; i < listen_fds.size(); ++i) listen_fds[i] = ::fcntl(listen_fds[i], F_DUPFD_CLOEXEC, 100);
+                for (std::size_t i = 0; i < listen_fds.size(); ++i) ::dup2(listen_fds[i], 3 + static_cast<int>(i));
                 // LISTEN_PID=<this pid>, written without the allocator.
                 char digits[16];
                 int n = 0;
@@ -438,7 +493,9 @@ struct Got {
     int status = 0;
     std::string body;
 };
-inline Got http_get(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 3000ms) {
+// With `json_body`, a POST of it (application/json) instead of a GET.
+inline Got http_get(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 3000ms,
+                    const std::string& json_body = {}) {
     Got got;
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return got;
@@ -453,7 +510,11 @@ inline Got http_get(unsigned short port, const std::string& target, std::chrono:
         ::close(fd);
         return got;
     }
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    std::string req = json_body.empty()
+                          ? "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                          : "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                "Content-Type: application/json\r\nContent-Length: " + std::to_string(json_body.size()) +
+                                "\r\n\r\n" + json_body;
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         ::close(fd);
         return got;
@@ -486,17 +547,18 @@ inline long pid_in(const std::string& body) {
     return p == std::string::npos ? 0 : std::atol(body.c_str() + p + 6);
 }
 
-// Client threads sending GET `target` (a new connection each, test::http_get) to a port until
-// stopped: every answer that is not a 2xx, and every connection refused, reset or timed out,
-// is a failure. The answers are counted by the pid in their body (pid_in).
+// Client threads sending GET `target` (or POST `json_body` to it; a new connection each,
+// test::http_get) to a port until stopped: every answer that is not a 2xx, and every connection
+// refused, reset or timed out, is a failure. The answers are counted by the pid in their body
+// (pid_in).
 class Load {
 public:
-    Load(unsigned short port, int threads, std::string target = "/sleep?ms=5") {
+    Load(unsigned short port, int threads, std::string target = "/sleep?ms=5", std::string json_body = {}) {
         for (int i = 0; i < threads; ++i)
-            threads_.emplace_back([this, port, target] {
+            threads_.emplace_back([this, port, target, json_body] {
                 auto deadline = std::chrono::steady_clock::now() + 60s;  // bounded even if never stopped
                 while (!stop_ && std::chrono::steady_clock::now() < deadline) {
-                    auto got = http_get(port, target, 5000ms);
+                    auto got = http_get(port, target, 5000ms, json_body);
                     if (got.status >= 200 && got.status < 300) {
                         ++ok_;
                         std::lock_guard lock(mutex_);

@@ -17,23 +17,7 @@ using fastapi::detail::parse_command_line;
 using namespace std::chrono_literals;
 
 // Sets (or unsets) a variable for one test and puts back what was there.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, const char* value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) ::setenv(name, value, 1);
-        else ::unsetenv(name);
-    }
-    ~ScopedEnv() {
-        if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-        else ::unsetenv(name_.c_str());
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-
-private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
+using test::ScopedEnv;
 
 // None of the variables the command line reads is set while a test runs (the machine's own
 // PORT or HOST must not decide a result).
@@ -290,21 +274,7 @@ int run_cli(fastapi::App& app, std::vector<std::string> words, ServerOptions bas
 }
 
 // A listening socket on 127.0.0.1, so the port is in use.
-struct Occupied {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    unsigned short port = 0;
-    Occupied() {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-        REQUIRE(::listen(fd, 1) == 0);
-        socklen_t len = sizeof(addr);
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-        port = ntohs(addr.sin_port);
-    }
-    ~Occupied() { ::close(fd); }
-};
+using Occupied = test::LoopbackListener;
 
 TEST_CASE("cli: could not start is status 3: the port in use, a lifespan startup hook that throws") {
     CleanEnv clean;

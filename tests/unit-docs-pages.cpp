@@ -1,10 +1,7 @@
 // The interactive docs: /docs (Swagger UI), /docs/oauth2-redirect and /redoc (ReDoc), as
 // FastAPI serves them, and their offline assets.
-#include <doctest/doctest.h>
+#include "support.hpp"  // test::ScopedEnv
 
-#include "fastapi.hpp"
-
-#include <stdlib.h>  // setenv, unsetenv
 #include <unistd.h>  // getpid
 
 #include <filesystem>
@@ -12,7 +9,7 @@
 #include <string>
 
 // Helpers and test cases in a namespace of their own (unity builds: a helper in an anonymous
-// namespace is seen by every file of the unit, ScopedEnv by unit-dotenv.cpp's).
+// namespace is seen by every file of the unit).
 namespace docs_pages_test {
 
 namespace fs = std::filesystem;
@@ -38,12 +35,7 @@ struct AssetsDir {
     }
 };
 
-// Sets an environment variable for one test.
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const std::string& value) : name(n) { ::setenv(n, value.c_str(), 1); }
-    ~ScopedEnv() { ::unsetenv(name); }
-};
+using test::ScopedEnv;
 
 // AppOptions with some fields set (designated initializers would warn under -Wextra about
 // every field left out).

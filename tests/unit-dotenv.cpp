@@ -1,8 +1,7 @@
 // .env files with python-dotenv's rules: parse_env, read_env_file and load_env_file (which
 // --env-file and load_settings use). Each expected value is what python-dotenv 1.x gives for
 // the same text, except single-quoted ${...} (literal here) and malformed lines (errors here).
-#include <doctest/doctest.h>
-#include "fastapi.hpp"
+#include "support.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -12,20 +11,7 @@
 
 namespace dotenv_test {
 
-// Sets (or unsets) a variable for the scope of a test and puts the old value back.
-struct ScopedEnv {
-    std::string name;
-    std::optional<std::string> old;
-    ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
-        if (const char* v = std::getenv(name.c_str())) old = v;
-        if (value) ::setenv(name.c_str(), value, 1);
-        else ::unsetenv(name.c_str());
-    }
-    ~ScopedEnv() {
-        if (old) ::setenv(name.c_str(), old->c_str(), 1);
-        else ::unsetenv(name.c_str());
-    }
-};
+using test::ScopedEnv;
 
 // A file in a temporary folder of its own, removed with it.
 struct TempFile {

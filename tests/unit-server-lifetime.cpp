@@ -331,3 +331,46 @@ TEST_CASE("a started server freezes its app: routes, middleware, exception handl
     app.get("/later", [] { return PlainTextResponse("later"); });  // a TestClient does not freeze
     CHECK(client.get("/later").text == "later");
 }
+
+// An idle keep-alive connection is not closed under a request its peer may be sending (the race
+// a proxy's pooled connection runs into during a rolling restart): after stop() it reads on for
+// min(1 s, grace), a request sent then is answered with `Connection: close`, and one left
+// quiet is closed once that window is over.
+TEST_CASE("graceful stop: a request on an idle keep-alive connection just after stop() is answered, not reset") {
+    static App& app = *new App;  // leaked, as the server, if run() never returns
+    static bool once = [] {
+        app.get("/ping", [] { return PlainTextResponse("pong"); });
+        app.post("/echo", [](const Request& r) { return PlainTextResponse(std::string(r.body)); });
+        return true;
+    }();
+    (void)once;
+    auto* server = new Server(app, loopback());
+    server->start();
+    Runner runner(*server);
+    RawClient busy(server->port()), quiet(server->port());
+    for (RawClient* c : {&busy, &quiet}) {
+        c->send("GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+        const std::string r = c->read_response();
+        REQUIRE(status_of(r) == 200);
+        CHECK(r.find("connection: close") == std::string::npos);  // kept alive
+    }
+    const auto stopped = clock::now();
+    server->stop(5000ms);
+    std::this_thread::sleep_for(100ms);  // the stop has begun: the acceptor is closed
+    busy.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    const std::string r = busy.read_response();
+    CHECK(status_of(r) == 200);
+    CHECK(body_of(r) == "hello");
+    CHECK(r.find("connection: close") != std::string::npos);
+    CHECK(busy.closed_by_peer());
+    // The quiet one: closed after the drain window (1 s), long before the grace period (5 s).
+    CHECK(quiet.closed_by_peer());
+    const auto quiet_closed = clock::now() - stopped;
+    MESSAGE("an idle connection was closed " << std::chrono::duration_cast<std::chrono::milliseconds>(quiet_closed).count()
+                                             << " ms after stop(5000ms)");
+    CHECK(quiet_closed >= 900ms);
+    CHECK(quiet_closed < 2500ms);
+    const bool returned = runner.returned_within(3000ms);
+    REQUIRE(returned);
+    delete server;
+}

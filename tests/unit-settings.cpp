@@ -3,8 +3,7 @@
 // defaults and constraints, a .env file (the environment winning), a secrets directory, every
 // problem at once naming the variable, Secret<std::string> never shown, forbid_unknown.
 // Variables are set inside each test and put back as they were (ScopedEnv).
-#include <doctest/doctest.h>
-#include "fastapi.hpp"
+#include "support.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,20 +15,7 @@
 
 namespace settings_test {
 
-struct ScopedEnv {
-    std::string name;
-    std::optional<std::string> old;
-    ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
-        if (const char* v = std::getenv(name.c_str())) old = v;
-        if (value) ::setenv(name.c_str(), value, 1);
-        else ::unsetenv(name.c_str());
-    }
-    ~ScopedEnv() {
-        if (old) ::setenv(name.c_str(), old->c_str(), 1);
-        else ::unsetenv(name.c_str());
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-};
+using test::ScopedEnv;
 
 struct TempDir {
     std::string path;
@@ -87,8 +73,8 @@ struct fastapi::enum_values<settings_test::Mode> {
                                                                           {settings_test::Mode::prod, "prod"}};
 };
 
-using settings_test::ScopedEnv;
 using settings_test::Settings;
+using settings_test::ScopedEnv;
 
 TEST_CASE("settings: fields from prefixed variables, case-insensitively, nested through __, lists and defaults") {
     ScopedEnv a("APP_ADMIN_EMAIL", "admin@example.com");

@@ -1,8 +1,9 @@
 // systemd's protocols as systemd speaks them (server/systemd.hpp), with the test as systemd:
 // a notify socket of its own (a datagram socket in a temporary folder, or in the abstract
 // namespace) that examples/deploy reports to (READY, STATUS, RELOADING with MONOTONIC_USEC,
-// STOPPING, WATCHDOG), and a listening socket it makes and passes as fd 3 with LISTEN_FDS and
-// the child's own LISTEN_PID (socket activation). Every process stopped by its pid.
+// STOPPING, WATCHDOG), and listening sockets it makes and passes from fd 3 on (one TCP socket,
+// or a TCP and a Unix one) with LISTEN_FDS and the child's own LISTEN_PID (socket activation).
+// Every process stopped by its pid.
 #include "support.hpp"
 
 #include <sys/un.h>
@@ -91,21 +92,43 @@ private:
 };
 
 // A listening TCP socket on 127.0.0.1 and a free port, as systemd's .socket unit makes.
-struct Listener {
+using Listener = test::LoopbackListener;
+
+// A listening Unix socket in a temporary folder, as a .socket unit's ListenStream=/run/app.sock.
+struct UnixListener {
+    test::TempDir dir{"fastapi-systemd"};
+    std::string path = dir.path + "/app.sock";
     int fd = -1;
-    unsigned short port = 0;
-    Listener() {
-        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    UnixListener() {
+        fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
         REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
         REQUIRE(::listen(fd, 128) == 0);
-        socklen_t len = sizeof(addr);
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-        port = ntohs(addr.sin_port);
     }
-    ~Listener() { ::close(fd); }
+    ~UnixListener() { ::close(fd); }
+    // GET `target` over the socket: the whole answer, or "" (refused, reset, 3 s passed).
+    std::string get(const std::string& target) const {
+        const int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+        timeval tv{3, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        std::string all;
+        if (::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+            const std::string req = "GET " + target + " HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n";
+            if (::send(c, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+                char buf[4096];
+                ssize_t n;
+                while ((n = ::recv(c, buf, sizeof buf, 0)) > 0) all.append(buf, static_cast<std::size_t>(n));
+                if (n < 0) all.clear();
+            }
+        }
+        ::close(c);
+        return all;
+    }
 };
 
 inline long pid_in(const std::string& body) {
@@ -211,6 +234,25 @@ TEST_CASE("systemd: a single process notifies too: READY, WATCHDOG, STOPPING") {
     CHECK(app.wait_exit(10s) == 0);
 }
 
+// The pids that answered four concurrent clients, each getting `get()` 40 times (0: no answer).
+template <class Get>
+std::set<long> answering_pids(Get get) {
+    std::set<long> pids;
+    std::mutex mutex;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+        clients.emplace_back([&] {
+            for (int i = 0; i < 40; ++i) {
+                const long pid = pid_in(get());
+                std::lock_guard lock(mutex);
+                pids.insert(pid);
+            }
+        });
+    for (auto& t : clients) t.join();
+    pids.erase(0);
+    return pids;
+}
+
 TEST_CASE("systemd: socket activation: the workers serve on the socket passed as fd 3, and bind nothing else") {
     Listener listener;
     const unsigned short unused = test::free_port();
@@ -221,20 +263,7 @@ TEST_CASE("systemd: socket activation: the workers serve on the socket passed as
     REQUIRE(app.log_has("All 2 workers are serving", 10000ms));
     // One socket shared by both (systemd gave one): each worker's loop waits on it, and
     // concurrent clients reach both.
-    std::set<long> pids;
-    std::mutex mutex;
-    std::vector<std::thread> clients;
-    for (int c = 0; c < 4; ++c)
-        clients.emplace_back([&] {
-            for (int i = 0; i < 40; ++i) {
-                long pid = pid_in(test::http_get(listener.port, "/sleep?ms=10").body);
-                std::lock_guard lock(mutex);
-                pids.insert(pid);
-            }
-        });
-    for (auto& t : clients) t.join();
-    pids.erase(0);
-    CHECK(pids.size() == 2);
+    CHECK(answering_pids([&] { return test::http_get(listener.port, "/sleep?ms=10").body; }).size() == 2);
     CHECK(test::http_get(unused, "/whoami", 500ms).status == 0);  // PORT was not bound
     // A rolling restart keeps serving on the same socket.
     app.kill(SIGHUP);
@@ -253,6 +282,38 @@ TEST_CASE("systemd: socket activation of a single process") {
     CHECK(test::http_get(unused, "/whoami", 500ms).status == 0);
     app.kill(SIGTERM);
     CHECK(app.wait_exit(10s) == 0);
+}
+
+// An app.socket with two ListenStream= lines (a TCP port and a Unix socket): LISTEN_FDS=2, and
+// every socket is served, by every worker and by a single process, across a SIGHUP.
+TEST_CASE("systemd: socket activation with two sockets (TCP and Unix): both are served") {
+    for (const char* workers : {"2", ""}) {
+        CAPTURE(workers);
+        Listener tcp;
+        UnixListener unix_socket;
+        Process::Options options({}, {"PORT=" + std::to_string(test::free_port()), "HOST=127.0.0.1"}, tcp.fd, "http:unix");
+        if (*workers) options.args = {"--workers", workers};
+        options.more_listen_fds = {unix_socket.fd};
+        Process app(test::example_path("deploy"), options);
+        if (*workers) REQUIRE(app.log_has("All 2 workers are serving", 10000ms));
+        CHECK(test::eventually_true([&] { return test::http_get(tcp.port, "/whoami", 500ms).status == 200; }, 10000ms));
+        std::string r = unix_socket.get("/whoami");
+        CHECK(test::status_of(r) == 200);
+        CHECK(pid_in(r) > 0);
+        CHECK(app.log().find("WARNING") == std::string::npos);  // no "serving on the first" any more
+        if (*workers) {
+            // The workers serve both: concurrent clients of the Unix socket reach both workers.
+            CHECK(answering_pids([&] { return unix_socket.get("/sleep?ms=10"); }).size() == 2);
+            app.kill(SIGHUP);
+            REQUIRE(app.log_has("SIGHUP: rolling restart done", 10000ms));
+            CHECK(test::status_of(unix_socket.get("/whoami")) == 200);
+            CHECK(test::http_get(tcp.port, "/whoami").status == 200);
+        } else {
+            CHECK(pid_in(r) == app.pid());
+        }
+        app.kill(SIGTERM);
+        CHECK(app.wait_exit(10s) == 0);
+    }
 }
 
 }  // namespace systemd_test

@@ -250,19 +250,11 @@ TEST_CASE("a Unix-socket server does not remove a file that is not a socket") {
 }
 
 TEST_CASE("a listening socket given by descriptor (an inherited fd) is served") {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    const unsigned short port = ntohs(addr.sin_port);
+    test::LoopbackListener listener(16);
+    const unsigned short port = listener.port;
 
     ServerOptions o;
-    o.fd = fd;  // the server owns it from now on
+    o.fd = listener.release();  // the server owns it from now on
     Running s(describing_app(), o);
     CHECK(s.server().port() == port);
     CHECK(s.server().host() == "127.0.0.1");

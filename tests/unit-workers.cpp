@@ -381,20 +381,12 @@ TEST_CASE("workers: when the supervisor is killed, its workers finish what they 
 }
 
 TEST_CASE("workers: a port in use is one clear line and status 3, no worker started") {
-    int busy = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(busy, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(::listen(busy, 8) == 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(busy, reinterpret_cast<sockaddr*>(&addr), &len);
-    Process p(test::example_path("deploy"), {{"--workers", "2"}, {"HOST=127.0.0.1", "PORT=" + std::to_string(ntohs(addr.sin_port))}});
+    test::LoopbackListener busy(8);
+    Process p(test::example_path("deploy"), {{"--workers", "2"}, {"HOST=127.0.0.1", "PORT=" + std::to_string(busy.port)}});
     CHECK(p.wait_exit(5s) == 3);
-    CHECK(p.log().find("cannot listen on 127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + ": Address already in use") !=
+    CHECK(p.log().find("cannot listen on 127.0.0.1:" + std::to_string(busy.port) + ": Address already in use") !=
           std::string::npos);
     CHECK(p.log().find("Started worker process") == std::string::npos);
-    ::close(busy);
 }
 
 TEST_CASE("workers: a malformed FASTAPI_WORKER_FDS, or one naming no socket, is status 3 with the reason") {

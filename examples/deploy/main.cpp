@@ -4,7 +4,8 @@
 //   g++ -std=c++20 -O2 -I. examples/deploy/main.cpp -pthread -o app
 //   ./app --workers 4                   # or WEB_CONCURRENCY=4 PORT=8000 ./app
 //   kill -HUP <parent pid>              # rolling restart: a new binary on disk goes live
-// GET /whoami says which worker answered and what it saw of the proxy.
+// GET /whoami says which worker answered and what it saw of the proxy; POST /orders which
+// worker took an order.
 #include "fastapi.hpp"
 
 #include <unistd.h>  // getpid
@@ -25,6 +26,15 @@ struct WhoAmI {
 
 struct Slept {
     int ms;
+    long pid;
+};
+
+struct Order {
+    Field<int, Ge<1>, Le<100>> quantity;
+};
+
+struct Placed {
+    int quantity;
     long pid;
 };
 
@@ -52,6 +62,10 @@ int main(int argc, char** argv) {
         co_await timer.async_wait(asio::use_awaitable);
         co_return Slept{*ms, static_cast<long>(::getpid())};
     });
+
+    // A POST: what a proxy does not retry on another worker when a connection fails under it,
+    // so a rolling restart must not close one under a request (tests/unit-deploy-nginx.cpp).
+    app.post("/orders", [](Order order) { return Placed{*order.quantity, static_cast<long>(::getpid())}; });
 
     // A handler that never returns, for the health-check test only: its worker stops answering
     // the supervisor's pings and is replaced.

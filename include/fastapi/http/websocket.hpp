@@ -255,6 +255,22 @@ struct WsEvent {
     bool compressed = false;
 };
 
+// A frame's header (RFC 6455 §5.2) from its second byte: its size, 2 plus the extended length
+// (2 or 8) plus the mask (4, when masked); and from the whole header, the payload's length.
+// The one decoding of both, for the parser below and TestClient's reader of server frames.
+constexpr std::size_t ws_header_size(unsigned char b1) noexcept {
+    const unsigned len7 = b1 & 0x7F;
+    return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b1 & 0x80) ? 4 : 0);
+}
+inline std::uint64_t ws_payload_length(const unsigned char* header) noexcept {
+    const unsigned len7 = header[1] & 0x7F;
+    if (len7 == 126) return (std::uint64_t(header[2]) << 8) | header[3];
+    if (len7 < 126) return len7;
+    std::uint64_t len = 0;
+    for (int i = 0; i < 8; ++i) len = (len << 8) | header[2 + i];
+    return len;
+}
+
 // The parser of client frames. parse() is handed every byte the connection holds and not yet
 // consumed; it consumes up to the end of one event (or all of it, still in need of more) and
 // says how much in `consumed`. Payloads are unmasked into the parser's own buffers as they
@@ -319,11 +335,7 @@ private:
     WsOpcode opcode() const noexcept { return static_cast<WsOpcode>(header_[0] & 0x0F); }
 
     // Bytes of header the frame has: 2, plus its extended length, plus the mask.
-    std::size_t header_need() const noexcept {
-        if (header_len_ < 2) return 2;
-        const unsigned len7 = header_[1] & 0x7F;
-        return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((header_[1] & 0x80) ? 4 : 0);
-    }
+    std::size_t header_need() const noexcept { return header_len_ < 2 ? 2 : ws_header_size(header_[1]); }
 
     WsEvent fail(std::uint16_t code, std::string_view why) {
         done_ = true;
@@ -353,20 +365,13 @@ private:
 
     WsEvent start_payload() {
         const unsigned len7 = header_[1] & 0x7F;
-        std::uint64_t len = len7;
-        std::size_t at = 2;
-        if (len7 == 126) {
-            len = (std::uint64_t(header_[2]) << 8) | header_[3];
-            at = 4;
-            if (len < 126) return fail(1002, "frame length not in its shortest form");
-        } else if (len7 == 127) {
-            len = 0;
-            for (int i = 0; i < 8; ++i) len = (len << 8) | header_[2 + i];
-            at = 10;
+        const std::uint64_t len = ws_payload_length(header_);
+        if (len7 == 126 && len < 126) return fail(1002, "frame length not in its shortest form");
+        if (len7 == 127) {
             if (len >> 63) return fail(1002, "frame length with its top bit set");
             if (len <= 0xFFFF) return fail(1002, "frame length not in its shortest form");
         }
-        std::memcpy(mask_, header_ + at, 4);
+        std::memcpy(mask_, header_ + ws_header_size(header_[1]) - 4, 4);  // masked: checked before
         if (!control()) {
             if (len > max_message_ || message_.size() > max_message_ - len) return fail(1009, "message too big");
             if (opcode() != WsOpcode::continuation) {

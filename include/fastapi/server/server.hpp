@@ -48,6 +48,9 @@ struct ServerOptions {
     int port = -1;          // -1: $PORT, else 8000; 0: any free port (see Server::port())
     std::string uds{};      // a Unix socket path: a stale socket there is replaced, removed on stop
     int fd = -1;            // a listening socket, owned by the server from start() on
+    // More listening sockets served as `fd` is (systemd's LISTEN_FDS past the first: an IPv4
+    // and an IPv6 ListenStream, a TCP and a Unix one); owned from start() on. Only with `fd`.
+    std::vector<int> more_fds{};
     bool reuse_port = false;  // SO_REUSEPORT: several servers (processes) share one TCP port
     std::string root_path{};  // Request::root_path (uvicorn's --root-path)
     unsigned threads = 0;   // event-loop threads; 0: the CPUs this process may run on
@@ -377,9 +380,15 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     std::vector<std::unique_ptr<Worker>> workers;
     std::optional<asio::strand<asio::io_context::executor_type>> control;
     std::unique_ptr<generic_acceptor> acceptor;
+    std::vector<std::unique_ptr<generic_acceptor>> more_acceptors;  // ServerOptions::more_fds
     std::string uds_path;  // the Unix socket file this server made, removed when it stops
     std::unique_ptr<asio::steady_timer> retry_timer, stop_timer;
+    std::vector<std::unique_ptr<asio::steady_timer>> more_retry_timers;  // for more_acceptors
     std::chrono::steady_clock::time_point stop_deadline{};
+    // Set by begin_stop: until then an idle keep-alive connection stays open and reads on
+    // (Connection::begin_shutdown), min(1 s, grace) after the stop or its last response.
+    std::chrono::steady_clock::time_point stop_began{};
+    std::chrono::milliseconds idle_drain{0};
     std::size_t next_worker = 0;
     int forced_ticks = 0;
     std::atomic<bool> finished{false};
@@ -507,7 +516,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 
     void listen();
     void start();
-    void accept();
+    void accept(generic_acceptor* from);
     void sweep(Worker& w);
     void begin_stop(std::chrono::milliseconds grace);
     void watch_stop();
@@ -517,9 +526,11 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     void release_io() noexcept {
         for (auto& w : workers) w->sweeper.reset();
         retry_timer.reset();
+        more_retry_timers.clear();
         stop_timer.reset();
         reopen_signal.reset();
         acceptor.reset();
+        more_acceptors.clear();
         // Strands last: each holds a part of its io_context's strand service, which goes with
         // the context (owned_.clear() after this); a strand outliving it is a use-after-free.
         for (auto& w : workers) w->strand.reset();
@@ -638,8 +649,13 @@ public:
         close();
     }
 
-    // Graceful stop: idle connections close now, busy ones after their current response. Not
-    // idle: one whose request is in the socket unread, or one just accepted that has not sent
+    // Graceful stop: busy connections close after their current response (sent with
+    // `Connection: close`); idle keep-alive ones after a quiet drain window. Closing an idle
+    // connection at once races the peer's next request on it (RFC 9112 §9.3.1: a proxy such as
+    // nginx may retry a GET on another connection, never a POST): so it stays open and reads on
+    // for min(1 s, grace) after the stop or its last response, a request that comes meanwhile
+    // is answered with `Connection: close`, and the peer closing it ends it sooner. Also not
+    // closed: one whose request is in the socket unread, or one just accepted that has not sent
     // its first request yet (half a second): their client did nothing wrong (a worker replaced
     // under load accepts until its acceptor closes).
     void begin_shutdown() {
@@ -649,11 +665,18 @@ public:
                 asio::error_code ec;
                 if (socket->available(ec) > 0 && !ec) return;
                 if (fresh_ && worker_.now() - accepted_at_ < std::chrono::milliseconds(500)) return;
+                if (draining()) return read();
             }
             close();
         } else if (streaming_ && stream_stop_) {
             std::exchange(stream_stop_, nullptr)();  // an event stream ends
         }
+    }
+
+    // Stopping, and this idle connection is still in its drain window (begin_shutdown).
+    bool draining() const {
+        const auto quiet_from = std::max(state_.stop_began, idle_since_);
+        return std::chrono::steady_clock::now() < quiet_from + state_.idle_drain;
     }
 
     void close() {
@@ -745,7 +768,10 @@ private:
         phase_ = p;
         const auto& o = state_.options;
         switch (p) {
-            case Phase::idle: deadline_ = worker_.now() + o.keep_alive_timeout; break;
+            case Phase::idle:
+                deadline_ = worker_.now() + o.keep_alive_timeout;
+                if (state_.stopping.load(std::memory_order_relaxed)) idle_since_ = clock::now();
+                break;
             case Phase::headers: deadline_ = worker_.now() + o.header_timeout; break;
             case Phase::body: deadline_ = worker_.now() + o.body_timeout; break;
             case Phase::handler: break;
@@ -1551,10 +1577,12 @@ private:
             return wake_stream();
         }
         if (!busy_ && phase_ == Phase::handler) set_phase(in_begin_ < in_end_ ? Phase::headers : Phase::idle);
-        // Stopping: a connection between requests closes; one receiving a body (spooled, or
-        // dropped after an early answer) is still in a request.
+        // Stopping: a connection between requests closes; over a socket, only once its drain
+        // window is over (begin_shutdown, every 20 ms): its last response said keep-alive, the
+        // peer may be sending the next request. One receiving a body (spooled, or dropped after
+        // an early answer) is still in a request.
         if (state_.stopping.load(std::memory_order_relaxed) && !busy_ && out_.empty() && in_begin_ == in_end_ &&
-            phase_ == Phase::idle && drain_left_ == 0 && !spool_) {
+            phase_ == Phase::idle && drain_left_ == 0 && !spool_ && !stream_.socket()) {
             close();
             return;
         }
@@ -1604,6 +1632,7 @@ private:
     bool lingering_ = false;  // answered early: dropping what the client still sends, then closing
     bool continue_sent_ = false, registered_ = false;
     bool fresh_ = true;  // no request begun yet (begin_shutdown)
+    clock::time_point idle_since_{};  // the last response's end, once stopping (draining)
     clock::time_point accepted_at_{};
     bool running_ = false;    // a coroutine or blocking handler runs (busy_ too)
     bool upgrading_ = false;  // the response written last hands the stream to upgrade_
@@ -1638,18 +1667,31 @@ inline std::size_t open_file_limit() noexcept {
 inline void ServerState::listen() {
     auto& ctx = workers[0]->context;
     auto acceptor = std::make_unique<generic_acceptor>(*control);
-    if (options.fd >= 0) {  // a listening socket handed over (systemd, a supervisor): of any family
-        sockaddr_storage addr{};
-        socklen_t len = sizeof(addr);
-        int type = 0;
-        socklen_t type_len = sizeof(type);
-        if (::getsockname(options.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-            ::getsockopt(options.fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
-            throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(options.fd));
-        const int family = addr.ss_family;
-        acceptor->assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), options.fd);
-        asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
-        acceptor->listen(asio::socket_base::max_listen_connections, ignored);
+    if (options.fd >= 0) {  // listening sockets handed over (systemd, a supervisor): of any family
+        const auto check = [](int fd) {
+            sockaddr_storage addr{};
+            socklen_t len = sizeof(addr);
+            int type = 0;
+            socklen_t type_len = sizeof(type);
+            if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+                ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
+                throw std::invalid_argument("fastapi: ServerOptions::fd is not a stream socket: " + std::to_string(fd));
+            return static_cast<int>(addr.ss_family);
+        };
+        std::vector<int> families;  // all checked before any is owned: a bad one leaves them as given
+        for (int fd : options.more_fds) families.push_back(check(fd));
+        const int family = check(options.fd);
+        const auto adopt = [](generic_acceptor& a, int family, int fd) {
+            a.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), fd);
+            asio::error_code ignored;  // listening already, normally; listen() again only sets the backlog
+            a.listen(asio::socket_base::max_listen_connections, ignored);
+        };
+        adopt(*acceptor, family, options.fd);
+        for (std::size_t i = 0; i < options.more_fds.size(); ++i) {
+            auto more = std::make_unique<generic_acceptor>(*control);
+            adopt(*more, families[i], options.more_fds[i]);
+            more_acceptors.push_back(std::move(more));
+        }
         this->acceptor = std::move(acceptor);
         return;
     }
@@ -1695,17 +1737,20 @@ inline void ServerState::start() {
         w->tick();
         asio::dispatch(*w->strand, [self = shared_from_this(), w = w.get()] { self->sweep(*w); });
     }
-    accept();
+    more_retry_timers.resize(more_acceptors.size());
+    accept(acceptor.get());
+    for (auto& more : more_acceptors) accept(more.get());
 }
 
-inline void ServerState::accept() {
+// One accept on `from` (the acceptor, or one of more_acceptors), which the state owns.
+inline void ServerState::accept(generic_acceptor* from) {
     Worker& w = *workers[next_worker++ % workers.size()];
     // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
-    auto on_accept = [weak = weak_from_this(), &w](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
+    auto on_accept = [weak = weak_from_this(), &w, from](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         auto self = weak.lock();
         if (!self) return;
-        if (self->stopping || !self->acceptor || !self->acceptor->is_open()) {
+        if (self->stopping || !self->acceptor || !from->is_open()) {
             // Accepted just before the stop closed the acceptor: the client is served (and the
             // connection closed after its response), not dropped.
             if (!ec && !self->finished && !self->embedded) {
@@ -1723,17 +1768,22 @@ inline void ServerState::accept() {
                 auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
                 asio::post(c->executor(), [c] { c->start(); });
             }
-            self->accept();
+            self->accept(from);
         } else {
-            // Out of descriptors or memory: back off instead of spinning on the error.
-            self->retry_timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
-            self->retry_timer->async_wait([weak](const asio::error_code& e) {
-                if (auto s = weak.lock(); s && !e) s->accept();
+            // Out of descriptors or memory: back off instead of spinning on the error (a timer
+            // per listening socket, freed with the state).
+            auto timer = std::make_unique<asio::steady_timer>(*self->control, std::chrono::milliseconds(50));
+            auto* t = timer.get();
+            if (from == self->acceptor.get()) self->retry_timer = std::move(timer);
+            for (std::size_t i = 0; i < self->more_acceptors.size(); ++i)
+                if (self->more_acceptors[i].get() == from) self->more_retry_timers[i] = std::move(timer);
+            t->async_wait([weak, from](const asio::error_code& e) {
+                if (auto s = weak.lock(); s && !e) s->accept(from);
             });
         }
     };
-    if (embedded) acceptor->async_accept(asio::make_strand(w.context), std::move(on_accept));
-    else acceptor->async_accept(w.context, std::move(on_accept));
+    if (embedded) from->async_accept(asio::make_strand(w.context), std::move(on_accept));
+    else from->async_accept(w.context, std::move(on_accept));
 }
 
 // Ticks each loop's coarse clock and closes connections past their deadlines.
@@ -1773,10 +1823,13 @@ void ServerState::for_each_connection(F f) {
 inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
+    for (auto& more : more_acceptors) more->close(ec);
     remove_uds();
     if (hooks) hooks->stopping();
+    stop_began = std::chrono::steady_clock::now();
+    idle_drain = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), grace);
     for_each_connection([](Connection& c) { c.begin_shutdown(); });
-    stop_deadline = std::chrono::steady_clock::now() + grace;
+    stop_deadline = stop_began + grace;
     watch_stop();
 }
 
@@ -1817,6 +1870,8 @@ inline void ServerState::watch_stop() {
                 if (auto self = weak.lock(); self && w->sweeper) w->sweeper->cancel();
             });
         if (retry_timer) retry_timer->cancel();
+        for (auto& t : more_retry_timers)
+            if (t) t->cancel();
         if (reopen_signal) reopen_signal->cancel();
         if (!embedded)  // what keeps a loop busy by itself (a Redis connection) is ended there
             for (auto& w : workers) asio::post(w->context, [] { run_loop_closers(); });

@@ -241,9 +241,21 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
         std::fflush(nullptr);
         ::_exit(3);
     }
+    std::vector<int> more_fds;  // " more=4,5"
+    if (const char* more = std::strstr(env, " more=")) {
+        for (const char* p = more + 6; *p;) {
+            char* end = nullptr;
+            const long fd = std::strtol(p, &end, 10);
+            if (end == p || fd < 0 || fd > 1 << 20) break;
+            more_fds.push_back(static_cast<int>(fd));
+            p = *end == ',' ? end + 1 : end;
+            if (*end != ',') break;
+        }
+    }
     ::unsetenv(worker_env_name);
     for (int fd : {listen_fd, pipe_fd, shm_fd})
         if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    for (int fd : more_fds) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     RequestSlot* slots = nullptr;
     if (shm_fd >= 0) {
         void* page = ::mmap(nullptr, request_page, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
@@ -254,6 +266,7 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
     // does not stop a worker (SIGUSR1's log reopening is the log sink's).
     for (int sig : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1}) ::signal(sig, SIG_IGN);
     options.fd = listen_fd;
+    options.more_fds = std::move(more_fds);
     options.uds.clear();
     options.workers = 0;
     if (options.threads == 0) options.threads = 1;
@@ -400,16 +413,23 @@ private:
     void bind() {
         auto activated = take_listen_fds();
         if (o_.fd >= 0 || (!activated.empty() && o_.uds.empty())) {
+            // Every socket systemd passed is served (an IPv4 and an IPv6 ListenStream, a TCP and a
+            // Unix one), by every worker: they are shared as a handed-over socket is.
             listen_fd_ = o_.fd >= 0 ? o_.fd : activated.front().fd;
-            if (activated.size() > 1)
-                process_log("WARNING", "systemd passed " + std::to_string(activated.size()) +
-                                           " sockets; serving on the first (" + activated.front().name + ")");
-            int type = 0;
-            socklen_t len = sizeof(type);
-            if (::getsockopt(listen_fd_, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
-                throw std::runtime_error("fastapi: fd " + std::to_string(listen_fd_) + " is not a listening stream socket");
-            ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);
+            if (o_.fd >= 0) more_fds_ = o_.more_fds;
+            else
+                for (std::size_t i = 1; i < activated.size(); ++i) more_fds_.push_back(activated[i].fd);
             where_ = "fd " + std::to_string(listen_fd_);
+            std::vector<int> all{listen_fd_};
+            all.insert(all.end(), more_fds_.begin(), more_fds_.end());
+            for (int fd : all) {
+                int type = 0;
+                socklen_t len = sizeof(type);
+                if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+                    throw std::runtime_error("fastapi: fd " + std::to_string(fd) + " is not a listening stream socket");
+                ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+                if (fd != listen_fd_) where_ += ", fd " + std::to_string(fd);
+            }
             return;
         }
         owns_listen_fd_ = true;
@@ -520,6 +540,10 @@ private:
         }
         std::string var = std::string(worker_env_name) + "=listen=" + std::to_string(listen_fd) +
                           " pipe=" + std::to_string(pair[1]) + " shm=" + std::to_string(slots ? shm : -1);
+        if (!more_fds_.empty()) {  // " more=4,5": the other sockets systemd passed
+            var += " more=";
+            for (std::size_t i = 0; i < more_fds_.size(); ++i) var += (i ? "," : "") + std::to_string(more_fds_[i]);
+        }
         std::vector<char*> envp;
         const std::size_t name_len = std::strlen(worker_env_name);
         for (char** e = environ; e && *e; ++e)
@@ -533,6 +557,7 @@ private:
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, listen_fd, listen_fd);
+        for (int fd : more_fds_) posix_spawn_file_actions_adddup2(&actions, fd, fd);
         posix_spawn_file_actions_adddup2(&actions, pair[1], pair[1]);
         if (slots) posix_spawn_file_actions_adddup2(&actions, shm, shm);
         posix_spawnattr_t attr;
@@ -917,6 +942,7 @@ private:
     std::string exe_, where_, uds_path_;
     std::vector<std::string> argv_;
     int listen_fd_ = -1;
+    std::vector<int> more_fds_;  // handed over with listen_fd_ (ServerOptions::more_fds, LISTEN_FDS)
     bool owns_listen_fd_ = false;
     std::vector<int> slots_;  // TCP: one SO_REUSEPORT socket per worker slot (slots_[0] is listen_fd_)
     sockaddr_storage tcp_address_{};
@@ -950,6 +976,7 @@ inline void serve(AppContext& app, ServerOptions options) {
     if (options.fd < 0 && options.uds.empty()) {
         auto activated = take_listen_fds();
         if (!activated.empty()) options.fd = activated.front().fd;
+        for (std::size_t i = 1; i < activated.size(); ++i) options.more_fds.push_back(activated[i].fd);
     }
     Server server(app, options);
     NotifyHooks notify;

@@ -2,7 +2,8 @@
 // socket named by $NOTIFY_SOCKET ("READY=1", "STATUS=...", "RELOADING=1", "STOPPING=1",
 // "WATCHDOG=1"; a name starting with '@' is in the abstract namespace), and socket activation
 // is listening sockets from fd 3 on, counted by $LISTEN_FDS and meant for $LISTEN_PID, named
-// by $LISTEN_FDNAMES. Both are sd_notify(3) and sd_listen_fds(3) as their manuals describe them.
+// by $LISTEN_FDNAMES (all of them are served: ServerOptions::fd and more_fds). Both are
+// sd_notify(3) and sd_listen_fds(3) as their manuals describe them.
 // Relies on nothing but POSIX.
 #pragma once
 #include <chrono>      // microseconds

@@ -94,18 +94,10 @@ struct TestFrame {
 inline std::optional<TestFrame> take_server_frame(std::string& b) {
     if (b.size() < 2) return std::nullopt;
     const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-    std::uint64_t len = p[1] & 0x7F;
-    std::size_t at = 2;
-    if (len == 126) {
-        if (b.size() < 4) return std::nullopt;
-        len = (std::uint64_t(p[2]) << 8) | p[3], at = 4;
-    } else if (len == 127) {
-        if (b.size() < 10) return std::nullopt;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-        at = 10;
-    }
-    if (b.size() < at + len) return std::nullopt;
+    const std::size_t at = ws_header_size(p[1]);  // a server's frames are not masked
+    if (b.size() < at) return std::nullopt;
+    const std::uint64_t len = ws_payload_length(p);
+    if (b.size() - at < len) return std::nullopt;
     TestFrame f{(p[0] & 0x80) != 0, static_cast<unsigned>(p[0] & 0x0F), b.substr(at, len)};
     b.erase(0, at + len);
     return f;
