@@ -70,6 +70,7 @@
 #include "redis/url.hpp"
 #include "redis/connection.hpp"
 #include "redis/client.hpp"
+#include "jobs/jobs.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"
 #include "openapi/docs.hpp"
