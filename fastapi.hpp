@@ -22297,16 +22297,19 @@ public:
     // Returns the process status.
     int work(WorkerOptions o = {}) {
         stop_ = false;
-        std::mutex rm;
-        std::condition_variable rcv;
-        std::map<std::string, std::shared_ptr<JobContext>> running;
-        std::vector<std::thread> threads;
+        struct Running {  // shared with the job threads, which may outlive a graceful stop
+            std::mutex m;
+            std::condition_variable cv;
+            std::map<std::string, std::shared_ptr<JobContext>> jobs;
+        };
+        auto st = std::make_shared<Running>();
+        std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> threads;  // and whether it is done
         auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
         const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
         auto ids = [&] {
             std::vector<std::string> out;
-            std::lock_guard lock(rm);
-            for (auto& [id, c] : running) out.push_back(id);
+            std::lock_guard lock(st->m);
+            for (auto& [id, c] : st->jobs) out.push_back(id);
             return out;
         };
         auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
@@ -22315,38 +22318,40 @@ public:
                 if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
                     last_renew = std::chrono::steady_clock::now();
                     auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
-                    std::lock_guard lock(rm);
+                    std::lock_guard lock(st->m);
                     for (auto& id : aborted)
-                        if (auto it = running.find(id); it != running.end()) it->second->aborted_ = true;
+                        if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->aborted_ = true;
                 }
                 std::size_t free;
                 {
-                    std::unique_lock lock(rm);
-                    if (running.size() >= o.max_jobs) {
-                        rcv.wait_for(lock, renew_every);
+                    std::unique_lock lock(st->m);
+                    if (st->jobs.size() >= o.max_jobs) {
+                        st->cv.wait_for(lock, renew_every);
                         continue;
                     }
-                    free = o.max_jobs - running.size();
+                    free = o.max_jobs - st->jobs.size();
                 }
                 auto claimed = b_->claim(worker_id_, free, o.lease.count());
                 for (auto& j : claimed.jobs) {
                     auto ctx = std::make_shared<JobContext>();
                     {
-                        std::lock_guard lock(rm);
-                        running[j.id] = ctx;
+                        std::lock_guard lock(st->m);
+                        st->jobs[j.id] = ctx;
                     }
-                    threads.emplace_back([this, j, ctx, &rm, &rcv, &running] {
+                    auto done = std::make_shared<std::atomic<bool>>(false);
+                    threads.emplace_back(std::thread([this, j, ctx, st, done] {
                         run_one(j, ctx);
-                        std::lock_guard lock(rm);
-                        running.erase(j.id);
-                        rcv.notify_all();
-                    });
+                        std::lock_guard lock(st->m);
+                        st->jobs.erase(j.id);
+                        st->cv.notify_all();
+                        *done = true;
+                    }), done);
                 }
                 if (claimed.jobs.empty()) {
                     std::size_t busy;
                     {
-                        std::lock_guard lock(rm);
-                        busy = running.size();
+                        std::lock_guard lock(st->m);
+                        busy = st->jobs.size();
                     }
                     if (o.burst && busy == 0 && claimed.waiting == 0) break;
                     auto upto = renew_every;
@@ -22354,39 +22359,52 @@ public:
                         upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
                     b_->wait(upto);
                 }
+                // Threads of finished jobs joined as we go (bounded memory for a long-lived worker).
+                if (threads.size() > 2 * o.max_jobs + 16) {
+                    std::erase_if(threads, [](auto& t) {
+                        if (!*t.second) return false;
+                        t.first.join();
+                        return true;
+                    });
+                }
             } catch (const std::exception& e) {  // Redis away: try again shortly
                 std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         }
         // Graceful stop: running jobs get the grace period, then go back without counting a try.
+        std::size_t left = 0;
         {
-            std::unique_lock lock(rm);
+            std::unique_lock lock(st->m);
             const auto until = std::chrono::steady_clock::now() + o.grace;
-            while (!running.empty() && std::chrono::steady_clock::now() < until) {
+            while (!st->jobs.empty() && std::chrono::steady_clock::now() < until) {
                 lock.unlock();
                 try {
                     b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
                 } catch (const std::exception&) {
                 }
                 lock.lock();
-                rcv.wait_for(lock, std::chrono::milliseconds(50));
+                st->cv.wait_for(lock, std::chrono::milliseconds(50));
             }
-            for (auto& [id, ctx] : running) {
+            for (auto& [id, ctx] : st->jobs) {
                 try {
                     b_->give_back(id, worker_id_);
                 } catch (const std::exception&) {
                 }
                 ctx->aborted_ = true;
             }
-            if (!running.empty()) {  // their threads cannot be interrupted: leave without them
-                std::fflush(nullptr);
-                std::_Exit(0);
-            }
+            left = st->jobs.size();
         }
-        for (auto& t : threads) t.join();
+        if (left > 0) {
+            last_given_back_ = left;
+            for (auto& t : threads) t.first.detach();  // a thread cannot be interrupted: its job ends on its own
+            return 0;
+        }
+        for (auto& t : threads) t.first.join();
         return 0;
     }
+    // Jobs the last work() gave back at its graceful stop (their threads still running).
+    std::size_t given_back() const noexcept { return last_given_back_; }
     void stop() { stop_ = true; }
 
     // A worker in this process (small deployments, and the example without Redis).
@@ -22444,11 +22462,32 @@ public:
         std::signal(SIGTERM, [](int) { detail::jobs_stop_signal() = true; });
         std::signal(SIGINT, [](int) { detail::jobs_stop_signal() = true; });
         std::fprintf(stderr, "worker %s: started, %zu at once\n", worker_id_.c_str(), o.max_jobs);
-        return work(o);
+        const int status = work(o);
+        if (given_back() > 0) {  // the threads of the jobs given back are still running: leave without them
+            std::fflush(nullptr);
+            std::_Exit(status);
+        }
+        return status;
     }
     const std::string& worker_id() const noexcept { return worker_id_; }
 
 private:
+    // A finishing call, tried again while Redis is away (bounded: then the lease runs out and
+    // the job runs again elsewhere, at least once).
+    template <class F>
+    static void persist(F&& f) {
+        for (int i = 0;; ++i) {
+            try {
+                return f();
+            } catch (const std::exception& e) {
+                if (i >= 100) {
+                    std::fprintf(stderr, "fastapi::Jobs: could not record a job's end: %s\n", e.what());
+                    return;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        }
+    }
     void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
         if (!ctx) ctx = std::make_shared<JobContext>();
         ctx->job_id = j.id;
@@ -22466,14 +22505,14 @@ private:
         auto fail_or_retry = [&](const std::string& error, std::int64_t defer_ms, bool final) {
             if (ctx->aborted() && error == "aborted") final = true;
             const bool again = !final && j.tries < j.max_tries;
-            b_->failed(j.id, worker_id_, error, again ? detail::jobs_now_ms() + defer_ms : -1);
+            persist([&] { b_->failed(j.id, worker_id_, error, again ? detail::jobs_now_ms() + defer_ms : -1); });
         };
         if (!reg) return fail_or_retry("no job named '" + j.function + "' in this worker", 0, true);
         try {
             std::string result = reg->run(*ctx, j.args);
             if (std::chrono::steady_clock::now() > ctx->deadline_) return fail_or_retry("timeout", 0, false);
             if (ctx->aborted()) return fail_or_retry("aborted", 0, true);
-            b_->complete(j.id, worker_id_, result, j.keep_ms);
+            persist([&] { b_->complete(j.id, worker_id_, result, j.keep_ms); });
         } catch (const Retry& r) {
             fail_or_retry("retry requested", r.defer.count(), false);
         } catch (const JobAborted& e) {
@@ -22500,6 +22539,7 @@ private:
     std::map<std::string, Registered> registry_;
     std::map<const void*, std::string> names_;
     std::atomic<bool> stop_{false};
+    std::size_t last_given_back_ = 0;
     std::thread in_process_;
     std::string worker_id_ = [] {
         char host[64] = {};
