@@ -265,7 +265,7 @@ TEST_CASE("Jobs on Redis: dedupe, defer, expiry, timeout, retries and the dead l
     jobs.stop();
 }
 
-TEST_CASE("Jobs on Redis: the example as two web processes and two workers; each job once, then a worker killed by SIGKILL") {
+TEST_CASE("Jobs on Redis: the example as two web processes and two workers; 10,000 jobs each once, then a worker killed by SIGKILL") {
     RedisServer server;
     test::TempDir dir("fastapi-jobs-log");
     const std::string log = dir.path + "/runs.log";
@@ -293,14 +293,14 @@ TEST_CASE("Jobs on Redis: the example as two web processes and two workers; each
             return true;
         }, limit);
     };
-    SUBCASE("2,000 jobs, nothing crashes: each runs exactly once") {
+    SUBCASE("10,000 jobs, nothing crashes: each runs exactly once") {
         test::Process w1(exe, {{"worker", "--max-jobs", "20"}, env});
         test::Process w2(exe, {{"worker", "--max-jobs", "20"}, env});
-        auto ids = enqueue(2000, 0);
+        auto ids = enqueue(10000, 0);
         for (auto& id : ids) REQUIRE(!id.empty());
         CHECK(all_complete(ids, 15000ms));
         auto runs_of = runs_in(log);
-        CHECK(runs_of.size() == 2000);
+        CHECK(runs_of.size() == 10000);
         std::set<long> pids;
         for (auto& [id, pids_of] : runs_of) {
             CHECK(pids_of.size() == 1);

@@ -67,15 +67,15 @@ struct JobOptions {
 };
 
 struct EnqueueOptions {
-    std::string job_id;  // empty: a random one; a job with this id queued, running or kept: not enqueued
+    std::string job_id{};  // empty: a random one; a job with this id queued, running or kept: not enqueued
     std::chrono::milliseconds defer_by{0};
-    std::optional<std::chrono::system_clock::time_point> defer_until;
+    std::optional<std::chrono::system_clock::time_point> defer_until{};
     std::chrono::milliseconds expires{0};  // not started after this long in the queue (0: never)
 };
 
 struct WorkerOptions {
     std::size_t max_jobs = 10;
-    std::string queue_name;  // empty: the Jobs' queue
+    std::string queue_name{};  // empty: the Jobs' queue
     bool burst = false;      // exit when nothing is queued
     std::chrono::milliseconds lease = std::chrono::seconds(5);
     std::chrono::milliseconds grace = std::chrono::seconds(10);  // graceful stop: then running jobs go back
@@ -956,6 +956,10 @@ public:
                 std::fprintf(stderr, "%s worker: %s\n", argv[0], e.what());
                 return 2;
             }
+        }
+        if (!redis_) {
+            std::fprintf(stderr, "%s worker: set REDIS_URL (an in-memory queue is served by the web process itself)\n", argv[0]);
+            return 2;
         }
         if (!o.queue_name.empty() && o.queue_name != queue_) {
             if (!redis_) return std::fprintf(stderr, "%s worker: --queue-name needs REDIS_URL\n", argv[0]), 2;
