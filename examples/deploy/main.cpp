@@ -36,14 +36,14 @@ static bool test_switch(const char* name) {
 
 // A job for `./app worker` (the Procfile's worker: line, app-worker.service): with REDIS_URL,
 // web processes enqueue and workers on any machine run (README "Jobs").
-struct Cleanup {
+struct PurgeOld {
     int older_than_days = 30;
 };
-static void cleanup(const Cleanup&) {}
+static void purge_old(const PurgeOld&) {}
 
 int main(int argc, char** argv) {
     auto jobs = Jobs::from_env("app:jobs");
-    jobs->add<cleanup>("cleanup");
+    jobs->add<purge_old>("purge_old");
     if (auto status = jobs->main(argc, argv)) return *status;  // ./app worker
 
     App app;
