@@ -21514,6 +21514,7 @@ inline RedisSubscriber Redis::subscriber() const {
 // redis/client (blocking API).
 
 
+#include <bitset>              // bitset (cron fields)
 
 namespace fastapi {
 
@@ -22094,14 +22095,83 @@ template <class R, class A>
 struct job_traits<R (*)(A)> {
     using result = R;
     using arg = std::decay_t<A>;
-    static constexpr bool context = false;
+    static constexpr bool context = false, noarg = false;
+};
+template <class R>
+struct job_traits<R (*)()> {
+    using result = R;
+    using arg = std::monostate;
+    static constexpr bool context = false, noarg = true;
+};
+template <class R>
+struct job_traits<R (*)(JobContext&)> {
+    using result = R;
+    using arg = std::monostate;
+    static constexpr bool context = true, noarg = true;
 };
 template <class R, class C, class A>
 struct job_traits<R (*)(C, A)> {
     static_assert(std::is_same_v<C, JobContext&>, "fastapi::Jobs: a job's first parameter, when it has two, is JobContext&");
     using result = R;
     using arg = std::decay_t<A>;
-    static constexpr bool context = true;
+    static constexpr bool context = true, noarg = false;
+};
+
+// A cron line: "m h dom mon dow" (UTC), or six fields with the seconds first; each field `*`,
+// `*/n`, `a`, `a-b`, `a-b/n`, or a list of those separated by commas.
+struct CronSpec {
+    std::bitset<60> sec, min, hour;
+    std::bitset<32> dom;
+    std::bitset<13> mon;
+    std::bitset<8> dow;
+
+    template <std::size_t N>
+    static void field(std::string_view text, int lo, int hi, std::bitset<N>& out) {
+        while (!text.empty()) {
+            auto comma = text.find(',');
+            std::string_view part = text.substr(0, comma);
+            text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+            int step = 1, a = lo, b = hi;
+            if (auto slash = part.find('/'); slash != std::string_view::npos) {
+                step = std::stoi(std::string(part.substr(slash + 1)));
+                part = part.substr(0, slash);
+            }
+            if (part != "*") {
+                auto dash = part.find('-');
+                a = std::stoi(std::string(part.substr(0, dash)));
+                b = dash == std::string_view::npos ? (step > 1 ? hi : a) : std::stoi(std::string(part.substr(dash + 1)));
+            }
+            if (step < 1 || a < lo || b > hi || a > b) throw std::invalid_argument("fastapi::Jobs::cron: bad field '" + std::string(part) + "'");
+            for (int v = a; v <= b; v += step) out.set(static_cast<std::size_t>(v));
+        }
+    }
+    static CronSpec parse(std::string_view line) {
+        std::vector<std::string_view> f;
+        while (!line.empty()) {
+            auto sp = line.find(' ');
+            if (sp != 0) f.push_back(line.substr(0, sp));
+            line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+        }
+        if (f.size() == 5) f.insert(f.begin(), "0");
+        if (f.size() != 6) throw std::invalid_argument("fastapi::Jobs::cron: five fields (m h dom mon dow), or six with seconds first");
+        CronSpec c;
+        field(f[0], 0, 59, c.sec);
+        field(f[1], 0, 59, c.min);
+        field(f[2], 0, 23, c.hour);
+        field(f[3], 1, 31, c.dom);
+        field(f[4], 1, 12, c.mon);
+        field(f[5], 0, 7, c.dow);
+        if (c.dow.test(7)) c.dow.set(0);
+        return c;
+    }
+    bool due(std::int64_t unix_second) const {
+        std::time_t t = static_cast<std::time_t>(unix_second);
+        std::tm tm{};
+        ::gmtime_r(&t, &tm);
+        return sec.test(static_cast<std::size_t>(tm.tm_sec)) && min.test(static_cast<std::size_t>(tm.tm_min)) &&
+               hour.test(static_cast<std::size_t>(tm.tm_hour)) && dom.test(static_cast<std::size_t>(tm.tm_mday)) &&
+               mon.test(static_cast<std::size_t>(tm.tm_mon + 1)) && dow.test(static_cast<std::size_t>(tm.tm_wday));
+    }
 };
 
 inline std::atomic<bool>& jobs_stop_signal() {
@@ -22212,30 +22282,58 @@ public:
         Registered r;
         r.options = options;
         r.run = [](JobContext& ctx, const std::string& text) -> std::string {
-            picojson::value v;
-            std::string err = picojson::parse(v, text);
-            typename T::arg arg{};
-            ValidationErrors errors;
-            Loc loc{std::string("args")};
-            if (!err.empty()) {
-                detail::add_error(errors, loc, "json_invalid", "JSON decode error", picojson::value(text));
-                throw RequestValidationError(std::move(errors));
-            }
-            if (!from_json(v, arg, errors, loc)) throw RequestValidationError(std::move(errors));
-            auto call = [&]() -> decltype(auto) {
-                if constexpr (T::context) return Fn(ctx, arg);
-                else return Fn(arg);
-            };
-            if constexpr (std::is_void_v<typename T::result>) {
-                call();
-                return "null";
+            if constexpr (T::noarg) {
+                (void)text;
+                auto call0 = [&]() -> decltype(auto) {
+                    if constexpr (T::context) return Fn(ctx);
+                    else return Fn();
+                };
+                if constexpr (std::is_void_v<typename T::result>) {
+                    call0();
+                    return "null";
+                } else {
+                    return to_json_value(call0()).serialize();
+                }
             } else {
-                return to_json_value(call()).serialize();
+                picojson::value v;
+                std::string err = picojson::parse(v, text);
+                typename T::arg arg{};
+                ValidationErrors errors;
+                Loc loc{std::string("args")};
+                if (!err.empty()) {
+                    detail::add_error(errors, loc, "json_invalid", "JSON decode error", picojson::value(text));
+                    throw RequestValidationError(std::move(errors));
+                }
+                if (!from_json(v, arg, errors, loc)) throw RequestValidationError(std::move(errors));
+                auto call = [&]() -> decltype(auto) {
+                    if constexpr (T::context) return Fn(ctx, arg);
+                    else return Fn(arg);
+                };
+                if constexpr (std::is_void_v<typename T::result>) {
+                    call();
+                    return "null";
+                } else {
+                    return to_json_value(call()).serialize();
+                }
             }
         };
         std::lock_guard lock(m_);
         names_[reinterpret_cast<const void*>(Fn)] = name;
         registry_[std::move(name)] = std::move(r);
+        return *this;
+    }
+
+    // A cron job (no argument: R fn() or R fn(JobContext&)), registered as `name` and enqueued by
+    // the workers when due: "*/5 * * * *" (UTC), or six fields with the seconds first. Each due
+    // run has the job id cron:<name>:<unix second>, so with any number of workers it is enqueued
+    // (and run) once: the enqueue is refused when that id exists (arq runs duplicates, #196).
+    template <auto Fn>
+    Jobs& cron(std::string name, std::string_view spec, JobOptions options = {}) {
+        static_assert(detail::job_traits<decltype(Fn)>::noarg, "fastapi::Jobs::cron: a cron job takes no argument (or only JobContext&)");
+        auto parsed = detail::CronSpec::parse(spec);
+        add<Fn>(name, options);
+        std::lock_guard lock(m_);
+        crons_.push_back({std::move(name), parsed});
         return *this;
     }
 
@@ -22313,8 +22411,15 @@ public:
             return out;
         };
         auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
+        std::int64_t cron_checked = detail::jobs_now_ms() / 1000;
         while (!stopping()) {
             try {
+                if (const auto now_s = detail::jobs_now_ms() / 1000; !crons_.empty() && now_s > cron_checked) {
+                    for (std::int64_t t = std::max(cron_checked + 1, now_s - 60); t <= now_s; ++t)
+                        for (auto& [name, spec] : crons_)
+                            if (spec.due(t)) enqueue(name, "null", {.job_id = "cron:" + name + ":" + std::to_string(t)});
+                    cron_checked = now_s;
+                }
                 if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
                     last_renew = std::chrono::steady_clock::now();
                     auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
@@ -22355,6 +22460,7 @@ public:
                     }
                     if (o.burst && busy == 0 && claimed.waiting == 0) break;
                     auto upto = renew_every;
+                    if (!crons_.empty()) upto = std::min(upto, std::chrono::milliseconds(1000 - detail::jobs_now_ms() % 1000 + 1));
                     if (claimed.next_due_ms >= 0)
                         upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
                     b_->wait(upto);
@@ -22542,6 +22648,7 @@ private:
     bool redis_ = false;
     std::map<std::string, Registered> registry_;
     std::map<const void*, std::string> names_;
+    std::vector<std::pair<std::string, detail::CronSpec>> crons_;
     std::atomic<bool> stop_{false};
     std::size_t last_given_back_ = 0;
     std::thread in_process_;

@@ -53,6 +53,13 @@ Out slow(JobContext& ctx, const In& in) {
     return {in.n * in.n};
 }
 
+std::mutex cron_mutex;
+std::map<std::string, int> cron_runs;
+void tick(JobContext& ctx) {
+    std::lock_guard lock(cron_mutex);
+    ++cron_runs[ctx.job_id];
+}
+
 void register_all(Jobs& jobs) {
     jobs.add<square>("square", {.max_tries = 3});
     jobs.add<flaky>("flaky", {.max_tries = 3});
@@ -369,4 +376,34 @@ TEST_CASE("Jobs on Redis: graceful stop gives running jobs back without counting
     }, 5000ms));
     for (auto& j : before) CHECK(reaches(j, JobStatus::complete, 10000ms));
     CHECK(reaches(after.at(0), JobStatus::complete, 5000ms));
+}
+
+TEST_CASE("Jobs: cron lines, and each due run of a cron job once with two workers on one Redis") {
+    using fastapi::detail::CronSpec;
+    auto every5 = CronSpec::parse("*/5 * * * *");
+    CHECK(every5.due(1700000100));        // 22:15:00 UTC
+    CHECK_FALSE(every5.due(1700000160));  // 22:16:00
+    CHECK_FALSE(every5.due(1700000101));  // not at second 1
+    CHECK(CronSpec::parse("0 9 * * 1-5").due(1700470800));       // Monday 2023-11-20 09:00 UTC
+    CHECK_FALSE(CronSpec::parse("0 9 * * 6,0").due(1700470800));
+    CHECK_THROWS_AS(CronSpec::parse("* * *"), std::invalid_argument);
+    CHECK_THROWS_AS(CronSpec::parse("61 * * * *"), std::invalid_argument);
+    CHECK_THROWS(CronSpec::parse("*/0 * * * *"));
+
+    RedisServer server;
+    cron_runs.clear();
+    {
+        Jobs a(options_of(server), "cron"), b(options_of(server), "cron");
+        a.cron<tick>("tick", "* * * * * *");  // every second
+        b.cron<tick>("tick", "* * * * * *");
+        a.start_worker({.max_jobs = 4});
+        b.start_worker({.max_jobs = 4});
+        std::this_thread::sleep_for(2500ms);
+    }
+    std::lock_guard lock(cron_mutex);
+    CHECK(cron_runs.size() >= 2);
+    for (auto& [id, n] : cron_runs) {
+        CHECK(id.rfind("cron:tick:", 0) == 0);
+        CHECK(n == 1);
+    }
 }
