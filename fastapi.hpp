@@ -21503,6 +21503,7 @@ inline RedisSubscriber Redis::subscriber() const {
 }
 
 }  // namespace fastapi
+// jobs: a job queue with status, progress and results, on Redis or in memory (workers, cron).
 
 // ---- include/fastapi/jobs/jobs.hpp ----
 // jobs: a job queue with status, progress and results, as FastAPI users get from arq, on Redis

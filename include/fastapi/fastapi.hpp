@@ -70,6 +70,7 @@
 #include "redis/url.hpp"
 #include "redis/connection.hpp"
 #include "redis/client.hpp"
+// jobs: a job queue with status, progress and results, on Redis or in memory (workers, cron).
 #include "jobs/jobs.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"
