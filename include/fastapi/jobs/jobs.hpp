@@ -956,12 +956,14 @@ public:
                         st->jobs[j.id] = ctx;
                     }
                     auto done = std::make_shared<std::atomic<bool>>(false);
+                    ++active_;
                     threads.emplace_back(std::thread([this, j, ctx, st, done] {
                         run_one(j, ctx);
                         std::lock_guard lock(st->m);
                         st->jobs.erase(j.id);
                         st->cv.notify_all();
                         *done = true;
+                        --active_;  // the last use of this: ~Jobs waits for it
                     }), done);
                 }
                 if (claimed.jobs.empty()) {
@@ -1034,6 +1036,9 @@ public:
             stop();
             in_process_.join();
         }
+        // Jobs given back at a graceful stop may still run on threads of their own (C++ cannot
+        // interrupt them): they use this, so it waits for them (they were told to stop).
+        while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 
     // `./app worker [--burst] [--max-jobs N] [--queue-name Q] [--check]`: runs the worker and
@@ -1163,6 +1168,7 @@ private:
     std::vector<std::pair<std::string, detail::CronSpec>> crons_;
     std::atomic<bool> stop_{false};
     std::size_t last_given_back_ = 0;
+    std::atomic<int> active_{0};
     std::thread in_process_;
     std::string worker_id_ = [] {
         char host[64] = {};
