@@ -44,7 +44,18 @@ static bool test_switch(const char* name) {
     return v && *v == '1';
 }
 
+// A job for `./app worker` (the Procfile's worker: line, app-worker.service): with REDIS_URL,
+// web processes enqueue and workers on any machine run (README "Jobs").
+struct PurgeOld {
+    int older_than_days = 30;
+};
+static void purge_old(const PurgeOld&) {}
+
 int main(int argc, char** argv) {
+    auto jobs = Jobs::from_env("app:jobs");
+    jobs->add<purge_old>("purge_old");
+    if (auto status = jobs->main(argc, argv)) return *status;  // ./app worker
+
     App app;
     // Each worker runs the lifespan itself (as gunicorn without --preload): connect here to
     // what the workers share (a database, Redis), not to memory of this process.

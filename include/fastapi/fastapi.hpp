@@ -71,6 +71,8 @@
 #include "redis/connection.hpp"
 #include "redis/client.hpp"
 #include "redis/broadcast.hpp"
+// jobs: a job queue with status, progress and results, on Redis or in memory (workers, cron).
+#include "jobs/jobs.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"
 #include "openapi/docs.hpp"
