@@ -13587,6 +13587,10 @@ private:
 
 #include <list>         // list (LRU order)
 
+#ifndef FASTAPI_CACHE_FLIGHT_WAIT_MS  // how long a concurrent miss waits for the one computing
+#define FASTAPI_CACHE_FLIGHT_WAIT_MS 10000
+#endif
+
 namespace fastapi {
 
 // A route's caching (FastAPI-cache's @cache(expire=60, namespace="items")); off unless expire > 0.
@@ -13882,6 +13886,47 @@ public:
 
 private:
     std::atomic<bool> down_{false};
+};
+
+// Single flight: the first miss of a key computes, concurrent misses of it (on any loop)
+// wait on a timer of their own loop, woken when it is done, then read the cache again.
+class CacheFlights {
+public:
+    // True for the leader; otherwise `waiter` is registered to be woken.
+    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) {
+        std::lock_guard lock(mutex_);
+        auto [it, inserted] = flights_.try_emplace(key);
+        if (!inserted) it->second.push_back(waiter);
+        return inserted;
+    }
+    void finish(const std::string& key) noexcept {
+        std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = flights_.find(key);
+            if (it == flights_.end()) return;
+            waiters = std::move(it->second);
+            flights_.erase(it);
+        }
+        for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
+    }
+    std::size_t waiting(const std::string& key) const {
+        std::lock_guard lock(mutex_);
+        auto it = flights_.find(key);
+        return it == flights_.end() ? 0 : it->second.size();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<asio::steady_timer>>> flights_;
+};
+// Ends the leader's flight however its computation ends.
+struct CacheFlightGuard {
+    CacheFlights* flights = nullptr;
+    const std::string* key = nullptr;
+    ~CacheFlightGuard() {
+        if (flights) flights->finish(*key);
+    }
 };
 
 // A token list (Cache-Control, If-None-Match) split at commas, spaces trimmed.
@@ -14836,6 +14881,29 @@ private:
             cache_write_hit(ex, *hit, route.cache, cache_now_ms());
             co_return;
         }
+        // Single flight: one miss of this key computes; the others wait for it, then read.
+        CacheFlightGuard guard;
+        if (usable) {
+            auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+            timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
+            if (cache_flights_.join(key, timer)) {
+                guard.flights = &cache_flights_;
+                guard.key = &key;
+            } else {
+                std::error_code ec;
+                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                try {
+                    std::string k = key;
+                    hit = co_await backend.get_entry_async(k);
+                } catch (const std::exception& e) {
+                    cache_outage_.failed(e.what());
+                }
+                if (hit) {
+                    cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+                    co_return;
+                }
+            }
+        }
         co_await call_handler_async(ex);
         std::shared_ptr<const CachedResponse> entry = cache_after_miss(ex, route.options.cache, route.cache, usable);
         if (!entry) co_return;
@@ -14888,6 +14956,7 @@ private:
     DependencyOverrides overrides_;
     Cache cache_;
     CacheOutage cache_outage_;
+    CacheFlights cache_flights_;
     std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine

@@ -243,4 +243,44 @@ TEST_CASE("cache: stored entries survive their wire form; damaged ones read as m
     CHECK(!detail::cache_deserialize(wire + "x"));
 }
 
+
+std::atomic<int> arrived{0}, computed{0};
+
+TEST_CASE("cache: concurrent misses of one key compute once (single flight), the others answered from it") {
+    App app;
+    app.set_cache(MemoryCache{});
+    // Counted before the cache is looked up; on one loop, lookup and joining the flight follow
+    // at once, so when the handler sees all five arrived, the four others are waiting.
+    app.add_middleware({.before = [](Request&, Response&) { ++arrived; return true; }, .head_only = true});
+    app.get("/slow", []() -> asio::awaitable<json> {
+        ++computed;
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 2500 && arrived < 5; ++i) {
+            t.expires_after(2ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        co_return json{{"arrived", arrived.load()}};
+    }, {.cache = {.expire = 60s}});
+    arrived = 0;
+    computed = 0;
+    test::LiveServer server(app, {.threads = 1});
+    std::vector<std::unique_ptr<test::RawClient>> clients;
+    for (int i = 0; i < 5; ++i) {
+        clients.push_back(std::make_unique<test::RawClient>(server.port()));
+        clients.back()->send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    int hits = 0, misses = 0;
+    for (auto& c : clients) {
+        std::string r = c->read_response();
+        CHECK(test::status_of(r) == 200);
+        CHECK(test::body_of(r) == R"({"arrived":5})");
+        std::string how = test::header_of(r, "x-fastapi-cache");
+        hits += how == "HIT";
+        misses += how == "MISS";
+    }
+    CHECK(computed == 1);
+    CHECK(misses == 1);
+    CHECK(hits == 4);
+}
+
 }  // namespace cache_test

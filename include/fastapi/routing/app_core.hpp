@@ -484,6 +484,29 @@ private:
             cache_write_hit(ex, *hit, route.cache, cache_now_ms());
             co_return;
         }
+        // Single flight: one miss of this key computes; the others wait for it, then read.
+        CacheFlightGuard guard;
+        if (usable) {
+            auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+            timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
+            if (cache_flights_.join(key, timer)) {
+                guard.flights = &cache_flights_;
+                guard.key = &key;
+            } else {
+                std::error_code ec;
+                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                try {
+                    std::string k = key;
+                    hit = co_await backend.get_entry_async(k);
+                } catch (const std::exception& e) {
+                    cache_outage_.failed(e.what());
+                }
+                if (hit) {
+                    cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+                    co_return;
+                }
+            }
+        }
         co_await call_handler_async(ex);
         std::shared_ptr<const CachedResponse> entry = cache_after_miss(ex, route.options.cache, route.cache, usable);
         if (!entry) co_return;
@@ -536,6 +559,7 @@ private:
     DependencyOverrides overrides_;
     Cache cache_;
     CacheOutage cache_outage_;
+    CacheFlights cache_flights_;
     std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine

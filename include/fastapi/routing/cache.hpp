@@ -22,6 +22,10 @@
 #include <utility>      // move, pair
 #include <vector>       // vector
 
+#ifndef FASTAPI_CACHE_FLIGHT_WAIT_MS  // how long a concurrent miss waits for the one computing
+#define FASTAPI_CACHE_FLIGHT_WAIT_MS 10000
+#endif
+
 namespace fastapi {
 
 // A route's caching (FastAPI-cache's @cache(expire=60, namespace="items")); off unless expire > 0.
@@ -317,6 +321,47 @@ public:
 
 private:
     std::atomic<bool> down_{false};
+};
+
+// Single flight: the first miss of a key computes, concurrent misses of it (on any loop)
+// wait on a timer of their own loop, woken when it is done, then read the cache again.
+class CacheFlights {
+public:
+    // True for the leader; otherwise `waiter` is registered to be woken.
+    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) {
+        std::lock_guard lock(mutex_);
+        auto [it, inserted] = flights_.try_emplace(key);
+        if (!inserted) it->second.push_back(waiter);
+        return inserted;
+    }
+    void finish(const std::string& key) noexcept {
+        std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = flights_.find(key);
+            if (it == flights_.end()) return;
+            waiters = std::move(it->second);
+            flights_.erase(it);
+        }
+        for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
+    }
+    std::size_t waiting(const std::string& key) const {
+        std::lock_guard lock(mutex_);
+        auto it = flights_.find(key);
+        return it == flights_.end() ? 0 : it->second.size();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<asio::steady_timer>>> flights_;
+};
+// Ends the leader's flight however its computation ends.
+struct CacheFlightGuard {
+    CacheFlights* flights = nullptr;
+    const std::string* key = nullptr;
+    ~CacheFlightGuard() {
+        if (flights) flights->finish(*key);
+    }
 };
 
 // A token list (Cache-Control, If-None-Match) split at commas, spaces trimmed.
