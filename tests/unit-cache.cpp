@@ -283,4 +283,18 @@ TEST_CASE("cache: concurrent misses of one key compute once (single flight), the
     CHECK(hits == 4);
 }
 
+
+TEST_CASE("cache: the OpenAPI document lists Cache-Control and ETag as a cached route's response headers") {
+    App app;
+    setup(app);
+    app.get("/plain", [] { return "p"; });
+    const picojson::value& doc = app.openapi();
+    const auto& ok = doc.get("paths").get("/made").get("get").get("responses").get("200");
+    REQUIRE(ok.contains("headers"));
+    CHECK(ok.get("headers").contains("Cache-Control"));
+    CHECK(ok.get("headers").contains("ETag"));
+    CHECK(ok.get("headers").get("ETag").get("schema").get("type").get<std::string>() == "string");
+    CHECK(!doc.get("paths").get("/plain").get("get").get("responses").get("200").contains("headers"));
+}
+
 }  // namespace cache_test
