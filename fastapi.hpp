@@ -13644,6 +13644,12 @@ inline std::string cache_etag(std::string_view body) {
     return out;
 }
 
+// Headers a hit writes itself: never stored.
+inline bool cache_own_header(std::string_view name) noexcept {
+    return iequals(name, "etag") || iequals(name, "cache-control") || iequals(name, "age") || iequals(name, "vary") ||
+           iequals(name, "x-fastapi-cache");
+}
+
 // The wire form of an entry (Redis): a line of numbers, then length-prefixed fields.
 inline std::string cache_serialize(const CachedResponse& r) {
     std::string out = "1 " + std::to_string(r.status) + ' ' + std::to_string(r.stored_ms) + ' ' +
@@ -13695,6 +13701,8 @@ inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
         r->headers.emplace_back(std::move(n), std::move(v));
     }
     if (!field(r->body) || pos != s.size()) return nullptr;
+    for (auto& [n, v] : r->headers)  // appended unchecked on a hit: refuse what could not be sent
+        if (!is_token(n) || !is_safe_header_value(v) || cache_own_header(n)) return nullptr;
     return r;
 }
 
@@ -13948,8 +13956,8 @@ struct CacheRequestDirectives {
 };
 inline CacheRequestDirectives cache_request_directives(const Request& r) {
     CacheRequestDirectives d;
-    for (auto v : r.headers.get_all("cache-control"))
-        cache_each_item(v, [&](std::string_view item) {
+    for (auto& [name, v] : r.headers)  // (no vector of values: nothing allocated)
+        if (iequals(name, "cache-control")) cache_each_item(v, [&](std::string_view item) {
             auto name = item.substr(0, item.find('='));
             if (iequals(name, "no-store")) d.no_store = true;
             else if (iequals(name, "no-cache")) d.no_cache = true;
@@ -13961,8 +13969,8 @@ inline CacheRequestDirectives cache_request_directives(const Request& r) {
 inline bool cache_etag_matches(const Request& r, std::string_view etag) {
     if (etag.starts_with("W/")) etag.remove_prefix(2);
     bool match = false;
-    for (auto v : r.headers.get_all("if-none-match"))
-        cache_each_item(v, [&](std::string_view item) {
+    for (auto& [name, v] : r.headers)
+        if (iequals(name, "if-none-match")) cache_each_item(v, [&](std::string_view item) {
             if (item == "*") match = true;
             if (item.starts_with("W/")) item.remove_prefix(2);
             if (item == etag) match = true;
@@ -14006,10 +14014,11 @@ inline void cache_request_key(const Request& r, const CacheOptions& o, const std
         key += '\n';
         key += h;
         key += ':';
-        for (auto v : r.headers.get_all(h)) {
-            key += v;
-            key += ',';
-        }
+        for (auto& [name, v] : r.headers)
+            if (iequals(name, h)) {
+                key += v;
+                key += ',';
+            }
     }
 }
 
@@ -14028,27 +14037,39 @@ inline bool cache_applies(const CacheOptions& o, const Request& r) {
     return false;
 }
 
+// The decimal digits of v into buf (no locale, no allocation); their count.
+inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
+    char tmp[24];
+    std::size_t n = 0;
+    std::uint64_t u = v < 0 ? 0 : static_cast<std::uint64_t>(v);
+    do tmp[n++] = static_cast<char>('0' + u % 10);
+    while (u /= 10);
+    for (std::size_t i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+// A hit: the stored response (or 304 when If-None-Match matches) with its ETag, the seconds
+// left as max-age, its Age. The stored headers never carry the names added here, so they
+// are appended without a search.
 inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now) {
     Response& res = ex.response;
     std::int64_t left = std::max<std::int64_t>(0, (e.expires_ms - now) / 1000);
     std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
     res.headers.clear();
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "max-age=%lld", static_cast<long long>(left));
     if (cache_etag_matches(ex.request, e.etag)) {
         res.status = 304;
         res.body.clear();
     } else {
         res.status = e.status;
         res.body = e.body;
-        for (auto& [n, v] : e.headers) res.headers.add(n, v);
+        for (auto& [n, v] : e.headers) append_header(res.headers, n, v);
     }
-    res.headers.set("etag", e.etag);
-    res.headers.set("cache-control", buf);
-    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(age));
-    res.headers.set("age", buf);
-    if (!rc.vary.empty()) res.headers.set("vary", rc.vary);
-    res.headers.set("x-fastapi-cache", "HIT");
+    char buf[40] = "max-age=";
+    append_header(res.headers, "etag", e.etag);
+    append_header(res.headers, "cache-control", std::string_view(buf, 8 + cache_digits(buf + 8, left)));
+    append_header(res.headers, "age", std::string_view(buf, cache_digits(buf, age)));
+    if (!rc.vary.empty()) append_header(res.headers, "vary", rc.vary);
+    append_header(res.headers, "x-fastapi-cache", "HIT");
 }
 
 // After the handler: the entry to store (null when the response is not cacheable), and the
@@ -14064,7 +14085,8 @@ inline std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const Cach
     if (store) {
         e = std::make_shared<CachedResponse>();
         e->status = res.status;
-        for (auto& [n, v] : res.headers) e->headers.emplace_back(n, v);
+        for (auto& [n, v] : res.headers)
+            if (!cache_own_header(n)) e->headers.emplace_back(n, v);
         e->body = res.body;
         e->etag = etag;
         e->stored_ms = cache_now_ms();
