@@ -13596,6 +13596,534 @@ private:
 }  // namespace detail
 }  // namespace fastapi
 
+// ---- include/fastapi/routing/cache.hpp ----
+// cache: response caching (fastapi-cache's model with HTTP done right): a route's
+// RouteOptions::cache, the backend the app chooses once (MemoryCache here, RedisCache in
+// redis/cache.hpp), the key, what a hit and a miss send (ETag, Cache-Control, Age, 304),
+// and the handle to invalidate and to cache values (fastapi::Cache).
+
+#include <list>         // list (LRU order)
+
+#ifndef FASTAPI_CACHE_FLIGHT_WAIT_MS  // how long a concurrent miss waits for the one computing
+#define FASTAPI_CACHE_FLIGHT_WAIT_MS 10000
+#endif
+
+namespace fastapi {
+
+// A route's caching (FastAPI-cache's @cache(expire=60, namespace="items")); off unless expire > 0.
+struct CacheOptions {
+    std::chrono::seconds expire{0};
+    std::string namespace_{};
+    // Methods whose answers are cached (GET and HEAD share entries); others only when listed.
+    std::vector<std::string> methods{"GET", "HEAD"};
+    // Request headers that select the answer: in the key and in Vary (the handler's declared
+    // Header parameters are added).
+    std::vector<std::string> vary{};
+    // Tags to invalidate several routes' entries at once (Cache::invalidate_tag).
+    std::vector<std::string> tags{};
+    // Replaces the key of the request (method, path, sorted query, varying headers).
+    std::function<std::string(const Request&)> key_builder{};
+    bool enabled() const noexcept { return expire.count() > 0; }
+};
+
+namespace detail {
+
+// A stored response: status, headers and body, with its ETag and when it was stored.
+struct CachedResponse {
+    int status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::string etag;             // quoted, strong: a hash of the body
+    std::int64_t stored_ms = 0;   // system clock, so every process reads the same Age
+    std::int64_t expires_ms = 0;
+};
+
+inline std::int64_t cache_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// FNV-1a 64: the same in every process, every machine, every run.
+inline std::uint64_t cache_hash(std::string_view s, std::uint64_t h = 1469598103934665603ull) noexcept {
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+inline std::string cache_etag(std::string_view body) {
+    static constexpr char hex[] = "0123456789abcdef";
+    // Two hashes (the second seeded with the length) for 128 bits.
+    std::uint64_t a = cache_hash(body), b = cache_hash(body, 0x9e3779b97f4a7c15ull ^ body.size());
+    std::string out(34, '"');
+    for (int i = 0; i < 16; ++i) out[1 + i] = hex[(a >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 16; ++i) out[17 + i] = hex[(b >> (60 - 4 * i)) & 15];
+    return out;
+}
+
+// Headers a hit writes itself: never stored.
+inline bool cache_own_header(std::string_view name) noexcept {
+    return iequals(name, "etag") || iequals(name, "cache-control") || iequals(name, "age") || iequals(name, "vary") ||
+           iequals(name, "x-fastapi-cache");
+}
+
+// The wire form of an entry (Redis): a line of numbers, then length-prefixed fields.
+inline std::string cache_serialize(const CachedResponse& r) {
+    std::string out = "1 " + std::to_string(r.status) + ' ' + std::to_string(r.stored_ms) + ' ' +
+                      std::to_string(r.expires_ms) + ' ' + std::to_string(r.headers.size()) + '\n';
+    auto field = [&](std::string_view s) {
+        out += std::to_string(s.size());
+        out += ':';
+        out += s;
+    };
+    field(r.etag);
+    for (auto& [n, v] : r.headers) {
+        field(n);
+        field(v);
+    }
+    field(r.body);
+    return out;
+}
+inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
+    auto r = std::make_shared<CachedResponse>();
+    std::size_t pos = 0;
+    auto number = [&](char end, std::int64_t& v) {
+        std::size_t i = pos;
+        bool neg = i < s.size() && s[i] == '-';
+        if (neg) ++i;
+        std::int64_t n = 0;
+        std::size_t digits = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9' && digits < 18) n = n * 10 + (s[i++] - '0'), ++digits;
+        if (!digits || i >= s.size() || s[i] != end) return false;
+        v = neg ? -n : n;
+        pos = i + 1;
+        return true;
+    };
+    auto field = [&](std::string& out) {
+        std::int64_t len = 0;
+        if (!number(':', len) || len < 0 || static_cast<std::size_t>(len) > s.size() - pos) return false;
+        out.assign(s.substr(pos, static_cast<std::size_t>(len)));
+        pos += static_cast<std::size_t>(len);
+        return true;
+    };
+    std::int64_t version = 0, status = 0, count = 0;
+    if (!number(' ', version) || version != 1 || !number(' ', status) || !number(' ', r->stored_ms) ||
+        !number(' ', r->expires_ms) || !number('\n', count) || status < 100 || status > 999 || count < 0 || count > 1000)
+        return nullptr;
+    r->status = static_cast<int>(status);
+    if (!field(r->etag)) return nullptr;
+    for (std::int64_t i = 0; i < count; ++i) {
+        std::string n, v;
+        if (!field(n) || !field(v)) return nullptr;
+        r->headers.emplace_back(std::move(n), std::move(v));
+    }
+    if (!field(r->body) || pos != s.size()) return nullptr;
+    for (auto& [n, v] : r->headers)  // appended unchecked on a hit: refuse what could not be sent
+        if (!is_token(n) || !is_safe_header_value(v) || cache_own_header(n)) return nullptr;
+    return r;
+}
+
+// What a backend does. A synchronous one (memory) answers get/set at once; an asynchronous
+// one (Redis) only through the coroutines. Values are strings (entries serialized by the
+// caller for an asynchronous backend; kept as objects by the memory one).
+class CacheBackend {
+public:
+    virtual ~CacheBackend() = default;
+    virtual bool synchronous() const noexcept = 0;
+    // Synchronous backends only.
+    virtual std::shared_ptr<const CachedResponse> get_entry(std::string_view) { return nullptr; }
+    virtual void set_entry(const std::string&, std::shared_ptr<const CachedResponse>, std::chrono::milliseconds) {}
+    virtual std::uint64_t namespace_version(std::string_view) { return 0; }
+    // Every backend; the synchronous one's default to the above.
+    virtual asio::awaitable<std::shared_ptr<const CachedResponse>> get_entry_async(std::string key) {
+        co_return get_entry(key);
+    }
+    virtual asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const CachedResponse> e,
+                                                  std::chrono::milliseconds ttl) {
+        set_entry(key, std::move(e), ttl);
+        co_return;
+    }
+    virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) { co_return namespace_version(ns); }
+    // Invalidation and values.
+    virtual asio::awaitable<void> clear_namespace(std::string ns) = 0;
+    virtual asio::awaitable<void> remove(std::string key) = 0;
+    virtual asio::awaitable<std::optional<std::string>> get_value(std::string key) = 0;
+    virtual asio::awaitable<void> set_value(std::string key, std::string value, std::chrono::milliseconds ttl) = 0;
+};
+
+}  // namespace detail
+
+// The in-memory backend: bounded by bytes, least recently used out, one lock for every loop.
+struct MemoryCacheOptions {
+    std::size_t max_bytes = 64u << 20;
+};
+class MemoryCache final : public detail::CacheBackend {
+public:
+    explicit MemoryCache(MemoryCacheOptions o = {}) : options_(o) {}
+    MemoryCache(MemoryCache&& other) noexcept : options_(other.options_) {}
+
+    bool synchronous() const noexcept override { return true; }
+    std::size_t bytes() const {
+        std::lock_guard lock(mutex_);
+        return bytes_;
+    }
+    std::size_t size() const {
+        std::lock_guard lock(mutex_);
+        return map_.size();
+    }
+
+    std::shared_ptr<const detail::CachedResponse> get_entry(std::string_view key) override {
+        std::lock_guard lock(mutex_);
+        auto it = map_.find(key);
+        if (it == map_.end()) return nullptr;
+        Item& item = *it->second;
+        if (item.expires_ms <= detail::cache_now_ms()) {
+            erase_locked(it);
+            return nullptr;
+        }
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return item.entry;
+    }
+    void set_entry(const std::string& key, std::shared_ptr<const detail::CachedResponse> e,
+                   std::chrono::milliseconds ttl) override {
+        std::size_t size = key.size() + e->body.size() + e->etag.size() + 128;
+        for (auto& [n, v] : e->headers) size += n.size() + v.size() + 32;
+        put(key, std::move(e), {}, size, ttl);
+    }
+    std::uint64_t namespace_version(std::string_view ns) override {
+        std::lock_guard lock(mutex_);
+        auto it = versions_.find(ns);
+        return it == versions_.end() ? 0 : it->second;
+    }
+    asio::awaitable<void> clear_namespace(std::string ns) override {
+        std::lock_guard lock(mutex_);
+        auto it = versions_.find(std::string_view(ns));
+        if (it == versions_.end()) it = versions_.emplace(ns, 0).first;
+        ++it->second;  // the old entries are never read again, and age out
+        co_return;
+    }
+    asio::awaitable<void> remove(std::string key) override {
+        std::lock_guard lock(mutex_);
+        if (auto it = map_.find(std::string_view(key)); it != map_.end()) erase_locked(it);
+        co_return;
+    }
+    asio::awaitable<std::optional<std::string>> get_value(std::string key) override {
+        std::optional<std::string> out;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = map_.find(std::string_view(key));
+            if (it != map_.end() && !it->second->entry) {
+                if (it->second->expires_ms <= detail::cache_now_ms()) erase_locked(it);
+                else out = it->second->value;
+            }
+        }
+        co_return out;
+    }
+    asio::awaitable<void> set_value(std::string key, std::string value, std::chrono::milliseconds ttl) override {
+        std::size_t size = key.size() + value.size() + 128;
+        put(key, nullptr, std::move(value), size, ttl);
+        co_return;
+    }
+
+private:
+    struct Item {
+        std::string key;
+        std::shared_ptr<const detail::CachedResponse> entry;  // a response, or
+        std::string value;                                     // a value of get_or_set
+        std::size_t size = 0;
+        std::int64_t expires_ms = 0;
+    };
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using Map = std::unordered_map<std::string_view, std::list<Item>::iterator, Hash, std::equal_to<>>;
+
+    void put(const std::string& key, std::shared_ptr<const detail::CachedResponse> e, std::string value,
+             std::size_t size, std::chrono::milliseconds ttl) {
+        std::lock_guard lock(mutex_);
+        if (auto it = map_.find(std::string_view(key)); it != map_.end()) erase_locked(it);
+        if (size > options_.max_bytes) return;
+        while (bytes_ + size > options_.max_bytes && !lru_.empty()) erase_locked(map_.find(std::string_view(lru_.back().key)));
+        lru_.push_front(Item{key, std::move(e), std::move(value), size, detail::cache_now_ms() + ttl.count()});
+        map_.emplace(std::string_view(lru_.front().key), lru_.begin());
+        bytes_ += size;
+    }
+    void erase_locked(Map::iterator it) {
+        auto item = it->second;
+        bytes_ -= item->size;
+        map_.erase(it);
+        lru_.erase(item);
+    }
+
+    MemoryCacheOptions options_;
+    mutable std::mutex mutex_;
+    std::list<Item> lru_;
+    Map map_;
+    std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> versions_;
+    std::size_t bytes_ = 0;
+};
+
+// The app's cache, to invalidate and to cache values (app.set_cache returns it; copies share it).
+class Cache {
+public:
+    Cache() = default;
+    explicit Cache(std::shared_ptr<detail::CacheBackend> b) : backend_(std::move(b)) {}
+    explicit operator bool() const noexcept { return backend_ != nullptr; }
+    detail::CacheBackend* backend() const noexcept { return backend_.get(); }
+
+    // Every entry of a namespace (a version counter: nothing is scanned, Redis never blocked).
+    asio::awaitable<void> clear(std::string ns) { co_await backend_->clear_namespace("ns:" + ns); }
+    // Every entry of the routes with this tag.
+    asio::awaitable<void> invalidate_tag(std::string tag) { co_await backend_->clear_namespace("tag:" + tag); }
+    // One value of get_or_set.
+    asio::awaitable<void> invalidate(std::string key) { co_await backend_->remove("value:" + key); }
+    // The value under `key`, else producer()'s (a string, or asio::awaitable<std::string>), kept `ttl`.
+    template <class F>
+    asio::awaitable<std::string> get_or_set(std::string key, std::chrono::milliseconds ttl, F producer) {
+        std::string k = "value:" + key;
+        std::optional<std::string> v = co_await backend_->get_value(k);
+        if (v) co_return std::move(*v);
+        std::string made;
+        if constexpr (std::is_same_v<std::invoke_result_t<F&>, asio::awaitable<std::string>>) made = co_await producer();
+        else made = producer();
+        co_await backend_->set_value(k, made, ttl);
+        co_return made;
+    }
+
+private:
+    std::shared_ptr<detail::CacheBackend> backend_;
+};
+
+namespace detail {
+
+// Logs once when a backend fails after working (or first fails), once when it works again.
+class CacheOutage {
+public:
+    void failed(const char* what) noexcept {
+        if (!down_.exchange(true)) std::fprintf(stderr, "fastapi: cache backend unavailable (%s); answering without it\n", what);
+    }
+    void worked() noexcept {
+        if (down_.load(std::memory_order_relaxed) && down_.exchange(false))
+            std::fprintf(stderr, "fastapi: cache backend available again\n");
+    }
+    bool down() const noexcept { return down_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<bool> down_{false};
+};
+
+// Single flight: the first miss of a key computes, concurrent misses of it (on any loop)
+// wait on a timer of their own loop, woken when it is done, then read the cache again.
+class CacheFlights {
+public:
+    // True for the leader; otherwise `waiter` is registered to be woken.
+    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) {
+        std::lock_guard lock(mutex_);
+        auto [it, inserted] = flights_.try_emplace(key);
+        if (!inserted) it->second.push_back(waiter);
+        return inserted;
+    }
+    void finish(const std::string& key) noexcept {
+        std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = flights_.find(key);
+            if (it == flights_.end()) return;
+            waiters = std::move(it->second);
+            flights_.erase(it);
+        }
+        for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
+    }
+    std::size_t waiting(const std::string& key) const {
+        std::lock_guard lock(mutex_);
+        auto it = flights_.find(key);
+        return it == flights_.end() ? 0 : it->second.size();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<asio::steady_timer>>> flights_;
+};
+// Ends the leader's flight however its computation ends.
+struct CacheFlightGuard {
+    CacheFlights* flights = nullptr;
+    const std::string* key = nullptr;
+    ~CacheFlightGuard() {
+        if (flights) flights->finish(*key);
+    }
+};
+
+// A token list (Cache-Control, If-None-Match) split at commas, spaces trimmed.
+template <class F>
+void cache_each_item(std::string_view list, F f) {
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (!item.empty()) f(item);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+struct CacheRequestDirectives {
+    bool no_store = false, no_cache = false;
+};
+inline CacheRequestDirectives cache_request_directives(const Request& r) {
+    CacheRequestDirectives d;
+    for (auto& [name, v] : r.headers)  // (no vector of values: nothing allocated)
+        if (iequals(name, "cache-control")) cache_each_item(v, [&](std::string_view item) {
+            auto name = item.substr(0, item.find('='));
+            if (iequals(name, "no-store")) d.no_store = true;
+            else if (iequals(name, "no-cache")) d.no_cache = true;
+        });
+    return d;
+}
+
+// If-None-Match against an ETag, weak comparison (W/ ignored on both sides), `*` matching any.
+inline bool cache_etag_matches(const Request& r, std::string_view etag) {
+    if (etag.starts_with("W/")) etag.remove_prefix(2);
+    bool match = false;
+    for (auto& [name, v] : r.headers)
+        if (iequals(name, "if-none-match")) cache_each_item(v, [&](std::string_view item) {
+            if (item == "*") match = true;
+            if (item.starts_with("W/")) item.remove_prefix(2);
+            if (item == etag) match = true;
+        });
+    return match;
+}
+
+// The request's key: method (HEAD as GET), path, query items in a stable order by name (a
+// list parameter's values keep theirs), the varying headers. Dependencies never enter it.
+inline void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers,
+                              std::string& key) {
+    if (o.key_builder) {
+        key += o.key_builder(r);
+        return;
+    }
+    key += r.method == "HEAD" ? std::string_view("GET") : std::string_view(r.method);
+    key += ' ';
+    key += r.path;
+    if (!r.query_string.empty()) {
+        key += '?';
+        std::string_view q = r.query_string;
+        if (q.find('&') == std::string_view::npos) key += q;  // one item: nothing to sort
+        else {
+            std::vector<std::string_view> items;
+            while (true) {
+                auto amp = q.find('&');
+                if (!q.substr(0, amp).empty()) items.push_back(q.substr(0, amp));
+                if (amp == std::string_view::npos) break;
+                q.remove_prefix(amp + 1);
+            }
+            std::stable_sort(items.begin(), items.end(), [](std::string_view a, std::string_view b) {
+                return a.substr(0, a.find('=')) < b.substr(0, b.find('='));
+            });
+            for (std::size_t i = 0; i < items.size(); ++i) {
+                if (i) key += '&';
+                key += items[i];
+            }
+        }
+    }
+    for (auto& h : headers) {
+        key += '\n';
+        key += h;
+        key += ':';
+        for (auto& [name, v] : r.headers)
+            if (iequals(name, h)) {
+                key += v;
+                key += ',';
+            }
+    }
+}
+
+// What the route's caching needs at run time, computed once when the route is made.
+struct RouteCache {
+    std::vector<std::string> headers;  // the key's headers (vary and declared Header parameters), lowercase
+    std::string vary;                  // the Vary value, empty when none
+    std::string max_age;               // "max-age=<expire>"
+    std::vector<std::string> version_keys;  // "ns:<namespace>", then "tag:<tag>" for each tag
+};
+
+inline bool cache_applies(const CacheOptions& o, const Request& r) {
+    if (!o.enabled()) return false;
+    for (auto& m : o.methods)
+        if (m == r.method) return true;
+    return false;
+}
+
+// The decimal digits of v into buf (no locale, no allocation); their count.
+inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
+    char tmp[24];
+    std::size_t n = 0;
+    std::uint64_t u = v < 0 ? 0 : static_cast<std::uint64_t>(v);
+    do tmp[n++] = static_cast<char>('0' + u % 10);
+    while (u /= 10);
+    for (std::size_t i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+// A hit: the stored response (or 304 when If-None-Match matches) with its ETag, the seconds
+// left as max-age, its Age. The stored headers never carry the names added here, so they
+// are appended without a search.
+inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now) {
+    Response& res = ex.response;
+    std::int64_t left = std::max<std::int64_t>(0, (e.expires_ms - now) / 1000);
+    std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
+    res.headers.clear();
+    if (cache_etag_matches(ex.request, e.etag)) {
+        res.status = 304;
+        res.body.clear();
+    } else {
+        res.status = e.status;
+        res.body = e.body;
+        for (auto& [n, v] : e.headers) append_header(res.headers, n, v);
+    }
+    char buf[40] = "max-age=";
+    append_header(res.headers, "etag", e.etag);
+    append_header(res.headers, "cache-control", std::string_view(buf, 8 + cache_digits(buf + 8, left)));
+    append_header(res.headers, "age", std::string_view(buf, cache_digits(buf, age)));
+    if (!rc.vary.empty()) append_header(res.headers, "vary", rc.vary);
+    append_header(res.headers, "x-fastapi-cache", "HIT");
+}
+
+// After the handler: the entry to store (null when the response is not cacheable), and the
+// miss headers (304 when If-None-Match matches).
+inline std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc,
+                                                        bool store) {
+    Response& res = ex.response;
+    if (res.status < 200 || res.status >= 300 || res.status == 204 || res.stream || !res.file_path.empty() ||
+        res.on_upgrade || res.headers.contains("set-cookie"))
+        return nullptr;  // errors, streams, files and per-user cookies are never stored
+    std::shared_ptr<CachedResponse> e;
+    std::string etag = cache_etag(res.body);
+    if (store) {
+        e = std::make_shared<CachedResponse>();
+        e->status = res.status;
+        for (auto& [n, v] : res.headers)
+            if (!cache_own_header(n)) e->headers.emplace_back(n, v);
+        e->body = res.body;
+        e->etag = etag;
+        e->stored_ms = cache_now_ms();
+        e->expires_ms = e->stored_ms + std::chrono::duration_cast<std::chrono::milliseconds>(o.expire).count();
+    }
+    if (cache_etag_matches(ex.request, etag)) {
+        res.status = 304;
+        res.body.clear();
+        res.headers.clear();
+    }
+    res.headers.set("etag", etag);
+    res.headers.set("cache-control", rc.max_age);
+    if (!rc.vary.empty()) res.headers.set("vary", rc.vary);
+    res.headers.set("x-fastapi-cache", "MISS");
+    return e;
+}
+
+}  // namespace detail
+}  // namespace fastapi
+
 // ---- include/fastapi/routing/route.hpp ----
 // route: what a route is (its path, methods, options and endpoint) and how one is declared
 // (the verb helpers App and APIRouter share), with the app's own settings (AppOptions).
@@ -13708,6 +14236,8 @@ struct RouteOptions {
     // Extra responses for the documentation, by status code.
     std::map<int, ResponseDoc> responses{};
     ResponseModel response_model{};
+    // Response caching (cache.hpp; README "Caching"): {.cache = {.expire = 60s, .namespace_ = "items"}}.
+    CacheOptions cache{};
 };
 
 struct Route {
@@ -13726,6 +14256,8 @@ struct Route {
     bool async_dependencies = false;
     // Its handler takes a RequestStream: it runs once the head is in and reads the body itself.
     bool streams_body = false;
+    // What its caching needs at run time (cache.hpp), when options.cache is on.
+    detail::RouteCache cache;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
@@ -13741,6 +14273,29 @@ struct Route {
             endpoint.describe(op);
             takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
         }
+        if (options.cache.enabled()) init_cache();
+    }
+
+private:
+    void init_cache() {
+        auto add = [&](std::string_view name) {
+            std::string h(name);
+            for (auto& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            for (auto& have : cache.headers)
+                if (have == h) return;
+            cache.headers.push_back(h);
+            cache.vary += (cache.vary.empty() ? "" : ", ") + std::string(name);
+        };
+        for (auto& v : options.cache.vary) add(v);
+        if (endpoint.describe) {
+            detail::OperationInfo op;
+            endpoint.describe(op);
+            for (auto& p : op.parameters)
+                if (p.in == "header") add(p.field.wire_name);
+        }
+        cache.max_age = "max-age=" + std::to_string(options.cache.expire.count());
+        cache.version_keys.push_back("ns:" + options.cache.namespace_);
+        for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
     }
 };
 
@@ -13827,6 +14382,8 @@ struct RouterOptions {
     std::vector<std::string> tags{};
     std::vector<Dependency> dependencies{};
     std::map<int, ResponseDoc> responses{};
+    // Caching for every route of the router that sets none of its own.
+    CacheOptions cache{};
 };
 
 class APIRouter : public detail::RouteMethods<APIRouter> {
@@ -13879,6 +14436,7 @@ private:
         route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
         route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
         for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
+        if (!route.cache.enabled() && outer.cache.enabled()) route.cache = outer.cache;
     }
     static void check_prefix(const std::string& prefix) {
         if (!prefix.empty() && (prefix.front() != '/' || prefix.back() == '/'))
@@ -14024,6 +14582,16 @@ public:
 
     const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
     const AppOptions& settings() const noexcept { return options_; }
+
+    // The backend of every cached route (RouteOptions::cache), chosen once: MemoryCache{...}
+    // or RedisCache{...}. The handle returned (also app.cache()) invalidates and caches values.
+    template <class Backend>
+    Cache set_cache(Backend backend) {
+        check_not_serving("set the cache");
+        cache_ = Cache(std::make_shared<Backend>(std::move(backend)));
+        return cache_;
+    }
+    Cache cache() const { return cache_; }
 
 protected:
     explicit AppCore(AppOptions options) : options_(std::move(options)) {}
@@ -14203,6 +14771,18 @@ private:
     // The rest of dispatch, once ex.route is found.
     Dispatch call_route(Exchange& ex) noexcept {
         const Route& route = *ex.route;
+        if (route_cached(ex)) {
+            if (!cache_.backend()->synchronous() || route.endpoint.is_async() || needs_prefetch(route) ||
+                route.options.blocking)
+                return Dispatch::run_async;
+            try {
+                cached_call(ex);
+            } catch (...) {
+                exception_handlers_.handle(std::current_exception(), ex);
+            }
+            middleware_.run_afters(ex, exception_handlers_);
+            return Dispatch::done;
+        }
         if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
         if (route.options.blocking) return Dispatch::run_blocking;
         try {
@@ -14224,6 +14804,10 @@ private:
     // first, then the handler's, in binding order), then the handler. A blocking handler
     // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
     asio::awaitable<void> call_route_async(Exchange& ex) {
+        if (route_cached(ex)) return cached_call_async(ex);
+        return call_handler_async(ex);
+    }
+    asio::awaitable<void> call_handler_async(Exchange& ex) {
         const Route& route = *ex.route;
         if (needs_prefetch(route)) {
             for (const Dependency& d : route.options.dependencies)
@@ -14262,12 +14846,113 @@ private:
         }
         ex.route = found.route;
         const Route& route = *found.route;
-        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route)) return false;
+        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route) || app.route_cached(ex))
+            return false;
         route.endpoint.call(ex);
         return true;
     }
     static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
         return static_cast<AppCore*>(self)->call_route_async(ex);
+    }
+
+    // ---- response caching (cache.hpp), around the handler's call ----
+    bool route_cached(const Exchange& ex) const noexcept {
+        return cache_ && cache_applies(ex.route->options.cache, ex.request);
+    }
+    // A synchronous backend and a plain handler: no coroutine, no allocation on a hit but the
+    // key's and the response's own.
+    void cached_call(Exchange& ex) {
+        const Route& route = *ex.route;
+        CacheBackend& backend = *cache_.backend();
+        CacheRequestDirectives d = cache_request_directives(ex.request);
+        if (d.no_store) return route.endpoint.call(ex);
+        std::string key;
+        key.reserve(128);
+        for (auto& v : route.cache.version_keys) {
+            append_number(key, backend.namespace_version(v));
+            key += ':';
+        }
+        key += route.options.cache.namespace_;
+        key += '|';
+        cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
+        if (!d.no_cache)
+            if (auto e = backend.get_entry(key)) return cache_write_hit(ex, *e, route.cache, cache_now_ms());
+        route.endpoint.call(ex);
+        if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
+            backend.set_entry(key, std::move(e), route.options.cache.expire);
+    }
+    static void append_number(std::string& s, std::uint64_t v) {
+        char buf[24];
+        int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+        s.append(buf, static_cast<std::size_t>(n));
+    }
+    asio::awaitable<void> cached_call_async(Exchange& ex) {
+        const Route& route = *ex.route;
+        CacheBackend& backend = *cache_.backend();
+        CacheRequestDirectives d = cache_request_directives(ex.request);
+        if (d.no_store) {
+            co_await call_handler_async(ex);
+            co_return;
+        }
+        std::string key;
+        bool usable = true;
+        std::shared_ptr<const CachedResponse> hit;
+        try {
+            for (const std::string& v : route.cache.version_keys) {
+                std::string vk = v;
+                std::uint64_t version = co_await backend.namespace_version_async(vk);
+                append_number(key, version);
+                key += ':';
+            }
+            key += route.options.cache.namespace_;
+            key += '|';
+            cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
+            if (!d.no_cache) {
+                std::string k = key;
+                hit = co_await backend.get_entry_async(k);
+            }
+            cache_outage_.worked();
+        } catch (const std::exception& e) {
+            usable = false;  // the backend is down: a miss, logged once per outage
+            cache_outage_.failed(e.what());
+        }
+        if (hit) {
+            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+            co_return;
+        }
+        // Single flight: one miss of this key computes; the others wait for it, then read.
+        CacheFlightGuard guard;
+        if (usable) {
+            auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+            timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
+            if (cache_flights_.join(key, timer)) {
+                guard.flights = &cache_flights_;
+                guard.key = &key;
+            } else {
+                std::error_code ec;
+                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                try {
+                    std::string k = key;
+                    hit = co_await backend.get_entry_async(k);
+                } catch (const std::exception& e) {
+                    cache_outage_.failed(e.what());
+                }
+                if (hit) {
+                    cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+                    co_return;
+                }
+            }
+        }
+        co_await call_handler_async(ex);
+        std::shared_ptr<const CachedResponse> entry = cache_after_miss(ex, route.options.cache, route.cache, usable);
+        if (!entry) co_return;
+        try {
+            std::string k = key;
+            co_await backend.set_entry_async(k, entry, route.options.cache.expire);
+            cache_outage_.worked();
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+        }
     }
 
     void route_not_found(Exchange& ex, bool path_matched) {
@@ -14308,6 +14993,9 @@ private:
     Lifespan lifespan_;
     StateStore state_;
     DependencyOverrides overrides_;
+    Cache cache_;
+    CacheOutage cache_outage_;
+    CacheFlights cache_flights_;
     std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
@@ -22872,6 +23560,87 @@ private:
 };
 
 }  // namespace fastapi
+// cache: the Redis backend of response caching (the route side is routing/cache.hpp).
+
+// ---- include/fastapi/cache/redis_cache.hpp ----
+// redis_cache: the Redis backend of response caching (routing/cache.hpp): entries shared by
+// every worker and every instance, namespaces and tags cleared by a version counter (INCR;
+// never KEYS or SCAN), one Redis connection per event loop.
+
+
+namespace fastapi {
+
+struct RedisCacheOptions {
+    std::string url{};                      // empty: REDIS_URL (redis://127.0.0.1:6379/0 unset)
+    std::string prefix = "fastapi-cache:";  // before every key it writes
+};
+
+class RedisCache final : public detail::CacheBackend {
+public:
+    explicit RedisCache(RedisCacheOptions o = {})
+        : options_(o.url.empty() ? redis_options_from_env() : parse_redis_url(o.url)), prefix_(std::move(o.prefix)) {}
+    RedisCache(RedisCache&& other) noexcept : options_(std::move(other.options_)), prefix_(std::move(other.prefix_)) {}
+
+    bool synchronous() const noexcept override { return false; }
+
+    asio::awaitable<std::shared_ptr<const detail::CachedResponse>> get_entry_async(std::string key) override {
+        std::string k = prefix_ + "r:" + key;
+        std::optional<std::string> v = co_await redis().get(k);
+        if (!v) co_return nullptr;
+        co_return detail::cache_deserialize(*v);  // null (a miss) when not ours
+    }
+    asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const detail::CachedResponse> e,
+                                          std::chrono::milliseconds ttl) override {
+        std::string k = prefix_ + "r:" + key;
+        std::string v = detail::cache_serialize(*e);
+        RedisSetOptions o;
+        o.px = ttl;
+        co_await redis().set(k, v, o);
+    }
+    asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) override {
+        std::string k = prefix_ + "v:" + ns;
+        std::optional<std::string> v = co_await redis().get(k);
+        std::uint64_t n = 0;
+        if (v)
+            for (char c : *v)
+                if (c >= '0' && c <= '9') n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        co_return n;
+    }
+    asio::awaitable<void> clear_namespace(std::string ns) override {
+        std::string k = prefix_ + "v:" + ns;
+        co_await redis().incr(k);
+    }
+    asio::awaitable<void> remove(std::string key) override {
+        std::string k = prefix_ + key;
+        co_await redis().del(k);
+    }
+    asio::awaitable<std::optional<std::string>> get_value(std::string key) override {
+        std::string k = prefix_ + key;
+        co_return co_await redis().get(k);
+    }
+    asio::awaitable<void> set_value(std::string key, std::string value, std::chrono::milliseconds ttl) override {
+        std::string k = prefix_ + key;
+        RedisSetOptions o;
+        o.px = ttl;
+        co_await redis().set(k, value, o);
+    }
+
+private:
+    // This loop thread's connection (a Redis binds to the loop that first uses it).
+    Redis& redis() {
+        std::lock_guard lock(mutex_);
+        auto& r = per_thread_[std::this_thread::get_id()];
+        if (!r) r = std::make_shared<Redis>(options_);
+        return *r;
+    }
+
+    RedisOptions options_;
+    std::string prefix_;
+    std::mutex mutex_;
+    std::map<std::thread::id, std::shared_ptr<Redis>> per_thread_;
+};
+
+}  // namespace fastapi
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 
 // ---- include/fastapi/openapi/openapi.hpp ----
@@ -23317,6 +24086,20 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
                 content[result == OperationInfo::Result::html ? "text/html" : "text/plain"] = picojson::value(std::move(media));
             }
             ok["content"] = picojson::value(std::move(content));
+        }
+        if (o.cache.enabled()) {  // a cached route (routing/cache.hpp): what its answers carry
+            picojson::object headers;
+            auto header = [&](const char* name, const char* description) {
+                picojson::object h, schema;
+                schema["type"] = picojson::value("string");
+                h["description"] = picojson::value(description);
+                h["schema"] = picojson::value(std::move(schema));
+                headers[name] = picojson::value(std::move(h));
+            };
+            header("Cache-Control", "max-age: the seconds the answer stays fresh");
+            header("ETag", "A strong validator of the body, for If-None-Match");
+            header("X-FastAPI-Cache", "HIT or MISS");
+            ok["headers"] = picojson::value(std::move(headers));
         }
         responses[std::to_string(o.status_code)] = picojson::value(std::move(ok));
     }

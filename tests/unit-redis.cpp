@@ -726,3 +726,68 @@ TEST_CASE("examples/websockets with REDIS_URL: a room across two processes (Pyth
 }
 
 }  // namespace redis_test
+
+// Response caching on Redis (routing/cache.hpp, cache/redis_cache.hpp): two instances of
+// examples/cache share entries, ETags, clears and the counter; Redis killed under load.
+namespace cache_redis_test {
+
+using namespace std::chrono_literals;
+using redis_test::RedisServer;
+
+std::string header(const std::string& response, const std::string& name) { return test::header_of(response, name); }
+int status(const std::string& response) { return test::status_of(response); }
+
+TEST_CASE("examples/cache on Redis: a response cached through one instance is a HIT through the other, same ETag; a clear is seen by both") {
+    RedisServer server;
+    test::RunningExample a("cache", {{"REDIS_URL", server.url()}});
+    test::RunningExample b("cache", {{"REDIS_URL", server.url()}});
+    std::string first = a.ask("GET", "/compute/12");
+    CHECK(status(first) == 200);
+    CHECK(header(first, "x-fastapi-cache") == "MISS");
+    CHECK(test::body_of(first) == R"({"n":12,"square":144,"computed":1})");
+    std::string etag = header(first, "etag");
+    CHECK(etag.size() == 34);
+    std::string second = b.ask("GET", "/compute/12");
+    CHECK(header(second, "x-fastapi-cache") == "HIT");
+    CHECK(header(second, "etag") == etag);
+    CHECK(test::body_of(second) == test::body_of(first));  // computed by a: b computed nothing
+    CHECK(!header(second, "age").empty());
+    CHECK(status(b.ask("GET", "/compute/12", "If-None-Match: " + etag + "\r\n")) == 304);
+
+    CHECK(status(b.ask("DELETE", "/cache/compute")) == 204);
+    std::string after = a.ask("GET", "/compute/12");
+    CHECK(header(after, "x-fastapi-cache") == "MISS");
+    CHECK(test::body_of(after) == R"({"n":12,"square":144,"computed":2})");
+    CHECK(header(b.ask("GET", "/compute/12"), "x-fastapi-cache") == "HIT");
+    CHECK(header(after, "etag") != etag);  // another body ("computed" changed), another ETag
+
+    CHECK(test::body_of(a.ask("GET", "/counter")) == R"({"count":1,"store":"redis"})");
+    CHECK(test::body_of(b.ask("GET", "/counter")) == R"({"count":2,"store":"redis"})");
+}
+
+TEST_CASE("examples/cache on Redis: redis-server killed under load and started again: no 500, no hang, hits again") {
+    RedisServer server;
+    test::RunningExample a("cache", {{"REDIS_URL", server.url()}});
+    CHECK(header(a.ask("GET", "/compute/3"), "x-fastapi-cache") == "MISS");
+    CHECK(header(a.ask("GET", "/compute/3"), "x-fastapi-cache") == "HIT");
+    server.kill();
+    int ok = 0, other = 0;
+    auto down_until = std::chrono::steady_clock::now() + 1500ms;
+    for (int i = 0; i < 200 && std::chrono::steady_clock::now() < down_until; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        std::string r = a.ask("GET", "/compute/" + std::to_string(i % 5));
+        CHECK(std::chrono::steady_clock::now() - start < 3000ms);
+        if (status(r) == 200) ++ok;
+        else ++other;
+    }
+    CHECK(other == 0);  // Redis down: every answer is a miss, computed, 200
+    CHECK(ok > 0);
+    server.start();
+    bool hit_again = test::eventually_true([&] {
+        a.ask("GET", "/compute/4");
+        return header(a.ask("GET", "/compute/4"), "x-fastapi-cache") == "HIT";
+    }, 10000ms);
+    CHECK(hit_again);
+}
+
+}  // namespace cache_redis_test

@@ -48,6 +48,7 @@
 #include "routing/middleware.hpp"
 #include "routing/middleware_stack.hpp"
 #include "routing/lifespan.hpp"
+#include "routing/cache.hpp"
 #include "routing/route.hpp"
 #include "routing/api_router.hpp"
 #include "routing/app_core.hpp"
@@ -73,6 +74,8 @@
 #include "redis/broadcast.hpp"
 // jobs: a job queue with status, progress and results, on Redis or in memory (workers, cron).
 #include "jobs/jobs.hpp"
+// cache: the Redis backend of response caching (the route side is routing/cache.hpp).
+#include "cache/redis_cache.hpp"
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.
 #include "openapi/openapi.hpp"
 #include "openapi/docs.hpp"

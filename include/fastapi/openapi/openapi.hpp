@@ -453,6 +453,20 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
             }
             ok["content"] = picojson::value(std::move(content));
         }
+        if (o.cache.enabled()) {  // a cached route (routing/cache.hpp): what its answers carry
+            picojson::object headers;
+            auto header = [&](const char* name, const char* description) {
+                picojson::object h, schema;
+                schema["type"] = picojson::value("string");
+                h["description"] = picojson::value(description);
+                h["schema"] = picojson::value(std::move(schema));
+                headers[name] = picojson::value(std::move(h));
+            };
+            header("Cache-Control", "max-age: the seconds the answer stays fresh");
+            header("ETag", "A strong validator of the body, for If-None-Match");
+            header("X-FastAPI-Cache", "HIT or MISS");
+            ok["headers"] = picojson::value(std::move(headers));
+        }
         responses[std::to_string(o.status_code)] = picojson::value(std::move(ok));
     }
     for (auto& [status, doc] : o.responses) {

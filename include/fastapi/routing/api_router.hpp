@@ -25,6 +25,8 @@ struct RouterOptions {
     std::vector<std::string> tags{};
     std::vector<Dependency> dependencies{};
     std::map<int, ResponseDoc> responses{};
+    // Caching for every route of the router that sets none of its own.
+    CacheOptions cache{};
 };
 
 class APIRouter : public detail::RouteMethods<APIRouter> {
@@ -77,6 +79,7 @@ private:
         route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
         route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
         for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
+        if (!route.cache.enabled() && outer.cache.enabled()) route.cache = outer.cache;
     }
     static void check_prefix(const std::string& prefix) {
         if (!prefix.empty() && (prefix.front() != '/' || prefix.back() == '/'))

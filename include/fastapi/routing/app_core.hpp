@@ -147,6 +147,16 @@ public:
     const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_.routes(); }
     const AppOptions& settings() const noexcept { return options_; }
 
+    // The backend of every cached route (RouteOptions::cache), chosen once: MemoryCache{...}
+    // or RedisCache{...}. The handle returned (also app.cache()) invalidates and caches values.
+    template <class Backend>
+    Cache set_cache(Backend backend) {
+        check_not_serving("set the cache");
+        cache_ = Cache(std::make_shared<Backend>(std::move(backend)));
+        return cache_;
+    }
+    Cache cache() const { return cache_; }
+
 protected:
     explicit AppCore(AppOptions options) : options_(std::move(options)) {}
     ~AppCore() = default;
@@ -325,6 +335,18 @@ private:
     // The rest of dispatch, once ex.route is found.
     Dispatch call_route(Exchange& ex) noexcept {
         const Route& route = *ex.route;
+        if (route_cached(ex)) {
+            if (!cache_.backend()->synchronous() || route.endpoint.is_async() || needs_prefetch(route) ||
+                route.options.blocking)
+                return Dispatch::run_async;
+            try {
+                cached_call(ex);
+            } catch (...) {
+                exception_handlers_.handle(std::current_exception(), ex);
+            }
+            middleware_.run_afters(ex, exception_handlers_);
+            return Dispatch::done;
+        }
         if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
         if (route.options.blocking) return Dispatch::run_blocking;
         try {
@@ -346,6 +368,10 @@ private:
     // first, then the handler's, in binding order), then the handler. A blocking handler
     // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
     asio::awaitable<void> call_route_async(Exchange& ex) {
+        if (route_cached(ex)) return cached_call_async(ex);
+        return call_handler_async(ex);
+    }
+    asio::awaitable<void> call_handler_async(Exchange& ex) {
         const Route& route = *ex.route;
         if (needs_prefetch(route)) {
             for (const Dependency& d : route.options.dependencies)
@@ -384,12 +410,113 @@ private:
         }
         ex.route = found.route;
         const Route& route = *found.route;
-        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route)) return false;
+        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route) || app.route_cached(ex))
+            return false;
         route.endpoint.call(ex);
         return true;
     }
     static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
         return static_cast<AppCore*>(self)->call_route_async(ex);
+    }
+
+    // ---- response caching (cache.hpp), around the handler's call ----
+    bool route_cached(const Exchange& ex) const noexcept {
+        return cache_ && cache_applies(ex.route->options.cache, ex.request);
+    }
+    // A synchronous backend and a plain handler: no coroutine, no allocation on a hit but the
+    // key's and the response's own.
+    void cached_call(Exchange& ex) {
+        const Route& route = *ex.route;
+        CacheBackend& backend = *cache_.backend();
+        CacheRequestDirectives d = cache_request_directives(ex.request);
+        if (d.no_store) return route.endpoint.call(ex);
+        std::string key;
+        key.reserve(128);
+        for (auto& v : route.cache.version_keys) {
+            append_number(key, backend.namespace_version(v));
+            key += ':';
+        }
+        key += route.options.cache.namespace_;
+        key += '|';
+        cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
+        if (!d.no_cache)
+            if (auto e = backend.get_entry(key)) return cache_write_hit(ex, *e, route.cache, cache_now_ms());
+        route.endpoint.call(ex);
+        if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
+            backend.set_entry(key, std::move(e), route.options.cache.expire);
+    }
+    static void append_number(std::string& s, std::uint64_t v) {
+        char buf[24];
+        int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+        s.append(buf, static_cast<std::size_t>(n));
+    }
+    asio::awaitable<void> cached_call_async(Exchange& ex) {
+        const Route& route = *ex.route;
+        CacheBackend& backend = *cache_.backend();
+        CacheRequestDirectives d = cache_request_directives(ex.request);
+        if (d.no_store) {
+            co_await call_handler_async(ex);
+            co_return;
+        }
+        std::string key;
+        bool usable = true;
+        std::shared_ptr<const CachedResponse> hit;
+        try {
+            for (const std::string& v : route.cache.version_keys) {
+                std::string vk = v;
+                std::uint64_t version = co_await backend.namespace_version_async(vk);
+                append_number(key, version);
+                key += ':';
+            }
+            key += route.options.cache.namespace_;
+            key += '|';
+            cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
+            if (!d.no_cache) {
+                std::string k = key;
+                hit = co_await backend.get_entry_async(k);
+            }
+            cache_outage_.worked();
+        } catch (const std::exception& e) {
+            usable = false;  // the backend is down: a miss, logged once per outage
+            cache_outage_.failed(e.what());
+        }
+        if (hit) {
+            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+            co_return;
+        }
+        // Single flight: one miss of this key computes; the others wait for it, then read.
+        CacheFlightGuard guard;
+        if (usable) {
+            auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+            timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
+            if (cache_flights_.join(key, timer)) {
+                guard.flights = &cache_flights_;
+                guard.key = &key;
+            } else {
+                std::error_code ec;
+                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                try {
+                    std::string k = key;
+                    hit = co_await backend.get_entry_async(k);
+                } catch (const std::exception& e) {
+                    cache_outage_.failed(e.what());
+                }
+                if (hit) {
+                    cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+                    co_return;
+                }
+            }
+        }
+        co_await call_handler_async(ex);
+        std::shared_ptr<const CachedResponse> entry = cache_after_miss(ex, route.options.cache, route.cache, usable);
+        if (!entry) co_return;
+        try {
+            std::string k = key;
+            co_await backend.set_entry_async(k, entry, route.options.cache.expire);
+            cache_outage_.worked();
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+        }
     }
 
     void route_not_found(Exchange& ex, bool path_matched) {
@@ -430,6 +557,9 @@ private:
     Lifespan lifespan_;
     StateStore state_;
     DependencyOverrides overrides_;
+    Cache cache_;
+    CacheOutage cache_outage_;
+    CacheFlights cache_flights_;
     std::atomic<int> serving_{0};  // Servers started and not yet gone
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine

@@ -1,6 +1,7 @@
 // route: what a route is (its path, methods, options and endpoint) and how one is declared
 // (the verb helpers App and APIRouter share), with the app's own settings (AppOptions).
 #pragma once
+#include "cache.hpp"
 #include "depends.hpp"
 #include "forms.hpp"
 #include "handler.hpp"
@@ -120,6 +121,8 @@ struct RouteOptions {
     // Extra responses for the documentation, by status code.
     std::map<int, ResponseDoc> responses{};
     ResponseModel response_model{};
+    // Response caching (cache.hpp; README "Caching"): {.cache = {.expire = 60s, .namespace_ = "items"}}.
+    CacheOptions cache{};
 };
 
 struct Route {
@@ -138,6 +141,8 @@ struct Route {
     bool async_dependencies = false;
     // Its handler takes a RequestStream: it runs once the head is in and reads the body itself.
     bool streams_body = false;
+    // What its caching needs at run time (cache.hpp), when options.cache is on.
+    detail::RouteCache cache;
 
     Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
         : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
@@ -153,6 +158,29 @@ struct Route {
             endpoint.describe(op);
             takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
         }
+        if (options.cache.enabled()) init_cache();
+    }
+
+private:
+    void init_cache() {
+        auto add = [&](std::string_view name) {
+            std::string h(name);
+            for (auto& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            for (auto& have : cache.headers)
+                if (have == h) return;
+            cache.headers.push_back(h);
+            cache.vary += (cache.vary.empty() ? "" : ", ") + std::string(name);
+        };
+        for (auto& v : options.cache.vary) add(v);
+        if (endpoint.describe) {
+            detail::OperationInfo op;
+            endpoint.describe(op);
+            for (auto& p : op.parameters)
+                if (p.in == "header") add(p.field.wire_name);
+        }
+        cache.max_age = "max-age=" + std::to_string(options.cache.expire.count());
+        cache.version_keys.push_back("ns:" + options.cache.namespace_);
+        for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
     }
 };
 
