@@ -91,7 +91,9 @@ struct TestFrame {
     unsigned op = 0;
     std::string payload;
 };
-inline std::optional<TestFrame> take_server_frame(std::string& b) {
+FASTAPI_DECL std::optional<TestFrame> take_server_frame(std::string& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<TestFrame> take_server_frame(std::string& b) {
     if (b.size() < 2) return std::nullopt;
     const auto* p = reinterpret_cast<const unsigned char*>(b.data());
     std::uint64_t len = p[1] & 0x7F;
@@ -110,8 +112,11 @@ inline std::optional<TestFrame> take_server_frame(std::string& b) {
     b.erase(0, at + len);
     return f;
 }
+#endif
 // A client's frame: masked, as RFC 6455 requires of a client.
-inline std::string client_frame(WsOpcode op, std::string_view payload) {
+FASTAPI_DECL std::string client_frame(WsOpcode op, std::string_view payload);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string client_frame(WsOpcode op, std::string_view payload) {
     const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     std::string out;
     out += static_cast<char>(0x80 | static_cast<unsigned>(op));
@@ -126,6 +131,7 @@ inline std::string client_frame(WsOpcode op, std::string_view payload) {
     for (std::size_t i = 0; i < n; ++i) out += static_cast<char>(payload[i] ^ mask[i & 3]);
     return out;
 }
+#endif
 
 }  // namespace detail
 
