@@ -16883,6 +16883,9 @@ FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socke
 }
 #endif
 
+// A connection: its definition is compiled where the definitions are (the implementation unit
+// in the compiled-once mode); elsewhere it is only the name `class Connection;` above.
+#if FASTAPI_DEFINITIONS
 class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
@@ -17940,6 +17943,7 @@ private:
     std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
+#endif  // FASTAPI_DEFINITIONS: the connection is the implementation unit's
 
 // ---- ServerState: accepting, sweeping, stopping ----
 
@@ -18084,6 +18088,7 @@ FASTAPI_DECL void ServerState::sweep(Worker& w) {
 }
 #endif
 
+#if FASTAPI_DEFINITIONS
 template <class F>
 void ServerState::for_each_connection(F f) {
     for (auto& w : workers) {
@@ -18096,6 +18101,7 @@ void ServerState::for_each_connection(F f) {
         for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
     }
 }
+#endif
 
 // On the first loop: stop accepting, close idle connections, then watch the rest.
 #if FASTAPI_DEFINITIONS
@@ -18434,15 +18440,7 @@ namespace detail {
 // One connection over an in-memory pipe, on its own loop, kept open until this goes.
 class InMemorySession {
 public:
-    InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout)
-        : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
-        pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
-        pipe_->interactive = true;
-        pipe_->input.assign(request);
-        auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
-        connection_ = c;
-        c->start();
-    }
+    FASTAPI_DECL InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout);
     ~InMemorySession() { finish(); }
     InMemorySession(const InMemorySession&) = delete;
     InMemorySession& operator=(const InMemorySession&) = delete;
@@ -18468,25 +18466,7 @@ public:
         io_->poll();
     }
     // No more input; the loop runs until it is out of work (bounded), then the rest is dropped.
-    void finish() {
-        if (!io_) return;
-        pipe_->interactive = false;
-        pipe_->close_input();
-        if (auto c = connection_.lock()) c->end_of_input();
-        const auto deadline = std::chrono::steady_clock::now() + timeout_;
-        io_->restart();
-        while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
-            if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
-        }
-        if (auto c = connection_.lock()) c->close();
-        io_->restart();
-        io_->poll();
-        pipe_->pending.reset();
-        worker_->sweeper.reset();
-        worker_->strand.reset();
-        if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
-        io_.reset();
-    }
+    FASTAPI_DECL void finish();
 
 private:
     std::unique_ptr<asio::io_context> io_;
@@ -18495,6 +18475,40 @@ private:
     std::weak_ptr<Connection> connection_;
     std::chrono::milliseconds timeout_;
 };
+
+// The session's connection is the implementation unit's (server.hpp's Connection).
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL InMemorySession::InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request,
+                                              std::chrono::milliseconds timeout)
+    : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
+    pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
+    pipe_->interactive = true;
+    pipe_->input.assign(request);
+    auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
+    connection_ = c;
+    c->start();
+}
+
+FASTAPI_DECL void InMemorySession::finish() {
+    if (!io_) return;
+    pipe_->interactive = false;
+    pipe_->close_input();
+    if (auto c = connection_.lock()) c->end_of_input();
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    io_->restart();
+    while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
+        if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
+    }
+    if (auto c = connection_.lock()) c->close();
+    io_->restart();
+    io_->poll();
+    pipe_->pending.reset();
+    worker_->sweeper.reset();
+    worker_->strand.reset();
+    if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
+    io_.reset();
+}
+#endif
 
 // The first whole frame a server wrote in `b` (unmasked), removed from it.
 struct TestFrame {

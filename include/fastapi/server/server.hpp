@@ -603,6 +603,9 @@ FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socke
 }
 #endif
 
+// A connection: its definition is compiled where the definitions are (the implementation unit
+// in the compiled-once mode); elsewhere it is only the name `class Connection;` above.
+#if FASTAPI_DEFINITIONS
 class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
@@ -1660,6 +1663,7 @@ private:
     std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
+#endif  // FASTAPI_DEFINITIONS: the connection is the implementation unit's
 
 // ---- ServerState: accepting, sweeping, stopping ----
 
@@ -1804,6 +1808,7 @@ FASTAPI_DECL void ServerState::sweep(Worker& w) {
 }
 #endif
 
+#if FASTAPI_DEFINITIONS
 template <class F>
 void ServerState::for_each_connection(F f) {
     for (auto& w : workers) {
@@ -1816,6 +1821,7 @@ void ServerState::for_each_connection(F f) {
         for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
     }
 }
+#endif
 
 // On the first loop: stop accepting, close idle connections, then watch the rest.
 #if FASTAPI_DEFINITIONS
