@@ -11499,7 +11499,7 @@ struct WebSocketOptions {
 class WebSocket;
 namespace detail {
 template <class F, class Args> struct websocket_call;
-inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
@@ -22115,7 +22115,7 @@ class RedisBlocking;
 class RedisSubscriber;
 class Redis;
 namespace detail {
-inline std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+FASTAPI_DECL std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
 }
 
 class Redis {

@@ -491,7 +491,7 @@ class RedisBlocking;
 class RedisSubscriber;
 class Redis;
 namespace detail {
-inline std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+FASTAPI_DECL std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
 }
 
 class Redis {

@@ -98,7 +98,7 @@ struct WebSocketOptions {
 class WebSocket;
 namespace detail {
 template <class F, class Args> struct websocket_call;
-inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
