@@ -141,6 +141,30 @@
 #endif
 #include <picojson.h>
 
+// The compiled-once mode (README "Compiled once"), in the shape Asio and doctest use: every
+// translation unit defines FASTAPI_SEPARATE_COMPILATION and exactly one also defines
+// FASTAPI_IMPLEMENTATION (or links the CMake target fastapi::compiled), which compiles the
+// non-template definitions once, Asio's own with them (ASIO_SEPARATE_COMPILATION). FASTAPI_DECL
+// marks them: inline in the default header-only mode, nothing in the compiled-once mode.
+// FASTAPI_DEFINITIONS says whether this unit compiles them (1 header-only, 1 in the one unit).
+#if defined(FASTAPI_IMPLEMENTATION) && !defined(FASTAPI_SEPARATE_COMPILATION)
+#define FASTAPI_SEPARATE_COMPILATION
+#endif
+#ifdef FASTAPI_SEPARATE_COMPILATION
+#define FASTAPI_DECL
+#ifndef ASIO_SEPARATE_COMPILATION
+#define ASIO_SEPARATE_COMPILATION
+#endif
+#ifdef FASTAPI_IMPLEMENTATION
+#define FASTAPI_DEFINITIONS 1
+#else
+#define FASTAPI_DEFINITIONS 0
+#endif
+#else
+#define FASTAPI_DECL inline
+#define FASTAPI_DEFINITIONS 1
+#endif
+
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
@@ -465,7 +489,9 @@ std::string expand_env_refs(std::string_view value, Lookup&& lookup) {
 
 // The statements of text with ${...} expanded: with override, the file's earlier pairs win
 // over the environment; otherwise the environment wins (python-dotenv's resolve_variables).
-inline std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override) {
+FASTAPI_DECL std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override) {
     std::vector<EnvEntry> out;
     out.reserve(raw.size());
     std::string env_value;
@@ -495,8 +521,11 @@ inline std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, b
     }
     return out;
 }
+#endif
 
-inline std::string read_env_file_text(const std::string& path) {
+FASTAPI_DECL std::string read_env_file_text(const std::string& path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string read_env_file_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw DotenvError(path + ": cannot read the file");
     std::string text;
@@ -509,8 +538,11 @@ inline std::string read_env_file_text(const std::string& path) {
     if (in.bad()) throw DotenvError(path + ": cannot read the file");
     return text;
 }
+#endif
 
-inline std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override) {
+FASTAPI_DECL std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override) {
     std::vector<std::string> errors;
     if (text.find('\0') != std::string_view::npos) throw DotenvError(std::string(source) + ": contains a NUL byte (not a text file)");
     std::vector<RawEnvEntry> raw = DotenvReader(text).parse(errors);
@@ -525,25 +557,34 @@ inline std::vector<EnvEntry> parse_env_checked(std::string_view text, std::strin
     }
     return resolve_env_entries(std::move(raw), override);
 }
+#endif
 
 }  // namespace detail
 
 // The pairs of a .env text in file order, ${...} expanded with the file's own pairs first and
 // then the environment (python-dotenv's dotenv_values). Throws DotenvError for malformed lines,
 // naming source:line for each.
-inline std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source = ".env") {
+FASTAPI_DECL std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source = ".env");
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source) {
     return detail::parse_env_checked(text, source, true);
 }
+#endif
 
 // The same for a file; a file that cannot be read is a DotenvError as well.
-inline std::vector<EnvEntry> read_env_file(const std::string& path) {
+FASTAPI_DECL std::vector<EnvEntry> read_env_file(const std::string& path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> read_env_file(const std::string& path) {
     return detail::parse_env_checked(detail::read_env_file_text(path), path, true);
 }
+#endif
 
 // Sets the process environment from a .env file (python-dotenv's load_dotenv): variables
 // already set keep their values unless override. Returns how many variables it set. Call it
 // at startup, before threads start (setenv is not thread-safe).
-inline std::size_t load_env_file(const std::string& path, bool override = false) {
+FASTAPI_DECL std::size_t load_env_file(const std::string& path, bool override = false);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t load_env_file(const std::string& path, bool override) {
     std::vector<EnvEntry> entries = detail::parse_env_checked(detail::read_env_file_text(path), path, override);
     std::vector<std::string> errors;
     std::size_t set = 0;
@@ -567,6 +608,7 @@ inline std::size_t load_env_file(const std::string& path, bool override = false)
     }
     return set;
 }
+#endif
 
 }  // namespace fastapi
 // http: byte streams and streamed bodies, requests and responses as values, and the strict
@@ -1032,17 +1074,25 @@ private:
 namespace fastapi {
 
 namespace detail {
-inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+FASTAPI_DECL char ascii_lower(char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+#endif
 
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
+FASTAPI_DECL bool iequals(std::string_view a, std::string_view b) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
         if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
 }
+#endif
 
 // RFC 9110 token characters (method, header name).
-inline bool is_token_char(unsigned char c) noexcept {
+FASTAPI_DECL bool is_token_char(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_token_char(unsigned char c) noexcept {
     static constexpr auto table = [] {
         struct { bool v[256]{}; } t;
         for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
@@ -1053,17 +1103,23 @@ inline bool is_token_char(unsigned char c) noexcept {
     }();
     return table.v[c];
 }
+#endif
 
 // A value we put on the wire must not be able to start a new header or message.
-inline bool is_safe_header_value(std::string_view v) noexcept {
+FASTAPI_DECL bool is_safe_header_value(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_safe_header_value(std::string_view v) noexcept {
     for (char c : v)
         if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;
 }
+#endif
 
 // s = v for bytes that do not overlap s: within capacity a memcpy, without
 // std::string::assign's general (aliasing-safe) path. The parser's hot path.
-inline void assign_bytes(std::string& s, std::string_view v) {
+FASTAPI_DECL void assign_bytes(std::string& s, std::string_view v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void assign_bytes(std::string& s, std::string_view v) {
     if (v.data() >= s.data() && v.data() <= s.data() + s.size()) {
         s.assign(v);
         return;
@@ -1071,19 +1127,23 @@ inline void assign_bytes(std::string& s, std::string_view v) {
     s.resize(v.size());
     if (!v.empty()) std::memcpy(s.data(), v.data(), v.size());
 }
+#endif
 
-inline bool is_token(std::string_view s) noexcept {
+FASTAPI_DECL bool is_token(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (char c : s)
         if (!is_token_char(static_cast<unsigned char>(c))) return false;
     return true;
 }
+#endif
 }  // namespace detail
 
 // An ordered, case-insensitive multimap of header fields, as they came or as they will go.
 class Headers;
 namespace detail {
-inline void append_header(Headers& h, std::string_view name, std::string_view value);
+FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value);
 }
 
 class Headers {
@@ -1169,9 +1229,12 @@ private:
 };
 
 namespace detail {
-inline void append_header(Headers& h, std::string_view name, std::string_view value) {
+FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value) {
     h.append_unchecked(name, value);
 }
+#endif
 }  // namespace detail
 
 namespace detail {
@@ -1269,7 +1332,9 @@ namespace detail {
 // The well-formed UTF-8 sequence at p (Unicode §3.9, table 3-7), or else its maximal
 // subpart: the longest prefix of one that the bytes begin. Returns the bytes it covers (at
 // least 1) and whether they are a character (`valid`) or one U+FFFD's worth of error.
-inline std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept {
+FASTAPI_DECL std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept {
     const unsigned char c = p[0];
     valid = true;
     if (c < 0x80) return 1;
@@ -1289,11 +1354,14 @@ inline std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& va
     }
     return need + 1;
 }
+#endif
 
 inline constexpr std::string_view replacement_character = "\xEF\xBF\xBD";  // U+FFFD
 
 // Appends s, each ill-formed sequence (maximal subpart) replaced by U+FFFD.
-inline void append_utf8_replacing(std::string& out, std::string_view s) {
+FASTAPI_DECL void append_utf8_replacing(std::string& out, std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_utf8_replacing(std::string& out, std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     std::size_t run = 0;
     for (std::size_t i = 0; i < s.size();) {
@@ -1312,8 +1380,11 @@ inline void append_utf8_replacing(std::string& out, std::string_view s) {
     }
     out.append(s.data() + run, s.size() - run);
 }
+#endif
 
-inline bool is_utf8(std::string_view s) noexcept {
+FASTAPI_DECL bool is_utf8(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_utf8(std::string_view s) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     for (std::size_t i = 0; i < s.size();) {
         if (p[i] < 0x80) {
@@ -1326,19 +1397,25 @@ inline bool is_utf8(std::string_view s) noexcept {
     }
     return true;
 }
+#endif
 
 // What Python's bytes.decode("utf-8", errors="replace") makes of s, in place (untouched when
 // s is UTF-8 already, the usual case).
-inline void replace_invalid_utf8(std::string& s) {
+FASTAPI_DECL void replace_invalid_utf8(std::string& s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void replace_invalid_utf8(std::string& s) {
     if (is_utf8(s)) return;
     std::string out;
     out.reserve(s.size() + 8);
     append_utf8_replacing(out, s);
     s = std::move(out);
 }
+#endif
 
 // Latin-1 bytes as UTF-8 text (Starlette's bytes.decode("latin-1")).
-inline std::string latin1_to_utf8(std::string_view s) {
+FASTAPI_DECL std::string latin1_to_utf8(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string latin1_to_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size() * 2);
     for (unsigned char c : s) {
@@ -1351,19 +1428,25 @@ inline std::string latin1_to_utf8(std::string_view s) {
     }
     return out;
 }
+#endif
 
 // What an HTTP status line can carry (RFC 9110 §15: 100-599).
 constexpr bool is_valid_status(int status) noexcept { return status >= 100 && status <= 599; }
 // A status given where a route is declared: refused at once with a sentence.
-inline void require_valid_status(int status, const char* where) {
+FASTAPI_DECL void require_valid_status(int status, const char* where);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void require_valid_status(int status, const char* where) {
     if (!is_valid_status(status))
         throw std::invalid_argument(std::string("fastapi: ") + where + " " + std::to_string(status) +
                                     " is not an HTTP status code; use one from 100 to 599");
 }
+#endif
 }  // namespace detail
 
 // Reason phrases for the status line.
-inline std::string_view status_reason(int status) noexcept {
+FASTAPI_DECL std::string_view status_reason(int status) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view status_reason(int status) noexcept {
     switch (status) {
         case 100: return "Continue";
         case 101: return "Switching Protocols";
@@ -1416,6 +1499,7 @@ inline std::string_view status_reason(int status) noexcept {
         default: return "";
     }
 }
+#endif
 
 // How a cookie is set (Starlette's set_cookie arguments). Every member is optional.
 struct CookieOptions {
@@ -1431,26 +1515,37 @@ struct CookieOptions {
 
 namespace detail {
 // RFC 6265 §4.1.1 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash.
-inline bool is_cookie_octet(unsigned char c) noexcept {
+FASTAPI_DECL bool is_cookie_octet(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_cookie_octet(unsigned char c) noexcept {
     return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
            (c >= 0x5D && c <= 0x7E);
 }
+#endif
 // cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE )
-inline bool is_cookie_value(std::string_view v) noexcept {
+FASTAPI_DECL bool is_cookie_value(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_cookie_value(std::string_view v) noexcept {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     for (char c : v)
         if (!is_cookie_octet(static_cast<unsigned char>(c))) return false;
     return true;
 }
+#endif
 // An attribute value (Path, Domain) must not end the attribute or the header.
-inline bool is_cookie_attribute_value(std::string_view v) noexcept {
+FASTAPI_DECL bool is_cookie_attribute_value(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_cookie_attribute_value(std::string_view v) noexcept {
     for (char c : v)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F || c == ';') return false;
     return true;
 }
+#endif
 
 // "Thu, 01 Jan 1970 00:00:00 GMT" (RFC 9110 §5.6.7 IMF-fixdate).
-inline std::string http_date_of(std::chrono::system_clock::time_point t) {
+FASTAPI_DECL std::string http_date_of(std::chrono::system_clock::time_point t);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string http_date_of(std::chrono::system_clock::time_point t) {
     static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -1467,11 +1562,14 @@ inline std::string http_date_of(std::chrono::system_clock::time_point t) {
                   static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
     return buf;
 }
+#endif
 
 // The Set-Cookie field value, attributes in Starlette's order (Python's SimpleCookie sorts
 // them): Domain, expires, HttpOnly, Max-Age, Partitioned, Path, SameSite, Secure. Throws
 // std::invalid_argument for a name, value or attribute that would break the header.
-inline std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o) {
+FASTAPI_DECL std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o) {
     if (!is_token(name)) throw std::invalid_argument("fastapi: cookie name is not an RFC 6265 token: " + std::string(name));
     if (!is_cookie_value(value))
         throw std::invalid_argument("fastapi: cookie value for " + std::string(name) +
@@ -1501,6 +1599,7 @@ inline std::string set_cookie_value(std::string_view name, std::string_view valu
     if (o.secure) out += "; Secure";
     return out;
 }
+#endif
 }  // namespace detail
 
 // A response: status, headers, and a body: held in memory, a file, or a producer. The
@@ -1605,7 +1704,7 @@ struct ParseResult {
 
 // Percent-decodes `in` into `out` (replacing its contents); false on a malformed escape.
 // `plus_as_space` for query strings and forms.
-inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
+FASTAPI_DECL bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
 // What RequestParser knows of the request being parsed: reset() assigns a fresh one (a few
 // stores) instead of rebuilding the whole parser with its limits.
@@ -1712,23 +1811,32 @@ private:
 
 // ---- character classes and small helpers ----
 
-inline int hex_digit_value(unsigned char c) noexcept {
+FASTAPI_DECL int hex_digit_value(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int hex_digit_value(unsigned char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
     c = static_cast<unsigned char>(c | 0x20);
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
+#endif
 
 // field-vchar / SP / HTAB / obs-text: everything but CTLs (and DEL), HTAB excepted.
-inline bool is_field_value_char(unsigned char c) noexcept { return c >= 0x20 ? c != 0x7F : c == '\t'; }
+FASTAPI_DECL bool is_field_value_char(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_field_value_char(unsigned char c) noexcept { return c >= 0x20 ? c != 0x7F : c == '\t'; }
+#endif
 
 // Eight bytes at a time: the per-byte checks below dominate parsing time otherwise. Each test
 // answers exactly whether some byte qualifies (not which), then the byte loop says which.
-inline std::uint64_t load_u64(const char* p) noexcept {
+FASTAPI_DECL std::uint64_t load_u64(const char* p) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::uint64_t load_u64(const char* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
+#endif
 inline constexpr std::uint64_t swar_ones = 0x0101010101010101ull;
 inline constexpr std::uint64_t swar_highs = 0x8080808080808080ull;
 inline constexpr std::uint64_t swar_has_zero(std::uint64_t x) noexcept { return (x - swar_ones) & ~x & swar_highs; }
@@ -1737,10 +1845,15 @@ inline constexpr std::uint64_t swar_has_less(std::uint64_t x, unsigned n) noexce
 }
 inline constexpr std::uint64_t swar_has(std::uint64_t x, unsigned char c) noexcept { return swar_has_zero(x ^ (swar_ones * c)); }
 
-inline bool swar_has_ctl(std::uint64_t x) noexcept { return (swar_has_less(x, 0x20) | swar_has(x, 0x7F)) != 0; }
+FASTAPI_DECL bool swar_has_ctl(std::uint64_t x) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool swar_has_ctl(std::uint64_t x) noexcept { return (swar_has_less(x, 0x20) | swar_has(x, 0x7F)) != 0; }
+#endif
 
 // Length of the prefix of [p, e) made of field-value bytes, HTAB excepted.
-inline std::size_t field_value_run(const char* p, const char* e) noexcept {
+FASTAPI_DECL std::size_t field_value_run(const char* p, const char* e) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t field_value_run(const char* p, const char* e) noexcept {
     const char* q = p;
     for (;;) {
         if (e - q < 8) {
@@ -1754,9 +1867,12 @@ inline std::size_t field_value_run(const char* p, const char* e) noexcept {
     while (q < e && static_cast<unsigned char>(*q) >= 0x20 && *q != 0x7F) ++q;
     return static_cast<std::size_t>(q - p);
 }
+#endif
 
 // Length of the prefix of [p, e) made of visible ASCII other than '#'.
-inline std::size_t target_run(const char* p, const char* e) noexcept {
+FASTAPI_DECL std::size_t target_run(const char* p, const char* e) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t target_run(const char* p, const char* e) noexcept {
     const char* q = p;
     while (e - q >= 8) {
         std::uint64_t x = load_u64(q);
@@ -1766,23 +1882,33 @@ inline std::size_t target_run(const char* p, const char* e) noexcept {
     while (q < e && *q > 0x20 && *q < 0x7F && *q != '#') ++q;
     return static_cast<std::size_t>(q - p);
 }
+#endif
 
 // Case-insensitive equality with a lowercase literal made of letters and '-', for a token `s`:
 // among token characters only 'A'-'Z' fold onto 'a'-'z' by setting bit 0x20.
-inline bool token_equals_lower(std::string_view s, std::string_view lower) noexcept {
+FASTAPI_DECL bool token_equals_lower(std::string_view s, std::string_view lower) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool token_equals_lower(std::string_view s, std::string_view lower) noexcept {
     if (s.size() != lower.size()) return false;
     for (std::size_t i = 0; i < s.size(); ++i)
         if ((s[i] | 0x20) != lower[i]) return false;
     return true;
 }
+#endif
 
-inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+FASTAPI_DECL bool is_ows(char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+#endif
 
-inline std::string_view trim_ows(std::string_view s) noexcept {
+FASTAPI_DECL std::string_view trim_ows(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
     return s;
 }
+#endif
 
 // Calls f(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1:
 // empty elements are allowed and ignored). Stops early when f returns false.
@@ -1798,7 +1924,9 @@ inline bool for_each_list_element(std::string_view v, F&& f) {
 }
 
 // Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed in Host.
-inline bool is_valid_host(std::string_view h) noexcept {
+FASTAPI_DECL bool is_valid_host(std::string_view h) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_host(std::string_view h) noexcept {
     static constexpr auto reg_name = [] {
         struct { bool v[256]{}; } t;
         for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
@@ -1833,8 +1961,11 @@ inline bool is_valid_host(std::string_view h) noexcept {
         if (h[i] < '0' || h[i] > '9') return false;
     return true;
 }
+#endif
 
-inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) {
+FASTAPI_DECL bool percent_decode(std::string_view in, std::string& out, bool plus_as_space);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) {
     out.clear();
     const char* p = in.data();
     const char* const end = p + in.size();
@@ -1862,13 +1993,16 @@ inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_s
     }
     return true;
 }
+#endif
 
 // Request::host and port from a Host field (or an absolute-form target's authority), as the
 // parser reads it: the name (an IPv6 literal without its brackets) and the port, the scheme's
 // default when it names none. Empty (no Host, or an empty one): host "" and port 0, which the
 // connection replaces with its local address. Assigned only when it changed (keep-alive
 // clients send the same Host every time), so no allocation once the string has grown.
-inline void record_host(Request& req, std::string_view v) {
+FASTAPI_DECL void record_host(Request& req, std::string_view v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void record_host(Request& req, std::string_view v) {
     if (v.empty()) {
         req.host.clear();
         req.port = 0;
@@ -1898,6 +2032,7 @@ inline void record_host(Request& req, std::string_view v) {
     if (std::string_view(req.host) != name) assign_bytes(req.host, name);
     req.port = static_cast<unsigned short>(port);
 }
+#endif
 
 inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
     return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
@@ -1905,21 +2040,28 @@ inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noex
 
 // ---- RequestParser ----
 
-inline void RequestParser::reset() noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void RequestParser::reset() noexcept {
     // Trivially destructible: constructed afresh in place (stores only, no temporary to copy).
     static_assert(std::is_trivially_destructible_v<RequestParserFields>);
     ::new (static_cast<RequestParserFields*>(this)) RequestParserFields();
 }
+#endif
 
-inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::headers_complete() const noexcept { return headers_done_; }
+#endif
 
-inline bool RequestParser::expects_continue() const noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::expects_continue() const noexcept {
     return expect_continue_ && version_ == 11 && headers_done_ &&
            (state_ == State::body_length || state_ == State::body_spool || state_ == State::chunk_size ||
             state_ == State::chunk_data || state_ == State::chunk_crlf);
 }
+#endif
 
-inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ParseResult RequestParser::parse(std::string_view data, Request& out) {
     const char* const p = data.data();
     const std::size_t n = data.size();
     // The header (or trailer) section may not extend past section_start_ + max_header_bytes.
@@ -2054,10 +2196,12 @@ inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
         }
     }
 }
+#endif
 
 // While the request line is incomplete: has the target already grown past its limit?
 // Only the bytes that arrived since the last call are searched.
-inline bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim) noexcept {
     std::size_t i = rl_scan_;
     rl_scan_ = lim;
     if (sp1_ == npos) {
@@ -2073,9 +2217,11 @@ inline bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim
     const std::size_t end = sp2_ != npos ? sp2_ : lim;
     return end - (sp1_ + 1) > limits_.max_target_bytes;
 }
+#endif
 
 // request-line = method SP request-target SP HTTP-version (CRLF already removed)
-inline bool RequestParser::request_line(std::string_view line, Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::request_line(std::string_view line, Request& out) {
     const char* b = line.data();
     const char* const e = b + line.size();
     const char* q = b;
@@ -2099,9 +2245,11 @@ inline bool RequestParser::request_line(std::string_view line, Request& out) {
 
     return request_target(target, out);
 }
+#endif
 
 // origin-form, absolute-form (http/https), or asterisk-form for OPTIONS.
-inline bool RequestParser::request_target(std::string_view target, Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::request_target(std::string_view target, Request& out) {
     if (target.empty()) return err(400, "Invalid request target");
     // Visible ASCII; a fragment is never sent. Lenient about characters such as | { } that
     // clients send unencoded although RFC 3986 reserves them.
@@ -2146,9 +2294,11 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
         return err(400, "NUL in path");
     return true;
 }
+#endif
 
 // field-line = field-name ":" OWS field-value OWS (CRLF already removed)
-inline bool RequestParser::header_field(std::string_view line, Request& out, bool trailer) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::header_field(std::string_view line, Request& out, bool trailer) {
     const char* const b = line.data();
     const char* const e = b + line.size();
     if (is_ows(*b)) return err(400, "Obsolete line folding");
@@ -2214,10 +2364,12 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
     detail::append_header(out.headers, name, value);
     return true;
 }
+#endif
 
 // Content-Length = 1*DIGIT. RFC 9110 §8.6 lets a recipient accept a repeated identical value
 // ("5, 5" or two fields saying 5) as that value; we do, and refuse any that differ.
-inline bool RequestParser::content_length(std::string_view value) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::content_length(std::string_view value) noexcept {
     if (value.empty()) return err(400, "Invalid Content-Length");
     for (;;) {
         std::size_t comma = value.find(',');
@@ -2238,9 +2390,11 @@ inline bool RequestParser::content_length(std::string_view value) noexcept {
         value.remove_prefix(comma + 1);
     }
 }
+#endif
 
 // transfer-coding = token *( OWS ";" OWS transfer-parameter ); the list may span fields.
-inline bool RequestParser::transfer_encoding(std::string_view value) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::transfer_encoding(std::string_view value) noexcept {
     has_transfer_encoding_ = true;
     return for_each_list_element(value, [&](std::string_view coding) {
         std::string_view name = trim_ows(coding.substr(0, coding.find(';')));
@@ -2255,17 +2409,21 @@ inline bool RequestParser::transfer_encoding(std::string_view value) noexcept {
         return true;
     });
 }
+#endif
 
-inline void RequestParser::connection(std::string_view value) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void RequestParser::connection(std::string_view value) noexcept {
     for_each_list_element(value, [&](std::string_view option) {
         if (iequals(option, "close")) conn_close_ = true;
         else if (iequals(option, "keep-alive")) conn_keep_alive_ = true;
         return true;
     });
 }
+#endif
 
 // The header section is complete: decide how the body is framed (RFC 9112 §6.3).
-inline bool RequestParser::end_of_headers(Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::end_of_headers(Request& out) {
     headers_done_ = true;
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
@@ -2310,9 +2468,11 @@ inline bool RequestParser::end_of_headers(Request& out) {
     state_ = State::done;
     return true;
 }
+#endif
 
 // chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
-inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t& size) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t& size) noexcept {
     const char* q = line.data();
     const char* const e = q + line.size();
     std::uint64_t n = 0;
@@ -2363,6 +2523,7 @@ inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t&
     }
     return true;
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -2391,7 +2552,9 @@ namespace detail {
 
 // ---- SHA-1 (FIPS 180-4) and base64 (RFC 4648), for Sec-WebSocket-Accept only ----------------
 
-inline std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
+FASTAPI_DECL std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
     std::uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
     auto rol = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
     auto block = [&](const unsigned char* p) {
@@ -2427,8 +2590,11 @@ inline std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
     for (int i = 0; i < 20; ++i) out[i] = static_cast<std::uint8_t>(h[i / 4] >> (24 - 8 * (i % 4)));
     return out;
 }
+#endif
 
-inline std::string base64_encode(const std::uint8_t* data, std::size_t n) {
+FASTAPI_DECL std::string base64_encode(const std::uint8_t* data, std::size_t n);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string base64_encode(const std::uint8_t* data, std::size_t n) {
     static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     out.reserve((n + 2) / 3 * 4);
@@ -2443,9 +2609,12 @@ inline std::string base64_encode(const std::uint8_t* data, std::size_t n) {
     }
     return out;
 }
+#endif
 
 // A Sec-WebSocket-Key is 16 bytes in base64: 22 digits of the alphabet, then "==".
-inline bool is_websocket_key(std::string_view key) noexcept {
+FASTAPI_DECL bool is_websocket_key(std::string_view key) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_websocket_key(std::string_view key) noexcept {
     if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
     for (std::size_t i = 0; i < 22; ++i) {
         const char c = key[i];
@@ -2454,19 +2623,25 @@ inline bool is_websocket_key(std::string_view key) noexcept {
     }
     return true;
 }
+#endif
 
 // Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2): base64(SHA-1(key + the protocol's GUID)).
-inline std::string websocket_accept_key(std::string_view key) {
+FASTAPI_DECL std::string websocket_accept_key(std::string_view key);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string websocket_accept_key(std::string_view key) {
     std::string s(key);
     s += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     const auto digest = sha1(s);
     return base64_encode(digest.data(), digest.size());
 }
+#endif
 
 // ---- The opening handshake ---------------------------------------------------------------
 
 // Whether a comma-separated header (every field of that name) holds `token`, in any case.
-inline bool header_has_token(const Headers& headers, std::string_view name, std::string_view token) {
+FASTAPI_DECL bool header_has_token(const Headers& headers, std::string_view name, std::string_view token);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool header_has_token(const Headers& headers, std::string_view name, std::string_view token) {
     for (auto value : headers.get_all(name)) {
         while (!value.empty()) {
             const std::size_t comma = value.find(',');
@@ -2477,16 +2652,22 @@ inline bool header_has_token(const Headers& headers, std::string_view name, std:
     }
     return false;
 }
+#endif
 
 // Whether a request asks for a WebSocket at all (Upgrade: websocket): a request that does not
 // is an ordinary HTTP request for the router, not a failed handshake.
-inline bool is_websocket_request(const Request& req) {
+FASTAPI_DECL bool is_websocket_request(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_websocket_request(const Request& req) {
     return header_has_token(req.headers, "upgrade", "websocket");
 }
+#endif
 
 // RFC 6455 §4.2.1's checks on a handshake request: 0 when it may be accepted; 426 (answered
 // with Sec-WebSocket-Version: 13) for a version other than 13; 400 for anything else wrong.
-inline int check_websocket_handshake(const Request& req) {
+FASTAPI_DECL int check_websocket_handshake(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int check_websocket_handshake(const Request& req) {
     if (req.method != "GET" || req.version < 11) return 400;
     if (!header_has_token(req.headers, "upgrade", "websocket")) return 400;
     if (!header_has_token(req.headers, "connection", "upgrade")) return 400;
@@ -2496,16 +2677,22 @@ inline int check_websocket_handshake(const Request& req) {
     if (req.headers.count("sec-websocket-version") != 1 || trim_ows(*version) != "13") return 426;
     return 0;
 }
+#endif
 
 // The answer to a refused handshake: 400, or 426 with the version this server speaks.
-inline Response websocket_handshake_refusal(int status) {
+FASTAPI_DECL Response websocket_handshake_refusal(int status);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Response websocket_handshake_refusal(int status) {
     Response res(status == 426 ? "Upgrade Required" : "Bad Request", status, "text/plain; charset=utf-8");
     if (status == 426) append_header(res.headers, "sec-websocket-version", "13");
     return res;
 }
+#endif
 
 // The subprotocols a client offers (Sec-WebSocket-Protocol, every field, in order).
-inline std::vector<std::string> websocket_offered_subprotocols(const Request& req) {
+FASTAPI_DECL std::vector<std::string> websocket_offered_subprotocols(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string> websocket_offered_subprotocols(const Request& req) {
     std::vector<std::string> out;
     for (auto value : req.headers.get_all("sec-websocket-protocol")) {
         while (!value.empty()) {
@@ -2518,9 +2705,12 @@ inline std::vector<std::string> websocket_offered_subprotocols(const Request& re
     }
     return out;
 }
+#endif
 
 // The 101 for an accepted handshake (the session sets on_upgrade).
-inline Response websocket_accept_response(const Request& req, std::string_view subprotocol) {
+FASTAPI_DECL Response websocket_accept_response(const Request& req, std::string_view subprotocol);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Response websocket_accept_response(const Request& req, std::string_view subprotocol) {
     Response res;
     res.status = 101;
     append_header(res.headers, "upgrade", "websocket");
@@ -2529,6 +2719,7 @@ inline Response websocket_accept_response(const Request& req, std::string_view s
     if (!subprotocol.empty()) res.headers.set("sec-websocket-protocol", subprotocol);
     return res;
 }
+#endif
 
 // ---- Frames ------------------------------------------------------------------------------
 
@@ -2586,19 +2777,25 @@ private:
     unsigned char lo_ = 0x80, hi_ = 0xBF;
 };
 
-inline bool is_valid_utf8_text(std::string_view s) noexcept {
+FASTAPI_DECL bool is_valid_utf8_text(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_utf8_text(std::string_view s) noexcept {
     Utf8Checker c;
     return c.feed(reinterpret_cast<const unsigned char*>(s.data()), s.size()) && c.complete();
 }
+#endif
 
 // The longest prefix of `reason` that is whole UTF-8 sequences and at most 123 bytes: what a
 // close frame may carry after its code (RFC 6455 §5.5: control payloads ≤ 125 bytes).
-inline std::string_view close_reason_prefix(std::string_view reason) noexcept {
+FASTAPI_DECL std::string_view close_reason_prefix(std::string_view reason) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view close_reason_prefix(std::string_view reason) noexcept {
     if (reason.size() <= 123) return reason;
     std::size_t n = 123;
     while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;  // not mid-sequence
     return reason.substr(0, n);
 }
+#endif
 
 // One parsed event: a whole message (text or binary, its fragments joined), a control frame,
 // the peer's close, or the protocol error the connection must be closed with.
@@ -2804,7 +3001,9 @@ private:
 };
 
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
-inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false) {
+FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin, bool rsv1) {
     out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
     const std::uint64_t n = payload.size();
     if (n < 126) {
@@ -2819,10 +3018,13 @@ inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payl
     }
     out.append(payload);
 }
+#endif
 
 // Appends a close frame: its code and reason (cut to 123 bytes at a sequence's end); no
 // payload for 1005 (no code).
-inline void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason = {}) {
+FASTAPI_DECL void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason) {
     if (code == 1005) return append_ws_frame(out, WsOpcode::close, {});
     std::string payload;
     payload += static_cast<char>(code >> 8);
@@ -2830,6 +3032,7 @@ inline void append_ws_close(std::string& out, std::uint16_t code, std::string_vi
     payload.append(close_reason_prefix(reason));
     append_ws_frame(out, WsOpcode::close, payload);
 }
+#endif
 
 }  // namespace detail
 
@@ -2868,7 +3071,9 @@ struct WsDeflateParams {
 };
 
 // A window-bits value: 8 to 15, digits only.
-inline std::optional<int> ws_window_bits(std::string_view v) {
+FASTAPI_DECL std::optional<int> ws_window_bits(std::string_view v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<int> ws_window_bits(std::string_view v) {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     if (v.empty() || v.size() > 2) return std::nullopt;
     int n = 0;
@@ -2879,11 +3084,14 @@ inline std::optional<int> ws_window_bits(std::string_view v) {
     if (n < 8 || n > 15) return std::nullopt;
     return n;
 }
+#endif
 
 // One permessage-deflate offer ("permessage-deflate; a; b=1"): the parameters we agree to, or
 // nullopt when it cannot be accepted (an unknown or repeated parameter, a bad value, or
 // server_max_window_bits=8, which zlib's raw deflate cannot honour).
-inline std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer) {
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer) {
     std::size_t semi = offer.find(';');
     if (!iequals(trim_ows(offer.substr(0, semi)), "permessage-deflate")) return std::nullopt;
     WsDeflateParams p;
@@ -2926,9 +3134,12 @@ inline std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view o
     }
     return p;
 }
+#endif
 
 // The first acceptable offer among every Sec-WebSocket-Extensions field, in order.
-inline std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers) {
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers) {
     for (auto value : headers.get_all("sec-websocket-extensions")) {
         // Offers are separated by commas (no parameter value here holds one).
         while (!value.empty()) {
@@ -2940,6 +3151,7 @@ inline std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& header
     }
     return std::nullopt;
 }
+#endif
 
 #ifdef FASTAPI_WITH_ZLIB
 // A connection's compression state: one inflater (client to server), one deflater.
@@ -5168,17 +5380,22 @@ inline constexpr auto json_string_byte_class = [] {
 // Whether the 8 bytes at p need nothing in a JSON string (class 0 above), tested at once:
 // no byte with its high bit set, below 0x20, '"' or '\\' (the classic "has zero / has less"
 // word tests, exact for whether any byte matches).
-inline bool json_plain_8(const unsigned char* p) noexcept {
+FASTAPI_DECL bool json_plain_8(const unsigned char* p) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool json_plain_8(const unsigned char* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, 8);
     constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
     return ((v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'))) == 0;
 }
+#endif
 
 // A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
 // subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
-inline void append_json_string(std::string& out, std::string_view s) {
+FASTAPI_DECL void append_json_string(std::string& out, std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     {  // the usual case, nothing to escape or check: one write
@@ -5231,10 +5448,13 @@ inline void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, s.size() - run);
     out += '"';
 }
+#endif
 
 // Python's repr of a float from the shortest round-trip digits: fixed notation for
 // 1e-4 <= |v| < 1e16 (with ".0" when integral), else d.ddde+XX.
-inline void append_python_float_digits(std::string& out, std::string_view sci) {
+FASTAPI_DECL void append_python_float_digits(std::string& out, std::string_view sci);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_python_float_digits(std::string& out, std::string_view sci) {
     if (!sci.empty() && sci[0] == '-') {
         out += '-';
         sci.remove_prefix(1);
@@ -5274,13 +5494,16 @@ inline void append_python_float_digits(std::string& out, std::string_view sci) {
         out += std::to_string(a);
     }
 }
+#endif
 
 // Python's repr for a double with at most 4 decimals and |v| < 1e9 (prices, ratios, ...),
 // without the general shortest-digits search: the fewest decimals k for which v * 10^k,
 // rounded, divides back to exactly v. With |v| < 1e9 a double's spacing is below 10^-4, so
 // that decimal is the only one of k places that reads back as v: the shortest round trip,
 // which is what repr prints. False when v is outside that range (or zero, for its sign).
-inline bool append_short_decimal(std::string& out, double v) {
+FASTAPI_DECL bool append_short_decimal(std::string& out, double v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool append_short_decimal(std::string& out, double v) {
     double a = std::fabs(v);
     if (!(a >= 1e-4 && a < 1e9)) return false;
     static constexpr double scale[] = {1, 10, 100, 1000, 10000};
@@ -5306,20 +5529,29 @@ inline bool append_short_decimal(std::string& out, double v) {
     }
     return false;
 }
+#endif
 
 // Python's repr of a finite double, the general way.
-inline void append_double_repr(std::string& out, double v) {
+FASTAPI_DECL void append_double_repr(std::string& out, double v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_double_repr(std::string& out, double v) {
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
+#endif
 
-inline void append_double(std::string& out, double v) {
+FASTAPI_DECL void append_double(std::string& out, double v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_double(std::string& out, double v) {
     if (!std::isfinite(v)) out.append("null", 4);
     else if (!append_short_decimal(out, v)) append_double_repr(out, v);
 }
+#endif
 // A float keeps its own shortest digits (0.1f is written 0.1).
-inline void append_float(std::string& out, float v) {
+FASTAPI_DECL void append_float(std::string& out, float v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_float(std::string& out, float v) {
     if (!std::isfinite(v)) {
         out += "null";
         return;
@@ -5328,6 +5560,7 @@ inline void append_float(std::string& out, float v) {
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
+#endif
 
 template <class I>
 void append_integer(std::string& out, I v) {
@@ -5336,7 +5569,9 @@ void append_integer(std::string& out, I v) {
     out.append(buf, r.ptr);
 }
 
-inline void append_json_value(std::string& out, const picojson::value& v) {
+FASTAPI_DECL void append_json_value(std::string& out, const picojson::value& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_json_value(std::string& out, const picojson::value& v) {
     if (v.is<picojson::null>()) {
         out += "null";
     } else if (v.is<bool>()) {
@@ -5369,6 +5604,7 @@ inline void append_json_value(std::string& out, const picojson::value& v) {
         out += '}';
     }
 }
+#endif
 
 // The keys of model T as write_json puts them: {"first": and ,"next": one after another.
 template <class T>
@@ -5609,29 +5845,44 @@ private:
 
 namespace detail {
 
-inline picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
+FASTAPI_DECL picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
     picojson::object o;
     for (auto& [k, v] : items) o.emplace(k, v);
     return picojson::value(std::move(o));
 }
+#endif
 
-inline void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
-                      picojson::value input, std::optional<picojson::value> ctx = std::nullopt) {
+FASTAPI_DECL void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
+                      picojson::value input, std::optional<picojson::value> ctx = std::nullopt);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
+                      picojson::value input, std::optional<picojson::value> ctx) {
     errors.push_back(ValidationError{std::move(type), loc, std::move(msg), std::move(input), std::move(ctx)});
 }
+#endif
 
 // --- errors without parameters ---
 
-inline ValidationError missing_error(const Loc& loc, picojson::value input = {}) {
+FASTAPI_DECL ValidationError missing_error(const Loc& loc, picojson::value input = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ValidationError missing_error(const Loc& loc, picojson::value input) {
     return ValidationError{"missing", loc, "Field required", std::move(input), std::nullopt};
 }
-inline ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input) {
+#endif
+FASTAPI_DECL ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input) {
     return ValidationError{"model_attributes_type", loc,
                            "Input should be a valid dictionary or object to extract fields from", input, std::nullopt};
 }
+#endif
 
 // Numbers in messages as pydantic-core writes them (Rust's Display: 0.5, 1, 1e-7 as 0.0000001).
-inline void append_message_number(std::string& out, const NumberBound& b) {
+FASTAPI_DECL void append_message_number(std::string& out, const NumberBound& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_message_number(std::string& out, const NumberBound& b) {
     if (b.is_integer) {
         out += std::to_string(b.integer);
         return;
@@ -5661,13 +5912,20 @@ inline void append_message_number(std::string& out, const NumberBound& b) {
         out += digits.substr(static_cast<std::size_t>(point));
     }
 }
+#endif
 
-inline picojson::value bound_json(const NumberBound& b) {
+FASTAPI_DECL picojson::value bound_json(const NumberBound& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value bound_json(const NumberBound& b) {
     return b.is_integer ? picojson::value(static_cast<std::int64_t>(b.integer)) : picojson::value(b.number);
 }
+#endif
 
 // greater_than, less_than_equal, ...: "Input should be greater than 0", ctx {"gt": 0}.
-inline void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
+FASTAPI_DECL void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
+                            const char* words, const char* key, const NumberBound& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
                             const char* words, const char* key, const NumberBound& b) {
     std::string msg = "Input should be ";
     msg += words;
@@ -5675,17 +5933,24 @@ inline void add_bound_error(ValidationErrors& errors, const Loc& loc, const pico
     append_message_number(msg, b);
     add_error(errors, loc, type, std::move(msg), input, ctx_object({{key, bound_json(b)}}));
 }
+#endif
 
-inline std::size_t utf8_length(std::string_view s) noexcept {
+FASTAPI_DECL std::size_t utf8_length(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t utf8_length(std::string_view s) noexcept {
     std::size_t n = 0;
     for (unsigned char c : s)
         if ((c & 0xC0) != 0x80) ++n;
     return n;
 }
+#endif
 
 // --- the checks, in pydantic-core's order; one error per value at most ---
 
-inline bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+FASTAPI_DECL bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+                         const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
                          const Loc& loc) {
     if (c.multiple_of) {
         double m = c.multiple_of->number;
@@ -5702,9 +5967,13 @@ inline bool check_number(double v, const picojson::value& input, const Constrain
     if (c.gt && !(v > c.gt->number)) return add_bound_error(errors, loc, input, "greater_than", "greater than", "gt", *c.gt), false;
     return true;
 }
+#endif
 
 // Integers compare exactly with integer bounds.
-inline bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+FASTAPI_DECL bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+                          const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
                           const Loc& loc) {
     auto cmp = [v](const NumberBound& b) -> int {  // sign of v - b
         if (b.is_integer) return v < b.integer ? -1 : v > b.integer ? 1 : 0;
@@ -5728,14 +5997,21 @@ inline bool check_integer(std::int64_t v, const picojson::value& input, const Co
     if (c.gt && cmp(*c.gt) <= 0) return add_bound_error(errors, loc, input, "greater_than", "greater than", "gt", *c.gt), false;
     return true;
 }
+#endif
 
-inline std::string plural(std::size_t n, const char* word) {
+FASTAPI_DECL std::string plural(std::size_t n, const char* word);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string plural(std::size_t n, const char* word) {
     std::string s = std::to_string(n) + ' ' + word;
     if (n != 1) s += 's';
     return s;
 }
+#endif
 
-inline bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
+FASTAPI_DECL bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
+                         ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
                          ValidationErrors& errors, const Loc& loc) {
     std::size_t len = (c.min_length || c.max_length) ? utf8_length(v) : 0;
     if (c.min_length && len < *c.min_length) {
@@ -5757,9 +6033,13 @@ inline bool check_string(std::string_view v, const picojson::value& input, const
     }
     return true;
 }
+#endif
 
 // too_short / too_long for lists ("List") and maps ("Dictionary").
-inline bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
+FASTAPI_DECL bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
+                       ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
                        ValidationErrors& errors, const Loc& loc) {
     std::optional<std::size_t> lo = c.min_items ? c.min_items : c.min_length;
     std::optional<std::size_t> hi = c.max_items ? c.max_items : c.max_length;
@@ -5784,6 +6064,7 @@ inline bool check_size(std::size_t n, const picojson::value& input, const char* 
     }
     return true;
 }
+#endif
 
 // Checks `value` against constraints c; true when it passes (or there is nothing to check).
 // `input` is what the client sent (reported in the error); by default, the value as JSON.
@@ -5937,23 +6218,32 @@ namespace detail {
 
 // --- reading: scalar conversions, as pydantic's lax mode does them ---
 
-inline void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
+FASTAPI_DECL void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
+                       const picojson::value& input);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
                        const picojson::value& input) {
     add_error(errors, loc, type, msg, input);
 }
+#endif
 
 inline constexpr const char* int_parsing_msg = "Input should be a valid integer, unable to parse string as an integer";
 inline constexpr const char* float_parsing_msg = "Input should be a valid number, unable to parse string as a number";
 inline constexpr const char* bool_parsing_msg = "Input should be a valid boolean, unable to interpret input";
 
-inline std::string_view trim_ascii(std::string_view s) noexcept {
+FASTAPI_DECL std::string_view trim_ascii(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view trim_ascii(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
     return s;
 }
+#endif
 
 // pydantic's str -> int: optional sign, digits, optionally ".000", or 1_000 (single underscores).
-inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big) {
+FASTAPI_DECL bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big) {
     s = trim_ascii(s);
     too_big = false;
     if (auto dot = s.find('.'); dot != std::string_view::npos) {
@@ -5977,10 +6267,13 @@ inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big)
     }
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
+#endif
 
 // The power of ten of the leading digit of an unsigned decimal ("1e400": 400, "0.01e-400":
 // -402); 0 for a number without a nonzero digit.
-inline long decimal_magnitude(std::string_view s) noexcept {
+FASTAPI_DECL long decimal_magnitude(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL long decimal_magnitude(std::string_view s) noexcept {
     auto e = s.find_first_of("eE");
     long exp = 0;
     if (e != std::string_view::npos) {
@@ -5999,8 +6292,11 @@ inline long decimal_magnitude(std::string_view s) noexcept {
     if (f != std::string_view::npos) return exp - static_cast<long>(f) - 1;
     return 0;
 }
+#endif
 
-inline bool parse_float_text(std::string_view s, double& out) {
+FASTAPI_DECL bool parse_float_text(std::string_view s, double& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_float_text(std::string_view s, double& out) {
     s = trim_ascii(s);
     std::string cleaned;
     if (s.find('_') != std::string_view::npos) {
@@ -6033,10 +6329,13 @@ inline bool parse_float_text(std::string_view s, double& out) {
     if (neg) out = -out;
     return true;
 }
+#endif
 
 // "-12", "3.5", "1e3": a number from_chars reads as pydantic would, with no trimming, no
 // underscores, no "+", no "inf" or "nan" (those go the long way).
-inline bool plain_number_text(std::string_view s) noexcept {
+FASTAPI_DECL bool plain_number_text(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool plain_number_text(std::string_view s) noexcept {
     std::size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
     if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
     for (; i < s.size(); ++i) {
@@ -6045,9 +6344,12 @@ inline bool plain_number_text(std::string_view s) noexcept {
     }
     return true;
 }
+#endif
 
 // 0/1, f/t, n/y, no/yes, off/on, false/true, any case.
-inline bool parse_bool_text(std::string_view s, bool& out) {
+FASTAPI_DECL bool parse_bool_text(std::string_view s, bool& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_bool_text(std::string_view s, bool& out) {
     static constexpr std::string_view no[] = {"0", "f", "n", "no", "off", "false"};
     static constexpr std::string_view yes[] = {"1", "t", "y", "on", "yes", "true"};
     for (auto w : no)
@@ -6056,6 +6358,7 @@ inline bool parse_bool_text(std::string_view s, bool& out) {
         if (iequals(s, w)) return (out = true), true;
     return false;
 }
+#endif
 
 // Integer literals of uint64's upper half ([2^63, 2^64)) that picojson can hold only as
 // doubles, rounded: their exact values, kept aside while a body is parsed (and keyed by the
@@ -6100,17 +6403,24 @@ private:
 };
 
 // Adds the range error of an integer type narrower than the value.
-inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
+FASTAPI_DECL bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
+                            ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
                             ValidationErrors& errors, const Loc& loc) {
     if (v > hi) return add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", NumberBound{true, hi, double(hi)}), false;
     if (v < lo) return add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)}), false;
     return true;
 }
+#endif
 
 // The range error of a value beyond int64 (a Python int pydantic would take whole): above the
 // type's highest value or below its lowest, reported as for a narrower type (le / ge). For
 // uint64 (`u64`), the highest is 18446744073709551615, which picojson holds only as a double.
-inline bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
+FASTAPI_DECL bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
+                             ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
                              ValidationErrors& errors, const Loc& loc) {
     if (above && u64) {
         add_error(errors, loc, "less_than_equal", "Input should be less than or equal to 18446744073709551615", input,
@@ -6121,12 +6431,16 @@ inline bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool 
     else add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)});
     return false;
 }
+#endif
 
 // A JSON (Python) value to an integer in [lo, hi]; with `big` (uint64), values above INT64_MAX
 // come through it. Every false return has added an error: a value beyond int64 is a range
 // error, never a silent 0 (issue 9).
-inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
-                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr) {
+FASTAPI_DECL bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
+                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
+                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big) {
     constexpr double two63 = 9223372036854775808.0, two64 = 18446744073709551616.0;
     if (v.is<std::int64_t>()) {
         out = v.get<std::int64_t>();
@@ -6172,8 +6486,11 @@ inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64
     }
     return check_int_range(out, lo, hi, v, errors, loc);
 }
+#endif
 
-inline bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
+FASTAPI_DECL bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
     // get<double>() on an int64 would turn the value itself into a double: ask for int64 first.
     if (v.is<std::int64_t>()) out = static_cast<double>(v.get<std::int64_t>());
     else if (v.is<double>()) out = v.get<double>();
@@ -6183,8 +6500,11 @@ inline bool read_number(const picojson::value& v, double& out, ValidationErrors&
     } else return type_error(errors, loc, "float_type", "Input should be a valid number", v), false;
     return true;
 }
+#endif
 
-inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc) {
+FASTAPI_DECL bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc) {
     if (v.is<bool>()) return (out = v.get<bool>()), true;
     if (v.is<std::string>()) {
         if (parse_bool_text(v.get<std::string>(), out)) return true;
@@ -6197,15 +6517,21 @@ inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& err
     }
     return type_error(errors, loc, "bool_type", "Input should be a valid boolean", v), false;
 }
+#endif
 
-inline bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc) {
+FASTAPI_DECL bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc) {
     if (!v.is<std::string>()) return type_error(errors, loc, "string_type", "Input should be a valid string", v), false;
     out = v.get<std::string>();
     return true;
 }
+#endif
 
 // "'a', 'b' or 'c'" from the names of an enumeration.
-inline std::string expected_list(const std::string_view* names, std::size_t n) {
+FASTAPI_DECL std::string expected_list(const std::string_view* names, std::size_t n);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string expected_list(const std::string_view* names, std::size_t n) {
     std::string s;
     for (std::size_t i = 0; i < n; ++i) {
         if (i > 0) s += (i + 1 == n) ? " or " : ", ";
@@ -6215,12 +6541,17 @@ inline std::string expected_list(const std::string_view* names, std::size_t n) {
     }
     return s;
 }
-inline void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
+#endif
+FASTAPI_DECL void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
+                       ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
                        ValidationErrors& errors, const Loc& loc) {
     std::string expected = expected_list(names, n);
     add_error(errors, loc, "enum", "Input should be " + expected, input,
               ctx_object({{"expected", picojson::value(expected)}}));
 }
+#endif
 
 template <class E>
 inline constexpr auto enum_names_v = [] {
@@ -6263,7 +6594,10 @@ bool read_integral(const picojson::value& v, I& out, ValidationErrors& errors, L
 }
 
 // Unknown keys of a model with ForbidExtra.
-inline bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
+FASTAPI_DECL bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
+                        ValidationErrors& errors, Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
                         ValidationErrors& errors, Loc& loc) {
     bool ok = true;
     for (auto& [k, val] : obj) {
@@ -6277,6 +6611,7 @@ inline bool check_extra(const picojson::object& obj, const std::string_view* nam
     }
     return ok;
 }
+#endif
 
 }  // namespace detail
 
@@ -6286,9 +6621,12 @@ bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& 
 namespace detail {
 
 // A Secret's value never appears in an error: the inputs of errors from `from` on are masked.
-inline void mask_inputs(ValidationErrors& errors, std::size_t from) {
+FASTAPI_DECL void mask_inputs(ValidationErrors& errors, std::size_t from);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void mask_inputs(ValidationErrors& errors, std::size_t from) {
     for (std::size_t i = from; i < errors.size(); ++i) errors[i].input = picojson::value(std::string(Secret<>::masked));
 }
+#endif
 
 // One field of a model: absent (missing, or its default), or read from the object.
 template <class F>
@@ -6477,7 +6815,9 @@ namespace detail {
 
 // Length of the well-formed UTF-8 sequence at p (at most `avail` bytes), 0 when it is not one:
 // no overlong forms, no surrogates, nothing above U+10FFFF.
-inline std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept {
+FASTAPI_DECL std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(at);
     unsigned char c = p[0];
     if (c < 0x80) return 1;
@@ -6497,8 +6837,11 @@ inline std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexc
         return 0;
     return len;
 }
+#endif
 
-inline bool is_valid_utf8(std::string_view s) noexcept {
+FASTAPI_DECL bool is_valid_utf8(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_utf8(std::string_view s) noexcept {
     for (std::size_t i = 0; i < s.size();) {
         if (static_cast<unsigned char>(s[i]) < 0x80) {
             ++i;
@@ -6510,9 +6853,12 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
     }
     return true;
 }
+#endif
 
 // Appends code point cp (at most U+10FFFF, not a surrogate) as UTF-8.
-inline void append_utf8(std::string& out, std::uint32_t cp) {
+FASTAPI_DECL void append_utf8(std::string& out, std::uint32_t cp);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_utf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {
         out += static_cast<char>(cp);
     } else if (cp < 0x800) {
@@ -6529,12 +6875,15 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
         out += static_cast<char>(0x80 | (cp & 0x3F));
     }
 }
+#endif
 
 // Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH in s, `open` levels being
 // open before it (brackets inside strings do not count). picojson counts only arrays, and the
 // checker below recurses once per level. With first_value_only, the scan stops where the
 // value s starts with ends (the rest of a document is not that value's business).
-inline bool json_nests_too_deep(std::string_view s, int open = 0, bool first_value_only = false) noexcept {
+FASTAPI_DECL bool json_nests_too_deep(std::string_view s, int open = 0, bool first_value_only = false) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool json_nests_too_deep(std::string_view s, int open, bool first_value_only) noexcept {
     int depth = open;
     bool in_string = false;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -6554,6 +6903,7 @@ inline bool json_nests_too_deep(std::string_view s, int open = 0, bool first_val
     }
     return false;
 }
+#endif
 
 // A scanner following CPython's json decoder (3.12) just far enough to name the first error
 // as it does ("Expecting value", "Expecting ',' delimiter", ...) and where (byte offset).
@@ -6745,8 +7095,11 @@ private:
 // Bytes that are not UTF-8, nesting deeper than FASTAPI_MAX_JSON_DEPTH or a number beyond
 // a double make FastAPI answer 400 "There was an error parsing the body": thrown as that
 // HTTPException.
-inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
-                            const Loc& loc = Loc{LocPart(std::string("body"))}) {
+FASTAPI_DECL bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
+                            const Loc& loc = Loc{LocPart(std::string("body"))});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
+                            const Loc& loc) {
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
     if (!is_valid_utf8(text) || json_nests_too_deep(text)) throw HTTPException(400, "There was an error parsing the body");
     std::string err;
@@ -6784,21 +7137,27 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
     out = picojson::value();
     return false;
 }
+#endif
 
 }  // namespace detail
 
 namespace detail {
 
 // ctx keys in pydantic's order where it is not alphabetical.
-inline int ctx_key_rank(std::string_view k) noexcept {
+FASTAPI_DECL int ctx_key_rank(std::string_view k) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int ctx_key_rank(std::string_view k) noexcept {
     if (k == "field_type") return 0;
     if (k == "min_length" || k == "max_length") return 1;
     if (k == "actual_length") return 2;
     return 3;
 }
+#endif
 
 // FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
-inline std::string render_validation_errors(const ValidationErrors& errors) {
+FASTAPI_DECL std::string render_validation_errors(const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string render_validation_errors(const ValidationErrors& errors) {
     std::string out = "{\"detail\":[";
     bool first = true;
     for (const auto& e : errors) {
@@ -6846,6 +7205,7 @@ inline std::string render_validation_errors(const ValidationErrors& errors) {
     out += "]}";
     return out;
 }
+#endif
 
 }  // namespace detail
 
@@ -6884,7 +7244,7 @@ class json;
 namespace detail {
 struct json_init;
 class json_staged;
-inline void append_json(std::string& out, json&& v);
+FASTAPI_DECL void append_json(std::string& out, json&& v);
 
 // A thread's spare text buffer: an answer's json takes the response body's text buffer in
 // exchange for its own (append_json), and the next json built from a list on that thread
@@ -6899,11 +7259,14 @@ struct json_spare_slot {
     std::string text;
     ~json_spare_slot() { json_spare_gone = true; }
 };
-inline std::string* json_spare() noexcept {
+FASTAPI_DECL std::string* json_spare() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string* json_spare() noexcept {
     if (json_spare_gone) return nullptr;
     static thread_local json_spare_slot slot;
     return &slot.text;
 }
+#endif
 
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
@@ -7286,7 +7649,9 @@ struct json_init {
 };
 
 // The end of the JSON value that starts at i in text t (compact, as json writes it).
-inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
+FASTAPI_DECL std::size_t json_value_end(std::string_view t, std::size_t i) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
     int depth = 0;
     bool in_string = false;
     for (; i < t.size(); ++i) {
@@ -7310,6 +7675,7 @@ inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
     }
     return i;
 }
+#endif
 // Calls f(key, value_text) for each member of the JSON object text t, keys unescaped.
 template <class F>
 void for_each_json_member(std::string_view t, F&& f) {
@@ -7332,7 +7698,8 @@ void for_each_json_member(std::string_view t, F&& f) {
 }
 }  // namespace detail
 
-inline json::json(std::initializer_list<detail::json_init> items) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json::json(std::initializer_list<detail::json_init> items) {
     bool pairs = items.size() != 0;
     std::size_t hint = 2;
     for (auto& e : items) {
@@ -7386,8 +7753,10 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         s_ += ']';
     }
 }
+#endif
 
-inline json json::array(std::initializer_list<detail::json_init> items) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json json::array(std::initializer_list<detail::json_init> items) {
     json j;
     j.kind_ = kind::text;
     j.s_ += '[';
@@ -7398,8 +7767,10 @@ inline json json::array(std::initializer_list<detail::json_init> items) {
     j.s_ += ']';
     return j;
 }
+#endif
 
-inline void json::split_members() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::split_members() {
     std::vector<json> members;
     detail::for_each_json_member(s_, [&](std::string key, std::string_view value) {
         members.emplace_back(std::move(key));
@@ -7413,8 +7784,10 @@ inline void json::split_members() {
     s_.clear();
     kind_ = kind::members;
 }
+#endif
 
-inline std::size_t json::size() const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t json::size() const {
     if (kind_ == kind::members) return members_ ? members_->size() / 2 : 0;
     if (kind_ != kind::text || (s_.front() != '{' && s_.front() != '[')) return 0;
     std::size_t n = 0;
@@ -7428,8 +7801,10 @@ inline std::size_t json::size() const {
     }
     return n;
 }
+#endif
 
-inline json& json::operator[](std::string_view key) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json& json::operator[](std::string_view key) {
     if (kind_ == kind::null) kind_ = kind::members;
     if (kind_ == kind::text && s_.front() == '{') split_members();
     if (kind_ != kind::members) throw std::invalid_argument("fastapi::json: [\"key\"] on a value that is not an object");
@@ -7437,15 +7812,19 @@ inline json& json::operator[](std::string_view key) {
     members().emplace_back(key);
     return members().emplace_back();
 }
+#endif
 
-inline bool json::contains(std::string_view key) const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool json::contains(std::string_view key) const {
     if (kind_ == kind::members) return const_cast<json*>(this)->find(key) != nullptr;
     bool found = false;
     if (is_object()) detail::for_each_json_member(s_, [&](std::string k, std::string_view) { found = found || k == key; });
     return found;
 }
+#endif
 
-inline void json::push_back(const json& value) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::push_back(const json& value) {
     if (kind_ == kind::null) {
         kind_ = kind::text;
         s_ = "[]";
@@ -7456,8 +7835,10 @@ inline void json::push_back(const json& value) {
     value.write(s_);
     s_ += ']';
 }
+#endif
 
-inline void json::write(std::string& out) const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::write(std::string& out) const {
     switch (kind_) {
         case kind::null: out.append("null", 4); break;
         case kind::boolean: b_ ? out.append("true", 4) : out.append("false", 5); break;
@@ -7477,8 +7858,10 @@ inline void json::write(std::string& out) const {
             break;
     }
 }
+#endif
 
-inline void json::write_staged(detail::json_staged& out) const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::write_staged(detail::json_staged& out) const {
     switch (kind_) {
         case kind::null: return out.literal("null");
         case kind::boolean: return out.literal(b_ ? "true" : "false");
@@ -7487,10 +7870,12 @@ inline void json::write_staged(detail::json_staged& out) const {
         default: return write(out.direct());
     }
 }
+#endif
 
 // As a picojson tree (whose objects sort their keys): for HTTPException::detail() and the
 // parts that read JSON back.
-inline picojson::value json::to_picojson() const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value json::to_picojson() const {
     switch (kind_) {
         case kind::null: return picojson::value();
         case kind::boolean: return picojson::value(b_);
@@ -7511,10 +7896,13 @@ inline picojson::value json::to_picojson() const {
     }
     return picojson::value();
 }
+#endif
 
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
-inline void append_json(std::string& out, json&& v) {
+FASTAPI_DECL void append_json(std::string& out, json&& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_json(std::string& out, json&& v) {
     if (v.kind_ == json::kind::text && out.empty()) {
         // out's (empty) buffer is kept for the next json on this thread; then out, with no
         // buffer of its own, takes v's text.
@@ -7525,6 +7913,7 @@ inline void append_json(std::string& out, json&& v) {
         v.write(out);
     }
 }
+#endif
 }  // namespace detail
 
 }  // namespace fastapi
@@ -7821,11 +8210,14 @@ private:
 };
 
 // Index of `key` among a model's wire names; n when it is not one.
-inline std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept {
+FASTAPI_DECL std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept {
     for (std::size_t i = 0; i < n; ++i)
         if (names[i] == key) return i;
     return n;
 }
+#endif
 
 template <class T>
 inline constexpr bool wire_names_unique_v = [] {
@@ -8153,7 +8545,10 @@ struct SettingOrigin {
     bool secret = false;
 };
 
-inline bool is_secret_field(const FieldInfo& f, const TypeInfo& t) { return f.format == "password" || t.format == "password"; }
+FASTAPI_DECL bool is_secret_field(const FieldInfo& f, const TypeInfo& t);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_secret_field(const FieldInfo& f, const TypeInfo& t) { return f.format == "password" || t.format == "password"; }
+#endif
 
 inline const TypeInfo& without_optional(const TypeInfo& t) {
     return t.kind == TypeKind::optional && t.item ? without_optional(t.item()) : t;
@@ -8161,7 +8556,9 @@ inline const TypeInfo& without_optional(const TypeInfo& t) {
 
 // The value of one variable as the field's type reads it: text for scalars; JSON for models,
 // maps and any; JSON or comma-separated text for lists. False (with a problem) when it is not.
-inline bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why) {
+FASTAPI_DECL bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why) {
     const TypeInfo& t = without_optional(type);
     std::string_view text = v.value;
     auto json = [&](bool required) {
@@ -8208,9 +8605,13 @@ inline bool setting_value(const TypeInfo& type, const SettingValue& v, picojson:
             return true;
     }
 }
+#endif
 
 // The object for a model from the variables under `name` (its prefix, APP_ or APP_DB__).
-inline void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
+FASTAPI_DECL void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
+                            picojson::object& out, std::vector<SettingOrigin>& origins, std::vector<std::string>& problems);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
                             picojson::object& out, std::vector<SettingOrigin>& origins, std::vector<std::string>& problems) {
     const std::string delimiter = src.options().env_nested_delimiter;
     for (const FieldInfo& f : model.fields) {
@@ -8241,8 +8642,11 @@ inline void settings_object(const ModelInfo& model, const std::string& name, Loc
         loc.pop_back();
     }
 }
+#endif
 
-inline std::string loc_suffix(const Loc& loc, std::size_t from) {
+FASTAPI_DECL std::string loc_suffix(const Loc& loc, std::size_t from);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string loc_suffix(const Loc& loc, std::size_t from) {
     std::string s;
     for (std::size_t i = from; i < loc.size(); ++i) {
         if (const auto* n = std::get_if<std::int64_t>(&loc[i])) s += "[" + std::to_string(*n) + "]";
@@ -8250,10 +8654,14 @@ inline std::string loc_suffix(const Loc& loc, std::size_t from) {
     }
     return s;
 }
+#endif
 
 // One line per validation error, naming the variable: the one the value came from (the
 // longest path it covers), else the one that would have set it (missing: APP_DB__HOST).
-inline void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
+FASTAPI_DECL void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
+                              const SettingsOptions& o, std::vector<std::string>& problems);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
                               const SettingsOptions& o, std::vector<std::string>& problems) {
     for (const ValidationError& e : errors) {
         const SettingOrigin* best = nullptr;
@@ -8288,6 +8696,7 @@ inline void settings_problems(const ValidationErrors& errors, const std::vector<
     }
     if (errors.dropped() != 0) problems.push_back("... and " + std::to_string(errors.dropped()) + " more");
 }
+#endif
 
 [[noreturn]] inline void throw_settings_error(std::vector<std::string> problems) {
     std::string what = "fastapi: " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
@@ -8789,23 +9198,31 @@ struct RedirectResponse : Response {
 namespace detail {
 // A request path made safe to send back as a relative Location: one leading slash for a run
 // of slashes and backslashes (browsers read "//evil.com/" and "/\evil.com/" as another host).
-inline std::string same_host_path(std::string_view path) {
+FASTAPI_DECL std::string same_host_path(std::string_view path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string same_host_path(std::string_view path) {
     std::size_t i = 0;
     while (i < path.size() && (path[i] == '/' || path[i] == '\\')) ++i;
     return "/" + std::string(path.substr(i));
 }
+#endif
 
 // The prefix a proxy mounts the app under (Request::root_path, without a trailing slash), for
 // the URLs the framework sends back: "" when there is none.
-inline std::string root_path_prefix(const Request& req) {
+FASTAPI_DECL std::string root_path_prefix(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string root_path_prefix(const Request& req) {
     std::string_view p = req.root_path;
     while (!p.empty() && p.back() == '/') p.remove_suffix(1);
     if (p.empty() || !is_safe_header_value(p)) return {};
     return p.front() == '/' ? std::string(p) : "/" + std::string(p);
 }
+#endif
 
 // Media type by file extension, for FileResponse and static files.
-inline std::string_view guess_media_type(std::string_view path) noexcept {
+FASTAPI_DECL std::string_view guess_media_type(std::string_view path) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view guess_media_type(std::string_view path) noexcept {
     auto dot = path.rfind('.');
     auto slash = path.rfind('/');
     if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
@@ -8829,6 +9246,7 @@ inline std::string_view guess_media_type(std::string_view path) noexcept {
         if (e == ext) return type;
     return "application/octet-stream";
 }
+#endif
 }  // namespace detail
 
 // A file streamed from disk when the response is written (never read whole into memory).
@@ -8922,7 +9340,9 @@ namespace detail {
 
 // `text` as lines of `prefix`: split at CR, LF and CRLF only (the event-stream format's line
 // ends; Python's splitlines, which FastAPI uses, also splits at form feeds and U+2028).
-inline void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text) {
+FASTAPI_DECL void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text) {
     std::size_t start = 0;
     for (;;) {
         std::size_t end = text.find_first_of("\r\n", start);
@@ -8932,14 +9352,22 @@ inline void append_sse_lines(std::string& out, std::string_view prefix, std::str
         if (start == text.size()) return;  // a trailing line end ends the last line
     }
 }
+#endif
 
-inline void check_sse_line(const std::optional<std::string>& value, const char* field) {
+FASTAPI_DECL void check_sse_line(const std::optional<std::string>& value, const char* field);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void check_sse_line(const std::optional<std::string>& value, const char* field) {
     if (value && value->find_first_of("\r\n") != std::string::npos)
         throw std::invalid_argument(std::string("fastapi: an SSE '") + field + "' must be a single line");
 }
+#endif
 
 // The event's bytes: comment, event, data, id, retry lines, then the blank line that ends it.
-inline std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
+FASTAPI_DECL std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
+                                    const std::optional<std::string>& id, std::optional<std::int64_t> retry,
+                                    const std::optional<std::string>& comment);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
                                     const std::optional<std::string>& id, std::optional<std::int64_t> retry,
                                     const std::optional<std::string>& comment) {
     check_sse_line(event, "event");
@@ -8956,6 +9384,7 @@ inline std::string format_sse_event(const std::string* data, const std::optional
     out += '\n';
     return out;
 }
+#endif
 
 // What the user's producer and the writing loop share. The producer runs as a coroutine of its
 // own and queues formatted events (one at a time: it waits while one is queued, so it never
@@ -9046,7 +9475,10 @@ struct EventQueueCloser {
 
 // The response body of an EventSourceResponse (or a JSONLinesResponse, without pings: `ping`
 // zero): starts the user's producer beside the loop that writes what it sends.
-inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
                                               std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
@@ -9061,6 +9493,7 @@ inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::mi
                                                 [queue](std::exception_ptr e) { queue->producer_done(std::move(e)); }));
     co_await queue->drain(out, ping);
 }
+#endif
 
 }  // namespace detail
 
@@ -9298,13 +9731,16 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
     }
 }
 
-inline void render_no_result(Exchange& ex, int status) {
+FASTAPI_DECL void render_no_result(Exchange& ex, int status);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void render_no_result(Exchange& ex, int status) {
     // FastAPI writes `null` for a handler that returns nothing, except with 204/304.
     if (ex.response.status == 200) ex.response.status = status;
     if (ex.response.status == 204 || ex.response.status == 304) return;
     ex.response.body = "null";
     ex.response.headers.set("content-type", "application/json");
 }
+#endif
 
 // Binds every parameter (collecting all validation problems before giving up), then calls f.
 template <class P>
@@ -9692,7 +10128,9 @@ inline constexpr bool is_body_model_v = is_body_model<std::remove_cvref_t<T>>::v
 
 // Decoded key/value pairs of the query string (or an urlencoded form), blank values kept, as
 // Starlette does.
-inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
+FASTAPI_DECL void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
     out.clear();
     while (!qs.empty()) {
         auto amp = qs.find('&');
@@ -9712,9 +10150,12 @@ inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, 
         out.emplace_back(std::move(key), std::move(value));
     }
 }
+#endif
 
 // Cookie header pairs (RFC 6265 §4.2.1), values unquoted.
-inline void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out) {
+FASTAPI_DECL void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out) {
     out.clear();
     for (std::string_view line : headers.get_all("cookie")) {
         while (!line.empty()) {
@@ -9731,16 +10172,22 @@ inline void parse_cookies(const Headers& headers, std::vector<std::pair<std::str
         }
     }
 }
+#endif
 
-inline std::string header_wire_name(std::string_view name) {
+FASTAPI_DECL std::string header_wire_name(std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string header_wire_name(std::string_view name) {
     std::string out(name);
     for (auto& c : out)
         if (c == '_') c = '-';
     return out;
 }
+#endif
 
 // Values of one parameter from the request, as strings; empty when absent.
-inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name) {
+FASTAPI_DECL std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name) {
     std::vector<std::string_view> values;
     switch (source) {
         case ParamSource::path: {
@@ -9771,8 +10218,11 @@ inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource sou
     }
     return values;
 }
+#endif
 
-inline std::string_view source_label(ParamSource s) noexcept {
+FASTAPI_DECL std::string_view source_label(ParamSource s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view source_label(ParamSource s) noexcept {
     switch (s) {
         case ParamSource::path: return "path";
         case ParamSource::query: return "query";
@@ -9782,6 +10232,7 @@ inline std::string_view source_label(ParamSource s) noexcept {
     }
     return "";
 }
+#endif
 
 // The binding path's invariant: a conversion that fails has said why. Runs convert(); when it
 // returns false without adding an error (a bug in a converter), the failure is still reported,
@@ -9847,7 +10298,9 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
 
 // FastAPI's rule: no Content-Type means JSON; a JSON (or +json) type means JSON; anything
 // else is not JSON and the raw text is validated (and refused) instead.
-inline bool is_json_content_type(std::string_view ct) {
+FASTAPI_DECL bool is_json_content_type(std::string_view ct);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_json_content_type(std::string_view ct) {
     if (ct == "application/json") return true;  // what nearly every client sends
     std::string_view mt = ct.substr(0, ct.find(';'));
     while (!mt.empty() && (mt.back() == ' ' || mt.back() == '\t')) mt.remove_suffix(1);
@@ -9856,10 +10309,13 @@ inline bool is_json_content_type(std::string_view ct) {
     std::string_view sub = mt.substr(application.size());
     return iequals(sub, "json") || (sub.size() > 5 && iequals(sub.substr(sub.size() - 5), "+json"));
 }
+#endif
 
 // Fills ex.body_json once: a JSON value, null for an empty body, or the raw text as a
 // string for a non-JSON media type. Records json_invalid in `errors` (once) when unparsable.
-inline bool load_body(Exchange& ex, ValidationErrors& errors) {
+FASTAPI_DECL bool load_body(Exchange& ex, ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool load_body(Exchange& ex, ValidationErrors& errors) {
     if (ex.body_state == Exchange::BodyState::unread) {
         const std::string& body = ex.request.body;
         auto ct = ex.request.headers.get("content-type");
@@ -9881,6 +10337,7 @@ inline bool load_body(Exchange& ex, ValidationErrors& errors) {
     }
     return ex.body_state != Exchange::BodyState::invalid;
 }
+#endif
 
 // Reads one body parameter. `embedded`: the value is under key `name` of a JSON object.
 template <class T, class Markers>
@@ -10145,7 +10602,9 @@ struct LoopLife : asio::execution_context::service {
     }
 };
 
-inline asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
+FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
     try {
         co_await f();
     } catch (const std::exception& x) {
@@ -10154,8 +10613,10 @@ inline asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> 
         std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
     }
 }
+#endif
 
-inline std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
     std::shared_ptr<LoopLife::Flag> flag;
     if (loop) flag = asio::use_service<LoopLife>(asio::query(loop, asio::execution::context)).flag;
     return [f = std::move(f), loop, flag] {
@@ -10171,12 +10632,15 @@ inline std::function<void()> schedule_cleanup(std::function<asio::awaitable<void
         own.run();
     };
 }
+#endif
 }  // namespace detail
 
-inline std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
     if (async_) return detail::schedule_cleanup(std::move(async_), loop);
     return std::move(sync_);
 }
+#endif
 
 namespace detail {
 
@@ -10207,13 +10671,16 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
 
 // Binds fn's parameters and, when they are all valid, calls it (FastAPI calls no dependency
 // whose own parameters failed). Returns where the result is kept, or null.
-inline void* keep_void_result(Exchange& ex, const void* key) {
+FASTAPI_DECL void* keep_void_result(Exchange& ex, const void* key);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void* keep_void_result(Exchange& ex, const void* key) {
     DependencyScope::Entry e;
     e.key = key;
     e.where = &void_result_marker;
     ex.deps.entries.push_back(std::move(e));
     return &void_result_marker;
 }
+#endif
 
 [[noreturn]] inline void coroutine_dependency_reached_synchronously() {
     throw std::logic_error("fastapi: internal error: a coroutine dependency was reached by synchronous binding");
@@ -10332,7 +10799,9 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
 // dependencies on the way are resolved too, so that everything runs in FastAPI's order;
 // a NoCache plain one is left to the binding. Validation errors are not collected here: a
 // dependency whose parameters fail is not called, and the binding reports them.
-inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
+FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
     if (n.cache && ex.deps.find(n.key)) co_return;
     const DependencyOverride* o = find_dependency_override(ex, n.key);
     DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
@@ -10353,6 +10822,7 @@ inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchan
         n.resolve(ex, ignored);
     }
 }
+#endif
 
 // For the OpenAPI document: the parameters a dependency reads are the operation's, once
 // each (FastAPI lists a parameter read by two dependencies once).
@@ -10591,21 +11061,32 @@ struct Binder<LoopState<T>> {
 // timers) registers here, on the loop's thread, how to end that; the server runs these on each
 // of its loops once its connections are done, so the loops run out of work and return. What is
 // ended may start again when used again.
-inline std::vector<std::function<void()>>& loop_closers() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::function<void()>>& loop_closers() {
     thread_local std::vector<std::function<void()>> closers;
     return closers;
 }
-inline void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
-inline void run_loop_closers() {
+#endif
+FASTAPI_DECL void on_loop_stop(std::function<void()> closer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
+#endif
+FASTAPI_DECL void run_loop_closers();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void run_loop_closers() {
     auto closers = std::move(loop_closers());
     loop_closers().clear();
     for (auto& c : closers) c();
 }
+#endif
 
-inline std::uint64_t next_app_serial() noexcept {
+FASTAPI_DECL std::uint64_t next_app_serial() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::uint64_t next_app_serial() noexcept {
     static std::atomic<std::uint64_t> serial{0};
     return ++serial;
 }
+#endif
 
 // The app's State<T> values (one per type, made on first use or set) and its LoopState<T>
 // factories and values (one per type and thread).
@@ -10740,7 +11221,9 @@ namespace detail {
 // dependencies share one (and a dependency's Binder needs nothing more).
 inline constexpr char background_key = 0;
 
-inline BackgroundTasks& background_tasks(Exchange& ex) {
+FASTAPI_DECL BackgroundTasks& background_tasks(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL BackgroundTasks& background_tasks(Exchange& ex) {
     if (auto* e = ex.deps.find(&background_key)) return *static_cast<BackgroundTasks*>(e->where);
     auto p = std::make_shared<BackgroundTasks>();
     DependencyScope::Entry e;
@@ -10750,6 +11233,7 @@ inline BackgroundTasks& background_tasks(Exchange& ex) {
     ex.deps.entries.push_back(std::move(e));
     return *static_cast<BackgroundTasks*>(ex.deps.entries.back().where);
 }
+#endif
 
 // What the response's sender runs after the bytes are out: the tasks, then the request's
 // dependency cleanups (taken from the exchange). Empty when the request added no task.
@@ -10762,7 +11246,9 @@ struct BackgroundJob {
     }
 };
 
-inline std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
+FASTAPI_DECL std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
     auto* e = ex.deps.find(&background_key);
     if (!e) return nullptr;
     auto& tasks = *static_cast<BackgroundTasks*>(e->where);
@@ -10773,11 +11259,15 @@ inline std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
     ex.deps.entries.clear();
     return job;
 }
+#endif
 
 // A failed handler's tasks are dropped (its response is an error, not what it returned).
-inline void discard_background_tasks(Exchange& ex) noexcept {
+FASTAPI_DECL void discard_background_tasks(Exchange& ex) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void discard_background_tasks(Exchange& ex) noexcept {
     if (auto* e = ex.deps.find(&background_key)) *static_cast<BackgroundTasks*>(e->where) = BackgroundTasks{};
 }
+#endif
 
 template <>
 struct Binder<BackgroundTasks&> {
@@ -10802,13 +11292,18 @@ namespace fastapi {
 namespace detail {
 
 // {"detail": <detail_json>} with `status`, replacing what the response had.
-inline void write_detail_json(Response& res, int status, std::string_view detail_json) {
+FASTAPI_DECL void write_detail_json(Response& res, int status, std::string_view detail_json);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_detail_json(Response& res, int status, std::string_view detail_json) {
     res.status = status;
     res.body.clear();
     res.body.append("{\"detail\":").append(detail_json) += '}';
     res.headers.set("content-type", "application/json");
 }
-inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
+#endif
+FASTAPI_DECL void write_detail(Response& res, int status, const picojson::value& detail_value);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
     res.body.clear();
     res.body += "{\"detail\":";
@@ -10816,47 +11311,69 @@ inline void write_detail(Response& res, int status, const picojson::value& detai
     res.body += '}';
     res.headers.set("content-type", "application/json");
 }
+#endif
 // {"detail": "<reason phrase>"}: the server's own answers (400, 404, 413, 503, ...).
-inline void write_status_detail(Response& res, int status) {
+FASTAPI_DECL void write_status_detail(Response& res, int status);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_status_detail(Response& res, int status) {
     write_detail(res, status, picojson::value(std::string(status_reason(status))));
 }
-inline void write_validation_errors(Response& res, const ValidationErrors& errors) {
+#endif
+FASTAPI_DECL void write_validation_errors(Response& res, const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_validation_errors(Response& res, const ValidationErrors& errors) {
     res.status = 422;
     res.body = render_validation_errors(errors);
     res.headers.set("content-type", "application/json");
 }
+#endif
 // Starlette's middleware answer in plain text (TrustedHost's 400, CORS's refused preflight).
-inline void plain_answer(Response& res, int status, std::string_view text) {
+FASTAPI_DECL void plain_answer(Response& res, int status, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void plain_answer(Response& res, int status, std::string_view text) {
     res.status = status;
     res.body = std::string(text);
     res.headers.set("content-type", "text/plain; charset=utf-8");
 }
-inline void internal_error(Response& res) { write_status_detail(res, 500); }
+#endif
+FASTAPI_DECL void internal_error(Response& res);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void internal_error(Response& res) { write_status_detail(res, 500); }
+#endif
 
-inline void log_error(const Exchange& ex, const char* what) {
+FASTAPI_DECL void log_error(const Exchange& ex, const char* what);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void log_error(const Exchange& ex, const char* what) {
     std::fprintf(stderr, "fastapi: exception in %s %s: %s\n", ex.request.method.c_str(), ex.request.path.c_str(), what);
 }
+#endif
 
 // What an error answer starts from: nothing of the response the handler was building (its
 // headers, file, stream), and none of its background tasks (FastAPI runs a failed
 // handler's tasks never).
-inline void clear_for_error(Exchange& ex) noexcept {
+FASTAPI_DECL void clear_for_error(Exchange& ex) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void clear_for_error(Exchange& ex) noexcept {
     ex.response.headers.clear();
     ex.response.file_path.clear();
     ex.response.stream.reset();
     discard_background_tasks(ex);
 }
+#endif
 
 // The last step of every request: a status outside 100-599 set at run time (Response::status,
 // HTTPException, a middleware) cannot go on the wire as it is. A 500, logged: the bug is the
 // server's, not the client's.
-inline void refuse_invalid_status(Exchange& ex) noexcept {
+FASTAPI_DECL void refuse_invalid_status(Exchange& ex) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void refuse_invalid_status(Exchange& ex) noexcept {
     if (is_valid_status(ex.response.status)) return;
     std::string what = "the response status " + std::to_string(ex.response.status) + " is outside 100-599";
     log_error(ex, what.c_str());
     clear_for_error(ex);
     internal_error(ex.response);
 }
+#endif
 
 // Exception -> response (FastAPI's exception handlers): the user's handlers first (last
 // registered first), then HTTPException, validation errors, and anything else as 500.
@@ -10987,7 +11504,7 @@ struct WebSocketOptions {
 class WebSocket;
 namespace detail {
 template <class F, class Args> struct websocket_call;
-inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
@@ -11535,7 +12052,9 @@ namespace detail {
 // The reason a close frame gives for parameters that failed validation: the first error as
 // "loc.path: message", cut to 123 bytes of whole UTF-8 (FastAPI sends its error list there,
 // which RFC 6455 does not allow: a reason is at most 123 bytes of text).
-inline std::string websocket_validation_reason(const ValidationErrors& errors) {
+FASTAPI_DECL std::string websocket_validation_reason(const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string websocket_validation_reason(const ValidationErrors& errors) {
     if (errors.empty()) return "invalid parameters";
     const ValidationError& e = errors.front();
     std::string out;
@@ -11548,13 +12067,16 @@ inline std::string websocket_validation_reason(const ValidationErrors& errors) {
     out += e.msg;
     return std::string(close_reason_prefix(out));
 }
+#endif
 
 // What happens once a handler has ended, whether it accepted or not: non-template.
 //   not accepted: its exception (HTTPException: the app's handlers answer it) is rethrown,
 //   a denial response is sent, a WebSocketException or a plain return is a 403 (as uvicorn).
 //   accepted: a WebSocketException closes with its code, another exception with 1011 (logged),
 //   a return with 1000; a WebSocketDisconnect needs nothing more.
-inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
+FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
     int code = 1000;
     std::string reason;
     if (error) {
@@ -11580,11 +12102,15 @@ inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::e
     }
     co_await ws->close(code, reason);
 }
+#endif
 
 // close() with the session kept alive until it has finished.
-inline asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
+FASTAPI_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
     co_await ws->close(code, reason);
 }
+#endif
 
 template <class Q> struct websocket_binder : Binder<Q> {};
 template <> struct websocket_binder<WebSocket&> {
@@ -11682,7 +12208,9 @@ struct websocket_call<F, std::tuple<P...>> {
     }
 };
 
-inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error) {
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error) {
     if (error) {
         try {
             std::rethrow_exception(error);
@@ -11694,6 +12222,7 @@ inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::except
     if (ws.denial_) ex.response = std::move(*ws.denial_);
     else ex.response = Response("Forbidden", 403, "text/plain; charset=utf-8");
 }
+#endif
 
 template <class F>
 Endpoint make_websocket_endpoint(F f, WebSocketOptions options) {
@@ -11969,7 +12498,9 @@ struct FormError {
 
 // The boundary parameter of a multipart/form-data Content-Type, or empty when it is not one
 // or the boundary is invalid (1 to 70 characters of RFC 2046's bchars, not ending in space).
-inline std::string multipart_boundary(std::string_view content_type) {
+FASTAPI_DECL std::string multipart_boundary(std::string_view content_type);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string multipart_boundary(std::string_view content_type) {
     auto semi = content_type.find(';');
     if (!iequals(trim_ows(content_type.substr(0, semi)), "multipart/form-data") || semi == std::string_view::npos)
         return {};
@@ -12009,9 +12540,12 @@ inline std::string multipart_boundary(std::string_view content_type) {
     }
     return boundary;
 }
+#endif
 
 // Content-Disposition: form-data; name="field"; filename="a.txt"; filename*=UTF-8''a%20b.txt
-inline bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename) {
+FASTAPI_DECL bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename) {
     auto semi = v.find(';');
     if (!iequals(trim_ows(v.substr(0, semi)), "form-data")) return false;
     std::optional<std::string> plain, extended, got_name;
@@ -12066,10 +12600,13 @@ inline bool parse_content_disposition(std::string_view v, std::string& name, std
     }
     return true;
 }
+#endif
 
 // A file name the application may hold: UTF-8 with no control character (C0, DEL, C1), so no
 // NUL that would cut `filename.c_str()` short (the evil.php%00.jpg trick). Still never a path.
-inline bool is_acceptable_filename(std::string_view name) noexcept {
+FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept {
     if (!is_valid_utf8(name)) return false;
     for (std::size_t i = 0; i < name.size(); ++i) {
         const auto c = static_cast<unsigned char>(name[i]);
@@ -12078,6 +12615,7 @@ inline bool is_acceptable_filename(std::string_view name) noexcept {
     }
     return true;
 }
+#endif
 
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
@@ -12296,7 +12834,9 @@ struct FormData {
 
 // Parses the request body as a form: urlencoded, multipart (from memory or the spooled
 // file), or, for any other media type, an empty form (as Starlette: the fields are missing).
-inline void parse_form(const Request& req, const FormOptions& options, FormData& out) {
+FASTAPI_DECL void parse_form(const Request& req, const FormOptions& options, FormData& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void parse_form(const Request& req, const FormOptions& options, FormData& out) {
     std::string_view ct = req.headers.get("content-type").value_or("");
     std::string_view media = trim_ows(ct.substr(0, ct.find(';')));
     if (iequals(media, "application/x-www-form-urlencoded")) {
@@ -12334,6 +12874,7 @@ inline void parse_form(const Request& req, const FormOptions& options, FormData&
     for (auto& f : out.fields)
         if (!f.file && !is_utf8(f.value)) f.value = latin1_to_utf8(f.value);
 }
+#endif
 
 // The request's form, parsed on first use and kept with its dependency values (so uploaded
 // files live until the response is sent, or as long as a copy of an UploadFile does).
@@ -12341,7 +12882,9 @@ inline constexpr char form_key = 0;
 
 // Parses the request's form into its dependency values, errors kept for request_form. The
 // server calls it on the blocking pool for a body spooled to disk, before dispatch.
-inline FormData& preload_form(Exchange& ex) {
+FASTAPI_DECL FormData& preload_form(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL FormData& preload_form(Exchange& ex) {
     if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
     auto p = std::make_shared<FormData>();
     parse_form(ex.request, form_options(ex), *p);
@@ -12352,32 +12895,44 @@ inline FormData& preload_form(Exchange& ex) {
     ex.deps.entries.push_back(std::move(e));
     return *static_cast<FormData*>(ex.deps.entries.back().where);
 }
+#endif
 
-inline FormData& request_form(Exchange& ex) {
+FASTAPI_DECL FormData& request_form(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL FormData& request_form(Exchange& ex) {
     FormData& form = preload_form(ex);
     if (form.error) throw HTTPException(form.error->status, form.error->message);
     return form;
 }
+#endif
 
-inline Loc body_loc(std::string_view name) {
+FASTAPI_DECL Loc body_loc(std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Loc body_loc(std::string_view name) {
     Loc loc;
     loc.reserve(2);
     loc.emplace_back(std::in_place_index<0>, "body");
     loc.emplace_back(std::in_place_index<0>, std::string(name));
     return loc;
 }
+#endif
 
 // The non-file values of a field; FastAPI counts an empty value as absent.
-inline std::vector<std::string_view> form_values(const FormData& form, std::string_view name) {
+FASTAPI_DECL std::vector<std::string_view> form_values(const FormData& form, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string_view> form_values(const FormData& form, std::string_view name) {
     std::vector<std::string_view> values;
     for (auto& f : form.fields)
         if (f.name == name && !f.file && !f.value.empty()) values.emplace_back(f.value);
     return values;
 }
+#endif
 
 // A model from the form: each field's values (all of them for a list field), then read as
 // if the form were a JSON object of strings, with pydantic's lax conversions.
-inline picojson::value form_as_object(const FormData& form, const ModelInfo& model) {
+FASTAPI_DECL picojson::value form_as_object(const FormData& form, const ModelInfo& model);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value form_as_object(const FormData& form, const ModelInfo& model) {
     picojson::object obj;
     for (auto& f : form.fields) {
         if (f.file || f.value.empty()) continue;
@@ -12394,6 +12949,7 @@ inline picojson::value form_as_object(const FormData& form, const ModelInfo& mod
     }
     return picojson::value(std::move(obj));
 }
+#endif
 
 }  // namespace detail
 
@@ -12433,12 +12989,15 @@ template <class P> struct is_file_param : std::false_type {};
 template <fixed_string N, class T, class... M> struct is_file_param<File<N, T, M...>> : std::true_type {};
 
 // For the document: form parameters make the body a form, files make it multipart.
-inline void describe_form_body(OperationInfo& op, FieldInfo field, bool file) {
+FASTAPI_DECL void describe_form_body(OperationInfo& op, FieldInfo field, bool file);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void describe_form_body(OperationInfo& op, FieldInfo field, bool file) {
     op.body.push_back(std::move(field));
     op.embed_body = true;  // FastAPI always names form fields in a Body_<operationId> object
     if (file) op.body_media_type = "multipart/form-data";
     else if (op.body_media_type.empty()) op.body_media_type = "application/x-www-form-urlencoded";
 }
+#endif
 
 template <class P>
 struct Binder<P, std::enable_if_t<is_form_param<P>::value>> {
@@ -12589,12 +13148,15 @@ struct HTTPAuthorizationCredentials {
 
 // Compares two secrets in time that does not depend on where they differ (Python's
 // secrets.compare_digest), so that a guess cannot be refined by timing the answers.
-inline bool compare_digest(std::string_view a, std::string_view b) noexcept {
+FASTAPI_DECL bool compare_digest(std::string_view a, std::string_view b) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool compare_digest(std::string_view a, std::string_view b) noexcept {
     volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
     const std::string_view& ref = a.size() == b.size() ? a : b;  // same amount of work either way
     for (std::size_t i = 0; i < b.size(); ++i) diff = diff | static_cast<unsigned char>(ref[i] ^ b[i]);
     return diff == 0;
 }
+#endif
 
 namespace detail {
 
@@ -12627,11 +13189,14 @@ constexpr std::string_view bearer_format_of() {
 }
 
 // FastAPI's get_authorization_scheme_param: "Bearer abc" -> {"Bearer", "abc"}.
-inline std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept {
+FASTAPI_DECL std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept {
     auto space = value.find(' ');
     if (space == std::string_view::npos) return {value, {}};
     return {value.substr(0, space), value.substr(space + 1)};
 }
+#endif
 
 [[noreturn]] inline void not_authenticated(std::string_view www_authenticate,
                                            std::string_view detail = "Not authenticated") {
@@ -12640,7 +13205,9 @@ inline std::pair<std::string_view, std::string_view> authorization_scheme_param(
     throw HTTPException(401, std::string(detail), std::move(h));
 }
 
-inline bool base64_decode(std::string_view in, std::string& out) {
+FASTAPI_DECL bool base64_decode(std::string_view in, std::string& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool base64_decode(std::string_view in, std::string& out) {
     auto value = [](char c) -> int {
         if (c >= 'A' && c <= 'Z') return c - 'A';
         if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -12670,22 +13237,31 @@ inline bool base64_decode(std::string_view in, std::string& out) {
     }
     return true;
 }
+#endif
 
 // Adds a scheme to the operation's security requirements, once.
-inline void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
-                         std::vector<std::string> scopes = {}) {
+FASTAPI_DECL void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
+                         std::vector<std::string> scopes = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
+                         std::vector<std::string> scopes) {
     for (auto& s : op.security)
         if (s.name == name) return;
     op.security.push_back({name, scheme, std::move(scopes)});
 }
+#endif
 
-inline picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
+FASTAPI_DECL picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
+                                     std::string_view description);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
                                      std::string_view description) {
     picojson::object o;
     for (auto& [k, v] : items) o.emplace(k, v);
     if (!description.empty()) o.emplace("description", picojson::value(std::string(description)));
     return picojson::value(std::move(o));
 }
+#endif
 
 }  // namespace detail
 
@@ -12863,7 +13439,10 @@ namespace detail {
 // grant_type must be "password": documented and reported as FastAPI's pattern ^password$,
 // checked by comparison, so that a program using the form carries no pattern matcher.
 struct GrantTypeIsPassword {};
-inline bool is_password(std::string_view s) { return s == "password"; }
+FASTAPI_DECL bool is_password(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_password(std::string_view s) { return s == "password"; }
+#endif
 template <> struct constraint_of<GrantTypeIsPassword> {
     static constexpr void apply(Constraints& c) {
         c.pattern = "^password$";
@@ -12981,16 +13560,22 @@ struct Middleware {
 };
 
 namespace detail {
-inline std::string lowered(std::string_view s) {
+FASTAPI_DECL std::string lowered(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string lowered(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = ascii_lower(c);
     return out;
 }
-inline void add_vary(Response& res, std::string_view value) {
+#endif
+FASTAPI_DECL void add_vary(Response& res, std::string_view value);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_vary(Response& res, std::string_view value) {
     auto existing = res.headers.get("vary");
     std::string v = existing ? std::string(*existing) + ", " + std::string(value) : std::string(value);
     res.headers.set("vary", v);
 }
+#endif
 }  // namespace detail
 
 // --- CORS ---
@@ -13176,7 +13761,9 @@ struct GZipOptions {
 
 #ifdef FASTAPI_WITH_ZLIB
 namespace detail {
-inline bool gzip_compress(const std::string& in, std::string& out, int level) {
+FASTAPI_DECL bool gzip_compress(const std::string& in, std::string& out, int level);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool gzip_compress(const std::string& in, std::string& out, int level) {
     z_stream zs{};
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
     out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
@@ -13189,6 +13776,7 @@ inline bool gzip_compress(const std::string& in, std::string& out, int level) {
     deflateEnd(&zs);
     return rc == Z_STREAM_END;
 }
+#endif
 // A streamed body compressed as it is produced: each chunk the producer writes is deflated
 // and flushed (Z_SYNC_FLUSH, as Starlette's GZipResponder flushes per message), so the client
 // gets it at once and nothing is held beyond one chunk; the gzip trailer follows the last.
@@ -13229,7 +13817,9 @@ private:
 };
 
 // The producer `inner`, compressed: its length is no longer known (chunked framing).
-inline std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
+FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
     auto p = std::make_shared<BodyProducer>();
     p->produce = [inner = std::move(inner), level](StreamWriter& out) -> asio::awaitable<void> {
         GzipSink sink(out, level);
@@ -13239,10 +13829,13 @@ inline std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> i
     };
     return p;
 }
+#endif
 
 // A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths; -1
 // when it is not one.
-inline int parse_qvalue(std::string_view v) noexcept {
+FASTAPI_DECL int parse_qvalue(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int parse_qvalue(std::string_view v) noexcept {
     if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 || (v.size() > 1 && v[1] != '.'))
         return -1;
     int q = v[0] == '1' ? 1000 : 0;
@@ -13254,11 +13847,14 @@ inline int parse_qvalue(std::string_view v) noexcept {
     }
     return q <= 1000 ? q : -1;
 }
+#endif
 
 // RFC 9110 §12.5.3: gzip (or x-gzip) named with a weight above 0, or, when it is not named,
 // "*" with one. No header, "gzip;q=0" (whatever "*" says) and "*;q=0" refuse it; an entry
 // whose weight is malformed is ignored.
-inline bool accepts_gzip(const Request& req) {
+FASTAPI_DECL bool accepts_gzip(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool accepts_gzip(const Request& req) {
     int gzip = -1, any = -1;  // the best weight named, in thousandths; -1 when not named
     for (std::string_view line : req.headers.get_all("accept-encoding")) {
         while (!line.empty()) {
@@ -13282,6 +13878,7 @@ inline bool accepts_gzip(const Request& req) {
     }
     return gzip >= 0 ? gzip > 0 : any > 0;
 }
+#endif
 }  // namespace detail
 
 // Starlette's GZipMiddleware: bodies of at least minimum_size bytes are gzip-compressed for
@@ -13520,13 +14117,16 @@ T run_to_completion(std::function<asio::awaitable<T>()> f) {
     if (error) std::rethrow_exception(error);
     return std::move(*result);
 }
-inline void run_to_completion(std::function<asio::awaitable<void>()> f) {
+FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f) {
     asio::io_context io;
     std::exception_ptr error;
     asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
     io.run();
     if (error) std::rethrow_exception(error);
 }
+#endif
 // A lifespan hook as the app keeps it: a coroutine is run to completion.
 template <class F>
 std::function<void()> lifespan_hook(F f) {
@@ -15018,7 +15618,9 @@ namespace fastapi {
 namespace detail {
 
 // An HTTP date (IMF-fixdate, RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
-inline std::string format_http_date(std::chrono::sys_seconds t) {
+FASTAPI_DECL std::string format_http_date(std::chrono::sys_seconds t);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string format_http_date(std::chrono::sys_seconds t) {
     using namespace std::chrono;
     static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -15032,10 +15634,13 @@ inline std::string format_http_date(std::chrono::sys_seconds t) {
                   int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()));
     return buf;
 }
+#endif
 
 // Parses an IMF-fixdate; the obsolete formats a recipient may also accept are rare enough
 // that treating them as absent (no 304) is the safe answer.
-inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
+FASTAPI_DECL std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
     using namespace std::chrono;
     static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -15059,9 +15664,12 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
     if (!ymd.ok()) return std::nullopt;
     return sys_days(ymd) + hours(hh) + minutes(mm) + seconds(ss);
 }
+#endif
 
 // True when an If-None-Match list names `etag` (weak comparison, as RFC 9110 asks for GET).
-inline bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+FASTAPI_DECL bool etag_matches(std::string_view if_none_match, std::string_view etag);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool etag_matches(std::string_view if_none_match, std::string_view etag) {
     auto strip_weak = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
     etag = strip_weak(etag);
     while (!if_none_match.empty()) {
@@ -15074,9 +15682,12 @@ inline bool etag_matches(std::string_view if_none_match, std::string_view etag) 
     }
     return false;
 }
+#endif
 
 // True when `inner` is `root` or lies below it (both canonical, absolute).
-inline bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
+FASTAPI_DECL bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
     auto r = root.begin(), i = inner.begin();
     for (; r != root.end(); ++r, ++i) {
         if (r->empty()) continue;  // a trailing separator on root
@@ -15084,6 +15695,7 @@ inline bool path_is_within(const std::filesystem::path& root, const std::filesys
     }
     return true;
 }
+#endif
 
 }  // namespace detail
 
@@ -15261,16 +15873,24 @@ enum class LogLevel : int { trace = 5, debug = 10, info = 20, warning = 30, erro
 
 namespace detail {
 
-inline std::atomic<int>& log_threshold() noexcept {
+FASTAPI_DECL std::atomic<int>& log_threshold() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::atomic<int>& log_threshold() noexcept {
     static std::atomic<int> level{static_cast<int>(LogLevel::info)};
     return level;
 }
-inline bool log_enabled(LogLevel level) noexcept {
+#endif
+FASTAPI_DECL bool log_enabled(LogLevel level) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool log_enabled(LogLevel level) noexcept {
     return static_cast<int>(level) >= log_threshold().load(std::memory_order_relaxed);
 }
+#endif
 
 // "critical", ..., "trace" (any case), as --log-level takes them.
-inline bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
+FASTAPI_DECL bool parse_log_level(std::string_view name, LogLevel& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
     static constexpr std::pair<std::string_view, LogLevel> names[] = {
         {"critical", LogLevel::critical}, {"error", LogLevel::error}, {"warning", LogLevel::warning},
         {"info", LogLevel::info},         {"debug", LogLevel::debug}, {"trace", LogLevel::trace}};
@@ -15281,9 +15901,12 @@ inline bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
         }
     return false;
 }
+#endif
 
 // uvicorn's "%(levelprefix)s ": the level name, a colon, padded to 10 characters.
-inline std::string_view level_prefix(LogLevel level) noexcept {
+FASTAPI_DECL std::string_view level_prefix(LogLevel level) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view level_prefix(LogLevel level) noexcept {
     switch (level) {
         case LogLevel::trace: return "TRACE:    ";
         case LogLevel::debug: return "DEBUG:    ";
@@ -15294,6 +15917,7 @@ inline std::string_view level_prefix(LogLevel level) noexcept {
     }
     return "INFO:     ";
 }
+#endif
 
 // What one thread has logged and the writer has not taken yet: [0] the error log (stderr),
 // [1] the access log when it has a file of its own.
@@ -15574,7 +16198,9 @@ private:
 
 // "user {} logged in" with its arguments: each {} takes the next one ({{ and }} are braces);
 // arguments beyond the placeholders follow, space-separated.
-inline void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args) {
+FASTAPI_DECL void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args) {
     auto next = args.begin();
     for (std::size_t i = 0; i < format.size(); ++i) {
         const char c = format[i];
@@ -15594,14 +16220,18 @@ inline void format_log(std::string& out, std::string_view format, std::initializ
         out += next->view();
     }
 }
+#endif
 
-inline void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args) {
+FASTAPI_DECL void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args) {
     LogSink::instance().append(0, [&](std::string& text) {
         text += level_prefix(level);
         format_log(text, format, args);
         text += '\n';
     });
 }
+#endif
 
 // ---- The access log ----
 
@@ -15824,14 +16454,20 @@ private:
 };
 
 // Set once a server logged why it could not start, so run(argc, argv) does not say it twice.
-inline std::atomic<bool>& startup_failure_logged() noexcept {
+FASTAPI_DECL std::atomic<bool>& startup_failure_logged() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::atomic<bool>& startup_failure_logged() noexcept {
     static std::atomic<bool> logged{false};
     return logged;
 }
-inline void log_startup_failure(std::string_view message) {
+#endif
+FASTAPI_DECL void log_startup_failure(std::string_view message);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void log_startup_failure(std::string_view message) {
     startup_failure_logged().store(true);
     log_message(LogLevel::error, "{}", {LogArg(message)});
 }
+#endif
 
 // What was logged before the process exits is written first (bounded: a destination that
 // takes nothing is not waited for past half a second).
@@ -15848,11 +16484,20 @@ inline LogFlushAtExit log_flush_at_exit;
 // level. Lines go to stderr through the same writer thread as the server's, never blocking.
 namespace log {
 
-inline void set_level(LogLevel level) noexcept {
+FASTAPI_DECL void set_level(LogLevel level) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void set_level(LogLevel level) noexcept {
     detail::log_threshold().store(static_cast<int>(level), std::memory_order_relaxed);
 }
-inline LogLevel level() noexcept { return static_cast<LogLevel>(detail::log_threshold().load(std::memory_order_relaxed)); }
-inline bool enabled(LogLevel l) noexcept { return detail::log_enabled(l); }
+#endif
+FASTAPI_DECL LogLevel level() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL LogLevel level() noexcept { return static_cast<LogLevel>(detail::log_threshold().load(std::memory_order_relaxed)); }
+#endif
+FASTAPI_DECL bool enabled(LogLevel l) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool enabled(LogLevel l) noexcept { return detail::log_enabled(l); }
+#endif
 
 template <class... Args>
 void write(LogLevel l, std::string_view format, const Args&... args) {
@@ -15872,14 +16517,23 @@ template <class... Args>
 void critical(std::string_view format, const Args&... args) { write(LogLevel::critical, format, args...); }
 
 // Waits (bounded) until every line logged so far is written; true when it was.
-inline bool flush(std::chrono::milliseconds limit = std::chrono::milliseconds(1000)) {
+FASTAPI_DECL bool flush(std::chrono::milliseconds limit = std::chrono::milliseconds(1000));
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool flush(std::chrono::milliseconds limit) {
     return detail::LogSink::instance().flush(limit);
 }
+#endif
 // Reopens the access log file by its path (what SIGUSR1 does for logrotate). Safe from any
 // thread, not from a signal handler.
-inline void reopen() { detail::LogSink::instance().reopen(); }
+FASTAPI_DECL void reopen();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void reopen() { detail::LogSink::instance().reopen(); }
+#endif
 // Lines dropped since the process started because the destination did not keep up.
-inline std::size_t dropped_lines() noexcept { return detail::LogSink::instance().dropped_total(); }
+FASTAPI_DECL std::size_t dropped_lines() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t dropped_lines() noexcept { return detail::LogSink::instance().dropped_total(); }
+#endif
 
 }  // namespace log
 }  // namespace fastapi
@@ -15920,7 +16574,9 @@ struct IpAddress {
 };
 
 // A plain address ("192.0.2.1", "2001:db8::1"), no brackets, no port; false otherwise.
-inline bool parse_ip(std::string_view s, IpAddress& out) noexcept {
+FASTAPI_DECL bool parse_ip(std::string_view s, IpAddress& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_ip(std::string_view s, IpAddress& out) noexcept {
     if (s.empty() || s.size() > 45) return false;
     char buf[46];
     std::memcpy(buf, s.data(), s.size());
@@ -15937,12 +16593,16 @@ inline bool parse_ip(std::string_view s, IpAddress& out) noexcept {
     out.v6 = true;
     return true;
 }
+#endif
 
-inline std::string ip_to_string(const IpAddress& a) {
+FASTAPI_DECL std::string ip_to_string(const IpAddress& a);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string ip_to_string(const IpAddress& a) {
     char buf[INET6_ADDRSTRLEN];
     if (!::inet_ntop(a.v6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof buf)) return {};
     return buf;
 }
+#endif
 
 // forwarded_allow_ips, parsed once per server: addresses, CIDR ranges, "*", "unix:" and
 // literals (any other name, compared with the peer's address as text: TestClient's
@@ -16032,13 +16692,16 @@ private:
 };
 
 // The trust a server's options give: empty means $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1.
-inline ProxyTrust proxy_trust_from(std::string_view configured) {
+FASTAPI_DECL ProxyTrust proxy_trust_from(std::string_view configured);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ProxyTrust proxy_trust_from(std::string_view configured) {
     if (configured.empty()) {
         const char* env = std::getenv("FORWARDED_ALLOW_IPS");
         configured = env && *env ? env : "127.0.0.1,::1";
     }
     return ProxyTrust(configured);
 }
+#endif
 
 // One hop a proxy names: an address ("192.0.2.1", IPv6 without brackets) or an identifier
 // ("unknown", "_hidden"), and the port when it gave a numeric one.
@@ -16049,7 +16712,9 @@ struct ForwardedNode {
     IpAddress ip;
 };
 
-inline bool parse_port(std::string_view s, unsigned short& port) noexcept {
+FASTAPI_DECL bool parse_port(std::string_view s, unsigned short& port) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_port(std::string_view s, unsigned short& port) noexcept {
     if (s.empty() || s.size() > 5) return false;
     unsigned v = 0;
     for (char c : s) {
@@ -16060,18 +16725,24 @@ inline bool parse_port(std::string_view s, unsigned short& port) noexcept {
     port = static_cast<unsigned short>(v);
     return true;
 }
+#endif
 
-inline bool is_obfuscated(std::string_view s) noexcept {  // RFC 7239 obfnode / obfport
+FASTAPI_DECL bool is_obfuscated(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_obfuscated(std::string_view s) noexcept {  // RFC 7239 obfnode / obfport
     if (s.size() < 2 || s.size() > 64 || s[0] != '_') return false;
     for (char c : s.substr(1))
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
             return false;
     return true;
 }
+#endif
 
 // An X-Forwarded-For entry or a Forwarded for= value: "ip", "ip:port", "[v6]", "[v6]:port",
 // a bare IPv6, and (identifiers) "unknown", "_obf", each optionally with ":port" or ":_obf".
-inline bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers) {
+FASTAPI_DECL bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers) {
     out = {};
     std::string_view host = s, port;
     if (!s.empty() && s.front() == '[') {
@@ -16104,10 +16775,13 @@ inline bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers)
     }
     return true;
 }
+#endif
 
 // A Host value a proxy gives: a name (letters, digits, - . _ ~) or [IPv6], and an optional
 // port. Anything else (spaces, commas, control bytes) is refused.
-inline bool is_valid_authority(std::string_view s) noexcept {
+FASTAPI_DECL bool is_valid_authority(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_authority(std::string_view s) noexcept {
     if (s.empty() || s.size() > 262) return false;
     std::string_view host = s, port;
     if (s.front() == '[') {
@@ -16135,18 +16809,24 @@ inline bool is_valid_authority(std::string_view s) noexcept {
     unsigned short p = 0;
     return parse_port(port, p);
 }
+#endif
 
 // "http"/"https" from a proxy's protocol name (http, https, ws, wss; any case), else "".
-inline std::string_view forwarded_scheme(std::string_view v) noexcept {
+FASTAPI_DECL std::string_view forwarded_scheme(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view forwarded_scheme(std::string_view v) noexcept {
     v = trim_ows(v);
     if (iequals(v, "https") || iequals(v, "wss")) return "https";
     if (iequals(v, "http") || iequals(v, "ws")) return "http";
     return {};
 }
+#endif
 
 // The hops of every field called `name` (in order, each field's comma-separated list), at
 // most FASTAPI_MAX_FORWARDED_HOPS + 1 of them (one more tells the list was too long).
-inline std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name) {
+FASTAPI_DECL std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name) {
     std::vector<std::string_view> out;
     for (const auto& [n, v] : h) {
         if (!iequals(n, name)) continue;
@@ -16161,6 +16841,7 @@ inline std::vector<std::string_view> forwarded_list(const Headers& h, std::strin
     }
     return out;
 }
+#endif
 
 // The client a list of hops names, walked from the right past trusted proxies; false (the
 // header ignored) for a malformed hop on the way or too many hops.
@@ -16191,7 +16872,9 @@ struct ForwardedElement {
 
 // Forwarded: element *( "," element ), element = pair *( ";" pair ), pair = token "="
 // ( token / quoted-string ). False when any field is malformed (the header is then ignored).
-inline bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out) {
+FASTAPI_DECL bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out) {
     for (const auto& [n, v] : h) {
         if (!iequals(n, "forwarded")) continue;
         std::string_view s = v;
@@ -16244,25 +16927,34 @@ inline bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out
     }
     return true;
 }
+#endif
 
 // The forwarded host becomes the request's Host (so TrustedHost, the redirects and handlers
 // reading Host see the client's) and Request::host/port.
-inline void apply_forwarded_host(Request& r, std::string_view host) {
+FASTAPI_DECL void apply_forwarded_host(Request& r, std::string_view host);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void apply_forwarded_host(Request& r, std::string_view host) {
     if (!is_valid_authority(host)) return;
     r.headers.set("host", host);
     record_host(r, host);
 }
+#endif
 
 // After the scheme changed: the port Host implies (the scheme's default when it names none).
-inline void rescheme(Request& r, std::string_view scheme) {
+FASTAPI_DECL void rescheme(Request& r, std::string_view scheme);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void rescheme(Request& r, std::string_view scheme) {
     if (r.scheme == scheme) return;
     r.scheme.assign(scheme);
     if (auto host = r.headers.get("host")) record_host(r, *host);
 }
+#endif
 
 // The request as a trusted proxy describes it. Bounded: each header is read once, at most
 // FASTAPI_MAX_FORWARDED_HOPS hops, no allocation beyond the hops' views.
-inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
+FASTAPI_DECL void apply_proxy_headers(Request& r, const ProxyTrust& trust);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
     const auto xff = r.headers.get("x-forwarded-for");
     const auto xfp = r.headers.get("x-forwarded-proto");
     const auto xfh = r.headers.get("x-forwarded-host");
@@ -16312,6 +17004,7 @@ inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
         r.client_port = node.port;
     }
 }
+#endif
 
 }  // namespace fastapi::detail
 
@@ -16380,7 +17073,9 @@ struct ServerOptions {
 namespace detail {
 
 // CPUs in this process's affinity mask, so taskset and container limits are respected.
-inline unsigned available_cpus() noexcept {
+FASTAPI_DECL unsigned available_cpus() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL unsigned available_cpus() noexcept {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
@@ -16390,14 +17085,20 @@ inline unsigned available_cpus() noexcept {
     unsigned hw = std::thread::hardware_concurrency();
     return hw ? hw : 1;
 }
+#endif
 
-inline std::string resolve_host(const ServerOptions& o) {
+FASTAPI_DECL std::string resolve_host(const ServerOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string resolve_host(const ServerOptions& o) {
     if (!o.host.empty()) return o.host;
     const char* env = std::getenv("HOST");
     return env && *env ? env : FASTAPI_DEFAULT_HOST;
 }
+#endif
 
-inline unsigned short resolve_port(const ServerOptions& o) {
+FASTAPI_DECL unsigned short resolve_port(const ServerOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL unsigned short resolve_port(const ServerOptions& o) {
     long port = o.port;
     if (port < 0) {
         const char* env = std::getenv("PORT");
@@ -16412,9 +17113,12 @@ inline unsigned short resolve_port(const ServerOptions& o) {
     if (port > 65535) throw std::invalid_argument("fastapi: port out of range");
     return static_cast<unsigned short>(port);
 }
+#endif
 
 // The Date header, formatted once a second per thread.
-inline std::string_view http_date() noexcept {
+FASTAPI_DECL std::string_view http_date() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view http_date() noexcept {
     thread_local std::time_t cached_second = 0;
     thread_local char text[32];
     std::time_t now = std::time(nullptr);
@@ -16426,6 +17130,7 @@ inline std::string_view http_date() noexcept {
     }
     return text;
 }
+#endif
 
 using generic_endpoint = asio::generic::stream_protocol::endpoint;
 using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
@@ -16436,7 +17141,9 @@ struct EndpointInfo {
     std::string address;
     unsigned short port = 0;
 };
-inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
+FASTAPI_DECL EndpointInfo endpoint_info(const generic_endpoint& ep);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL EndpointInfo endpoint_info(const generic_endpoint& ep) {
     EndpointInfo info;
     const sockaddr* sa = ep.data();
     if (ep.size() < sizeof(sa_family_t)) return info;
@@ -16459,10 +17166,14 @@ inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
     }
     return info;
 }
+#endif
 
-inline bool status_has_no_body(int status) noexcept {
+FASTAPI_DECL bool status_has_no_body(int status) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
+#endif
 
 // How a body's end is told: its length (Content-Length), chunks (Transfer-Encoding: chunked,
 // HTTP/1.1), or the connection closing after it (HTTP/1.0, length unknown).
@@ -16470,8 +17181,11 @@ enum class Framing : unsigned char { length, chunked, until_close };
 
 // Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
 // `out`. `content_length` is the body's or the file's size, with Framing::length.
-inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
-                               bool keep_alive, std::string& out, Framing body_framing = Framing::length) {
+FASTAPI_DECL void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
+                               bool keep_alive, std::string& out, Framing body_framing = Framing::length);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
+                               bool keep_alive, std::string& out, Framing body_framing) {
     using namespace std::string_view_literals;
     // Sized once and filled with memcpy: this runs once per response, pipelined ones included.
     const std::string_view reason = status_reason(res.status);
@@ -16545,6 +17259,7 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
     else out.resize(start + static_cast<std::size_t>(p - begin));
 }
+#endif
 
 class Connection;
 
@@ -16587,7 +17302,9 @@ private:
 // A thread pool still running a handler that cannot be interrupted (a blocking handler past
 // the grace period) is never joined where that would wait without bound: a detached thread
 // joins and frees it once its last handler returns.
-inline void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
+FASTAPI_DECL void abandon_pool(std::unique_ptr<asio::thread_pool> pool);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
     if (!pool) return;
     pool->stop();  // what has not started yet is dropped
     std::thread([p = pool.release()] {
@@ -16595,20 +17312,26 @@ inline void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
         delete p;
     }).detach();
 }
+#endif
 
 // Loops a Server owned that a blocking handler may still post to once it returns: kept (stopped)
 // until the process exits, rather than freed under that handler.
-inline void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts) {
+FASTAPI_DECL void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts) {
     static std::mutex mutex;
     static auto* kept = new std::vector<std::unique_ptr<asio::io_context>>;  // reachable, never freed
     std::lock_guard lock(mutex);
     for (auto& c : contexts) kept->push_back(std::move(c));
 }
+#endif
 
 // Runs a loop until it is out of work or stopped. An exception escaping a completion handler
 // (a handler the user posted, a throwing allocation) is logged and the loop goes on: one bad
 // handler must not end every connection the loop serves.
-inline void run_loop(asio::io_context& context) noexcept {
+FASTAPI_DECL void run_loop(asio::io_context& context) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void run_loop(asio::io_context& context) noexcept {
     for (;;) {
         try {
             context.run();
@@ -16620,15 +17343,19 @@ inline void run_loop(asio::io_context& context) noexcept {
         }
     }
 }
+#endif
 
 // SIGUSR1 reopens the access log's file (logrotate), for as long as the set waits.
-inline void reopen_log_on(asio::signal_set& set) {
+FASTAPI_DECL void reopen_log_on(asio::signal_set& set);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void reopen_log_on(asio::signal_set& set) {
     set.async_wait([&set](const asio::error_code& ec, int) {
         if (ec) return;
         log::reopen();
         reopen_log_on(set);
     });
 }
+#endif
 // What a process serving as a worker of a supervisor (server/supervisor.hpp) or under systemd
 // adds to a Server: told of each request its loop runs, of the loops once it listens, and of the
 // stop. Null for a plain Server: nothing is called.
@@ -16833,7 +17560,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 // Over limits.max_connections: answered 503 at once and closed, as uvicorn's
 // --limit-concurrency does, without the cost of a connection (a small buffer drains what the
 // client sent, so closing does not reset the answer away; one second at most).
-inline void reject_connection(asio::generic::stream_protocol::socket socket) {
+FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socket);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socket) {
     struct Rejected {
         asio::generic::stream_protocol::socket socket;
         asio::steady_timer timer;
@@ -16868,7 +17597,11 @@ inline void reject_connection(asio::generic::stream_protocol::socket socket) {
         r->drain(r);
     });
 }
+#endif
 
+// A connection: its definition is compiled where the definitions are (the implementation unit
+// in the compiled-once mode); elsewhere it is only the name `class Connection;` above.
+#if FASTAPI_DEFINITIONS
 class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
@@ -17944,19 +18677,24 @@ private:
     std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
+#endif  // FASTAPI_DEFINITIONS: the connection is the implementation unit's
 
 // ---- ServerState: accepting, sweeping, stopping ----
 
 // Open descriptors the process may have (RLIMIT_NOFILE), or 0 when unknown.
-inline std::size_t open_file_limit() noexcept {
+FASTAPI_DECL std::size_t open_file_limit() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t open_file_limit() noexcept {
     rlimit r{};
     if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
     return static_cast<std::size_t>(r.rlim_cur);
 }
+#endif
 
 // What ServerOptions says to listen on, opened, bound and listening (`acceptor` is set only
 // once it listens, so a start() that threw can be tried again).
-inline void ServerState::listen() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::listen() {
     auto& ctx = workers[0]->context;
     auto acceptor = std::make_unique<generic_acceptor>(*control);
     if (options.fd >= 0) {  // listening sockets handed over (systemd, a supervisor): of any family
@@ -18016,8 +18754,10 @@ inline void ServerState::listen() {
     acceptor->listen(asio::socket_base::max_listen_connections);
     this->acceptor = std::move(acceptor);
 }
+#endif
 
-inline void ServerState::start() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::start() {
     listen();
     // Past the open-file limit accept() fails; answering 503 a little before it (64 descriptors
     // kept for files, spools and the process's own) tells the client why.
@@ -18033,9 +18773,11 @@ inline void ServerState::start() {
     accept(acceptor.get());
     for (auto& more : more_acceptors) accept(more.get());
 }
+#endif
 
 // One accept on `from` (the acceptor, or one of more_acceptors), which the state owns.
-inline void ServerState::accept(generic_acceptor* from) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::accept(generic_acceptor* from) {
     Worker& w = *workers[next_worker++ % workers.size()];
     // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
     auto on_accept = [weak = weak_from_this(), &w, from](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
@@ -18077,9 +18819,11 @@ inline void ServerState::accept(generic_acceptor* from) {
     if (embedded) from->async_accept(asio::make_strand(w.context), std::move(on_accept));
     else from->async_accept(w.context, std::move(on_accept));
 }
+#endif
 
 // Ticks each loop's coarse clock and closes connections past their deadlines.
-inline void ServerState::sweep(Worker& w) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::sweep(Worker& w) {
     w.tick();
     const auto now = w.now();
     std::vector<std::shared_ptr<Connection>> live;
@@ -18097,7 +18841,9 @@ inline void ServerState::sweep(Worker& w) {
         if (auto self = weak.lock()) self->sweep(*w);
     });
 }
+#endif
 
+#if FASTAPI_DEFINITIONS
 template <class F>
 void ServerState::for_each_connection(F f) {
     for (auto& w : workers) {
@@ -18110,9 +18856,11 @@ void ServerState::for_each_connection(F f) {
         for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
     }
 }
+#endif
 
 // On the first loop: stop accepting, close idle connections, then watch the rest.
-inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
     for (auto& more : more_acceptors) more->close(ec);
@@ -18124,8 +18872,10 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     stop_deadline = stop_began + grace;
     watch_stop();
 }
+#endif
 
-inline void ServerState::tell_upgraded(bool abort) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::tell_upgraded(bool abort) {
     std::lock_guard lock(upgraded_mutex);
     for (Lease* l : upgraded) {
         if (!abort && l->told_going_away) continue;
@@ -18141,13 +18891,15 @@ inline void ServerState::tell_upgraded(bool abort) {
         });
     }
 }
+#endif
 
 // Every 20 ms until done: busy connections close after their response; once the grace period
 // is over every connection is closed, which cancels the coroutine handlers still running. What
 // cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
 // cancellation) is given 400 ms more, then abandoned: the pool is not waited for and the owned
 // loops are stopped, so run() returns within the grace period and a second.
-inline void ServerState::watch_stop() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::watch_stop() {
     const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
     if (expired) for_each_connection([](Connection& c) { c.close(); });
     else for_each_connection([](Connection& c) { c.begin_shutdown(); });
@@ -18178,24 +18930,30 @@ inline void ServerState::watch_stop() {
         if (!ec) self->watch_stop();
     });
 }
+#endif
 
 // ---- In process: TestClient's connections ----
 
 // A server state for connections that run on the caller's loop (TestClient): no listening
 // socket, no pool, no sweep; the App is not frozen.
-inline std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o) {
+FASTAPI_DECL std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o) {
     o.handle_signals = false;
     o.log_startup = false;
     auto state = std::make_shared<ServerState>(app, std::move(o));
     state->in_process = true;
     return state;
 }
+#endif
 
 // One connection over an in-memory stream: `bytes` is all the client sends, the result all it
 // receives. Runs `io` on this thread until the connection has nothing left to do (its
 // response written, its cleanups and background tasks run), then ends the input: a request
 // cut short is answered 400 as the server's parser answers a malformed one.
-inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes) {
+FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes) {
     auto worker = std::make_unique<Worker>(io);
     auto pipe = std::make_shared<MemoryPipe>(io.get_executor());
     pipe->input.assign(bytes);
@@ -18230,6 +18988,7 @@ inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<Ser
     if (error) std::rethrow_exception(error);
     return std::move(pipe->output);
 }
+#endif
 
 }  // namespace detail
 
@@ -18441,15 +19200,7 @@ namespace detail {
 // One connection over an in-memory pipe, on its own loop, kept open until this goes.
 class InMemorySession {
 public:
-    InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout)
-        : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
-        pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
-        pipe_->interactive = true;
-        pipe_->input.assign(request);
-        auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
-        connection_ = c;
-        c->start();
-    }
+    FASTAPI_DECL InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout);
     ~InMemorySession() { finish(); }
     InMemorySession(const InMemorySession&) = delete;
     InMemorySession& operator=(const InMemorySession&) = delete;
@@ -18475,25 +19226,7 @@ public:
         io_->poll();
     }
     // No more input; the loop runs until it is out of work (bounded), then the rest is dropped.
-    void finish() {
-        if (!io_) return;
-        pipe_->interactive = false;
-        pipe_->close_input();
-        if (auto c = connection_.lock()) c->end_of_input();
-        const auto deadline = std::chrono::steady_clock::now() + timeout_;
-        io_->restart();
-        while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
-            if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
-        }
-        if (auto c = connection_.lock()) c->close();
-        io_->restart();
-        io_->poll();
-        pipe_->pending.reset();
-        worker_->sweeper.reset();
-        worker_->strand.reset();
-        if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
-        io_.reset();
-    }
+    FASTAPI_DECL void finish();
 
 private:
     std::unique_ptr<asio::io_context> io_;
@@ -18503,13 +19236,49 @@ private:
     std::chrono::milliseconds timeout_;
 };
 
+// The session's connection is the implementation unit's (server.hpp's Connection).
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL InMemorySession::InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request,
+                                              std::chrono::milliseconds timeout)
+    : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
+    pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
+    pipe_->interactive = true;
+    pipe_->input.assign(request);
+    auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
+    connection_ = c;
+    c->start();
+}
+
+FASTAPI_DECL void InMemorySession::finish() {
+    if (!io_) return;
+    pipe_->interactive = false;
+    pipe_->close_input();
+    if (auto c = connection_.lock()) c->end_of_input();
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    io_->restart();
+    while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
+        if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
+    }
+    if (auto c = connection_.lock()) c->close();
+    io_->restart();
+    io_->poll();
+    pipe_->pending.reset();
+    worker_->sweeper.reset();
+    worker_->strand.reset();
+    if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
+    io_.reset();
+}
+#endif
+
 // The first whole frame a server wrote in `b` (unmasked), removed from it.
 struct TestFrame {
     bool fin = true;
     unsigned op = 0;
     std::string payload;
 };
-inline std::optional<TestFrame> take_server_frame(std::string& b) {
+FASTAPI_DECL std::optional<TestFrame> take_server_frame(std::string& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<TestFrame> take_server_frame(std::string& b) {
     if (b.size() < 2) return std::nullopt;
     const auto* p = reinterpret_cast<const unsigned char*>(b.data());
     const std::size_t at = ws_header_size(p[1]);  // a server's frames are not masked
@@ -18520,8 +19289,11 @@ inline std::optional<TestFrame> take_server_frame(std::string& b) {
     b.erase(0, at + len);
     return f;
 }
+#endif
 // A client's frame: masked, as RFC 6455 requires of a client.
-inline std::string client_frame(WsOpcode op, std::string_view payload) {
+FASTAPI_DECL std::string client_frame(WsOpcode op, std::string_view payload);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string client_frame(WsOpcode op, std::string_view payload) {
     const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     std::string out;
     out += static_cast<char>(0x80 | static_cast<unsigned>(op));
@@ -18536,6 +19308,7 @@ inline std::string client_frame(WsOpcode op, std::string_view payload) {
     for (std::size_t i = 0; i < n; ++i) out += static_cast<char>(payload[i] ^ mask[i & 3]);
     return out;
 }
+#endif
 
 }  // namespace detail
 
@@ -18853,7 +19626,9 @@ namespace fastapi::detail {
 
 // Sends `state` (newline-separated assignments) to $NOTIFY_SOCKET. False when there is none
 // (not started by systemd with Type=notify) or it could not be sent; nothing else happens then.
-inline bool sd_notify(std::string_view state) noexcept {
+FASTAPI_DECL bool sd_notify(std::string_view state) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool sd_notify(std::string_view state) noexcept {
     const char* path = std::getenv("NOTIFY_SOCKET");
     if (!path || !*path) return false;
     sockaddr_un addr{};
@@ -18869,17 +19644,23 @@ inline bool sd_notify(std::string_view state) noexcept {
     ::close(fd);
     return n == static_cast<ssize_t>(state.size());
 }
+#endif
 
 // CLOCK_MONOTONIC in microseconds, as RELOADING=1 wants it next to MONOTONIC_USEC=.
-inline unsigned long long monotonic_usec() noexcept {
+FASTAPI_DECL unsigned long long monotonic_usec() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL unsigned long long monotonic_usec() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<unsigned long long>(ts.tv_sec) * 1000000ull + static_cast<unsigned long long>(ts.tv_nsec) / 1000;
 }
+#endif
 
 // How often to send WATCHDOG=1: half of $WATCHDOG_USEC when it is meant for this process
 // ($WATCHDOG_PID unset or ours), else zero (no watchdog).
-inline std::chrono::microseconds watchdog_interval() noexcept {
+FASTAPI_DECL std::chrono::microseconds watchdog_interval() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::chrono::microseconds watchdog_interval() noexcept {
     const char* usec = std::getenv("WATCHDOG_USEC");
     if (!usec || !*usec) return {};
     if (const char* pid = std::getenv("WATCHDOG_PID"); pid && *pid) {
@@ -18891,6 +19672,7 @@ inline std::chrono::microseconds watchdog_interval() noexcept {
     if (*end || n == 0) return {};
     return std::chrono::microseconds(static_cast<long long>(n / 2));
 }
+#endif
 
 struct ListenFd {
     int fd;
@@ -18902,7 +19684,9 @@ constexpr int sd_listen_fds_start = 3;
 // The sockets systemd passed to this process (socket activation), or none. The variables are
 // removed from the environment (as sd_listen_fds(1) does), so a program this one starts does not
 // take them for its own, and the descriptors are made close-on-exec.
-inline std::vector<ListenFd> take_listen_fds() {
+FASTAPI_DECL std::vector<ListenFd> take_listen_fds();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<ListenFd> take_listen_fds() {
     std::vector<ListenFd> fds;
     const char* pid = std::getenv("LISTEN_PID");
     const char* count = std::getenv("LISTEN_FDS");
@@ -18934,6 +19718,7 @@ inline std::vector<ListenFd> take_listen_fds() {
     ::unsetenv("LISTEN_FDNAMES");
     return fds;
 }
+#endif
 
 }  // namespace fastapi::detail
 
@@ -18967,7 +19752,9 @@ constexpr const char* worker_env_name = "FASTAPI_WORKER_FDS";
 // place the supervisor and its workers log through (the log sink takes it over).
 // Written at once, not through the log's writer thread: the supervisor runs no loop, and a
 // worker that could not start is about to exit. --log-level applies as to every line.
-inline void process_log(const char* level, const std::string& message) noexcept {
+FASTAPI_DECL void process_log(const char* level, const std::string& message) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void process_log(const char* level, const std::string& message) noexcept {
     LogLevel parsed = LogLevel::info;
     std::string lower(level);
     for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -18980,8 +19767,12 @@ inline void process_log(const char* level, const std::string& message) noexcept 
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
+#endif
 
-inline std::string pid_text(pid_t pid) { return "[" + std::to_string(pid) + "]"; }
+FASTAPI_DECL std::string pid_text(pid_t pid);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string pid_text(pid_t pid) { return "[" + std::to_string(pid) + "]"; }
+#endif
 
 // What each event loop of a worker is running, in a page the supervisor maps too, so a worker
 // stuck in a handler can be reported by the one that kills it. A sequence count (odd while
@@ -18996,14 +19787,19 @@ constexpr std::size_t request_slots = 16;  // loops of one worker that are repor
 constexpr std::size_t request_page = sizeof(RequestSlot) * request_slots;
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "the slot's count is shared between processes");
 
-inline std::int64_t monotonic_ns() noexcept {
+FASTAPI_DECL std::int64_t monotonic_ns() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::int64_t monotonic_ns() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
+#endif
 
 // The slots' request, read by the supervisor: "GET /spin (for 2.3 s)" for the oldest, or empty.
-inline std::string oldest_request(const RequestSlot* slots) {
+FASTAPI_DECL std::string oldest_request(const RequestSlot* slots);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string oldest_request(const RequestSlot* slots) {
     if (!slots) return {};
     std::string best;
     std::int64_t best_since = 0;
@@ -19029,6 +19825,7 @@ inline std::string oldest_request(const RequestSlot* slots) {
     std::snprintf(held, sizeof(held), " (for %.1f s)", static_cast<double>(monotonic_ns() - best_since) / 1e9);
     return best + held;
 }
+#endif
 
 // ---- The worker's side ----
 
@@ -19164,7 +19961,9 @@ private:
 // served on the inherited socket with its own loops (one unless ServerOptions::threads says),
 // running the app's lifespan itself. A start that fails (the lifespan threw, the socket is not
 // one) exits with status 3, which stops the supervisor instead of a restart loop.
-inline bool run_as_worker(AppContext& app, ServerOptions options) {
+FASTAPI_DECL bool run_as_worker(AppContext& app, ServerOptions options);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool run_as_worker(AppContext& app, ServerOptions options) {
     const char* env = std::getenv(worker_env_name);
     if (!env) return false;
     int listen_fd = -1, pipe_fd = -1, shm_fd = -1;
@@ -19230,6 +20029,7 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
     process_log("INFO", "Finished worker process " + pid_text(::getpid()));
     return true;
 }
+#endif
 
 // ---- The supervisor ----
 
@@ -19890,7 +20690,9 @@ private:
 
 // App::run(options): a worker of a supervisor, a supervisor (workers > 1), or one process;
 // under systemd, socket-activated and notifying in every case.
-inline void serve(AppContext& app, ServerOptions options) {
+FASTAPI_DECL void serve(AppContext& app, ServerOptions options);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void serve(AppContext& app, ServerOptions options) {
     if (run_as_worker(app, options)) return;
     if (options.workers > 1) {
         if (LogLevel level{}; parse_log_level(options.log_level, level)) log::set_level(level);
@@ -19916,6 +20718,7 @@ inline void serve(AppContext& app, ServerOptions options) {
     if (socket && *socket) server.set_hooks(&notify);
     server.run();
 }
+#endif
 
 }  // namespace fastapi::detail
 
@@ -19953,7 +20756,9 @@ struct CliOption {
 
 // ---- Values ----
 
-inline bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept {
+FASTAPI_DECL bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept {
     if (text.empty() || text.size() > 19) return false;
     std::uint64_t v = 0;
     for (char c : text) {
@@ -19964,8 +20769,11 @@ inline bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& 
     out = v;
     return true;
 }
+#endif
 // Seconds, whole or decimal ("5", "0.5"), to milliseconds.
-inline bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept {
+FASTAPI_DECL bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept {
     const std::size_t dot = text.find('.');
     std::uint64_t whole = 0, frac = 0;
     std::string_view w = text.substr(0, dot), f = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
@@ -19982,15 +20790,21 @@ inline bool parse_seconds(std::string_view text, std::chrono::milliseconds& out)
     out = std::chrono::milliseconds(whole * 1000 + frac);
     return true;
 }
+#endif
 // true/false as click and pydantic-settings read them: 1/0, true/false, yes/no, on/off.
-inline bool parse_bool(std::string_view text, bool& out) noexcept {
+FASTAPI_DECL bool parse_bool(std::string_view text, bool& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_bool(std::string_view text, bool& out) noexcept {
     for (std::string_view t : {"1", "true", "yes", "on"})
         if (iequals(text, t)) return out = true, true;
     for (std::string_view t : {"0", "false", "no", "off"})
         if (iequals(text, t)) return out = false, true;
     return false;
 }
-inline std::string seconds_text(std::chrono::milliseconds ms) {
+#endif
+FASTAPI_DECL std::string seconds_text(std::chrono::milliseconds ms);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string seconds_text(std::chrono::milliseconds ms) {
     std::string s = std::to_string(ms.count() / 1000);
     if (const auto rest = ms.count() % 1000; rest != 0) {
         char frac[8];
@@ -20000,6 +20814,7 @@ inline std::string seconds_text(std::chrono::milliseconds ms) {
     }
     return s;
 }
+#endif
 
 template <class T>
 std::string set_count(T& field, std::string_view text, std::uint64_t min, std::uint64_t max) {
@@ -20009,14 +20824,20 @@ std::string set_count(T& field, std::string_view text, std::uint64_t min, std::u
     field = static_cast<T>(v);
     return {};
 }
-inline std::string set_seconds(std::chrono::milliseconds& field, std::string_view text) {
+FASTAPI_DECL std::string set_seconds(std::chrono::milliseconds& field, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string set_seconds(std::chrono::milliseconds& field, std::string_view text) {
     if (!parse_seconds(text, field)) return "is not a number of seconds (5, 0.5)";
     return {};
 }
-inline std::string set_flag(bool& field, std::string_view text) {
+#endif
+FASTAPI_DECL std::string set_flag(bool& field, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string set_flag(bool& field, std::string_view text) {
     if (!parse_bool(text, field)) return "is not true or false (1/0, true/false, yes/no, on/off)";
     return {};
 }
+#endif
 
 // The table: every option uvicorn's command line has that this server can honour, plus
 // --access-log-file (gunicorn's --access-logfile) and --threads (event loops per process).
@@ -20127,14 +20948,19 @@ inline const std::vector<CliOption>& cli_options() {
 }
 
 // FASTAPI_<NAME>: "timeout-keep-alive" -> FASTAPI_TIMEOUT_KEEP_ALIVE.
-inline std::string cli_env_name(std::string_view name) {
+FASTAPI_DECL std::string cli_env_name(std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cli_env_name(std::string_view name) {
     std::string env = "FASTAPI_";
     for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return env;
 }
+#endif
 
 // Levenshtein distance, for "did you mean".
-inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+FASTAPI_DECL std::size_t edit_distance(std::string_view a, std::string_view b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
@@ -20148,15 +20974,21 @@ inline std::size_t edit_distance(std::string_view a, std::string_view b) {
     }
     return row[b.size()];
 }
+#endif
 
-inline std::string program_name(int argc, const char* const* argv) {
+FASTAPI_DECL std::string program_name(int argc, const char* const* argv);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string program_name(int argc, const char* const* argv) {
     if (argc < 1 || !argv || !argv[0] || !*argv[0]) return "app";
     std::string_view p = argv[0];
     const std::size_t slash = p.rfind('/');
     return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
 }
+#endif
 
-inline std::string cli_help(std::string_view program, const ServerOptions& defaults) {
+FASTAPI_DECL std::string cli_help(std::string_view program, const ServerOptions& defaults);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cli_help(std::string_view program, const ServerOptions& defaults) {
     std::string out = "Usage: " + std::string(program) + " [OPTIONS]\n\n";
     out +=
         "Serves the app. Every option can also be set from the environment, in the variables named\n"
@@ -20180,6 +21012,7 @@ inline std::string cli_help(std::string_view program, const ServerOptions& defau
     }
     return out;
 }
+#endif
 
 // What the command line asks: serve with `options`, or end now with `exit_status` (0 after
 // --help or --version, whose text is in `output`; 2 with the error line in `output`).
@@ -20192,8 +21025,11 @@ struct CommandLine {
 // Reads argv and the environment over `base`. An --env-file (or $FASTAPI_ENV_FILE) is loaded
 // into the environment first. Positional words are not taken: a program with words of its
 // own (`./app worker`) reads them before and passes the rest (README "Command line").
-inline CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
-                                      std::string_view program_version = {}) {
+FASTAPI_DECL CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
+                                      std::string_view program_version = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
+                                      std::string_view program_version) {
     CommandLine r;
     const std::string program = program_name(argc, argv);
     auto fail = [&](const std::string& why) {
@@ -20300,11 +21136,15 @@ inline CommandLine parse_command_line(int argc, const char* const* argv, ServerO
     }
     return r;
 }
+#endif
 
 // app.run(argc, argv): the command line read, then the app served as run(options) serves it.
 // Returns -1 once it served and stopped; else the status the process ends with: 0 after
 // --help and --version (printed on stdout), 2 or 3 with one line on stderr.
-inline int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
+FASTAPI_DECL int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
+                            void (*serve)(void*, const ServerOptions&), void* app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
                             void (*serve)(void*, const ServerOptions&), void* app) {
     CommandLine cl = parse_command_line(argc, argv, base, program_version);
     if (cl.exit_status == 0) {
@@ -20332,6 +21172,7 @@ inline int run_command_line(int argc, const char* const* argv, const ServerOptio
     }
     return -1;
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -20847,23 +21688,32 @@ private:
 
 // Reads one reply from the front of data: done (out set, consumed its size), need_more (an
 // incomplete reply: wait for more bytes), or error (the connection cannot go on).
-inline RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits = {}) {
+FASTAPI_DECL RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits) {
     return RespParser(data, limits).parse(out);
 }
+#endif
 
 // A command as RESP: an array of bulk strings.
-inline void append_command_header(std::string& out, std::size_t args) {
+FASTAPI_DECL void append_command_header(std::string& out, std::size_t args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_command_header(std::string& out, std::size_t args) {
     out += '*';
     out += std::to_string(args);
     out += "\r\n";
 }
-inline void append_command_arg(std::string& out, std::string_view arg) {
+#endif
+FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg) {
     out += '$';
     out += std::to_string(arg.size());
     out += "\r\n";
     out.append(arg);
     out += "\r\n";
 }
+#endif
 template <class... S>
 std::string make_command(const S&... args) {
     std::string out;
@@ -20911,7 +21761,9 @@ struct RedisOptions {
 
 namespace detail {
 
-inline std::string redis_url_decode(std::string_view s) {
+FASTAPI_DECL std::string redis_url_decode(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_url_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
@@ -20924,8 +21776,11 @@ inline std::string redis_url_decode(std::string_view s) {
     }
     return out;
 }
+#endif
 
-inline int redis_url_number(std::string_view s, int max, const char* what, std::string_view url) {
+FASTAPI_DECL int redis_url_number(std::string_view s, int max, const char* what, std::string_view url);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int redis_url_number(std::string_view s, int max, const char* what, std::string_view url) {
     int v = 0;
     if (s.empty() || s.size() > 9) throw std::invalid_argument(std::string("REDIS_URL: bad ") + what + " in " + std::string(url));
     for (char c : s) {
@@ -20935,12 +21790,15 @@ inline int redis_url_number(std::string_view s, int max, const char* what, std::
     if (v > max) throw std::invalid_argument(std::string("REDIS_URL: ") + what + " out of range in " + std::string(url));
     return v;
 }
+#endif
 
 }  // namespace detail
 
 // Reads a Redis URL into options (the timings and limits keep their defaults); a malformed
 // one is std::invalid_argument saying what is wrong. The password never appears in a message.
-inline RedisOptions parse_redis_url(std::string_view url) {
+FASTAPI_DECL RedisOptions parse_redis_url(std::string_view url);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisOptions parse_redis_url(std::string_view url) {
     RedisOptions o;
     std::string_view shown = url.substr(0, url.find('@') == std::string_view::npos ? url.size() : 0);
     if (shown.empty()) shown = "(a URL with credentials)";
@@ -21030,12 +21888,16 @@ inline RedisOptions parse_redis_url(std::string_view url) {
     if (!path.empty()) o.db = detail::redis_url_number(path, 1 << 20, "database number", shown);
     return o;
 }
+#endif
 
 // REDIS_URL's options, or redis://127.0.0.1:6379/0 when it is not set.
-inline RedisOptions redis_options_from_env() {
+FASTAPI_DECL RedisOptions redis_options_from_env();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisOptions redis_options_from_env() {
     const char* url = std::getenv("REDIS_URL");
     return url && *url ? parse_redis_url(url) : RedisOptions{};
 }
+#endif
 
 }  // namespace fastapi
 
@@ -21611,13 +22473,16 @@ void redis_arg(std::vector<std::string>& out, const T& v) {
                                        "a model, or a std::vector of them");
 }
 
-inline std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
+FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<std::string>& args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
     std::string out;
     append_command_header(out, args.size() + 1);
     append_command_arg(out, name);
     for (const auto& a : args) append_command_arg(out, a);
     return out;
 }
+#endif
 
 template <class... A>
 std::string redis_build(std::string_view name, const A&... args) {
@@ -21647,16 +22512,24 @@ inline const char* redis_type_name(const RedisValue& v) {
 [[noreturn]] inline void redis_mismatch(const RedisValue& v, const char* target) {
     throw RedisError(std::string("fastapi::Redis: a ") + redis_type_name(v) + " reply cannot be read as " + target);
 }
-inline void redis_throw_if_error(const RedisValue& v) {
+FASTAPI_DECL void redis_throw_if_error(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void redis_throw_if_error(const RedisValue& v) {
     if (v.is_error()) throw RedisError(v.str);
 }
-inline std::string redis_string(RedisValue&& v) {
+#endif
+FASTAPI_DECL std::string redis_string(RedisValue&& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_string(RedisValue&& v) {
     redis_throw_if_error(v);
     if (v.is_string() || v.type == RedisValue::Type::big_number || v.type == RedisValue::Type::double_) return std::move(v.str);
     if (v.type == RedisValue::Type::integer) return std::to_string(v.integer);
     redis_mismatch(v, v.is_null() ? "std::string (ask for std::optional<std::string>)" : "std::string");
 }
-inline std::int64_t redis_integer(const RedisValue& v) {
+#endif
+FASTAPI_DECL std::int64_t redis_integer(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::int64_t redis_integer(const RedisValue& v) {
     redis_throw_if_error(v);
     if (v.type == RedisValue::Type::integer || v.type == RedisValue::Type::boolean) return v.integer;
     if (v.is_string() || v.type == RedisValue::Type::big_number) {
@@ -21667,7 +22540,10 @@ inline std::int64_t redis_integer(const RedisValue& v) {
     }
     redis_mismatch(v, "an integer");
 }
-inline double redis_double(const RedisValue& v) {
+#endif
+FASTAPI_DECL double redis_double(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL double redis_double(const RedisValue& v) {
     redis_throw_if_error(v);
     if (v.type == RedisValue::Type::double_) return v.number;
     if (v.type == RedisValue::Type::integer) return static_cast<double>(v.integer);
@@ -21679,30 +22555,43 @@ inline double redis_double(const RedisValue& v) {
     }
     redis_mismatch(v, "a double");
 }
-inline bool redis_bool(const RedisValue& v) {
+#endif
+FASTAPI_DECL bool redis_bool(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool redis_bool(const RedisValue& v) {
     redis_throw_if_error(v);
     if (v.type == RedisValue::Type::integer || v.type == RedisValue::Type::boolean) return v.integer != 0;
     if (v.is_null()) return false;
     if (v.type == RedisValue::Type::simple) return true;  // +OK
     redis_mismatch(v, "bool");
 }
-inline json redis_json(RedisValue&& v) {
+#endif
+FASTAPI_DECL json redis_json(RedisValue&& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json redis_json(RedisValue&& v) {
     std::string text = redis_string(std::move(v));
     picojson::value parsed;
     std::string err = picojson::parse(parsed, text);
     if (!err.empty()) throw RedisError("fastapi::Redis: the value is not JSON: " + err.substr(0, 200));
     return json(parsed);
 }
-inline std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target) {
+#endif
+FASTAPI_DECL std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target) {
     redis_throw_if_error(v);
     if (!v.is_aggregate() && !v.is_null()) redis_mismatch(v, target);
     return v.elements;
 }
-inline std::string redis_model_error(const ValidationErrors& errors) {
+#endif
+FASTAPI_DECL std::string redis_model_error(const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_model_error(const ValidationErrors& errors) {
     std::string msg = "fastapi::Redis: the stored value does not fit the model";
     if (!errors.empty()) msg += ": " + errors.front().msg;
     return msg;
 }
+#endif
 
 template <class R>
 R redis_convert(RedisValue&& v) {
@@ -21794,7 +22683,10 @@ private:
 };
 
 // Runs a request on a connection and gives its replies.
-inline asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                           std::shared_ptr<RedisRequest> r);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
                                                            std::shared_ptr<RedisRequest> r) {
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::vector<RedisValue>)>(
         [](auto handler, std::shared_ptr<RedisConnection> c, std::shared_ptr<RedisRequest> r) {
@@ -21809,13 +22701,17 @@ inline asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<Redis
         },
         asio::use_awaitable, std::move(c), std::move(r));
 }
+#endif
 
-inline std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies = 1) {
+FASTAPI_DECL std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies = 1);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies) {
     auto r = std::make_shared<RedisRequest>();
     r->payload = std::move(payload);
     r->replies = replies;
     return r;
 }
+#endif
 
 // What a Redis handle shares: the options, and the connection, made on the first loop that
 // needs it, or on a loop (thread) of its own for a client used only through blocking calls.
@@ -21919,7 +22815,9 @@ T redis_wait(RedisLink& link, asio::awaitable<T> work) {
     return asio::co_spawn(ex, std::move(work), asio::use_future).get();
 }
 
-inline std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
+FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
     std::string out;
     std::size_t n = 3 + (o.ex.count() > 0) * 2 + (o.px.count() > 0) * 2 + o.nx + o.xx + o.keepttl;
     append_command_header(out, n);
@@ -21933,10 +22831,13 @@ inline std::string redis_set_payload(std::string_view key, std::string_view valu
     if (o.keepttl) append_command_arg(out, "KEEPTTL");
     return out;
 }
+#endif
 
 // Commands that change the state of the connection they run on, refused on the shared one
 // (where every coroutine of the loop would see the change).
-inline void redis_check_shared(const RedisLink& link, std::string_view name) {
+FASTAPI_DECL void redis_check_shared(const RedisLink& link, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void redis_check_shared(const RedisLink& link, std::string_view name) {
     if (link.mode() != RedisConnection::Mode::shared || name.size() > 12) return;
     std::string upper(name);
     for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -21950,6 +22851,7 @@ inline void redis_check_shared(const RedisLink& link, std::string_view name) {
                                    "redis.transaction(batch) for MULTI/EXEC, redis.dedicated() for WATCH and other "
                                    "connection state, redis.subscriber() for pub/sub");
 }
+#endif
 
 }  // namespace detail
 
@@ -21993,7 +22895,7 @@ class RedisBlocking;
 class RedisSubscriber;
 class Redis;
 namespace detail {
-inline std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+FASTAPI_DECL std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
 }
 
 class Redis {
@@ -22193,9 +23095,13 @@ private:
 };
 
 // The connection a Redis handle has made (none before its first use): for tests and diagnostics.
-inline std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
+#endif
 
-inline RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
+#endif
 
 // Pub/sub on a connection of its own: subscribe to channels (or patterns), then
 // `while (auto m = co_await sub.next())` takes the messages as they come. Subscriptions are kept
@@ -22277,10 +23183,12 @@ private:
     std::shared_ptr<detail::RedisLink> link_;
 };
 
-inline RedisSubscriber Redis::subscriber() const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisSubscriber Redis::subscriber() const {
     auto c = link_->bound();
     return RedisSubscriber(link_->options(), c ? c->executor() : asio::any_io_executor{});
 }
+#endif
 
 }  // namespace fastapi
 
@@ -23660,7 +24568,9 @@ inline constexpr std::string_view schema_ref_prefix = "#/components/schemas/";
 
 // Python's str.title() (ASCII), then '_' -> ' ': "item_id" -> "Item Id". Pydantic's field
 // titles and FastAPI's summaries and parameter titles are made this way.
-inline std::string python_title(std::string_view s) {
+FASTAPI_DECL std::string python_title(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string python_title(std::string_view s) {
     std::string out;
     bool prev_cased = false;
     for (char c : s) {
@@ -23675,17 +24585,23 @@ inline std::string python_title(std::string_view s) {
     }
     return out;
 }
+#endif
 
 // Python's re.sub(r"\W", "_", s) for ASCII.
-inline std::string word_chars(std::string_view s) {
+FASTAPI_DECL std::string word_chars(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string word_chars(std::string_view s) {
     std::string out(s);
     for (auto& c : out)
         if (!is_ident_char(c)) c = '_';
     return out;
 }
+#endif
 
 // The path as FastAPI writes it in the document: {name:path} -> {name}.
-inline std::string path_format(std::string_view pattern) {
+FASTAPI_DECL std::string path_format(std::string_view pattern);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string path_format(std::string_view pattern) {
     std::string out;
     for (std::size_t i = 0; i < pattern.size(); ++i) {
         if (pattern.substr(i, 6) == ":path}") {
@@ -23697,10 +24613,13 @@ inline std::string path_format(std::string_view pattern) {
     }
     return out;
 }
+#endif
 
 // A route's name when RouteOptions::name is empty (C++ handlers have no function name):
 // the method and the path's words, "GET /items/{item_id}" -> "get_items_item_id", "GET /" -> "get_root".
-inline std::string default_route_name(std::string_view method, std::string_view path) {
+FASTAPI_DECL std::string default_route_name(std::string_view method, std::string_view path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string default_route_name(std::string_view method, std::string_view path) {
     std::string name;
     for (char c : method) name += ascii_lower(c);
     bool word = false;
@@ -23717,12 +24636,16 @@ inline std::string default_route_name(std::string_view method, std::string_view 
     if (name.size() == start) name += "_root";
     return name;
 }
+#endif
 
-inline picojson::value string_array(const std::vector<std::string_view>& items) {
+FASTAPI_DECL picojson::value string_array(const std::vector<std::string_view>& items);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value string_array(const std::vector<std::string_view>& items) {
     picojson::array a;
     for (auto s : items) a.emplace_back(std::string(s));
     return picojson::value(std::move(a));
 }
+#endif
 
 // Models and enumerations reachable from the routes, with their component names, and the
 // JSON Schema of types as pydantic v2 writes it.
@@ -23922,7 +24845,9 @@ private:
 
 // FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
 // `ctx` too, as fastapi.hpp's 422 bodies carry them).
-inline void add_validation_error_schemas(picojson::object& schemas) {
+FASTAPI_DECL void add_validation_error_schemas(picojson::object& schemas);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_validation_error_schemas(picojson::object& schemas) {
     const char* validation_error = R"({
       "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
       "properties": {
@@ -23937,10 +24862,14 @@ inline void add_validation_error_schemas(picojson::object& schemas) {
     picojson::parse(schemas["ValidationError"], validation_error);
     picojson::parse(schemas["HTTPValidationError"], http_validation_error);
 }
+#endif
 
-inline bool body_allowed_for_status(int status) noexcept {
+FASTAPI_DECL bool body_allowed_for_status(int status) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool body_allowed_for_status(int status) noexcept {
     return !(status < 200 || status == 204 || status == 205 || status == 304);
 }
+#endif
 
 // One operation of the document: a route and one of its methods.
 struct OperationDoc {
@@ -23950,18 +24879,24 @@ struct OperationDoc {
     std::string name, operation_id;
 };
 
-inline picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
+FASTAPI_DECL picojson::value with_response_title(picojson::value schema, std::string_view field_name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
     auto& s = schema.get<picojson::object>();
     if (!s.count("$ref")) s["title"] = picojson::value(python_title(field_name));
     return schema;
 }
+#endif
 
-inline picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json") {
+FASTAPI_DECL picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json");
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value json_content(picojson::value schema, std::string_view media_type) {
     picojson::object media, content;
     media["schema"] = std::move(schema);
     content[std::string(media_type)] = picojson::value(std::move(media));
     return picojson::value(std::move(content));
 }
+#endif
 
 inline const TypeInfo* response_type(const OperationDoc& op) {
     const ResponseModel& rm = op.route->options.response_model;
@@ -23972,7 +24907,9 @@ inline const TypeInfo* response_type(const OperationDoc& op) {
 
 // An event of a text/event-stream response, as FastAPI describes it (OpenAPI 3.2's SSE
 // schema): data, event, id and retry fields, the data JSON of the item type when there is one.
-inline picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg) {
+FASTAPI_DECL picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg) {
     auto typed = [](const char* type) { return picojson::value(picojson::object{{"type", picojson::value(type)}}); };
     picojson::object data{{"type", picojson::value("string")}};
     if (item) {
@@ -23986,8 +24923,11 @@ inline picojson::value event_stream_item_schema(const TypeInfo* item, const Sche
     if (item) schema["required"] = picojson::value(picojson::array{picojson::value("data")});
     return picojson::value(std::move(schema));
 }
+#endif
 
-inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
+FASTAPI_DECL picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
     const RouteOptions& o = op.route->options;
     picojson::object out;
     if (!o.tags.empty()) {
@@ -24132,9 +25072,12 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
     }
     return picojson::value(std::move(out));
 }
+#endif
 
 // The operations of the document, in route order, with their names and unique operationIds.
-inline std::vector<OperationDoc> collect_operations(const AppCore& app) {
+FASTAPI_DECL std::vector<OperationDoc> collect_operations(const AppCore& app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<OperationDoc> collect_operations(const AppCore& app) {
     std::vector<OperationDoc> ops;
     std::set<std::string> ids;
     for (auto& route : app.routes()) {
@@ -24159,8 +25102,11 @@ inline std::vector<OperationDoc> collect_operations(const AppCore& app) {
     }
     return ops;
 }
+#endif
 
-inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
+FASTAPI_DECL SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
     SchemaRegistry reg;
     for (auto& op : ops) {
         for (auto& p : op.info.parameters) reg.collect(p.field.type());
@@ -24176,8 +25122,11 @@ inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
     reg.assign_names();
     return reg;
 }
+#endif
 
-inline picojson::value build_info(const AppOptions& o) {
+FASTAPI_DECL picojson::value build_info(const AppOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value build_info(const AppOptions& o) {
     picojson::object info;
     info["title"] = picojson::value(o.title);
     if (!o.summary.empty()) info["summary"] = picojson::value(o.summary);
@@ -24198,6 +25147,7 @@ inline picojson::value build_info(const AppOptions& o) {
     }
     return picojson::value(std::move(info));
 }
+#endif
 
 // --- writing: picojson objects are sorted maps; the document is written in the order
 // FastAPI gives it where a reader sees it (paths as routed, model properties as declared).
@@ -24208,7 +25158,9 @@ struct OpenAPIOrder {
 };
 
 // The order, from the operations and schemas the document is built from.
-inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
+FASTAPI_DECL OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
     OpenAPIOrder order;
     std::set<std::string> seen;
     for (auto& op : ops) {
@@ -24221,14 +25173,21 @@ inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const Sc
         for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
     return order;
 }
+#endif
 
 // A second pass, for a document from App::set_openapi's generator (its routes' order).
-inline OpenAPIOrder openapi_order(const AppCore& app) {
+FASTAPI_DECL OpenAPIOrder openapi_order(const AppCore& app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL OpenAPIOrder openapi_order(const AppCore& app) {
     auto ops = collect_operations(app);
     return openapi_order(ops, collect_schemas(ops));
 }
+#endif
 
-inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+FASTAPI_DECL void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+                                  const std::function<void(std::string&, const std::string&, const picojson::value&)>& write);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
                                   const std::function<void(std::string&, const std::string&, const picojson::value&)>& write) {
     out += '{';
     bool any = false;
@@ -24246,8 +25205,11 @@ inline void write_object_in_order(std::string& out, const picojson::object& o, c
         if (!done.count(k)) one(k, v);
     out += '}';
 }
+#endif
 
-inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
+FASTAPI_DECL std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
     std::string out;
     if (!doc.is<picojson::object>()) {
         append_json_value(out, doc);
@@ -24283,10 +25245,13 @@ inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder&
                           });
     return out;
 }
+#endif
 
 // The document and, when order is given, the order it is written in: one pass over the
 // routes and their schemas for both.
-inline picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
+FASTAPI_DECL picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
     const AppOptions& o = app.settings();
     auto ops = detail::collect_operations(app);
     detail::SchemaRegistry reg = detail::collect_schemas(ops);
@@ -24329,12 +25294,16 @@ inline picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
     }
     return picojson::value(std::move(doc));
 }
+#endif
 
 }  // namespace detail
 
 // The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
 // App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const detail::AppCore& app) { return detail::build_openapi(app, nullptr); }
+FASTAPI_DECL picojson::value get_openapi(const detail::AppCore& app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value get_openapi(const detail::AppCore& app) { return detail::build_openapi(app, nullptr); }
+#endif
 
 namespace detail {
 
@@ -24436,16 +25405,22 @@ struct BuiltinAnswer {
     }
 };
 
-inline void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer) {
+FASTAPI_DECL void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer) {
     RouteOptions hidden;
     hidden.include_in_schema = false;
     app.get(path, std::move(answer), std::move(hidden));
 }
+#endif
 
-inline void install_openapi_route(AppCore& app, OpenAPIDocument& document) {
+FASTAPI_DECL void install_openapi_route(AppCore& app, OpenAPIDocument& document);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void install_openapi_route(AppCore& app, OpenAPIDocument& document) {
     const std::string& url = app.settings().openapi_url;
     if (!url.empty()) add_builtin_route(app, url, BuiltinAnswer{nullptr, &document});
 }
+#endif
 
 }  // namespace detail
 
@@ -24464,7 +25439,9 @@ namespace fastapi {
 namespace detail {
 
 // Text for HTML content and attribute values.
-inline std::string html_escape(std::string_view s) {
+FASTAPI_DECL std::string html_escape(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string html_escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
@@ -24478,9 +25455,12 @@ inline std::string html_escape(std::string_view s) {
     }
     return out;
 }
+#endif
 
 // A JavaScript string literal that is also safe inside <script> (no "</script>", no quotes).
-inline std::string js_string(std::string_view s) {
+FASTAPI_DECL std::string js_string(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string js_string(std::string_view s) {
     std::string out = "'";
     for (char c : s) {
         const unsigned char u = static_cast<unsigned char>(c);
@@ -24494,15 +25474,21 @@ inline std::string js_string(std::string_view s) {
     }
     return out + "'";
 }
+#endif
 
 }  // namespace detail
 
 // The Swagger UI page (FastAPI's get_swagger_ui_html): loads swagger-ui-dist 5 and points
 // it at the OpenAPI document. `oauth2_redirect_url` empty leaves OAuth2 redirects out.
-inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
+FASTAPI_DECL HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
                                         std::string_view swagger_js_url, std::string_view swagger_css_url,
                                         std::string_view swagger_favicon_url,
-                                        std::string_view oauth2_redirect_url = {}) {
+                                        std::string_view oauth2_redirect_url = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
+                                        std::string_view swagger_js_url, std::string_view swagger_css_url,
+                                        std::string_view swagger_favicon_url,
+                                        std::string_view oauth2_redirect_url) {
     std::string html;
     html += "<!DOCTYPE html>\n<html>\n<head>\n";
     html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n";
@@ -24529,12 +25515,16 @@ inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::strin
     html += "})\n</script>\n</body>\n</html>\n";
     return HTMLResponse(std::move(html));
 }
+#endif
 
 // The ReDoc page (FastAPI's get_redoc_html): redoc 2's standalone bundle and its
 // <redoc spec-url> element. Google Fonts are linked as FastAPI does unless turned off
 // (offline pages turn them off).
-inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
-                                   std::string_view redoc_favicon_url, bool with_google_fonts = true) {
+FASTAPI_DECL HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
+                                   std::string_view redoc_favicon_url, bool with_google_fonts = true);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
+                                   std::string_view redoc_favicon_url, bool with_google_fonts) {
     std::string html;
     html += "<!DOCTYPE html>\n<html>\n<head>\n";
     html += "<title>" + detail::html_escape(title) + "</title>\n";
@@ -24555,12 +25545,15 @@ inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_vie
     html += "</body>\n</html>\n";
     return HTMLResponse(std::move(html));
 }
+#endif
 
 // The page Swagger UI sends an OAuth2 authorization server back to (FastAPI's
 // get_swagger_ui_oauth2_redirect_html). Swagger UI opened this window and left its
 // callbacks in window.swaggerUIRedirectOauth2; the page hands them what came back (the
 // fragment for implicit flows, the query string for the code flow) and closes itself.
-inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
+FASTAPI_DECL HTMLResponse get_swagger_ui_oauth2_redirect_html();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL HTMLResponse get_swagger_ui_oauth2_redirect_html() {
     return HTMLResponse(R"html(<!doctype html>
 <html lang="en-US">
 <head>
@@ -24622,6 +25615,7 @@ inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
 </html>
 )html");
 }
+#endif
 
 namespace detail {
 
@@ -24632,7 +25626,9 @@ inline constexpr std::string_view docs_asset_files[] = {"swagger-ui-bundle.js", 
 // Registers the docs pages (and, for offline docs, the assets they load) as AppOptions
 // says; called by App's constructor, so they come first in the route table. Fills
 // docs_assets_dir from $FASTAPI_DOCS_ASSETS when the program left it empty.
-inline void install_docs_routes(AppCore& app, AppOptions& o) {
+FASTAPI_DECL void install_docs_routes(AppCore& app, AppOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void install_docs_routes(AppCore& app, AppOptions& o) {
     if (o.docs_assets_dir.empty())
         if (const char* env = std::getenv("FASTAPI_DOCS_ASSETS"); env && *env) o.docs_assets_dir = env;
     if (o.openapi_url.empty() || (o.docs_url.empty() && o.redoc_url.empty())) return;
@@ -24685,6 +25681,7 @@ inline void install_docs_routes(AppCore& app, AppOptions& o) {
         }));
     if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -24744,3 +25741,65 @@ private:
 };
 
 }  // namespace fastapi
+// The compiled-once mode's configuration check, and Asio's definitions in its one unit.
+
+// ---- include/fastapi/app/compiled.hpp ----
+// compiled: what the compiled-once mode (FASTAPI_SEPARATE_COMPILATION) adds at the end of the
+// header. The configuration macros that change non-template code must have the same values in
+// every translation unit of a program: each user unit refers to abi_check<its values...>, which
+// only the implementation unit defines, for its own values. A unit built with other values fails
+// to link with "undefined reference to fastapi::detail::abi_check<...>()" (the values in the
+// order of FASTAPI_ABI_VALUES below), rather than running two different parsers in one program.
+// The implementation unit (FASTAPI_IMPLEMENTATION) also compiles Asio's own definitions.
+
+#ifdef FASTAPI_SEPARATE_COMPILATION
+#ifdef FASTAPI_WITH_ZLIB
+#define FASTAPI_ABI_ZLIB 1ull
+#else
+#define FASTAPI_ABI_ZLIB 0ull
+#endif
+#define FASTAPI_ABI_VALUES \
+    static_cast<unsigned long long>(FASTAPI_DEFAULT_PORT),\
+    static_cast<unsigned long long>(FASTAPI_MAX_TARGET_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_MAX_HEADER_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_MAX_HEADER_COUNT),\
+    static_cast<unsigned long long>(FASTAPI_MAX_BODY_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_MAX_JSON_DEPTH),\
+    static_cast<unsigned long long>(FASTAPI_MAX_VALIDATION_ERRORS),\
+    static_cast<unsigned long long>(FASTAPI_MAX_UPLOAD_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_MAX_CONNECTIONS),\
+    static_cast<unsigned long long>(FASTAPI_MAX_BUFFERED_BODY_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_MAX_SPOOL_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_KEEP_ALIVE_TIMEOUT),\
+    static_cast<unsigned long long>(FASTAPI_HEADER_TIMEOUT),\
+    static_cast<unsigned long long>(FASTAPI_BODY_TIMEOUT),\
+    static_cast<unsigned long long>(FASTAPI_GRACEFUL_SHUTDOWN_TIMEOUT),\
+    static_cast<unsigned long long>(FASTAPI_MAX_FORWARDED_HOPS),\
+    static_cast<unsigned long long>(FASTAPI_MAX_SECRET_FILE_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_MAX_ENV_FILE_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_WS_PING_INTERVAL),\
+    static_cast<unsigned long long>(FASTAPI_WS_PING_TIMEOUT),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_MAX_BULK_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_MAX_DEPTH),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_MAX_ELEMENTS),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_MAX_LINE_BYTES),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_CONNECT_TIMEOUT_MS),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_HEALTH_CHECK_MS),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_RECONNECT_MIN_MS),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_RECONNECT_MAX_MS),\
+    static_cast<unsigned long long>(FASTAPI_REDIS_MAX_QUEUED_MESSAGES),\
+    static_cast<unsigned long long>(FASTAPI_LOG_BUFFER_BYTES),\
+    FASTAPI_ABI_ZLIB
+namespace fastapi::detail {
+template <unsigned long long... Values> int abi_check();
+#ifdef FASTAPI_IMPLEMENTATION
+template <unsigned long long... Values> int abi_check() { return 0; }
+template int abi_check<FASTAPI_ABI_VALUES>();
+#else
+[[maybe_unused, gnu::used]] static int (*const abi_check_ref)() = &abi_check<FASTAPI_ABI_VALUES>;
+#endif
+}  // namespace fastapi::detail
+#ifdef FASTAPI_IMPLEMENTATION
+#include <asio/impl/src.hpp>
+#endif
+#endif

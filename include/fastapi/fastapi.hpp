@@ -81,3 +81,5 @@
 #include "openapi/docs.hpp"
 // app: fastapi::App, the request machinery with its document, its docs pages and run().
 #include "app/app.hpp"
+// The compiled-once mode's configuration check, and Asio's definitions in its one unit.
+#include "app/compiled.hpp"

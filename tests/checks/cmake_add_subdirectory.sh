@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A CMake project that does add_subdirectory(<this repo>) and links fastapi::fastapi builds
+# A CMake project that does add_subdirectory(<this repo>) and links fastapi::fastapi (and, in
+# the compiled-once mode, fastapi::compiled) builds
 # with Ninja and runs; the repo's own tests and examples stay out of the user's build.
 # Consumer: tests/consumers/add_subdirectory/.
 set -euo pipefail
@@ -20,3 +21,5 @@ timeout 300 cmake --build "$bin" >"$bin.build.log" 2>&1 ||
   { tail -n 40 "$bin.build.log"; echo "FAIL: build failed" >&2; exit 1; }
 echo "running app"
 timeout 20 "$bin/app" || { echo "FAIL: app exited with status $?" >&2; exit 1; }
+echo "running app_compiled (fastapi::compiled)"
+timeout 20 "$bin/app_compiled" || { echo "FAIL: app_compiled exited with status $?" >&2; exit 1; }

@@ -128,6 +128,30 @@
 #endif
 #include <picojson.h>
 
+// The compiled-once mode (README "Compiled once"), in the shape Asio and doctest use: every
+// translation unit defines FASTAPI_SEPARATE_COMPILATION and exactly one also defines
+// FASTAPI_IMPLEMENTATION (or links the CMake target fastapi::compiled), which compiles the
+// non-template definitions once, Asio's own with them (ASIO_SEPARATE_COMPILATION). FASTAPI_DECL
+// marks them: inline in the default header-only mode, nothing in the compiled-once mode.
+// FASTAPI_DEFINITIONS says whether this unit compiles them (1 header-only, 1 in the one unit).
+#if defined(FASTAPI_IMPLEMENTATION) && !defined(FASTAPI_SEPARATE_COMPILATION)
+#define FASTAPI_SEPARATE_COMPILATION
+#endif
+#ifdef FASTAPI_SEPARATE_COMPILATION
+#define FASTAPI_DECL
+#ifndef ASIO_SEPARATE_COMPILATION
+#define ASIO_SEPARATE_COMPILATION
+#endif
+#ifdef FASTAPI_IMPLEMENTATION
+#define FASTAPI_DEFINITIONS 1
+#else
+#define FASTAPI_DEFINITIONS 0
+#endif
+#else
+#define FASTAPI_DECL inline
+#define FASTAPI_DEFINITIONS 1
+#endif
+
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif

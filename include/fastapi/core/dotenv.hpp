@@ -239,7 +239,9 @@ std::string expand_env_refs(std::string_view value, Lookup&& lookup) {
 
 // The statements of text with ${...} expanded: with override, the file's earlier pairs win
 // over the environment; otherwise the environment wins (python-dotenv's resolve_variables).
-inline std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override) {
+FASTAPI_DECL std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, bool override) {
     std::vector<EnvEntry> out;
     out.reserve(raw.size());
     std::string env_value;
@@ -269,8 +271,11 @@ inline std::vector<EnvEntry> resolve_env_entries(std::vector<RawEnvEntry> raw, b
     }
     return out;
 }
+#endif
 
-inline std::string read_env_file_text(const std::string& path) {
+FASTAPI_DECL std::string read_env_file_text(const std::string& path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string read_env_file_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw DotenvError(path + ": cannot read the file");
     std::string text;
@@ -283,8 +288,11 @@ inline std::string read_env_file_text(const std::string& path) {
     if (in.bad()) throw DotenvError(path + ": cannot read the file");
     return text;
 }
+#endif
 
-inline std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override) {
+FASTAPI_DECL std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> parse_env_checked(std::string_view text, std::string_view source, bool override) {
     std::vector<std::string> errors;
     if (text.find('\0') != std::string_view::npos) throw DotenvError(std::string(source) + ": contains a NUL byte (not a text file)");
     std::vector<RawEnvEntry> raw = DotenvReader(text).parse(errors);
@@ -299,25 +307,34 @@ inline std::vector<EnvEntry> parse_env_checked(std::string_view text, std::strin
     }
     return resolve_env_entries(std::move(raw), override);
 }
+#endif
 
 }  // namespace detail
 
 // The pairs of a .env text in file order, ${...} expanded with the file's own pairs first and
 // then the environment (python-dotenv's dotenv_values). Throws DotenvError for malformed lines,
 // naming source:line for each.
-inline std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source = ".env") {
+FASTAPI_DECL std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source = ".env");
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> parse_env(std::string_view text, std::string_view source) {
     return detail::parse_env_checked(text, source, true);
 }
+#endif
 
 // The same for a file; a file that cannot be read is a DotenvError as well.
-inline std::vector<EnvEntry> read_env_file(const std::string& path) {
+FASTAPI_DECL std::vector<EnvEntry> read_env_file(const std::string& path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<EnvEntry> read_env_file(const std::string& path) {
     return detail::parse_env_checked(detail::read_env_file_text(path), path, true);
 }
+#endif
 
 // Sets the process environment from a .env file (python-dotenv's load_dotenv): variables
 // already set keep their values unless override. Returns how many variables it set. Call it
 // at startup, before threads start (setenv is not thread-safe).
-inline std::size_t load_env_file(const std::string& path, bool override = false) {
+FASTAPI_DECL std::size_t load_env_file(const std::string& path, bool override = false);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t load_env_file(const std::string& path, bool override) {
     std::vector<EnvEntry> entries = detail::parse_env_checked(detail::read_env_file_text(path), path, override);
     std::vector<std::string> errors;
     std::size_t set = 0;
@@ -341,5 +358,6 @@ inline std::size_t load_env_file(const std::string& path, bool override = false)
     }
     return set;
 }
+#endif
 
 }  // namespace fastapi

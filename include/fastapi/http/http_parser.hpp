@@ -55,7 +55,7 @@ struct ParseResult {
 
 // Percent-decodes `in` into `out` (replacing its contents); false on a malformed escape.
 // `plus_as_space` for query strings and forms.
-inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
+FASTAPI_DECL bool percent_decode(std::string_view in, std::string& out, bool plus_as_space = false);
 
 // What RequestParser knows of the request being parsed: reset() assigns a fresh one (a few
 // stores) instead of rebuilding the whole parser with its limits.
@@ -162,23 +162,32 @@ private:
 
 // ---- character classes and small helpers ----
 
-inline int hex_digit_value(unsigned char c) noexcept {
+FASTAPI_DECL int hex_digit_value(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int hex_digit_value(unsigned char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
     c = static_cast<unsigned char>(c | 0x20);
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
+#endif
 
 // field-vchar / SP / HTAB / obs-text: everything but CTLs (and DEL), HTAB excepted.
-inline bool is_field_value_char(unsigned char c) noexcept { return c >= 0x20 ? c != 0x7F : c == '\t'; }
+FASTAPI_DECL bool is_field_value_char(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_field_value_char(unsigned char c) noexcept { return c >= 0x20 ? c != 0x7F : c == '\t'; }
+#endif
 
 // Eight bytes at a time: the per-byte checks below dominate parsing time otherwise. Each test
 // answers exactly whether some byte qualifies (not which), then the byte loop says which.
-inline std::uint64_t load_u64(const char* p) noexcept {
+FASTAPI_DECL std::uint64_t load_u64(const char* p) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::uint64_t load_u64(const char* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
+#endif
 inline constexpr std::uint64_t swar_ones = 0x0101010101010101ull;
 inline constexpr std::uint64_t swar_highs = 0x8080808080808080ull;
 inline constexpr std::uint64_t swar_has_zero(std::uint64_t x) noexcept { return (x - swar_ones) & ~x & swar_highs; }
@@ -187,10 +196,15 @@ inline constexpr std::uint64_t swar_has_less(std::uint64_t x, unsigned n) noexce
 }
 inline constexpr std::uint64_t swar_has(std::uint64_t x, unsigned char c) noexcept { return swar_has_zero(x ^ (swar_ones * c)); }
 
-inline bool swar_has_ctl(std::uint64_t x) noexcept { return (swar_has_less(x, 0x20) | swar_has(x, 0x7F)) != 0; }
+FASTAPI_DECL bool swar_has_ctl(std::uint64_t x) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool swar_has_ctl(std::uint64_t x) noexcept { return (swar_has_less(x, 0x20) | swar_has(x, 0x7F)) != 0; }
+#endif
 
 // Length of the prefix of [p, e) made of field-value bytes, HTAB excepted.
-inline std::size_t field_value_run(const char* p, const char* e) noexcept {
+FASTAPI_DECL std::size_t field_value_run(const char* p, const char* e) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t field_value_run(const char* p, const char* e) noexcept {
     const char* q = p;
     for (;;) {
         if (e - q < 8) {
@@ -204,9 +218,12 @@ inline std::size_t field_value_run(const char* p, const char* e) noexcept {
     while (q < e && static_cast<unsigned char>(*q) >= 0x20 && *q != 0x7F) ++q;
     return static_cast<std::size_t>(q - p);
 }
+#endif
 
 // Length of the prefix of [p, e) made of visible ASCII other than '#'.
-inline std::size_t target_run(const char* p, const char* e) noexcept {
+FASTAPI_DECL std::size_t target_run(const char* p, const char* e) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t target_run(const char* p, const char* e) noexcept {
     const char* q = p;
     while (e - q >= 8) {
         std::uint64_t x = load_u64(q);
@@ -216,23 +233,33 @@ inline std::size_t target_run(const char* p, const char* e) noexcept {
     while (q < e && *q > 0x20 && *q < 0x7F && *q != '#') ++q;
     return static_cast<std::size_t>(q - p);
 }
+#endif
 
 // Case-insensitive equality with a lowercase literal made of letters and '-', for a token `s`:
 // among token characters only 'A'-'Z' fold onto 'a'-'z' by setting bit 0x20.
-inline bool token_equals_lower(std::string_view s, std::string_view lower) noexcept {
+FASTAPI_DECL bool token_equals_lower(std::string_view s, std::string_view lower) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool token_equals_lower(std::string_view s, std::string_view lower) noexcept {
     if (s.size() != lower.size()) return false;
     for (std::size_t i = 0; i < s.size(); ++i)
         if ((s[i] | 0x20) != lower[i]) return false;
     return true;
 }
+#endif
 
-inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+FASTAPI_DECL bool is_ows(char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+#endif
 
-inline std::string_view trim_ows(std::string_view s) noexcept {
+FASTAPI_DECL std::string_view trim_ows(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
     return s;
 }
+#endif
 
 // Calls f(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1:
 // empty elements are allowed and ignored). Stops early when f returns false.
@@ -248,7 +275,9 @@ inline bool for_each_list_element(std::string_view v, F&& f) {
 }
 
 // Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); empty is allowed in Host.
-inline bool is_valid_host(std::string_view h) noexcept {
+FASTAPI_DECL bool is_valid_host(std::string_view h) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_host(std::string_view h) noexcept {
     static constexpr auto reg_name = [] {
         struct { bool v[256]{}; } t;
         for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
@@ -283,8 +312,11 @@ inline bool is_valid_host(std::string_view h) noexcept {
         if (h[i] < '0' || h[i] > '9') return false;
     return true;
 }
+#endif
 
-inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) {
+FASTAPI_DECL bool percent_decode(std::string_view in, std::string& out, bool plus_as_space);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) {
     out.clear();
     const char* p = in.data();
     const char* const end = p + in.size();
@@ -312,13 +344,16 @@ inline bool percent_decode(std::string_view in, std::string& out, bool plus_as_s
     }
     return true;
 }
+#endif
 
 // Request::host and port from a Host field (or an absolute-form target's authority), as the
 // parser reads it: the name (an IPv6 literal without its brackets) and the port, the scheme's
 // default when it names none. Empty (no Host, or an empty one): host "" and port 0, which the
 // connection replaces with its local address. Assigned only when it changed (keep-alive
 // clients send the same Host every time), so no allocation once the string has grown.
-inline void record_host(Request& req, std::string_view v) {
+FASTAPI_DECL void record_host(Request& req, std::string_view v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void record_host(Request& req, std::string_view v) {
     if (v.empty()) {
         req.host.clear();
         req.port = 0;
@@ -348,6 +383,7 @@ inline void record_host(Request& req, std::string_view v) {
     if (std::string_view(req.host) != name) assign_bytes(req.host, name);
     req.port = static_cast<unsigned short>(port);
 }
+#endif
 
 inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noexcept {
     return from < to ? static_cast<const char*>(std::memchr(p + from, '\n', to - from)) : nullptr;
@@ -355,21 +391,28 @@ inline const char* find_lf(const char* p, std::size_t from, std::size_t to) noex
 
 // ---- RequestParser ----
 
-inline void RequestParser::reset() noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void RequestParser::reset() noexcept {
     // Trivially destructible: constructed afresh in place (stores only, no temporary to copy).
     static_assert(std::is_trivially_destructible_v<RequestParserFields>);
     ::new (static_cast<RequestParserFields*>(this)) RequestParserFields();
 }
+#endif
 
-inline bool RequestParser::headers_complete() const noexcept { return headers_done_; }
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::headers_complete() const noexcept { return headers_done_; }
+#endif
 
-inline bool RequestParser::expects_continue() const noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::expects_continue() const noexcept {
     return expect_continue_ && version_ == 11 && headers_done_ &&
            (state_ == State::body_length || state_ == State::body_spool || state_ == State::chunk_size ||
             state_ == State::chunk_data || state_ == State::chunk_crlf);
 }
+#endif
 
-inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ParseResult RequestParser::parse(std::string_view data, Request& out) {
     const char* const p = data.data();
     const std::size_t n = data.size();
     // The header (or trailer) section may not extend past section_start_ + max_header_bytes.
@@ -504,10 +547,12 @@ inline ParseResult RequestParser::parse(std::string_view data, Request& out) {
         }
     }
 }
+#endif
 
 // While the request line is incomplete: has the target already grown past its limit?
 // Only the bytes that arrived since the last call are searched.
-inline bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim) noexcept {
     std::size_t i = rl_scan_;
     rl_scan_ = lim;
     if (sp1_ == npos) {
@@ -523,9 +568,11 @@ inline bool RequestParser::target_too_long_so_far(const char* p, std::size_t lim
     const std::size_t end = sp2_ != npos ? sp2_ : lim;
     return end - (sp1_ + 1) > limits_.max_target_bytes;
 }
+#endif
 
 // request-line = method SP request-target SP HTTP-version (CRLF already removed)
-inline bool RequestParser::request_line(std::string_view line, Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::request_line(std::string_view line, Request& out) {
     const char* b = line.data();
     const char* const e = b + line.size();
     const char* q = b;
@@ -549,9 +596,11 @@ inline bool RequestParser::request_line(std::string_view line, Request& out) {
 
     return request_target(target, out);
 }
+#endif
 
 // origin-form, absolute-form (http/https), or asterisk-form for OPTIONS.
-inline bool RequestParser::request_target(std::string_view target, Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::request_target(std::string_view target, Request& out) {
     if (target.empty()) return err(400, "Invalid request target");
     // Visible ASCII; a fragment is never sent. Lenient about characters such as | { } that
     // clients send unencoded although RFC 3986 reserves them.
@@ -596,9 +645,11 @@ inline bool RequestParser::request_target(std::string_view target, Request& out)
         return err(400, "NUL in path");
     return true;
 }
+#endif
 
 // field-line = field-name ":" OWS field-value OWS (CRLF already removed)
-inline bool RequestParser::header_field(std::string_view line, Request& out, bool trailer) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::header_field(std::string_view line, Request& out, bool trailer) {
     const char* const b = line.data();
     const char* const e = b + line.size();
     if (is_ows(*b)) return err(400, "Obsolete line folding");
@@ -664,10 +715,12 @@ inline bool RequestParser::header_field(std::string_view line, Request& out, boo
     detail::append_header(out.headers, name, value);
     return true;
 }
+#endif
 
 // Content-Length = 1*DIGIT. RFC 9110 §8.6 lets a recipient accept a repeated identical value
 // ("5, 5" or two fields saying 5) as that value; we do, and refuse any that differ.
-inline bool RequestParser::content_length(std::string_view value) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::content_length(std::string_view value) noexcept {
     if (value.empty()) return err(400, "Invalid Content-Length");
     for (;;) {
         std::size_t comma = value.find(',');
@@ -688,9 +741,11 @@ inline bool RequestParser::content_length(std::string_view value) noexcept {
         value.remove_prefix(comma + 1);
     }
 }
+#endif
 
 // transfer-coding = token *( OWS ";" OWS transfer-parameter ); the list may span fields.
-inline bool RequestParser::transfer_encoding(std::string_view value) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::transfer_encoding(std::string_view value) noexcept {
     has_transfer_encoding_ = true;
     return for_each_list_element(value, [&](std::string_view coding) {
         std::string_view name = trim_ows(coding.substr(0, coding.find(';')));
@@ -705,17 +760,21 @@ inline bool RequestParser::transfer_encoding(std::string_view value) noexcept {
         return true;
     });
 }
+#endif
 
-inline void RequestParser::connection(std::string_view value) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void RequestParser::connection(std::string_view value) noexcept {
     for_each_list_element(value, [&](std::string_view option) {
         if (iequals(option, "close")) conn_close_ = true;
         else if (iequals(option, "keep-alive")) conn_keep_alive_ = true;
         return true;
     });
 }
+#endif
 
 // The header section is complete: decide how the body is framed (RFC 9112 §6.3).
-inline bool RequestParser::end_of_headers(Request& out) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::end_of_headers(Request& out) {
     headers_done_ = true;
     if (version_ == 11 && host_count_ == 0) return err(400, "Missing Host header");
     if (host_count_ > 1) return err(400, "Multiple Host headers");
@@ -760,9 +819,11 @@ inline bool RequestParser::end_of_headers(Request& out) {
     state_ = State::done;
     return true;
 }
+#endif
 
 // chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
-inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t& size) noexcept {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t& size) noexcept {
     const char* q = line.data();
     const char* const e = q + line.size();
     std::uint64_t n = 0;
@@ -813,6 +874,7 @@ inline bool RequestParser::chunk_size_line(std::string_view line, std::uint64_t&
     }
     return true;
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

@@ -30,17 +30,25 @@
 namespace fastapi {
 
 namespace detail {
-inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+FASTAPI_DECL char ascii_lower(char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+#endif
 
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
+FASTAPI_DECL bool iequals(std::string_view a, std::string_view b) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
         if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
 }
+#endif
 
 // RFC 9110 token characters (method, header name).
-inline bool is_token_char(unsigned char c) noexcept {
+FASTAPI_DECL bool is_token_char(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_token_char(unsigned char c) noexcept {
     static constexpr auto table = [] {
         struct { bool v[256]{}; } t;
         for (int c = '0'; c <= '9'; ++c) t.v[c] = true;
@@ -51,17 +59,23 @@ inline bool is_token_char(unsigned char c) noexcept {
     }();
     return table.v[c];
 }
+#endif
 
 // A value we put on the wire must not be able to start a new header or message.
-inline bool is_safe_header_value(std::string_view v) noexcept {
+FASTAPI_DECL bool is_safe_header_value(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_safe_header_value(std::string_view v) noexcept {
     for (char c : v)
         if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;
 }
+#endif
 
 // s = v for bytes that do not overlap s: within capacity a memcpy, without
 // std::string::assign's general (aliasing-safe) path. The parser's hot path.
-inline void assign_bytes(std::string& s, std::string_view v) {
+FASTAPI_DECL void assign_bytes(std::string& s, std::string_view v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void assign_bytes(std::string& s, std::string_view v) {
     if (v.data() >= s.data() && v.data() <= s.data() + s.size()) {
         s.assign(v);
         return;
@@ -69,19 +83,23 @@ inline void assign_bytes(std::string& s, std::string_view v) {
     s.resize(v.size());
     if (!v.empty()) std::memcpy(s.data(), v.data(), v.size());
 }
+#endif
 
-inline bool is_token(std::string_view s) noexcept {
+FASTAPI_DECL bool is_token(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (char c : s)
         if (!is_token_char(static_cast<unsigned char>(c))) return false;
     return true;
 }
+#endif
 }  // namespace detail
 
 // An ordered, case-insensitive multimap of header fields, as they came or as they will go.
 class Headers;
 namespace detail {
-inline void append_header(Headers& h, std::string_view name, std::string_view value);
+FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value);
 }
 
 class Headers {
@@ -167,9 +185,12 @@ private:
 };
 
 namespace detail {
-inline void append_header(Headers& h, std::string_view name, std::string_view value) {
+FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value) {
     h.append_unchecked(name, value);
 }
+#endif
 }  // namespace detail
 
 namespace detail {
@@ -267,7 +288,9 @@ namespace detail {
 // The well-formed UTF-8 sequence at p (Unicode §3.9, table 3-7), or else its maximal
 // subpart: the longest prefix of one that the bytes begin. Returns the bytes it covers (at
 // least 1) and whether they are a character (`valid`) or one U+FFFD's worth of error.
-inline std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept {
+FASTAPI_DECL std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& valid) noexcept {
     const unsigned char c = p[0];
     valid = true;
     if (c < 0x80) return 1;
@@ -287,11 +310,14 @@ inline std::size_t utf8_scan(const unsigned char* p, std::size_t avail, bool& va
     }
     return need + 1;
 }
+#endif
 
 inline constexpr std::string_view replacement_character = "\xEF\xBF\xBD";  // U+FFFD
 
 // Appends s, each ill-formed sequence (maximal subpart) replaced by U+FFFD.
-inline void append_utf8_replacing(std::string& out, std::string_view s) {
+FASTAPI_DECL void append_utf8_replacing(std::string& out, std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_utf8_replacing(std::string& out, std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     std::size_t run = 0;
     for (std::size_t i = 0; i < s.size();) {
@@ -310,8 +336,11 @@ inline void append_utf8_replacing(std::string& out, std::string_view s) {
     }
     out.append(s.data() + run, s.size() - run);
 }
+#endif
 
-inline bool is_utf8(std::string_view s) noexcept {
+FASTAPI_DECL bool is_utf8(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_utf8(std::string_view s) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     for (std::size_t i = 0; i < s.size();) {
         if (p[i] < 0x80) {
@@ -324,19 +353,25 @@ inline bool is_utf8(std::string_view s) noexcept {
     }
     return true;
 }
+#endif
 
 // What Python's bytes.decode("utf-8", errors="replace") makes of s, in place (untouched when
 // s is UTF-8 already, the usual case).
-inline void replace_invalid_utf8(std::string& s) {
+FASTAPI_DECL void replace_invalid_utf8(std::string& s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void replace_invalid_utf8(std::string& s) {
     if (is_utf8(s)) return;
     std::string out;
     out.reserve(s.size() + 8);
     append_utf8_replacing(out, s);
     s = std::move(out);
 }
+#endif
 
 // Latin-1 bytes as UTF-8 text (Starlette's bytes.decode("latin-1")).
-inline std::string latin1_to_utf8(std::string_view s) {
+FASTAPI_DECL std::string latin1_to_utf8(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string latin1_to_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size() * 2);
     for (unsigned char c : s) {
@@ -349,19 +384,25 @@ inline std::string latin1_to_utf8(std::string_view s) {
     }
     return out;
 }
+#endif
 
 // What an HTTP status line can carry (RFC 9110 §15: 100-599).
 constexpr bool is_valid_status(int status) noexcept { return status >= 100 && status <= 599; }
 // A status given where a route is declared: refused at once with a sentence.
-inline void require_valid_status(int status, const char* where) {
+FASTAPI_DECL void require_valid_status(int status, const char* where);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void require_valid_status(int status, const char* where) {
     if (!is_valid_status(status))
         throw std::invalid_argument(std::string("fastapi: ") + where + " " + std::to_string(status) +
                                     " is not an HTTP status code; use one from 100 to 599");
 }
+#endif
 }  // namespace detail
 
 // Reason phrases for the status line.
-inline std::string_view status_reason(int status) noexcept {
+FASTAPI_DECL std::string_view status_reason(int status) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view status_reason(int status) noexcept {
     switch (status) {
         case 100: return "Continue";
         case 101: return "Switching Protocols";
@@ -414,6 +455,7 @@ inline std::string_view status_reason(int status) noexcept {
         default: return "";
     }
 }
+#endif
 
 // How a cookie is set (Starlette's set_cookie arguments). Every member is optional.
 struct CookieOptions {
@@ -429,26 +471,37 @@ struct CookieOptions {
 
 namespace detail {
 // RFC 6265 §4.1.1 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash.
-inline bool is_cookie_octet(unsigned char c) noexcept {
+FASTAPI_DECL bool is_cookie_octet(unsigned char c) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_cookie_octet(unsigned char c) noexcept {
     return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
            (c >= 0x5D && c <= 0x7E);
 }
+#endif
 // cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE )
-inline bool is_cookie_value(std::string_view v) noexcept {
+FASTAPI_DECL bool is_cookie_value(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_cookie_value(std::string_view v) noexcept {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     for (char c : v)
         if (!is_cookie_octet(static_cast<unsigned char>(c))) return false;
     return true;
 }
+#endif
 // An attribute value (Path, Domain) must not end the attribute or the header.
-inline bool is_cookie_attribute_value(std::string_view v) noexcept {
+FASTAPI_DECL bool is_cookie_attribute_value(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_cookie_attribute_value(std::string_view v) noexcept {
     for (char c : v)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F || c == ';') return false;
     return true;
 }
+#endif
 
 // "Thu, 01 Jan 1970 00:00:00 GMT" (RFC 9110 §5.6.7 IMF-fixdate).
-inline std::string http_date_of(std::chrono::system_clock::time_point t) {
+FASTAPI_DECL std::string http_date_of(std::chrono::system_clock::time_point t);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string http_date_of(std::chrono::system_clock::time_point t) {
     static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -465,11 +518,14 @@ inline std::string http_date_of(std::chrono::system_clock::time_point t) {
                   static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
     return buf;
 }
+#endif
 
 // The Set-Cookie field value, attributes in Starlette's order (Python's SimpleCookie sorts
 // them): Domain, expires, HttpOnly, Max-Age, Partitioned, Path, SameSite, Secure. Throws
 // std::invalid_argument for a name, value or attribute that would break the header.
-inline std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o) {
+FASTAPI_DECL std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string set_cookie_value(std::string_view name, std::string_view value, const CookieOptions& o) {
     if (!is_token(name)) throw std::invalid_argument("fastapi: cookie name is not an RFC 6265 token: " + std::string(name));
     if (!is_cookie_value(value))
         throw std::invalid_argument("fastapi: cookie value for " + std::string(name) +
@@ -499,6 +555,7 @@ inline std::string set_cookie_value(std::string_view name, std::string_view valu
     if (o.secure) out += "; Secure";
     return out;
 }
+#endif
 }  // namespace detail
 
 // A response: status, headers, and a body: held in memory, a file, or a producer. The

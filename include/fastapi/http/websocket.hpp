@@ -31,7 +31,9 @@ namespace detail {
 
 // ---- SHA-1 (FIPS 180-4) and base64 (RFC 4648), for Sec-WebSocket-Accept only ----------------
 
-inline std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
+FASTAPI_DECL std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
     std::uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
     auto rol = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
     auto block = [&](const unsigned char* p) {
@@ -67,8 +69,11 @@ inline std::array<std::uint8_t, 20> sha1(std::string_view data) noexcept {
     for (int i = 0; i < 20; ++i) out[i] = static_cast<std::uint8_t>(h[i / 4] >> (24 - 8 * (i % 4)));
     return out;
 }
+#endif
 
-inline std::string base64_encode(const std::uint8_t* data, std::size_t n) {
+FASTAPI_DECL std::string base64_encode(const std::uint8_t* data, std::size_t n);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string base64_encode(const std::uint8_t* data, std::size_t n) {
     static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     out.reserve((n + 2) / 3 * 4);
@@ -83,9 +88,12 @@ inline std::string base64_encode(const std::uint8_t* data, std::size_t n) {
     }
     return out;
 }
+#endif
 
 // A Sec-WebSocket-Key is 16 bytes in base64: 22 digits of the alphabet, then "==".
-inline bool is_websocket_key(std::string_view key) noexcept {
+FASTAPI_DECL bool is_websocket_key(std::string_view key) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_websocket_key(std::string_view key) noexcept {
     if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
     for (std::size_t i = 0; i < 22; ++i) {
         const char c = key[i];
@@ -94,19 +102,25 @@ inline bool is_websocket_key(std::string_view key) noexcept {
     }
     return true;
 }
+#endif
 
 // Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2): base64(SHA-1(key + the protocol's GUID)).
-inline std::string websocket_accept_key(std::string_view key) {
+FASTAPI_DECL std::string websocket_accept_key(std::string_view key);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string websocket_accept_key(std::string_view key) {
     std::string s(key);
     s += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     const auto digest = sha1(s);
     return base64_encode(digest.data(), digest.size());
 }
+#endif
 
 // ---- The opening handshake ---------------------------------------------------------------
 
 // Whether a comma-separated header (every field of that name) holds `token`, in any case.
-inline bool header_has_token(const Headers& headers, std::string_view name, std::string_view token) {
+FASTAPI_DECL bool header_has_token(const Headers& headers, std::string_view name, std::string_view token);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool header_has_token(const Headers& headers, std::string_view name, std::string_view token) {
     for (auto value : headers.get_all(name)) {
         while (!value.empty()) {
             const std::size_t comma = value.find(',');
@@ -117,16 +131,22 @@ inline bool header_has_token(const Headers& headers, std::string_view name, std:
     }
     return false;
 }
+#endif
 
 // Whether a request asks for a WebSocket at all (Upgrade: websocket): a request that does not
 // is an ordinary HTTP request for the router, not a failed handshake.
-inline bool is_websocket_request(const Request& req) {
+FASTAPI_DECL bool is_websocket_request(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_websocket_request(const Request& req) {
     return header_has_token(req.headers, "upgrade", "websocket");
 }
+#endif
 
 // RFC 6455 §4.2.1's checks on a handshake request: 0 when it may be accepted; 426 (answered
 // with Sec-WebSocket-Version: 13) for a version other than 13; 400 for anything else wrong.
-inline int check_websocket_handshake(const Request& req) {
+FASTAPI_DECL int check_websocket_handshake(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int check_websocket_handshake(const Request& req) {
     if (req.method != "GET" || req.version < 11) return 400;
     if (!header_has_token(req.headers, "upgrade", "websocket")) return 400;
     if (!header_has_token(req.headers, "connection", "upgrade")) return 400;
@@ -136,16 +156,22 @@ inline int check_websocket_handshake(const Request& req) {
     if (req.headers.count("sec-websocket-version") != 1 || trim_ows(*version) != "13") return 426;
     return 0;
 }
+#endif
 
 // The answer to a refused handshake: 400, or 426 with the version this server speaks.
-inline Response websocket_handshake_refusal(int status) {
+FASTAPI_DECL Response websocket_handshake_refusal(int status);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Response websocket_handshake_refusal(int status) {
     Response res(status == 426 ? "Upgrade Required" : "Bad Request", status, "text/plain; charset=utf-8");
     if (status == 426) append_header(res.headers, "sec-websocket-version", "13");
     return res;
 }
+#endif
 
 // The subprotocols a client offers (Sec-WebSocket-Protocol, every field, in order).
-inline std::vector<std::string> websocket_offered_subprotocols(const Request& req) {
+FASTAPI_DECL std::vector<std::string> websocket_offered_subprotocols(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string> websocket_offered_subprotocols(const Request& req) {
     std::vector<std::string> out;
     for (auto value : req.headers.get_all("sec-websocket-protocol")) {
         while (!value.empty()) {
@@ -158,9 +184,12 @@ inline std::vector<std::string> websocket_offered_subprotocols(const Request& re
     }
     return out;
 }
+#endif
 
 // The 101 for an accepted handshake (the session sets on_upgrade).
-inline Response websocket_accept_response(const Request& req, std::string_view subprotocol) {
+FASTAPI_DECL Response websocket_accept_response(const Request& req, std::string_view subprotocol);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Response websocket_accept_response(const Request& req, std::string_view subprotocol) {
     Response res;
     res.status = 101;
     append_header(res.headers, "upgrade", "websocket");
@@ -169,6 +198,7 @@ inline Response websocket_accept_response(const Request& req, std::string_view s
     if (!subprotocol.empty()) res.headers.set("sec-websocket-protocol", subprotocol);
     return res;
 }
+#endif
 
 // ---- Frames ------------------------------------------------------------------------------
 
@@ -226,19 +256,25 @@ private:
     unsigned char lo_ = 0x80, hi_ = 0xBF;
 };
 
-inline bool is_valid_utf8_text(std::string_view s) noexcept {
+FASTAPI_DECL bool is_valid_utf8_text(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_utf8_text(std::string_view s) noexcept {
     Utf8Checker c;
     return c.feed(reinterpret_cast<const unsigned char*>(s.data()), s.size()) && c.complete();
 }
+#endif
 
 // The longest prefix of `reason` that is whole UTF-8 sequences and at most 123 bytes: what a
 // close frame may carry after its code (RFC 6455 §5.5: control payloads ≤ 125 bytes).
-inline std::string_view close_reason_prefix(std::string_view reason) noexcept {
+FASTAPI_DECL std::string_view close_reason_prefix(std::string_view reason) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view close_reason_prefix(std::string_view reason) noexcept {
     if (reason.size() <= 123) return reason;
     std::size_t n = 123;
     while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;  // not mid-sequence
     return reason.substr(0, n);
 }
+#endif
 
 // One parsed event: a whole message (text or binary, its fragments joined), a control frame,
 // the peer's close, or the protocol error the connection must be closed with.
@@ -444,7 +480,9 @@ private:
 };
 
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
-inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false) {
+FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin, bool rsv1) {
     out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
     const std::uint64_t n = payload.size();
     if (n < 126) {
@@ -459,10 +497,13 @@ inline void append_ws_frame(std::string& out, WsOpcode op, std::string_view payl
     }
     out.append(payload);
 }
+#endif
 
 // Appends a close frame: its code and reason (cut to 123 bytes at a sequence's end); no
 // payload for 1005 (no code).
-inline void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason = {}) {
+FASTAPI_DECL void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_ws_close(std::string& out, std::uint16_t code, std::string_view reason) {
     if (code == 1005) return append_ws_frame(out, WsOpcode::close, {});
     std::string payload;
     payload += static_cast<char>(code >> 8);
@@ -470,6 +511,7 @@ inline void append_ws_close(std::string& out, std::uint16_t code, std::string_vi
     payload.append(close_reason_prefix(reason));
     append_ws_frame(out, WsOpcode::close, payload);
 }
+#endif
 
 }  // namespace detail
 

@@ -37,7 +37,9 @@ struct WsDeflateParams {
 };
 
 // A window-bits value: 8 to 15, digits only.
-inline std::optional<int> ws_window_bits(std::string_view v) {
+FASTAPI_DECL std::optional<int> ws_window_bits(std::string_view v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<int> ws_window_bits(std::string_view v) {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     if (v.empty() || v.size() > 2) return std::nullopt;
     int n = 0;
@@ -48,11 +50,14 @@ inline std::optional<int> ws_window_bits(std::string_view v) {
     if (n < 8 || n > 15) return std::nullopt;
     return n;
 }
+#endif
 
 // One permessage-deflate offer ("permessage-deflate; a; b=1"): the parameters we agree to, or
 // nullopt when it cannot be accepted (an unknown or repeated parameter, a bad value, or
 // server_max_window_bits=8, which zlib's raw deflate cannot honour).
-inline std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer) {
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view offer) {
     std::size_t semi = offer.find(';');
     if (!iequals(trim_ows(offer.substr(0, semi)), "permessage-deflate")) return std::nullopt;
     WsDeflateParams p;
@@ -95,9 +100,12 @@ inline std::optional<WsDeflateParams> ws_deflate_accept_offer(std::string_view o
     }
     return p;
 }
+#endif
 
 // The first acceptable offer among every Sec-WebSocket-Extensions field, in order.
-inline std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers) {
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& headers) {
     for (auto value : headers.get_all("sec-websocket-extensions")) {
         // Offers are separated by commas (no parameter value here holds one).
         while (!value.empty()) {
@@ -109,6 +117,7 @@ inline std::optional<WsDeflateParams> ws_deflate_negotiate(const Headers& header
     }
     return std::nullopt;
 }
+#endif
 
 #ifdef FASTAPI_WITH_ZLIB
 // A connection's compression state: one inflater (client to server), one deflater.

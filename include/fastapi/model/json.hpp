@@ -27,23 +27,32 @@ namespace detail {
 
 // --- reading: scalar conversions, as pydantic's lax mode does them ---
 
-inline void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
+FASTAPI_DECL void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
+                       const picojson::value& input);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void type_error(ValidationErrors& errors, const Loc& loc, const char* type, const char* msg,
                        const picojson::value& input) {
     add_error(errors, loc, type, msg, input);
 }
+#endif
 
 inline constexpr const char* int_parsing_msg = "Input should be a valid integer, unable to parse string as an integer";
 inline constexpr const char* float_parsing_msg = "Input should be a valid number, unable to parse string as a number";
 inline constexpr const char* bool_parsing_msg = "Input should be a valid boolean, unable to interpret input";
 
-inline std::string_view trim_ascii(std::string_view s) noexcept {
+FASTAPI_DECL std::string_view trim_ascii(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view trim_ascii(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
     return s;
 }
+#endif
 
 // pydantic's str -> int: optional sign, digits, optionally ".000", or 1_000 (single underscores).
-inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big) {
+FASTAPI_DECL bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big) {
     s = trim_ascii(s);
     too_big = false;
     if (auto dot = s.find('.'); dot != std::string_view::npos) {
@@ -67,10 +76,13 @@ inline bool parse_int_text(std::string_view s, std::int64_t& out, bool& too_big)
     }
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
+#endif
 
 // The power of ten of the leading digit of an unsigned decimal ("1e400": 400, "0.01e-400":
 // -402); 0 for a number without a nonzero digit.
-inline long decimal_magnitude(std::string_view s) noexcept {
+FASTAPI_DECL long decimal_magnitude(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL long decimal_magnitude(std::string_view s) noexcept {
     auto e = s.find_first_of("eE");
     long exp = 0;
     if (e != std::string_view::npos) {
@@ -89,8 +101,11 @@ inline long decimal_magnitude(std::string_view s) noexcept {
     if (f != std::string_view::npos) return exp - static_cast<long>(f) - 1;
     return 0;
 }
+#endif
 
-inline bool parse_float_text(std::string_view s, double& out) {
+FASTAPI_DECL bool parse_float_text(std::string_view s, double& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_float_text(std::string_view s, double& out) {
     s = trim_ascii(s);
     std::string cleaned;
     if (s.find('_') != std::string_view::npos) {
@@ -123,10 +138,13 @@ inline bool parse_float_text(std::string_view s, double& out) {
     if (neg) out = -out;
     return true;
 }
+#endif
 
 // "-12", "3.5", "1e3": a number from_chars reads as pydantic would, with no trimming, no
 // underscores, no "+", no "inf" or "nan" (those go the long way).
-inline bool plain_number_text(std::string_view s) noexcept {
+FASTAPI_DECL bool plain_number_text(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool plain_number_text(std::string_view s) noexcept {
     std::size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
     if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
     for (; i < s.size(); ++i) {
@@ -135,9 +153,12 @@ inline bool plain_number_text(std::string_view s) noexcept {
     }
     return true;
 }
+#endif
 
 // 0/1, f/t, n/y, no/yes, off/on, false/true, any case.
-inline bool parse_bool_text(std::string_view s, bool& out) {
+FASTAPI_DECL bool parse_bool_text(std::string_view s, bool& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_bool_text(std::string_view s, bool& out) {
     static constexpr std::string_view no[] = {"0", "f", "n", "no", "off", "false"};
     static constexpr std::string_view yes[] = {"1", "t", "y", "on", "yes", "true"};
     for (auto w : no)
@@ -146,6 +167,7 @@ inline bool parse_bool_text(std::string_view s, bool& out) {
         if (iequals(s, w)) return (out = true), true;
     return false;
 }
+#endif
 
 // Integer literals of uint64's upper half ([2^63, 2^64)) that picojson can hold only as
 // doubles, rounded: their exact values, kept aside while a body is parsed (and keyed by the
@@ -190,17 +212,24 @@ private:
 };
 
 // Adds the range error of an integer type narrower than the value.
-inline bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
+FASTAPI_DECL bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
+                            ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_int_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const picojson::value& input,
                             ValidationErrors& errors, const Loc& loc) {
     if (v > hi) return add_bound_error(errors, loc, input, "less_than_equal", "less than or equal to", "le", NumberBound{true, hi, double(hi)}), false;
     if (v < lo) return add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)}), false;
     return true;
 }
+#endif
 
 // The range error of a value beyond int64 (a Python int pydantic would take whole): above the
 // type's highest value or below its lowest, reported as for a narrower type (le / ge). For
 // uint64 (`u64`), the highest is 18446744073709551615, which picojson holds only as a double.
-inline bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
+FASTAPI_DECL bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
+                             ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool u64, const picojson::value& input,
                              ValidationErrors& errors, const Loc& loc) {
     if (above && u64) {
         add_error(errors, loc, "less_than_equal", "Input should be less than or equal to 18446744073709551615", input,
@@ -211,12 +240,16 @@ inline bool int_beyond_range(bool above, std::int64_t lo, std::int64_t hi, bool 
     else add_bound_error(errors, loc, input, "greater_than_equal", "greater than or equal to", "ge", NumberBound{true, lo, double(lo)});
     return false;
 }
+#endif
 
 // A JSON (Python) value to an integer in [lo, hi]; with `big` (uint64), values above INT64_MAX
 // come through it. Every false return has added an error: a value beyond int64 is a range
 // error, never a silent 0 (issue 9).
-inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
-                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr) {
+FASTAPI_DECL bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
+                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big = nullptr);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_integer(const picojson::value& v, std::int64_t& out, std::int64_t lo, std::int64_t hi,
+                         ValidationErrors& errors, const Loc& loc, std::uint64_t* big) {
     constexpr double two63 = 9223372036854775808.0, two64 = 18446744073709551616.0;
     if (v.is<std::int64_t>()) {
         out = v.get<std::int64_t>();
@@ -262,8 +295,11 @@ inline bool read_integer(const picojson::value& v, std::int64_t& out, std::int64
     }
     return check_int_range(out, lo, hi, v, errors, loc);
 }
+#endif
 
-inline bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
+FASTAPI_DECL bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_number(const picojson::value& v, double& out, ValidationErrors& errors, const Loc& loc) {
     // get<double>() on an int64 would turn the value itself into a double: ask for int64 first.
     if (v.is<std::int64_t>()) out = static_cast<double>(v.get<std::int64_t>());
     else if (v.is<double>()) out = v.get<double>();
@@ -273,8 +309,11 @@ inline bool read_number(const picojson::value& v, double& out, ValidationErrors&
     } else return type_error(errors, loc, "float_type", "Input should be a valid number", v), false;
     return true;
 }
+#endif
 
-inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc) {
+FASTAPI_DECL bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_bool(const picojson::value& v, bool& out, ValidationErrors& errors, const Loc& loc) {
     if (v.is<bool>()) return (out = v.get<bool>()), true;
     if (v.is<std::string>()) {
         if (parse_bool_text(v.get<std::string>(), out)) return true;
@@ -287,15 +326,21 @@ inline bool read_bool(const picojson::value& v, bool& out, ValidationErrors& err
     }
     return type_error(errors, loc, "bool_type", "Input should be a valid boolean", v), false;
 }
+#endif
 
-inline bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc) {
+FASTAPI_DECL bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool read_string(const picojson::value& v, std::string& out, ValidationErrors& errors, const Loc& loc) {
     if (!v.is<std::string>()) return type_error(errors, loc, "string_type", "Input should be a valid string", v), false;
     out = v.get<std::string>();
     return true;
 }
+#endif
 
 // "'a', 'b' or 'c'" from the names of an enumeration.
-inline std::string expected_list(const std::string_view* names, std::size_t n) {
+FASTAPI_DECL std::string expected_list(const std::string_view* names, std::size_t n);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string expected_list(const std::string_view* names, std::size_t n) {
     std::string s;
     for (std::size_t i = 0; i < n; ++i) {
         if (i > 0) s += (i + 1 == n) ? " or " : ", ";
@@ -305,12 +350,17 @@ inline std::string expected_list(const std::string_view* names, std::size_t n) {
     }
     return s;
 }
-inline void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
+#endif
+FASTAPI_DECL void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
+                       ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void enum_error(const std::string_view* names, std::size_t n, const picojson::value& input,
                        ValidationErrors& errors, const Loc& loc) {
     std::string expected = expected_list(names, n);
     add_error(errors, loc, "enum", "Input should be " + expected, input,
               ctx_object({{"expected", picojson::value(expected)}}));
 }
+#endif
 
 template <class E>
 inline constexpr auto enum_names_v = [] {
@@ -353,7 +403,10 @@ bool read_integral(const picojson::value& v, I& out, ValidationErrors& errors, L
 }
 
 // Unknown keys of a model with ForbidExtra.
-inline bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
+FASTAPI_DECL bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
+                        ValidationErrors& errors, Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_extra(const picojson::object& obj, const std::string_view* names, std::size_t n,
                         ValidationErrors& errors, Loc& loc) {
     bool ok = true;
     for (auto& [k, val] : obj) {
@@ -367,6 +420,7 @@ inline bool check_extra(const picojson::object& obj, const std::string_view* nam
     }
     return ok;
 }
+#endif
 
 }  // namespace detail
 
@@ -376,9 +430,12 @@ bool from_json(const picojson::value& v, T& out, ValidationErrors& errors, Loc& 
 namespace detail {
 
 // A Secret's value never appears in an error: the inputs of errors from `from` on are masked.
-inline void mask_inputs(ValidationErrors& errors, std::size_t from) {
+FASTAPI_DECL void mask_inputs(ValidationErrors& errors, std::size_t from);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void mask_inputs(ValidationErrors& errors, std::size_t from) {
     for (std::size_t i = from; i < errors.size(); ++i) errors[i].input = picojson::value(std::string(Secret<>::masked));
 }
+#endif
 
 // One field of a model: absent (missing, or its default), or read from the object.
 template <class F>
@@ -567,7 +624,9 @@ namespace detail {
 
 // Length of the well-formed UTF-8 sequence at p (at most `avail` bytes), 0 when it is not one:
 // no overlong forms, no surrogates, nothing above U+10FFFF.
-inline std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept {
+FASTAPI_DECL std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(at);
     unsigned char c = p[0];
     if (c < 0x80) return 1;
@@ -587,8 +646,11 @@ inline std::size_t utf8_sequence_length(const char* at, std::size_t avail) noexc
         return 0;
     return len;
 }
+#endif
 
-inline bool is_valid_utf8(std::string_view s) noexcept {
+FASTAPI_DECL bool is_valid_utf8(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_utf8(std::string_view s) noexcept {
     for (std::size_t i = 0; i < s.size();) {
         if (static_cast<unsigned char>(s[i]) < 0x80) {
             ++i;
@@ -600,9 +662,12 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
     }
     return true;
 }
+#endif
 
 // Appends code point cp (at most U+10FFFF, not a surrogate) as UTF-8.
-inline void append_utf8(std::string& out, std::uint32_t cp) {
+FASTAPI_DECL void append_utf8(std::string& out, std::uint32_t cp);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_utf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {
         out += static_cast<char>(cp);
     } else if (cp < 0x800) {
@@ -619,12 +684,15 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
         out += static_cast<char>(0x80 | (cp & 0x3F));
     }
 }
+#endif
 
 // Whether arrays and objects nest deeper than FASTAPI_MAX_JSON_DEPTH in s, `open` levels being
 // open before it (brackets inside strings do not count). picojson counts only arrays, and the
 // checker below recurses once per level. With first_value_only, the scan stops where the
 // value s starts with ends (the rest of a document is not that value's business).
-inline bool json_nests_too_deep(std::string_view s, int open = 0, bool first_value_only = false) noexcept {
+FASTAPI_DECL bool json_nests_too_deep(std::string_view s, int open = 0, bool first_value_only = false) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool json_nests_too_deep(std::string_view s, int open, bool first_value_only) noexcept {
     int depth = open;
     bool in_string = false;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -644,6 +712,7 @@ inline bool json_nests_too_deep(std::string_view s, int open = 0, bool first_val
     }
     return false;
 }
+#endif
 
 // A scanner following CPython's json decoder (3.12) just far enough to name the first error
 // as it does ("Expecting value", "Expecting ',' delimiter", ...) and where (byte offset).
@@ -835,8 +904,11 @@ private:
 // Bytes that are not UTF-8, nesting deeper than FASTAPI_MAX_JSON_DEPTH or a number beyond
 // a double make FastAPI answer 400 "There was an error parsing the body": thrown as that
 // HTTPException.
-inline bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
-                            const Loc& loc = Loc{LocPart(std::string("body"))}) {
+FASTAPI_DECL bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
+                            const Loc& loc = Loc{LocPart(std::string("body"))});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_json_body(std::string_view text, picojson::value& out, ValidationErrors& errors,
+                            const Loc& loc) {
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
     if (!is_valid_utf8(text) || json_nests_too_deep(text)) throw HTTPException(400, "There was an error parsing the body");
     std::string err;
@@ -874,21 +946,27 @@ inline bool parse_json_body(std::string_view text, picojson::value& out, Validat
     out = picojson::value();
     return false;
 }
+#endif
 
 }  // namespace detail
 
 namespace detail {
 
 // ctx keys in pydantic's order where it is not alphabetical.
-inline int ctx_key_rank(std::string_view k) noexcept {
+FASTAPI_DECL int ctx_key_rank(std::string_view k) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int ctx_key_rank(std::string_view k) noexcept {
     if (k == "field_type") return 0;
     if (k == "min_length" || k == "max_length") return 1;
     if (k == "actual_length") return 2;
     return 3;
 }
+#endif
 
 // FastAPI's 422 body: {"detail":[{"type":...,"loc":[...],"msg":...,"input":...,"ctx":{...}}]}.
-inline std::string render_validation_errors(const ValidationErrors& errors) {
+FASTAPI_DECL std::string render_validation_errors(const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string render_validation_errors(const ValidationErrors& errors) {
     std::string out = "{\"detail\":[";
     bool first = true;
     for (const auto& e : errors) {
@@ -936,6 +1014,7 @@ inline std::string render_validation_errors(const ValidationErrors& errors) {
     out += "]}";
     return out;
 }
+#endif
 
 }  // namespace detail
 

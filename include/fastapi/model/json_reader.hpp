@@ -299,11 +299,14 @@ private:
 };
 
 // Index of `key` among a model's wire names; n when it is not one.
-inline std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept {
+FASTAPI_DECL std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t find_wire_name(const std::string_view* names, std::size_t n, std::string_view key) noexcept {
     for (std::size_t i = 0; i < n; ++i)
         if (names[i] == key) return i;
     return n;
 }
+#endif
 
 template <class T>
 inline constexpr bool wire_names_unique_v = [] {

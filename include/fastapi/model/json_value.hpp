@@ -33,7 +33,7 @@ class json;
 namespace detail {
 struct json_init;
 class json_staged;
-inline void append_json(std::string& out, json&& v);
+FASTAPI_DECL void append_json(std::string& out, json&& v);
 
 // A thread's spare text buffer: an answer's json takes the response body's text buffer in
 // exchange for its own (append_json), and the next json built from a list on that thread
@@ -48,11 +48,14 @@ struct json_spare_slot {
     std::string text;
     ~json_spare_slot() { json_spare_gone = true; }
 };
-inline std::string* json_spare() noexcept {
+FASTAPI_DECL std::string* json_spare() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string* json_spare() noexcept {
     if (json_spare_gone) return nullptr;
     static thread_local json_spare_slot slot;
     return &slot.text;
 }
+#endif
 
 // Whether write_json can write a T (as its branches decide, one level at a time: a model's
 // own fields are write_json's to check).
@@ -435,7 +438,9 @@ struct json_init {
 };
 
 // The end of the JSON value that starts at i in text t (compact, as json writes it).
-inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
+FASTAPI_DECL std::size_t json_value_end(std::string_view t, std::size_t i) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
     int depth = 0;
     bool in_string = false;
     for (; i < t.size(); ++i) {
@@ -459,6 +464,7 @@ inline std::size_t json_value_end(std::string_view t, std::size_t i) noexcept {
     }
     return i;
 }
+#endif
 // Calls f(key, value_text) for each member of the JSON object text t, keys unescaped.
 template <class F>
 void for_each_json_member(std::string_view t, F&& f) {
@@ -481,7 +487,8 @@ void for_each_json_member(std::string_view t, F&& f) {
 }
 }  // namespace detail
 
-inline json::json(std::initializer_list<detail::json_init> items) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json::json(std::initializer_list<detail::json_init> items) {
     bool pairs = items.size() != 0;
     std::size_t hint = 2;
     for (auto& e : items) {
@@ -535,8 +542,10 @@ inline json::json(std::initializer_list<detail::json_init> items) {
         s_ += ']';
     }
 }
+#endif
 
-inline json json::array(std::initializer_list<detail::json_init> items) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json json::array(std::initializer_list<detail::json_init> items) {
     json j;
     j.kind_ = kind::text;
     j.s_ += '[';
@@ -547,8 +556,10 @@ inline json json::array(std::initializer_list<detail::json_init> items) {
     j.s_ += ']';
     return j;
 }
+#endif
 
-inline void json::split_members() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::split_members() {
     std::vector<json> members;
     detail::for_each_json_member(s_, [&](std::string key, std::string_view value) {
         members.emplace_back(std::move(key));
@@ -562,8 +573,10 @@ inline void json::split_members() {
     s_.clear();
     kind_ = kind::members;
 }
+#endif
 
-inline std::size_t json::size() const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t json::size() const {
     if (kind_ == kind::members) return members_ ? members_->size() / 2 : 0;
     if (kind_ != kind::text || (s_.front() != '{' && s_.front() != '[')) return 0;
     std::size_t n = 0;
@@ -577,8 +590,10 @@ inline std::size_t json::size() const {
     }
     return n;
 }
+#endif
 
-inline json& json::operator[](std::string_view key) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json& json::operator[](std::string_view key) {
     if (kind_ == kind::null) kind_ = kind::members;
     if (kind_ == kind::text && s_.front() == '{') split_members();
     if (kind_ != kind::members) throw std::invalid_argument("fastapi::json: [\"key\"] on a value that is not an object");
@@ -586,15 +601,19 @@ inline json& json::operator[](std::string_view key) {
     members().emplace_back(key);
     return members().emplace_back();
 }
+#endif
 
-inline bool json::contains(std::string_view key) const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool json::contains(std::string_view key) const {
     if (kind_ == kind::members) return const_cast<json*>(this)->find(key) != nullptr;
     bool found = false;
     if (is_object()) detail::for_each_json_member(s_, [&](std::string k, std::string_view) { found = found || k == key; });
     return found;
 }
+#endif
 
-inline void json::push_back(const json& value) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::push_back(const json& value) {
     if (kind_ == kind::null) {
         kind_ = kind::text;
         s_ = "[]";
@@ -605,8 +624,10 @@ inline void json::push_back(const json& value) {
     value.write(s_);
     s_ += ']';
 }
+#endif
 
-inline void json::write(std::string& out) const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::write(std::string& out) const {
     switch (kind_) {
         case kind::null: out.append("null", 4); break;
         case kind::boolean: b_ ? out.append("true", 4) : out.append("false", 5); break;
@@ -626,8 +647,10 @@ inline void json::write(std::string& out) const {
             break;
     }
 }
+#endif
 
-inline void json::write_staged(detail::json_staged& out) const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void json::write_staged(detail::json_staged& out) const {
     switch (kind_) {
         case kind::null: return out.literal("null");
         case kind::boolean: return out.literal(b_ ? "true" : "false");
@@ -636,10 +659,12 @@ inline void json::write_staged(detail::json_staged& out) const {
         default: return write(out.direct());
     }
 }
+#endif
 
 // As a picojson tree (whose objects sort their keys): for HTTPException::detail() and the
 // parts that read JSON back.
-inline picojson::value json::to_picojson() const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value json::to_picojson() const {
     switch (kind_) {
         case kind::null: return picojson::value();
         case kind::boolean: return picojson::value(b_);
@@ -660,10 +685,13 @@ inline picojson::value json::to_picojson() const {
     }
     return picojson::value();
 }
+#endif
 
 namespace detail {
 // A json answer given up to the response: its text becomes the body when there is none yet.
-inline void append_json(std::string& out, json&& v) {
+FASTAPI_DECL void append_json(std::string& out, json&& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_json(std::string& out, json&& v) {
     if (v.kind_ == json::kind::text && out.empty()) {
         // out's (empty) buffer is kept for the next json on this thread; then out, with no
         // buffer of its own, takes v's text.
@@ -674,6 +702,7 @@ inline void append_json(std::string& out, json&& v) {
         v.write(out);
     }
 }
+#endif
 }  // namespace detail
 
 }  // namespace fastapi

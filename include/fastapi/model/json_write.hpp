@@ -35,17 +35,22 @@ inline constexpr auto json_string_byte_class = [] {
 // Whether the 8 bytes at p need nothing in a JSON string (class 0 above), tested at once:
 // no byte with its high bit set, below 0x20, '"' or '\\' (the classic "has zero / has less"
 // word tests, exact for whether any byte matches).
-inline bool json_plain_8(const unsigned char* p) noexcept {
+FASTAPI_DECL bool json_plain_8(const unsigned char* p) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool json_plain_8(const unsigned char* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, 8);
     constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
     return ((v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'))) == 0;
 }
+#endif
 
 // A JSON string, always valid UTF-8 whatever s holds: each ill-formed sequence (its maximal
 // subpart) is written as U+FFFD, as Python's decode(errors="replace") would have read it.
-inline void append_json_string(std::string& out, std::string_view s) {
+FASTAPI_DECL void append_json_string(std::string& out, std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     {  // the usual case, nothing to escape or check: one write
@@ -98,10 +103,13 @@ inline void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, s.size() - run);
     out += '"';
 }
+#endif
 
 // Python's repr of a float from the shortest round-trip digits: fixed notation for
 // 1e-4 <= |v| < 1e16 (with ".0" when integral), else d.ddde+XX.
-inline void append_python_float_digits(std::string& out, std::string_view sci) {
+FASTAPI_DECL void append_python_float_digits(std::string& out, std::string_view sci);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_python_float_digits(std::string& out, std::string_view sci) {
     if (!sci.empty() && sci[0] == '-') {
         out += '-';
         sci.remove_prefix(1);
@@ -141,13 +149,16 @@ inline void append_python_float_digits(std::string& out, std::string_view sci) {
         out += std::to_string(a);
     }
 }
+#endif
 
 // Python's repr for a double with at most 4 decimals and |v| < 1e9 (prices, ratios, ...),
 // without the general shortest-digits search: the fewest decimals k for which v * 10^k,
 // rounded, divides back to exactly v. With |v| < 1e9 a double's spacing is below 10^-4, so
 // that decimal is the only one of k places that reads back as v: the shortest round trip,
 // which is what repr prints. False when v is outside that range (or zero, for its sign).
-inline bool append_short_decimal(std::string& out, double v) {
+FASTAPI_DECL bool append_short_decimal(std::string& out, double v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool append_short_decimal(std::string& out, double v) {
     double a = std::fabs(v);
     if (!(a >= 1e-4 && a < 1e9)) return false;
     static constexpr double scale[] = {1, 10, 100, 1000, 10000};
@@ -173,20 +184,29 @@ inline bool append_short_decimal(std::string& out, double v) {
     }
     return false;
 }
+#endif
 
 // Python's repr of a finite double, the general way.
-inline void append_double_repr(std::string& out, double v) {
+FASTAPI_DECL void append_double_repr(std::string& out, double v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_double_repr(std::string& out, double v) {
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
+#endif
 
-inline void append_double(std::string& out, double v) {
+FASTAPI_DECL void append_double(std::string& out, double v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_double(std::string& out, double v) {
     if (!std::isfinite(v)) out.append("null", 4);
     else if (!append_short_decimal(out, v)) append_double_repr(out, v);
 }
+#endif
 // A float keeps its own shortest digits (0.1f is written 0.1).
-inline void append_float(std::string& out, float v) {
+FASTAPI_DECL void append_float(std::string& out, float v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_float(std::string& out, float v) {
     if (!std::isfinite(v)) {
         out += "null";
         return;
@@ -195,6 +215,7 @@ inline void append_float(std::string& out, float v) {
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     append_python_float_digits(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
+#endif
 
 template <class I>
 void append_integer(std::string& out, I v) {
@@ -203,7 +224,9 @@ void append_integer(std::string& out, I v) {
     out.append(buf, r.ptr);
 }
 
-inline void append_json_value(std::string& out, const picojson::value& v) {
+FASTAPI_DECL void append_json_value(std::string& out, const picojson::value& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_json_value(std::string& out, const picojson::value& v) {
     if (v.is<picojson::null>()) {
         out += "null";
     } else if (v.is<bool>()) {
@@ -236,6 +259,7 @@ inline void append_json_value(std::string& out, const picojson::value& v) {
         out += '}';
     }
 }
+#endif
 
 // The keys of model T as write_json puts them: {"first": and ,"next": one after another.
 template <class T>

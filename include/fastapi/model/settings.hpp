@@ -179,7 +179,10 @@ struct SettingOrigin {
     bool secret = false;
 };
 
-inline bool is_secret_field(const FieldInfo& f, const TypeInfo& t) { return f.format == "password" || t.format == "password"; }
+FASTAPI_DECL bool is_secret_field(const FieldInfo& f, const TypeInfo& t);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_secret_field(const FieldInfo& f, const TypeInfo& t) { return f.format == "password" || t.format == "password"; }
+#endif
 
 inline const TypeInfo& without_optional(const TypeInfo& t) {
     return t.kind == TypeKind::optional && t.item ? without_optional(t.item()) : t;
@@ -187,7 +190,9 @@ inline const TypeInfo& without_optional(const TypeInfo& t) {
 
 // The value of one variable as the field's type reads it: text for scalars; JSON for models,
 // maps and any; JSON or comma-separated text for lists. False (with a problem) when it is not.
-inline bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why) {
+FASTAPI_DECL bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool setting_value(const TypeInfo& type, const SettingValue& v, picojson::value& out, std::string& why) {
     const TypeInfo& t = without_optional(type);
     std::string_view text = v.value;
     auto json = [&](bool required) {
@@ -234,9 +239,13 @@ inline bool setting_value(const TypeInfo& type, const SettingValue& v, picojson:
             return true;
     }
 }
+#endif
 
 // The object for a model from the variables under `name` (its prefix, APP_ or APP_DB__).
-inline void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
+FASTAPI_DECL void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
+                            picojson::object& out, std::vector<SettingOrigin>& origins, std::vector<std::string>& problems);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void settings_object(const ModelInfo& model, const std::string& name, Loc& loc, SettingsSources& src,
                             picojson::object& out, std::vector<SettingOrigin>& origins, std::vector<std::string>& problems) {
     const std::string delimiter = src.options().env_nested_delimiter;
     for (const FieldInfo& f : model.fields) {
@@ -267,8 +276,11 @@ inline void settings_object(const ModelInfo& model, const std::string& name, Loc
         loc.pop_back();
     }
 }
+#endif
 
-inline std::string loc_suffix(const Loc& loc, std::size_t from) {
+FASTAPI_DECL std::string loc_suffix(const Loc& loc, std::size_t from);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string loc_suffix(const Loc& loc, std::size_t from) {
     std::string s;
     for (std::size_t i = from; i < loc.size(); ++i) {
         if (const auto* n = std::get_if<std::int64_t>(&loc[i])) s += "[" + std::to_string(*n) + "]";
@@ -276,10 +288,14 @@ inline std::string loc_suffix(const Loc& loc, std::size_t from) {
     }
     return s;
 }
+#endif
 
 // One line per validation error, naming the variable: the one the value came from (the
 // longest path it covers), else the one that would have set it (missing: APP_DB__HOST).
-inline void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
+FASTAPI_DECL void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
+                              const SettingsOptions& o, std::vector<std::string>& problems);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void settings_problems(const ValidationErrors& errors, const std::vector<SettingOrigin>& origins,
                               const SettingsOptions& o, std::vector<std::string>& problems) {
     for (const ValidationError& e : errors) {
         const SettingOrigin* best = nullptr;
@@ -314,6 +330,7 @@ inline void settings_problems(const ValidationErrors& errors, const std::vector<
     }
     if (errors.dropped() != 0) problems.push_back("... and " + std::to_string(errors.dropped()) + " more");
 }
+#endif
 
 [[noreturn]] inline void throw_settings_error(std::vector<std::string> problems) {
     std::string what = "fastapi: " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +

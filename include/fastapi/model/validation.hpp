@@ -88,29 +88,44 @@ private:
 
 namespace detail {
 
-inline picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
+FASTAPI_DECL picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value ctx_object(std::initializer_list<std::pair<const char*, picojson::value>> items) {
     picojson::object o;
     for (auto& [k, v] : items) o.emplace(k, v);
     return picojson::value(std::move(o));
 }
+#endif
 
-inline void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
-                      picojson::value input, std::optional<picojson::value> ctx = std::nullopt) {
+FASTAPI_DECL void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
+                      picojson::value input, std::optional<picojson::value> ctx = std::nullopt);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_error(ValidationErrors& errors, const Loc& loc, std::string type, std::string msg,
+                      picojson::value input, std::optional<picojson::value> ctx) {
     errors.push_back(ValidationError{std::move(type), loc, std::move(msg), std::move(input), std::move(ctx)});
 }
+#endif
 
 // --- errors without parameters ---
 
-inline ValidationError missing_error(const Loc& loc, picojson::value input = {}) {
+FASTAPI_DECL ValidationError missing_error(const Loc& loc, picojson::value input = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ValidationError missing_error(const Loc& loc, picojson::value input) {
     return ValidationError{"missing", loc, "Field required", std::move(input), std::nullopt};
 }
-inline ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input) {
+#endif
+FASTAPI_DECL ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ValidationError model_attributes_type_error(const Loc& loc, const picojson::value& input) {
     return ValidationError{"model_attributes_type", loc,
                            "Input should be a valid dictionary or object to extract fields from", input, std::nullopt};
 }
+#endif
 
 // Numbers in messages as pydantic-core writes them (Rust's Display: 0.5, 1, 1e-7 as 0.0000001).
-inline void append_message_number(std::string& out, const NumberBound& b) {
+FASTAPI_DECL void append_message_number(std::string& out, const NumberBound& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_message_number(std::string& out, const NumberBound& b) {
     if (b.is_integer) {
         out += std::to_string(b.integer);
         return;
@@ -140,13 +155,20 @@ inline void append_message_number(std::string& out, const NumberBound& b) {
         out += digits.substr(static_cast<std::size_t>(point));
     }
 }
+#endif
 
-inline picojson::value bound_json(const NumberBound& b) {
+FASTAPI_DECL picojson::value bound_json(const NumberBound& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value bound_json(const NumberBound& b) {
     return b.is_integer ? picojson::value(static_cast<std::int64_t>(b.integer)) : picojson::value(b.number);
 }
+#endif
 
 // greater_than, less_than_equal, ...: "Input should be greater than 0", ctx {"gt": 0}.
-inline void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
+FASTAPI_DECL void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
+                            const char* words, const char* key, const NumberBound& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_bound_error(ValidationErrors& errors, const Loc& loc, const picojson::value& input, const char* type,
                             const char* words, const char* key, const NumberBound& b) {
     std::string msg = "Input should be ";
     msg += words;
@@ -154,17 +176,24 @@ inline void add_bound_error(ValidationErrors& errors, const Loc& loc, const pico
     append_message_number(msg, b);
     add_error(errors, loc, type, std::move(msg), input, ctx_object({{key, bound_json(b)}}));
 }
+#endif
 
-inline std::size_t utf8_length(std::string_view s) noexcept {
+FASTAPI_DECL std::size_t utf8_length(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t utf8_length(std::string_view s) noexcept {
     std::size_t n = 0;
     for (unsigned char c : s)
         if ((c & 0xC0) != 0x80) ++n;
     return n;
 }
+#endif
 
 // --- the checks, in pydantic-core's order; one error per value at most ---
 
-inline bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+FASTAPI_DECL bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+                         const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_number(double v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
                          const Loc& loc) {
     if (c.multiple_of) {
         double m = c.multiple_of->number;
@@ -181,9 +210,13 @@ inline bool check_number(double v, const picojson::value& input, const Constrain
     if (c.gt && !(v > c.gt->number)) return add_bound_error(errors, loc, input, "greater_than", "greater than", "gt", *c.gt), false;
     return true;
 }
+#endif
 
 // Integers compare exactly with integer bounds.
-inline bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+FASTAPI_DECL bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
+                          const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_integer(std::int64_t v, const picojson::value& input, const Constraints& c, ValidationErrors& errors,
                           const Loc& loc) {
     auto cmp = [v](const NumberBound& b) -> int {  // sign of v - b
         if (b.is_integer) return v < b.integer ? -1 : v > b.integer ? 1 : 0;
@@ -207,14 +240,21 @@ inline bool check_integer(std::int64_t v, const picojson::value& input, const Co
     if (c.gt && cmp(*c.gt) <= 0) return add_bound_error(errors, loc, input, "greater_than", "greater than", "gt", *c.gt), false;
     return true;
 }
+#endif
 
-inline std::string plural(std::size_t n, const char* word) {
+FASTAPI_DECL std::string plural(std::size_t n, const char* word);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string plural(std::size_t n, const char* word) {
     std::string s = std::to_string(n) + ' ' + word;
     if (n != 1) s += 's';
     return s;
 }
+#endif
 
-inline bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
+FASTAPI_DECL bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
+                         ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_string(std::string_view v, const picojson::value& input, const Constraints& c,
                          ValidationErrors& errors, const Loc& loc) {
     std::size_t len = (c.min_length || c.max_length) ? utf8_length(v) : 0;
     if (c.min_length && len < *c.min_length) {
@@ -236,9 +276,13 @@ inline bool check_string(std::string_view v, const picojson::value& input, const
     }
     return true;
 }
+#endif
 
 // too_short / too_long for lists ("List") and maps ("Dictionary").
-inline bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
+FASTAPI_DECL bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
+                       ValidationErrors& errors, const Loc& loc);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool check_size(std::size_t n, const picojson::value& input, const char* field_type, const Constraints& c,
                        ValidationErrors& errors, const Loc& loc) {
     std::optional<std::size_t> lo = c.min_items ? c.min_items : c.min_length;
     std::optional<std::size_t> hi = c.max_items ? c.max_items : c.max_length;
@@ -263,6 +307,7 @@ inline bool check_size(std::size_t n, const picojson::value& input, const char* 
     }
     return true;
 }
+#endif
 
 // Checks `value` against constraints c; true when it passes (or there is nothing to check).
 // `input` is what the client sent (reported in the error); by default, the value as JSON.

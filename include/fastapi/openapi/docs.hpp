@@ -20,7 +20,9 @@ namespace fastapi {
 namespace detail {
 
 // Text for HTML content and attribute values.
-inline std::string html_escape(std::string_view s) {
+FASTAPI_DECL std::string html_escape(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string html_escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
@@ -34,9 +36,12 @@ inline std::string html_escape(std::string_view s) {
     }
     return out;
 }
+#endif
 
 // A JavaScript string literal that is also safe inside <script> (no "</script>", no quotes).
-inline std::string js_string(std::string_view s) {
+FASTAPI_DECL std::string js_string(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string js_string(std::string_view s) {
     std::string out = "'";
     for (char c : s) {
         const unsigned char u = static_cast<unsigned char>(c);
@@ -50,15 +55,21 @@ inline std::string js_string(std::string_view s) {
     }
     return out + "'";
 }
+#endif
 
 }  // namespace detail
 
 // The Swagger UI page (FastAPI's get_swagger_ui_html): loads swagger-ui-dist 5 and points
 // it at the OpenAPI document. `oauth2_redirect_url` empty leaves OAuth2 redirects out.
-inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
+FASTAPI_DECL HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
                                         std::string_view swagger_js_url, std::string_view swagger_css_url,
                                         std::string_view swagger_favicon_url,
-                                        std::string_view oauth2_redirect_url = {}) {
+                                        std::string_view oauth2_redirect_url = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::string_view title,
+                                        std::string_view swagger_js_url, std::string_view swagger_css_url,
+                                        std::string_view swagger_favicon_url,
+                                        std::string_view oauth2_redirect_url) {
     std::string html;
     html += "<!DOCTYPE html>\n<html>\n<head>\n";
     html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">\n";
@@ -85,12 +96,16 @@ inline HTMLResponse get_swagger_ui_html(std::string_view openapi_url, std::strin
     html += "})\n</script>\n</body>\n</html>\n";
     return HTMLResponse(std::move(html));
 }
+#endif
 
 // The ReDoc page (FastAPI's get_redoc_html): redoc 2's standalone bundle and its
 // <redoc spec-url> element. Google Fonts are linked as FastAPI does unless turned off
 // (offline pages turn them off).
-inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
-                                   std::string_view redoc_favicon_url, bool with_google_fonts = true) {
+FASTAPI_DECL HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
+                                   std::string_view redoc_favicon_url, bool with_google_fonts = true);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_view title, std::string_view redoc_js_url,
+                                   std::string_view redoc_favicon_url, bool with_google_fonts) {
     std::string html;
     html += "<!DOCTYPE html>\n<html>\n<head>\n";
     html += "<title>" + detail::html_escape(title) + "</title>\n";
@@ -111,12 +126,15 @@ inline HTMLResponse get_redoc_html(std::string_view openapi_url, std::string_vie
     html += "</body>\n</html>\n";
     return HTMLResponse(std::move(html));
 }
+#endif
 
 // The page Swagger UI sends an OAuth2 authorization server back to (FastAPI's
 // get_swagger_ui_oauth2_redirect_html). Swagger UI opened this window and left its
 // callbacks in window.swaggerUIRedirectOauth2; the page hands them what came back (the
 // fragment for implicit flows, the query string for the code flow) and closes itself.
-inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
+FASTAPI_DECL HTMLResponse get_swagger_ui_oauth2_redirect_html();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL HTMLResponse get_swagger_ui_oauth2_redirect_html() {
     return HTMLResponse(R"html(<!doctype html>
 <html lang="en-US">
 <head>
@@ -178,6 +196,7 @@ inline HTMLResponse get_swagger_ui_oauth2_redirect_html() {
 </html>
 )html");
 }
+#endif
 
 namespace detail {
 
@@ -188,7 +207,9 @@ inline constexpr std::string_view docs_asset_files[] = {"swagger-ui-bundle.js", 
 // Registers the docs pages (and, for offline docs, the assets they load) as AppOptions
 // says; called by App's constructor, so they come first in the route table. Fills
 // docs_assets_dir from $FASTAPI_DOCS_ASSETS when the program left it empty.
-inline void install_docs_routes(AppCore& app, AppOptions& o) {
+FASTAPI_DECL void install_docs_routes(AppCore& app, AppOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void install_docs_routes(AppCore& app, AppOptions& o) {
     if (o.docs_assets_dir.empty())
         if (const char* env = std::getenv("FASTAPI_DOCS_ASSETS"); env && *env) o.docs_assets_dir = env;
     if (o.openapi_url.empty() || (o.docs_url.empty() && o.redoc_url.empty())) return;
@@ -241,6 +262,7 @@ inline void install_docs_routes(AppCore& app, AppOptions& o) {
         }));
     if (offline) app.mount(base, StaticFiles(o.docs_assets_dir), "docs-assets");
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

@@ -26,7 +26,9 @@ inline constexpr std::string_view schema_ref_prefix = "#/components/schemas/";
 
 // Python's str.title() (ASCII), then '_' -> ' ': "item_id" -> "Item Id". Pydantic's field
 // titles and FastAPI's summaries and parameter titles are made this way.
-inline std::string python_title(std::string_view s) {
+FASTAPI_DECL std::string python_title(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string python_title(std::string_view s) {
     std::string out;
     bool prev_cased = false;
     for (char c : s) {
@@ -41,17 +43,23 @@ inline std::string python_title(std::string_view s) {
     }
     return out;
 }
+#endif
 
 // Python's re.sub(r"\W", "_", s) for ASCII.
-inline std::string word_chars(std::string_view s) {
+FASTAPI_DECL std::string word_chars(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string word_chars(std::string_view s) {
     std::string out(s);
     for (auto& c : out)
         if (!is_ident_char(c)) c = '_';
     return out;
 }
+#endif
 
 // The path as FastAPI writes it in the document: {name:path} -> {name}.
-inline std::string path_format(std::string_view pattern) {
+FASTAPI_DECL std::string path_format(std::string_view pattern);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string path_format(std::string_view pattern) {
     std::string out;
     for (std::size_t i = 0; i < pattern.size(); ++i) {
         if (pattern.substr(i, 6) == ":path}") {
@@ -63,10 +71,13 @@ inline std::string path_format(std::string_view pattern) {
     }
     return out;
 }
+#endif
 
 // A route's name when RouteOptions::name is empty (C++ handlers have no function name):
 // the method and the path's words, "GET /items/{item_id}" -> "get_items_item_id", "GET /" -> "get_root".
-inline std::string default_route_name(std::string_view method, std::string_view path) {
+FASTAPI_DECL std::string default_route_name(std::string_view method, std::string_view path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string default_route_name(std::string_view method, std::string_view path) {
     std::string name;
     for (char c : method) name += ascii_lower(c);
     bool word = false;
@@ -83,12 +94,16 @@ inline std::string default_route_name(std::string_view method, std::string_view 
     if (name.size() == start) name += "_root";
     return name;
 }
+#endif
 
-inline picojson::value string_array(const std::vector<std::string_view>& items) {
+FASTAPI_DECL picojson::value string_array(const std::vector<std::string_view>& items);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value string_array(const std::vector<std::string_view>& items) {
     picojson::array a;
     for (auto s : items) a.emplace_back(std::string(s));
     return picojson::value(std::move(a));
 }
+#endif
 
 // Models and enumerations reachable from the routes, with their component names, and the
 // JSON Schema of types as pydantic v2 writes it.
@@ -288,7 +303,9 @@ private:
 
 // FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
 // `ctx` too, as fastapi.hpp's 422 bodies carry them).
-inline void add_validation_error_schemas(picojson::object& schemas) {
+FASTAPI_DECL void add_validation_error_schemas(picojson::object& schemas);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_validation_error_schemas(picojson::object& schemas) {
     const char* validation_error = R"({
       "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
       "properties": {
@@ -303,10 +320,14 @@ inline void add_validation_error_schemas(picojson::object& schemas) {
     picojson::parse(schemas["ValidationError"], validation_error);
     picojson::parse(schemas["HTTPValidationError"], http_validation_error);
 }
+#endif
 
-inline bool body_allowed_for_status(int status) noexcept {
+FASTAPI_DECL bool body_allowed_for_status(int status) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool body_allowed_for_status(int status) noexcept {
     return !(status < 200 || status == 204 || status == 205 || status == 304);
 }
+#endif
 
 // One operation of the document: a route and one of its methods.
 struct OperationDoc {
@@ -316,18 +337,24 @@ struct OperationDoc {
     std::string name, operation_id;
 };
 
-inline picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
+FASTAPI_DECL picojson::value with_response_title(picojson::value schema, std::string_view field_name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value with_response_title(picojson::value schema, std::string_view field_name) {
     auto& s = schema.get<picojson::object>();
     if (!s.count("$ref")) s["title"] = picojson::value(python_title(field_name));
     return schema;
 }
+#endif
 
-inline picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json") {
+FASTAPI_DECL picojson::value json_content(picojson::value schema, std::string_view media_type = "application/json");
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value json_content(picojson::value schema, std::string_view media_type) {
     picojson::object media, content;
     media["schema"] = std::move(schema);
     content[std::string(media_type)] = picojson::value(std::move(media));
     return picojson::value(std::move(content));
 }
+#endif
 
 inline const TypeInfo* response_type(const OperationDoc& op) {
     const ResponseModel& rm = op.route->options.response_model;
@@ -338,7 +365,9 @@ inline const TypeInfo* response_type(const OperationDoc& op) {
 
 // An event of a text/event-stream response, as FastAPI describes it (OpenAPI 3.2's SSE
 // schema): data, event, id and retry fields, the data JSON of the item type when there is one.
-inline picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg) {
+FASTAPI_DECL picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value event_stream_item_schema(const TypeInfo* item, const SchemaRegistry& reg) {
     auto typed = [](const char* type) { return picojson::value(picojson::object{{"type", picojson::value(type)}}); };
     picojson::object data{{"type", picojson::value("string")}};
     if (item) {
@@ -352,8 +381,11 @@ inline picojson::value event_stream_item_schema(const TypeInfo* item, const Sche
     if (item) schema["required"] = picojson::value(picojson::array{picojson::value("data")});
     return picojson::value(std::move(schema));
 }
+#endif
 
-inline picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
+FASTAPI_DECL picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value build_operation(const OperationDoc& op, const SchemaRegistry& reg, picojson::object& schemas) {
     const RouteOptions& o = op.route->options;
     picojson::object out;
     if (!o.tags.empty()) {
@@ -498,9 +530,12 @@ inline picojson::value build_operation(const OperationDoc& op, const SchemaRegis
     }
     return picojson::value(std::move(out));
 }
+#endif
 
 // The operations of the document, in route order, with their names and unique operationIds.
-inline std::vector<OperationDoc> collect_operations(const AppCore& app) {
+FASTAPI_DECL std::vector<OperationDoc> collect_operations(const AppCore& app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<OperationDoc> collect_operations(const AppCore& app) {
     std::vector<OperationDoc> ops;
     std::set<std::string> ids;
     for (auto& route : app.routes()) {
@@ -525,8 +560,11 @@ inline std::vector<OperationDoc> collect_operations(const AppCore& app) {
     }
     return ops;
 }
+#endif
 
-inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
+FASTAPI_DECL SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
     SchemaRegistry reg;
     for (auto& op : ops) {
         for (auto& p : op.info.parameters) reg.collect(p.field.type());
@@ -542,8 +580,11 @@ inline SchemaRegistry collect_schemas(const std::vector<OperationDoc>& ops) {
     reg.assign_names();
     return reg;
 }
+#endif
 
-inline picojson::value build_info(const AppOptions& o) {
+FASTAPI_DECL picojson::value build_info(const AppOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value build_info(const AppOptions& o) {
     picojson::object info;
     info["title"] = picojson::value(o.title);
     if (!o.summary.empty()) info["summary"] = picojson::value(o.summary);
@@ -564,6 +605,7 @@ inline picojson::value build_info(const AppOptions& o) {
     }
     return picojson::value(std::move(info));
 }
+#endif
 
 // --- writing: picojson objects are sorted maps; the document is written in the order
 // FastAPI gives it where a reader sees it (paths as routed, model properties as declared).
@@ -574,7 +616,9 @@ struct OpenAPIOrder {
 };
 
 // The order, from the operations and schemas the document is built from.
-inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
+FASTAPI_DECL OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const SchemaRegistry& reg) {
     OpenAPIOrder order;
     std::set<std::string> seen;
     for (auto& op : ops) {
@@ -587,14 +631,21 @@ inline OpenAPIOrder openapi_order(const std::vector<OperationDoc>& ops, const Sc
         for (auto& f : m->fields) order.properties[reg.name_of(m)].emplace_back(f.wire_name);
     return order;
 }
+#endif
 
 // A second pass, for a document from App::set_openapi's generator (its routes' order).
-inline OpenAPIOrder openapi_order(const AppCore& app) {
+FASTAPI_DECL OpenAPIOrder openapi_order(const AppCore& app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL OpenAPIOrder openapi_order(const AppCore& app) {
     auto ops = collect_operations(app);
     return openapi_order(ops, collect_schemas(ops));
 }
+#endif
 
-inline void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+FASTAPI_DECL void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
+                                  const std::function<void(std::string&, const std::string&, const picojson::value&)>& write);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_object_in_order(std::string& out, const picojson::object& o, const std::vector<std::string>& first,
                                   const std::function<void(std::string&, const std::string&, const picojson::value&)>& write) {
     out += '{';
     bool any = false;
@@ -612,8 +663,11 @@ inline void write_object_in_order(std::string& out, const picojson::object& o, c
         if (!done.count(k)) one(k, v);
     out += '}';
 }
+#endif
 
-inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
+FASTAPI_DECL std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string write_openapi(const picojson::value& doc, const OpenAPIOrder& order) {
     std::string out;
     if (!doc.is<picojson::object>()) {
         append_json_value(out, doc);
@@ -649,10 +703,13 @@ inline std::string write_openapi(const picojson::value& doc, const OpenAPIOrder&
                           });
     return out;
 }
+#endif
 
 // The document and, when order is given, the order it is written in: one pass over the
 // routes and their schemas for both.
-inline picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
+FASTAPI_DECL picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
     const AppOptions& o = app.settings();
     auto ops = detail::collect_operations(app);
     detail::SchemaRegistry reg = detail::collect_schemas(ops);
@@ -695,12 +752,16 @@ inline picojson::value build_openapi(const AppCore& app, OpenAPIOrder* order) {
     }
     return picojson::value(std::move(doc));
 }
+#endif
 
 }  // namespace detail
 
 // The OpenAPI document of the app as fastapi.hpp generates it (FastAPI's get_openapi): for
 // App::set_openapi generators that start from it and change it.
-inline picojson::value get_openapi(const detail::AppCore& app) { return detail::build_openapi(app, nullptr); }
+FASTAPI_DECL picojson::value get_openapi(const detail::AppCore& app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value get_openapi(const detail::AppCore& app) { return detail::build_openapi(app, nullptr); }
+#endif
 
 namespace detail {
 
@@ -802,16 +863,22 @@ struct BuiltinAnswer {
     }
 };
 
-inline void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer) {
+FASTAPI_DECL void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_builtin_route(AppCore& app, const std::string& path, BuiltinAnswer answer) {
     RouteOptions hidden;
     hidden.include_in_schema = false;
     app.get(path, std::move(answer), std::move(hidden));
 }
+#endif
 
-inline void install_openapi_route(AppCore& app, OpenAPIDocument& document) {
+FASTAPI_DECL void install_openapi_route(AppCore& app, OpenAPIDocument& document);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void install_openapi_route(AppCore& app, OpenAPIDocument& document) {
     const std::string& url = app.settings().openapi_url;
     if (!url.empty()) add_builtin_route(app, url, BuiltinAnswer{nullptr, &document});
 }
+#endif
 
 }  // namespace detail
 

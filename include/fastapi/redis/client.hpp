@@ -69,13 +69,16 @@ void redis_arg(std::vector<std::string>& out, const T& v) {
                                        "a model, or a std::vector of them");
 }
 
-inline std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
+FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<std::string>& args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
     std::string out;
     append_command_header(out, args.size() + 1);
     append_command_arg(out, name);
     for (const auto& a : args) append_command_arg(out, a);
     return out;
 }
+#endif
 
 template <class... A>
 std::string redis_build(std::string_view name, const A&... args) {
@@ -105,16 +108,24 @@ inline const char* redis_type_name(const RedisValue& v) {
 [[noreturn]] inline void redis_mismatch(const RedisValue& v, const char* target) {
     throw RedisError(std::string("fastapi::Redis: a ") + redis_type_name(v) + " reply cannot be read as " + target);
 }
-inline void redis_throw_if_error(const RedisValue& v) {
+FASTAPI_DECL void redis_throw_if_error(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void redis_throw_if_error(const RedisValue& v) {
     if (v.is_error()) throw RedisError(v.str);
 }
-inline std::string redis_string(RedisValue&& v) {
+#endif
+FASTAPI_DECL std::string redis_string(RedisValue&& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_string(RedisValue&& v) {
     redis_throw_if_error(v);
     if (v.is_string() || v.type == RedisValue::Type::big_number || v.type == RedisValue::Type::double_) return std::move(v.str);
     if (v.type == RedisValue::Type::integer) return std::to_string(v.integer);
     redis_mismatch(v, v.is_null() ? "std::string (ask for std::optional<std::string>)" : "std::string");
 }
-inline std::int64_t redis_integer(const RedisValue& v) {
+#endif
+FASTAPI_DECL std::int64_t redis_integer(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::int64_t redis_integer(const RedisValue& v) {
     redis_throw_if_error(v);
     if (v.type == RedisValue::Type::integer || v.type == RedisValue::Type::boolean) return v.integer;
     if (v.is_string() || v.type == RedisValue::Type::big_number) {
@@ -125,7 +136,10 @@ inline std::int64_t redis_integer(const RedisValue& v) {
     }
     redis_mismatch(v, "an integer");
 }
-inline double redis_double(const RedisValue& v) {
+#endif
+FASTAPI_DECL double redis_double(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL double redis_double(const RedisValue& v) {
     redis_throw_if_error(v);
     if (v.type == RedisValue::Type::double_) return v.number;
     if (v.type == RedisValue::Type::integer) return static_cast<double>(v.integer);
@@ -137,30 +151,43 @@ inline double redis_double(const RedisValue& v) {
     }
     redis_mismatch(v, "a double");
 }
-inline bool redis_bool(const RedisValue& v) {
+#endif
+FASTAPI_DECL bool redis_bool(const RedisValue& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool redis_bool(const RedisValue& v) {
     redis_throw_if_error(v);
     if (v.type == RedisValue::Type::integer || v.type == RedisValue::Type::boolean) return v.integer != 0;
     if (v.is_null()) return false;
     if (v.type == RedisValue::Type::simple) return true;  // +OK
     redis_mismatch(v, "bool");
 }
-inline json redis_json(RedisValue&& v) {
+#endif
+FASTAPI_DECL json redis_json(RedisValue&& v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL json redis_json(RedisValue&& v) {
     std::string text = redis_string(std::move(v));
     picojson::value parsed;
     std::string err = picojson::parse(parsed, text);
     if (!err.empty()) throw RedisError("fastapi::Redis: the value is not JSON: " + err.substr(0, 200));
     return json(parsed);
 }
-inline std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target) {
+#endif
+FASTAPI_DECL std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<RedisValue>& redis_elements(RedisValue& v, const char* target) {
     redis_throw_if_error(v);
     if (!v.is_aggregate() && !v.is_null()) redis_mismatch(v, target);
     return v.elements;
 }
-inline std::string redis_model_error(const ValidationErrors& errors) {
+#endif
+FASTAPI_DECL std::string redis_model_error(const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_model_error(const ValidationErrors& errors) {
     std::string msg = "fastapi::Redis: the stored value does not fit the model";
     if (!errors.empty()) msg += ": " + errors.front().msg;
     return msg;
 }
+#endif
 
 template <class R>
 R redis_convert(RedisValue&& v) {
@@ -252,7 +279,10 @@ private:
 };
 
 // Runs a request on a connection and gives its replies.
-inline asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                           std::shared_ptr<RedisRequest> r);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
                                                            std::shared_ptr<RedisRequest> r) {
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::vector<RedisValue>)>(
         [](auto handler, std::shared_ptr<RedisConnection> c, std::shared_ptr<RedisRequest> r) {
@@ -267,13 +297,17 @@ inline asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<Redis
         },
         asio::use_awaitable, std::move(c), std::move(r));
 }
+#endif
 
-inline std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies = 1) {
+FASTAPI_DECL std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies = 1);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<RedisRequest> redis_request(std::string payload, std::size_t replies) {
     auto r = std::make_shared<RedisRequest>();
     r->payload = std::move(payload);
     r->replies = replies;
     return r;
 }
+#endif
 
 // What a Redis handle shares: the options, and the connection, made on the first loop that
 // needs it, or on a loop (thread) of its own for a client used only through blocking calls.
@@ -377,7 +411,9 @@ T redis_wait(RedisLink& link, asio::awaitable<T> work) {
     return asio::co_spawn(ex, std::move(work), asio::use_future).get();
 }
 
-inline std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
+FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
     std::string out;
     std::size_t n = 3 + (o.ex.count() > 0) * 2 + (o.px.count() > 0) * 2 + o.nx + o.xx + o.keepttl;
     append_command_header(out, n);
@@ -391,10 +427,13 @@ inline std::string redis_set_payload(std::string_view key, std::string_view valu
     if (o.keepttl) append_command_arg(out, "KEEPTTL");
     return out;
 }
+#endif
 
 // Commands that change the state of the connection they run on, refused on the shared one
 // (where every coroutine of the loop would see the change).
-inline void redis_check_shared(const RedisLink& link, std::string_view name) {
+FASTAPI_DECL void redis_check_shared(const RedisLink& link, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void redis_check_shared(const RedisLink& link, std::string_view name) {
     if (link.mode() != RedisConnection::Mode::shared || name.size() > 12) return;
     std::string upper(name);
     for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -408,6 +447,7 @@ inline void redis_check_shared(const RedisLink& link, std::string_view name) {
                                    "redis.transaction(batch) for MULTI/EXEC, redis.dedicated() for WATCH and other "
                                    "connection state, redis.subscriber() for pub/sub");
 }
+#endif
 
 }  // namespace detail
 
@@ -451,7 +491,7 @@ class RedisBlocking;
 class RedisSubscriber;
 class Redis;
 namespace detail {
-inline std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
+FASTAPI_DECL std::shared_ptr<RedisConnection> redis_connection_of(const Redis& r);
 }
 
 class Redis {
@@ -651,9 +691,13 @@ private:
 };
 
 // The connection a Redis handle has made (none before its first use): for tests and diagnostics.
-inline std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r) { return r.link_->bound(); }
+#endif
 
-inline RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
+#endif
 
 // Pub/sub on a connection of its own: subscribe to channels (or patterns), then
 // `while (auto m = co_await sub.next())` takes the messages as they come. Subscriptions are kept
@@ -735,9 +779,11 @@ private:
     std::shared_ptr<detail::RedisLink> link_;
 };
 
-inline RedisSubscriber Redis::subscriber() const {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisSubscriber Redis::subscriber() const {
     auto c = link_->bound();
     return RedisSubscriber(link_->options(), c ? c->executor() : asio::any_io_executor{});
 }
+#endif
 
 }  // namespace fastapi

@@ -246,23 +246,32 @@ private:
 
 // Reads one reply from the front of data: done (out set, consumed its size), need_more (an
 // incomplete reply: wait for more bytes), or error (the connection cannot go on).
-inline RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits = {}) {
+FASTAPI_DECL RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RespResult parse_resp(std::string_view data, RedisValue& out, const RespLimits& limits) {
     return RespParser(data, limits).parse(out);
 }
+#endif
 
 // A command as RESP: an array of bulk strings.
-inline void append_command_header(std::string& out, std::size_t args) {
+FASTAPI_DECL void append_command_header(std::string& out, std::size_t args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_command_header(std::string& out, std::size_t args) {
     out += '*';
     out += std::to_string(args);
     out += "\r\n";
 }
-inline void append_command_arg(std::string& out, std::string_view arg) {
+#endif
+FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg) {
     out += '$';
     out += std::to_string(arg.size());
     out += "\r\n";
     out.append(arg);
     out += "\r\n";
 }
+#endif
 template <class... S>
 std::string make_command(const S&... args) {
     std::string out;

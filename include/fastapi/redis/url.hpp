@@ -41,7 +41,9 @@ struct RedisOptions {
 
 namespace detail {
 
-inline std::string redis_url_decode(std::string_view s) {
+FASTAPI_DECL std::string redis_url_decode(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string redis_url_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
@@ -54,8 +56,11 @@ inline std::string redis_url_decode(std::string_view s) {
     }
     return out;
 }
+#endif
 
-inline int redis_url_number(std::string_view s, int max, const char* what, std::string_view url) {
+FASTAPI_DECL int redis_url_number(std::string_view s, int max, const char* what, std::string_view url);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int redis_url_number(std::string_view s, int max, const char* what, std::string_view url) {
     int v = 0;
     if (s.empty() || s.size() > 9) throw std::invalid_argument(std::string("REDIS_URL: bad ") + what + " in " + std::string(url));
     for (char c : s) {
@@ -65,12 +70,15 @@ inline int redis_url_number(std::string_view s, int max, const char* what, std::
     if (v > max) throw std::invalid_argument(std::string("REDIS_URL: ") + what + " out of range in " + std::string(url));
     return v;
 }
+#endif
 
 }  // namespace detail
 
 // Reads a Redis URL into options (the timings and limits keep their defaults); a malformed
 // one is std::invalid_argument saying what is wrong. The password never appears in a message.
-inline RedisOptions parse_redis_url(std::string_view url) {
+FASTAPI_DECL RedisOptions parse_redis_url(std::string_view url);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisOptions parse_redis_url(std::string_view url) {
     RedisOptions o;
     std::string_view shown = url.substr(0, url.find('@') == std::string_view::npos ? url.size() : 0);
     if (shown.empty()) shown = "(a URL with credentials)";
@@ -160,11 +168,15 @@ inline RedisOptions parse_redis_url(std::string_view url) {
     if (!path.empty()) o.db = detail::redis_url_number(path, 1 << 20, "database number", shown);
     return o;
 }
+#endif
 
 // REDIS_URL's options, or redis://127.0.0.1:6379/0 when it is not set.
-inline RedisOptions redis_options_from_env() {
+FASTAPI_DECL RedisOptions redis_options_from_env();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisOptions redis_options_from_env() {
     const char* url = std::getenv("REDIS_URL");
     return url && *url ? parse_redis_url(url) : RedisOptions{};
 }
+#endif
 
 }  // namespace fastapi

@@ -85,7 +85,9 @@ namespace detail {
 // dependencies share one (and a dependency's Binder needs nothing more).
 inline constexpr char background_key = 0;
 
-inline BackgroundTasks& background_tasks(Exchange& ex) {
+FASTAPI_DECL BackgroundTasks& background_tasks(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL BackgroundTasks& background_tasks(Exchange& ex) {
     if (auto* e = ex.deps.find(&background_key)) return *static_cast<BackgroundTasks*>(e->where);
     auto p = std::make_shared<BackgroundTasks>();
     DependencyScope::Entry e;
@@ -95,6 +97,7 @@ inline BackgroundTasks& background_tasks(Exchange& ex) {
     ex.deps.entries.push_back(std::move(e));
     return *static_cast<BackgroundTasks*>(ex.deps.entries.back().where);
 }
+#endif
 
 // What the response's sender runs after the bytes are out: the tasks, then the request's
 // dependency cleanups (taken from the exchange). Empty when the request added no task.
@@ -107,7 +110,9 @@ struct BackgroundJob {
     }
 };
 
-inline std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
+FASTAPI_DECL std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
     auto* e = ex.deps.find(&background_key);
     if (!e) return nullptr;
     auto& tasks = *static_cast<BackgroundTasks*>(e->where);
@@ -118,11 +123,15 @@ inline std::shared_ptr<BackgroundJob> take_background_job(Exchange& ex) {
     ex.deps.entries.clear();
     return job;
 }
+#endif
 
 // A failed handler's tasks are dropped (its response is an error, not what it returned).
-inline void discard_background_tasks(Exchange& ex) noexcept {
+FASTAPI_DECL void discard_background_tasks(Exchange& ex) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void discard_background_tasks(Exchange& ex) noexcept {
     if (auto* e = ex.deps.find(&background_key)) *static_cast<BackgroundTasks*>(e->where) = BackgroundTasks{};
 }
+#endif
 
 template <>
 struct Binder<BackgroundTasks&> {

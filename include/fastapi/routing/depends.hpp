@@ -108,7 +108,9 @@ struct LoopLife : asio::execution_context::service {
     }
 };
 
-inline asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
+FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
     try {
         co_await f();
     } catch (const std::exception& x) {
@@ -117,8 +119,10 @@ inline asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> 
         std::fprintf(stderr, "fastapi: a dependency's cleanup threw\n");
     }
 }
+#endif
 
-inline std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
     std::shared_ptr<LoopLife::Flag> flag;
     if (loop) flag = asio::use_service<LoopLife>(asio::query(loop, asio::execution::context)).flag;
     return [f = std::move(f), loop, flag] {
@@ -134,12 +138,15 @@ inline std::function<void()> schedule_cleanup(std::function<asio::awaitable<void
         own.run();
     };
 }
+#endif
 }  // namespace detail
 
-inline std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
     if (async_) return detail::schedule_cleanup(std::move(async_), loop);
     return std::move(sync_);
 }
+#endif
 
 namespace detail {
 
@@ -170,13 +177,16 @@ void* keep_result(Exchange& ex, const void* key, R&& result) {
 
 // Binds fn's parameters and, when they are all valid, calls it (FastAPI calls no dependency
 // whose own parameters failed). Returns where the result is kept, or null.
-inline void* keep_void_result(Exchange& ex, const void* key) {
+FASTAPI_DECL void* keep_void_result(Exchange& ex, const void* key);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void* keep_void_result(Exchange& ex, const void* key) {
     DependencyScope::Entry e;
     e.key = key;
     e.where = &void_result_marker;
     ex.deps.entries.push_back(std::move(e));
     return &void_result_marker;
 }
+#endif
 
 [[noreturn]] inline void coroutine_dependency_reached_synchronously() {
     throw std::logic_error("fastapi: internal error: a coroutine dependency was reached by synchronous binding");
@@ -295,7 +305,9 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
 // dependencies on the way are resolved too, so that everything runs in FastAPI's order;
 // a NoCache plain one is left to the binding. Validation errors are not collected here: a
 // dependency whose parameters fail is not called, and the binding reports them.
-inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
+FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
     if (n.cache && ex.deps.find(n.key)) co_return;
     const DependencyOverride* o = find_dependency_override(ex, n.key);
     DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
@@ -316,6 +328,7 @@ inline asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchan
         n.resolve(ex, ignored);
     }
 }
+#endif
 
 // For the OpenAPI document: the parameters a dependency reads are the operation's, once
 // each (FastAPI lists a parameter read by two dependencies once).

@@ -18,13 +18,18 @@ namespace fastapi {
 namespace detail {
 
 // {"detail": <detail_json>} with `status`, replacing what the response had.
-inline void write_detail_json(Response& res, int status, std::string_view detail_json) {
+FASTAPI_DECL void write_detail_json(Response& res, int status, std::string_view detail_json);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_detail_json(Response& res, int status, std::string_view detail_json) {
     res.status = status;
     res.body.clear();
     res.body.append("{\"detail\":").append(detail_json) += '}';
     res.headers.set("content-type", "application/json");
 }
-inline void write_detail(Response& res, int status, const picojson::value& detail_value) {
+#endif
+FASTAPI_DECL void write_detail(Response& res, int status, const picojson::value& detail_value);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_detail(Response& res, int status, const picojson::value& detail_value) {
     res.status = status;
     res.body.clear();
     res.body += "{\"detail\":";
@@ -32,47 +37,69 @@ inline void write_detail(Response& res, int status, const picojson::value& detai
     res.body += '}';
     res.headers.set("content-type", "application/json");
 }
+#endif
 // {"detail": "<reason phrase>"}: the server's own answers (400, 404, 413, 503, ...).
-inline void write_status_detail(Response& res, int status) {
+FASTAPI_DECL void write_status_detail(Response& res, int status);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_status_detail(Response& res, int status) {
     write_detail(res, status, picojson::value(std::string(status_reason(status))));
 }
-inline void write_validation_errors(Response& res, const ValidationErrors& errors) {
+#endif
+FASTAPI_DECL void write_validation_errors(Response& res, const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void write_validation_errors(Response& res, const ValidationErrors& errors) {
     res.status = 422;
     res.body = render_validation_errors(errors);
     res.headers.set("content-type", "application/json");
 }
+#endif
 // Starlette's middleware answer in plain text (TrustedHost's 400, CORS's refused preflight).
-inline void plain_answer(Response& res, int status, std::string_view text) {
+FASTAPI_DECL void plain_answer(Response& res, int status, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void plain_answer(Response& res, int status, std::string_view text) {
     res.status = status;
     res.body = std::string(text);
     res.headers.set("content-type", "text/plain; charset=utf-8");
 }
-inline void internal_error(Response& res) { write_status_detail(res, 500); }
+#endif
+FASTAPI_DECL void internal_error(Response& res);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void internal_error(Response& res) { write_status_detail(res, 500); }
+#endif
 
-inline void log_error(const Exchange& ex, const char* what) {
+FASTAPI_DECL void log_error(const Exchange& ex, const char* what);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void log_error(const Exchange& ex, const char* what) {
     std::fprintf(stderr, "fastapi: exception in %s %s: %s\n", ex.request.method.c_str(), ex.request.path.c_str(), what);
 }
+#endif
 
 // What an error answer starts from: nothing of the response the handler was building (its
 // headers, file, stream), and none of its background tasks (FastAPI runs a failed
 // handler's tasks never).
-inline void clear_for_error(Exchange& ex) noexcept {
+FASTAPI_DECL void clear_for_error(Exchange& ex) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void clear_for_error(Exchange& ex) noexcept {
     ex.response.headers.clear();
     ex.response.file_path.clear();
     ex.response.stream.reset();
     discard_background_tasks(ex);
 }
+#endif
 
 // The last step of every request: a status outside 100-599 set at run time (Response::status,
 // HTTPException, a middleware) cannot go on the wire as it is. A 500, logged: the bug is the
 // server's, not the client's.
-inline void refuse_invalid_status(Exchange& ex) noexcept {
+FASTAPI_DECL void refuse_invalid_status(Exchange& ex) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void refuse_invalid_status(Exchange& ex) noexcept {
     if (is_valid_status(ex.response.status)) return;
     std::string what = "the response status " + std::to_string(ex.response.status) + " is outside 100-599";
     log_error(ex, what.c_str());
     clear_for_error(ex);
     internal_error(ex.response);
 }
+#endif
 
 // Exception -> response (FastAPI's exception handlers): the user's handlers first (last
 // registered first), then HTTPException, validation errors, and anything else as 500.

@@ -93,7 +93,9 @@ struct FormError {
 
 // The boundary parameter of a multipart/form-data Content-Type, or empty when it is not one
 // or the boundary is invalid (1 to 70 characters of RFC 2046's bchars, not ending in space).
-inline std::string multipart_boundary(std::string_view content_type) {
+FASTAPI_DECL std::string multipart_boundary(std::string_view content_type);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string multipart_boundary(std::string_view content_type) {
     auto semi = content_type.find(';');
     if (!iequals(trim_ows(content_type.substr(0, semi)), "multipart/form-data") || semi == std::string_view::npos)
         return {};
@@ -133,9 +135,12 @@ inline std::string multipart_boundary(std::string_view content_type) {
     }
     return boundary;
 }
+#endif
 
 // Content-Disposition: form-data; name="field"; filename="a.txt"; filename*=UTF-8''a%20b.txt
-inline bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename) {
+FASTAPI_DECL bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_content_disposition(std::string_view v, std::string& name, std::optional<std::string>& filename) {
     auto semi = v.find(';');
     if (!iequals(trim_ows(v.substr(0, semi)), "form-data")) return false;
     std::optional<std::string> plain, extended, got_name;
@@ -190,10 +195,13 @@ inline bool parse_content_disposition(std::string_view v, std::string& name, std
     }
     return true;
 }
+#endif
 
 // A file name the application may hold: UTF-8 with no control character (C0, DEL, C1), so no
 // NUL that would cut `filename.c_str()` short (the evil.php%00.jpg trick). Still never a path.
-inline bool is_acceptable_filename(std::string_view name) noexcept {
+FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept {
     if (!is_valid_utf8(name)) return false;
     for (std::size_t i = 0; i < name.size(); ++i) {
         const auto c = static_cast<unsigned char>(name[i]);
@@ -202,6 +210,7 @@ inline bool is_acceptable_filename(std::string_view name) noexcept {
     }
     return true;
 }
+#endif
 
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
@@ -420,7 +429,9 @@ struct FormData {
 
 // Parses the request body as a form: urlencoded, multipart (from memory or the spooled
 // file), or, for any other media type, an empty form (as Starlette: the fields are missing).
-inline void parse_form(const Request& req, const FormOptions& options, FormData& out) {
+FASTAPI_DECL void parse_form(const Request& req, const FormOptions& options, FormData& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void parse_form(const Request& req, const FormOptions& options, FormData& out) {
     std::string_view ct = req.headers.get("content-type").value_or("");
     std::string_view media = trim_ows(ct.substr(0, ct.find(';')));
     if (iequals(media, "application/x-www-form-urlencoded")) {
@@ -458,6 +469,7 @@ inline void parse_form(const Request& req, const FormOptions& options, FormData&
     for (auto& f : out.fields)
         if (!f.file && !is_utf8(f.value)) f.value = latin1_to_utf8(f.value);
 }
+#endif
 
 // The request's form, parsed on first use and kept with its dependency values (so uploaded
 // files live until the response is sent, or as long as a copy of an UploadFile does).
@@ -465,7 +477,9 @@ inline constexpr char form_key = 0;
 
 // Parses the request's form into its dependency values, errors kept for request_form. The
 // server calls it on the blocking pool for a body spooled to disk, before dispatch.
-inline FormData& preload_form(Exchange& ex) {
+FASTAPI_DECL FormData& preload_form(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL FormData& preload_form(Exchange& ex) {
     if (auto* e = ex.deps.find(&form_key)) return *static_cast<FormData*>(e->where);
     auto p = std::make_shared<FormData>();
     parse_form(ex.request, form_options(ex), *p);
@@ -476,32 +490,44 @@ inline FormData& preload_form(Exchange& ex) {
     ex.deps.entries.push_back(std::move(e));
     return *static_cast<FormData*>(ex.deps.entries.back().where);
 }
+#endif
 
-inline FormData& request_form(Exchange& ex) {
+FASTAPI_DECL FormData& request_form(Exchange& ex);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL FormData& request_form(Exchange& ex) {
     FormData& form = preload_form(ex);
     if (form.error) throw HTTPException(form.error->status, form.error->message);
     return form;
 }
+#endif
 
-inline Loc body_loc(std::string_view name) {
+FASTAPI_DECL Loc body_loc(std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Loc body_loc(std::string_view name) {
     Loc loc;
     loc.reserve(2);
     loc.emplace_back(std::in_place_index<0>, "body");
     loc.emplace_back(std::in_place_index<0>, std::string(name));
     return loc;
 }
+#endif
 
 // The non-file values of a field; FastAPI counts an empty value as absent.
-inline std::vector<std::string_view> form_values(const FormData& form, std::string_view name) {
+FASTAPI_DECL std::vector<std::string_view> form_values(const FormData& form, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string_view> form_values(const FormData& form, std::string_view name) {
     std::vector<std::string_view> values;
     for (auto& f : form.fields)
         if (f.name == name && !f.file && !f.value.empty()) values.emplace_back(f.value);
     return values;
 }
+#endif
 
 // A model from the form: each field's values (all of them for a list field), then read as
 // if the form were a JSON object of strings, with pydantic's lax conversions.
-inline picojson::value form_as_object(const FormData& form, const ModelInfo& model) {
+FASTAPI_DECL picojson::value form_as_object(const FormData& form, const ModelInfo& model);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value form_as_object(const FormData& form, const ModelInfo& model) {
     picojson::object obj;
     for (auto& f : form.fields) {
         if (f.file || f.value.empty()) continue;
@@ -518,6 +544,7 @@ inline picojson::value form_as_object(const FormData& form, const ModelInfo& mod
     }
     return picojson::value(std::move(obj));
 }
+#endif
 
 }  // namespace detail
 
@@ -557,12 +584,15 @@ template <class P> struct is_file_param : std::false_type {};
 template <fixed_string N, class T, class... M> struct is_file_param<File<N, T, M...>> : std::true_type {};
 
 // For the document: form parameters make the body a form, files make it multipart.
-inline void describe_form_body(OperationInfo& op, FieldInfo field, bool file) {
+FASTAPI_DECL void describe_form_body(OperationInfo& op, FieldInfo field, bool file);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void describe_form_body(OperationInfo& op, FieldInfo field, bool file) {
     op.body.push_back(std::move(field));
     op.embed_body = true;  // FastAPI always names form fields in a Body_<operationId> object
     if (file) op.body_media_type = "multipart/form-data";
     else if (op.body_media_type.empty()) op.body_media_type = "application/x-www-form-urlencoded";
 }
+#endif
 
 template <class P>
 struct Binder<P, std::enable_if_t<is_form_param<P>::value>> {

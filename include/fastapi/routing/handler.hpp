@@ -124,13 +124,16 @@ void render_result(R&& result, Exchange& ex, int status, ResponseFilter filter) 
     }
 }
 
-inline void render_no_result(Exchange& ex, int status) {
+FASTAPI_DECL void render_no_result(Exchange& ex, int status);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void render_no_result(Exchange& ex, int status) {
     // FastAPI writes `null` for a handler that returns nothing, except with 204/304.
     if (ex.response.status == 200) ex.response.status = status;
     if (ex.response.status == 204 || ex.response.status == 304) return;
     ex.response.body = "null";
     ex.response.headers.set("content-type", "application/json");
 }
+#endif
 
 // Binds every parameter (collecting all validation problems before giving up), then calls f.
 template <class P>

@@ -32,13 +32,16 @@ T run_to_completion(std::function<asio::awaitable<T>()> f) {
     if (error) std::rethrow_exception(error);
     return std::move(*result);
 }
-inline void run_to_completion(std::function<asio::awaitable<void>()> f) {
+FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f) {
     asio::io_context io;
     std::exception_ptr error;
     asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
     io.run();
     if (error) std::rethrow_exception(error);
 }
+#endif
 // A lifespan hook as the app keeps it: a coroutine is run to completion.
 template <class F>
 std::function<void()> lifespan_hook(F f) {

@@ -73,16 +73,22 @@ struct Middleware {
 };
 
 namespace detail {
-inline std::string lowered(std::string_view s) {
+FASTAPI_DECL std::string lowered(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string lowered(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = ascii_lower(c);
     return out;
 }
-inline void add_vary(Response& res, std::string_view value) {
+#endif
+FASTAPI_DECL void add_vary(Response& res, std::string_view value);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_vary(Response& res, std::string_view value) {
     auto existing = res.headers.get("vary");
     std::string v = existing ? std::string(*existing) + ", " + std::string(value) : std::string(value);
     res.headers.set("vary", v);
 }
+#endif
 }  // namespace detail
 
 // --- CORS ---
@@ -268,7 +274,9 @@ struct GZipOptions {
 
 #ifdef FASTAPI_WITH_ZLIB
 namespace detail {
-inline bool gzip_compress(const std::string& in, std::string& out, int level) {
+FASTAPI_DECL bool gzip_compress(const std::string& in, std::string& out, int level);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool gzip_compress(const std::string& in, std::string& out, int level) {
     z_stream zs{};
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
     out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
@@ -281,6 +289,7 @@ inline bool gzip_compress(const std::string& in, std::string& out, int level) {
     deflateEnd(&zs);
     return rc == Z_STREAM_END;
 }
+#endif
 // A streamed body compressed as it is produced: each chunk the producer writes is deflated
 // and flushed (Z_SYNC_FLUSH, as Starlette's GZipResponder flushes per message), so the client
 // gets it at once and nothing is held beyond one chunk; the gzip trailer follows the last.
@@ -321,7 +330,9 @@ private:
 };
 
 // The producer `inner`, compressed: its length is no longer known (chunked framing).
-inline std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
+FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
     auto p = std::make_shared<BodyProducer>();
     p->produce = [inner = std::move(inner), level](StreamWriter& out) -> asio::awaitable<void> {
         GzipSink sink(out, level);
@@ -331,10 +342,13 @@ inline std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> i
     };
     return p;
 }
+#endif
 
 // A qvalue (RFC 9110 §12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths; -1
 // when it is not one.
-inline int parse_qvalue(std::string_view v) noexcept {
+FASTAPI_DECL int parse_qvalue(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int parse_qvalue(std::string_view v) noexcept {
     if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 || (v.size() > 1 && v[1] != '.'))
         return -1;
     int q = v[0] == '1' ? 1000 : 0;
@@ -346,11 +360,14 @@ inline int parse_qvalue(std::string_view v) noexcept {
     }
     return q <= 1000 ? q : -1;
 }
+#endif
 
 // RFC 9110 §12.5.3: gzip (or x-gzip) named with a weight above 0, or, when it is not named,
 // "*" with one. No header, "gzip;q=0" (whatever "*" says) and "*;q=0" refuse it; an entry
 // whose weight is malformed is ignored.
-inline bool accepts_gzip(const Request& req) {
+FASTAPI_DECL bool accepts_gzip(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool accepts_gzip(const Request& req) {
     int gzip = -1, any = -1;  // the best weight named, in thousandths; -1 when not named
     for (std::string_view line : req.headers.get_all("accept-encoding")) {
         while (!line.empty()) {
@@ -374,6 +391,7 @@ inline bool accepts_gzip(const Request& req) {
     }
     return gzip >= 0 ? gzip > 0 : any > 0;
 }
+#endif
 }  // namespace detail
 
 // Starlette's GZipMiddleware: bodies of at least minimum_size bytes are gzip-compressed for

@@ -119,7 +119,9 @@ inline constexpr bool is_body_model_v = is_body_model<std::remove_cvref_t<T>>::v
 
 // Decoded key/value pairs of the query string (or an urlencoded form), blank values kept, as
 // Starlette does.
-inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
+FASTAPI_DECL void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void parse_query(std::string_view qs, std::vector<std::pair<std::string, std::string>>& out) {
     out.clear();
     while (!qs.empty()) {
         auto amp = qs.find('&');
@@ -139,9 +141,12 @@ inline void parse_query(std::string_view qs, std::vector<std::pair<std::string, 
         out.emplace_back(std::move(key), std::move(value));
     }
 }
+#endif
 
 // Cookie header pairs (RFC 6265 §4.2.1), values unquoted.
-inline void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out) {
+FASTAPI_DECL void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void parse_cookies(const Headers& headers, std::vector<std::pair<std::string, std::string>>& out) {
     out.clear();
     for (std::string_view line : headers.get_all("cookie")) {
         while (!line.empty()) {
@@ -158,16 +163,22 @@ inline void parse_cookies(const Headers& headers, std::vector<std::pair<std::str
         }
     }
 }
+#endif
 
-inline std::string header_wire_name(std::string_view name) {
+FASTAPI_DECL std::string header_wire_name(std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string header_wire_name(std::string_view name) {
     std::string out(name);
     for (auto& c : out)
         if (c == '_') c = '-';
     return out;
 }
+#endif
 
 // Values of one parameter from the request, as strings; empty when absent.
-inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name) {
+FASTAPI_DECL std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string_view> source_values(Exchange& ex, ParamSource source, std::string_view name) {
     std::vector<std::string_view> values;
     switch (source) {
         case ParamSource::path: {
@@ -198,8 +209,11 @@ inline std::vector<std::string_view> source_values(Exchange& ex, ParamSource sou
     }
     return values;
 }
+#endif
 
-inline std::string_view source_label(ParamSource s) noexcept {
+FASTAPI_DECL std::string_view source_label(ParamSource s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view source_label(ParamSource s) noexcept {
     switch (s) {
         case ParamSource::path: return "path";
         case ParamSource::query: return "query";
@@ -209,6 +223,7 @@ inline std::string_view source_label(ParamSource s) noexcept {
     }
     return "";
 }
+#endif
 
 // The binding path's invariant: a conversion that fails has said why. Runs convert(); when it
 // returns false without adding an error (a bug in a converter), the failure is still reported,
@@ -274,7 +289,9 @@ void bind_from_strings(const std::vector<std::string_view>& values, T& out, Vali
 
 // FastAPI's rule: no Content-Type means JSON; a JSON (or +json) type means JSON; anything
 // else is not JSON and the raw text is validated (and refused) instead.
-inline bool is_json_content_type(std::string_view ct) {
+FASTAPI_DECL bool is_json_content_type(std::string_view ct);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_json_content_type(std::string_view ct) {
     if (ct == "application/json") return true;  // what nearly every client sends
     std::string_view mt = ct.substr(0, ct.find(';'));
     while (!mt.empty() && (mt.back() == ' ' || mt.back() == '\t')) mt.remove_suffix(1);
@@ -283,10 +300,13 @@ inline bool is_json_content_type(std::string_view ct) {
     std::string_view sub = mt.substr(application.size());
     return iequals(sub, "json") || (sub.size() > 5 && iequals(sub.substr(sub.size() - 5), "+json"));
 }
+#endif
 
 // Fills ex.body_json once: a JSON value, null for an empty body, or the raw text as a
 // string for a non-JSON media type. Records json_invalid in `errors` (once) when unparsable.
-inline bool load_body(Exchange& ex, ValidationErrors& errors) {
+FASTAPI_DECL bool load_body(Exchange& ex, ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool load_body(Exchange& ex, ValidationErrors& errors) {
     if (ex.body_state == Exchange::BodyState::unread) {
         const std::string& body = ex.request.body;
         auto ct = ex.request.headers.get("content-type");
@@ -308,6 +328,7 @@ inline bool load_body(Exchange& ex, ValidationErrors& errors) {
     }
     return ex.body_state != Exchange::BodyState::invalid;
 }
+#endif
 
 // Reads one body parameter. `embedded`: the value is under key `name` of a JSON object.
 template <class T, class Markers>

@@ -41,23 +41,31 @@ struct RedirectResponse : Response {
 namespace detail {
 // A request path made safe to send back as a relative Location: one leading slash for a run
 // of slashes and backslashes (browsers read "//evil.com/" and "/\evil.com/" as another host).
-inline std::string same_host_path(std::string_view path) {
+FASTAPI_DECL std::string same_host_path(std::string_view path);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string same_host_path(std::string_view path) {
     std::size_t i = 0;
     while (i < path.size() && (path[i] == '/' || path[i] == '\\')) ++i;
     return "/" + std::string(path.substr(i));
 }
+#endif
 
 // The prefix a proxy mounts the app under (Request::root_path, without a trailing slash), for
 // the URLs the framework sends back: "" when there is none.
-inline std::string root_path_prefix(const Request& req) {
+FASTAPI_DECL std::string root_path_prefix(const Request& req);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string root_path_prefix(const Request& req) {
     std::string_view p = req.root_path;
     while (!p.empty() && p.back() == '/') p.remove_suffix(1);
     if (p.empty() || !is_safe_header_value(p)) return {};
     return p.front() == '/' ? std::string(p) : "/" + std::string(p);
 }
+#endif
 
 // Media type by file extension, for FileResponse and static files.
-inline std::string_view guess_media_type(std::string_view path) noexcept {
+FASTAPI_DECL std::string_view guess_media_type(std::string_view path) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view guess_media_type(std::string_view path) noexcept {
     auto dot = path.rfind('.');
     auto slash = path.rfind('/');
     if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
@@ -81,6 +89,7 @@ inline std::string_view guess_media_type(std::string_view path) noexcept {
         if (e == ext) return type;
     return "application/octet-stream";
 }
+#endif
 }  // namespace detail
 
 // A file streamed from disk when the response is written (never read whole into memory).

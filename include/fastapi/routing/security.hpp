@@ -42,12 +42,15 @@ struct HTTPAuthorizationCredentials {
 
 // Compares two secrets in time that does not depend on where they differ (Python's
 // secrets.compare_digest), so that a guess cannot be refined by timing the answers.
-inline bool compare_digest(std::string_view a, std::string_view b) noexcept {
+FASTAPI_DECL bool compare_digest(std::string_view a, std::string_view b) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool compare_digest(std::string_view a, std::string_view b) noexcept {
     volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
     const std::string_view& ref = a.size() == b.size() ? a : b;  // same amount of work either way
     for (std::size_t i = 0; i < b.size(); ++i) diff = diff | static_cast<unsigned char>(ref[i] ^ b[i]);
     return diff == 0;
 }
+#endif
 
 namespace detail {
 
@@ -80,11 +83,14 @@ constexpr std::string_view bearer_format_of() {
 }
 
 // FastAPI's get_authorization_scheme_param: "Bearer abc" -> {"Bearer", "abc"}.
-inline std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept {
+FASTAPI_DECL std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::pair<std::string_view, std::string_view> authorization_scheme_param(std::string_view value) noexcept {
     auto space = value.find(' ');
     if (space == std::string_view::npos) return {value, {}};
     return {value.substr(0, space), value.substr(space + 1)};
 }
+#endif
 
 [[noreturn]] inline void not_authenticated(std::string_view www_authenticate,
                                            std::string_view detail = "Not authenticated") {
@@ -93,7 +99,9 @@ inline std::pair<std::string_view, std::string_view> authorization_scheme_param(
     throw HTTPException(401, std::string(detail), std::move(h));
 }
 
-inline bool base64_decode(std::string_view in, std::string& out) {
+FASTAPI_DECL bool base64_decode(std::string_view in, std::string& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool base64_decode(std::string_view in, std::string& out) {
     auto value = [](char c) -> int {
         if (c >= 'A' && c <= 'Z') return c - 'A';
         if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -123,22 +131,31 @@ inline bool base64_decode(std::string_view in, std::string& out) {
     }
     return true;
 }
+#endif
 
 // Adds a scheme to the operation's security requirements, once.
-inline void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
-                         std::vector<std::string> scopes = {}) {
+FASTAPI_DECL void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
+                         std::vector<std::string> scopes = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void add_security(OperationInfo& op, std::string_view name, picojson::value (*scheme)(),
+                         std::vector<std::string> scopes) {
     for (auto& s : op.security)
         if (s.name == name) return;
     op.security.push_back({name, scheme, std::move(scopes)});
 }
+#endif
 
-inline picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
+FASTAPI_DECL picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
+                                     std::string_view description);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value scheme_object(std::initializer_list<std::pair<const char*, picojson::value>> items,
                                      std::string_view description) {
     picojson::object o;
     for (auto& [k, v] : items) o.emplace(k, v);
     if (!description.empty()) o.emplace("description", picojson::value(std::string(description)));
     return picojson::value(std::move(o));
 }
+#endif
 
 }  // namespace detail
 
@@ -316,7 +333,10 @@ namespace detail {
 // grant_type must be "password": documented and reported as FastAPI's pattern ^password$,
 // checked by comparison, so that a program using the form carries no pattern matcher.
 struct GrantTypeIsPassword {};
-inline bool is_password(std::string_view s) { return s == "password"; }
+FASTAPI_DECL bool is_password(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_password(std::string_view s) { return s == "password"; }
+#endif
 template <> struct constraint_of<GrantTypeIsPassword> {
     static constexpr void apply(Constraints& c) {
         c.pattern = "^password$";

@@ -56,7 +56,9 @@ namespace detail {
 
 // `text` as lines of `prefix`: split at CR, LF and CRLF only (the event-stream format's line
 // ends; Python's splitlines, which FastAPI uses, also splits at form feeds and U+2028).
-inline void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text) {
+FASTAPI_DECL void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void append_sse_lines(std::string& out, std::string_view prefix, std::string_view text) {
     std::size_t start = 0;
     for (;;) {
         std::size_t end = text.find_first_of("\r\n", start);
@@ -66,14 +68,22 @@ inline void append_sse_lines(std::string& out, std::string_view prefix, std::str
         if (start == text.size()) return;  // a trailing line end ends the last line
     }
 }
+#endif
 
-inline void check_sse_line(const std::optional<std::string>& value, const char* field) {
+FASTAPI_DECL void check_sse_line(const std::optional<std::string>& value, const char* field);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void check_sse_line(const std::optional<std::string>& value, const char* field) {
     if (value && value->find_first_of("\r\n") != std::string::npos)
         throw std::invalid_argument(std::string("fastapi: an SSE '") + field + "' must be a single line");
 }
+#endif
 
 // The event's bytes: comment, event, data, id, retry lines, then the blank line that ends it.
-inline std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
+FASTAPI_DECL std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
+                                    const std::optional<std::string>& id, std::optional<std::int64_t> retry,
+                                    const std::optional<std::string>& comment);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string format_sse_event(const std::string* data, const std::optional<std::string>& event,
                                     const std::optional<std::string>& id, std::optional<std::int64_t> retry,
                                     const std::optional<std::string>& comment) {
     check_sse_line(event, "event");
@@ -90,6 +100,7 @@ inline std::string format_sse_event(const std::string* data, const std::optional
     out += '\n';
     return out;
 }
+#endif
 
 // What the user's producer and the writing loop share. The producer runs as a coroutine of its
 // own and queues formatted events (one at a time: it waits while one is queued, so it never
@@ -180,7 +191,10 @@ struct EventQueueCloser {
 
 // The response body of an EventSourceResponse (or a JSONLinesResponse, without pings: `ping`
 // zero): starts the user's producer beside the loop that writes what it sends.
-inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
                                               std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
@@ -195,6 +209,7 @@ inline asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::mi
                                                 [queue](std::exception_ptr e) { queue->producer_done(std::move(e)); }));
     co_await queue->drain(out, ping);
 }
+#endif
 
 }  // namespace detail
 

@@ -87,21 +87,32 @@ struct Binder<LoopState<T>> {
 // timers) registers here, on the loop's thread, how to end that; the server runs these on each
 // of its loops once its connections are done, so the loops run out of work and return. What is
 // ended may start again when used again.
-inline std::vector<std::function<void()>>& loop_closers() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::function<void()>>& loop_closers() {
     thread_local std::vector<std::function<void()>> closers;
     return closers;
 }
-inline void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
-inline void run_loop_closers() {
+#endif
+FASTAPI_DECL void on_loop_stop(std::function<void()> closer);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void on_loop_stop(std::function<void()> closer) { loop_closers().push_back(std::move(closer)); }
+#endif
+FASTAPI_DECL void run_loop_closers();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void run_loop_closers() {
     auto closers = std::move(loop_closers());
     loop_closers().clear();
     for (auto& c : closers) c();
 }
+#endif
 
-inline std::uint64_t next_app_serial() noexcept {
+FASTAPI_DECL std::uint64_t next_app_serial() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::uint64_t next_app_serial() noexcept {
     static std::atomic<std::uint64_t> serial{0};
     return ++serial;
 }
+#endif
 
 // The app's State<T> values (one per type, made on first use or set) and its LoopState<T>
 // factories and values (one per type and thread).

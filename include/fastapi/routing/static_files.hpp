@@ -23,7 +23,9 @@ namespace fastapi {
 namespace detail {
 
 // An HTTP date (IMF-fixdate, RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
-inline std::string format_http_date(std::chrono::sys_seconds t) {
+FASTAPI_DECL std::string format_http_date(std::chrono::sys_seconds t);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string format_http_date(std::chrono::sys_seconds t) {
     using namespace std::chrono;
     static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -37,10 +39,13 @@ inline std::string format_http_date(std::chrono::sys_seconds t) {
                   int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()));
     return buf;
 }
+#endif
 
 // Parses an IMF-fixdate; the obsolete formats a recipient may also accept are rare enough
 // that treating them as absent (no 304) is the safe answer.
-inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
+FASTAPI_DECL std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
     using namespace std::chrono;
     static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -64,9 +69,12 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
     if (!ymd.ok()) return std::nullopt;
     return sys_days(ymd) + hours(hh) + minutes(mm) + seconds(ss);
 }
+#endif
 
 // True when an If-None-Match list names `etag` (weak comparison, as RFC 9110 asks for GET).
-inline bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+FASTAPI_DECL bool etag_matches(std::string_view if_none_match, std::string_view etag);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool etag_matches(std::string_view if_none_match, std::string_view etag) {
     auto strip_weak = [](std::string_view t) { return t.substr(0, 2) == "W/" ? t.substr(2) : t; };
     etag = strip_weak(etag);
     while (!if_none_match.empty()) {
@@ -79,9 +87,12 @@ inline bool etag_matches(std::string_view if_none_match, std::string_view etag) 
     }
     return false;
 }
+#endif
 
 // True when `inner` is `root` or lies below it (both canonical, absolute).
-inline bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
+FASTAPI_DECL bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool path_is_within(const std::filesystem::path& root, const std::filesystem::path& inner) {
     auto r = root.begin(), i = inner.begin();
     for (; r != root.end(); ++r, ++i) {
         if (r->empty()) continue;  // a trailing separator on root
@@ -89,6 +100,7 @@ inline bool path_is_within(const std::filesystem::path& root, const std::filesys
     }
     return true;
 }
+#endif
 
 }  // namespace detail
 

@@ -98,7 +98,7 @@ struct WebSocketOptions {
 class WebSocket;
 namespace detail {
 template <class F, class Args> struct websocket_call;
-inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
 }
 
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
@@ -646,7 +646,9 @@ namespace detail {
 // The reason a close frame gives for parameters that failed validation: the first error as
 // "loc.path: message", cut to 123 bytes of whole UTF-8 (FastAPI sends its error list there,
 // which RFC 6455 does not allow: a reason is at most 123 bytes of text).
-inline std::string websocket_validation_reason(const ValidationErrors& errors) {
+FASTAPI_DECL std::string websocket_validation_reason(const ValidationErrors& errors);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string websocket_validation_reason(const ValidationErrors& errors) {
     if (errors.empty()) return "invalid parameters";
     const ValidationError& e = errors.front();
     std::string out;
@@ -659,13 +661,16 @@ inline std::string websocket_validation_reason(const ValidationErrors& errors) {
     out += e.msg;
     return std::string(close_reason_prefix(out));
 }
+#endif
 
 // What happens once a handler has ended, whether it accepted or not: non-template.
 //   not accepted: its exception (HTTPException: the app's handlers answer it) is rethrown,
 //   a denial response is sent, a WebSocketException or a plain return is a 403 (as uvicorn).
 //   accepted: a WebSocketException closes with its code, another exception with 1011 (logged),
 //   a return with 1000; a WebSocketDisconnect needs nothing more.
-inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
+FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
     int code = 1000;
     std::string reason;
     if (error) {
@@ -691,11 +696,15 @@ inline asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::e
     }
     co_await ws->close(code, reason);
 }
+#endif
 
 // close() with the session kept alive until it has finished.
-inline asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
+FASTAPI_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
     co_await ws->close(code, reason);
 }
+#endif
 
 template <class Q> struct websocket_binder : Binder<Q> {};
 template <> struct websocket_binder<WebSocket&> {
@@ -793,7 +802,9 @@ struct websocket_call<F, std::tuple<P...>> {
     }
 };
 
-inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error) {
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::exception_ptr error) {
     if (error) {
         try {
             std::rethrow_exception(error);
@@ -805,6 +816,7 @@ inline void websocket_answer_unaccepted(Exchange& ex, WebSocket& ws, std::except
     if (ws.denial_) ex.response = std::move(*ws.denial_);
     else ex.response = Response("Forbidden", 403, "text/plain; charset=utf-8");
 }
+#endif
 
 template <class F>
 Endpoint make_websocket_endpoint(F f, WebSocketOptions options) {

@@ -39,7 +39,9 @@ struct CliOption {
 
 // ---- Values ----
 
-inline bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept {
+FASTAPI_DECL bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& out) noexcept {
     if (text.empty() || text.size() > 19) return false;
     std::uint64_t v = 0;
     for (char c : text) {
@@ -50,8 +52,11 @@ inline bool parse_uint(std::string_view text, std::uint64_t max, std::uint64_t& 
     out = v;
     return true;
 }
+#endif
 // Seconds, whole or decimal ("5", "0.5"), to milliseconds.
-inline bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept {
+FASTAPI_DECL bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) noexcept {
     const std::size_t dot = text.find('.');
     std::uint64_t whole = 0, frac = 0;
     std::string_view w = text.substr(0, dot), f = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
@@ -68,15 +73,21 @@ inline bool parse_seconds(std::string_view text, std::chrono::milliseconds& out)
     out = std::chrono::milliseconds(whole * 1000 + frac);
     return true;
 }
+#endif
 // true/false as click and pydantic-settings read them: 1/0, true/false, yes/no, on/off.
-inline bool parse_bool(std::string_view text, bool& out) noexcept {
+FASTAPI_DECL bool parse_bool(std::string_view text, bool& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_bool(std::string_view text, bool& out) noexcept {
     for (std::string_view t : {"1", "true", "yes", "on"})
         if (iequals(text, t)) return out = true, true;
     for (std::string_view t : {"0", "false", "no", "off"})
         if (iequals(text, t)) return out = false, true;
     return false;
 }
-inline std::string seconds_text(std::chrono::milliseconds ms) {
+#endif
+FASTAPI_DECL std::string seconds_text(std::chrono::milliseconds ms);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string seconds_text(std::chrono::milliseconds ms) {
     std::string s = std::to_string(ms.count() / 1000);
     if (const auto rest = ms.count() % 1000; rest != 0) {
         char frac[8];
@@ -86,6 +97,7 @@ inline std::string seconds_text(std::chrono::milliseconds ms) {
     }
     return s;
 }
+#endif
 
 template <class T>
 std::string set_count(T& field, std::string_view text, std::uint64_t min, std::uint64_t max) {
@@ -95,14 +107,20 @@ std::string set_count(T& field, std::string_view text, std::uint64_t min, std::u
     field = static_cast<T>(v);
     return {};
 }
-inline std::string set_seconds(std::chrono::milliseconds& field, std::string_view text) {
+FASTAPI_DECL std::string set_seconds(std::chrono::milliseconds& field, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string set_seconds(std::chrono::milliseconds& field, std::string_view text) {
     if (!parse_seconds(text, field)) return "is not a number of seconds (5, 0.5)";
     return {};
 }
-inline std::string set_flag(bool& field, std::string_view text) {
+#endif
+FASTAPI_DECL std::string set_flag(bool& field, std::string_view text);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string set_flag(bool& field, std::string_view text) {
     if (!parse_bool(text, field)) return "is not true or false (1/0, true/false, yes/no, on/off)";
     return {};
 }
+#endif
 
 // The table: every option uvicorn's command line has that this server can honour, plus
 // --access-log-file (gunicorn's --access-logfile) and --threads (event loops per process).
@@ -213,14 +231,19 @@ inline const std::vector<CliOption>& cli_options() {
 }
 
 // FASTAPI_<NAME>: "timeout-keep-alive" -> FASTAPI_TIMEOUT_KEEP_ALIVE.
-inline std::string cli_env_name(std::string_view name) {
+FASTAPI_DECL std::string cli_env_name(std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cli_env_name(std::string_view name) {
     std::string env = "FASTAPI_";
     for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return env;
 }
+#endif
 
 // Levenshtein distance, for "did you mean".
-inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+FASTAPI_DECL std::size_t edit_distance(std::string_view a, std::string_view b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
@@ -234,15 +257,21 @@ inline std::size_t edit_distance(std::string_view a, std::string_view b) {
     }
     return row[b.size()];
 }
+#endif
 
-inline std::string program_name(int argc, const char* const* argv) {
+FASTAPI_DECL std::string program_name(int argc, const char* const* argv);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string program_name(int argc, const char* const* argv) {
     if (argc < 1 || !argv || !argv[0] || !*argv[0]) return "app";
     std::string_view p = argv[0];
     const std::size_t slash = p.rfind('/');
     return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
 }
+#endif
 
-inline std::string cli_help(std::string_view program, const ServerOptions& defaults) {
+FASTAPI_DECL std::string cli_help(std::string_view program, const ServerOptions& defaults);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cli_help(std::string_view program, const ServerOptions& defaults) {
     std::string out = "Usage: " + std::string(program) + " [OPTIONS]\n\n";
     out +=
         "Serves the app. Every option can also be set from the environment, in the variables named\n"
@@ -266,6 +295,7 @@ inline std::string cli_help(std::string_view program, const ServerOptions& defau
     }
     return out;
 }
+#endif
 
 // What the command line asks: serve with `options`, or end now with `exit_status` (0 after
 // --help or --version, whose text is in `output`; 2 with the error line in `output`).
@@ -278,8 +308,11 @@ struct CommandLine {
 // Reads argv and the environment over `base`. An --env-file (or $FASTAPI_ENV_FILE) is loaded
 // into the environment first. Positional words are not taken: a program with words of its
 // own (`./app worker`) reads them before and passes the rest (README "Command line").
-inline CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
-                                      std::string_view program_version = {}) {
+FASTAPI_DECL CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
+                                      std::string_view program_version = {});
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CommandLine parse_command_line(int argc, const char* const* argv, ServerOptions base,
+                                      std::string_view program_version) {
     CommandLine r;
     const std::string program = program_name(argc, argv);
     auto fail = [&](const std::string& why) {
@@ -386,11 +419,15 @@ inline CommandLine parse_command_line(int argc, const char* const* argv, ServerO
     }
     return r;
 }
+#endif
 
 // app.run(argc, argv): the command line read, then the app served as run(options) serves it.
 // Returns -1 once it served and stopped; else the status the process ends with: 0 after
 // --help and --version (printed on stdout), 2 or 3 with one line on stderr.
-inline int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
+FASTAPI_DECL int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
+                            void (*serve)(void*, const ServerOptions&), void* app);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL int run_command_line(int argc, const char* const* argv, const ServerOptions& base, std::string_view program_version,
                             void (*serve)(void*, const ServerOptions&), void* app) {
     CommandLine cl = parse_command_line(argc, argv, base, program_version);
     if (cl.exit_status == 0) {
@@ -418,6 +455,7 @@ inline int run_command_line(int argc, const char* const* argv, const ServerOptio
     }
     return -1;
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

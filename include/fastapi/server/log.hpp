@@ -44,16 +44,24 @@ enum class LogLevel : int { trace = 5, debug = 10, info = 20, warning = 30, erro
 
 namespace detail {
 
-inline std::atomic<int>& log_threshold() noexcept {
+FASTAPI_DECL std::atomic<int>& log_threshold() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::atomic<int>& log_threshold() noexcept {
     static std::atomic<int> level{static_cast<int>(LogLevel::info)};
     return level;
 }
-inline bool log_enabled(LogLevel level) noexcept {
+#endif
+FASTAPI_DECL bool log_enabled(LogLevel level) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool log_enabled(LogLevel level) noexcept {
     return static_cast<int>(level) >= log_threshold().load(std::memory_order_relaxed);
 }
+#endif
 
 // "critical", ..., "trace" (any case), as --log-level takes them.
-inline bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
+FASTAPI_DECL bool parse_log_level(std::string_view name, LogLevel& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
     static constexpr std::pair<std::string_view, LogLevel> names[] = {
         {"critical", LogLevel::critical}, {"error", LogLevel::error}, {"warning", LogLevel::warning},
         {"info", LogLevel::info},         {"debug", LogLevel::debug}, {"trace", LogLevel::trace}};
@@ -64,9 +72,12 @@ inline bool parse_log_level(std::string_view name, LogLevel& out) noexcept {
         }
     return false;
 }
+#endif
 
 // uvicorn's "%(levelprefix)s ": the level name, a colon, padded to 10 characters.
-inline std::string_view level_prefix(LogLevel level) noexcept {
+FASTAPI_DECL std::string_view level_prefix(LogLevel level) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view level_prefix(LogLevel level) noexcept {
     switch (level) {
         case LogLevel::trace: return "TRACE:    ";
         case LogLevel::debug: return "DEBUG:    ";
@@ -77,6 +88,7 @@ inline std::string_view level_prefix(LogLevel level) noexcept {
     }
     return "INFO:     ";
 }
+#endif
 
 // What one thread has logged and the writer has not taken yet: [0] the error log (stderr),
 // [1] the access log when it has a file of its own.
@@ -357,7 +369,9 @@ private:
 
 // "user {} logged in" with its arguments: each {} takes the next one ({{ and }} are braces);
 // arguments beyond the placeholders follow, space-separated.
-inline void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args) {
+FASTAPI_DECL void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void format_log(std::string& out, std::string_view format, std::initializer_list<LogArg> args) {
     auto next = args.begin();
     for (std::size_t i = 0; i < format.size(); ++i) {
         const char c = format[i];
@@ -377,14 +391,18 @@ inline void format_log(std::string& out, std::string_view format, std::initializ
         out += next->view();
     }
 }
+#endif
 
-inline void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args) {
+FASTAPI_DECL void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void log_message(LogLevel level, std::string_view format, std::initializer_list<LogArg> args) {
     LogSink::instance().append(0, [&](std::string& text) {
         text += level_prefix(level);
         format_log(text, format, args);
         text += '\n';
     });
 }
+#endif
 
 // ---- The access log ----
 
@@ -607,14 +625,20 @@ private:
 };
 
 // Set once a server logged why it could not start, so run(argc, argv) does not say it twice.
-inline std::atomic<bool>& startup_failure_logged() noexcept {
+FASTAPI_DECL std::atomic<bool>& startup_failure_logged() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::atomic<bool>& startup_failure_logged() noexcept {
     static std::atomic<bool> logged{false};
     return logged;
 }
-inline void log_startup_failure(std::string_view message) {
+#endif
+FASTAPI_DECL void log_startup_failure(std::string_view message);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void log_startup_failure(std::string_view message) {
     startup_failure_logged().store(true);
     log_message(LogLevel::error, "{}", {LogArg(message)});
 }
+#endif
 
 // What was logged before the process exits is written first (bounded: a destination that
 // takes nothing is not waited for past half a second).
@@ -631,11 +655,20 @@ inline LogFlushAtExit log_flush_at_exit;
 // level. Lines go to stderr through the same writer thread as the server's, never blocking.
 namespace log {
 
-inline void set_level(LogLevel level) noexcept {
+FASTAPI_DECL void set_level(LogLevel level) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void set_level(LogLevel level) noexcept {
     detail::log_threshold().store(static_cast<int>(level), std::memory_order_relaxed);
 }
-inline LogLevel level() noexcept { return static_cast<LogLevel>(detail::log_threshold().load(std::memory_order_relaxed)); }
-inline bool enabled(LogLevel l) noexcept { return detail::log_enabled(l); }
+#endif
+FASTAPI_DECL LogLevel level() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL LogLevel level() noexcept { return static_cast<LogLevel>(detail::log_threshold().load(std::memory_order_relaxed)); }
+#endif
+FASTAPI_DECL bool enabled(LogLevel l) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool enabled(LogLevel l) noexcept { return detail::log_enabled(l); }
+#endif
 
 template <class... Args>
 void write(LogLevel l, std::string_view format, const Args&... args) {
@@ -655,14 +688,23 @@ template <class... Args>
 void critical(std::string_view format, const Args&... args) { write(LogLevel::critical, format, args...); }
 
 // Waits (bounded) until every line logged so far is written; true when it was.
-inline bool flush(std::chrono::milliseconds limit = std::chrono::milliseconds(1000)) {
+FASTAPI_DECL bool flush(std::chrono::milliseconds limit = std::chrono::milliseconds(1000));
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool flush(std::chrono::milliseconds limit) {
     return detail::LogSink::instance().flush(limit);
 }
+#endif
 // Reopens the access log file by its path (what SIGUSR1 does for logrotate). Safe from any
 // thread, not from a signal handler.
-inline void reopen() { detail::LogSink::instance().reopen(); }
+FASTAPI_DECL void reopen();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void reopen() { detail::LogSink::instance().reopen(); }
+#endif
 // Lines dropped since the process started because the destination did not keep up.
-inline std::size_t dropped_lines() noexcept { return detail::LogSink::instance().dropped_total(); }
+FASTAPI_DECL std::size_t dropped_lines() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t dropped_lines() noexcept { return detail::LogSink::instance().dropped_total(); }
+#endif
 
 }  // namespace log
 }  // namespace fastapi

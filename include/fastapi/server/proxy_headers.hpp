@@ -41,7 +41,9 @@ struct IpAddress {
 };
 
 // A plain address ("192.0.2.1", "2001:db8::1"), no brackets, no port; false otherwise.
-inline bool parse_ip(std::string_view s, IpAddress& out) noexcept {
+FASTAPI_DECL bool parse_ip(std::string_view s, IpAddress& out) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_ip(std::string_view s, IpAddress& out) noexcept {
     if (s.empty() || s.size() > 45) return false;
     char buf[46];
     std::memcpy(buf, s.data(), s.size());
@@ -58,12 +60,16 @@ inline bool parse_ip(std::string_view s, IpAddress& out) noexcept {
     out.v6 = true;
     return true;
 }
+#endif
 
-inline std::string ip_to_string(const IpAddress& a) {
+FASTAPI_DECL std::string ip_to_string(const IpAddress& a);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string ip_to_string(const IpAddress& a) {
     char buf[INET6_ADDRSTRLEN];
     if (!::inet_ntop(a.v6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof buf)) return {};
     return buf;
 }
+#endif
 
 // forwarded_allow_ips, parsed once per server: addresses, CIDR ranges, "*", "unix:" and
 // literals (any other name, compared with the peer's address as text: TestClient's
@@ -153,13 +159,16 @@ private:
 };
 
 // The trust a server's options give: empty means $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1.
-inline ProxyTrust proxy_trust_from(std::string_view configured) {
+FASTAPI_DECL ProxyTrust proxy_trust_from(std::string_view configured);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL ProxyTrust proxy_trust_from(std::string_view configured) {
     if (configured.empty()) {
         const char* env = std::getenv("FORWARDED_ALLOW_IPS");
         configured = env && *env ? env : "127.0.0.1,::1";
     }
     return ProxyTrust(configured);
 }
+#endif
 
 // One hop a proxy names: an address ("192.0.2.1", IPv6 without brackets) or an identifier
 // ("unknown", "_hidden"), and the port when it gave a numeric one.
@@ -170,7 +179,9 @@ struct ForwardedNode {
     IpAddress ip;
 };
 
-inline bool parse_port(std::string_view s, unsigned short& port) noexcept {
+FASTAPI_DECL bool parse_port(std::string_view s, unsigned short& port) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_port(std::string_view s, unsigned short& port) noexcept {
     if (s.empty() || s.size() > 5) return false;
     unsigned v = 0;
     for (char c : s) {
@@ -181,18 +192,24 @@ inline bool parse_port(std::string_view s, unsigned short& port) noexcept {
     port = static_cast<unsigned short>(v);
     return true;
 }
+#endif
 
-inline bool is_obfuscated(std::string_view s) noexcept {  // RFC 7239 obfnode / obfport
+FASTAPI_DECL bool is_obfuscated(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_obfuscated(std::string_view s) noexcept {  // RFC 7239 obfnode / obfport
     if (s.size() < 2 || s.size() > 64 || s[0] != '_') return false;
     for (char c : s.substr(1))
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
             return false;
     return true;
 }
+#endif
 
 // An X-Forwarded-For entry or a Forwarded for= value: "ip", "ip:port", "[v6]", "[v6]:port",
 // a bare IPv6, and (identifiers) "unknown", "_obf", each optionally with ":port" or ":_obf".
-inline bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers) {
+FASTAPI_DECL bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers) {
     out = {};
     std::string_view host = s, port;
     if (!s.empty() && s.front() == '[') {
@@ -225,10 +242,13 @@ inline bool parse_node(std::string_view s, ForwardedNode& out, bool identifiers)
     }
     return true;
 }
+#endif
 
 // A Host value a proxy gives: a name (letters, digits, - . _ ~) or [IPv6], and an optional
 // port. Anything else (spaces, commas, control bytes) is refused.
-inline bool is_valid_authority(std::string_view s) noexcept {
+FASTAPI_DECL bool is_valid_authority(std::string_view s) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool is_valid_authority(std::string_view s) noexcept {
     if (s.empty() || s.size() > 262) return false;
     std::string_view host = s, port;
     if (s.front() == '[') {
@@ -256,18 +276,24 @@ inline bool is_valid_authority(std::string_view s) noexcept {
     unsigned short p = 0;
     return parse_port(port, p);
 }
+#endif
 
 // "http"/"https" from a proxy's protocol name (http, https, ws, wss; any case), else "".
-inline std::string_view forwarded_scheme(std::string_view v) noexcept {
+FASTAPI_DECL std::string_view forwarded_scheme(std::string_view v) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view forwarded_scheme(std::string_view v) noexcept {
     v = trim_ows(v);
     if (iequals(v, "https") || iequals(v, "wss")) return "https";
     if (iequals(v, "http") || iequals(v, "ws")) return "http";
     return {};
 }
+#endif
 
 // The hops of every field called `name` (in order, each field's comma-separated list), at
 // most FASTAPI_MAX_FORWARDED_HOPS + 1 of them (one more tells the list was too long).
-inline std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name) {
+FASTAPI_DECL std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<std::string_view> forwarded_list(const Headers& h, std::string_view name) {
     std::vector<std::string_view> out;
     for (const auto& [n, v] : h) {
         if (!iequals(n, name)) continue;
@@ -282,6 +308,7 @@ inline std::vector<std::string_view> forwarded_list(const Headers& h, std::strin
     }
     return out;
 }
+#endif
 
 // The client a list of hops names, walked from the right past trusted proxies; false (the
 // header ignored) for a malformed hop on the way or too many hops.
@@ -312,7 +339,9 @@ struct ForwardedElement {
 
 // Forwarded: element *( "," element ), element = pair *( ";" pair ), pair = token "="
 // ( token / quoted-string ). False when any field is malformed (the header is then ignored).
-inline bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out) {
+FASTAPI_DECL bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out) {
     for (const auto& [n, v] : h) {
         if (!iequals(n, "forwarded")) continue;
         std::string_view s = v;
@@ -365,25 +394,34 @@ inline bool parse_forwarded(const Headers& h, std::vector<ForwardedElement>& out
     }
     return true;
 }
+#endif
 
 // The forwarded host becomes the request's Host (so TrustedHost, the redirects and handlers
 // reading Host see the client's) and Request::host/port.
-inline void apply_forwarded_host(Request& r, std::string_view host) {
+FASTAPI_DECL void apply_forwarded_host(Request& r, std::string_view host);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void apply_forwarded_host(Request& r, std::string_view host) {
     if (!is_valid_authority(host)) return;
     r.headers.set("host", host);
     record_host(r, host);
 }
+#endif
 
 // After the scheme changed: the port Host implies (the scheme's default when it names none).
-inline void rescheme(Request& r, std::string_view scheme) {
+FASTAPI_DECL void rescheme(Request& r, std::string_view scheme);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void rescheme(Request& r, std::string_view scheme) {
     if (r.scheme == scheme) return;
     r.scheme.assign(scheme);
     if (auto host = r.headers.get("host")) record_host(r, *host);
 }
+#endif
 
 // The request as a trusted proxy describes it. Bounded: each header is read once, at most
 // FASTAPI_MAX_FORWARDED_HOPS hops, no allocation beyond the hops' views.
-inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
+FASTAPI_DECL void apply_proxy_headers(Request& r, const ProxyTrust& trust);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
     const auto xff = r.headers.get("x-forwarded-for");
     const auto xfp = r.headers.get("x-forwarded-proto");
     const auto xfh = r.headers.get("x-forwarded-host");
@@ -433,5 +471,6 @@ inline void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
         r.client_port = node.port;
     }
 }
+#endif
 
 }  // namespace fastapi::detail

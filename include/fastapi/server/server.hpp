@@ -88,7 +88,9 @@ struct ServerOptions {
 namespace detail {
 
 // CPUs in this process's affinity mask, so taskset and container limits are respected.
-inline unsigned available_cpus() noexcept {
+FASTAPI_DECL unsigned available_cpus() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL unsigned available_cpus() noexcept {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
@@ -98,14 +100,20 @@ inline unsigned available_cpus() noexcept {
     unsigned hw = std::thread::hardware_concurrency();
     return hw ? hw : 1;
 }
+#endif
 
-inline std::string resolve_host(const ServerOptions& o) {
+FASTAPI_DECL std::string resolve_host(const ServerOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string resolve_host(const ServerOptions& o) {
     if (!o.host.empty()) return o.host;
     const char* env = std::getenv("HOST");
     return env && *env ? env : FASTAPI_DEFAULT_HOST;
 }
+#endif
 
-inline unsigned short resolve_port(const ServerOptions& o) {
+FASTAPI_DECL unsigned short resolve_port(const ServerOptions& o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL unsigned short resolve_port(const ServerOptions& o) {
     long port = o.port;
     if (port < 0) {
         const char* env = std::getenv("PORT");
@@ -120,9 +128,12 @@ inline unsigned short resolve_port(const ServerOptions& o) {
     if (port > 65535) throw std::invalid_argument("fastapi: port out of range");
     return static_cast<unsigned short>(port);
 }
+#endif
 
 // The Date header, formatted once a second per thread.
-inline std::string_view http_date() noexcept {
+FASTAPI_DECL std::string_view http_date() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string_view http_date() noexcept {
     thread_local std::time_t cached_second = 0;
     thread_local char text[32];
     std::time_t now = std::time(nullptr);
@@ -134,6 +145,7 @@ inline std::string_view http_date() noexcept {
     }
     return text;
 }
+#endif
 
 using generic_endpoint = asio::generic::stream_protocol::endpoint;
 using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
@@ -144,7 +156,9 @@ struct EndpointInfo {
     std::string address;
     unsigned short port = 0;
 };
-inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
+FASTAPI_DECL EndpointInfo endpoint_info(const generic_endpoint& ep);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL EndpointInfo endpoint_info(const generic_endpoint& ep) {
     EndpointInfo info;
     const sockaddr* sa = ep.data();
     if (ep.size() < sizeof(sa_family_t)) return info;
@@ -167,10 +181,14 @@ inline EndpointInfo endpoint_info(const generic_endpoint& ep) {
     }
     return info;
 }
+#endif
 
-inline bool status_has_no_body(int status) noexcept {
+FASTAPI_DECL bool status_has_no_body(int status) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool status_has_no_body(int status) noexcept {
     return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
+#endif
 
 // How a body's end is told: its length (Content-Length), chunks (Transfer-Encoding: chunked,
 // HTTP/1.1), or the connection closing after it (HTTP/1.0, length unknown).
@@ -178,8 +196,11 @@ enum class Framing : unsigned char { length, chunked, until_close };
 
 // Writes the status line and headers (and the in-memory body unless HEAD or bodiless) to
 // `out`. `content_length` is the body's or the file's size, with Framing::length.
-inline void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
-                               bool keep_alive, std::string& out, Framing body_framing = Framing::length) {
+FASTAPI_DECL void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
+                               bool keep_alive, std::string& out, Framing body_framing = Framing::length);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void serialize_response(const Request& req, const Response& res, std::uint64_t content_length,
+                               bool keep_alive, std::string& out, Framing body_framing) {
     using namespace std::string_view_literals;
     // Sized once and filled with memcpy: this runs once per response, pipelined ones included.
     const std::string_view reason = status_reason(res.status);
@@ -253,6 +274,7 @@ inline void serialize_response(const Request& req, const Response& res, std::uin
     if (on_stack) out.append(small, static_cast<std::size_t>(p - small));
     else out.resize(start + static_cast<std::size_t>(p - begin));
 }
+#endif
 
 class Connection;
 
@@ -295,7 +317,9 @@ private:
 // A thread pool still running a handler that cannot be interrupted (a blocking handler past
 // the grace period) is never joined where that would wait without bound: a detached thread
 // joins and frees it once its last handler returns.
-inline void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
+FASTAPI_DECL void abandon_pool(std::unique_ptr<asio::thread_pool> pool);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
     if (!pool) return;
     pool->stop();  // what has not started yet is dropped
     std::thread([p = pool.release()] {
@@ -303,20 +327,26 @@ inline void abandon_pool(std::unique_ptr<asio::thread_pool> pool) {
         delete p;
     }).detach();
 }
+#endif
 
 // Loops a Server owned that a blocking handler may still post to once it returns: kept (stopped)
 // until the process exits, rather than freed under that handler.
-inline void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts) {
+FASTAPI_DECL void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void keep_until_exit(std::vector<std::unique_ptr<asio::io_context>> contexts) {
     static std::mutex mutex;
     static auto* kept = new std::vector<std::unique_ptr<asio::io_context>>;  // reachable, never freed
     std::lock_guard lock(mutex);
     for (auto& c : contexts) kept->push_back(std::move(c));
 }
+#endif
 
 // Runs a loop until it is out of work or stopped. An exception escaping a completion handler
 // (a handler the user posted, a throwing allocation) is logged and the loop goes on: one bad
 // handler must not end every connection the loop serves.
-inline void run_loop(asio::io_context& context) noexcept {
+FASTAPI_DECL void run_loop(asio::io_context& context) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void run_loop(asio::io_context& context) noexcept {
     for (;;) {
         try {
             context.run();
@@ -328,15 +358,19 @@ inline void run_loop(asio::io_context& context) noexcept {
         }
     }
 }
+#endif
 
 // SIGUSR1 reopens the access log's file (logrotate), for as long as the set waits.
-inline void reopen_log_on(asio::signal_set& set) {
+FASTAPI_DECL void reopen_log_on(asio::signal_set& set);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void reopen_log_on(asio::signal_set& set) {
     set.async_wait([&set](const asio::error_code& ec, int) {
         if (ec) return;
         log::reopen();
         reopen_log_on(set);
     });
 }
+#endif
 // What a process serving as a worker of a supervisor (server/supervisor.hpp) or under systemd
 // adds to a Server: told of each request its loop runs, of the loops once it listens, and of the
 // stop. Null for a plain Server: nothing is called.
@@ -541,7 +575,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 // Over limits.max_connections: answered 503 at once and closed, as uvicorn's
 // --limit-concurrency does, without the cost of a connection (a small buffer drains what the
 // client sent, so closing does not reset the answer away; one second at most).
-inline void reject_connection(asio::generic::stream_protocol::socket socket) {
+FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socket);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socket) {
     struct Rejected {
         asio::generic::stream_protocol::socket socket;
         asio::steady_timer timer;
@@ -576,7 +612,11 @@ inline void reject_connection(asio::generic::stream_protocol::socket socket) {
         r->drain(r);
     });
 }
+#endif
 
+// A connection: its definition is compiled where the definitions are (the implementation unit
+// in the compiled-once mode); elsewhere it is only the name `class Connection;` above.
+#if FASTAPI_DEFINITIONS
 class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
@@ -1652,19 +1692,24 @@ private:
     std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
+#endif  // FASTAPI_DEFINITIONS: the connection is the implementation unit's
 
 // ---- ServerState: accepting, sweeping, stopping ----
 
 // Open descriptors the process may have (RLIMIT_NOFILE), or 0 when unknown.
-inline std::size_t open_file_limit() noexcept {
+FASTAPI_DECL std::size_t open_file_limit() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::size_t open_file_limit() noexcept {
     rlimit r{};
     if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
     return static_cast<std::size_t>(r.rlim_cur);
 }
+#endif
 
 // What ServerOptions says to listen on, opened, bound and listening (`acceptor` is set only
 // once it listens, so a start() that threw can be tried again).
-inline void ServerState::listen() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::listen() {
     auto& ctx = workers[0]->context;
     auto acceptor = std::make_unique<generic_acceptor>(*control);
     if (options.fd >= 0) {  // listening sockets handed over (systemd, a supervisor): of any family
@@ -1724,8 +1769,10 @@ inline void ServerState::listen() {
     acceptor->listen(asio::socket_base::max_listen_connections);
     this->acceptor = std::move(acceptor);
 }
+#endif
 
-inline void ServerState::start() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::start() {
     listen();
     // Past the open-file limit accept() fails; answering 503 a little before it (64 descriptors
     // kept for files, spools and the process's own) tells the client why.
@@ -1741,9 +1788,11 @@ inline void ServerState::start() {
     accept(acceptor.get());
     for (auto& more : more_acceptors) accept(more.get());
 }
+#endif
 
 // One accept on `from` (the acceptor, or one of more_acceptors), which the state owns.
-inline void ServerState::accept(generic_acceptor* from) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::accept(generic_acceptor* from) {
     Worker& w = *workers[next_worker++ % workers.size()];
     // Weakly held: a Server destroyed with this accept pending leaves it nothing to read.
     auto on_accept = [weak = weak_from_this(), &w, from](const asio::error_code& ec, asio::generic::stream_protocol::socket socket) {
@@ -1785,9 +1834,11 @@ inline void ServerState::accept(generic_acceptor* from) {
     if (embedded) from->async_accept(asio::make_strand(w.context), std::move(on_accept));
     else from->async_accept(w.context, std::move(on_accept));
 }
+#endif
 
 // Ticks each loop's coarse clock and closes connections past their deadlines.
-inline void ServerState::sweep(Worker& w) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::sweep(Worker& w) {
     w.tick();
     const auto now = w.now();
     std::vector<std::shared_ptr<Connection>> live;
@@ -1805,7 +1856,9 @@ inline void ServerState::sweep(Worker& w) {
         if (auto self = weak.lock()) self->sweep(*w);
     });
 }
+#endif
 
+#if FASTAPI_DEFINITIONS
 template <class F>
 void ServerState::for_each_connection(F f) {
     for (auto& w : workers) {
@@ -1818,9 +1871,11 @@ void ServerState::for_each_connection(F f) {
         for (auto& c : live) asio::dispatch(c->executor(), [c, f] { f(*c); });
     }
 }
+#endif
 
 // On the first loop: stop accepting, close idle connections, then watch the rest.
-inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::begin_stop(std::chrono::milliseconds grace) {
     asio::error_code ec;
     if (acceptor) acceptor->close(ec);
     for (auto& more : more_acceptors) more->close(ec);
@@ -1832,8 +1887,10 @@ inline void ServerState::begin_stop(std::chrono::milliseconds grace) {
     stop_deadline = stop_began + grace;
     watch_stop();
 }
+#endif
 
-inline void ServerState::tell_upgraded(bool abort) {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::tell_upgraded(bool abort) {
     std::lock_guard lock(upgraded_mutex);
     for (Lease* l : upgraded) {
         if (!abort && l->told_going_away) continue;
@@ -1849,13 +1906,15 @@ inline void ServerState::tell_upgraded(bool abort) {
         });
     }
 }
+#endif
 
 // Every 20 ms until done: busy connections close after their response; once the grace period
 // is over every connection is closed, which cancels the coroutine handlers still running. What
 // cannot be cancelled (a blocking handler, a coroutine awaiting something deaf to
 // cancellation) is given 400 ms more, then abandoned: the pool is not waited for and the owned
 // loops are stopped, so run() returns within the grace period and a second.
-inline void ServerState::watch_stop() {
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void ServerState::watch_stop() {
     const bool expired = std::chrono::steady_clock::now() >= stop_deadline;
     if (expired) for_each_connection([](Connection& c) { c.close(); });
     else for_each_connection([](Connection& c) { c.begin_shutdown(); });
@@ -1886,24 +1945,30 @@ inline void ServerState::watch_stop() {
         if (!ec) self->watch_stop();
     });
 }
+#endif
 
 // ---- In process: TestClient's connections ----
 
 // A server state for connections that run on the caller's loop (TestClient): no listening
 // socket, no pool, no sweep; the App is not frozen.
-inline std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o) {
+FASTAPI_DECL std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<ServerState> in_process_state(AppContext& app, ServerOptions o) {
     o.handle_signals = false;
     o.log_startup = false;
     auto state = std::make_shared<ServerState>(app, std::move(o));
     state->in_process = true;
     return state;
 }
+#endif
 
 // One connection over an in-memory stream: `bytes` is all the client sends, the result all it
 // receives. Runs `io` on this thread until the connection has nothing left to do (its
 // response written, its cleanups and background tasks run), then ends the input: a request
 // cut short is answered 400 as the server's parser answers a malformed one.
-inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes) {
+FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_ptr<ServerState>& state, std::string_view bytes) {
     auto worker = std::make_unique<Worker>(io);
     auto pipe = std::make_shared<MemoryPipe>(io.get_executor());
     pipe->input.assign(bytes);
@@ -1938,6 +2003,7 @@ inline std::string run_in_memory(asio::io_context& io, const std::shared_ptr<Ser
     if (error) std::rethrow_exception(error);
     return std::move(pipe->output);
 }
+#endif
 
 }  // namespace detail
 

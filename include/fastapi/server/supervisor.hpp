@@ -35,7 +35,9 @@ constexpr const char* worker_env_name = "FASTAPI_WORKER_FDS";
 // place the supervisor and its workers log through (the log sink takes it over).
 // Written at once, not through the log's writer thread: the supervisor runs no loop, and a
 // worker that could not start is about to exit. --log-level applies as to every line.
-inline void process_log(const char* level, const std::string& message) noexcept {
+FASTAPI_DECL void process_log(const char* level, const std::string& message) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void process_log(const char* level, const std::string& message) noexcept {
     LogLevel parsed = LogLevel::info;
     std::string lower(level);
     for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -48,8 +50,12 @@ inline void process_log(const char* level, const std::string& message) noexcept 
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
+#endif
 
-inline std::string pid_text(pid_t pid) { return "[" + std::to_string(pid) + "]"; }
+FASTAPI_DECL std::string pid_text(pid_t pid);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string pid_text(pid_t pid) { return "[" + std::to_string(pid) + "]"; }
+#endif
 
 // What each event loop of a worker is running, in a page the supervisor maps too, so a worker
 // stuck in a handler can be reported by the one that kills it. A sequence count (odd while
@@ -64,14 +70,19 @@ constexpr std::size_t request_slots = 16;  // loops of one worker that are repor
 constexpr std::size_t request_page = sizeof(RequestSlot) * request_slots;
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "the slot's count is shared between processes");
 
-inline std::int64_t monotonic_ns() noexcept {
+FASTAPI_DECL std::int64_t monotonic_ns() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::int64_t monotonic_ns() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
+#endif
 
 // The slots' request, read by the supervisor: "GET /spin (for 2.3 s)" for the oldest, or empty.
-inline std::string oldest_request(const RequestSlot* slots) {
+FASTAPI_DECL std::string oldest_request(const RequestSlot* slots);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string oldest_request(const RequestSlot* slots) {
     if (!slots) return {};
     std::string best;
     std::int64_t best_since = 0;
@@ -97,6 +108,7 @@ inline std::string oldest_request(const RequestSlot* slots) {
     std::snprintf(held, sizeof(held), " (for %.1f s)", static_cast<double>(monotonic_ns() - best_since) / 1e9);
     return best + held;
 }
+#endif
 
 // ---- The worker's side ----
 
@@ -232,7 +244,9 @@ private:
 // served on the inherited socket with its own loops (one unless ServerOptions::threads says),
 // running the app's lifespan itself. A start that fails (the lifespan threw, the socket is not
 // one) exits with status 3, which stops the supervisor instead of a restart loop.
-inline bool run_as_worker(AppContext& app, ServerOptions options) {
+FASTAPI_DECL bool run_as_worker(AppContext& app, ServerOptions options);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool run_as_worker(AppContext& app, ServerOptions options) {
     const char* env = std::getenv(worker_env_name);
     if (!env) return false;
     int listen_fd = -1, pipe_fd = -1, shm_fd = -1;
@@ -298,6 +312,7 @@ inline bool run_as_worker(AppContext& app, ServerOptions options) {
     process_log("INFO", "Finished worker process " + pid_text(::getpid()));
     return true;
 }
+#endif
 
 // ---- The supervisor ----
 
@@ -958,7 +973,9 @@ private:
 
 // App::run(options): a worker of a supervisor, a supervisor (workers > 1), or one process;
 // under systemd, socket-activated and notifying in every case.
-inline void serve(AppContext& app, ServerOptions options) {
+FASTAPI_DECL void serve(AppContext& app, ServerOptions options);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void serve(AppContext& app, ServerOptions options) {
     if (run_as_worker(app, options)) return;
     if (options.workers > 1) {
         if (LogLevel level{}; parse_log_level(options.log_level, level)) log::set_level(level);
@@ -984,5 +1001,6 @@ inline void serve(AppContext& app, ServerOptions options) {
     if (socket && *socket) server.set_hooks(&notify);
     server.run();
 }
+#endif
 
 }  // namespace fastapi::detail

@@ -22,7 +22,9 @@ namespace fastapi::detail {
 
 // Sends `state` (newline-separated assignments) to $NOTIFY_SOCKET. False when there is none
 // (not started by systemd with Type=notify) or it could not be sent; nothing else happens then.
-inline bool sd_notify(std::string_view state) noexcept {
+FASTAPI_DECL bool sd_notify(std::string_view state) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL bool sd_notify(std::string_view state) noexcept {
     const char* path = std::getenv("NOTIFY_SOCKET");
     if (!path || !*path) return false;
     sockaddr_un addr{};
@@ -38,17 +40,23 @@ inline bool sd_notify(std::string_view state) noexcept {
     ::close(fd);
     return n == static_cast<ssize_t>(state.size());
 }
+#endif
 
 // CLOCK_MONOTONIC in microseconds, as RELOADING=1 wants it next to MONOTONIC_USEC=.
-inline unsigned long long monotonic_usec() noexcept {
+FASTAPI_DECL unsigned long long monotonic_usec() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL unsigned long long monotonic_usec() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<unsigned long long>(ts.tv_sec) * 1000000ull + static_cast<unsigned long long>(ts.tv_nsec) / 1000;
 }
+#endif
 
 // How often to send WATCHDOG=1: half of $WATCHDOG_USEC when it is meant for this process
 // ($WATCHDOG_PID unset or ours), else zero (no watchdog).
-inline std::chrono::microseconds watchdog_interval() noexcept {
+FASTAPI_DECL std::chrono::microseconds watchdog_interval() noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::chrono::microseconds watchdog_interval() noexcept {
     const char* usec = std::getenv("WATCHDOG_USEC");
     if (!usec || !*usec) return {};
     if (const char* pid = std::getenv("WATCHDOG_PID"); pid && *pid) {
@@ -60,6 +68,7 @@ inline std::chrono::microseconds watchdog_interval() noexcept {
     if (*end || n == 0) return {};
     return std::chrono::microseconds(static_cast<long long>(n / 2));
 }
+#endif
 
 struct ListenFd {
     int fd;
@@ -71,7 +80,9 @@ constexpr int sd_listen_fds_start = 3;
 // The sockets systemd passed to this process (socket activation), or none. The variables are
 // removed from the environment (as sd_listen_fds(1) does), so a program this one starts does not
 // take them for its own, and the descriptors are made close-on-exec.
-inline std::vector<ListenFd> take_listen_fds() {
+FASTAPI_DECL std::vector<ListenFd> take_listen_fds();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::vector<ListenFd> take_listen_fds() {
     std::vector<ListenFd> fds;
     const char* pid = std::getenv("LISTEN_PID");
     const char* count = std::getenv("LISTEN_FDS");
@@ -103,5 +114,6 @@ inline std::vector<ListenFd> take_listen_fds() {
     ::unsetenv("LISTEN_FDNAMES");
     return fds;
 }
+#endif
 
 }  // namespace fastapi::detail

@@ -23,15 +23,7 @@ namespace detail {
 // One connection over an in-memory pipe, on its own loop, kept open until this goes.
 class InMemorySession {
 public:
-    InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout)
-        : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
-        pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
-        pipe_->interactive = true;
-        pipe_->input.assign(request);
-        auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
-        connection_ = c;
-        c->start();
-    }
+    FASTAPI_DECL InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout);
     ~InMemorySession() { finish(); }
     InMemorySession(const InMemorySession&) = delete;
     InMemorySession& operator=(const InMemorySession&) = delete;
@@ -57,25 +49,7 @@ public:
         io_->poll();
     }
     // No more input; the loop runs until it is out of work (bounded), then the rest is dropped.
-    void finish() {
-        if (!io_) return;
-        pipe_->interactive = false;
-        pipe_->close_input();
-        if (auto c = connection_.lock()) c->end_of_input();
-        const auto deadline = std::chrono::steady_clock::now() + timeout_;
-        io_->restart();
-        while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
-            if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
-        }
-        if (auto c = connection_.lock()) c->close();
-        io_->restart();
-        io_->poll();
-        pipe_->pending.reset();
-        worker_->sweeper.reset();
-        worker_->strand.reset();
-        if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
-        io_.reset();
-    }
+    FASTAPI_DECL void finish();
 
 private:
     std::unique_ptr<asio::io_context> io_;
@@ -85,13 +59,49 @@ private:
     std::chrono::milliseconds timeout_;
 };
 
+// The session's connection is the implementation unit's (server.hpp's Connection).
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL InMemorySession::InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request,
+                                              std::chrono::milliseconds timeout)
+    : io_(std::make_unique<asio::io_context>(1)), worker_(std::make_unique<Worker>(*io_)), timeout_(timeout) {
+    pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
+    pipe_->interactive = true;
+    pipe_->input.assign(request);
+    auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
+    connection_ = c;
+    c->start();
+}
+
+FASTAPI_DECL void InMemorySession::finish() {
+    if (!io_) return;
+    pipe_->interactive = false;
+    pipe_->close_input();
+    if (auto c = connection_.lock()) c->end_of_input();
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    io_->restart();
+    while (!io_->stopped() && std::chrono::steady_clock::now() < deadline) {
+        if (io_->run_one_for(std::chrono::milliseconds(10)) == 0 && io_->stopped()) break;
+    }
+    if (auto c = connection_.lock()) c->close();
+    io_->restart();
+    io_->poll();
+    pipe_->pending.reset();
+    worker_->sweeper.reset();
+    worker_->strand.reset();
+    if (!connection_.expired()) (void)worker_.release();  // kept: something still holds the connection
+    io_.reset();
+}
+#endif
+
 // The first whole frame a server wrote in `b` (unmasked), removed from it.
 struct TestFrame {
     bool fin = true;
     unsigned op = 0;
     std::string payload;
 };
-inline std::optional<TestFrame> take_server_frame(std::string& b) {
+FASTAPI_DECL std::optional<TestFrame> take_server_frame(std::string& b);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::optional<TestFrame> take_server_frame(std::string& b) {
     if (b.size() < 2) return std::nullopt;
     const auto* p = reinterpret_cast<const unsigned char*>(b.data());
     const std::size_t at = ws_header_size(p[1]);  // a server's frames are not masked
@@ -102,8 +112,11 @@ inline std::optional<TestFrame> take_server_frame(std::string& b) {
     b.erase(0, at + len);
     return f;
 }
+#endif
 // A client's frame: masked, as RFC 6455 requires of a client.
-inline std::string client_frame(WsOpcode op, std::string_view payload) {
+FASTAPI_DECL std::string client_frame(WsOpcode op, std::string_view payload);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string client_frame(WsOpcode op, std::string_view payload) {
     const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     std::string out;
     out += static_cast<char>(0x80 | static_cast<unsigned>(op));
@@ -118,6 +131,7 @@ inline std::string client_frame(WsOpcode op, std::string_view payload) {
     for (std::size_t i = 0; i < n; ++i) out += static_cast<char>(payload[i] ^ mask[i & 3]);
     return out;
 }
+#endif
 
 }  // namespace detail
 
