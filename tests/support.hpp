@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -854,5 +856,85 @@ inline bool open(RawClient& c, std::string_view target, std::string_view first =
 }
 
 }  // namespace ws
+
+// Debian's redis-server on <tmp>/r.sock (no port; extra arguments such as
+// {"--appendonly", "yes"} appended), stopped by its pid; kill() and start() again on the same socket.
+class RedisServer {
+public:
+    explicit RedisServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+        char tmpl[] = "/tmp/fastapi-redis-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        dir_ = tmpl;
+        start();
+    }
+    ~RedisServer() {
+        kill();
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+    std::string socket() const { return dir_ + "/r.sock"; }
+    std::string url() const { return "unix://" + socket(); }
+    std::string dir() const { return dir_; }
+    fastapi::RedisOptions options() const {
+        fastapi::RedisOptions o;
+        o.unix_path = socket();
+        o.reconnect_min = 20ms;
+        o.reconnect_max = 200ms;
+        return o;
+    }
+    void start() {
+        REQUIRE(pid_ < 0);
+        std::vector<std::string> args{"redis-server", "--port", "0", "--unixsocket", socket(), "--save", "",
+                                      "--appendonly", "no", "--daemonize", "no", "--dir", dir_, "--loglevel", "warning"};
+        args.insert(args.end(), extra_.begin(), extra_.end());
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, even when it is killed
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            int devnull = ::open("/dev/null", O_WRONLY);
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+            ::execvp("redis-server", argv.data());
+            ::_exit(127);
+        }
+        // Ready when the socket answers PING (bounded).
+        bool ready = test::eventually_true([&] { return ping(); }, 10000ms);
+        REQUIRE_MESSAGE(ready, "redis-server did not start on " << socket() << " (is redis-server installed? tools/deps redis)");
+    }
+    // Frozen (SIGSTOP): the socket stays open, nothing answers.
+    void freeze() { ::kill(pid_, SIGSTOP); }
+    void thaw() { ::kill(pid_, SIGCONT); }
+    void kill() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGCONT);
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        ::unlink(socket().c_str());
+    }
+
+private:
+    bool ping() const {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket().c_str());
+        bool ok = false;
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+            ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL);
+            pollfd p{fd, POLLIN, 0};
+            char buf[64];
+            ok = ::poll(&p, 1, 500) == 1 && ::recv(fd, buf, sizeof buf, 0) > 0;
+        }
+        ::close(fd);
+        return ok;
+    }
+    std::string dir_;
+    std::vector<std::string> extra_;
+    pid_t pid_ = -1;
+};
 
 }  // namespace test

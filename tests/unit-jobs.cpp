@@ -67,72 +67,7 @@ void register_all(Jobs& jobs) {
     jobs.add<slow>("slow", {.max_tries = 1, .timeout = 400ms});
 }
 
-// redis-server on <tmp>/r.sock, with the append-only file when asked; kill() and start() again.
-class RedisServer {
-public:
-    explicit RedisServer(bool appendonly = false) : appendonly_(appendonly) {
-        char tmpl[] = "/tmp/fastapi-jobs-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir_ = tmpl;
-        start();
-    }
-    ~RedisServer() {
-        kill();
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    std::string socket() const { return dir_ + "/r.sock"; }
-    std::string url() const { return "unix://" + socket(); }
-    std::string dir() const { return dir_; }
-    void start() {
-        REQUIRE(pid_ < 0);
-        std::vector<std::string> args{"redis-server", "--port", "0", "--unixsocket", socket(), "--save", "",
-                                      "--appendonly", appendonly_ ? "yes" : "no", "--appendfsync", "always",
-                                      "--daemonize", "no", "--dir", dir_, "--loglevel", "warning"};
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            int devnull = ::open("/dev/null", O_WRONLY);
-            ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
-            ::execvp("redis-server", argv.data());
-            ::_exit(127);
-        }
-        bool ready = test::eventually_true([&] { return ping(); }, 10000ms);
-        REQUIRE_MESSAGE(ready, "redis-server did not start (is redis-server installed? tools/deps redis)");
-    }
-    void kill() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-        ::unlink(socket().c_str());
-    }
-
-private:
-    bool ping() const {
-        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket().c_str());
-        bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6;
-        char buf[16] = {};
-        if (ok) {
-            pollfd p{fd, POLLIN, 0};
-            ok = ::poll(&p, 1, 500) == 1 && ::recv(fd, buf, sizeof buf - 1, 0) > 0 && std::string(buf).rfind("+PONG", 0) == 0;
-        }
-        ::close(fd);
-        return ok;
-    }
-    bool appendonly_;
-    std::string dir_;
-    pid_t pid_ = -1;
-};
+using test::RedisServer;
 
 fastapi::RedisOptions options_of(const RedisServer& r) {
     fastapi::RedisOptions o;
@@ -343,7 +278,7 @@ TEST_CASE("Jobs on Redis: the example as two web processes and two workers; 10,0
 }
 
 TEST_CASE("Jobs on Redis: graceful stop gives running jobs back without counting a try; a worker reconnects after a Redis restart") {
-    RedisServer server(true);
+    RedisServer server({"--appendonly", "yes", "--appendfsync", "always"});
     const std::vector<std::string> env{"REDIS_URL=" + server.url()};
     const std::string exe = test::example_path("jobs");
     Jobs jobs(options_of(server), "jobs:example");
