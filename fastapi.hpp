@@ -14210,6 +14210,9 @@ private:
 #ifndef FASTAPI_CACHE_FLIGHT_WAIT_MS  // how long a concurrent miss waits for the one computing
 #define FASTAPI_CACHE_FLIGHT_WAIT_MS 10000
 #endif
+#ifndef FASTAPI_CACHE_LOCK_POLL_MS  // the first wait of a miss that found the lock taken (doubling, to 100 ms)
+#define FASTAPI_CACHE_LOCK_POLL_MS 5
+#endif
 
 namespace fastapi {
 
@@ -14226,6 +14229,18 @@ struct CacheOptions {
     std::vector<std::string> tags{};
     // Replaces the key of the request (method, path, sorted query, varying headers).
     std::function<std::string(const Request&)> key_builder{};
+    // RFC 5861's stale-while-revalidate: this long after `expire`, the stored answer is still
+    // sent at once (X-FastAPI-Cache: STALE) while one request recomputes it in the background.
+    std::chrono::seconds stale_while_revalidate{0};
+    // RFC 5861's stale-if-error: this long after `expire`, a handler that throws or answers 5xx
+    // is answered with the stored answer instead (STALE).
+    std::chrono::seconds stale_if_error{0};
+    // A shared backend (Redis): a miss takes a lock across processes (SET key NX PX) so that a
+    // stampede on many workers or instances runs the handler once; the others wait (polling,
+    // bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS) for its entry. A holder that dies keeps them
+    // waiting at most `lock_timeout` (the lock's expiry), then one of them computes.
+    bool lock = false;
+    std::chrono::milliseconds lock_timeout{5000};
     bool enabled() const noexcept { return expire.count() > 0; }
 };
 
@@ -14326,6 +14341,22 @@ inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
     return r;
 }
 
+// The decimal digits of v appended to s (no locale).
+inline void cache_append_number(std::string& s, std::uint64_t v) {
+    char tmp[24];
+    std::size_t n = 0;
+    do tmp[n++] = static_cast<char>('0' + v % 10);
+    while (v /= 10);
+    while (n) s += tmp[--n];
+}
+
+// What a lookup found: the whole key (the namespace and tag versions, then the request's
+// part), and the entry stored under it (fresh or stale; null when none or not read).
+struct CacheLookup {
+    std::string key;
+    std::shared_ptr<const CachedResponse> entry;
+};
+
 // What a backend does. A synchronous one (memory) answers get/set at once; an asynchronous
 // one (Redis) only through the coroutines. Values are strings (entries serialized by the
 // caller for an asynchronous backend; kept as objects by the memory one).
@@ -14347,6 +14378,30 @@ public:
         co_return;
     }
     virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) { co_return namespace_version(ns); }
+    // The versions of `version_keys` and the entry under the key they make with `rest` (read
+    // only when `read`). Redis does it in one round trip (a script); this is the general way.
+    virtual asio::awaitable<CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
+                                                      bool read) {
+        CacheLookup out;
+        for (const std::string& v : version_keys) {
+            std::string vk = v;
+            std::uint64_t n = co_await namespace_version_async(vk);
+            cache_append_number(out.key, n);
+            out.key += ':';
+        }
+        out.key += rest;
+        if (read) {
+            std::string k = out.key;
+            out.entry = co_await get_entry_async(k);
+        }
+        co_return out;
+    }
+    // The lock across processes of CacheOptions::lock: true when taken (a process-local
+    // backend has nothing to lock: single flight covers it).
+    virtual asio::awaitable<bool> try_lock_async(std::string /*key*/, std::string /*token*/, std::chrono::milliseconds) {
+        co_return true;
+    }
+    virtual asio::awaitable<void> unlock_async(std::string /*key*/, std::string /*token*/) { co_return; }
     // Invalidation and values.
     virtual asio::awaitable<void> clear_namespace(std::string ns) = 0;
     virtual asio::awaitable<void> remove(std::string key) = 0;
@@ -14527,6 +14582,11 @@ public:
         if (!inserted) it->second.push_back(waiter);
         return inserted;
     }
+    // True when no flight of `key` was on, and now this caller's is (it waits for nobody).
+    bool try_lead(const std::string& key) {
+        std::lock_guard lock(mutex_);
+        return flights_.try_emplace(key).second;
+    }
     void finish(const std::string& key) noexcept {
         std::vector<std::shared_ptr<asio::steady_timer>> waiters;
         {
@@ -14646,9 +14706,22 @@ inline void cache_request_key(const Request& r, const CacheOptions& o, const std
 struct RouteCache {
     std::vector<std::string> headers;  // the key's headers (vary and declared Header parameters), lowercase
     std::string vary;                  // the Vary value, empty when none
-    std::string max_age;               // "max-age=<expire>"
+    std::string max_age;               // "max-age=<expire>", then the RFC 5861 directives
+    std::string stale_directives;      // ", stale-while-revalidate=<s>, stale-if-error=<s>" (those set)
     std::vector<std::string> version_keys;  // "ns:<namespace>", then "tag:<tag>" for each tag
+    std::int64_t revalidate_ms = 0, if_error_ms = 0;  // the stale windows
+    std::chrono::milliseconds keep{0};  // how long an entry is kept: expire and the longer stale window
 };
+
+// How an entry found stands now.
+enum class CacheAge { fresh, revalidate, if_error, gone };
+inline CacheAge cache_age(const CachedResponse* e, const RouteCache& rc, std::int64_t now) noexcept {
+    if (!e) return CacheAge::gone;
+    if (now < e->expires_ms) return CacheAge::fresh;
+    if (now < e->expires_ms + rc.revalidate_ms) return CacheAge::revalidate;
+    if (now < e->expires_ms + rc.if_error_ms) return CacheAge::if_error;
+    return CacheAge::gone;
+}
 
 inline bool cache_applies(const CacheOptions& o, const Request& r) {
     if (!o.enabled()) return false;
@@ -14671,9 +14744,11 @@ inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
 // A hit: the stored response (or 304 when If-None-Match matches) with its ETag, the seconds
 // left as max-age, its Age. The stored headers never carry the names added here, so they
 // are appended without a search.
-inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now) {
+// A stale one (past its expiry, within a stale window) says max-age=0 and STALE.
+inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,
+                            bool stale = false) {
     Response& res = ex.response;
-    std::int64_t left = std::max<std::int64_t>(0, (e.expires_ms - now) / 1000);
+    std::int64_t left = stale ? 0 : std::max<std::int64_t>(0, (e.expires_ms - now) / 1000);
     std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
     res.headers.clear();
     if (cache_etag_matches(ex.request, e.etag)) {
@@ -14686,10 +14761,12 @@ inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCa
     }
     char buf[40] = "max-age=";
     append_header(res.headers, "etag", e.etag);
-    append_header(res.headers, "cache-control", std::string_view(buf, 8 + cache_digits(buf + 8, left)));
+    std::string_view max_age(buf, 8 + cache_digits(buf + 8, left));
+    if (rc.stale_directives.empty()) append_header(res.headers, "cache-control", max_age);
+    else append_header(res.headers, "cache-control", std::string(max_age) + rc.stale_directives);
     append_header(res.headers, "age", std::string_view(buf, cache_digits(buf, age)));
     if (!rc.vary.empty()) append_header(res.headers, "vary", rc.vary);
-    append_header(res.headers, "x-fastapi-cache", "HIT");
+    append_header(res.headers, "x-fastapi-cache", stale ? "STALE" : "HIT");
 }
 
 // After the handler: the entry to store (null when the response is not cacheable), and the
@@ -14896,7 +14973,15 @@ private:
             for (auto& p : op.parameters)
                 if (p.in == "header") add(p.field.wire_name);
         }
-        cache.max_age = "max-age=" + std::to_string(options.cache.expire.count());
+        const CacheOptions& o = options.cache;
+        if (o.stale_while_revalidate.count() > 0)
+            cache.stale_directives += ", stale-while-revalidate=" + std::to_string(o.stale_while_revalidate.count());
+        if (o.stale_if_error.count() > 0)
+            cache.stale_directives += ", stale-if-error=" + std::to_string(o.stale_if_error.count());
+        cache.max_age = "max-age=" + std::to_string(o.expire.count()) + cache.stale_directives;
+        cache.revalidate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_while_revalidate).count();
+        cache.if_error_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_if_error).count();
+        cache.keep = std::chrono::duration_cast<std::chrono::milliseconds>(o.expire + std::max(o.stale_while_revalidate, o.stale_if_error));
         cache.version_keys.push_back("ns:" + options.cache.namespace_);
         for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
     }
@@ -15060,6 +15145,8 @@ private:
 // lifespan, the state, the dependency overrides; and the one request lifecycle that the server
 // and the TestClient drive through detail::AppContext. Knows nothing of sockets.
 
+
+#include <random>       // random_device (the cache lock's token)
 
 namespace fastapi {
 
@@ -15379,7 +15466,7 @@ private:
                 route.options.blocking)
                 return Dispatch::run_async;
             try {
-                cached_call(ex);
+                if (!cached_call(ex)) return Dispatch::run_async;
             } catch (...) {
                 exception_handlers_.handle(std::current_exception(), ex);
             }
@@ -15463,99 +15550,256 @@ private:
         return cache_ && cache_applies(ex.route->options.cache, ex.request);
     }
     // A synchronous backend and a plain handler: no coroutine, no allocation on a hit but the
-    // key's and the response's own.
-    void cached_call(Exchange& ex) {
+    // key's and the response's own. False when the rest belongs to cached_call_async: another
+    // loop computes this key (wait for it there), or a stale entry is to be revalidated.
+    bool cached_call(Exchange& ex) {
         const Route& route = *ex.route;
         CacheBackend& backend = *cache_.backend();
         CacheRequestDirectives d = cache_request_directives(ex.request);
-        if (d.no_store) return route.endpoint.call(ex);
+        if (d.no_store) {
+            route.endpoint.call(ex);
+            return true;
+        }
         std::string key;
         key.reserve(128);
         for (auto& v : route.cache.version_keys) {
-            append_number(key, backend.namespace_version(v));
+            cache_append_number(key, backend.namespace_version(v));
             key += ':';
         }
         key += route.options.cache.namespace_;
         key += '|';
         cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
-        if (!d.no_cache)
-            if (auto e = backend.get_entry(key)) return cache_write_hit(ex, *e, route.cache, cache_now_ms());
-        route.endpoint.call(ex);
+        std::shared_ptr<const CachedResponse> old;
+        if (!d.no_cache) {
+            old = backend.get_entry(key);
+            CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+            if (age == CacheAge::fresh) {
+                cache_write_hit(ex, *old, route.cache, cache_now_ms());
+                return true;
+            }
+            if (age == CacheAge::revalidate) return false;
+        }
+        // Single flight across loops: the first miss computes here, at once; a miss on another
+        // loop meanwhile waits for it in cached_call_async.
+        if (!cache_flights_.try_lead(key)) return false;
+        CacheFlightGuard guard{&cache_flights_, &key};
+        if (!d.no_cache)  // the flight before this one may have ended between the lookup and here
+            if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+                cache_write_hit(ex, *e, route.cache, cache_now_ms());
+                return true;
+            }
+        try {
+            route.endpoint.call(ex);
+        } catch (...) {
+            if (!cache_stale_on_error(ex, old)) throw;
+            return true;
+        }
+        if (ex.response.status >= 500 && cache_stale_on_error(ex, old)) return true;
         if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
-            backend.set_entry(key, std::move(e), route.options.cache.expire);
+            backend.set_entry(key, std::move(e), route.cache.keep);
+        return true;
     }
-    static void append_number(std::string& s, std::uint64_t v) {
-        char buf[24];
-        int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-        s.append(buf, static_cast<std::size_t>(n));
+    // stale_if_error: the stale entry answers instead of the failure, when within its window.
+    bool cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old) {
+        std::int64_t now = cache_now_ms();
+        CacheAge age = cache_age(old.get(), ex.route->cache, now);
+        if (ex.route->cache.if_error_ms <= 0 || (age != CacheAge::revalidate && age != CacheAge::if_error)) return false;
+        if (now >= old->expires_ms + ex.route->cache.if_error_ms) return false;
+        ex.response.stream.reset();
+        ex.response.file_path.clear();
+        cache_write_hit(ex, *old, ex.route->cache, now, true);
+        return true;
+    }
+    // A token no other process or request holds (for the lock across processes).
+    static std::string cache_lock_token() {
+        static const std::uint64_t seed = [] {
+            std::random_device rd;
+            return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(::getpid());
+        }();
+        static std::atomic<std::uint64_t> counter{0};
+        std::string t;
+        cache_append_number(t, seed);
+        t += '-';
+        cache_append_number(t, ++counter);
+        return t;
+    }
+    // CacheOptions::lock: the lock taken, or (another process computes) its entry once stored:
+    // polled with a doubling wait, bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS. Neither (the wait
+    // ran out, the backend failed): compute without it.
+    asio::awaitable<bool> cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
+                                             std::shared_ptr<const CachedResponse>& hit) {
+        const Route& route = *ex.route;
+        CacheBackend& backend = *cache_.backend();
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        auto wait = std::chrono::milliseconds(FASTAPI_CACHE_LOCK_POLL_MS);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS);
+        for (;;) {
+            try {
+                std::string k = key, t = token;
+                if (co_await backend.try_lock_async(k, t, route.options.cache.lock_timeout)) co_return true;
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+                co_return false;
+            }
+            if (std::chrono::steady_clock::now() + wait > deadline) co_return false;
+            timer.expires_after(wait);
+            std::error_code ec;
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return false;  // cancelled: the request is going away
+            wait = std::min(wait * 2, std::chrono::milliseconds(100));
+            try {
+                std::string k = key;
+                auto e = co_await backend.get_entry_async(k);
+                if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+                    hit = std::move(e);
+                    co_return false;
+                }
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+                co_return false;
+            }
+        }
+    }
+    asio::awaitable<void> cache_unlock(std::string key, std::string token) {
+        try {
+            co_await cache_.backend()->unlock_async(std::move(key), std::move(token));
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());  // it expires by itself
+        }
     }
     asio::awaitable<void> cached_call_async(Exchange& ex) {
         const Route& route = *ex.route;
         CacheBackend& backend = *cache_.backend();
+        const CacheOptions& opts = route.options.cache;
         CacheRequestDirectives d = cache_request_directives(ex.request);
         if (d.no_store) {
             co_await call_handler_async(ex);
             co_return;
         }
-        std::string key;
+        std::string rest;
+        rest += opts.namespace_;
+        rest += '|';
+        cache_request_key(ex.request, opts, route.cache.headers, rest);
         bool usable = true;
-        std::shared_ptr<const CachedResponse> hit;
-        try {
-            for (const std::string& v : route.cache.version_keys) {
-                std::string vk = v;
-                std::uint64_t version = co_await backend.namespace_version_async(vk);
-                append_number(key, version);
-                key += ':';
-            }
-            key += route.options.cache.namespace_;
-            key += '|';
-            cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
-            if (!d.no_cache) {
-                std::string k = key;
-                hit = co_await backend.get_entry_async(k);
-            }
+        CacheLookup found;
+        try {  // the versions and the entry: one round trip on Redis
+            found = co_await backend.lookup_async(route.cache.version_keys, rest, !d.no_cache);
             cache_outage_.worked();
         } catch (const std::exception& e) {
             usable = false;  // the backend is down: a miss, logged once per outage
             cache_outage_.failed(e.what());
+            found.key = rest;
         }
-        if (hit) {
-            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+        const std::string key = std::move(found.key);
+        std::shared_ptr<const CachedResponse> old = std::move(found.entry), hit;
+        CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+        if (age == CacheAge::fresh) {
+            cache_write_hit(ex, *old, route.cache, cache_now_ms());
+            co_return;
+        }
+        if (age == CacheAge::revalidate) {
+            // Stale, within stale_while_revalidate: answered at once; one request (the first
+            // to find it so) recomputes in the background.
+            cache_write_hit(ex, *old, route.cache, cache_now_ms(), true);
+            if (cache_flights_.try_lead(key)) {
+                auto bg = std::make_shared<Exchange>();
+                bg->request = ex.request;
+                bg->route = ex.route;
+                bg->app = ex.app;
+                bg->executor = co_await asio::this_coro::executor;
+                asio::co_spawn(bg->executor, cache_revalidate(bg, key), asio::detached);
+            }
             co_return;
         }
         // Single flight: one miss of this key computes; the others wait for it, then read.
         CacheFlightGuard guard;
+        std::string token;
         if (usable) {
             auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
             timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
             if (cache_flights_.join(key, timer)) {
                 guard.flights = &cache_flights_;
                 guard.key = &key;
+                if (backend.synchronous() && !d.no_cache)  // a flight may have ended since the lookup
+                    if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh)
+                        hit = std::move(e);
+                if (!hit && opts.lock && !backend.synchronous()) {  // and across processes
+                    std::string t = cache_lock_token();
+                    if (co_await cache_lock_or_wait(ex, key, t, hit)) token = std::move(t);
+                }
             } else {
                 std::error_code ec;
                 co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 try {
                     std::string k = key;
-                    hit = co_await backend.get_entry_async(k);
+                    auto e = co_await backend.get_entry_async(k);
+                    if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) hit = std::move(e);
                 } catch (const std::exception& e) {
                     cache_outage_.failed(e.what());
                 }
-                if (hit) {
-                    cache_write_hit(ex, *hit, route.cache, cache_now_ms());
-                    co_return;
-                }
             }
         }
-        co_await call_handler_async(ex);
-        std::shared_ptr<const CachedResponse> entry = cache_after_miss(ex, route.options.cache, route.cache, usable);
-        if (!entry) co_return;
-        try {
-            std::string k = key;
-            co_await backend.set_entry_async(k, entry, route.options.cache.expire);
-            cache_outage_.worked();
-        } catch (const std::exception& e) {
-            cache_outage_.failed(e.what());
+        if (hit) {
+            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+            co_return;
         }
+        std::exception_ptr error;
+        try {
+            co_await call_handler_async(ex);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
+        std::shared_ptr<const CachedResponse> entry;
+        if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
+        if (entry) {
+            try {
+                std::string k = key;
+                co_await backend.set_entry_async(k, entry, route.cache.keep);
+                cache_outage_.worked();
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+            }
+        }
+        if (!token.empty()) co_await cache_unlock(key, token);
+        if (error && !stale) std::rethrow_exception(error);
+    }
+    // stale_while_revalidate's recomputation, on a copy of the request that found the entry
+    // stale; the flight of its key is this one's until it ends (and, with .lock, the lock).
+    asio::awaitable<void> cache_revalidate(std::shared_ptr<Exchange> bg, std::string key) {
+        CacheFlightGuard guard{&cache_flights_, &key};
+        const Route& route = *bg->route;
+        CacheBackend& backend = *cache_.backend();
+        std::string token;
+        if (route.options.cache.lock && !backend.synchronous()) {
+            std::string t = cache_lock_token();
+            bool locked = false;
+            try {
+                std::string k = key, t2 = t;
+                locked = co_await backend.try_lock_async(k, t2, route.options.cache.lock_timeout);
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+            }
+            if (!locked) co_return;  // another process revalidates it
+            token = std::move(t);
+        }
+        bool ok = true;
+        try {
+            co_await call_handler_async(*bg);
+        } catch (...) {
+            ok = false;  // the stale entry stays until its windows end
+        }
+        if (ok && bg->response.status < 500)
+            if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true)) {
+                try {
+                    std::string k = key;
+                    co_await backend.set_entry_async(k, entry, route.cache.keep);
+                    cache_outage_.worked();
+                } catch (const std::exception& e) {
+                    cache_outage_.failed(e.what());
+                }
+            }
+        if (!token.empty()) co_await cache_unlock(key, token);
     }
 
     void route_not_found(Exchange& ex, bool path_matched) {
@@ -19739,7 +19983,6 @@ FASTAPI_DECL std::vector<ListenFd> take_listen_fds() {
 // Relies on Server and its ServingHooks (server.hpp) and systemd.hpp.
 
 #include <netdb.h>     // getaddrinfo
-#include <random>      // random_device (the max-requests jitter)
 #include <spawn.h>     // posix_spawn
 #include <sys/mman.h>  // memfd_create, mmap
 #include <sys/wait.h>  // waitpid
@@ -21720,6 +21963,8 @@ FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg) {
 template <class... S>
 std::string make_command(const S&... args) {
     std::string out;
+    // Its size known first: one allocation (a SET of 64 bytes grew four times).
+    out.reserve((std::size_t{8} + ... + (std::string_view(args).size() + 16)));
     append_command_header(out, sizeof...(S));
     (append_command_arg(out, std::string_view(args)), ...);
     return out;
@@ -22480,6 +22725,9 @@ FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
     std::string out;
+    std::size_t size = 24 + name.size();
+    for (const auto& a : args) size += a.size() + 16;
+    out.reserve(size);
     append_command_header(out, args.size() + 1);
     append_command_arg(out, name);
     for (const auto& a : args) append_command_arg(out, a);
@@ -22822,6 +23070,7 @@ FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_vie
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
     std::string out;
+    out.reserve(96 + key.size() + value.size());
     std::size_t n = 3 + (o.ex.count() > 0) * 2 + (o.px.count() > 0) * 2 + o.nx + o.xx + o.keepttl;
     append_command_header(out, n);
     append_command_arg(out, "SET");
@@ -24476,7 +24725,9 @@ private:
 // ---- include/fastapi/cache/redis_cache.hpp ----
 // redis_cache: the Redis backend of response caching (routing/cache.hpp): entries shared by
 // every worker and every instance, namespaces and tags cleared by a version counter (INCR;
-// never KEYS or SCAN), one Redis connection per event loop.
+// never KEYS or SCAN), one Redis connection per event loop. A lookup (the versions, then the
+// entry under the key they make) is one script: one round trip. The lock of CacheOptions::lock
+// is SET NX PX with a token, released by a script that deletes it only while it is still ours.
 
 
 namespace fastapi {
@@ -24517,6 +24768,31 @@ public:
                 if (c >= '0' && c <= '9') n = n * 10 + static_cast<std::uint64_t>(c - '0');
         co_return n;
     }
+    asio::awaitable<detail::CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
+                                                      bool read) override {
+        std::vector<std::string> keys;
+        keys.reserve(version_keys.size());
+        for (const std::string& v : version_keys) keys.push_back(prefix_ + "v:" + v);
+        std::string entries = prefix_ + "r:";
+        std::string want = read ? "1" : "0";
+        RedisValue v = co_await redis().eval<RedisValue>(lookup_script(), keys.size(), keys, entries, rest, want);
+        detail::CacheLookup out;
+        if (v.elements.empty() || !v.elements[0].is_string()) throw RedisError("fastapi::RedisCache: an unexpected lookup reply");
+        out.key = std::move(v.elements[0].str);
+        if (v.elements.size() > 1 && v.elements[1].is_string()) out.entry = detail::cache_deserialize(v.elements[1].str);
+        co_return out;
+    }
+    asio::awaitable<bool> try_lock_async(std::string key, std::string token, std::chrono::milliseconds ttl) override {
+        std::string k = prefix_ + "l:" + key;
+        RedisSetOptions o;
+        o.px = std::max(ttl, std::chrono::milliseconds(1));
+        o.nx = true;
+        co_return co_await redis().set(k, token, o);
+    }
+    asio::awaitable<void> unlock_async(std::string key, std::string token) override {
+        std::string k = prefix_ + "l:" + key;
+        co_await redis().eval<RedisValue>(unlock_script(), 1, k, token);
+    }
     asio::awaitable<void> clear_namespace(std::string ns) override {
         std::string k = prefix_ + "v:" + ns;
         co_await redis().incr(k);
@@ -24537,6 +24813,23 @@ public:
     }
 
 private:
+    // KEYS: the version counters; ARGV: the entries' prefix, the rest of the key, "1" to read
+    // the entry. The key (the versions, then the rest) and the entry (nil when none).
+    static const RedisScript& lookup_script() {
+        static const RedisScript s(
+            "local k = '' "
+            "for i = 1, #KEYS do k = k .. (redis.call('GET', KEYS[i]) or '0') .. ':' end "
+            "k = k .. ARGV[2] "
+            "if ARGV[3] == '1' then return {k, redis.call('GET', ARGV[1] .. k)} end "
+            "return {k}");
+        return s;
+    }
+    static const RedisScript& unlock_script() {
+        static const RedisScript s(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+        return s;
+    }
+
     // This loop thread's connection (a Redis binds to the loop that first uses it).
     Redis& redis() {
         std::lock_guard lock(mutex_);

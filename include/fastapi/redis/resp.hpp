@@ -275,6 +275,8 @@ FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg) {
 template <class... S>
 std::string make_command(const S&... args) {
     std::string out;
+    // Its size known first: one allocation (a SET of 64 bytes grew four times).
+    out.reserve((std::size_t{8} + ... + (std::string_view(args).size() + 16)));
     append_command_header(out, sizeof...(S));
     (append_command_arg(out, std::string_view(args)), ...);
     return out;
