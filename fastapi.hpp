@@ -21945,19 +21945,25 @@ FASTAPI_DECL RespResult parse_resp(std::string_view data, RedisValue& out, const
 FASTAPI_DECL void append_command_header(std::string& out, std::size_t args);
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL void append_command_header(std::string& out, std::size_t args) {
-    out += '*';
-    out += std::to_string(args);
-    out += "\r\n";
+    char buf[24];
+    buf[0] = '*';
+    char* end = std::to_chars(buf + 1, buf + 22, args).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(buf, static_cast<std::size_t>(end - buf));
 }
 #endif
 FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg);
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL void append_command_arg(std::string& out, std::string_view arg) {
-    out += '$';
-    out += std::to_string(arg.size());
-    out += "\r\n";
+    char buf[24];  // (no temporary string, no strlen: this runs for every argument of every command)
+    buf[0] = '$';
+    char* end = std::to_chars(buf + 1, buf + 22, arg.size()).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(buf, static_cast<std::size_t>(end - buf));
     out.append(arg);
-    out += "\r\n";
+    out.append("\r\n", 2);
 }
 #endif
 template <class... S>
@@ -22489,6 +22495,17 @@ private:
         }
     }
 
+    // One value from what was read already, without a coroutine frame (a batch's replies
+    // mostly arrive together): false when it is not all there (or is bad: read_value says so).
+    bool take_buffered(Session& s, RedisValue& out) {
+        if (s.start >= s.size) return false;
+        auto r = parse_resp(std::string_view(s.in.data() + s.start, s.size - s.start), out, options_.limits);
+        if (r.status != RespStatus::done) return false;
+        s.start += r.consumed;
+        if (s.start == s.size) s.start = s.size = 0;
+        return true;
+    }
+
     static bool is_message(const RedisValue& v) {
         if ((v.type != RedisValue::Type::array && v.type != RedisValue::Type::push) || v.elements.empty() ||
             !v.elements[0].is_string())
@@ -22500,7 +22517,8 @@ private:
     static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
         for (;;) {
             RedisValue v;
-            std::string error = co_await self->read_value(s, v);
+            std::string error;
+            if (!self->take_buffered(*s, v)) error = co_await self->read_value(s, v);
             if (!error.empty()) {
                 self->drop(s, error);
                 co_return;
@@ -22914,7 +22932,10 @@ public:
     }
     void complete(std::exception_ptr error, std::vector<RedisValue> replies) override {
         if (claimed_.exchange(true)) return;
-        asio::post(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
+        // On the caller's own loop (the connection's, as a rule) the caller resumes at once,
+        // from the reader: no post and no second turn of the scheduler per reply. From
+        // another thread (own_thread, the blocking API) it is posted there.
+        asio::dispatch(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
             self->invoke(error, std::move(replies));
         });
     }

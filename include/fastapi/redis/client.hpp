@@ -262,7 +262,10 @@ public:
     }
     void complete(std::exception_ptr error, std::vector<RedisValue> replies) override {
         if (claimed_.exchange(true)) return;
-        asio::post(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
+        // On the caller's own loop (the connection's, as a rule) the caller resumes at once,
+        // from the reader: no post and no second turn of the scheduler per reply. From
+        // another thread (own_thread, the blocking API) it is posted there.
+        asio::dispatch(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
             self->invoke(error, std::move(replies));
         });
     }
