@@ -157,13 +157,16 @@ inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
 }
 
 // The decimal digits of v appended to s (no locale).
-inline void cache_append_number(std::string& s, std::uint64_t v) {
+FASTAPI_DECL void cache_append_number(std::string& s, std::uint64_t v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void cache_append_number(std::string& s, std::uint64_t v) {
     char tmp[24];
     std::size_t n = 0;
     do tmp[n++] = static_cast<char>('0' + v % 10);
     while (v /= 10);
     while (n) s += tmp[--n];
 }
+#endif
 
 // What a lookup found: the whole key (the namespace and tag versions, then the request's
 // part), and the entry stored under it (fresh or stale; null when none or not read).
@@ -530,13 +533,16 @@ struct RouteCache {
 
 // How an entry found stands now.
 enum class CacheAge { fresh, revalidate, if_error, gone };
-inline CacheAge cache_age(const CachedResponse* e, const RouteCache& rc, std::int64_t now) noexcept {
+FASTAPI_DECL CacheAge cache_age(const CachedResponse* e, const RouteCache& rc, std::int64_t now) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CacheAge cache_age(const CachedResponse* e, const RouteCache& rc, std::int64_t now) noexcept {
     if (!e) return CacheAge::gone;
     if (now < e->expires_ms) return CacheAge::fresh;
     if (now < e->expires_ms + rc.revalidate_ms) return CacheAge::revalidate;
     if (now < e->expires_ms + rc.if_error_ms) return CacheAge::if_error;
     return CacheAge::gone;
 }
+#endif
 
 inline bool cache_applies(const CacheOptions& o, const Request& r) {
     if (!o.enabled()) return false;
