@@ -1155,13 +1155,22 @@ public:
         if (!b_->enqueue(r)) return std::nullopt;
         return Job(b_, r.id);
     }
-    // The same from a coroutine, without blocking its loop: co_await jobs.async_enqueue<fn>(args, {...}).
+    // The same from a coroutine, without blocking its loop: co_await jobs.async_enqueue<fn>(args),
+    // or with options named first (GCC 12 destroys an aggregate made inside a co_await twice):
+    //   EnqueueOptions o{.job_id = "a"}; co_await jobs.async_enqueue<fn>(args, o);
     template <auto Fn, class A>
-    asio::awaitable<std::optional<Job>> async_enqueue(const A& args, EnqueueOptions o = {}) {
-        return enqueue_record(b_, record<Fn>(args, std::move(o)));
+    asio::awaitable<std::optional<Job>> async_enqueue(const A& args) {
+        return enqueue_record(b_, record<Fn>(args, EnqueueOptions()));
     }
-    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, EnqueueOptions o = {}) {
-        return enqueue_record(b_, record(function, args_json, std::move(o)));
+    template <auto Fn, class A>
+    asio::awaitable<std::optional<Job>> async_enqueue(const A& args, const EnqueueOptions& o) {
+        return enqueue_record(b_, record<Fn>(args, o));
+    }
+    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json) {
+        return enqueue_record(b_, record(function, args_json, EnqueueOptions()));
+    }
+    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, const EnqueueOptions& o) {
+        return enqueue_record(b_, record(function, args_json, o));
     }
     Job job(std::string id) const { return Job(b_, std::move(id)); }
     std::vector<std::string> dead_letters() { return b_->dead_letters(); }
