@@ -2,12 +2,16 @@
 // jobs: a job queue with status, progress and results, as FastAPI users get from arq, on Redis
 // or in memory. A job is a function registered by name whose argument and result are models
 // (or picojson values), serialised with the model machinery: the argument is validated when
-// the job starts, with FastAPI's error list. Workers are threads of `./app worker` (or of the
-// web process, in memory); a job is claimed with a lease the worker renews, so a crashed
-// worker's jobs run again within seconds (at least once). Relies on the model parts and on
-// redis/client (blocking API).
+// the job starts, with FastAPI's error list. Workers are `./app worker` (or a thread of the web
+// process, in memory): coroutine jobs run on the worker's event loop (cancelled at their next
+// suspension point on a timeout or an abort), plain functions on its blocking pool; a job is
+// claimed with a lease the worker renews, so a crashed worker's jobs run again within seconds
+// (at least once). Relies on the model parts, routing/state (the app's state and lifespan, for
+// JobContext and the worker) and redis/client (its blocking API on threads, its coroutines on a loop).
 #include "../model/json.hpp"
 #include "../redis/client.hpp"
+#include "../routing/state.hpp"      // AppContext, default_maker (JobContext::state<T>)
+#include "../server/supervisor.hpp"  // worker_env_name (an in-memory queue under --workers N)
 
 #include <unistd.h>  // getpid, gethostname
 
@@ -1111,7 +1115,7 @@ public:
 
     // jobs.add<square>("square", {.max_tries = 3}): fn is R fn(A) or R fn(JobContext&, A) (or
     // without A), A and R models or picojson values; R may be asio::awaitable<X>: then the
-    // job runs on the worker's event loop (plain functions on threads of their own).
+    // job runs on the worker's event loop (plain functions on its blocking pool).
     template <auto Fn>
     Jobs& add(std::string name, JobOptions options = {}) {
         using T = detail::job_traits<decltype(Fn)>;
@@ -1202,13 +1206,13 @@ public:
     // Returns the process status.
     int work(WorkerOptions o = {}) {
         stop_ = false;
-        struct Running {  // shared with the job threads, which may outlive a graceful stop
+        struct Running {  // shared with the jobs, which may outlive a graceful stop
             std::mutex m;
             std::condition_variable cv;
             std::map<std::string, std::shared_ptr<JobContext>> jobs;
         };
         auto st = std::make_shared<Running>();
-        // The worker's event loop, where coroutine jobs run (plain ones on threads of their own).
+        // The worker's event loop, where coroutine jobs run (plain ones on the pool below).
         auto loop = std::make_shared<asio::io_context>(1);
         std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard(loop->get_executor());
         auto loop_done = std::make_shared<std::atomic<bool>>(false);
@@ -1223,7 +1227,9 @@ public:
             }
             *loop_done = true;
         });
-        std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> threads;  // and whether it is done
+        // The blocking pool plain jobs run on: max_jobs threads, made once (not a thread per job).
+        auto pool = std::make_shared<asio::thread_pool>(o.max_jobs);
+        last_given_back_ = 0;
         auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
         const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
         auto ids = [&] {
@@ -1284,12 +1290,10 @@ public:
                         asio::co_spawn(*loop, run_async(j, ctx, std::move(token)), asio::detached);
                         continue;
                     }
-                    auto done = std::make_shared<std::atomic<bool>>(false);
-                    threads.emplace_back(std::thread([this, j, ctx, done, token = std::move(token)]() mutable {
+                    asio::post(*pool, [this, j, ctx, token = std::move(token)]() mutable {
                         run_one(j, ctx);
                         token.reset();
-                        *done = true;
-                    }), done);
+                    });
                 }
                 if (claimed.jobs.empty()) {
                     std::size_t busy;
@@ -1303,14 +1307,6 @@ public:
                     if (claimed.next_due_ms >= 0)
                         upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
                     b_->wait(upto);
-                }
-                // Threads of finished jobs joined as we go (bounded memory for a long-lived worker).
-                if (threads.size() > 2 * o.max_jobs + 16) {
-                    std::erase_if(threads, [](auto& t) {
-                        if (!*t.second) return false;
-                        t.first.join();
-                        return true;
-                    });
                 }
             } catch (const std::exception& e) {  // Redis away: try again shortly
                 std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
@@ -1356,10 +1352,12 @@ public:
         }
         if (left > 0) {
             last_given_back_ = left;
-            for (auto& t : threads) t.first.detach();  // a thread cannot be interrupted: its job ends on its own
+            // A thread cannot be interrupted: its job ends on its own; the pool is joined by ~Jobs after it.
+            std::lock_guard lock(m_);
+            abandoned_.push_back(std::move(pool));
             return 0;
         }
-        for (auto& t : threads) t.first.join();
+        pool->join();
         return 0;
     }
     // Jobs the last work() gave back at its graceful stop (their threads still running).
@@ -1396,7 +1394,7 @@ public:
             stop();
             in_process_.join();
         }
-        // Jobs given back at a graceful stop may still run on threads of their own (C++ cannot
+        // Jobs given back at a graceful stop may still run on the pool's threads (C++ cannot
         // interrupt them): they use this, so it waits for them (they were told to stop).
         while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -1732,6 +1730,7 @@ private:
     std::atomic<bool> stop_{false};
     std::size_t last_given_back_ = 0;
     std::atomic<int> active_{0};
+    std::vector<std::shared_ptr<asio::thread_pool>> abandoned_;  // pools whose jobs outlived a graceful stop
     std::thread in_process_;
     std::string worker_id_ = [] {
         char host[64] = {};
