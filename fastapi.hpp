@@ -23320,6 +23320,7 @@ private:
 // (at least once). Relies on the model parts, routing/state (the app's state and lifespan, for
 // JobContext and the worker) and redis/client (its blocking API on threads, its coroutines on a loop).
 
+#include <signal.h>  // sigaction
 
 #include <bitset>              // bitset (cron fields)
 
@@ -24739,8 +24740,22 @@ public:
                 return 1;
             }
         }
-        std::signal(SIGTERM, [](int) { detail::jobs_stop_signal() = true; });
-        std::signal(SIGINT, [](int) { detail::jobs_stop_signal() = true; });
+        // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
+        struct Restore {
+            struct sigaction term {}, intr {};
+            ~Restore() {
+                ::sigaction(SIGTERM, &term, nullptr);
+                ::sigaction(SIGINT, &intr, nullptr);
+                detail::jobs_stop_signal() = false;
+            }
+        } restore;
+        {
+            struct sigaction sa {};
+            sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
+            sigemptyset(&sa.sa_mask);
+            ::sigaction(SIGTERM, &sa, &restore.term);
+            ::sigaction(SIGINT, &sa, &restore.intr);
+        }
         if (app_) {
             try {
                 app_->enter_lifespan();

@@ -259,7 +259,12 @@ TEST_CASE("./app worker runs the app's lifespan around its jobs, which see its s
     char* run_argv[] = {prog.data(), w.data(), burst.data(), nullptr};
     char* check_argv[] = {prog.data(), w.data(), check.data(), nullptr};
     CHECK(jobs.main(3, check_argv, app) == std::optional<int>(1));  // no worker yet
+    struct sigaction before {}, after {};
+    ::sigaction(SIGTERM, nullptr, &before);
     CHECK(jobs.main(3, run_argv, app) == std::optional<int>(0));
+    ::sigaction(SIGTERM, nullptr, &after);
+    const bool handler_back = after.sa_handler == before.sa_handler;  // the program's SIGTERM handler
+    CHECK(handler_back);
     CHECK(a->result<Out>(0ms).value == 14);
     CHECK(b->result<Out>(0ms).value == 21);
     {

@@ -13,6 +13,7 @@
 #include "../routing/state.hpp"      // AppContext, default_maker (JobContext::state<T>)
 #include "../server/supervisor.hpp"  // worker_env_name (an in-memory queue under --workers N)
 
+#include <signal.h>  // sigaction
 #include <unistd.h>  // getpid, gethostname
 
 #include <atomic>              // atomic
@@ -21,7 +22,6 @@
 #include <variant>             // monostate
 #include <chrono>              // durations, clocks
 #include <condition_variable>  // condition_variable
-#include <csignal>             // signal
 #include <cstdio>              // fprintf
 #include <deque>               // deque
 #include <functional>          // function
@@ -1448,8 +1448,22 @@ public:
                 return 1;
             }
         }
-        std::signal(SIGTERM, [](int) { detail::jobs_stop_signal() = true; });
-        std::signal(SIGINT, [](int) { detail::jobs_stop_signal() = true; });
+        // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
+        struct Restore {
+            struct sigaction term {}, intr {};
+            ~Restore() {
+                ::sigaction(SIGTERM, &term, nullptr);
+                ::sigaction(SIGINT, &intr, nullptr);
+                detail::jobs_stop_signal() = false;
+            }
+        } restore;
+        {
+            struct sigaction sa {};
+            sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
+            sigemptyset(&sa.sa_mask);
+            ::sigaction(SIGTERM, &sa, &restore.term);
+            ::sigaction(SIGINT, &sa, &restore.intr);
+        }
         if (app_) {
             try {
                 app_->enter_lifespan();
