@@ -124,9 +124,7 @@ asio::awaitable<FromLoop> from_loop(Jobs* jobs) {
     co_return out;
 }
 
-}  // namespace jobs_coro_test
-
-using namespace jobs_coro_test;
+// (The cases are in the namespace too: unity builds put other test files' names beside these.)
 
 TEST_CASE("Coroutine jobs in memory: a coroutine route enqueues without blocking, run_all runs it, it sees the app's state") {
     fastapi::App app;
@@ -368,3 +366,5 @@ TEST_CASE("examples/jobs without REDIS_URL under --workers 2: a clear error at s
     CHECK(p.wait_exit(10000ms) == 3);
     CHECK(p.log().find("an in-memory job queue belongs to one process") != std::string::npos);
 }
+
+}  // namespace jobs_coro_test
