@@ -14747,15 +14747,17 @@ inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
     return n;
 }
 
-// A hit: the stored response (or 304 when If-None-Match matches) with its ETag, the seconds
-// left as max-age, its Age. The stored headers never carry the names added here, so they
+// A hit: the stored response (or 304 when If-None-Match matches) with its ETag, its whole
+// lifetime as max-age and its Age, so what a client or a proxy computes as left (max-age
+// minus Age, RFC 9111 4.2) is the seconds left; max-age of the seconds left beside an Age
+// would count the age twice. The stored headers never carry the names added here, so they
 // are appended without a search.
 // A stale one (past its expiry, within a stale window) says max-age=0 and STALE.
 inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,
                             bool stale = false) {
     Response& res = ex.response;
-    std::int64_t left = stale ? 0 : std::max<std::int64_t>(0, (e.expires_ms - now) / 1000);
-    std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
+    const std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
+    const std::int64_t lifetime = stale ? 0 : std::max<std::int64_t>(0, (e.expires_ms - e.stored_ms) / 1000);
     res.headers.clear();
     if (cache_etag_matches(ex.request, e.etag)) {
         res.status = 304;
@@ -14767,7 +14769,7 @@ inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCa
     }
     char buf[40] = "max-age=";
     append_header(res.headers, "etag", e.etag);
-    std::string_view max_age(buf, 8 + cache_digits(buf + 8, left));
+    std::string_view max_age(buf, 8 + cache_digits(buf + 8, lifetime));
     if (rc.stale_directives.empty()) append_header(res.headers, "cache-control", max_age);
     else append_header(res.headers, "cache-control", std::string(max_age) + rc.stale_directives);
     append_header(res.headers, "age", std::string_view(buf, cache_digits(buf, age)));
