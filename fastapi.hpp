@@ -11790,8 +11790,13 @@ private:
         if (std::size_t sent = 0; send_now(op, payload, sent)) {
             if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
             if (sent == std::string_view::npos) co_return;  // all of it
-            std::string rest = data_frame(op, payload);  // what the socket did not take, queued
-            rest.erase(0, sent);
+            // What the socket did not take, queued.
+            unsigned char head[10];
+            const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
+            std::string rest;
+            if (sent < head_len) rest.append(reinterpret_cast<const char*>(head) + sent, head_len - sent);
+            else payload.remove_prefix(sent - head_len);
+            rest.append(payload);
             co_await write_frame(std::move(rest));
         } else {
             co_await write_frame(data_frame(op, payload));
