@@ -327,12 +327,13 @@ public:
                 // Header: gather its bytes (2 to 14) one call or many.
                 // The first two are checked as soon as they are here.
                 if (header_len_ < 2) {
-                    while (header_len_ < 2 && consumed < size) header_[header_len_++] = p[consumed++];
+                    take_header(p, size, consumed, 2);
                     if (header_len_ < 2) return {};
                     if (auto e = check_first_two(); e.kind == WsEvent::Kind::error) return e;
                 }
-                while (header_len_ < header_need() && consumed < size) header_[header_len_++] = p[consumed++];
-                if (header_len_ < header_need()) return {};
+                const std::size_t need = ws_header_size(header_[1]);
+                take_header(p, size, consumed, need);
+                if (header_len_ < need) return {};
                 if (auto e = start_payload(); e.kind == WsEvent::Kind::error) return e;
                 if (remaining_ == 0) {
                     if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
@@ -370,10 +371,24 @@ public:
 private:
     bool control() const noexcept { return (header_[0] & 0x08) != 0; }
 
+    // Copies header bytes from p (up to `need` of the header in all), as many as are there.
+    void take_header(const unsigned char* p, std::size_t size, std::size_t& consumed, std::size_t need) noexcept {
+        const std::size_t k = std::min(need - header_len_, size - consumed);
+        std::memcpy(header_ + header_len_, p + consumed, k);
+        header_len_ += k;
+        consumed += k;
+    }
+
     // XORs n bytes with the frame's mask, starting at its byte `phase`: eight bytes at a time.
     void unmask(unsigned char* out, std::size_t n, unsigned phase) const noexcept {
         unsigned char key[8];
-        for (unsigned i = 0; i < 8; ++i) key[i] = mask_[(phase + i) & 3];
+        std::memcpy(key, mask_, 4);
+        std::memcpy(key + 4, mask_, 4);
+        if (phase != 0) {  // the key from byte `phase` of the mask on (a frame read in pieces)
+            unsigned char rotated[8];
+            for (unsigned i = 0; i < 8; ++i) rotated[i] = key[(phase + i) & 3];
+            std::memcpy(key, rotated, 8);
+        }
         std::uint64_t k;
         std::memcpy(&k, key, 8);
         std::size_t i = 0;
@@ -388,7 +403,6 @@ private:
     WsOpcode opcode() const noexcept { return static_cast<WsOpcode>(header_[0] & 0x0F); }
 
     // Bytes of header the frame has: 2, plus its extended length, plus the mask.
-    std::size_t header_need() const noexcept { return header_len_ < 2 ? 2 : ws_header_size(header_[1]); }
 
     WsEvent fail(std::uint16_t code, std::string_view why) {
         done_ = true;
