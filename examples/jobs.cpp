@@ -11,7 +11,6 @@
 #include <unistd.h>  // write
 
 #include <cstdlib>  // getenv
-#include <thread>   // sleep_for
 
 using namespace fastapi;
 
@@ -47,31 +46,39 @@ static json parsed(const std::string& text) {
     return json(v);
 }
 
-static SquareOut square(JobContext& ctx, const SquareIn& in) {
+// A coroutine job: it runs on the worker's event loop, and an abort or its timeout stops it
+// at its next co_await (a plain function `SquareOut square(JobContext&, const SquareIn&)` would
+// run on a thread of the worker, and be told at its next ctx.progress()).
+static asio::awaitable<SquareOut> square(JobContext& ctx, const SquareIn& in) {
     log_run(ctx.job_id);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
     const int steps = static_cast<int>(*in.seconds * 10);
     for (int i = 0; i < steps; ++i) {
-        ctx.progress(Progress{static_cast<double>(i) / steps});  // throws once aborted
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ctx.progress(Progress{static_cast<double>(i) / steps});
+        timer.expires_after(std::chrono::milliseconds(100));
+        co_await timer.async_wait(asio::use_awaitable);
     }
-    return {in.n, in.n * in.n};
+    co_return SquareOut{in.n, in.n * in.n};
 }
 
 int main(int argc, char** argv) {
-    auto jobs = Jobs::from_env("jobs:example");
-    jobs->add<square>("square", {.max_tries = 3, .timeout = std::chrono::seconds(30)});
-    if (auto status = jobs->main(argc, argv)) return *status;  // ./jobs worker [--burst] [--check]
-    if (!jobs->uses_redis()) jobs->start_worker();
-
     App app;
-    app.post("/jobs/square", [&](const SquareIn& in) {
-        auto job = jobs->enqueue<square>(in);
+    // The queue is the app's state (State<Jobs> in the handlers): in Redis with REDIS_URL, else in memory.
+    const char* url = std::getenv("REDIS_URL");
+    Jobs& jobs = url && *url ? app.set_state<Jobs>(std::string_view(url), "jobs:example") : app.set_state<Jobs>();
+    jobs.add<square>("square", {.max_tries = 3, .timeout = std::chrono::seconds(30)});
+    if (auto status = jobs.main(argc, argv, app)) return *status;  // ./jobs worker [--burst] [--check]
+
+    // Coroutine handlers: enqueueing and reading a job do not block the loop.
+    app.post("/jobs/square", [](const SquareIn& in, State<Jobs> jobs) -> asio::awaitable<JSONResponse> {
+        auto job = co_await jobs->async_enqueue<square>(in);
         json out = json::object();
         out["job_id"] = job->id();
-        return JSONResponse(out, 202);
-    }, {.blocking = true});
-    app.get("/jobs/{job_id}", [&](Path<"job_id", std::string> id) {
-        auto info = jobs->job(*id).info();
+        co_return JSONResponse(out, 202);
+    });
+    app.get("/jobs/{job_id}", [](Path<"job_id", std::string> id, State<Jobs> jobs) -> asio::awaitable<json> {
+        Job job = jobs->job(*id);
+        auto info = co_await job.async_info();
         if (!info) throw HTTPException(404, "Job not found");
         json out = json::object();
         out["job_id"] = info->job_id;
@@ -80,13 +87,15 @@ int main(int argc, char** argv) {
         out["result"] = info->result.empty() ? json(nullptr) : parsed(info->result);
         out["error"] = info->error.empty() ? json(nullptr) : json(info->error);
         out["tries"] = info->tries;
-        return out;
-    }, {.blocking = true});
-    app.delete_("/jobs/{job_id}", [&](Path<"job_id", std::string> id) {
-        if (!jobs->job(*id).abort()) throw HTTPException(404, "Job not found or finished");
+        co_return out;
+    });
+    app.delete_("/jobs/{job_id}", [](Path<"job_id", std::string> id, State<Jobs> jobs) -> asio::awaitable<json> {
+        Job job = jobs->job(*id);
+        if (!co_await job.async_abort()) throw HTTPException(404, "Job not found or finished");
         json out = json::object();
         out["aborted"] = true;
-        return out;
-    }, {.blocking = true});
+        co_return out;
+    });
+    if (!jobs.uses_redis()) jobs.start_worker();  // in memory: a worker thread of this process
     app.run(argc, argv);
 }

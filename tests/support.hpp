@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -39,6 +40,21 @@
 namespace test {
 
 using namespace std::chrono_literals;
+
+// Built with AddressSanitizer or ThreadSanitizer (tools/test --sanitize): the example programs
+// the tests start are the plain build's even then, so tests that only load those programs
+// (wrk's) prove nothing more there and may skip (doctest::skip(test::sanitized)).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+#else
+inline constexpr bool sanitized = false;
+#endif
 
 // FastAPI's tutorial model:
 //   class Item(BaseModel):
@@ -320,18 +336,23 @@ private:
     std::optional<std::string> old_;
 };
 
+// True when a connection to 127.0.0.1:`port` is established (something listens there); closed at once.
+inline bool connects(unsigned short port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    return ok;
+}
+
 // Waits (bounded) until something accepts connections on the port.
 inline bool wait_for_port(unsigned short port, std::chrono::milliseconds limit = 10000ms) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-        ::close(fd);
-        if (ok) return true;
+        if (connects(port)) return true;
         std::this_thread::sleep_for(20ms);
     }
     return false;
@@ -639,6 +660,13 @@ inline std::string replaced(std::string text, const std::string& from, const std
     return text.replace(at, from.size(), to);
 }
 
+// How many times `what` occurs in `text` (lines in a log).
+inline std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t p = 0; (p = text.find(what, p)) != std::string::npos; p += what.size()) ++n;
+    return n;
+}
+
 // A temporary folder, removed with what it holds when the object goes.
 struct TempDir {
     std::string path;
@@ -793,6 +821,144 @@ inline std::string header_of(const std::string& response, const std::string& nam
     if (std::regex_search(response, m, std::regex("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase))) return m[1];
     return {};
 }
+
+// ---- TCP sockets as /proc shows them (which process holds which connection) ----
+
+// One IPv4 or IPv6 TCP socket of this network namespace (/proc/net/tcp, tcp6): its ports, its
+// state (proc(5): 0x01 established, 0x0A listening) and its inode.
+struct TcpSocket {
+    unsigned local_port = 0, remote_port = 0, state = 0;
+    unsigned long inode = 0;
+};
+inline std::vector<TcpSocket> tcp_sockets() {
+    std::vector<TcpSocket> out;
+    for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        FILE* f = std::fopen(path, "r");
+        if (!f) continue;
+        char line[512];
+        if (std::fgets(line, sizeof line, f)) {  // the column titles
+            while (std::fgets(line, sizeof line, f)) {
+                TcpSocket s;
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                if (std::sscanf(line, " %*d: %*[0-9A-Fa-f]:%X %*[0-9A-Fa-f]:%X %X %*X:%*X %*X:%*X %*X %*u %*u %lu",
+                                &s.local_port, &s.remote_port, &s.state, &s.inode) == 4)
+                    out.push_back(s);
+            }
+        }
+        std::fclose(f);
+    }
+    return out;
+}
+
+// The established connections process `pid` holds on its local `port`: the ones it accepted.
+inline std::size_t connections_held(pid_t pid, unsigned short port) {
+    std::vector<unsigned long> inodes;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        char target[64] = {};
+        const ssize_t n = ::readlink(entry.path().c_str(), target, sizeof target - 1);
+        unsigned long inode = 0;
+        if (n > 0 && std::sscanf(target, "socket:[%lu]", &inode) == 1) inodes.push_back(inode);
+    }
+    std::size_t held = 0;
+    for (const TcpSocket& s : tcp_sockets())
+        if (s.state == 0x01 && s.local_port == port && std::find(inodes.begin(), inodes.end(), s.inode) != inodes.end()) ++held;
+    return held;
+}
+
+// ---- Debian's wrk under load (tools/deps load), with tests/wrk/count.lua ----
+
+// What wrk printed and what count.lua counted.
+struct WrkResult {
+    std::string output;
+    bool parsed = false;  // wrk's summary and count.lua's counts were there
+    std::size_t requests = 0;  // wrk's "N requests in": responses read whole
+    std::size_t connect_errors = 0, read_errors = 0, write_errors = 0, timeouts = 0;  // "Socket errors:"
+    std::size_t status_errors = 0;  // "Non-2xx or 3xx responses:" (wrk counts 4xx and 5xx)
+    std::size_t sent = 0, responses = 0, closes = 0, not_2xx = 0;  // count.lua's
+    std::map<long, std::size_t> by_pid;  // responses by the "pid" in their body
+    // Requests written that never got their response (wrk itself does not say).
+    std::size_t unanswered() const { return sent > responses ? sent - responses : 0; }
+    std::size_t socket_errors() const { return connect_errors + read_errors + write_errors + timeouts; }
+    std::string summary() const {
+        std::ostringstream s;
+        s << requests << " requests; socket errors: connect " << connect_errors << ", read " << read_errors << ", write "
+          << write_errors << ", timeout " << timeouts << "; 4xx/5xx " << status_errors << "; count.lua: sent " << sent
+          << ", responses " << responses << " (" << closes << " with Connection: close, " << not_2xx << " not 2xx), unanswered "
+          << unanswered() << "; by pid:";
+        for (auto& [pid, n] : by_pid) s << " " << pid << ": " << n;
+        return s.str();
+    }
+};
+
+inline std::string wrk_binary() {
+    for (const char* p : {"/usr/bin/wrk", "/usr/local/bin/wrk"})
+        if (::access(p, X_OK) == 0) return p;
+    return {};
+}
+
+struct WrkOptions {
+    int connections = 8;
+    bool quiesce_on_close = false;  // no new request after the first Connection: close (a server stopping)
+    std::chrono::seconds limit = 20s;  // finish() comes first
+};
+
+// wrk -t1 -c`connections` on keep-alive connections to http://127.0.0.1:`port``target`,
+// from construction until finish() (or the limit, whichever comes first), stopped by its pid.
+class Wrk {
+public:
+    Wrk(unsigned short port, const std::string& target, WrkOptions o = {})
+        : dir_("fastapi-wrk"),
+          process_(binary(),
+                   {{"-t1", "-c" + std::to_string(o.connections), "-d" + std::to_string(o.limit.count()) + "s", "--timeout",
+                     "5s", "-s", std::string(FASTAPI_SOURCE_DIR) + "/tests/wrk/count.lua",
+                     "http://127.0.0.1:" + std::to_string(port) + target},
+                    {"WRK_QUIESCE_FILE=" + dir_.path + "/quiesce", std::string("WRK_QUIESCE_ON_CLOSE=") + (o.quiesce_on_close ? "1" : "0")}}) {}
+
+    // Sends no new request; the ones in flight have `quiet` to be answered. Then wrk stops
+    // (SIGINT: it prints its summary) and what it said is read.
+    WrkResult finish(std::chrono::milliseconds quiet = 500ms) {
+        std::ofstream(dir_.path + "/quiesce") << "quiet\n";
+        std::this_thread::sleep_for(quiet);
+        process_.kill(SIGINT);
+        WrkResult r;
+        if (process_.wait_exit(10s) < 0) process_.kill(SIGKILL);
+        r.output = process_.log();
+        std::smatch m;
+        const bool summary = std::regex_search(r.output, m, std::regex(R"((\d+) requests in )"));
+        if (summary) r.requests = std::stoul(m[1]);
+        if (std::regex_search(r.output, m, std::regex(R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
+            r.connect_errors = std::stoul(m[1]);
+            r.read_errors = std::stoul(m[2]);
+            r.write_errors = std::stoul(m[3]);
+            r.timeouts = std::stoul(m[4]);
+        }
+        if (std::regex_search(r.output, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))"))) r.status_errors = std::stoul(m[1]);
+        bool counted = false;
+        const std::regex counts(R"(lua: sent (\d+) responses (\d+) closes (\d+) not_2xx (\d+))"), pid(R"(lua: pid (\d+) (\d+))");
+        for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), counts); it != std::sregex_iterator(); ++it) {
+            counted = true;
+            r.sent += std::stoul((*it)[1]);
+            r.responses += std::stoul((*it)[2]);
+            r.closes += std::stoul((*it)[3]);
+            r.not_2xx += std::stoul((*it)[4]);
+        }
+        for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), pid); it != std::sregex_iterator(); ++it)
+            r.by_pid[std::stol((*it)[1])] += std::stoul((*it)[2]);
+        r.parsed = summary && counted;
+        return r;
+    }
+    pid_t pid() const { return process_.pid(); }
+
+private:
+    static std::string binary() {
+        std::string path = wrk_binary();
+        REQUIRE_MESSAGE(!path.empty(), "wrk is not installed: tools/deps load");
+        return path;
+    }
+    TempDir dir_;
+    Process process_;
+};
 
 // ---- WebSocket frames, as a client sends them and reads the server's ----
 namespace ws {

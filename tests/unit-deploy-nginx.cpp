@@ -17,23 +17,13 @@
 namespace deploy_nginx_test {
 using namespace std::chrono_literals;
 
-// The sockets of this network namespace to or from `port` (IPv4, /proc/net/tcp), listening
+// The sockets of this network namespace to or from `port` (test::tcp_sockets), listening
 // ones left out: open connections and those in TIME_WAIT (60 s on Linux), so the count grows
 // by one or two per connection ever made to the port in the last minute.
 inline std::size_t tcp_sockets_on(unsigned short port) {
     std::size_t n = 0;
-    if (FILE* f = std::fopen("/proc/net/tcp", "r")) {
-        char line[512];
-        if (std::fgets(line, sizeof line, f)) {  // the column titles
-            while (std::fgets(line, sizeof line, f)) {
-                unsigned local_ip = 0, local_port = 0, remote_ip = 0, remote_port = 0, state = 0;
-                if (std::sscanf(line, " %*d: %8X:%4X %8X:%4X %2X", &local_ip, &local_port, &remote_ip, &remote_port, &state) != 5)
-                    continue;
-                if (state != 0x0A && (local_port == port || remote_port == port)) ++n;  // 0A: LISTEN
-            }
-        }
-        std::fclose(f);
-    }
+    for (const test::TcpSocket& s : test::tcp_sockets())
+        if (s.state != 0x0A && (s.local_port == port || s.remote_port == port)) ++n;  // 0A: LISTEN
     return n;
 }
 
@@ -45,12 +35,6 @@ inline std::string field(const std::string& body, const std::string& name) {
     p += key.size();
     auto e = body.find('"', p);
     return e == std::string::npos ? std::string{} : body.substr(p, e - p);
-}
-
-inline std::size_t occurrences(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (std::size_t p = 0; (p = text.find(what, p)) != std::string::npos; p += what.size()) ++n;
-    return n;
 }
 
 inline std::set<long> as_set(const std::vector<pid_t>& v) { return std::set<long>(v.begin(), v.end()); }
@@ -176,7 +160,7 @@ TEST_CASE("deploy behind nginx: SIGHUP to the supervisor under load through ngin
     for (int round = 1; round <= rounds; ++round) {
         d.app.kill(SIGHUP);
         const auto hup = std::chrono::steady_clock::now();
-        const bool done = test::eventually_true([&] { return occurrences(d.app.log(), "SIGHUP: rolling restart done") == static_cast<std::size_t>(round); },
+        const bool done = test::eventually_true([&] { return test::occurrences(d.app.log(), "SIGHUP: rolling restart done") == static_cast<std::size_t>(round); },
                                                 15000ms);
         restarting += std::chrono::steady_clock::now() - hup;
         REQUIRE_MESSAGE(done, "restart " << round << " did not finish:\n" << d.app.log());
@@ -195,7 +179,7 @@ TEST_CASE("deploy behind nginx: SIGHUP to the supervisor under load through ngin
     CHECK(load.ok() > ok_before + 100);
     CHECK(posts.failed() == 0);
     CHECK(posts.ok() > posts_before + 50);
-    CHECK(occurrences(d.app.log(), "; stopping worker [") == 2 * rounds);  // every worker replaced each time
+    CHECK(test::occurrences(d.app.log(), "; stopping worker [") == 2 * rounds);  // every worker replaced each time
 
     // New workers, and they answered through nginx.
     const std::set<long> after = as_set(d.app.children());

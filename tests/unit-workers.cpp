@@ -219,6 +219,9 @@ TEST_CASE("workers: SIGTERM during load gives every request a worker accepted it
         });
     std::this_thread::sleep_for(200ms);
     app.process.kill(SIGTERM);
+    // While the workers finish those, nothing listens: a new connection is refused at once (a
+    // proxy tries its next server), not queued where no one will accept it.
+    CHECK(test::eventually_true([&] { return !test::connects(app.port); }, 300ms));
     for (auto& c : clients) c.join();
     CHECK(ok == 8);
     CHECK(failed == 0);
@@ -438,6 +441,210 @@ TEST_CASE("workers: a deploy whose new binary cannot start leaves the old worker
         CHECK(p.wait_exit(10s) == 0);
     }
     std::filesystem::remove_all(dir);
+}
+
+}  // namespace workers_test
+
+// ---- Under load from Debian's wrk (tools/deps load): keep-alive connections, as a proxy or a
+// load balancer holds them, with tests/wrk/count.lua counting what wrk itself does not (every
+// request written and every response; nothing new sent in the last moments, so that the two
+// are equal unless a request was lost). Skipped under the sanitizers: the programs loaded are
+// the plain build's there too. The access log is off: the tests read the log as they go.
+namespace workers_test {
+
+using test::connections_held;
+using test::WrkResult;
+
+inline long long ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Waits (bounded) until `pids` hold `n` connections on the port between them (wrk's, once
+// it has connected them all), and returns how many each holds.
+inline std::map<pid_t, std::size_t> holding(const std::vector<pid_t>& pids, unsigned short port, std::size_t n) {
+    std::map<pid_t, std::size_t> held;
+    test::eventually_true(
+        [&] {
+            std::size_t all = 0;
+            for (pid_t p : pids) all += held[p] = connections_held(p, port);
+            return all == n;
+        },
+        3000ms);
+    return held;
+}
+
+// A new connection of ours at a time until one is answered by a worker not in `old`
+// (bounded): its pid, or 0.
+inline long first_answer_from_new(Deploy& app, const std::vector<pid_t>& old, std::chrono::milliseconds limit) {
+    long found = 0;
+    test::eventually_true(
+        [&] {
+            const long pid = pid_in(test::http_get(app.port, "/whoami", 2000ms).body);
+            if (pid == 0 || contains(old, pid)) return false;
+            found = pid;
+            return true;
+        },
+        limit);
+    return found;
+}
+
+TEST_CASE("workers under wrk: kill -9 of a worker: a replacement serves within 1 s, and only the killed worker's connections lose a request" *
+          doctest::skip(test::sanitized)) {
+    Deploy app({"--workers", "2", "--no-access-log"});
+    REQUIRE(app.serving(2));
+    const auto kids = app.process.children();
+    REQUIRE(kids.size() == 2);
+    test::Wrk wrk(app.port, "/sleep?ms=5");
+    auto held = holding(kids, app.port, 8);
+    std::this_thread::sleep_for(300ms);
+    // The victim: the worker holding more of wrk's connections (the kernel hashed them over
+    // the two workers' sockets); counted again just before the signal.
+    const pid_t victim = held[kids[0]] >= held[kids[1]] ? kids[0] : kids[1];
+    const pid_t survivor = victim == kids[0] ? kids[1] : kids[0];
+    const std::size_t victim_connections = connections_held(victim, app.port);
+    const std::size_t survivor_connections = connections_held(survivor, app.port);
+    ::kill(victim, SIGKILL);
+    const auto killed_at = std::chrono::steady_clock::now();
+    const long replacement = first_answer_from_new(app, kids, 5000ms);
+    const auto took = ms_since(killed_at);
+    std::this_thread::sleep_for(500ms);
+    WrkResult r = wrk.finish();
+    MESSAGE("kill -9 under wrk: the victim held " << victim_connections << " of wrk's connections, the survivor "
+                                                  << survivor_connections << "; a replacement served after " << took
+                                                  << " ms; " << r.summary());
+    REQUIRE(r.parsed);
+    CHECK(replacement != 0);
+    CHECK(took < 1000);
+    CHECK(victim_connections >= 1);
+    // A killed worker's connection loses the request it had (one at most per connection), and
+    // wrk sees a reset at most once on each; nothing else fails.
+    CHECK(r.unanswered() <= victim_connections);
+    CHECK(r.read_errors + r.write_errors <= victim_connections);
+    CHECK(r.connect_errors == 0);
+    CHECK(r.timeouts == 0);
+    CHECK(r.status_errors == 0);
+    CHECK(r.not_2xx == 0);
+    if (survivor_connections > 0) CHECK(r.by_pid[survivor] > 50);  // the survivor's connections went on (when it had any)
+    CHECK(app.process.log().find("Worker process [" + std::to_string(victim) + "] died (signal SIGKILL)") != std::string::npos);
+}
+
+TEST_CASE("workers under wrk: SIGHUP's rolling restart fails no request (no socket error, no non-2xx, none unanswered)" *
+          doctest::skip(test::sanitized)) {
+    Deploy app({"--workers", "2", "--no-access-log"});
+    REQUIRE(app.serving(2));
+    const auto before = app.process.children();
+    test::Wrk wrk(app.port, "/sleep?ms=5");
+    holding(before, app.port, 8);
+    std::this_thread::sleep_for(300ms);
+    app.process.kill(SIGHUP);
+    const auto hup = std::chrono::steady_clock::now();
+    REQUIRE(app.process.log_has("SIGHUP: rolling restart done", 10000ms));
+    const auto took = ms_since(hup);
+    std::this_thread::sleep_for(300ms);
+    WrkResult r = wrk.finish();
+    const auto after = app.process.children();
+    std::size_t by_new = 0;
+    for (auto& [pid, n] : r.by_pid) by_new += contains(after, pid) ? n : 0;
+    MESSAGE("SIGHUP under wrk: the restart took " << took << " ms; " << by_new << " responses from the new workers; " << r.summary());
+    REQUIRE(r.parsed);
+    CHECK(r.socket_errors() == 0);
+    CHECK(r.status_errors == 0);
+    CHECK(r.not_2xx == 0);
+    CHECK(r.unanswered() == 0);
+    // Every connection wrk had was handed over: an old worker answered its last request with
+    // Connection: close, and wrk's new connection went to a new worker.
+    CHECK(r.closes >= 8);
+    CHECK(by_new > 100);
+    CHECK(after.size() == 2);
+    for (pid_t old : before) CHECK(!contains(after, old));
+}
+
+TEST_CASE("workers under wrk: --limit-max-requests recycles workers and fails no request" * doctest::skip(test::sanitized)) {
+    Deploy app({"--workers", "2", "--no-access-log", "--limit-max-requests", "300"});
+    REQUIRE(app.serving(2));
+    test::Wrk wrk(app.port, "/sleep?ms=5");
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool recycled =
+        test::eventually_true([&] { return test::occurrences(app.process.log(), "(limit-max-requests)") >= 4; }, 15000ms);
+    const auto took = ms_since(t0);
+    std::this_thread::sleep_for(200ms);
+    WrkResult r = wrk.finish();
+    MESSAGE("limit-max-requests under wrk: " << test::occurrences(app.process.log(), "(limit-max-requests)") << " workers replaced in "
+                                             << took << " ms; " << r.summary());
+    REQUIRE(r.parsed);
+    CHECK(recycled);
+    CHECK(r.socket_errors() == 0);
+    CHECK(r.status_errors == 0);
+    CHECK(r.not_2xx == 0);
+    CHECK(r.unanswered() == 0);
+    CHECK(r.by_pid.size() >= 4);  // the first two and their replacements answered
+    REQUIRE(app.children(2));
+}
+
+// What wrk can say of a stop: little. Once nothing listens, its reconnections are refused, and
+// wrk counts a refusal as a read or a write error (plain HTTP has no connect step of its own in
+// wrk), as it counts a reset. So count.lua sends nothing after the first response saying
+// Connection: close, and the requests in flight then (one on nearly every connection: each
+// spends 50 ms of every few microseconds waiting) must all be answered: sent == responses.
+TEST_CASE("workers under wrk: SIGTERM gives every request on an accepted connection its response, then status 0" *
+          doctest::skip(test::sanitized)) {
+    Deploy app({"--workers", "2", "--no-access-log"});
+    REQUIRE(app.serving(2));
+    const auto kids = app.process.children();
+    // Slow requests, in flight when the signal comes; none sent after the first Connection: close.
+    test::Wrk wrk(app.port, "/sleep?ms=50", {.quiesce_on_close = true});
+    holding(kids, app.port, 8);
+    std::this_thread::sleep_for(500ms);
+    app.process.kill(SIGTERM);
+    const auto term = std::chrono::steady_clock::now();
+    CHECK(app.process.wait_exit(10s) == 0);
+    const auto took = ms_since(term);
+    WrkResult r = wrk.finish(200ms);
+    MESSAGE("SIGTERM under wrk: stopped after " << took << " ms; " << r.summary());
+    REQUIRE(r.parsed);
+    CHECK(r.unanswered() == 0);
+    CHECK(r.closes >= 6);  // the connections that had a request in flight: most of the 8
+    CHECK(r.timeouts == 0);
+    CHECK(r.not_2xx == 0);
+    CHECK(r.status_errors == 0);
+    CHECK(r.responses > 50);
+    CHECK(app.process.log().find("Shutting down (SIGTERM)") != std::string::npos);
+}
+
+TEST_CASE("workers under wrk: a worker whose handler spins is replaced within the health-check timeout; only its connections lose a request" *
+          doctest::skip(test::sanitized)) {
+    Deploy app({"--workers", "2", "--no-access-log", "--timeout-worker-healthcheck", "2"}, {"DEPLOY_TEST_SPIN=1"});
+    REQUIRE(app.serving(2));
+    const auto kids = app.process.children();
+    REQUIRE(kids.size() == 2);
+    test::Wrk wrk(app.port, "/sleep?ms=5");
+    auto held = holding(kids, app.port, 8);
+    std::this_thread::sleep_for(300ms);
+    for (pid_t kid : kids) held[kid] = connections_held(kid, app.port);
+    // GET /spin on a connection of ours, to whichever worker the kernel gives it.
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread spin([&] { (void)test::http_get(app.port, "/spin", 500ms); });  // the client gives up; the loop does not
+    spin.join();
+    REQUIRE(app.process.log_has("did not answer the health check", 6000ms));
+    const auto detected = ms_since(t0);
+    pid_t spinner = 0;
+    for (pid_t kid : kids)
+        if (app.process.log().find("Worker [" + std::to_string(kid) + "] did not answer") != std::string::npos) spinner = kid;
+    REQUIRE(spinner != 0);
+    const pid_t survivor = spinner == kids[0] ? kids[1] : kids[0];
+    const long replacement = first_answer_from_new(app, kids, 5000ms);
+    std::this_thread::sleep_for(300ms);
+    WrkResult r = wrk.finish();
+    MESSAGE("spinning worker under wrk: it held " << held[spinner] << " of wrk's connections; detected after " << detected
+                                                  << " ms; " << r.summary());
+    REQUIRE(r.parsed);
+    CHECK(detected < 4000);  // 2 s of silence, pinged every 0.5 s, from the request's start
+    CHECK(replacement != 0);
+    CHECK(r.unanswered() <= held[spinner]);
+    CHECK(r.read_errors + r.write_errors <= held[spinner]);
+    CHECK(r.connect_errors == 0);
+    CHECK(r.not_2xx == 0);
+    if (held[survivor] > 0) CHECK(r.by_pid[survivor] > 50);  // the other worker's connections went on meanwhile
 }
 
 }  // namespace workers_test

@@ -1,10 +1,13 @@
 // redis_cache: the Redis backend of response caching (routing/cache.hpp): entries shared by
 // every worker and every instance, namespaces and tags cleared by a version counter (INCR;
-// never KEYS or SCAN), one Redis connection per event loop.
+// never KEYS or SCAN), one Redis connection per event loop. A lookup (the versions, then the
+// entry under the key they make) is one script: one round trip. The lock of CacheOptions::lock
+// is SET NX PX with a token, released by a script that deletes it only while it is still ours.
 #pragma once
 #include "../redis/client.hpp"
 #include "../routing/cache.hpp"
 
+#include <algorithm>  // max
 #include <map>      // map (a Redis per loop thread)
 #include <mutex>    // mutex
 #include <thread>   // thread::id
@@ -47,6 +50,31 @@ public:
                 if (c >= '0' && c <= '9') n = n * 10 + static_cast<std::uint64_t>(c - '0');
         co_return n;
     }
+    asio::awaitable<detail::CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
+                                                      bool read) override {
+        std::vector<std::string> keys;
+        keys.reserve(version_keys.size());
+        for (const std::string& v : version_keys) keys.push_back(prefix_ + "v:" + v);
+        std::string entries = prefix_ + "r:";
+        std::string want = read ? "1" : "0";
+        RedisValue v = co_await redis().eval<RedisValue>(lookup_script(), keys.size(), keys, entries, rest, want);
+        detail::CacheLookup out;
+        if (v.elements.empty() || !v.elements[0].is_string()) throw RedisError("fastapi::RedisCache: an unexpected lookup reply");
+        out.key = std::move(v.elements[0].str);
+        if (v.elements.size() > 1 && v.elements[1].is_string()) out.entry = detail::cache_deserialize(v.elements[1].str);
+        co_return out;
+    }
+    asio::awaitable<bool> try_lock_async(std::string key, std::string token, std::chrono::milliseconds ttl) override {
+        std::string k = prefix_ + "l:" + key;
+        RedisSetOptions o;
+        o.px = std::max(ttl, std::chrono::milliseconds(1));
+        o.nx = true;
+        co_return co_await redis().set(k, token, o);
+    }
+    asio::awaitable<void> unlock_async(std::string key, std::string token) override {
+        std::string k = prefix_ + "l:" + key;
+        co_await redis().eval<RedisValue>(unlock_script(), 1, k, token);
+    }
     asio::awaitable<void> clear_namespace(std::string ns) override {
         std::string k = prefix_ + "v:" + ns;
         co_await redis().incr(k);
@@ -67,6 +95,23 @@ public:
     }
 
 private:
+    // KEYS: the version counters; ARGV: the entries' prefix, the rest of the key, "1" to read
+    // the entry. The key (the versions, then the rest) and the entry (nil when none).
+    static const RedisScript& lookup_script() {
+        static const RedisScript s(
+            "local k = '' "
+            "for i = 1, #KEYS do k = k .. (redis.call('GET', KEYS[i]) or '0') .. ':' end "
+            "k = k .. ARGV[2] "
+            "if ARGV[3] == '1' then return {k, redis.call('GET', ARGV[1] .. k)} end "
+            "return {k}");
+        return s;
+    }
+    static const RedisScript& unlock_script() {
+        static const RedisScript s(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+        return s;
+    }
+
     // This loop thread's connection (a Redis binds to the loop that first uses it).
     Redis& redis() {
         std::lock_guard lock(mutex_);

@@ -2,13 +2,18 @@
 // jobs: a job queue with status, progress and results, as FastAPI users get from arq, on Redis
 // or in memory. A job is a function registered by name whose argument and result are models
 // (or picojson values), serialised with the model machinery: the argument is validated when
-// the job starts, with FastAPI's error list. Workers are threads of `./app worker` (or of the
-// web process, in memory); a job is claimed with a lease the worker renews, so a crashed
-// worker's jobs run again within seconds (at least once). Relies on the model parts and on
-// redis/client (blocking API).
+// the job starts, with FastAPI's error list. Workers are `./app worker` (or a thread of the web
+// process, in memory): coroutine jobs run on the worker's event loop (cancelled at their next
+// suspension point on a timeout or an abort), plain functions on its blocking pool; a job is
+// claimed with a lease the worker renews, so a crashed worker's jobs run again within seconds
+// (at least once). Relies on the model parts, routing/state (the app's state and lifespan, for
+// JobContext and the worker) and redis/client (its blocking API on threads, its coroutines on a loop).
 #include "../model/json.hpp"
 #include "../redis/client.hpp"
+#include "../routing/state.hpp"      // AppContext, default_maker (JobContext::state<T>)
+#include "../server/supervisor.hpp"  // worker_env_name (an in-memory queue under --workers N)
 
+#include <signal.h>  // sigaction
 #include <unistd.h>  // getpid, gethostname
 
 #include <atomic>              // atomic
@@ -17,7 +22,6 @@
 #include <variant>             // monostate
 #include <chrono>              // durations, clocks
 #include <condition_variable>  // condition_variable
-#include <csignal>             // signal
 #include <cstdio>              // fprintf
 #include <deque>               // deque
 #include <functional>          // function
@@ -67,6 +71,16 @@ struct JobOptions {
     std::chrono::milliseconds timeout = std::chrono::seconds(300);
     std::chrono::milliseconds keep_result = std::chrono::hours(1);
     bool backoff = false;  // retry after 1 s, 2 s, 4 s... when a job throws (not for Retry{.defer})
+    std::chrono::milliseconds keep_failed = std::chrono::hours(24 * 7);  // a failed job (its dead letter) stays this long
+};
+
+// A cron job's options: jobs.cron<fn>("name", "*/5 * * * *", {.run_at_startup = true}).
+struct CronOptions {
+    bool run_at_startup = false;  // also once when workers start (once for workers starting within 30 s)
+    int max_tries = 1;
+    std::chrono::milliseconds timeout = std::chrono::seconds(300);
+    std::chrono::milliseconds keep_result = std::chrono::hours(1);
+    std::chrono::milliseconds keep_failed = std::chrono::hours(24 * 7);
 };
 
 struct EnqueueOptions {
@@ -123,6 +137,7 @@ struct JobRecord {
     std::string id, function, args;
     int max_tries = 1;
     std::int64_t timeout_ms = 0, keep_ms = 0, run_at_ms = 0, expires_at_ms = 0, enqueue_ms = 0;
+    std::int64_t keep_failed_ms = 7LL * 24 * 3600 * 1000;
     bool backoff = false;
 };
 
@@ -157,7 +172,28 @@ public:
     virtual std::vector<std::string> dead_letters() = 0;
     virtual bool retry_dead(const std::string& id) = 0;
     virtual void wait(std::chrono::milliseconds upto) = 0;  // until a job is enqueued, or upto
-    virtual bool worker_alive() = 0;
+    virtual bool worker_alive() = 0;                           // a heartbeat not expired
+    virtual void worker_gone(const std::string& worker) = 0;   // its heartbeat removed (graceful stop)
+    // Until the job finishes (complete or failed), or upto; true when told it did (not polled).
+    virtual bool wait_done(const std::string& id, std::chrono::milliseconds upto) = 0;
+    // true for the first caller within ttl_ms (cron's run_at_startup across workers).
+    virtual bool claim_once(const std::string& key, std::int64_t ttl_ms) = 0;
+
+    // The same on an event loop, without blocking it (Redis: the coroutine client; in memory:
+    // the calls above, which only take a lock).
+    virtual asio::awaitable<bool> enqueue_async(JobRecord r) { co_return enqueue(r); }
+    virtual asio::awaitable<std::optional<JobInfo>> info_async(std::string id) { co_return info(id); }
+    virtual asio::awaitable<bool> abort_async(std::string id) { co_return abort(id); }
+    virtual asio::awaitable<bool> progress_async(std::string id, std::string value) { co_return progress(id, value); }
+    virtual asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) {
+        complete(id, worker, result, keep_ms);
+        co_return;
+    }
+    virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) {
+        failed(id, worker, error, retry_at_ms);
+        co_return;
+    }
+    virtual asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) = 0;
 };
 
 class MemoryJobBackend final : public JobBackend {
@@ -226,6 +262,7 @@ public:
         e->info.success = true;
         e->info.finish_ms = jobs_now_ms();
         e->drop_at_ms = e->info.finish_ms + keep_ms;
+        done_cv_.notify_all();
     }
     void failed(const std::string& id, const std::string& worker, const std::string& error, std::int64_t retry_at_ms) override {
         std::lock_guard lock(m_);
@@ -257,9 +294,9 @@ public:
         return it->second.abort;
     }
     std::vector<std::string> renew(const std::string& worker, const std::vector<std::string>& ids, std::int64_t lease_ms,
-                                   std::chrono::seconds) override {
+                                   std::chrono::seconds ttl) override {
         std::lock_guard lock(m_);
-        alive_until_ = jobs_now_ms() + 10000;
+        alive_until_ = jobs_now_ms() + 1000 * ttl.count();
         std::vector<std::string> aborted;
         for (auto& id : ids)
             if (auto e = owned(id, worker)) {
@@ -294,10 +331,12 @@ public:
     }
     std::vector<std::string> dead_letters() override {
         std::lock_guard lock(m_);
+        sweep();
         return {dead_.begin(), dead_.end()};
     }
     bool retry_dead(const std::string& id) override {
         std::lock_guard lock(m_);
+        sweep();
         auto d = std::find(dead_.begin(), dead_.end(), id);
         auto it = jobs_.find(id);
         if (d == dead_.end() || it == jobs_.end()) return false;
@@ -305,6 +344,7 @@ public:
         it->second.info.status = JobStatus::queued;
         it->second.info.tries = 0;
         it->second.abort = false;
+        it->second.drop_at_ms = 0;
         it->second.r.expires_at_ms = 0;
         queue_.emplace(jobs_now_ms(), id);
         cv_.notify_all();
@@ -320,8 +360,42 @@ public:
         std::lock_guard lock(m_);
         return alive_until_ > jobs_now_ms();
     }
+    void worker_gone(const std::string&) override {
+        std::lock_guard lock(m_);
+        alive_until_ = 0;
+    }
+    bool wait_done(const std::string& id, std::chrono::milliseconds upto) override {
+        std::unique_lock lock(m_);
+        return done_cv_.wait_for(lock, upto, [&] { return finished(id); });
+    }
+    bool claim_once(const std::string& key, std::int64_t ttl_ms) override {
+        std::lock_guard lock(m_);
+        const auto now = jobs_now_ms();
+        auto& until = once_[key];
+        if (until > now) return false;
+        until = now + ttl_ms;
+        return true;
+    }
+    // On a loop: looked at every 2 ms (in memory there is nothing to wait on without blocking the loop).
+    asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) override {
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        const auto until = std::chrono::steady_clock::now() + upto;
+        for (;;) {
+            {
+                std::lock_guard lock(m_);
+                if (finished(id)) co_return true;
+            }
+            if (std::chrono::steady_clock::now() >= until) co_return false;
+            t.expires_after(std::chrono::milliseconds(2));
+            co_await t.async_wait(asio::use_awaitable);
+        }
+    }
 
 private:
+    bool finished(const std::string& id) {  // with m_
+        auto it = jobs_.find(id);
+        return it == jobs_.end() || it->second.info.status == JobStatus::complete || it->second.info.status == JobStatus::failed;
+    }
     Entry* owned(const std::string& id, const std::string& worker) {
         auto it = jobs_.find(id);
         if (it == jobs_.end() || it->second.info.status != JobStatus::in_progress || it->second.info.worker != worker) return nullptr;
@@ -332,26 +406,56 @@ private:
         e.info.error = error;
         e.info.success = false;
         e.info.finish_ms = jobs_now_ms();
-        dead_.push_back(e.r.id);  // kept until retried: the dead letters
+        e.drop_at_ms = e.info.finish_ms + e.r.keep_failed_ms;
+        dead_.push_back(e.r.id);  // the dead letters, kept until retried or keep_failed has passed
+        done_cv_.notify_all();
     }
     void sweep() {
         const auto now = jobs_now_ms();
-        for (auto it = jobs_.begin(); it != jobs_.end();)
-            if (it->second.info.status == JobStatus::complete && it->second.drop_at_ms <= now) it = jobs_.erase(it);
-            else ++it;
+        for (auto it = jobs_.begin(); it != jobs_.end();) {
+            const auto s = it->second.info.status;
+            if ((s == JobStatus::complete || s == JobStatus::failed) && it->second.drop_at_ms > 0 && it->second.drop_at_ms <= now) {
+                if (s == JobStatus::failed) std::erase(dead_, it->first);
+                it = jobs_.erase(it);
+            } else {
+                ++it;
+            }
+        }
     }
 
     std::mutex m_;
-    std::condition_variable cv_;
+    std::condition_variable cv_, done_cv_;
     std::map<std::string, Entry> jobs_;
     std::multimap<std::int64_t, std::string> queue_;
     std::deque<std::string> dead_;
+    std::map<std::string, std::int64_t> once_;
     std::int64_t alive_until_ = 0;
 };
 
 // Redis keys, all under the queue's name: <q>:queue (a sorted set by run time), <q>:job:<id>
-// (a hash), <q>:leases (a sorted set by lease end), <q>:dead (the dead letters), <q>:wake
-// (a list idle workers block on: no polling), <q>:health:<worker>.
+// (a hash), <q>:leases (a sorted set by lease end), <q>:dead (the dead letters, a sorted set
+// by when they expire), <q>:wake (a list idle workers block on: no polling), <q>:done:<id> (a
+// short-lived list result() blocks on), <q>:workers (the heartbeats, a sorted set by expiry),
+// <q>:once:<key> (cron's run_at_startup).
+inline const std::string& jobs_lua_common() {
+    static const std::string s = R"lua(
+local function done(q, id)
+  local k = q .. ':done:' .. id
+  redis.call('LPUSH', k, 1)
+  redis.call('LTRIM', k, 0, 0)
+  redis.call('PEXPIRE', k, 60000)
+end
+local function dead(q, id, key, error, now)
+  local keep = tonumber(redis.call('HGET', key, 'keepf') or '604800000')
+  redis.call('HSET', key, 'status', 'failed', 'error', error, 'success', 0, 'finish', now)
+  redis.call('ZADD', q .. ':dead', tonumber(now) + keep, id)
+  redis.call('PEXPIRE', key, math.max(1, keep))
+  done(q, id)
+end
+)lua";
+    return s;
+}
+
 inline const RedisScript& jobs_enqueue_script() {
     static const RedisScript s(R"lua(
 local q = ARGV[1]
@@ -360,7 +464,7 @@ if redis.call('EXISTS', key) == 1 then return 0 end
 local status = 'queued'
 if tonumber(ARGV[9]) > tonumber(ARGV[8]) then status = 'deferred' end
 redis.call('HSET', key, 'function', ARGV[3], 'args', ARGV[4], 'max_tries', ARGV[5], 'timeout', ARGV[6], 'keep', ARGV[7],
-  'enqueue', ARGV[8], 'expires', ARGV[10], 'backoff', ARGV[11], 'tries', 0, 'status', status)
+  'enqueue', ARGV[8], 'expires', ARGV[10], 'backoff', ARGV[11], 'keepf', ARGV[12], 'tries', 0, 'status', status)
 redis.call('ZADD', q .. ':queue', ARGV[9], ARGV[2])
 redis.call('LPUSH', q .. ':wake', '1')
 redis.call('LTRIM', q .. ':wake', 0, 63)
@@ -369,9 +473,10 @@ return 1
     return s;
 }
 
-// Expired leases back to the queue, then up to n due jobs claimed: [waiting, next_due, (id, function, args, tries, max_tries, enqueue, timeout, keep, backoff)...]
+// Expired leases back to the queue, expired dead letters dropped, then up to n due jobs
+// claimed: [waiting, next_due, (id, function, args, tries, max_tries, enqueue, timeout, keep, backoff)...]
 inline const RedisScript& jobs_claim_script() {
-    static const RedisScript s(R"lua(
+    static const RedisScript s(jobs_lua_common() + R"lua(
 local q, now, lease, worker, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local lost = redis.call('ZRANGEBYSCORE', q .. ':leases', '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(lost) do
@@ -379,6 +484,7 @@ for _, id in ipairs(lost) do
   redis.call('ZADD', q .. ':queue', now, id)
   redis.call('HSET', q .. ':job:' .. id, 'status', 'queued')
 end
+redis.call('ZREMRANGEBYSCORE', q .. ':dead', '-inf', now)
 local out = {0, -1}
 local due = redis.call('ZRANGEBYSCORE', q .. ':queue', '-inf', now, 'LIMIT', 0, n)
 for _, id in ipairs(due) do
@@ -387,11 +493,9 @@ for _, id in ipairs(due) do
   local f = redis.call('HMGET', key, 'function', 'args', 'max_tries', 'enqueue', 'timeout', 'keep', 'backoff', 'expires', 'abort')
   if f[1] then
     if f[9] == '1' then
-      redis.call('HSET', key, 'status', 'failed', 'error', 'aborted', 'success', 0, 'finish', now)
-      redis.call('RPUSH', q .. ':dead', id)
+      dead(q, id, key, 'aborted', now)
     elseif tonumber(f[8]) > 0 and now > tonumber(f[8]) then
-      redis.call('HSET', key, 'status', 'failed', 'error', 'expired: not started before its expiry', 'success', 0, 'finish', now)
-      redis.call('RPUSH', q .. ':dead', id)
+      dead(q, id, key, 'expired: not started before its expiry', now)
     else
       local tries = redis.call('HINCRBY', key, 'tries', 1)
       redis.call('HSET', key, 'status', 'in_progress', 'start', now, 'worker', worker)
@@ -410,7 +514,7 @@ return out
 
 // ARGV: q, id, worker, outcome (complete|retry|failed|giveback), payload, keep_ms|retry_at, now
 inline const RedisScript& jobs_finish_script() {
-    static const RedisScript s(R"lua(
+    static const RedisScript s(jobs_lua_common() + R"lua(
 local q, id, worker, outcome, payload, when, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local key = q .. ':job:' .. id
 local st = redis.call('HMGET', key, 'status', 'worker')
@@ -419,9 +523,9 @@ redis.call('ZREM', q .. ':leases', id)
 if outcome == 'complete' then
   redis.call('HSET', key, 'status', 'complete', 'result', payload, 'success', 1, 'finish', now)
   redis.call('PEXPIRE', key, math.max(1, when))
+  done(q, id)
 elseif outcome == 'failed' then
-  redis.call('HSET', key, 'status', 'failed', 'error', payload, 'success', 0, 'finish', now)
-  redis.call('RPUSH', q .. ':dead', id)
+  dead(q, id, key, payload, now)
 else
   local status = 'queued'
   if outcome == 'giveback' then redis.call('HINCRBY', key, 'tries', -1) else redis.call('HSET', key, 'error', payload) end
@@ -436,13 +540,15 @@ return 1
     return s;
 }
 
-// ARGV: q, worker, lease_until, health_ttl, ids... → the aborted ids
+// ARGV: q, worker, lease_until, heartbeat_until, now, ids... → the aborted ids. The heartbeat
+// is the worker's score in <q>:workers; expired ones are trimmed here.
 inline const RedisScript& jobs_renew_script() {
     static const RedisScript s(R"lua(
 local q, worker = ARGV[1], ARGV[2]
-redis.call('SET', q .. ':health:' .. worker, ARGV[3], 'EX', ARGV[4])
+redis.call('ZADD', q .. ':workers', ARGV[4], worker)
+redis.call('ZREMRANGEBYSCORE', q .. ':workers', '-inf', '(' .. ARGV[5])
 local aborted = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local id = ARGV[i]
   local st = redis.call('HMGET', q .. ':job:' .. id, 'worker', 'abort', 'status')
   if st[1] == worker and st[3] == 'in_progress' then
@@ -456,15 +562,14 @@ return aborted
 }
 
 inline const RedisScript& jobs_abort_script() {
-    static const RedisScript s(R"lua(
+    static const RedisScript s(jobs_lua_common() + R"lua(
 local q, id, now = ARGV[1], ARGV[2], ARGV[3]
 local key = q .. ':job:' .. id
 local st = redis.call('HGET', key, 'status')
 if not st then return 0 end
 if st == 'queued' or st == 'deferred' then
   redis.call('ZREM', q .. ':queue', id)
-  redis.call('HSET', key, 'status', 'failed', 'error', 'aborted', 'success', 0, 'finish', now)
-  redis.call('RPUSH', q .. ':dead', id)
+  dead(q, id, key, 'aborted', now)
   return 1
 end
 if st == 'in_progress' then redis.call('HSET', key, 'abort', 1) return 1 end
@@ -486,8 +591,12 @@ return redis.call('HGET', key, 'abort') == '1' and 1 or 0
 inline const RedisScript& jobs_retry_dead_script() {
     static const RedisScript s(R"lua(
 local q, id, now = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('LREM', q .. ':dead', 0, id) == 0 then return 0 end
-redis.call('HSET', q .. ':job:' .. id, 'status', 'queued', 'tries', 0, 'abort', 0, 'expires', 0)
+if redis.call('ZREM', q .. ':dead', id) == 0 then return 0 end
+local key = q .. ':job:' .. id
+if redis.call('EXISTS', key) == 0 then return 0 end
+redis.call('PERSIST', key)
+redis.call('DEL', q .. ':done:' .. id)
+redis.call('HSET', key, 'status', 'queued', 'tries', 0, 'abort', 0, 'expires', 0)
 redis.call('ZADD', q .. ':queue', now, id)
 redis.call('LPUSH', q .. ':wake', '1')
 return 1
@@ -504,7 +613,13 @@ public:
     }
     bool enqueue(const JobRecord& r) override {
         return r_().eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms, r.keep_ms,
-                                       r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0) == 1;
+                                       r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0, r.keep_failed_ms) == 1;
+    }
+    asio::awaitable<bool> enqueue_async(JobRecord r) override {
+        auto n = co_await redis_->eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms,
+                                                     r.keep_ms, r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0,
+                                                     r.keep_failed_ms);
+        co_return n == 1;
     }
     ClaimResult claim(const std::string& worker, std::size_t n, std::int64_t lease_ms) override {
         auto v = r_().eval<std::vector<RedisValue>>(jobs_claim_script(), 0, q_, jobs_now_ms(), lease_ms, worker,
@@ -535,17 +650,116 @@ public:
     void failed(const std::string& id, const std::string& worker, const std::string& error, std::int64_t retry_at_ms) override {
         finish(id, worker, retry_at_ms >= 0 ? "retry" : "failed", error, retry_at_ms);
     }
+    asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) override {
+        co_await redis_->eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, "complete", result, keep_ms, jobs_now_ms());
+    }
+    asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) override {
+        const char* outcome = retry_at_ms >= 0 ? "retry" : "failed";
+        co_await redis_->eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, error, retry_at_ms, jobs_now_ms());
+    }
     void give_back(const std::string& id, const std::string& worker) override { finish(id, worker, "giveback", "", jobs_now_ms()); }
     bool progress(const std::string& id, const std::string& value) override {
         return r_().eval<std::int64_t>(jobs_progress_script(), 1, q_ + ":job:" + id, value) == 1;
     }
+    asio::awaitable<bool> progress_async(std::string id, std::string value) override {
+        const std::string key = q_ + ":job:" + id;
+        auto n = co_await redis_->eval<std::int64_t>(jobs_progress_script(), 1, key, value);
+        co_return n == 1;
+    }
     std::vector<std::string> renew(const std::string& worker, const std::vector<std::string>& ids, std::int64_t lease_ms,
                                    std::chrono::seconds ttl) override {
-        return r_().eval<std::vector<std::string>>(jobs_renew_script(), 0, q_, worker, jobs_now_ms() + lease_ms,
-                                                   static_cast<std::int64_t>(ttl.count()), ids);
+        const auto now = jobs_now_ms();
+        return r_().eval<std::vector<std::string>>(jobs_renew_script(), 0, q_, worker, now + lease_ms,
+                                                   now + 1000 * static_cast<std::int64_t>(ttl.count()), now, ids);
     }
     std::optional<JobInfo> info(const std::string& id) override {
-        auto h = r_().command<std::map<std::string, std::string>>("HGETALL", q_ + ":job:" + id);
+        return info_of(id, r_().command<std::map<std::string, std::string>>("HGETALL", q_ + ":job:" + id));
+    }
+    asio::awaitable<std::optional<JobInfo>> info_async(std::string id) override {
+        const std::string key = q_ + ":job:" + id;
+        auto h = co_await redis_->command<std::map<std::string, std::string>>("HGETALL", key);
+        co_return info_of(id, std::move(h));
+    }
+    bool abort(const std::string& id) override {
+        return r_().eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms()) == 1;
+    }
+    asio::awaitable<bool> abort_async(std::string id) override {
+        auto n = co_await redis_->eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms());
+        co_return n == 1;
+    }
+    std::vector<std::string> dead_letters() override {
+        return r_().command<std::vector<std::string>>("ZRANGEBYSCORE", q_ + ":dead", jobs_now_ms(), "+inf");
+    }
+    bool retry_dead(const std::string& id) override {
+        return r_().eval<std::int64_t>(jobs_retry_dead_script(), 0, q_, id, jobs_now_ms()) == 1;
+    }
+    void wait(std::chrono::milliseconds upto) override {
+        const double secs = std::max<double>(0.01, static_cast<double>(upto.count()) / 1000.0);
+        try {
+            waiter_->blocking().command("BLPOP", q_ + ":wake", secs);
+        } catch (const RedisError&) {
+            std::this_thread::sleep_for(std::min(upto, std::chrono::milliseconds(200)));
+        }
+    }
+    bool worker_alive() override {
+        return r_().command<std::int64_t>("ZCOUNT", q_ + ":workers", jobs_now_ms(), "+inf") > 0;
+    }
+    void worker_gone(const std::string& worker) override { r_().command<std::int64_t>("ZREM", q_ + ":workers", worker); }
+    // BLPOP on <q>:done:<id> (on a connection of its own, from a few kept for this), which the
+    // script that finishes the job pushes to; put back for the next waiter.
+    bool wait_done(const std::string& id, std::chrono::milliseconds upto) override {
+        Redis w = take_waiter();
+        const std::string key = q_ + ":done:" + id;
+        auto v = w.blocking().command("BLPOP", key, seconds_of(upto));
+        const bool told = !v.is_null();
+        if (told) pass_on(w.blocking(), key);
+        put_waiter(std::move(w));
+        return told;
+    }
+    asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) override {
+        Redis w = take_waiter();  // dropped (not kept) when the wait is cancelled: its BLPOP still runs
+        const std::string key = q_ + ":done:" + id;
+        auto v = co_await w.command("BLPOP", key, seconds_of(upto));
+        const bool told = !v.is_null();
+        if (told) {
+            RedisBatch b;
+            b.add("LPUSH", key, 1).add("PEXPIRE", key, 60000);
+            co_await w.pipeline(b);
+        }
+        put_waiter(std::move(w));
+        co_return told;
+    }
+    bool claim_once(const std::string& key, std::int64_t ttl_ms) override {
+        return r_().set(q_ + ":once:" + key, "1", {.px = std::chrono::milliseconds(ttl_ms), .nx = true});
+    }
+    Redis& redis() { return *redis_; }
+
+private:
+    RedisBlocking r_() { return redis_->blocking(); }
+    static double seconds_of(std::chrono::milliseconds upto) {  // BLPOP's 0 is forever
+        return std::max<double>(0.01, static_cast<double>(upto.count()) / 1000.0);
+    }
+    static void pass_on(RedisBlocking r, const std::string& key) {  // for the next waiter
+        RedisBatch b;
+        b.add("LPUSH", key, 1).add("PEXPIRE", key, 60000);
+        r.pipeline(b);
+    }
+    Redis take_waiter() {
+        {
+            std::lock_guard lock(waiters_m_);
+            if (!waiters_.empty()) {
+                Redis w = std::move(waiters_.back());
+                waiters_.pop_back();
+                return w;
+            }
+        }
+        return redis_->dedicated();
+    }
+    void put_waiter(Redis w) {
+        std::lock_guard lock(waiters_m_);
+        if (waiters_.size() < 8) waiters_.push_back(std::move(w));
+    }
+    static std::optional<JobInfo> info_of(const std::string& id, std::map<std::string, std::string> h) {
         if (h.empty()) return std::nullopt;
         JobInfo i;
         auto num = [&](const char* k) -> std::int64_t {
@@ -568,37 +782,14 @@ public:
         if (h.count("success")) i.success = h["success"] == "1";
         return i;
     }
-    bool abort(const std::string& id) override {
-        return r_().eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms()) == 1;
-    }
-    std::vector<std::string> dead_letters() override {
-        return r_().command<std::vector<std::string>>("LRANGE", q_ + ":dead", 0, -1);
-    }
-    bool retry_dead(const std::string& id) override {
-        return r_().eval<std::int64_t>(jobs_retry_dead_script(), 0, q_, id, jobs_now_ms()) == 1;
-    }
-    void wait(std::chrono::milliseconds upto) override {
-        const double secs = std::max<double>(0.01, static_cast<double>(upto.count()) / 1000.0);
-        try {
-            waiter_->blocking().command("BLPOP", q_ + ":wake", secs);
-        } catch (const RedisError&) {
-            std::this_thread::sleep_for(std::min(upto, std::chrono::milliseconds(200)));
-        }
-    }
-    bool worker_alive() override {
-        auto keys = r_().command<std::vector<std::string>>("KEYS", q_ + ":health:*");
-        return !keys.empty();
-    }
-    Redis& redis() { return *redis_; }
-
-private:
-    RedisBlocking r_() { return redis_->blocking(); }
     void finish(const std::string& id, const std::string& worker, const char* outcome, const std::string& payload, std::int64_t when) {
         r_().eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, payload, when, jobs_now_ms());
     }
 
     std::string q_;
     std::optional<Redis> redis_, waiter_;
+    std::mutex waiters_m_;
+    std::vector<Redis> waiters_;
 };
 
 template <class F>
@@ -691,21 +882,54 @@ inline std::atomic<bool>& jobs_stop_signal() {
     return stop;
 }
 
+// A job's argument from its JSON text, validated (FastAPI's error list, under "args").
+template <class A>
+A jobs_decode(const std::string& text) {
+    picojson::value v;
+    std::string err = picojson::parse(v, text);
+    A arg{};
+    ValidationErrors errors;
+    Loc loc{std::string("args")};
+    if (!err.empty()) {
+        add_error(errors, loc, "json_invalid", "JSON decode error", picojson::value(text));
+        throw RequestValidationError(std::move(errors));
+    }
+    if (!from_json(v, arg, errors, loc)) throw RequestValidationError(std::move(errors));
+    return arg;
+}
+
+// A complete job's result read as T.
+template <class T>
+T jobs_result_of(const std::string& id, const JobInfo& i) {
+    picojson::value v;
+    std::string err = picojson::parse(v, i.result);
+    if (!err.empty()) throw JobFailed("job " + id + ": its result is not JSON");
+    T out{};
+    ValidationErrors errors;
+    Loc loc;
+    if (!from_json(v, out, errors, loc)) throw RequestValidationError(std::move(errors));
+    return out;
+}
+
 }  // namespace detail
 
-// What a running job sees: its id and try, when it was enqueued, a way to report progress.
-class JobContext {
+// What a running job sees: its id and try, when it was enqueued, a way to report progress,
+// the app's state (what its lifespan set up).
+class JobContext : public std::enable_shared_from_this<JobContext> {
 public:
     std::string job_id;
     int job_try = 1;
     std::chrono::system_clock::time_point enqueue_time;
 
     // Reports progress (any model or JSON value; read back with Job::progress()), and throws
-    // JobAborted when the job was aborted or ran past its timeout: call it in long loops.
+    // JobAborted when the job was aborted or ran past its timeout: call it in long loops. In
+    // a coroutine job it does not wait for Redis (the value is written by the loop, the
+    // latest one when several come quickly).
     template <class T>
     void progress(const T& value) {
-        const picojson::value v = to_json_value(value);
-        if (backend_->progress(job_id, v.serialize())) aborted_ = true;
+        std::string text = to_json_value(value).serialize();
+        if (loop_) report(std::move(text));
+        else if (backend_->progress(job_id, text)) aborted_ = true;
         check();
     }
     void check() const {
@@ -714,14 +938,66 @@ public:
     }
     bool aborted() const noexcept { return aborted_; }
 
+    // The app's State<T> (app.set_state<T>(...), or made on first use), as a handler's
+    // State<T> parameter sees it: a pool, the settings, what the lifespan opened. Needs the
+    // worker to know the app: jobs.main(argc, argv, app) or jobs.set_app(app).
+    template <class T>
+    T& state() const {
+        if (!app_)
+            throw std::logic_error("fastapi::JobContext::state<T>(): the worker has no app: pass it with "
+                                   "jobs.main(argc, argv, app) or jobs.set_app(app)");
+        return *static_cast<T*>(app_->state_slot(typeid(T), detail::default_maker<T>()));
+    }
+
 private:
     friend class Jobs;
+    // On the job's loop: a coroutine job stopped at its next suspension point (timeout, abort,
+    // given back at a graceful stop).
+    void stop(const char* why) {
+        if (stop_reason_.empty()) stop_reason_ = why;
+        if (std::string_view(why) == "aborted") aborted_ = true;
+        cancel_.emit(asio::cancellation_type::terminal);
+    }
+    // From any thread: a plain job is told (check() throws), a coroutine job stopped.
+    void stop_soon(const char* why) {
+        aborted_ = true;
+        if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
+    }
+    void report(std::string text) {  // on the loop
+        pending_ = std::move(text);
+        has_pending_ = true;
+        if (writing_) return;
+        writing_ = true;
+        asio::co_spawn(loop_, write_progress(shared_from_this()), asio::detached);
+    }
+    static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self) {
+        while (self->has_pending_) {
+            std::string text = std::move(self->pending_);
+            self->has_pending_ = false;
+            bool aborted = false;
+            try {
+                aborted = co_await self->backend_->progress_async(self->job_id, text);
+            } catch (const std::exception&) {  // Redis away: the next report tries again
+            }
+            if (aborted) self->stop("aborted");
+        }
+        self->writing_ = false;
+    }
+
     detail::JobBackend* backend_ = nullptr;
+    detail::AppContext* app_ = nullptr;
     std::chrono::steady_clock::time_point deadline_;
     std::atomic<bool> aborted_{false};
+    // A coroutine job's: its loop, what cancels it and why, its progress not written yet (loop only).
+    asio::any_io_executor loop_;
+    asio::cancellation_signal cancel_;
+    std::string stop_reason_, pending_;
+    bool has_pending_ = false, writing_ = false;
 };
 
-// A handle on a job: status, result, info, progress, abort.
+// A handle on a job: status, result, info, progress, abort. Each call is blocking (for plain
+// handlers and threads); the async_ ones are the same on an event loop (co_await them in a
+// coroutine handler), as Asio names its operations.
 class Job {
 public:
     Job(std::shared_ptr<detail::JobBackend> b, std::string id) : b_(std::move(b)), id_(std::move(id)) {}
@@ -737,30 +1013,63 @@ public:
         return i ? i->progress : std::string();
     }
     bool abort() const { return b_->abort(id_); }
-    // Waits (polling, up to timeout) for the job to finish: its result read as T; JobFailed with the job's error.
+    // Waits (up to timeout) for the job to finish: its result read as T; JobFailed with the
+    // job's error. Not polled: woken when the job finishes (Redis: a BLPOP on a list the
+    // finishing script pushes to; in memory: a condition variable).
     template <class T>
     T result(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
         const auto until = std::chrono::steady_clock::now() + timeout;
         for (;;) {
             auto i = b_->info(id_);
             if (!i) throw JobFailed("job " + id_ + " not found");
-            if (i->status == JobStatus::complete) {
-                picojson::value v;
-                std::string err = picojson::parse(v, i->result);
-                if (!err.empty()) throw JobFailed("job " + id_ + ": its result is not JSON");
-                T out{};
-                ValidationErrors errors;
-                Loc loc;
-                if (!from_json(v, out, errors, loc)) throw RequestValidationError(std::move(errors));
-                return out;
-            }
+            if (i->status == JobStatus::complete) return detail::jobs_result_of<T>(id_, *i);
             if (i->status == JobStatus::failed) throw JobFailed(i->error);
-            if (std::chrono::steady_clock::now() > until) throw JobFailed("job " + id_ + ": no result within the timeout");
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) throw JobFailed("job " + id_ + ": no result within the timeout");
+            if (b_->wait_done(id_, left)) {
+                // Told, yet not finished: a stale notice (the id used again): look again shortly.
+                if (auto again = b_->info(id_); again && again->status != JobStatus::complete && again->status != JobStatus::failed)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
         }
     }
 
+    asio::awaitable<JobStatus> async_status() const { return status_of(b_, id_); }
+    asio::awaitable<std::optional<JobInfo>> async_info() const { return info_of(b_, id_); }
+    asio::awaitable<bool> async_abort() const { return abort_of(b_, id_); }
+    template <class T>
+    asio::awaitable<T> async_result(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
+        return result_of<T>(b_, id_, timeout);
+    }
+
 private:
+    // (Static, their arguments by value: the Job may be a temporary of the co_await.)
+    static asio::awaitable<JobStatus> status_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+        auto i = co_await b->info_async(id);
+        co_return i ? i->status : JobStatus::not_found;
+    }
+    static asio::awaitable<std::optional<JobInfo>> info_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+        auto i = co_await b->info_async(id);
+        co_return i;
+    }
+    static asio::awaitable<bool> abort_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+        const bool done = co_await b->abort_async(id);
+        co_return done;
+    }
+    template <class T>
+    static asio::awaitable<T> result_of(std::shared_ptr<detail::JobBackend> b, std::string id, std::chrono::milliseconds timeout) {
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            auto i = co_await b->info_async(id);
+            if (!i) throw JobFailed("job " + id + " not found");
+            if (i->status == JobStatus::complete) co_return detail::jobs_result_of<T>(id, *i);
+            if (i->status == JobStatus::failed) throw JobFailed(i->error);
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) throw JobFailed("job " + id + ": no result within the timeout");
+            co_await b->wait_done_async(id, left);
+        }
+    }
+
     std::shared_ptr<detail::JobBackend> b_;
     std::string id_;
 };
@@ -770,7 +1079,18 @@ private:
 class Jobs {
     struct Registered {
         JobOptions options;
-        std::function<std::string(JobContext&, const std::string&)> run;  // args JSON → result JSON
+        std::string (*run)(JobContext&, const std::string&) = nullptr;             // a plain function: args JSON → result JSON
+        asio::awaitable<std::string> (*run_async)(JobContext&, std::string) = nullptr;  // a coroutine
+    };
+    struct Cron {
+        std::string name;
+        detail::CronSpec spec;
+        bool at_startup = false;
+    };
+    struct Outcome {
+        bool ok = false;
+        std::string text;  // the result (JSON), or the error
+        std::int64_t retry_at = -1;
     };
 
 public:
@@ -786,49 +1106,23 @@ public:
     }
     bool uses_redis() const noexcept { return redis_; }
 
-    // jobs.add<square>("square", {.max_tries = 3}): fn is R fn(A) or R fn(JobContext&, A), A and
-    // R models or picojson values.
+    // The app whose state jobs see (JobContext::state<T>()) and whose lifespan a worker runs
+    // (startup before it takes jobs, shutdown after it stopped). jobs.main(argc, argv, app) sets it.
+    Jobs& set_app(detail::AppContext& app) noexcept {
+        app_ = &app;
+        return *this;
+    }
+
+    // jobs.add<square>("square", {.max_tries = 3}): fn is R fn(A) or R fn(JobContext&, A) (or
+    // without A), A and R models or picojson values; R may be asio::awaitable<X>: then the
+    // job runs on the worker's event loop (plain functions on its blocking pool).
     template <auto Fn>
     Jobs& add(std::string name, JobOptions options = {}) {
         using T = detail::job_traits<decltype(Fn)>;
         Registered r;
         r.options = options;
-        r.run = [](JobContext& ctx, const std::string& text) -> std::string {
-            if constexpr (T::noarg) {
-                (void)text;
-                auto call0 = [&]() -> decltype(auto) {
-                    if constexpr (T::context) return Fn(ctx);
-                    else return Fn();
-                };
-                if constexpr (std::is_void_v<typename T::result>) {
-                    call0();
-                    return "null";
-                } else {
-                    return to_json_value(call0()).serialize();
-                }
-            } else {
-                picojson::value v;
-                std::string err = picojson::parse(v, text);
-                typename T::arg arg{};
-                ValidationErrors errors;
-                Loc loc{std::string("args")};
-                if (!err.empty()) {
-                    detail::add_error(errors, loc, "json_invalid", "JSON decode error", picojson::value(text));
-                    throw RequestValidationError(std::move(errors));
-                }
-                if (!from_json(v, arg, errors, loc)) throw RequestValidationError(std::move(errors));
-                auto call = [&]() -> decltype(auto) {
-                    if constexpr (T::context) return Fn(ctx, arg);
-                    else return Fn(arg);
-                };
-                if constexpr (std::is_void_v<typename T::result>) {
-                    call();
-                    return "null";
-                } else {
-                    return to_json_value(call()).serialize();
-                }
-            }
-        };
+        if constexpr (detail::awaitable_result<typename T::result>::is_awaitable) r.run_async = &call_async<Fn>;
+        else r.run = &call<Fn>;
         std::lock_guard lock(m_);
         names_[reinterpret_cast<const void*>(Fn)] = name;
         registry_[std::move(name)] = std::move(r);
@@ -839,54 +1133,48 @@ public:
     // the workers when due: "*/5 * * * *" (UTC), or six fields with the seconds first. Each due
     // run has the job id cron:<name>:<unix second>, so with any number of workers it is enqueued
     // (and run) once: the enqueue is refused when that id exists (arq runs duplicates, #196).
+    // {.run_at_startup = true}: also once when workers start (the first of the workers that
+    // start within 30 s of each other enqueues it).
     template <auto Fn>
-    Jobs& cron(std::string name, std::string_view spec, JobOptions options = {}) {
+    Jobs& cron(std::string name, std::string_view spec, CronOptions o = {}) {
         static_assert(detail::job_traits<decltype(Fn)>::noarg, "fastapi::Jobs::cron: a cron job takes no argument (or only JobContext&)");
         auto parsed = detail::CronSpec::parse(spec);
-        add<Fn>(name, options);
+        add<Fn>(name, {.max_tries = o.max_tries, .timeout = o.timeout, .keep_result = o.keep_result, .keep_failed = o.keep_failed});
         std::lock_guard lock(m_);
-        crons_.push_back({std::move(name), parsed});
+        crons_.push_back({std::move(name), parsed, o.run_at_startup});
         return *this;
     }
 
-    // Type-checked at compile time against the job's parameter; none when a job with that id exists.
+    // Type-checked at compile time against the job's parameter; none when a job with that id
+    // exists. Blocking (plain handlers, threads); co_await async_enqueue on a loop.
     template <auto Fn, class A>
     std::optional<Job> enqueue(const A& args, EnqueueOptions o = {}) {
-        using T = detail::job_traits<decltype(Fn)>;
-        static_assert(std::is_convertible_v<const A&, const typename T::arg&>,
-                      "fastapi::Jobs::enqueue<fn>(args): args is not the job's parameter type");
-        std::string name;
-        {
-            std::lock_guard lock(m_);
-            auto it = names_.find(reinterpret_cast<const void*>(Fn));
-            if (it == names_.end()) throw std::logic_error("fastapi::Jobs::enqueue: the job is not registered (jobs.add<fn>(\"name\"))");
-            name = it->second;
-        }
-        return enqueue(name, to_json_value(static_cast<const typename T::arg&>(args)).serialize(), std::move(o));
+        auto r = record<Fn>(args, std::move(o));
+        if (!b_->enqueue(r)) return std::nullopt;
+        return Job(b_, r.id);
     }
     // By name, the arguments as JSON text (for producers without the job's code).
     std::optional<Job> enqueue(const std::string& function, const std::string& args_json, EnqueueOptions o = {}) {
-        detail::JobRecord r;
-        r.id = o.job_id.empty() ? detail::jobs_random_id() : o.job_id;
-        r.function = function;
-        r.args = args_json;
-        JobOptions jo;
-        {
-            std::lock_guard lock(m_);
-            auto it = registry_.find(function);
-            if (it != registry_.end()) jo = it->second.options;
-        }
-        r.max_tries = jo.max_tries;
-        r.timeout_ms = jo.timeout.count();
-        r.keep_ms = jo.keep_result.count();
-        r.backoff = jo.backoff;
-        r.enqueue_ms = detail::jobs_now_ms();
-        r.run_at_ms = r.enqueue_ms + o.defer_by.count();
-        if (o.defer_until)
-            r.run_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.defer_until->time_since_epoch()).count();
-        r.expires_at_ms = o.expires.count() > 0 ? r.enqueue_ms + o.expires.count() : 0;
+        auto r = record(function, args_json, std::move(o));
         if (!b_->enqueue(r)) return std::nullopt;
         return Job(b_, r.id);
+    }
+    // The same from a coroutine, without blocking its loop: co_await jobs.async_enqueue<fn>(args),
+    // or with options named first (GCC 12 destroys an aggregate made inside a co_await twice):
+    //   EnqueueOptions o{.job_id = "a"}; co_await jobs.async_enqueue<fn>(args, o);
+    template <auto Fn, class A>
+    asio::awaitable<std::optional<Job>> async_enqueue(const A& args) {
+        return enqueue_record(b_, record<Fn>(args, EnqueueOptions()));
+    }
+    template <auto Fn, class A>
+    asio::awaitable<std::optional<Job>> async_enqueue(const A& args, const EnqueueOptions& o) {
+        return enqueue_record(b_, record<Fn>(args, o));
+    }
+    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json) {
+        return enqueue_record(b_, record(function, args_json, EnqueueOptions()));
+    }
+    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, const EnqueueOptions& o) {
+        return enqueue_record(b_, record(function, args_json, o));
     }
     Job job(std::string id) const { return Job(b_, std::move(id)); }
     std::vector<std::string> dead_letters() { return b_->dead_letters(); }
@@ -898,7 +1186,18 @@ public:
         for (int rounds = 0; rounds < 1000; ++rounds) {
             auto claimed = b_->claim(worker_id_, 100, 60000);
             if (claimed.jobs.empty()) break;
-            for (auto& j : claimed.jobs) run_one(j, nullptr), ++n;
+            for (auto& j : claimed.jobs) {
+                auto ctx = std::make_shared<JobContext>();
+                if (coroutine(j.function)) {
+                    asio::io_context io;
+                    ctx->loop_ = io.get_executor();
+                    asio::co_spawn(io, run_async(j, ctx, nullptr), asio::detached);
+                    io.run();
+                } else {
+                    run_one(j, ctx);
+                }
+                ++n;
+            }
         }
         return n;
     }
@@ -907,13 +1206,30 @@ public:
     // Returns the process status.
     int work(WorkerOptions o = {}) {
         stop_ = false;
-        struct Running {  // shared with the job threads, which may outlive a graceful stop
+        struct Running {  // shared with the jobs, which may outlive a graceful stop
             std::mutex m;
             std::condition_variable cv;
             std::map<std::string, std::shared_ptr<JobContext>> jobs;
         };
         auto st = std::make_shared<Running>();
-        std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> threads;  // and whether it is done
+        // The worker's event loop, where coroutine jobs run (plain ones on the pool below).
+        auto loop = std::make_shared<asio::io_context>(1);
+        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard(loop->get_executor());
+        auto loop_done = std::make_shared<std::atomic<bool>>(false);
+        std::thread loop_thread([loop, loop_done] {
+            for (;;) {
+                try {
+                    loop->run();
+                    break;
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "fastapi::Jobs: worker loop: %s\n", e.what());
+                }
+            }
+            *loop_done = true;
+        });
+        // The blocking pool plain jobs run on: max_jobs threads, made once (not a thread per job).
+        auto pool = std::make_shared<asio::thread_pool>(o.max_jobs);
+        last_given_back_ = 0;
         auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
         const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
         auto ids = [&] {
@@ -922,14 +1238,27 @@ public:
             for (auto& [id, c] : st->jobs) out.push_back(id);
             return out;
         };
+        // Held by whatever runs the job (a thread, a coroutine frame): its entry goes with it.
+        auto entry_token = [this, st](const std::string& id) {
+            ++active_;
+            return std::shared_ptr<void>(nullptr, [this, st, id](void*) {
+                {
+                    std::lock_guard lock(st->m);
+                    st->jobs.erase(id);
+                    st->cv.notify_all();
+                }
+                --active_;  // the last use of this: ~Jobs waits for it
+            });
+        };
         auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
+        start_crons();
         std::int64_t cron_checked = detail::jobs_now_ms() / 1000;
         while (!stopping()) {
             try {
                 if (const auto now_s = detail::jobs_now_ms() / 1000; !crons_.empty() && now_s > cron_checked) {
                     for (std::int64_t t = std::max(cron_checked + 1, now_s - 60); t <= now_s; ++t)
-                        for (auto& [name, spec] : crons_)
-                            if (spec.due(t)) enqueue(name, "null", {.job_id = "cron:" + name + ":" + std::to_string(t)});
+                        for (auto& c : crons_)
+                            if (c.spec.due(t)) enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":" + std::to_string(t)});
                     cron_checked = now_s;
                 }
                 if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
@@ -937,7 +1266,7 @@ public:
                     auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
                     std::lock_guard lock(st->m);
                     for (auto& id : aborted)
-                        if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->aborted_ = true;
+                        if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->stop_soon("aborted");
                 }
                 std::size_t free;
                 {
@@ -955,16 +1284,16 @@ public:
                         std::lock_guard lock(st->m);
                         st->jobs[j.id] = ctx;
                     }
-                    auto done = std::make_shared<std::atomic<bool>>(false);
-                    ++active_;
-                    threads.emplace_back(std::thread([this, j, ctx, st, done] {
+                    auto token = entry_token(j.id);
+                    if (coroutine(j.function)) {
+                        ctx->loop_ = loop->get_executor();
+                        asio::co_spawn(*loop, run_async(j, ctx, std::move(token)), asio::detached);
+                        continue;
+                    }
+                    asio::post(*pool, [this, j, ctx, token = std::move(token)]() mutable {
                         run_one(j, ctx);
-                        std::lock_guard lock(st->m);
-                        st->jobs.erase(j.id);
-                        st->cv.notify_all();
-                        *done = true;
-                        --active_;  // the last use of this: ~Jobs waits for it
-                    }), done);
+                        token.reset();
+                    });
                 }
                 if (claimed.jobs.empty()) {
                     std::size_t busy;
@@ -979,20 +1308,13 @@ public:
                         upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
                     b_->wait(upto);
                 }
-                // Threads of finished jobs joined as we go (bounded memory for a long-lived worker).
-                if (threads.size() > 2 * o.max_jobs + 16) {
-                    std::erase_if(threads, [](auto& t) {
-                        if (!*t.second) return false;
-                        t.first.join();
-                        return true;
-                    });
-                }
             } catch (const std::exception& e) {  // Redis away: try again shortly
                 std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         }
-        // Graceful stop: running jobs get the grace period, then go back without counting a try.
+        // Graceful stop: running jobs get the grace period, then go back without counting a
+        // try; coroutine jobs are stopped then (at their next suspension point), plain ones told.
         std::size_t left = 0;
         {
             std::unique_lock lock(st->m);
@@ -1011,38 +1333,79 @@ public:
                     b_->give_back(id, worker_id_);
                 } catch (const std::exception&) {
                 }
-                ctx->aborted_ = true;
+                ctx->stop_soon("given back");
+                if (!ctx->loop_) ++left;
             }
-            left = st->jobs.size();
+        }
+        try {
+            b_->worker_gone(worker_id_);
+        } catch (const std::exception&) {
+        }
+        // The loop ends once its coroutines have (bounded: a coroutine that never suspends cannot be stopped).
+        guard.reset();
+        for (int i = 0; i < 1200 && !*loop_done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (*loop_done) {
+            loop_thread.join();
+        } else {
+            loop_thread.detach();
+            ++left;
         }
         if (left > 0) {
             last_given_back_ = left;
-            for (auto& t : threads) t.first.detach();  // a thread cannot be interrupted: its job ends on its own
+            // A thread cannot be interrupted: its job ends on its own; the pool is joined by ~Jobs after it.
+            std::lock_guard lock(m_);
+            abandoned_.push_back(std::move(pool));
             return 0;
         }
-        for (auto& t : threads) t.first.join();
+        pool->join();
         return 0;
     }
     // Jobs the last work() gave back at its graceful stop (their threads still running).
     std::size_t given_back() const noexcept { return last_given_back_; }
     void stop() { stop_ = true; }
 
-    // A worker in this process (small deployments, and the example without Redis).
+    // A worker in this process (small deployments, and the example without Redis). With an
+    // app (set_app), it runs the app's lifespan too (with the server: the first to enter runs
+    // the startup, the last to leave the shutdown).
     void start_worker(WorkerOptions o = {}) {
-        in_process_ = std::thread([this, o] { work(o); });
+        if (!redis_ && std::getenv(detail::worker_env_name)) {
+            // One of several web processes (--workers N): each would have a queue of its own.
+            std::fprintf(stderr, "fastapi::Jobs: an in-memory job queue belongs to one process, and this is one of several "
+                                 "web processes (--workers N): a job enqueued in one would be unknown to the others. Set "
+                                 "REDIS_URL (and run `./app worker`), or serve with one process.\n");
+            std::fflush(nullptr);
+            std::_Exit(3);  // a worker that cannot start: the supervisor stops instead of restarting it
+        }
+        in_process_ = std::thread([this, o] {
+            if (app_) {
+                try {
+                    app_->enter_lifespan();
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "fastapi::Jobs: worker: the app's startup failed: %s\n", e.what());
+                    return;
+                }
+            }
+            work(o);
+            if (app_) app_->exit_lifespan();
+        });
     }
     ~Jobs() {
         if (in_process_.joinable()) {
             stop();
             in_process_.join();
         }
-        // Jobs given back at a graceful stop may still run on threads of their own (C++ cannot
+        // Jobs given back at a graceful stop may still run on the pool's threads (C++ cannot
         // interrupt them): they use this, so it waits for them (they were told to stop).
         while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 
     // `./app worker [--burst] [--max-jobs N] [--queue-name Q] [--check]`: runs the worker and
     // returns its status; none when the command line is not `worker` (then app.run(argc, argv)).
+    // With the app, the worker runs its lifespan around the jobs and they see its state.
+    std::optional<int> main(int argc, char** argv, detail::AppContext& app) {
+        set_app(app);
+        return main(argc, argv);
+    }
     std::optional<int> main(int argc, char** argv) {
         if (argc < 2 || std::string_view(argv[1]) != "worker") return std::nullopt;
         WorkerOptions o;
@@ -1075,7 +1438,6 @@ public:
             return 2;
         }
         if (!o.queue_name.empty() && o.queue_name != queue_) {
-            if (!redis_) return std::fprintf(stderr, "%s worker: --queue-name needs REDIS_URL\n", argv[0]), 2;
             b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
         }
         if (check) {
@@ -1086,10 +1448,33 @@ public:
                 return 1;
             }
         }
-        std::signal(SIGTERM, [](int) { detail::jobs_stop_signal() = true; });
-        std::signal(SIGINT, [](int) { detail::jobs_stop_signal() = true; });
+        // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
+        struct Restore {
+            struct sigaction term {}, intr {};
+            ~Restore() {
+                ::sigaction(SIGTERM, &term, nullptr);
+                ::sigaction(SIGINT, &intr, nullptr);
+                detail::jobs_stop_signal() = false;
+            }
+        } restore;
+        {
+            struct sigaction sa {};
+            sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
+            sigemptyset(&sa.sa_mask);
+            ::sigaction(SIGTERM, &sa, &restore.term);
+            ::sigaction(SIGINT, &sa, &restore.intr);
+        }
+        if (app_) {
+            try {
+                app_->enter_lifespan();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "%s worker: the app's startup failed: %s\n", argv[0], e.what());
+                return 3;
+            }
+        }
         std::fprintf(stderr, "worker %s: started, %zu at once\n", worker_id_.c_str(), o.max_jobs);
         const int status = work(o);
+        if (app_) app_->exit_lifespan();
         if (given_back() > 0) {  // the threads of the jobs given back are still running: leave without them
             std::fflush(nullptr);
             std::_Exit(status);
@@ -1099,6 +1484,127 @@ public:
     const std::string& worker_id() const noexcept { return worker_id_; }
 
 private:
+    template <auto Fn>
+    static std::string call(JobContext& ctx, const std::string& text) {
+        using T = detail::job_traits<decltype(Fn)>;
+        if constexpr (T::noarg) {
+            (void)text;
+            auto run = [&]() -> decltype(auto) {
+                if constexpr (T::context) return Fn(ctx);
+                else return Fn();
+            };
+            if constexpr (std::is_void_v<typename T::result>) return run(), std::string("null");
+            else return to_json_value(run()).serialize();
+        } else {
+            auto arg = detail::jobs_decode<typename T::arg>(text);
+            auto run = [&]() -> decltype(auto) {
+                if constexpr (T::context) return Fn(ctx, arg);
+                else return Fn(arg);
+            };
+            if constexpr (std::is_void_v<typename T::result>) return run(), std::string("null");
+            else return to_json_value(run()).serialize();
+        }
+    }
+    template <auto Fn>
+    static asio::awaitable<std::string> call_async(JobContext& ctx, std::string text) {
+        using T = detail::job_traits<decltype(Fn)>;
+        using R = typename detail::awaitable_result<typename T::result>::type;
+        if constexpr (T::noarg) {
+            if constexpr (std::is_void_v<R>) {
+                if constexpr (T::context) co_await Fn(ctx);
+                else co_await Fn();
+                co_return std::string("null");
+            } else {
+                if constexpr (T::context) {
+                    auto out = co_await Fn(ctx);
+                    co_return to_json_value(out).serialize();
+                } else {
+                    auto out = co_await Fn();
+                    co_return to_json_value(out).serialize();
+                }
+            }
+        } else {
+            auto arg = detail::jobs_decode<typename T::arg>(text);
+            if constexpr (std::is_void_v<R>) {
+                if constexpr (T::context) co_await Fn(ctx, arg);
+                else co_await Fn(arg);
+                co_return std::string("null");
+            } else {
+                if constexpr (T::context) {
+                    auto out = co_await Fn(ctx, arg);
+                    co_return to_json_value(out).serialize();
+                } else {
+                    auto out = co_await Fn(arg);
+                    co_return to_json_value(out).serialize();
+                }
+            }
+        }
+    }
+    static asio::awaitable<std::optional<Job>> enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r) {
+        const bool queued = co_await b->enqueue_async(r);
+        if (!queued) co_return std::nullopt;
+        co_return Job(b, r.id);
+    }
+    template <auto Fn, class A>
+    detail::JobRecord record(const A& args, EnqueueOptions o) {
+        using T = detail::job_traits<decltype(Fn)>;
+        static_assert(std::is_convertible_v<const A&, const typename T::arg&>,
+                      "fastapi::Jobs::enqueue<fn>(args): args is not the job's parameter type");
+        std::string name;
+        {
+            std::lock_guard lock(m_);
+            auto it = names_.find(reinterpret_cast<const void*>(Fn));
+            if (it == names_.end()) throw std::logic_error("fastapi::Jobs::enqueue: the job is not registered (jobs.add<fn>(\"name\"))");
+            name = it->second;
+        }
+        return record(name, to_json_value(static_cast<const typename T::arg&>(args)).serialize(), std::move(o));
+    }
+    detail::JobRecord record(const std::string& function, const std::string& args_json, EnqueueOptions o) {
+        detail::JobRecord r;
+        r.id = o.job_id.empty() ? detail::jobs_random_id() : o.job_id;
+        r.function = function;
+        r.args = args_json;
+        JobOptions jo;
+        {
+            std::lock_guard lock(m_);
+            auto it = registry_.find(function);
+            if (it != registry_.end()) jo = it->second.options;
+        }
+        r.max_tries = jo.max_tries;
+        r.timeout_ms = jo.timeout.count();
+        r.keep_ms = jo.keep_result.count();
+        r.keep_failed_ms = jo.keep_failed.count();
+        r.backoff = jo.backoff;
+        r.enqueue_ms = detail::jobs_now_ms();
+        r.run_at_ms = r.enqueue_ms + o.defer_by.count();
+        if (o.defer_until)
+            r.run_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.defer_until->time_since_epoch()).count();
+        r.expires_at_ms = o.expires.count() > 0 ? r.enqueue_ms + o.expires.count() : 0;
+        return r;
+    }
+
+    const Registered* find(const std::string& function) {
+        std::lock_guard lock(m_);
+        auto it = registry_.find(function);
+        return it == registry_.end() ? nullptr : &it->second;
+    }
+    bool coroutine(const std::string& function) {
+        auto r = find(function);
+        return r && r->run_async;
+    }
+    // cron's run_at_startup: once for the workers that start within 30 s of each other.
+    void start_crons() {
+        for (auto& c : crons_) {
+            if (!c.at_startup) continue;
+            try {
+                if (b_->claim_once("cron:" + c.name + ":startup", 30000))
+                    enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":startup:" + std::to_string(detail::jobs_now_ms())});
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi::Jobs: cron %s at startup: %s\n", c.name.c_str(), e.what());
+            }
+        }
+    }
+
     // A finishing call, tried again while Redis is away (bounded: then the lease runs out and
     // the job runs again elsewhere, at least once).
     template <class F>
@@ -1115,35 +1621,32 @@ private:
             }
         }
     }
-    void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
-        if (!ctx) ctx = std::make_shared<JobContext>();
-        ctx->job_id = j.id;
-        ctx->job_try = j.tries;
-        ctx->enqueue_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(j.enqueue_ms));
-        ctx->backend_ = b_.get();
-        const auto started = std::chrono::steady_clock::now();
-        ctx->deadline_ = started + std::chrono::milliseconds(j.timeout_ms > 0 ? j.timeout_ms : 1000LL * 3600 * 24 * 365);
-        const Registered* reg = nullptr;
-        {
-            std::lock_guard lock(m_);
-            auto it = registry_.find(j.function);
-            if (it != registry_.end()) reg = &it->second;
-        }
-        auto fail_or_retry = [&](const std::string& error, std::int64_t defer_ms, bool final) {
-            if (ctx->aborted() && error == "aborted") final = true;
+    void prepare(const detail::ClaimedJob& j, JobContext& ctx) {
+        ctx.job_id = j.id;
+        ctx.job_try = j.tries;
+        ctx.enqueue_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(j.enqueue_ms));
+        ctx.backend_ = b_.get();
+        ctx.app_ = app_;
+        ctx.deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(j.timeout_ms > 0 ? j.timeout_ms : 1000LL * 3600 * 24 * 365);
+    }
+    // What a run came to: its result, or its error and whether (when) it runs again.
+    Outcome judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result) {
+        auto fail = [&](std::string text, std::int64_t defer_ms, bool final) {
+            if (ctx.aborted() && text == "aborted") final = true;
             const bool again = !final && j.tries < j.max_tries;
-            persist([&] { b_->failed(j.id, worker_id_, error, again ? detail::jobs_now_ms() + defer_ms : -1); });
+            return Outcome{false, std::move(text), again ? detail::jobs_now_ms() + defer_ms : -1};
         };
-        if (!reg) return fail_or_retry("no job named '" + j.function + "' in this worker", 0, true);
+        if (!error) {
+            if (std::chrono::steady_clock::now() > ctx.deadline_) return fail("timeout", 0, false);
+            if (ctx.aborted()) return fail("aborted", 0, true);
+            return Outcome{true, std::move(result), -1};
+        }
         try {
-            std::string result = reg->run(*ctx, j.args);
-            if (std::chrono::steady_clock::now() > ctx->deadline_) return fail_or_retry("timeout", 0, false);
-            if (ctx->aborted()) return fail_or_retry("aborted", 0, true);
-            persist([&] { b_->complete(j.id, worker_id_, result, j.keep_ms); });
+            std::rethrow_exception(error);
         } catch (const Retry& r) {
-            fail_or_retry("retry requested", r.defer.count(), false);
+            return fail("retry requested", r.defer.count(), false);
         } catch (const JobAborted& e) {
-            fail_or_retry(e.what(), 0, std::string_view(e.what()) == "aborted");
+            return fail(e.what(), 0, std::string_view(e.what()) == "aborted");
         } catch (const RequestValidationError& e) {
             std::string text = "validation error:";
             for (auto& err : e.errors()) {
@@ -1151,24 +1654,97 @@ private:
                 for (auto& p : err.loc) text += std::holds_alternative<std::string>(p) ? std::get<std::string>(p) + "." : std::to_string(std::get<std::int64_t>(p)) + ".";
                 text += "] " + err.msg + ";";
             }
-            fail_or_retry(text, 0, true);
+            return fail(text, 0, true);
         } catch (const std::exception& e) {
-            fail_or_retry(e.what(), j.backoff ? (1000LL << std::min(j.tries - 1, 16)) : 0, false);
+            // A coroutine job stopped at a suspension point (its timeout, an abort): why it was.
+            if (!ctx.stop_reason_.empty()) return fail(ctx.stop_reason_, 0, ctx.stop_reason_ == "aborted");
+            return fail(e.what(), j.backoff ? (1000LL << std::min(j.tries - 1, 16)) : 0, false);
         } catch (...) {
-            fail_or_retry("unknown exception", 0, false);
+            return fail("unknown exception", 0, false);
         }
+    }
+    void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
+        prepare(j, *ctx);
+        const Registered* reg = find(j.function);
+        Outcome out;
+        if (!reg || !reg->run) {
+            out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
+        } else {
+            std::exception_ptr error;
+            std::string result;
+            try {
+                result = reg->run(*ctx, j.args);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            out = judge(j, *ctx, error, std::move(result));
+        }
+        persist([&] {
+            if (out.ok) b_->complete(j.id, worker_id_, out.text, j.keep_ms);
+            else b_->failed(j.id, worker_id_, out.text, out.retry_at);
+        });
+    }
+    // A coroutine job on the loop it runs on: a coroutine of its own (so that cancelling it,
+    // on its timeout or an abort, stops it alone, at its next suspension point), then its end
+    // recorded without blocking the loop. `token` ends its worker entry when this frame goes.
+    asio::awaitable<void> run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token) {
+        prepare(j, *ctx);
+        const Registered* reg = find(j.function);
+        auto ex = co_await asio::this_coro::executor;
+        Outcome out;
+        if (!reg || !reg->run_async) {
+            out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
+        } else {
+            asio::steady_timer timeout(ex);
+            timeout.expires_at(ctx->deadline_);
+            timeout.async_wait([weak = std::weak_ptr<JobContext>(ctx)](const asio::error_code& ec) {
+                if (auto c = weak.lock(); c && !ec) c->stop("timeout");
+            });
+            std::exception_ptr error;
+            std::string result;
+            try {
+                auto job = reg->run_async(*ctx, j.args);
+                auto cancellable = asio::bind_cancellation_slot(ctx->cancel_.slot(), asio::use_awaitable);
+                result = co_await asio::co_spawn(ex, std::move(job), cancellable);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            timeout.cancel();
+            ctx->cancel_.slot().clear();
+            out = judge(j, *ctx, error, std::move(result));
+        }
+        asio::steady_timer pause(ex);
+        for (int i = 0;; ++i) {  // as persist(), on the loop
+            std::string why;
+            try {
+                if (out.ok) co_await b_->complete_async(j.id, worker_id_, out.text, j.keep_ms);
+                else co_await b_->failed_async(j.id, worker_id_, out.text, out.retry_at);
+                break;
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+            if (i >= 100) {
+                std::fprintf(stderr, "fastapi::Jobs: could not record a job's end: %s\n", why.c_str());
+                break;
+            }
+            pause.expires_after(std::chrono::milliseconds(100));
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        token.reset();
     }
 
     std::mutex m_;
     std::shared_ptr<detail::JobBackend> b_;
     std::string queue_ = "fastapi:queue";
     bool redis_ = false;
+    detail::AppContext* app_ = nullptr;
     std::map<std::string, Registered> registry_;
     std::map<const void*, std::string> names_;
-    std::vector<std::pair<std::string, detail::CronSpec>> crons_;
+    std::vector<Cron> crons_;
     std::atomic<bool> stop_{false};
     std::size_t last_given_back_ = 0;
     std::atomic<int> active_{0};
+    std::vector<std::shared_ptr<asio::thread_pool>> abandoned_;  // pools whose jobs outlived a graceful stop
     std::thread in_process_;
     std::string worker_id_ = [] {
         char host[64] = {};

@@ -73,6 +73,9 @@ FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::string redis_payload(std::string_view name, const std::vector<std::string>& args) {
     std::string out;
+    std::size_t size = 24 + name.size();
+    for (const auto& a : args) size += a.size() + 16;
+    out.reserve(size);
     append_command_header(out, args.size() + 1);
     append_command_arg(out, name);
     for (const auto& a : args) append_command_arg(out, a);
@@ -259,7 +262,10 @@ public:
     }
     void complete(std::exception_ptr error, std::vector<RedisValue> replies) override {
         if (claimed_.exchange(true)) return;
-        asio::post(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
+        // On the caller's own loop (the connection's, as a rule) the caller resumes at once,
+        // from the reader: no post and no second turn of the scheduler per reply. From
+        // another thread (own_thread, the blocking API) it is posted there.
+        asio::dispatch(ex_, [self = this->shared_from_this(), error, replies = std::move(replies)]() mutable {
             self->invoke(error, std::move(replies));
         });
     }
@@ -415,6 +421,7 @@ FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_vie
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o) {
     std::string out;
+    out.reserve(96 + key.size() + value.size());
     std::size_t n = 3 + (o.ex.count() > 0) * 2 + (o.px.count() > 0) * 2 + o.nx + o.xx + o.keepttl;
     append_command_header(out, n);
     append_command_arg(out, "SET");

@@ -351,6 +351,17 @@ private:
         }
     }
 
+    // One value from what was read already, without a coroutine frame (a batch's replies
+    // mostly arrive together): false when it is not all there (or is bad: read_value says so).
+    bool take_buffered(Session& s, RedisValue& out) {
+        if (s.start >= s.size) return false;
+        auto r = parse_resp(std::string_view(s.in.data() + s.start, s.size - s.start), out, options_.limits);
+        if (r.status != RespStatus::done) return false;
+        s.start += r.consumed;
+        if (s.start == s.size) s.start = s.size = 0;
+        return true;
+    }
+
     static bool is_message(const RedisValue& v) {
         if ((v.type != RedisValue::Type::array && v.type != RedisValue::Type::push) || v.elements.empty() ||
             !v.elements[0].is_string())
@@ -362,7 +373,8 @@ private:
     static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
         for (;;) {
             RedisValue v;
-            std::string error = co_await self->read_value(s, v);
+            std::string error;
+            if (!self->take_buffered(*s, v)) error = co_await self->read_value(s, v);
             if (!error.empty()) {
                 self->drop(s, error);
                 co_return;

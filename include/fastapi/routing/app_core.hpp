@@ -11,7 +11,11 @@
 #include "route.hpp"
 #include "state.hpp"
 
+#include <unistd.h>     // getpid (the cache lock's token)
+
+#include <algorithm>    // min
 #include <atomic>       // atomic (serving_)
+#include <random>       // random_device (the cache lock's token)
 #include <functional>   // function
 #include <memory>       // unique_ptr, make_unique
 #include <mutex>        // mutex (the blocking pool)
@@ -340,7 +344,7 @@ private:
                 route.options.blocking)
                 return Dispatch::run_async;
             try {
-                cached_call(ex);
+                if (!cached_call(ex)) return Dispatch::run_async;
             } catch (...) {
                 exception_handlers_.handle(std::current_exception(), ex);
             }
@@ -424,99 +428,256 @@ private:
         return cache_ && cache_applies(ex.route->options.cache, ex.request);
     }
     // A synchronous backend and a plain handler: no coroutine, no allocation on a hit but the
-    // key's and the response's own.
-    void cached_call(Exchange& ex) {
+    // key's and the response's own. False when the rest belongs to cached_call_async: another
+    // loop computes this key (wait for it there), or a stale entry is to be revalidated.
+    bool cached_call(Exchange& ex) {
         const Route& route = *ex.route;
         CacheBackend& backend = *cache_.backend();
         CacheRequestDirectives d = cache_request_directives(ex.request);
-        if (d.no_store) return route.endpoint.call(ex);
+        if (d.no_store) {
+            route.endpoint.call(ex);
+            return true;
+        }
         std::string key;
         key.reserve(128);
         for (auto& v : route.cache.version_keys) {
-            append_number(key, backend.namespace_version(v));
+            cache_append_number(key, backend.namespace_version(v));
             key += ':';
         }
         key += route.options.cache.namespace_;
         key += '|';
         cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
-        if (!d.no_cache)
-            if (auto e = backend.get_entry(key)) return cache_write_hit(ex, *e, route.cache, cache_now_ms());
-        route.endpoint.call(ex);
+        std::shared_ptr<const CachedResponse> old;
+        if (!d.no_cache) {
+            old = backend.get_entry(key);
+            CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+            if (age == CacheAge::fresh) {
+                cache_write_hit(ex, *old, route.cache, cache_now_ms());
+                return true;
+            }
+            if (age == CacheAge::revalidate) return false;
+        }
+        // Single flight across loops: the first miss computes here, at once; a miss on another
+        // loop meanwhile waits for it in cached_call_async.
+        if (!cache_flights_.try_lead(key)) return false;
+        CacheFlightGuard guard{&cache_flights_, &key};
+        if (!d.no_cache)  // the flight before this one may have ended between the lookup and here
+            if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+                cache_write_hit(ex, *e, route.cache, cache_now_ms());
+                return true;
+            }
+        try {
+            route.endpoint.call(ex);
+        } catch (...) {
+            if (!cache_stale_on_error(ex, old)) throw;
+            return true;
+        }
+        if (ex.response.status >= 500 && cache_stale_on_error(ex, old)) return true;
         if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
-            backend.set_entry(key, std::move(e), route.options.cache.expire);
+            backend.set_entry(key, std::move(e), route.cache.keep);
+        return true;
     }
-    static void append_number(std::string& s, std::uint64_t v) {
-        char buf[24];
-        int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-        s.append(buf, static_cast<std::size_t>(n));
+    // stale_if_error: the stale entry answers instead of the failure, when within its window.
+    bool cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old) {
+        std::int64_t now = cache_now_ms();
+        CacheAge age = cache_age(old.get(), ex.route->cache, now);
+        if (ex.route->cache.if_error_ms <= 0 || (age != CacheAge::revalidate && age != CacheAge::if_error)) return false;
+        if (now >= old->expires_ms + ex.route->cache.if_error_ms) return false;
+        ex.response.stream.reset();
+        ex.response.file_path.clear();
+        cache_write_hit(ex, *old, ex.route->cache, now, true);
+        return true;
+    }
+    // A token no other process or request holds (for the lock across processes).
+    static std::string cache_lock_token() {
+        static const std::uint64_t seed = [] {
+            std::random_device rd;
+            return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(::getpid());
+        }();
+        static std::atomic<std::uint64_t> counter{0};
+        std::string t;
+        cache_append_number(t, seed);
+        t += '-';
+        cache_append_number(t, ++counter);
+        return t;
+    }
+    // CacheOptions::lock: the lock taken, or (another process computes) its entry once stored:
+    // polled with a doubling wait, bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS. Neither (the wait
+    // ran out, the backend failed): compute without it.
+    asio::awaitable<bool> cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
+                                             std::shared_ptr<const CachedResponse>& hit) {
+        const Route& route = *ex.route;
+        CacheBackend& backend = *cache_.backend();
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        auto wait = std::chrono::milliseconds(FASTAPI_CACHE_LOCK_POLL_MS);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS);
+        for (;;) {
+            try {
+                std::string k = key, t = token;
+                if (co_await backend.try_lock_async(k, t, route.options.cache.lock_timeout)) co_return true;
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+                co_return false;
+            }
+            if (std::chrono::steady_clock::now() + wait > deadline) co_return false;
+            timer.expires_after(wait);
+            std::error_code ec;
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return false;  // cancelled: the request is going away
+            wait = std::min(wait * 2, std::chrono::milliseconds(100));
+            try {
+                std::string k = key;
+                auto e = co_await backend.get_entry_async(k);
+                if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+                    hit = std::move(e);
+                    co_return false;
+                }
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+                co_return false;
+            }
+        }
+    }
+    asio::awaitable<void> cache_unlock(std::string key, std::string token) {
+        try {
+            co_await cache_.backend()->unlock_async(std::move(key), std::move(token));
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());  // it expires by itself
+        }
     }
     asio::awaitable<void> cached_call_async(Exchange& ex) {
         const Route& route = *ex.route;
         CacheBackend& backend = *cache_.backend();
+        const CacheOptions& opts = route.options.cache;
         CacheRequestDirectives d = cache_request_directives(ex.request);
         if (d.no_store) {
             co_await call_handler_async(ex);
             co_return;
         }
-        std::string key;
+        std::string rest;
+        rest += opts.namespace_;
+        rest += '|';
+        cache_request_key(ex.request, opts, route.cache.headers, rest);
         bool usable = true;
-        std::shared_ptr<const CachedResponse> hit;
-        try {
-            for (const std::string& v : route.cache.version_keys) {
-                std::string vk = v;
-                std::uint64_t version = co_await backend.namespace_version_async(vk);
-                append_number(key, version);
-                key += ':';
-            }
-            key += route.options.cache.namespace_;
-            key += '|';
-            cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
-            if (!d.no_cache) {
-                std::string k = key;
-                hit = co_await backend.get_entry_async(k);
-            }
+        CacheLookup found;
+        try {  // the versions and the entry: one round trip on Redis
+            found = co_await backend.lookup_async(route.cache.version_keys, rest, !d.no_cache);
             cache_outage_.worked();
         } catch (const std::exception& e) {
             usable = false;  // the backend is down: a miss, logged once per outage
             cache_outage_.failed(e.what());
+            found.key = rest;
         }
-        if (hit) {
-            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+        const std::string key = std::move(found.key);
+        std::shared_ptr<const CachedResponse> old = std::move(found.entry), hit;
+        CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+        if (age == CacheAge::fresh) {
+            cache_write_hit(ex, *old, route.cache, cache_now_ms());
+            co_return;
+        }
+        if (age == CacheAge::revalidate) {
+            // Stale, within stale_while_revalidate: answered at once; one request (the first
+            // to find it so) recomputes in the background.
+            cache_write_hit(ex, *old, route.cache, cache_now_ms(), true);
+            if (cache_flights_.try_lead(key)) {
+                auto bg = std::make_shared<Exchange>();
+                bg->request = ex.request;
+                bg->route = ex.route;
+                bg->app = ex.app;
+                bg->executor = co_await asio::this_coro::executor;
+                asio::co_spawn(bg->executor, cache_revalidate(bg, key), asio::detached);
+            }
             co_return;
         }
         // Single flight: one miss of this key computes; the others wait for it, then read.
         CacheFlightGuard guard;
+        std::string token;
         if (usable) {
             auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
             timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
             if (cache_flights_.join(key, timer)) {
                 guard.flights = &cache_flights_;
                 guard.key = &key;
+                if (backend.synchronous() && !d.no_cache)  // a flight may have ended since the lookup
+                    if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh)
+                        hit = std::move(e);
+                if (!hit && opts.lock && !backend.synchronous()) {  // and across processes
+                    std::string t = cache_lock_token();
+                    if (co_await cache_lock_or_wait(ex, key, t, hit)) token = std::move(t);
+                }
             } else {
                 std::error_code ec;
                 co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 try {
                     std::string k = key;
-                    hit = co_await backend.get_entry_async(k);
+                    auto e = co_await backend.get_entry_async(k);
+                    if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) hit = std::move(e);
                 } catch (const std::exception& e) {
                     cache_outage_.failed(e.what());
                 }
-                if (hit) {
-                    cache_write_hit(ex, *hit, route.cache, cache_now_ms());
-                    co_return;
-                }
             }
         }
-        co_await call_handler_async(ex);
-        std::shared_ptr<const CachedResponse> entry = cache_after_miss(ex, route.options.cache, route.cache, usable);
-        if (!entry) co_return;
-        try {
-            std::string k = key;
-            co_await backend.set_entry_async(k, entry, route.options.cache.expire);
-            cache_outage_.worked();
-        } catch (const std::exception& e) {
-            cache_outage_.failed(e.what());
+        if (hit) {
+            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+            co_return;
         }
+        std::exception_ptr error;
+        try {
+            co_await call_handler_async(ex);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
+        std::shared_ptr<const CachedResponse> entry;
+        if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
+        if (entry) {
+            try {
+                std::string k = key;
+                co_await backend.set_entry_async(k, entry, route.cache.keep);
+                cache_outage_.worked();
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+            }
+        }
+        if (!token.empty()) co_await cache_unlock(key, token);
+        if (error && !stale) std::rethrow_exception(error);
+    }
+    // stale_while_revalidate's recomputation, on a copy of the request that found the entry
+    // stale; the flight of its key is this one's until it ends (and, with .lock, the lock).
+    asio::awaitable<void> cache_revalidate(std::shared_ptr<Exchange> bg, std::string key) {
+        CacheFlightGuard guard{&cache_flights_, &key};
+        const Route& route = *bg->route;
+        CacheBackend& backend = *cache_.backend();
+        std::string token;
+        if (route.options.cache.lock && !backend.synchronous()) {
+            std::string t = cache_lock_token();
+            bool locked = false;
+            try {
+                std::string k = key, t2 = t;
+                locked = co_await backend.try_lock_async(k, t2, route.options.cache.lock_timeout);
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+            }
+            if (!locked) co_return;  // another process revalidates it
+            token = std::move(t);
+        }
+        bool ok = true;
+        try {
+            co_await call_handler_async(*bg);
+        } catch (...) {
+            ok = false;  // the stale entry stays until its windows end
+        }
+        if (ok && bg->response.status < 500)
+            if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true)) {
+                try {
+                    std::string k = key;
+                    co_await backend.set_entry_async(k, entry, route.cache.keep);
+                    cache_outage_.worked();
+                } catch (const std::exception& e) {
+                    cache_outage_.failed(e.what());
+                }
+            }
+        if (!token.empty()) co_await cache_unlock(key, token);
     }
 
     void route_not_found(Exchange& ex, bool path_matched) {

@@ -25,6 +25,9 @@
 #ifndef FASTAPI_CACHE_FLIGHT_WAIT_MS  // how long a concurrent miss waits for the one computing
 #define FASTAPI_CACHE_FLIGHT_WAIT_MS 10000
 #endif
+#ifndef FASTAPI_CACHE_LOCK_POLL_MS  // the first wait of a miss that found the lock taken (doubling, to 100 ms)
+#define FASTAPI_CACHE_LOCK_POLL_MS 5
+#endif
 
 namespace fastapi {
 
@@ -41,6 +44,18 @@ struct CacheOptions {
     std::vector<std::string> tags{};
     // Replaces the key of the request (method, path, sorted query, varying headers).
     std::function<std::string(const Request&)> key_builder{};
+    // RFC 5861's stale-while-revalidate: this long after `expire`, the stored answer is still
+    // sent at once (X-FastAPI-Cache: STALE) while one request recomputes it in the background.
+    std::chrono::seconds stale_while_revalidate{0};
+    // RFC 5861's stale-if-error: this long after `expire`, a handler that throws or answers 5xx
+    // is answered with the stored answer instead (STALE).
+    std::chrono::seconds stale_if_error{0};
+    // A shared backend (Redis): a miss takes a lock across processes (SET key NX PX) so that a
+    // stampede on many workers or instances runs the handler once; the others wait (polling,
+    // bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS) for its entry. A holder that dies keeps them
+    // waiting at most `lock_timeout` (the lock's expiry), then one of them computes.
+    bool lock = false;
+    std::chrono::milliseconds lock_timeout{5000};
     bool enabled() const noexcept { return expire.count() > 0; }
 };
 
@@ -141,6 +156,25 @@ inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
     return r;
 }
 
+// The decimal digits of v appended to s (no locale).
+FASTAPI_DECL void cache_append_number(std::string& s, std::uint64_t v);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void cache_append_number(std::string& s, std::uint64_t v) {
+    char tmp[24];
+    std::size_t n = 0;
+    do tmp[n++] = static_cast<char>('0' + v % 10);
+    while (v /= 10);
+    while (n) s += tmp[--n];
+}
+#endif
+
+// What a lookup found: the whole key (the namespace and tag versions, then the request's
+// part), and the entry stored under it (fresh or stale; null when none or not read).
+struct CacheLookup {
+    std::string key;
+    std::shared_ptr<const CachedResponse> entry;
+};
+
 // What a backend does. A synchronous one (memory) answers get/set at once; an asynchronous
 // one (Redis) only through the coroutines. Values are strings (entries serialized by the
 // caller for an asynchronous backend; kept as objects by the memory one).
@@ -162,6 +196,30 @@ public:
         co_return;
     }
     virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) { co_return namespace_version(ns); }
+    // The versions of `version_keys` and the entry under the key they make with `rest` (read
+    // only when `read`). Redis does it in one round trip (a script); this is the general way.
+    virtual asio::awaitable<CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
+                                                      bool read) {
+        CacheLookup out;
+        for (const std::string& v : version_keys) {
+            std::string vk = v;
+            std::uint64_t n = co_await namespace_version_async(vk);
+            cache_append_number(out.key, n);
+            out.key += ':';
+        }
+        out.key += rest;
+        if (read) {
+            std::string k = out.key;
+            out.entry = co_await get_entry_async(k);
+        }
+        co_return out;
+    }
+    // The lock across processes of CacheOptions::lock: true when taken (a process-local
+    // backend has nothing to lock: single flight covers it).
+    virtual asio::awaitable<bool> try_lock_async(std::string /*key*/, std::string /*token*/, std::chrono::milliseconds) {
+        co_return true;
+    }
+    virtual asio::awaitable<void> unlock_async(std::string /*key*/, std::string /*token*/) { co_return; }
     // Invalidation and values.
     virtual asio::awaitable<void> clear_namespace(std::string ns) = 0;
     virtual asio::awaitable<void> remove(std::string key) = 0;
@@ -342,6 +400,11 @@ public:
         if (!inserted) it->second.push_back(waiter);
         return inserted;
     }
+    // True when no flight of `key` was on, and now this caller's is (it waits for nobody).
+    bool try_lead(const std::string& key) {
+        std::lock_guard lock(mutex_);
+        return flights_.try_emplace(key).second;
+    }
     void finish(const std::string& key) noexcept {
         std::vector<std::shared_ptr<asio::steady_timer>> waiters;
         {
@@ -461,9 +524,25 @@ inline void cache_request_key(const Request& r, const CacheOptions& o, const std
 struct RouteCache {
     std::vector<std::string> headers;  // the key's headers (vary and declared Header parameters), lowercase
     std::string vary;                  // the Vary value, empty when none
-    std::string max_age;               // "max-age=<expire>"
+    std::string max_age;               // "max-age=<expire>", then the RFC 5861 directives
+    std::string stale_directives;      // ", stale-while-revalidate=<s>, stale-if-error=<s>" (those set)
     std::vector<std::string> version_keys;  // "ns:<namespace>", then "tag:<tag>" for each tag
+    std::int64_t revalidate_ms = 0, if_error_ms = 0;  // the stale windows
+    std::chrono::milliseconds keep{0};  // how long an entry is kept: expire and the longer stale window
 };
+
+// How an entry found stands now.
+enum class CacheAge { fresh, revalidate, if_error, gone };
+FASTAPI_DECL CacheAge cache_age(const CachedResponse* e, const RouteCache& rc, std::int64_t now) noexcept;
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CacheAge cache_age(const CachedResponse* e, const RouteCache& rc, std::int64_t now) noexcept {
+    if (!e) return CacheAge::gone;
+    if (now < e->expires_ms) return CacheAge::fresh;
+    if (now < e->expires_ms + rc.revalidate_ms) return CacheAge::revalidate;
+    if (now < e->expires_ms + rc.if_error_ms) return CacheAge::if_error;
+    return CacheAge::gone;
+}
+#endif
 
 inline bool cache_applies(const CacheOptions& o, const Request& r) {
     if (!o.enabled()) return false;
@@ -483,13 +562,17 @@ inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
     return n;
 }
 
-// A hit: the stored response (or 304 when If-None-Match matches) with its ETag, the seconds
-// left as max-age, its Age. The stored headers never carry the names added here, so they
+// A hit: the stored response (or 304 when If-None-Match matches) with its ETag, its whole
+// lifetime as max-age and its Age, so what a client or a proxy computes as left (max-age
+// minus Age, RFC 9111 4.2) is the seconds left; max-age of the seconds left beside an Age
+// would count the age twice. The stored headers never carry the names added here, so they
 // are appended without a search.
-inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now) {
+// A stale one (past its expiry, within a stale window) says max-age=0 and STALE.
+inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,
+                            bool stale = false) {
     Response& res = ex.response;
-    std::int64_t left = std::max<std::int64_t>(0, (e.expires_ms - now) / 1000);
-    std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
+    const std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
+    const std::int64_t lifetime = stale ? 0 : std::max<std::int64_t>(0, (e.expires_ms - e.stored_ms) / 1000);
     res.headers.clear();
     if (cache_etag_matches(ex.request, e.etag)) {
         res.status = 304;
@@ -501,10 +584,12 @@ inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCa
     }
     char buf[40] = "max-age=";
     append_header(res.headers, "etag", e.etag);
-    append_header(res.headers, "cache-control", std::string_view(buf, 8 + cache_digits(buf + 8, left)));
+    std::string_view max_age(buf, 8 + cache_digits(buf + 8, lifetime));
+    if (rc.stale_directives.empty()) append_header(res.headers, "cache-control", max_age);
+    else append_header(res.headers, "cache-control", std::string(max_age) + rc.stale_directives);
     append_header(res.headers, "age", std::string_view(buf, cache_digits(buf, age)));
     if (!rc.vary.empty()) append_header(res.headers, "vary", rc.vary);
-    append_header(res.headers, "x-fastapi-cache", "HIT");
+    append_header(res.headers, "x-fastapi-cache", stale ? "STALE" : "HIT");
 }
 
 // After the handler: the entry to store (null when the response is not cacheable), and the

@@ -8,6 +8,7 @@
 #include "router.hpp"
 #include "websocket.hpp"
 
+#include <algorithm>    // max (the stale windows)
 #include <map>          // map (responses)
 #include <string>       // string
 #include <string_view>  // string_view
@@ -178,7 +179,15 @@ private:
             for (auto& p : op.parameters)
                 if (p.in == "header") add(p.field.wire_name);
         }
-        cache.max_age = "max-age=" + std::to_string(options.cache.expire.count());
+        const CacheOptions& o = options.cache;
+        if (o.stale_while_revalidate.count() > 0)
+            cache.stale_directives += ", stale-while-revalidate=" + std::to_string(o.stale_while_revalidate.count());
+        if (o.stale_if_error.count() > 0)
+            cache.stale_directives += ", stale-if-error=" + std::to_string(o.stale_if_error.count());
+        cache.max_age = "max-age=" + std::to_string(o.expire.count()) + cache.stale_directives;
+        cache.revalidate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_while_revalidate).count();
+        cache.if_error_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_if_error).count();
+        cache.keep = std::chrono::duration_cast<std::chrono::milliseconds>(o.expire + std::max(o.stale_while_revalidate, o.stale_if_error));
         cache.version_keys.push_back("ns:" + options.cache.namespace_);
         for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
     }

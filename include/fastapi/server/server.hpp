@@ -759,7 +759,7 @@ private:
     void begin_exchange() {
         Request& r = ex_.request;
         // A proxy's scheme for the request before: the connection's again, and the port Host implies.
-        if (trusted_proxy_ && r.scheme != "http") rescheme(r, "http");
+        if (trusted_proxy_ && (r.scheme.size() != 4 || std::memcmp(r.scheme.data(), "http", 4) != 0)) rescheme(r, "http");
         // The same for every request of the connection: assigned only when a handler changed it.
         if (r.client_address != client_address_) r.client_address = client_address_;
         r.client_port = client_port_;
@@ -1260,7 +1260,7 @@ private:
         std::shared_ptr<BodyProducer> producer;
         if (res.stream) {
             // A producer: run once the head is written, unless no body may follow it.
-            const bool no_body = req.method == "HEAD" || status_has_no_body(res.status);
+            const bool no_body = req.method == std::string_view("HEAD") || status_has_no_body(res.status);
             if (res.stream->length) length = *res.stream->length;
             else framing = req.version == 10 ? Framing::until_close : Framing::chunked;
             if (!no_body) {
@@ -1281,7 +1281,7 @@ private:
                 length = res.body.size();
             } else {
                 length = file_size_;
-                if (req.method != "HEAD" && !status_has_no_body(res.status)) producer = file_body(std::move(file), length);
+                if (req.method != std::string_view("HEAD") && !status_has_no_body(res.status)) producer = file_body(std::move(file), length);
             }
         }
         if (!keep) res.on_upgrade = nullptr;  // closing (stopping, or the client asked): no hand-off
@@ -1301,7 +1301,7 @@ private:
         for (auto& e : ex_.deps.entries) cleanups.push_back(std::move(e));
         ex_.deps.entries.clear();
         if (producer) start_stream(std::move(producer), framing);  // later responses wait until it is sent
-        else log_access(req.method == "HEAD" || status_has_no_body(res.status) ? 0 : length);
+        else if (state_.access_log) log_access(req.method == std::string_view("HEAD") || status_has_no_body(res.status) ? 0 : length);
     }
 
     // ---- A request body read as it arrives (RequestStream): once the head is routed to a

@@ -902,7 +902,26 @@ private:
         if (!stopping_) sd_notify("STOPPING=1");
         stopping_ = true;
         for (auto& w : workers_) retire(w, sig);
+        close_listeners();
         if (workers_.empty()) done_ = true;
+    }
+
+    // Stopping: this process's copies of the listening sockets it made close at once, so that
+    // once each worker has closed its own (stopping, it does that first) nothing listens and a
+    // new connection is refused at once (a proxy tries its next server), instead of waiting in
+    // a queue no one accepts from, to be reset when this process exits (gunicorn's arbiter
+    // closes its listeners too). Sockets handed over (--fd, systemd's) stay open: their owner
+    // keeps them, queueing for whatever serves them next.
+    void close_listeners() {
+        if (!owns_listen_fd_) return;
+        for (int& fd : slots_) {
+            if (fd >= 0 && fd != listen_fd_) ::close(fd);
+            fd = -1;
+        }
+        if (listen_fd_ >= 0) ::close(listen_fd_);
+        listen_fd_ = -1;
+        if (!uds_path_.empty()) ::unlink(uds_path_.c_str());
+        uds_path_.clear();
     }
 
     void on_signal(int sig) {
