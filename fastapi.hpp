@@ -2848,25 +2848,27 @@ public:
                 // Header: gather its bytes (2 to 14) one call or many.
                 // The first two are checked as soon as they are here.
                 if (header_len_ < 2) {
-                    while (header_len_ < 2 && consumed < size) header_[header_len_++] = p[consumed++];
+                    take_header(p, size, consumed, 2);
                     if (header_len_ < 2) return {};
                     if (auto e = check_first_two(); e.kind == WsEvent::Kind::error) return e;
                 }
-                while (header_len_ < header_need() && consumed < size) header_[header_len_++] = p[consumed++];
-                if (header_len_ < header_need()) return {};
+                const std::size_t need = ws_header_size(header_[1]);
+                take_header(p, size, consumed, need);
+                if (header_len_ < need) return {};
                 if (auto e = start_payload(); e.kind == WsEvent::Kind::error) return e;
                 if (remaining_ == 0) {
                     if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
                     continue;
                 }
             }
-            // Payload: unmask what has arrived into the message or the control buffer.
+            // Payload: unmask what has arrived into the message or the control buffer (appended,
+            // then unmasked in place: no zero-filling first).
             const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, size - consumed));
             std::string& to = control() ? control_ : message_;
             const std::size_t at = to.size();
-            to.resize(at + n);
+            to.append(data + consumed, n);
             auto* out = reinterpret_cast<unsigned char*>(to.data() + at);
-            for (std::size_t i = 0; i < n; ++i) out[i] = p[consumed + i] ^ mask_[(offset_ + i) & 3];
+            unmask(out, n, static_cast<unsigned>(offset_ & 3));
             offset_ += n;
             consumed += n;
             remaining_ -= n;
@@ -2889,10 +2891,39 @@ public:
 
 private:
     bool control() const noexcept { return (header_[0] & 0x08) != 0; }
+
+    // Copies header bytes from p (up to `need` of the header in all), as many as are there.
+    void take_header(const unsigned char* p, std::size_t size, std::size_t& consumed, std::size_t need) noexcept {
+        const std::size_t k = std::min(need - header_len_, size - consumed);
+        std::memcpy(header_ + header_len_, p + consumed, k);
+        header_len_ += k;
+        consumed += k;
+    }
+
+    // XORs n bytes with the frame's mask, starting at its byte `phase`: eight bytes at a time.
+    void unmask(unsigned char* out, std::size_t n, unsigned phase) const noexcept {
+        unsigned char key[8];
+        std::memcpy(key, mask_, 4);
+        std::memcpy(key + 4, mask_, 4);
+        if (phase != 0) {  // the key from byte `phase` of the mask on (a frame read in pieces)
+            unsigned char rotated[8];
+            for (unsigned i = 0; i < 8; ++i) rotated[i] = key[(phase + i) & 3];
+            std::memcpy(key, rotated, 8);
+        }
+        std::uint64_t k;
+        std::memcpy(&k, key, 8);
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, out + i, 8);
+            w ^= k;
+            std::memcpy(out + i, &w, 8);
+        }
+        for (; i < n; ++i) out[i] ^= key[i & 7];
+    }
     WsOpcode opcode() const noexcept { return static_cast<WsOpcode>(header_[0] & 0x0F); }
 
     // Bytes of header the frame has: 2, plus its extended length, plus the mask.
-    std::size_t header_need() const noexcept { return header_len_ < 2 ? 2 : ws_header_size(header_[1]); }
 
     WsEvent fail(std::uint16_t code, std::string_view why) {
         done_ = true;
@@ -3000,22 +3031,31 @@ private:
     std::string control_;
 };
 
+// A server frame's header (unmasked, FIN set unless `fin` is false) for a payload of n bytes,
+// written to `out` (room for 10 bytes): its length, 2, 4 or 10.
+constexpr std::size_t ws_frame_header(unsigned char* out, WsOpcode op, std::uint64_t n, bool fin = true, bool rsv1 = false) noexcept {
+    out[0] = static_cast<unsigned char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
+    if (n < 126) {
+        out[1] = static_cast<unsigned char>(n);
+        return 2;
+    }
+    if (n <= 0xFFFF) {
+        out[1] = 126;
+        out[2] = static_cast<unsigned char>(n >> 8);
+        out[3] = static_cast<unsigned char>(n & 0xFF);
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<unsigned char>((n >> (8 * (7 - i))) & 0xFF);
+    return 10;
+}
+
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
 FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false);
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin, bool rsv1) {
-    out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
-    const std::uint64_t n = payload.size();
-    if (n < 126) {
-        out += static_cast<char>(n);
-    } else if (n <= 0xFFFF) {
-        out += static_cast<char>(126);
-        out += static_cast<char>(n >> 8);
-        out += static_cast<char>(n & 0xFF);
-    } else {
-        out += static_cast<char>(127);
-        for (int i = 7; i >= 0; --i) out += static_cast<char>((n >> (8 * i)) & 0xFF);
-    }
+    unsigned char head[10];
+    out.append(reinterpret_cast<const char*>(head), ws_frame_header(head, op, payload.size(), fin, rsv1));
     out.append(payload);
 }
 #endif
@@ -11596,15 +11636,11 @@ public:
     asio::awaitable<Message> receive() {
         for (;;) {
             start();  // (may run the reader at once: before the checks, so no wake-up is missed)
-            if (!inbox_.empty()) {
-                Message m = std::move(inbox_.front());
-                inbox_.pop_front();
-                inbox_bytes_ -= m.data.size();
-                reader_wake_.cancel();
-                co_return m;
-            }
+            if (!inbox_.empty()) co_return take_received();
             if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
-            co_await wait_on(inbox_wake_);
+            // (The timer awaited here, not through wait_on: a coroutine frame less a message.)
+            asio::error_code ec;
+            co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
     }
     asio::awaitable<std::string> receive_text() {
@@ -11630,12 +11666,16 @@ public:
     // WebSocketDisconnect:
     //   while (auto text = co_await ws.iter_text()) co_await ws.send_text(*text);
     asio::awaitable<std::optional<Message>> receive_message() {
-        std::optional<Message> out;
-        try {
-            out = co_await receive();
-        } catch (const WebSocketDisconnect&) {
+        // receive()'s loop, with nullopt where it throws (written twice: awaiting receive() here
+        // would cost every message a coroutine frame more, and the frames past Asio's cache of
+        // two are malloc'ed).
+        for (;;) {
+            start();
+            if (!inbox_.empty()) co_return take_received();
+            if (state_ != State::connected) co_return std::nullopt;
+            asio::error_code ec;
+            co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
-        co_return out;
     }
     asio::awaitable<std::optional<std::string>> iter_text() {
         std::optional<std::string> out;
@@ -11720,6 +11760,15 @@ public:
     }
 
 private:
+    // The first message received (the inbox holds one); the reader may read on.
+    Message take_received() {
+        Message m = std::move(inbox_.front());
+        inbox_.pop_front();
+        inbox_bytes_ -= m.data.size();
+        if (reader_waiting_) reader_wake_.cancel();  // (a timer's cancel takes the reactor's lock)
+        return m;
+    }
+
     template <class T>
     static T parse_json(std::string_view data) {
         T out{};
@@ -11752,8 +11801,53 @@ private:
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
         if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
         start();
-        co_await write_frame(data_frame(op, payload));
+        if (std::size_t sent = 0; send_now(op, payload, sent)) {
+            if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+            if (sent == std::string_view::npos) co_return;  // all of it
+            // What the socket did not take, queued.
+            unsigned char head[10];
+            const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
+            std::string rest;
+            if (sent < head_len) rest.append(reinterpret_cast<const char*>(head) + sent, head_len - sent);
+            else payload.remove_prefix(sent - head_len);
+            rest.append(payload);
+            co_await write_frame(std::move(rest));
+        } else {
+            co_await write_frame(data_frame(op, payload));
+        }
         if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // Nothing queued nor being written (an echo, a handler's own sends): the frame goes to the
+    // socket at once, its header and the payload in one gather write, with no copy and no trip
+    // through the event loop for a write to complete. True when it was tried: `sent` is npos
+    // when the socket took all of it, else the bytes it took (the rest is the caller's to
+    // queue); a failed write drops the connection (1006). False when it cannot be tried (a
+    // write under way or queued bytes, an in-memory stream, a compressed frame): queue it.
+    bool send_now(detail::WsOpcode op, std::string_view payload, std::size_t& sent) {
+        if (writing_ || !queued_.empty() || !stream_ || !stream_->socket()) return false;
+#ifdef FASTAPI_WITH_ZLIB
+        if (deflate_) return false;
+#endif
+        auto& socket = *stream_->socket();
+        asio::error_code ec;
+        if (!non_blocking_) {
+            socket.non_blocking(true, ec);  // a full socket says so instead of blocking the loop
+            if (ec) return false;
+            non_blocking_ = true;
+        }
+        unsigned char head[10];
+        const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
+        const std::array<asio::const_buffer, 2> frame{asio::buffer(head, head_len), asio::buffer(payload.data(), payload.size())};
+        const std::size_t n = socket.write_some(frame, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+        if (ec) {
+            drop(1006);
+            sent = std::string_view::npos;
+            return true;
+        }
+        sent = n == head_len + payload.size() ? std::string_view::npos : n;
+        return true;
     }
 
     // A text or binary message's frame: compressed (RSV1) when permessage-deflate was agreed.
@@ -11860,8 +11954,11 @@ private:
                 inbox_wake_.cancel();
                 compact();
                 while (state_ == State::connected && !close_sent_ &&
-                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes))
+                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes)) {
+                    reader_waiting_ = true;
                     co_await wait_on(reader_wake_);
+                    reader_waiting_ = false;
+                }
                 continue;
             }
             if (e.kind == Kind::ping) {
@@ -12032,6 +12129,8 @@ private:
     std::string close_reason_;
     std::string queued_;
     bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
+    bool non_blocking_ = false;  // the socket set so, for send_now
+    bool reader_waiting_ = false;  // the reader waits for room in the inbox
     std::atomic<std::size_t> posted_bytes_{0};
     std::deque<Message> inbox_;
     std::size_t inbox_bytes_ = 0;

@@ -159,6 +159,27 @@ public:
         return one;
     }
 
+    // Reads without keeping what it reads: each chunk received (what one recv returned) goes
+    // to `on_chunk`, until it returns false, the peer closes, or the timeout passes. For a long
+    // stream whose bytes would otherwise grow this process (whose memory a test measures).
+    template <class F>
+    void read_chunks(F on_chunk) {
+        auto deadline = std::chrono::steady_clock::now() + timeout_;
+        for (bool more = true; more && !closed_;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+            char chunk[65536];
+            ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+            if (n <= 0) {
+                closed_ = true;
+                break;
+            }
+            more = on_chunk(std::string_view(chunk, static_cast<std::size_t>(n)));
+        }
+    }
+
     // True if the server closes the connection within the timeout.
     bool closed_by_peer() {
         read_until([](const std::string&) { return false; });
@@ -186,6 +207,14 @@ private:
     std::string buffer_;
     bool closed_ = false;
 };
+
+// The resident set of this process (a LiveServer's server with it), from /proc.
+inline std::size_t rss_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
 
 inline int status_of(const std::string& response) {
     return response.size() >= 12 ? std::stoi(response.substr(9, 3)) : 0;

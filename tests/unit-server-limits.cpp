@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 using test::body_of;
 using test::LiveServer;
 using test::RawClient;
+using test::rss_bytes;
 using test::status_of;
 
 namespace limits_test {
@@ -40,14 +41,6 @@ std::size_t allocated_bytes() {
     struct mallinfo2 m = ::mallinfo2();
     return m.uordblks + m.hblkhd;
 #endif
-}
-
-// The resident set of this process, from /proc.
-std::size_t rss_bytes() {
-    std::ifstream statm("/proc/self/statm");
-    std::size_t pages = 0, resident = 0;
-    statm >> pages >> resident;
-    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
 App& small_app() {

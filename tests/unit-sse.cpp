@@ -9,8 +9,10 @@
 #include "fastapi.hpp"
 #include "support.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
+#include <thread>
 
 namespace sse_test {
 
@@ -171,6 +173,45 @@ TEST_CASE("sse: a stream of 10,000 events to a client that does not read holds t
     CHECK(got.find("id: 10000\n\n") != std::string::npos);
     CHECK(count_of(got, "\nid: ") == 10000);
     CHECK(sent == 10000);
+}
+
+TEST_CASE("sse: a stream of 10,000 events to a client that reads slowly holds the server's memory bounded") {
+    // 10,000 events of 4 KiB (40 MiB): a reader slower than the producer (a pause after every
+    // read) takes them all, while the process (the server, on its thread) grows by far less
+    // than the stream, because the producer waits for the client instead of queueing ahead.
+    App app;
+    app.get("/many", [] {
+        return EventSourceResponse<>([](EventStream<>& out) -> asio::awaitable<void> {
+            const std::string payload(4096, 'x');
+            for (int i = 1; i <= 10000; ++i) {
+                ServerSentEvent<> e{.raw_data = payload, .id = std::to_string(i)};
+                co_await out.send(e);
+            }
+        });
+    });
+    test::LiveServer server(app);
+    test::RawClient c(server.port(), 60s);
+    const std::size_t before = test::rss_bytes();
+    std::size_t peak = before, events = 0, bytes = 0, reads = 0;
+    std::string carry;  // the last bytes of the previous read: an "\nid: " split across two reads
+    c.send("GET /many HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.read_chunks([&](std::string_view chunk) {
+        std::string window = carry;
+        window.append(chunk);
+        events += count_of(window, "\nid: ");  // (an occurrence never lies within the 4 carried bytes)
+        carry = window.substr(window.size() - std::min<std::size_t>(4, window.size()));
+        bytes += chunk.size();
+        if (++reads % 16 == 0) peak = std::max(peak, test::rss_bytes());
+        std::this_thread::sleep_for(1ms);  // slow: at most 64 KiB a millisecond
+        return events < 10000;
+    });
+    peak = std::max(peak, test::rss_bytes());
+    const double grown_mib = static_cast<double>(peak - before) / (1024.0 * 1024.0);
+    MESSAGE("10,000 events (" << bytes / (1024 * 1024) << " MiB) read in " << reads << " reads; the process grew by "
+                              << grown_mib << " MiB at most");
+    CHECK(events == 10000);
+    CHECK(bytes > 40u * 1000u * 1000u);
+    CHECK(grown_mib < 8.0);  // the whole stream is 39 MiB
 }
 
 TEST_CASE("sse: a client that leaves cancels the producer, also while it waits") {

@@ -327,25 +327,27 @@ public:
                 // Header: gather its bytes (2 to 14) one call or many.
                 // The first two are checked as soon as they are here.
                 if (header_len_ < 2) {
-                    while (header_len_ < 2 && consumed < size) header_[header_len_++] = p[consumed++];
+                    take_header(p, size, consumed, 2);
                     if (header_len_ < 2) return {};
                     if (auto e = check_first_two(); e.kind == WsEvent::Kind::error) return e;
                 }
-                while (header_len_ < header_need() && consumed < size) header_[header_len_++] = p[consumed++];
-                if (header_len_ < header_need()) return {};
+                const std::size_t need = ws_header_size(header_[1]);
+                take_header(p, size, consumed, need);
+                if (header_len_ < need) return {};
                 if (auto e = start_payload(); e.kind == WsEvent::Kind::error) return e;
                 if (remaining_ == 0) {
                     if (auto e = end_frame(); e.kind != WsEvent::Kind::need_more) return e;
                     continue;
                 }
             }
-            // Payload: unmask what has arrived into the message or the control buffer.
+            // Payload: unmask what has arrived into the message or the control buffer (appended,
+            // then unmasked in place: no zero-filling first).
             const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, size - consumed));
             std::string& to = control() ? control_ : message_;
             const std::size_t at = to.size();
-            to.resize(at + n);
+            to.append(data + consumed, n);
             auto* out = reinterpret_cast<unsigned char*>(to.data() + at);
-            for (std::size_t i = 0; i < n; ++i) out[i] = p[consumed + i] ^ mask_[(offset_ + i) & 3];
+            unmask(out, n, static_cast<unsigned>(offset_ & 3));
             offset_ += n;
             consumed += n;
             remaining_ -= n;
@@ -368,10 +370,39 @@ public:
 
 private:
     bool control() const noexcept { return (header_[0] & 0x08) != 0; }
+
+    // Copies header bytes from p (up to `need` of the header in all), as many as are there.
+    void take_header(const unsigned char* p, std::size_t size, std::size_t& consumed, std::size_t need) noexcept {
+        const std::size_t k = std::min(need - header_len_, size - consumed);
+        std::memcpy(header_ + header_len_, p + consumed, k);
+        header_len_ += k;
+        consumed += k;
+    }
+
+    // XORs n bytes with the frame's mask, starting at its byte `phase`: eight bytes at a time.
+    void unmask(unsigned char* out, std::size_t n, unsigned phase) const noexcept {
+        unsigned char key[8];
+        std::memcpy(key, mask_, 4);
+        std::memcpy(key + 4, mask_, 4);
+        if (phase != 0) {  // the key from byte `phase` of the mask on (a frame read in pieces)
+            unsigned char rotated[8];
+            for (unsigned i = 0; i < 8; ++i) rotated[i] = key[(phase + i) & 3];
+            std::memcpy(key, rotated, 8);
+        }
+        std::uint64_t k;
+        std::memcpy(&k, key, 8);
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, out + i, 8);
+            w ^= k;
+            std::memcpy(out + i, &w, 8);
+        }
+        for (; i < n; ++i) out[i] ^= key[i & 7];
+    }
     WsOpcode opcode() const noexcept { return static_cast<WsOpcode>(header_[0] & 0x0F); }
 
     // Bytes of header the frame has: 2, plus its extended length, plus the mask.
-    std::size_t header_need() const noexcept { return header_len_ < 2 ? 2 : ws_header_size(header_[1]); }
 
     WsEvent fail(std::uint16_t code, std::string_view why) {
         done_ = true;
@@ -479,22 +510,31 @@ private:
     std::string control_;
 };
 
+// A server frame's header (unmasked, FIN set unless `fin` is false) for a payload of n bytes,
+// written to `out` (room for 10 bytes): its length, 2, 4 or 10.
+constexpr std::size_t ws_frame_header(unsigned char* out, WsOpcode op, std::uint64_t n, bool fin = true, bool rsv1 = false) noexcept {
+    out[0] = static_cast<unsigned char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
+    if (n < 126) {
+        out[1] = static_cast<unsigned char>(n);
+        return 2;
+    }
+    if (n <= 0xFFFF) {
+        out[1] = 126;
+        out[2] = static_cast<unsigned char>(n >> 8);
+        out[3] = static_cast<unsigned char>(n & 0xFF);
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<unsigned char>((n >> (8 * (7 - i))) & 0xFF);
+    return 10;
+}
+
 // Appends one server frame (unmasked, FIN set unless `fin` is false) to `out`.
 FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin = true, bool rsv1 = false);
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL void append_ws_frame(std::string& out, WsOpcode op, std::string_view payload, bool fin, bool rsv1) {
-    out += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<unsigned>(op));
-    const std::uint64_t n = payload.size();
-    if (n < 126) {
-        out += static_cast<char>(n);
-    } else if (n <= 0xFFFF) {
-        out += static_cast<char>(126);
-        out += static_cast<char>(n >> 8);
-        out += static_cast<char>(n & 0xFF);
-    } else {
-        out += static_cast<char>(127);
-        for (int i = 7; i >= 0; --i) out += static_cast<char>((n >> (8 * i)) & 0xFF);
-    }
+    unsigned char head[10];
+    out.append(reinterpret_cast<const char*>(head), ws_frame_header(head, op, payload.size(), fin, rsv1));
     out.append(payload);
 }
 #endif

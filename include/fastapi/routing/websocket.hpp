@@ -22,6 +22,7 @@
 #include "exchange.hpp"
 #include "handler.hpp"
 
+#include <array>        // array (a frame's header and payload, written together)
 #include <atomic>       // atomic (bytes posted from other threads)
 #include <chrono>       // seconds (close timeout)
 #include <cstdint>      // uint16_t
@@ -190,15 +191,11 @@ public:
     asio::awaitable<Message> receive() {
         for (;;) {
             start();  // (may run the reader at once: before the checks, so no wake-up is missed)
-            if (!inbox_.empty()) {
-                Message m = std::move(inbox_.front());
-                inbox_.pop_front();
-                inbox_bytes_ -= m.data.size();
-                reader_wake_.cancel();
-                co_return m;
-            }
+            if (!inbox_.empty()) co_return take_received();
             if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
-            co_await wait_on(inbox_wake_);
+            // (The timer awaited here, not through wait_on: a coroutine frame less a message.)
+            asio::error_code ec;
+            co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
     }
     asio::awaitable<std::string> receive_text() {
@@ -224,12 +221,16 @@ public:
     // WebSocketDisconnect:
     //   while (auto text = co_await ws.iter_text()) co_await ws.send_text(*text);
     asio::awaitable<std::optional<Message>> receive_message() {
-        std::optional<Message> out;
-        try {
-            out = co_await receive();
-        } catch (const WebSocketDisconnect&) {
+        // receive()'s loop, with nullopt where it throws (written twice: awaiting receive() here
+        // would cost every message a coroutine frame more, and the frames past Asio's cache of
+        // two are malloc'ed).
+        for (;;) {
+            start();
+            if (!inbox_.empty()) co_return take_received();
+            if (state_ != State::connected) co_return std::nullopt;
+            asio::error_code ec;
+            co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
-        co_return out;
     }
     asio::awaitable<std::optional<std::string>> iter_text() {
         std::optional<std::string> out;
@@ -314,6 +315,15 @@ public:
     }
 
 private:
+    // The first message received (the inbox holds one); the reader may read on.
+    Message take_received() {
+        Message m = std::move(inbox_.front());
+        inbox_.pop_front();
+        inbox_bytes_ -= m.data.size();
+        if (reader_waiting_) reader_wake_.cancel();  // (a timer's cancel takes the reactor's lock)
+        return m;
+    }
+
     template <class T>
     static T parse_json(std::string_view data) {
         T out{};
@@ -346,8 +356,53 @@ private:
         if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
         if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
         start();
-        co_await write_frame(data_frame(op, payload));
+        if (std::size_t sent = 0; send_now(op, payload, sent)) {
+            if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+            if (sent == std::string_view::npos) co_return;  // all of it
+            // What the socket did not take, queued.
+            unsigned char head[10];
+            const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
+            std::string rest;
+            if (sent < head_len) rest.append(reinterpret_cast<const char*>(head) + sent, head_len - sent);
+            else payload.remove_prefix(sent - head_len);
+            rest.append(payload);
+            co_await write_frame(std::move(rest));
+        } else {
+            co_await write_frame(data_frame(op, payload));
+        }
         if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+    }
+
+    // Nothing queued nor being written (an echo, a handler's own sends): the frame goes to the
+    // socket at once, its header and the payload in one gather write, with no copy and no trip
+    // through the event loop for a write to complete. True when it was tried: `sent` is npos
+    // when the socket took all of it, else the bytes it took (the rest is the caller's to
+    // queue); a failed write drops the connection (1006). False when it cannot be tried (a
+    // write under way or queued bytes, an in-memory stream, a compressed frame): queue it.
+    bool send_now(detail::WsOpcode op, std::string_view payload, std::size_t& sent) {
+        if (writing_ || !queued_.empty() || !stream_ || !stream_->socket()) return false;
+#ifdef FASTAPI_WITH_ZLIB
+        if (deflate_) return false;
+#endif
+        auto& socket = *stream_->socket();
+        asio::error_code ec;
+        if (!non_blocking_) {
+            socket.non_blocking(true, ec);  // a full socket says so instead of blocking the loop
+            if (ec) return false;
+            non_blocking_ = true;
+        }
+        unsigned char head[10];
+        const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
+        const std::array<asio::const_buffer, 2> frame{asio::buffer(head, head_len), asio::buffer(payload.data(), payload.size())};
+        const std::size_t n = socket.write_some(frame, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+        if (ec) {
+            drop(1006);
+            sent = std::string_view::npos;
+            return true;
+        }
+        sent = n == head_len + payload.size() ? std::string_view::npos : n;
+        return true;
     }
 
     // A text or binary message's frame: compressed (RSV1) when permessage-deflate was agreed.
@@ -454,8 +509,11 @@ private:
                 inbox_wake_.cancel();
                 compact();
                 while (state_ == State::connected && !close_sent_ &&
-                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes))
+                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes)) {
+                    reader_waiting_ = true;
                     co_await wait_on(reader_wake_);
+                    reader_waiting_ = false;
+                }
                 continue;
             }
             if (e.kind == Kind::ping) {
@@ -626,6 +684,8 @@ private:
     std::string close_reason_;
     std::string queued_;
     bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
+    bool non_blocking_ = false;  // the socket set so, for send_now
+    bool reader_waiting_ = false;  // the reader waits for room in the inbox
     std::atomic<std::size_t> posted_bytes_{0};
     std::deque<Message> inbox_;
     std::size_t inbox_bytes_ = 0;
