@@ -211,7 +211,10 @@ TEST_CASE("sse: a stream of 10,000 events to a client that reads slowly holds th
                               << grown_mib << " MiB at most");
     CHECK(events == 10000);
     CHECK(bytes > 40u * 1000u * 1000u);
-    CHECK(grown_mib < 8.0);  // the whole stream is 39 MiB
+    // The whole stream is 39 MiB. Under the sanitizers the resident size is theirs: freed
+    // blocks wait in AddressSanitizer's quarantine (up to 256 MiB; 15 MiB grown in one run), so
+    // the bound is checked by the plain build only.
+    if (!test::sanitized) CHECK(grown_mib < 8.0);
 }
 
 TEST_CASE("sse: a client that leaves cancels the producer, also while it waits") {
