@@ -128,20 +128,11 @@ public:
     // Reads until `pred(received)` holds, the peer closes, or the timeout passes.
     template <class Pred>
     std::string read_until(Pred pred) {
-        auto deadline = std::chrono::steady_clock::now() + timeout_;
-        while (!pred(buffer_) && !closed_) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) break;
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-            char chunk[65536];
-            ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-            if (n <= 0) {
-                closed_ = true;
-                break;
-            }
-            buffer_.append(chunk, static_cast<std::size_t>(n));
-        }
+        if (!pred(buffer_))
+            read_chunks([&](std::string_view chunk) {
+                buffer_.append(chunk);
+                return !pred(buffer_);
+            });
         return buffer_;
     }
 

@@ -630,15 +630,7 @@ private:
         const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
         std::shared_ptr<const CachedResponse> entry;
         if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
-        if (entry) {
-            try {
-                std::string k = key;
-                co_await backend.set_entry_async(k, entry, route.cache.keep);
-                cache_outage_.worked();
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-            }
-        }
+        if (entry) co_await cache_store(key, std::move(entry), route);
         if (!token.empty()) co_await cache_unlock(key, token);
         if (error && !stale) std::rethrow_exception(error);
     }
@@ -668,16 +660,19 @@ private:
             ok = false;  // the stale entry stays until its windows end
         }
         if (ok && bg->response.status < 500)
-            if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true)) {
-                try {
-                    std::string k = key;
-                    co_await backend.set_entry_async(k, entry, route.cache.keep);
-                    cache_outage_.worked();
-                } catch (const std::exception& e) {
-                    cache_outage_.failed(e.what());
-                }
-            }
+            if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true))
+                co_await cache_store(key, std::move(entry), route);
         if (!token.empty()) co_await cache_unlock(key, token);
+    }
+    // An entry written to the backend; a backend that fails is an outage (logged once), not an
+    // error of the request.
+    asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry, const Route& route) {
+        try {
+            co_await cache_.backend()->set_entry_async(key, entry, route.cache.keep);
+            cache_outage_.worked();
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+        }
     }
 
     void route_not_found(Exchange& ex, bool path_matched) {
