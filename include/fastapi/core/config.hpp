@@ -152,6 +152,27 @@
 #define FASTAPI_DEFINITIONS 1
 #endif
 
+// GCC 12 compiles the body of every inline coroutine in every unit that sees it, used or not
+// (its actor and destroy clones, and all they instantiate: an empty program including this
+// header generated 1.9 MB of code and took 17 s at -O0), where it compiles an unused inline
+// function not at all. A coroutine that is a template is compiled only where it is used, as
+// Clang does with any. So every coroutine of ours that is not already a template is one:
+// - FASTAPI_LAZY before a coroutine defined in a header in both modes (a member defined in its
+//   class): a template with one defaulted parameter, always; calls do not change.
+// - FASTAPI_CORO_DECL before the declaration and FASTAPI_CORO_DEF before the definition (in an
+//   `#if FASTAPI_DEFINITIONS` block) of one compiled once in the compiled-once mode: a
+//   template in the header-only mode, an ordinary function in the implementation unit.
+// A virtual coroutine cannot be a template: its override is a plain function that returns
+// the awaitable of a FASTAPI_CORO_DECL one. tests/checks/lazy_coroutines.sh keeps it so.
+#define FASTAPI_LAZY template <int = 0>
+#ifdef FASTAPI_SEPARATE_COMPILATION
+#define FASTAPI_CORO_DECL
+#define FASTAPI_CORO_DEF
+#else
+#define FASTAPI_CORO_DECL template <int = 0>
+#define FASTAPI_CORO_DEF template <int>
+#endif
+
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
