@@ -102,9 +102,12 @@ public:
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
     // run_async's coroutine is awaited by one that does not throw when cancelled
     // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
-    virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
+    // (Not virtual: a virtual coroutine, or a virtual function naming one, is compiled in every
+    // unit that includes the header; the app's constructor, a template, sets run_async_.)
+    asio::awaitable<void> run_async(Exchange& ex) { return run_async_(*this, ex); }
 
 protected:
+    asio::awaitable<void> (*run_async_)(AppContext&, Exchange&) = nullptr;
     AppContext() = default;
     AppContext(const AppContext&) = delete;
     AppContext& operator=(const AppContext&) = delete;
