@@ -175,8 +175,12 @@
 // - FASTAPI_CORO_DECL before the declaration and FASTAPI_CORO_DEF before the definition (in an
 //   `#if FASTAPI_DEFINITIONS` block) of one compiled once in the compiled-once mode: a
 //   template in the header-only mode, an ordinary function in the implementation unit.
-// A virtual coroutine cannot be a template: its override is a plain function that returns
-// the awaitable of a FASTAPI_CORO_DECL one. tests/checks/lazy_coroutines.sh keeps it so.
+// A template is compiled too where a function that is no template names it (even one never
+// called, such as a virtual override, or a class's member whose class is never made): so every
+// function on the way to a coroutine is a template as well, up to one the user's code names
+// (App's constructor is one). A virtual function cannot be a template: the class is one
+// (MemoryCache, the connection behind its virtual Connection), or the virtual call becomes a
+// pointer a template sets (AppContext::run_async). tests/checks/lazy_coroutines.sh keeps it so.
 #define FASTAPI_LAZY template <int = 0>
 #ifdef FASTAPI_SEPARATE_COMPILATION
 #define FASTAPI_CORO_DECL
@@ -888,9 +892,12 @@ public:
 };
 
 // A body that is in memory already (it arrived with its head, or the TestClient sent it).
-class WholeBodyReader final : public BodyReader {
+// A template only so that its coroutine is compiled where a handler takes a RequestStream&
+// (FASTAPI_LAZY in core/config.hpp).
+template <int = 0>
+class BasicWholeBodyReader final : public BodyReader {
 public:
-    explicit WholeBodyReader(std::string_view body) noexcept : body_(body) {}
+    explicit BasicWholeBodyReader(std::string_view body) noexcept : body_(body) {}
     asio::awaitable<std::string_view> read() override {
         co_return std::exchange(body_, std::string_view{});
     }
@@ -899,6 +906,7 @@ public:
 private:
     std::string_view body_;
 };
+using WholeBodyReader = BasicWholeBodyReader<>;
 
 // Decodes a request body as it arrives, consuming what it decodes: a Content-Length count or
 // the chunked coding (RFC 9112 §7.1; trailer fields are read and dropped). The decoded size
@@ -8817,6 +8825,7 @@ struct FormOptions {
 // The route an exchange was routed to (routing/app.hpp). Named here only as the pointer the
 // app leaves in the exchange: no part below the app looks inside it.
 struct Route;
+class Stream;  // http/stream.hpp (AppContext::connection_opener)
 
 namespace detail {
 
@@ -8861,6 +8870,11 @@ enum class Dispatch { done, run_async, run_blocking };
 // limits and state; the server and the TestClient drive a request through it, from its
 // parsed head to its response, and enter its lifespan. A Server reads it from every loop
 // thread: from begin_serving() on, nothing it answers changes.
+// server/server.hpp's, named by AppContext::connection_opener.
+struct ServerState;
+struct Worker;
+class Connection;
+
 class AppContext {
 public:
     // ---- for binding ----
@@ -8888,9 +8902,17 @@ public:
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
     // run_async's coroutine is awaited by one that does not throw when cancelled
     // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
-    virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
+    // (Not virtual: a virtual coroutine, or a virtual function naming one, is compiled in every
+    // unit that includes the header; the app's constructor, a template, sets run_async_.)
+    asio::awaitable<void> run_async(Exchange& ex) { return run_async_(*this, ex); }
+    // Opens a connection and starts it (server/server.hpp's open_connection): set by the App's
+    // constructor, a template, so that the connection's coroutines are compiled only in a unit
+    // that makes an App (core/config.hpp). The routing layer knows only the names.
+    std::shared_ptr<Connection> (*connection_opener)(Stream&&, const std::shared_ptr<ServerState>&, Worker&,
+                                                             bool post_start) = nullptr;
 
 protected:
+    asio::awaitable<void> (*run_async_)(AppContext&, Exchange&) = nullptr;
     AppContext() = default;
     AppContext(const AppContext&) = delete;
     AppContext& operator=(const AppContext&) = delete;
@@ -9456,16 +9478,7 @@ public:
     explicit EventQueue(const asio::any_io_executor& ex) : wake_(ex), room_(ex) {}
 
     // The producer's side.
-    asio::awaitable<void> push(std::string bytes) {
-        while (pending_ && !closed_) {
-            room_.expires_at(asio::steady_timer::time_point::max());
-            asio::error_code ec;
-            co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-        if (closed_) throw asio::system_error(asio::error::operation_aborted);
-        pending_ = std::move(bytes);
-        wake_.cancel();
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> push(std::string bytes);
     void producer_done(std::exception_ptr error) noexcept {
         done_ = true;
         if (!ended_) error_ = std::move(error);  // cancelled by end(): no failure
@@ -9473,34 +9486,8 @@ public:
     }
 
     // The writing loop (the body producer the connection runs).
-    asio::awaitable<void> drain(StreamWriter& out, std::chrono::milliseconds ping) {
-        auto last = std::chrono::steady_clock::now();
-        for (;;) {
-            if (pending_) {
-                std::string bytes = std::move(*pending_);
-                pending_.reset();
-                room_.cancel();
-                co_await out.write(bytes);
-                last = std::chrono::steady_clock::now();
-                continue;
-            }
-            if (done_) break;
-            const bool pings = ping.count() > 0;  // JSON Lines have none
-            if (pings && std::chrono::steady_clock::now() >= last + ping) {
-                co_await out.write(": ping\n\n");
-                last = std::chrono::steady_clock::now();
-                continue;
-            }
-            wake_.expires_at(pings ? last + ping : asio::steady_timer::time_point::max());
-            asio::error_code ec;
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
-            // left, or the server stops.
-            asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-            if (state.cancelled() != asio::cancellation_type::none) throw asio::system_error(asio::error::operation_aborted);
-        }
-        if (error_) std::rethrow_exception(error_);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> drain(StreamWriter& out, std::chrono::milliseconds ping);
+
     // The loop ended (the stream is complete, the client left, the server stops): a producer
     // still running is cancelled, and a send it still makes throws.
     void close() noexcept {
@@ -9527,6 +9514,48 @@ private:
     std::exception_ptr error_;
 };
 
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> EventQueue::push(std::string bytes) {
+    while (pending_ && !closed_) {
+        room_.expires_at(asio::steady_timer::time_point::max());
+        asio::error_code ec;
+        co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (closed_) throw asio::system_error(asio::error::operation_aborted);
+    pending_ = std::move(bytes);
+    wake_.cancel();
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> EventQueue::drain(StreamWriter& out, std::chrono::milliseconds ping) {
+    auto last = std::chrono::steady_clock::now();
+    for (;;) {
+        if (pending_) {
+            std::string bytes = std::move(*pending_);
+            pending_.reset();
+            room_.cancel();
+            co_await out.write(bytes);
+            last = std::chrono::steady_clock::now();
+            continue;
+        }
+        if (done_) break;
+        const bool pings = ping.count() > 0;  // JSON Lines have none
+        if (pings && std::chrono::steady_clock::now() >= last + ping) {
+            co_await out.write(": ping\n\n");
+            last = std::chrono::steady_clock::now();
+            continue;
+        }
+        wake_.expires_at(pings ? last + ping : asio::steady_timer::time_point::max());
+        asio::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
+        // left, or the server stops.
+        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) throw asio::system_error(asio::error::operation_aborted);
+    }
+    if (error_) std::rethrow_exception(error_);
+}
+#endif
+
 // Closes the queue when the writing loop ends, however it ends. (At namespace scope: a class
 // local to a coroutine crashes GCC 12 when the header is precompiled.)
 struct EventQueueCloser {
@@ -9536,11 +9565,11 @@ struct EventQueueCloser {
 
 // The response body of an EventSourceResponse (or a JSONLinesResponse, without pings: `ping`
 // zero): starts the user's producer beside the loop that writes what it sends.
-FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
-                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer);
+FASTAPI_CORO_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                                   std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
-                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
+FASTAPI_CORO_DEF asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                                  std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);
@@ -9728,7 +9757,7 @@ struct Binder<const Request&> : Binder<Request&> {};
 template <>
 struct Binder<RequestStream&> {
     using holder = RequestStream;
-    static holder bind(Exchange& ex, ValidationErrors&) {
+    FASTAPI_LAZY static holder bind(Exchange& ex, ValidationErrors&) {  // WholeBodyReader's coroutine where used
         if (!ex.body_reader) ex.body_reader = std::make_shared<WholeBodyReader>(ex.request.body);
         return RequestStream(*ex.body_reader);
     }
@@ -10601,14 +10630,27 @@ struct NoCache {};
 // coroutine dependency, it is awaited on the request's loop after the response has been
 // sent; returned by a plain dependency (whose route runs no coroutine), it runs to
 // completion on a loop of its own.
+class Cleanup;
+namespace detail {
+// Runs a coroutine cleanup on `loop` (or on a loop of its own); named by Cleanup's constructor
+// only, so that it and its coroutine are compiled where a coroutine cleanup is written
+// (FASTAPI_CORO_DECL, core/config.hpp).
+FASTAPI_CORO_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f,
+                                                         const asio::any_io_executor& loop);
+}  // namespace detail
+
 class Cleanup {
 public:
     Cleanup() = default;
     template <class F>
         requires std::is_invocable_v<F&> && (!std::is_same_v<std::remove_cvref_t<F>, Cleanup>)
     Cleanup(F f) {  // NOLINT: implicit, so Scoped{value, [] { ... }} reads naturally
-        if constexpr (detail::awaitable_result<std::invoke_result_t<F&>>::is_awaitable) async_ = std::move(f);
-        else sync_ = std::move(f);
+        if constexpr (detail::awaitable_result<std::invoke_result_t<F&>>::is_awaitable) {
+            async_ = std::move(f);
+            schedule_ = &detail::schedule_cleanup;
+        } else {
+            sync_ = std::move(f);
+        }
     }
     explicit operator bool() const noexcept { return sync_ || async_; }
     bool is_coroutine() const noexcept { return static_cast<bool>(async_); }
@@ -10618,6 +10660,7 @@ public:
 private:
     std::function<void()> sync_;
     std::function<asio::awaitable<void>()> async_;
+    std::function<void()> (*schedule_)(std::function<asio::awaitable<void>()>, const asio::any_io_executor&) = nullptr;
 };
 
 template <class T>
@@ -10663,9 +10706,9 @@ struct LoopLife : asio::execution_context::service {
     }
 };
 
-FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f);
+FASTAPI_CORO_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
+FASTAPI_CORO_DEF asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
     try {
         co_await f();
     } catch (const std::exception& x) {
@@ -10677,7 +10720,7 @@ FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<voi
 #endif
 
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
+FASTAPI_CORO_DEF std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
     std::shared_ptr<LoopLife::Flag> flag;
     if (loop) flag = asio::use_service<LoopLife>(asio::query(loop, asio::execution::context)).flag;
     return [f = std::move(f), loop, flag] {
@@ -10698,7 +10741,7 @@ FASTAPI_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitabl
 
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
-    if (async_) return detail::schedule_cleanup(std::move(async_), loop);
+    if (async_) return schedule_(std::move(async_), loop);
     return std::move(sync_);
 }
 #endif
@@ -10860,9 +10903,9 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
 // dependencies on the way are resolved too, so that everything runs in FastAPI's order;
 // a NoCache plain one is left to the binding. Validation errors are not collected here: a
 // dependency whose parameters fail is not called, and the binding reports them.
-FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex);
+FASTAPI_CORO_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
+FASTAPI_CORO_DEF asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
     if (n.cache && ex.deps.find(n.key)) co_return;
     const DependencyOverride* o = find_dependency_override(ex, n.key);
     DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();
@@ -13903,6 +13946,9 @@ FASTAPI_DECL bool gzip_compress(const std::string& in, std::string& out, int lev
 // A streamed body compressed as it is produced: each chunk the producer writes is deflated
 // and flushed (Z_SYNC_FLUSH, as Starlette's GZipResponder flushes per message), so the client
 // gets it at once and nothing is held beyond one chunk; the gzip trailer follows the last.
+// A template so that its coroutines are compiled only where gzip_stream is (core/config.hpp).
+#if FASTAPI_DEFINITIONS
+template <int = 0>
 class GzipSink final : public StreamSink {
 public:
     GzipSink(StreamWriter& out, int level) : out_(out) {
@@ -13938,14 +13984,15 @@ private:
     z_stream zs_{};
     std::string buffer_;
 };
+#endif
 
 // The producer `inner`, compressed: its length is no longer known (chunked framing).
-FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level);
+FASTAPI_CORO_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
+FASTAPI_CORO_DEF std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
     auto p = std::make_shared<BodyProducer>();
     p->produce = [inner = std::move(inner), level](StreamWriter& out) -> asio::awaitable<void> {
-        GzipSink sink(out, level);
+        GzipSink<> sink(out, level);
         StreamWriter writer(sink);
         co_await inner->produce(writer);
         co_await sink.finish();
@@ -14011,7 +14058,7 @@ FASTAPI_DECL bool accepts_gzip(const Request& req) {
 // are sent as they are.
 class GZipMiddleware : public Middleware {
 public:
-    explicit GZipMiddleware(GZipOptions options = {}) {
+    FASTAPI_LAZY explicit GZipMiddleware(GZipOptions options = {}) {  // gzip_stream compiled where used
         after = [options](const Request& req, Response& res) {
             if (!detail::accepts_gzip(req) || !res.file_path.empty() || res.headers.contains("content-encoding")) return;
             if (auto ct = res.headers.get("content-type"); ct && ct->starts_with("text/event-stream")) return;
@@ -14099,7 +14146,7 @@ public:
     // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it); it
     // sets ex.executor (AppContext::run_async) and checks the status once the stack is done.
     // One coroutine frame for all the layers outside the innermost coroutine middleware.
-    asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
+    FASTAPI_LAZY asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
         return run_layers(Run{this, &errors, inner}, layers_.size(), ex, true);
     }
 
@@ -14147,50 +14194,8 @@ private:
     // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
     // coroutine middleware gets the layers inside it as call_next. `top`: the whole stack
     // (run()). `run` is the frame's own copy: call_next points at it.
-    asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
-        if (top) ex.executor = co_await asio::this_coro::executor;
-        std::size_t i = layers;
-        if (!run_befores_down(layers, i, ex, *run.errors)) {
-            if (top) refuse_invalid_status(ex);
-            co_return;
-        }
-        std::exception_ptr error;
-        try {
-            if (i == 0) {
-                if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
-            } else {
-                CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
-                ex.response = co_await layers_[i - 1].dispatch(ex.request, next);
-            }
-        } catch (...) {
-            error = std::current_exception();
-        }
-        if (error) run.errors->handle(error, ex);
-        run_afters(ex, *run.errors, i, layers);
-        if (top) refuse_invalid_status(ex);
-    }
-    static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
-        auto& r = *static_cast<Run*>(run);
-        auto& ex = *static_cast<Exchange*>(exchange);
-        if (&req != &ex.request) ex.request = req;
-        const MiddlewareStack& stack = *r.stack;
-        switch (stack.run_plain_layers(r, layers, ex)) {
-            case PlainLayers::done: break;
-            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
-            case PlainLayers::rest_async: {
-                std::exception_ptr error;
-                try {
-                    co_await r.inner.rest(r.inner.ctx, ex);
-                } catch (...) {
-                    error = std::current_exception();
-                }
-                if (error) r.errors->handle(error, ex);
-                stack.run_afters(ex, *r.errors, 0, layers);
-                break;
-            }
-        }
-        co_return std::move(ex.response);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const;
+    FASTAPI_CORO_DECL static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req);
     // run_layers without a coroutine frame of its own when the layers left are `before`/`after`
     // halves (the usual inside of a coroutine middleware): done, or rest_async when the inner
     // part needs a coroutine (the caller awaits it and runs the `after`s), or not_plain, having
@@ -14214,6 +14219,54 @@ private:
     std::size_t coroutines_ = 0;  // middleware with `dispatch`
 };
 
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> MiddlewareStack::run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
+    if (top) ex.executor = co_await asio::this_coro::executor;
+    std::size_t i = layers;
+    if (!run_befores_down(layers, i, ex, *run.errors)) {
+        if (top) refuse_invalid_status(ex);
+        co_return;
+    }
+    std::exception_ptr error;
+    try {
+        if (i == 0) {
+            if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
+        } else {
+            CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
+            ex.response = co_await layers_[i - 1].dispatch(ex.request, next);
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) run.errors->handle(error, ex);
+    run_afters(ex, *run.errors, i, layers);
+    if (top) refuse_invalid_status(ex);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<Response> MiddlewareStack::next_step(void* run, void* exchange, std::size_t layers, Request& req) {
+    auto& r = *static_cast<Run*>(run);
+    auto& ex = *static_cast<Exchange*>(exchange);
+    if (&req != &ex.request) ex.request = req;
+    const MiddlewareStack& stack = *r.stack;
+    switch (stack.run_plain_layers(r, layers, ex)) {
+        case PlainLayers::done: break;
+        case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
+        case PlainLayers::rest_async: {
+            std::exception_ptr error;
+            try {
+                co_await r.inner.rest(r.inner.ctx, ex);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            if (error) r.errors->handle(error, ex);
+            stack.run_afters(ex, *r.errors, 0, layers);
+            break;
+        }
+    }
+    co_return std::move(ex.response);
+}
+#endif
+
 }  // namespace detail
 }  // namespace fastapi
 
@@ -14227,29 +14280,26 @@ namespace fastapi {
 namespace detail {
 
 // Runs a coroutine to completion on a loop of its own (lifespan hooks); rethrows its error.
+// (A template for void too: compiled only where a coroutine hook is given, core/config.hpp.)
 template <class T>
 T run_to_completion(std::function<asio::awaitable<T>()> f) {
     asio::io_context io;
     std::exception_ptr error;
-    std::optional<T> result;
-    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
-        error = e;
-        if (!e) result.emplace(std::move(value));
-    });
-    io.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
+    if constexpr (std::is_void_v<T>) {
+        asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
+        io.run();
+        if (error) std::rethrow_exception(error);
+    } else {
+        std::optional<T> result;
+        asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
+            error = e;
+            if (!e) result.emplace(std::move(value));
+        });
+        io.run();
+        if (error) std::rethrow_exception(error);
+        return std::move(*result);
+    }
 }
-FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f);
-#if FASTAPI_DEFINITIONS
-FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f) {
-    asio::io_context io;
-    std::exception_ptr error;
-    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
-    io.run();
-    if (error) std::rethrow_exception(error);
-}
-#endif
 // A lifespan hook as the app keeps it: a coroutine is run to completion.
 template <class F>
 std::function<void()> lifespan_hook(F f) {
@@ -14491,40 +14541,19 @@ public:
     virtual std::shared_ptr<const CachedResponse> get_entry(std::string_view) { return nullptr; }
     virtual void set_entry(const std::string&, std::shared_ptr<const CachedResponse>, std::chrono::milliseconds) {}
     virtual std::uint64_t namespace_version(std::string_view) { return 0; }
-    // Every backend; the synchronous one's default to the above.
-    virtual asio::awaitable<std::shared_ptr<const CachedResponse>> get_entry_async(std::string key) {
-        co_return get_entry(key);
-    }
+    // Every backend (MemoryCache answers them from the synchronous ones above).
+    virtual asio::awaitable<std::shared_ptr<const CachedResponse>> get_entry_async(std::string key) = 0;
     virtual asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const CachedResponse> e,
-                                                  std::chrono::milliseconds ttl) {
-        set_entry(key, std::move(e), ttl);
-        co_return;
-    }
-    virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) { co_return namespace_version(ns); }
+                                                  std::chrono::milliseconds ttl) = 0;
+    virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) = 0;
     // The versions of `version_keys` and the entry under the key they make with `rest` (read
-    // only when `read`). Redis does it in one round trip (a script); this is the general way.
+    // only when `read`): one round trip on Redis (a script).
     virtual asio::awaitable<CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
-                                                      bool read) {
-        CacheLookup out;
-        for (const std::string& v : version_keys) {
-            std::string vk = v;
-            std::uint64_t n = co_await namespace_version_async(vk);
-            cache_append_number(out.key, n);
-            out.key += ':';
-        }
-        out.key += rest;
-        if (read) {
-            std::string k = out.key;
-            out.entry = co_await get_entry_async(k);
-        }
-        co_return out;
-    }
+                                                      bool read) = 0;
     // The lock across processes of CacheOptions::lock: true when taken (a process-local
     // backend has nothing to lock: single flight covers it).
-    virtual asio::awaitable<bool> try_lock_async(std::string /*key*/, std::string /*token*/, std::chrono::milliseconds) {
-        co_return true;
-    }
-    virtual asio::awaitable<void> unlock_async(std::string /*key*/, std::string /*token*/) { co_return; }
+    virtual asio::awaitable<bool> try_lock_async(std::string key, std::string token, std::chrono::milliseconds ttl) = 0;
+    virtual asio::awaitable<void> unlock_async(std::string key, std::string token) = 0;
     // Invalidation and values.
     virtual asio::awaitable<void> clear_namespace(std::string ns) = 0;
     virtual asio::awaitable<void> remove(std::string key) = 0;
@@ -14538,10 +14567,12 @@ public:
 struct MemoryCacheOptions {
     std::size_t max_bytes = 64u << 20;
 };
-class MemoryCache final : public detail::CacheBackend {
+// A template only so that its coroutines are compiled where it is used (core/config.hpp).
+template <int = 0>
+class BasicMemoryCache final : public detail::CacheBackend {
 public:
-    explicit MemoryCache(MemoryCacheOptions o = {}) : options_(o) {}
-    MemoryCache(MemoryCache&& other) noexcept : options_(other.options_) {}
+    explicit BasicMemoryCache(MemoryCacheOptions o = {}) : options_(o) {}
+    BasicMemoryCache(BasicMemoryCache&& other) noexcept : options_(other.options_) {}
 
     bool synchronous() const noexcept override { return true; }
     std::size_t bytes() const {
@@ -14576,6 +14607,29 @@ public:
         auto it = versions_.find(ns);
         return it == versions_.end() ? 0 : it->second;
     }
+    // The coroutines, answered at once.
+    asio::awaitable<std::shared_ptr<const detail::CachedResponse>> get_entry_async(std::string key) override {
+        co_return get_entry(key);
+    }
+    asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const detail::CachedResponse> e,
+                                          std::chrono::milliseconds ttl) override {
+        set_entry(key, std::move(e), ttl);
+        co_return;
+    }
+    asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) override { co_return namespace_version(ns); }
+    asio::awaitable<detail::CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
+                                                      bool read) override {
+        detail::CacheLookup out;
+        for (const std::string& v : version_keys) {
+            detail::cache_append_number(out.key, namespace_version(v));
+            out.key += ':';
+        }
+        out.key += rest;
+        if (read) out.entry = get_entry(out.key);
+        co_return out;
+    }
+    asio::awaitable<bool> try_lock_async(std::string, std::string, std::chrono::milliseconds) override { co_return true; }
+    asio::awaitable<void> unlock_async(std::string, std::string) override { co_return; }
     asio::awaitable<void> clear_namespace(std::string ns) override {
         std::lock_guard lock(mutex_);
         auto it = versions_.find(std::string_view(ns));
@@ -14618,7 +14672,7 @@ private:
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
-    using Map = std::unordered_map<std::string_view, std::list<Item>::iterator, Hash, std::equal_to<>>;
+    using Map = std::unordered_map<std::string_view, typename std::list<Item>::iterator, Hash, std::equal_to<>>;
 
     void put(const std::string& key, std::shared_ptr<const detail::CachedResponse> e, std::string value,
              std::size_t size, std::chrono::milliseconds ttl) {
@@ -14630,7 +14684,7 @@ private:
         map_.emplace(std::string_view(lru_.front().key), lru_.begin());
         bytes_ += size;
     }
-    void erase_locked(Map::iterator it) {
+    void erase_locked(typename Map::iterator it) {
         auto item = it->second;
         bytes_ -= item->size;
         map_.erase(it);
@@ -14644,6 +14698,7 @@ private:
     std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> versions_;
     std::size_t bytes_ = 0;
 };
+using MemoryCache = BasicMemoryCache<>;
 
 // The app's cache, to invalidate and to cache values (app.set_cache returns it; copies share it).
 class Cache {
@@ -14654,11 +14709,11 @@ public:
     detail::CacheBackend* backend() const noexcept { return backend_.get(); }
 
     // Every entry of a namespace (a version counter: nothing is scanned, Redis never blocked).
-    asio::awaitable<void> clear(std::string ns) { co_await backend_->clear_namespace("ns:" + ns); }
+    FASTAPI_CORO_DECL asio::awaitable<void> clear(std::string ns);
     // Every entry of the routes with this tag.
-    asio::awaitable<void> invalidate_tag(std::string tag) { co_await backend_->clear_namespace("tag:" + tag); }
+    FASTAPI_CORO_DECL asio::awaitable<void> invalidate_tag(std::string tag);
     // One value of get_or_set.
-    asio::awaitable<void> invalidate(std::string key) { co_await backend_->remove("value:" + key); }
+    FASTAPI_CORO_DECL asio::awaitable<void> invalidate(std::string key);
     // The value under `key`, else producer()'s (a string, or asio::awaitable<std::string>), kept `ttl`.
     template <class F>
     asio::awaitable<std::string> get_or_set(std::string key, std::chrono::milliseconds ttl, F producer) {
@@ -14675,6 +14730,14 @@ public:
 private:
     std::shared_ptr<detail::CacheBackend> backend_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> Cache::clear(std::string ns) { co_await backend_->clear_namespace("ns:" + ns); }
+FASTAPI_CORO_DEF asio::awaitable<void> Cache::invalidate_tag(std::string tag) {
+    co_await backend_->clear_namespace("tag:" + tag);
+}
+FASTAPI_CORO_DEF asio::awaitable<void> Cache::invalidate(std::string key) { co_await backend_->remove("value:" + key); }
+#endif
 
 namespace detail {
 
@@ -15412,7 +15475,7 @@ public:
     Cache cache() const { return cache_; }
 
 protected:
-    explicit AppCore(AppOptions options) : options_(std::move(options)) {}
+    FASTAPI_LAZY explicit AppCore(AppOptions options) : options_(std::move(options)) { run_async_ = &AppCore::run_async_of; }
     ~AppCore() = default;
 
     AppOptions& mutable_settings() noexcept { return options_; }
@@ -15529,22 +15592,10 @@ private:
     // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
     // handler that needs nothing cancelled still gives its answer.
     // The caller's coroutine does not throw when cancelled (asio::this_coro::throw_if_cancelled(false)).
-    asio::awaitable<void> run_async(Exchange& ex) override {
-        if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
-            return middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
-        return run_route_async(ex);
-    }
-    asio::awaitable<void> run_route_async(Exchange& ex) {
-        ex.executor = co_await asio::this_coro::executor;
-        std::exception_ptr error;
-        try {
-            co_await call_route_async(ex);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        if (error) exception_handlers_.handle(error, ex);
-        middleware_.run_afters(ex, exception_handlers_);
-    }
+    // (AppContext::run_async calls it: the constructor, a template, names it, so that it and the
+    // coroutines it reaches are compiled only where an App is made: core/config.hpp.)
+    FASTAPI_CORO_DECL static asio::awaitable<void> run_async_of(AppContext& context, Exchange& ex);
+    FASTAPI_CORO_DECL asio::awaitable<void> run_route_async(Exchange& ex);
 
     // ---- the steps ----
 
@@ -15621,32 +15672,13 @@ private:
     // The route's part in a coroutine: its coroutine dependencies awaited (route dependencies
     // first, then the handler's, in binding order), then the handler. A blocking handler
     // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
-    asio::awaitable<void> call_route_async(Exchange& ex) {
+    FASTAPI_LAZY asio::awaitable<void> call_route_async(Exchange& ex) {
         if (route_cached(ex)) return cached_call_async(ex);
         return call_handler_async(ex);
     }
-    asio::awaitable<void> call_handler_async(Exchange& ex) {
-        const Route& route = *ex.route;
-        if (needs_prefetch(route)) {
-            for (const Dependency& d : route.options.dependencies)
-                if (d.node) co_await prefetch_dependency(*d.node, ex);
-            if (route.endpoint.dependencies)
-                for (const DependencyNode* n : route.endpoint.dependencies()) co_await prefetch_dependency(*n, ex);
-        }
-        if (route.endpoint.is_async()) {
-            co_await route.endpoint.call_async(ex);
-        } else if (route.options.blocking) {
-            co_await asio::co_spawn(
-                blocking_pool().get_executor(),
-                [&ex]() -> asio::awaitable<void> {
-                    ex.route->endpoint.call(ex);
-                    co_return;
-                },
-                asio::use_awaitable);
-        } else {
-            route.endpoint.call(ex);
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> call_handler_async(Exchange& ex);
+    // A blocking handler's call, spawned on the pool.
+    FASTAPI_CORO_DECL static asio::awaitable<void> call_blocking(Exchange* ex);
     asio::thread_pool& blocking_pool() {
         std::lock_guard lock(pool_mutex_);
         if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
@@ -15669,7 +15701,7 @@ private:
         route.endpoint.call(ex);
         return true;
     }
-    static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
+    FASTAPI_LAZY static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
         return static_cast<AppCore*>(self)->call_route_async(ex);
     }
 
@@ -15754,176 +15786,17 @@ private:
     // CacheOptions::lock: the lock taken, or (another process computes) its entry once stored:
     // polled with a doubling wait, bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS. Neither (the wait
     // ran out, the backend failed): compute without it.
-    asio::awaitable<bool> cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
-                                             std::shared_ptr<const CachedResponse>& hit) {
-        const Route& route = *ex.route;
-        CacheBackend& backend = *cache_.backend();
-        asio::steady_timer timer(co_await asio::this_coro::executor);
-        auto wait = std::chrono::milliseconds(FASTAPI_CACHE_LOCK_POLL_MS);
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS);
-        for (;;) {
-            try {
-                std::string k = key, t = token;
-                if (co_await backend.try_lock_async(k, t, route.options.cache.lock_timeout)) co_return true;
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-                co_return false;
-            }
-            if (std::chrono::steady_clock::now() + wait > deadline) co_return false;
-            timer.expires_after(wait);
-            std::error_code ec;
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) co_return false;  // cancelled: the request is going away
-            wait = std::min(wait * 2, std::chrono::milliseconds(100));
-            try {
-                std::string k = key;
-                auto e = co_await backend.get_entry_async(k);
-                if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
-                    hit = std::move(e);
-                    co_return false;
-                }
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-                co_return false;
-            }
-        }
-    }
-    asio::awaitable<void> cache_unlock(std::string key, std::string token) {
-        try {
-            co_await cache_.backend()->unlock_async(std::move(key), std::move(token));
-        } catch (const std::exception& e) {
-            cache_outage_.failed(e.what());  // it expires by itself
-        }
-    }
-    asio::awaitable<void> cached_call_async(Exchange& ex) {
-        const Route& route = *ex.route;
-        CacheBackend& backend = *cache_.backend();
-        const CacheOptions& opts = route.options.cache;
-        CacheRequestDirectives d = cache_request_directives(ex.request);
-        if (d.no_store) {
-            co_await call_handler_async(ex);
-            co_return;
-        }
-        std::string rest;
-        rest += opts.namespace_;
-        rest += '|';
-        cache_request_key(ex.request, opts, route.cache.headers, rest);
-        bool usable = true;
-        CacheLookup found;
-        try {  // the versions and the entry: one round trip on Redis
-            found = co_await backend.lookup_async(route.cache.version_keys, rest, !d.no_cache);
-            cache_outage_.worked();
-        } catch (const std::exception& e) {
-            usable = false;  // the backend is down: a miss, logged once per outage
-            cache_outage_.failed(e.what());
-            found.key = rest;
-        }
-        const std::string key = std::move(found.key);
-        std::shared_ptr<const CachedResponse> old = std::move(found.entry), hit;
-        CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
-        if (age == CacheAge::fresh) {
-            cache_write_hit(ex, *old, route.cache, cache_now_ms());
-            co_return;
-        }
-        if (age == CacheAge::revalidate) {
-            // Stale, within stale_while_revalidate: answered at once; one request (the first
-            // to find it so) recomputes in the background.
-            cache_write_hit(ex, *old, route.cache, cache_now_ms(), true);
-            if (cache_flights_.try_lead(key)) {
-                auto bg = std::make_shared<Exchange>();
-                bg->request = ex.request;
-                bg->route = ex.route;
-                bg->app = ex.app;
-                bg->executor = co_await asio::this_coro::executor;
-                asio::co_spawn(bg->executor, cache_revalidate(bg, key), asio::detached);
-            }
-            co_return;
-        }
-        // Single flight: one miss of this key computes; the others wait for it, then read.
-        CacheFlightGuard guard;
-        std::string token;
-        if (usable) {
-            auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-            timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
-            if (cache_flights_.join(key, timer)) {
-                guard.flights = &cache_flights_;
-                guard.key = &key;
-                if (backend.synchronous() && !d.no_cache)  // a flight may have ended since the lookup
-                    if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh)
-                        hit = std::move(e);
-                if (!hit && opts.lock && !backend.synchronous()) {  // and across processes
-                    std::string t = cache_lock_token();
-                    if (co_await cache_lock_or_wait(ex, key, t, hit)) token = std::move(t);
-                }
-            } else {
-                std::error_code ec;
-                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                try {
-                    std::string k = key;
-                    auto e = co_await backend.get_entry_async(k);
-                    if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) hit = std::move(e);
-                } catch (const std::exception& e) {
-                    cache_outage_.failed(e.what());
-                }
-            }
-        }
-        if (hit) {
-            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
-            co_return;
-        }
-        std::exception_ptr error;
-        try {
-            co_await call_handler_async(ex);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
-        std::shared_ptr<const CachedResponse> entry;
-        if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
-        if (entry) co_await cache_store(key, std::move(entry), route);
-        if (!token.empty()) co_await cache_unlock(key, token);
-        if (error && !stale) std::rethrow_exception(error);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<bool> cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
+                                                               std::shared_ptr<const CachedResponse>& hit);
+    FASTAPI_CORO_DECL asio::awaitable<void> cache_unlock(std::string key, std::string token);
+    FASTAPI_CORO_DECL asio::awaitable<void> cached_call_async(Exchange& ex);
     // stale_while_revalidate's recomputation, on a copy of the request that found the entry
     // stale; the flight of its key is this one's until it ends (and, with .lock, the lock).
-    asio::awaitable<void> cache_revalidate(std::shared_ptr<Exchange> bg, std::string key) {
-        CacheFlightGuard guard{&cache_flights_, &key};
-        const Route& route = *bg->route;
-        CacheBackend& backend = *cache_.backend();
-        std::string token;
-        if (route.options.cache.lock && !backend.synchronous()) {
-            std::string t = cache_lock_token();
-            bool locked = false;
-            try {
-                std::string k = key, t2 = t;
-                locked = co_await backend.try_lock_async(k, t2, route.options.cache.lock_timeout);
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-            }
-            if (!locked) co_return;  // another process revalidates it
-            token = std::move(t);
-        }
-        bool ok = true;
-        try {
-            co_await call_handler_async(*bg);
-        } catch (...) {
-            ok = false;  // the stale entry stays until its windows end
-        }
-        if (ok && bg->response.status < 500)
-            if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true))
-                co_await cache_store(key, std::move(entry), route);
-        if (!token.empty()) co_await cache_unlock(key, token);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> cache_revalidate(std::shared_ptr<Exchange> bg, std::string key);
     // An entry written to the backend; a backend that fails is an outage (logged once), not an
     // error of the request.
-    asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry, const Route& route) {
-        try {
-            co_await cache_.backend()->set_entry_async(key, entry, route.cache.keep);
-            cache_outage_.worked();
-        } catch (const std::exception& e) {
-            cache_outage_.failed(e.what());
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry,
+                                                         const Route& route);
 
     void route_not_found(Exchange& ex, bool path_matched) {
         Request& req = ex.request;
@@ -15970,6 +15843,222 @@ private:
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::run_async_of(AppContext& context, Exchange& ex) {
+    auto& app = static_cast<AppCore&>(context);
+    if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
+        return app.middleware_.run(ex, app.exception_handlers_,
+                                   {&AppCore::route_in_stack, &AppCore::route_async_in_stack, &app});
+    return app.run_route_async(ex);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::run_route_async(Exchange& ex) {
+    ex.executor = co_await asio::this_coro::executor;
+    std::exception_ptr error;
+    try {
+        co_await call_route_async(ex);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) exception_handlers_.handle(error, ex);
+    middleware_.run_afters(ex, exception_handlers_);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::call_handler_async(Exchange& ex) {
+    const Route& route = *ex.route;
+    if (needs_prefetch(route)) {
+        for (const Dependency& d : route.options.dependencies)
+            if (d.node) co_await prefetch_dependency(*d.node, ex);
+        if (route.endpoint.dependencies)
+            for (const DependencyNode* n : route.endpoint.dependencies()) co_await prefetch_dependency(*n, ex);
+    }
+    if (route.endpoint.is_async()) {
+        co_await route.endpoint.call_async(ex);
+    } else if (route.options.blocking) {
+        asio::awaitable<void> call = call_blocking(&ex);
+        co_await asio::co_spawn(blocking_pool().get_executor(), std::move(call), asio::use_awaitable);
+    } else {
+        route.endpoint.call(ex);
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::call_blocking(Exchange* ex) {
+    ex->route->endpoint.call(*ex);
+    co_return;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> AppCore::cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
+                                         std::shared_ptr<const CachedResponse>& hit) {
+    const Route& route = *ex.route;
+    CacheBackend& backend = *cache_.backend();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto wait = std::chrono::milliseconds(FASTAPI_CACHE_LOCK_POLL_MS);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS);
+    for (;;) {
+        try {
+            std::string k = key, t = token;
+            if (co_await backend.try_lock_async(k, t, route.options.cache.lock_timeout)) co_return true;
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+            co_return false;
+        }
+        if (std::chrono::steady_clock::now() + wait > deadline) co_return false;
+        timer.expires_after(wait);
+        std::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return false;  // cancelled: the request is going away
+        wait = std::min(wait * 2, std::chrono::milliseconds(100));
+        try {
+            std::string k = key;
+            auto e = co_await backend.get_entry_async(k);
+            if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+                hit = std::move(e);
+                co_return false;
+            }
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+            co_return false;
+        }
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cache_unlock(std::string key, std::string token) {
+    try {
+        co_await cache_.backend()->unlock_async(std::move(key), std::move(token));
+    } catch (const std::exception& e) {
+        cache_outage_.failed(e.what());  // it expires by itself
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cached_call_async(Exchange& ex) {
+    const Route& route = *ex.route;
+    CacheBackend& backend = *cache_.backend();
+    const CacheOptions& opts = route.options.cache;
+    CacheRequestDirectives d = cache_request_directives(ex.request);
+    if (d.no_store) {
+        co_await call_handler_async(ex);
+        co_return;
+    }
+    std::string rest;
+    rest += opts.namespace_;
+    rest += '|';
+    cache_request_key(ex.request, opts, route.cache.headers, rest);
+    bool usable = true;
+    CacheLookup found;
+    try {  // the versions and the entry: one round trip on Redis
+        found = co_await backend.lookup_async(route.cache.version_keys, rest, !d.no_cache);
+        cache_outage_.worked();
+    } catch (const std::exception& e) {
+        usable = false;  // the backend is down: a miss, logged once per outage
+        cache_outage_.failed(e.what());
+        found.key = rest;
+    }
+    const std::string key = std::move(found.key);
+    std::shared_ptr<const CachedResponse> old = std::move(found.entry), hit;
+    CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+    if (age == CacheAge::fresh) {
+        cache_write_hit(ex, *old, route.cache, cache_now_ms());
+        co_return;
+    }
+    if (age == CacheAge::revalidate) {
+        // Stale, within stale_while_revalidate: answered at once; one request (the first
+        // to find it so) recomputes in the background.
+        cache_write_hit(ex, *old, route.cache, cache_now_ms(), true);
+        if (cache_flights_.try_lead(key)) {
+            auto bg = std::make_shared<Exchange>();
+            bg->request = ex.request;
+            bg->route = ex.route;
+            bg->app = ex.app;
+            bg->executor = co_await asio::this_coro::executor;
+            asio::co_spawn(bg->executor, cache_revalidate(bg, key), asio::detached);
+        }
+        co_return;
+    }
+    // Single flight: one miss of this key computes; the others wait for it, then read.
+    CacheFlightGuard guard;
+    std::string token;
+    if (usable) {
+        auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+        timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
+        if (cache_flights_.join(key, timer)) {
+            guard.flights = &cache_flights_;
+            guard.key = &key;
+            if (backend.synchronous() && !d.no_cache)  // a flight may have ended since the lookup
+                if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh)
+                    hit = std::move(e);
+            if (!hit && opts.lock && !backend.synchronous()) {  // and across processes
+                std::string t = cache_lock_token();
+                if (co_await cache_lock_or_wait(ex, key, t, hit)) token = std::move(t);
+            }
+        } else {
+            std::error_code ec;
+            co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            try {
+                std::string k = key;
+                auto e = co_await backend.get_entry_async(k);
+                if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) hit = std::move(e);
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+            }
+        }
+    }
+    if (hit) {
+        cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+        co_return;
+    }
+    std::exception_ptr error;
+    try {
+        co_await call_handler_async(ex);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
+    std::shared_ptr<const CachedResponse> entry;
+    if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
+    if (entry) co_await cache_store(key, std::move(entry), route);
+    if (!token.empty()) co_await cache_unlock(key, token);
+    if (error && !stale) std::rethrow_exception(error);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cache_revalidate(std::shared_ptr<Exchange> bg, std::string key) {
+    CacheFlightGuard guard{&cache_flights_, &key};
+    const Route& route = *bg->route;
+    CacheBackend& backend = *cache_.backend();
+    std::string token;
+    if (route.options.cache.lock && !backend.synchronous()) {
+        std::string t = cache_lock_token();
+        bool locked = false;
+        try {
+            std::string k = key, t2 = t;
+            locked = co_await backend.try_lock_async(k, t2, route.options.cache.lock_timeout);
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+        }
+        if (!locked) co_return;  // another process revalidates it
+        token = std::move(t);
+    }
+    bool ok = true;
+    try {
+        co_await call_handler_async(*bg);
+    } catch (...) {
+        ok = false;  // the stale entry stays until its windows end
+    }
+    if (ok && bg->response.status < 500)
+        if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true))
+            co_await cache_store(key, std::move(entry), route);
+    if (!token.empty()) co_await cache_unlock(key, token);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cache_store(std::string key, std::shared_ptr<const CachedResponse> entry, const Route& route) {
+    try {
+        co_await cache_.backend()->set_entry_async(key, entry, route.cache.keep);
+        cache_outage_.worked();
+    } catch (const std::exception& e) {
+        cache_outage_.failed(e.what());
+    }
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -17643,7 +17732,12 @@ FASTAPI_DECL void serialize_response(const Request& req, const Response& res, st
 }
 #endif
 
+// A connection (defined below, in the implementation unit in the compiled-once mode).
 class Connection;
+// Makes a connection on `stream` and starts it (posted to its loop, or at once): what the App's
+// constructor gives AppContext::connection_opener, the one way the server opens connections.
+FASTAPI_CORO_DECL std::shared_ptr<Connection> open_connection(Stream&& stream, const std::shared_ptr<ServerState>& state,
+                                                              Worker& worker, bool post_start);
 
 // One event loop's connections, for the timeout sweep and graceful shutdown.
 struct Worker {
@@ -17808,7 +17902,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     ServerState(AppContext& a, ServerOptions o)
         : app(a), options(std::move(o)),
           access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr),
-          proxy_trust(options.proxy_headers ? proxy_trust_from(options.forwarded_allow_ips) : ProxyTrust{}) {}
+          proxy_trust(options.proxy_headers ? proxy_trust_from(options.forwarded_allow_ips) : ProxyTrust{}) {
+        if (!app.connection_opener) throw std::logic_error("fastapi: internal error: the app sets no connection opener");
+    }
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -17984,17 +18080,38 @@ FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socke
 // A connection: its definition is compiled where the definitions are (the implementation unit
 // in the compiled-once mode); elsewhere it is only the name `class Connection;` above.
 #if FASTAPI_DEFINITIONS
+// What the server's state and the in-process sessions ask of a connection; BasicConnection is
+// the one kind. Virtual so that the code calling these, no template, does not compile the
+// connection's coroutines: they are compiled where an App is made (core/config.hpp).
 class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    virtual ~Connection() = default;
+    virtual asio::any_io_executor executor() = 0;
+    // Closes the connection when past its deadline (the sweep, on the connection's loop).
+    virtual void sweep(std::chrono::steady_clock::time_point now) = 0;
+    virtual void begin_shutdown() = 0;
+    virtual void close() = 0;
+    virtual void end_of_input() = 0;
+};
+
+template <int N>
+class BasicConnection final : public Connection {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
 
 public:
-    Connection(Stream stream, const std::shared_ptr<ServerState>& state, Worker& worker)
+    std::shared_ptr<BasicConnection> shared_from_this() {
+        return std::static_pointer_cast<BasicConnection>(Connection::shared_from_this());
+    }
+    std::weak_ptr<BasicConnection> weak_from_this() noexcept {
+        return std::static_pointer_cast<BasicConnection>(Connection::weak_from_this().lock());
+    }
+    BasicConnection(Stream stream, const std::shared_ptr<ServerState>& state, Worker& worker)
         : keep_state_(state), stream_(std::move(stream)), state_(*state), worker_(worker), parser_(state->options.limits),
           disconnected_(std::make_shared<std::atomic<bool>>(false)) {
         ++state_.live_connections;
     }
-    ~Connection() {
+    ~BasicConnection() {
         // Responses never written (the peer left): their dependencies are cleaned up all the same.
         DependencyScope::close(sending_cleanups_);
         DependencyScope::close(out_cleanups_);
@@ -18037,7 +18154,7 @@ public:
     }
 
     // Called by the sweep with the coarse clock: closes connections past their deadline.
-    void sweep(clock::time_point now) {
+    void sweep(clock::time_point now) override {
         if (closed_) return;
         if (writing_ && now > write_deadline_) return close();
         // A body being written to disk waits for the blocking pool, not for the client: the
@@ -18065,7 +18182,7 @@ public:
     // closed: one whose request is in the socket unread, or one just accepted that has not sent
     // its first request yet (half a second): their client did nothing wrong (a worker replaced
     // under load accepts until its acceptor closes).
-    void begin_shutdown() {
+    void begin_shutdown() override {
         if (closed_) return;
         if (phase_ == Phase::idle && !writing_ && out_.empty()) {
             if (auto* socket = stream_.socket()) {
@@ -18086,7 +18203,7 @@ public:
         return std::chrono::steady_clock::now() < quiet_from + state_.idle_drain;
     }
 
-    void close() {
+    void close() override {
         if (closed_) return;
         closed_ = true;
         disconnected_->store(true, std::memory_order_release);
@@ -18099,11 +18216,11 @@ public:
         parked_.reset();  // a parked coroutine is not needed any more
     }
 
-    asio::any_io_executor executor() { return stream_.get_executor(); }
+    asio::any_io_executor executor() override { return stream_.get_executor(); }
 
     // In-process (TestClient): the client sent everything it will. A request cut short is
     // answered 400, as the parser would answer a malformed one; else the connection closes.
-    void end_of_input() {
+    void end_of_input() override {
         if (closed_) return;
         if (!busy_ && !writing_ && out_.empty() && (in_begin_ < in_end_ || spool_) && drain_left_ == 0 && !spool_writing_) {
             answer_parse_error({ParseStatus::error, 0, 400, "Incomplete request"});
@@ -18215,7 +18332,7 @@ private:
         }
         reading_ = true;
         stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
                                     self->on_read(ec, n);
                                 });
     }
@@ -18418,7 +18535,7 @@ private:
     bool spool_body() {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
         spool_writing_ = true;
-        post_blocking([self = shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
+        post_blocking([self = this->shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
             const bool ok = self->spool_->write(bytes);
             asio::post(self->executor(), [self, ok, n = bytes.size()] { self->on_spooled(ok, n); });
         });
@@ -18452,7 +18569,7 @@ private:
             // pool, not on the event loop; the request is then dispatched as any other.
             busy_ = true;
             ex_.app = &state_.app;
-            post_blocking([self = shared_from_this()] {
+            post_blocking([self = this->shared_from_this()] {
                 try {
                     preload_form(self->ex_);
                 } catch (...) {  // left to the handler's own parse, which answers the error
@@ -18494,7 +18611,7 @@ private:
                 return;
             case Dispatch::run_blocking:
                 busy_ = running_ = true;
-                post_blocking([self = shared_from_this()] {
+                post_blocking([self = this->shared_from_this()] {
                     self->state_.app.run_endpoint(self->ex_);
                     asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
@@ -18515,7 +18632,7 @@ private:
         if (parked_) {
             parked_.resume();
         } else {
-            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+            asio::co_spawn(executor(), serve_coroutines(this->weak_from_this()),
                            asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
         }
         coroutine_inline_ = false;
@@ -18524,12 +18641,12 @@ private:
     // Holds no reference to the connection while parked (the connection owns it then, and
     // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
     // io_context from running out of work, as the connection's pending read does.
-    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<BasicConnection> weak) {
         co_await asio::this_coro::throw_if_cancelled(false);
         for (;;) {
-            Connection* c = nullptr;
+            BasicConnection* c = nullptr;
             {
-                std::shared_ptr<Connection> self = weak.lock();
+                std::shared_ptr<BasicConnection> self = weak.lock();
                 if (!self) co_return;
                 c = self.get();
                 try {
@@ -18602,7 +18719,7 @@ private:
         if (!res.file_path.empty() && !file_opened_) {
             // A file to send: opened and measured on the blocking pool, then finished here.
             busy_ = true;
-            post_blocking([self = shared_from_this()] {
+            post_blocking([self = this->shared_from_this()] {
                 auto file = std::make_shared<std::ifstream>(self->ex_.response.file_path, std::ios::binary);
                 std::error_code fec;
                 const std::uint64_t size = std::filesystem::file_size(self->ex_.response.file_path, fec);
@@ -18677,10 +18794,10 @@ private:
     // a time, so the body is never held whole. on_read hands reads to on_body_read meanwhile.
 
     struct BodyStream final : BodyReader {
-        explicit BodyStream(Connection& c) : c_(c) {}
+        explicit BodyStream(BasicConnection& c) : c_(c) {}
         asio::awaitable<std::string_view> read() override { return c_.body_read(); }
         bool done() const noexcept override { return decoder.done(); }
-        Connection& c_;
+        BasicConnection& c_;
         BodyDecoder decoder;
         std::string chunk;  // what the last read returned
         bool eof = false;   // the client stopped sending
@@ -18742,7 +18859,7 @@ private:
         if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>({in_.size(), in_end_ + min_read, initial_buffer}));
         reading_ = true;
         stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
                                     self->on_read(ec, n);
                                 });
     }
@@ -18771,7 +18888,7 @@ private:
 
     class StreamSinkImpl final : public StreamSink {
     public:
-        explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
+        explicit StreamSinkImpl(BasicConnection& c) noexcept : c_(c) {}
         asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
         void on_server_stop(std::function<void()> f) override {
             if (c_.state_.stopping.load(std::memory_order_relaxed)) return f();
@@ -18779,7 +18896,7 @@ private:
         }
 
     private:
-        Connection& c_;
+        BasicConnection& c_;
     };
 
     void start_stream(std::shared_ptr<BodyProducer> producer, Framing framing) {
@@ -18789,13 +18906,13 @@ private:
         stream_length_ = producer->length;
         stream_sent_ = 0;
         if (!stream_wake_) stream_wake_.emplace(executor());
-        asio::co_spawn(executor(), run_producer(shared_from_this(), std::move(producer)),
-                       asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr e) {
+        asio::co_spawn(executor(), run_producer(this->shared_from_this(), std::move(producer)),
+                       asio::bind_cancellation_slot(cancel_.slot(), [self = this->shared_from_this()](std::exception_ptr e) {
                            self->on_stream_done(e);
                        }));
         read();  // to see the client leave while the producer waits for something to send
     }
-    static asio::awaitable<void> run_producer(std::shared_ptr<Connection> self, std::shared_ptr<BodyProducer> producer) {
+    static asio::awaitable<void> run_producer(std::shared_ptr<BasicConnection> self, std::shared_ptr<BodyProducer> producer) {
         StreamSinkImpl sink(*self);
         StreamWriter writer(sink);
         co_await producer->produce(writer);
@@ -18908,7 +19025,7 @@ private:
         writing_ = true;
         write_deadline_ = worker_.now() + state_.options.body_timeout;
         asio::async_write(stream_, asio::buffer(sending_),
-                          [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
+                          [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
     }
 
     // Answered before the client finished sending (a body nobody reads): stop sending, and
@@ -18927,7 +19044,7 @@ private:
     }
     void linger_read(std::size_t dropped) {
         stream_.async_read_some(asio::buffer(in_.data(), in_.size()),
-                                [self = shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
+                                [self = this->shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
                                     if (self->closed_) return;
                                     if (ec || dropped + n > max_linger_bytes) self->close();
                                     else self->linger_read(dropped + n);
@@ -19059,6 +19176,14 @@ private:
     std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
+
+FASTAPI_CORO_DEF std::shared_ptr<Connection> open_connection(Stream&& stream, const std::shared_ptr<ServerState>& state,
+                                                             Worker& worker, bool post_start) {
+    auto c = std::make_shared<BasicConnection<0>>(std::move(stream), state, worker);
+    if (post_start) asio::post(c->executor(), [c] { c->start(); });
+    else c->start();
+    return c;
+}
 #endif  // FASTAPI_DEFINITIONS: the connection is the implementation unit's
 
 // ---- ServerState: accepting, sweeping, stopping ----
@@ -19170,8 +19295,7 @@ FASTAPI_DECL void ServerState::accept(generic_acceptor* from) {
             // Accepted just before the stop closed the acceptor: the client is served (and the
             // connection closed after its response), not dropped.
             if (!ec && !self->finished && !self->embedded) {
-                auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
-                asio::post(c->executor(), [c] { c->start(); });
+                self->app.connection_opener(Stream(std::move(socket)), self, w, true);
             }
             return;
         }
@@ -19181,8 +19305,7 @@ FASTAPI_DECL void ServerState::accept(generic_acceptor* from) {
                 auto ex = socket.get_executor();
                 asio::post(ex, [s = std::move(socket)]() mutable { reject_connection(std::move(s)); });
             } else {
-                auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
-                asio::post(c->executor(), [c] { c->start(); });
+                self->app.connection_opener(Stream(std::move(socket)), self, w, true);
             }
             self->accept(from);
         } else {
@@ -19353,9 +19476,8 @@ FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_p
     };
     std::weak_ptr<Connection> weak;
     {
-        auto c = std::make_shared<Connection>(Stream(pipe), state, *worker);
+        auto c = state->app.connection_opener(Stream(pipe), state, *worker, false);
         weak = c;
-        c->start();
         run();
         c->end_of_input();
         run();
@@ -19626,9 +19748,7 @@ FASTAPI_DECL InMemorySession::InMemorySession(const std::shared_ptr<ServerState>
     pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
     pipe_->interactive = true;
     pipe_->input.assign(request);
-    auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
-    connection_ = c;
-    c->start();
+    connection_ = state->app.connection_opener(Stream(pipe_), state, *worker_, false);
 }
 
 FASTAPI_DECL void InMemorySession::finish() {
@@ -26745,7 +26865,9 @@ class App : public detail::AppCore {
 public:
     // The OpenAPI route and the docs pages come first in the route table, as FastAPI's
     // setup() adds them at construction; AppOptions::dependencies do not apply to them.
-    explicit App(AppOptions options = {}) : AppCore(std::move(options)), openapi_(*this) {
+    // (A template, as AppCore's: what serving needs is compiled where an App is made.)
+    FASTAPI_LAZY explicit App(AppOptions options = {}) : AppCore(std::move(options)), openapi_(*this) {
+        connection_opener = &detail::open_connection;
         detail::install_openapi_route(*this, openapi_);
         detail::install_docs_routes(*this, mutable_settings());
         start_user_routes();

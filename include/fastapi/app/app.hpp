@@ -19,7 +19,9 @@ class App : public detail::AppCore {
 public:
     // The OpenAPI route and the docs pages come first in the route table, as FastAPI's
     // setup() adds them at construction; AppOptions::dependencies do not apply to them.
-    explicit App(AppOptions options = {}) : AppCore(std::move(options)), openapi_(*this) {
+    // (A template, as AppCore's: what serving needs is compiled where an App is made.)
+    FASTAPI_LAZY explicit App(AppOptions options = {}) : AppCore(std::move(options)), openapi_(*this) {
+        connection_opener = &detail::open_connection;
         detail::install_openapi_route(*this, openapi_);
         detail::install_docs_routes(*this, mutable_settings());
         start_user_routes();

@@ -162,8 +162,12 @@
 // - FASTAPI_CORO_DECL before the declaration and FASTAPI_CORO_DEF before the definition (in an
 //   `#if FASTAPI_DEFINITIONS` block) of one compiled once in the compiled-once mode: a
 //   template in the header-only mode, an ordinary function in the implementation unit.
-// A virtual coroutine cannot be a template: its override is a plain function that returns
-// the awaitable of a FASTAPI_CORO_DECL one. tests/checks/lazy_coroutines.sh keeps it so.
+// A template is compiled too where a function that is no template names it (even one never
+// called, such as a virtual override, or a class's member whose class is never made): so every
+// function on the way to a coroutine is a template as well, up to one the user's code names
+// (App's constructor is one). A virtual function cannot be a template: the class is one
+// (MemoryCache, the connection behind its virtual Connection), or the virtual call becomes a
+// pointer a template sets (AppContext::run_async). tests/checks/lazy_coroutines.sh keeps it so.
 #define FASTAPI_LAZY template <int = 0>
 #ifdef FASTAPI_SEPARATE_COMPILATION
 #define FASTAPI_CORO_DECL

@@ -52,9 +52,12 @@ public:
 };
 
 // A body that is in memory already (it arrived with its head, or the TestClient sent it).
-class WholeBodyReader final : public BodyReader {
+// A template only so that its coroutine is compiled where a handler takes a RequestStream&
+// (FASTAPI_LAZY in core/config.hpp).
+template <int = 0>
+class BasicWholeBodyReader final : public BodyReader {
 public:
-    explicit WholeBodyReader(std::string_view body) noexcept : body_(body) {}
+    explicit BasicWholeBodyReader(std::string_view body) noexcept : body_(body) {}
     asio::awaitable<std::string_view> read() override {
         co_return std::exchange(body_, std::string_view{});
     }
@@ -63,6 +66,7 @@ public:
 private:
     std::string_view body_;
 };
+using WholeBodyReader = BasicWholeBodyReader<>;
 
 // Decodes a request body as it arrives, consuming what it decodes: a Content-Length count or
 // the chunked coding (RFC 9112 §7.1; trailer fields are read and dropped). The decoded size

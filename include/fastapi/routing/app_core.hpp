@@ -162,7 +162,7 @@ public:
     Cache cache() const { return cache_; }
 
 protected:
-    explicit AppCore(AppOptions options) : options_(std::move(options)) {}
+    FASTAPI_LAZY explicit AppCore(AppOptions options) : options_(std::move(options)) { run_async_ = &AppCore::run_async_of; }
     ~AppCore() = default;
 
     AppOptions& mutable_settings() noexcept { return options_; }
@@ -279,22 +279,10 @@ private:
     // (timers, sockets) ends with operation_aborted and what cannot (a post) completes: a
     // handler that needs nothing cancelled still gives its answer.
     // The caller's coroutine does not throw when cancelled (asio::this_coro::throw_if_cancelled(false)).
-    asio::awaitable<void> run_async(Exchange& ex) override {
-        if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
-            return middleware_.run(ex, exception_handlers_, {&AppCore::route_in_stack, &AppCore::route_async_in_stack, this});
-        return run_route_async(ex);
-    }
-    asio::awaitable<void> run_route_async(Exchange& ex) {
-        ex.executor = co_await asio::this_coro::executor;
-        std::exception_ptr error;
-        try {
-            co_await call_route_async(ex);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        if (error) exception_handlers_.handle(error, ex);
-        middleware_.run_afters(ex, exception_handlers_);
-    }
+    // (AppContext::run_async calls it: the constructor, a template, names it, so that it and the
+    // coroutines it reaches are compiled only where an App is made: core/config.hpp.)
+    FASTAPI_CORO_DECL static asio::awaitable<void> run_async_of(AppContext& context, Exchange& ex);
+    FASTAPI_CORO_DECL asio::awaitable<void> run_route_async(Exchange& ex);
 
     // ---- the steps ----
 
@@ -371,32 +359,13 @@ private:
     // The route's part in a coroutine: its coroutine dependencies awaited (route dependencies
     // first, then the handler's, in binding order), then the handler. A blocking handler
     // reached here runs on the app's own pool (the server's is not in reach of a coroutine).
-    asio::awaitable<void> call_route_async(Exchange& ex) {
+    FASTAPI_LAZY asio::awaitable<void> call_route_async(Exchange& ex) {
         if (route_cached(ex)) return cached_call_async(ex);
         return call_handler_async(ex);
     }
-    asio::awaitable<void> call_handler_async(Exchange& ex) {
-        const Route& route = *ex.route;
-        if (needs_prefetch(route)) {
-            for (const Dependency& d : route.options.dependencies)
-                if (d.node) co_await prefetch_dependency(*d.node, ex);
-            if (route.endpoint.dependencies)
-                for (const DependencyNode* n : route.endpoint.dependencies()) co_await prefetch_dependency(*n, ex);
-        }
-        if (route.endpoint.is_async()) {
-            co_await route.endpoint.call_async(ex);
-        } else if (route.options.blocking) {
-            co_await asio::co_spawn(
-                blocking_pool().get_executor(),
-                [&ex]() -> asio::awaitable<void> {
-                    ex.route->endpoint.call(ex);
-                    co_return;
-                },
-                asio::use_awaitable);
-        } else {
-            route.endpoint.call(ex);
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> call_handler_async(Exchange& ex);
+    // A blocking handler's call, spawned on the pool.
+    FASTAPI_CORO_DECL static asio::awaitable<void> call_blocking(Exchange* ex);
     asio::thread_pool& blocking_pool() {
         std::lock_guard lock(pool_mutex_);
         if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
@@ -419,7 +388,7 @@ private:
         route.endpoint.call(ex);
         return true;
     }
-    static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
+    FASTAPI_LAZY static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
         return static_cast<AppCore*>(self)->call_route_async(ex);
     }
 
@@ -504,176 +473,17 @@ private:
     // CacheOptions::lock: the lock taken, or (another process computes) its entry once stored:
     // polled with a doubling wait, bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS. Neither (the wait
     // ran out, the backend failed): compute without it.
-    asio::awaitable<bool> cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
-                                             std::shared_ptr<const CachedResponse>& hit) {
-        const Route& route = *ex.route;
-        CacheBackend& backend = *cache_.backend();
-        asio::steady_timer timer(co_await asio::this_coro::executor);
-        auto wait = std::chrono::milliseconds(FASTAPI_CACHE_LOCK_POLL_MS);
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS);
-        for (;;) {
-            try {
-                std::string k = key, t = token;
-                if (co_await backend.try_lock_async(k, t, route.options.cache.lock_timeout)) co_return true;
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-                co_return false;
-            }
-            if (std::chrono::steady_clock::now() + wait > deadline) co_return false;
-            timer.expires_after(wait);
-            std::error_code ec;
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) co_return false;  // cancelled: the request is going away
-            wait = std::min(wait * 2, std::chrono::milliseconds(100));
-            try {
-                std::string k = key;
-                auto e = co_await backend.get_entry_async(k);
-                if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
-                    hit = std::move(e);
-                    co_return false;
-                }
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-                co_return false;
-            }
-        }
-    }
-    asio::awaitable<void> cache_unlock(std::string key, std::string token) {
-        try {
-            co_await cache_.backend()->unlock_async(std::move(key), std::move(token));
-        } catch (const std::exception& e) {
-            cache_outage_.failed(e.what());  // it expires by itself
-        }
-    }
-    asio::awaitable<void> cached_call_async(Exchange& ex) {
-        const Route& route = *ex.route;
-        CacheBackend& backend = *cache_.backend();
-        const CacheOptions& opts = route.options.cache;
-        CacheRequestDirectives d = cache_request_directives(ex.request);
-        if (d.no_store) {
-            co_await call_handler_async(ex);
-            co_return;
-        }
-        std::string rest;
-        rest += opts.namespace_;
-        rest += '|';
-        cache_request_key(ex.request, opts, route.cache.headers, rest);
-        bool usable = true;
-        CacheLookup found;
-        try {  // the versions and the entry: one round trip on Redis
-            found = co_await backend.lookup_async(route.cache.version_keys, rest, !d.no_cache);
-            cache_outage_.worked();
-        } catch (const std::exception& e) {
-            usable = false;  // the backend is down: a miss, logged once per outage
-            cache_outage_.failed(e.what());
-            found.key = rest;
-        }
-        const std::string key = std::move(found.key);
-        std::shared_ptr<const CachedResponse> old = std::move(found.entry), hit;
-        CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
-        if (age == CacheAge::fresh) {
-            cache_write_hit(ex, *old, route.cache, cache_now_ms());
-            co_return;
-        }
-        if (age == CacheAge::revalidate) {
-            // Stale, within stale_while_revalidate: answered at once; one request (the first
-            // to find it so) recomputes in the background.
-            cache_write_hit(ex, *old, route.cache, cache_now_ms(), true);
-            if (cache_flights_.try_lead(key)) {
-                auto bg = std::make_shared<Exchange>();
-                bg->request = ex.request;
-                bg->route = ex.route;
-                bg->app = ex.app;
-                bg->executor = co_await asio::this_coro::executor;
-                asio::co_spawn(bg->executor, cache_revalidate(bg, key), asio::detached);
-            }
-            co_return;
-        }
-        // Single flight: one miss of this key computes; the others wait for it, then read.
-        CacheFlightGuard guard;
-        std::string token;
-        if (usable) {
-            auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-            timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
-            if (cache_flights_.join(key, timer)) {
-                guard.flights = &cache_flights_;
-                guard.key = &key;
-                if (backend.synchronous() && !d.no_cache)  // a flight may have ended since the lookup
-                    if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh)
-                        hit = std::move(e);
-                if (!hit && opts.lock && !backend.synchronous()) {  // and across processes
-                    std::string t = cache_lock_token();
-                    if (co_await cache_lock_or_wait(ex, key, t, hit)) token = std::move(t);
-                }
-            } else {
-                std::error_code ec;
-                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                try {
-                    std::string k = key;
-                    auto e = co_await backend.get_entry_async(k);
-                    if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) hit = std::move(e);
-                } catch (const std::exception& e) {
-                    cache_outage_.failed(e.what());
-                }
-            }
-        }
-        if (hit) {
-            cache_write_hit(ex, *hit, route.cache, cache_now_ms());
-            co_return;
-        }
-        std::exception_ptr error;
-        try {
-            co_await call_handler_async(ex);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
-        std::shared_ptr<const CachedResponse> entry;
-        if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
-        if (entry) co_await cache_store(key, std::move(entry), route);
-        if (!token.empty()) co_await cache_unlock(key, token);
-        if (error && !stale) std::rethrow_exception(error);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<bool> cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
+                                                               std::shared_ptr<const CachedResponse>& hit);
+    FASTAPI_CORO_DECL asio::awaitable<void> cache_unlock(std::string key, std::string token);
+    FASTAPI_CORO_DECL asio::awaitable<void> cached_call_async(Exchange& ex);
     // stale_while_revalidate's recomputation, on a copy of the request that found the entry
     // stale; the flight of its key is this one's until it ends (and, with .lock, the lock).
-    asio::awaitable<void> cache_revalidate(std::shared_ptr<Exchange> bg, std::string key) {
-        CacheFlightGuard guard{&cache_flights_, &key};
-        const Route& route = *bg->route;
-        CacheBackend& backend = *cache_.backend();
-        std::string token;
-        if (route.options.cache.lock && !backend.synchronous()) {
-            std::string t = cache_lock_token();
-            bool locked = false;
-            try {
-                std::string k = key, t2 = t;
-                locked = co_await backend.try_lock_async(k, t2, route.options.cache.lock_timeout);
-            } catch (const std::exception& e) {
-                cache_outage_.failed(e.what());
-            }
-            if (!locked) co_return;  // another process revalidates it
-            token = std::move(t);
-        }
-        bool ok = true;
-        try {
-            co_await call_handler_async(*bg);
-        } catch (...) {
-            ok = false;  // the stale entry stays until its windows end
-        }
-        if (ok && bg->response.status < 500)
-            if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true))
-                co_await cache_store(key, std::move(entry), route);
-        if (!token.empty()) co_await cache_unlock(key, token);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> cache_revalidate(std::shared_ptr<Exchange> bg, std::string key);
     // An entry written to the backend; a backend that fails is an outage (logged once), not an
     // error of the request.
-    asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry, const Route& route) {
-        try {
-            co_await cache_.backend()->set_entry_async(key, entry, route.cache.keep);
-            cache_outage_.worked();
-        } catch (const std::exception& e) {
-            cache_outage_.failed(e.what());
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry,
+                                                         const Route& route);
 
     void route_not_found(Exchange& ex, bool path_matched) {
         Request& req = ex.request;
@@ -720,6 +530,222 @@ private:
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::run_async_of(AppContext& context, Exchange& ex) {
+    auto& app = static_cast<AppCore&>(context);
+    if (!ex.route)  // dispatch routed nothing: a coroutine middleware is in the stack
+        return app.middleware_.run(ex, app.exception_handlers_,
+                                   {&AppCore::route_in_stack, &AppCore::route_async_in_stack, &app});
+    return app.run_route_async(ex);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::run_route_async(Exchange& ex) {
+    ex.executor = co_await asio::this_coro::executor;
+    std::exception_ptr error;
+    try {
+        co_await call_route_async(ex);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) exception_handlers_.handle(error, ex);
+    middleware_.run_afters(ex, exception_handlers_);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::call_handler_async(Exchange& ex) {
+    const Route& route = *ex.route;
+    if (needs_prefetch(route)) {
+        for (const Dependency& d : route.options.dependencies)
+            if (d.node) co_await prefetch_dependency(*d.node, ex);
+        if (route.endpoint.dependencies)
+            for (const DependencyNode* n : route.endpoint.dependencies()) co_await prefetch_dependency(*n, ex);
+    }
+    if (route.endpoint.is_async()) {
+        co_await route.endpoint.call_async(ex);
+    } else if (route.options.blocking) {
+        asio::awaitable<void> call = call_blocking(&ex);
+        co_await asio::co_spawn(blocking_pool().get_executor(), std::move(call), asio::use_awaitable);
+    } else {
+        route.endpoint.call(ex);
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::call_blocking(Exchange* ex) {
+    ex->route->endpoint.call(*ex);
+    co_return;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> AppCore::cache_lock_or_wait(Exchange& ex, const std::string& key, const std::string& token,
+                                         std::shared_ptr<const CachedResponse>& hit) {
+    const Route& route = *ex.route;
+    CacheBackend& backend = *cache_.backend();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto wait = std::chrono::milliseconds(FASTAPI_CACHE_LOCK_POLL_MS);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS);
+    for (;;) {
+        try {
+            std::string k = key, t = token;
+            if (co_await backend.try_lock_async(k, t, route.options.cache.lock_timeout)) co_return true;
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+            co_return false;
+        }
+        if (std::chrono::steady_clock::now() + wait > deadline) co_return false;
+        timer.expires_after(wait);
+        std::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return false;  // cancelled: the request is going away
+        wait = std::min(wait * 2, std::chrono::milliseconds(100));
+        try {
+            std::string k = key;
+            auto e = co_await backend.get_entry_async(k);
+            if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+                hit = std::move(e);
+                co_return false;
+            }
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+            co_return false;
+        }
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cache_unlock(std::string key, std::string token) {
+    try {
+        co_await cache_.backend()->unlock_async(std::move(key), std::move(token));
+    } catch (const std::exception& e) {
+        cache_outage_.failed(e.what());  // it expires by itself
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cached_call_async(Exchange& ex) {
+    const Route& route = *ex.route;
+    CacheBackend& backend = *cache_.backend();
+    const CacheOptions& opts = route.options.cache;
+    CacheRequestDirectives d = cache_request_directives(ex.request);
+    if (d.no_store) {
+        co_await call_handler_async(ex);
+        co_return;
+    }
+    std::string rest;
+    rest += opts.namespace_;
+    rest += '|';
+    cache_request_key(ex.request, opts, route.cache.headers, rest);
+    bool usable = true;
+    CacheLookup found;
+    try {  // the versions and the entry: one round trip on Redis
+        found = co_await backend.lookup_async(route.cache.version_keys, rest, !d.no_cache);
+        cache_outage_.worked();
+    } catch (const std::exception& e) {
+        usable = false;  // the backend is down: a miss, logged once per outage
+        cache_outage_.failed(e.what());
+        found.key = rest;
+    }
+    const std::string key = std::move(found.key);
+    std::shared_ptr<const CachedResponse> old = std::move(found.entry), hit;
+    CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+    if (age == CacheAge::fresh) {
+        cache_write_hit(ex, *old, route.cache, cache_now_ms());
+        co_return;
+    }
+    if (age == CacheAge::revalidate) {
+        // Stale, within stale_while_revalidate: answered at once; one request (the first
+        // to find it so) recomputes in the background.
+        cache_write_hit(ex, *old, route.cache, cache_now_ms(), true);
+        if (cache_flights_.try_lead(key)) {
+            auto bg = std::make_shared<Exchange>();
+            bg->request = ex.request;
+            bg->route = ex.route;
+            bg->app = ex.app;
+            bg->executor = co_await asio::this_coro::executor;
+            asio::co_spawn(bg->executor, cache_revalidate(bg, key), asio::detached);
+        }
+        co_return;
+    }
+    // Single flight: one miss of this key computes; the others wait for it, then read.
+    CacheFlightGuard guard;
+    std::string token;
+    if (usable) {
+        auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+        timer->expires_after(std::chrono::milliseconds(FASTAPI_CACHE_FLIGHT_WAIT_MS));
+        if (cache_flights_.join(key, timer)) {
+            guard.flights = &cache_flights_;
+            guard.key = &key;
+            if (backend.synchronous() && !d.no_cache)  // a flight may have ended since the lookup
+                if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh)
+                    hit = std::move(e);
+            if (!hit && opts.lock && !backend.synchronous()) {  // and across processes
+                std::string t = cache_lock_token();
+                if (co_await cache_lock_or_wait(ex, key, t, hit)) token = std::move(t);
+            }
+        } else {
+            std::error_code ec;
+            co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            try {
+                std::string k = key;
+                auto e = co_await backend.get_entry_async(k);
+                if (e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) hit = std::move(e);
+            } catch (const std::exception& e) {
+                cache_outage_.failed(e.what());
+            }
+        }
+    }
+    if (hit) {
+        cache_write_hit(ex, *hit, route.cache, cache_now_ms());
+        co_return;
+    }
+    std::exception_ptr error;
+    try {
+        co_await call_handler_async(ex);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    const bool stale = (error || ex.response.status >= 500) && cache_stale_on_error(ex, old);
+    std::shared_ptr<const CachedResponse> entry;
+    if (!error && !stale) entry = cache_after_miss(ex, opts, route.cache, usable);
+    if (entry) co_await cache_store(key, std::move(entry), route);
+    if (!token.empty()) co_await cache_unlock(key, token);
+    if (error && !stale) std::rethrow_exception(error);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cache_revalidate(std::shared_ptr<Exchange> bg, std::string key) {
+    CacheFlightGuard guard{&cache_flights_, &key};
+    const Route& route = *bg->route;
+    CacheBackend& backend = *cache_.backend();
+    std::string token;
+    if (route.options.cache.lock && !backend.synchronous()) {
+        std::string t = cache_lock_token();
+        bool locked = false;
+        try {
+            std::string k = key, t2 = t;
+            locked = co_await backend.try_lock_async(k, t2, route.options.cache.lock_timeout);
+        } catch (const std::exception& e) {
+            cache_outage_.failed(e.what());
+        }
+        if (!locked) co_return;  // another process revalidates it
+        token = std::move(t);
+    }
+    bool ok = true;
+    try {
+        co_await call_handler_async(*bg);
+    } catch (...) {
+        ok = false;  // the stale entry stays until its windows end
+    }
+    if (ok && bg->response.status < 500)
+        if (auto entry = cache_after_miss(*bg, route.options.cache, route.cache, true))
+            co_await cache_store(key, std::move(entry), route);
+    if (!token.empty()) co_await cache_unlock(key, token);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> AppCore::cache_store(std::string key, std::shared_ptr<const CachedResponse> entry, const Route& route) {
+    try {
+        co_await cache_.backend()->set_entry_async(key, entry, route.cache.keep);
+        cache_outage_.worked();
+    } catch (const std::exception& e) {
+        cache_outage_.failed(e.what());
+    }
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

@@ -186,40 +186,19 @@ public:
     virtual std::shared_ptr<const CachedResponse> get_entry(std::string_view) { return nullptr; }
     virtual void set_entry(const std::string&, std::shared_ptr<const CachedResponse>, std::chrono::milliseconds) {}
     virtual std::uint64_t namespace_version(std::string_view) { return 0; }
-    // Every backend; the synchronous one's default to the above.
-    virtual asio::awaitable<std::shared_ptr<const CachedResponse>> get_entry_async(std::string key) {
-        co_return get_entry(key);
-    }
+    // Every backend (MemoryCache answers them from the synchronous ones above).
+    virtual asio::awaitable<std::shared_ptr<const CachedResponse>> get_entry_async(std::string key) = 0;
     virtual asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const CachedResponse> e,
-                                                  std::chrono::milliseconds ttl) {
-        set_entry(key, std::move(e), ttl);
-        co_return;
-    }
-    virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) { co_return namespace_version(ns); }
+                                                  std::chrono::milliseconds ttl) = 0;
+    virtual asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) = 0;
     // The versions of `version_keys` and the entry under the key they make with `rest` (read
-    // only when `read`). Redis does it in one round trip (a script); this is the general way.
+    // only when `read`): one round trip on Redis (a script).
     virtual asio::awaitable<CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
-                                                      bool read) {
-        CacheLookup out;
-        for (const std::string& v : version_keys) {
-            std::string vk = v;
-            std::uint64_t n = co_await namespace_version_async(vk);
-            cache_append_number(out.key, n);
-            out.key += ':';
-        }
-        out.key += rest;
-        if (read) {
-            std::string k = out.key;
-            out.entry = co_await get_entry_async(k);
-        }
-        co_return out;
-    }
+                                                      bool read) = 0;
     // The lock across processes of CacheOptions::lock: true when taken (a process-local
     // backend has nothing to lock: single flight covers it).
-    virtual asio::awaitable<bool> try_lock_async(std::string /*key*/, std::string /*token*/, std::chrono::milliseconds) {
-        co_return true;
-    }
-    virtual asio::awaitable<void> unlock_async(std::string /*key*/, std::string /*token*/) { co_return; }
+    virtual asio::awaitable<bool> try_lock_async(std::string key, std::string token, std::chrono::milliseconds ttl) = 0;
+    virtual asio::awaitable<void> unlock_async(std::string key, std::string token) = 0;
     // Invalidation and values.
     virtual asio::awaitable<void> clear_namespace(std::string ns) = 0;
     virtual asio::awaitable<void> remove(std::string key) = 0;
@@ -233,10 +212,12 @@ public:
 struct MemoryCacheOptions {
     std::size_t max_bytes = 64u << 20;
 };
-class MemoryCache final : public detail::CacheBackend {
+// A template only so that its coroutines are compiled where it is used (core/config.hpp).
+template <int = 0>
+class BasicMemoryCache final : public detail::CacheBackend {
 public:
-    explicit MemoryCache(MemoryCacheOptions o = {}) : options_(o) {}
-    MemoryCache(MemoryCache&& other) noexcept : options_(other.options_) {}
+    explicit BasicMemoryCache(MemoryCacheOptions o = {}) : options_(o) {}
+    BasicMemoryCache(BasicMemoryCache&& other) noexcept : options_(other.options_) {}
 
     bool synchronous() const noexcept override { return true; }
     std::size_t bytes() const {
@@ -271,6 +252,29 @@ public:
         auto it = versions_.find(ns);
         return it == versions_.end() ? 0 : it->second;
     }
+    // The coroutines, answered at once.
+    asio::awaitable<std::shared_ptr<const detail::CachedResponse>> get_entry_async(std::string key) override {
+        co_return get_entry(key);
+    }
+    asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const detail::CachedResponse> e,
+                                          std::chrono::milliseconds ttl) override {
+        set_entry(key, std::move(e), ttl);
+        co_return;
+    }
+    asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) override { co_return namespace_version(ns); }
+    asio::awaitable<detail::CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
+                                                      bool read) override {
+        detail::CacheLookup out;
+        for (const std::string& v : version_keys) {
+            detail::cache_append_number(out.key, namespace_version(v));
+            out.key += ':';
+        }
+        out.key += rest;
+        if (read) out.entry = get_entry(out.key);
+        co_return out;
+    }
+    asio::awaitable<bool> try_lock_async(std::string, std::string, std::chrono::milliseconds) override { co_return true; }
+    asio::awaitable<void> unlock_async(std::string, std::string) override { co_return; }
     asio::awaitable<void> clear_namespace(std::string ns) override {
         std::lock_guard lock(mutex_);
         auto it = versions_.find(std::string_view(ns));
@@ -313,7 +317,7 @@ private:
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
-    using Map = std::unordered_map<std::string_view, std::list<Item>::iterator, Hash, std::equal_to<>>;
+    using Map = std::unordered_map<std::string_view, typename std::list<Item>::iterator, Hash, std::equal_to<>>;
 
     void put(const std::string& key, std::shared_ptr<const detail::CachedResponse> e, std::string value,
              std::size_t size, std::chrono::milliseconds ttl) {
@@ -325,7 +329,7 @@ private:
         map_.emplace(std::string_view(lru_.front().key), lru_.begin());
         bytes_ += size;
     }
-    void erase_locked(Map::iterator it) {
+    void erase_locked(typename Map::iterator it) {
         auto item = it->second;
         bytes_ -= item->size;
         map_.erase(it);
@@ -339,6 +343,7 @@ private:
     std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> versions_;
     std::size_t bytes_ = 0;
 };
+using MemoryCache = BasicMemoryCache<>;
 
 // The app's cache, to invalidate and to cache values (app.set_cache returns it; copies share it).
 class Cache {
@@ -349,11 +354,11 @@ public:
     detail::CacheBackend* backend() const noexcept { return backend_.get(); }
 
     // Every entry of a namespace (a version counter: nothing is scanned, Redis never blocked).
-    asio::awaitable<void> clear(std::string ns) { co_await backend_->clear_namespace("ns:" + ns); }
+    FASTAPI_CORO_DECL asio::awaitable<void> clear(std::string ns);
     // Every entry of the routes with this tag.
-    asio::awaitable<void> invalidate_tag(std::string tag) { co_await backend_->clear_namespace("tag:" + tag); }
+    FASTAPI_CORO_DECL asio::awaitable<void> invalidate_tag(std::string tag);
     // One value of get_or_set.
-    asio::awaitable<void> invalidate(std::string key) { co_await backend_->remove("value:" + key); }
+    FASTAPI_CORO_DECL asio::awaitable<void> invalidate(std::string key);
     // The value under `key`, else producer()'s (a string, or asio::awaitable<std::string>), kept `ttl`.
     template <class F>
     asio::awaitable<std::string> get_or_set(std::string key, std::chrono::milliseconds ttl, F producer) {
@@ -370,6 +375,14 @@ public:
 private:
     std::shared_ptr<detail::CacheBackend> backend_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> Cache::clear(std::string ns) { co_await backend_->clear_namespace("ns:" + ns); }
+FASTAPI_CORO_DEF asio::awaitable<void> Cache::invalidate_tag(std::string tag) {
+    co_await backend_->clear_namespace("tag:" + tag);
+}
+FASTAPI_CORO_DEF asio::awaitable<void> Cache::invalidate(std::string key) { co_await backend_->remove("value:" + key); }
+#endif
 
 namespace detail {
 

@@ -46,14 +46,27 @@ struct NoCache {};
 // coroutine dependency, it is awaited on the request's loop after the response has been
 // sent; returned by a plain dependency (whose route runs no coroutine), it runs to
 // completion on a loop of its own.
+class Cleanup;
+namespace detail {
+// Runs a coroutine cleanup on `loop` (or on a loop of its own); named by Cleanup's constructor
+// only, so that it and its coroutine are compiled where a coroutine cleanup is written
+// (FASTAPI_CORO_DECL, core/config.hpp).
+FASTAPI_CORO_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f,
+                                                         const asio::any_io_executor& loop);
+}  // namespace detail
+
 class Cleanup {
 public:
     Cleanup() = default;
     template <class F>
         requires std::is_invocable_v<F&> && (!std::is_same_v<std::remove_cvref_t<F>, Cleanup>)
     Cleanup(F f) {  // NOLINT: implicit, so Scoped{value, [] { ... }} reads naturally
-        if constexpr (detail::awaitable_result<std::invoke_result_t<F&>>::is_awaitable) async_ = std::move(f);
-        else sync_ = std::move(f);
+        if constexpr (detail::awaitable_result<std::invoke_result_t<F&>>::is_awaitable) {
+            async_ = std::move(f);
+            schedule_ = &detail::schedule_cleanup;
+        } else {
+            sync_ = std::move(f);
+        }
     }
     explicit operator bool() const noexcept { return sync_ || async_; }
     bool is_coroutine() const noexcept { return static_cast<bool>(async_); }
@@ -63,6 +76,7 @@ public:
 private:
     std::function<void()> sync_;
     std::function<asio::awaitable<void>()> async_;
+    std::function<void()> (*schedule_)(std::function<asio::awaitable<void>()>, const asio::any_io_executor&) = nullptr;
 };
 
 template <class T>
@@ -108,9 +122,9 @@ struct LoopLife : asio::execution_context::service {
     }
 };
 
-FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f);
+FASTAPI_CORO_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
+FASTAPI_CORO_DEF asio::awaitable<void> run_cleanup(std::function<asio::awaitable<void>()> f) {
     try {
         co_await f();
     } catch (const std::exception& x) {
@@ -122,7 +136,7 @@ FASTAPI_DECL asio::awaitable<void> run_cleanup(std::function<asio::awaitable<voi
 #endif
 
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
+FASTAPI_CORO_DEF std::function<void()> schedule_cleanup(std::function<asio::awaitable<void>()> f, const asio::any_io_executor& loop) {
     std::shared_ptr<LoopLife::Flag> flag;
     if (loop) flag = asio::use_service<LoopLife>(asio::query(loop, asio::execution::context)).flag;
     return [f = std::move(f), loop, flag] {
@@ -143,7 +157,7 @@ FASTAPI_DECL std::function<void()> schedule_cleanup(std::function<asio::awaitabl
 
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::function<void()> Cleanup::take(const asio::any_io_executor& loop) {
-    if (async_) return detail::schedule_cleanup(std::move(async_), loop);
+    if (async_) return schedule_(std::move(async_), loop);
     return std::move(sync_);
 }
 #endif
@@ -305,9 +319,9 @@ void* resolve_dependency(const Fn& fn, const void* key, Exchange& ex, Validation
 // dependencies on the way are resolved too, so that everything runs in FastAPI's order;
 // a NoCache plain one is left to the binding. Validation errors are not collected here: a
 // dependency whose parameters fail is not called, and the binding reports them.
-FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex);
+FASTAPI_CORO_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
+FASTAPI_CORO_DEF asio::awaitable<void> prefetch_dependency(const DependencyNode& n, Exchange& ex) {
     if (n.cache && ex.deps.find(n.key)) co_return;
     const DependencyOverride* o = find_dependency_override(ex, n.key);
     DependencyList children = o ? (o->children ? o->children() : DependencyList{}) : n.children();

@@ -31,6 +31,7 @@ struct FormOptions {
 // The route an exchange was routed to (routing/app.hpp). Named here only as the pointer the
 // app leaves in the exchange: no part below the app looks inside it.
 struct Route;
+class Stream;  // http/stream.hpp (AppContext::connection_opener)
 
 namespace detail {
 
@@ -75,6 +76,11 @@ enum class Dispatch { done, run_async, run_blocking };
 // limits and state; the server and the TestClient drive a request through it, from its
 // parsed head to its response, and enter its lifespan. A Server reads it from every loop
 // thread: from begin_serving() on, nothing it answers changes.
+// server/server.hpp's, named by AppContext::connection_opener.
+struct ServerState;
+struct Worker;
+class Connection;
+
 class AppContext {
 public:
     // ---- for binding ----
@@ -102,9 +108,17 @@ public:
     virtual void run_endpoint(Exchange& ex) noexcept = 0;
     // run_async's coroutine is awaited by one that does not throw when cancelled
     // (asio::this_coro::throw_if_cancelled(false)): cancelled, what it awaits ends with an error.
-    virtual asio::awaitable<void> run_async(Exchange& ex) = 0;
+    // (Not virtual: a virtual coroutine, or a virtual function naming one, is compiled in every
+    // unit that includes the header; the app's constructor, a template, sets run_async_.)
+    asio::awaitable<void> run_async(Exchange& ex) { return run_async_(*this, ex); }
+    // Opens a connection and starts it (server/server.hpp's open_connection): set by the App's
+    // constructor, a template, so that the connection's coroutines are compiled only in a unit
+    // that makes an App (core/config.hpp). The routing layer knows only the names.
+    std::shared_ptr<Connection> (*connection_opener)(Stream&&, const std::shared_ptr<ServerState>&, Worker&,
+                                                             bool post_start) = nullptr;
 
 protected:
+    asio::awaitable<void> (*run_async_)(AppContext&, Exchange&) = nullptr;
     AppContext() = default;
     AppContext(const AppContext&) = delete;
     AppContext& operator=(const AppContext&) = delete;

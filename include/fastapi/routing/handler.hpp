@@ -60,7 +60,7 @@ struct Binder<const Request&> : Binder<Request&> {};
 template <>
 struct Binder<RequestStream&> {
     using holder = RequestStream;
-    static holder bind(Exchange& ex, ValidationErrors&) {
+    FASTAPI_LAZY static holder bind(Exchange& ex, ValidationErrors&) {  // WholeBodyReader's coroutine where used
         if (!ex.body_reader) ex.body_reader = std::make_shared<WholeBodyReader>(ex.request.body);
         return RequestStream(*ex.body_reader);
     }

@@ -11,7 +11,7 @@
 #include <memory>       // make_shared
 #include <mutex>        // mutex
 #include <optional>     // optional
-#include <type_traits>  // is_same_v, invoke_result_t
+#include <type_traits>  // is_same_v, is_void_v, invoke_result_t
 #include <utility>      // move, exchange
 #include <vector>       // vector
 
@@ -19,29 +19,26 @@ namespace fastapi {
 namespace detail {
 
 // Runs a coroutine to completion on a loop of its own (lifespan hooks); rethrows its error.
+// (A template for void too: compiled only where a coroutine hook is given, core/config.hpp.)
 template <class T>
 T run_to_completion(std::function<asio::awaitable<T>()> f) {
     asio::io_context io;
     std::exception_ptr error;
-    std::optional<T> result;
-    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
-        error = e;
-        if (!e) result.emplace(std::move(value));
-    });
-    io.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
+    if constexpr (std::is_void_v<T>) {
+        asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
+        io.run();
+        if (error) std::rethrow_exception(error);
+    } else {
+        std::optional<T> result;
+        asio::co_spawn(io, std::move(f), [&](std::exception_ptr e, T value) {
+            error = e;
+            if (!e) result.emplace(std::move(value));
+        });
+        io.run();
+        if (error) std::rethrow_exception(error);
+        return std::move(*result);
+    }
 }
-FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f);
-#if FASTAPI_DEFINITIONS
-FASTAPI_DECL void run_to_completion(std::function<asio::awaitable<void>()> f) {
-    asio::io_context io;
-    std::exception_ptr error;
-    asio::co_spawn(io, std::move(f), [&](std::exception_ptr e) { error = e; });
-    io.run();
-    if (error) std::rethrow_exception(error);
-}
-#endif
 // A lifespan hook as the app keeps it: a coroutine is run to completion.
 template <class F>
 std::function<void()> lifespan_hook(F f) {

@@ -293,6 +293,9 @@ FASTAPI_DECL bool gzip_compress(const std::string& in, std::string& out, int lev
 // A streamed body compressed as it is produced: each chunk the producer writes is deflated
 // and flushed (Z_SYNC_FLUSH, as Starlette's GZipResponder flushes per message), so the client
 // gets it at once and nothing is held beyond one chunk; the gzip trailer follows the last.
+// A template so that its coroutines are compiled only where gzip_stream is (core/config.hpp).
+#if FASTAPI_DEFINITIONS
+template <int = 0>
 class GzipSink final : public StreamSink {
 public:
     GzipSink(StreamWriter& out, int level) : out_(out) {
@@ -328,14 +331,15 @@ private:
     z_stream zs_{};
     std::string buffer_;
 };
+#endif
 
 // The producer `inner`, compressed: its length is no longer known (chunked framing).
-FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level);
+FASTAPI_CORO_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
+FASTAPI_CORO_DEF std::shared_ptr<BodyProducer> gzip_stream(std::shared_ptr<BodyProducer> inner, int level) {
     auto p = std::make_shared<BodyProducer>();
     p->produce = [inner = std::move(inner), level](StreamWriter& out) -> asio::awaitable<void> {
-        GzipSink sink(out, level);
+        GzipSink<> sink(out, level);
         StreamWriter writer(sink);
         co_await inner->produce(writer);
         co_await sink.finish();
@@ -401,7 +405,7 @@ FASTAPI_DECL bool accepts_gzip(const Request& req) {
 // are sent as they are.
 class GZipMiddleware : public Middleware {
 public:
-    explicit GZipMiddleware(GZipOptions options = {}) {
+    FASTAPI_LAZY explicit GZipMiddleware(GZipOptions options = {}) {  // gzip_stream compiled where used
         after = [options](const Request& req, Response& res) {
             if (!detail::accepts_gzip(req) || !res.file_path.empty() || res.headers.contains("content-encoding")) return;
             if (auto ct = res.headers.get("content-type"); ct && ct->starts_with("text/event-stream")) return;

@@ -69,7 +69,7 @@ public:
     // The whole stack around `inner`, in a coroutine (a coroutine middleware is in it); it
     // sets ex.executor (AppContext::run_async) and checks the status once the stack is done.
     // One coroutine frame for all the layers outside the innermost coroutine middleware.
-    asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
+    FASTAPI_LAZY asio::awaitable<void> run(Exchange& ex, const ExceptionHandlers& errors, Inner inner) const {
         return run_layers(Run{this, &errors, inner}, layers_.size(), ex, true);
     }
 
@@ -117,50 +117,8 @@ private:
     // Layers [0, layers) and the inner part. Halves run as on the synchronous path; a
     // coroutine middleware gets the layers inside it as call_next. `top`: the whole stack
     // (run()). `run` is the frame's own copy: call_next points at it.
-    asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
-        if (top) ex.executor = co_await asio::this_coro::executor;
-        std::size_t i = layers;
-        if (!run_befores_down(layers, i, ex, *run.errors)) {
-            if (top) refuse_invalid_status(ex);
-            co_return;
-        }
-        std::exception_ptr error;
-        try {
-            if (i == 0) {
-                if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
-            } else {
-                CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
-                ex.response = co_await layers_[i - 1].dispatch(ex.request, next);
-            }
-        } catch (...) {
-            error = std::current_exception();
-        }
-        if (error) run.errors->handle(error, ex);
-        run_afters(ex, *run.errors, i, layers);
-        if (top) refuse_invalid_status(ex);
-    }
-    static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req) {
-        auto& r = *static_cast<Run*>(run);
-        auto& ex = *static_cast<Exchange*>(exchange);
-        if (&req != &ex.request) ex.request = req;
-        const MiddlewareStack& stack = *r.stack;
-        switch (stack.run_plain_layers(r, layers, ex)) {
-            case PlainLayers::done: break;
-            case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
-            case PlainLayers::rest_async: {
-                std::exception_ptr error;
-                try {
-                    co_await r.inner.rest(r.inner.ctx, ex);
-                } catch (...) {
-                    error = std::current_exception();
-                }
-                if (error) r.errors->handle(error, ex);
-                stack.run_afters(ex, *r.errors, 0, layers);
-                break;
-            }
-        }
-        co_return std::move(ex.response);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const;
+    FASTAPI_CORO_DECL static asio::awaitable<Response> next_step(void* run, void* exchange, std::size_t layers, Request& req);
     // run_layers without a coroutine frame of its own when the layers left are `before`/`after`
     // halves (the usual inside of a coroutine middleware): done, or rest_async when the inner
     // part needs a coroutine (the caller awaits it and runs the `after`s), or not_plain, having
@@ -183,6 +141,54 @@ private:
     std::vector<Middleware> layers_;
     std::size_t coroutines_ = 0;  // middleware with `dispatch`
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> MiddlewareStack::run_layers(Run run, std::size_t layers, Exchange& ex, bool top) const {
+    if (top) ex.executor = co_await asio::this_coro::executor;
+    std::size_t i = layers;
+    if (!run_befores_down(layers, i, ex, *run.errors)) {
+        if (top) refuse_invalid_status(ex);
+        co_return;
+    }
+    std::exception_ptr error;
+    try {
+        if (i == 0) {
+            if (!run.inner.route(run.inner.ctx, ex)) co_await run.inner.rest(run.inner.ctx, ex);
+        } else {
+            CallNext next(&MiddlewareStack::next_step, const_cast<Run*>(&run), &ex, i - 1);
+            ex.response = co_await layers_[i - 1].dispatch(ex.request, next);
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) run.errors->handle(error, ex);
+    run_afters(ex, *run.errors, i, layers);
+    if (top) refuse_invalid_status(ex);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<Response> MiddlewareStack::next_step(void* run, void* exchange, std::size_t layers, Request& req) {
+    auto& r = *static_cast<Run*>(run);
+    auto& ex = *static_cast<Exchange*>(exchange);
+    if (&req != &ex.request) ex.request = req;
+    const MiddlewareStack& stack = *r.stack;
+    switch (stack.run_plain_layers(r, layers, ex)) {
+        case PlainLayers::done: break;
+        case PlainLayers::not_plain: co_await stack.run_layers(r, layers, ex, false); break;
+        case PlainLayers::rest_async: {
+            std::exception_ptr error;
+            try {
+                co_await r.inner.rest(r.inner.ctx, ex);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            if (error) r.errors->handle(error, ex);
+            stack.run_afters(ex, *r.errors, 0, layers);
+            break;
+        }
+    }
+    co_return std::move(ex.response);
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

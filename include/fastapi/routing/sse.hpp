@@ -111,16 +111,7 @@ public:
     explicit EventQueue(const asio::any_io_executor& ex) : wake_(ex), room_(ex) {}
 
     // The producer's side.
-    asio::awaitable<void> push(std::string bytes) {
-        while (pending_ && !closed_) {
-            room_.expires_at(asio::steady_timer::time_point::max());
-            asio::error_code ec;
-            co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-        if (closed_) throw asio::system_error(asio::error::operation_aborted);
-        pending_ = std::move(bytes);
-        wake_.cancel();
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> push(std::string bytes);
     void producer_done(std::exception_ptr error) noexcept {
         done_ = true;
         if (!ended_) error_ = std::move(error);  // cancelled by end(): no failure
@@ -128,34 +119,8 @@ public:
     }
 
     // The writing loop (the body producer the connection runs).
-    asio::awaitable<void> drain(StreamWriter& out, std::chrono::milliseconds ping) {
-        auto last = std::chrono::steady_clock::now();
-        for (;;) {
-            if (pending_) {
-                std::string bytes = std::move(*pending_);
-                pending_.reset();
-                room_.cancel();
-                co_await out.write(bytes);
-                last = std::chrono::steady_clock::now();
-                continue;
-            }
-            if (done_) break;
-            const bool pings = ping.count() > 0;  // JSON Lines have none
-            if (pings && std::chrono::steady_clock::now() >= last + ping) {
-                co_await out.write(": ping\n\n");
-                last = std::chrono::steady_clock::now();
-                continue;
-            }
-            wake_.expires_at(pings ? last + ping : asio::steady_timer::time_point::max());
-            asio::error_code ec;
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
-            // left, or the server stops.
-            asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-            if (state.cancelled() != asio::cancellation_type::none) throw asio::system_error(asio::error::operation_aborted);
-        }
-        if (error_) std::rethrow_exception(error_);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> drain(StreamWriter& out, std::chrono::milliseconds ping);
+
     // The loop ended (the stream is complete, the client left, the server stops): a producer
     // still running is cancelled, and a send it still makes throws.
     void close() noexcept {
@@ -182,6 +147,48 @@ private:
     std::exception_ptr error_;
 };
 
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> EventQueue::push(std::string bytes) {
+    while (pending_ && !closed_) {
+        room_.expires_at(asio::steady_timer::time_point::max());
+        asio::error_code ec;
+        co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (closed_) throw asio::system_error(asio::error::operation_aborted);
+    pending_ = std::move(bytes);
+    wake_.cancel();
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> EventQueue::drain(StreamWriter& out, std::chrono::milliseconds ping) {
+    auto last = std::chrono::steady_clock::now();
+    for (;;) {
+        if (pending_) {
+            std::string bytes = std::move(*pending_);
+            pending_.reset();
+            room_.cancel();
+            co_await out.write(bytes);
+            last = std::chrono::steady_clock::now();
+            continue;
+        }
+        if (done_) break;
+        const bool pings = ping.count() > 0;  // JSON Lines have none
+        if (pings && std::chrono::steady_clock::now() >= last + ping) {
+            co_await out.write(": ping\n\n");
+            last = std::chrono::steady_clock::now();
+            continue;
+        }
+        wake_.expires_at(pings ? last + ping : asio::steady_timer::time_point::max());
+        asio::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // Woken by the producer (the timer cancelled), or cancelled ourselves: the client
+        // left, or the server stops.
+        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) throw asio::system_error(asio::error::operation_aborted);
+    }
+    if (error_) std::rethrow_exception(error_);
+}
+#endif
+
 // Closes the queue when the writing loop ends, however it ends. (At namespace scope: a class
 // local to a coroutine crashes GCC 12 when the header is precompiled.)
 struct EventQueueCloser {
@@ -191,11 +198,11 @@ struct EventQueueCloser {
 
 // The response body of an EventSourceResponse (or a JSONLinesResponse, without pings: `ping`
 // zero): starts the user's producer beside the loop that writes what it sends.
-FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
-                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer);
+FASTAPI_CORO_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                                   std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
-                                              std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
+FASTAPI_CORO_DEF asio::awaitable<void> run_event_stream(StreamWriter& out, std::chrono::milliseconds ping,
+                                                  std::function<asio::awaitable<void>(std::shared_ptr<EventQueue>)> producer) {
     // (No co_await inside a larger expression: GCC 12 mishandles the temporaries there.)
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     const std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>(ex);

@@ -276,7 +276,12 @@ FASTAPI_DECL void serialize_response(const Request& req, const Response& res, st
 }
 #endif
 
+// A connection (defined below, in the implementation unit in the compiled-once mode).
 class Connection;
+// Makes a connection on `stream` and starts it (posted to its loop, or at once): what the App's
+// constructor gives AppContext::connection_opener, the one way the server opens connections.
+FASTAPI_CORO_DECL std::shared_ptr<Connection> open_connection(Stream&& stream, const std::shared_ptr<ServerState>& state,
+                                                              Worker& worker, bool post_start);
 
 // One event loop's connections, for the timeout sweep and graceful shutdown.
 struct Worker {
@@ -441,7 +446,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
     ServerState(AppContext& a, ServerOptions o)
         : app(a), options(std::move(o)),
           access_log(options.access_log ? std::make_unique<AccessLog>(options.access_log_format, options.workers > 1) : nullptr),
-          proxy_trust(options.proxy_headers ? proxy_trust_from(options.forwarded_allow_ips) : ProxyTrust{}) {}
+          proxy_trust(options.proxy_headers ? proxy_trust_from(options.forwarded_allow_ips) : ProxyTrust{}) {
+        if (!app.connection_opener) throw std::logic_error("fastapi: internal error: the app sets no connection opener");
+    }
     ~ServerState() {
         std::unique_ptr<asio::thread_pool> pool;
         {
@@ -617,17 +624,38 @@ FASTAPI_DECL void reject_connection(asio::generic::stream_protocol::socket socke
 // A connection: its definition is compiled where the definitions are (the implementation unit
 // in the compiled-once mode); elsewhere it is only the name `class Connection;` above.
 #if FASTAPI_DEFINITIONS
+// What the server's state and the in-process sessions ask of a connection; BasicConnection is
+// the one kind. Virtual so that the code calling these, no template, does not compile the
+// connection's coroutines: they are compiled where an App is made (core/config.hpp).
 class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    virtual ~Connection() = default;
+    virtual asio::any_io_executor executor() = 0;
+    // Closes the connection when past its deadline (the sweep, on the connection's loop).
+    virtual void sweep(std::chrono::steady_clock::time_point now) = 0;
+    virtual void begin_shutdown() = 0;
+    virtual void close() = 0;
+    virtual void end_of_input() = 0;
+};
+
+template <int N>
+class BasicConnection final : public Connection {
     using clock = std::chrono::steady_clock;
     enum class Phase { idle, headers, body, handler };
 
 public:
-    Connection(Stream stream, const std::shared_ptr<ServerState>& state, Worker& worker)
+    std::shared_ptr<BasicConnection> shared_from_this() {
+        return std::static_pointer_cast<BasicConnection>(Connection::shared_from_this());
+    }
+    std::weak_ptr<BasicConnection> weak_from_this() noexcept {
+        return std::static_pointer_cast<BasicConnection>(Connection::weak_from_this().lock());
+    }
+    BasicConnection(Stream stream, const std::shared_ptr<ServerState>& state, Worker& worker)
         : keep_state_(state), stream_(std::move(stream)), state_(*state), worker_(worker), parser_(state->options.limits),
           disconnected_(std::make_shared<std::atomic<bool>>(false)) {
         ++state_.live_connections;
     }
-    ~Connection() {
+    ~BasicConnection() {
         // Responses never written (the peer left): their dependencies are cleaned up all the same.
         DependencyScope::close(sending_cleanups_);
         DependencyScope::close(out_cleanups_);
@@ -670,7 +698,7 @@ public:
     }
 
     // Called by the sweep with the coarse clock: closes connections past their deadline.
-    void sweep(clock::time_point now) {
+    void sweep(clock::time_point now) override {
         if (closed_) return;
         if (writing_ && now > write_deadline_) return close();
         // A body being written to disk waits for the blocking pool, not for the client: the
@@ -698,7 +726,7 @@ public:
     // closed: one whose request is in the socket unread, or one just accepted that has not sent
     // its first request yet (half a second): their client did nothing wrong (a worker replaced
     // under load accepts until its acceptor closes).
-    void begin_shutdown() {
+    void begin_shutdown() override {
         if (closed_) return;
         if (phase_ == Phase::idle && !writing_ && out_.empty()) {
             if (auto* socket = stream_.socket()) {
@@ -719,7 +747,7 @@ public:
         return std::chrono::steady_clock::now() < quiet_from + state_.idle_drain;
     }
 
-    void close() {
+    void close() override {
         if (closed_) return;
         closed_ = true;
         disconnected_->store(true, std::memory_order_release);
@@ -732,11 +760,11 @@ public:
         parked_.reset();  // a parked coroutine is not needed any more
     }
 
-    asio::any_io_executor executor() { return stream_.get_executor(); }
+    asio::any_io_executor executor() override { return stream_.get_executor(); }
 
     // In-process (TestClient): the client sent everything it will. A request cut short is
     // answered 400, as the parser would answer a malformed one; else the connection closes.
-    void end_of_input() {
+    void end_of_input() override {
         if (closed_) return;
         if (!busy_ && !writing_ && out_.empty() && (in_begin_ < in_end_ || spool_) && drain_left_ == 0 && !spool_writing_) {
             answer_parse_error({ParseStatus::error, 0, 400, "Incomplete request"});
@@ -848,7 +876,7 @@ private:
         }
         reading_ = true;
         stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
                                     self->on_read(ec, n);
                                 });
     }
@@ -1051,7 +1079,7 @@ private:
     bool spool_body() {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in_end_ - in_begin_, spool_left_));
         spool_writing_ = true;
-        post_blocking([self = shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
+        post_blocking([self = this->shared_from_this(), bytes = std::string_view(in_.data() + in_begin_, n)] {
             const bool ok = self->spool_->write(bytes);
             asio::post(self->executor(), [self, ok, n = bytes.size()] { self->on_spooled(ok, n); });
         });
@@ -1085,7 +1113,7 @@ private:
             // pool, not on the event loop; the request is then dispatched as any other.
             busy_ = true;
             ex_.app = &state_.app;
-            post_blocking([self = shared_from_this()] {
+            post_blocking([self = this->shared_from_this()] {
                 try {
                     preload_form(self->ex_);
                 } catch (...) {  // left to the handler's own parse, which answers the error
@@ -1127,7 +1155,7 @@ private:
                 return;
             case Dispatch::run_blocking:
                 busy_ = running_ = true;
-                post_blocking([self = shared_from_this()] {
+                post_blocking([self = this->shared_from_this()] {
                     self->state_.app.run_endpoint(self->ex_);
                     asio::post(self->stream_.get_executor(), [self] { self->resume(); });
                 });
@@ -1148,7 +1176,7 @@ private:
         if (parked_) {
             parked_.resume();
         } else {
-            asio::co_spawn(executor(), serve_coroutines(weak_from_this()),
+            asio::co_spawn(executor(), serve_coroutines(this->weak_from_this()),
                            asio::bind_cancellation_slot(coroutine_cancel_.slot(), [](std::exception_ptr) {}));
         }
         coroutine_inline_ = false;
@@ -1157,12 +1185,12 @@ private:
     // Holds no reference to the connection while parked (the connection owns it then, and
     // ~ParkedCoroutine lets it go), one while a request runs. Parked, it keeps its loop's
     // io_context from running out of work, as the connection's pending read does.
-    static asio::awaitable<void> serve_coroutines(std::weak_ptr<Connection> weak) {
+    static asio::awaitable<void> serve_coroutines(std::weak_ptr<BasicConnection> weak) {
         co_await asio::this_coro::throw_if_cancelled(false);
         for (;;) {
-            Connection* c = nullptr;
+            BasicConnection* c = nullptr;
             {
-                std::shared_ptr<Connection> self = weak.lock();
+                std::shared_ptr<BasicConnection> self = weak.lock();
                 if (!self) co_return;
                 c = self.get();
                 try {
@@ -1235,7 +1263,7 @@ private:
         if (!res.file_path.empty() && !file_opened_) {
             // A file to send: opened and measured on the blocking pool, then finished here.
             busy_ = true;
-            post_blocking([self = shared_from_this()] {
+            post_blocking([self = this->shared_from_this()] {
                 auto file = std::make_shared<std::ifstream>(self->ex_.response.file_path, std::ios::binary);
                 std::error_code fec;
                 const std::uint64_t size = std::filesystem::file_size(self->ex_.response.file_path, fec);
@@ -1310,10 +1338,10 @@ private:
     // a time, so the body is never held whole. on_read hands reads to on_body_read meanwhile.
 
     struct BodyStream final : BodyReader {
-        explicit BodyStream(Connection& c) : c_(c) {}
+        explicit BodyStream(BasicConnection& c) : c_(c) {}
         asio::awaitable<std::string_view> read() override { return c_.body_read(); }
         bool done() const noexcept override { return decoder.done(); }
-        Connection& c_;
+        BasicConnection& c_;
         BodyDecoder decoder;
         std::string chunk;  // what the last read returned
         bool eof = false;   // the client stopped sending
@@ -1375,7 +1403,7 @@ private:
         if (in_.size() - in_end_ < min_read) in_.resize(std::max<std::size_t>({in_.size(), in_end_ + min_read, initial_buffer}));
         reading_ = true;
         stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                                [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
                                     self->on_read(ec, n);
                                 });
     }
@@ -1404,7 +1432,7 @@ private:
 
     class StreamSinkImpl final : public StreamSink {
     public:
-        explicit StreamSinkImpl(Connection& c) noexcept : c_(c) {}
+        explicit StreamSinkImpl(BasicConnection& c) noexcept : c_(c) {}
         asio::awaitable<void> write(std::string_view bytes) override { return c_.stream_write(bytes); }
         void on_server_stop(std::function<void()> f) override {
             if (c_.state_.stopping.load(std::memory_order_relaxed)) return f();
@@ -1412,7 +1440,7 @@ private:
         }
 
     private:
-        Connection& c_;
+        BasicConnection& c_;
     };
 
     void start_stream(std::shared_ptr<BodyProducer> producer, Framing framing) {
@@ -1422,13 +1450,13 @@ private:
         stream_length_ = producer->length;
         stream_sent_ = 0;
         if (!stream_wake_) stream_wake_.emplace(executor());
-        asio::co_spawn(executor(), run_producer(shared_from_this(), std::move(producer)),
-                       asio::bind_cancellation_slot(cancel_.slot(), [self = shared_from_this()](std::exception_ptr e) {
+        asio::co_spawn(executor(), run_producer(this->shared_from_this(), std::move(producer)),
+                       asio::bind_cancellation_slot(cancel_.slot(), [self = this->shared_from_this()](std::exception_ptr e) {
                            self->on_stream_done(e);
                        }));
         read();  // to see the client leave while the producer waits for something to send
     }
-    static asio::awaitable<void> run_producer(std::shared_ptr<Connection> self, std::shared_ptr<BodyProducer> producer) {
+    static asio::awaitable<void> run_producer(std::shared_ptr<BasicConnection> self, std::shared_ptr<BodyProducer> producer) {
         StreamSinkImpl sink(*self);
         StreamWriter writer(sink);
         co_await producer->produce(writer);
@@ -1541,7 +1569,7 @@ private:
         writing_ = true;
         write_deadline_ = worker_.now() + state_.options.body_timeout;
         asio::async_write(stream_, asio::buffer(sending_),
-                          [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
+                          [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
     }
 
     // Answered before the client finished sending (a body nobody reads): stop sending, and
@@ -1560,7 +1588,7 @@ private:
     }
     void linger_read(std::size_t dropped) {
         stream_.async_read_some(asio::buffer(in_.data(), in_.size()),
-                                [self = shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
+                                [self = this->shared_from_this(), dropped](const asio::error_code& ec, std::size_t n) {
                                     if (self->closed_) return;
                                     if (ec || dropped + n > max_linger_bytes) self->close();
                                     else self->linger_read(dropped + n);
@@ -1692,6 +1720,14 @@ private:
     std::function<void()> stream_stop_;  // what the producer asked to be called on a graceful stop
     std::shared_ptr<BodyStream> body_;  // a request body being read by its handler (start_body_stream)
 };
+
+FASTAPI_CORO_DEF std::shared_ptr<Connection> open_connection(Stream&& stream, const std::shared_ptr<ServerState>& state,
+                                                             Worker& worker, bool post_start) {
+    auto c = std::make_shared<BasicConnection<0>>(std::move(stream), state, worker);
+    if (post_start) asio::post(c->executor(), [c] { c->start(); });
+    else c->start();
+    return c;
+}
 #endif  // FASTAPI_DEFINITIONS: the connection is the implementation unit's
 
 // ---- ServerState: accepting, sweeping, stopping ----
@@ -1803,8 +1839,7 @@ FASTAPI_DECL void ServerState::accept(generic_acceptor* from) {
             // Accepted just before the stop closed the acceptor: the client is served (and the
             // connection closed after its response), not dropped.
             if (!ec && !self->finished && !self->embedded) {
-                auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
-                asio::post(c->executor(), [c] { c->start(); });
+                self->app.connection_opener(Stream(std::move(socket)), self, w, true);
             }
             return;
         }
@@ -1814,8 +1849,7 @@ FASTAPI_DECL void ServerState::accept(generic_acceptor* from) {
                 auto ex = socket.get_executor();
                 asio::post(ex, [s = std::move(socket)]() mutable { reject_connection(std::move(s)); });
             } else {
-                auto c = std::make_shared<Connection>(Stream(std::move(socket)), self, w);
-                asio::post(c->executor(), [c] { c->start(); });
+                self->app.connection_opener(Stream(std::move(socket)), self, w, true);
             }
             self->accept(from);
         } else {
@@ -1986,9 +2020,8 @@ FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_p
     };
     std::weak_ptr<Connection> weak;
     {
-        auto c = std::make_shared<Connection>(Stream(pipe), state, *worker);
+        auto c = state->app.connection_opener(Stream(pipe), state, *worker, false);
         weak = c;
-        c->start();
         run();
         c->end_of_input();
         run();

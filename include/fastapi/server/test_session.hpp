@@ -67,9 +67,7 @@ FASTAPI_DECL InMemorySession::InMemorySession(const std::shared_ptr<ServerState>
     pipe_ = std::make_shared<MemoryPipe>(io_->get_executor());
     pipe_->interactive = true;
     pipe_->input.assign(request);
-    auto c = std::make_shared<Connection>(Stream(pipe_), state, *worker_);
-    connection_ = c;
-    c->start();
+    connection_ = state->app.connection_opener(Stream(pipe_), state, *worker_, false);
 }
 
 FASTAPI_DECL void InMemorySession::finish() {
