@@ -181,7 +181,7 @@ public:
 
     // The same on an event loop, without blocking it (Redis: the coroutine client; in memory:
     // the calls above, which only take a lock). Coroutines, so only in the backends, which are
-    // templates: GCC 12 compiles a coroutine of a class that is not in every unit, used or not.
+    // templates: GCC 12 compiles a coroutine of a non-template class in every unit, used or not.
     virtual asio::awaitable<bool> enqueue_async(JobRecord r) = 0;
     virtual asio::awaitable<std::optional<JobInfo>> info_async(std::string id) = 0;
     virtual asio::awaitable<bool> abort_async(std::string id) = 0;
@@ -1124,7 +1124,7 @@ class Jobs {
     };
 
 public:
-    // (Templates, as what they make is: GCC 12 compiles a coroutine in every unit otherwise.)
+    // (Templates, as the backends they make are: GCC 12 would compile their coroutines in every unit.)
     FASTAPI_LAZY Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
     FASTAPI_LAZY explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
         : b_(std::make_shared<detail::RedisJobBackend>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true) {}
