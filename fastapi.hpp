@@ -22495,32 +22495,9 @@ public:
     // Queues a request; connects first when it never has. While the connection is down (between
     // attempts) the request fails at once: the caller decides, instead of waiting for a server
     // that may be gone for minutes.
-    void submit(std::shared_ptr<RedisRequest> r) {
-        owner_thread_.store(std::this_thread::get_id());
-        if (state_ == State::closed) return fail(*r, "the Redis client was closed");
-        if (state_ == State::backoff)
-            return fail(*r, "Redis at " + options_.address() + " is unavailable (" + last_error_ + "); reconnecting");
-        queued_.push_back(std::move(r));
-        if (state_ == State::idle) start();
-        else if (state_ == State::ready) wake_writer();
-    }
+    FASTAPI_CORO_DECL void submit(std::shared_ptr<RedisRequest> r);
     // Pub/sub: the next message (its RESP elements), or none once closed.
-    void wait_message(std::shared_ptr<RedisRequest> r) {
-        if (!messages_.empty()) {
-            auto m = std::move(messages_.front());
-            messages_.pop_front();
-            r->done = true;
-            r->waiter->complete(nullptr, std::move(m));
-            return;
-        }
-        if (state_ == State::closed) {
-            r->done = true;
-            r->waiter->complete(nullptr, {});
-            return;
-        }
-        message_waiter_ = std::move(r);
-        if (state_ == State::idle) start();
-    }
+    FASTAPI_CORO_DECL void wait_message(std::shared_ptr<RedisRequest> r);
     // Pub/sub: what is kept subscribed across reconnections.
     void keep(bool pattern, bool add, const std::vector<std::string>& names) {
         auto& set = pattern ? patterns_ : channels_;
@@ -22590,10 +22567,7 @@ private:
     void wake_writer() {
         if (session_ && session_->writer_waiting) session_->wake.cancel();
     }
-    void start() {
-        state_ = State::connecting;
-        asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
-    }
+    FASTAPI_CORO_DECL void start();
     void drop(const std::shared_ptr<Session>& s, std::string reason) {
         if (!s->alive) return;
         s->alive = false;
@@ -22608,166 +22582,22 @@ private:
 
     // The lifecycle: connect, serve until the connection drops, fail what was in flight, wait
     // (doubling, capped), again; until closed.
-    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
-        auto wait = self->options_.reconnect_min;
-        while (generation == self->generation_) {
-            self->state_ = State::connecting;
-            auto s = std::make_shared<Session>(self->ex_);
-            self->session_ = s;
-            std::string error = co_await self->connect(s);
-            if (generation != self->generation_) co_return;
-            if (error.empty()) {
-                self->state_ = State::ready;
-                wait = self->options_.reconnect_min;
-                self->resubscribe();
-                asio::co_spawn(self->ex_, writer(self, s), asio::detached);
-                if (self->options_.health_check_interval.count() > 0)
-                    asio::co_spawn(self->ex_, health(self, s), asio::detached);
-                co_await reader(self, s);
-                if (generation != self->generation_) co_return;
-                error = s->reason;
-                self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
-                               "); the command may or may not have run");
-            } else {
-                self->drop(s, error);
-                self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
-            }
-            if (generation != self->generation_) co_return;
-            self->last_error_ = error;
-            self->state_ = State::backoff;
-            self->backoff_timer_->expires_after(wait);
-            asio::error_code ec;
-            co_await self->backoff_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            wait = std::min(wait * 2, self->options_.reconnect_max);
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation);
 
     // Connects and says hello, within connect_timeout; the error, or empty.
-    asio::awaitable<std::string> connect(std::shared_ptr<Session> s) {
-        s->deadline.expires_after(options_.connect_timeout);
-        s->deadline.async_wait([s](asio::error_code ec) {
-            if (ec || !s->alive) return;
-            s->timed_out = true;
-            asio::error_code ignored;
-            s->socket.close(ignored);
-        });
-        auto timeout = [&] {
-            return "no answer within " + std::to_string(options_.connect_timeout.count()) + " ms";
-        };
-        asio::error_code ec;
-        if (!options_.unix_path.empty()) {
-            co_await s->socket.async_connect(asio::local::stream_protocol::endpoint(options_.unix_path),
-                                             asio::redirect_error(asio::use_awaitable, ec));
-        } else {
-            asio::ip::tcp::resolver resolver(ex_);
-            auto found = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                s->deadline.cancel();
-                co_return s->timed_out ? timeout() : "cannot resolve " + options_.host + " (" + ec.message() + ")";
-            }
-            ec = asio::error::host_not_found;
-            for (auto& entry : found) {
-                if (s->timed_out) break;
-                asio::error_code ignored;
-                s->socket.close(ignored);
-                co_await s->socket.async_connect(asio::generic::stream_protocol::endpoint(entry.endpoint()),
-                                                 asio::redirect_error(asio::use_awaitable, ec));
-                if (!ec) break;
-            }
-            if (!ec) s->socket.set_option(asio::ip::tcp::no_delay(true), ec);
-        }
-        if (ec || s->timed_out) {
-            s->deadline.cancel();
-            co_return s->timed_out ? timeout() : ec.message();
-        }
-        std::string error = co_await hello(s);
-        s->deadline.cancel();
-        if (s->timed_out) co_return timeout();
-        co_return error;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> connect(std::shared_ptr<Session> s);
 
     // The handshake: HELLO 3 (AUTH and SETNAME in it), or RESP2's AUTH and CLIENT SETNAME when
     // the protocol is 2 or the server has no HELLO (before Redis 6); then SELECT.
-    asio::awaitable<std::string> hello(std::shared_ptr<Session> s) {
-        const auto& o = options_;
-        std::string user = o.username.empty() ? "default" : o.username;
-        RedisValue reply;
-        std::string error;
-        bool resp2 = o.protocol == 2;
-        if (!resp2) {
-            std::vector<std::string_view> args{"HELLO", "3"};
-            if (!o.password.empty()) args.insert(args.end(), {"AUTH", user, o.password});
-            if (!o.client_name.empty()) args.insert(args.end(), {"SETNAME", o.client_name});
-            std::string out;
-            append_command_header(out, args.size());
-            for (auto a : args) append_command_arg(out, a);
-            if (!(error = co_await write_read(s, out, 1, reply, true)).empty()) co_return error;
-            if (reply.is_error()) {
-                if (reply.str.starts_with("NOPROTO") || reply.str.find("unknown command") != std::string::npos) resp2 = true;
-                else co_return "the server refused HELLO: " + reply.str;
-            }
-        }
-        std::string out;
-        std::size_t n = 0;
-        if (resp2 && !o.password.empty()) {
-            if (o.username.empty()) out += make_command("AUTH", o.password);
-            else out += make_command("AUTH", o.username, o.password);
-            ++n;
-        }
-        if (resp2 && !o.client_name.empty()) out += make_command("CLIENT", "SETNAME", o.client_name), ++n;
-        std::string db = std::to_string(o.db);
-        if (o.db != 0) out += make_command("SELECT", db), ++n;
-        if (n == 0) co_return "";
-        co_return co_await write_read(s, out, n, reply);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> hello(std::shared_ptr<Session> s);
 
     // Writes `out` and reads n replies (the handshake's); an error reply is an error, unless
     // the caller reads it itself (HELLO's, which may mean "speak RESP2").
-    asio::awaitable<std::string> write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n,
-                                            RedisValue& last, bool caller_reads_errors = false) {
-        asio::error_code ec;
-        co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return ec.message();
-        for (std::size_t i = 0; i < n; ++i) {
-            std::string error = co_await read_value(s, last);
-            if (!error.empty()) co_return error;
-            if (last.is_error() && !caller_reads_errors) co_return "the server refused the handshake: " + last.str;
-        }
-        co_return "";
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n,
+                                            RedisValue& last, bool caller_reads_errors = false);
 
     // Parses one value from what was read, reading more as needed; the error, or empty.
-    asio::awaitable<std::string> read_value(std::shared_ptr<Session> s, RedisValue& out) {
-        for (;;) {
-            if (s->start < s->size) {
-                auto r = parse_resp(std::string_view(s->in.data() + s->start, s->size - s->start), out, options_.limits);
-                if (r.status == RespStatus::done) {
-                    s->start += r.consumed;
-                    if (s->start == s->size) s->start = s->size = 0;
-                    co_return "";
-                }
-                if (r.status == RespStatus::error) co_return r.error;
-            }
-            if (s->start > 0) {  // keep the unparsed tail at the front
-                std::memmove(s->in.data(), s->in.data() + s->start, s->size - s->start);
-                s->size -= s->start;
-                s->start = 0;
-            }
-            // At least 64 KiB free, and as much as is held: a big reply is parsed a few times, not once per read.
-            std::size_t want = std::max<std::size_t>(65536, s->size);
-            if (s->in.size() - s->size < want) s->in.resize(s->size + want);
-            asio::error_code ec;
-            std::size_t got = co_await s->socket.async_read_some(asio::buffer(s->in.data() + s->size, s->in.size() - s->size),
-                                                                 asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                if (!s->alive) co_return s->reason;
-                co_return ec == asio::error::eof ? std::string("the server closed the connection") : ec.message();
-            }
-            s->size += got;
-            s->last_read = std::chrono::steady_clock::now();
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> read_value(std::shared_ptr<Session> s, RedisValue& out);
 
     // One value from what was read already, without a coroutine frame (a batch's replies
     // mostly arrive together): false when it is not all there (or is bad: read_value says so).
@@ -22788,91 +22618,13 @@ private:
         return k == "message" || k == "pmessage" || k == "smessage";
     }
 
-    static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
-        for (;;) {
-            RedisValue v;
-            std::string error;
-            if (!self->take_buffered(*s, v)) error = co_await self->read_value(s, v);
-            if (!error.empty()) {
-                self->drop(s, error);
-                co_return;
-            }
-            if (self->mode_ == Mode::pubsub && is_message(v)) {
-                self->deliver(std::move(v.elements));
-                continue;
-            }
-            if (v.type == RedisValue::Type::push && self->mode_ != Mode::pubsub) continue;  // out of band (tracking)
-            if (self->inflight_.empty()) {
-                self->drop(s, "a reply nobody asked for");
-                co_return;
-            }
-            auto& r = self->inflight_.front();
-            r->results.push_back(std::move(v));
-            if (r->results.size() >= r->replies) {
-                auto done = std::move(r);
-                self->inflight_.pop_front();
-                done->done = true;
-                if (done->waiter && !done->abandoned) done->waiter->complete(nullptr, std::move(done->results));
-            }
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s);
 
-    static asio::awaitable<void> writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
-        std::string out;
-        while (s->alive) {
-            if (self->queued_.empty()) {
-                s->wake.expires_at(std::chrono::steady_clock::time_point::max());
-                asio::error_code ec;
-                s->writer_waiting = true;
-                co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                s->writer_waiting = false;
-                continue;
-            }
-            out.clear();
-            while (!self->queued_.empty()) {
-                auto r = std::move(self->queued_.front());
-                self->queued_.pop_front();
-                if (r->abandoned) continue;
-                out += r->payload;
-                if (r->replies > 0) self->inflight_.push_back(std::move(r));
-                else {
-                    r->done = true;
-                    if (r->waiter) r->waiter->complete(nullptr, {});
-                }
-            }
-            if (out.empty()) continue;
-            ++self->writes_;
-            asio::error_code ec;
-            co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                self->drop(s, s->alive ? ec.message() : s->reason);
-                co_return;
-            }
-            if (out.capacity() > 1024 * 1024) std::string().swap(out);
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s);
 
     // PING when nothing was read for an interval; a PING unanswered by the next tick means the
     // server is gone (or stuck): the connection is dropped, which fails what is in flight.
-    static asio::awaitable<void> health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
-        const auto interval = self->options_.health_check_interval;
-        while (s->alive) {
-            s->health.expires_after(interval);
-            asio::error_code ec;
-            co_await s->health.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!s->alive) co_return;
-            if (s->ping && !s->ping->done) {
-                self->drop(s, "no answer to a health-check PING within " + std::to_string(interval.count()) + " ms");
-                co_return;
-            }
-            if (std::chrono::steady_clock::now() - s->last_read >= interval) {
-                s->ping = std::make_shared<RedisRequest>();
-                s->ping->payload = make_command("PING");
-                self->queued_.push_back(s->ping);
-                self->wake_writer();
-            }
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s);
 
     void resubscribe() {
         if (mode_ != Mode::pubsub) return;
@@ -22921,6 +22673,277 @@ private:
     std::shared_ptr<RedisRequest> message_waiter_;
     std::size_t dropped_ = 0;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF void RedisConnection::submit(std::shared_ptr<RedisRequest> r) {
+    owner_thread_.store(std::this_thread::get_id());
+    if (state_ == State::closed) return fail(*r, "the Redis client was closed");
+    if (state_ == State::backoff)
+        return fail(*r, "Redis at " + options_.address() + " is unavailable (" + last_error_ + "); reconnecting");
+    queued_.push_back(std::move(r));
+    if (state_ == State::idle) start();
+    else if (state_ == State::ready) wake_writer();
+}
+
+FASTAPI_CORO_DEF void RedisConnection::wait_message(std::shared_ptr<RedisRequest> r) {
+    if (!messages_.empty()) {
+        auto m = std::move(messages_.front());
+        messages_.pop_front();
+        r->done = true;
+        r->waiter->complete(nullptr, std::move(m));
+        return;
+    }
+    if (state_ == State::closed) {
+        r->done = true;
+        r->waiter->complete(nullptr, {});
+        return;
+    }
+    message_waiter_ = std::move(r);
+    if (state_ == State::idle) start();
+}
+
+FASTAPI_CORO_DEF void RedisConnection::start() {
+    state_ = State::connecting;
+    asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
+    auto wait = self->options_.reconnect_min;
+    while (generation == self->generation_) {
+        self->state_ = State::connecting;
+        auto s = std::make_shared<Session>(self->ex_);
+        self->session_ = s;
+        std::string error = co_await self->connect(s);
+        if (generation != self->generation_) co_return;
+        if (error.empty()) {
+            self->state_ = State::ready;
+            wait = self->options_.reconnect_min;
+            self->resubscribe();
+            asio::co_spawn(self->ex_, writer(self, s), asio::detached);
+            if (self->options_.health_check_interval.count() > 0)
+                asio::co_spawn(self->ex_, health(self, s), asio::detached);
+            co_await reader(self, s);
+            if (generation != self->generation_) co_return;
+            error = s->reason;
+            self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
+                           "); the command may or may not have run");
+        } else {
+            self->drop(s, error);
+            self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
+        }
+        if (generation != self->generation_) co_return;
+        self->last_error_ = error;
+        self->state_ = State::backoff;
+        self->backoff_timer_->expires_after(wait);
+        asio::error_code ec;
+        co_await self->backoff_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        wait = std::min(wait * 2, self->options_.reconnect_max);
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::connect(std::shared_ptr<Session> s) {
+    s->deadline.expires_after(options_.connect_timeout);
+    s->deadline.async_wait([s](asio::error_code ec) {
+        if (ec || !s->alive) return;
+        s->timed_out = true;
+        asio::error_code ignored;
+        s->socket.close(ignored);
+    });
+    // (No lambda here: a coroutine frame compiled once must not hold a type without linkage.)
+    const std::string timeout = "no answer within " + std::to_string(options_.connect_timeout.count()) + " ms";
+    asio::error_code ec;
+    if (!options_.unix_path.empty()) {
+        co_await s->socket.async_connect(asio::local::stream_protocol::endpoint(options_.unix_path),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+        asio::ip::tcp::resolver resolver(ex_);
+        auto found = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            s->deadline.cancel();
+            co_return s->timed_out ? timeout : "cannot resolve " + options_.host + " (" + ec.message() + ")";
+        }
+        ec = asio::error::host_not_found;
+        for (auto& entry : found) {
+            if (s->timed_out) break;
+            asio::error_code ignored;
+            s->socket.close(ignored);
+            co_await s->socket.async_connect(asio::generic::stream_protocol::endpoint(entry.endpoint()),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec) break;
+        }
+        if (!ec) s->socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+    if (ec || s->timed_out) {
+        s->deadline.cancel();
+        co_return s->timed_out ? timeout : ec.message();
+    }
+    std::string error = co_await hello(s);
+    s->deadline.cancel();
+    if (s->timed_out) co_return timeout;
+    co_return error;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::hello(std::shared_ptr<Session> s) {
+    const auto& o = options_;
+    std::string user = o.username.empty() ? "default" : o.username;
+    RedisValue reply;
+    std::string error;
+    bool resp2 = o.protocol == 2;
+    if (!resp2) {
+        std::vector<std::string_view> args{"HELLO", "3"};
+        if (!o.password.empty()) args.insert(args.end(), {"AUTH", user, o.password});
+        if (!o.client_name.empty()) args.insert(args.end(), {"SETNAME", o.client_name});
+        std::string out;
+        append_command_header(out, args.size());
+        for (auto a : args) append_command_arg(out, a);
+        if (!(error = co_await write_read(s, out, 1, reply, true)).empty()) co_return error;
+        if (reply.is_error()) {
+            if (reply.str.starts_with("NOPROTO") || reply.str.find("unknown command") != std::string::npos) resp2 = true;
+            else co_return "the server refused HELLO: " + reply.str;
+        }
+    }
+    std::string out;
+    std::size_t n = 0;
+    if (resp2 && !o.password.empty()) {
+        if (o.username.empty()) out += make_command("AUTH", o.password);
+        else out += make_command("AUTH", o.username, o.password);
+        ++n;
+    }
+    if (resp2 && !o.client_name.empty()) out += make_command("CLIENT", "SETNAME", o.client_name), ++n;
+    std::string db = std::to_string(o.db);
+    if (o.db != 0) out += make_command("SELECT", db), ++n;
+    if (n == 0) co_return "";
+    co_return co_await write_read(s, out, n, reply);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n, RedisValue& last, bool caller_reads_errors) {
+    asio::error_code ec;
+    co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec.message();
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string error = co_await read_value(s, last);
+        if (!error.empty()) co_return error;
+        if (last.is_error() && !caller_reads_errors) co_return "the server refused the handshake: " + last.str;
+    }
+    co_return "";
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::read_value(std::shared_ptr<Session> s, RedisValue& out) {
+    for (;;) {
+        if (s->start < s->size) {
+            auto r = parse_resp(std::string_view(s->in.data() + s->start, s->size - s->start), out, options_.limits);
+            if (r.status == RespStatus::done) {
+                s->start += r.consumed;
+                if (s->start == s->size) s->start = s->size = 0;
+                co_return "";
+            }
+            if (r.status == RespStatus::error) co_return r.error;
+        }
+        if (s->start > 0) {  // keep the unparsed tail at the front
+            std::memmove(s->in.data(), s->in.data() + s->start, s->size - s->start);
+            s->size -= s->start;
+            s->start = 0;
+        }
+        // At least 64 KiB free, and as much as is held: a big reply is parsed a few times, not once per read.
+        std::size_t want = std::max<std::size_t>(65536, s->size);
+        if (s->in.size() - s->size < want) s->in.resize(s->size + want);
+        asio::error_code ec;
+        std::size_t got = co_await s->socket.async_read_some(asio::buffer(s->in.data() + s->size, s->in.size() - s->size),
+                                                             asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (!s->alive) co_return s->reason;
+            co_return ec == asio::error::eof ? std::string("the server closed the connection") : ec.message();
+        }
+        s->size += got;
+        s->last_read = std::chrono::steady_clock::now();
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+    for (;;) {
+        RedisValue v;
+        std::string error;
+        if (!self->take_buffered(*s, v)) error = co_await self->read_value(s, v);
+        if (!error.empty()) {
+            self->drop(s, error);
+            co_return;
+        }
+        if (self->mode_ == Mode::pubsub && is_message(v)) {
+            self->deliver(std::move(v.elements));
+            continue;
+        }
+        if (v.type == RedisValue::Type::push && self->mode_ != Mode::pubsub) continue;  // out of band (tracking)
+        if (self->inflight_.empty()) {
+            self->drop(s, "a reply nobody asked for");
+            co_return;
+        }
+        auto& r = self->inflight_.front();
+        r->results.push_back(std::move(v));
+        if (r->results.size() >= r->replies) {
+            auto done = std::move(r);
+            self->inflight_.pop_front();
+            done->done = true;
+            if (done->waiter && !done->abandoned) done->waiter->complete(nullptr, std::move(done->results));
+        }
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+    std::string out;
+    while (s->alive) {
+        if (self->queued_.empty()) {
+            s->wake.expires_at(std::chrono::steady_clock::time_point::max());
+            asio::error_code ec;
+            s->writer_waiting = true;
+            co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            s->writer_waiting = false;
+            continue;
+        }
+        out.clear();
+        while (!self->queued_.empty()) {
+            auto r = std::move(self->queued_.front());
+            self->queued_.pop_front();
+            if (r->abandoned) continue;
+            out += r->payload;
+            if (r->replies > 0) self->inflight_.push_back(std::move(r));
+            else {
+                r->done = true;
+                if (r->waiter) r->waiter->complete(nullptr, {});
+            }
+        }
+        if (out.empty()) continue;
+        ++self->writes_;
+        asio::error_code ec;
+        co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            self->drop(s, s->alive ? ec.message() : s->reason);
+            co_return;
+        }
+        if (out.capacity() > 1024 * 1024) std::string().swap(out);
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+    const auto interval = self->options_.health_check_interval;
+    while (s->alive) {
+        s->health.expires_after(interval);
+        asio::error_code ec;
+        co_await s->health.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!s->alive) co_return;
+        if (s->ping && !s->ping->done) {
+            self->drop(s, "no answer to a health-check PING within " + std::to_string(interval.count()) + " ms");
+            co_return;
+        }
+        if (std::chrono::steady_clock::now() - s->last_read >= interval) {
+            s->ping = std::make_shared<RedisRequest>();
+            s->ping->payload = make_command("PING");
+            self->queued_.push_back(s->ping);
+            self->wake_writer();
+        }
+    }
+}
+#endif
 
 // Tells the connections made on an execution context (an event loop) when that context shuts
 // down, so that a connection kept longer (in a LoopState, destroyed at thread exit) holds nothing
@@ -23229,11 +23252,11 @@ private:
 };
 
 // Runs a request on a connection and gives its replies.
-FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
-                                                           std::shared_ptr<RedisRequest> r);
+FASTAPI_CORO_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                                std::shared_ptr<RedisRequest> r);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
-                                                           std::shared_ptr<RedisRequest> r) {
+FASTAPI_CORO_DEF asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                               std::shared_ptr<RedisRequest> r) {
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::vector<RedisValue>)>(
         [](auto handler, std::shared_ptr<RedisConnection> c, std::shared_ptr<RedisRequest> r) {
             using H = decltype(handler);
@@ -23457,17 +23480,9 @@ public:
     const RedisOptions& options() const noexcept { return link_->options(); }
 
     // ---- the coroutine API ----
-    asio::awaitable<std::optional<std::string>> get(std::string_view key) {
-        std::string payload = detail::make_command("GET", key);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> get(std::string_view key);
     // true when set, false when .nx or .xx kept it from being set.
-    asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {}) {
-        std::string payload = detail::redis_set_payload(key, value, o);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_bool(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {});
     // A model or fastapi::json, stored as JSON text (read back with get_as<T>).
     template <class T>
         requires(!std::is_convertible_v<const T&, std::string_view>)
@@ -23482,31 +23497,13 @@ public:
         auto v = co_await run(std::move(payload));
         co_return detail::redis_convert<std::optional<T>>(std::move(v));
     }
-    asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1) {
-        // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
-        // expression twice.)
-        std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_integer(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1);
     // How many of the keys existed.
-    asio::awaitable<std::int64_t> del(std::string_view key) {
-        std::string payload = detail::make_command("DEL", key);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_integer(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::int64_t> del(std::string_view key);
     // false when the key does not exist.
-    asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl) {
-        std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_bool(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl);
     // How many subscribers received it.
-    asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message) {
-        std::string payload = detail::make_command("PUBLISH", channel, message);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_integer(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message);
     // Any command, its reply read as R: co_await redis.command<std::int64_t>("HSET", "h", "f", 1).
     template <class R = RedisValue, class... A>
     asio::awaitable<R> command(std::string_view name, const A&... args) {
@@ -23517,25 +23514,11 @@ public:
         else co_return detail::redis_convert<R>(std::move(v));
     }
     // The batch's replies in order (the first error reply is thrown as RedisError).
-    asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch) {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto request = detail::redis_request(batch.payload(), batch.size());
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        for (auto& r : replies) detail::redis_throw_if_error(r);
-        co_return replies;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch);
     // MULTI, the batch, EXEC in one write: the replies of the batch's commands, or none when a
     // key WATCHed (on a dedicated() connection) changed. A command Redis refused to queue, or
     // one that failed inside, is thrown as RedisError.
-    asio::awaitable<std::optional<std::vector<RedisValue>>> transaction(const RedisBatch& batch) {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        std::string payload = detail::make_command("MULTI");
-        payload += batch.payload();
-        payload += detail::make_command("EXEC");
-        auto request = detail::redis_request(std::move(payload), batch.size() + 2);
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        co_return transaction_result(std::move(replies));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<std::vector<RedisValue>>> transaction(const RedisBatch& batch);
     // EVALSHA, then EVAL when the server does not know the script; as redis-py's
     // eval(script, numkeys, *keys_and_args): co_await redis.eval<std::int64_t>(script, 1, "key", 5).
     // (A std::vector argument is one argument per element.)
@@ -23561,12 +23544,7 @@ public:
     RedisBlocking blocking();
 
     // The value of one command, as it came (an error reply is a RedisError).
-    asio::awaitable<RedisValue> run(std::string payload) {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto request = detail::redis_request(std::move(payload));
-        auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
-        co_return std::move(replies.at(0));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<RedisValue> run(std::string payload);
 
 private:
     friend class RedisBlocking;
@@ -23592,44 +23570,110 @@ private:
         for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
         return out;
     }
-    asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
-                                           std::vector<std::string> all) {
-        if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
-        auto build = [&](std::string_view verb, const std::string& body) { return eval_payload(verb, body, numkeys, all); };
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto request = detail::redis_request(build("EVALSHA", script.sha1()));
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
-            auto again = detail::redis_request(build("EVAL", script.source()));
-            replies = co_await detail::redis_exec(c, std::move(again));
-        }
-        detail::redis_throw_if_error(replies.at(0));
-        co_return std::move(replies[0]);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
+                                           std::vector<std::string> all);
 
     std::shared_ptr<detail::RedisLink> link_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> Redis::get(std::string_view key) {
+    std::string payload = detail::make_command("GET", key);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> Redis::set(std::string_view key, std::string_view value, RedisSetOptions o) {
+    std::string payload = detail::redis_set_payload(key, value, o);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_bool(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::int64_t> Redis::incr(std::string_view key, std::int64_t by) {
+    // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
+    // expression twice.)
+    std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_integer(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::int64_t> Redis::del(std::string_view key) {
+    std::string payload = detail::make_command("DEL", key);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_integer(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> Redis::expire(std::string_view key, std::chrono::seconds ttl) {
+    std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_bool(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::int64_t> Redis::publish(std::string_view channel, std::string_view message) {
+    std::string payload = detail::make_command("PUBLISH", channel, message);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_integer(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::vector<RedisValue>> Redis::pipeline(const RedisBatch& batch) {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto request = detail::redis_request(batch.payload(), batch.size());
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    for (auto& r : replies) detail::redis_throw_if_error(r);
+    co_return replies;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::vector<RedisValue>>> Redis::transaction(const RedisBatch& batch) {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    std::string payload = detail::make_command("MULTI");
+    payload += batch.payload();
+    payload += detail::make_command("EXEC");
+    auto request = detail::redis_request(std::move(payload), batch.size() + 2);
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    co_return transaction_result(std::move(replies));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<RedisValue> Redis::run(std::string payload) {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto request = detail::redis_request(std::move(payload));
+    auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
+    co_return std::move(replies.at(0));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<RedisValue> Redis::eval_value(const RedisScript& script, std::size_t numkeys, std::vector<std::string> all) {
+    if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto request = detail::redis_request(eval_payload("EVALSHA", script.sha1(), numkeys, all));
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
+        auto again = detail::redis_request(eval_payload("EVAL", script.source(), numkeys, all));
+        replies = co_await detail::redis_exec(c, std::move(again));
+    }
+    detail::redis_throw_if_error(replies.at(0));
+    co_return std::move(replies[0]);
+}
+#endif
 
 // redis.blocking(): each call waits for its answer on the calling thread. Refused (logic_error)
 // on the thread of the loop the client's connection lives on, where it would wait for itself.
 class RedisBlocking {
 public:
     explicit RedisBlocking(Redis redis) : r_(std::move(redis)) {}
-    std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
-    bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
+    FASTAPI_LAZY std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
+    FASTAPI_LAZY bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
     template <class T>
         requires(!std::is_convertible_v<const T&, std::string_view>)
     bool set(std::string_view key, const T& value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
     template <class T>
     std::optional<T> get_as(std::string_view key) { return wait(r_.get_as<T>(key)); }
-    std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
-    std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
-    bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
-    std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
+    FASTAPI_LAZY std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
+    FASTAPI_LAZY std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
+    FASTAPI_LAZY bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
+    FASTAPI_LAZY std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
     template <class R = RedisValue, class... A>
     R command(std::string_view name, const A&... args) { return wait(r_.command<R>(name, args...)); }
-    std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
-    std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+    FASTAPI_LAZY std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
+    FASTAPI_LAZY std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
     template <class R = RedisValue, class... A>
     R eval(const RedisScript& s, std::size_t numkeys, const A&... keys_and_args) {
         return wait(r_.eval<R>(s, numkeys, keys_and_args...));
@@ -23689,23 +23733,7 @@ public:
     }
 
     // The next message; none once the subscriber is closed.
-    asio::awaitable<std::optional<RedisMessage>> next() {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto r = std::make_shared<detail::RedisRequest>();
-        r->replies = 0;
-        auto m = co_await detail::redis_exec(c, std::move(r));
-        if (m.empty()) co_return std::nullopt;
-        RedisMessage out;
-        if (m.size() >= 4) {  // pmessage, pattern, channel, payload
-            out.pattern = std::move(m[1].str);
-            out.channel = std::move(m[2].str);
-            out.payload = std::move(m[3].str);
-        } else if (m.size() >= 3) {
-            out.channel = std::move(m[1].str);
-            out.payload = std::move(m[2].str);
-        }
-        co_return out;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<RedisMessage>> next();
     // Ends next() (with none) and the connection.
     void close() {
         if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
@@ -23717,20 +23745,40 @@ public:
     }
 
 private:
-    asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names) {
-        if (names.empty()) co_return;
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
-        asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
-        auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        for (auto& r : replies) detail::redis_throw_if_error(r);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names);
 
     std::shared_ptr<detail::RedisLink> link_;
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<std::optional<RedisMessage>> RedisSubscriber::next() {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto r = std::make_shared<detail::RedisRequest>();
+    r->replies = 0;
+    auto m = co_await detail::redis_exec(c, std::move(r));
+    if (m.empty()) co_return std::nullopt;
+    RedisMessage out;
+    if (m.size() >= 4) {  // pmessage, pattern, channel, payload
+        out.pattern = std::move(m[1].str);
+        out.channel = std::move(m[2].str);
+        out.payload = std::move(m[3].str);
+    } else if (m.size() >= 3) {
+        out.channel = std::move(m[1].str);
+        out.payload = std::move(m[2].str);
+    }
+    co_return out;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisSubscriber::change(const char* verb, bool pattern, bool add, std::vector<std::string> names) {
+    if (names.empty()) co_return;
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
+    asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
+    auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    for (auto& r : replies) detail::redis_throw_if_error(r);
+}
+
 FASTAPI_DECL RedisSubscriber Redis::subscriber() const {
     auto c = link_->bound();
     return RedisSubscriber(link_->options(), c ? c->executor() : asio::any_io_executor{});
@@ -23754,19 +23802,89 @@ FASTAPI_DECL RedisSubscriber Redis::subscriber() const {
 
 namespace fastapi {
 
-class RedisBroadcast final : public BroadcastTransport {
+namespace detail {
+
+// What RedisBroadcast's coroutines see. They are compiled once (FASTAPI_CORO_DECL); the class,
+// a template, only in a unit that makes one (its overrides name them: GCC 12 would compile
+// them in every unit otherwise).
+struct RedisBroadcastState {
+    RedisBroadcastState(const RedisOptions& options, std::string prefix)
+        : redis_(options), sub_(options), prefix_(std::move(prefix)) {}
+    asio::io_context io_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
+    Redis redis_;            // bound to io_ on first use, from its thread
+    RedisSubscriber sub_;    // likewise
+    std::string prefix_;
+    BroadcastTransport::Deliver deliver_;  // on io_'s thread
+    std::atomic<std::size_t> lost_{0}, received_{0};
+    std::thread thread_;
+};
+
+// (Taking `self` and strings by value, moved in before any suspension.)
+FASTAPI_CORO_DECL asio::awaitable<void> redis_broadcast_send(RedisBroadcastState* self, std::string channel, std::string payload);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_broadcast_change(RedisBroadcastState* self, std::string channel, bool add);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_broadcast_read(RedisBroadcastState* self);
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> redis_broadcast_send(RedisBroadcastState* self, std::string channel, std::string payload) {
+    try {
+        co_await self->redis_.publish(channel, payload);
+    } catch (const std::exception& e) {
+        if (self->lost_.fetch_add(1, std::memory_order_relaxed) == 0)
+            std::fprintf(stderr, "fastapi::RedisBroadcast: a message on %s is lost: %s\n", channel.c_str(), e.what());
+    }
+}
+FASTAPI_CORO_DEF asio::awaitable<void> redis_broadcast_change(RedisBroadcastState* self, std::string channel, bool add) {
+    try {
+        // Kept by the subscriber even when Redis is down: made when it comes back.
+        if (add) co_await self->sub_.subscribe(channel);
+        else co_await self->sub_.unsubscribe(channel);
+    } catch (const std::exception&) {
+    }
+}
+FASTAPI_CORO_DEF asio::awaitable<void> redis_broadcast_read(RedisBroadcastState* self) {
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (;;) {
+        std::optional<RedisMessage> m;
+        bool failed = false;
+        try {
+            m = co_await self->sub_.next();
+        } catch (const std::exception&) {
+            failed = true;  // a connection lost: the subscriber reconnects and subscribes again
+        }
+        if (failed) {
+            pause.expires_after(std::chrono::milliseconds(50));
+            std::error_code ec;
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        if (!m) co_return;  // closed
+        self->received_.fetch_add(1, std::memory_order_relaxed);
+        if (m->payload.empty() || m->channel.compare(0, self->prefix_.size(), self->prefix_) != 0) continue;
+        if (!self->deliver_) continue;
+        WebSocket::Message out{m->payload[0] == 't', m->payload.substr(1)};
+        self->deliver_(m->channel.substr(self->prefix_.size()), out);
+    }
+}
+#endif
+
+}  // namespace detail
+
+// RedisBroadcast (the alias below): a template only so that what it runs is compiled where one is made.
+template <int = 0>
+class BasicRedisBroadcast final : public BroadcastTransport, private detail::RedisBroadcastState {
 public:
     // `prefix` names this app's channels in Redis (two apps sharing a Redis use two prefixes).
-    explicit RedisBroadcast(RedisOptions options, std::string prefix = "fastapi:broadcast:")
-        : redis_(options), sub_(options), prefix_(std::move(prefix)) {
-        asio::co_spawn(io_, read(this), asio::detached);
+    explicit BasicRedisBroadcast(RedisOptions options, std::string prefix = "fastapi:broadcast:")
+        : detail::RedisBroadcastState(options, std::move(prefix)) {
+        asio::co_spawn(io_, detail::redis_broadcast_read(state()), asio::detached);
         thread_ = std::thread([this] { io_.run(); });
     }
-    explicit RedisBroadcast(std::string_view url, std::string prefix = "fastapi:broadcast:")
-        : RedisBroadcast(parse_redis_url(url), std::move(prefix)) {}
-    RedisBroadcast(const RedisBroadcast&) = delete;
-    RedisBroadcast& operator=(const RedisBroadcast&) = delete;
-    ~RedisBroadcast() override {
+    explicit BasicRedisBroadcast(std::string_view url, std::string prefix = "fastapi:broadcast:")
+        : BasicRedisBroadcast(parse_redis_url(url), std::move(prefix)) {}
+    BasicRedisBroadcast(const BasicRedisBroadcast&) = delete;
+    BasicRedisBroadcast& operator=(const BasicRedisBroadcast&) = delete;
+    ~BasicRedisBroadcast() override {
         asio::post(io_, [this] {
             sub_.close();
             io_.stop();
@@ -23780,13 +23898,13 @@ public:
         payload.reserve(message.data.size() + 1);
         payload += message.text ? 't' : 'b';
         payload += message.data;
-        asio::co_spawn(io_, send(this, prefix_ + channel, std::move(payload)), asio::detached);
+        asio::co_spawn(io_, detail::redis_broadcast_send(state(), prefix_ + channel, std::move(payload)), asio::detached);
     }
     void subscribe(const std::string& channel) override {
-        asio::co_spawn(io_, change(this, prefix_ + channel, true), asio::detached);
+        asio::co_spawn(io_, detail::redis_broadcast_change(state(), prefix_ + channel, true), asio::detached);
     }
     void unsubscribe(const std::string& channel) override {
-        asio::co_spawn(io_, change(this, prefix_ + channel, false), asio::detached);
+        asio::co_spawn(io_, detail::redis_broadcast_change(state(), prefix_ + channel, false), asio::detached);
     }
     void attach(Deliver deliver) override {
         asio::post(io_, [this, d = std::move(deliver)]() mutable { deliver_ = std::move(d); });
@@ -23798,57 +23916,9 @@ public:
     std::size_t received() const noexcept { return received_.load(std::memory_order_relaxed); }
 
 private:
-    // (Static coroutines taking `self` and strings by value, moved in before any suspension.)
-    static asio::awaitable<void> send(RedisBroadcast* self, std::string channel, std::string payload) {
-        try {
-            co_await self->redis_.publish(channel, payload);
-        } catch (const std::exception& e) {
-            if (self->lost_.fetch_add(1, std::memory_order_relaxed) == 0)
-                std::fprintf(stderr, "fastapi::RedisBroadcast: a message on %s is lost: %s\n", channel.c_str(), e.what());
-        }
-    }
-    static asio::awaitable<void> change(RedisBroadcast* self, std::string channel, bool add) {
-        try {
-            // Kept by the subscriber even when Redis is down: made when it comes back.
-            if (add) co_await self->sub_.subscribe(channel);
-            else co_await self->sub_.unsubscribe(channel);
-        } catch (const std::exception&) {
-        }
-    }
-    static asio::awaitable<void> read(RedisBroadcast* self) {
-        asio::steady_timer pause(co_await asio::this_coro::executor);
-        for (;;) {
-            std::optional<RedisMessage> m;
-            bool failed = false;
-            try {
-                m = co_await self->sub_.next();
-            } catch (const std::exception&) {
-                failed = true;  // a connection lost: the subscriber reconnects and subscribes again
-            }
-            if (failed) {
-                pause.expires_after(std::chrono::milliseconds(50));
-                std::error_code ec;
-                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                continue;
-            }
-            if (!m) co_return;  // closed
-            self->received_.fetch_add(1, std::memory_order_relaxed);
-            if (m->payload.empty() || m->channel.compare(0, self->prefix_.size(), self->prefix_) != 0) continue;
-            if (!self->deliver_) continue;
-            WebSocket::Message out{m->payload[0] == 't', m->payload.substr(1)};
-            self->deliver_(m->channel.substr(self->prefix_.size()), out);
-        }
-    }
-
-    asio::io_context io_{1};
-    asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
-    Redis redis_;            // bound to io_ on first use, from its thread
-    RedisSubscriber sub_;    // likewise
-    std::string prefix_;
-    Deliver deliver_;        // on io_'s thread
-    std::atomic<std::size_t> lost_{0}, received_{0};
-    std::thread thread_;
+    detail::RedisBroadcastState* state() noexcept { return this; }
 };
+using RedisBroadcast = BasicRedisBroadcast<>;
 
 }  // namespace fastapi
 // jobs: a job queue with status, progress and results, on Redis or in memory (workers, cron).
@@ -24016,23 +24086,21 @@ public:
     virtual bool claim_once(const std::string& key, std::int64_t ttl_ms) = 0;
 
     // The same on an event loop, without blocking it (Redis: the coroutine client; in memory:
-    // the calls above, which only take a lock).
-    virtual asio::awaitable<bool> enqueue_async(JobRecord r) { co_return enqueue(r); }
-    virtual asio::awaitable<std::optional<JobInfo>> info_async(std::string id) { co_return info(id); }
-    virtual asio::awaitable<bool> abort_async(std::string id) { co_return abort(id); }
-    virtual asio::awaitable<bool> progress_async(std::string id, std::string value) { co_return progress(id, value); }
-    virtual asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) {
-        complete(id, worker, result, keep_ms);
-        co_return;
-    }
-    virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) {
-        failed(id, worker, error, retry_at_ms);
-        co_return;
-    }
+    // the calls above, which only take a lock). Coroutines, so only in the backends, which are
+    // templates: GCC 12 compiles a coroutine of a non-template class in every unit, used or not.
+    virtual asio::awaitable<bool> enqueue_async(JobRecord r) = 0;
+    virtual asio::awaitable<std::optional<JobInfo>> info_async(std::string id) = 0;
+    virtual asio::awaitable<bool> abort_async(std::string id) = 0;
+    virtual asio::awaitable<bool> progress_async(std::string id, std::string value) = 0;
+    virtual asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) = 0;
+    virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) = 0;
     virtual asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) = 0;
 };
 
-class MemoryJobBackend final : public JobBackend {
+// MemoryJobBackend (the alias below): a template only so that its coroutines are compiled
+// where one is made (Jobs's constructors, templates likewise).
+template <int = 0>
+class BasicMemoryJobBackend final : public JobBackend {
     struct Entry {
         JobRecord r;
         JobInfo info;
@@ -24212,7 +24280,20 @@ public:
         until = now + ttl_ms;
         return true;
     }
-    // On a loop: looked at every 2 ms (in memory there is nothing to wait on without blocking the loop).
+    // On a loop: the calls above, which only take a lock.
+    asio::awaitable<bool> enqueue_async(JobRecord r) override { co_return enqueue(r); }
+    asio::awaitable<std::optional<JobInfo>> info_async(std::string id) override { co_return info(id); }
+    asio::awaitable<bool> abort_async(std::string id) override { co_return abort(id); }
+    asio::awaitable<bool> progress_async(std::string id, std::string value) override { co_return progress(id, value); }
+    asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) override {
+        complete(id, worker, result, keep_ms);
+        co_return;
+    }
+    asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) override {
+        failed(id, worker, error, retry_at_ms);
+        co_return;
+    }
+    // Looked at every 2 ms (in memory there is nothing to wait on without blocking the loop).
     asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) override {
         asio::steady_timer t(co_await asio::this_coro::executor);
         const auto until = std::chrono::steady_clock::now() + upto;
@@ -24267,6 +24348,7 @@ private:
     std::map<std::string, std::int64_t> once_;
     std::int64_t alive_until_ = 0;
 };
+using MemoryJobBackend = BasicMemoryJobBackend<>;
 
 // Redis keys, all under the queue's name: <q>:queue (a sorted set by run time), <q>:job:<id>
 // (a hash), <q>:leases (a sorted set by lease end), <q>:dead (the dead letters, a sorted set
@@ -24440,25 +24522,28 @@ return 1
     return s;
 }
 
-class RedisJobBackend final : public JobBackend {
+// RedisJobBackend (the alias below): a template only so that what it runs is compiled where
+// one is made (Jobs's constructors, templates likewise).
+template <int = 0>
+class BasicRedisJobBackend final : public JobBackend {
 public:
-    RedisJobBackend(RedisOptions options, std::string queue) : q_(std::move(queue)) {
+    BasicRedisJobBackend(RedisOptions options, std::string queue) : q_(std::move(queue)) {
         options.own_thread = true;
         redis_.emplace(options);
         waiter_.emplace(redis_->dedicated());
     }
     bool enqueue(const JobRecord& r) override {
-        return r_().eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms, r.keep_ms,
+        return r_().template eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms, r.keep_ms,
                                        r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0, r.keep_failed_ms) == 1;
     }
     asio::awaitable<bool> enqueue_async(JobRecord r) override {
-        auto n = co_await redis_->eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms,
+        auto n = co_await redis_->template eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms,
                                                      r.keep_ms, r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0,
                                                      r.keep_failed_ms);
         co_return n == 1;
     }
     ClaimResult claim(const std::string& worker, std::size_t n, std::int64_t lease_ms) override {
-        auto v = r_().eval<std::vector<RedisValue>>(jobs_claim_script(), 0, q_, jobs_now_ms(), lease_ms, worker,
+        auto v = r_().template eval<std::vector<RedisValue>>(jobs_claim_script(), 0, q_, jobs_now_ms(), lease_ms, worker,
                                                     static_cast<std::int64_t>(n));
         ClaimResult out;
         auto num = [](RedisValue& x) { return x.type == RedisValue::Type::integer ? x.integer : std::stoll(x.str); };
@@ -24487,47 +24572,47 @@ public:
         finish(id, worker, retry_at_ms >= 0 ? "retry" : "failed", error, retry_at_ms);
     }
     asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) override {
-        co_await redis_->eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, "complete", result, keep_ms, jobs_now_ms());
+        co_await redis_->template eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, "complete", result, keep_ms, jobs_now_ms());
     }
     asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) override {
         const char* outcome = retry_at_ms >= 0 ? "retry" : "failed";
-        co_await redis_->eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, error, retry_at_ms, jobs_now_ms());
+        co_await redis_->template eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, error, retry_at_ms, jobs_now_ms());
     }
     void give_back(const std::string& id, const std::string& worker) override { finish(id, worker, "giveback", "", jobs_now_ms()); }
     bool progress(const std::string& id, const std::string& value) override {
-        return r_().eval<std::int64_t>(jobs_progress_script(), 1, q_ + ":job:" + id, value) == 1;
+        return r_().template eval<std::int64_t>(jobs_progress_script(), 1, q_ + ":job:" + id, value) == 1;
     }
     asio::awaitable<bool> progress_async(std::string id, std::string value) override {
         const std::string key = q_ + ":job:" + id;
-        auto n = co_await redis_->eval<std::int64_t>(jobs_progress_script(), 1, key, value);
+        auto n = co_await redis_->template eval<std::int64_t>(jobs_progress_script(), 1, key, value);
         co_return n == 1;
     }
     std::vector<std::string> renew(const std::string& worker, const std::vector<std::string>& ids, std::int64_t lease_ms,
                                    std::chrono::seconds ttl) override {
         const auto now = jobs_now_ms();
-        return r_().eval<std::vector<std::string>>(jobs_renew_script(), 0, q_, worker, now + lease_ms,
+        return r_().template eval<std::vector<std::string>>(jobs_renew_script(), 0, q_, worker, now + lease_ms,
                                                    now + 1000 * static_cast<std::int64_t>(ttl.count()), now, ids);
     }
     std::optional<JobInfo> info(const std::string& id) override {
-        return info_of(id, r_().command<std::map<std::string, std::string>>("HGETALL", q_ + ":job:" + id));
+        return info_of(id, r_().template command<std::map<std::string, std::string>>("HGETALL", q_ + ":job:" + id));
     }
     asio::awaitable<std::optional<JobInfo>> info_async(std::string id) override {
         const std::string key = q_ + ":job:" + id;
-        auto h = co_await redis_->command<std::map<std::string, std::string>>("HGETALL", key);
+        auto h = co_await redis_->template command<std::map<std::string, std::string>>("HGETALL", key);
         co_return info_of(id, std::move(h));
     }
     bool abort(const std::string& id) override {
-        return r_().eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms()) == 1;
+        return r_().template eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms()) == 1;
     }
     asio::awaitable<bool> abort_async(std::string id) override {
-        auto n = co_await redis_->eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms());
+        auto n = co_await redis_->template eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms());
         co_return n == 1;
     }
     std::vector<std::string> dead_letters() override {
-        return r_().command<std::vector<std::string>>("ZRANGEBYSCORE", q_ + ":dead", jobs_now_ms(), "+inf");
+        return r_().template command<std::vector<std::string>>("ZRANGEBYSCORE", q_ + ":dead", jobs_now_ms(), "+inf");
     }
     bool retry_dead(const std::string& id) override {
-        return r_().eval<std::int64_t>(jobs_retry_dead_script(), 0, q_, id, jobs_now_ms()) == 1;
+        return r_().template eval<std::int64_t>(jobs_retry_dead_script(), 0, q_, id, jobs_now_ms()) == 1;
     }
     void wait(std::chrono::milliseconds upto) override {
         const double secs = std::max<double>(0.01, static_cast<double>(upto.count()) / 1000.0);
@@ -24538,9 +24623,9 @@ public:
         }
     }
     bool worker_alive() override {
-        return r_().command<std::int64_t>("ZCOUNT", q_ + ":workers", jobs_now_ms(), "+inf") > 0;
+        return r_().template command<std::int64_t>("ZCOUNT", q_ + ":workers", jobs_now_ms(), "+inf") > 0;
     }
-    void worker_gone(const std::string& worker) override { r_().command<std::int64_t>("ZREM", q_ + ":workers", worker); }
+    void worker_gone(const std::string& worker) override { r_().template command<std::int64_t>("ZREM", q_ + ":workers", worker); }
     // BLPOP on <q>:done:<id> (on a connection of its own, from a few kept for this), which the
     // script that finishes the job pushes to; put back for the next waiter.
     bool wait_done(const std::string& id, std::chrono::milliseconds upto) override {
@@ -24619,7 +24704,7 @@ private:
         return i;
     }
     void finish(const std::string& id, const std::string& worker, const char* outcome, const std::string& payload, std::int64_t when) {
-        r_().eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, payload, when, jobs_now_ms());
+        r_().template eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, payload, when, jobs_now_ms());
     }
 
     std::string q_;
@@ -24627,6 +24712,7 @@ private:
     std::mutex waiters_m_;
     std::vector<Redis> waiters_;
 };
+using RedisJobBackend = BasicRedisJobBackend<>;
 
 template <class F>
 struct job_traits;
@@ -24799,26 +24885,8 @@ private:
         aborted_ = true;
         if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
     }
-    void report(std::string text) {  // on the loop
-        pending_ = std::move(text);
-        has_pending_ = true;
-        if (writing_) return;
-        writing_ = true;
-        asio::co_spawn(loop_, write_progress(shared_from_this()), asio::detached);
-    }
-    static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self) {
-        while (self->has_pending_) {
-            std::string text = std::move(self->pending_);
-            self->has_pending_ = false;
-            bool aborted = false;
-            try {
-                aborted = co_await self->backend_->progress_async(self->job_id, text);
-            } catch (const std::exception&) {  // Redis away: the next report tries again
-            }
-            if (aborted) self->stop("aborted");
-        }
-        self->writing_ = false;
-    }
+    FASTAPI_CORO_DECL void report(std::string text);
+    FASTAPI_CORO_DECL static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self);
 
     detail::JobBackend* backend_ = nullptr;
     detail::AppContext* app_ = nullptr;
@@ -24830,6 +24898,30 @@ private:
     std::string stop_reason_, pending_;
     bool has_pending_ = false, writing_ = false;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF void JobContext::report(std::string text) {  // on the loop
+    pending_ = std::move(text);
+    has_pending_ = true;
+    if (writing_) return;
+    writing_ = true;
+    asio::co_spawn(loop_, write_progress(shared_from_this()), asio::detached);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> JobContext::write_progress(std::shared_ptr<JobContext> self) {
+    while (self->has_pending_) {
+        std::string text = std::move(self->pending_);
+        self->has_pending_ = false;
+        bool aborted = false;
+        try {
+            aborted = co_await self->backend_->progress_async(self->job_id, text);
+        } catch (const std::exception&) {  // Redis away: the next report tries again
+        }
+        if (aborted) self->stop("aborted");
+    }
+    self->writing_ = false;
+}
+#endif
 
 // A handle on a job: status, result, info, progress, abort. Each call is blocking (for plain
 // handlers and threads); the async_ ones are the same on an event loop (co_await them in a
@@ -24870,9 +24962,9 @@ public:
         }
     }
 
-    asio::awaitable<JobStatus> async_status() const { return status_of(b_, id_); }
-    asio::awaitable<std::optional<JobInfo>> async_info() const { return info_of(b_, id_); }
-    asio::awaitable<bool> async_abort() const { return abort_of(b_, id_); }
+    FASTAPI_LAZY asio::awaitable<JobStatus> async_status() const { return status_of(b_, id_); }
+    FASTAPI_LAZY asio::awaitable<std::optional<JobInfo>> async_info() const { return info_of(b_, id_); }
+    FASTAPI_LAZY asio::awaitable<bool> async_abort() const { return abort_of(b_, id_); }
     template <class T>
     asio::awaitable<T> async_result(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
         return result_of<T>(b_, id_, timeout);
@@ -24880,18 +24972,9 @@ public:
 
 private:
     // (Static, their arguments by value: the Job may be a temporary of the co_await.)
-    static asio::awaitable<JobStatus> status_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
-        auto i = co_await b->info_async(id);
-        co_return i ? i->status : JobStatus::not_found;
-    }
-    static asio::awaitable<std::optional<JobInfo>> info_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
-        auto i = co_await b->info_async(id);
-        co_return i;
-    }
-    static asio::awaitable<bool> abort_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
-        const bool done = co_await b->abort_async(id);
-        co_return done;
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<JobStatus> status_of(std::shared_ptr<detail::JobBackend> b, std::string id);
+    FASTAPI_CORO_DECL static asio::awaitable<std::optional<JobInfo>> info_of(std::shared_ptr<detail::JobBackend> b, std::string id);
+    FASTAPI_CORO_DECL static asio::awaitable<bool> abort_of(std::shared_ptr<detail::JobBackend> b, std::string id);
     template <class T>
     static asio::awaitable<T> result_of(std::shared_ptr<detail::JobBackend> b, std::string id, std::chrono::milliseconds timeout) {
         const auto until = std::chrono::steady_clock::now() + timeout;
@@ -24909,6 +24992,23 @@ private:
     std::shared_ptr<detail::JobBackend> b_;
     std::string id_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<JobStatus> Job::status_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+    auto i = co_await b->info_async(id);
+    co_return i ? i->status : JobStatus::not_found;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::optional<JobInfo>> Job::info_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+    auto i = co_await b->info_async(id);
+    co_return i;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> Job::abort_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+    const bool done = co_await b->abort_async(id);
+    co_return done;
+}
+#endif
 
 // The registry and the queue. Jobs() keeps them in memory; Jobs(redis_url) in Redis;
 // Jobs::from_env() uses REDIS_URL when it is set.
@@ -24930,12 +25030,13 @@ class Jobs {
     };
 
 public:
-    Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
-    explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
+    // (Templates, as the backends they make are: GCC 12 would compile their coroutines in every unit.)
+    FASTAPI_LAZY Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
+    FASTAPI_LAZY explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
         : b_(std::make_shared<detail::RedisJobBackend>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true) {}
-    explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
+    FASTAPI_LAZY explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
         : Jobs(parse_redis_url(redis_url), std::move(queue_name)) {}
-    static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
+    FASTAPI_LAZY static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
         const char* url = std::getenv("REDIS_URL");
         if (url && *url) return std::make_unique<Jobs>(std::string_view(url), std::move(queue_name));
         return std::make_unique<Jobs>();
@@ -25006,10 +25107,10 @@ public:
     asio::awaitable<std::optional<Job>> async_enqueue(const A& args, const EnqueueOptions& o) {
         return enqueue_record(b_, record<Fn>(args, o));
     }
-    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json) {
+    FASTAPI_LAZY asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json) {
         return enqueue_record(b_, record(function, args_json, EnqueueOptions()));
     }
-    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, const EnqueueOptions& o) {
+    FASTAPI_LAZY asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, const EnqueueOptions& o) {
         return enqueue_record(b_, record(function, args_json, o));
     }
     Job job(std::string id) const { return Job(b_, std::move(id)); }
@@ -25017,185 +25118,11 @@ public:
     bool retry(const std::string& id) { return b_->retry_dead(id); }
 
     // In memory (TestClient, tests): runs what is due now, here, until nothing is; the count run.
-    std::size_t run_all() {
-        std::size_t n = 0;
-        for (int rounds = 0; rounds < 1000; ++rounds) {
-            auto claimed = b_->claim(worker_id_, 100, 60000);
-            if (claimed.jobs.empty()) break;
-            for (auto& j : claimed.jobs) {
-                auto ctx = std::make_shared<JobContext>();
-                if (coroutine(j.function)) {
-                    asio::io_context io;
-                    ctx->loop_ = io.get_executor();
-                    asio::co_spawn(io, run_async(j, ctx, nullptr), asio::detached);
-                    io.run();
-                } else {
-                    run_one(j, ctx);
-                }
-                ++n;
-            }
-        }
-        return n;
-    }
+    FASTAPI_CORO_DECL std::size_t run_all();
 
     // Runs jobs until stopped (SIGTERM/SIGINT, stop()) or, with burst, until nothing is queued.
     // Returns the process status.
-    int work(WorkerOptions o = {}) {
-        stop_ = false;
-        struct Running {  // shared with the jobs, which may outlive a graceful stop
-            std::mutex m;
-            std::condition_variable cv;
-            std::map<std::string, std::shared_ptr<JobContext>> jobs;
-        };
-        auto st = std::make_shared<Running>();
-        // The worker's event loop, where coroutine jobs run (plain ones on the pool below).
-        auto loop = std::make_shared<asio::io_context>(1);
-        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard(loop->get_executor());
-        auto loop_done = std::make_shared<std::atomic<bool>>(false);
-        std::thread loop_thread([loop, loop_done] {
-            for (;;) {
-                try {
-                    loop->run();
-                    break;
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "fastapi::Jobs: worker loop: %s\n", e.what());
-                }
-            }
-            *loop_done = true;
-        });
-        // The blocking pool plain jobs run on: max_jobs threads, made once (not a thread per job).
-        auto pool = std::make_shared<asio::thread_pool>(o.max_jobs);
-        last_given_back_ = 0;
-        auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
-        const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
-        auto ids = [&] {
-            std::vector<std::string> out;
-            std::lock_guard lock(st->m);
-            for (auto& [id, c] : st->jobs) out.push_back(id);
-            return out;
-        };
-        // Held by whatever runs the job (a thread, a coroutine frame): its entry goes with it.
-        auto entry_token = [this, st](const std::string& id) {
-            ++active_;
-            return std::shared_ptr<void>(nullptr, [this, st, id](void*) {
-                {
-                    std::lock_guard lock(st->m);
-                    st->jobs.erase(id);
-                    st->cv.notify_all();
-                }
-                --active_;  // the last use of this: ~Jobs waits for it
-            });
-        };
-        auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
-        start_crons();
-        std::int64_t cron_checked = detail::jobs_now_ms() / 1000;
-        while (!stopping()) {
-            try {
-                if (const auto now_s = detail::jobs_now_ms() / 1000; !crons_.empty() && now_s > cron_checked) {
-                    for (std::int64_t t = std::max(cron_checked + 1, now_s - 60); t <= now_s; ++t)
-                        for (auto& c : crons_)
-                            if (c.spec.due(t)) enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":" + std::to_string(t)});
-                    cron_checked = now_s;
-                }
-                if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
-                    last_renew = std::chrono::steady_clock::now();
-                    auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
-                    std::lock_guard lock(st->m);
-                    for (auto& id : aborted)
-                        if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->stop_soon("aborted");
-                }
-                std::size_t free;
-                {
-                    std::unique_lock lock(st->m);
-                    if (st->jobs.size() >= o.max_jobs) {
-                        st->cv.wait_for(lock, renew_every);
-                        continue;
-                    }
-                    free = o.max_jobs - st->jobs.size();
-                }
-                auto claimed = b_->claim(worker_id_, free, o.lease.count());
-                for (auto& j : claimed.jobs) {
-                    auto ctx = std::make_shared<JobContext>();
-                    {
-                        std::lock_guard lock(st->m);
-                        st->jobs[j.id] = ctx;
-                    }
-                    auto token = entry_token(j.id);
-                    if (coroutine(j.function)) {
-                        ctx->loop_ = loop->get_executor();
-                        asio::co_spawn(*loop, run_async(j, ctx, std::move(token)), asio::detached);
-                        continue;
-                    }
-                    asio::post(*pool, [this, j, ctx, token = std::move(token)]() mutable {
-                        run_one(j, ctx);
-                        token.reset();
-                    });
-                }
-                if (claimed.jobs.empty()) {
-                    std::size_t busy;
-                    {
-                        std::lock_guard lock(st->m);
-                        busy = st->jobs.size();
-                    }
-                    if (o.burst && busy == 0 && claimed.waiting == 0) break;
-                    auto upto = renew_every;
-                    if (!crons_.empty()) upto = std::min(upto, std::chrono::milliseconds(1000 - detail::jobs_now_ms() % 1000 + 1));
-                    if (claimed.next_due_ms >= 0)
-                        upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
-                    b_->wait(upto);
-                }
-            } catch (const std::exception& e) {  // Redis away: try again shortly
-                std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-        }
-        // Graceful stop: running jobs get the grace period, then go back without counting a
-        // try; coroutine jobs are stopped then (at their next suspension point), plain ones told.
-        std::size_t left = 0;
-        {
-            std::unique_lock lock(st->m);
-            const auto until = std::chrono::steady_clock::now() + o.grace;
-            while (!st->jobs.empty() && std::chrono::steady_clock::now() < until) {
-                lock.unlock();
-                try {
-                    b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
-                } catch (const std::exception&) {
-                }
-                lock.lock();
-                st->cv.wait_for(lock, std::chrono::milliseconds(50));
-            }
-            for (auto& [id, ctx] : st->jobs) {
-                try {
-                    b_->give_back(id, worker_id_);
-                } catch (const std::exception&) {
-                }
-                ctx->stop_soon("given back");
-                if (!ctx->loop_) ++left;
-            }
-        }
-        try {
-            b_->worker_gone(worker_id_);
-        } catch (const std::exception&) {
-        }
-        // The loop ends once its coroutines have (bounded: a coroutine that never suspends cannot be stopped).
-        guard.reset();
-        for (int i = 0; i < 1200 && !*loop_done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        if (*loop_done) {
-            loop_thread.join();
-        } else {
-            loop_thread.detach();
-            ++left;
-        }
-        if (left > 0) {
-            last_given_back_ = left;
-            // A thread cannot be interrupted: its job ends on its own; the pool is joined by ~Jobs after it.
-            std::lock_guard lock(m_);
-            abandoned_.push_back(std::move(pool));
-            return 0;
-        }
-        pool->join();
-        return 0;
-    }
+    FASTAPI_CORO_DECL int work(WorkerOptions o = {});
     // Jobs the last work() gave back at its graceful stop (their threads still running).
     std::size_t given_back() const noexcept { return last_given_back_; }
     void stop() { stop_ = true; }
@@ -25203,28 +25130,7 @@ public:
     // A worker in this process (small deployments, and the example without Redis). With an
     // app (set_app), it runs the app's lifespan too (with the server: the first to enter runs
     // the startup, the last to leave the shutdown).
-    void start_worker(WorkerOptions o = {}) {
-        if (!redis_ && std::getenv(detail::worker_env_name)) {
-            // One of several web processes (--workers N): each would have a queue of its own.
-            std::fprintf(stderr, "fastapi::Jobs: an in-memory job queue belongs to one process, and this is one of several "
-                                 "web processes (--workers N): a job enqueued in one would be unknown to the others. Set "
-                                 "REDIS_URL (and run `./app worker`), or serve with one process.\n");
-            std::fflush(nullptr);
-            std::_Exit(3);  // a worker that cannot start: the supervisor stops instead of restarting it
-        }
-        in_process_ = std::thread([this, o] {
-            if (app_) {
-                try {
-                    app_->enter_lifespan();
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "fastapi::Jobs: worker: the app's startup failed: %s\n", e.what());
-                    return;
-                }
-            }
-            work(o);
-            if (app_) app_->exit_lifespan();
-        });
-    }
+    FASTAPI_CORO_DECL void start_worker(WorkerOptions o = {});
     ~Jobs() {
         if (in_process_.joinable()) {
             stop();
@@ -25238,85 +25144,8 @@ public:
     // `./app worker [--burst] [--max-jobs N] [--queue-name Q] [--check]`: runs the worker and
     // returns its status; none when the command line is not `worker` (then app.run(argc, argv)).
     // With the app, the worker runs its lifespan around the jobs and they see its state.
-    std::optional<int> main(int argc, char** argv, detail::AppContext& app) {
-        set_app(app);
-        return main(argc, argv);
-    }
-    std::optional<int> main(int argc, char** argv) {
-        if (argc < 2 || std::string_view(argv[1]) != "worker") return std::nullopt;
-        WorkerOptions o;
-        bool check = false;
-        for (int i = 2; i < argc; ++i) {
-            std::string_view a = argv[i];
-            auto value = [&]() -> std::string {
-                if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
-                return argv[++i];
-            };
-            try {
-                if (a == "--burst") o.burst = true;
-                else if (a == "--check") check = true;
-                else if (a == "--max-jobs") o.max_jobs = std::max(1ul, std::stoul(value()));
-                else if (a == "--lease-ms") o.lease = std::chrono::milliseconds(std::max(100ul, std::stoul(value())));
-                else if (a == "--grace-ms") o.grace = std::chrono::milliseconds(std::stoul(value()));
-                else if (a == "--queue-name") o.queue_name = value();
-                else {
-                    std::fprintf(stderr, "%s worker: unknown option '%s' (--burst, --check, --max-jobs N, --queue-name Q, --lease-ms N, --grace-ms N)\n",
-                                 argv[0], argv[i]);
-                    return 2;
-                }
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "%s worker: %s\n", argv[0], e.what());
-                return 2;
-            }
-        }
-        if (!redis_) {
-            std::fprintf(stderr, "%s worker: set REDIS_URL (an in-memory queue is served by the web process itself)\n", argv[0]);
-            return 2;
-        }
-        if (!o.queue_name.empty() && o.queue_name != queue_) {
-            b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
-        }
-        if (check) {
-            try {
-                return b_->worker_alive() ? 0 : 1;
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "%s worker --check: %s\n", argv[0], e.what());
-                return 1;
-            }
-        }
-        // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
-        struct Restore {
-            struct sigaction term {}, intr {};
-            ~Restore() {
-                ::sigaction(SIGTERM, &term, nullptr);
-                ::sigaction(SIGINT, &intr, nullptr);
-                detail::jobs_stop_signal() = false;
-            }
-        } restore;
-        {
-            struct sigaction sa {};
-            sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
-            sigemptyset(&sa.sa_mask);
-            ::sigaction(SIGTERM, &sa, &restore.term);
-            ::sigaction(SIGINT, &sa, &restore.intr);
-        }
-        if (app_) {
-            try {
-                app_->enter_lifespan();
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "%s worker: the app's startup failed: %s\n", argv[0], e.what());
-                return 3;
-            }
-        }
-        std::fprintf(stderr, "worker %s: started, %zu at once\n", worker_id_.c_str(), o.max_jobs);
-        const int status = work(o);
-        if (app_) app_->exit_lifespan();
-        if (given_back() > 0) {  // the threads of the jobs given back are still running: leave without them
-            std::fflush(nullptr);
-            std::_Exit(status);
-        }
-        return status;
-    }
+    FASTAPI_CORO_DECL std::optional<int> main(int argc, char** argv, detail::AppContext& app);
+    FASTAPI_CORO_DECL std::optional<int> main(int argc, char** argv);
     const std::string& worker_id() const noexcept { return worker_id_; }
 
 private:
@@ -25376,11 +25205,7 @@ private:
             }
         }
     }
-    static asio::awaitable<std::optional<Job>> enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r) {
-        const bool queued = co_await b->enqueue_async(r);
-        if (!queued) co_return std::nullopt;
-        co_return Job(b, r.id);
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<std::optional<Job>> enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r);
     template <auto Fn, class A>
     detail::JobRecord record(const A& args, EnqueueOptions o) {
         using T = detail::job_traits<decltype(Fn)>;
@@ -25523,51 +25348,7 @@ private:
     // A coroutine job on the loop it runs on: a coroutine of its own (so that cancelling it,
     // on its timeout or an abort, stops it alone, at its next suspension point), then its end
     // recorded without blocking the loop. `token` ends its worker entry when this frame goes.
-    asio::awaitable<void> run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token) {
-        prepare(j, *ctx);
-        const Registered* reg = find(j.function);
-        auto ex = co_await asio::this_coro::executor;
-        Outcome out;
-        if (!reg || !reg->run_async) {
-            out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
-        } else {
-            asio::steady_timer timeout(ex);
-            timeout.expires_at(ctx->deadline_);
-            timeout.async_wait([weak = std::weak_ptr<JobContext>(ctx)](const asio::error_code& ec) {
-                if (auto c = weak.lock(); c && !ec) c->stop("timeout");
-            });
-            std::exception_ptr error;
-            std::string result;
-            try {
-                auto job = reg->run_async(*ctx, j.args);
-                auto cancellable = asio::bind_cancellation_slot(ctx->cancel_.slot(), asio::use_awaitable);
-                result = co_await asio::co_spawn(ex, std::move(job), cancellable);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            timeout.cancel();
-            ctx->cancel_.slot().clear();
-            out = judge(j, *ctx, error, std::move(result));
-        }
-        asio::steady_timer pause(ex);
-        for (int i = 0;; ++i) {  // as persist(), on the loop
-            std::string why;
-            try {
-                if (out.ok) co_await b_->complete_async(j.id, worker_id_, out.text, j.keep_ms);
-                else co_await b_->failed_async(j.id, worker_id_, out.text, out.retry_at);
-                break;
-            } catch (const std::exception& e) {
-                why = e.what();
-            }
-            if (i >= 100) {
-                std::fprintf(stderr, "fastapi::Jobs: could not record a job's end: %s\n", why.c_str());
-                break;
-            }
-            pause.expires_after(std::chrono::milliseconds(100));
-            co_await pause.async_wait(asio::use_awaitable);
-        }
-        token.reset();
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token);
 
     std::mutex m_;
     std::shared_ptr<detail::JobBackend> b_;
@@ -25589,6 +25370,342 @@ private:
     }();
 };
 
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF std::size_t Jobs::run_all() {
+    std::size_t n = 0;
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+        auto claimed = b_->claim(worker_id_, 100, 60000);
+        if (claimed.jobs.empty()) break;
+        for (auto& j : claimed.jobs) {
+            auto ctx = std::make_shared<JobContext>();
+            if (coroutine(j.function)) {
+                asio::io_context io;
+                ctx->loop_ = io.get_executor();
+                asio::co_spawn(io, run_async(j, ctx, nullptr), asio::detached);
+                io.run();
+            } else {
+                run_one(j, ctx);
+            }
+            ++n;
+        }
+    }
+    return n;
+}
+
+FASTAPI_CORO_DEF int Jobs::work(WorkerOptions o) {
+    stop_ = false;
+    struct Running {  // shared with the jobs, which may outlive a graceful stop
+        std::mutex m;
+        std::condition_variable cv;
+        std::map<std::string, std::shared_ptr<JobContext>> jobs;
+    };
+    auto st = std::make_shared<Running>();
+    // The worker's event loop, where coroutine jobs run (plain ones on the pool below).
+    auto loop = std::make_shared<asio::io_context>(1);
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard(loop->get_executor());
+    auto loop_done = std::make_shared<std::atomic<bool>>(false);
+    std::thread loop_thread([loop, loop_done] {
+        for (;;) {
+            try {
+                loop->run();
+                break;
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi::Jobs: worker loop: %s\n", e.what());
+            }
+        }
+        *loop_done = true;
+    });
+    // The blocking pool plain jobs run on: max_jobs threads, made once (not a thread per job).
+    auto pool = std::make_shared<asio::thread_pool>(o.max_jobs);
+    last_given_back_ = 0;
+    auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
+    const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
+    auto ids = [&] {
+        std::vector<std::string> out;
+        std::lock_guard lock(st->m);
+        for (auto& [id, c] : st->jobs) out.push_back(id);
+        return out;
+    };
+    // Held by whatever runs the job (a thread, a coroutine frame): its entry goes with it.
+    auto entry_token = [this, st](const std::string& id) {
+        ++active_;
+        return std::shared_ptr<void>(nullptr, [this, st, id](void*) {
+            {
+                std::lock_guard lock(st->m);
+                st->jobs.erase(id);
+                st->cv.notify_all();
+            }
+            --active_;  // the last use of this: ~Jobs waits for it
+        });
+    };
+    auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
+    start_crons();
+    std::int64_t cron_checked = detail::jobs_now_ms() / 1000;
+    while (!stopping()) {
+        try {
+            if (const auto now_s = detail::jobs_now_ms() / 1000; !crons_.empty() && now_s > cron_checked) {
+                for (std::int64_t t = std::max(cron_checked + 1, now_s - 60); t <= now_s; ++t)
+                    for (auto& c : crons_)
+                        if (c.spec.due(t)) enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":" + std::to_string(t)});
+                cron_checked = now_s;
+            }
+            if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
+                last_renew = std::chrono::steady_clock::now();
+                auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
+                std::lock_guard lock(st->m);
+                for (auto& id : aborted)
+                    if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->stop_soon("aborted");
+            }
+            std::size_t free;
+            {
+                std::unique_lock lock(st->m);
+                if (st->jobs.size() >= o.max_jobs) {
+                    st->cv.wait_for(lock, renew_every);
+                    continue;
+                }
+                free = o.max_jobs - st->jobs.size();
+            }
+            auto claimed = b_->claim(worker_id_, free, o.lease.count());
+            for (auto& j : claimed.jobs) {
+                auto ctx = std::make_shared<JobContext>();
+                {
+                    std::lock_guard lock(st->m);
+                    st->jobs[j.id] = ctx;
+                }
+                auto token = entry_token(j.id);
+                if (coroutine(j.function)) {
+                    ctx->loop_ = loop->get_executor();
+                    asio::co_spawn(*loop, run_async(j, ctx, std::move(token)), asio::detached);
+                    continue;
+                }
+                asio::post(*pool, [this, j, ctx, token = std::move(token)]() mutable {
+                    run_one(j, ctx);
+                    token.reset();
+                });
+            }
+            if (claimed.jobs.empty()) {
+                std::size_t busy;
+                {
+                    std::lock_guard lock(st->m);
+                    busy = st->jobs.size();
+                }
+                if (o.burst && busy == 0 && claimed.waiting == 0) break;
+                auto upto = renew_every;
+                if (!crons_.empty()) upto = std::min(upto, std::chrono::milliseconds(1000 - detail::jobs_now_ms() % 1000 + 1));
+                if (claimed.next_due_ms >= 0)
+                    upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
+                b_->wait(upto);
+            }
+        } catch (const std::exception& e) {  // Redis away: try again shortly
+            std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    // Graceful stop: running jobs get the grace period, then go back without counting a
+    // try; coroutine jobs are stopped then (at their next suspension point), plain ones told.
+    std::size_t left = 0;
+    {
+        std::unique_lock lock(st->m);
+        const auto until = std::chrono::steady_clock::now() + o.grace;
+        while (!st->jobs.empty() && std::chrono::steady_clock::now() < until) {
+            lock.unlock();
+            try {
+                b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
+            } catch (const std::exception&) {
+            }
+            lock.lock();
+            st->cv.wait_for(lock, std::chrono::milliseconds(50));
+        }
+        for (auto& [id, ctx] : st->jobs) {
+            try {
+                b_->give_back(id, worker_id_);
+            } catch (const std::exception&) {
+            }
+            ctx->stop_soon("given back");
+            if (!ctx->loop_) ++left;
+        }
+    }
+    try {
+        b_->worker_gone(worker_id_);
+    } catch (const std::exception&) {
+    }
+    // The loop ends once its coroutines have (bounded: a coroutine that never suspends cannot be stopped).
+    guard.reset();
+    for (int i = 0; i < 1200 && !*loop_done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (*loop_done) {
+        loop_thread.join();
+    } else {
+        loop_thread.detach();
+        ++left;
+    }
+    if (left > 0) {
+        last_given_back_ = left;
+        // A thread cannot be interrupted: its job ends on its own; the pool is joined by ~Jobs after it.
+        std::lock_guard lock(m_);
+        abandoned_.push_back(std::move(pool));
+        return 0;
+    }
+    pool->join();
+    return 0;
+}
+
+FASTAPI_CORO_DEF void Jobs::start_worker(WorkerOptions o) {
+    if (!redis_ && std::getenv(detail::worker_env_name)) {
+        // One of several web processes (--workers N): each would have a queue of its own.
+        std::fprintf(stderr, "fastapi::Jobs: an in-memory job queue belongs to one process, and this is one of several "
+                             "web processes (--workers N): a job enqueued in one would be unknown to the others. Set "
+                             "REDIS_URL (and run `./app worker`), or serve with one process.\n");
+        std::fflush(nullptr);
+        std::_Exit(3);  // a worker that cannot start: the supervisor stops instead of restarting it
+    }
+    in_process_ = std::thread([this, o] {
+        if (app_) {
+            try {
+                app_->enter_lifespan();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi::Jobs: worker: the app's startup failed: %s\n", e.what());
+                return;
+            }
+        }
+        work(o);
+        if (app_) app_->exit_lifespan();
+    });
+}
+
+FASTAPI_CORO_DEF std::optional<int> Jobs::main(int argc, char** argv, detail::AppContext& app) {
+    set_app(app);
+    return main(argc, argv);
+}
+
+FASTAPI_CORO_DEF std::optional<int> Jobs::main(int argc, char** argv) {
+    if (argc < 2 || std::string_view(argv[1]) != "worker") return std::nullopt;
+    WorkerOptions o;
+    bool check = false;
+    for (int i = 2; i < argc; ++i) {
+        std::string_view a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
+            return argv[++i];
+        };
+        try {
+            if (a == "--burst") o.burst = true;
+            else if (a == "--check") check = true;
+            else if (a == "--max-jobs") o.max_jobs = std::max(1ul, std::stoul(value()));
+            else if (a == "--lease-ms") o.lease = std::chrono::milliseconds(std::max(100ul, std::stoul(value())));
+            else if (a == "--grace-ms") o.grace = std::chrono::milliseconds(std::stoul(value()));
+            else if (a == "--queue-name") o.queue_name = value();
+            else {
+                std::fprintf(stderr, "%s worker: unknown option '%s' (--burst, --check, --max-jobs N, --queue-name Q, --lease-ms N, --grace-ms N)\n",
+                             argv[0], argv[i]);
+                return 2;
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s worker: %s\n", argv[0], e.what());
+            return 2;
+        }
+    }
+    if (!redis_) {
+        std::fprintf(stderr, "%s worker: set REDIS_URL (an in-memory queue is served by the web process itself)\n", argv[0]);
+        return 2;
+    }
+    if (!o.queue_name.empty() && o.queue_name != queue_) {
+        b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
+    }
+    if (check) {
+        try {
+            return b_->worker_alive() ? 0 : 1;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s worker --check: %s\n", argv[0], e.what());
+            return 1;
+        }
+    }
+    // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
+    struct Restore {
+        struct sigaction term {}, intr {};
+        ~Restore() {
+            ::sigaction(SIGTERM, &term, nullptr);
+            ::sigaction(SIGINT, &intr, nullptr);
+            detail::jobs_stop_signal() = false;
+        }
+    } restore;
+    {
+        struct sigaction sa {};
+        sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGTERM, &sa, &restore.term);
+        ::sigaction(SIGINT, &sa, &restore.intr);
+    }
+    if (app_) {
+        try {
+            app_->enter_lifespan();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s worker: the app's startup failed: %s\n", argv[0], e.what());
+            return 3;
+        }
+    }
+    std::fprintf(stderr, "worker %s: started, %zu at once\n", worker_id_.c_str(), o.max_jobs);
+    const int status = work(o);
+    if (app_) app_->exit_lifespan();
+    if (given_back() > 0) {  // the threads of the jobs given back are still running: leave without them
+        std::fflush(nullptr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::optional<Job>> Jobs::enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r) {
+    const bool queued = co_await b->enqueue_async(r);
+    if (!queued) co_return std::nullopt;
+    co_return Job(b, r.id);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> Jobs::run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token) {
+    prepare(j, *ctx);
+    const Registered* reg = find(j.function);
+    auto ex = co_await asio::this_coro::executor;
+    Outcome out;
+    if (!reg || !reg->run_async) {
+        out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
+    } else {
+        asio::steady_timer timeout(ex);
+        timeout.expires_at(ctx->deadline_);
+        timeout.async_wait([weak = std::weak_ptr<JobContext>(ctx)](const asio::error_code& ec) {
+            if (auto c = weak.lock(); c && !ec) c->stop("timeout");
+        });
+        std::exception_ptr error;
+        std::string result;
+        try {
+            auto job = reg->run_async(*ctx, j.args);
+            auto cancellable = asio::bind_cancellation_slot(ctx->cancel_.slot(), asio::use_awaitable);
+            result = co_await asio::co_spawn(ex, std::move(job), cancellable);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        timeout.cancel();
+        ctx->cancel_.slot().clear();
+        out = judge(j, *ctx, error, std::move(result));
+    }
+    asio::steady_timer pause(ex);
+    for (int i = 0;; ++i) {  // as persist(), on the loop
+        std::string why;
+        try {
+            if (out.ok) co_await b_->complete_async(j.id, worker_id_, out.text, j.keep_ms);
+            else co_await b_->failed_async(j.id, worker_id_, out.text, out.retry_at);
+            break;
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (i >= 100) {
+            std::fprintf(stderr, "fastapi::Jobs: could not record a job's end: %s\n", why.c_str());
+            break;
+        }
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    token.reset();
+}
+#endif
+
 }  // namespace fastapi
 // cache: the Redis backend of response caching (the route side is routing/cache.hpp).
 
@@ -25607,99 +25724,142 @@ struct RedisCacheOptions {
     std::string prefix = "fastapi-cache:";  // before every key it writes
 };
 
-class RedisCache final : public detail::CacheBackend {
+namespace detail {
+
+// KEYS: the version counters; ARGV: the entries' prefix, the rest of the key, "1" to read
+// the entry. The key (the versions, then the rest) and the entry (nil when none).
+inline const RedisScript& redis_cache_lookup_script() {
+    static const RedisScript s(
+        "local k = '' "
+        "for i = 1, #KEYS do k = k .. (redis.call('GET', KEYS[i]) or '0') .. ':' end "
+        "k = k .. ARGV[2] "
+        "if ARGV[3] == '1' then return {k, redis.call('GET', ARGV[1] .. k)} end "
+        "return {k}");
+    return s;
+}
+inline const RedisScript& redis_cache_unlock_script() {
+    static const RedisScript s(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+    return s;
+}
+
+// RedisCache's work, on the loop's Redis, the keys already prefixed: compiled once
+// (FASTAPI_CORO_DECL), RedisCache being a template so that only a unit making one names them.
+FASTAPI_CORO_DECL asio::awaitable<std::shared_ptr<const CachedResponse>> redis_cache_get_entry(Redis& redis, std::string k);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_cache_set_entry(Redis& redis, std::string k, std::shared_ptr<const CachedResponse> e,
+                                                              std::chrono::milliseconds ttl);
+FASTAPI_CORO_DECL asio::awaitable<std::uint64_t> redis_cache_version(Redis& redis, std::string k);
+FASTAPI_CORO_DECL asio::awaitable<CacheLookup> redis_cache_lookup(Redis& redis, std::vector<std::string> keys, std::string entries,
+                                                                  std::string rest, bool read);
+FASTAPI_CORO_DECL asio::awaitable<bool> redis_cache_try_lock(Redis& redis, std::string k, std::string token,
+                                                             std::chrono::milliseconds ttl);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_cache_unlock(Redis& redis, std::string k, std::string token);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_cache_incr(Redis& redis, std::string k);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_cache_del(Redis& redis, std::string k);
+FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> redis_cache_get(Redis& redis, std::string k);
+FASTAPI_CORO_DECL asio::awaitable<void> redis_cache_set(Redis& redis, std::string k, std::string v, std::chrono::milliseconds ttl);
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<std::shared_ptr<const CachedResponse>> redis_cache_get_entry(Redis& redis, std::string k) {
+    std::optional<std::string> v = co_await redis.get(k);
+    if (!v) co_return nullptr;
+    co_return cache_deserialize(*v);  // null (a miss) when not ours
+}
+FASTAPI_CORO_DEF asio::awaitable<void> redis_cache_set_entry(Redis& redis, std::string k, std::shared_ptr<const CachedResponse> e,
+                                                             std::chrono::milliseconds ttl) {
+    std::string v = cache_serialize(*e);
+    RedisSetOptions o;
+    o.px = ttl;
+    co_await redis.set(k, v, o);
+}
+FASTAPI_CORO_DEF asio::awaitable<std::uint64_t> redis_cache_version(Redis& redis, std::string k) {
+    std::optional<std::string> v = co_await redis.get(k);
+    std::uint64_t n = 0;
+    if (v)
+        for (char c : *v)
+            if (c >= '0' && c <= '9') n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    co_return n;
+}
+FASTAPI_CORO_DEF asio::awaitable<CacheLookup> redis_cache_lookup(Redis& redis, std::vector<std::string> keys, std::string entries,
+                                                                 std::string rest, bool read) {
+    std::string want = read ? "1" : "0";
+    RedisValue v = co_await redis.eval<RedisValue>(redis_cache_lookup_script(), keys.size(), keys, entries, rest, want);
+    CacheLookup out;
+    if (v.elements.empty() || !v.elements[0].is_string()) throw RedisError("fastapi::RedisCache: an unexpected lookup reply");
+    out.key = std::move(v.elements[0].str);
+    if (v.elements.size() > 1 && v.elements[1].is_string()) out.entry = cache_deserialize(v.elements[1].str);
+    co_return out;
+}
+FASTAPI_CORO_DEF asio::awaitable<bool> redis_cache_try_lock(Redis& redis, std::string k, std::string token,
+                                                            std::chrono::milliseconds ttl) {
+    RedisSetOptions o;
+    o.px = std::max(ttl, std::chrono::milliseconds(1));
+    o.nx = true;
+    co_return co_await redis.set(k, token, o);
+}
+FASTAPI_CORO_DEF asio::awaitable<void> redis_cache_unlock(Redis& redis, std::string k, std::string token) {
+    co_await redis.eval<RedisValue>(redis_cache_unlock_script(), 1, k, token);
+}
+FASTAPI_CORO_DEF asio::awaitable<void> redis_cache_incr(Redis& redis, std::string k) { co_await redis.incr(k); }
+FASTAPI_CORO_DEF asio::awaitable<void> redis_cache_del(Redis& redis, std::string k) { co_await redis.del(k); }
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> redis_cache_get(Redis& redis, std::string k) {
+    co_return co_await redis.get(k);
+}
+FASTAPI_CORO_DEF asio::awaitable<void> redis_cache_set(Redis& redis, std::string k, std::string v, std::chrono::milliseconds ttl) {
+    RedisSetOptions o;
+    o.px = ttl;
+    co_await redis.set(k, v, o);
+}
+#endif
+
+}  // namespace detail
+
+// RedisCache (the alias below): a template only so that what its overrides run is compiled
+// where one is made.
+template <int = 0>
+class BasicRedisCache final : public detail::CacheBackend {
 public:
-    explicit RedisCache(RedisCacheOptions o = {})
+    explicit BasicRedisCache(RedisCacheOptions o = {})
         : options_(o.url.empty() ? redis_options_from_env() : parse_redis_url(o.url)), prefix_(std::move(o.prefix)) {}
-    RedisCache(RedisCache&& other) noexcept : options_(std::move(other.options_)), prefix_(std::move(other.prefix_)) {}
+    BasicRedisCache(BasicRedisCache&& other) noexcept : options_(std::move(other.options_)), prefix_(std::move(other.prefix_)) {}
 
     bool synchronous() const noexcept override { return false; }
 
     asio::awaitable<std::shared_ptr<const detail::CachedResponse>> get_entry_async(std::string key) override {
-        std::string k = prefix_ + "r:" + key;
-        std::optional<std::string> v = co_await redis().get(k);
-        if (!v) co_return nullptr;
-        co_return detail::cache_deserialize(*v);  // null (a miss) when not ours
+        return detail::redis_cache_get_entry(redis(), prefix_ + "r:" + key);
     }
     asio::awaitable<void> set_entry_async(std::string key, std::shared_ptr<const detail::CachedResponse> e,
                                           std::chrono::milliseconds ttl) override {
-        std::string k = prefix_ + "r:" + key;
-        std::string v = detail::cache_serialize(*e);
-        RedisSetOptions o;
-        o.px = ttl;
-        co_await redis().set(k, v, o);
+        return detail::redis_cache_set_entry(redis(), prefix_ + "r:" + key, std::move(e), ttl);
     }
     asio::awaitable<std::uint64_t> namespace_version_async(std::string ns) override {
-        std::string k = prefix_ + "v:" + ns;
-        std::optional<std::string> v = co_await redis().get(k);
-        std::uint64_t n = 0;
-        if (v)
-            for (char c : *v)
-                if (c >= '0' && c <= '9') n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        co_return n;
+        return detail::redis_cache_version(redis(), prefix_ + "v:" + ns);
     }
     asio::awaitable<detail::CacheLookup> lookup_async(const std::vector<std::string>& version_keys, std::string rest,
                                                       bool read) override {
         std::vector<std::string> keys;
         keys.reserve(version_keys.size());
         for (const std::string& v : version_keys) keys.push_back(prefix_ + "v:" + v);
-        std::string entries = prefix_ + "r:";
-        std::string want = read ? "1" : "0";
-        RedisValue v = co_await redis().eval<RedisValue>(lookup_script(), keys.size(), keys, entries, rest, want);
-        detail::CacheLookup out;
-        if (v.elements.empty() || !v.elements[0].is_string()) throw RedisError("fastapi::RedisCache: an unexpected lookup reply");
-        out.key = std::move(v.elements[0].str);
-        if (v.elements.size() > 1 && v.elements[1].is_string()) out.entry = detail::cache_deserialize(v.elements[1].str);
-        co_return out;
+        return detail::redis_cache_lookup(redis(), std::move(keys), prefix_ + "r:", std::move(rest), read);
     }
     asio::awaitable<bool> try_lock_async(std::string key, std::string token, std::chrono::milliseconds ttl) override {
-        std::string k = prefix_ + "l:" + key;
-        RedisSetOptions o;
-        o.px = std::max(ttl, std::chrono::milliseconds(1));
-        o.nx = true;
-        co_return co_await redis().set(k, token, o);
+        return detail::redis_cache_try_lock(redis(), prefix_ + "l:" + key, std::move(token), ttl);
     }
     asio::awaitable<void> unlock_async(std::string key, std::string token) override {
-        std::string k = prefix_ + "l:" + key;
-        co_await redis().eval<RedisValue>(unlock_script(), 1, k, token);
+        return detail::redis_cache_unlock(redis(), prefix_ + "l:" + key, std::move(token));
     }
     asio::awaitable<void> clear_namespace(std::string ns) override {
-        std::string k = prefix_ + "v:" + ns;
-        co_await redis().incr(k);
+        return detail::redis_cache_incr(redis(), prefix_ + "v:" + ns);
     }
-    asio::awaitable<void> remove(std::string key) override {
-        std::string k = prefix_ + key;
-        co_await redis().del(k);
-    }
+    asio::awaitable<void> remove(std::string key) override { return detail::redis_cache_del(redis(), prefix_ + key); }
     asio::awaitable<std::optional<std::string>> get_value(std::string key) override {
-        std::string k = prefix_ + key;
-        co_return co_await redis().get(k);
+        return detail::redis_cache_get(redis(), prefix_ + key);
     }
     asio::awaitable<void> set_value(std::string key, std::string value, std::chrono::milliseconds ttl) override {
-        std::string k = prefix_ + key;
-        RedisSetOptions o;
-        o.px = ttl;
-        co_await redis().set(k, value, o);
+        return detail::redis_cache_set(redis(), prefix_ + key, std::move(value), ttl);
     }
 
 private:
-    // KEYS: the version counters; ARGV: the entries' prefix, the rest of the key, "1" to read
-    // the entry. The key (the versions, then the rest) and the entry (nil when none).
-    static const RedisScript& lookup_script() {
-        static const RedisScript s(
-            "local k = '' "
-            "for i = 1, #KEYS do k = k .. (redis.call('GET', KEYS[i]) or '0') .. ':' end "
-            "k = k .. ARGV[2] "
-            "if ARGV[3] == '1' then return {k, redis.call('GET', ARGV[1] .. k)} end "
-            "return {k}");
-        return s;
-    }
-    static const RedisScript& unlock_script() {
-        static const RedisScript s(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
-        return s;
-    }
-
     // This loop thread's connection (a Redis binds to the loop that first uses it).
     Redis& redis() {
         std::lock_guard lock(mutex_);
@@ -25713,6 +25873,7 @@ private:
     std::mutex mutex_;
     std::map<std::thread::id, std::shared_ptr<Redis>> per_thread_;
 };
+using RedisCache = BasicRedisCache<>;
 
 }  // namespace fastapi
 // openapi: the OpenAPI 3.1 document and the /docs and /redoc pages.

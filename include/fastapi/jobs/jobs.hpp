@@ -180,23 +180,21 @@ public:
     virtual bool claim_once(const std::string& key, std::int64_t ttl_ms) = 0;
 
     // The same on an event loop, without blocking it (Redis: the coroutine client; in memory:
-    // the calls above, which only take a lock).
-    virtual asio::awaitable<bool> enqueue_async(JobRecord r) { co_return enqueue(r); }
-    virtual asio::awaitable<std::optional<JobInfo>> info_async(std::string id) { co_return info(id); }
-    virtual asio::awaitable<bool> abort_async(std::string id) { co_return abort(id); }
-    virtual asio::awaitable<bool> progress_async(std::string id, std::string value) { co_return progress(id, value); }
-    virtual asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) {
-        complete(id, worker, result, keep_ms);
-        co_return;
-    }
-    virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) {
-        failed(id, worker, error, retry_at_ms);
-        co_return;
-    }
+    // the calls above, which only take a lock). Coroutines, so only in the backends, which are
+    // templates: GCC 12 compiles a coroutine of a non-template class in every unit, used or not.
+    virtual asio::awaitable<bool> enqueue_async(JobRecord r) = 0;
+    virtual asio::awaitable<std::optional<JobInfo>> info_async(std::string id) = 0;
+    virtual asio::awaitable<bool> abort_async(std::string id) = 0;
+    virtual asio::awaitable<bool> progress_async(std::string id, std::string value) = 0;
+    virtual asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) = 0;
+    virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) = 0;
     virtual asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) = 0;
 };
 
-class MemoryJobBackend final : public JobBackend {
+// MemoryJobBackend (the alias below): a template only so that its coroutines are compiled
+// where one is made (Jobs's constructors, templates likewise).
+template <int = 0>
+class BasicMemoryJobBackend final : public JobBackend {
     struct Entry {
         JobRecord r;
         JobInfo info;
@@ -376,7 +374,20 @@ public:
         until = now + ttl_ms;
         return true;
     }
-    // On a loop: looked at every 2 ms (in memory there is nothing to wait on without blocking the loop).
+    // On a loop: the calls above, which only take a lock.
+    asio::awaitable<bool> enqueue_async(JobRecord r) override { co_return enqueue(r); }
+    asio::awaitable<std::optional<JobInfo>> info_async(std::string id) override { co_return info(id); }
+    asio::awaitable<bool> abort_async(std::string id) override { co_return abort(id); }
+    asio::awaitable<bool> progress_async(std::string id, std::string value) override { co_return progress(id, value); }
+    asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) override {
+        complete(id, worker, result, keep_ms);
+        co_return;
+    }
+    asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) override {
+        failed(id, worker, error, retry_at_ms);
+        co_return;
+    }
+    // Looked at every 2 ms (in memory there is nothing to wait on without blocking the loop).
     asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) override {
         asio::steady_timer t(co_await asio::this_coro::executor);
         const auto until = std::chrono::steady_clock::now() + upto;
@@ -431,6 +442,7 @@ private:
     std::map<std::string, std::int64_t> once_;
     std::int64_t alive_until_ = 0;
 };
+using MemoryJobBackend = BasicMemoryJobBackend<>;
 
 // Redis keys, all under the queue's name: <q>:queue (a sorted set by run time), <q>:job:<id>
 // (a hash), <q>:leases (a sorted set by lease end), <q>:dead (the dead letters, a sorted set
@@ -604,25 +616,28 @@ return 1
     return s;
 }
 
-class RedisJobBackend final : public JobBackend {
+// RedisJobBackend (the alias below): a template only so that what it runs is compiled where
+// one is made (Jobs's constructors, templates likewise).
+template <int = 0>
+class BasicRedisJobBackend final : public JobBackend {
 public:
-    RedisJobBackend(RedisOptions options, std::string queue) : q_(std::move(queue)) {
+    BasicRedisJobBackend(RedisOptions options, std::string queue) : q_(std::move(queue)) {
         options.own_thread = true;
         redis_.emplace(options);
         waiter_.emplace(redis_->dedicated());
     }
     bool enqueue(const JobRecord& r) override {
-        return r_().eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms, r.keep_ms,
+        return r_().template eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms, r.keep_ms,
                                        r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0, r.keep_failed_ms) == 1;
     }
     asio::awaitable<bool> enqueue_async(JobRecord r) override {
-        auto n = co_await redis_->eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms,
+        auto n = co_await redis_->template eval<std::int64_t>(jobs_enqueue_script(), 0, q_, r.id, r.function, r.args, r.max_tries, r.timeout_ms,
                                                      r.keep_ms, r.enqueue_ms, r.run_at_ms, r.expires_at_ms, r.backoff ? 1 : 0,
                                                      r.keep_failed_ms);
         co_return n == 1;
     }
     ClaimResult claim(const std::string& worker, std::size_t n, std::int64_t lease_ms) override {
-        auto v = r_().eval<std::vector<RedisValue>>(jobs_claim_script(), 0, q_, jobs_now_ms(), lease_ms, worker,
+        auto v = r_().template eval<std::vector<RedisValue>>(jobs_claim_script(), 0, q_, jobs_now_ms(), lease_ms, worker,
                                                     static_cast<std::int64_t>(n));
         ClaimResult out;
         auto num = [](RedisValue& x) { return x.type == RedisValue::Type::integer ? x.integer : std::stoll(x.str); };
@@ -651,47 +666,47 @@ public:
         finish(id, worker, retry_at_ms >= 0 ? "retry" : "failed", error, retry_at_ms);
     }
     asio::awaitable<void> complete_async(std::string id, std::string worker, std::string result, std::int64_t keep_ms) override {
-        co_await redis_->eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, "complete", result, keep_ms, jobs_now_ms());
+        co_await redis_->template eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, "complete", result, keep_ms, jobs_now_ms());
     }
     asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) override {
         const char* outcome = retry_at_ms >= 0 ? "retry" : "failed";
-        co_await redis_->eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, error, retry_at_ms, jobs_now_ms());
+        co_await redis_->template eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, error, retry_at_ms, jobs_now_ms());
     }
     void give_back(const std::string& id, const std::string& worker) override { finish(id, worker, "giveback", "", jobs_now_ms()); }
     bool progress(const std::string& id, const std::string& value) override {
-        return r_().eval<std::int64_t>(jobs_progress_script(), 1, q_ + ":job:" + id, value) == 1;
+        return r_().template eval<std::int64_t>(jobs_progress_script(), 1, q_ + ":job:" + id, value) == 1;
     }
     asio::awaitable<bool> progress_async(std::string id, std::string value) override {
         const std::string key = q_ + ":job:" + id;
-        auto n = co_await redis_->eval<std::int64_t>(jobs_progress_script(), 1, key, value);
+        auto n = co_await redis_->template eval<std::int64_t>(jobs_progress_script(), 1, key, value);
         co_return n == 1;
     }
     std::vector<std::string> renew(const std::string& worker, const std::vector<std::string>& ids, std::int64_t lease_ms,
                                    std::chrono::seconds ttl) override {
         const auto now = jobs_now_ms();
-        return r_().eval<std::vector<std::string>>(jobs_renew_script(), 0, q_, worker, now + lease_ms,
+        return r_().template eval<std::vector<std::string>>(jobs_renew_script(), 0, q_, worker, now + lease_ms,
                                                    now + 1000 * static_cast<std::int64_t>(ttl.count()), now, ids);
     }
     std::optional<JobInfo> info(const std::string& id) override {
-        return info_of(id, r_().command<std::map<std::string, std::string>>("HGETALL", q_ + ":job:" + id));
+        return info_of(id, r_().template command<std::map<std::string, std::string>>("HGETALL", q_ + ":job:" + id));
     }
     asio::awaitable<std::optional<JobInfo>> info_async(std::string id) override {
         const std::string key = q_ + ":job:" + id;
-        auto h = co_await redis_->command<std::map<std::string, std::string>>("HGETALL", key);
+        auto h = co_await redis_->template command<std::map<std::string, std::string>>("HGETALL", key);
         co_return info_of(id, std::move(h));
     }
     bool abort(const std::string& id) override {
-        return r_().eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms()) == 1;
+        return r_().template eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms()) == 1;
     }
     asio::awaitable<bool> abort_async(std::string id) override {
-        auto n = co_await redis_->eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms());
+        auto n = co_await redis_->template eval<std::int64_t>(jobs_abort_script(), 0, q_, id, jobs_now_ms());
         co_return n == 1;
     }
     std::vector<std::string> dead_letters() override {
-        return r_().command<std::vector<std::string>>("ZRANGEBYSCORE", q_ + ":dead", jobs_now_ms(), "+inf");
+        return r_().template command<std::vector<std::string>>("ZRANGEBYSCORE", q_ + ":dead", jobs_now_ms(), "+inf");
     }
     bool retry_dead(const std::string& id) override {
-        return r_().eval<std::int64_t>(jobs_retry_dead_script(), 0, q_, id, jobs_now_ms()) == 1;
+        return r_().template eval<std::int64_t>(jobs_retry_dead_script(), 0, q_, id, jobs_now_ms()) == 1;
     }
     void wait(std::chrono::milliseconds upto) override {
         const double secs = std::max<double>(0.01, static_cast<double>(upto.count()) / 1000.0);
@@ -702,9 +717,9 @@ public:
         }
     }
     bool worker_alive() override {
-        return r_().command<std::int64_t>("ZCOUNT", q_ + ":workers", jobs_now_ms(), "+inf") > 0;
+        return r_().template command<std::int64_t>("ZCOUNT", q_ + ":workers", jobs_now_ms(), "+inf") > 0;
     }
-    void worker_gone(const std::string& worker) override { r_().command<std::int64_t>("ZREM", q_ + ":workers", worker); }
+    void worker_gone(const std::string& worker) override { r_().template command<std::int64_t>("ZREM", q_ + ":workers", worker); }
     // BLPOP on <q>:done:<id> (on a connection of its own, from a few kept for this), which the
     // script that finishes the job pushes to; put back for the next waiter.
     bool wait_done(const std::string& id, std::chrono::milliseconds upto) override {
@@ -783,7 +798,7 @@ private:
         return i;
     }
     void finish(const std::string& id, const std::string& worker, const char* outcome, const std::string& payload, std::int64_t when) {
-        r_().eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, payload, when, jobs_now_ms());
+        r_().template eval<std::int64_t>(jobs_finish_script(), 0, q_, id, worker, outcome, payload, when, jobs_now_ms());
     }
 
     std::string q_;
@@ -791,6 +806,7 @@ private:
     std::mutex waiters_m_;
     std::vector<Redis> waiters_;
 };
+using RedisJobBackend = BasicRedisJobBackend<>;
 
 template <class F>
 struct job_traits;
@@ -963,26 +979,8 @@ private:
         aborted_ = true;
         if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
     }
-    void report(std::string text) {  // on the loop
-        pending_ = std::move(text);
-        has_pending_ = true;
-        if (writing_) return;
-        writing_ = true;
-        asio::co_spawn(loop_, write_progress(shared_from_this()), asio::detached);
-    }
-    static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self) {
-        while (self->has_pending_) {
-            std::string text = std::move(self->pending_);
-            self->has_pending_ = false;
-            bool aborted = false;
-            try {
-                aborted = co_await self->backend_->progress_async(self->job_id, text);
-            } catch (const std::exception&) {  // Redis away: the next report tries again
-            }
-            if (aborted) self->stop("aborted");
-        }
-        self->writing_ = false;
-    }
+    FASTAPI_CORO_DECL void report(std::string text);
+    FASTAPI_CORO_DECL static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self);
 
     detail::JobBackend* backend_ = nullptr;
     detail::AppContext* app_ = nullptr;
@@ -994,6 +992,30 @@ private:
     std::string stop_reason_, pending_;
     bool has_pending_ = false, writing_ = false;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF void JobContext::report(std::string text) {  // on the loop
+    pending_ = std::move(text);
+    has_pending_ = true;
+    if (writing_) return;
+    writing_ = true;
+    asio::co_spawn(loop_, write_progress(shared_from_this()), asio::detached);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> JobContext::write_progress(std::shared_ptr<JobContext> self) {
+    while (self->has_pending_) {
+        std::string text = std::move(self->pending_);
+        self->has_pending_ = false;
+        bool aborted = false;
+        try {
+            aborted = co_await self->backend_->progress_async(self->job_id, text);
+        } catch (const std::exception&) {  // Redis away: the next report tries again
+        }
+        if (aborted) self->stop("aborted");
+    }
+    self->writing_ = false;
+}
+#endif
 
 // A handle on a job: status, result, info, progress, abort. Each call is blocking (for plain
 // handlers and threads); the async_ ones are the same on an event loop (co_await them in a
@@ -1034,9 +1056,9 @@ public:
         }
     }
 
-    asio::awaitable<JobStatus> async_status() const { return status_of(b_, id_); }
-    asio::awaitable<std::optional<JobInfo>> async_info() const { return info_of(b_, id_); }
-    asio::awaitable<bool> async_abort() const { return abort_of(b_, id_); }
+    FASTAPI_LAZY asio::awaitable<JobStatus> async_status() const { return status_of(b_, id_); }
+    FASTAPI_LAZY asio::awaitable<std::optional<JobInfo>> async_info() const { return info_of(b_, id_); }
+    FASTAPI_LAZY asio::awaitable<bool> async_abort() const { return abort_of(b_, id_); }
     template <class T>
     asio::awaitable<T> async_result(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
         return result_of<T>(b_, id_, timeout);
@@ -1044,18 +1066,9 @@ public:
 
 private:
     // (Static, their arguments by value: the Job may be a temporary of the co_await.)
-    static asio::awaitable<JobStatus> status_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
-        auto i = co_await b->info_async(id);
-        co_return i ? i->status : JobStatus::not_found;
-    }
-    static asio::awaitable<std::optional<JobInfo>> info_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
-        auto i = co_await b->info_async(id);
-        co_return i;
-    }
-    static asio::awaitable<bool> abort_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
-        const bool done = co_await b->abort_async(id);
-        co_return done;
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<JobStatus> status_of(std::shared_ptr<detail::JobBackend> b, std::string id);
+    FASTAPI_CORO_DECL static asio::awaitable<std::optional<JobInfo>> info_of(std::shared_ptr<detail::JobBackend> b, std::string id);
+    FASTAPI_CORO_DECL static asio::awaitable<bool> abort_of(std::shared_ptr<detail::JobBackend> b, std::string id);
     template <class T>
     static asio::awaitable<T> result_of(std::shared_ptr<detail::JobBackend> b, std::string id, std::chrono::milliseconds timeout) {
         const auto until = std::chrono::steady_clock::now() + timeout;
@@ -1073,6 +1086,23 @@ private:
     std::shared_ptr<detail::JobBackend> b_;
     std::string id_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<JobStatus> Job::status_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+    auto i = co_await b->info_async(id);
+    co_return i ? i->status : JobStatus::not_found;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::optional<JobInfo>> Job::info_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+    auto i = co_await b->info_async(id);
+    co_return i;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> Job::abort_of(std::shared_ptr<detail::JobBackend> b, std::string id) {
+    const bool done = co_await b->abort_async(id);
+    co_return done;
+}
+#endif
 
 // The registry and the queue. Jobs() keeps them in memory; Jobs(redis_url) in Redis;
 // Jobs::from_env() uses REDIS_URL when it is set.
@@ -1094,12 +1124,13 @@ class Jobs {
     };
 
 public:
-    Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
-    explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
+    // (Templates, as the backends they make are: GCC 12 would compile their coroutines in every unit.)
+    FASTAPI_LAZY Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
+    FASTAPI_LAZY explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
         : b_(std::make_shared<detail::RedisJobBackend>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true) {}
-    explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
+    FASTAPI_LAZY explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
         : Jobs(parse_redis_url(redis_url), std::move(queue_name)) {}
-    static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
+    FASTAPI_LAZY static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
         const char* url = std::getenv("REDIS_URL");
         if (url && *url) return std::make_unique<Jobs>(std::string_view(url), std::move(queue_name));
         return std::make_unique<Jobs>();
@@ -1170,10 +1201,10 @@ public:
     asio::awaitable<std::optional<Job>> async_enqueue(const A& args, const EnqueueOptions& o) {
         return enqueue_record(b_, record<Fn>(args, o));
     }
-    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json) {
+    FASTAPI_LAZY asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json) {
         return enqueue_record(b_, record(function, args_json, EnqueueOptions()));
     }
-    asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, const EnqueueOptions& o) {
+    FASTAPI_LAZY asio::awaitable<std::optional<Job>> async_enqueue(const std::string& function, const std::string& args_json, const EnqueueOptions& o) {
         return enqueue_record(b_, record(function, args_json, o));
     }
     Job job(std::string id) const { return Job(b_, std::move(id)); }
@@ -1181,185 +1212,11 @@ public:
     bool retry(const std::string& id) { return b_->retry_dead(id); }
 
     // In memory (TestClient, tests): runs what is due now, here, until nothing is; the count run.
-    std::size_t run_all() {
-        std::size_t n = 0;
-        for (int rounds = 0; rounds < 1000; ++rounds) {
-            auto claimed = b_->claim(worker_id_, 100, 60000);
-            if (claimed.jobs.empty()) break;
-            for (auto& j : claimed.jobs) {
-                auto ctx = std::make_shared<JobContext>();
-                if (coroutine(j.function)) {
-                    asio::io_context io;
-                    ctx->loop_ = io.get_executor();
-                    asio::co_spawn(io, run_async(j, ctx, nullptr), asio::detached);
-                    io.run();
-                } else {
-                    run_one(j, ctx);
-                }
-                ++n;
-            }
-        }
-        return n;
-    }
+    FASTAPI_CORO_DECL std::size_t run_all();
 
     // Runs jobs until stopped (SIGTERM/SIGINT, stop()) or, with burst, until nothing is queued.
     // Returns the process status.
-    int work(WorkerOptions o = {}) {
-        stop_ = false;
-        struct Running {  // shared with the jobs, which may outlive a graceful stop
-            std::mutex m;
-            std::condition_variable cv;
-            std::map<std::string, std::shared_ptr<JobContext>> jobs;
-        };
-        auto st = std::make_shared<Running>();
-        // The worker's event loop, where coroutine jobs run (plain ones on the pool below).
-        auto loop = std::make_shared<asio::io_context>(1);
-        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard(loop->get_executor());
-        auto loop_done = std::make_shared<std::atomic<bool>>(false);
-        std::thread loop_thread([loop, loop_done] {
-            for (;;) {
-                try {
-                    loop->run();
-                    break;
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "fastapi::Jobs: worker loop: %s\n", e.what());
-                }
-            }
-            *loop_done = true;
-        });
-        // The blocking pool plain jobs run on: max_jobs threads, made once (not a thread per job).
-        auto pool = std::make_shared<asio::thread_pool>(o.max_jobs);
-        last_given_back_ = 0;
-        auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
-        const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
-        auto ids = [&] {
-            std::vector<std::string> out;
-            std::lock_guard lock(st->m);
-            for (auto& [id, c] : st->jobs) out.push_back(id);
-            return out;
-        };
-        // Held by whatever runs the job (a thread, a coroutine frame): its entry goes with it.
-        auto entry_token = [this, st](const std::string& id) {
-            ++active_;
-            return std::shared_ptr<void>(nullptr, [this, st, id](void*) {
-                {
-                    std::lock_guard lock(st->m);
-                    st->jobs.erase(id);
-                    st->cv.notify_all();
-                }
-                --active_;  // the last use of this: ~Jobs waits for it
-            });
-        };
-        auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
-        start_crons();
-        std::int64_t cron_checked = detail::jobs_now_ms() / 1000;
-        while (!stopping()) {
-            try {
-                if (const auto now_s = detail::jobs_now_ms() / 1000; !crons_.empty() && now_s > cron_checked) {
-                    for (std::int64_t t = std::max(cron_checked + 1, now_s - 60); t <= now_s; ++t)
-                        for (auto& c : crons_)
-                            if (c.spec.due(t)) enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":" + std::to_string(t)});
-                    cron_checked = now_s;
-                }
-                if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
-                    last_renew = std::chrono::steady_clock::now();
-                    auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
-                    std::lock_guard lock(st->m);
-                    for (auto& id : aborted)
-                        if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->stop_soon("aborted");
-                }
-                std::size_t free;
-                {
-                    std::unique_lock lock(st->m);
-                    if (st->jobs.size() >= o.max_jobs) {
-                        st->cv.wait_for(lock, renew_every);
-                        continue;
-                    }
-                    free = o.max_jobs - st->jobs.size();
-                }
-                auto claimed = b_->claim(worker_id_, free, o.lease.count());
-                for (auto& j : claimed.jobs) {
-                    auto ctx = std::make_shared<JobContext>();
-                    {
-                        std::lock_guard lock(st->m);
-                        st->jobs[j.id] = ctx;
-                    }
-                    auto token = entry_token(j.id);
-                    if (coroutine(j.function)) {
-                        ctx->loop_ = loop->get_executor();
-                        asio::co_spawn(*loop, run_async(j, ctx, std::move(token)), asio::detached);
-                        continue;
-                    }
-                    asio::post(*pool, [this, j, ctx, token = std::move(token)]() mutable {
-                        run_one(j, ctx);
-                        token.reset();
-                    });
-                }
-                if (claimed.jobs.empty()) {
-                    std::size_t busy;
-                    {
-                        std::lock_guard lock(st->m);
-                        busy = st->jobs.size();
-                    }
-                    if (o.burst && busy == 0 && claimed.waiting == 0) break;
-                    auto upto = renew_every;
-                    if (!crons_.empty()) upto = std::min(upto, std::chrono::milliseconds(1000 - detail::jobs_now_ms() % 1000 + 1));
-                    if (claimed.next_due_ms >= 0)
-                        upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
-                    b_->wait(upto);
-                }
-            } catch (const std::exception& e) {  // Redis away: try again shortly
-                std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-        }
-        // Graceful stop: running jobs get the grace period, then go back without counting a
-        // try; coroutine jobs are stopped then (at their next suspension point), plain ones told.
-        std::size_t left = 0;
-        {
-            std::unique_lock lock(st->m);
-            const auto until = std::chrono::steady_clock::now() + o.grace;
-            while (!st->jobs.empty() && std::chrono::steady_clock::now() < until) {
-                lock.unlock();
-                try {
-                    b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
-                } catch (const std::exception&) {
-                }
-                lock.lock();
-                st->cv.wait_for(lock, std::chrono::milliseconds(50));
-            }
-            for (auto& [id, ctx] : st->jobs) {
-                try {
-                    b_->give_back(id, worker_id_);
-                } catch (const std::exception&) {
-                }
-                ctx->stop_soon("given back");
-                if (!ctx->loop_) ++left;
-            }
-        }
-        try {
-            b_->worker_gone(worker_id_);
-        } catch (const std::exception&) {
-        }
-        // The loop ends once its coroutines have (bounded: a coroutine that never suspends cannot be stopped).
-        guard.reset();
-        for (int i = 0; i < 1200 && !*loop_done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        if (*loop_done) {
-            loop_thread.join();
-        } else {
-            loop_thread.detach();
-            ++left;
-        }
-        if (left > 0) {
-            last_given_back_ = left;
-            // A thread cannot be interrupted: its job ends on its own; the pool is joined by ~Jobs after it.
-            std::lock_guard lock(m_);
-            abandoned_.push_back(std::move(pool));
-            return 0;
-        }
-        pool->join();
-        return 0;
-    }
+    FASTAPI_CORO_DECL int work(WorkerOptions o = {});
     // Jobs the last work() gave back at its graceful stop (their threads still running).
     std::size_t given_back() const noexcept { return last_given_back_; }
     void stop() { stop_ = true; }
@@ -1367,28 +1224,7 @@ public:
     // A worker in this process (small deployments, and the example without Redis). With an
     // app (set_app), it runs the app's lifespan too (with the server: the first to enter runs
     // the startup, the last to leave the shutdown).
-    void start_worker(WorkerOptions o = {}) {
-        if (!redis_ && std::getenv(detail::worker_env_name)) {
-            // One of several web processes (--workers N): each would have a queue of its own.
-            std::fprintf(stderr, "fastapi::Jobs: an in-memory job queue belongs to one process, and this is one of several "
-                                 "web processes (--workers N): a job enqueued in one would be unknown to the others. Set "
-                                 "REDIS_URL (and run `./app worker`), or serve with one process.\n");
-            std::fflush(nullptr);
-            std::_Exit(3);  // a worker that cannot start: the supervisor stops instead of restarting it
-        }
-        in_process_ = std::thread([this, o] {
-            if (app_) {
-                try {
-                    app_->enter_lifespan();
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "fastapi::Jobs: worker: the app's startup failed: %s\n", e.what());
-                    return;
-                }
-            }
-            work(o);
-            if (app_) app_->exit_lifespan();
-        });
-    }
+    FASTAPI_CORO_DECL void start_worker(WorkerOptions o = {});
     ~Jobs() {
         if (in_process_.joinable()) {
             stop();
@@ -1402,85 +1238,8 @@ public:
     // `./app worker [--burst] [--max-jobs N] [--queue-name Q] [--check]`: runs the worker and
     // returns its status; none when the command line is not `worker` (then app.run(argc, argv)).
     // With the app, the worker runs its lifespan around the jobs and they see its state.
-    std::optional<int> main(int argc, char** argv, detail::AppContext& app) {
-        set_app(app);
-        return main(argc, argv);
-    }
-    std::optional<int> main(int argc, char** argv) {
-        if (argc < 2 || std::string_view(argv[1]) != "worker") return std::nullopt;
-        WorkerOptions o;
-        bool check = false;
-        for (int i = 2; i < argc; ++i) {
-            std::string_view a = argv[i];
-            auto value = [&]() -> std::string {
-                if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
-                return argv[++i];
-            };
-            try {
-                if (a == "--burst") o.burst = true;
-                else if (a == "--check") check = true;
-                else if (a == "--max-jobs") o.max_jobs = std::max(1ul, std::stoul(value()));
-                else if (a == "--lease-ms") o.lease = std::chrono::milliseconds(std::max(100ul, std::stoul(value())));
-                else if (a == "--grace-ms") o.grace = std::chrono::milliseconds(std::stoul(value()));
-                else if (a == "--queue-name") o.queue_name = value();
-                else {
-                    std::fprintf(stderr, "%s worker: unknown option '%s' (--burst, --check, --max-jobs N, --queue-name Q, --lease-ms N, --grace-ms N)\n",
-                                 argv[0], argv[i]);
-                    return 2;
-                }
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "%s worker: %s\n", argv[0], e.what());
-                return 2;
-            }
-        }
-        if (!redis_) {
-            std::fprintf(stderr, "%s worker: set REDIS_URL (an in-memory queue is served by the web process itself)\n", argv[0]);
-            return 2;
-        }
-        if (!o.queue_name.empty() && o.queue_name != queue_) {
-            b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
-        }
-        if (check) {
-            try {
-                return b_->worker_alive() ? 0 : 1;
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "%s worker --check: %s\n", argv[0], e.what());
-                return 1;
-            }
-        }
-        // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
-        struct Restore {
-            struct sigaction term {}, intr {};
-            ~Restore() {
-                ::sigaction(SIGTERM, &term, nullptr);
-                ::sigaction(SIGINT, &intr, nullptr);
-                detail::jobs_stop_signal() = false;
-            }
-        } restore;
-        {
-            struct sigaction sa {};
-            sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
-            sigemptyset(&sa.sa_mask);
-            ::sigaction(SIGTERM, &sa, &restore.term);
-            ::sigaction(SIGINT, &sa, &restore.intr);
-        }
-        if (app_) {
-            try {
-                app_->enter_lifespan();
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "%s worker: the app's startup failed: %s\n", argv[0], e.what());
-                return 3;
-            }
-        }
-        std::fprintf(stderr, "worker %s: started, %zu at once\n", worker_id_.c_str(), o.max_jobs);
-        const int status = work(o);
-        if (app_) app_->exit_lifespan();
-        if (given_back() > 0) {  // the threads of the jobs given back are still running: leave without them
-            std::fflush(nullptr);
-            std::_Exit(status);
-        }
-        return status;
-    }
+    FASTAPI_CORO_DECL std::optional<int> main(int argc, char** argv, detail::AppContext& app);
+    FASTAPI_CORO_DECL std::optional<int> main(int argc, char** argv);
     const std::string& worker_id() const noexcept { return worker_id_; }
 
 private:
@@ -1540,11 +1299,7 @@ private:
             }
         }
     }
-    static asio::awaitable<std::optional<Job>> enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r) {
-        const bool queued = co_await b->enqueue_async(r);
-        if (!queued) co_return std::nullopt;
-        co_return Job(b, r.id);
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<std::optional<Job>> enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r);
     template <auto Fn, class A>
     detail::JobRecord record(const A& args, EnqueueOptions o) {
         using T = detail::job_traits<decltype(Fn)>;
@@ -1687,51 +1442,7 @@ private:
     // A coroutine job on the loop it runs on: a coroutine of its own (so that cancelling it,
     // on its timeout or an abort, stops it alone, at its next suspension point), then its end
     // recorded without blocking the loop. `token` ends its worker entry when this frame goes.
-    asio::awaitable<void> run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token) {
-        prepare(j, *ctx);
-        const Registered* reg = find(j.function);
-        auto ex = co_await asio::this_coro::executor;
-        Outcome out;
-        if (!reg || !reg->run_async) {
-            out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
-        } else {
-            asio::steady_timer timeout(ex);
-            timeout.expires_at(ctx->deadline_);
-            timeout.async_wait([weak = std::weak_ptr<JobContext>(ctx)](const asio::error_code& ec) {
-                if (auto c = weak.lock(); c && !ec) c->stop("timeout");
-            });
-            std::exception_ptr error;
-            std::string result;
-            try {
-                auto job = reg->run_async(*ctx, j.args);
-                auto cancellable = asio::bind_cancellation_slot(ctx->cancel_.slot(), asio::use_awaitable);
-                result = co_await asio::co_spawn(ex, std::move(job), cancellable);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            timeout.cancel();
-            ctx->cancel_.slot().clear();
-            out = judge(j, *ctx, error, std::move(result));
-        }
-        asio::steady_timer pause(ex);
-        for (int i = 0;; ++i) {  // as persist(), on the loop
-            std::string why;
-            try {
-                if (out.ok) co_await b_->complete_async(j.id, worker_id_, out.text, j.keep_ms);
-                else co_await b_->failed_async(j.id, worker_id_, out.text, out.retry_at);
-                break;
-            } catch (const std::exception& e) {
-                why = e.what();
-            }
-            if (i >= 100) {
-                std::fprintf(stderr, "fastapi::Jobs: could not record a job's end: %s\n", why.c_str());
-                break;
-            }
-            pause.expires_after(std::chrono::milliseconds(100));
-            co_await pause.async_wait(asio::use_awaitable);
-        }
-        token.reset();
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token);
 
     std::mutex m_;
     std::shared_ptr<detail::JobBackend> b_;
@@ -1752,5 +1463,341 @@ private:
         return std::string(host) + ":" + std::to_string(::getpid()) + ":" + detail::jobs_random_id().substr(0, 6);
     }();
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF std::size_t Jobs::run_all() {
+    std::size_t n = 0;
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+        auto claimed = b_->claim(worker_id_, 100, 60000);
+        if (claimed.jobs.empty()) break;
+        for (auto& j : claimed.jobs) {
+            auto ctx = std::make_shared<JobContext>();
+            if (coroutine(j.function)) {
+                asio::io_context io;
+                ctx->loop_ = io.get_executor();
+                asio::co_spawn(io, run_async(j, ctx, nullptr), asio::detached);
+                io.run();
+            } else {
+                run_one(j, ctx);
+            }
+            ++n;
+        }
+    }
+    return n;
+}
+
+FASTAPI_CORO_DEF int Jobs::work(WorkerOptions o) {
+    stop_ = false;
+    struct Running {  // shared with the jobs, which may outlive a graceful stop
+        std::mutex m;
+        std::condition_variable cv;
+        std::map<std::string, std::shared_ptr<JobContext>> jobs;
+    };
+    auto st = std::make_shared<Running>();
+    // The worker's event loop, where coroutine jobs run (plain ones on the pool below).
+    auto loop = std::make_shared<asio::io_context>(1);
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard(loop->get_executor());
+    auto loop_done = std::make_shared<std::atomic<bool>>(false);
+    std::thread loop_thread([loop, loop_done] {
+        for (;;) {
+            try {
+                loop->run();
+                break;
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi::Jobs: worker loop: %s\n", e.what());
+            }
+        }
+        *loop_done = true;
+    });
+    // The blocking pool plain jobs run on: max_jobs threads, made once (not a thread per job).
+    auto pool = std::make_shared<asio::thread_pool>(o.max_jobs);
+    last_given_back_ = 0;
+    auto last_renew = std::chrono::steady_clock::now() - std::chrono::hours(1);
+    const auto renew_every = std::max(std::chrono::milliseconds(50), o.lease / 4);
+    auto ids = [&] {
+        std::vector<std::string> out;
+        std::lock_guard lock(st->m);
+        for (auto& [id, c] : st->jobs) out.push_back(id);
+        return out;
+    };
+    // Held by whatever runs the job (a thread, a coroutine frame): its entry goes with it.
+    auto entry_token = [this, st](const std::string& id) {
+        ++active_;
+        return std::shared_ptr<void>(nullptr, [this, st, id](void*) {
+            {
+                std::lock_guard lock(st->m);
+                st->jobs.erase(id);
+                st->cv.notify_all();
+            }
+            --active_;  // the last use of this: ~Jobs waits for it
+        });
+    };
+    auto stopping = [&] { return stop_.load() || detail::jobs_stop_signal().load(); };
+    start_crons();
+    std::int64_t cron_checked = detail::jobs_now_ms() / 1000;
+    while (!stopping()) {
+        try {
+            if (const auto now_s = detail::jobs_now_ms() / 1000; !crons_.empty() && now_s > cron_checked) {
+                for (std::int64_t t = std::max(cron_checked + 1, now_s - 60); t <= now_s; ++t)
+                    for (auto& c : crons_)
+                        if (c.spec.due(t)) enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":" + std::to_string(t)});
+                cron_checked = now_s;
+            }
+            if (std::chrono::steady_clock::now() - last_renew >= renew_every) {
+                last_renew = std::chrono::steady_clock::now();
+                auto aborted = b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
+                std::lock_guard lock(st->m);
+                for (auto& id : aborted)
+                    if (auto it = st->jobs.find(id); it != st->jobs.end()) it->second->stop_soon("aborted");
+            }
+            std::size_t free;
+            {
+                std::unique_lock lock(st->m);
+                if (st->jobs.size() >= o.max_jobs) {
+                    st->cv.wait_for(lock, renew_every);
+                    continue;
+                }
+                free = o.max_jobs - st->jobs.size();
+            }
+            auto claimed = b_->claim(worker_id_, free, o.lease.count());
+            for (auto& j : claimed.jobs) {
+                auto ctx = std::make_shared<JobContext>();
+                {
+                    std::lock_guard lock(st->m);
+                    st->jobs[j.id] = ctx;
+                }
+                auto token = entry_token(j.id);
+                if (coroutine(j.function)) {
+                    ctx->loop_ = loop->get_executor();
+                    asio::co_spawn(*loop, run_async(j, ctx, std::move(token)), asio::detached);
+                    continue;
+                }
+                asio::post(*pool, [this, j, ctx, token = std::move(token)]() mutable {
+                    run_one(j, ctx);
+                    token.reset();
+                });
+            }
+            if (claimed.jobs.empty()) {
+                std::size_t busy;
+                {
+                    std::lock_guard lock(st->m);
+                    busy = st->jobs.size();
+                }
+                if (o.burst && busy == 0 && claimed.waiting == 0) break;
+                auto upto = renew_every;
+                if (!crons_.empty()) upto = std::min(upto, std::chrono::milliseconds(1000 - detail::jobs_now_ms() % 1000 + 1));
+                if (claimed.next_due_ms >= 0)
+                    upto = std::min(upto, std::chrono::milliseconds(std::max<std::int64_t>(1, claimed.next_due_ms - detail::jobs_now_ms())));
+                b_->wait(upto);
+            }
+        } catch (const std::exception& e) {  // Redis away: try again shortly
+            std::fprintf(stderr, "fastapi::Jobs: worker: %s\n", e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    // Graceful stop: running jobs get the grace period, then go back without counting a
+    // try; coroutine jobs are stopped then (at their next suspension point), plain ones told.
+    std::size_t left = 0;
+    {
+        std::unique_lock lock(st->m);
+        const auto until = std::chrono::steady_clock::now() + o.grace;
+        while (!st->jobs.empty() && std::chrono::steady_clock::now() < until) {
+            lock.unlock();
+            try {
+                b_->renew(worker_id_, ids(), o.lease.count(), o.health_ttl);
+            } catch (const std::exception&) {
+            }
+            lock.lock();
+            st->cv.wait_for(lock, std::chrono::milliseconds(50));
+        }
+        for (auto& [id, ctx] : st->jobs) {
+            try {
+                b_->give_back(id, worker_id_);
+            } catch (const std::exception&) {
+            }
+            ctx->stop_soon("given back");
+            if (!ctx->loop_) ++left;
+        }
+    }
+    try {
+        b_->worker_gone(worker_id_);
+    } catch (const std::exception&) {
+    }
+    // The loop ends once its coroutines have (bounded: a coroutine that never suspends cannot be stopped).
+    guard.reset();
+    for (int i = 0; i < 1200 && !*loop_done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (*loop_done) {
+        loop_thread.join();
+    } else {
+        loop_thread.detach();
+        ++left;
+    }
+    if (left > 0) {
+        last_given_back_ = left;
+        // A thread cannot be interrupted: its job ends on its own; the pool is joined by ~Jobs after it.
+        std::lock_guard lock(m_);
+        abandoned_.push_back(std::move(pool));
+        return 0;
+    }
+    pool->join();
+    return 0;
+}
+
+FASTAPI_CORO_DEF void Jobs::start_worker(WorkerOptions o) {
+    if (!redis_ && std::getenv(detail::worker_env_name)) {
+        // One of several web processes (--workers N): each would have a queue of its own.
+        std::fprintf(stderr, "fastapi::Jobs: an in-memory job queue belongs to one process, and this is one of several "
+                             "web processes (--workers N): a job enqueued in one would be unknown to the others. Set "
+                             "REDIS_URL (and run `./app worker`), or serve with one process.\n");
+        std::fflush(nullptr);
+        std::_Exit(3);  // a worker that cannot start: the supervisor stops instead of restarting it
+    }
+    in_process_ = std::thread([this, o] {
+        if (app_) {
+            try {
+                app_->enter_lifespan();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "fastapi::Jobs: worker: the app's startup failed: %s\n", e.what());
+                return;
+            }
+        }
+        work(o);
+        if (app_) app_->exit_lifespan();
+    });
+}
+
+FASTAPI_CORO_DEF std::optional<int> Jobs::main(int argc, char** argv, detail::AppContext& app) {
+    set_app(app);
+    return main(argc, argv);
+}
+
+FASTAPI_CORO_DEF std::optional<int> Jobs::main(int argc, char** argv) {
+    if (argc < 2 || std::string_view(argv[1]) != "worker") return std::nullopt;
+    WorkerOptions o;
+    bool check = false;
+    for (int i = 2; i < argc; ++i) {
+        std::string_view a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
+            return argv[++i];
+        };
+        try {
+            if (a == "--burst") o.burst = true;
+            else if (a == "--check") check = true;
+            else if (a == "--max-jobs") o.max_jobs = std::max(1ul, std::stoul(value()));
+            else if (a == "--lease-ms") o.lease = std::chrono::milliseconds(std::max(100ul, std::stoul(value())));
+            else if (a == "--grace-ms") o.grace = std::chrono::milliseconds(std::stoul(value()));
+            else if (a == "--queue-name") o.queue_name = value();
+            else {
+                std::fprintf(stderr, "%s worker: unknown option '%s' (--burst, --check, --max-jobs N, --queue-name Q, --lease-ms N, --grace-ms N)\n",
+                             argv[0], argv[i]);
+                return 2;
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s worker: %s\n", argv[0], e.what());
+            return 2;
+        }
+    }
+    if (!redis_) {
+        std::fprintf(stderr, "%s worker: set REDIS_URL (an in-memory queue is served by the web process itself)\n", argv[0]);
+        return 2;
+    }
+    if (!o.queue_name.empty() && o.queue_name != queue_) {
+        b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
+    }
+    if (check) {
+        try {
+            return b_->worker_alive() ? 0 : 1;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s worker --check: %s\n", argv[0], e.what());
+            return 1;
+        }
+    }
+    // SIGTERM/SIGINT stop the worker gracefully; the program's own handlers are back after it.
+    struct Restore {
+        struct sigaction term {}, intr {};
+        ~Restore() {
+            ::sigaction(SIGTERM, &term, nullptr);
+            ::sigaction(SIGINT, &intr, nullptr);
+            detail::jobs_stop_signal() = false;
+        }
+    } restore;
+    {
+        struct sigaction sa {};
+        sa.sa_handler = [](int) { detail::jobs_stop_signal() = true; };
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGTERM, &sa, &restore.term);
+        ::sigaction(SIGINT, &sa, &restore.intr);
+    }
+    if (app_) {
+        try {
+            app_->enter_lifespan();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s worker: the app's startup failed: %s\n", argv[0], e.what());
+            return 3;
+        }
+    }
+    std::fprintf(stderr, "worker %s: started, %zu at once\n", worker_id_.c_str(), o.max_jobs);
+    const int status = work(o);
+    if (app_) app_->exit_lifespan();
+    if (given_back() > 0) {  // the threads of the jobs given back are still running: leave without them
+        std::fflush(nullptr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::optional<Job>> Jobs::enqueue_record(std::shared_ptr<detail::JobBackend> b, detail::JobRecord r) {
+    const bool queued = co_await b->enqueue_async(r);
+    if (!queued) co_return std::nullopt;
+    co_return Job(b, r.id);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> Jobs::run_async(detail::ClaimedJob j, std::shared_ptr<JobContext> ctx, std::shared_ptr<void> token) {
+    prepare(j, *ctx);
+    const Registered* reg = find(j.function);
+    auto ex = co_await asio::this_coro::executor;
+    Outcome out;
+    if (!reg || !reg->run_async) {
+        out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
+    } else {
+        asio::steady_timer timeout(ex);
+        timeout.expires_at(ctx->deadline_);
+        timeout.async_wait([weak = std::weak_ptr<JobContext>(ctx)](const asio::error_code& ec) {
+            if (auto c = weak.lock(); c && !ec) c->stop("timeout");
+        });
+        std::exception_ptr error;
+        std::string result;
+        try {
+            auto job = reg->run_async(*ctx, j.args);
+            auto cancellable = asio::bind_cancellation_slot(ctx->cancel_.slot(), asio::use_awaitable);
+            result = co_await asio::co_spawn(ex, std::move(job), cancellable);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        timeout.cancel();
+        ctx->cancel_.slot().clear();
+        out = judge(j, *ctx, error, std::move(result));
+    }
+    asio::steady_timer pause(ex);
+    for (int i = 0;; ++i) {  // as persist(), on the loop
+        std::string why;
+        try {
+            if (out.ok) co_await b_->complete_async(j.id, worker_id_, out.text, j.keep_ms);
+            else co_await b_->failed_async(j.id, worker_id_, out.text, out.retry_at);
+            break;
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (i >= 100) {
+            std::fprintf(stderr, "fastapi::Jobs: could not record a job's end: %s\n", why.c_str());
+            break;
+        }
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    token.reset();
+}
+#endif
 
 }  // namespace fastapi

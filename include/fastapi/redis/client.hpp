@@ -285,11 +285,11 @@ private:
 };
 
 // Runs a request on a connection and gives its replies.
-FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
-                                                           std::shared_ptr<RedisRequest> r);
+FASTAPI_CORO_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                                std::shared_ptr<RedisRequest> r);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
-                                                           std::shared_ptr<RedisRequest> r) {
+FASTAPI_CORO_DEF asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
+                                                               std::shared_ptr<RedisRequest> r) {
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::vector<RedisValue>)>(
         [](auto handler, std::shared_ptr<RedisConnection> c, std::shared_ptr<RedisRequest> r) {
             using H = decltype(handler);
@@ -513,17 +513,9 @@ public:
     const RedisOptions& options() const noexcept { return link_->options(); }
 
     // ---- the coroutine API ----
-    asio::awaitable<std::optional<std::string>> get(std::string_view key) {
-        std::string payload = detail::make_command("GET", key);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> get(std::string_view key);
     // true when set, false when .nx or .xx kept it from being set.
-    asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {}) {
-        std::string payload = detail::redis_set_payload(key, value, o);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_bool(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<bool> set(std::string_view key, std::string_view value, RedisSetOptions o = {});
     // A model or fastapi::json, stored as JSON text (read back with get_as<T>).
     template <class T>
         requires(!std::is_convertible_v<const T&, std::string_view>)
@@ -538,31 +530,13 @@ public:
         auto v = co_await run(std::move(payload));
         co_return detail::redis_convert<std::optional<T>>(std::move(v));
     }
-    asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1) {
-        // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
-        // expression twice.)
-        std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_integer(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::int64_t> incr(std::string_view key, std::int64_t by = 1);
     // How many of the keys existed.
-    asio::awaitable<std::int64_t> del(std::string_view key) {
-        std::string payload = detail::make_command("DEL", key);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_integer(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::int64_t> del(std::string_view key);
     // false when the key does not exist.
-    asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl) {
-        std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_bool(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<bool> expire(std::string_view key, std::chrono::seconds ttl);
     // How many subscribers received it.
-    asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message) {
-        std::string payload = detail::make_command("PUBLISH", channel, message);
-        auto v = co_await run(std::move(payload));
-        co_return detail::redis_integer(v);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::int64_t> publish(std::string_view channel, std::string_view message);
     // Any command, its reply read as R: co_await redis.command<std::int64_t>("HSET", "h", "f", 1).
     template <class R = RedisValue, class... A>
     asio::awaitable<R> command(std::string_view name, const A&... args) {
@@ -573,25 +547,11 @@ public:
         else co_return detail::redis_convert<R>(std::move(v));
     }
     // The batch's replies in order (the first error reply is thrown as RedisError).
-    asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch) {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto request = detail::redis_request(batch.payload(), batch.size());
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        for (auto& r : replies) detail::redis_throw_if_error(r);
-        co_return replies;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::vector<RedisValue>> pipeline(const RedisBatch& batch);
     // MULTI, the batch, EXEC in one write: the replies of the batch's commands, or none when a
     // key WATCHed (on a dedicated() connection) changed. A command Redis refused to queue, or
     // one that failed inside, is thrown as RedisError.
-    asio::awaitable<std::optional<std::vector<RedisValue>>> transaction(const RedisBatch& batch) {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        std::string payload = detail::make_command("MULTI");
-        payload += batch.payload();
-        payload += detail::make_command("EXEC");
-        auto request = detail::redis_request(std::move(payload), batch.size() + 2);
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        co_return transaction_result(std::move(replies));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<std::vector<RedisValue>>> transaction(const RedisBatch& batch);
     // EVALSHA, then EVAL when the server does not know the script; as redis-py's
     // eval(script, numkeys, *keys_and_args): co_await redis.eval<std::int64_t>(script, 1, "key", 5).
     // (A std::vector argument is one argument per element.)
@@ -617,12 +577,7 @@ public:
     RedisBlocking blocking();
 
     // The value of one command, as it came (an error reply is a RedisError).
-    asio::awaitable<RedisValue> run(std::string payload) {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto request = detail::redis_request(std::move(payload));
-        auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
-        co_return std::move(replies.at(0));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<RedisValue> run(std::string payload);
 
 private:
     friend class RedisBlocking;
@@ -648,44 +603,110 @@ private:
         for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
         return out;
     }
-    asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
-                                           std::vector<std::string> all) {
-        if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
-        auto build = [&](std::string_view verb, const std::string& body) { return eval_payload(verb, body, numkeys, all); };
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto request = detail::redis_request(build("EVALSHA", script.sha1()));
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
-            auto again = detail::redis_request(build("EVAL", script.source()));
-            replies = co_await detail::redis_exec(c, std::move(again));
-        }
-        detail::redis_throw_if_error(replies.at(0));
-        co_return std::move(replies[0]);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
+                                           std::vector<std::string> all);
 
     std::shared_ptr<detail::RedisLink> link_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> Redis::get(std::string_view key) {
+    std::string payload = detail::make_command("GET", key);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_convert<std::optional<std::string>>(std::move(v));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> Redis::set(std::string_view key, std::string_view value, RedisSetOptions o) {
+    std::string payload = detail::redis_set_payload(key, value, o);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_bool(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::int64_t> Redis::incr(std::string_view key, std::int64_t by) {
+    // (Payloads are built before co_await: GCC 12 destroys some temporaries of a co_await
+    // expression twice.)
+    std::string payload = by == 1 ? detail::make_command("INCR", key) : detail::make_command("INCRBY", key, std::to_string(by));
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_integer(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::int64_t> Redis::del(std::string_view key) {
+    std::string payload = detail::make_command("DEL", key);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_integer(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<bool> Redis::expire(std::string_view key, std::chrono::seconds ttl) {
+    std::string payload = detail::make_command("EXPIRE", key, std::to_string(ttl.count()));
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_bool(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::int64_t> Redis::publish(std::string_view channel, std::string_view message) {
+    std::string payload = detail::make_command("PUBLISH", channel, message);
+    auto v = co_await run(std::move(payload));
+    co_return detail::redis_integer(v);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::vector<RedisValue>> Redis::pipeline(const RedisBatch& batch) {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto request = detail::redis_request(batch.payload(), batch.size());
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    for (auto& r : replies) detail::redis_throw_if_error(r);
+    co_return replies;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::vector<RedisValue>>> Redis::transaction(const RedisBatch& batch) {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    std::string payload = detail::make_command("MULTI");
+    payload += batch.payload();
+    payload += detail::make_command("EXEC");
+    auto request = detail::redis_request(std::move(payload), batch.size() + 2);
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    co_return transaction_result(std::move(replies));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<RedisValue> Redis::run(std::string payload) {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto request = detail::redis_request(std::move(payload));
+    auto replies = co_await detail::redis_exec(std::move(c), std::move(request));
+    co_return std::move(replies.at(0));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<RedisValue> Redis::eval_value(const RedisScript& script, std::size_t numkeys, std::vector<std::string> all) {
+    if (numkeys > all.size()) throw std::invalid_argument("fastapi::Redis::eval: more keys than arguments");
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto request = detail::redis_request(eval_payload("EVALSHA", script.sha1(), numkeys, all));
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    if (replies.at(0).is_error() && replies[0].str.starts_with("NOSCRIPT")) {
+        auto again = detail::redis_request(eval_payload("EVAL", script.source(), numkeys, all));
+        replies = co_await detail::redis_exec(c, std::move(again));
+    }
+    detail::redis_throw_if_error(replies.at(0));
+    co_return std::move(replies[0]);
+}
+#endif
 
 // redis.blocking(): each call waits for its answer on the calling thread. Refused (logic_error)
 // on the thread of the loop the client's connection lives on, where it would wait for itself.
 class RedisBlocking {
 public:
     explicit RedisBlocking(Redis redis) : r_(std::move(redis)) {}
-    std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
-    bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
+    FASTAPI_LAZY std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
+    FASTAPI_LAZY bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
     template <class T>
         requires(!std::is_convertible_v<const T&, std::string_view>)
     bool set(std::string_view key, const T& value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
     template <class T>
     std::optional<T> get_as(std::string_view key) { return wait(r_.get_as<T>(key)); }
-    std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
-    std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
-    bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
-    std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
+    FASTAPI_LAZY std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
+    FASTAPI_LAZY std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
+    FASTAPI_LAZY bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
+    FASTAPI_LAZY std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
     template <class R = RedisValue, class... A>
     R command(std::string_view name, const A&... args) { return wait(r_.command<R>(name, args...)); }
-    std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
-    std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+    FASTAPI_LAZY std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
+    FASTAPI_LAZY std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
     template <class R = RedisValue, class... A>
     R eval(const RedisScript& s, std::size_t numkeys, const A&... keys_and_args) {
         return wait(r_.eval<R>(s, numkeys, keys_and_args...));
@@ -745,23 +766,7 @@ public:
     }
 
     // The next message; none once the subscriber is closed.
-    asio::awaitable<std::optional<RedisMessage>> next() {
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        auto r = std::make_shared<detail::RedisRequest>();
-        r->replies = 0;
-        auto m = co_await detail::redis_exec(c, std::move(r));
-        if (m.empty()) co_return std::nullopt;
-        RedisMessage out;
-        if (m.size() >= 4) {  // pmessage, pattern, channel, payload
-            out.pattern = std::move(m[1].str);
-            out.channel = std::move(m[2].str);
-            out.payload = std::move(m[3].str);
-        } else if (m.size() >= 3) {
-            out.channel = std::move(m[1].str);
-            out.payload = std::move(m[2].str);
-        }
-        co_return out;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<RedisMessage>> next();
     // Ends next() (with none) and the connection.
     void close() {
         if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
@@ -773,20 +778,40 @@ public:
     }
 
 private:
-    asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names) {
-        if (names.empty()) co_return;
-        auto c = link_->bind(co_await asio::this_coro::executor);
-        // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
-        asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
-        auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
-        auto replies = co_await detail::redis_exec(c, std::move(request));
-        for (auto& r : replies) detail::redis_throw_if_error(r);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names);
 
     std::shared_ptr<detail::RedisLink> link_;
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<std::optional<RedisMessage>> RedisSubscriber::next() {
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    auto r = std::make_shared<detail::RedisRequest>();
+    r->replies = 0;
+    auto m = co_await detail::redis_exec(c, std::move(r));
+    if (m.empty()) co_return std::nullopt;
+    RedisMessage out;
+    if (m.size() >= 4) {  // pmessage, pattern, channel, payload
+        out.pattern = std::move(m[1].str);
+        out.channel = std::move(m[2].str);
+        out.payload = std::move(m[3].str);
+    } else if (m.size() >= 3) {
+        out.channel = std::move(m[1].str);
+        out.payload = std::move(m[2].str);
+    }
+    co_return out;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisSubscriber::change(const char* verb, bool pattern, bool add, std::vector<std::string> names) {
+    if (names.empty()) co_return;
+    auto c = link_->bind(co_await asio::this_coro::executor);
+    // Kept first, on the connection's executor (the SUBSCRIBE below is handed over after it).
+    asio::dispatch(c->executor(), [c, pattern, add, names] { c->keep(pattern, add, names); });
+    auto request = detail::redis_request(detail::redis_payload(verb, names), names.size());
+    auto replies = co_await detail::redis_exec(c, std::move(request));
+    for (auto& r : replies) detail::redis_throw_if_error(r);
+}
+
 FASTAPI_DECL RedisSubscriber Redis::subscriber() const {
     auto c = link_->bound();
     return RedisSubscriber(link_->options(), c ? c->executor() : asio::any_io_executor{});

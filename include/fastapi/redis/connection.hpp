@@ -77,32 +77,9 @@ public:
     // Queues a request; connects first when it never has. While the connection is down (between
     // attempts) the request fails at once: the caller decides, instead of waiting for a server
     // that may be gone for minutes.
-    void submit(std::shared_ptr<RedisRequest> r) {
-        owner_thread_.store(std::this_thread::get_id());
-        if (state_ == State::closed) return fail(*r, "the Redis client was closed");
-        if (state_ == State::backoff)
-            return fail(*r, "Redis at " + options_.address() + " is unavailable (" + last_error_ + "); reconnecting");
-        queued_.push_back(std::move(r));
-        if (state_ == State::idle) start();
-        else if (state_ == State::ready) wake_writer();
-    }
+    FASTAPI_CORO_DECL void submit(std::shared_ptr<RedisRequest> r);
     // Pub/sub: the next message (its RESP elements), or none once closed.
-    void wait_message(std::shared_ptr<RedisRequest> r) {
-        if (!messages_.empty()) {
-            auto m = std::move(messages_.front());
-            messages_.pop_front();
-            r->done = true;
-            r->waiter->complete(nullptr, std::move(m));
-            return;
-        }
-        if (state_ == State::closed) {
-            r->done = true;
-            r->waiter->complete(nullptr, {});
-            return;
-        }
-        message_waiter_ = std::move(r);
-        if (state_ == State::idle) start();
-    }
+    FASTAPI_CORO_DECL void wait_message(std::shared_ptr<RedisRequest> r);
     // Pub/sub: what is kept subscribed across reconnections.
     void keep(bool pattern, bool add, const std::vector<std::string>& names) {
         auto& set = pattern ? patterns_ : channels_;
@@ -172,10 +149,7 @@ private:
     void wake_writer() {
         if (session_ && session_->writer_waiting) session_->wake.cancel();
     }
-    void start() {
-        state_ = State::connecting;
-        asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
-    }
+    FASTAPI_CORO_DECL void start();
     void drop(const std::shared_ptr<Session>& s, std::string reason) {
         if (!s->alive) return;
         s->alive = false;
@@ -190,166 +164,22 @@ private:
 
     // The lifecycle: connect, serve until the connection drops, fail what was in flight, wait
     // (doubling, capped), again; until closed.
-    static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
-        auto wait = self->options_.reconnect_min;
-        while (generation == self->generation_) {
-            self->state_ = State::connecting;
-            auto s = std::make_shared<Session>(self->ex_);
-            self->session_ = s;
-            std::string error = co_await self->connect(s);
-            if (generation != self->generation_) co_return;
-            if (error.empty()) {
-                self->state_ = State::ready;
-                wait = self->options_.reconnect_min;
-                self->resubscribe();
-                asio::co_spawn(self->ex_, writer(self, s), asio::detached);
-                if (self->options_.health_check_interval.count() > 0)
-                    asio::co_spawn(self->ex_, health(self, s), asio::detached);
-                co_await reader(self, s);
-                if (generation != self->generation_) co_return;
-                error = s->reason;
-                self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
-                               "); the command may or may not have run");
-            } else {
-                self->drop(s, error);
-                self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
-            }
-            if (generation != self->generation_) co_return;
-            self->last_error_ = error;
-            self->state_ = State::backoff;
-            self->backoff_timer_->expires_after(wait);
-            asio::error_code ec;
-            co_await self->backoff_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            wait = std::min(wait * 2, self->options_.reconnect_max);
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> run(std::shared_ptr<RedisConnection> self, std::uint64_t generation);
 
     // Connects and says hello, within connect_timeout; the error, or empty.
-    asio::awaitable<std::string> connect(std::shared_ptr<Session> s) {
-        s->deadline.expires_after(options_.connect_timeout);
-        s->deadline.async_wait([s](asio::error_code ec) {
-            if (ec || !s->alive) return;
-            s->timed_out = true;
-            asio::error_code ignored;
-            s->socket.close(ignored);
-        });
-        auto timeout = [&] {
-            return "no answer within " + std::to_string(options_.connect_timeout.count()) + " ms";
-        };
-        asio::error_code ec;
-        if (!options_.unix_path.empty()) {
-            co_await s->socket.async_connect(asio::local::stream_protocol::endpoint(options_.unix_path),
-                                             asio::redirect_error(asio::use_awaitable, ec));
-        } else {
-            asio::ip::tcp::resolver resolver(ex_);
-            auto found = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                s->deadline.cancel();
-                co_return s->timed_out ? timeout() : "cannot resolve " + options_.host + " (" + ec.message() + ")";
-            }
-            ec = asio::error::host_not_found;
-            for (auto& entry : found) {
-                if (s->timed_out) break;
-                asio::error_code ignored;
-                s->socket.close(ignored);
-                co_await s->socket.async_connect(asio::generic::stream_protocol::endpoint(entry.endpoint()),
-                                                 asio::redirect_error(asio::use_awaitable, ec));
-                if (!ec) break;
-            }
-            if (!ec) s->socket.set_option(asio::ip::tcp::no_delay(true), ec);
-        }
-        if (ec || s->timed_out) {
-            s->deadline.cancel();
-            co_return s->timed_out ? timeout() : ec.message();
-        }
-        std::string error = co_await hello(s);
-        s->deadline.cancel();
-        if (s->timed_out) co_return timeout();
-        co_return error;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> connect(std::shared_ptr<Session> s);
 
     // The handshake: HELLO 3 (AUTH and SETNAME in it), or RESP2's AUTH and CLIENT SETNAME when
     // the protocol is 2 or the server has no HELLO (before Redis 6); then SELECT.
-    asio::awaitable<std::string> hello(std::shared_ptr<Session> s) {
-        const auto& o = options_;
-        std::string user = o.username.empty() ? "default" : o.username;
-        RedisValue reply;
-        std::string error;
-        bool resp2 = o.protocol == 2;
-        if (!resp2) {
-            std::vector<std::string_view> args{"HELLO", "3"};
-            if (!o.password.empty()) args.insert(args.end(), {"AUTH", user, o.password});
-            if (!o.client_name.empty()) args.insert(args.end(), {"SETNAME", o.client_name});
-            std::string out;
-            append_command_header(out, args.size());
-            for (auto a : args) append_command_arg(out, a);
-            if (!(error = co_await write_read(s, out, 1, reply, true)).empty()) co_return error;
-            if (reply.is_error()) {
-                if (reply.str.starts_with("NOPROTO") || reply.str.find("unknown command") != std::string::npos) resp2 = true;
-                else co_return "the server refused HELLO: " + reply.str;
-            }
-        }
-        std::string out;
-        std::size_t n = 0;
-        if (resp2 && !o.password.empty()) {
-            if (o.username.empty()) out += make_command("AUTH", o.password);
-            else out += make_command("AUTH", o.username, o.password);
-            ++n;
-        }
-        if (resp2 && !o.client_name.empty()) out += make_command("CLIENT", "SETNAME", o.client_name), ++n;
-        std::string db = std::to_string(o.db);
-        if (o.db != 0) out += make_command("SELECT", db), ++n;
-        if (n == 0) co_return "";
-        co_return co_await write_read(s, out, n, reply);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> hello(std::shared_ptr<Session> s);
 
     // Writes `out` and reads n replies (the handshake's); an error reply is an error, unless
     // the caller reads it itself (HELLO's, which may mean "speak RESP2").
-    asio::awaitable<std::string> write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n,
-                                            RedisValue& last, bool caller_reads_errors = false) {
-        asio::error_code ec;
-        co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return ec.message();
-        for (std::size_t i = 0; i < n; ++i) {
-            std::string error = co_await read_value(s, last);
-            if (!error.empty()) co_return error;
-            if (last.is_error() && !caller_reads_errors) co_return "the server refused the handshake: " + last.str;
-        }
-        co_return "";
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n,
+                                            RedisValue& last, bool caller_reads_errors = false);
 
     // Parses one value from what was read, reading more as needed; the error, or empty.
-    asio::awaitable<std::string> read_value(std::shared_ptr<Session> s, RedisValue& out) {
-        for (;;) {
-            if (s->start < s->size) {
-                auto r = parse_resp(std::string_view(s->in.data() + s->start, s->size - s->start), out, options_.limits);
-                if (r.status == RespStatus::done) {
-                    s->start += r.consumed;
-                    if (s->start == s->size) s->start = s->size = 0;
-                    co_return "";
-                }
-                if (r.status == RespStatus::error) co_return r.error;
-            }
-            if (s->start > 0) {  // keep the unparsed tail at the front
-                std::memmove(s->in.data(), s->in.data() + s->start, s->size - s->start);
-                s->size -= s->start;
-                s->start = 0;
-            }
-            // At least 64 KiB free, and as much as is held: a big reply is parsed a few times, not once per read.
-            std::size_t want = std::max<std::size_t>(65536, s->size);
-            if (s->in.size() - s->size < want) s->in.resize(s->size + want);
-            asio::error_code ec;
-            std::size_t got = co_await s->socket.async_read_some(asio::buffer(s->in.data() + s->size, s->in.size() - s->size),
-                                                                 asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                if (!s->alive) co_return s->reason;
-                co_return ec == asio::error::eof ? std::string("the server closed the connection") : ec.message();
-            }
-            s->size += got;
-            s->last_read = std::chrono::steady_clock::now();
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::string> read_value(std::shared_ptr<Session> s, RedisValue& out);
 
     // One value from what was read already, without a coroutine frame (a batch's replies
     // mostly arrive together): false when it is not all there (or is bad: read_value says so).
@@ -370,91 +200,13 @@ private:
         return k == "message" || k == "pmessage" || k == "smessage";
     }
 
-    static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
-        for (;;) {
-            RedisValue v;
-            std::string error;
-            if (!self->take_buffered(*s, v)) error = co_await self->read_value(s, v);
-            if (!error.empty()) {
-                self->drop(s, error);
-                co_return;
-            }
-            if (self->mode_ == Mode::pubsub && is_message(v)) {
-                self->deliver(std::move(v.elements));
-                continue;
-            }
-            if (v.type == RedisValue::Type::push && self->mode_ != Mode::pubsub) continue;  // out of band (tracking)
-            if (self->inflight_.empty()) {
-                self->drop(s, "a reply nobody asked for");
-                co_return;
-            }
-            auto& r = self->inflight_.front();
-            r->results.push_back(std::move(v));
-            if (r->results.size() >= r->replies) {
-                auto done = std::move(r);
-                self->inflight_.pop_front();
-                done->done = true;
-                if (done->waiter && !done->abandoned) done->waiter->complete(nullptr, std::move(done->results));
-            }
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s);
 
-    static asio::awaitable<void> writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
-        std::string out;
-        while (s->alive) {
-            if (self->queued_.empty()) {
-                s->wake.expires_at(std::chrono::steady_clock::time_point::max());
-                asio::error_code ec;
-                s->writer_waiting = true;
-                co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                s->writer_waiting = false;
-                continue;
-            }
-            out.clear();
-            while (!self->queued_.empty()) {
-                auto r = std::move(self->queued_.front());
-                self->queued_.pop_front();
-                if (r->abandoned) continue;
-                out += r->payload;
-                if (r->replies > 0) self->inflight_.push_back(std::move(r));
-                else {
-                    r->done = true;
-                    if (r->waiter) r->waiter->complete(nullptr, {});
-                }
-            }
-            if (out.empty()) continue;
-            ++self->writes_;
-            asio::error_code ec;
-            co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                self->drop(s, s->alive ? ec.message() : s->reason);
-                co_return;
-            }
-            if (out.capacity() > 1024 * 1024) std::string().swap(out);
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s);
 
     // PING when nothing was read for an interval; a PING unanswered by the next tick means the
     // server is gone (or stuck): the connection is dropped, which fails what is in flight.
-    static asio::awaitable<void> health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
-        const auto interval = self->options_.health_check_interval;
-        while (s->alive) {
-            s->health.expires_after(interval);
-            asio::error_code ec;
-            co_await s->health.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!s->alive) co_return;
-            if (s->ping && !s->ping->done) {
-                self->drop(s, "no answer to a health-check PING within " + std::to_string(interval.count()) + " ms");
-                co_return;
-            }
-            if (std::chrono::steady_clock::now() - s->last_read >= interval) {
-                s->ping = std::make_shared<RedisRequest>();
-                s->ping->payload = make_command("PING");
-                self->queued_.push_back(s->ping);
-                self->wake_writer();
-            }
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s);
 
     void resubscribe() {
         if (mode_ != Mode::pubsub) return;
@@ -503,6 +255,277 @@ private:
     std::shared_ptr<RedisRequest> message_waiter_;
     std::size_t dropped_ = 0;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF void RedisConnection::submit(std::shared_ptr<RedisRequest> r) {
+    owner_thread_.store(std::this_thread::get_id());
+    if (state_ == State::closed) return fail(*r, "the Redis client was closed");
+    if (state_ == State::backoff)
+        return fail(*r, "Redis at " + options_.address() + " is unavailable (" + last_error_ + "); reconnecting");
+    queued_.push_back(std::move(r));
+    if (state_ == State::idle) start();
+    else if (state_ == State::ready) wake_writer();
+}
+
+FASTAPI_CORO_DEF void RedisConnection::wait_message(std::shared_ptr<RedisRequest> r) {
+    if (!messages_.empty()) {
+        auto m = std::move(messages_.front());
+        messages_.pop_front();
+        r->done = true;
+        r->waiter->complete(nullptr, std::move(m));
+        return;
+    }
+    if (state_ == State::closed) {
+        r->done = true;
+        r->waiter->complete(nullptr, {});
+        return;
+    }
+    message_waiter_ = std::move(r);
+    if (state_ == State::idle) start();
+}
+
+FASTAPI_CORO_DEF void RedisConnection::start() {
+    state_ = State::connecting;
+    asio::co_spawn(ex_, run(shared_from_this(), generation_), asio::detached);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::run(std::shared_ptr<RedisConnection> self, std::uint64_t generation) {
+    auto wait = self->options_.reconnect_min;
+    while (generation == self->generation_) {
+        self->state_ = State::connecting;
+        auto s = std::make_shared<Session>(self->ex_);
+        self->session_ = s;
+        std::string error = co_await self->connect(s);
+        if (generation != self->generation_) co_return;
+        if (error.empty()) {
+            self->state_ = State::ready;
+            wait = self->options_.reconnect_min;
+            self->resubscribe();
+            asio::co_spawn(self->ex_, writer(self, s), asio::detached);
+            if (self->options_.health_check_interval.count() > 0)
+                asio::co_spawn(self->ex_, health(self, s), asio::detached);
+            co_await reader(self, s);
+            if (generation != self->generation_) co_return;
+            error = s->reason;
+            self->fail_all("the connection to Redis at " + self->options_.address() + " was lost (" + error +
+                           "); the command may or may not have run");
+        } else {
+            self->drop(s, error);
+            self->fail_all("cannot connect to Redis at " + self->options_.address() + ": " + error);
+        }
+        if (generation != self->generation_) co_return;
+        self->last_error_ = error;
+        self->state_ = State::backoff;
+        self->backoff_timer_->expires_after(wait);
+        asio::error_code ec;
+        co_await self->backoff_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        wait = std::min(wait * 2, self->options_.reconnect_max);
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::connect(std::shared_ptr<Session> s) {
+    s->deadline.expires_after(options_.connect_timeout);
+    s->deadline.async_wait([s](asio::error_code ec) {
+        if (ec || !s->alive) return;
+        s->timed_out = true;
+        asio::error_code ignored;
+        s->socket.close(ignored);
+    });
+    // (No lambda here: a coroutine frame compiled once must not hold a type without linkage.)
+    const std::string timeout = "no answer within " + std::to_string(options_.connect_timeout.count()) + " ms";
+    asio::error_code ec;
+    if (!options_.unix_path.empty()) {
+        co_await s->socket.async_connect(asio::local::stream_protocol::endpoint(options_.unix_path),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+        asio::ip::tcp::resolver resolver(ex_);
+        auto found = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            s->deadline.cancel();
+            co_return s->timed_out ? timeout : "cannot resolve " + options_.host + " (" + ec.message() + ")";
+        }
+        ec = asio::error::host_not_found;
+        for (auto& entry : found) {
+            if (s->timed_out) break;
+            asio::error_code ignored;
+            s->socket.close(ignored);
+            co_await s->socket.async_connect(asio::generic::stream_protocol::endpoint(entry.endpoint()),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec) break;
+        }
+        if (!ec) s->socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+    if (ec || s->timed_out) {
+        s->deadline.cancel();
+        co_return s->timed_out ? timeout : ec.message();
+    }
+    std::string error = co_await hello(s);
+    s->deadline.cancel();
+    if (s->timed_out) co_return timeout;
+    co_return error;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::hello(std::shared_ptr<Session> s) {
+    const auto& o = options_;
+    std::string user = o.username.empty() ? "default" : o.username;
+    RedisValue reply;
+    std::string error;
+    bool resp2 = o.protocol == 2;
+    if (!resp2) {
+        std::vector<std::string_view> args{"HELLO", "3"};
+        if (!o.password.empty()) args.insert(args.end(), {"AUTH", user, o.password});
+        if (!o.client_name.empty()) args.insert(args.end(), {"SETNAME", o.client_name});
+        std::string out;
+        append_command_header(out, args.size());
+        for (auto a : args) append_command_arg(out, a);
+        if (!(error = co_await write_read(s, out, 1, reply, true)).empty()) co_return error;
+        if (reply.is_error()) {
+            if (reply.str.starts_with("NOPROTO") || reply.str.find("unknown command") != std::string::npos) resp2 = true;
+            else co_return "the server refused HELLO: " + reply.str;
+        }
+    }
+    std::string out;
+    std::size_t n = 0;
+    if (resp2 && !o.password.empty()) {
+        if (o.username.empty()) out += make_command("AUTH", o.password);
+        else out += make_command("AUTH", o.username, o.password);
+        ++n;
+    }
+    if (resp2 && !o.client_name.empty()) out += make_command("CLIENT", "SETNAME", o.client_name), ++n;
+    std::string db = std::to_string(o.db);
+    if (o.db != 0) out += make_command("SELECT", db), ++n;
+    if (n == 0) co_return "";
+    co_return co_await write_read(s, out, n, reply);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::write_read(std::shared_ptr<Session> s, const std::string& out, std::size_t n, RedisValue& last, bool caller_reads_errors) {
+    asio::error_code ec;
+    co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec.message();
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string error = co_await read_value(s, last);
+        if (!error.empty()) co_return error;
+        if (last.is_error() && !caller_reads_errors) co_return "the server refused the handshake: " + last.str;
+    }
+    co_return "";
+}
+
+FASTAPI_CORO_DEF asio::awaitable<std::string> RedisConnection::read_value(std::shared_ptr<Session> s, RedisValue& out) {
+    for (;;) {
+        if (s->start < s->size) {
+            auto r = parse_resp(std::string_view(s->in.data() + s->start, s->size - s->start), out, options_.limits);
+            if (r.status == RespStatus::done) {
+                s->start += r.consumed;
+                if (s->start == s->size) s->start = s->size = 0;
+                co_return "";
+            }
+            if (r.status == RespStatus::error) co_return r.error;
+        }
+        if (s->start > 0) {  // keep the unparsed tail at the front
+            std::memmove(s->in.data(), s->in.data() + s->start, s->size - s->start);
+            s->size -= s->start;
+            s->start = 0;
+        }
+        // At least 64 KiB free, and as much as is held: a big reply is parsed a few times, not once per read.
+        std::size_t want = std::max<std::size_t>(65536, s->size);
+        if (s->in.size() - s->size < want) s->in.resize(s->size + want);
+        asio::error_code ec;
+        std::size_t got = co_await s->socket.async_read_some(asio::buffer(s->in.data() + s->size, s->in.size() - s->size),
+                                                             asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (!s->alive) co_return s->reason;
+            co_return ec == asio::error::eof ? std::string("the server closed the connection") : ec.message();
+        }
+        s->size += got;
+        s->last_read = std::chrono::steady_clock::now();
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::reader(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+    for (;;) {
+        RedisValue v;
+        std::string error;
+        if (!self->take_buffered(*s, v)) error = co_await self->read_value(s, v);
+        if (!error.empty()) {
+            self->drop(s, error);
+            co_return;
+        }
+        if (self->mode_ == Mode::pubsub && is_message(v)) {
+            self->deliver(std::move(v.elements));
+            continue;
+        }
+        if (v.type == RedisValue::Type::push && self->mode_ != Mode::pubsub) continue;  // out of band (tracking)
+        if (self->inflight_.empty()) {
+            self->drop(s, "a reply nobody asked for");
+            co_return;
+        }
+        auto& r = self->inflight_.front();
+        r->results.push_back(std::move(v));
+        if (r->results.size() >= r->replies) {
+            auto done = std::move(r);
+            self->inflight_.pop_front();
+            done->done = true;
+            if (done->waiter && !done->abandoned) done->waiter->complete(nullptr, std::move(done->results));
+        }
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::writer(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+    std::string out;
+    while (s->alive) {
+        if (self->queued_.empty()) {
+            s->wake.expires_at(std::chrono::steady_clock::time_point::max());
+            asio::error_code ec;
+            s->writer_waiting = true;
+            co_await s->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            s->writer_waiting = false;
+            continue;
+        }
+        out.clear();
+        while (!self->queued_.empty()) {
+            auto r = std::move(self->queued_.front());
+            self->queued_.pop_front();
+            if (r->abandoned) continue;
+            out += r->payload;
+            if (r->replies > 0) self->inflight_.push_back(std::move(r));
+            else {
+                r->done = true;
+                if (r->waiter) r->waiter->complete(nullptr, {});
+            }
+        }
+        if (out.empty()) continue;
+        ++self->writes_;
+        asio::error_code ec;
+        co_await asio::async_write(s->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            self->drop(s, s->alive ? ec.message() : s->reason);
+            co_return;
+        }
+        if (out.capacity() > 1024 * 1024) std::string().swap(out);
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> RedisConnection::health(std::shared_ptr<RedisConnection> self, std::shared_ptr<Session> s) {
+    const auto interval = self->options_.health_check_interval;
+    while (s->alive) {
+        s->health.expires_after(interval);
+        asio::error_code ec;
+        co_await s->health.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!s->alive) co_return;
+        if (s->ping && !s->ping->done) {
+            self->drop(s, "no answer to a health-check PING within " + std::to_string(interval.count()) + " ms");
+            co_return;
+        }
+        if (std::chrono::steady_clock::now() - s->last_read >= interval) {
+            s->ping = std::make_shared<RedisRequest>();
+            s->ping->payload = make_command("PING");
+            self->queued_.push_back(s->ping);
+            self->wake_writer();
+        }
+    }
+}
+#endif
 
 // Tells the connections made on an execution context (an event loop) when that context shuts
 // down, so that a connection kept longer (in a LoopState, destroyed at thread exit) holds nothing
