@@ -1,7 +1,7 @@
 /* WebSocket echo load generator for tools/bench (issue 12's "WebSocket echo" row).
  *
  *   cc -O2 -o ws_load bench/ws_load.c
- *   taskset -c 1 ./ws_load HOST PORT PATH [CONNS=64] [SECS=10] [SIZE=64] [PID]
+ *   taskset -c 1 ./ws_load HOST PORT PATH [CONNS=64] [SECS=10] [SIZE=64] [PID] [MAX_MSGS]
  *
  * Opens CONNS connections to ws://HOST:PORT/PATH (loopback only), each with one masked
  * text message of SIZE bytes in flight: when a connection's echo arrives whole it sends
@@ -10,6 +10,8 @@
  * where the server CPU figures (utime+stime from /proc/PID/stat) are printed when PID is
  * given. Every echo is checked (opcode text, same length, same bytes); a wrong one or a
  * closed connection is an error (exit 1). One thread, epoll, edge-free (level) reads.
+ * MAX_MSGS (0: none) ends the run after that many echoes: callgrind's instructions per message
+ * are the difference of two runs with different counts.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -115,7 +117,7 @@ static int handshake(int fd, const char* host, int port, const char* path) {
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s HOST PORT PATH [CONNS] [SECS] [SIZE] [PID]\n", argv[0]);
+        fprintf(stderr, "usage: %s HOST PORT PATH [CONNS] [SECS] [SIZE] [PID] [MAX_MSGS]\n", argv[0]);
         return 2;
     }
     const char* host = argv[1];
@@ -125,6 +127,7 @@ int main(int argc, char** argv) {
     int secs = argc > 5 ? atoi(argv[5]) : 10;
     payload_len = argc > 6 ? (size_t)atoi(argv[6]) : 64;
     long pid = argc > 7 ? atol(argv[7]) : 0;
+    unsigned long long max_msgs = argc > 8 ? strtoull(argv[8], 0, 10) : 0;
     if (nconn < 1 || nconn > MAXC || secs < 1 || secs > 600 || payload_len < 1 || payload_len > 60000) {
         fprintf(stderr, "bad arguments\n");
         return 2;
@@ -177,7 +180,8 @@ int main(int argc, char** argv) {
                 return 1;
             }
             c->have = 0;
-            ++msgs;
+            if (++msgs == max_msgs) end = 0;
+            if (max_msgs && msgs + (unsigned long long)nconn > max_msgs) continue; /* the last ones in flight */
             if (write_all(c->fd, frame, frame_len)) return 1;
         }
     }

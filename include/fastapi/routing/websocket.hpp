@@ -4,7 +4,8 @@
 // read; a peer's close is answered with the same code and the connection closed; a protocol
 // error closes with its code (1002, 1007, 1009) and raises WebSocketDisconnect.
 //
-// The I/O is non-template (compiled once); only receive_json<T>/send_json<T> are templates,
+// The I/O is non-template (compiled once; templates in the header-only mode, see FASTAPI_CORO_DECL);
+// only receive_json<T>/send_json<T> are templates of their own,
 // and they only read or write JSON around the non-template calls.
 // app.websocket(path, handler) (RouteMethods, route.hpp) makes its endpoint here: the handshake
 // is an ordinary GET routed and bound like any request; the handler runs from then on (it may
@@ -114,15 +115,15 @@ public:
     // std::make_shared (its reader and pinger hold it), started by start().
     explicit WebSocket(Upgraded up, WebSocketOptions options = {})
         : stream_(std::move(up.stream)), in_(std::move(up.unread)), options_(options), parser_(options.max_message_bytes),
-          lease_(std::move(up.lease)), wake_(stream_->get_executor()), inbox_wake_(stream_->get_executor()),
-          reader_wake_(stream_->get_executor()), flushed_wake_(stream_->get_executor()), ping_timer_(stream_->get_executor()) {
+          lease_(std::move(up.lease)), executor_(stream_->get_executor()), wake_(executor_), inbox_wake_(executor_),
+          reader_wake_(executor_), flushed_wake_(executor_), ping_timer_(executor_) {
         arm_timers();
     }
     // A session for a handshake not answered yet (app.websocket): connecting until accept().
     WebSocket(const Request& handshake, WebSocketOptions options, asio::any_io_executor executor)
         : options_(options), parser_(options.max_message_bytes), state_(State::connecting), headers_(handshake.headers),
-          subprotocols_(detail::websocket_offered_subprotocols(handshake)), wake_(executor), inbox_wake_(executor),
-          reader_wake_(executor), flushed_wake_(executor), ping_timer_(executor) {
+          subprotocols_(detail::websocket_offered_subprotocols(handshake)), executor_(executor), wake_(executor),
+          inbox_wake_(executor), reader_wake_(executor), flushed_wake_(executor), ping_timer_(executor) {
         arm_timers();
     }
     WebSocket(const WebSocket&) = delete;
@@ -135,7 +136,7 @@ public:
     const Headers& headers() const noexcept { return headers_; }
     const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
     // The executor the session runs on (its connection's loop): what another thread posts to.
-    asio::any_io_executor get_executor() noexcept { return wake_.get_executor(); }
+    asio::any_io_executor get_executor() noexcept { return executor_; }
 
     // Completes the handshake: the 101, with `subprotocol` (one the client offered, or none)
     // and `headers`. Returns once the connection is the WebSocket's; WebSocketDisconnect(1006)
@@ -143,19 +144,7 @@ public:
     // (Taken by view and reference, copied before the first suspension: the caller's temporaries
     // live until its co_await ends, and GCC 12 copies a coroutine's by-value string parameter
     // made from a temporary bitwise, leaving it pointing into the caller's frame.)
-    asio::awaitable<void> accept(std::string_view subprotocol = {}, const Headers& headers = {}) {
-        if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
-        accept_requested_ = true;
-        accept_subprotocol_.assign(subprotocol);
-        accept_headers_ = headers;
-        wake_.cancel();  // the endpoint waits for this
-        while (!stream_ && !delivery_failed_) co_await wait_on(wake_);
-        if (!stream_) {
-            state_ = State::disconnected;
-            close_code_ = 1006;
-            throw WebSocketDisconnect(1006);
-        }
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> accept(std::string_view subprotocol = {}, const Headers& headers = {});
     // Before accept(): answer the handshake with this HTTP response instead of the 101
     // (Starlette's send_denial_response); the handler returns after it.
     void send_denial_response(Response response) {
@@ -165,49 +154,13 @@ public:
 
     // A session made by hand: starts reading (and pinging). app.websocket's sessions start
     // when the 101 is written; receive() starts one that was not.
-    void start() {
-        if (started_ || !stream_) return;
-        started_ = true;
-        auto self = shared_from_this();
-        if (lease_) {
-            std::weak_ptr<WebSocket> weak = self;
-            lease_->going_away = [weak] {
-                if (auto ws = weak.lock(); ws && ws->state_ == State::connected)
-                    asio::co_spawn(ws->get_executor(), close_kept(ws, 1001, "server shutting down"), asio::detached);
-            };
-            lease_->abort = [weak] {
-                if (auto ws = weak.lock()) {
-                    ws->drop(1006);
-                    ws->handler_cancel_.emit(asio::cancellation_type::terminal);
-                }
-            };
-        }
-        asio::co_spawn(get_executor(), read_loop(self), asio::detached);
-        if (options_.ping_interval.count() > 0) asio::co_spawn(get_executor(), ping_loop(self), asio::detached);
-    }
+    FASTAPI_CORO_DECL void start();
 
     // The next message, text or binary; WebSocketDisconnect once the connection is closed (the
     // messages that came before the close are received first).
-    asio::awaitable<Message> receive() {
-        for (;;) {
-            start();  // (may run the reader at once: before the checks, so no wake-up is missed)
-            if (!inbox_.empty()) co_return take_received();
-            if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
-            // (The timer awaited here, not through wait_on: a coroutine frame less a message.)
-            asio::error_code ec;
-            co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-    }
-    asio::awaitable<std::string> receive_text() {
-        Message m = co_await receive();
-        if (!m.text) co_await refuse(1003, "expected a text message");
-        co_return std::move(m.data);
-    }
-    asio::awaitable<std::string> receive_bytes() {
-        Message m = co_await receive();
-        if (m.text) co_await refuse(1003, "expected a binary message");
-        co_return std::move(m.data);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<Message> receive();
+    FASTAPI_CORO_DECL asio::awaitable<std::string> receive_text();
+    FASTAPI_CORO_DECL asio::awaitable<std::string> receive_bytes();
     // The next message (text or binary) read into T with a body's validation; a message that
     // fails raises WebSocketRequestValidationError (the connection stays open).
     template <class T>
@@ -220,34 +173,9 @@ public:
     // one, or nullopt once the connection has closed (close_code() says how), instead of
     // WebSocketDisconnect:
     //   while (auto text = co_await ws.iter_text()) co_await ws.send_text(*text);
-    asio::awaitable<std::optional<Message>> receive_message() {
-        // receive()'s loop, with nullopt where it throws (written twice: awaiting receive() here
-        // would cost every message a coroutine frame more, and the frames past Asio's cache of
-        // two are malloc'ed).
-        for (;;) {
-            start();
-            if (!inbox_.empty()) co_return take_received();
-            if (state_ != State::connected) co_return std::nullopt;
-            asio::error_code ec;
-            co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-    }
-    asio::awaitable<std::optional<std::string>> iter_text() {
-        std::optional<std::string> out;
-        try {
-            out = co_await receive_text();
-        } catch (const WebSocketDisconnect&) {
-        }
-        co_return out;
-    }
-    asio::awaitable<std::optional<std::string>> iter_bytes() {
-        std::optional<std::string> out;
-        try {
-            out = co_await receive_bytes();
-        } catch (const WebSocketDisconnect&) {
-        }
-        co_return out;
-    }
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<Message>> receive_message();
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> iter_text();
+    FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> iter_bytes();
     // A message that fails validation still raises WebSocketRequestValidationError.
     template <class T>
     asio::awaitable<std::optional<T>> iter_json() {
@@ -256,8 +184,8 @@ public:
         co_return parse_json<T>(m->data);
     }
 
-    asio::awaitable<void> send_text(std::string_view text) { return send(detail::WsOpcode::text, text); }
-    asio::awaitable<void> send_bytes(std::string_view bytes) { return send(detail::WsOpcode::binary, bytes); }
+    FASTAPI_LAZY asio::awaitable<void> send_text(std::string_view text) { return send(detail::WsOpcode::text, text); }
+    FASTAPI_LAZY asio::awaitable<void> send_bytes(std::string_view bytes) { return send(detail::WsOpcode::binary, bytes); }
     template <class T>
     asio::awaitable<void> send_json(const T& value) {
         std::string json;
@@ -282,37 +210,14 @@ public:
         asio::post(get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
             self->posted_bytes_ -= m.data.size();
             if (self->state_ != State::connected || self->close_sent_) return;
-            std::string frame = self->data_frame(m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data);
             // Queued now (in order with the handler's sends); a writer started if none runs.
-            if (self->queued_.size() + frame.size() > self->options_.max_queued_bytes && self->writing_)
-                return self->fail(1008, "too much data queued for a client that does not read");
-            self->queued_ += frame;
-            if (!self->writing_) asio::co_spawn(self->get_executor(), write_kept(self, {}), asio::detached);
+            self->queue_frame(self->data_frame(m.text ? detail::WsOpcode::text : detail::WsOpcode::binary, m.data));
         });
     }
 
     // Closes with `code` and `reason` (cut to 123 bytes of whole UTF-8): the close frame, the
     // peer's close frame awaited (at most options.close_timeout), then the TCP connection.
-    asio::awaitable<void> close(int code = 1000, std::string_view reason = {}) {
-        if (state_ != State::connected) co_return;
-        start();  // the peer's close frame is read by the reader
-        if (!close_sent_) {
-            close_sent_ = true;
-            reader_wake_.cancel();  // a reader waiting for room reads on (what comes is dropped)
-            std::string frame;
-            detail::append_ws_close(frame, static_cast<std::uint16_t>(code), reason);
-            close_code_ = code;
-            co_await write_frame(std::move(frame));
-            if (state_ == State::disconnected) co_return;
-            asio::steady_timer timer(get_executor(), options_.close_timeout);
-            timer.async_wait([this, code](const asio::error_code& ec) {
-                if (!ec) drop(code);
-            });
-            while (state_ == State::connected) co_await wait_on(inbox_wake_);
-            timer.cancel();
-        }
-        while (state_ == State::connected) co_await wait_on(inbox_wake_);  // a close under way elsewhere
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> close(int code = 1000, std::string_view reason = {});
 
 private:
     // The first message received (the inbox holds one); the reader may read on.
@@ -332,46 +237,47 @@ private:
         return out;
     }
 
+    // A receiver waiting for a message or the end: its completion handler kept here and called
+    // by the reader as soon as a message is queued, on the reader's own stack (as Asio's
+    // channels resume a waiting receiver): no timer scheduled and cancelled, no trip through
+    // the loop's queue, no lock. A second receiver waiting at the same time waits on inbox_wake_.
+    using receiver_handler = asio::async_result<asio::use_awaitable_t<>, void(asio::error_code)>::handler_type;
+    struct ReceiverWait {
+        WebSocket* ws;
+        void operator()(receiver_handler handler) const { ws->park_receiver(std::move(handler)); }
+    };
+    void park_receiver(receiver_handler handler) {
+        // Cancelled (a stop's abort, a parallel group): completed with operation_aborted from
+        // the loop's queue (the slot's handler cannot resume it: completing clears the slot).
+        auto slot = handler.get_cancellation_slot();
+        if (slot.is_connected()) slot.assign([this](asio::cancellation_type) { wake_receiver(asio::error::operation_aborted, false); });
+        receiver_.emplace(std::move(handler));
+    }
+    // Resumes the waiting receiver: at once on this stack when `now` (the reader, which holds
+    // the session: a message), else posted (the end of the connection: whoever drops it may be
+    // deep in a send).
+    void wake_receiver(asio::error_code ec = {}, bool now = true) {
+        if (timer_receivers_) inbox_wake_.cancel();
+        if (!receiver_) return;
+        receiver_handler handler = std::move(*receiver_);
+        receiver_.reset();
+        auto ex = handler.get_executor();
+        if (now && ex == executor_) return handler(ec);
+        asio::post(ex, [handler = std::move(handler), ec]() mutable { handler(ec); });
+    }
+    // Until a message, the end, or (for a second receiver) either of those for another.
+    FASTAPI_CORO_DECL asio::awaitable<void> wait_message();
+
     // Waits until `t` is cancelled (it never expires: set so once, as re-arming it would wake
     // every other waiter).
-    static asio::awaitable<void> wait_on(asio::steady_timer& t) {
-        asio::error_code ec;
-        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> wait_on(asio::steady_timer& t);
     void arm_timers() {
         for (auto* t : {&wake_, &inbox_wake_, &reader_wake_, &flushed_wake_}) t->expires_at(asio::steady_timer::time_point::max());
     }
     // Until the queue is written (bounded: close_timeout, then the connection is dropped).
-    asio::awaitable<void> flushed() {
-        if (!writing_) co_return;
-        asio::steady_timer timer(get_executor(), options_.close_timeout);
-        timer.async_wait([this](const asio::error_code& ec) {
-            if (!ec) drop(close_code_);
-        });
-        while (writing_ && state_ == State::connected) co_await wait_on(flushed_wake_);
-        timer.cancel();
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> flushed();
 
-    asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload) {
-        if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
-        if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
-        start();
-        if (std::size_t sent = 0; send_now(op, payload, sent)) {
-            if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
-            if (sent == std::string_view::npos) co_return;  // all of it
-            // What the socket did not take, queued.
-            unsigned char head[10];
-            const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
-            std::string rest;
-            if (sent < head_len) rest.append(reinterpret_cast<const char*>(head) + sent, head_len - sent);
-            else payload.remove_prefix(sent - head_len);
-            rest.append(payload);
-            co_await write_frame(std::move(rest));
-        } else {
-            co_await write_frame(data_frame(op, payload));
-        }
-        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> send(detail::WsOpcode op, std::string_view payload);
 
     // Nothing queued nor being written (an echo, a handler's own sends): the frame goes to the
     // socket at once, its header and the payload in one gather write, with no copy and no trip
@@ -422,39 +328,46 @@ private:
         return frame;
     }
 
-    // Queues one frame and writes the queue unless a write is already under way (another
-    // coroutine's send: that one writes it). Past max_queued_bytes, closes with 1008.
-    asio::awaitable<void> write_frame(std::string frame) {
-        if (state_ == State::disconnected) co_return;
+    // Queues one frame and starts the writer unless it runs (it writes the queue until empty).
+    // Past max_queued_bytes while a write is under way, closes with 1008. True when this call
+    // started the writer.
+    bool queue_frame(std::string frame) {
+        if (state_ == State::disconnected) return false;
         if (queued_.size() + frame.size() > options_.max_queued_bytes && writing_) {
             fail(1008, "too much data queued for a client that does not read");
-            co_return;
+            return false;
         }
-        if (close_sent_ && drop_after_write_ && !frame.empty()) co_return;  // failing: only the close frame goes
+        if (close_sent_ && drop_after_write_ && !frame.empty()) return false;  // failing: only the close frame goes
         queued_ += frame;
-        if (writing_) co_return;
-        writing_ = true;
-        while (!queued_.empty() && stream_->is_open()) {
-            std::string out;
-            out.swap(queued_);
-            asio::error_code ec;
-            co_await asio::async_write(*stream_, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                queued_.clear();
-                if (state_ != State::disconnected) drop(1006);
-                break;
-            }
+        if (writing_) return false;
+        write_queued();
+        return true;
+    }
+    // The writer: the queue swapped out and written whole, again while more was queued; then
+    // flushed() and write_frame()'s waiters woken. (Callbacks, not a coroutine: post() and
+    // fail() start it from code that is not one.)
+    void write_queued() {
+        if (queued_.empty() || !stream_ || !stream_->is_open()) {
+            writing_ = false;
+            flushed_wake_.cancel();
+            if (drop_after_write_) drop(close_code_);
+            return;
         }
-        writing_ = false;
-        flushed_wake_.cancel();
-        if (drop_after_write_) drop(close_code_);
+        writing_ = true;
+        writing_buffer_.clear();
+        writing_buffer_.swap(queued_);
+        asio::async_write(*stream_, asio::buffer(writing_buffer_), [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+            if (ec) {
+                self->queued_.clear();
+                if (self->state_ != State::disconnected) self->drop(1006);
+            }
+            self->write_queued();
+        });
     }
-    static asio::awaitable<void> write_kept(std::shared_ptr<WebSocket> self, std::string frame) {
-        co_await self->write_frame(std::move(frame));
-    }
-    static asio::awaitable<void> close_kept(std::shared_ptr<WebSocket> self, int code, std::string reason) {
-        co_await self->close(code, reason);
-    }
+    // queue_frame(), and when it started the writer, until the queue is written: a handler's
+    // sends wait for a slow reader.
+    FASTAPI_CORO_DECL asio::awaitable<void> write_frame(std::string frame);
+    FASTAPI_CORO_DECL static asio::awaitable<void> close_kept(std::shared_ptr<WebSocket> self, int code, std::string reason);
 
     // Closes without the close handshake: a close frame with `code` replaces what was queued
     // (at a frame's end), and the connection is dropped once it is written, or after a second
@@ -467,7 +380,7 @@ private:
         drop_after_write_ = true;
         queued_.clear();
         detail::append_ws_close(queued_, static_cast<std::uint16_t>(code), reason);
-        if (!writing_) asio::co_spawn(get_executor(), write_kept(shared_from_this(), {}), asio::detached);
+        if (!writing_) write_queued();
         auto timer = std::make_shared<asio::steady_timer>(get_executor(), std::chrono::seconds(1));
         timer->async_wait([self = shared_from_this(), timer, code](const asio::error_code&) { self->drop(code); });
     }
@@ -476,155 +389,22 @@ private:
     // receive() (reading pauses while the queue holds max_incoming_messages, or a message's
     // worth of bytes, so a handler that does not read is not flooded: TCP's flow control holds
     // the client); pings answered; the close handshake.
-    static asio::awaitable<void> read_loop(std::shared_ptr<WebSocket> self) { co_await self->read_frames(); }
-    asio::awaitable<void> read_frames() {
-        using Kind = detail::WsEvent::Kind;
-        while (state_ == State::connected) {
-            std::size_t used = 0;
-            detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
-            in_at_ += used;
-            if (e.kind == Kind::text || e.kind == Kind::binary) {
-                if (close_sent_) {  // after our close frame: dropped (RFC 6455 §5.5.1)
-                    (void)parser_.take_message();
-                    continue;
-                }
-                Message m{e.kind == Kind::text, parser_.take_message()};
-                if (e.compressed) {
-                    int code = 1002;  // (RSV1 is refused by the parser unless the extension was agreed)
-                    std::string inflated;
-#ifdef FASTAPI_WITH_ZLIB
-                    if (deflate_) code = deflate_->inflate_message(m.data, inflated, options_.max_message_bytes);
-#endif
-                    if (code == 0 && m.text && !detail::is_valid_utf8_text(inflated)) code = 1007;
-                    if (code != 0) {
-                        co_await protocol_error(static_cast<std::uint16_t>(code), code == 1009 ? "message too big"
-                                                                                  : code == 1007 ? "invalid compressed or UTF-8 data"
-                                                                                                 : "compressed message without the extension");
-                        break;
-                    }
-                    m.data = std::move(inflated);
-                }
-                inbox_bytes_ += m.data.size();
-                inbox_.push_back(std::move(m));
-                inbox_wake_.cancel();
-                compact();
-                while (state_ == State::connected && !close_sent_ &&
-                       (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes)) {
-                    reader_waiting_ = true;
-                    co_await wait_on(reader_wake_);
-                    reader_waiting_ = false;
-                }
-                continue;
-            }
-            if (e.kind == Kind::ping) {
-                if (close_sent_) continue;
-                std::string frame;
-                detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
-                co_await write_frame(std::move(frame));  // queued at once: before what the handler answers next
-                continue;
-            }
-            if (e.kind == Kind::pong) {
-                if (!awaited_pong_.empty() && e.data == awaited_pong_) awaited_pong_.clear();
-                continue;
-            }
-            if (e.kind == Kind::close) {
-                const int code = e.code;
-                std::string reason(e.data);
-                if (close_sent_) {  // the answer to ours: done
-                    drop(close_code_);
-                    break;
-                }
-                // Answered with the peer's code (none for none), then the connection closed.
-                close_sent_ = true;
-                close_code_ = code;
-                close_reason_ = std::move(reason);
-                std::string frame;
-                detail::append_ws_close(frame, static_cast<std::uint16_t>(code), {});
-                co_await write_frame(std::move(frame));
-                co_await flushed();  // another coroutine's write may hold our frame still
-                drop(code);
-                break;
-            }
-            if (e.kind == Kind::error) {
-                const int code = e.code;
-                co_await protocol_error(static_cast<std::uint16_t>(code), std::string(e.data));
-                break;
-            }
-            compact();
-            if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
-            // Read into a buffer of its own and append what came: growing in_ by the read's
-            // size first would zero 16 KiB for every 70-byte message (63 % of an echo's cost).
-            if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(read_buffer_size);
-            asio::error_code ec;
-            const std::size_t n = co_await stream_->async_read_some(asio::buffer(read_buffer_.get(), read_buffer_size),
-                                                                   asio::redirect_error(asio::use_awaitable, ec));
-            in_.append(read_buffer_.get(), n);
-            if (ec) drop(close_sent_ ? close_code_ : 1006);
-        }
-        inbox_wake_.cancel();
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> read_loop(std::shared_ptr<WebSocket> self);
+    FASTAPI_CORO_DECL asio::awaitable<void> read_frames();
 
     // A frame the parser refused: our close frame with its code, then what the peer still sends
     // dropped until it closes (closing with unread bytes would reset the connection, and the
     // peer might never see our close frame and its code), at most close_timeout.
-    asio::awaitable<void> protocol_error(std::uint16_t code, std::string reason) {
-        if (!close_sent_) {
-            close_sent_ = true;
-            close_code_ = code;
-            std::string frame;
-            detail::append_ws_close(frame, code, reason);
-            co_await write_frame(std::move(frame));
-            co_await flushed();
-        }
-        if (state_ != State::connected) co_return;
-        close_code_ = code;
-        stream_->shutdown_send();  // our FIN right after the close frame: the peer closes too
-        asio::steady_timer timer(get_executor(), options_.close_timeout);
-        timer.async_wait([this](const asio::error_code& ec) {
-            if (!ec && stream_) stream_->cancel();
-        });
-        char buf[4096];
-        for (int i = 0; i < 1000000 && state_ == State::connected; ++i) {  // until EOF, or the timeout
-            asio::error_code ec;
-            co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) break;
-        }
-        timer.cancel();
-        drop(code);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> protocol_error(std::uint16_t code, std::string reason);
 
     // Keep-alive (uvicorn's ws_ping_interval, ws_ping_timeout): a ping every ping_interval;
     // its pong not back within ping_timeout closes with 1011 ("keepalive ping timeout", as
     // the websockets library uvicorn runs does): the peer, or the path to it, is gone.
-    static asio::awaitable<void> ping_loop(std::shared_ptr<WebSocket> self) { co_await self->ping_frames(); }
-    asio::awaitable<void> ping_frames() {
-        std::uint64_t count = 0;
-        while (state_ == State::connected) {
-            asio::error_code ec;
-            ping_timer_.expires_after(options_.ping_interval);
-            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (state_ != State::connected || close_sent_) break;
-            awaited_pong_ = "fastapi-" + std::to_string(++count);
-            std::string frame;
-            detail::append_ws_frame(frame, detail::WsOpcode::ping, awaited_pong_);
-            asio::co_spawn(get_executor(), write_kept(shared_from_this(), std::move(frame)), asio::detached);
-            if (options_.ping_timeout.count() <= 0) continue;
-            ping_timer_.expires_after(options_.ping_timeout);
-            co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (state_ != State::connected) break;
-            if (!awaited_pong_.empty()) {
-                fail(1011, "keepalive ping timeout");
-                break;
-            }
-        }
-    }
+    FASTAPI_CORO_DECL static asio::awaitable<void> ping_loop(std::shared_ptr<WebSocket> self);
+    FASTAPI_CORO_DECL asio::awaitable<void> ping_frames();
 
     // Closes on a message of the wrong kind (receive_text got bytes): 1003, then raises.
-    asio::awaitable<void> refuse(std::uint16_t code, std::string_view why) {
-        co_await close(code, why);
-        close_code_ = code;
-        throw WebSocketDisconnect(code, std::string(why));
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> refuse(std::uint16_t code, std::string_view why);
 
     void drop(int code) noexcept {
         if (state_ == State::disconnected) return;
@@ -636,6 +416,7 @@ private:
         ping_timer_.cancel();
         flushed_wake_.cancel();
         lease_.reset();  // the server counts it no more
+        wake_receiver({}, false);
     }
 
     // The endpoint's side (app.websocket): waits until the handler accepts or ends; then the
@@ -643,21 +424,12 @@ private:
     template <class, class> friend struct detail::websocket_call;
     friend void detail::websocket_answer_unaccepted(detail::Exchange&, WebSocket&, std::exception_ptr);
     std::exception_ptr denial_error_;
-    asio::awaitable<void> wait_accept_or_end() {
-        while (!accept_requested_ && !handler_ended_) co_await wait_on(wake_);
-    }
+    FASTAPI_CORO_DECL asio::awaitable<void> wait_accept_or_end();
     void handler_ended() {
         handler_ended_ = true;
         wake_.cancel();
     }
-    void deliver(Upgraded up) {
-        stream_.emplace(std::move(up.stream));
-        in_ = std::move(up.unread);
-        lease_ = std::move(up.lease);
-        state_ = State::connected;
-        start();
-        wake_.cancel();
-    }
+    FASTAPI_CORO_DECL void deliver(Upgraded up);
     void delivery_failed() {
         if (stream_) return;
         delivery_failed_ = true;
@@ -683,12 +455,15 @@ private:
     int close_code_ = 1000;
     std::string close_reason_;
     std::string queued_;
+    std::string writing_buffer_;  // what the writer writes now (swapped with queued_)
     bool writing_ = false, started_ = false, close_sent_ = false, drop_after_write_ = false;
     bool non_blocking_ = false;  // the socket set so, for send_now
     bool reader_waiting_ = false;  // the reader waits for room in the inbox
     std::atomic<std::size_t> posted_bytes_{0};
     std::deque<Message> inbox_;
     std::size_t inbox_bytes_ = 0;
+    std::optional<receiver_handler> receiver_;  // the receiver waiting for a message
+    int timer_receivers_ = 0;                   // others waiting on inbox_wake_
     std::string awaited_pong_;
     Headers headers_;
     std::vector<std::string> subprotocols_;
@@ -696,13 +471,338 @@ private:
     std::string accept_subprotocol_;
     Headers accept_headers_;
     std::optional<Response> denial_;
+    asio::any_io_executor executor_;
     asio::steady_timer wake_;         // the endpoint and the handler wait on it for each other
-    asio::steady_timer inbox_wake_;   // receivers wait on it for a message or the end
+    asio::steady_timer inbox_wake_;   // close() and a second receiver wait on it for the end (or a message)
     asio::steady_timer reader_wake_;  // the reader waits on it for room in the inbox
-    asio::steady_timer flushed_wake_;  // flushed() waits on it for the writer to finish
+    asio::steady_timer flushed_wake_;  // flushed() and write_frame() wait on it for the writer to finish
     asio::steady_timer ping_timer_;
     asio::cancellation_signal handler_cancel_;  // bound to app.websocket's handler: the stop's abort
 };
+
+// The session's coroutines and what starts them: compiled once in the compiled-once mode, and
+// templates (compiled where used) in the header-only one.
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::accept(std::string_view subprotocol, const Headers& headers) {
+    if (state_ != State::connecting || accept_requested_) throw std::logic_error("fastapi: WebSocket.accept() called twice");
+    accept_requested_ = true;
+    accept_subprotocol_.assign(subprotocol);
+    accept_headers_ = headers;
+    wake_.cancel();  // the endpoint waits for this
+    while (!stream_ && !delivery_failed_) co_await wait_on(wake_);
+    if (!stream_) {
+        state_ = State::disconnected;
+        close_code_ = 1006;
+        throw WebSocketDisconnect(1006);
+    }
+}
+
+FASTAPI_CORO_DEF void WebSocket::start() {
+    if (started_ || !stream_) return;
+    started_ = true;
+    auto self = shared_from_this();
+    if (lease_) {
+        std::weak_ptr<WebSocket> weak = self;
+        lease_->going_away = [weak] {
+            if (auto ws = weak.lock(); ws && ws->state_ == State::connected)
+                asio::co_spawn(ws->get_executor(), close_kept(ws, 1001, "server shutting down"), asio::detached);
+        };
+        lease_->abort = [weak] {
+            if (auto ws = weak.lock()) {
+                ws->drop(1006);
+                ws->handler_cancel_.emit(asio::cancellation_type::terminal);
+            }
+        };
+    }
+    asio::co_spawn(get_executor(), read_loop(self), asio::detached);
+    if (options_.ping_interval.count() > 0) asio::co_spawn(get_executor(), ping_loop(self), asio::detached);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::wait_message() {
+    if (!receiver_) {
+        co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(asio::error_code)>(ReceiverWait{this}, asio::use_awaitable);
+        co_return;
+    }
+    ++timer_receivers_;
+    asio::error_code ec;
+    co_await inbox_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    --timer_receivers_;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<WebSocket::Message> WebSocket::receive() {
+    for (;;) {
+        start();  // (may run the reader at once: before the checks, so no wake-up is missed)
+        if (!inbox_.empty()) co_return take_received();
+        if (state_ != State::connected) throw WebSocketDisconnect(state_ == State::connecting ? 1006 : close_code_, close_reason_);
+        // (Awaited here, not through wait_message, when alone: a coroutine frame less a message.)
+        if (!receiver_) co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(asio::error_code)>(ReceiverWait{this}, asio::use_awaitable);
+        else co_await wait_message();
+    }
+}
+FASTAPI_CORO_DEF asio::awaitable<std::string> WebSocket::receive_text() {
+    Message m = co_await receive();
+    if (!m.text) co_await refuse(1003, "expected a text message");
+    co_return std::move(m.data);
+}
+FASTAPI_CORO_DEF asio::awaitable<std::string> WebSocket::receive_bytes() {
+    Message m = co_await receive();
+    if (m.text) co_await refuse(1003, "expected a binary message");
+    co_return std::move(m.data);
+}
+FASTAPI_CORO_DEF asio::awaitable<std::optional<WebSocket::Message>> WebSocket::receive_message() {
+    // receive()'s loop, with nullopt where it throws (written twice: awaiting receive() here
+    // would cost every message a coroutine frame more, and the frames past Asio's cache of
+    // two are malloc'ed).
+    for (;;) {
+        start();
+        if (!inbox_.empty()) co_return take_received();
+        if (state_ != State::connected) co_return std::nullopt;
+        if (!receiver_) co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(asio::error_code)>(ReceiverWait{this}, asio::use_awaitable);
+        else co_await wait_message();
+    }
+}
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> WebSocket::iter_text() {
+    std::optional<std::string> out;
+    try {
+        out = co_await receive_text();
+    } catch (const WebSocketDisconnect&) {
+    }
+    co_return out;
+}
+FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> WebSocket::iter_bytes() {
+    std::optional<std::string> out;
+    try {
+        out = co_await receive_bytes();
+    } catch (const WebSocketDisconnect&) {
+    }
+    co_return out;
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::close(int code, std::string_view reason) {
+    if (state_ != State::connected) co_return;
+    start();  // the peer's close frame is read by the reader
+    if (!close_sent_) {
+        close_sent_ = true;
+        reader_wake_.cancel();  // a reader waiting for room reads on (what comes is dropped)
+        std::string frame;
+        detail::append_ws_close(frame, static_cast<std::uint16_t>(code), reason);
+        close_code_ = code;
+        co_await write_frame(std::move(frame));
+        if (state_ == State::disconnected) co_return;
+        asio::steady_timer timer(get_executor(), options_.close_timeout);
+        timer.async_wait([this, code](const asio::error_code& ec) {
+            if (!ec) drop(code);
+        });
+        while (state_ == State::connected) co_await wait_on(inbox_wake_);
+        timer.cancel();
+    }
+    while (state_ == State::connected) co_await wait_on(inbox_wake_);  // a close under way elsewhere
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::wait_on(asio::steady_timer& t) {
+    asio::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::flushed() {
+    if (!writing_) co_return;
+    asio::steady_timer timer(get_executor(), options_.close_timeout);
+    timer.async_wait([this](const asio::error_code& ec) {
+        if (!ec) drop(close_code_);
+    });
+    while (writing_ && state_ == State::connected) co_await wait_on(flushed_wake_);
+    timer.cancel();
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::send(detail::WsOpcode op, std::string_view payload) {
+    if (state_ == State::connecting) throw std::logic_error("fastapi: a WebSocket sends after accept()");
+    if (state_ == State::disconnected || close_sent_) throw WebSocketDisconnect(close_code_, close_reason_);
+    start();
+    if (std::size_t sent = 0; send_now(op, payload, sent)) {
+        if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+        if (sent == std::string_view::npos) co_return;  // all of it
+        // What the socket did not take, queued.
+        unsigned char head[10];
+        const std::size_t head_len = detail::ws_frame_header(head, op, payload.size());
+        std::string rest;
+        if (sent < head_len) rest.append(reinterpret_cast<const char*>(head) + sent, head_len - sent);
+        else payload.remove_prefix(sent - head_len);
+        rest.append(payload);
+        co_await write_frame(std::move(rest));
+    } else {
+        co_await write_frame(data_frame(op, payload));
+    }
+    if (state_ == State::disconnected) throw WebSocketDisconnect(close_code_, close_reason_);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::write_frame(std::string frame) {
+    if (!queue_frame(std::move(frame))) co_return;
+    while (writing_ && state_ != State::disconnected) co_await wait_on(flushed_wake_);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::close_kept(std::shared_ptr<WebSocket> self, int code, std::string reason) {
+    co_await self->close(code, reason);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::read_loop(std::shared_ptr<WebSocket> self) { co_await self->read_frames(); }
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::read_frames() {
+    using Kind = detail::WsEvent::Kind;
+    while (state_ == State::connected) {
+        std::size_t used = 0;
+        detail::WsEvent e = parser_.parse(in_.data() + in_at_, in_.size() - in_at_, used);
+        in_at_ += used;
+        if (e.kind == Kind::text || e.kind == Kind::binary) {
+            if (close_sent_) {  // after our close frame: dropped (RFC 6455 §5.5.1)
+                (void)parser_.take_message();
+                continue;
+            }
+            Message m{e.kind == Kind::text, parser_.take_message()};
+            if (e.compressed) {
+                int code = 1002;  // (RSV1 is refused by the parser unless the extension was agreed)
+                std::string inflated;
+#ifdef FASTAPI_WITH_ZLIB
+                if (deflate_) code = deflate_->inflate_message(m.data, inflated, options_.max_message_bytes);
+#endif
+                if (code == 0 && m.text && !detail::is_valid_utf8_text(inflated)) code = 1007;
+                if (code != 0) {
+                    co_await protocol_error(static_cast<std::uint16_t>(code), code == 1009 ? "message too big"
+                                                                              : code == 1007 ? "invalid compressed or UTF-8 data"
+                                                                                             : "compressed message without the extension");
+                    break;
+                }
+                m.data = std::move(inflated);
+            }
+            inbox_bytes_ += m.data.size();
+            inbox_.push_back(std::move(m));
+            compact();
+            wake_receiver();  // the receiver runs now, on this stack, until it waits again
+            while (state_ == State::connected && !close_sent_ &&
+                   (inbox_.size() >= options_.max_incoming_messages || inbox_bytes_ >= options_.max_message_bytes)) {
+                reader_waiting_ = true;
+                co_await wait_on(reader_wake_);
+                reader_waiting_ = false;
+            }
+            continue;
+        }
+        if (e.kind == Kind::ping) {
+            if (close_sent_) continue;
+            std::string frame;
+            detail::append_ws_frame(frame, detail::WsOpcode::pong, e.data);
+            co_await write_frame(std::move(frame));  // queued at once: before what the handler answers next
+            continue;
+        }
+        if (e.kind == Kind::pong) {
+            if (!awaited_pong_.empty() && e.data == awaited_pong_) awaited_pong_.clear();
+            continue;
+        }
+        if (e.kind == Kind::close) {
+            const int code = e.code;
+            std::string reason(e.data);
+            if (close_sent_) {  // the answer to ours: done
+                drop(close_code_);
+                break;
+            }
+            // Answered with the peer's code (none for none), then the connection closed.
+            close_sent_ = true;
+            close_code_ = code;
+            close_reason_ = std::move(reason);
+            std::string frame;
+            detail::append_ws_close(frame, static_cast<std::uint16_t>(code), {});
+            co_await write_frame(std::move(frame));
+            co_await flushed();  // another coroutine's write may hold our frame still
+            drop(code);
+            break;
+        }
+        if (e.kind == Kind::error) {
+            const int code = e.code;
+            co_await protocol_error(static_cast<std::uint16_t>(code), std::string(e.data));
+            break;
+        }
+        compact();
+        if (in_.size() - in_at_ == 0) in_.clear(), in_at_ = 0;
+        // Read into a buffer of its own and append what came: growing in_ by the read's
+        // size first would zero 16 KiB for every 70-byte message (63 % of an echo's cost).
+        if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(read_buffer_size);
+        asio::error_code ec;
+        const std::size_t n = co_await stream_->async_read_some(asio::buffer(read_buffer_.get(), read_buffer_size),
+                                                               asio::redirect_error(asio::use_awaitable, ec));
+        in_.append(read_buffer_.get(), n);
+        if (ec) drop(close_sent_ ? close_code_ : 1006);
+    }
+    inbox_wake_.cancel();
+    wake_receiver({}, false);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::protocol_error(std::uint16_t code, std::string reason) {
+    if (!close_sent_) {
+        close_sent_ = true;
+        close_code_ = code;
+        std::string frame;
+        detail::append_ws_close(frame, code, reason);
+        co_await write_frame(std::move(frame));
+        co_await flushed();
+    }
+    if (state_ != State::connected) co_return;
+    close_code_ = code;
+    stream_->shutdown_send();  // our FIN right after the close frame: the peer closes too
+    asio::steady_timer timer(get_executor(), options_.close_timeout);
+    timer.async_wait([this](const asio::error_code& ec) {
+        if (!ec && stream_) stream_->cancel();
+    });
+    char buf[4096];
+    for (int i = 0; i < 1000000 && state_ == State::connected; ++i) {  // until EOF, or the timeout
+        asio::error_code ec;
+        co_await stream_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+    }
+    timer.cancel();
+    drop(code);
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::ping_loop(std::shared_ptr<WebSocket> self) { co_await self->ping_frames(); }
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::ping_frames() {
+    std::uint64_t count = 0;
+    while (state_ == State::connected) {
+        asio::error_code ec;
+        ping_timer_.expires_after(options_.ping_interval);
+        co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (state_ != State::connected || close_sent_) break;
+        awaited_pong_ = "fastapi-" + std::to_string(++count);
+        std::string frame;
+        detail::append_ws_frame(frame, detail::WsOpcode::ping, awaited_pong_);
+        queue_frame(std::move(frame));  // written without waiting
+        if (options_.ping_timeout.count() <= 0) continue;
+        ping_timer_.expires_after(options_.ping_timeout);
+        co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (state_ != State::connected) break;
+        if (!awaited_pong_.empty()) {
+            fail(1011, "keepalive ping timeout");
+            break;
+        }
+    }
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::refuse(std::uint16_t code, std::string_view why) {
+    co_await close(code, why);
+    close_code_ = code;
+    throw WebSocketDisconnect(code, std::string(why));
+}
+
+FASTAPI_CORO_DEF asio::awaitable<void> WebSocket::wait_accept_or_end() {
+    while (!accept_requested_ && !handler_ended_) co_await wait_on(wake_);
+}
+
+FASTAPI_CORO_DEF void WebSocket::deliver(Upgraded up) {
+    stream_.emplace(std::move(up.stream));
+    in_ = std::move(up.unread);
+    lease_ = std::move(up.lease);
+    state_ = State::connected;
+    start();
+    wake_.cancel();
+}
+#endif
 
 namespace detail {
 
@@ -731,9 +831,9 @@ FASTAPI_DECL std::string websocket_validation_reason(const ValidationErrors& err
 //   a denial response is sent, a WebSocketException or a plain return is a 403 (as uvicorn).
 //   accepted: a WebSocketException closes with its code, another exception with 1011 (logged),
 //   a return with 1000; a WebSocketDisconnect needs nothing more.
-FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error);
+FASTAPI_CORO_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
+FASTAPI_CORO_DEF asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, std::exception_ptr error) {
     int code = 1000;
     std::string reason;
     if (error) {
@@ -762,9 +862,9 @@ FASTAPI_DECL asio::awaitable<void> websocket_end(std::shared_ptr<WebSocket> ws, 
 #endif
 
 // close() with the session kept alive until it has finished.
-FASTAPI_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason);
+FASTAPI_CORO_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason);
 #if FASTAPI_DEFINITIONS
-FASTAPI_DECL asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
+FASTAPI_CORO_DEF asio::awaitable<void> websocket_close(std::shared_ptr<WebSocket> ws, int code, std::string reason) {
     co_await ws->close(code, reason);
 }
 #endif
