@@ -50,9 +50,14 @@ struct json_spare_slot {
 };
 FASTAPI_DECL std::string* json_spare() noexcept;
 // `to` takes `from`'s text and buffer, by move construction: no allocator or short-string
-// cases to weigh as a move assignment does (its old buffer, if any, freed first).
+// cases to weigh as a move assignment does (its old buffer, if any, freed first); flattened,
+// so that the library's move and dispose are not calls (three of these pass an answer's
+// buffer along).
 FASTAPI_DECL void take_text(std::string& to, std::string& from) noexcept;
 #if FASTAPI_DEFINITIONS
+#if defined(__GNUC__)
+[[gnu::flatten]]
+#endif
 FASTAPI_DECL void take_text(std::string& to, std::string& from) noexcept {
     std::destroy_at(&to);
     std::construct_at(&to, std::move(from));
