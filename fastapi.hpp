@@ -7320,11 +7320,18 @@ FASTAPI_DECL void append_json(std::string& out, json&& v);
 // Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
 // destructor at exit then simply allocates).
 inline constexpr std::size_t json_spare_limit = 16 * 1024;
-inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+// Trivially destructible and constant-initialized, so readable to the end with no guard: the
+// slot's text once made (null before and after), and whether it is gone.
+inline thread_local std::string* json_spare_at = nullptr;
+inline thread_local bool json_spare_gone = false;
 struct json_spare_slot {
     std::string text;
-    ~json_spare_slot() { json_spare_gone = true; }
+    ~json_spare_slot() {
+        json_spare_gone = true;
+        json_spare_at = nullptr;
+    }
 };
+FASTAPI_DECL std::string* json_spare_make() noexcept;
 FASTAPI_DECL std::string* json_spare() noexcept;
 // `to` takes `from`'s text and buffer, by move construction: no allocator or short-string
 // cases to weigh as a move assignment does (its old buffer, if any, freed first); flattened,
@@ -7342,8 +7349,13 @@ FASTAPI_DECL void take_text(std::string& to, std::string& from) noexcept {
 #endif
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::string* json_spare() noexcept {
+    std::string* spare = json_spare_at;
+    return spare ? spare : json_spare_make();
+}
+FASTAPI_DECL std::string* json_spare_make() noexcept {
     if (json_spare_gone) return nullptr;
     static thread_local json_spare_slot slot;
+    json_spare_at = &slot.text;
     return &slot.text;
 }
 #endif
@@ -7840,12 +7852,8 @@ void for_each_json_member(std::string_view t, F&& f) {
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL json::json(std::initializer_list<detail::json_init> items) {
     bool pairs = items.size() != 0;
-    std::size_t hint = 2;
-    for (auto& e : items) {
-        pairs = pairs && e.pair;
-        hint += e.size_hint();
-    }
-    if (pairs) {
+    for (auto& e : items) pairs = pairs && e.pair;
+    if (pairs && items.size() > 1) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
         for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
@@ -7864,14 +7872,16 @@ FASTAPI_DECL json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    if (hint > s_.capacity()) {
-        std::string* spare = detail::json_spare();
-        if (spare && spare->capacity() >= hint) {
-            detail::take_text(s_, *spare);  // its buffer, with no text
-            s_.clear();
-        } else {
-            s_.reserve(hint);
-        }
+    // The thread's spare buffer when it has one (the text seldom outgrows the last answer's;
+    // when it does, it grows as a string does), else the size the items suggest.
+    std::string* spare = detail::json_spare();
+    if (spare && spare->capacity() > s_.capacity()) {
+        detail::take_text(s_, *spare);
+        s_.clear();  // (it has none: append_json gives it only an empty body's buffer)
+    } else {
+        std::size_t hint = 2;
+        for (auto& e : items) hint += e.size_hint();
+        if (hint > s_.capacity()) s_.reserve(hint);
     }
     if (pairs) {
         detail::json_staged out(s_);
