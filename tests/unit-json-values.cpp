@@ -280,6 +280,34 @@ TEST_CASE("json: objects longer than the constructor's stack buffer, keys and st
     CHECK(many.size() == 40);
 }
 
+TEST_CASE("json: keys and strings of every length up to 40, with a byte to escape at every place, as append_json_string writes them") {
+    // The constructor tests short strings 16 (or 8) bytes at a time, the last bytes overlapping
+    // and a string under 16 bytes with what follows it masked off: each byte is seen, none twice
+    // wrongly. Bytes at the edges of what needs escaping, and ones that need nothing.
+    const char special[] = {'"', '\\', '\n', '\x1f', '\x00', '\x80', '\xff'};
+    const char plain[] = {' ', '!', '#', '[', ']', '\x7f', 'a'};
+    auto written = [](const std::string& s) {
+        std::string out;
+        fastapi::detail::append_json_string(out, s);
+        return out;
+    };
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::string base(n, 'x');
+        std::vector<std::string> cases{base};
+        for (std::size_t at = 0; at < n; ++at) {
+            for (char c : special) cases.push_back(std::string(base).replace(at, 1, 1, c));
+            for (char c : plain) cases.push_back(std::string(base).replace(at, 1, 1, c));
+        }
+        for (const std::string& s : cases) {
+            CAPTURE(n);
+            CAPTURE(s);
+            CHECK(json{{s, s}}.dump() == "{" + written(s) + ":" + written(s) + "}");
+            CHECK(json{{"k", 1}, {s, s}, {"z", s}}.dump() ==
+                  R"({"k":1,)" + written(s) + ":" + written(s) + R"(,"z":)" + written(s) + "}");
+        }
+    }
+}
+
 std::string at_exit_text;
 struct BuildsJsonAtExit {
     ~BuildsJsonAtExit() { at_exit_text = json{{"late", "made at thread exit, after the thread's spare buffer went"}}.dump(); }

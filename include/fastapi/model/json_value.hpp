@@ -43,16 +43,42 @@ FASTAPI_DECL void append_json(std::string& out, json&& v);
 // Null once the thread's spare is destroyed (a json made by a thread_local's or a static's
 // destructor at exit then simply allocates).
 inline constexpr std::size_t json_spare_limit = 16 * 1024;
-inline thread_local bool json_spare_gone = false;  // trivially destructible: readable to the end
+// Trivially destructible and constant-initialized, so readable to the end with no guard: the
+// slot's text once made (null before and after), and whether it is gone.
+inline thread_local std::string* json_spare_at = nullptr;
+inline thread_local bool json_spare_gone = false;
 struct json_spare_slot {
     std::string text;
-    ~json_spare_slot() { json_spare_gone = true; }
+    ~json_spare_slot() {
+        json_spare_gone = true;
+        json_spare_at = nullptr;
+    }
 };
+FASTAPI_DECL std::string* json_spare_make() noexcept;
 FASTAPI_DECL std::string* json_spare() noexcept;
+// `to` takes `from`'s text and buffer, by move construction: no allocator or short-string
+// cases to weigh as a move assignment does (its old buffer, if any, freed first); flattened,
+// so that the library's move and dispose are not calls (three of these pass an answer's
+// buffer along).
+FASTAPI_DECL void take_text(std::string& to, std::string& from) noexcept;
+#if FASTAPI_DEFINITIONS
+#if defined(__GNUC__)
+[[gnu::flatten]]
+#endif
+FASTAPI_DECL void take_text(std::string& to, std::string& from) noexcept {
+    std::destroy_at(&to);
+    std::construct_at(&to, std::move(from));
+}
+#endif
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL std::string* json_spare() noexcept {
+    std::string* spare = json_spare_at;
+    return spare ? spare : json_spare_make();
+}
+FASTAPI_DECL std::string* json_spare_make() noexcept {
     if (json_spare_gone) return nullptr;
     static thread_local json_spare_slot slot;
+    json_spare_at = &slot.text;
     return &slot.text;
 }
 #endif
@@ -252,7 +278,7 @@ public:
     // `{"key":` or `,"key":`.
     void member_key(char lead, std::string_view key) {
         if (key.size() <= 64) {
-            char* w = room(key.size() + 4 + 8);
+            char* w = room(key.size() + 4 + 16);
             w[0] = lead;
             w[1] = '"';
             if (plain_copy(w + 2, key)) {
@@ -269,7 +295,7 @@ public:
     }
     void string(std::string_view s) {
         if (s.size() <= 128) {
-            char* w = room(s.size() + 2 + 8);
+            char* w = room(s.size() + 2 + 16);
             w[0] = '"';
             if (plain_copy(w + 1, s)) {
                 w[s.size() + 1] = '"';
@@ -294,16 +320,75 @@ private:
         if (n_ + k > sizeof buf_) flush();
         return buf_ + n_;
     }
-    // Copies s to w (8 bytes of room after it) and tests it there 8 bytes at a time, its last
-    // word padded with bytes that need nothing: whether it needs no escaping.
+    // Copies s to w, which has room for it and 16 bytes more, and tests it with no call:
+    // whether it needs no escaping. 16 bytes at a time where the compiler has vectors (the
+    // last 16 overlapping the ones before; a shorter string tested in w, its bytes beyond s
+    // masked off), else 8 at a time.
     static bool plain_copy(char* w, std::string_view s) noexcept {
-        std::memcpy(w, s.data(), s.size());
-        std::memset(w + s.size(), 'a', 8);
-        const auto* p = reinterpret_cast<const unsigned char*>(w);
-        for (std::size_t i = 0; i < s.size(); i += 8)
-            if (!json_plain_8(p + i)) return false;
-        return true;
+        const char* p = s.data();
+        const std::size_t n = s.size();
+#if defined(__GNUC__)
+        if (n >= 16) {
+            bool plain = true;
+            for (std::size_t i = 0; i + 16 < n; i += 16) plain = copy_plain_16(w + i, p + i) && plain;
+            return copy_plain_16(w + n - 16, p + n - 16) && plain;
+        }
+        if (n >= 8) {
+            copy_bytes<8>(w, p);
+            copy_bytes<8>(w + n - 8, p + n - 8);
+        } else if (n >= 4) {
+            copy_bytes<4>(w, p);
+            copy_bytes<4>(w + n - 4, p + n - 4);
+        } else {
+            for (std::size_t i = 0; i < n; ++i) w[i] = p[i];
+        }
+        bytes16 v;
+        std::memcpy(&v, w, 16);
+        static constexpr bytes16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        return none(needs_escape(v) & (lane < static_cast<signed char>(n)));
+#else
+        std::uint64_t bad = 0;
+        if (n >= 8) {
+            for (std::size_t i = 0; i + 8 < n; i += 8) bad |= copy_word(w + i, p + i);
+            bad |= copy_word(w + n - 8, p + n - 8);
+        } else {
+            for (std::size_t i = 0; i < n; ++i) {
+                w[i] = p[i];
+                bad |= json_string_byte_class[static_cast<unsigned char>(p[i])];
+            }
+        }
+        return bad == 0;
+#endif
     }
+    template <std::size_t K>
+    static void copy_bytes(char* w, const char* p) noexcept {
+        char b[K];
+        std::memcpy(b, p, K);
+        std::memcpy(w, b, K);
+    }
+#if defined(__GNUC__)
+    using bytes16 = signed char __attribute__((vector_size(16)));
+    // Lanes of bytes below 0x20 or from 0x80 (negative here), '"' and '\\': json_plain_bits's test.
+    static bytes16 needs_escape(bytes16 v) noexcept { return (v < 0x20) | (v == '"') | (v == '\\'); }
+    static bool none(bytes16 v) noexcept {
+        std::uint64_t half[2];
+        std::memcpy(half, &v, 16);
+        return (half[0] | half[1]) == 0;
+    }
+    static bool copy_plain_16(char* w, const char* p) noexcept {
+        bytes16 v;
+        std::memcpy(&v, p, 16);
+        std::memcpy(w, &v, 16);
+        return none(needs_escape(v));
+    }
+#else
+    static std::uint64_t copy_word(char* w, const char* p) noexcept {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        std::memcpy(w, &v, 8);
+        return json_plain_bits(v);
+    }
+#endif
     std::string& out_;
     std::size_t n_ = 0;
     char buf_[256];
@@ -490,12 +575,8 @@ void for_each_json_member(std::string_view t, F&& f) {
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL json::json(std::initializer_list<detail::json_init> items) {
     bool pairs = items.size() != 0;
-    std::size_t hint = 2;
-    for (auto& e : items) {
-        pairs = pairs && e.pair;
-        hint += e.size_hint();
-    }
-    if (pairs) {
+    for (auto& e : items) pairs = pairs && e.pair;
+    if (pairs && items.size() > 1) {
         // A repeated key keeps its first place and takes the last value, as in a Python dict.
         bool repeated = false;
         for (auto i = items.begin() + 1; i < items.end() && !repeated; ++i)
@@ -514,14 +595,16 @@ FASTAPI_DECL json::json(std::initializer_list<detail::json_init> items) {
         }
     }
     kind_ = kind::text;
-    if (hint > s_.capacity()) {
-        std::string* spare = detail::json_spare();
-        if (spare && spare->capacity() >= hint) {
-            s_ = std::move(*spare);  // moving the spare takes its buffer
-            s_.clear();
-        } else {
-            s_.reserve(hint);
-        }
+    // The thread's spare buffer when it has one (the text seldom outgrows the last answer's;
+    // when it does, it grows as a string does), else the size the items suggest.
+    std::string* spare = detail::json_spare();
+    if (spare && spare->capacity() > s_.capacity()) {
+        detail::take_text(s_, *spare);
+        s_.clear();  // (it has none: append_json gives it only an empty body's buffer)
+    } else {
+        std::size_t hint = 2;
+        for (auto& e : items) hint += e.size_hint();
+        if (hint > s_.capacity()) s_.reserve(hint);
     }
     if (pairs) {
         detail::json_staged out(s_);
@@ -696,8 +779,8 @@ FASTAPI_DECL void append_json(std::string& out, json&& v) {
         // out's (empty) buffer is kept for the next json on this thread; then out, with no
         // buffer of its own, takes v's text.
         std::string* spare = json_spare();
-        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) *spare = std::move(out);
-        out = std::move(v.s_);
+        if (spare && out.capacity() <= json_spare_limit && out.capacity() > spare->capacity()) take_text(*spare, out);
+        take_text(out, v.s_);
     } else {
         v.write(out);
     }

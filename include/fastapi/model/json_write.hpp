@@ -35,14 +35,19 @@ inline constexpr auto json_string_byte_class = [] {
 // Whether the 8 bytes at p need nothing in a JSON string (class 0 above), tested at once:
 // no byte with its high bit set, below 0x20, '"' or '\\' (the classic "has zero / has less"
 // word tests, exact for whether any byte matches).
+// json_plain_bits(v) is 0 exactly when the 8 bytes in v need nothing (constexpr: inline in
+// both modes, for the loops that test words they already hold).
+constexpr std::uint64_t json_plain_bits(std::uint64_t v) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    return (v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'));
+}
 FASTAPI_DECL bool json_plain_8(const unsigned char* p) noexcept;
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL bool json_plain_8(const unsigned char* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, 8);
-    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
-    return ((v & high) | ((v - ones * 0x20) & ~v & high) | has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'))) == 0;
+    return json_plain_bits(v) == 0;
 }
 #endif
 
