@@ -24,7 +24,11 @@ for mode in header-only compiled-once; do
     echo "FAIL: the empty program does not compile ($mode)" >&2
     exit 1
   fi
-  nm -C "$out/$mode.o" | grep -F '[clone .actor]' | grep -F 'fastapi::' >"$out/$mode.actors" || true
+  # Our coroutines: an actor whose function is in namespace fastapi. (Asio's own
+  # async_result<use_awaitable_t>::initiate, instantiated for one resolve in the Redis client,
+  # is left in the header-only unit: counted below, not failed on.)
+  nm -C "$out/$mode.o" | grep -F '[clone .actor]' | grep -E '^[0-9a-f]+ [tTwW] fastapi::' >"$out/$mode.actors" || true
+  echo "  $(nm -C "$out/$mode.o" | grep -cF '[clone .actor]') coroutine actors in all"
   if [ -n "$allow" ]; then grep -Ev -- "$allow" "$out/$mode.actors" >"$out/$mode.left" || true
   else cp "$out/$mode.actors" "$out/$mode.left"; fi
   n=$(wc -l <"$out/$mode.left")
