@@ -164,6 +164,17 @@
 #define FASTAPI_DECL inline
 #define FASTAPI_DEFINITIONS 1
 #endif
+// FASTAPI_INTERNALS says whether this unit sees the machinery's internal classes (the server's
+// state, the supervisor, the Redis connection, the job backends, the parsers): 1 header-only and
+// in the implementation unit; 0 in a user's unit of the compiled-once mode, which then parses
+// only what a program names (the public API and the templates) and reaches the rest through
+// pointers and FASTAPI_DECL functions. A class visible in both views never holds a hidden one
+// by value. Tests that reach into fastapi::detail define FASTAPI_EXPOSE_INTERNALS.
+#if FASTAPI_DEFINITIONS || defined(FASTAPI_EXPOSE_INTERNALS)
+#define FASTAPI_INTERNALS 1
+#else
+#define FASTAPI_INTERNALS 0
+#endif
 
 // GCC 12 compiles the body of every inline coroutine in every unit that sees it, used or not
 // (its actor and destroy clones, and all they instantiate: an empty program including this
