@@ -16577,6 +16577,9 @@ FASTAPI_DECL std::string_view level_prefix(LogLevel level) noexcept {
 }
 #endif
 
+// The sink and the access log are internal: user code logs through log::write (below), the
+// server through its own code, compiled once in the compiled-once mode.
+#if FASTAPI_INTERNALS
 // What one thread has logged and the writer has not taken yet: [0] the error log (stderr),
 // [1] the access log when it has a file of its own.
 struct LogThreadBuffer {
@@ -16829,6 +16832,7 @@ private:
     std::atomic<bool> idle_{false}, reopen_{false}, access_file_{false};
     std::atomic<std::size_t> dropped_total_{0};
 };
+#endif  // FASTAPI_INTERNALS
 
 // One argument of a log call, as text: strings are viewed, numbers formatted in place. Not a
 // template beyond the integer constructor, so a log call costs little to compile.
@@ -16892,6 +16896,8 @@ FASTAPI_DECL void log_message(LogLevel level, std::string_view format, std::init
 #endif
 
 // ---- The access log ----
+
+#if FASTAPI_INTERNALS
 
 // A format compiled once: literal text and gunicorn's atoms. Empty format: uvicorn's line,
 //   INFO:     127.0.0.1:51234 - "GET /items/1 HTTP/1.1" 200 OK
@@ -17110,6 +17116,7 @@ private:
     std::string pid_;
     bool uvicorn_ = true, with_pid_ = false, timed_ = false;
 };
+#endif  // FASTAPI_INTERNALS
 
 // Set once a server logged why it could not start, so run(argc, argv) does not say it twice.
 FASTAPI_DECL std::atomic<bool>& startup_failure_logged() noexcept;
@@ -17127,12 +17134,14 @@ FASTAPI_DECL void log_startup_failure(std::string_view message) {
 }
 #endif
 
+#if FASTAPI_INTERNALS  // in the implementation unit in the compiled-once mode
 // What was logged before the process exits is written first (bounded: a destination that
 // takes nothing is not waited for past half a second).
 struct LogFlushAtExit {
     ~LogFlushAtExit() { LogSink::instance().flush(std::chrono::milliseconds(500)); }
 };
 inline LogFlushAtExit log_flush_at_exit;
+#endif
 
 }  // namespace detail
 
@@ -17224,6 +17233,8 @@ FASTAPI_DECL std::size_t dropped_lines() noexcept { return detail::LogSink::inst
 #include <arpa/inet.h>  // inet_pton, inet_ntop
 
 namespace fastapi::detail {
+// Internal: the server applies them (compiled once in the compiled-once mode).
+#if FASTAPI_INTERNALS
 
 // An IP address as bytes: IPv4 in the first 4 (v6 false), IPv4-mapped IPv6 read as IPv4.
 struct IpAddress {
@@ -17676,6 +17687,7 @@ FASTAPI_DECL void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
 }
 #endif
 
+#endif  // FASTAPI_INTERNALS
 }  // namespace fastapi::detail
 
 // ---- include/fastapi/server/server.hpp ----
@@ -17938,6 +17950,12 @@ class Connection;
 FASTAPI_CORO_DECL std::shared_ptr<Connection> open_connection(Stream&& stream, const std::shared_ptr<ServerState>& state,
                                                               Worker& worker, bool post_start);
 
+// What a process serving as a worker or under systemd adds to a Server (below, internal).
+struct ServingHooks;
+
+// The server's internals (Worker, ServerState): hidden from a user's unit of the compiled-once
+// mode, which reaches them only through pointers (Server, TestClient) and FASTAPI_DECL functions.
+#if FASTAPI_INTERNALS
 // One event loop's connections, for the timeout sweep and graceful shutdown.
 struct Worker {
     using clock = std::chrono::steady_clock;
@@ -18233,6 +18251,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         control.reset();
     }
 };
+#endif  // FASTAPI_INTERNALS
 
 // Over limits.max_connections: answered 503 at once and closed, as uvicorn's
 // --limit-concurrency does, without the cost of a connection (a small buffer drains what the
@@ -19707,182 +19726,204 @@ FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_p
 // touches (its connection, the stopped loop it answers on) is kept until the process exits.
 class Server {
 public:
-    Server(detail::AppContext& app, ServerOptions options = {})
-        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
-        unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
-        for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
-        for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
-        state_->control.emplace(asio::make_strand(*owned_[0]));
-    }
+    FASTAPI_DECL Server(detail::AppContext& app, ServerOptions options = {});
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
-    Server(asio::io_context& io, detail::AppContext& app, ServerOptions options = {})
-        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
-        state_->embedded = true;
-        state_->workers.push_back(std::make_unique<detail::Worker>(io));
-        state_->control.emplace(asio::make_strand(io));
-    }
+    FASTAPI_DECL Server(asio::io_context& io, detail::AppContext& app, ServerOptions options = {});
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    ~Server() {
-        if (state_->embedded) {
-            // The caller's loop may be running on other threads: a graceful stop is posted to it,
-            // and the state lives on in the handlers until they are done.
-            if (state_->acceptor) stop();
-            return;
-        }
-        // Owned: no loop runs now (run() has returned, or never ran).
-        state_->stopping = true;
-        state_->finished = true;
-        state_->join_pool();  // background tasks finish (run() waited for them already)
-        state_->leave_lifespan();
-        if (state_->serving) {  // the loops are gone: the app may change again
-            state_->serving = false;
-            state_->app.end_serving();
-        }
-        state_->release_io();
-        state_->remove_uds();
-        if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
-        owned_.clear();  // drops pending handlers, and their connections
-    }
+    FASTAPI_DECL ~Server();
 
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
     // From here on the App is frozen: adding routes, middleware, exception handlers or
     // dependency overrides throws std::logic_error (the loops read them without locks).
     // With log_startup, what failed is logged (one line) before the exception leaves.
-    void start() {
-        if (state_->acceptor) return;
-        const bool announce = state_->options.log_startup;
-        if (state_->options.access_log) detail::LogSink::instance().set_access_file(state_->options.access_log_file);
-        if (!state_->entered.exchange(true)) {  // the app's startup hooks
-            if (announce) log::info("Waiting for application startup.");
-            try {
-                state_->app.enter_lifespan();
-            } catch (const std::exception& e) {
-                if (announce) detail::log_startup_failure(std::string("Application startup failed: ") + e.what());
-                throw;
-            } catch (...) {
-                if (announce) detail::log_startup_failure("Application startup failed (not a std::exception).");
-                throw;
-            }
-            if (announce) log::info("Application startup complete.");
-        }
-        if (!state_->serving) {
-            state_->app.begin_serving();
-            state_->serving = true;
-        }
-        try {
-            state_->start();
-        } catch (const std::system_error& e) {  // the address in use, a path not ours: said with the address
-            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.code().message());
-            throw std::system_error(e.code(), "fastapi: cannot listen on " + listen_address());
-        } catch (const std::exception& e) {
-            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.what());
-            throw;
-        }
-        bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
-    }
+    FASTAPI_DECL void start();
 
     // Where it listens, once started: on TCP the address and port (port() is the one the
     // system chose for port 0); on a Unix socket its path (host() and port() are then empty
     // and 0).
     unsigned short port() const noexcept { return bound_.port; }
-    std::string host() const { return bound_.family == AF_UNIX ? std::string() : bound_.address; }
-    std::string unix_path() const { return bound_.family == AF_UNIX ? bound_.address : std::string(); }
+    FASTAPI_DECL std::string host() const;
+    FASTAPI_DECL std::string unix_path() const;
     // "http://127.0.0.1:8000", "http://[::1]:8000", or "unix:/run/app.sock".
-    std::string url() const {
-        if (bound_.family == AF_UNIX) return "unix:" + bound_.address;
-        if (bound_.family == AF_INET6) return "http://[" + bound_.address + "]:" + std::to_string(bound_.port);
-        return "http://" + bound_.address + ":" + std::to_string(bound_.port);
-    }
+    FASTAPI_DECL std::string url() const;
 
     // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
     // when handle_signals, or stop() from another thread or a handler).
-    void run() {
-        if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
-        if (LogLevel level{}; detail::parse_log_level(state_->options.log_level, level)) log::set_level(level);
-        if (state_->options.log_startup) log::info("Started server process [{}]", ::getpid());
-        start();
-        auto& ctx0 = *owned_[0];
-        for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
-        asio::signal_set signals(ctx0);
-        state_->signals = &signals;
-        if (state_->options.handle_signals) {
-            signals.add(SIGINT);
-            signals.add(SIGTERM);
-            signals.async_wait([this](const asio::error_code& ec, int) {
-                if (!ec) stop();
-            });
-            // logrotate: the access log's file is opened again; waits until the stop ends.
-            state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
-            detail::reopen_log_on(*state_->reopen_signal);
-        }
-        if (state_->hooks) {
-            std::vector<asio::io_context*> loops;
-            for (auto& c : owned_) loops.push_back(c.get());
-            state_->hooks->serving(loops, [this] { stop(); });
-        }
-        if (state_->options.log_startup) {
-            // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
-            std::string where = url();
-            if (state_->options.fd < 0 && state_->options.uds.empty()) {
-                const std::string host = detail::resolve_host(state_->options);
-                where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
-                        std::to_string(port());
-            }
-            log::info("fastapi.hpp serving on {} ({} thread{}; press CTRL+C to quit)", where, owned_.size(),
-                      owned_.size() == 1 ? "" : "s");
-        }
-        std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < owned_.size(); ++i)
-            threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
-        detail::run_loop(ctx0);
-        for (auto& t : threads) t.join();
-        state_->guards.clear();
-        signals.cancel();
-        state_->reopen_signal.reset();
-        state_->signals = nullptr;
-        state_->finish_pool();
-        state_->join_pool();
-        const bool announce = state_->options.log_startup && state_->entered.load();
-        if (announce) log::info("Waiting for application shutdown.");
-        state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
-        if (announce) log::info("Application shutdown complete.");
-        if (state_->options.log_startup) log::info("Finished server process [{}]", ::getpid());
-        log::flush();
-    }
+    FASTAPI_DECL void run();
 
     // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
     // (up to the grace period), then close everything (cancelling coroutine handlers) and let
     // the loops return.
-    void stop() { stop(state_->options.graceful_shutdown_timeout); }
+    FASTAPI_DECL void stop();
     // Internal (server/supervisor.hpp): what a worker process or systemd adds; before run().
-    void set_hooks(detail::ServingHooks* hooks) noexcept { state_->hooks = hooks; }
-    void stop(std::chrono::milliseconds grace) {
-        if (state_->stopping.exchange(true)) return;
-        if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
-        asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
-    }
+    FASTAPI_DECL void set_hooks(detail::ServingHooks* hooks) noexcept;
+    FASTAPI_DECL void stop(std::chrono::milliseconds grace);
 
 private:
     // Where start() was asked to listen, as a user reads it (before anything is bound).
-    std::string listen_address() const {
-        const auto& o = state_->options;
-        if (o.fd >= 0) return "fd " + std::to_string(o.fd);
-        if (!o.uds.empty()) return "unix:" + o.uds;
-        const std::string host = detail::resolve_host(o);
-        std::string port;
-        try {
-            port = std::to_string(detail::resolve_port(o));
-        } catch (const std::exception&) {
-            port = "?";
-        }
-        return (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") + port;
-    }
+    FASTAPI_DECL std::string listen_address() const;
 
     std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
     detail::EndpointInfo bound_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Server::Server(detail::AppContext& app, ServerOptions options)
+    : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
+    unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
+    for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
+    for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
+    state_->control.emplace(asio::make_strand(*owned_[0]));
+}
+
+FASTAPI_DECL Server::Server(asio::io_context& io, detail::AppContext& app, ServerOptions options)
+    : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
+    state_->embedded = true;
+    state_->workers.push_back(std::make_unique<detail::Worker>(io));
+    state_->control.emplace(asio::make_strand(io));
+}
+
+FASTAPI_DECL Server::~Server() {
+    if (state_->embedded) {
+        // The caller's loop may be running on other threads: a graceful stop is posted to it,
+        // and the state lives on in the handlers until they are done.
+        if (state_->acceptor) stop();
+        return;
+    }
+    // Owned: no loop runs now (run() has returned, or never ran).
+    state_->stopping = true;
+    state_->finished = true;
+    state_->join_pool();  // background tasks finish (run() waited for them already)
+    state_->leave_lifespan();
+    if (state_->serving) {  // the loops are gone: the app may change again
+        state_->serving = false;
+        state_->app.end_serving();
+    }
+    state_->release_io();
+    state_->remove_uds();
+    if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
+    owned_.clear();  // drops pending handlers, and their connections
+}
+
+FASTAPI_DECL void Server::start() {
+    if (state_->acceptor) return;
+    const bool announce = state_->options.log_startup;
+    if (state_->options.access_log) detail::LogSink::instance().set_access_file(state_->options.access_log_file);
+    if (!state_->entered.exchange(true)) {  // the app's startup hooks
+        if (announce) log::info("Waiting for application startup.");
+        try {
+            state_->app.enter_lifespan();
+        } catch (const std::exception& e) {
+            if (announce) detail::log_startup_failure(std::string("Application startup failed: ") + e.what());
+            throw;
+        } catch (...) {
+            if (announce) detail::log_startup_failure("Application startup failed (not a std::exception).");
+            throw;
+        }
+        if (announce) log::info("Application startup complete.");
+    }
+    if (!state_->serving) {
+        state_->app.begin_serving();
+        state_->serving = true;
+    }
+    try {
+        state_->start();
+    } catch (const std::system_error& e) {  // the address in use, a path not ours: said with the address
+        if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.code().message());
+        throw std::system_error(e.code(), "fastapi: cannot listen on " + listen_address());
+    } catch (const std::exception& e) {
+        if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.what());
+        throw;
+    }
+    bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
+}
+
+FASTAPI_DECL std::string Server::host() const { return bound_.family == AF_UNIX ? std::string() : bound_.address; }
+FASTAPI_DECL std::string Server::unix_path() const { return bound_.family == AF_UNIX ? bound_.address : std::string(); }
+FASTAPI_DECL std::string Server::url() const {
+    if (bound_.family == AF_UNIX) return "unix:" + bound_.address;
+    if (bound_.family == AF_INET6) return "http://[" + bound_.address + "]:" + std::to_string(bound_.port);
+    return "http://" + bound_.address + ":" + std::to_string(bound_.port);
+}
+
+FASTAPI_DECL void Server::run() {
+    if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+    if (LogLevel level{}; detail::parse_log_level(state_->options.log_level, level)) log::set_level(level);
+    if (state_->options.log_startup) log::info("Started server process [{}]", ::getpid());
+    start();
+    auto& ctx0 = *owned_[0];
+    for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
+    asio::signal_set signals(ctx0);
+    state_->signals = &signals;
+    if (state_->options.handle_signals) {
+        signals.add(SIGINT);
+        signals.add(SIGTERM);
+        signals.async_wait([this](const asio::error_code& ec, int) {
+            if (!ec) stop();
+        });
+        // logrotate: the access log's file is opened again; waits until the stop ends.
+        state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
+        detail::reopen_log_on(*state_->reopen_signal);
+    }
+    if (state_->hooks) {
+        std::vector<asio::io_context*> loops;
+        for (auto& c : owned_) loops.push_back(c.get());
+        state_->hooks->serving(loops, [this] { stop(); });
+    }
+    if (state_->options.log_startup) {
+        // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
+        std::string where = url();
+        if (state_->options.fd < 0 && state_->options.uds.empty()) {
+            const std::string host = detail::resolve_host(state_->options);
+            where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
+                    std::to_string(port());
+        }
+        log::info("fastapi.hpp serving on {} ({} thread{}; press CTRL+C to quit)", where, owned_.size(),
+                  owned_.size() == 1 ? "" : "s");
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < owned_.size(); ++i)
+        threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
+    detail::run_loop(ctx0);
+    for (auto& t : threads) t.join();
+    state_->guards.clear();
+    signals.cancel();
+    state_->reopen_signal.reset();
+    state_->signals = nullptr;
+    state_->finish_pool();
+    state_->join_pool();
+    const bool announce = state_->options.log_startup && state_->entered.load();
+    if (announce) log::info("Waiting for application shutdown.");
+    state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
+    if (announce) log::info("Application shutdown complete.");
+    if (state_->options.log_startup) log::info("Finished server process [{}]", ::getpid());
+    log::flush();
+}
+
+FASTAPI_DECL void Server::stop() { stop(state_->options.graceful_shutdown_timeout); }
+FASTAPI_DECL void Server::set_hooks(detail::ServingHooks* hooks) noexcept { state_->hooks = hooks; }
+FASTAPI_DECL void Server::stop(std::chrono::milliseconds grace) {
+    if (state_->stopping.exchange(true)) return;
+    if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
+    asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
+}
+
+FASTAPI_DECL std::string Server::listen_address() const {
+    const auto& o = state_->options;
+    if (o.fd >= 0) return "fd " + std::to_string(o.fd);
+    if (!o.uds.empty()) return "unix:" + o.uds;
+    const std::string host = detail::resolve_host(o);
+    std::string port;
+    try {
+        port = std::to_string(detail::resolve_port(o));
+    } catch (const std::exception&) {
+        port = "?";
+    }
+    return (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") + port;
+}
+#endif
 
 
 }  // namespace fastapi
@@ -19901,6 +19942,9 @@ namespace fastapi {
 namespace detail {
 
 // One connection over an in-memory pipe, on its own loop, kept open until this goes.
+// Internal: TestClient's sessions hold it by pointer.
+class InMemorySession;
+#if FASTAPI_INTERNALS
 class InMemorySession {
 public:
     FASTAPI_DECL InMemorySession(const std::shared_ptr<ServerState>& state, std::string_view request, std::chrono::milliseconds timeout);
@@ -19970,6 +20014,7 @@ FASTAPI_DECL void InMemorySession::finish() {
     io_.reset();
 }
 #endif
+#endif  // FASTAPI_INTERNALS
 
 // The first whole frame a server wrote in `b` (unmasked), removed from it.
 struct TestFrame {
@@ -20033,33 +20078,8 @@ public:
 class WebSocketTestSession {
 public:
     WebSocketTestSession(const std::shared_ptr<detail::ServerState>& state, std::string_view request,
-                         std::chrono::milliseconds timeout)
-        : session_(std::make_unique<detail::InMemorySession>(state, request, timeout)) {
-        auto& out = session_->output();
-        session_->run_until([&] { return out.find("\r\n\r\n") != std::string::npos || session_->output_closed(); });
-        const auto end = out.find("\r\n\r\n");
-        if (end == std::string::npos) throw std::runtime_error("TestClient: no answer to the WebSocket handshake");
-        head_ = out.substr(0, end + 4);
-        if (!head_.starts_with("HTTP/1.1 101 ")) {  // a denial: the whole HTTP response, then the end
-            session_->finish();
-            throw denial(out);
-        }
-        out.erase(0, end + 4);
-        for (std::size_t at = head_.find("\r\n"); at != std::string::npos && at + 2 < end;) {
-            const std::size_t eol = head_.find("\r\n", at + 2);
-            const std::string_view line = std::string_view(head_).substr(at + 2, eol - at - 2);
-            const std::size_t colon = line.find(':');
-            if (colon != std::string_view::npos) detail::append_header(headers_, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
-            at = eol;
-        }
-        if (auto p = headers_.get("sec-websocket-protocol")) subprotocol_ = std::string(*p);
-    }
-    ~WebSocketTestSession() {
-        try {
-            if (!closed_) close(1000);
-        } catch (...) {
-        }
-    }
+                         std::chrono::milliseconds timeout);
+    ~WebSocketTestSession();
     WebSocketTestSession(const WebSocketTestSession&) = delete;
     WebSocketTestSession& operator=(const WebSocketTestSession&) = delete;
 
@@ -20067,8 +20087,8 @@ public:
     const Headers& headers() const noexcept { return headers_; }
     const std::string& accepted_subprotocol() const noexcept { return subprotocol_; }
 
-    void send_text(std::string_view text) { send(detail::WsOpcode::text, text); }
-    void send_bytes(std::string_view bytes) { send(detail::WsOpcode::binary, bytes); }
+    void send_text(std::string_view text);
+    void send_bytes(std::string_view bytes);
     template <class T>
     void send_json(const T& value) {
         std::string json;
@@ -20076,125 +20096,26 @@ public:
         send(detail::WsOpcode::text, json);
     }
     // A ping frame; its pong is taken by the next receive (pong_count() counts them).
-    void send_ping(std::string_view payload = {}) { send(detail::WsOpcode::ping, payload); }
+    void send_ping(std::string_view payload = {});
     std::size_t pong_count() const noexcept { return pongs_; }
 
     // The next message, text or binary.
-    WebSocket::Message receive() {
-        std::string data;
-        bool text = false, started = false;
-        for (;;) {
-            detail::TestFrame f = next_frame();
-            using Op = detail::WsOpcode;
-            switch (static_cast<Op>(f.op)) {
-                case Op::ping: send(Op::pong, f.payload); continue;
-                case Op::pong: ++pongs_; continue;
-                case Op::close: {
-                    int code = 1005;
-                    std::string reason;
-                    if (f.payload.size() >= 2)
-                        code = (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]),
-                        reason = f.payload.substr(2);
-                    if (!closed_) {  // answered with its code, as a client does
-                        closed_ = true;
-                        std::string frame_payload = f.payload.substr(0, 2);
-                        session_->feed(detail::client_frame(Op::close, frame_payload));
-                    }
-                    close_code_ = code, close_reason_ = reason;
-                    session_->finish();
-                    throw WebSocketDisconnect(code, reason);
-                }
-                default: break;
-            }
-            if (!started) text = f.op == 1, started = true;
-            data += f.payload;
-            if (f.fin) return {text, std::move(data)};
-        }
-    }
-    std::string receive_text() {
-        auto m = receive();
-        if (!m.text) throw std::runtime_error("TestClient: expected a text message, got bytes");
-        return std::move(m.data);
-    }
-    std::string receive_bytes() {
-        auto m = receive();
-        if (m.text) throw std::runtime_error("TestClient: expected a binary message, got text");
-        return std::move(m.data);
-    }
-    picojson::value receive_json() {
-        auto m = receive();
-        picojson::value v;
-        const std::string err = picojson::parse(v, m.data);
-        if (!err.empty()) throw std::runtime_error("TestClient: a message is not JSON: " + err);
-        return v;
-    }
+    WebSocket::Message receive();
+    std::string receive_text();
+    std::string receive_bytes();
+    picojson::value receive_json();
 
     // Closes with `code` and `reason`, and waits (bounded) for the server's close frame and the
     // end of the session.
-    void close(int code = 1000, std::string_view reason = {}) {
-        if (closed_) return;
-        closed_ = true;
-        std::string payload;
-        payload += static_cast<char>(code >> 8);
-        payload += static_cast<char>(code & 0xFF);
-        payload.append(reason);
-        session_->feed(detail::client_frame(detail::WsOpcode::close, payload));
-        for (int i = 0; i < 1000; ++i) {
-            auto f = detail::take_server_frame(session_->output());
-            if (!f) {
-                if (session_->output_closed() || !session_->run_until([&] {
-                        std::string copy = session_->output();
-                        return session_->output_closed() || detail::take_server_frame(copy).has_value();
-                    }))
-                    break;
-                continue;
-            }
-            if (f->op == 8) {
-                if (f->payload.size() >= 2)
-                    close_code_ = (static_cast<unsigned char>(f->payload[0]) << 8) | static_cast<unsigned char>(f->payload[1]);
-                break;
-            }
-        }
-        session_->finish();
-    }
+    void close(int code = 1000, std::string_view reason = {});
     // The server's close code once it closed (or answered our close); 0 before.
     int close_code() const noexcept { return close_code_; }
     const std::string& close_reason() const noexcept { return close_reason_; }
 
 private:
-    void send(detail::WsOpcode op, std::string_view payload) {
-        if (closed_) throw WebSocketDisconnect(close_code_ ? close_code_ : 1000, close_reason_);
-        session_->feed(detail::client_frame(op, payload));
-    }
-    detail::TestFrame next_frame() {
-        std::optional<detail::TestFrame> f;
-        session_->run_until([&] {
-            f = detail::take_server_frame(session_->output());
-            return f.has_value() || session_->output_closed();
-        });
-        if (!f) f = detail::take_server_frame(session_->output());
-        if (f) return std::move(*f);
-        if (session_->output_closed()) {
-            closed_ = true;
-            close_code_ = 1006;
-            throw WebSocketDisconnect(1006);
-        }
-        throw std::runtime_error("TestClient: no WebSocket message within the timeout");
-    }
-    static WebSocketDenialResponse denial(std::string_view raw) {
-        const auto end = raw.find("\r\n\r\n");
-        Headers h;
-        for (std::size_t at = raw.find("\r\n"); at != std::string_view::npos && at < end;) {
-            const std::size_t eol = raw.find("\r\n", at + 2);
-            const std::string_view line = raw.substr(at + 2, eol - at - 2);
-            const std::size_t colon = line.find(':');
-            if (colon != std::string_view::npos) detail::append_header(h, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
-            at = eol;
-        }
-        std::string body(raw.substr(end + 4));
-        if (auto n = h.get("content-length")) body = body.substr(0, std::min<std::size_t>(body.size(), std::stoul(std::string(*n))));
-        return WebSocketDenialResponse(std::stoi(std::string(raw.substr(9, 3))), std::move(h), std::move(body));
-    }
+    void send(detail::WsOpcode op, std::string_view payload);
+    detail::TestFrame next_frame();
+    static WebSocketDenialResponse denial(std::string_view raw);
 
     std::unique_ptr<detail::InMemorySession> session_;
     std::string head_;
@@ -20212,26 +20133,8 @@ private:
 class TestStreamResponse {
 public:
     TestStreamResponse(const std::shared_ptr<detail::ServerState>& state, std::string_view request,
-                       std::chrono::milliseconds timeout)
-        : session_(std::make_unique<detail::InMemorySession>(state, request, timeout)) {
-        auto& out = session_->output();
-        session_->run_until([&] { return out.find("\r\n\r\n") != std::string::npos || session_->output_closed(); });
-        const auto end = out.find("\r\n\r\n");
-        if (end == std::string::npos || out.size() < 12) throw std::runtime_error("TestClient: no response");
-        const std::string_view head = std::string_view(out).substr(0, end);
-        status_code = std::stoi(std::string(head.substr(9, 3)));
-        for (std::size_t at = head.find("\r\n"); at != std::string_view::npos && at < end;) {
-            const std::size_t eol = std::min(head.find("\r\n", at + 2), head.size());
-            const std::string_view line = head.substr(at + 2, eol - at - 2);
-            const std::size_t colon = line.find(':');
-            if (colon != std::string_view::npos) detail::append_header(headers, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
-            at = eol < head.size() ? eol : std::string_view::npos;
-        }
-        if (auto te = headers.get("transfer-encoding")) chunked_ = detail::iequals(*te, "chunked");
-        if (auto n = headers.get("content-length")) left_ = std::stoull(std::string(*n));
-        out.erase(0, end + 4);
-        if (detail::status_has_no_body(status_code)) done_ = true;
-    }
+                       std::chrono::milliseconds timeout);
+    ~TestStreamResponse();
     TestStreamResponse(const TestStreamResponse&) = delete;
     TestStreamResponse& operator=(const TestStreamResponse&) = delete;
 
@@ -20240,77 +20143,261 @@ public:
 
     // The next chunk of the body, or nullopt at its end. Throws std::runtime_error when none
     // comes within the client's timeout.
-    std::optional<std::string> next_chunk() {
-        if (done_) return std::nullopt;
-        auto& out = session_->output();
-        if (chunked_) {
-            std::optional<std::string> chunk;
-            bool ended = false;
-            auto parse = [&] {
-                const auto eol = out.find("\r\n");
-                if (eol == std::string::npos) return false;
-                std::size_t size = 0;
-                std::from_chars(out.data(), out.data() + eol, size, 16);
-                if (size == 0) {
-                    if (out.find("\r\n\r\n") == std::string::npos) return false;
-                    ended = true;
-                    return true;
-                }
-                if (out.size() < eol + 2 + size + 2) return false;
-                chunk = out.substr(eol + 2, size);
-                out.erase(0, eol + 2 + size + 2);
-                return true;
-            };
-            if (!session_->run_until([&] { return parse() || session_->output_closed(); }) && !chunk && !ended)
-                throw std::runtime_error("TestClient: no chunk within the timeout");
-            if (chunk) return chunk;
-            done_ = true;
-            session_->finish();
-            if (!ended) throw std::runtime_error("TestClient: a chunked body ended early");
-            return std::nullopt;
-        }
-        if (left_ && *left_ == 0) {
-            done_ = true;
-            session_->finish();
-            return std::nullopt;
-        }
-        if (!session_->run_until([&] { return !out.empty() || session_->output_closed(); }))
-            throw std::runtime_error("TestClient: no body bytes within the timeout");
-        if (out.empty()) {
-            done_ = true;
-            session_->finish();
-            return std::nullopt;
-        }
-        std::string chunk = std::move(out);
-        out.clear();
-        if (left_) {
-            if (chunk.size() > *left_) chunk.resize(*left_);
-            *left_ -= chunk.size();
-        }
-        return chunk;
-    }
+    std::optional<std::string> next_chunk();
     // The rest of the body.
-    std::string read() {
-        std::string all;
-        for (int i = 0; i < 100000000; ++i) {
-            auto c = next_chunk();
-            if (!c) break;
-            all += *c;
-        }
-        return all;
-    }
+    std::string read();
     // Stops reading: the connection closes, as a client that goes away (the producer is
     // cancelled).
-    void close() {
-        done_ = true;
-        session_->finish();
-    }
+    void close();
 
 private:
     std::unique_ptr<detail::InMemorySession> session_;
     bool chunked_ = false, done_ = false;
     std::optional<std::uint64_t> left_;
 };
+
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL WebSocketTestSession::WebSocketTestSession(const std::shared_ptr<detail::ServerState>& state, std::string_view request,
+                     std::chrono::milliseconds timeout)
+    : session_(std::make_unique<detail::InMemorySession>(state, request, timeout)) {
+    auto& out = session_->output();
+    session_->run_until([&] { return out.find("\r\n\r\n") != std::string::npos || session_->output_closed(); });
+    const auto end = out.find("\r\n\r\n");
+    if (end == std::string::npos) throw std::runtime_error("TestClient: no answer to the WebSocket handshake");
+    head_ = out.substr(0, end + 4);
+    if (!head_.starts_with("HTTP/1.1 101 ")) {  // a denial: the whole HTTP response, then the end
+        session_->finish();
+        throw denial(out);
+    }
+    out.erase(0, end + 4);
+    for (std::size_t at = head_.find("\r\n"); at != std::string::npos && at + 2 < end;) {
+        const std::size_t eol = head_.find("\r\n", at + 2);
+        const std::string_view line = std::string_view(head_).substr(at + 2, eol - at - 2);
+        const std::size_t colon = line.find(':');
+        if (colon != std::string_view::npos) detail::append_header(headers_, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
+        at = eol;
+    }
+    if (auto p = headers_.get("sec-websocket-protocol")) subprotocol_ = std::string(*p);
+}
+
+FASTAPI_DECL WebSocketTestSession::~WebSocketTestSession() {
+    try {
+        if (!closed_) close(1000);
+    } catch (...) {
+    }
+}
+
+FASTAPI_DECL void WebSocketTestSession::send_text(std::string_view text) { send(detail::WsOpcode::text, text); }
+
+FASTAPI_DECL void WebSocketTestSession::send_bytes(std::string_view bytes) { send(detail::WsOpcode::binary, bytes); }
+
+FASTAPI_DECL void WebSocketTestSession::send_ping(std::string_view payload) { send(detail::WsOpcode::ping, payload); }
+
+FASTAPI_DECL WebSocket::Message WebSocketTestSession::receive() {
+    std::string data;
+    bool text = false, started = false;
+    for (;;) {
+        detail::TestFrame f = next_frame();
+        using Op = detail::WsOpcode;
+        switch (static_cast<Op>(f.op)) {
+            case Op::ping: send(Op::pong, f.payload); continue;
+            case Op::pong: ++pongs_; continue;
+            case Op::close: {
+                int code = 1005;
+                std::string reason;
+                if (f.payload.size() >= 2)
+                    code = (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]),
+                    reason = f.payload.substr(2);
+                if (!closed_) {  // answered with its code, as a client does
+                    closed_ = true;
+                    std::string frame_payload = f.payload.substr(0, 2);
+                    session_->feed(detail::client_frame(Op::close, frame_payload));
+                }
+                close_code_ = code, close_reason_ = reason;
+                session_->finish();
+                throw WebSocketDisconnect(code, reason);
+            }
+            default: break;
+        }
+        if (!started) text = f.op == 1, started = true;
+        data += f.payload;
+        if (f.fin) return {text, std::move(data)};
+    }
+}
+
+FASTAPI_DECL std::string WebSocketTestSession::receive_text() {
+    auto m = receive();
+    if (!m.text) throw std::runtime_error("TestClient: expected a text message, got bytes");
+    return std::move(m.data);
+}
+
+FASTAPI_DECL std::string WebSocketTestSession::receive_bytes() {
+    auto m = receive();
+    if (m.text) throw std::runtime_error("TestClient: expected a binary message, got text");
+    return std::move(m.data);
+}
+
+FASTAPI_DECL picojson::value WebSocketTestSession::receive_json() {
+    auto m = receive();
+    picojson::value v;
+    const std::string err = picojson::parse(v, m.data);
+    if (!err.empty()) throw std::runtime_error("TestClient: a message is not JSON: " + err);
+    return v;
+}
+
+FASTAPI_DECL void WebSocketTestSession::close(int code, std::string_view reason) {
+    if (closed_) return;
+    closed_ = true;
+    std::string payload;
+    payload += static_cast<char>(code >> 8);
+    payload += static_cast<char>(code & 0xFF);
+    payload.append(reason);
+    session_->feed(detail::client_frame(detail::WsOpcode::close, payload));
+    for (int i = 0; i < 1000; ++i) {
+        auto f = detail::take_server_frame(session_->output());
+        if (!f) {
+            if (session_->output_closed() || !session_->run_until([&] {
+                    std::string copy = session_->output();
+                    return session_->output_closed() || detail::take_server_frame(copy).has_value();
+                }))
+                break;
+            continue;
+        }
+        if (f->op == 8) {
+            if (f->payload.size() >= 2)
+                close_code_ = (static_cast<unsigned char>(f->payload[0]) << 8) | static_cast<unsigned char>(f->payload[1]);
+            break;
+        }
+    }
+    session_->finish();
+}
+
+FASTAPI_DECL void WebSocketTestSession::send(detail::WsOpcode op, std::string_view payload) {
+    if (closed_) throw WebSocketDisconnect(close_code_ ? close_code_ : 1000, close_reason_);
+    session_->feed(detail::client_frame(op, payload));
+}
+
+FASTAPI_DECL detail::TestFrame WebSocketTestSession::next_frame() {
+    std::optional<detail::TestFrame> f;
+    session_->run_until([&] {
+        f = detail::take_server_frame(session_->output());
+        return f.has_value() || session_->output_closed();
+    });
+    if (!f) f = detail::take_server_frame(session_->output());
+    if (f) return std::move(*f);
+    if (session_->output_closed()) {
+        closed_ = true;
+        close_code_ = 1006;
+        throw WebSocketDisconnect(1006);
+    }
+    throw std::runtime_error("TestClient: no WebSocket message within the timeout");
+}
+
+FASTAPI_DECL WebSocketDenialResponse WebSocketTestSession::denial(std::string_view raw) {
+    const auto end = raw.find("\r\n\r\n");
+    Headers h;
+    for (std::size_t at = raw.find("\r\n"); at != std::string_view::npos && at < end;) {
+        const std::size_t eol = raw.find("\r\n", at + 2);
+        const std::string_view line = raw.substr(at + 2, eol - at - 2);
+        const std::size_t colon = line.find(':');
+        if (colon != std::string_view::npos) detail::append_header(h, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
+        at = eol;
+    }
+    std::string body(raw.substr(end + 4));
+    if (auto n = h.get("content-length")) body = body.substr(0, std::min<std::size_t>(body.size(), std::stoul(std::string(*n))));
+    return WebSocketDenialResponse(std::stoi(std::string(raw.substr(9, 3))), std::move(h), std::move(body));
+}
+
+FASTAPI_DECL TestStreamResponse::TestStreamResponse(const std::shared_ptr<detail::ServerState>& state, std::string_view request,
+                   std::chrono::milliseconds timeout)
+    : session_(std::make_unique<detail::InMemorySession>(state, request, timeout)) {
+    auto& out = session_->output();
+    session_->run_until([&] { return out.find("\r\n\r\n") != std::string::npos || session_->output_closed(); });
+    const auto end = out.find("\r\n\r\n");
+    if (end == std::string::npos || out.size() < 12) throw std::runtime_error("TestClient: no response");
+    const std::string_view head = std::string_view(out).substr(0, end);
+    status_code = std::stoi(std::string(head.substr(9, 3)));
+    for (std::size_t at = head.find("\r\n"); at != std::string_view::npos && at < end;) {
+        const std::size_t eol = std::min(head.find("\r\n", at + 2), head.size());
+        const std::string_view line = head.substr(at + 2, eol - at - 2);
+        const std::size_t colon = line.find(':');
+        if (colon != std::string_view::npos) detail::append_header(headers, line.substr(0, colon), detail::trim_ows(line.substr(colon + 1)));
+        at = eol < head.size() ? eol : std::string_view::npos;
+    }
+    if (auto te = headers.get("transfer-encoding")) chunked_ = detail::iequals(*te, "chunked");
+    if (auto n = headers.get("content-length")) left_ = std::stoull(std::string(*n));
+    out.erase(0, end + 4);
+    if (detail::status_has_no_body(status_code)) done_ = true;
+}
+
+FASTAPI_DECL std::optional<std::string> TestStreamResponse::next_chunk() {
+    if (done_) return std::nullopt;
+    auto& out = session_->output();
+    if (chunked_) {
+        std::optional<std::string> chunk;
+        bool ended = false;
+        auto parse = [&] {
+            const auto eol = out.find("\r\n");
+            if (eol == std::string::npos) return false;
+            std::size_t size = 0;
+            std::from_chars(out.data(), out.data() + eol, size, 16);
+            if (size == 0) {
+                if (out.find("\r\n\r\n") == std::string::npos) return false;
+                ended = true;
+                return true;
+            }
+            if (out.size() < eol + 2 + size + 2) return false;
+            chunk = out.substr(eol + 2, size);
+            out.erase(0, eol + 2 + size + 2);
+            return true;
+        };
+        if (!session_->run_until([&] { return parse() || session_->output_closed(); }) && !chunk && !ended)
+            throw std::runtime_error("TestClient: no chunk within the timeout");
+        if (chunk) return chunk;
+        done_ = true;
+        session_->finish();
+        if (!ended) throw std::runtime_error("TestClient: a chunked body ended early");
+        return std::nullopt;
+    }
+    if (left_ && *left_ == 0) {
+        done_ = true;
+        session_->finish();
+        return std::nullopt;
+    }
+    if (!session_->run_until([&] { return !out.empty() || session_->output_closed(); }))
+        throw std::runtime_error("TestClient: no body bytes within the timeout");
+    if (out.empty()) {
+        done_ = true;
+        session_->finish();
+        return std::nullopt;
+    }
+    std::string chunk = std::move(out);
+    out.clear();
+    if (left_) {
+        if (chunk.size() > *left_) chunk.resize(*left_);
+        *left_ -= chunk.size();
+    }
+    return chunk;
+}
+
+FASTAPI_DECL std::string TestStreamResponse::read() {
+    std::string all;
+    for (int i = 0; i < 100000000; ++i) {
+        auto c = next_chunk();
+        if (!c) break;
+        all += *c;
+    }
+    return all;
+}
+
+FASTAPI_DECL void TestStreamResponse::close() {
+    done_ = true;
+    session_->finish();
+}
+
+FASTAPI_DECL TestStreamResponse::~TestStreamResponse() = default;
+#endif
 
 }  // namespace fastapi
 
@@ -20529,6 +20616,10 @@ FASTAPI_DECL std::string oldest_request(const RequestSlot* slots) {
 
 // ---- The worker's side ----
 
+// The hooks and the supervisor are internal: App::run reaches them through serve() and
+// run_as_worker(), compiled once in the compiled-once mode.
+#if FASTAPI_INTERNALS
+
 // What a worker adds to its Server: the request each loop runs (in the shared page), the
 // count for limit_max_requests, answers to the supervisor's pings from every loop, "ready"
 // once it listens, and a graceful stop when the supervisor goes (its end of the pair closes).
@@ -20657,6 +20748,8 @@ private:
     std::optional<asio::steady_timer> timer_;
 };
 
+#endif  // FASTAPI_INTERNALS
+
 // A worker: $FASTAPI_WORKER_FDS read (and removed, so a program it starts is no worker), then
 // served on the inherited socket with its own loops (one unless ServerOptions::threads says),
 // running the app's lifespan itself. A start that fails (the lifespan threw, the socket is not
@@ -20732,6 +20825,8 @@ FASTAPI_DECL bool run_as_worker(AppContext& app, ServerOptions options) {
 #endif
 
 // ---- The supervisor ----
+
+#if FASTAPI_INTERNALS
 
 inline volatile sig_atomic_t supervisor_signal_fd = -1;
 
@@ -21407,6 +21502,8 @@ private:
     int exit_code_ = 0;
 };
 
+#endif  // FASTAPI_INTERNALS
+
 // App::run(options): a worker of a supervisor, a supervisor (workers > 1), or one process;
 // under systemd, socket-activated and notifying in every case.
 FASTAPI_DECL void serve(AppContext& app, ServerOptions options);
@@ -21560,7 +21657,9 @@ FASTAPI_DECL std::string set_flag(bool& field, std::string_view text) {
 
 // The table: every option uvicorn's command line has that this server can honour, plus
 // --access-log-file (gunicorn's --access-logfile) and --threads (event loops per process).
-inline const std::vector<CliOption>& cli_options() {
+FASTAPI_DECL const std::vector<CliOption>& cli_options();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL const std::vector<CliOption>& cli_options() {
     using O = ServerOptions;
     static const std::vector<CliOption> table = {
         {"host", "HOST", "TEXT", "Bind the socket to this address (\"::\" for every IPv4 and IPv6 one).", CliOption::value,
@@ -21665,6 +21764,7 @@ inline const std::vector<CliOption>& cli_options() {
     };
     return table;
 }
+#endif
 
 // FASTAPI_<NAME>: "timeout-keep-alive" -> FASTAPI_TIMEOUT_KEEP_ALIVE.
 FASTAPI_DECL std::string cli_env_name(std::string_view name);
@@ -21918,12 +22018,7 @@ struct TestResponse {
     Headers headers;
     std::string text;
 
-    picojson::value json() const {
-        picojson::value v;
-        std::string err = picojson::parse(v, text);
-        if (!err.empty()) throw std::runtime_error("TestResponse::json: body is not JSON: " + err + "\n" + text);
-        return v;
-    }
+    picojson::value json() const;
     std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
 };
 
@@ -21931,34 +22026,22 @@ class TestClient {
 public:
     // Runs the app's startup hooks (and its shutdown hooks when the last client goes), as
     // FastAPI's TestClient does in a `with` block.
-    explicit TestClient(detail::AppContext& app, Limits limits = {}) : TestClient(app, options_with(limits)) {}
+    explicit TestClient(detail::AppContext& app, Limits limits = {});
     // As a server with these options would answer (FastAPI's TestClient(app, root_path=...)):
     // root_path, proxy_headers and forwarded_allow_ips ("testclient" trusts this client's
     // X-Forwarded-* and Forwarded headers), limits. Where it listens does not apply.
-    TestClient(detail::AppContext& app, ServerOptions options) : app_(app), state_(detail::in_process_state(app, std::move(options))) {
-        app_.enter_lifespan();
-    }
-    ~TestClient() { app_.exit_lifespan(); }
+    TestClient(detail::AppContext& app, ServerOptions options);
+    ~TestClient();
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
 
-    TestResponse get(std::string_view target, const Headers& headers = {}) { return request("GET", target, {}, headers); }
-    TestResponse head(std::string_view target, const Headers& headers = {}) { return request("HEAD", target, {}, headers); }
-    TestResponse delete_(std::string_view target, const Headers& headers = {}) {
-        return request("DELETE", target, {}, headers);
-    }
-    TestResponse options(std::string_view target, const Headers& headers = {}) {
-        return request("OPTIONS", target, {}, headers);
-    }
-    TestResponse post(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
-        return request("POST", target, body, headers);
-    }
-    TestResponse put(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
-        return request("PUT", target, body, headers);
-    }
-    TestResponse patch(std::string_view target, std::string_view body = {}, const Headers& headers = {}) {
-        return request("PATCH", target, body, headers);
-    }
+    TestResponse get(std::string_view target, const Headers& headers = {});
+    TestResponse head(std::string_view target, const Headers& headers = {});
+    TestResponse delete_(std::string_view target, const Headers& headers = {});
+    TestResponse options(std::string_view target, const Headers& headers = {});
+    TestResponse post(std::string_view target, std::string_view body = {}, const Headers& headers = {});
+    TestResponse put(std::string_view target, std::string_view body = {}, const Headers& headers = {});
+    TestResponse patch(std::string_view target, std::string_view body = {}, const Headers& headers = {});
     // JSON bodies: a picojson::value or anything write_json can write; sets Content-Type.
     template <class T>
     TestResponse post_json(std::string_view target, const T& value, Headers headers = {}) {
@@ -21971,65 +22054,24 @@ public:
 
     // An HTML form (application/x-www-form-urlencoded), as requests' data={...}.
     TestResponse post_form(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
-                           Headers headers = {}) {
-        std::string body;
-        for (auto& [k, v] : fields) {
-            if (!body.empty()) body += '&';
-            form_encode(k, body);
-            body += '=';
-            form_encode(v, body);
-        }
-        if (!headers.contains("content-type")) headers.set("content-type", "application/x-www-form-urlencoded");
-        return request("POST", target, body, headers);
-    }
+                           Headers headers = {});
     // A multipart/form-data body with fields and files, as requests' data= with files=.
     TestResponse post_multipart(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
-                                const std::vector<TestUpload>& files = {}, Headers headers = {}) {
-        std::string body = multipart_body(fields, files);
-        if (!headers.contains("content-type"))
-            headers.set("content-type", std::string("multipart/form-data; boundary=") + std::string(test_boundary));
-        return request("POST", target, body, headers);
-    }
+                                const std::vector<TestUpload>& files = {}, Headers headers = {});
     static constexpr std::string_view test_boundary = "fastapi-test-boundary-7MA4YWxkTrZu0gW";
     static std::string multipart_body(const std::vector<std::pair<std::string, std::string>>& fields,
-                                      const std::vector<TestUpload>& files = {}) {
-        std::string body;
-        for (auto& [k, v] : fields)
-            body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(k)
-                .append("\"\r\n\r\n").append(v).append("\r\n");
-        for (auto& f : files)
-            body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(f.name)
-                .append("\"; filename=\"").append(f.filename).append("\"\r\nContent-Type: ").append(f.content_type)
-                .append("\r\n\r\n").append(f.content).append("\r\n");
-        body.append("--").append(test_boundary).append("--\r\n");
-        return body;
-    }
+                                      const std::vector<TestUpload>& files = {});
 
     // Any request: written as HTTP/1.1 bytes (Host: testserver, Content-Length when there is
     // a body) and parsed as the server would.
     TestResponse request(std::string_view method, std::string_view target, std::string_view body = {},
-                         const Headers& headers = {}) {
-        std::string raw;
-        raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-        if (!headers.contains("host")) raw += "host: testserver\r\n";
-        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
-        if (!body.empty() && !headers.contains("content-length") && !headers.contains("transfer-encoding"))
-            raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
-        raw += "\r\n";
-        raw.append(body);
-        return raw_request(raw);
-    }
+                         const Headers& headers = {});
 
     // Bytes exactly as given (one request), for tests of what the parser accepts.
     // Run through the server's own connection code over an in-memory stream, on a loop of
     // this call's own on the caller's thread: what the server would answer is answered here,
     // and the request's cleanups and background tasks are done when this returns.
-    TestResponse raw_request(std::string_view bytes) {
-        asio::io_context io(1);
-        std::string out = detail::run_in_memory(io, state_, bytes);
-        const bool head = bytes.substr(0, 5) == "HEAD ";
-        return parse_response(out, head);
-    }
+    TestResponse raw_request(std::string_view bytes);
 
     // A WebSocket to `target` (Starlette's client.websocket_connect): the handshake, then a
     // session to send and receive on, in process. A handshake answered with an HTTP response
@@ -22039,69 +22081,23 @@ public:
     //   ws.send_text("hi");
     //   CHECK(ws.receive_text() == "hi");
     WebSocketTestSession websocket_connect(std::string_view target, const std::vector<std::string>& subprotocols = {},
-                                           const Headers& headers = {}) {
-        std::string raw;
-        raw.append("GET ").append(target).append(" HTTP/1.1\r\n");
-        if (!headers.contains("host")) raw += "host: testserver\r\n";
-        raw += "upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "sec-websocket-version: 13\r\n";
-        if (!subprotocols.empty()) {
-            raw += "sec-websocket-protocol: ";
-            for (std::size_t i = 0; i < subprotocols.size(); ++i) raw.append(i ? ", " : "").append(subprotocols[i]);
-            raw += "\r\n";
-        }
-        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
-        raw += "\r\n";
-        return WebSocketTestSession(state_, raw, timeout);
-    }
+                                           const Headers& headers = {});
 
     // A response read as it is sent (httpx's client.stream): status and headers first, then
     // next_chunk() until nullopt; an event stream's events as they come.
     TestStreamResponse stream(std::string_view method, std::string_view target, std::string_view body = {},
-                              const Headers& headers = {}) {
-        std::string raw;
-        raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-        if (!headers.contains("host")) raw += "host: testserver\r\n";
-        for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
-        if (!body.empty() && !headers.contains("content-length"))
-            raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
-        raw += "\r\n";
-        raw.append(body);
-        return TestStreamResponse(state_, raw, timeout);
-    }
+                              const Headers& headers = {});
 
     // How long a WebSocket session's receive, or a stream's next chunk, waits for the app.
     std::chrono::milliseconds timeout{5000};
 
     // The bytes the server side wrote for a request given as raw bytes, exactly (a 100
     // Continue, the response, several for pipelined requests).
-    std::string raw_response(std::string_view bytes) {
-        asio::io_context io(1);
-        return detail::run_in_memory(io, state_, bytes);
-    }
+    std::string raw_response(std::string_view bytes);
 
 private:
-    static ServerOptions options_with(const Limits& limits) {
-        ServerOptions o;
-        o.limits = limits;
-        return o;
-    }
-    static void form_encode(std::string_view s, std::string& out) {
-        static constexpr char hex[] = "0123456789ABCDEF";
-        for (char c : s) {
-            const auto u = static_cast<unsigned char>(c);
-            if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '-' || c == '.' ||
-                c == '_' || c == '~') {
-                out += c;
-            } else if (c == ' ') {
-                out += '+';
-            } else {
-                out += '%';
-                out += hex[u >> 4];
-                out += hex[u & 15];
-            }
-        }
-    }
+    static ServerOptions options_with(const Limits& limits);
+    static void form_encode(std::string_view s, std::string& out);
 
     template <class T>
     TestResponse with_json(std::string_view method, std::string_view target, const T& value, Headers headers) {
@@ -22112,59 +22108,218 @@ private:
     }
 
     // The first response in `raw` (a request given as raw bytes may hold more than one).
-    static TestResponse parse_response(std::string_view raw, bool head) {
-        TestResponse t;
-        while (raw.starts_with("HTTP/1.1 100 ")) {  // an interim 100 Continue: the answer follows it
-            const auto end = raw.find("\r\n\r\n");
-            raw.remove_prefix(end == std::string_view::npos ? raw.size() : end + 4);
-        }
-        if (raw.size() < 12) throw std::runtime_error("TestClient: no response");
-        auto line_end = raw.find("\r\n");
-        t.status_code = std::stoi(std::string(raw.substr(9, 3)));
-        auto headers_end = raw.find("\r\n\r\n");
-        std::size_t pos = line_end + 2;
-        while (pos < headers_end) {
-            auto eol = raw.find("\r\n", pos);
-            auto line = raw.substr(pos, eol - pos);
-            auto colon = line.find(':');
-            detail::append_header(t.headers, line.substr(0, colon), line.substr(colon + 2));
-            pos = eol + 2;
-        }
-        std::string_view body = raw.substr(headers_end + 4);
-        if (auto length = t.headers.get("content-length")) {
-            std::size_t n = 0;
-            std::from_chars(length->data(), length->data() + length->size(), n);
-            body = body.substr(0, n);
-        }
-        if (head || detail::status_has_no_body(t.status_code)) return t;
-        if (auto te = t.headers.get("transfer-encoding"); te && detail::iequals(*te, "chunked")) {
-            t.text = decode_chunked(body);  // a streamed body: its chunks, as a client reads them
-        } else {
-            t.text = std::string(body);  // Content-Length, or until the connection closed
-        }
-        return t;
-    }
+    static TestResponse parse_response(std::string_view raw, bool head);
 
     // The bytes of a chunked body as the server framed it (size lines, extensions, trailers).
-    static std::string decode_chunked(std::string_view body) {
-        std::string out;
-        for (;;) {
-            const auto eol = body.find("\r\n");
-            if (eol == std::string_view::npos) throw std::runtime_error("TestClient: a chunked body ended early");
-            std::size_t size = 0;
-            const auto r = std::from_chars(body.data(), body.data() + eol, size, 16);
-            if (r.ec != std::errc{}) throw std::runtime_error("TestClient: a malformed chunk size");
-            body.remove_prefix(eol + 2);
-            if (size == 0) return out;
-            if (body.size() < size + 2) throw std::runtime_error("TestClient: a chunked body ended early");
-            out.append(body.substr(0, size));
-            body.remove_prefix(size + 2);
-        }
-    }
+    static std::string decode_chunked(std::string_view body);
 
     detail::AppContext& app_;
     std::shared_ptr<detail::ServerState> state_;
 };
+
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL picojson::value TestResponse::json() const {
+    picojson::value v;
+    std::string err = picojson::parse(v, text);
+    if (!err.empty()) throw std::runtime_error("TestResponse::json: body is not JSON: " + err + "\n" + text);
+    return v;
+}
+
+FASTAPI_DECL TestClient::TestClient(detail::AppContext& app, Limits limits) : TestClient(app, options_with(limits)) {}
+
+FASTAPI_DECL TestClient::TestClient(detail::AppContext& app, ServerOptions options) : app_(app), state_(detail::in_process_state(app, std::move(options))) {
+    app_.enter_lifespan();
+}
+
+FASTAPI_DECL TestClient::~TestClient() { app_.exit_lifespan(); }
+
+FASTAPI_DECL TestResponse TestClient::get(std::string_view target, const Headers& headers) { return request("GET", target, {}, headers); }
+
+FASTAPI_DECL TestResponse TestClient::head(std::string_view target, const Headers& headers) { return request("HEAD", target, {}, headers); }
+
+FASTAPI_DECL TestResponse TestClient::delete_(std::string_view target, const Headers& headers) {
+    return request("DELETE", target, {}, headers);
+}
+
+FASTAPI_DECL TestResponse TestClient::options(std::string_view target, const Headers& headers) {
+    return request("OPTIONS", target, {}, headers);
+}
+
+FASTAPI_DECL TestResponse TestClient::post(std::string_view target, std::string_view body, const Headers& headers) {
+    return request("POST", target, body, headers);
+}
+
+FASTAPI_DECL TestResponse TestClient::put(std::string_view target, std::string_view body, const Headers& headers) {
+    return request("PUT", target, body, headers);
+}
+
+FASTAPI_DECL TestResponse TestClient::patch(std::string_view target, std::string_view body, const Headers& headers) {
+    return request("PATCH", target, body, headers);
+}
+
+FASTAPI_DECL TestResponse TestClient::post_form(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
+                       Headers headers) {
+    std::string body;
+    for (auto& [k, v] : fields) {
+        if (!body.empty()) body += '&';
+        form_encode(k, body);
+        body += '=';
+        form_encode(v, body);
+    }
+    if (!headers.contains("content-type")) headers.set("content-type", "application/x-www-form-urlencoded");
+    return request("POST", target, body, headers);
+}
+
+FASTAPI_DECL TestResponse TestClient::post_multipart(std::string_view target, const std::vector<std::pair<std::string, std::string>>& fields,
+                            const std::vector<TestUpload>& files, Headers headers) {
+    std::string body = multipart_body(fields, files);
+    if (!headers.contains("content-type"))
+        headers.set("content-type", std::string("multipart/form-data; boundary=") + std::string(test_boundary));
+    return request("POST", target, body, headers);
+}
+
+FASTAPI_DECL std::string TestClient::multipart_body(const std::vector<std::pair<std::string, std::string>>& fields,
+                                  const std::vector<TestUpload>& files) {
+    std::string body;
+    for (auto& [k, v] : fields)
+        body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(k)
+            .append("\"\r\n\r\n").append(v).append("\r\n");
+    for (auto& f : files)
+        body.append("--").append(test_boundary).append("\r\nContent-Disposition: form-data; name=\"").append(f.name)
+            .append("\"; filename=\"").append(f.filename).append("\"\r\nContent-Type: ").append(f.content_type)
+            .append("\r\n\r\n").append(f.content).append("\r\n");
+    body.append("--").append(test_boundary).append("--\r\n");
+    return body;
+}
+
+FASTAPI_DECL TestResponse TestClient::request(std::string_view method, std::string_view target, std::string_view body,
+                     const Headers& headers) {
+    std::string raw;
+    raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+    if (!headers.contains("host")) raw += "host: testserver\r\n";
+    for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+    if (!body.empty() && !headers.contains("content-length") && !headers.contains("transfer-encoding"))
+        raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+    raw += "\r\n";
+    raw.append(body);
+    return raw_request(raw);
+}
+
+FASTAPI_DECL TestResponse TestClient::raw_request(std::string_view bytes) {
+    asio::io_context io(1);
+    std::string out = detail::run_in_memory(io, state_, bytes);
+    const bool head = bytes.substr(0, 5) == "HEAD ";
+    return parse_response(out, head);
+}
+
+FASTAPI_DECL WebSocketTestSession TestClient::websocket_connect(std::string_view target, const std::vector<std::string>& subprotocols,
+                                       const Headers& headers) {
+    std::string raw;
+    raw.append("GET ").append(target).append(" HTTP/1.1\r\n");
+    if (!headers.contains("host")) raw += "host: testserver\r\n";
+    raw += "upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "sec-websocket-version: 13\r\n";
+    if (!subprotocols.empty()) {
+        raw += "sec-websocket-protocol: ";
+        for (std::size_t i = 0; i < subprotocols.size(); ++i) raw.append(i ? ", " : "").append(subprotocols[i]);
+        raw += "\r\n";
+    }
+    for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+    raw += "\r\n";
+    return WebSocketTestSession(state_, raw, timeout);
+}
+
+FASTAPI_DECL TestStreamResponse TestClient::stream(std::string_view method, std::string_view target, std::string_view body,
+                          const Headers& headers) {
+    std::string raw;
+    raw.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+    if (!headers.contains("host")) raw += "host: testserver\r\n";
+    for (auto& [name, value] : headers) raw.append(name).append(": ").append(value).append("\r\n");
+    if (!body.empty() && !headers.contains("content-length"))
+        raw.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+    raw += "\r\n";
+    raw.append(body);
+    return TestStreamResponse(state_, raw, timeout);
+}
+
+FASTAPI_DECL std::string TestClient::raw_response(std::string_view bytes) {
+    asio::io_context io(1);
+    return detail::run_in_memory(io, state_, bytes);
+}
+
+FASTAPI_DECL ServerOptions TestClient::options_with(const Limits& limits) {
+    ServerOptions o;
+    o.limits = limits;
+    return o;
+}
+
+FASTAPI_DECL void TestClient::form_encode(std::string_view s, std::string& out) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else if (c == ' ') {
+            out += '+';
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+}
+
+FASTAPI_DECL TestResponse TestClient::parse_response(std::string_view raw, bool head) {
+    TestResponse t;
+    while (raw.starts_with("HTTP/1.1 100 ")) {  // an interim 100 Continue: the answer follows it
+        const auto end = raw.find("\r\n\r\n");
+        raw.remove_prefix(end == std::string_view::npos ? raw.size() : end + 4);
+    }
+    if (raw.size() < 12) throw std::runtime_error("TestClient: no response");
+    auto line_end = raw.find("\r\n");
+    t.status_code = std::stoi(std::string(raw.substr(9, 3)));
+    auto headers_end = raw.find("\r\n\r\n");
+    std::size_t pos = line_end + 2;
+    while (pos < headers_end) {
+        auto eol = raw.find("\r\n", pos);
+        auto line = raw.substr(pos, eol - pos);
+        auto colon = line.find(':');
+        detail::append_header(t.headers, line.substr(0, colon), line.substr(colon + 2));
+        pos = eol + 2;
+    }
+    std::string_view body = raw.substr(headers_end + 4);
+    if (auto length = t.headers.get("content-length")) {
+        std::size_t n = 0;
+        std::from_chars(length->data(), length->data() + length->size(), n);
+        body = body.substr(0, n);
+    }
+    if (head || detail::status_has_no_body(t.status_code)) return t;
+    if (auto te = t.headers.get("transfer-encoding"); te && detail::iequals(*te, "chunked")) {
+        t.text = decode_chunked(body);  // a streamed body: its chunks, as a client reads them
+    } else {
+        t.text = std::string(body);  // Content-Length, or until the connection closed
+    }
+    return t;
+}
+
+FASTAPI_DECL std::string TestClient::decode_chunked(std::string_view body) {
+    std::string out;
+    for (;;) {
+        const auto eol = body.find("\r\n");
+        if (eol == std::string_view::npos) throw std::runtime_error("TestClient: a chunked body ended early");
+        std::size_t size = 0;
+        const auto r = std::from_chars(body.data(), body.data() + eol, size, 16);
+        if (r.ec != std::errc{}) throw std::runtime_error("TestClient: a malformed chunk size");
+        body.remove_prefix(eol + 2);
+        if (size == 0) return out;
+        if (body.size() < size + 2) throw std::runtime_error("TestClient: a chunked body ended early");
+        out.append(body.substr(0, size));
+        body.remove_prefix(size + 2);
+    }
+}
+#endif
 
 }  // namespace fastapi
 // redis: a Redis client on the event loops (RESP3 with RESP2's fallback, REDIS_URL, one
@@ -27239,34 +27394,46 @@ public:
     // fastapi::get_openapi(app) (the generator must not call app.openapi() itself).
     const picojson::value& openapi() const { return openapi_.document(); }
     picojson::value& openapi_schema() { return openapi_.schema(); }
-    void set_openapi(std::function<picojson::value(const App&)> generate) {
-        if (!generate) return openapi_.set_generator({});
-        openapi_.set_generator([this, generate = std::move(generate)] { return generate(*this); });
-    }
+    void set_openapi(std::function<picojson::value(const App&)> generate);
 
     // Serves until SIGINT/SIGTERM, as the options say (host, port, threads, limits, ...). With
     // options.workers > 1 this process supervises that many worker processes, each started from
     // this program and running the lifespan itself (server/supervisor.hpp; README "Workers and
     // deployment"); a worker that cannot start ends the program with status 3.
-    void run(const ServerOptions& options) { detail::serve(*this, options); }
-    void run() { run(ServerOptions{}); }
+    void run(const ServerOptions& options);
+    void run();
     // uvicorn's command line and environment over `options` (README "Command line"): serves,
     // or ends the process with status 2 (bad usage) or 3 (could not start), one line on stderr.
     // Without options, each request is logged as uvicorn logs it (access_log on).
-    void run(int argc, char** argv, const ServerOptions& options) {
-        const int status = detail::run_command_line(argc, argv, options, settings().title + " " + settings().version,
-                                                    [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
-        if (status >= 0) std::exit(status);
-    }
-    void run(int argc, char** argv) {
-        ServerOptions options;
-        options.access_log = true;
-        run(argc, argv, options);
-    }
+    void run(int argc, char** argv, const ServerOptions& options);
+    void run(int argc, char** argv);
 
 private:
     mutable detail::OpenAPIDocument openapi_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void App::set_openapi(std::function<picojson::value(const App&)> generate) {
+    if (!generate) return openapi_.set_generator({});
+    openapi_.set_generator([this, generate = std::move(generate)] { return generate(*this); });
+}
+
+FASTAPI_DECL void App::run(const ServerOptions& options) { detail::serve(*this, options); }
+
+FASTAPI_DECL void App::run() { run(ServerOptions{}); }
+
+FASTAPI_DECL void App::run(int argc, char** argv, const ServerOptions& options) {
+    const int status = detail::run_command_line(argc, argv, options, settings().title + " " + settings().version,
+                                                [](void* app, const ServerOptions& o) { static_cast<App*>(app)->run(o); }, this);
+    if (status >= 0) std::exit(status);
+}
+
+FASTAPI_DECL void App::run(int argc, char** argv) {
+    ServerOptions options;
+    options.access_log = true;
+    run(argc, argv, options);
+}
+#endif
 
 }  // namespace fastapi
 // The compiled-once mode's configuration check, and Asio's definitions in its one unit.

@@ -124,7 +124,9 @@ FASTAPI_DECL std::string set_flag(bool& field, std::string_view text) {
 
 // The table: every option uvicorn's command line has that this server can honour, plus
 // --access-log-file (gunicorn's --access-logfile) and --threads (event loops per process).
-inline const std::vector<CliOption>& cli_options() {
+FASTAPI_DECL const std::vector<CliOption>& cli_options();
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL const std::vector<CliOption>& cli_options() {
     using O = ServerOptions;
     static const std::vector<CliOption> table = {
         {"host", "HOST", "TEXT", "Bind the socket to this address (\"::\" for every IPv4 and IPv6 one).", CliOption::value,
@@ -229,6 +231,7 @@ inline const std::vector<CliOption>& cli_options() {
     };
     return table;
 }
+#endif
 
 // FASTAPI_<NAME>: "timeout-keep-alive" -> FASTAPI_TIMEOUT_KEEP_ALIVE.
 FASTAPI_DECL std::string cli_env_name(std::string_view name);

@@ -90,6 +90,9 @@ FASTAPI_DECL std::string_view level_prefix(LogLevel level) noexcept {
 }
 #endif
 
+// The sink and the access log are internal: user code logs through log::write (below), the
+// server through its own code, compiled once in the compiled-once mode.
+#if FASTAPI_INTERNALS
 // What one thread has logged and the writer has not taken yet: [0] the error log (stderr),
 // [1] the access log when it has a file of its own.
 struct LogThreadBuffer {
@@ -342,6 +345,7 @@ private:
     std::atomic<bool> idle_{false}, reopen_{false}, access_file_{false};
     std::atomic<std::size_t> dropped_total_{0};
 };
+#endif  // FASTAPI_INTERNALS
 
 // One argument of a log call, as text: strings are viewed, numbers formatted in place. Not a
 // template beyond the integer constructor, so a log call costs little to compile.
@@ -405,6 +409,8 @@ FASTAPI_DECL void log_message(LogLevel level, std::string_view format, std::init
 #endif
 
 // ---- The access log ----
+
+#if FASTAPI_INTERNALS
 
 // A format compiled once: literal text and gunicorn's atoms. Empty format: uvicorn's line,
 //   INFO:     127.0.0.1:51234 - "GET /items/1 HTTP/1.1" 200 OK
@@ -623,6 +629,7 @@ private:
     std::string pid_;
     bool uvicorn_ = true, with_pid_ = false, timed_ = false;
 };
+#endif  // FASTAPI_INTERNALS
 
 // Set once a server logged why it could not start, so run(argc, argv) does not say it twice.
 FASTAPI_DECL std::atomic<bool>& startup_failure_logged() noexcept;
@@ -640,12 +647,14 @@ FASTAPI_DECL void log_startup_failure(std::string_view message) {
 }
 #endif
 
+#if FASTAPI_INTERNALS  // in the implementation unit in the compiled-once mode
 // What was logged before the process exits is written first (bounded: a destination that
 // takes nothing is not waited for past half a second).
 struct LogFlushAtExit {
     ~LogFlushAtExit() { LogSink::instance().flush(std::chrono::milliseconds(500)); }
 };
 inline LogFlushAtExit log_flush_at_exit;
+#endif
 
 }  // namespace detail
 

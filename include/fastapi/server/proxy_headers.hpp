@@ -33,6 +33,8 @@
 #include <vector>       // vector
 
 namespace fastapi::detail {
+// Internal: the server applies them (compiled once in the compiled-once mode).
+#if FASTAPI_INTERNALS
 
 // An IP address as bytes: IPv4 in the first 4 (v6 false), IPv4-mapped IPv6 read as IPv4.
 struct IpAddress {
@@ -485,4 +487,5 @@ FASTAPI_DECL void apply_proxy_headers(Request& r, const ProxyTrust& trust) {
 }
 #endif
 
+#endif  // FASTAPI_INTERNALS
 }  // namespace fastapi::detail

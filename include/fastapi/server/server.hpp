@@ -283,6 +283,12 @@ class Connection;
 FASTAPI_CORO_DECL std::shared_ptr<Connection> open_connection(Stream&& stream, const std::shared_ptr<ServerState>& state,
                                                               Worker& worker, bool post_start);
 
+// What a process serving as a worker or under systemd adds to a Server (below, internal).
+struct ServingHooks;
+
+// The server's internals (Worker, ServerState): hidden from a user's unit of the compiled-once
+// mode, which reaches them only through pointers (Server, TestClient) and FASTAPI_DECL functions.
+#if FASTAPI_INTERNALS
 // One event loop's connections, for the timeout sweep and graceful shutdown.
 struct Worker {
     using clock = std::chrono::steady_clock;
@@ -578,6 +584,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         control.reset();
     }
 };
+#endif  // FASTAPI_INTERNALS
 
 // Over limits.max_connections: answered 503 at once and closed, as uvicorn's
 // --limit-concurrency does, without the cost of a connection (a small buffer drains what the
@@ -2052,182 +2059,204 @@ FASTAPI_DECL std::string run_in_memory(asio::io_context& io, const std::shared_p
 // touches (its connection, the stopped loop it answers on) is kept until the process exits.
 class Server {
 public:
-    Server(detail::AppContext& app, ServerOptions options = {})
-        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
-        unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
-        for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
-        for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
-        state_->control.emplace(asio::make_strand(*owned_[0]));
-    }
+    FASTAPI_DECL Server(detail::AppContext& app, ServerOptions options = {});
     // Embedded: every connection runs on `io` (through a strand, in case several threads run it).
-    Server(asio::io_context& io, detail::AppContext& app, ServerOptions options = {})
-        : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
-        state_->embedded = true;
-        state_->workers.push_back(std::make_unique<detail::Worker>(io));
-        state_->control.emplace(asio::make_strand(io));
-    }
+    FASTAPI_DECL Server(asio::io_context& io, detail::AppContext& app, ServerOptions options = {});
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    ~Server() {
-        if (state_->embedded) {
-            // The caller's loop may be running on other threads: a graceful stop is posted to it,
-            // and the state lives on in the handlers until they are done.
-            if (state_->acceptor) stop();
-            return;
-        }
-        // Owned: no loop runs now (run() has returned, or never ran).
-        state_->stopping = true;
-        state_->finished = true;
-        state_->join_pool();  // background tasks finish (run() waited for them already)
-        state_->leave_lifespan();
-        if (state_->serving) {  // the loops are gone: the app may change again
-            state_->serving = false;
-            state_->app.end_serving();
-        }
-        state_->release_io();
-        state_->remove_uds();
-        if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
-        owned_.clear();  // drops pending handlers, and their connections
-    }
+    FASTAPI_DECL ~Server();
 
     // Binds and starts accepting. Throws std::system_error if the address cannot be bound.
     // From here on the App is frozen: adding routes, middleware, exception handlers or
     // dependency overrides throws std::logic_error (the loops read them without locks).
     // With log_startup, what failed is logged (one line) before the exception leaves.
-    void start() {
-        if (state_->acceptor) return;
-        const bool announce = state_->options.log_startup;
-        if (state_->options.access_log) detail::LogSink::instance().set_access_file(state_->options.access_log_file);
-        if (!state_->entered.exchange(true)) {  // the app's startup hooks
-            if (announce) log::info("Waiting for application startup.");
-            try {
-                state_->app.enter_lifespan();
-            } catch (const std::exception& e) {
-                if (announce) detail::log_startup_failure(std::string("Application startup failed: ") + e.what());
-                throw;
-            } catch (...) {
-                if (announce) detail::log_startup_failure("Application startup failed (not a std::exception).");
-                throw;
-            }
-            if (announce) log::info("Application startup complete.");
-        }
-        if (!state_->serving) {
-            state_->app.begin_serving();
-            state_->serving = true;
-        }
-        try {
-            state_->start();
-        } catch (const std::system_error& e) {  // the address in use, a path not ours: said with the address
-            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.code().message());
-            throw std::system_error(e.code(), "fastapi: cannot listen on " + listen_address());
-        } catch (const std::exception& e) {
-            if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.what());
-            throw;
-        }
-        bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
-    }
+    FASTAPI_DECL void start();
 
     // Where it listens, once started: on TCP the address and port (port() is the one the
     // system chose for port 0); on a Unix socket its path (host() and port() are then empty
     // and 0).
     unsigned short port() const noexcept { return bound_.port; }
-    std::string host() const { return bound_.family == AF_UNIX ? std::string() : bound_.address; }
-    std::string unix_path() const { return bound_.family == AF_UNIX ? bound_.address : std::string(); }
+    FASTAPI_DECL std::string host() const;
+    FASTAPI_DECL std::string unix_path() const;
     // "http://127.0.0.1:8000", "http://[::1]:8000", or "unix:/run/app.sock".
-    std::string url() const {
-        if (bound_.family == AF_UNIX) return "unix:" + bound_.address;
-        if (bound_.family == AF_INET6) return "http://[" + bound_.address + "]:" + std::to_string(bound_.port);
-        return "http://" + bound_.address + ":" + std::to_string(bound_.port);
-    }
+    FASTAPI_DECL std::string url() const;
 
     // Owned mode: starts, serves on every thread, and returns after a graceful stop (a signal
     // when handle_signals, or stop() from another thread or a handler).
-    void run() {
-        if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
-        if (LogLevel level{}; detail::parse_log_level(state_->options.log_level, level)) log::set_level(level);
-        if (state_->options.log_startup) log::info("Started server process [{}]", ::getpid());
-        start();
-        auto& ctx0 = *owned_[0];
-        for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
-        asio::signal_set signals(ctx0);
-        state_->signals = &signals;
-        if (state_->options.handle_signals) {
-            signals.add(SIGINT);
-            signals.add(SIGTERM);
-            signals.async_wait([this](const asio::error_code& ec, int) {
-                if (!ec) stop();
-            });
-            // logrotate: the access log's file is opened again; waits until the stop ends.
-            state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
-            detail::reopen_log_on(*state_->reopen_signal);
-        }
-        if (state_->hooks) {
-            std::vector<asio::io_context*> loops;
-            for (auto& c : owned_) loops.push_back(c.get());
-            state_->hooks->serving(loops, [this] { stop(); });
-        }
-        if (state_->options.log_startup) {
-            // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
-            std::string where = url();
-            if (state_->options.fd < 0 && state_->options.uds.empty()) {
-                const std::string host = detail::resolve_host(state_->options);
-                where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
-                        std::to_string(port());
-            }
-            log::info("fastapi.hpp serving on {} ({} thread{}; press CTRL+C to quit)", where, owned_.size(),
-                      owned_.size() == 1 ? "" : "s");
-        }
-        std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < owned_.size(); ++i)
-            threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
-        detail::run_loop(ctx0);
-        for (auto& t : threads) t.join();
-        state_->guards.clear();
-        signals.cancel();
-        state_->reopen_signal.reset();
-        state_->signals = nullptr;
-        state_->finish_pool();
-        state_->join_pool();
-        const bool announce = state_->options.log_startup && state_->entered.load();
-        if (announce) log::info("Waiting for application shutdown.");
-        state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
-        if (announce) log::info("Application shutdown complete.");
-        if (state_->options.log_startup) log::info("Finished server process [{}]", ::getpid());
-        log::flush();
-    }
+    FASTAPI_DECL void run();
 
     // Graceful stop, safe from any thread: stop accepting, let in-flight requests finish
     // (up to the grace period), then close everything (cancelling coroutine handlers) and let
     // the loops return.
-    void stop() { stop(state_->options.graceful_shutdown_timeout); }
+    FASTAPI_DECL void stop();
     // Internal (server/supervisor.hpp): what a worker process or systemd adds; before run().
-    void set_hooks(detail::ServingHooks* hooks) noexcept { state_->hooks = hooks; }
-    void stop(std::chrono::milliseconds grace) {
-        if (state_->stopping.exchange(true)) return;
-        if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
-        asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
-    }
+    FASTAPI_DECL void set_hooks(detail::ServingHooks* hooks) noexcept;
+    FASTAPI_DECL void stop(std::chrono::milliseconds grace);
 
 private:
     // Where start() was asked to listen, as a user reads it (before anything is bound).
-    std::string listen_address() const {
-        const auto& o = state_->options;
-        if (o.fd >= 0) return "fd " + std::to_string(o.fd);
-        if (!o.uds.empty()) return "unix:" + o.uds;
-        const std::string host = detail::resolve_host(o);
-        std::string port;
-        try {
-            port = std::to_string(detail::resolve_port(o));
-        } catch (const std::exception&) {
-            port = "?";
-        }
-        return (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") + port;
-    }
+    FASTAPI_DECL std::string listen_address() const;
 
     std::shared_ptr<detail::ServerState> state_;
     std::vector<std::unique_ptr<asio::io_context>> owned_;
     detail::EndpointInfo bound_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Server::Server(detail::AppContext& app, ServerOptions options)
+    : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
+    unsigned n = state_->options.threads ? state_->options.threads : detail::available_cpus();
+    for (unsigned i = 0; i < n; ++i) owned_.push_back(std::make_unique<asio::io_context>(1));
+    for (auto& c : owned_) state_->workers.push_back(std::make_unique<detail::Worker>(*c));
+    state_->control.emplace(asio::make_strand(*owned_[0]));
+}
+
+FASTAPI_DECL Server::Server(asio::io_context& io, detail::AppContext& app, ServerOptions options)
+    : state_(std::make_shared<detail::ServerState>(app, std::move(options))) {
+    state_->embedded = true;
+    state_->workers.push_back(std::make_unique<detail::Worker>(io));
+    state_->control.emplace(asio::make_strand(io));
+}
+
+FASTAPI_DECL Server::~Server() {
+    if (state_->embedded) {
+        // The caller's loop may be running on other threads: a graceful stop is posted to it,
+        // and the state lives on in the handlers until they are done.
+        if (state_->acceptor) stop();
+        return;
+    }
+    // Owned: no loop runs now (run() has returned, or never ran).
+    state_->stopping = true;
+    state_->finished = true;
+    state_->join_pool();  // background tasks finish (run() waited for them already)
+    state_->leave_lifespan();
+    if (state_->serving) {  // the loops are gone: the app may change again
+        state_->serving = false;
+        state_->app.end_serving();
+    }
+    state_->release_io();
+    state_->remove_uds();
+    if (state_->pool_was_abandoned()) detail::keep_until_exit(std::move(owned_));
+    owned_.clear();  // drops pending handlers, and their connections
+}
+
+FASTAPI_DECL void Server::start() {
+    if (state_->acceptor) return;
+    const bool announce = state_->options.log_startup;
+    if (state_->options.access_log) detail::LogSink::instance().set_access_file(state_->options.access_log_file);
+    if (!state_->entered.exchange(true)) {  // the app's startup hooks
+        if (announce) log::info("Waiting for application startup.");
+        try {
+            state_->app.enter_lifespan();
+        } catch (const std::exception& e) {
+            if (announce) detail::log_startup_failure(std::string("Application startup failed: ") + e.what());
+            throw;
+        } catch (...) {
+            if (announce) detail::log_startup_failure("Application startup failed (not a std::exception).");
+            throw;
+        }
+        if (announce) log::info("Application startup complete.");
+    }
+    if (!state_->serving) {
+        state_->app.begin_serving();
+        state_->serving = true;
+    }
+    try {
+        state_->start();
+    } catch (const std::system_error& e) {  // the address in use, a path not ours: said with the address
+        if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.code().message());
+        throw std::system_error(e.code(), "fastapi: cannot listen on " + listen_address());
+    } catch (const std::exception& e) {
+        if (announce) detail::log_startup_failure("cannot listen on " + listen_address() + ": " + e.what());
+        throw;
+    }
+    bound_ = detail::endpoint_info(state_->acceptor->local_endpoint());
+}
+
+FASTAPI_DECL std::string Server::host() const { return bound_.family == AF_UNIX ? std::string() : bound_.address; }
+FASTAPI_DECL std::string Server::unix_path() const { return bound_.family == AF_UNIX ? bound_.address : std::string(); }
+FASTAPI_DECL std::string Server::url() const {
+    if (bound_.family == AF_UNIX) return "unix:" + bound_.address;
+    if (bound_.family == AF_INET6) return "http://[" + bound_.address + "]:" + std::to_string(bound_.port);
+    return "http://" + bound_.address + ":" + std::to_string(bound_.port);
+}
+
+FASTAPI_DECL void Server::run() {
+    if (state_->embedded) throw std::logic_error("fastapi: an embedded Server runs on its caller's io_context");
+    if (LogLevel level{}; detail::parse_log_level(state_->options.log_level, level)) log::set_level(level);
+    if (state_->options.log_startup) log::info("Started server process [{}]", ::getpid());
+    start();
+    auto& ctx0 = *owned_[0];
+    for (auto& c : owned_) state_->guards.push_back(asio::make_work_guard(*c));  // until watch_stop ends
+    asio::signal_set signals(ctx0);
+    state_->signals = &signals;
+    if (state_->options.handle_signals) {
+        signals.add(SIGINT);
+        signals.add(SIGTERM);
+        signals.async_wait([this](const asio::error_code& ec, int) {
+            if (!ec) stop();
+        });
+        // logrotate: the access log's file is opened again; waits until the stop ends.
+        state_->reopen_signal = std::make_unique<asio::signal_set>(ctx0, SIGUSR1);
+        detail::reopen_log_on(*state_->reopen_signal);
+    }
+    if (state_->hooks) {
+        std::vector<asio::io_context*> loops;
+        for (auto& c : owned_) loops.push_back(c.get());
+        state_->hooks->serving(loops, [this] { stop(); });
+    }
+    if (state_->options.log_startup) {
+        // The host as asked ("0.0.0.0"), not as bound, so the message reads as uvicorn's.
+        std::string where = url();
+        if (state_->options.fd < 0 && state_->options.uds.empty()) {
+            const std::string host = detail::resolve_host(state_->options);
+            where = (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") +
+                    std::to_string(port());
+        }
+        log::info("fastapi.hpp serving on {} ({} thread{}; press CTRL+C to quit)", where, owned_.size(),
+                  owned_.size() == 1 ? "" : "s");
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < owned_.size(); ++i)
+        threads.emplace_back([c = owned_[i].get()] { detail::run_loop(*c); });
+    detail::run_loop(ctx0);
+    for (auto& t : threads) t.join();
+    state_->guards.clear();
+    signals.cancel();
+    state_->reopen_signal.reset();
+    state_->signals = nullptr;
+    state_->finish_pool();
+    state_->join_pool();
+    const bool announce = state_->options.log_startup && state_->entered.load();
+    if (announce) log::info("Waiting for application shutdown.");
+    state_->leave_lifespan();  // the app's shutdown hooks, once every request is answered
+    if (announce) log::info("Application shutdown complete.");
+    if (state_->options.log_startup) log::info("Finished server process [{}]", ::getpid());
+    log::flush();
+}
+
+FASTAPI_DECL void Server::stop() { stop(state_->options.graceful_shutdown_timeout); }
+FASTAPI_DECL void Server::set_hooks(detail::ServingHooks* hooks) noexcept { state_->hooks = hooks; }
+FASTAPI_DECL void Server::stop(std::chrono::milliseconds grace) {
+    if (state_->stopping.exchange(true)) return;
+    if (state_->options.log_startup && !state_->embedded) log::info("Shutting down");
+    asio::post(*state_->control, [state = state_, grace] { state->begin_stop(grace); });
+}
+
+FASTAPI_DECL std::string Server::listen_address() const {
+    const auto& o = state_->options;
+    if (o.fd >= 0) return "fd " + std::to_string(o.fd);
+    if (!o.uds.empty()) return "unix:" + o.uds;
+    const std::string host = detail::resolve_host(o);
+    std::string port;
+    try {
+        port = std::to_string(detail::resolve_port(o));
+    } catch (const std::exception&) {
+        port = "?";
+    }
+    return (host.find(':') != std::string::npos ? "http://[" + host + "]:" : "http://" + host + ":") + port;
+}
+#endif
 
 
 }  // namespace fastapi

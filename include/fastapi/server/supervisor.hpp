@@ -112,6 +112,10 @@ FASTAPI_DECL std::string oldest_request(const RequestSlot* slots) {
 
 // ---- The worker's side ----
 
+// The hooks and the supervisor are internal: App::run reaches them through serve() and
+// run_as_worker(), compiled once in the compiled-once mode.
+#if FASTAPI_INTERNALS
+
 // What a worker adds to its Server: the request each loop runs (in the shared page), the
 // count for limit_max_requests, answers to the supervisor's pings from every loop, "ready"
 // once it listens, and a graceful stop when the supervisor goes (its end of the pair closes).
@@ -240,6 +244,8 @@ private:
     std::optional<asio::steady_timer> timer_;
 };
 
+#endif  // FASTAPI_INTERNALS
+
 // A worker: $FASTAPI_WORKER_FDS read (and removed, so a program it starts is no worker), then
 // served on the inherited socket with its own loops (one unless ServerOptions::threads says),
 // running the app's lifespan itself. A start that fails (the lifespan threw, the socket is not
@@ -315,6 +321,8 @@ FASTAPI_DECL bool run_as_worker(AppContext& app, ServerOptions options) {
 #endif
 
 // ---- The supervisor ----
+
+#if FASTAPI_INTERNALS
 
 inline volatile sig_atomic_t supervisor_signal_fd = -1;
 
@@ -989,6 +997,8 @@ private:
     bool announced_ = false, reloading_ = false, stopping_ = false, done_ = false;
     int exit_code_ = 0;
 };
+
+#endif  // FASTAPI_INTERNALS
 
 // App::run(options): a worker of a supervisor, a supervisor (workers > 1), or one process;
 // under systemd, socket-activated and notifying in every case.
