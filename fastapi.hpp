@@ -22391,6 +22391,7 @@ struct RespResult {
     std::string error;         // what is wrong, when error
 };
 
+#if FASTAPI_INTERNALS
 class RespParser {
 public:
     RespParser(std::string_view data, const RespLimits& limits) : d_(data), lim_(limits) {}
@@ -22559,6 +22560,7 @@ private:
     std::uint64_t elements_ = 0;
     std::string err_;
 };
+#endif  // FASTAPI_INTERNALS
 
 // Reads one reply from the front of data: done (out set, consumed its size), need_more (an
 // incomplete reply: wait for more bytes), or error (the connection cannot go on).
@@ -22798,6 +22800,10 @@ FASTAPI_DECL RedisOptions redis_options_from_env() {
 
 namespace fastapi::detail {
 
+// (Internal: the public handles, client.hpp, hold these through pointers.)
+struct RedisRequest;
+class RedisConnection;
+#if FASTAPI_INTERNALS
 // Who waits for a request: told once, on the connection's executor.
 struct RedisWaiter {
     virtual ~RedisWaiter() = default;
@@ -23328,6 +23334,7 @@ private:
     std::mutex mutex_;
     std::vector<std::weak_ptr<RedisConnection>> connections_;
 };
+#endif  // FASTAPI_INTERNALS
 
 }  // namespace fastapi::detail
 
@@ -23343,8 +23350,10 @@ private:
 // converted to the type asked for: std::optional<std::string>, integers, doubles, bool,
 // vectors, maps, fastapi::json and models (through the JSON machinery).
 
-#include <future>     // future (the blocking API)
+#if FASTAPI_INTERNALS
+#include <future>               // future (the blocking API)
 #include <asio/use_future.hpp>  // use_future
+#endif
 
 namespace fastapi {
 
@@ -23413,7 +23422,9 @@ std::string redis_build(std::string_view name, const A&... args) {
 }
 
 // ---- replies to types -------------------------------------------------------------------
-inline const char* redis_type_name(const RedisValue& v) {
+[[noreturn]] FASTAPI_DECL void redis_mismatch(const RedisValue& v, const char* target);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL const char* redis_type_name(const RedisValue& v) {
     switch (v.type) {
         case RedisValue::Type::null: return "null";
         case RedisValue::Type::simple: case RedisValue::Type::bulk: case RedisValue::Type::verbatim: return "string";
@@ -23429,9 +23440,10 @@ inline const char* redis_type_name(const RedisValue& v) {
     }
     return "?";
 }
-[[noreturn]] inline void redis_mismatch(const RedisValue& v, const char* target) {
+[[noreturn]] FASTAPI_DECL void redis_mismatch(const RedisValue& v, const char* target) {
     throw RedisError(std::string("fastapi::Redis: a ") + redis_type_name(v) + " reply cannot be read as " + target);
 }
+#endif
 FASTAPI_DECL void redis_throw_if_error(const RedisValue& v);
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL void redis_throw_if_error(const RedisValue& v) {
@@ -23557,6 +23569,7 @@ R redis_convert(RedisValue&& v) {
     }
 }
 
+#if FASTAPI_INTERNALS
 // ---- waiting for a request from a coroutine: the answer comes back on the coroutine's
 // executor; a cancellation (the request's client went away) answers at once with
 // operation_aborted and drops the reply when it comes -------------------------------------
@@ -23604,6 +23617,7 @@ private:
     asio::cancellation_slot slot_;
     std::atomic<bool> claimed_{false};
 };
+#endif  // FASTAPI_INTERNALS
 
 // Runs a request on a connection and gives its replies.
 FASTAPI_CORO_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
@@ -23638,6 +23652,10 @@ FASTAPI_DECL std::shared_ptr<RedisRequest> redis_request(std::string payload, st
 
 // What a Redis handle shares: the options, and the connection, made on the first loop that
 // needs it, or on a loop (thread) of its own for a client used only through blocking calls.
+// (Internal: the handles hold it through a pointer and reach it through functions of the
+// implementation.)
+class RedisLink;
+#if FASTAPI_INTERNALS
 class RedisLink {
 public:
     RedisLink(RedisOptions options, RedisConnection::Mode mode, asio::any_io_executor ex = {})
@@ -23731,11 +23749,32 @@ private:
     }
 };
 
-// Runs a coroutine of the client on its connection's executor and waits for it (the blocking API).
+#endif  // FASTAPI_INTERNALS
+
+// Runs a coroutine of the client on its connection's executor and waits for it (the blocking
+// API): the one wait (co_spawn with use_future, compiled once), each type's result kept by a
+// small coroutine around it.
+FASTAPI_DECL void redis_wait_void(RedisLink& link, asio::awaitable<void> work);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void redis_wait_void(RedisLink& link, asio::awaitable<void> work) {
+    auto ex = link.blocking_executor();
+    asio::co_spawn(ex, std::move(work), asio::use_future).get();
+}
+#endif
+template <class T>
+asio::awaitable<void> redis_keep(asio::awaitable<T> work, std::optional<T>* out) {
+    auto v = co_await std::move(work);
+    out->emplace(std::move(v));
+}
 template <class T>
 T redis_wait(RedisLink& link, asio::awaitable<T> work) {
-    auto ex = link.blocking_executor();
-    return asio::co_spawn(ex, std::move(work), asio::use_future).get();
+    if constexpr (std::is_void_v<T>) {
+        redis_wait_void(link, std::move(work));
+    } else {
+        std::optional<T> out;
+        redis_wait_void(link, redis_keep(std::move(work), &out));
+        return std::move(*out);
+    }
 }
 
 FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o);
@@ -23801,19 +23840,23 @@ private:
 // have it yet (NOSCRIPT: after a restart or SCRIPT FLUSH).
 class RedisScript {
 public:
-    explicit RedisScript(std::string source) : source_(std::move(source)) {
-        static constexpr char hex[] = "0123456789abcdef";
-        for (auto b : detail::sha1(source_)) {
-            sha1_ += hex[b >> 4];
-            sha1_ += hex[b & 15];
-        }
-    }
+    explicit RedisScript(std::string source);
     const std::string& source() const noexcept { return source_; }
     const std::string& sha1() const noexcept { return sha1_; }
 
 private:
     std::string source_, sha1_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (auto b : detail::sha1(source_)) {
+        sha1_ += hex[b >> 4];
+        sha1_ += hex[b & 15];
+    }
+}
+#endif
 
 class RedisBlocking;
 class RedisSubscriber;
@@ -23828,10 +23871,9 @@ public:
     Redis() : Redis(redis_options_from_env()) {}
     explicit Redis(std::string_view url) : Redis(parse_redis_url(url)) {}
     explicit Redis(const char* url) : Redis(parse_redis_url(url)) {}
-    explicit Redis(RedisOptions options, asio::any_io_executor ex = {})
-        : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::shared, std::move(ex))) {}
+    explicit Redis(RedisOptions options, asio::any_io_executor ex = {});
 
-    const RedisOptions& options() const noexcept { return link_->options(); }
+    const RedisOptions& options() const noexcept;
 
     // ---- the coroutine API ----
     FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> get(std::string_view key);
@@ -23887,11 +23929,7 @@ public:
     // A Redis of its own connection (the same options, on the same loop once bound): for WATCH
     // and transactions that read first, blocking commands (BLPOP), SELECT. Closed when its last
     // copy goes.
-    Redis dedicated() const {
-        auto c = link_->bound();
-        return Redis(std::make_shared<detail::RedisLink>(link_->options(), detail::RedisConnection::Mode::dedicated,
-                                                         c ? c->executor() : asio::any_io_executor{}));
-    }
+    Redis dedicated() const;
     // A pub/sub subscriber on a connection of its own.
     RedisSubscriber subscriber() const;
     // The same API, blocking: for blocking handlers, background tasks, threads of your own.
@@ -23905,25 +23943,9 @@ private:
     friend std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r);
     explicit Redis(std::shared_ptr<detail::RedisLink> link) : link_(std::move(link)) {}
 
-    static std::optional<std::vector<RedisValue>> transaction_result(std::vector<RedisValue> replies) {
-        // replies: MULTI's OK, QUEUED (or an error) per command, EXEC's array (or null, or EXECABORT).
-        for (std::size_t i = 0; i + 1 < replies.size(); ++i) detail::redis_throw_if_error(replies[i]);
-        RedisValue& exec = replies.back();
-        detail::redis_throw_if_error(exec);
-        if (exec.is_null()) return std::nullopt;
-        for (auto& r : exec.elements) detail::redis_throw_if_error(r);
-        return std::move(exec.elements);
-    }
+    static std::optional<std::vector<RedisValue>> transaction_result(std::vector<RedisValue> replies);
     static std::string eval_payload(std::string_view verb, const std::string& body, std::size_t numkeys,
-                                    const std::vector<std::string>& keys_and_args) {
-        std::string out;
-        detail::append_command_header(out, keys_and_args.size() + 3);
-        detail::append_command_arg(out, verb);
-        detail::append_command_arg(out, body);
-        detail::append_command_arg(out, std::to_string(numkeys));
-        for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
-        return out;
-    }
+                                    const std::vector<std::string>& keys_and_args);
     FASTAPI_CORO_DECL asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
                                            std::vector<std::string> all);
 
@@ -23931,6 +23953,38 @@ private:
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL Redis::Redis(RedisOptions options, asio::any_io_executor ex)
+    : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::shared, std::move(ex))) {}
+
+FASTAPI_DECL const RedisOptions& Redis::options() const noexcept { return link_->options(); }
+
+FASTAPI_DECL Redis Redis::dedicated() const {
+    auto c = link_->bound();
+    return Redis(std::make_shared<detail::RedisLink>(link_->options(), detail::RedisConnection::Mode::dedicated,
+                                                     c ? c->executor() : asio::any_io_executor{}));
+}
+
+FASTAPI_DECL std::optional<std::vector<RedisValue>> Redis::transaction_result(std::vector<RedisValue> replies) {
+        // replies: MULTI's OK, QUEUED (or an error) per command, EXEC's array (or null, or EXECABORT).
+    for (std::size_t i = 0; i + 1 < replies.size(); ++i) detail::redis_throw_if_error(replies[i]);
+    RedisValue& exec = replies.back();
+    detail::redis_throw_if_error(exec);
+    if (exec.is_null()) return std::nullopt;
+    for (auto& r : exec.elements) detail::redis_throw_if_error(r);
+    return std::move(exec.elements);
+}
+
+FASTAPI_DECL std::string Redis::eval_payload(std::string_view verb, const std::string& body, std::size_t numkeys,
+                                           const std::vector<std::string>& keys_and_args) {
+        std::string out;
+    detail::append_command_header(out, keys_and_args.size() + 3);
+    detail::append_command_arg(out, verb);
+    detail::append_command_arg(out, body);
+    detail::append_command_arg(out, std::to_string(numkeys));
+    for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
+    return out;
+}
+
 FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> Redis::get(std::string_view key) {
     std::string payload = detail::make_command("GET", key);
     auto v = co_await run(std::move(payload));
@@ -24013,21 +24067,22 @@ FASTAPI_CORO_DEF asio::awaitable<RedisValue> Redis::eval_value(const RedisScript
 class RedisBlocking {
 public:
     explicit RedisBlocking(Redis redis) : r_(std::move(redis)) {}
-    FASTAPI_LAZY std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
-    FASTAPI_LAZY bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
+    // (Compiled once in the compiled-once mode; templates header-only, as the coroutines they wait for.)
+    FASTAPI_CORO_DECL std::optional<std::string> get(std::string_view key);
+    FASTAPI_CORO_DECL bool set(std::string_view key, std::string_view value, RedisSetOptions o = {});
     template <class T>
         requires(!std::is_convertible_v<const T&, std::string_view>)
     bool set(std::string_view key, const T& value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
     template <class T>
     std::optional<T> get_as(std::string_view key) { return wait(r_.get_as<T>(key)); }
-    FASTAPI_LAZY std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
-    FASTAPI_LAZY std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
-    FASTAPI_LAZY bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
-    FASTAPI_LAZY std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
+    FASTAPI_CORO_DECL std::int64_t incr(std::string_view key, std::int64_t by = 1);
+    FASTAPI_CORO_DECL std::int64_t del(std::string_view key);
+    FASTAPI_CORO_DECL bool expire(std::string_view key, std::chrono::seconds ttl);
+    FASTAPI_CORO_DECL std::int64_t publish(std::string_view channel, std::string_view message);
     template <class R = RedisValue, class... A>
     R command(std::string_view name, const A&... args) { return wait(r_.command<R>(name, args...)); }
-    FASTAPI_LAZY std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
-    FASTAPI_LAZY std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+    FASTAPI_CORO_DECL std::vector<RedisValue> pipeline(const RedisBatch& b);
+    FASTAPI_CORO_DECL std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b);
     template <class R = RedisValue, class... A>
     R eval(const RedisScript& s, std::size_t numkeys, const A&... keys_and_args) {
         return wait(r_.eval<R>(s, numkeys, keys_and_args...));
@@ -24038,6 +24093,19 @@ private:
     T wait(asio::awaitable<T> work) { return detail::redis_wait(*r_.link_, std::move(work)); }
     Redis r_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF std::optional<std::string> RedisBlocking::get(std::string_view key) { return wait(r_.get(key)); }
+FASTAPI_CORO_DEF bool RedisBlocking::set(std::string_view key, std::string_view value, RedisSetOptions o) { return wait(r_.set(key, value, o)); }
+FASTAPI_CORO_DEF std::int64_t RedisBlocking::incr(std::string_view key, std::int64_t by) { return wait(r_.incr(key, by)); }
+FASTAPI_CORO_DEF std::int64_t RedisBlocking::del(std::string_view key) { return wait(r_.del(key)); }
+FASTAPI_CORO_DEF bool RedisBlocking::expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
+FASTAPI_CORO_DEF std::int64_t RedisBlocking::publish(std::string_view channel, std::string_view message) {
+    return wait(r_.publish(channel, message));
+}
+FASTAPI_CORO_DEF std::vector<RedisValue> RedisBlocking::pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
+FASTAPI_CORO_DEF std::optional<std::vector<RedisValue>> RedisBlocking::transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+#endif
 
 // The connection a Redis handle has made (none before its first use): for tests and diagnostics.
 #if FASTAPI_DEFINITIONS
@@ -24055,8 +24123,7 @@ FASTAPI_DECL RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
 // (FASTAPI_REDIS_MAX_QUEUED_MESSAGES; beyond, the oldest are dropped and counted).
 class RedisSubscriber {
 public:
-    explicit RedisSubscriber(RedisOptions options, asio::any_io_executor ex = {})
-        : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::pubsub, std::move(ex))) {}
+    explicit RedisSubscriber(RedisOptions options, asio::any_io_executor ex = {});
     explicit RedisSubscriber(std::string_view url) : RedisSubscriber(parse_redis_url(url)) {}
 
     // subscribe("a", "b") or subscribe(names) (a std::vector): returns once Redis confirmed them. Kept even when this throws (Redis down): they are
@@ -24089,14 +24156,9 @@ public:
     // The next message; none once the subscriber is closed.
     FASTAPI_CORO_DECL asio::awaitable<std::optional<RedisMessage>> next();
     // Ends next() (with none) and the connection.
-    void close() {
-        if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
-    }
+    void close();
     // Messages dropped because nobody took them in time.
-    std::size_t dropped() {
-        auto c = link_->bound();
-        return c ? c->dropped_messages() : 0;
-    }
+    std::size_t dropped();
 
 private:
     FASTAPI_CORO_DECL asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names);
@@ -24105,6 +24167,18 @@ private:
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisSubscriber::RedisSubscriber(RedisOptions options, asio::any_io_executor ex)
+    : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::pubsub, std::move(ex))) {}
+
+FASTAPI_DECL void RedisSubscriber::close() {
+    if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
+}
+
+FASTAPI_DECL std::size_t RedisSubscriber::dropped() {
+    auto c = link_->bound();
+    return c ? c->dropped_messages() : 0;
+}
+
 FASTAPI_CORO_DEF asio::awaitable<std::optional<RedisMessage>> RedisSubscriber::next() {
     auto c = link_->bind(co_await asio::this_coro::executor);
     auto r = std::make_shared<detail::RedisRequest>();
@@ -24373,7 +24447,12 @@ inline std::int64_t jobs_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-inline std::string jobs_random_id() {
+FASTAPI_DECL std::string jobs_random_id();
+// This process's worker id: host:pid:random.
+FASTAPI_DECL std::string jobs_worker_id();
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string jobs_random_id() {
     static thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<std::uint64_t>(::getpid())};
     static const char* hex = "0123456789abcdef";
     std::string out;
@@ -24384,14 +24463,12 @@ inline std::string jobs_random_id() {
     return out;
 }
 
-inline JobStatus jobs_status_of(std::string_view s) {
-    if (s == "deferred") return JobStatus::deferred;
-    if (s == "queued") return JobStatus::queued;
-    if (s == "in_progress") return JobStatus::in_progress;
-    if (s == "complete") return JobStatus::complete;
-    if (s == "failed") return JobStatus::failed;
-    return JobStatus::not_found;
+FASTAPI_DECL std::string jobs_worker_id() {
+    char host[64] = {};
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(::getpid()) + ":" + jobs_random_id().substr(0, 6);
 }
+#endif
 
 struct JobRecord {
     std::string id, function, args;
@@ -24450,6 +24527,16 @@ public:
     virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) = 0;
     virtual asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) = 0;
 };
+
+#if FASTAPI_INTERNALS
+inline JobStatus jobs_status_of(std::string_view s) {
+    if (s == "deferred") return JobStatus::deferred;
+    if (s == "queued") return JobStatus::queued;
+    if (s == "in_progress") return JobStatus::in_progress;
+    if (s == "complete") return JobStatus::complete;
+    if (s == "failed") return JobStatus::failed;
+    return JobStatus::not_found;
+}
 
 // MemoryJobBackend (the alias below): a template only so that its coroutines are compiled
 // where one is made (Jobs's constructors, templates likewise).
@@ -25067,6 +25154,38 @@ private:
     std::vector<Redis> waiters_;
 };
 using RedisJobBackend = BasicRedisJobBackend<>;
+#endif  // FASTAPI_INTERNALS
+
+// Jobs' backends, made by Jobs' constructors (templates): in the compiled-once mode by functions
+// of the one unit, which compiles the backends (a user's unit sees neither backend); header-only
+// by templates, instantiated only where a Jobs is made.
+#ifdef FASTAPI_SEPARATE_COMPILATION
+FASTAPI_DECL std::shared_ptr<JobBackend> make_memory_job_backend();
+FASTAPI_DECL std::shared_ptr<JobBackend> make_redis_job_backend(RedisOptions options, std::string queue);
+template <int>
+std::shared_ptr<JobBackend> new_memory_job_backend() {
+    return make_memory_job_backend();
+}
+template <int>
+std::shared_ptr<JobBackend> new_redis_job_backend(RedisOptions options, std::string queue) {
+    return make_redis_job_backend(std::move(options), std::move(queue));
+}
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<JobBackend> make_memory_job_backend() { return std::make_shared<MemoryJobBackend>(); }
+FASTAPI_DECL std::shared_ptr<JobBackend> make_redis_job_backend(RedisOptions options, std::string queue) {
+    return std::make_shared<RedisJobBackend>(std::move(options), std::move(queue));
+}
+#endif
+#else
+template <int N>
+std::shared_ptr<JobBackend> new_memory_job_backend() {
+    return std::make_shared<BasicMemoryJobBackend<N>>();
+}
+template <int N>
+std::shared_ptr<JobBackend> new_redis_job_backend(RedisOptions options, std::string queue) {
+    return std::make_shared<BasicRedisJobBackend<N>>(std::move(options), std::move(queue));
+}
+#endif
 
 template <class F>
 struct job_traits;
@@ -25124,34 +25243,40 @@ struct CronSpec {
             for (int v = a; v <= b; v += step) out.set(static_cast<std::size_t>(v));
         }
     }
-    static CronSpec parse(std::string_view line) {
-        std::vector<std::string_view> f;
-        while (!line.empty()) {
-            auto sp = line.find(' ');
-            if (sp != 0) f.push_back(line.substr(0, sp));
-            line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-        }
-        if (f.size() == 5) f.insert(f.begin(), "0");
-        if (f.size() != 6) throw std::invalid_argument("fastapi::Jobs::cron: five fields (m h dom mon dow), or six with seconds first");
-        CronSpec c;
-        field(f[0], 0, 59, c.sec);
-        field(f[1], 0, 59, c.min);
-        field(f[2], 0, 23, c.hour);
-        field(f[3], 1, 31, c.dom);
-        field(f[4], 1, 12, c.mon);
-        field(f[5], 0, 7, c.dow);
-        if (c.dow.test(7)) c.dow.set(0);
-        return c;
-    }
-    bool due(std::int64_t unix_second) const {
-        std::time_t t = static_cast<std::time_t>(unix_second);
-        std::tm tm{};
-        ::gmtime_r(&t, &tm);
-        return sec.test(static_cast<std::size_t>(tm.tm_sec)) && min.test(static_cast<std::size_t>(tm.tm_min)) &&
-               hour.test(static_cast<std::size_t>(tm.tm_hour)) && dom.test(static_cast<std::size_t>(tm.tm_mday)) &&
-               mon.test(static_cast<std::size_t>(tm.tm_mon + 1)) && dow.test(static_cast<std::size_t>(tm.tm_wday));
-    }
+    static CronSpec parse(std::string_view line);
+    bool due(std::int64_t unix_second) const;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CronSpec CronSpec::parse(std::string_view line) {
+    std::vector<std::string_view> f;
+    while (!line.empty()) {
+        auto sp = line.find(' ');
+        if (sp != 0) f.push_back(line.substr(0, sp));
+        line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    }
+    if (f.size() == 5) f.insert(f.begin(), "0");
+    if (f.size() != 6) throw std::invalid_argument("fastapi::Jobs::cron: five fields (m h dom mon dow), or six with seconds first");
+    CronSpec c;
+    field(f[0], 0, 59, c.sec);
+    field(f[1], 0, 59, c.min);
+    field(f[2], 0, 23, c.hour);
+    field(f[3], 1, 31, c.dom);
+    field(f[4], 1, 12, c.mon);
+    field(f[5], 0, 7, c.dow);
+    if (c.dow.test(7)) c.dow.set(0);
+    return c;
+}
+
+FASTAPI_DECL bool CronSpec::due(std::int64_t unix_second) const {
+    std::time_t t = static_cast<std::time_t>(unix_second);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    return sec.test(static_cast<std::size_t>(tm.tm_sec)) && min.test(static_cast<std::size_t>(tm.tm_min)) &&
+           hour.test(static_cast<std::size_t>(tm.tm_hour)) && dom.test(static_cast<std::size_t>(tm.tm_mday)) &&
+           mon.test(static_cast<std::size_t>(tm.tm_mon + 1)) && dow.test(static_cast<std::size_t>(tm.tm_wday));
+}
+#endif
 
 inline std::atomic<bool>& jobs_stop_signal() {
     static std::atomic<bool> stop{false};
@@ -25229,16 +25354,9 @@ private:
     friend class Jobs;
     // On the job's loop: a coroutine job stopped at its next suspension point (timeout, abort,
     // given back at a graceful stop).
-    void stop(const char* why) {
-        if (stop_reason_.empty()) stop_reason_ = why;
-        if (std::string_view(why) == "aborted") aborted_ = true;
-        cancel_.emit(asio::cancellation_type::terminal);
-    }
+    void stop(const char* why);
     // From any thread: a plain job is told (check() throws), a coroutine job stopped.
-    void stop_soon(const char* why) {
-        aborted_ = true;
-        if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
-    }
+    void stop_soon(const char* why);
     FASTAPI_CORO_DECL void report(std::string text);
     FASTAPI_CORO_DECL static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self);
 
@@ -25254,6 +25372,17 @@ private:
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL void JobContext::stop(const char* why) {
+    if (stop_reason_.empty()) stop_reason_ = why;
+    if (std::string_view(why) == "aborted") aborted_ = true;
+    cancel_.emit(asio::cancellation_type::terminal);
+}
+
+FASTAPI_DECL void JobContext::stop_soon(const char* why) {
+    aborted_ = true;
+    if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
+}
+
 FASTAPI_CORO_DEF void JobContext::report(std::string text) {  // on the loop
     pending_ = std::move(text);
     has_pending_ = true;
@@ -25384,16 +25513,25 @@ class Jobs {
     };
 
 public:
-    // (Templates, as the backends they make are: GCC 12 would compile their coroutines in every unit.)
-    FASTAPI_LAZY Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
-    FASTAPI_LAZY explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
-        : b_(std::make_shared<detail::RedisJobBackend>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true) {}
-    FASTAPI_LAZY explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
-        : Jobs(parse_redis_url(redis_url), std::move(queue_name)) {}
-    FASTAPI_LAZY static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
+    // (Templates, the backends they make named through their parameter: nothing of a backend
+    // is compiled in a unit that makes no Jobs; in the compiled-once mode the backends are
+    // made, and compiled, in the implementation unit.)
+    template <int N = 0>
+    Jobs() : b_(detail::new_memory_job_backend<N>()) {}
+    template <int N = 0>
+    explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
+        : b_(detail::new_redis_job_backend<N>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true),
+          make_redis_(&detail::new_redis_job_backend<N>) {}
+    template <int N = 0>
+    explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
+        : b_(detail::new_redis_job_backend<N>(parse_redis_url(redis_url), queue_name)), queue_(std::move(queue_name)), redis_(true),
+          make_redis_(&detail::new_redis_job_backend<N>) {}
+    template <int N = 0>
+    static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
+        using Made = std::conditional_t<N == 0, Jobs, Jobs>;  // dependent: its constructors made where this is
         const char* url = std::getenv("REDIS_URL");
-        if (url && *url) return std::make_unique<Jobs>(std::string_view(url), std::move(queue_name));
-        return std::make_unique<Jobs>();
+        if (url && *url) return std::make_unique<Made>(std::string_view(url), std::move(queue_name));
+        return std::make_unique<Made>();
     }
     bool uses_redis() const noexcept { return redis_; }
 
@@ -25485,15 +25623,7 @@ public:
     // app (set_app), it runs the app's lifespan too (with the server: the first to enter runs
     // the startup, the last to leave the shutdown).
     FASTAPI_CORO_DECL void start_worker(WorkerOptions o = {});
-    ~Jobs() {
-        if (in_process_.joinable()) {
-            stop();
-            in_process_.join();
-        }
-        // Jobs given back at a graceful stop may still run on the pool's threads (C++ cannot
-        // interrupt them): they use this, so it waits for them (they were told to stop).
-        while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    ~Jobs();
 
     // `./app worker [--burst] [--max-jobs N] [--queue-name Q] [--check]`: runs the worker and
     // returns its status; none when the command line is not `worker` (then app.run(argc, argv)).
@@ -25574,51 +25704,12 @@ private:
         }
         return record(name, to_json_value(static_cast<const typename T::arg&>(args)).serialize(), std::move(o));
     }
-    detail::JobRecord record(const std::string& function, const std::string& args_json, EnqueueOptions o) {
-        detail::JobRecord r;
-        r.id = o.job_id.empty() ? detail::jobs_random_id() : o.job_id;
-        r.function = function;
-        r.args = args_json;
-        JobOptions jo;
-        {
-            std::lock_guard lock(m_);
-            auto it = registry_.find(function);
-            if (it != registry_.end()) jo = it->second.options;
-        }
-        r.max_tries = jo.max_tries;
-        r.timeout_ms = jo.timeout.count();
-        r.keep_ms = jo.keep_result.count();
-        r.keep_failed_ms = jo.keep_failed.count();
-        r.backoff = jo.backoff;
-        r.enqueue_ms = detail::jobs_now_ms();
-        r.run_at_ms = r.enqueue_ms + o.defer_by.count();
-        if (o.defer_until)
-            r.run_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.defer_until->time_since_epoch()).count();
-        r.expires_at_ms = o.expires.count() > 0 ? r.enqueue_ms + o.expires.count() : 0;
-        return r;
-    }
+    detail::JobRecord record(const std::string& function, const std::string& args_json, EnqueueOptions o);
 
-    const Registered* find(const std::string& function) {
-        std::lock_guard lock(m_);
-        auto it = registry_.find(function);
-        return it == registry_.end() ? nullptr : &it->second;
-    }
-    bool coroutine(const std::string& function) {
-        auto r = find(function);
-        return r && r->run_async;
-    }
+    const Registered* find(const std::string& function);
+    bool coroutine(const std::string& function);
     // cron's run_at_startup: once for the workers that start within 30 s of each other.
-    void start_crons() {
-        for (auto& c : crons_) {
-            if (!c.at_startup) continue;
-            try {
-                if (b_->claim_once("cron:" + c.name + ":startup", 30000))
-                    enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":startup:" + std::to_string(detail::jobs_now_ms())});
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "fastapi::Jobs: cron %s at startup: %s\n", c.name.c_str(), e.what());
-            }
-        }
-    }
+    void start_crons();
 
     // A finishing call, tried again while Redis is away (bounded: then the lease runs out and
     // the job runs again elsewhere, at least once).
@@ -25636,69 +25727,10 @@ private:
             }
         }
     }
-    void prepare(const detail::ClaimedJob& j, JobContext& ctx) {
-        ctx.job_id = j.id;
-        ctx.job_try = j.tries;
-        ctx.enqueue_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(j.enqueue_ms));
-        ctx.backend_ = b_.get();
-        ctx.app_ = app_;
-        ctx.deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(j.timeout_ms > 0 ? j.timeout_ms : 1000LL * 3600 * 24 * 365);
-    }
+    void prepare(const detail::ClaimedJob& j, JobContext& ctx);
     // What a run came to: its result, or its error and whether (when) it runs again.
-    Outcome judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result) {
-        auto fail = [&](std::string text, std::int64_t defer_ms, bool final) {
-            if (ctx.aborted() && text == "aborted") final = true;
-            const bool again = !final && j.tries < j.max_tries;
-            return Outcome{false, std::move(text), again ? detail::jobs_now_ms() + defer_ms : -1};
-        };
-        if (!error) {
-            if (std::chrono::steady_clock::now() > ctx.deadline_) return fail("timeout", 0, false);
-            if (ctx.aborted()) return fail("aborted", 0, true);
-            return Outcome{true, std::move(result), -1};
-        }
-        try {
-            std::rethrow_exception(error);
-        } catch (const Retry& r) {
-            return fail("retry requested", r.defer.count(), false);
-        } catch (const JobAborted& e) {
-            return fail(e.what(), 0, std::string_view(e.what()) == "aborted");
-        } catch (const RequestValidationError& e) {
-            std::string text = "validation error:";
-            for (auto& err : e.errors()) {
-                text += " [";
-                for (auto& p : err.loc) text += std::holds_alternative<std::string>(p) ? std::get<std::string>(p) + "." : std::to_string(std::get<std::int64_t>(p)) + ".";
-                text += "] " + err.msg + ";";
-            }
-            return fail(text, 0, true);
-        } catch (const std::exception& e) {
-            // A coroutine job stopped at a suspension point (its timeout, an abort): why it was.
-            if (!ctx.stop_reason_.empty()) return fail(ctx.stop_reason_, 0, ctx.stop_reason_ == "aborted");
-            return fail(e.what(), j.backoff ? (1000LL << std::min(j.tries - 1, 16)) : 0, false);
-        } catch (...) {
-            return fail("unknown exception", 0, false);
-        }
-    }
-    void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
-        prepare(j, *ctx);
-        const Registered* reg = find(j.function);
-        Outcome out;
-        if (!reg || !reg->run) {
-            out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
-        } else {
-            std::exception_ptr error;
-            std::string result;
-            try {
-                result = reg->run(*ctx, j.args);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            out = judge(j, *ctx, error, std::move(result));
-        }
-        persist([&] {
-            if (out.ok) b_->complete(j.id, worker_id_, out.text, j.keep_ms);
-            else b_->failed(j.id, worker_id_, out.text, out.retry_at);
-        });
-    }
+    Outcome judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result);
+    void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx);
     // A coroutine job on the loop it runs on: a coroutine of its own (so that cancelling it,
     // on its timeout or an abort, stops it alone, at its next suspension point), then its end
     // recorded without blocking the loop. `token` ends its worker entry when this frame goes.
@@ -25708,6 +25740,8 @@ private:
     std::shared_ptr<detail::JobBackend> b_;
     std::string queue_ = "fastapi:queue";
     bool redis_ = false;
+    // What made the Redis backend (the constructor's): another queue's for `worker --queue-name`.
+    std::shared_ptr<detail::JobBackend> (*make_redis_)(RedisOptions, std::string) = nullptr;
     detail::AppContext* app_ = nullptr;
     std::map<std::string, Registered> registry_;
     std::map<const void*, std::string> names_;
@@ -25717,14 +25751,132 @@ private:
     std::atomic<int> active_{0};
     std::vector<std::shared_ptr<asio::thread_pool>> abandoned_;  // pools whose jobs outlived a graceful stop
     std::thread in_process_;
-    std::string worker_id_ = [] {
-        char host[64] = {};
-        ::gethostname(host, sizeof host - 1);
-        return std::string(host) + ":" + std::to_string(::getpid()) + ":" + detail::jobs_random_id().substr(0, 6);
-    }();
+    std::string worker_id_ = detail::jobs_worker_id();
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL Jobs::~Jobs() {
+    if (in_process_.joinable()) {
+        stop();
+        in_process_.join();
+    }
+    // Jobs given back at a graceful stop may still run on the pool's threads (C++ cannot
+    // interrupt them): they use this, so it waits for them (they were told to stop).
+    while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+FASTAPI_DECL detail::JobRecord Jobs::record(const std::string& function, const std::string& args_json, EnqueueOptions o) {
+    detail::JobRecord r;
+    r.id = o.job_id.empty() ? detail::jobs_random_id() : o.job_id;
+    r.function = function;
+    r.args = args_json;
+    JobOptions jo;
+    {
+        std::lock_guard lock(m_);
+        auto it = registry_.find(function);
+        if (it != registry_.end()) jo = it->second.options;
+    }
+    r.max_tries = jo.max_tries;
+    r.timeout_ms = jo.timeout.count();
+    r.keep_ms = jo.keep_result.count();
+    r.keep_failed_ms = jo.keep_failed.count();
+    r.backoff = jo.backoff;
+    r.enqueue_ms = detail::jobs_now_ms();
+    r.run_at_ms = r.enqueue_ms + o.defer_by.count();
+    if (o.defer_until)
+        r.run_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.defer_until->time_since_epoch()).count();
+    r.expires_at_ms = o.expires.count() > 0 ? r.enqueue_ms + o.expires.count() : 0;
+    return r;
+}
+
+FASTAPI_DECL const Jobs::Registered* Jobs::find(const std::string& function) {
+    std::lock_guard lock(m_);
+    auto it = registry_.find(function);
+    return it == registry_.end() ? nullptr : &it->second;
+}
+
+FASTAPI_DECL bool Jobs::coroutine(const std::string& function) {
+    auto r = find(function);
+    return r && r->run_async;
+}
+
+FASTAPI_DECL void Jobs::start_crons() {
+    for (auto& c : crons_) {
+        if (!c.at_startup) continue;
+        try {
+            if (b_->claim_once("cron:" + c.name + ":startup", 30000))
+                enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":startup:" + std::to_string(detail::jobs_now_ms())});
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi::Jobs: cron %s at startup: %s\n", c.name.c_str(), e.what());
+        }
+    }
+}
+
+FASTAPI_DECL void Jobs::prepare(const detail::ClaimedJob& j, JobContext& ctx) {
+    ctx.job_id = j.id;
+    ctx.job_try = j.tries;
+    ctx.enqueue_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(j.enqueue_ms));
+    ctx.backend_ = b_.get();
+    ctx.app_ = app_;
+    ctx.deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(j.timeout_ms > 0 ? j.timeout_ms : 1000LL * 3600 * 24 * 365);
+}
+
+FASTAPI_DECL Jobs::Outcome Jobs::judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result) {
+    auto fail = [&](std::string text, std::int64_t defer_ms, bool final) {
+        if (ctx.aborted() && text == "aborted") final = true;
+        const bool again = !final && j.tries < j.max_tries;
+        return Outcome{false, std::move(text), again ? detail::jobs_now_ms() + defer_ms : -1};
+    };
+    if (!error) {
+        if (std::chrono::steady_clock::now() > ctx.deadline_) return fail("timeout", 0, false);
+        if (ctx.aborted()) return fail("aborted", 0, true);
+        return Outcome{true, std::move(result), -1};
+    }
+    try {
+        std::rethrow_exception(error);
+    } catch (const Retry& r) {
+        return fail("retry requested", r.defer.count(), false);
+    } catch (const JobAborted& e) {
+        return fail(e.what(), 0, std::string_view(e.what()) == "aborted");
+    } catch (const RequestValidationError& e) {
+        std::string text = "validation error:";
+        for (auto& err : e.errors()) {
+            text += " [";
+            for (auto& p : err.loc) text += std::holds_alternative<std::string>(p) ? std::get<std::string>(p) + "." : std::to_string(std::get<std::int64_t>(p)) + ".";
+            text += "] " + err.msg + ";";
+        }
+        return fail(text, 0, true);
+    } catch (const std::exception& e) {
+        // A coroutine job stopped at a suspension point (its timeout, an abort): why it was.
+        if (!ctx.stop_reason_.empty()) return fail(ctx.stop_reason_, 0, ctx.stop_reason_ == "aborted");
+        return fail(e.what(), j.backoff ? (1000LL << std::min(j.tries - 1, 16)) : 0, false);
+    } catch (...) {
+        return fail("unknown exception", 0, false);
+    }
+}
+
+FASTAPI_DECL void Jobs::run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
+    prepare(j, *ctx);
+    const Registered* reg = find(j.function);
+    Outcome out;
+    if (!reg || !reg->run) {
+        out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
+    } else {
+        std::exception_ptr error;
+        std::string result;
+        try {
+            result = reg->run(*ctx, j.args);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        out = judge(j, *ctx, error, std::move(result));
+    }
+    persist([&] {
+        if (out.ok) b_->complete(j.id, worker_id_, out.text, j.keep_ms);
+        else b_->failed(j.id, worker_id_, out.text, out.retry_at);
+    });
+}
+
 FASTAPI_CORO_DEF std::size_t Jobs::run_all() {
     std::size_t n = 0;
     for (int rounds = 0; rounds < 1000; ++rounds) {
@@ -25963,7 +26115,7 @@ FASTAPI_CORO_DEF std::optional<int> Jobs::main(int argc, char** argv) {
         return 2;
     }
     if (!o.queue_name.empty() && o.queue_name != queue_) {
-        b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
+        b_ = make_redis_(redis_options_from_env(), o.queue_name);
     }
     if (check) {
         try {

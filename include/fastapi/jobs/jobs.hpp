@@ -113,7 +113,12 @@ inline std::int64_t jobs_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-inline std::string jobs_random_id() {
+FASTAPI_DECL std::string jobs_random_id();
+// This process's worker id: host:pid:random.
+FASTAPI_DECL std::string jobs_worker_id();
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string jobs_random_id() {
     static thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<std::uint64_t>(::getpid())};
     static const char* hex = "0123456789abcdef";
     std::string out;
@@ -124,14 +129,12 @@ inline std::string jobs_random_id() {
     return out;
 }
 
-inline JobStatus jobs_status_of(std::string_view s) {
-    if (s == "deferred") return JobStatus::deferred;
-    if (s == "queued") return JobStatus::queued;
-    if (s == "in_progress") return JobStatus::in_progress;
-    if (s == "complete") return JobStatus::complete;
-    if (s == "failed") return JobStatus::failed;
-    return JobStatus::not_found;
+FASTAPI_DECL std::string jobs_worker_id() {
+    char host[64] = {};
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(::getpid()) + ":" + jobs_random_id().substr(0, 6);
 }
+#endif
 
 struct JobRecord {
     std::string id, function, args;
@@ -190,6 +193,16 @@ public:
     virtual asio::awaitable<void> failed_async(std::string id, std::string worker, std::string error, std::int64_t retry_at_ms) = 0;
     virtual asio::awaitable<bool> wait_done_async(std::string id, std::chrono::milliseconds upto) = 0;
 };
+
+#if FASTAPI_INTERNALS
+inline JobStatus jobs_status_of(std::string_view s) {
+    if (s == "deferred") return JobStatus::deferred;
+    if (s == "queued") return JobStatus::queued;
+    if (s == "in_progress") return JobStatus::in_progress;
+    if (s == "complete") return JobStatus::complete;
+    if (s == "failed") return JobStatus::failed;
+    return JobStatus::not_found;
+}
 
 // MemoryJobBackend (the alias below): a template only so that its coroutines are compiled
 // where one is made (Jobs's constructors, templates likewise).
@@ -807,6 +820,38 @@ private:
     std::vector<Redis> waiters_;
 };
 using RedisJobBackend = BasicRedisJobBackend<>;
+#endif  // FASTAPI_INTERNALS
+
+// Jobs' backends, made by Jobs' constructors (templates): in the compiled-once mode by functions
+// of the one unit, which compiles the backends (a user's unit sees neither backend); header-only
+// by templates, instantiated only where a Jobs is made.
+#ifdef FASTAPI_SEPARATE_COMPILATION
+FASTAPI_DECL std::shared_ptr<JobBackend> make_memory_job_backend();
+FASTAPI_DECL std::shared_ptr<JobBackend> make_redis_job_backend(RedisOptions options, std::string queue);
+template <int>
+std::shared_ptr<JobBackend> new_memory_job_backend() {
+    return make_memory_job_backend();
+}
+template <int>
+std::shared_ptr<JobBackend> new_redis_job_backend(RedisOptions options, std::string queue) {
+    return make_redis_job_backend(std::move(options), std::move(queue));
+}
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<JobBackend> make_memory_job_backend() { return std::make_shared<MemoryJobBackend>(); }
+FASTAPI_DECL std::shared_ptr<JobBackend> make_redis_job_backend(RedisOptions options, std::string queue) {
+    return std::make_shared<RedisJobBackend>(std::move(options), std::move(queue));
+}
+#endif
+#else
+template <int N>
+std::shared_ptr<JobBackend> new_memory_job_backend() {
+    return std::make_shared<BasicMemoryJobBackend<N>>();
+}
+template <int N>
+std::shared_ptr<JobBackend> new_redis_job_backend(RedisOptions options, std::string queue) {
+    return std::make_shared<BasicRedisJobBackend<N>>(std::move(options), std::move(queue));
+}
+#endif
 
 template <class F>
 struct job_traits;
@@ -864,34 +909,40 @@ struct CronSpec {
             for (int v = a; v <= b; v += step) out.set(static_cast<std::size_t>(v));
         }
     }
-    static CronSpec parse(std::string_view line) {
-        std::vector<std::string_view> f;
-        while (!line.empty()) {
-            auto sp = line.find(' ');
-            if (sp != 0) f.push_back(line.substr(0, sp));
-            line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-        }
-        if (f.size() == 5) f.insert(f.begin(), "0");
-        if (f.size() != 6) throw std::invalid_argument("fastapi::Jobs::cron: five fields (m h dom mon dow), or six with seconds first");
-        CronSpec c;
-        field(f[0], 0, 59, c.sec);
-        field(f[1], 0, 59, c.min);
-        field(f[2], 0, 23, c.hour);
-        field(f[3], 1, 31, c.dom);
-        field(f[4], 1, 12, c.mon);
-        field(f[5], 0, 7, c.dow);
-        if (c.dow.test(7)) c.dow.set(0);
-        return c;
-    }
-    bool due(std::int64_t unix_second) const {
-        std::time_t t = static_cast<std::time_t>(unix_second);
-        std::tm tm{};
-        ::gmtime_r(&t, &tm);
-        return sec.test(static_cast<std::size_t>(tm.tm_sec)) && min.test(static_cast<std::size_t>(tm.tm_min)) &&
-               hour.test(static_cast<std::size_t>(tm.tm_hour)) && dom.test(static_cast<std::size_t>(tm.tm_mday)) &&
-               mon.test(static_cast<std::size_t>(tm.tm_mon + 1)) && dow.test(static_cast<std::size_t>(tm.tm_wday));
-    }
+    static CronSpec parse(std::string_view line);
+    bool due(std::int64_t unix_second) const;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CronSpec CronSpec::parse(std::string_view line) {
+    std::vector<std::string_view> f;
+    while (!line.empty()) {
+        auto sp = line.find(' ');
+        if (sp != 0) f.push_back(line.substr(0, sp));
+        line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    }
+    if (f.size() == 5) f.insert(f.begin(), "0");
+    if (f.size() != 6) throw std::invalid_argument("fastapi::Jobs::cron: five fields (m h dom mon dow), or six with seconds first");
+    CronSpec c;
+    field(f[0], 0, 59, c.sec);
+    field(f[1], 0, 59, c.min);
+    field(f[2], 0, 23, c.hour);
+    field(f[3], 1, 31, c.dom);
+    field(f[4], 1, 12, c.mon);
+    field(f[5], 0, 7, c.dow);
+    if (c.dow.test(7)) c.dow.set(0);
+    return c;
+}
+
+FASTAPI_DECL bool CronSpec::due(std::int64_t unix_second) const {
+    std::time_t t = static_cast<std::time_t>(unix_second);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    return sec.test(static_cast<std::size_t>(tm.tm_sec)) && min.test(static_cast<std::size_t>(tm.tm_min)) &&
+           hour.test(static_cast<std::size_t>(tm.tm_hour)) && dom.test(static_cast<std::size_t>(tm.tm_mday)) &&
+           mon.test(static_cast<std::size_t>(tm.tm_mon + 1)) && dow.test(static_cast<std::size_t>(tm.tm_wday));
+}
+#endif
 
 inline std::atomic<bool>& jobs_stop_signal() {
     static std::atomic<bool> stop{false};
@@ -969,16 +1020,9 @@ private:
     friend class Jobs;
     // On the job's loop: a coroutine job stopped at its next suspension point (timeout, abort,
     // given back at a graceful stop).
-    void stop(const char* why) {
-        if (stop_reason_.empty()) stop_reason_ = why;
-        if (std::string_view(why) == "aborted") aborted_ = true;
-        cancel_.emit(asio::cancellation_type::terminal);
-    }
+    void stop(const char* why);
     // From any thread: a plain job is told (check() throws), a coroutine job stopped.
-    void stop_soon(const char* why) {
-        aborted_ = true;
-        if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
-    }
+    void stop_soon(const char* why);
     FASTAPI_CORO_DECL void report(std::string text);
     FASTAPI_CORO_DECL static asio::awaitable<void> write_progress(std::shared_ptr<JobContext> self);
 
@@ -994,6 +1038,17 @@ private:
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL void JobContext::stop(const char* why) {
+    if (stop_reason_.empty()) stop_reason_ = why;
+    if (std::string_view(why) == "aborted") aborted_ = true;
+    cancel_.emit(asio::cancellation_type::terminal);
+}
+
+FASTAPI_DECL void JobContext::stop_soon(const char* why) {
+    aborted_ = true;
+    if (loop_) asio::post(loop_, [self = shared_from_this(), why] { self->stop(why); });
+}
+
 FASTAPI_CORO_DEF void JobContext::report(std::string text) {  // on the loop
     pending_ = std::move(text);
     has_pending_ = true;
@@ -1124,16 +1179,25 @@ class Jobs {
     };
 
 public:
-    // (Templates, as the backends they make are: GCC 12 would compile their coroutines in every unit.)
-    FASTAPI_LAZY Jobs() : b_(std::make_shared<detail::MemoryJobBackend>()) {}
-    FASTAPI_LAZY explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
-        : b_(std::make_shared<detail::RedisJobBackend>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true) {}
-    FASTAPI_LAZY explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
-        : Jobs(parse_redis_url(redis_url), std::move(queue_name)) {}
-    FASTAPI_LAZY static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
+    // (Templates, the backends they make named through their parameter: nothing of a backend
+    // is compiled in a unit that makes no Jobs; in the compiled-once mode the backends are
+    // made, and compiled, in the implementation unit.)
+    template <int N = 0>
+    Jobs() : b_(detail::new_memory_job_backend<N>()) {}
+    template <int N = 0>
+    explicit Jobs(RedisOptions redis, std::string queue_name = "fastapi:queue")
+        : b_(detail::new_redis_job_backend<N>(std::move(redis), queue_name)), queue_(std::move(queue_name)), redis_(true),
+          make_redis_(&detail::new_redis_job_backend<N>) {}
+    template <int N = 0>
+    explicit Jobs(std::string_view redis_url, std::string queue_name = "fastapi:queue")
+        : b_(detail::new_redis_job_backend<N>(parse_redis_url(redis_url), queue_name)), queue_(std::move(queue_name)), redis_(true),
+          make_redis_(&detail::new_redis_job_backend<N>) {}
+    template <int N = 0>
+    static std::unique_ptr<Jobs> from_env(std::string queue_name = "fastapi:queue") {
+        using Made = std::conditional_t<N == 0, Jobs, Jobs>;  // dependent: its constructors made where this is
         const char* url = std::getenv("REDIS_URL");
-        if (url && *url) return std::make_unique<Jobs>(std::string_view(url), std::move(queue_name));
-        return std::make_unique<Jobs>();
+        if (url && *url) return std::make_unique<Made>(std::string_view(url), std::move(queue_name));
+        return std::make_unique<Made>();
     }
     bool uses_redis() const noexcept { return redis_; }
 
@@ -1225,15 +1289,7 @@ public:
     // app (set_app), it runs the app's lifespan too (with the server: the first to enter runs
     // the startup, the last to leave the shutdown).
     FASTAPI_CORO_DECL void start_worker(WorkerOptions o = {});
-    ~Jobs() {
-        if (in_process_.joinable()) {
-            stop();
-            in_process_.join();
-        }
-        // Jobs given back at a graceful stop may still run on the pool's threads (C++ cannot
-        // interrupt them): they use this, so it waits for them (they were told to stop).
-        while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    ~Jobs();
 
     // `./app worker [--burst] [--max-jobs N] [--queue-name Q] [--check]`: runs the worker and
     // returns its status; none when the command line is not `worker` (then app.run(argc, argv)).
@@ -1314,51 +1370,12 @@ private:
         }
         return record(name, to_json_value(static_cast<const typename T::arg&>(args)).serialize(), std::move(o));
     }
-    detail::JobRecord record(const std::string& function, const std::string& args_json, EnqueueOptions o) {
-        detail::JobRecord r;
-        r.id = o.job_id.empty() ? detail::jobs_random_id() : o.job_id;
-        r.function = function;
-        r.args = args_json;
-        JobOptions jo;
-        {
-            std::lock_guard lock(m_);
-            auto it = registry_.find(function);
-            if (it != registry_.end()) jo = it->second.options;
-        }
-        r.max_tries = jo.max_tries;
-        r.timeout_ms = jo.timeout.count();
-        r.keep_ms = jo.keep_result.count();
-        r.keep_failed_ms = jo.keep_failed.count();
-        r.backoff = jo.backoff;
-        r.enqueue_ms = detail::jobs_now_ms();
-        r.run_at_ms = r.enqueue_ms + o.defer_by.count();
-        if (o.defer_until)
-            r.run_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.defer_until->time_since_epoch()).count();
-        r.expires_at_ms = o.expires.count() > 0 ? r.enqueue_ms + o.expires.count() : 0;
-        return r;
-    }
+    detail::JobRecord record(const std::string& function, const std::string& args_json, EnqueueOptions o);
 
-    const Registered* find(const std::string& function) {
-        std::lock_guard lock(m_);
-        auto it = registry_.find(function);
-        return it == registry_.end() ? nullptr : &it->second;
-    }
-    bool coroutine(const std::string& function) {
-        auto r = find(function);
-        return r && r->run_async;
-    }
+    const Registered* find(const std::string& function);
+    bool coroutine(const std::string& function);
     // cron's run_at_startup: once for the workers that start within 30 s of each other.
-    void start_crons() {
-        for (auto& c : crons_) {
-            if (!c.at_startup) continue;
-            try {
-                if (b_->claim_once("cron:" + c.name + ":startup", 30000))
-                    enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":startup:" + std::to_string(detail::jobs_now_ms())});
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "fastapi::Jobs: cron %s at startup: %s\n", c.name.c_str(), e.what());
-            }
-        }
-    }
+    void start_crons();
 
     // A finishing call, tried again while Redis is away (bounded: then the lease runs out and
     // the job runs again elsewhere, at least once).
@@ -1376,69 +1393,10 @@ private:
             }
         }
     }
-    void prepare(const detail::ClaimedJob& j, JobContext& ctx) {
-        ctx.job_id = j.id;
-        ctx.job_try = j.tries;
-        ctx.enqueue_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(j.enqueue_ms));
-        ctx.backend_ = b_.get();
-        ctx.app_ = app_;
-        ctx.deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(j.timeout_ms > 0 ? j.timeout_ms : 1000LL * 3600 * 24 * 365);
-    }
+    void prepare(const detail::ClaimedJob& j, JobContext& ctx);
     // What a run came to: its result, or its error and whether (when) it runs again.
-    Outcome judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result) {
-        auto fail = [&](std::string text, std::int64_t defer_ms, bool final) {
-            if (ctx.aborted() && text == "aborted") final = true;
-            const bool again = !final && j.tries < j.max_tries;
-            return Outcome{false, std::move(text), again ? detail::jobs_now_ms() + defer_ms : -1};
-        };
-        if (!error) {
-            if (std::chrono::steady_clock::now() > ctx.deadline_) return fail("timeout", 0, false);
-            if (ctx.aborted()) return fail("aborted", 0, true);
-            return Outcome{true, std::move(result), -1};
-        }
-        try {
-            std::rethrow_exception(error);
-        } catch (const Retry& r) {
-            return fail("retry requested", r.defer.count(), false);
-        } catch (const JobAborted& e) {
-            return fail(e.what(), 0, std::string_view(e.what()) == "aborted");
-        } catch (const RequestValidationError& e) {
-            std::string text = "validation error:";
-            for (auto& err : e.errors()) {
-                text += " [";
-                for (auto& p : err.loc) text += std::holds_alternative<std::string>(p) ? std::get<std::string>(p) + "." : std::to_string(std::get<std::int64_t>(p)) + ".";
-                text += "] " + err.msg + ";";
-            }
-            return fail(text, 0, true);
-        } catch (const std::exception& e) {
-            // A coroutine job stopped at a suspension point (its timeout, an abort): why it was.
-            if (!ctx.stop_reason_.empty()) return fail(ctx.stop_reason_, 0, ctx.stop_reason_ == "aborted");
-            return fail(e.what(), j.backoff ? (1000LL << std::min(j.tries - 1, 16)) : 0, false);
-        } catch (...) {
-            return fail("unknown exception", 0, false);
-        }
-    }
-    void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
-        prepare(j, *ctx);
-        const Registered* reg = find(j.function);
-        Outcome out;
-        if (!reg || !reg->run) {
-            out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
-        } else {
-            std::exception_ptr error;
-            std::string result;
-            try {
-                result = reg->run(*ctx, j.args);
-            } catch (...) {
-                error = std::current_exception();
-            }
-            out = judge(j, *ctx, error, std::move(result));
-        }
-        persist([&] {
-            if (out.ok) b_->complete(j.id, worker_id_, out.text, j.keep_ms);
-            else b_->failed(j.id, worker_id_, out.text, out.retry_at);
-        });
-    }
+    Outcome judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result);
+    void run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx);
     // A coroutine job on the loop it runs on: a coroutine of its own (so that cancelling it,
     // on its timeout or an abort, stops it alone, at its next suspension point), then its end
     // recorded without blocking the loop. `token` ends its worker entry when this frame goes.
@@ -1448,6 +1406,8 @@ private:
     std::shared_ptr<detail::JobBackend> b_;
     std::string queue_ = "fastapi:queue";
     bool redis_ = false;
+    // What made the Redis backend (the constructor's): another queue's for `worker --queue-name`.
+    std::shared_ptr<detail::JobBackend> (*make_redis_)(RedisOptions, std::string) = nullptr;
     detail::AppContext* app_ = nullptr;
     std::map<std::string, Registered> registry_;
     std::map<const void*, std::string> names_;
@@ -1457,14 +1417,132 @@ private:
     std::atomic<int> active_{0};
     std::vector<std::shared_ptr<asio::thread_pool>> abandoned_;  // pools whose jobs outlived a graceful stop
     std::thread in_process_;
-    std::string worker_id_ = [] {
-        char host[64] = {};
-        ::gethostname(host, sizeof host - 1);
-        return std::string(host) + ":" + std::to_string(::getpid()) + ":" + detail::jobs_random_id().substr(0, 6);
-    }();
+    std::string worker_id_ = detail::jobs_worker_id();
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL Jobs::~Jobs() {
+    if (in_process_.joinable()) {
+        stop();
+        in_process_.join();
+    }
+    // Jobs given back at a graceful stop may still run on the pool's threads (C++ cannot
+    // interrupt them): they use this, so it waits for them (they were told to stop).
+    while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+FASTAPI_DECL detail::JobRecord Jobs::record(const std::string& function, const std::string& args_json, EnqueueOptions o) {
+    detail::JobRecord r;
+    r.id = o.job_id.empty() ? detail::jobs_random_id() : o.job_id;
+    r.function = function;
+    r.args = args_json;
+    JobOptions jo;
+    {
+        std::lock_guard lock(m_);
+        auto it = registry_.find(function);
+        if (it != registry_.end()) jo = it->second.options;
+    }
+    r.max_tries = jo.max_tries;
+    r.timeout_ms = jo.timeout.count();
+    r.keep_ms = jo.keep_result.count();
+    r.keep_failed_ms = jo.keep_failed.count();
+    r.backoff = jo.backoff;
+    r.enqueue_ms = detail::jobs_now_ms();
+    r.run_at_ms = r.enqueue_ms + o.defer_by.count();
+    if (o.defer_until)
+        r.run_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.defer_until->time_since_epoch()).count();
+    r.expires_at_ms = o.expires.count() > 0 ? r.enqueue_ms + o.expires.count() : 0;
+    return r;
+}
+
+FASTAPI_DECL const Jobs::Registered* Jobs::find(const std::string& function) {
+    std::lock_guard lock(m_);
+    auto it = registry_.find(function);
+    return it == registry_.end() ? nullptr : &it->second;
+}
+
+FASTAPI_DECL bool Jobs::coroutine(const std::string& function) {
+    auto r = find(function);
+    return r && r->run_async;
+}
+
+FASTAPI_DECL void Jobs::start_crons() {
+    for (auto& c : crons_) {
+        if (!c.at_startup) continue;
+        try {
+            if (b_->claim_once("cron:" + c.name + ":startup", 30000))
+                enqueue(c.name, "null", {.job_id = "cron:" + c.name + ":startup:" + std::to_string(detail::jobs_now_ms())});
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fastapi::Jobs: cron %s at startup: %s\n", c.name.c_str(), e.what());
+        }
+    }
+}
+
+FASTAPI_DECL void Jobs::prepare(const detail::ClaimedJob& j, JobContext& ctx) {
+    ctx.job_id = j.id;
+    ctx.job_try = j.tries;
+    ctx.enqueue_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(j.enqueue_ms));
+    ctx.backend_ = b_.get();
+    ctx.app_ = app_;
+    ctx.deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(j.timeout_ms > 0 ? j.timeout_ms : 1000LL * 3600 * 24 * 365);
+}
+
+FASTAPI_DECL Jobs::Outcome Jobs::judge(const detail::ClaimedJob& j, const JobContext& ctx, std::exception_ptr error, std::string result) {
+    auto fail = [&](std::string text, std::int64_t defer_ms, bool final) {
+        if (ctx.aborted() && text == "aborted") final = true;
+        const bool again = !final && j.tries < j.max_tries;
+        return Outcome{false, std::move(text), again ? detail::jobs_now_ms() + defer_ms : -1};
+    };
+    if (!error) {
+        if (std::chrono::steady_clock::now() > ctx.deadline_) return fail("timeout", 0, false);
+        if (ctx.aborted()) return fail("aborted", 0, true);
+        return Outcome{true, std::move(result), -1};
+    }
+    try {
+        std::rethrow_exception(error);
+    } catch (const Retry& r) {
+        return fail("retry requested", r.defer.count(), false);
+    } catch (const JobAborted& e) {
+        return fail(e.what(), 0, std::string_view(e.what()) == "aborted");
+    } catch (const RequestValidationError& e) {
+        std::string text = "validation error:";
+        for (auto& err : e.errors()) {
+            text += " [";
+            for (auto& p : err.loc) text += std::holds_alternative<std::string>(p) ? std::get<std::string>(p) + "." : std::to_string(std::get<std::int64_t>(p)) + ".";
+            text += "] " + err.msg + ";";
+        }
+        return fail(text, 0, true);
+    } catch (const std::exception& e) {
+        // A coroutine job stopped at a suspension point (its timeout, an abort): why it was.
+        if (!ctx.stop_reason_.empty()) return fail(ctx.stop_reason_, 0, ctx.stop_reason_ == "aborted");
+        return fail(e.what(), j.backoff ? (1000LL << std::min(j.tries - 1, 16)) : 0, false);
+    } catch (...) {
+        return fail("unknown exception", 0, false);
+    }
+}
+
+FASTAPI_DECL void Jobs::run_one(const detail::ClaimedJob& j, std::shared_ptr<JobContext> ctx) {
+    prepare(j, *ctx);
+    const Registered* reg = find(j.function);
+    Outcome out;
+    if (!reg || !reg->run) {
+        out = Outcome{false, "no job named '" + j.function + "' in this worker", -1};
+    } else {
+        std::exception_ptr error;
+        std::string result;
+        try {
+            result = reg->run(*ctx, j.args);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        out = judge(j, *ctx, error, std::move(result));
+    }
+    persist([&] {
+        if (out.ok) b_->complete(j.id, worker_id_, out.text, j.keep_ms);
+        else b_->failed(j.id, worker_id_, out.text, out.retry_at);
+    });
+}
+
 FASTAPI_CORO_DEF std::size_t Jobs::run_all() {
     std::size_t n = 0;
     for (int rounds = 0; rounds < 1000; ++rounds) {
@@ -1703,7 +1781,7 @@ FASTAPI_CORO_DEF std::optional<int> Jobs::main(int argc, char** argv) {
         return 2;
     }
     if (!o.queue_name.empty() && o.queue_name != queue_) {
-        b_ = std::make_shared<detail::RedisJobBackend>(redis_options_from_env(), o.queue_name);
+        b_ = make_redis_(redis_options_from_env(), o.queue_name);
     }
     if (check) {
         try {

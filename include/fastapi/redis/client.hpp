@@ -16,14 +16,16 @@
 #include "../model/json_value.hpp"
 
 #include <charconv>   // to_chars, from_chars
-#include <future>     // future (the blocking API)
 #include <map>        // map
 #include <mutex>      // mutex
 #include <optional>   // optional
 #include <string>     // string
 #include <thread>     // thread (a client's own loop)
 #include <unordered_map>  // unordered_map
+#if FASTAPI_INTERNALS
+#include <future>               // future (the blocking API)
 #include <asio/use_future.hpp>  // use_future
+#endif
 
 namespace fastapi {
 
@@ -92,7 +94,9 @@ std::string redis_build(std::string_view name, const A&... args) {
 }
 
 // ---- replies to types -------------------------------------------------------------------
-inline const char* redis_type_name(const RedisValue& v) {
+[[noreturn]] FASTAPI_DECL void redis_mismatch(const RedisValue& v, const char* target);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL const char* redis_type_name(const RedisValue& v) {
     switch (v.type) {
         case RedisValue::Type::null: return "null";
         case RedisValue::Type::simple: case RedisValue::Type::bulk: case RedisValue::Type::verbatim: return "string";
@@ -108,9 +112,10 @@ inline const char* redis_type_name(const RedisValue& v) {
     }
     return "?";
 }
-[[noreturn]] inline void redis_mismatch(const RedisValue& v, const char* target) {
+[[noreturn]] FASTAPI_DECL void redis_mismatch(const RedisValue& v, const char* target) {
     throw RedisError(std::string("fastapi::Redis: a ") + redis_type_name(v) + " reply cannot be read as " + target);
 }
+#endif
 FASTAPI_DECL void redis_throw_if_error(const RedisValue& v);
 #if FASTAPI_DEFINITIONS
 FASTAPI_DECL void redis_throw_if_error(const RedisValue& v) {
@@ -236,6 +241,7 @@ R redis_convert(RedisValue&& v) {
     }
 }
 
+#if FASTAPI_INTERNALS
 // ---- waiting for a request from a coroutine: the answer comes back on the coroutine's
 // executor; a cancellation (the request's client went away) answers at once with
 // operation_aborted and drops the reply when it comes -------------------------------------
@@ -283,6 +289,7 @@ private:
     asio::cancellation_slot slot_;
     std::atomic<bool> claimed_{false};
 };
+#endif  // FASTAPI_INTERNALS
 
 // Runs a request on a connection and gives its replies.
 FASTAPI_CORO_DECL asio::awaitable<std::vector<RedisValue>> redis_exec(std::shared_ptr<RedisConnection> c,
@@ -317,6 +324,10 @@ FASTAPI_DECL std::shared_ptr<RedisRequest> redis_request(std::string payload, st
 
 // What a Redis handle shares: the options, and the connection, made on the first loop that
 // needs it, or on a loop (thread) of its own for a client used only through blocking calls.
+// (Internal: the handles hold it through a pointer and reach it through functions of the
+// implementation.)
+class RedisLink;
+#if FASTAPI_INTERNALS
 class RedisLink {
 public:
     RedisLink(RedisOptions options, RedisConnection::Mode mode, asio::any_io_executor ex = {})
@@ -410,11 +421,32 @@ private:
     }
 };
 
-// Runs a coroutine of the client on its connection's executor and waits for it (the blocking API).
+#endif  // FASTAPI_INTERNALS
+
+// Runs a coroutine of the client on its connection's executor and waits for it (the blocking
+// API): the one wait (co_spawn with use_future, compiled once), each type's result kept by a
+// small coroutine around it.
+FASTAPI_DECL void redis_wait_void(RedisLink& link, asio::awaitable<void> work);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void redis_wait_void(RedisLink& link, asio::awaitable<void> work) {
+    auto ex = link.blocking_executor();
+    asio::co_spawn(ex, std::move(work), asio::use_future).get();
+}
+#endif
+template <class T>
+asio::awaitable<void> redis_keep(asio::awaitable<T> work, std::optional<T>* out) {
+    auto v = co_await std::move(work);
+    out->emplace(std::move(v));
+}
 template <class T>
 T redis_wait(RedisLink& link, asio::awaitable<T> work) {
-    auto ex = link.blocking_executor();
-    return asio::co_spawn(ex, std::move(work), asio::use_future).get();
+    if constexpr (std::is_void_v<T>) {
+        redis_wait_void(link, std::move(work));
+    } else {
+        std::optional<T> out;
+        redis_wait_void(link, redis_keep(std::move(work), &out));
+        return std::move(*out);
+    }
 }
 
 FASTAPI_DECL std::string redis_set_payload(std::string_view key, std::string_view value, const RedisSetOptions& o);
@@ -480,19 +512,23 @@ private:
 // have it yet (NOSCRIPT: after a restart or SCRIPT FLUSH).
 class RedisScript {
 public:
-    explicit RedisScript(std::string source) : source_(std::move(source)) {
-        static constexpr char hex[] = "0123456789abcdef";
-        for (auto b : detail::sha1(source_)) {
-            sha1_ += hex[b >> 4];
-            sha1_ += hex[b & 15];
-        }
-    }
+    explicit RedisScript(std::string source);
     const std::string& source() const noexcept { return source_; }
     const std::string& sha1() const noexcept { return sha1_; }
 
 private:
     std::string source_, sha1_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (auto b : detail::sha1(source_)) {
+        sha1_ += hex[b >> 4];
+        sha1_ += hex[b & 15];
+    }
+}
+#endif
 
 class RedisBlocking;
 class RedisSubscriber;
@@ -507,10 +543,9 @@ public:
     Redis() : Redis(redis_options_from_env()) {}
     explicit Redis(std::string_view url) : Redis(parse_redis_url(url)) {}
     explicit Redis(const char* url) : Redis(parse_redis_url(url)) {}
-    explicit Redis(RedisOptions options, asio::any_io_executor ex = {})
-        : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::shared, std::move(ex))) {}
+    explicit Redis(RedisOptions options, asio::any_io_executor ex = {});
 
-    const RedisOptions& options() const noexcept { return link_->options(); }
+    const RedisOptions& options() const noexcept;
 
     // ---- the coroutine API ----
     FASTAPI_CORO_DECL asio::awaitable<std::optional<std::string>> get(std::string_view key);
@@ -566,11 +601,7 @@ public:
     // A Redis of its own connection (the same options, on the same loop once bound): for WATCH
     // and transactions that read first, blocking commands (BLPOP), SELECT. Closed when its last
     // copy goes.
-    Redis dedicated() const {
-        auto c = link_->bound();
-        return Redis(std::make_shared<detail::RedisLink>(link_->options(), detail::RedisConnection::Mode::dedicated,
-                                                         c ? c->executor() : asio::any_io_executor{}));
-    }
+    Redis dedicated() const;
     // A pub/sub subscriber on a connection of its own.
     RedisSubscriber subscriber() const;
     // The same API, blocking: for blocking handlers, background tasks, threads of your own.
@@ -584,25 +615,9 @@ private:
     friend std::shared_ptr<detail::RedisConnection> detail::redis_connection_of(const Redis& r);
     explicit Redis(std::shared_ptr<detail::RedisLink> link) : link_(std::move(link)) {}
 
-    static std::optional<std::vector<RedisValue>> transaction_result(std::vector<RedisValue> replies) {
-        // replies: MULTI's OK, QUEUED (or an error) per command, EXEC's array (or null, or EXECABORT).
-        for (std::size_t i = 0; i + 1 < replies.size(); ++i) detail::redis_throw_if_error(replies[i]);
-        RedisValue& exec = replies.back();
-        detail::redis_throw_if_error(exec);
-        if (exec.is_null()) return std::nullopt;
-        for (auto& r : exec.elements) detail::redis_throw_if_error(r);
-        return std::move(exec.elements);
-    }
+    static std::optional<std::vector<RedisValue>> transaction_result(std::vector<RedisValue> replies);
     static std::string eval_payload(std::string_view verb, const std::string& body, std::size_t numkeys,
-                                    const std::vector<std::string>& keys_and_args) {
-        std::string out;
-        detail::append_command_header(out, keys_and_args.size() + 3);
-        detail::append_command_arg(out, verb);
-        detail::append_command_arg(out, body);
-        detail::append_command_arg(out, std::to_string(numkeys));
-        for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
-        return out;
-    }
+                                    const std::vector<std::string>& keys_and_args);
     FASTAPI_CORO_DECL asio::awaitable<RedisValue> eval_value(const RedisScript& script, std::size_t numkeys,
                                            std::vector<std::string> all);
 
@@ -610,6 +625,38 @@ private:
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL Redis::Redis(RedisOptions options, asio::any_io_executor ex)
+    : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::shared, std::move(ex))) {}
+
+FASTAPI_DECL const RedisOptions& Redis::options() const noexcept { return link_->options(); }
+
+FASTAPI_DECL Redis Redis::dedicated() const {
+    auto c = link_->bound();
+    return Redis(std::make_shared<detail::RedisLink>(link_->options(), detail::RedisConnection::Mode::dedicated,
+                                                     c ? c->executor() : asio::any_io_executor{}));
+}
+
+FASTAPI_DECL std::optional<std::vector<RedisValue>> Redis::transaction_result(std::vector<RedisValue> replies) {
+        // replies: MULTI's OK, QUEUED (or an error) per command, EXEC's array (or null, or EXECABORT).
+    for (std::size_t i = 0; i + 1 < replies.size(); ++i) detail::redis_throw_if_error(replies[i]);
+    RedisValue& exec = replies.back();
+    detail::redis_throw_if_error(exec);
+    if (exec.is_null()) return std::nullopt;
+    for (auto& r : exec.elements) detail::redis_throw_if_error(r);
+    return std::move(exec.elements);
+}
+
+FASTAPI_DECL std::string Redis::eval_payload(std::string_view verb, const std::string& body, std::size_t numkeys,
+                                           const std::vector<std::string>& keys_and_args) {
+        std::string out;
+    detail::append_command_header(out, keys_and_args.size() + 3);
+    detail::append_command_arg(out, verb);
+    detail::append_command_arg(out, body);
+    detail::append_command_arg(out, std::to_string(numkeys));
+    for (const auto& a : keys_and_args) detail::append_command_arg(out, a);
+    return out;
+}
+
 FASTAPI_CORO_DEF asio::awaitable<std::optional<std::string>> Redis::get(std::string_view key) {
     std::string payload = detail::make_command("GET", key);
     auto v = co_await run(std::move(payload));
@@ -692,21 +739,22 @@ FASTAPI_CORO_DEF asio::awaitable<RedisValue> Redis::eval_value(const RedisScript
 class RedisBlocking {
 public:
     explicit RedisBlocking(Redis redis) : r_(std::move(redis)) {}
-    FASTAPI_LAZY std::optional<std::string> get(std::string_view key) { return wait(r_.get(key)); }
-    FASTAPI_LAZY bool set(std::string_view key, std::string_view value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
+    // (Compiled once in the compiled-once mode; templates header-only, as the coroutines they wait for.)
+    FASTAPI_CORO_DECL std::optional<std::string> get(std::string_view key);
+    FASTAPI_CORO_DECL bool set(std::string_view key, std::string_view value, RedisSetOptions o = {});
     template <class T>
         requires(!std::is_convertible_v<const T&, std::string_view>)
     bool set(std::string_view key, const T& value, RedisSetOptions o = {}) { return wait(r_.set(key, value, o)); }
     template <class T>
     std::optional<T> get_as(std::string_view key) { return wait(r_.get_as<T>(key)); }
-    FASTAPI_LAZY std::int64_t incr(std::string_view key, std::int64_t by = 1) { return wait(r_.incr(key, by)); }
-    FASTAPI_LAZY std::int64_t del(std::string_view key) { return wait(r_.del(key)); }
-    FASTAPI_LAZY bool expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
-    FASTAPI_LAZY std::int64_t publish(std::string_view channel, std::string_view message) { return wait(r_.publish(channel, message)); }
+    FASTAPI_CORO_DECL std::int64_t incr(std::string_view key, std::int64_t by = 1);
+    FASTAPI_CORO_DECL std::int64_t del(std::string_view key);
+    FASTAPI_CORO_DECL bool expire(std::string_view key, std::chrono::seconds ttl);
+    FASTAPI_CORO_DECL std::int64_t publish(std::string_view channel, std::string_view message);
     template <class R = RedisValue, class... A>
     R command(std::string_view name, const A&... args) { return wait(r_.command<R>(name, args...)); }
-    FASTAPI_LAZY std::vector<RedisValue> pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
-    FASTAPI_LAZY std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+    FASTAPI_CORO_DECL std::vector<RedisValue> pipeline(const RedisBatch& b);
+    FASTAPI_CORO_DECL std::optional<std::vector<RedisValue>> transaction(const RedisBatch& b);
     template <class R = RedisValue, class... A>
     R eval(const RedisScript& s, std::size_t numkeys, const A&... keys_and_args) {
         return wait(r_.eval<R>(s, numkeys, keys_and_args...));
@@ -717,6 +765,19 @@ private:
     T wait(asio::awaitable<T> work) { return detail::redis_wait(*r_.link_, std::move(work)); }
     Redis r_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_CORO_DEF std::optional<std::string> RedisBlocking::get(std::string_view key) { return wait(r_.get(key)); }
+FASTAPI_CORO_DEF bool RedisBlocking::set(std::string_view key, std::string_view value, RedisSetOptions o) { return wait(r_.set(key, value, o)); }
+FASTAPI_CORO_DEF std::int64_t RedisBlocking::incr(std::string_view key, std::int64_t by) { return wait(r_.incr(key, by)); }
+FASTAPI_CORO_DEF std::int64_t RedisBlocking::del(std::string_view key) { return wait(r_.del(key)); }
+FASTAPI_CORO_DEF bool RedisBlocking::expire(std::string_view key, std::chrono::seconds ttl) { return wait(r_.expire(key, ttl)); }
+FASTAPI_CORO_DEF std::int64_t RedisBlocking::publish(std::string_view channel, std::string_view message) {
+    return wait(r_.publish(channel, message));
+}
+FASTAPI_CORO_DEF std::vector<RedisValue> RedisBlocking::pipeline(const RedisBatch& b) { return wait(r_.pipeline(b)); }
+FASTAPI_CORO_DEF std::optional<std::vector<RedisValue>> RedisBlocking::transaction(const RedisBatch& b) { return wait(r_.transaction(b)); }
+#endif
 
 // The connection a Redis handle has made (none before its first use): for tests and diagnostics.
 #if FASTAPI_DEFINITIONS
@@ -734,8 +795,7 @@ FASTAPI_DECL RedisBlocking Redis::blocking() { return RedisBlocking(*this); }
 // (FASTAPI_REDIS_MAX_QUEUED_MESSAGES; beyond, the oldest are dropped and counted).
 class RedisSubscriber {
 public:
-    explicit RedisSubscriber(RedisOptions options, asio::any_io_executor ex = {})
-        : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::pubsub, std::move(ex))) {}
+    explicit RedisSubscriber(RedisOptions options, asio::any_io_executor ex = {});
     explicit RedisSubscriber(std::string_view url) : RedisSubscriber(parse_redis_url(url)) {}
 
     // subscribe("a", "b") or subscribe(names) (a std::vector): returns once Redis confirmed them. Kept even when this throws (Redis down): they are
@@ -768,14 +828,9 @@ public:
     // The next message; none once the subscriber is closed.
     FASTAPI_CORO_DECL asio::awaitable<std::optional<RedisMessage>> next();
     // Ends next() (with none) and the connection.
-    void close() {
-        if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
-    }
+    void close();
     // Messages dropped because nobody took them in time.
-    std::size_t dropped() {
-        auto c = link_->bound();
-        return c ? c->dropped_messages() : 0;
-    }
+    std::size_t dropped();
 
 private:
     FASTAPI_CORO_DECL asio::awaitable<void> change(const char* verb, bool pattern, bool add, std::vector<std::string> names);
@@ -784,6 +839,18 @@ private:
 };
 
 #if FASTAPI_DEFINITIONS
+FASTAPI_DECL RedisSubscriber::RedisSubscriber(RedisOptions options, asio::any_io_executor ex)
+    : link_(std::make_shared<detail::RedisLink>(std::move(options), detail::RedisConnection::Mode::pubsub, std::move(ex))) {}
+
+FASTAPI_DECL void RedisSubscriber::close() {
+    if (auto c = link_->bound()) asio::dispatch(c->executor(), [c] { c->close(); });
+}
+
+FASTAPI_DECL std::size_t RedisSubscriber::dropped() {
+    auto c = link_->bound();
+    return c ? c->dropped_messages() : 0;
+}
+
 FASTAPI_CORO_DEF asio::awaitable<std::optional<RedisMessage>> RedisSubscriber::next() {
     auto c = link_->bind(co_await asio::this_coro::executor);
     auto r = std::make_shared<detail::RedisRequest>();

@@ -26,6 +26,10 @@
 
 namespace fastapi::detail {
 
+// (Internal: the public handles, client.hpp, hold these through pointers.)
+struct RedisRequest;
+class RedisConnection;
+#if FASTAPI_INTERNALS
 // Who waits for a request: told once, on the connection's executor.
 struct RedisWaiter {
     virtual ~RedisWaiter() = default;
@@ -556,5 +560,6 @@ private:
     std::mutex mutex_;
     std::vector<std::weak_ptr<RedisConnection>> connections_;
 };
+#endif  // FASTAPI_INTERNALS
 
 }  // namespace fastapi::detail

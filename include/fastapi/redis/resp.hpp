@@ -76,6 +76,7 @@ struct RespResult {
     std::string error;         // what is wrong, when error
 };
 
+#if FASTAPI_INTERNALS
 class RespParser {
 public:
     RespParser(std::string_view data, const RespLimits& limits) : d_(data), lim_(limits) {}
@@ -244,6 +245,7 @@ private:
     std::uint64_t elements_ = 0;
     std::string err_;
 };
+#endif  // FASTAPI_INTERNALS
 
 // Reads one reply from the front of data: done (out set, consumed its size), need_more (an
 // incomplete reply: wait for more bytes), or error (the connection cannot go on).
