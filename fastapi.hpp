@@ -204,6 +204,20 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+// FASTAPI_WITH_IO_URING: Asio's io_uring backend (Linux 5.10 or later, Debian's liburing-dev;
+// link with -luring) instead of epoll: sockets, timers and the signal pipe are io_uring
+// operations, one io_uring_enter submitting and reaping many, where epoll needs an epoll_wait,
+// a recvfrom per read and a timerfd_settime per timer change (README "WebSocket echo").
+// Defined before Asio's headers, it defines ASIO_HAS_IO_URING and ASIO_DISABLE_EPOLL, which
+// change Asio's reactor type: every unit of a program must agree (FASTAPI_ABI_VALUES).
+#ifdef FASTAPI_WITH_IO_URING
+#ifndef ASIO_HAS_IO_URING
+#define ASIO_HAS_IO_URING 1
+#endif
+#ifndef ASIO_DISABLE_EPOLL
+#define ASIO_DISABLE_EPOLL 1
+#endif
+#endif
 // Asio 1.22 looks for coroutines on Clang only through libc++'s <experimental/coroutine>;
 // Clang 14 with libstdc++ has the standard <coroutine>, which Asio then uses.
 #if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
@@ -27605,6 +27619,11 @@ FASTAPI_DECL void App::run(int argc, char** argv) {
 #else
 #define FASTAPI_ABI_ZLIB 0ull
 #endif
+#ifdef FASTAPI_WITH_IO_URING
+#define FASTAPI_ABI_IO_URING 1ull
+#else
+#define FASTAPI_ABI_IO_URING 0ull
+#endif
 #define FASTAPI_ABI_VALUES \
     static_cast<unsigned long long>(FASTAPI_DEFAULT_PORT),\
     static_cast<unsigned long long>(FASTAPI_MAX_TARGET_BYTES),\
@@ -27636,7 +27655,8 @@ FASTAPI_DECL void App::run(int argc, char** argv) {
     static_cast<unsigned long long>(FASTAPI_REDIS_RECONNECT_MAX_MS),\
     static_cast<unsigned long long>(FASTAPI_REDIS_MAX_QUEUED_MESSAGES),\
     static_cast<unsigned long long>(FASTAPI_LOG_BUFFER_BYTES),\
-    FASTAPI_ABI_ZLIB
+    FASTAPI_ABI_ZLIB,\
+    FASTAPI_ABI_IO_URING
 namespace fastapi::detail {
 template <unsigned long long... Values> int abi_check();
 #ifdef FASTAPI_IMPLEMENTATION

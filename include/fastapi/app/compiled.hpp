@@ -13,6 +13,11 @@
 #else
 #define FASTAPI_ABI_ZLIB 0ull
 #endif
+#ifdef FASTAPI_WITH_IO_URING
+#define FASTAPI_ABI_IO_URING 1ull
+#else
+#define FASTAPI_ABI_IO_URING 0ull
+#endif
 #define FASTAPI_ABI_VALUES \
     static_cast<unsigned long long>(FASTAPI_DEFAULT_PORT),\
     static_cast<unsigned long long>(FASTAPI_MAX_TARGET_BYTES),\
@@ -44,7 +49,8 @@
     static_cast<unsigned long long>(FASTAPI_REDIS_RECONNECT_MAX_MS),\
     static_cast<unsigned long long>(FASTAPI_REDIS_MAX_QUEUED_MESSAGES),\
     static_cast<unsigned long long>(FASTAPI_LOG_BUFFER_BYTES),\
-    FASTAPI_ABI_ZLIB
+    FASTAPI_ABI_ZLIB,\
+    FASTAPI_ABI_IO_URING
 namespace fastapi::detail {
 template <unsigned long long... Values> int abi_check();
 #ifdef FASTAPI_IMPLEMENTATION

@@ -191,6 +191,20 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+// FASTAPI_WITH_IO_URING: Asio's io_uring backend (Linux 5.10 or later, Debian's liburing-dev;
+// link with -luring) instead of epoll: sockets, timers and the signal pipe are io_uring
+// operations, one io_uring_enter submitting and reaping many, where epoll needs an epoll_wait,
+// a recvfrom per read and a timerfd_settime per timer change (README "WebSocket echo").
+// Defined before Asio's headers, it defines ASIO_HAS_IO_URING and ASIO_DISABLE_EPOLL, which
+// change Asio's reactor type: every unit of a program must agree (FASTAPI_ABI_VALUES).
+#ifdef FASTAPI_WITH_IO_URING
+#ifndef ASIO_HAS_IO_URING
+#define ASIO_HAS_IO_URING 1
+#endif
+#ifndef ASIO_DISABLE_EPOLL
+#define ASIO_DISABLE_EPOLL 1
+#endif
+#endif
 // Asio 1.22 looks for coroutines on Clang only through libc++'s <experimental/coroutine>;
 // Clang 14 with libstdc++ has the standard <coroutine>, which Asio then uses.
 #if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
