@@ -107,29 +107,7 @@ struct CORSOptions {
 // requests that carry an Origin.
 class CORSMiddleware : public Middleware {
 public:
-    explicit CORSMiddleware(CORSOptions options) {
-        auto c = std::make_shared<Config>();
-        auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
-        c->o = std::move(options);
-        c->all_origins = has_star(c->o.allow_origins);
-        c->all_headers = has_star(c->o.allow_headers);
-        if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
-        c->explicit_origin = !c->all_origins || c->o.allow_credentials;
-        // The safelisted headers are always allowed (sorted, as Starlette lists them).
-        std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
-        for (auto& h : c->o.allow_headers)
-            if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
-        std::sort(headers.begin(), headers.end());
-        for (auto& h : headers) {
-            c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
-            c->allowed_headers_lower.push_back(detail::lowered(h));
-        }
-        for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
-        for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
-        before = [c](Request& req, Response& res) { return c->before(req, res); };
-        after = [c](const Request& req, Response& res) { c->after(req, res); };
-        head_only = true;
-    }
+    explicit CORSMiddleware(CORSOptions options);
 
 private:
     struct Config {
@@ -211,6 +189,32 @@ private:
         }
     };
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL CORSMiddleware::CORSMiddleware(CORSOptions options) {
+    auto c = std::make_shared<Config>();
+    auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
+    c->o = std::move(options);
+    c->all_origins = has_star(c->o.allow_origins);
+    c->all_headers = has_star(c->o.allow_headers);
+    if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
+    c->explicit_origin = !c->all_origins || c->o.allow_credentials;
+    // The safelisted headers are always allowed (sorted, as Starlette lists them).
+    std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
+    for (auto& h : c->o.allow_headers)
+        if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
+    std::sort(headers.begin(), headers.end());
+    for (auto& h : headers) {
+        c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
+        c->allowed_headers_lower.push_back(detail::lowered(h));
+    }
+    for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
+    for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
+    before = [c](Request& req, Response& res) { return c->before(req, res); };
+    after = [c](const Request& req, Response& res) { c->after(req, res); };
+    head_only = true;
+}
+#endif
 
 // --- TrustedHost ---
 
