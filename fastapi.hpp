@@ -339,6 +339,7 @@ struct RawEnvEntry {
     int line = 0;
 };
 
+#if FASTAPI_INTERNALS  // only definitions use it
 class DotenvReader {
 public:
     explicit DotenvReader(std::string_view text) : s_(text) {
@@ -498,6 +499,7 @@ FASTAPI_DECL auto DotenvReader::quoted(char q, std::string& out) -> bool {
     return true;
 }
 #endif
+#endif  // FASTAPI_INTERNALS
 
 // ${NAME} and ${NAME:-default} in value, looked up by lookup (nullptr: unset, then the default
 // or ""). An unclosed "${" stays as written, as python-dotenv's pattern does not match it.
@@ -13028,6 +13030,7 @@ FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept {
 }
 #endif
 
+#if FASTAPI_INTERNALS  // only definitions use it
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
 class MultipartParser {
@@ -13248,6 +13251,7 @@ FASTAPI_DECL auto MultipartParser::end_part() -> bool {
     return true;
 }
 #endif
+#endif  // FASTAPI_INTERNALS
 
 // ---- the request's form, parsed once ----
 
@@ -14022,87 +14026,89 @@ public:
     explicit CORSMiddleware(CORSOptions options);
 
 private:
-    struct Config {
-        CORSOptions o;
-        bool all_origins = false, all_headers = false, explicit_origin = true;
-        std::string allowed_headers_text, methods_text, expose_text;
-        std::vector<std::string> allowed_headers_lower;
-
-        bool origin_allowed(std::string_view origin) const {
-            if (all_origins) return true;
-            return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
-        }
-
-        bool before(Request& req, Response& res) const {
-            auto origin = req.headers.get("origin");
-            auto requested_method = req.headers.get("access-control-request-method");
-            if (!origin || req.method != "OPTIONS" || !requested_method) return true;
-            // A preflight request: answered here.
-            res.headers.clear();
-            std::vector<std::string> failures;
-            if (origin_allowed(*origin)) {
-                if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
-                else res.headers.set("access-control-allow-origin", "*");
-            } else {
-                failures.push_back("origin");
-                if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
-            }
-            if (explicit_origin) detail::add_vary(res, "Origin");
-            res.headers.set("access-control-allow-methods", methods_text);
-            res.headers.set("access-control-max-age", std::to_string(o.max_age));
-            auto requested_headers = req.headers.get("access-control-request-headers");
-            if (all_headers && requested_headers) {
-                res.headers.set("access-control-allow-headers", *requested_headers);
-            } else {
-                if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
-                if (requested_headers) {
-                    std::string_view rest = *requested_headers;
-                    while (!rest.empty()) {
-                        auto comma = rest.find(',');
-                        std::string_view h = rest.substr(0, comma);
-                        while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
-                        while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-                        std::string lower = detail::lowered(h);
-                        if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
-                            allowed_headers_lower.end()) {
-                            failures.push_back("headers");
-                            break;
-                        }
-                        if (comma == std::string_view::npos) break;
-                        rest.remove_prefix(comma + 1);
-                    }
-                }
-            }
-            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
-            if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
-                failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
-            if (!failures.empty()) {
-                std::string text = "Disallowed CORS ";
-                for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
-                detail::plain_answer(res, 400, text);
-            } else {
-                detail::plain_answer(res, 200, "OK");
-            }
-            return false;
-        }
-
-        void after(const Request& req, Response& res) const {
-            auto origin = req.headers.get("origin");
-            if (!origin) return;
-            if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
-            if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
-            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
-            if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
-            const bool has_cookie = req.headers.contains("cookie");
-            if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
-                res.headers.set("access-control-allow-origin", *origin);
-                detail::add_vary(res, "Origin");
-            }
-        }
-    };
+    struct Config;
 };
 
 #if FASTAPI_DEFINITIONS
+struct CORSMiddleware::Config {
+    CORSOptions o;
+    bool all_origins = false, all_headers = false, explicit_origin = true;
+    std::string allowed_headers_text, methods_text, expose_text;
+    std::vector<std::string> allowed_headers_lower;
+
+    bool origin_allowed(std::string_view origin) const {
+        if (all_origins) return true;
+        return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+    }
+
+    bool before(Request& req, Response& res) const {
+        auto origin = req.headers.get("origin");
+        auto requested_method = req.headers.get("access-control-request-method");
+        if (!origin || req.method != "OPTIONS" || !requested_method) return true;
+        // A preflight request: answered here.
+        res.headers.clear();
+        std::vector<std::string> failures;
+        if (origin_allowed(*origin)) {
+            if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
+            else res.headers.set("access-control-allow-origin", "*");
+        } else {
+            failures.push_back("origin");
+            if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
+        }
+        if (explicit_origin) detail::add_vary(res, "Origin");
+        res.headers.set("access-control-allow-methods", methods_text);
+        res.headers.set("access-control-max-age", std::to_string(o.max_age));
+        auto requested_headers = req.headers.get("access-control-request-headers");
+        if (all_headers && requested_headers) {
+            res.headers.set("access-control-allow-headers", *requested_headers);
+        } else {
+            if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
+            if (requested_headers) {
+                std::string_view rest = *requested_headers;
+                while (!rest.empty()) {
+                    auto comma = rest.find(',');
+                    std::string_view h = rest.substr(0, comma);
+                    while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+                    while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+                    std::string lower = detail::lowered(h);
+                    if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
+                        allowed_headers_lower.end()) {
+                        failures.push_back("headers");
+                        break;
+                    }
+                    if (comma == std::string_view::npos) break;
+                    rest.remove_prefix(comma + 1);
+                }
+            }
+        }
+        if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+        if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
+            failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
+        if (!failures.empty()) {
+            std::string text = "Disallowed CORS ";
+            for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
+            detail::plain_answer(res, 400, text);
+        } else {
+            detail::plain_answer(res, 200, "OK");
+        }
+        return false;
+    }
+
+    void after(const Request& req, Response& res) const {
+        auto origin = req.headers.get("origin");
+        if (!origin) return;
+        if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
+        if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
+        if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+        if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
+        const bool has_cookie = req.headers.contains("cookie");
+        if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
+            res.headers.set("access-control-allow-origin", *origin);
+            detail::add_vary(res, "Origin");
+        }
+    }
+};
+
 FASTAPI_DECL CORSMiddleware::CORSMiddleware(CORSOptions options) {
     auto c = std::make_shared<Config>();
     auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };

@@ -53,6 +53,7 @@ struct RawEnvEntry {
     int line = 0;
 };
 
+#if FASTAPI_INTERNALS  // only definitions use it
 class DotenvReader {
 public:
     explicit DotenvReader(std::string_view text) : s_(text) {
@@ -212,6 +213,7 @@ FASTAPI_DECL auto DotenvReader::quoted(char q, std::string& out) -> bool {
     return true;
 }
 #endif
+#endif  // FASTAPI_INTERNALS
 
 // ${NAME} and ${NAME:-default} in value, looked up by lookup (nullptr: unset, then the default
 // or ""). An unclosed "${" stays as written, as python-dotenv's pattern does not match it.

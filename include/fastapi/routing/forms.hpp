@@ -212,6 +212,7 @@ FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept {
 }
 #endif
 
+#if FASTAPI_INTERNALS  // only definitions use it
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
 class MultipartParser {
@@ -432,6 +433,7 @@ FASTAPI_DECL auto MultipartParser::end_part() -> bool {
     return true;
 }
 #endif
+#endif  // FASTAPI_INTERNALS
 
 // ---- the request's form, parsed once ----
 
