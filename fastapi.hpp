@@ -353,6 +353,7 @@ struct RawEnvEntry {
     int line = 0;
 };
 
+#if FASTAPI_INTERNALS  // only definitions use it
 class DotenvReader {
 public:
     explicit DotenvReader(std::string_view text) : s_(text) {
@@ -361,28 +362,7 @@ public:
 
     // Every statement; malformed ones go to errors as "line N: why" and are skipped to the end
     // of their line, as python-dotenv resumes.
-    std::vector<RawEnvEntry> parse(std::vector<std::string>& errors) {
-        std::vector<RawEnvEntry> out;
-        for (;;) {
-            skip_space_and_newlines();
-            if (at_end()) break;
-            int start_line = line_;
-            std::size_t start_pos = pos_;
-            std::string why;
-            std::optional<RawEnvEntry> e = statement(why);
-            if (e) {
-                if (!e->key.empty()) out.push_back(std::move(*e));
-                continue;
-            }
-            errors.push_back("line " + std::to_string(start_line) + ": " + why);
-            // Resume on the line after the one the statement started on.
-            pos_ = start_pos;
-            line_ = start_line;
-            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-            newline();
-        }
-        return out;
-    }
+    std::vector<RawEnvEntry> parse(std::vector<std::string>& errors);
 
 private:
     std::string_view s_;
@@ -413,97 +393,127 @@ private:
         }
     }
 
-    std::optional<RawEnvEntry> statement(std::string& why) {
-        RawEnvEntry e;
-        e.line = line_;
-        if (s_.substr(pos_, 6) == "export" && pos_ + 6 < s_.size() && hspace(s_[pos_ + 6])) {
-            pos_ += 6;
-            skip_hspace();
-        }
-        if (peek() == '#') {  // a comment line: no key
-            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-            return e;
-        }
-        if (peek() == '\'') {
-            std::size_t close = s_.find('\'', pos_ + 1);
-            if (close == std::string_view::npos || close == pos_ + 1) { why = "a quoted key is not closed"; return std::nullopt; }
-            e.key = std::string(s_.substr(pos_ + 1, close - pos_ - 1));
-            advance_counting(close + 1);
-        } else {
-            std::size_t b = pos_;
-            while (!at_end()) {
-                char c = s_[pos_];
-                if (c == '=' || c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') break;
-                ++pos_;
-            }
-            if (pos_ == b) { why = "expected a variable name"; return std::nullopt; }
-            e.key = std::string(s_.substr(b, pos_ - b));
-        }
-        skip_hspace();
-        if (peek() == '=') {
-            ++pos_;
-            bool spaced = hspace(peek());
-            skip_hspace();
-            char c = peek();
-            if (c == '\'' || c == '"') {
-                std::string v;
-                if (!quoted(c, v)) { why = std::string("a ") + (c == '"' ? "double" : "single") + "-quoted value is not closed"; return std::nullopt; }
-                e.value = std::move(v);
-                e.expand = c == '"';
-            } else {
-                std::size_t b = pos_;
-                while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-                std::string_view part = s_.substr(b, pos_ - b);
-                // "KEY=  # note" is empty; "KEY=#x" is "#x"; "a #b" is "a".
-                if (spaced && !part.empty() && part[0] == '#') part = {};
-                for (std::size_t i = 0; i < part.size(); ++i)
-                    if (part[i] == '#' && i > 0 && (hspace(part[i - 1]))) { part = part.substr(0, i); break; }
-                while (!part.empty() && hspace(part.back())) part.remove_suffix(1);
-                e.value = std::string(part);
-                e.expand = true;
-                return e;
-            }
-        }
-        // After a key or a quoted value: only a comment may follow on the line.
-        skip_hspace();
-        if (peek() == '#') while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-        skip_hspace();
-        if (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') {
-            why = e.value ? "unexpected text after the closing quote" : "expected '=' after the variable name";
-            return std::nullopt;
-        }
-        return e;
-    }
+    std::optional<RawEnvEntry> statement(std::string& why);
 
     // A quoted value from the opening quote at pos_; escapes decoded as python-dotenv does.
-    bool quoted(char q, std::string& out) {
-        std::size_t i = pos_ + 1;
-        for (;;) {
-            if (i >= s_.size()) return false;
-            char c = s_[i];
-            if (c == q) break;
-            if (c == '\\' && i + 1 < s_.size()) {
-                char n = s_[i + 1];
-                if (q == '\'') {
-                    if (n == '\\' || n == '\'') { out += n; i += 2; continue; }
-                } else {
-                    char d = 0;
-                    switch (n) {
-                        case '\\': d = '\\'; break; case '\'': d = '\''; break; case '"': d = '"'; break;
-                        case 'a': d = '\a'; break; case 'b': d = '\b'; break; case 'f': d = '\f'; break;
-                        case 'n': d = '\n'; break; case 'r': d = '\r'; break; case 't': d = '\t'; break;
-                        case 'v': d = '\v'; break; default: break;
-                    }
-                    if (d) { out += d; i += 2; continue; }
-                }
-            }
-            out += c;
-            ++i;
-        }
-        advance_counting(i + 1);
-        return true;
-    }
+    bool quoted(char q, std::string& out);
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto DotenvReader::parse(std::vector<std::string>& errors) -> std::vector<RawEnvEntry> {
+    std::vector<RawEnvEntry> out;
+    for (;;) {
+        skip_space_and_newlines();
+        if (at_end()) break;
+        int start_line = line_;
+        std::size_t start_pos = pos_;
+        std::string why;
+        std::optional<RawEnvEntry> e = statement(why);
+        if (e) {
+            if (!e->key.empty()) out.push_back(std::move(*e));
+            continue;
+        }
+        errors.push_back("line " + std::to_string(start_line) + ": " + why);
+        // Resume on the line after the one the statement started on.
+        pos_ = start_pos;
+        line_ = start_line;
+        while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+        newline();
+    }
+    return out;
+}
+
+FASTAPI_DECL auto DotenvReader::statement(std::string& why) -> std::optional<RawEnvEntry> {
+    RawEnvEntry e;
+    e.line = line_;
+    if (s_.substr(pos_, 6) == "export" && pos_ + 6 < s_.size() && hspace(s_[pos_ + 6])) {
+        pos_ += 6;
+        skip_hspace();
+    }
+    if (peek() == '#') {  // a comment line: no key
+        while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+        return e;
+    }
+    if (peek() == '\'') {
+        std::size_t close = s_.find('\'', pos_ + 1);
+        if (close == std::string_view::npos || close == pos_ + 1) { why = "a quoted key is not closed"; return std::nullopt; }
+        e.key = std::string(s_.substr(pos_ + 1, close - pos_ - 1));
+        advance_counting(close + 1);
+    } else {
+        std::size_t b = pos_;
+        while (!at_end()) {
+            char c = s_[pos_];
+            if (c == '=' || c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') break;
+            ++pos_;
+        }
+        if (pos_ == b) { why = "expected a variable name"; return std::nullopt; }
+        e.key = std::string(s_.substr(b, pos_ - b));
+    }
+    skip_hspace();
+    if (peek() == '=') {
+        ++pos_;
+        bool spaced = hspace(peek());
+        skip_hspace();
+        char c = peek();
+        if (c == '\'' || c == '"') {
+            std::string v;
+            if (!quoted(c, v)) { why = std::string("a ") + (c == '"' ? "double" : "single") + "-quoted value is not closed"; return std::nullopt; }
+            e.value = std::move(v);
+            e.expand = c == '"';
+        } else {
+            std::size_t b = pos_;
+            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+            std::string_view part = s_.substr(b, pos_ - b);
+            // "KEY=  # note" is empty; "KEY=#x" is "#x"; "a #b" is "a".
+            if (spaced && !part.empty() && part[0] == '#') part = {};
+            for (std::size_t i = 0; i < part.size(); ++i)
+                if (part[i] == '#' && i > 0 && (hspace(part[i - 1]))) { part = part.substr(0, i); break; }
+            while (!part.empty() && hspace(part.back())) part.remove_suffix(1);
+            e.value = std::string(part);
+            e.expand = true;
+            return e;
+        }
+    }
+    // After a key or a quoted value: only a comment may follow on the line.
+    skip_hspace();
+    if (peek() == '#') while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+    skip_hspace();
+    if (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') {
+        why = e.value ? "unexpected text after the closing quote" : "expected '=' after the variable name";
+        return std::nullopt;
+    }
+    return e;
+}
+
+FASTAPI_DECL auto DotenvReader::quoted(char q, std::string& out) -> bool {
+    std::size_t i = pos_ + 1;
+    for (;;) {
+        if (i >= s_.size()) return false;
+        char c = s_[i];
+        if (c == q) break;
+        if (c == '\\' && i + 1 < s_.size()) {
+            char n = s_[i + 1];
+            if (q == '\'') {
+                if (n == '\\' || n == '\'') { out += n; i += 2; continue; }
+            } else {
+                char d = 0;
+                switch (n) {
+                    case '\\': d = '\\'; break; case '\'': d = '\''; break; case '"': d = '"'; break;
+                    case 'a': d = '\a'; break; case 'b': d = '\b'; break; case 'f': d = '\f'; break;
+                    case 'n': d = '\n'; break; case 'r': d = '\r'; break; case 't': d = '\t'; break;
+                    case 'v': d = '\v'; break; default: break;
+                }
+                if (d) { out += d; i += 2; continue; }
+            }
+        }
+        out += c;
+        ++i;
+    }
+    advance_counting(i + 1);
+    return true;
+}
+#endif
+#endif  // FASTAPI_INTERNALS
 
 // ${NAME} and ${NAME:-default} in value, looked up by lookup (nullptr: unset, then the default
 // or ""). An unclosed "${" stays as written, as python-dotenv's pattern does not match it.
@@ -831,21 +841,25 @@ public:
         if (socket_) socket_->cancel(ec);
         else if (pipe_) pipe_->cancel_read();
     }
-    void close() noexcept {
-        asio::error_code ec;
-        if (socket_) {
-            socket_->shutdown(asio::socket_base::shutdown_both, ec);
-            socket_->close(ec);
-        } else if (pipe_) {
-            pipe_->closed = pipe_->output_closed = true;
-            pipe_->cancel_read();
-        }
-    }
+    void close() noexcept;
 
 private:
     std::optional<socket_type> socket_;
     std::shared_ptr<detail::MemoryPipe> pipe_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto Stream::close() noexcept -> void {
+    asio::error_code ec;
+    if (socket_) {
+        socket_->shutdown(asio::socket_base::shutdown_both, ec);
+        socket_->close(ec);
+    } else if (pipe_) {
+        pipe_->closed = pipe_->output_closed = true;
+        pipe_->cancel_read();
+    }
+}
+#endif
 
 // What a response's on_upgrade receives once the response (a 101 Switching Protocols) is
 // written: the connection's stream, which no longer speaks HTTP, and the bytes the client sent
@@ -1220,12 +1234,7 @@ public:
         auto v = get(name);
         return std::string(v ? *v : fallback);
     }
-    std::vector<std::string_view> get_all(std::string_view name) const {
-        std::vector<std::string_view> out;
-        for (auto& f : *this)
-            if (detail::iequals(f.first, name)) out.emplace_back(f.second);
-        return out;
-    }
+    std::vector<std::string_view> get_all(std::string_view name) const;
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
     std::size_t count(std::string_view name) const noexcept {
         return static_cast<std::size_t>(std::count_if(begin(), end(),
@@ -1261,26 +1270,39 @@ private:
     // Only for the parser and values known to be safe, through detail::append_header: no second
     // pass of the checks (a value with CR or LF from a user would split the response).
     friend void detail::append_header(Headers& h, std::string_view name, std::string_view value);
-    void append_unchecked(std::string_view name, std::string_view value) {
-        if (size_ < fields_.size()) {
-            detail::assign_bytes(fields_[size_].first, name);
-            detail::assign_bytes(fields_[size_].second, value);
-        } else {
-            fields_.emplace_back(std::string(name), std::string(value));
-        }
-        ++size_;
-    }
+    void append_unchecked(std::string_view name, std::string_view value);
 
-    static void check(std::string_view name, std::string_view value) {
-        if (!detail::is_token(name))
-            throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
-        if (!detail::is_safe_header_value(value))
-            throw std::invalid_argument("fastapi: header value for " + std::string(name) +
-                                        " contains CR, LF or NUL");
-    }
+    static void check(std::string_view name, std::string_view value);
     std::vector<Field> fields_;  // [0, size_) are the fields; the rest are kept for reuse
     std::size_t size_ = 0;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto Headers::get_all(std::string_view name) const -> std::vector<std::string_view> {
+    std::vector<std::string_view> out;
+    for (auto& f : *this)
+        if (detail::iequals(f.first, name)) out.emplace_back(f.second);
+    return out;
+}
+
+FASTAPI_DECL auto Headers::append_unchecked(std::string_view name, std::string_view value) -> void {
+    if (size_ < fields_.size()) {
+        detail::assign_bytes(fields_[size_].first, name);
+        detail::assign_bytes(fields_[size_].second, value);
+    } else {
+        fields_.emplace_back(std::string(name), std::string(value));
+    }
+    ++size_;
+}
+
+FASTAPI_DECL auto Headers::check(std::string_view name, std::string_view value) -> void {
+    if (!detail::is_token(name))
+        throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
+    if (!detail::is_safe_header_value(value))
+        throw std::invalid_argument("fastapi: header value for " + std::string(name) +
+                                    " contains CR, LF or NUL");
+}
+#endif
 
 namespace detail {
 FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value);
@@ -8610,18 +8632,7 @@ struct SettingValue {
 
 class SettingsSources {
 public:
-    SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems) : o_(o) {
-        prefix_ = key(o.env_prefix);
-        // Lowest priority first; a later source replaces an earlier one's value.
-        if (!o.secrets_dir.empty()) read_secrets(problems);
-        if (!o.env_file.empty()) read_env_file(problems);
-        for (char** e = ::environ; e && *e; ++e) {
-            std::string_view kv = *e;
-            std::size_t eq = kv.find('=');
-            if (eq == std::string_view::npos || eq == 0) continue;
-            put(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)), "environment", false);
-        }
-    }
+    SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems);
 
     std::string key(std::string_view name) const {
         std::string k(name);
@@ -8645,80 +8656,103 @@ public:
         return it != values_.end() && it->first.compare(0, p.size(), p) == 0;
     }
 
-    void unknown(std::vector<std::string>& problems) const {
-        if (!o_.forbid_unknown) return;
-        for (const auto& [k, v] : values_) {
-            if (v.used || k.compare(0, prefix_.size(), prefix_) != 0) continue;
-            if (prefix_.empty() && !v.from_file) continue;  // not the whole environment
-            problems.push_back(v.name + " (" + v.origin + "): no setting has this name");
-        }
-    }
+    void unknown(std::vector<std::string>& problems) const;
 
 private:
     struct Stored : SettingValue {
         bool from_file = false;
     };
 
-    void put(std::string name, std::string value, std::string origin, bool from_file) {
-        std::string k = key(name);
-        Stored s;
-        s.name = std::move(name);
-        s.value = std::move(value);
-        s.origin = std::move(origin);
-        s.from_file = from_file;
-        values_[k] = std::move(s);
-    }
+    void put(std::string name, std::string value, std::string origin, bool from_file);
 
-    void read_env_file(std::vector<std::string>& problems) {
-        std::error_code ec;
-        if (!std::filesystem::exists(o_.env_file, ec)) return;
-        try {
-            // ${VAR} sees the environment first, as load_env_file without override.
-            auto entries = detail::parse_env_checked(detail::read_env_file_text(o_.env_file), o_.env_file, false);
-            for (EnvEntry& e : entries)
-                if (e.value) put(e.key, std::move(*e.value), o_.env_file + ":" + std::to_string(e.line), true);
-        } catch (const DotenvError& e) {
-            problems.push_back(e.what());
-        }
-    }
+    void read_env_file(std::vector<std::string>& problems);
 
-    void read_secrets(std::vector<std::string>& problems) {
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        if (!fs::is_directory(o_.secrets_dir, ec)) return;  // pydantic-settings warns and goes on
-        std::size_t count = 0;
-        for (fs::directory_iterator it(o_.secrets_dir, ec), end; !ec && it != end; it.increment(ec)) {
-            if (++count > 4096) {
-                problems.push_back(o_.secrets_dir + ": more than 4096 entries");
-                return;
-            }
-            const fs::path& p = it->path();
-            if (!it->is_regular_file(ec)) continue;
-            const std::string origin = "secrets file " + p.string();
-            auto size = fs::file_size(p, ec);
-            if (ec || size > FASTAPI_MAX_SECRET_FILE_BYTES) {
-                problems.push_back(p.filename().string() + " (" + origin + "): larger than " +
-                                   std::to_string(FASTAPI_MAX_SECRET_FILE_BYTES) + " bytes");
-                continue;
-            }
-            std::string text;
-            try {
-                text = detail::read_env_file_text(p.string());
-            } catch (const DotenvError&) {
-                problems.push_back(p.filename().string() + " (" + origin + "): cannot be read");
-                continue;
-            }
-            while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-            std::size_t lead = 0;
-            while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
-            put(p.filename().string(), text.substr(lead), origin, true);
-        }
-    }
+    void read_secrets(std::vector<std::string>& problems);
 
     const SettingsOptions& o_;
     std::string prefix_;
     std::map<std::string, Stored> values_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL SettingsSources::SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems) : o_(o)  {
+    prefix_ = key(o.env_prefix);
+    // Lowest priority first; a later source replaces an earlier one's value.
+    if (!o.secrets_dir.empty()) read_secrets(problems);
+    if (!o.env_file.empty()) read_env_file(problems);
+    for (char** e = ::environ; e && *e; ++e) {
+        std::string_view kv = *e;
+        std::size_t eq = kv.find('=');
+        if (eq == std::string_view::npos || eq == 0) continue;
+        put(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)), "environment", false);
+    }
+}
+
+FASTAPI_DECL auto SettingsSources::unknown(std::vector<std::string>& problems) const -> void {
+    if (!o_.forbid_unknown) return;
+    for (const auto& [k, v] : values_) {
+        if (v.used || k.compare(0, prefix_.size(), prefix_) != 0) continue;
+        if (prefix_.empty() && !v.from_file) continue;  // not the whole environment
+        problems.push_back(v.name + " (" + v.origin + "): no setting has this name");
+    }
+}
+
+FASTAPI_DECL auto SettingsSources::put(std::string name, std::string value, std::string origin, bool from_file) -> void {
+    std::string k = key(name);
+    Stored s;
+    s.name = std::move(name);
+    s.value = std::move(value);
+    s.origin = std::move(origin);
+    s.from_file = from_file;
+    values_[k] = std::move(s);
+}
+
+FASTAPI_DECL auto SettingsSources::read_env_file(std::vector<std::string>& problems) -> void {
+    std::error_code ec;
+    if (!std::filesystem::exists(o_.env_file, ec)) return;
+    try {
+        // ${VAR} sees the environment first, as load_env_file without override.
+        auto entries = detail::parse_env_checked(detail::read_env_file_text(o_.env_file), o_.env_file, false);
+        for (EnvEntry& e : entries)
+            if (e.value) put(e.key, std::move(*e.value), o_.env_file + ":" + std::to_string(e.line), true);
+    } catch (const DotenvError& e) {
+        problems.push_back(e.what());
+    }
+}
+
+FASTAPI_DECL auto SettingsSources::read_secrets(std::vector<std::string>& problems) -> void {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(o_.secrets_dir, ec)) return;  // pydantic-settings warns and goes on
+    std::size_t count = 0;
+    for (fs::directory_iterator it(o_.secrets_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (++count > 4096) {
+            problems.push_back(o_.secrets_dir + ": more than 4096 entries");
+            return;
+        }
+        const fs::path& p = it->path();
+        if (!it->is_regular_file(ec)) continue;
+        const std::string origin = "secrets file " + p.string();
+        auto size = fs::file_size(p, ec);
+        if (ec || size > FASTAPI_MAX_SECRET_FILE_BYTES) {
+            problems.push_back(p.filename().string() + " (" + origin + "): larger than " +
+                               std::to_string(FASTAPI_MAX_SECRET_FILE_BYTES) + " bytes");
+            continue;
+        }
+        std::string text;
+        try {
+            text = detail::read_env_file_text(p.string());
+        } catch (const DotenvError&) {
+            problems.push_back(p.filename().string() + " (" + origin + "): cannot be read");
+            continue;
+        }
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+        std::size_t lead = 0;
+        while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
+        put(p.filename().string(), text.substr(lead), origin, true);
+    }
+}
+#endif
 
 // Which variable a value at a path came from, for errors.
 struct SettingOrigin {
@@ -9166,39 +9200,7 @@ public:
         bool greedy = false;  // {name:path}: matches across '/'
     };
 
-    explicit PathTemplate(std::string_view pattern) : pattern_(pattern) {
-        if (pattern.empty() || pattern.front() != '/')
-            throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
-        std::string literal;
-        for (std::size_t i = 0; i < pattern.size(); ++i) {
-            char c = pattern[i];
-            if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
-            if (c != '{') { literal += c; continue; }
-            std::size_t close = pattern.find('}', i);
-            if (close == std::string_view::npos)
-                throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
-            std::string_view inner = pattern.substr(i + 1, close - i - 1);
-            Segment seg{std::move(literal), {}, false};
-            literal.clear();
-            if (auto colon = inner.find(':'); colon != std::string_view::npos) {
-                std::string_view conv = inner.substr(colon + 1);
-                if (conv == "path") seg.greedy = true;
-                else if (conv != "str")
-                    throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
-                                                "' in " + std::string(pattern) + " (use {name} or {name:path})");
-                inner = inner.substr(0, colon);
-            }
-            if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
-            for (auto& s : segments_)
-                if (s.param == inner)
-                    throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
-                                                std::string(pattern));
-            seg.param = std::string(inner);
-            segments_.push_back(std::move(seg));
-            i = close;
-        }
-        if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
-    }
+    explicit PathTemplate(std::string_view pattern);
 
     const std::string& pattern() const noexcept { return pattern_; }
     bool is_literal() const noexcept { return segments_.size() == 1 && segments_[0].param.empty(); }
@@ -9249,6 +9251,42 @@ private:
     std::string pattern_;
     std::vector<Segment> segments_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL PathTemplate::PathTemplate(std::string_view pattern) : pattern_(pattern) {
+    if (pattern.empty() || pattern.front() != '/')
+        throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
+    std::string literal;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        char c = pattern[i];
+        if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
+        if (c != '{') { literal += c; continue; }
+        std::size_t close = pattern.find('}', i);
+        if (close == std::string_view::npos)
+            throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
+        std::string_view inner = pattern.substr(i + 1, close - i - 1);
+        Segment seg{std::move(literal), {}, false};
+        literal.clear();
+        if (auto colon = inner.find(':'); colon != std::string_view::npos) {
+            std::string_view conv = inner.substr(colon + 1);
+            if (conv == "path") seg.greedy = true;
+            else if (conv != "str")
+                throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
+                                            "' in " + std::string(pattern) + " (use {name} or {name:path})");
+            inner = inner.substr(0, colon);
+        }
+        if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
+        for (auto& s : segments_)
+            if (s.param == inner)
+                throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
+                                            std::string(pattern));
+        seg.param = std::string(inner);
+        segments_.push_back(std::move(seg));
+        i = close;
+    }
+    if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
+}
+#endif
 
 // The routing table over routes of type R (which has `methods` and `path`).
 template <class R>
@@ -11320,35 +11358,8 @@ public:
         std::lock_guard lock(mutex_);
         loop_factories_[type] = std::move(factory);
     }
-    void* slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        std::lock_guard lock(mutex_);
-        auto& slot = values_[type];
-        if (!slot) {
-            if (!make)
-                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
-                                       "; call app.set_state<T>(...) first");
-            slot = make();
-        }
-        return slot.get();
-    }
-    void* loop_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        // Keyed by the store's serial, not its address: another app may live there later.
-        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
-        auto& slot = slots[{serial_, type}];
-        if (!slot) {
-            std::function<std::shared_ptr<void>()> factory;
-            {
-                std::lock_guard lock(mutex_);
-                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
-            }
-            if (factory) slot = factory();
-            else if (make) slot = make();
-            else
-                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
-                                       " can be made; give app.set_loop_state<T>(factory)");
-        }
-        return slot.get();
-    }
+    void* slot(std::type_index type, std::shared_ptr<void> (*make)());
+    void* loop_slot(std::type_index type, std::shared_ptr<void> (*make)());
 
 private:
     std::mutex mutex_;
@@ -11356,6 +11367,39 @@ private:
     std::map<std::type_index, std::function<std::shared_ptr<void>()>> loop_factories_;
     const std::uint64_t serial_ = next_app_serial();
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto StateStore::slot(std::type_index type, std::shared_ptr<void> (*make)()) -> void* {
+    std::lock_guard lock(mutex_);
+    auto& slot = values_[type];
+    if (!slot) {
+        if (!make)
+            throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                   "; call app.set_state<T>(...) first");
+        slot = make();
+    }
+    return slot.get();
+}
+
+FASTAPI_DECL auto StateStore::loop_slot(std::type_index type, std::shared_ptr<void> (*make)()) -> void* {
+    // Keyed by the store's serial, not its address: another app may live there later.
+    thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+    auto& slot = slots[{serial_, type}];
+    if (!slot) {
+        std::function<std::shared_ptr<void>()> factory;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+        }
+        if (factory) slot = factory();
+        else if (make) slot = make();
+        else
+            throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                   " can be made; give app.set_loop_state<T>(factory)");
+    }
+    return slot.get();
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -11612,30 +11656,34 @@ public:
                          });
     }
 
-    void handle(const std::exception_ptr& ep, Exchange& ex) const noexcept {
-        Response& res = ex.response;
-        clear_for_error(ex);
-        try {
-            for (auto& h : handlers_)
-                if (h(ep, ex.request, res)) return;
-            std::rethrow_exception(ep);
-        } catch (const HTTPException& e) {
-            write_detail_json(res, e.status_code(), e.detail_json());
-            for (auto& [name, value] : e.headers()) append_header(res.headers, name, value);
-        } catch (const RequestValidationError& e) {
-            write_validation_errors(res, e.errors());
-        } catch (const std::exception& e) {
-            log_error(ex, e.what());
-            internal_error(res);
-        } catch (...) {
-            log_error(ex, "unknown exception");
-            internal_error(res);
-        }
-    }
+    void handle(const std::exception_ptr& ep, Exchange& ex) const noexcept;
 
 private:
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> handlers_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto ExceptionHandlers::handle(const std::exception_ptr& ep, Exchange& ex) const noexcept -> void {
+    Response& res = ex.response;
+    clear_for_error(ex);
+    try {
+        for (auto& h : handlers_)
+            if (h(ep, ex.request, res)) return;
+        std::rethrow_exception(ep);
+    } catch (const HTTPException& e) {
+        write_detail_json(res, e.status_code(), e.detail_json());
+        for (auto& [name, value] : e.headers()) append_header(res.headers, name, value);
+    } catch (const RequestValidationError& e) {
+        write_validation_errors(res, e.errors());
+    } catch (const std::exception& e) {
+        log_error(ex, e.what());
+        internal_error(res);
+    } catch (...) {
+        log_error(ex, "unknown exception");
+        internal_error(res);
+    }
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -12996,6 +13044,7 @@ FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept {
 }
 #endif
 
+#if FASTAPI_INTERNALS  // only definitions use it
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
 class MultipartParser {
@@ -13003,15 +13052,7 @@ public:
     MultipartParser(std::string_view boundary, const FormOptions& options)
         : options_(options), delimiter_("\r\n--" + std::string(boundary)) {}
 
-    bool feed(std::string_view chunk) {
-        if (state_ == State::failed) return false;
-        if (state_ == State::epilogue) return true;  // after the close delimiter: ignored
-        buf_.append(chunk);
-        bool ok = run();
-        buf_.erase(0, pos_);
-        pos_ = 0;
-        return ok;
-    }
+    bool feed(std::string_view chunk);
     bool finish() {
         if (state_ == State::failed) return false;
         if (state_ != State::epilogue) return fail(400, "Missing final boundary in multipart body");
@@ -13032,164 +13073,16 @@ private:
 
     std::string_view rest() const noexcept { return std::string_view(buf_).substr(pos_); }
 
-    bool run() {
-        for (;;) {
-            switch (state_) {
-                case State::preamble: {
-                    // The first delimiter may open the body without its CRLF.
-                    std::string_view dash = std::string_view(delimiter_).substr(2);
-                    if (at_start_) {
-                        if (rest().size() < dash.size() && dash.starts_with(rest())) return true;  // need more
-                        at_start_ = false;
-                        if (rest().starts_with(dash)) {
-                            pos_ += dash.size();
-                            state_ = State::after_delimiter;
-                            break;
-                        }
-                    }
-                    if (!preamble_search()) return true;
-                    break;
-                }
-                case State::after_delimiter: {
-                    std::string_view r = rest();
-                    if (r.size() < 2) return true;
-                    if (r.starts_with("--")) {
-                        pos_ = buf_.size();
-                        state_ = State::epilogue;
-                        return true;
-                    }
-                    std::size_t i = 0;
-                    while (i < r.size() && (r[i] == ' ' || r[i] == '\t')) ++i;  // transport padding
-                    if (i > 64) return fail(400, "Invalid multipart boundary line");
-                    if (r.size() - i < 2) return true;
-                    if (r[i] != '\r' || r[i + 1] != '\n') return fail(400, "Invalid multipart boundary line");
-                    pos_ += i + 2;
-                    state_ = State::headers;
-                    break;
-                }
-                case State::headers: {
-                    std::string_view r = rest();
-                    std::size_t end;
-                    if (r.starts_with("\r\n")) end = 0;
-                    else if ((end = r.find("\r\n\r\n")) == std::string_view::npos) {
-                        if (r.size() > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
-                        return true;
-                    } else end += 2;
-                    if (end > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
-                    if (!start_part(r.substr(0, end))) return false;
-                    pos_ += end + 2;
-                    state_ = State::data;
-                    break;
-                }
-                case State::data: {
-                    std::string_view r = rest();
-                    auto at = r.find(delimiter_);
-                    if (at == std::string_view::npos) {
-                        // Keep what could be the start of a delimiter for the next piece.
-                        const std::size_t keep = std::min(r.size(), delimiter_.size() - 1);
-                        if (!append(r.substr(0, r.size() - keep))) return false;
-                        pos_ += r.size() - keep;
-                        return true;
-                    }
-                    if (!append(r.substr(0, at)) || !end_part()) return false;
-                    pos_ += at + delimiter_.size();
-                    state_ = State::after_delimiter;
-                    break;
-                }
-                case State::epilogue: pos_ = buf_.size(); return true;
-                case State::failed: return false;
-            }
-        }
-    }
+    bool run();
 
     // Skips preamble up to the next delimiter; false when none is here yet.
-    bool preamble_search() {
-        at_start_ = false;
-        std::string_view r = rest();
-        auto at = r.find(delimiter_);
-        if (at == std::string_view::npos) {
-            pos_ += r.size() - std::min(r.size(), delimiter_.size() - 1);
-            return false;
-        }
-        pos_ += at + delimiter_.size();
-        state_ = State::after_delimiter;
-        return true;
-    }
+    bool preamble_search();
 
-    bool start_part(std::string_view block) {
-        if (fields_.size() >= options_.max_parts)
-            return fail(400, "Too many fields or files; the maximum is " + std::to_string(options_.max_parts));
-        Headers headers;
-        while (!block.empty()) {
-            auto eol = block.find("\r\n");
-            std::string_view line = block.substr(0, eol);
-            block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 2);
-            auto colon = line.find(':');
-            if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
-                return fail(400, "Invalid multipart part header");
-            std::string_view value = trim_ows(line.substr(colon + 1));
-            for (char c : value)
-                if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
-                    return fail(400, "Invalid character in multipart part header");
-            if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
-            detail::append_header(headers, line.substr(0, colon), value);
-        }
-        auto disposition = headers.get_all("content-disposition");
-        FormField field;
-        std::optional<std::string> filename;
-        if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
-            return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
-        if (filename) {
-            if (!is_acceptable_filename(*filename))
-                return fail(400, "Invalid file name in multipart part: it must be UTF-8 without control characters");
-            UploadFile f;
-            f.filename = std::move(*filename);
-            f.content_type = headers.get_or("content-type", "");
-            f.headers = std::move(headers);
-            field.file = std::move(f);
-            memory_ = std::make_shared<std::string>();
-        }
-        fields_.push_back(std::move(field));
-        return true;
-    }
+    bool start_part(std::string_view block);
 
-    bool append(std::string_view bytes) {
-        if (bytes.empty()) return true;
-        FormField& f = fields_.back();
-        if (!f.file) {
-            if (f.value.size() + bytes.size() > options_.max_field_bytes)
-                return fail(400, "Field '" + f.name + "' is larger than " + std::to_string(options_.max_field_bytes) + " bytes");
-            f.value.append(bytes);
-            return true;
-        }
-        f.file->size += bytes.size();
-        if (!current_file_ && memory_->size() + bytes.size() > options_.spool_threshold) {
-            try {
-                current_file_ = TempFile::create(options_.temp_dir);
-            } catch (const std::exception&) {
-                return fail(500, "Could not store the upload");
-            }
-            if (!current_file_->write(*memory_)) return fail(500, "Could not store the upload");
-            memory_->clear();
-        }
-        if (current_file_) {
-            if (!current_file_->write(bytes)) return fail(500, "Could not store the upload");
-        } else {
-            memory_->append(bytes);
-        }
-        return true;
-    }
+    bool append(std::string_view bytes);
 
-    bool end_part() {
-        FormField& f = fields_.back();
-        if (f.file) {
-            if (current_file_) f.file->set_content(nullptr, std::move(current_file_));
-            else f.file->set_content(std::move(memory_), nullptr);
-            current_file_.reset();
-            memory_.reset();
-        }
-        return true;
-    }
+    bool end_part();
 
     const FormOptions& options_;
     std::string delimiter_;  // CRLF "--" boundary
@@ -13202,6 +13095,177 @@ private:
     std::shared_ptr<std::string> memory_;     // the current file part, while small
     std::shared_ptr<TempFile> current_file_;  // the current file part, once spooled
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto MultipartParser::feed(std::string_view chunk) -> bool {
+    if (state_ == State::failed) return false;
+    if (state_ == State::epilogue) return true;  // after the close delimiter: ignored
+    buf_.append(chunk);
+    bool ok = run();
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    return ok;
+}
+
+FASTAPI_DECL auto MultipartParser::run() -> bool {
+    for (;;) {
+        switch (state_) {
+            case State::preamble: {
+                // The first delimiter may open the body without its CRLF.
+                std::string_view dash = std::string_view(delimiter_).substr(2);
+                if (at_start_) {
+                    if (rest().size() < dash.size() && dash.starts_with(rest())) return true;  // need more
+                    at_start_ = false;
+                    if (rest().starts_with(dash)) {
+                        pos_ += dash.size();
+                        state_ = State::after_delimiter;
+                        break;
+                    }
+                }
+                if (!preamble_search()) return true;
+                break;
+            }
+            case State::after_delimiter: {
+                std::string_view r = rest();
+                if (r.size() < 2) return true;
+                if (r.starts_with("--")) {
+                    pos_ = buf_.size();
+                    state_ = State::epilogue;
+                    return true;
+                }
+                std::size_t i = 0;
+                while (i < r.size() && (r[i] == ' ' || r[i] == '\t')) ++i;  // transport padding
+                if (i > 64) return fail(400, "Invalid multipart boundary line");
+                if (r.size() - i < 2) return true;
+                if (r[i] != '\r' || r[i + 1] != '\n') return fail(400, "Invalid multipart boundary line");
+                pos_ += i + 2;
+                state_ = State::headers;
+                break;
+            }
+            case State::headers: {
+                std::string_view r = rest();
+                std::size_t end;
+                if (r.starts_with("\r\n")) end = 0;
+                else if ((end = r.find("\r\n\r\n")) == std::string_view::npos) {
+                    if (r.size() > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
+                    return true;
+                } else end += 2;
+                if (end > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
+                if (!start_part(r.substr(0, end))) return false;
+                pos_ += end + 2;
+                state_ = State::data;
+                break;
+            }
+            case State::data: {
+                std::string_view r = rest();
+                auto at = r.find(delimiter_);
+                if (at == std::string_view::npos) {
+                    // Keep what could be the start of a delimiter for the next piece.
+                    const std::size_t keep = std::min(r.size(), delimiter_.size() - 1);
+                    if (!append(r.substr(0, r.size() - keep))) return false;
+                    pos_ += r.size() - keep;
+                    return true;
+                }
+                if (!append(r.substr(0, at)) || !end_part()) return false;
+                pos_ += at + delimiter_.size();
+                state_ = State::after_delimiter;
+                break;
+            }
+            case State::epilogue: pos_ = buf_.size(); return true;
+            case State::failed: return false;
+        }
+    }
+}
+
+FASTAPI_DECL auto MultipartParser::preamble_search() -> bool {
+    at_start_ = false;
+    std::string_view r = rest();
+    auto at = r.find(delimiter_);
+    if (at == std::string_view::npos) {
+        pos_ += r.size() - std::min(r.size(), delimiter_.size() - 1);
+        return false;
+    }
+    pos_ += at + delimiter_.size();
+    state_ = State::after_delimiter;
+    return true;
+}
+
+FASTAPI_DECL auto MultipartParser::start_part(std::string_view block) -> bool {
+    if (fields_.size() >= options_.max_parts)
+        return fail(400, "Too many fields or files; the maximum is " + std::to_string(options_.max_parts));
+    Headers headers;
+    while (!block.empty()) {
+        auto eol = block.find("\r\n");
+        std::string_view line = block.substr(0, eol);
+        block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 2);
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
+            return fail(400, "Invalid multipart part header");
+        std::string_view value = trim_ows(line.substr(colon + 1));
+        for (char c : value)
+            if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
+                return fail(400, "Invalid character in multipart part header");
+        if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
+        detail::append_header(headers, line.substr(0, colon), value);
+    }
+    auto disposition = headers.get_all("content-disposition");
+    FormField field;
+    std::optional<std::string> filename;
+    if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
+        return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
+    if (filename) {
+        if (!is_acceptable_filename(*filename))
+            return fail(400, "Invalid file name in multipart part: it must be UTF-8 without control characters");
+        UploadFile f;
+        f.filename = std::move(*filename);
+        f.content_type = headers.get_or("content-type", "");
+        f.headers = std::move(headers);
+        field.file = std::move(f);
+        memory_ = std::make_shared<std::string>();
+    }
+    fields_.push_back(std::move(field));
+    return true;
+}
+
+FASTAPI_DECL auto MultipartParser::append(std::string_view bytes) -> bool {
+    if (bytes.empty()) return true;
+    FormField& f = fields_.back();
+    if (!f.file) {
+        if (f.value.size() + bytes.size() > options_.max_field_bytes)
+            return fail(400, "Field '" + f.name + "' is larger than " + std::to_string(options_.max_field_bytes) + " bytes");
+        f.value.append(bytes);
+        return true;
+    }
+    f.file->size += bytes.size();
+    if (!current_file_ && memory_->size() + bytes.size() > options_.spool_threshold) {
+        try {
+            current_file_ = TempFile::create(options_.temp_dir);
+        } catch (const std::exception&) {
+            return fail(500, "Could not store the upload");
+        }
+        if (!current_file_->write(*memory_)) return fail(500, "Could not store the upload");
+        memory_->clear();
+    }
+    if (current_file_) {
+        if (!current_file_->write(bytes)) return fail(500, "Could not store the upload");
+    } else {
+        memory_->append(bytes);
+    }
+    return true;
+}
+
+FASTAPI_DECL auto MultipartParser::end_part() -> bool {
+    FormField& f = fields_.back();
+    if (f.file) {
+        if (current_file_) f.file->set_content(nullptr, std::move(current_file_));
+        else f.file->set_content(std::move(memory_), nullptr);
+        current_file_.reset();
+        memory_.reset();
+    }
+    return true;
+}
+#endif
+#endif  // FASTAPI_INTERNALS
 
 // ---- the request's form, parsed once ----
 
@@ -13973,110 +14037,116 @@ struct CORSOptions {
 // requests that carry an Origin.
 class CORSMiddleware : public Middleware {
 public:
-    explicit CORSMiddleware(CORSOptions options) {
-        auto c = std::make_shared<Config>();
-        auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
-        c->o = std::move(options);
-        c->all_origins = has_star(c->o.allow_origins);
-        c->all_headers = has_star(c->o.allow_headers);
-        if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
-        c->explicit_origin = !c->all_origins || c->o.allow_credentials;
-        // The safelisted headers are always allowed (sorted, as Starlette lists them).
-        std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
-        for (auto& h : c->o.allow_headers)
-            if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
-        std::sort(headers.begin(), headers.end());
-        for (auto& h : headers) {
-            c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
-            c->allowed_headers_lower.push_back(detail::lowered(h));
-        }
-        for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
-        for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
-        before = [c](Request& req, Response& res) { return c->before(req, res); };
-        after = [c](const Request& req, Response& res) { c->after(req, res); };
-        head_only = true;
-    }
+    explicit CORSMiddleware(CORSOptions options);
 
 private:
-    struct Config {
-        CORSOptions o;
-        bool all_origins = false, all_headers = false, explicit_origin = true;
-        std::string allowed_headers_text, methods_text, expose_text;
-        std::vector<std::string> allowed_headers_lower;
+    struct Config;
+};
 
-        bool origin_allowed(std::string_view origin) const {
-            if (all_origins) return true;
-            return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+#if FASTAPI_DEFINITIONS
+struct CORSMiddleware::Config {
+    CORSOptions o;
+    bool all_origins = false, all_headers = false, explicit_origin = true;
+    std::string allowed_headers_text, methods_text, expose_text;
+    std::vector<std::string> allowed_headers_lower;
+
+    bool origin_allowed(std::string_view origin) const {
+        if (all_origins) return true;
+        return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+    }
+
+    bool before(Request& req, Response& res) const {
+        auto origin = req.headers.get("origin");
+        auto requested_method = req.headers.get("access-control-request-method");
+        if (!origin || req.method != "OPTIONS" || !requested_method) return true;
+        // A preflight request: answered here.
+        res.headers.clear();
+        std::vector<std::string> failures;
+        if (origin_allowed(*origin)) {
+            if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
+            else res.headers.set("access-control-allow-origin", "*");
+        } else {
+            failures.push_back("origin");
+            if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
         }
-
-        bool before(Request& req, Response& res) const {
-            auto origin = req.headers.get("origin");
-            auto requested_method = req.headers.get("access-control-request-method");
-            if (!origin || req.method != "OPTIONS" || !requested_method) return true;
-            // A preflight request: answered here.
-            res.headers.clear();
-            std::vector<std::string> failures;
-            if (origin_allowed(*origin)) {
-                if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
-                else res.headers.set("access-control-allow-origin", "*");
-            } else {
-                failures.push_back("origin");
-                if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
-            }
-            if (explicit_origin) detail::add_vary(res, "Origin");
-            res.headers.set("access-control-allow-methods", methods_text);
-            res.headers.set("access-control-max-age", std::to_string(o.max_age));
-            auto requested_headers = req.headers.get("access-control-request-headers");
-            if (all_headers && requested_headers) {
-                res.headers.set("access-control-allow-headers", *requested_headers);
-            } else {
-                if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
-                if (requested_headers) {
-                    std::string_view rest = *requested_headers;
-                    while (!rest.empty()) {
-                        auto comma = rest.find(',');
-                        std::string_view h = rest.substr(0, comma);
-                        while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
-                        while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-                        std::string lower = detail::lowered(h);
-                        if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
-                            allowed_headers_lower.end()) {
-                            failures.push_back("headers");
-                            break;
-                        }
-                        if (comma == std::string_view::npos) break;
-                        rest.remove_prefix(comma + 1);
+        if (explicit_origin) detail::add_vary(res, "Origin");
+        res.headers.set("access-control-allow-methods", methods_text);
+        res.headers.set("access-control-max-age", std::to_string(o.max_age));
+        auto requested_headers = req.headers.get("access-control-request-headers");
+        if (all_headers && requested_headers) {
+            res.headers.set("access-control-allow-headers", *requested_headers);
+        } else {
+            if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
+            if (requested_headers) {
+                std::string_view rest = *requested_headers;
+                while (!rest.empty()) {
+                    auto comma = rest.find(',');
+                    std::string_view h = rest.substr(0, comma);
+                    while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+                    while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+                    std::string lower = detail::lowered(h);
+                    if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
+                        allowed_headers_lower.end()) {
+                        failures.push_back("headers");
+                        break;
                     }
+                    if (comma == std::string_view::npos) break;
+                    rest.remove_prefix(comma + 1);
                 }
             }
-            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
-            if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
-                failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
-            if (!failures.empty()) {
-                std::string text = "Disallowed CORS ";
-                for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
-                detail::plain_answer(res, 400, text);
-            } else {
-                detail::plain_answer(res, 200, "OK");
-            }
-            return false;
         }
+        if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+        if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
+            failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
+        if (!failures.empty()) {
+            std::string text = "Disallowed CORS ";
+            for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
+            detail::plain_answer(res, 400, text);
+        } else {
+            detail::plain_answer(res, 200, "OK");
+        }
+        return false;
+    }
 
-        void after(const Request& req, Response& res) const {
-            auto origin = req.headers.get("origin");
-            if (!origin) return;
-            if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
-            if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
-            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
-            if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
-            const bool has_cookie = req.headers.contains("cookie");
-            if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
-                res.headers.set("access-control-allow-origin", *origin);
-                detail::add_vary(res, "Origin");
-            }
+    void after(const Request& req, Response& res) const {
+        auto origin = req.headers.get("origin");
+        if (!origin) return;
+        if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
+        if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
+        if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+        if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
+        const bool has_cookie = req.headers.contains("cookie");
+        if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
+            res.headers.set("access-control-allow-origin", *origin);
+            detail::add_vary(res, "Origin");
         }
-    };
+    }
 };
+
+FASTAPI_DECL CORSMiddleware::CORSMiddleware(CORSOptions options) {
+    auto c = std::make_shared<Config>();
+    auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
+    c->o = std::move(options);
+    c->all_origins = has_star(c->o.allow_origins);
+    c->all_headers = has_star(c->o.allow_headers);
+    if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
+    c->explicit_origin = !c->all_origins || c->o.allow_credentials;
+    // The safelisted headers are always allowed (sorted, as Starlette lists them).
+    std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
+    for (auto& h : c->o.allow_headers)
+        if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
+    std::sort(headers.begin(), headers.end());
+    for (auto& h : headers) {
+        c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
+        c->allowed_headers_lower.push_back(detail::lowered(h));
+    }
+    for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
+    for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
+    before = [c](Request& req, Response& res) { return c->before(req, res); };
+    after = [c](const Request& req, Response& res) { c->after(req, res); };
+    head_only = true;
+}
+#endif
 
 // --- TrustedHost ---
 
@@ -14652,7 +14722,9 @@ inline std::uint64_t cache_hash(std::string_view s, std::uint64_t h = 1469598103
     }
     return h;
 }
-inline std::string cache_etag(std::string_view body) {
+FASTAPI_DECL std::string cache_etag(std::string_view body);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cache_etag(std::string_view body) {
     static constexpr char hex[] = "0123456789abcdef";
     // Two hashes (the second seeded with the length) for 128 bits.
     std::uint64_t a = cache_hash(body), b = cache_hash(body, 0x9e3779b97f4a7c15ull ^ body.size());
@@ -14661,6 +14733,7 @@ inline std::string cache_etag(std::string_view body) {
     for (int i = 0; i < 16; ++i) out[17 + i] = hex[(b >> (60 - 4 * i)) & 15];
     return out;
 }
+#endif
 
 // Headers a hit writes itself: never stored.
 inline bool cache_own_header(std::string_view name) noexcept {
@@ -14669,7 +14742,9 @@ inline bool cache_own_header(std::string_view name) noexcept {
 }
 
 // The wire form of an entry (Redis): a line of numbers, then length-prefixed fields.
-inline std::string cache_serialize(const CachedResponse& r) {
+FASTAPI_DECL std::string cache_serialize(const CachedResponse& r);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cache_serialize(const CachedResponse& r) {
     std::string out = "1 " + std::to_string(r.status) + ' ' + std::to_string(r.stored_ms) + ' ' +
                       std::to_string(r.expires_ms) + ' ' + std::to_string(r.headers.size()) + '\n';
     auto field = [&](std::string_view s) {
@@ -14685,7 +14760,10 @@ inline std::string cache_serialize(const CachedResponse& r) {
     field(r.body);
     return out;
 }
-inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
+#endif
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
     auto r = std::make_shared<CachedResponse>();
     std::size_t pos = 0;
     auto number = [&](char end, std::int64_t& v) {
@@ -14723,6 +14801,7 @@ inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
         if (!is_token(n) || !is_safe_header_value(v) || cache_own_header(n)) return nullptr;
     return r;
 }
+#endif
 
 // The decimal digits of v appended to s (no locale).
 FASTAPI_DECL void cache_append_number(std::string& s, std::uint64_t v);
@@ -14975,28 +15054,13 @@ private:
 class CacheFlights {
 public:
     // True for the leader; otherwise `waiter` is registered to be woken.
-    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) {
-        std::lock_guard lock(mutex_);
-        auto [it, inserted] = flights_.try_emplace(key);
-        if (!inserted) it->second.push_back(waiter);
-        return inserted;
-    }
+    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter);
     // True when no flight of `key` was on, and now this caller's is (it waits for nobody).
     bool try_lead(const std::string& key) {
         std::lock_guard lock(mutex_);
         return flights_.try_emplace(key).second;
     }
-    void finish(const std::string& key) noexcept {
-        std::vector<std::shared_ptr<asio::steady_timer>> waiters;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = flights_.find(key);
-            if (it == flights_.end()) return;
-            waiters = std::move(it->second);
-            flights_.erase(it);
-        }
-        for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
-    }
+    void finish(const std::string& key) noexcept;
     std::size_t waiting(const std::string& key) const {
         std::lock_guard lock(mutex_);
         auto it = flights_.find(key);
@@ -15007,6 +15071,27 @@ private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::vector<std::shared_ptr<asio::steady_timer>>> flights_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto CacheFlights::join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) -> bool {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = flights_.try_emplace(key);
+    if (!inserted) it->second.push_back(waiter);
+    return inserted;
+}
+
+FASTAPI_DECL auto CacheFlights::finish(const std::string& key) noexcept -> void {
+    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = flights_.find(key);
+        if (it == flights_.end()) return;
+        waiters = std::move(it->second);
+        flights_.erase(it);
+    }
+    for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
+}
+#endif
 // Ends the leader's flight however its computation ends.
 struct CacheFlightGuard {
     CacheFlights* flights = nullptr;
@@ -15059,8 +15144,9 @@ inline bool cache_etag_matches(const Request& r, std::string_view etag) {
 
 // The request's key: method (HEAD as GET), path, query items in a stable order by name (a
 // list parameter's values keep theirs), the varying headers. Dependencies never enter it.
-inline void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers,
-                              std::string& key) {
+FASTAPI_DECL void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers, std::string& key);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers, std::string& key) {
     if (o.key_builder) {
         key += o.key_builder(r);
         return;
@@ -15100,6 +15186,7 @@ inline void cache_request_key(const Request& r, const CacheOptions& o, const std
             }
     }
 }
+#endif
 
 // What the route's caching needs at run time, computed once when the route is made.
 struct RouteCache {
@@ -15149,8 +15236,9 @@ inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
 // would count the age twice. The stored headers never carry the names added here, so they
 // are appended without a search.
 // A stale one (past its expiry, within a stale window) says max-age=0 and STALE.
-inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,
-                            bool stale = false) {
+FASTAPI_DECL void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now, bool stale = false);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,  bool stale) {
     Response& res = ex.response;
     const std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
     const std::int64_t lifetime = stale ? 0 : std::max<std::int64_t>(0, (e.expires_ms - e.stored_ms) / 1000);
@@ -15172,11 +15260,13 @@ inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCa
     if (!rc.vary.empty()) append_header(res.headers, "vary", rc.vary);
     append_header(res.headers, "x-fastapi-cache", stale ? "STALE" : "HIT");
 }
+#endif
 
 // After the handler: the entry to store (null when the response is not cacheable), and the
 // miss headers (304 when If-None-Match matches).
-inline std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc,
-                                                        bool store) {
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc, bool store);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc, bool store) {
     Response& res = ex.response;
     if (res.status < 200 || res.status >= 300 || res.status == 204 || res.stream || !res.file_path.empty() ||
         res.on_upgrade || res.headers.contains("set-cookie"))
@@ -15204,6 +15294,7 @@ inline std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const Cach
     res.headers.set("x-fastapi-cache", "MISS");
     return e;
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi
@@ -15343,53 +15434,59 @@ struct Route {
     // What its caching needs at run time (cache.hpp), when options.cache is on.
     detail::RouteCache cache;
 
-    Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
-        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
-        async_dependencies = endpoint.async_dependencies;
-        for (auto& d : options.dependencies) {
-            head_dependencies_first = head_dependencies_first && d.head_only;
-            async_dependencies = async_dependencies || d.async_graph;
-        }
-        streams_body = endpoint.reads_stream;
-        if (endpoint.reads_request) takes_form = true;
-        else if (endpoint.describe) {
-            detail::OperationInfo op;
-            endpoint.describe(op);
-            takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
-        }
-        if (options.cache.enabled()) init_cache();
-    }
+    Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e);
 
 private:
-    void init_cache() {
-        auto add = [&](std::string_view name) {
-            std::string h(name);
-            for (auto& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            for (auto& have : cache.headers)
-                if (have == h) return;
-            cache.headers.push_back(h);
-            cache.vary += (cache.vary.empty() ? "" : ", ") + std::string(name);
-        };
-        for (auto& v : options.cache.vary) add(v);
-        if (endpoint.describe) {
-            detail::OperationInfo op;
-            endpoint.describe(op);
-            for (auto& p : op.parameters)
-                if (p.in == "header") add(p.field.wire_name);
-        }
-        const CacheOptions& o = options.cache;
-        if (o.stale_while_revalidate.count() > 0)
-            cache.stale_directives += ", stale-while-revalidate=" + std::to_string(o.stale_while_revalidate.count());
-        if (o.stale_if_error.count() > 0)
-            cache.stale_directives += ", stale-if-error=" + std::to_string(o.stale_if_error.count());
-        cache.max_age = "max-age=" + std::to_string(o.expire.count()) + cache.stale_directives;
-        cache.revalidate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_while_revalidate).count();
-        cache.if_error_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_if_error).count();
-        cache.keep = std::chrono::duration_cast<std::chrono::milliseconds>(o.expire + std::max(o.stale_while_revalidate, o.stale_if_error));
-        cache.version_keys.push_back("ns:" + options.cache.namespace_);
-        for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
-    }
+    void init_cache();
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Route::Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
+    : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
+    async_dependencies = endpoint.async_dependencies;
+    for (auto& d : options.dependencies) {
+        head_dependencies_first = head_dependencies_first && d.head_only;
+        async_dependencies = async_dependencies || d.async_graph;
+    }
+    streams_body = endpoint.reads_stream;
+    if (endpoint.reads_request) takes_form = true;
+    else if (endpoint.describe) {
+        detail::OperationInfo op;
+        endpoint.describe(op);
+        takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
+    }
+    if (options.cache.enabled()) init_cache();
+}
+
+FASTAPI_DECL auto Route::init_cache() -> void {
+    auto add = [&](std::string_view name) {
+        std::string h(name);
+        for (auto& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        for (auto& have : cache.headers)
+            if (have == h) return;
+        cache.headers.push_back(h);
+        cache.vary += (cache.vary.empty() ? "" : ", ") + std::string(name);
+    };
+    for (auto& v : options.cache.vary) add(v);
+    if (endpoint.describe) {
+        detail::OperationInfo op;
+        endpoint.describe(op);
+        for (auto& p : op.parameters)
+            if (p.in == "header") add(p.field.wire_name);
+    }
+    const CacheOptions& o = options.cache;
+    if (o.stale_while_revalidate.count() > 0)
+        cache.stale_directives += ", stale-while-revalidate=" + std::to_string(o.stale_while_revalidate.count());
+    if (o.stale_if_error.count() > 0)
+        cache.stale_directives += ", stale-if-error=" + std::to_string(o.stale_if_error.count());
+    cache.max_age = "max-age=" + std::to_string(o.expire.count()) + cache.stale_directives;
+    cache.revalidate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_while_revalidate).count();
+    cache.if_error_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_if_error).count();
+    cache.keep = std::chrono::duration_cast<std::chrono::milliseconds>(o.expire + std::max(o.stale_while_revalidate, o.stale_if_error));
+    cache.version_keys.push_back("ns:" + options.cache.namespace_);
+    for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
+}
+#endif
 
 namespace detail {
 // The verb helpers App and APIRouter share (FastAPI's @app.get, @router.post, ...): each
@@ -15511,25 +15608,11 @@ public:
 
     // The routes as an includer adds them (App::include_router): under `include.prefix`, with
     // `include`'s tags, dependencies and responses merged in.
-    std::vector<PendingRoute> routes_under(const RouterOptions& include) const {
-        check_prefix(include.prefix);
-        std::vector<PendingRoute> out;
-        out.reserve(routes_.size());
-        for (const PendingRoute& r : routes_) {
-            out.push_back({r.methods, include.prefix + r.path, r.options, r.endpoint});
-            merge(out.back().options, include);
-        }
-        return out;
-    }
+    std::vector<PendingRoute> routes_under(const RouterOptions& include) const;
 
 private:
     // Puts `outer`'s tags and dependencies in front of the route's; the route's responses win.
-    static void merge(RouteOptions& route, const RouterOptions& outer) {
-        route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
-        route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
-        for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
-        if (!route.cache.enabled() && outer.cache.enabled()) route.cache = outer.cache;
-    }
+    static void merge(RouteOptions& route, const RouterOptions& outer);
     static void check_prefix(const std::string& prefix) {
         if (!prefix.empty() && (prefix.front() != '/' || prefix.back() == '/'))
             throw std::invalid_argument("fastapi: a router prefix must start with '/' and not end with '/': '" +
@@ -15539,6 +15622,26 @@ private:
     RouterOptions options_;
     std::vector<PendingRoute> routes_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto APIRouter::routes_under(const RouterOptions& include) const -> std::vector<PendingRoute> {
+    check_prefix(include.prefix);
+    std::vector<PendingRoute> out;
+    out.reserve(routes_.size());
+    for (const PendingRoute& r : routes_) {
+        out.push_back({r.methods, include.prefix + r.path, r.options, r.endpoint});
+        merge(out.back().options, include);
+    }
+    return out;
+}
+
+FASTAPI_DECL auto APIRouter::merge(RouteOptions& route, const RouterOptions& outer) -> void {
+    route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
+    route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
+    for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
+    if (!route.cache.enabled() && outer.cache.enabled()) route.cache = outer.cache;
+}
+#endif
 
 }  // namespace fastapi
 
@@ -15591,10 +15694,7 @@ public:
     }
 
     // Code around every request (middleware.hpp); the last added is the outermost.
-    void add_middleware(Middleware m) {
-        check_not_serving("add middleware");
-        middleware_.add(std::move(m));
-    }
+    void add_middleware(Middleware m);
     // A coroutine middleware (FastAPI's @app.middleware("http")): f(Request&, CallNext)
     // returning asio::awaitable<Response>.
     template <class F>
@@ -15623,10 +15723,7 @@ public:
 
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
-    void add_dependency(Dependency d) {
-        check_not_serving("add a dependency");
-        app_dependencies_.push_back(d);
-    }
+    void add_dependency(Dependency d);
 
     // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
     // route dependencies) by g, which may take other parameters (FastAPI's
@@ -15642,10 +15739,7 @@ public:
         check_not_serving("override a dependency");
         overrides_.set<typename dependency_traits<C>::value_type>(&type_key<C>, std::move(g));
     }
-    void clear_dependency_overrides() {
-        check_not_serving("clear the dependency overrides");
-        overrides_.clear();
-    }
+    void clear_dependency_overrides();
 
     // Application state of type T, shared by every request (FastAPI's app.state): created
     // by set_state, or default-constructed on first use. Handlers and dependencies take a
@@ -15702,39 +15796,18 @@ protected:
     // A TestClient does not freeze the app: it dispatches on the caller's thread, and tests
     // change overrides between requests.
     bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
-    void check_not_serving(const char* what) const {
-        if (serving())
-            throw std::logic_error(std::string("fastapi: cannot ") + what +
-                                   " after a Server started serving the app; make every change before "
-                                   "Server::start() or App::run()");
-    }
+    void check_not_serving(const char* what) const;
 
 private:
     // A route whose endpoint is already built (RouteMethods, and an APIRouter's routes when included).
-    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint) {
-        check_not_serving("add a route");
-        for (auto& m : methods)
-            if (!is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
-        if (!app_dependencies_.empty())
-            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
-        if (options.blocking && endpoint.is_async())
-            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
-                                        "co_await its slow work instead");
-        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
-        return *routes_.routes().back();
-    }
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint);
 
     // ---- AppContext: what binding asks ----
     const DependencyOverride* find_override(const void* key) const noexcept override { return overrides_.find(key); }
-    void run_route_dependencies(Exchange& ex, ValidationErrors& errors) override {
-        if (!ex.route) return;
-        for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
-    }
+    void run_route_dependencies(Exchange& ex, ValidationErrors& errors) override;
     const FormOptions& form_options() const noexcept override { return options_.forms; }
     void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override { return state_.slot(type, make); }
-    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override {
-        return state_.loop_slot(type, make);
-    }
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override;
 
     // ---- AppContext: the request lifecycle, for the server and the TestClient ----
     void enter_lifespan() override { lifespan_.enter(); }
@@ -15750,54 +15823,15 @@ private:
     // request's (middleware `after`s included), and the body is never read. Otherwise, or
     // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
     // Without that guarantee it only routes: a middleware may read the body.
-    BodyWanted dispatch_head(Exchange& ex) noexcept override {
-        if (middleware_.has_coroutine() || !middleware_.befores_read_only_head() || !overrides_.empty())
-            return route_head(ex);  // never run a coroutine or a body-reading `before` here
-        ex.app = this;
-        if (!middleware_before_and_route(ex)) return BodyWanted::answered;
-        try {
-            ValidationErrors ignored;  // reported with the others once the body is in
-            for (const Dependency& d : ex.route->options.dependencies) {
-                if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
-                d.resolve(ex, ignored);
-            }
-            if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-            middleware_.run_afters(ex, exception_handlers_);
-            return BodyWanted::answered;
-        }
-        ex.head_dispatched = true;
-        const Route& route = *ex.route;
-        if (route.streams_body) return BodyWanted::stream;
-        if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
-            return BodyWanted::unread;  // a body sent anyway is never buffered
-        return route.takes_form ? BodyWanted::form : BodyWanted::in_memory;
-    }
+    BodyWanted dispatch_head(Exchange& ex) noexcept override;
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
     // returns done; otherwise the caller runs run_async / run_endpoint and then it is. With a
     // coroutine middleware in the stack, the whole stack runs in run_async.
-    Dispatch dispatch(Exchange& ex) noexcept override {
-        ex.app = this;
-        if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
-            ex.head_dispatched = false;
-            return call_route(ex);
-        }
-        if (middleware_.has_coroutine()) return Dispatch::run_async;
-        if (!middleware_before_and_route(ex)) return Dispatch::done;
-        return call_route(ex);
-    }
+    Dispatch dispatch(Exchange& ex) noexcept override;
 
     // For run_blocking: runs the plain handler (on whatever thread the caller chose).
-    void run_endpoint(Exchange& ex) noexcept override {
-        try {
-            ex.route->endpoint.call(ex);
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-        }
-        middleware_.run_afters(ex, exception_handlers_);
-    }
+    void run_endpoint(Exchange& ex) noexcept override;
 
     // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
     // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
@@ -15815,66 +15849,15 @@ private:
     // Finds the route (without middleware, which runs in dispatch) and says what its body is
     // for. A request with no route goes to dispatch at once, without its body, and is
     // answered there (through the middleware, as every answer is).
-    BodyWanted route_head(Exchange& ex) const noexcept {
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) return BodyWanted::no_route;
-            if (found.route->streams_body) return BodyWanted::stream;
-            return found.route->takes_form ? BodyWanted::form : BodyWanted::in_memory;
-        } catch (...) {
-            return BodyWanted::form;  // out of memory: decide nothing early
-        }
-    }
+    BodyWanted route_head(Exchange& ex) const noexcept;
 
     // The first steps of dispatch and of dispatch_head: the middleware `before`s, then routing.
     // False when that answered the request (a middleware, 404, 405, the slash redirect, an
     // exception), its `after`s run; true with ex.route set.
-    bool middleware_before_and_route(Exchange& ex) noexcept {
-        if (!middleware_.empty() && !middleware_.run_befores(ex, exception_handlers_)) {
-            middleware_.run_afters(ex, exception_handlers_);
-            return false;
-        }
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) {
-                route_not_found(ex, found.path_matched);
-                middleware_.run_afters(ex, exception_handlers_);
-                return false;
-            }
-            ex.route = found.route;
-            return true;
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-            middleware_.run_afters(ex, exception_handlers_);
-            return false;
-        }
-    }
+    bool middleware_before_and_route(Exchange& ex) noexcept;
 
     // The rest of dispatch, once ex.route is found.
-    Dispatch call_route(Exchange& ex) noexcept {
-        const Route& route = *ex.route;
-        if (route_cached(ex)) {
-            if (!cache_.backend()->synchronous() || route.endpoint.is_async() || needs_prefetch(route) ||
-                route.options.blocking)
-                return Dispatch::run_async;
-            try {
-                if (!cached_call(ex)) return Dispatch::run_async;
-            } catch (...) {
-                exception_handlers_.handle(std::current_exception(), ex);
-            }
-            middleware_.run_afters(ex, exception_handlers_);
-            return Dispatch::done;
-        }
-        if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
-        if (route.options.blocking) return Dispatch::run_blocking;
-        try {
-            route.endpoint.call(ex);
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-        }
-        middleware_.run_afters(ex, exception_handlers_);
-        return Dispatch::done;
-    }
+    Dispatch call_route(Exchange& ex) noexcept;
 
     // Coroutine dependencies to await before binding: in the route's graph, or maybe put there
     // by a coroutine override.
@@ -15892,28 +15875,11 @@ private:
     FASTAPI_CORO_DECL asio::awaitable<void> call_handler_async(Exchange& ex);
     // A blocking handler's call, spawned on the pool.
     FASTAPI_CORO_DECL static asio::awaitable<void> call_blocking(Exchange* ex);
-    asio::thread_pool& blocking_pool() {
-        std::lock_guard lock(pool_mutex_);
-        if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
-        return *pool_;
-    }
+    asio::thread_pool& blocking_pool();
 
     // What the middleware stack wraps: routing, then a plain handler at once (no coroutine
     // frame of its own), or the rest in call_route_async.
-    static bool route_in_stack(void* self, Exchange& ex) {
-        auto& app = *static_cast<AppCore*>(self);
-        auto found = app.routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-        if (!found.route) {
-            app.route_not_found(ex, found.path_matched);
-            return true;
-        }
-        ex.route = found.route;
-        const Route& route = *found.route;
-        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route) || app.route_cached(ex))
-            return false;
-        route.endpoint.call(ex);
-        return true;
-    }
+    static bool route_in_stack(void* self, Exchange& ex);
     FASTAPI_LAZY static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
         return static_cast<AppCore*>(self)->call_route_async(ex);
     }
@@ -15925,77 +15891,11 @@ private:
     // A synchronous backend and a plain handler: no coroutine, no allocation on a hit but the
     // key's and the response's own. False when the rest belongs to cached_call_async: another
     // loop computes this key (wait for it there), or a stale entry is to be revalidated.
-    bool cached_call(Exchange& ex) {
-        const Route& route = *ex.route;
-        CacheBackend& backend = *cache_.backend();
-        CacheRequestDirectives d = cache_request_directives(ex.request);
-        if (d.no_store) {
-            route.endpoint.call(ex);
-            return true;
-        }
-        std::string key;
-        key.reserve(128);
-        for (auto& v : route.cache.version_keys) {
-            cache_append_number(key, backend.namespace_version(v));
-            key += ':';
-        }
-        key += route.options.cache.namespace_;
-        key += '|';
-        cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
-        std::shared_ptr<const CachedResponse> old;
-        if (!d.no_cache) {
-            old = backend.get_entry(key);
-            CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
-            if (age == CacheAge::fresh) {
-                cache_write_hit(ex, *old, route.cache, cache_now_ms());
-                return true;
-            }
-            if (age == CacheAge::revalidate) return false;
-        }
-        // Single flight across loops: the first miss computes here, at once; a miss on another
-        // loop meanwhile waits for it in cached_call_async.
-        if (!cache_flights_.try_lead(key)) return false;
-        CacheFlightGuard guard{&cache_flights_, &key};
-        if (!d.no_cache)  // the flight before this one may have ended between the lookup and here
-            if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
-                cache_write_hit(ex, *e, route.cache, cache_now_ms());
-                return true;
-            }
-        try {
-            route.endpoint.call(ex);
-        } catch (...) {
-            if (!cache_stale_on_error(ex, old)) throw;
-            return true;
-        }
-        if (ex.response.status >= 500 && cache_stale_on_error(ex, old)) return true;
-        if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
-            backend.set_entry(key, std::move(e), route.cache.keep);
-        return true;
-    }
+    bool cached_call(Exchange& ex);
     // stale_if_error: the stale entry answers instead of the failure, when within its window.
-    bool cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old) {
-        std::int64_t now = cache_now_ms();
-        CacheAge age = cache_age(old.get(), ex.route->cache, now);
-        if (ex.route->cache.if_error_ms <= 0 || (age != CacheAge::revalidate && age != CacheAge::if_error)) return false;
-        if (now >= old->expires_ms + ex.route->cache.if_error_ms) return false;
-        ex.response.stream.reset();
-        ex.response.file_path.clear();
-        cache_write_hit(ex, *old, ex.route->cache, now, true);
-        return true;
-    }
+    bool cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old);
     // A token no other process or request holds (for the lock across processes).
-    static std::string cache_lock_token() {
-        static const std::uint64_t seed = [] {
-            std::random_device rd;
-            return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(::getpid());
-        }();
-        static std::atomic<std::uint64_t> counter{0};
-        std::string t;
-        cache_append_number(t, seed);
-        t += '-';
-        cache_append_number(t, ++counter);
-        return t;
-    }
+    static std::string cache_lock_token();
     // CacheOptions::lock: the lock taken, or (another process computes) its entry once stored:
     // polled with a doubling wait, bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS. Neither (the wait
     // ran out, the backend failed): compute without it.
@@ -16011,35 +15911,7 @@ private:
     FASTAPI_CORO_DECL asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry,
                                                          const Route& route);
 
-    void route_not_found(Exchange& ex, bool path_matched) {
-        Request& req = ex.request;
-        if (path_matched) {
-            auto methods = routes_.allowed_methods(req.path);
-            std::string allow;
-            for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
-            write_status_detail(ex.response, 405);
-            ex.response.headers.set("allow", allow);
-            return;
-        }
-        // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
-        if (req.path != "/") {
-            std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
-            if (routes_.path_exists(other)) {
-                std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
-                std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
-                // Under a proxy's prefix (root_path) the client's URL has it, as Starlette's redirect.
-                location = same_host_path(root_path_prefix(req) + location);  // without a Host, "//x/" would name another host
-                if (!req.query_string.empty()) location += "?" + req.query_string;
-                if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
-                    location = req.scheme + "://" + std::string(*host) + location;
-                ex.response.status = 307;
-                ex.response.body.clear();
-                ex.response.headers.set("location", location);
-                return;
-            }
-        }
-        write_status_detail(ex.response, 404);
-    }
+    void route_not_found(Exchange& ex, bool path_matched);
 
     AppOptions options_;
     RouteTable<Route> routes_;
@@ -16056,6 +15928,277 @@ private:
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto AppCore::add_middleware(Middleware m) -> void {
+    check_not_serving("add middleware");
+    middleware_.add(std::move(m));
+}
+
+FASTAPI_DECL auto AppCore::add_dependency(Dependency d) -> void {
+    check_not_serving("add a dependency");
+    app_dependencies_.push_back(d);
+}
+
+FASTAPI_DECL auto AppCore::clear_dependency_overrides() -> void {
+    check_not_serving("clear the dependency overrides");
+    overrides_.clear();
+}
+
+FASTAPI_DECL auto AppCore::check_not_serving(const char* what) const -> void {
+    if (serving())
+        throw std::logic_error(std::string("fastapi: cannot ") + what +
+                               " after a Server started serving the app; make every change before "
+                               "Server::start() or App::run()");
+}
+
+FASTAPI_DECL auto AppCore::add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint) -> Route& {
+    check_not_serving("add a route");
+    for (auto& m : methods)
+        if (!is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+    if (!app_dependencies_.empty())
+        options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
+    if (options.blocking && endpoint.is_async())
+        throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                    "co_await its slow work instead");
+    routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+    return *routes_.routes().back();
+}
+
+FASTAPI_DECL auto AppCore::run_route_dependencies(Exchange& ex, ValidationErrors& errors) -> void {
+    if (!ex.route) return;
+    for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
+}
+
+FASTAPI_DECL auto AppCore::loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) -> void* {
+    return state_.loop_slot(type, make);
+}
+
+FASTAPI_DECL auto AppCore::dispatch_head(Exchange& ex) noexcept -> BodyWanted {
+    if (middleware_.has_coroutine() || !middleware_.befores_read_only_head() || !overrides_.empty())
+        return route_head(ex);  // never run a coroutine or a body-reading `before` here
+    ex.app = this;
+    if (!middleware_before_and_route(ex)) return BodyWanted::answered;
+    try {
+        ValidationErrors ignored;  // reported with the others once the body is in
+        for (const Dependency& d : ex.route->options.dependencies) {
+            if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
+            d.resolve(ex, ignored);
+        }
+        if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+        middleware_.run_afters(ex, exception_handlers_);
+        return BodyWanted::answered;
+    }
+    ex.head_dispatched = true;
+    const Route& route = *ex.route;
+    if (route.streams_body) return BodyWanted::stream;
+    if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
+        return BodyWanted::unread;  // a body sent anyway is never buffered
+    return route.takes_form ? BodyWanted::form : BodyWanted::in_memory;
+}
+
+FASTAPI_DECL auto AppCore::dispatch(Exchange& ex) noexcept -> Dispatch {
+    ex.app = this;
+    if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
+        ex.head_dispatched = false;
+        return call_route(ex);
+    }
+    if (middleware_.has_coroutine()) return Dispatch::run_async;
+    if (!middleware_before_and_route(ex)) return Dispatch::done;
+    return call_route(ex);
+}
+
+FASTAPI_DECL auto AppCore::run_endpoint(Exchange& ex) noexcept -> void {
+    try {
+        ex.route->endpoint.call(ex);
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+    }
+    middleware_.run_afters(ex, exception_handlers_);
+}
+
+FASTAPI_DECL auto AppCore::route_head(Exchange& ex) const noexcept -> BodyWanted {
+    try {
+        auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+        if (!found.route) return BodyWanted::no_route;
+        if (found.route->streams_body) return BodyWanted::stream;
+        return found.route->takes_form ? BodyWanted::form : BodyWanted::in_memory;
+    } catch (...) {
+        return BodyWanted::form;  // out of memory: decide nothing early
+    }
+}
+
+FASTAPI_DECL auto AppCore::middleware_before_and_route(Exchange& ex) noexcept -> bool {
+    if (!middleware_.empty() && !middleware_.run_befores(ex, exception_handlers_)) {
+        middleware_.run_afters(ex, exception_handlers_);
+        return false;
+    }
+    try {
+        auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+        if (!found.route) {
+            route_not_found(ex, found.path_matched);
+            middleware_.run_afters(ex, exception_handlers_);
+            return false;
+        }
+        ex.route = found.route;
+        return true;
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+        middleware_.run_afters(ex, exception_handlers_);
+        return false;
+    }
+}
+
+FASTAPI_DECL auto AppCore::call_route(Exchange& ex) noexcept -> Dispatch {
+    const Route& route = *ex.route;
+    if (route_cached(ex)) {
+        if (!cache_.backend()->synchronous() || route.endpoint.is_async() || needs_prefetch(route) ||
+            route.options.blocking)
+            return Dispatch::run_async;
+        try {
+            if (!cached_call(ex)) return Dispatch::run_async;
+        } catch (...) {
+            exception_handlers_.handle(std::current_exception(), ex);
+        }
+        middleware_.run_afters(ex, exception_handlers_);
+        return Dispatch::done;
+    }
+    if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
+    if (route.options.blocking) return Dispatch::run_blocking;
+    try {
+        route.endpoint.call(ex);
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+    }
+    middleware_.run_afters(ex, exception_handlers_);
+    return Dispatch::done;
+}
+
+FASTAPI_DECL auto AppCore::blocking_pool() -> asio::thread_pool& {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
+    return *pool_;
+}
+
+FASTAPI_DECL auto AppCore::route_in_stack(void* self, Exchange& ex) -> bool {
+    auto& app = *static_cast<AppCore*>(self);
+    auto found = app.routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+    if (!found.route) {
+        app.route_not_found(ex, found.path_matched);
+        return true;
+    }
+    ex.route = found.route;
+    const Route& route = *found.route;
+    if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route) || app.route_cached(ex))
+        return false;
+    route.endpoint.call(ex);
+    return true;
+}
+
+FASTAPI_DECL auto AppCore::cached_call(Exchange& ex) -> bool {
+    const Route& route = *ex.route;
+    CacheBackend& backend = *cache_.backend();
+    CacheRequestDirectives d = cache_request_directives(ex.request);
+    if (d.no_store) {
+        route.endpoint.call(ex);
+        return true;
+    }
+    std::string key;
+    key.reserve(128);
+    for (auto& v : route.cache.version_keys) {
+        cache_append_number(key, backend.namespace_version(v));
+        key += ':';
+    }
+    key += route.options.cache.namespace_;
+    key += '|';
+    cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
+    std::shared_ptr<const CachedResponse> old;
+    if (!d.no_cache) {
+        old = backend.get_entry(key);
+        CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+        if (age == CacheAge::fresh) {
+            cache_write_hit(ex, *old, route.cache, cache_now_ms());
+            return true;
+        }
+        if (age == CacheAge::revalidate) return false;
+    }
+    // Single flight across loops: the first miss computes here, at once; a miss on another
+    // loop meanwhile waits for it in cached_call_async.
+    if (!cache_flights_.try_lead(key)) return false;
+    CacheFlightGuard guard{&cache_flights_, &key};
+    if (!d.no_cache)  // the flight before this one may have ended between the lookup and here
+        if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+            cache_write_hit(ex, *e, route.cache, cache_now_ms());
+            return true;
+        }
+    try {
+        route.endpoint.call(ex);
+    } catch (...) {
+        if (!cache_stale_on_error(ex, old)) throw;
+        return true;
+    }
+    if (ex.response.status >= 500 && cache_stale_on_error(ex, old)) return true;
+    if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
+        backend.set_entry(key, std::move(e), route.cache.keep);
+    return true;
+}
+
+FASTAPI_DECL auto AppCore::cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old) -> bool {
+    std::int64_t now = cache_now_ms();
+    CacheAge age = cache_age(old.get(), ex.route->cache, now);
+    if (ex.route->cache.if_error_ms <= 0 || (age != CacheAge::revalidate && age != CacheAge::if_error)) return false;
+    if (now >= old->expires_ms + ex.route->cache.if_error_ms) return false;
+    ex.response.stream.reset();
+    ex.response.file_path.clear();
+    cache_write_hit(ex, *old, ex.route->cache, now, true);
+    return true;
+}
+
+FASTAPI_DECL auto AppCore::cache_lock_token() -> std::string {
+    static const std::uint64_t seed = [] {
+        std::random_device rd;
+        return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(::getpid());
+    }();
+    static std::atomic<std::uint64_t> counter{0};
+    std::string t;
+    cache_append_number(t, seed);
+    t += '-';
+    cache_append_number(t, ++counter);
+    return t;
+}
+
+FASTAPI_DECL auto AppCore::route_not_found(Exchange& ex, bool path_matched) -> void {
+    Request& req = ex.request;
+    if (path_matched) {
+        auto methods = routes_.allowed_methods(req.path);
+        std::string allow;
+        for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+        write_status_detail(ex.response, 405);
+        ex.response.headers.set("allow", allow);
+        return;
+    }
+    // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
+    if (req.path != "/") {
+        std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
+        if (routes_.path_exists(other)) {
+            std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
+            std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
+            // Under a proxy's prefix (root_path) the client's URL has it, as Starlette's redirect.
+            location = same_host_path(root_path_prefix(req) + location);  // without a Host, "//x/" would name another host
+            if (!req.query_string.empty()) location += "?" + req.query_string;
+            if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
+                location = req.scheme + "://" + std::string(*host) + location;
+            ex.response.status = 307;
+            ex.response.body.clear();
+            ex.response.headers.set("location", location);
+            return;
+        }
+    }
+    write_status_detail(ex.response, 404);
+}
+#endif
 
 #if FASTAPI_DEFINITIONS
 FASTAPI_CORO_DEF asio::awaitable<void> AppCore::run_async_of(AppContext& context, Exchange& ex) {
@@ -16396,51 +16539,11 @@ public:
     const std::string& directory() const noexcept { return state_->directory; }
 
     // The response to `req` for `relative`, the decoded part of its path below the mount point.
-    Response serve(const Request& req, std::string_view relative) const {
-        namespace fs = std::filesystem;
-        const State& st = *state_;
-        std::error_code ec;
-        const fs::path root = fs::canonical(st.directory, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-
-        if (auto found = lookup(root, relative)) {
-            if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
-            if (st.options.html && fs::is_directory(*found, ec)) {
-                if (auto index = lookup(root, std::string(relative) + "/index.html");
-                    index && fs::is_regular_file(*index, ec)) {
-                    const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
-                    if (!raw.empty() && raw.back() != '/') {
-                        // Not "//evil.com/": a network-path reference would leave this host.
-                        std::string location = detail::same_host_path(detail::root_path_prefix(req) + raw) + "/";
-                        if (!req.query_string.empty()) location += "?" + req.query_string;
-                        return RedirectResponse(location, 307);
-                    }
-                    return file_response(req, *index, 200);
-                }
-            }
-        }
-        if (st.options.html)
-            if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
-                return file_response(req, *page, 404);
-        throw HTTPException(404, "Not Found");
-    }
+    Response serve(const Request& req, std::string_view relative) const;
 
     // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
     // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
-    void mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const {
-        std::string base(prefix);
-        while (!base.empty() && base.back() == '/') base.pop_back();
-        RouteOptions options;
-        options.name = name.empty() ? base : std::string(name);
-        options.include_in_schema = false;
-        options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
-        app.api_route(base + "/{path:path}", {"GET"},
-                      [files = *this](const Request& req) -> Response {
-                          auto it = req.path_params.find("path");
-                          return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
-                      },
-                      std::move(options));
-    }
+    void mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const;
 
 private:
     struct State {
@@ -16450,54 +16553,9 @@ private:
 
     // The real path of `relative` under `root`, or nothing when it does not exist or would
     // leave the folder. Segments are checked before the file system is asked anything.
-    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative) {
-        namespace fs = std::filesystem;
-        fs::path joined = root;
-        std::size_t pos = 0;
-        while (pos <= relative.size()) {
-            std::size_t slash = relative.find('/', pos);
-            if (slash == std::string_view::npos) slash = relative.size();
-            std::string_view seg = relative.substr(pos, slash - pos);
-            pos = slash + 1;
-            if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
-            if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
-                return std::nullopt;
-            joined /= fs::path(std::string(seg));
-        }
-        std::error_code ec;
-        fs::path real = fs::canonical(joined, ec);  // resolves every symlink
-        if (ec || !detail::path_is_within(root, real)) return std::nullopt;
-        return real;
-    }
+    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative);
 
-    static Response file_response(const Request& req, const std::filesystem::path& file, int status) {
-        namespace fs = std::filesystem;
-        using namespace std::chrono;
-        std::error_code ec;
-        const std::uint64_t size = fs::file_size(file, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-        const auto mtime = fs::last_write_time(file, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-        const auto modified = floor<seconds>(file_clock::to_sys(mtime));
-
-        // Changes whenever the size or the modification time (to the nanosecond) does.
-        char etag[64];
-        std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
-                      static_cast<unsigned long long>(mtime.time_since_epoch().count()));
-        const std::string last_modified = detail::format_http_date(modified);
-
-        if (status == 200 && is_not_modified(req, etag, modified)) {
-            Response not_modified({}, 304, "");
-            not_modified.headers.set("etag", etag);
-            not_modified.headers.set("last-modified", last_modified);
-            return not_modified;
-        }
-        Response res({}, status, detail::guess_media_type(file.native()));
-        res.headers.set("etag", etag);
-        res.headers.set("last-modified", last_modified);
-        res.file_path = file.native();
-        return res;
-    }
+    static Response file_response(const Request& req, const std::filesystem::path& file, int status);
 
     // RFC 9110 13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.
     static bool is_not_modified(const Request& req, std::string_view etag, std::chrono::sys_seconds modified) {
@@ -16509,6 +16567,101 @@ private:
 
     std::shared_ptr<const State> state_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto StaticFiles::serve(const Request& req, std::string_view relative) const -> Response {
+    namespace fs = std::filesystem;
+    const State& st = *state_;
+    std::error_code ec;
+    const fs::path root = fs::canonical(st.directory, ec);
+    if (ec) throw HTTPException(404, "Not Found");
+
+    if (auto found = lookup(root, relative)) {
+        if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
+        if (st.options.html && fs::is_directory(*found, ec)) {
+            if (auto index = lookup(root, std::string(relative) + "/index.html");
+                index && fs::is_regular_file(*index, ec)) {
+                const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
+                if (!raw.empty() && raw.back() != '/') {
+                    // Not "//evil.com/": a network-path reference would leave this host.
+                    std::string location = detail::same_host_path(detail::root_path_prefix(req) + raw) + "/";
+                    if (!req.query_string.empty()) location += "?" + req.query_string;
+                    return RedirectResponse(location, 307);
+                }
+                return file_response(req, *index, 200);
+            }
+        }
+    }
+    if (st.options.html)
+        if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
+            return file_response(req, *page, 404);
+    throw HTTPException(404, "Not Found");
+}
+
+FASTAPI_DECL auto StaticFiles::mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const -> void {
+    std::string base(prefix);
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    RouteOptions options;
+    options.name = name.empty() ? base : std::string(name);
+    options.include_in_schema = false;
+    options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
+    app.api_route(base + "/{path:path}", {"GET"},
+                  [files = *this](const Request& req) -> Response {
+                      auto it = req.path_params.find("path");
+                      return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
+                  },
+                  std::move(options));
+}
+
+FASTAPI_DECL auto StaticFiles::lookup(const std::filesystem::path& root, std::string_view relative) -> std::optional<std::filesystem::path> {
+    namespace fs = std::filesystem;
+    fs::path joined = root;
+    std::size_t pos = 0;
+    while (pos <= relative.size()) {
+        std::size_t slash = relative.find('/', pos);
+        if (slash == std::string_view::npos) slash = relative.size();
+        std::string_view seg = relative.substr(pos, slash - pos);
+        pos = slash + 1;
+        if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
+        if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
+            return std::nullopt;
+        joined /= fs::path(std::string(seg));
+    }
+    std::error_code ec;
+    fs::path real = fs::canonical(joined, ec);  // resolves every symlink
+    if (ec || !detail::path_is_within(root, real)) return std::nullopt;
+    return real;
+}
+
+FASTAPI_DECL auto StaticFiles::file_response(const Request& req, const std::filesystem::path& file, int status) -> Response {
+    namespace fs = std::filesystem;
+    using namespace std::chrono;
+    std::error_code ec;
+    const std::uint64_t size = fs::file_size(file, ec);
+    if (ec) throw HTTPException(404, "Not Found");
+    const auto mtime = fs::last_write_time(file, ec);
+    if (ec) throw HTTPException(404, "Not Found");
+    const auto modified = floor<seconds>(file_clock::to_sys(mtime));
+
+    // Changes whenever the size or the modification time (to the nanosecond) does.
+    char etag[64];
+    std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(mtime.time_since_epoch().count()));
+    const std::string last_modified = detail::format_http_date(modified);
+
+    if (status == 200 && is_not_modified(req, etag, modified)) {
+        Response not_modified({}, 304, "");
+        not_modified.headers.set("etag", etag);
+        not_modified.headers.set("last-modified", last_modified);
+        return not_modified;
+    }
+    Response res({}, status, detail::guess_media_type(file.native()));
+    res.headers.set("etag", etag);
+    res.headers.set("last-modified", last_modified);
+    res.file_path = file.native();
+    return res;
+}
+#endif
 
 }  // namespace fastapi
 // server: the log (its writer thread, the access log, fastapi::log), what a trusted proxy says
@@ -26498,39 +26651,11 @@ FASTAPI_DECL picojson::value string_array(const std::vector<std::string_view>& i
 // JSON Schema of types as pydantic v2 writes it.
 class SchemaRegistry {
 public:
-    void collect(const TypeInfo& t) {
-        switch (t.kind) {
-            case TypeKind::array:
-            case TypeKind::map:
-            case TypeKind::optional: collect(t.item()); break;
-            case TypeKind::enumeration: {
-                const EnumInfo* e = &t.enumeration();
-                if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
-                break;
-            }
-            case TypeKind::model: {
-                const ModelInfo* m = &t.model();
-                if (!model_index_.emplace(m, models_.size()).second) break;
-                models_.push_back(m);
-                for (auto& f : m->fields) collect(f.type());
-                break;
-            }
-            default: break;
-        }
-    }
+    void collect(const TypeInfo& t);
 
     // One name per type: its short name, or, when two types share it, their qualified names
     // with "::" as "__" (FastAPI's module__Model for two models of the same name).
-    void assign_names() {
-        std::map<std::string_view, std::set<std::string_view>> by_name;
-        for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
-        for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
-        auto pick = [&](std::string_view name, std::string_view cpp) {
-            return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
-        };
-        for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
-        for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
-    }
+    void assign_names();
 
     const std::vector<const ModelInfo*>& models() const noexcept { return models_; }
     const std::string& name_of(const void* info) const { return names_.at(info); }
@@ -26543,93 +26668,16 @@ public:
 
     // The schema of a value of type t under constraints c (applied where pydantic applies
     // them: to the string, number or list itself, inside an optional's anyOf).
-    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const {
-        picojson::object s;
-        switch (t.kind) {
-            case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
-            case TypeKind::integer: integer_schema(t, c, s); break;
-            case TypeKind::number:
-                s["type"] = picojson::value("number");
-                if (t.bits == 32) s["format"] = picojson::value("float");
-                break;
-            case TypeKind::string:
-                s["type"] = picojson::value("string");
-                if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
-                break;
-            case TypeKind::any: break;
-            case TypeKind::array:
-                s["type"] = picojson::value("array");
-                s["items"] = type_schema(t.item());
-                break;
-            case TypeKind::map: {
-                s["type"] = picojson::value("object");
-                const TypeInfo& v = t.item();
-                s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
-                break;
-            }
-            case TypeKind::optional: {
-                picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
-                any_of[1].get<picojson::object>()["type"] = picojson::value("null");
-                s["anyOf"] = picojson::value(std::move(any_of));
-                return picojson::value(std::move(s));
-            }
-            case TypeKind::model: return ref(name_of(&t.model()));
-            case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
-        }
-        if (c) apply_constraints(t.kind, *c, s);
-        return picojson::value(std::move(s));
-    }
+    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const;
 
     // A model field or a parameter: its type's schema with title, description, examples and
     // default. `field_rule`: pydantic's rule for model fields (no title on a model, an enum,
     // or an optional one); otherwise FastAPI's for parameters and bodies (no title on a $ref).
-    picojson::value value_schema(const FieldInfo& f, bool field_rule) const {
-        picojson::value v = type_schema(f.type(), &f.constraints);
-        auto& s = v.get<picojson::object>();
-        bool titled;
-        if (field_rule) {
-            const TypeInfo* t = &f.type();
-            if (t->kind == TypeKind::optional) t = &t->item();
-            titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
-        } else {
-            titled = !s.count("$ref");
-        }
-        if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
-        else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
-        if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
-        if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
-        if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
-        // A null default is left out, as FastAPI's documents do.
-        if (!f.required && f.default_value) {
-            picojson::value d = f.default_value();
-            if (!d.is<picojson::null>()) s["default"] = std::move(d);
-        }
-        return v;
-    }
+    picojson::value value_schema(const FieldInfo& f, bool field_rule) const;
 
-    picojson::value model_schema(const ModelInfo& m) const {
-        picojson::object s, properties;
-        picojson::array required;
-        for (auto& f : m.fields) {
-            properties[std::string(f.wire_name)] = value_schema(f, true);
-            if (f.required) required.emplace_back(std::string(f.wire_name));
-        }
-        s["properties"] = picojson::value(std::move(properties));
-        if (!required.empty()) s["required"] = picojson::value(std::move(required));
-        s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
-        s["type"] = picojson::value("object");
-        if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
-        if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
-        return picojson::value(std::move(s));
-    }
+    picojson::value model_schema(const ModelInfo& m) const;
 
-    picojson::value enum_schema(const EnumInfo& e) const {
-        picojson::object s;
-        s["enum"] = string_array(e.values);
-        s["title"] = picojson::value(name_of(&e));
-        s["type"] = picojson::value("string");
-        return picojson::value(std::move(s));
-    }
+    picojson::value enum_schema(const EnumInfo& e) const;
 
     void write_components(picojson::object& schemas) const {
         for (auto* m : models_) schemas[name_of(m)] = model_schema(*m);
@@ -26639,49 +26687,9 @@ public:
 private:
     // pydantic writes int without a format; C++ integers narrower than int64_t say their range
     // (int32_t as format int32, the others as minimum and maximum), unless a constraint does.
-    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) {
-        s["type"] = picojson::value("integer");
-        if (t.bits == 32 && t.is_signed) {
-            s["format"] = picojson::value("int32");
-            return;
-        }
-        if (t.bits >= 64 && t.is_signed) return;
-        const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
-        std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
-        if (!has_min) s["minimum"] = picojson::value(lo);
-        if (!has_max && t.bits < 64) {
-            std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
-            s["maximum"] = picojson::value(hi);
-        }
-    }
+    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s);
 
-    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) {
-        auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
-        switch (kind) {
-            case TypeKind::integer:
-            case TypeKind::number:
-                if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
-                if (c.ge) s["minimum"] = bound_json(*c.ge);
-                if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
-                if (c.le) s["maximum"] = bound_json(*c.le);
-                if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
-                break;
-            case TypeKind::string:
-                if (c.min_length) s["minLength"] = size(*c.min_length);
-                if (c.max_length) s["maxLength"] = size(*c.max_length);
-                if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
-                break;
-            case TypeKind::array:
-                if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
-                if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
-                break;
-            case TypeKind::map:
-                if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
-                if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
-                break;
-            default: break;
-        }
-    }
+    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s);
 
     std::vector<const ModelInfo*> models_;
     std::vector<const EnumInfo*> enums_;
@@ -26689,6 +26697,169 @@ private:
     std::map<const EnumInfo*, std::size_t> enum_index_;
     std::map<const void*, std::string> names_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto SchemaRegistry::collect(const TypeInfo& t) -> void {
+    switch (t.kind) {
+        case TypeKind::array:
+        case TypeKind::map:
+        case TypeKind::optional: collect(t.item()); break;
+        case TypeKind::enumeration: {
+            const EnumInfo* e = &t.enumeration();
+            if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
+            break;
+        }
+        case TypeKind::model: {
+            const ModelInfo* m = &t.model();
+            if (!model_index_.emplace(m, models_.size()).second) break;
+            models_.push_back(m);
+            for (auto& f : m->fields) collect(f.type());
+            break;
+        }
+        default: break;
+    }
+}
+
+FASTAPI_DECL auto SchemaRegistry::assign_names() -> void {
+    std::map<std::string_view, std::set<std::string_view>> by_name;
+    for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
+    for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
+    auto pick = [&](std::string_view name, std::string_view cpp) {
+        return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
+    };
+    for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
+    for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
+}
+
+FASTAPI_DECL auto SchemaRegistry::type_schema(const TypeInfo& t,  const Constraints* c) const -> picojson::value {
+    picojson::object s;
+    switch (t.kind) {
+        case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
+        case TypeKind::integer: integer_schema(t, c, s); break;
+        case TypeKind::number:
+            s["type"] = picojson::value("number");
+            if (t.bits == 32) s["format"] = picojson::value("float");
+            break;
+        case TypeKind::string:
+            s["type"] = picojson::value("string");
+            if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
+            break;
+        case TypeKind::any: break;
+        case TypeKind::array:
+            s["type"] = picojson::value("array");
+            s["items"] = type_schema(t.item());
+            break;
+        case TypeKind::map: {
+            s["type"] = picojson::value("object");
+            const TypeInfo& v = t.item();
+            s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
+            break;
+        }
+        case TypeKind::optional: {
+            picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
+            any_of[1].get<picojson::object>()["type"] = picojson::value("null");
+            s["anyOf"] = picojson::value(std::move(any_of));
+            return picojson::value(std::move(s));
+        }
+        case TypeKind::model: return ref(name_of(&t.model()));
+        case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
+    }
+    if (c) apply_constraints(t.kind, *c, s);
+    return picojson::value(std::move(s));
+}
+
+FASTAPI_DECL auto SchemaRegistry::value_schema(const FieldInfo& f, bool field_rule) const -> picojson::value {
+    picojson::value v = type_schema(f.type(), &f.constraints);
+    auto& s = v.get<picojson::object>();
+    bool titled;
+    if (field_rule) {
+        const TypeInfo* t = &f.type();
+        if (t->kind == TypeKind::optional) t = &t->item();
+        titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
+    } else {
+        titled = !s.count("$ref");
+    }
+    if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
+    else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
+    if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+    if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
+    if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
+    // A null default is left out, as FastAPI's documents do.
+    if (!f.required && f.default_value) {
+        picojson::value d = f.default_value();
+        if (!d.is<picojson::null>()) s["default"] = std::move(d);
+    }
+    return v;
+}
+
+FASTAPI_DECL auto SchemaRegistry::model_schema(const ModelInfo& m) const -> picojson::value {
+    picojson::object s, properties;
+    picojson::array required;
+    for (auto& f : m.fields) {
+        properties[std::string(f.wire_name)] = value_schema(f, true);
+        if (f.required) required.emplace_back(std::string(f.wire_name));
+    }
+    s["properties"] = picojson::value(std::move(properties));
+    if (!required.empty()) s["required"] = picojson::value(std::move(required));
+    s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
+    s["type"] = picojson::value("object");
+    if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
+    if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
+    return picojson::value(std::move(s));
+}
+
+FASTAPI_DECL auto SchemaRegistry::enum_schema(const EnumInfo& e) const -> picojson::value {
+    picojson::object s;
+    s["enum"] = string_array(e.values);
+    s["title"] = picojson::value(name_of(&e));
+    s["type"] = picojson::value("string");
+    return picojson::value(std::move(s));
+}
+
+FASTAPI_DECL auto SchemaRegistry::integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) -> void {
+    s["type"] = picojson::value("integer");
+    if (t.bits == 32 && t.is_signed) {
+        s["format"] = picojson::value("int32");
+        return;
+    }
+    if (t.bits >= 64 && t.is_signed) return;
+    const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
+    std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
+    if (!has_min) s["minimum"] = picojson::value(lo);
+    if (!has_max && t.bits < 64) {
+        std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
+        s["maximum"] = picojson::value(hi);
+    }
+}
+
+FASTAPI_DECL auto SchemaRegistry::apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) -> void {
+    auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
+    switch (kind) {
+        case TypeKind::integer:
+        case TypeKind::number:
+            if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
+            if (c.ge) s["minimum"] = bound_json(*c.ge);
+            if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
+            if (c.le) s["maximum"] = bound_json(*c.le);
+            if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
+            break;
+        case TypeKind::string:
+            if (c.min_length) s["minLength"] = size(*c.min_length);
+            if (c.max_length) s["maxLength"] = size(*c.max_length);
+            if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
+            break;
+        case TypeKind::array:
+            if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
+            if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
+            break;
+        case TypeKind::map:
+            if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
+            if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
+            break;
+        default: break;
+    }
+}
+#endif
 
 // FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
 // `ctx` too, as fastapi.hpp's 422 bodies carry them).

@@ -53,6 +53,7 @@ struct RawEnvEntry {
     int line = 0;
 };
 
+#if FASTAPI_INTERNALS  // only definitions use it
 class DotenvReader {
 public:
     explicit DotenvReader(std::string_view text) : s_(text) {
@@ -61,28 +62,7 @@ public:
 
     // Every statement; malformed ones go to errors as "line N: why" and are skipped to the end
     // of their line, as python-dotenv resumes.
-    std::vector<RawEnvEntry> parse(std::vector<std::string>& errors) {
-        std::vector<RawEnvEntry> out;
-        for (;;) {
-            skip_space_and_newlines();
-            if (at_end()) break;
-            int start_line = line_;
-            std::size_t start_pos = pos_;
-            std::string why;
-            std::optional<RawEnvEntry> e = statement(why);
-            if (e) {
-                if (!e->key.empty()) out.push_back(std::move(*e));
-                continue;
-            }
-            errors.push_back("line " + std::to_string(start_line) + ": " + why);
-            // Resume on the line after the one the statement started on.
-            pos_ = start_pos;
-            line_ = start_line;
-            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-            newline();
-        }
-        return out;
-    }
+    std::vector<RawEnvEntry> parse(std::vector<std::string>& errors);
 
 private:
     std::string_view s_;
@@ -113,97 +93,127 @@ private:
         }
     }
 
-    std::optional<RawEnvEntry> statement(std::string& why) {
-        RawEnvEntry e;
-        e.line = line_;
-        if (s_.substr(pos_, 6) == "export" && pos_ + 6 < s_.size() && hspace(s_[pos_ + 6])) {
-            pos_ += 6;
-            skip_hspace();
-        }
-        if (peek() == '#') {  // a comment line: no key
-            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-            return e;
-        }
-        if (peek() == '\'') {
-            std::size_t close = s_.find('\'', pos_ + 1);
-            if (close == std::string_view::npos || close == pos_ + 1) { why = "a quoted key is not closed"; return std::nullopt; }
-            e.key = std::string(s_.substr(pos_ + 1, close - pos_ - 1));
-            advance_counting(close + 1);
-        } else {
-            std::size_t b = pos_;
-            while (!at_end()) {
-                char c = s_[pos_];
-                if (c == '=' || c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') break;
-                ++pos_;
-            }
-            if (pos_ == b) { why = "expected a variable name"; return std::nullopt; }
-            e.key = std::string(s_.substr(b, pos_ - b));
-        }
-        skip_hspace();
-        if (peek() == '=') {
-            ++pos_;
-            bool spaced = hspace(peek());
-            skip_hspace();
-            char c = peek();
-            if (c == '\'' || c == '"') {
-                std::string v;
-                if (!quoted(c, v)) { why = std::string("a ") + (c == '"' ? "double" : "single") + "-quoted value is not closed"; return std::nullopt; }
-                e.value = std::move(v);
-                e.expand = c == '"';
-            } else {
-                std::size_t b = pos_;
-                while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-                std::string_view part = s_.substr(b, pos_ - b);
-                // "KEY=  # note" is empty; "KEY=#x" is "#x"; "a #b" is "a".
-                if (spaced && !part.empty() && part[0] == '#') part = {};
-                for (std::size_t i = 0; i < part.size(); ++i)
-                    if (part[i] == '#' && i > 0 && (hspace(part[i - 1]))) { part = part.substr(0, i); break; }
-                while (!part.empty() && hspace(part.back())) part.remove_suffix(1);
-                e.value = std::string(part);
-                e.expand = true;
-                return e;
-            }
-        }
-        // After a key or a quoted value: only a comment may follow on the line.
-        skip_hspace();
-        if (peek() == '#') while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
-        skip_hspace();
-        if (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') {
-            why = e.value ? "unexpected text after the closing quote" : "expected '=' after the variable name";
-            return std::nullopt;
-        }
-        return e;
-    }
+    std::optional<RawEnvEntry> statement(std::string& why);
 
     // A quoted value from the opening quote at pos_; escapes decoded as python-dotenv does.
-    bool quoted(char q, std::string& out) {
-        std::size_t i = pos_ + 1;
-        for (;;) {
-            if (i >= s_.size()) return false;
-            char c = s_[i];
-            if (c == q) break;
-            if (c == '\\' && i + 1 < s_.size()) {
-                char n = s_[i + 1];
-                if (q == '\'') {
-                    if (n == '\\' || n == '\'') { out += n; i += 2; continue; }
-                } else {
-                    char d = 0;
-                    switch (n) {
-                        case '\\': d = '\\'; break; case '\'': d = '\''; break; case '"': d = '"'; break;
-                        case 'a': d = '\a'; break; case 'b': d = '\b'; break; case 'f': d = '\f'; break;
-                        case 'n': d = '\n'; break; case 'r': d = '\r'; break; case 't': d = '\t'; break;
-                        case 'v': d = '\v'; break; default: break;
-                    }
-                    if (d) { out += d; i += 2; continue; }
-                }
-            }
-            out += c;
-            ++i;
-        }
-        advance_counting(i + 1);
-        return true;
-    }
+    bool quoted(char q, std::string& out);
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto DotenvReader::parse(std::vector<std::string>& errors) -> std::vector<RawEnvEntry> {
+    std::vector<RawEnvEntry> out;
+    for (;;) {
+        skip_space_and_newlines();
+        if (at_end()) break;
+        int start_line = line_;
+        std::size_t start_pos = pos_;
+        std::string why;
+        std::optional<RawEnvEntry> e = statement(why);
+        if (e) {
+            if (!e->key.empty()) out.push_back(std::move(*e));
+            continue;
+        }
+        errors.push_back("line " + std::to_string(start_line) + ": " + why);
+        // Resume on the line after the one the statement started on.
+        pos_ = start_pos;
+        line_ = start_line;
+        while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+        newline();
+    }
+    return out;
+}
+
+FASTAPI_DECL auto DotenvReader::statement(std::string& why) -> std::optional<RawEnvEntry> {
+    RawEnvEntry e;
+    e.line = line_;
+    if (s_.substr(pos_, 6) == "export" && pos_ + 6 < s_.size() && hspace(s_[pos_ + 6])) {
+        pos_ += 6;
+        skip_hspace();
+    }
+    if (peek() == '#') {  // a comment line: no key
+        while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+        return e;
+    }
+    if (peek() == '\'') {
+        std::size_t close = s_.find('\'', pos_ + 1);
+        if (close == std::string_view::npos || close == pos_ + 1) { why = "a quoted key is not closed"; return std::nullopt; }
+        e.key = std::string(s_.substr(pos_ + 1, close - pos_ - 1));
+        advance_counting(close + 1);
+    } else {
+        std::size_t b = pos_;
+        while (!at_end()) {
+            char c = s_[pos_];
+            if (c == '=' || c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') break;
+            ++pos_;
+        }
+        if (pos_ == b) { why = "expected a variable name"; return std::nullopt; }
+        e.key = std::string(s_.substr(b, pos_ - b));
+    }
+    skip_hspace();
+    if (peek() == '=') {
+        ++pos_;
+        bool spaced = hspace(peek());
+        skip_hspace();
+        char c = peek();
+        if (c == '\'' || c == '"') {
+            std::string v;
+            if (!quoted(c, v)) { why = std::string("a ") + (c == '"' ? "double" : "single") + "-quoted value is not closed"; return std::nullopt; }
+            e.value = std::move(v);
+            e.expand = c == '"';
+        } else {
+            std::size_t b = pos_;
+            while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+            std::string_view part = s_.substr(b, pos_ - b);
+            // "KEY=  # note" is empty; "KEY=#x" is "#x"; "a #b" is "a".
+            if (spaced && !part.empty() && part[0] == '#') part = {};
+            for (std::size_t i = 0; i < part.size(); ++i)
+                if (part[i] == '#' && i > 0 && (hspace(part[i - 1]))) { part = part.substr(0, i); break; }
+            while (!part.empty() && hspace(part.back())) part.remove_suffix(1);
+            e.value = std::string(part);
+            e.expand = true;
+            return e;
+        }
+    }
+    // After a key or a quoted value: only a comment may follow on the line.
+    skip_hspace();
+    if (peek() == '#') while (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') ++pos_;
+    skip_hspace();
+    if (!at_end() && s_[pos_] != '\n' && s_[pos_] != '\r') {
+        why = e.value ? "unexpected text after the closing quote" : "expected '=' after the variable name";
+        return std::nullopt;
+    }
+    return e;
+}
+
+FASTAPI_DECL auto DotenvReader::quoted(char q, std::string& out) -> bool {
+    std::size_t i = pos_ + 1;
+    for (;;) {
+        if (i >= s_.size()) return false;
+        char c = s_[i];
+        if (c == q) break;
+        if (c == '\\' && i + 1 < s_.size()) {
+            char n = s_[i + 1];
+            if (q == '\'') {
+                if (n == '\\' || n == '\'') { out += n; i += 2; continue; }
+            } else {
+                char d = 0;
+                switch (n) {
+                    case '\\': d = '\\'; break; case '\'': d = '\''; break; case '"': d = '"'; break;
+                    case 'a': d = '\a'; break; case 'b': d = '\b'; break; case 'f': d = '\f'; break;
+                    case 'n': d = '\n'; break; case 'r': d = '\r'; break; case 't': d = '\t'; break;
+                    case 'v': d = '\v'; break; default: break;
+                }
+                if (d) { out += d; i += 2; continue; }
+            }
+        }
+        out += c;
+        ++i;
+    }
+    advance_counting(i + 1);
+    return true;
+}
+#endif
+#endif  // FASTAPI_INTERNALS
 
 // ${NAME} and ${NAME:-default} in value, looked up by lookup (nullptr: unset, then the default
 // or ""). An unclosed "${" stays as written, as python-dotenv's pattern does not match it.

@@ -122,12 +122,7 @@ public:
         auto v = get(name);
         return std::string(v ? *v : fallback);
     }
-    std::vector<std::string_view> get_all(std::string_view name) const {
-        std::vector<std::string_view> out;
-        for (auto& f : *this)
-            if (detail::iequals(f.first, name)) out.emplace_back(f.second);
-        return out;
-    }
+    std::vector<std::string_view> get_all(std::string_view name) const;
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
     std::size_t count(std::string_view name) const noexcept {
         return static_cast<std::size_t>(std::count_if(begin(), end(),
@@ -163,26 +158,39 @@ private:
     // Only for the parser and values known to be safe, through detail::append_header: no second
     // pass of the checks (a value with CR or LF from a user would split the response).
     friend void detail::append_header(Headers& h, std::string_view name, std::string_view value);
-    void append_unchecked(std::string_view name, std::string_view value) {
-        if (size_ < fields_.size()) {
-            detail::assign_bytes(fields_[size_].first, name);
-            detail::assign_bytes(fields_[size_].second, value);
-        } else {
-            fields_.emplace_back(std::string(name), std::string(value));
-        }
-        ++size_;
-    }
+    void append_unchecked(std::string_view name, std::string_view value);
 
-    static void check(std::string_view name, std::string_view value) {
-        if (!detail::is_token(name))
-            throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
-        if (!detail::is_safe_header_value(value))
-            throw std::invalid_argument("fastapi: header value for " + std::string(name) +
-                                        " contains CR, LF or NUL");
-    }
+    static void check(std::string_view name, std::string_view value);
     std::vector<Field> fields_;  // [0, size_) are the fields; the rest are kept for reuse
     std::size_t size_ = 0;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto Headers::get_all(std::string_view name) const -> std::vector<std::string_view> {
+    std::vector<std::string_view> out;
+    for (auto& f : *this)
+        if (detail::iequals(f.first, name)) out.emplace_back(f.second);
+    return out;
+}
+
+FASTAPI_DECL auto Headers::append_unchecked(std::string_view name, std::string_view value) -> void {
+    if (size_ < fields_.size()) {
+        detail::assign_bytes(fields_[size_].first, name);
+        detail::assign_bytes(fields_[size_].second, value);
+    } else {
+        fields_.emplace_back(std::string(name), std::string(value));
+    }
+    ++size_;
+}
+
+FASTAPI_DECL auto Headers::check(std::string_view name, std::string_view value) -> void {
+    if (!detail::is_token(name))
+        throw std::invalid_argument("fastapi: header name is not an HTTP token: " + std::string(name));
+    if (!detail::is_safe_header_value(value))
+        throw std::invalid_argument("fastapi: header value for " + std::string(name) +
+                                    " contains CR, LF or NUL");
+}
+#endif
 
 namespace detail {
 FASTAPI_DECL void append_header(Headers& h, std::string_view name, std::string_view value);

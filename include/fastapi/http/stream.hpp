@@ -169,21 +169,25 @@ public:
         if (socket_) socket_->cancel(ec);
         else if (pipe_) pipe_->cancel_read();
     }
-    void close() noexcept {
-        asio::error_code ec;
-        if (socket_) {
-            socket_->shutdown(asio::socket_base::shutdown_both, ec);
-            socket_->close(ec);
-        } else if (pipe_) {
-            pipe_->closed = pipe_->output_closed = true;
-            pipe_->cancel_read();
-        }
-    }
+    void close() noexcept;
 
 private:
     std::optional<socket_type> socket_;
     std::shared_ptr<detail::MemoryPipe> pipe_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto Stream::close() noexcept -> void {
+    asio::error_code ec;
+    if (socket_) {
+        socket_->shutdown(asio::socket_base::shutdown_both, ec);
+        socket_->close(ec);
+    } else if (pipe_) {
+        pipe_->closed = pipe_->output_closed = true;
+        pipe_->cancel_read();
+    }
+}
+#endif
 
 // What a response's on_upgrade receives once the response (a 101 Switching Protocols) is
 // written: the connection's stream, which no longer speaks HTTP, and the bytes the client sent

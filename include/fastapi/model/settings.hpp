@@ -62,18 +62,7 @@ struct SettingValue {
 
 class SettingsSources {
 public:
-    SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems) : o_(o) {
-        prefix_ = key(o.env_prefix);
-        // Lowest priority first; a later source replaces an earlier one's value.
-        if (!o.secrets_dir.empty()) read_secrets(problems);
-        if (!o.env_file.empty()) read_env_file(problems);
-        for (char** e = ::environ; e && *e; ++e) {
-            std::string_view kv = *e;
-            std::size_t eq = kv.find('=');
-            if (eq == std::string_view::npos || eq == 0) continue;
-            put(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)), "environment", false);
-        }
-    }
+    SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems);
 
     std::string key(std::string_view name) const {
         std::string k(name);
@@ -97,80 +86,103 @@ public:
         return it != values_.end() && it->first.compare(0, p.size(), p) == 0;
     }
 
-    void unknown(std::vector<std::string>& problems) const {
-        if (!o_.forbid_unknown) return;
-        for (const auto& [k, v] : values_) {
-            if (v.used || k.compare(0, prefix_.size(), prefix_) != 0) continue;
-            if (prefix_.empty() && !v.from_file) continue;  // not the whole environment
-            problems.push_back(v.name + " (" + v.origin + "): no setting has this name");
-        }
-    }
+    void unknown(std::vector<std::string>& problems) const;
 
 private:
     struct Stored : SettingValue {
         bool from_file = false;
     };
 
-    void put(std::string name, std::string value, std::string origin, bool from_file) {
-        std::string k = key(name);
-        Stored s;
-        s.name = std::move(name);
-        s.value = std::move(value);
-        s.origin = std::move(origin);
-        s.from_file = from_file;
-        values_[k] = std::move(s);
-    }
+    void put(std::string name, std::string value, std::string origin, bool from_file);
 
-    void read_env_file(std::vector<std::string>& problems) {
-        std::error_code ec;
-        if (!std::filesystem::exists(o_.env_file, ec)) return;
-        try {
-            // ${VAR} sees the environment first, as load_env_file without override.
-            auto entries = detail::parse_env_checked(detail::read_env_file_text(o_.env_file), o_.env_file, false);
-            for (EnvEntry& e : entries)
-                if (e.value) put(e.key, std::move(*e.value), o_.env_file + ":" + std::to_string(e.line), true);
-        } catch (const DotenvError& e) {
-            problems.push_back(e.what());
-        }
-    }
+    void read_env_file(std::vector<std::string>& problems);
 
-    void read_secrets(std::vector<std::string>& problems) {
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        if (!fs::is_directory(o_.secrets_dir, ec)) return;  // pydantic-settings warns and goes on
-        std::size_t count = 0;
-        for (fs::directory_iterator it(o_.secrets_dir, ec), end; !ec && it != end; it.increment(ec)) {
-            if (++count > 4096) {
-                problems.push_back(o_.secrets_dir + ": more than 4096 entries");
-                return;
-            }
-            const fs::path& p = it->path();
-            if (!it->is_regular_file(ec)) continue;
-            const std::string origin = "secrets file " + p.string();
-            auto size = fs::file_size(p, ec);
-            if (ec || size > FASTAPI_MAX_SECRET_FILE_BYTES) {
-                problems.push_back(p.filename().string() + " (" + origin + "): larger than " +
-                                   std::to_string(FASTAPI_MAX_SECRET_FILE_BYTES) + " bytes");
-                continue;
-            }
-            std::string text;
-            try {
-                text = detail::read_env_file_text(p.string());
-            } catch (const DotenvError&) {
-                problems.push_back(p.filename().string() + " (" + origin + "): cannot be read");
-                continue;
-            }
-            while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-            std::size_t lead = 0;
-            while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
-            put(p.filename().string(), text.substr(lead), origin, true);
-        }
-    }
+    void read_secrets(std::vector<std::string>& problems);
 
     const SettingsOptions& o_;
     std::string prefix_;
     std::map<std::string, Stored> values_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL SettingsSources::SettingsSources(const SettingsOptions& o, std::vector<std::string>& problems) : o_(o)  {
+    prefix_ = key(o.env_prefix);
+    // Lowest priority first; a later source replaces an earlier one's value.
+    if (!o.secrets_dir.empty()) read_secrets(problems);
+    if (!o.env_file.empty()) read_env_file(problems);
+    for (char** e = ::environ; e && *e; ++e) {
+        std::string_view kv = *e;
+        std::size_t eq = kv.find('=');
+        if (eq == std::string_view::npos || eq == 0) continue;
+        put(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)), "environment", false);
+    }
+}
+
+FASTAPI_DECL auto SettingsSources::unknown(std::vector<std::string>& problems) const -> void {
+    if (!o_.forbid_unknown) return;
+    for (const auto& [k, v] : values_) {
+        if (v.used || k.compare(0, prefix_.size(), prefix_) != 0) continue;
+        if (prefix_.empty() && !v.from_file) continue;  // not the whole environment
+        problems.push_back(v.name + " (" + v.origin + "): no setting has this name");
+    }
+}
+
+FASTAPI_DECL auto SettingsSources::put(std::string name, std::string value, std::string origin, bool from_file) -> void {
+    std::string k = key(name);
+    Stored s;
+    s.name = std::move(name);
+    s.value = std::move(value);
+    s.origin = std::move(origin);
+    s.from_file = from_file;
+    values_[k] = std::move(s);
+}
+
+FASTAPI_DECL auto SettingsSources::read_env_file(std::vector<std::string>& problems) -> void {
+    std::error_code ec;
+    if (!std::filesystem::exists(o_.env_file, ec)) return;
+    try {
+        // ${VAR} sees the environment first, as load_env_file without override.
+        auto entries = detail::parse_env_checked(detail::read_env_file_text(o_.env_file), o_.env_file, false);
+        for (EnvEntry& e : entries)
+            if (e.value) put(e.key, std::move(*e.value), o_.env_file + ":" + std::to_string(e.line), true);
+    } catch (const DotenvError& e) {
+        problems.push_back(e.what());
+    }
+}
+
+FASTAPI_DECL auto SettingsSources::read_secrets(std::vector<std::string>& problems) -> void {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(o_.secrets_dir, ec)) return;  // pydantic-settings warns and goes on
+    std::size_t count = 0;
+    for (fs::directory_iterator it(o_.secrets_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (++count > 4096) {
+            problems.push_back(o_.secrets_dir + ": more than 4096 entries");
+            return;
+        }
+        const fs::path& p = it->path();
+        if (!it->is_regular_file(ec)) continue;
+        const std::string origin = "secrets file " + p.string();
+        auto size = fs::file_size(p, ec);
+        if (ec || size > FASTAPI_MAX_SECRET_FILE_BYTES) {
+            problems.push_back(p.filename().string() + " (" + origin + "): larger than " +
+                               std::to_string(FASTAPI_MAX_SECRET_FILE_BYTES) + " bytes");
+            continue;
+        }
+        std::string text;
+        try {
+            text = detail::read_env_file_text(p.string());
+        } catch (const DotenvError&) {
+            problems.push_back(p.filename().string() + " (" + origin + "): cannot be read");
+            continue;
+        }
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+        std::size_t lead = 0;
+        while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
+        put(p.filename().string(), text.substr(lead), origin, true);
+    }
+}
+#endif
 
 // Which variable a value at a path came from, for errors.
 struct SettingOrigin {

@@ -109,39 +109,11 @@ FASTAPI_DECL picojson::value string_array(const std::vector<std::string_view>& i
 // JSON Schema of types as pydantic v2 writes it.
 class SchemaRegistry {
 public:
-    void collect(const TypeInfo& t) {
-        switch (t.kind) {
-            case TypeKind::array:
-            case TypeKind::map:
-            case TypeKind::optional: collect(t.item()); break;
-            case TypeKind::enumeration: {
-                const EnumInfo* e = &t.enumeration();
-                if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
-                break;
-            }
-            case TypeKind::model: {
-                const ModelInfo* m = &t.model();
-                if (!model_index_.emplace(m, models_.size()).second) break;
-                models_.push_back(m);
-                for (auto& f : m->fields) collect(f.type());
-                break;
-            }
-            default: break;
-        }
-    }
+    void collect(const TypeInfo& t);
 
     // One name per type: its short name, or, when two types share it, their qualified names
     // with "::" as "__" (FastAPI's module__Model for two models of the same name).
-    void assign_names() {
-        std::map<std::string_view, std::set<std::string_view>> by_name;
-        for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
-        for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
-        auto pick = [&](std::string_view name, std::string_view cpp) {
-            return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
-        };
-        for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
-        for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
-    }
+    void assign_names();
 
     const std::vector<const ModelInfo*>& models() const noexcept { return models_; }
     const std::string& name_of(const void* info) const { return names_.at(info); }
@@ -154,93 +126,16 @@ public:
 
     // The schema of a value of type t under constraints c (applied where pydantic applies
     // them: to the string, number or list itself, inside an optional's anyOf).
-    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const {
-        picojson::object s;
-        switch (t.kind) {
-            case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
-            case TypeKind::integer: integer_schema(t, c, s); break;
-            case TypeKind::number:
-                s["type"] = picojson::value("number");
-                if (t.bits == 32) s["format"] = picojson::value("float");
-                break;
-            case TypeKind::string:
-                s["type"] = picojson::value("string");
-                if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
-                break;
-            case TypeKind::any: break;
-            case TypeKind::array:
-                s["type"] = picojson::value("array");
-                s["items"] = type_schema(t.item());
-                break;
-            case TypeKind::map: {
-                s["type"] = picojson::value("object");
-                const TypeInfo& v = t.item();
-                s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
-                break;
-            }
-            case TypeKind::optional: {
-                picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
-                any_of[1].get<picojson::object>()["type"] = picojson::value("null");
-                s["anyOf"] = picojson::value(std::move(any_of));
-                return picojson::value(std::move(s));
-            }
-            case TypeKind::model: return ref(name_of(&t.model()));
-            case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
-        }
-        if (c) apply_constraints(t.kind, *c, s);
-        return picojson::value(std::move(s));
-    }
+    picojson::value type_schema(const TypeInfo& t, const Constraints* c = nullptr) const;
 
     // A model field or a parameter: its type's schema with title, description, examples and
     // default. `field_rule`: pydantic's rule for model fields (no title on a model, an enum,
     // or an optional one); otherwise FastAPI's for parameters and bodies (no title on a $ref).
-    picojson::value value_schema(const FieldInfo& f, bool field_rule) const {
-        picojson::value v = type_schema(f.type(), &f.constraints);
-        auto& s = v.get<picojson::object>();
-        bool titled;
-        if (field_rule) {
-            const TypeInfo* t = &f.type();
-            if (t->kind == TypeKind::optional) t = &t->item();
-            titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
-        } else {
-            titled = !s.count("$ref");
-        }
-        if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
-        else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
-        if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
-        if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
-        if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
-        // A null default is left out, as FastAPI's documents do.
-        if (!f.required && f.default_value) {
-            picojson::value d = f.default_value();
-            if (!d.is<picojson::null>()) s["default"] = std::move(d);
-        }
-        return v;
-    }
+    picojson::value value_schema(const FieldInfo& f, bool field_rule) const;
 
-    picojson::value model_schema(const ModelInfo& m) const {
-        picojson::object s, properties;
-        picojson::array required;
-        for (auto& f : m.fields) {
-            properties[std::string(f.wire_name)] = value_schema(f, true);
-            if (f.required) required.emplace_back(std::string(f.wire_name));
-        }
-        s["properties"] = picojson::value(std::move(properties));
-        if (!required.empty()) s["required"] = picojson::value(std::move(required));
-        s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
-        s["type"] = picojson::value("object");
-        if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
-        if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
-        return picojson::value(std::move(s));
-    }
+    picojson::value model_schema(const ModelInfo& m) const;
 
-    picojson::value enum_schema(const EnumInfo& e) const {
-        picojson::object s;
-        s["enum"] = string_array(e.values);
-        s["title"] = picojson::value(name_of(&e));
-        s["type"] = picojson::value("string");
-        return picojson::value(std::move(s));
-    }
+    picojson::value enum_schema(const EnumInfo& e) const;
 
     void write_components(picojson::object& schemas) const {
         for (auto* m : models_) schemas[name_of(m)] = model_schema(*m);
@@ -250,49 +145,9 @@ public:
 private:
     // pydantic writes int without a format; C++ integers narrower than int64_t say their range
     // (int32_t as format int32, the others as minimum and maximum), unless a constraint does.
-    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) {
-        s["type"] = picojson::value("integer");
-        if (t.bits == 32 && t.is_signed) {
-            s["format"] = picojson::value("int32");
-            return;
-        }
-        if (t.bits >= 64 && t.is_signed) return;
-        const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
-        std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
-        if (!has_min) s["minimum"] = picojson::value(lo);
-        if (!has_max && t.bits < 64) {
-            std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
-            s["maximum"] = picojson::value(hi);
-        }
-    }
+    static void integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s);
 
-    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) {
-        auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
-        switch (kind) {
-            case TypeKind::integer:
-            case TypeKind::number:
-                if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
-                if (c.ge) s["minimum"] = bound_json(*c.ge);
-                if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
-                if (c.le) s["maximum"] = bound_json(*c.le);
-                if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
-                break;
-            case TypeKind::string:
-                if (c.min_length) s["minLength"] = size(*c.min_length);
-                if (c.max_length) s["maxLength"] = size(*c.max_length);
-                if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
-                break;
-            case TypeKind::array:
-                if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
-                if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
-                break;
-            case TypeKind::map:
-                if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
-                if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
-                break;
-            default: break;
-        }
-    }
+    static void apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s);
 
     std::vector<const ModelInfo*> models_;
     std::vector<const EnumInfo*> enums_;
@@ -300,6 +155,169 @@ private:
     std::map<const EnumInfo*, std::size_t> enum_index_;
     std::map<const void*, std::string> names_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto SchemaRegistry::collect(const TypeInfo& t) -> void {
+    switch (t.kind) {
+        case TypeKind::array:
+        case TypeKind::map:
+        case TypeKind::optional: collect(t.item()); break;
+        case TypeKind::enumeration: {
+            const EnumInfo* e = &t.enumeration();
+            if (enum_index_.emplace(e, enums_.size()).second) enums_.push_back(e);
+            break;
+        }
+        case TypeKind::model: {
+            const ModelInfo* m = &t.model();
+            if (!model_index_.emplace(m, models_.size()).second) break;
+            models_.push_back(m);
+            for (auto& f : m->fields) collect(f.type());
+            break;
+        }
+        default: break;
+    }
+}
+
+FASTAPI_DECL auto SchemaRegistry::assign_names() -> void {
+    std::map<std::string_view, std::set<std::string_view>> by_name;
+    for (auto* m : models_) by_name[m->name].insert(m->cpp_name);
+    for (auto* e : enums_) by_name[e->name].insert(e->cpp_name);
+    auto pick = [&](std::string_view name, std::string_view cpp) {
+        return by_name[name].size() > 1 ? word_chars(cpp) : std::string(name);
+    };
+    for (auto* m : models_) names_[m] = pick(m->name, m->cpp_name);
+    for (auto* e : enums_) names_[e] = pick(e->name, e->cpp_name);
+}
+
+FASTAPI_DECL auto SchemaRegistry::type_schema(const TypeInfo& t,  const Constraints* c) const -> picojson::value {
+    picojson::object s;
+    switch (t.kind) {
+        case TypeKind::boolean: s["type"] = picojson::value("boolean"); break;
+        case TypeKind::integer: integer_schema(t, c, s); break;
+        case TypeKind::number:
+            s["type"] = picojson::value("number");
+            if (t.bits == 32) s["format"] = picojson::value("float");
+            break;
+        case TypeKind::string:
+            s["type"] = picojson::value("string");
+            if (!t.format.empty()) s["format"] = picojson::value(std::string(t.format));
+            break;
+        case TypeKind::any: break;
+        case TypeKind::array:
+            s["type"] = picojson::value("array");
+            s["items"] = type_schema(t.item());
+            break;
+        case TypeKind::map: {
+            s["type"] = picojson::value("object");
+            const TypeInfo& v = t.item();
+            s["additionalProperties"] = v.kind == TypeKind::any ? picojson::value(true) : type_schema(v);
+            break;
+        }
+        case TypeKind::optional: {
+            picojson::array any_of{type_schema(t.item(), c), picojson::value(picojson::object{})};
+            any_of[1].get<picojson::object>()["type"] = picojson::value("null");
+            s["anyOf"] = picojson::value(std::move(any_of));
+            return picojson::value(std::move(s));
+        }
+        case TypeKind::model: return ref(name_of(&t.model()));
+        case TypeKind::enumeration: return ref(name_of(&t.enumeration()));
+    }
+    if (c) apply_constraints(t.kind, *c, s);
+    return picojson::value(std::move(s));
+}
+
+FASTAPI_DECL auto SchemaRegistry::value_schema(const FieldInfo& f, bool field_rule) const -> picojson::value {
+    picojson::value v = type_schema(f.type(), &f.constraints);
+    auto& s = v.get<picojson::object>();
+    bool titled;
+    if (field_rule) {
+        const TypeInfo* t = &f.type();
+        if (t->kind == TypeKind::optional) t = &t->item();
+        titled = t->kind != TypeKind::model && t->kind != TypeKind::enumeration;
+    } else {
+        titled = !s.count("$ref");
+    }
+    if (!f.title.empty()) s["title"] = picojson::value(std::string(f.title));
+    else if (titled) s["title"] = picojson::value(python_title(f.wire_name));
+    if (!f.description.empty()) s["description"] = picojson::value(std::string(f.description));
+    if (!f.format.empty()) s["format"] = picojson::value(std::string(f.format));
+    if (!f.examples.empty()) s["examples"] = picojson::value(picojson::array(f.examples.begin(), f.examples.end()));
+    // A null default is left out, as FastAPI's documents do.
+    if (!f.required && f.default_value) {
+        picojson::value d = f.default_value();
+        if (!d.is<picojson::null>()) s["default"] = std::move(d);
+    }
+    return v;
+}
+
+FASTAPI_DECL auto SchemaRegistry::model_schema(const ModelInfo& m) const -> picojson::value {
+    picojson::object s, properties;
+    picojson::array required;
+    for (auto& f : m.fields) {
+        properties[std::string(f.wire_name)] = value_schema(f, true);
+        if (f.required) required.emplace_back(std::string(f.wire_name));
+    }
+    s["properties"] = picojson::value(std::move(properties));
+    if (!required.empty()) s["required"] = picojson::value(std::move(required));
+    s["title"] = picojson::value(std::string(m.title.empty() ? std::string_view(name_of(&m)) : m.title));
+    s["type"] = picojson::value("object");
+    if (!m.description.empty()) s["description"] = picojson::value(std::string(m.description));
+    if (m.forbid_extra) s["additionalProperties"] = picojson::value(false);
+    return picojson::value(std::move(s));
+}
+
+FASTAPI_DECL auto SchemaRegistry::enum_schema(const EnumInfo& e) const -> picojson::value {
+    picojson::object s;
+    s["enum"] = string_array(e.values);
+    s["title"] = picojson::value(name_of(&e));
+    s["type"] = picojson::value("string");
+    return picojson::value(std::move(s));
+}
+
+FASTAPI_DECL auto SchemaRegistry::integer_schema(const TypeInfo& t, const Constraints* c, picojson::object& s) -> void {
+    s["type"] = picojson::value("integer");
+    if (t.bits == 32 && t.is_signed) {
+        s["format"] = picojson::value("int32");
+        return;
+    }
+    if (t.bits >= 64 && t.is_signed) return;
+    const bool has_min = c && (c->gt || c->ge), has_max = c && (c->lt || c->le);
+    std::int64_t lo = t.is_signed ? -(std::int64_t{1} << (t.bits - 1)) : 0;
+    if (!has_min) s["minimum"] = picojson::value(lo);
+    if (!has_max && t.bits < 64) {
+        std::int64_t hi = t.is_signed ? (std::int64_t{1} << (t.bits - 1)) - 1 : (std::int64_t{1} << t.bits) - 1;
+        s["maximum"] = picojson::value(hi);
+    }
+}
+
+FASTAPI_DECL auto SchemaRegistry::apply_constraints(TypeKind kind, const Constraints& c, picojson::object& s) -> void {
+    auto size = [](std::size_t n) { return picojson::value(static_cast<std::int64_t>(n)); };
+    switch (kind) {
+        case TypeKind::integer:
+        case TypeKind::number:
+            if (c.gt) s["exclusiveMinimum"] = bound_json(*c.gt);
+            if (c.ge) s["minimum"] = bound_json(*c.ge);
+            if (c.lt) s["exclusiveMaximum"] = bound_json(*c.lt);
+            if (c.le) s["maximum"] = bound_json(*c.le);
+            if (c.multiple_of) s["multipleOf"] = bound_json(*c.multiple_of);
+            break;
+        case TypeKind::string:
+            if (c.min_length) s["minLength"] = size(*c.min_length);
+            if (c.max_length) s["maxLength"] = size(*c.max_length);
+            if (!c.pattern.empty()) s["pattern"] = picojson::value(std::string(c.pattern));
+            break;
+        case TypeKind::array:
+            if (c.min_length || c.min_items) s["minItems"] = size(c.min_items ? *c.min_items : *c.min_length);
+            if (c.max_length || c.max_items) s["maxItems"] = size(c.max_items ? *c.max_items : *c.max_length);
+            break;
+        case TypeKind::map:
+            if (c.min_length || c.min_items) s["minProperties"] = size(c.min_items ? *c.min_items : *c.min_length);
+            if (c.max_length || c.max_items) s["maxProperties"] = size(c.max_items ? *c.max_items : *c.max_length);
+            break;
+        default: break;
+    }
+}
+#endif
 
 // FastAPI's validation error schemas (those of FastAPI 0.12x, which describe `input` and
 // `ctx` too, as fastapi.hpp's 422 bodies carry them).

@@ -62,25 +62,11 @@ public:
 
     // The routes as an includer adds them (App::include_router): under `include.prefix`, with
     // `include`'s tags, dependencies and responses merged in.
-    std::vector<PendingRoute> routes_under(const RouterOptions& include) const {
-        check_prefix(include.prefix);
-        std::vector<PendingRoute> out;
-        out.reserve(routes_.size());
-        for (const PendingRoute& r : routes_) {
-            out.push_back({r.methods, include.prefix + r.path, r.options, r.endpoint});
-            merge(out.back().options, include);
-        }
-        return out;
-    }
+    std::vector<PendingRoute> routes_under(const RouterOptions& include) const;
 
 private:
     // Puts `outer`'s tags and dependencies in front of the route's; the route's responses win.
-    static void merge(RouteOptions& route, const RouterOptions& outer) {
-        route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
-        route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
-        for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
-        if (!route.cache.enabled() && outer.cache.enabled()) route.cache = outer.cache;
-    }
+    static void merge(RouteOptions& route, const RouterOptions& outer);
     static void check_prefix(const std::string& prefix) {
         if (!prefix.empty() && (prefix.front() != '/' || prefix.back() == '/'))
             throw std::invalid_argument("fastapi: a router prefix must start with '/' and not end with '/': '" +
@@ -90,5 +76,25 @@ private:
     RouterOptions options_;
     std::vector<PendingRoute> routes_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto APIRouter::routes_under(const RouterOptions& include) const -> std::vector<PendingRoute> {
+    check_prefix(include.prefix);
+    std::vector<PendingRoute> out;
+    out.reserve(routes_.size());
+    for (const PendingRoute& r : routes_) {
+        out.push_back({r.methods, include.prefix + r.path, r.options, r.endpoint});
+        merge(out.back().options, include);
+    }
+    return out;
+}
+
+FASTAPI_DECL auto APIRouter::merge(RouteOptions& route, const RouterOptions& outer) -> void {
+    route.tags.insert(route.tags.begin(), outer.tags.begin(), outer.tags.end());
+    route.dependencies.insert(route.dependencies.begin(), outer.dependencies.begin(), outer.dependencies.end());
+    for (auto& [status, doc] : outer.responses) route.responses.emplace(status, doc);  // keeps the route's
+    if (!route.cache.enabled() && outer.cache.enabled()) route.cache = outer.cache;
+}
+#endif
 
 }  // namespace fastapi

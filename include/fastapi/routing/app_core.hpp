@@ -65,10 +65,7 @@ public:
     }
 
     // Code around every request (middleware.hpp); the last added is the outermost.
-    void add_middleware(Middleware m) {
-        check_not_serving("add middleware");
-        middleware_.add(std::move(m));
-    }
+    void add_middleware(Middleware m);
     // A coroutine middleware (FastAPI's @app.middleware("http")): f(Request&, CallNext)
     // returning asio::awaitable<Response>.
     template <class F>
@@ -97,10 +94,7 @@ public:
 
     // A dependency every route added from now on runs first (FastAPI's app-level
     // dependencies; AppOptions::dependencies covers every route).
-    void add_dependency(Dependency d) {
-        check_not_serving("add a dependency");
-        app_dependencies_.push_back(d);
-    }
+    void add_dependency(Dependency d);
 
     // Tests: replace dependency F (a Depends<F> anywhere, also inside other dependencies and
     // route dependencies) by g, which may take other parameters (FastAPI's
@@ -116,10 +110,7 @@ public:
         check_not_serving("override a dependency");
         overrides_.set<typename dependency_traits<C>::value_type>(&type_key<C>, std::move(g));
     }
-    void clear_dependency_overrides() {
-        check_not_serving("clear the dependency overrides");
-        overrides_.clear();
-    }
+    void clear_dependency_overrides();
 
     // Application state of type T, shared by every request (FastAPI's app.state): created
     // by set_state, or default-constructed on first use. Handlers and dependencies take a
@@ -176,39 +167,18 @@ protected:
     // A TestClient does not freeze the app: it dispatches on the caller's thread, and tests
     // change overrides between requests.
     bool serving() const noexcept { return serving_.load(std::memory_order_acquire) != 0; }
-    void check_not_serving(const char* what) const {
-        if (serving())
-            throw std::logic_error(std::string("fastapi: cannot ") + what +
-                                   " after a Server started serving the app; make every change before "
-                                   "Server::start() or App::run()");
-    }
+    void check_not_serving(const char* what) const;
 
 private:
     // A route whose endpoint is already built (RouteMethods, and an APIRouter's routes when included).
-    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint) {
-        check_not_serving("add a route");
-        for (auto& m : methods)
-            if (!is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
-        if (!app_dependencies_.empty())
-            options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
-        if (options.blocking && endpoint.is_async())
-            throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
-                                        "co_await its slow work instead");
-        routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
-        return *routes_.routes().back();
-    }
+    Route& add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint);
 
     // ---- AppContext: what binding asks ----
     const DependencyOverride* find_override(const void* key) const noexcept override { return overrides_.find(key); }
-    void run_route_dependencies(Exchange& ex, ValidationErrors& errors) override {
-        if (!ex.route) return;
-        for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
-    }
+    void run_route_dependencies(Exchange& ex, ValidationErrors& errors) override;
     const FormOptions& form_options() const noexcept override { return options_.forms; }
     void* state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override { return state_.slot(type, make); }
-    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override {
-        return state_.loop_slot(type, make);
-    }
+    void* loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) override;
 
     // ---- AppContext: the request lifecycle, for the server and the TestClient ----
     void enter_lifespan() override { lifespan_.enter(); }
@@ -224,54 +194,15 @@ private:
     // request's (middleware `after`s included), and the body is never read. Otherwise, or
     // when they all pass, dispatch(ex) goes on from there once the body is in (values kept).
     // Without that guarantee it only routes: a middleware may read the body.
-    BodyWanted dispatch_head(Exchange& ex) noexcept override {
-        if (middleware_.has_coroutine() || !middleware_.befores_read_only_head() || !overrides_.empty())
-            return route_head(ex);  // never run a coroutine or a body-reading `before` here
-        ex.app = this;
-        if (!middleware_before_and_route(ex)) return BodyWanted::answered;
-        try {
-            ValidationErrors ignored;  // reported with the others once the body is in
-            for (const Dependency& d : ex.route->options.dependencies) {
-                if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
-                d.resolve(ex, ignored);
-            }
-            if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-            middleware_.run_afters(ex, exception_handlers_);
-            return BodyWanted::answered;
-        }
-        ex.head_dispatched = true;
-        const Route& route = *ex.route;
-        if (route.streams_body) return BodyWanted::stream;
-        if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
-            return BodyWanted::unread;  // a body sent anyway is never buffered
-        return route.takes_form ? BodyWanted::form : BodyWanted::in_memory;
-    }
+    BodyWanted dispatch_head(Exchange& ex) noexcept override;
 
     // Routes the request and, for plain handlers, runs it. The response is complete when this
     // returns done; otherwise the caller runs run_async / run_endpoint and then it is. With a
     // coroutine middleware in the stack, the whole stack runs in run_async.
-    Dispatch dispatch(Exchange& ex) noexcept override {
-        ex.app = this;
-        if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
-            ex.head_dispatched = false;
-            return call_route(ex);
-        }
-        if (middleware_.has_coroutine()) return Dispatch::run_async;
-        if (!middleware_before_and_route(ex)) return Dispatch::done;
-        return call_route(ex);
-    }
+    Dispatch dispatch(Exchange& ex) noexcept override;
 
     // For run_blocking: runs the plain handler (on whatever thread the caller chose).
-    void run_endpoint(Exchange& ex) noexcept override {
-        try {
-            ex.route->endpoint.call(ex);
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-        }
-        middleware_.run_afters(ex, exception_handlers_);
-    }
+    void run_endpoint(Exchange& ex) noexcept override;
 
     // For run_async: what dispatch left to a coroutine (the stack with a coroutine middleware,
     // or the route: a coroutine handler, coroutine dependencies), errors turned into responses.
@@ -289,66 +220,15 @@ private:
     // Finds the route (without middleware, which runs in dispatch) and says what its body is
     // for. A request with no route goes to dispatch at once, without its body, and is
     // answered there (through the middleware, as every answer is).
-    BodyWanted route_head(Exchange& ex) const noexcept {
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) return BodyWanted::no_route;
-            if (found.route->streams_body) return BodyWanted::stream;
-            return found.route->takes_form ? BodyWanted::form : BodyWanted::in_memory;
-        } catch (...) {
-            return BodyWanted::form;  // out of memory: decide nothing early
-        }
-    }
+    BodyWanted route_head(Exchange& ex) const noexcept;
 
     // The first steps of dispatch and of dispatch_head: the middleware `before`s, then routing.
     // False when that answered the request (a middleware, 404, 405, the slash redirect, an
     // exception), its `after`s run; true with ex.route set.
-    bool middleware_before_and_route(Exchange& ex) noexcept {
-        if (!middleware_.empty() && !middleware_.run_befores(ex, exception_handlers_)) {
-            middleware_.run_afters(ex, exception_handlers_);
-            return false;
-        }
-        try {
-            auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-            if (!found.route) {
-                route_not_found(ex, found.path_matched);
-                middleware_.run_afters(ex, exception_handlers_);
-                return false;
-            }
-            ex.route = found.route;
-            return true;
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-            middleware_.run_afters(ex, exception_handlers_);
-            return false;
-        }
-    }
+    bool middleware_before_and_route(Exchange& ex) noexcept;
 
     // The rest of dispatch, once ex.route is found.
-    Dispatch call_route(Exchange& ex) noexcept {
-        const Route& route = *ex.route;
-        if (route_cached(ex)) {
-            if (!cache_.backend()->synchronous() || route.endpoint.is_async() || needs_prefetch(route) ||
-                route.options.blocking)
-                return Dispatch::run_async;
-            try {
-                if (!cached_call(ex)) return Dispatch::run_async;
-            } catch (...) {
-                exception_handlers_.handle(std::current_exception(), ex);
-            }
-            middleware_.run_afters(ex, exception_handlers_);
-            return Dispatch::done;
-        }
-        if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
-        if (route.options.blocking) return Dispatch::run_blocking;
-        try {
-            route.endpoint.call(ex);
-        } catch (...) {
-            exception_handlers_.handle(std::current_exception(), ex);
-        }
-        middleware_.run_afters(ex, exception_handlers_);
-        return Dispatch::done;
-    }
+    Dispatch call_route(Exchange& ex) noexcept;
 
     // Coroutine dependencies to await before binding: in the route's graph, or maybe put there
     // by a coroutine override.
@@ -366,28 +246,11 @@ private:
     FASTAPI_CORO_DECL asio::awaitable<void> call_handler_async(Exchange& ex);
     // A blocking handler's call, spawned on the pool.
     FASTAPI_CORO_DECL static asio::awaitable<void> call_blocking(Exchange* ex);
-    asio::thread_pool& blocking_pool() {
-        std::lock_guard lock(pool_mutex_);
-        if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
-        return *pool_;
-    }
+    asio::thread_pool& blocking_pool();
 
     // What the middleware stack wraps: routing, then a plain handler at once (no coroutine
     // frame of its own), or the rest in call_route_async.
-    static bool route_in_stack(void* self, Exchange& ex) {
-        auto& app = *static_cast<AppCore*>(self);
-        auto found = app.routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
-        if (!found.route) {
-            app.route_not_found(ex, found.path_matched);
-            return true;
-        }
-        ex.route = found.route;
-        const Route& route = *found.route;
-        if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route) || app.route_cached(ex))
-            return false;
-        route.endpoint.call(ex);
-        return true;
-    }
+    static bool route_in_stack(void* self, Exchange& ex);
     FASTAPI_LAZY static asio::awaitable<void> route_async_in_stack(void* self, Exchange& ex) {
         return static_cast<AppCore*>(self)->call_route_async(ex);
     }
@@ -399,77 +262,11 @@ private:
     // A synchronous backend and a plain handler: no coroutine, no allocation on a hit but the
     // key's and the response's own. False when the rest belongs to cached_call_async: another
     // loop computes this key (wait for it there), or a stale entry is to be revalidated.
-    bool cached_call(Exchange& ex) {
-        const Route& route = *ex.route;
-        CacheBackend& backend = *cache_.backend();
-        CacheRequestDirectives d = cache_request_directives(ex.request);
-        if (d.no_store) {
-            route.endpoint.call(ex);
-            return true;
-        }
-        std::string key;
-        key.reserve(128);
-        for (auto& v : route.cache.version_keys) {
-            cache_append_number(key, backend.namespace_version(v));
-            key += ':';
-        }
-        key += route.options.cache.namespace_;
-        key += '|';
-        cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
-        std::shared_ptr<const CachedResponse> old;
-        if (!d.no_cache) {
-            old = backend.get_entry(key);
-            CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
-            if (age == CacheAge::fresh) {
-                cache_write_hit(ex, *old, route.cache, cache_now_ms());
-                return true;
-            }
-            if (age == CacheAge::revalidate) return false;
-        }
-        // Single flight across loops: the first miss computes here, at once; a miss on another
-        // loop meanwhile waits for it in cached_call_async.
-        if (!cache_flights_.try_lead(key)) return false;
-        CacheFlightGuard guard{&cache_flights_, &key};
-        if (!d.no_cache)  // the flight before this one may have ended between the lookup and here
-            if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
-                cache_write_hit(ex, *e, route.cache, cache_now_ms());
-                return true;
-            }
-        try {
-            route.endpoint.call(ex);
-        } catch (...) {
-            if (!cache_stale_on_error(ex, old)) throw;
-            return true;
-        }
-        if (ex.response.status >= 500 && cache_stale_on_error(ex, old)) return true;
-        if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
-            backend.set_entry(key, std::move(e), route.cache.keep);
-        return true;
-    }
+    bool cached_call(Exchange& ex);
     // stale_if_error: the stale entry answers instead of the failure, when within its window.
-    bool cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old) {
-        std::int64_t now = cache_now_ms();
-        CacheAge age = cache_age(old.get(), ex.route->cache, now);
-        if (ex.route->cache.if_error_ms <= 0 || (age != CacheAge::revalidate && age != CacheAge::if_error)) return false;
-        if (now >= old->expires_ms + ex.route->cache.if_error_ms) return false;
-        ex.response.stream.reset();
-        ex.response.file_path.clear();
-        cache_write_hit(ex, *old, ex.route->cache, now, true);
-        return true;
-    }
+    bool cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old);
     // A token no other process or request holds (for the lock across processes).
-    static std::string cache_lock_token() {
-        static const std::uint64_t seed = [] {
-            std::random_device rd;
-            return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(::getpid());
-        }();
-        static std::atomic<std::uint64_t> counter{0};
-        std::string t;
-        cache_append_number(t, seed);
-        t += '-';
-        cache_append_number(t, ++counter);
-        return t;
-    }
+    static std::string cache_lock_token();
     // CacheOptions::lock: the lock taken, or (another process computes) its entry once stored:
     // polled with a doubling wait, bounded by FASTAPI_CACHE_FLIGHT_WAIT_MS. Neither (the wait
     // ran out, the backend failed): compute without it.
@@ -485,35 +282,7 @@ private:
     FASTAPI_CORO_DECL asio::awaitable<void> cache_store(std::string key, std::shared_ptr<const CachedResponse> entry,
                                                          const Route& route);
 
-    void route_not_found(Exchange& ex, bool path_matched) {
-        Request& req = ex.request;
-        if (path_matched) {
-            auto methods = routes_.allowed_methods(req.path);
-            std::string allow;
-            for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
-            write_status_detail(ex.response, 405);
-            ex.response.headers.set("allow", allow);
-            return;
-        }
-        // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
-        if (req.path != "/") {
-            std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
-            if (routes_.path_exists(other)) {
-                std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
-                std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
-                // Under a proxy's prefix (root_path) the client's URL has it, as Starlette's redirect.
-                location = same_host_path(root_path_prefix(req) + location);  // without a Host, "//x/" would name another host
-                if (!req.query_string.empty()) location += "?" + req.query_string;
-                if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
-                    location = req.scheme + "://" + std::string(*host) + location;
-                ex.response.status = 307;
-                ex.response.body.clear();
-                ex.response.headers.set("location", location);
-                return;
-            }
-        }
-        write_status_detail(ex.response, 404);
-    }
+    void route_not_found(Exchange& ex, bool path_matched);
 
     AppOptions options_;
     RouteTable<Route> routes_;
@@ -530,6 +299,277 @@ private:
     std::mutex pool_mutex_;
     std::unique_ptr<asio::thread_pool> pool_;  // blocking handlers reached from a coroutine
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto AppCore::add_middleware(Middleware m) -> void {
+    check_not_serving("add middleware");
+    middleware_.add(std::move(m));
+}
+
+FASTAPI_DECL auto AppCore::add_dependency(Dependency d) -> void {
+    check_not_serving("add a dependency");
+    app_dependencies_.push_back(d);
+}
+
+FASTAPI_DECL auto AppCore::clear_dependency_overrides() -> void {
+    check_not_serving("clear the dependency overrides");
+    overrides_.clear();
+}
+
+FASTAPI_DECL auto AppCore::check_not_serving(const char* what) const -> void {
+    if (serving())
+        throw std::logic_error(std::string("fastapi: cannot ") + what +
+                               " after a Server started serving the app; make every change before "
+                               "Server::start() or App::run()");
+}
+
+FASTAPI_DECL auto AppCore::add_route(std::vector<std::string> methods, std::string_view path, RouteOptions options, Endpoint endpoint) -> Route& {
+    check_not_serving("add a route");
+    for (auto& m : methods)
+        if (!is_token(m)) throw std::invalid_argument("fastapi: invalid method name '" + m + "'");
+    if (!app_dependencies_.empty())
+        options.dependencies.insert(options.dependencies.begin(), app_dependencies_.begin(), app_dependencies_.end());
+    if (options.blocking && endpoint.is_async())
+        throw std::invalid_argument("fastapi: `blocking` is for plain handlers; a coroutine handler should "
+                                    "co_await its slow work instead");
+    routes_.add(std::make_unique<Route>(std::move(methods), path, std::move(options), std::move(endpoint)));
+    return *routes_.routes().back();
+}
+
+FASTAPI_DECL auto AppCore::run_route_dependencies(Exchange& ex, ValidationErrors& errors) -> void {
+    if (!ex.route) return;
+    for (const Dependency& d : ex.route->options.dependencies) d.resolve(ex, errors);
+}
+
+FASTAPI_DECL auto AppCore::loop_state_slot(std::type_index type, std::shared_ptr<void> (*make)()) -> void* {
+    return state_.loop_slot(type, make);
+}
+
+FASTAPI_DECL auto AppCore::dispatch_head(Exchange& ex) noexcept -> BodyWanted {
+    if (middleware_.has_coroutine() || !middleware_.befores_read_only_head() || !overrides_.empty())
+        return route_head(ex);  // never run a coroutine or a body-reading `before` here
+    ex.app = this;
+    if (!middleware_before_and_route(ex)) return BodyWanted::answered;
+    try {
+        ValidationErrors ignored;  // reported with the others once the body is in
+        for (const Dependency& d : ex.route->options.dependencies) {
+            if (!d.head_only) break;  // a coroutine's graph is never head_only: stopped before it
+            d.resolve(ex, ignored);
+        }
+        if (ex.route->head_dependencies_first && ex.route->endpoint.bind_head) ex.route->endpoint.bind_head(ex);
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+        middleware_.run_afters(ex, exception_handlers_);
+        return BodyWanted::answered;
+    }
+    ex.head_dispatched = true;
+    const Route& route = *ex.route;
+    if (route.streams_body) return BodyWanted::stream;
+    if (!route.endpoint.reads_body && !route.takes_form && route.head_dependencies_first)
+        return BodyWanted::unread;  // a body sent anyway is never buffered
+    return route.takes_form ? BodyWanted::form : BodyWanted::in_memory;
+}
+
+FASTAPI_DECL auto AppCore::dispatch(Exchange& ex) noexcept -> Dispatch {
+    ex.app = this;
+    if (ex.head_dispatched) {  // middleware, routing and head dependencies ran already
+        ex.head_dispatched = false;
+        return call_route(ex);
+    }
+    if (middleware_.has_coroutine()) return Dispatch::run_async;
+    if (!middleware_before_and_route(ex)) return Dispatch::done;
+    return call_route(ex);
+}
+
+FASTAPI_DECL auto AppCore::run_endpoint(Exchange& ex) noexcept -> void {
+    try {
+        ex.route->endpoint.call(ex);
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+    }
+    middleware_.run_afters(ex, exception_handlers_);
+}
+
+FASTAPI_DECL auto AppCore::route_head(Exchange& ex) const noexcept -> BodyWanted {
+    try {
+        auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+        if (!found.route) return BodyWanted::no_route;
+        if (found.route->streams_body) return BodyWanted::stream;
+        return found.route->takes_form ? BodyWanted::form : BodyWanted::in_memory;
+    } catch (...) {
+        return BodyWanted::form;  // out of memory: decide nothing early
+    }
+}
+
+FASTAPI_DECL auto AppCore::middleware_before_and_route(Exchange& ex) noexcept -> bool {
+    if (!middleware_.empty() && !middleware_.run_befores(ex, exception_handlers_)) {
+        middleware_.run_afters(ex, exception_handlers_);
+        return false;
+    }
+    try {
+        auto found = routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+        if (!found.route) {
+            route_not_found(ex, found.path_matched);
+            middleware_.run_afters(ex, exception_handlers_);
+            return false;
+        }
+        ex.route = found.route;
+        return true;
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+        middleware_.run_afters(ex, exception_handlers_);
+        return false;
+    }
+}
+
+FASTAPI_DECL auto AppCore::call_route(Exchange& ex) noexcept -> Dispatch {
+    const Route& route = *ex.route;
+    if (route_cached(ex)) {
+        if (!cache_.backend()->synchronous() || route.endpoint.is_async() || needs_prefetch(route) ||
+            route.options.blocking)
+            return Dispatch::run_async;
+        try {
+            if (!cached_call(ex)) return Dispatch::run_async;
+        } catch (...) {
+            exception_handlers_.handle(std::current_exception(), ex);
+        }
+        middleware_.run_afters(ex, exception_handlers_);
+        return Dispatch::done;
+    }
+    if (route.endpoint.is_async() || needs_prefetch(route)) return Dispatch::run_async;
+    if (route.options.blocking) return Dispatch::run_blocking;
+    try {
+        route.endpoint.call(ex);
+    } catch (...) {
+        exception_handlers_.handle(std::current_exception(), ex);
+    }
+    middleware_.run_afters(ex, exception_handlers_);
+    return Dispatch::done;
+}
+
+FASTAPI_DECL auto AppCore::blocking_pool() -> asio::thread_pool& {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_) pool_ = std::make_unique<asio::thread_pool>(16);
+    return *pool_;
+}
+
+FASTAPI_DECL auto AppCore::route_in_stack(void* self, Exchange& ex) -> bool {
+    auto& app = *static_cast<AppCore*>(self);
+    auto found = app.routes_.find(ex.request.method, ex.request.path, ex.request.path_params);
+    if (!found.route) {
+        app.route_not_found(ex, found.path_matched);
+        return true;
+    }
+    ex.route = found.route;
+    const Route& route = *found.route;
+    if (route.endpoint.is_async() || route.options.blocking || app.needs_prefetch(route) || app.route_cached(ex))
+        return false;
+    route.endpoint.call(ex);
+    return true;
+}
+
+FASTAPI_DECL auto AppCore::cached_call(Exchange& ex) -> bool {
+    const Route& route = *ex.route;
+    CacheBackend& backend = *cache_.backend();
+    CacheRequestDirectives d = cache_request_directives(ex.request);
+    if (d.no_store) {
+        route.endpoint.call(ex);
+        return true;
+    }
+    std::string key;
+    key.reserve(128);
+    for (auto& v : route.cache.version_keys) {
+        cache_append_number(key, backend.namespace_version(v));
+        key += ':';
+    }
+    key += route.options.cache.namespace_;
+    key += '|';
+    cache_request_key(ex.request, route.options.cache, route.cache.headers, key);
+    std::shared_ptr<const CachedResponse> old;
+    if (!d.no_cache) {
+        old = backend.get_entry(key);
+        CacheAge age = cache_age(old.get(), route.cache, cache_now_ms());
+        if (age == CacheAge::fresh) {
+            cache_write_hit(ex, *old, route.cache, cache_now_ms());
+            return true;
+        }
+        if (age == CacheAge::revalidate) return false;
+    }
+    // Single flight across loops: the first miss computes here, at once; a miss on another
+    // loop meanwhile waits for it in cached_call_async.
+    if (!cache_flights_.try_lead(key)) return false;
+    CacheFlightGuard guard{&cache_flights_, &key};
+    if (!d.no_cache)  // the flight before this one may have ended between the lookup and here
+        if (auto e = backend.get_entry(key); e && cache_age(e.get(), route.cache, cache_now_ms()) == CacheAge::fresh) {
+            cache_write_hit(ex, *e, route.cache, cache_now_ms());
+            return true;
+        }
+    try {
+        route.endpoint.call(ex);
+    } catch (...) {
+        if (!cache_stale_on_error(ex, old)) throw;
+        return true;
+    }
+    if (ex.response.status >= 500 && cache_stale_on_error(ex, old)) return true;
+    if (auto e = cache_after_miss(ex, route.options.cache, route.cache, true))
+        backend.set_entry(key, std::move(e), route.cache.keep);
+    return true;
+}
+
+FASTAPI_DECL auto AppCore::cache_stale_on_error(Exchange& ex, const std::shared_ptr<const CachedResponse>& old) -> bool {
+    std::int64_t now = cache_now_ms();
+    CacheAge age = cache_age(old.get(), ex.route->cache, now);
+    if (ex.route->cache.if_error_ms <= 0 || (age != CacheAge::revalidate && age != CacheAge::if_error)) return false;
+    if (now >= old->expires_ms + ex.route->cache.if_error_ms) return false;
+    ex.response.stream.reset();
+    ex.response.file_path.clear();
+    cache_write_hit(ex, *old, ex.route->cache, now, true);
+    return true;
+}
+
+FASTAPI_DECL auto AppCore::cache_lock_token() -> std::string {
+    static const std::uint64_t seed = [] {
+        std::random_device rd;
+        return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(::getpid());
+    }();
+    static std::atomic<std::uint64_t> counter{0};
+    std::string t;
+    cache_append_number(t, seed);
+    t += '-';
+    cache_append_number(t, ++counter);
+    return t;
+}
+
+FASTAPI_DECL auto AppCore::route_not_found(Exchange& ex, bool path_matched) -> void {
+    Request& req = ex.request;
+    if (path_matched) {
+        auto methods = routes_.allowed_methods(req.path);
+        std::string allow;
+        for (auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+        write_status_detail(ex.response, 405);
+        ex.response.headers.set("allow", allow);
+        return;
+    }
+    // FastAPI's redirect_slashes: /x -> /x/ (or back) when only the other exists.
+    if (req.path != "/") {
+        std::string other = req.path.back() == '/' ? req.path.substr(0, req.path.size() - 1) : req.path + "/";
+        if (routes_.path_exists(other)) {
+            std::string raw = req.raw_path.empty() ? req.path : req.raw_path;
+            std::string location = raw.back() == '/' ? raw.substr(0, raw.size() - 1) : raw + "/";
+            // Under a proxy's prefix (root_path) the client's URL has it, as Starlette's redirect.
+            location = same_host_path(root_path_prefix(req) + location);  // without a Host, "//x/" would name another host
+            if (!req.query_string.empty()) location += "?" + req.query_string;
+            if (auto host = req.headers.get("host"); host && is_safe_header_value(*host))
+                location = req.scheme + "://" + std::string(*host) + location;
+            ex.response.status = 307;
+            ex.response.body.clear();
+            ex.response.headers.set("location", location);
+            return;
+        }
+    }
+    write_status_detail(ex.response, 404);
+}
+#endif
 
 #if FASTAPI_DEFINITIONS
 FASTAPI_CORO_DEF asio::awaitable<void> AppCore::run_async_of(AppContext& context, Exchange& ex) {

@@ -84,7 +84,9 @@ inline std::uint64_t cache_hash(std::string_view s, std::uint64_t h = 1469598103
     }
     return h;
 }
-inline std::string cache_etag(std::string_view body) {
+FASTAPI_DECL std::string cache_etag(std::string_view body);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cache_etag(std::string_view body) {
     static constexpr char hex[] = "0123456789abcdef";
     // Two hashes (the second seeded with the length) for 128 bits.
     std::uint64_t a = cache_hash(body), b = cache_hash(body, 0x9e3779b97f4a7c15ull ^ body.size());
@@ -93,6 +95,7 @@ inline std::string cache_etag(std::string_view body) {
     for (int i = 0; i < 16; ++i) out[17 + i] = hex[(b >> (60 - 4 * i)) & 15];
     return out;
 }
+#endif
 
 // Headers a hit writes itself: never stored.
 inline bool cache_own_header(std::string_view name) noexcept {
@@ -101,7 +104,9 @@ inline bool cache_own_header(std::string_view name) noexcept {
 }
 
 // The wire form of an entry (Redis): a line of numbers, then length-prefixed fields.
-inline std::string cache_serialize(const CachedResponse& r) {
+FASTAPI_DECL std::string cache_serialize(const CachedResponse& r);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::string cache_serialize(const CachedResponse& r) {
     std::string out = "1 " + std::to_string(r.status) + ' ' + std::to_string(r.stored_ms) + ' ' +
                       std::to_string(r.expires_ms) + ' ' + std::to_string(r.headers.size()) + '\n';
     auto field = [&](std::string_view s) {
@@ -117,7 +122,10 @@ inline std::string cache_serialize(const CachedResponse& r) {
     field(r.body);
     return out;
 }
-inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
+#endif
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
     auto r = std::make_shared<CachedResponse>();
     std::size_t pos = 0;
     auto number = [&](char end, std::int64_t& v) {
@@ -155,6 +163,7 @@ inline std::shared_ptr<CachedResponse> cache_deserialize(std::string_view s) {
         if (!is_token(n) || !is_safe_header_value(v) || cache_own_header(n)) return nullptr;
     return r;
 }
+#endif
 
 // The decimal digits of v appended to s (no locale).
 FASTAPI_DECL void cache_append_number(std::string& s, std::uint64_t v);
@@ -407,28 +416,13 @@ private:
 class CacheFlights {
 public:
     // True for the leader; otherwise `waiter` is registered to be woken.
-    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) {
-        std::lock_guard lock(mutex_);
-        auto [it, inserted] = flights_.try_emplace(key);
-        if (!inserted) it->second.push_back(waiter);
-        return inserted;
-    }
+    bool join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter);
     // True when no flight of `key` was on, and now this caller's is (it waits for nobody).
     bool try_lead(const std::string& key) {
         std::lock_guard lock(mutex_);
         return flights_.try_emplace(key).second;
     }
-    void finish(const std::string& key) noexcept {
-        std::vector<std::shared_ptr<asio::steady_timer>> waiters;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = flights_.find(key);
-            if (it == flights_.end()) return;
-            waiters = std::move(it->second);
-            flights_.erase(it);
-        }
-        for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
-    }
+    void finish(const std::string& key) noexcept;
     std::size_t waiting(const std::string& key) const {
         std::lock_guard lock(mutex_);
         auto it = flights_.find(key);
@@ -439,6 +433,27 @@ private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::vector<std::shared_ptr<asio::steady_timer>>> flights_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto CacheFlights::join(const std::string& key, const std::shared_ptr<asio::steady_timer>& waiter) -> bool {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = flights_.try_emplace(key);
+    if (!inserted) it->second.push_back(waiter);
+    return inserted;
+}
+
+FASTAPI_DECL auto CacheFlights::finish(const std::string& key) noexcept -> void {
+    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = flights_.find(key);
+        if (it == flights_.end()) return;
+        waiters = std::move(it->second);
+        flights_.erase(it);
+    }
+    for (auto& t : waiters) asio::post(t->get_executor(), [t] { t->cancel(); });
+}
+#endif
 // Ends the leader's flight however its computation ends.
 struct CacheFlightGuard {
     CacheFlights* flights = nullptr;
@@ -491,8 +506,9 @@ inline bool cache_etag_matches(const Request& r, std::string_view etag) {
 
 // The request's key: method (HEAD as GET), path, query items in a stable order by name (a
 // list parameter's values keep theirs), the varying headers. Dependencies never enter it.
-inline void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers,
-                              std::string& key) {
+FASTAPI_DECL void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers, std::string& key);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void cache_request_key(const Request& r, const CacheOptions& o, const std::vector<std::string>& headers, std::string& key) {
     if (o.key_builder) {
         key += o.key_builder(r);
         return;
@@ -532,6 +548,7 @@ inline void cache_request_key(const Request& r, const CacheOptions& o, const std
             }
     }
 }
+#endif
 
 // What the route's caching needs at run time, computed once when the route is made.
 struct RouteCache {
@@ -581,8 +598,9 @@ inline std::size_t cache_digits(char* buf, std::int64_t v) noexcept {
 // would count the age twice. The stored headers never carry the names added here, so they
 // are appended without a search.
 // A stale one (past its expiry, within a stale window) says max-age=0 and STALE.
-inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,
-                            bool stale = false) {
+FASTAPI_DECL void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now, bool stale = false);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCache& rc, std::int64_t now,  bool stale) {
     Response& res = ex.response;
     const std::int64_t age = std::max<std::int64_t>(0, (now - e.stored_ms) / 1000);
     const std::int64_t lifetime = stale ? 0 : std::max<std::int64_t>(0, (e.expires_ms - e.stored_ms) / 1000);
@@ -604,11 +622,13 @@ inline void cache_write_hit(Exchange& ex, const CachedResponse& e, const RouteCa
     if (!rc.vary.empty()) append_header(res.headers, "vary", rc.vary);
     append_header(res.headers, "x-fastapi-cache", stale ? "STALE" : "HIT");
 }
+#endif
 
 // After the handler: the entry to store (null when the response is not cacheable), and the
 // miss headers (304 when If-None-Match matches).
-inline std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc,
-                                                        bool store) {
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc, bool store);
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const CacheOptions& o, const RouteCache& rc, bool store) {
     Response& res = ex.response;
     if (res.status < 200 || res.status >= 300 || res.status == 204 || res.stream || !res.file_path.empty() ||
         res.on_upgrade || res.headers.contains("set-cookie"))
@@ -636,6 +656,7 @@ inline std::shared_ptr<CachedResponse> cache_after_miss(Exchange& ex, const Cach
     res.headers.set("x-fastapi-cache", "MISS");
     return e;
 }
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

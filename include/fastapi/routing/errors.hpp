@@ -121,30 +121,34 @@ public:
                          });
     }
 
-    void handle(const std::exception_ptr& ep, Exchange& ex) const noexcept {
-        Response& res = ex.response;
-        clear_for_error(ex);
-        try {
-            for (auto& h : handlers_)
-                if (h(ep, ex.request, res)) return;
-            std::rethrow_exception(ep);
-        } catch (const HTTPException& e) {
-            write_detail_json(res, e.status_code(), e.detail_json());
-            for (auto& [name, value] : e.headers()) append_header(res.headers, name, value);
-        } catch (const RequestValidationError& e) {
-            write_validation_errors(res, e.errors());
-        } catch (const std::exception& e) {
-            log_error(ex, e.what());
-            internal_error(res);
-        } catch (...) {
-            log_error(ex, "unknown exception");
-            internal_error(res);
-        }
-    }
+    void handle(const std::exception_ptr& ep, Exchange& ex) const noexcept;
 
 private:
     std::vector<std::function<bool(const std::exception_ptr&, Request&, Response&)>> handlers_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto ExceptionHandlers::handle(const std::exception_ptr& ep, Exchange& ex) const noexcept -> void {
+    Response& res = ex.response;
+    clear_for_error(ex);
+    try {
+        for (auto& h : handlers_)
+            if (h(ep, ex.request, res)) return;
+        std::rethrow_exception(ep);
+    } catch (const HTTPException& e) {
+        write_detail_json(res, e.status_code(), e.detail_json());
+        for (auto& [name, value] : e.headers()) append_header(res.headers, name, value);
+    } catch (const RequestValidationError& e) {
+        write_validation_errors(res, e.errors());
+    } catch (const std::exception& e) {
+        log_error(ex, e.what());
+        internal_error(res);
+    } catch (...) {
+        log_error(ex, "unknown exception");
+        internal_error(res);
+    }
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

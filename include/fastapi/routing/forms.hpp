@@ -212,6 +212,7 @@ FASTAPI_DECL bool is_acceptable_filename(std::string_view name) noexcept {
 }
 #endif
 
+#if FASTAPI_INTERNALS  // only definitions use it
 // A streaming multipart/form-data parser: feed() the body in pieces of any size, then
 // finish(). Files beyond the options' threshold go to temporary files as they arrive.
 class MultipartParser {
@@ -219,15 +220,7 @@ public:
     MultipartParser(std::string_view boundary, const FormOptions& options)
         : options_(options), delimiter_("\r\n--" + std::string(boundary)) {}
 
-    bool feed(std::string_view chunk) {
-        if (state_ == State::failed) return false;
-        if (state_ == State::epilogue) return true;  // after the close delimiter: ignored
-        buf_.append(chunk);
-        bool ok = run();
-        buf_.erase(0, pos_);
-        pos_ = 0;
-        return ok;
-    }
+    bool feed(std::string_view chunk);
     bool finish() {
         if (state_ == State::failed) return false;
         if (state_ != State::epilogue) return fail(400, "Missing final boundary in multipart body");
@@ -248,164 +241,16 @@ private:
 
     std::string_view rest() const noexcept { return std::string_view(buf_).substr(pos_); }
 
-    bool run() {
-        for (;;) {
-            switch (state_) {
-                case State::preamble: {
-                    // The first delimiter may open the body without its CRLF.
-                    std::string_view dash = std::string_view(delimiter_).substr(2);
-                    if (at_start_) {
-                        if (rest().size() < dash.size() && dash.starts_with(rest())) return true;  // need more
-                        at_start_ = false;
-                        if (rest().starts_with(dash)) {
-                            pos_ += dash.size();
-                            state_ = State::after_delimiter;
-                            break;
-                        }
-                    }
-                    if (!preamble_search()) return true;
-                    break;
-                }
-                case State::after_delimiter: {
-                    std::string_view r = rest();
-                    if (r.size() < 2) return true;
-                    if (r.starts_with("--")) {
-                        pos_ = buf_.size();
-                        state_ = State::epilogue;
-                        return true;
-                    }
-                    std::size_t i = 0;
-                    while (i < r.size() && (r[i] == ' ' || r[i] == '\t')) ++i;  // transport padding
-                    if (i > 64) return fail(400, "Invalid multipart boundary line");
-                    if (r.size() - i < 2) return true;
-                    if (r[i] != '\r' || r[i + 1] != '\n') return fail(400, "Invalid multipart boundary line");
-                    pos_ += i + 2;
-                    state_ = State::headers;
-                    break;
-                }
-                case State::headers: {
-                    std::string_view r = rest();
-                    std::size_t end;
-                    if (r.starts_with("\r\n")) end = 0;
-                    else if ((end = r.find("\r\n\r\n")) == std::string_view::npos) {
-                        if (r.size() > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
-                        return true;
-                    } else end += 2;
-                    if (end > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
-                    if (!start_part(r.substr(0, end))) return false;
-                    pos_ += end + 2;
-                    state_ = State::data;
-                    break;
-                }
-                case State::data: {
-                    std::string_view r = rest();
-                    auto at = r.find(delimiter_);
-                    if (at == std::string_view::npos) {
-                        // Keep what could be the start of a delimiter for the next piece.
-                        const std::size_t keep = std::min(r.size(), delimiter_.size() - 1);
-                        if (!append(r.substr(0, r.size() - keep))) return false;
-                        pos_ += r.size() - keep;
-                        return true;
-                    }
-                    if (!append(r.substr(0, at)) || !end_part()) return false;
-                    pos_ += at + delimiter_.size();
-                    state_ = State::after_delimiter;
-                    break;
-                }
-                case State::epilogue: pos_ = buf_.size(); return true;
-                case State::failed: return false;
-            }
-        }
-    }
+    bool run();
 
     // Skips preamble up to the next delimiter; false when none is here yet.
-    bool preamble_search() {
-        at_start_ = false;
-        std::string_view r = rest();
-        auto at = r.find(delimiter_);
-        if (at == std::string_view::npos) {
-            pos_ += r.size() - std::min(r.size(), delimiter_.size() - 1);
-            return false;
-        }
-        pos_ += at + delimiter_.size();
-        state_ = State::after_delimiter;
-        return true;
-    }
+    bool preamble_search();
 
-    bool start_part(std::string_view block) {
-        if (fields_.size() >= options_.max_parts)
-            return fail(400, "Too many fields or files; the maximum is " + std::to_string(options_.max_parts));
-        Headers headers;
-        while (!block.empty()) {
-            auto eol = block.find("\r\n");
-            std::string_view line = block.substr(0, eol);
-            block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 2);
-            auto colon = line.find(':');
-            if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
-                return fail(400, "Invalid multipart part header");
-            std::string_view value = trim_ows(line.substr(colon + 1));
-            for (char c : value)
-                if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
-                    return fail(400, "Invalid character in multipart part header");
-            if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
-            detail::append_header(headers, line.substr(0, colon), value);
-        }
-        auto disposition = headers.get_all("content-disposition");
-        FormField field;
-        std::optional<std::string> filename;
-        if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
-            return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
-        if (filename) {
-            if (!is_acceptable_filename(*filename))
-                return fail(400, "Invalid file name in multipart part: it must be UTF-8 without control characters");
-            UploadFile f;
-            f.filename = std::move(*filename);
-            f.content_type = headers.get_or("content-type", "");
-            f.headers = std::move(headers);
-            field.file = std::move(f);
-            memory_ = std::make_shared<std::string>();
-        }
-        fields_.push_back(std::move(field));
-        return true;
-    }
+    bool start_part(std::string_view block);
 
-    bool append(std::string_view bytes) {
-        if (bytes.empty()) return true;
-        FormField& f = fields_.back();
-        if (!f.file) {
-            if (f.value.size() + bytes.size() > options_.max_field_bytes)
-                return fail(400, "Field '" + f.name + "' is larger than " + std::to_string(options_.max_field_bytes) + " bytes");
-            f.value.append(bytes);
-            return true;
-        }
-        f.file->size += bytes.size();
-        if (!current_file_ && memory_->size() + bytes.size() > options_.spool_threshold) {
-            try {
-                current_file_ = TempFile::create(options_.temp_dir);
-            } catch (const std::exception&) {
-                return fail(500, "Could not store the upload");
-            }
-            if (!current_file_->write(*memory_)) return fail(500, "Could not store the upload");
-            memory_->clear();
-        }
-        if (current_file_) {
-            if (!current_file_->write(bytes)) return fail(500, "Could not store the upload");
-        } else {
-            memory_->append(bytes);
-        }
-        return true;
-    }
+    bool append(std::string_view bytes);
 
-    bool end_part() {
-        FormField& f = fields_.back();
-        if (f.file) {
-            if (current_file_) f.file->set_content(nullptr, std::move(current_file_));
-            else f.file->set_content(std::move(memory_), nullptr);
-            current_file_.reset();
-            memory_.reset();
-        }
-        return true;
-    }
+    bool end_part();
 
     const FormOptions& options_;
     std::string delimiter_;  // CRLF "--" boundary
@@ -418,6 +263,177 @@ private:
     std::shared_ptr<std::string> memory_;     // the current file part, while small
     std::shared_ptr<TempFile> current_file_;  // the current file part, once spooled
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto MultipartParser::feed(std::string_view chunk) -> bool {
+    if (state_ == State::failed) return false;
+    if (state_ == State::epilogue) return true;  // after the close delimiter: ignored
+    buf_.append(chunk);
+    bool ok = run();
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    return ok;
+}
+
+FASTAPI_DECL auto MultipartParser::run() -> bool {
+    for (;;) {
+        switch (state_) {
+            case State::preamble: {
+                // The first delimiter may open the body without its CRLF.
+                std::string_view dash = std::string_view(delimiter_).substr(2);
+                if (at_start_) {
+                    if (rest().size() < dash.size() && dash.starts_with(rest())) return true;  // need more
+                    at_start_ = false;
+                    if (rest().starts_with(dash)) {
+                        pos_ += dash.size();
+                        state_ = State::after_delimiter;
+                        break;
+                    }
+                }
+                if (!preamble_search()) return true;
+                break;
+            }
+            case State::after_delimiter: {
+                std::string_view r = rest();
+                if (r.size() < 2) return true;
+                if (r.starts_with("--")) {
+                    pos_ = buf_.size();
+                    state_ = State::epilogue;
+                    return true;
+                }
+                std::size_t i = 0;
+                while (i < r.size() && (r[i] == ' ' || r[i] == '\t')) ++i;  // transport padding
+                if (i > 64) return fail(400, "Invalid multipart boundary line");
+                if (r.size() - i < 2) return true;
+                if (r[i] != '\r' || r[i + 1] != '\n') return fail(400, "Invalid multipart boundary line");
+                pos_ += i + 2;
+                state_ = State::headers;
+                break;
+            }
+            case State::headers: {
+                std::string_view r = rest();
+                std::size_t end;
+                if (r.starts_with("\r\n")) end = 0;
+                else if ((end = r.find("\r\n\r\n")) == std::string_view::npos) {
+                    if (r.size() > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
+                    return true;
+                } else end += 2;
+                if (end > options_.max_part_header_bytes) return fail(400, "Multipart part headers too large");
+                if (!start_part(r.substr(0, end))) return false;
+                pos_ += end + 2;
+                state_ = State::data;
+                break;
+            }
+            case State::data: {
+                std::string_view r = rest();
+                auto at = r.find(delimiter_);
+                if (at == std::string_view::npos) {
+                    // Keep what could be the start of a delimiter for the next piece.
+                    const std::size_t keep = std::min(r.size(), delimiter_.size() - 1);
+                    if (!append(r.substr(0, r.size() - keep))) return false;
+                    pos_ += r.size() - keep;
+                    return true;
+                }
+                if (!append(r.substr(0, at)) || !end_part()) return false;
+                pos_ += at + delimiter_.size();
+                state_ = State::after_delimiter;
+                break;
+            }
+            case State::epilogue: pos_ = buf_.size(); return true;
+            case State::failed: return false;
+        }
+    }
+}
+
+FASTAPI_DECL auto MultipartParser::preamble_search() -> bool {
+    at_start_ = false;
+    std::string_view r = rest();
+    auto at = r.find(delimiter_);
+    if (at == std::string_view::npos) {
+        pos_ += r.size() - std::min(r.size(), delimiter_.size() - 1);
+        return false;
+    }
+    pos_ += at + delimiter_.size();
+    state_ = State::after_delimiter;
+    return true;
+}
+
+FASTAPI_DECL auto MultipartParser::start_part(std::string_view block) -> bool {
+    if (fields_.size() >= options_.max_parts)
+        return fail(400, "Too many fields or files; the maximum is " + std::to_string(options_.max_parts));
+    Headers headers;
+    while (!block.empty()) {
+        auto eol = block.find("\r\n");
+        std::string_view line = block.substr(0, eol);
+        block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 2);
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
+            return fail(400, "Invalid multipart part header");
+        std::string_view value = trim_ows(line.substr(colon + 1));
+        for (char c : value)
+            if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F)
+                return fail(400, "Invalid character in multipart part header");
+        if (headers.size() >= 32) return fail(400, "Too many multipart part headers");
+        detail::append_header(headers, line.substr(0, colon), value);
+    }
+    auto disposition = headers.get_all("content-disposition");
+    FormField field;
+    std::optional<std::string> filename;
+    if (disposition.size() != 1 || !parse_content_disposition(disposition[0], field.name, filename))
+        return fail(400, "Multipart part without a valid Content-Disposition: form-data; name=...");
+    if (filename) {
+        if (!is_acceptable_filename(*filename))
+            return fail(400, "Invalid file name in multipart part: it must be UTF-8 without control characters");
+        UploadFile f;
+        f.filename = std::move(*filename);
+        f.content_type = headers.get_or("content-type", "");
+        f.headers = std::move(headers);
+        field.file = std::move(f);
+        memory_ = std::make_shared<std::string>();
+    }
+    fields_.push_back(std::move(field));
+    return true;
+}
+
+FASTAPI_DECL auto MultipartParser::append(std::string_view bytes) -> bool {
+    if (bytes.empty()) return true;
+    FormField& f = fields_.back();
+    if (!f.file) {
+        if (f.value.size() + bytes.size() > options_.max_field_bytes)
+            return fail(400, "Field '" + f.name + "' is larger than " + std::to_string(options_.max_field_bytes) + " bytes");
+        f.value.append(bytes);
+        return true;
+    }
+    f.file->size += bytes.size();
+    if (!current_file_ && memory_->size() + bytes.size() > options_.spool_threshold) {
+        try {
+            current_file_ = TempFile::create(options_.temp_dir);
+        } catch (const std::exception&) {
+            return fail(500, "Could not store the upload");
+        }
+        if (!current_file_->write(*memory_)) return fail(500, "Could not store the upload");
+        memory_->clear();
+    }
+    if (current_file_) {
+        if (!current_file_->write(bytes)) return fail(500, "Could not store the upload");
+    } else {
+        memory_->append(bytes);
+    }
+    return true;
+}
+
+FASTAPI_DECL auto MultipartParser::end_part() -> bool {
+    FormField& f = fields_.back();
+    if (f.file) {
+        if (current_file_) f.file->set_content(nullptr, std::move(current_file_));
+        else f.file->set_content(std::move(memory_), nullptr);
+        current_file_.reset();
+        memory_.reset();
+    }
+    return true;
+}
+#endif
+#endif  // FASTAPI_INTERNALS
 
 // ---- the request's form, parsed once ----
 

@@ -107,110 +107,116 @@ struct CORSOptions {
 // requests that carry an Origin.
 class CORSMiddleware : public Middleware {
 public:
-    explicit CORSMiddleware(CORSOptions options) {
-        auto c = std::make_shared<Config>();
-        auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
-        c->o = std::move(options);
-        c->all_origins = has_star(c->o.allow_origins);
-        c->all_headers = has_star(c->o.allow_headers);
-        if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
-        c->explicit_origin = !c->all_origins || c->o.allow_credentials;
-        // The safelisted headers are always allowed (sorted, as Starlette lists them).
-        std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
-        for (auto& h : c->o.allow_headers)
-            if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
-        std::sort(headers.begin(), headers.end());
-        for (auto& h : headers) {
-            c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
-            c->allowed_headers_lower.push_back(detail::lowered(h));
-        }
-        for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
-        for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
-        before = [c](Request& req, Response& res) { return c->before(req, res); };
-        after = [c](const Request& req, Response& res) { c->after(req, res); };
-        head_only = true;
-    }
+    explicit CORSMiddleware(CORSOptions options);
 
 private:
-    struct Config {
-        CORSOptions o;
-        bool all_origins = false, all_headers = false, explicit_origin = true;
-        std::string allowed_headers_text, methods_text, expose_text;
-        std::vector<std::string> allowed_headers_lower;
+    struct Config;
+};
 
-        bool origin_allowed(std::string_view origin) const {
-            if (all_origins) return true;
-            return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+#if FASTAPI_DEFINITIONS
+struct CORSMiddleware::Config {
+    CORSOptions o;
+    bool all_origins = false, all_headers = false, explicit_origin = true;
+    std::string allowed_headers_text, methods_text, expose_text;
+    std::vector<std::string> allowed_headers_lower;
+
+    bool origin_allowed(std::string_view origin) const {
+        if (all_origins) return true;
+        return std::find(o.allow_origins.begin(), o.allow_origins.end(), origin) != o.allow_origins.end();
+    }
+
+    bool before(Request& req, Response& res) const {
+        auto origin = req.headers.get("origin");
+        auto requested_method = req.headers.get("access-control-request-method");
+        if (!origin || req.method != "OPTIONS" || !requested_method) return true;
+        // A preflight request: answered here.
+        res.headers.clear();
+        std::vector<std::string> failures;
+        if (origin_allowed(*origin)) {
+            if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
+            else res.headers.set("access-control-allow-origin", "*");
+        } else {
+            failures.push_back("origin");
+            if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
         }
-
-        bool before(Request& req, Response& res) const {
-            auto origin = req.headers.get("origin");
-            auto requested_method = req.headers.get("access-control-request-method");
-            if (!origin || req.method != "OPTIONS" || !requested_method) return true;
-            // A preflight request: answered here.
-            res.headers.clear();
-            std::vector<std::string> failures;
-            if (origin_allowed(*origin)) {
-                if (explicit_origin) res.headers.set("access-control-allow-origin", *origin);
-                else res.headers.set("access-control-allow-origin", "*");
-            } else {
-                failures.push_back("origin");
-                if (!explicit_origin) res.headers.set("access-control-allow-origin", "*");
-            }
-            if (explicit_origin) detail::add_vary(res, "Origin");
-            res.headers.set("access-control-allow-methods", methods_text);
-            res.headers.set("access-control-max-age", std::to_string(o.max_age));
-            auto requested_headers = req.headers.get("access-control-request-headers");
-            if (all_headers && requested_headers) {
-                res.headers.set("access-control-allow-headers", *requested_headers);
-            } else {
-                if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
-                if (requested_headers) {
-                    std::string_view rest = *requested_headers;
-                    while (!rest.empty()) {
-                        auto comma = rest.find(',');
-                        std::string_view h = rest.substr(0, comma);
-                        while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
-                        while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-                        std::string lower = detail::lowered(h);
-                        if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
-                            allowed_headers_lower.end()) {
-                            failures.push_back("headers");
-                            break;
-                        }
-                        if (comma == std::string_view::npos) break;
-                        rest.remove_prefix(comma + 1);
+        if (explicit_origin) detail::add_vary(res, "Origin");
+        res.headers.set("access-control-allow-methods", methods_text);
+        res.headers.set("access-control-max-age", std::to_string(o.max_age));
+        auto requested_headers = req.headers.get("access-control-request-headers");
+        if (all_headers && requested_headers) {
+            res.headers.set("access-control-allow-headers", *requested_headers);
+        } else {
+            if (!all_headers) res.headers.set("access-control-allow-headers", allowed_headers_text);
+            if (requested_headers) {
+                std::string_view rest = *requested_headers;
+                while (!rest.empty()) {
+                    auto comma = rest.find(',');
+                    std::string_view h = rest.substr(0, comma);
+                    while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+                    while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+                    std::string lower = detail::lowered(h);
+                    if (std::find(allowed_headers_lower.begin(), allowed_headers_lower.end(), lower) ==
+                        allowed_headers_lower.end()) {
+                        failures.push_back("headers");
+                        break;
                     }
+                    if (comma == std::string_view::npos) break;
+                    rest.remove_prefix(comma + 1);
                 }
             }
-            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
-            if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
-                failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
-            if (!failures.empty()) {
-                std::string text = "Disallowed CORS ";
-                for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
-                detail::plain_answer(res, 400, text);
-            } else {
-                detail::plain_answer(res, 200, "OK");
-            }
-            return false;
         }
+        if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+        if (std::find(o.allow_methods.begin(), o.allow_methods.end(), *requested_method) == o.allow_methods.end())
+            failures.insert(failures.begin() + (failures.empty() || failures[0] != "origin" ? 0 : 1), "method");
+        if (!failures.empty()) {
+            std::string text = "Disallowed CORS ";
+            for (std::size_t i = 0; i < failures.size(); ++i) text += (i ? ", " : "") + failures[i];
+            detail::plain_answer(res, 400, text);
+        } else {
+            detail::plain_answer(res, 200, "OK");
+        }
+        return false;
+    }
 
-        void after(const Request& req, Response& res) const {
-            auto origin = req.headers.get("origin");
-            if (!origin) return;
-            if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
-            if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
-            if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
-            if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
-            const bool has_cookie = req.headers.contains("cookie");
-            if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
-                res.headers.set("access-control-allow-origin", *origin);
-                detail::add_vary(res, "Origin");
-            }
+    void after(const Request& req, Response& res) const {
+        auto origin = req.headers.get("origin");
+        if (!origin) return;
+        if (req.method == "OPTIONS" && req.headers.contains("access-control-request-method")) return;  // preflight
+        if (all_origins && !o.allow_credentials) res.headers.set("access-control-allow-origin", "*");
+        if (o.allow_credentials) res.headers.set("access-control-allow-credentials", "true");
+        if (!expose_text.empty()) res.headers.set("access-control-expose-headers", expose_text);
+        const bool has_cookie = req.headers.contains("cookie");
+        if ((all_origins && has_cookie) || (!all_origins && origin_allowed(*origin))) {
+            res.headers.set("access-control-allow-origin", *origin);
+            detail::add_vary(res, "Origin");
         }
-    };
+    }
 };
+
+FASTAPI_DECL CORSMiddleware::CORSMiddleware(CORSOptions options) {
+    auto c = std::make_shared<Config>();
+    auto has_star = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "*") != v.end(); };
+    c->o = std::move(options);
+    c->all_origins = has_star(c->o.allow_origins);
+    c->all_headers = has_star(c->o.allow_headers);
+    if (has_star(c->o.allow_methods)) c->o.allow_methods = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"};
+    c->explicit_origin = !c->all_origins || c->o.allow_credentials;
+    // The safelisted headers are always allowed (sorted, as Starlette lists them).
+    std::vector<std::string> headers = {"Accept", "Accept-Language", "Content-Language", "Content-Type"};
+    for (auto& h : c->o.allow_headers)
+        if (std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(h);
+    std::sort(headers.begin(), headers.end());
+    for (auto& h : headers) {
+        c->allowed_headers_text += (c->allowed_headers_text.empty() ? "" : ", ") + h;
+        c->allowed_headers_lower.push_back(detail::lowered(h));
+    }
+    for (auto& m : c->o.allow_methods) c->methods_text += (c->methods_text.empty() ? "" : ", ") + m;
+    for (auto& h : c->o.expose_headers) c->expose_text += (c->expose_text.empty() ? "" : ", ") + h;
+    before = [c](Request& req, Response& res) { return c->before(req, res); };
+    after = [c](const Request& req, Response& res) { c->after(req, res); };
+    head_only = true;
+}
+#endif
 
 // --- TrustedHost ---
 

@@ -145,53 +145,59 @@ struct Route {
     // What its caching needs at run time (cache.hpp), when options.cache is on.
     detail::RouteCache cache;
 
-    Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
-        : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
-        async_dependencies = endpoint.async_dependencies;
-        for (auto& d : options.dependencies) {
-            head_dependencies_first = head_dependencies_first && d.head_only;
-            async_dependencies = async_dependencies || d.async_graph;
-        }
-        streams_body = endpoint.reads_stream;
-        if (endpoint.reads_request) takes_form = true;
-        else if (endpoint.describe) {
-            detail::OperationInfo op;
-            endpoint.describe(op);
-            takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
-        }
-        if (options.cache.enabled()) init_cache();
-    }
+    Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e);
 
 private:
-    void init_cache() {
-        auto add = [&](std::string_view name) {
-            std::string h(name);
-            for (auto& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            for (auto& have : cache.headers)
-                if (have == h) return;
-            cache.headers.push_back(h);
-            cache.vary += (cache.vary.empty() ? "" : ", ") + std::string(name);
-        };
-        for (auto& v : options.cache.vary) add(v);
-        if (endpoint.describe) {
-            detail::OperationInfo op;
-            endpoint.describe(op);
-            for (auto& p : op.parameters)
-                if (p.in == "header") add(p.field.wire_name);
-        }
-        const CacheOptions& o = options.cache;
-        if (o.stale_while_revalidate.count() > 0)
-            cache.stale_directives += ", stale-while-revalidate=" + std::to_string(o.stale_while_revalidate.count());
-        if (o.stale_if_error.count() > 0)
-            cache.stale_directives += ", stale-if-error=" + std::to_string(o.stale_if_error.count());
-        cache.max_age = "max-age=" + std::to_string(o.expire.count()) + cache.stale_directives;
-        cache.revalidate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_while_revalidate).count();
-        cache.if_error_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_if_error).count();
-        cache.keep = std::chrono::duration_cast<std::chrono::milliseconds>(o.expire + std::max(o.stale_while_revalidate, o.stale_if_error));
-        cache.version_keys.push_back("ns:" + options.cache.namespace_);
-        for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
-    }
+    void init_cache();
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL Route::Route(std::vector<std::string> m, std::string_view p, RouteOptions o, detail::Endpoint e)
+    : methods(std::move(m)), path(p), options(std::move(o)), endpoint(std::move(e)) {
+    async_dependencies = endpoint.async_dependencies;
+    for (auto& d : options.dependencies) {
+        head_dependencies_first = head_dependencies_first && d.head_only;
+        async_dependencies = async_dependencies || d.async_graph;
+    }
+    streams_body = endpoint.reads_stream;
+    if (endpoint.reads_request) takes_form = true;
+    else if (endpoint.describe) {
+        detail::OperationInfo op;
+        endpoint.describe(op);
+        takes_form = !op.body_media_type.empty();  // forms.hpp sets it; JSON bodies leave it empty
+    }
+    if (options.cache.enabled()) init_cache();
+}
+
+FASTAPI_DECL auto Route::init_cache() -> void {
+    auto add = [&](std::string_view name) {
+        std::string h(name);
+        for (auto& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        for (auto& have : cache.headers)
+            if (have == h) return;
+        cache.headers.push_back(h);
+        cache.vary += (cache.vary.empty() ? "" : ", ") + std::string(name);
+    };
+    for (auto& v : options.cache.vary) add(v);
+    if (endpoint.describe) {
+        detail::OperationInfo op;
+        endpoint.describe(op);
+        for (auto& p : op.parameters)
+            if (p.in == "header") add(p.field.wire_name);
+    }
+    const CacheOptions& o = options.cache;
+    if (o.stale_while_revalidate.count() > 0)
+        cache.stale_directives += ", stale-while-revalidate=" + std::to_string(o.stale_while_revalidate.count());
+    if (o.stale_if_error.count() > 0)
+        cache.stale_directives += ", stale-if-error=" + std::to_string(o.stale_if_error.count());
+    cache.max_age = "max-age=" + std::to_string(o.expire.count()) + cache.stale_directives;
+    cache.revalidate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_while_revalidate).count();
+    cache.if_error_ms = std::chrono::duration_cast<std::chrono::milliseconds>(o.stale_if_error).count();
+    cache.keep = std::chrono::duration_cast<std::chrono::milliseconds>(o.expire + std::max(o.stale_while_revalidate, o.stale_if_error));
+    cache.version_keys.push_back("ns:" + options.cache.namespace_);
+    for (auto& t : options.cache.tags) cache.version_keys.push_back("tag:" + t);
+}
+#endif
 
 namespace detail {
 // The verb helpers App and APIRouter share (FastAPI's @app.get, @router.post, ...): each

@@ -24,39 +24,7 @@ public:
         bool greedy = false;  // {name:path}: matches across '/'
     };
 
-    explicit PathTemplate(std::string_view pattern) : pattern_(pattern) {
-        if (pattern.empty() || pattern.front() != '/')
-            throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
-        std::string literal;
-        for (std::size_t i = 0; i < pattern.size(); ++i) {
-            char c = pattern[i];
-            if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
-            if (c != '{') { literal += c; continue; }
-            std::size_t close = pattern.find('}', i);
-            if (close == std::string_view::npos)
-                throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
-            std::string_view inner = pattern.substr(i + 1, close - i - 1);
-            Segment seg{std::move(literal), {}, false};
-            literal.clear();
-            if (auto colon = inner.find(':'); colon != std::string_view::npos) {
-                std::string_view conv = inner.substr(colon + 1);
-                if (conv == "path") seg.greedy = true;
-                else if (conv != "str")
-                    throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
-                                                "' in " + std::string(pattern) + " (use {name} or {name:path})");
-                inner = inner.substr(0, colon);
-            }
-            if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
-            for (auto& s : segments_)
-                if (s.param == inner)
-                    throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
-                                                std::string(pattern));
-            seg.param = std::string(inner);
-            segments_.push_back(std::move(seg));
-            i = close;
-        }
-        if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
-    }
+    explicit PathTemplate(std::string_view pattern);
 
     const std::string& pattern() const noexcept { return pattern_; }
     bool is_literal() const noexcept { return segments_.size() == 1 && segments_[0].param.empty(); }
@@ -107,6 +75,42 @@ private:
     std::string pattern_;
     std::vector<Segment> segments_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL PathTemplate::PathTemplate(std::string_view pattern) : pattern_(pattern) {
+    if (pattern.empty() || pattern.front() != '/')
+        throw std::invalid_argument("fastapi: a route path must start with '/': " + std::string(pattern));
+    std::string literal;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        char c = pattern[i];
+        if (c == '}') throw std::invalid_argument("fastapi: unbalanced '}' in route path " + std::string(pattern));
+        if (c != '{') { literal += c; continue; }
+        std::size_t close = pattern.find('}', i);
+        if (close == std::string_view::npos)
+            throw std::invalid_argument("fastapi: unclosed '{' in route path " + std::string(pattern));
+        std::string_view inner = pattern.substr(i + 1, close - i - 1);
+        Segment seg{std::move(literal), {}, false};
+        literal.clear();
+        if (auto colon = inner.find(':'); colon != std::string_view::npos) {
+            std::string_view conv = inner.substr(colon + 1);
+            if (conv == "path") seg.greedy = true;
+            else if (conv != "str")
+                throw std::invalid_argument("fastapi: unknown path convertor '" + std::string(conv) +
+                                            "' in " + std::string(pattern) + " (use {name} or {name:path})");
+            inner = inner.substr(0, colon);
+        }
+        if (inner.empty()) throw std::invalid_argument("fastapi: empty parameter name in " + std::string(pattern));
+        for (auto& s : segments_)
+            if (s.param == inner)
+                throw std::invalid_argument("fastapi: parameter '" + std::string(inner) + "' appears twice in " +
+                                            std::string(pattern));
+        seg.param = std::string(inner);
+        segments_.push_back(std::move(seg));
+        i = close;
+    }
+    if (!literal.empty() || segments_.empty()) segments_.push_back({std::move(literal), {}, false});
+}
+#endif
 
 // The routing table over routes of type R (which has `methods` and `path`).
 template <class R>

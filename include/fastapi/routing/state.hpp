@@ -129,35 +129,8 @@ public:
         std::lock_guard lock(mutex_);
         loop_factories_[type] = std::move(factory);
     }
-    void* slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        std::lock_guard lock(mutex_);
-        auto& slot = values_[type];
-        if (!slot) {
-            if (!make)
-                throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
-                                       "; call app.set_state<T>(...) first");
-            slot = make();
-        }
-        return slot.get();
-    }
-    void* loop_slot(std::type_index type, std::shared_ptr<void> (*make)()) {
-        // Keyed by the store's serial, not its address: another app may live there later.
-        thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
-        auto& slot = slots[{serial_, type}];
-        if (!slot) {
-            std::function<std::shared_ptr<void>()> factory;
-            {
-                std::lock_guard lock(mutex_);
-                if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
-            }
-            if (factory) slot = factory();
-            else if (make) slot = make();
-            else
-                throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
-                                       " can be made; give app.set_loop_state<T>(factory)");
-        }
-        return slot.get();
-    }
+    void* slot(std::type_index type, std::shared_ptr<void> (*make)());
+    void* loop_slot(std::type_index type, std::shared_ptr<void> (*make)());
 
 private:
     std::mutex mutex_;
@@ -165,6 +138,39 @@ private:
     std::map<std::type_index, std::function<std::shared_ptr<void>()>> loop_factories_;
     const std::uint64_t serial_ = next_app_serial();
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto StateStore::slot(std::type_index type, std::shared_ptr<void> (*make)()) -> void* {
+    std::lock_guard lock(mutex_);
+    auto& slot = values_[type];
+    if (!slot) {
+        if (!make)
+            throw std::logic_error(std::string("fastapi: no application state of type ") + type.name() +
+                                   "; call app.set_state<T>(...) first");
+        slot = make();
+    }
+    return slot.get();
+}
+
+FASTAPI_DECL auto StateStore::loop_slot(std::type_index type, std::shared_ptr<void> (*make)()) -> void* {
+    // Keyed by the store's serial, not its address: another app may live there later.
+    thread_local std::map<std::pair<std::uint64_t, std::type_index>, std::shared_ptr<void>> slots;
+    auto& slot = slots[{serial_, type}];
+    if (!slot) {
+        std::function<std::shared_ptr<void>()> factory;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = loop_factories_.find(type); it != loop_factories_.end()) factory = it->second;
+        }
+        if (factory) slot = factory();
+        else if (make) slot = make();
+        else
+            throw std::logic_error(std::string("fastapi: no loop state of type ") + type.name() +
+                                   " can be made; give app.set_loop_state<T>(factory)");
+    }
+    return slot.get();
+}
+#endif
 
 }  // namespace detail
 }  // namespace fastapi

@@ -129,51 +129,11 @@ public:
     const std::string& directory() const noexcept { return state_->directory; }
 
     // The response to `req` for `relative`, the decoded part of its path below the mount point.
-    Response serve(const Request& req, std::string_view relative) const {
-        namespace fs = std::filesystem;
-        const State& st = *state_;
-        std::error_code ec;
-        const fs::path root = fs::canonical(st.directory, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-
-        if (auto found = lookup(root, relative)) {
-            if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
-            if (st.options.html && fs::is_directory(*found, ec)) {
-                if (auto index = lookup(root, std::string(relative) + "/index.html");
-                    index && fs::is_regular_file(*index, ec)) {
-                    const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
-                    if (!raw.empty() && raw.back() != '/') {
-                        // Not "//evil.com/": a network-path reference would leave this host.
-                        std::string location = detail::same_host_path(detail::root_path_prefix(req) + raw) + "/";
-                        if (!req.query_string.empty()) location += "?" + req.query_string;
-                        return RedirectResponse(location, 307);
-                    }
-                    return file_response(req, *index, 200);
-                }
-            }
-        }
-        if (st.options.html)
-            if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
-                return file_response(req, *page, 404);
-        throw HTTPException(404, "Not Found");
-    }
+    Response serve(const Request& req, std::string_view relative) const;
 
     // Called by App::mount: one GET route (HEAD follows GET) for everything under the prefix,
     // kept out of the OpenAPI document as FastAPI keeps mounts out of it.
-    void mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const {
-        std::string base(prefix);
-        while (!base.empty() && base.back() == '/') base.pop_back();
-        RouteOptions options;
-        options.name = name.empty() ? base : std::string(name);
-        options.include_in_schema = false;
-        options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
-        app.api_route(base + "/{path:path}", {"GET"},
-                      [files = *this](const Request& req) -> Response {
-                          auto it = req.path_params.find("path");
-                          return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
-                      },
-                      std::move(options));
-    }
+    void mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const;
 
 private:
     struct State {
@@ -183,54 +143,9 @@ private:
 
     // The real path of `relative` under `root`, or nothing when it does not exist or would
     // leave the folder. Segments are checked before the file system is asked anything.
-    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative) {
-        namespace fs = std::filesystem;
-        fs::path joined = root;
-        std::size_t pos = 0;
-        while (pos <= relative.size()) {
-            std::size_t slash = relative.find('/', pos);
-            if (slash == std::string_view::npos) slash = relative.size();
-            std::string_view seg = relative.substr(pos, slash - pos);
-            pos = slash + 1;
-            if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
-            if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
-                return std::nullopt;
-            joined /= fs::path(std::string(seg));
-        }
-        std::error_code ec;
-        fs::path real = fs::canonical(joined, ec);  // resolves every symlink
-        if (ec || !detail::path_is_within(root, real)) return std::nullopt;
-        return real;
-    }
+    static std::optional<std::filesystem::path> lookup(const std::filesystem::path& root, std::string_view relative);
 
-    static Response file_response(const Request& req, const std::filesystem::path& file, int status) {
-        namespace fs = std::filesystem;
-        using namespace std::chrono;
-        std::error_code ec;
-        const std::uint64_t size = fs::file_size(file, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-        const auto mtime = fs::last_write_time(file, ec);
-        if (ec) throw HTTPException(404, "Not Found");
-        const auto modified = floor<seconds>(file_clock::to_sys(mtime));
-
-        // Changes whenever the size or the modification time (to the nanosecond) does.
-        char etag[64];
-        std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
-                      static_cast<unsigned long long>(mtime.time_since_epoch().count()));
-        const std::string last_modified = detail::format_http_date(modified);
-
-        if (status == 200 && is_not_modified(req, etag, modified)) {
-            Response not_modified({}, 304, "");
-            not_modified.headers.set("etag", etag);
-            not_modified.headers.set("last-modified", last_modified);
-            return not_modified;
-        }
-        Response res({}, status, detail::guess_media_type(file.native()));
-        res.headers.set("etag", etag);
-        res.headers.set("last-modified", last_modified);
-        res.file_path = file.native();
-        return res;
-    }
+    static Response file_response(const Request& req, const std::filesystem::path& file, int status);
 
     // RFC 9110 13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.
     static bool is_not_modified(const Request& req, std::string_view etag, std::chrono::sys_seconds modified) {
@@ -242,5 +157,100 @@ private:
 
     std::shared_ptr<const State> state_;
 };
+
+#if FASTAPI_DEFINITIONS
+FASTAPI_DECL auto StaticFiles::serve(const Request& req, std::string_view relative) const -> Response {
+    namespace fs = std::filesystem;
+    const State& st = *state_;
+    std::error_code ec;
+    const fs::path root = fs::canonical(st.directory, ec);
+    if (ec) throw HTTPException(404, "Not Found");
+
+    if (auto found = lookup(root, relative)) {
+        if (fs::is_regular_file(*found, ec)) return file_response(req, *found, 200);
+        if (st.options.html && fs::is_directory(*found, ec)) {
+            if (auto index = lookup(root, std::string(relative) + "/index.html");
+                index && fs::is_regular_file(*index, ec)) {
+                const std::string& raw = req.raw_path.empty() ? req.path : req.raw_path;
+                if (!raw.empty() && raw.back() != '/') {
+                    // Not "//evil.com/": a network-path reference would leave this host.
+                    std::string location = detail::same_host_path(detail::root_path_prefix(req) + raw) + "/";
+                    if (!req.query_string.empty()) location += "?" + req.query_string;
+                    return RedirectResponse(location, 307);
+                }
+                return file_response(req, *index, 200);
+            }
+        }
+    }
+    if (st.options.html)
+        if (auto page = lookup(root, "404.html"); page && fs::is_regular_file(*page, ec))
+            return file_response(req, *page, 404);
+    throw HTTPException(404, "Not Found");
+}
+
+FASTAPI_DECL auto StaticFiles::mount_on(detail::AppCore& app, std::string_view prefix, std::string_view name) const -> void {
+    std::string base(prefix);
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    RouteOptions options;
+    options.name = name.empty() ? base : std::string(name);
+    options.include_in_schema = false;
+    options.blocking = true;  // it asks the file system (canonical, stat): not on the event loop
+    app.api_route(base + "/{path:path}", {"GET"},
+                  [files = *this](const Request& req) -> Response {
+                      auto it = req.path_params.find("path");
+                      return files.serve(req, it == req.path_params.end() ? std::string_view{} : it->second);
+                  },
+                  std::move(options));
+}
+
+FASTAPI_DECL auto StaticFiles::lookup(const std::filesystem::path& root, std::string_view relative) -> std::optional<std::filesystem::path> {
+    namespace fs = std::filesystem;
+    fs::path joined = root;
+    std::size_t pos = 0;
+    while (pos <= relative.size()) {
+        std::size_t slash = relative.find('/', pos);
+        if (slash == std::string_view::npos) slash = relative.size();
+        std::string_view seg = relative.substr(pos, slash - pos);
+        pos = slash + 1;
+        if (seg.empty() || seg == ".") continue;  // "//" and "/./" (also a leading '/': never absolute)
+        if (seg == ".." || seg.find('\\') != std::string_view::npos || seg.find('\0') != std::string_view::npos)
+            return std::nullopt;
+        joined /= fs::path(std::string(seg));
+    }
+    std::error_code ec;
+    fs::path real = fs::canonical(joined, ec);  // resolves every symlink
+    if (ec || !detail::path_is_within(root, real)) return std::nullopt;
+    return real;
+}
+
+FASTAPI_DECL auto StaticFiles::file_response(const Request& req, const std::filesystem::path& file, int status) -> Response {
+    namespace fs = std::filesystem;
+    using namespace std::chrono;
+    std::error_code ec;
+    const std::uint64_t size = fs::file_size(file, ec);
+    if (ec) throw HTTPException(404, "Not Found");
+    const auto mtime = fs::last_write_time(file, ec);
+    if (ec) throw HTTPException(404, "Not Found");
+    const auto modified = floor<seconds>(file_clock::to_sys(mtime));
+
+    // Changes whenever the size or the modification time (to the nanosecond) does.
+    char etag[64];
+    std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(mtime.time_since_epoch().count()));
+    const std::string last_modified = detail::format_http_date(modified);
+
+    if (status == 200 && is_not_modified(req, etag, modified)) {
+        Response not_modified({}, 304, "");
+        not_modified.headers.set("etag", etag);
+        not_modified.headers.set("last-modified", last_modified);
+        return not_modified;
+    }
+    Response res({}, status, detail::guess_media_type(file.native()));
+    res.headers.set("etag", etag);
+    res.headers.set("last-modified", last_modified);
+    res.file_path = file.native();
+    return res;
+}
+#endif
 
 }  // namespace fastapi
