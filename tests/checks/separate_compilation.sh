@@ -52,4 +52,19 @@ if g++ "$out/mismatch.o" "$out/fastapi.o" -pthread -o "$out/mismatch" >"$out/mis
   echo "FAIL: a unit built with FASTAPI_MAX_JSON_DEPTH=7 linked with an implementation built with the default" >&2; exit 1
 fi
 grep -q "abi_check" "$out/mismatch.log" || { cat "$out/mismatch.log"; echo "FAIL: the link error does not name abi_check" >&2; exit 1; }
+# A user's unit parses only what a program names (README "Compiled once"): the machinery's
+# internal classes are defined for the implementation unit (and header-only), not for it. Each
+# name must be defined in the header-only view (so this check can fail) and not in the other.
+echo "a user's unit of the compiled-once mode does not see the internal classes"
+printf '#include "fastapi.hpp"\nint main() {}\n' >"$out/empty.cpp"
+g++ -std=c++20 -I"$out/single" -E -P "$out/empty.cpp" -o "$out/empty-header-only.ii"
+g++ -std=c++20 -I"$out/single" -DFASTAPI_SEPARATE_COMPILATION -E -P "$out/empty.cpp" -o "$out/empty-user-unit.ii"
+for name in ServerState Worker Supervisor LogSink AccessLog ProxyTrust InMemorySession RedisConnection \
+            RedisLoopService RespParser BasicRedisJobBackend BasicMemoryJobBackend MultipartParser DotenvReader; do
+  pattern="^(class|struct) $name( final)? *(:|\{|$)"
+  grep -Eq "$pattern" "$out/empty-header-only.ii" || { echo "FAIL: $name is not defined header-only (renamed? update this list)" >&2; exit 1; }
+  if grep -Eq "$pattern" "$out/empty-user-unit.ii"; then
+    echo "FAIL: a compiled-once user's unit defines $name (keep it under #if FASTAPI_INTERNALS)" >&2; exit 1
+  fi
+done
 echo "all examples build and link in the compiled-once mode; a configuration mismatch is a link error"
